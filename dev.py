@@ -1,0 +1,72 @@
+#!/usr/bin/env python3
+"""Bootstrap for a fresh machine that has only Python 3.11+.
+
+    python3 dev.py up --demo     run the whole system with demo data
+    python3 dev.py test [ARGS]   run the test suite (ARGS go to pytest)
+    python3 dev.py ANYTHING      any other `yiyang` subcommand, e.g. `token --role auditor`
+
+It creates `.venv/` beside this file and installs the project into it (again whenever
+pyproject.toml changes), then hands over to the `yiyang` command or pytest inside it.
+Only the standard library is used here, because nothing else exists yet on a new machine.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+STAMP = VENV / ".yiyang-installed"
+
+
+def _venv_python() -> Path:
+    return VENV / "bin" / "python"
+
+
+def _wanted_stamp() -> str:
+    digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    return f"{sys.version_info[:2]} {digest}"
+
+
+def ensure_environment() -> Path:
+    if sys.version_info < (3, 11):
+        sys.exit(f"Python 3.11 or newer is needed; this is {sys.version.split()[0]}")
+    python = _venv_python()
+    if not python.exists():
+        print(f"[dev] creating virtual environment in {VENV}", flush=True)
+        venv.EnvBuilder(with_pip=True, clear=True).create(VENV)
+    if not STAMP.exists() or STAMP.read_text() != _wanted_stamp():
+        print("[dev] installing the project and its test tools (first run takes a minute)",
+              flush=True)
+        subprocess.run(
+            [str(python), "-m", "pip", "install", "--disable-pip-version-check",
+             "--progress-bar", "off", "-e", f"{ROOT}[dev]"],
+            check=True,
+        )
+        STAMP.write_text(_wanted_stamp())
+    return python
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] in {"-h", "--help"}:
+        print(__doc__)
+        return 0
+    python = ensure_environment()
+    env = dict(os.environ)
+    env["PATH"] = f"{VENV / 'bin'}{os.pathsep}{env.get('PATH', '')}"
+    if argv[0] == "test":
+        cmd = [str(python), "-m", "pytest", *argv[1:]]
+    else:
+        cmd = [str(python), "-m", "services.cli", *argv]
+    os.chdir(ROOT)
+    os.execve(cmd[0], cmd, env)
+    return 0  # not reached
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

@@ -1,0 +1,147 @@
+"""The `yiyang` command.
+
+    yiyang up [--demo]          the whole system on 127.0.0.1 (embedded PostgreSQL by default)
+    yiyang token --role ROLE    a development bearer token (last line of the output)
+    yiyang migrate [SERVICE]    bring databases to the newest migration
+    yiyang serve SERVICE        one service in the foreground (what `up` starts)
+    yiyang localstripe          the local fake Stripe, bound to 127.0.0.1, no disk dump
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import sys
+
+from services.common.auth import Role, issue_token
+from services.common.settings import get_common_settings
+
+
+def _cmd_token(args: argparse.Namespace) -> int:
+    settings = get_common_settings()
+    beneficiaries = tuple(args.beneficiary or ())
+    sub = args.sub
+    if sub is None and args.role == Role.beneficiary.value and beneficiaries:
+        sub = beneficiaries[0]
+    token = issue_token(
+        settings.auth_private_key,
+        role=args.role,
+        sub=sub,
+        region=args.region,
+        provider_id=args.provider,
+        beneficiary_ids=beneficiaries,
+        name=args.name,
+        ttl_s=args.ttl,
+    )
+    scope = ", ".join(
+        f"{k}={v}" for k, v in
+        (("region", args.region), ("provider", args.provider),
+         ("beneficiary", ",".join(beneficiaries) or None)) if v
+    )
+    print(f"# {args.role} token ({scope or 'no scope'}), valid {args.ttl}s, env={settings.env}")
+    print(token)
+    return 0
+
+
+def _cmd_migrate(args: argparse.Namespace) -> int:
+    from services import launcher
+
+    asyncio.run(launcher.prepare_databases(args.service or None))
+    print("databases migrated")
+    return 0
+
+
+def _cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    module = {"web": "web.main:app"}.get(args.service, f"services.{args.service}.main:app")
+    uvicorn.run(module, host=args.host, port=args.port, log_level=args.log_level,
+                access_log=False, workers=args.workers)
+    return 0
+
+
+def _cmd_up(args: argparse.Namespace) -> int:
+    from services import launcher
+
+    return launcher.up(demo=args.demo, host=args.host)
+
+
+def _cmd_localstripe(args: argparse.Namespace) -> int:
+    from services.common import stripe_fake
+
+    stripe_fake.serve(args.host, args.port)
+    return 0
+
+
+def _cmd_module(module: str):
+    """A subcommand implemented by a module's `main(argv)` (relay, demo, bench, ...)."""
+
+    def run(args: argparse.Namespace) -> int:
+        return importlib.import_module(module).main(args.rest) or 0
+
+    return run
+
+
+# Subcommands that live with the code they drive: name -> (module with main(argv), help).
+MODULE_COMMANDS = {
+    "relay": ("services.voucher.relay", "deliver the voucher outbox to the ledger"),
+    "demo": ("services.demo", "load demo data into a running system"),
+    "bench": ("loadtests.bench", "benchmark the redemption hot path"),
+    "loadtest": ("loadtests.run", "bounded headless Locust run, then correctness checks"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="yiyang", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    up = sub.add_parser("up", help="run the whole system locally")
+    up.add_argument("--demo", action="store_true", help="load demo data")
+    up.add_argument("--host", default="127.0.0.1")
+    up.set_defaults(func=_cmd_up)
+
+    tok = sub.add_parser("token", help="print a development token (last line)")
+    tok.add_argument("--role", required=True, choices=[r.value for r in Role
+                                                       if r is not Role.terminal])
+    tok.add_argument("--region")
+    tok.add_argument("--provider")
+    tok.add_argument("--beneficiary", action="append",
+                     help="a beneficiary id (repeat for a proxy acting for several)")
+    tok.add_argument("--sub")
+    tok.add_argument("--name")
+    tok.add_argument("--ttl", type=int, default=12 * 3600)
+    tok.set_defaults(func=_cmd_token)
+
+    mig = sub.add_parser("migrate", help="create and migrate the databases")
+    mig.add_argument("service", nargs="?", choices=["voucher", "provider", "ledger"])
+    mig.set_defaults(func=_cmd_migrate)
+
+    srv = sub.add_parser("serve", help="run one service in the foreground")
+    srv.add_argument("service", choices=["voucher", "provider", "ledger", "web"])
+    srv.add_argument("--host", default="127.0.0.1")
+    srv.add_argument("--port", type=int, required=True)
+    srv.add_argument("--workers", type=int, default=1)
+    srv.add_argument("--log-level", default="warning")
+    srv.set_defaults(func=_cmd_serve)
+
+    ls = sub.add_parser("localstripe", help="run the local fake Stripe")
+    ls.add_argument("--host", default="127.0.0.1")
+    ls.add_argument("--port", type=int, default=8420)
+    ls.set_defaults(func=_cmd_localstripe)
+
+    for name, (module, help_text) in MODULE_COMMANDS.items():
+        p = sub.add_parser(name, help=help_text, add_help=False)
+        p.add_argument("rest", nargs=argparse.REMAINDER)
+        p.set_defaults(func=_cmd_module(module))
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

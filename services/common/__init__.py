@@ -1,0 +1,1 @@
+"""What every Yiyang service shares: settings, database, errors, auth, money, regions, ids."""

@@ -1,0 +1,44 @@
+"""The body of every service's `migrations/env.py`: online, async, one transaction per run."""
+
+from __future__ import annotations
+
+import asyncio
+
+from alembic import context
+from sqlalchemy import MetaData, pool
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from services.common.db import asyncpg_connect_kwargs, sqlalchemy_url
+
+
+def _do_run(connection: Connection, metadata: MetaData) -> None:
+    context.configure(
+        connection=connection,
+        target_metadata=metadata,
+        compare_type=True,
+        transaction_per_migration=False,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+async def _run_async(metadata: MetaData) -> None:
+    url = context.config.get_main_option("sqlalchemy.url")
+    kwargs = asyncpg_connect_kwargs(url)
+    connect_args = {"host": kwargs["host"]} if "host" in kwargs else {}
+    engine = create_async_engine(sqlalchemy_url(kwargs["dsn"]), poolclass=pool.NullPool,
+                                 connect_args=connect_args)
+    async with engine.connect() as connection:
+        await connection.run_sync(_do_run, metadata)
+    await engine.dispose()
+
+
+def run_migrations(metadata: MetaData) -> None:
+    if context.is_offline_mode():
+        context.configure(url=context.config.get_main_option("sqlalchemy.url"),
+                          target_metadata=metadata, literal_binds=True)
+        with context.begin_transaction():
+            context.run_migrations()
+        return
+    asyncio.run(_run_async(metadata))

@@ -1,0 +1,95 @@
+"""The shape every service app shares: lifespan with its database, health, errors, auth."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import APIRouter, FastAPI
+from fastapi.responses import JSONResponse
+
+from services.common.db import Database
+from services.common.errors import install_error_handlers
+from services.common.settings import get_common_settings
+
+Hook = Callable[[FastAPI], Awaitable[None]]
+
+
+def create_service_app(
+    *,
+    name: str,
+    title: str,
+    description: str,
+    database: Callable[[], Awaitable[Database]],
+    routers: Sequence[APIRouter],
+    on_startup: Sequence[Hook] = (),
+    on_shutdown: Sequence[Hook] = (),
+    auth_public_key: str | None = None,
+) -> FastAPI:
+    """Build a service: its routers, `/healthz`, `/readyz`, error handlers and lifespan.
+
+    `database` is called at start-up, so tests can point the same app at their own database.
+    """
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        db = await database()
+        await db.start()
+        app.state.db = db
+        try:
+            for hook in on_startup:
+                await hook(app)
+            yield
+        finally:
+            for hook in on_shutdown:
+                await hook(app)
+            await db.dispose()
+
+    app = FastAPI(
+        title=title,
+        description=description,
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.state.service_name = name
+    app.state.auth_public_key = auth_public_key or get_common_settings().auth_public_key
+    install_error_handlers(app)
+
+    @app.get("/healthz", tags=["health"], include_in_schema=True)
+    async def healthz() -> dict[str, Any]:
+        """Liveness: the process answers. No authentication, no database."""
+        return {"status": "ok", "service": name}
+
+    @app.get("/readyz", tags=["health"])
+    async def readyz() -> JSONResponse:
+        """Readiness: the database answers and its schema is at the newest migration."""
+        db: Database = app.state.db
+        checks: dict[str, Any] = {"database": await db.ping()}
+        checks["migrations"] = await _at_head(db, name) if checks["database"] else False
+        extra = getattr(app.state, "readiness_checks", {})
+        for key, check in extra.items():
+            checks[key] = await check()
+        ok = all(bool(v) if not isinstance(v, dict) else v.get("ok", True)
+                 for v in checks.values())
+        return JSONResponse({"status": "ok" if ok else "unavailable", "service": name,
+                               "checks": checks}, status_code=200 if ok else 503)
+
+    for router in routers:
+        app.include_router(router)
+    return app
+
+
+async def _at_head(db: Database, service: str) -> bool:
+    from alembic.script import ScriptDirectory
+    from sqlalchemy import text
+
+    from services.common.migrate import alembic_config
+
+    heads = set(ScriptDirectory.from_config(alembic_config(service, db.url)).get_heads())
+    try:
+        async with db.engine.connect() as conn:
+            rows = (await conn.execute(text("SELECT version_num FROM alembic_version"))).all()
+    except Exception:  # noqa: BLE001
+        return False
+    return {r[0] for r in rows} == heads

@@ -1,0 +1,198 @@
+"""Database access shared by every service.
+
+- `make_registry()` gives each service its own SQLModel metadata (its own database, its own
+  migrations) with one constraint naming convention.
+- `Database` owns the SQLAlchemy async engine, and for hot paths a raw asyncpg pool whose
+  connections are not reset on release (asyncpg's default reset is a round trip per request;
+  our hot paths leave no session state behind, so it buys nothing).
+- `SessionDep` is the one transaction per request: it commits when the route returns and
+  rolls back on any exception. It is a function-scoped dependency, so its exit runs before the
+  response is sent: a client never sees 201 for a write that then fails to commit (a deferred
+  constraint firing at COMMIT, a lost connection).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Annotated, Any, TypeVar
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import asyncpg
+from fastapi import Depends, Request
+from sqlalchemy import MetaData, text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import registry
+
+log = logging.getLogger("yiyang.db")
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def make_registry() -> registry:
+    return registry(metadata=MetaData(naming_convention=NAMING_CONVENTION))
+
+
+# --- URLs ---------------------------------------------------------------------------------
+
+
+def plain_url(url: str) -> str:
+    """`postgresql://...` as asyncpg wants it (drops a SQLAlchemy `+driver`)."""
+    scheme, rest = url.split("://", 1)
+    return "postgresql://" + rest if scheme.startswith("postgres") else url
+
+
+def sqlalchemy_url(url: str) -> str:
+    return "postgresql+asyncpg://" + plain_url(url).split("://", 1)[1]
+
+
+def with_database(url: str, database: str) -> str:
+    parts = urlsplit(plain_url(url))
+    return urlunsplit(parts._replace(path="/" + database))
+
+
+def with_user(url: str, user: str) -> str:
+    """The same server and database, signed in as `user` (no password: trust or peer auth)."""
+    parts = urlsplit(plain_url(url))
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{user}@{host}"))
+
+
+def database_of(url: str) -> str:
+    return urlsplit(plain_url(url)).path.lstrip("/") or "postgres"
+
+
+def asyncpg_connect_kwargs(url: str) -> dict[str, Any]:
+    """asyncpg cannot read `?host=/socket/dir` from a URL with an empty host; pass it apart."""
+    parts = urlsplit(plain_url(url))
+    query = dict(parse_qsl(parts.query))
+    kwargs: dict[str, Any] = {}
+    if "host" in query:
+        kwargs["host"] = query.pop("host")
+    dsn = urlunsplit(parts._replace(query=urlencode(query)))
+    return {"dsn": dsn, **kwargs}
+
+
+# --- engine, pool, session ----------------------------------------------------------------
+
+
+class Database:
+    def __init__(self, url: str, *, pool_size: int = 10, raw_pool_size: int = 0,
+                 application_name: str = "yiyang") -> None:
+        self.url = plain_url(url)
+        self.application_name = application_name
+        kwargs = asyncpg_connect_kwargs(self.url)
+        connect_args: dict[str, Any] = {
+            "server_settings": {"application_name": application_name},
+        }
+        if "host" in kwargs:
+            connect_args["host"] = kwargs["host"]
+        self.engine: AsyncEngine = create_async_engine(
+            sqlalchemy_url(kwargs["dsn"]),
+            pool_size=pool_size,
+            max_overflow=pool_size,
+            pool_pre_ping=False,
+            connect_args=connect_args,
+        )
+        self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
+        self._raw_pool_size = raw_pool_size
+        self.raw_pool: asyncpg.Pool | None = None
+
+    async def start(self) -> None:
+        if self._raw_pool_size and self.raw_pool is None:
+            self.raw_pool = await asyncpg.create_pool(
+                **asyncpg_connect_kwargs(self.url),
+                min_size=1,
+                max_size=self._raw_pool_size,
+                reset=_no_reset,
+                server_settings={"application_name": self.application_name},
+            )
+
+    async def dispose(self) -> None:
+        if self.raw_pool is not None:
+            await self.raw_pool.close()
+            self.raw_pool = None
+        await self.engine.dispose()
+
+    async def ping(self) -> bool:
+        try:
+            async with self.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+            return True
+        except Exception:  # noqa: BLE001 - readiness reports, it does not raise
+            return False
+
+
+async def _no_reset(_conn: asyncpg.Connection) -> None:
+    """Release a connection without asyncpg's RESET ALL round trip (see module docstring)."""
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    db: Database = request.app.state.db
+    async with db.sessionmaker() as session:
+        try:
+            yield session
+            await session.commit()
+        except BaseException:
+            await session.rollback()
+            raise
+
+
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+
+
+T = TypeVar("T")
+
+RETRYABLE_SQLSTATES = {"40001", "40P01"}  # serialization failure, deadlock detected
+
+
+def is_retryable(exc: BaseException) -> bool:
+    orig: Any = exc
+    for _ in range(4):
+        if getattr(orig, "sqlstate", None) in RETRYABLE_SQLSTATES:
+            return True
+        orig = getattr(orig, "orig", None) or getattr(orig, "__cause__", None)
+        if orig is None:
+            return False
+    return False
+
+
+async def retry_transaction(fn: Callable[[], Awaitable[T]], *, attempts: int = 8) -> T:
+    """Run `fn` (which opens and commits its own transaction) again on serialization
+    failures and deadlocks, with a short jittered back-off."""
+    import random
+
+    for attempt in range(attempts):
+        try:
+            return await fn()
+        except (DBAPIError, asyncpg.PostgresError) as exc:
+            if not is_retryable(exc) or attempt == attempts - 1:
+                raise
+            await asyncio.sleep(random.uniform(0, 0.005 * (2**attempt)))
+    raise AssertionError("unreachable")
+
+
+async def resolve_database_url(service: str, configured: str | None, data_dir: Any) -> str:
+    """The URL a service connects with: the configured one, else the embedded server's.
+
+    With nothing configured, the embedded PostgreSQL under `data_dir/pg` is started (or joined),
+    the service's database created and migrated, and the service's own role used.
+    """
+    if configured:
+        return configured
+    from pathlib import Path
+
+    from services.common import embedded_pg
+    from services.common.migrate import prepare_service_database
+
+    admin = embedded_pg.start(Path(data_dir) / "pg")
+    _, app_url = await prepare_service_database(admin, service)
+    return app_url

@@ -1,0 +1,204 @@
+"""One error type, one JSON shape, one set of handlers for every service.
+
+Every refusal is `{"error": {"code": "UPPER_SNAKE", "message": "...", "field": "..."}}` with a
+4xx status. Codes are stable: clients (terminals, the treasury, auditors' tools) branch on them.
+Handlers never echo the rejected input back, because input may hold personal data.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+import asyncpg
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = logging.getLogger("yiyang.errors")
+
+
+class AppError(Exception):
+    """Base of every error a service raises on purpose. Subclass per refusal."""
+
+    status_code: int = 400
+    code: str = "BAD_REQUEST"
+    message: str = "The request cannot be processed."
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        field: str | None = None,
+        code: str | None = None,
+        status_code: int | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        self.message = message or self.message
+        self.field = field
+        if code:
+            self.code = code
+        if status_code:
+            self.status_code = status_code
+        self.details = details
+        super().__init__(self.message)
+
+    def body(self) -> dict[str, Any]:
+        err: dict[str, Any] = {"code": self.code, "message": self.message}
+        if self.field:
+            err["field"] = self.field
+        if self.details:
+            err["details"] = self.details
+        return {"error": err}
+
+
+class Unauthenticated(AppError):
+    status_code = 401
+    code = "UNAUTHENTICATED"
+    message = "A valid bearer token is required."
+
+
+class Forbidden(AppError):
+    status_code = 403
+    code = "FORBIDDEN"
+    message = "This role or scope may not do that."
+
+
+class NotFound(AppError):
+    status_code = 404
+    code = "NOT_FOUND"
+    message = "No such resource."
+
+
+class Conflict(AppError):
+    status_code = 409
+    code = "CONFLICT"
+    message = "The request conflicts with the current state."
+
+
+class IdempotencyKeyReused(Conflict):
+    code = "IDEMPOTENCY_KEY_REUSED"
+    message = "This idempotency key was already used with a different request."
+
+
+class InvalidInput(AppError):
+    status_code = 422
+    code = "VALIDATION_ERROR"
+    message = "The request is not valid."
+
+
+class ServiceUnavailable(AppError):
+    status_code = 503
+    code = "SERVICE_UNAVAILABLE"
+    message = "A service this request depends on is not available; retry later."
+
+
+def error_response(err: AppError) -> JSONResponse:
+    headers = {"WWW-Authenticate": "Bearer"} if err.status_code == 401 else None
+    return JSONResponse(err.body(), status_code=err.status_code, headers=headers)
+
+
+# Database triggers raise messages of the form 'CODE: text' (see the migrations); those codes
+# reach the client unchanged, so the database's own refusals keep stable codes too.
+_DB_CODE = re.compile(r"^([A-Z][A-Z0-9_]{2,}):\s*(.*)", re.S)
+_DB_STATUS = {"23": 409, "22": 422, "P0": 409, "40": 409}
+
+
+def _asyncpg_error(exc: BaseException) -> Any:
+    """The asyncpg exception behind `exc` (itself, or under SQLAlchemy's DBAPIError wrapper)."""
+    seen = 0
+    while exc is not None and seen < 5:
+        if getattr(exc, "sqlstate", None):
+            return exc
+        exc = getattr(exc, "orig", None) or exc.__cause__
+        seen += 1
+    return None
+
+
+def db_error_to_app_error(exc: BaseException) -> AppError | None:
+    """Map a refusal by PostgreSQL (constraint, trigger) to an AppError, or None if it is not one."""
+    pg = _asyncpg_error(exc)
+    sqlstate = getattr(pg, "sqlstate", None)
+    if not sqlstate or sqlstate[:2] not in _DB_STATUS:
+        return None
+    text = (getattr(pg, "message", None) or str(pg)).strip()
+    match = _DB_CODE.match(text)
+    if match:
+        return AppError(match.group(2), code=match.group(1), status_code=_DB_STATUS[sqlstate[:2]])
+    if sqlstate.startswith("40"):
+        return Conflict("The database could not serialise this request; retry it.",
+                        code="RETRY_LATER")
+    constraint = getattr(pg, "constraint_name", None)
+    return AppError(
+        "The database refused this change" + (f" ({constraint})." if constraint else "."),
+        code="CONSTRAINT_VIOLATION",
+        status_code=_DB_STATUS[sqlstate[:2]],
+    )
+
+
+def _field_of(loc: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header", "form")]
+    return ".".join(parts) or "body"
+
+
+_PYDANTIC_CODES = {
+    "missing": "FIELD_REQUIRED",
+    "extra_forbidden": "FIELD_NOT_ALLOWED",
+    "json_invalid": "MALFORMED_JSON",
+}
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(AppError)
+    async def _app_error(_: Request, exc: AppError) -> JSONResponse:
+        return error_response(exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = []
+        for e in exc.errors():
+            problems.append({
+                "field": _field_of(tuple(e.get("loc", ()))),
+                "code": _PYDANTIC_CODES.get(e.get("type", ""), "INVALID_VALUE"),
+                # pydantic's message names the rule, never the value; the input is dropped.
+                "message": str(e.get("msg", "invalid")),
+            })
+        first = problems[0] if problems else {"field": "body", "code": "INVALID_VALUE",
+                                               "message": "invalid"}
+        err = InvalidInput(
+            f"{first['field']}: {first['message']}",
+            field=first["field"],
+            details={"problems": problems},
+        )
+        return error_response(err)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        codes = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 401: "UNAUTHENTICATED",
+                 403: "FORBIDDEN"}
+        return error_response(AppError(
+            str(exc.detail) if exc.detail else None,
+            code=codes.get(exc.status_code, "HTTP_ERROR"),
+            status_code=exc.status_code,
+        ))
+
+    async def _db(_: Request, exc: Exception) -> JSONResponse:
+        mapped = db_error_to_app_error(exc)
+        if mapped is not None:
+            return error_response(mapped)
+        log.error("database error: %s", type(getattr(exc, "orig", exc)).__name__)
+        return error_response(AppError("Internal error.", code="INTERNAL_ERROR",
+                                       status_code=500))
+
+    app.add_exception_handler(DBAPIError, _db)
+    app.add_exception_handler(asyncpg.PostgresError, _db)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        # Log the type and where it happened, not its text: it may quote personal data.
+        log.error("unexpected %s", type(exc).__name__, exc_info=False)
+        return error_response(AppError("Internal error.", code="INTERNAL_ERROR",
+                                       status_code=500))

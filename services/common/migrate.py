@@ -1,0 +1,149 @@
+"""Creating each service's database and bringing it to the newest migration.
+
+Each service keeps its Alembic scripts in `services/<name>/migrations/` and owns its own
+database. Migrations run as the database owner; the service itself connects as a separate
+role, `yiyang_<name>_app`, that may read and write its tables but may only INSERT into and
+SELECT from the tables its migrations declare append-only (the ledger's journal, for one).
+After every upgrade the grants are brought up to date, so a new table is never left without
+them, and an append-only table never gains UPDATE or DELETE.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+
+import asyncpg
+
+from services.common.db import asyncpg_connect_kwargs, database_of, with_database, with_user
+
+log = logging.getLogger("yiyang.migrate")
+
+SERVICES = ("voucher", "provider", "ledger")
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def app_role(service: str) -> str:
+    return f"yiyang_{service}_app"
+
+
+def alembic_config(service: str, url: str):  # -> alembic.config.Config
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(ROOT / service / "migrations"))
+    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    cfg.set_main_option(
+        "file_template", "%%(year)d_%%(month).2d_%%(day).2d_%%(rev)s_%%(slug)s")
+    cfg.attributes["service"] = service
+    return cfg
+
+
+def upgrade(service: str, url: str, revision: str = "head") -> None:
+    """Run `alembic upgrade` for one service (blocking: call from a thread inside a loop)."""
+    from alembic import command
+
+    command.upgrade(alembic_config(service, url), revision)
+
+
+def downgrade(service: str, url: str, revision: str = "base") -> None:
+    from alembic import command
+
+    command.downgrade(alembic_config(service, url), revision)
+
+
+async def _connect(url: str) -> asyncpg.Connection:
+    return await asyncpg.connect(**asyncpg_connect_kwargs(url))
+
+
+async def ensure_database(admin_url: str, name: str, *, template: str | None = None) -> str:
+    """Create database `name` on the server of `admin_url` if it does not exist; return its URL."""
+    conn = await _connect(admin_url)
+    try:
+        exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)
+        if not exists:
+            tmpl = f' TEMPLATE "{template}"' if template else ""
+            try:
+                await conn.execute(f'CREATE DATABASE "{name}"{tmpl}')
+            except asyncpg.DuplicateDatabaseError:
+                pass
+    finally:
+        await conn.close()
+    return with_database(admin_url, name)
+
+
+async def drop_database(admin_url: str, name: str) -> None:
+    conn = await _connect(admin_url)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
+async def ensure_role(admin_url: str, role: str) -> None:
+    conn = await _connect(admin_url)
+    try:
+        await conn.execute(
+            f"""
+            DO $$ BEGIN
+              IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{role}') THEN
+                CREATE ROLE "{role}" LOGIN;
+              END IF;
+            EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL;
+            END $$;
+            """
+        )
+    finally:
+        await conn.close()
+
+
+async def grant_app_privileges(owner_url: str, service: str, append_only: list[str]) -> None:
+    """Give the service's role what it needs, and append-only tables nothing beyond INSERT."""
+    role = app_role(service)
+    await ensure_role(owner_url, role)
+    conn = await _connect(owner_url)
+    try:
+        db = database_of(owner_url)
+        await conn.execute(f'GRANT CONNECT ON DATABASE "{db}" TO "{role}"')
+        await conn.execute(f'GRANT USAGE ON SCHEMA public TO "{role}"')
+        tables = [r["tablename"] for r in await conn.fetch(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public'")]
+        for table in tables:
+            if table == "alembic_version":
+                await conn.execute(f'GRANT SELECT ON alembic_version TO "{role}"')
+            elif table in append_only:
+                await conn.execute(f'REVOKE ALL ON "{table}" FROM "{role}"')
+                await conn.execute(f'GRANT SELECT, INSERT ON "{table}" TO "{role}"')
+            else:
+                await conn.execute(
+                    f'GRANT SELECT, INSERT, UPDATE, DELETE ON "{table}" TO "{role}"')
+        await conn.execute(f'GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO "{role}"')
+        await conn.execute(f'GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA public TO "{role}"')
+    finally:
+        await conn.close()
+
+
+def append_only_tables(service: str) -> list[str]:
+    """Tables the service's own migrations declare append-only (see each models.py)."""
+    import importlib
+
+    models = importlib.import_module(f"services.{service}.models")
+    return list(getattr(models, "APPEND_ONLY_TABLES", []))
+
+
+async def prepare_service_database(
+    admin_url: str, service: str, database: str | None = None, *, template: str | None = None,
+    migrate: bool = True,
+) -> tuple[str, str]:
+    """Create (or reuse) and migrate a service's database.
+
+    Returns (owner_url, app_url): migrations and the tests' superuser work use the first, the
+    running service the second.
+    """
+    name = database or f"yiyang_{service}"
+    owner_url = await ensure_database(admin_url, name, template=template)
+    if migrate:
+        await asyncio.to_thread(upgrade, service, owner_url)
+        await grant_app_privileges(owner_url, service, append_only_tables(service))
+    return owner_url, with_user(owner_url, app_role(service))

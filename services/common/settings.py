@@ -1,0 +1,65 @@
+"""Settings shared by every service (env prefix `YIYANG_`).
+
+Each service adds its own class with its own prefix (`YIYANG_VOUCHER_`, ...) for what only it
+needs, such as its database URL. Secrets default to the development keys in `dev_keys`, and
+the validator refuses those defaults anywhere but `development` and `test`.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from services.common import dev_keys
+
+Environment = Literal["development", "test", "production"]
+
+
+class CommonSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="YIYANG_", extra="ignore")
+
+    env: Environment = "development"
+    # Where the embedded PostgreSQL and other local state live (git-ignored).
+    data_dir: Path = Path(".data")
+    # The province this deployment serves (GB/T 2260); region codes must lie under it.
+    province_code: str = "450000"
+    timezone: str = "Asia/Shanghai"
+
+    auth_private_key: str = dev_keys.DEV_AUTH_PRIVATE_KEY
+    auth_public_key: str = dev_keys.DEV_AUTH_PUBLIC_KEY
+    access_token_ttl_s: int = 12 * 3600
+
+    # Where the services find each other (the web app and service-to-service calls).
+    voucher_url: str = "http://127.0.0.1:8001"
+    provider_url: str = "http://127.0.0.1:8002"
+    ledger_url: str = "http://127.0.0.1:8003"
+    web_url: str = "http://127.0.0.1:8000"
+
+    @model_validator(mode="after")
+    def _refuse_development_secrets(self) -> "CommonSettings":
+        refuse_dev_secrets(self)
+        return self
+
+
+def refuse_dev_secrets(settings: BaseSettings) -> None:
+    """Outside development and test, every secret must have been set explicitly."""
+    env = getattr(settings, "env", None) or get_common_settings().env
+    if env in ("development", "test"):
+        return
+    leaked = [
+        name for name, value in settings.__dict__.items()
+        if isinstance(value, str) and value in dev_keys.DEV_SECRETS
+    ]
+    if leaked:
+        raise ValueError(
+            f"development secrets may not be used in {env}: set {', '.join(sorted(leaked))}"
+        )
+
+
+@lru_cache
+def get_common_settings() -> CommonSettings:
+    return CommonSettings()

@@ -1,0 +1,178 @@
+"""`yiyang up`: the whole system on one machine, each part on 127.0.0.1.
+
+Starts (or joins) the embedded PostgreSQL unless database URLs are configured, creates and
+migrates each service's database, then runs each service, the outbox relay, the local fake
+Stripe and the web app as child processes, waits until every one answers, optionally loads
+demo data, prints where to open things, and on Ctrl-C stops them all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
+
+from services.common import embedded_pg
+from services.common.migrate import SERVICES, prepare_service_database
+from services.common.settings import get_common_settings
+
+
+def _service_settings(service: str):
+    return importlib.import_module(f"services.{service}.config").get_settings()
+
+
+async def prepare_databases(only: str | None = None) -> dict[str, str]:
+    """Create and migrate every service's database; return each service's app URL."""
+    common = get_common_settings()
+    urls: dict[str, str] = {}
+    admin: str | None = None
+    for service in SERVICES:
+        if only and service != only:
+            continue
+        configured = _service_settings(service).database_url
+        if configured:
+            # A configured server: migrate it as configured (that URL must own the schema).
+            from services.common.db import database_of, with_database
+
+            _, app_url = await prepare_service_database(
+                with_database(configured, "postgres"), service, database_of(configured))
+            urls[service] = configured
+            continue
+        if admin is None:
+            admin = embedded_pg.start(common.data_dir / "pg", stop_at_exit=True)
+        _, urls[service] = await prepare_service_database(admin, service)
+    return urls
+
+
+@dataclass
+class Child:
+    name: str
+    argv: list[str]
+    health_url: str | None
+    env: dict[str, str] = field(default_factory=dict)
+    process: subprocess.Popen | None = None
+
+
+def _port(url: str) -> int:
+    return urlsplit(url).port or 80
+
+
+def _children(db_urls: dict[str, str], host: str) -> list[Child]:
+    common = get_common_settings()
+    py = sys.executable
+    children = []
+    for service, url in (("provider", common.provider_url), ("ledger", common.ledger_url),
+                         ("voucher", common.voucher_url)):
+        children.append(Child(
+            service,
+            [py, "-m", "services.cli", "serve", service, "--host", host, "--port",
+             str(_port(url))],
+            f"{url}/readyz",
+            {f"YIYANG_{service.upper()}_DATABASE_URL": db_urls[service]},
+        ))
+    stripe_port = int(os.environ.get("YIYANG_STRIPE_PORT", "8420"))
+    children.append(Child("localstripe", [py, "-m", "services.cli", "localstripe", "--host",
+                                          host, "--port", str(stripe_port)],
+                          f"http://{host}:{stripe_port}/v1/customers"))
+    if importlib.util.find_spec("services.voucher.relay"):
+        children.append(Child("relay", [py, "-m", "services.cli", "relay"], None,
+                              {"YIYANG_VOUCHER_DATABASE_URL": db_urls["voucher"]}))
+    if importlib.util.find_spec("web.main"):
+        children.append(Child("web", [py, "-m", "services.cli", "serve", "web", "--host", host,
+                                      "--port", str(_port(common.web_url))],
+                              f"{common.web_url}/healthz"))
+    return children
+
+
+def _wait_healthy(child: Child, timeout_s: float = 60) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if child.process and child.process.poll() is not None:
+            raise RuntimeError(f"{child.name} exited with code {child.process.returncode}")
+        if child.health_url is None:
+            return
+        try:
+            r = httpx.get(child.health_url, timeout=2,
+                          headers={"Authorization": "Bearer sk_test_yiyang"})
+            if r.status_code < 500:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    raise RuntimeError(f"{child.name} did not become ready in {timeout_s:.0f}s")
+
+
+def up(*, demo: bool, host: str = "127.0.0.1") -> int:
+    common = get_common_settings()
+    print("[up] preparing databases (embedded PostgreSQL unless URLs are configured)...",
+          flush=True)
+    db_urls = asyncio.run(prepare_databases())
+    children = _children(db_urls, host)
+    stopping = False
+
+    def _stop(*_: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, _stop)
+    try:
+        for child in children:
+            env = {**os.environ, **child.env}
+            child.process = subprocess.Popen(child.argv, env=env)
+            print(f"[up] started {child.name} (pid {child.process.pid})", flush=True)
+        for child in children:
+            _wait_healthy(child)
+            print(f"[up] {child.name} ready", flush=True)
+        if demo:
+            print("[up] loading demo data...", flush=True)
+            from services import demo as demo_module
+
+            demo_module.main([])
+        _print_where(common)
+        while not stopping:
+            for child in children:
+                if child.process and child.process.poll() is not None:
+                    print(f"[up] {child.name} exited ({child.process.returncode}); stopping",
+                          flush=True)
+                    stopping = True
+            time.sleep(0.5)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        print("\n[up] stopping...", flush=True)
+        for child in reversed(children):
+            if child.process and child.process.poll() is None:
+                child.process.send_signal(signal.SIGINT)
+        for child in reversed(children):
+            if child.process:
+                try:
+                    child.process.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    child.process.kill()
+        embedded_pg.stop(common.data_dir / "pg")
+        print("[up] stopped", flush=True)
+    return 0
+
+
+def _print_where(common) -> None:
+    print(
+        "\n"
+        "Yiyang is running:\n"
+        f"  web (open this)   {common.web_url}/\n"
+        f"  voucher service   {common.voucher_url}/docs\n"
+        f"  provider service  {common.provider_url}/docs\n"
+        f"  ledger service    {common.ledger_url}/docs\n"
+        f"  data folder       {Path(common.data_dir).resolve()}\n"
+        "Tokens for the APIs: python3 dev.py token --role auditor --region 450000\n"
+        "Press Ctrl-C to stop everything.\n",
+        flush=True,
+    )

@@ -1,0 +1,33 @@
+"""The ledger service app: `uvicorn services.ledger.main:app` or `create_app()` in tests."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from services.common.app import create_service_app
+from services.common.db import Database, resolve_database_url
+from services.common.settings import get_common_settings
+from services.ledger.api import router
+from services.ledger.config import LedgerSettings, get_settings
+
+
+def create_app(settings: LedgerSettings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+
+    async def database() -> Database:
+        url = await resolve_database_url("ledger", settings.database_url,
+                                         get_common_settings().data_dir)
+        return Database(url, pool_size=settings.pool_size, application_name="yiyang-ledger")
+
+    app = create_service_app(
+        name="ledger",
+        title="Yiyang ledger service",
+        description=__doc__ or "",
+        database=database,
+        routers=[router],
+    )
+    app.state.settings = settings
+    return app
+
+
+app = create_app()

@@ -1,0 +1,83 @@
+"""The session dependency commits before the response, and PostgreSQL's refusals reach the
+client as stable 4xx errors with nothing changed."""
+
+import asyncpg
+import httpx
+from fastapi import FastAPI
+from sqlalchemy import text
+
+from services.common.db import Database, SessionDep, asyncpg_connect_kwargs
+from services.common.errors import install_error_handlers
+
+DDL = """
+CREATE TABLE pot (id int PRIMARY KEY, amount_fen bigint NOT NULL);
+CREATE FUNCTION pot_must_sum_to_zero() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF (SELECT coalesce(sum(amount_fen), 0) FROM pot) <> 0 THEN
+    RAISE EXCEPTION 'POT_UNBALANCED: the pot does not sum to zero' USING ERRCODE = '23514';
+  END IF;
+  RETURN NULL;
+END $$;
+CREATE CONSTRAINT TRIGGER pot_balanced AFTER INSERT ON pot
+  DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION pot_must_sum_to_zero();
+"""
+
+
+def build_app(db: Database) -> FastAPI:
+    app = FastAPI()
+    install_error_handlers(app)
+    app.state.db = db
+
+    @app.post("/pot", status_code=201)
+    async def add(amounts: list[int], session: SessionDep) -> dict:
+        for i, amount in enumerate(amounts):
+            await session.execute(text("INSERT INTO pot VALUES (:i, :a)"),
+                                  {"i": i, "a": amount})
+        # Every statement succeeded; only COMMIT can still refuse (the deferred trigger).
+        return {"inserted": len(amounts)}
+
+    return app
+
+
+async def count_rows(url: str) -> int:
+    conn = await asyncpg.connect(**asyncpg_connect_kwargs(url))
+    try:
+        return await conn.fetchval("SELECT count(*) FROM pot")
+    finally:
+        await conn.close()
+
+
+async def test_a_write_refused_at_commit_is_never_answered_201(make_db):
+    sdb = await make_db("voucher")
+    conn = await asyncpg.connect(**asyncpg_connect_kwargs(sdb.owner_url))
+    await conn.execute(DDL)
+    await conn.close()
+    db = Database(sdb.owner_url)
+    app = build_app(db)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+        refused = await c.post("/pot", json=[100, -99])
+        assert refused.status_code == 409
+        assert refused.json()["error"]["code"] == "POT_UNBALANCED"
+        assert await count_rows(sdb.owner_url) == 0
+
+        accepted = await c.post("/pot", json=[100, -100])
+        assert accepted.status_code == 201
+        # Committed before the response: another connection sees it at once.
+        assert await count_rows(sdb.owner_url) == 2
+    await db.dispose()
+
+
+async def test_validation_errors_name_the_field_and_do_not_echo_input(make_db):
+    sdb = await make_db("voucher")
+    db = Database(sdb.owner_url)
+    app = build_app(db)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+        r = await c.post("/pot", json=["45010319900101123X"])
+    body = r.json()
+    assert r.status_code == 422
+    assert body["error"]["code"] == "VALIDATION_ERROR"
+    assert body["error"]["field"] == "0"
+    assert "45010319900101123X" not in r.text
+    await db.dispose()

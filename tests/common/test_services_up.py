@@ -1,0 +1,40 @@
+"""Each service starts on its own migrated database and answers health, readiness, OpenAPI."""
+
+import importlib
+
+import pytest
+
+from tests.conftest import running
+
+
+@pytest.mark.parametrize("service", ["voucher", "provider", "ledger"])
+async def test_service_is_healthy_ready_and_publishes_openapi(service, make_db):
+    db = await make_db(service)
+    main = importlib.import_module(f"services.{service}.main")
+    config = importlib.import_module(f"services.{service}.config")
+    settings_cls = next(v for k, v in vars(config).items() if k.endswith("Settings")
+                        and k != "BaseSettings")
+    app = main.create_app(settings_cls(database_url=db.app_url))
+    async with running(app) as client:
+        assert (await client.get("/healthz")).json()["status"] == "ok"
+        ready = await client.get("/readyz")
+        assert ready.status_code == 200, ready.text
+        assert ready.json()["checks"]["migrations"] is True
+        spec = (await client.get("/openapi.json")).json()
+        assert spec["info"]["title"] == f"Yiyang {service} service"
+
+
+async def test_readiness_fails_when_the_database_is_not_migrated(make_db, pg_admin_url):
+    from services.common.migrate import drop_database, ensure_database
+    from services.voucher.config import VoucherSettings
+    from services.voucher.main import create_app
+
+    url = await ensure_database(pg_admin_url, "yt_unmigrated_probe")
+    try:
+        app = create_app(VoucherSettings(database_url=url))
+        async with running(app) as client:
+            ready = await client.get("/readyz")
+        assert ready.status_code == 503
+        assert ready.json()["checks"]["migrations"] is False
+    finally:
+        await drop_database(pg_admin_url, "yt_unmigrated_probe")

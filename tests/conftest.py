@@ -1,0 +1,77 @@
+"""Shared fixtures: a real PostgreSQL, fresh databases per test, apps on httpx, tokens.
+
+See tests/fixtures/database.py for how databases are made, CONTRIBUTING.md for conventions.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+import httpx
+import pytest
+
+from services.common.auth import Role, issue_token
+from services.common.migrate import drop_database
+from services.common.settings import get_common_settings
+from tests.fixtures import database as dbfix
+
+os.environ.setdefault("YIYANG_ENV", "test")
+
+
+@pytest.fixture(scope="session")
+def pg_admin_url() -> str:
+    return dbfix.admin_url()
+
+
+@pytest.fixture(scope="session")
+async def db_templates(pg_admin_url: str) -> AsyncIterator[dict[str, str]]:
+    names = await dbfix.build_templates(pg_admin_url)
+    yield names
+    await dbfix.drop_templates(pg_admin_url, names)
+
+
+DbFactory = Callable[[str], Awaitable[dbfix.ServiceDatabase]]
+
+
+@pytest.fixture
+async def make_db(pg_admin_url: str, db_templates: dict[str, str]) -> AsyncIterator[DbFactory]:
+    """`await make_db("ledger")` -> a fresh, migrated database for that service."""
+    made: list[dbfix.ServiceDatabase] = []
+
+    async def _make(service: str) -> dbfix.ServiceDatabase:
+        db = await dbfix.fresh_database(pg_admin_url, db_templates[service], service)
+        made.append(db)
+        return db
+
+    yield _make
+    for db in made:
+        await drop_database(pg_admin_url, db.name)
+
+
+@contextlib.asynccontextmanager
+async def running(app) -> AsyncIterator[httpx.AsyncClient]:
+    """Run an app's lifespan and give an httpx client that talks to it in-process."""
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+            yield c
+
+
+class Tokens:
+    """Bearer headers for any role and scope, signed with the development key."""
+
+    def __init__(self) -> None:
+        self._key = get_common_settings().auth_private_key
+
+    def token(self, role: Role | str, **scope) -> str:
+        return issue_token(self._key, role=role, **scope)
+
+    def headers(self, role: Role | str, **scope) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token(role, **scope)}"}
+
+
+@pytest.fixture(scope="session")
+def tokens() -> Tokens:
+    return Tokens()
