@@ -42,3 +42,16 @@ def run_migrations(metadata: MetaData) -> None:
             context.run_migrations()
         return
     asyncio.run(_run_async(metadata))
+
+
+def execute_script(sql: str) -> None:
+    """Run several SQL statements (functions, triggers) from a migration in one go.
+
+    asyncpg prepares each statement and refuses more than one per call; a script must go
+    through the simple-query protocol of the underlying connection instead.
+    """
+    from alembic import op
+    from sqlalchemy.util import await_only
+
+    raw = op.get_bind().connection.driver_connection
+    await_only(raw.execute(sql))

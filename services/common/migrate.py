@@ -40,7 +40,7 @@ def alembic_config(service: str, url: str):  # -> alembic.config.Config
     return cfg
 
 
-def upgrade(service: str, url: str, revision: str = "head") -> None:
+def upgrade(service: str, url: str, revision: str = "heads") -> None:
     """Run `alembic upgrade` for one service (blocking: call from a thread inside a loop)."""
     from alembic import command
 

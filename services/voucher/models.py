@@ -1,8 +1,33 @@
-"""Tables of the voucher service (its own database). Rules live in service.py, SQL in repository.py."""
+"""Tables of the voucher service (its own database).
+
+Rules live in service/, SQL in repository/. Constraints and triggers that guard money and
+status are in the migrations and named here in comments where they matter.
+"""
 
 from __future__ import annotations
 
-from sqlmodel import SQLModel
+import uuid
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlmodel import Field, SQLModel
 
 from services.common.db import make_registry
 
@@ -14,5 +39,187 @@ class VoucherTable(SQLModel, registry=registry):
     """Base of every table of this service (keeps them out of the other services' metadata)."""
 
 
+def _uuid_pk() -> Any:
+    return Field(sa_column=Column(UUID(as_uuid=True), primary_key=True))
+
+
+def _now() -> Any:
+    return Field(sa_column=Column(DateTime(timezone=True), nullable=False,
+                                  server_default=func.now()))
+
+
+class Program(VoucherTable, table=True):
+    """A subsidy program's current configuration (its history is in program_version)."""
+
+    __tablename__ = "program"
+    code: str = Field(sa_column=Column(String(40), primary_key=True))
+    name: str = Field(sa_column=Column(Text, nullable=False))
+    # voucher: a balance spent over the period; per_use: a fixed subsidy per use;
+    # cash_benefit: paid to the person, never redeemed.
+    kind: str = Field(sa_column=Column(String(20), nullable=False))
+    version: int = Field(sa_column=Column(Integer, nullable=False))
+    config: dict = Field(sa_column=Column(JSONB, nullable=False))
+    updated_at: datetime = _now()
+    updated_by: str = Field(sa_column=Column(Text, nullable=False))
+
+    __table_args__ = (
+        CheckConstraint("kind IN ('voucher', 'per_use', 'cash_benefit')", name="kind"),
+    )
+
+
+class ProgramVersion(VoucherTable, table=True):
+    """Every configuration a program ever had: who changed what, when and why."""
+
+    __tablename__ = "program_version"
+    program_code: str = Field(sa_column=Column(String(40), ForeignKey("program.code"),
+                                               primary_key=True))
+    version: int = Field(sa_column=Column(Integer, primary_key=True))
+    config: dict = Field(sa_column=Column(JSONB, nullable=False))
+    changed_by: str = Field(sa_column=Column(Text, nullable=False))
+    changed_at: datetime = _now()
+    reason: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class Beneficiary(VoucherTable, table=True):
+    """An elderly person. National ID and phone are stored only encrypted (+ keyed hash)."""
+
+    __tablename__ = "beneficiary"
+    id: uuid.UUID = _uuid_pk()
+    national_id_enc: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    national_id_hash: bytes = Field(sa_column=Column(LargeBinary, nullable=False, unique=True))
+    phone_enc: bytes | None = Field(default=None, sa_column=Column(LargeBinary))
+    phone_hash: bytes | None = Field(default=None, sa_column=Column(LargeBinary, index=True))
+    name: str = Field(sa_column=Column(Text, nullable=False))
+    birth_on: date = Field(sa_column=Column(Date, nullable=False))
+    sex: str = Field(sa_column=Column(String(1), nullable=False))
+    region_code: str = Field(sa_column=Column(String(12), nullable=False, index=True))
+    address: str = Field(sa_column=Column(Text, nullable=False))
+    lat: float | None = None
+    lon: float | None = None
+    care_setting: str = Field(sa_column=Column(String(20), nullable=False))
+    dibao: bool = False
+    grade: int | None = Field(default=None, sa_column=Column(SmallInteger))
+    status: str = Field(sa_column=Column(String(20), nullable=False, server_default="active"))
+    status_reason: str | None = Field(default=None, sa_column=Column(Text))
+    status_changed_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True)))
+    created_at: datetime = _now()
+    created_by: str = Field(sa_column=Column(Text, nullable=False))
+
+    __table_args__ = (
+        CheckConstraint("sex IN ('M', 'F')", name="sex"),
+        CheckConstraint("care_setting IN ('home', 'community', 'institution')",
+                        name="care_setting"),
+        CheckConstraint("status IN ('active', 'suspended', 'deceased', 'moved')", name="status"),
+        CheckConstraint("grade BETWEEN 0 AND 4", name="grade"),
+    )
+
+
+class Assessment(VoucherTable, table=True):
+    """An ability assessment under GB/T 42195-2022; the newest valid one sets the grade."""
+
+    __tablename__ = "assessment"
+    id: uuid.UUID = _uuid_pk()
+    beneficiary_id: uuid.UUID = Field(sa_column=Column(
+        UUID(as_uuid=True), ForeignKey("beneficiary.id"), nullable=False, index=True))
+    self_care: int = Field(sa_column=Column(SmallInteger, nullable=False))
+    motor: int = Field(sa_column=Column(SmallInteger, nullable=False))
+    mental: int = Field(sa_column=Column(SmallInteger, nullable=False))
+    perception_social: int = Field(sa_column=Column(SmallInteger, nullable=False))
+    flags: dict = Field(sa_column=Column(JSONB, nullable=False, server_default="{}"))
+    total: int = Field(sa_column=Column(SmallInteger, nullable=False))
+    grade: int = Field(sa_column=Column(SmallInteger, nullable=False))
+    assessed_on: date = Field(sa_column=Column(Date, nullable=False))
+    valid_until: date = Field(sa_column=Column(Date, nullable=False))
+    assessor: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: datetime = _now()
+    created_by: str = Field(sa_column=Column(Text, nullable=False))
+
+    __table_args__ = (
+        CheckConstraint("self_care BETWEEN 0 AND 32", name="self_care"),
+        CheckConstraint("motor BETWEEN 0 AND 15", name="motor"),
+        CheckConstraint("mental BETWEEN 0 AND 28", name="mental"),
+        CheckConstraint("perception_social BETWEEN 0 AND 15", name="perception_social"),
+        CheckConstraint("grade BETWEEN 0 AND 4", name="grade"),
+    )
+
+
+class ProxyAuthorisation(VoucherTable, table=True):
+    """A family member or agent (家属/代办人) allowed to act for a beneficiary."""
+
+    __tablename__ = "proxy_authorisation"
+    id: uuid.UUID = _uuid_pk()
+    beneficiary_id: uuid.UUID = Field(sa_column=Column(
+        UUID(as_uuid=True), ForeignKey("beneficiary.id"), nullable=False, index=True))
+    proxy_sub: str = Field(sa_column=Column(Text, nullable=False, index=True))
+    name: str = Field(sa_column=Column(Text, nullable=False))
+    relation: str = Field(sa_column=Column(Text, nullable=False))
+    phone_enc: bytes | None = Field(default=None, sa_column=Column(LargeBinary))
+    status: str = Field(sa_column=Column(String(20), nullable=False, server_default="active"))
+    created_at: datetime = _now()
+    created_by: str = Field(sa_column=Column(Text, nullable=False))
+    revoked_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+
+    __table_args__ = (
+        CheckConstraint("status IN ('active', 'revoked')", name="status"),
+    )
+
+
+class Voucher(VoucherTable, table=True):
+    """One per beneficiary, program and period (the database refuses a second).
+
+    The rules of the program version it was issued under are copied onto the row (ratio,
+    per-use amount, caps), so the redemption statement needs nothing but this row; the
+    per-day counters live here too, so the one UPDATE that locks the row also enforces the
+    daily limits. `balance_fen` can never leave 0..face_fen (CHECK).
+    """
+
+    __tablename__ = "voucher"
+    id: uuid.UUID = _uuid_pk()
+    beneficiary_id: uuid.UUID = Field(sa_column=Column(
+        UUID(as_uuid=True), ForeignKey("beneficiary.id"), nullable=False))
+    program_code: str = Field(sa_column=Column(String(40), nullable=False))
+    program_version: int = Field(sa_column=Column(Integer, nullable=False))
+    period: str = Field(sa_column=Column(String(7), nullable=False))
+    face_fen: int = Field(sa_column=Column(BigInteger, nullable=False))
+    balance_fen: int = Field(sa_column=Column(BigInteger, nullable=False))
+    valid_from: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    valid_until: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    status: str = Field(sa_column=Column(String(20), nullable=False, server_default="active"))
+    region_code: str = Field(sa_column=Column(String(12), nullable=False))
+    budget_region_code: str = Field(sa_column=Column(String(12), nullable=False))
+    care_setting: str = Field(sa_column=Column(String(20), nullable=False))
+    # Rules snapshot (basis points / fen). NULL means "no such limit".
+    ratio_bp: int | None = Field(default=None, sa_column=Column(Integer))
+    per_use_fen: int | None = Field(default=None, sa_column=Column(BigInteger))
+    per_txn_cap_fen: int | None = Field(default=None, sa_column=Column(BigInteger))
+    day_cap_fen: int | None = Field(default=None, sa_column=Column(BigInteger))
+    day_limit_count: int | None = Field(default=None, sa_column=Column(Integer))
+    # Usage today (Asia/Shanghai): reset by the redemption statement when the day changes.
+    day_on: date | None = Field(default=None, sa_column=Column(Date))
+    day_count: int = Field(default=0, sa_column=Column(Integer, nullable=False,
+                                                      server_default="0"))
+    day_subsidy_fen: int = Field(default=0, sa_column=Column(BigInteger, nullable=False,
+                                                            server_default="0"))
+    funding_shares: dict = Field(sa_column=Column(JSONB, nullable=False))
+    issuance_run_id: uuid.UUID | None = Field(default=None, sa_column=Column(UUID(as_uuid=True)))
+    created_at: datetime = _now()
+    updated_at: datetime = _now()
+
+    __table_args__ = (
+        UniqueConstraint("beneficiary_id", "program_code", "period",
+                         name="uq_voucher_one_per_beneficiary_program_period"),
+        CheckConstraint("balance_fen >= 0 AND balance_fen <= face_fen", name="balance_range"),
+        CheckConstraint("face_fen > 0", name="face_positive"),
+        CheckConstraint(
+            "status IN ('active', 'exhausted', 'suspended', 'expired', 'revoked')",
+            name="status"),
+        CheckConstraint("period ~ '^[0-9]{4}-(0[1-9]|1[0-2])$'", name="period_format"),
+        CheckConstraint("ratio_bp IS NULL OR ratio_bp BETWEEN 0 AND 10000", name="ratio"),
+        Index("ix_voucher_beneficiary_status", "beneficiary_id", "status"),
+        Index("ix_voucher_period_program", "period", "program_code"),
+    )
+
+
 # Tables whose rows are never updated or deleted: the service's role gets SELECT and INSERT only.
-APPEND_ONLY_TABLES: list[str] = []
+APPEND_ONLY_TABLES: list[str] = ["program_version"]

@@ -1,7 +1,0 @@
-"""Routes of the voucher service. Rules are in service.py; this file only maps HTTP to them."""
-
-from __future__ import annotations
-
-from fastapi import APIRouter
-
-router = APIRouter(prefix="/v1")

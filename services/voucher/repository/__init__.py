@@ -1,0 +1,1 @@
+"""All SQL of the voucher service: one module per area."""

@@ -1,0 +1,1 @@
+"""Rules of the voucher service (no FastAPI, no SQL): one module per area."""
