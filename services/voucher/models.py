@@ -10,6 +10,7 @@ import uuid
 from datetime import date, datetime
 from typing import Any
 
+from sqlalchemy import Boolean as sa_Boolean
 from sqlalchemy import (
     BigInteger,
     CheckConstraint,
@@ -218,6 +219,35 @@ class Voucher(VoucherTable, table=True):
         CheckConstraint("ratio_bp IS NULL OR ratio_bp BETWEEN 0 AND 10000", name="ratio"),
         Index("ix_voucher_beneficiary_status", "beneficiary_id", "status"),
         Index("ix_voucher_period_program", "period", "program_code"),
+    )
+
+
+class Outbox(VoucherTable, table=True):
+    """Events for the ledger, written in the same transaction as the change they describe.
+
+    The relay delivers undelivered rows in id order and then sets `delivered_at`; the ledger
+    applies each `event_id` once, so a redelivery after a crash changes nothing.
+    """
+
+    __tablename__ = "outbox"
+    id: int | None = Field(default=None, sa_column=Column(BigInteger, primary_key=True,
+                                                         autoincrement=True))
+    event_id: uuid.UUID = Field(sa_column=Column(UUID(as_uuid=True), nullable=False,
+                                                 unique=True))
+    type: str = Field(sa_column=Column(String(60), nullable=False))
+    payload: dict = Field(sa_column=Column(JSONB, nullable=False))
+    occurred_at: datetime = _now()
+    delivered_at: datetime | None = Field(default=None,
+                                          sa_column=Column(DateTime(timezone=True)))
+    attempts: int = Field(default=0, sa_column=Column(Integer, nullable=False,
+                                                     server_default="0"))
+    last_error: str | None = Field(default=None, sa_column=Column(Text))
+    # 'rejected' when the ledger refused it for good (visible as lag, never retried blindly).
+    rejected: bool = Field(default=False, sa_column=Column(
+        sa_Boolean(), nullable=False, server_default="false"))
+
+    __table_args__ = (
+        Index("ix_outbox_undelivered", "id", postgresql_where="delivered_at IS NULL"),
     )
 
 
