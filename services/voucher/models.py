@@ -27,7 +27,7 @@ from sqlalchemy import (
     UniqueConstraint,
     func,
 )
-from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlmodel import Field, SQLModel
 
 from services.common.db import make_registry
@@ -203,6 +203,12 @@ class Voucher(VoucherTable, table=True):
     day_subsidy_fen: int = Field(default=0, sa_column=Column(BigInteger, nullable=False,
                                                             server_default="0"))
     funding_shares: dict = Field(sa_column=Column(JSONB, nullable=False))
+    # Where it may be spent (copied from the program): provider kinds and service categories.
+    # When several vouchers could pay, the lowest priority number is used first.
+    allowed_kinds: list[str] = Field(sa_column=Column(ARRAY(String(30)), nullable=False))
+    allowed_categories: list[str] = Field(sa_column=Column(ARRAY(String(40)), nullable=False))
+    priority: int = Field(default=100, sa_column=Column(SmallInteger, nullable=False,
+                                                       server_default="100"))
     issuance_run_id: uuid.UUID | None = Field(default=None, sa_column=Column(UUID(as_uuid=True)))
     created_at: datetime = _now()
     updated_at: datetime = _now()
