@@ -19,9 +19,9 @@ async def trial_balance(conn: asyncpg.Connection, as_of: datetime, region_prefix
                a.provider_id, a.beneficiary_id, a.currency, s.debit_fen, s.credit_fen,
                s.balance_fen
           FROM (SELECT account_id,
-                       coalesce(sum(amount_fen) FILTER (WHERE amount_fen > 0), 0) AS debit_fen,
-                       coalesce(-sum(amount_fen) FILTER (WHERE amount_fen < 0), 0) AS credit_fen,
-                       sum(amount_fen) AS balance_fen
+                       coalesce(sum(amount_fen) FILTER (WHERE amount_fen > 0), 0)::bigint AS debit_fen,
+                       coalesce(-sum(amount_fen) FILTER (WHERE amount_fen < 0), 0)::bigint AS credit_fen,
+                       sum(amount_fen)::bigint AS balance_fen
                   FROM posting
                  WHERE posted_at <= $1 AND region_code LIKE $2 || '%'
                  GROUP BY account_id) s
@@ -59,7 +59,7 @@ async def statement(conn: asyncpg.Connection, account_id: int, start: datetime |
     opening = 0
     if start is not None:
         opening = await conn.fetchval(
-            "SELECT coalesce(sum(amount_fen), 0) FROM posting WHERE account_id = $1 "
+            "SELECT coalesce(sum(amount_fen), 0)::bigint FROM posting WHERE account_id = $1 "
             "AND posted_at < $2", account_id, start)
     lines = await conn.fetch(
         """
