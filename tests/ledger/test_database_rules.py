@@ -16,7 +16,8 @@ async def _connect(url):
     return await asyncpg.connect(**asyncpg_connect_kwargs(url))
 
 
-async def _raw_entry(conn, amounts, *, posted_at=None, seq=None, prev=None, period=None):
+async def _raw_entry(conn, amounts, *, posted_at=None, seq=None, prev=None, period=None,
+                     key=None):
     """Insert an entry with postings by hand, continuing the chain correctly."""
     head = await conn.fetchrow("SELECT * FROM book_head WHERE book = 'main' FOR UPDATE")
     now = posted_at or await conn.fetchval("SELECT clock_timestamp()")
@@ -27,7 +28,7 @@ async def _raw_entry(conn, amounts, *, posted_at=None, seq=None, prev=None, peri
                  "SELECT to_char($1::timestamptz AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM')", now),
              "program_code": None, "region_code": None, "provider_id": None,
              "beneficiary_id": None, "voucher_id": None, "ref": None, "event_id": None,
-             "idempotency_key": None, "reverses_entry_id": None, "memo": None,
+             "idempotency_key": key or f"manual:{uuid.uuid4()}", "reverses_entry_id": None, "memo": None,
              "created_by": "test"}
     lines = [{"line": i + 1, "account_id": acct, "amount_fen": a, "currency": "CNY",
               "seq": entry["seq"], "posted_at": now, "period": entry["period"],
@@ -37,9 +38,9 @@ async def _raw_entry(conn, amounts, *, posted_at=None, seq=None, prev=None, peri
     prev_hash = prev if prev is not None else bytes(head["last_hash"])
     h = hashing.entry_hash(prev_hash, entry, lines)
     await conn.execute(
-        "INSERT INTO entry (id, seq, kind, posted_at, period, created_by, prev_hash, hash) "
-        "VALUES ($1, $2, 'manual', $3, $4, 'test', $5, $6)",
-        entry["id"], entry["seq"], now, entry["period"], prev_hash, h)
+        "INSERT INTO entry (id, seq, kind, posted_at, period, created_by, prev_hash, hash, "
+        "idempotency_key) VALUES ($1, $2, 'manual', $3, $4, 'test', $5, $6, $7)",
+        entry["id"], entry["seq"], now, entry["period"], prev_hash, h, entry["idempotency_key"])
     for line in lines:
         await conn.execute(
             "INSERT INTO posting (entry_id, line, account_id, amount_fen, seq, posted_at, "
@@ -225,3 +226,14 @@ async def test_void_of_an_unknown_redemption_is_rejected_and_stays_rejected(ledg
     assert (await ledger.events([second_void]))[0]["status"] == "applied"
     third = await ledger.events([void(red)])
     assert third[0]["error"]["code"] == "ALREADY_VOIDED"
+
+
+async def test_one_entry_per_idempotency_key_even_bypassing_the_service(seeded):
+    conn = await _connect(seeded.sdb.app_url)
+    try:
+        key = await conn.fetchval("SELECT idempotency_key FROM entry LIMIT 1")
+        with pytest.raises(asyncpg.UniqueViolationError, match="uq_entry_idempotency_key"):
+            async with conn.transaction():
+                await _raw_entry(conn, [1, -1], key=key)
+    finally:
+        await conn.close()
