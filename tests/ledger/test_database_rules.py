@@ -237,3 +237,18 @@ async def test_one_entry_per_idempotency_key_even_bypassing_the_service(seeded):
                 await _raw_entry(conn, [1, -1], key=key)
     finally:
         await conn.close()
+
+
+async def test_no_conjured_balances_or_parallel_books(seeded):
+    conn = await _connect(seeded.sdb.app_url)
+    try:
+        with pytest.raises(asyncpg.PostgresError, match="DERIVED_ROW"):
+            await conn.execute(
+                "INSERT INTO account (code, name, kind, normal_sign, region_code, balance_fen) "
+                "VALUES ('1001', 'treasury_cash', 'asset', 1, '450900', 500)")
+        with pytest.raises(asyncpg.CheckViolationError):
+            await conn.execute(
+                "INSERT INTO book_head VALUES ('shadow', 0, decode(repeat('00', 32), 'hex'), "
+                "'-infinity')")
+    finally:
+        await conn.close()
