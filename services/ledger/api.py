@@ -19,7 +19,7 @@ from fastapi.responses import JSONResponse
 from services.common.auth import Principal, Role, require
 from services.common.errors import Forbidden, InvalidInput
 from services.common.regions import ancestors, is_valid_code_shape, significant_prefix
-from services.ledger.errors import ScopeRequired
+from services.ledger.errors import EntryNotFound, ScopeRequired
 from services.ledger.schemas import (
     AppropriationCreate,
     CommitmentCreate,
@@ -194,6 +194,18 @@ async def get_entries(
     return await audit.entries(_pool(request), region_prefix=prefix, account=acct,
                                filters=filters, period=period, start=_aware(from_),
                                end=_aware(to), after_seq=int(cursor or 0), limit=limit)
+
+
+@router.get("/entries/{entry_id}", responses=ERRORS)
+async def get_entry(request: Request, entry_id: uuid.UUID,
+                    p: Principal = FINANCE_AUDITOR) -> dict[str, Any]:
+    """One journal entry with its postings."""
+    _scope(p)
+    found = await audit.entry(_pool(request), entry_id)
+    if found is None:
+        raise EntryNotFound(field="entry_id")
+    p.ensure_region(found["region_code"])
+    return found
 
 
 @router.get("/accounts/{account_id}/statement", responses=ERRORS)
