@@ -107,24 +107,17 @@ async def test_postings_cannot_be_added_to_an_earlier_entry(seeded):
         await conn.close()
 
 
-@pytest.mark.parametrize("sql", [
+APP_ROLE_REFUSED = [
     "UPDATE posting SET amount_fen = amount_fen + 1",
     "DELETE FROM posting",
     "UPDATE entry SET memo = 'x'",
     "DELETE FROM entry",
+    "TRUNCATE posting",
     "UPDATE ledger_event SET status = 'rejected'",
     "DELETE FROM idempotency_record",
-])
-async def test_app_role_has_no_update_or_delete_on_the_journal(seeded, sql):
-    conn = await _connect(seeded.sdb.app_url)
-    try:
-        with pytest.raises(asyncpg.InsufficientPrivilegeError):
-            await conn.execute(sql)
-    finally:
-        await conn.close()
-
-
-@pytest.mark.parametrize("sql", [
+    "UPDATE accounting_period SET closed_by = 'x'",
+]
+OWNER_REFUSED = [
     "UPDATE posting SET amount_fen = amount_fen + 1",
     "DELETE FROM posting",
     "UPDATE entry SET memo = 'x'",
@@ -132,17 +125,34 @@ async def test_app_role_has_no_update_or_delete_on_the_journal(seeded, sql):
     "TRUNCATE posting",
     "TRUNCATE entry CASCADE",
     "DELETE FROM idempotency_record",
+    "UPDATE ledger_event SET status = 'rejected'",
     "UPDATE account SET balance_fen = 0",
     "DELETE FROM account",
     "UPDATE book_head SET last_seq = 0",
-])
-async def test_triggers_refuse_even_the_owner(seeded, sql):
-    conn = await _connect(seeded.sdb.owner_url)
+]
+
+
+async def test_app_role_has_no_update_or_delete_on_the_journal(seeded):
+    await seeded.events([redemption(1)])  # a (rejected) event row to try to change
+    conn = await _connect(seeded.sdb.app_url)
     try:
-        with pytest.raises(asyncpg.PostgresError, match="JOURNAL_IMMUTABLE|DERIVED_ROW"):
-            await conn.execute(sql)
+        for sql in APP_ROLE_REFUSED:
+            with pytest.raises(asyncpg.InsufficientPrivilegeError):
+                await conn.execute(sql)
     finally:
         await conn.close()
+
+
+async def test_triggers_refuse_even_the_owner(seeded):
+    await seeded.events([redemption(1)])
+    conn = await _connect(seeded.sdb.owner_url)
+    try:
+        for sql in OWNER_REFUSED:
+            with pytest.raises(asyncpg.PostgresError, match="JOURNAL_IMMUTABLE|DERIVED_ROW"):
+                await conn.execute(sql)
+    finally:
+        await conn.close()
+    assert (await seeded.verify())["ok"]
 
 
 async def test_budget_overdraft_is_refused_by_the_database(seeded):
