@@ -360,7 +360,7 @@ async def nearby(session: AsyncSession, settings: ProviderSettings, *, lat: floa
     rows = await repo.nearby(session, lat=lat, lon=lon, radius_m=radius, kind=kind,
                              category=category, limit=count)
     services = await repo.services_of(session, [r["id"] for r in rows])
-    return [{**r, "id": str(r["id"]), "distance_m": int(round(r["distance_m"])),
+    return [{**r, "id": str(r["id"]), "distance_m": round(r["distance_m"]),
              "services": services.get(str(r["id"]), [])} for r in rows]
 
 

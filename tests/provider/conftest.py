@@ -91,7 +91,9 @@ class Ctx:
                        (SELECT count(*) FROM credit_event), (SELECT count(*) FROM terminal),
                        (SELECT version FROM directory_counter),
                        (SELECT string_agg(status || credit_points, ',' ORDER BY id)
-                          FROM provider)""")
+                          FROM provider),
+                       (SELECT string_agg(code || ':' || price_fen, ','
+                                          ORDER BY provider_id, code) FROM service_item)""")
             return tuple(row)
         finally:
             await conn.close()
