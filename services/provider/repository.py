@@ -275,3 +275,11 @@ async def terminals_changed_since(session: AsyncSession, since: int) -> list[Row
         SELECT id, provider_id, name, status, secret_sha256 FROM terminal
         WHERE version > :since ORDER BY version, id"""), {"since": since})
     return [dict(r) for r in result.mappings()]
+
+
+async def terminal_credential(session: AsyncSession, terminal_id: uuid.UUID) -> Row | None:
+    result = await session.execute(text(
+        "SELECT id, provider_id, status, secret_sha256 FROM terminal WHERE id = :id"),
+        {"id": terminal_id})
+    row = result.mappings().one_or_none()
+    return dict(row) if row else None

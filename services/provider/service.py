@@ -8,13 +8,20 @@ that the voucher service, polling `directory(since)`, sees it within its poll in
 
 from __future__ import annotations
 
+import hmac
 import uuid
 from functools import lru_cache
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.common.auth import Principal, Role, hash_terminal_secret, new_terminal_secret
+from services.common.auth import (
+    Principal,
+    Role,
+    hash_terminal_secret,
+    new_terminal_secret,
+    terminal_id_of,
+)
 from services.common.crypto import PiiCipher, mask_phone
 from services.common.errors import Forbidden, InvalidInput
 from services.common.ids import new_id, new_uuid
@@ -384,3 +391,26 @@ async def directory(session: AsyncSession, since: int) -> dict[str, Any]:
         "terminals": [{**t, "id": str(t["id"]), "provider_id": str(t["provider_id"])}
                       for t in terminals],
     }
+
+
+async def terminal_principal(session: AsyncSession, secret: str) -> Principal | None:
+    """The terminal a secret belongs to, if the secret is its current one and it is active.
+
+    The hash comparison is constant-time; an unknown id, a revoked terminal and a wrong secret
+    are indistinguishable to the caller.
+    """
+    raw_id = terminal_id_of(secret)
+    try:
+        terminal_id = uuid.UUID(raw_id) if raw_id else None
+    except ValueError:
+        terminal_id = None
+    if terminal_id is None:
+        return None
+    row = await repo.terminal_credential(session, terminal_id)
+    presented = hash_terminal_secret(secret)
+    if row is None or not hmac.compare_digest(presented, row["secret_sha256"]):
+        return None
+    if row["status"] != "active":
+        return None
+    return Principal(sub=f"terminal:{terminal_id}", role=Role.terminal,
+                     provider_id=str(row["provider_id"]), terminal_id=str(terminal_id))

@@ -92,3 +92,30 @@ async def test_a_revoked_provider_gets_no_new_terminals(ctx):
     r = await ctx.c.post(f"/v1/providers/{pid}/terminals", json={"name": "x"},
                          headers=ctx.admin(pid))
     assert r.status_code == 409 and r.json()["error"]["code"] == "PROVIDER_REVOKED"
+
+
+async def test_a_terminal_signs_in_with_its_secret_and_reads_only_its_provider(ctx):
+    pid = await ctx.approved()
+    other = await ctx.apply()  # not approved: not public
+    issued = (await ctx.c.post(f"/v1/providers/{pid}/terminals", json={"name": "x"},
+                               headers=ctx.admin(pid))).json()
+    as_terminal = {"Authorization": f"Bearer {issued['secret']}"}
+    r = await ctx.c.get(f"/v1/providers/{pid}", headers=as_terminal)
+    assert r.status_code == 200 and r.json()["services"]
+    r = await ctx.c.get(f"/v1/providers/{other}", headers=as_terminal)
+    assert r.status_code == 404
+    r = await ctx.c.post(f"/v1/providers/{pid}/terminals", json={"name": "y"},
+                         headers=as_terminal)
+    assert r.status_code == 403 and r.json()["error"]["code"] == "ROLE_NOT_ALLOWED"
+
+    forged = issued["secret"][:-2] + ("AA" if not issued["secret"].endswith("AA") else "BB")
+    r = await ctx.c.get(f"/v1/providers/{pid}", headers={"Authorization": f"Bearer {forged}"})
+    assert r.status_code == 401 and r.json()["error"]["code"] == "INVALID_TERMINAL"
+    r = await ctx.c.get(f"/v1/providers/{pid}",
+                        headers={"Authorization": "Bearer yyt_not-a-uuid.secret"})
+    assert r.status_code == 401
+
+    await ctx.c.post(f"/v1/providers/{pid}/terminals/{issued['terminal_id']}/revoke",
+                     headers=ctx.admin(pid))
+    r = await ctx.c.get(f"/v1/providers/{pid}", headers=as_terminal)
+    assert r.status_code == 401 and r.json()["error"]["code"] == "INVALID_TERMINAL"
