@@ -148,6 +148,26 @@ class NearbyPage(BaseModel):
     items: list[NearbyProvider]
 
 
+class RegistryEntry(BaseModel):
+    id: str
+    name: str
+    kind: str
+    uscc: str
+    region_code: str
+    address: str
+    lat: float
+    lon: float
+    status: str
+    credit_points: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class RegistryPage(BaseModel):
+    items: list[RegistryEntry]
+    next_cursor: str | None
+
+
 class StatusChangeCreate(_Strict):
     reason: LongText
 

@@ -25,7 +25,12 @@ from services.common.auth import (
 from services.common.crypto import PiiCipher, mask_phone
 from services.common.errors import Forbidden, InvalidInput
 from services.common.ids import new_id, new_uuid
-from services.common.regions import is_known, is_valid_code_shape, region_covers
+from services.common.regions import (
+    is_known,
+    is_valid_code_shape,
+    region_covers,
+    significant_prefix,
+)
 from services.common.settings import get_common_settings
 from services.provider import repository as repo
 from services.provider import schemas, uscc
@@ -414,3 +419,40 @@ async def terminal_principal(session: AsyncSession, secret: str) -> Principal | 
         return None
     return Principal(sub=f"terminal:{terminal_id}", role=Role.terminal,
                      provider_id=str(row["provider_id"]), terminal_id=str(terminal_id))
+
+
+async def registry(session: AsyncSession, principal: Principal, *, region_code: str | None,
+                   status: str | None, kind: str | None, cursor: str | None,
+                   limit: int) -> dict[str, Any]:
+    """The register of providers, any status, for those who supervise or settle them: officers
+    and finance of a region (their region by default, or a region inside it), auditors and
+    services (everywhere), and a provider's own people (their provider only)."""
+    provider_id = None
+    if principal.role in (Role.civil_affairs, Role.finance):
+        region_code = region_code or principal.region
+        principal.ensure_region(region_code)
+    elif principal.role in (Role.provider_admin, Role.provider_staff, Role.terminal):
+        try:
+            provider_id = uuid.UUID(principal.provider_id or "")
+        except ValueError as exc:
+            raise Forbidden("No provider in your scope.", code="OUT_OF_SCOPE",
+                            field="provider_id") from exc
+    elif principal.role not in (Role.auditor, Role.service):
+        raise InvalidInput("lat and lon are required.", code="FIELD_REQUIRED", field="lat")
+    if region_code is not None and not is_valid_code_shape(region_code):
+        raise InvalidQuery("region_code is not a division code.", field="region_code")
+    after = None
+    if cursor:
+        try:
+            after = uuid.UUID(cursor)
+        except ValueError as exc:
+            raise InvalidQuery("cursor is not valid.", field="cursor") from exc
+    if not 1 <= limit <= 500:
+        raise InvalidQuery("limit must be between 1 and 500.", field="limit")
+    rows = await repo.registry_page(
+        session, region_prefix=significant_prefix(region_code) if region_code else None,
+        provider_id=provider_id, status=status, kind=kind, after=after, limit=limit + 1)
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return {"items": [{**r, "id": str(r["id"])} for r in rows],
+            "next_cursor": str(rows[-1]["id"]) if more else None}

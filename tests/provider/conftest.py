@@ -61,9 +61,9 @@ class Ctx:
         return self.tokens.headers("provider_admin", provider_id=provider_id,
                                    sub=f"admin:{provider_id}")
 
-    async def apply(self, **overrides: Any) -> str:
+    async def apply(self, *, headers: dict[str, str] | None = None, **overrides: Any) -> str:
         r = await self.c.post("/v1/providers", json=application(**overrides),
-                              headers=self.officer)
+                              headers=headers or self.officer)
         assert r.status_code == 201, r.text
         return r.json()["id"]
 

@@ -136,3 +136,34 @@ async def test_the_search_uses_the_gist_index_on_100000_providers(ctx):
             assert [r["distance_m"] for r in found] == sorted(r["distance_m"] for r in found)
     finally:
         await db.dispose()
+
+
+async def test_the_register_lists_every_status_within_scope(ctx, tokens):
+    a = await ctx.apply()
+    b = await ctx.approved(region_code="450102")
+    c = await ctx.apply(region_code="450202", name="柳州的",
+                        headers=tokens.headers("civil_affairs", region="450200"))
+    officer = ctx.officer  # Nanning, 450100
+    r = await ctx.c.get("/v1/providers", params={"status": "applied"}, headers=officer)
+    assert r.status_code == 200, r.text
+    assert [i["id"] for i in r.json()["items"]] == [a]
+    r = await ctx.c.get("/v1/providers", headers=officer)
+    assert [i["id"] for i in r.json()["items"]] == [a, b]
+    r = await ctx.c.get("/v1/providers", params={"region_code": "450102"}, headers=officer)
+    assert [i["id"] for i in r.json()["items"]] == [b]
+    r = await ctx.c.get("/v1/providers", params={"region_code": "450200"}, headers=officer)
+    assert r.status_code == 403 and r.json()["error"]["code"] == "OUT_OF_SCOPE"
+
+    auditor = tokens.headers("auditor")
+    r = await ctx.c.get("/v1/providers", params={"limit": 2}, headers=auditor)
+    page = r.json()
+    assert [i["id"] for i in page["items"]] == [a, b] and page["next_cursor"] == b
+    r = await ctx.c.get("/v1/providers", params={"limit": 2, "cursor": b}, headers=auditor)
+    assert [i["id"] for i in r.json()["items"]] == [c] and r.json()["next_cursor"] is None
+
+    r = await ctx.c.get("/v1/providers", headers=ctx.admin(c))
+    assert [i["id"] for i in r.json()["items"]] == [c]
+    r = await ctx.c.get("/v1/providers", headers=tokens.headers("beneficiary"))
+    assert r.status_code == 422 and r.json()["error"]["field"] == "lat"
+    r = await ctx.c.get("/v1/providers", params={"cursor": "x"}, headers=auditor)
+    assert r.status_code == 422 and r.json()["error"]["field"] == "cursor"
