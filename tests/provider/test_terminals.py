@@ -2,7 +2,14 @@
 
 import hashlib
 
+import pytest
+
 from services.common.auth import terminal_id_of
+
+
+@pytest.fixture(scope="module")
+def ctx(shared_ctx):
+    return shared_ctx
 
 
 async def test_admin_issues_lists_and_revokes_a_terminal(ctx):
