@@ -98,6 +98,27 @@ async def read(provider_id: ProviderID, session: SessionDep,
     return await provider_service.read(session, principal, provider_id)
 
 
+@router.patch("/providers/{provider_id}", response_model=schemas.ProviderRead,
+              tags=["providers"], responses=_ERRORS)
+async def update_profile(
+    provider_id: ProviderID, body: schemas.ProviderUpdate, request: Request,
+    session: SessionDep, principal: Principal = require(Role.provider_admin),
+) -> dict[str, Any]:
+    """Change the profile: name, address and location (together), contact, settlement
+    account (the provider's own admin). Only the fields sent change; each change is logged."""
+    return await provider_service.update_profile(session, principal, provider_id, body,
+                                                 _settings(request))
+
+
+@router.get("/providers/{provider_id}/changes", response_model=schemas.ChangePage,
+            tags=["providers"], responses=_ERRORS)
+async def changes(provider_id: ProviderID, session: SessionDep,
+                  principal: Principal = require(*ANYONE)) -> dict[str, Any]:
+    """The change log of the price list (each whole list) and the profile (the fields
+    changed), oldest first, with who changed it and when."""
+    return {"items": await provider_service.changes(session, principal, provider_id)}
+
+
 @router.put("/providers/{provider_id}/services", response_model=list[schemas.ServiceItemRead],
             tags=["providers"], responses=_ERRORS)
 async def update_price_list(

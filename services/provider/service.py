@@ -172,7 +172,11 @@ async def apply(session: AsyncSession, principal: Principal, data: schemas.Provi
         if await repo.provider_id_exists(session, provider_id):
             raise ProviderExists(field="provider_id")
         raise UsccAlreadyRegistered(field="uscc")
-    await repo.replace_services(session, provider_id, _service_rows(data.services))
+    services = _service_rows(data.services)
+    await repo.replace_services(session, provider_id, services)
+    await repo.insert_change(session, provider_id=provider_id, kind="price_list",
+                             detail={"services": services}, actor=principal.sub,
+                             version=version)
     await repo.insert_status_change(session, provider_id=provider_id, from_status=None,
                                     to_status=ProviderStatus.applied,
                                     reason="application submitted", actor=principal.sub)
@@ -296,9 +300,62 @@ async def update_price_list(session: AsyncSession, principal: Principal,
     provider = await _load(session, provider_id, lock=True)
     if provider["status"] == ProviderStatus.revoked:
         raise ProviderRevoked(field="provider_id")
-    await repo.replace_services(session, provider_id, _service_rows(data.services))
-    await repo.touch_provider(session, provider_id, await repo.next_version(session))
+    services = _service_rows(data.services)
+    version = await repo.next_version(session)
+    await repo.replace_services(session, provider_id, services)
+    await repo.touch_provider(session, provider_id, version)
+    await repo.insert_change(session, provider_id=provider_id, kind="price_list",
+                             detail={"services": services}, actor=principal.sub,
+                             version=version)
     return (await repo.services_of(session, [provider_id]))[str(provider_id)]
+
+
+async def update_profile(session: AsyncSession, principal: Principal, provider_id: uuid.UUID,
+                         data: schemas.ProviderUpdate,
+                         settings: ProviderSettings) -> dict[str, Any]:
+    """Change the provider's name, address and location, contact or settlement account (its
+    own admin). Each change is kept in the change log with the names of the fields changed;
+    a changed location moves the provider in nearby search at once."""
+    _ensure_admin_of(principal, provider_id)
+    provider = await _load(session, provider_id, lock=True)
+    if provider["status"] == ProviderStatus.revoked:
+        raise ProviderRevoked(field="provider_id")
+    box = cipher(settings)
+    context = str(provider_id).encode()
+    values: dict[str, Any] = {}
+    if data.name is not None:
+        values["name"] = data.name
+    if data.address is not None:
+        values["address"] = data.address
+    if data.lat is not None and data.lon is not None:
+        values.update(lat=data.lat, lon=data.lon)
+    if data.contact is not None:
+        values.update(contact_name=data.contact.name,
+                      contact_phone_enc=box.encrypt(data.contact.phone, context=context),
+                      contact_phone_masked=mask_phone(data.contact.phone))
+    if data.bank_account is not None:
+        number = data.bank_account.account_number
+        values.update(bank_name=data.bank_account.bank_name,
+                      bank_account_name=data.bank_account.account_name,
+                      bank_account_number_enc=box.encrypt(number, context=context),
+                      bank_account_number_masked=mask_account_number(number))
+    if not values:
+        raise InvalidInput("Nothing to change.", code="NOTHING_TO_CHANGE", field="body")
+    version = await repo.next_version(session)
+    await repo.update_profile(session, provider_id, values, version)
+    fields = sorted(data.model_dump(exclude_none=True))
+    await repo.insert_change(session, provider_id=provider_id, kind="profile",
+                             detail={"fields": fields}, actor=principal.sub, version=version)
+    return await read(session, principal, provider_id)
+
+
+async def changes(session: AsyncSession, principal: Principal,
+                  provider_id: uuid.UUID) -> list[dict[str, Any]]:
+    provider = await _load(session, provider_id)
+    if not is_insider(principal, provider):
+        raise Forbidden("This provider is outside your scope.", code="OUT_OF_SCOPE",
+                        field="provider_id")
+    return await repo.changes_of(session, provider_id)
 
 
 # --- terminals ----------------------------------------------------------------------------

@@ -91,6 +91,9 @@ class Ctx:
                 SELECT (SELECT count(*) FROM provider), (SELECT count(*) FROM service_item),
                        (SELECT count(*) FROM provider_status_change),
                        (SELECT count(*) FROM credit_event), (SELECT count(*) FROM terminal),
+                       (SELECT count(*) FROM provider_change),
+                       (SELECT string_agg(address || bank_account_number_masked, ','
+                                          ORDER BY id) FROM provider),
                        (SELECT version FROM directory_counter),
                        (SELECT string_agg(status || credit_points, ',' ORDER BY id)
                           FROM provider),
