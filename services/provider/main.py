@@ -13,7 +13,6 @@ from services.provider import service as provider_service
 from services.provider.api import router
 from services.provider.config import ProviderSettings, get_settings
 
-
 DESCRIPTION = """Registry of the providers who accept Yiyang vouchers: applications, the status
 workflow and credit record, price lists, terminals, nearby search, and the directory feed the
 voucher service polls.
