@@ -219,6 +219,19 @@ async def list_terminals(
     return {"items": await provider_service.list_terminals(session, principal, provider_id)}
 
 
+@router.patch("/providers/{provider_id}/terminals/{terminal_id}",
+              response_model=schemas.TerminalRead, tags=["terminals"], responses={
+                  **_ERRORS, 404: {"description": "TERMINAL_NOT_FOUND"},
+                  409: {"description": "TERMINAL_ALREADY_REVOKED"}})
+async def rename_terminal(
+    provider_id: ProviderID, terminal_id: TerminalID, body: schemas.TerminalCreate,
+    session: SessionDep, principal: Principal = require(Role.provider_admin),
+) -> dict[str, Any]:
+    """Rename a terminal (its provider's admin); the secret does not change."""
+    return await provider_service.rename_terminal(session, principal, provider_id,
+                                                  terminal_id, body.name)
+
+
 @router.post("/providers/{provider_id}/terminals/{terminal_id}/revoke",
              response_model=schemas.TerminalRead, tags=["terminals"], responses={
                  **_ERRORS, 404: {"description": "TERMINAL_NOT_FOUND"},

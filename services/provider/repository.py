@@ -217,6 +217,13 @@ async def get_terminal(session: AsyncSession, provider_id: uuid.UUID,
     return dict(row) if row else None
 
 
+async def rename_terminal(session: AsyncSession, terminal_id: uuid.UUID, *, name: str,
+                          version: int) -> None:
+    await session.execute(text(
+        "UPDATE terminal SET name = :name, version = :version WHERE id = :id"),
+        {"id": terminal_id, "name": name, "version": version})
+
+
 async def revoke_terminal(session: AsyncSession, terminal_id: uuid.UUID, *, version: int,
                           actor: str) -> None:
     await session.execute(text("""

@@ -126,3 +126,25 @@ async def test_a_terminal_signs_in_with_its_secret_and_reads_only_its_provider(c
                      headers=ctx.admin(pid))
     r = await ctx.c.get(f"/v1/providers/{pid}", headers=as_terminal)
     assert r.status_code == 401 and r.json()["error"]["code"] == "INVALID_TERMINAL"
+
+
+async def test_admin_renames_a_terminal_and_the_feed_shows_it(ctx):
+    pid = await ctx.approved()
+    other = await ctx.approved()
+    tid = (await ctx.c.post(f"/v1/providers/{pid}/terminals", json={"name": "旧名"},
+                            headers=ctx.admin(pid))).json()["terminal_id"]
+    v = (await ctx.c.get("/v1/internal/directory", headers=ctx.service)).json()["version"]
+    before = await ctx.counts()
+    r = await ctx.c.patch(f"/v1/providers/{pid}/terminals/{tid}", json={"name": "x"},
+                          headers=ctx.admin(other))
+    assert r.status_code == 403
+    r = await ctx.c.patch(f"/v1/providers/{pid}/terminals/{tid}", json={"name": " "},
+                          headers=ctx.admin(pid))
+    assert r.status_code == 422 and r.json()["error"]["field"] == "name"
+    assert await ctx.counts() == before
+    r = await ctx.c.patch(f"/v1/providers/{pid}/terminals/{tid}", json={"name": "收银台2号"},
+                          headers=ctx.admin(pid))
+    assert r.status_code == 200 and r.json()["name"] == "收银台2号"
+    feed = (await ctx.c.get("/v1/internal/directory", params={"since": v},
+                            headers=ctx.service)).json()
+    assert [(t["id"], t["name"]) for t in feed["terminals"]] == [(tid, "收银台2号")]

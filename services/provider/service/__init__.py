@@ -28,6 +28,7 @@ from services.provider.service.search import directory, nearby  # noqa: F401
 from services.provider.service.terminals import (  # noqa: F401
     issue_terminal,
     list_terminals,
+    rename_terminal,
     revoke_terminal,
     terminal_principal,
 )

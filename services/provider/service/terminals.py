@@ -52,6 +52,21 @@ async def list_terminals(session: AsyncSession, principal: Principal,
     return [{**t, "id": str(t["id"])} for t in await repo.terminals_of(session, provider_id)]
 
 
+async def rename_terminal(session: AsyncSession, principal: Principal, provider_id: uuid.UUID,
+                          terminal_id: uuid.UUID, name: str) -> dict[str, Any]:
+    """Rename an active terminal (its provider's admin)."""
+    ensure_admin_of(principal, provider_id)
+    await load_provider(session, provider_id, lock=True)
+    terminal = await repo.get_terminal(session, provider_id, terminal_id)
+    if terminal is None:
+        raise TerminalNotFound(field="terminal_id")
+    if terminal["status"] == "revoked":
+        raise TerminalAlreadyRevoked(field="terminal_id")
+    await repo.rename_terminal(session, terminal_id, name=name,
+                               version=await repo.next_version(session))
+    return {**terminal, "id": str(terminal_id), "name": name}
+
+
 async def revoke_terminal(session: AsyncSession, principal: Principal, provider_id: uuid.UUID,
                           terminal_id: uuid.UUID) -> dict[str, Any]:
     """Revoke a terminal (its provider's admin, or an officer of the provider's region)."""
