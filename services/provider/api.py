@@ -248,7 +248,7 @@ async def revoke_terminal(
 @router.get("/internal/directory", response_model=schemas.DirectoryFeed, tags=["internal"],
             responses=_ERRORS)
 async def directory(session: SessionDep,
-                    since: Annotated[int, Query(ge=0)] = 0,
+                    since: Annotated[int, Query(ge=0, le=2**63 - 1)] = 0,
                     _: Principal = require(Role.service)) -> dict[str, Any]:
     """Everything changed after directory version `since` (0: everything): providers with
     their price lists, and terminals with the SHA-256 of their secrets. See
