@@ -1,0 +1,79 @@
+"""Finance: trial balance, reconciliation, budget use charts."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+
+from services.common.auth import Role
+from web.charts import bar_chart
+from web.clients import ApiError
+from web.deps import StateDep, ledger_client, require_role
+from web.render import page
+from web.sessions import Session
+
+router = APIRouter(prefix="/finance")
+FINANCE = require_role(Role.finance)
+_PERIOD = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+PROGRAMS = {"disability_subsidy": "失能补贴", "meal_assistance": "老年助餐",
+            "nursing_subsidy": "护理补贴"}
+
+
+@router.get("", response_class=HTMLResponse)
+async def home(request: Request, web: StateDep, session: Session = FINANCE) -> HTMLResponse:
+    """Trial balance of the finance officer's region, now."""
+    client = ledger_client(web, session)
+    tb: dict[str, Any] | None = None
+    error = None
+    try:
+        tb = await client.trial_balance(region_code=session.region)
+    except ApiError as exc:
+        error = exc.friendly
+    finally:
+        await client.aclose()
+    return page(request, "trial_balance.html", session, tb=tb, error=error, as_of="",
+                action="/finance")
+
+
+@router.get("/reconciliation", response_class=HTMLResponse)
+async def reconciliation(request: Request, web: StateDep, session: Session = FINANCE,
+                         period: str | None = None) -> HTMLResponse:
+    """Three-way reconciliation for a period: the discrepancies, or that all is well."""
+    report = None
+    error = None
+    if period:
+        if not _PERIOD.match(period):
+            error = "请按 年-月 填写，例如 2026-11。"
+        else:
+            client = ledger_client(web, session)
+            try:
+                report = await client.reconciliation(period, session.region)
+            except ApiError as exc:
+                error = ("对账功能尚未开通。" if exc.status in (404, 405) and
+                         exc.code in ("NOT_FOUND", "METHOD_NOT_ALLOWED") else exc.friendly)
+            finally:
+                await client.aclose()
+    return page(request, "reconciliation.html", session, report=report, error=error,
+                period=period or "")
+
+
+@router.get("/budget", response_class=HTMLResponse)
+async def budget(request: Request, web: StateDep, session: Session = FINANCE) -> HTMLResponse:
+    """Budget available per program in the officer's region, as a bar chart."""
+    client = ledger_client(web, session)
+    bars: list[tuple[str, int]] = []
+    errors: list[str] = []
+    try:
+        for code, name in PROGRAMS.items():
+            try:
+                b = await client.budget(code, session.region or "")
+                bars.append((name, int(b.get("available_fen") or 0)))
+            except ApiError as exc:
+                errors.append(f"{name}：{exc.friendly}")
+    finally:
+        await client.aclose()
+    return page(request, "budget.html", session, chart=bar_chart("可用预算（按补贴项目）", bars),
+                errors=errors)
