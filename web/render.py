@@ -31,6 +31,16 @@ NAV: dict[str, list[tuple[str, str]]] = {
                 ("/audit/chain", "防篡改校验")],
 }
 
+# The ledger names its accounts in English snake_case; people read these.
+ACCOUNT_NAMES = {
+    "treasury_cash": "国库资金", "copay_clearing": "自付款待清算",
+    "vouchers_outstanding": "流通中补贴券", "cash_benefits_committed": "已承诺现金补贴",
+    "provider_payable": "应付服务机构款", "beneficiary_payable": "应付老人款",
+    "budget_available": "可用预算", "budget_expended": "已支出预算",
+    "subsidy_expense": "补贴支出",
+}
+FUNDING_NAMES = {"central": "中央", "regional": "自治区", "city": "市级", "county": "县级"}
+
 HOME = {"beneficiary": "/me", "proxy": "/me", "provider_staff": "/provider/redeem",
         "provider_admin": "/provider/redeem", "civil_affairs": "/officer/enrol",
         "finance": "/finance", "auditor": "/audit/entries"}
@@ -46,6 +56,8 @@ def page(request: Request, template: str, session: Session | None, status_code: 
         "csrf": session.csrf if session else "",
         "flash": session.pop_flash() if session else [],
         "yuan": fen_to_yuan,
+        "account_name": lambda n: ACCOUNT_NAMES.get(n or "", n or ""),
+        "funding_name": lambda n: FUNDING_NAMES.get(n or "", n or ""),
         "path": request.url.path,
         **context,
     }

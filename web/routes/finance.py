@@ -17,6 +17,7 @@ from web.sessions import Session
 
 router = APIRouter(prefix="/finance")
 FINANCE = require_role(Role.finance)
+_REGION = re.compile(r"^\d{6}(\d{3}(\d{3})?)?$")
 _PERIOD = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 PROGRAMS = {"disability_subsidy": "失能补贴", "meal_assistance": "老年助餐",
             "nursing_subsidy": "护理补贴"}
@@ -61,19 +62,22 @@ async def reconciliation(request: Request, web: StateDep, session: Session = FIN
 
 
 @router.get("/budget", response_class=HTMLResponse)
-async def budget(request: Request, web: StateDep, session: Session = FINANCE) -> HTMLResponse:
-    """Budget available per program in the officer's region, as a bar chart."""
+async def budget(request: Request, web: StateDep, session: Session = FINANCE,
+                 region_code: str | None = None) -> HTMLResponse:
+    """Budget available per program for a region in scope (default the officer's own), as
+    a bar chart. The ledger answers for the nearest region at or above that has a budget."""
+    region = region_code if region_code and _REGION.match(region_code) else session.region
     client = ledger_client(web, session)
     bars: list[tuple[str, int]] = []
     errors: list[str] = []
     try:
         for code, name in PROGRAMS.items():
             try:
-                b = await client.budget(code, session.region or "")
+                b = await client.budget(code, region or "")
                 bars.append((name, int(b.get("available_fen") or 0)))
             except ApiError as exc:
                 errors.append(f"{name}：{exc.friendly}")
     finally:
         await client.aclose()
     return page(request, "budget.html", session, chart=bar_chart("可用预算（按补贴项目）", bars),
-                errors=errors)
+                errors=errors, region=region)
