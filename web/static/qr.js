@@ -25,6 +25,7 @@
         if (!res[0]) throw new Error((res[1].error && res[1].error.message) || "暂时无法生成付款码");
         img.src = res[1].image;
         deadline = Date.now() + res[1].expires_in_s * 1000;
+        left.textContent = String(Math.max(0, res[1].expires_in_s - margin));
         err.hidden = true;
         box.setAttribute("data-ready", "1");
       })
