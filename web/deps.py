@@ -14,7 +14,7 @@ from services.common.settings import CommonSettings
 from web.accounts import AccountStore
 from web.clients import LedgerClient, ProviderClient, TerminalClient, Transports, VoucherClient
 from web.config import WebSettings
-from web.sessions import COOKIE_NAME, Session, SessionStore
+from web.sessions import COOKIE_NAME, LoginThrottle, Session, SessionStore
 
 
 @dataclass
@@ -25,6 +25,7 @@ class WebState:
     sessions: SessionStore
     transports: Transports
     templates: Jinja2Templates
+    throttle: LoginThrottle
 
 
 class NotSignedIn(Exception):

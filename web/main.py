@@ -20,7 +20,7 @@ from web.config import WebSettings, get_settings
 from web.deps import NotSignedIn, PageForbidden, WebState
 from web.render import page
 from web.routes import audit, auth, beneficiary, finance, officer, provider
-from web.sessions import SessionStore
+from web.sessions import LoginThrottle, SessionStore
 
 HERE = Path(__file__).resolve().parent
 
@@ -35,7 +35,8 @@ def create_app(settings: WebSettings | None = None, common: CommonSettings | Non
     app.state.web = WebState(
         common=common, settings=settings, accounts=AccountStore(settings.accounts_path),
         sessions=SessionStore(settings.session_secret, settings.session_ttl_s),
-        transports=transports or Transports(), templates=templates)
+        transports=transports or Transports(), templates=templates,
+        throttle=LoginThrottle())
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
 
     @app.get("/healthz")

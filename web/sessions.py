@@ -52,12 +52,19 @@ class SessionStore:
         return f"{session.id}.{self._sign(session.id)}"
 
     def create(self, **fields: Any) -> Session:
+        self._purge()
         sid = secrets.token_urlsafe(24)
         session = Session(id=sid, csrf=secrets.token_urlsafe(24),
                           expires_at=time.time() + self._ttl, **fields)
         with self._lock:
             self._sessions[sid] = session
         return session
+
+    def _purge(self) -> None:
+        now = time.time()
+        with self._lock:
+            for sid in [k for k, v in self._sessions.items() if v.expires_at < now]:
+                del self._sessions[sid]
 
     def load(self, cookie: str | None) -> Session | None:
         if not cookie or "." not in cookie:
@@ -75,3 +82,36 @@ class SessionStore:
     def delete(self, session: Session) -> None:
         with self._lock:
             self._sessions.pop(session.id, None)
+
+
+class LoginThrottle:
+    """Refuses sign-in for a username after too many wrong passwords in a window, so a
+    password cannot be guessed by trying many. In memory, per process."""
+
+    def __init__(self, max_failures: int = 5, window_s: int = 15 * 60) -> None:
+        self.max_failures = max_failures
+        self.window_s = window_s
+        self._failures: dict[str, list[float]] = {}
+        self._lock = threading.Lock()
+
+    def _recent(self, key: str, now: float) -> list[float]:
+        times = [t for t in self._failures.get(key, []) if now - t < self.window_s]
+        if times:
+            self._failures[key] = times
+        else:
+            self._failures.pop(key, None)
+        return times
+
+    def blocked(self, username: str) -> bool:
+        with self._lock:
+            return len(self._recent(username.strip().lower(), time.time())) >= self.max_failures
+
+    def failed(self, username: str) -> None:
+        key = username.strip().lower()
+        with self._lock:
+            self._recent(key, time.time())
+            self._failures.setdefault(key, []).append(time.time())
+
+    def succeeded(self, username: str) -> None:
+        with self._lock:
+            self._failures.pop(username.strip().lower(), None)

@@ -19,6 +19,7 @@ from services.ledger.main import create_app as create_ledger
 from tests.conftest import running
 from tests.ledger.conftest import Ledger
 from tests.web.contract_fakes import provider_app, voucher_app
+from services.common.settings import CommonSettings
 from web.accounts import AccountStore
 from web.clients import Transports
 from web.config import WebSettings
@@ -86,7 +87,7 @@ def _providers() -> dict[str, dict[str, Any]]:
 @dataclass
 class WebEnv:
     app: Any
-    ledger: Ledger
+    ledger: Ledger | None
     voucher: Any
     provider: Any
     vouchers: dict[str, list[dict[str, Any]]]
@@ -111,18 +112,31 @@ def csrf_of(html: str) -> str:
     return m.group(1)
 
 
-@pytest.fixture
-async def web(make_db, tokens, accounts_file: Path) -> AsyncIterator[WebEnv]:
-    sdb = await make_db("ledger")
-    ledger_app = create_ledger(LedgerSettings(database_url=sdb.app_url, pool_size=4))
+def _env(accounts_file: Path, ledger_app: Any = None, ledger: Ledger | None = None) -> WebEnv:
     vouchers, providers = _vouchers(), _providers()
     vapp = voucher_app(vouchers, {TERMINAL_SECRET: P1})
     papp = provider_app(providers)
+    # Without a ledger app the ledger URL is a closed port: pages then say "busy", never 500.
+    transports = Transports(voucher=httpx.ASGITransport(app=vapp),
+                            provider=httpx.ASGITransport(app=papp),
+                            ledger=httpx.ASGITransport(app=ledger_app) if ledger_app else None)
+    app = create_web(WebSettings(accounts_file=accounts_file), common=CommonSettings(
+        ledger_url="http://127.0.0.1:9"), transports=transports)
+    return WebEnv(app=app, ledger=ledger, voucher=vapp, provider=papp, vouchers=vouchers,
+                  providers=providers)
+
+
+@pytest.fixture
+async def web(make_db, tokens, accounts_file: Path) -> AsyncIterator[WebEnv]:
+    """The web app with the real ledger on a fresh database."""
+    sdb = await make_db("ledger")
+    ledger_app = create_ledger(LedgerSettings(database_url=sdb.app_url, pool_size=4))
     async with AsyncExitStack() as stack:
         ledger_client = await stack.enter_async_context(running(ledger_app))
-        transports = Transports(voucher=httpx.ASGITransport(app=vapp),
-                                provider=httpx.ASGITransport(app=papp),
-                                ledger=httpx.ASGITransport(app=ledger_app))
-        app = create_web(WebSettings(accounts_file=accounts_file), transports=transports)
-        yield WebEnv(app=app, ledger=Ledger(ledger_client, sdb, tokens), voucher=vapp,
-                     provider=papp, vouchers=vouchers, providers=providers)
+        yield _env(accounts_file, ledger_app, Ledger(ledger_client, sdb, tokens))
+
+
+@pytest.fixture
+async def web_shell(accounts_file: Path) -> WebEnv:
+    """The web app without a ledger (for sign-in, session and access tests)."""
+    return _env(accounts_file)

@@ -14,7 +14,8 @@ from web.config import WebSettings
 from web.sessions import COOKIE_NAME
 
 
-async def test_sign_in_sets_a_hardened_cookie_and_keeps_the_token_server_side(web):
+async def test_sign_in_sets_a_hardened_cookie_and_keeps_the_token_server_side(web_shell):
+    web = web_shell
     async with web.client() as c:
         r = await c.post("/login", data={"username": "laowang", "password": PASSWORD})
         assert r.status_code == 303 and r.headers["location"] == "/me"
@@ -29,7 +30,8 @@ async def test_sign_in_sets_a_hardened_cookie_and_keeps_the_token_server_side(we
         assert home.status_code == 200 and "王大爷" in home.text
 
 
-async def test_secure_cookie_flag_is_configurable(web, accounts_file):
+async def test_secure_cookie_flag_is_configurable(web_shell, accounts_file):
+    web = web_shell
     from web.main import create_app
 
     app = create_app(WebSettings(accounts_file=accounts_file, cookie_secure=True),
@@ -44,7 +46,9 @@ async def test_secure_cookie_flag_is_configurable(web, accounts_file):
 
 @pytest.mark.parametrize("username,password", [("laowang", "wrong-password"),
                                                ("nobody", PASSWORD), ("", "")])
-async def test_wrong_credentials_are_refused_and_create_no_session(web, username, password):
+async def test_wrong_credentials_are_refused_and_create_no_session(web_shell, username,
+                                                                   password):
+    web = web_shell
     before = len(web.app.state.web.sessions._sessions)
     async with web.client() as c:
         r = await c.post("/login", data={"username": username, "password": password})
@@ -53,14 +57,16 @@ async def test_wrong_credentials_are_refused_and_create_no_session(web, username
     assert len(web.app.state.web.sessions._sessions) == before
 
 
-async def test_pages_need_a_session_and_a_forged_cookie_is_not_one(web):
+async def test_pages_need_a_session_and_a_forged_cookie_is_not_one(web_shell):
+    web = web_shell
     async with web.client() as c:
         assert (await c.get("/me")).headers["location"] == "/login"
         c.cookies.set(COOKIE_NAME, "made-up.0123456789abcdef0123456789abcdef")
         assert (await c.get("/audit/chain")).status_code == 303
 
 
-async def test_sign_out_needs_the_csrf_token_and_then_ends_the_session(web):
+async def test_sign_out_needs_the_csrf_token_and_then_ends_the_session(web_shell):
+    web = web_shell
     async with web.signed_in("auditor") as c:
         page = await c.get("/audit/chain")
         refused = await c.post("/logout", data={"csrf_token": "not-the-token"})
@@ -73,7 +79,8 @@ async def test_sign_out_needs_the_csrf_token_and_then_ends_the_session(web):
         assert (await c.get("/audit/chain")).status_code == 303
 
 
-async def test_every_post_form_refuses_a_missing_csrf_token(web):
+async def test_every_post_form_refuses_a_missing_csrf_token(web_shell):
+    web = web_shell
     cases = {"xiaoli": ["/me/act-for", "/me/qr/code"], "staff1": ["/provider/redeem",
              "/provider/redeem/confirm"], "officer": ["/officer/enrol", "/officer/import",
              "/officer/issuance", "/officer/providers/prov-new/approve"]}
@@ -92,13 +99,15 @@ async def test_every_post_form_refuses_a_missing_csrf_token(web):
     ("finance", "/officer/providers"), ("finance", "/audit/chain"), ("auditor", "/me/qr"),
     ("auditor", "/finance/reconciliation"), ("xiaoli", "/finance/budget"),
 ])
-async def test_each_page_refuses_other_roles(web, user, path):
+async def test_each_page_refuses_other_roles(web_shell, user, path):
+    web = web_shell
     async with web.signed_in(user) as c:
         r = await c.get(path)
         assert r.status_code == 403 and "不能打开这个页面" in r.text
 
 
-async def test_navigation_shows_only_the_roles_pages(web):
+async def test_navigation_shows_only_the_roles_pages(web_shell):
+    web = web_shell
     async with web.signed_in("laowang") as c:
         html = (await c.get("/me")).text
         assert "出示付款码" in html and "/audit/" not in html and "/officer/" not in html
@@ -137,3 +146,31 @@ def test_development_session_secret_is_refused_in_production(monkeypatch):
     finally:
         monkeypatch.setenv("YIYANG_ENV", "test")
         get_common_settings.cache_clear()
+
+
+async def test_repeated_wrong_passwords_lock_the_username_for_a_while(web_shell):
+    web = web_shell
+    async with web.client() as c:
+        for _ in range(5):
+            r = await c.post("/login", data={"username": "finance", "password": "guess-123"})
+            assert r.status_code == 401
+        r = await c.post("/login", data={"username": "finance", "password": PASSWORD})
+        assert r.status_code == 429 and "15 分钟" in r.text and COOKIE_NAME not in c.cookies
+        ok = await c.post("/login", data={"username": "auditor", "password": PASSWORD})
+        assert ok.status_code == 303  # other people are not affected
+
+
+async def test_a_service_that_is_down_gives_a_plain_message_not_an_error(web_shell):
+    async with web_shell.signed_in("auditor") as c:
+        r = await c.get("/audit/chain", params={"run": 1})
+        assert r.status_code == 200 and "系统暂时忙" in r.text
+    async with web_shell.signed_in("finance") as c:
+        r = await c.get("/finance")
+        assert r.status_code == 200 and "系统暂时忙" in r.text
+
+
+async def test_pages_send_security_headers(web_shell):
+    async with web_shell.signed_in("laowang") as c:
+        r = await c.get("/me")
+        assert "script-src 'self'" in r.headers["content-security-policy"]
+        assert r.headers["x-frame-options"] == "DENY" and r.headers["cache-control"] == "no-store"

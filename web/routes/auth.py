@@ -32,10 +32,16 @@ async def login_form(request: Request) -> HTMLResponse:
 async def login(request: Request, web: StateDep, username: Annotated[str, Form()] = "",
                 password: Annotated[str, Form()] = "") -> Response:
     """Check the password, mint the person's token, keep it in a new server-side session."""
+    if username and web.throttle.blocked(username):
+        return page(request, "login.html", None, status_code=429, username=username[:64],
+                    error="密码错误次数太多，请 15 分钟后再试，或联系管理员。")
     account = web.accounts.authenticate(username, password) if username and password else None
     if account is None:
+        if username:
+            web.throttle.failed(username)
         return page(request, "login.html", None, status_code=401, username=username[:64],
                     error="用户名或密码不对，请再试一次。")
+    web.throttle.succeeded(username)
     token = issue_token(
         web.common.auth_private_key, role=account.role, sub=f"web:{account.username}",
         region=account.region, provider_id=account.provider_id,
