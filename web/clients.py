@@ -113,6 +113,15 @@ class VoucherClient(ServiceClient):
         data = await self.json("GET", f"/v1/beneficiaries/{beneficiary_id}/redemptions")
         return data["redemptions"] if isinstance(data, dict) else data
 
+    async def provider_day(self, provider_id: str, day: str) -> list[dict[str, Any]]:
+        data = await self.json("GET", "/v1/redemptions",
+                               params={"provider_id": provider_id, "date": day})
+        return data["redemptions"] if isinstance(data, dict) else data
+
+    async def void(self, redemption_id: str, reason: str) -> dict[str, Any]:
+        return await self.json("POST", f"/v1/redemptions/{redemption_id}/void",
+                               json={"reason": reason})
+
     async def enrol(self, body: dict[str, Any]) -> dict[str, Any]:
         return await self.json("POST", "/v1/beneficiaries", json=body)
 

@@ -21,8 +21,8 @@ NAV: dict[str, list[tuple[str, str]]] = {
                     ("/me/nearby", "附近服务")],
     "proxy": [("/me", "补贴券"), ("/me/qr", "出示付款码"), ("/me/history", "使用记录"),
               ("/me/nearby", "附近服务")],
-    "provider_staff": [("/provider/redeem", "扫码收款")],
-    "provider_admin": [("/provider/redeem", "扫码收款")],
+    "provider_staff": [("/provider/redeem", "扫码收款"), ("/provider/today", "今日交易")],
+    "provider_admin": [("/provider/redeem", "扫码收款"), ("/provider/today", "今日交易")],
     "civil_affairs": [("/officer/enrol", "老人登记"), ("/officer/import", "批量导入"),
                       ("/officer/providers", "机构审批"), ("/officer/issuance", "发放补贴券")],
     "finance": [("/finance", "试算平衡"), ("/finance/reconciliation", "对账"),
@@ -39,6 +39,8 @@ ACCOUNT_NAMES = {
     "budget_available": "可用预算", "budget_expended": "已支出预算",
     "subsidy_expense": "补贴支出",
 }
+PROGRAM_SHORT = {"disability_subsidy": "失能补贴", "meal_assistance": "老年助餐",
+                 "nursing_subsidy": "护理补贴"}
 FUNDING_NAMES = {"central": "中央", "regional": "自治区", "city": "市级", "county": "县级"}
 
 HOME = {"beneficiary": "/me", "proxy": "/me", "provider_staff": "/provider/redeem",
@@ -57,6 +59,7 @@ def page(request: Request, template: str, session: Session | None, status_code: 
         "flash": session.pop_flash() if session else [],
         "yuan": fen_to_yuan,
         "account_name": lambda n: ACCOUNT_NAMES.get(n or "", n or ""),
+        "program_name": lambda n: PROGRAM_SHORT.get(n or "", n or ""),
         "funding_name": lambda n: FUNDING_NAMES.get(n or "", n or ""),
         "path": request.url.path,
         **context,

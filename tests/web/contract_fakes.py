@@ -115,10 +115,30 @@ def voucher_app(vouchers: dict[str, list[dict[str, Any]]], terminals: dict[str, 
                   "balance_fen": voucher["balance_fen"], "voucher_id": voucher["id"]}
         redemptions[rid] = {**answer, "beneficiary_id": code["beneficiary_id"],
                             "provider_id": p.provider_id, "service_code": body.service_code,
-                            "gross_fen": body.gross_fen, "status": "posted",
+                            "gross_fen": body.gross_fen, "status": "posted", "claimed": False,
                             "created_at": datetime.now(UTC).isoformat()}
         by_key[body.idempotency_key] = (fingerprint, answer)
         return answer
+
+    @app.get("/v1/redemptions")
+    async def provider_day(provider_id: str, date: str,
+                           p: Principal = require(Role.terminal, Role.provider_staff,
+                                                  Role.provider_admin)) -> Any:
+        p.ensure_provider(provider_id)
+        return [r for r in redemptions.values()
+                if r["provider_id"] == provider_id and r["created_at"][:10] <= date]
+
+    @app.post("/v1/redemptions/{rid}/void")
+    async def void(rid: str, body: Reason, p: Principal = require(
+            Role.terminal, Role.provider_staff, Role.provider_admin)) -> Any:
+        r = redemptions.get(rid)
+        if r is None or r["provider_id"] != p.provider_id:
+            raise NotFound(field="redemption_id")
+        if r["status"] != "voided":
+            r["status"] = "voided"
+            voucher = next(v for v in vouchers[r["beneficiary_id"]] if v["id"] == r["voucher_id"])
+            voucher["balance_fen"] += r["subsidy_fen"]
+        return {"id": rid, "status": "voided"}
 
     @app.post("/v1/beneficiaries", status_code=201)
     async def enrol(request: Request, p: Principal = require(Role.civil_affairs)) -> Any:

@@ -3,6 +3,8 @@ their contract stand-ins. Bad input shows a clear message and changes nothing.""
 
 from __future__ import annotations
 
+import re
+
 import asyncpg
 
 from services.common.db import asyncpg_connect_kwargs
@@ -122,6 +124,33 @@ async def test_redeem_refuses_bad_input_and_a_used_code(web):
         bad_key = await c.post("/provider/redeem/confirm", data={**data, "idempotency_key": "x"})
         assert bad_key.status_code == 422
     assert web.vouchers[B1][0]["balance_fen"] == 42050 - 800
+
+
+async def test_today_lists_summarises_and_voids_once(web):
+    async with web.signed_in("staff1") as c:
+        for amount in ("15", "10"):
+            token, preview = await _redeem(web, c, amount)
+            await c.post("/provider/redeem/confirm", data={
+                "csrf_token": csrf_of(preview.text), "token": token,
+                "service_code": "MEAL_LUNCH", "gross_fen": str(int(amount) * 100),
+                "idempotency_key": _hidden(preview.text, "idempotency_key")})
+        page = await c.get("/provider/today")
+        assert "共 <strong>2</strong> 笔" in page.text and "<strong>20.00</strong>" in page.text
+        rid = re.search(r'/provider/redemptions/([\w-]+)/void', page.text).group(1)
+        token = csrf_of(page.text)
+        r = await c.post(f"/provider/redemptions/{rid}/void", data={"csrf_token": token,
+                                                                   "reason": ""})
+        assert "请填写撤销原因" in (await c.get("/provider/today")).text
+        balance = web.vouchers[B1][0]["balance_fen"]
+        r = await c.post(f"/provider/redemptions/{rid}/void",
+                         data={"csrf_token": token, "reason": "录错金额"})
+        assert r.status_code == 303
+        after = (await c.get("/provider/today")).text
+        assert "已撤销，补贴已退回" in after and "共 <strong>1</strong> 笔" in after
+        assert web.vouchers[B1][0]["balance_fen"] > balance
+    async with web.signed_in("laowang") as c:
+        assert (await c.post(f"/provider/redemptions/{rid}/void",
+                             data={"csrf_token": "x", "reason": "y"})).status_code == 403
 
 
 async def test_staff_without_a_terminal_cannot_redeem(web):

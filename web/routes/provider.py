@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import re
 import uuid
+from datetime import datetime
+from zoneinfo import ZoneInfo
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from services.common.auth import Role
 from web.clients import ApiError
-from web.deps import CsrfSession, StateDep, provider_client, require_role, terminal_client
+from web.deps import (CsrfSession, StateDep, provider_client, require_role, terminal_client,
+                      voucher_client)
 from web.render import page
 from web.sessions import Session
 
@@ -111,3 +114,54 @@ async def redeem_confirm(request: Request, web: StateDep, session: CsrfSession,
         await client.aclose()
     return page(request, "provider_result.html", session, result=result, error=None,
                 gross_fen=gross_fen)
+
+
+def day_summary(rows: list[dict[str, Any]]) -> dict[str, int]:
+    """Totals of the day's redemptions that stand (voided ones are listed, not counted)."""
+    live = [r for r in rows if r.get("status") != "voided"]
+    return {"count": len(live), "gross_fen": sum(int(r["gross_fen"]) for r in live),
+            "subsidy_fen": sum(int(r["subsidy_fen"]) for r in live),
+            "copay_fen": sum(int(r["copay_fen"]) for r in live),
+            "voided": len(rows) - len(live)}
+
+
+@router.get("/today", response_class=HTMLResponse)
+async def today(request: Request, web: StateDep, session: Session = STAFF) -> HTMLResponse:
+    """Today's redemptions at this provider, with void, and the day's summary."""
+    day = datetime.now(ZoneInfo(web.common.timezone)).date().isoformat()
+    client = voucher_client(web, session)
+    rows: list[dict[str, Any]] = []
+    error = None
+    try:
+        rows = await client.provider_day(session.provider_id or "", day)
+    except ApiError as exc:
+        error = exc.friendly
+    finally:
+        await client.aclose()
+    return page(request, "provider_today.html", session, rows=rows, error=error, day=day,
+                summary=day_summary(rows))
+
+
+@router.post("/redemptions/{redemption_id}/void")
+async def void(redemption_id: str, web: StateDep, session: CsrfSession,
+               reason: Annotated[str, Form()] = "") -> Response:
+    """Void a redemption of today (the service refuses one already claimed)."""
+    if session.role not in (Role.provider_staff.value, Role.provider_admin.value):
+        from web.deps import PageForbidden
+
+        raise PageForbidden()
+    if not re.match(r"^[\w-]{1,64}$", redemption_id):
+        session.flash.append(("err", "没有这笔交易。"))
+        return RedirectResponse("/provider/today", status_code=303)
+    if not reason.strip():
+        session.flash.append(("err", "请填写撤销原因。"))
+        return RedirectResponse("/provider/today", status_code=303)
+    client = voucher_client(web, session)
+    try:
+        await client.void(redemption_id, reason.strip()[:500])
+        session.flash.append(("ok", "已撤销，补贴已退回老人的补贴券。"))
+    except ApiError as exc:
+        session.flash.append(("err", exc.friendly))
+    finally:
+        await client.aclose()
+    return RedirectResponse("/provider/today", status_code=303)
