@@ -37,6 +37,8 @@ FRIENDLY: dict[str, str] = {
     "DUPLICATE_BENEFICIARY": "这位老人已经登记过了。",
     "INVALID_TRANSITION": "当前状态下不能进行这个操作。",
     "BUDGET_EXCEEDED": "预算不足，无法发放。",
+    "MAKER_CHECKER": "不能审批自己制作的结算申请，请由另一位财务人员审批。",
+    "SAME_PERSON": "不能审批自己制作的结算申请，请由另一位财务人员审批。",
     "FILTER_NOT_SUPPORTED": "这组查询条件不适用，请换一种条件。",
     "SERVICE_UNAVAILABLE": "系统暂时忙，请稍后再试。",
     "INTERNAL_ERROR": "系统出了点问题，请稍后再试。",
@@ -193,6 +195,15 @@ class LedgerClient(ServiceClient):
                              ) -> dict[str, Any]:
         return await self.json("GET", "/v1/reconciliation",
                                params=_clean({"period": period, "region_code": region_code}))
+
+    async def claims(self, status: str | None = None, region_code: str | None = None
+                     ) -> list[dict[str, Any]]:
+        data = await self.json("GET", "/v1/claims",
+                               params=_clean({"status": status, "region_code": region_code}))
+        return data["claims"] if isinstance(data, dict) else data
+
+    async def approve_claim(self, claim_id: str) -> dict[str, Any]:
+        return await self.json("POST", f"/v1/claims/{claim_id}/approve")
 
     async def budget(self, program_code: str, region_code: str) -> dict[str, Any]:
         return await self.json("GET", "/v1/budget", params={

@@ -321,3 +321,15 @@ async def test_finance_budget_chart_and_reconciliation(web):
         assert rec.status_code == 200 and ("尚未开通" in rec.text or "差异" in rec.text)
         bad = await c.get("/finance/reconciliation", params={"period": "11-2026"})
         assert "2026-11" in bad.text and "请按" in bad.text
+
+
+async def test_claims_page_says_plainly_when_the_ledger_has_no_claims_yet(web):
+    async with web.signed_in("finance") as c:
+        page = await c.get("/finance/claims")
+        assert page.status_code == 200 and "结算审批功能尚未开通" in page.text
+        r = await c.post("/finance/claims/claim-1/approve",
+                         data={"csrf_token": csrf_of(page.text)})
+        assert r.status_code == 303
+        assert "msg-err" in (await c.get("/finance/claims")).text
+    async with web.signed_in("auditor") as c:
+        assert (await c.get("/finance/claims")).status_code == 403

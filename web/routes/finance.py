@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from services.common.auth import Role
 from web.charts import bar_chart
 from web.clients import ApiError
-from web.deps import StateDep, ledger_client, require_role
+from web.deps import CsrfSession, PageForbidden, StateDep, ledger_client, require_role
 from web.render import page
 from web.sessions import Session
 
@@ -81,3 +81,43 @@ async def budget(request: Request, web: StateDep, session: Session = FINANCE,
         await client.aclose()
     return page(request, "budget.html", session, chart=bar_chart("可用预算（按补贴项目）", bars),
                 errors=errors, region=region)
+
+
+def _not_open(exc: ApiError) -> bool:
+    return exc.status in (404, 405) and exc.code in ("NOT_FOUND", "METHOD_NOT_ALLOWED")
+
+
+@router.get("/claims", response_class=HTMLResponse)
+async def claims(request: Request, web: StateDep, session: Session = FINANCE) -> HTMLResponse:
+    """Settlement claims waiting for approval. The ledger refuses the preparer's own
+    approval (maker-checker); the page shows who prepared each claim."""
+    client = ledger_client(web, session)
+    rows: list[dict[str, Any]] = []
+    error = None
+    try:
+        rows = await client.claims(status="submitted", region_code=session.region)
+    except ApiError as exc:
+        error = "结算审批功能尚未开通。" if _not_open(exc) else exc.friendly
+    finally:
+        await client.aclose()
+    return page(request, "finance_claims.html", session, rows=rows, error=error)
+
+
+@router.post("/claims/{claim_id}/approve")
+async def approve_claim(claim_id: str, web: StateDep, session: CsrfSession) -> Response:
+    """Approve a claim (the ledger checks that the approver is not its preparer)."""
+    if session.role != Role.finance.value:
+        raise PageForbidden()
+    if not re.match(r"^[\w-]{1,64}$", claim_id):
+        session.flash.append(("err", "没有这笔结算申请。"))
+        return RedirectResponse("/finance/claims", status_code=303)
+    client = ledger_client(web, session)
+    try:
+        await client.approve_claim(claim_id)
+        session.flash.append(("ok", "已审批通过。"))
+    except ApiError as exc:
+        session.flash.append(("err", "结算审批功能尚未开通。" if _not_open(exc)
+                              else exc.friendly))
+    finally:
+        await client.aclose()
+    return RedirectResponse("/finance/claims", status_code=303)
