@@ -26,7 +26,8 @@ class BrowserUnavailable(RuntimeError):
 
 def _run(cmd: list[str], timeout: int) -> None:
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env,
+                          check=False)
     if proc.returncode != 0:
         tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
         raise BrowserUnavailable(f"{' '.join(cmd[:3])} failed: {' | '.join(tail)}")

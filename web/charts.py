@@ -21,8 +21,8 @@ def bar_chart(title: str, bars: list[tuple[str, int]], *, unit: str = "元",
     height = top + len(bars) * (bar_h + gap) + 8
     biggest = max((abs(v) for _, v in bars), default=0) or 1
     parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
-        f'width="100%" role="img" aria-label="{escape(title)}" class="chart">',
+        (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
+         f'width="100%" role="img" aria-label="{escape(title)}" class="chart">'),
         f'<title>{escape(title)}</title>',
         f'<text x="0" y="30" font-size="24" font-weight="bold" fill="#111">{escape(title)}</text>',
     ]

@@ -27,7 +27,7 @@ class WebSettings(BaseSettings):
     qr_refresh_margin_s: int = 10
 
     @model_validator(mode="after")
-    def _refuse_development_secrets(self) -> "WebSettings":
+    def _refuse_development_secrets(self) -> WebSettings:
         env = get_common_settings().env
         if env not in ("development", "test") and self.session_secret == DEV_SESSION_SECRET:
             raise ValueError(f"development secrets may not be used in {env}: "

@@ -14,12 +14,12 @@ from typing import Any
 import httpx
 import pytest
 
+from services.common.settings import CommonSettings
 from services.ledger.config import LedgerSettings
 from services.ledger.main import create_app as create_ledger
 from tests.conftest import running
 from tests.ledger.conftest import Ledger
 from tests.web.contract_fakes import provider_app, voucher_app
-from services.common.settings import CommonSettings
 from web.accounts import AccountStore
 from web.clients import Transports
 from web.config import WebSettings

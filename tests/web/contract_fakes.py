@@ -225,4 +225,4 @@ def provider_app(providers: dict[str, dict[str, Any]]) -> FastAPI:
     return app
 
 
-__all__ = ["voucher_app", "provider_app", "Forbidden"]
+__all__ = ["Forbidden", "provider_app", "voucher_app"]

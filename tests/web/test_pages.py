@@ -11,7 +11,6 @@ from services.common.db import asyncpg_connect_kwargs
 from tests.ledger.conftest import redemption
 from tests.web.conftest import B1, B2, B3, csrf_of
 
-
 # --- beneficiary and proxy ---------------------------------------------------------------
 
 async def test_home_shows_balance_and_validity(web):

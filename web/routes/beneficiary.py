@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 
 from services.common.auth import Role
 from web.clients import ApiError
-from web.deps import CsrfSession, StateDep, require_role, voucher_client, provider_client
+from web.deps import CsrfSession, StateDep, provider_client, require_role, voucher_client
 from web.render import page
 from web.sessions import Session
 
@@ -78,7 +78,9 @@ async def new_code(web: StateDep, session: CsrfSession) -> JSONResponse:
                             status_code=exc.status if exc.status < 500 else 502)
     finally:
         await client.aclose()
-    expires = datetime.fromisoformat(str(code["expires_at"]).replace("Z", "+00:00"))
+    expires = datetime.fromisoformat(str(code["expires_at"]))
+    if expires.tzinfo is None:
+        expires = expires.replace(tzinfo=UTC)
     seconds = max(0, int((expires - datetime.now(UTC)).total_seconds()))
     return JSONResponse({"image": f"/me/qr/img/{code['token']}.svg", "expires_in_s": seconds,
                          "expires_at": expires.isoformat()},

@@ -5,16 +5,22 @@ from __future__ import annotations
 import re
 import uuid
 from datetime import datetime
-from zoneinfo import ZoneInfo
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from services.common.auth import Role
 from web.clients import ApiError
-from web.deps import (CsrfSession, StateDep, provider_client, require_role, terminal_client,
-                      voucher_client)
+from web.deps import (
+    CsrfSession,
+    StateDep,
+    provider_client,
+    require_role,
+    terminal_client,
+    voucher_client,
+)
 from web.render import page
 from web.sessions import Session
 
