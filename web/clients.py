@@ -96,6 +96,13 @@ def _error_of(resp: httpx.Response) -> ApiError:
                     err.get("field"))
 
 
+def _rows(data: Any, key: str) -> list[dict[str, Any]]:
+    """A list answer, whether bare or wrapped (`{"items": [...]}` or `{key: [...]}`)."""
+    if isinstance(data, list):
+        return data
+    return data.get("items", data.get(key, []))
+
+
 def _clean(params: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in params.items() if v not in (None, "")}
 
@@ -103,7 +110,7 @@ def _clean(params: dict[str, Any]) -> dict[str, Any]:
 class VoucherClient(ServiceClient):
     async def vouchers(self, beneficiary_id: str) -> list[dict[str, Any]]:
         data = await self.json("GET", f"/v1/beneficiaries/{beneficiary_id}/vouchers")
-        return data["vouchers"] if isinstance(data, dict) else data
+        return _rows(data, "vouchers")
 
     async def new_code(self, beneficiary_id: str) -> dict[str, Any]:
         return await self.json("POST", f"/v1/beneficiaries/{beneficiary_id}/codes")
@@ -113,12 +120,12 @@ class VoucherClient(ServiceClient):
 
     async def redemptions(self, beneficiary_id: str) -> list[dict[str, Any]]:
         data = await self.json("GET", f"/v1/beneficiaries/{beneficiary_id}/redemptions")
-        return data["redemptions"] if isinstance(data, dict) else data
+        return _rows(data, "redemptions")
 
     async def provider_day(self, provider_id: str, day: str) -> list[dict[str, Any]]:
         data = await self.json("GET", "/v1/redemptions",
                                params={"provider_id": provider_id, "date": day})
-        return data["redemptions"] if isinstance(data, dict) else data
+        return _rows(data, "redemptions")
 
     async def void(self, redemption_id: str, reason: str) -> dict[str, Any]:
         return await self.json("POST", f"/v1/redemptions/{redemption_id}/void",
@@ -160,14 +167,22 @@ class ProviderClient(ServiceClient):
                      kind: str | None = None) -> list[dict[str, Any]]:
         data = await self.json("GET", "/v1/providers", params=_clean(
             {"lat": lat, "lon": lon, "radius_m": radius_m, "kind": kind}))
-        return data["providers"] if isinstance(data, dict) else data
+        return _rows(data, "providers")
 
     async def get(self, provider_id: str) -> dict[str, Any]:
         return await self.json("GET", f"/v1/providers/{provider_id}")
 
     async def listing(self, status: str | None = None) -> list[dict[str, Any]]:
         data = await self.json("GET", "/v1/providers", params=_clean({"status": status}))
-        return data["providers"] if isinstance(data, dict) else data
+        return _rows(data, "providers")
+
+    async def terminals(self, provider_id: str) -> list[dict[str, Any]]:
+        return _rows(await self.json("GET", f"/v1/providers/{provider_id}/terminals"),
+                     "terminals")
+
+    async def new_terminal(self, provider_id: str, name: str) -> dict[str, Any]:
+        return await self.json("POST", f"/v1/providers/{provider_id}/terminals",
+                               json={"name": name})
 
     async def change_status(self, provider_id: str, action: str, reason: str
                             ) -> dict[str, Any]:
@@ -200,7 +215,7 @@ class LedgerClient(ServiceClient):
                      ) -> list[dict[str, Any]]:
         data = await self.json("GET", "/v1/claims",
                                params=_clean({"status": status, "region_code": region_code}))
-        return data["claims"] if isinstance(data, dict) else data
+        return _rows(data, "claims")
 
     async def approve_claim(self, claim_id: str) -> dict[str, Any]:
         return await self.json("POST", f"/v1/claims/{claim_id}/approve")

@@ -22,7 +22,8 @@ NAV: dict[str, list[tuple[str, str]]] = {
     "proxy": [("/me", "补贴券"), ("/me/qr", "出示付款码"), ("/me/history", "使用记录"),
               ("/me/nearby", "附近服务")],
     "provider_staff": [("/provider/redeem", "扫码收款"), ("/provider/today", "今日交易")],
-    "provider_admin": [("/provider/redeem", "扫码收款"), ("/provider/today", "今日交易")],
+    "provider_admin": [("/provider/admin", "机构管理"), ("/provider/redeem", "扫码收款"),
+                       ("/provider/today", "今日交易")],
     "civil_affairs": [("/officer/enrol", "老人登记"), ("/officer/import", "批量导入"),
                       ("/officer/providers", "机构审批"), ("/officer/issuance", "发放补贴券")],
     "finance": [("/finance", "试算平衡"), ("/finance/claims", "结算审批"),
@@ -45,7 +46,7 @@ PROGRAM_SHORT = {"disability_subsidy": "失能补贴", "meal_assistance": "老�
 FUNDING_NAMES = {"central": "中央", "regional": "自治区", "city": "市级", "county": "县级"}
 
 HOME = {"beneficiary": "/me", "proxy": "/me", "provider_staff": "/provider/redeem",
-        "provider_admin": "/provider/redeem", "civil_affairs": "/officer/enrol",
+        "provider_admin": "/provider/admin", "civil_affairs": "/officer/enrol",
         "finance": "/finance", "auditor": "/audit/entries"}
 
 

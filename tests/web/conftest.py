@@ -41,6 +41,8 @@ ACCOUNTS: list[dict[str, Any]] = [
      "provider_id": P1, "terminal_secret": TERMINAL_SECRET},
     {"username": "staff2", "role": "provider_staff", "display_name": "赵师傅",
      "provider_id": P1},
+    {"username": "admin1", "role": "provider_admin", "display_name": "孙主任",
+     "provider_id": P1},
     {"username": "officer", "role": "civil_affairs", "display_name": "陈经办",
      "region": "450103"},
     {"username": "finance", "role": "finance", "display_name": "刘会计", "region": "450000"},

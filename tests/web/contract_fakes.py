@@ -202,7 +202,24 @@ def provider_app(providers: dict[str, dict[str, Any]]) -> FastAPI:
         if "lat" in request.query_params:
             rows = [{**v, "distance_m": 300 + 100 * i} for i, v in enumerate(rows)
                     if v["status"] == "approved"]
-        return {"providers": rows}
+        return {"items": rows}
+
+    terminals: dict[str, list[dict[str, Any]]] = {}
+
+    @app.get("/v1/providers/{pid}/terminals")
+    async def list_terminals(pid: str, p: Principal = require(Role.provider_admin)) -> Any:
+        p.ensure_provider(pid)
+        return {"items": terminals.get(pid, [])}
+
+    @app.post("/v1/providers/{pid}/terminals", status_code=201)
+    async def new_terminal(pid: str, request: Request,
+                           p: Principal = require(Role.provider_admin)) -> Any:
+        p.ensure_provider(pid)
+        name = (await request.json()).get("name", "")
+        tid = str(uuid.uuid4())
+        terminals.setdefault(pid, []).append({"id": tid, "name": name, "status": "active",
+                                              "created_at": datetime.now(UTC).isoformat()})
+        return {"terminal_id": tid, "name": name, "secret": f"yyt_{tid}.{uuid.uuid4().hex}"}
 
     async def _change(pid: str, body: Reason, p: Principal, to: str, allowed: set[str]) -> Any:
         provider = providers.get(pid)

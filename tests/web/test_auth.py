@@ -96,7 +96,8 @@ async def test_every_post_form_refuses_a_missing_csrf_token(web_shell):
 @pytest.mark.parametrize("user,path", [
     ("laowang", "/audit/chain"), ("laowang", "/officer/enrol"), ("laowang", "/provider/redeem"),
     ("staff1", "/me"), ("staff1", "/finance"), ("officer", "/audit/entries"),
-    ("finance", "/officer/providers"), ("finance", "/audit/chain"), ("auditor", "/me/qr"),
+    ("finance", "/officer/providers"), ("staff1", "/provider/admin"),
+    ("admin1", "/officer/issuance"), ("finance", "/audit/chain"), ("auditor", "/me/qr"),
     ("auditor", "/finance/reconciliation"), ("xiaoli", "/finance/budget"),
 ])
 async def test_each_page_refuses_other_roles(web_shell, user, path):

@@ -152,6 +152,23 @@ async def test_today_lists_summarises_and_voids_once(web):
                              data={"csrf_token": "x", "reason": "y"})).status_code == 403
 
 
+async def test_provider_admin_sees_price_list_and_issues_a_terminal_secret_once(web):
+    async with web.signed_in("admin1") as c:
+        page = await c.get("/provider/admin")
+        assert "青秀区幸福助餐点" in page.text and "助餐点" in page.text
+        assert "15.00 元" in page.text and "还没有终端" in page.text
+        token = csrf_of(page.text)
+        bad = await c.post("/provider/admin/terminals", data={"csrf_token": token, "name": " "})
+        assert bad.status_code == 422 and "请填写终端名称" in bad.text
+        r = await c.post("/provider/admin/terminals", data={"csrf_token": token,
+                                                            "name": "前台一号机"})
+        secret = re.search(r'id="secret">(yyt_[^<]+)<', r.text).group(1)
+        again = await c.get("/provider/admin")
+        assert "前台一号机" in again.text and secret not in again.text
+    async with web.signed_in("staff1") as c:
+        assert (await c.get("/provider/admin")).status_code == 403
+
+
 async def test_staff_without_a_terminal_cannot_redeem(web):
     async with web.signed_in("staff2") as c:
         form = await c.get("/provider/redeem")

@@ -171,3 +171,55 @@ async def void(redemption_id: str, web: StateDep, session: CsrfSession,
     finally:
         await client.aclose()
     return RedirectResponse("/provider/today", status_code=303)
+
+
+ADMIN = require_role(Role.provider_admin)
+KINDS = {"meal_point": "助餐点", "community_embedded": "社区嵌入式养老服务设施",
+         "rural_station": "农村“家门口”养老服务站", "institution": "养老机构",
+         "home_care": "居家上门服务机构"}
+
+
+async def _admin_page(request: Request, web: Any, session: Session, issued: Any = None,
+                      status_code: int = 200, error: str | None = None) -> HTMLResponse:
+    client = provider_client(web, session)
+    provider: dict[str, Any] = {}
+    terminals: list[dict[str, Any]] = []
+    try:
+        provider = await client.get(session.provider_id or "")
+        terminals = await client.terminals(session.provider_id or "")
+    except ApiError as exc:
+        error = error or exc.friendly
+    finally:
+        await client.aclose()
+    return page(request, "provider_admin.html", session, status_code=status_code,
+                provider=provider, terminals=terminals, issued=issued, error=error,
+                kinds=KINDS)
+
+
+@router.get("/admin", response_class=HTMLResponse)
+async def admin(request: Request, web: StateDep, session: Session = ADMIN) -> HTMLResponse:
+    """The provider admin's page: profile, price list, terminals."""
+    return await _admin_page(request, web, session)
+
+
+@router.post("/admin/terminals", response_class=HTMLResponse)
+async def new_terminal(request: Request, web: StateDep, session: CsrfSession,
+                       name: Annotated[str, Form()] = "") -> HTMLResponse:
+    """Issue a terminal; its secret is shown this once and kept nowhere by the web app."""
+    if session.role != Role.provider_admin.value:
+        from web.deps import PageForbidden
+
+        raise PageForbidden()
+    name = name.strip()
+    if not name or len(name) > 60:
+        return await _admin_page(request, web, session, status_code=422,
+                                 error="请填写终端名称（60 字以内）。")
+    client = provider_client(web, session)
+    try:
+        issued = await client.new_terminal(session.provider_id or "", name)
+    except ApiError as exc:
+        return await _admin_page(request, web, session, status_code=exc.status
+                                 if exc.status < 500 else 502, error=exc.friendly)
+    finally:
+        await client.aclose()
+    return await _admin_page(request, web, session, issued=issued)
