@@ -161,6 +161,18 @@ class TerminalClient(ServiceClient):
         return await self.json("POST", f"/v1/redemptions/{redemption_id}/void",
                                json={"reason": reason})
 
+    async def preview(self, token: str, service_code: str, gross_fen: int
+                      ) -> dict[str, Any] | None:
+        """Subsidy and co-payment the redemption would give, changing nothing; None while
+        the voucher service offers no preview (`POST /v1/redemptions/preview`)."""
+        try:
+            return await self.json("POST", "/v1/redemptions/preview", json={
+                "token": token, "service_code": service_code, "gross_fen": gross_fen})
+        except ApiError as exc:
+            if exc.status in (404, 405) and exc.code in ("NOT_FOUND", "METHOD_NOT_ALLOWED"):
+                return None
+            raise
+
 
 class ProviderClient(ServiceClient):
     async def nearby(self, lat: float, lon: float, radius_m: int = 1500,

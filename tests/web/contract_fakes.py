@@ -31,6 +31,12 @@ class Redeem(BaseModel):
     idempotency_key: str
 
 
+class Preview(BaseModel):
+    token: str
+    service_code: str
+    gross_fen: int
+
+
 class Issuance(BaseModel):
     program_code: str
     period: str
@@ -90,6 +96,21 @@ def voucher_app(vouchers: dict[str, list[dict[str, Any]]], terminals: dict[str, 
     async def history(bid: str, p: Principal = require(Role.beneficiary, Role.proxy)) -> Any:
         p.ensure_beneficiary(bid)
         return [r for r in redemptions.values() if r["beneficiary_id"] == bid]
+
+    @app.post("/v1/redemptions/preview")
+    async def preview(body: Preview, p: Principal = require(Role.terminal)) -> Any:
+        if not app.state.preview_enabled:
+            raise NotFound()
+        code = codes.get(body.token)
+        if code is None:
+            raise AppError("bad token", code="INVALID_TOKEN", field="token", status_code=401)
+        if code["used"]:
+            raise Conflict("used", code="TOKEN_USED", field="token")
+        voucher = next(v for v in vouchers[code["beneficiary_id"]] if v["status"] == "active")
+        subsidy = min(body.gross_fen * ratio_bp // 10_000, voucher["balance_fen"])
+        return {"subsidy_fen": subsidy, "copay_fen": body.gross_fen - subsidy}
+
+    app.state.preview_enabled = False
 
     @app.post("/v1/redemptions", status_code=201)
     async def redeem(body: Redeem, p: Principal = require(Role.terminal)) -> Any:

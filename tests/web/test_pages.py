@@ -104,6 +104,17 @@ async def test_redeem_preview_confirm_and_retry_moves_money_once(web):
     assert web.vouchers[B1][0]["balance_fen"] == 42050 - 1640
 
 
+async def test_preview_shows_subsidy_and_copay_when_the_service_offers_it(web):
+    async with web.signed_in("staff1") as c:
+        _, without = await _redeem(web, c, "20")
+        assert "确认后立即显示" in without.text and "preview-subsidy" not in without.text
+        web.voucher.state.preview_enabled = True
+        _, preview = await _redeem(web, c, "20")
+        assert 'id="preview-subsidy">16.00<' in preview.text
+        assert 'id="preview-copay">4.00<' in preview.text
+    assert web.vouchers[B1][0]["balance_fen"] == 42050  # a preview moves nothing
+
+
 async def test_redeem_refuses_bad_input_and_a_used_code(web):
     async with web.signed_in("staff1") as c:
         for amount in ("", "abc", "0", "-3", "1.234", "99999999"):

@@ -85,8 +85,20 @@ async def redeem_preview(request: Request, web: StateDep, session: CsrfSession,
         return page(request, "provider_redeem.html", session, status_code=422,
                     services=services, error=error, problems=problems, form=form,
                     has_terminal=terminal_client(web, session) is not None)
+    preview = None
+    client = terminal_client(web, session)
+    if client is not None:
+        try:
+            preview = await client.preview(token, service_code, gross_fen)
+        except ApiError as exc:
+            return page(request, "provider_redeem.html", session, status_code=exc.status
+                        if exc.status < 500 else 502, services=services, error=exc.friendly,
+                        problems={}, form=form, has_terminal=True)
+        finally:
+            await client.aclose()
     return page(request, "provider_confirm.html", session, form=form, gross_fen=gross_fen,
-                service=by_code[service_code], idempotency_key=str(uuid.uuid4()))
+                service=by_code[service_code], idempotency_key=str(uuid.uuid4()),
+                preview=preview)
 
 
 @router.post("/redeem/confirm", response_class=HTMLResponse)
