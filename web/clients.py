@@ -141,8 +141,10 @@ class VoucherClient(ServiceClient):
 
     async def start_issuance(self, program_code: str, period: str, region_code: str
                              ) -> dict[str, Any]:
+        # The run answers when it is done (it resumes if cut short), so allow it time.
         return await self.json("POST", "/v1/issuance-runs", json={
-            "program_code": program_code, "period": period, "region_code": region_code})
+            "program_code": program_code, "period": period, "region_code": region_code},
+            timeout=600)
 
     async def issuance_run(self, run_id: str) -> dict[str, Any]:
         return await self.json("GET", f"/v1/issuance-runs/{run_id}")

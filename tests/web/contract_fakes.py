@@ -195,8 +195,24 @@ def voucher_app(vouchers: dict[str, list[dict[str, Any]]], terminals: dict[str, 
         fresh = key not in issued
         issued.add(key)
         app.state.calls["issuance"].append(key)
-        return {"run_id": "run-" + "-".join(key), "issued": 3 if fresh else 0,
-                "skipped": 0 if fresh else 3, "failed": 0}
+        run = {"run_id": "run-" + "-".join(key), "status": "completed", "eligible": 3,
+               "issued": 3 if fresh else 0, "skipped": 0 if fresh else 3, "failed": 0,
+               "program_code": body.program_code, "period": body.period,
+               "region_code": body.region_code, "chunks_done": 1, "message": None}
+        runs[run["run_id"]] = run
+        return {k: run[k] for k in ("run_id", "status", "eligible", "issued", "skipped",
+                                    "failed")}
+
+    runs: dict[str, dict[str, Any]] = {}
+    app.state.runs = runs
+
+    @app.get("/v1/issuance-runs/{run_id}")
+    async def get_run(run_id: str, p: Principal = require(Role.civil_affairs)) -> Any:
+        run = runs.get(run_id)
+        if run is None:
+            raise NotFound(field="run_id")
+        p.ensure_region(run["region_code"])
+        return run
 
     return app
 

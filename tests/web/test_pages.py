@@ -271,6 +271,13 @@ async def test_issuance_run_shows_counts_and_rerun_issues_nothing(web):
         assert "已发放 0 张，跳过 3 张" in (await c.post("/officer/issuance", data=body)).text
         r = await c.post("/officer/issuance", data={**body, "period": "2026-13"})
         assert r.status_code == 422 and "2026-11" in r.text
+        run_id = "run-disability_subsidy-2026-11-450103"
+        done = await c.get(f"/officer/issuance/{run_id}")
+        assert "已完成" in done.text and 'http-equiv="refresh"' not in done.text
+        web.voucher.state.runs[run_id]["status"] = "running"
+        live = await c.get(f"/officer/issuance/{run_id}")
+        assert "正在发放" in live.text and 'http-equiv="refresh"' in live.text
+        assert "没有找到" in (await c.get("/officer/issuance/run-nope")).text
     assert len(web.voucher.state.calls["issuance"]) == 2
 
 

@@ -196,3 +196,27 @@ async def issuance_start(request: Request, web: StateDep, session: CsrfSession,
     finally:
         await client.aclose()
     return page(request, "officer_issuance.html", session, run=run, region=region_code)
+
+
+_RUN_ID = re.compile(r"^[\w-]{1,80}$")
+RUN_STATUS = {"running": "正在发放", "completed": "已完成", "done": "已完成",
+              "failed": "未完成（预算不足或出错）", "stopped": "已停止"}
+
+
+@router.get("/issuance/{run_id}", response_class=HTMLResponse)
+async def issuance_run(request: Request, run_id: str, web: StateDep,
+                       session: Session = OFFICER) -> HTMLResponse:
+    """A run's progress; the page reloads itself every few seconds while it is running."""
+    if not _RUN_ID.match(run_id):
+        return page(request, "error.html", session, status_code=404, message="没有这个批次。")
+    client = voucher_client(web, session)
+    run = None
+    error = None
+    try:
+        run = await client.issuance_run(run_id)
+    except ApiError as exc:
+        error = exc.friendly
+    finally:
+        await client.aclose()
+    return page(request, "officer_run.html", session, run=run, error=error,
+                status_names=RUN_STATUS, running=bool(run and run.get("status") == "running"))
