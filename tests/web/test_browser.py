@@ -184,3 +184,45 @@ async def test_walk_qr_redeem_finance_audit(web: WebEnv, live: str, chromium: Pa
         await page.screenshot(path=str(SHOTS / "07-auditor-chain.png"), full_page=True)
         await ctx.close()
         await browser.close()
+
+
+async def test_proxy_and_back_office_pages_render_in_the_browser(web: WebEnv, live: str,
+                                                                  chromium: Path):
+    """A proxy switches person on a phone; officer, finance and auditor pages render with
+    their charts and tables (screenshots for review)."""
+    from playwright.async_api import async_playwright
+
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    await web.ledger.appropriate({"central": 950_000, "regional": 50_000}, region="450103")
+    await web.ledger.commit(100_000)
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=str(chromium), args=ARGS)
+        phone = await browser.new_context(viewport={"width": 390, "height": 844},
+                                          locale="zh-CN", bypass_csp=True)
+        page = await phone.new_page()
+        await _sign_in(page, live, "xiaoli")
+        assert "420.50" in await page.inner_text("main")
+        await page.select_option("#beneficiary_id", index=1)
+        await page.click("text=切换")
+        await page.wait_for_selector("text=已切换服务对象")
+        assert "7.00" in await page.inner_text("main")
+        await page.screenshot(path=str(SHOTS / "08-proxy-switched.png"), full_page=True)
+        await phone.close()
+
+        ctx = await browser.new_context(viewport={"width": 1000, "height": 900},
+                                        locale="zh-CN", bypass_csp=True)
+        page = await ctx.new_page()
+        await _sign_in(page, live, "officer")
+        await page.fill("#national_id", "123")
+        await page.screenshot(path=str(SHOTS / "09-officer-enrol.png"), full_page=True)
+        await page.click("#logout")
+        await _sign_in(page, live, "finance")
+        await page.goto(f"{live}/finance/budget?region_code=450103")
+        assert await page.locator("svg.chart rect").count() == 3
+        await page.screenshot(path=str(SHOTS / "10-finance-budget.png"), full_page=True)
+        await page.click("#logout")
+        await _sign_in(page, live, "auditor")
+        assert await page.locator(".entry").count() == 2
+        await page.screenshot(path=str(SHOTS / "11-auditor-entries.png"), full_page=True)
+        await ctx.close()
+        await browser.close()
