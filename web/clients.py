@@ -112,6 +112,9 @@ class VoucherClient(ServiceClient):
         data = await self.json("GET", f"/v1/beneficiaries/{beneficiary_id}/vouchers")
         return _rows(data, "vouchers")
 
+    async def beneficiary(self, beneficiary_id: str) -> dict[str, Any]:
+        return await self.json("GET", f"/v1/beneficiaries/{beneficiary_id}")
+
     async def new_code(self, beneficiary_id: str) -> dict[str, Any]:
         return await self.json("POST", f"/v1/beneficiaries/{beneficiary_id}/codes")
 

@@ -116,7 +116,11 @@ def csrf_of(html: str) -> str:
 
 def _env(accounts_file: Path, ledger_app: Any = None, ledger: Ledger | None = None) -> WebEnv:
     vouchers, providers = _vouchers(), _providers()
-    vapp = voucher_app(vouchers, {TERMINAL_SECRET: P1})
+    people = {B1: {"id": B1, "name": "王大爷", "region_code": "450103", "lat": 22.81,
+                   "lon": 108.37, "status": "active"},
+              B2: {"id": B2, "name": "李奶奶", "region_code": "450103", "lat": None,
+                   "lon": None, "status": "active"}}
+    vapp = voucher_app(vouchers, {TERMINAL_SECRET: P1}, people=people)
     papp = provider_app(providers)
     # Without a ledger app the ledger URL is a closed port: pages then say "busy", never 500.
     transports = Transports(voucher=httpx.ASGITransport(app=vapp),

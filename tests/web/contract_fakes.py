@@ -48,8 +48,11 @@ class Reason(BaseModel):
 
 
 def voucher_app(vouchers: dict[str, list[dict[str, Any]]], terminals: dict[str, str],
-                ratio_bp: int = 8000) -> FastAPI:
-    """`vouchers`: beneficiary id -> voucher rows; `terminals`: secret -> provider id."""
+                ratio_bp: int = 8000, people: dict[str, dict[str, Any]] | None = None
+                ) -> FastAPI:
+    """`vouchers`: beneficiary id -> voucher rows; `terminals`: secret -> provider id;
+    `people`: beneficiary id -> what GET /v1/beneficiaries/{id} answers."""
+    people = people or {}
     app = FastAPI()
     app.state.auth_public_key = get_common_settings().auth_public_key
     install_error_handlers(app)
@@ -72,6 +75,15 @@ def voucher_app(vouchers: dict[str, list[dict[str, Any]]], terminals: dict[str, 
         if p.role != Role.civil_affairs:
             p.ensure_beneficiary(bid)
         return vouchers.get(bid, [])
+
+    @app.get("/v1/beneficiaries/{bid}")
+    async def get_beneficiary(bid: str, p: Principal = require(
+            Role.beneficiary, Role.proxy, Role.civil_affairs)) -> Any:
+        if p.role != Role.civil_affairs:
+            p.ensure_beneficiary(bid)
+        if bid not in people:
+            raise NotFound(field="beneficiary_id")
+        return people[bid]
 
     @app.post("/v1/beneficiaries/{bid}/codes")
     async def new_code(bid: str, p: Principal = require(Role.beneficiary, Role.proxy)) -> Any:

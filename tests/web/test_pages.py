@@ -24,6 +24,7 @@ async def test_proxy_switches_only_between_people_they_may_act_for(web):
     async with web.signed_in("xiaoli") as c:
         page = await c.get("/me")
         assert "420.50" in page.text and "切换" in page.text
+        assert "王大爷" in page.text and "李奶奶" in page.text
         token = csrf_of(page.text)
         r = await c.post("/me/act-for", data={"csrf_token": token, "beneficiary_id": B2})
         assert r.status_code == 303
@@ -63,6 +64,8 @@ async def test_nearby_lists_approved_providers_with_distance_and_prices(web):
         html = (await c.get("/me/nearby", params={"lat": 22.81, "lon": 108.37})).text
         assert "青秀区幸福助餐点" in html and "300 米" in html and "午餐：15.00 元" in html
         assert "仁爱" not in html  # applied, not approved
+        home = (await c.get("/me/nearby")).text  # defaults to around the person's home
+        assert "青秀区幸福助餐点" in home and 'value="22.81"' in home
 
 
 # --- provider staff --------------------------------------------------------------------------

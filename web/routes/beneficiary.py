@@ -29,6 +29,23 @@ def _acting_for(session: Session) -> str:
     return who
 
 
+async def _people(web: Any, session: Session) -> dict[str, str]:
+    """Names of the people a proxy acts for (for the switcher); numbered when unknown."""
+    names = {b: f"老人 {i}（编号尾号 {b[-4:]}）" for i, b in enumerate(session.beneficiary_ids, 1)}
+    if session.role != Role.proxy.value or len(session.beneficiary_ids) < 2:
+        return names
+    client = voucher_client(web, session)
+    try:
+        for b in session.beneficiary_ids:
+            try:
+                names[b] = (await client.beneficiary(b)).get("name") or names[b]
+            except ApiError:
+                pass
+    finally:
+        await client.aclose()
+    return names
+
+
 @router.get("", response_class=HTMLResponse)
 async def home(request: Request, web: StateDep, session: Session = PERSON) -> HTMLResponse:
     """Vouchers of the person being served, with balance and validity."""
@@ -43,7 +60,7 @@ async def home(request: Request, web: StateDep, session: Session = PERSON) -> HT
         await client.aclose()
     return page(request, "me_home.html", session, vouchers=vouchers, error=error,
                 status_names=VOUCHER_STATUS, program_names=PROGRAM_NAMES,
-                acting_for=_acting_for(session))
+                acting_for=_acting_for(session), people=await _people(web, session))
 
 
 @router.post("/act-for")
@@ -61,7 +78,7 @@ async def act_for(session: CsrfSession, beneficiary_id: Annotated[str, Form()] =
 async def qr_page(request: Request, web: StateDep, session: Session = PERSON) -> HTMLResponse:
     """The payment code page: the script fetches a fresh code before the old one expires."""
     return page(request, "me_qr.html", session, acting_for=_acting_for(session),
-                margin_s=web.settings.qr_refresh_margin_s)
+                margin_s=web.settings.qr_refresh_margin_s, people=await _people(web, session))
 
 
 @router.post("/qr/code")
@@ -123,6 +140,15 @@ async def nearby(request: Request, web: StateDep, session: Session = PERSON,
     """Approved providers within walking distance (the 15-minute care circle)."""
     rows: list[dict[str, Any]] = []
     error = None
+    if lat is None or lon is None:  # default: around the person's home, when known
+        client = voucher_client(web, session)
+        try:
+            home = await client.beneficiary(_acting_for(session))
+            lat, lon = home.get("lat"), home.get("lon")
+        except ApiError:
+            pass
+        finally:
+            await client.aclose()
     if lat is not None and lon is not None and -90 <= lat <= 90 and -180 <= lon <= 180:
         client = provider_client(web, session)
         try:
