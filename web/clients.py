@@ -228,6 +228,11 @@ class LedgerClient(ServiceClient):
         return await self.json("GET", "/v1/reconciliation",
                                params=_clean({"period": period, "region_code": region_code}))
 
+    async def reconciliation_file(self, period: str, region_code: str | None, fmt: str
+                                  ) -> httpx.Response:
+        return await self.request("GET", "/v1/reconciliation", params=_clean(
+            {"period": period, "region_code": region_code, "format": fmt}))
+
     async def claims(self, status: str | None = None, region_code: str | None = None
                      ) -> list[dict[str, Any]]:
         data = await self.json("GET", "/v1/claims",

@@ -30,7 +30,7 @@ NAV: dict[str, list[tuple[str, str]]] = {
                 ("/finance/reconciliation", "对账"),
                 ("/finance/budget", "预算使用")],
     "auditor": [("/audit/entries", "分录查询"), ("/audit/trial-balance", "试算平衡"),
-                ("/audit/chain", "防篡改校验")],
+                ("/audit/chain", "防篡改校验"), ("/finance/reconciliation", "对账")],
 }
 
 # The ledger names its accounts in English snake_case; people read these.

@@ -98,7 +98,7 @@ async def test_every_post_form_refuses_a_missing_csrf_token(web_shell):
     ("staff1", "/me"), ("staff1", "/finance"), ("officer", "/audit/entries"),
     ("finance", "/officer/providers"), ("staff1", "/provider/admin"),
     ("admin1", "/officer/issuance"), ("finance", "/audit/chain"), ("auditor", "/me/qr"),
-    ("auditor", "/finance/reconciliation"), ("xiaoli", "/finance/budget"),
+    ("auditor", "/finance/claims"), ("staff1", "/finance/reconciliation"), ("xiaoli", "/finance/budget"),
 ])
 async def test_each_page_refuses_other_roles(web_shell, user, path):
     web = web_shell

@@ -358,6 +358,13 @@ async def test_finance_budget_chart_and_reconciliation(web):
         assert rec.status_code == 200 and ("尚未开通" in rec.text or "差异" in rec.text)
         bad = await c.get("/finance/reconciliation", params={"period": "11-2026"})
         assert "2026-11" in bad.text and "请按" in bad.text
+        f = await c.get("/finance/reconciliation.csv", params={"period": "2026-11"})
+        assert f.status_code == 404 and "尚未开通" in f.text  # the ledger has none yet
+        assert (await c.get("/finance/reconciliation.pdf",
+                            params={"period": "2026-11"})).status_code == 422
+    async with web.signed_in("auditor") as c:
+        rec = await c.get("/finance/reconciliation", params={"period": "2026-11"})
+        assert rec.status_code == 200
 
 
 async def test_claims_page_says_plainly_when_the_ledger_has_no_claims_yet(web):

@@ -17,6 +17,7 @@ from web.sessions import Session
 
 router = APIRouter(prefix="/finance")
 FINANCE = require_role(Role.finance)
+RECONCILERS = require_role(Role.finance, Role.auditor)
 _REGION = re.compile(r"^\d{6}(\d{3}(\d{3})?)?$")
 _PERIOD = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 PROGRAMS = {"disability_subsidy": "失能补贴", "meal_assistance": "老年助餐",
@@ -40,7 +41,7 @@ async def home(request: Request, web: StateDep, session: Session = FINANCE) -> H
 
 
 @router.get("/reconciliation", response_class=HTMLResponse)
-async def reconciliation(request: Request, web: StateDep, session: Session = FINANCE,
+async def reconciliation(request: Request, web: StateDep, session: Session = RECONCILERS,
                          period: str | None = None) -> HTMLResponse:
     """Three-way reconciliation for a period: the discrepancies, or that all is well."""
     report = None
@@ -121,3 +122,26 @@ async def approve_claim(claim_id: str, web: StateDep, session: CsrfSession) -> R
     finally:
         await client.aclose()
     return RedirectResponse("/finance/claims", status_code=303)
+
+
+@router.get("/reconciliation.{fmt}")
+async def reconciliation_file(fmt: str, web: StateDep, session: Session = RECONCILERS,
+                              period: str = "") -> Response:
+    """The reconciliation report as the ledger exports it (CSV or Excel)."""
+    media = {"csv": "text/csv; charset=utf-8",
+             "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
+    if fmt not in media or not _PERIOD.match(period):
+        return Response("请按 年-月 选择月份，格式为 CSV 或 Excel。", status_code=422,
+                        media_type="text/plain; charset=utf-8")
+    client = ledger_client(web, session)
+    try:
+        resp = await client.reconciliation_file(period, session.region, fmt)
+    except ApiError as exc:
+        text = "对账功能尚未开通。" if _not_open(exc) else exc.friendly
+        return Response(text, status_code=exc.status if exc.status < 500 else 502,
+                        media_type="text/plain; charset=utf-8")
+    finally:
+        await client.aclose()
+    name = f"reconciliation-{period}.{fmt}"
+    return Response(resp.content, media_type=media[fmt],
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
