@@ -103,9 +103,17 @@ class WebEnv:
     @asynccontextmanager
     async def signed_in(self, username: str) -> AsyncIterator[httpx.AsyncClient]:
         async with self.client() as c:
-            r = await c.post("/login", data={"username": username, "password": PASSWORD})
+            r = await login(c, username, PASSWORD)
             assert r.status_code == 303, r.text
             yield c
+
+
+async def login(c: httpx.AsyncClient, username: str, password: str) -> httpx.Response:
+    """Sign in as a browser does: open the form (CSRF cookie + field), then post it."""
+    form = await c.get("/login")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', form.text).group(1)
+    return await c.post("/login", data={"username": username, "password": password,
+                                        "csrf_token": token})
 
 
 def csrf_of(html: str) -> str:

@@ -8,7 +8,7 @@ import pytest
 
 from services.common.auth import verify_token
 from services.common.settings import get_common_settings
-from tests.web.conftest import PASSWORD, csrf_of
+from tests.web.conftest import PASSWORD, csrf_of, login
 from web.accounts import AccountError, AccountStore
 from web.config import WebSettings
 from web.sessions import COOKIE_NAME
@@ -17,7 +17,7 @@ from web.sessions import COOKIE_NAME
 async def test_sign_in_sets_a_hardened_cookie_and_keeps_the_token_server_side(web_shell):
     web = web_shell
     async with web.client() as c:
-        r = await c.post("/login", data={"username": "laowang", "password": PASSWORD})
+        r = await login(c, "laowang", PASSWORD)
         assert r.status_code == 303 and r.headers["location"] == "/me"
         cookie = r.headers["set-cookie"]
         assert "HttpOnly" in cookie and "samesite=strict" in cookie.lower()
@@ -40,7 +40,7 @@ async def test_secure_cookie_flag_is_configurable(web_shell, accounts_file):
 
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
                                  base_url="https://testserver") as c:
-        r = await c.post("/login", data={"username": "laowang", "password": PASSWORD})
+        r = await login(c, "laowang", PASSWORD)
         assert "Secure" in r.headers["set-cookie"]
 
 
@@ -51,7 +51,7 @@ async def test_wrong_credentials_are_refused_and_create_no_session(web_shell, us
     web = web_shell
     before = len(web.app.state.web.sessions._sessions)
     async with web.client() as c:
-        r = await c.post("/login", data={"username": username, "password": password})
+        r = await login(c, username, password)
         assert r.status_code == 401 and "用户名或密码不对" in r.text
         assert COOKIE_NAME not in c.cookies
     assert len(web.app.state.web.sessions._sessions) == before
@@ -153,11 +153,11 @@ async def test_repeated_wrong_passwords_lock_the_username_for_a_while(web_shell)
     web = web_shell
     async with web.client() as c:
         for _ in range(5):
-            r = await c.post("/login", data={"username": "finance", "password": "guess-123"})
+            r = await login(c, "finance", "guess-123")
             assert r.status_code == 401
-        r = await c.post("/login", data={"username": "finance", "password": PASSWORD})
+        r = await login(c, "finance", PASSWORD)
         assert r.status_code == 429 and "15 分钟" in r.text and COOKIE_NAME not in c.cookies
-        ok = await c.post("/login", data={"username": "auditor", "password": PASSWORD})
+        ok = await login(c, "auditor", PASSWORD)
         assert ok.status_code == 303  # other people are not affected
 
 
@@ -175,3 +175,14 @@ async def test_pages_send_security_headers(web_shell):
         r = await c.get("/me")
         assert "script-src 'self'" in r.headers["content-security-policy"]
         assert r.headers["x-frame-options"] == "DENY" and r.headers["cache-control"] == "no-store"
+
+
+async def test_sign_in_form_needs_its_own_csrf_token(web_shell):
+    async with web_shell.client() as c:
+        r = await c.post("/login", data={"username": "laowang", "password": PASSWORD})
+        assert r.status_code == 403 and COOKIE_NAME not in c.cookies
+        await c.get("/login")  # has the cookie now, but a forged field does not match
+        r = await c.post("/login", data={"username": "laowang", "password": PASSWORD,
+                                         "csrf_token": "forged"})
+        assert r.status_code == 403 and COOKIE_NAME not in c.cookies
+        assert (await login(c, "laowang", PASSWORD)).status_code == 303
