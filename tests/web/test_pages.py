@@ -377,3 +377,16 @@ async def test_claims_page_says_plainly_when_the_ledger_has_no_claims_yet(web):
         assert "msg-err" in (await c.get("/finance/claims")).text
     async with web.signed_in("auditor") as c:
         assert (await c.get("/finance/claims")).status_code == 403
+
+
+async def test_personal_data_never_reaches_the_logs(web, caplog):
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    async with web.signed_in("officer") as c:
+        token = csrf_of((await c.get("/officer/enrol")).text)
+        await c.post("/officer/enrol", data={**ENROL, "csrf_token": token})
+        await c.post("/officer/enrol", data={**ENROL, "csrf_token": token, "lat": "x"})
+    text = caplog.text + "".join(str(r.args) for r in caplog.records)
+    assert ENROL["national_id"] not in text and ENROL["phone"] not in text
+    assert len(web.voucher.state.calls["enrol"]) == 1
