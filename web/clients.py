@@ -60,22 +60,31 @@ class ApiError(Exception):
         return f"{self.status} {self.code}"
 
 
+def make_http(base_url: str, transport: httpx.AsyncBaseTransport | None = None,
+              timeout_s: float = 10.0) -> httpx.AsyncClient:
+    """The connection pool to one service, shared by every request of the web app."""
+    return httpx.AsyncClient(base_url=base_url, transport=transport, timeout=timeout_s)
+
+
 class ServiceClient:
-    """Calls one service. `transport` replaces the network (tests pass an ASGI transport)."""
+    """Calls one service as one person: their bearer token on each request, over either a
+    shared pool (`http`, the app's) or a client of its own (`base_url` + `transport`)."""
 
     def __init__(self, base_url: str, token: str | None,
                  transport: httpx.AsyncBaseTransport | None = None,
-                 timeout_s: float = 10.0) -> None:
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
-        self._client = httpx.AsyncClient(base_url=base_url, headers=headers,
-                                         transport=transport, timeout=timeout_s)
+                 timeout_s: float = 10.0, http: httpx.AsyncClient | None = None) -> None:
+        self._headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self._owned = http is None
+        self._client = http or make_http(base_url, transport, timeout_s)
 
     async def aclose(self) -> None:
-        await self._client.aclose()
+        if self._owned:
+            await self._client.aclose()
 
     async def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        headers = {**kwargs.pop("headers", {}), **self._headers}
         try:
-            resp = await self._client.request(method, path, **kwargs)
+            resp = await self._client.request(method, path, headers=headers, **kwargs)
         except httpx.HTTPError as exc:
             raise ApiError(503, "SERVICE_UNAVAILABLE", "service unreachable") from exc
         if resp.status_code >= 400:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hmac
+
+import httpx
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -26,6 +28,8 @@ class WebState:
     transports: Transports
     templates: Jinja2Templates
     throttle: LoginThrottle
+    # One connection pool per service, opened with the app and closed at shutdown.
+    http: dict[str, httpx.AsyncClient]
 
 
 class NotSignedIn(Exception):
@@ -89,15 +93,15 @@ CsrfSession = Annotated[Session, Depends(check_csrf)]
 
 
 def voucher_client(web: WebState, session: Session) -> VoucherClient:
-    return VoucherClient(web.common.voucher_url, session.token, web.transports.voucher)
+    return VoucherClient(web.common.voucher_url, session.token, http=web.http["voucher"])
 
 
 def provider_client(web: WebState, session: Session) -> ProviderClient:
-    return ProviderClient(web.common.provider_url, session.token, web.transports.provider)
+    return ProviderClient(web.common.provider_url, session.token, http=web.http["provider"])
 
 
 def ledger_client(web: WebState, session: Session) -> LedgerClient:
-    return LedgerClient(web.common.ledger_url, session.token, web.transports.ledger)
+    return LedgerClient(web.common.ledger_url, session.token, http=web.http["ledger"])
 
 
 def terminal_client(web: WebState, session: Session) -> TerminalClient | None:
@@ -105,4 +109,4 @@ def terminal_client(web: WebState, session: Session) -> TerminalClient | None:
     if account is None or not account.terminal_secret:
         return None
     return TerminalClient(web.common.voucher_url, account.terminal_secret,
-                          web.transports.voucher)
+                          http=web.http["voucher"])

@@ -6,6 +6,8 @@ server-side session, and calls the services' HTTP APIs with it.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI, Request
@@ -15,7 +17,7 @@ from fastapi.templating import Jinja2Templates
 
 from services.common.settings import CommonSettings, get_common_settings
 from web.accounts import AccountStore
-from web.clients import Transports
+from web.clients import Transports, make_http
 from web.config import WebSettings, get_settings
 from web.deps import NotSignedIn, PageForbidden, WebState
 from web.render import page
@@ -29,14 +31,26 @@ def create_app(settings: WebSettings | None = None, common: CommonSettings | Non
                transports: Transports | None = None) -> FastAPI:
     settings = settings or get_settings()
     common = common or get_common_settings()
+    transports = transports or Transports()
+    http = {
+        "voucher": make_http(common.voucher_url, transports.voucher),
+        "provider": make_http(common.provider_url, transports.provider),
+        "ledger": make_http(common.ledger_url, transports.ledger),
+    }
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        for client in http.values():
+            await client.aclose()
+
     app = FastAPI(title="Yiyang web", description=__doc__ or "", docs_url=None,
-                  redoc_url=None, openapi_url=None)
+                  redoc_url=None, openapi_url=None, lifespan=lifespan)
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     app.state.web = WebState(
         common=common, settings=settings, accounts=AccountStore(settings.accounts_path),
         sessions=SessionStore(settings.session_secret, settings.session_ttl_s),
-        transports=transports or Transports(), templates=templates,
-        throttle=LoginThrottle())
+        transports=transports, templates=templates, throttle=LoginThrottle(), http=http)
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
 
     @app.get("/healthz")
