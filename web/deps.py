@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import hmac
-
-import httpx
 from dataclasses import dataclass
 from typing import Annotated, Any
 
+import httpx
 from fastapi import Depends, Request
 from fastapi.templating import Jinja2Templates
 
