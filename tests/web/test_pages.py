@@ -390,3 +390,21 @@ async def test_personal_data_never_reaches_the_logs(web, caplog):
     text = caplog.text + "".join(str(r.args) for r in caplog.records)
     assert ENROL["national_id"] not in text and ENROL["phone"] not in text
     assert len(web.voucher.state.calls["enrol"]) == 1
+
+
+async def test_concurrent_people_each_see_only_their_own_vouchers(web):
+    """Requests of different people race over the shared connection pools; each answer
+    carries the right person's data (the bearer is per request, never per pool)."""
+    import asyncio
+
+    async with web.signed_in("laowang") as a, web.signed_in("xiaoli") as b:
+        page = await b.get("/me")
+        await b.post("/me/act-for", data={"csrf_token": csrf_of(page.text),
+                                           "beneficiary_id": B2})
+
+        async def look(c, want: str, other: str) -> None:
+            html = (await c.get("/me")).text
+            assert want in html and other not in html
+
+        await asyncio.gather(*[look(a, "420.50", "7.00") for _ in range(15)],
+                             *[look(b, "7.00", "420.50") for _ in range(15)])
