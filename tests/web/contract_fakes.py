@@ -57,6 +57,7 @@ def voucher_app(vouchers: dict[str, list[dict[str, Any]]], terminals: dict[str, 
     app.state.auth_public_key = get_common_settings().auth_public_key
     install_error_handlers(app)
     codes: dict[str, dict[str, Any]] = {}
+    app.state.codes = codes  # tests read the code a page shows from here
     redemptions: dict[str, dict[str, Any]] = {}
     by_key: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}
     app.state.calls = {"enrol": [], "import": [], "issuance": []}

@@ -3,6 +3,7 @@ their contract stand-ins. Bad input shows a clear message and changes nothing.""
 
 from __future__ import annotations
 
+import base64
 import re
 
 import asyncpg
@@ -34,7 +35,7 @@ async def test_proxy_switches_only_between_people_they_may_act_for(web):
         assert "7.00" in html  # still acting for B2: B3 is not theirs
 
 
-async def test_qr_code_is_fresh_each_time_and_its_image_comes_through_the_web(web):
+async def test_qr_code_is_fresh_each_time_and_its_picture_comes_inline(web):
     async with web.signed_in("laowang") as c:
         page = await c.get("/me/qr")
         assert page.status_code == 200 and "/static/qr.js" in page.text
@@ -42,10 +43,12 @@ async def test_qr_code_is_fresh_each_time_and_its_image_comes_through_the_web(we
         one = (await c.post("/me/qr/code", headers=headers)).json()
         two = (await c.post("/me/qr/code", headers=headers)).json()
         assert one["image"] != two["image"] and 50 <= one["expires_in_s"] <= 60
-        img = await c.get(one["image"])
-        assert img.status_code == 200 and img.headers["content-type"] == "image/svg+xml"
-        assert b"<svg" in img.content
-        assert (await c.get("/me/qr/img/..%2F..%2Fetc.svg")).status_code == 404
+        prefix = "data:image/svg+xml;base64,"
+        assert one["image"].startswith(prefix)
+        assert b"<svg" in base64.b64decode(one["image"][len(prefix):])
+        token = list(web.voucher.state.codes)[-1]
+        assert token not in two["image"]  # the token is only inside the picture
+        assert len(web.voucher.state.codes) == 2
 
 
 async def test_history_lists_redemptions_with_subsidy_and_copay(web):
@@ -75,7 +78,8 @@ async def _redeem(web, c, amount: str, service: str = "MEAL_LUNCH"):
         page = await elder.get("/me/qr")
         code = (await elder.post("/me/qr/code",
                                  headers={"X-CSRF-Token": csrf_of(page.text)})).json()
-    token = code["image"].rsplit("/", 1)[1].removesuffix(".svg")
+    assert code["image"].startswith("data:image/svg+xml")
+    token = list(web.voucher.state.codes)[-1]  # the code that page shows
     form = await c.get("/provider/redeem")
     preview = await c.post("/provider/redeem", data={
         "csrf_token": csrf_of(form.text), "token": token, "service_code": service,
