@@ -1,0 +1,66 @@
+"""Make sure the browser tests can run: Debian's Chromium, a CJK font and Playwright.
+
+Called by tests/web/test_browser.py (and runnable by hand: `python scripts/ensure_browser.py`).
+Installs what is missing through the ordinary clients (apt-get as root, pip for Playwright's
+Python package). Never runs `playwright install`: the browser is the system's Chromium.
+Returns the Chromium path, or raises BrowserUnavailable with the reason.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+CHROMIUM = Path("/usr/bin/chromium")
+APT_PACKAGES = ["chromium", "fonts-noto-cjk"]
+CJK_FONT_DIR = Path("/usr/share/fonts/opentype/noto")
+
+
+class BrowserUnavailable(RuntimeError):
+    pass
+
+
+def _run(cmd: list[str], timeout: int) -> None:
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env,
+                          check=False)
+    if proc.returncode != 0:
+        tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
+        raise BrowserUnavailable(f"{' '.join(cmd[:3])} failed: {' | '.join(tail)}")
+
+
+def _apt_install(packages: list[str]) -> None:
+    if os.geteuid() != 0:
+        raise BrowserUnavailable(
+            f"{', '.join(packages)} missing and not root: run `sudo apt-get install -y "
+            f"{' '.join(packages)}`")
+    if not shutil.which("apt-get"):
+        raise BrowserUnavailable("no apt-get on this machine to install Chromium")
+    _run(["apt-get", "update", "-qq"], timeout=600)
+    _run(["apt-get", "install", "-y", "-qq", *packages], timeout=1200)
+
+
+def ensure_browser() -> Path:
+    missing = []
+    if not CHROMIUM.exists():
+        missing.append("chromium")
+    if not CJK_FONT_DIR.exists():
+        missing.append("fonts-noto-cjk")
+    if missing:
+        _apt_install(missing)
+    if not CHROMIUM.exists():
+        raise BrowserUnavailable(f"{CHROMIUM} still missing after apt-get install")
+    if importlib.util.find_spec("playwright") is None:
+        _run([sys.executable, "-m", "pip", "install", "-q", "playwright"], timeout=900)
+        importlib.invalidate_caches()
+    if importlib.util.find_spec("playwright") is None:
+        raise BrowserUnavailable("the playwright Python package could not be installed")
+    return CHROMIUM
+
+
+if __name__ == "__main__":
+    print(ensure_browser())

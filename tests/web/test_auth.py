@@ -1,0 +1,188 @@
+"""Sign-in, sessions, CSRF, sign-out and role-based page refusal."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from services.common.auth import verify_token
+from services.common.settings import get_common_settings
+from tests.web.conftest import PASSWORD, csrf_of, login
+from web.accounts import AccountError, AccountStore
+from web.config import WebSettings
+from web.sessions import COOKIE_NAME
+
+
+async def test_sign_in_sets_a_hardened_cookie_and_keeps_the_token_server_side(web_shell):
+    web = web_shell
+    async with web.client() as c:
+        r = await login(c, "laowang", PASSWORD)
+        assert r.status_code == 303 and r.headers["location"] == "/me"
+        cookie = r.headers["set-cookie"]
+        assert "HttpOnly" in cookie and "samesite=strict" in cookie.lower()
+        value = c.cookies[COOKIE_NAME]
+        assert "eyJ" not in value  # no JWT in the browser
+        session = web.app.state.web.sessions.load(value)
+        principal = verify_token(get_common_settings().auth_public_key, session.token)
+        assert principal.role == "beneficiary" and principal.beneficiary_ids
+        home = await c.get("/me")
+        assert home.status_code == 200 and "王大爷" in home.text
+
+
+async def test_secure_cookie_flag_is_configurable(web_shell, accounts_file):
+    web = web_shell
+    from web.main import create_app
+
+    app = create_app(WebSettings(accounts_file=accounts_file, cookie_secure=True),
+                     transports=web.app.state.web.transports)
+    import httpx
+
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                 base_url="https://testserver") as c:
+        r = await login(c, "laowang", PASSWORD)
+        assert "Secure" in r.headers["set-cookie"]
+
+
+@pytest.mark.parametrize("username,password", [("laowang", "wrong-password"),
+                                               ("nobody", PASSWORD), ("", "")])
+async def test_wrong_credentials_are_refused_and_create_no_session(web_shell, username,
+                                                                   password):
+    web = web_shell
+    before = len(web.app.state.web.sessions._sessions)
+    async with web.client() as c:
+        r = await login(c, username, password)
+        assert r.status_code == 401 and "用户名或密码不对" in r.text
+        assert COOKIE_NAME not in c.cookies
+    assert len(web.app.state.web.sessions._sessions) == before
+
+
+async def test_pages_need_a_session_and_a_forged_cookie_is_not_one(web_shell):
+    web = web_shell
+    async with web.client() as c:
+        assert (await c.get("/me")).headers["location"] == "/login"
+        c.cookies.set(COOKIE_NAME, "made-up.0123456789abcdef0123456789abcdef")
+        assert (await c.get("/audit/chain")).status_code == 303
+
+
+async def test_sign_out_needs_the_csrf_token_and_then_ends_the_session(web_shell):
+    web = web_shell
+    async with web.signed_in("auditor") as c:
+        page = await c.get("/audit/chain")
+        refused = await c.post("/logout", data={"csrf_token": "not-the-token"})
+        assert refused.status_code == 403 and "页面已过期" in refused.text
+        assert (await c.get("/audit/chain")).status_code == 200  # still signed in
+        cookie = c.cookies[COOKIE_NAME]
+        out = await c.post("/logout", data={"csrf_token": csrf_of(page.text)})
+        assert out.status_code == 303 and out.headers["location"] == "/login"
+        c.cookies.set(COOKIE_NAME, cookie)  # replaying the old cookie does not work
+        assert (await c.get("/audit/chain")).status_code == 303
+
+
+async def test_every_post_form_refuses_a_missing_csrf_token(web_shell):
+    web = web_shell
+    cases = {"xiaoli": ["/me/act-for", "/me/qr/code"], "staff1": ["/provider/redeem",
+             "/provider/redeem/confirm"], "officer": ["/officer/enrol", "/officer/import",
+             "/officer/issuance", "/officer/providers/prov-new/approve"]}
+    for user, paths in cases.items():
+        async with web.signed_in(user) as c:
+            for path in paths:
+                r = await c.post(path, data={"reason": "x", "beneficiary_id": "x"})
+                assert r.status_code == 403, (user, path)
+    assert web.providers["prov-new"]["status"] == "applied"
+    assert web.voucher.state.calls == {"enrol": [], "import": [], "issuance": []}
+
+
+@pytest.mark.parametrize("user,path", [
+    ("laowang", "/audit/chain"), ("laowang", "/officer/enrol"), ("laowang", "/provider/redeem"),
+    ("staff1", "/me"), ("staff1", "/finance"), ("officer", "/audit/entries"),
+    ("finance", "/officer/providers"), ("staff1", "/provider/admin"),
+    ("admin1", "/officer/issuance"), ("finance", "/audit/chain"), ("auditor", "/me/qr"),
+    ("auditor", "/finance/claims"), ("staff1", "/finance/reconciliation"), ("xiaoli", "/finance/budget"),
+])
+async def test_each_page_refuses_other_roles(web_shell, user, path):
+    web = web_shell
+    async with web.signed_in(user) as c:
+        r = await c.get(path)
+        assert r.status_code == 403 and "不能打开这个页面" in r.text
+
+
+async def test_navigation_shows_only_the_roles_pages(web_shell):
+    web = web_shell
+    async with web.signed_in("laowang") as c:
+        html = (await c.get("/me")).text
+        assert "出示付款码" in html and "/audit/" not in html and "/officer/" not in html
+    async with web.signed_in("auditor") as c:
+        html = (await c.get("/audit/entries")).text
+        assert "防篡改校验" in html and "/me/qr" not in html
+
+
+def test_account_store_hashes_passwords_and_checks_roles(tmp_path):
+    store = AccountStore(tmp_path / "a.json")
+    store.add(username="u1", password="long-enough-1", role="finance", display_name="x",
+              region="450000")
+    raw = json.loads((tmp_path / "a.json").read_text())
+    assert "long-enough-1" not in json.dumps(raw)
+    assert raw["accounts"]["u1"]["password_hash"].startswith("scrypt$")
+    assert store.authenticate("u1", "long-enough-1") is not None
+    assert store.authenticate("u1", "long-enough-2") is None
+    for bad in ({"role": "service"}, {"role": "finance", "region": None},
+                {"role": "provider_staff"}, {"role": "proxy"}, {"password": "short"}):
+        fields = {"username": "u2", "password": "long-enough-1", "display_name": "y",
+                  "role": "finance", "region": "450000", **bad}
+        with pytest.raises((AccountError, ValueError)):
+            store.add(**fields)
+    assert store.get("u2") is None
+
+
+def test_development_session_secret_is_refused_in_production(monkeypatch):
+    monkeypatch.setenv("YIYANG_ENV", "production")
+    monkeypatch.setenv("YIYANG_AUTH_PRIVATE_KEY", "a-production-key-set-by-the-operator")
+    monkeypatch.setenv("YIYANG_AUTH_PUBLIC_KEY", "a-production-public-key")
+    get_common_settings.cache_clear()
+    try:
+        with pytest.raises(ValueError, match="SESSION_SECRET"):
+            WebSettings()
+        assert WebSettings(session_secret="s" * 48).secure_cookies
+    finally:
+        monkeypatch.setenv("YIYANG_ENV", "test")
+        get_common_settings.cache_clear()
+
+
+async def test_repeated_wrong_passwords_lock_the_username_for_a_while(web_shell):
+    web = web_shell
+    async with web.client() as c:
+        for _ in range(5):
+            r = await login(c, "finance", "guess-123")
+            assert r.status_code == 401
+        r = await login(c, "finance", PASSWORD)
+        assert r.status_code == 429 and "15 分钟" in r.text and COOKIE_NAME not in c.cookies
+        ok = await login(c, "auditor", PASSWORD)
+        assert ok.status_code == 303  # other people are not affected
+
+
+async def test_a_service_that_is_down_gives_a_plain_message_not_an_error(web_shell):
+    async with web_shell.signed_in("auditor") as c:
+        r = await c.get("/audit/chain", params={"run": 1})
+        assert r.status_code == 200 and "系统暂时忙" in r.text
+    async with web_shell.signed_in("finance") as c:
+        r = await c.get("/finance")
+        assert r.status_code == 200 and "系统暂时忙" in r.text
+
+
+async def test_pages_send_security_headers(web_shell):
+    async with web_shell.signed_in("laowang") as c:
+        r = await c.get("/me")
+        assert "script-src 'self'" in r.headers["content-security-policy"]
+        assert r.headers["x-frame-options"] == "DENY" and r.headers["cache-control"] == "no-store"
+
+
+async def test_sign_in_form_needs_its_own_csrf_token(web_shell):
+    async with web_shell.client() as c:
+        r = await c.post("/login", data={"username": "laowang", "password": PASSWORD})
+        assert r.status_code == 403 and COOKIE_NAME not in c.cookies
+        await c.get("/login")  # has the cookie now, but a forged field does not match
+        r = await c.post("/login", data={"username": "laowang", "password": PASSWORD,
+                                         "csrf_token": "forged"})
+        assert r.status_code == 403 and COOKIE_NAME not in c.cookies
+        assert (await login(c, "laowang", PASSWORD)).status_code == 303

@@ -1,0 +1,37 @@
+"""The SVG bar chart helper and amount formatting (pure, no services)."""
+
+from web.charts import bar_chart, fen_to_yuan
+from web.routes.provider import day_summary, parse_yuan
+
+
+def test_fen_to_yuan_is_exact():
+    assert fen_to_yuan(0) == "0.00"
+    assert fen_to_yuan(5) == "0.05"
+    assert fen_to_yuan(123456789) == "1,234,567.89"
+    assert fen_to_yuan(-150) == "-1.50"
+
+
+def test_parse_yuan_is_exact_and_refuses_what_is_not_an_amount():
+    assert parse_yuan("15") == 1500
+    assert parse_yuan(" 20.5 ") == 2050
+    assert parse_yuan("0.07") == 7
+    assert parse_yuan("19.99") == 1999
+    for bad in ("", "1.234", "-1", "1e3", "abc", "12,00", "12345678"):
+        assert parse_yuan(bad) is None
+
+
+def test_bar_chart_scales_bars_and_writes_values_out():
+    svg = bar_chart("预算", [("失能补贴", 100_00), ("老年助餐", 50_00), ("<护理>", 0)])
+    assert svg.startswith("<svg") and svg.endswith("</svg>")
+    assert "100.00 元" in svg and "50.00 元" in svg and "&lt;护理&gt;" in svg
+    widths = [int(w) for w in __import__("re").findall(r'<rect[^>]* width="(\d+)"', svg)]
+    assert widths[0] == 2 * widths[1] and widths[2] == 0
+    assert "暂无数据" in bar_chart("空", [])
+
+
+def test_day_summary_leaves_voided_out():
+    rows = [{"status": "posted", "gross_fen": 1500, "subsidy_fen": 1200, "copay_fen": 300},
+            {"status": "voided", "gross_fen": 900, "subsidy_fen": 900, "copay_fen": 0},
+            {"status": "posted", "gross_fen": 1000, "subsidy_fen": 800, "copay_fen": 200}]
+    assert day_summary(rows) == {"count": 2, "gross_fen": 2500, "subsidy_fen": 2000,
+                                 "copay_fen": 500, "voided": 1}

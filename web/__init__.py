@@ -1,0 +1,1 @@
+"""Yiyang web: the Simplified Chinese, elder-friendly pages. Talks to the services over HTTP only."""

@@ -1,0 +1,265 @@
+"""One small HTTP client per service, carrying the signed-in person's bearer token.
+
+Pages call these and never build URLs themselves. A refusal from a service becomes an
+`ApiError` with a friendly Chinese message (by the stable error code; otherwise the
+service's own message). Transports are injectable so tests run the services in-process.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+FRIENDLY: dict[str, str] = {
+    "UNAUTHENTICATED": "登录已失效，请重新登录。",
+    "TOKEN_EXPIRED": "二维码或登录已过期，请刷新后再试。",
+    "INVALID_TOKEN": "二维码无效，请让老人刷新二维码后重新扫描。",
+    "INVALID_TERMINAL": "本机终端未登记或已停用，请联系机构管理员。",
+    "ROLE_NOT_ALLOWED": "您的账号没有这项权限。",
+    "OUT_OF_SCOPE": "这不在您负责的范围内。",
+    "FORBIDDEN": "您的账号没有这项权限。",
+    "NOT_FOUND": "没有找到相关记录。",
+    "VALIDATION_ERROR": "填写的内容有误，请检查后再提交。",
+    "FIELD_REQUIRED": "有必填项没有填写。",
+    "TOKEN_USED": "这个二维码已经用过了，请让老人刷新二维码。",
+    "TOKEN_REPLAYED": "这个二维码已经用过了，请让老人刷新二维码。",
+    "INSUFFICIENT_BALANCE": "补贴券余额不足。",
+    "VOUCHER_EXPIRED": "补贴券已过期。",
+    "NO_USABLE_VOUCHER": "没有可在本机构、本项服务使用的补贴券。",
+    "DAY_LIMIT_REACHED": "今天的使用次数已经用完了。",
+    "BENEFICIARY_INACTIVE": "老人的补贴资格已暂停。",
+    "PROVIDER_NOT_APPROVED": "本机构目前不能受理补贴券。",
+    "SERVICE_NOT_ALLOWED": "这项服务不在补贴范围内。",
+    "IDEMPOTENCY_KEY_REUSED": "这笔交易已经提交过，内容不同，请重新开始。",
+    "INVALID_NATIONAL_ID": "身份证号码不正确，请核对。",
+    "DUPLICATE_BENEFICIARY": "这位老人已经登记过了。",
+    "INVALID_TRANSITION": "当前状态下不能进行这个操作。",
+    "BUDGET_EXCEEDED": "预算不足，无法发放。",
+    "MAKER_CHECKER": "不能审批自己制作的结算申请，请由另一位财务人员审批。",
+    "SAME_PERSON": "不能审批自己制作的结算申请，请由另一位财务人员审批。",
+    "FILTER_NOT_SUPPORTED": "这组查询条件不适用，请换一种条件。",
+    "SERVICE_UNAVAILABLE": "系统暂时忙，请稍后再试。",
+    "INTERNAL_ERROR": "系统出了点问题，请稍后再试。",
+}
+
+
+@dataclass
+class ApiError(Exception):
+    status: int
+    code: str
+    message: str
+    field: str | None = None
+
+    @property
+    def friendly(self) -> str:
+        return FRIENDLY.get(self.code, self.message)
+
+    def __str__(self) -> str:
+        return f"{self.status} {self.code}"
+
+
+def make_http(base_url: str, transport: httpx.AsyncBaseTransport | None = None,
+              timeout_s: float = 10.0) -> httpx.AsyncClient:
+    """The connection pool to one service, shared by every request of the web app."""
+    return httpx.AsyncClient(base_url=base_url, transport=transport, timeout=timeout_s)
+
+
+class ServiceClient:
+    """Calls one service as one person: their bearer token on each request, over either a
+    shared pool (`http`, the app's) or a client of its own (`base_url` + `transport`)."""
+
+    def __init__(self, base_url: str, token: str | None,
+                 transport: httpx.AsyncBaseTransport | None = None,
+                 timeout_s: float = 10.0, http: httpx.AsyncClient | None = None) -> None:
+        self._headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self._owned = http is None
+        self._client = http or make_http(base_url, transport, timeout_s)
+
+    async def aclose(self) -> None:
+        if self._owned:
+            await self._client.aclose()
+
+    async def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        headers = {**kwargs.pop("headers", {}), **self._headers}
+        try:
+            resp = await self._client.request(method, path, headers=headers, **kwargs)
+        except httpx.HTTPError as exc:
+            raise ApiError(503, "SERVICE_UNAVAILABLE", "service unreachable") from exc
+        if resp.status_code >= 400:
+            raise _error_of(resp)
+        return resp
+
+    async def json(self, method: str, path: str, **kwargs: Any) -> Any:
+        return (await self.request(method, path, **kwargs)).json()
+
+
+def _error_of(resp: httpx.Response) -> ApiError:
+    try:
+        err = resp.json().get("error") or {}
+    except ValueError:
+        err = {}
+    code = err.get("code") or ("INTERNAL_ERROR" if resp.status_code >= 500 else "HTTP_ERROR")
+    return ApiError(resp.status_code, code, err.get("message") or resp.reason_phrase,
+                    err.get("field"))
+
+
+def _rows(data: Any, key: str) -> list[dict[str, Any]]:
+    """A list answer, whether bare or wrapped (`{"items": [...]}` or `{key: [...]}`)."""
+    if isinstance(data, list):
+        return data
+    return data.get("items", data.get(key, []))
+
+
+def _clean(params: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in params.items() if v not in (None, "")}
+
+
+class VoucherClient(ServiceClient):
+    async def vouchers(self, beneficiary_id: str) -> list[dict[str, Any]]:
+        data = await self.json("GET", f"/v1/beneficiaries/{beneficiary_id}/vouchers")
+        return _rows(data, "vouchers")
+
+    async def beneficiary(self, beneficiary_id: str) -> dict[str, Any]:
+        return await self.json("GET", f"/v1/beneficiaries/{beneficiary_id}")
+
+    async def new_code(self, beneficiary_id: str) -> dict[str, Any]:
+        return await self.json("POST", f"/v1/beneficiaries/{beneficiary_id}/codes")
+
+    async def code_svg(self, token: str) -> bytes:
+        return (await self.request("GET", f"/v1/codes/{token}.svg")).content
+
+    async def redemptions(self, beneficiary_id: str) -> list[dict[str, Any]]:
+        data = await self.json("GET", f"/v1/beneficiaries/{beneficiary_id}/redemptions")
+        return _rows(data, "redemptions")
+
+    async def provider_day(self, provider_id: str, day: str) -> list[dict[str, Any]]:
+        data = await self.json("GET", "/v1/redemptions",
+                               params={"provider_id": provider_id, "date": day})
+        return _rows(data, "redemptions")
+
+    async def void(self, redemption_id: str, reason: str) -> dict[str, Any]:
+        return await self.json("POST", f"/v1/redemptions/{redemption_id}/void",
+                               json={"reason": reason})
+
+    async def enrol(self, body: dict[str, Any]) -> dict[str, Any]:
+        return await self.json("POST", "/v1/beneficiaries", json=body)
+
+    async def import_file(self, filename: str, content: bytes, content_type: str
+                          ) -> dict[str, Any]:
+        return await self.json("POST", "/v1/beneficiaries/import",
+                               files={"file": (filename, content, content_type)})
+
+    async def start_issuance(self, program_code: str, period: str, region_code: str
+                             ) -> dict[str, Any]:
+        # The run answers when it is done (it resumes if cut short), so allow it time.
+        return await self.json("POST", "/v1/issuance-runs", json={
+            "program_code": program_code, "period": period, "region_code": region_code},
+            timeout=600)
+
+    async def issuance_run(self, run_id: str) -> dict[str, Any]:
+        return await self.json("GET", f"/v1/issuance-runs/{run_id}")
+
+
+class TerminalClient(ServiceClient):
+    """The voucher service as a provider terminal sees it (bearer = the terminal secret)."""
+
+    async def redeem(self, token: str, service_code: str, gross_fen: int,
+                     idempotency_key: str) -> dict[str, Any]:
+        return await self.json("POST", "/v1/redemptions", json={
+            "token": token, "service_code": service_code, "gross_fen": gross_fen,
+            "idempotency_key": idempotency_key})
+
+    async def void(self, redemption_id: str, reason: str) -> dict[str, Any]:
+        return await self.json("POST", f"/v1/redemptions/{redemption_id}/void",
+                               json={"reason": reason})
+
+    async def preview(self, token: str, service_code: str, gross_fen: int
+                      ) -> dict[str, Any] | None:
+        """Subsidy and co-payment the redemption would give, changing nothing; None while
+        the voucher service offers no preview (`POST /v1/redemptions/preview`)."""
+        try:
+            return await self.json("POST", "/v1/redemptions/preview", json={
+                "token": token, "service_code": service_code, "gross_fen": gross_fen})
+        except ApiError as exc:
+            if exc.status in (404, 405) and exc.code in ("NOT_FOUND", "METHOD_NOT_ALLOWED"):
+                return None
+            raise
+
+
+class ProviderClient(ServiceClient):
+    async def nearby(self, lat: float, lon: float, radius_m: int = 1500,
+                     kind: str | None = None) -> list[dict[str, Any]]:
+        data = await self.json("GET", "/v1/providers", params=_clean(
+            {"lat": lat, "lon": lon, "radius_m": radius_m, "kind": kind}))
+        return _rows(data, "providers")
+
+    async def get(self, provider_id: str) -> dict[str, Any]:
+        return await self.json("GET", f"/v1/providers/{provider_id}")
+
+    async def listing(self, status: str | None = None) -> list[dict[str, Any]]:
+        data = await self.json("GET", "/v1/providers", params=_clean({"status": status}))
+        return _rows(data, "providers")
+
+    async def terminals(self, provider_id: str) -> list[dict[str, Any]]:
+        return _rows(await self.json("GET", f"/v1/providers/{provider_id}/terminals"),
+                     "terminals")
+
+    async def new_terminal(self, provider_id: str, name: str) -> dict[str, Any]:
+        return await self.json("POST", f"/v1/providers/{provider_id}/terminals",
+                               json={"name": name})
+
+    async def change_status(self, provider_id: str, action: str, reason: str
+                            ) -> dict[str, Any]:
+        if action not in ("approve", "suspend", "revoke"):
+            raise ValueError(action)
+        return await self.json("POST", f"/v1/providers/{provider_id}/{action}",
+                               json={"reason": reason})
+
+
+class LedgerClient(ServiceClient):
+    async def trial_balance(self, as_of: str | None = None, region_code: str | None = None
+                            ) -> dict[str, Any]:
+        return await self.json("GET", "/v1/trial-balance",
+                               params=_clean({"as_of": as_of, "region_code": region_code}))
+
+    async def entries(self, **filters: Any) -> dict[str, Any]:
+        if "from_" in filters:
+            filters["from"] = filters.pop("from_")
+        return await self.json("GET", "/v1/entries", params=_clean(filters))
+
+    async def verify_chain(self) -> dict[str, Any]:
+        return await self.json("GET", "/v1/chain/verify")
+
+    async def reconciliation(self, period: str, region_code: str | None = None
+                             ) -> dict[str, Any]:
+        return await self.json("GET", "/v1/reconciliation",
+                               params=_clean({"period": period, "region_code": region_code}))
+
+    async def reconciliation_file(self, period: str, region_code: str | None, fmt: str
+                                  ) -> httpx.Response:
+        return await self.request("GET", "/v1/reconciliation", params=_clean(
+            {"period": period, "region_code": region_code, "format": fmt}))
+
+    async def claims(self, status: str | None = None, region_code: str | None = None
+                     ) -> list[dict[str, Any]]:
+        data = await self.json("GET", "/v1/claims",
+                               params=_clean({"status": status, "region_code": region_code}))
+        return _rows(data, "claims")
+
+    async def approve_claim(self, claim_id: str) -> dict[str, Any]:
+        return await self.json("POST", f"/v1/claims/{claim_id}/approve")
+
+    async def budget(self, program_code: str, region_code: str) -> dict[str, Any]:
+        return await self.json("GET", "/v1/budget", params={
+            "program_code": program_code, "region_code": region_code})
+
+
+@dataclass
+class Transports:
+    """Per-service transports; None means the real network (the configured URL)."""
+
+    voucher: httpx.AsyncBaseTransport | None = None
+    provider: httpx.AsyncBaseTransport | None = None
+    ledger: httpx.AsyncBaseTransport | None = None

@@ -1,0 +1,149 @@
+"""Pages for the elderly person and their family (proxy): vouchers, the QR code, history."""
+
+from __future__ import annotations
+
+import base64
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+
+from services.common.auth import Role
+from web.clients import ApiError
+from web.deps import CsrfSession, StateDep, provider_client, require_role, voucher_client
+from web.render import page
+from web.sessions import Session
+
+router = APIRouter(prefix="/me")
+PERSON = require_role(Role.beneficiary, Role.proxy)
+VOUCHER_STATUS = {"active": "可使用", "exhausted": "已用完", "expired": "已过期",
+                  "revoked": "已停用"}
+PROGRAM_NAMES = {"disability_subsidy": "失能老年人养老服务消费补贴",
+                 "meal_assistance": "老年助餐补贴", "nursing_subsidy": "护理补贴"}
+
+
+def _acting_for(session: Session) -> str:
+    who = session.acting_for or (session.beneficiary_ids[0] if session.beneficiary_ids else "")
+    return who
+
+
+async def _people(web: Any, session: Session) -> dict[str, str]:
+    """Names of the people a proxy acts for (for the switcher); numbered when unknown."""
+    names = {b: f"老人 {i}（编号尾号 {b[-4:]}）" for i, b in enumerate(session.beneficiary_ids, 1)}
+    if session.role != Role.proxy.value or len(session.beneficiary_ids) < 2:
+        return names
+    client = voucher_client(web, session)
+    try:
+        for b in session.beneficiary_ids:
+            try:
+                names[b] = (await client.beneficiary(b)).get("name") or names[b]
+            except ApiError:
+                pass
+    finally:
+        await client.aclose()
+    return names
+
+
+@router.get("", response_class=HTMLResponse)
+async def home(request: Request, web: StateDep, session: Session = PERSON) -> HTMLResponse:
+    """Vouchers of the person being served, with balance and validity."""
+    client = voucher_client(web, session)
+    error = None
+    vouchers: list[dict[str, Any]] = []
+    try:
+        vouchers = await client.vouchers(_acting_for(session))
+    except ApiError as exc:
+        error = exc.friendly
+    finally:
+        await client.aclose()
+    return page(request, "me_home.html", session, vouchers=vouchers, error=error,
+                status_names=VOUCHER_STATUS, program_names=PROGRAM_NAMES,
+                acting_for=_acting_for(session), people=await _people(web, session))
+
+
+@router.post("/act-for")
+async def act_for(session: CsrfSession, beneficiary_id: Annotated[str, Form()] = ""
+                  ) -> Response:
+    """A proxy switches to another person they may act for (only those in their token)."""
+    if beneficiary_id not in session.beneficiary_ids:
+        return RedirectResponse("/me?err=scope", status_code=303)
+    session.acting_for = beneficiary_id
+    session.flash.append(("ok", "已切换服务对象。"))
+    return RedirectResponse("/me", status_code=303)
+
+
+@router.get("/qr", response_class=HTMLResponse)
+async def qr_page(request: Request, web: StateDep, session: Session = PERSON) -> HTMLResponse:
+    """The payment code page: the script fetches a fresh code before the old one expires."""
+    return page(request, "me_qr.html", session, acting_for=_acting_for(session),
+                margin_s=web.settings.qr_refresh_margin_s, people=await _people(web, session))
+
+
+@router.post("/qr/code")
+async def new_code(web: StateDep, session: CsrfSession) -> JSONResponse:
+    """A new one-time code for the person being served (called by the page's script).
+
+    The picture comes back inline (a data: URL), so the token never appears in a URL the
+    browser requests and so never in an access log on the way."""
+    if session.role not in (Role.beneficiary.value, Role.proxy.value):
+        return JSONResponse({"error": {"code": "ROLE_NOT_ALLOWED",
+                                       "message": "您的账号没有这项权限。"}}, status_code=403)
+    client = voucher_client(web, session)
+    try:
+        code = await client.new_code(_acting_for(session))
+        svg = await client.code_svg(code["token"])
+    except ApiError as exc:
+        return JSONResponse({"error": {"code": exc.code, "message": exc.friendly}},
+                            status_code=exc.status if exc.status < 500 else 502)
+    finally:
+        await client.aclose()
+    expires = datetime.fromisoformat(str(code["expires_at"]))
+    if expires.tzinfo is None:
+        expires = expires.replace(tzinfo=UTC)
+    seconds = max(0, int((expires - datetime.now(UTC)).total_seconds()))
+    image = "data:image/svg+xml;base64," + base64.b64encode(svg).decode()
+    return JSONResponse({"image": image, "expires_in_s": seconds,
+                         "expires_at": expires.isoformat()},
+                        headers={"Cache-Control": "no-store"})
+
+
+@router.get("/history", response_class=HTMLResponse)
+async def history(request: Request, web: StateDep, session: Session = PERSON) -> HTMLResponse:
+    """Redemptions of the person being served: where, what, subsidy and co-payment."""
+    client = voucher_client(web, session)
+    rows: list[dict[str, Any]] = []
+    error = None
+    try:
+        rows = await client.redemptions(_acting_for(session))
+    except ApiError as exc:
+        error = exc.friendly
+    finally:
+        await client.aclose()
+    return page(request, "me_history.html", session, rows=rows, error=error)
+
+
+@router.get("/nearby", response_class=HTMLResponse)
+async def nearby(request: Request, web: StateDep, session: Session = PERSON,
+                 lat: float | None = None, lon: float | None = None) -> HTMLResponse:
+    """Approved providers within walking distance (the 15-minute care circle)."""
+    rows: list[dict[str, Any]] = []
+    error = None
+    if lat is None or lon is None:  # default: around the person's home, when known
+        client = voucher_client(web, session)
+        try:
+            home = await client.beneficiary(_acting_for(session))
+            lat, lon = home.get("lat"), home.get("lon")
+        except ApiError:
+            pass
+        finally:
+            await client.aclose()
+    if lat is not None and lon is not None and -90 <= lat <= 90 and -180 <= lon <= 180:
+        client = provider_client(web, session)
+        try:
+            rows = await client.nearby(lat, lon)
+        except ApiError as exc:
+            error = exc.friendly
+        finally:
+            await client.aclose()
+    return page(request, "me_nearby.html", session, rows=rows, error=error, lat=lat, lon=lon)

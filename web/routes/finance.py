@@ -1,0 +1,147 @@
+"""Finance: trial balance, reconciliation, budget use charts."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from services.common.auth import Role
+from web.charts import bar_chart
+from web.clients import ApiError
+from web.deps import CsrfSession, PageForbidden, StateDep, ledger_client, require_role
+from web.render import page
+from web.sessions import Session
+
+router = APIRouter(prefix="/finance")
+FINANCE = require_role(Role.finance)
+RECONCILERS = require_role(Role.finance, Role.auditor)
+_REGION = re.compile(r"^\d{6}(\d{3}(\d{3})?)?$")
+_PERIOD = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+PROGRAMS = {"disability_subsidy": "失能补贴", "meal_assistance": "老年助餐",
+            "nursing_subsidy": "护理补贴"}
+
+
+@router.get("", response_class=HTMLResponse)
+async def home(request: Request, web: StateDep, session: Session = FINANCE) -> HTMLResponse:
+    """Trial balance of the finance officer's region, now."""
+    client = ledger_client(web, session)
+    tb: dict[str, Any] | None = None
+    error = None
+    try:
+        tb = await client.trial_balance(region_code=session.region)
+    except ApiError as exc:
+        error = exc.friendly
+    finally:
+        await client.aclose()
+    return page(request, "trial_balance.html", session, tb=tb, error=error, as_of="",
+                action="/finance")
+
+
+@router.get("/reconciliation", response_class=HTMLResponse)
+async def reconciliation(request: Request, web: StateDep, session: Session = RECONCILERS,
+                         period: str | None = None) -> HTMLResponse:
+    """Three-way reconciliation for a period: the discrepancies, or that all is well."""
+    report = None
+    error = None
+    if period:
+        if not _PERIOD.match(period):
+            error = "请按 年-月 填写，例如 2026-11。"
+        else:
+            client = ledger_client(web, session)
+            try:
+                report = await client.reconciliation(period, session.region)
+            except ApiError as exc:
+                error = ("对账功能尚未开通。" if exc.status in (404, 405) and
+                         exc.code in ("NOT_FOUND", "METHOD_NOT_ALLOWED") else exc.friendly)
+            finally:
+                await client.aclose()
+    return page(request, "reconciliation.html", session, report=report, error=error,
+                period=period or "")
+
+
+@router.get("/budget", response_class=HTMLResponse)
+async def budget(request: Request, web: StateDep, session: Session = FINANCE,
+                 region_code: str | None = None) -> HTMLResponse:
+    """Budget available per program for a region in scope (default the officer's own), as
+    a bar chart. The ledger answers for the nearest region at or above that has a budget."""
+    region = region_code if region_code and _REGION.match(region_code) else session.region
+    client = ledger_client(web, session)
+    bars: list[tuple[str, int]] = []
+    errors: list[str] = []
+    try:
+        for code, name in PROGRAMS.items():
+            try:
+                b = await client.budget(code, region or "")
+                bars.append((name, int(b.get("available_fen") or 0)))
+            except ApiError as exc:
+                errors.append(f"{name}：{exc.friendly}")
+    finally:
+        await client.aclose()
+    return page(request, "budget.html", session, chart=bar_chart("可用预算（按补贴项目）", bars),
+                errors=errors, region=region)
+
+
+def _not_open(exc: ApiError) -> bool:
+    return exc.status in (404, 405) and exc.code in ("NOT_FOUND", "METHOD_NOT_ALLOWED")
+
+
+@router.get("/claims", response_class=HTMLResponse)
+async def claims(request: Request, web: StateDep, session: Session = FINANCE) -> HTMLResponse:
+    """Settlement claims waiting for approval. The ledger refuses the preparer's own
+    approval (maker-checker); the page shows who prepared each claim."""
+    client = ledger_client(web, session)
+    rows: list[dict[str, Any]] = []
+    error = None
+    try:
+        rows = await client.claims(status="submitted", region_code=session.region)
+    except ApiError as exc:
+        error = "结算审批功能尚未开通。" if _not_open(exc) else exc.friendly
+    finally:
+        await client.aclose()
+    return page(request, "finance_claims.html", session, rows=rows, error=error)
+
+
+@router.post("/claims/{claim_id}/approve")
+async def approve_claim(claim_id: str, web: StateDep, session: CsrfSession) -> Response:
+    """Approve a claim (the ledger checks that the approver is not its preparer)."""
+    if session.role != Role.finance.value:
+        raise PageForbidden()
+    if not re.match(r"^[\w-]{1,64}$", claim_id):
+        session.flash.append(("err", "没有这笔结算申请。"))
+        return RedirectResponse("/finance/claims", status_code=303)
+    client = ledger_client(web, session)
+    try:
+        await client.approve_claim(claim_id)
+        session.flash.append(("ok", "已审批通过。"))
+    except ApiError as exc:
+        session.flash.append(("err", "结算审批功能尚未开通。" if _not_open(exc)
+                              else exc.friendly))
+    finally:
+        await client.aclose()
+    return RedirectResponse("/finance/claims", status_code=303)
+
+
+@router.get("/reconciliation.{fmt}")
+async def reconciliation_file(fmt: str, web: StateDep, session: Session = RECONCILERS,
+                              period: str = "") -> Response:
+    """The reconciliation report as the ledger exports it (CSV or Excel)."""
+    media = {"csv": "text/csv; charset=utf-8",
+             "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
+    if fmt not in media or not _PERIOD.match(period):
+        return Response("请按 年-月 选择月份，格式为 CSV 或 Excel。", status_code=422,
+                        media_type="text/plain; charset=utf-8")
+    client = ledger_client(web, session)
+    try:
+        resp = await client.reconciliation_file(period, session.region, fmt)
+    except ApiError as exc:
+        text = "对账功能尚未开通。" if _not_open(exc) else exc.friendly
+        return Response(text, status_code=exc.status if exc.status < 500 else 502,
+                        media_type="text/plain; charset=utf-8")
+    finally:
+        await client.aclose()
+    name = f"reconciliation-{period}.{fmt}"
+    return Response(resp.content, media_type=media[fmt],
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})

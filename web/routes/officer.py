@@ -1,0 +1,222 @@
+"""Civil-affairs officer: enrol and import beneficiaries, approve/suspend providers,
+run issuance and watch it."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+
+from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi.responses import HTMLResponse
+
+from services.common.auth import Role
+from services.common.crypto import mask_national_id
+from web.clients import ApiError
+from web.deps import CsrfSession, StateDep, provider_client, require_role, voucher_client
+from web.render import page
+from web.sessions import Session
+
+router = APIRouter(prefix="/officer")
+OFFICER = require_role(Role.civil_affairs)
+MAX_UPLOAD = 5 * 1024 * 1024
+_PERIOD = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+_REGION = re.compile(r"^\d{6}(\d{3}(\d{3})?)?$")
+SCORES = ("self_care", "motor", "mental", "perception_social")
+
+
+def _officer_only(session: Session) -> None:
+    from web.deps import PageForbidden
+
+    if session.role != Role.civil_affairs.value:
+        raise PageForbidden()
+
+
+@router.get("/enrol", response_class=HTMLResponse)
+async def enrol_form(request: Request, session: Session = OFFICER) -> HTMLResponse:
+    """The enrolment form."""
+    return page(request, "officer_enrol.html", session, form={}, problems={})
+
+
+@router.post("/enrol", response_class=HTMLResponse)
+async def enrol(request: Request, web: StateDep, session: CsrfSession) -> HTMLResponse:
+    """Send the enrolment to the voucher service; show the grade and eligible programs."""
+    _officer_only(session)
+    form = dict(await request.form())
+    form.pop("csrf_token", None)
+    problems: dict[str, str] = {}
+
+    def num(name: str, kind: type = float) -> Any:
+        try:
+            return kind(str(form.get(name, "")).strip())
+        except ValueError:
+            problems[name] = "请填写数字。"
+            return None
+
+    body: dict[str, Any] = {
+        "national_id": str(form.get("national_id", "")).strip().upper(),
+        "name": str(form.get("name", "")).strip(),
+        "phone": str(form.get("phone", "")).strip(),
+        "region_code": str(form.get("region_code", "")).strip(),
+        "address": str(form.get("address", "")).strip(),
+        "lat": num("lat"), "lon": num("lon"),
+        "care_setting": form.get("care_setting"),
+        "dibao": form.get("dibao") == "on",
+        "assessment": {
+            "scores": {s: num(s, int) for s in SCORES},
+            "flags": {f: form.get(f) == "on" for f in ("coma", "dementia", "mental_disorder")},
+            "assessed_on": str(form.get("assessed_on", "")).strip(),
+            "assessor": str(form.get("assessor", "")).strip(),
+        },
+    }
+    for name in ("national_id", "name", "region_code", "address", "assessed_on", "assessor"):
+        if not (body.get(name) or body["assessment"].get(name)):
+            problems.setdefault(name, "这一项必须填写。")
+    if body["region_code"] and not _REGION.match(body["region_code"]):
+        problems["region_code"] = "行政区划代码是 6、9 或 12 位数字。"
+    safe_form = {k: v for k, v in form.items() if k not in ("national_id", "phone")}
+    if problems:
+        return page(request, "officer_enrol.html", session, status_code=422, form=safe_form,
+                    problems=problems)
+    client = voucher_client(web, session)
+    try:
+        result = await client.enrol(body)
+    except ApiError as exc:
+        problems[exc.field or "_"] = exc.friendly
+        return page(request, "officer_enrol.html", session, status_code=exc.status
+                    if exc.status < 500 else 502, form=safe_form, problems=problems)
+    finally:
+        await client.aclose()
+    return page(request, "officer_enrolled.html", session, result=result,
+                masked_id=mask_national_id(body["national_id"]))
+
+
+@router.get("/import", response_class=HTMLResponse)
+async def import_form(request: Request, session: Session = OFFICER) -> HTMLResponse:
+    """The bulk import upload form (CSV or Excel)."""
+    return page(request, "officer_import.html", session, result=None)
+
+
+@router.post("/import", response_class=HTMLResponse)
+async def import_upload(request: Request, web: StateDep, session: CsrfSession,
+                        file: Annotated[UploadFile | None, File()] = None) -> HTMLResponse:
+    """Forward the file to the voucher service and show the result of every row."""
+    _officer_only(session)
+    name = (file.filename or "") if file else ""
+    if not file or not name.lower().endswith((".csv", ".xlsx")):
+        return page(request, "officer_import.html", session, status_code=422, result=None,
+                    error="请选择 CSV 或 Excel (.xlsx) 文件。")
+    content = await file.read(MAX_UPLOAD + 1)
+    if len(content) > MAX_UPLOAD or not content:
+        return page(request, "officer_import.html", session, status_code=422, result=None,
+                    error="文件为空或超过 5MB。")
+    client = voucher_client(web, session)
+    try:
+        result = await client.import_file(name, content, file.content_type or
+                                          "application/octet-stream")
+    except ApiError as exc:
+        return page(request, "officer_import.html", session, status_code=exc.status
+                    if exc.status < 500 else 502, result=None, error=exc.friendly)
+    finally:
+        await client.aclose()
+    return page(request, "officer_import.html", session, result=result)
+
+
+@router.get("/providers", response_class=HTMLResponse)
+async def providers(request: Request, web: StateDep, session: Session = OFFICER,
+                    status: str | None = None) -> HTMLResponse:
+    """Providers to approve or suspend."""
+    client = provider_client(web, session)
+    rows: list[dict[str, Any]] = []
+    error = None
+    try:
+        rows = await client.listing(status if status in ("applied", "approved", "suspended")
+                                    else None)
+    except ApiError as exc:
+        error = exc.friendly
+    finally:
+        await client.aclose()
+    return page(request, "officer_providers.html", session, rows=rows, error=error)
+
+
+@router.post("/providers/{provider_id}/{action}", response_class=HTMLResponse)
+async def provider_action(request: Request, provider_id: str, action: str, web: StateDep,
+                          session: CsrfSession, reason: Annotated[str, Form()] = ""
+                          ) -> HTMLResponse:
+    """Approve or suspend a provider, with the reason."""
+    _officer_only(session)
+    if action not in ("approve", "suspend") or not re.match(r"^[\w-]{1,64}$", provider_id):
+        return page(request, "error.html", session, status_code=404, message="没有这个操作。")
+    if not reason.strip():
+        return page(request, "error.html", session, status_code=422,
+                    message="请填写原因。")
+    client = provider_client(web, session)
+    try:
+        await client.change_status(provider_id, action, reason.strip()[:500])
+        session.flash.append(("ok", "已批准。" if action == "approve" else "已暂停。"))
+    except ApiError as exc:
+        session.flash.append(("err", exc.friendly))
+    finally:
+        await client.aclose()
+    from fastapi.responses import RedirectResponse
+
+    return RedirectResponse("/officer/providers", status_code=303)  # type: ignore[return-value]
+
+
+@router.get("/issuance", response_class=HTMLResponse)
+async def issuance_form(request: Request, session: Session = OFFICER) -> HTMLResponse:
+    """Start an issuance run."""
+    return page(request, "officer_issuance.html", session, run=None,
+                region=session.region or "")
+
+
+@router.post("/issuance", response_class=HTMLResponse)
+async def issuance_start(request: Request, web: StateDep, session: CsrfSession,
+                         program_code: Annotated[str, Form()] = "",
+                         period: Annotated[str, Form()] = "",
+                         region_code: Annotated[str, Form()] = "") -> HTMLResponse:
+    """Start (or resume: the run issues nothing twice) and show issued/skipped/failed."""
+    _officer_only(session)
+    error = None
+    if program_code not in ("disability_subsidy", "meal_assistance", "nursing_subsidy"):
+        error = "请选择补贴项目。"
+    elif not _PERIOD.match(period):
+        error = "请按 年-月 填写，例如 2026-11。"
+    elif not _REGION.match(region_code):
+        error = "行政区划代码是 6、9 或 12 位数字。"
+    if error:
+        return page(request, "officer_issuance.html", session, status_code=422, run=None,
+                    error=error, region=region_code)
+    client = voucher_client(web, session)
+    try:
+        run = await client.start_issuance(program_code, period, region_code)
+    except ApiError as exc:
+        return page(request, "officer_issuance.html", session, status_code=exc.status
+                    if exc.status < 500 else 502, run=None, error=exc.friendly,
+                    region=region_code)
+    finally:
+        await client.aclose()
+    return page(request, "officer_issuance.html", session, run=run, region=region_code)
+
+
+_RUN_ID = re.compile(r"^[\w-]{1,80}$")
+RUN_STATUS = {"running": "正在发放", "completed": "已完成", "done": "已完成",
+              "failed": "未完成（预算不足或出错）", "stopped": "已停止"}
+
+
+@router.get("/issuance/{run_id}", response_class=HTMLResponse)
+async def issuance_run(request: Request, run_id: str, web: StateDep,
+                       session: Session = OFFICER) -> HTMLResponse:
+    """A run's progress; the page reloads itself every few seconds while it is running."""
+    if not _RUN_ID.match(run_id):
+        return page(request, "error.html", session, status_code=404, message="没有这个批次。")
+    client = voucher_client(web, session)
+    run = None
+    error = None
+    try:
+        run = await client.issuance_run(run_id)
+    except ApiError as exc:
+        error = exc.friendly
+    finally:
+        await client.aclose()
+    return page(request, "officer_run.html", session, run=run, error=error,
+                status_names=RUN_STATUS, running=bool(run and run.get("status") == "running"))

@@ -1,0 +1,237 @@
+"""Provider staff: the redeem page (scan or type the code, service, bill, confirm)."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import datetime
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from services.common.auth import Role
+from web.clients import ApiError
+from web.deps import (
+    CsrfSession,
+    StateDep,
+    provider_client,
+    require_role,
+    terminal_client,
+    voucher_client,
+)
+from web.render import page
+from web.sessions import Session
+
+router = APIRouter(prefix="/provider")
+STAFF = require_role(Role.provider_staff, Role.provider_admin)
+_TOKEN = re.compile(r"^[A-Za-z0-9_\-.~]{8,512}$")
+_YUAN = re.compile(r"^\d{1,7}(\.\d{1,2})?$")
+
+
+def parse_yuan(text: str) -> int | None:
+    """'12.5' -> 1250 fen, exactly (no floats); None when it is not an amount."""
+    text = text.strip()
+    if not _YUAN.match(text):
+        return None
+    whole, _, frac = text.partition(".")
+    return int(whole) * 100 + int((frac + "00")[:2])
+
+
+async def _services(request: Request, web: Any, session: Session) -> tuple[list, str | None]:
+    client = provider_client(web, session)
+    try:
+        provider = await client.get(session.provider_id or "")
+        return provider.get("services", []), None
+    except ApiError as exc:
+        return [], exc.friendly
+    finally:
+        await client.aclose()
+
+
+@router.get("/redeem", response_class=HTMLResponse)
+async def redeem_form(request: Request, web: StateDep, session: Session = STAFF
+                      ) -> HTMLResponse:
+    """Step 1: scan or type the code, choose the service, enter the bill."""
+    services, error = await _services(request, web, session)
+    return page(request, "provider_redeem.html", session, services=services, error=error,
+                has_terminal=terminal_client(web, session) is not None, form={})
+
+
+@router.post("/redeem", response_class=HTMLResponse)
+async def redeem_preview(request: Request, web: StateDep, session: CsrfSession,
+                         token: Annotated[str, Form()] = "",
+                         service_code: Annotated[str, Form()] = "",
+                         gross_yuan: Annotated[str, Form()] = "") -> HTMLResponse:
+    """Step 2: check what was entered and show it for confirmation, with a fresh
+    idempotency key so that pressing confirm twice redeems once."""
+    if session.role not in (Role.provider_staff.value, Role.provider_admin.value):
+        return page(request, "error.html", session, status_code=403,
+                    message="您的账号不能打开这个页面。")
+    services, error = await _services(request, web, session)
+    by_code = {s.get("code"): s for s in services}
+    problems: dict[str, str] = {}
+    token = token.strip()
+    if not _TOKEN.match(token):
+        problems["token"] = "请扫描或输入老人出示的付款码。"
+    if service_code not in by_code:
+        problems["service_code"] = "请选择服务项目。"
+    gross_fen = parse_yuan(gross_yuan)
+    if gross_fen is None or gross_fen <= 0:
+        problems["gross_yuan"] = "请输入正确的金额，例如 15 或 15.50。"
+    form = {"token": token, "service_code": service_code, "gross_yuan": gross_yuan}
+    if problems:
+        return page(request, "provider_redeem.html", session, status_code=422,
+                    services=services, error=error, problems=problems, form=form,
+                    has_terminal=terminal_client(web, session) is not None)
+    preview = None
+    client = terminal_client(web, session)
+    if client is not None:
+        try:
+            preview = await client.preview(token, service_code, gross_fen)
+        except ApiError as exc:
+            return page(request, "provider_redeem.html", session, status_code=exc.status
+                        if exc.status < 500 else 502, services=services, error=exc.friendly,
+                        problems={}, form=form, has_terminal=True)
+        finally:
+            await client.aclose()
+    return page(request, "provider_confirm.html", session, form=form, gross_fen=gross_fen,
+                service=by_code[service_code], idempotency_key=str(uuid.uuid4()),
+                preview=preview)
+
+
+@router.post("/redeem/confirm", response_class=HTMLResponse)
+async def redeem_confirm(request: Request, web: StateDep, session: CsrfSession,
+                         token: Annotated[str, Form()] = "",
+                         service_code: Annotated[str, Form()] = "",
+                         gross_fen: Annotated[int, Form()] = 0,
+                         idempotency_key: Annotated[str, Form()] = "") -> HTMLResponse:
+    """Step 3: redeem with the terminal's secret; show subsidy, co-payment and balance."""
+    if session.role not in (Role.provider_staff.value, Role.provider_admin.value):
+        return page(request, "error.html", session, status_code=403,
+                    message="您的账号不能打开这个页面。")
+    client = terminal_client(web, session)
+    if client is None:
+        return page(request, "error.html", session, status_code=409,
+                    message="本账号没有绑定收款终端，请联系机构管理员。")
+    try:
+        uuid.UUID(idempotency_key)
+        if gross_fen <= 0 or not _TOKEN.match(token):
+            raise ValueError
+    except ValueError:
+        await client.aclose()
+        return page(request, "error.html", session, status_code=422,
+                    message="提交的内容不完整，请重新扫码。")
+    try:
+        result = await client.redeem(token, service_code, gross_fen, idempotency_key)
+    except ApiError as exc:
+        return page(request, "provider_result.html", session, status_code=exc.status
+                    if exc.status < 500 else 502, error=exc.friendly, result=None)
+    finally:
+        await client.aclose()
+    return page(request, "provider_result.html", session, result=result, error=None,
+                gross_fen=gross_fen)
+
+
+def day_summary(rows: list[dict[str, Any]]) -> dict[str, int]:
+    """Totals of the day's redemptions that stand (voided ones are listed, not counted)."""
+    live = [r for r in rows if r.get("status") != "voided"]
+    return {"count": len(live), "gross_fen": sum(int(r["gross_fen"]) for r in live),
+            "subsidy_fen": sum(int(r["subsidy_fen"]) for r in live),
+            "copay_fen": sum(int(r["copay_fen"]) for r in live),
+            "voided": len(rows) - len(live)}
+
+
+@router.get("/today", response_class=HTMLResponse)
+async def today(request: Request, web: StateDep, session: Session = STAFF) -> HTMLResponse:
+    """Today's redemptions at this provider, with void, and the day's summary."""
+    day = datetime.now(ZoneInfo(web.common.timezone)).date().isoformat()
+    client = voucher_client(web, session)
+    rows: list[dict[str, Any]] = []
+    error = None
+    try:
+        rows = await client.provider_day(session.provider_id or "", day)
+    except ApiError as exc:
+        error = exc.friendly
+    finally:
+        await client.aclose()
+    return page(request, "provider_today.html", session, rows=rows, error=error, day=day,
+                summary=day_summary(rows))
+
+
+@router.post("/redemptions/{redemption_id}/void")
+async def void(redemption_id: str, web: StateDep, session: CsrfSession,
+               reason: Annotated[str, Form()] = "") -> Response:
+    """Void a redemption of today (the service refuses one already claimed)."""
+    if session.role not in (Role.provider_staff.value, Role.provider_admin.value):
+        from web.deps import PageForbidden
+
+        raise PageForbidden()
+    if not re.match(r"^[\w-]{1,64}$", redemption_id):
+        session.flash.append(("err", "没有这笔交易。"))
+        return RedirectResponse("/provider/today", status_code=303)
+    if not reason.strip():
+        session.flash.append(("err", "请填写撤销原因。"))
+        return RedirectResponse("/provider/today", status_code=303)
+    client = voucher_client(web, session)
+    try:
+        await client.void(redemption_id, reason.strip()[:500])
+        session.flash.append(("ok", "已撤销，补贴已退回老人的补贴券。"))
+    except ApiError as exc:
+        session.flash.append(("err", exc.friendly))
+    finally:
+        await client.aclose()
+    return RedirectResponse("/provider/today", status_code=303)
+
+
+ADMIN = require_role(Role.provider_admin)
+KINDS = {"meal_point": "助餐点", "community_embedded": "社区嵌入式养老服务设施",
+         "rural_station": "农村“家门口”养老服务站", "institution": "养老机构",
+         "home_care": "居家上门服务机构"}
+
+
+async def _admin_page(request: Request, web: Any, session: Session, issued: Any = None,
+                      status_code: int = 200, error: str | None = None) -> HTMLResponse:
+    client = provider_client(web, session)
+    provider: dict[str, Any] = {}
+    terminals: list[dict[str, Any]] = []
+    try:
+        provider = await client.get(session.provider_id or "")
+        terminals = await client.terminals(session.provider_id or "")
+    except ApiError as exc:
+        error = error or exc.friendly
+    finally:
+        await client.aclose()
+    return page(request, "provider_admin.html", session, status_code=status_code,
+                provider=provider, terminals=terminals, issued=issued, error=error,
+                kinds=KINDS)
+
+
+@router.get("/admin", response_class=HTMLResponse)
+async def admin(request: Request, web: StateDep, session: Session = ADMIN) -> HTMLResponse:
+    """The provider admin's page: profile, price list, terminals."""
+    return await _admin_page(request, web, session)
+
+
+@router.post("/admin/terminals", response_class=HTMLResponse)
+async def new_terminal(request: Request, web: StateDep, session: CsrfSession,
+                       name: Annotated[str, Form()] = "") -> HTMLResponse:
+    """Issue a terminal; its secret is shown this once and kept nowhere by the web app."""
+    if session.role != Role.provider_admin.value:
+        from web.deps import PageForbidden
+
+        raise PageForbidden()
+    name = name.strip()
+    if not name or len(name) > 60:
+        return await _admin_page(request, web, session, status_code=422,
+                                 error="请填写终端名称（60 字以内）。")
+    client = provider_client(web, session)
+    try:
+        issued = await client.new_terminal(session.provider_id or "", name)
+    except ApiError as exc:
+        return await _admin_page(request, web, session, status_code=exc.status
+                                 if exc.status < 500 else 502, error=exc.friendly)
+    finally:
+        await client.aclose()
+    return await _admin_page(request, web, session, issued=issued)
