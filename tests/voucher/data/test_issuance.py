@@ -16,21 +16,25 @@ from tests.voucher.data.conftest import (
     DISTRICT,
     OTHER_CITY,
     OTHER_DISTRICT,
-    person,
+    make_national_id,
 )
 
 FACE = 50_000  # home care, disability subsidy
 
 
-async def enrol_many(env, n: int, region: str = DISTRICT, **over) -> list[str]:
-    """Enrol without budget (first month pending), so the run has work to do."""
-    ids = []
-    for _ in range(n):
-        r = await env.v.post("/v1/beneficiaries", headers=env.officer,
-                             json=person(region_code=region, **over))
-        assert r.status_code == 201, r.text
-        ids.append(r.json()["id"])
-    return ids
+async def enrol_many(env, n: int, region: str = DISTRICT, birth: date = date(1950, 3, 15),
+                     assessed_on: str | None = None, scores=(15, 8, 10, 7)) -> list[str]:
+    """Enrol n people in one CSV import (their first month is attempted at once too)."""
+    header = ("national_id,name,phone,region_code,address,care_setting,dibao,self_care,motor,"
+              "mental,perception_social,assessed_on,assessor\n")
+    on = assessed_on or date.today().isoformat()
+    lines = [f"{make_national_id(birth)},老人,,{region},地址,home,0,"
+             f"{scores[0]},{scores[1]},{scores[2]},{scores[3]},{on},中心\n" for _ in range(n)]
+    r = await env.v.post("/v1/beneficiaries/import", headers=env.officer,
+                         files={"file": ("p.csv", (header + "".join(lines)).encode())})
+    assert r.status_code == 200, r.text
+    assert r.json()["created"] == n, r.text
+    return [row["id"] for row in r.json()["rows"]]
 
 
 async def run(env, program="disability_subsidy", region=CITY, period=None, headers=None):
@@ -43,10 +47,8 @@ async def test_run_issues_once_and_running_again_issues_nothing_new(env):
     await enrol_many(env, 2, region=OTHER_DISTRICT)
     # not eligible: too young, grade 1, expired assessment
     await enrol_many(env, 1, birth=date(1970, 1, 1))
-    await env.v.post("/v1/beneficiaries", headers=env.officer, json=person(
-        assessment={"scores": {"self_care": 30, "motor": 15, "mental": 25,
-                               "perception_social": 15}, "assessed_on": "2026-01-01",
-                    "assessor": "x"}))
+    await enrol_many(env, 1, scores=(30, 15, 25, 15))  # grade 1
+    await enrol_many(env, 1, assessed_on="2025-01-01")  # assessment expired
     await env.appropriate(10_000_000)
     first = await run(env)
     assert first.status_code == 200, first.text
