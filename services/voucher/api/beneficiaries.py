@@ -55,6 +55,10 @@ async def _first_month(engine: IssuanceEngine, ids: list[uuid.UUID], programs: s
             log.warning("first-month issuance of %s deferred: %s", code, exc.code)
             pending.add(code)
             continue
+        except Exception as exc:  # noqa: BLE001 - the enrolment stands; the run retries it
+            log.error("first-month issuance of %s failed: %s", code, type(exc).__name__)
+            pending.add(code)
+            continue
         (pending if result.failed else done).add(code)
     return done, pending
 

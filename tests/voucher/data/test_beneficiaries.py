@@ -287,3 +287,27 @@ async def test_reassessment_changes_the_grade(env):
     assert bad.status_code == 422
     assert bad.json()["error"]["field"] == "assessment.scores.self_care"
     assert await env.snapshot() == before
+
+
+async def test_racing_enrolments_of_one_person_create_them_once(env):
+    import asyncio
+
+    body = person()
+    results = await asyncio.gather(*[
+        env.v.post("/v1/beneficiaries", headers=env.officer, json=body) for _ in range(6)])
+    codes = sorted(r.status_code for r in results)
+    assert codes == [201] + [409] * 5, [r.text for r in results]
+    assert {r.json()["error"]["code"] for r in results if r.status_code == 409} == {
+        "BENEFICIARY_EXISTS"}
+    assert await env.fetchval("SELECT count(*) FROM beneficiary") == 1
+    assert await env.fetchval("SELECT count(*) FROM assessment") == 1
+
+
+async def test_openapi_documents_every_route(env):
+    r = await env.v.get("/openapi.json")
+    assert r.status_code == 200
+    paths = r.json()["paths"]
+    for path in ("/v1/beneficiaries", "/v1/beneficiaries/import", "/v1/issuance-runs",
+                 "/v1/issuance-runs/{run_id}", "/v1/beneficiaries/{beneficiary_id}/vouchers",
+                 "/v1/programs/{code}"):
+        assert path in paths
