@@ -320,6 +320,8 @@ class IssuanceChunk(VoucherTable, table=True):
     status: str = Field(sa_column=Column(String(20), nullable=False, server_default="intent"))
     commitment_id: str | None = Field(default=None, sa_column=Column(Text))
     budget_region_code: str | None = Field(default=None, sa_column=Column(String(12)))
+    # The shares sent to the ledger, so a resumed chunk asks with exactly the same body.
+    funding_shares: dict | None = Field(default=None, sa_column=Column(JSONB))
     created_at: datetime = _now()
     updated_at: datetime = _now()
 

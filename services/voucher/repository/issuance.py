@@ -124,7 +124,8 @@ async def open_chunks(session: AsyncSession, program_code: str, period: str
                       ) -> list[dict[str, Any]]:
     rows = await session.execute(text(
         "SELECT id, run_id, seq, region_code, idempotency_key, beneficiary_ids, amounts_fen, "
-        " amount_fen, status, commitment_id, budget_region_code FROM issuance_chunk "
+        " amount_fen, status, commitment_id, budget_region_code, funding_shares "
+        "FROM issuance_chunk "
         "WHERE program_code = :p AND period = :period AND status IN ('intent', 'committed') "
         "ORDER BY created_at, seq"), {"p": program_code, "period": period})
     return [dict(r._mapping) for r in rows]
@@ -133,9 +134,10 @@ async def open_chunks(session: AsyncSession, program_code: str, period: str
 async def insert_chunk(session: AsyncSession, row: dict[str, Any]) -> None:
     await session.execute(text(
         "INSERT INTO issuance_chunk (id, run_id, seq, program_code, period, region_code, "
-        " idempotency_key, beneficiary_ids, amounts_fen, amount_fen, status) VALUES (:id, "
-        " :run_id, :seq, :program_code, :period, :region_code, :idempotency_key, "
-        " :beneficiary_ids, :amounts_fen, :amount_fen, 'intent')"), row)
+        " idempotency_key, beneficiary_ids, amounts_fen, amount_fen, funding_shares, status) "
+        "VALUES (:id, :run_id, :seq, :program_code, :period, :region_code, :idempotency_key, "
+        " :beneficiary_ids, :amounts_fen, :amount_fen, CAST(:funding_shares AS jsonb), "
+        " 'intent')"), {**row, "funding_shares": orjson.dumps(row["funding_shares"]).decode()})
 
 
 async def refuse_chunk(session: AsyncSession, chunk_id: uuid.UUID) -> None:

@@ -26,12 +26,16 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from services.common.db import Database
-from services.common.errors import AppError
 from services.common.ids import new_uuid
 from services.common.regions import significant_prefix
 from services.common.settings import get_common_settings
 from services.voucher.clients import BudgetExceeded, LedgerClient
-from services.voucher.errors import InvalidPeriod, IssuanceRunNotFound, LedgerUnavailable
+from services.voucher.errors import (
+    InvalidPeriod,
+    IssuanceRunNotFound,
+    LedgerRefused,
+    LedgerUnavailable,
+)
 from services.voucher.repository import issuance as repo
 from services.voucher.service import programs as program_service
 from services.voucher.service.assessment import add_months
@@ -177,6 +181,7 @@ class IssuanceEngine:
                 "amounts_fen": [config.settings[m[1]].face_fen for m in members],
             }
             chunk["amount_fen"] = sum(chunk["amounts_fen"])
+            chunk["funding_shares"] = dict(config.funding_shares)
             async with self.db.sessionmaker() as session, session.begin():
                 await repo.insert_chunk(session, chunk)  # the intent, before the ledger
             n, refused = await self._settle_chunk(run_id, program, period, chunk)
@@ -201,7 +206,7 @@ class IssuanceEngine:
                 purpose="cash_benefit" if config.kind == "cash_benefit" else "voucher",
                 program_code=program.code, region_code=chunk["region_code"], period=period,
                 amount_fen=int(chunk["amount_fen"]), count=len(chunk["beneficiary_ids"]),
-                funding_shares=config.funding_shares)
+                funding_shares=chunk.get("funding_shares") or config.funding_shares)
         except BudgetExceeded:
             async with self.db.sessionmaker() as session, session.begin():
                 await repo.refuse_chunk(session, chunk["id"])
@@ -215,7 +220,14 @@ class IssuanceEngine:
                 await repo.finish_run(session, run_id, "interrupted",
                                       "the ledger did not answer; retry the run to resume")
             raise
-        except AppError as refusal:
+        except LedgerRefused as refusal:
+            if (refusal.details or {}).get("ledger_code") == "IDEMPOTENCY_KEY_REUSED":
+                # The key was used with another body: what it committed is unknown here, so
+                # the chunk stays open for a person to look at; never marked refused.
+                async with self.db.sessionmaker() as session, session.begin():
+                    await repo.finish_run(session, run_id, "interrupted",
+                                          "the ledger knows this chunk's key with another body")
+                raise
             # A definitive refusal, recorded by the ledger under the key: nothing committed.
             async with self.db.sessionmaker() as session, session.begin():
                 await repo.refuse_chunk(session, chunk["id"])
@@ -233,14 +245,14 @@ class IssuanceEngine:
                      budget_region_code: str) -> int:
         config = program.config
         n = len(chunk["beneficiary_ids"])
+        shares = chunk.get("funding_shares") or config.funding_shares
         async with self.db.sessionmaker() as session, session.begin():
             if config.kind == "cash_benefit":
                 written = await repo.insert_cash_benefits(
                     session, run_id=run_id, chunk=chunk,
                     benefit_ids=[new_uuid() for _ in range(n)], program_code=program.code,
                     program_version=program.version, period=period,
-                    budget_region_code=budget_region_code,
-                    funding_shares=config.funding_shares)
+                    budget_region_code=budget_region_code, funding_shares=shares)
             else:
                 valid_from, valid_until = window(period)
                 written = await repo.insert_vouchers(
@@ -254,7 +266,7 @@ class IssuanceEngine:
                         "per_txn_cap_fen": config.per_txn_cap_fen,
                         "day_cap_fen": config.day_cap_fen,
                         "day_limit_count": config.day_limit_count,
-                        "funding_shares": config.funding_shares,
+                        "funding_shares": shares,
                         "allowed_kinds": list(config.allowed_kinds),
                         "priority": config.priority,
                     })

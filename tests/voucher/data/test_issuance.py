@@ -142,11 +142,21 @@ async def test_a_run_killed_between_ledger_and_insert_resumes_without_committing
     assert await env.fetchval(
         "SELECT count(*) FROM issuance_chunk WHERE status = 'intent'") == 1
     monkeypatch.setattr(issuance_repo, "insert_vouchers", real_insert)
+    # meanwhile the program's funding shares change: the resumed chunk must still ask the
+    # ledger with exactly the body it first sent (else the ledger refuses the reused key)
+    config = (await env.v.get("/v1/programs/disability_subsidy", headers=env.officer)
+              ).json()["config"]
+    config["funding_shares"] = {"central": 9000, "regional": 1000}
+    put = await env.v.put("/v1/programs/disability_subsidy", headers=env.province,
+                          json={"config": config, "reason": "新的分担比例"})
+    assert put.status_code == 200, put.text
 
     out = (await run(env)).json()
     assert (out["issued"], out["failed"]) == (2, 0)
     assert await env.fetchval("SELECT count(*) FROM voucher") == 5
     assert await env.available() == 10_000_000 - 5 * FACE  # not committed twice
+    shares = {r["s"] for r in await env.fetch("SELECT funding_shares::text AS s FROM voucher")}
+    assert shares == {'{"central": 9500, "regional": 500}'}
     assert await env.fetchval(
         "SELECT count(*) FROM issuance_chunk WHERE status IN ('intent', 'committed')") == 0
     statuses = {r["status"] for r in await env.fetch(

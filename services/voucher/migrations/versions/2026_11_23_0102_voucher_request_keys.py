@@ -1,4 +1,4 @@
-"""voucher request keys: idempotency of enrolment and issuance runs
+"""voucher request keys (idempotency of enrolment and runs); chunk funding shares
 
 Revision ID: voucher_0102
 Revises: voucher_0101
@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects import postgresql
 
 revision: str = 'voucher_0102'
 down_revision: str | None = 'voucher_0101'
@@ -27,7 +28,10 @@ def upgrade() -> None:
     sa.Column('created_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
     sa.PrimaryKeyConstraint('key', name=op.f('pk_request_key'))
     )
+    # A resumed chunk must ask the ledger with exactly the body it first sent.
+    op.add_column('issuance_chunk', sa.Column('funding_shares', postgresql.JSONB(astext_type=sa.Text()), nullable=True))
 
 
 def downgrade() -> None:
+    op.drop_column('issuance_chunk', 'funding_shares')
     op.drop_table('request_key')
