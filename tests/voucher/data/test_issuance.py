@@ -285,6 +285,10 @@ async def test_bad_run_input_wrong_role_and_scope_change_nothing(env, tokens):
     ok = (await run(env)).json()
     assert (await env.v.get(f"/v1/issuance-runs/{uuid.uuid4()}",
                             headers=env.officer)).status_code == 404
+    for url in ("/v1/issuance-runs/not-a-run", "/v1/beneficiaries/not-a-person/vouchers"):
+        r = await env.v.get(url, headers=env.officer)
+        assert r.status_code == 422 and r.json()["error"]["field"] in ("run_id",
+                                                                        "beneficiary_id")
     assert (await env.v.get(f"/v1/issuance-runs/{ok['run_id']}",
                             headers=env.other_officer)).status_code == 403
     assert (await env.v.get(f"/v1/issuance-runs/{ok['run_id']}",
