@@ -77,14 +77,13 @@ async def test_only_the_same_provider_may_void(redeemed, tokens):
     assert r.status_code == 200 and await world.balance(vid) == 10_000
 
 
-@pytest.mark.parametrize("payload,field", [({}, "reason"), ({"reason": "  "}, "reason"),
-                                           ({"reason": "x" * 501}, "reason"),
-                                           ({"reason": "ok", "x": 1}, "x")])
-async def test_void_bad_input_changes_nothing(redeemed, payload, field):
+async def test_void_bad_input_changes_nothing(redeemed):
     world, term, ben, vid, rid = redeemed
-    r = await world.client.post(f"/v1/redemptions/{rid}/void", headers=term.headers,
-                                json=payload)
-    assert r.status_code == 422 and r.json()["error"]["field"] == field
+    for payload, field in [({}, "reason"), ({"reason": "  "}, "reason"),
+                           ({"reason": "x" * 501}, "reason"), ({"reason": "ok", "x": 1}, "x")]:
+        r = await world.client.post(f"/v1/redemptions/{rid}/void", headers=term.headers,
+                                    json=payload)
+        assert r.status_code == 422 and r.json()["error"]["field"] == field
     r = await world.client.post("/v1/redemptions/not-a-uuid/void", headers=term.headers,
                                 json={"reason": "x"})
     assert r.status_code == 422 and r.json()["error"]["field"] == "redemption_id"
