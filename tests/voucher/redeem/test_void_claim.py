@@ -209,3 +209,15 @@ async def test_outbox_lag_is_visible_to_finance_and_in_readiness(redeemed, token
     assert r.status_code == 403
     ready = (await world.client.get("/readyz")).json()
     assert ready["checks"]["outbox"]["undelivered"] == 1
+
+
+async def test_only_expired_nonces_are_purged(redeemed):
+    world, term, ben, vid, rid = redeemed
+    from datetime import UTC, datetime, timedelta
+
+    from services.voucher.repository.redemption import purge_nonces
+
+    pool = world.app.state.db.raw_pool
+    assert await purge_nonces(pool, datetime.now(UTC)) == 0  # not expired yet
+    assert await purge_nonces(pool, datetime.now(UTC) + timedelta(minutes=2)) == 1
+    assert (await world.counts())[2] == 0
