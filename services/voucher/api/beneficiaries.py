@@ -55,6 +55,10 @@ async def _first_month(engine: IssuanceEngine, ids: list[uuid.UUID], programs: s
             log.warning("first-month issuance of %s deferred: %s", code, exc.code)
             pending.add(code)
             continue
+        except Exception as exc:  # noqa: BLE001 - the enrolment stands; the run retries it
+            log.error("first-month issuance of %s failed: %s", code, type(exc).__name__)
+            pending.add(code)
+            continue
         (pending if result.failed else done).add(code)
     return done, pending
 
@@ -66,7 +70,7 @@ async def enrol(body: BeneficiaryCreate, session: SessionDep, cipher: CipherDep,
     region). The national ID is checked (GB 11643) and stored encrypted; birth date and sex
     come from it. Answers the grade, the programs the person is eligible for, and the
     vouchers of the current month, issued at once."""
-    principal.ensure_region(body.region_code.strip())
+    principal.ensure_region(service.check_region(body.region_code))
     enrolled = await service.enrol(session, body, cipher=cipher, who=principal.sub,
                                    today=_today())
     # The person must exist (committed) before budget is committed for them.
