@@ -146,7 +146,7 @@ def wrong(pin: str) -> str:
 
 
 async def test_card_redeems_repeatedly_with_its_pin(card_world):
-    world, term, ben, vid, card, _ = card_world
+    world, term, _ben, vid, card, _ = card_world
     assert re.fullmatch(r"\d{6}", card["pin"])
     stored = await world.conn.fetchrow("SELECT pin_hash, pin_salt FROM card")
     assert card["pin"].encode() not in bytes(stored["pin_hash"])
@@ -160,7 +160,7 @@ async def test_card_redeems_repeatedly_with_its_pin(card_world):
 
 
 async def test_five_wrong_pins_lock_the_card(card_world):
-    world, term, ben, vid, card, _ = card_world
+    world, term, _ben, vid, card, _ = card_world
     for left in (4, 3, 2, 1):
         r = await world.client.post("/v1/redemptions", headers=term.headers,
                                     json=card_body(card, wrong(card["pin"])))
@@ -177,7 +177,7 @@ async def test_five_wrong_pins_lock_the_card(card_world):
 
 
 async def test_a_right_pin_resets_the_count(card_world):
-    world, term, ben, vid, card, _ = card_world
+    world, term, _ben, _vid, card, _ = card_world
     for _ in range(4):
         await world.client.post("/v1/redemptions", headers=term.headers,
                                 json=card_body(card, wrong(card["pin"])))
@@ -187,7 +187,7 @@ async def test_a_right_pin_resets_the_count(card_world):
 
 
 async def test_wrong_pins_racing_never_exceed_five_attempts(card_world):
-    world, term, ben, vid, card, _ = card_world
+    world, term, _ben, _vid, card, _ = card_world
     answers = await asyncio.gather(*(
         world.client.post("/v1/redemptions", headers=term.headers,
                           json=card_body(card, wrong(card["pin"]))) for _ in range(12)))
@@ -200,7 +200,7 @@ async def test_wrong_pins_racing_never_exceed_five_attempts(card_world):
 
 async def test_reissue_replaces_the_old_card_and_only_officers_of_the_region_issue(
         card_world, tokens):
-    world, term, ben, vid, card, officer = card_world
+    world, term, ben, _vid, card, officer = card_world
     new = (await world.client.post(f"/v1/beneficiaries/{ben}/cards", headers=officer)).json()
     r = await world.client.post("/v1/redemptions", headers=term.headers,
                                 json=card_body(card, card["pin"]))

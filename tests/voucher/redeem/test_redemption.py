@@ -87,7 +87,7 @@ async def test_same_key_different_body_is_409_and_changes_nothing(shop):
 
 
 async def test_a_replay_after_the_code_expired_still_gets_the_original_answer(shop):
-    world, term, ben, vid = shop
+    world, term, ben, _vid = shop
     now = datetime.now(UTC)
     b = body(ben, token=codes.issue_dynamic(DEV_QR_PRIVATE_KEY, ben, 2, now).text)
     first = await world.client.post("/v1/redemptions", headers=term.headers, json=b)
@@ -114,7 +114,7 @@ async def refusal(world, term, b, status, code, field=None):
 
 
 async def test_token_used_twice_is_refused(shop):
-    world, term, ben, vid = shop
+    world, term, ben, _vid = shop
     token = qr(ben)
     r = await world.client.post("/v1/redemptions", headers=term.headers,
                                 json=body(ben, token=token))
@@ -123,7 +123,7 @@ async def test_token_used_twice_is_refused(shop):
 
 
 async def test_expired_and_forged_tokens_are_refused(shop):
-    world, term, ben, vid = shop
+    world, term, ben, _vid = shop
     old = codes.issue_dynamic(DEV_QR_PRIVATE_KEY, ben, 60,
                               datetime.now(UTC) - timedelta(minutes=5)).text
     await refusal(world, term, body(ben, token=old), 422, "TOKEN_EXPIRED", "token")
@@ -143,14 +143,14 @@ async def test_expired_and_forged_tokens_are_refused(shop):
 
 
 async def test_unknown_person_is_token_invalid(shop):
-    world, term, ben, vid = shop
+    world, term, _ben, _vid = shop
     from services.common.ids import new_uuid
 
     await refusal(world, term, body(new_uuid()), 422, "TOKEN_INVALID", "token")
 
 
 async def test_provider_not_approved_and_service_not_offered(shop):
-    world, term, ben, vid = shop
+    world, term, ben, _vid = shop
     await refusal(world, term, body(ben, service_code="NO_SUCH"), 422, "SERVICE_NOT_OFFERED",
                   "service_code")
     world.set_provider_status(term.provider_id, "suspended")
@@ -255,7 +255,7 @@ async def test_bad_input_is_422_with_the_field_and_changes_nothing(shop):
 
 
 async def test_malformed_json_changes_nothing(shop):
-    world, term, ben, vid = shop
+    world, term, _ben, vid = shop
     before = await world.counts()
     r = await world.client.post("/v1/redemptions", headers={
         **term.headers, "content-type": "application/json"}, content=b"{not json")

@@ -47,7 +47,7 @@ async def test_void_restores_balance_status_and_day_limit_and_emits_the_reversal
 
 
 async def test_void_is_idempotent_even_when_raced(redeemed):
-    world, term, ben, vid, rid = redeemed
+    world, term, _ben, vid, rid = redeemed
     answers = await asyncio.gather(*(
         world.client.post(f"/v1/redemptions/{rid}/void", headers=term.headers,
                           json={"reason": "mistake"}) for _ in range(10)))
@@ -59,7 +59,7 @@ async def test_void_is_idempotent_even_when_raced(redeemed):
 
 
 async def test_only_the_same_provider_may_void(redeemed, tokens):
-    world, term, ben, vid, rid = redeemed
+    world, term, _ben, vid, rid = redeemed
     other = world.add_terminal(world.add_provider())
     url = f"/v1/redemptions/{rid}/void"
     r = await world.client.post(url, headers=other.headers, json={"reason": "x"})
@@ -78,7 +78,7 @@ async def test_only_the_same_provider_may_void(redeemed, tokens):
 
 
 async def test_void_bad_input_changes_nothing(redeemed):
-    world, term, ben, vid, rid = redeemed
+    world, term, _ben, vid, rid = redeemed
     for payload, field in [({}, "reason"), ({"reason": "  "}, "reason"),
                            ({"reason": "x" * 501}, "reason"), ({"reason": "ok", "x": 1}, "x")]:
         r = await world.client.post(f"/v1/redemptions/{rid}/void", headers=term.headers,
@@ -92,7 +92,7 @@ async def test_void_bad_input_changes_nothing(redeemed):
 
 
 async def test_void_refused_after_the_day_or_once_claimed(redeemed, tokens):
-    world, term, ben, vid, rid = redeemed
+    world, term, _ben, _vid, rid = redeemed
     svc = tokens.headers(Role.service)
     r = await world.client.post("/v1/internal/redemptions/claim", headers=svc,
                                 json={"claim_id": "c1", "redemption_ids": [rid]})
@@ -125,7 +125,7 @@ async def test_void_refused_after_the_day_or_once_claimed(redeemed, tokens):
 
 
 async def test_claim_refuses_voided_and_unknown_and_non_services(redeemed, tokens):
-    world, term, ben, vid, rid = redeemed
+    world, term, _ben, _vid, rid = redeemed
     await world.client.post(f"/v1/redemptions/{rid}/void", headers=term.headers,
                             json={"reason": "x"})
     svc = tokens.headers(Role.service)
@@ -147,7 +147,7 @@ async def test_claim_refuses_voided_and_unknown_and_non_services(redeemed, token
 
 
 async def test_the_database_refuses_changing_a_redemptions_amounts(redeemed):
-    world, term, ben, vid, rid = redeemed
+    world, _term, _ben, vid, rid = redeemed
     import asyncpg
 
     app_conn = await asyncpg.connect(world.app.state.db.url)
@@ -165,7 +165,7 @@ async def test_the_database_refuses_changing_a_redemptions_amounts(redeemed):
 
 
 async def test_lists_for_the_provider_day_and_the_persons_history(redeemed, tokens):
-    world, term, ben, vid, rid = redeemed
+    world, term, ben, _vid, rid = redeemed
     from datetime import UTC, datetime
 
     from services.voucher.service.redemption import local_day
@@ -200,7 +200,7 @@ async def test_lists_for_the_provider_day_and_the_persons_history(redeemed, toke
 
 
 async def test_outbox_lag_is_visible_to_finance_and_in_readiness(redeemed, tokens):
-    world, term, ben, vid, rid = redeemed
+    world, term, _ben, _vid, _rid = redeemed
     r = await world.client.get("/v1/outbox/lag", headers=tokens.headers(Role.finance,
                                                                         region="450000"))
     assert r.status_code == 200 and r.json()["undelivered"] == 1
@@ -212,7 +212,7 @@ async def test_outbox_lag_is_visible_to_finance_and_in_readiness(redeemed, token
 
 
 async def test_only_expired_nonces_are_purged(redeemed):
-    world, term, ben, vid, rid = redeemed
+    world, _term, _ben, _vid, _rid = redeemed
     from datetime import UTC, datetime, timedelta
 
     from services.voucher.repository.redemption import purge_nonces
