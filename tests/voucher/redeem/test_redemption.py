@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import orjson
@@ -88,11 +89,15 @@ async def test_same_key_different_body_is_409_and_changes_nothing(shop):
 
 async def test_a_replay_after_the_code_expired_still_gets_the_original_answer(shop):
     world, term, ben, _vid = shop
-    now = datetime.now(UTC)
-    b = body(ben, token=codes.issue_dynamic(DEV_QR_PRIVATE_KEY, ben, 2, now).text)
+    token = codes.issue_dynamic(DEV_QR_PRIVATE_KEY, ben, 4)
+    b = body(ben, token=token.text)
     first = await world.client.post("/v1/redemptions", headers=term.headers, json=b)
     assert first.status_code == 201
-    await world.conn.execute("SELECT pg_sleep(2.1)")
+    wait = (token.expires_at - datetime.now(UTC)).total_seconds() + 0.2
+    await asyncio.sleep(max(wait, 0))
+    fresh = await world.client.post("/v1/redemptions", headers=term.headers,
+                                    json=dict(b, idempotency_key=key()))
+    assert fresh.json()["error"]["code"] == "TOKEN_EXPIRED"
     again = await world.client.post("/v1/redemptions", headers=term.headers, json=b)
     assert again.status_code == 200 and again.json() == first.json()
 
