@@ -81,10 +81,14 @@ def create_app(settings: VoucherSettings | None = None, *,
         from services.voucher.service import programs
         from services.voucher.service.issuance import IssuanceEngine
 
-        async with app.state.db.sessionmaker() as session, session.begin():
-            created = await programs.ensure_defaults(session)
-        if created:
-            log.info("programs loaded from defaults: %s", ", ".join(created))
+        try:
+            async with app.state.db.sessionmaker() as session, session.begin():
+                created = await programs.ensure_defaults(session)
+            if created:
+                log.info("programs loaded from defaults: %s", ", ".join(created))
+        except Exception as exc:  # noqa: BLE001 - an unmigrated database: /readyz says so
+            log.error("programs not loaded (is the database migrated?): %s",
+                      type(exc).__name__)
         common = get_common_settings()
         # Tests (and anything embedding the service) may inject the ledger's client.
         http = getattr(app.state, "ledger_client", None)
