@@ -55,7 +55,10 @@ def create_app(settings: VoucherSettings | None = None, *,
                 _purge_nonces(app, settings.nonce_purge_interval_s), name="voucher-nonces"))
 
         async def outbox_check() -> dict:
-            lag = await outbox_repo.lag(app.state.db.raw_pool)
+            try:
+                lag = await outbox_repo.lag(app.state.db.raw_pool)
+            except Exception as exc:  # noqa: BLE001 - readiness reports, it does not raise
+                return {"ok": False, "error": type(exc).__name__}
             # Ready while the relay keeps up; a stuck relay shows as not ready.
             return {"ok": lag["oldest_age_s"] < 300, "undelivered": lag["undelivered"],
                     "oldest_age_s": round(lag["oldest_age_s"], 3)}
