@@ -15,6 +15,12 @@ from tests.voucher.redeem.conftest import key, qr
 
 
 @pytest.fixture
+async def world(shared_world):
+    """This module's tests share one database (they count relative to their start)."""
+    return shared_world
+
+
+@pytest.fixture
 async def shop(world):
     """An approved community facility with a terminal, a person with a 500-yuan voucher."""
     pid = world.add_provider()
@@ -42,7 +48,8 @@ async def test_redemption_pays_the_share_and_writes_the_ledger_event(shop):
     red = await world.conn.fetchrow("SELECT * FROM redemption WHERE id = $1::uuid", out["id"])
     assert red["provider_id"] == term.provider_id and red["terminal_id"] == term.id
     assert red["category"] == "home_care" and red["status"] == "completed"
-    ev = await world.conn.fetchrow("SELECT type, payload::text AS p FROM outbox")
+    ev = await world.conn.fetchrow("SELECT type, payload::text AS p FROM outbox "
+                                   "WHERE payload->>'redemption_id' = $1", out["id"])
     assert ev["type"] == "redemption.created"
     payload = orjson.loads(ev["p"])
     assert payload == {

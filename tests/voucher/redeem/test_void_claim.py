@@ -35,7 +35,8 @@ async def test_void_restores_balance_status_and_day_limit_and_emits_the_reversal
                                   "FROM voucher WHERE id = $1", vid)
     assert tuple(v) == ("active", 10_000, 0, 0)
     ev = await world.conn.fetchrow(
-        "SELECT payload::text AS p FROM outbox WHERE type = 'redemption.voided'")
+        "SELECT payload::text AS p FROM outbox WHERE type = 'redemption.voided' "
+        "AND payload->>'redemption_id' = $1", rid)
     p = orjson.loads(ev["p"])
     assert p["redemption_id"] == rid and p["subsidy_fen"] == 10_000
     assert p["reason"] == "wrong service entered" and p["funding_shares"]["central"] == 9500
@@ -55,7 +56,8 @@ async def test_void_is_idempotent_even_when_raced(redeemed):
     assert sum(not a.json()["already_voided"] for a in answers) == 1
     assert await world.balance(vid) == 10_000
     assert await world.conn.fetchval(
-        "SELECT count(*) FROM outbox WHERE type = 'redemption.voided'") == 1
+        "SELECT count(*) FROM outbox WHERE type = 'redemption.voided' "
+        "AND payload->>'redemption_id' = $1", rid) == 1
 
 
 async def test_only_the_same_provider_may_void(redeemed, tokens):
@@ -121,7 +123,8 @@ async def test_void_refused_after_the_day_or_once_claimed(redeemed, tokens):
                                 json={"reason": "late"})
     assert r.status_code == 409 and r.json()["error"]["code"] == "VOID_WINDOW_CLOSED"
     assert await world.conn.fetchval(
-        "SELECT count(*) FROM outbox WHERE type = 'redemption.voided'") == 0
+        "SELECT count(*) FROM outbox WHERE type = 'redemption.voided' "
+        "AND payload->>'redemption_id' = ANY($1::text[])", [rid, rid2]) == 0
 
 
 async def test_claim_refuses_voided_and_unknown_and_non_services(redeemed, tokens):
@@ -143,7 +146,7 @@ async def test_claim_refuses_voided_and_unknown_and_non_services(redeemed, token
         json={"claim_id": "c1", "redemption_ids": [rid]})
     assert r.status_code == 403
     assert await world.conn.fetchval("SELECT count(*) FROM redemption "
-                                     "WHERE claimed_at IS NOT NULL") == 0
+                                     "WHERE claimed_at IS NOT NULL AND id = $1::uuid", rid) == 0
 
 
 async def test_the_database_refuses_changing_a_redemptions_amounts(redeemed):
