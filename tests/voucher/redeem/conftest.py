@@ -191,7 +191,13 @@ async def shared_world(shared_app):
 
 
 @pytest.fixture
-async def world(voucher_db):
+async def world(own_world):
+    """A World on the test's own database (modules may override it with `shared_world`)."""
+    return own_world
+
+
+@pytest.fixture
+async def own_world(voucher_db):
     app = create_app(settings_for(voucher_db.app_url))
     conn = await asyncpg.connect(voucher_db.owner_url)
     try:

@@ -13,7 +13,12 @@ from tests.voucher.redeem.conftest import key, qr
 
 
 @pytest.fixture
-async def redeemed(world):
+async def world(shared_world):
+    """Most tests here share one database (they count relative to their start)."""
+    return shared_world
+
+
+async def _redeem(world):
     pid = world.add_provider()
     term = world.add_terminal(pid)
     ben = await world.add_beneficiary()
@@ -23,6 +28,18 @@ async def redeemed(world):
         "idempotency_key": key()})
     assert r.status_code == 201 and r.json()["balance_fen"] == 0
     return world, term, ben, vid, r.json()["id"]
+
+
+@pytest.fixture
+async def redeemed(world):
+    """A person's 100-yuan voucher spent in full at a terminal."""
+    return await _redeem(world)
+
+
+@pytest.fixture
+async def redeemed_alone(own_world):
+    """The same on a database of the test's own (for global counts: lag, nonce purge)."""
+    return await _redeem(own_world)
 
 
 async def test_void_restores_balance_status_and_day_limit_and_emits_the_reversal(redeemed):
@@ -202,8 +219,8 @@ async def test_lists_for_the_provider_day_and_the_persons_history(redeemed, toke
         assert (await world.client.get(url, headers=headers)).status_code == 403
 
 
-async def test_outbox_lag_is_visible_to_finance_and_in_readiness(redeemed, tokens):
-    world, term, _ben, _vid, _rid = redeemed
+async def test_outbox_lag_is_visible_to_finance_and_in_readiness(redeemed_alone, tokens):
+    world, term, _ben, _vid, _rid = redeemed_alone
     r = await world.client.get("/v1/outbox/lag", headers=tokens.headers(Role.finance,
                                                                         region="450000"))
     assert r.status_code == 200 and r.json()["undelivered"] == 1
@@ -214,8 +231,8 @@ async def test_outbox_lag_is_visible_to_finance_and_in_readiness(redeemed, token
     assert ready["checks"]["outbox"]["undelivered"] == 1
 
 
-async def test_only_expired_nonces_are_purged(redeemed):
-    world, _term, _ben, _vid, _rid = redeemed
+async def test_only_expired_nonces_are_purged(redeemed_alone):
+    world, _term, _ben, _vid, _rid = redeemed_alone
     from datetime import UTC, datetime, timedelta
 
     from services.voucher.repository.redemption import purge_nonces
