@@ -86,8 +86,7 @@ def normalise_phone(raw: str | None, field: str = "phone") -> str | None:
     if raw is None or not raw.strip():
         return None
     value = re.sub(r"[\s\-()]", "", raw)
-    if value.startswith("+86"):
-        value = value[3:]
+    value = value.removeprefix("+86")
     if not (_MOBILE.match(value) or _LANDLINE.match(value)):
         raise InvalidPhone(field=field)
     return value
