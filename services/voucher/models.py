@@ -257,5 +257,95 @@ class Outbox(VoucherTable, table=True):
     )
 
 
+class UsedNonce(VoucherTable, table=True):
+    """A QR nonce already accepted: the primary key makes a replay fail, even under a race.
+
+    Rows past `expires_at` are purged (the token itself is refused as expired by then).
+    """
+
+    __tablename__ = "used_nonce"
+    nonce: bytes = Field(sa_column=Column(LargeBinary, primary_key=True))
+    expires_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False,
+                                                  index=True))
+    used_at: datetime = _now()
+
+
+class Card(VoucherTable, table=True):
+    """A printed card (static signed code) for people without a phone; needs a PIN.
+
+    The PIN is kept only as a scrypt hash; five failed attempts lock the card.
+    """
+
+    __tablename__ = "card"
+    id: uuid.UUID = _uuid_pk()
+    beneficiary_id: uuid.UUID = Field(sa_column=Column(
+        UUID(as_uuid=True), ForeignKey("beneficiary.id"), nullable=False))
+    nonce: bytes = Field(sa_column=Column(LargeBinary, nullable=False, unique=True))
+    pin_salt: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    pin_hash: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    failed_attempts: int = Field(default=0, sa_column=Column(Integer, nullable=False,
+                                                            server_default="0"))
+    status: str = Field(sa_column=Column(String(20), nullable=False, server_default="active"))
+    created_at: datetime = _now()
+    created_by: str = Field(sa_column=Column(Text, nullable=False))
+    locked_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    replaced_at: datetime | None = Field(default=None,
+                                         sa_column=Column(DateTime(timezone=True)))
+
+    __table_args__ = (
+        CheckConstraint("status IN ('active', 'locked', 'replaced')", name="status"),
+        CheckConstraint("failed_attempts BETWEEN 0 AND 5", name="failed_attempts"),
+        Index("uq_card_one_current", "beneficiary_id", unique=True,
+              postgresql_where="status <> 'replaced'"),
+    )
+
+
+class Redemption(VoucherTable, table=True):
+    """A voucher spent at a provider. Written by one statement with the balance change and
+    the outbox event (repository/redemption.py); unique per provider and idempotency key.
+    Its amounts never change (trigger `redemption_guard`); a void or a claim is set once.
+    """
+
+    __tablename__ = "redemption"
+    id: uuid.UUID = _uuid_pk()
+    voucher_id: uuid.UUID = Field(sa_column=Column(UUID(as_uuid=True), ForeignKey("voucher.id"),
+                                                   nullable=False, index=True))
+    beneficiary_id: uuid.UUID = Field(sa_column=Column(
+        UUID(as_uuid=True), ForeignKey("beneficiary.id"), nullable=False))
+    provider_id: str = Field(sa_column=Column(Text, nullable=False))
+    terminal_id: str | None = Field(default=None, sa_column=Column(Text))
+    service_code: str = Field(sa_column=Column(Text, nullable=False))
+    category: str = Field(sa_column=Column(Text, nullable=False))
+    gross_fen: int = Field(sa_column=Column(BigInteger, nullable=False))
+    subsidy_fen: int = Field(sa_column=Column(BigInteger, nullable=False))
+    copay_fen: int = Field(sa_column=Column(BigInteger, nullable=False))
+    balance_after_fen: int = Field(sa_column=Column(BigInteger, nullable=False))
+    idempotency_key: str = Field(sa_column=Column(Text, nullable=False))
+    request_hash: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    nonce: bytes | None = Field(default=None, sa_column=Column(LargeBinary))
+    card_id: uuid.UUID | None = Field(default=None, sa_column=Column(
+        UUID(as_uuid=True), ForeignKey("card.id")))
+    day_on: date = Field(sa_column=Column(Date, nullable=False))
+    created_at: datetime = _now()
+    status: str = Field(sa_column=Column(String(20), nullable=False,
+                                         server_default="completed"))
+    voided_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    voided_by: str | None = Field(default=None, sa_column=Column(Text))
+    void_reason: str | None = Field(default=None, sa_column=Column(Text))
+    claimed_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    claim_id: str | None = Field(default=None, sa_column=Column(Text))
+
+    __table_args__ = (
+        UniqueConstraint("provider_id", "idempotency_key"),
+        CheckConstraint(
+            "gross_fen > 0 AND subsidy_fen > 0 AND copay_fen >= 0 "
+            "AND subsidy_fen + copay_fen = gross_fen AND balance_after_fen >= 0",
+            name="amounts"),
+        CheckConstraint("status IN ('completed', 'voided')", name="status"),
+        Index("ix_redemption_provider_day", "provider_id", "day_on"),
+        Index("ix_redemption_beneficiary_created", "beneficiary_id", "created_at"),
+    )
+
+
 # Tables whose rows are never updated or deleted: the service's role gets SELECT and INSERT only.
 APPEND_ONLY_TABLES: list[str] = ["program_version"]
