@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import FastAPI
 
 from services.common.app import create_service_app
@@ -17,7 +19,8 @@ def create_app(settings: LedgerSettings | None = None) -> FastAPI:
     async def database() -> Database:
         url = await resolve_database_url("ledger", settings.database_url,
                                          get_common_settings().data_dir)
-        return Database(url, pool_size=settings.pool_size, application_name="yiyang-ledger")
+        return Database(url, pool_size=2, raw_pool_size=settings.pool_size,
+                        application_name="yiyang-ledger")
 
     app = create_service_app(
         name="ledger",
@@ -27,6 +30,15 @@ def create_app(settings: LedgerSettings | None = None) -> FastAPI:
         routers=[router],
     )
     app.state.settings = settings
+
+    async def delivery_lag() -> dict[str, Any]:
+        from services.ledger.service import audit
+
+        m = await audit.metrics(app.state.db.raw_pool, {})
+        return {"ok": True, "recent_delivery_lag_s": m["recent_delivery_lag_s"],
+                "last_event_received_at": m["last_event_received_at"]}
+
+    app.state.readiness_checks = {"event_delivery": delivery_lag}
     return app
 
 

@@ -1,0 +1,73 @@
+"""The chart of accounts: codes, their nature, and the dimensions each is kept by.
+
+Balances are signed fen, debit positive; `normal_sign` says which side an account normally
+sits on (+1 debit, -1 credit). A no-overdraft account may never cross to its abnormal side:
+the database refuses it (ck_account_no_overdraft and the posting trigger). See docs/ledger.md.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class AccountSpec:
+    code: str
+    name: str
+    kind: str
+    normal_sign: int
+    no_overdraft: bool
+    # entry dimensions that can appear on this account's postings (answerable filters)
+    filterable: frozenset[str]
+
+
+_ALL = frozenset({"provider_id", "beneficiary_id", "voucher_id"})
+
+CHART: dict[str, AccountSpec] = {s.code: s for s in (
+    AccountSpec("1001", "treasury_cash", "asset", 1, False, frozenset()),
+    AccountSpec("1102", "copay_clearing", "asset", 1, False, _ALL),
+    AccountSpec("2101", "vouchers_outstanding", "liability", -1, True, _ALL),
+    AccountSpec("2102", "cash_benefits_committed", "liability", -1, True,
+                frozenset({"beneficiary_id"})),
+    AccountSpec("2201", "provider_payable", "liability", -1, False, _ALL),
+    AccountSpec("2202", "beneficiary_payable", "liability", -1, False,
+                frozenset({"beneficiary_id"})),
+    AccountSpec("3001", "budget_available", "net_assets", -1, True,
+                frozenset({"beneficiary_id", "voucher_id"})),
+    AccountSpec("3002", "budget_expended", "net_assets", -1, False, _ALL),
+    AccountSpec("5001", "subsidy_expense", "expense", 1, False, _ALL),
+)}
+
+TREASURY_CASH = "1001"
+COPAY_CLEARING = "1102"
+VOUCHERS_OUTSTANDING = "2101"
+CASH_BENEFITS_COMMITTED = "2102"
+PROVIDER_PAYABLE = "2201"
+BENEFICIARY_PAYABLE = "2202"
+BUDGET_AVAILABLE = "3001"
+BUDGET_EXPENDED = "3002"
+SUBSIDY_EXPENSE = "5001"
+
+
+@dataclass(frozen=True)
+class AccountKey:
+    """An account is identified by its code and its dimensions (NULL where not kept)."""
+
+    code: str
+    program_code: str | None = None
+    region_code: str | None = None
+    funding_source: str | None = None
+    provider_id: str | None = None
+    beneficiary_id: str | None = None
+    currency: str = "CNY"
+
+    @property
+    def spec(self) -> AccountSpec:
+        return CHART[self.code]
+
+    def sort_key(self) -> tuple[str, ...]:
+        return tuple(v or "" for v in self.as_tuple())
+
+    def as_tuple(self) -> tuple:
+        return (self.code, self.program_code, self.region_code, self.funding_source,
+                self.provider_id, self.beneficiary_id, self.currency)

@@ -1,0 +1,53 @@
+"""Canonical bytes of a journal entry and the hash chain over them.
+
+hash(entry) = sha256(prev_hash || canonical(entry, postings)); the first entry's prev_hash is
+32 zero bytes. The canonical form is compact JSON with sorted keys over every column of the
+entry and of each of its postings (in line order) except the transaction id, with UUIDs as
+strings, timestamps in UTC with microseconds and amounts as integers, so anyone can
+recompute it from the rows.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+GENESIS_HASH = bytes(32)
+
+ENTRY_FIELDS = ("id", "book", "seq", "kind", "posted_at", "period", "program_code",
+                "region_code", "provider_id", "beneficiary_id", "voucher_id", "ref",
+                "event_id", "idempotency_key", "reverses_entry_id", "memo", "created_by")
+POSTING_FIELDS = ("line", "account_id", "amount_fen", "currency", "seq", "posted_at", "period",
+                  "program_code", "region_code", "funding_source", "provider_id",
+                  "beneficiary_id", "voucher_id")
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return value
+
+
+def canonical(entry: Mapping[str, Any], postings: Sequence[Mapping[str, Any]]) -> bytes:
+    doc = {f: _plain(entry[f]) for f in ENTRY_FIELDS}
+    doc["postings"] = [{f: _plain(p[f]) for f in POSTING_FIELDS}
+                       for p in sorted(postings, key=lambda p: p["line"])]
+    return json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def entry_hash(prev_hash: bytes, entry: Mapping[str, Any],
+               postings: Sequence[Mapping[str, Any]]) -> bytes:
+    return hashlib.sha256(bytes(prev_hash) + canonical(entry, postings)).digest()
+
+
+def request_hash(operation: str, body: Mapping[str, Any]) -> bytes:
+    """The fingerprint an idempotency key is bound to."""
+    data = json.dumps({"op": operation, "body": body}, sort_keys=True, separators=(",", ":"),
+                      ensure_ascii=False, default=str)
+    return hashlib.sha256(data.encode()).digest()

@@ -1,0 +1,137 @@
+"""Request and response bodies of the ledger service (amounts in integer fen)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from services.common.regions import is_valid_code_shape
+
+Fen = Annotated[int, Field(strict=True)]
+PositiveFen = Annotated[int, Field(strict=True, gt=0, le=10**15)]
+Period = Annotated[str, Field(pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$")]
+ProgramCode = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{1,39}$")]
+SourceName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
+IdempotencyKey = Annotated[str, Field(min_length=1, max_length=200)]
+ExternalId = Annotated[str, Field(min_length=1, max_length=64)]
+
+
+def _region(value: str) -> str:
+    if not is_valid_code_shape(value):
+        raise ValueError("must be a 6, 9 or 12 digit region code")
+    return value
+
+
+def _shares(value: dict[str, int]) -> dict[str, int]:
+    if not value:
+        raise ValueError("at least one funding source is needed")
+    if any(v < 0 for v in value.values()) or sum(value.values()) != 10_000:
+        raise ValueError("shares are non-negative basis points summing to 10000")
+    return value
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class AppropriationCreate(Strict):
+    idempotency_key: IdempotencyKey
+    program_code: ProgramCode
+    region_code: str
+    by_source: dict[SourceName, PositiveFen] = Field(min_length=1, max_length=10)
+    memo: str | None = Field(default=None, max_length=500)
+
+    _check_region = field_validator("region_code")(_region)
+
+
+class CommitmentCreate(Strict):
+    idempotency_key: IdempotencyKey
+    purpose: Literal["voucher", "cash_benefit"]
+    program_code: ProgramCode
+    region_code: str
+    period: Period
+    amount_fen: PositiveFen
+    count: Annotated[int, Field(strict=True, ge=0, le=10**9)]
+    funding_shares: dict[SourceName, Annotated[int, Field(strict=True, ge=0, le=10_000)]]
+
+    _check_region = field_validator("region_code")(_region)
+    _check_shares = field_validator("funding_shares")(_shares)
+
+
+class ReversalCreate(Strict):
+    idempotency_key: IdempotencyKey
+    reason: str = Field(min_length=1, max_length=500)
+
+
+class PeriodClose(Strict):
+    idempotency_key: IdempotencyKey
+
+
+# --- events (the outbox contract in docs/architecture.md) -----------------------------------
+
+
+class EventIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    event_id: uuid.UUID
+    type: str = Field(min_length=1, max_length=40)
+    occurred_at: datetime
+    payload: dict[str, Any]
+
+
+class EventBatch(Strict):
+    events: list[EventIn] = Field(min_length=1, max_length=5000)
+
+
+class _Common(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    program_code: ProgramCode
+    region_code: str
+    budget_region_code: str
+    period: Period
+    funding_shares: dict[SourceName, Annotated[int, Field(strict=True, ge=0, le=10_000)]]
+
+    _check_regions = field_validator("region_code", "budget_region_code")(_region)
+    _check_shares = field_validator("funding_shares")(_shares)
+
+
+class RedemptionCreated(_Common):
+    redemption_id: ExternalId
+    voucher_id: ExternalId
+    beneficiary_id: ExternalId
+    provider_id: ExternalId
+    service_code: str | None = None
+    gross_fen: Annotated[int, Field(strict=True, ge=0)]
+    subsidy_fen: PositiveFen
+    copay_fen: Annotated[int, Field(strict=True, ge=0)]
+
+
+class RedemptionVoided(_Common):
+    redemption_id: ExternalId
+    voucher_id: ExternalId
+    beneficiary_id: ExternalId
+    provider_id: ExternalId
+    subsidy_fen: PositiveFen
+    reason: str | None = None
+
+
+class VoucherExpired(_Common):
+    voucher_id: ExternalId
+    beneficiary_id: ExternalId
+    released_fen: PositiveFen
+
+
+class CashBenefitIssued(_Common):
+    benefit_id: ExternalId
+    beneficiary_id: ExternalId
+    amount_fen: PositiveFen
+
+
+EVENT_PAYLOADS: dict[str, type[_Common]] = {
+    "redemption.created": RedemptionCreated,
+    "redemption.voided": RedemptionVoided,
+    "voucher.expired": VoucherExpired,
+    "cash_benefit.issued": CashBenefitIssued,
+}
