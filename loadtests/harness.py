@@ -86,6 +86,8 @@ class System:
     keep_databases: bool = False
     workers: int = 1
     with_relay: bool = True
+    # "auto": the real provider service when it publishes the directory, else the stand-in.
+    provider_mode: str = "auto"
     progress: Progress = say
     owner_urls: dict[str, str] = field(default_factory=dict)
     app_urls: dict[str, str] = field(default_factory=dict)
@@ -130,6 +132,7 @@ class System:
             "YIYANG_VOUCHER_URL": self.urls["voucher"],
             "YIYANG_PROVIDER_URL": self.urls["provider"],
             "YIYANG_LEDGER_URL": self.urls["ledger"],
+            "YIYANG_LOAD_DIRECTORY": str(self.directory_file),
             **{f"YIYANG_{s.upper()}_DATABASE_URL": self.app_urls[s] for s in SERVICES},
         }
 
@@ -142,13 +145,17 @@ class System:
         for service in ("provider", "ledger", "voucher"):
             port = self.urls[service].rsplit(":", 1)[1]
             argv = [py, "-m", "services.cli", "serve", service, "--host", HOST, "--port", port]
+            if service == "provider" and self.provider_is_stub:
+                argv = [py, "-m", "uvicorn", "loadtests.directory_stub:app", "--host", HOST,
+                        "--port", port, "--log-level", "warning"]
             if service == "voucher" and self.workers > 1:
                 argv += ["--workers", str(self.workers)]
             proc = Process(service, argv, env, self.run_dir / "logs" / f"{service}.log",
                            f"{self.urls[service]}/readyz")
             proc.start()
             self.processes.append(proc)
-            self.progress(f"started {service} on {self.urls[service]} (pid {proc.popen.pid})")
+            label = "provider directory stand-in" if argv[2] == "uvicorn" else service
+            self.progress(f"started {label} on {self.urls[service]} (pid {proc.popen.pid})")
         if self.with_relay and self.has_relay():
             proc = Process("relay", [py, "-m", "services.cli", "relay"], env,
                            self.run_dir / "logs" / "relay.log")
@@ -157,6 +164,16 @@ class System:
             self.progress(f"started relay (pid {proc.popen.pid})")
         elif self.with_relay:
             self.progress("no outbox relay in this build (services.voucher.relay): skipped")
+
+    @property
+    def directory_file(self) -> Path:
+        return self.run_dir / "directory.json"
+
+    @property
+    def provider_is_stub(self) -> bool:
+        if self.provider_mode == "auto":
+            self.provider_mode = "real" if provider_publishes_directory() else "stub"
+        return self.provider_mode == "stub"
 
     @staticmethod
     def has_relay() -> bool:
@@ -214,6 +231,15 @@ class System:
         if self._embedded:
             embedded_pg.stop(self.run_dir / "pg")
             self.progress("stopped embedded PostgreSQL")
+
+
+def provider_publishes_directory() -> bool:
+    """Whether this build's provider service has the directory route the voucher polls."""
+    try:
+        from services.provider.api import router
+    except Exception:  # noqa: BLE001
+        return False
+    return any(getattr(r, "path", "") == "/v1/internal/directory" for r in router.routes)
 
 
 def new_run_dir(base: Path, kind: str) -> Path:

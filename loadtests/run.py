@@ -36,19 +36,19 @@ class LagSampler(threading.Thread):
         super().__init__(daemon=True)
         self.url, self.every_s = voucher_db_url, every_s
         self.samples: list[tuple[float, int]] = []
-        self._stop = threading.Event()
+        self._halt = threading.Event()
 
     def run(self) -> None:
         started = time.monotonic()
-        while not self._stop.wait(self.every_s):
+        while not self._halt.wait(self.every_s):
             try:
                 pending, _ = asyncio.run(check.outbox_lag(self.url))
-            except Exception:  # noqa: BLE001 - a missed sample is not a failed run
+            except Exception:  # noqa: BLE001, S112 - a missed sample is not a failed run
                 continue
             self.samples.append((round(time.monotonic() - started, 1), pending))
 
     def stop(self) -> None:
-        self._stop.set()
+        self._halt.set()
         self.join(timeout=10)
 
     def growing(self) -> bool | None:
@@ -103,12 +103,14 @@ def main(argv: list[str] | None = None) -> int:
                 keep_databases=args.keep_databases) as system:
         manifest = run_dir / "seed-manifest.json"
         say(f"seeding {args.beneficiaries} beneficiaries (bulk) and {args.providers} "
-            f"providers x {args.terminals} terminals (provider API)")
+            f"providers x {args.terminals} terminals")
         try:
             seeded = seed.seed_all(system.owner_urls["voucher"], system.urls["provider"],
                                    beneficiaries=args.beneficiaries, providers=args.providers,
                                    terminals_per_provider=args.terminals, manifest=manifest,
-                                   region_code=s.region_code, period=s.period)
+                                   region_code=s.region_code, period=s.period,
+                                   directory_file=(system.directory_file
+                                                   if system.provider_is_stub else None))
         except seed.ProviderApiMissing as exc:
             say(f"cannot run the load: {exc}")
             return 2

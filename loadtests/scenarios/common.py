@@ -19,8 +19,7 @@ from services.common.settings import get_common_settings
 # Business refusals a valid request may get under load (balance spent, daily limit reached):
 # correct answers, counted apart from errors. Anything 5xx, or a 2xx where a refusal is due,
 # is a failure.
-EXPECTED_REFUSALS = {"INSUFFICIENT_BALANCE", "VOUCHER_EXHAUSTED", "DAY_LIMIT_REACHED",
-                     "DAY_CAP_REACHED", "NO_USABLE_VOUCHER", "NO_VOUCHER"}
+EXPECTED_REFUSALS = {"NO_USABLE_VOUCHER", "VOUCHER_EXHAUSTED", "DAILY_LIMIT_REACHED"}
 
 
 @lru_cache
