@@ -283,6 +283,46 @@ def stub_providers(directory_file: Path, count: int, terminals_per_provider: int
     return terminals
 
 
+def fund_ledger(ledger_url: str, *, region_code: str, period: str, count: int,
+                plans: list[VoucherPlan]) -> list[str]:
+    """Appropriate and commit in the ledger what the bulk-seeded vouchers are worth.
+
+    Issuance would have done this (budget committed -> vouchers outstanding) before creating
+    the vouchers; doing it here keeps the ledger's accounts true to the seeded vouchers, so
+    that redemption events post instead of being refused. Returns problems (empty when all
+    went through).
+    """
+    from services.common.auth import service_token
+    from services.common.money import allocate
+
+    key = get_common_settings().auth_private_key
+    finance = {"Authorization": "Bearer " + issue_token(
+        key, role=Role.finance, region=region_code[:2] + "0000", name="loadtest")}
+    service = {"Authorization": "Bearer " + service_token(key, "loadtest-seed")}
+    problems = []
+    sources = sorted(FUNDING)
+    with httpx.Client(base_url=ledger_url, timeout=60) as http:
+        for plan in plans:
+            total = plan.face_fen * count
+            parts = allocate(total, [FUNDING[s] for s in sources])
+            tag = f"loadtest:{plan.program_code}:{region_code}:{period}:{uuid.uuid4()}"
+            r = http.post("/v1/appropriations", headers=finance, json={
+                "idempotency_key": f"{tag}:appropriation", "program_code": plan.program_code,
+                "region_code": region_code, "by_source": dict(zip(sources, parts)),
+                "memo": "load test"})
+            if r.status_code >= 300:
+                problems.append(f"appropriation {plan.program_code}: {r.status_code} {r.text[:200]}")
+                continue
+            r = http.post("/v1/commitments", headers=service, json={
+                "idempotency_key": f"{tag}:commitment", "purpose": "voucher",
+                "program_code": plan.program_code, "region_code": region_code,
+                "period": period, "amount_fen": total, "count": count,
+                "funding_shares": FUNDING})
+            if r.status_code >= 300:
+                problems.append(f"commitment {plan.program_code}: {r.status_code} {r.text[:200]}")
+    return problems
+
+
 def write_manifest(path: Path, *, period: str, beneficiaries: list[str],
                    terminals: list[dict[str, Any]]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -308,12 +348,20 @@ def _bar(label: str) -> Callable[[int, int], None]:
 def seed_all(voucher_db_url: str, provider_url: str | None, *, beneficiaries: int,
              providers: int, terminals_per_provider: int, manifest: Path,
              region_code: str = "450103", period: str | None = None,
-             generous: bool = False, directory_file: Path | None = None) -> dict[str, Any]:
-    """Seed everything. With `directory_file`, providers go to the directory stand-in."""
+             generous: bool = False, directory_file: Path | None = None,
+             ledger_url: str | None = None) -> dict[str, Any]:
+    """Seed everything. With `directory_file`, providers go to the directory stand-in; with
+    `ledger_url`, the vouchers' worth is appropriated and committed in the ledger."""
     period = period or current_period()
+    plans = default_plans(generous=generous)
     ids = asyncio.run(seed_beneficiaries(
         voucher_db_url, beneficiaries, region_code=region_code, period=period,
-        plans=default_plans(generous=generous), progress=_bar("beneficiaries + vouchers")))
+        plans=plans, progress=_bar("beneficiaries + vouchers")))
+    if ledger_url:
+        problems = fund_ledger(ledger_url, region_code=region_code, period=period,
+                               count=beneficiaries, plans=plans)
+        for problem in problems:
+            print(f"  ledger funding: {problem}", flush=True)
     terminals: list[dict[str, Any]] = []
     if directory_file is not None and providers:
         terminals = stub_providers(directory_file, providers, terminals_per_provider,
