@@ -283,43 +283,52 @@ def stub_providers(directory_file: Path, count: int, terminals_per_provider: int
     return terminals
 
 
+def funding_requests(*, region_code: str, period: str, count: int,
+                     plans: list[VoucherPlan]) -> list[tuple[str, str, dict[str, Any]]]:
+    """(path, role, body) of the ledger calls that appropriate and commit what `count`
+    vouchers of each plan are worth: what issuance would have done before creating them."""
+    from services.common.money import allocate
+
+    sources = sorted(FUNDING)
+    calls = []
+    for plan in plans:
+        total = plan.face_fen * count
+        parts = allocate(total, [FUNDING[s] for s in sources])
+        tag = f"loadtest:{plan.program_code}:{region_code}:{period}:{uuid.uuid4()}"
+        calls.append(("/v1/appropriations", "finance", {
+            "idempotency_key": f"{tag}:appropriation", "program_code": plan.program_code,
+            "region_code": region_code, "by_source": dict(zip(sources, parts)),
+            "memo": "load test"}))
+        calls.append(("/v1/commitments", "service", {
+            "idempotency_key": f"{tag}:commitment", "purpose": "voucher",
+            "program_code": plan.program_code, "region_code": region_code, "period": period,
+            "amount_fen": total, "count": count, "funding_shares": FUNDING}))
+    return calls
+
+
 def fund_ledger(ledger_url: str, *, region_code: str, period: str, count: int,
                 plans: list[VoucherPlan]) -> list[str]:
     """Appropriate and commit in the ledger what the bulk-seeded vouchers are worth.
 
-    Issuance would have done this (budget committed -> vouchers outstanding) before creating
-    the vouchers; doing it here keeps the ledger's accounts true to the seeded vouchers, so
-    that redemption events post instead of being refused. Returns problems (empty when all
-    went through).
+    Keeps the ledger's accounts true to the seeded vouchers, so that redemption events post
+    instead of being refused for an overdrawn account. Returns problems (empty when fine).
     """
     from services.common.auth import service_token
-    from services.common.money import allocate
 
     key = get_common_settings().auth_private_key
-    finance = {"Authorization": "Bearer " + issue_token(
-        key, role=Role.finance, region=region_code[:2] + "0000", name="loadtest")}
-    service = {"Authorization": "Bearer " + service_token(key, "loadtest-seed")}
+    headers = {
+        "finance": {"Authorization": "Bearer " + issue_token(
+            key, role=Role.finance, region=region_code[:2] + "0000", name="loadtest")},
+        "service": {"Authorization": "Bearer " + service_token(key, "loadtest-seed")},
+    }
     problems = []
-    sources = sorted(FUNDING)
     with httpx.Client(base_url=ledger_url, timeout=60) as http:
-        for plan in plans:
-            total = plan.face_fen * count
-            parts = allocate(total, [FUNDING[s] for s in sources])
-            tag = f"loadtest:{plan.program_code}:{region_code}:{period}:{uuid.uuid4()}"
-            r = http.post("/v1/appropriations", headers=finance, json={
-                "idempotency_key": f"{tag}:appropriation", "program_code": plan.program_code,
-                "region_code": region_code, "by_source": dict(zip(sources, parts)),
-                "memo": "load test"})
+        for path, role, body in funding_requests(region_code=region_code, period=period,
+                                                 count=count, plans=plans):
+            r = http.post(path, headers=headers[role], json=body)
             if r.status_code >= 300:
-                problems.append(f"appropriation {plan.program_code}: {r.status_code} {r.text[:200]}")
-                continue
-            r = http.post("/v1/commitments", headers=service, json={
-                "idempotency_key": f"{tag}:commitment", "purpose": "voucher",
-                "program_code": plan.program_code, "region_code": region_code,
-                "period": period, "amount_fen": total, "count": count,
-                "funding_shares": FUNDING})
-            if r.status_code >= 300:
-                problems.append(f"commitment {plan.program_code}: {r.status_code} {r.text[:200]}")
+                problems.append(f"{path} {body['program_code']}: {r.status_code} "
+                                f"{r.text[:200]}")
     return problems
 
 
