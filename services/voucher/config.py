@@ -31,6 +31,19 @@ class VoucherSettings(BaseSettings):
     # How often used QR nonces past their expiry are purged.
     nonce_purge_interval_s: float = 60.0
 
+    # Personal data at rest (national ID, phone): AES-256-GCM key and HMAC lookup-hash key,
+    # 32 bytes hex each. The development defaults are refused outside development and test.
+    pii_encryption_key: str = dev_keys.DEV_PII_ENCRYPTION_KEY
+    pii_hash_key: str = dev_keys.DEV_PII_HASH_KEY
+
+    # The ledger (budget commitments). Unset: the common `YIYANG_LEDGER_URL`.
+    ledger_url: str | None = None
+    ledger_timeout_s: float = 30.0
+    # Beneficiaries per budget commitment in an issuance run.
+    issuance_chunk_size: int = 500
+    # How often lapsed vouchers are expired and their unused balance released (0 = never).
+    expiry_interval_s: float = 60.0
+
     @model_validator(mode="after")
     def _refuse_development_secrets(self) -> "VoucherSettings":
         refuse_dev_secrets(self)

@@ -1,4 +1,5 @@
-"""Dependencies the voucher routes of the redemption area share."""
+"""Dependencies shared by the voucher routes: the personal-data cipher, the issuer, the raw
+pool of the redemption hot path and the provider directory."""
 
 from __future__ import annotations
 
@@ -7,8 +8,18 @@ from typing import Annotated
 import asyncpg
 from fastapi import Depends, Request
 
+from services.common.crypto import PiiCipher
 from services.common.errors import ServiceUnavailable
 from services.voucher.directory import ProviderDirectory
+from services.voucher.service.issuance import IssuanceEngine
+
+
+def get_cipher(request: Request) -> PiiCipher:
+    return request.app.state.pii_cipher
+
+
+def get_engine(request: Request) -> IssuanceEngine:
+    return request.app.state.issuance_engine
 
 
 def raw_pool(request: Request) -> asyncpg.Pool:
@@ -22,5 +33,7 @@ def directory(request: Request) -> ProviderDirectory:
     return request.app.state.directory
 
 
+CipherDep = Annotated[PiiCipher, Depends(get_cipher)]
+EngineDep = Annotated[IssuanceEngine, Depends(get_engine)]
 RawPoolDep = Annotated[asyncpg.Pool, Depends(raw_pool)]
 DirectoryDep = Annotated[ProviderDirectory, Depends(directory)]

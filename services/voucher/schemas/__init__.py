@@ -1,1 +1,1 @@
-"""Request and response shapes of the voucher service: one module per area."""
+"""Request and response shapes of the voucher service, one module per area."""

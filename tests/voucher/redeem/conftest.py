@@ -33,7 +33,8 @@ REGION = "450103"
 
 def settings_for(db_url: str, **overrides: Any) -> VoucherSettings:
     values = {"database_url": db_url, "directory_poll_interval_s": 0,
-              "nonce_purge_interval_s": 0, "raw_pool_size": 20}
+              "nonce_purge_interval_s": 0, "raw_pool_size": 20,
+              "expiry_interval_s": 0}
     values.update(overrides)
     return VoucherSettings(**values)
 
