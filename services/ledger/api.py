@@ -28,9 +28,16 @@ from services.ledger.schemas import (
     PeriodClose,
     ReversalCreate,
 )
-from services.ledger.service import audit, writes
+from services.ledger.service import audit, events, writes
 
 router = APIRouter(prefix="/v1", tags=["ledger"])
+
+# who may call: role dependencies (scope is checked in each handler)
+FINANCE_ONLY = require(Role.finance)
+SERVICE_ONLY = require(Role.service)
+SERVICE_FINANCE_AUDITOR = require(Role.service, Role.finance, Role.auditor)
+FINANCE_AUDITOR = require(Role.finance, Role.auditor)
+AUDITOR_ONLY = require(Role.auditor)
 TZ = ZoneInfo("Asia/Shanghai")
 
 ERRORS: dict[int | str, dict[str, Any]] = {
@@ -85,7 +92,7 @@ def _answer(outcome: writes.Outcome) -> JSONResponse:
 
 @router.post("/appropriations", status_code=201, responses=ERRORS)
 async def create_appropriation(body: AppropriationCreate, request: Request,
-                               p: Principal = require(Role.finance)) -> JSONResponse:
+                               p: Principal = FINANCE_ONLY) -> JSONResponse:
     """Appropriate budget to a program and region, by funding source (treasury cash Dr /
     budget available Cr). Idempotent by `idempotency_key`."""
     _scope(p)
@@ -95,7 +102,7 @@ async def create_appropriation(body: AppropriationCreate, request: Request,
 
 @router.post("/commitments", status_code=201, responses=ERRORS)
 async def create_commitment(body: CommitmentCreate, request: Request,
-                            p: Principal = require(Role.service)) -> JSONResponse:
+                            p: Principal = SERVICE_ONLY) -> JSONResponse:
     """Commit budget before issuance (contract in docs/architecture.md). 409 BUDGET_EXCEEDED
     with `details.available_fen` when a funding source cannot cover its share; nothing is
     posted then. Idempotent by `idempotency_key`."""
@@ -104,15 +111,15 @@ async def create_commitment(body: CommitmentCreate, request: Request,
 
 @router.post("/events", responses=ERRORS)
 async def post_events(body: EventBatch, request: Request,
-                      p: Principal = require(Role.service)) -> dict[str, Any]:
+                      p: Principal = SERVICE_ONLY) -> dict[str, Any]:
     """Apply a batch of outbox events in one transaction, each exactly once by `event_id`.
     Each result is `applied` (with `entry_id`), `duplicate` or `rejected` (with `error`)."""
-    return {"results": await writes.apply_events(_pool(request), body.events, p.sub)}
+    return {"results": await events.apply_events(_pool(request), body.events, p.sub)}
 
 
 @router.post("/entries/{entry_id}/reverse", status_code=201, responses=ERRORS)
 async def reverse_entry(entry_id: uuid.UUID, body: ReversalCreate, request: Request,
-                        p: Principal = require(Role.finance)) -> JSONResponse:
+                        p: Principal = FINANCE_ONLY) -> JSONResponse:
     """Correct an entry by a reversing entry (each entry is reversed at most once)."""
     _scope(p)
     return _answer(await writes.reverse_entry(_pool(request), entry_id, body, p.sub,
@@ -121,7 +128,7 @@ async def reverse_entry(entry_id: uuid.UUID, body: ReversalCreate, request: Requ
 
 @router.post("/periods/{period}/close", responses=ERRORS)
 async def close_period(period: Annotated[Period, Path()], body: PeriodClose, request: Request,
-                       p: Principal = require(Role.finance)) -> JSONResponse:
+                       p: Principal = FINANCE_ONLY) -> JSONResponse:
     """Close an ended accounting period (YYYY-MM); the database then refuses entries dated
     in it. Needs a province-wide finance scope."""
     _province_wide(p)
@@ -135,7 +142,7 @@ async def close_period(period: Annotated[Period, Path()], body: PeriodClose, req
 @router.get("/budget", responses=ERRORS)
 async def get_budget(request: Request, program_code: Annotated[str, Query(max_length=40)],
                      region_code: Annotated[str, Query(max_length=12)],
-                     p: Principal = require(Role.service, Role.finance, Role.auditor)
+                     p: Principal = SERVICE_FINANCE_AUDITOR
                      ) -> dict[str, Any]:
     """Budget available to a program at the nearest region at or above `region_code` that
     has one, in total and by funding source."""
@@ -150,7 +157,7 @@ async def get_budget(request: Request, program_code: Annotated[str, Query(max_le
 @router.get("/trial-balance", responses=ERRORS)
 async def get_trial_balance(request: Request, as_of: datetime | None = None,
                             region_code: Annotated[str | None, Query(max_length=12)] = None,
-                            p: Principal = require(Role.finance, Role.auditor)
+                            p: Principal = FINANCE_AUDITOR
                             ) -> dict[str, Any]:
     """Trial balance as of a time (default now): each account in scope with its debit and
     credit totals and balance; total debits equal total credits."""
@@ -171,7 +178,7 @@ async def get_entries(
     to: datetime | None = None,
     cursor: Annotated[str | None, Query(pattern=r"^[0-9]{1,18}$")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    p: Principal = require(Role.finance, Role.auditor),
+    p: Principal = FINANCE_AUDITOR,
 ) -> dict[str, Any]:
     """Journal entries with their postings, filtered by account and every dimension, in
     sequence order, keyset-paginated by `cursor`, from one snapshot. A combination that can
@@ -193,7 +200,7 @@ async def get_entries(
 async def get_statement(request: Request, account_id: Annotated[int, Path(ge=1)],
                         from_: Annotated[datetime | None, Query(alias="from")] = None,
                         to: datetime | None = None,
-                        p: Principal = require(Role.finance, Role.auditor)) -> dict[str, Any]:
+                        p: Principal = FINANCE_AUDITOR) -> dict[str, Any]:
     """An account's statement: opening balance at `from`, each posting to `to` with the
     running balance, and the closing balance."""
     _scope(p)
@@ -203,7 +210,7 @@ async def get_statement(request: Request, account_id: Annotated[int, Path(ge=1)]
 
 
 @router.get("/chain/verify", responses=ERRORS)
-async def verify_chain(request: Request, p: Principal = require(Role.auditor)
+async def verify_chain(request: Request, p: Principal = AUDITOR_ONLY
                        ) -> dict[str, Any]:
     """Recompute the whole hash chain: `{ok, entries_checked, head_hash}`, and the first bad
     entry when not ok. Needs a province-wide auditor scope."""
@@ -213,10 +220,10 @@ async def verify_chain(request: Request, p: Principal = require(Role.auditor)
 
 @router.get("/metrics", responses=ERRORS)
 async def get_metrics(request: Request,
-                      p: Principal = require(Role.service, Role.finance, Role.auditor)
+                      p: Principal = SERVICE_FINANCE_AUDITOR
                       ) -> dict[str, Any]:
     """Event application counts by type and outcome, entries posted, and delivery lag
     (book-wide, so people need a province-wide scope)."""
     if p.role != Role.service:
         _province_wide(p)
-    return await audit.metrics(_pool(request), dict(writes.METRICS))
+    return await audit.metrics(_pool(request), dict(events.METRICS))

@@ -66,3 +66,13 @@ def test_hash_covers_every_posting_field():
     assert hashing.entry_hash(hashing.GENESIS_HASH, entry, [posting | {"amount_fen": 6}]) != base
     assert hashing.entry_hash(bytes([1]) * 32, entry, [posting]) != base
     assert hashing.entry_hash(hashing.GENESIS_HASH, entry, [posting]) == base
+
+
+def test_canonical_bytes_are_plain_sorted_compact_json():
+    import json
+
+    entry = {f: None for f in hashing.ENTRY_FIELDS} | {"id": "e", "seq": 1, "memo": "颐养 ok"}
+    posting = {f: None for f in hashing.POSTING_FIELDS} | {"line": 1, "amount_fen": -5}
+    doc = {**entry, "postings": [posting]}
+    assert hashing.canonical(entry, [posting]) == json.dumps(
+        doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()

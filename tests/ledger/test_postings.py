@@ -92,7 +92,9 @@ async def test_point_in_time_trial_balance_and_statement(ledger):
     tb_then = (await ledger.c.get("/v1/trial-balance", headers=ledger.auditor,
                                   params={"as_of": t1.isoformat()})).json()
     tb_now = (await ledger.c.get("/v1/trial-balance", headers=ledger.auditor)).json()
-    cash = lambda tb: [a for a in tb["accounts"] if a["code"] == "1001"][0]  # noqa: E731
+    def cash(tb):
+        return next(a for a in tb["accounts"] if a["code"] == "1001")
+
     assert cash(tb_then)["balance_fen"] == 1_000 and cash(tb_now)["balance_fen"] == 1_500
     account_id = cash(tb_now)["account_id"]
     st = (await ledger.c.get(f"/v1/accounts/{account_id}/statement", headers=ledger.finance,

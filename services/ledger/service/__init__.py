@@ -1,2 +1,3 @@
 """Rules of the ledger service (no FastAPI here): plans.py says what each event posts,
-writes.py applies writes exactly once, audit.py answers auditors."""
+writes.py applies keyed writes exactly once, events.py applies outbox events
+exactly once, audit.py answers auditors."""
