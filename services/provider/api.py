@@ -9,10 +9,11 @@ from fastapi import APIRouter, Path, Query, Request
 
 from services.common.auth import Principal, Role, require
 from services.common.db import SessionDep
+from services.common.errors import InvalidInput
 from services.provider import schemas
 from services.provider import service as provider_service
 from services.provider.config import ProviderSettings
-from services.provider.vocabulary import ProviderKind, ServiceCategory
+from services.provider.vocabulary import ProviderKind, ProviderStatus, ServiceCategory
 
 router = APIRouter(prefix="/v1")
 
@@ -47,21 +48,39 @@ async def apply(
     return await provider_service.apply(session, principal, body, _settings(request))
 
 
-@router.get("/providers", response_model=schemas.NearbyPage, tags=["providers"],
-            responses=_ERRORS)
-async def nearby(
+@router.get("/providers", response_model=schemas.NearbyPage | schemas.RegistryPage,
+            tags=["providers"], responses=_ERRORS)
+async def search(
     request: Request, session: SessionDep,
-    lat: Annotated[float, Query(ge=-90, le=90, allow_inf_nan=False)],
-    lon: Annotated[float, Query(ge=-180, le=180, allow_inf_nan=False)],
+    lat: Annotated[float | None, Query(ge=-90, le=90, allow_inf_nan=False)] = None,
+    lon: Annotated[float | None, Query(ge=-180, le=180, allow_inf_nan=False)] = None,
     radius_m: Annotated[int | None, Query(description="Default 1,000 m.")] = None,
     kind: ProviderKind | None = None,
     category: ServiceCategory | None = None,
     limit: int | None = None,
-    _: Principal = require(*ANYONE),
+    status: Annotated[ProviderStatus | None, Query(description="Register only.")] = None,
+    region_code: Annotated[str | None, Query(description="Register only.")] = None,
+    cursor: Annotated[str | None, Query(description="Register only.")] = None,
+    principal: Principal = require(*ANYONE),
 ) -> dict[str, Any]:
-    """Approved providers within `radius_m` of the point (the 15-minute care circle),
-    optionally of one kind or offering one service category, nearest first, each with its
-    distance in metres and its price list."""
+    """Nearby search, or the register.
+
+    With `lat` and `lon` (anyone signed in): approved providers within `radius_m` of the
+    point (the 15-minute care circle), optionally of one kind or offering one service
+    category, nearest first, each with its distance in metres and its price list.
+
+    Without them: the register of providers of every status (filter by `status`, `kind`,
+    `region_code`; page with `cursor`), for officers and finance of a region, auditors,
+    services, and a provider's own people (their own provider only).
+    """
+    if lat is None and lon is None:
+        return await provider_service.registry(
+            session, principal, region_code=region_code,
+            status=status.value if status else None, kind=kind.value if kind else None,
+            cursor=cursor, limit=100 if limit is None else limit)
+    if lat is None or lon is None:
+        raise InvalidInput("lat and lon go together.", code="FIELD_REQUIRED",
+                           field="lat" if lat is None else "lon")
     items = await provider_service.nearby(
         session, _settings(request), lat=lat, lon=lon, radius_m=radius_m,
         kind=kind.value if kind else None, category=category.value if category else None,

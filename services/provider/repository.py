@@ -275,3 +275,33 @@ async def terminals_changed_since(session: AsyncSession, since: int) -> list[Row
         SELECT id, provider_id, name, status, secret_sha256 FROM terminal
         WHERE version > :since ORDER BY version, id"""), {"since": since})
     return [dict(r) for r in result.mappings()]
+
+
+async def terminal_credential(session: AsyncSession, terminal_id: uuid.UUID) -> Row | None:
+    result = await session.execute(text(
+        "SELECT id, provider_id, status, secret_sha256 FROM terminal WHERE id = :id"),
+        {"id": terminal_id})
+    row = result.mappings().one_or_none()
+    return dict(row) if row else None
+
+
+async def registry_page(session: AsyncSession, *, region_prefix: str | None,
+                        provider_id: uuid.UUID | None, status: str | None, kind: str | None,
+                        after: uuid.UUID | None, limit: int) -> list[Row]:
+    """Providers in id order (ids are time-ordered), filtered, from after `after`."""
+    clauses, params = ["TRUE"], {"limit": limit}
+    if region_prefix:
+        clauses.append("region_code LIKE :prefix")
+        params["prefix"] = region_prefix + "%"
+    for name, value in (("id", provider_id), ("status", status), ("kind", kind)):
+        if value is not None:
+            clauses.append(f"{name} = :{name}")
+            params[name] = value
+    if after is not None:
+        clauses.append("id > :after")
+        params["after"] = after
+    result = await session.execute(text(f"""
+        SELECT id, name, kind, uscc, region_code, address, lat, lon, status, credit_points,
+               created_at, updated_at
+        FROM provider WHERE {' AND '.join(clauses)} ORDER BY id LIMIT :limit"""), params)
+    return [dict(r) for r in result.mappings()]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from services.provider.vocabulary import (
     CreditKind,
@@ -89,10 +89,11 @@ class ProviderCreate(_Strict):
     bank_account: BankAccountCreate
     services: ServiceList
 
-    @model_validator(mode="after")
-    def _codes_unique(self) -> "ProviderCreate":
-        _unique_codes(self.services)
-        return self
+    @field_validator("services")
+    @classmethod
+    def _codes_unique(cls, items: list[ServiceItemCreate]) -> list[ServiceItemCreate]:
+        _unique_codes(items)
+        return items
 
 
 class PriceListUpdate(_Strict):
@@ -100,10 +101,11 @@ class PriceListUpdate(_Strict):
 
     services: ServiceList
 
-    @model_validator(mode="after")
-    def _codes_unique(self) -> "PriceListUpdate":
-        _unique_codes(self.services)
-        return self
+    @field_validator("services")
+    @classmethod
+    def _codes_unique(cls, items: list[ServiceItemCreate]) -> list[ServiceItemCreate]:
+        _unique_codes(items)
+        return items
 
 
 class ProviderCreated(BaseModel):
@@ -144,6 +146,26 @@ class NearbyProvider(BaseModel):
 
 class NearbyPage(BaseModel):
     items: list[NearbyProvider]
+
+
+class RegistryEntry(BaseModel):
+    id: str
+    name: str
+    kind: str
+    uscc: str
+    region_code: str
+    address: str
+    lat: float
+    lon: float
+    status: str
+    credit_points: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class RegistryPage(BaseModel):
+    items: list[RegistryEntry]
+    next_cursor: str | None
 
 
 class StatusChangeCreate(_Strict):

@@ -8,17 +8,29 @@ that the voucher service, polling `directory(since)`, sees it within its poll in
 
 from __future__ import annotations
 
+import hmac
 import uuid
 from functools import lru_cache
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.common.auth import Principal, Role, hash_terminal_secret, new_terminal_secret
+from services.common.auth import (
+    Principal,
+    Role,
+    hash_terminal_secret,
+    new_terminal_secret,
+    terminal_id_of,
+)
 from services.common.crypto import PiiCipher, mask_phone
 from services.common.errors import Forbidden, InvalidInput
 from services.common.ids import new_id, new_uuid
-from services.common.regions import is_known, is_valid_code_shape, region_covers
+from services.common.regions import (
+    is_known,
+    is_valid_code_shape,
+    region_covers,
+    significant_prefix,
+)
 from services.common.settings import get_common_settings
 from services.provider import repository as repo
 from services.provider import schemas, uscc
@@ -360,7 +372,7 @@ async def nearby(session: AsyncSession, settings: ProviderSettings, *, lat: floa
     rows = await repo.nearby(session, lat=lat, lon=lon, radius_m=radius, kind=kind,
                              category=category, limit=count)
     services = await repo.services_of(session, [r["id"] for r in rows])
-    return [{**r, "id": str(r["id"]), "distance_m": int(round(r["distance_m"])),
+    return [{**r, "id": str(r["id"]), "distance_m": round(r["distance_m"]),
              "services": services.get(str(r["id"]), [])} for r in rows]
 
 
@@ -384,3 +396,63 @@ async def directory(session: AsyncSession, since: int) -> dict[str, Any]:
         "terminals": [{**t, "id": str(t["id"]), "provider_id": str(t["provider_id"])}
                       for t in terminals],
     }
+
+
+async def terminal_principal(session: AsyncSession, secret: str) -> Principal | None:
+    """The terminal a secret belongs to, if the secret is its current one and it is active.
+
+    The hash comparison is constant-time; an unknown id, a revoked terminal and a wrong secret
+    are indistinguishable to the caller.
+    """
+    raw_id = terminal_id_of(secret)
+    try:
+        terminal_id = uuid.UUID(raw_id) if raw_id else None
+    except ValueError:
+        terminal_id = None
+    if terminal_id is None:
+        return None
+    row = await repo.terminal_credential(session, terminal_id)
+    presented = hash_terminal_secret(secret)
+    if row is None or not hmac.compare_digest(presented, row["secret_sha256"]):
+        return None
+    if row["status"] != "active":
+        return None
+    return Principal(sub=f"terminal:{terminal_id}", role=Role.terminal,
+                     provider_id=str(row["provider_id"]), terminal_id=str(terminal_id))
+
+
+async def registry(session: AsyncSession, principal: Principal, *, region_code: str | None,
+                   status: str | None, kind: str | None, cursor: str | None,
+                   limit: int) -> dict[str, Any]:
+    """The register of providers, any status, for those who supervise or settle them: officers
+    and finance of a region (their region by default, or a region inside it), auditors and
+    services (everywhere), and a provider's own people (their provider only)."""
+    provider_id = None
+    if principal.role in (Role.civil_affairs, Role.finance):
+        region_code = region_code or principal.region
+        principal.ensure_region(region_code)
+    elif principal.role in (Role.provider_admin, Role.provider_staff, Role.terminal):
+        try:
+            provider_id = uuid.UUID(principal.provider_id or "")
+        except ValueError as exc:
+            raise Forbidden("No provider in your scope.", code="OUT_OF_SCOPE",
+                            field="provider_id") from exc
+    elif principal.role not in (Role.auditor, Role.service):
+        raise InvalidInput("lat and lon are required.", code="FIELD_REQUIRED", field="lat")
+    if region_code is not None and not is_valid_code_shape(region_code):
+        raise InvalidQuery("region_code is not a division code.", field="region_code")
+    after = None
+    if cursor:
+        try:
+            after = uuid.UUID(cursor)
+        except ValueError as exc:
+            raise InvalidQuery("cursor is not valid.", field="cursor") from exc
+    if not 1 <= limit <= 500:
+        raise InvalidQuery("limit must be between 1 and 500.", field="limit")
+    rows = await repo.registry_page(
+        session, region_prefix=significant_prefix(region_code) if region_code else None,
+        provider_id=provider_id, status=status, kind=kind, after=after, limit=limit + 1)
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return {"items": [{**r, "id": str(r["id"])} for r in rows],
+            "next_cursor": str(rows[-1]["id"]) if more else None}

@@ -61,9 +61,9 @@ class Ctx:
         return self.tokens.headers("provider_admin", provider_id=provider_id,
                                    sub=f"admin:{provider_id}")
 
-    async def apply(self, **overrides: Any) -> str:
+    async def apply(self, *, headers: dict[str, str] | None = None, **overrides: Any) -> str:
         r = await self.c.post("/v1/providers", json=application(**overrides),
-                              headers=self.officer)
+                              headers=headers or self.officer)
         assert r.status_code == 201, r.text
         return r.json()["id"]
 
@@ -91,7 +91,9 @@ class Ctx:
                        (SELECT count(*) FROM credit_event), (SELECT count(*) FROM terminal),
                        (SELECT version FROM directory_counter),
                        (SELECT string_agg(status || credit_points, ',' ORDER BY id)
-                          FROM provider)""")
+                          FROM provider),
+                       (SELECT string_agg(code || ':' || price_fen, ','
+                                          ORDER BY provider_id, code) FROM service_item)""")
             return tuple(row)
         finally:
             await conn.close()
