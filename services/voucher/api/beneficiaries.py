@@ -66,7 +66,7 @@ async def enrol(body: BeneficiaryCreate, session: SessionDep, cipher: CipherDep,
     region). The national ID is checked (GB 11643) and stored encrypted; birth date and sex
     come from it. Answers the grade, the programs the person is eligible for, and the
     vouchers of the current month, issued at once."""
-    principal.ensure_region(body.region_code.strip())
+    principal.ensure_region(service.check_region(body.region_code))
     enrolled = await service.enrol(session, body, cipher=cipher, who=principal.sub,
                                    today=_today())
     # The person must exist (committed) before budget is committed for them.

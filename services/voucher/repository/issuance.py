@@ -64,8 +64,10 @@ async def set_counts(session: AsyncSession, run_id: uuid.UUID, eligible: int, sk
 async def finish_run(session: AsyncSession, run_id: uuid.UUID, status: str,
                      message: str | None) -> None:
     await session.execute(text(
-        "UPDATE issuance_run SET status = :status, message = :message, updated_at = now(), "
-        " finished_at = CASE WHEN :status IN ('completed', 'budget_exhausted') THEN now() "
+        "UPDATE issuance_run SET status = CAST(:status AS text), message = :message, "
+        " updated_at = now(), "
+        " finished_at = CASE WHEN CAST(:status AS text) IN ('completed', 'budget_exhausted') "
+        "  THEN now() "
         "  ELSE finished_at END WHERE id = :id"),
         {"status": status, "message": message, "id": run_id})
 

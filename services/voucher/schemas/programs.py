@@ -6,6 +6,7 @@ A program's configuration is stored as JSONB (`program.config`, history in
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Literal
 
@@ -94,8 +95,8 @@ class ProgramConfig(BaseModel):
         if (not self.funding_shares or any(v < 0 for v in self.funding_shares.values())
                 or sum(self.funding_shares.values()) != 10_000):
             raise ValueError("funding_shares must be non-negative basis points summing to 10000")
-        if any(not k.isidentifier() for k in self.funding_shares):
-            raise ValueError("funding source names must be identifiers")
+        if any(not re.fullmatch(r"[a-z][a-z0-9_]{0,31}", k) for k in self.funding_shares):
+            raise ValueError("funding source names must be lower-case identifiers")
         if self.kind == "voucher":
             for name, rule in self.settings.items():
                 if rule.ratio_bp is None:
