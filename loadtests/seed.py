@@ -52,14 +52,22 @@ MEAL_SERVICES = [
     {"code": "MEAL_LUNCH", "name": "午餐", "category": "meal", "unit": "次", "price_fen": 1500},
     {"code": "MEAL_DINNER", "name": "晚餐", "category": "meal", "unit": "次", "price_fen": 1200},
 ]
+# Categories both the provider service's list and the programs' defaults know.
 CARE_SERVICES = [
-    {"code": "CARE_BATH", "name": "助浴", "category": "care", "unit": "次", "price_fen": 5000},
-    {"code": "CARE_CLEAN", "name": "助洁", "category": "care", "unit": "小时", "price_fen": 3000},
-    {"code": "CARE_NURSE", "name": "上门护理", "category": "care", "unit": "次", "price_fen": 8000},
-    {"code": "CARE_REHAB", "name": "康复训练", "category": "care", "unit": "次", "price_fen": 6000},
+    {"code": "CARE_BATH", "name": "助浴", "category": "bathing", "unit": "次",
+     "price_fen": 5000},
+    {"code": "CARE_CLEAN", "name": "助洁", "category": "cleaning", "unit": "小时",
+     "price_fen": 3000},
+    {"code": "CARE_HOME_HOURS", "name": "居家照护", "category": "home_care_hours", "unit": "小时",
+     "price_fen": 4000},
+    {"code": "CARE_DAY", "name": "日间照料", "category": "day_care", "unit": "天",
+     "price_fen": 6000},
 ]
+CARE_CATEGORIES = sorted({s["category"] for s in CARE_SERVICES}
+                         | {"medical_escort", "emergency_call"})
 CARE_KINDS = ["community_embedded", "rural_station", "institution", "home_care"]
-MEAL_KINDS = ["meal_point", "community_embedded", "rural_station"]
+# As the meal-assistance program's defaults: meals at meal points only.
+MEAL_KINDS = ["meal_point"]
 
 
 def national_id(region_code: str, birth: date, serial: int) -> str:
@@ -109,10 +117,10 @@ def default_plans(*, generous: bool = False) -> list[VoucherPlan]:
     every redemption is accepted and the measured work is the accepting path.
     """
     return [
-        VoucherPlan("meal_assistance", 10_000_000 if generous else 30_000, None, 500, None,
-                    None, None if generous else 3, MEAL_KINDS, ["meal"], 10),
-        VoucherPlan("disability_subsidy", 100_000_000 if generous else 50_000, 8000, None,
-                    None if generous else 20_000, None, None, CARE_KINDS, ["care"], 100),
+        VoucherPlan("meal_assistance", 10_000_000 if generous else 31_000, None, 500, None,
+                    None, None if generous else 2, MEAL_KINDS, ["meal"], 10),
+        VoucherPlan("disability_subsidy", 100_000_000 if generous else 50_000, 5000, None,
+                    None, None, None, CARE_KINDS, CARE_CATEGORIES, 100),
     ]
 
 
@@ -218,13 +226,15 @@ def seed_providers(provider_url: str, count: int, terminals_per_provider: int, *
                 "region_code": region_code, "address": f"南宁市兴宁区压测路{i}号",
                 "lat": 22.81 + i / 10_000, "lon": 108.32 + i / 10_000,
                 "services": services,
+                "contact": {"name": "压测联系人", "phone": f"139{i:08d}"},
                 "bank_account": {"bank_name": "广西北部湾银行", "account_name": f"压测机构{i}",
-                                 "account_no": f"62{i:014d}"},
+                                 "account_number": f"62{i:014d}"},
             }
             r = http.post("/v1/providers", json=body, headers=officer)
             if r.status_code in (404, 405):
                 raise ProviderApiMissing("POST /v1/providers is not there in this build")
-            r.raise_for_status()
+            if r.status_code != 201:
+                raise RuntimeError(f"POST /v1/providers: {r.status_code} {r.text[:500]}")
             provider_id = r.json()["id"]
             http.post(f"/v1/providers/{provider_id}/approve", json={"reason": "loadtest"},
                       headers=officer).raise_for_status()
@@ -247,9 +257,7 @@ def _provider_plan(i: int) -> tuple[str, list[dict[str, Any]]]:
     kinds = ["meal_point", "meal_point", "community_embedded", "rural_station",
              "institution", "home_care"]
     kind = kinds[i % len(kinds)]
-    services = (MEAL_SERVICES if kind == "meal_point"
-                else CARE_SERVICES + (MEAL_SERVICES if kind in MEAL_KINDS else []))
-    return kind, services
+    return kind, (MEAL_SERVICES if kind == "meal_point" else CARE_SERVICES)
 
 
 def stub_providers(directory_file: Path, count: int, terminals_per_provider: int, *,

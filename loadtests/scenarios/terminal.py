@@ -61,9 +61,11 @@ class _Terminal(FastHttpUser):
     def pick_service(self, category: str | None = None) -> tuple[str, int]:
         services = self.terminal["services"]
         if category:
-            services = [s for s in services if s["category"] == category] or services
+            services = [s for s in services
+                        if (s["category"] == "meal") == (category == "meal")] or services
         s = random.choice(services)
         units = 1 if s["category"] == "meal" else random.choice((1, 1, 2))
+        # (category "care" stands for every service that is not a meal)
         return s["code"], s["price_fen"] * units
 
     def redeem(self, token: str, *, kind: str, category: str | None = None,
