@@ -147,7 +147,7 @@ async def seed_beneficiaries(
 ) -> list[str]:
     """COPY `count` beneficiaries and their vouchers into the voucher database; return ids."""
     period = period or current_period()
-    plans = plans or default_plans()
+    plans = default_plans() if plans is None else plans
     valid_from, valid_until = period_window(period)
     rng = random.Random(rng_seed)
     cipher = _pii_cipher()
@@ -155,6 +155,11 @@ async def seed_beneficiaries(
     conn = await asyncpg.connect(**asyncpg_connect_kwargs(voucher_db_url))
     ids: list[str] = []
     try:
+        # Newer schemas keep the assessment's validity on the person (issuance needs it).
+        has_validity = bool(await conn.fetchval(
+            "SELECT 1 FROM information_schema.columns WHERE table_name = 'beneficiary' "
+            "AND column_name = 'grade_valid_until'"))
+        valid_until_on = valid_until.date() + timedelta(days=365)
         done = 0
         while done < count:
             n = min(batch, count - done)
@@ -172,6 +177,7 @@ async def seed_beneficiaries(
                     "M" if int(nid[16]) % 2 else "F", region_code, "南宁市兴宁区测试路1号",
                     22.8 + rng.random() / 50, 108.3 + rng.random() / 50, care, False,
                     rng.choice((2, 3, 4)), "active", "loadtest-seed",
+                    *((valid_until_on,) if has_validity else ()),
                 ))
                 for plan in plans:
                     vouchers.append((
@@ -187,13 +193,15 @@ async def seed_beneficiaries(
                 await conn.copy_records_to_table("beneficiary", records=people, columns=[
                     "id", "national_id_enc", "national_id_hash", "phone_enc", "phone_hash",
                     "name", "birth_on", "sex", "region_code", "address", "lat", "lon",
-                    "care_setting", "dibao", "grade", "status", "created_by"])
-                await conn.copy_records_to_table("voucher", records=vouchers, columns=[
-                    "id", "beneficiary_id", "program_code", "program_version", "period",
-                    "face_fen", "balance_fen", "valid_from", "valid_until", "status",
-                    "region_code", "budget_region_code", "care_setting", "ratio_bp",
-                    "per_use_fen", "per_txn_cap_fen", "day_cap_fen", "day_limit_count",
-                    "funding_shares", "allowed_kinds", "allowed_categories", "priority"])
+                    "care_setting", "dibao", "grade", "status", "created_by",
+                    *(["grade_valid_until"] if has_validity else [])])
+                if vouchers:
+                    await conn.copy_records_to_table("voucher", records=vouchers, columns=[
+                        "id", "beneficiary_id", "program_code", "program_version", "period",
+                        "face_fen", "balance_fen", "valid_from", "valid_until", "status",
+                        "region_code", "budget_region_code", "care_setting", "ratio_bp",
+                        "per_use_fen", "per_txn_cap_fen", "day_cap_fen", "day_limit_count",
+                        "funding_shares", "allowed_kinds", "allowed_categories", "priority"])
             done += n
             if progress:
                 progress(done, count)

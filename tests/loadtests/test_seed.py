@@ -81,3 +81,18 @@ def test_directory_stand_in_file_holds_live_terminals(tmp_path):
     for t in terminals:
         assert by_id[t["terminal_id"]]["secret_sha256"] == hash_terminal_secret(t["secret"])
     assert {p["status"] for p in data["providers"]} == {"approved"}
+
+
+async def test_people_only_seeding_for_issuance_writes_no_vouchers(make_db):
+    db = await make_db("voucher")
+    ids = await seed.seed_beneficiaries(db.owner_url, 11, plans=[], batch=4)
+    conn = await connect(db.owner_url)
+    try:
+        assert await conn.fetchval("SELECT count(*) FROM beneficiary") == len(ids) == 11
+        assert await conn.fetchval("SELECT count(*) FROM voucher") == 0
+        # Eligible for issuance: graded, assessment still valid.
+        assert await conn.fetchval(
+            "SELECT count(*) FROM beneficiary WHERE grade BETWEEN 2 AND 4 "
+            "AND grade_valid_until > now()") == 11
+    finally:
+        await conn.close()
