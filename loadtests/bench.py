@@ -199,6 +199,8 @@ def main(argv: list[str] | None = None) -> int:
                    "during one extra saturation run")
     p.add_argument("--database-url", default=os.environ.get("YIYANG_LOAD_DATABASE_URL"))
     p.add_argument("--reports", type=Path, default=Path("reports"))
+    p.add_argument("--keep-databases", action="store_true",
+                   help="keep the run's database files (embedded) or databases (server)")
     args = p.parse_args(argv)
 
     wrk = bt.ensure_wrk(say)
@@ -207,7 +209,7 @@ def main(argv: list[str] | None = None) -> int:
         "reports": str(args.reports)}}
     say(f"benchmark run in {run_dir}; machine {result['machine']}")
     with System(run_dir, admin_url=args.database_url, with_relay=False,
-                workers=args.workers) as system:
+                workers=args.workers, keep_databases=args.keep_databases) as system:
         voucher_url, voucher_db = system.urls["voucher"], system.owner_urls["voucher"]
         seeded = seed.seed_all(
             voucher_db, system.urls["provider"], beneficiaries=args.beneficiaries,
@@ -326,6 +328,7 @@ def main(argv: list[str] | None = None) -> int:
             result["issuance"] = issuance_run(system, args.issuance)
             say(f"issuance: {result['issuance']}")
 
+    (run_dir / "tokens.txt").unlink(missing_ok=True)
     (run_dir / "bench.json").write_text(json.dumps(result, indent=2, ensure_ascii=False,
                                                    default=str))
     (run_dir / "bench.md").write_text(render(result))

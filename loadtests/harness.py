@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import importlib.util
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -231,6 +232,10 @@ class System:
         if self._embedded:
             embedded_pg.stop(self.run_dir / "pg")
             self.progress("stopped embedded PostgreSQL")
+            if not self.keep_databases:
+                # The reports stay; the run's database files (hundreds of MB) go.
+                shutil.rmtree(self.run_dir / "pg", ignore_errors=True)
+                shutil.rmtree(self.run_dir / "data", ignore_errors=True)
 
 
 def provider_publishes_directory() -> bool:
