@@ -217,47 +217,63 @@ class ProviderApiMissing(RuntimeError):
 def seed_providers(provider_url: str, count: int, terminals_per_provider: int, *,
                    region_code: str = "450103",
                    progress: Callable[[int, int], None] | None = None) -> list[dict[str, Any]]:
-    """Apply, approve and issue terminals for `count` providers through the provider API.
+    """Apply, approve and issue terminals for `count` providers through the provider API."""
 
-    Kinds rotate so that about half are meal points (the busiest places in real life).
+    async def run() -> list[dict[str, Any]]:
+        async with httpx.AsyncClient(base_url=provider_url, timeout=30) as http:
+            return await seed_providers_via(http, count, terminals_per_provider,
+                                            region_code=region_code, progress=progress)
+
+    return asyncio.run(run())
+
+
+async def seed_providers_via(http: httpx.AsyncClient, count: int, terminals_per_provider: int,
+                             *, region_code: str = "450103",
+                             progress: Callable[[int, int], None] | None = None
+                             ) -> list[dict[str, Any]]:
+    """The same through a given client (a running service, or an app in-process).
+
+    Kinds rotate so that a third are meal points (the busiest places in real life).
     Returns one dict per terminal: terminal_id, secret, provider_id, kind, services.
     """
     key = get_common_settings().auth_private_key
     officer = {"Authorization": "Bearer " + issue_token(
         key, role=Role.civil_affairs, region=region_code[:2] + "0000", name="loadtest")}
     terminals: list[dict[str, Any]] = []
-    with httpx.Client(base_url=provider_url, timeout=30) as http:
-        for i in range(count):
-            kind, services = _provider_plan(i)
-            body = {
-                "name": f"压测服务机构{i:04d}", "kind": kind, "uscc": uscc(i + 1, region_code),
-                "region_code": region_code, "address": f"南宁市兴宁区压测路{i}号",
-                "lat": 22.81 + i / 10_000, "lon": 108.32 + i / 10_000,
-                "services": services,
-                "contact": {"name": "压测联系人", "phone": f"139{i:08d}"},
-                "bank_account": {"bank_name": "广西北部湾银行", "account_name": f"压测机构{i}",
-                                 "account_number": f"62{i:014d}"},
-            }
-            r = http.post("/v1/providers", json=body, headers=officer)
-            if r.status_code in (404, 405):
-                raise ProviderApiMissing("POST /v1/providers is not there in this build")
-            if r.status_code != 201:
-                raise RuntimeError(f"POST /v1/providers: {r.status_code} {r.text[:500]}")
-            provider_id = r.json()["id"]
-            http.post(f"/v1/providers/{provider_id}/approve", json={"reason": "loadtest"},
-                      headers=officer).raise_for_status()
-            admin = {"Authorization": "Bearer " + issue_token(
-                key, role=Role.provider_admin, provider_id=provider_id,
-                region=region_code, name="loadtest")}
-            for t in range(terminals_per_provider):
-                tr = http.post(f"/v1/providers/{provider_id}/terminals",
-                               json={"name": f"收银台{t + 1}"}, headers=admin)
-                tr.raise_for_status()
-                terminals.append({"terminal_id": tr.json()["terminal_id"],
-                                  "secret": tr.json()["secret"], "provider_id": provider_id,
-                                  "kind": kind, "services": services})
-            if progress:
-                progress(i + 1, count)
+    for i in range(count):
+        kind, services = _provider_plan(i)
+        body = {
+            "name": f"压测服务机构{i:04d}", "kind": kind, "uscc": uscc(i + 1, region_code),
+            "region_code": region_code, "address": f"南宁市兴宁区压测路{i}号",
+            "lat": 22.81 + i / 10_000, "lon": 108.32 + i / 10_000,
+            "services": services,
+            "contact": {"name": "压测联系人", "phone": f"139{i:08d}"},
+            "bank_account": {"bank_name": "广西北部湾银行", "account_name": f"压测机构{i}",
+                             "account_number": f"62{i:014d}"},
+        }
+        r = await http.post("/v1/providers", json=body, headers=officer)
+        if r.status_code in (404, 405):
+            raise ProviderApiMissing("POST /v1/providers is not there in this build")
+        if r.status_code != 201:
+            raise RuntimeError(f"POST /v1/providers: {r.status_code} {r.text[:500]}")
+        provider_id = r.json()["id"]
+        a = await http.post(f"/v1/providers/{provider_id}/approve",
+                            json={"reason": "loadtest"}, headers=officer)
+        if a.status_code != 200:
+            raise RuntimeError(f"approve: {a.status_code} {a.text[:500]}")
+        admin = {"Authorization": "Bearer " + issue_token(
+            key, role=Role.provider_admin, provider_id=provider_id,
+            region=region_code, name="loadtest")}
+        for t in range(terminals_per_provider):
+            tr = await http.post(f"/v1/providers/{provider_id}/terminals",
+                                 json={"name": f"收银台{t + 1}"}, headers=admin)
+            if tr.status_code != 201:
+                raise RuntimeError(f"terminal: {tr.status_code} {tr.text[:500]}")
+            terminals.append({"terminal_id": tr.json()["terminal_id"],
+                              "secret": tr.json()["secret"], "provider_id": provider_id,
+                              "kind": kind, "services": services})
+        if progress:
+            progress(i + 1, count)
     return terminals
 
 
