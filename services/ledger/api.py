@@ -19,7 +19,7 @@ from fastapi.responses import JSONResponse
 from services.common.auth import Principal, Role, require
 from services.common.errors import Forbidden, InvalidInput
 from services.common.regions import ancestors, is_valid_code_shape, significant_prefix
-from services.ledger.errors import ScopeRequired
+from services.ledger.errors import EntryNotFound, ScopeRequired
 from services.ledger.schemas import (
     AppropriationCreate,
     CommitmentCreate,
@@ -39,6 +39,7 @@ SERVICE_FINANCE_AUDITOR = require(Role.service, Role.finance, Role.auditor)
 FINANCE_AUDITOR = require(Role.finance, Role.auditor)
 AUDITOR_ONLY = require(Role.auditor)
 TZ = ZoneInfo("Asia/Shanghai")
+MAX_ID = 2**63 - 1  # account ids are bigint
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"description": "UNAUTHENTICATED / TOKEN_EXPIRED / INVALID_TOKEN"},
@@ -167,7 +168,7 @@ async def get_trial_balance(request: Request, as_of: datetime | None = None,
 @router.get("/entries", responses=ERRORS)
 async def get_entries(
     request: Request,
-    account: Annotated[int | None, Query(ge=1)] = None,
+    account: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
     provider_id: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
     beneficiary_id: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
     voucher_id: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
@@ -196,8 +197,20 @@ async def get_entries(
                                end=_aware(to), after_seq=int(cursor or 0), limit=limit)
 
 
+@router.get("/entries/{entry_id}", responses=ERRORS)
+async def get_entry(request: Request, entry_id: uuid.UUID,
+                    p: Principal = FINANCE_AUDITOR) -> dict[str, Any]:
+    """One journal entry with its postings."""
+    _scope(p)
+    found = await audit.entry(_pool(request), entry_id)
+    if found is None:
+        raise EntryNotFound(field="entry_id")
+    p.ensure_region(found["region_code"])
+    return found
+
+
 @router.get("/accounts/{account_id}/statement", responses=ERRORS)
-async def get_statement(request: Request, account_id: Annotated[int, Path(ge=1)],
+async def get_statement(request: Request, account_id: Annotated[int, Path(ge=1, le=MAX_ID)],
                         from_: Annotated[datetime | None, Query(alias="from")] = None,
                         to: datetime | None = None,
                         p: Principal = FINANCE_AUDITOR) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from services.common.db import Database, resolve_database_url
 from services.common.settings import get_common_settings
 from services.ledger.api import router
 from services.ledger.config import LedgerSettings, get_settings
+from services.ledger.service import audit
 
 
 def create_app(settings: LedgerSettings | None = None) -> FastAPI:
@@ -32,9 +33,10 @@ def create_app(settings: LedgerSettings | None = None) -> FastAPI:
     app.state.settings = settings
 
     async def delivery_lag() -> dict[str, Any]:
-        from services.ledger.service import audit
-
-        m = await audit.metrics(app.state.db.raw_pool, {})
+        try:
+            m = await audit.metrics(app.state.db.raw_pool, {})
+        except Exception:  # noqa: BLE001 - readiness reports, it does not raise
+            return {"ok": False}
         return {"ok": True, "recent_delivery_lag_s": m["recent_delivery_lag_s"],
                 "last_event_received_at": m["last_event_received_at"]}
 

@@ -73,7 +73,7 @@ class Entry(LedgerTable, table=True):
     voucher_id: str | None = None
     ref: str | None = None
     event_id: uuid.UUID | None = None
-    idempotency_key: str | None = None
+    idempotency_key: str
     reverses_entry_id: uuid.UUID | None = None
     memo: str | None = None
     created_by: str

@@ -98,6 +98,27 @@ async def read(provider_id: ProviderID, session: SessionDep,
     return await provider_service.read(session, principal, provider_id)
 
 
+@router.patch("/providers/{provider_id}", response_model=schemas.ProviderRead,
+              tags=["providers"], responses=_ERRORS)
+async def update_profile(
+    provider_id: ProviderID, body: schemas.ProviderUpdate, request: Request,
+    session: SessionDep, principal: Principal = require(Role.provider_admin),
+) -> dict[str, Any]:
+    """Change the profile: name, address and location (together), contact, settlement
+    account (the provider's own admin). Only the fields sent change; each change is logged."""
+    return await provider_service.update_profile(session, principal, provider_id, body,
+                                                 _settings(request))
+
+
+@router.get("/providers/{provider_id}/changes", response_model=schemas.ChangePage,
+            tags=["providers"], responses=_ERRORS)
+async def changes(provider_id: ProviderID, session: SessionDep,
+                  principal: Principal = require(*ANYONE)) -> dict[str, Any]:
+    """The change log of the price list (each whole list) and the profile (the fields
+    changed), oldest first, with who changed it and when."""
+    return {"items": await provider_service.changes(session, principal, provider_id)}
+
+
 @router.put("/providers/{provider_id}/services", response_model=list[schemas.ServiceItemRead],
             tags=["providers"], responses=_ERRORS)
 async def update_price_list(
@@ -198,6 +219,19 @@ async def list_terminals(
     return {"items": await provider_service.list_terminals(session, principal, provider_id)}
 
 
+@router.patch("/providers/{provider_id}/terminals/{terminal_id}",
+              response_model=schemas.TerminalRead, tags=["terminals"], responses={
+                  **_ERRORS, 404: {"description": "TERMINAL_NOT_FOUND"},
+                  409: {"description": "TERMINAL_ALREADY_REVOKED"}})
+async def rename_terminal(
+    provider_id: ProviderID, terminal_id: TerminalID, body: schemas.TerminalCreate,
+    session: SessionDep, principal: Principal = require(Role.provider_admin),
+) -> dict[str, Any]:
+    """Rename a terminal (its provider's admin); the secret does not change."""
+    return await provider_service.rename_terminal(session, principal, provider_id,
+                                                  terminal_id, body.name)
+
+
 @router.post("/providers/{provider_id}/terminals/{terminal_id}/revoke",
              response_model=schemas.TerminalRead, tags=["terminals"], responses={
                  **_ERRORS, 404: {"description": "TERMINAL_NOT_FOUND"},
@@ -214,7 +248,7 @@ async def revoke_terminal(
 @router.get("/internal/directory", response_model=schemas.DirectoryFeed, tags=["internal"],
             responses=_ERRORS)
 async def directory(session: SessionDep,
-                    since: Annotated[int, Query(ge=0)] = 0,
+                    since: Annotated[int, Query(ge=0, le=2**63 - 1)] = 0,
                     _: Principal = require(Role.service)) -> dict[str, Any]:
     """Everything changed after directory version `since` (0: everything): providers with
     their price lists, and terminals with the SHA-256 of their secrets. See

@@ -62,10 +62,10 @@ PRICE_LISTS: dict[ProviderKind, list[tuple[str, str, str, str, int, int]]] = {
     ],
     ProviderKind.community_embedded: [
         ("DAY_CARE", "日间照料", "day_care", "天", 3000, 5000),
-        ("REHAB_SESSION", "康复护理", "rehabilitation_nursing", "次", 4000, 6000),
+        ("REHAB_SESSION", "康复护理", "rehab_nursing", "次", 4000, 6000),
         ("BATH_ASSIST", "助浴", "bathing", "次", 3000, 5000),
         ("MEAL_LUNCH", "午餐", "meal", "次", 1200, 1500),
-        ("RESPITE_DAY", "短期托养", "institution_respite", "天", 8000, 12000),
+        ("RESPITE_DAY", "短期托养", "respite_stay", "天", 8000, 12000),
     ],
     ProviderKind.rural_station: [
         ("MEAL_LUNCH", "午餐", "meal", "次", 600, 1000),
@@ -74,15 +74,15 @@ PRICE_LISTS: dict[ProviderKind, list[tuple[str, str, str, str, int, int]]] = {
         ("EMERGENCY_CALL", "紧急呼叫服务", "emergency_call", "月", 800, 1500),
     ],
     ProviderKind.institution: [
-        ("LONG_STAY", "长期入住（含护理）", "institution_long_stay", "月", 200000, 350000),
-        ("RESPITE_STAY", "喘息服务", "institution_respite", "天", 10000, 15000),
-        ("REHAB_SESSION", "康复护理", "rehabilitation_nursing", "次", 6000, 9000),
+        ("LONG_STAY", "长期入住（含护理）", "institution_stay", "月", 200000, 350000),
+        ("RESPITE_STAY", "喘息服务", "respite_stay", "天", 10000, 15000),
+        ("REHAB_SESSION", "康复护理", "rehab_nursing", "次", 6000, 9000),
     ],
     ProviderKind.home_care: [
         ("HOME_CARE_HOUR", "居家上门照护", "home_care_hours", "小时", 3500, 5000),
         ("BATH_HOME", "上门助浴", "bathing", "次", 6000, 9000),
         ("CLEAN_HOME", "上门助洁", "cleaning", "小时", 3000, 4000),
-        ("WALK_ESCORT", "助行陪护", "walking_escort", "小时", 2500, 3500),
+        ("WALK_ESCORT", "助行陪护", "escort", "小时", 2500, 3500),
         ("MEDICAL_ESCORT", "陪同就医", "medical_escort", "次", 5000, 8000),
         ("EMERGENCY_CALL", "紧急呼叫服务", "emergency_call", "月", 1000, 2000),
     ],

@@ -7,6 +7,7 @@ counter is taken last and held to COMMIT: versions are therefore committed in or
 
 from __future__ import annotations
 
+import json
 import math
 import uuid
 from collections import defaultdict
@@ -88,6 +89,36 @@ async def add_credit_points(session: AsyncSession, provider_id: uuid.UUID, point
         "UPDATE provider SET credit_points = credit_points + :points, updated_at = now() "
         "WHERE id = :id RETURNING credit_points"), {"id": provider_id, "points": points})
     return int(result.scalar_one())
+
+
+async def update_profile(session: AsyncSession, provider_id: uuid.UUID, values: Row,
+                         version: int) -> None:
+    """Set the given columns (names come from the service, never from the request)."""
+    allowed = {"name", "address", "lat", "lon", "contact_name", "contact_phone_enc",
+               "contact_phone_masked", "bank_name", "bank_account_name",
+               "bank_account_number_enc", "bank_account_number_masked"}
+    assert set(values) <= allowed
+    sets = ", ".join(f"{k} = :{k}" for k in values)
+    await session.execute(text(
+        f"UPDATE provider SET {sets}, version = :version, updated_at = now() WHERE id = :id"),
+        {**values, "id": provider_id, "version": version})
+
+
+async def insert_change(session: AsyncSession, *, provider_id: uuid.UUID, kind: str,
+                        detail: Row, actor: str, version: int) -> None:
+    await session.execute(text("""
+        INSERT INTO provider_change (provider_id, kind, detail, actor, version)
+        VALUES (:provider_id, :kind, CAST(:detail AS jsonb), :actor, :version)"""),
+        {"provider_id": provider_id, "kind": kind, "detail": json.dumps(detail,
+                                                                        ensure_ascii=False),
+         "actor": actor, "version": version})
+
+
+async def changes_of(session: AsyncSession, provider_id: uuid.UUID) -> list[Row]:
+    result = await session.execute(text("""
+        SELECT kind, detail, actor, changed_at FROM provider_change
+        WHERE provider_id = :id ORDER BY id"""), {"id": provider_id})
+    return [dict(r) for r in result.mappings()]
 
 
 # --- price list ---------------------------------------------------------------------------
@@ -184,6 +215,13 @@ async def get_terminal(session: AsyncSession, provider_id: uuid.UUID,
         {"tid": terminal_id, "pid": provider_id})
     row = result.mappings().one_or_none()
     return dict(row) if row else None
+
+
+async def rename_terminal(session: AsyncSession, terminal_id: uuid.UUID, *, name: str,
+                          version: int) -> None:
+    await session.execute(text(
+        "UPDATE terminal SET name = :name, version = :version WHERE id = :id"),
+        {"id": terminal_id, "name": name, "version": version})
 
 
 async def revoke_terminal(session: AsyncSession, terminal_id: uuid.UUID, *, version: int,

@@ -5,7 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
 from services.provider.vocabulary import (
     CreditKind,
@@ -106,6 +113,34 @@ class PriceListUpdate(_Strict):
     def _codes_unique(cls, items: list[ServiceItemCreate]) -> list[ServiceItemCreate]:
         _unique_codes(items)
         return items
+
+
+class ProviderUpdate(_Strict):
+    """Profile fields a provider's admin keeps up to date; absent fields stay as they are."""
+
+    name: Text | None = None
+    address: LongText | None = None
+    lat: float | None = Field(default=None, ge=-90, le=90, allow_inf_nan=False)
+    lon: float | None = Field(default=None, ge=-180, le=180, allow_inf_nan=False)
+    contact: ContactCreate | None = None
+    bank_account: BankAccountCreate | None = None
+
+    @model_validator(mode="after")
+    def _location_together(self) -> ProviderUpdate:
+        if (self.lat is None) != (self.lon is None):
+            raise ValueError("lat and lon change together")
+        return self
+
+
+class ChangeRead(BaseModel):
+    kind: str
+    detail: dict
+    actor: str
+    changed_at: datetime
+
+
+class ChangePage(BaseModel):
+    items: list[ChangeRead]
 
 
 class ProviderCreated(BaseModel):

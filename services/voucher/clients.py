@@ -64,10 +64,13 @@ class LedgerClient:
             return Commitment(str(data["commitment_id"]), data.get("entry_id"),
                               int(data["amount_fen"]), str(data["budget_region_code"]))
         error = _error_of(resp)
-        if resp.status_code == 409 and error.get("code") == "BUDGET_EXCEEDED":
-            raise BudgetExceeded(field="amount_fen", details=error.get("details") or None)
+        if resp.status_code == 409 and error.get("code") in ("BUDGET_EXCEEDED", "NO_BUDGET"):
+            # NO_BUDGET: nothing appropriated for the program at or above the region.
+            raise BudgetExceeded(field="amount_fen", code=error["code"],
+                                 details=error.get("details") or None)
         if resp.status_code >= 500 or resp.status_code in (408, 429):
             raise LedgerUnavailable()
+        # Any other answer is a refusal the ledger recorded under the key: nothing committed.
         raise LedgerRefused(f"The ledger refused the commitment ({error.get('code')}).",
                             details={"ledger_code": error.get("code")})
 

@@ -37,6 +37,7 @@ def _calls(lg):
         "trial": ("GET", "/v1/trial-balance", {"params": {"region_code": CITY}}),
         "entries": ("GET", "/v1/entries", {"params": {"region_code": CITY}}),
         "statement": ("GET", f"/v1/accounts/{lg.city_budget_account}/statement", {}),
+        "entry": ("GET", f"/v1/entries/{lg.entry_id}", {}),
         "verify": ("GET", "/v1/chain/verify", {}),
         "metrics": ("GET", "/v1/metrics", {}),
     }
@@ -48,6 +49,7 @@ ALLOWED = {
     "reverse": {"finance"}, "close": {"finance"},
     "budget": {"service", "finance", "auditor"}, "trial": {"finance", "auditor"},
     "entries": {"finance", "auditor"}, "statement": {"finance", "auditor"},
+    "entry": {"finance", "auditor"},
     "verify": {"auditor"}, "metrics": {"service", "finance", "auditor"},
 }
 ROLES = ["beneficiary", "proxy", "provider_staff", "provider_admin", "civil_affairs",
@@ -104,6 +106,10 @@ async def test_city_finance_sees_only_its_city(booked):
 async def test_unknown_ids_are_404_not_500(booked):
     r = await booked.c.get("/v1/accounts/999999/statement", headers=booked.auditor)
     assert r.status_code == 404 and r.json()["error"]["code"] == "ACCOUNT_NOT_FOUND"
+    r = await booked.c.get(f"/v1/entries/{uuid.uuid4()}", headers=booked.auditor)
+    assert r.status_code == 404 and r.json()["error"]["code"] == "ENTRY_NOT_FOUND"
+    r = await booked.c.get(f"/v1/entries/{booked.entry_id}", headers=booked.auditor)
+    assert r.status_code == 200 and sum(p["amount_fen"] for p in r.json()["postings"]) == 0
     r = await booked.c.post(f"/v1/entries/{uuid.uuid4()}/reverse", headers=booked.finance,
                             json={"idempotency_key": "x-404", "reason": "x"})
     assert r.status_code == 404 and r.json()["error"]["code"] == "ENTRY_NOT_FOUND"

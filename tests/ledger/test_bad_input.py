@@ -93,6 +93,9 @@ async def test_bad_query_parameters(funded):
         ("/v1/entries", {"account": "x"}),
         ("/v1/accounts/abc/statement", {}),
         ("/v1/budget", {"program_code": PROGRAM}),
+        ("/v1/accounts/99999999999999999999/statement", {}),
+        ("/v1/entries", {"account": "99999999999999999999"}),
+        ("/v1/trial-balance", {"as_of": "99999-01-01T00:00:00"}),
     ]:
         r = await funded.c.get(url, headers=funded.auditor, params=params)
         assert r.status_code == 422, (url, params, r.text)

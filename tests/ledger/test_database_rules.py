@@ -16,7 +16,8 @@ async def _connect(url):
     return await asyncpg.connect(**asyncpg_connect_kwargs(url))
 
 
-async def _raw_entry(conn, amounts, *, posted_at=None, seq=None, prev=None, period=None):
+async def _raw_entry(conn, amounts, *, posted_at=None, seq=None, prev=None, period=None,
+                     key=None):
     """Insert an entry with postings by hand, continuing the chain correctly."""
     head = await conn.fetchrow("SELECT * FROM book_head WHERE book = 'main' FOR UPDATE")
     now = posted_at or await conn.fetchval("SELECT clock_timestamp()")
@@ -27,7 +28,7 @@ async def _raw_entry(conn, amounts, *, posted_at=None, seq=None, prev=None, peri
                  "SELECT to_char($1::timestamptz AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM')", now),
              "program_code": None, "region_code": None, "provider_id": None,
              "beneficiary_id": None, "voucher_id": None, "ref": None, "event_id": None,
-             "idempotency_key": None, "reverses_entry_id": None, "memo": None,
+             "idempotency_key": key or f"manual:{uuid.uuid4()}", "reverses_entry_id": None, "memo": None,
              "created_by": "test"}
     lines = [{"line": i + 1, "account_id": acct, "amount_fen": a, "currency": "CNY",
               "seq": entry["seq"], "posted_at": now, "period": entry["period"],
@@ -37,9 +38,9 @@ async def _raw_entry(conn, amounts, *, posted_at=None, seq=None, prev=None, peri
     prev_hash = prev if prev is not None else bytes(head["last_hash"])
     h = hashing.entry_hash(prev_hash, entry, lines)
     await conn.execute(
-        "INSERT INTO entry (id, seq, kind, posted_at, period, created_by, prev_hash, hash) "
-        "VALUES ($1, $2, 'manual', $3, $4, 'test', $5, $6)",
-        entry["id"], entry["seq"], now, entry["period"], prev_hash, h)
+        "INSERT INTO entry (id, seq, kind, posted_at, period, created_by, prev_hash, hash, "
+        "idempotency_key) VALUES ($1, $2, 'manual', $3, $4, 'test', $5, $6, $7)",
+        entry["id"], entry["seq"], now, entry["period"], prev_hash, h, entry["idempotency_key"])
     for line in lines:
         await conn.execute(
             "INSERT INTO posting (entry_id, line, account_id, amount_fen, seq, posted_at, "
@@ -106,24 +107,17 @@ async def test_postings_cannot_be_added_to_an_earlier_entry(seeded):
         await conn.close()
 
 
-@pytest.mark.parametrize("sql", [
+APP_ROLE_REFUSED = [
     "UPDATE posting SET amount_fen = amount_fen + 1",
     "DELETE FROM posting",
     "UPDATE entry SET memo = 'x'",
     "DELETE FROM entry",
+    "TRUNCATE posting",
     "UPDATE ledger_event SET status = 'rejected'",
     "DELETE FROM idempotency_record",
-])
-async def test_app_role_has_no_update_or_delete_on_the_journal(seeded, sql):
-    conn = await _connect(seeded.sdb.app_url)
-    try:
-        with pytest.raises(asyncpg.InsufficientPrivilegeError):
-            await conn.execute(sql)
-    finally:
-        await conn.close()
-
-
-@pytest.mark.parametrize("sql", [
+    "UPDATE accounting_period SET closed_by = 'x'",
+]
+OWNER_REFUSED = [
     "UPDATE posting SET amount_fen = amount_fen + 1",
     "DELETE FROM posting",
     "UPDATE entry SET memo = 'x'",
@@ -131,17 +125,34 @@ async def test_app_role_has_no_update_or_delete_on_the_journal(seeded, sql):
     "TRUNCATE posting",
     "TRUNCATE entry CASCADE",
     "DELETE FROM idempotency_record",
+    "UPDATE ledger_event SET status = 'rejected'",
     "UPDATE account SET balance_fen = 0",
     "DELETE FROM account",
     "UPDATE book_head SET last_seq = 0",
-])
-async def test_triggers_refuse_even_the_owner(seeded, sql):
-    conn = await _connect(seeded.sdb.owner_url)
+]
+
+
+async def test_app_role_has_no_update_or_delete_on_the_journal(seeded):
+    await seeded.events([redemption(1)])  # a (rejected) event row to try to change
+    conn = await _connect(seeded.sdb.app_url)
     try:
-        with pytest.raises(asyncpg.PostgresError, match="JOURNAL_IMMUTABLE|DERIVED_ROW"):
-            await conn.execute(sql)
+        for sql in APP_ROLE_REFUSED:
+            with pytest.raises(asyncpg.InsufficientPrivilegeError):
+                await conn.execute(sql)
     finally:
         await conn.close()
+
+
+async def test_triggers_refuse_even_the_owner(seeded):
+    await seeded.events([redemption(1)])
+    conn = await _connect(seeded.sdb.owner_url)
+    try:
+        for sql in OWNER_REFUSED:
+            with pytest.raises(asyncpg.PostgresError, match="JOURNAL_IMMUTABLE|DERIVED_ROW"):
+                await conn.execute(sql)
+    finally:
+        await conn.close()
+    assert (await seeded.verify())["ok"]
 
 
 async def test_budget_overdraft_is_refused_by_the_database(seeded):
@@ -225,3 +236,29 @@ async def test_void_of_an_unknown_redemption_is_rejected_and_stays_rejected(ledg
     assert (await ledger.events([second_void]))[0]["status"] == "applied"
     third = await ledger.events([void(red)])
     assert third[0]["error"]["code"] == "ALREADY_VOIDED"
+
+
+async def test_one_entry_per_idempotency_key_even_bypassing_the_service(seeded):
+    conn = await _connect(seeded.sdb.app_url)
+    try:
+        key = await conn.fetchval("SELECT idempotency_key FROM entry LIMIT 1")
+        with pytest.raises(asyncpg.UniqueViolationError, match="uq_entry_idempotency_key"):
+            async with conn.transaction():
+                await _raw_entry(conn, [1, -1], key=key)
+    finally:
+        await conn.close()
+
+
+async def test_no_conjured_balances_or_parallel_books(seeded):
+    conn = await _connect(seeded.sdb.app_url)
+    try:
+        with pytest.raises(asyncpg.PostgresError, match="DERIVED_ROW"):
+            await conn.execute(
+                "INSERT INTO account (code, name, kind, normal_sign, region_code, balance_fen) "
+                "VALUES ('1001', 'treasury_cash', 'asset', 1, '450900', 500)")
+        with pytest.raises(asyncpg.CheckViolationError):
+            await conn.execute(
+                "INSERT INTO book_head VALUES ('shadow', 0, decode(repeat('00', 32), 'hex'), "
+                "'-infinity')")
+    finally:
+        await conn.close()

@@ -20,7 +20,7 @@ from services.common.db import asyncpg_connect_kwargs
 from tests.ledger.conftest import CITY, DISTRICT, PROGRAM, SHARES, redemption
 
 ROOT = Path(__file__).resolve().parents[2]
-BATCH = 3000
+BATCH = 1500
 
 
 def _free_port() -> int:

@@ -43,17 +43,19 @@ def test_every_event_posts_a_balanced_entry(amount, shares_bp):
                          amount_fen=amount, shares_bp=shares_bp, created_by="t",
                          idempotency_key="k", ref="c"),
         plans.redemption(program_code="p", budget_region_code="450100", provider_id="x",
-                         subsidy_fen=amount, shares_bp=shares_bp, created_by="t"),
+                         subsidy_fen=amount, shares_bp=shares_bp, created_by="t",
+                         idempotency_key="e1"),
         plans.cash_benefit(program_code="p", budget_region_code="450100", beneficiary_id="b",
-                           amount_fen=amount, shares_bp=shares_bp, created_by="t"),
+                           amount_fen=amount, shares_bp=shares_bp, created_by="t",
+                           idempotency_key="e2"),
         plans.expiry(program_code="p", budget_region_code="450100", released_fen=amount,
-                     shares_bp=shares_bp, created_by="t"),
+                     shares_bp=shares_bp, created_by="t", idempotency_key="e3"),
     ]
     for plan in built:
         assert sum(p.amount_fen for p in plan.postings) == 0
         assert len(plan.postings) >= 2
         assert {p.account.region_code for p in plan.postings} == {"450100"}
-        back = plans.reversal(plan, kind="reversal", created_by="t")
+        back = plans.reversal(plan, kind="reversal", created_by="t", idempotency_key="r")
         assert all(a.amount_fen == -b.amount_fen for a, b in zip(plan.postings, back.postings,
                                                                   strict=True))
         assert back.reverses_entry_id == plan.id

@@ -167,3 +167,31 @@ async def test_region_trial_balance_balances_on_its_own(ledger):
     assert body["balanced"] and body["total_debit_fen"] == 10_000
     assert {a["region_code"] for a in body["accounts"]} == {CITY}
     assert DISTRICT.startswith(CITY[:4])
+
+
+async def test_entries_by_period_program_and_region(ledger):
+    await ledger.appropriate({"central": 1_000}, region=CITY)
+    await ledger.appropriate({"central": 2_000}, region="450200", program="meal_assistance")
+    period = await ledger.fetchval(
+        "SELECT to_char(now() AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM')")
+
+    def got(r):
+        return [e["region_code"] for e in r.json()["entries"]]
+    r = await ledger.c.get("/v1/entries", headers=ledger.auditor, params={"period": period})
+    assert sorted(got(r)) == [CITY, "450200"]
+    r = await ledger.c.get("/v1/entries", headers=ledger.auditor, params={"period": "2001-01"})
+    assert got(r) == []  # answerable, and truly empty
+    r = await ledger.c.get("/v1/entries", headers=ledger.auditor,
+                           params={"program_code": "meal_assistance"})
+    assert got(r) == ["450200"]
+    r = await ledger.c.get("/v1/entries", headers=ledger.auditor, params={"region_code": CITY})
+    assert got(r) == [CITY]
+    meal_cash = await ledger.fetchval(
+        "SELECT id FROM account WHERE program_code = 'meal_assistance' LIMIT 1")
+    r = await ledger.c.get("/v1/entries", headers=ledger.auditor,
+                           params={"account": meal_cash, "program_code": PROGRAM})
+    assert r.status_code == 422 and r.json()["error"]["field"] == "program_code"
+    r = await ledger.c.get("/v1/entries", headers=ledger.auditor,
+                           params={"account": meal_cash, "region_code": CITY})
+    # the account lies outside the region asked for: refused, never answered empty
+    assert r.status_code == 422 and r.json()["error"]["code"] == "FILTER_NOT_SUPPORTED"

@@ -161,6 +161,6 @@ def test_ledger_matches_a_model_of_balances(pg_admin_url, db_templates):
     LedgerMachine.admin = pg_admin_url
     LedgerMachine.template = db_templates["ledger"]
     run = LedgerMachine.TestCase
-    run.settings = settings(max_examples=12, stateful_step_count=15, deadline=None,
+    run.settings = settings(max_examples=8, stateful_step_count=12, deadline=None,
                             suppress_health_check=list(HealthCheck))
     run().runTest()

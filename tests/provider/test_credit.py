@@ -5,7 +5,12 @@ import asyncio
 import pytest
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
+def ctx(shared_ctx):
+    return shared_ctx
+
+
+@pytest.fixture(scope="module")
 def provider_settings():
     return {"credit_suspend_threshold": 10}
 

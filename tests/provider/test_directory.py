@@ -77,8 +77,10 @@ async def test_only_services_read_the_feed(ctx, tokens):
         assert r.status_code == 403 and r.json()["error"]["code"] == "ROLE_NOT_ALLOWED"
     r = await ctx.c.get("/v1/internal/directory")
     assert r.status_code == 401
-    r = await ctx.c.get("/v1/internal/directory", params={"since": -1}, headers=ctx.service)
-    assert r.status_code == 422 and r.json()["error"]["field"] == "since"
+    for bad in (-1, 2**64, "x"):
+        r = await ctx.c.get("/v1/internal/directory", params={"since": bad},
+                            headers=ctx.service)
+        assert r.status_code == 422 and r.json()["error"]["field"] == "since"
 
 
 async def test_a_poller_following_versions_misses_nothing_under_concurrent_writes(ctx):

@@ -61,7 +61,7 @@ async def test_filters_by_kind_and_category(ctx, tokens):
                         headers=h)
     assert [i["id"] for i in r.json()["items"]] == [meal]
     r = await ctx.c.get("/v1/providers",
-                        params={"lat": LAT, "lon": LON, "category": "institution_long_stay"},
+                        params={"lat": LAT, "lon": LON, "category": "institution_stay"},
                         headers=h)
     assert r.json()["items"] == []
 

@@ -1,5 +1,12 @@
 """The price list: replaced by the provider's own admin, validated, visible in the profile."""
 
+import pytest
+
+
+@pytest.fixture(scope="module")
+def ctx(shared_ctx):
+    return shared_ctx
+
 
 async def test_admin_replaces_the_price_list(ctx, tokens):
     pid = await ctx.approved()

@@ -2,7 +2,14 @@
 
 import hashlib
 
+import pytest
+
 from services.common.auth import terminal_id_of
+
+
+@pytest.fixture(scope="module")
+def ctx(shared_ctx):
+    return shared_ctx
 
 
 async def test_admin_issues_lists_and_revokes_a_terminal(ctx):
@@ -119,3 +126,48 @@ async def test_a_terminal_signs_in_with_its_secret_and_reads_only_its_provider(c
                      headers=ctx.admin(pid))
     r = await ctx.c.get(f"/v1/providers/{pid}", headers=as_terminal)
     assert r.status_code == 401 and r.json()["error"]["code"] == "INVALID_TERMINAL"
+
+
+async def test_admin_renames_a_terminal_and_the_feed_shows_it(ctx):
+    pid = await ctx.approved()
+    other = await ctx.approved()
+    tid = (await ctx.c.post(f"/v1/providers/{pid}/terminals", json={"name": "旧名"},
+                            headers=ctx.admin(pid))).json()["terminal_id"]
+    v = (await ctx.c.get("/v1/internal/directory", headers=ctx.service)).json()["version"]
+    before = await ctx.counts()
+    r = await ctx.c.patch(f"/v1/providers/{pid}/terminals/{tid}", json={"name": "x"},
+                          headers=ctx.admin(other))
+    assert r.status_code == 403
+    r = await ctx.c.patch(f"/v1/providers/{pid}/terminals/{tid}", json={"name": " "},
+                          headers=ctx.admin(pid))
+    assert r.status_code == 422 and r.json()["error"]["field"] == "name"
+    assert await ctx.counts() == before
+    r = await ctx.c.patch(f"/v1/providers/{pid}/terminals/{tid}", json={"name": "收银台2号"},
+                          headers=ctx.admin(pid))
+    assert r.status_code == 200 and r.json()["name"] == "收银台2号"
+    feed = (await ctx.c.get("/v1/internal/directory", params={"since": v},
+                            headers=ctx.service)).json()
+    assert [(t["id"], t["name"]) for t in feed["terminals"]] == [(tid, "收银台2号")]
+
+
+async def test_terminal_routes_refuse_other_roles(ctx, tokens):
+    pid = await ctx.approved()
+    tid = (await ctx.c.post(f"/v1/providers/{pid}/terminals", json={"name": "x"},
+                            headers=ctx.admin(pid))).json()["terminal_id"]
+    before = await ctx.counts()
+    for role in ("beneficiary", "finance", "auditor", "service"):
+        headers = tokens.headers(role, region="450000", provider_id=pid)
+        for method, path, body in [
+            ("GET", f"/v1/providers/{pid}/terminals", None),
+            ("PATCH", f"/v1/providers/{pid}/terminals/{tid}", {"name": "y"}),
+            ("POST", f"/v1/providers/{pid}/terminals/{tid}/revoke", None),
+        ]:
+            r = await ctx.c.request(method, path, json=body, headers=headers)
+            assert r.status_code == 403, (role, method, path)
+            assert r.json()["error"]["code"] == "ROLE_NOT_ALLOWED"
+    # Staff may see the terminals but not manage them.
+    staff = tokens.headers("provider_staff", provider_id=pid)
+    assert (await ctx.c.get(f"/v1/providers/{pid}/terminals", headers=staff)).status_code == 200
+    r = await ctx.c.post(f"/v1/providers/{pid}/terminals/{tid}/revoke", headers=staff)
+    assert r.status_code == 403
+    assert await ctx.counts() == before

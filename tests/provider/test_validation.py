@@ -5,6 +5,11 @@ import pytest
 from tests.provider.conftest import application, valid_uscc
 
 
+@pytest.fixture(scope="module")
+def ctx(shared_ctx):
+    return shared_ctx
+
+
 def _bad(**changes):
     body = application()
     for key, value in changes.items():
@@ -90,14 +95,13 @@ async def test_malformed_json_is_a_4xx(ctx):
     assert r.status_code == 422
 
 
-@pytest.mark.parametrize("role, scope", [
-    ("beneficiary", {}), ("finance", {"region": "450000"}), ("auditor", {}),
-    ("provider_staff", {}), ("service", {}),
-])
-async def test_other_roles_cannot_apply(ctx, tokens, role, scope):
+async def test_other_roles_cannot_apply(ctx, tokens):
     before = await ctx.counts()
-    r = await ctx.c.post("/v1/providers", json=application(), headers=tokens.headers(role, **scope))
-    assert r.status_code == 403 and r.json()["error"]["code"] == "ROLE_NOT_ALLOWED"
+    for role, scope in [("beneficiary", {}), ("finance", {"region": "450000"}),
+                        ("auditor", {}), ("provider_staff", {}), ("service", {})]:
+        r = await ctx.c.post("/v1/providers", json=application(),
+                             headers=tokens.headers(role, **scope))
+        assert r.status_code == 403 and r.json()["error"]["code"] == "ROLE_NOT_ALLOWED"
     assert await ctx.counts() == before
 
 
@@ -107,3 +111,16 @@ async def test_an_officer_applies_only_within_their_region(ctx, tokens):
     r = await ctx.c.post("/v1/providers", json=application(), headers=liuzhou)
     assert r.status_code == 403 and r.json()["error"]["code"] == "OUT_OF_SCOPE"
     assert await ctx.counts() == before
+
+
+async def test_concurrent_applications_with_one_code_register_once(ctx):
+    import asyncio
+
+    code = valid_uscc(990077)
+    results = await asyncio.gather(*[
+        ctx.c.post("/v1/providers", json=application(uscc=code), headers=ctx.officer)
+        for _ in range(5)])
+    assert sorted(r.status_code for r in results) == [201, 409, 409, 409, 409]
+    assert {r.json()["error"]["code"] for r in results if r.status_code == 409} == {
+        "USCC_ALREADY_REGISTERED"}
+    assert await ctx.fetchval("SELECT count(*) FROM provider WHERE uscc = $1", code) == 1

@@ -115,15 +115,27 @@ async def entries(pool: asyncpg.Pool, *, region_prefix: str, account: asyncpg.Re
         entry_rows, posting_rows = await repo.entries_by_seq(conn, seqs)
     by_entry: dict[Any, list[dict[str, Any]]] = {}
     for p in posting_rows:
-        by_entry.setdefault(p["entry_id"], []).append({
-            "line": p["line"], "account_id": str(p["account_id"]), "account": p["account_code"],
+        by_entry.setdefault(p["entry_id"], []).append(_posting_json(p))
+    out = [_entry_json(e, by_entry.get(e["id"], [])) for e in entry_rows]
+    return {"entries": out, "next_cursor": str(seqs[-1]) if more and seqs else None}
+
+
+async def entry(pool: asyncpg.Pool, entry_id: Any) -> dict[str, Any] | None:
+    async with snapshot(pool) as conn:
+        seq = await conn.fetchval("SELECT seq FROM entry WHERE id = $1", entry_id)
+        if seq is None:
+            return None
+        entry_rows, posting_rows = await repo.entries_by_seq(conn, [seq])
+    return _entry_json(entry_rows[0], [_posting_json(p) for p in posting_rows])
+
+
+def _posting_json(p: asyncpg.Record) -> dict[str, Any]:
+    return {"line": p["line"], "account_id": str(p["account_id"]), "account": p["account_code"],
             "account_name": p["account_name"], "amount_fen": p["amount_fen"],
             "currency": p["currency"].strip(), "program_code": p["program_code"],
             "region_code": p["region_code"], "funding_source": p["funding_source"],
             "provider_id": p["provider_id"], "beneficiary_id": p["beneficiary_id"],
-            "voucher_id": p["voucher_id"]})
-    out = [_entry_json(e, by_entry.get(e["id"], [])) for e in entry_rows]
-    return {"entries": out, "next_cursor": str(seqs[-1]) if more and seqs else None}
+            "voucher_id": p["voucher_id"]}
 
 
 def _entry_json(e: asyncpg.Record, postings: list[dict[str, Any]]) -> dict[str, Any]:

@@ -170,7 +170,8 @@ def _plan_event(ev: EventIn, created_by: str, known: dict[str, EntryPlan]
         field = ".".join(str(x) for x in first.get("loc", ())) or "payload"
         raise EventRejected(f"payload.{field}: {first.get('msg')}",
                             code="INVALID_PAYLOAD") from None
-    common = {"created_by": created_by, "event_id": ev.event_id}
+    common = {"created_by": created_by, "event_id": ev.event_id,
+              "idempotency_key": f"event:{ev.event_id}"}
     if ev.type == "redemption.created":
         if p.gross_fen != p.subsidy_fen + p.copay_fen:
             raise EventRejected("gross_fen must equal subsidy_fen + copay_fen.",

@@ -147,14 +147,15 @@ def expiry(*, program_code: str, budget_region_code: str, released_fen: int,
                      region_code=budget_region_code, **dims)
 
 
-def reversal(original: EntryPlan, *, kind: str, created_by: str, **extra) -> EntryPlan:
+def reversal(original: EntryPlan, *, kind: str, created_by: str, idempotency_key: str,
+             **extra) -> EntryPlan:
     """The mirror image of an entry: every posting negated, the same dimensions."""
     return EntryPlan(
         kind, [PostingPlan(p.account, -p.amount_fen) for p in original.postings], created_by,
         program_code=original.program_code, region_code=original.region_code,
         provider_id=original.provider_id, beneficiary_id=original.beneficiary_id,
         voucher_id=original.voucher_id, ref=original.ref, reverses_entry_id=original.id,
-        **extra)
+        idempotency_key=idempotency_key, **extra)
 
 
 def overdraws(balance_fen: int, delta_fen: int, key: AccountKey) -> bool:

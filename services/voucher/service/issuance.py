@@ -11,7 +11,7 @@ How a run keeps money exact (docs/architecture.md "Ledger budget"):
    with the chunk marked done, in one transaction. A crash between the two leaves an intent
    that the next run completes; the database's one-per-period key makes a second voucher
    impossible anyway.
-4. BUDGET_EXCEEDED from the ledger stops that region cleanly (its people count as failed,
+4. BUDGET_EXCEEDED (or NO_BUDGET) from the ledger stops that region cleanly (its people count as failed,
    nothing is written for them); other regions go on.
 """
 
@@ -83,7 +83,7 @@ def _eligibility_params(config: Any, code: str, period: str, region_code: str,
     rule = config.eligibility
     settings = [s for s in rule.care_settings if s in config.settings]
     return {
-        "prefix": significant_prefix(region_code), "grades": list(rule.grades), "on": on,
+        "prefix": significant_prefix(region_code) + "%", "grades": list(rule.grades), "on": on,
         "born_by": add_months(on, -12 * rule.min_age),
         "dibao_required": rule.dibao_required, "settings": settings,
         "region_likes": [significant_prefix(r) + "%" for r in rule.regions],
@@ -208,10 +208,21 @@ class IssuanceEngine:
                 await repo.add_progress(session, run_id, failed=len(chunk["beneficiary_ids"]),
                                         chunks=1)
             return 0, True
-        except (LedgerUnavailable, AppError):
+        except LedgerUnavailable:
+            # No answer: the ledger may or may not have committed. The intent stays open and
+            # the next run asks again with the same key.
             async with self.db.sessionmaker() as session, session.begin():
                 await repo.finish_run(session, run_id, "interrupted",
-                                      "the ledger did not commit; retry the run to resume")
+                                      "the ledger did not answer; retry the run to resume")
+            raise
+        except AppError as refusal:
+            # A definitive refusal, recorded by the ledger under the key: nothing committed.
+            async with self.db.sessionmaker() as session, session.begin():
+                await repo.refuse_chunk(session, chunk["id"])
+                await repo.add_progress(session, run_id, failed=len(chunk["beneficiary_ids"]),
+                                        chunks=1)
+                await repo.finish_run(session, run_id, "interrupted",
+                                      f"the ledger refused: {refusal.code}")
             raise
         written = await self._write(run_id, program, period, chunk, commitment.commitment_id,
                                     commitment.budget_region_code)
