@@ -449,5 +449,18 @@ class CashBenefit(VoucherTable, table=True):
     )
 
 
+class RequestKey(VoucherTable, table=True):
+    """Idempotency keys of officers' writes (enrolment, issuance runs): the key, a keyed hash
+    of the request (it may hold a national ID) and the resource it created."""
+
+    __tablename__ = "request_key"
+    key: str = Field(sa_column=Column(Text, primary_key=True))
+    operation: str = Field(sa_column=Column(String(40), nullable=False))
+    request_hash: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    resource_id: uuid.UUID = Field(sa_column=Column(UUID(as_uuid=True), nullable=False))
+    created_by: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: datetime = _now()
+
+
 # Tables whose rows are never updated or deleted: the service's role gets SELECT and INSERT only.
-APPEND_ONLY_TABLES: list[str] = ["program_version", "cash_benefit"]
+APPEND_ONLY_TABLES: list[str] = ["program_version", "cash_benefit", "request_key"]

@@ -5,9 +5,9 @@ from __future__ import annotations
 import logging
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, UploadFile
+from fastapi import APIRouter, Header, UploadFile
 
 from services.common.auth import Principal, Role, require
 from services.common.db import SessionDep
@@ -28,7 +28,8 @@ from services.voucher.schemas.beneficiaries import (
     VoucherRead,
 )
 from services.voucher.service import beneficiaries as service
-from services.voucher.service import beneficiary_import
+from services.voucher.service import beneficiary_import, request_keys
+from services.voucher.service import programs as program_service
 from services.voucher.service.issuance import IssuanceEngine, current_period, tz
 
 log = logging.getLogger("yiyang.voucher.api")
@@ -66,22 +67,43 @@ async def _first_month(engine: IssuanceEngine, ids: list[uuid.UUID], programs: s
 
 @router.post("/beneficiaries", status_code=201, response_model=BeneficiaryCreated)
 async def enrol(body: BeneficiaryCreate, session: SessionDep, cipher: CipherDep,
-                engine: EngineDep, principal: Principal = require(OFFICER)) -> dict[str, Any]:
+                engine: EngineDep,
+                idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+                principal: Principal = require(OFFICER)) -> dict[str, Any]:
     """Enrol one elderly person with their GB/T 42195-2022 assessment (an officer of their
     region). The national ID is checked (GB 11643) and stored encrypted; birth date and sex
     come from it. Answers the grade, the programs the person is eligible for, and the
-    vouchers of the current month, issued at once."""
+    vouchers of the current month, issued at once. With an `Idempotency-Key` header a
+    retried request answers the same person again (same key, other body: 409)."""
     principal.ensure_region(service.check_region(body.region_code))
+    key = fingerprint = None
+    if idempotency_key is not None:
+        key = request_keys.scoped_key(principal.sub, idempotency_key)
+        fingerprint = request_keys.request_hash(cipher, "enrol", body.model_dump(mode="json"))
+        earlier = await request_keys.replay(session, key, "enrol", fingerprint)
+        if earlier is not None:
+            return await _enrolment_answer(session, engine, earlier, principal)
     enrolled = await service.enrol(session, body, cipher=cipher, who=principal.sub,
                                    today=_today())
+    if key is not None and fingerprint is not None:
+        await request_keys.remember(session, key, "enrol", fingerprint, enrolled.id,
+                                    principal.sub)
     # The person must exist (committed) before budget is committed for them.
     await session.commit()
-    _, pending = await _first_month(engine, [enrolled.id], set(enrolled.eligible_programs),
-                                    enrolled.region_code, principal.sub)
-    vouchers = await service.vouchers_of(session, enrolled.id)
-    benefits = await service.cash_benefits_of(session, enrolled.id)
-    return {"id": str(enrolled.id), "grade": enrolled.grade,
-            "eligible_programs": enrolled.eligible_programs,
+    return await _enrolment_answer(session, engine, enrolled.id, principal)
+
+
+async def _enrolment_answer(session, engine: IssuanceEngine, beneficiary_id: uuid.UUID,
+                            principal: Principal) -> dict[str, Any]:
+    """Issue what is due this month (nothing new if it was issued before) and answer."""
+    row = await service.get(session, beneficiary_id)
+    eligible = await program_service.eligible_codes(session, row, _today().replace(day=1))
+    await session.commit()
+    _, pending = await _first_month(engine, [beneficiary_id], set(eligible),
+                                    row["region_code"], principal.sub)
+    vouchers = await service.vouchers_of(session, beneficiary_id)
+    benefits = await service.cash_benefits_of(session, beneficiary_id)
+    return {"id": str(beneficiary_id), "grade": row["grade"], "eligible_programs": eligible,
             "vouchers": [{**v, "id": str(v["id"])} for v in vouchers],
             "cash_benefits": [b["program_code"] for b in benefits],
             "pending_programs": sorted(pending)}

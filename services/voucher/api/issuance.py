@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import uuid
+from typing import Annotated
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Header, Request
 
 from services.common.auth import Principal, Role, require
 from services.common.db import SessionDep
 from services.common.settings import get_common_settings
-from services.voucher.api.deps import EngineDep
+from services.voucher.api.deps import CipherDep, EngineDep
 from services.voucher.schemas.issuance import (
     ExpiryResult,
     IssuanceRunCreate,
@@ -18,6 +19,7 @@ from services.voucher.schemas.issuance import (
 )
 from services.voucher.service import issuance as service
 from services.voucher.service import programs as program_service
+from services.voucher.service import request_keys
 from services.voucher.service.beneficiaries import check_region
 
 router = APIRouter(tags=["issuance"])
@@ -27,19 +29,38 @@ router = APIRouter(tags=["issuance"])
              responses={409: {"description": "IDEMPOTENCY / budget refusals"},
                         503: {"description": "LEDGER_UNAVAILABLE: retry to resume"}})
 async def start_run(body: IssuanceRunCreate, session: SessionDep, engine: EngineDep,
+                    cipher: CipherDep,
+                    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
                     principal: Principal = require(Role.civil_affairs, Role.service)) -> dict:
     """Issue a program's vouchers (or cash benefits) for a period to every eligible person in
     a region (an officer of that region). Idempotent: one per person, program and period,
     enforced by the database, so running it again issues nothing new (`skipped`). Bounded by
     the budget the ledger holds: when it runs out the run stops cleanly for that region and
-    reports `failed`. A run cut short resumes where it stopped when started again."""
+    reports `failed`. A run cut short resumes where it stopped when started again. With an
+    `Idempotency-Key` header, a retried request answers the run it started (same key, other
+    body: 409 IDEMPOTENCY_KEY_REUSED)."""
     service.parse_period(body.period)
     region = check_region(body.region_code)
     principal.ensure_region(region)
     await program_service.get(session, body.program_code)
-    await session.rollback()  # nothing to hold open while the run uses its own transactions
+    run_id = uuid.uuid4()
+    if idempotency_key is not None:
+        key = request_keys.scoped_key(principal.sub, idempotency_key)
+        fingerprint = request_keys.request_hash(cipher, "issuance_run",
+                                                body.model_dump(mode="json"))
+        earlier = await request_keys.replay(session, key, "issuance_run", fingerprint)
+        if earlier is not None:
+            row = await service.find_run(session, earlier)
+            if row is not None:
+                return {"run_id": str(row["id"]), **{k: row[k] for k in (
+                    "status", "eligible", "issued", "skipped", "failed")}}
+            run_id = earlier  # the key was kept but the run never started: start it now
+        else:
+            await request_keys.remember(session, key, "issuance_run", fingerprint, run_id,
+                                        principal.sub)
+    await session.commit()  # nothing held open while the run uses its own transactions
     result = await engine.run(program_code=body.program_code, period=body.period,
-                              region_code=region, who=principal.sub)
+                              region_code=region, who=principal.sub, run_id=run_id)
     return {"run_id": str(result.run_id), "status": result.status,
             "eligible": result.eligible, "issued": result.issued,
             "skipped": result.skipped, "failed": result.failed}

@@ -110,7 +110,8 @@ class IssuanceEngine:
         self.chunk_size = max(1, chunk_size)
 
     async def run(self, *, program_code: str, period: str, region_code: str, who: str,
-                  trigger: str = "run", only_ids: list[uuid.UUID] | None = None) -> RunResult:
+                  trigger: str = "run", only_ids: list[uuid.UUID] | None = None,
+                  run_id: uuid.UUID | None = None) -> RunResult:
         parse_period(period)
         check_region(region_code)
         async with self.db.sessionmaker() as session:
@@ -121,7 +122,7 @@ class IssuanceEngine:
             await repo.lock_program_period(lock_conn, program_code, period)
             try:
                 return await self._run_locked(program, period, region_code, who, trigger,
-                                              only_ids)
+                                              only_ids, run_id or new_uuid())
             finally:
                 await repo.unlock_program_period(lock_conn, program_code, period)
         except BaseException:
@@ -134,10 +135,9 @@ class IssuanceEngine:
 
     async def _run_locked(self, program: program_service.LoadedProgram, period: str,
                           region_code: str, who: str, trigger: str,
-                          only_ids: list[uuid.UUID] | None) -> RunResult:
+                          only_ids: list[uuid.UUID] | None, run_id: uuid.UUID) -> RunResult:
         config = program.config
         table = "cash_benefit" if config.kind == "cash_benefit" else "voucher"
-        run_id = new_uuid()
         params = _eligibility_params(config, program.code, period, region_code, only_ids)
         async with self.db.sessionmaker() as session, session.begin():
             await repo.insert_run(session, {
@@ -266,6 +266,10 @@ class IssuanceEngine:
             # twice, which reconciliation will show. Counted, never hidden.
             log.warning("issuance chunk %s: %d of %d already issued", chunk["id"], n - written, n)
         return written
+
+
+async def find_run(session: Any, run_id: uuid.UUID) -> dict[str, Any] | None:
+    return await repo.get_run(session, run_id)
 
 
 async def get_run(session: Any, run_id: uuid.UUID) -> dict[str, Any]:

@@ -170,3 +170,12 @@ def is_eligible(config: ProgramConfig, *, birth_on: date, grade: int | None,
     if rule.regions and not any(region_covers(r, region_code) for r in rule.regions):
         return False
     return True
+
+
+async def eligible_codes(session: AsyncSession, row: dict[str, Any], on: date) -> list[str]:
+    """The programs a stored beneficiary is eligible for on a day."""
+    return [p.code for p in await all_programs(session) if is_eligible(
+        p.config, birth_on=row["birth_on"], grade=row["grade"],
+        grade_valid_until=row["grade_valid_until"], dibao=row["dibao"],
+        care_setting=row["care_setting"], region_code=row["region_code"],
+        status=row["status"], on=on)]

@@ -17,6 +17,7 @@ from tests.voucher.data.conftest import (
     OTHER_CITY,
     OTHER_DISTRICT,
     make_national_id,
+    person,
 )
 
 FACE = 50_000  # home care, disability subsidy
@@ -308,3 +309,42 @@ async def test_the_service_lapses_vouchers_on_its_own(env):
     assert await env.fetchval("SELECT released_fen FROM voucher") == FACE
     assert await env.fetchval(
         "SELECT count(*) FROM outbox WHERE type = 'voucher.expired'") == 1
+
+
+async def test_idempotency_keys_on_enrolment_and_runs(env):
+    await env.appropriate(10_000_000)
+    body = person()
+    key = {"Idempotency-Key": "enrol-42"}
+    first = await env.v.post("/v1/beneficiaries", headers={**env.officer, **key}, json=body)
+    again = await env.v.post("/v1/beneficiaries", headers={**env.officer, **key}, json=body)
+    assert first.status_code == again.status_code == 201, again.text
+    assert first.json() == again.json()
+    assert await env.available() == 10_000_000 - FACE
+    before = await env.snapshot()
+    other = await env.v.post("/v1/beneficiaries", headers={**env.officer, **key},
+                             json=person())
+    assert other.status_code == 409
+    assert other.json()["error"] == {
+        "code": "IDEMPOTENCY_KEY_REUSED", "field": "Idempotency-Key",
+        "message": other.json()["error"]["message"]}
+    assert body["national_id"] not in other.text
+    # without a key, a retry is refused as a duplicate: never a second person
+    dup = await env.v.post("/v1/beneficiaries", headers=env.officer, json=body)
+    assert dup.json()["error"]["code"] == "BENEFICIARY_EXISTS"
+    assert await env.snapshot() == before
+
+    await enrol_many(env, 2)
+    run_key = {**env.officer, "Idempotency-Key": "run-nov"}
+    body = {"program_code": "disability_subsidy", "period": env.period, "region_code": CITY}
+    r1 = await env.v.post("/v1/issuance-runs", headers=run_key, json=body)
+    r2 = await env.v.post("/v1/issuance-runs", headers=run_key, json=body)
+    assert r1.status_code == r2.status_code == 200
+    assert r1.json() == r2.json()
+    before = await env.snapshot()
+    r3 = await env.v.post("/v1/issuance-runs", headers=run_key,
+                          json={**body, "region_code": DISTRICT})
+    assert r3.status_code == 409 and r3.json()["error"]["code"] == "IDEMPOTENCY_KEY_REUSED"
+    bad = await env.v.post("/v1/issuance-runs", headers={**env.officer, "Idempotency-Key": " "},
+                           json=body)
+    assert bad.status_code == 422 and bad.json()["error"]["field"] == "Idempotency-Key"
+    assert await env.snapshot() == before

@@ -1,0 +1,51 @@
+"""Idempotency of officers' writes: an optional `Idempotency-Key` header.
+
+The same key with the same request answers what the first request created; the same key with
+another request is 409 IDEMPOTENCY_KEY_REUSED. Keys are per caller. The request is hashed with
+the personal-data hash key (HMAC), because an enrolment body holds a national ID and a plain
+hash of it could be reversed by trying every ID.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+import orjson
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.common.crypto import PiiCipher
+from services.common.errors import Conflict, IdempotencyKeyReused, InvalidInput
+from services.voucher.repository import request_keys as repo
+
+FIELD = "Idempotency-Key"
+
+
+def scoped_key(who: str, key: str) -> str:
+    key = key.strip()
+    if not key or len(key) > 200:
+        raise InvalidInput("The idempotency key must be 1 to 200 characters.", field=FIELD,
+                           code="INVALID_IDEMPOTENCY_KEY")
+    return f"{who}\x1f{key}"
+
+
+def request_hash(cipher: PiiCipher, operation: str, body: dict) -> bytes:
+    return cipher.lookup_hash(operation + "\x1f" + orjson.dumps(
+        body, option=orjson.OPT_SORT_KEYS).decode())
+
+
+async def replay(session: AsyncSession, key: str, operation: str, fingerprint: bytes
+                 ) -> uuid.UUID | None:
+    """The resource an earlier request with this key created, or None if the key is new."""
+    found = await repo.get(session, key)
+    if found is None:
+        return None
+    if found["operation"] != operation or bytes(found["request_hash"]) != fingerprint:
+        raise IdempotencyKeyReused(field=FIELD)
+    return found["resource_id"]
+
+
+async def remember(session: AsyncSession, key: str, operation: str, fingerprint: bytes,
+                   resource_id: uuid.UUID, who: str) -> None:
+    if not await repo.put(session, key, operation, fingerprint, resource_id, who):
+        raise Conflict("Another request with this idempotency key is in progress; retry.",
+                       code="IDEMPOTENCY_KEY_IN_USE", field=FIELD)
