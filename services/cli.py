@@ -139,6 +139,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] in MODULE_COMMANDS:
+        # Hand every argument to the module as is (argparse's REMAINDER drops leading options).
+        return int(importlib.import_module(MODULE_COMMANDS[argv[0]][0]).main(argv[1:]) or 0)
     args = build_parser().parse_args(argv)
     return int(args.func(args) or 0)
 

@@ -1,0 +1,375 @@
+"""`yiyang bench`: the redemption hot path measured against the database's own limit.
+
+    yiyang bench [--reps 3] [--duration 10] [--connections 32] [--beneficiaries 20000]
+                 [--issuance 100000] [--profile] [--database-url ADMIN_URL]
+
+In one run, on one machine, with one freshly started system (harness.System):
+
+(a) POST /v1/redemptions under wrk (Lua script cycling QR codes minted beforehand with the
+    service's key): throughput at saturation (accepted redemptions/s), then p50/p95/p99 at a
+    fixed offered rate of 40% of it;
+(b) the same database work driven by pgbench: the service's own redemption statement
+    (services/voucher/repository/redemption.py, REDEEM) with its parameters bound by pgbench,
+    one statement per transaction, durable commits, on the same database;
+and the ratio (a)/(b), each the median of --reps repetitions, interleaved so that drift hits
+both alike. Then the ledger's posting throughput (the relay draining the backlog the run
+left, or, when this build has no relay, the outbox events posted to the ledger's
+/v1/events directly in the relay's batch shape), and an issuance run of --issuance vouchers
+when this build has the issuance call. Results go to reports/bench-*/bench.json and
+bench.md; docs/performance.md holds the reference results and how to read them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+
+from loadtests import bench_tools as bt
+from loadtests import check, seed
+from loadtests.harness import Process, System, new_run_dir, say
+from services.common.auth import Role, issue_token, service_token
+from services.common.db import asyncpg_connect_kwargs
+from services.common.money import allocate
+from services.common.settings import get_common_settings
+
+
+async def _sql(url: str, script: str) -> None:
+    conn = await asyncpg.connect(**asyncpg_connect_kwargs(url))
+    try:
+        await conn.execute(script)
+    finally:
+        await conn.close()
+
+
+async def _fetchrow(url: str, query: str, *args: Any) -> dict[str, Any]:
+    conn = await asyncpg.connect(**asyncpg_connect_kwargs(url))
+    try:
+        row = await conn.fetchrow(query, *args)
+        return dict(row) if row else {}
+    finally:
+        await conn.close()
+
+
+def wait_directory(voucher_url: str, timeout_s: float = 30) -> None:
+    """Until the voucher service has loaded the provider directory (it polls every second)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            d = httpx.get(f"{voucher_url}/readyz", timeout=5).json()["checks"]["directory"]
+            if d.get("loaded") and d.get("version", 0) > 0:
+                return
+        except (httpx.HTTPError, KeyError, ValueError):
+            pass
+        time.sleep(0.5)
+    raise RuntimeError("the voucher service did not load the provider directory")
+
+
+def tokens_file(path: Path, beneficiaries: list[str], count: int) -> Path:
+    path.write_text("\n".join(bt.mint_tokens(beneficiaries, count)) + "\n")
+    return path
+
+
+def post_events_directly(voucher_db: str, ledger_url: str, *, batch: int = 500,
+                         limit: int = 20_000, timeout_s: float = 90) -> dict[str, Any]:
+    """The ledger's posting throughput without a relay: undelivered outbox events, in id
+    order, POSTed to /v1/events in batches (the relay's shape). The outbox is left as it was
+    (delivery marks belong to the relay)."""
+
+    async def load() -> list[dict[str, Any]]:
+        conn = await asyncpg.connect(**asyncpg_connect_kwargs(voucher_db))
+        try:
+            rows = await conn.fetch(
+                "SELECT event_id::text, type, occurred_at, payload::text AS payload "
+                "FROM outbox WHERE delivered_at IS NULL ORDER BY id LIMIT $1", limit)
+        finally:
+            await conn.close()
+        return [{"event_id": r["event_id"], "type": r["type"],
+                 "occurred_at": r["occurred_at"].isoformat(),
+                 "payload": json.loads(r["payload"])} for r in rows]
+
+    events = asyncio.run(load())
+    token = service_token(get_common_settings().auth_private_key, "loadtest-bench")
+    counts: dict[str, int] = {}
+    first_error = None
+    started = time.monotonic()
+    with httpx.Client(base_url=ledger_url, timeout=60,
+                      headers={"Authorization": f"Bearer {token}"}) as http:
+        for i in range(0, len(events), batch):
+            if time.monotonic() - started > timeout_s:
+                break
+            r = http.post("/v1/events", json={"events": events[i:i + batch]})
+            r.raise_for_status()
+            for res in r.json()["results"]:
+                counts[res["status"]] = counts.get(res["status"], 0) + 1
+                if res["status"] == "rejected" and first_error is None:
+                    first_error = res.get("error")
+    elapsed = time.monotonic() - started
+    posted = sum(counts.values())
+    return {"mode": "direct POST /v1/events (no relay in this build)", "batch": batch,
+            "events": posted, "seconds": round(elapsed, 2),
+            "events_per_s": round(posted / elapsed, 1) if elapsed else 0.0,
+            "results": counts, "first_rejection": first_error}
+
+
+def relay_drain(system: System) -> dict[str, Any]:
+    """Start the relay on the backlog the run left and time how fast it drains it."""
+    import sys
+
+    proc = Process("relay", [sys.executable, "-m", "services.cli", "relay"],
+                   system._common_env(), system.run_dir / "logs" / "relay.log")
+    proc.start()
+    system.processes.append(proc)
+    say("relay started on the backlog")
+    result = check.wait_for_drain(system.owner_urls["voucher"], timeout_s=180, stall_s=30)
+    return {"mode": "relay", **result}
+
+
+def has_route(base_url: str, path: str) -> bool:
+    """Whether the running service publishes `path` in its OpenAPI document."""
+    try:
+        return path in httpx.get(f"{base_url}/openapi.json", timeout=30).json()["paths"]
+    except (httpx.HTTPError, KeyError, ValueError):
+        return False
+
+
+def issuance_run(system: System, count: int, region_code: str = "450105") -> dict[str, Any]:
+    """Time POST /v1/issuance-runs over `count` eligible people (when this build has it).
+
+    The people are bulk-seeded without vouchers in a region of their own, and the ledger is
+    given the budget (an appropriation covering the largest face for everyone); the run
+    itself then does all issuance does: eligibility, budget commitments by chunk, vouchers.
+    """
+    if not has_route(system.urls["voucher"], "/v1/issuance-runs"):
+        return {"skipped": "POST /v1/issuance-runs is not in this build"}
+    say(f"issuance: seeding {count} beneficiaries (no vouchers) in {region_code}")
+    asyncio.run(seed.seed_beneficiaries(system.owner_urls["voucher"], count,
+                                        region_code=region_code, plans=[],
+                                        progress=seed._bar("beneficiaries")))
+    key = get_common_settings().auth_private_key
+    finance = {"Authorization": "Bearer " + issue_token(key, role=Role.finance,
+                                                        region="450000", name="bench")}
+    officer = {"Authorization": "Bearer " + issue_token(key, role=Role.civil_affairs,
+                                                        region="450000", name="bench")}
+    total = count * 80_000  # the largest monthly face (institution care)
+    sources = sorted(seed.FUNDING)
+    parts = dict(zip(sources, allocate(total, [seed.FUNDING[k] for k in sources])))
+    a = httpx.post(f"{system.urls['ledger']}/v1/appropriations", headers=finance, timeout=60,
+                   json={"idempotency_key": f"bench-issuance-{time.time_ns()}",
+                         "program_code": "disability_subsidy", "region_code": region_code,
+                         "by_source": parts, "memo": "benchmark issuance"})
+    if a.status_code != 201:
+        return {"error": f"appropriation refused: {a.status_code} {a.text[:300]}"}
+    period = seed.current_period()
+    say(f"issuance: POST /v1/issuance-runs for {count} people")
+    started = time.monotonic()
+    r = httpx.post(f"{system.urls['voucher']}/v1/issuance-runs", headers=officer, timeout=900,
+                   json={"program_code": "disability_subsidy", "period": period,
+                         "region_code": region_code})
+    elapsed = time.monotonic() - started
+    body = r.json() if r.headers.get("content-type", "").startswith("application/json") else {}
+    return {"status": r.status_code, "seconds": round(elapsed, 2),
+            "issued": body.get("issued"), "skipped": body.get("skipped"),
+            "failed": body.get("failed"), "eligible": body.get("eligible"),
+            "vouchers_per_s": round((body.get("issued") or 0) / elapsed, 1),
+            "answer": None if r.status_code in (200, 201) else r.text[:500]}
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="yiyang bench", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--reps", type=int, default=3)
+    p.add_argument("--duration", type=int, default=10, help="seconds per measurement")
+    p.add_argument("--connections", type=int, default=32)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--pgbench-clients", type=int, default=16)
+    p.add_argument("--fixed-fraction", type=float, default=0.4)
+    p.add_argument("--beneficiaries", type=int, default=20_000)
+    p.add_argument("--issuance", type=int, default=100_000, help="0 to skip")
+    p.add_argument("--workers", type=int, default=1, help="uvicorn workers of the voucher "
+                   "service")
+    p.add_argument("--profile", action="store_true", help="py-spy the voucher service "
+                   "during one extra saturation run")
+    p.add_argument("--database-url", default=os.environ.get("YIYANG_LOAD_DATABASE_URL"))
+    p.add_argument("--reports", type=Path, default=Path("reports"))
+    p.add_argument("--keep-databases", action="store_true",
+                   help="keep the run's database files (embedded) or databases (server)")
+    args = p.parse_args(argv)
+
+    wrk = bt.ensure_wrk(say)
+    run_dir = new_run_dir(args.reports, "bench").resolve()
+    result: dict[str, Any] = {"machine": bt.machine(), "args": vars(args) | {
+        "reports": str(args.reports)}}
+    say(f"benchmark run in {run_dir}; machine {result['machine']}")
+    with System(run_dir, admin_url=args.database_url, with_relay=False,
+                workers=args.workers, keep_databases=args.keep_databases) as system:
+        voucher_url, voucher_db = system.urls["voucher"], system.owner_urls["voucher"]
+        seeded = seed.seed_all(
+            voucher_db, system.urls["provider"], beneficiaries=args.beneficiaries,
+            providers=2, terminals_per_provider=2, manifest=run_dir / "seed-manifest.json",
+            generous=True, ledger_url=system.urls["ledger"],
+            directory_file=system.directory_file if system.provider_is_stub else None)
+        result["provider_directory"] = "stand-in" if system.provider_is_stub else "provider"
+        wait_directory(voucher_url)
+        secret = next(t["secret"] for t in seeded["terminals"] if t["kind"] == "meal_point")
+        ids = seeded["beneficiaries"]
+        result["postgres"] = asyncio.run(_fetchrow(
+            voucher_db, "SELECT version() AS version, current_setting('fsync') AS fsync, "
+            "current_setting('synchronous_commit') AS synchronous_commit, "
+            "current_setting('shared_buffers') AS shared_buffers, "
+            "current_setting('max_connections') AS max_connections"))
+        say(f"PostgreSQL: {result['postgres']}")
+
+        from services.voucher.repository.redemption import REDEEM
+
+        script = run_dir / "redeem.pgbench.sql"
+        script.write_text(bt.pgbench_script(REDEEM, len(ids)))
+        asyncio.run(_sql(voucher_db, bt.BENCH_PICK_SQL))
+
+        meter = bt.CpuMeter({
+            "voucher": system.process("voucher").popen.pid,
+            "postgres": bt.postmaster_pid(run_dir / "pg") if args.database_url is None
+            else None})
+
+        say("warm-up: 3 s of wrk")
+        warm = bt.run_wrk(voucher_url, tokens_file(run_dir / "tokens.txt", ids, 20_000),
+                          secret, threads=args.threads, connections=args.connections,
+                          duration_s=3, wrk=wrk)
+        estimate = max(warm.offered_per_s, 200)
+        say(f"warm-up: {warm.accepted_per_s:.0f} accepted/s")
+
+        saturation, direct = [], []
+        for rep in range(1, args.reps + 1):
+            n_tokens = int(estimate * args.duration * 1.6) + 2000
+            tf = tokens_file(run_dir / "tokens.txt", ids, n_tokens)
+            meter.start()
+            r = bt.run_wrk(voucher_url, tf, secret, threads=args.threads,
+                           connections=args.connections, duration_s=args.duration, wrk=wrk)
+            cpu = meter.stop()
+            if cpu.get("voucher_cores") and r.accepted_per_s:
+                # The steadier reading on a shared machine: service CPU per redemption.
+                cpu["voucher_cpu_ms_per_redemption"] = round(
+                    1000 * cpu["voucher_cores"] / r.accepted_per_s, 2)
+            saturation.append({**r.as_dict(), **cpu})
+            estimate = max(estimate, r.offered_per_s)
+            say(f"rep {rep}/{args.reps} (a) HTTP saturation: {r.accepted_per_s:,.0f} "
+                f"redemptions/s (non-2xx {r.non2xx}, errors {r.errors}; p99 {r.p99_ms:.1f} ms; "
+                f"cores: wrk {r.wrk_cores}, " + ", ".join(f"{k} {v}" for k, v in cpu.items())
+                + ")")
+            # (No server CPU reading here: pgbench's backends exit before it could be read.)
+            g = bt.run_pgbench(voucher_db, script, clients=args.pgbench_clients,
+                               threads=args.threads, duration_s=args.duration)
+            direct.append(g.as_dict())
+            say(f"rep {rep}/{args.reps} (b) pgbench, same statement: {g.tps:,.0f} tps "
+                f"(failed {g.failed}; pgbench itself {g.pgbench_cores} cores)")
+        sat = bt.median([x["accepted_per_s"] for x in saturation])
+        lim = bt.median([x["tps"] for x in direct])
+        result["saturation"] = {
+            "runs": saturation, "median_accepted_per_s": round(sat, 1),
+            "median_voucher_cpu_ms_per_redemption": round(bt.median(
+                [x.get("voucher_cpu_ms_per_redemption", 0.0) for x in saturation]), 2)}
+        result["direct_sql"] = {"runs": direct, "median_tps": round(lim, 1),
+                                "script": script.read_text()}
+        result["ratio_a_over_b"] = round(sat / lim, 3) if lim else None
+        say(f"(a)/(b) = {sat:,.0f} / {lim:,.0f} = {result['ratio_a_over_b']}")
+
+        rate = args.fixed_fraction * sat
+        conns = 16
+        delay_ms = max(1, int(conns * 1000 / rate)) if rate else 1000
+        fixed = []
+        for rep in range(1, args.reps + 1):
+            tf = tokens_file(run_dir / "tokens.txt", ids, int(rate * args.duration * 1.3) + 500)
+            r = bt.run_wrk(voucher_url, tf, secret, threads=args.threads, connections=conns,
+                           duration_s=args.duration, delay_ms=delay_ms, wrk=wrk)
+            fixed.append(r.as_dict())
+            say(f"rep {rep}/{args.reps} fixed rate {rate:,.0f}/s offered -> "
+                f"{r.accepted_per_s:,.0f}/s accepted; p50 {r.p50_ms:.1f} ms, "
+                f"p95 {r.p95_ms:.1f} ms, p99 {r.p99_ms:.1f} ms")
+        result["fixed_rate"] = {
+            "target_per_s": round(rate, 1), "connections": conns, "delay_ms": delay_ms,
+            "runs": fixed,
+            **{f"median_{k}": round(bt.median([x[k] for x in fixed]), 2)
+               for k in ("offered_per_s", "accepted_per_s", "p50_ms", "p95_ms", "p99_ms")}}
+
+        if args.profile:
+            pid = system.process("voucher").popen.pid
+            spy = bt.py_spy_record(pid, run_dir / "profile", args.duration)
+            if spy is None:
+                result["profile"] = {"skipped": "py-spy not installed (pip install py-spy)"}
+            else:
+                tf = tokens_file(run_dir / "tokens.txt", ids,
+                                 int(estimate * args.duration * 1.6) + 2000)
+                bt.run_wrk(voucher_url, tf, secret, threads=args.threads,
+                           connections=args.connections, duration_s=args.duration, wrk=wrk)
+                spy.wait(timeout=60)
+                collapsed = run_dir / "profile" / "voucher.collapsed"
+                result["profile"] = {"file": str(collapsed),
+                                     "top_inclusive_pct": bt.top_frames(collapsed)
+                                     if collapsed.exists() else []}
+
+        backlog = asyncio.run(check.outbox_lag(voucher_db))[0]
+        say(f"ledger posting: {backlog} events waiting in the outbox")
+        try:
+            result["ledger_posting"] = (relay_drain(system) if system.has_relay()
+                                        else post_events_directly(voucher_db,
+                                                                  system.urls["ledger"]))
+        except Exception as exc:  # noqa: BLE001 - reported, the other numbers stand
+            result["ledger_posting"] = {"error": repr(exc)[:500]}
+        say(f"ledger posting: {result['ledger_posting']}")
+
+        if args.issuance:
+            result["issuance"] = issuance_run(system, args.issuance)
+            say(f"issuance: {result['issuance']}")
+
+    (run_dir / "tokens.txt").unlink(missing_ok=True)
+    (run_dir / "bench.json").write_text(json.dumps(result, indent=2, ensure_ascii=False,
+                                                   default=str))
+    (run_dir / "bench.md").write_text(render(result))
+    print(render(result), flush=True)
+    say(f"results: {run_dir}/bench.json, bench.md")
+    return 0
+
+
+def _pcts(run: dict[str, Any]) -> str:
+    return f"{run['p50_ms']:.1f}/{run['p95_ms']:.1f}/{run['p99_ms']:.1f}"
+
+
+def render(r: dict[str, Any]) -> str:
+    m = r["machine"]
+    sat, d = r.get("saturation", {}), r.get("direct_sql", {})
+    f, ledger = r.get("fixed_rate", {}), r.get("ledger_posting", {})
+    sat_runs = ", ".join(str(round(x["accepted_per_s"])) for x in sat.get("runs", []))
+    tps_runs = ", ".join(str(round(x["tps"])) for x in d.get("runs", []))
+    fixed_runs = "; ".join(_pcts(x) for x in f.get("runs", []))
+    pcts = f"{f.get('median_p50_ms')} / {f.get('median_p95_ms')} / {f.get('median_p99_ms')}"
+    rows = [
+        ("(a) POST /v1/redemptions at saturation, accepted/s",
+         sat.get("median_accepted_per_s"), sat_runs),
+        ("voucher service CPU per redemption at saturation, ms",
+         sat.get("median_voucher_cpu_ms_per_redemption"),
+         ", ".join(str(x.get("voucher_cpu_ms_per_redemption")) for x in sat.get("runs", []))),
+        ("(b) pgbench, same statement, durable commits, tps", d.get("median_tps"), tps_runs),
+        ("(a)/(b)", r.get("ratio_a_over_b"), ""),
+        (f"fixed rate {f.get('target_per_s')}/s offered: p50 / p95 / p99 ms", pcts,
+         fixed_runs),
+        ("ledger posting, events/s", ledger.get("events_per_s"), ledger.get("mode", "")),
+        ("issuance run, seconds", r.get("issuance", {}).get("seconds"),
+         {k: v for k, v in r.get("issuance", {}).items() if k != "seconds"}),
+    ]
+    lines = ["| measure | median | runs |", "| --- | --- | --- |"]
+    lines += [f"| {a} | {b} | {c} |" for a, b, c in rows]
+    lines += ["", (f"Machine: {m['nproc']} cores ({m['cpu_model']}), {m['memory_gib']} GiB, "
+                   f"kernel {m['kernel']}, Python {m['python']}; load average at start "
+                   f"{m['load_average_at_start']}. PostgreSQL: {r.get('postgres', {})}.")]
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

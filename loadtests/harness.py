@@ -1,0 +1,266 @@
+"""Starting the whole system for one load-test or benchmark run, and stopping it after.
+
+A run gets its own PostgreSQL databases: either an embedded server under the run's folder
+(`reports/<run>/pg`, nothing shared with `yiyang up` or the tests), or run-specific databases
+(`yl_<run>_<service>`) on a server given by an admin URL. The three services are started as
+uvicorn subprocesses on free ports chosen now, the outbox relay as a subprocess when it
+exists, and each is waited for on `/readyz`. Everything is stopped (and run databases on a
+shared server dropped, unless kept) when the `System` context exits. Only 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib.util
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Self
+
+import httpx
+
+from services.common import embedded_pg
+from services.common.migrate import SERVICES, drop_database, prepare_service_database
+
+HOST = "127.0.0.1"
+Progress = Callable[[str], None]
+
+
+def say(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on right now (the OS picks it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Process:
+    name: str
+    argv: list[str]
+    env: dict[str, str]
+    log_path: Path
+    ready_url: str | None = None
+    popen: subprocess.Popen | None = None
+    _log: object | None = None
+
+    def start(self) -> None:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
+        self.popen = subprocess.Popen(self.argv, env={**os.environ, **self.env},
+                                      stdout=self._log, stderr=subprocess.STDOUT,
+                                      start_new_session=True)
+
+    def alive(self) -> bool:
+        return self.popen is not None and self.popen.poll() is None
+
+    def stop(self, timeout_s: float = 10) -> None:
+        if self.popen is not None and self.popen.poll() is None:
+            self.popen.send_signal(signal.SIGINT)
+            try:
+                self.popen.wait(timeout=timeout_s)
+            except subprocess.TimeoutExpired:
+                self.popen.kill()
+                self.popen.wait(timeout=5)
+        if self._log is not None:
+            self._log.close()  # type: ignore[attr-defined]
+            self._log = None
+
+
+@dataclass
+class System:
+    """One running Yiyang: databases, services, relay. Use as a context manager."""
+
+    run_dir: Path
+    admin_url: str | None = None  # None: an embedded server under run_dir/pg
+    keep_databases: bool = False
+    workers: int = 1
+    with_relay: bool = True
+    # "auto": the real provider service when it publishes the directory, else the stand-in.
+    provider_mode: str = "auto"
+    progress: Progress = say
+    owner_urls: dict[str, str] = field(default_factory=dict)
+    app_urls: dict[str, str] = field(default_factory=dict)
+    urls: dict[str, str] = field(default_factory=dict)
+    processes: list[Process] = field(default_factory=list)
+    _embedded: bool = False
+    _admin: str | None = None
+
+    # -- databases -------------------------------------------------------------------------
+
+    def database_name(self, service: str) -> str | None:
+        if self._embedded:
+            return None  # the service's usual name inside the run's own server
+        return f"yl_{self.run_dir.name.replace('-', '_')}_{service}"
+
+    async def prepare_databases(self) -> None:
+        if self.admin_url is None:
+            self._embedded = True
+            self.progress(f"starting embedded PostgreSQL under {self.run_dir / 'pg'}")
+            self._admin = embedded_pg.start(self.run_dir / "pg", stop_at_exit=True)
+        else:
+            self._admin = self.admin_url
+        for service in SERVICES:
+            self.progress(f"creating and migrating the {service} database")
+            owner, app = await prepare_service_database(self._admin, service,
+                                                        self.database_name(service))
+            self.owner_urls[service], self.app_urls[service] = owner, app
+
+    async def drop_databases(self) -> None:
+        if self._embedded or self.keep_databases or self._admin is None:
+            return
+        for service in SERVICES:
+            name = self.database_name(service)
+            if name:
+                await drop_database(self._admin, name)
+
+    # -- processes -------------------------------------------------------------------------
+
+    def _common_env(self) -> dict[str, str]:
+        return {
+            "YIYANG_DATA_DIR": str(self.run_dir / "data"),
+            "YIYANG_VOUCHER_URL": self.urls["voucher"],
+            "YIYANG_PROVIDER_URL": self.urls["provider"],
+            "YIYANG_LEDGER_URL": self.urls["ledger"],
+            "YIYANG_LOAD_DIRECTORY": str(self.directory_file),
+            **{f"YIYANG_{s.upper()}_DATABASE_URL": self.app_urls[s] for s in SERVICES},
+        }
+
+    def start_processes(self) -> None:
+        for service in SERVICES:
+            self.urls[service] = f"http://{HOST}:{free_port()}"
+        env = self._common_env()
+        py = sys.executable
+        # Provider first: the voucher service reads its directory at start-up.
+        for service in ("provider", "ledger", "voucher"):
+            port = self.urls[service].rsplit(":", 1)[1]
+            argv = [py, "-m", "services.cli", "serve", service, "--host", HOST, "--port", port]
+            if service == "provider" and self.provider_is_stub:
+                argv = [py, "-m", "uvicorn", "loadtests.directory_stub:app", "--host", HOST,
+                        "--port", port, "--log-level", "warning"]
+            if service == "voucher" and self.workers > 1:
+                argv += ["--workers", str(self.workers)]
+            proc = Process(service, argv, env, self.run_dir / "logs" / f"{service}.log",
+                           f"{self.urls[service]}/readyz")
+            proc.start()
+            self.processes.append(proc)
+            label = "provider directory stand-in" if argv[2] == "uvicorn" else service
+            self.progress(f"started {label} on {self.urls[service]} (pid {proc.popen.pid})")
+        if self.with_relay and self.has_relay():
+            proc = Process("relay", [py, "-m", "services.cli", "relay"], env,
+                           self.run_dir / "logs" / "relay.log")
+            proc.start()
+            self.processes.append(proc)
+            self.progress(f"started relay (pid {proc.popen.pid})")
+        elif self.with_relay:
+            self.progress("no outbox relay in this build (services.voucher.relay): skipped")
+
+    @property
+    def directory_file(self) -> Path:
+        return self.run_dir / "directory.json"
+
+    @property
+    def provider_is_stub(self) -> bool:
+        if self.provider_mode == "auto":
+            self.provider_mode = "real" if provider_publishes_directory() else "stub"
+        return self.provider_mode == "stub"
+
+    @staticmethod
+    def has_relay() -> bool:
+        try:
+            return importlib.util.find_spec("services.voucher.relay") is not None
+        except ModuleNotFoundError:
+            return False
+
+    def wait_ready(self, timeout_s: float = 90) -> None:
+        deadline = time.monotonic() + timeout_s
+        for proc in self.processes:
+            while True:
+                if not proc.alive():
+                    raise RuntimeError(f"{proc.name} exited early; see {proc.log_path}")
+                if proc.ready_url is None:
+                    break
+                try:
+                    if httpx.get(proc.ready_url, timeout=2).status_code == 200:
+                        self.progress(f"{proc.name} ready")
+                        break
+                except httpx.HTTPError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"{proc.name} not ready after {timeout_s:.0f}s; "
+                                       f"see {proc.log_path}")
+                time.sleep(0.3)
+
+    def process(self, name: str) -> Process | None:
+        return next((p for p in self.processes if p.name == name), None)
+
+    def stop_processes(self) -> None:
+        for proc in reversed(self.processes):
+            proc.stop()
+        if self.processes:
+            self.progress("stopped services")
+        self.processes.clear()
+
+    # -- whole -----------------------------------------------------------------------------
+
+    def __enter__(self) -> Self:
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        asyncio.run(self.prepare_databases())
+        try:
+            self.start_processes()
+            self.wait_ready()
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop_processes()
+        with contextlib.suppress(Exception):
+            asyncio.run(self.drop_databases())
+        if self._embedded:
+            embedded_pg.stop(self.run_dir / "pg")
+            self.progress("stopped embedded PostgreSQL")
+            if not self.keep_databases:
+                # The reports stay; the run's database files (hundreds of MB) go.
+                shutil.rmtree(self.run_dir / "pg", ignore_errors=True)
+                shutil.rmtree(self.run_dir / "data", ignore_errors=True)
+
+
+def provider_publishes_directory() -> bool:
+    """Whether this build's provider service has the directory route the voucher polls."""
+    try:
+        from services.provider.api import router
+    except Exception:  # noqa: BLE001
+        return False
+    return any(getattr(r, "path", "") == "/v1/internal/directory" for r in router.routes)
+
+
+def new_run_dir(base: Path, kind: str) -> Path:
+    return base / f"{kind}-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}"
+
+
+@contextlib.contextmanager
+def ticker(label: str, every_s: float = 2.0) -> Iterator[Callable[[str], None]]:
+    """Print `label: <status>` at most every `every_s` seconds while a long step runs."""
+    last = 0.0
+
+    def update(status: str) -> None:
+        nonlocal last
+        now = time.monotonic()
+        if now - last >= every_s:
+            last = now
+            say(f"{label}: {status}")
+
+    yield update

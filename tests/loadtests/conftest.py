@@ -1,0 +1,41 @@
+"""Helpers for the load-test smoke tests: a seeded voucher database and real redemptions."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import asyncpg
+import pytest
+
+from loadtests import seed
+from services.common.db import asyncpg_connect_kwargs
+from services.voucher.repository import redemption as redemption_repo
+
+
+async def connect(url: str) -> asyncpg.Connection:
+    return await asyncpg.connect(**asyncpg_connect_kwargs(url))
+
+
+async def redeem_meal(conn: asyncpg.Connection, beneficiary_id: str, *,
+                      gross_fen: int = 1500) -> asyncpg.Record | None:
+    """One real redemption through the service's own statement (REDEEM)."""
+    now = datetime.now(UTC)
+    return await redemption_repo.redeem(
+        conn, beneficiary_id=uuid.UUID(beneficiary_id), nonce=secrets.token_bytes(8),
+        nonce_expires_at=now + timedelta(seconds=60), provider_kind="meal_point",
+        category="meal", gross_fen=gross_fen,
+        today=now.astimezone(ZoneInfo("Asia/Shanghai")).date(), now=now,
+        redemption_id=uuid.uuid4(), event_id=uuid.uuid4(), provider_id="p-test",
+        terminal_id="t-test", service_code="MEAL_LUNCH",
+        idempotency_key=f"k-{uuid.uuid4()}", request_hash=b"\0" * 32, card_id=None)
+
+
+@pytest.fixture
+async def seeded_voucher_db(make_db):
+    """A fresh voucher database with 12 beneficiaries (two vouchers each) seeded in bulk."""
+    db = await make_db("voucher")
+    ids = await seed.seed_beneficiaries(db.owner_url, 12, batch=5)
+    return db, ids
