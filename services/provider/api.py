@@ -2,6 +2,202 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query, Request
+
+from services.common.auth import Principal, Role, require
+from services.common.db import SessionDep
+from services.provider import schemas
+from services.provider import service as provider_service
+from services.provider.config import ProviderSettings
+from services.provider.vocabulary import ProviderKind, ServiceCategory
 
 router = APIRouter(prefix="/v1")
+
+ProviderID = Annotated[uuid.UUID, Path(description="The provider's id.")]
+TerminalID = Annotated[uuid.UUID, Path(description="The terminal's id.")]
+
+ANYONE = tuple(Role)
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"description": "UNAUTHENTICATED, TOKEN_EXPIRED, INVALID_TOKEN"},
+    403: {"description": "ROLE_NOT_ALLOWED, OUT_OF_SCOPE"},
+    422: {"description": "VALIDATION_ERROR and the codes listed in services/provider/errors.py"},
+}
+
+
+def _settings(request: Request) -> ProviderSettings:
+    return request.app.state.settings
+
+
+@router.post("/providers", status_code=201, response_model=schemas.ProviderCreated,
+             tags=["providers"], responses={**_ERRORS, 409: {
+                 "description": "USCC_ALREADY_REGISTERED, PROVIDER_EXISTS"}})
+async def apply(
+    body: schemas.ProviderCreate, request: Request, session: SessionDep,
+    principal: Principal = require(Role.provider_admin, Role.civil_affairs),
+) -> dict[str, Any]:
+    """Apply to become a provider (status `applied`).
+
+    The unified social credit code must carry a valid GB 32100-2015 check character and the
+    region must be a known division of the deployment's province. An officer applies within
+    their region. Contact phone and account number are stored encrypted and shown masked.
+    """
+    return await provider_service.apply(session, principal, body, _settings(request))
+
+
+@router.get("/providers", response_model=schemas.NearbyPage, tags=["providers"],
+            responses=_ERRORS)
+async def nearby(
+    request: Request, session: SessionDep,
+    lat: Annotated[float, Query(ge=-90, le=90, allow_inf_nan=False)],
+    lon: Annotated[float, Query(ge=-180, le=180, allow_inf_nan=False)],
+    radius_m: Annotated[int | None, Query(description="Default 1,000 m.")] = None,
+    kind: ProviderKind | None = None,
+    category: ServiceCategory | None = None,
+    limit: int | None = None,
+    _: Principal = require(*ANYONE),
+) -> dict[str, Any]:
+    """Approved providers within `radius_m` of the point (the 15-minute care circle),
+    optionally of one kind or offering one service category, nearest first, each with its
+    distance in metres and its price list."""
+    items = await provider_service.nearby(
+        session, _settings(request), lat=lat, lon=lon, radius_m=radius_m,
+        kind=kind.value if kind else None, category=category.value if category else None,
+        limit=limit)
+    return {"items": items}
+
+
+@router.get("/providers/{provider_id}", response_model=schemas.ProviderRead,
+            tags=["providers"], responses=_ERRORS)
+async def read(provider_id: ProviderID, session: SessionDep,
+               principal: Principal = require(*ANYONE)) -> dict[str, Any]:
+    """A provider's profile and price list. Approved providers are visible to anyone signed
+    in; the contact and settlement account (masked) only to its own people, officers and
+    finance of its region, auditors and services."""
+    return await provider_service.read(session, principal, provider_id)
+
+
+@router.put("/providers/{provider_id}/services", response_model=list[schemas.ServiceItemRead],
+            tags=["providers"], responses=_ERRORS)
+async def update_price_list(
+    provider_id: ProviderID, body: schemas.PriceListUpdate, session: SessionDep,
+    principal: Principal = require(Role.provider_admin),
+) -> list[dict[str, Any]]:
+    """Replace the provider's price list (the provider's own admin). Redemption sees the new
+    prices at its next directory poll."""
+    return await provider_service.update_price_list(session, principal, provider_id, body)
+
+
+async def _status(action: str, provider_id: uuid.UUID, body: schemas.StatusChangeCreate,
+                  session: SessionDep, principal: Principal) -> dict[str, Any]:
+    return await provider_service.change_status(session, principal, provider_id, action,
+                                                body.reason)
+
+
+_STATUS_ERRORS = {**_ERRORS, 404: {"description": "PROVIDER_NOT_FOUND"},
+                  409: {"description": "ILLEGAL_TRANSITION"}}
+
+
+@router.post("/providers/{provider_id}/approve", response_model=schemas.StatusChanged,
+             tags=["workflow"], responses=_STATUS_ERRORS)
+async def approve(provider_id: ProviderID, body: schemas.StatusChangeCreate,
+                  session: SessionDep,
+                  principal: Principal = require(Role.civil_affairs)) -> dict[str, Any]:
+    """Approve an application or lift a suspension (officer of the provider's region)."""
+    return await _status("approve", provider_id, body, session, principal)
+
+
+@router.post("/providers/{provider_id}/suspend", response_model=schemas.StatusChanged,
+             tags=["workflow"], responses=_STATUS_ERRORS)
+async def suspend(provider_id: ProviderID, body: schemas.StatusChangeCreate,
+                  session: SessionDep,
+                  principal: Principal = require(Role.civil_affairs)) -> dict[str, Any]:
+    """Suspend an approved provider (officer of its region). Redemptions at it are refused
+    from the voucher service's next directory poll."""
+    return await _status("suspend", provider_id, body, session, principal)
+
+
+@router.post("/providers/{provider_id}/revoke", response_model=schemas.StatusChanged,
+             tags=["workflow"], responses=_STATUS_ERRORS)
+async def revoke(provider_id: ProviderID, body: schemas.StatusChangeCreate,
+                 session: SessionDep,
+                 principal: Principal = require(Role.civil_affairs)) -> dict[str, Any]:
+    """Revoke a provider for good, or refuse an application (officer of its region)."""
+    return await _status("revoke", provider_id, body, session, principal)
+
+
+@router.get("/providers/{provider_id}/history", response_model=schemas.HistoryPage,
+            tags=["workflow"], responses=_ERRORS)
+async def history(provider_id: ProviderID, session: SessionDep,
+                  principal: Principal = require(*ANYONE)) -> dict[str, Any]:
+    """Every status the provider had, oldest first: from, to, reason, who, when, and whether
+    the change was automatic (a credit threshold)."""
+    return {"items": await provider_service.history(session, principal, provider_id)}
+
+
+@router.post("/providers/{provider_id}/credit-events", status_code=201,
+             response_model=schemas.CreditRecord, tags=["credit"], responses=_ERRORS)
+async def add_credit_event(
+    provider_id: ProviderID, body: schemas.CreditEventCreate, request: Request,
+    session: SessionDep, principal: Principal = require(Role.civil_affairs),
+) -> dict[str, Any]:
+    """Add a warning, violation or sanction to the provider's credit record (officer of its
+    region). Reaching the configured threshold of points suspends an approved provider."""
+    return await provider_service.add_credit_event(session, principal, provider_id, body,
+                                                   _settings(request))
+
+
+@router.get("/providers/{provider_id}/credit", response_model=schemas.CreditRecord,
+            tags=["credit"], responses=_ERRORS)
+async def credit(provider_id: ProviderID, request: Request, session: SessionDep,
+                 principal: Principal = require(*ANYONE)) -> dict[str, Any]:
+    """The provider's credit record: its points, the threshold, every event."""
+    return await provider_service.credit_record(session, principal, provider_id,
+                                                _settings(request))
+
+
+@router.post("/providers/{provider_id}/terminals", status_code=201,
+             response_model=schemas.TerminalIssued, tags=["terminals"], responses=_ERRORS)
+async def issue_terminal(provider_id: ProviderID, body: schemas.TerminalCreate,
+                         session: SessionDep,
+                         principal: Principal = require(Role.provider_admin)) -> dict[str, Any]:
+    """Issue a terminal credential to the provider (its own admin). The secret is in this
+    response only; the terminal sends it as `Authorization: Bearer <secret>`."""
+    return await provider_service.issue_terminal(session, principal, provider_id, body.name)
+
+
+@router.get("/providers/{provider_id}/terminals", response_model=schemas.TerminalList,
+            tags=["terminals"], responses=_ERRORS)
+async def list_terminals(
+    provider_id: ProviderID, session: SessionDep,
+    principal: Principal = require(Role.provider_admin, Role.provider_staff,
+                                   Role.civil_affairs),
+) -> dict[str, Any]:
+    """The provider's terminals (never their secrets)."""
+    return {"items": await provider_service.list_terminals(session, principal, provider_id)}
+
+
+@router.post("/providers/{provider_id}/terminals/{terminal_id}/revoke",
+             response_model=schemas.TerminalRead, tags=["terminals"], responses={
+                 **_ERRORS, 404: {"description": "TERMINAL_NOT_FOUND"},
+                 409: {"description": "TERMINAL_ALREADY_REVOKED"}})
+async def revoke_terminal(
+    provider_id: ProviderID, terminal_id: TerminalID, session: SessionDep,
+    principal: Principal = require(Role.provider_admin, Role.civil_affairs),
+) -> dict[str, Any]:
+    """Revoke a terminal (its provider's admin, or an officer of the provider's region).
+    Redemptions from it are refused from the voucher service's next directory poll."""
+    return await provider_service.revoke_terminal(session, principal, provider_id, terminal_id)
+
+
+@router.get("/internal/directory", response_model=schemas.DirectoryFeed, tags=["internal"],
+            responses=_ERRORS)
+async def directory(session: SessionDep,
+                    since: Annotated[int, Query(ge=0)] = 0,
+                    _: Principal = require(Role.service)) -> dict[str, Any]:
+    """Everything changed after directory version `since` (0: everything): providers with
+    their price lists, and terminals with the SHA-256 of their secrets. See
+    docs/architecture.md, "Provider directory"."""
+    return await provider_service.directory(session, since)

@@ -7,6 +7,7 @@ from functools import lru_cache
 from pydantic import model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from services.common import dev_keys
 from services.common.settings import refuse_dev_secrets
 
 
@@ -16,6 +17,19 @@ class ProviderSettings(BaseSettings):
     # Unset: the embedded PostgreSQL is started and this service's database created in it.
     database_url: str | None = None
     pool_size: int = 10
+
+    # Keys for sensitive fields at rest (contact phone, settlement account number).
+    pii_encryption_key: str = dev_keys.DEV_PII_ENCRYPTION_KEY
+    pii_hash_key: str = dev_keys.DEV_PII_HASH_KEY
+
+    # Credit supervision: when a provider's credit points reach this total, an approved
+    # provider is suspended automatically (recorded in its history with the reason).
+    credit_suspend_threshold: int = 12
+
+    # Nearby search: the 15-minute care circle by default, never wider than the maximum.
+    nearby_default_radius_m: int = 1000
+    nearby_max_radius_m: int = 50_000
+    nearby_max_results: int = 200
 
     @model_validator(mode="after")
     def _refuse_development_secrets(self) -> "ProviderSettings":

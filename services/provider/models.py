@@ -1,10 +1,47 @@
-"""Tables of the provider service (its own database). Rules live in service.py, SQL in repository.py."""
+"""Tables of the provider service (its own database). Rules live in service.py, SQL in repository.py.
+
+Guards kept by the database itself (see the migrations): the status workflow trigger
+(`provider_status_guard`), positive prices, non-negative credit points, one counter row for
+the directory version, and append-only history and credit tables.
+"""
 
 from __future__ import annotations
 
-from sqlmodel import SQLModel
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    Computed,
+    DateTime,
+    Double,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    SmallInteger,
+    String,
+    Text,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy.types import UserDefinedType
+from sqlmodel import Field, SQLModel
 
 from services.common.db import make_registry
+from services.provider.vocabulary import (
+    CreditKind,
+    ProviderKind,
+    ProviderStatus,
+    ServiceCategory,
+    TerminalStatus,
+    sql_in,
+)
 
 registry = make_registry()
 metadata = registry.metadata
@@ -14,5 +51,152 @@ class ProviderTable(SQLModel, registry=registry):
     """Base of every table of this service (keeps them out of the other services' metadata)."""
 
 
+class PgPoint(UserDefinedType):
+    """PostgreSQL's built-in geometric `point` (x = longitude, y = latitude); no PostGIS."""
+
+    cache_ok = True
+
+    def get_col_spec(self, **_: Any) -> str:
+        return "POINT"
+
+
+def _now() -> Any:
+    return Field(sa_column=Column(DateTime(timezone=True), nullable=False,
+                                  server_default=func.now()))
+
+
+class DirectoryCounter(ProviderTable, table=True):
+    """One row. Every change transaction increments it; its row lock orders the writers, so a
+    reader that saw version N has seen every change up to N (see docs/architecture.md)."""
+
+    __tablename__ = "directory_counter"
+    id: int = Field(sa_column=Column(SmallInteger, primary_key=True, autoincrement=False))
+    version: int = Field(sa_column=Column(BigInteger, nullable=False, server_default="0"))
+    changed_at: datetime = _now()
+
+    __table_args__ = (CheckConstraint("id = 1", name="single_row"),
+                      CheckConstraint("version >= 0", name="version_not_negative"))
+
+
+class Provider(ProviderTable, table=True):
+    __tablename__ = "provider"
+    id: uuid.UUID = Field(sa_column=Column(UUID(as_uuid=True), primary_key=True))
+    name: str = Field(sa_column=Column(Text, nullable=False))
+    kind: str = Field(sa_column=Column(String(30), nullable=False))
+    uscc: str = Field(sa_column=Column(String(18), nullable=False, unique=True))
+    region_code: str = Field(sa_column=Column(String(12), nullable=False))
+    address: str = Field(sa_column=Column(Text, nullable=False))
+    lat: float = Field(sa_column=Column(Double, nullable=False))
+    lon: float = Field(sa_column=Column(Double, nullable=False))
+    location: Any = Field(default=None, sa_column=Column(
+        PgPoint(), Computed("point(lon, lat)", persisted=True)))
+    contact_name: str = Field(sa_column=Column(Text, nullable=False))
+    contact_phone_enc: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    contact_phone_masked: str = Field(sa_column=Column(String(20), nullable=False))
+    bank_name: str = Field(sa_column=Column(Text, nullable=False))
+    bank_account_name: str = Field(sa_column=Column(Text, nullable=False))
+    bank_account_number_enc: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    bank_account_number_masked: str = Field(sa_column=Column(String(40), nullable=False))
+    status: str = Field(sa_column=Column(String(20), nullable=False, server_default="applied"))
+    credit_points: int = Field(sa_column=Column(Integer, nullable=False, server_default="0"))
+    # The directory version of this row's last change (the feed's `since` filter).
+    version: int = Field(sa_column=Column(BigInteger, nullable=False))
+    created_by: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: datetime = _now()
+    updated_at: datetime = _now()
+
+    __table_args__ = (
+        CheckConstraint(f"kind IN ({sql_in(ProviderKind)})", name="kind"),
+        CheckConstraint(f"status IN ({sql_in(ProviderStatus)})", name="status"),
+        CheckConstraint("credit_points >= 0", name="credit_points_not_negative"),
+        CheckConstraint("lat BETWEEN -90 AND 90 AND lon BETWEEN -180 AND 180", name="coordinates"),
+        CheckConstraint("uscc ~ '^[0-9A-HJ-NP-RTUWXY]{2}[0-9]{6}[0-9A-HJ-NP-RTUWXY]{10}$'",
+                        name="uscc_shape"),
+        Index("ix_provider_version", "version"),
+        # Nearby search: a bounding box on the point, approved providers only.
+        Index("ix_provider_location_approved", "location", postgresql_using="gist",
+              postgresql_where=text("status = 'approved'")),
+    )
+
+
+class ServiceItem(ProviderTable, table=True):
+    """One line of a provider's price list (普惠 price in fen)."""
+
+    __tablename__ = "service_item"
+    provider_id: uuid.UUID = Field(sa_column=Column(
+        UUID(as_uuid=True), ForeignKey("provider.id", ondelete="CASCADE"), primary_key=True))
+    code: str = Field(sa_column=Column(String(40), primary_key=True))
+    name: str = Field(sa_column=Column(Text, nullable=False))
+    category: str = Field(sa_column=Column(String(40), nullable=False))
+    unit: str = Field(sa_column=Column(String(20), nullable=False))
+    price_fen: int = Field(sa_column=Column(BigInteger, nullable=False))
+    position: int = Field(sa_column=Column(Integer, nullable=False, server_default="0"))
+
+    __table_args__ = (
+        CheckConstraint(f"category IN ({sql_in(ServiceCategory)})", name="category"),
+        CheckConstraint("price_fen > 0", name="price_positive"),
+        Index("ix_service_item_category", "category", "provider_id"),
+    )
+
+
+class ProviderStatusChange(ProviderTable, table=True):
+    """Every status a provider had: who changed it, when and why. Append-only."""
+
+    __tablename__ = "provider_status_change"
+    id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=True))
+    provider_id: uuid.UUID = Field(sa_column=Column(
+        UUID(as_uuid=True), ForeignKey("provider.id"), nullable=False, index=True))
+    from_status: str | None = Field(sa_column=Column(String(20), nullable=True))
+    to_status: str = Field(sa_column=Column(String(20), nullable=False))
+    reason: str = Field(sa_column=Column(Text, nullable=False))
+    actor: str = Field(sa_column=Column(Text, nullable=False))
+    automatic: bool = Field(sa_column=Column(Boolean, nullable=False, server_default="false"))
+    changed_at: datetime = _now()
+
+
+class CreditEvent(ProviderTable, table=True):
+    """The credit record (信用记录): warnings, violations and sanctions. Append-only."""
+
+    __tablename__ = "credit_event"
+    id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=True))
+    provider_id: uuid.UUID = Field(sa_column=Column(
+        UUID(as_uuid=True), ForeignKey("provider.id"), nullable=False, index=True))
+    kind: str = Field(sa_column=Column(String(20), nullable=False))
+    points: int = Field(sa_column=Column(Integer, nullable=False))
+    reason: str = Field(sa_column=Column(Text, nullable=False))
+    actor: str = Field(sa_column=Column(Text, nullable=False))
+    recorded_at: datetime = _now()
+
+    __table_args__ = (
+        CheckConstraint(f"kind IN ({sql_in(CreditKind)})", name="kind"),
+        CheckConstraint("points BETWEEN 0 AND 100", name="points_range"),
+    )
+
+
+class Terminal(ProviderTable, table=True):
+    """A credential issued to a provider. Only the SHA-256 of its secret is kept."""
+
+    __tablename__ = "terminal"
+    id: uuid.UUID = Field(sa_column=Column(UUID(as_uuid=True), primary_key=True))
+    provider_id: uuid.UUID = Field(sa_column=Column(
+        UUID(as_uuid=True), ForeignKey("provider.id"), nullable=False, index=True))
+    name: str = Field(sa_column=Column(Text, nullable=False))
+    secret_sha256: str = Field(sa_column=Column(String(64), nullable=False, unique=True))
+    status: str = Field(sa_column=Column(String(20), nullable=False, server_default="active"))
+    version: int = Field(sa_column=Column(BigInteger, nullable=False))
+    created_by: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: datetime = _now()
+    revoked_at: datetime | None = Field(default=None, sa_column=Column(
+        DateTime(timezone=True), nullable=True))
+    revoked_by: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+
+    __table_args__ = (
+        CheckConstraint(f"status IN ({sql_in(TerminalStatus)})", name="status"),
+        CheckConstraint("secret_sha256 ~ '^[0-9a-f]{64}$'", name="secret_sha256_hex"),
+        CheckConstraint("(status = 'revoked') = (revoked_at IS NOT NULL)", name="revoked_at"),
+        Index("ix_terminal_version", "version"),
+    )
+
+
 # Tables whose rows are never updated or deleted: the service's role gets SELECT and INSERT only.
-APPEND_ONLY_TABLES: list[str] = []
+APPEND_ONLY_TABLES: list[str] = ["provider_status_change", "credit_event"]

@@ -7,6 +7,7 @@ from functools import lru_cache
 from pydantic import model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from services.common import dev_keys
 from services.common.settings import refuse_dev_secrets
 
 
@@ -16,6 +17,32 @@ class VoucherSettings(BaseSettings):
     # Unset: the embedded PostgreSQL is started and this service's database created in it.
     database_url: str | None = None
     pool_size: int = 10
+    # The raw asyncpg pool of the redemption hot path (prepared SQL, autocommit).
+    raw_pool_size: int = 10
+
+    # QR tokens: Ed25519; the public key is published for terminals to verify offline.
+    qr_private_key: str = dev_keys.DEV_QR_PRIVATE_KEY
+    qr_public_key: str = dev_keys.DEV_QR_PUBLIC_KEY
+    qr_ttl_s: int = 60
+
+    # The provider directory, polled from the provider service (0 = do not poll).
+    directory_poll_interval_s: float = 1.0
+    provider_url: str | None = None  # default: the common `YIYANG_PROVIDER_URL`
+    # How often used QR nonces past their expiry are purged.
+    nonce_purge_interval_s: float = 60.0
+
+    # Personal data at rest (national ID, phone): AES-256-GCM key and HMAC lookup-hash key,
+    # 32 bytes hex each. The development defaults are refused outside development and test.
+    pii_encryption_key: str = dev_keys.DEV_PII_ENCRYPTION_KEY
+    pii_hash_key: str = dev_keys.DEV_PII_HASH_KEY
+
+    # The ledger (budget commitments). Unset: the common `YIYANG_LEDGER_URL`.
+    ledger_url: str | None = None
+    ledger_timeout_s: float = 30.0
+    # Beneficiaries per budget commitment in an issuance run.
+    issuance_chunk_size: int = 500
+    # How often lapsed vouchers are expired and their unused balance released (0 = never).
+    expiry_interval_s: float = 60.0
 
     @model_validator(mode="after")
     def _refuse_development_secrets(self) -> "VoucherSettings":

@@ -2,22 +2,124 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
+from datetime import UTC, datetime, timedelta
+
+import httpx
 from fastapi import FastAPI
 
 from services.common.app import create_service_app
+from services.common.auth import service_token
+from services.common.crypto import PiiCipher
 from services.common.db import Database, resolve_database_url
 from services.common.settings import get_common_settings
 from services.voucher.api import router
+from services.voucher.clients import LedgerClient
 from services.voucher.config import VoucherSettings, get_settings
+from services.voucher.directory import ProviderDirectory
+from services.voucher.repository import outbox as outbox_repo
+from services.voucher.repository import redemption as redemption_repo
+
+log = logging.getLogger("yiyang.voucher")
 
 
-def create_app(settings: VoucherSettings | None = None) -> FastAPI:
+def create_app(settings: VoucherSettings | None = None, *,
+               directory_transport: httpx.AsyncBaseTransport | None = None) -> FastAPI:
+    """The app. `directory_transport` lets tests reach an in-process provider app."""
     settings = settings or get_settings()
+    common = get_common_settings()
 
     async def database() -> Database:
-        url = await resolve_database_url("voucher", settings.database_url,
-                                         get_common_settings().data_dir)
-        return Database(url, pool_size=settings.pool_size, application_name="yiyang-voucher")
+        url = await resolve_database_url("voucher", settings.database_url, common.data_dir)
+        return Database(url, pool_size=settings.pool_size, raw_pool_size=settings.raw_pool_size,
+                        application_name="yiyang-voucher")
+
+    async def start_redemption(app: FastAPI) -> None:
+        directory = ProviderDirectory()
+        app.state.directory = directory
+        app.state.terminal_resolver = directory.resolve_terminal
+        app.state.background_tasks = []
+        if settings.directory_poll_interval_s > 0:
+            client = httpx.AsyncClient(base_url=settings.provider_url or common.provider_url,
+                                       transport=directory_transport, timeout=5.0)
+            app.state.directory_client = client
+            key = common.auth_private_key
+            app.state.background_tasks.append(asyncio.create_task(
+                directory.run(client, lambda: service_token(key, "voucher", ttl_s=600),
+                              settings.directory_poll_interval_s),
+                name="voucher-directory"))
+        if settings.nonce_purge_interval_s > 0:
+            app.state.background_tasks.append(asyncio.create_task(
+                _purge_nonces(app, settings.nonce_purge_interval_s), name="voucher-nonces"))
+
+        async def outbox_check() -> dict:
+            lag = await outbox_repo.lag(app.state.db.raw_pool)
+            # Ready while the relay keeps up; a stuck relay shows as not ready.
+            return {"ok": lag["oldest_age_s"] < 300, "undelivered": lag["undelivered"],
+                    "oldest_age_s": round(lag["oldest_age_s"], 3)}
+
+        async def directory_check() -> dict:
+            # Reported, not required: codes, lists and voids work without the directory;
+            # redemptions answer PROVIDER_NOT_APPROVED / 401 until it is loaded.
+            return {"ok": True, "loaded": directory.loaded.is_set(),
+                    "version": directory.version, "last_error": directory.last_error}
+
+        app.state.readiness_checks = {"outbox": outbox_check, "directory": directory_check}
+
+    async def stop_redemption(app: FastAPI) -> None:
+        for task in getattr(app.state, "background_tasks", []):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        client = getattr(app.state, "directory_client", None)
+        if client is not None:
+            await client.aclose()
+
+    async def start_programs_and_issuance(app: FastAPI) -> None:
+        from services.voucher.service import programs
+        from services.voucher.service.issuance import IssuanceEngine
+
+        async with app.state.db.sessionmaker() as session, session.begin():
+            created = await programs.ensure_defaults(session)
+        if created:
+            log.info("programs loaded from defaults: %s", ", ".join(created))
+        common = get_common_settings()
+        # Tests (and anything embedding the service) may inject the ledger's client.
+        http = getattr(app.state, "ledger_client", None)
+        if http is None:
+            http = httpx.AsyncClient(base_url=settings.ledger_url or common.ledger_url)
+            app.state.owned_ledger_client = http
+        app.state.ledger = LedgerClient(http, common.auth_private_key,
+                                        timeout_s=settings.ledger_timeout_s)
+        app.state.issuance_engine = IssuanceEngine(app.state.db, app.state.ledger,
+                                                   settings.issuance_chunk_size)
+        if settings.expiry_interval_s > 0:
+            app.state.expiry_task = asyncio.create_task(_expire_forever(app))
+
+    async def stop(app: FastAPI) -> None:
+        task = getattr(app.state, "expiry_task", None)
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(BaseException):
+                await task
+        owned = getattr(app.state, "owned_ledger_client", None)
+        if owned is not None:
+            await owned.aclose()
+
+    async def _expire_forever(app: FastAPI) -> None:
+        from services.voucher.service.issuance import expire_lapsed
+
+        while True:
+            await asyncio.sleep(settings.expiry_interval_s)
+            try:
+                result = await expire_lapsed(app.state.db)
+                if result["expired"]:
+                    log.info("vouchers lapsed: %d, released %d fen", result["expired"],
+                             result["released_fen"])
+            except Exception as exc:  # noqa: BLE001 - try again next time
+                log.error("voucher lapse failed: %s", type(exc).__name__)
 
     app = create_service_app(
         name="voucher",
@@ -25,9 +127,25 @@ def create_app(settings: VoucherSettings | None = None) -> FastAPI:
         description=__doc__ or "",
         database=database,
         routers=[router],
+        on_startup=[start_programs_and_issuance, start_redemption],
+        on_shutdown=[stop_redemption, stop],
     )
     app.state.settings = settings
+    app.state.pii_cipher = PiiCipher(settings.pii_encryption_key, settings.pii_hash_key)
     return app
+
+
+async def _purge_nonces(app: FastAPI, interval_s: float) -> None:
+    while True:
+        await asyncio.sleep(interval_s)
+        try:
+            # A minute of slack: a token is refused as expired long before its nonce goes.
+            await redemption_repo.purge_nonces(app.state.db.raw_pool,
+                                               datetime.now(UTC) - timedelta(minutes=1))
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001
+            log.warning("nonce purge failed: %s", type(exc).__name__)
 
 
 app = create_app()

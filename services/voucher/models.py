@@ -100,6 +100,8 @@ class Beneficiary(VoucherTable, table=True):
     care_setting: str = Field(sa_column=Column(String(20), nullable=False))
     dibao: bool = False
     grade: int | None = Field(default=None, sa_column=Column(SmallInteger))
+    # The day the assessment behind `grade` stops being valid (issuance checks it).
+    grade_valid_until: date | None = Field(default=None, sa_column=Column(Date))
     status: str = Field(sa_column=Column(String(20), nullable=False, server_default="active"))
     status_reason: str | None = Field(default=None, sa_column=Column(Text))
     status_changed_at: datetime | None = Field(
@@ -210,6 +212,8 @@ class Voucher(VoucherTable, table=True):
     priority: int = Field(default=100, sa_column=Column(SmallInteger, nullable=False,
                                                        server_default="100"))
     issuance_run_id: uuid.UUID | None = Field(default=None, sa_column=Column(UUID(as_uuid=True)))
+    # Set when the voucher lapsed: the unused balance handed back to the budget.
+    released_fen: int | None = Field(default=None, sa_column=Column(BigInteger))
     created_at: datetime = _now()
     updated_at: datetime = _now()
 
@@ -223,6 +227,8 @@ class Voucher(VoucherTable, table=True):
             name="status"),
         CheckConstraint("period ~ '^[0-9]{4}-(0[1-9]|1[0-2])$'", name="period_format"),
         CheckConstraint("ratio_bp IS NULL OR ratio_bp BETWEEN 0 AND 10000", name="ratio"),
+        CheckConstraint("released_fen IS NULL OR (released_fen >= 0 AND status = 'expired')",
+                        name="released_only_when_expired"),
         Index("ix_voucher_beneficiary_status", "beneficiary_id", "status"),
         Index("ix_voucher_period_program", "period", "program_code"),
     )
@@ -257,5 +263,191 @@ class Outbox(VoucherTable, table=True):
     )
 
 
+class UsedNonce(VoucherTable, table=True):
+    """A QR nonce already accepted: the primary key makes a replay fail, even under a race.
+
+    Rows past `expires_at` are purged (the token itself is refused as expired by then).
+    """
+
+    __tablename__ = "used_nonce"
+    nonce: bytes = Field(sa_column=Column(LargeBinary, primary_key=True))
+    expires_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False,
+                                                  index=True))
+    used_at: datetime = _now()
+
+
+class Card(VoucherTable, table=True):
+    """A printed card (static signed code) for people without a phone; needs a PIN.
+
+    The PIN is kept only as a scrypt hash; five failed attempts lock the card.
+    """
+
+    __tablename__ = "card"
+    id: uuid.UUID = _uuid_pk()
+    beneficiary_id: uuid.UUID = Field(sa_column=Column(
+        UUID(as_uuid=True), ForeignKey("beneficiary.id"), nullable=False))
+    nonce: bytes = Field(sa_column=Column(LargeBinary, nullable=False, unique=True))
+    pin_salt: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    pin_hash: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    failed_attempts: int = Field(default=0, sa_column=Column(Integer, nullable=False,
+                                                            server_default="0"))
+    status: str = Field(sa_column=Column(String(20), nullable=False, server_default="active"))
+    created_at: datetime = _now()
+    created_by: str = Field(sa_column=Column(Text, nullable=False))
+    locked_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    replaced_at: datetime | None = Field(default=None,
+                                         sa_column=Column(DateTime(timezone=True)))
+
+    __table_args__ = (
+        CheckConstraint("status IN ('active', 'locked', 'replaced')", name="status"),
+        CheckConstraint("failed_attempts BETWEEN 0 AND 5", name="failed_attempts"),
+        Index("uq_card_one_current", "beneficiary_id", unique=True,
+              postgresql_where="status <> 'replaced'"),
+    )
+
+
+class Redemption(VoucherTable, table=True):
+    """A voucher spent at a provider. Written by one statement with the balance change and
+    the outbox event (repository/redemption.py); unique per provider and idempotency key.
+    Its amounts never change (trigger `redemption_guard`); a void or a claim is set once.
+    """
+
+    __tablename__ = "redemption"
+    id: uuid.UUID = _uuid_pk()
+    voucher_id: uuid.UUID = Field(sa_column=Column(UUID(as_uuid=True), ForeignKey("voucher.id"),
+                                                   nullable=False, index=True))
+    beneficiary_id: uuid.UUID = Field(sa_column=Column(
+        UUID(as_uuid=True), ForeignKey("beneficiary.id"), nullable=False))
+    provider_id: str = Field(sa_column=Column(Text, nullable=False))
+    terminal_id: str | None = Field(default=None, sa_column=Column(Text))
+    service_code: str = Field(sa_column=Column(Text, nullable=False))
+    category: str = Field(sa_column=Column(Text, nullable=False))
+    gross_fen: int = Field(sa_column=Column(BigInteger, nullable=False))
+    subsidy_fen: int = Field(sa_column=Column(BigInteger, nullable=False))
+    copay_fen: int = Field(sa_column=Column(BigInteger, nullable=False))
+    balance_after_fen: int = Field(sa_column=Column(BigInteger, nullable=False))
+    idempotency_key: str = Field(sa_column=Column(Text, nullable=False))
+    request_hash: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    nonce: bytes | None = Field(default=None, sa_column=Column(LargeBinary))
+    card_id: uuid.UUID | None = Field(default=None, sa_column=Column(
+        UUID(as_uuid=True), ForeignKey("card.id")))
+    day_on: date = Field(sa_column=Column(Date, nullable=False))
+    created_at: datetime = _now()
+    status: str = Field(sa_column=Column(String(20), nullable=False,
+                                         server_default="completed"))
+    voided_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    voided_by: str | None = Field(default=None, sa_column=Column(Text))
+    void_reason: str | None = Field(default=None, sa_column=Column(Text))
+    claimed_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    claim_id: str | None = Field(default=None, sa_column=Column(Text))
+
+    __table_args__ = (
+        UniqueConstraint("provider_id", "idempotency_key"),
+        CheckConstraint(
+            "gross_fen > 0 AND subsidy_fen > 0 AND copay_fen >= 0 "
+            "AND subsidy_fen + copay_fen = gross_fen AND balance_after_fen >= 0",
+            name="amounts"),
+        CheckConstraint("status IN ('completed', 'voided')", name="status"),
+        Index("ix_redemption_provider_day", "provider_id", "day_on"),
+        Index("ix_redemption_beneficiary_created", "beneficiary_id", "created_at"),
+    )
+
+
+class IssuanceRun(VoucherTable, table=True):
+    """One issuance of a program for a period in a region, with its progress."""
+
+    __tablename__ = "issuance_run"
+    id: uuid.UUID = _uuid_pk()
+    program_code: str = Field(sa_column=Column(String(40), nullable=False))
+    program_version: int = Field(sa_column=Column(Integer, nullable=False))
+    period: str = Field(sa_column=Column(String(7), nullable=False))
+    region_code: str = Field(sa_column=Column(String(12), nullable=False))
+    # run: an officer's run; enrolment: the current month for newly enrolled people.
+    trigger: str = Field(sa_column=Column(String(20), nullable=False, server_default="run"))
+    status: str = Field(sa_column=Column(String(20), nullable=False, server_default="running"))
+    eligible: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default="0"))
+    issued: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default="0"))
+    skipped: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default="0"))
+    failed: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default="0"))
+    chunks_done: int = Field(default=0, sa_column=Column(Integer, nullable=False,
+                                                         server_default="0"))
+    message: str | None = Field(default=None, sa_column=Column(Text))
+    created_by: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: datetime = _now()
+    updated_at: datetime = _now()
+    finished_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+
+    __table_args__ = (
+        CheckConstraint("status IN ('running', 'completed', 'budget_exhausted', 'interrupted')",
+                        name="status"),
+        CheckConstraint("trigger IN ('run', 'enrolment')", name="trigger"),
+        CheckConstraint("issued >= 0 AND skipped >= 0 AND failed >= 0", name="counters"),
+        Index("ix_issuance_run_program_period", "program_code", "period"),
+    )
+
+
+class IssuanceChunk(VoucherTable, table=True):
+    """A chunk's intent, written before the ledger is asked to commit its budget.
+
+    intent: the ledger may or may not have committed (ask again with the same key);
+    committed: the ledger answered, the vouchers are not written yet; done: written;
+    refused: the ledger refused (budget exhausted), nothing was committed.
+    """
+
+    __tablename__ = "issuance_chunk"
+    id: uuid.UUID = _uuid_pk()
+    run_id: uuid.UUID = Field(sa_column=Column(UUID(as_uuid=True), ForeignKey("issuance_run.id"),
+                                               nullable=False, index=True))
+    seq: int = Field(sa_column=Column(Integer, nullable=False))
+    program_code: str = Field(sa_column=Column(String(40), nullable=False))
+    period: str = Field(sa_column=Column(String(7), nullable=False))
+    region_code: str = Field(sa_column=Column(String(12), nullable=False))
+    idempotency_key: str = Field(sa_column=Column(Text, nullable=False, unique=True))
+    beneficiary_ids: list[uuid.UUID] = Field(sa_column=Column(ARRAY(UUID(as_uuid=True)),
+                                                              nullable=False))
+    amounts_fen: list[int] = Field(sa_column=Column(ARRAY(BigInteger), nullable=False))
+    amount_fen: int = Field(sa_column=Column(BigInteger, nullable=False))
+    status: str = Field(sa_column=Column(String(20), nullable=False, server_default="intent"))
+    commitment_id: str | None = Field(default=None, sa_column=Column(Text))
+    budget_region_code: str | None = Field(default=None, sa_column=Column(String(12)))
+    created_at: datetime = _now()
+    updated_at: datetime = _now()
+
+    __table_args__ = (
+        UniqueConstraint("run_id", "seq", name="uq_issuance_chunk_run_seq"),
+        CheckConstraint("status IN ('intent', 'committed', 'done', 'refused')", name="status"),
+        CheckConstraint("amount_fen > 0", name="amount_positive"),
+        CheckConstraint("cardinality(beneficiary_ids) = cardinality(amounts_fen)",
+                        name="amounts_match"),
+        Index("ix_issuance_chunk_open", "program_code", "period",
+              postgresql_where="status IN ('intent', 'committed')"),
+    )
+
+
+class CashBenefit(VoucherTable, table=True):
+    """A cash benefit (护理补贴) paid to the person: one per beneficiary, program and period."""
+
+    __tablename__ = "cash_benefit"
+    id: uuid.UUID = _uuid_pk()
+    beneficiary_id: uuid.UUID = Field(sa_column=Column(
+        UUID(as_uuid=True), ForeignKey("beneficiary.id"), nullable=False, index=True))
+    program_code: str = Field(sa_column=Column(String(40), nullable=False))
+    program_version: int = Field(sa_column=Column(Integer, nullable=False))
+    period: str = Field(sa_column=Column(String(7), nullable=False))
+    amount_fen: int = Field(sa_column=Column(BigInteger, nullable=False))
+    region_code: str = Field(sa_column=Column(String(12), nullable=False))
+    budget_region_code: str = Field(sa_column=Column(String(12), nullable=False))
+    funding_shares: dict = Field(sa_column=Column(JSONB, nullable=False))
+    issuance_run_id: uuid.UUID | None = Field(default=None, sa_column=Column(UUID(as_uuid=True)))
+    created_at: datetime = _now()
+
+    __table_args__ = (
+        UniqueConstraint("beneficiary_id", "program_code", "period",
+                         name="uq_cash_benefit_one_per_beneficiary_program_period"),
+        CheckConstraint("amount_fen > 0", name="amount_positive"),
+        CheckConstraint("period ~ '^[0-9]{4}-(0[1-9]|1[0-2])$'", name="period_format"),
+    )
+
+
 # Tables whose rows are never updated or deleted: the service's role gets SELECT and INSERT only.
-APPEND_ONLY_TABLES: list[str] = ["program_version"]
+APPEND_ONLY_TABLES: list[str] = ["program_version", "cash_benefit"]

@@ -1,7 +1,204 @@
-"""Routes: beneficiaries."""
+"""Routes: beneficiaries, their assessments, proxies, status and vouchers."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import logging
+import uuid
+from datetime import datetime
+from typing import Any
 
+from fastapi import APIRouter, UploadFile
+
+from services.common.auth import Principal, Role, require
+from services.common.db import SessionDep
+from services.common.errors import AppError, Forbidden
+from services.voucher.api.deps import CipherDep, EngineDep
+from services.voucher.schemas.beneficiaries import (
+    AssessmentCreate,
+    AssessmentRead,
+    BeneficiaryCreate,
+    BeneficiaryCreated,
+    BeneficiaryRead,
+    CashBenefitRead,
+    ImportResult,
+    ProxyCreate,
+    ProxyRead,
+    StatusChange,
+    VoucherRead,
+)
+from services.voucher.service import beneficiaries as service
+from services.voucher.service import beneficiary_import
+from services.voucher.service.issuance import IssuanceEngine, current_period, tz
+
+log = logging.getLogger("yiyang.voucher.api")
 router = APIRouter(tags=["beneficiaries"])
+OFFICER = Role.civil_affairs
+
+
+def _today():
+    return datetime.now(tz()).date()
+
+
+async def _first_month(engine: IssuanceEngine, ids: list[uuid.UUID], programs: set[str],
+                       region_code: str, who: str) -> tuple[set[str], set[str]]:
+    """Issue the current month of each program to newly enrolled people at once (their
+    enrolment is already committed). A program the ledger cannot fund now is reported as
+    pending; the month's issuance run picks those people up later."""
+    done: set[str] = set()
+    pending: set[str] = set()
+    for code in sorted(programs):
+        try:
+            result = await engine.run(program_code=code, period=current_period(),
+                                      region_code=region_code, who=who, trigger="enrolment",
+                                      only_ids=ids)
+        except AppError as exc:
+            log.warning("first-month issuance of %s deferred: %s", code, exc.code)
+            pending.add(code)
+            continue
+        except Exception as exc:  # noqa: BLE001 - the enrolment stands; the run retries it
+            log.error("first-month issuance of %s failed: %s", code, type(exc).__name__)
+            pending.add(code)
+            continue
+        (pending if result.failed else done).add(code)
+    return done, pending
+
+
+@router.post("/beneficiaries", status_code=201, response_model=BeneficiaryCreated)
+async def enrol(body: BeneficiaryCreate, session: SessionDep, cipher: CipherDep,
+                engine: EngineDep, principal: Principal = require(OFFICER)) -> dict[str, Any]:
+    """Enrol one elderly person with their GB/T 42195-2022 assessment (an officer of their
+    region). The national ID is checked (GB 11643) and stored encrypted; birth date and sex
+    come from it. Answers the grade, the programs the person is eligible for, and the
+    vouchers of the current month, issued at once."""
+    principal.ensure_region(service.check_region(body.region_code))
+    enrolled = await service.enrol(session, body, cipher=cipher, who=principal.sub,
+                                   today=_today())
+    # The person must exist (committed) before budget is committed for them.
+    await session.commit()
+    _, pending = await _first_month(engine, [enrolled.id], set(enrolled.eligible_programs),
+                                    enrolled.region_code, principal.sub)
+    vouchers = await service.vouchers_of(session, enrolled.id)
+    benefits = await service.cash_benefits_of(session, enrolled.id)
+    return {"id": str(enrolled.id), "grade": enrolled.grade,
+            "eligible_programs": enrolled.eligible_programs,
+            "vouchers": [{**v, "id": str(v["id"])} for v in vouchers],
+            "cash_benefits": [b["program_code"] for b in benefits],
+            "pending_programs": sorted(pending)}
+
+
+@router.post("/beneficiaries/import", response_model=ImportResult)
+async def import_beneficiaries(file: UploadFile, session: SessionDep, cipher: CipherDep,
+                               engine: EngineDep,
+                               principal: Principal = require(OFFICER)) -> dict[str, Any]:
+    """Enrol many people from a CSV or XLSX file (columns: see CONTRIBUTING.md). Every row
+    gets a result: created, duplicate (national ID already enrolled) or error with its code
+    and field. Rows outside the officer's region are errors (OUT_OF_SCOPE)."""
+    content = await file.read(beneficiary_import.MAX_BYTES + 1)
+    rows = beneficiary_import.read_rows(content, file.filename)
+    results = await beneficiary_import.import_rows(
+        session, rows, cipher=cipher, who=principal.sub, today=_today(),
+        covers_region=principal.covers_region)
+    await session.commit()
+    created = [r for r in results if r["status"] == "created"]
+    if created and principal.region:
+        programs = {p for r in created for p in r.pop("eligible_programs", [])}
+        await _first_month(engine, [uuid.UUID(r["id"]) for r in created], programs,
+                           principal.region, principal.sub)
+    for r in results:
+        r.pop("eligible_programs", None)
+        r.pop("region_code", None)
+    return {"total": len(results), "created": len(created),
+            "duplicates": sum(r["status"] == "duplicate" for r in results),
+            "errors": sum(r["status"] == "error" for r in results), "rows": results}
+
+
+async def _readable(session, principal: Principal, beneficiary_id: uuid.UUID) -> dict:
+    row = await service.get(session, beneficiary_id)
+    if not await service.may_read(session, principal, row):
+        raise Forbidden("You may not see this person.", code="OUT_OF_SCOPE",
+                        field="beneficiary_id")
+    return row
+
+
+@router.get("/beneficiaries/{beneficiary_id}", response_model=BeneficiaryRead)
+async def get_beneficiary(beneficiary_id: uuid.UUID, session: SessionDep, cipher: CipherDep,
+                          principal: Principal = require(OFFICER, Role.beneficiary,
+                                                         Role.proxy)) -> dict:
+    """A person's record, national ID and phone masked."""
+    return service.present(await _readable(session, principal, beneficiary_id), cipher)
+
+
+@router.get("/beneficiaries/{beneficiary_id}/vouchers", response_model=list[VoucherRead])
+async def vouchers(beneficiary_id: uuid.UUID, session: SessionDep,
+                   principal: Principal = require(OFFICER, Role.beneficiary, Role.proxy)
+                   ) -> list[dict]:
+    """The person's vouchers, newest period first, with `balance_fen`, `valid_until` and
+    `status` (the person, an authorised proxy, or an officer of their region)."""
+    await _readable(session, principal, beneficiary_id)
+    return [{**v, "id": str(v["id"])} for v in await service.vouchers_of(session,
+                                                                              beneficiary_id)]
+
+
+@router.get("/beneficiaries/{beneficiary_id}/cash-benefits",
+            response_model=list[CashBenefitRead])
+async def cash_benefits(beneficiary_id: uuid.UUID, session: SessionDep,
+                        principal: Principal = require(OFFICER, Role.beneficiary, Role.proxy)
+                        ) -> list[dict]:
+    """Cash benefits (护理补贴) paid to the person."""
+    await _readable(session, principal, beneficiary_id)
+    return [{**b, "id": str(b["id"])}
+            for b in await service.cash_benefits_of(session, beneficiary_id)]
+
+
+@router.post("/beneficiaries/{beneficiary_id}/status", response_model=BeneficiaryRead)
+async def change_status(beneficiary_id: uuid.UUID, body: StatusChange, session: SessionDep,
+                        cipher: CipherDep, principal: Principal = require(OFFICER)) -> dict:
+    """Mark a person deceased, moved or suspended (or active again), with the reason. Takes
+    effect at once: leaving 'active' freezes every voucher in the same transaction."""
+    row = await service.get_in_scope(session, beneficiary_id, principal.covers_region,
+                                     lock=True)
+    return service.present(await service.change_status(session, row, body.status,
+                                                       body.reason), cipher)
+
+
+@router.post("/beneficiaries/{beneficiary_id}/assessments", status_code=201,
+             response_model=AssessmentRead)
+async def reassess(beneficiary_id: uuid.UUID, body: AssessmentCreate, session: SessionDep,
+                   principal: Principal = require(OFFICER)) -> dict:
+    """Record a new assessment; the newest sets the person's grade (valid 12 months)."""
+    row = await service.get_in_scope(session, beneficiary_id, principal.covers_region,
+                                     lock=True)
+    latest = await service.reassess(session, row, body, who=principal.sub, today=_today())
+    return {**latest, "id": str(latest["id"]),
+            "scores": {k: latest[k] for k in ("self_care", "motor", "mental",
+                                              "perception_social")}}
+
+
+@router.post("/beneficiaries/{beneficiary_id}/proxies", status_code=201,
+             response_model=ProxyRead)
+async def add_proxy(beneficiary_id: uuid.UUID, body: ProxyCreate, session: SessionDep,
+                    cipher: CipherDep, principal: Principal = require(OFFICER)) -> dict:
+    """Authorise a family member or agent (家属/代办人) to act for the person."""
+    await service.get_in_scope(session, beneficiary_id, principal.covers_region)
+    return service.present_proxy(await service.add_proxy(
+        session, beneficiary_id, body, cipher=cipher, who=principal.sub), cipher)
+
+
+@router.get("/beneficiaries/{beneficiary_id}/proxies", response_model=list[ProxyRead])
+async def list_proxies(beneficiary_id: uuid.UUID, session: SessionDep, cipher: CipherDep,
+                       principal: Principal = require(OFFICER, Role.beneficiary)) -> list:
+    """Who may act for the person (phones masked)."""
+    await _readable(session, principal, beneficiary_id)
+    return [service.present_proxy(p, cipher)
+            for p in await service.list_proxies(session, beneficiary_id)]
+
+
+@router.post("/beneficiaries/{beneficiary_id}/proxies/{proxy_id}/revoke",
+             response_model=ProxyRead)
+async def revoke_proxy(beneficiary_id: uuid.UUID, proxy_id: uuid.UUID, session: SessionDep,
+                       cipher: CipherDep, principal: Principal = require(OFFICER)) -> dict:
+    """Withdraw a proxy's authorisation; it takes effect on their next request."""
+    await service.get_in_scope(session, beneficiary_id, principal.covers_region)
+    return service.present_proxy(await service.revoke_proxy(session, beneficiary_id,
+                                                            proxy_id), cipher)
+

@@ -1,7 +1,65 @@
-"""Routes: issuance."""
+"""Routes: issuance runs and the lapse of vouchers."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import uuid
+
+from fastapi import APIRouter, Request
+
+from services.common.auth import Principal, Role, require
+from services.common.db import SessionDep
+from services.common.settings import get_common_settings
+from services.voucher.api.deps import EngineDep
+from services.voucher.schemas.issuance import (
+    ExpiryResult,
+    IssuanceRunCreate,
+    IssuanceRunRead,
+    IssuanceRunResult,
+)
+from services.voucher.service import issuance as service
+from services.voucher.service import programs as program_service
+from services.voucher.service.beneficiaries import check_region
 
 router = APIRouter(tags=["issuance"])
+
+
+@router.post("/issuance-runs", response_model=IssuanceRunResult,
+             responses={409: {"description": "IDEMPOTENCY / budget refusals"},
+                        503: {"description": "LEDGER_UNAVAILABLE: retry to resume"}})
+async def start_run(body: IssuanceRunCreate, session: SessionDep, engine: EngineDep,
+                    principal: Principal = require(Role.civil_affairs, Role.service)) -> dict:
+    """Issue a program's vouchers (or cash benefits) for a period to every eligible person in
+    a region (an officer of that region). Idempotent: one per person, program and period,
+    enforced by the database, so running it again issues nothing new (`skipped`). Bounded by
+    the budget the ledger holds: when it runs out the run stops cleanly for that region and
+    reports `failed`. A run cut short resumes where it stopped when started again."""
+    service.parse_period(body.period)
+    region = check_region(body.region_code)
+    principal.ensure_region(region)
+    await program_service.get(session, body.program_code)
+    await session.rollback()  # nothing to hold open while the run uses its own transactions
+    result = await engine.run(program_code=body.program_code, period=body.period,
+                              region_code=region, who=principal.sub)
+    return {"run_id": str(result.run_id), "status": result.status,
+            "eligible": result.eligible, "issued": result.issued,
+            "skipped": result.skipped, "failed": result.failed}
+
+
+@router.get("/issuance-runs/{run_id}", response_model=IssuanceRunRead)
+async def get_run(run_id: uuid.UUID, session: SessionDep,
+                  principal: Principal = require(Role.civil_affairs, Role.finance,
+                                                 Role.auditor, Role.service)) -> dict:
+    """A run's progress: status, eligible, issued, skipped, failed, chunks done."""
+    row = await service.get_run(session, run_id)
+    principal.ensure_region(row["region_code"])
+    return {**row, "run_id": str(row["id"])}
+
+
+@router.post("/vouchers/expire", response_model=ExpiryResult)
+async def expire(request: Request,
+                 principal: Principal = require(Role.civil_affairs, Role.service)) -> dict:
+    """Lapse every voucher whose window has ended now and release its unused balance to the
+    budget (`voucher.expired` events). The service also does this on its own every minute;
+    this call (a province-level officer) runs it at once."""
+    principal.ensure_region(get_common_settings().province_code)
+    return await service.expire_lapsed(request.app.state.db)

@@ -28,3 +28,60 @@ async def enqueue(session: AsyncSession, type_: str, payload: dict[str, Any],
         "payload": orjson.dumps(payload).decode(), "occurred_at": occurred_at,
     })
     return str(event_id)
+
+
+# --- relay and lag (raw asyncpg) ------------------------------------------------------------
+
+LAG_SQL = """
+SELECT count(*) FILTER (WHERE delivered_at IS NULL) AS undelivered,
+       count(*) FILTER (WHERE rejected) AS rejected,
+       min(occurred_at) FILTER (WHERE delivered_at IS NULL) AS oldest,
+       coalesce(extract(epoch FROM now() - min(occurred_at) FILTER (
+         WHERE delivered_at IS NULL)), 0)::float8 AS oldest_age_s
+  FROM outbox WHERE delivered_at IS NULL OR rejected
+"""
+
+
+async def lag(conn: Any) -> dict[str, Any]:
+    """How far the relay is behind: undelivered events and the age of the oldest."""
+    row = await conn.fetchrow(LAG_SQL)
+    return {"undelivered": int(row["undelivered"]), "rejected": int(row["rejected"]),
+            "oldest_undelivered_at": row["oldest"],
+            "oldest_age_s": float(row["oldest_age_s"])}
+
+
+CLAIM_BATCH_SQL = """
+SELECT id, event_id, type, payload::text AS payload, occurred_at
+  FROM outbox
+ WHERE delivered_at IS NULL AND NOT rejected
+ ORDER BY id
+ LIMIT $1
+ FOR UPDATE SKIP LOCKED
+"""
+
+
+async def lock_batch(conn: Any, limit: int) -> list[Any]:
+    """The oldest undelivered events, locked (another relay skips them), in id order."""
+    return await conn.fetch(CLAIM_BATCH_SQL, limit)
+
+
+async def mark_delivered(conn: Any, ids: list[int]) -> None:
+    if ids:
+        await conn.execute(
+            "UPDATE outbox SET delivered_at = now(), attempts = attempts + 1, last_error = NULL "
+            "WHERE id = ANY($1::bigint[])", ids)
+
+
+async def mark_rejected(conn: Any, rejected: list[tuple[int, str]]) -> None:
+    """Refused for good by the ledger: kept (visible as lag.rejected), never resent blindly."""
+    for outbox_id, error in rejected:
+        await conn.execute(
+            "UPDATE outbox SET delivered_at = now(), rejected = true, attempts = attempts + 1, "
+            "last_error = $2 WHERE id = $1", outbox_id, error[:500])
+
+
+async def mark_failed(conn: Any, ids: list[int], error: str) -> None:
+    if ids:
+        await conn.execute(
+            "UPDATE outbox SET attempts = attempts + 1, last_error = $2 "
+            "WHERE id = ANY($1::bigint[])", ids, error[:500])

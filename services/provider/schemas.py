@@ -1,0 +1,238 @@
+"""Request and response bodies of the provider service (XCreate / XRead / XUpdate)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+from services.provider.vocabulary import (
+    CreditKind,
+    ProviderKind,
+    ProviderStatus,
+    ServiceCategory,
+    TerminalStatus,
+)
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+LongText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
+ServiceCode = Annotated[str, StringConstraints(pattern=r"^[A-Z][A-Z0-9_]{1,39}$")]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ServiceItemCreate(_Strict):
+    code: ServiceCode
+    name: Text
+    category: ServiceCategory
+    unit: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
+                                           max_length=20)] = "次"
+    # 普惠 price in fen: a positive integer (never a float).
+    price_fen: int = Field(gt=0, le=100_000_000, strict=True)
+
+
+ServiceList = Annotated[list[ServiceItemCreate], Field(min_length=1, max_length=200)]
+
+
+def _unique_codes(items: list[ServiceItemCreate]) -> None:
+    seen: set[str] = set()
+    for item in items:
+        if item.code in seen:
+            raise ValueError(f"service code {item.code} appears twice")
+        seen.add(item.code)
+
+
+class ServiceItemRead(BaseModel):
+    code: str
+    name: str
+    category: str
+    unit: str
+    price_fen: int
+
+
+class BankAccountCreate(_Strict):
+    bank_name: Text
+    account_name: Text
+    account_number: Annotated[str, StringConstraints(strip_whitespace=True,
+                                                     pattern=r"^[0-9]{8,30}$")]
+
+
+class BankAccountRead(BaseModel):
+    bank_name: str
+    account_name: str
+    account_number_masked: str
+
+
+class ContactCreate(_Strict):
+    name: Text
+    phone: Annotated[str, StringConstraints(strip_whitespace=True,
+                                            pattern=r"^(1[3-9][0-9]{9}|0[0-9]{2,3}-?[0-9]{7,8})$")]
+
+
+class ContactRead(BaseModel):
+    name: str
+    phone_masked: str
+
+
+class ProviderCreate(_Strict):
+    name: Text
+    kind: ProviderKind
+    uscc: Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True)]
+    region_code: str
+    address: LongText
+    lat: float = Field(ge=-90, le=90, allow_inf_nan=False)
+    lon: float = Field(ge=-180, le=180, allow_inf_nan=False)
+    contact: ContactCreate
+    bank_account: BankAccountCreate
+    services: ServiceList
+
+    @model_validator(mode="after")
+    def _codes_unique(self) -> "ProviderCreate":
+        _unique_codes(self.services)
+        return self
+
+
+class PriceListUpdate(_Strict):
+    """The whole price list, replacing the current one."""
+
+    services: ServiceList
+
+    @model_validator(mode="after")
+    def _codes_unique(self) -> "PriceListUpdate":
+        _unique_codes(self.services)
+        return self
+
+
+class ProviderCreated(BaseModel):
+    id: str
+    status: ProviderStatus
+
+
+class ProviderRead(BaseModel):
+    id: str
+    name: str
+    kind: str
+    uscc: str
+    region_code: str
+    address: str
+    lat: float
+    lon: float
+    status: str
+    credit_points: int
+    # Only for the provider's own people, officers and finance of its region, auditors.
+    contact: ContactRead | None
+    bank_account: BankAccountRead | None
+    services: list[ServiceItemRead]
+    created_at: datetime
+    updated_at: datetime
+
+
+class NearbyProvider(BaseModel):
+    id: str
+    name: str
+    kind: str
+    region_code: str
+    address: str
+    lat: float
+    lon: float
+    distance_m: int
+    services: list[ServiceItemRead]
+
+
+class NearbyPage(BaseModel):
+    items: list[NearbyProvider]
+
+
+class StatusChangeCreate(_Strict):
+    reason: LongText
+
+
+class StatusChanged(BaseModel):
+    id: str
+    status: str
+    previous_status: str
+
+
+class StatusChangeRead(BaseModel):
+    from_status: str | None
+    to_status: str
+    reason: str
+    actor: str
+    automatic: bool
+    changed_at: datetime
+
+
+class HistoryPage(BaseModel):
+    items: list[StatusChangeRead]
+
+
+class CreditEventCreate(_Strict):
+    kind: CreditKind
+    points: int = Field(ge=0, le=100, strict=True)
+    reason: LongText
+
+
+class CreditEventRead(BaseModel):
+    kind: str
+    points: int
+    reason: str
+    actor: str
+    recorded_at: datetime
+
+
+class CreditRecord(BaseModel):
+    provider_id: str
+    status: str
+    credit_points: int
+    threshold: int
+    events: list[CreditEventRead]
+
+
+class TerminalCreate(_Strict):
+    name: Text
+
+
+class TerminalIssued(BaseModel):
+    terminal_id: str
+    name: str
+    secret: str
+
+
+class TerminalRead(BaseModel):
+    id: str
+    name: str
+    status: TerminalStatus
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+class TerminalList(BaseModel):
+    items: list[TerminalRead]
+
+
+class DirectoryProvider(BaseModel):
+    id: str
+    name: str
+    kind: str
+    status: str
+    region_code: str
+    lat: float
+    lon: float
+    services: list[ServiceItemRead]
+
+
+class DirectoryTerminal(BaseModel):
+    id: str
+    provider_id: str
+    name: str
+    status: str
+    secret_sha256: str
+
+
+class DirectoryFeed(BaseModel):
+    version: int
+    providers: list[DirectoryProvider]
+    terminals: list[DirectoryTerminal]

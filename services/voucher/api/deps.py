@@ -1,0 +1,39 @@
+"""Dependencies shared by the voucher routes: the personal-data cipher, the issuer, the raw
+pool of the redemption hot path and the provider directory."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import asyncpg
+from fastapi import Depends, Request
+
+from services.common.crypto import PiiCipher
+from services.common.errors import ServiceUnavailable
+from services.voucher.directory import ProviderDirectory
+from services.voucher.service.issuance import IssuanceEngine
+
+
+def get_cipher(request: Request) -> PiiCipher:
+    return request.app.state.pii_cipher
+
+
+def get_engine(request: Request) -> IssuanceEngine:
+    return request.app.state.issuance_engine
+
+
+def raw_pool(request: Request) -> asyncpg.Pool:
+    pool = getattr(request.app.state.db, "raw_pool", None)
+    if pool is None:
+        raise ServiceUnavailable("The redemption pool is not running.")
+    return pool
+
+
+def directory(request: Request) -> ProviderDirectory:
+    return request.app.state.directory
+
+
+CipherDep = Annotated[PiiCipher, Depends(get_cipher)]
+EngineDep = Annotated[IssuanceEngine, Depends(get_engine)]
+RawPoolDep = Annotated[asyncpg.Pool, Depends(raw_pool)]
+DirectoryDep = Annotated[ProviderDirectory, Depends(directory)]

@@ -1,0 +1,192 @@
+"""The outbox relay: delivers the voucher service's events to the ledger (`yiyang relay`).
+
+Loop: in one short transaction, lock the oldest undelivered events (id order, up to
+`--batch-size`, FOR UPDATE SKIP LOCKED so several relays can share the work), POST them to the
+ledger's `/v1/events`, and mark each one delivered (`applied` / `duplicate`) or rejected as the
+ledger answered, then commit. An event is marked only after the ledger answered, so a crash
+of the relay, the ledger or the database at any moment means a redelivery, never a loss; the
+ledger applies each `event_id` once, so the redelivery is harmless. Errors back off
+exponentially (up to 10 s). Progress is logged; the lag is at GET /v1/outbox/lag and /readyz.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import time
+from typing import Any
+
+import asyncpg
+import httpx
+import orjson
+
+from services.common.auth import service_token
+from services.common.db import asyncpg_connect_kwargs, resolve_database_url
+from services.common.settings import get_common_settings
+from services.voucher.repository import outbox as repo
+
+log = logging.getLogger("yiyang.relay")
+
+DEFAULT_BATCH = 500
+
+
+class LedgerUnavailable(Exception):
+    pass
+
+
+class Relay:
+    def __init__(self, pool: asyncpg.Pool, client: httpx.AsyncClient, *,
+                 batch_size: int = DEFAULT_BATCH) -> None:
+        self.pool = pool
+        self.client = client
+        self.batch_size = batch_size
+        self.delivered = 0
+        self.rejected = 0
+        self._key = get_common_settings().auth_private_key
+        self._token: tuple[float, str] | None = None
+
+    def _auth(self) -> dict[str, str]:
+        now = time.monotonic()
+        if self._token is None or now - self._token[0] > 300:
+            self._token = (now, service_token(self._key, "voucher-relay", ttl_s=900))
+        return {"Authorization": f"Bearer {self._token[1]}"}
+
+    async def _post(self, rows: list[Any]) -> list[dict[str, Any]] | None:
+        """The ledger's results for `rows`, or None when it refused the request as a whole
+        with a 4xx (a malformed event): the caller then sends them one by one."""
+        events = [{"event_id": str(r["event_id"]), "type": r["type"],
+                   "occurred_at": r["occurred_at"].isoformat(),
+                   "payload": orjson.loads(r["payload"])} for r in rows]
+        try:
+            response = await self.client.post(
+                "/v1/events", content=orjson.dumps({"events": events}),
+                headers={**self._auth(), "content-type": "application/json"})
+        except httpx.HTTPError as exc:
+            raise LedgerUnavailable(type(exc).__name__) from exc
+        if response.status_code == 200:
+            return response.json()["results"]
+        if response.status_code in (400, 413, 422):
+            return None
+        raise LedgerUnavailable(f"HTTP {response.status_code}")
+
+    async def deliver_once(self) -> int:
+        """Deliver one batch; the number of events settled (0 = nothing to do)."""
+        async with self.pool.acquire() as conn, conn.transaction():
+            rows = await repo.lock_batch(conn, self.batch_size)
+            if not rows:
+                return 0
+            results = await self._post(rows)
+            outcome: dict[str, dict[str, Any]] = {}
+            if results is None:
+                for row in rows:  # find the one the ledger cannot read
+                    single = await self._post([row])
+                    if single is None:
+                        outcome[str(row["event_id"])] = {
+                            "status": "rejected",
+                            "error": {"code": "MALFORMED_EVENT",
+                                      "message": "the ledger refused the event's shape"}}
+                    else:
+                        outcome.update({r["event_id"]: r for r in single})
+            else:
+                outcome = {r["event_id"]: r for r in results}
+            done: list[int] = []
+            rejected: list[tuple[int, str]] = []
+            for row in rows:
+                result = outcome.get(str(row["event_id"]))
+                if result is None:
+                    continue  # not answered: stays undelivered, sent again next time
+                if result.get("status") in ("applied", "duplicate"):
+                    done.append(row["id"])
+                elif result.get("status") == "rejected":
+                    err = result.get("error") or {}
+                    rejected.append((row["id"], f"{err.get('code')}: {err.get('message')}"))
+            await repo.mark_delivered(conn, done)
+            await repo.mark_rejected(conn, rejected)
+        self.delivered += len(done)
+        self.rejected += len(rejected)
+        if rejected:
+            log.warning("ledger rejected %d event(s), e.g. %s", len(rejected), rejected[0][1])
+        return len(done) + len(rejected)
+
+    async def run(self, *, idle_s: float = 0.2, stop: asyncio.Event | None = None,
+                  progress_s: float = 5.0) -> None:
+        stop = stop or asyncio.Event()
+        backoff = 0.0
+        last_report = time.monotonic()
+        while not stop.is_set():
+            try:
+                n = await self.deliver_once()
+                if backoff:
+                    log.info("ledger reachable again")
+                backoff = 0.0
+            except (LedgerUnavailable, OSError, asyncpg.PostgresError,
+                    asyncpg.InterfaceError) as exc:
+                backoff = min(10.0, max(0.1, backoff * 2))
+                log.warning("delivery failed (%s); retrying in %.1f s", exc, backoff)
+                await _wait(stop, backoff)
+                continue
+            if time.monotonic() - last_report >= progress_s:
+                last_report = time.monotonic()
+                try:
+                    lag = await repo.lag(self.pool)
+                    log.info("delivered %d, rejected %d; undelivered %d, oldest %.1f s",
+                             self.delivered, self.rejected, lag["undelivered"],
+                             lag["oldest_age_s"])
+                except (OSError, asyncpg.PostgresError):
+                    pass
+            if n < self.batch_size:
+                await _wait(stop, idle_s)
+
+
+async def _wait(stop: asyncio.Event, seconds: float) -> None:
+    try:
+        await asyncio.wait_for(stop.wait(), seconds)
+    except TimeoutError:
+        pass
+
+
+async def _main(args: argparse.Namespace) -> int:
+    from services.voucher.config import get_settings
+
+    common = get_common_settings()
+    url = args.database_url or await resolve_database_url(
+        "voucher", get_settings().database_url, common.data_dir)
+    pool = await asyncpg.create_pool(**asyncpg_connect_kwargs(url), min_size=1, max_size=2,
+                                     server_settings={"application_name": "yiyang-relay"})
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        async with httpx.AsyncClient(base_url=args.ledger_url or common.ledger_url,
+                                     timeout=args.timeout) as client:
+            relay = Relay(pool, client, batch_size=args.batch_size)
+            log.info("relay started (batch %d)", args.batch_size)
+            if args.once:
+                while await relay.deliver_once():
+                    pass
+            else:
+                await relay.run(idle_s=args.idle, stop=stop)
+    finally:
+        await pool.close()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="yiyang relay", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--database-url", help="the voucher database (default: settings)")
+    parser.add_argument("--ledger-url", help="the ledger (default: YIYANG_LEDGER_URL)")
+    parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH)
+    parser.add_argument("--idle", type=float, default=0.2, help="seconds between empty polls")
+    parser.add_argument("--timeout", type=float, default=30.0)
+    parser.add_argument("--once", action="store_true", help="deliver what is there and stop")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    return asyncio.run(_main(args))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Request and response shapes of the voucher service, one module per area."""

@@ -1,0 +1,191 @@
+"""Shapes of beneficiaries, assessments, proxies and vouchers as the HTTP API shows them.
+
+National ID and phone come in as plain text and go out only masked.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+CareSetting = Literal["home", "community", "institution"]
+
+
+class Scores(BaseModel):
+    """GB/T 42195-2022 dimension scores. Ranges are checked by the assessment rule, so a
+    refusal names the dimension with code SCORE_OUT_OF_RANGE."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    self_care: int
+    motor: int
+    mental: int
+    perception_social: int
+
+
+class Flags(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    coma: bool = False
+    dementia: bool = False
+    mental_disorder: bool = False
+    care_risk_events: int = Field(0, ge=0, le=1000)
+
+
+class AssessmentCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    scores: Scores
+    flags: Flags = Field(default_factory=Flags)
+    assessed_on: date
+    assessor: str = Field(min_length=1, max_length=200)
+
+
+class BeneficiaryCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    national_id: str = Field(max_length=40)
+    name: str = Field(min_length=1, max_length=100)
+    phone: str | None = Field(None, max_length=40)
+    region_code: str = Field(max_length=12)
+    address: str = Field(min_length=1, max_length=500)
+    lat: float | None = Field(None, ge=-90, le=90)
+    lon: float | None = Field(None, ge=-180, le=180)
+    care_setting: CareSetting
+    dibao: bool = False
+    assessment: AssessmentCreate
+
+    @field_validator("name", "address")
+    @classmethod
+    def _strip(cls, value: str) -> str:
+        value = value.strip()
+        if not value:
+            raise ValueError("may not be blank")
+        return value
+
+
+class VoucherBrief(BaseModel):
+    id: str
+    program_code: str
+    period: str
+    face_fen: int
+    balance_fen: int
+    valid_until: datetime
+    status: str
+
+
+class BeneficiaryCreated(BaseModel):
+    id: str
+    grade: int
+    eligible_programs: list[str]
+    vouchers: list[VoucherBrief] = Field(default_factory=list)
+    cash_benefits: list[str] = Field(default_factory=list)
+    # Programs whose first month could not be issued at enrolment (e.g. budget exhausted); the
+    # next issuance run for the month picks the person up.
+    pending_programs: list[str] = Field(default_factory=list)
+
+
+class AssessmentRead(BaseModel):
+    id: str
+    scores: Scores
+    flags: Flags
+    total: int
+    grade: int
+    assessed_on: date
+    valid_until: date
+    assessor: str
+
+
+class BeneficiaryRead(BaseModel):
+    id: str
+    national_id_masked: str
+    name: str
+    phone_masked: str | None
+    birth_on: date
+    sex: str
+    region_code: str
+    address: str
+    lat: float | None
+    lon: float | None
+    care_setting: str
+    dibao: bool
+    grade: int | None
+    grade_valid_until: date | None
+    status: str
+    status_reason: str | None
+    status_changed_at: datetime | None
+    created_at: datetime
+
+
+class StatusChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    status: Literal["active", "suspended", "deceased", "moved"]
+    reason: str = Field(min_length=1, max_length=1000)
+
+
+class ProxyCreate(BaseModel):
+    """Authorise a family member or agent: `proxy_sub` is the subject of their sign-in."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    proxy_sub: str = Field(min_length=1, max_length=200)
+    name: str = Field(min_length=1, max_length=100)
+    relation: str = Field(min_length=1, max_length=50)
+    phone: str | None = Field(None, max_length=40)
+
+
+class ProxyRead(BaseModel):
+    id: str
+    beneficiary_id: str
+    proxy_sub: str
+    name: str
+    relation: str
+    phone_masked: str | None
+    status: str
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+class VoucherRead(BaseModel):
+    id: str
+    program_code: str
+    program_version: int
+    period: str
+    face_fen: int
+    balance_fen: int
+    valid_from: datetime
+    valid_until: datetime
+    status: str
+    allowed_kinds: list[str]
+    allowed_categories: list[str]
+    ratio_bp: int | None
+    per_use_fen: int | None
+    day_limit_count: int | None
+    released_fen: int | None
+
+
+class CashBenefitRead(BaseModel):
+    id: str
+    program_code: str
+    period: str
+    amount_fen: int
+    created_at: datetime
+
+
+class ImportRowResult(BaseModel):
+    row: int
+    status: Literal["created", "duplicate", "error"]
+    id: str | None = None
+    grade: int | None = None
+    error: dict | None = None
+
+
+class ImportResult(BaseModel):
+    total: int
+    created: int
+    duplicates: int
+    errors: int
+    rows: list[ImportRowResult]

@@ -1,0 +1,25 @@
+"""Shapes of QR codes and printed cards."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel
+
+
+class CodeRead(BaseModel):
+    token: str
+    expires_at: datetime
+
+
+class CardIssued(BaseModel):
+    card_id: str
+    token: str
+    pin: str  # shown once, to be printed on the PIN mailer; only its scrypt hash is kept
+
+
+class PublicKeyRead(BaseModel):
+    algorithm: str
+    pem: str
+    raw_base64: str
+    format: str

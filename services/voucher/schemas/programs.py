@@ -1,0 +1,142 @@
+"""Program configuration: the one pydantic model every program rule is written in.
+
+A program's configuration is stored as JSONB (`program.config`, history in
+`program_version`); this model is its schema. See CONTRIBUTING.md "How to add a program rule".
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+CareSetting = Literal["home", "community", "institution"]
+ProviderKind = Literal["meal_point", "community_embedded", "rural_station", "institution",
+                       "home_care"]
+ServiceCategory = Literal["meal", "day_care", "rehab_nursing", "bathing", "cleaning", "escort",
+                          "emergency_call", "medical_escort", "home_care_hours",
+                          "institution_stay", "respite_stay"]
+CARE_SETTINGS: tuple[str, ...] = ("home", "community", "institution")
+PROVIDER_KINDS: tuple[str, ...] = ("meal_point", "community_embedded", "rural_station",
+                                   "institution", "home_care")
+
+
+class Eligibility(BaseModel):
+    """Who may receive the program. Age is counted on the first day of the period."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    min_age: int = Field(60, ge=0, le=150)
+    # GB/T 42195-2022 grades that qualify (the assessment must be valid on the period's first day).
+    grades: list[int] = Field(default_factory=lambda: [2, 3, 4])
+    dibao_required: bool = False
+    care_settings: list[CareSetting] = Field(default_factory=lambda: list(CARE_SETTINGS))
+    # Region prefixes (GB/T 2260 codes) the program runs in; empty = everywhere.
+    regions: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _check(self) -> "Eligibility":
+        if not self.grades or any(g not in range(5) for g in self.grades):
+            raise ValueError("grades must be a non-empty list of 0..4")
+        if not self.care_settings:
+            raise ValueError("care_settings may not be empty")
+        return self
+
+
+class SettingRule(BaseModel):
+    """What one care setting gets: face value per period, share of a bill, where to spend it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    face_fen: int = Field(gt=0, le=100_000_000)
+    # Voucher programs: the share of each bill the voucher may cover (basis points).
+    ratio_bp: int | None = Field(None, ge=0, le=10_000)
+    categories: list[ServiceCategory] = Field(default_factory=list)
+
+
+class ProgramConfig(BaseModel):
+    """Everything a program says. Every number is configurable; money in fen, shares in bp.
+
+    kind:
+      - voucher: a balance per period, each bill covered up to `ratio_bp` of it;
+      - per_use: a fixed `per_use_fen` per use (only when the bill exceeds it), at most
+        `day_limit_count` uses a day, from a monthly balance of `face_fen`;
+      - cash_benefit: `face_fen` paid to the person each period, never redeemed.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=200)
+    kind: Literal["voucher", "per_use", "cash_benefit"]
+    eligibility: Eligibility = Field(default_factory=Eligibility)
+    # The rule per care setting; a setting that is absent gets nothing.
+    settings: dict[CareSetting, SettingRule]
+    per_use_fen: int | None = Field(None, gt=0)
+    per_txn_cap_fen: int | None = Field(None, gt=0)
+    day_cap_fen: int | None = Field(None, gt=0)
+    day_limit_count: int | None = Field(None, gt=0)
+    allowed_kinds: list[ProviderKind] = Field(default_factory=lambda: list(PROVIDER_KINDS))
+    # When several vouchers could pay a bill, the lowest number pays first.
+    priority: int = Field(100, ge=0, le=32_767)
+    # Validity: one calendar month (Asia/Shanghai), no carry-over.
+    period: Literal["month"] = "month"
+    # At the end of the window the unused balance goes back to the budget.
+    unused_balance: Literal["release"] = "release"
+    # Funding shares by source, basis points summing to 10,000.
+    funding_shares: dict[str, int] = Field(
+        default_factory=lambda: {"central": 9500, "regional": 500})
+
+    @model_validator(mode="after")
+    def _check(self) -> "ProgramConfig":
+        if not self.settings:
+            raise ValueError("settings: at least one care setting must be configured")
+        if (not self.funding_shares or any(v < 0 for v in self.funding_shares.values())
+                or sum(self.funding_shares.values()) != 10_000):
+            raise ValueError("funding_shares must be non-negative basis points summing to 10000")
+        if any(not re.fullmatch(r"[a-z][a-z0-9_]{0,31}", k) for k in self.funding_shares):
+            raise ValueError("funding source names must be lower-case identifiers")
+        if self.kind == "voucher":
+            for name, rule in self.settings.items():
+                if rule.ratio_bp is None:
+                    raise ValueError(f"settings.{name}.ratio_bp is required for a voucher")
+                if not rule.categories:
+                    raise ValueError(f"settings.{name}.categories may not be empty")
+        if self.kind == "per_use":
+            if self.per_use_fen is None:
+                raise ValueError("per_use_fen is required for a per_use program")
+            for name, rule in self.settings.items():
+                if not rule.categories:
+                    raise ValueError(f"settings.{name}.categories may not be empty")
+        if self.kind != "cash_benefit" and not self.allowed_kinds:
+            raise ValueError("allowed_kinds may not be empty")
+        return self
+
+
+class ProgramUpdate(BaseModel):
+    """A new configuration for a program, with why; `expected_version` guards lost updates."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    config: ProgramConfig
+    reason: str = Field(min_length=1, max_length=2000)
+    expected_version: int | None = Field(None, ge=1)
+
+
+class ProgramRead(BaseModel):
+    code: str
+    name: str
+    kind: str
+    version: int
+    config: ProgramConfig
+    updated_at: datetime
+    updated_by: str
+
+
+class ProgramVersionRead(BaseModel):
+    version: int
+    config: ProgramConfig
+    changed_by: str
+    changed_at: datetime
+    reason: str

@@ -1,0 +1,108 @@
+"""Ability assessment under GB/T 42195-2022 (老年人能力评估规范): scores -> grade.
+
+Four dimensions are scored: self-care (0-32), basic motor (0-15), mental state (0-28) and
+perception & social participation (0-15); their sum (0-90) gives the preliminary grade, which
+the standard's adjustments then make worse, never better.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from services.voucher.errors import InvalidAssessmentDate, ScoreOutOfRange
+
+SCORE_RANGES: dict[str, int] = {
+    "self_care": 32,
+    "motor": 15,
+    "mental": 28,
+    "perception_social": 15,
+}
+MAX_GRADE = 4
+VALIDITY_MONTHS = 12
+CARE_RISK_EVENTS_THRESHOLD = 2
+
+# total score bands -> grade: 0 capable, 1 mild, 2 moderate, 3 severe, 4 total disability
+GRADE_BANDS: tuple[tuple[int, int, int], ...] = (
+    (90, 90, 0),
+    (66, 89, 1),
+    (46, 65, 2),
+    (30, 45, 3),
+    (0, 29, 4),
+)
+
+
+@dataclass(frozen=True)
+class AssessmentResult:
+    total: int
+    preliminary_grade: int
+    grade: int
+    valid_until: date
+
+
+def check_scores(scores: dict[str, int]) -> None:
+    """Refuse a score outside its dimension's range (field names the dimension)."""
+    for name, top in SCORE_RANGES.items():
+        value = scores.get(name)
+        if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= top:
+            raise ScoreOutOfRange(f"{name} must be an integer from 0 to {top}.",
+                                  field=f"assessment.scores.{name}")
+
+
+def grade_of_total(total: int) -> int:
+    """The preliminary grade of a total score (0..90)."""
+    for low, high, grade in GRADE_BANDS:
+        if low <= total <= high:
+            return grade
+    raise ScoreOutOfRange("The total score must be from 0 to 90.", field="assessment.scores")
+
+
+def adjusted_grade(preliminary: int, *, coma: bool = False, dementia: bool = False,
+                   mental_disorder: bool = False, care_risk_events: int = 0) -> int:
+    """The standard's adjustments, each making the grade worse, capped at 4 (total):
+
+    - in a coma: grade 4 whatever the scores;
+    - dementia or another diagnosed mental disorder: one grade worse;
+    - two or more care-risk events (fall, choking, wandering, self-harm) in the last 30 days:
+      one grade worse.
+    The two one-grade adjustments add up (a person with both is two grades worse).
+    """
+    if coma:
+        return MAX_GRADE
+    grade = preliminary
+    if dementia or mental_disorder:
+        grade += 1
+    if care_risk_events >= CARE_RISK_EVENTS_THRESHOLD:
+        grade += 1
+    return min(grade, MAX_GRADE)
+
+
+def add_months(day: date, months: int) -> date:
+    month_index = day.month - 1 + months
+    year, month = day.year + month_index // 12, month_index % 12 + 1
+    for d in (day.day, 30, 29, 28):
+        try:
+            return date(year, month, d)
+        except ValueError:
+            continue
+    raise AssertionError("unreachable")
+
+
+def assess(scores: dict[str, int], flags: dict[str, object], assessed_on: date,
+           today: date) -> AssessmentResult:
+    """Validate and grade one assessment. It is valid for 12 months from the day it was made
+    (up to the day before the same date a year later)."""
+    check_scores(scores)
+    if assessed_on > today:
+        raise InvalidAssessmentDate(field="assessment.assessed_on")
+    total = sum(scores[name] for name in SCORE_RANGES)
+    preliminary = grade_of_total(total)
+    grade = adjusted_grade(
+        preliminary,
+        coma=bool(flags.get("coma")),
+        dementia=bool(flags.get("dementia")),
+        mental_disorder=bool(flags.get("mental_disorder")),
+        care_risk_events=int(flags.get("care_risk_events") or 0),
+    )
+    valid_until = date.fromordinal(add_months(assessed_on, VALIDITY_MONTHS).toordinal() - 1)
+    return AssessmentResult(total, preliminary, grade, valid_until)

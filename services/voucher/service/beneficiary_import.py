@@ -1,0 +1,174 @@
+"""Bulk enrolment from a CSV (UTF-8, header row) or XLSX file (first sheet, header row).
+
+Columns (order free, names fixed): national_id, name, phone, region_code, address, lat, lon,
+care_setting, dibao, self_care, motor, mental, perception_social, coma, dementia,
+mental_disorder, care_risk_events, assessed_on, assessor. Optional: phone, lat, lon, coma,
+dementia, mental_disorder, care_risk_events (empty = none / false / 0).
+
+Each row is enrolled on its own (a savepoint), and gets its own result: created, duplicate
+(the national ID is already enrolled, also earlier in the same file) or error (code + field).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable
+from datetime import date, datetime
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.common.crypto import PiiCipher
+from services.common.errors import AppError, InvalidInput
+from services.voucher.errors import BeneficiaryExists, UnsupportedFile
+from services.voucher.repository import beneficiaries as repo
+from services.voucher.schemas.beneficiaries import BeneficiaryCreate
+from services.voucher.service import beneficiaries as service
+
+REQUIRED_COLUMNS = ("national_id", "name", "region_code", "address", "care_setting", "dibao",
+                    "self_care", "motor", "mental", "perception_social", "assessed_on",
+                    "assessor")
+OPTIONAL_COLUMNS = ("phone", "lat", "lon", "coma", "dementia", "mental_disorder",
+                    "care_risk_events")
+MAX_ROWS = 20_000
+MAX_BYTES = 10 * 1024 * 1024
+_TRUE = {"1", "true", "yes", "y", "是", "t"}
+_FALSE = {"0", "false", "no", "n", "否", "f", ""}
+
+
+class TooLarge(InvalidInput):
+    status_code = 413
+    code = "FILE_TOO_LARGE"
+    message = f"The file is too large (at most {MAX_ROWS} rows and {MAX_BYTES} bytes)."
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.date().isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()
+
+
+def read_rows(content: bytes, filename: str | None) -> list[dict[str, str]]:
+    """The file's data rows as {column: text}. Refuses what is not a readable CSV/XLSX with
+    the required header (UNSUPPORTED_FILE / MISSING_COLUMNS, field `file`)."""
+    if len(content) > MAX_BYTES:
+        raise TooLarge(field="file")
+    if not content:
+        raise UnsupportedFile("The file is empty.", field="file")
+    is_xlsx = content[:4] == b"PK\x03\x04" or (filename or "").lower().endswith(".xlsx")
+    if is_xlsx:
+        try:
+            from openpyxl import load_workbook
+
+            book = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
+            sheet = book.worksheets[0]
+            table = [[_cell(c) for c in row] for row in sheet.iter_rows(values_only=True)]
+            book.close()
+        except Exception as exc:  # noqa: BLE001 - any unreadable workbook is the same refusal
+            raise UnsupportedFile("The XLSX file cannot be read.", field="file") from exc
+    else:
+        try:
+            text_ = content.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise UnsupportedFile("The CSV file must be UTF-8 text.", field="file") from exc
+        if "\x00" in text_:
+            raise UnsupportedFile(field="file")
+        table = [[c.strip() for c in row] for row in csv.reader(io.StringIO(text_))]
+    table = [row for row in table if any(row)]
+    if not table:
+        raise UnsupportedFile("The file has no header row.", field="file")
+    header = [h.strip().lower() for h in table[0]]
+    missing = [c for c in REQUIRED_COLUMNS if c not in header]
+    if missing:
+        raise UnsupportedFile(f"Missing columns: {', '.join(missing)}.", field="file",
+                              code="MISSING_COLUMNS", details={"missing": missing})
+    if len(table) - 1 > MAX_ROWS:
+        raise TooLarge(field="file")
+    return [{h: (row[i] if i < len(row) else "") for i, h in enumerate(header) if h}
+            for row in table[1:]]
+
+
+def _bool(value: str, field: str) -> bool:
+    v = value.strip().lower()
+    if v in _TRUE:
+        return True
+    if v in _FALSE:
+        return False
+    raise InvalidInput(f"{field} must be true/false (1/0, 是/否).", field=field,
+                       code="INVALID_VALUE")
+
+
+def to_create(row: dict[str, str]) -> BeneficiaryCreate:
+    """A file row as an enrolment request; a refusal names the column."""
+    def opt(name: str) -> str | None:
+        return row.get(name) or None
+
+    data = {
+        "national_id": row.get("national_id", ""), "name": row.get("name", ""),
+        "phone": opt("phone"), "region_code": row.get("region_code", ""),
+        "address": row.get("address", ""), "lat": opt("lat"), "lon": opt("lon"),
+        "care_setting": row.get("care_setting", ""),
+        "dibao": _bool(row.get("dibao", ""), "dibao"),
+        "assessment": {
+            "scores": {k: row.get(k, "") for k in ("self_care", "motor", "mental",
+                                                   "perception_social")},
+            "flags": {"coma": _bool(row.get("coma", ""), "coma"),
+                      "dementia": _bool(row.get("dementia", ""), "dementia"),
+                      "mental_disorder": _bool(row.get("mental_disorder", ""),
+                                               "mental_disorder"),
+                      "care_risk_events": row.get("care_risk_events") or 0},
+            "assessed_on": row.get("assessed_on", ""), "assessor": row.get("assessor", ""),
+        },
+    }
+    try:
+        return BeneficiaryCreate.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        loc = [str(p) for p in first.get("loc", ()) if p not in ("assessment", "scores",
+                                                                  "flags")]
+        field = loc[-1] if loc else "row"
+        # pydantic's message names the rule, never the value (the value may be personal data)
+        raise InvalidInput(f"{field}: {first.get('msg', 'invalid')}", field=field,
+                           code="FIELD_REQUIRED" if first.get("type") == "missing"
+                           else "INVALID_VALUE") from None
+
+
+async def import_rows(session: AsyncSession, rows: list[dict[str, str]], *, cipher: PiiCipher,
+                      who: str, today: date, covers_region: Callable[[str], bool]
+                      ) -> list[dict[str, Any]]:
+    results: list[dict[str, Any]] = []
+    for number, row in enumerate(rows, start=2):  # row 1 is the header
+        try:
+            data = to_create(row)
+            if not covers_region(data.region_code.strip()):
+                raise AppError("This region is outside your scope.", code="OUT_OF_SCOPE",
+                               field="region_code", status_code=403)
+            async with session.begin_nested():
+                enrolled = await service.enrol(session, data, cipher=cipher, who=who,
+                                               today=today)
+            results.append({"row": number, "status": "created", "id": str(enrolled.id),
+                            "grade": enrolled.grade,
+                            "eligible_programs": enrolled.eligible_programs,
+                            "region_code": enrolled.region_code})
+        except BeneficiaryExists:
+            existing = None
+            try:
+                nid = service.parse_national_id(row.get("national_id", ""), today)
+                existing = await repo.id_by_national_id_hash(session,
+                                                              cipher.lookup_hash(nid.value))
+            except AppError:
+                pass
+            results.append({"row": number, "status": "duplicate",
+                            "id": str(existing) if existing else None})
+        except AppError as exc:
+            results.append({"row": number, "status": "error", "error": {
+                "code": exc.code, "field": exc.field, "message": exc.message}})
+    return results

@@ -1,0 +1,172 @@
+"""Programs: versioned configuration, loaded from the defaults below when absent.
+
+The defaults follow the published policy (Guangxi 2025-2027 "暖心民政"); every number can be
+changed by an officer, which writes a new version (who, when, why) and leaves the old one in
+`program_version`, whose rows the service's database role cannot update or delete.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.common.regions import region_covers
+from services.voucher.errors import (
+    InvalidProgramConfig,
+    ProgramNotFound,
+    ProgramVersionConflict,
+)
+from services.voucher.repository import programs as repo
+from services.voucher.schemas.programs import ProgramConfig, SettingRule
+
+DISABILITY = "disability_subsidy"
+MEAL = "meal_assistance"
+NURSING = "nursing_subsidy"
+
+_HOME_CARE = ["home_care_hours", "bathing", "cleaning", "escort", "medical_escort",
+              "emergency_call", "rehab_nursing"]
+_COMMUNITY_CARE = ["day_care", "rehab_nursing", "bathing", "escort", "medical_escort",
+                   "emergency_call", "respite_stay"]
+_INSTITUTION_CARE = ["institution_stay", "respite_stay", "rehab_nursing", "medical_escort"]
+MEAL_PER_USE_FEN = 500
+MEAL_DAY_LIMIT = 2
+
+DEFAULT_PROGRAMS: dict[str, ProgramConfig] = {
+    # 失能老年人养老服务消费补贴: 60+, grade 2-4, monthly, 800 yuan at 40% in an institution,
+    # 500 yuan at 50% at home or in the community; funded 95% central / 5% regional.
+    DISABILITY: ProgramConfig(
+        name="失能老年人养老服务消费补贴",
+        kind="voucher",
+        eligibility={"min_age": 60, "grades": [2, 3, 4]},
+        settings={
+            "institution": SettingRule(face_fen=80_000, ratio_bp=4_000,
+                                       categories=_INSTITUTION_CARE),
+            "home": SettingRule(face_fen=50_000, ratio_bp=5_000, categories=_HOME_CARE),
+            "community": SettingRule(face_fen=50_000, ratio_bp=5_000,
+                                     categories=_COMMUNITY_CARE),
+        },
+        priority=100,
+    ),
+    # 老年助餐: 5 yuan a meal at meal points, 2 meals a day, only when the bill exceeds it; the
+    # monthly face covers 2 meals on each of 31 days. Used before the disability voucher.
+    MEAL: ProgramConfig(
+        name="老年助餐",
+        kind="per_use",
+        eligibility={"min_age": 60, "grades": [2, 3, 4]},
+        settings={s: SettingRule(face_fen=MEAL_PER_USE_FEN * MEAL_DAY_LIMIT * 31,
+                                 categories=["meal"])
+                  for s in ("home", "community", "institution")},
+        per_use_fen=MEAL_PER_USE_FEN,
+        day_limit_count=MEAL_DAY_LIMIT,
+        allowed_kinds=["meal_point"],
+        priority=10,
+    ),
+    # 护理补贴: 200 yuan a month paid to 低保 beneficiaries aged 70+ with grade 2-4.
+    NURSING: ProgramConfig(
+        name="护理补贴",
+        kind="cash_benefit",
+        eligibility={"min_age": 70, "grades": [2, 3, 4], "dibao_required": True},
+        settings={s: SettingRule(face_fen=20_000) for s in ("home", "community", "institution")},
+        allowed_kinds=[],
+        priority=100,
+    ),
+}
+
+
+@dataclass(frozen=True)
+class LoadedProgram:
+    code: str
+    version: int
+    config: ProgramConfig
+
+
+async def ensure_defaults(session: AsyncSession, who: str = "system:defaults") -> list[str]:
+    """Store every default program that is not stored yet; returns the codes created."""
+    created = []
+    for code, config in DEFAULT_PROGRAMS.items():
+        if await repo.insert_if_absent(session, code, config.name, config.kind,
+                                       config.model_dump(mode="json"), who,
+                                       "initial defaults"):
+            created.append(code)
+    return created
+
+
+def _loaded(row: dict[str, Any]) -> LoadedProgram:
+    return LoadedProgram(row["code"], row["version"], ProgramConfig.model_validate(row["config"]))
+
+
+async def get(session: AsyncSession, code: str) -> LoadedProgram:
+    row = await repo.get_program(session, code)
+    if row is None:
+        raise ProgramNotFound(field="program_code")
+    return _loaded(row)
+
+
+async def get_row(session: AsyncSession, code: str) -> dict[str, Any]:
+    row = await repo.get_program(session, code)
+    if row is None:
+        raise ProgramNotFound(field="program_code")
+    return row
+
+
+async def list_rows(session: AsyncSession) -> list[dict[str, Any]]:
+    return await repo.list_programs(session)
+
+
+async def all_programs(session: AsyncSession) -> list[LoadedProgram]:
+    return [_loaded(r) for r in await repo.list_programs(session)]
+
+
+async def history(session: AsyncSession, code: str) -> list[dict[str, Any]]:
+    await get_row(session, code)
+    return await repo.list_versions(session, code)
+
+
+async def update(session: AsyncSession, code: str, config: ProgramConfig, reason: str,
+                 who: str, expected_version: int | None = None) -> dict[str, Any]:
+    """Write a new version of a program (the row lock orders concurrent editors)."""
+    row = await repo.get_program(session, code, lock=True)
+    if row is None:
+        raise ProgramNotFound(field="program_code")
+    if expected_version is not None and expected_version != row["version"]:
+        raise ProgramVersionConflict(field="expected_version",
+                                     details={"current_version": row["version"]})
+    try:
+        config = ProgramConfig.model_validate(config.model_dump())
+    except ValidationError as exc:  # pragma: no cover - the request model already checked
+        raise InvalidProgramConfig(field="config") from exc
+    version = row["version"] + 1
+    await repo.save_new_version(session, code, version, config.name, config.kind,
+                                config.model_dump(mode="json"), who, reason)
+    return await get_row(session, code)
+
+
+# --- eligibility ---------------------------------------------------------------------------
+
+
+def age_on(birth_on: date, day: date) -> int:
+    return day.year - birth_on.year - ((day.month, day.day) < (birth_on.month, birth_on.day))
+
+
+def is_eligible(config: ProgramConfig, *, birth_on: date, grade: int | None,
+                grade_valid_until: date | None, dibao: bool, care_setting: str,
+                region_code: str, status: str, on: date) -> bool:
+    """The program's eligibility rule for one person on one day (the period's first day)."""
+    rule = config.eligibility
+    if status != "active" or grade is None or grade_valid_until is None:
+        return False
+    if grade_valid_until < on or grade not in rule.grades:
+        return False
+    if age_on(birth_on, on) < rule.min_age:
+        return False
+    if rule.dibao_required and not dibao:
+        return False
+    if care_setting not in rule.care_settings or care_setting not in config.settings:
+        return False
+    if rule.regions and not any(region_covers(r, region_code) for r in rule.regions):
+        return False
+    return True

@@ -1,0 +1,151 @@
+"""The redemption rule (pure: no SQL, no FastAPI), and the refusals it can give.
+
+The statement in repository/redemption.py computes exactly the same thing inside the one
+UPDATE that locks the voucher; tests/voucher/redeem checks the two agree on generated cases.
+When that statement finds nothing to do, the cold path loads the voucher and asks this module
+why, so a refusal's code always comes from the rule written here.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from services.common.errors import AppError
+
+BASIS_POINTS = 10_000
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+class RedemptionRefused(AppError):
+    status_code = 422
+    code = "REDEMPTION_REFUSED"
+
+
+def refused(code: str, message: str, *, field: str | None = None,
+            status_code: int = 422) -> RedemptionRefused:
+    return RedemptionRefused(message, code=code, field=field, status_code=status_code)
+
+
+# The stable codes of every refusal (documented in docs/voucher-redemption.md).
+REFUSALS = {
+    "TOKEN_INVALID": "The code is not a valid Yiyang code.",
+    "TOKEN_EXPIRED": "The code has expired; show a fresh one.",
+    "TOKEN_USED": "This code was already used; show a fresh one.",
+    "PIN_REQUIRED": "This card needs its PIN.",
+    "PIN_INCORRECT": "The PIN is not correct.",
+    "CARD_LOCKED": "The card is locked after too many wrong PINs.",
+    "CARD_NOT_VALID": "The card has been replaced or is unknown.",
+    "BENEFICIARY_NOT_ACTIVE": "The person's vouchers are frozen (suspended, moved or deceased).",
+    "NO_USABLE_VOUCHER": "No active voucher of this person can pay for this service here today.",
+    "VOUCHER_EXHAUSTED": "The voucher has no balance left.",
+    "DAILY_LIMIT_REACHED": "The voucher's limit for today has been reached.",
+    "BILL_TOO_SMALL": "The bill is too small for this subsidy.",
+    "PROVIDER_NOT_APPROVED": "This provider may not accept vouchers now.",
+    "SERVICE_NOT_OFFERED": "This service is not on the provider's price list.",
+    "IDEMPOTENCY_KEY_REUSED": "This idempotency key was used with a different request.",
+}
+
+
+@dataclass(frozen=True)
+class VoucherState:
+    """What the rule needs of a voucher: its balance, the program's rules copied onto it at
+    issuance (None = no such limit) and what was used of it today (Asia/Shanghai)."""
+
+    balance_fen: int
+    ratio_bp: int | None = None
+    per_use_fen: int | None = None
+    per_txn_cap_fen: int | None = None
+    day_cap_fen: int | None = None
+    day_limit_count: int | None = None
+    used_count_today: int = 0
+    used_fen_today: int = 0
+
+
+@dataclass(frozen=True)
+class Split:
+    subsidy_fen: int
+    copay_fen: int
+    balance_after_fen: int
+
+
+def compute_split(voucher: VoucherState, gross_fen: int) -> Split:
+    """The subsidy a voucher pays on a bill of `gross_fen`, and the co-payment.
+
+    Rule (docs/architecture.md, "Programs and the voucher row"):
+
+        want    = per_use_fen                      when the voucher pays a fixed amount per use
+                                                   (and only when gross > per_use_fen)
+                = floor(gross × ratio_bp / 10000)  otherwise (no ratio on the row = 100 %)
+        subsidy = min(want, per_txn_cap, balance, day_cap − used today)
+                  (an absent cap does not bind)
+        co-payment = gross − subsidy
+
+    Refused with VOUCHER_EXHAUSTED when the balance is 0; DAILY_LIMIT_REACHED when today's
+    count limit is reached or today's cap is used up; BILL_TOO_SMALL when the bill does not
+    exceed a per-use subsidy or its share rounds to 0 fen. So a subsidy is always > 0,
+    <= ratio × bill, <= balance, within every cap, and subsidy + co-payment = bill.
+    """
+    if gross_fen <= 0:
+        raise refused("INVALID_AMOUNT", "The bill must be a positive number of fen.",
+                      field="gross_fen")
+    if voucher.balance_fen <= 0:
+        raise refused("VOUCHER_EXHAUSTED", REFUSALS["VOUCHER_EXHAUSTED"])
+    if (voucher.day_limit_count is not None
+            and voucher.used_count_today >= voucher.day_limit_count):
+        raise refused("DAILY_LIMIT_REACHED", REFUSALS["DAILY_LIMIT_REACHED"])
+    day_left = None
+    if voucher.day_cap_fen is not None:
+        day_left = voucher.day_cap_fen - voucher.used_fen_today
+        if day_left <= 0:
+            raise refused("DAILY_LIMIT_REACHED", REFUSALS["DAILY_LIMIT_REACHED"])
+    if voucher.per_use_fen is not None:
+        if gross_fen <= voucher.per_use_fen:
+            raise refused("BILL_TOO_SMALL", REFUSALS["BILL_TOO_SMALL"], field="gross_fen")
+        want = voucher.per_use_fen
+    else:
+        ratio = BASIS_POINTS if voucher.ratio_bp is None else voucher.ratio_bp
+        want = gross_fen * ratio // BASIS_POINTS
+    candidates = [want, voucher.balance_fen]
+    if voucher.per_txn_cap_fen is not None:
+        candidates.append(voucher.per_txn_cap_fen)
+    if day_left is not None:
+        candidates.append(day_left)
+    subsidy = min(candidates)
+    if subsidy <= 0:
+        raise refused("BILL_TOO_SMALL", REFUSALS["BILL_TOO_SMALL"], field="gross_fen")
+    return Split(subsidy, gross_fen - subsidy, voucher.balance_fen - subsidy)
+
+
+def local_day(now: datetime) -> date:
+    """The calendar day in Asia/Shanghai: daily limits and same-day voids follow it."""
+    return now.astimezone(SHANGHAI).date()
+
+
+def used_today(day_on: date | None, count: int, fen: int, today: date) -> tuple[int, int]:
+    """The voucher's day counters as they stand today (they reset when the day changes)."""
+    return (count, fen) if day_on == today else (0, 0)
+
+
+def request_hash(token: str, service_code: str, gross_fen: int) -> bytes:
+    """What makes two requests under one idempotency key "the same" (the PIN is left out:
+    it must never be stored, not even hashed quickly)."""
+    canonical = f"{token.strip().upper()}\x1f{service_code}\x1f{gross_fen}"
+    return hashlib.sha256(canonical.encode()).digest()
+
+
+def may_void(redemption_day: date, status: str, claimed: bool, now: datetime) -> str | None:
+    """Why a redemption cannot be voided now (a code), or None if it can.
+
+    A void is allowed on the day of the redemption (Asia/Shanghai) and before it is claimed
+    for settlement; voiding twice is not an error (the caller answers with the first void).
+    """
+    if status == "voided":
+        return None
+    if claimed:
+        return "REDEMPTION_CLAIMED"
+    if local_day(now) != redemption_day:
+        return "VOID_WINDOW_CLOSED"
+    return None

@@ -1,0 +1,110 @@
+"""Fixtures of the provider tests: the app on a fresh database (as the service's own role),
+valid applications, and a helper that takes a provider to `approved`."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import AsyncIterator
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+
+from services.common.db import asyncpg_connect_kwargs
+from services.provider import uscc
+from services.provider.config import ProviderSettings
+from services.provider.main import create_app
+from tests.conftest import running
+
+_serial = itertools.count(1)
+
+
+def valid_uscc(serial: int, region: str = "450103") -> str:
+    body = f"91{region}" + f"MA{serial:06d}X"[:9]
+    return body + uscc.check_character(body)
+
+
+def application(**overrides: Any) -> dict[str, Any]:
+    n = next(_serial)
+    body: dict[str, Any] = {
+        "name": f"青秀区第{n}长者食堂",
+        "kind": "meal_point",
+        "uscc": valid_uscc(n),
+        "region_code": "450103",
+        "address": "南宁市青秀区民族大道100号",
+        "lat": 22.817,
+        "lon": 108.366,
+        "contact": {"name": "李红", "phone": "13812345678"},
+        "bank_account": {"bank_name": "中国工商银行南宁分行", "account_name": "青秀区长者食堂",
+                         "account_number": "6222021234567890123"},
+        "services": [
+            {"code": "MEAL_LUNCH", "name": "午餐", "category": "meal", "unit": "次",
+             "price_fen": 1500},
+            {"code": "BATH_HOME", "name": "上门助浴", "category": "bathing", "unit": "次",
+             "price_fen": 6000},
+        ],
+    }
+    body.update(overrides)
+    return body
+
+
+class Ctx:
+    def __init__(self, client: httpx.AsyncClient, tokens, owner_url: str) -> None:
+        self.c = client
+        self.tokens = tokens
+        self.owner_url = owner_url
+        self.officer = tokens.headers("civil_affairs", region="450100", sub="officer:nn")
+        self.service = tokens.headers("service", sub="service:voucher")
+
+    def admin(self, provider_id: str) -> dict[str, str]:
+        return self.tokens.headers("provider_admin", provider_id=provider_id,
+                                   sub=f"admin:{provider_id}")
+
+    async def apply(self, **overrides: Any) -> str:
+        r = await self.c.post("/v1/providers", json=application(**overrides),
+                              headers=self.officer)
+        assert r.status_code == 201, r.text
+        return r.json()["id"]
+
+    async def approved(self, **overrides: Any) -> str:
+        pid = await self.apply(**overrides)
+        r = await self.c.post(f"/v1/providers/{pid}/approve", json={"reason": "资质审核通过"},
+                              headers=self.officer)
+        assert r.status_code == 200, r.text
+        return pid
+
+    async def fetchval(self, sql: str, *args: Any) -> Any:
+        conn = await asyncpg.connect(**asyncpg_connect_kwargs(self.owner_url))
+        try:
+            return await conn.fetchval(sql, *args)
+        finally:
+            await conn.close()
+
+    async def counts(self) -> tuple[int, ...]:
+        """Rows in every table, and the directory version: to prove nothing changed."""
+        conn = await asyncpg.connect(**asyncpg_connect_kwargs(self.owner_url))
+        try:
+            row = await conn.fetchrow("""
+                SELECT (SELECT count(*) FROM provider), (SELECT count(*) FROM service_item),
+                       (SELECT count(*) FROM provider_status_change),
+                       (SELECT count(*) FROM credit_event), (SELECT count(*) FROM terminal),
+                       (SELECT version FROM directory_counter),
+                       (SELECT string_agg(status || credit_points, ',' ORDER BY id)
+                          FROM provider)""")
+            return tuple(row)
+        finally:
+            await conn.close()
+
+
+@pytest.fixture
+def provider_settings() -> dict[str, Any]:
+    return {}
+
+
+@pytest.fixture
+async def ctx(make_db, tokens, provider_settings) -> AsyncIterator[Ctx]:
+    sdb = await make_db("provider")
+    app = create_app(ProviderSettings(database_url=sdb.app_url, **provider_settings))
+    async with running(app) as client:
+        yield Ctx(client, tokens, sdb.owner_url)

@@ -1,0 +1,286 @@
+"""Issuance runs against the REAL ledger app: idempotent, budget-bounded, resumable, racing
+runs, cash benefits, lapse releasing the unused balance."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import date
+
+import pytest
+
+from services.voucher.repository import issuance as issuance_repo
+from services.voucher.service import issuance as issuance_service
+from tests.voucher.data.conftest import (
+    CITY,
+    DISTRICT,
+    OTHER_CITY,
+    OTHER_DISTRICT,
+    make_national_id,
+)
+
+FACE = 50_000  # home care, disability subsidy
+
+
+async def enrol_many(env, n: int, region: str = DISTRICT, birth: date = date(1950, 3, 15),
+                     assessed_on: str | None = None, scores=(15, 8, 10, 7)) -> list[str]:
+    """Enrol n people in one CSV import (their first month is attempted at once too)."""
+    header = ("national_id,name,phone,region_code,address,care_setting,dibao,self_care,motor,"
+              "mental,perception_social,assessed_on,assessor\n")
+    on = assessed_on or date.today().isoformat()
+    lines = [f"{make_national_id(birth)},老人,,{region},地址,home,0,"
+             f"{scores[0]},{scores[1]},{scores[2]},{scores[3]},{on},中心\n" for _ in range(n)]
+    r = await env.v.post("/v1/beneficiaries/import", headers=env.officer,
+                         files={"file": ("p.csv", (header + "".join(lines)).encode())})
+    assert r.status_code == 200, r.text
+    assert r.json()["created"] == n, r.text
+    return [row["id"] for row in r.json()["rows"]]
+
+
+async def run(env, program="disability_subsidy", region=CITY, period=None, headers=None):
+    return await env.v.post("/v1/issuance-runs", headers=headers or env.officer, json={
+        "program_code": program, "period": period or env.period, "region_code": region})
+
+
+async def test_run_issues_once_and_running_again_issues_nothing_new(env):
+    ids = await enrol_many(env, 7)
+    await enrol_many(env, 2, region=OTHER_DISTRICT)
+    # not eligible: too young, grade 1, expired assessment
+    await enrol_many(env, 1, birth=date(1970, 1, 1))
+    await enrol_many(env, 1, scores=(30, 15, 25, 15))  # grade 1
+    await enrol_many(env, 1, assessed_on="2025-01-01")  # assessment expired
+    await env.appropriate(10_000_000)
+    first = await run(env)
+    assert first.status_code == 200, first.text
+    out = first.json()
+    assert (out["eligible"], out["issued"], out["skipped"], out["failed"]) == (9, 9, 0, 0)
+    assert out["status"] == "completed"
+    assert await env.available() == 10_000_000 - 9 * FACE
+    entries = await env.ledger_fetchval("SELECT count(*) FROM entry")
+
+    again = (await run(env)).json()
+    assert (again["issued"], again["skipped"], again["failed"]) == (0, 9, 0)
+    assert await env.fetchval("SELECT count(*) FROM voucher") == 9
+    assert await env.available() == 10_000_000 - 9 * FACE
+    assert await env.ledger_fetchval("SELECT count(*) FROM entry") == entries
+
+    # one district's run covers only that district
+    district = (await run(env, region=OTHER_DISTRICT)).json()
+    assert (district["eligible"], district["issued"], district["skipped"]) == (2, 0, 2)
+
+    # progress is readable
+    progress = await env.v.get(f"/v1/issuance-runs/{out['run_id']}", headers=env.officer)
+    assert progress.status_code == 200
+    p = progress.json()
+    assert (p["status"], p["issued"], p["chunks_done"], p["program_version"]) == (
+        "completed", 9, 3 + 1, 1)  # 7 in 450103 -> 3 chunks of <=3, 2 in 450105 -> 1
+    v = await env.fetch("SELECT DISTINCT budget_region_code, period, valid_from, valid_until "
+                        "FROM voucher")
+    assert len(v) == 1 and v[0]["budget_region_code"] == CITY
+    from zoneinfo import ZoneInfo
+    local = v[0]["valid_from"].astimezone(ZoneInfo("Asia/Shanghai"))
+    assert (local.day, local.hour, f"{local:%Y-%m}") == (1, 0, env.period)
+    assert ids
+
+
+async def test_budget_exhausted_stops_cleanly_and_reports_counts(env):
+    await enrol_many(env, 5)
+    await env.appropriate(4 * FACE)  # room for one chunk of 3, not for the next 2... +1 spare
+    out = (await run(env)).json()
+    assert out["status"] == "budget_exhausted"
+    assert (out["eligible"], out["issued"], out["skipped"], out["failed"]) == (5, 3, 0, 2)
+    assert await env.fetchval("SELECT count(*) FROM voucher") == 3
+    assert await env.available() == FACE
+    assert await env.fetchval(
+        "SELECT count(*) FROM issuance_chunk WHERE status = 'refused' AND run_id = $1",
+        uuid.UUID(out["run_id"])) == 1
+    # more budget: the next run picks up exactly the two who were left out
+    await env.appropriate(2 * FACE)
+    out = (await run(env)).json()
+    assert (out["issued"], out["skipped"], out["failed"]) == (2, 3, 0)
+    assert await env.available() == FACE
+
+
+async def test_two_racing_runs_issue_one_voucher_each_and_commit_budget_once(env):
+    await enrol_many(env, 8)
+    await enrol_many(env, 3, region=OTHER_DISTRICT)
+    await env.appropriate(10_000_000)
+    results = await asyncio.gather(run(env), run(env), run(env, region=DISTRICT))
+    assert all(r.status_code == 200 for r in results), [r.text for r in results]
+    assert sum(r.json()["issued"] for r in results) == 11
+    assert await env.fetchval("SELECT count(*) FROM voucher") == 11
+    assert await env.fetchval(
+        "SELECT count(DISTINCT beneficiary_id) FROM voucher") == 11
+    assert await env.available() == 10_000_000 - 11 * FACE
+    committed = await env.fetchval(
+        "SELECT coalesce(sum(amount_fen), 0) FROM issuance_chunk WHERE status = 'done'")
+    assert committed == 11 * FACE
+
+
+async def test_a_run_killed_between_ledger_and_insert_resumes_without_committing_twice(
+        env, monkeypatch):
+    await enrol_many(env, 5)
+    await env.appropriate(10_000_000)
+    real_insert = issuance_repo.insert_vouchers
+    calls = {"n": 0}
+
+    async def dies_on_second_chunk(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise asyncio.CancelledError()  # the process dies right after the ledger answered
+        return await real_insert(*args, **kwargs)
+
+    monkeypatch.setattr(issuance_repo, "insert_vouchers", dies_on_second_chunk)
+    engine = env.app.state.issuance_engine
+    with pytest.raises(asyncio.CancelledError):
+        await engine.run(program_code="disability_subsidy", period=env.period,
+                         region_code=CITY, who="test")
+    # the ledger committed both chunks, the vouchers of the second are missing
+    assert await env.available() == 10_000_000 - 5 * FACE
+    assert await env.fetchval("SELECT count(*) FROM voucher") == 3
+    assert await env.fetchval(
+        "SELECT count(*) FROM issuance_chunk WHERE status = 'intent'") == 1
+    monkeypatch.setattr(issuance_repo, "insert_vouchers", real_insert)
+
+    out = (await run(env)).json()
+    assert (out["issued"], out["failed"]) == (2, 0)
+    assert await env.fetchval("SELECT count(*) FROM voucher") == 5
+    assert await env.available() == 10_000_000 - 5 * FACE  # not committed twice
+    assert await env.fetchval(
+        "SELECT count(*) FROM issuance_chunk WHERE status IN ('intent', 'committed')") == 0
+    statuses = {r["status"] for r in await env.fetch(
+        "SELECT status FROM issuance_run WHERE trigger = 'run'")}
+    assert statuses == {"interrupted", "completed"}
+
+
+async def test_ledger_down_interrupts_the_run_and_a_retry_resumes(env):
+    await enrol_many(env, 2)
+    await env.appropriate(10_000_000)
+    real = env.app.state.ledger.http
+    env.app.state.ledger.http = _Broken()
+    r = await run(env)
+    assert r.status_code == 503 and r.json()["error"]["code"] == "LEDGER_UNAVAILABLE"
+    assert await env.fetchval("SELECT count(*) FROM voucher") == 0
+    env.app.state.ledger.http = real
+    out = (await run(env)).json()
+    assert out["issued"] == 2
+    assert await env.available() == 10_000_000 - 2 * FACE
+
+
+class _Broken:
+    async def post(self, *a, **k):
+        import httpx
+        raise httpx.ConnectError("down")
+
+
+async def test_nursing_subsidy_is_a_cash_benefit_with_an_outbox_event(env):
+    await env.appropriate(10_000_000, program="nursing_subsidy")
+    await env.appropriate(10_000_000)
+    await env.appropriate(10_000_000, program="meal_assistance")
+    b = await env.enrol(dibao=True, birth=date(1950, 1, 1))
+    assert "nursing_subsidy" in b["eligible_programs"]
+    assert b["cash_benefits"] == ["nursing_subsidy"]
+    young = await env.enrol(dibao=True, birth=date(1960, 1, 1))  # 66: not eligible
+    assert "nursing_subsidy" not in young["eligible_programs"]
+    rows = await env.fetch("SELECT * FROM cash_benefit")
+    assert [(r["amount_fen"], str(r["beneficiary_id"])) for r in rows] == [(20_000, b["id"])]
+    events = await env.fetch("SELECT type, payload FROM outbox WHERE type = 'cash_benefit.issued'")
+    assert len(events) == 1
+    import json
+    payload = json.loads(events[0]["payload"])
+    assert payload["amount_fen"] == 20_000 and payload["beneficiary_id"] == b["id"]
+    assert payload["budget_region_code"] == CITY and payload["region_code"] == DISTRICT
+    assert payload["funding_shares"] == {"central": 9500, "regional": 500}
+    assert await env.available("nursing_subsidy") == 10_000_000 - 20_000
+    # no voucher for a cash benefit, and a run issues nothing new
+    assert await env.fetchval(
+        "SELECT count(*) FROM voucher WHERE program_code = 'nursing_subsidy'") == 0
+    out = (await run(env, program="nursing_subsidy")).json()
+    assert (out["issued"], out["skipped"]) == (0, 1)
+    cb = await env.v.get(f"/v1/beneficiaries/{b['id']}/cash-benefits", headers=env.officer)
+    assert [x["amount_fen"] for x in cb.json()] == [20_000]
+
+
+async def test_lapsed_vouchers_expire_and_release_the_unused_balance(env):
+    await env.appropriate(10_000_000)
+    await env.appropriate(10_000_000, program="meal_assistance")
+    b = await env.enrol()
+    bid = uuid.UUID(b["id"])
+    conn = await env.db()
+    try:
+        # the month is over; 12,345 fen of the disability voucher were spent
+        await conn.execute("UPDATE voucher SET valid_until = now() - interval '1 second', "
+                           "balance_fen = balance_fen - 12345 WHERE beneficiary_id = $1 "
+                           "AND program_code = 'disability_subsidy'", bid)
+    finally:
+        await conn.close()
+    r = await env.v.post("/v1/vouchers/expire", headers=env.province)
+    assert r.status_code == 200
+    assert r.json() == {"expired": 1, "events": 1, "released_fen": FACE - 12345}
+    v = (await env.fetch("SELECT status, balance_fen, released_fen FROM voucher "
+                         "WHERE program_code = 'disability_subsidy'"))[0]
+    assert tuple(v) == ("expired", 0, FACE - 12345)
+    ev = await env.fetch("SELECT payload FROM outbox WHERE type = 'voucher.expired'")
+    import json
+    payload = json.loads(ev[0]["payload"])
+    assert payload["released_fen"] == FACE - 12345
+    assert payload["voucher_id"] and payload["budget_region_code"] == CITY
+    # idempotent: nothing more to expire; the still-valid meal voucher is untouched
+    assert (await env.v.post("/v1/vouchers/expire", headers=env.province)).json()["expired"] == 0
+    assert await env.fetchval("SELECT status FROM voucher WHERE program_code = "
+                              "'meal_assistance'") == "active"
+    # only a province-level officer (or a service) may trigger it
+    assert (await env.v.post("/v1/vouchers/expire", headers=env.officer)).status_code == 403
+    # the database refuses a released amount on a voucher that did not lapse
+    conn = await env.db()
+    try:
+        import asyncpg
+        with pytest.raises(asyncpg.CheckViolationError):
+            await conn.execute("UPDATE voucher SET released_fen = 1 WHERE status = 'active'")
+    finally:
+        await conn.close()
+
+
+async def test_bad_run_input_wrong_role_and_scope_change_nothing(env, tokens):
+    await enrol_many(env, 2)
+    await env.appropriate(10_000_000)
+    before = await env.snapshot()
+    cases = [
+        ({"program_code": "golf_subsidy", "period": env.period, "region_code": CITY},
+         404, "PROGRAM_NOT_FOUND", "program_code"),
+        ({"program_code": "disability_subsidy", "period": "2026-13", "region_code": CITY},
+         422, "INVALID_PERIOD", "period"),
+        ({"program_code": "disability_subsidy", "period": "26-11", "region_code": CITY},
+         422, "INVALID_PERIOD", "period"),
+        ({"program_code": "disability_subsidy", "period": env.period, "region_code": "999999"},
+         422, "INVALID_REGION", "region_code"),
+        ({"program_code": "disability_subsidy", "period": env.period},
+         422, "VALIDATION_ERROR", "region_code"),
+        ({"program_code": "disability_subsidy", "period": env.period, "region_code": CITY,
+          "force": True}, 422, "VALIDATION_ERROR", "force"),
+    ]
+    for body, status, code, field in cases:
+        r = await env.v.post("/v1/issuance-runs", headers=env.officer, json=body)
+        assert r.status_code == status, r.text
+        assert (r.json()["error"]["code"], r.json()["error"]["field"]) == (code, field)
+    assert (await run(env, region=OTHER_CITY)).status_code == 403  # outside scope
+    assert (await run(env, region="450000")).status_code == 403  # wider than scope
+    for role in ("finance", "auditor", "provider_admin", "beneficiary"):
+        r = await run(env, headers=tokens.headers(role, region="450000"))
+        assert r.status_code == 403, role
+    assert (await env.v.post("/v1/issuance-runs", json={})).status_code == 401
+    assert await env.snapshot() == before
+    # progress: unknown run 404, other region 403
+    ok = (await run(env)).json()
+    assert (await env.v.get(f"/v1/issuance-runs/{uuid.uuid4()}",
+                            headers=env.officer)).status_code == 404
+    assert (await env.v.get(f"/v1/issuance-runs/{ok['run_id']}",
+                            headers=env.other_officer)).status_code == 403
+    assert (await env.v.get(f"/v1/issuance-runs/{ok['run_id']}",
+                            headers=tokens.headers("beneficiary"))).status_code == 403
+
+
+def test_window_is_the_calendar_month_in_beijing_time():
+    start, end = issuance_service.window("2026-12")
+    assert (start.isoformat(), end.isoformat()) == ("2026-12-01T00:00:00+08:00",
+                                                    "2027-01-01T00:00:00+08:00")

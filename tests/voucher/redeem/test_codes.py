@@ -1,0 +1,217 @@
+"""QR codes: issued to the right people, rendered as PNG/SVG that decode to the token,
+verifiable offline with the published key; printed cards with PINs and lock-out."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import io
+import re
+from datetime import UTC, datetime
+
+import pytest
+import zxingcpp
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from PIL import Image
+
+from services.common.auth import Role
+from services.common.ids import new_uuid
+from tests.voucher.redeem.conftest import key
+
+
+def decode_png(data: bytes) -> str:
+    found = zxingcpp.read_barcodes(Image.open(io.BytesIO(data)))
+    assert len(found) == 1
+    return found[0].text
+
+
+def decode_svg(svg: str) -> str:
+    """Rasterise segno's SVG path (moves and horizontal runs of dark modules) and decode it."""
+    size = re.search(r'width="(\d+)"', svg)
+    scale = re.search(r'scale\((\d+)\)', svg)
+    assert size
+    path = re.search(r'd="([^"]+)"', svg).group(1)
+    factor = int(scale.group(1)) if scale else 1
+    n = int(size.group(1)) // factor
+    img = Image.new("L", (n, n), 255)
+    x = y = 0.0
+    for cmd, a, b in re.findall(r"([MmHhVv])\s*(-?[\d.]+)(?:[ ,](-?[\d.]+))?", path):
+        if cmd == "M":
+            x, y = float(a), float(b)
+        elif cmd == "m":
+            x, y = x + float(a), y + float(b)
+        elif cmd == "h":
+            for i in range(int(float(a))):
+                img.putpixel((int(x) + i, int(y)), 0)
+            x += float(a)
+    big = img.resize((n * 6, n * 6), Image.NEAREST)
+    found = zxingcpp.read_barcodes(big)
+    assert len(found) == 1
+    return found[0].text
+
+
+async def test_a_person_gets_a_code_whose_images_decode_to_it_and_it_redeems(world, tokens):
+    pid = world.add_provider()
+    term = world.add_terminal(pid)
+    ben = await world.add_beneficiary()
+    await world.add_voucher(ben)
+    me = tokens.headers(Role.beneficiary, sub=str(ben))
+    r = await world.client.post(f"/v1/beneficiaries/{ben}/codes", headers=me)
+    assert r.status_code == 201, r.text
+    token = r.json()["token"]
+    ttl = (datetime.fromisoformat(r.json()["expires_at"]) - datetime.now(UTC)).total_seconds()
+    assert 55 < ttl <= 61
+    assert re.fullmatch(r"[A-Z2-7]+", token) and len(token) <= 160  # QR alphanumeric
+    png = await world.client.get(f"/v1/codes/{token}.png", headers=me)
+    assert png.status_code == 200 and png.headers["content-type"] == "image/png"
+    assert decode_png(png.content) == token
+    svg = await world.client.get(f"/v1/codes/{token}.svg", headers=me)
+    assert svg.status_code == 200 and svg.headers["content-type"].startswith("image/svg+xml")
+    assert decode_svg(svg.text) == token
+    scanned = decode_png(png.content)
+    red = await world.client.post("/v1/redemptions", headers=term.headers, json={
+        "token": scanned, "service_code": "CARE_BATH", "gross_fen": 1000,
+        "idempotency_key": key()})
+    assert red.status_code == 201, red.text
+
+
+async def test_a_terminal_verifies_the_token_offline_with_the_published_key(world, tokens):
+    pid = world.add_provider()
+    term = world.add_terminal(pid)
+    ben = await world.add_beneficiary()
+    pk = await world.client.get("/v1/codes/public-key", headers=term.headers)
+    assert pk.status_code == 200 and pk.json()["algorithm"] == "Ed25519"
+    public = Ed25519PublicKey.from_public_bytes(base64.b64decode(pk.json()["raw_base64"]))
+    token = (await world.client.post(f"/v1/beneficiaries/{ben}/codes", headers=tokens.headers(
+        Role.beneficiary, sub=str(ben)))).json()["token"]
+    raw = base64.b32decode(token + "=" * (-len(token) % 8))
+    body, signature = raw[:30], raw[30:]
+    public.verify(signature, body)  # raises if not valid
+    assert body[2:18] == ben.bytes
+    assert (await world.client.get("/v1/codes/public-key")).status_code == 401
+
+
+async def test_who_may_get_a_code(world, tokens):
+    ben = await world.add_beneficiary()
+    other = await world.add_beneficiary()
+    url = f"/v1/beneficiaries/{ben}/codes"
+    proxy = tokens.headers(Role.proxy, beneficiary_ids=[str(ben)])
+    assert (await world.client.post(url, headers=proxy)).status_code == 201
+    for headers, code in [
+        (tokens.headers(Role.beneficiary, sub=str(other)), "OUT_OF_SCOPE"),
+        (tokens.headers(Role.proxy, beneficiary_ids=[str(other)]), "OUT_OF_SCOPE"),
+        (tokens.headers(Role.civil_affairs, region="450000"), "ROLE_NOT_ALLOWED"),
+        (tokens.headers(Role.provider_staff, provider_id="p"), "ROLE_NOT_ALLOWED"),
+    ]:
+        r = await world.client.post(url, headers=headers)
+        assert r.status_code == 403 and r.json()["error"]["code"] == code
+    # The image of someone else's code is not theirs to see either.
+    token = (await world.client.post(url, headers=proxy)).json()["token"]
+    r = await world.client.get(f"/v1/codes/{token}.png",
+                               headers=tokens.headers(Role.beneficiary, sub=str(other)))
+    assert r.status_code == 403
+    r = await world.client.get("/v1/codes/NOTATOKEN.png", headers=proxy)
+    assert r.status_code == 422 and r.json()["error"]["code"] == "TOKEN_INVALID"
+    nobody = new_uuid()
+    r = await world.client.post(f"/v1/beneficiaries/{nobody}/codes", headers=tokens.headers(
+        Role.beneficiary, sub=str(nobody)))
+    assert r.status_code == 404
+    await world.conn.execute("UPDATE beneficiary SET status = 'moved' WHERE id = $1", ben)
+    r = await world.client.post(url, headers=proxy)
+    assert r.status_code == 409 and r.json()["error"]["code"] == "BENEFICIARY_NOT_ACTIVE"
+
+
+@pytest.fixture
+async def card_world(world, tokens):
+    pid = world.add_provider()
+    term = world.add_terminal(pid)
+    ben = await world.add_beneficiary()
+    vid = await world.add_voucher(ben)
+    officer = tokens.headers(Role.civil_affairs, region="450100")
+    r = await world.client.post(f"/v1/beneficiaries/{ben}/cards", headers=officer)
+    assert r.status_code == 201, r.text
+    return world, term, ben, vid, r.json(), officer
+
+
+def card_body(card, pin=None, gross=1000):
+    b = {"token": card["token"], "service_code": "CARE_BATH", "gross_fen": gross,
+         "idempotency_key": key()}
+    if pin is not None:
+        b["pin"] = pin
+    return b
+
+
+def wrong(pin: str) -> str:
+    return f"{(int(pin) + 1) % 1_000_000:06d}"
+
+
+async def test_card_redeems_repeatedly_with_its_pin(card_world):
+    world, term, ben, vid, card, _ = card_world
+    assert re.fullmatch(r"\d{6}", card["pin"])
+    stored = await world.conn.fetchrow("SELECT pin_hash, pin_salt FROM card")
+    assert card["pin"].encode() not in bytes(stored["pin_hash"])
+    for _ in range(2):
+        r = await world.client.post("/v1/redemptions", headers=term.headers,
+                                    json=card_body(card, card["pin"]))
+        assert r.status_code == 201, r.text
+    assert await world.balance(vid) == 49_000
+    r = await world.client.post("/v1/redemptions", headers=term.headers, json=card_body(card))
+    assert r.status_code == 422 and r.json()["error"]["code"] == "PIN_REQUIRED"
+
+
+async def test_five_wrong_pins_lock_the_card(card_world):
+    world, term, ben, vid, card, _ = card_world
+    for left in (4, 3, 2, 1):
+        r = await world.client.post("/v1/redemptions", headers=term.headers,
+                                    json=card_body(card, wrong(card["pin"])))
+        assert r.status_code == 422 and r.json()["error"]["code"] == "PIN_INCORRECT"
+        assert r.json()["error"]["details"]["attempts_left"] == left
+    r = await world.client.post("/v1/redemptions", headers=term.headers,
+                                json=card_body(card, wrong(card["pin"])))
+    assert r.status_code == 423 and r.json()["error"]["code"] == "CARD_LOCKED"
+    r = await world.client.post("/v1/redemptions", headers=term.headers,
+                                json=card_body(card, card["pin"]))
+    assert r.status_code == 423 and r.json()["error"]["code"] == "CARD_LOCKED"
+    assert await world.balance(vid) == 50_000
+    assert (await world.counts())[0] == 0
+
+
+async def test_a_right_pin_resets_the_count(card_world):
+    world, term, ben, vid, card, _ = card_world
+    for _ in range(4):
+        await world.client.post("/v1/redemptions", headers=term.headers,
+                                json=card_body(card, wrong(card["pin"])))
+    assert (await world.client.post("/v1/redemptions", headers=term.headers,
+                                    json=card_body(card, card["pin"]))).status_code == 201
+    assert await world.conn.fetchval("SELECT failed_attempts FROM card") == 0
+
+
+async def test_wrong_pins_racing_never_exceed_five_attempts(card_world):
+    world, term, ben, vid, card, _ = card_world
+    answers = await asyncio.gather(*(
+        world.client.post("/v1/redemptions", headers=term.headers,
+                          json=card_body(card, wrong(card["pin"]))) for _ in range(12)))
+    codes_seen = [r.json()["error"]["code"] for r in answers]
+    assert set(codes_seen) <= {"PIN_INCORRECT", "CARD_LOCKED"}
+    assert codes_seen.count("PIN_INCORRECT") <= 4
+    row = await world.conn.fetchrow("SELECT status, failed_attempts FROM card")
+    assert (row["status"], row["failed_attempts"]) == ("locked", 5)
+
+
+async def test_reissue_replaces_the_old_card_and_only_officers_of_the_region_issue(
+        card_world, tokens):
+    world, term, ben, vid, card, officer = card_world
+    new = (await world.client.post(f"/v1/beneficiaries/{ben}/cards", headers=officer)).json()
+    r = await world.client.post("/v1/redemptions", headers=term.headers,
+                                json=card_body(card, card["pin"]))
+    assert r.status_code == 422 and r.json()["error"]["code"] == "CARD_NOT_VALID"
+    r = await world.client.post("/v1/redemptions", headers=term.headers,
+                                json=card_body(new, new["pin"]))
+    assert r.status_code == 201
+    r = await world.client.post(f"/v1/beneficiaries/{ben}/cards",
+                                headers=tokens.headers(Role.civil_affairs, region="450200"))
+    assert r.status_code == 403 and r.json()["error"]["code"] == "OUT_OF_SCOPE"
+    r = await world.client.post(f"/v1/beneficiaries/{ben}/cards",
+                                headers=tokens.headers(Role.beneficiary, sub=str(ben)))
+    assert r.status_code == 403 and r.json()["error"]["code"] == "ROLE_NOT_ALLOWED"
+    assert await world.conn.fetchval("SELECT count(*) FROM card WHERE status <> 'replaced'") == 1

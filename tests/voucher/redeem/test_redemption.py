@@ -1,0 +1,281 @@
+"""POST /v1/redemptions over HTTP: the answer, the event, replays, every refusal."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import orjson
+import pytest
+
+from services.common.auth import Role
+from services.common.dev_keys import DEV_QR_PRIVATE_KEY
+from services.voucher.service import codes
+from tests.voucher.redeem.conftest import key, qr
+
+
+@pytest.fixture
+async def shop(world):
+    """An approved community facility with a terminal, a person with a 500-yuan voucher."""
+    pid = world.add_provider()
+    term = world.add_terminal(pid)
+    ben = await world.add_beneficiary()
+    vid = await world.add_voucher(ben, face_fen=50_000, ratio_bp=5000)
+    return world, term, ben, vid
+
+
+def body(ben, **over):
+    b = {"token": qr(ben), "service_code": "CARE_BATH", "gross_fen": 8000,
+         "idempotency_key": key()}
+    b.update(over)
+    return b
+
+
+async def test_redemption_pays_the_share_and_writes_the_ledger_event(shop):
+    world, term, ben, vid = shop
+    r = await world.client.post("/v1/redemptions", headers=term.headers, json=body(ben))
+    assert r.status_code == 201, r.text
+    out = r.json()
+    assert (out["subsidy_fen"], out["copay_fen"], out["balance_fen"]) == (4000, 4000, 46000)
+    assert out["voucher_id"] == str(vid)
+    assert await world.balance(vid) == 46000
+    red = await world.conn.fetchrow("SELECT * FROM redemption WHERE id = $1::uuid", out["id"])
+    assert red["provider_id"] == term.provider_id and red["terminal_id"] == term.id
+    assert red["category"] == "home_care" and red["status"] == "completed"
+    ev = await world.conn.fetchrow("SELECT type, payload::text AS p FROM outbox")
+    assert ev["type"] == "redemption.created"
+    payload = orjson.loads(ev["p"])
+    assert payload == {
+        "program_code": "disability_subsidy", "region_code": "450103",
+        "budget_region_code": "450100", "period": "2026-11",
+        "funding_shares": {"central": 9500, "regional": 500},
+        "redemption_id": out["id"], "voucher_id": str(vid), "beneficiary_id": str(ben),
+        "provider_id": term.provider_id, "service_code": "CARE_BATH", "gross_fen": 8000,
+        "subsidy_fen": 4000, "copay_fen": 4000,
+    }
+
+
+async def test_same_key_same_body_returns_the_original_answer_and_moves_money_once(shop):
+    world, term, ben, vid = shop
+    b = body(ben)
+    first = await world.client.post("/v1/redemptions", headers=term.headers, json=b)
+    assert first.status_code == 201
+    for _ in range(3):
+        again = await world.client.post("/v1/redemptions", headers=term.headers, json=b)
+        assert again.status_code == 200, again.text
+        assert again.headers["Idempotent-Replayed"] == "true"
+        assert again.json() == first.json()
+    assert await world.balance(vid) == 46000
+    assert await world.counts() == (1, 1, 1)
+
+
+async def test_same_key_different_body_is_409_and_changes_nothing(shop):
+    world, term, ben, vid = shop
+    b = body(ben)
+    assert (await world.client.post("/v1/redemptions", headers=term.headers,
+                                    json=b)).status_code == 201
+    other = dict(b, gross_fen=9000)
+    r = await world.client.post("/v1/redemptions", headers=term.headers, json=other)
+    assert r.status_code == 409
+    assert r.json()["error"]["code"] == "IDEMPOTENCY_KEY_REUSED"
+    assert r.json()["error"]["field"] == "idempotency_key"
+    # Also with a fresh token under the old key.
+    r = await world.client.post("/v1/redemptions", headers=term.headers,
+                                json=dict(b, token=qr(ben)))
+    assert r.json()["error"]["code"] == "IDEMPOTENCY_KEY_REUSED"
+    assert await world.balance(vid) == 46000
+    assert await world.counts() == (1, 1, 1)
+
+
+async def test_a_replay_after_the_code_expired_still_gets_the_original_answer(shop):
+    world, term, ben, vid = shop
+    now = datetime.now(UTC)
+    b = body(ben, token=codes.issue_dynamic(DEV_QR_PRIVATE_KEY, ben, 2, now).text)
+    first = await world.client.post("/v1/redemptions", headers=term.headers, json=b)
+    assert first.status_code == 201
+    await world.conn.execute("SELECT pg_sleep(2.1)")
+    again = await world.client.post("/v1/redemptions", headers=term.headers, json=b)
+    assert again.status_code == 200 and again.json() == first.json()
+
+
+async def refusal(world, term, b, status, code, field=None):
+    before = await world.counts()
+    balances = await world.conn.fetch("SELECT id, balance_fen, day_count FROM voucher "
+                                      "ORDER BY id")
+    r = await world.client.post("/v1/redemptions", headers=term.headers, json=b)
+    assert r.status_code == status, r.text
+    err = r.json()["error"]
+    assert err["code"] == code
+    if field:
+        assert err["field"] == field
+    assert await world.counts() == before
+    assert await world.conn.fetch("SELECT id, balance_fen, day_count FROM voucher "
+                                  "ORDER BY id") == balances
+    return err
+
+
+async def test_token_used_twice_is_refused(shop):
+    world, term, ben, vid = shop
+    token = qr(ben)
+    r = await world.client.post("/v1/redemptions", headers=term.headers,
+                                json=body(ben, token=token))
+    assert r.status_code == 201
+    await refusal(world, term, body(ben, token=token), 409, "TOKEN_USED", "token")
+
+
+async def test_expired_and_forged_tokens_are_refused(shop):
+    world, term, ben, vid = shop
+    old = codes.issue_dynamic(DEV_QR_PRIVATE_KEY, ben, 60,
+                              datetime.now(UTC) - timedelta(minutes=5)).text
+    await refusal(world, term, body(ben, token=old), 422, "TOKEN_EXPIRED", "token")
+    good = qr(ben)
+    tampered = good[:40] + ("A" if good[40] != "A" else "B") + good[41:]
+    await refusal(world, term, body(ben, token=tampered), 422, "TOKEN_INVALID", "token")
+    await refusal(world, term, body(ben, token="NOT-BASE32!"), 422, "TOKEN_INVALID", "token")
+    await refusal(world, term, body(ben, token=good[:-8]), 422, "TOKEN_INVALID", "token")
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    other_key = Ed25519PrivateKey.generate().private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption()).decode()
+    forged = codes.issue_dynamic(other_key, ben, 60).text
+    await refusal(world, term, body(ben, token=forged), 422, "TOKEN_INVALID", "token")
+
+
+async def test_unknown_person_is_token_invalid(shop):
+    world, term, ben, vid = shop
+    from services.common.ids import new_uuid
+
+    await refusal(world, term, body(new_uuid()), 422, "TOKEN_INVALID", "token")
+
+
+async def test_provider_not_approved_and_service_not_offered(shop):
+    world, term, ben, vid = shop
+    await refusal(world, term, body(ben, service_code="NO_SUCH"), 422, "SERVICE_NOT_OFFERED",
+                  "service_code")
+    world.set_provider_status(term.provider_id, "suspended")
+    await refusal(world, term, body(ben), 403, "PROVIDER_NOT_APPROVED")
+
+
+async def test_beneficiary_not_active_freezes_the_voucher(shop):
+    world, term, ben, vid = shop
+    await world.conn.execute("UPDATE beneficiary SET status = 'deceased' WHERE id = $1", ben)
+    await refusal(world, term, body(ben), 422, "BENEFICIARY_NOT_ACTIVE")
+    assert await world.conn.fetchval("SELECT status FROM voucher WHERE id = $1", vid) == \
+        "suspended"
+
+
+async def test_no_usable_voucher_for_this_kind_category_or_window(world):
+    meal = world.add_provider(kind="meal_point")
+    term = world.add_terminal(meal)
+    ben = await world.add_beneficiary()
+    # A care voucher does not pay for lunch at a meal point...
+    await world.add_voucher(ben, categories=("home_care",), kinds=("community_embedded",))
+    await refusal(world, term, body(ben, service_code="MEAL_LUNCH"), 422, "NO_USABLE_VOUCHER")
+    # ... nor does a meal voucher outside its window.
+    past = datetime.now(UTC) - timedelta(days=40)
+    await world.add_voucher(ben, program_code="meal_assistance", per_use_fen=500,
+                            ratio_bp=None, kinds=("meal_point",), categories=("meal",),
+                            valid_from=past, valid_until=past + timedelta(days=30),
+                            period="2026-10")
+    await refusal(world, term, body(ben, service_code="MEAL_LUNCH"), 422, "NO_USABLE_VOUCHER")
+
+
+async def test_exhausted_voucher(shop):
+    world, term, ben, vid = shop
+    r = await world.client.post("/v1/redemptions", headers=term.headers,
+                                json=body(ben, gross_fen=200_000))
+    assert r.json()["subsidy_fen"] == 50_000 and r.json()["balance_fen"] == 0
+    assert await world.conn.fetchval("SELECT status FROM voucher WHERE id = $1", vid) == \
+        "exhausted"
+    await refusal(world, term, body(ben), 422, "VOUCHER_EXHAUSTED")
+
+
+async def test_meal_assistance_two_meals_a_day_and_bill_must_exceed_the_subsidy(world):
+    meal = world.add_provider(kind="meal_point")
+    term = world.add_terminal(meal)
+    ben = await world.add_beneficiary()
+    vid = await world.add_voucher(ben, program_code="meal_assistance", face_fen=15_500,
+                                  per_use_fen=500, ratio_bp=None, day_limit_count=2,
+                                  kinds=("meal_point",), categories=("meal",))
+    await refusal(world, term, body(ben, service_code="MEAL_LUNCH", gross_fen=500), 422,
+                  "BILL_TOO_SMALL", "gross_fen")
+    for _ in range(2):
+        r = await world.client.post("/v1/redemptions", headers=term.headers,
+                                    json=body(ben, service_code="MEAL_LUNCH", gross_fen=1500))
+        assert r.status_code == 201 and r.json()["subsidy_fen"] == 500
+    await refusal(world, term, body(ben, service_code="MEAL_LUNCH", gross_fen=1500), 422,
+                  "DAILY_LIMIT_REACHED")
+    assert await world.balance(vid) == 14_500
+
+
+async def test_lowest_priority_voucher_pays_first(world):
+    pid = world.add_provider()
+    term = world.add_terminal(pid)
+    ben = await world.add_beneficiary()
+    later = await world.add_voucher(ben, priority=200, program_code="b")
+    first = await world.add_voucher(ben, priority=10, program_code="a")
+    r = await world.client.post("/v1/redemptions", headers=term.headers, json=body(ben))
+    assert r.json()["voucher_id"] == str(first)
+    assert await world.balance(later) == 50_000
+
+
+BAD_INPUT = [
+    ({"gross_fen": 0}, "gross_fen"),
+    ({"gross_fen": -5}, "gross_fen"),
+    ({"gross_fen": 12.5}, "gross_fen"),
+    ({"gross_fen": "8000"}, "gross_fen"),
+    ({"gross_fen": True}, "gross_fen"),
+    ({"gross_fen": 10**12}, "gross_fen"),
+    ({"gross_fen": None}, "gross_fen"),
+    ({"service_code": ""}, "service_code"),
+    ({"service_code": "空格 bad"}, "service_code"),
+    ({"idempotency_key": "short"}, "idempotency_key"),
+    ({"idempotency_key": "x" * 200}, "idempotency_key"),
+    ({"token": ""}, "token"),
+    ({"token": "A" * 5000}, "token"),
+    ({"pin": "12ab56"}, "pin"),
+    ({"extra": 1}, "extra"),
+]
+
+
+async def test_bad_input_is_422_with_the_field_and_changes_nothing(shop):
+    world, term, ben, vid = shop
+    for change, field in BAD_INPUT:
+        b = body(ben)
+        b.update(change)
+        err = await refusal(world, term, b, 422, "VALIDATION_ERROR")
+        assert err["field"] == field, change
+    for missing in ("token", "service_code", "gross_fen", "idempotency_key"):
+        b = body(ben)
+        del b[missing]
+        err = await refusal(world, term, b, 422, "VALIDATION_ERROR")
+        assert err["field"] == missing
+    assert await world.balance(vid) == 50_000 and await world.counts() == (0, 0, 0)
+
+
+async def test_malformed_json_changes_nothing(shop):
+    world, term, ben, vid = shop
+    before = await world.counts()
+    r = await world.client.post("/v1/redemptions", headers={
+        **term.headers, "content-type": "application/json"}, content=b"{not json")
+    assert r.status_code == 422
+    assert await world.counts() == before and await world.balance(vid) == 50_000
+
+
+async def test_only_a_live_terminal_may_redeem(shop, tokens):
+    world, term, ben, vid = shop
+    for headers in (tokens.headers(Role.provider_admin, provider_id=term.provider_id),
+                    tokens.headers(Role.civil_affairs, region="450000"),
+                    tokens.headers(Role.beneficiary, sub=str(ben))):
+        r = await world.client.post("/v1/redemptions", headers=headers, json=body(ben))
+        assert r.status_code == 403 and r.json()["error"]["code"] == "ROLE_NOT_ALLOWED"
+    r = await world.client.post("/v1/redemptions", json=body(ben))
+    assert r.status_code == 401
+    r = await world.client.post("/v1/redemptions", headers={
+        "Authorization": term.secret[:-3] + "xyz"}, json=body(ben))
+    assert r.status_code == 401
+    r = await world.client.post("/v1/redemptions", headers={
+        "Authorization": f"Bearer {term.secret[:-3]}xyz"}, json=body(ben))
+    assert r.status_code == 401 and r.json()["error"]["code"] == "INVALID_TERMINAL"
+    assert await world.counts() == (0, 0, 0) and await world.balance(vid) == 50_000

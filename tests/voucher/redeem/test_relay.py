@@ -1,0 +1,225 @@
+"""The outbox relay against the real ledger: in process (exact outcomes), and as processes
+killed mid-delivery (each event applied exactly once)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+import asyncpg
+import httpx
+import orjson
+import pytest
+
+from services.ledger.config import LedgerSettings
+from services.ledger.main import create_app as create_ledger_app
+from services.voucher.relay import Relay
+from tests.conftest import running
+from tests.voucher.redeem.conftest import key, qr
+
+ROOT = Path(__file__).resolve().parents[3]
+SHARES = {"central": 9500, "regional": 500}
+
+
+async def fund(client: httpx.AsyncClient, tokens, amount: int = 50_000_000) -> None:
+    """Budget for disability_subsidy in Nanning, committed to outstanding vouchers."""
+    r = await client.post("/v1/appropriations", headers=tokens.headers("finance",
+                                                                         region="450000"),
+                          json={"idempotency_key": f"appr-{uuid.uuid4()}",
+                                "program_code": "disability_subsidy", "region_code": "450100",
+                                "by_source": {"central": amount, "regional": amount}})
+    assert r.status_code == 201, r.text
+    r = await client.post("/v1/commitments", headers=tokens.headers("service"), json={
+        "idempotency_key": f"issuance:{uuid.uuid4()}:0", "purpose": "voucher",
+        "program_code": "disability_subsidy", "region_code": "450103", "period": "2026-11",
+        "amount_fen": amount, "count": 1, "funding_shares": SHARES})
+    assert r.status_code == 201, r.text
+
+
+async def test_relay_delivers_real_redemptions_and_voids_and_a_redelivery_is_harmless(
+        world, make_db, tokens):
+    ldb = await make_db("ledger")
+    ledger_app = create_ledger_app(LedgerSettings(database_url=ldb.app_url))
+    async with running(ledger_app) as lclient:
+        await fund(lclient, tokens)
+        pid = world.add_provider()
+        term = world.add_terminal(pid)
+        ben = await world.add_beneficiary()
+        await world.add_voucher(ben)
+        ids = []
+        for gross in (1000, 2000, 3000):
+            r = await world.client.post("/v1/redemptions", headers=term.headers, json={
+                "token": qr(ben), "service_code": "CARE_BATH", "gross_fen": gross,
+                "idempotency_key": key()})
+            ids.append(r.json()["id"])
+        await world.client.post(f"/v1/redemptions/{ids[0]}/void", headers=term.headers,
+                                json={"reason": "wrong bill"})
+        # One event the ledger must refuse (an unknown program): it is kept as rejected.
+        await world.conn.execute(
+            "INSERT INTO outbox (event_id, type, payload) VALUES ($1, 'redemption.created', "
+            "$2::jsonb)", uuid.uuid4(), orjson.dumps({"program_code": "nope"}).decode())
+        pool = world.app.state.db.raw_pool
+        relay = Relay(pool, lclient, batch_size=2)
+        while await relay.deliver_once():
+            pass
+        assert (relay.delivered, relay.rejected) == (4, 1)
+        lag = (await world.client.get("/v1/outbox/lag", headers=tokens.headers("service"))
+               ).json()
+        assert lag["undelivered"] == 0 and lag["rejected"] == 1
+        lconn = await asyncpg.connect(ldb.owner_url)
+        try:
+            assert await lconn.fetchval(
+                "SELECT count(*) FROM ledger_event WHERE status = 'applied'") == 4
+            # Payable to providers: 500 + 1000 + 1500 redeemed, 500 voided.
+            assert await lconn.fetchval(
+                "SELECT -sum(balance_fen) FROM account WHERE code = '2201'") == 2500
+            # Redeliver everything (as after a crash before the marks were committed).
+            await world.conn.execute("UPDATE outbox SET delivered_at = NULL WHERE NOT rejected")
+            while await relay.deliver_once():
+                pass
+            assert await lconn.fetchval(
+                "SELECT count(*) FROM ledger_event WHERE status = 'applied'") == 4
+            assert await lconn.fetchval(
+                "SELECT -sum(balance_fen) FROM account WHERE code = '2201'") == 2500
+        finally:
+            await lconn.close()
+
+
+# --- processes, killed ----------------------------------------------------------------------
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _ledger(app_url: str, port: int) -> subprocess.Popen:
+    env = dict(os.environ, YIYANG_LEDGER_DATABASE_URL=app_url, YIYANG_ENV="test",
+               YIYANG_LEDGER_POOL_SIZE="4")
+    return subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "services.ledger.main:app", "--host", "127.0.0.1",
+         "--port", str(port), "--log-level", "warning"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def _relay(voucher_url: str, port: int) -> subprocess.Popen:
+    env = dict(os.environ, YIYANG_ENV="test")
+    return subprocess.Popen(
+        [sys.executable, "-m", "services.voucher.relay", "--database-url", voucher_url,
+         "--ledger-url", f"http://127.0.0.1:{port}", "--batch-size", "100", "--idle", "0.05"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+async def _until(predicate, timeout_s: float = 60.0, what: str = "") -> None:
+    deadline = time.monotonic() + timeout_s
+    while not await predicate():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.01)
+
+
+def _kill(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(240)
+async def test_killing_the_relay_and_the_ledger_mid_delivery_applies_each_event_once(
+        voucher_db, make_db, tokens):
+    ldb = await make_db("ledger")
+    port = _free_port()
+    ledger = _ledger(ldb.app_url, port)
+    relay = None
+    vconn = await asyncpg.connect(voucher_db.owner_url)
+    lconn = await asyncpg.connect(ldb.owner_url)
+    n = 3000
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as c:
+            async def ledger_up() -> bool:
+                try:
+                    return (await c.get("/healthz")).status_code == 200
+                except httpx.TransportError:
+                    return False
+            await _until(ledger_up, 30, "the ledger")
+            await fund(c, tokens)
+        now = datetime.now(UTC)
+        events = []
+        for i in range(n):
+            payload = {"program_code": "disability_subsidy", "region_code": "450103",
+                       "budget_region_code": "450100", "period": "2026-11",
+                       "funding_shares": SHARES, "redemption_id": str(uuid.uuid4()),
+                       "voucher_id": str(uuid.uuid4()), "beneficiary_id": str(uuid.uuid4()),
+                       "provider_id": f"p{i % 7}", "service_code": "CARE_BATH",
+                       "gross_fen": 2 * (100 + i % 900), "subsidy_fen": 100 + i % 900,
+                       "copay_fen": 100 + i % 900}
+            events.append((uuid.uuid4(), "redemption.created", orjson.dumps(payload).decode(),
+                           now))
+        await vconn.executemany("INSERT INTO outbox (event_id, type, payload, occurred_at) "
+                                "VALUES ($1, $2, $3::jsonb, $4)", events)
+        total = sum(100 + i % 900 for i in range(n))
+
+        async def delivered() -> int:
+            return await vconn.fetchval("SELECT count(*) FROM outbox "
+                                        "WHERE delivered_at IS NOT NULL")
+
+        async def relay_in_flight() -> bool:
+            # The relay's transaction is open and holds locked rows: it is mid-delivery.
+            return bool(await vconn.fetchval(
+                "SELECT 1 FROM pg_stat_activity WHERE application_name = 'yiyang-relay' "
+                "AND xact_start IS NOT NULL AND state <> 'idle'"))
+
+        async def ledger_writing() -> bool:
+            return bool(await lconn.fetchval(
+                "SELECT 1 FROM pg_stat_activity WHERE application_name = 'yiyang-ledger' "
+                "AND xact_start IS NOT NULL AND state <> 'idle'"))
+
+        # 1) the relay is SIGKILLed twice while a batch is in flight
+        for _round in range(2):
+            relay = _relay(voucher_db.app_url, port)
+            before = await delivered()
+            await _until(lambda: _progress(delivered, before), 60, "relay progress")
+            await _until(relay_in_flight, 30, "a batch in flight")
+            _kill(relay)
+        # 2) the ledger is SIGKILLed while writing a batch, then restarted
+        relay = _relay(voucher_db.app_url, port)
+        await _until(ledger_writing, 60, "the ledger writing")
+        _kill(ledger)
+        mid = await delivered()
+        assert mid < n
+        ledger = _ledger(ldb.app_url, port)
+        # 3) everything arrives
+        await _until(lambda: _all(delivered, n), 180, "every event delivered")
+        _kill(relay)
+
+        assert await vconn.fetchval("SELECT count(*) FROM outbox WHERE rejected") == 0
+        ids = [e[0] for e in events]
+        assert await lconn.fetchval(
+            "SELECT count(*) FROM ledger_event WHERE event_id = ANY($1::uuid[]) "
+            "AND status = 'applied'", ids) == n
+        assert await lconn.fetchval("SELECT count(*) FROM entry WHERE kind = 'redemption'") == n
+        assert await lconn.fetchval(
+            "SELECT -sum(balance_fen) FROM account WHERE code = '2201'") == total
+        assert await lconn.fetchval("SELECT sum(amount_fen) FROM posting") == 0
+    finally:
+        if relay is not None:
+            _kill(relay)
+        _kill(ledger)
+        await vconn.close()
+        await lconn.close()
+
+
+async def _progress(delivered, before: int) -> bool:
+    return await delivered() > before
+
+
+async def _all(delivered, n: int) -> bool:
+    return await delivered() == n
