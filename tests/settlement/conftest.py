@@ -1,0 +1,114 @@
+"""Settlement fixtures: the real ledger app and the real voucher app (each on its own fresh
+database), wired to each other in-process; redemptions made through the voucher API and
+delivered to the ledger by the real relay."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import asyncpg
+import httpx
+import pytest
+
+from services.common.auth import Role
+from services.ledger.config import LedgerSettings
+from services.ledger.main import create_app as create_ledger
+from services.voucher.relay import Relay
+from tests.conftest import running
+from tests.voucher.redeem.conftest import Terminal, World, key, qr
+from tests.voucher.redeem.conftest import world as world  # noqa: F401 - fixture re-export
+from tests.voucher.redeem.conftest import voucher_db as voucher_db  # noqa: F401
+
+CITY = "450100"
+PERIOD_NOW = lambda: datetime.now(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m")  # noqa: E731
+
+
+class Settle:
+    """Ledger + voucher apps and the people who use them."""
+
+    def __init__(self, ledger: httpx.AsyncClient, ldb: Any, world: World, tokens: Any) -> None:
+        self.lc = ledger
+        self.ldb = ldb
+        self.w = world
+        self.tokens = tokens
+        self.period = PERIOD_NOW()
+        self.relay = Relay(world.app.state.db.raw_pool, ledger)
+
+    def admin(self, provider_id: str, sub: str | None = None) -> dict[str, str]:
+        return self.tokens.headers(Role.provider_admin, provider_id=provider_id,
+                                   sub=sub or f"padmin:{provider_id}")
+
+    def finance(self, sub: str = "finance:a", region: str = CITY) -> dict[str, str]:
+        return self.tokens.headers(Role.finance, sub=sub, region=region)
+
+    async def provider(self) -> tuple[str, Terminal]:
+        pid = self.w.add_provider()
+        return pid, self.w.add_terminal(pid)
+
+    async def redeem(self, term: Terminal, gross: int = 10_000) -> str:
+        ben = await self.w.add_beneficiary()
+        await self.w.add_voucher(ben, face_fen=50_000, ratio_bp=5000, period=self.period)
+        r = await self.w.client.post("/v1/redemptions", headers=term.headers, json={
+            "token": qr(ben), "service_code": "CARE_BATH", "gross_fen": gross,
+            "idempotency_key": key()})
+        assert r.status_code == 201, r.text
+        return r.json()["id"]
+
+    async def void(self, term: Terminal, rid: str) -> httpx.Response:
+        return await self.w.client.post(f"/v1/redemptions/{rid}/void", headers=term.headers,
+                                        json={"reason": "mistake"})
+
+    async def deliver(self) -> None:
+        while await self.relay.deliver_once():
+            pass
+        assert self.relay.rejected == 0
+
+    async def owner(self) -> asyncpg.Connection:
+        return await asyncpg.connect(self.ldb.owner_url)
+
+    async def fetchval(self, sql: str, *args: Any) -> Any:
+        conn = await self.owner()
+        try:
+            return await conn.fetchval(sql, *args)
+        finally:
+            await conn.close()
+
+    async def counts(self) -> tuple[int, ...]:
+        conn = await self.owner()
+        try:
+            row = await conn.fetchrow(
+                "SELECT (SELECT count(*) FROM claim), (SELECT count(*) FROM claim_line), "
+                "(SELECT count(*) FROM claim_action), (SELECT count(*) FROM entry), "
+                "(SELECT count(*) FROM claim WHERE status = 'approved')")
+            return tuple(row)
+        finally:
+            await conn.close()
+
+    async def claim(self, pid: str, headers: dict[str, str] | None = None,
+                    **extra: Any) -> httpx.Response:
+        return await self.lc.post("/v1/claims", headers=headers or self.admin(pid),
+                                  json={"provider_id": pid, "period": self.period, **extra})
+
+
+@pytest.fixture
+async def settle(make_db, tokens, world) -> AsyncIterator[Settle]:  # noqa: F811
+    ldb = await make_db("ledger")
+    app = create_ledger(LedgerSettings(database_url=ldb.app_url, pool_size=8))
+    app.state.voucher_client = world.client
+    async with running(app) as ledger:
+        r = await ledger.post("/v1/appropriations", headers=tokens.headers(
+            Role.finance, region="450000"), json={
+            "idempotency_key": f"appr:{uuid.uuid4()}", "program_code": "disability_subsidy",
+            "region_code": CITY, "by_source": {"central": 95_000_000, "regional": 5_000_000}})
+        assert r.status_code == 201, r.text
+        r = await ledger.post("/v1/commitments", headers=tokens.headers(Role.service), json={
+            "idempotency_key": f"issuance:{uuid.uuid4()}:0", "purpose": "voucher",
+            "program_code": "disability_subsidy", "region_code": "450103",
+            "period": PERIOD_NOW(), "amount_fen": 50_000_000, "count": 1000,
+            "funding_shares": {"central": 9500, "regional": 500}})
+        assert r.status_code == 201, r.text
+        yield Settle(ledger, ldb, world, tokens)
