@@ -18,7 +18,10 @@ from services.common.auth import Role
 from services.ledger.config import LedgerSettings
 from services.ledger.main import create_app as create_ledger
 from services.voucher.relay import Relay
+from services.provider.config import ProviderSettings
+from services.provider.main import create_app as create_provider
 from tests.conftest import running
+from tests.provider.conftest import application
 from tests.voucher.redeem.conftest import Terminal, World, key, qr
 from tests.voucher.redeem.conftest import world as world  # noqa: F401 - fixture re-export
 from tests.voucher.redeem.conftest import voucher_db as voucher_db  # noqa: F401
@@ -45,8 +48,25 @@ class Settle:
     def finance(self, sub: str = "finance:a", region: str = CITY) -> dict[str, str]:
         return self.tokens.headers(Role.finance, sub=sub, region=region)
 
+    provider_client: httpx.AsyncClient | None = None
+
     async def provider(self) -> tuple[str, Terminal]:
-        pid = self.w.add_provider()
+        """A provider known to the voucher directory (and, when the provider app runs, a
+        real registered provider with a bank account, under the same id)."""
+        if self.provider_client is None:
+            pid = self.w.add_provider()
+            return pid, self.w.add_terminal(pid)
+        r = await self.provider_client.post(
+            "/v1/providers", headers=self.tokens.headers(Role.civil_affairs, region=CITY),
+            json=application(kind="community_embedded"))
+        assert r.status_code == 201, r.text
+        pid = r.json()["id"]
+        self.w.providers[pid] = {"id": pid, "name": "p", "kind": "community_embedded",
+                                 "status": "approved", "region_code": "450103", "lat": 22.8,
+                                 "lon": 108.3, "services": [
+                                     {"code": "CARE_BATH", "name": "助浴",
+                                      "category": "home_care", "price_fen": 8000}]}
+        self.w._publish(providers=[self.w.providers[pid]])
         return pid, self.w.add_terminal(pid)
 
     async def redeem(self, term: Terminal, gross: int = 10_000) -> str:
@@ -112,3 +132,15 @@ async def settle(make_db, tokens, world) -> AsyncIterator[Settle]:  # noqa: F811
             "funding_shares": {"central": 9500, "regional": 500}})
         assert r.status_code == 201, r.text
         yield Settle(ledger, ldb, world, tokens)
+
+
+@pytest.fixture
+async def paying(settle, make_db) -> AsyncIterator[Settle]:
+    """`settle` plus the real provider app (bank accounts for payment files)."""
+    pdb = await make_db("provider")
+    papp = create_provider(ProviderSettings(database_url=pdb.app_url))
+    async with running(papp) as prov:
+        settle.provider_client = prov
+        ledger_app = settle.lc._transport.app  # type: ignore[attr-defined]
+        ledger_app.state.provider_client = prov
+        yield settle

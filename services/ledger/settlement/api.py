@@ -8,13 +8,15 @@ from typing import Annotated, Any
 import asyncpg
 import httpx
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from services.common.auth import Principal, Role, require
 from services.common.settings import get_common_settings
-from services.ledger.settlement import claims
-from services.ledger.settlement.clients import VoucherClient
+from services.common.errors import InvalidInput
+from services.ledger.settlement import batches, claims
+from services.ledger.settlement.clients import ProviderClient, VoucherClient
 from services.ledger.settlement.schemas import (
+    BatchCreate,
     ClaimApprove,
     ClaimCreate,
     ClaimReject,
@@ -111,3 +113,66 @@ async def resubmit_claim(claim_id: uuid.UUID, request: Request,
                          p: Principal = PROVIDER_ADMIN) -> dict[str, Any]:
     """Send a rejected claim back to finance (the provider's admin)."""
     return await claims.resubmit(_pool(request), claim_id, p, body.comment if body else None)
+
+
+# --- payment batches ------------------------------------------------------------------------
+
+FINANCE_AUDITOR = require(Role.finance, Role.auditor)
+MAX_CONFIRMATION_BYTES = 5 * 1024 * 1024
+
+
+def _providers(request: Request) -> ProviderClient:
+    client = getattr(request.app.state, "provider_api", None)
+    if client is None:
+        settings = get_common_settings()
+        http = getattr(request.app.state, "provider_client", None) or httpx.AsyncClient(
+            base_url=settings.provider_url)
+        client = request.app.state.provider_api = ProviderClient(http,
+                                                                  settings.auth_private_key)
+    return client
+
+
+@router.post("/payment-batches", status_code=201, responses=ERRORS)
+async def create_batch(body: BatchCreate, request: Request,
+                       p: Principal = FINANCE) -> dict[str, Any]:
+    """Group approved claims into a payment batch and produce its payment instruction file
+    (CSV, SHA-256 in `file_sha256`; layout in docs/settlement.md). Payees' bank accounts
+    come from the provider service. Idempotent by `idempotency_key`; a claim goes in one
+    batch only (409 CLAIMS_NOT_PAYABLE names claims that are not approved or already batched)."""
+    p.ensure_region(body.region_code)
+    return await batches.create_batch(_pool(request), _providers(request),
+                                      region_code=body.region_code, claim_ids=body.claim_ids,
+                                      idempotency_key=body.idempotency_key, who=p)
+
+
+@router.get("/payment-batches/{batch_id}", responses=ERRORS)
+async def get_batch(batch_id: uuid.UUID, request: Request,
+                    p: Principal = FINANCE_AUDITOR) -> dict[str, Any]:
+    """A payment batch with its lines and their status (pending, paid, failed)."""
+    return await batches.read_batch(_pool(request), batch_id, p)
+
+
+@router.get("/payment-batches/{batch_id}/file", responses=ERRORS)
+async def get_batch_file(batch_id: uuid.UUID, request: Request,
+                         p: Principal = FINANCE_AUDITOR) -> Response:
+    """The payment instruction file (text/csv), byte for byte as produced; its SHA-256 is
+    in the `X-Checksum-SHA256` header."""
+    body, sha, reference = await batches.batch_file(_pool(request), batch_id, p)
+    return Response(body, media_type="text/csv; charset=utf-8", headers={
+        "X-Checksum-SHA256": sha,
+        "Content-Disposition": f'attachment; filename="{reference}.csv"'})
+
+
+@router.post("/payment-batches/{batch_id}/confirmations", responses=ERRORS)
+async def import_confirmation(batch_id: uuid.UUID, request: Request,
+                              p: Principal = FINANCE) -> dict[str, Any]:
+    """Import the bank's confirmation file (CSV body: batch_reference, line_reference,
+    status paid|failed, amount_fen[, bank_reference, reason]). Paid lines are posted
+    (provider payable Dr / treasury cash Cr) once; failed lines return their claim to
+    approved. The same file again posts nothing (`duplicate_file: true`)."""
+    raw = await request.body()
+    if len(raw) > MAX_CONFIRMATION_BYTES:
+        raise InvalidInput("The file is too large.", code="FILE_TOO_LARGE", field="file")
+    if not raw.strip():
+        raise InvalidInput("The file is empty.", code="CONFIRMATION_INVALID", field="file")
+    return await batches.import_confirmation(_pool(request), batch_id, raw, p)

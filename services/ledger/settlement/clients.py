@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 
 from services.common.auth import service_token
-from services.ledger.settlement.errors import VoucherUnavailable
+from services.ledger.settlement.errors import ProviderUnavailable, VoucherUnavailable
 
 
 @dataclass
@@ -68,3 +68,31 @@ class VoucherClient(_ServiceClient):
                    or [])
         return ClaimAnswer(False, error.get("code") or f"HTTP_{resp.status_code}",
                            tuple(str(x) for x in refused))
+
+
+@dataclass
+class BankAccount:
+    provider_id: str
+    payee_name: str
+    bank_name: str
+    account_number: str
+
+
+class ProviderClient(_ServiceClient):
+    async def bank_account(self, provider_id: str) -> BankAccount | None:
+        """The provider's settlement account from GET /v1/providers/{id} (a service sees the
+        whole account number). None when the provider or its account is unknown."""
+        try:
+            resp = await self.http.get(f"/v1/providers/{provider_id}", headers=self._headers(),
+                                       timeout=self._timeout)
+        except httpx.HTTPError as exc:
+            raise ProviderUnavailable() from exc
+        if resp.status_code in (404, 422):
+            return None
+        if resp.status_code != 200:
+            raise ProviderUnavailable()
+        bank = resp.json().get("bank_account") or {}
+        if not bank.get("account_number"):
+            return None
+        return BankAccount(provider_id, bank["account_name"], bank["bank_name"],
+                           bank["account_number"])

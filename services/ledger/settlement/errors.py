@@ -42,3 +42,38 @@ class VoucherUnavailable(AppError):
 class ClaimInProgress(Conflict):
     code = "CLAIM_IN_PROGRESS"
     message = "Another claim of this provider and period is being prepared; retry."
+
+
+class ProviderUnavailable(AppError):
+    status_code = 503
+    code = "PROVIDER_SERVICE_UNAVAILABLE"
+    message = "The provider service did not answer; retry with the same idempotency key."
+
+
+class BatchNotFound(NotFound):
+    code = "BATCH_NOT_FOUND"
+    message = "No such payment batch."
+
+
+class NothingToPay(InvalidInput):
+    code = "NOTHING_TO_PAY"
+    message = "There is no approved, unpaid claim in your scope to put in a batch."
+
+
+class ClaimsNotPayable(Conflict):
+    """Some asked-for claims cannot go in a batch; `details.claims` names each and why."""
+
+    code = "CLAIMS_NOT_PAYABLE"
+    message = "Some claims cannot be put in a payment batch."
+
+
+class BankAccountMissing(InvalidInput):
+    code = "BANK_ACCOUNT_MISSING"
+    message = "A provider has no settlement bank account on record."
+
+
+class ConfirmationInvalid(InvalidInput):
+    """The bank's confirmation file does not match the batch; `details.rows` says where."""
+
+    code = "CONFIRMATION_INVALID"
+    message = "The confirmation file does not match the batch."

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
@@ -37,3 +38,13 @@ class ClaimReject(BaseModel):
 class ClaimResubmit(BaseModel):
     model_config = ConfigDict(extra="forbid")
     comment: Text | None = None
+
+
+class BatchCreate(BaseModel):
+    """Put approved claims in a payment batch: those named, or every approved claim whose
+    regions lie within `region_code`."""
+
+    model_config = ConfigDict(extra="forbid")
+    region_code: Annotated[str, StringConstraints(pattern=r"^[0-9]{6}([0-9]{3}){0,2}$")]
+    claim_ids: list[uuid.UUID] | None = Field(default=None, min_length=1, max_length=5000)
+    idempotency_key: Key
