@@ -7,13 +7,13 @@ from typing import Annotated, Any
 
 import asyncpg
 import httpx
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from services.common.auth import Principal, Role, require
 from services.common.settings import get_common_settings
-from services.common.errors import InvalidInput
-from services.ledger.settlement import batches, claims
+from services.common.errors import Forbidden, InvalidInput
+from services.ledger.settlement import batches, claims, reports
 from services.ledger.settlement.clients import ProviderClient, VoucherClient
 from services.ledger.settlement.schemas import (
     BatchCreate,
@@ -29,6 +29,7 @@ router = APIRouter(prefix="/v1", tags=["settlement"])
 PROVIDER_ADMIN = require(Role.provider_admin)
 FINANCE = require(Role.finance)
 READERS = require(Role.provider_admin, Role.finance, Role.auditor)
+FINANCE_AUDITOR = require(Role.finance, Role.auditor)
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"description": "UNAUTHENTICATED / TOKEN_EXPIRED / INVALID_TOKEN"},
@@ -117,7 +118,6 @@ async def resubmit_claim(claim_id: uuid.UUID, request: Request,
 
 # --- payment batches ------------------------------------------------------------------------
 
-FINANCE_AUDITOR = require(Role.finance, Role.auditor)
 MAX_CONFIRMATION_BYTES = 5 * 1024 * 1024
 
 
@@ -176,3 +176,30 @@ async def import_confirmation(batch_id: uuid.UUID, request: Request,
     if not raw.strip():
         raise InvalidInput("The file is empty.", code="CONFIRMATION_INVALID", field="file")
     return await batches.import_confirmation(_pool(request), batch_id, raw, p)
+
+
+# --- statements and aging -------------------------------------------------------------------
+
+
+@router.get("/providers/{provider_id}/statement", responses=ERRORS)
+async def get_provider_statement(
+        provider_id: Annotated[str, Path(min_length=1, max_length=64)], request: Request,
+        period: Annotated[Period, Query()], p: Principal = READERS) -> dict[str, Any]:
+    """A provider's statement for a period from the ledger: opening payable, redemptions,
+    voids, payments, other corrections, closing (closing = opening + redemptions - voids -
+    payments + other). The provider's admin, or finance/auditor covering its accounts."""
+    if p.role == Role.provider_admin:
+        p.ensure_provider(provider_id)
+    elif not p.region:
+        raise Forbidden("A region scope is required.", code="OUT_OF_SCOPE", field="region_code")
+    return await reports.statement(_pool(request), provider_id, period, p)
+
+
+@router.get("/aging", responses=ERRORS)
+async def get_aging(request: Request, p: Principal = FINANCE_AUDITOR) -> dict[str, Any]:
+    """Approved-but-unpaid claim amounts per provider, bucketed by days waited since
+    approval (0-30, 31-60, 61-90, over 90), within your region scope."""
+    if not p.region:
+        raise Forbidden("A region scope is required.", code="OUT_OF_SCOPE", field="region_code")
+    return await reports.aging(_pool(request),
+                               lambda regions: all(p.covers_region(r) for r in regions))
