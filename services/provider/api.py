@@ -9,10 +9,11 @@ from fastapi import APIRouter, Path, Query, Request
 
 from services.common.auth import Principal, Role, require
 from services.common.db import SessionDep
+from services.common.errors import InvalidInput
 from services.provider import schemas
 from services.provider import service as provider_service
 from services.provider.config import ProviderSettings
-from services.provider.vocabulary import ProviderKind, ServiceCategory
+from services.provider.vocabulary import ProviderKind, ProviderStatus, ServiceCategory
 
 router = APIRouter(prefix="/v1")
 
@@ -47,21 +48,39 @@ async def apply(
     return await provider_service.apply(session, principal, body, _settings(request))
 
 
-@router.get("/providers", response_model=schemas.NearbyPage, tags=["providers"],
-            responses=_ERRORS)
-async def nearby(
+@router.get("/providers", response_model=schemas.NearbyPage | schemas.RegistryPage,
+            tags=["providers"], responses=_ERRORS)
+async def search(
     request: Request, session: SessionDep,
-    lat: Annotated[float, Query(ge=-90, le=90, allow_inf_nan=False)],
-    lon: Annotated[float, Query(ge=-180, le=180, allow_inf_nan=False)],
+    lat: Annotated[float | None, Query(ge=-90, le=90, allow_inf_nan=False)] = None,
+    lon: Annotated[float | None, Query(ge=-180, le=180, allow_inf_nan=False)] = None,
     radius_m: Annotated[int | None, Query(description="Default 1,000 m.")] = None,
     kind: ProviderKind | None = None,
     category: ServiceCategory | None = None,
     limit: int | None = None,
-    _: Principal = require(*ANYONE),
+    status: Annotated[ProviderStatus | None, Query(description="Register only.")] = None,
+    region_code: Annotated[str | None, Query(description="Register only.")] = None,
+    cursor: Annotated[str | None, Query(description="Register only.")] = None,
+    principal: Principal = require(*ANYONE),
 ) -> dict[str, Any]:
-    """Approved providers within `radius_m` of the point (the 15-minute care circle),
-    optionally of one kind or offering one service category, nearest first, each with its
-    distance in metres and its price list."""
+    """Nearby search, or the register.
+
+    With `lat` and `lon` (anyone signed in): approved providers within `radius_m` of the
+    point (the 15-minute care circle), optionally of one kind or offering one service
+    category, nearest first, each with its distance in metres and its price list.
+
+    Without them: the register of providers of every status (filter by `status`, `kind`,
+    `region_code`; page with `cursor`), for officers and finance of a region, auditors,
+    services, and a provider's own people (their own provider only).
+    """
+    if lat is None and lon is None:
+        return await provider_service.registry(
+            session, principal, region_code=region_code,
+            status=status.value if status else None, kind=kind.value if kind else None,
+            cursor=cursor, limit=100 if limit is None else limit)
+    if lat is None or lon is None:
+        raise InvalidInput("lat and lon go together.", code="FIELD_REQUIRED",
+                           field="lat" if lat is None else "lon")
     items = await provider_service.nearby(
         session, _settings(request), lat=lat, lon=lon, radius_m=radius_m,
         kind=kind.value if kind else None, category=category.value if category else None,
@@ -77,6 +96,27 @@ async def read(provider_id: ProviderID, session: SessionDep, request: Request,
     in; the contact and settlement account (masked) only to its own people, officers and
     finance of its region, auditors and services."""
     return await provider_service.read(session, principal, provider_id, _settings(request))
+
+
+@router.patch("/providers/{provider_id}", response_model=schemas.ProviderRead,
+              tags=["providers"], responses=_ERRORS)
+async def update_profile(
+    provider_id: ProviderID, body: schemas.ProviderUpdate, request: Request,
+    session: SessionDep, principal: Principal = require(Role.provider_admin),
+) -> dict[str, Any]:
+    """Change the profile: name, address and location (together), contact, settlement
+    account (the provider's own admin). Only the fields sent change; each change is logged."""
+    return await provider_service.update_profile(session, principal, provider_id, body,
+                                                 _settings(request))
+
+
+@router.get("/providers/{provider_id}/changes", response_model=schemas.ChangePage,
+            tags=["providers"], responses=_ERRORS)
+async def changes(provider_id: ProviderID, session: SessionDep,
+                  principal: Principal = require(*ANYONE)) -> dict[str, Any]:
+    """The change log of the price list (each whole list) and the profile (the fields
+    changed), oldest first, with who changed it and when."""
+    return {"items": await provider_service.changes(session, principal, provider_id)}
 
 
 @router.put("/providers/{provider_id}/services", response_model=list[schemas.ServiceItemRead],
@@ -179,6 +219,19 @@ async def list_terminals(
     return {"items": await provider_service.list_terminals(session, principal, provider_id)}
 
 
+@router.patch("/providers/{provider_id}/terminals/{terminal_id}",
+              response_model=schemas.TerminalRead, tags=["terminals"], responses={
+                  **_ERRORS, 404: {"description": "TERMINAL_NOT_FOUND"},
+                  409: {"description": "TERMINAL_ALREADY_REVOKED"}})
+async def rename_terminal(
+    provider_id: ProviderID, terminal_id: TerminalID, body: schemas.TerminalCreate,
+    session: SessionDep, principal: Principal = require(Role.provider_admin),
+) -> dict[str, Any]:
+    """Rename a terminal (its provider's admin); the secret does not change."""
+    return await provider_service.rename_terminal(session, principal, provider_id,
+                                                  terminal_id, body.name)
+
+
 @router.post("/providers/{provider_id}/terminals/{terminal_id}/revoke",
              response_model=schemas.TerminalRead, tags=["terminals"], responses={
                  **_ERRORS, 404: {"description": "TERMINAL_NOT_FOUND"},
@@ -195,7 +248,7 @@ async def revoke_terminal(
 @router.get("/internal/directory", response_model=schemas.DirectoryFeed, tags=["internal"],
             responses=_ERRORS)
 async def directory(session: SessionDep,
-                    since: Annotated[int, Query(ge=0)] = 0,
+                    since: Annotated[int, Query(ge=0, le=2**63 - 1)] = 0,
                     _: Principal = require(Role.service)) -> dict[str, Any]:
     """Everything changed after directory version `since` (0: everything): providers with
     their price lists, and terminals with the SHA-256 of their secrets. See

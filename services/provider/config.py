@@ -32,7 +32,7 @@ class ProviderSettings(BaseSettings):
     nearby_max_results: int = 200
 
     @model_validator(mode="after")
-    def _refuse_development_secrets(self) -> "ProviderSettings":
+    def _refuse_development_secrets(self) -> ProviderSettings:
         refuse_dev_secrets(self)
         return self
 

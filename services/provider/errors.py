@@ -12,7 +12,9 @@
 | PROVIDER_REVOKED | 409 | a revoked provider cannot be changed |
 | TERMINAL_NOT_FOUND | 404 | no such terminal for this provider |
 | TERMINAL_ALREADY_REVOKED | 409 | the terminal was revoked before |
-| INVALID_QUERY | 422 | a nearby-search parameter is out of range |
+| INVALID_QUERY | 422 | a search parameter (radius_m, limit, cursor, region_code, since) is out of range |
+| FIELD_REQUIRED | 422 | nearby search without lat or lon (or a caller who may not list the register) |
+| NOTHING_TO_CHANGE | 422 | a profile update with no field |
 | VALIDATION_ERROR, ROLE_NOT_ALLOWED, OUT_OF_SCOPE, UNAUTHENTICATED | | see services.common |
 """
 

@@ -29,7 +29,7 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.types import UserDefinedType
 from sqlmodel import Field, SQLModel
 
@@ -173,6 +173,26 @@ class CreditEvent(ProviderTable, table=True):
     )
 
 
+class ProviderChange(ProviderTable, table=True):
+    """Every change to a provider's price list or profile: who, when, what. Append-only.
+
+    For a price list the whole new list is kept; for a profile only the names of the fields
+    that changed (the account number and phone are not copied out of their encrypted columns).
+    """
+
+    __tablename__ = "provider_change"
+    id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=True))
+    provider_id: uuid.UUID = Field(sa_column=Column(
+        UUID(as_uuid=True), ForeignKey("provider.id"), nullable=False, index=True))
+    kind: str = Field(sa_column=Column(String(20), nullable=False))
+    detail: dict = Field(sa_column=Column(JSONB, nullable=False))
+    actor: str = Field(sa_column=Column(Text, nullable=False))
+    version: int = Field(sa_column=Column(BigInteger, nullable=False))
+    changed_at: datetime = _now()
+
+    __table_args__ = (CheckConstraint("kind IN ('price_list', 'profile')", name="kind"),)
+
+
 class Terminal(ProviderTable, table=True):
     """A credential issued to a provider. Only the SHA-256 of its secret is kept."""
 
@@ -199,4 +219,4 @@ class Terminal(ProviderTable, table=True):
 
 
 # Tables whose rows are never updated or deleted: the service's role gets SELECT and INSERT only.
-APPEND_ONLY_TABLES: list[str] = ["provider_status_change", "credit_event"]
+APPEND_ONLY_TABLES: list[str] = ["provider_status_change", "credit_event", "provider_change"]

@@ -7,6 +7,7 @@ counter is taken last and held to COMMIT: versions are therefore committed in or
 
 from __future__ import annotations
 
+import json
 import math
 import uuid
 from collections import defaultdict
@@ -94,6 +95,36 @@ async def add_credit_points(session: AsyncSession, provider_id: uuid.UUID, point
         "UPDATE provider SET credit_points = credit_points + :points, updated_at = now() "
         "WHERE id = :id RETURNING credit_points"), {"id": provider_id, "points": points})
     return int(result.scalar_one())
+
+
+async def update_profile(session: AsyncSession, provider_id: uuid.UUID, values: Row,
+                         version: int) -> None:
+    """Set the given columns (names come from the service, never from the request)."""
+    allowed = {"name", "address", "lat", "lon", "contact_name", "contact_phone_enc",
+               "contact_phone_masked", "bank_name", "bank_account_name",
+               "bank_account_number_enc", "bank_account_number_masked"}
+    assert set(values) <= allowed
+    sets = ", ".join(f"{k} = :{k}" for k in values)
+    await session.execute(text(
+        f"UPDATE provider SET {sets}, version = :version, updated_at = now() WHERE id = :id"),
+        {**values, "id": provider_id, "version": version})
+
+
+async def insert_change(session: AsyncSession, *, provider_id: uuid.UUID, kind: str,
+                        detail: Row, actor: str, version: int) -> None:
+    await session.execute(text("""
+        INSERT INTO provider_change (provider_id, kind, detail, actor, version)
+        VALUES (:provider_id, :kind, CAST(:detail AS jsonb), :actor, :version)"""),
+        {"provider_id": provider_id, "kind": kind, "detail": json.dumps(detail,
+                                                                        ensure_ascii=False),
+         "actor": actor, "version": version})
+
+
+async def changes_of(session: AsyncSession, provider_id: uuid.UUID) -> list[Row]:
+    result = await session.execute(text("""
+        SELECT kind, detail, actor, changed_at FROM provider_change
+        WHERE provider_id = :id ORDER BY id"""), {"id": provider_id})
+    return [dict(r) for r in result.mappings()]
 
 
 # --- price list ---------------------------------------------------------------------------
@@ -192,6 +223,13 @@ async def get_terminal(session: AsyncSession, provider_id: uuid.UUID,
     return dict(row) if row else None
 
 
+async def rename_terminal(session: AsyncSession, terminal_id: uuid.UUID, *, name: str,
+                          version: int) -> None:
+    await session.execute(text(
+        "UPDATE terminal SET name = :name, version = :version WHERE id = :id"),
+        {"id": terminal_id, "name": name, "version": version})
+
+
 async def revoke_terminal(session: AsyncSession, terminal_id: uuid.UUID, *, version: int,
                           actor: str) -> None:
     await session.execute(text("""
@@ -280,4 +318,34 @@ async def terminals_changed_since(session: AsyncSession, since: int) -> list[Row
     result = await session.execute(text("""
         SELECT id, provider_id, name, status, secret_sha256 FROM terminal
         WHERE version > :since ORDER BY version, id"""), {"since": since})
+    return [dict(r) for r in result.mappings()]
+
+
+async def terminal_credential(session: AsyncSession, terminal_id: uuid.UUID) -> Row | None:
+    result = await session.execute(text(
+        "SELECT id, provider_id, status, secret_sha256 FROM terminal WHERE id = :id"),
+        {"id": terminal_id})
+    row = result.mappings().one_or_none()
+    return dict(row) if row else None
+
+
+async def registry_page(session: AsyncSession, *, region_prefix: str | None,
+                        provider_id: uuid.UUID | None, status: str | None, kind: str | None,
+                        after: uuid.UUID | None, limit: int) -> list[Row]:
+    """Providers in id order (ids are time-ordered), filtered, from after `after`."""
+    clauses, params = ["TRUE"], {"limit": limit}
+    if region_prefix:
+        clauses.append("region_code LIKE :prefix")
+        params["prefix"] = region_prefix + "%"
+    for name, value in (("id", provider_id), ("status", status), ("kind", kind)):
+        if value is not None:
+            clauses.append(f"{name} = :{name}")
+            params[name] = value
+    if after is not None:
+        clauses.append("id > :after")
+        params["after"] = after
+    result = await session.execute(text(f"""
+        SELECT id, name, kind, uscc, region_code, address, lat, lon, status, credit_points,
+               created_at, updated_at
+        FROM provider WHERE {' AND '.join(clauses)} ORDER BY id LIMIT :limit"""), params)
     return [dict(r) for r in result.mappings()]

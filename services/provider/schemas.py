@@ -5,7 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
 from services.provider.vocabulary import (
     CreditKind,
@@ -90,10 +97,11 @@ class ProviderCreate(_Strict):
     bank_account: BankAccountCreate
     services: ServiceList
 
-    @model_validator(mode="after")
-    def _codes_unique(self) -> "ProviderCreate":
-        _unique_codes(self.services)
-        return self
+    @field_validator("services")
+    @classmethod
+    def _codes_unique(cls, items: list[ServiceItemCreate]) -> list[ServiceItemCreate]:
+        _unique_codes(items)
+        return items
 
 
 class PriceListUpdate(_Strict):
@@ -101,10 +109,39 @@ class PriceListUpdate(_Strict):
 
     services: ServiceList
 
+    @field_validator("services")
+    @classmethod
+    def _codes_unique(cls, items: list[ServiceItemCreate]) -> list[ServiceItemCreate]:
+        _unique_codes(items)
+        return items
+
+
+class ProviderUpdate(_Strict):
+    """Profile fields a provider's admin keeps up to date; absent fields stay as they are."""
+
+    name: Text | None = None
+    address: LongText | None = None
+    lat: float | None = Field(default=None, ge=-90, le=90, allow_inf_nan=False)
+    lon: float | None = Field(default=None, ge=-180, le=180, allow_inf_nan=False)
+    contact: ContactCreate | None = None
+    bank_account: BankAccountCreate | None = None
+
     @model_validator(mode="after")
-    def _codes_unique(self) -> "PriceListUpdate":
-        _unique_codes(self.services)
+    def _location_together(self) -> ProviderUpdate:
+        if (self.lat is None) != (self.lon is None):
+            raise ValueError("lat and lon change together")
         return self
+
+
+class ChangeRead(BaseModel):
+    kind: str
+    detail: dict
+    actor: str
+    changed_at: datetime
+
+
+class ChangePage(BaseModel):
+    items: list[ChangeRead]
 
 
 class ProviderCreated(BaseModel):
@@ -145,6 +182,26 @@ class NearbyProvider(BaseModel):
 
 class NearbyPage(BaseModel):
     items: list[NearbyProvider]
+
+
+class RegistryEntry(BaseModel):
+    id: str
+    name: str
+    kind: str
+    uscc: str
+    region_code: str
+    address: str
+    lat: float
+    lon: float
+    status: str
+    credit_points: int
+    created_at: datetime
+    updated_at: datetime
+
+
+class RegistryPage(BaseModel):
+    items: list[RegistryEntry]
+    next_cursor: str | None
 
 
 class StatusChangeCreate(_Strict):

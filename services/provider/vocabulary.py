@@ -26,15 +26,15 @@ class ProviderStatus(StrEnum):
 class ServiceCategory(StrEnum):
     meal = "meal"  # 助餐
     day_care = "day_care"  # 日间照料
-    rehabilitation_nursing = "rehabilitation_nursing"  # 康复护理
+    rehab_nursing = "rehab_nursing"  # 康复护理
     bathing = "bathing"  # 助浴
     cleaning = "cleaning"  # 助洁
-    walking_escort = "walking_escort"  # 助行 / 陪同
+    escort = "escort"  # 助行 / 陪同
     emergency_call = "emergency_call"  # 紧急呼叫
     medical_escort = "medical_escort"  # 助医 / 陪诊
     home_care_hours = "home_care_hours"  # 居家上门服务（按小时）
-    institution_long_stay = "institution_long_stay"  # 机构长期入住
-    institution_respite = "institution_respite"  # 机构喘息服务（短期托养）
+    institution_stay = "institution_stay"  # 机构长期入住
+    respite_stay = "respite_stay"  # 机构喘息服务（短期托养）
 
 
 class CreditKind(StrEnum):

@@ -45,7 +45,7 @@ class VoucherSettings(BaseSettings):
     expiry_interval_s: float = 60.0
 
     @model_validator(mode="after")
-    def _refuse_development_secrets(self) -> "VoucherSettings":
+    def _refuse_development_secrets(self) -> VoucherSettings:
         refuse_dev_secrets(self)
         return self
 

@@ -93,3 +93,50 @@ class LedgerRefused(AppError):
     status_code = 502
     code = "LEDGER_REFUSED"
     message = "The ledger refused the budget commitment."
+
+
+# --- codes, cards and redemptions (see docs/voucher-redemption.md for every code) -----------
+
+
+class TokenInvalid(AppError):
+    status_code = 422
+    code = "TOKEN_INVALID"
+    message = "The code is not a valid Yiyang code."
+
+
+class TokenExpired(AppError):
+    status_code = 422
+    code = "TOKEN_EXPIRED"
+    message = "The code has expired; show a fresh one."
+
+
+class PinRequired(AppError):
+    status_code = 422
+    code = "PIN_REQUIRED"
+    message = "This card needs its PIN."
+
+
+class PinIncorrect(AppError):
+    status_code = 422
+    code = "PIN_INCORRECT"
+    message = "The PIN is not correct."
+
+
+class CardLocked(AppError):
+    status_code = 423
+    code = "CARD_LOCKED"
+    message = "This card is locked after too many wrong PINs; ask the civil-affairs office."
+
+
+class CardNotValid(AppError):
+    status_code = 422
+    code = "CARD_NOT_VALID"
+    message = "This card has been replaced or is not known."
+
+
+class RedemptionRefused(AppError):
+    """A redemption refused by the rule or a check; `code` says which (REFUSALS in
+    service/redemption.py lists them)."""
+
+    status_code = 422
+    code = "REDEMPTION_REFUSED"

@@ -55,7 +55,10 @@ def create_app(settings: VoucherSettings | None = None, *,
                 _purge_nonces(app, settings.nonce_purge_interval_s), name="voucher-nonces"))
 
         async def outbox_check() -> dict:
-            lag = await outbox_repo.lag(app.state.db.raw_pool)
+            try:
+                lag = await outbox_repo.lag(app.state.db.raw_pool)
+            except Exception as exc:  # noqa: BLE001 - readiness reports, it does not raise
+                return {"ok": False, "error": type(exc).__name__}
             # Ready while the relay keeps up; a stuck relay shows as not ready.
             return {"ok": lag["oldest_age_s"] < 300, "undelivered": lag["undelivered"],
                     "oldest_age_s": round(lag["oldest_age_s"], 3)}
@@ -81,10 +84,14 @@ def create_app(settings: VoucherSettings | None = None, *,
         from services.voucher.service import programs
         from services.voucher.service.issuance import IssuanceEngine
 
-        async with app.state.db.sessionmaker() as session, session.begin():
-            created = await programs.ensure_defaults(session)
-        if created:
-            log.info("programs loaded from defaults: %s", ", ".join(created))
+        try:
+            async with app.state.db.sessionmaker() as session, session.begin():
+                created = await programs.ensure_defaults(session)
+            if created:
+                log.info("programs loaded from defaults: %s", ", ".join(created))
+        except Exception as exc:  # noqa: BLE001 - an unmigrated database: /readyz says so
+            log.error("programs not loaded (is the database migrated?): %s",
+                      type(exc).__name__)
         common = get_common_settings()
         # Tests (and anything embedding the service) may inject the ledger's client.
         http = getattr(app.state, "ledger_client", None)

@@ -12,10 +12,12 @@ import httpx
 import pytest
 
 from services.common.db import asyncpg_connect_kwargs
+from services.common.migrate import drop_database
 from services.provider import uscc
 from services.provider.config import ProviderSettings
 from services.provider.main import create_app
 from tests.conftest import running
+from tests.fixtures import database as dbfix
 
 _serial = itertools.count(1)
 
@@ -61,9 +63,9 @@ class Ctx:
         return self.tokens.headers("provider_admin", provider_id=provider_id,
                                    sub=f"admin:{provider_id}")
 
-    async def apply(self, **overrides: Any) -> str:
+    async def apply(self, *, headers: dict[str, str] | None = None, **overrides: Any) -> str:
         r = await self.c.post("/v1/providers", json=application(**overrides),
-                              headers=self.officer)
+                              headers=headers or self.officer)
         assert r.status_code == 201, r.text
         return r.json()["id"]
 
@@ -89,22 +91,42 @@ class Ctx:
                 SELECT (SELECT count(*) FROM provider), (SELECT count(*) FROM service_item),
                        (SELECT count(*) FROM provider_status_change),
                        (SELECT count(*) FROM credit_event), (SELECT count(*) FROM terminal),
+                       (SELECT count(*) FROM provider_change),
+                       (SELECT string_agg(address || bank_account_number_masked, ','
+                                          ORDER BY id) FROM provider),
                        (SELECT version FROM directory_counter),
                        (SELECT string_agg(status || credit_points, ',' ORDER BY id)
-                          FROM provider)""")
+                          FROM provider),
+                       (SELECT string_agg(code || ':' || price_fen, ','
+                                          ORDER BY provider_id, code) FROM service_item)""")
             return tuple(row)
         finally:
             await conn.close()
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def provider_settings() -> dict[str, Any]:
     return {}
 
 
 @pytest.fixture
 async def ctx(make_db, tokens, provider_settings) -> AsyncIterator[Ctx]:
+    """The app on a database of its own, for tests that need a clean slate."""
     sdb = await make_db("provider")
     app = create_app(ProviderSettings(database_url=sdb.app_url, **provider_settings))
     async with running(app) as client:
         yield Ctx(client, tokens, sdb.owner_url)
+
+
+@pytest.fixture(scope="module")
+async def shared_ctx(pg_admin_url, db_templates, tokens, provider_settings
+                     ) -> AsyncIterator[Ctx]:
+    """One app and database for a whole module whose tests do not depend on what else is in
+    the database (each makes its own providers; "nothing changed" compares before/after)."""
+    sdb = await dbfix.fresh_database(pg_admin_url, db_templates["provider"], "provider")
+    try:
+        app = create_app(ProviderSettings(database_url=sdb.app_url, **provider_settings))
+        async with running(app) as client:
+            yield Ctx(client, tokens, sdb.owner_url)
+    finally:
+        await drop_database(pg_admin_url, sdb.name)

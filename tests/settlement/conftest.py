@@ -23,6 +23,7 @@ from services.provider.main import create_app as create_provider
 from tests.conftest import running
 from tests.provider.conftest import application
 from tests.voucher.redeem.conftest import Terminal, World, key, qr
+from tests.voucher.redeem.conftest import own_world as own_world  # noqa: F401 - fixture
 from tests.voucher.redeem.conftest import world as world  # noqa: F401 - fixture re-export
 from tests.voucher.redeem.conftest import voucher_db as voucher_db  # noqa: F401
 

@@ -18,6 +18,7 @@ from services.voucher.schemas.beneficiaries import (
     AssessmentRead,
     BeneficiaryCreate,
     BeneficiaryCreated,
+    BeneficiaryLookup,
     BeneficiaryRead,
     CashBenefitRead,
     ImportResult,
@@ -110,6 +111,18 @@ async def import_beneficiaries(file: UploadFile, session: SessionDep, cipher: Ci
     return {"total": len(results), "created": len(created),
             "duplicates": sum(r["status"] == "duplicate" for r in results),
             "errors": sum(r["status"] == "error" for r in results), "rows": results}
+
+
+@router.post("/beneficiaries/lookup", response_model=BeneficiaryRead)
+async def lookup(body: BeneficiaryLookup, session: SessionDep, cipher: CipherDep,
+                 principal: Principal = require(OFFICER)) -> dict:
+    """Find a person by national ID (an officer of their region); answered masked."""
+    row = await service.find_by_national_id(session, body.national_id, cipher=cipher,
+                                            today=_today())
+    if not principal.covers_region(row["region_code"]):
+        raise Forbidden("This person is outside your region.", code="OUT_OF_SCOPE",
+                        field="national_id")
+    return service.present(row, cipher)
 
 
 async def _readable(session, principal: Principal, beneficiary_id: uuid.UUID) -> dict:

@@ -52,7 +52,9 @@ async def create_redemption(body: RedemptionCreate, request: Request, response: 
     `idempotency_key` with the same body answers 200 with the original result (header
     `Idempotent-Replayed: true`); with another body it is 409 IDEMPOTENCY_KEY_REUSED.
     """
-    assert principal.provider_id is not None
+    if not principal.provider_id:
+        raise AppError("The terminal has no provider.", code="OUT_OF_SCOPE",
+                       field="provider_id", status_code=403)
     result = await flow.redeem(
         pool, directory, provider_id=principal.provider_id,
         terminal_id=principal.terminal_id,

@@ -84,12 +84,15 @@ def _eligible_where(with_pending_filter: bool) -> str:
         "     OR b.region_code LIKE ANY(CAST(:region_likes AS text[]))) "
         "AND (CAST(:only_ids AS uuid[]) IS NULL OR b.id = ANY(CAST(:only_ids AS uuid[]))) ")
     if with_pending_filter:
+        # NOT IN over a (hashed) sub-select rather than NOT EXISTS: right after a bulk insert
+        # the statistics are stale and the planner would pick a nested-loop anti-join that
+        # scans the whole period's vouchers once per person (minutes instead of a second).
         sql += (
-            "AND NOT EXISTS (SELECT 1 FROM {table} x WHERE x.beneficiary_id = b.id "
-            "  AND x.program_code = :program_code AND x.period = :period) "
-            "AND NOT EXISTS (SELECT 1 FROM issuance_chunk c WHERE c.program_code = :program_code "
-            "  AND c.period = :period AND c.status IN ('intent', 'committed') "
-            "  AND b.id = ANY(c.beneficiary_ids)) ")
+            "AND b.id NOT IN (SELECT x.beneficiary_id FROM {table} x "
+            "  WHERE x.program_code = :program_code AND x.period = :period) "
+            "AND b.id NOT IN (SELECT unnest(c.beneficiary_ids) FROM issuance_chunk c "
+            "  WHERE c.program_code = :program_code AND c.period = :period "
+            "  AND c.status IN ('intent', 'committed')) ")
     return sql
 
 
@@ -97,9 +100,9 @@ async def count_eligible(session: AsyncSession, table: str, params: dict[str, An
                          ) -> tuple[int, int]:
     """(eligible, already issued) for the run's scope."""
     row = (await session.execute(text(
-        "SELECT count(*), count(*) FILTER (WHERE EXISTS (SELECT 1 FROM " + table + " x "
-        "  WHERE x.beneficiary_id = b.id AND x.program_code = :program_code "
-        "  AND x.period = :period)) FROM beneficiary b WHERE " + _eligible_where(False)),
+        "SELECT count(*), count(*) FILTER (WHERE b.id IN (SELECT x.beneficiary_id FROM "
+        + table + " x WHERE x.program_code = :program_code AND x.period = :period)) "
+        "FROM beneficiary b WHERE " + _eligible_where(False)),
         params)).one()
     return int(row[0]), int(row[1])
 

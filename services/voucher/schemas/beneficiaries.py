@@ -189,3 +189,11 @@ class ImportResult(BaseModel):
     duplicates: int
     errors: int
     rows: list[ImportRowResult]
+
+
+class BeneficiaryLookup(BaseModel):
+    """Find a person by national ID (sent in the body, never in a URL that proxies log)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    national_id: str = Field(max_length=40)

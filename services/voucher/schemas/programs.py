@@ -37,7 +37,7 @@ class Eligibility(BaseModel):
     regions: list[str] = Field(default_factory=list)
 
     @model_validator(mode="after")
-    def _check(self) -> "Eligibility":
+    def _check(self) -> Eligibility:
         if not self.grades or any(g not in range(5) for g in self.grades):
             raise ValueError("grades must be a non-empty list of 0..4")
         if not self.care_settings:
@@ -89,7 +89,7 @@ class ProgramConfig(BaseModel):
         default_factory=lambda: {"central": 9500, "regional": 500})
 
     @model_validator(mode="after")
-    def _check(self) -> "ProgramConfig":
+    def _check(self) -> ProgramConfig:
         if not self.settings:
             raise ValueError("settings: at least one care setting must be configured")
         if (not self.funding_shares or any(v < 0 for v in self.funding_shares.values())

@@ -86,8 +86,7 @@ def normalise_phone(raw: str | None, field: str = "phone") -> str | None:
     if raw is None or not raw.strip():
         return None
     value = re.sub(r"[\s\-()]", "", raw)
-    if value.startswith("+86"):
-        value = value[3:]
+    value = value.removeprefix("+86")
     if not (_MOBILE.match(value) or _LANDLINE.match(value)):
         raise InvalidPhone(field=field)
     return value
@@ -301,3 +300,14 @@ async def cash_benefits_of(session: AsyncSession, beneficiary_id: uuid.UUID
 
 async def list_proxies(session: AsyncSession, beneficiary_id: uuid.UUID) -> list[dict[str, Any]]:
     return await repo.list_proxies(session, beneficiary_id)
+
+
+async def find_by_national_id(session: AsyncSession, raw: str, *, cipher: PiiCipher,
+                              today: date) -> dict[str, Any]:
+    """Look a person up by the keyed hash of their national ID (the ID itself is never
+    compared in clear, and never stored unencrypted)."""
+    nid = parse_national_id(raw, today)
+    found = await repo.id_by_national_id_hash(session, cipher.lookup_hash(nid.value))
+    if found is None:
+        raise BeneficiaryNotFound(field="national_id")
+    return await get(session, found)

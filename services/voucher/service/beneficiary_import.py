@@ -72,7 +72,7 @@ def read_rows(content: bytes, filename: str | None) -> list[dict[str, str]]:
             sheet = book.worksheets[0]
             table = [[_cell(c) for c in row] for row in sheet.iter_rows(values_only=True)]
             book.close()
-        except Exception as exc:  # noqa: BLE001 - any unreadable workbook is the same refusal
+        except Exception as exc:
             raise UnsupportedFile("The XLSX file cannot be read.", field="file") from exc
     else:
         try:

@@ -31,6 +31,14 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 
 from services.common.errors import AppError
+from services.voucher.errors import (  # noqa: F401 - raised by callers as codes.X
+    CardLocked,
+    CardNotValid,
+    PinIncorrect,
+    PinRequired,
+    TokenExpired,
+    TokenInvalid,
+)
 
 TOKEN_VERSION = 1
 KIND_DYNAMIC = 1
@@ -44,42 +52,6 @@ MAX_TOKEN_CHARS = 160  # 94 bytes -> 151 base32 characters
 PIN_LENGTH = 6
 MAX_PIN_ATTEMPTS = 5
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1, "dklen": 32}
-
-
-class TokenInvalid(AppError):
-    status_code = 422
-    code = "TOKEN_INVALID"
-    message = "The code is not a valid Yiyang code."
-
-
-class TokenExpired(AppError):
-    status_code = 422
-    code = "TOKEN_EXPIRED"
-    message = "The code has expired; show a fresh one."
-
-
-class PinRequired(AppError):
-    status_code = 422
-    code = "PIN_REQUIRED"
-    message = "This card needs its PIN."
-
-
-class PinIncorrect(AppError):
-    status_code = 422
-    code = "PIN_INCORRECT"
-    message = "The PIN is not correct."
-
-
-class CardLocked(AppError):
-    status_code = 423
-    code = "CARD_LOCKED"
-    message = "This card is locked after too many wrong PINs; ask the civil-affairs office."
-
-
-class CardNotValid(AppError):
-    status_code = 422
-    code = "CARD_NOT_VALID"
-    message = "This card has been replaced or is not known."
 
 
 @dataclass(frozen=True)

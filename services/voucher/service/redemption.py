@@ -13,15 +13,10 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from services.common.errors import AppError
+from services.voucher.errors import RedemptionRefused
 
 BASIS_POINTS = 10_000
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-
-
-class RedemptionRefused(AppError):
-    status_code = 422
-    code = "REDEMPTION_REFUSED"
 
 
 def refused(code: str, message: str, *, field: str | None = None,

@@ -311,3 +311,23 @@ async def test_openapi_documents_every_route(env):
                  "/v1/issuance-runs/{run_id}", "/v1/beneficiaries/{beneficiary_id}/vouchers",
                  "/v1/programs/{code}"):
         assert path in paths
+
+
+async def test_lookup_by_national_id_uses_the_keyed_hash_and_answers_masked(env, tokens):
+    body = person()
+    b = await env.enrol(**{k: v for k, v in body.items() if k != "national_id"},
+                        national_id=body["national_id"])
+    r = await env.v.post("/v1/beneficiaries/lookup", headers=env.officer,
+                         json={"national_id": body["national_id"]})
+    assert r.status_code == 200 and r.json()["id"] == b["id"]
+    assert body["national_id"] not in r.text
+    missing = await env.v.post("/v1/beneficiaries/lookup", headers=env.officer,
+                               json={"national_id": make_national_id()})
+    assert missing.status_code == 404
+    assert (await env.v.post("/v1/beneficiaries/lookup", headers=env.other_officer,
+                             json={"national_id": body["national_id"]})).status_code == 403
+    assert (await env.v.post("/v1/beneficiaries/lookup", headers=tokens.headers("beneficiary"),
+                             json={"national_id": body["national_id"]})).status_code == 403
+    bad = await env.v.post("/v1/beneficiaries/lookup", headers=env.officer,
+                           json={"national_id": "123"})
+    assert bad.status_code == 422 and bad.json()["error"]["field"] == "national_id"

@@ -284,3 +284,27 @@ def test_window_is_the_calendar_month_in_beijing_time():
     start, end = issuance_service.window("2026-12")
     assert (start.isoformat(), end.isoformat()) == ("2026-12-01T00:00:00+08:00",
                                                     "2027-01-01T00:00:00+08:00")
+
+
+async def test_the_service_lapses_vouchers_on_its_own(env):
+    from services.voucher.config import VoucherSettings
+    from services.voucher.main import create_app
+    from tests.conftest import running
+
+    await env.appropriate(10_000_000)
+    await enrol_many(env, 1)
+    conn = await env.db()
+    try:
+        await conn.execute("UPDATE voucher SET valid_until = now() - interval '1 second'")
+    finally:
+        await conn.close()
+    app = create_app(VoucherSettings(database_url=env.vdb.app_url, expiry_interval_s=0.05))
+    app.state.ledger_client = env.ledger
+    async with running(app):
+        for _ in range(100):
+            if await env.fetchval("SELECT count(*) FROM voucher WHERE status = 'expired'"):
+                break
+            await asyncio.sleep(0.05)
+    assert await env.fetchval("SELECT released_fen FROM voucher") == FACE
+    assert await env.fetchval(
+        "SELECT count(*) FROM outbox WHERE type = 'voucher.expired'") == 1

@@ -23,10 +23,12 @@ import pytest
 from services.common.auth import hash_terminal_secret, new_terminal_secret
 from services.common.dev_keys import DEV_QR_PRIVATE_KEY
 from services.common.ids import new_uuid
+from services.common.migrate import drop_database
 from services.voucher.config import VoucherSettings
 from services.voucher.main import create_app
 from services.voucher.service import codes
 from tests.conftest import running
+from tests.fixtures import database as dbfix
 
 REGION = "450103"
 
@@ -60,6 +62,8 @@ class World:
     conn: asyncpg.Connection
     providers: dict[str, dict] = field(default_factory=dict)
     version: int = 0
+    # Rows that were there before this test (a database shared by a module's tests).
+    baseline: tuple[int, int, int] = (0, 0, 0)
 
     # --- provider directory -------------------------------------------------------------
     def add_provider(self, *, kind: str = "community_embedded", status: str = "approved",
@@ -88,8 +92,9 @@ class World:
         return Terminal(tid, provider_id, secret)
 
     def _publish(self, **changes: Any) -> None:
-        self.version += 1
-        self.app.state.directory.apply({"version": self.version, **changes})
+        directory = self.app.state.directory
+        self.version = max(self.version, directory.version) + 1
+        directory.apply({"version": self.version, **changes})
 
     # --- people and vouchers ------------------------------------------------------------
     async def add_beneficiary(self, *, status: str = "active", region: str = REGION) -> uuid.UUID:
@@ -135,12 +140,17 @@ class World:
         return await self.conn.fetchval("SELECT balance_fen FROM voucher WHERE id = $1",
                                         voucher_id)
 
-    async def counts(self) -> tuple[int, int, int]:
-        """(redemptions, outbox events, used nonces): what a refused request must not move."""
+    async def raw_counts(self) -> tuple[int, int, int]:
         row = await self.conn.fetchrow(
             "SELECT (SELECT count(*) FROM redemption), (SELECT count(*) FROM outbox), "
             "(SELECT count(*) FROM used_nonce)")
         return tuple(row)
+
+    async def counts(self) -> tuple[int, int, int]:
+        """(redemptions, outbox events, used nonces) made during this test: what a refused
+        request must not move."""
+        raw = await self.raw_counts()
+        return tuple(a - b for a, b in zip(raw, self.baseline, strict=True))
 
 
 def qr(beneficiary_id: uuid.UUID, ttl_s: int = 60, now: datetime | None = None) -> str:
@@ -157,8 +167,37 @@ async def voucher_db(make_db):
     return await make_db("voucher")
 
 
+@pytest.fixture(scope="module")
+async def shared_app(pg_admin_url, db_templates):
+    """One voucher app and database for a whole module (tests then make their own people,
+    providers and terminals, and count relative to `World.baseline`)."""
+    db = await dbfix.fresh_database(pg_admin_url, db_templates["voucher"], "voucher")
+    app = create_app(settings_for(db.app_url))
+    conn = await asyncpg.connect(db.owner_url)
+    try:
+        async with running(app) as client:
+            yield app, client, db, conn
+    finally:
+        await conn.close()
+        await drop_database(pg_admin_url, db.name)
+
+
 @pytest.fixture
-async def world(voucher_db):
+async def shared_world(shared_app):
+    app, client, db, conn = shared_app
+    w = World(app, client, db.owner_url, conn)
+    w.baseline = await w.raw_counts()
+    return w
+
+
+@pytest.fixture
+async def world(own_world):
+    """A World on the test's own database (modules may override it with `shared_world`)."""
+    return own_world
+
+
+@pytest.fixture
+async def own_world(voucher_db):
     app = create_app(settings_for(voucher_db.app_url))
     conn = await asyncpg.connect(voucher_db.owner_url)
     try:

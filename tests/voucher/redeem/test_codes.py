@@ -19,6 +19,12 @@ from services.common.ids import new_uuid
 from tests.voucher.redeem.conftest import key
 
 
+@pytest.fixture
+async def world(shared_world):
+    """This module's tests share one database (they count relative to their start)."""
+    return shared_world
+
+
 def decode_png(data: bytes) -> str:
     found = zxingcpp.read_barcodes(Image.open(io.BytesIO(data)))
     assert len(found) == 1
@@ -148,7 +154,7 @@ def wrong(pin: str) -> str:
 async def test_card_redeems_repeatedly_with_its_pin(card_world):
     world, term, ben, vid, card, _ = card_world
     assert re.fullmatch(r"\d{6}", card["pin"])
-    stored = await world.conn.fetchrow("SELECT pin_hash, pin_salt FROM card")
+    stored = await world.conn.fetchrow("SELECT pin_hash, pin_salt FROM card WHERE beneficiary_id = $1", ben)
     assert card["pin"].encode() not in bytes(stored["pin_hash"])
     for _ in range(2):
         r = await world.client.post("/v1/redemptions", headers=term.headers,
@@ -177,30 +183,30 @@ async def test_five_wrong_pins_lock_the_card(card_world):
 
 
 async def test_a_right_pin_resets_the_count(card_world):
-    world, term, ben, vid, card, _ = card_world
+    world, term, ben, _vid, card, _ = card_world
     for _ in range(4):
         await world.client.post("/v1/redemptions", headers=term.headers,
                                 json=card_body(card, wrong(card["pin"])))
     assert (await world.client.post("/v1/redemptions", headers=term.headers,
                                     json=card_body(card, card["pin"]))).status_code == 201
-    assert await world.conn.fetchval("SELECT failed_attempts FROM card") == 0
+    assert await world.conn.fetchval("SELECT failed_attempts FROM card WHERE beneficiary_id = $1", ben) == 0
 
 
 async def test_wrong_pins_racing_never_exceed_five_attempts(card_world):
-    world, term, ben, vid, card, _ = card_world
+    world, term, ben, _vid, card, _ = card_world
     answers = await asyncio.gather(*(
         world.client.post("/v1/redemptions", headers=term.headers,
                           json=card_body(card, wrong(card["pin"]))) for _ in range(12)))
     codes_seen = [r.json()["error"]["code"] for r in answers]
     assert set(codes_seen) <= {"PIN_INCORRECT", "CARD_LOCKED"}
     assert codes_seen.count("PIN_INCORRECT") <= 4
-    row = await world.conn.fetchrow("SELECT status, failed_attempts FROM card")
+    row = await world.conn.fetchrow("SELECT status, failed_attempts FROM card WHERE beneficiary_id = $1", ben)
     assert (row["status"], row["failed_attempts"]) == ("locked", 5)
 
 
 async def test_reissue_replaces_the_old_card_and_only_officers_of_the_region_issue(
         card_world, tokens):
-    world, term, ben, vid, card, officer = card_world
+    world, term, ben, _vid, card, officer = card_world
     new = (await world.client.post(f"/v1/beneficiaries/{ben}/cards", headers=officer)).json()
     r = await world.client.post("/v1/redemptions", headers=term.headers,
                                 json=card_body(card, card["pin"]))
@@ -214,4 +220,5 @@ async def test_reissue_replaces_the_old_card_and_only_officers_of_the_region_iss
     r = await world.client.post(f"/v1/beneficiaries/{ben}/cards",
                                 headers=tokens.headers(Role.beneficiary, sub=str(ben)))
     assert r.status_code == 403 and r.json()["error"]["code"] == "ROLE_NOT_ALLOWED"
-    assert await world.conn.fetchval("SELECT count(*) FROM card WHERE status <> 'replaced'") == 1
+    assert await world.conn.fetchval(
+        "SELECT count(*) FROM card WHERE status <> 'replaced' AND beneficiary_id = $1", ben) == 1

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from tests.voucher.redeem.conftest import key, qr
+
+
+@pytest.fixture
+async def world(shared_world):
+    """This module's tests share one database (they count relative to their start)."""
+    return shared_world
 
 
 async def test_fifty_terminals_racing_one_token_exactly_one_wins(world):
@@ -55,7 +63,8 @@ async def test_fifty_redemptions_draining_one_voucher_never_overdraw(world):
         "SELECT sum(subsidy_fen) FROM redemption WHERE voucher_id = $1", vid)
     assert db_sum == face - balance
     assert await world.conn.fetchval(
-        "SELECT count(*) FROM outbox WHERE type = 'redemption.created'") == len(ok)
+        "SELECT count(*) FROM outbox WHERE type = 'redemption.created' "
+        "AND payload->>'voucher_id' = $1", str(vid)) == len(ok)
 
 
 async def test_the_same_request_retried_concurrently_moves_money_once(world):
@@ -71,3 +80,52 @@ async def test_the_same_request_retried_concurrently_moves_money_once(world):
     assert len({r.json()["id"] for r in answers}) == 1
     assert await world.balance(vid) == 49_000
     assert await world.counts() == (1, 1, 1)
+
+
+async def test_void_and_claim_racing_exactly_one_wins(world, tokens):
+    pid = world.add_provider()
+    term = world.add_terminal(pid)
+    ben = await world.add_beneficiary()
+    vid = await world.add_voucher(ben)
+    ids = []
+    for _ in range(10):
+        r = await world.client.post("/v1/redemptions", headers=term.headers, json={
+            "token": qr(ben), "service_code": "CARE_BATH", "gross_fen": 1000,
+            "idempotency_key": key()})
+        ids.append(r.json()["id"])
+    svc = tokens.headers("service")
+
+    async def claim(rid):
+        return await world.client.post("/v1/internal/redemptions/claim", headers=svc,
+                                       json={"claim_id": f"c-{rid}", "redemption_ids": [rid]})
+
+    async def void(rid):
+        return await world.client.post(f"/v1/redemptions/{rid}/void", headers=term.headers,
+                                       json={"reason": "race"})
+
+    # Voids, claims and new redemptions on the same voucher, all at once.
+    answers = await asyncio.gather(*(f(rid) for rid in ids for f in (claim, void)),
+                                   *(world.client.post("/v1/redemptions", headers=term.headers,
+                                                       json={"token": qr(ben),
+                                                             "service_code": "CARE_BATH",
+                                                             "gross_fen": 1000,
+                                                             "idempotency_key": key()})
+                                     for _ in range(10)))
+    for i in range(len(ids)):
+        c, v = answers[2 * i], answers[2 * i + 1]
+        assert (c.status_code == 200) != (v.status_code == 200), (c.text, v.text)
+        if c.status_code != 200:
+            assert c.json()["error"]["code"] == "REDEMPTION_VOIDED"
+        else:
+            assert v.json()["error"]["code"] == "REDEMPTION_CLAIMED"
+    assert all(r.status_code == 201 for r in answers[2 * len(ids):])
+    row = await world.conn.fetchrow(
+        "SELECT sum(subsidy_fen) FILTER (WHERE status = 'completed') AS spent, "
+        "count(*) FILTER (WHERE status = 'voided') AS voided, "
+        "count(*) FILTER (WHERE claimed_at IS NOT NULL) AS claimed FROM redemption "
+        "WHERE voucher_id = $1", vid)
+    assert row["voided"] + row["claimed"] == 10
+    assert await world.balance(vid) == 50_000 - row["spent"]
+    assert await world.conn.fetchval(
+        "SELECT count(*) FROM outbox WHERE type = 'redemption.voided' "
+        "AND payload->>'voucher_id' = $1", str(vid)) == row["voided"]

@@ -34,7 +34,7 @@ async def linked(make_db, tokens):
             await conn.close()
 
 
-async def eventually(fn, predicate, timeout_s=5.0):
+async def eventually(fn, predicate, timeout_s=20.0):
     """Poll until `predicate(result)` holds (the directory is polled every 0.2 s)."""
     deadline = time.monotonic() + timeout_s
     while True:

@@ -57,7 +57,7 @@ async def test_enrol_issue_redeem_and_post_to_the_ledger(make_db, tokens):
                                                            provider_id=pid))).json()
             headers = {"Authorization": f"Bearer {term['secret']}"}
 
-            deadline = time.monotonic() + 10
+            deadline = time.monotonic() + 20
             while True:
                 token = (await voucher.post(f"/v1/beneficiaries/{ben}/codes",
                                             headers=me)).json()["token"]

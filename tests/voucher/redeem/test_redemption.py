@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import orjson
@@ -11,6 +12,12 @@ from services.common.auth import Role
 from services.common.dev_keys import DEV_QR_PRIVATE_KEY
 from services.voucher.service import codes
 from tests.voucher.redeem.conftest import key, qr
+
+
+@pytest.fixture
+async def world(shared_world):
+    """This module's tests share one database (they count relative to their start)."""
+    return shared_world
 
 
 @pytest.fixture
@@ -41,7 +48,8 @@ async def test_redemption_pays_the_share_and_writes_the_ledger_event(shop):
     red = await world.conn.fetchrow("SELECT * FROM redemption WHERE id = $1::uuid", out["id"])
     assert red["provider_id"] == term.provider_id and red["terminal_id"] == term.id
     assert red["category"] == "home_care" and red["status"] == "completed"
-    ev = await world.conn.fetchrow("SELECT type, payload::text AS p FROM outbox")
+    ev = await world.conn.fetchrow("SELECT type, payload::text AS p FROM outbox "
+                                   "WHERE payload->>'redemption_id' = $1", out["id"])
     assert ev["type"] == "redemption.created"
     payload = orjson.loads(ev["p"])
     assert payload == {
@@ -87,12 +95,16 @@ async def test_same_key_different_body_is_409_and_changes_nothing(shop):
 
 
 async def test_a_replay_after_the_code_expired_still_gets_the_original_answer(shop):
-    world, term, ben, vid = shop
-    now = datetime.now(UTC)
-    b = body(ben, token=codes.issue_dynamic(DEV_QR_PRIVATE_KEY, ben, 2, now).text)
+    world, term, ben, _vid = shop
+    token = codes.issue_dynamic(DEV_QR_PRIVATE_KEY, ben, 4)
+    b = body(ben, token=token.text)
     first = await world.client.post("/v1/redemptions", headers=term.headers, json=b)
     assert first.status_code == 201
-    await world.conn.execute("SELECT pg_sleep(2.1)")
+    wait = (token.expires_at - datetime.now(UTC)).total_seconds() + 0.2
+    await asyncio.sleep(max(wait, 0))
+    fresh = await world.client.post("/v1/redemptions", headers=term.headers,
+                                    json=dict(b, idempotency_key=key()))
+    assert fresh.json()["error"]["code"] == "TOKEN_EXPIRED"
     again = await world.client.post("/v1/redemptions", headers=term.headers, json=b)
     assert again.status_code == 200 and again.json() == first.json()
 
@@ -114,7 +126,7 @@ async def refusal(world, term, b, status, code, field=None):
 
 
 async def test_token_used_twice_is_refused(shop):
-    world, term, ben, vid = shop
+    world, term, ben, _vid = shop
     token = qr(ben)
     r = await world.client.post("/v1/redemptions", headers=term.headers,
                                 json=body(ben, token=token))
@@ -123,7 +135,7 @@ async def test_token_used_twice_is_refused(shop):
 
 
 async def test_expired_and_forged_tokens_are_refused(shop):
-    world, term, ben, vid = shop
+    world, term, ben, _vid = shop
     old = codes.issue_dynamic(DEV_QR_PRIVATE_KEY, ben, 60,
                               datetime.now(UTC) - timedelta(minutes=5)).text
     await refusal(world, term, body(ben, token=old), 422, "TOKEN_EXPIRED", "token")
@@ -143,14 +155,14 @@ async def test_expired_and_forged_tokens_are_refused(shop):
 
 
 async def test_unknown_person_is_token_invalid(shop):
-    world, term, ben, vid = shop
+    world, term, _ben, _vid = shop
     from services.common.ids import new_uuid
 
     await refusal(world, term, body(new_uuid()), 422, "TOKEN_INVALID", "token")
 
 
 async def test_provider_not_approved_and_service_not_offered(shop):
-    world, term, ben, vid = shop
+    world, term, ben, _vid = shop
     await refusal(world, term, body(ben, service_code="NO_SUCH"), 422, "SERVICE_NOT_OFFERED",
                   "service_code")
     world.set_provider_status(term.provider_id, "suspended")
@@ -255,7 +267,7 @@ async def test_bad_input_is_422_with_the_field_and_changes_nothing(shop):
 
 
 async def test_malformed_json_changes_nothing(shop):
-    world, term, ben, vid = shop
+    world, term, _ben, vid = shop
     before = await world.counts()
     r = await world.client.post("/v1/redemptions", headers={
         **term.headers, "content-type": "application/json"}, content=b"{not json")

@@ -186,7 +186,7 @@ async def test_killing_the_relay_and_the_ledger_mid_delivery_applies_each_event_
         for _round in range(2):
             relay = _relay(voucher_db.app_url, port)
             before = await delivered()
-            await _until(lambda: _progress(delivered, before), 60, "relay progress")
+            await _until(lambda b=before: _progress(delivered, b), 60, "relay progress")
             await _until(relay_in_flight, 30, "a batch in flight")
             _kill(relay)
         # 2) the ledger is SIGKILLed while writing a batch, then restarted

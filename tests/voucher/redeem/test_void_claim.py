@@ -13,7 +13,12 @@ from tests.voucher.redeem.conftest import key, qr
 
 
 @pytest.fixture
-async def redeemed(world):
+async def world(shared_world):
+    """Most tests here share one database (they count relative to their start)."""
+    return shared_world
+
+
+async def _redeem(world):
     pid = world.add_provider()
     term = world.add_terminal(pid)
     ben = await world.add_beneficiary()
@@ -23,6 +28,18 @@ async def redeemed(world):
         "idempotency_key": key()})
     assert r.status_code == 201 and r.json()["balance_fen"] == 0
     return world, term, ben, vid, r.json()["id"]
+
+
+@pytest.fixture
+async def redeemed(world):
+    """A person's 100-yuan voucher spent in full at a terminal."""
+    return await _redeem(world)
+
+
+@pytest.fixture
+async def redeemed_alone(own_world):
+    """The same on a database of the test's own (for global counts: lag, nonce purge)."""
+    return await _redeem(own_world)
 
 
 async def test_void_restores_balance_status_and_day_limit_and_emits_the_reversal(redeemed):
@@ -35,7 +52,8 @@ async def test_void_restores_balance_status_and_day_limit_and_emits_the_reversal
                                   "FROM voucher WHERE id = $1", vid)
     assert tuple(v) == ("active", 10_000, 0, 0)
     ev = await world.conn.fetchrow(
-        "SELECT payload::text AS p FROM outbox WHERE type = 'redemption.voided'")
+        "SELECT payload::text AS p FROM outbox WHERE type = 'redemption.voided' "
+        "AND payload->>'redemption_id' = $1", rid)
     p = orjson.loads(ev["p"])
     assert p["redemption_id"] == rid and p["subsidy_fen"] == 10_000
     assert p["reason"] == "wrong service entered" and p["funding_shares"]["central"] == 9500
@@ -47,7 +65,7 @@ async def test_void_restores_balance_status_and_day_limit_and_emits_the_reversal
 
 
 async def test_void_is_idempotent_even_when_raced(redeemed):
-    world, term, ben, vid, rid = redeemed
+    world, term, _ben, vid, rid = redeemed
     answers = await asyncio.gather(*(
         world.client.post(f"/v1/redemptions/{rid}/void", headers=term.headers,
                           json={"reason": "mistake"}) for _ in range(10)))
@@ -55,11 +73,12 @@ async def test_void_is_idempotent_even_when_raced(redeemed):
     assert sum(not a.json()["already_voided"] for a in answers) == 1
     assert await world.balance(vid) == 10_000
     assert await world.conn.fetchval(
-        "SELECT count(*) FROM outbox WHERE type = 'redemption.voided'") == 1
+        "SELECT count(*) FROM outbox WHERE type = 'redemption.voided' "
+        "AND payload->>'redemption_id' = $1", rid) == 1
 
 
 async def test_only_the_same_provider_may_void(redeemed, tokens):
-    world, term, ben, vid, rid = redeemed
+    world, term, _ben, vid, rid = redeemed
     other = world.add_terminal(world.add_provider())
     url = f"/v1/redemptions/{rid}/void"
     r = await world.client.post(url, headers=other.headers, json={"reason": "x"})
@@ -78,7 +97,7 @@ async def test_only_the_same_provider_may_void(redeemed, tokens):
 
 
 async def test_void_bad_input_changes_nothing(redeemed):
-    world, term, ben, vid, rid = redeemed
+    world, term, _ben, vid, rid = redeemed
     for payload, field in [({}, "reason"), ({"reason": "  "}, "reason"),
                            ({"reason": "x" * 501}, "reason"), ({"reason": "ok", "x": 1}, "x")]:
         r = await world.client.post(f"/v1/redemptions/{rid}/void", headers=term.headers,
@@ -92,7 +111,7 @@ async def test_void_bad_input_changes_nothing(redeemed):
 
 
 async def test_void_refused_after_the_day_or_once_claimed(redeemed, tokens):
-    world, term, ben, vid, rid = redeemed
+    world, term, _ben, _vid, rid = redeemed
     svc = tokens.headers(Role.service)
     r = await world.client.post("/v1/internal/redemptions/claim", headers=svc,
                                 json={"claim_id": "c1", "redemption_ids": [rid]})
@@ -121,11 +140,12 @@ async def test_void_refused_after_the_day_or_once_claimed(redeemed, tokens):
                                 json={"reason": "late"})
     assert r.status_code == 409 and r.json()["error"]["code"] == "VOID_WINDOW_CLOSED"
     assert await world.conn.fetchval(
-        "SELECT count(*) FROM outbox WHERE type = 'redemption.voided'") == 0
+        "SELECT count(*) FROM outbox WHERE type = 'redemption.voided' "
+        "AND payload->>'redemption_id' = ANY($1::text[])", [rid, rid2]) == 0
 
 
 async def test_claim_refuses_voided_and_unknown_and_non_services(redeemed, tokens):
-    world, term, ben, vid, rid = redeemed
+    world, term, _ben, _vid, rid = redeemed
     await world.client.post(f"/v1/redemptions/{rid}/void", headers=term.headers,
                             json={"reason": "x"})
     svc = tokens.headers(Role.service)
@@ -143,11 +163,11 @@ async def test_claim_refuses_voided_and_unknown_and_non_services(redeemed, token
         json={"claim_id": "c1", "redemption_ids": [rid]})
     assert r.status_code == 403
     assert await world.conn.fetchval("SELECT count(*) FROM redemption "
-                                     "WHERE claimed_at IS NOT NULL") == 0
+                                     "WHERE claimed_at IS NOT NULL AND id = $1::uuid", rid) == 0
 
 
 async def test_the_database_refuses_changing_a_redemptions_amounts(redeemed):
-    world, term, ben, vid, rid = redeemed
+    world, _term, _ben, vid, rid = redeemed
     import asyncpg
 
     app_conn = await asyncpg.connect(world.app.state.db.url)
@@ -165,7 +185,7 @@ async def test_the_database_refuses_changing_a_redemptions_amounts(redeemed):
 
 
 async def test_lists_for_the_provider_day_and_the_persons_history(redeemed, tokens):
-    world, term, ben, vid, rid = redeemed
+    world, term, ben, _vid, rid = redeemed
     from datetime import UTC, datetime
 
     from services.voucher.service.redemption import local_day
@@ -199,8 +219,8 @@ async def test_lists_for_the_provider_day_and_the_persons_history(redeemed, toke
         assert (await world.client.get(url, headers=headers)).status_code == 403
 
 
-async def test_outbox_lag_is_visible_to_finance_and_in_readiness(redeemed, tokens):
-    world, term, ben, vid, rid = redeemed
+async def test_outbox_lag_is_visible_to_finance_and_in_readiness(redeemed_alone, tokens):
+    world, term, _ben, _vid, _rid = redeemed_alone
     r = await world.client.get("/v1/outbox/lag", headers=tokens.headers(Role.finance,
                                                                         region="450000"))
     assert r.status_code == 200 and r.json()["undelivered"] == 1
@@ -211,8 +231,8 @@ async def test_outbox_lag_is_visible_to_finance_and_in_readiness(redeemed, token
     assert ready["checks"]["outbox"]["undelivered"] == 1
 
 
-async def test_only_expired_nonces_are_purged(redeemed):
-    world, term, ben, vid, rid = redeemed
+async def test_only_expired_nonces_are_purged(redeemed_alone):
+    world, _term, _ben, _vid, _rid = redeemed_alone
     from datetime import UTC, datetime, timedelta
 
     from services.voucher.repository.redemption import purge_nonces

@@ -1,0 +1,27 @@
+"""The redemption migration is reversible: down past it and up again on a real database."""
+
+from __future__ import annotations
+
+import asyncio
+
+import asyncpg
+
+from services.common.migrate import downgrade, upgrade
+
+
+async def test_voucher_0201_downgrades_and_upgrades(make_db):
+    db = await make_db("voucher")
+
+    async def tables() -> set[str]:
+        conn = await asyncpg.connect(db.owner_url)
+        try:
+            rows = await conn.fetch("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+            return {r[0] for r in rows}
+        finally:
+            await conn.close()
+
+    assert {"redemption", "card", "used_nonce"} <= await tables()
+    await asyncio.to_thread(downgrade, "voucher", db.owner_url, "voucher_0004")
+    assert not {"redemption", "card", "used_nonce"} & await tables()
+    await asyncio.to_thread(upgrade, "voucher", db.owner_url)
+    assert {"redemption", "card", "used_nonce"} <= await tables()
