@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse, Response
 from services.common.auth import Principal, Role, require
 from services.common.settings import get_common_settings
 from services.common.errors import Forbidden, InvalidInput
-from services.ledger.settlement import batches, claims, reports
+from services.ledger.settlement import batches, claims, reconciliation, reports
 from services.ledger.settlement.clients import ProviderClient, VoucherClient
 from services.ledger.settlement.schemas import (
     BatchCreate,
@@ -203,3 +203,30 @@ async def get_aging(request: Request, p: Principal = FINANCE_AUDITOR) -> dict[st
         raise Forbidden("A region scope is required.", code="OUT_OF_SCOPE", field="region_code")
     return await reports.aging(_pool(request),
                                lambda regions: all(p.covers_region(r) for r in regions))
+
+
+# --- reconciliation -------------------------------------------------------------------------
+
+
+@router.get("/reconciliation", responses=ERRORS)
+async def get_reconciliation(
+        request: Request, period: Annotated[Period, Query()],
+        region_code: Annotated[str, Query(pattern=r"^[0-9]{6}([0-9]{3}){0,2}$")],
+        format: Annotated[str, Query(pattern="^(json|csv|xlsx)$")] = "json",
+        p: Principal = FINANCE_AUDITOR) -> Any:
+    """Reconcile a period and region three ways: voucher-side redemptions vs ledger postings
+    vs claims and payments, and Σ voucher balances vs vouchers outstanding. `{ok,
+    discrepancies: [{kind, record, side, amount_fen, detail}]}`, empty when all agree;
+    `format=csv` or `format=xlsx` exports the discrepancies."""
+    p.ensure_region(region_code)
+    report = await reconciliation.reconcile(_pool(request), _voucher(request), period,
+                                            region_code)
+    name = f"reconciliation-{region_code}-{period}"
+    if format == "csv":
+        return Response(reconciliation.as_csv(report), media_type="text/csv; charset=utf-8",
+                        headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
+    if format == "xlsx":
+        return Response(reconciliation.as_xlsx(report), media_type=(
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+            headers={"Content-Disposition": f'attachment; filename="{name}.xlsx"'})
+    return report

@@ -69,6 +69,18 @@ class VoucherClient(_ServiceClient):
         return ClaimAnswer(False, error.get("code") or f"HTTP_{resp.status_code}",
                            tuple(str(x) for x in refused))
 
+    async def reconciliation(self, period: str, region_code: str) -> dict[str, Any]:
+        """GET /v1/internal/reconciliation: the voucher side for a period and region."""
+        try:
+            resp = await self.http.get("/v1/internal/reconciliation", headers=self._headers(),
+                                       params={"period": period, "region_code": region_code},
+                                       timeout=self._timeout)
+        except httpx.HTTPError as exc:
+            raise VoucherUnavailable() from exc
+        if resp.status_code != 200:
+            raise VoucherUnavailable()
+        return resp.json()
+
 
 @dataclass
 class BankAccount:
