@@ -28,7 +28,8 @@ async def ledger_side(conn: asyncpg.Connection, period: str, prefix: str, ids: l
           FROM posting p JOIN account a ON a.id = p.account_id AND a.code = '2201'
           JOIN entry e ON e.id = p.entry_id
          WHERE p.period = $1 AND p.region_code LIKE $2 || '%'
-           AND e.kind NOT IN ('redemption', 'redemption_void', 'settlement_payment')
+           AND e.kind NOT IN ('redemption', 'redemption_void', 'settlement_payment',
+                              'copay_received', 'copay_refunded')
          GROUP BY e.id ORDER BY e.seq
         """, period, prefix)
     outstanding = await conn.fetch(

@@ -7,6 +7,7 @@ from fastapi import APIRouter
 from services.voucher.api import (
     beneficiaries,
     codes,
+    copay,
     issuance,
     programs,
     reconciliation,
@@ -14,5 +15,6 @@ from services.voucher.api import (
 )
 
 router = APIRouter(prefix="/v1")
-for module in (programs, beneficiaries, issuance, codes, redemptions, reconciliation):
+for module in (programs, beneficiaries, issuance, codes, redemptions, reconciliation,
+               copay):
     router.include_router(module.router)
