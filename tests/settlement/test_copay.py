@@ -143,3 +143,31 @@ async def test_cash_copay_is_recorded_by_the_provider_and_posted(settle):
     assert r.status_code == 422 and r.json()["error"]["field"] == "method"
     await s.deliver()
     assert await s.fetchval("SELECT sum(balance_fen) FROM account WHERE code = '1102'") == 1_500
+
+
+async def test_copayments_reconcile_with_the_ledger(settle):
+    s = settle
+    pid, term = await s.provider()
+    staff = s.tokens.headers(Role.provider_staff, provider_id=pid)
+    first, lost = await s.redeem(term, 3_000), await s.redeem(term, 5_000)
+    r = await s.w.client.post(f"/v1/redemptions/{first}/copayment", headers=staff,
+                              json={"method": "cash"})
+    assert r.status_code == 200
+    await s.deliver()
+
+    async def copay_discrepancies():
+        r = await s.lc.get("/v1/reconciliation", headers=s.finance(),
+                           params={"period": s.period, "region_code": "450100"})
+        assert r.status_code == 200, r.text
+        return [d for d in r.json()["discrepancies"] if d["kind"] == "COPAY_MISMATCH"]
+
+    assert await copay_discrepancies() == []
+    r = await s.w.client.post(f"/v1/redemptions/{lost}/copayment", headers=staff,
+                              json={"method": "cash"})
+    lost_id = r.json()["id"]
+    await s.w.conn.execute("DELETE FROM outbox WHERE type = 'copay.received' AND "
+                           "payload->>'copayment_id' = $1", lost_id)
+    await s.deliver()
+    found = await copay_discrepancies()
+    assert [(d["record"], d["side"], d["amount_fen"]) for d in found] == [
+        (f"copayment:{lost_id}", "ledger", -2_500)]

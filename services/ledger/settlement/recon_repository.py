@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncpg
 
 
-async def ledger_side(conn: asyncpg.Connection, period: str, prefix: str, ids: list[str]
-                      ) -> dict[str, list[asyncpg.Record]]:
+async def ledger_side(conn: asyncpg.Connection, period: str, prefix: str, ids: list[str],
+                      copay_ids: list[str]) -> dict[str, list[asyncpg.Record]]:
     """Redemption entries of the period and region (or naming one of `ids`), their reversal,
     their live claim; payable postings not explained by redemptions, voids or payments;
     vouchers-outstanding balances; paid claims whose payments do not add up."""
@@ -50,5 +50,14 @@ async def ledger_side(conn: asyncpg.Connection, period: str, prefix: str, ids: l
          WHERE c.period = $1 AND c.status IN ('paid', 'approved', 'batched')
            AND EXISTS (SELECT 1 FROM unnest(c.region_codes) r WHERE r LIKE $2 || '%')
         """, period, prefix)
-    return {"redemptions": redemptions, "stray": stray, "outstanding": outstanding,
+    copays = await conn.fetch(
+        """
+        SELECT e.ref AS copayment_id, sum(p.amount_fen) AS net_fen
+          FROM entry e JOIN posting p ON p.entry_id = e.id
+          JOIN account a ON a.id = p.account_id AND a.code = '1102'
+         WHERE e.kind IN ('copay_received', 'copay_refunded')
+           AND ((e.period = $1 AND e.region_code LIKE $2 || '%') OR e.ref = ANY($3::text[]))
+         GROUP BY e.ref
+        """, period, prefix, copay_ids)
+    return {"copays": copays, "redemptions": redemptions, "stray": stray, "outstanding": outstanding,
             "payments": payments}

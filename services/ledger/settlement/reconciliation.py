@@ -13,7 +13,8 @@ the side that is out (voucher, ledger or settlement) and the amount in fen:
   of the period that is neither a redemption, a void nor a payment);
 - Σ voucher balances vs vouchers outstanding (2101), per program and budget region:
   OUTSTANDING_MISMATCH.
-Stripe co-payments vs ledger are not reconciled yet (co-payments are not built).
+- co-payments (captured less refunded, as recorded from Stripe's webhooks and refunds, or
+  cash) vs the ledger's co-payment clearing (1102) per co-payment: COPAY_MISMATCH.
 """
 
 from __future__ import annotations
@@ -81,6 +82,16 @@ def compare(voucher: dict[str, Any], ledger: dict[str, list[Any]]) -> list[dict[
                           int(p["paid_fen"]) - expected,
                           f"claim {p['status']} for {p['total_fen']} fen, "
                           f"payments posted {p['paid_fen']} fen"))
+    v_copay = {c["id"]: c["captured_fen"] - c["refunded_fen"]
+               for c in voucher.get("copayments", [])}
+    l_copay = {c["copayment_id"]: int(c["net_fen"]) for c in ledger.get("copays", [])}
+    for cid in sorted(set(v_copay) | set(l_copay)):
+        diff = l_copay.get(cid, 0) - v_copay.get(cid, 0)
+        if diff:
+            out.append(_d("COPAY_MISMATCH", f"copayment:{cid}",
+                          "ledger" if cid in v_copay else "voucher", diff,
+                          f"ledger clearing {l_copay.get(cid, 0)} fen, captured less refunded "
+                          f"{v_copay.get(cid, 0)} fen"))
     v_bal = {(b["program_code"], b["budget_region_code"]): b["balance_fen"]
              for b in voucher["balances"]}
     l_bal = {(o["program_code"], o["region_code"]): int(o["balance_fen"])
@@ -101,8 +112,9 @@ async def reconcile(pool: asyncpg.Pool, voucher: VoucherClient, period: str,
     prefix = significant_prefix(region_code)
     async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read",
                                                          readonly=True):
-        ledger_side = await repo.ledger_side(conn, period, prefix,
-                                             [r["id"] for r in voucher_side["redemptions"]])
+        ledger_side = await repo.ledger_side(
+            conn, period, prefix, [r["id"] for r in voucher_side["redemptions"]],
+            [c["id"] for c in voucher_side.get("copayments", [])])
     found = compare(voucher_side, ledger_side)
     return {"ok": not found, "period": period, "region_code": region_code,
             "redemptions_checked": len(voucher_side["redemptions"]),

@@ -21,8 +21,9 @@ async def reconciliation_feed(
         region_code: Annotated[str, Query(pattern=r"^[0-9]{6}([0-9]{3}){0,2}$")],
         _p: Principal = require(Role.service)) -> dict[str, Any]:
     """(Ledger reconciliation) The period's redemptions (by their Asia/Shanghai day) of
-    vouchers whose budget region lies in `region_code`, and the sum of voucher balances per
+    vouchers whose budget region lies in `region_code`, their co-payments (captured and
+    refunded), and the sum of voucher balances per
     program and budget region, from one snapshot."""
-    redemptions, balances = await repo.redemptions_and_balances(
+    redemptions, balances, copayments = await repo.redemptions_and_balances(
         pool, period, significant_prefix(region_code))
-    return repo.as_json(redemptions, balances)
+    return repo.as_json(redemptions, balances, copayments)

@@ -8,7 +8,7 @@ import asyncpg
 
 
 async def redemptions_and_balances(pool: asyncpg.Pool, period: str, region_prefix: str
-                                   ) -> tuple[list[asyncpg.Record], list[asyncpg.Record]]:
+                                   ) -> tuple[list[asyncpg.Record], ...]:
     async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read",
                                                          readonly=True):
         redemptions = await conn.fetch(
@@ -26,11 +26,26 @@ async def redemptions_and_balances(pool: asyncpg.Pool, period: str, region_prefi
               FROM voucher WHERE budget_region_code LIKE $1 || '%'
              GROUP BY program_code, budget_region_code ORDER BY 1, 2
             """, region_prefix)
-    return redemptions, balances
+        copayments = await conn.fetch(
+            """
+            SELECT c.id::text AS id, c.redemption_id::text AS redemption_id, c.method,
+                   c.captured_fen, c.refunded_fen, c.stripe_payment_intent_id
+              FROM copayment c JOIN redemption r ON r.id = c.redemption_id
+              JOIN voucher v ON v.id = r.voucher_id
+             WHERE to_char(r.day_on, 'YYYY-MM') = $1 AND v.budget_region_code LIKE $2 || '%'
+             ORDER BY c.created_at, c.id
+            """, period, region_prefix)
+    return redemptions, balances, copayments
 
 
-def as_json(redemptions: list[Any], balances: list[Any]) -> dict[str, Any]:
+def as_json(redemptions: list[Any], balances: list[Any], copayments: list[Any] = ()
+            ) -> dict[str, Any]:
     return {
+        "copayments": [{"id": c["id"], "redemption_id": c["redemption_id"],
+                        "method": c["method"], "captured_fen": int(c["captured_fen"]),
+                        "refunded_fen": int(c["refunded_fen"]),
+                        "payment_intent_id": c["stripe_payment_intent_id"]}
+                       for c in copayments],
         "redemptions": [{"id": r["id"], "provider_id": r["provider_id"],
                          "subsidy_fen": int(r["subsidy_fen"]), "copay_fen": int(r["copay_fen"]),
                          "status": r["status"], "claim_id": r["claim_id"],
