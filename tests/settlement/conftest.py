@@ -17,24 +17,29 @@ import pytest
 from services.common.auth import Role
 from services.ledger.config import LedgerSettings
 from services.ledger.main import create_app as create_ledger
-from services.voucher.relay import Relay
 from services.provider.config import ProviderSettings
 from services.provider.main import create_app as create_provider
+from services.voucher.relay import Relay
 from tests.conftest import running
 from tests.provider.conftest import application
-from tests.voucher.redeem.conftest import Terminal, World, key, qr
-from tests.voucher.redeem.conftest import own_world as own_world  # noqa: F401 - fixture
-from tests.voucher.redeem.conftest import world as world  # noqa: F401 - fixture re-export
-from tests.voucher.redeem.conftest import voucher_db as voucher_db  # noqa: F401
+from tests.voucher.redeem.conftest import (
+    Terminal,
+    World,
+    key,
+    own_world,  # noqa: F401 - fixture
+    qr,
+    voucher_db,  # noqa: F401
+    world,  # noqa: F401 - fixture re-export
+)
 
 CITY = "450100"
-PERIOD_NOW = lambda: datetime.now(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m")  # noqa: E731
+PERIOD_NOW = lambda: datetime.now(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m")
 
 
 class Settle:
     """Ledger + voucher apps and the people who use them."""
 
-    def __init__(self, ledger: httpx.AsyncClient, ldb: Any, world: World, tokens: Any) -> None:
+    def __init__(self, ledger: httpx.AsyncClient, ldb: Any, world: World, tokens: Any) -> None:  # noqa: F811
         self.lc = ledger
         self.ldb = ldb
         self.w = world

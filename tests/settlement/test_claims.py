@@ -43,7 +43,7 @@ async def test_claimable_then_claim_lists_posted_unvoided_redemptions(settle):
 async def test_explicit_lines_refused_and_named_change_nothing(settle):
     s = settle
     pid, term = await s.provider()
-    other_pid, other_term = await s.provider()
+    _other_pid, other_term = await s.provider()
     good, voided, claimed = (await s.redeem(term), await s.redeem(term), await s.redeem(term))
     foreign = await s.redeem(other_term)
     assert (await s.void(term, voided)).status_code == 200

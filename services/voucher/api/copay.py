@@ -16,6 +16,7 @@ from services.voucher.service import copay
 
 router = APIRouter(tags=["copayments"])
 PROVIDER_SIDE = require(Role.terminal, Role.provider_admin, Role.provider_staff)
+PROVIDER_ADMIN = require(Role.provider_admin)
 
 
 class CopayCreate(BaseModel):
@@ -58,7 +59,7 @@ async def start_copayment(redemption_id: uuid.UUID, body: CopayCreate, request: 
 @router.post("/copayments/{copayment_id}/refund")
 async def refund_copayment(copayment_id: uuid.UUID, body: RefundCreate, request: Request,
                            pool: RawPoolDep,
-                           p: Principal = require(Role.provider_admin)) -> dict[str, Any]:
+                           p: Principal = PROVIDER_ADMIN) -> dict[str, Any]:
     """Refund part (`amount_fen`) or all of a co-payment of your provider; never more than
     captured minus already refunded (409 REFUND_EXCEEDS_CAPTURED)."""
     return await copay.refund(pool, gateway(request), copayment_id, provider_id=_provider(p),

@@ -12,6 +12,7 @@ from services.voucher.api.deps import RawPoolDep
 from services.voucher.repository import reconciliation as repo
 
 router = APIRouter(tags=["internal"])
+SERVICE_ONLY = require(Role.service)
 
 
 @router.get("/internal/reconciliation")
@@ -19,7 +20,7 @@ async def reconciliation_feed(
         pool: RawPoolDep,
         period: Annotated[str, Query(pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$")],
         region_code: Annotated[str, Query(pattern=r"^[0-9]{6}([0-9]{3}){0,2}$")],
-        _p: Principal = require(Role.service)) -> dict[str, Any]:
+        _p: Principal = SERVICE_ONLY) -> dict[str, Any]:
     """(Ledger reconciliation) The period's redemptions (by their Asia/Shanghai day) of
     vouchers whose budget region lies in `region_code`, their co-payments (captured and
     refunded), and the sum of voucher balances per
