@@ -156,3 +156,25 @@ async def test_claim_access_and_bad_input(settle):
                         headers=s.finance(), json={})
     assert r.status_code == 404 and r.json()["error"]["code"] == "CLAIM_NOT_FOUND"
     assert await s.counts() == before
+
+
+async def test_claims_are_listed_within_scope(settle):
+    s = settle
+    (pa, ta), (pb, tb) = await s.provider(), await s.provider()
+    await s.redeem(ta)
+    await s.redeem(tb)
+    await s.deliver()
+    ca, cb = (await s.claim(pa)).json(), (await s.claim(pb)).json()
+    r = await s.lc.get("/v1/claims", headers=s.admin(pa))
+    assert r.status_code == 200 and [c["id"] for c in r.json()["items"]] == [ca["id"]]
+    r = await s.lc.get("/v1/claims", headers=s.admin(pa), params={"provider_id": pb})
+    assert r.status_code == 403
+    r = await s.lc.get("/v1/claims", headers=s.finance(), params={"status": "submitted"})
+    assert {c["id"] for c in r.json()["items"]} == {ca["id"], cb["id"]}
+    r = await s.lc.get("/v1/claims", headers=s.finance(region="450200"))
+    assert r.status_code == 200 and r.json()["items"] == []
+    r = await s.lc.get("/v1/claims", headers=s.finance(), params={"status": "lost"})
+    assert r.status_code == 422 and r.json()["error"]["field"] == "status"
+    r = await s.lc.get("/v1/claims", headers=s.tokens.headers(Role.civil_affairs,
+                                                               region="450000"))
+    assert r.status_code == 403

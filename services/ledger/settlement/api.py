@@ -11,8 +11,8 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from services.common.auth import Principal, Role, require
-from services.common.settings import get_common_settings
 from services.common.errors import Forbidden, InvalidInput
+from services.common.settings import get_common_settings
 from services.ledger.settlement import batches, claims, reconciliation, reports
 from services.ledger.settlement.clients import ProviderClient, VoucherClient
 from services.ledger.settlement.schemas import (
@@ -80,6 +80,27 @@ async def create_claim(body: ClaimCreate, request: Request,
     p.ensure_provider(body.provider_id)
     status, out = await claims.create_claim(_pool(request), _voucher(request), body, p)
     return JSONResponse(out, status_code=status)
+
+
+@router.get("/claims", responses=ERRORS)
+async def list_claims(
+        request: Request,
+        provider_id: Annotated[str | None, Query(min_length=1, max_length=64)] = None,
+        status: Annotated[str | None, Query(
+            pattern="^(submitted|rejected|approved|batched|paid)$")] = None,
+        period: Annotated[Period | None, Query()] = None,
+        limit: Annotated[int, Query(ge=1, le=500)] = 100,
+        p: Principal = READERS) -> dict[str, Any]:
+    """Claims, newest first: a provider admin sees its own provider's; finance and auditors
+    those whose regions they cover (e.g. `status=submitted` to find work to approve)."""
+    if p.role == Role.provider_admin:
+        if provider_id is None:
+            provider_id = p.provider_id or ""
+        p.ensure_provider(provider_id)
+    elif not p.region:
+        raise Forbidden("A region scope is required.", code="OUT_OF_SCOPE", field="region_code")
+    return {"items": await claims.list_claims(_pool(request), p, provider_id=provider_id,
+                                              status=status, period=period, limit=limit)}
 
 
 @router.get("/claims/{claim_id}", responses=ERRORS)

@@ -241,3 +241,20 @@ async def resubmit(pool: asyncpg.Pool, claim_id: uuid.UUID, who: Principal,
         await repo.set_status(conn, claim_id, "submitted")
         await repo.add_action(conn, claim_id, "resubmit", who.sub, who.role.value, comment)
     return await read_claim(pool, claim_id)
+
+
+async def list_claims(pool: asyncpg.Pool, who: Principal, *, provider_id: str | None,
+                      status: str | None, period: str | None, limit: int
+                      ) -> list[dict[str, Any]]:
+    """Claims the caller may see (a provider its own; finance/auditor those whose regions
+    they cover), newest first, without their lines."""
+    async with pool.acquire() as conn:
+        rows = await repo.list_claims(conn, provider_id=provider_id, status=status,
+                                      period=period, limit=limit)
+    return [{"id": str(c["id"]), "provider_id": c["provider_id"], "period": c["period"],
+             "status": c["status"], "total_fen": int(c["total_fen"]), "count": c["line_count"],
+             "region_codes": list(c["region_codes"]), "submitted_by": c["submitted_by"],
+             "submitted_at": _iso(c["submitted_at"]), "approved_by": c["approved_by"],
+             "approved_at": _iso(c["approved_at"])}
+            for c in rows if all(who.covers_region(r) for r in c["region_codes"])
+            or who.role.value == "provider_admin"]

@@ -129,3 +129,13 @@ async def actions(conn: asyncpg.Connection, claim_id: uuid.UUID) -> list[asyncpg
     return await conn.fetch(
         "SELECT action, actor, role, comment, reasons, at FROM claim_action "
         "WHERE claim_id = $1 ORDER BY id", claim_id)
+
+
+async def list_claims(conn: asyncpg.Connection, *, provider_id: str | None,
+                      status: str | None, period: str | None, limit: int
+                      ) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        f"SELECT {CLAIM_COLUMNS} FROM claim WHERE ($1::text IS NULL OR provider_id = $1) "
+        "AND ($2::text IS NULL OR status = $2) AND ($3::text IS NULL OR period = $3) "
+        "AND status NOT IN ('pending', 'abandoned') ORDER BY created_at DESC LIMIT $4",
+        provider_id, status, period, limit)
