@@ -70,7 +70,7 @@ class World:
                      services: list[dict] | None = None) -> str:
         pid = str(new_uuid())
         services = services or [
-            {"code": "CARE_BATH", "name": "助浴", "category": "home_care", "price_fen": 8000},
+            {"code": "CARE_BATH", "name": "助浴", "category": "bathing", "price_fen": 8000},
             {"code": "MEAL_LUNCH", "name": "午餐", "category": "meal", "price_fen": 1500},
         ]
         self.providers[pid] = {"id": pid, "name": "p", "kind": kind, "status": status,
@@ -113,7 +113,7 @@ class World:
                           day_cap_fen: int | None = None, day_limit_count: int | None = None,
                           kinds: tuple[str, ...] = ("community_embedded", "home_care",
                                                     "rural_station", "institution"),
-                          categories: tuple[str, ...] = ("home_care",),
+                          categories: tuple[str, ...] = ("bathing",),
                           program_code: str = "disability_subsidy", priority: int = 100,
                           status: str = "active", valid_from: datetime | None = None,
                           valid_until: datetime | None = None,

@@ -47,7 +47,7 @@ async def test_redemption_pays_the_share_and_writes_the_ledger_event(shop):
     assert await world.balance(vid) == 46000
     red = await world.conn.fetchrow("SELECT * FROM redemption WHERE id = $1::uuid", out["id"])
     assert red["provider_id"] == term.provider_id and red["terminal_id"] == term.id
-    assert red["category"] == "home_care" and red["status"] == "completed"
+    assert red["category"] == "bathing" and red["status"] == "completed"
     ev = await world.conn.fetchrow("SELECT type, payload::text AS p FROM outbox "
                                    "WHERE payload->>'redemption_id' = $1", out["id"])
     assert ev["type"] == "redemption.created"
@@ -182,7 +182,7 @@ async def test_no_usable_voucher_for_this_kind_category_or_window(world):
     term = world.add_terminal(meal)
     ben = await world.add_beneficiary()
     # A care voucher does not pay for lunch at a meal point...
-    await world.add_voucher(ben, categories=("home_care",), kinds=("community_embedded",))
+    await world.add_voucher(ben, categories=("bathing",), kinds=("community_embedded",))
     await refusal(world, term, body(ben, service_code="MEAL_LUNCH"), 422, "NO_USABLE_VOUCHER")
     # ... nor does a meal voucher outside its window.
     past = datetime.now(UTC) - timedelta(days=40)

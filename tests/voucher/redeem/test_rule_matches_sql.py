@@ -60,7 +60,7 @@ async def test_statement_agrees_with_pure_rule(world, case):
     pool: asyncpg.Pool = world.app.state.db.raw_pool
     row = await repo.redeem(
         pool, beneficiary_id=ben, nonce=new_uuid().bytes[:8],
-        nonce_expires_at=now, provider_kind="home_care", category="home_care",
+        nonce_expires_at=now, provider_kind="home_care", category="bathing",
         gross_fen=case["gross"], today=today, now=now, redemption_id=new_uuid(),
         event_id=new_uuid(), provider_id="p", terminal_id="t", service_code="CARE_BATH",
         idempotency_key=str(new_uuid()), request_hash=b"h", card_id=None)
