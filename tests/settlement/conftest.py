@@ -71,7 +71,7 @@ class Settle:
                                  "status": "approved", "region_code": "450103", "lat": 22.8,
                                  "lon": 108.3, "services": [
                                      {"code": "CARE_BATH", "name": "助浴",
-                                      "category": "home_care", "price_fen": 8000}]}
+                                      "category": "bathing", "price_fen": 8000}]}
         self.w._publish(providers=[self.w.providers[pid]])
         return pid, self.w.add_terminal(pid)
 
