@@ -112,16 +112,25 @@ async def test_online_copay_webhook_refunds_and_ledger(settle, localstripe):
 
     admin = s.tokens.headers(Role.provider_admin, provider_id=pid)
     refund_url = f"/v1/copayments/{cp['id']}/refund"
-    r = await s.w.client.post(refund_url, headers=admin, json={"amount_fen": 5_001})
+    r = await s.w.client.post(refund_url, headers=admin, json={
+        "amount_fen": 5_001, "idempotency_key": "refund-0001"})
     assert r.status_code == 409 and r.json()["error"]["code"] == "REFUND_EXCEEDS_CAPTURED"
     r = await s.w.client.post(refund_url, headers=admin, json={"amount_fen": 2_000})
-    assert r.status_code == 200 and r.json()["refunded_fen"] == 2_000, r.text
+    assert r.status_code == 422 and r.json()["error"]["field"] == "idempotency_key"
+    for _ in range(2):  # a retried refund refunds once
+        r = await s.w.client.post(refund_url, headers=admin, json={
+            "amount_fen": 2_000, "idempotency_key": "refund-0002"})
+        assert r.status_code == 200 and r.json()["refunded_fen"] == 2_000, r.text
+    r = await s.w.client.post(refund_url, headers=admin, json={
+        "amount_fen": 1_000, "idempotency_key": "refund-0002"})
+    assert r.status_code == 409 and r.json()["error"]["code"] == "IDEMPOTENCY_KEY_REUSED"
     # a void refunds what is left, once, however often it is retried
     for _ in range(2):
         assert (await s.void(term, rid)).status_code == 200
     row = await s.w.conn.fetchrow("SELECT captured_fen, refunded_fen, status FROM copayment")
     assert tuple(row) == (5_000, 5_000, "refunded")
-    r = await s.w.client.post(refund_url, headers=admin, json={"amount_fen": 1})
+    r = await s.w.client.post(refund_url, headers=admin, json={
+        "amount_fen": 1, "idempotency_key": "refund-0003"})
     assert r.status_code == 409
     await s.deliver()
     assert await s.fetchval(clearing) == 0

@@ -22,7 +22,7 @@ async def test_settlement_migrations_go_down_and_up_again(make_db):
     for service, below, tables in (
             ("ledger", "ledger_0003", {"claim", "claim_line", "claim_action", "payment_batch",
                                        "payment_line", "bank_confirmation"}),
-            ("voucher", "voucher_0201", {"copayment", "stripe_webhook_event"})):
+            ("voucher", "voucher_0201", {"copayment", "copay_refund", "stripe_webhook_event"})):
         db = await make_db(service)
         assert tables <= await _tables(db.owner_url)
         await asyncio.to_thread(downgrade, service, db.owner_url, below)

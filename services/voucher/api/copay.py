@@ -27,6 +27,7 @@ class CopayCreate(BaseModel):
 class RefundCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     amount_fen: Annotated[int, Field(strict=True, gt=0)] | None = None
+    idempotency_key: Annotated[str, Field(min_length=8, max_length=200)]
 
 
 def gateway(request: Request) -> copay.StripeGateway:
@@ -61,9 +62,11 @@ async def refund_copayment(copayment_id: uuid.UUID, body: RefundCreate, request:
                            pool: RawPoolDep,
                            p: Principal = PROVIDER_ADMIN) -> dict[str, Any]:
     """Refund part (`amount_fen`) or all of a co-payment of your provider; never more than
-    captured minus already refunded (409 REFUND_EXCEEDS_CAPTURED)."""
+    captured minus already refunded (409 REFUND_EXCEEDS_CAPTURED). Idempotent by
+    `idempotency_key`."""
     return await copay.refund(pool, gateway(request), copayment_id, provider_id=_provider(p),
-                              amount_fen=body.amount_fen)
+                              amount_fen=body.amount_fen,
+                              idempotency_key=f"refund:{body.idempotency_key}")
 
 
 @router.post("/stripe/webhook")

@@ -82,3 +82,14 @@ async def enqueue(conn: asyncpg.Connection, type_: str, payload: dict[str, Any])
     await conn.execute(
         "INSERT INTO outbox (event_id, type, payload, occurred_at) "
         "VALUES ($1, $2, $3::jsonb, now())", new_uuid(), type_, orjson.dumps(payload).decode())
+
+
+async def refund_by_key(conn: asyncpg.Connection, key: str) -> asyncpg.Record | None:
+    return await conn.fetchrow("SELECT copayment_id, amount_fen FROM copay_refund "
+                               "WHERE idempotency_key = $1", key)
+
+
+async def record_refund(conn: asyncpg.Connection, key: str, copayment_id: uuid.UUID,
+                        amount_fen: int) -> None:
+    await conn.execute("INSERT INTO copay_refund (idempotency_key, copayment_id, amount_fen) "
+                       "VALUES ($1, $2, $3)", key, copayment_id, amount_fen)

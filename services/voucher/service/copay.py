@@ -149,9 +149,12 @@ async def on_webhook(pool: asyncpg.Pool, event: Any) -> dict[str, Any]:
 
 async def refund(pool: asyncpg.Pool, gateway: StripeGateway, copayment_id: uuid.UUID | None,
                  *, redemption_id: uuid.UUID | None = None, provider_id: str | None,
-                 amount_fen: int | None) -> dict[str, Any] | None:
+                 amount_fen: int | None, idempotency_key: str | None = None
+                 ) -> dict[str, Any] | None:
     """Refund part or all of what is left (None: all of it). Never more than captured minus
-    refunded. With `redemption_id` (a void) and no co-payment, nothing happens."""
+    refunded. With `redemption_id` (a void) and no co-payment, nothing happens. The same
+    idempotency key and amount answer the same and refund nothing more; another amount under
+    the key is IDEMPOTENCY_KEY_REUSED."""
     async with pool.acquire() as conn, conn.transaction():
         c = (await repo.by_id(conn, copayment_id) if copayment_id is not None
              else await repo.by_redemption(conn, redemption_id, lock=True))
@@ -159,12 +162,22 @@ async def refund(pool: asyncpg.Pool, gateway: StripeGateway, copayment_id: uuid.
             if copayment_id is None:
                 return None
             raise CopayNotFound(field="copayment_id")
+        if idempotency_key is not None:
+            seen = await repo.refund_by_key(conn, idempotency_key)
+            if seen is not None:
+                if seen["copayment_id"] != c["id"] or (
+                        amount_fen is not None and int(seen["amount_fen"]) != amount_fen):
+                    raise Conflict("This idempotency key was used for another refund.",
+                                   code="IDEMPOTENCY_KEY_REUSED", field="idempotency_key")
+                return _read(c)
         left = int(c["captured_fen"]) - int(c["refunded_fen"])
         amount = left if amount_fen is None else amount_fen
         if amount > left:
             raise RefundTooLarge(field="amount_fen", details={"refundable_fen": left})
         if amount <= 0:
             return _read(c)
+        if idempotency_key is not None:
+            await repo.record_refund(conn, idempotency_key, c["id"], amount)
         if c["method"] == "stripe":
             done = int(c["refunded_fen"])
             await gateway.refund(c["stripe_payment_intent_id"], amount,

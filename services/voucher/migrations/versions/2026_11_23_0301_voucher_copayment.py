@@ -45,6 +45,14 @@ def upgrade() -> None:
       CONSTRAINT ck_copayment_amounts CHECK (amount_fen > 0 AND captured_fen >= 0
         AND captured_fen <= amount_fen AND refunded_fen >= 0 AND refunded_fen <= captured_fen)
     );
+    CREATE TABLE copay_refund (
+      idempotency_key text NOT NULL,
+      copayment_id uuid NOT NULL REFERENCES copayment (id),
+      amount_fen bigint NOT NULL,
+      created_at timestamptz NOT NULL DEFAULT now(),
+      CONSTRAINT pk_copay_refund PRIMARY KEY (idempotency_key),
+      CONSTRAINT ck_copay_refund_amount CHECK (amount_fen >= 0)
+    );
     CREATE TABLE stripe_webhook_event (
       id text NOT NULL,
       type text NOT NULL,
@@ -55,4 +63,4 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    execute_script("DROP TABLE stripe_webhook_event; DROP TABLE copayment;")
+    execute_script("DROP TABLE stripe_webhook_event; DROP TABLE copay_refund; DROP TABLE copayment;")
