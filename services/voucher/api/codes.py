@@ -10,7 +10,7 @@ import segno
 from fastapi import APIRouter, Request, Response
 
 from services.common.auth import Principal, Role, require
-from services.common.errors import AppError, NotFound
+from services.common.errors import AppError, Forbidden, NotFound
 from services.common.ids import new_uuid
 from services.voucher.api.deps import RawPoolDep
 from services.voucher.repository import codes as repo
@@ -44,9 +44,15 @@ async def new_code(beneficiary_id: uuid.UUID, request: Request, pool: RawPoolDep
                    principal: Principal = require(Role.beneficiary, Role.proxy)) -> dict:
     """A fresh dynamic QR token for the person (about a minute, accepted once).
 
-    Only the person or an authorised proxy may ask. Show it with `GET /v1/codes/{token}.png`.
+    Only the person or an authorised proxy may ask; a proxy needs both the token's scope and
+    a live authorisation, so a revocation stops new codes at once. Show it with
+    `GET /v1/codes/{token}.png`.
     """
     principal.ensure_beneficiary(str(beneficiary_id))
+    if principal.role == Role.proxy and not await repo.proxy_is_live(
+            pool, beneficiary_id, principal.sub):
+        raise Forbidden("This authorisation has been revoked.", code="OUT_OF_SCOPE",
+                        field="beneficiary_id")
     await _active_beneficiary(pool, beneficiary_id)
     settings = request.app.state.settings
     token = codes.issue_dynamic(settings.qr_private_key, beneficiary_id, settings.qr_ttl_s)

@@ -50,6 +50,12 @@ async def insert_card(conn: Any, *, card_id: uuid.UUID, beneficiary_id: uuid.UUI
         card_id, beneficiary_id, nonce, pin_salt, pin_hash, created_by)
 
 
+async def proxy_is_live(conn: Any, beneficiary_id: uuid.UUID, proxy_sub: str) -> bool:
+    return bool(await conn.fetchval(
+        "SELECT 1 FROM proxy_authorisation WHERE beneficiary_id = $1 AND proxy_sub = $2"
+        " AND status = 'active'", beneficiary_id, proxy_sub))
+
+
 async def beneficiary(conn: Any, beneficiary_id: uuid.UUID) -> asyncpg.Record | None:
     return await conn.fetchrow(
         "SELECT id, status, region_code FROM beneficiary WHERE id = $1", beneficiary_id)

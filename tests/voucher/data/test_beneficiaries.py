@@ -246,6 +246,8 @@ async def test_vouchers_are_seen_by_the_person_a_live_proxy_and_an_officer_of_th
     assert p.status_code == 201, p.text
     assert p.json()["phone_masked"] == "137****1111"
     assert (await env.v.get(url, headers=proxy)).status_code == 200
+    codes_url = f"/v1/beneficiaries/{bid}/codes"
+    assert (await env.v.post(codes_url, headers=proxy)).status_code == 201
     # a proxy for someone else is refused
     assert (await env.v.get(f"/v1/beneficiaries/{other['id']}/vouchers",
                             headers=proxy)).status_code == 403
@@ -256,6 +258,9 @@ async def test_vouchers_are_seen_by_the_person_a_live_proxy_and_an_officer_of_th
                           headers=env.officer)
     assert rv.status_code == 200 and rv.json()["status"] == "revoked"
     assert (await env.v.get(url, headers=proxy)).status_code == 403
+    # ... and can no longer make payment codes, although the sign-in token still names them
+    refused = await env.v.post(codes_url, headers=proxy)
+    assert refused.status_code == 403 and refused.json()["error"]["code"] == "OUT_OF_SCOPE"
     proxies = (await env.v.get(f"/v1/beneficiaries/{bid}/proxies", headers=me)).json()
     assert [x["status"] for x in proxies] == ["revoked"]
     bad = await env.v.post(f"/v1/beneficiaries/{bid}/proxies", headers=env.officer, json={

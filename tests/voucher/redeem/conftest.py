@@ -107,6 +107,13 @@ class World:
             bid, os.urandom(40), os.urandom(32), region, status)
         return bid
 
+    async def add_proxy(self, beneficiary_id: uuid.UUID, proxy_sub: str) -> None:
+        """A live proxy authorisation (what an officer's POST .../proxies records)."""
+        await self.conn.execute(
+            """INSERT INTO proxy_authorisation (id, beneficiary_id, proxy_sub, name, relation,
+                   created_by) VALUES ($1, $2, $3, '家属', '女儿', 'test')""",
+            new_uuid(), beneficiary_id, proxy_sub)
+
     async def add_voucher(self, beneficiary_id: uuid.UUID, *, face_fen: int = 50_000,
                           balance_fen: int | None = None, ratio_bp: int | None = 5000,
                           per_use_fen: int | None = None, per_txn_cap_fen: int | None = None,

@@ -101,7 +101,11 @@ async def test_who_may_get_a_code(world, tokens):
     ben = await world.add_beneficiary()
     other = await world.add_beneficiary()
     url = f"/v1/beneficiaries/{ben}/codes"
-    proxy = tokens.headers(Role.proxy, beneficiary_ids=[str(ben)])
+    proxy = tokens.headers(Role.proxy, sub="proxy:daughter", beneficiary_ids=[str(ben)])
+    # the token's scope alone is not enough: the authorisation must be on record and live
+    refused = await world.client.post(url, headers=proxy)
+    assert refused.status_code == 403 and refused.json()["error"]["code"] == "OUT_OF_SCOPE"
+    await world.add_proxy(ben, "proxy:daughter")
     assert (await world.client.post(url, headers=proxy)).status_code == 201
     for headers, code in [
         (tokens.headers(Role.beneficiary, sub=str(other)), "OUT_OF_SCOPE"),
