@@ -12,6 +12,7 @@ from services.common.settings import get_common_settings
 from services.ledger.api import router
 from services.ledger.config import LedgerSettings, get_settings
 from services.ledger.service import audit
+from services.ledger.settlement.api import router as settlement_router
 
 
 def create_app(settings: LedgerSettings | None = None) -> FastAPI:
@@ -28,7 +29,7 @@ def create_app(settings: LedgerSettings | None = None) -> FastAPI:
         title="Yiyang ledger service",
         description=__doc__ or "",
         database=database,
-        routers=[router],
+        routers=[router, settlement_router],
     )
     app.state.settings = settings
 

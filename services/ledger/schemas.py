@@ -129,9 +129,23 @@ class CashBenefitIssued(_Common):
     amount_fen: PositiveFen
 
 
+class CopayMoved(_Common):
+    """A co-payment received (online or cash) or refunded (settlement, docs/settlement.md)."""
+
+    copayment_id: ExternalId
+    redemption_id: ExternalId
+    voucher_id: ExternalId
+    beneficiary_id: ExternalId
+    provider_id: ExternalId
+    method: Annotated[str, Field(pattern="^(stripe|cash)$")]
+    amount_fen: PositiveFen
+
+
 EVENT_PAYLOADS: dict[str, type[_Common]] = {
     "redemption.created": RedemptionCreated,
     "redemption.voided": RedemptionVoided,
     "voucher.expired": VoucherExpired,
     "cash_benefit.issued": CashBenefitIssued,
+    "copay.received": CopayMoved,
+    "copay.refunded": CopayMoved,
 }

@@ -90,12 +90,12 @@ async def search(
 
 @router.get("/providers/{provider_id}", response_model=schemas.ProviderRead,
             tags=["providers"], responses=_ERRORS)
-async def read(provider_id: ProviderID, session: SessionDep,
+async def read(provider_id: ProviderID, session: SessionDep, request: Request,
                principal: Principal = require(*ANYONE)) -> dict[str, Any]:
     """A provider's profile and price list. Approved providers are visible to anyone signed
     in; the contact and settlement account (masked) only to its own people, officers and
     finance of its region, auditors and services."""
-    return await provider_service.read(session, principal, provider_id)
+    return await provider_service.read(session, principal, provider_id, _settings(request))
 
 
 @router.patch("/providers/{provider_id}", response_model=schemas.ProviderRead,

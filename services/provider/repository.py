@@ -71,6 +71,12 @@ async def get_provider(session: AsyncSession, provider_id: uuid.UUID, *,
     return dict(row) if row else None
 
 
+async def bank_account_number_enc(session: AsyncSession, provider_id: uuid.UUID) -> bytes | None:
+    result = await session.execute(text(
+        "SELECT bank_account_number_enc FROM provider WHERE id = :id"), {"id": provider_id})
+    return result.scalar_one_or_none()
+
+
 async def set_status(session: AsyncSession, provider_id: uuid.UUID, status: str,
                      version: int) -> None:
     await session.execute(text(

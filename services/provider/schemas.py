@@ -71,6 +71,7 @@ class BankAccountRead(BaseModel):
     bank_name: str
     account_name: str
     account_number_masked: str
+    account_number: str | None = None  # only for services (the ledger's payment files)
 
 
 class ContactCreate(_Strict):

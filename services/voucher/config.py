@@ -41,6 +41,11 @@ class VoucherSettings(BaseSettings):
     ledger_timeout_s: float = 30.0
     # Beneficiaries per budget commitment in an issuance run.
     issuance_chunk_size: int = 500
+
+    # Co-payments online (Stripe; localstripe in development and tests).
+    stripe_api_base: str = "http://127.0.0.1:8420"
+    stripe_secret_key: str = "sk_test_yiyang_local"
+    stripe_webhook_secret: str = "whsec_yiyang_local_development"
     # How often lapsed vouchers are expired and their unused balance released (0 = never).
     expiry_interval_s: float = 60.0
 

@@ -203,6 +203,12 @@ def _plan_event(ev: EventIn, created_by: str, known: dict[str, EntryPlan]
                             beneficiary_id=p.beneficiary_id, voucher_id=p.voucher_id,
                             ref=p.voucher_id, **common)
         return plan, None
+    if ev.type in ("copay.received", "copay.refunded"):
+        plan = plans.copay(received=ev.type == "copay.received", program_code=p.program_code,
+                           budget_region_code=p.budget_region_code, provider_id=p.provider_id,
+                           amount_fen=p.amount_fen, beneficiary_id=p.beneficiary_id,
+                           voucher_id=p.voucher_id, ref=p.copayment_id, **common)
+        return plan, None
     plan = plans.cash_benefit(program_code=p.program_code,
                               budget_region_code=p.budget_region_code,
                               beneficiary_id=p.beneficiary_id, amount_fen=p.amount_fen,

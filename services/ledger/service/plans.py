@@ -147,6 +147,22 @@ def expiry(*, program_code: str, budget_region_code: str, released_fen: int,
                      region_code=budget_region_code, **dims)
 
 
+def copay(*, received: bool, program_code: str, budget_region_code: str, provider_id: str,
+          amount_fen: int, **dims) -> EntryPlan:
+    """Co-payment received: co-payment clearing Dr / provider payable Cr (funding source
+    `copay`); refunded: the mirror. See docs/settlement.md."""
+    sign = 1 if received else -1
+    postings = [
+        PostingPlan(AccountKey(chart.COPAY_CLEARING, program_code, budget_region_code,
+                               provider_id=provider_id), sign * amount_fen),
+        PostingPlan(AccountKey(chart.PROVIDER_PAYABLE, program_code, budget_region_code, "copay",
+                               provider_id=provider_id), -sign * amount_fen),
+    ]
+    return EntryPlan("copay_received" if received else "copay_refunded", postings,
+                     program_code=program_code, region_code=budget_region_code,
+                     provider_id=provider_id, **dims)
+
+
 def reversal(original: EntryPlan, *, kind: str, created_by: str, idempotency_key: str,
              **extra) -> EntryPlan:
     """The mirror image of an entry: every posting negated, the same dimensions."""

@@ -118,7 +118,8 @@ async def apply(session: AsyncSession, principal: Principal, data: schemas.Provi
 
 
 async def read(session: AsyncSession, principal: Principal,
-               provider_id: uuid.UUID) -> dict[str, Any]:
+               provider_id: uuid.UUID, settings: ProviderSettings | None = None
+               ) -> dict[str, Any]:
     """A provider's profile. Anyone signed in sees an approved provider's public profile;
     its own staff, officers and finance of its region, auditors and services see every
     provider, with the contact phone and account number masked."""
@@ -138,6 +139,11 @@ async def read(session: AsyncSession, principal: Principal,
         "bank_name": provider["bank_name"], "account_name": provider["bank_account_name"],
         "account_number_masked": provider["bank_account_number_masked"],
     } if insider else None
+    if out["bank_account"] is not None and principal.role == Role.service and settings:
+        # The ledger's payment files need the whole number; only a service ever sees it.
+        out["bank_account"]["account_number"] = cipher(settings).decrypt(
+            await repo.bank_account_number_enc(session, provider_id),
+            context=str(provider_id).encode())
     return out
 
 

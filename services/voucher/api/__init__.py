@@ -4,8 +4,17 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from services.voucher.api import beneficiaries, codes, issuance, programs, redemptions
+from services.voucher.api import (
+    beneficiaries,
+    codes,
+    copay,
+    issuance,
+    programs,
+    reconciliation,
+    redemptions,
+)
 
 router = APIRouter(prefix="/v1")
-for module in (programs, beneficiaries, issuance, codes, redemptions):
+for module in (programs, beneficiaries, issuance, codes, redemptions, reconciliation,
+               copay):
     router.include_router(module.router)

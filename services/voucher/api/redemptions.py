@@ -73,6 +73,7 @@ async def create_redemption(body: RedemptionCreate, request: Request, response: 
              responses={404: {"description": "NOT_FOUND"},
                         409: {"description": "REDEMPTION_CLAIMED, VOID_WINDOW_CLOSED"}})
 async def void_redemption(redemption_id: uuid.UUID, body: VoidCreate, pool: RawPoolDep,
+                          request: Request,
                           principal: Principal = require(Role.terminal, Role.provider_admin,
                                                          Role.provider_staff)) -> dict:
     """Void a redemption of your own provider, the same day and before it is claimed.
@@ -83,8 +84,16 @@ async def void_redemption(redemption_id: uuid.UUID, body: VoidCreate, pool: RawP
     if not principal.provider_id:
         raise AppError("No provider in scope.", code="OUT_OF_SCOPE", field="provider_id",
                        status_code=403)
-    return await flow.void(pool, redemption_id, provider_id=principal.provider_id,
-                           actor=principal.sub, reason=body.reason)
+    result = await flow.void(pool, redemption_id, provider_id=principal.provider_id,
+                             actor=principal.sub, reason=body.reason)
+    # settlement: a void refunds whatever co-payment is left, also on a retried void
+    # (services/voucher/service/copay.py; nothing left = nothing done)
+    from services.voucher.api.copay import gateway
+    from services.voucher.service import copay
+
+    await copay.refund(pool, gateway(request), None, redemption_id=redemption_id,
+                       provider_id=None, amount_fen=None)
+    return result
 
 
 @router.post("/internal/redemptions/claim", response_model=ClaimRead)

@@ -1,0 +1,100 @@
+"""All SQL of payment batches and bank confirmations (asyncpg; callers own transactions)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+import asyncpg
+
+from services.ledger.chart import AccountKey
+
+
+async def batch_by_key(conn: asyncpg.Connection, key: str) -> asyncpg.Record | None:
+    return await conn.fetchrow("SELECT id, request_hash FROM payment_batch "
+                               "WHERE idempotency_key = $1", key)
+
+
+async def approved_claims(conn: asyncpg.Connection, ids: list[uuid.UUID] | None,
+                          *, lock: bool = False) -> list[asyncpg.Record]:
+    where = "id = ANY($1::uuid[])" if ids is not None else "status = 'approved'"
+    return await conn.fetch(
+        f"SELECT id, provider_id, period, region_codes, status, total_fen FROM claim "
+        f"WHERE {where} ORDER BY id" + (" FOR UPDATE" if lock else ""),
+        *([ids] if ids is not None else []))
+
+
+async def insert_batch(conn: asyncpg.Connection, row: dict[str, Any],
+                       lines: list[dict[str, Any]]) -> None:
+    await conn.execute(
+        "INSERT INTO payment_batch (id, reference, region_code, total_fen, line_count, "
+        "file_csv, file_sha256, idempotency_key, request_hash, created_by) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        row["id"], row["reference"], row["region_code"], row["total_fen"], row["line_count"],
+        row["file_csv"], row["file_sha256"], row["idempotency_key"], row["request_hash"],
+        row["created_by"])
+    cols = ("reference", "batch_id", "claim_id", "provider_id", "payee_name", "bank_name",
+            "account_number", "amount_fen", "purpose")
+    types = ("text", "uuid", "uuid", "text", "text", "text", "text", "bigint", "text")
+    await conn.execute(
+        f"INSERT INTO payment_line ({', '.join(cols)}) SELECT * FROM unnest("
+        + ", ".join(f"${i + 1}::{t}[]" for i, t in enumerate(types)) + ")",
+        *([ln[c] for ln in lines] for c in cols))
+
+
+async def get_batch(conn: asyncpg.Connection, batch_id: uuid.UUID) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        "SELECT id, reference, region_code, total_fen, line_count, file_csv, file_sha256, "
+        "created_by, created_at FROM payment_batch WHERE id = $1", batch_id)
+
+
+async def batch_lines(conn: asyncpg.Connection, batch_id: uuid.UUID, *, lock: bool = False
+                      ) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        "SELECT reference, claim_id, provider_id, payee_name, amount_fen, status, entry_id, "
+        "bank_reference, failure_reason, settled_at FROM payment_line WHERE batch_id = $1 "
+        "ORDER BY reference" + (" FOR UPDATE" if lock else ""), batch_id)
+
+
+async def confirmation(conn: asyncpg.Connection, batch_id: uuid.UUID, sha: str
+                       ) -> asyncpg.Record | None:
+    return await conn.fetchrow("SELECT result FROM bank_confirmation "
+                               "WHERE batch_id = $1 AND file_sha256 = $2", batch_id, sha)
+
+
+async def record_confirmation(conn: asyncpg.Connection, batch_id: uuid.UUID, sha: str,
+                              by: str, result: dict[str, Any]) -> None:
+    await conn.execute("INSERT INTO bank_confirmation (batch_id, file_sha256, imported_by, "
+                       "result) VALUES ($1, $2, $3, $4::jsonb)", batch_id, sha, by,
+                       json.dumps(result))
+
+
+async def payable_of_claim(conn: asyncpg.Connection, claim_id: uuid.UUID
+                           ) -> list[tuple[AccountKey, int]]:
+    """The provider-payable accounts a claim's redemptions credited, and how much each."""
+    rows = await conn.fetch(
+        """
+        SELECT a.code, a.program_code, a.region_code, a.funding_source, a.provider_id,
+               a.beneficiary_id, a.currency, -sum(p.amount_fen) AS owed
+          FROM claim_line l JOIN posting p ON p.entry_id = l.entry_id
+          JOIN account a ON a.id = p.account_id AND a.code = '2201'
+         WHERE l.claim_id = $1 AND l.active
+         GROUP BY a.id ORDER BY a.id
+        """, claim_id)
+    return [(AccountKey(r["code"], r["program_code"], r["region_code"], r["funding_source"],
+                        r["provider_id"], r["beneficiary_id"], r["currency"].strip()),
+             int(r["owed"])) for r in rows]
+
+
+async def settle_line(conn: asyncpg.Connection, reference: str, status: str,
+                      entry_id: uuid.UUID | None, bank_reference: str | None,
+                      reason: str | None) -> None:
+    await conn.execute(
+        "UPDATE payment_line SET status = $2, entry_id = $3, bank_reference = $4, "
+        "failure_reason = $5, settled_at = clock_timestamp() WHERE reference = $1",
+        reference, status, entry_id, bank_reference, reason)
+
+
+async def set_claim_status(conn: asyncpg.Connection, claim_id: uuid.UUID, status: str) -> None:
+    await conn.execute("UPDATE claim SET status = $2 WHERE id = $1", claim_id, status)

@@ -1,0 +1,110 @@
+"""Calls from the ledger's settlement to the other services (service credentials).
+
+Each client wraps any `httpx.AsyncClient`: in production one with the service's base URL, in
+tests the in-process client of the real app (set `app.state.voucher_client` /
+`app.state.provider_client` before the ledger app starts and it is used as is).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from services.common.auth import service_token
+from services.ledger.settlement.errors import ProviderUnavailable, VoucherUnavailable
+
+
+@dataclass
+class ClaimAnswer:
+    """What the voucher service said to a claim: ok, or which ids it refused and why."""
+
+    ok: bool
+    code: str | None = None
+    refused: tuple[str, ...] = ()
+
+
+class _ServiceClient:
+    def __init__(self, http: httpx.AsyncClient, private_key_pem: str, *,
+                 service_name: str = "ledger", timeout_s: float = 30.0) -> None:
+        self.http = http
+        self._key = private_key_pem
+        self._service = service_name
+        self._timeout = timeout_s
+        self._token: tuple[str, float] | None = None
+
+    def _headers(self) -> dict[str, str]:
+        now = time.time()
+        if self._token is None or self._token[1] < now + 60:
+            self._token = (service_token(self._key, self._service, ttl_s=3600), now + 3600)
+        return {"Authorization": f"Bearer {self._token[0]}"}
+
+
+class VoucherClient(_ServiceClient):
+    async def claim(self, claim_id: str, redemption_ids: list[str]) -> ClaimAnswer:
+        """POST /v1/internal/redemptions/claim: all or nothing. The voucher service is the
+        authority on whether a redemption is voided; once it has marked a redemption claimed
+        it refuses to void it (trigger redemption_guard)."""
+        try:
+            resp = await self.http.post(
+                "/v1/internal/redemptions/claim", headers=self._headers(),
+                json={"claim_id": claim_id, "redemption_ids": redemption_ids},
+                timeout=self._timeout)
+        except httpx.HTTPError as exc:
+            raise VoucherUnavailable() from exc
+        if resp.status_code == 200:
+            return ClaimAnswer(True)
+        if resp.status_code >= 500 or resp.status_code in (401, 403, 408, 429):
+            raise VoucherUnavailable()
+        error: dict[str, Any] = {}
+        try:
+            error = resp.json().get("error") or {}
+        except ValueError:
+            pass
+        details = error.get("details") or {}
+        refused = (details.get("voided") or details.get("claimed") or details.get("missing")
+                   or [])
+        return ClaimAnswer(False, error.get("code") or f"HTTP_{resp.status_code}",
+                           tuple(str(x) for x in refused))
+
+    async def reconciliation(self, period: str, region_code: str) -> dict[str, Any]:
+        """GET /v1/internal/reconciliation: the voucher side for a period and region."""
+        try:
+            resp = await self.http.get("/v1/internal/reconciliation", headers=self._headers(),
+                                       params={"period": period, "region_code": region_code},
+                                       timeout=self._timeout)
+        except httpx.HTTPError as exc:
+            raise VoucherUnavailable() from exc
+        if resp.status_code != 200:
+            raise VoucherUnavailable()
+        return resp.json()
+
+
+@dataclass
+class BankAccount:
+    provider_id: str
+    payee_name: str
+    bank_name: str
+    account_number: str
+
+
+class ProviderClient(_ServiceClient):
+    async def bank_account(self, provider_id: str) -> BankAccount | None:
+        """The provider's settlement account from GET /v1/providers/{id} (a service sees the
+        whole account number). None when the provider or its account is unknown."""
+        try:
+            resp = await self.http.get(f"/v1/providers/{provider_id}", headers=self._headers(),
+                                       timeout=self._timeout)
+        except httpx.HTTPError as exc:
+            raise ProviderUnavailable() from exc
+        if resp.status_code in (404, 422):
+            return None
+        if resp.status_code != 200:
+            raise ProviderUnavailable()
+        bank = resp.json().get("bank_account") or {}
+        if not bank.get("account_number"):
+            return None
+        return BankAccount(provider_id, bank["account_name"], bank["bank_name"],
+                           bank["account_number"])

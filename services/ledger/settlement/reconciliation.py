@@ -1,0 +1,144 @@
+"""Reconciliation for a period and region, three ways, to the fen.
+
+Rules (docs/settlement.md, "Reconciliation"); each discrepancy names its kind, the record,
+the side that is out (voucher, ledger or settlement) and the amount in fen:
+- voucher-side redemptions vs ledger postings, matched by redemption id:
+  MISSING_IN_LEDGER (a live redemption never posted), VOID_NOT_POSTED (voided on the voucher
+  side, still live in the ledger), REVERSED_IN_LEDGER (live on the voucher side, reversed in
+  the ledger), AMOUNT_MISMATCH, MISSING_IN_VOUCHER (a ledger redemption the voucher service
+  does not have);
+- vs claims and payments: CLAIM_MISMATCH (the voucher side and the ledger disagree on the
+  claim holding a redemption), CLAIMED_BUT_VOIDED, PAYMENT_MISMATCH (a paid claim whose
+  payment postings differ from its total), UNEXPLAINED_PAYABLE (a provider-payable posting
+  of the period that is neither a redemption, a void nor a payment);
+- Σ voucher balances vs vouchers outstanding (2101), per program and budget region:
+  OUTSTANDING_MISMATCH.
+- co-payments (captured less refunded, as recorded from Stripe's webhooks and refunds, or
+  cash) vs the ledger's co-payment clearing (1102) per co-payment: COPAY_MISMATCH.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Any
+
+import asyncpg
+
+from services.common.regions import significant_prefix
+from services.ledger.settlement import recon_repository as repo
+from services.ledger.settlement.clients import VoucherClient
+
+COLUMNS = ("kind", "record", "side", "amount_fen", "detail")
+
+
+def _d(kind: str, record: str, side: str, amount: int, detail: str) -> dict[str, Any]:
+    return {"kind": kind, "record": record, "side": side, "amount_fen": int(amount),
+            "detail": detail}
+
+
+def compare(voucher: dict[str, Any], ledger: dict[str, list[Any]]) -> list[dict[str, Any]]:
+    """The discrepancies between the voucher side and the ledger side (pure)."""
+    out: list[dict[str, Any]] = []
+    v_by_id = {r["id"]: r for r in voucher["redemptions"]}
+    l_by_id = {r["redemption_id"]: r for r in ledger["redemptions"]}
+    for rid, v in v_by_id.items():
+        e = l_by_id.get(rid)
+        live = v["status"] != "voided"
+        if e is None:
+            if live:
+                out.append(_d("MISSING_IN_LEDGER", f"redemption:{rid}", "ledger",
+                              v["subsidy_fen"], "a live redemption was never posted"))
+            continue
+        if live and e["reversed"]:
+            out.append(_d("REVERSED_IN_LEDGER", f"redemption:{rid}", "ledger",
+                          v["subsidy_fen"], "reversed in the ledger, live in the voucher service"))
+        if not live and not e["reversed"]:
+            out.append(_d("VOID_NOT_POSTED", f"redemption:{rid}", "ledger", e["amount_fen"],
+                          "voided in the voucher service, still payable in the ledger"))
+        if int(e["amount_fen"] or 0) != v["subsidy_fen"]:
+            out.append(_d("AMOUNT_MISMATCH", f"redemption:{rid}", "ledger",
+                          int(e["amount_fen"] or 0) - v["subsidy_fen"],
+                          f"voucher {v['subsidy_fen']} fen, ledger {e['amount_fen']} fen"))
+        if (v.get("claim_id") or None) != (e["claim_id"] or None):
+            out.append(_d("CLAIM_MISMATCH", f"redemption:{rid}", "settlement",
+                          v["subsidy_fen"], f"voucher claim {v.get('claim_id')}, "
+                          f"ledger claim {e['claim_id']}"))
+        if e["claim_id"] and e["reversed"]:
+            out.append(_d("CLAIMED_BUT_VOIDED", f"redemption:{rid}", "settlement",
+                          e["amount_fen"], f"in claim {e['claim_id']} but reversed"))
+    for rid, e in l_by_id.items():
+        if rid not in v_by_id:
+            out.append(_d("MISSING_IN_VOUCHER", f"redemption:{rid}", "voucher",
+                          e["amount_fen"] or 0, f"ledger entry {e['entry_id']}"))
+    for s in ledger["stray"]:
+        out.append(_d("UNEXPLAINED_PAYABLE", f"entry:{s['entry_id']}", "ledger",
+                      -int(s["amount_fen"]), f"{s['kind']} posting on provider payable "
+                      f"({s['provider_id']})"))
+    for p in ledger["payments"]:
+        expected = int(p["total_fen"]) if p["status"] == "paid" else 0
+        if int(p["paid_fen"]) != expected:
+            out.append(_d("PAYMENT_MISMATCH", f"claim:{p['claim_id']}", "settlement",
+                          int(p["paid_fen"]) - expected,
+                          f"claim {p['status']} for {p['total_fen']} fen, "
+                          f"payments posted {p['paid_fen']} fen"))
+    v_copay = {c["id"]: c["captured_fen"] - c["refunded_fen"]
+               for c in voucher.get("copayments", [])}
+    l_copay = {c["copayment_id"]: int(c["net_fen"]) for c in ledger.get("copays", [])}
+    for cid in sorted(set(v_copay) | set(l_copay)):
+        diff = l_copay.get(cid, 0) - v_copay.get(cid, 0)
+        if diff:
+            out.append(_d("COPAY_MISMATCH", f"copayment:{cid}",
+                          "ledger" if cid in v_copay else "voucher", diff,
+                          f"ledger clearing {l_copay.get(cid, 0)} fen, captured less refunded "
+                          f"{v_copay.get(cid, 0)} fen"))
+    v_bal = {(b["program_code"], b["budget_region_code"]): b["balance_fen"]
+             for b in voucher["balances"]}
+    l_bal = {(o["program_code"], o["region_code"]): int(o["balance_fen"])
+             for o in ledger["outstanding"]}
+    for key in sorted(set(v_bal) | set(l_bal)):
+        diff = l_bal.get(key, 0) - v_bal.get(key, 0)
+        if diff:
+            out.append(_d("OUTSTANDING_MISMATCH", f"account:2101:{key[0]}:{key[1]}",
+                          "ledger" if key in l_bal else "voucher", diff,
+                          f"ledger {l_bal.get(key, 0)} fen, voucher balances "
+                          f"{v_bal.get(key, 0)} fen"))
+    return out
+
+
+async def reconcile(pool: asyncpg.Pool, voucher: VoucherClient, period: str,
+                    region_code: str) -> dict[str, Any]:
+    voucher_side = await voucher.reconciliation(period, region_code)
+    prefix = significant_prefix(region_code)
+    async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read",
+                                                         readonly=True):
+        ledger_side = await repo.ledger_side(
+            conn, period, prefix, [r["id"] for r in voucher_side["redemptions"]],
+            [c["id"] for c in voucher_side.get("copayments", [])])
+    found = compare(voucher_side, ledger_side)
+    return {"ok": not found, "period": period, "region_code": region_code,
+            "redemptions_checked": len(voucher_side["redemptions"]),
+            "discrepancies": found}
+
+
+def as_csv(report: dict[str, Any]) -> bytes:
+    out = io.StringIO()
+    w = csv.writer(out, lineterminator="\r\n")
+    w.writerow(COLUMNS)
+    for d in report["discrepancies"]:
+        w.writerow([d[c] for c in COLUMNS])
+    return out.getvalue().encode("utf-8")
+
+
+def as_xlsx(report: dict[str, Any]) -> bytes:
+    from openpyxl import Workbook
+
+    wb = Workbook()
+    ws = wb.active
+    ws.title = f"对账 {report['period']}"
+    ws.append(list(COLUMNS))
+    for d in report["discrepancies"]:
+        ws.append([d[c] for c in COLUMNS])
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()

@@ -1,0 +1,182 @@
+"""Co-payments through Stripe (localstripe started here, 127.0.0.1, no disk dump) and cash;
+webhook signatures; refunds never above what was captured; postings in the ledger."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+import stripe
+
+from services.common.auth import Role
+from services.voucher.service.copay import StripeGateway
+
+ROOT = Path(__file__).resolve().parents[2]
+SECRET = "whsec_yiyang_local_development"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def localstripe():
+    port = _free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "services.cli", "localstripe", "--port",
+                             str(port)], cwd=ROOT, env={**os.environ},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(base + "/v1/customers", headers={"Authorization": "Bearer sk_test_x"},
+                      timeout=1)
+            break
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    yield base
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+def _signed(event: dict) -> tuple[bytes, str]:
+    body = json.dumps(event).encode()
+    t = int(time.time())
+    sig = hmac.new(SECRET.encode(), f"{t}.".encode() + body, hashlib.sha256).hexdigest()
+    return body, f"t={t},v1={sig}"
+
+
+async def _pay_at_stripe(base: str, pi_id: str) -> dict:
+    client = stripe.StripeClient("sk_test_yiyang_local", base_addresses={"api": base})
+    pm = client.v1.payment_methods.create(params={"type": "card", "card": {
+        "number": "4242424242424242", "exp_month": 12, "exp_year": 2030, "cvc": "123"}})
+    # the family's page attaches the card, then confirms (localstripe takes them in two calls)
+    client.v1.payment_intents.update(pi_id, params={"payment_method": pm.id})
+    intent = client.v1.payment_intents.confirm(pi_id)
+    return intent.to_dict()
+
+
+async def test_online_copay_webhook_refunds_and_ledger(settle, localstripe):
+    s = settle
+    s.w.app.state.stripe_gateway = StripeGateway("sk_test_yiyang_local", localstripe)
+    pid, term = await s.provider()
+    rid = await s.redeem(term, 10_000)  # subsidy 5,000, co-payment 5,000
+    url = f"/v1/redemptions/{rid}/copayment"
+    r = await s.w.client.post(url, headers=term.headers, json={"method": "stripe"})
+    assert r.status_code == 200, r.text
+    cp = r.json()
+    assert cp["amount_fen"] == 5_000 and cp["status"] == "open" and cp["client_secret"]
+    again = await s.w.client.post(url, headers=term.headers, json={"method": "stripe"})
+    assert again.json()["payment_intent_id"] == cp["payment_intent_id"]
+    assert await s.w.conn.fetchval("SELECT stripe_idempotency_key FROM copayment") == \
+        f"copay:{rid}"
+    # another provider, another role
+    other = s.w.add_terminal(s.w.add_provider())
+    r = await s.w.client.post(url, headers=other.headers, json={"method": "stripe"})
+    assert r.status_code == 404
+    r = await s.w.client.post(url, headers=s.tokens.headers(Role.beneficiary), json={
+        "method": "stripe"})
+    assert r.status_code == 403
+
+    intent = await _pay_at_stripe(localstripe, cp["payment_intent_id"])
+    assert intent["metadata"]["redemption_id"] == rid and intent["status"] == "succeeded"
+    event = {"id": "evt_test_1", "object": "event", "type": "payment_intent.succeeded",
+             "data": {"object": intent}}
+    body, sig = _signed(event)
+    bad = await s.w.client.post("/v1/stripe/webhook", content=body, headers={
+        "stripe-signature": sig.replace("v1=", "v1=00")})
+    assert bad.status_code == 400 and bad.json()["error"]["code"] == "INVALID_SIGNATURE"
+    assert await s.w.conn.fetchval("SELECT status FROM copayment") == "open"
+    ok = await s.w.client.post("/v1/stripe/webhook", content=body,
+                               headers={"stripe-signature": sig})
+    assert ok.status_code == 200 and ok.json()["captured_fen"] == 5_000
+    dup = await s.w.client.post("/v1/stripe/webhook", content=body,
+                                headers={"stripe-signature": sig})
+    assert dup.json()["duplicate"] is True
+    await s.deliver()
+    clearing = "SELECT coalesce(sum(balance_fen), 0) FROM account WHERE code = '1102'"
+    assert await s.fetchval(clearing) == 5_000
+    assert await s.fetchval("SELECT sum(balance_fen) FROM account WHERE code = '2201' "
+                            "AND funding_source = 'copay'") == -5_000
+
+    admin = s.tokens.headers(Role.provider_admin, provider_id=pid)
+    refund_url = f"/v1/copayments/{cp['id']}/refund"
+    r = await s.w.client.post(refund_url, headers=admin, json={
+        "amount_fen": 5_001, "idempotency_key": "refund-0001"})
+    assert r.status_code == 409 and r.json()["error"]["code"] == "REFUND_EXCEEDS_CAPTURED"
+    r = await s.w.client.post(refund_url, headers=admin, json={"amount_fen": 2_000})
+    assert r.status_code == 422 and r.json()["error"]["field"] == "idempotency_key"
+    for _ in range(2):  # a retried refund refunds once
+        r = await s.w.client.post(refund_url, headers=admin, json={
+            "amount_fen": 2_000, "idempotency_key": "refund-0002"})
+        assert r.status_code == 200 and r.json()["refunded_fen"] == 2_000, r.text
+    r = await s.w.client.post(refund_url, headers=admin, json={
+        "amount_fen": 1_000, "idempotency_key": "refund-0002"})
+    assert r.status_code == 409 and r.json()["error"]["code"] == "IDEMPOTENCY_KEY_REUSED"
+    # a void refunds what is left, once, however often it is retried
+    for _ in range(2):
+        assert (await s.void(term, rid)).status_code == 200
+    row = await s.w.conn.fetchrow("SELECT captured_fen, refunded_fen, status FROM copayment")
+    assert tuple(row) == (5_000, 5_000, "refunded")
+    r = await s.w.client.post(refund_url, headers=admin, json={
+        "amount_fen": 1, "idempotency_key": "refund-0003"})
+    assert r.status_code == 409
+    await s.deliver()
+    assert await s.fetchval(clearing) == 0
+    assert await s.fetchval("SELECT count(*) FROM entry WHERE kind = 'copay_refunded'") == 2
+
+
+async def test_cash_copay_is_recorded_by_the_provider_and_posted(settle):
+    s = settle
+    pid, term = await s.provider()
+    rid = await s.redeem(term, 3_000)
+    r = await s.w.client.post(f"/v1/redemptions/{rid}/copayment", headers=s.tokens.headers(
+        Role.provider_staff, provider_id=pid), json={"method": "cash"})
+    assert r.status_code == 200 and r.json()["status"] == "succeeded"
+    r = await s.w.client.post(f"/v1/redemptions/{rid}/copayment", headers=term.headers,
+                              json={"method": "stripe"})
+    assert r.status_code == 409
+    r = await s.w.client.post(f"/v1/redemptions/{rid}/copayment", headers=term.headers,
+                              json={"method": "card"})
+    assert r.status_code == 422 and r.json()["error"]["field"] == "method"
+    await s.deliver()
+    assert await s.fetchval("SELECT sum(balance_fen) FROM account WHERE code = '1102'") == 1_500
+
+
+async def test_copayments_reconcile_with_the_ledger(settle):
+    s = settle
+    pid, term = await s.provider()
+    staff = s.tokens.headers(Role.provider_staff, provider_id=pid)
+    first, lost = await s.redeem(term, 3_000), await s.redeem(term, 5_000)
+    r = await s.w.client.post(f"/v1/redemptions/{first}/copayment", headers=staff,
+                              json={"method": "cash"})
+    assert r.status_code == 200
+    await s.deliver()
+
+    async def copay_discrepancies():
+        r = await s.lc.get("/v1/reconciliation", headers=s.finance(),
+                           params={"period": s.period, "region_code": "450100"})
+        assert r.status_code == 200, r.text
+        return [d for d in r.json()["discrepancies"] if d["kind"] == "COPAY_MISMATCH"]
+
+    assert await copay_discrepancies() == []
+    r = await s.w.client.post(f"/v1/redemptions/{lost}/copayment", headers=staff,
+                              json={"method": "cash"})
+    lost_id = r.json()["id"]
+    await s.w.conn.execute("DELETE FROM outbox WHERE type = 'copay.received' AND "
+                           "payload->>'copayment_id' = $1", lost_id)
+    await s.deliver()
+    found = await copay_discrepancies()
+    assert [(d["record"], d["side"], d["amount_fen"]) for d in found] == [
+        (f"copayment:{lost_id}", "ledger", -2_500)]
