@@ -66,6 +66,15 @@ FRIENDLY: dict[str, str] = {
     "LEDGER_UNAVAILABLE": "系统暂时忙，请稍后再试。",
     "LEDGER_REFUSED": "预算不足或账本拒绝了这笔发放。",
     "NO_BUDGET": "预算不足，无法发放。",
+    # Settlement (services/ledger/settlement/errors.py).
+    "CLAIM_NOT_FOUND": "没有找到这笔结算申请。",
+    "NOTHING_TO_CLAIM": "这个月没有可以申请结算的交易。",
+    "CLAIM_LINES_REFUSED": "有交易不能结算（已撤销、已申请或不属于这个月），请刷新后再试。",
+    "CLAIM_STATUS_CONFLICT": "这笔结算申请已经处理过了。",
+    "MAKER_CHECKER_VIOLATION": "不能审批自己制作的结算申请，请由另一位财务人员审批。",
+    "VOUCHER_SERVICE_UNAVAILABLE": "系统暂时忙，请稍后再试。",
+    "CLAIM_IN_PROGRESS": "这笔结算申请正在处理，请稍候刷新。",
+    "REDEMPTION_CLAIMED": "这笔交易已经申请结算，不能撤销。",
     # The provider service's codes (services/provider/errors.py).
     "ILLEGAL_TRANSITION": "当前状态下不能进行这个操作。",
     "PROVIDER_NOT_FOUND": "没有找到这家服务机构。",
@@ -282,6 +291,19 @@ class LedgerClient(ServiceClient):
 
     async def approve_claim(self, claim_id: str) -> dict[str, Any]:
         return await self.json("POST", f"/v1/claims/{claim_id}/approve")
+
+    async def provider_claims(self, provider_id: str) -> list[dict[str, Any]]:
+        data = await self.json("GET", "/v1/claims", params={"provider_id": provider_id})
+        return _rows(data, "claims")
+
+    async def claimable(self, provider_id: str, period: str) -> dict[str, Any]:
+        return await self.json("GET", "/v1/claims/claimable",
+                               params={"provider_id": provider_id, "period": period})
+
+    async def create_claim(self, provider_id: str, period: str, idempotency_key: str
+                           ) -> dict[str, Any]:
+        return await self.json("POST", "/v1/claims", json={
+            "provider_id": provider_id, "period": period, "idempotency_key": idempotency_key})
 
     async def budget(self, program_code: str, region_code: str) -> dict[str, Any]:
         return await self.json("GET", "/v1/budget", params={

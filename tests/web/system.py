@@ -284,6 +284,10 @@ async def system(admin_url: str, templates: dict[str, str], tokens: Any,
                 directory_transport=httpx.ASGITransport(app=papp))
             vapp.state.ledger_client = ledger
             voucher = await stack.enter_async_context(running(vapp))
+            # Settlement in the ledger calls the voucher (claims) and provider (bank
+            # accounts) services: the in-process clients, looked up at request time.
+            lapp.state.voucher_client = voucher
+            lapp.state.provider_client = provider
             path = tmp / "accounts.json"
             s = System(web=None, voucher_app=vapp, provider_app=papp, ledger_app=lapp,
                        voucher=voucher, provider=provider, ledger=ledger, dbs=dbs,

@@ -450,6 +450,67 @@ async def test_a_revoked_proxy_sees_a_plain_refusal_at_once(web):
         # so a revoked proxy can still get a code until their sign-in expires (reported).
 
 
+# --- settlement: the provider admin claims, another person (finance) approves --------------
+
+async def test_provider_admin_claims_the_month_and_finance_approves(web):
+    """Runs after the ledger browsing tests in this module and before the tampering one."""
+    async with web.signed_in("staff1") as c:
+        token, preview = await _preview(web, c, "40")
+        await _confirm(c, token, preview)
+    await web.relay()
+    async with web.signed_in("admin1") as c:
+        page = await c.get("/provider/claims")
+        assert page.status_code == 200 and "可申请结算" in page.text
+        count = int(re.search(r'id="claimable-count">(\d+)<', page.text).group(1))
+        total = re.search(r'id="claimable-total">([\d,.]+)<', page.text).group(1)
+        assert count >= 1
+        bad = await c.get("/provider/claims", params={"period": "2026-13"})
+        assert bad.status_code == 422 and "2026-11" in bad.text
+        data = {"csrf_token": csrf_of(page.text), "period": _hidden(page.text, "period"),
+                "idempotency_key": _hidden(page.text, "idempotency_key")}
+        bad = await c.post("/provider/claims", data={**data, "idempotency_key": "x"})
+        assert bad.status_code == 422
+        assert await web.count("ledger", "SELECT count(*) FROM claim") == 0
+        r = await c.post("/provider/claims", data=data)
+        assert r.status_code == 303
+        again = await c.post("/provider/claims", data=data)  # a double press: one claim
+        assert again.status_code == 303
+        after = (await c.get("/provider/claims")).text
+        assert "已提交结算申请" in after and "待财务审批" in after
+        assert 'id="claimable-count">0<' in after
+    assert await web.count("ledger", "SELECT count(*) FROM claim") == 1
+    # A claimed redemption can no longer be voided.
+    async with web.signed_in("staff1") as c:
+        today = await c.get("/provider/today")
+        assert "已申请结算，不能撤销" in today.text
+        rid = await web.count("voucher", "SELECT id::text FROM redemption WHERE claim_id IS "
+                                         "NOT NULL AND status <> 'voided' LIMIT 1")
+        balance = await web.balance(web.b1, DISABILITY)
+        await c.post(f"/provider/redemptions/{rid}/void",
+                     data={"csrf_token": csrf_of(today.text), "reason": "试一下"})
+        assert "不能撤销" in (await c.get("/provider/today")).text
+        assert await web.balance(web.b1, DISABILITY) == balance
+    async with web.signed_in("admin1") as c:  # the provider may not approve its own claim
+        assert (await c.get("/finance/claims")).status_code == 403
+    async with web.signed_in("finance") as c:
+        page = await c.get("/finance/claims")
+        assert "青秀区幸福助餐点" in page.text and total in page.text
+        assert "web:admin1" in page.text  # who submitted it
+        cid = re.search(r'data-claim="([\w-]+)"', page.text).group(1)
+        r = await c.post(f"/finance/claims/{cid}/approve", data={"csrf_token": "forged"})
+        assert r.status_code == 403
+        assert await web.count("ledger", "SELECT count(*) FROM claim WHERE status = 'approved'"
+                               ) == 0
+        r = await c.post(f"/finance/claims/{cid}/approve",
+                         data={"csrf_token": csrf_of(page.text)})
+        assert r.status_code == 303
+        done = await c.get("/finance/claims")
+        assert "已审批通过" in done.text and cid not in done.text
+    assert await web.count("ledger", "SELECT approved_by FROM claim") == "web:finance"
+    async with web.signed_in("admin1") as c:
+        assert "已审批，待付款" in (await c.get("/provider/claims")).text
+
+
 async def test_chain_verification_shows_ok_then_names_the_tampered_entry(web):
     """Last in the module: it tampers with the ledger."""
     entries = await web.count("ledger", "SELECT count(*) FROM entry")

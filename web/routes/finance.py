@@ -11,7 +11,14 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from services.common.auth import Role
 from web.charts import bar_chart
 from web.clients import ApiError
-from web.deps import CsrfSession, PageForbidden, StateDep, ledger_client, require_role
+from web.deps import (
+    CsrfSession,
+    PageForbidden,
+    StateDep,
+    ledger_client,
+    provider_client,
+    require_role,
+)
 from web.render import page
 from web.sessions import Session
 
@@ -96,11 +103,23 @@ async def claims(request: Request, web: StateDep, session: Session = FINANCE) ->
     rows: list[dict[str, Any]] = []
     error = None
     try:
-        rows = await client.claims(status="submitted", region_code=session.region)
+        rows = await client.claims(status="submitted")
     except ApiError as exc:
         error = "结算审批功能尚未开通。" if _not_open(exc) else exc.friendly
     finally:
         await client.aclose()
+    names: dict[str, str] = {}
+    providers = provider_client(web, session)
+    try:
+        for pid in {str(r.get("provider_id")) for r in rows if r.get("provider_id")}:
+            try:
+                names[pid] = (await providers.get(pid)).get("name") or pid
+            except ApiError:
+                pass
+    finally:
+        await providers.aclose()
+    for r in rows:
+        r.setdefault("provider_name", names.get(str(r.get("provider_id"))))
     return page(request, "finance_claims.html", session, rows=rows, error=error)
 
 
