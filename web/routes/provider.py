@@ -305,6 +305,8 @@ async def claim_period(request: Request, web: StateDep, session: CsrfSession,
                                   if exc.status < 500 else 502, error=exc.friendly)
     finally:
         await client.aclose()
-    session.flash.append(("ok", f"已提交结算申请：{claim.get('count', 0)} 笔，"
-                                f"共 {int(claim.get('total_fen', 0)) / 100:,.2f} 元，等待财务审批。"))
+    total = int(claim.get("total_fen", 0))
+    message = (f"已提交结算申请：{claim.get('count', 0)} 笔，"
+               f"共 {total // 100:,}.{total % 100:02d} 元，等待财务审批。")
+    session.flash.append(("ok", message))
     return RedirectResponse(f"/provider/claims?period={period}", status_code=303)
