@@ -267,7 +267,7 @@ def accounts(s: System, path: Path) -> None:
 
 @asynccontextmanager
 async def system(admin_url: str, templates: dict[str, str], tokens: Any,
-                 tmp: Path) -> AsyncIterator[System]:
+                 tmp: Path, **voucher_settings: Any) -> AsyncIterator[System]:
     """Start the three services and the web app on fresh databases, seed them, yield."""
     dbs = {name: await dbfix.fresh_database(admin_url, templates[name], name)
            for name in ("ledger", "provider", "voucher")}
@@ -280,7 +280,8 @@ async def system(admin_url: str, templates: dict[str, str], tokens: Any,
             provider = await stack.enter_async_context(running(papp))
             vapp = create_voucher(VoucherSettings(
                 database_url=dbs["voucher"].app_url, directory_poll_interval_s=0.1,
-                nonce_purge_interval_s=0, expiry_interval_s=0, raw_pool_size=8),
+                nonce_purge_interval_s=0, expiry_interval_s=0, raw_pool_size=8,
+                **voucher_settings),
                 directory_transport=httpx.ASGITransport(app=papp))
             vapp.state.ledger_client = ledger
             voucher = await stack.enter_async_context(running(vapp))
