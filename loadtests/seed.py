@@ -186,7 +186,7 @@ async def seed_beneficiaries(
                         region_code, care, plan.ratio_bp, plan.per_use_fen,
                         plan.per_txn_cap_fen, plan.day_cap_fen, plan.day_limit_count,
                         json.dumps(FUNDING), plan.allowed_kinds, plan.allowed_categories,
-                        plan.priority,
+                        plan.priority, region_code[:4],
                     ))
                 ids.append(str(bid))
             async with conn.transaction():
@@ -201,7 +201,8 @@ async def seed_beneficiaries(
                         "face_fen", "balance_fen", "valid_from", "valid_until", "status",
                         "region_code", "budget_region_code", "care_setting", "ratio_bp",
                         "per_use_fen", "per_txn_cap_fen", "day_cap_fen", "day_limit_count",
-                        "funding_shares", "allowed_kinds", "allowed_categories", "priority"])
+                        "funding_shares", "allowed_kinds", "allowed_categories", "priority",
+                        "spend_region_prefix"])
             done += n
             if progress:
                 progress(done, count)
