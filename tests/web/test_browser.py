@@ -6,7 +6,7 @@ outbox relay runs as its own process (`python -m services.cli relay`), and the w
 the services over HTTP like in production. The walk: a beneficiary signs in on a phone-sized
 screen and shows the QR code (it refreshes by itself); provider staff scan it with the camera
 (Chromium's fake camera plays a video of that very code, decoded by the vendored jsQR), enter
-the bill, check it and confirm, seeing subsidy and co-payment; the relay posts the redemption
+the bill and see subsidy and co-payment before they confirm; the relay posts the redemption
 to the ledger; an auditor verifies the hash chain and finds the redemption's entry in the
 ledger browser; the provider admin claims the month; a finance officer (not the preparer)
 approves the claim. Screenshots go to reports/screenshots/.
@@ -19,7 +19,6 @@ import io
 import os
 import signal
 import socket
-import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator
@@ -102,7 +101,7 @@ async def live(pg_admin_url, db_templates, tokens, tmp_path_factory) -> AsyncIte
     tmp = tmp_path_factory.mktemp("walk")
     async with system(pg_admin_url, db_templates, tokens, tmp, qr_ttl_s=QR_TTL_S) as s:
         served = Served()
-        relay: subprocess.Popen | None = None
+        relay: asyncio.subprocess.Process | None = None
         extra: list[httpx.AsyncClient] = []
         try:
             urls = {name: await served.serve(app) for name, app in (
@@ -123,21 +122,21 @@ async def live(pg_admin_url, db_templates, tokens, tmp_path_factory) -> AsyncIte
                                       ledger_url=urls["ledger"]))
             async with web.router.lifespan_context(web):
                 base = await served.serve(web)
-                relay = subprocess.Popen(
-                    [sys.executable, "-m", "services.cli", "relay", "--idle", "0.1"],
+                relay = await asyncio.create_subprocess_exec(
+                    sys.executable, "-m", "services.cli", "relay", "--idle", "0.1",
                     cwd=ROOT, env=dict(os.environ, YIYANG_ENV="test",
                                        YIYANG_VOUCHER_DATABASE_URL=s.dbs["voucher"].app_url,
                                        YIYANG_LEDGER_URL=urls["ledger"]),
-                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                    stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
                 yield Live(s, base, urls)
         finally:
-            if relay is not None and relay.poll() is None:
-                relay.send_signal(signal.SIGTERM)
+            if relay is not None and relay.returncode is None:
+                relay.send_signal(signal.SIGTERM)  # it stops after the batch in hand
                 try:
-                    relay.wait(10)
-                except subprocess.TimeoutExpired:
+                    await asyncio.wait_for(relay.wait(), 10)
+                except TimeoutError:
                     relay.kill()
-                    relay.wait(5)
+                    await relay.wait()
             for c in extra:
                 await c.aclose()
             await served.stop()
@@ -263,9 +262,9 @@ async def test_walk_qr_redeem_ledger_claim_approval(live: Live, chromium: Path,
         await page.wait_for_selector("#confirm")
         check = await page.inner_text("main")
         assert "15.00" in check and "午餐" in check
-        if await page.locator("#preview-subsidy").count():  # the voucher service previews
-            assert await page.inner_text("#preview-subsidy") == "5.00"
-            assert await page.inner_text("#preview-copay") == "10.00"
+        # Subsidy and co-payment are shown before confirming (POST /v1/redemptions/preview).
+        assert await page.inner_text("#preview-subsidy") == "5.00"
+        assert await page.inner_text("#preview-copay") == "10.00"
         await page.screenshot(path=str(SHOTS / "04-provider-confirm.png"), full_page=True)
         await page.click("#confirm")
         await page.wait_for_selector("#subsidy")

@@ -142,16 +142,21 @@ async def test_a_meal_uses_the_meal_voucher_first(web):
     assert await web.balance(web.b2, MEAL) == before - 500
 
 
-async def test_preview_shows_subsidy_and_copay_when_the_service_offers_it(web):
+async def test_preview_shows_subsidy_and_copay_before_confirming(web):
     before = await web.balance(web.b1, DISABILITY)
+    nonces = await web.count("voucher", "SELECT count(*) FROM used_nonce")
     async with web.signed_in("staff1") as c:
-        _, preview = await _preview(web, c, "20")
-        if "preview-subsidy" in preview.text:  # POST /v1/redemptions/preview exists
-            assert 'id="preview-subsidy">10.00<' in preview.text
-            assert 'id="preview-copay">10.00<' in preview.text
-        else:
-            assert "确认后立即显示" in preview.text
-    assert await web.balance(web.b1, DISABILITY) == before  # a preview moves nothing
+        token, preview = await _preview(web, c, "20")
+        assert 'id="preview-subsidy">10.00<' in preview.text  # 50 % from the care voucher
+        assert 'id="preview-copay">10.00<' in preview.text
+        assert "确认后立即显示" not in preview.text
+        _, meal = await _preview(web, c, "4", service="MEAL_LUNCH", bid=web.b2)
+        assert meal.status_code in (409, 422) and "消费金额太小" in meal.text  # under the 5-yuan subsidy
+        # The previewed code is still good: confirming it gives what the preview said.
+        _, done = await _confirm(c, token, preview)
+        assert "收款成功" in done.text and 'id="subsidy">10.00<' in done.text
+    assert await web.balance(web.b1, DISABILITY) == before - 1000  # only the confirmation
+    assert await web.count("voucher", "SELECT count(*) FROM used_nonce") == nonces + 1
 
 
 async def test_redeem_refuses_bad_input_and_a_used_code(web):
