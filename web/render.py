@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
@@ -51,6 +53,22 @@ HOME = {"beneficiary": "/me", "proxy": "/me", "provider_staff": "/provider/redee
         "finance": "/finance", "auditor": "/audit/entries"}
 
 
+BEIJING = ZoneInfo("Asia/Shanghai")
+
+
+def local_time(value: Any) -> str:
+    """A service's timestamp (ISO 8601, usually UTC) as Beijing time, to the minute."""
+    if not value:
+        return ""
+    try:
+        when = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return str(value)[:16]
+    if when.tzinfo is not None:
+        when = when.astimezone(BEIJING)
+    return when.strftime("%Y-%m-%d %H:%M")
+
+
 def page(request: Request, template: str, session: Session | None, status_code: int = 200,
          **context: Any) -> HTMLResponse:
     web = request.app.state.web
@@ -61,6 +79,7 @@ def page(request: Request, template: str, session: Session | None, status_code: 
         "csrf": session.csrf if session else "",
         "flash": session.pop_flash() if session else [],
         "yuan": fen_to_yuan,
+        "local_time": local_time,
         "account_name": lambda n: ACCOUNT_NAMES.get(n or "", n or ""),
         "program_name": lambda n: PROGRAM_SHORT.get(n or "", n or ""),
         "funding_name": lambda n: FUNDING_NAMES.get(n or "", n or ""),

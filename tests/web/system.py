@@ -256,6 +256,8 @@ def accounts(s: System, path: Path) -> None:
          "region": PROVINCE},
         {"username": "finance2", "role": "finance", "display_name": "黄复核",
          "region": PROVINCE},
+        {"username": "finance_lz", "role": "finance", "display_name": "柳州财务",
+         "region": OTHER_CITY},
         {"username": "auditor", "role": "auditor", "display_name": "周审计",
          "region": PROVINCE},
         {"username": "auditor_city", "role": "auditor", "display_name": "吴审计",

@@ -85,7 +85,8 @@ async def test_every_post_form_refuses_a_missing_csrf_token(web_shell):
     runs = await web.count("voucher", "SELECT count(*) FROM issuance_run")
     cases = {"xiaoli": ["/me/act-for", "/me/qr/code"], "staff1": ["/provider/redeem",
              "/provider/redeem/confirm"], "officer": ["/officer/enrol", "/officer/import",
-             "/officer/issuance", f"/officer/providers/{web.p_new}/approve"]}
+             "/officer/issuance", f"/officer/providers/{web.p_new}/approve"],
+             "admin1": ["/provider/claims"], "finance": ["/finance/claims/x/approve"]}
     for user, paths in cases.items():
         async with web.signed_in(user) as c:
             for path in paths:
@@ -94,6 +95,25 @@ async def test_every_post_form_refuses_a_missing_csrf_token(web_shell):
     assert await web.provider_status(web.p_new) == "applied"
     assert await web.count("voucher", "SELECT count(*) FROM beneficiary") == people
     assert await web.count("voucher", "SELECT count(*) FROM issuance_run") == runs
+    assert await web.count("ledger", "SELECT count(*) FROM claim") == 0
+
+
+async def test_claims_refuse_the_wrong_role_even_with_a_valid_form(web_shell):
+    """Provider staff (not the admin) and finance cannot claim; the admin cannot approve."""
+    web = web_shell
+    for user in ("staff1", "finance"):
+        async with web.signed_in(user) as c:
+            page = await c.get("/provider/today" if user == "staff1" else "/finance")
+            r = await c.post("/provider/claims", data={
+                "csrf_token": csrf_of(page.text), "period": "2026-11",
+                "idempotency_key": "3f1a4a9e-0000-4000-8000-000000000009"})
+            assert r.status_code == 403, user
+    async with web.signed_in("admin1") as c:
+        page = await c.get("/provider/admin")
+        r = await c.post("/finance/claims/3f1a4a9e-0000-4000-8000-000000000009/approve",
+                         data={"csrf_token": csrf_of(page.text)})
+        assert r.status_code == 403
+    assert await web.count("ledger", "SELECT count(*) FROM claim") == 0
 
 
 @pytest.mark.parametrize("user,path", [
@@ -102,6 +122,7 @@ async def test_every_post_form_refuses_a_missing_csrf_token(web_shell):
     ("finance", "/officer/providers"), ("staff1", "/provider/admin"),
     ("admin1", "/officer/issuance"), ("finance", "/audit/chain"), ("auditor", "/me/qr"),
     ("auditor", "/finance/claims"), ("staff1", "/finance/reconciliation"), ("xiaoli", "/finance/budget"),
+    ("staff1", "/provider/claims"), ("finance", "/provider/claims"), ("admin1", "/finance/claims"),
 ])
 async def test_each_page_refuses_other_roles(web_shell, user, path):
     web = web_shell

@@ -497,11 +497,20 @@ async def test_provider_admin_claims_the_month_and_finance_approves(web):
         assert await web.balance(web.b1, DISABILITY) == balance
     async with web.signed_in("admin1") as c:  # the provider may not approve its own claim
         assert (await c.get("/finance/claims")).status_code == 403
+    cid = await web.count("ledger", "SELECT id::text FROM claim")
+    async with web.signed_in("finance_lz") as c:  # finance of another city: out of scope
+        page = await c.get("/finance/claims")
+        assert cid not in page.text and "没有待审批的结算申请" in page.text
+        r = await c.post(f"/finance/claims/{cid}/approve",
+                         data={"csrf_token": csrf_of(page.text)})
+        assert r.status_code == 303
+        assert "msg-err" in (await c.get("/finance/claims")).text
+    assert await web.count("ledger", "SELECT status FROM claim") == "submitted"
     async with web.signed_in("finance") as c:
         page = await c.get("/finance/claims")
         assert "青秀区幸福助餐点" in page.text and total in page.text
         assert "web:admin1" in page.text  # who submitted it
-        cid = re.search(r'data-claim="([\w-]+)"', page.text).group(1)
+        assert f'data-claim="{cid}"' in page.text
         r = await c.post(f"/finance/claims/{cid}/approve", data={"csrf_token": "forged"})
         assert r.status_code == 403
         assert await web.count("ledger", "SELECT count(*) FROM claim WHERE status = 'approved'"
