@@ -61,7 +61,7 @@ def local_time(value: Any) -> str:
     if not value:
         return ""
     try:
-        when = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        when = datetime.fromisoformat(str(value))  # 3.11 reads a trailing Z
     except ValueError:
         return str(value)[:16]
     if when.tzinfo is not None:
