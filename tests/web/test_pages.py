@@ -4,6 +4,7 @@ needs from the services first and asserts on the change it makes."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import re
 import uuid
@@ -157,6 +158,25 @@ async def test_preview_shows_subsidy_and_copay_before_confirming(web):
         assert "收款成功" in done.text and 'id="subsidy">10.00<' in done.text
     assert await web.balance(web.b1, DISABILITY) == before - 1000  # only the confirmation
     assert await web.count("voucher", "SELECT count(*) FROM used_nonce") == nonces + 1
+
+
+async def test_racing_confirm_presses_redeem_once(web):
+    """The confirm button pressed five times at once (same form, same key): one redemption,
+    and every answer that succeeds shows the same subsidy."""
+    before = await web.balance(web.b1, DISABILITY)
+    count = await web.count("voucher", "SELECT count(*) FROM redemption")
+    async with web.signed_in("staff1") as c:
+        token, preview = await _preview(web, c, "33")
+        data = {"csrf_token": csrf_of(preview.text), "token": token,
+                "service_code": "BATH_HOME", "gross_fen": "3300",
+                "idempotency_key": _hidden(preview.text, "idempotency_key")}
+        answers = await asyncio.gather(*(c.post("/provider/redeem/confirm", data=data)
+                                         for _ in range(5)))
+        ok = [r for r in answers if r.status_code == 200]
+        assert ok and all('id="subsidy">16.50<' in r.text for r in ok)
+        assert all(r.status_code in (200, 409) for r in answers)
+    assert await web.balance(web.b1, DISABILITY) == before - 1650
+    assert await web.count("voucher", "SELECT count(*) FROM redemption") == count + 1
 
 
 async def test_redeem_refuses_bad_input_and_a_used_code(web):
@@ -489,10 +509,14 @@ async def test_provider_admin_claims_the_month_and_finance_approves(web):
         bad = await c.post("/provider/claims", data={**data, "idempotency_key": "x"})
         assert bad.status_code == 422
         assert await web.count("ledger", "SELECT count(*) FROM claim") == 0
-        r = await c.post("/provider/claims", data=data)
-        assert r.status_code == 303
-        again = await c.post("/provider/claims", data=data)  # a double press: one claim
-        assert again.status_code == 303
+        # Two tabs (two forms, two keys) and a double press, racing: one claim.
+        other = await c.get("/provider/claims")
+        data2 = {**data, "idempotency_key": _hidden(other.text, "idempotency_key")}
+        assert data2["idempotency_key"] != data["idempotency_key"]
+        answers = await asyncio.gather(*(c.post("/provider/claims", data=d)
+                                         for d in (data, data, data2)))
+        assert 303 in {r.status_code for r in answers}
+        assert all(r.status_code in (303, 409, 422) for r in answers)
         after = (await c.get("/provider/claims")).text
         assert "已提交结算申请" in after and "待财务审批" in after
         assert 'id="claimable-count">0<' in after
