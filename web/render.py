@@ -54,6 +54,10 @@ HOME = {"beneficiary": "/me", "proxy": "/me", "provider_staff": "/provider/redee
 
 
 BEIJING = ZoneInfo("Asia/Shanghai")
+ENTRY_KINDS = {"appropriation": "预算下达", "commitment": "发放补贴券", "redemption": "补贴核销",
+               "redemption_void": "核销撤销", "expiry": "补贴券过期", "cash_benefit": "现金补贴",
+               "copay_received": "收到自付款", "copay_refunded": "退还自付款",
+               "settlement_payment": "结算付款", "reversal": "冲正"}
 
 
 def local_time(value: Any) -> str:
@@ -80,6 +84,7 @@ def page(request: Request, template: str, session: Session | None, status_code: 
         "flash": session.pop_flash() if session else [],
         "yuan": fen_to_yuan,
         "local_time": local_time,
+        "entry_kind": lambda k: ENTRY_KINDS.get(k or "", k or ""),
         "account_name": lambda n: ACCOUNT_NAMES.get(n or "", n or ""),
         "program_name": lambda n: PROGRAM_SHORT.get(n or "", n or ""),
         "funding_name": lambda n: FUNDING_NAMES.get(n or "", n or ""),

@@ -397,7 +397,7 @@ async def test_auditor_sees_the_redemption_in_the_ledger_and_exports_csv(web):
     await web.relay()
     async with web.signed_in("auditor") as c:
         html = (await c.get("/audit/entries")).text
-        assert 'class="card entry"' in html and "redemption" in html
+        assert 'class="card entry"' in html and "补贴核销" in html and "预算下达" in html
         one = await c.get("/audit/entries", params={"provider_id": web.p1})
         assert one.text.count('class="card entry"') >= 1 and "15.00" in one.text
         csv = await c.get("/audit/entries.csv")
