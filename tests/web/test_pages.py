@@ -211,7 +211,7 @@ async def test_today_lists_summarises_and_voids_once(web):
             token, preview = await _preview(web, c, amount)
             await _confirm(c, token, preview)
         page = await c.get("/provider/today")
-        assert f"共 <strong>{count + 2}</strong> 笔" in page.text
+        assert f"共 <strong>{count + 2}</strong> 笔" in page.text and "上门助浴" in page.text
         rid = re.findall(r'/provider/redemptions/([\w-]+)/void', page.text)[-1]
         token = csrf_of(page.text)
         r = await c.post(f"/provider/redemptions/{rid}/void", data={"csrf_token": token,

@@ -158,6 +158,10 @@ async def today(request: Request, web: StateDep, session: Session = STAFF) -> HT
         error = exc.friendly
     finally:
         await client.aclose()
+    services, _ = await _services(request, web, session)
+    names = {s.get("code"): s.get("name") for s in services}
+    for r in rows:
+        r.setdefault("service_name", names.get(r.get("service_code")))
     return page(request, "provider_today.html", session, rows=rows, error=error, day=day,
                 summary=day_summary(rows))
 
@@ -167,8 +171,6 @@ async def void(redemption_id: str, web: StateDep, session: CsrfSession,
                reason: Annotated[str, Form()] = "") -> Response:
     """Void a redemption of today (the service refuses one already claimed)."""
     if session.role not in (Role.provider_staff.value, Role.provider_admin.value):
-        from web.deps import PageForbidden
-
         raise PageForbidden()
     if not re.match(r"^[\w-]{1,64}$", redemption_id):
         session.flash.append(("err", "没有这笔交易。"))
