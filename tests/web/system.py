@@ -17,13 +17,15 @@ import re
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 
+from services.common.db import asyncpg_connect_kwargs
 from services.common.migrate import drop_database
 from services.common.settings import CommonSettings
 from services.ledger.config import LedgerSettings
@@ -36,6 +38,7 @@ from services.voucher.relay import Relay
 from services.voucher.service.beneficiaries import check_digit
 from tests.conftest import running
 from tests.fixtures import database as dbfix
+from tests.provider.conftest import valid_uscc
 from web.accounts import AccountStore
 from web.clients import Transports
 from web.config import WebSettings
@@ -63,8 +66,6 @@ MEAL_POINT = {
 
 
 def _uscc(n: int) -> str:
-    from tests.provider.conftest import valid_uscc
-
     return valid_uscc(n)
 
 
@@ -110,7 +111,6 @@ class System:
     p_new: str = ""  # applied, in the officer's district
     p_far: str = ""  # applied, in another city
     terminal_secret: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
     base_url: str = "http://testserver"
 
     @property
@@ -148,10 +148,6 @@ class System:
         return r.json()["status"]
 
     async def count(self, service: str, sql: str) -> Any:
-        import asyncpg
-
-        from services.common.db import asyncpg_connect_kwargs
-
         conn = await asyncpg.connect(**asyncpg_connect_kwargs(self.dbs[service].owner_url))
         try:
             return await conn.fetchval(sql)
@@ -230,11 +226,11 @@ async def seed(s: System) -> None:
                                              "relation": relation}), 201)
     # Redemptions need the directory to know the terminal: wait until it does.
     directory = s.voucher_app.state.directory
-    for _ in range(200):
-        entry = directory.provider(s.p_new)
-        if await directory.resolve_terminal(s.terminal_secret) and entry is not None:
+    for _ in range(300):
+        if await directory.resolve_terminal(s.terminal_secret):
             break
         await asyncio.sleep(0.05)
+    assert await directory.resolve_terminal(s.terminal_secret), "directory never loaded"
 
 
 def accounts(s: System, path: Path) -> None:
