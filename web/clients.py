@@ -292,6 +292,10 @@ class LedgerClient(ServiceClient):
     async def approve_claim(self, claim_id: str) -> dict[str, Any]:
         return await self.json("POST", f"/v1/claims/{claim_id}/approve")
 
+    async def reject_claim(self, claim_id: str, reasons: list[str]) -> dict[str, Any]:
+        return await self.json("POST", f"/v1/claims/{claim_id}/reject",
+                               json={"reasons": reasons})
+
     async def provider_claims(self, provider_id: str) -> list[dict[str, Any]]:
         data = await self.json("GET", "/v1/claims", params={"provider_id": provider_id})
         return _rows(data, "claims")

@@ -320,7 +320,7 @@ async def test_walk_qr_redeem_ledger_claim_approval(live: Live, chromium: Path,
         card = await page.inner_text(".claim")
         assert "青秀区幸福助餐点" in card and "5.00" in card and "web:admin1" in card
         await page.screenshot(path=str(SHOTS / "10-finance-claim.png"), full_page=True)
-        await page.click(".claim button[type=submit]")
+        await page.click(".claim button.approve")
         await page.wait_for_selector("text=已审批通过")
         await page.screenshot(path=str(SHOTS / "11-finance-approved.png"), full_page=True)
         await page.goto(f"{base}/finance")

@@ -562,6 +562,40 @@ async def test_provider_admin_claims_the_month_and_finance_approves(web):
         assert "已审批，待付款" in (await c.get("/provider/claims")).text
 
 
+async def test_finance_sends_a_claim_back_with_reasons(web):
+    async with web.signed_in("staff1") as c:
+        token, preview = await _preview(web, c, "12")
+        await _confirm(c, token, preview)
+    await web.relay()
+    async with web.signed_in("admin1") as c:
+        page = await c.get("/provider/claims")
+        r = await c.post("/provider/claims", data={
+            "csrf_token": csrf_of(page.text), "period": _hidden(page.text, "period"),
+            "idempotency_key": _hidden(page.text, "idempotency_key")})
+        assert r.status_code == 303
+    cid = await web.count("ledger", "SELECT id::text FROM claim WHERE status = 'submitted'")
+    async with web.signed_in("finance") as c:
+        page = await c.get("/finance/claims")
+        token = csrf_of(page.text)
+        r = await c.post(f"/finance/claims/{cid}/reject", data={"csrf_token": token,
+                                                               "reasons": "  \n "})
+        assert r.status_code == 303
+        assert "请填写退回原因" in (await c.get("/finance/claims")).text
+        assert await web.count("ledger", f"SELECT status FROM claim WHERE id = '{cid}'"
+                               ) == "submitted"
+        r = await c.post(f"/finance/claims/{cid}/reject", data={
+            "csrf_token": token, "reasons": "缺少签到记录\n金额与台账不符"})
+        assert r.status_code == 303
+        assert "已退回给服务机构" in (await c.get("/finance/claims")).text
+    assert await web.count("ledger", f"SELECT status FROM claim WHERE id = '{cid}'"
+                           ) == "rejected"
+    async with web.signed_in("admin1") as c:  # with its own valid form token: the role
+        page = await c.get("/provider/claims")
+        assert "已退回" in page.text
+        assert (await c.post(f"/finance/claims/{cid}/reject", data={
+            "csrf_token": csrf_of(page.text), "reasons": "x"})).status_code == 403
+
+
 async def test_chain_verification_shows_ok_then_names_the_tampered_entry(web):
     """Last in the module: it tampers with the ledger."""
     entries = await web.count("ledger", "SELECT count(*) FROM entry")

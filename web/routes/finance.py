@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from services.common.auth import Role
@@ -140,6 +140,29 @@ async def approve_claim(claim_id: str, web: StateDep, session: CsrfSession) -> R
                               else exc.friendly))
     finally:
         await client.aclose()
+    return RedirectResponse("/finance/claims", status_code=303)
+
+
+@router.post("/claims/{claim_id}/reject")
+async def reject_claim(claim_id: str, web: StateDep, session: CsrfSession,
+                       reasons: Annotated[str, Form()] = "") -> Response:
+    """Send a claim back to the provider with reasons (one per line)."""
+    if session.role != Role.finance.value:
+        raise PageForbidden()
+    lines = [line.strip()[:500] for line in reasons.splitlines() if line.strip()][:20]
+    if not re.match(r"^[\w-]{1,64}$", claim_id):
+        session.flash.append(("err", "没有这笔结算申请。"))
+    elif not lines:
+        session.flash.append(("err", "请填写退回原因。"))
+    else:
+        client = ledger_client(web, session)
+        try:
+            await client.reject_claim(claim_id, lines)
+            session.flash.append(("ok", "已退回给服务机构。"))
+        except ApiError as exc:
+            session.flash.append(("err", exc.friendly))
+        finally:
+            await client.aclose()
     return RedirectResponse("/finance/claims", status_code=303)
 
 
