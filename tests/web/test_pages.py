@@ -431,6 +431,11 @@ async def test_finance_budget_chart_and_reconciliation(web):
         assert "<svg" in html and "失能补贴" in html
         html = (await c.get("/finance/budget", params={"region_code": "<x>"})).text
         assert "<x>" not in html
+        period = (await web.vouchers(web.b1))[0]["period"]
+        rec = await c.get("/finance/reconciliation", params={"period": period})
+        assert rec.status_code == 200 and "账实相符，没有差异" in rec.text
+        f = await c.get("/finance/reconciliation.csv", params={"period": period})
+        assert f.status_code == 200 and f.headers["content-type"].startswith("text/csv")
         bad = await c.get("/finance/reconciliation", params={"period": "11-2026"})
         assert "2026-11" in bad.text and "请按" in bad.text
         assert (await c.get("/finance/reconciliation.pdf",
