@@ -13,8 +13,7 @@ In one run, on one machine, with one freshly started system (harness.System):
     one statement per transaction, durable commits, on the same database;
 and the ratio (a)/(b), each the median of --reps repetitions, interleaved so that drift hits
 both alike. Then the ledger's posting throughput (the relay draining the backlog the run
-left, or, when this build has no relay, the outbox events posted to the ledger's
-/v1/events directly in the relay's batch shape), and an issuance run of --issuance vouchers
+left), and an issuance run of --issuance vouchers
 when this build has the issuance call. Results go to reports/bench-*/bench.json and
 bench.md; docs/performance.md holds the reference results and how to read them.
 """
@@ -35,7 +34,7 @@ import httpx
 from loadtests import bench_tools as bt
 from loadtests import check, seed
 from loadtests.harness import Process, System, new_run_dir, say
-from services.common.auth import Role, issue_token, service_token
+from services.common.auth import Role, issue_token
 from services.common.db import asyncpg_connect_kwargs
 from services.common.money import allocate
 from services.common.settings import get_common_settings
@@ -75,48 +74,6 @@ def wait_directory(voucher_url: str, timeout_s: float = 30) -> None:
 def tokens_file(path: Path, beneficiaries: list[str], count: int) -> Path:
     path.write_text("\n".join(bt.mint_tokens(beneficiaries, count)) + "\n")
     return path
-
-
-def post_events_directly(voucher_db: str, ledger_url: str, *, batch: int = 500,
-                         limit: int = 20_000, timeout_s: float = 90) -> dict[str, Any]:
-    """The ledger's posting throughput without a relay: undelivered outbox events, in id
-    order, POSTed to /v1/events in batches (the relay's shape). The outbox is left as it was
-    (delivery marks belong to the relay)."""
-
-    async def load() -> list[dict[str, Any]]:
-        conn = await asyncpg.connect(**asyncpg_connect_kwargs(voucher_db))
-        try:
-            rows = await conn.fetch(
-                "SELECT event_id::text, type, occurred_at, payload::text AS payload "
-                "FROM outbox WHERE delivered_at IS NULL ORDER BY id LIMIT $1", limit)
-        finally:
-            await conn.close()
-        return [{"event_id": r["event_id"], "type": r["type"],
-                 "occurred_at": r["occurred_at"].isoformat(),
-                 "payload": json.loads(r["payload"])} for r in rows]
-
-    events = asyncio.run(load())
-    token = service_token(get_common_settings().auth_private_key, "loadtest-bench")
-    counts: dict[str, int] = {}
-    first_error = None
-    started = time.monotonic()
-    with httpx.Client(base_url=ledger_url, timeout=60,
-                      headers={"Authorization": f"Bearer {token}"}) as http:
-        for i in range(0, len(events), batch):
-            if time.monotonic() - started > timeout_s:
-                break
-            r = http.post("/v1/events", json={"events": events[i:i + batch]})
-            r.raise_for_status()
-            for res in r.json()["results"]:
-                counts[res["status"]] = counts.get(res["status"], 0) + 1
-                if res["status"] == "rejected" and first_error is None:
-                    first_error = res.get("error")
-    elapsed = time.monotonic() - started
-    posted = sum(counts.values())
-    return {"mode": "direct POST /v1/events (no relay in this build)", "batch": batch,
-            "events": posted, "seconds": round(elapsed, 2),
-            "events_per_s": round(posted / elapsed, 1) if elapsed else 0.0,
-            "results": counts, "first_rejection": first_error}
 
 
 def relay_drain(system: System) -> dict[str, Any]:
@@ -214,9 +171,7 @@ def main(argv: list[str] | None = None) -> int:
         seeded = seed.seed_all(
             voucher_db, system.urls["provider"], beneficiaries=args.beneficiaries,
             providers=2, terminals_per_provider=2, manifest=run_dir / "seed-manifest.json",
-            generous=True, ledger_url=system.urls["ledger"],
-            directory_file=system.directory_file if system.provider_is_stub else None)
-        result["provider_directory"] = "stand-in" if system.provider_is_stub else "provider"
+            generous=True, ledger_url=system.urls["ledger"])
         wait_directory(voucher_url)
         secret = next(t["secret"] for t in seeded["terminals"] if t["kind"] == "meal_point")
         ids = seeded["beneficiaries"]
@@ -317,9 +272,7 @@ def main(argv: list[str] | None = None) -> int:
         backlog = asyncio.run(check.outbox_lag(voucher_db))[0]
         say(f"ledger posting: {backlog} events waiting in the outbox")
         try:
-            result["ledger_posting"] = (relay_drain(system) if system.has_relay()
-                                        else post_events_directly(voucher_db,
-                                                                  system.urls["ledger"]))
+            result["ledger_posting"] = relay_drain(system)
         except Exception as exc:  # noqa: BLE001 - reported, the other numbers stand
             result["ledger_posting"] = {"error": repr(exc)[:500]}
         say(f"ledger posting: {result['ledger_posting']}")

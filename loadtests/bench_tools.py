@@ -184,6 +184,7 @@ def run_wrk(url: str, tokens_file: Path, secret: str, *, threads: int = 2,
 # replaced before $1). Ids are made once per statement in the `ids` CTE (volatile, so it is
 # materialised once however often it is read).
 _PARAMS = [
+    ("$17::text", "'450103'::text"),  # the seeded providers' region (vouchers: city 4501)
     ("$16::uuid", "NULL::uuid"),
     ("$15::bytea", "'\\x" + "00" * 32 + "'::bytea"),
     ("$14::text", "(SELECT rid FROM ids)::text"),

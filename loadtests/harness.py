@@ -3,8 +3,7 @@
 A run gets its own PostgreSQL databases: either an embedded server under the run's folder
 (`reports/<run>/pg`, nothing shared with `yiyang up` or the tests), or run-specific databases
 (`yl_<run>_<service>`) on a server given by an admin URL. The three services are started as
-uvicorn subprocesses on free ports chosen now, the outbox relay as a subprocess when it
-exists, and each is waited for on `/readyz`. Everything is stopped (and run databases on a
+uvicorn subprocesses on free ports chosen now, the outbox relay as a subprocess, and each is waited for on `/readyz`. Everything is stopped (and run databases on a
 shared server dropped, unless kept) when the `System` context exits. Only 127.0.0.1.
 """
 
@@ -12,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib.util
 import os
 import shutil
 import signal
@@ -87,8 +85,6 @@ class System:
     keep_databases: bool = False
     workers: int = 1
     with_relay: bool = True
-    # "auto": the real provider service when it publishes the directory, else the stand-in.
-    provider_mode: str = "auto"
     progress: Progress = say
     owner_urls: dict[str, str] = field(default_factory=dict)
     app_urls: dict[str, str] = field(default_factory=dict)
@@ -133,7 +129,6 @@ class System:
             "YIYANG_VOUCHER_URL": self.urls["voucher"],
             "YIYANG_PROVIDER_URL": self.urls["provider"],
             "YIYANG_LEDGER_URL": self.urls["ledger"],
-            "YIYANG_LOAD_DIRECTORY": str(self.directory_file),
             **{f"YIYANG_{s.upper()}_DATABASE_URL": self.app_urls[s] for s in SERVICES},
         }
 
@@ -146,42 +141,19 @@ class System:
         for service in ("provider", "ledger", "voucher"):
             port = self.urls[service].rsplit(":", 1)[1]
             argv = [py, "-m", "services.cli", "serve", service, "--host", HOST, "--port", port]
-            if service == "provider" and self.provider_is_stub:
-                argv = [py, "-m", "uvicorn", "loadtests.directory_stub:app", "--host", HOST,
-                        "--port", port, "--log-level", "warning"]
             if service == "voucher" and self.workers > 1:
                 argv += ["--workers", str(self.workers)]
             proc = Process(service, argv, env, self.run_dir / "logs" / f"{service}.log",
                            f"{self.urls[service]}/readyz")
             proc.start()
             self.processes.append(proc)
-            label = "provider directory stand-in" if argv[2] == "uvicorn" else service
-            self.progress(f"started {label} on {self.urls[service]} (pid {proc.popen.pid})")
-        if self.with_relay and self.has_relay():
+            self.progress(f"started {service} on {self.urls[service]} (pid {proc.popen.pid})")
+        if self.with_relay:
             proc = Process("relay", [py, "-m", "services.cli", "relay"], env,
                            self.run_dir / "logs" / "relay.log")
             proc.start()
             self.processes.append(proc)
             self.progress(f"started relay (pid {proc.popen.pid})")
-        elif self.with_relay:
-            self.progress("no outbox relay in this build (services.voucher.relay): skipped")
-
-    @property
-    def directory_file(self) -> Path:
-        return self.run_dir / "directory.json"
-
-    @property
-    def provider_is_stub(self) -> bool:
-        if self.provider_mode == "auto":
-            self.provider_mode = "real" if provider_publishes_directory() else "stub"
-        return self.provider_mode == "stub"
-
-    @staticmethod
-    def has_relay() -> bool:
-        try:
-            return importlib.util.find_spec("services.voucher.relay") is not None
-        except ModuleNotFoundError:
-            return False
 
     def wait_ready(self, timeout_s: float = 90) -> None:
         deadline = time.monotonic() + timeout_s
@@ -236,15 +208,6 @@ class System:
                 # The reports stay; the run's database files (hundreds of MB) go.
                 shutil.rmtree(self.run_dir / "pg", ignore_errors=True)
                 shutil.rmtree(self.run_dir / "data", ignore_errors=True)
-
-
-def provider_publishes_directory() -> bool:
-    """Whether this build's provider service has the directory route the voucher polls."""
-    try:
-        from services.provider.api import router
-    except Exception:  # noqa: BLE001
-        return False
-    return any(getattr(r, "path", "") == "/v1/internal/directory" for r in router.routes)
 
 
 def new_run_dir(base: Path, kind: str) -> Path:

@@ -109,9 +109,7 @@ def main(argv: list[str] | None = None) -> int:
                                    beneficiaries=args.beneficiaries, providers=args.providers,
                                    terminals_per_provider=args.terminals, manifest=manifest,
                                    region_code=s.region_code, period=s.period,
-                                   ledger_url=system.urls["ledger"],
-                                   directory_file=(system.directory_file
-                                                   if system.provider_is_stub else None))
+                                   ledger_url=system.urls["ledger"])
         except seed.ProviderApiMissing as exc:
             say(f"cannot run the load: {exc}")
             return 2

@@ -186,7 +186,7 @@ async def seed_beneficiaries(
                         region_code, care, plan.ratio_bp, plan.per_use_fen,
                         plan.per_txn_cap_fen, plan.day_cap_fen, plan.day_limit_count,
                         json.dumps(FUNDING), plan.allowed_kinds, plan.allowed_categories,
-                        plan.priority,
+                        plan.priority, region_code[:4],
                     ))
                 ids.append(str(bid))
             async with conn.transaction():
@@ -201,7 +201,8 @@ async def seed_beneficiaries(
                         "face_fen", "balance_fen", "valid_from", "valid_until", "status",
                         "region_code", "budget_region_code", "care_setting", "ratio_bp",
                         "per_use_fen", "per_txn_cap_fen", "day_cap_fen", "day_limit_count",
-                        "funding_shares", "allowed_kinds", "allowed_categories", "priority"])
+                        "funding_shares", "allowed_kinds", "allowed_categories", "priority",
+                        "spend_region_prefix"])
             done += n
             if progress:
                 progress(done, count)
@@ -284,37 +285,6 @@ def _provider_plan(i: int) -> tuple[str, list[dict[str, Any]]]:
     return kind, (MEAL_SERVICES if kind == "meal_point" else CARE_SERVICES)
 
 
-def stub_providers(directory_file: Path, count: int, terminals_per_provider: int, *,
-                   region_code: str = "450103") -> list[dict[str, Any]]:
-    """Providers and terminals for the directory stand-in (loadtests/directory_stub.py).
-
-    Used only when the provider service of this build does not publish the directory: the
-    same shapes the directory contract fixes, approved, with live terminals.
-    """
-    from services.common.auth import hash_terminal_secret, new_terminal_secret
-    from services.common.ids import new_id
-
-    providers, terminals, entries = [], [], []
-    for i in range(count):
-        kind, services = _provider_plan(i)
-        pid = new_id()
-        providers.append({"id": pid, "name": f"压测服务机构{i:04d}", "kind": kind,
-                          "status": "approved", "region_code": region_code,
-                          "lat": 22.81 + i / 10_000, "lon": 108.32 + i / 10_000,
-                          "services": services})
-        for t in range(terminals_per_provider):
-            tid = new_id()
-            secret = new_terminal_secret(tid)
-            entries.append({"id": tid, "provider_id": pid, "name": f"收银台{t + 1}",
-                            "status": "active", "secret_sha256": hash_terminal_secret(secret)})
-            terminals.append({"terminal_id": tid, "secret": secret, "provider_id": pid,
-                              "kind": kind, "services": services})
-    directory_file.parent.mkdir(parents=True, exist_ok=True)
-    directory_file.write_text(json.dumps({"version": int(time.time()), "providers": providers,
-                                          "terminals": entries}, ensure_ascii=False))
-    return terminals
-
-
 def funding_requests(*, region_code: str, period: str, count: int,
                      plans: list[VoucherPlan]) -> list[tuple[str, str, dict[str, Any]]]:
     """(path, role, body) of the ledger calls that appropriate and commit what `count`
@@ -389,10 +359,10 @@ def _bar(label: str) -> Callable[[int, int], None]:
 def seed_all(voucher_db_url: str, provider_url: str | None, *, beneficiaries: int,
              providers: int, terminals_per_provider: int, manifest: Path,
              region_code: str = "450103", period: str | None = None,
-             generous: bool = False, directory_file: Path | None = None,
-             ledger_url: str | None = None) -> dict[str, Any]:
-    """Seed everything. With `directory_file`, providers go to the directory stand-in; with
-    `ledger_url`, the vouchers' worth is appropriated and committed in the ledger."""
+             generous: bool = False, ledger_url: str | None = None) -> dict[str, Any]:
+    """Seed everything: people and vouchers in bulk, providers and terminals through the
+    provider service's API; with `ledger_url`, the vouchers' worth is appropriated and
+    committed in the ledger."""
     period = period or current_period()
     plans = default_plans(generous=generous)
     ids = asyncio.run(seed_beneficiaries(
@@ -404,12 +374,7 @@ def seed_all(voucher_db_url: str, provider_url: str | None, *, beneficiaries: in
         for problem in problems:
             print(f"  ledger funding: {problem}", flush=True)
     terminals: list[dict[str, Any]] = []
-    if directory_file is not None and providers:
-        terminals = stub_providers(directory_file, providers, terminals_per_provider,
-                                   region_code=region_code)
-        print(f"  providers: {providers} x {terminals_per_provider} terminals "
-              "(directory stand-in)", flush=True)
-    elif provider_url and providers:
+    if provider_url and providers:
         terminals = seed_providers(provider_url, providers, terminals_per_provider,
                                    region_code=region_code, progress=_bar("providers"))
     write_manifest(manifest, period=period, beneficiaries=ids, terminals=terminals)

@@ -41,6 +41,47 @@ FRIENDLY: dict[str, str] = {
     "SAME_PERSON": "不能审批自己制作的结算申请，请由另一位财务人员审批。",
     "FILTER_NOT_SUPPORTED": "这组查询条件不适用，请换一种条件。",
     "SERVICE_UNAVAILABLE": "系统暂时忙，请稍后再试。",
+    # The voucher service's own codes (services/voucher/errors.py, service/redemption.py).
+    "TOKEN_INVALID": "二维码无效，请让老人刷新二维码后重新扫描。",
+    "PIN_REQUIRED": "这张卡需要输入密码。",
+    "PIN_INCORRECT": "密码不对，请再试一次。",
+    "CARD_LOCKED": "密码错误次数太多，这张卡已锁定，请联系民政部门。",
+    "CARD_NOT_VALID": "这张卡已挂失或无效。",
+    "BENEFICIARY_NOT_ACTIVE": "老人的补贴资格已暂停。",
+    "VOUCHER_EXHAUSTED": "补贴券余额已用完。",
+    "DAILY_LIMIT_REACHED": "今天的使用次数已经用完了。",
+    "BILL_TOO_SMALL": "消费金额太小，不能使用这项补贴。",
+    "SERVICE_NOT_OFFERED": "这项服务不在本机构的价目表上。",
+    "INVALID_AMOUNT": "请输入正确的金额。",
+    "REDEMPTION_VOIDED": "这笔交易已经撤销过了。",
+    "REDEMPTION_ALREADY_CLAIMED": "这笔交易已经申请结算，不能撤销。",
+    "IDEMPOTENCY_KEY_IN_USE": "这笔交易正在处理，请稍候再看结果。",
+    "BENEFICIARY_EXISTS": "这位老人已经登记过了。",
+    "BENEFICIARY_NOT_FOUND": "没有找到这位老人。",
+    "ISSUANCE_RUN_NOT_FOUND": "没有找到这次发放记录。",
+    "STATUS_TRANSITION_NOT_ALLOWED": "当前状态下不能进行这个操作。",
+    "INVALID_PERIOD": "月份格式不对，请按 2026-11 这样填写。",
+    "INVALID_REGION": "行政区划代码不正确。",
+    "UNSUPPORTED_FILE": "请上传 CSV 或 Excel 文件。",
+    "LEDGER_UNAVAILABLE": "系统暂时忙，请稍后再试。",
+    "LEDGER_REFUSED": "预算不足或账本拒绝了这笔发放。",
+    "NO_BUDGET": "预算不足，无法发放。",
+    # Settlement (services/ledger/settlement/errors.py).
+    "CLAIM_NOT_FOUND": "没有找到这笔结算申请。",
+    "NOTHING_TO_CLAIM": "这个月没有可以申请结算的交易。",
+    "CLAIM_LINES_REFUSED": "有交易不能结算（已撤销、已申请或不属于这个月），请刷新后再试。",
+    "CLAIM_STATUS_CONFLICT": "这笔结算申请已经处理过了。",
+    "MAKER_CHECKER_VIOLATION": "不能审批自己制作的结算申请，请由另一位财务人员审批。",
+    "VOUCHER_SERVICE_UNAVAILABLE": "系统暂时忙，请稍后再试。",
+    "CLAIM_IN_PROGRESS": "这笔结算申请正在处理，请稍候刷新。",
+    "REDEMPTION_CLAIMED": "这笔交易已经申请结算，不能撤销。",
+    # The provider service's codes (services/provider/errors.py).
+    "ILLEGAL_TRANSITION": "当前状态下不能进行这个操作。",
+    "PROVIDER_NOT_FOUND": "没有找到这家服务机构。",
+    "PROVIDER_REVOKED": "这家服务机构已被撤销资格。",
+    "TERMINAL_NOT_FOUND": "没有找到这台终端。",
+    "TERMINAL_ALREADY_REVOKED": "这台终端已经停用了。",
+    "USCC_ALREADY_REGISTERED": "这个统一社会信用代码已经登记过了。",
     "INTERNAL_ERROR": "系统出了点问题，请稍后再试。",
 }
 
@@ -250,6 +291,23 @@ class LedgerClient(ServiceClient):
 
     async def approve_claim(self, claim_id: str) -> dict[str, Any]:
         return await self.json("POST", f"/v1/claims/{claim_id}/approve")
+
+    async def reject_claim(self, claim_id: str, reasons: list[str]) -> dict[str, Any]:
+        return await self.json("POST", f"/v1/claims/{claim_id}/reject",
+                               json={"reasons": reasons})
+
+    async def provider_claims(self, provider_id: str) -> list[dict[str, Any]]:
+        data = await self.json("GET", "/v1/claims", params={"provider_id": provider_id})
+        return _rows(data, "claims")
+
+    async def claimable(self, provider_id: str, period: str) -> dict[str, Any]:
+        return await self.json("GET", "/v1/claims/claimable",
+                               params={"provider_id": provider_id, "period": period})
+
+    async def create_claim(self, provider_id: str, period: str, idempotency_key: str
+                           ) -> dict[str, Any]:
+        return await self.json("POST", "/v1/claims", json={
+            "provider_id": provider_id, "period": period, "idempotency_key": idempotency_key})
 
     async def budget(self, program_code: str, region_code: str) -> dict[str, Any]:
         return await self.json("GET", "/v1/budget", params={

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
@@ -22,7 +24,8 @@ NAV: dict[str, list[tuple[str, str]]] = {
     "proxy": [("/me", "补贴券"), ("/me/qr", "出示付款码"), ("/me/history", "使用记录"),
               ("/me/nearby", "附近服务")],
     "provider_staff": [("/provider/redeem", "扫码收款"), ("/provider/today", "今日交易")],
-    "provider_admin": [("/provider/admin", "机构管理"), ("/provider/redeem", "扫码收款"),
+    "provider_admin": [("/provider/admin", "机构管理"), ("/provider/claims", "申请结算"),
+                       ("/provider/redeem", "扫码收款"),
                        ("/provider/today", "今日交易")],
     "civil_affairs": [("/officer/enrol", "老人登记"), ("/officer/import", "批量导入"),
                       ("/officer/providers", "机构审批"), ("/officer/issuance", "发放补贴券")],
@@ -50,6 +53,26 @@ HOME = {"beneficiary": "/me", "proxy": "/me", "provider_staff": "/provider/redee
         "finance": "/finance", "auditor": "/audit/entries"}
 
 
+BEIJING = ZoneInfo("Asia/Shanghai")
+ENTRY_KINDS = {"appropriation": "预算下达", "commitment": "发放补贴券", "redemption": "补贴核销",
+               "redemption_void": "核销撤销", "expiry": "补贴券过期", "cash_benefit": "现金补贴",
+               "copay_received": "收到自付款", "copay_refunded": "退还自付款",
+               "settlement_payment": "结算付款", "reversal": "冲正"}
+
+
+def local_time(value: Any) -> str:
+    """A service's timestamp (ISO 8601, usually UTC) as Beijing time, to the minute."""
+    if not value:
+        return ""
+    try:
+        when = datetime.fromisoformat(str(value))  # 3.11 reads a trailing Z
+    except ValueError:
+        return str(value)[:16]
+    if when.tzinfo is not None:
+        when = when.astimezone(BEIJING)
+    return when.strftime("%Y-%m-%d %H:%M")
+
+
 def page(request: Request, template: str, session: Session | None, status_code: int = 200,
          **context: Any) -> HTMLResponse:
     web = request.app.state.web
@@ -60,6 +83,8 @@ def page(request: Request, template: str, session: Session | None, status_code: 
         "csrf": session.csrf if session else "",
         "flash": session.pop_flash() if session else [],
         "yuan": fen_to_yuan,
+        "local_time": local_time,
+        "entry_kind": lambda k: ENTRY_KINDS.get(k or "", k or ""),
         "account_name": lambda n: ACCOUNT_NAMES.get(n or "", n or ""),
         "program_name": lambda n: PROGRAM_SHORT.get(n or "", n or ""),
         "funding_name": lambda n: FUNDING_NAMES.get(n or "", n or ""),

@@ -211,6 +211,10 @@ class Voucher(VoucherTable, table=True):
     allowed_categories: list[str] = Field(sa_column=Column(ARRAY(String(40)), nullable=False))
     priority: int = Field(default=100, sa_column=Column(SmallInteger, nullable=False,
                                                        server_default="100"))
+    # Where it may be spent: a provider's region must start with this GB/T 2260 prefix
+    # (the person's province, city or county by the program's `spend_scope`, fixed at
+    # issuance). A row inserted without it gets its budget region's city (trigger).
+    spend_region_prefix: str = Field(sa_column=Column(String(6), nullable=False))
     issuance_run_id: uuid.UUID | None = Field(default=None, sa_column=Column(UUID(as_uuid=True)))
     # Set when the voucher lapsed: the unused balance handed back to the budget.
     released_fen: int | None = Field(default=None, sa_column=Column(BigInteger))
@@ -229,6 +233,8 @@ class Voucher(VoucherTable, table=True):
         CheckConstraint("ratio_bp IS NULL OR ratio_bp BETWEEN 0 AND 10000", name="ratio"),
         CheckConstraint("released_fen IS NULL OR (released_fen >= 0 AND status = 'expired')",
                         name="released_only_when_expired"),
+        CheckConstraint("spend_region_prefix ~ '^[0-9]{2}([0-9]{2}){0,2}$'",
+                        name="spend_region_prefix_shape"),
         Index("ix_voucher_beneficiary_status", "beneficiary_id", "status"),
         Index("ix_voucher_period_program", "period", "program_code"),
     )

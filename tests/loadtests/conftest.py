@@ -30,7 +30,8 @@ async def redeem_meal(conn: asyncpg.Connection, beneficiary_id: str, *,
         today=now.astimezone(ZoneInfo("Asia/Shanghai")).date(), now=now,
         redemption_id=uuid.uuid4(), event_id=uuid.uuid4(), provider_id="p-test",
         terminal_id="t-test", service_code="MEAL_LUNCH",
-        idempotency_key=f"k-{uuid.uuid4()}", request_hash=b"\0" * 32, card_id=None)
+        idempotency_key=f"k-{uuid.uuid4()}", request_hash=b"\0" * 32, card_id=None,
+        provider_region="450103")
 
 
 @pytest.fixture

@@ -1,5 +1,5 @@
 """The benchmark's pieces: the pgbench script does the service's real redemption work, the
-wrk script parses, the directory stand-in speaks the contract."""
+wrk script parses."""
 
 from __future__ import annotations
 
@@ -9,9 +9,8 @@ import shutil
 
 import pytest
 
-from loadtests import bench, bench_tools, seed
+from loadtests import bench, bench_tools
 from services.voucher.repository.redemption import REDEEM
-from tests.conftest import running
 from tests.loadtests.conftest import connect
 
 
@@ -90,22 +89,6 @@ def test_top_frames_reads_collapsed_stacks(tmp_path):
     f.write_text("main (a.py:1);redeem (b.py:2) 3\nmain (a.py:1);verify (c.py:9) 1\n")
     top = dict(bench_tools.top_frames(f))
     assert top["main (a.py)"] == 100.0 and top["redeem (b.py)"] == 75.0
-
-
-async def test_directory_stand_in_serves_the_contract(tmp_path, monkeypatch):
-    from loadtests import directory_stub
-
-    file = tmp_path / "directory.json"
-    monkeypatch.setenv("YIYANG_LOAD_DIRECTORY", str(file))
-    terminals = seed.stub_providers(file, 2, 1)
-    version = json.loads(file.read_text())["version"]
-    async with running(directory_stub.app) as client:
-        full = (await client.get("/v1/internal/directory", params={"since": 0})).json()
-        assert full["version"] == version and len(full["terminals"]) == 2
-        assert {t["id"] for t in full["terminals"]} == {t["terminal_id"] for t in terminals}
-        nothing_new = (await client.get("/v1/internal/directory",
-                                        params={"since": version})).json()
-        assert nothing_new["providers"] == [] and nothing_new["terminals"] == []
 
 
 def test_render_shows_the_ratio_and_the_machine():

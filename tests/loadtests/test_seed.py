@@ -71,18 +71,6 @@ async def test_a_second_seeding_adds_people_without_clashing(seeded_voucher_db):
         await conn.close()
 
 
-def test_directory_stand_in_file_holds_live_terminals(tmp_path):
-    terminals = seed.stub_providers(tmp_path / "d.json", 3, 2)
-    data = json.loads((tmp_path / "d.json").read_text())
-    assert len(terminals) == 6 and len(data["providers"]) == 3
-    from services.common.auth import hash_terminal_secret
-
-    by_id = {t["id"]: t for t in data["terminals"]}
-    for t in terminals:
-        assert by_id[t["terminal_id"]]["secret_sha256"] == hash_terminal_secret(t["secret"])
-    assert {p["status"] for p in data["providers"]} == {"approved"}
-
-
 async def test_people_only_seeding_for_issuance_writes_no_vouchers(make_db):
     db = await make_db("voucher")
     ids = await seed.seed_beneficiaries(db.owner_url, 11, plans=[], batch=4)

@@ -81,16 +81,39 @@ async def test_sign_out_needs_the_csrf_token_and_then_ends_the_session(web_shell
 
 async def test_every_post_form_refuses_a_missing_csrf_token(web_shell):
     web = web_shell
+    people = await web.count("voucher", "SELECT count(*) FROM beneficiary")
+    runs = await web.count("voucher", "SELECT count(*) FROM issuance_run")
     cases = {"xiaoli": ["/me/act-for", "/me/qr/code"], "staff1": ["/provider/redeem",
              "/provider/redeem/confirm"], "officer": ["/officer/enrol", "/officer/import",
-             "/officer/issuance", "/officer/providers/prov-new/approve"]}
+             "/officer/issuance", f"/officer/providers/{web.p_new}/approve"],
+             "admin1": ["/provider/claims"], "finance": ["/finance/claims/x/approve"]}
     for user, paths in cases.items():
         async with web.signed_in(user) as c:
             for path in paths:
                 r = await c.post(path, data={"reason": "x", "beneficiary_id": "x"})
                 assert r.status_code == 403, (user, path)
-    assert web.providers["prov-new"]["status"] == "applied"
-    assert web.voucher.state.calls == {"enrol": [], "import": [], "issuance": []}
+    assert await web.provider_status(web.p_new) == "applied"
+    assert await web.count("voucher", "SELECT count(*) FROM beneficiary") == people
+    assert await web.count("voucher", "SELECT count(*) FROM issuance_run") == runs
+    assert await web.count("ledger", "SELECT count(*) FROM claim") == 0
+
+
+async def test_claims_refuse_the_wrong_role_even_with_a_valid_form(web_shell):
+    """Provider staff (not the admin) and finance cannot claim; the admin cannot approve."""
+    web = web_shell
+    for user in ("staff1", "finance"):
+        async with web.signed_in(user) as c:
+            page = await c.get("/provider/today" if user == "staff1" else "/finance")
+            r = await c.post("/provider/claims", data={
+                "csrf_token": csrf_of(page.text), "period": "2026-11",
+                "idempotency_key": "3f1a4a9e-0000-4000-8000-000000000009"})
+            assert r.status_code == 403, user
+    async with web.signed_in("admin1") as c:
+        page = await c.get("/provider/admin")
+        r = await c.post("/finance/claims/3f1a4a9e-0000-4000-8000-000000000009/approve",
+                         data={"csrf_token": csrf_of(page.text)})
+        assert r.status_code == 403
+    assert await web.count("ledger", "SELECT count(*) FROM claim") == 0
 
 
 @pytest.mark.parametrize("user,path", [
@@ -99,6 +122,7 @@ async def test_every_post_form_refuses_a_missing_csrf_token(web_shell):
     ("finance", "/officer/providers"), ("staff1", "/provider/admin"),
     ("admin1", "/officer/issuance"), ("finance", "/audit/chain"), ("auditor", "/me/qr"),
     ("auditor", "/finance/claims"), ("staff1", "/finance/reconciliation"), ("xiaoli", "/finance/budget"),
+    ("staff1", "/provider/claims"), ("finance", "/provider/claims"), ("admin1", "/finance/claims"),
 ])
 async def test_each_page_refuses_other_roles(web_shell, user, path):
     web = web_shell
@@ -153,21 +177,33 @@ async def test_repeated_wrong_passwords_lock_the_username_for_a_while(web_shell)
     web = web_shell
     async with web.client() as c:
         for _ in range(5):
-            r = await login(c, "finance", "guess-123")
+            r = await login(c, "auditor_city", "guess-123")
             assert r.status_code == 401
-        r = await login(c, "finance", PASSWORD)
+        r = await login(c, "auditor_city", PASSWORD)
         assert r.status_code == 429 and "15 分钟" in r.text and COOKIE_NAME not in c.cookies
         ok = await login(c, "auditor", PASSWORD)
         assert ok.status_code == 303  # other people are not affected
 
 
 async def test_a_service_that_is_down_gives_a_plain_message_not_an_error(web_shell):
-    async with web_shell.signed_in("auditor") as c:
-        r = await c.get("/audit/chain", params={"run": 1})
-        assert r.status_code == 200 and "系统暂时忙" in r.text
-    async with web_shell.signed_in("finance") as c:
-        r = await c.get("/finance")
-        assert r.status_code == 200 and "系统暂时忙" in r.text
+    """The same web app with the ledger unreachable (a closed port): pages say "busy"."""
+    import httpx
+
+    from services.common.settings import CommonSettings
+    from web.clients import Transports
+    from web.main import create_app
+
+    t = web_shell.app.state.web.transports
+    app = create_app(WebSettings(accounts_file=web_shell.accounts_file),
+                     common=CommonSettings(ledger_url="http://127.0.0.1:9"),
+                     transports=Transports(voucher=t.voucher, provider=t.provider))
+    for user, path, params in (("auditor", "/audit/chain", {"run": 1}),
+                               ("finance", "/finance", {})):
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                     base_url="http://testserver") as c:
+            assert (await login(c, user, PASSWORD)).status_code == 303
+            r = await c.get(path, params=params)
+            assert r.status_code == 200 and "系统暂时忙" in r.text
 
 
 async def test_pages_send_security_headers(web_shell):

@@ -120,7 +120,30 @@ async def history(request: Request, web: StateDep, session: Session = PERSON) ->
         error = exc.friendly
     finally:
         await client.aclose()
+    await _name_providers(web, session, rows)
     return page(request, "me_history.html", session, rows=rows, error=error)
+
+
+async def _name_providers(web: Any, session: Session, rows: list[dict[str, Any]]) -> None:
+    """Put the provider's and the service's names on each row (the voucher service keeps
+    ids and codes); a provider that cannot be read keeps its id."""
+    providers: dict[str, dict[str, Any] | None] = {}
+    client = provider_client(web, session)
+    try:
+        for pid in {str(r.get("provider_id")) for r in rows if r.get("provider_id")}:
+            try:
+                providers[pid] = await client.get(pid)
+            except ApiError:
+                providers[pid] = None
+    finally:
+        await client.aclose()
+    for r in rows:
+        provider = providers.get(str(r.get("provider_id")))
+        if provider is None:
+            continue
+        r.setdefault("provider_name", provider.get("name"))
+        names = {s.get("code"): s.get("name") for s in provider.get("services") or ()}
+        r.setdefault("service_name", names.get(r.get("service_code")))
 
 
 @router.get("/nearby", response_class=HTMLResponse)

@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from services.common.auth import Role
 from web.charts import bar_chart
 from web.clients import ApiError
-from web.deps import CsrfSession, PageForbidden, StateDep, ledger_client, require_role
+from web.deps import (
+    CsrfSession,
+    PageForbidden,
+    StateDep,
+    ledger_client,
+    provider_client,
+    require_role,
+)
 from web.render import page
 from web.sessions import Session
 
@@ -96,11 +103,23 @@ async def claims(request: Request, web: StateDep, session: Session = FINANCE) ->
     rows: list[dict[str, Any]] = []
     error = None
     try:
-        rows = await client.claims(status="submitted", region_code=session.region)
+        rows = await client.claims(status="submitted")
     except ApiError as exc:
         error = "结算审批功能尚未开通。" if _not_open(exc) else exc.friendly
     finally:
         await client.aclose()
+    names: dict[str, str] = {}
+    providers = provider_client(web, session)
+    try:
+        for pid in {str(r.get("provider_id")) for r in rows if r.get("provider_id")}:
+            try:
+                names[pid] = (await providers.get(pid)).get("name") or pid
+            except ApiError:
+                pass
+    finally:
+        await providers.aclose()
+    for r in rows:
+        r.setdefault("provider_name", names.get(str(r.get("provider_id"))))
     return page(request, "finance_claims.html", session, rows=rows, error=error)
 
 
@@ -121,6 +140,29 @@ async def approve_claim(claim_id: str, web: StateDep, session: CsrfSession) -> R
                               else exc.friendly))
     finally:
         await client.aclose()
+    return RedirectResponse("/finance/claims", status_code=303)
+
+
+@router.post("/claims/{claim_id}/reject")
+async def reject_claim(claim_id: str, web: StateDep, session: CsrfSession,
+                       reasons: Annotated[str, Form()] = "") -> Response:
+    """Send a claim back to the provider with reasons (one per line)."""
+    if session.role != Role.finance.value:
+        raise PageForbidden()
+    lines = [line.strip()[:500] for line in reasons.splitlines() if line.strip()][:20]
+    if not re.match(r"^[\w-]{1,64}$", claim_id):
+        session.flash.append(("err", "没有这笔结算申请。"))
+    elif not lines:
+        session.flash.append(("err", "请填写退回原因。"))
+    else:
+        client = ledger_client(web, session)
+        try:
+            await client.reject_claim(claim_id, lines)
+            session.flash.append(("ok", "已退回给服务机构。"))
+        except ApiError as exc:
+            session.flash.append(("err", exc.friendly))
+        finally:
+            await client.aclose()
     return RedirectResponse("/finance/claims", status_code=303)
 
 

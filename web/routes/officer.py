@@ -11,7 +11,7 @@ from fastapi.responses import HTMLResponse
 
 from services.common.auth import Role
 from services.common.crypto import mask_national_id
-from web.clients import ApiError
+from web.clients import FRIENDLY, ApiError
 from web.deps import CsrfSession, StateDep, provider_client, require_role, voucher_client
 from web.render import page
 from web.sessions import Session
@@ -118,7 +118,15 @@ async def import_upload(request: Request, web: StateDep, session: CsrfSession,
                     if exc.status < 500 else 502, result=None, error=exc.friendly)
     finally:
         await client.aclose()
+    for row in result.get("rows") or ():  # the service's message, in plain Chinese by code
+        err = row.get("error")
+        if isinstance(err, dict) and err.get("code") in FRIENDLY:
+            row["error"] = {**err, "message": FRIENDLY[err["code"]]}
+        row["status_name"] = IMPORT_STATUS.get(row.get("status"), row.get("status"))
     return page(request, "officer_import.html", session, result=result)
+
+
+IMPORT_STATUS = {"created": "已登记", "duplicate": "已登记过", "error": "有误"}
 
 
 @router.get("/providers", response_class=HTMLResponse)

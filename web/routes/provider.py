@@ -15,7 +15,9 @@ from services.common.auth import Role
 from web.clients import ApiError
 from web.deps import (
     CsrfSession,
+    PageForbidden,
     StateDep,
+    ledger_client,
     provider_client,
     require_role,
     terminal_client,
@@ -156,6 +158,10 @@ async def today(request: Request, web: StateDep, session: Session = STAFF) -> HT
         error = exc.friendly
     finally:
         await client.aclose()
+    services, _ = await _services(request, web, session)
+    names = {s.get("code"): s.get("name") for s in services}
+    for r in rows:
+        r.setdefault("service_name", names.get(r.get("service_code")))
     return page(request, "provider_today.html", session, rows=rows, error=error, day=day,
                 summary=day_summary(rows))
 
@@ -165,8 +171,6 @@ async def void(redemption_id: str, web: StateDep, session: CsrfSession,
                reason: Annotated[str, Form()] = "") -> Response:
     """Void a redemption of today (the service refuses one already claimed)."""
     if session.role not in (Role.provider_staff.value, Role.provider_admin.value):
-        from web.deps import PageForbidden
-
         raise PageForbidden()
     if not re.match(r"^[\w-]{1,64}$", redemption_id):
         session.flash.append(("err", "没有这笔交易。"))
@@ -219,8 +223,6 @@ async def new_terminal(request: Request, web: StateDep, session: CsrfSession,
                        name: Annotated[str, Form()] = "") -> HTMLResponse:
     """Issue a terminal; its secret is shown this once and kept nowhere by the web app."""
     if session.role != Role.provider_admin.value:
-        from web.deps import PageForbidden
-
         raise PageForbidden()
     name = name.strip()
     if not name or len(name) > 60:
@@ -235,3 +237,78 @@ async def new_terminal(request: Request, web: StateDep, session: CsrfSession,
     finally:
         await client.aclose()
     return await _admin_page(request, web, session, issued=issued)
+
+
+# --- settlement claims (the provider admin) --------------------------------------------------
+
+_PERIOD = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+CLAIM_STATUS = {"pending": "处理中", "submitted": "待财务审批", "approved": "已审批，待付款",
+                "rejected": "已退回", "batched": "付款中", "paid": "已付款",
+                "abandoned": "已作废"}
+
+
+def this_month() -> str:
+    return datetime.now(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m")
+
+
+async def _claims_page(request: Request, web: Any, session: Session, period: str,
+                       status_code: int = 200, error: str | None = None) -> HTMLResponse:
+    client = ledger_client(web, session)
+    claimable: dict[str, Any] = {}
+    claims: list[dict[str, Any]] = []
+    try:
+        if _PERIOD.match(period):
+            claimable = await client.claimable(session.provider_id or "", period)
+        claims = await client.provider_claims(session.provider_id or "")
+    except ApiError as exc:
+        error = error or exc.friendly
+    finally:
+        await client.aclose()
+    return page(request, "provider_claims.html", session, status_code=status_code,
+                period=period, claimable=claimable, claims=claims, error=error,
+                statuses=CLAIM_STATUS, idempotency_key=str(uuid.uuid4()))
+
+
+@router.get("/claims", response_class=HTMLResponse)
+async def claims_page(request: Request, web: StateDep, session: Session = ADMIN,
+                      period: str = "") -> HTMLResponse:
+    """Settlement: what the provider can claim for a month (redemptions posted to the ledger,
+    not voided, in no claim) and its claims with their status."""
+    period = period.strip() or this_month()
+    if not _PERIOD.match(period):
+        return await _claims_page(request, web, session, period, status_code=422,
+                                  error="月份请按 2026-11 这样填写。")
+    return await _claims_page(request, web, session, period)
+
+
+@router.post("/claims", response_class=HTMLResponse)
+async def claim_period(request: Request, web: StateDep, session: CsrfSession,
+                       period: Annotated[str, Form()] = "",
+                       idempotency_key: Annotated[str, Form()] = "") -> Response:
+    """Claim every claimable redemption of the month. The key is made when the form is
+    shown, so pressing twice (or a retry) makes one claim."""
+    if session.role != Role.provider_admin.value:
+        raise PageForbidden()
+    period = period.strip()
+    if not _PERIOD.match(period):
+        return await _claims_page(request, web, session, period, status_code=422,
+                                  error="月份请按 2026-11 这样填写。")
+    try:
+        uuid.UUID(idempotency_key)
+    except ValueError:
+        return await _claims_page(request, web, session, period, status_code=422,
+                                  error="页面已过期，请刷新后再提交。")
+    client = ledger_client(web, session)
+    try:
+        claim = await client.create_claim(session.provider_id or "", period,
+                                          f"web-claim:{idempotency_key}")
+    except ApiError as exc:
+        return await _claims_page(request, web, session, period, status_code=exc.status
+                                  if exc.status < 500 else 502, error=exc.friendly)
+    finally:
+        await client.aclose()
+    total = int(claim.get("total_fen", 0))
+    message = (f"已提交结算申请：{claim.get('count', 0)} 笔，"
+               f"共 {total // 100:,}.{total % 100:02d} 元，等待财务审批。")
+    session.flash.append(("ok", message))
+    return RedirectResponse(f"/provider/claims?period={period}", status_code=303)

@@ -14,22 +14,24 @@ from services.voucher.directory import ProviderDirectory
 from services.voucher.service.issuance import IssuanceEngine
 
 
-def get_cipher(request: Request) -> PiiCipher:
+async def get_cipher(request: Request) -> PiiCipher:
     return request.app.state.pii_cipher
 
 
-def get_engine(request: Request) -> IssuanceEngine:
+async def get_engine(request: Request) -> IssuanceEngine:
     return request.app.state.issuance_engine
 
 
-def raw_pool(request: Request) -> asyncpg.Pool:
+# `async def` on purpose: FastAPI runs a plain `def` dependency in the thread pool, which on
+# the redemption hot path cost two thread hand-offs per request (docs/performance.md).
+async def raw_pool(request: Request) -> asyncpg.Pool:
     pool = getattr(request.app.state.db, "raw_pool", None)
     if pool is None:
         raise ServiceUnavailable("The redemption pool is not running.")
     return pool
 
 
-def directory(request: Request) -> ProviderDirectory:
+async def directory(request: Request) -> ProviderDirectory:
     return request.app.state.directory
 
 

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable, Coroutine
 from datetime import date
 from typing import Annotated, Any
 
+import orjson
 from fastapi import APIRouter, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
+from pydantic import ValidationError
 
-from services.common.auth import Principal, Role, require
-from services.common.errors import AppError, NotFound
+from services.common.auth import Principal, Role, authenticate, require
+from services.common.errors import AppError, NotFound, ServiceUnavailable
 from services.voucher.api.deps import DirectoryDep, RawPoolDep
 from services.voucher.repository import outbox as outbox_repo
 from services.voucher.repository import redemption as repo
@@ -19,6 +24,8 @@ from services.voucher.schemas.redemptions import (
     OutboxLag,
     RedemptionCreate,
     RedemptionCreated,
+    RedemptionPreviewCreate,
+    RedemptionPreviewRead,
     RedemptionRead,
     VoidCreate,
     VoidRead,
@@ -38,12 +45,65 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-@router.post("/redemptions", response_model=RedemptionCreated, status_code=201,
-             responses={200: {"description": "A repeated request: the original answer"},
-                        **ERRORS})
-async def create_redemption(body: RedemptionCreate, request: Request, response: Response,
-                            pool: RawPoolDep, directory: DirectoryDep,
-                            principal: Principal = require(Role.terminal)) -> dict:
+_TERMINAL_ONLY = require(Role.terminal)
+
+
+async def _redeem(request: Request, body: RedemptionCreate, principal: Principal) -> Response:
+    if not principal.provider_id:
+        raise AppError("The terminal has no provider.", code="OUT_OF_SCOPE",
+                       field="provider_id", status_code=403)
+    result = await flow.redeem(
+        _pool(request), request.app.state.directory, provider_id=principal.provider_id,
+        terminal_id=principal.terminal_id,
+        req=flow.RedeemRequest(body.token, body.service_code, body.gross_fen,
+                               body.idempotency_key, body.pin),
+        qr_public_key=request.app.state.settings.qr_public_key)
+    content = orjson.dumps({"id": result.id, "subsidy_fen": result.subsidy_fen,
+                            "copay_fen": result.copay_fen, "balance_fen": result.balance_fen,
+                            "voucher_id": result.voucher_id})
+    if result.replayed:
+        return Response(content, status_code=200, media_type="application/json",
+                        headers={"Idempotent-Replayed": "true"})
+    return Response(content, status_code=201, media_type="application/json")
+
+
+def _pool(request: Request) -> Any:
+    pool = getattr(request.app.state.db, "raw_pool", None)
+    if pool is None:
+        raise ServiceUnavailable("The redemption pool is not running.")
+    return pool
+
+
+async def _redeem_lean(request: Request) -> Response:
+    """POST /v1/redemptions without FastAPI's per-request machinery: the same checks in the
+    same order as the declared route (authenticate, role, then the body), one parse of the
+    body straight from JSON into `RedemptionCreate`, errors in the usual shape."""
+    principal = await _TERMINAL_ONLY.dependency(await authenticate(request))
+    raw = await request.body()
+    if not raw:
+        raise RequestValidationError([{"type": "missing", "loc": ("body",),
+                                       "msg": "Field required"}])
+    try:
+        body = RedemptionCreate.model_validate_json(raw)
+    except ValidationError as exc:
+        raise RequestValidationError(
+            [{**e, "loc": ("body", *e["loc"])}
+             for e in exc.errors(include_url=False, include_input=False,
+                                 include_context=False)]) from None
+    return await _redeem(request, body, principal)
+
+
+class LeanRedemptionRoute(APIRoute):
+    """The hot path's route: documented from its endpoint like any other (body schema,
+    responses, docstring), served by `_redeem_lean` (no dependency solving, no response
+    model re-validation). The behaviour is that of the endpoint; tests cover both."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        return _redeem_lean
+
+
+async def create_redemption(body: RedemptionCreate, request: Request,
+                            principal: Principal = _TERMINAL_ONLY) -> Response:
     """Redeem a scanned code at this terminal's provider.
 
     Pays `subsidy_fen = min(ratio × bill, balance, caps)` from the person's best usable
@@ -52,21 +112,38 @@ async def create_redemption(body: RedemptionCreate, request: Request, response: 
     `idempotency_key` with the same body answers 200 with the original result (header
     `Idempotent-Replayed: true`); with another body it is 409 IDEMPOTENCY_KEY_REUSED.
     """
+    return await _redeem(request, body, principal)
+
+
+router.add_api_route(
+    "/redemptions", create_redemption, methods=["POST"], response_model=RedemptionCreated,
+    status_code=201, responses={200: {"description": "A repeated request: the original answer"},
+                                **ERRORS},
+    route_class_override=LeanRedemptionRoute)
+
+
+@router.post("/redemptions/preview", response_model=RedemptionPreviewRead,
+             responses=ERRORS)
+async def preview_redemption(body: RedemptionPreviewCreate, request: Request,
+                             pool: RawPoolDep, directory: DirectoryDep,
+                             principal: Principal = require(Role.terminal)) -> dict:
+    """What this bill would get if redeemed now: `subsidy_fen`, `copay_fen`, the voucher's
+    `balance_fen` after it, `voucher_id` and `program_code`.
+
+    Read-only: the code stays unused (its nonce is not consumed) and nothing is written, so
+    the staff can show the person the co-payment before confirming with POST
+    /v1/redemptions. The same checks and refusal codes as the redemption.
+    """
     if not principal.provider_id:
         raise AppError("The terminal has no provider.", code="OUT_OF_SCOPE",
                        field="provider_id", status_code=403)
-    result = await flow.redeem(
-        pool, directory, provider_id=principal.provider_id,
-        terminal_id=principal.terminal_id,
-        req=flow.RedeemRequest(body.token, body.service_code, body.gross_fen,
-                               body.idempotency_key, body.pin),
+    result = await flow.preview(
+        pool, directory, provider_id=principal.provider_id, token_text=body.token,
+        service_code=body.service_code, gross_fen=body.gross_fen, pin=body.pin,
         qr_public_key=request.app.state.settings.qr_public_key)
-    if result.replayed:
-        response.status_code = 200
-        response.headers["Idempotent-Replayed"] = "true"
-    return {"id": result.id, "subsidy_fen": result.subsidy_fen,
-            "copay_fen": result.copay_fen, "balance_fen": result.balance_fen,
-            "voucher_id": result.voucher_id}
+    return {"subsidy_fen": result.subsidy_fen, "copay_fen": result.copay_fen,
+            "balance_fen": result.balance_fen, "voucher_id": result.voucher_id,
+            "program_code": result.program_code}
 
 
 @router.post("/redemptions/{redemption_id}/void", response_model=VoidRead,

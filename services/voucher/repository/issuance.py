@@ -188,7 +188,7 @@ async def insert_vouchers(session: AsyncSession, *, run_id: uuid.UUID, chunk: di
         " face_fen, balance_fen, valid_from, valid_until, status, region_code, "
         " budget_region_code, care_setting, ratio_bp, per_use_fen, per_txn_cap_fen, "
         " day_cap_fen, day_limit_count, funding_shares, allowed_kinds, allowed_categories, "
-        " priority, issuance_run_id) "
+        " priority, spend_region_prefix, issuance_run_id) "
         "SELECT u.vid, b.id, :program_code, :program_version, :period, u.face, u.face, "
         " :valid_from, :valid_until, "
         " CASE WHEN b.status = 'active' THEN 'active' ELSE 'suspended' END, b.region_code, "
@@ -198,7 +198,7 @@ async def insert_vouchers(session: AsyncSession, *, run_id: uuid.UUID, chunk: di
         " CAST(:funding_shares AS jsonb), CAST(:allowed_kinds AS varchar(30)[]), "
         " ARRAY(SELECT jsonb_array_elements_text(CAST(:settings AS jsonb) -> b.care_setting "
         "  -> 'categories'))::varchar(40)[], "
-        " :priority, :run_id "
+        " :priority, region_spend_prefix(b.region_code, :spend_digits), :run_id "
         "FROM unnest(CAST(:vids AS uuid[]), CAST(:bids AS uuid[]), CAST(:faces AS bigint[])) "
         " AS u(vid, bid, face) JOIN beneficiary b ON b.id = u.bid "
         "ON CONFLICT ON CONSTRAINT uq_voucher_one_per_beneficiary_program_period DO NOTHING"),
@@ -209,6 +209,7 @@ async def insert_vouchers(session: AsyncSession, *, run_id: uuid.UUID, chunk: di
          "day_cap_fen": snapshot["day_cap_fen"], "day_limit_count": snapshot["day_limit_count"],
          "funding_shares": orjson.dumps(snapshot["funding_shares"]).decode(),
          "allowed_kinds": snapshot["allowed_kinds"], "priority": snapshot["priority"],
+         "spend_digits": snapshot["spend_digits"],
          "run_id": run_id, "vids": voucher_ids, "bids": list(chunk["beneficiary_ids"]),
          "faces": list(chunk["amounts_fen"])})
     return result.rowcount or 0

@@ -3,7 +3,8 @@
 `REDEEM` is the whole redemption in ONE statement, run in autocommit on `db.raw_pool`:
 
 1. `pick`  locks the beneficiary's best usable voucher (active, in its window, allowing the
-   provider's kind and the service's category; lowest priority first) and reads today's usage;
+   provider's kind and the service's category, the provider's region inside the voucher's
+   spend area; lowest priority first) and reads today's usage;
 2. `calc`  applies the rule of service/redemption.py (`compute_split`) to it;
 3. `upd`   takes the subsidy off the balance, moves the day counters, marks it exhausted at 0;
 4. `nonce` records the QR nonce: its primary key makes a replayed token fail, even when many
@@ -33,6 +34,7 @@ WITH pick AS (
    WHERE v.beneficiary_id = $1::uuid AND v.status = 'active'
      AND v.valid_from <= $8::timestamptz AND v.valid_until > $8::timestamptz
      AND $4::text = ANY (v.allowed_kinds) AND $5::text = ANY (v.allowed_categories)
+     AND starts_with($17::text, v.spend_region_prefix)
    ORDER BY v.priority, v.valid_until, v.id
    LIMIT 1
    FOR UPDATE
@@ -94,14 +96,15 @@ async def redeem(conn: asyncpg.Connection | asyncpg.Pool, *, beneficiary_id: uui
                  category: str, gross_fen: int, today: date, now: datetime,
                  redemption_id: uuid.UUID, event_id: uuid.UUID, provider_id: str,
                  terminal_id: str | None, service_code: str, idempotency_key: str,
-                 request_hash: bytes, card_id: uuid.UUID | None) -> asyncpg.Record | None:
+                 request_hash: bytes, card_id: uuid.UUID | None,
+                 provider_region: str | None) -> asyncpg.Record | None:
     """Run the one-statement redemption; the row (id, voucher_id, subsidy_fen, copay_fen,
     balance_fen) on success, None when no voucher could pay. Raises UniqueViolationError on a
     used nonce or a repeated idempotency key (the statement then changed nothing)."""
     return await conn.fetchrow(
         REDEEM, beneficiary_id, nonce, nonce_expires_at, provider_kind, category, gross_fen,
         today, now, redemption_id, event_id, provider_id, terminal_id, service_code,
-        idempotency_key, request_hash, card_id)
+        idempotency_key, request_hash, card_id, provider_region)
 
 
 # --- cold path ----------------------------------------------------------------------------
@@ -122,18 +125,21 @@ async def beneficiary_status(conn: Any, beneficiary_id: uuid.UUID) -> str | None
 
 
 async def candidate_voucher(conn: Any, beneficiary_id: uuid.UUID, kind: str, category: str,
-                            now: datetime) -> asyncpg.Record | None:
-    """The voucher the statement would have used, or an exhausted one, to explain a refusal."""
+                            now: datetime, provider_region: str | None) -> asyncpg.Record | None:
+    """The voucher the statement would have used, or else an exhausted one or one for
+    another area, to explain a refusal."""
     return await conn.fetchrow(
         """SELECT id, status, balance_fen, ratio_bp, per_use_fen, per_txn_cap_fen, day_cap_fen,
-                  day_limit_count, day_on, day_count, day_subsidy_fen
+                  day_limit_count, day_on, day_count, day_subsidy_fen, spend_region_prefix,
+                  program_code
              FROM voucher
             WHERE beneficiary_id = $1 AND status IN ('active', 'exhausted')
               AND valid_from <= $4 AND valid_until > $4
               AND $2 = ANY (allowed_kinds) AND $3 = ANY (allowed_categories)
-            ORDER BY status = 'active' DESC, priority, valid_until, id
+            ORDER BY coalesce(starts_with($5::text, spend_region_prefix), false) DESC,
+                     status = 'active' DESC, priority, valid_until, id
             LIMIT 1""",
-        beneficiary_id, kind, category, now)
+        beneficiary_id, kind, category, now, provider_region)
 
 
 async def purge_nonces(conn: Any, before: datetime) -> int:

@@ -18,6 +18,9 @@ ProviderKind = Literal["meal_point", "community_embedded", "rural_station", "ins
 ServiceCategory = Literal["meal", "day_care", "rehab_nursing", "bathing", "cleaning", "escort",
                           "emergency_call", "medical_escort", "home_care_hours",
                           "institution_stay", "respite_stay"]
+SpendScope = Literal["province", "city", "county"]
+# Digits of a GB/T 2260 code that name an area of each level.
+SPEND_SCOPE_DIGITS: dict[str, int] = {"province": 2, "city": 4, "county": 6}
 CARE_SETTINGS: tuple[str, ...] = ("home", "community", "institution")
 PROVIDER_KINDS: tuple[str, ...] = ("meal_point", "community_embedded", "rural_station",
                                    "institution", "home_care")
@@ -78,6 +81,9 @@ class ProgramConfig(BaseModel):
     day_cap_fen: int | None = Field(None, gt=0)
     day_limit_count: int | None = Field(None, gt=0)
     allowed_kinds: list[ProviderKind] = Field(default_factory=lambda: list(PROVIDER_KINDS))
+    # Where a voucher may be spent: at providers in the person's province, city or county
+    # (the person's region at issuance, cut to that level, is copied onto the voucher).
+    spend_scope: SpendScope = "city"
     # When several vouchers could pay a bill, the lowest number pays first.
     priority: int = Field(100, ge=0, le=32_767)
     # Validity: one calendar month (Asia/Shanghai), no carry-over.

@@ -25,6 +25,25 @@ class RedemptionCreate(BaseModel):
     pin: Annotated[str, StringConstraints(pattern=r"^[0-9]{6}$")] | None = None
 
 
+class RedemptionPreviewCreate(BaseModel):
+    """The redemption's body without the idempotency key: what would this bill get?"""
+
+    model_config = ConfigDict(extra="forbid")
+
+    token: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    service_code: Code
+    gross_fen: Fen
+    pin: Annotated[str, StringConstraints(pattern=r"^[0-9]{6}$")] | None = None
+
+
+class RedemptionPreviewRead(BaseModel):
+    subsidy_fen: int
+    copay_fen: int
+    balance_fen: int
+    voucher_id: str
+    program_code: str
+
+
 class RedemptionCreated(BaseModel):
     id: str
     subsidy_fen: int

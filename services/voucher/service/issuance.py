@@ -37,6 +37,7 @@ from services.voucher.errors import (
     LedgerUnavailable,
 )
 from services.voucher.repository import issuance as repo
+from services.voucher.schemas.programs import SPEND_SCOPE_DIGITS
 from services.voucher.service import programs as program_service
 from services.voucher.service.assessment import add_months
 from services.voucher.service.beneficiaries import check_region
@@ -269,6 +270,7 @@ class IssuanceEngine:
                         "funding_shares": shares,
                         "allowed_kinds": list(config.allowed_kinds),
                         "priority": config.priority,
+                        "spend_digits": SPEND_SCOPE_DIGITS[config.spend_scope],
                     })
             await repo.complete_chunk(session, chunk["id"], commitment_id, budget_region_code)
             await repo.add_progress(session, run_id, issued=written, skipped=n - written,

@@ -13,7 +13,9 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
+from services.common.regions import significant_prefix
 from services.voucher.errors import RedemptionRefused
+from services.voucher.schemas.programs import SPEND_SCOPE_DIGITS
 
 BASIS_POINTS = 10_000
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -40,6 +42,7 @@ REFUSALS = {
     "BILL_TOO_SMALL": "The bill is too small for this subsidy.",
     "PROVIDER_NOT_APPROVED": "This provider may not accept vouchers now.",
     "SERVICE_NOT_OFFERED": "This service is not on the provider's price list.",
+    "PROVIDER_OUT_OF_AREA": "This voucher cannot be spent at a provider outside its area.",
     "IDEMPOTENCY_KEY_REUSED": "This idempotency key was used with a different request.",
 }
 
@@ -57,6 +60,8 @@ class VoucherState:
     day_limit_count: int | None = None
     used_count_today: int = 0
     used_fen_today: int = 0
+    # GB/T 2260 prefix a provider's region must start with (None = anywhere).
+    spend_region_prefix: str | None = None
 
 
 @dataclass(frozen=True)
@@ -66,7 +71,27 @@ class Split:
     balance_after_fen: int
 
 
-def compute_split(voucher: VoucherState, gross_fen: int) -> Split:
+def spend_region_prefix(region_code: str, scope: str) -> str:
+    """The area a voucher of a person living in `region_code` may be spent in, for a
+    program's `spend_scope` (province, city, county): the significant prefix of the person's
+    region (its first six digits) cut to that level. A person registered only at city level
+    keeps the city even under a county scope. Same as SQL `region_spend_prefix`."""
+    return significant_prefix(region_code[:6])[:SPEND_SCOPE_DIGITS[scope]]
+
+
+def in_spend_area(prefix: str | None, provider_region: str | None) -> bool:
+    """A provider may accept a voucher when its region lies inside the voucher's area."""
+    return prefix is None or (provider_region or "").startswith(prefix)
+
+
+def check_spend_area(prefix: str | None, provider_region: str | None) -> None:
+    if not in_spend_area(prefix, provider_region):
+        raise refused("PROVIDER_OUT_OF_AREA", REFUSALS["PROVIDER_OUT_OF_AREA"],
+                      field="provider_id")
+
+
+def compute_split(voucher: VoucherState, gross_fen: int,
+                  provider_region: str | None = None) -> Split:
     """The subsidy a voucher pays on a bill of `gross_fen`, and the co-payment.
 
     Rule (docs/architecture.md, "Programs and the voucher row"):
@@ -78,7 +103,8 @@ def compute_split(voucher: VoucherState, gross_fen: int) -> Split:
                   (an absent cap does not bind)
         co-payment = gross − subsidy
 
-    Refused with VOUCHER_EXHAUSTED when the balance is 0; DAILY_LIMIT_REACHED when today's
+    Refused with PROVIDER_OUT_OF_AREA when the voucher has an area (`spend_region_prefix`)
+    and the provider's region is not inside it; VOUCHER_EXHAUSTED when the balance is 0; DAILY_LIMIT_REACHED when today's
     count limit is reached or today's cap is used up; BILL_TOO_SMALL when the bill does not
     exceed a per-use subsidy or its share rounds to 0 fen. So a subsidy is always > 0,
     <= ratio × bill, <= balance, within every cap, and subsidy + co-payment = bill.
@@ -86,6 +112,7 @@ def compute_split(voucher: VoucherState, gross_fen: int) -> Split:
     if gross_fen <= 0:
         raise refused("INVALID_AMOUNT", "The bill must be a positive number of fen.",
                       field="gross_fen")
+    check_spend_area(voucher.spend_region_prefix, provider_region)
     if voucher.balance_fen <= 0:
         raise refused("VOUCHER_EXHAUSTED", REFUSALS["VOUCHER_EXHAUSTED"])
     if (voucher.day_limit_count is not None

@@ -17,13 +17,14 @@ import orjson
 
 from services.common.errors import AppError, IdempotencyKeyReused, NotFound
 from services.common.ids import new_uuid
-from services.voucher.directory import ProviderDirectory
+from services.voucher.directory import ProviderDirectory, ProviderEntry
 from services.voucher.repository import codes as card_repo
 from services.voucher.repository import redemption as repo
 from services.voucher.service import codes
 from services.voucher.service.redemption import (
     REFUSALS,
     VoucherState,
+    check_spend_area,
     compute_split,
     local_day,
     may_void,
@@ -90,6 +91,83 @@ async def _check_card(pool: asyncpg.Pool, token: codes.Token, pin: str | None,
     return card["id"]
 
 
+@dataclass(frozen=True)
+class PreviewResult:
+    voucher_id: str
+    program_code: str
+    subsidy_fen: int
+    copay_fen: int
+    balance_fen: int
+
+
+def _provider_and_item(directory: ProviderDirectory, provider_id: str,
+                       service_code: str) -> tuple[ProviderEntry, Any]:
+    provider = directory.provider(provider_id)
+    if provider is None or not provider.approved:
+        raise refused("PROVIDER_NOT_APPROVED", REFUSALS["PROVIDER_NOT_APPROVED"],
+                      field="provider_id", status_code=403)
+    item = provider.services.get(service_code)
+    if item is None:
+        raise refused("SERVICE_NOT_OFFERED", REFUSALS["SERVICE_NOT_OFFERED"],
+                      field="service_code")
+    return provider, item
+
+
+async def preview(pool: asyncpg.Pool, directory: ProviderDirectory, *, provider_id: str,
+                  token_text: str, service_code: str, gross_fen: int, pin: str | None,
+                  qr_public_key: str, now: datetime | None = None) -> PreviewResult:
+    """What `redeem` would answer now for this bill, without redeeming (SPEC: the staff see
+    the subsidy and the co-payment before confirming).
+
+    The same checks in the same order (token signature and expiry, nonce not used yet;
+    provider approved, service offered; card PIN; person active; voucher, area, balance,
+    limits) and the same rule on the voucher the statement would lock, but only reads: the
+    nonce is not consumed and nothing is written. A card's wrong PIN still counts towards
+    its lock, exactly as in a redemption, so a preview is no way round the PIN limit.
+    """
+    now = now or datetime.now(UTC)
+    token = codes.verify_token(qr_public_key, token_text, now)
+    provider, item = _provider_and_item(directory, provider_id, service_code)
+    if token.kind == codes.KIND_CARD:
+        await _check_card(pool, token, pin, now)
+    elif await repo.nonce_used(pool, token.nonce):
+        raise refused("TOKEN_USED", REFUSALS["TOKEN_USED"], field="token", status_code=409)
+    voucher = await _explain(pool, provider, item.category, token, gross_fen, now)
+    split = _split(voucher, gross_fen, provider, now)
+    return PreviewResult(str(voucher["id"]), voucher["program_code"], split.subsidy_fen,
+                         split.copay_fen, split.balance_after_fen)
+
+
+async def _explain(pool: asyncpg.Pool, provider: ProviderEntry, category: str,
+                   token: codes.Token, gross_fen: int, now: datetime) -> Any:
+    """The voucher the redemption statement would use, or the refusal that explains why
+    there is none (person not active, no usable voucher, out of area, exhausted)."""
+    status = await repo.beneficiary_status(pool, token.beneficiary_id)
+    if status is None:
+        raise codes.TokenInvalid(field="token")
+    if status != "active":
+        raise refused("BENEFICIARY_NOT_ACTIVE", REFUSALS["BENEFICIARY_NOT_ACTIVE"])
+    voucher = await repo.candidate_voucher(pool, token.beneficiary_id, provider.kind, category,
+                                           now, provider.region_code)
+    if voucher is None:
+        raise refused("NO_USABLE_VOUCHER", REFUSALS["NO_USABLE_VOUCHER"])
+    check_spend_area(voucher["spend_region_prefix"], provider.region_code)
+    if voucher["status"] == "exhausted":
+        raise refused("VOUCHER_EXHAUSTED", REFUSALS["VOUCHER_EXHAUSTED"])
+    return voucher
+
+
+def _split(voucher: Any, gross_fen: int, provider: ProviderEntry, now: datetime) -> Any:
+    count, fen = used_today(voucher["day_on"], voucher["day_count"],
+                            voucher["day_subsidy_fen"], local_day(now))
+    return compute_split(VoucherState(
+        balance_fen=voucher["balance_fen"], ratio_bp=voucher["ratio_bp"],
+        per_use_fen=voucher["per_use_fen"], per_txn_cap_fen=voucher["per_txn_cap_fen"],
+        day_cap_fen=voucher["day_cap_fen"], day_limit_count=voucher["day_limit_count"],
+        used_count_today=count, used_fen_today=fen,
+        spend_region_prefix=voucher["spend_region_prefix"]), gross_fen, provider.region_code)
+
+
 async def redeem(pool: asyncpg.Pool, directory: ProviderDirectory, *, provider_id: str,
                  terminal_id: str | None, req: RedeemRequest, qr_public_key: str,
                  now: datetime | None = None) -> RedeemResult:
@@ -109,14 +187,7 @@ async def redeem(pool: asyncpg.Pool, directory: ProviderDirectory, *, provider_i
         if replay is not None:
             return replay
         raise
-    provider = directory.provider(provider_id)
-    if provider is None or not provider.approved:
-        raise refused("PROVIDER_NOT_APPROVED", REFUSALS["PROVIDER_NOT_APPROVED"],
-                      field="provider_id", status_code=403)
-    item = provider.services.get(req.service_code)
-    if item is None:
-        raise refused("SERVICE_NOT_OFFERED", REFUSALS["SERVICE_NOT_OFFERED"],
-                      field="service_code")
+    provider, item = _provider_and_item(directory, provider_id, req.service_code)
     card_id = None
     if token.kind == codes.KIND_CARD:
         replay = await _replay(pool, provider_id, req, digest)
@@ -133,12 +204,13 @@ async def redeem(pool: asyncpg.Pool, directory: ProviderDirectory, *, provider_i
                 category=item.category, gross_fen=req.gross_fen, today=today, now=now,
                 redemption_id=new_uuid(), event_id=new_uuid(), provider_id=provider_id,
                 terminal_id=terminal_id, service_code=req.service_code,
-                idempotency_key=req.idempotency_key, request_hash=digest, card_id=card_id)
+                idempotency_key=req.idempotency_key, request_hash=digest, card_id=card_id,
+                provider_region=provider.region_code)
         except asyncpg.UniqueViolationError:
             row = None
         if row is not None:
             return _result(row, replayed=False)
-        replay = await _diagnose(pool, provider_id, provider.kind, item.category, token, req,
+        replay = await _diagnose(pool, provider_id, provider, item.category, token, req,
                                  digest, now)
         if replay is not None:
             return replay
@@ -148,7 +220,8 @@ async def redeem(pool: asyncpg.Pool, directory: ProviderDirectory, *, provider_i
                    status_code=409)
 
 
-async def _diagnose(pool: asyncpg.Pool, provider_id: str, kind: str, category: str,
+async def _diagnose(pool: asyncpg.Pool, provider_id: str, provider: ProviderEntry,
+                    category: str,
                     token: codes.Token, req: RedeemRequest, digest: bytes,
                     now: datetime) -> RedeemResult | None:
     """Why the statement paid nothing: raise the exact refusal, or return the original
@@ -158,23 +231,8 @@ async def _diagnose(pool: asyncpg.Pool, provider_id: str, kind: str, category: s
         return replay
     if token.kind == codes.KIND_DYNAMIC and await repo.nonce_used(pool, token.nonce):
         raise refused("TOKEN_USED", REFUSALS["TOKEN_USED"], field="token", status_code=409)
-    status = await repo.beneficiary_status(pool, token.beneficiary_id)
-    if status is None:
-        raise codes.TokenInvalid(field="token")
-    if status != "active":
-        raise refused("BENEFICIARY_NOT_ACTIVE", REFUSALS["BENEFICIARY_NOT_ACTIVE"])
-    voucher = await repo.candidate_voucher(pool, token.beneficiary_id, kind, category, now)
-    if voucher is None:
-        raise refused("NO_USABLE_VOUCHER", REFUSALS["NO_USABLE_VOUCHER"])
-    if voucher["status"] == "exhausted":
-        raise refused("VOUCHER_EXHAUSTED", REFUSALS["VOUCHER_EXHAUSTED"])
-    count, fen = used_today(voucher["day_on"], voucher["day_count"],
-                            voucher["day_subsidy_fen"], local_day(now))
-    compute_split(VoucherState(
-        balance_fen=voucher["balance_fen"], ratio_bp=voucher["ratio_bp"],
-        per_use_fen=voucher["per_use_fen"], per_txn_cap_fen=voucher["per_txn_cap_fen"],
-        day_cap_fen=voucher["day_cap_fen"], day_limit_count=voucher["day_limit_count"],
-        used_count_today=count, used_fen_today=fen), req.gross_fen)
+    voucher = await _explain(pool, provider, category, token, req.gross_fen, now)
+    _split(voucher, req.gross_fen, provider, now)
     return None
 
 

@@ -362,3 +362,24 @@ async def test_idempotency_keys_on_enrolment_and_runs(env):
                            json=body)
     assert bad.status_code == 422 and bad.json()["error"]["field"] == "Idempotency-Key"
     assert await env.snapshot() == before
+
+
+async def test_vouchers_carry_the_spend_area_of_their_programs_scope(env):
+    """spend_scope (default city) is snapshotted on the voucher as the person's area."""
+    await enrol_many(env, 2)
+    await env.appropriate(10_000_000)
+    await env.appropriate(10_000_000, program="meal_assistance")
+    assert (await run(env)).json()["issued"] == 2
+    prog = (await env.v.get("/v1/programs/meal_assistance", headers=env.officer)).json()
+    config = {**prog["config"], "spend_scope": "county"}
+    put = await env.v.put("/v1/programs/meal_assistance", headers=env.province, json={
+        "config": config, "reason": "就近助餐", "expected_version": prog["version"]})
+    assert put.status_code == 200, put.text
+    bad = await env.v.put("/v1/programs/meal_assistance", headers=env.province, json={
+        "config": {**config, "spend_scope": "village"}, "reason": "x"})
+    assert bad.status_code == 422 and "spend_scope" in bad.text
+    assert (await run(env, program="meal_assistance")).json()["issued"] == 2
+    rows = await env.fetch("SELECT program_code, spend_region_prefix FROM voucher")
+    assert sorted((r["program_code"], r["spend_region_prefix"]) for r in rows) == [
+        ("disability_subsidy", "4501"), ("disability_subsidy", "4501"),
+        ("meal_assistance", "450103"), ("meal_assistance", "450103")]

@@ -67,14 +67,14 @@ class World:
 
     # --- provider directory -------------------------------------------------------------
     def add_provider(self, *, kind: str = "community_embedded", status: str = "approved",
-                     services: list[dict] | None = None) -> str:
+                     services: list[dict] | None = None, region: str = REGION) -> str:
         pid = str(new_uuid())
         services = services or [
             {"code": "CARE_BATH", "name": "助浴", "category": "bathing", "price_fen": 8000},
             {"code": "MEAL_LUNCH", "name": "午餐", "category": "meal", "price_fen": 1500},
         ]
         self.providers[pid] = {"id": pid, "name": "p", "kind": kind, "status": status,
-                               "region_code": REGION, "lat": 22.8, "lon": 108.3,
+                               "region_code": region, "lat": 22.8, "lon": 108.3,
                                "services": services}
         self._publish(providers=[self.providers[pid]])
         return pid
@@ -124,7 +124,8 @@ class World:
                           program_code: str = "disability_subsidy", priority: int = 100,
                           status: str = "active", valid_from: datetime | None = None,
                           valid_until: datetime | None = None,
-                          period: str = "2026-11") -> uuid.UUID:
+                          period: str = "2026-11",
+                          spend_region_prefix: str | None = None) -> uuid.UUID:
         vid = new_uuid()
         now = datetime.now(UTC)
         await self.conn.execute(
@@ -132,15 +133,15 @@ class World:
                    face_fen, balance_fen, valid_from, valid_until, status, region_code,
                    budget_region_code, care_setting, ratio_bp, per_use_fen, per_txn_cap_fen,
                    day_cap_fen, day_limit_count, funding_shares, allowed_kinds,
-                   allowed_categories, priority)
+                   allowed_categories, priority, spend_region_prefix)
                VALUES ($1, $2, $3, 1, $4, $5, $6, $7, $8, $9, $10, '450100', 'community', $11,
-                   $12, $13, $14, $15, $16::jsonb, $17, $18, $19)""",
+                   $12, $13, $14, $15, $16::jsonb, $17, $18, $19, $20)""",
             vid, beneficiary_id, program_code, period, face_fen,
             face_fen if balance_fen is None else balance_fen,
             valid_from or now - timedelta(days=1), valid_until or now + timedelta(days=30),
             status, REGION, ratio_bp, per_use_fen, per_txn_cap_fen, day_cap_fen,
             day_limit_count, orjson.dumps({"central": 9500, "regional": 500}).decode(),
-            list(kinds), list(categories), priority)
+            list(kinds), list(categories), priority, spend_region_prefix)
         return vid
 
     async def balance(self, voucher_id: uuid.UUID) -> int:

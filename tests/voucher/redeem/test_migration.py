@@ -25,3 +25,22 @@ async def test_voucher_0201_downgrades_and_upgrades(make_db):
     assert not {"redemption", "card", "used_nonce"} & await tables()
     await asyncio.to_thread(upgrade, "voucher", db.owner_url)
     assert {"redemption", "card", "used_nonce"} <= await tables()
+
+
+async def test_voucher_0202_spend_region_downgrades_and_upgrades(make_db):
+    db = await make_db("voucher")
+
+    async def columns() -> set[str]:
+        conn = await asyncpg.connect(db.owner_url)
+        try:
+            rows = await conn.fetch("SELECT column_name FROM information_schema.columns "
+                                    "WHERE table_name = 'voucher'")
+            return {r[0] for r in rows}
+        finally:
+            await conn.close()
+
+    assert "spend_region_prefix" in await columns()
+    await asyncio.to_thread(downgrade, "voucher", db.owner_url, "voucher_0201")
+    assert "spend_region_prefix" not in await columns()
+    await asyncio.to_thread(upgrade, "voucher", db.owner_url)
+    assert "spend_region_prefix" in await columns()

@@ -63,7 +63,8 @@ async def test_statement_agrees_with_pure_rule(world, case):
         nonce_expires_at=now, provider_kind="home_care", category="bathing",
         gross_fen=case["gross"], today=today, now=now, redemption_id=new_uuid(),
         event_id=new_uuid(), provider_id="p", terminal_id="t", service_code="CARE_BATH",
-        idempotency_key=str(new_uuid()), request_hash=b"h", card_id=None)
+        idempotency_key=str(new_uuid()), request_hash=b"h", card_id=None,
+        provider_region="450103")
     if expected is None:
         assert row is None
         assert await world.balance(vid) == balance
