@@ -159,11 +159,17 @@ async def create_batch(body: BatchCreate, request: Request,
     """Group approved claims into a payment batch and produce its payment instruction file
     (CSV, SHA-256 in `file_sha256`; layout in docs/settlement.md). Payees' bank accounts
     come from the provider service. Idempotent by `idempotency_key`; a claim goes in one
-    batch only (409 CLAIMS_NOT_PAYABLE names claims that are not approved or already batched)."""
+    batch only (409 CLAIMS_NOT_PAYABLE names claims that are not approved or already batched).
+    With `cash_benefit_period` the period's payable nursing-subsidy cash benefits within the
+    region go in too (payee the beneficiary, account from the voucher service); people
+    without a payout account are listed under `not_payable` with the reason."""
     p.ensure_region(body.region_code)
     return await batches.create_batch(_pool(request), _providers(request),
                                       region_code=body.region_code, claim_ids=body.claim_ids,
-                                      idempotency_key=body.idempotency_key, who=p)
+                                      idempotency_key=body.idempotency_key, who=p,
+                                      cash_benefit_period=body.cash_benefit_period,
+                                      include_claims=body.include_claims,
+                                      vouchers=_voucher(request))
 
 
 @router.get("/payment-batches/{batch_id}", responses=ERRORS)

@@ -81,6 +81,25 @@ class VoucherClient(_ServiceClient):
             raise VoucherUnavailable()
         return resp.json()
 
+    async def payout_accounts(self, beneficiary_ids: list[str]) -> dict[str, dict[str, Any]]:
+        """POST /v1/internal/beneficiaries/payout-accounts: each known person's payout
+        account (full number: we are a service), keyed by beneficiary id. A person missing
+        from the answer is unknown to the voucher service."""
+        out: dict[str, dict[str, Any]] = {}
+        ids = sorted(set(beneficiary_ids))
+        for i in range(0, len(ids), 1000):
+            try:
+                resp = await self.http.post(
+                    "/v1/internal/beneficiaries/payout-accounts", headers=self._headers(),
+                    json={"beneficiary_ids": ids[i:i + 1000]}, timeout=self._timeout)
+            except httpx.HTTPError as exc:
+                raise VoucherUnavailable() from exc
+            if resp.status_code != 200:
+                raise VoucherUnavailable()
+            for acct in resp.json().get("accounts") or []:
+                out[str(acct["beneficiary_id"])] = acct
+        return out
+
 
 @dataclass
 class BankAccount:
