@@ -142,6 +142,21 @@ async def resubmit_claim(claim_id: uuid.UUID, request: Request,
 MAX_CONFIRMATION_BYTES = 5 * 1024 * 1024
 
 
+def _stripe(request: Request) -> StripeReader | None:
+    """Stripe's records for reconciliation: an injected `app.state.stripe_reader` (tests) or
+    one to the configured Stripe API base; None when Stripe is not configured."""
+    reader = getattr(request.app.state, "stripe_reader", None)
+    if reader is None:
+        settings = getattr(request.app.state, "settings", None)
+        base = getattr(settings, "stripe_api_base", None)
+        key = getattr(settings, "stripe_secret_key", None)
+        if not base or not key:
+            return None
+        reader = request.app.state.stripe_reader = StripeReader(
+            httpx.AsyncClient(base_url=base), key)
+    return reader
+
+
 def _providers(request: Request) -> ProviderClient:
     client = getattr(request.app.state, "provider_api", None)
     if client is None:
@@ -247,7 +262,7 @@ async def get_reconciliation(
     `format=csv` or `format=xlsx` exports the discrepancies."""
     p.ensure_region(region_code)
     report = await reconciliation.reconcile(_pool(request), _voucher(request), period,
-                                            region_code)
+                                            region_code, _stripe(request))
     name = f"reconciliation-{region_code}-{period}"
     if format == "csv":
         return Response(reconciliation.as_csv(report), media_type="text/csv; charset=utf-8",
