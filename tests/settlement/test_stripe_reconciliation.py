@@ -43,8 +43,10 @@ async def test_stripe_records_are_reconciled_with_the_ledger(settle, localstripe
     s = settle
     s.w.app.state.stripe_gateway = StripeGateway(KEY, localstripe)
     ledger_app = s.lc._transport.app  # type: ignore[attr-defined]
-    ledger_app.state.stripe_reader = StripeReader(httpx.AsyncClient(base_url=localstripe), KEY)
-    pid, term = await s.provider()
+    # configured the way production is: the ledger's settings name the Stripe API
+    ledger_app.state.settings.stripe_api_base = localstripe
+    ledger_app.state.settings.stripe_secret_key = KEY
+    _pid, term = await s.provider()
     await _online_copay(s, term, localstripe, 1)
 
     async def stripe_discrepancies() -> list[dict]:

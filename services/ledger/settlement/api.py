@@ -14,7 +14,7 @@ from services.common.auth import Principal, Role, require
 from services.common.errors import Forbidden, InvalidInput
 from services.common.settings import get_common_settings
 from services.ledger.settlement import batches, claims, reconciliation, reports
-from services.ledger.settlement.clients import ProviderClient, VoucherClient
+from services.ledger.settlement.clients import ProviderClient, StripeReader, VoucherClient
 from services.ledger.settlement.schemas import (
     BatchCreate,
     ClaimApprove,

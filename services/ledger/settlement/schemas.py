@@ -55,7 +55,7 @@ class BatchCreate(BaseModel):
     include_claims: bool = True
 
     @model_validator(mode="after")
-    def _claims_or_benefits(self) -> "BatchCreate":
+    def _claims_or_benefits(self) -> BatchCreate:
         if not self.include_claims and (self.claim_ids is not None
                                         or self.cash_benefit_period is None):
             raise ValueError("include_claims false needs cash_benefit_period and no claim_ids")
