@@ -5,6 +5,7 @@ payable, a person without an account is listed as not payable; bad input and sco
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import uuid
@@ -168,3 +169,54 @@ async def test_cash_benefit_batch_refuses_bad_input_wrong_role_and_scope(settle)
         assert r.status_code == 403, (role, r.text)
     assert await batches() == 0
     assert await s.fetchval("SELECT count(*) FROM payment_line") == 0
+
+
+async def test_officers_racing_to_batch_the_same_cash_benefits_one_gets_each(settle):
+    s = settle
+    ids = await _benefits(s, [10_000, 11_000, 12_000], [True, True, True])
+
+    async def batch(n: int):
+        return await s.lc.post("/v1/payment-batches", headers=s.finance(f"finance:{n}"),
+                               json=_body(s, f"race-batch-{n:04d}"))
+
+    answers = await asyncio.gather(*(batch(n) for n in range(4)))
+    ok = [a for a in answers if a.status_code == 201]
+    assert all(a.status_code in (201, 422) for a in answers), [a.text for a in answers]
+    batched = [ln["beneficiary_id"] for a in ok for ln in a.json()["lines"]]
+    assert sorted(batched) == sorted(ids)  # each benefit in exactly one batch
+    assert await s.fetchval("SELECT count(*) FROM payment_line") == 3
+
+
+async def test_claims_and_cash_benefits_go_out_in_the_same_batch(paying):
+    s = paying
+    pid, term = await s.provider()
+    for g in (10_000,):
+        await s.redeem(term, g)
+    await s.deliver()
+    claim = (await s.claim(pid)).json()
+    r = await s.lc.post(f"/v1/claims/{claim['id']}/approve", headers=s.finance("finance:b"),
+                        json={})
+    assert r.status_code == 200, r.text
+    [bid] = await _benefits(s, [25_000], [True])
+    r = await s.lc.post("/v1/payment-batches", headers=s.finance("finance:c"), json={
+        "region_code": CITY, "cash_benefit_period": s.period, "idempotency_key": "mixed-0001"})
+    assert r.status_code == 201, r.text
+    batch = r.json()
+    kinds = {ln["payee_kind"]: ln for ln in batch["lines"]}
+    assert set(kinds) == {"provider", "beneficiary"}
+    assert kinds["provider"]["claim_id"] == claim["id"]
+    assert kinds["beneficiary"]["beneficiary_id"] == bid
+    assert batch["total_fen"] == 5_000 + 25_000
+    out = io.StringIO()
+    w = csv.writer(out)
+    w.writerow(["batch_reference", "line_reference", "status", "amount_fen"])
+    for ln in batch["lines"]:
+        w.writerow([batch["reference"], ln["reference"], "paid", ln["amount_fen"]])
+    r = await s.lc.post(f"/v1/payment-batches/{batch['id']}/confirmations",
+                        content=out.getvalue().encode(),
+                        headers={**s.finance("finance:d"), "content-type": "text/csv"})
+    assert r.status_code == 200, r.text
+    assert r.json()["paid_fen"] == 30_000
+    assert await _owed(s, bid) == 0
+    assert await s.fetchval("SELECT status FROM claim WHERE id = $1",
+                            uuid.UUID(claim["id"])) == "paid"
