@@ -79,6 +79,24 @@ async def test_cash_benefits_batched_paid_once_failed_return_missing_account_lis
     s = settle
     b1, b2, b3 = await _benefits(s, [60_000, 45_000, 30_000], [True, True, False])
     assert await _owed(s, b1) == -60_000
+    # before batching, finance sees what would be paid and who cannot be (masked)
+    r = await s.lc.get("/v1/cash-benefits/payable", headers=s.finance(),
+                       params={"period": s.period, "region_code": CITY})
+    assert r.status_code == 200, r.text
+    listed = r.json()
+    assert listed["total_fen"] == 105_000
+    assert {b["beneficiary_id"] for b in listed["payable"]} == {b1, b2}
+    assert [(b["beneficiary_id"], b["reason"]) for b in listed["not_payable"]] == \
+        [(b3, "NO_PAYOUT_ACCOUNT")]
+    assert "62284800" not in r.text
+    assert all(b["account_number_masked"].endswith(("0000", "0001"))
+               for b in listed["payable"])
+    r = await s.lc.get("/v1/cash-benefits/payable", headers=s.finance("f:lz", region="450200"),
+                       params={"period": s.period, "region_code": CITY})
+    assert r.status_code == 403
+    r = await s.lc.get("/v1/cash-benefits/payable", headers=s.finance(),
+                       params={"period": "2026-13", "region_code": CITY})
+    assert r.status_code == 422
 
     r = await s.lc.post("/v1/payment-batches", headers=s.finance("finance:c"),
                         json=_body(s, "cash-batch-0001"))

@@ -187,6 +187,19 @@ async def create_batch(body: BatchCreate, request: Request,
                                       vouchers=_voucher(request))
 
 
+@router.get("/cash-benefits/payable", responses=ERRORS)
+async def get_payable_cash_benefits(
+        request: Request, period: Annotated[Period, Query()],
+        region_code: Annotated[str, Query(pattern=r"^[0-9]{6}([0-9]{3}){0,2}$")],
+        p: Principal = FINANCE_AUDITOR) -> dict[str, Any]:
+    """The nursing-subsidy cash benefits (2202) of a period within a region not yet paid or
+    batched: `payable` (with the beneficiary's bank and masked account number) and
+    `not_payable` with the reason (`NO_PAYOUT_ACCOUNT`, `BENEFICIARY_UNKNOWN`)."""
+    p.ensure_region(region_code)
+    return await batches.payable_cash_benefits(_pool(request), _voucher(request),
+                                               period=period, region_code=region_code, who=p)
+
+
 @router.get("/payment-batches/{batch_id}", responses=ERRORS)
 async def get_batch(batch_id: uuid.UUID, request: Request,
                     p: Principal = FINANCE_AUDITOR) -> dict[str, Any]:

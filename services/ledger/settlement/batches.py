@@ -100,6 +100,24 @@ async def _cash_benefit_lines(pool: asyncpg.Pool, vouchers: VoucherClient | None
     return payable, not_payable
 
 
+def _mask(number: str) -> str:
+    return "*" * max(len(number) - 4, 0) + number[-4:]
+
+
+async def payable_cash_benefits(pool: asyncpg.Pool, vouchers: VoucherClient, *, period: str,
+                                region_code: str, who: Principal) -> dict[str, Any]:
+    """What a batch with `cash_benefit_period` would take now, and what it could not pay
+    and why (account numbers masked)."""
+    payable, not_payable = await _cash_benefit_lines(pool, vouchers, period, region_code, who)
+    return {"period": period, "region_code": region_code,
+            "total_fen": sum(b["amount_fen"] for b in payable),
+            "payable": [{k: v for k, v in b.items()
+                         if k not in ("cash_entry_id", "account_number", "payee_name")}
+                        | {"account_number_masked": _mask(b["account_number"])}
+                        for b in payable],
+            "not_payable": not_payable}
+
+
 async def create_batch(pool: asyncpg.Pool, providers: ProviderClient, *, region_code: str,
                        claim_ids: list[uuid.UUID] | None, idempotency_key: str,
                        who: Principal, cash_benefit_period: str | None = None,
