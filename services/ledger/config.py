@@ -16,6 +16,10 @@ class LedgerSettings(BaseSettings):
     # Unset: the embedded PostgreSQL is started and this service's database created in it.
     database_url: str | None = None
     pool_size: int = 10
+    # Stripe (localstripe in development) for reconciling co-payments against Stripe's own
+    # records; unset: that check is skipped and the report says so.
+    stripe_api_base: str | None = None
+    stripe_secret_key: str | None = None
 
     @model_validator(mode="after")
     def _refuse_development_secrets(self) -> "LedgerSettings":

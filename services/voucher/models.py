@@ -108,8 +108,16 @@ class Beneficiary(VoucherTable, table=True):
         default=None, sa_column=Column(DateTime(timezone=True)))
     created_at: datetime = _now()
     created_by: str = Field(sa_column=Column(Text, nullable=False))
+    # Payout bank account for cash benefits (bank, holder, number): one encrypted blob.
+    payout_account_enc: bytes | None = Field(default=None, sa_column=Column(LargeBinary))
+    payout_account_set_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True)))
+    payout_account_set_by: str | None = Field(default=None, sa_column=Column(Text))
 
     __table_args__ = (
+        CheckConstraint("(payout_account_enc IS NULL) = (payout_account_set_at IS NULL) AND "
+                        "(payout_account_enc IS NULL) = (payout_account_set_by IS NULL)",
+                        name="payout_account_complete"),
         CheckConstraint("sex IN ('M', 'F')", name="sex"),
         CheckConstraint("care_setting IN ('home', 'community', 'institution')",
                         name="care_setting"),

@@ -29,3 +29,24 @@ async def test_settlement_migrations_go_down_and_up_again(make_db):
         assert not tables & await _tables(db.owner_url)
         await asyncio.to_thread(upgrade, service, db.owner_url)
         assert tables <= await _tables(db.owner_url)
+
+
+async def _columns(url: str, table: str) -> set[str]:
+    conn = await asyncpg.connect(url)
+    try:
+        return {r[0] for r in await conn.fetch(
+            "SELECT column_name FROM information_schema.columns WHERE table_name = $1", table)}
+    finally:
+        await conn.close()
+
+
+async def test_cash_benefit_payment_migrations_go_down_and_up_again(make_db):
+    for service, below, table, cols in (
+            ("ledger", "ledger_0102", "payment_line", {"payee_kind", "cash_entry_id"}),
+            ("voucher", "voucher_0102", "beneficiary", {"payout_account_enc"})):
+        db = await make_db(service)
+        assert cols <= await _columns(db.owner_url, table)
+        await asyncio.to_thread(downgrade, service, db.owner_url, below)
+        assert not cols & await _columns(db.owner_url, table)
+        await asyncio.to_thread(upgrade, service, db.owner_url)
+        assert cols <= await _columns(db.owner_url, table)

@@ -14,7 +14,7 @@ from services.common.auth import Principal, Role, require
 from services.common.errors import Forbidden, InvalidInput
 from services.common.settings import get_common_settings
 from services.ledger.settlement import batches, claims, reconciliation, reports
-from services.ledger.settlement.clients import ProviderClient, VoucherClient
+from services.ledger.settlement.clients import ProviderClient, StripeReader, VoucherClient
 from services.ledger.settlement.schemas import (
     BatchCreate,
     ClaimApprove,
@@ -142,6 +142,21 @@ async def resubmit_claim(claim_id: uuid.UUID, request: Request,
 MAX_CONFIRMATION_BYTES = 5 * 1024 * 1024
 
 
+def _stripe(request: Request) -> StripeReader | None:
+    """Stripe's records for reconciliation: an injected `app.state.stripe_reader` (tests) or
+    one to the configured Stripe API base; None when Stripe is not configured."""
+    reader = getattr(request.app.state, "stripe_reader", None)
+    if reader is None:
+        settings = getattr(request.app.state, "settings", None)
+        base = getattr(settings, "stripe_api_base", None)
+        key = getattr(settings, "stripe_secret_key", None)
+        if not base or not key:
+            return None
+        reader = request.app.state.stripe_reader = StripeReader(
+            httpx.AsyncClient(base_url=base), key)
+    return reader
+
+
 def _providers(request: Request) -> ProviderClient:
     client = getattr(request.app.state, "provider_api", None)
     if client is None:
@@ -159,11 +174,30 @@ async def create_batch(body: BatchCreate, request: Request,
     """Group approved claims into a payment batch and produce its payment instruction file
     (CSV, SHA-256 in `file_sha256`; layout in docs/settlement.md). Payees' bank accounts
     come from the provider service. Idempotent by `idempotency_key`; a claim goes in one
-    batch only (409 CLAIMS_NOT_PAYABLE names claims that are not approved or already batched)."""
+    batch only (409 CLAIMS_NOT_PAYABLE names claims that are not approved or already batched).
+    With `cash_benefit_period` the period's payable nursing-subsidy cash benefits within the
+    region go in too (payee the beneficiary, account from the voucher service); people
+    without a payout account are listed under `not_payable` with the reason."""
     p.ensure_region(body.region_code)
     return await batches.create_batch(_pool(request), _providers(request),
                                       region_code=body.region_code, claim_ids=body.claim_ids,
-                                      idempotency_key=body.idempotency_key, who=p)
+                                      idempotency_key=body.idempotency_key, who=p,
+                                      cash_benefit_period=body.cash_benefit_period,
+                                      include_claims=body.include_claims,
+                                      vouchers=_voucher(request))
+
+
+@router.get("/cash-benefits/payable", responses=ERRORS)
+async def get_payable_cash_benefits(
+        request: Request, period: Annotated[Period, Query()],
+        region_code: Annotated[str, Query(pattern=r"^[0-9]{6}([0-9]{3}){0,2}$")],
+        p: Principal = FINANCE_AUDITOR) -> dict[str, Any]:
+    """The nursing-subsidy cash benefits (2202) of a period within a region not yet paid or
+    batched: `payable` (with the beneficiary's bank and masked account number) and
+    `not_payable` with the reason (`NO_PAYOUT_ACCOUNT`, `BENEFICIARY_UNKNOWN`)."""
+    p.ensure_region(region_code)
+    return await batches.payable_cash_benefits(_pool(request), _voucher(request),
+                                               period=period, region_code=region_code, who=p)
 
 
 @router.get("/payment-batches/{batch_id}", responses=ERRORS)
@@ -241,7 +275,7 @@ async def get_reconciliation(
     `format=csv` or `format=xlsx` exports the discrepancies."""
     p.ensure_region(region_code)
     report = await reconciliation.reconcile(_pool(request), _voucher(request), period,
-                                            region_code)
+                                            region_code, _stripe(request))
     name = f"reconciliation-{region_code}-{period}"
     if format == "csv":
         return Response(reconciliation.as_csv(report), media_type="text/csv; charset=utf-8",

@@ -29,31 +29,34 @@ async def insert_batch(conn: asyncpg.Connection, row: dict[str, Any],
                        lines: list[dict[str, Any]]) -> None:
     await conn.execute(
         "INSERT INTO payment_batch (id, reference, region_code, total_fen, line_count, "
-        "file_csv, file_sha256, idempotency_key, request_hash, created_by) "
-        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        "file_csv, file_sha256, idempotency_key, request_hash, created_by, not_payable) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb)",
         row["id"], row["reference"], row["region_code"], row["total_fen"], row["line_count"],
         row["file_csv"], row["file_sha256"], row["idempotency_key"], row["request_hash"],
-        row["created_by"])
+        row["created_by"], json.dumps(row.get("not_payable") or []))
     cols = ("reference", "batch_id", "claim_id", "provider_id", "payee_name", "bank_name",
-            "account_number", "amount_fen", "purpose")
-    types = ("text", "uuid", "uuid", "text", "text", "text", "text", "bigint", "text")
+            "account_number", "amount_fen", "purpose", "payee_kind", "cash_entry_id",
+            "beneficiary_id")
+    types = ("text", "uuid", "uuid", "text", "text", "text", "text", "bigint", "text", "text",
+             "uuid", "text")
     await conn.execute(
         f"INSERT INTO payment_line ({', '.join(cols)}) SELECT * FROM unnest("
         + ", ".join(f"${i + 1}::{t}[]" for i, t in enumerate(types)) + ")",
-        *([ln[c] for ln in lines] for c in cols))
+        *([ln.get(c) for ln in lines] for c in cols))
 
 
 async def get_batch(conn: asyncpg.Connection, batch_id: uuid.UUID) -> asyncpg.Record | None:
     return await conn.fetchrow(
         "SELECT id, reference, region_code, total_fen, line_count, file_csv, file_sha256, "
-        "created_by, created_at FROM payment_batch WHERE id = $1", batch_id)
+        "created_by, created_at, not_payable FROM payment_batch WHERE id = $1", batch_id)
 
 
 async def batch_lines(conn: asyncpg.Connection, batch_id: uuid.UUID, *, lock: bool = False
                       ) -> list[asyncpg.Record]:
     return await conn.fetch(
         "SELECT reference, claim_id, provider_id, payee_name, amount_fen, status, entry_id, "
-        "bank_reference, failure_reason, settled_at FROM payment_line WHERE batch_id = $1 "
+        "bank_reference, failure_reason, settled_at, payee_kind, cash_entry_id, "
+        "beneficiary_id FROM payment_line WHERE batch_id = $1 "
         "ORDER BY reference" + (" FOR UPDATE" if lock else ""), batch_id)
 
 
@@ -98,3 +101,43 @@ async def settle_line(conn: asyncpg.Connection, reference: str, status: str,
 
 async def set_claim_status(conn: asyncpg.Connection, claim_id: uuid.UUID, status: str) -> None:
     await conn.execute("UPDATE claim SET status = $2 WHERE id = $1", claim_id, status)
+
+
+async def lock_cash_benefits(conn: asyncpg.Connection) -> None:
+    """Batching cash benefits is one writer at a time (a benefit goes in one live line)."""
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtext('settlement:cash_benefit'))")
+
+
+async def payable_cash_benefits(conn: asyncpg.Connection, period: str,
+                                entry_ids: list[uuid.UUID] | None = None
+                                ) -> list[asyncpg.Record]:
+    """Cash benefit entries of the period (2202 beneficiary payable credited) not reversed
+    and in no pending or paid payment line, with the amount owed to the beneficiary."""
+    return await conn.fetch(
+        """
+        SELECT e.id AS entry_id, e.ref AS benefit_id, e.beneficiary_id, e.region_code,
+               e.program_code, e.period, -sum(p.amount_fen) AS amount_fen
+          FROM entry e JOIN posting p ON p.entry_id = e.id
+          JOIN account a ON a.id = p.account_id AND a.code = '2202'
+         WHERE e.kind = 'cash_benefit' AND e.period = $1
+           AND ($2::uuid[] IS NULL OR e.id = ANY($2::uuid[]))
+           AND NOT EXISTS (SELECT 1 FROM entry r WHERE r.reverses_entry_id = e.id)
+           AND NOT EXISTS (SELECT 1 FROM payment_line pl
+                            WHERE pl.cash_entry_id = e.id AND pl.status <> 'failed')
+         GROUP BY e.id HAVING -sum(p.amount_fen) > 0 ORDER BY e.seq
+        """, period, entry_ids)
+
+
+async def payable_of_cash_benefit(conn: asyncpg.Connection, entry_id: uuid.UUID
+                                  ) -> list[tuple[AccountKey, int]]:
+    """The beneficiary-payable accounts (2202) a cash benefit entry credited, and how much."""
+    rows = await conn.fetch(
+        """
+        SELECT a.code, a.program_code, a.region_code, a.funding_source, a.provider_id,
+               a.beneficiary_id, a.currency, -sum(p.amount_fen) AS owed
+          FROM posting p JOIN account a ON a.id = p.account_id AND a.code = '2202'
+         WHERE p.entry_id = $1 GROUP BY a.id ORDER BY a.id
+        """, entry_id)
+    return [(AccountKey(r["code"], r["program_code"], r["region_code"], r["funding_source"],
+                        r["provider_id"], r["beneficiary_id"], r["currency"].strip()),
+             int(r["owed"])) for r in rows if int(r["owed"]) > 0]

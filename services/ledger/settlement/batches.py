@@ -37,7 +37,7 @@ from services.ledger.repository import journal
 from services.ledger.service.plans import EntryPlan, PostingPlan
 from services.ledger.settlement import batch_repository as repo
 from services.ledger.settlement import repository as claim_repo
-from services.ledger.settlement.clients import ProviderClient
+from services.ledger.settlement.clients import ProviderClient, VoucherClient
 from services.ledger.settlement.errors import (
     BankAccountMissing,
     BatchNotFound,
@@ -67,16 +67,73 @@ def _covers_all(who: Principal, regions: list[str]) -> bool:
     return all(who.covers_region(r) for r in regions)
 
 
+async def _cash_benefit_lines(pool: asyncpg.Pool, vouchers: VoucherClient | None,
+                              period: str, region_code: str, who: Principal
+                              ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The period's payable cash benefits within the region, each with the beneficiary's
+    payout account from the voucher service — or, without one, listed as not payable with
+    the reason (never silently dropped)."""
+    async with pool.acquire() as conn:
+        found = await repo.payable_cash_benefits(conn, period)
+    found = [b for b in found if b["region_code"] and who.covers_region(b["region_code"])
+             and _within(region_code, [b["region_code"]])]
+    if not found:
+        return [], []
+    if vouchers is None:
+        from services.ledger.settlement.errors import VoucherUnavailable
+        raise VoucherUnavailable()
+    accounts = await vouchers.payout_accounts([b["beneficiary_id"] for b in found])
+    payable, not_payable = [], []
+    for b in found:
+        item = {"benefit_id": b["benefit_id"], "entry_id": str(b["entry_id"]),
+                "beneficiary_id": b["beneficiary_id"], "program_code": b["program_code"],
+                "period": b["period"].strip(), "amount_fen": int(b["amount_fen"])}
+        acct = accounts.get(b["beneficiary_id"])
+        if acct is None:
+            not_payable.append({**item, "reason": "BENEFICIARY_UNKNOWN"})
+        elif not acct.get("account_number"):
+            not_payable.append({**item, "reason": "NO_PAYOUT_ACCOUNT"})
+        else:
+            payable.append({**item, "cash_entry_id": b["entry_id"],
+                            "payee_name": acct["account_name"], "bank_name": acct["bank_name"],
+                            "account_number": acct["account_number"]})
+    return payable, not_payable
+
+
+def _mask(number: str) -> str:
+    return "*" * max(len(number) - 4, 0) + number[-4:]
+
+
+async def payable_cash_benefits(pool: asyncpg.Pool, vouchers: VoucherClient, *, period: str,
+                                region_code: str, who: Principal) -> dict[str, Any]:
+    """What a batch with `cash_benefit_period` would take now, and what it could not pay
+    and why (account numbers masked)."""
+    payable, not_payable = await _cash_benefit_lines(pool, vouchers, period, region_code, who)
+    return {"period": period, "region_code": region_code,
+            "total_fen": sum(b["amount_fen"] for b in payable),
+            "payable": [{k: v for k, v in b.items()
+                         if k not in ("cash_entry_id", "account_number", "payee_name")}
+                        | {"account_number_masked": _mask(b["account_number"])}
+                        for b in payable],
+            "not_payable": not_payable}
+
+
 async def create_batch(pool: asyncpg.Pool, providers: ProviderClient, *, region_code: str,
                        claim_ids: list[uuid.UUID] | None, idempotency_key: str,
-                       who: Principal) -> dict[str, Any]:
-    fingerprint = hashing.request_hash("payment_batch", {
+                       who: Principal, cash_benefit_period: str | None = None,
+                       include_claims: bool = True,
+                       vouchers: VoucherClient | None = None) -> dict[str, Any]:
+    shape: dict[str, Any] = {
         "region_code": region_code,
-        "claim_ids": sorted(str(c) for c in claim_ids) if claim_ids is not None else None})
+        "claim_ids": sorted(str(c) for c in claim_ids) if claim_ids is not None else None}
+    if cash_benefit_period is not None or not include_claims:
+        shape.update(cash_benefit_period=cash_benefit_period, include_claims=include_claims)
+    fingerprint = hashing.request_hash("payment_batch", shape)
     async with pool.acquire() as conn:
         old = await repo.batch_by_key(conn, idempotency_key)
         if old is None:
-            candidates = await repo.approved_claims(conn, claim_ids)
+            candidates = (await repo.approved_claims(conn, claim_ids) if include_claims
+                          else [])
     if old is not None:
         if bytes(old["request_hash"]) != fingerprint:
             raise IdempotencyKeyReused(field="idempotency_key")
@@ -86,8 +143,14 @@ async def create_batch(pool: asyncpg.Pool, providers: ProviderClient, *, region_
     candidates = [c for c in candidates if c["status"] == "approved"
                   and _covers_all(who, list(c["region_codes"]))
                   and _within(region_code, list(c["region_codes"]))]
-    if not candidates:
-        raise NothingToPay(field="claim_ids" if claim_ids is not None else "region_code")
+    cash: list[dict[str, Any]] = []
+    not_payable: list[dict[str, Any]] = []
+    if cash_benefit_period is not None:
+        cash, not_payable = await _cash_benefit_lines(pool, vouchers, cash_benefit_period,
+                                                      region_code, who)
+    if not candidates and not cash:
+        raise NothingToPay(field="claim_ids" if claim_ids is not None else "region_code",
+                           details={"not_payable": not_payable} if not_payable else None)
     accounts = {}
     for pid in sorted({c["provider_id"] for c in candidates}):
         acct = await providers.bank_account(pid)
@@ -100,11 +163,18 @@ async def create_batch(pool: asyncpg.Pool, providers: ProviderClient, *, region_
             old = await repo.batch_by_key(conn, idempotency_key)
             if old is not None:
                 return old["id"]
-            locked = await repo.approved_claims(conn, [c["id"] for c in candidates], lock=True)
+            locked = (await repo.approved_claims(conn, [c["id"] for c in candidates], lock=True)
+                      if candidates else [])
             payable = [c for c in locked if c["status"] == "approved"]
             if claim_ids is not None and len(payable) != len(locked):
                 _refuse_unpayable(claim_ids, locked, who)
-            if not payable:
+            benefits = []
+            if cash:
+                await repo.lock_cash_benefits(conn)
+                still = {r["entry_id"] for r in await repo.payable_cash_benefits(
+                    conn, cash_benefit_period, [b["cash_entry_id"] for b in cash])}
+                benefits = [b for b in cash if b["cash_entry_id"] in still]
+            if not payable and not benefits:
                 raise NothingToPay(field="region_code")
             batch_id = new_uuid()
             reference = "PB" + datetime.now(TZ).strftime("%Y%m%d") + secrets.token_hex(4).upper()
@@ -117,13 +187,23 @@ async def create_batch(pool: asyncpg.Pool, providers: ProviderClient, *, region_
                     "payee_name": acct.payee_name, "bank_name": acct.bank_name,
                     "account_number": acct.account_number, "amount_fen": int(c["total_fen"]),
                     "purpose": f"颐养补贴结算 {c['period']} 申领单 {c['id']}"})
+            for n, b in enumerate(benefits, len(lines) + 1):
+                lines.append({
+                    "reference": f"{reference}-{n:04d}", "batch_id": batch_id,
+                    "payee_kind": "beneficiary", "cash_entry_id": b["cash_entry_id"],
+                    "beneficiary_id": b["beneficiary_id"], "payee_name": b["payee_name"],
+                    "bank_name": b["bank_name"], "account_number": b["account_number"],
+                    "amount_fen": b["amount_fen"],
+                    "purpose": f"护理补贴 {b['period']} 发放单 {b['benefit_id']}"})
+            for ln in lines:
+                ln.setdefault("payee_kind", "provider")
             body = instruction_file(reference, lines)
             await repo.insert_batch(conn, {
                 "id": batch_id, "reference": reference, "region_code": region_code,
                 "total_fen": sum(ln["amount_fen"] for ln in lines), "line_count": len(lines),
                 "file_csv": body, "file_sha256": hashlib.sha256(body).hexdigest(),
                 "idempotency_key": idempotency_key, "request_hash": fingerprint,
-                "created_by": who.sub}, lines)
+                "created_by": who.sub, "not_payable": not_payable}, lines)
             for c in payable:
                 await repo.set_claim_status(conn, c["id"], "batched")
                 await claim_repo.add_action(conn, c["id"], "batch", who.sub, who.role.value,
@@ -164,11 +244,22 @@ async def read_batch(pool: asyncpg.Pool, batch_id: uuid.UUID,
             "total_fen": int(b["total_fen"]), "count": b["line_count"],
             "file_sha256": b["file_sha256"], "created_by": b["created_by"],
             "created_at": b["created_at"].isoformat(),
-            "lines": [{"reference": ln["reference"], "claim_id": str(ln["claim_id"]),
-                       "provider_id": ln["provider_id"], "payee_name": ln["payee_name"],
+            "not_payable": _json(b["not_payable"]),
+            "lines": [{"reference": ln["reference"], "payee_kind": ln["payee_kind"],
+                       "claim_id": str(ln["claim_id"]) if ln["claim_id"] else None,
+                       "provider_id": ln["provider_id"],
+                       "beneficiary_id": ln["beneficiary_id"],
+                       "cash_benefit_entry_id": (str(ln["cash_entry_id"])
+                                                 if ln["cash_entry_id"] else None),
+                       "payee_name": ln["payee_name"],
                        "amount_fen": int(ln["amount_fen"]), "status": ln["status"],
                        "entry_id": str(ln["entry_id"]) if ln["entry_id"] else None,
                        "failure_reason": ln["failure_reason"]} for ln in lines]}
+
+
+def _json(value: Any) -> Any:
+    import json
+    return json.loads(value) if isinstance(value, (str, bytes)) else value
 
 
 async def batch_file(pool: asyncpg.Pool, batch_id: uuid.UUID, who: Principal
@@ -219,6 +310,22 @@ def parse_confirmation(raw: bytes, reference: str, lines: dict[str, asyncpg.Reco
     return rows
 
 
+def benefit_payment_plan(line_reference: str, beneficiary_id: str,
+                         owed: list[tuple[AccountKey, int]], created_by: str,
+                         bank_reference: str | None) -> EntryPlan:
+    """Cash benefit paid: beneficiary payable Dr / treasury cash Cr, per 2202 account."""
+    postings: list[PostingPlan] = []
+    for key, amount in owed:
+        postings.append(PostingPlan(key, amount))
+        postings.append(PostingPlan(AccountKey(chart.TREASURY_CASH, key.program_code,
+                                               key.region_code, key.funding_source), -amount))
+    first = owed[0][0]
+    return EntryPlan("benefit_payment", postings, created_by,
+                     program_code=first.program_code, region_code=first.region_code,
+                     beneficiary_id=beneficiary_id, ref=line_reference,
+                     idempotency_key=f"payment:{line_reference}", memo=bank_reference)
+
+
 def payment_plan(line_reference: str, provider_id: str, owed: list[tuple[AccountKey, int]],
                  created_by: str, bank_reference: str | None) -> EntryPlan:
     """Settlement paid: provider payable Dr / treasury cash Cr, per payable account (same
@@ -258,7 +365,14 @@ async def import_confirmation(pool: asyncpg.Pool, batch_id: uuid.UUID, raw: byte
                 if line["status"] != "pending":
                     result["unchanged"].append(row["line_reference"])
                     continue
-                if row["status"] == "paid":
+                if row["status"] == "paid" and line["payee_kind"] == "beneficiary":
+                    owed = await repo.payable_of_cash_benefit(conn, line["cash_entry_id"])
+                    plan = benefit_payment_plan(row["line_reference"], line["beneficiary_id"],
+                                                owed, who.sub, row["bank_reference"])
+                    plans.append(plan)
+                    settle.append((row, line, plan.id))
+                    result["paid"].append(row["line_reference"])
+                elif row["status"] == "paid":
                     owed = await repo.payable_of_claim(conn, line["claim_id"])
                     plan = payment_plan(row["line_reference"], line["provider_id"], owed,
                                         who.sub, row["bank_reference"])
@@ -275,6 +389,8 @@ async def import_confirmation(pool: asyncpg.Pool, batch_id: uuid.UUID, raw: byte
             for row, line, entry_id in settle:
                 await repo.settle_line(conn, row["line_reference"], row["status"], entry_id,
                                        row["bank_reference"], row["reason"])
+                if line["claim_id"] is None:
+                    continue  # a cash benefit: a failed line leaves it payable again
                 await repo.set_claim_status(conn, line["claim_id"],
                                             "paid" if entry_id else "approved")
                 await claim_repo.add_action(conn, line["claim_id"],

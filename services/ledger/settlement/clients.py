@@ -14,7 +14,11 @@ from typing import Any
 import httpx
 
 from services.common.auth import service_token
-from services.ledger.settlement.errors import ProviderUnavailable, VoucherUnavailable
+from services.ledger.settlement.errors import (
+    ProviderUnavailable,
+    StripeUnavailable,
+    VoucherUnavailable,
+)
 
 
 @dataclass
@@ -81,6 +85,25 @@ class VoucherClient(_ServiceClient):
             raise VoucherUnavailable()
         return resp.json()
 
+    async def payout_accounts(self, beneficiary_ids: list[str]) -> dict[str, dict[str, Any]]:
+        """POST /v1/internal/beneficiaries/payout-accounts: each known person's payout
+        account (full number: we are a service), keyed by beneficiary id. A person missing
+        from the answer is unknown to the voucher service."""
+        out: dict[str, dict[str, Any]] = {}
+        ids = sorted(set(beneficiary_ids))
+        for i in range(0, len(ids), 1000):
+            try:
+                resp = await self.http.post(
+                    "/v1/internal/beneficiaries/payout-accounts", headers=self._headers(),
+                    json={"beneficiary_ids": ids[i:i + 1000]}, timeout=self._timeout)
+            except httpx.HTTPError as exc:
+                raise VoucherUnavailable() from exc
+            if resp.status_code != 200:
+                raise VoucherUnavailable()
+            for acct in resp.json().get("accounts") or []:
+                out[str(acct["beneficiary_id"])] = acct
+        return out
+
 
 @dataclass
 class BankAccount:
@@ -108,3 +131,57 @@ class ProviderClient(_ServiceClient):
             return None
         return BankAccount(provider_id, bank["account_name"], bank["bank_name"],
                            bank["account_number"])
+
+
+class StripeReader:
+    """Reads Stripe's own records (PaymentIntents and refunds) for reconciliation. Stripe
+    (and localstripe) list newest first, `limit` <= 100, paged by `starting_after`."""
+
+    def __init__(self, http: httpx.AsyncClient, secret_key: str, *,
+                 timeout_s: float = 30.0) -> None:
+        self.http = http
+        self._headers = {"Authorization": f"Bearer {secret_key}"}
+        self._timeout = timeout_s
+
+    async def _list(self, path: str) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
+        after: str | None = None
+        for _ in range(10_000):
+            params: dict[str, Any] = {"limit": 100}
+            if after:
+                params["starting_after"] = after
+            try:
+                resp = await self.http.get(path, params=params, headers=self._headers,
+                                           timeout=self._timeout)
+            except httpx.HTTPError as exc:
+                raise StripeUnavailable() from exc
+            if resp.status_code != 200:
+                raise StripeUnavailable()
+            page = resp.json()
+            data = page.get("data") or []
+            out.extend(data)
+            if not page.get("has_more") or not data:
+                break
+            after = data[-1]["id"]
+        return out
+
+    async def payments(self) -> dict[str, Any]:
+        """Succeeded PaymentIntents carrying a `redemption_id` and every refund, keyed for
+        matching: intents by redemption id, refunds summed by charge id."""
+        intents = [pi for pi in await self._list("/v1/payment_intents")
+                   if pi.get("status") == "succeeded"
+                   and (pi.get("metadata") or {}).get("redemption_id")]
+        refunds: dict[str, int] = {}
+        for rf in await self._list("/v1/refunds"):
+            if rf.get("status") in (None, "succeeded", "pending"):
+                refunds[str(rf.get("charge"))] = (refunds.get(str(rf.get("charge")), 0)
+                                                  + int(rf.get("amount") or 0))
+        by_redemption: dict[str, dict[str, Any]] = {}
+        for pi in intents:
+            charge = pi.get("latest_charge")
+            charge_id = charge.get("id") if isinstance(charge, dict) else charge
+            by_redemption[pi["metadata"]["redemption_id"]] = {
+                "payment_intent_id": pi["id"], "charge_id": charge_id,
+                "captured_fen": int(pi.get("amount_received") or pi.get("amount") or 0),
+                "refunded_fen": refunds.get(str(charge_id), 0)}
+        return by_redemption

@@ -77,3 +77,9 @@ class ConfirmationInvalid(InvalidInput):
 
     code = "CONFIRMATION_INVALID"
     message = "The confirmation file does not match the batch."
+
+
+class StripeUnavailable(AppError):
+    status_code = 503
+    code = "STRIPE_UNAVAILABLE"
+    message = "Stripe could not be read; retry the reconciliation later."

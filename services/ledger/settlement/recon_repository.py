@@ -61,3 +61,19 @@ async def ledger_side(conn: asyncpg.Connection, period: str, prefix: str, ids: l
         """, period, prefix, copay_ids)
     return {"copays": copays, "redemptions": redemptions, "stray": stray, "outstanding": outstanding,
             "payments": payments}
+
+
+async def copay_split(conn: asyncpg.Connection, copay_ids: list[str]) -> list[asyncpg.Record]:
+    """Per co-payment: what the ledger's clearing account (1102) received and refunded."""
+    return await conn.fetch(
+        """
+        SELECT e.ref AS copayment_id,
+               coalesce(sum(p.amount_fen) FILTER (WHERE e.kind = 'copay_received'), 0)
+                 AS received_fen,
+               coalesce(-sum(p.amount_fen) FILTER (WHERE e.kind = 'copay_refunded'), 0)
+                 AS refunded_fen
+          FROM entry e JOIN posting p ON p.entry_id = e.id
+          JOIN account a ON a.id = p.account_id AND a.code = '1102'
+         WHERE e.kind IN ('copay_received', 'copay_refunded') AND e.ref = ANY($1::text[])
+         GROUP BY e.ref
+        """, copay_ids)

@@ -27,7 +27,7 @@ import asyncpg
 
 from services.common.regions import significant_prefix
 from services.ledger.settlement import recon_repository as repo
-from services.ledger.settlement.clients import VoucherClient
+from services.ledger.settlement.clients import StripeReader, VoucherClient
 
 COLUMNS = ("kind", "record", "side", "amount_fen", "detail")
 
@@ -106,18 +106,77 @@ def compare(voucher: dict[str, Any], ledger: dict[str, list[Any]]) -> list[dict[
     return out
 
 
+def compare_stripe(voucher: dict[str, Any], split: list[Any],
+                   stripe: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """Stripe's own records vs the ledger's co-payment postings, for the redemptions of the
+    period and region (matched by the PaymentIntent's `redemption_id` metadata):
+
+    - STRIPE_NOT_IN_LEDGER: Stripe captured a payment the ledger never received (no
+      co-payment posted for that redemption) — amount: Stripe captured;
+    - STRIPE_AMOUNT_MISMATCH: the ledger received another amount than Stripe captured —
+      ledger − Stripe;
+    - STRIPE_REFUND_MISSING: Stripe refunded more than the ledger posted as refunded (a refund
+      the ledger lacks) — amount: Stripe − ledger; STRIPE_REFUND_MISMATCH when the ledger
+      refunded more than Stripe did — ledger − Stripe;
+    - NOT_IN_STRIPE: the ledger received an online co-payment Stripe has no succeeded
+      PaymentIntent for — amount: ledger received.
+    """
+    redemptions = {r["id"] for r in voucher.get("redemptions", [])}
+    copays = {c["redemption_id"]: c for c in voucher.get("copayments", [])}
+    ledger = {r["copayment_id"]: (int(r["received_fen"]), int(r["refunded_fen"]))
+              for r in split}
+    out: list[dict[str, Any]] = []
+    for rid in sorted(set(stripe) & redemptions):
+        s = stripe[rid]
+        record = f"payment_intent:{s['payment_intent_id']}"
+        cp = copays.get(rid)
+        received, refunded = ledger.get(cp["id"], (0, 0)) if cp else (0, 0)
+        if received == 0 and s["captured_fen"]:
+            out.append(_d("STRIPE_NOT_IN_LEDGER", record, "ledger", s["captured_fen"],
+                          f"Stripe captured {s['captured_fen']} fen for redemption {rid}; "
+                          "the ledger has no co-payment for it"))
+            continue
+        if received != s["captured_fen"]:
+            out.append(_d("STRIPE_AMOUNT_MISMATCH", record, "ledger",
+                          received - s["captured_fen"],
+                          f"ledger received {received} fen, Stripe captured "
+                          f"{s['captured_fen']} fen"))
+        if refunded != s["refunded_fen"]:
+            missing = s["refunded_fen"] > refunded
+            out.append(_d("STRIPE_REFUND_MISSING" if missing else "STRIPE_REFUND_MISMATCH",
+                          record, "ledger",
+                          (s["refunded_fen"] - refunded) if missing
+                          else refunded - s["refunded_fen"],
+                          f"Stripe refunded {s['refunded_fen']} fen, the ledger "
+                          f"{refunded} fen"))
+    for rid, cp in sorted(copays.items()):
+        if cp.get("method") != "stripe" or rid in stripe:
+            continue
+        received, _ = ledger.get(cp["id"], (0, 0))
+        if received:
+            out.append(_d("NOT_IN_STRIPE", f"copayment:{cp['id']}", "stripe", received,
+                          f"the ledger received {received} fen; Stripe has no succeeded "
+                          f"PaymentIntent for redemption {rid}"))
+    return out
+
+
 async def reconcile(pool: asyncpg.Pool, voucher: VoucherClient, period: str,
-                    region_code: str) -> dict[str, Any]:
+                    region_code: str, stripe: StripeReader | None = None) -> dict[str, Any]:
     voucher_side = await voucher.reconciliation(period, region_code)
+    stripe_side = await stripe.payments() if stripe is not None else None
     prefix = significant_prefix(region_code)
+    copay_ids = [c["id"] for c in voucher_side.get("copayments", [])]
     async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read",
                                                          readonly=True):
         ledger_side = await repo.ledger_side(
-            conn, period, prefix, [r["id"] for r in voucher_side["redemptions"]],
-            [c["id"] for c in voucher_side.get("copayments", [])])
+            conn, period, prefix, [r["id"] for r in voucher_side["redemptions"]], copay_ids)
+        split = await repo.copay_split(conn, copay_ids) if stripe_side is not None else []
     found = compare(voucher_side, ledger_side)
+    if stripe_side is not None:
+        found += compare_stripe(voucher_side, split, stripe_side)
     return {"ok": not found, "period": period, "region_code": region_code,
             "redemptions_checked": len(voucher_side["redemptions"]),
+            "stripe_checked": stripe_side is not None,
             "discrepancies": found}
 
 

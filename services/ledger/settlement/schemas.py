@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 Period = Annotated[str, StringConstraints(pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$")]
 Key = Annotated[str, StringConstraints(min_length=8, max_length=200)]
@@ -48,3 +48,15 @@ class BatchCreate(BaseModel):
     region_code: Annotated[str, StringConstraints(pattern=r"^[0-9]{6}([0-9]{3}){0,2}$")]
     claim_ids: list[uuid.UUID] | None = Field(default=None, min_length=1, max_length=5000)
     idempotency_key: Key
+    # Also pay the nursing-subsidy cash benefits (2202) of this period within the region.
+    cash_benefit_period: Annotated[str | None, StringConstraints(
+        pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$")] = None
+    # False: cash benefits only (requires cash_benefit_period, no claim_ids).
+    include_claims: bool = True
+
+    @model_validator(mode="after")
+    def _claims_or_benefits(self) -> BatchCreate:
+        if not self.include_claims and (self.claim_ids is not None
+                                        or self.cash_benefit_period is None):
+            raise ValueError("include_claims false needs cash_benefit_period and no claim_ids")
+        return self

@@ -22,6 +22,9 @@ from services.voucher.schemas.beneficiaries import (
     BeneficiaryRead,
     CashBenefitRead,
     ImportResult,
+    PayoutAccountCreate,
+    PayoutAccountsQuery,
+    PayoutAccountsRead,
     ProxyCreate,
     ProxyRead,
     StatusChange,
@@ -237,3 +240,25 @@ async def revoke_proxy(beneficiary_id: uuid.UUID, proxy_id: uuid.UUID, session: 
     return service.present_proxy(await service.revoke_proxy(session, beneficiary_id,
                                                             proxy_id), cipher)
 
+
+
+@router.put("/beneficiaries/{beneficiary_id}/payout-account", response_model=BeneficiaryRead)
+async def set_payout_account(beneficiary_id: uuid.UUID, body: PayoutAccountCreate,
+                             session: SessionDep, cipher: CipherDep,
+                             principal: Principal = require(OFFICER)) -> dict:
+    """Record or replace the bank account the person's cash benefits (护理补贴) are paid to
+    (an officer of their region). Stored encrypted; answered masked (last four digits)."""
+    row = await service.get_in_scope(session, beneficiary_id, principal.covers_region,
+                                     lock=True)
+    return service.present(await service.set_payout_account(
+        session, row, body, cipher=cipher, who=principal.sub), cipher)
+
+
+@router.post("/internal/beneficiaries/payout-accounts", response_model=PayoutAccountsRead,
+             tags=["internal"])
+async def payout_accounts(body: PayoutAccountsQuery, session: SessionDep, cipher: CipherDep,
+                          _p: Principal = require(Role.service)) -> dict:
+    """(Ledger payment batches) The full payout accounts of the people named, with their
+    name, region and status; a person without an account has the account fields null, an
+    unknown id is listed under `unknown`. Role service only."""
+    return await service.payout_accounts(session, body.beneficiary_ids, cipher=cipher)

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 _BENEFICIARY_COLUMNS = (
     "id, national_id_enc, phone_enc, name, birth_on, sex, region_code, address, lat, lon, "
     "care_setting, dibao, grade, grade_valid_until, status, status_reason, status_changed_at, "
-    "created_at")
+    "created_at, payout_account_enc, payout_account_set_at")
 
 
 async def id_by_national_id_hash(session: AsyncSession, national_id_hash: bytes
@@ -147,4 +147,19 @@ async def cash_benefits_of(session: AsyncSession, beneficiary_id: uuid.UUID
     rows = await session.execute(text(
         "SELECT id, program_code, period, amount_fen, created_at FROM cash_benefit "
         "WHERE beneficiary_id = :b ORDER BY period DESC, program_code"), {"b": beneficiary_id})
+    return [dict(r._mapping) for r in rows]
+
+
+async def set_payout_account(session: AsyncSession, beneficiary_id: uuid.UUID, blob: bytes,
+                             who: str) -> None:
+    await session.execute(text(
+        "UPDATE beneficiary SET payout_account_enc = :blob, payout_account_set_at = now(), "
+        " payout_account_set_by = :who WHERE id = :id"),
+        {"blob": blob, "who": who, "id": beneficiary_id})
+
+
+async def payout_accounts(session: AsyncSession, ids: list[uuid.UUID]) -> list[dict[str, Any]]:
+    rows = await session.execute(text(
+        "SELECT id, name, region_code, status, payout_account_enc FROM beneficiary "
+        "WHERE id = ANY(:ids) ORDER BY id"), {"ids": ids})
     return [dict(r._mapping) for r in rows]

@@ -5,6 +5,7 @@ National ID and phone come in as plain text and go out only masked.
 
 from __future__ import annotations
 
+import uuid
 from datetime import date, datetime
 from typing import Literal
 
@@ -43,6 +44,59 @@ class AssessmentCreate(BaseModel):
     assessor: str = Field(min_length=1, max_length=200)
 
 
+class PayoutAccountCreate(BaseModel):
+    """The bank account a cash benefit (护理补贴) is paid to. Personal data: stored encrypted,
+    shown masked; only the ledger (role service) reads the full number."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    bank_name: str = Field(min_length=1, max_length=200)
+    account_name: str = Field(min_length=1, max_length=100)
+    account_number: str = Field(pattern=r"^[0-9]{8,30}$")
+
+    @field_validator("bank_name", "account_name", "account_number", mode="before")
+    @classmethod
+    def _strip(cls, value: object) -> object:
+        return value.strip() if isinstance(value, str) else value
+
+    @field_validator("bank_name", "account_name")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value:
+            raise ValueError("may not be blank")
+        return value
+
+
+class PayoutAccountRead(BaseModel):
+    bank_name: str
+    account_name_masked: str
+    account_number_masked: str
+    set_at: datetime | None = None
+
+
+class PayoutAccountFull(BaseModel):
+    """For the ledger's payment instruction file (role service only)."""
+
+    beneficiary_id: str
+    name: str
+    region_code: str
+    status: str
+    bank_name: str | None = None
+    account_name: str | None = None
+    account_number: str | None = None
+
+
+class PayoutAccountsQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    beneficiary_ids: list[uuid.UUID] = Field(min_length=1, max_length=1000)
+
+
+class PayoutAccountsRead(BaseModel):
+    accounts: list[PayoutAccountFull]
+    unknown: list[str]
+
+
 class BeneficiaryCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -56,6 +110,7 @@ class BeneficiaryCreate(BaseModel):
     care_setting: CareSetting
     dibao: bool = False
     assessment: AssessmentCreate
+    payout_account: PayoutAccountCreate | None = None
 
     @field_validator("name", "address")
     @classmethod
@@ -117,6 +172,7 @@ class BeneficiaryRead(BaseModel):
     status_reason: str | None
     status_changed_at: datetime | None
     created_at: datetime
+    payout_account: PayoutAccountRead | None = None
 
 
 class StatusChange(BaseModel):

@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.common.crypto import PiiCipher, mask_national_id, mask_phone
+from services.common.crypto import PiiCipher, mask_name, mask_national_id, mask_phone
 from services.common.errors import Forbidden
 from services.common.ids import new_uuid
 from services.common.regions import is_known, is_valid_code_shape, region_covers
@@ -31,7 +31,11 @@ from services.voucher.errors import (
     StatusTransitionNotAllowed,
 )
 from services.voucher.repository import beneficiaries as repo
-from services.voucher.schemas.beneficiaries import BeneficiaryCreate, ProxyCreate
+from services.voucher.schemas.beneficiaries import (
+    BeneficiaryCreate,
+    PayoutAccountCreate,
+    ProxyCreate,
+)
 from services.voucher.service import assessment as assessment_rules
 from services.voucher.service import programs as program_service
 
@@ -141,6 +145,9 @@ async def enrol(session: AsyncSession, data: BeneficiaryCreate, *, cipher: PiiCi
     })
     if not inserted:
         raise BeneficiaryExists(field="national_id")
+    if data.payout_account is not None:
+        await repo.set_payout_account(session, beneficiary_id,
+                                      seal_payout_account(cipher, data.payout_account), who)
     await repo.insert_assessment(session, {
         "id": new_uuid(), "beneficiary_id": beneficiary_id, **scores, "flags": flags,
         "total": result.total, "grade": result.grade,
@@ -163,12 +170,15 @@ async def enrol(session: AsyncSession, data: BeneficiaryCreate, *, cipher: PiiCi
 
 def present(row: dict[str, Any], cipher: PiiCipher) -> dict[str, Any]:
     """A beneficiary row as the API shows it: personal data decrypted only to be masked."""
-    out = {k: v for k, v in row.items() if k not in ("national_id_enc", "phone_enc")}
+    out = {k: v for k, v in row.items()
+           if k not in ("national_id_enc", "phone_enc", "payout_account_enc",
+                        "payout_account_set_at")}
     out["id"] = str(row["id"])
     out["national_id_masked"] = mask_national_id(
         cipher.decrypt(row["national_id_enc"], context=b"national_id"))
     out["phone_masked"] = (mask_phone(cipher.decrypt(row["phone_enc"], context=b"phone"))
                            if row.get("phone_enc") else None)
+    out["payout_account"] = present_payout_account(row, cipher)
     return out
 
 
@@ -311,3 +321,58 @@ async def find_by_national_id(session: AsyncSession, raw: str, *, cipher: PiiCip
     if found is None:
         raise BeneficiaryNotFound(field="national_id")
     return await get(session, found)
+
+
+# --- payout bank account (cash benefits) ---------------------------------------------------
+
+_PAYOUT_CONTEXT = b"payout_account"
+
+
+def seal_payout_account(cipher: PiiCipher, account: PayoutAccountCreate) -> bytes:
+    """Bank, holder and number as one encrypted blob (never stored or logged in clear)."""
+    return cipher.encrypt(account.model_dump_json(), context=_PAYOUT_CONTEXT)
+
+
+def open_payout_account(cipher: PiiCipher, blob: bytes | None) -> dict[str, str] | None:
+    if not blob:
+        return None
+    return PayoutAccountCreate.model_validate_json(
+        cipher.decrypt(blob, context=_PAYOUT_CONTEXT)).model_dump()
+
+
+def mask_account_number(number: str) -> str:
+    """6222021234567890123 -> ***************0123: the last four only."""
+    return "*" * max(len(number) - 4, 0) + number[-4:]
+
+
+def present_payout_account(row: dict[str, Any], cipher: PiiCipher) -> dict[str, Any] | None:
+    account = open_payout_account(cipher, row.get("payout_account_enc"))
+    if account is None:
+        return None
+    return {"bank_name": account["bank_name"],
+            "account_name_masked": mask_name(account["account_name"]),
+            "account_number_masked": mask_account_number(account["account_number"]),
+            "set_at": row.get("payout_account_set_at")}
+
+
+async def set_payout_account(session: AsyncSession, row: dict[str, Any],
+                             account: PayoutAccountCreate, *, cipher: PiiCipher, who: str
+                             ) -> dict[str, Any]:
+    """Record (or replace) the person's payout account; answers the person, masked."""
+    await repo.set_payout_account(session, row["id"], seal_payout_account(cipher, account), who)
+    return await get(session, row["id"])
+
+
+async def payout_accounts(session: AsyncSession, ids: list[uuid.UUID], *, cipher: PiiCipher
+                          ) -> dict[str, Any]:
+    """Full payout accounts of the people asked for (for the ledger's payment file); a
+    person without one is answered with the account fields empty, an unknown id listed."""
+    rows = await repo.payout_accounts(session, sorted(set(ids)))
+    found = {r["id"] for r in rows}
+    accounts = []
+    for r in rows:
+        account = open_payout_account(cipher, r["payout_account_enc"]) or {}
+        accounts.append({"beneficiary_id": str(r["id"]), "name": r["name"],
+                         "region_code": r["region_code"], "status": r["status"], **account})
+    return {"accounts": accounts,
+            "unknown": sorted(str(i) for i in set(ids) - found)}
