@@ -12,6 +12,7 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from pydantic import ValidationError
+from starlette.routing import Route
 
 from services.common.auth import Principal, Role, authenticate, require
 from services.common.errors import AppError, NotFound, ServiceUnavailable
@@ -91,6 +92,14 @@ async def _redeem_lean(request: Request) -> Response:
              for e in exc.errors(include_url=False, include_input=False,
                                  include_context=False)]) from None
     return await _redeem(request, body, principal)
+
+
+def hot_route(prefix: str = "/v1") -> Route:
+    """POST /v1/redemptions as a plain route for the front of the app's route list, so the
+    busiest call is matched first instead of after a scan of every included route (the
+    documented route below stays in the OpenAPI document and answers the same)."""
+    return Route(f"{prefix}/redemptions", _redeem_lean, methods=["POST"],
+                 include_in_schema=False)
 
 
 class LeanRedemptionRoute(APIRoute):
