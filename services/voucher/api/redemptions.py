@@ -41,7 +41,8 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     409: {"description": "TOKEN_USED, IDEMPOTENCY_KEY_REUSED"},
     422: {"description": "TOKEN_INVALID, TOKEN_EXPIRED, NO_USABLE_VOUCHER, VOUCHER_EXHAUSTED, "
                          "DAILY_LIMIT_REACHED, BILL_TOO_SMALL, SERVICE_NOT_OFFERED, "
-                         "BENEFICIARY_NOT_ACTIVE, PIN_REQUIRED, PIN_INCORRECT, VALIDATION_ERROR"},
+                         "BENEFICIARY_NOT_ACTIVE, PROVIDER_OUT_OF_AREA, PIN_REQUIRED, PIN_INCORRECT, "
+                         "VALIDATION_ERROR"},
     423: {"description": "CARD_LOCKED"},
 }
 
