@@ -150,8 +150,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--fixed-fraction", type=float, default=0.4)
     p.add_argument("--beneficiaries", type=int, default=20_000)
     p.add_argument("--issuance", type=int, default=100_000, help="0 to skip")
-    p.add_argument("--workers", type=int, default=1, help="uvicorn workers of the voucher "
-                   "service")
+    p.add_argument("--workers", type=int, default=2, help="uvicorn workers of the voucher "
+                   "service (2: one per core, as it would be deployed on this 2-core machine)")
     p.add_argument("--profile", action="store_true", help="py-spy the voucher service "
                    "during one extra saturation run")
     p.add_argument("--database-url", default=os.environ.get("YIYANG_LOAD_DATABASE_URL"))

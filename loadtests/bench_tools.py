@@ -318,7 +318,8 @@ def py_spy_record(pid: int, out_dir: Path, duration_s: int) -> subprocess.Popen 
     out_dir.mkdir(parents=True, exist_ok=True)
     return subprocess.Popen(
         [exe, "record", "--pid", str(pid), "--duration", str(duration_s), "--rate", "200",
-         "--format", "raw", "--output", str(out_dir / "voucher.collapsed"), "--nonblocking"],
+         "--format", "raw", "--output", str(out_dir / "voucher.collapsed"), "--nonblocking",
+         "--subprocesses"],  # with --workers the pid is uvicorn's supervisor
         stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
 
 

@@ -15,6 +15,7 @@ from services.common.auth import service_token
 from services.common.crypto import PiiCipher
 from services.common.db import Database, resolve_database_url
 from services.common.settings import get_common_settings
+from services.voucher.api import redemptions as redemptions_api
 from services.voucher.api import router
 from services.voucher.clients import LedgerClient
 from services.voucher.config import VoucherSettings, get_settings
@@ -138,6 +139,8 @@ def create_app(settings: VoucherSettings | None = None, *,
         on_shutdown=[stop_redemption, stop],
     )
     app.state.settings = settings
+    # The redemption hot path is matched first (see api/redemptions.py, `hot_route`).
+    app.router.routes.insert(0, redemptions_api.hot_route())
     app.state.pii_cipher = PiiCipher(settings.pii_encryption_key, settings.pii_hash_key)
     return app
 

@@ -29,7 +29,10 @@ from services.voucher.repository import outbox as repo
 
 log = logging.getLogger("yiyang.relay")
 
+# The ledger's per-event posting, not the call, is the relay's cost: 2,000 a call drained no
+# faster than 500 (docs/performance.md, "Relay"). The ledger takes at most LEDGER_MAX_BATCH.
 DEFAULT_BATCH = 500
+LEDGER_MAX_BATCH = 5000
 
 
 class LedgerUnavailable(Exception):
@@ -41,6 +44,8 @@ class Relay:
                  batch_size: int = DEFAULT_BATCH) -> None:
         self.pool = pool
         self.client = client
+        if not 1 <= batch_size <= LEDGER_MAX_BATCH:
+            raise ValueError(f"batch_size must be 1..{LEDGER_MAX_BATCH} (the ledger's limit)")
         self.batch_size = batch_size
         self.delivered = 0
         self.rejected = 0
@@ -174,12 +179,20 @@ async def _main(args: argparse.Namespace) -> int:
     return 0
 
 
+def _batch_size(text: str) -> int:
+    value = int(text)
+    if not 1 <= value <= LEDGER_MAX_BATCH:
+        raise argparse.ArgumentTypeError(f"must be 1..{LEDGER_MAX_BATCH} (the ledger's limit)")
+    return value
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="yiyang relay", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--database-url", help="the voucher database (default: settings)")
     parser.add_argument("--ledger-url", help="the ledger (default: YIYANG_LEDGER_URL)")
-    parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH)
+    parser.add_argument("--batch-size", type=_batch_size, default=DEFAULT_BATCH,
+                        help=f"events per ledger call, 1..{LEDGER_MAX_BATCH}")
     parser.add_argument("--idle", type=float, default=0.2, help="seconds between empty polls")
     parser.add_argument("--timeout", type=float, default=30.0)
     parser.add_argument("--once", action="store_true", help="deliver what is there and stop")

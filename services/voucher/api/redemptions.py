@@ -12,6 +12,7 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from pydantic import ValidationError
+from starlette.routing import Route
 
 from services.common.auth import Principal, Role, authenticate, require
 from services.common.errors import AppError, NotFound, ServiceUnavailable
@@ -40,7 +41,8 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     409: {"description": "TOKEN_USED, IDEMPOTENCY_KEY_REUSED"},
     422: {"description": "TOKEN_INVALID, TOKEN_EXPIRED, NO_USABLE_VOUCHER, VOUCHER_EXHAUSTED, "
                          "DAILY_LIMIT_REACHED, BILL_TOO_SMALL, SERVICE_NOT_OFFERED, "
-                         "BENEFICIARY_NOT_ACTIVE, PIN_REQUIRED, PIN_INCORRECT, VALIDATION_ERROR"},
+                         "BENEFICIARY_NOT_ACTIVE, PROVIDER_OUT_OF_AREA, PIN_REQUIRED, PIN_INCORRECT, "
+                         "VALIDATION_ERROR"},
     423: {"description": "CARD_LOCKED"},
 }
 
@@ -91,6 +93,14 @@ async def _redeem_lean(request: Request) -> Response:
              for e in exc.errors(include_url=False, include_input=False,
                                  include_context=False)]) from None
     return await _redeem(request, body, principal)
+
+
+def hot_route(prefix: str = "/v1") -> Route:
+    """POST /v1/redemptions as a plain route for the front of the app's route list, so the
+    busiest call is matched first instead of after a scan of every included route (the
+    documented route below stays in the OpenAPI document and answers the same)."""
+    return Route(f"{prefix}/redemptions", _redeem_lean, methods=["POST"],
+                 include_in_schema=False)
 
 
 class LeanRedemptionRoute(APIRoute):

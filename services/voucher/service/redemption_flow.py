@@ -132,14 +132,14 @@ async def preview(pool: asyncpg.Pool, directory: ProviderDirectory, *, provider_
         await _check_card(pool, token, pin, now)
     elif await repo.nonce_used(pool, token.nonce):
         raise refused("TOKEN_USED", REFUSALS["TOKEN_USED"], field="token", status_code=409)
-    voucher = await _explain(pool, provider, item.category, token, gross_fen, now)
+    voucher = await _explain(pool, provider, item.category, token, now)
     split = _split(voucher, gross_fen, provider, now)
     return PreviewResult(str(voucher["id"]), voucher["program_code"], split.subsidy_fen,
                          split.copay_fen, split.balance_after_fen)
 
 
 async def _explain(pool: asyncpg.Pool, provider: ProviderEntry, category: str,
-                   token: codes.Token, gross_fen: int, now: datetime) -> Any:
+                   token: codes.Token, now: datetime) -> Any:
     """The voucher the redemption statement would use, or the refusal that explains why
     there is none (person not active, no usable voucher, out of area, exhausted)."""
     status = await repo.beneficiary_status(pool, token.beneficiary_id)
@@ -231,7 +231,7 @@ async def _diagnose(pool: asyncpg.Pool, provider_id: str, provider: ProviderEntr
         return replay
     if token.kind == codes.KIND_DYNAMIC and await repo.nonce_used(pool, token.nonce):
         raise refused("TOKEN_USED", REFUSALS["TOKEN_USED"], field="token", status_code=409)
-    voucher = await _explain(pool, provider, category, token, req.gross_fen, now)
+    voucher = await _explain(pool, provider, category, token, now)
     _split(voucher, req.gross_fen, provider, now)
     return None
 

@@ -21,6 +21,13 @@ async def test_the_route_is_lean_and_still_in_the_openapi_document(world):
               and r.path == "/redemptions" and "POST" in r.methods]
     assert len(routes) == 1 and isinstance(routes[0], LeanRedemptionRoute)
     assert routes[0].get_route_handler() is _redeem_lean
+    first = world.app.router.routes[0]
+    assert (first.path, first.methods, first.endpoint) == (
+        "/v1/redemptions", {"POST"}, _redeem_lean)
+    # GET /v1/redemptions (a provider's day) still reaches its own route behind it.
+    r = await world.client.get("/v1/redemptions", params={"provider_id": "x",
+                                                          "date": "2026-11-23"})
+    assert r.status_code == 401
     doc = (await world.client.get("/openapi.json")).json()
     op = doc["paths"]["/v1/redemptions"]["post"]
     assert "Redeem a scanned code" in op["description"] + op.get("summary", "")

@@ -223,3 +223,15 @@ async def _progress(delivered, before: int) -> bool:
 
 async def _all(delivered, n: int) -> bool:
     return await delivered() == n
+
+
+def test_batch_size_is_bounded_by_the_ledgers_limit():
+    from services.voucher import relay as relay_module
+
+    assert relay_module.DEFAULT_BATCH <= relay_module.LEDGER_MAX_BATCH == 5000
+    for bad in (0, 5001):
+        with pytest.raises(ValueError):
+            relay_module.Relay(None, None, batch_size=bad)  # type: ignore[arg-type]
+        with pytest.raises(SystemExit):
+            relay_module.main(["--batch-size", str(bad), "--once"])
+    assert relay_module.Relay(None, None, batch_size=5000).batch_size == 5000  # type: ignore[arg-type]

@@ -25,6 +25,9 @@ cases = st.fixed_dictionaries({
     "used_fen": st.integers(0, 50_000),
     "counters_from_today": st.booleans(),
     "gross": st.integers(1, 200_000),
+    # The voucher's area is Nanning (4501, from its budget region); the provider is in it
+    # (Qingxiu, or a township of Jiangnan) or not (Liuzhou, or no region at all).
+    "provider_region": st.sampled_from(["450103", "450105001", "450203", None]),
 })
 
 
@@ -51,9 +54,10 @@ async def test_statement_agrees_with_pure_rule(world, case):
                          per_txn_cap_fen=case["per_txn_cap_fen"],
                          day_cap_fen=case["day_cap_fen"],
                          day_limit_count=case["day_limit_count"],
-                         used_count_today=used[0], used_fen_today=used[1])
+                         used_count_today=used[0], used_fen_today=used[1],
+                         spend_region_prefix="4501")
     try:
-        expected = compute_split(state, case["gross"])
+        expected = compute_split(state, case["gross"], case["provider_region"])
     except AppError:
         expected = None
 
@@ -64,7 +68,7 @@ async def test_statement_agrees_with_pure_rule(world, case):
         gross_fen=case["gross"], today=today, now=now, redemption_id=new_uuid(),
         event_id=new_uuid(), provider_id="p", terminal_id="t", service_code="CARE_BATH",
         idempotency_key=str(new_uuid()), request_hash=b"h", card_id=None,
-        provider_region="450103")
+        provider_region=case["provider_region"])
     if expected is None:
         assert row is None
         assert await world.balance(vid) == balance
