@@ -10,9 +10,9 @@ import segno
 from fastapi import APIRouter, Request, Response
 
 from services.common.auth import Principal, Role, require
-from services.common.errors import AppError, Forbidden, NotFound
+from services.common.errors import AppError, NotFound
 from services.common.ids import new_uuid
-from services.voucher.api.deps import RawPoolDep
+from services.voucher.api.deps import RawPoolDep, ensure_acts_for
 from services.voucher.repository import codes as repo
 from services.voucher.schemas.codes import CardIssued, CodeRead, PublicKeyRead
 from services.voucher.service import codes
@@ -48,11 +48,7 @@ async def new_code(beneficiary_id: uuid.UUID, request: Request, pool: RawPoolDep
     a live authorisation, so a revocation stops new codes at once. Show it with
     `GET /v1/codes/{token}.png`.
     """
-    principal.ensure_beneficiary(str(beneficiary_id))
-    if principal.role == Role.proxy and not await repo.proxy_is_live(
-            pool, beneficiary_id, principal.sub):
-        raise Forbidden("This authorisation has been revoked.", code="OUT_OF_SCOPE",
-                        field="beneficiary_id")
+    await ensure_acts_for(pool, principal, beneficiary_id)
     await _active_beneficiary(pool, beneficiary_id)
     settings = request.app.state.settings
     token = codes.issue_dynamic(settings.qr_private_key, beneficiary_id, settings.qr_ttl_s)

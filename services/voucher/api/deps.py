@@ -3,14 +3,17 @@ pool of the redemption hot path and the provider directory."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Annotated
 
 import asyncpg
 from fastapi import Depends, Request
 
 from services.common.crypto import PiiCipher
-from services.common.errors import ServiceUnavailable
+from services.common.auth import Principal, Role
+from services.common.errors import Forbidden, ServiceUnavailable
 from services.voucher.directory import ProviderDirectory
+from services.voucher.repository import codes as codes_repo
 from services.voucher.service.issuance import IssuanceEngine
 
 
@@ -39,3 +42,14 @@ CipherDep = Annotated[PiiCipher, Depends(get_cipher)]
 EngineDep = Annotated[IssuanceEngine, Depends(get_engine)]
 RawPoolDep = Annotated[asyncpg.Pool, Depends(raw_pool)]
 DirectoryDep = Annotated[ProviderDirectory, Depends(directory)]
+
+
+async def ensure_acts_for(pool: asyncpg.Pool, principal: Principal,
+                          beneficiary_id: uuid.UUID) -> None:
+    """The person themself, or a proxy with both the token's scope and a live authorisation
+    on record: a revocation takes effect at once, not when the proxy's sign-in expires."""
+    principal.ensure_beneficiary(str(beneficiary_id))
+    if principal.role == Role.proxy and not await codes_repo.proxy_is_live(
+            pool, beneficiary_id, principal.sub):
+        raise Forbidden("This authorisation has been revoked.", code="OUT_OF_SCOPE",
+                        field="beneficiary_id")

@@ -16,7 +16,7 @@ from starlette.routing import Route
 
 from services.common.auth import Principal, Role, authenticate, require
 from services.common.errors import AppError, NotFound, ServiceUnavailable
-from services.voucher.api.deps import DirectoryDep, RawPoolDep
+from services.voucher.api.deps import DirectoryDep, RawPoolDep, ensure_acts_for
 from services.voucher.repository import outbox as outbox_repo
 from services.voucher.repository import redemption as repo
 from services.voucher.schemas.redemptions import (
@@ -228,7 +228,7 @@ async def beneficiary_history(beneficiary_id: uuid.UUID, pool: RawPoolDep,
     """The person's redemptions, newest first (the person, a proxy, or an officer of the
     person's region)."""
     if principal.role in (Role.beneficiary, Role.proxy):
-        principal.ensure_beneficiary(str(beneficiary_id))
+        await ensure_acts_for(pool, principal, beneficiary_id)
     row = await repo.beneficiary_region(pool, beneficiary_id)
     if row is None:
         raise NotFound("No such beneficiary.", field="beneficiary_id")

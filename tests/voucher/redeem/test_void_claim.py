@@ -208,8 +208,12 @@ async def test_lists_for_the_provider_day_and_the_persons_history(redeemed, toke
     assert r.status_code == 422 and r.json()["error"]["field"] == "date"
 
     url = f"/v1/beneficiaries/{ben}/redemptions"
-    for headers in (tokens.headers(Role.beneficiary, sub=str(ben)),
-                    tokens.headers(Role.proxy, beneficiary_ids=[str(ben)]),
+    proxy = tokens.headers(Role.proxy, sub="proxy:son", beneficiary_ids=[str(ben)])
+    # a proxy's token alone does not open the history: the authorisation must be live
+    r = await world.client.get(url, headers=proxy)
+    assert r.status_code == 403 and r.json()["error"]["code"] == "OUT_OF_SCOPE"
+    await world.add_proxy(ben, "proxy:son")
+    for headers in (tokens.headers(Role.beneficiary, sub=str(ben)), proxy,
                     tokens.headers(Role.civil_affairs, region="450100")):
         r = await world.client.get(url, headers=headers)
         assert r.status_code == 200 and r.json()[0]["subsidy_fen"] == 10_000
