@@ -7,13 +7,12 @@ tests the in-process client of the real app (set `app.state.voucher_client` /
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
-from services.common.auth import service_token
+from services.common.clients import ServiceClient
 from services.ledger.settlement.errors import (
     ProviderUnavailable,
     StripeUnavailable,
@@ -30,20 +29,11 @@ class ClaimAnswer:
     refused: tuple[str, ...] = ()
 
 
-class _ServiceClient:
+class _ServiceClient(ServiceClient):
     def __init__(self, http: httpx.AsyncClient, private_key_pem: str, *,
                  service_name: str = "ledger", timeout_s: float = 30.0) -> None:
-        self.http = http
-        self._key = private_key_pem
-        self._service = service_name
-        self._timeout = timeout_s
-        self._token: tuple[str, float] | None = None
-
-    def _headers(self) -> dict[str, str]:
-        now = time.time()
-        if self._token is None or self._token[1] < now + 60:
-            self._token = (service_token(self._key, self._service, ttl_s=3600), now + 3600)
-        return {"Authorization": f"Bearer {self._token[0]}"}
+        super().__init__(http, private_key_pem, service_name=service_name,
+                         timeout_s=timeout_s)
 
 
 class VoucherClient(_ServiceClient):
