@@ -3,11 +3,8 @@ while applying a large event batch; restarted, it receives the same batch again,
 event is applied exactly once."""
 
 import asyncio
-import os
 import signal
-import socket
 import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
@@ -17,25 +14,16 @@ import httpx
 import pytest
 
 from services.common.db import asyncpg_connect_kwargs
+from tests.fixtures.processes import free_port as _free_port
+from tests.fixtures.processes import start_ledger
 from tests.ledger.conftest import CITY, DISTRICT, PROGRAM, SHARES, redemption
 
 ROOT = Path(__file__).resolve().parents[2]
 BATCH = 1500
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _start(app_url: str, port: int) -> subprocess.Popen:
-    env = dict(os.environ, YIYANG_LEDGER_DATABASE_URL=app_url, YIYANG_ENV="test",
-               YIYANG_LEDGER_POOL_SIZE="4")
-    return subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "services.ledger.main:app", "--host", "127.0.0.1",
-         "--port", str(port), "--log-level", "warning"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    return start_ledger(app_url, port, stderr=subprocess.PIPE)
 
 
 async def _wait_ready(base: str, proc: subprocess.Popen) -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -23,6 +22,8 @@ from services.ledger.config import LedgerSettings
 from services.ledger.main import create_app as create_ledger_app
 from services.voucher.relay import Relay
 from tests.conftest import running
+from tests.fixtures.processes import free_port as _free_port
+from tests.fixtures.processes import start_ledger
 from tests.voucher.redeem.conftest import key, qr
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -95,19 +96,8 @@ async def test_relay_delivers_real_redemptions_and_voids_and_a_redelivery_is_har
 
 # --- processes, killed ----------------------------------------------------------------------
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _ledger(app_url: str, port: int) -> subprocess.Popen:
-    env = dict(os.environ, YIYANG_LEDGER_DATABASE_URL=app_url, YIYANG_ENV="test",
-               YIYANG_LEDGER_POOL_SIZE="4")
-    return subprocess.Popen(
-        [sys.executable, "-m", "uvicorn", "services.ledger.main:app", "--host", "127.0.0.1",
-         "--port", str(port), "--log-level", "warning"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return start_ledger(app_url, port)
 
 
 def _relay(voucher_url: str, port: int) -> subprocess.Popen:
