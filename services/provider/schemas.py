@@ -6,11 +6,11 @@ from datetime import datetime
 from typing import Annotated
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
     StringConstraints,
-    field_validator,
     model_validator,
 )
 
@@ -41,15 +41,18 @@ class ServiceItemCreate(_Strict):
     price_fen: int = Field(gt=0, le=100_000_000, strict=True)
 
 
-ServiceList = Annotated[list[ServiceItemCreate], Field(min_length=1, max_length=200)]
-
-
-def _unique_codes(items: list[ServiceItemCreate]) -> None:
+def _unique_codes(items: list[ServiceItemCreate]) -> list[ServiceItemCreate]:
     seen: set[str] = set()
     for item in items:
         if item.code in seen:
             raise ValueError(f"service code {item.code} appears twice")
         seen.add(item.code)
+    return items
+
+
+# A price list: 1 to 200 items, each service code once.
+ServiceList = Annotated[list[ServiceItemCreate], Field(min_length=1, max_length=200),
+                        AfterValidator(_unique_codes)]
 
 
 class ServiceItemRead(BaseModel):
@@ -97,23 +100,11 @@ class ProviderCreate(_Strict):
     bank_account: BankAccountCreate
     services: ServiceList
 
-    @field_validator("services")
-    @classmethod
-    def _codes_unique(cls, items: list[ServiceItemCreate]) -> list[ServiceItemCreate]:
-        _unique_codes(items)
-        return items
-
 
 class PriceListUpdate(_Strict):
     """The whole price list, replacing the current one."""
 
     services: ServiceList
-
-    @field_validator("services")
-    @classmethod
-    def _codes_unique(cls, items: list[ServiceItemCreate]) -> list[ServiceItemCreate]:
-        _unique_codes(items)
-        return items
 
 
 class ProviderUpdate(_Strict):
