@@ -5,7 +5,7 @@ Messages never quote the input: it may hold a national ID or a phone number.
 
 from __future__ import annotations
 
-from services.common.errors import AppError, Conflict, InvalidInput, NotFound
+from services.common.errors import AppError, Conflict, InvalidInput, NotFound, ServiceUnavailable
 
 
 class InvalidNationalId(InvalidInput):
@@ -83,8 +83,7 @@ class UnsupportedFile(InvalidInput):
     message = "Upload a CSV (UTF-8) or XLSX file with the documented columns."
 
 
-class LedgerUnavailable(AppError):
-    status_code = 503
+class LedgerUnavailable(ServiceUnavailable):
     code = "LEDGER_UNAVAILABLE"
     message = "The ledger did not answer; the run is saved and resumes when retried."
 

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from services.common.errors import AppError, Conflict, Forbidden, InvalidInput, NotFound
+from services.common.errors import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    ServiceUnavailable,
+)
 
 
 class ClaimNotFound(NotFound):
@@ -33,8 +39,7 @@ class MakerChecker(Forbidden):
     message = "The person who prepared, submitted or edited a claim may not approve it."
 
 
-class VoucherUnavailable(AppError):
-    status_code = 503
+class VoucherUnavailable(ServiceUnavailable):
     code = "VOUCHER_SERVICE_UNAVAILABLE"
     message = "The voucher service did not answer; retry with the same idempotency key."
 
@@ -44,8 +49,7 @@ class ClaimInProgress(Conflict):
     message = "Another claim of this provider and period is being prepared; retry."
 
 
-class ProviderUnavailable(AppError):
-    status_code = 503
+class ProviderUnavailable(ServiceUnavailable):
     code = "PROVIDER_SERVICE_UNAVAILABLE"
     message = "The provider service did not answer; retry with the same idempotency key."
 
@@ -79,7 +83,6 @@ class ConfirmationInvalid(InvalidInput):
     message = "The confirmation file does not match the batch."
 
 
-class StripeUnavailable(AppError):
-    status_code = 503
+class StripeUnavailable(ServiceUnavailable):
     code = "STRIPE_UNAVAILABLE"
     message = "Stripe could not be read; retry the reconciliation later."

@@ -23,7 +23,7 @@ import asyncpg
 import orjson
 import stripe
 
-from services.common.errors import AppError, Conflict, InvalidInput, NotFound
+from services.common.errors import Conflict, InvalidInput, NotFound, ServiceUnavailable
 from services.common.ids import new_uuid
 from services.voucher.repository import copay as repo
 
@@ -43,8 +43,7 @@ class RefundTooLarge(Conflict):
     message = "A refund cannot exceed what was captured and not yet refunded."
 
 
-class StripeUnavailable(AppError):
-    status_code = 503
+class StripeUnavailable(ServiceUnavailable):
     code = "PAYMENT_PROVIDER_UNAVAILABLE"
     message = "Stripe did not answer; retry."
 
