@@ -24,9 +24,11 @@ MCowBQYDK2VwAyEArpO1CJ/BLuUkwjlWyydOZX61Ec7l1bmjtOPgpPB3HO0=
 # 32-byte keys, hex: AES-256-GCM for personal data, HMAC-SHA256 for its lookup hash.
 DEV_PII_ENCRYPTION_KEY = "dc72d0df64c7fef57e539a3db1c20b590a1d49040b2a559d4169d74f5fa21a77"
 DEV_PII_HASH_KEY = "e3894256446d606a375f2e2040c6f8cf2e4aab43703ec0360163eacb66de28a0"
-DEV_STRIPE_WEBHOOK_SECRET = "whsec_yiyang_development_only"
+# Stripe: the webhook signing secret and API key the local fake (localstripe) is used with.
+DEV_STRIPE_WEBHOOK_SECRET = "whsec_yiyang_local_development"
+DEV_STRIPE_SECRET_KEY = "sk_test_yiyang_local"
 
 DEV_SECRETS = {
     DEV_AUTH_PRIVATE_KEY, DEV_AUTH_PUBLIC_KEY, DEV_QR_PRIVATE_KEY, DEV_QR_PUBLIC_KEY,
-    DEV_PII_ENCRYPTION_KEY, DEV_PII_HASH_KEY, DEV_STRIPE_WEBHOOK_SECRET,
+    DEV_PII_ENCRYPTION_KEY, DEV_PII_HASH_KEY, DEV_STRIPE_WEBHOOK_SECRET, DEV_STRIPE_SECRET_KEY,
 }

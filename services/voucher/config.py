@@ -44,8 +44,8 @@ class VoucherSettings(BaseSettings):
 
     # Co-payments online (Stripe; localstripe in development and tests).
     stripe_api_base: str = "http://127.0.0.1:8420"
-    stripe_secret_key: str = "sk_test_yiyang_local"
-    stripe_webhook_secret: str = "whsec_yiyang_local_development"
+    stripe_secret_key: str = dev_keys.DEV_STRIPE_SECRET_KEY
+    stripe_webhook_secret: str = dev_keys.DEV_STRIPE_WEBHOOK_SECRET
     # How often lapsed vouchers are expired and their unused balance released (0 = never).
     expiry_interval_s: float = 60.0
 
