@@ -5,6 +5,7 @@
     yiyang migrate [SERVICE]    bring databases to the newest migration
     yiyang serve SERVICE        one service in the foreground (what `up` starts)
     yiyang localstripe          the local fake Stripe, bound to 127.0.0.1, no disk dump
+    yiyang keys                 fresh production secrets, one VAR=value line each
 """
 
 from __future__ import annotations
@@ -85,6 +86,7 @@ def _cmd_module(module: str):
 
 # Subcommands that live with the code they drive: name -> (module with main(argv), help).
 MODULE_COMMANDS = {
+    "keys": ("services.common.keys", "print fresh secrets for a production deployment"),
     "relay": ("services.voucher.relay", "deliver the voucher outbox to the ledger"),
     "demo": ("services.demo", "load demo data into a running system"),
     "bench": ("loadtests.bench", "benchmark the redemption hot path"),

@@ -18,13 +18,13 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from functools import lru_cache
 from typing import Annotated, Any
 
 import jwt
 from fastapi import Depends, Request
 
 from services.common.errors import Forbidden, Unauthenticated
+from services.common.keys import load_private_key, load_public_key
 from services.common.regions import region_covers
 
 
@@ -121,27 +121,13 @@ def issue_token(
         claims["beneficiary_ids"] = list(beneficiary_ids)
     if name:
         claims["name"] = name
-    return jwt.encode(claims, _private_key(private_key_pem), algorithm="EdDSA")
-
-
-@lru_cache(maxsize=8)
-def _private_key(pem: str) -> Any:
-    from cryptography.hazmat.primitives.serialization import load_pem_private_key
-
-    return load_pem_private_key(pem.encode(), password=None)
-
-
-@lru_cache(maxsize=8)
-def _public_key(pem: str) -> Any:
-    from cryptography.hazmat.primitives.serialization import load_pem_public_key
-
-    return load_pem_public_key(pem.encode())
+    return jwt.encode(claims, load_private_key(private_key_pem), algorithm="EdDSA")
 
 
 def verify_token(public_key_pem: str, token: str) -> Principal:
     try:
         claims = jwt.decode(
-            token, _public_key(public_key_pem), algorithms=["EdDSA"], issuer=TOKEN_ISSUER,
+            token, load_public_key(public_key_pem), algorithms=["EdDSA"], issuer=TOKEN_ISSUER,
             options={"require": ["exp", "iat", "sub", "iss"]},
         )
         role = Role(claims["role"])

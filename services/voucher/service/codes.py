@@ -24,13 +24,12 @@ import struct
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from functools import lru_cache
-from typing import Any
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 
 from services.common.errors import AppError
+from services.common.keys import load_private_key, load_public_key
 from services.voucher.errors import (  # noqa: F401 - raised by callers as codes.X
     CardLocked,
     CardNotValid,
@@ -63,16 +62,6 @@ class Token:
     text: str
 
 
-@lru_cache(maxsize=4)
-def _private_key(pem: str) -> Any:
-    return serialization.load_pem_private_key(pem.encode(), password=None)
-
-
-@lru_cache(maxsize=4)
-def _public_key(pem: str) -> Any:
-    return serialization.load_pem_public_key(pem.encode())
-
-
 def _b32(raw: bytes) -> str:
     return base64.b32encode(raw).decode().rstrip("=")
 
@@ -88,7 +77,7 @@ def sign_token(private_key_pem: str, *, kind: int, beneficiary_id: uuid.UUID,
         raise ValueError("nonce must be 8 bytes")
     expiry = int(expires_at.timestamp()) if expires_at is not None else 0
     body = _BODY.pack(TOKEN_VERSION, kind, beneficiary_id.bytes, expiry, nonce)
-    return _b32(body + _private_key(private_key_pem).sign(body))
+    return _b32(body + load_private_key(private_key_pem).sign(body))
 
 
 def issue_dynamic(private_key_pem: str, beneficiary_id: uuid.UUID, ttl_s: int,
@@ -126,7 +115,7 @@ def verify_token(public_key_pem: str, text: str, now: datetime | None = None,
         raise TokenInvalid(field="token")
     body, signature = raw[:_BODY.size], raw[_BODY.size:]
     try:
-        _public_key(public_key_pem).verify(signature, body)
+        load_public_key(public_key_pem).verify(signature, body)
     except InvalidSignature as exc:
         raise TokenInvalid(field="token") from exc
     version, kind, ben, expiry, nonce = _BODY.unpack(body)
@@ -145,7 +134,7 @@ def verify_token(public_key_pem: str, text: str, now: datetime | None = None,
 
 def public_key_info(public_key_pem: str) -> dict[str, str]:
     """The public key as PEM and as raw base64 (what a terminal needs to verify offline)."""
-    raw = _public_key(public_key_pem).public_bytes(
+    raw = load_public_key(public_key_pem).public_bytes(
         serialization.Encoding.Raw, serialization.PublicFormat.Raw)
     return {"algorithm": "Ed25519", "pem": public_key_pem,
             "raw_base64": base64.b64encode(raw).decode(),

@@ -1,0 +1,130 @@
+"""infra/ describes a real deployment; these tests keep it true to the code."""
+
+from __future__ import annotations
+
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from services.cli import MODULE_COMMANDS, build_parser
+from services.common import keys
+from services.common.auth import issue_token, verify_token
+from services.common.settings import CommonSettings, get_common_settings
+from services.ledger.config import LedgerSettings
+from services.provider.config import ProviderSettings
+from services.voucher.config import VoucherSettings
+from services.voucher.service import codes
+from web.config import WebSettings
+
+INFRA = Path(__file__).resolve().parents[2] / "infra"
+EXAMPLES = {"common": CommonSettings, "voucher": VoucherSettings,
+            "provider": ProviderSettings, "ledger": LedgerSettings, "web": WebSettings}
+
+
+def _env_file(path: Path) -> dict[str, str]:
+    pairs = (line.split("=", 1) for line in path.read_text().splitlines()
+             if line.strip() and not line.lstrip().startswith("#"))
+    return {k: v for k, v in pairs}
+
+
+@pytest.mark.parametrize("name", list(EXAMPLES))
+def test_each_env_example_names_exactly_the_settings_of_its_class(name):
+    cls = EXAMPLES[name]
+    prefix = cls.model_config["env_prefix"]
+    expected = {prefix.upper() + field.upper() for field in cls.model_fields}
+    listed = set(_env_file(INFRA / "env" / f"{name}.env.example"))
+    assert listed == expected, (f"missing: {sorted(expected - listed)}, "
+                                f"unknown: {sorted(listed - expected)}")
+
+
+def test_the_migration_env_names_a_database_for_every_service():
+    listed = set(_env_file(INFRA / "env" / "migrate.env.example"))
+    assert listed == {f"YIYANG_{s.upper()}_DATABASE_URL" for s in ("voucher", "provider",
+                                                                   "ledger")}
+
+
+def _exec_starts() -> list[tuple[str, list[str]]]:
+    out = []
+    for unit in sorted((INFRA / "systemd").glob("*.service")):
+        for line in unit.read_text().splitlines():
+            if line.startswith("ExecStart="):
+                argv = shlex.split(line.removeprefix("ExecStart="))
+                assert argv[0].endswith("/yiyang"), unit.name
+                out.append((unit.name, argv[1:]))
+    return out
+
+
+def test_every_unit_runs_a_yiyang_command_with_arguments_it_accepts():
+    starts = _exec_starts()
+    assert {argv[0] for _, argv in starts} == {"serve", "relay", "migrate"}
+    served = set()
+    for unit, argv in starts:
+        if argv[0] not in MODULE_COMMANDS:
+            args = build_parser().parse_args(argv)
+            served.add(getattr(args, "service", None))
+        else:
+            module = MODULE_COMMANDS[argv[0]][0]
+            # The module's own parser must take the flags (`--help` of a bad flag exits 2).
+            probe = subprocess.run(
+                [sys.executable, "-c", "import importlib, sys; m = importlib.import_module("
+                 f"{module!r}); m.build_parser().parse_args(sys.argv[1:])", *argv[1:]],
+                capture_output=True, text=True)
+            assert probe.returncode == 0, (unit, probe.stderr)
+    assert served == {"voucher", "provider", "ledger", "web", None}
+
+
+def test_the_web_runs_one_process_while_sessions_live_in_memory():
+    (web,) = [argv for unit, argv in _exec_starts() if unit == "yiyang-web.service"]
+    assert web[web.index("--workers") + 1] == "1"
+
+
+@pytest.fixture
+def fresh_keys(monkeypatch):
+    fresh = keys.generate()
+    for name, value in fresh.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("YIYANG_ENV", "production")
+    monkeypatch.setenv("YIYANG_VOUCHER_STRIPE_SECRET_KEY", "sk_live_from_the_dashboard")
+    monkeypatch.setenv("YIYANG_VOUCHER_STRIPE_WEBHOOK_SECRET", "whsec_from_the_dashboard")
+    get_common_settings.cache_clear()
+    yield fresh
+    get_common_settings.cache_clear()
+
+
+def test_yiyang_keys_makes_a_set_production_accepts_and_that_signs(fresh_keys):
+    common = CommonSettings()
+    voucher = VoucherSettings()
+    assert ProviderSettings() and WebSettings()
+    # One-line PEMs, as an environment file holds them, load and work.
+    assert "\n" not in common.auth_private_key
+    token = issue_token(common.auth_private_key, role="auditor", sub="a1")
+    assert verify_token(common.auth_public_key, token).sub == "a1"
+    minted = codes.issue_dynamic(voucher.qr_private_key, _uuid(), 60)
+    assert codes.verify_token(voucher.qr_public_key, minted.text).nonce == minted.nonce
+
+
+def test_the_placeholder_of_the_examples_is_refused_in_production(fresh_keys, monkeypatch):
+    monkeypatch.setenv("YIYANG_PROVIDER_PII_HASH_KEY", "CHANGE_ME")
+    with pytest.raises(ValueError, match="pii_hash_key"):
+        ProviderSettings()
+
+
+def test_yiyang_keys_prints_one_line_per_secret():
+    out = subprocess.run([sys.executable, "-m", "services.cli", "keys"], capture_output=True,
+                         text=True, check=True).stdout
+    lines = out.splitlines()
+    assert len(lines) == len(keys.generate())
+    # Single-quoted: systemd and shells take such a value literally, `\n`s included.
+    assert all(re.fullmatch(r"YIYANG_[A-Z_]+='[^'\n]+'", line) for line in lines), lines
+    assert out != subprocess.run([sys.executable, "-m", "services.cli", "keys"],
+                                 capture_output=True, text=True).stdout
+
+
+def _uuid():
+    import uuid
+
+    return uuid.uuid4()
