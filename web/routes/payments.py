@@ -76,11 +76,13 @@ async def _index(request: Request, web: WebState, session: Session, period: str,
     batches: dict[str, Any] = {"items": [], "next_cursor": None}
     problems: list[str] = [error] if error else []
     try:
-        for what, call in (("claims", client.claims(status="approved")),
-                           ("cash", client.payable_cash_benefits(period, session.region or "")),
-                           ("batches", client.payment_batches(cursor))):
+        # Each part of the page is asked for on its own, so one refusal leaves the others.
+        for what, call in (("claims", lambda: client.claims(status="approved")),
+                           ("cash", lambda: client.payable_cash_benefits(
+                               period, session.region or "")),
+                           ("batches", lambda: client.payment_batches(cursor))):
             try:
-                got = await call
+                got = await call()
             except ApiError as exc:
                 problems.append(exc.friendly)
                 continue
