@@ -133,6 +133,30 @@ class AccountStore:
         return account
 
 
+WEB_SUBJECT_PREFIX = "web:"  # the `sub` of tokens minted at sign-in (routes/auth.py)
+
+
+def mask_subject(sub: str) -> str:
+    """A login id nobody here knows, shown without giving it away whole: its kind and the
+    first and last characters of the name (`web:admin1` -> `admin1` -> `a****1`)."""
+    name = sub.split(":", 1)[1] if ":" in sub else sub
+    if len(name) <= 2:
+        return name[:1] + "*"
+    return name[0] + "*" * min(len(name) - 2, 6) + name[-1]
+
+
+def person_name(store: AccountStore, sub: str | None) -> str:
+    """Who a service's `*_by` field names, as people read it: the account's display name
+    when the subject is one of ours, else the subject masked."""
+    if not sub:
+        return ""
+    if sub.startswith(WEB_SUBJECT_PREFIX):
+        account = store.get(sub[len(WEB_SUBJECT_PREFIX):])
+        if account is not None and account.display_name:
+            return account.display_name
+    return mask_subject(sub)
+
+
 def add_account(path: Path | None = None, **fields: Any) -> Account:
     """For the demo loader: add a person who may sign in to the web app.
 

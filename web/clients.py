@@ -75,6 +75,14 @@ FRIENDLY: dict[str, str] = {
     "VOUCHER_SERVICE_UNAVAILABLE": "系统暂时忙，请稍后再试。",
     "CLAIM_IN_PROGRESS": "这笔结算申请正在处理，请稍候刷新。",
     "REDEMPTION_CLAIMED": "这笔交易已经申请结算，不能撤销。",
+    "BATCH_NOT_FOUND": "没有找到这个付款批次。",
+    "NOTHING_TO_PAY": "没有可以付款的结算申请或护理补贴。",
+    "BANK_ACCOUNT_MISSING": "有服务机构没有登记收款银行账户，请先补全。",
+    "CLAIMS_NOT_PAYABLE": "有结算申请已经付款或已在别的批次中，请刷新后再选。",
+    "CONFIRMATION_INVALID": "银行回单与这个批次对不上（批次号、明细号或金额不符），"
+                            "没有入账任何一笔，请核对后重新上传。",
+    "FILE_TOO_LARGE": "文件太大了，请上传 5MB 以内的文件。",
+    "PROVIDER_SERVICE_UNAVAILABLE": "系统暂时忙，请稍后再试。",
     # The provider service's codes (services/provider/errors.py).
     "ILLEGAL_TRANSITION": "当前状态下不能进行这个操作。",
     "PROVIDER_NOT_FOUND": "没有找到这家服务机构。",
@@ -92,6 +100,7 @@ class ApiError(Exception):
     code: str
     message: str
     field: str | None = None
+    details: Any = None
 
     @property
     def friendly(self) -> str:
@@ -143,7 +152,7 @@ def _error_of(resp: httpx.Response) -> ApiError:
         err = {}
     code = err.get("code") or ("INTERNAL_ERROR" if resp.status_code >= 500 else "HTTP_ERROR")
     return ApiError(resp.status_code, code, err.get("message") or resp.reason_phrase,
-                    err.get("field"))
+                    err.get("field"), err.get("details"))
 
 
 def _rows(data: Any, key: str) -> list[dict[str, Any]]:
@@ -312,6 +321,36 @@ class LedgerClient(ServiceClient):
     async def budget(self, program_code: str, region_code: str) -> dict[str, Any]:
         return await self.json("GET", "/v1/budget", params={
             "program_code": program_code, "region_code": region_code})
+
+    # --- payment batches, statements, aging (services/ledger/settlement) -------------------
+    async def payment_batches(self, cursor: str | None = None, limit: int = 20
+                              ) -> dict[str, Any]:
+        return await self.json("GET", "/v1/payment-batches",
+                               params=_clean({"cursor": cursor, "limit": limit}))
+
+    async def payable_cash_benefits(self, period: str, region_code: str) -> dict[str, Any]:
+        return await self.json("GET", "/v1/cash-benefits/payable",
+                               params={"period": period, "region_code": region_code})
+
+    async def create_batch(self, body: dict[str, Any]) -> dict[str, Any]:
+        return await self.json("POST", "/v1/payment-batches", json=body)
+
+    async def batch(self, batch_id: str) -> dict[str, Any]:
+        return await self.json("GET", f"/v1/payment-batches/{batch_id}")
+
+    async def batch_file(self, batch_id: str) -> httpx.Response:
+        return await self.request("GET", f"/v1/payment-batches/{batch_id}/file")
+
+    async def confirm_batch(self, batch_id: str, content: bytes) -> dict[str, Any]:
+        return await self.json("POST", f"/v1/payment-batches/{batch_id}/confirmations",
+                               content=content, headers={"Content-Type": "text/csv"})
+
+    async def statement(self, provider_id: str, period: str) -> dict[str, Any]:
+        return await self.json("GET", f"/v1/providers/{provider_id}/statement",
+                               params={"period": period})
+
+    async def aging(self) -> dict[str, Any]:
+        return await self.json("GET", "/v1/aging")
 
 
 @dataclass

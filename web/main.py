@@ -21,7 +21,16 @@ from web.clients import Transports, make_http
 from web.config import WebSettings, get_settings
 from web.deps import NotSignedIn, PageForbidden, WebState
 from web.render import page
-from web.routes import audit, auth, beneficiary, finance, officer, provider
+from web.routes import (
+    audit,
+    auth,
+    beneficiary,
+    finance,
+    officer,
+    payments,
+    provider,
+    statements,
+)
 from web.sessions import LoginThrottle, SessionStore
 
 HERE = Path(__file__).resolve().parent
@@ -83,7 +92,8 @@ def create_app(settings: WebSettings | None = None, common: CommonSettings | Non
             response.headers.setdefault("Cache-Control", "no-store")
         return response
 
-    for module in (auth, beneficiary, provider, officer, finance, audit):
+    for module in (auth, beneficiary, provider, officer, finance, payments, statements,
+                   audit):
         app.include_router(module.router)
     return app
 

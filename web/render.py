@@ -25,15 +25,17 @@ NAV: dict[str, list[tuple[str, str]]] = {
               ("/me/nearby", "附近服务")],
     "provider_staff": [("/provider/redeem", "扫码收款"), ("/provider/today", "今日交易")],
     "provider_admin": [("/provider/admin", "机构管理"), ("/provider/claims", "申请结算"),
-                       ("/provider/redeem", "扫码收款"),
+                       ("/provider/statement", "对账单"), ("/provider/redeem", "扫码收款"),
                        ("/provider/today", "今日交易")],
     "civil_affairs": [("/officer/enrol", "老人登记"), ("/officer/import", "批量导入"),
                       ("/officer/providers", "机构审批"), ("/officer/issuance", "发放补贴券")],
     "finance": [("/finance", "试算平衡"), ("/finance/claims", "结算审批"),
+                ("/finance/payments", "付款批次"), ("/finance/aging", "账龄"),
                 ("/finance/reconciliation", "对账"),
                 ("/finance/budget", "预算使用")],
     "auditor": [("/audit/entries", "分录查询"), ("/audit/trial-balance", "试算平衡"),
-                ("/audit/chain", "防篡改校验"), ("/finance/reconciliation", "对账")],
+                ("/audit/chain", "防篡改校验"), ("/finance/reconciliation", "对账"),
+                ("/finance/payments", "付款批次"), ("/finance/aging", "账龄")],
 }
 
 # The ledger names its accounts in English snake_case; people read these.

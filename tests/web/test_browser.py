@@ -9,29 +9,28 @@ screen and shows the QR code (it refreshes by itself); provider staff scan it wi
 the bill and see subsidy and co-payment before they confirm; the relay posts the redemption
 to the ledger; an auditor verifies the hash chain and finds the redemption's entry in the
 ledger browser; the provider admin claims the month; a finance officer (not the preparer)
-approves the claim. Screenshots go to reports/screenshots/.
+approves the claim, sees it in the aging, puts it in a payment batch, downloads the payment
+file (checked against the SHA-256 on the page) and uploads the bank's confirmation built from
+it; the provider admin sees the payment in the month's statement. Screenshots go to
+reports/screenshots/.
 """
 
 from __future__ import annotations
 
 import asyncio
-import io
+import hashlib
 import os
 import signal
-import socket
 import sys
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
-import segno
-import uvicorn
 
 from scripts.ensure_browser import BrowserUnavailable, ensure_browser
 from services.common.settings import CommonSettings
+from tests.web.browser_kit import Served, bank_confirmation, read_qr, until, y4m_of_qr
 from tests.web.system import DISTRICT, PASSWORD, System, system
 from web.config import WebSettings
 from web.main import create_app
@@ -41,7 +40,6 @@ pytestmark = pytest.mark.browser
 # forbids; contexts bypass CSP for that only. The page scripts themselves are same-origin files.
 ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ROOT / "reports" / "screenshots"
-JSQR = ROOT / "web" / "static" / "vendor" / "jsQR.js"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
 QR_TTL_S = 180  # long enough for the staff's browser to start on a busy machine
@@ -54,39 +52,6 @@ def chromium() -> Path:
         return ensure_browser()
     except BrowserUnavailable as exc:  # loud: the reason is in the skip message
         pytest.skip(f"BROWSER TESTS SKIPPED — cannot install Chromium/Playwright: {exc}")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Served:
-    """Apps served by uvicorn on free ports in this event loop (lifespans are run by the
-    system fixture already)."""
-
-    def __init__(self) -> None:
-        self.servers: list[tuple[uvicorn.Server, asyncio.Task]] = []
-
-    async def serve(self, app: Any) -> str:
-        port = _free_port()
-        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
-                                               log_level="warning", lifespan="off"))
-        task = asyncio.create_task(server.serve())
-        for _ in range(200):
-            if server.started:
-                break
-            await asyncio.sleep(0.05)
-        assert server.started, "uvicorn did not start"
-        self.servers.append((server, task))
-        return f"http://127.0.0.1:{port}"
-
-    async def stop(self) -> None:
-        for server, _ in self.servers:
-            server.should_exit = True
-        for _, task in self.servers:
-            await asyncio.wait_for(task, 15)
 
 
 class Live:
@@ -142,54 +107,12 @@ async def live(pg_admin_url, db_templates, tokens, tmp_path_factory) -> AsyncIte
             await served.stop()
 
 
-def _y4m_of_qr(text: str, path: Path) -> None:
-    """A short 4:2:0 video whose every frame shows the QR code (for the fake camera)."""
-    from PIL import Image
-
-    buf = io.BytesIO()
-    segno.make_qr(text, error="m").save(buf, kind="png", scale=6, border=4)
-    qr = Image.open(io.BytesIO(buf.getvalue())).convert("L")
-    w, h = 640, 480
-    frame = Image.new("L", (w, h), 255)
-    side = min(440, max(qr.size[0], 300))
-    frame.paste(qr.resize((side, side), Image.NEAREST), ((w - side) // 2, (h - side) // 2))
-    y = frame.tobytes()
-    uv = bytes([128]) * (w // 2 * h // 2)
-    with path.open("wb") as f:
-        f.write(f"YUV4MPEG2 W{w} H{h} F5:1 Ip A1:1 C420jpeg\n".encode())
-        for _ in range(5):
-            f.write(b"FRAME\n" + y + uv + uv)
-
-
 async def _sign_in(page, base: str, username: str) -> None:
     await page.goto(f"{base}/login")
     await page.fill("#username", username)
     await page.fill("#password", PASSWORD)
     await page.click("button[type=submit]")
     await page.wait_for_load_state("networkidle")
-
-
-async def _read_qr(page) -> str:
-    """What the QR picture on screen says, read in the page with the vendored jsQR."""
-    await page.add_script_tag(path=str(JSQR))
-    return await page.evaluate("""() => {
-        const img = document.getElementById('qr-img');
-        const c = document.createElement('canvas');
-        c.width = 640; c.height = 640;
-        const g = c.getContext('2d');
-        g.fillStyle = '#fff'; g.fillRect(0, 0, 640, 640);
-        g.drawImage(img, 0, 0, 640, 640);
-        const data = g.getImageData(0, 0, 640, 640);
-        const code = jsQR(data.data, 640, 640);
-        return code ? code.data : null;
-    }""")
-
-
-async def _until(predicate, timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not await predicate():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.1)
 
 
 def _yuan(fen: int) -> str:
@@ -235,14 +158,14 @@ async def test_walk_qr_redeem_ledger_claim_approval(live: Live, chromium: Path,
             timeout=20_000)
         await page.wait_for_function(
             "document.getElementById('qr-img').naturalWidth > 0")
-        token = await _read_qr(page)
+        token = await read_qr(page)
         assert token, "the QR picture on screen could not be read"
         await phone.close()
         await browser.close()
 
         # 2. Provider staff scan it with the camera, enter the bill, check, confirm.
         video = tmp_path / "qr.y4m"
-        _y4m_of_qr(token, video)
+        y4m_of_qr(token, video)
         browser = await pw.chromium.launch(
             executable_path=str(chromium),
             args=[*ARGS, "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
@@ -280,7 +203,7 @@ async def test_walk_qr_redeem_ledger_claim_approval(live: Live, chromium: Path,
             return await s.count("ledger", "SELECT count(*) FROM entry "
                                            "WHERE kind = 'redemption'") == 1
 
-        await _until(posted, 60, "the relay to post the redemption")
+        await until(posted, 60, "the relay to post the redemption")
 
         # 4. The auditor verifies the chain and finds the redemption in the ledger browser.
         ctx = await browser.new_context(viewport={"width": 1000, "height": 900},
@@ -318,7 +241,9 @@ async def test_walk_qr_redeem_ledger_claim_approval(live: Live, chromium: Path,
         await _sign_in(page, base, "finance2")
         await page.goto(f"{base}/finance/claims")
         card = await page.inner_text(".claim")
-        assert "青秀区幸福助餐点" in card and "5.00" in card and "web:admin1" in card
+        # The submitter by name (the web account's display name), not a login id.
+        assert "青秀区幸福助餐点" in card and "5.00" in card and "孙主任" in card
+        assert "web:admin1" not in card
         await page.screenshot(path=str(SHOTS / "10-finance-claim.png"), full_page=True)
         await page.click(".claim button.approve")
         await page.wait_for_selector("text=已审批通过")
@@ -327,10 +252,47 @@ async def test_walk_qr_redeem_ledger_claim_approval(live: Live, chromium: Path,
         assert "借贷平衡" in await page.inner_text("main")
         await page.screenshot(path=str(SHOTS / "12-finance-trial-balance.png"),
                               full_page=True)
+
+        # 7. Approved and unpaid: the aging shows it; finance pays it in a batch.
+        await page.goto(f"{base}/finance/aging")
+        assert "5.00" in await page.inner_text(f'tr[data-provider="{s.p1}"]')
+        await page.screenshot(path=str(SHOTS / "18-finance-aging.png"), full_page=True)
+        await page.goto(f"{base}/finance/payments")
+        assert await page.is_checked("#new-batch input[name=claim_ids]")
+        await page.screenshot(path=str(SHOTS / "19-finance-payments.png"), full_page=True)
+        await page.click("#make-batch")
+        await page.wait_for_selector("text=已生成付款批次")
+        assert await page.get_attribute("#batch-state", "data-state") == "pending"
+        sha = (await page.inner_text("#file-sha256")).strip()
+        await page.screenshot(path=str(SHOTS / "20-finance-batch.png"), full_page=True)
+        async with page.expect_download() as download:
+            await page.click("#download")
+        file_bytes = Path(await (await download.value).path()).read_bytes()
+        assert hashlib.sha256(file_bytes).hexdigest() == sha
+        await page.set_input_files("#file", files=[{
+            "name": "bank-confirmation.csv", "mimeType": "text/csv",
+            "buffer": bank_confirmation(file_bytes)}])
+        await page.click("#upload-button")
+        await page.wait_for_selector("#confirmation-result")
+        assert await page.get_attribute("#batch-state", "data-state") == "paid"
+        assert await page.inner_text("#batch-paid") == "5.00"
+        await page.screenshot(path=str(SHOTS / "21-finance-batch-paid.png"), full_page=True)
+        await page.click("#logout")
+
+        # 8. The provider admin sees the payment in the month's statement.
+        await _sign_in(page, base, "admin1")
+        await page.goto(f"{base}/provider/statement")
+        assert await page.inner_text("#st-redemptions") == "5.00"
+        assert await page.inner_text("#st-payments") == "5.00"
+        assert await page.inner_text("#st-closing") == "0.00"
+        assert await page.locator("svg.chart rect").count() >= 1
+        await page.screenshot(path=str(SHOTS / "22-provider-statement.png"), full_page=True)
         await ctx.close()
         await browser.close()
     assert await s.count("ledger", "SELECT status || ' ' || approved_by FROM claim") == (
-        "approved web:finance2")
+        "paid web:finance2")
+    assert await s.count("ledger", "SELECT count(*) FROM entry "
+                                   "WHERE kind = 'settlement_payment'") == 1
 
 
 async def test_proxy_and_back_office_pages_render_in_the_browser(live: Live, chromium: Path):

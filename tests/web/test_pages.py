@@ -551,7 +551,7 @@ async def test_provider_admin_claims_the_month_and_finance_approves(web):
     async with web.signed_in("finance") as c:
         page = await c.get("/finance/claims")
         assert "青秀区幸福助餐点" in page.text and total in page.text
-        assert "web:admin1" in page.text  # who submitted it
+        assert "孙主任" in page.text and "web:admin1" not in page.text  # who submitted it
         assert f'data-claim="{cid}"' in page.text
         r = await c.post(f"/finance/claims/{cid}/approve", data={"csrf_token": "forged"})
         assert r.status_code == 403

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from services.common.auth import Role
+from web.accounts import person_name
 from web.charts import bar_chart
 from web.clients import ApiError
 from web.deps import (
@@ -120,6 +121,8 @@ async def claims(request: Request, web: StateDep, session: Session = FINANCE) ->
         await providers.aclose()
     for r in rows:
         r.setdefault("provider_name", names.get(str(r.get("provider_id"))))
+        r["submitter_name"] = person_name(web.accounts, r.get("submitted_by")
+                                          or r.get("prepared_by"))
     return page(request, "finance_claims.html", session, rows=rows, error=error)
 
 

@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse, Response
 from services.common.auth import Principal, Role, require
 from services.common.errors import Forbidden, InvalidInput
 from services.common.settings import get_common_settings
-from services.ledger.settlement import batches, claims, reconciliation, reports
+from services.ledger.settlement import batch_list, batches, claims, reconciliation, reports
 from services.ledger.settlement.clients import ProviderClient, StripeReader, VoucherClient
 from services.ledger.settlement.schemas import (
     BatchCreate,
@@ -185,6 +185,21 @@ async def create_batch(body: BatchCreate, request: Request,
                                       cash_benefit_period=body.cash_benefit_period,
                                       include_claims=body.include_claims,
                                       vouchers=_voucher(request))
+
+
+@router.get("/payment-batches", responses=ERRORS)
+async def list_batches(
+        request: Request,
+        region_code: Annotated[str | None, Query(pattern=r"^[0-9]{6}([0-9]{3}){0,2}$")] = None,
+        limit: Annotated[int, Query(ge=1, le=200)] = 50,
+        cursor: Annotated[str | None, Query(max_length=100)] = None,
+        p: Principal = FINANCE_AUDITOR) -> dict[str, Any]:
+    """Payment batches within `region_code` (default your whole scope), newest first:
+    `{items: [{id, reference, region_code, total_fen, count, lines_pending, lines_paid,
+    lines_failed, paid_fen, state}], next_cursor}`; pass `next_cursor` back for the next
+    page. `state` is `pending`, `paid` or `partly_failed`."""
+    return await batch_list.list_batches(_pool(request), p, region_code=region_code,
+                                         limit=limit, cursor=cursor)
 
 
 @router.get("/cash-benefits/payable", responses=ERRORS)

@@ -141,3 +141,22 @@ async def payable_of_cash_benefit(conn: asyncpg.Connection, entry_id: uuid.UUID
     return [(AccountKey(r["code"], r["program_code"], r["region_code"], r["funding_source"],
                         r["provider_id"], r["beneficiary_id"], r["currency"].strip()),
              int(r["owed"])) for r in rows if int(r["owed"]) > 0]
+
+
+async def list_batches(conn: asyncpg.Connection, region_prefix: str, limit: int,
+                       after: tuple[Any, uuid.UUID] | None) -> list[asyncpg.Record]:
+    """Batches whose region starts with the prefix, newest first, after a keyset cursor,
+    with their lines counted by status."""
+    return await conn.fetch(
+        """
+        SELECT b.id, b.reference, b.region_code, b.total_fen, b.line_count, b.created_by,
+               b.created_at,
+               count(l.reference) FILTER (WHERE l.status = 'pending') AS pending,
+               count(l.reference) FILTER (WHERE l.status = 'paid') AS paid,
+               count(l.reference) FILTER (WHERE l.status = 'failed') AS failed,
+               coalesce(sum(l.amount_fen) FILTER (WHERE l.status = 'paid'), 0) AS paid_fen
+          FROM payment_batch b LEFT JOIN payment_line l ON l.batch_id = b.id
+         WHERE b.region_code LIKE $1 || '%'
+           AND ($3::timestamptz IS NULL OR (b.created_at, b.id) < ($3, $4::uuid))
+         GROUP BY b.id ORDER BY b.created_at DESC, b.id DESC LIMIT $2
+        """, region_prefix, limit, after[0] if after else None, after[1] if after else None)

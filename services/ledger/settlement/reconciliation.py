@@ -19,12 +19,11 @@ the side that is out (voucher, ledger or settlement) and the amount in fen:
 
 from __future__ import annotations
 
-import csv
-import io
 from typing import Any
 
 import asyncpg
 
+from services.common import export
 from services.common.regions import significant_prefix
 from services.ledger.settlement import recon_repository as repo
 from services.ledger.settlement.clients import StripeReader, VoucherClient
@@ -181,23 +180,9 @@ async def reconcile(pool: asyncpg.Pool, voucher: VoucherClient, period: str,
 
 
 def as_csv(report: dict[str, Any]) -> bytes:
-    out = io.StringIO()
-    w = csv.writer(out, lineterminator="\r\n")
-    w.writerow(COLUMNS)
-    for d in report["discrepancies"]:
-        w.writerow([d[c] for c in COLUMNS])
-    return out.getvalue().encode("utf-8")
+    return export.csv_bytes(COLUMNS, ([d[c] for c in COLUMNS] for d in report["discrepancies"]))
 
 
 def as_xlsx(report: dict[str, Any]) -> bytes:
-    from openpyxl import Workbook
-
-    wb = Workbook()
-    ws = wb.active
-    ws.title = f"对账 {report['period']}"
-    ws.append(list(COLUMNS))
-    for d in report["discrepancies"]:
-        ws.append([d[c] for c in COLUMNS])
-    buf = io.BytesIO()
-    wb.save(buf)
-    return buf.getvalue()
+    return export.xlsx_bytes(f"对账 {report['period']}", COLUMNS,
+                             ([d[c] for c in COLUMNS] for d in report["discrepancies"]))
