@@ -17,6 +17,7 @@ from services.ledger.settlement.errors import ConfirmationInvalid
 FILE_COLUMNS = ("batch_reference", "line_reference", "payee_name", "bank_name",
                 "account_number", "amount_fen", "purpose")
 CONFIRMATION_COLUMNS = ("batch_reference", "line_reference", "status", "amount_fen")
+COPAY_SOURCE = "copay"  # the funding source of co-payments on provider payable (plans.copay)
 
 
 def instruction_file(reference: str, lines: list[dict[str, Any]]) -> bytes:
@@ -87,13 +88,21 @@ def benefit_payment_plan(line_reference: str, beneficiary_id: str,
 
 def payment_plan(line_reference: str, provider_id: str, owed: list[tuple[AccountKey, int]],
                  created_by: str, bank_reference: str | None) -> EntryPlan:
-    """Settlement paid: provider payable Dr / treasury cash Cr, per payable account (same
-    program, region and funding source)."""
+    """Settlement paid: provider payable Dr per payable account, against treasury cash Cr
+    (same program, region and funding source) for the subsidy, and against co-payment
+    clearing Cr (the provider's, same program and region) for the online co-payments (funding
+    source `copay`), which were collected into clearing, not the treasury. Both parts of the
+    provider's payable are cleared by the one entry."""
     postings: list[PostingPlan] = []
     for key, amount in owed:
         postings.append(PostingPlan(key, amount))
-        postings.append(PostingPlan(AccountKey(chart.TREASURY_CASH, key.program_code,
-                                               key.region_code, key.funding_source), -amount))
+        if key.funding_source == COPAY_SOURCE:
+            counter = AccountKey(chart.COPAY_CLEARING, key.program_code, key.region_code,
+                                 provider_id=key.provider_id)
+        else:
+            counter = AccountKey(chart.TREASURY_CASH, key.program_code, key.region_code,
+                                 key.funding_source)
+        postings.append(PostingPlan(counter, -amount))
     first = owed[0][0]
     return EntryPlan("settlement_payment", postings, created_by,
                      program_code=first.program_code, region_code=first.region_code,
