@@ -62,6 +62,9 @@ async def test_subsidy_and_net_online_copay_are_paid_once(paying, localstripe): 
     r = await s.lc.post(f"/v1/claims/{claim['id']}/approve", headers=s.finance("finance:b"),
                         json={})
     assert r.status_code == 200, r.text
+    r = await s.lc.get("/v1/aging", headers=s.finance())
+    mine = next(p for p in r.json()["providers"] if p["provider_id"] == pid)
+    assert (mine["total_fen"], mine["copay_fen"]) == (10_500, 3_500)
     r = await s.lc.post("/v1/payment-batches", headers=s.finance("finance:c"), json={
         "region_code": "450100", "idempotency_key": "batch-copay-0001"})
     assert r.status_code == 201, r.text
