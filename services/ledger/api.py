@@ -29,6 +29,7 @@ from services.ledger.schemas import (
     ReversalCreate,
 )
 from services.ledger.service import audit, events, writes
+from services.ledger.settlement import copay as settlement_copay
 
 router = APIRouter(prefix="/v1", tags=["ledger"])
 
@@ -115,6 +116,7 @@ async def post_events(body: EventBatch, request: Request,
                       p: Principal = SERVICE_ONLY) -> dict[str, Any]:
     """Apply a batch of outbox events in one transaction, each exactly once by `event_id`.
     Each result is `applied` (with `entry_id`), `duplicate` or `rejected` (with `error`)."""
+    await settlement_copay.record_methods(_pool(request), body.events)  # settlement/copay.py
     return {"results": await events.apply_events(_pool(request), body.events, p.sub)}
 
 

@@ -7,6 +7,7 @@ from functools import lru_cache
 from pydantic import model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from services.common import dev_keys
 from services.common.settings import refuse_dev_secrets
 
 
@@ -20,6 +21,10 @@ class LedgerSettings(BaseSettings):
     # records; unset: that check is skipped and the report says so.
     stripe_api_base: str | None = None
     stripe_secret_key: str | None = None
+    # Bank account numbers in payment lines and stored instruction files: AES-256-GCM key
+    # (and the HMAC key PiiCipher carries), hex; the development keys are refused elsewhere.
+    pii_encryption_key: str = dev_keys.DEV_PII_ENCRYPTION_KEY
+    pii_hash_key: str = dev_keys.DEV_PII_HASH_KEY
 
     @model_validator(mode="after")
     def _refuse_development_secrets(self) -> "LedgerSettings":

@@ -19,6 +19,7 @@ router = APIRouter(prefix="/v1")
 
 ProviderID = Annotated[uuid.UUID, Path(description="The provider's id.")]
 TerminalID = Annotated[uuid.UUID, Path(description="The terminal's id.")]
+ChangeID = Annotated[uuid.UUID, Path(description="The bank account change's id.")]
 
 ANYONE = tuple(Role)
 _ERRORS: dict[int | str, dict[str, Any]] = {
@@ -105,7 +106,10 @@ async def update_profile(
     session: SessionDep, principal: Principal = require(Role.provider_admin),
 ) -> dict[str, Any]:
     """Change the profile: name, address and location (together), contact, settlement
-    account (the provider's own admin). Only the fields sent change; each change is logged."""
+    account (the provider's own admin). Only the fields sent change; each change is logged.
+    A new settlement account does not take effect: it is `bank_account_change_pending`
+    until a civil-affairs officer of the region approves it; payments keep going to
+    `bank_account`, the last approved one."""
     return await provider_service.update_profile(session, principal, provider_id, body,
                                                  _settings(request))
 
@@ -117,6 +121,52 @@ async def changes(provider_id: ProviderID, session: SessionDep,
     """The change log of the price list (each whole list) and the profile (the fields
     changed), oldest first, with who changed it and when."""
     return {"items": await provider_service.changes(session, principal, provider_id)}
+
+
+@router.get("/providers/{provider_id}/bank-account-changes",
+            response_model=schemas.BankAccountChangePage, tags=["providers"],
+            responses=_ERRORS)
+async def bank_account_changes(provider_id: ProviderID, session: SessionDep,
+                               principal: Principal = require(*ANYONE)) -> dict[str, Any]:
+    """The settlement account changes asked for this provider, newest first, with their
+    decision (pending, approved, rejected, superseded), who asked and who decided; account
+    numbers masked. For its own people, officers and finance of its region, auditors."""
+    return {"items": await provider_service.bank_account_changes(session, principal,
+                                                                  provider_id)}
+
+
+_BANK_ERRORS = {**_ERRORS, 403: {"description": "ROLE_NOT_ALLOWED, OUT_OF_SCOPE, "
+                                                "MAKER_CHECKER_VIOLATION"},
+                404: {"description": "PROVIDER_NOT_FOUND, BANK_CHANGE_NOT_FOUND"},
+                409: {"description": "BANK_CHANGE_NOT_PENDING, PROVIDER_REVOKED"}}
+
+
+@router.post("/providers/{provider_id}/bank-account-changes/{change_id}/approve",
+             response_model=schemas.BankAccountChangeRead, tags=["workflow"],
+             responses=_BANK_ERRORS)
+async def approve_bank_account_change(
+    provider_id: ProviderID, change_id: ChangeID, session: SessionDep,
+    body: schemas.BankAccountDecision | None = None,
+    principal: Principal = require(Role.civil_affairs),
+) -> dict[str, Any]:
+    """Approve a pending settlement account change (a civil-affairs officer of the
+    provider's region, not the person who asked): payments go to it from now on."""
+    return await provider_service.decide_bank_change(
+        session, principal, provider_id, change_id, approve=True,
+        reason=body.reason if body else None)
+
+
+@router.post("/providers/{provider_id}/bank-account-changes/{change_id}/reject",
+             response_model=schemas.BankAccountChangeRead, tags=["workflow"],
+             responses=_BANK_ERRORS)
+async def reject_bank_account_change(
+    provider_id: ProviderID, change_id: ChangeID, body: schemas.BankAccountRejection,
+    session: SessionDep, principal: Principal = require(Role.civil_affairs),
+) -> dict[str, Any]:
+    """Reject a pending settlement account change, with the reason (a civil-affairs officer
+    of the provider's region, not the person who asked); the approved account stays."""
+    return await provider_service.decide_bank_change(
+        session, principal, provider_id, change_id, approve=False, reason=body.reason)
 
 
 @router.put("/providers/{provider_id}/services", response_model=list[schemas.ServiceItemRead],

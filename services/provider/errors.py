@@ -15,6 +15,10 @@
 | INVALID_QUERY | 422 | a search parameter (radius_m, limit, cursor, region_code, since) is out of range |
 | FIELD_REQUIRED | 422 | nearby search without lat or lon (or a caller who may not list the register) |
 | NOTHING_TO_CHANGE | 422 | a profile update with no field |
+| BANK_CHANGE_NOT_FOUND | 404 | no such bank account change for this provider |
+| BANK_CHANGE_NOT_PENDING | 409 | the bank account change was decided (or superseded) before (also raised by the database) |
+| MAKER_CHECKER_VIOLATION | 403 | the officer deciding a bank account change is the one who asked for it |
+| BANK_ACCOUNT_CHANGE_UNAPPROVED | 409 | (database) the settlement account changed other than by an approved change |
 | VALIDATION_ERROR, ROLE_NOT_ALLOWED, OUT_OF_SCOPE, UNAUTHENTICATED | | see services.common |
 """
 
@@ -71,6 +75,16 @@ class TerminalNotFound(NotFound):
 class TerminalAlreadyRevoked(Conflict):
     code = "TERMINAL_ALREADY_REVOKED"
     message = "The terminal is already revoked."
+
+
+class BankChangeNotFound(NotFound):
+    code = "BANK_CHANGE_NOT_FOUND"
+    message = "No such bank account change for this provider."
+
+
+class BankChangeNotPending(Conflict):
+    code = "BANK_CHANGE_NOT_PENDING"
+    message = "This bank account change was already decided."
 
 
 class InvalidQuery(InvalidInput):

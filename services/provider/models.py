@@ -193,6 +193,39 @@ class ProviderChange(ProviderTable, table=True):
     __table_args__ = (CheckConstraint("kind IN ('price_list', 'profile')", name="kind"),)
 
 
+class BankAccountChange(ProviderTable, table=True):
+    """A settlement account change asked by the provider's admin: pending until an officer
+    of the region (not the requester) approves or rejects it; never deleted, so the rows are
+    the account's history. Triggers in migration provider_0005 keep a decided row as it is and
+    let the provider's bank columns change only by an approved change."""
+
+    __tablename__ = "bank_account_change"
+    id: uuid.UUID = Field(sa_column=Column(UUID(as_uuid=True), primary_key=True))
+    provider_id: uuid.UUID = Field(sa_column=Column(
+        UUID(as_uuid=True), ForeignKey("provider.id"), nullable=False, index=True))
+    bank_name: str = Field(sa_column=Column(Text, nullable=False))
+    account_name: str = Field(sa_column=Column(Text, nullable=False))
+    account_number_enc: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    account_number_masked: str = Field(sa_column=Column(String(40), nullable=False))
+    status: str = Field(sa_column=Column(String(12), nullable=False,
+                                         server_default="pending"))
+    requested_by: str = Field(sa_column=Column(Text, nullable=False))
+    requested_at: datetime = _now()
+    decided_by: str | None = Field(default=None, sa_column=Column(Text))
+    decided_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    reason: str | None = Field(default=None, sa_column=Column(Text))
+    decided_txid: int | None = Field(default=None, sa_column=Column(BigInteger))
+
+    __table_args__ = (
+        CheckConstraint("status IN ('pending', 'approved', 'rejected', 'superseded')",
+                        name="status"),
+        CheckConstraint("decided_by IS NULL OR decided_by <> requested_by",
+                        name="maker_checker"),
+        Index("uq_bank_account_change_pending", "provider_id", unique=True,
+              postgresql_where=text("status = 'pending'")),
+    )
+
+
 class Terminal(ProviderTable, table=True):
     """A credential issued to a provider. Only the SHA-256 of its secret is kept."""
 
@@ -220,3 +253,4 @@ class Terminal(ProviderTable, table=True):
 
 # Tables whose rows are never updated or deleted: the service's role gets SELECT and INSERT only.
 APPEND_ONLY_TABLES: list[str] = ["provider_status_change", "credit_event", "provider_change"]
+# bank_account_change is updated once (its decision); its trigger keeps it otherwise fixed.

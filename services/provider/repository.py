@@ -349,3 +349,44 @@ async def registry_page(session: AsyncSession, *, region_prefix: str | None,
                created_at, updated_at
         FROM provider WHERE {' AND '.join(clauses)} ORDER BY id LIMIT :limit"""), params)
     return [dict(r) for r in result.mappings()]
+
+
+# --- settlement bank account changes (approved by an officer) -----------------------------
+
+_CHANGE_COLUMNS = """id, provider_id, bank_name, account_name, account_number_masked, status,
+    requested_by, requested_at, decided_by, decided_at, reason"""
+
+
+async def supersede_pending_bank_change(session: AsyncSession, provider_id: uuid.UUID) -> None:
+    await session.execute(text(
+        "UPDATE bank_account_change SET status = 'superseded', decided_at = now() "
+        "WHERE provider_id = :id AND status = 'pending'"), {"id": provider_id})
+
+
+async def insert_bank_change(session: AsyncSession, row: Row) -> None:
+    await session.execute(text("""
+        INSERT INTO bank_account_change (id, provider_id, bank_name, account_name,
+                                         account_number_enc, account_number_masked,
+                                         requested_by)
+        VALUES (:id, :provider_id, :bank_name, :account_name, :account_number_enc,
+                :account_number_masked, :requested_by)"""), row)
+
+
+async def bank_changes(session: AsyncSession, provider_id: uuid.UUID, *,
+                       change_id: uuid.UUID | None = None, lock: bool = False,
+                       with_number: bool = False) -> list[Row]:
+    """A provider's bank account changes, newest first (or the one asked for)."""
+    cols = _CHANGE_COLUMNS + (", account_number_enc" if with_number else "")
+    sql = (f"SELECT {cols} FROM bank_account_change WHERE provider_id = :pid"
+           + (" AND id = :cid" if change_id else "") + " ORDER BY requested_at DESC, id"
+           + (" FOR UPDATE" if lock else ""))
+    result = await session.execute(text(sql), {"pid": provider_id, "cid": change_id})
+    return [dict(r) for r in result.mappings()]
+
+
+async def decide_bank_change(session: AsyncSession, change_id: uuid.UUID, status: str,
+                             actor: str, reason: str | None) -> None:
+    await session.execute(text(
+        "UPDATE bank_account_change SET status = :status, decided_by = :actor, "
+        "decided_at = now(), reason = :reason WHERE id = :id"),
+        {"id": change_id, "status": status, "actor": actor, "reason": reason})

@@ -77,6 +77,32 @@ class BankAccountRead(BaseModel):
     account_number: str | None = None  # only for services (the ledger's payment files)
 
 
+class BankAccountChangeRead(BaseModel):
+    id: str
+    provider_id: str
+    bank_name: str
+    account_name: str
+    account_number_masked: str
+    status: str  # pending, approved, rejected, superseded
+    requested_by: str
+    requested_at: datetime
+    decided_by: str | None
+    decided_at: datetime | None
+    reason: str | None
+
+
+class BankAccountChangePage(BaseModel):
+    items: list[BankAccountChangeRead]
+
+
+class BankAccountDecision(_Strict):
+    reason: LongText | None = None
+
+
+class BankAccountRejection(_Strict):
+    reason: LongText
+
+
 class ContactCreate(_Strict):
     name: Text
     phone: Annotated[str, StringConstraints(strip_whitespace=True,
@@ -153,7 +179,8 @@ class ProviderRead(BaseModel):
     credit_points: int
     # Only for the provider's own people, officers and finance of its region, auditors.
     contact: ContactRead | None
-    bank_account: BankAccountRead | None
+    bank_account: BankAccountRead | None  # the approved account: the one payments go to
+    bank_account_change_pending: BankAccountChangeRead | None = None
     services: list[ServiceItemRead]
     created_at: datetime
     updated_at: datetime

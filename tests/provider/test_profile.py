@@ -19,7 +19,9 @@ async def test_admin_updates_the_profile_and_every_change_is_logged(ctx, tokens)
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["address"] == "南宁市青秀区竹溪大道8号" and body["lat"] == 22.80
-    assert body["bank_account"]["account_number_masked"] == "************1111"
+    # a new settlement account waits for an officer (test_bank_account_change.py)
+    assert body["bank_account"]["account_number_masked"] == "***************0123"
+    assert body["bank_account_change_pending"]["account_number_masked"] == "************1111"
     assert "6214830000001111" not in r.text
     await ctx.c.put(f"/v1/providers/{pid}/services", headers=admin, json={"services": [
         {"code": "MEAL_LUNCH", "name": "午餐", "category": "meal", "price_fen": 1300}]})
@@ -27,10 +29,13 @@ async def test_admin_updates_the_profile_and_every_change_is_logged(ctx, tokens)
     r = await ctx.c.get(f"/v1/providers/{pid}/changes", headers=ctx.officer)
     assert r.status_code == 200
     log = r.json()["items"]
-    assert [c["kind"] for c in log] == ["price_list", "profile", "price_list"]
-    assert log[1]["detail"] == {"fields": ["address", "bank_account", "lat", "lon"]}
-    assert log[1]["actor"] == f"admin:{pid}"
-    assert log[2]["detail"]["services"][0]["price_fen"] == 1300
+    assert [c["kind"] for c in log] == ["price_list", "profile", "profile", "price_list"]
+    assert log[1]["detail"] == {"fields": ["address", "lat", "lon"]}
+    assert log[2]["detail"] == {"fields": ["bank_account"], "status": "pending",
+                                "bank_account_change_id":
+                                    body["bank_account_change_pending"]["id"]}
+    assert log[1]["actor"] == log[2]["actor"] == f"admin:{pid}"
+    assert log[3]["detail"]["services"][0]["price_fen"] == 1300
     assert "6214830000001111" not in r.text
 
     # The move shows in nearby search and the feed.

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from services.common.auth import Principal, Role, require
+from services.common.crypto import PiiCipher
 from services.common.errors import Forbidden, InvalidInput
 from services.common.settings import get_common_settings
 from services.ledger.settlement import batch_list, batches, claims, reconciliation, reports
@@ -23,6 +24,7 @@ from services.ledger.settlement.schemas import (
     ClaimResubmit,
     Period,
 )
+from services.ledger.settlement.secrets import bank_cipher
 
 router = APIRouter(prefix="/v1", tags=["settlement"])
 
@@ -157,6 +159,11 @@ def _stripe(request: Request) -> StripeReader | None:
     return reader
 
 
+def _bank_cipher(request: Request) -> PiiCipher:
+    """The cipher of bank account numbers at rest, from the ledger's settings."""
+    return bank_cipher(request.app.state.settings)
+
+
 def _providers(request: Request) -> ProviderClient:
     client = getattr(request.app.state, "provider_api", None)
     if client is None:
@@ -184,7 +191,7 @@ async def create_batch(body: BatchCreate, request: Request,
                                       idempotency_key=body.idempotency_key, who=p,
                                       cash_benefit_period=body.cash_benefit_period,
                                       include_claims=body.include_claims,
-                                      vouchers=_voucher(request))
+                                      vouchers=_voucher(request), box=_bank_cipher(request))
 
 
 @router.get("/payment-batches", responses=ERRORS)
@@ -227,7 +234,8 @@ async def get_batch_file(batch_id: uuid.UUID, request: Request,
                          p: Principal = FINANCE_AUDITOR) -> Response:
     """The payment instruction file (text/csv), byte for byte as produced; its SHA-256 is
     in the `X-Checksum-SHA256` header."""
-    body, sha, reference = await batches.batch_file(_pool(request), batch_id, p)
+    body, sha, reference = await batches.batch_file(_pool(request), batch_id, p,
+                                                      _bank_cipher(request))
     return Response(body, media_type="text/csv; charset=utf-8", headers={
         "X-Checksum-SHA256": sha,
         "Content-Disposition": f'attachment; filename="{reference}.csv"'})

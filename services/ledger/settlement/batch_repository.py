@@ -29,16 +29,16 @@ async def insert_batch(conn: asyncpg.Connection, row: dict[str, Any],
                        lines: list[dict[str, Any]]) -> None:
     await conn.execute(
         "INSERT INTO payment_batch (id, reference, region_code, total_fen, line_count, "
-        "file_csv, file_sha256, idempotency_key, request_hash, created_by, not_payable) "
+        "file_enc, file_sha256, idempotency_key, request_hash, created_by, not_payable) "
         "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb)",
         row["id"], row["reference"], row["region_code"], row["total_fen"], row["line_count"],
-        row["file_csv"], row["file_sha256"], row["idempotency_key"], row["request_hash"],
+        row["file_enc"], row["file_sha256"], row["idempotency_key"], row["request_hash"],
         row["created_by"], json.dumps(row.get("not_payable") or []))
     cols = ("reference", "batch_id", "claim_id", "provider_id", "payee_name", "bank_name",
-            "account_number", "amount_fen", "purpose", "payee_kind", "cash_entry_id",
-            "beneficiary_id")
-    types = ("text", "uuid", "uuid", "text", "text", "text", "text", "bigint", "text", "text",
-             "uuid", "text")
+            "account_number_enc", "account_number_masked", "amount_fen", "purpose",
+            "payee_kind", "cash_entry_id", "beneficiary_id")
+    types = ("text", "uuid", "uuid", "text", "text", "text", "bytea", "text", "bigint", "text",
+             "text", "uuid", "text")
     await conn.execute(
         f"INSERT INTO payment_line ({', '.join(cols)}) SELECT * FROM unnest("
         + ", ".join(f"${i + 1}::{t}[]" for i, t in enumerate(types)) + ")",
@@ -47,14 +47,15 @@ async def insert_batch(conn: asyncpg.Connection, row: dict[str, Any],
 
 async def get_batch(conn: asyncpg.Connection, batch_id: uuid.UUID) -> asyncpg.Record | None:
     return await conn.fetchrow(
-        "SELECT id, reference, region_code, total_fen, line_count, file_csv, file_sha256, "
+        "SELECT id, reference, region_code, total_fen, line_count, file_enc, file_sha256, "
         "created_by, created_at, not_payable FROM payment_batch WHERE id = $1", batch_id)
 
 
 async def batch_lines(conn: asyncpg.Connection, batch_id: uuid.UUID, *, lock: bool = False
                       ) -> list[asyncpg.Record]:
     return await conn.fetch(
-        "SELECT reference, claim_id, provider_id, payee_name, amount_fen, status, entry_id, "
+        "SELECT reference, claim_id, provider_id, payee_name, bank_name, account_number_masked, "
+        "amount_fen, status, entry_id, "
         "bank_reference, failure_reason, settled_at, payee_kind, cash_entry_id, "
         "beneficiary_id FROM payment_line WHERE batch_id = $1 "
         "ORDER BY reference" + (" FOR UPDATE" if lock else ""), batch_id)

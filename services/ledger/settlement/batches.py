@@ -16,9 +16,7 @@ Rules (docs/settlement.md, "Payment batches"):
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import secrets
 import uuid
 from datetime import datetime
@@ -28,39 +26,31 @@ from zoneinfo import ZoneInfo
 import asyncpg
 
 from services.common.auth import Principal
+from services.common.crypto import PiiCipher
 from services.common.db import retry_transaction
 from services.common.errors import IdempotencyKeyReused
 from services.common.ids import new_uuid
-from services.ledger import chart, hashing
-from services.ledger.chart import AccountKey
+from services.ledger import hashing
 from services.ledger.repository import journal
-from services.ledger.service.plans import EntryPlan, PostingPlan
 from services.ledger.settlement import batch_repository as repo
+from services.ledger.settlement import copay_repository as copay_repo
 from services.ledger.settlement import repository as claim_repo
 from services.ledger.settlement.clients import ProviderClient, VoucherClient
 from services.ledger.settlement.errors import (
     BankAccountMissing,
     BatchNotFound,
     ClaimsNotPayable,
-    ConfirmationInvalid,
     NothingToPay,
 )
+from services.ledger.settlement.files import (
+    benefit_payment_plan,
+    instruction_file,
+    parse_confirmation,
+    payment_plan,
+)
+from services.ledger.settlement.secrets import line_context, mask_number, open_file, seal_file
 
 TZ = ZoneInfo("Asia/Shanghai")
-FILE_COLUMNS = ("batch_reference", "line_reference", "payee_name", "bank_name",
-                "account_number", "amount_fen", "purpose")
-CONFIRMATION_COLUMNS = ("batch_reference", "line_reference", "status", "amount_fen")
-
-
-def instruction_file(reference: str, lines: list[dict[str, Any]]) -> bytes:
-    """The payment instruction CSV (layout in docs/settlement.md)."""
-    out = io.StringIO()
-    w = csv.writer(out, lineterminator="\r\n")
-    w.writerow(FILE_COLUMNS)
-    for ln in lines:
-        w.writerow([reference, ln["reference"], ln["payee_name"], ln["bank_name"],
-                    ln["account_number"], ln["amount_fen"], ln["purpose"]])
-    return out.getvalue().encode("utf-8")
 
 
 def _covers_all(who: Principal, regions: list[str]) -> bool:
@@ -100,10 +90,6 @@ async def _cash_benefit_lines(pool: asyncpg.Pool, vouchers: VoucherClient | None
     return payable, not_payable
 
 
-def _mask(number: str) -> str:
-    return "*" * max(len(number) - 4, 0) + number[-4:]
-
-
 async def payable_cash_benefits(pool: asyncpg.Pool, vouchers: VoucherClient, *, period: str,
                                 region_code: str, who: Principal) -> dict[str, Any]:
     """What a batch with `cash_benefit_period` would take now, and what it could not pay
@@ -113,7 +99,7 @@ async def payable_cash_benefits(pool: asyncpg.Pool, vouchers: VoucherClient, *, 
             "total_fen": sum(b["amount_fen"] for b in payable),
             "payable": [{k: v for k, v in b.items()
                          if k not in ("cash_entry_id", "account_number", "payee_name")}
-                        | {"account_number_masked": _mask(b["account_number"])}
+                        | {"account_number_masked": mask_number(b["account_number"])}
                         for b in payable],
             "not_payable": not_payable}
 
@@ -122,7 +108,8 @@ async def create_batch(pool: asyncpg.Pool, providers: ProviderClient, *, region_
                        claim_ids: list[uuid.UUID] | None, idempotency_key: str,
                        who: Principal, cash_benefit_period: str | None = None,
                        include_claims: bool = True,
-                       vouchers: VoucherClient | None = None) -> dict[str, Any]:
+                       vouchers: VoucherClient | None = None,
+                       box: PiiCipher) -> dict[str, Any]:
     shape: dict[str, Any] = {
         "region_code": region_code,
         "claim_ids": sorted(str(c) for c in claim_ids) if claim_ids is not None else None}
@@ -198,10 +185,16 @@ async def create_batch(pool: asyncpg.Pool, providers: ProviderClient, *, region_
             for ln in lines:
                 ln.setdefault("payee_kind", "provider")
             body = instruction_file(reference, lines)
+            for ln in lines:  # the number is kept only encrypted (and masked)
+                number = ln.pop("account_number")
+                ln["account_number_enc"] = box.encrypt(number,
+                                                       context=line_context(ln["reference"]))
+                ln["account_number_masked"] = mask_number(number)
             await repo.insert_batch(conn, {
                 "id": batch_id, "reference": reference, "region_code": region_code,
                 "total_fen": sum(ln["amount_fen"] for ln in lines), "line_count": len(lines),
-                "file_csv": body, "file_sha256": hashlib.sha256(body).hexdigest(),
+                "file_enc": seal_file(box, batch_id, body),
+                "file_sha256": hashlib.sha256(body).hexdigest(),
                 "idempotency_key": idempotency_key, "request_hash": fingerprint,
                 "created_by": who.sub, "not_payable": not_payable}, lines)
             for c in payable:
@@ -251,7 +244,8 @@ async def read_batch(pool: asyncpg.Pool, batch_id: uuid.UUID,
                        "beneficiary_id": ln["beneficiary_id"],
                        "cash_benefit_entry_id": (str(ln["cash_entry_id"])
                                                  if ln["cash_entry_id"] else None),
-                       "payee_name": ln["payee_name"],
+                       "payee_name": ln["payee_name"], "bank_name": ln["bank_name"],
+                       "account_number_masked": ln["account_number_masked"],
                        "amount_fen": int(ln["amount_fen"]), "status": ln["status"],
                        "entry_id": str(ln["entry_id"]) if ln["entry_id"] else None,
                        "failure_reason": ln["failure_reason"]} for ln in lines]}
@@ -262,84 +256,14 @@ def _json(value: Any) -> Any:
     return json.loads(value) if isinstance(value, (str, bytes)) else value
 
 
-async def batch_file(pool: asyncpg.Pool, batch_id: uuid.UUID, who: Principal
-                     ) -> tuple[bytes, str, str]:
+async def batch_file(pool: asyncpg.Pool, batch_id: uuid.UUID, who: Principal,
+                     box: PiiCipher) -> tuple[bytes, str, str]:
+    """The instruction file, decrypted to exactly the bytes produced at batch time."""
     async with pool.acquire() as conn:
         b = await repo.get_batch(conn, batch_id)
     if b is None or not who.covers_region(b["region_code"]):
         raise BatchNotFound(field="batch_id")
-    return bytes(b["file_csv"]), b["file_sha256"], b["reference"]
-
-
-def parse_confirmation(raw: bytes, reference: str, lines: dict[str, asyncpg.Record]
-                       ) -> list[dict[str, Any]]:
-    """Rows of the bank's confirmation file, each checked against the batch."""
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise ConfirmationInvalid("The file is not UTF-8 text.", field="file") from None
-    reader = csv.DictReader(io.StringIO(text))
-    missing = [c for c in CONFIRMATION_COLUMNS if c not in (reader.fieldnames or [])]
-    if missing:
-        raise ConfirmationInvalid("Columns are missing.", field="file",
-                                  details={"missing": missing})
-    rows, problems, seen = [], [], set()
-    for n, r in enumerate(reader, 2):
-        ref, status = (r.get("line_reference") or "").strip(), (r.get("status") or "").strip()
-        amount = (r.get("amount_fen") or "").strip()
-        line = lines.get(ref)
-        if (r.get("batch_reference") or "").strip() != reference:
-            problems.append({"row": n, "field": "batch_reference", "problem": "OTHER_BATCH"})
-        elif line is None:
-            problems.append({"row": n, "field": "line_reference", "problem": "UNKNOWN_LINE"})
-        elif ref in seen:
-            problems.append({"row": n, "field": "line_reference", "problem": "DUPLICATE_LINE"})
-        elif status not in ("paid", "failed"):
-            problems.append({"row": n, "field": "status", "problem": "INVALID_STATUS"})
-        elif not amount.isdigit() or int(amount) != int(line["amount_fen"]):
-            problems.append({"row": n, "field": "amount_fen", "problem": "AMOUNT_MISMATCH"})
-        else:
-            seen.add(ref)
-            rows.append({"line_reference": ref, "status": status,
-                         "bank_reference": (r.get("bank_reference") or "").strip()[:100] or None,
-                         "reason": (r.get("reason") or "").strip()[:500] or None})
-    if problems:
-        raise ConfirmationInvalid(field="file", details={"rows": problems[:100]})
-    if not rows:
-        raise ConfirmationInvalid("The file has no rows.", field="file")
-    return rows
-
-
-def benefit_payment_plan(line_reference: str, beneficiary_id: str,
-                         owed: list[tuple[AccountKey, int]], created_by: str,
-                         bank_reference: str | None) -> EntryPlan:
-    """Cash benefit paid: beneficiary payable Dr / treasury cash Cr, per 2202 account."""
-    postings: list[PostingPlan] = []
-    for key, amount in owed:
-        postings.append(PostingPlan(key, amount))
-        postings.append(PostingPlan(AccountKey(chart.TREASURY_CASH, key.program_code,
-                                               key.region_code, key.funding_source), -amount))
-    first = owed[0][0]
-    return EntryPlan("benefit_payment", postings, created_by,
-                     program_code=first.program_code, region_code=first.region_code,
-                     beneficiary_id=beneficiary_id, ref=line_reference,
-                     idempotency_key=f"payment:{line_reference}", memo=bank_reference)
-
-
-def payment_plan(line_reference: str, provider_id: str, owed: list[tuple[AccountKey, int]],
-                 created_by: str, bank_reference: str | None) -> EntryPlan:
-    """Settlement paid: provider payable Dr / treasury cash Cr, per payable account (same
-    program, region and funding source)."""
-    postings: list[PostingPlan] = []
-    for key, amount in owed:
-        postings.append(PostingPlan(key, amount))
-        postings.append(PostingPlan(AccountKey(chart.TREASURY_CASH, key.program_code,
-                                               key.region_code, key.funding_source), -amount))
-    first = owed[0][0]
-    return EntryPlan("settlement_payment", postings, created_by,
-                     program_code=first.program_code, region_code=first.region_code,
-                     provider_id=provider_id, ref=line_reference,
-                     idempotency_key=f"payment:{line_reference}", memo=bank_reference)
+    return open_file(box, b["id"], bytes(b["file_enc"])), b["file_sha256"], b["reference"]
 
 
 async def import_confirmation(pool: asyncpg.Pool, batch_id: uuid.UUID, raw: bytes,
@@ -373,7 +297,8 @@ async def import_confirmation(pool: asyncpg.Pool, batch_id: uuid.UUID, raw: byte
                     settle.append((row, line, plan.id))
                     result["paid"].append(row["line_reference"])
                 elif row["status"] == "paid":
-                    owed = await repo.payable_of_claim(conn, line["claim_id"])
+                    owed = (await repo.payable_of_claim(conn, line["claim_id"])
+                            + await copay_repo.payable_of_claim(conn, line["claim_id"]))
                     plan = payment_plan(row["line_reference"], line["provider_id"], owed,
                                         who.sub, row["bank_reference"])
                     plans.append(plan)

@@ -13,6 +13,11 @@ Rules (docs/settlement.md):
   and period (or the same idempotency key) resumes it.
 - Maker-checker: approval (or rejection) by finance covering the claim's region(s), who is
   not the one who prepared, submitted, resubmitted or edited it (also a CHECK in the database).
+- The claim also carries the provider's online co-payments of the period, net of refunds,
+  as its co-payment part (`copay_fen`; rule in copay.py): every unclaimed online co-payment
+  entry of the period, as long as the claim's total stays above zero (net refunds wait for
+  a claim with enough to set them against). `total_fen = subsidy_fen + copay_fen` is what
+  the payment line pays.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from services.common.db import retry_transaction
 from services.common.errors import IdempotencyKeyReused
 from services.common.ids import new_uuid
 from services.ledger import hashing
+from services.ledger.settlement import copay_repository as copay_repo
 from services.ledger.settlement import repository as repo
 from services.ledger.settlement.clients import VoucherClient
 from services.ledger.settlement.errors import (
@@ -57,9 +63,27 @@ def line_problem(fact: asyncpg.Record, provider_id: str, period: str) -> str | N
 async def claimable(pool: asyncpg.Pool, provider_id: str, period: str) -> dict[str, Any]:
     async with pool.acquire() as conn:
         rows = await repo.claimable(conn, provider_id, period)
-    return {"provider_id": provider_id, "period": period,
-            "total_fen": sum(int(r["amount_fen"]) for r in rows), "count": len(rows),
-            "redemptions": [_line(r) for r in rows]}
+        copays = _copays_to_take(rows, await copay_repo.claimable(conn, provider_id, period))
+    subsidy = sum(int(r["amount_fen"]) for r in rows)
+    copay = sum(int(r["amount_fen"]) for r in copays)
+    return {"provider_id": provider_id, "period": period, "total_fen": subsidy + copay,
+            "subsidy_fen": subsidy, "copay_fen": copay, "count": len(rows),
+            "redemptions": [_line(r) for r in rows],
+            "copayments": [_copay_line(r) for r in copays]}
+
+
+def _copays_to_take(lines: list[asyncpg.Record], copays: list[asyncpg.Record]
+                    ) -> list[asyncpg.Record]:
+    """All the unclaimed online co-payment entries, if the claim's total stays above zero
+    with them; otherwise none (net refunds wait for a later claim)."""
+    total = sum(int(r["amount_fen"]) for r in lines) + sum(int(r["amount_fen"]) for r in copays)
+    return list(copays) if copays and total > 0 else []
+
+
+def _copay_line(r: asyncpg.Record) -> dict[str, Any]:
+    return {"copayment_id": r["copayment_id"], "entry_id": str(r["entry_id"]),
+            "kind": r["kind"], "amount_fen": int(r["amount_fen"]),
+            "redemption_id": r["redemption_id"], "posted_at": r["posted_at"].isoformat()}
 
 
 def _line(r: asyncpg.Record) -> dict[str, Any]:
@@ -83,12 +107,13 @@ async def create_claim(pool: asyncpg.Pool, voucher: VoucherClient, req: ClaimCre
                     if bytes(old["request_hash"]) != fingerprint:
                         raise IdempotencyKeyReused(field="idempotency_key")
                     return old["id"], old["status"] != "pending"
+            copays = await copay_repo.claimable(conn, req.provider_id, req.period)
             if req.redemption_ids is None:
                 resumed = await repo.pending_claim(conn, req.provider_id, req.period)
                 if resumed is not None:
                     return resumed["id"], False
                 lines = await repo.claimable(conn, req.provider_id, req.period)
-                if not lines:
+                if not lines and not _copays_to_take(lines, copays):
                     raise NothingToClaim(field="period")
             else:
                 ids = list(dict.fromkeys(req.redemption_ids))
@@ -99,12 +124,16 @@ async def create_claim(pool: asyncpg.Pool, voucher: VoucherClient, req: ClaimCre
                 if refused:
                     raise ClaimLinesRefused(field="redemption_ids", details={"lines": refused})
                 lines = facts
+            copays = _copays_to_take(lines, copays)
             claim_id = new_uuid()
             await repo.insert_claim(
                 conn, claim_id=claim_id, provider_id=req.provider_id, period=req.period,
-                region_codes=sorted({r["region_code"] for r in lines}),
+                region_codes=sorted({r["region_code"] for r in [*lines, *copays]}),
                 idempotency_key=req.idempotency_key, request_hash=fingerprint,
-                submitted_by=who.sub, lines=lines)
+                submitted_by=who.sub, lines=lines,
+                copay_fen=sum(int(r["amount_fen"]) for r in copays))
+            if copays:
+                await copay_repo.insert_lines(conn, claim_id, copays)
             await repo.add_action(conn, claim_id, "prepare", who.sub, who.role.value,
                                   req.comment)
             return claim_id, False
@@ -125,12 +154,14 @@ async def _mark_and_submit(pool: asyncpg.Pool, voucher: VoucherClient, claim_id:
             claim = await repo.get_claim(conn, claim_id, lock=True)
             if claim["status"] != "pending":
                 return  # a concurrent retry finished it
-            if answer is not None and answer.ok:
+            if (answer is not None and answer.ok) or (answer is None and claim["total_fen"] > 0):
+                # (no redemption lines: a claim of co-payments only, nothing to mark)
                 await repo.set_status(conn, claim_id, "submitted")
                 await repo.add_action(conn, claim_id, "submit", who.sub, who.role.value)
                 return
             refused = list(answer.refused) if answer is not None else []
             if strict or not refused or set(refused) >= set(ids):
+                await copay_repo.release_lines(conn, claim_id)
                 await repo.set_status(conn, claim_id, "abandoned")
                 await repo.add_action(conn, claim_id, "abandon", who.sub, who.role.value,
                                       answer.code if answer else "NO_LINES")
@@ -156,15 +187,18 @@ async def read_claim(pool: asyncpg.Pool, claim_id: uuid.UUID) -> dict[str, Any]:
         if claim is None:
             raise ClaimNotFound(field="claim_id")
         lines = await repo.lines(conn, claim_id)
+        copays = await copay_repo.lines(conn, claim_id)
         history = await repo.actions(conn, claim_id)
     return {
         "id": str(claim["id"]), "provider_id": claim["provider_id"], "period": claim["period"],
         "region_codes": list(claim["region_codes"]), "status": claim["status"],
-        "total_fen": int(claim["total_fen"]), "count": claim["line_count"],
+        "total_fen": int(claim["total_fen"]), "subsidy_fen": int(claim["subsidy_fen"]),
+        "copay_fen": int(claim["copay_fen"]), "count": claim["line_count"],
         "submitted_by": claim["submitted_by"],
         "submitted_at": _iso(claim["submitted_at"]), "approved_by": claim["approved_by"],
         "approved_at": _iso(claim["approved_at"]),
         "redemptions": [_line(r) for r in lines],
+        "copayments": [_copay_line(r) for r in copays],
         "history": [{"action": h["action"], "actor": h["actor"], "role": h["role"],
                      "comment": h["comment"],
                      "reasons": _json(h["reasons"]), "at": h["at"].isoformat()}
@@ -252,7 +286,9 @@ async def list_claims(pool: asyncpg.Pool, who: Principal, *, provider_id: str | 
         rows = await repo.list_claims(conn, provider_id=provider_id, status=status,
                                       period=period, limit=limit)
     return [{"id": str(c["id"]), "provider_id": c["provider_id"], "period": c["period"],
-             "status": c["status"], "total_fen": int(c["total_fen"]), "count": c["line_count"],
+             "status": c["status"], "total_fen": int(c["total_fen"]),
+             "subsidy_fen": int(c["subsidy_fen"]), "copay_fen": int(c["copay_fen"]),
+             "count": c["line_count"],
              "region_codes": list(c["region_codes"]), "submitted_by": c["submitted_by"],
              "submitted_at": _iso(c["submitted_at"]), "approved_by": c["approved_by"],
              "approved_at": _iso(c["approved_at"])}

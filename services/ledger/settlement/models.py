@@ -22,6 +22,8 @@ class Claim(LedgerTable, table=True):
     region_codes: list[str] = Field(sa_column=Column(ARRAY(Text), nullable=False))
     status: str
     total_fen: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    subsidy_fen: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    copay_fen: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
     line_count: int = 0
     idempotency_key: str | None = None
     request_hash: bytes | None = Field(default=None, sa_column=Column(LargeBinary))
@@ -41,6 +43,28 @@ class ClaimLine(LedgerTable, table=True):
     entry_id: uuid.UUID
     amount_fen: int = Field(sa_column=Column(BigInteger, nullable=False))
     active: bool = True
+
+
+class ClaimCopayLine(LedgerTable, table=True):
+    """An online co-payment entry (received +, refunded -) carried by a claim (ledger_0111)."""
+
+    __tablename__ = "claim_copay_line"
+    claim_id: uuid.UUID = Field(primary_key=True)
+    entry_id: uuid.UUID = Field(primary_key=True)
+    copayment_id: str
+    amount_fen: int = Field(sa_column=Column(BigInteger, nullable=False))
+    active: bool = True
+
+
+class CopaymentMethod(LedgerTable, table=True):
+    """How a co-payment was paid (stripe | cash), from its events; append-only."""
+
+    __tablename__ = "copayment_method"
+    copayment_id: str = Field(primary_key=True)
+    method: str
+    redemption_id: str
+    provider_id: str
+    recorded_at: datetime | None = None
 
 
 class ClaimAction(LedgerTable, table=True):

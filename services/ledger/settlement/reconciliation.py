@@ -15,6 +15,11 @@ the side that is out (voucher, ledger or settlement) and the amount in fen:
   OUTSTANDING_MISMATCH.
 - co-payments (captured less refunded, as recorded from Stripe's webhooks and refunds, or
   cash) vs the ledger's co-payment clearing (1102) per co-payment: COPAY_MISMATCH.
+- online co-payments owed to providers: received (net, 2201 `copay` entries of the period)
+  = claimed (live claim co-payment lines) + unclaimed, entry by entry: COPAY_CLAIM_MISMATCH
+  (a claim holds another amount than the entry posted, or a claim line names no online
+  co-payment entry), COPAY_METHOD_UNKNOWN (a co-payment entry whose method the ledger never
+  recorded: it cannot be claimed). The totals are in `copay_settlement`.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ import asyncpg
 
 from services.common import export
 from services.common.regions import significant_prefix
+from services.ledger.settlement import copay_repository as copay_repo
 from services.ledger.settlement import recon_repository as repo
 from services.ledger.settlement.clients import StripeReader, VoucherClient
 
@@ -105,6 +111,42 @@ def compare(voucher: dict[str, Any], ledger: dict[str, list[Any]]) -> list[dict[
     return out
 
 
+def compare_copay_claims(side: dict[str, list[Any]]
+                         ) -> tuple[list[dict[str, Any]], dict[str, int]]:
+    """Online co-payments received = claimed + unclaimed, per co-payment entry (pure)."""
+    out: list[dict[str, Any]] = []
+    totals = {"received_fen": 0, "claimed_fen": 0, "unclaimed_fen": 0, "cash_fen": 0}
+    for e in side["entries"]:
+        posted = int(e["posted_fen"])
+        if e["method"] is None:
+            out.append(_d("COPAY_METHOD_UNKNOWN", f"entry:{e['entry_id']}", "ledger", posted,
+                          f"co-payment {e['copayment_id']}: how it was paid was never "
+                          "recorded, so it cannot be claimed"))
+            continue
+        if e["method"] != "stripe":
+            totals["cash_fen"] += posted
+            continue
+        totals["received_fen"] += posted
+        if e["claimed_fen"] is None:
+            totals["unclaimed_fen"] += posted
+            continue
+        claimed = int(e["claimed_fen"])
+        totals["claimed_fen"] += claimed
+        if claimed != posted:
+            out.append(_d("COPAY_CLAIM_MISMATCH", f"entry:{e['entry_id']}", "settlement",
+                          claimed - posted, f"co-payment {e['copayment_id']}: posted "
+                          f"{posted} fen, claimed {claimed} fen"))
+    for line in side["strays"]:
+        out.append(_d("COPAY_CLAIM_MISMATCH", f"claim:{line['claim_id']}", "settlement",
+                      int(line["amount_fen"]), f"claim line names entry {line['entry_id']}, "
+                      "which is no online co-payment"))
+    if totals["received_fen"] != totals["claimed_fen"] + totals["unclaimed_fen"] and not out:
+        out.append(_d("COPAY_CLAIM_MISMATCH", "copayments", "settlement",
+                      totals["claimed_fen"] + totals["unclaimed_fen"] - totals["received_fen"],
+                      "co-payments received differ from claimed + unclaimed"))
+    return out, totals
+
+
 def compare_stripe(voucher: dict[str, Any], split: list[Any],
                    stripe: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     """Stripe's own records vs the ledger's co-payment postings, for the redemptions of the
@@ -170,12 +212,16 @@ async def reconcile(pool: asyncpg.Pool, voucher: VoucherClient, period: str,
         ledger_side = await repo.ledger_side(
             conn, period, prefix, [r["id"] for r in voucher_side["redemptions"]], copay_ids)
         split = await repo.copay_split(conn, copay_ids) if stripe_side is not None else []
+        copay_side = await copay_repo.reconciliation(conn, period, prefix)
     found = compare(voucher_side, ledger_side)
+    copay_found, copay_totals = compare_copay_claims(copay_side)
+    found += copay_found
     if stripe_side is not None:
         found += compare_stripe(voucher_side, split, stripe_side)
     return {"ok": not found, "period": period, "region_code": region_code,
             "redemptions_checked": len(voucher_side["redemptions"]),
             "stripe_checked": stripe_side is not None,
+            "copay_settlement": copay_totals,
             "discrepancies": found}
 
 

@@ -8,7 +8,8 @@ from typing import Any
 
 import asyncpg
 
-CLAIM_COLUMNS = ("id, provider_id, period, region_codes, status, total_fen, line_count, "
+CLAIM_COLUMNS = ("id, provider_id, period, region_codes, status, total_fen, subsidy_fen, "
+                 "copay_fen, line_count, "
                  "idempotency_key, request_hash, submitted_by, submitted_at, approved_by, "
                  "approved_at, rejected_by, rejected_at, created_at")
 
@@ -54,13 +55,15 @@ async def redemption_facts(conn: asyncpg.Connection, ids: list[str]) -> list[asy
 
 async def insert_claim(conn: asyncpg.Connection, *, claim_id: uuid.UUID, provider_id: str,
                        period: str, region_codes: list[str], idempotency_key: str | None,
-                       request_hash: bytes, submitted_by: str, lines: list[asyncpg.Record]
-                       ) -> None:
+                       request_hash: bytes, submitted_by: str, lines: list[asyncpg.Record],
+                       copay_fen: int = 0) -> None:
+    """The claim and its redemption lines (its co-payment lines: copay_repository)."""
+    subsidy = sum(r["amount_fen"] for r in lines)
     await conn.execute(
         "INSERT INTO claim (id, provider_id, period, region_codes, status, total_fen, "
-        "line_count, idempotency_key, request_hash, submitted_by) "
-        "VALUES ($1, $2, $3, $4, 'pending', $5, $6, $7, $8, $9)",
-        claim_id, provider_id, period, region_codes, sum(r["amount_fen"] for r in lines),
+        "subsidy_fen, copay_fen, line_count, idempotency_key, request_hash, submitted_by) "
+        "VALUES ($1, $2, $3, $4, 'pending', $5, $6, $7, $8, $9, $10, $11)",
+        claim_id, provider_id, period, region_codes, subsidy + copay_fen, subsidy, copay_fen,
         len(lines), idempotency_key, request_hash, submitted_by)
     await conn.execute(
         "INSERT INTO claim_line (claim_id, redemption_id, entry_id, amount_fen) "
@@ -74,9 +77,18 @@ async def drop_lines(conn: asyncpg.Connection, claim_id: uuid.UUID, ids: list[st
     await conn.execute(
         "UPDATE claim_line SET active = false WHERE claim_id = $1 AND redemption_id = ANY($2)",
         claim_id, ids)
+    left = await conn.fetchval("SELECT coalesce(sum(amount_fen), 0) FROM claim_line "
+                               "WHERE claim_id = $1 AND active", claim_id)
+    copay = await conn.fetchval("SELECT copay_fen FROM claim WHERE id = $1", claim_id)
+    if left + copay <= 0 and copay != 0:  # net refunds cannot ride on what is left
+        await conn.execute("UPDATE claim_copay_line SET active = false "
+                           "WHERE claim_id = $1 AND active", claim_id)
+        await conn.execute("UPDATE claim SET copay_fen = 0, total_fen = subsidy_fen "
+                           "WHERE id = $1", claim_id)
     await conn.execute(
-        "UPDATE claim SET (total_fen, line_count) = (SELECT coalesce(sum(amount_fen), 0), "
-        "count(*) FROM claim_line WHERE claim_id = $1 AND active) WHERE id = $1", claim_id)
+        "UPDATE claim SET (subsidy_fen, line_count, total_fen) = (SELECT "
+        "coalesce(sum(amount_fen), 0), count(*), coalesce(sum(amount_fen), 0) + claim.copay_fen "
+        "FROM claim_line WHERE claim_id = $1 AND active) WHERE id = $1", claim_id)
 
 
 async def set_status(conn: asyncpg.Connection, claim_id: uuid.UUID, status: str,

@@ -14,6 +14,12 @@ from services.provider.service.access import (  # noqa: F401
     load_provider,
     mask_account_number,
 )
+from services.provider.service.bank_account import (  # noqa: F401
+    decide as decide_bank_change,
+)
+from services.provider.service.bank_account import (  # noqa: F401
+    list_changes as bank_account_changes,
+)
 from services.provider.service.registry import (  # noqa: F401
     apply,
     changes,

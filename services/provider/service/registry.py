@@ -26,6 +26,7 @@ from services.provider.errors import (
     UnknownRegion,
     UsccAlreadyRegistered,
 )
+from services.provider.service import bank_account
 from services.provider.service.access import (
     cipher,
     ensure_admin_of,
@@ -139,6 +140,8 @@ async def read(session: AsyncSession, principal: Principal,
         "bank_name": provider["bank_name"], "account_name": provider["bank_account_name"],
         "account_number_masked": provider["bank_account_number_masked"],
     } if insider else None
+    out["bank_account_change_pending"] = (await bank_account.pending_change(session, provider_id)
+                                          if insider else None)
     if out["bank_account"] is not None and principal.role == Role.service and settings:
         # The ledger's payment files need the whole number; only a service ever sees it.
         out["bank_account"]["account_number"] = cipher(settings).decrypt(
@@ -171,7 +174,8 @@ async def update_profile(session: AsyncSession, principal: Principal, provider_i
                          settings: ProviderSettings) -> dict[str, Any]:
     """Change the provider's name, address and location, contact or settlement account (its
     own admin). Each change is kept in the change log with the names of the fields changed;
-    a changed location moves the provider in nearby search at once."""
+    a changed location moves the provider in nearby search at once. A new settlement account
+    only becomes a pending change for an officer to approve (service/bank_account.py)."""
     ensure_admin_of(principal, provider_id)
     provider = await load_provider(session, provider_id, lock=True)
     if provider["status"] == ProviderStatus.revoked:
@@ -189,19 +193,19 @@ async def update_profile(session: AsyncSession, principal: Principal, provider_i
         values.update(contact_name=data.contact.name,
                       contact_phone_enc=box.encrypt(data.contact.phone, context=context),
                       contact_phone_masked=mask_phone(data.contact.phone))
-    if data.bank_account is not None:
-        number = data.bank_account.account_number
-        values.update(bank_name=data.bank_account.bank_name,
-                      bank_account_name=data.bank_account.account_name,
-                      bank_account_number_enc=box.encrypt(number, context=context),
-                      bank_account_number_masked=mask_account_number(number))
-    if not values:
+    if not values and data.bank_account is None:
         raise InvalidInput("Nothing to change.", code="NOTHING_TO_CHANGE", field="body")
     version = await repo.next_version(session)
-    await repo.update_profile(session, provider_id, values, version)
-    fields = sorted(data.model_dump(exclude_none=True))
-    await repo.insert_change(session, provider_id=provider_id, kind="profile",
-                             detail={"fields": fields}, actor=principal.sub, version=version)
+    if values:
+        await repo.update_profile(session, provider_id, values, version)
+        fields = sorted(data.model_dump(exclude_none=True, exclude={"bank_account"}))
+        await repo.insert_change(session, provider_id=provider_id, kind="profile",
+                                 detail={"fields": fields}, actor=principal.sub,
+                                 version=version)
+    if data.bank_account is not None:
+        # never effective at once: pending until an officer approves (bank_account.py)
+        await bank_account.request_change(session, principal, provider_id,
+                                          data.bank_account, settings, version)
     return await read(session, principal, provider_id)
 
 

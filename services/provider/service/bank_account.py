@@ -1,0 +1,120 @@
+"""Settlement bank account changes: asked by the provider's admin, decided by an officer.
+
+Rule (docs/settlement.md, "Payee bank accounts"): a provider admin's new account never takes
+effect by itself — it is kept as a `pending` change (a newer request supersedes an older
+pending one) and the provider keeps being paid to the last approved account (the provider
+row, which the ledger reads for its payment files) until a civil-affairs officer of the
+provider's region approves it. The officer is never the person who asked (also a CHECK in
+the database); each change is decided once (the provider row is locked first, so officers
+racing to approve and reject are served one after the other, and the second is refused with
+BANK_CHANGE_NOT_PENDING; the database refuses a second decision too). Every request and
+decision is kept (the change rows and the provider's change log).
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.common.auth import Principal
+from services.common.errors import Forbidden
+from services.common.ids import new_uuid
+from services.provider import repository as repo
+from services.provider import schemas
+from services.provider.config import ProviderSettings
+from services.provider.errors import BankChangeNotFound, BankChangeNotPending, ProviderRevoked
+from services.provider.service.access import (
+    cipher,
+    ensure_officer_of,
+    is_insider,
+    load_provider,
+    mask_account_number,
+)
+from services.provider.vocabulary import ProviderStatus
+
+
+def _read(row: dict[str, Any]) -> dict[str, Any]:
+    return {"id": str(row["id"]), "provider_id": str(row["provider_id"]),
+            "bank_name": row["bank_name"], "account_name": row["account_name"],
+            "account_number_masked": row["account_number_masked"], "status": row["status"],
+            "requested_by": row["requested_by"], "requested_at": row["requested_at"],
+            "decided_by": row["decided_by"], "decided_at": row["decided_at"],
+            "reason": row["reason"]}
+
+
+async def request_change(session: AsyncSession, principal: Principal, provider_id: uuid.UUID,
+                         account: schemas.BankAccountCreate, settings: ProviderSettings,
+                         version: int) -> dict[str, Any]:
+    """Record the admin's new account as pending (the caller holds the provider row lock
+    and has checked the admin). An earlier pending change is superseded."""
+    change_id = new_uuid()
+    await repo.supersede_pending_bank_change(session, provider_id)
+    await repo.insert_bank_change(session, {
+        "id": change_id, "provider_id": provider_id, "bank_name": account.bank_name,
+        "account_name": account.account_name,
+        # the provider's own context, so an approved blob is copied onto the provider as is
+        "account_number_enc": cipher(settings).encrypt(account.account_number,
+                                                       context=str(provider_id).encode()),
+        "account_number_masked": mask_account_number(account.account_number),
+        "requested_by": principal.sub})
+    await repo.insert_change(session, provider_id=provider_id, kind="profile",
+                             detail={"fields": ["bank_account"], "status": "pending",
+                                     "bank_account_change_id": str(change_id)},
+                             actor=principal.sub, version=version)
+    return {"id": str(change_id), "status": "pending"}
+
+
+async def pending_change(session: AsyncSession, provider_id: uuid.UUID
+                         ) -> dict[str, Any] | None:
+    rows = [r for r in await repo.bank_changes(session, provider_id) if r["status"] == "pending"]
+    return _read(rows[0]) if rows else None
+
+
+async def list_changes(session: AsyncSession, principal: Principal,
+                       provider_id: uuid.UUID) -> list[dict[str, Any]]:
+    """Every bank account change of the provider, newest first (its own people, officers and
+    finance of its region, auditors, services), numbers masked."""
+    provider = await load_provider(session, provider_id)
+    if not is_insider(principal, provider):
+        raise Forbidden("This provider is outside your scope.", code="OUT_OF_SCOPE",
+                        field="provider_id")
+    return [_read(r) for r in await repo.bank_changes(session, provider_id)]
+
+
+async def decide(session: AsyncSession, principal: Principal, provider_id: uuid.UUID,
+                 change_id: uuid.UUID, *, approve: bool, reason: str | None
+                 ) -> dict[str, Any]:
+    """Approve (the provider is paid to this account from now on) or reject a pending
+    change: an officer of the provider's region who did not ask for it."""
+    provider = await load_provider(session, provider_id, lock=True)
+    ensure_officer_of(principal, provider)
+    rows = await repo.bank_changes(session, provider_id, change_id=change_id, lock=True,
+                                   with_number=True)
+    if not rows:
+        raise BankChangeNotFound(field="change_id")
+    change = rows[0]
+    if change["requested_by"] == principal.sub:
+        raise Forbidden("The person who asked for the change cannot decide it.",
+                        code="MAKER_CHECKER_VIOLATION", field="change_id")
+    if change["status"] != "pending":
+        raise BankChangeNotPending(field="change_id", details={"status": change["status"]})
+    if approve and provider["status"] == ProviderStatus.revoked:
+        raise ProviderRevoked(field="provider_id")
+    status = "approved" if approve else "rejected"
+    await repo.decide_bank_change(session, change_id, status, principal.sub, reason)
+    version = await repo.next_version(session)
+    if approve:
+        await repo.update_profile(session, provider_id, {
+            "bank_name": change["bank_name"], "bank_account_name": change["account_name"],
+            "bank_account_number_enc": change["account_number_enc"],
+            "bank_account_number_masked": change["account_number_masked"]}, version)
+    else:
+        await repo.touch_provider(session, provider_id, version)
+    await repo.insert_change(session, provider_id=provider_id, kind="profile",
+                             detail={"fields": ["bank_account"], "status": status,
+                                     "bank_account_change_id": str(change_id)},
+                             actor=principal.sub, version=version)
+    decided = await repo.bank_changes(session, provider_id, change_id=change_id)
+    return _read(decided[0])
