@@ -44,7 +44,8 @@ def test_each_env_example_names_exactly_the_settings_of_its_class(name):
 def test_the_migration_env_names_a_database_for_every_service():
     listed = set(_env_file(INFRA / "env" / "migrate.env.example"))
     assert listed == {f"YIYANG_{s.upper()}_DATABASE_URL" for s in ("voucher", "provider",
-                                                                   "ledger")}
+                                                                   "ledger")} | {
+        "YIYANG_LEDGER_PII_ENCRYPTION_KEY", "YIYANG_LEDGER_PII_HASH_KEY"}
 
 
 def _exec_starts() -> list[tuple[str, list[str]]]:
@@ -98,7 +99,7 @@ def fresh_keys(monkeypatch):
 def test_yiyang_keys_makes_a_set_production_accepts_and_that_signs(fresh_keys):
     common = CommonSettings()
     voucher = VoucherSettings()
-    assert ProviderSettings() and WebSettings()
+    assert ProviderSettings() and WebSettings() and LedgerSettings()
     # One-line PEMs, as an environment file holds them, load and work.
     assert "\n" not in common.auth_private_key
     token = issue_token(common.auth_private_key, role="auditor", sub="a1")

@@ -40,6 +40,7 @@ SECRETS = {
     VoucherSettings: ("qr_private_key", "qr_public_key", "pii_encryption_key", "pii_hash_key",
                       "stripe_secret_key", "stripe_webhook_secret"),
     ProviderSettings: ("pii_encryption_key", "pii_hash_key"),
+    LedgerSettings: ("pii_encryption_key", "pii_hash_key"),
     WebSettings: ("session_secret",),
 }
 
@@ -66,4 +67,5 @@ def test_the_stripe_webhook_secret_of_the_repository_cannot_sign_in_production(p
 
 
 def test_the_ledger_starts_in_production_without_stripe(production):
-    assert LedgerSettings().stripe_secret_key is None
+    fresh = {name: secrets.token_hex(32) for name in SECRETS[LedgerSettings]}
+    assert LedgerSettings(**fresh).stripe_secret_key is None
