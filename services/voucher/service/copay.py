@@ -100,7 +100,7 @@ class StripeGateway:
         page = await self._call(self.client.v1.refunds.list,
                                 params={"payment_intent": pi, "limit": 100})
         for refund in page.data:
-            if (refund.metadata or {}).get(metadata_key) == value:
+            if (refund.to_dict().get("metadata") or {}).get(metadata_key) == value:
                 return refund
         return None
 
