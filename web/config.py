@@ -25,6 +25,11 @@ class WebSettings(BaseSettings):
     accounts_file: Path | None = None
     # Seconds before a QR code's expiry at which the page fetches a fresh one.
     qr_refresh_margin_s: int = 10
+    # The family's co-payment page loads Stripe.js from here and uses this publishable key:
+    # localstripe's fake (`yiyang localstripe`) in development, Stripe's own in production
+    # (https://js.stripe.com/v3/ and your pk_live_...).
+    stripe_js_url: str = "http://127.0.0.1:8420/js.stripe.com/v3/"
+    stripe_publishable_key: str = "pk_test_yiyang_local"
 
     @model_validator(mode="after")
     def _refuse_development_secrets(self) -> WebSettings:
@@ -32,6 +37,10 @@ class WebSettings(BaseSettings):
         if env not in ("development", "test") and self.session_secret == DEV_SESSION_SECRET:
             raise ValueError(f"development secrets may not be used in {env}: "
                              "set YIYANG_WEB_SESSION_SECRET")
+        if env not in ("development", "test") and not self.stripe_js_url.startswith(
+                "https://"):
+            raise ValueError(f"Stripe.js must be loaded over https in {env}: "
+                             "set YIYANG_WEB_STRIPE_JS_URL (https://js.stripe.com/v3/)")
         refuse_dev_secrets(self)
         return self
 
