@@ -59,7 +59,7 @@ async def test_staff_choose_and_family_pays_online(web, stripe_ls):
         pay = await me.get(f"/me/copay/{ids[0]}")
         assert pay.status_code == 200
         csp = pay.headers["content-security-policy"]
-        assert f"script-src 'self' http://127.0.0.1:8420" in csp  # the settings' Stripe.js
+        assert "script-src 'self' http://127.0.0.1:8420" in csp  # the settings' Stripe.js
         assert '<script src="http://127.0.0.1:8420/js.stripe.com/v3/"></script>' in pay.text
         assert 'data-publishable-key="pk_test_yiyang_local"' in pay.text
         secret = re.search(r'data-client-secret="([^"]+)"', pay.text).group(1)

@@ -183,7 +183,7 @@ _COPAY_ID = re.compile(r"^[0-9a-fA-F-]{36}$")
 def _pay_csp(web: Any) -> str:
     """The page's Content-Security-Policy: ours, plus Stripe.js where settings say it is
     (localstripe in development; js.stripe.com, its frames and api.stripe.com otherwise)."""
-    parts = urlsplit(web.settings.stripe_js_url)
+    parts = urlsplit(web.settings.stripe_js)
     origin = f"{parts.scheme}://{parts.netloc}"
     return ("default-src 'self'; img-src 'self' data: blob:; style-src 'self'; "
             f"script-src 'self' {origin}; connect-src 'self' {origin} https://api.stripe.com; "
@@ -231,7 +231,7 @@ async def copay_pay(request: Request, copayment_id: str, web: StateDep,
     rows = [cp]
     await _name_providers(web, session, rows)
     response = page(request, "me_copay_pay.html", session, copay=rows[0],
-                    stripe_js_url=web.settings.stripe_js_url,
+                    stripe_js_url=web.settings.stripe_js,
                     publishable_key=web.settings.stripe_publishable_key,
                     return_url=f"/me/copay/{copayment_id}/done")
     response.headers["Content-Security-Policy"] = _pay_csp(web)
