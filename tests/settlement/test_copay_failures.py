@@ -6,6 +6,7 @@ refund Stripe made whose answer we lost (found again, not made twice)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -214,3 +215,41 @@ async def test_a_refund_whose_answer_was_lost_is_not_made_twice(settle, stripe_l
     assert await copay_refund.retry_due(pool, gw) == 1
     assert await s.w.conn.fetchval("SELECT stripe_refund_id FROM copay_refund") == made.id
     assert [f["amount"] for f in stripe_ls.refunds(cp["payment_intent_id"])] == [5_000]
+
+
+async def test_the_retry_loop_sends_pending_refunds_and_syncs_lost_webhooks(settle, stripe_ls):
+    """What the voucher service runs every YIYANG_VOUCHER_COPAY_RETRY_INTERVAL_S: a refund
+    left pending by an outage is sent, and a payment whose webhook never came is recorded."""
+    from services.voucher.main import _copay_retry
+
+    s = settle
+    _use(s, stripe_ls)
+    _pid, term = await s.provider()
+    refunded, unheard = await _online(s, term, pay=True), await _online(s, term, pay=True)
+    r = await s.w.client.post(f"/v1/copayments/{refunded['id']}/sync", headers=term.headers)
+    assert r.json()["status"] == "succeeded"
+    stripe_ls.stop()
+    try:
+        assert (await s.void(term, refunded["rid"])).status_code == 200
+    finally:
+        stripe_ls.start()
+    # due now, and the unheard payment old enough for the loop to look at it
+    await s.w.conn.execute("UPDATE copay_refund SET next_attempt_at = now()")
+    await s.w.conn.execute("UPDATE copayment SET created_at = now() - interval '5 minutes' "
+                           "WHERE id = $1", uuid.UUID(unheard["id"]))
+    task = asyncio.create_task(_copay_retry(s.w.app, 0.1))
+    try:
+        for _ in range(200):
+            rows = [await _copayment(s, cp["id"]) for cp in (refunded, unheard)]
+            if rows[0]["status"] == "refunded" and rows[1]["status"] == "succeeded":
+                break
+            await asyncio.sleep(0.1)
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    assert rows == [{"captured_fen": 5_000, "refunded_fen": 5_000, "refund_pending_fen": 0,
+                     "status": "refunded"},
+                    {"captured_fen": 5_000, "refunded_fen": 0, "refund_pending_fen": 0,
+                     "status": "succeeded"}]
+    assert [f["amount"] for f in stripe_ls.refunds(refunded["payment_intent_id"])] == [5_000]
