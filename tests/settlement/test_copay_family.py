@@ -35,6 +35,10 @@ async def _redeem(s: Any, term: Any, gross: int = 10_000) -> tuple[str, str]:
     return r.json()["id"], str(ben)
 
 
+def other_provider_headers(s: Any) -> dict[str, str]:
+    return s.tokens.headers(Role.provider_staff, provider_id="p-someone-else")
+
+
 def _err(r: Any) -> tuple[int, str]:
     return r.status_code, r.json()["error"]["code"]
 
@@ -76,6 +80,14 @@ async def test_family_lists_pays_and_sync_records_once(settle, stripe_ls):
                             headers=s.tokens.headers(Role.civil_affairs, region="450100"))) \
         == (403, "ROLE_NOT_ALLOWED")
     assert (await c.get(f"/v1/beneficiaries/{ben}/copayments")).status_code == 401
+    for role in (Role.finance, Role.auditor, Role.civil_affairs):
+        who = s.tokens.headers(role, region="450000")
+        assert _err(await c.get(f"/v1/copayments/{cp['id']}", headers=who)) == \
+            (403, "ROLE_NOT_ALLOWED")
+        assert _err(await c.post(f"/v1/copayments/{cp['id']}/sync", headers=who)) == \
+            (403, "ROLE_NOT_ALLOWED")
+    assert _err(await c.get(f"/v1/copayments/{cp['id']}", headers=other_provider_headers(
+        s))) == (404, "COPAYMENT_NOT_FOUND")
     other_provider = s.tokens.headers(Role.provider_admin, provider_id="p-other")
     assert _err(await c.post(f"/v1/copayments/{cp['id']}/sync", headers=other_provider)) == \
         (404, "COPAYMENT_NOT_FOUND")
