@@ -4,8 +4,8 @@
     yiyang token --role ROLE    a development bearer token (last line of the output)
     yiyang migrate [SERVICE]    bring databases to the newest migration
     yiyang serve SERVICE        one service in the foreground (what `up` starts)
-    yiyang localstripe          the local fake Stripe, bound to 127.0.0.1, no disk dump
-    yiyang keys                 fresh production secrets, one VAR=value line each
+    yiyang localstripe          the local fake Stripe, bound to 127.0.0.1 (webhooks: --webhook-url)
+    yiyang keys                 fresh production secrets, one VAR='value' line each
 """
 
 from __future__ import annotations
@@ -13,7 +13,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib
+import os
 import sys
+from pathlib import Path
 
 from services.common.auth import Role, issue_token
 from services.common.settings import get_common_settings
@@ -71,7 +73,8 @@ def _cmd_up(args: argparse.Namespace) -> int:
 def _cmd_localstripe(args: argparse.Namespace) -> int:
     from services.common import stripe_fake
 
-    stripe_fake.serve(args.host, args.port)
+    stripe_fake.serve(args.host, args.port, state=args.state, webhook_url=args.webhook_url,
+                      webhook_secret=args.webhook_secret)
     return 0
 
 
@@ -131,6 +134,12 @@ def build_parser() -> argparse.ArgumentParser:
     ls = sub.add_parser("localstripe", help="run the local fake Stripe")
     ls.add_argument("--host", default="127.0.0.1")
     ls.add_argument("--port", type=int, default=8420)
+    ls.add_argument("--state", type=Path, default=None,
+                    help="keep its objects in this file (default: memory only)")
+    ls.add_argument("--webhook-url", default=os.environ.get("YIYANG_STRIPE_WEBHOOK_URL"),
+                    help="deliver payment_intent events here, signed (Stripe's webhooks)")
+    ls.add_argument("--webhook-secret",
+                    default=os.environ.get("YIYANG_STRIPE_WEBHOOK_SECRET"))
     ls.set_defaults(func=_cmd_localstripe)
 
     for name, (module, help_text) in MODULE_COMMANDS.items():

@@ -80,9 +80,15 @@ def _children(db_urls: dict[str, str], host: str) -> list[Child]:
             {f"YIYANG_{service.upper()}_DATABASE_URL": db_urls[service]},
         ))
     stripe_port = int(os.environ.get("YIYANG_STRIPE_PORT", "8420"))
-    children.append(Child("localstripe", [py, "-m", "services.cli", "localstripe", "--host",
-                                          host, "--port", str(stripe_port)],
-                          f"http://{host}:{stripe_port}/v1/customers"))
+    # localstripe delivers payment_intent events to the voucher service's webhook, signed
+    # with the voucher service's webhook secret, as Stripe does in production.
+    # (Through the environment: a secret on the command line is visible to every user.)
+    children.append(Child(
+        "localstripe", [py, "-m", "services.cli", "localstripe", "--host", host, "--port",
+                        str(stripe_port)],
+        f"http://{host}:{stripe_port}/v1/customers",
+        {"YIYANG_STRIPE_WEBHOOK_URL": f"{common.voucher_url}/v1/stripe/webhook",
+         "YIYANG_STRIPE_WEBHOOK_SECRET": _service_settings("voucher").stripe_webhook_secret}))
     if importlib.util.find_spec("services.voucher.relay"):
         children.append(Child("relay", [py, "-m", "services.cli", "relay"], None,
                               {"YIYANG_VOUCHER_DATABASE_URL": db_urls["voucher"]}))

@@ -83,6 +83,12 @@ FRIENDLY: dict[str, str] = {
                             "没有入账任何一笔，请核对后重新上传。",
     "FILE_TOO_LARGE": "文件太大了，请上传 5MB 以内的文件。",
     "PROVIDER_SERVICE_UNAVAILABLE": "系统暂时忙，请稍后再试。",
+    # Co-payments (services/voucher/service/copay.py).
+    "COPAYMENT_NOT_FOUND": "没有找到这笔自付款。",
+    "NO_COPAYMENT_DUE": "这笔交易没有需要老人自付的钱。",
+    "COPAYMENT_NOT_PAYABLE": "这笔自付款已经付过，或者交易已撤销，不用再付了。",
+    "REFUND_EXCEEDS_CAPTURED": "退款不能超过已收的自付款。",
+    "PAYMENT_PROVIDER_UNAVAILABLE": "在线支付暂时打不开，请稍后再试。",
     # The provider service's codes (services/provider/errors.py).
     "ILLEGAL_TRANSITION": "当前状态下不能进行这个操作。",
     "PROVIDER_NOT_FOUND": "没有找到这家服务机构。",
@@ -192,6 +198,24 @@ class VoucherClient(ServiceClient):
     async def void(self, redemption_id: str, reason: str) -> dict[str, Any]:
         return await self.json("POST", f"/v1/redemptions/{redemption_id}/void",
                                json={"reason": reason})
+
+    # --- co-payments (services/voucher/api/copay.py) ---
+    async def start_copayment(self, redemption_id: str, method: str) -> dict[str, Any]:
+        return await self.json("POST", f"/v1/redemptions/{redemption_id}/copayment",
+                               json={"method": method})
+
+    async def copayments_due(self, beneficiary_id: str) -> list[dict[str, Any]]:
+        return _rows(await self.json("GET", f"/v1/beneficiaries/{beneficiary_id}/copayments"),
+                     "copayments")
+
+    async def copayment(self, copayment_id: str) -> dict[str, Any]:
+        return await self.json("GET", f"/v1/copayments/{copayment_id}")
+
+    async def copayment_client_secret(self, copayment_id: str) -> dict[str, Any]:
+        return await self.json("GET", f"/v1/copayments/{copayment_id}/client-secret")
+
+    async def sync_copayment(self, copayment_id: str) -> dict[str, Any]:
+        return await self.json("POST", f"/v1/copayments/{copayment_id}/sync")
 
     async def enrol(self, body: dict[str, Any]) -> dict[str, Any]:
         return await self.json("POST", "/v1/beneficiaries", json=body)

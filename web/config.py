@@ -8,10 +8,12 @@ from pathlib import Path
 from pydantic import model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from services.common import dev_keys
 from services.common.settings import get_common_settings, refuse_dev_secrets
 
 # Public (it is in the repository): signs session cookies on a developer's machine only.
 DEV_SESSION_SECRET = "yiyang-web-development-session-secret-do-not-use"
+LOCALSTRIPE_JS = "http://127.0.0.1:8420/js.stripe.com/v3/"
 
 
 class WebSettings(BaseSettings):
@@ -25,6 +27,11 @@ class WebSettings(BaseSettings):
     accounts_file: Path | None = None
     # Seconds before a QR code's expiry at which the page fetches a fresh one.
     qr_refresh_margin_s: int = 10
+    # The family's co-payment page loads Stripe.js from here and uses this publishable key.
+    # Unset: localstripe's fake (`yiyang localstripe`) in development and test, Stripe's own
+    # https://js.stripe.com/v3/ elsewhere (where the key must be set: pk_live_...).
+    stripe_js_url: str | None = None
+    stripe_publishable_key: str = dev_keys.DEV_STRIPE_PUBLISHABLE_KEY
 
     @model_validator(mode="after")
     def _refuse_development_secrets(self) -> WebSettings:
@@ -32,6 +39,9 @@ class WebSettings(BaseSettings):
         if env not in ("development", "test") and self.session_secret == DEV_SESSION_SECRET:
             raise ValueError(f"development secrets may not be used in {env}: "
                              "set YIYANG_WEB_SESSION_SECRET")
+        if env not in ("development", "test") and not self.stripe_js.startswith("https://"):
+            raise ValueError(f"Stripe.js must be loaded over https in {env}: "
+                             "set YIYANG_WEB_STRIPE_JS_URL (https://js.stripe.com/v3/)")
         refuse_dev_secrets(self)
         return self
 
@@ -40,6 +50,14 @@ class WebSettings(BaseSettings):
         if self.cookie_secure is not None:
             return self.cookie_secure
         return get_common_settings().env not in ("development", "test")
+
+    @property
+    def stripe_js(self) -> str:
+        if self.stripe_js_url:
+            return self.stripe_js_url
+        if get_common_settings().env in ("development", "test"):
+            return LOCALSTRIPE_JS
+        return "https://js.stripe.com/v3/"
 
     @property
     def accounts_path(self) -> Path:

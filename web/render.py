@@ -19,10 +19,10 @@ ROLE_NAMES = {
 }
 
 NAV: dict[str, list[tuple[str, str]]] = {
-    "beneficiary": [("/me", "我的补贴券"), ("/me/qr", "出示付款码"), ("/me/history", "使用记录"),
-                    ("/me/nearby", "附近服务")],
-    "proxy": [("/me", "补贴券"), ("/me/qr", "出示付款码"), ("/me/history", "使用记录"),
-              ("/me/nearby", "附近服务")],
+    "beneficiary": [("/me", "我的补贴券"), ("/me/qr", "出示付款码"), ("/me/copay", "待支付"),
+                    ("/me/history", "使用记录"), ("/me/nearby", "附近服务")],
+    "proxy": [("/me", "补贴券"), ("/me/qr", "出示付款码"), ("/me/copay", "待支付"),
+              ("/me/history", "使用记录"), ("/me/nearby", "附近服务")],
     "provider_staff": [("/provider/redeem", "扫码收款"), ("/provider/today", "今日交易")],
     "provider_admin": [("/provider/admin", "机构管理"), ("/provider/claims", "申请结算"),
                        ("/provider/statement", "对账单"), ("/provider/redeem", "扫码收款"),

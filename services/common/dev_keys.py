@@ -27,6 +27,8 @@ DEV_PII_HASH_KEY = "e3894256446d606a375f2e2040c6f8cf2e4aab43703ec0360163eacb66de
 # Stripe: the webhook signing secret and API key the local fake (localstripe) is used with.
 DEV_STRIPE_WEBHOOK_SECRET = "whsec_yiyang_local_development"
 DEV_STRIPE_SECRET_KEY = "sk_test_yiyang_local"
+# Not a secret, but a deployment left with it could take no payment: refused alike.
+DEV_STRIPE_PUBLISHABLE_KEY = "pk_test_yiyang_local"
 
 # The placeholder of infra/env/*.env.example, refused like a development key.
 PLACEHOLDER = "CHANGE_ME"
@@ -35,4 +37,5 @@ DEV_SECRETS = {
     PLACEHOLDER,
     DEV_AUTH_PRIVATE_KEY, DEV_AUTH_PUBLIC_KEY, DEV_QR_PRIVATE_KEY, DEV_QR_PUBLIC_KEY,
     DEV_PII_ENCRYPTION_KEY, DEV_PII_HASH_KEY, DEV_STRIPE_WEBHOOK_SECRET, DEV_STRIPE_SECRET_KEY,
+    DEV_STRIPE_PUBLISHABLE_KEY,
 }

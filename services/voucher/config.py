@@ -46,6 +46,9 @@ class VoucherSettings(BaseSettings):
     stripe_api_base: str = "http://127.0.0.1:8420"
     stripe_secret_key: str = dev_keys.DEV_STRIPE_SECRET_KEY
     stripe_webhook_secret: str = dev_keys.DEV_STRIPE_WEBHOOK_SECRET
+    # How often refunds Stripe has not confirmed are sent again, and open online
+    # co-payments re-read from Stripe in case their webhook was lost (0 = never).
+    copay_retry_interval_s: float = 30.0
     # How often lapsed vouchers are expired and their unused balance released (0 = never).
     expiry_interval_s: float = 60.0
 

@@ -51,6 +51,9 @@ def create_app(settings: VoucherSettings | None = None, *,
                 directory.run(client, lambda: service_token(key, "voucher", ttl_s=600),
                               settings.directory_poll_interval_s),
                 name="voucher-directory"))
+        if settings.copay_retry_interval_s > 0:
+            app.state.background_tasks.append(asyncio.create_task(
+                _copay_retry(app, settings.copay_retry_interval_s), name="voucher-copay"))
         if settings.nonce_purge_interval_s > 0:
             app.state.background_tasks.append(asyncio.create_task(
                 _purge_nonces(app, settings.nonce_purge_interval_s), name="voucher-nonces"))
@@ -156,6 +159,27 @@ async def _purge_nonces(app: FastAPI, interval_s: float) -> None:
             raise
         except Exception as exc:  # noqa: BLE001
             log.warning("nonce purge failed: %s", type(exc).__name__)
+
+
+async def _copay_retry(app: FastAPI, interval_s: float) -> None:
+    """Refunds Stripe has not confirmed are sent again; open online co-payments whose
+    webhook may be lost are re-read from Stripe (service/copay_refund.py, copay.py)."""
+    from services.voucher.api.copay import gateway_of
+    from services.voucher.service import copay, copay_refund
+
+    while True:
+        await asyncio.sleep(interval_s)
+        try:
+            pool = app.state.db.raw_pool
+            done = await copay_refund.retry_due(pool, gateway_of(app))
+            captured = await copay.sync_open(pool, gateway_of(app))
+            if done or captured:
+                log.info("co-payments: %d refunds confirmed, %d payments synced", done,
+                         captured)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - try again next time
+            log.warning("co-payment retry failed: %s", type(exc).__name__)
 
 
 app = create_app()

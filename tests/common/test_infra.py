@@ -91,6 +91,7 @@ def fresh_keys(monkeypatch):
     monkeypatch.setenv("YIYANG_ENV", "production")
     monkeypatch.setenv("YIYANG_VOUCHER_STRIPE_SECRET_KEY", "sk_live_from_the_dashboard")
     monkeypatch.setenv("YIYANG_VOUCHER_STRIPE_WEBHOOK_SECRET", "whsec_from_the_dashboard")
+    monkeypatch.setenv("YIYANG_WEB_STRIPE_PUBLISHABLE_KEY", "pk_live_from_the_dashboard")
     get_common_settings.cache_clear()
     yield fresh
     get_common_settings.cache_clear()

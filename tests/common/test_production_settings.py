@@ -41,7 +41,7 @@ SECRETS = {
                       "stripe_secret_key", "stripe_webhook_secret"),
     ProviderSettings: ("pii_encryption_key", "pii_hash_key"),
     LedgerSettings: ("pii_encryption_key", "pii_hash_key"),
-    WebSettings: ("session_secret",),
+    WebSettings: ("session_secret", "stripe_publishable_key"),
 }
 
 

@@ -23,6 +23,7 @@ import os
 import signal
 import sys
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import httpx
@@ -63,7 +64,16 @@ class Live:
 
 @pytest.fixture(scope="module")
 async def live(pg_admin_url, db_templates, tokens, tmp_path_factory) -> AsyncIterator[Live]:
-    tmp = tmp_path_factory.mktemp("walk")
+    async with served_system(pg_admin_url, db_templates, tokens,
+                             tmp_path_factory.mktemp("walk")) as running_system:
+        yield running_system
+
+
+@asynccontextmanager
+async def served_system(pg_admin_url: str, db_templates: dict[str, str], tokens: Any,
+                        tmp: Path, **web_settings: Any) -> AsyncIterator[Live]:
+    """The system served on free ports with the relay running (other browser modules use it
+    too; `web_settings` add to the web app's settings)."""
     async with system(pg_admin_url, db_templates, tokens, tmp, qr_ttl_s=QR_TTL_S) as s:
         served = Served()
         relay: asyncio.subprocess.Process | None = None
@@ -81,7 +91,8 @@ async def live(pg_admin_url, db_templates, tokens, tmp_path_factory) -> AsyncIte
             # Refresh the code a few seconds after it is shown, so the walk sees the page
             # fetch a new one by itself.
             web = create_app(
-                WebSettings(accounts_file=s.accounts_file, qr_refresh_margin_s=QR_TTL_S - 4),
+                WebSettings(accounts_file=s.accounts_file, qr_refresh_margin_s=QR_TTL_S - 4,
+                            **web_settings),
                 common=CommonSettings(voucher_url=urls["voucher"],
                                       provider_url=urls["provider"],
                                       ledger_url=urls["ledger"]))

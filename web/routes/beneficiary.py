@@ -1,10 +1,13 @@
-"""Pages for the elderly person and their family (proxy): vouchers, the QR code, history."""
+"""Pages for the elderly person and their family (proxy): vouchers, the QR code, history,
+and paying a co-payment online."""
 
 from __future__ import annotations
 
 import base64
+import re
 from datetime import UTC, datetime
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -170,3 +173,86 @@ async def nearby(request: Request, web: StateDep, session: Session = PERSON,
         finally:
             await client.aclose()
     return page(request, "me_nearby.html", session, rows=rows, error=error, lat=lat, lon=lon)
+
+
+# --- co-payments paid online (services/voucher/api/copay.py; docs/copayments.md) -----------
+
+_COPAY_ID = re.compile(r"^[0-9a-fA-F-]{36}$")
+
+
+def _pay_csp(web: Any) -> str:
+    """The page's Content-Security-Policy: ours, plus Stripe.js where settings say it is
+    (localstripe in development; js.stripe.com, its frames and api.stripe.com otherwise)."""
+    parts = urlsplit(web.settings.stripe_js)
+    origin = f"{parts.scheme}://{parts.netloc}"
+    return ("default-src 'self'; img-src 'self' data: blob:; style-src 'self'; "
+            f"script-src 'self' {origin}; connect-src 'self' {origin} https://api.stripe.com; "
+            f"frame-src {origin} https://js.stripe.com https://hooks.stripe.com; "
+            "frame-ancestors 'none'")
+
+
+@router.get("/copay", response_class=HTMLResponse)
+async def copay_list(request: Request, web: StateDep, session: Session = PERSON
+                     ) -> HTMLResponse:
+    """待支付的自付部分: the person's co-payments the provider asked to be paid online."""
+    client = voucher_client(web, session)
+    rows: list[dict[str, Any]] = []
+    error = None
+    try:
+        rows = await client.copayments_due(_acting_for(session))
+    except ApiError as exc:
+        error = exc.friendly
+    finally:
+        await client.aclose()
+    await _name_providers(web, session, rows)
+    return page(request, "me_copay.html", session, rows=rows, error=error,
+                people=await _people(web, session), acting_for=_acting_for(session))
+
+
+@router.get("/copay/{copayment_id}", response_class=HTMLResponse)
+async def copay_pay(request: Request, copayment_id: str, web: StateDep,
+                    session: Session = PERSON) -> Response:
+    """去支付: the card form of Stripe.js (loaded from settings), confirming the
+    co-payment's PaymentIntent in the browser; the card never reaches our servers."""
+    if not _COPAY_ID.match(copayment_id):
+        return page(request, "error.html", session, status_code=404, message="没有这笔自付款。")
+    client = voucher_client(web, session)
+    try:
+        cp = await client.copayment_client_secret(copayment_id)
+    except ApiError as exc:
+        if exc.code == "COPAYMENT_NOT_PAYABLE":
+            return RedirectResponse(f"/me/copay/{copayment_id}/done", status_code=303)
+        return page(request, "error.html", session, status_code=exc.status
+                    if exc.status < 500 else 502, message=exc.friendly)
+    finally:
+        await client.aclose()
+    if cp.get("status") != "open" or not cp.get("client_secret"):
+        return RedirectResponse(f"/me/copay/{copayment_id}/done", status_code=303)
+    rows = [cp]
+    await _name_providers(web, session, rows)
+    response = page(request, "me_copay_pay.html", session, copay=rows[0],
+                    stripe_js_url=web.settings.stripe_js,
+                    publishable_key=web.settings.stripe_publishable_key,
+                    return_url=f"/me/copay/{copayment_id}/done")
+    response.headers["Content-Security-Policy"] = _pay_csp(web)
+    return response
+
+
+@router.get("/copay/{copayment_id}/done", response_class=HTMLResponse)
+async def copay_done(request: Request, copayment_id: str, web: StateDep,
+                     session: Session = PERSON) -> HTMLResponse:
+    """After paying: ask the voucher service to re-read the payment from Stripe (in case
+    the webhook is late or lost; recorded once either way) and show the result."""
+    if not _COPAY_ID.match(copayment_id):
+        return page(request, "error.html", session, status_code=404, message="没有这笔自付款。")
+    client = voucher_client(web, session)
+    try:
+        cp = await client.sync_copayment(copayment_id)
+    except ApiError as exc:
+        return page(request, "error.html", session, status_code=exc.status
+                    if exc.status < 500 else 502, message=exc.friendly)
+    finally:
+        await client.aclose()
+    rows = [cp]
+    await _name_providers(web, session, rows)
+    return page(request, "me_copay_done.html", session, copay=rows[0])

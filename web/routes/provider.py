@@ -136,6 +136,28 @@ async def redeem_confirm(request: Request, web: StateDep, session: CsrfSession,
                 gross_fen=gross_fen)
 
 
+@router.post("/redemptions/{redemption_id}/copayment", response_class=HTMLResponse)
+async def copayment(request: Request, redemption_id: str, web: StateDep, session: CsrfSession,
+                    method: Annotated[str, Form()] = "") -> HTMLResponse:
+    """After a redemption with a co-payment: 现金已收 (cash taken at the counter) or
+    家属在线支付 (the family pays online; it appears on their 待支付 page). Choosing again
+    answers the same co-payment; the other method is refused."""
+    if session.role not in (Role.provider_staff.value, Role.provider_admin.value):
+        raise PageForbidden()
+    if method not in ("cash", "stripe") or not re.match(r"^[\w-]{1,64}$", redemption_id):
+        return page(request, "error.html", session, status_code=422,
+                    message="请选择现金已收或家属在线支付。")
+    client = voucher_client(web, session)
+    try:
+        cp = await client.start_copayment(redemption_id, method)
+    except ApiError as exc:
+        return page(request, "provider_copay.html", session, status_code=exc.status
+                    if exc.status < 500 else 502, error=exc.friendly, copay=None)
+    finally:
+        await client.aclose()
+    return page(request, "provider_copay.html", session, error=None, copay=cp)
+
+
 def day_summary(rows: list[dict[str, Any]]) -> dict[str, int]:
     """Totals of the day's redemptions that stand (voided ones are listed, not counted)."""
     live = [r for r in rows if r.get("status") != "voided"]

@@ -165,21 +165,22 @@ async def void_redemption(redemption_id: uuid.UUID, body: VoidCreate, pool: RawP
                                                          Role.provider_staff)) -> dict:
     """Void a redemption of your own provider, the same day and before it is claimed.
 
-    The subsidy goes back on the voucher and `redemption.voided` goes to the ledger. Voiding
-    again answers the same (`already_voided: true`) and changes nothing.
+    The subsidy goes back on the voucher and `redemption.voided` goes to the ledger; a
+    co-payment already paid is refunded (durably: if Stripe is down the void still answers
+    200 and the refund is retried until Stripe confirms it). Voiding again answers the same
+    (`already_voided: true`) and changes nothing.
     """
     if not principal.provider_id:
         raise AppError("No provider in scope.", code="OUT_OF_SCOPE", field="provider_id",
                        status_code=403)
     result = await flow.void(pool, redemption_id, provider_id=principal.provider_id,
                              actor=principal.sub, reason=body.reason)
-    # settlement: a void refunds whatever co-payment is left, also on a retried void
-    # (services/voucher/service/copay.py; nothing left = nothing done)
+    # The void recorded its co-payment's refund; send it to Stripe now. If Stripe does not
+    # answer, the void still stands (200) and the retry loop sends the refund later.
     from services.voucher.api.copay import gateway
-    from services.voucher.service import copay
+    from services.voucher.service import copay_refund
 
-    await copay.refund(pool, gateway(request), None, redemption_id=redemption_id,
-                       provider_id=None, amount_fen=None)
+    await copay_refund.process_for_redemption(pool, gateway(request), redemption_id)
     return result
 
 

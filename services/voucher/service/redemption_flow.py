@@ -20,7 +20,7 @@ from services.common.ids import new_uuid
 from services.voucher.directory import ProviderDirectory, ProviderEntry
 from services.voucher.repository import codes as card_repo
 from services.voucher.repository import redemption as repo
-from services.voucher.service import codes
+from services.voucher.service import codes, copay_refund
 from services.voucher.service.redemption import (
     REFUSALS,
     VoucherState,
@@ -241,7 +241,8 @@ async def _diagnose(pool: asyncpg.Pool, provider_id: str, provider: ProviderEntr
 async def void(pool: asyncpg.Pool, redemption_id: uuid.UUID, *, provider_id: str | None,
                actor: str, reason: str, now: datetime | None = None) -> dict[str, Any]:
     """Void a redemption the same day (Asia/Shanghai), before it is claimed: the subsidy goes
-    back on the voucher and `redemption.voided` is written for the ledger. Voiding a voided
+    back on the voucher, `redemption.voided` is written for the ledger and the refund of
+    any co-payment captured is recorded (service/copay_refund.py). Voiding a voided
     redemption answers the same again and changes nothing. `provider_id` None = a service."""
     now = now or datetime.now(UTC)
     async with pool.acquire() as conn, conn.transaction():
@@ -264,6 +265,8 @@ async def void(pool: asyncpg.Pool, redemption_id: uuid.UUID, *, provider_id: str
                                              subsidy_fen=row["subsidy_fen"],
                                              day_on=row["day_on"], now=now)
         await repo.mark_voided(conn, row["id"], now=now, by=actor, reason=reason)
+        # Its co-payment's refund is promised in this same transaction (sent after commit).
+        await copay_refund.reserve_for_void(conn, row["id"])
         payload = {
             "program_code": voucher["program_code"], "region_code": voucher["region_code"],
             "budget_region_code": voucher["budget_region_code"], "period": voucher["period"],

@@ -1,0 +1,183 @@
+"""Refunds of co-payments: durable, retried, exactly once (docs/copayments.md).
+
+Rules:
+- A refund is first a `copay_refund` row, written in the same transaction as its cause: a
+  provider's request (key `refund:<their key>`), a void (`void:<redemption_id>`, whatever is
+  left), or a payment captured after its redemption was voided (`void:<redemption_id>`,
+  reason `late_capture`). So a void that committed has its refund on record, even if Stripe
+  is down at that moment.
+- Never more than captured: refunded + promised (`refund_pending_fen`) <= captured, checked
+  here and by a CHECK in the database.
+- Cash is given back at the counter: the row is `succeeded` at once and `copay.refunded`
+  goes to the outbox in that same transaction.
+- Online: after commit the refund is sent to Stripe (`process`), under a lease so that one
+  worker at a time tries it, with the Stripe idempotency key `copay_refund:<key>` and the key
+  in the refund's metadata. A retry first looks for a refund carrying that metadata, so a
+  crash between Stripe's answer and our commit never refunds twice. When Stripe confirms,
+  the row is `succeeded`, the amount moves from pending to refunded and `copay.refunded`
+  goes to the outbox, in one transaction (copayment then copay_refund: see the lock order
+  in service/copay.py). If Stripe does not answer, the row stays pending with a growing
+  delay; `retry_due` (the service's retry loop, every YIYANG_VOUCHER_COPAY_RETRY_INTERVAL_S)
+  sends it again.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any
+
+import asyncpg
+
+from services.common.errors import Conflict
+from services.voucher.repository import copay as repo
+from services.voucher.service.copay import (
+    CopayNotFound,
+    RefundTooLarge,
+    StripeGateway,
+    StripeUnavailable,
+    payload,
+    read,
+)
+
+log = logging.getLogger("yiyang.voucher.copay")
+LEASE_S = 60.0
+METADATA_KEY = "copay_refund_key"
+
+
+def retry_delay_s(attempts: int) -> float:
+    """Wait before the next attempt: 5 s doubling, at most 10 minutes."""
+    return float(min(600, 5 * 2 ** max(0, attempts - 1)))
+
+
+async def reserve(conn: asyncpg.Connection, redemption_id: Any, copayment_id: Any, *,
+                  key: str, amount_fen: int | None, reason: str) -> str | None:
+    """Record a refund (None amount: all that is left) of a co-payment whose redemption and
+    co-payment rows the caller has locked, in that order. Returns the key when Stripe still
+    has to make it, None when nothing is left to send (nothing to refund, or cash)."""
+    r = await repo.lock_redemption(conn, redemption_id)  # already held: no new wait
+    c = await repo.by_id(conn, copayment_id)
+    left = int(c["captured_fen"]) - int(c["refunded_fen"]) - int(c["refund_pending_fen"])
+    amount = left if amount_fen is None else amount_fen
+    if amount > left:
+        raise RefundTooLarge(field="amount_fen", details={"refundable_fen": left})
+    if amount <= 0:
+        return None
+    if c["method"] == "cash":
+        await repo.record_refund(conn, key, c["id"], amount, status="succeeded", reason=reason)
+        await repo.add_refund(conn, c["id"], amount)
+        await repo.enqueue(conn, "copay.refunded", payload(r, c, amount))
+        return None
+    await repo.record_refund(conn, key, c["id"], amount, status="pending", reason=reason)
+    await repo.add_pending_refund(conn, c["id"], amount)
+    return key
+
+
+async def reserve_for_void(conn: asyncpg.Connection, redemption_id: uuid.UUID) -> str | None:
+    """(Inside the void's transaction, redemption and voucher already locked.) Promise the
+    refund of whatever the co-payment has left; a retried void promises nothing more."""
+    c = await repo.by_redemption(conn, redemption_id, lock=True)
+    if c is None or await repo.refund_by_key(conn, f"void:{redemption_id}") is not None:
+        return None
+    return await reserve(conn, redemption_id, c["id"], key=f"void:{redemption_id}",
+                         amount_fen=None, reason="void")
+
+
+async def request(pool: asyncpg.Pool, gateway: StripeGateway, copayment_id: uuid.UUID, *,
+                  provider_id: str, amount_fen: int | None,
+                  idempotency_key: str) -> tuple[dict[str, Any], bool]:
+    """A provider refunds part or all of a co-payment. The same key and amount answer the
+    same and refund nothing more; another amount (or co-payment) under the key is
+    IDEMPOTENCY_KEY_REUSED. Returns the co-payment and whether the refund is done (False:
+    recorded, Stripe will be asked again until it confirms)."""
+    async with pool.acquire() as conn, conn.transaction():
+        c0 = await repo.by_id(conn, copayment_id, lock=False)
+        if c0 is None or c0["provider_id"] != provider_id:
+            raise CopayNotFound(field="copayment_id")
+        await repo.lock_redemption(conn, c0["redemption_id"])
+        await repo.by_id(conn, copayment_id)
+        seen = await repo.refund_by_key(conn, idempotency_key)
+        if seen is not None:
+            if seen["copayment_id"] != copayment_id or (
+                    amount_fen is not None and int(seen["amount_fen"]) != amount_fen):
+                raise Conflict("This idempotency key was used for another refund.",
+                               code="IDEMPOTENCY_KEY_REUSED", field="idempotency_key")
+            todo = idempotency_key if seen["status"] == "pending" else None
+        else:
+            todo = await reserve(conn, c0["redemption_id"], copayment_id, key=idempotency_key,
+                                 amount_fen=amount_fen, reason="request")
+    done = True
+    if todo is not None:
+        done = await try_process(pool, gateway, todo) == "succeeded"
+    async with pool.acquire() as conn:
+        return read(await repo.by_id(conn, copayment_id, lock=False)), done
+
+
+async def process(pool: asyncpg.Pool, gateway: StripeGateway, key: str) -> str:
+    """One attempt at Stripe for a pending refund: 'succeeded', 'pending' (another worker
+    holds it, or it is not due) — or StripeUnavailable, the refund staying pending."""
+    async with pool.acquire() as conn:
+        lease = await repo.lease_refund(conn, key, LEASE_S)
+    if lease is None:
+        async with pool.acquire() as conn:
+            row = await repo.refund_by_key(conn, key)
+        return row["status"] if row is not None else "missing"
+    pi = lease["stripe_payment_intent_id"]
+    try:
+        refund = None
+        if lease["attempts"] > 1:
+            refund = await gateway.find_refund(pi, METADATA_KEY, key)
+        if refund is None:
+            refund = await gateway.refund(pi, int(lease["amount_fen"]), f"copay_refund:{key}",
+                                          metadata={METADATA_KEY: key})
+    except StripeUnavailable as exc:
+        cause = exc.__cause__
+        async with pool.acquire() as conn:
+            await repo.refund_failed(conn, key, retry_delay_s(lease["attempts"]),
+                                     type(cause or exc).__name__)
+        raise
+    async with pool.acquire() as conn, conn.transaction():
+        c = await repo.by_id(conn, lease["copayment_id"])
+        row = await repo.refund_by_key(conn, key, lock=True)
+        if row["status"] == "pending":
+            await repo.complete_refund(conn, key, refund.id)
+            await repo.add_refund(conn, c["id"], int(row["amount_fen"]), from_pending=True)
+            r = await repo.payload_source(conn, c["redemption_id"])
+            await repo.enqueue(conn, "copay.refunded", payload(r, c, int(row["amount_fen"])))
+    return "succeeded"
+
+
+async def try_process(pool: asyncpg.Pool, gateway: StripeGateway, key: str) -> str:
+    """`process`, with Stripe's silence recorded and left to the retry loop."""
+    try:
+        return await process(pool, gateway, key)
+    except StripeUnavailable:
+        log.warning("co-payment refund pending: Stripe did not answer; will retry")
+        return "pending"
+
+
+async def process_for_copayment(pool: asyncpg.Pool, gateway: StripeGateway,
+                                copayment_id: uuid.UUID) -> None:
+    async with pool.acquire() as conn:
+        keys = await repo.pending_refund_keys(conn, limit=100, copayment_id=copayment_id)
+    for key in keys:
+        await try_process(pool, gateway, key)
+
+
+async def process_for_redemption(pool: asyncpg.Pool, gateway: StripeGateway,
+                                 redemption_id: uuid.UUID) -> None:
+    """After a void commits: send its refund to Stripe now if Stripe answers."""
+    async with pool.acquire() as conn:
+        c = await repo.by_redemption(conn, redemption_id)
+    if c is not None:
+        await process_for_copayment(pool, gateway, c["id"])
+
+
+async def retry_due(pool: asyncpg.Pool, gateway: StripeGateway, limit: int = 100) -> int:
+    """Send every pending refund that is due; how many Stripe confirmed."""
+    async with pool.acquire() as conn:
+        keys = await repo.pending_refund_keys(conn, limit=limit)
+    done = 0
+    for key in keys:
+        done += await try_process(pool, gateway, key) == "succeeded"
+    return done
