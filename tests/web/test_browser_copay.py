@@ -17,12 +17,12 @@ import pytest
 from services.voucher.config import VoucherSettings
 from services.voucher.service.copay import StripeGateway
 from tests.settlement.stripe_process import KEY, LocalStripe
+from tests.web.browser_kit import until as _until
 from tests.web.test_browser import (  # noqa: F401 - fixtures
     ARGS,
     SHOTS,
     Live,
     _sign_in,
-    _until,
     chromium,
     served_system,
 )
@@ -83,7 +83,7 @@ async def test_family_pays_the_copayment_online(paying, chromium: Path):  # noqa
         await page.wait_for_selector("#copay-choice")
         assert await page.inner_text("#subsidy") == "30.00"
         assert await page.inner_text("#copay") == "30.00"
-        await page.screenshot(path=str(SHOTS / "20-provider-copay-choice.png"), full_page=True)
+        await page.screenshot(path=str(SHOTS / "30-provider-copay-choice.png"), full_page=True)
         await page.click("#copay-online")
         await page.wait_for_selector("text=已请家属在线支付")
         assert await page.inner_text("#copay-amount") == "30.00"
@@ -98,7 +98,7 @@ async def test_family_pays_the_copayment_online(paying, chromium: Path):  # noqa
         await page.wait_for_selector(".copay-due")
         due = await page.inner_text(".copay-due")
         assert "30.00" in due and "青秀区幸福助餐点" in due and "上门助浴" in due
-        await page.screenshot(path=str(SHOTS / "21-family-copay-due.png"), full_page=True)
+        await page.screenshot(path=str(SHOTS / "31-family-copay-due.png"), full_page=True)
         await page.click("text=去支付")
         # Stripe.js (localstripe's, from the settings' URL) mounted its card element.
         await page.wait_for_selector("#card-element input[placeholder=number]")
@@ -109,13 +109,13 @@ async def test_family_pays_the_copayment_online(paying, chromium: Path):  # noqa
         await page.fill("#card-element input[placeholder=postal_code]", "53000")
         box = await page.locator("#pay-button").bounding_box()
         assert box is not None and box["height"] >= 48
-        await page.screenshot(path=str(SHOTS / "22-family-pay.png"), full_page=True)
+        await page.screenshot(path=str(SHOTS / "32-family-pay.png"), full_page=True)
         await page.click("#pay-button")
         await page.wait_for_url("**/done", timeout=30_000)
         await page.wait_for_selector("#pay-result")
         assert await page.inner_text("h1") == "已支付"
         assert "30.00" in await page.inner_text("#pay-result")
-        await page.screenshot(path=str(SHOTS / "23-family-paid.png"), full_page=True)
+        await page.screenshot(path=str(SHOTS / "33-family-paid.png"), full_page=True)
         await phone.close()
         await browser.close()
 
