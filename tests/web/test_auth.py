@@ -167,7 +167,8 @@ def test_development_session_secret_is_refused_in_production(monkeypatch):
     try:
         with pytest.raises(ValueError, match="SESSION_SECRET"):
             WebSettings()
-        assert WebSettings(session_secret="s" * 48).secure_cookies
+        assert WebSettings(session_secret="s" * 48,
+                           stripe_publishable_key="pk_live_of_the_operator").secure_cookies
     finally:
         monkeypatch.setenv("YIYANG_ENV", "test")
         get_common_settings.cache_clear()
