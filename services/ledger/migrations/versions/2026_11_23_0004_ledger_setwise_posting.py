@@ -28,6 +28,9 @@ batch of thousands of entries costs a handful of set queries (docs/performance.m
   per-row foreign keys posting -> entry and posting -> account, which checked the same
   thing one row at a time, are dropped. Entries and accounts are never deleted or re-keyed
   (JOURNAL_IMMUTABLE, DERIVED_ROW), so a reference checked at insert stays valid.
+
+ledger_0002's row functions (ledger_entry_chain, ledger_entry_balanced) stay defined, unused,
+for the downgrade, which puts the row triggers and the foreign keys back.
 """
 from __future__ import annotations
 
