@@ -281,3 +281,18 @@ async def test_the_setwise_migration_goes_down_to_the_row_triggers_and_up_again(
         await conn.close()
     await asyncio.to_thread(upgrade, "ledger", sdb.owner_url)
     assert {"entry_chain_set", "book_head_entries_balanced"} <= await _triggers(sdb.owner_url)
+
+
+async def test_a_posting_added_after_an_immediate_check_is_checked_too(book):
+    """SET CONSTRAINTS ALL IMMEDIATE runs the balance check at once; a posting added to the
+    same entry afterwards must not slip through unchecked (under ledger_0002 it did)."""
+
+    async def write(conn):
+        e = (await _batch(conn, [[5, -5]]))[0]
+        await conn.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        await conn.execute(
+            "INSERT INTO posting (entry_id, line, account_id, amount_fen, seq, posted_at, "
+            "period) SELECT $1, 3, min(id), 7, $2, $3, $4 FROM account",
+            e["id"], e["seq"], e["posted_at"], e["period"])
+
+    await _refused(book, "ENTRY_UNBALANCED", write)

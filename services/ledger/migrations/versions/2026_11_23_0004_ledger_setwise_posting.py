@@ -17,11 +17,14 @@ batch of thousands of entries costs a handful of set queries (docs/performance.m
   entry's txid is the database's own (the column default); a statement that sets another is
   refused (`ENTRY_SEALED`) where the row trigger used to overwrite it.
 - **Balanced entries** (`book_head_entries_balanced`, a DEFERRABLE INITIALLY DEFERRED
-  constraint trigger on the head's UPDATE): each move of the head queues one check, run at
-  COMMIT, of exactly the entries that move appended (seq from OLD.last_seq + 1 to
-  NEW.last_seq): at least two postings each (`ENTRY_TOO_FEW_POSTINGS`) and a zero sum per
-  currency (`ENTRY_UNBALANCED`), the lowest bad seq named. Every entry moves the head
-  (the chain trigger), so every entry is checked, once.
+  constraint trigger on the head's UPDATE): every INSERT on entry moves the head (the chain
+  trigger) and every INSERT on posting touches it (the posting trigger), and each such
+  UPDATE queues a check, run at COMMIT, of all the entries of the transaction (the top of
+  the chain down to the first entry of another transaction): at least two postings each
+  (`ENTRY_TOO_FEW_POSTINGS`) and a zero sum per currency (`ENTRY_UNBALANCED`), the lowest bad
+  seq named. Because posting inserts queue it too, a posting added after the check already
+  ran (SET CONSTRAINTS ALL IMMEDIATE, then one more posting) is checked as well: under
+  ledger_0002's per-entry trigger it was not, and an unbalanced entry could be committed.
 - **References** of postings: the posting statement trigger, which already joined every new
   posting to its entry (sealed: same transaction, same seq, date and period), now also
   refuses a posting whose account does not exist (`UNKNOWN_ACCOUNT`), in the same pass; the
@@ -117,18 +120,25 @@ END $$;
 CREATE TRIGGER entry_chain_set AFTER INSERT ON entry REFERENCING NEW TABLE AS new_entries
   FOR EACH STATEMENT EXECUTE FUNCTION ledger_entry_chain_set();
 
--- Queued by every move of the head (one per INSERT statement on entry), run at COMMIT over
--- the entries that move appended.
+-- Queued by every UPDATE of the head: each INSERT on entry moves it, each INSERT on posting
+-- touches it. Run at COMMIT (or at SET CONSTRAINTS ... IMMEDIATE) over all the entries of
+-- this transaction: the top of the chain, back to the first entry of another transaction (the
+-- head is locked from this transaction's first entry to its COMMIT, so they are contiguous).
 CREATE FUNCTION ledger_entries_balanced() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
+  lo bigint;
   bad record;
 BEGIN
-  IF NEW.last_seq <= OLD.last_seq THEN
+  SELECT e.seq INTO lo FROM entry e
+   WHERE e.book = NEW.book AND e.seq <= NEW.last_seq AND e.txid <> txid_current()
+   ORDER BY e.seq DESC LIMIT 1;
+  lo := coalesce(lo, 0);
+  IF lo >= NEW.last_seq THEN
     RETURN NULL;
   END IF;
   SELECT e.seq, count(p.line) AS n INTO bad
     FROM entry e LEFT JOIN posting p ON p.entry_id = e.id
-   WHERE e.book = NEW.book AND e.seq > OLD.last_seq AND e.seq <= NEW.last_seq
+   WHERE e.book = NEW.book AND e.seq > lo AND e.seq <= NEW.last_seq
    GROUP BY e.seq HAVING count(p.line) < 2
    ORDER BY e.seq LIMIT 1;
   IF FOUND THEN
@@ -139,7 +149,7 @@ BEGIN
     INTO bad
     FROM (SELECT e.seq, p.currency, sum(p.amount_fen) AS total
             FROM entry e JOIN posting p ON p.entry_id = e.id
-           WHERE e.book = NEW.book AND e.seq > OLD.last_seq AND e.seq <= NEW.last_seq
+           WHERE e.book = NEW.book AND e.seq > lo AND e.seq <= NEW.last_seq
            GROUP BY e.seq, p.currency HAVING sum(p.amount_fen) <> 0) s
    GROUP BY s.seq ORDER BY s.seq LIMIT 1;
   IF FOUND THEN
@@ -193,6 +203,10 @@ BEGIN
   UPDATE account a SET balance_fen = a.balance_fen + s.delta
     FROM (SELECT account_id, sum(amount_fen) AS delta FROM new_postings GROUP BY account_id) s
    WHERE a.id = s.account_id;
+  -- Queue the balance check again (book_head_entries_balanced): postings added after it ran
+  -- (SET CONSTRAINTS ... IMMEDIATE) are checked too. The head is already this
+  -- transaction's (the seal above: the entries are), and there is one book.
+  UPDATE book_head SET last_seq = last_seq;
   RETURN NULL;
 END $$;
 """
