@@ -13,8 +13,7 @@ In one run, on one machine, with one freshly started system (harness.System):
     one statement per transaction, durable commits, on the same database;
 and the ratio (a)/(b), each the median of --reps repetitions, interleaved so that drift hits
 both alike. Then the ledger's posting throughput (the relay draining the backlog the run
-left), and an issuance run of --issuance vouchers
-when this build has the issuance call. Results go to reports/bench-*/bench.json and
+left), and an issuance run of --issuance vouchers. Results go to reports/bench-*/bench.json and
 bench.md; docs/performance.md holds the reference results and how to read them.
 """
 
@@ -76,36 +75,60 @@ def tokens_file(path: Path, beneficiaries: list[str], count: int) -> Path:
     return path
 
 
-def relay_drain(system: System) -> dict[str, Any]:
-    """Start the relay on the backlog the run left and time how fast it drains it."""
+def relay_drain(system: System, profile_dir: Path | None = None) -> dict[str, Any]:
+    """Start the relay on the backlog the run left and time how fast it drains it.
+
+    The CPU used meanwhile by the ledger service, the relay and the PostgreSQL server
+    (both databases) is reported per event; with `profile_dir`, py-spy samples the ledger and
+    the relay for the whole drain (`ledger.collapsed`, `relay.collapsed`).
+    """
     import sys
 
     proc = Process("relay", [sys.executable, "-m", "services.cli", "relay"],
                    system._common_env(), system.run_dir / "logs" / "relay.log")
+    ledger_pid = system.process("ledger").popen.pid
+    pg = bt.postmaster_pid(system.run_dir / "pg") if system.admin_url is None else None
+    spies = {}
+    if profile_dir is not None:
+        spies["ledger"] = bt.py_spy_record(ledger_pid, profile_dir, None, name="ledger")
     proc.start()
     system.processes.append(proc)
+    meter = bt.CpuMeter({"ledger": ledger_pid, "relay": proc.popen.pid, "postgres": pg})
+    meter.start()
+    if profile_dir is not None:
+        spies["relay"] = bt.py_spy_record(proc.popen.pid, profile_dir, None, name="relay")
     say("relay started on the backlog")
-    result = check.wait_for_drain(system.owner_urls["voucher"], timeout_s=180, stall_s=30)
-    return {"mode": "relay", **result}
-
-
-def has_route(base_url: str, path: str) -> bool:
-    """Whether the running service publishes `path` in its OpenAPI document."""
-    try:
-        return path in httpx.get(f"{base_url}/openapi.json", timeout=30).json()["paths"]
-    except (httpx.HTTPError, KeyError, ValueError):
-        return False
+    result = check.wait_for_drain(system.owner_urls["voucher"], timeout_s=300, stall_s=30)
+    cpu = meter.stop()
+    drained = result["initial"] - result["remaining"]
+    if drained:
+        # CPU ms per event of each process (the relay's includes its start-up)
+        cpu.update({f"{k.removesuffix('_cores')}_cpu_ms_per_event":
+                    round(1000 * v * result["seconds"] / drained, 3)
+                    for k, v in list(cpu.items())})
+    out: dict[str, Any] = {"mode": "relay", **result, **cpu}
+    if spies:
+        profiles: dict[str, Any] = {}
+        for name, spy in spies.items():
+            if spy is None:
+                profiles[name] = {"skipped": "py-spy not installed (pip install py-spy)"}
+                continue
+            bt.py_spy_stop(spy)
+            collapsed = profile_dir / f"{name}.collapsed"
+            profiles[name] = {"file": str(collapsed),
+                              "top_inclusive_pct": bt.top_frames(collapsed)
+                              if collapsed.exists() else []}
+        out["profile"] = profiles
+    return out
 
 
 def issuance_run(system: System, count: int, region_code: str = "450105") -> dict[str, Any]:
-    """Time POST /v1/issuance-runs over `count` eligible people (when this build has it).
+    """Time POST /v1/issuance-runs over `count` eligible people.
 
     The people are bulk-seeded without vouchers in a region of their own, and the ledger is
     given the budget (an appropriation covering the largest face for everyone); the run
     itself then does all issuance does: eligibility, budget commitments by chunk, vouchers.
     """
-    if not has_route(system.urls["voucher"], "/v1/issuance-runs"):
-        return {"skipped": "POST /v1/issuance-runs is not in this build"}
     say(f"issuance: seeding {count} beneficiaries (no vouchers) in {region_code}")
     asyncio.run(seed.seed_beneficiaries(system.owner_urls["voucher"], count,
                                         region_code=region_code, plans=[],
@@ -237,19 +260,22 @@ def main(argv: list[str] | None = None) -> int:
 
         rate = args.fixed_fraction * sat
         conns = 16
-        delay_ms = max(1, int(conns * 1000 / rate)) if rate else 1000
-        fixed = []
+        fixed, fixed_runs = [], []
         for rep in range(1, args.reps + 1):
             tf = tokens_file(run_dir / "tokens.txt", ids, int(rate * args.duration * 1.3) + 500)
             r = bt.run_wrk(voucher_url, tf, secret, threads=args.threads, connections=conns,
-                           duration_s=args.duration, delay_ms=delay_ms, wrk=wrk)
+                           duration_s=args.duration, rate_per_s=rate, wrk=wrk)
             fixed.append(r.as_dict())
+            fixed_runs.append(r)
             say(f"rep {rep}/{args.reps} fixed rate {rate:,.0f}/s offered -> "
-                f"{r.accepted_per_s:,.0f}/s accepted; p50 {r.p50_ms:.1f} ms, "
-                f"p95 {r.p95_ms:.1f} ms, p99 {r.p99_ms:.1f} ms")
+                f"{r.offered_per_s:,.0f}/s carried, {r.accepted_per_s:,.0f}/s accepted; "
+                f"p50 {r.p50_ms:.1f} ms, p95 {r.p95_ms:.1f} ms, p99 {r.p99_ms:.1f} ms")
+        paced = bt.pacing(rate, fixed_runs)
+        if "warning" in paced:
+            say(f"WARNING: fixed rate: {paced['warning']}")
         result["fixed_rate"] = {
-            "target_per_s": round(rate, 1), "connections": conns, "delay_ms": delay_ms,
-            "runs": fixed,
+            "target_per_s": round(rate, 1), "connections": conns, "pacing": "schedule",
+            "runs": fixed, **paced,
             **{f"median_{k}": round(bt.median([x[k] for x in fixed]), 2)
                for k in ("offered_per_s", "accepted_per_s", "p50_ms", "p95_ms", "p99_ms")}}
 
@@ -272,7 +298,8 @@ def main(argv: list[str] | None = None) -> int:
         backlog = asyncio.run(check.outbox_lag(voucher_db))[0]
         say(f"ledger posting: {backlog} events waiting in the outbox")
         try:
-            result["ledger_posting"] = relay_drain(system)
+            result["ledger_posting"] = relay_drain(
+                system, run_dir / "profile" if args.profile else None)
         except Exception as exc:  # noqa: BLE001 - reported, the other numbers stand
             result["ledger_posting"] = {"error": repr(exc)[:500]}
         say(f"ledger posting: {result['ledger_posting']}")
@@ -312,12 +339,21 @@ def render(r: dict[str, Any]) -> str:
         ("(a)/(b)", r.get("ratio_a_over_b"), ""),
         (f"fixed rate {f.get('target_per_s')}/s offered: p50 / p95 / p99 ms", pcts,
          fixed_runs),
-        ("ledger posting, events/s", ledger.get("events_per_s"), ledger.get("mode", "")),
+        ("fixed rate: offered -> carried/s (share)",
+         f"{f.get('offered_per_s')} -> {f.get('carried_per_s')} ({f.get('carried_share')})",
+         ", ".join(str(round(x.get("offered_per_s", 0))) for x in f.get("runs", []))),
+        ("ledger posting (relay draining the backlog), events/s", ledger.get("events_per_s"),
+         f"steady {ledger.get('steady_events_per_s')}/s over {ledger.get('initial')} events; "
+         "CPU ms/event: " + ", ".join(
+             f"{k.removesuffix('_cpu_ms_per_event')} {v}" for k, v in ledger.items()
+             if k.endswith("_cpu_ms_per_event"))),
         ("issuance run, seconds", r.get("issuance", {}).get("seconds"),
          {k: v for k, v in r.get("issuance", {}).items() if k != "seconds"}),
     ]
     lines = ["| measure | median | runs |", "| --- | --- | --- |"]
     lines += [f"| {a} | {b} | {c} |" for a, b, c in rows]
+    if f.get("warning"):
+        lines += ["", f"**Warning** (fixed rate): {f['warning']}."]
     lines += ["", (f"Machine: {m['nproc']} cores ({m['cpu_model']}), {m['memory_gib']} GiB, "
                    f"kernel {m['kernel']}, Python {m['python']}; load average at start "
                    f"{m['load_average_at_start']}. PostgreSQL: {r.get('postgres', {})}.")]

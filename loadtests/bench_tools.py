@@ -156,11 +156,12 @@ class WrkResult:
 
 
 def run_wrk(url: str, tokens_file: Path, secret: str, *, threads: int = 2,
-            connections: int = 32, duration_s: int = 10, delay_ms: int = 0,
+            connections: int = 32, duration_s: int = 10, rate_per_s: float = 0,
             wrk: str = "wrk") -> WrkResult:
+    """wrk with scripts/redeem.lua; `rate_per_s` > 0 paces it by a schedule (offered rate)."""
     argv = [wrk, f"-t{threads}", f"-c{connections}", f"-d{duration_s}s", "--timeout", "10s",
             "-s", str(SCRIPTS / "redeem.lua"), url, "--", str(tokens_file), str(threads),
-            secret, str(delay_ms)]
+            secret, f"{rate_per_s:.3f}"]
     before = _children_cpu()
     out = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False,
                          timeout=duration_s + 60).stdout
@@ -176,6 +177,25 @@ def run_wrk(url: str, tokens_file: Path, secret: str, *, threads: int = 2,
         errors=d["connect_errors"] + d["read_errors"] + d["write_errors"] + d["timeouts"],
         p50_ms=d["p50_us"] / 1000, p90_ms=d["p90_us"] / 1000, p95_ms=d["p95_us"] / 1000,
         p99_ms=d["p99_us"] / 1000, max_ms=d["max_us"] / 1000, wrk_cores=cores)
+
+
+# Below this share of the offered rate a fixed-rate run did not measure what it says.
+CARRIED_MIN_SHARE = 0.95
+
+
+def pacing(offered_per_s: float, runs: list[WrkResult]) -> dict[str, object]:
+    """Offered vs carried (answered requests/s) of fixed-rate runs, with a warning when the
+    median carried rate fell below CARRIED_MIN_SHARE of the offered one."""
+    carried = median([r.offered_per_s for r in runs])
+    share = carried / offered_per_s if offered_per_s else 0.0
+    out: dict[str, object] = {"offered_per_s": round(offered_per_s, 1),
+                              "carried_per_s": round(carried, 1),
+                              "carried_share": round(share, 3)}
+    if share < CARRIED_MIN_SHARE:
+        out["warning"] = (f"carried {carried:.0f}/s is {100 * share:.0f}% of the offered "
+                          f"{offered_per_s:.0f}/s (< {100 * CARRIED_MIN_SHARE:.0f}%): the "
+                          "latencies are of a lower rate than offered")
+    return out
 
 
 # --- pgbench ----------------------------------------------------------------------------------
@@ -310,17 +330,32 @@ def mint_tokens(beneficiary_ids: list[str], count: int, *, ttl_s: int = 900,
 # --- profiles ---------------------------------------------------------------------------------
 
 
-def py_spy_record(pid: int, out_dir: Path, duration_s: int) -> subprocess.Popen | None:
-    """Start sampling the process with py-spy (collapsed stacks + SVG), or None if absent."""
+def py_spy_record(pid: int, out_dir: Path, duration_s: int | None, name: str = "voucher"
+                  ) -> subprocess.Popen | None:
+    """Start sampling the process with py-spy into `out_dir/<name>.collapsed` (collapsed
+    stacks), or None if py-spy is absent. Without a duration it samples until stopped with
+    `py_spy_stop` (SIGINT: py-spy then writes what it has)."""
     exe = shutil.which("py-spy") or str(Path(os.sys.executable).with_name("py-spy"))
     if not Path(exe).exists():
         return None
     out_dir.mkdir(parents=True, exist_ok=True)
+    timing = ["--duration", str(duration_s)] if duration_s else []
     return subprocess.Popen(
-        [exe, "record", "--pid", str(pid), "--duration", str(duration_s), "--rate", "200",
-         "--format", "raw", "--output", str(out_dir / "voucher.collapsed"), "--nonblocking",
+        [exe, "record", "--pid", str(pid), *timing, "--rate", "200",
+         "--format", "raw", "--output", str(out_dir / f"{name}.collapsed"), "--nonblocking",
          "--subprocesses"],  # with --workers the pid is uvicorn's supervisor
         stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+
+
+def py_spy_stop(proc: subprocess.Popen, timeout_s: float = 60) -> None:
+    import signal
+
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
+    try:
+        proc.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
 
 
 def top_frames(collapsed: Path, n: int = 25) -> list[tuple[str, float]]:

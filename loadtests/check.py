@@ -97,25 +97,35 @@ def wait_for_drain(voucher_db_url: str, *, timeout_s: float = 120, stall_s: floa
                    progress: Callable[[str], None] | None = None) -> dict[str, float]:
     """Wait until the relay has delivered the whole outbox; return how fast it drained.
 
+    `events_per_s` counts from the call (a relay just started includes its start-up);
+    `steady_events_per_s` from the first delivery seen to the end, the posting rate itself.
     Gives up after `timeout_s`, or earlier when nothing moved for `stall_s` (no relay).
     """
     started = time.monotonic()
     first, _ = asyncio.run(outbox_lag(voucher_db_url))
     last_change, last = started, first
     pending = first
+    moved_at: float | None = None
+    moved_from = first
     while pending > 0 and time.monotonic() - started < timeout_s:
         time.sleep(0.5)
         pending, _ = asyncio.run(outbox_lag(voucher_db_url))
         if pending != last:
+            if moved_at is None:
+                moved_at, moved_from = time.monotonic(), pending
             last, last_change = pending, time.monotonic()
         elif time.monotonic() - last_change > stall_s:
             break
         if progress:
             progress(f"outbox undelivered: {pending}")
-    elapsed = time.monotonic() - started
+    ended = time.monotonic()
+    elapsed = ended - started
     drained = first - pending
+    steady = (moved_from - pending) / (ended - moved_at) if moved_at and ended > moved_at else 0.0
     return {"initial": first, "remaining": pending, "seconds": round(elapsed, 2),
-            "events_per_s": round(drained / elapsed, 1) if elapsed > 0 and drained else 0.0}
+            "events_per_s": round(drained / elapsed, 1) if elapsed > 0 and drained else 0.0,
+            "first_delivery_s": round(moved_at - started, 2) if moved_at else None,
+            "steady_events_per_s": round(steady, 1)}
 
 
 def read_outcomes(path: Path | None) -> list[dict[str, Any]]:

@@ -13,8 +13,8 @@ import hashlib
 import json
 import uuid
 from collections.abc import Mapping, Sequence
-from functools import lru_cache
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -42,18 +42,36 @@ def _utc(value: datetime) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+def utc_text(value: datetime) -> str:
+    """A timestamp as the canonical form writes it (UTC, microseconds, 'Z')."""
+    return _utc(value)
+
+
 def canonical(entry: Mapping[str, Any], postings: Sequence[Mapping[str, Any]]) -> bytes:
     """Compact JSON, keys sorted, UTF-8 unescaped (what json.dumps(sort_keys=True,
     separators=(",", ":"), ensure_ascii=False) writes; orjson for speed)."""
-    doc = {f: _plain(entry[f]) for f in ENTRY_FIELDS}
-    doc["postings"] = [{f: _plain(p[f]) for f in POSTING_FIELDS}
-                       for p in sorted(postings, key=lambda p: p["line"])]
-    return orjson.dumps(doc, option=orjson.OPT_SORT_KEYS)
+    return canonical_plain(
+        {f: _plain(entry[f]) for f in ENTRY_FIELDS},
+        [{f: _plain(p[f]) for f in POSTING_FIELDS}
+         for p in sorted(postings, key=lambda p: p["line"])])
+
+
+def canonical_plain(entry: dict[str, Any], postings: list[dict[str, Any]]) -> bytes:
+    """`canonical` of an entry already in plain form: exactly the ENTRY_FIELDS, and postings
+    of exactly the POSTING_FIELDS in line order, with UUIDs and timestamps as strings
+    (`utc_text`). The write path builds these directly (repository.journal.write_entries)."""
+    return orjson.dumps({**entry, "postings": postings}, option=orjson.OPT_SORT_KEYS)
 
 
 def entry_hash(prev_hash: bytes, entry: Mapping[str, Any],
                postings: Sequence[Mapping[str, Any]]) -> bytes:
     return hashlib.sha256(bytes(prev_hash) + canonical(entry, postings)).digest()
+
+
+def entry_hash_plain(prev_hash: bytes, entry: dict[str, Any],
+                     postings: list[dict[str, Any]]) -> bytes:
+    """`entry_hash` of an entry in plain form (see `canonical_plain`)."""
+    return hashlib.sha256(prev_hash + canonical_plain(entry, postings)).digest()
 
 
 def request_hash(operation: str, body: Mapping[str, Any]) -> bytes:

@@ -72,66 +72,81 @@ async def resolve_accounts(conn: asyncpg.Connection, keys: Iterable[AccountKey]
 
 async def write_entries(conn: asyncpg.Connection, head: Head, plans: Sequence[EntryPlan],
                         accounts: dict[AccountKey, tuple[int, int]]) -> list[tuple[uuid.UUID, int]]:
-    """Insert the entries and their postings, chained after `head` (which must be locked)."""
+    """Insert the entries and their postings, chained after `head` (which must be locked).
+
+    One INSERT for all the entries and one for all their postings, whatever their number (the
+    triggers check them per statement, migration ledger_0004). Every entry of a call shares
+    the head's date and period, sent once. Each entry is hashed from the same plain values
+    the rows are written from (`hashing.canonical_plain`), so the chain verifies.
+    """
     if not plans:
         return []
-    entries: list[dict[str, Any]] = []
-    postings: list[dict[str, Any]] = []
+    posted_at, period = head.now, head.period
+    posted_text = hashing.utc_text(posted_at)
+    e_rows: list[tuple[Any, ...]] = []
+    p_rows: list[tuple[Any, ...]] = []
     prev = head.last_hash
     seq = head.last_seq
     for plan in plans:
         seq += 1
-        entry = {
-            "id": plan.id, "book": "main", "seq": seq, "kind": plan.kind,
-            "posted_at": head.now, "period": head.period, "program_code": plan.program_code,
+        entry_id = str(plan.id)
+        doc = {
+            "id": entry_id, "book": "main", "seq": seq, "kind": plan.kind,
+            "posted_at": posted_text, "period": period, "program_code": plan.program_code,
             "region_code": plan.region_code, "provider_id": plan.provider_id,
             "beneficiary_id": plan.beneficiary_id, "voucher_id": plan.voucher_id,
-            "ref": plan.ref, "event_id": plan.event_id, "idempotency_key": plan.idempotency_key,
-            "reverses_entry_id": plan.reverses_entry_id, "memo": plan.memo,
+            "ref": plan.ref, "event_id": _text(plan.event_id),
+            "idempotency_key": plan.idempotency_key,
+            "reverses_entry_id": _text(plan.reverses_entry_id), "memo": plan.memo,
             "created_by": plan.created_by,
         }
-        lines = [_posting_row(entry, i + 1, p, accounts[p.account][0])
-                 for i, p in enumerate(plan.postings)]
-        entry["prev_hash"] = prev
-        entry["hash"] = prev = hashing.entry_hash(prev, entry, lines)
-        entries.append(entry)
-        postings.extend(lines)
-    e_cols = ("id", "seq", "kind", "posted_at", "period", "program_code", "region_code",
-              "provider_id", "beneficiary_id", "voucher_id", "ref", "event_id",
-              "idempotency_key", "reverses_entry_id", "memo", "created_by", "prev_hash", "hash")
-    e_types = ("uuid", "bigint", "text", "timestamptz", "text", "text", "text", "text", "text",
-               "text", "text", "uuid", "text", "uuid", "text", "text", "bytea", "bytea")
+        lines = []
+        for line, p in enumerate(plan.postings, start=1):
+            k = p.account
+            row = (plan.id, line, accounts[k][0], p.amount_fen, k.currency, seq,
+                   k.program_code or plan.program_code, k.region_code or plan.region_code,
+                   k.funding_source, k.provider_id or plan.provider_id,
+                   k.beneficiary_id or plan.beneficiary_id, plan.voucher_id)
+            p_rows.append(row)
+            lines.append({"line": line, "account_id": row[2], "amount_fen": row[3],
+                          "currency": row[4], "seq": seq, "posted_at": posted_text,
+                          "period": period, "program_code": row[6], "region_code": row[7],
+                          "funding_source": row[8], "provider_id": row[9],
+                          "beneficiary_id": row[10], "voucher_id": row[11]})
+        h = hashing.entry_hash_plain(prev, doc, lines)
+        e_rows.append((plan.id, seq, plan.kind, plan.program_code, plan.region_code,
+                       plan.provider_id, plan.beneficiary_id, plan.voucher_id, plan.ref,
+                       plan.event_id, plan.idempotency_key, plan.reverses_entry_id, plan.memo,
+                       plan.created_by, prev, h))
+        prev = h
+    e_cols = ("id", "seq", "kind", "program_code", "region_code", "provider_id",
+              "beneficiary_id", "voucher_id", "ref", "event_id", "idempotency_key",
+              "reverses_entry_id", "memo", "created_by", "prev_hash", "hash")
+    e_types = ("uuid", "bigint", "text", "text", "text", "text", "text", "text", "text",
+               "uuid", "text", "uuid", "text", "text", "bytea", "bytea")
+    n = len(e_cols)
     await conn.execute(
-        f"INSERT INTO entry ({', '.join(e_cols)}) SELECT {', '.join(e_cols)} FROM unnest("
+        f"INSERT INTO entry ({', '.join(e_cols)}, posted_at, period) "
+        f"SELECT {', '.join(e_cols)}, ${n + 1}::timestamptz, ${n + 2}::text FROM unnest("
         + ", ".join(f"${i + 1}::{t}[]" for i, t in enumerate(e_types))
         + f") WITH ORDINALITY AS t({', '.join(e_cols)}, ord) ORDER BY ord",
-        *([e[c] for e in entries] for c in e_cols))
-    p_cols = ("entry_id", "line", "account_id", "amount_fen", "currency", "seq", "posted_at",
-              "period", "program_code", "region_code", "funding_source", "provider_id",
+        *(list(c) for c in zip(*e_rows, strict=True)), posted_at, period)
+    p_cols = ("entry_id", "line", "account_id", "amount_fen", "currency", "seq",
+              "program_code", "region_code", "funding_source", "provider_id",
               "beneficiary_id", "voucher_id")
-    p_types = ("uuid", "smallint", "bigint", "bigint", "text", "bigint", "timestamptz", "text",
-               "text", "text", "text", "text", "text", "text")
+    p_types = ("uuid", "smallint", "bigint", "bigint", "text", "bigint", "text", "text",
+               "text", "text", "text", "text")
+    n = len(p_cols)
     await conn.execute(
-        f"INSERT INTO posting ({', '.join(p_cols)}) SELECT * FROM unnest("
+        f"INSERT INTO posting ({', '.join(p_cols)}, posted_at, period) "
+        f"SELECT *, ${n + 1}::timestamptz, ${n + 2}::text FROM unnest("
         + ", ".join(f"${i + 1}::{t}[]" for i, t in enumerate(p_types)) + ")",
-        *([p[c] for p in postings] for c in p_cols))
-    return [(e["id"], e["seq"]) for e in entries]
+        *(list(c) for c in zip(*p_rows, strict=True)), posted_at, period)
+    return [(r[0], r[1]) for r in e_rows]
 
 
-def _posting_row(entry: dict[str, Any], line: int, p: PostingPlan, account_id: int
-                 ) -> dict[str, Any]:
-    k = p.account
-    return {
-        "entry_id": entry["id"], "line": line, "account_id": account_id,
-        "amount_fen": p.amount_fen, "currency": k.currency, "seq": entry["seq"],
-        "posted_at": entry["posted_at"], "period": entry["period"],
-        "program_code": k.program_code or entry["program_code"],
-        "region_code": k.region_code or entry["region_code"],
-        "funding_source": k.funding_source,
-        "provider_id": k.provider_id or entry["provider_id"],
-        "beneficiary_id": k.beneficiary_id or entry["beneficiary_id"],
-        "voucher_id": entry["voucher_id"],
-    }
+def _text(value: uuid.UUID | None) -> str | None:
+    return None if value is None else str(value)
 
 
 # --- idempotency --------------------------------------------------------------------------

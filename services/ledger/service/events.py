@@ -110,8 +110,9 @@ async def _apply(conn: asyncpg.Connection, head: repo.Head, events: list[EventIn
                 refusal = ("ALREADY_VOIDED", "This redemption was already voided.")
             elif not original.in_db and original.id not in accepted_ids:
                 refusal = ("UNKNOWN_REDEMPTION", "The redemption to void was not applied.")
+        deltas = plan.deltas()
         if refusal is None:
-            for key, delta in sorted(plan.deltas().items(), key=lambda kv: kv[0].sort_key()):
+            for key, delta in sorted(deltas.items(), key=lambda kv: kv[0].sort_key()):
                 if plans.overdraws(balances[key], delta, key):
                     code = ("BUDGET_EXCEEDED" if key.code == chart.BUDGET_AVAILABLE
                             else "INSUFFICIENT_BALANCE")
@@ -122,7 +123,7 @@ async def _apply(conn: asyncpg.Connection, head: repo.Head, events: list[EventIn
         if refusal is not None:
             results[i] = _rejected(ev.event_id, *refusal)
             continue
-        for key, delta in plan.deltas().items():
+        for key, delta in deltas.items():
             balances[key] += delta
         if original is not None:
             original.already_reversed = True

@@ -225,3 +225,19 @@ def test_batch_size_is_bounded_by_the_ledgers_limit():
         with pytest.raises(SystemExit):
             relay_module.main(["--batch-size", str(bad), "--once"])
     assert relay_module.Relay(None, None, batch_size=5000).batch_size == 5000  # type: ignore[arg-type]
+
+
+def test_batch_body_splices_each_outbox_payload_as_it_is():
+    """The relay sends the outbox's JSON text unparsed: the ledger reads the same events as
+    if each payload had been parsed and serialised again."""
+    from services.voucher.relay import _batch_body
+
+    at = datetime(2026, 11, 23, 8, 30, 0, 123456, tzinfo=UTC)
+    payloads = [{"redemption_id": "r-1", "subsidy_fen": 500, "funding_shares": {"central": 9500}},
+                {"reason": "写错了 \"x\" \\ \n", "n": None, "ok": True, "list": [1, 2]}]
+    rows = [{"event_id": uuid.uuid4(), "type": t, "occurred_at": at,
+             "payload": orjson.dumps(p).decode().replace(",", ", ")}  # jsonb::text spacing
+            for t, p in zip(("redemption.created", "redemption.voided"), payloads, strict=True)]
+    assert orjson.loads(_batch_body(rows)) == {"events": [
+        {"event_id": str(r["event_id"]), "type": r["type"], "occurred_at": at.isoformat(),
+         "payload": p} for r, p in zip(rows, payloads, strict=True)]}
