@@ -1,5 +1,5 @@
 """The journal's invariants hold for many entries written by one statement, as the service
-writes a batch (migration ledger_0004: the chain, the balance check and the posting
+writes a batch (migration ledger_0120: the chain, the balance check and the posting
 references are checked per statement). Each test writes directly, bypassing the service, and
 breaks one rule in one entry of a batch: the whole batch must be refused and the book left as
 it was."""

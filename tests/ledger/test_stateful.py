@@ -146,7 +146,10 @@ class LedgerMachine(RuleBasedStateMachine):
         b = self.run(self.c.get("/v1/budget", headers=self.service,
                                 params={"program_code": PROGRAM, "region_code": DISTRICT}))
         if b.status_code == 200 and b.json()["budget_region_code"]:
-            assert b.json()["by_source"] == self.budget
+            # A source with nothing in it may have no account yet (an event refused for
+            # overdrawing still opens the accounts it named): absent and zero are the same.
+            assert {k: v for k, v in b.json()["by_source"].items() if v} == {
+                k: v for k, v in self.budget.items() if v}
         tb = self.run(self.c.get("/v1/trial-balance", headers=self.auditor)).json()
         assert tb["balanced"]
         by_code: dict[str, int] = {}

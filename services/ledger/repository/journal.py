@@ -75,7 +75,7 @@ async def write_entries(conn: asyncpg.Connection, head: Head, plans: Sequence[En
     """Insert the entries and their postings, chained after `head` (which must be locked).
 
     One INSERT for all the entries and one for all their postings, whatever their number (the
-    triggers check them per statement, migration ledger_0004). Every entry of a call shares
+    triggers check them per statement, migration ledger_0120). Every entry of a call shares
     the head's date and period, sent once. Each entry is hashed from the same plain values
     the rows are written from (`hashing.canonical_plain`), so the chain verifies.
     """

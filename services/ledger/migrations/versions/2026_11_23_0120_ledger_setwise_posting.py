@@ -1,7 +1,7 @@
 """set-wise journal triggers: chain, balance and references checked once per statement
 
-Revision ID: ledger_0004
-Revises: ledger_0103
+Revision ID: ledger_0120
+Revises: ledger_0111
 Create Date: 2026-11-23
 
 The same invariants as ledger_0002, checked per statement instead of per row, so that a
@@ -41,8 +41,8 @@ from collections.abc import Sequence
 
 from services.common.alembic_env import execute_script
 
-revision: str = "ledger_0004"
-down_revision: str | None = "ledger_0103"
+revision: str = "ledger_0120"
+down_revision: str | None = "ledger_0111"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
