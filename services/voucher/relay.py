@@ -1,8 +1,9 @@
 """The outbox relay: delivers the voucher service's events to the ledger (`yiyang relay`).
 
-Loop: in one short transaction, lock the oldest undelivered events (id order, up to
-`--batch-size`, FOR UPDATE SKIP LOCKED so several relays can share the work), POST them to the
-ledger's `/v1/events`, and mark each one delivered (`applied` / `duplicate`) or rejected as the
+Loop: in one short transaction, take the relay's turn (an advisory lock: a second relay
+waits, so events reach the ledger in outbox order and a void never overtakes its
+redemption), lock the oldest undelivered events (id order, up to `--batch-size`), POST them to
+the ledger's `/v1/events`, and mark each one delivered (`applied` / `duplicate`) or rejected as the
 ledger answered, then commit. An event is marked only after the ledger answered, so a crash
 of the relay, the ledger or the database at any moment means a redelivery, never a loss; the
 ledger applies each `event_id` once, so the redelivery is harmless. Errors back off

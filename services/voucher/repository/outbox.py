@@ -50,18 +50,26 @@ async def lag(conn: Any) -> dict[str, Any]:
             "oldest_age_s": float(row["oldest_age_s"])}
 
 
+# One relay delivers at a time: the turn is this transaction-scoped advisory lock, held while
+# the batch is posted to the ledger and marked, released at commit. A second relay (a
+# standby, a deploy overlap) waits for its turn and then takes the next batch, so events
+# reach the ledger in outbox order (a void never overtakes its redemption).
+RELAY_TURN_SQL = "SELECT pg_advisory_xact_lock(hashtext('yiyang.outbox.relay'))"
+
 CLAIM_BATCH_SQL = """
 SELECT id, event_id, type, payload::text AS payload, occurred_at
   FROM outbox
  WHERE delivered_at IS NULL AND NOT rejected
  ORDER BY id
  LIMIT $1
- FOR UPDATE SKIP LOCKED
+ FOR UPDATE
 """
 
 
 async def lock_batch(conn: Any, limit: int) -> list[Any]:
-    """The oldest undelivered events, locked (another relay skips them), in id order."""
+    """The relay's turn (RELAY_TURN_SQL), then the oldest undelivered events, locked, in id
+    order. Must run inside the transaction that posts and marks them."""
+    await conn.execute(RELAY_TURN_SQL)
     return await conn.fetch(CLAIM_BATCH_SQL, limit)
 
 

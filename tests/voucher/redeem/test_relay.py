@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -241,3 +242,58 @@ def test_batch_body_splices_each_outbox_payload_as_it_is():
     assert orjson.loads(_batch_body(rows)) == {"events": [
         {"event_id": str(r["event_id"]), "type": r["type"], "occurred_at": at.isoformat(),
          "payload": p} for r, p in zip(rows, payloads, strict=True)]}
+
+
+class Jitter(httpx.AsyncBaseTransport):
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self.inner = inner
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        await asyncio.sleep(random.uniform(0, 0.03))
+        return await self.inner.handle_async_request(request)
+
+
+async def test_two_relays_at_once_still_deliver_each_void_after_its_redemption(
+        world, make_db, tokens):
+    """An operator may start a second relay (a standby, a deploy overlap). Each redemption
+    is voided right after it is made, so the outbox alternates redemption, void; with two
+    relays taking one event each at the same time, a void reaching the ledger before its
+    redemption would be refused for good (UNKNOWN_REDEMPTION). The relays take turns."""
+    ldb = await make_db("ledger")
+    ledger_app = create_ledger_app(LedgerSettings(database_url=ldb.app_url))
+    async with running(ledger_app) as lclient:
+        await fund(lclient, tokens)
+        term = world.add_terminal(world.add_provider())
+        ben = await world.add_beneficiary()
+        await world.add_voucher(ben)
+        for _ in range(40):
+            r = await world.client.post("/v1/redemptions", headers=term.headers, json={
+                "token": qr(ben), "service_code": "CARE_BATH", "gross_fen": 100,
+                "idempotency_key": key()})
+            assert r.status_code == 201, r.text
+            v = await world.client.post(f"/v1/redemptions/{r.json()['id']}/void",
+                                        headers=term.headers, json={"reason": "wrong bill"})
+            assert v.status_code == 200, v.text
+        pool = world.app.state.db.raw_pool
+        # A network with jitter between the relays and the ledger (0-30 ms a request).
+        jittery = httpx.AsyncClient(transport=Jitter(httpx.ASGITransport(app=ledger_app)),
+                                    base_url="http://ledger")
+        relays = [Relay(pool, jittery, batch_size=1) for _ in range(2)]
+
+        async def drain(relay: Relay) -> None:
+            while await relay.deliver_once():
+                await asyncio.sleep(0)
+
+        await asyncio.gather(*(drain(r) for r in relays))
+        await jittery.aclose()
+        assert sum(r.rejected for r in relays) == 0
+        assert sum(r.delivered for r in relays) == 80
+        assert all(r.delivered for r in relays)  # both took part
+        lconn = await asyncpg.connect(ldb.owner_url)
+        try:
+            assert await lconn.fetchval(
+                "SELECT count(*) FROM ledger_event WHERE status = 'applied'") == 80
+            assert await lconn.fetchval(
+                "SELECT coalesce(sum(balance_fen), 0) FROM account WHERE code = '2201'") == 0
+        finally:
+            await lconn.close()
