@@ -52,6 +52,7 @@ class Relay:
         self.rejected = 0
         self._key = get_common_settings().auth_private_key
         self._token: tuple[float, str] | None = None
+        self._reported: tuple[int, int, int] | None = None
 
     def _auth(self) -> dict[str, str]:
         now = time.monotonic()
@@ -113,6 +114,20 @@ class Relay:
             log.warning("ledger rejected %d event(s), e.g. %s", len(rejected), rejected[0][1])
         return len(done) + len(rejected)
 
+    async def _report(self) -> None:
+        """Progress in the log, only when something moved since the last line (an idle
+        relay stays quiet)."""
+        try:
+            lag = await repo.lag(self.pool)
+        except (OSError, asyncpg.PostgresError):
+            return
+        state = (self.delivered, self.rejected, lag["undelivered"])
+        if state == self._reported:
+            return
+        self._reported = state
+        log.info("delivered %d, rejected %d; undelivered %d, oldest %.1f s",
+                 self.delivered, self.rejected, lag["undelivered"], lag["oldest_age_s"])
+
     async def run(self, *, idle_s: float = 0.2, stop: asyncio.Event | None = None,
                   progress_s: float = 5.0) -> None:
         stop = stop or asyncio.Event()
@@ -132,13 +147,7 @@ class Relay:
                 continue
             if time.monotonic() - last_report >= progress_s:
                 last_report = time.monotonic()
-                try:
-                    lag = await repo.lag(self.pool)
-                    log.info("delivered %d, rejected %d; undelivered %d, oldest %.1f s",
-                             self.delivered, self.rejected, lag["undelivered"],
-                             lag["oldest_age_s"])
-                except (OSError, asyncpg.PostgresError):
-                    pass
+                await self._report()
             if n < self.batch_size:
                 await _wait(stop, idle_s)
 

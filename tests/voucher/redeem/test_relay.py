@@ -297,3 +297,28 @@ async def test_two_relays_at_once_still_deliver_each_void_after_its_redemption(
                 "SELECT coalesce(sum(balance_fen), 0) FROM account WHERE code = '2201'") == 0
         finally:
             await lconn.close()
+
+
+async def test_an_idle_relay_logs_progress_only_when_something_moved(world, make_db, tokens,
+                                                                      caplog):
+    ldb = await make_db("ledger")
+    ledger_app = create_ledger_app(LedgerSettings(database_url=ldb.app_url))
+    async with running(ledger_app) as lclient:
+        await fund(lclient, tokens)
+        term = world.add_terminal(world.add_provider())
+        ben = await world.add_beneficiary()
+        await world.add_voucher(ben)
+        r = await world.client.post("/v1/redemptions", headers=term.headers, json={
+            "token": qr(ben), "service_code": "CARE_BATH", "gross_fen": 100,
+            "idempotency_key": key()})
+        assert r.status_code == 201, r.text
+        relay = Relay(world.app.state.db.raw_pool, lclient)
+        stop = asyncio.Event()
+        caplog.set_level("INFO", logger="yiyang.relay")
+        task = asyncio.create_task(relay.run(idle_s=0.01, stop=stop, progress_s=0.02))
+        await asyncio.sleep(0.6)  # about 30 report intervals, all but the first idle
+        stop.set()
+        await task
+    lines = [r.getMessage() for r in caplog.records if r.name == "yiyang.relay"
+             and r.getMessage().startswith("delivered")]
+    assert lines == ["delivered 1, rejected 0; undelivered 0, oldest 0.0 s"]
