@@ -75,3 +75,15 @@ class Tokens:
 @pytest.fixture(scope="session")
 def tokens() -> Tokens:
     return Tokens()
+
+
+@pytest.fixture(scope="module")
+def stripe_ls(tmp_path_factory):
+    """A localstripe process of the test module's own (state kept in a file, so a test can
+    stop and start it again), on a free port of 127.0.0.1."""
+    from tests.settlement.stripe_process import LocalStripe
+
+    ls = LocalStripe(tmp_path_factory.mktemp("localstripe") / "state.pickle")
+    ls.start()
+    yield ls
+    ls.stop()

@@ -5,9 +5,8 @@ from __future__ import annotations
 import secrets
 
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from services.common.keys import ed25519_pair
 from services.common.settings import get_common_settings
 from services.ledger.config import LedgerSettings
 from services.provider.config import ProviderSettings
@@ -15,18 +14,9 @@ from services.voucher.config import VoucherSettings
 from web.config import WebSettings
 
 
-def _keypair() -> tuple[str, str]:
-    key = Ed25519PrivateKey.generate()
-    private = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption()).decode()
-    public = key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
-    return private, public
-
-
 @pytest.fixture
 def production(monkeypatch):
-    private, public = _keypair()
+    private, public = ed25519_pair()
     monkeypatch.setenv("YIYANG_ENV", "production")
     monkeypatch.setenv("YIYANG_AUTH_PRIVATE_KEY", private)
     monkeypatch.setenv("YIYANG_AUTH_PUBLIC_KEY", public)

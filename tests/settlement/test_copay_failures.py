@@ -8,10 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import uuid
-from collections.abc import Iterator
 from typing import Any
-
-import pytest
 
 from services.common.auth import Role
 from services.voucher.service import copay_refund
@@ -20,14 +17,6 @@ from tests.settlement.stripe_process import KEY, LocalStripe, pay_in_browser
 from tests.settlement.test_copay import _signed
 
 ROUNDS = 12
-
-
-@pytest.fixture(scope="module")
-def stripe_ls(tmp_path_factory) -> Iterator[LocalStripe]:
-    ls = LocalStripe(tmp_path_factory.mktemp("localstripe") / "state.pickle")
-    ls.start()
-    yield ls
-    ls.stop()
 
 
 def _use(s: Any, ls: LocalStripe) -> StripeGateway:

@@ -5,24 +5,13 @@ another person, a revoked proxy and another provider are refused."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
-
-import pytest
 
 from services.common.auth import Role
 from services.voucher.service.copay import StripeGateway
-from tests.settlement.stripe_process import KEY, LocalStripe, pay_in_browser
+from tests.settlement.stripe_process import KEY, pay_in_browser
 from tests.settlement.test_copay import _signed
 from tests.voucher.redeem.conftest import key, qr
-
-
-@pytest.fixture(scope="module")
-def stripe_ls(tmp_path_factory) -> Iterator[LocalStripe]:
-    ls = LocalStripe(tmp_path_factory.mktemp("localstripe") / "state.pickle")
-    ls.start()
-    yield ls
-    ls.stop()
 
 
 async def _redeem(s: Any, term: Any, gross: int = 10_000) -> tuple[str, str]:

@@ -4,23 +4,12 @@ NOT_IN_STRIPE (the ledger received an online co-payment Stripe never took)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
-
-import pytest
 
 from services.voucher.service.copay import StripeGateway
 from tests.settlement.stripe_process import KEY, LocalStripe, pay_in_browser
 from tests.settlement.test_copay import _signed
 from tests.settlement.test_stripe_reconciliation import STRIPE_KINDS
-
-
-@pytest.fixture(scope="module")
-def stripe_ls(tmp_path_factory) -> Iterator[LocalStripe]:
-    ls = LocalStripe(tmp_path_factory.mktemp("localstripe") / "state.pickle")
-    ls.start()
-    yield ls
-    ls.stop()
 
 
 def _wire(s: Any, ls: LocalStripe) -> None:

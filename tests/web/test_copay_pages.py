@@ -6,22 +6,11 @@ records the payment (by sync) once. CSRF, wrong role and another person are refu
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-
-import pytest
 
 from services.voucher.service.copay import StripeGateway
-from tests.settlement.stripe_process import KEY, LocalStripe, pay_in_browser
+from tests.settlement.stripe_process import KEY, pay_in_browser
 from tests.web.conftest import csrf_of
 from tests.web.test_pages import _confirm, _preview
-
-
-@pytest.fixture(scope="module")
-def stripe_ls(tmp_path_factory) -> Iterator[LocalStripe]:
-    ls = LocalStripe(tmp_path_factory.mktemp("localstripe") / "state.pickle")
-    ls.start()
-    yield ls
-    ls.stop()
 
 
 async def _redeemed(web, c) -> str:
