@@ -179,3 +179,21 @@ async def test_roles_other_region_and_csrf_are_refused(web):
         assert r.status_code == 403
     still = (await _profile(web))["bank_account_change_pending"]
     assert still is not None and still["id"] == pending["id"]  # nobody decided, none added
+
+
+async def test_the_person_who_asked_cannot_decide(web):
+    """Someone who asked (here the same person signed in as the provider's admin through
+    the API, then as an officer) is refused by the service; the page says why."""
+    r = await web.provider.patch(f"/v1/providers/{web.p1}", headers=web.tokens.headers(
+        "provider_admin", sub="web:officer", provider_id=web.p1), json={"bank_account": {
+            "bank_name": "中国农业银行南宁分行", "account_name": "青秀区幸福助餐点",
+            "account_number": "6228480099998888777"}})
+    assert r.status_code == 200, r.text
+    change = r.json()["bank_account_change_pending"]
+    async with web.signed_in("officer") as c:
+        listing = (await c.get("/officer/bank-accounts")).text
+        assert "陈经办" in _card(listing, change["id"])  # who asked, by name
+        await c.post(f"/officer/bank-accounts/{web.p1}/{change['id']}/approve",
+                     data={"csrf_token": csrf_of(listing)})
+        assert "提出这项变更的人不能自己审核" in (await c.get("/officer/bank-accounts")).text
+    assert (await _profile(web))["bank_account_change_pending"]["id"] == change["id"]
