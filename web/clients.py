@@ -96,6 +96,8 @@ FRIENDLY: dict[str, str] = {
     "TERMINAL_NOT_FOUND": "没有找到这台终端。",
     "TERMINAL_ALREADY_REVOKED": "这台终端已经停用了。",
     "USCC_ALREADY_REGISTERED": "这个统一社会信用代码已经登记过了。",
+    "BANK_CHANGE_NOT_FOUND": "没有找到这条收款账户变更申请。",
+    "BANK_CHANGE_NOT_PENDING": "这条收款账户变更已经处理过了（或已被新的申请替代），请刷新后再看。",
     "INTERNAL_ERROR": "系统出了点问题，请稍后再试。",
 }
 
@@ -291,6 +293,28 @@ class ProviderClient(ServiceClient):
         return await self.json("POST", f"/v1/providers/{provider_id}/{action}",
                                json={"reason": reason})
 
+    # --- settlement bank account changes (services/provider/service/bank_account.py) ---
+    async def registry_page(self, cursor: str | None = None) -> dict[str, Any]:
+        """One page of the register of the caller's region (every status)."""
+        return await self.json("GET", "/v1/providers",
+                               params=_clean({"cursor": cursor, "limit": 500}))
+
+    async def request_bank_change(self, provider_id: str, account: dict[str, str]
+                                  ) -> dict[str, Any]:
+        return await self.json("PATCH", f"/v1/providers/{provider_id}",
+                               json={"bank_account": account})
+
+    async def bank_changes(self, provider_id: str) -> list[dict[str, Any]]:
+        return _rows(await self.json(
+            "GET", f"/v1/providers/{provider_id}/bank-account-changes"), "items")
+
+    async def decide_bank_change(self, provider_id: str, change_id: str, approve: bool,
+                                 reason: str | None) -> dict[str, Any]:
+        action = "approve" if approve else "reject"
+        return await self.json(
+            "POST", f"/v1/providers/{provider_id}/bank-account-changes/{change_id}/{action}",
+            json=_clean({"reason": reason}))
+
 
 class LedgerClient(ServiceClient):
     async def trial_balance(self, as_of: str | None = None, region_code: str | None = None
@@ -321,6 +345,9 @@ class LedgerClient(ServiceClient):
         data = await self.json("GET", "/v1/claims",
                                params=_clean({"status": status, "region_code": region_code}))
         return _rows(data, "claims")
+
+    async def claim(self, claim_id: str) -> dict[str, Any]:
+        return await self.json("GET", f"/v1/claims/{claim_id}")
 
     async def approve_claim(self, claim_id: str) -> dict[str, Any]:
         return await self.json("POST", f"/v1/claims/{claim_id}/approve")

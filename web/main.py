@@ -24,7 +24,9 @@ from web.render import page
 from web.routes import (
     audit,
     auth,
+    bank_accounts,
     beneficiary,
+    claims,
     finance,
     officer,
     payments,
@@ -93,7 +95,7 @@ def create_app(settings: WebSettings | None = None, common: CommonSettings | Non
         return response
 
     for module in (auth, beneficiary, provider, officer, finance, payments, statements,
-                   audit):
+                   audit, bank_accounts, claims):
         app.include_router(module.router)
     return app
 

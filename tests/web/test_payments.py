@@ -16,6 +16,7 @@ from openpyxl import load_workbook
 from tests.web.conftest import PASSWORD, csrf_of
 from tests.web.system import PROVINCE
 from web.accounts import AccountStore, mask_subject, person_name
+from web.routes.statements import STATEMENT_ITEMS
 
 FINANCE_PAGES = ("/finance/payments", "/finance/aging", "/finance/statement?provider_id=x")
 
@@ -265,7 +266,9 @@ async def test_statement_table_chart_and_files_for_the_own_provider_only(web):
         x = await c.get("/provider/statement.xlsx", params={"period": _month()})
         sheet = load_workbook(io.BytesIO(x.content)).active
         assert [c.value for c in sheet[1]][:3] == ["provider_id", "provider_name", "period"]
-        assert sheet.max_row == 7
+        assert sheet.max_row == 1 + len(STATEMENT_ITEMS)  # header + one row per item
+        assert {r[3] for r in rows[1:]} >= {"copay_received", "copay_refunded", "copay_paid",
+                                           "copay_closing"}
         bad = await c.get("/provider/statement", params={"period": "2026-13"})
         assert bad.status_code == 422 and "2026-11" in bad.text
         assert (await c.get("/provider/statement.pdf",

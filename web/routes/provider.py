@@ -12,6 +12,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from services.common.auth import Role
+from web.accounts import person_name
 from web.clients import ApiError
 from web.deps import (
     CsrfSession,
@@ -217,27 +218,40 @@ KINDS = {"meal_point": "助餐点", "community_embedded": "社区嵌入式养老
          "home_care": "居家上门服务机构"}
 
 
-async def _admin_page(request: Request, web: Any, session: Session, issued: Any = None,
-                      status_code: int = 200, error: str | None = None) -> HTMLResponse:
+BANK_CHANGE_STATUS = {"pending": "等待民政部门审核", "approved": "已批准", "rejected": "已驳回",
+                      "superseded": "已被后来的申请替代"}
+
+
+async def admin_page(request: Request, web: Any, session: Session, issued: Any = None,
+                     status_code: int = 200, error: str | None = None,
+                     bank_form: dict[str, str] | None = None) -> HTMLResponse:
+    """Profile, price list, terminals, the settlement account (approved and pending) and
+    its change history (web/routes/bank_accounts.py takes the change form)."""
     client = provider_client(web, session)
     provider: dict[str, Any] = {}
     terminals: list[dict[str, Any]] = []
+    bank_changes: list[dict[str, Any]] = []
     try:
         provider = await client.get(session.provider_id or "")
         terminals = await client.terminals(session.provider_id or "")
+        bank_changes = await client.bank_changes(session.provider_id or "")
     except ApiError as exc:
         error = error or exc.friendly
     finally:
         await client.aclose()
+    for change in bank_changes:
+        change["decider_name"] = person_name(web.accounts, change.get("decided_by"))
+        change["requester_name"] = person_name(web.accounts, change.get("requested_by"))
     return page(request, "provider_admin.html", session, status_code=status_code,
                 provider=provider, terminals=terminals, issued=issued, error=error,
-                kinds=KINDS)
+                kinds=KINDS, bank_changes=bank_changes, bank_form=bank_form or {},
+                bank_statuses=BANK_CHANGE_STATUS)
 
 
 @router.get("/admin", response_class=HTMLResponse)
 async def admin(request: Request, web: StateDep, session: Session = ADMIN) -> HTMLResponse:
-    """The provider admin's page: profile, price list, terminals."""
-    return await _admin_page(request, web, session)
+    """The provider admin's page: profile, price list, terminals, settlement account."""
+    return await admin_page(request, web, session)
 
 
 @router.post("/admin/terminals", response_class=HTMLResponse)
@@ -248,17 +262,17 @@ async def new_terminal(request: Request, web: StateDep, session: CsrfSession,
         raise PageForbidden()
     name = name.strip()
     if not name or len(name) > 60:
-        return await _admin_page(request, web, session, status_code=422,
+        return await admin_page(request, web, session, status_code=422,
                                  error="请填写终端名称（60 字以内）。")
     client = provider_client(web, session)
     try:
         issued = await client.new_terminal(session.provider_id or "", name)
     except ApiError as exc:
-        return await _admin_page(request, web, session, status_code=exc.status
+        return await admin_page(request, web, session, status_code=exc.status
                                  if exc.status < 500 else 502, error=exc.friendly)
     finally:
         await client.aclose()
-    return await _admin_page(request, web, session, issued=issued)
+    return await admin_page(request, web, session, issued=issued)
 
 
 # --- settlement claims (the provider admin) --------------------------------------------------

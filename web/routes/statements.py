@@ -29,9 +29,15 @@ READERS = require_role(Role.finance, Role.auditor)
 _PERIOD = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 _ID = re.compile(r"^[\w-]{1,64}$")
 # What a statement lists, in order: the ledger's field and what people call it.
+# The co-payment lines: online co-payments the department collected for the provider (and
+# refunded), owed to it with the subsidy; `copay_paid` / `copay_closing` are the co-payment
+# parts of the payments and of the closing ("of which" rows, not added again).
 STATEMENT_ITEMS = (("opening", "期初应付"), ("redemptions", "本期补贴核销"),
-                   ("voids", "本期撤销"), ("payments", "本期已付款"),
-                   ("other", "其他调整"), ("closing", "期末应付"))
+                   ("voids", "本期撤销"), ("copay_received", "本期代收家属自付款"),
+                   ("copay_refunded", "本期退还家属自付款"), ("payments", "本期已付款"),
+                   ("copay_paid", "其中：自付部分已付"), ("other", "其他调整"),
+                   ("closing", "期末应付"), ("copay_closing", "其中：自付部分待付"))
+STATEMENT_PARTS = frozenset({"copay_paid", "copay_closing"})
 AGING_BUCKETS = (("0_30", "30 天以内"), ("31_60", "31–60 天"), ("61_90", "61–90 天"),
                  ("over_90", "90 天以上"))
 
@@ -58,7 +64,8 @@ async def _statement(web: WebState, session: Session, provider_id: str, period: 
 
 def statement_chart(st: dict[str, Any]) -> str:
     return bar_chart("本期对账（元）", [(label, int(st.get(f"{key}_fen") or 0))
-                                     for key, label in STATEMENT_ITEMS])
+                                     for key, label in STATEMENT_ITEMS
+                                     if key not in STATEMENT_PARTS])
 
 
 def statement_rows(st: dict[str, Any], name: str) -> list[list[Any]]:
@@ -82,12 +89,13 @@ async def _statement_page(request: Request, web: WebState, session: Session,
     if not _PERIOD.match(period):
         return page(request, "provider_statement.html", session, status_code=422,
                     statement=None, error="月份请按 2026-11 这样填写。", period=period,
-                    base=base, provider_id=provider_id, items=STATEMENT_ITEMS, name="")
+                    base=base, provider_id=provider_id, items=STATEMENT_ITEMS, name="",
+                    parts=STATEMENT_PARTS)
     st, error, status = await _statement(web, session, provider_id, period)
     name = (await provider_names(web, session, {provider_id})).get(provider_id, provider_id)
     return page(request, "provider_statement.html", session, status_code=status,
                 statement=st, error=error, period=period, base=base, name=name,
-                provider_id=provider_id, items=STATEMENT_ITEMS,
+                provider_id=provider_id, items=STATEMENT_ITEMS, parts=STATEMENT_PARTS,
                 chart=statement_chart(st) if st else "")
 
 
@@ -107,8 +115,9 @@ async def _statement_file(web: WebState, session: Session, provider_id: str, per
 @router.get("/provider/statement", response_class=HTMLResponse)
 async def provider_statement(request: Request, web: StateDep, session: Session = ADMIN,
                              period: str = "", provider_id: str = "") -> HTMLResponse:
-    """The provider's statement for a month: opening payable, redemptions, voids, payments,
-    closing, as a table and a chart, with CSV and Excel downloads."""
+    """The provider's statement for a month: opening payable, redemptions, voids, online
+    co-payments received and refunded, payments (and their co-payment part), closing (and
+    its co-payment part), as a table and a chart, with CSV and Excel downloads."""
     own = _own_provider(session, provider_id)
     return await _statement_page(request, web, session, own, period.strip() or this_month(),
                                  "/provider/statement")
@@ -146,7 +155,7 @@ async def finance_statement_file(fmt: str, web: StateDep, session: Session = REA
 # --- aging -----------------------------------------------------------------------------------
 
 AGING_COLUMNS = ("provider_id", "provider_name", *(f"{k}_fen" for k, _ in AGING_BUCKETS),
-                 "total_fen", "oldest_days")
+                 "total_fen", "copay_fen", "oldest_days")
 
 
 async def _aging(web: WebState, session: Session
@@ -194,5 +203,6 @@ async def aging_file(fmt: str, web: StateDep, session: Session = READERS) -> Res
                              for r in data.get("providers") or []]
     totals = data.get("totals") or {}
     rows.append(["TOTAL", "合计", *(int(totals.get(f"{k}_fen") or 0) for k, _ in AGING_BUCKETS),
-                 sum(int(totals.get(f"{k}_fen") or 0) for k, _ in AGING_BUCKETS), ""])
+                 sum(int(totals.get(f"{k}_fen") or 0) for k, _ in AGING_BUCKETS),
+                 sum(int(r.get("copay_fen") or 0) for r in data.get("providers") or []), ""])
     return _file(fmt, "aging", export.table_file(fmt, "账龄", AGING_COLUMNS, rows))
