@@ -222,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
         marker.parent.mkdir(parents=True, exist_ok=True)
         marker.write_text(json.dumps({"providers": providers}, ensure_ascii=False))
     accounts = loader.accounts(providers, people)
-    print("\nSign in to the web app (password for all: %s):" % PASSWORD)
+    print(f"\nSign in to the web app (password for all: {PASSWORD}):")
     for username, role in accounts:
         print(f"  {username:<9} {role}")
     return 0

@@ -43,7 +43,7 @@ async def prepare_databases(only: str | None = None) -> dict[str, str]:
             # A configured server: migrate it as configured (that URL must own the schema).
             from services.common.db import database_of, with_database
 
-            _, app_url = await prepare_service_database(
+            await prepare_service_database(
                 with_database(configured, "postgres"), service, database_of(configured))
             urls[service] = configured
             continue

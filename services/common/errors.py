@@ -103,7 +103,7 @@ def error_response(err: AppError) -> JSONResponse:
 
 # Database triggers raise messages of the form 'CODE: text' (see the migrations); those codes
 # reach the client unchanged, so the database's own refusals keep stable codes too.
-_DB_CODE = re.compile(r"^([A-Z][A-Z0-9_]{2,}):\s*(.*)", re.S)
+_DB_CODE = re.compile(r"^([A-Z][A-Z0-9_]{2,}):\s*(.*)", re.DOTALL)
 _DB_STATUS = {"23": 409, "22": 422, "P0": 409, "40": 409}
 
 

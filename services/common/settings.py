@@ -40,7 +40,7 @@ class CommonSettings(BaseSettings):
     web_url: str = "http://127.0.0.1:8000"
 
     @model_validator(mode="after")
-    def _refuse_development_secrets(self) -> "CommonSettings":
+    def _refuse_development_secrets(self) -> CommonSettings:
         refuse_dev_secrets(self)
         return self
 

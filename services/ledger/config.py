@@ -27,7 +27,7 @@ class LedgerSettings(BaseSettings):
     pii_hash_key: str = dev_keys.DEV_PII_HASH_KEY
 
     @model_validator(mode="after")
-    def _refuse_development_secrets(self) -> "LedgerSettings":
+    def _refuse_development_secrets(self) -> LedgerSettings:
         refuse_dev_secrets(self)
         return self
 

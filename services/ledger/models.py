@@ -146,4 +146,4 @@ APPEND_ONLY_TABLES: list[str] = [
 ]
 
 # Settlement tables (claims, batches) are declared in services/ledger/settlement/models.py.
-from services.ledger.settlement import models as _settlement_models  # noqa: E402,F401
+from services.ledger.settlement import models as _settlement_models  # noqa: F401

@@ -10,7 +10,6 @@ import uuid
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Boolean as sa_Boolean
 from sqlalchemy import (
     BigInteger,
     CheckConstraint,
@@ -27,6 +26,7 @@ from sqlalchemy import (
     UniqueConstraint,
     func,
 )
+from sqlalchemy import Boolean as sa_Boolean
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlmodel import Field, SQLModel
 

@@ -9,8 +9,8 @@ from typing import Annotated
 import asyncpg
 from fastapi import Depends, Request
 
-from services.common.crypto import PiiCipher
 from services.common.auth import Principal, Role
+from services.common.crypto import PiiCipher
 from services.common.errors import Forbidden, ServiceUnavailable
 from services.voucher.directory import ProviderDirectory
 from services.voucher.repository import codes as codes_repo

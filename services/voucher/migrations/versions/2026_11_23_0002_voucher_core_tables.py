@@ -10,9 +10,9 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects import postgresql
 
 from services.common.alembic_env import execute_script
-from sqlalchemy.dialects import postgresql
 
 revision: str = 'voucher_0002'
 down_revision: str | None = 'voucher_0001'
