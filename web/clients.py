@@ -294,15 +294,14 @@ class ProviderClient(ServiceClient):
                                json={"reason": reason})
 
     # --- settlement bank account changes (services/provider/service/bank_account.py) ---
-    async def registry_page(self, cursor: str | None = None) -> dict[str, Any]:
-        """One page of the register of the caller's region (every status)."""
-        return await self.json("GET", "/v1/providers",
-                               params=_clean({"cursor": cursor, "limit": 500}))
-
     async def request_bank_change(self, provider_id: str, account: dict[str, str]
                                   ) -> dict[str, Any]:
         return await self.json("PATCH", f"/v1/providers/{provider_id}",
                                json={"bank_account": account})
+
+    async def pending_bank_changes(self) -> list[dict[str, Any]]:
+        """Bank account changes waiting for a decision in the caller's region."""
+        return _rows(await self.json("GET", "/v1/bank-account-changes"), "items")
 
     async def bank_changes(self, provider_id: str) -> list[dict[str, Any]]:
         return _rows(await self.json(

@@ -135,6 +135,21 @@ async def bank_account_changes(provider_id: ProviderID, session: SessionDep,
                                                                   provider_id)}
 
 
+@router.get("/bank-account-changes", response_model=schemas.PendingBankAccountChangePage,
+            tags=["workflow"], responses=_ERRORS)
+async def pending_bank_account_changes(
+    session: SessionDep,
+    region_code: Annotated[str | None, Query(description="Default: your region.")] = None,
+    principal: Principal = require(Role.civil_affairs, Role.finance, Role.auditor),
+) -> dict[str, Any]:
+    """Settlement account changes waiting for an officer's decision within a region (yours
+    by default, or one inside it), oldest request first, with the provider and the account
+    it is paid to now; account numbers masked. Officers and finance of the region,
+    auditors."""
+    return {"items": await provider_service.pending_bank_account_changes(
+        session, principal, region_code)}
+
+
 _BANK_ERRORS = {**_ERRORS, 403: {"description": "ROLE_NOT_ALLOWED, OUT_OF_SCOPE, "
                                                 "MAKER_CHECKER_VIOLATION"},
                 404: {"description": "PROVIDER_NOT_FOUND, BANK_CHANGE_NOT_FOUND"},

@@ -384,6 +384,23 @@ async def bank_changes(session: AsyncSession, provider_id: uuid.UUID, *,
     return [dict(r) for r in result.mappings()]
 
 
+async def pending_bank_changes(session: AsyncSession, region_prefix: str | None,
+                               limit: int) -> list[Row]:
+    """Pending bank account changes of providers in a region (all with no prefix), oldest
+    request first, each with its provider's name, region and the account it is paid to now."""
+    cols = ", ".join(f"c.{c.strip()}" for c in _CHANGE_COLUMNS.split(","))
+    result = await session.execute(text(f"""
+        SELECT {cols}, p.name AS provider_name, p.region_code,
+               p.bank_name AS current_bank_name, p.bank_account_name AS current_account_name,
+               p.bank_account_number_masked AS current_account_number_masked
+          FROM bank_account_change c JOIN provider p ON p.id = c.provider_id
+         WHERE c.status = 'pending' AND p.status <> 'revoked'
+           AND (CAST(:prefix AS text) IS NULL OR p.region_code LIKE :prefix || '%')
+         ORDER BY c.requested_at, c.id
+         LIMIT :limit"""), {"prefix": region_prefix, "limit": limit})
+    return [dict(r) for r in result.mappings()]
+
+
 async def decide_bank_change(session: AsyncSession, change_id: uuid.UUID, status: str,
                              actor: str, reason: str | None) -> None:
     await session.execute(text(

@@ -95,6 +95,22 @@ class BankAccountChangePage(BaseModel):
     items: list[BankAccountChangeRead]
 
 
+class CurrentBankAccount(BaseModel):
+    bank_name: str | None
+    account_name: str | None
+    account_number_masked: str | None
+
+
+class PendingBankAccountChangeRead(BankAccountChangeRead):
+    provider_name: str
+    region_code: str
+    current: CurrentBankAccount  # the account the provider is paid to now
+
+
+class PendingBankAccountChangePage(BaseModel):
+    items: list[PendingBankAccountChangeRead]
+
+
 class BankAccountDecision(_Strict):
     reason: LongText | None = None
 

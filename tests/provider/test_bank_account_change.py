@@ -131,3 +131,48 @@ async def test_the_database_refuses_a_self_approval_and_a_direct_account_change(
     finally:
         await conn.close()
     assert await _service_number(ctx, pid) == OLD_NUMBER
+
+
+async def test_officers_list_the_changes_waiting_in_their_region(ctx):
+    """One call gives an officer every pending change of the region, with the provider and
+    the account it is paid to now; another region's changes are not in it."""
+    nanning = await ctx.approved()
+    decided = await ctx.approved()
+    liuzhou_officer = ctx.tokens.headers("civil_affairs", region="450200", sub="officer:lz")
+    liuzhou = await ctx.apply(region_code="450202", headers=liuzhou_officer)
+    r = await ctx.c.post(f"/v1/providers/{liuzhou}/approve", json={"reason": "资质审核通过"},
+                         headers=liuzhou_officer)
+    assert r.status_code == 200, r.text
+    first = (await _ask(ctx, nanning))["bank_account_change_pending"]
+    done = (await _ask(ctx, decided))["bank_account_change_pending"]
+    r = await ctx.c.post(f"/v1/providers/{decided}/bank-account-changes/{done['id']}/approve",
+                         headers=ctx.officer, json={})
+    assert r.status_code == 200, r.text
+    await _ask(ctx, liuzhou)
+
+    r = await ctx.c.get("/v1/bank-account-changes", headers=ctx.officer)
+    assert r.status_code == 200, r.text
+    (item,) = r.json()["items"]
+    assert (item["id"], item["provider_id"], item["region_code"]) == (first["id"], nanning,
+                                                                      "450103")
+    assert item["account_number_masked"].endswith("0018")
+    assert item["current"]["account_number_masked"].endswith("0123")
+    assert NEW["account_number"] not in r.text and OLD_NUMBER not in r.text
+    # a region inside the officer's: the same; Liuzhou's only for Liuzhou, auditors see both
+    r = await ctx.c.get("/v1/bank-account-changes", headers=ctx.officer,
+                        params={"region_code": "450103"})
+    assert [i["id"] for i in r.json()["items"]] == [first["id"]]
+    r = await ctx.c.get("/v1/bank-account-changes", headers=liuzhou_officer)
+    assert [i["provider_id"] for i in r.json()["items"]] == [liuzhou]
+    r = await ctx.c.get("/v1/bank-account-changes", headers=ctx.tokens.headers("auditor"))
+    assert {i["provider_id"] for i in r.json()["items"]} == {nanning, liuzhou}
+
+    # wrong scope, wrong role, bad input: refused
+    r = await ctx.c.get("/v1/bank-account-changes", headers=ctx.officer,
+                        params={"region_code": "450202"})
+    assert r.status_code == 403 and r.json()["error"]["code"] == "OUT_OF_SCOPE"
+    r = await ctx.c.get("/v1/bank-account-changes", headers=ctx.admin(nanning))
+    assert r.status_code == 403 and r.json()["error"]["code"] == "ROLE_NOT_ALLOWED"
+    r = await ctx.c.get("/v1/bank-account-changes", headers=ctx.tokens.headers("auditor"),
+                        params={"region_code": "45x"})
+    assert r.status_code == 422 and r.json()["error"]["field"] == "region_code"

@@ -8,7 +8,6 @@ these pages only masked; the number typed in by the admin is sent on and never e
 
 from __future__ import annotations
 
-import asyncio
 import re
 from typing import Annotated, Any
 
@@ -34,7 +33,6 @@ router = APIRouter()
 OFFICER = require_role(Role.civil_affairs)
 _ID = re.compile(r"^[\w-]{1,64}$")
 _ACCOUNT_NUMBER = re.compile(r"^[0-9]{8,30}$")
-MAX_REGISTER_PAGES = 20  # 500 providers a page
 # The same codes mean something else here than for claims: say it in these words.
 DECISION_MESSAGES = {
     "MAKER_CHECKER_VIOLATION": "提出这项变更的人不能自己审核，请由另一位经办人审核。",
@@ -97,34 +95,11 @@ async def pending_changes(web: WebState, session: Session) -> list[dict[str, Any
     each with the provider's name and the account it is paid to now (masked)."""
     client = provider_client(web, session)
     try:
-        ids: list[str] = []
-        cursor = None
-        for _ in range(MAX_REGISTER_PAGES):
-            data = await client.registry_page(cursor)
-            ids += [str(p["id"]) for p in data.get("items", []) if p.get("status") != "revoked"]
-            cursor = data.get("next_cursor")
-            if not cursor:
-                break
-        gate = asyncio.Semaphore(8)
-
-        async def profile(pid: str) -> dict[str, Any] | None:
-            async with gate:
-                try:
-                    return await client.get(pid)
-                except ApiError:
-                    return None
-        profiles = await asyncio.gather(*(profile(pid) for pid in ids))
+        rows = await client.pending_bank_changes()
     finally:
         await client.aclose()
-    rows = []
-    for p in profiles:
-        change = (p or {}).get("bank_account_change_pending")
-        if change:
-            rows.append({**change, "provider_name": p.get("name"),
-                         "region_code": p.get("region_code"),
-                         "current": p.get("bank_account") or {},
-                         "requester_name": person_name(web.accounts, change.get("requested_by"))})
-    return sorted(rows, key=lambda r: str(r.get("requested_at")))
+    return [{**row, "requester_name": person_name(web.accounts, row.get("requested_by"))}
+            for row in rows]
 
 
 @router.get("/officer/bank-accounts", response_class=HTMLResponse)

@@ -20,6 +20,9 @@ from services.provider.service.bank_account import (  # noqa: F401
 from services.provider.service.bank_account import (  # noqa: F401
     list_changes as bank_account_changes,
 )
+from services.provider.service.bank_account import (  # noqa: F401
+    pending_in_region as pending_bank_account_changes,
+)
 from services.provider.service.registry import (  # noqa: F401
     apply,
     changes,

@@ -18,13 +18,19 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.common.auth import Principal
+from services.common.auth import Principal, Role
 from services.common.errors import Forbidden
 from services.common.ids import new_uuid
+from services.common.regions import is_valid_code_shape, significant_prefix
 from services.provider import repository as repo
 from services.provider import schemas
 from services.provider.config import ProviderSettings
-from services.provider.errors import BankChangeNotFound, BankChangeNotPending, ProviderRevoked
+from services.provider.errors import (
+    BankChangeNotFound,
+    BankChangeNotPending,
+    InvalidQuery,
+    ProviderRevoked,
+)
 from services.provider.service.access import (
     cipher,
     ensure_officer_of,
@@ -81,6 +87,28 @@ async def list_changes(session: AsyncSession, principal: Principal,
         raise Forbidden("This provider is outside your scope.", code="OUT_OF_SCOPE",
                         field="provider_id")
     return [_read(r) for r in await repo.bank_changes(session, provider_id)]
+
+
+PENDING_LIMIT = 500
+
+
+async def pending_in_region(session: AsyncSession, principal: Principal,
+                            region_code: str | None) -> list[dict[str, Any]]:
+    """The changes waiting for a decision within a region (the caller's by default, or one
+    inside it): officers and finance of the region, auditors (everywhere); oldest first, at
+    most PENDING_LIMIT, numbers masked."""
+    if principal.role in (Role.civil_affairs, Role.finance):
+        region_code = region_code or principal.region
+        principal.ensure_region(region_code)
+    if region_code is not None and not is_valid_code_shape(region_code):
+        raise InvalidQuery("region_code is not a division code.", field="region_code")
+    rows = await repo.pending_bank_changes(
+        session, significant_prefix(region_code) if region_code else None, PENDING_LIMIT)
+    return [{**_read(r), "provider_name": r["provider_name"], "region_code": r["region_code"],
+             "current": {"bank_name": r["current_bank_name"],
+                         "account_name": r["current_account_name"],
+                         "account_number_masked": r["current_account_number_masked"]}}
+            for r in rows]
 
 
 async def decide(session: AsyncSession, principal: Principal, provider_id: uuid.UUID,
