@@ -130,7 +130,9 @@ class CashBenefitIssued(_Common):
 
 
 class CopayMoved(_Common):
-    """A co-payment received (online or cash) or refunded (settlement, docs/settlement.md)."""
+    """A co-payment received or refunded (settlement, docs/settlement.md). Only `stripe` is
+    posted; `cash` (sent by a voucher service before cash left the books) is refused with
+    CASH_COPAY_NOT_POSTED."""
 
     copayment_id: ExternalId
     redemption_id: ExternalId

@@ -3,6 +3,7 @@ webhook signatures; refunds never above what was captured; postings in the ledge
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
@@ -11,6 +12,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import httpx
@@ -18,6 +20,8 @@ import pytest
 import stripe
 
 from services.common.auth import Role
+from services.voucher.repository import copay as copay_repo
+from services.voucher.service import copay as copay_service
 from services.voucher.service.copay import StripeGateway
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -137,31 +141,125 @@ async def test_online_copay_webhook_refunds_and_ledger(settle, localstripe):
     assert await s.fetchval("SELECT count(*) FROM entry WHERE kind = 'copay_refunded'") == 2
 
 
-async def test_cash_copay_is_recorded_by_the_provider_and_posted(settle):
-    s = settle
-    pid, term = await s.provider()
-    rid = await s.redeem(term, 3_000)
-    r = await s.w.client.post(f"/v1/redemptions/{rid}/copayment", headers=s.tokens.headers(
-        Role.provider_staff, provider_id=pid), json={"method": "cash"})
-    assert r.status_code == 200 and r.json()["status"] == "succeeded"
+async def _online_copay(s, stripe_base: str, term, rid: str) -> dict:
+    """Open an online co-payment, pay it at (local) Stripe and deliver the webhook."""
     r = await s.w.client.post(f"/v1/redemptions/{rid}/copayment", headers=term.headers,
                               json={"method": "stripe"})
-    assert r.status_code == 409
-    r = await s.w.client.post(f"/v1/redemptions/{rid}/copayment", headers=term.headers,
-                              json={"method": "card"})
-    assert r.status_code == 422 and r.json()["error"]["field"] == "method"
-    await s.deliver()
-    assert await s.fetchval("SELECT sum(balance_fen) FROM account WHERE code = '1102'") == 1_500
+    assert r.status_code == 200, r.text
+    cp = r.json()
+    intent = await _pay_at_stripe(stripe_base, cp["payment_intent_id"])
+    body, sig = _signed({"id": f"evt_{rid}", "object": "event",
+                         "type": "payment_intent.succeeded", "data": {"object": intent}})
+    ok = await s.w.client.post("/v1/stripe/webhook", content=body,
+                               headers={"stripe-signature": sig})
+    assert ok.status_code == 200, ok.text
+    return cp
 
 
-async def test_copayments_reconcile_with_the_ledger(settle):
+async def _copay_ledger(s) -> tuple[int, int, int]:
+    """Co-payment entries, co-payment clearing (1102) and provider payable of source
+    `copay` (2201), over the whole ledger."""
+    return (int(await s.fetchval("SELECT count(*) FROM entry WHERE kind IN "
+                                 "('copay_received', 'copay_refunded')")),
+            int(await s.fetchval("SELECT coalesce(sum(balance_fen), 0) FROM account "
+                                 "WHERE code = '1102'")),
+            int(await s.fetchval("SELECT coalesce(sum(balance_fen), 0) FROM account "
+                                 "WHERE code = '2201' AND funding_source = 'copay'")))
+
+
+async def test_cash_copay_is_recorded_by_the_provider_and_posts_nothing(settle):
     s = settle
     pid, term = await s.provider()
+    rid = await s.redeem(term, 3_000)  # subsidy 1,500; co-payment 1,500 taken in cash
     staff = s.tokens.headers(Role.provider_staff, provider_id=pid)
-    first, lost = await s.redeem(term, 3_000), await s.redeem(term, 5_000)
-    r = await s.w.client.post(f"/v1/redemptions/{first}/copayment", headers=staff,
+    url = f"/v1/redemptions/{rid}/copayment"
+    # a start retried, also concurrently (each request on its own pooled connection)
+    answers = await asyncio.gather(*(s.w.client.post(url, headers=staff,
+                                                     json={"method": "cash"})
+                                     for _ in range(4)))
+    answers.append(await s.w.client.post(url, headers=term.headers, json={"method": "cash"}))
+    assert {a.status_code for a in answers} == {200}, [a.text for a in answers]
+    assert len({a.json()["id"] for a in answers}) == 1
+    cp = answers[0].json()
+    assert (cp["status"], cp["captured_fen"]) == ("succeeded", 1_500)
+    r = await s.w.client.post(url, headers=term.headers, json={"method": "stripe"})
+    assert r.status_code == 409
+    r = await s.w.client.post(url, headers=term.headers, json={"method": "card"})
+    assert r.status_code == 422 and r.json()["error"]["field"] == "method"
+    # a cash refund at the counter is recorded on the voucher side too, and nothing else
+    r = await s.w.client.post(f"/v1/copayments/{cp['id']}/refund", headers=s.admin(pid),
+                              json={"amount_fen": 500, "idempotency_key": "cash-refund-01"})
+    assert r.status_code == 200 and r.json()["refunded_fen"] == 500, r.text
+
+    # the fact is kept where it belongs: the co-payment row and the redemption's gross
+    row = await s.w.conn.fetchrow(
+        "SELECT c.method, c.amount_fen, c.captured_fen, c.refunded_fen, r.gross_fen, "
+        "r.subsidy_fen, r.copay_fen FROM copayment c JOIN redemption r "
+        "ON r.id = c.redemption_id WHERE c.id = $1", uuid.UUID(cp["id"]))
+    assert tuple(row) == ("cash", 1_500, 1_500, 500, 3_000, 1_500, 1_500)
+    assert await s.w.conn.fetchval("SELECT count(*) FROM outbox WHERE type LIKE 'copay.%'") == 0
+    await s.deliver()
+    assert await _copay_ledger(s) == (0, 0, 0)  # 1102 and 2201 (copay) untouched
+
+    r = await s.lc.get(f"/v1/providers/{pid}/statement", headers=s.admin(pid),
+                       params={"period": s.period})
+    st = r.json()
+    assert (st["redemptions_fen"], st["copay_received_fen"], st["copay_refunded_fen"],
+            st["closing_fen"], st["copay_closing_fen"]) == (1_500, 0, 0, 1_500, 0), st
+    r = await s.lc.get("/v1/claims/claimable", headers=s.admin(pid),
+                       params={"provider_id": pid, "period": s.period})
+    assert (r.json()["subsidy_fen"], r.json()["copay_fen"]) == (1_500, 0)
+    r = await s.lc.get("/v1/reconciliation", headers=s.finance(),
+                       params={"period": s.period, "region_code": "450100"})
+    rec = r.json()
+    assert rec["copay_settlement"] == {"received_fen": 0, "claimed_fen": 0,
+                                       "unclaimed_fen": 0}
+    # (the fixture commits budget for vouchers the voucher side never issued: 2101 differs)
+    assert [d for d in rec["discrepancies"] if d["kind"] != "OUTSTANDING_MISMATCH"] == []
+
+
+async def test_a_cash_copay_event_still_in_flight_is_refused_and_posts_nothing(settle):
+    """An outbox row written before cash left the books reaches the ledger: refused with a
+    stable code (recorded, so a redelivery gets the same answer), nothing posted."""
+    s = settle
+    _pid, term = await s.provider()
+    rid = await s.redeem(term, 3_000)
+    r = await s.w.client.post(f"/v1/redemptions/{rid}/copayment", headers=term.headers,
                               json={"method": "cash"})
     assert r.status_code == 200
+    await s.deliver()
+    source = await copay_repo.payload_source(s.w.conn, uuid.UUID(rid))
+    c = await copay_repo.by_redemption(s.w.conn, uuid.UUID(rid))
+    await copay_repo.enqueue(s.w.conn, "copay.received", copay_service.payload(source, c, 1_500))
+    while await s.relay.deliver_once():
+        pass
+    assert s.relay.rejected == 1
+    s.relay.rejected = 0
+    error = await s.w.conn.fetchval("SELECT last_error FROM outbox WHERE rejected")
+    assert error.startswith("CASH_COPAY_NOT_POSTED")
+    event_id, occurred_at, payload = await s.w.conn.fetchrow(
+        "SELECT event_id, occurred_at, payload::text FROM outbox WHERE rejected")
+    body = {"events": [{"event_id": str(event_id), "type": "copay.received",
+                        "occurred_at": occurred_at.isoformat(),
+                        "payload": json.loads(payload)}]}
+    again = await s.lc.post("/v1/events", headers=s.tokens.headers(Role.service), json=body)
+    assert again.status_code == 200, again.text
+    assert again.json()["results"][0]["error"]["code"] == "CASH_COPAY_NOT_POSTED"
+    assert await _copay_ledger(s) == (0, 0, 0)
+    assert await s.fetchval("SELECT count(*) FROM copayment_method") == 0
+
+
+async def test_copayments_reconcile_with_the_ledger(settle, localstripe):
+    s = settle
+    s.w.app.state.stripe_gateway = StripeGateway("sk_test_yiyang_local", localstripe)
+    pid, term = await s.provider()
+    staff = s.tokens.headers(Role.provider_staff, provider_id=pid)
+    cash, first, lost = (await s.redeem(term, 3_000), await s.redeem(term, 4_000),
+                         await s.redeem(term, 5_000))
+    r = await s.w.client.post(f"/v1/redemptions/{cash}/copayment", headers=staff,
+                              json={"method": "cash"})  # never in the ledger: no mismatch
+    assert r.status_code == 200
+    await _online_copay(s, localstripe, term, first)
     await s.deliver()
 
     async def copay_discrepancies():
@@ -171,9 +269,7 @@ async def test_copayments_reconcile_with_the_ledger(settle):
         return [d for d in r.json()["discrepancies"] if d["kind"] == "COPAY_MISMATCH"]
 
     assert await copay_discrepancies() == []
-    r = await s.w.client.post(f"/v1/redemptions/{lost}/copayment", headers=staff,
-                              json={"method": "cash"})
-    lost_id = r.json()["id"]
+    lost_id = (await _online_copay(s, localstripe, term, lost))["id"]
     await s.w.conn.execute("DELETE FROM outbox WHERE type = 'copay.received' AND "
                            "payload->>'copayment_id' = $1", lost_id)
     await s.deliver()

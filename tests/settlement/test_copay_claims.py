@@ -1,32 +1,22 @@
 """Online co-payments reach the provider: claimed with the period's subsidy (net of refunds),
-paid in the same payment line, exactly once; cash co-payments are never paid again; claims
-racing take a co-payment once; statement and reconciliation show it."""
+paid in the same payment line, exactly once; cash co-payments are never in the ledger, so
+never claimed or paid; claims racing take a co-payment once; statement and reconciliation
+show it."""
 
 from __future__ import annotations
 
 import asyncio
+import uuid
 
 import asyncpg
 import pytest
 
 from services.common.auth import Role
+from services.voucher.repository import copay as copay_repo
+from services.voucher.service import copay as copay_service
 from services.voucher.service.copay import StripeGateway
 from tests.settlement.test_batches import _confirmation, _import
-from tests.settlement.test_copay import _pay_at_stripe, _signed, localstripe  # noqa: F401
-
-
-async def _online_copay(s, stripe_base: str, term, rid: str) -> dict:
-    r = await s.w.client.post(f"/v1/redemptions/{rid}/copayment", headers=term.headers,
-                              json={"method": "stripe"})
-    assert r.status_code == 200, r.text
-    cp = r.json()
-    intent = await _pay_at_stripe(stripe_base, cp["payment_intent_id"])
-    body, sig = _signed({"id": f"evt_{rid}", "object": "event",
-                         "type": "payment_intent.succeeded", "data": {"object": intent}})
-    ok = await s.w.client.post("/v1/stripe/webhook", content=body,
-                               headers={"stripe-signature": sig})
-    assert ok.status_code == 200, ok.text
-    return cp
+from tests.settlement.test_copay import _online_copay, localstripe  # noqa: F401
 
 
 async def _sum(s, sql: str, *args) -> int:
@@ -74,7 +64,7 @@ async def test_subsidy_and_net_online_copay_are_paid_once(paying, localstripe): 
     treasury = "SELECT coalesce(sum(balance_fen), 0) FROM account WHERE code = '1001'"
     clearing = "SELECT coalesce(sum(balance_fen), 0) FROM account WHERE code = '1102'"
     treasury_before, clearing_before = await _sum(s, treasury), await _sum(s, clearing)
-    assert clearing_before == 5_000 - 1_500 + 2_000
+    assert clearing_before == 5_000 - 1_500  # the cash co-payment is not ours
     body = _confirmation(batch, {})
     r = await _import(s, batch["id"], body)
     assert r.status_code == 200 and r.json()["paid_fen"] == 10_500, r.text
@@ -91,7 +81,7 @@ async def test_subsidy_and_net_online_copay_are_paid_once(paying, localstripe): 
     assert clearing_before - await _sum(s, clearing) == 3_500  # the co-payment, from clearing
     owed = "SELECT coalesce(-sum(balance_fen), 0) FROM account WHERE code = '2201' " \
            "AND provider_id = $1"
-    assert await _sum(s, owed, pid) == 2_000  # only the cash co-payment (never paid by us)
+    assert await _sum(s, owed, pid) == 0  # nothing owed: the cash was never ours to pay
     assert await _sum(s, owed + " AND funding_source <> 'copay'", pid) == 0
 
     r = await s.lc.get(f"/v1/providers/{pid}/statement", headers=s.admin(pid),
@@ -99,13 +89,13 @@ async def test_subsidy_and_net_online_copay_are_paid_once(paying, localstripe): 
     st = r.json()
     assert (st["redemptions_fen"], st["copay_received_fen"], st["copay_refunded_fen"],
             st["payments_fen"], st["copay_paid_fen"], st["closing_fen"],
-            st["copay_closing_fen"]) == (7_000, 7_000, 1_500, 10_500, 3_500, 2_000, 2_000)
+            st["copay_closing_fen"]) == (7_000, 5_000, 1_500, 10_500, 3_500, 0, 0)
 
     r = await s.lc.get("/v1/reconciliation", headers=s.finance(),
                        params={"period": s.period, "region_code": "450100"})
     rec = r.json()
     assert rec["copay_settlement"] == {"received_fen": 3_500, "claimed_fen": 3_500,
-                                       "unclaimed_fen": 0, "cash_fen": 2_000}
+                                       "unclaimed_fen": 0}
     # (the fixture commits budget for vouchers the voucher side never issued: 2101 differs)
     assert [d for d in rec["discrepancies"] if d["kind"] != "OUTSTANDING_MISMATCH"] == []
 
@@ -145,7 +135,9 @@ async def test_claims_racing_take_a_copayment_once(settle, localstripe):  # noqa
     assert r.json()["copay_fen"] == 0 and r.json()["copayments"] == []
 
 
-async def test_the_database_refuses_a_cash_copay_or_a_copay_twice_in_claims(settle):
+async def test_the_database_refuses_a_legacy_cash_copay_entry_in_claims(settle):
+    """A cash co-payment posts nothing now; one posted before that (its method recorded as
+    cash) is never claimed, and the database refuses it in a claim."""
     s = settle
     pid, term = await s.provider()
     rid = await s.redeem(term, 3_000)
@@ -153,6 +145,21 @@ async def test_the_database_refuses_a_cash_copay_or_a_copay_twice_in_claims(sett
                               json={"method": "cash"})
     assert r.status_code == 200
     await s.deliver()
+    assert await s.fetchval("SELECT count(*) FROM entry WHERE kind = 'copay_received'") == 0
+    # the legacy entry: method recorded as cash, then posted (as the ledger used to)
+    source = await copay_repo.payload_source(s.w.conn, uuid.UUID(rid))
+    c = await copay_repo.by_redemption(s.w.conn, uuid.UUID(rid))
+    payload = copay_service.payload(source, c, 1_500)
+    conn = await s.owner()
+    try:
+        await conn.execute("INSERT INTO copayment_method (copayment_id, method, redemption_id, "
+                           "provider_id) VALUES ($1, 'cash', $2, $3)", str(c["id"]), rid, pid)
+    finally:
+        await conn.close()
+    r = await s.lc.post("/v1/events", headers=s.tokens.headers(Role.service), json={"events": [
+        {"event_id": str(uuid.uuid4()), "type": "copay.received",
+         "occurred_at": "2026-11-01T10:00:00+08:00", "payload": {**payload, "method": "stripe"}}]})
+    assert r.json()["results"][0]["status"] == "applied", r.text
     claim = (await s.claim(pid)).json()
     assert claim["copay_fen"] == 0 and claim["copayments"] == []  # cash is never claimed
     conn = await s.owner()
@@ -165,3 +172,9 @@ async def test_the_database_refuses_a_cash_copay_or_a_copay_twice_in_claims(sett
                 "VALUES ($1::uuid, $2, $3, 1500)", claim["id"], entry_id, copayment_id)
     finally:
         await conn.close()
+    # reconciliation names the money the ledger must not hold, on the ledger's side
+    r = await s.lc.get("/v1/reconciliation", headers=s.finance(),
+                       params={"period": s.period, "region_code": "450100"})
+    found = [(d["kind"], d["record"], d["side"], d["amount_fen"])
+             for d in r.json()["discrepancies"] if d["kind"].startswith("COPAY")]
+    assert found == [("COPAY_MISMATCH", f"copayment:{c['id']}", "ledger", 1_500)]

@@ -205,6 +205,10 @@ def _plan_event(ev: EventIn, created_by: str, known: dict[str, EntryPlan]
                             ref=p.voucher_id, **common)
         return plan, None
     if ev.type in ("copay.received", "copay.refunded"):
+        if not plans.copay_is_posted(p.method):
+            raise EventRejected("A cash co-payment is the provider's money, not the "
+                                "department's: the ledger posts nothing for it.",
+                                code="CASH_COPAY_NOT_POSTED")
         plan = plans.copay(received=ev.type == "copay.received", program_code=p.program_code,
                            budget_region_code=p.budget_region_code, provider_id=p.provider_id,
                            amount_fen=p.amount_fen, beneficiary_id=p.beneficiary_id,

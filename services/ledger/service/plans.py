@@ -147,10 +147,18 @@ def expiry(*, program_code: str, budget_region_code: str, released_fen: int,
                      region_code=budget_region_code, **dims)
 
 
+def copay_is_posted(method: str) -> bool:
+    """Only a co-payment the department collects (online, `stripe`) is posted. Cash is taken
+    by the provider at the counter: the department never holds it and owes nothing for it,
+    so it touches neither co-payment clearing nor provider payable (docs/copayments.md)."""
+    return method == "stripe"
+
+
 def copay(*, received: bool, program_code: str, budget_region_code: str, provider_id: str,
           amount_fen: int, **dims) -> EntryPlan:
-    """Co-payment received: co-payment clearing Dr / provider payable Cr (funding source
-    `copay`); refunded: the mirror. See docs/settlement.md."""
+    """Online co-payment received: co-payment clearing Dr / provider payable Cr (funding
+    source `copay`); refunded: the mirror. Cash posts nothing (`copay_is_posted`). See
+    docs/settlement.md."""
     sign = 1 if received else -1
     postings = [
         PostingPlan(AccountKey(chart.COPAY_CLEARING, program_code, budget_region_code,

@@ -13,8 +13,10 @@ the side that is out (voucher, ledger or settlement) and the amount in fen:
   of the period that is neither a redemption, a void nor a payment);
 - Σ voucher balances vs vouchers outstanding (2101), per program and budget region:
   OUTSTANDING_MISMATCH.
-- co-payments (captured less refunded, as recorded from Stripe's webhooks and refunds, or
-  cash) vs the ledger's co-payment clearing (1102) per co-payment: COPAY_MISMATCH.
+- online co-payments (captured less refunded, as recorded from Stripe's webhooks and
+  refunds) vs the ledger's co-payment clearing (1102) per co-payment: COPAY_MISMATCH. Cash
+  co-payments are the provider's money and never in the ledger, so the voucher side's cash
+  ones are expected at zero (one the ledger does hold is named, side ledger).
 - online co-payments owed to providers: received (net, 2201 `copay` entries of the period)
   = claimed (live claim co-payment lines) + unclaimed, entry by entry: COPAY_CLAIM_MISMATCH
   (a claim holds another amount than the entry posted, or a claim line names no online
@@ -87,14 +89,18 @@ def compare(voucher: dict[str, Any], ledger: dict[str, list[Any]]) -> list[dict[
                           int(p["paid_fen"]) - expected,
                           f"claim {p['status']} for {p['total_fen']} fen, "
                           f"payments posted {p['paid_fen']} fen"))
+    methods = {c["id"]: c.get("method") for c in voucher.get("copayments", [])}
     v_copay = {c["id"]: c["captured_fen"] - c["refunded_fen"]
-               for c in voucher.get("copayments", [])}
+               for c in voucher.get("copayments", []) if c.get("method") == "stripe"}
     l_copay = {c["copayment_id"]: int(c["net_fen"]) for c in ledger.get("copays", [])}
     for cid in sorted(set(v_copay) | set(l_copay)):
         diff = l_copay.get(cid, 0) - v_copay.get(cid, 0)
         if diff:
+            cash = methods.get(cid) == "cash"
             out.append(_d("COPAY_MISMATCH", f"copayment:{cid}",
-                          "ledger" if cid in v_copay else "voucher", diff,
+                          "ledger" if cid in methods else "voucher", diff,
+                          f"ledger clearing {l_copay.get(cid, 0)} fen for a cash co-payment, "
+                          "which the ledger must not hold" if cash else
                           f"ledger clearing {l_copay.get(cid, 0)} fen, captured less refunded "
                           f"{v_copay.get(cid, 0)} fen"))
     v_bal = {(b["program_code"], b["budget_region_code"]): b["balance_fen"]
@@ -115,7 +121,7 @@ def compare_copay_claims(side: dict[str, list[Any]]
                          ) -> tuple[list[dict[str, Any]], dict[str, int]]:
     """Online co-payments received = claimed + unclaimed, per co-payment entry (pure)."""
     out: list[dict[str, Any]] = []
-    totals = {"received_fen": 0, "claimed_fen": 0, "unclaimed_fen": 0, "cash_fen": 0}
+    totals = {"received_fen": 0, "claimed_fen": 0, "unclaimed_fen": 0}
     for e in side["entries"]:
         posted = int(e["posted_fen"])
         if e["method"] is None:
@@ -124,8 +130,7 @@ def compare_copay_claims(side: dict[str, list[Any]]
                           "recorded, so it cannot be claimed"))
             continue
         if e["method"] != "stripe":
-            totals["cash_fen"] += posted
-            continue
+            continue  # a cash entry posted before cash left the books: COPAY_MISMATCH
         totals["received_fen"] += posted
         if e["claimed_fen"] is None:
             totals["unclaimed_fen"] += posted

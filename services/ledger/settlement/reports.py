@@ -4,7 +4,7 @@ Statement rule: closing = opening + redemptions - voids + co-payments received -
 refunded - payments (+ other corrections, e.g. a manual reversal), all from the
 provider-payable (2201) postings of the ledger, so for the current period the closing equals
 the accounts' balance. Of the payments, `copay_paid` is the co-payment part; of the closing,
-`copay_closing` is co-payments still owed (cash co-payments included: see copay.py).
+`copay_closing` is online co-payments still owed (cash ones are never in the ledger).
 Aging rule: each approved (or batched) unpaid claim is counted in the bucket of the days it
 has waited since approval: 0-30, 31-60, 61-90, over 90; `copay_fen` is the co-payment part
 of what waits.

@@ -6,11 +6,16 @@ Rules:
   idempotency key `copay:<redemption_id>` while the redemption row is locked, so concurrent
   requests cannot create two intents (the local fake ignores keys). Cash: the provider
   records it and it is captured at once.
-- Captured once: by Stripe's webhook (signature verified, each event id applied once) or by
-  `sync`, which re-reads the PaymentIntent from Stripe (the family's return step, the retry
-  loop; the fallback for a lost webhook). Either writes `copay.received` to the outbox
-  (ledger: co-payment clearing Dr / provider payable Cr). A payment captured after its
-  redemption was voided is refunded in full (service/copay_refund.py).
+- Cash is not the department's money: the provider took it at the counter, so the ledger is
+  not told (no `copay.received`, nor `copay.refunded` for a cash refund). The fact stays on
+  record here: the co-payment row (method `cash`, who recorded it, when) and the redemption
+  (gross = subsidy + co-payment, also in its `redemption.created` event). See
+  docs/copayments.md, "Cash co-payments and the books".
+- Online, captured once: by Stripe's webhook (signature verified, each event id applied
+  once) or by `sync`, which re-reads the PaymentIntent from Stripe (the family's return step,
+  the retry loop; the fallback for a lost webhook). Either writes `copay.received` to the
+  outbox (ledger: co-payment clearing Dr / provider payable Cr). A payment captured after
+  its redemption was voided is refunded in full (service/copay_refund.py).
 - Refunds: service/copay_refund.py (durable, retried, never more than captured).
 
 Lock order — one and the same everywhere, so that no two transactions can wait on each other
@@ -153,9 +158,7 @@ async def start(pool: asyncpg.Pool, gateway: StripeGateway, redemption_id: uuid.
                    "captured_fen": int(r["copay_fen"]) if method == "cash" else 0,
                    "status": "succeeded" if method == "cash" else "open",
                    "stripe_idempotency_key": f"copay:{redemption_id}", "created_by": actor}
-            await repo.insert(conn, **row)
-            if method == "cash":
-                await repo.enqueue(conn, "copay.received", payload(r, row, row["amount_fen"]))
+            await repo.insert(conn, **row)  # cash: nothing for the ledger (docstring)
             c = await repo.by_redemption(conn, redemption_id, lock=True)
         if c["method"] != method:
             raise Conflict("This co-payment was opened with another method.",

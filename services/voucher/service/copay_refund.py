@@ -8,8 +8,8 @@ Rules:
   is down at that moment.
 - Never more than captured: refunded + promised (`refund_pending_fen`) <= captured, checked
   here and by a CHECK in the database.
-- Cash is given back at the counter: the row is `succeeded` at once and `copay.refunded`
-  goes to the outbox in that same transaction.
+- Cash is given back at the counter: the row is `succeeded` at once and the ledger is not
+  told (it never received the cash either: see service/copay.py).
 - Online: after commit the refund is sent to Stripe (`process`), under a lease so that one
   worker at a time tries it, with the Stripe idempotency key `copay_refund:<key>` and the key
   in the refund's metadata. A retry first looks for a refund carrying that metadata, so a
@@ -55,7 +55,7 @@ async def reserve(conn: asyncpg.Connection, redemption_id: Any, copayment_id: An
     """Record a refund (None amount: all that is left) of a co-payment whose redemption and
     co-payment rows the caller has locked, in that order. Returns the key when Stripe still
     has to make it, None when nothing is left to send (nothing to refund, or cash)."""
-    r = await repo.lock_redemption(conn, redemption_id)  # already held: no new wait
+    await repo.lock_redemption(conn, redemption_id)  # already held: no new wait
     c = await repo.by_id(conn, copayment_id)
     left = int(c["captured_fen"]) - int(c["refunded_fen"]) - int(c["refund_pending_fen"])
     amount = left if amount_fen is None else amount_fen
@@ -66,7 +66,6 @@ async def reserve(conn: asyncpg.Connection, redemption_id: Any, copayment_id: An
     if c["method"] == "cash":
         await repo.record_refund(conn, key, c["id"], amount, status="succeeded", reason=reason)
         await repo.add_refund(conn, c["id"], amount)
-        await repo.enqueue(conn, "copay.refunded", payload(r, c, amount))
         return None
     await repo.record_refund(conn, key, c["id"], amount, status="pending", reason=reason)
     await repo.add_pending_refund(conn, c["id"], amount)
