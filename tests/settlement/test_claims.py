@@ -178,3 +178,26 @@ async def test_claims_are_listed_within_scope(settle):
     r = await s.lc.get("/v1/claims", headers=s.tokens.headers(Role.civil_affairs,
                                                                region="450000"))
     assert r.status_code == 403
+
+
+async def test_an_abandoned_claim_lets_its_redemptions_be_claimed_again(settle):
+    """A strict claim (explicit lines) that the voucher service refuses as a whole — here
+    because one redemption was voided after the ledger last heard — is abandoned. Its good
+    redemptions must stay claimable: the next claim takes them."""
+    s = settle
+    pid, term = await s.provider()
+    good, late_void = await s.redeem(term), await s.redeem(term)
+    await s.deliver()
+    assert (await s.void(term, late_void)).status_code == 200  # not yet in the ledger
+    r = await s.claim(pid, redemption_ids=[good, late_void])
+    assert r.status_code == 422, r.text
+    assert r.json()["error"]["code"] == "CLAIM_LINES_REFUSED"
+    assert await s.fetchval("SELECT count(*) FROM claim WHERE status = 'abandoned'") == 1
+    assert await s.fetchval("SELECT count(*) FROM claim_line WHERE active") == 0
+
+    r = await s.claim(pid, redemption_ids=[good])
+    assert r.status_code == 201, r.text
+    assert [x["redemption_id"] for x in r.json()["redemptions"]] == [good]
+    assert r.json()["total_fen"] == 5_000
+    row = await s.w.conn.fetchrow("SELECT claim_id FROM redemption WHERE id = $1::uuid", good)
+    assert str(row["claim_id"]) == r.json()["id"]

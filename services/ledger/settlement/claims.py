@@ -161,7 +161,10 @@ async def _mark_and_submit(pool: asyncpg.Pool, voucher: VoucherClient, claim_id:
                 return
             refused = list(answer.refused) if answer is not None else []
             if strict or not refused or set(refused) >= set(ids):
+                # Abandoned: every line it held is let go, so those redemptions and
+                # co-payments can be claimed again (the lines stay, inactive, as a record).
                 await copay_repo.release_lines(conn, claim_id)
+                await repo.drop_lines(conn, claim_id, ids)
                 await repo.set_status(conn, claim_id, "abandoned")
                 await repo.add_action(conn, claim_id, "abandon", who.sub, who.role.value,
                                       answer.code if answer else "NO_LINES")
