@@ -2,7 +2,7 @@
 
 Pages call these and never build URLs themselves. A refusal from a service becomes an
 `ApiError` with a friendly Chinese message (by the stable error code; otherwise the
-service's own message). Transports are injectable so tests run the services in-process.
+service's own message; the table is web/messages.py). Transports are injectable so tests run the services in-process.
 """
 
 from __future__ import annotations
@@ -12,94 +12,7 @@ from typing import Any
 
 import httpx
 
-FRIENDLY: dict[str, str] = {
-    "UNAUTHENTICATED": "登录已失效，请重新登录。",
-    "TOKEN_EXPIRED": "二维码或登录已过期，请刷新后再试。",
-    "INVALID_TOKEN": "二维码无效，请让老人刷新二维码后重新扫描。",
-    "INVALID_TERMINAL": "本机终端未登记或已停用，请联系机构管理员。",
-    "ROLE_NOT_ALLOWED": "您的账号没有这项权限。",
-    "OUT_OF_SCOPE": "这不在您负责的范围内。",
-    "FORBIDDEN": "您的账号没有这项权限。",
-    "NOT_FOUND": "没有找到相关记录。",
-    "VALIDATION_ERROR": "填写的内容有误，请检查后再提交。",
-    "FIELD_REQUIRED": "有必填项没有填写。",
-    "TOKEN_USED": "这个二维码已经用过了，请让老人刷新二维码。",
-    "TOKEN_REPLAYED": "这个二维码已经用过了，请让老人刷新二维码。",
-    "INSUFFICIENT_BALANCE": "补贴券余额不足。",
-    "VOUCHER_EXPIRED": "补贴券已过期。",
-    "NO_USABLE_VOUCHER": "没有可在本机构、本项服务使用的补贴券。",
-    "DAY_LIMIT_REACHED": "今天的使用次数已经用完了。",
-    "BENEFICIARY_INACTIVE": "老人的补贴资格已暂停。",
-    "PROVIDER_NOT_APPROVED": "本机构目前不能受理补贴券。",
-    "SERVICE_NOT_ALLOWED": "这项服务不在补贴范围内。",
-    "IDEMPOTENCY_KEY_REUSED": "这笔交易已经提交过，内容不同，请重新开始。",
-    "INVALID_NATIONAL_ID": "身份证号码不正确，请核对。",
-    "DUPLICATE_BENEFICIARY": "这位老人已经登记过了。",
-    "INVALID_TRANSITION": "当前状态下不能进行这个操作。",
-    "BUDGET_EXCEEDED": "预算不足，无法发放。",
-    "MAKER_CHECKER": "不能审批自己制作的结算申请，请由另一位财务人员审批。",
-    "SAME_PERSON": "不能审批自己制作的结算申请，请由另一位财务人员审批。",
-    "FILTER_NOT_SUPPORTED": "这组查询条件不适用，请换一种条件。",
-    "SERVICE_UNAVAILABLE": "系统暂时忙，请稍后再试。",
-    # The voucher service's own codes (services/voucher/errors.py, service/redemption.py).
-    "TOKEN_INVALID": "二维码无效，请让老人刷新二维码后重新扫描。",
-    "PIN_REQUIRED": "这张卡需要输入密码。",
-    "PIN_INCORRECT": "密码不对，请再试一次。",
-    "CARD_LOCKED": "密码错误次数太多，这张卡已锁定，请联系民政部门。",
-    "CARD_NOT_VALID": "这张卡已挂失或无效。",
-    "BENEFICIARY_NOT_ACTIVE": "老人的补贴资格已暂停。",
-    "VOUCHER_EXHAUSTED": "补贴券余额已用完。",
-    "DAILY_LIMIT_REACHED": "今天的使用次数已经用完了。",
-    "BILL_TOO_SMALL": "消费金额太小，不能使用这项补贴。",
-    "SERVICE_NOT_OFFERED": "这项服务不在本机构的价目表上。",
-    "INVALID_AMOUNT": "请输入正确的金额。",
-    "REDEMPTION_VOIDED": "这笔交易已经撤销过了。",
-    "REDEMPTION_ALREADY_CLAIMED": "这笔交易已经申请结算，不能撤销。",
-    "IDEMPOTENCY_KEY_IN_USE": "这笔交易正在处理，请稍候再看结果。",
-    "BENEFICIARY_EXISTS": "这位老人已经登记过了。",
-    "BENEFICIARY_NOT_FOUND": "没有找到这位老人。",
-    "ISSUANCE_RUN_NOT_FOUND": "没有找到这次发放记录。",
-    "STATUS_TRANSITION_NOT_ALLOWED": "当前状态下不能进行这个操作。",
-    "INVALID_PERIOD": "月份格式不对，请按 2026-11 这样填写。",
-    "INVALID_REGION": "行政区划代码不正确。",
-    "UNSUPPORTED_FILE": "请上传 CSV 或 Excel 文件。",
-    "LEDGER_UNAVAILABLE": "系统暂时忙，请稍后再试。",
-    "LEDGER_REFUSED": "预算不足或账本拒绝了这笔发放。",
-    "NO_BUDGET": "预算不足，无法发放。",
-    # Settlement (services/ledger/settlement/errors.py).
-    "CLAIM_NOT_FOUND": "没有找到这笔结算申请。",
-    "NOTHING_TO_CLAIM": "这个月没有可以申请结算的交易。",
-    "CLAIM_LINES_REFUSED": "有交易不能结算（已撤销、已申请或不属于这个月），请刷新后再试。",
-    "CLAIM_STATUS_CONFLICT": "这笔结算申请已经处理过了。",
-    "MAKER_CHECKER_VIOLATION": "不能审批自己制作的结算申请，请由另一位财务人员审批。",
-    "VOUCHER_SERVICE_UNAVAILABLE": "系统暂时忙，请稍后再试。",
-    "CLAIM_IN_PROGRESS": "这笔结算申请正在处理，请稍候刷新。",
-    "REDEMPTION_CLAIMED": "这笔交易已经申请结算，不能撤销。",
-    "BATCH_NOT_FOUND": "没有找到这个付款批次。",
-    "NOTHING_TO_PAY": "没有可以付款的结算申请或护理补贴。",
-    "BANK_ACCOUNT_MISSING": "有服务机构没有登记收款银行账户，请先补全。",
-    "CLAIMS_NOT_PAYABLE": "有结算申请已经付款或已在别的批次中，请刷新后再选。",
-    "CONFIRMATION_INVALID": "银行回单与这个批次对不上（批次号、明细号或金额不符），"
-                            "没有入账任何一笔，请核对后重新上传。",
-    "FILE_TOO_LARGE": "文件太大了，请上传 5MB 以内的文件。",
-    "PROVIDER_SERVICE_UNAVAILABLE": "系统暂时忙，请稍后再试。",
-    # Co-payments (services/voucher/service/copay.py).
-    "COPAYMENT_NOT_FOUND": "没有找到这笔自付款。",
-    "NO_COPAYMENT_DUE": "这笔交易没有需要老人自付的钱。",
-    "COPAYMENT_NOT_PAYABLE": "这笔自付款已经付过，或者交易已撤销，不用再付了。",
-    "REFUND_EXCEEDS_CAPTURED": "退款不能超过已收的自付款。",
-    "PAYMENT_PROVIDER_UNAVAILABLE": "在线支付暂时打不开，请稍后再试。",
-    # The provider service's codes (services/provider/errors.py).
-    "ILLEGAL_TRANSITION": "当前状态下不能进行这个操作。",
-    "PROVIDER_NOT_FOUND": "没有找到这家服务机构。",
-    "PROVIDER_REVOKED": "这家服务机构已被撤销资格。",
-    "TERMINAL_NOT_FOUND": "没有找到这台终端。",
-    "TERMINAL_ALREADY_REVOKED": "这台终端已经停用了。",
-    "USCC_ALREADY_REGISTERED": "这个统一社会信用代码已经登记过了。",
-    "BANK_CHANGE_NOT_FOUND": "没有找到这条收款账户变更申请。",
-    "BANK_CHANGE_NOT_PENDING": "这条收款账户变更已经处理过了（或已被新的申请替代），请刷新后再看。",
-    "INTERNAL_ERROR": "系统出了点问题，请稍后再试。",
-}
+from web.messages import FRIENDLY
 
 
 @dataclass
