@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 import uuid
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -244,6 +245,29 @@ def test_batch_body_splices_each_outbox_payload_as_it_is():
          "payload": p} for r, p in zip(rows, payloads, strict=True)]}
 
 
+@asynccontextmanager
+async def funded_ledger(world, make_db, tokens):
+    """A ledger of its own, funded, served in-process; a terminal, and a beneficiary who
+    holds a voucher."""
+    ldb = await make_db("ledger")
+    ledger_app = create_ledger_app(LedgerSettings(database_url=ldb.app_url))
+    async with running(ledger_app) as lclient:
+        await fund(lclient, tokens)
+        term = world.add_terminal(world.add_provider())
+        ben = await world.add_beneficiary()
+        await world.add_voucher(ben)
+        yield ldb, ledger_app, lclient, (term, ben)
+
+
+async def _redeem(world, who) -> httpx.Response:
+    term, ben = who
+    r = await world.client.post("/v1/redemptions", headers=term.headers, json={
+        "token": qr(ben), "service_code": "CARE_BATH", "gross_fen": 100,
+        "idempotency_key": key()})
+    assert r.status_code == 201, r.text
+    return r
+
+
 class Jitter(httpx.AsyncBaseTransport):
     def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
         self.inner = inner
@@ -259,18 +283,10 @@ async def test_two_relays_at_once_still_deliver_each_void_after_its_redemption(
     is voided right after it is made, so the outbox alternates redemption, void; with two
     relays taking one event each at the same time, a void reaching the ledger before its
     redemption would be refused for good (UNKNOWN_REDEMPTION). The relays take turns."""
-    ldb = await make_db("ledger")
-    ledger_app = create_ledger_app(LedgerSettings(database_url=ldb.app_url))
-    async with running(ledger_app) as lclient:
-        await fund(lclient, tokens)
-        term = world.add_terminal(world.add_provider())
-        ben = await world.add_beneficiary()
-        await world.add_voucher(ben)
+    async with funded_ledger(world, make_db, tokens) as (ldb, ledger_app, _, who):
+        term = who[0]
         for _ in range(40):
-            r = await world.client.post("/v1/redemptions", headers=term.headers, json={
-                "token": qr(ben), "service_code": "CARE_BATH", "gross_fen": 100,
-                "idempotency_key": key()})
-            assert r.status_code == 201, r.text
+            r = await _redeem(world, who)
             v = await world.client.post(f"/v1/redemptions/{r.json()['id']}/void",
                                         headers=term.headers, json={"reason": "wrong bill"})
             assert v.status_code == 200, v.text
@@ -301,17 +317,8 @@ async def test_two_relays_at_once_still_deliver_each_void_after_its_redemption(
 
 async def test_an_idle_relay_logs_progress_only_when_something_moved(world, make_db, tokens,
                                                                       caplog):
-    ldb = await make_db("ledger")
-    ledger_app = create_ledger_app(LedgerSettings(database_url=ldb.app_url))
-    async with running(ledger_app) as lclient:
-        await fund(lclient, tokens)
-        term = world.add_terminal(world.add_provider())
-        ben = await world.add_beneficiary()
-        await world.add_voucher(ben)
-        r = await world.client.post("/v1/redemptions", headers=term.headers, json={
-            "token": qr(ben), "service_code": "CARE_BATH", "gross_fen": 100,
-            "idempotency_key": key()})
-        assert r.status_code == 201, r.text
+    async with funded_ledger(world, make_db, tokens) as (_, _, lclient, who):
+        await _redeem(world, who)
         relay = Relay(world.app.state.db.raw_pool, lclient)
         stop = asyncio.Event()
         caplog.set_level("INFO", logger="yiyang.relay")
