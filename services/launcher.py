@@ -66,10 +66,22 @@ def _port(url: str) -> int:
     return urlsplit(url).port or 80
 
 
+def _unless_set(**env: str) -> dict[str, str]:
+    """Defaults for a child's environment that the operator's own variables override."""
+    return {k: v for k, v in env.items() if k not in os.environ}
+
+
 def _children(db_urls: dict[str, str], host: str) -> list[Child]:
     common = get_common_settings()
     py = sys.executable
     children = []
+    # localstripe listens where the voucher service's Stripe address points; the ledger
+    # reconciles against it and the web's pay page loads its Stripe.js from it.
+    voucher = _service_settings("voucher")
+    stripe_base = voucher.stripe_api_base.rstrip("/")
+    stripe_port = _port(stripe_base)
+    extra_env = {"ledger": _unless_set(YIYANG_LEDGER_STRIPE_API_BASE=stripe_base,
+                                       YIYANG_LEDGER_STRIPE_SECRET_KEY=voucher.stripe_secret_key)}
     for service, url in (("provider", common.provider_url), ("ledger", common.ledger_url),
                          ("voucher", common.voucher_url)):
         children.append(Child(
@@ -77,9 +89,9 @@ def _children(db_urls: dict[str, str], host: str) -> list[Child]:
             [py, "-m", "services.cli", "serve", service, "--host", host, "--port",
              str(_port(url))],
             f"{url}/readyz",
-            {f"YIYANG_{service.upper()}_DATABASE_URL": db_urls[service]},
+            {f"YIYANG_{service.upper()}_DATABASE_URL": db_urls[service],
+             **extra_env.get(service, {})},
         ))
-    stripe_port = int(os.environ.get("YIYANG_STRIPE_PORT", "8420"))
     # localstripe delivers payment_intent events to the voucher service's webhook, signed
     # with the voucher service's webhook secret, as Stripe does in production.
     # (Through the environment: a secret on the command line is visible to every user.)
@@ -88,14 +100,16 @@ def _children(db_urls: dict[str, str], host: str) -> list[Child]:
                         str(stripe_port)],
         f"http://{host}:{stripe_port}/v1/customers",
         {"YIYANG_STRIPE_WEBHOOK_URL": f"{common.voucher_url}/v1/stripe/webhook",
-         "YIYANG_STRIPE_WEBHOOK_SECRET": _service_settings("voucher").stripe_webhook_secret}))
+         "YIYANG_STRIPE_WEBHOOK_SECRET": voucher.stripe_webhook_secret}))
     if importlib.util.find_spec("services.voucher.relay"):
         children.append(Child("relay", [py, "-m", "services.cli", "relay"], None,
                               {"YIYANG_VOUCHER_DATABASE_URL": db_urls["voucher"]}))
     if importlib.util.find_spec("web.main"):
         children.append(Child("web", [py, "-m", "services.cli", "serve", "web", "--host", host,
                                       "--port", str(_port(common.web_url))],
-                              f"{common.web_url}/healthz"))
+                              f"{common.web_url}/healthz",
+                              _unless_set(
+                                  YIYANG_WEB_STRIPE_JS_URL=f"{stripe_base}/js.stripe.com/v3/")))
     return children
 
 
