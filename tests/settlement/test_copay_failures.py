@@ -242,3 +242,60 @@ async def test_the_retry_loop_sends_pending_refunds_and_syncs_lost_webhooks(sett
                     {"captured_fen": 5_000, "refunded_fen": 0, "refund_pending_fen": 0,
                      "status": "succeeded"}]
     assert [f["amount"] for f in stripe_ls.refunds(refunded["payment_intent_id"])] == [5_000]
+
+
+class SlowRefunds(StripeGateway):
+    """localstripe makes every refund `succeeded` at once; real Stripe may answer `pending`
+    (or later `failed`). This gateway shows the first answers about a refund as `status`
+    says, then Stripe's own."""
+
+    def __init__(self, api_key: str, api_base: str, statuses: list[str]) -> None:
+        super().__init__(api_key, api_base)
+        self.statuses = statuses
+
+    def _as_told(self, refund: Any) -> Any:
+        if refund is not None and self.statuses:
+            refund.status = self.statuses.pop(0)
+        return refund
+
+    async def refund(self, *args: Any, **kwargs: Any) -> Any:
+        return self._as_told(await super().refund(*args, **kwargs))
+
+    async def find_refund(self, *args: Any) -> Any:
+        return self._as_told(await super().find_refund(*args))
+
+
+async def test_a_refund_is_recorded_only_once_stripe_says_it_succeeded(settle, stripe_ls):
+    """A refund Stripe answers `pending` (or `failed`) is not yet money back to the family:
+    nothing is recorded as refunded and the ledger hears nothing until Stripe says
+    `succeeded`; then it is recorded once, and Stripe was asked for one refund only."""
+    s = settle
+    _use(s, stripe_ls)
+    _pid, term = await s.provider()
+    cp = await _online(s, term, pay=True)
+    r = await s.w.client.post(f"/v1/copayments/{cp['id']}/sync", headers=term.headers)
+    assert r.json()["status"] == "succeeded", r.text
+    gw = SlowRefunds(KEY, stripe_ls.base, ["pending", "failed"])
+    s.w.app.state.stripe_gateway = gw
+    pool = s.w.app.state.db.raw_pool
+
+    assert (await s.void(term, cp["rid"])).status_code == 200  # Stripe: pending
+    state = await _copayment(s, cp["id"])
+    assert (state["refunded_fen"], state["refund_pending_fen"]) == (0, 5_000)
+    events = "SELECT count(*) FROM outbox WHERE type = 'copay.refunded'"
+    assert await s.w.conn.fetchval(events) == 0
+    assert await s.w.conn.fetchval("SELECT last_error FROM copay_refund") == (
+        "STRIPE_REFUND_PENDING")
+
+    await s.w.conn.execute("UPDATE copay_refund SET next_attempt_at = now()")
+    await copay_refund.retry_due(pool, gw)  # Stripe: failed
+    assert (await _copayment(s, cp["id"]))["refunded_fen"] == 0
+    assert await s.w.conn.fetchval("SELECT last_error FROM copay_refund") == (
+        "STRIPE_REFUND_FAILED")
+
+    await s.w.conn.execute("UPDATE copay_refund SET next_attempt_at = now()")
+    await copay_refund.retry_due(pool, gw)  # Stripe's own answer: succeeded
+    state = await _copayment(s, cp["id"])
+    assert (state["refunded_fen"], state["refund_pending_fen"]) == (5_000, 0)
+    assert await s.w.conn.fetchval(events) == 1
+    assert [f["amount"] for f in stripe_ls.refunds(cp["payment_intent_id"])] == [5_000]

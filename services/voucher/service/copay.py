@@ -75,12 +75,18 @@ class StripeUnavailable(ServiceUnavailable):
     message = "Stripe did not answer; retry."
 
 
+STRIPE_TIMEOUT_S = 20.0
+
+
 class StripeGateway:
     """The Stripe calls we make (sync SDK run in a thread), against any api base."""
 
     def __init__(self, api_key: str, api_base: str) -> None:
-        self.client = stripe.StripeClient(api_key, base_addresses={"api": api_base},
-                                          max_network_retries=0)
+        # A call gives up well before a refund's lease (copay_refund.LEASE_S) runs out, so
+        # a refund is never being made by two workers at once.
+        self.client = stripe.StripeClient(
+            api_key, base_addresses={"api": api_base}, max_network_retries=0,
+            http_client=stripe.RequestsClient(timeout=STRIPE_TIMEOUT_S))
 
     async def create_intent(self, amount_fen: int, redemption_id: str, key: str) -> Any:
         return await self._call(self.client.v1.payment_intents.create, params={

@@ -41,7 +41,7 @@ from services.voucher.service.copay import (
 )
 
 log = logging.getLogger("yiyang.voucher.copay")
-LEASE_S = 60.0
+LEASE_S = 60.0  # > copay.STRIPE_TIMEOUT_S: a call ends before another worker may retry
 METADATA_KEY = "copay_refund_key"
 
 
@@ -113,8 +113,9 @@ async def request(pool: asyncpg.Pool, gateway: StripeGateway, copayment_id: uuid
 
 
 async def process(pool: asyncpg.Pool, gateway: StripeGateway, key: str) -> str:
-    """One attempt at Stripe for a pending refund: 'succeeded', 'pending' (another worker
-    holds it, or it is not due) — or StripeUnavailable, the refund staying pending."""
+    """One attempt at Stripe for a pending refund: 'succeeded' (only once Stripe says the
+    refund succeeded), 'pending' (another worker holds it, it is not due, or Stripe's refund
+    is itself pending or failed) — or StripeUnavailable, the refund staying pending."""
     async with pool.acquire() as conn:
         lease = await repo.lease_refund(conn, key, LEASE_S)
     if lease is None:
@@ -135,6 +136,18 @@ async def process(pool: asyncpg.Pool, gateway: StripeGateway, key: str) -> str:
             await repo.refund_failed(conn, key, retry_delay_s(lease["attempts"]),
                                      type(cause or exc).__name__)
         raise
+    status = getattr(refund, "status", None) or "unknown"
+    if status != "succeeded":
+        # Stripe has it but has not paid it out (pending), or gave up (failed, canceled):
+        # nothing is recorded as refunded and no ledger event is written. A pending one is
+        # looked at again later (found by its metadata); a failed one stays pending with
+        # its error for a person to act on.
+        log.log(logging.INFO if status == "pending" else logging.ERROR,
+                "co-payment refund %s at Stripe is %s", refund.id, status)
+        async with pool.acquire() as conn:
+            await repo.refund_failed(conn, key, retry_delay_s(lease["attempts"]),
+                                     f"STRIPE_REFUND_{status.upper()}")
+        return "pending"
     async with pool.acquire() as conn, conn.transaction():
         c = await repo.by_id(conn, lease["copayment_id"])
         row = await repo.refund_by_key(conn, key, lock=True)
