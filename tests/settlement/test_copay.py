@@ -213,7 +213,7 @@ async def test_cash_copay_is_recorded_by_the_provider_and_posts_nothing(settle):
                        params={"period": s.period, "region_code": "450100"})
     rec = r.json()
     assert rec["copay_settlement"] == {"received_fen": 0, "claimed_fen": 0,
-                                       "unclaimed_fen": 0}
+                                       "unclaimed_fen": 0, "refunds_to_recover_fen": 0}
     # (the fixture commits budget for vouchers the voucher side never issued: 2101 differs)
     assert [d for d in rec["discrepancies"] if d["kind"] != "OUTSTANDING_MISMATCH"] == []
 

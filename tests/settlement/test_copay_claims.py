@@ -12,6 +12,7 @@ import asyncpg
 import pytest
 
 from services.common.auth import Role
+from services.ledger.settlement import copay_repository as copay_repo_ledger
 from services.voucher.repository import copay as copay_repo
 from services.voucher.service import copay as copay_service
 from services.voucher.service.copay import StripeGateway
@@ -95,7 +96,7 @@ async def test_subsidy_and_net_online_copay_are_paid_once(paying, localstripe): 
                        params={"period": s.period, "region_code": "450100"})
     rec = r.json()
     assert rec["copay_settlement"] == {"received_fen": 3_500, "claimed_fen": 3_500,
-                                       "unclaimed_fen": 0}
+                                       "unclaimed_fen": 0, "refunds_to_recover_fen": 0}
     # (the fixture commits budget for vouchers the voucher side never issued: 2101 differs)
     assert [d for d in rec["discrepancies"] if d["kind"] != "OUTSTANDING_MISMATCH"] == []
 
@@ -178,3 +179,51 @@ async def test_the_database_refuses_a_legacy_cash_copay_entry_in_claims(settle):
     found = [(d["kind"], d["record"], d["side"], d["amount_fen"])
              for d in r.json()["discrepancies"] if d["kind"].startswith("COPAY")]
     assert found == [("COPAY_MISMATCH", f"copayment:{c['id']}", "ledger", 1_500)]
+
+
+def _next_period(period: str, months: int) -> str:
+    year, month = divmod(int(period[:4]) * 12 + int(period[5:]) - 1 + months, 12)
+    return f"{year:04d}-{month + 1:02d}"
+
+
+async def test_a_refund_after_the_claim_is_recovered_from_a_later_claim(
+        settle, localstripe):  # noqa: F811
+    """The co-payment went into a claim (and may already be paid to the provider); the
+    family is then refunded. That refund is owed back by the provider: reconciliation counts
+    it, and the provider's next claim takes it back — in this period or any later one,
+    never an earlier one."""
+    s = settle
+    s.w.app.state.stripe_gateway = StripeGateway("sk_test_yiyang_local", localstripe)
+    pid, term = await s.provider()
+    admin = s.tokens.headers(Role.provider_admin, provider_id=pid)
+    rid = await s.redeem(term, 10_000)
+    cp = await _online_copay(s, localstripe, term, rid)
+    await s.deliver()
+    r = await s.claim(pid)
+    assert r.status_code == 201 and r.json()["copay_fen"] == 5_000, r.text
+    r = await s.w.client.post(f"/v1/copayments/{cp['id']}/refund", headers=admin,
+                              json={"amount_fen": 2_000, "idempotency_key": "late-refund-1"})
+    assert r.status_code == 200, r.text
+    await s.deliver()
+
+    r = await s.lc.get("/v1/reconciliation", headers=s.finance(),
+                       params={"period": s.period, "region_code": "450100"})
+    assert r.json()["copay_settlement"]["refunds_to_recover_fen"] == 2_000
+    conn = await s.owner()
+    try:
+        later = await copay_repo_ledger.claimable(conn, pid, _next_period(s.period, 2))
+        assert [(row["kind"], int(row["amount_fen"])) for row in later] == [
+            ("copay_refunded", -2_000)]
+        assert await copay_repo_ledger.claimable(conn, pid, _next_period(s.period, -1)) == []
+    finally:
+        await conn.close()
+    # in this period: the next claim with enough subsidy takes it back
+    await s.redeem(term, 10_000)
+    await s.deliver()
+    r = await s.claim(pid, idempotency_key="claim-after-refund")
+    assert r.status_code == 201, r.text
+    assert (r.json()["subsidy_fen"], r.json()["copay_fen"], r.json()["total_fen"]) == (
+        5_000, -2_000, 3_000)
+    r = await s.lc.get("/v1/reconciliation", headers=s.finance(),
+                       params={"period": s.period, "region_code": "450100"})
+    assert r.json()["copay_settlement"]["refunds_to_recover_fen"] == 0

@@ -55,4 +55,5 @@ def test_copay_settlement_totals_are_online_only():
          "claimed_fen": None}], "strays": []}
     found, totals = compare_copay_claims(side)
     assert found == []
-    assert totals == {"received_fen": 2_000, "claimed_fen": 0, "unclaimed_fen": 2_000}
+    assert totals == {"received_fen": 2_000, "claimed_fen": 0, "unclaimed_fen": 2_000,
+                      "refunds_to_recover_fen": 0}

@@ -27,7 +27,9 @@ async def record_methods(conn: asyncpg.Connection, rows: list[dict[str, Any]]) -
 async def claimable(conn: asyncpg.Connection, provider_id: str, period: str
                     ) -> list[asyncpg.Record]:
     """The provider's online co-payment entries of the period (received positive, refunded
-    negative: what each credited to provider payable) in no live claim."""
+    negative: what each credited to provider payable) in no live claim — and refunds of
+    earlier periods still in no claim: a refund made after the co-payment was paid to the
+    provider is recovered from the provider's next claim, whatever its period."""
     return await conn.fetch(
         """
         SELECT e.id AS entry_id, e.ref AS copayment_id, e.kind, e.region_code, e.posted_at,
@@ -36,7 +38,7 @@ async def claimable(conn: asyncpg.Connection, provider_id: str, period: str
           JOIN account a ON a.id = p.account_id AND a.code = '2201'
           JOIN copayment_method m ON m.copayment_id = e.ref AND m.method = 'stripe'
          WHERE e.kind IN ('copay_received', 'copay_refunded') AND e.provider_id = $1
-           AND e.period = $2
+           AND (e.period = $2 OR (e.kind = 'copay_refunded' AND e.period < $2))
            AND NOT EXISTS (SELECT 1 FROM claim_copay_line l
                             WHERE l.entry_id = e.id AND l.active)
          GROUP BY e.id, m.redemption_id HAVING sum(p.amount_fen) <> 0 ORDER BY e.seq

@@ -121,7 +121,10 @@ def compare_copay_claims(side: dict[str, list[Any]]
                          ) -> tuple[list[dict[str, Any]], dict[str, int]]:
     """Online co-payments received = claimed + unclaimed, per co-payment entry (pure)."""
     out: list[dict[str, Any]] = []
-    totals = {"received_fen": 0, "claimed_fen": 0, "unclaimed_fen": 0}
+    # refunds_to_recover_fen: refunds in no claim yet, to be taken back from the provider's
+    # next claim (the co-payment may already have been paid out to it).
+    totals = {"received_fen": 0, "claimed_fen": 0, "unclaimed_fen": 0,
+              "refunds_to_recover_fen": 0}
     for e in side["entries"]:
         posted = int(e["posted_fen"])
         if e["method"] is None:
@@ -134,6 +137,8 @@ def compare_copay_claims(side: dict[str, list[Any]]
         totals["received_fen"] += posted
         if e["claimed_fen"] is None:
             totals["unclaimed_fen"] += posted
+            if posted < 0:
+                totals["refunds_to_recover_fen"] -= posted
             continue
         claimed = int(e["claimed_fen"])
         totals["claimed_fen"] += claimed
