@@ -227,3 +227,21 @@ async def test_a_refund_after_the_claim_is_recovered_from_a_later_claim(
     r = await s.lc.get("/v1/reconciliation", headers=s.finance(),
                        params={"period": s.period, "region_code": "450100"})
     assert r.json()["copay_settlement"]["refunds_to_recover_fen"] == 0
+
+
+async def test_two_providers_may_use_the_same_refund_key(settle, localstripe):  # noqa: F811
+    """A refund's idempotency key belongs to its co-payment: another provider choosing the
+    same key for its own refund is not refused, and each co-payment is refunded once."""
+    s = settle
+    s.w.app.state.stripe_gateway = StripeGateway("sk_test_yiyang_local", localstripe)
+    done = []
+    for _ in range(2):
+        pid, term = await s.provider()
+        cp = await _online_copay(s, localstripe, term, await s.redeem(term, 10_000))
+        admin = s.tokens.headers(Role.provider_admin, provider_id=pid)
+        for _ in range(2):  # and a retry with the key refunds once
+            r = await s.w.client.post(f"/v1/copayments/{cp['id']}/refund", headers=admin,
+                                      json={"amount_fen": 1_000, "idempotency_key": "refund-key-1"})
+            assert r.status_code == 200, r.text
+        done.append(r.json()["refunded_fen"])
+    assert done == [1_000, 1_000]

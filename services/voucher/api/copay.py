@@ -91,11 +91,12 @@ async def refund_copayment(copayment_id: uuid.UUID, body: RefundCreate, request:
                            pool: RawPoolDep, p: Principal = PROVIDER_ADMIN) -> Any:
     """Refund part (`amount_fen`) or all of a co-payment of your provider; never more than
     captured minus refunded and already promised (409 REFUND_EXCEEDS_CAPTURED). Idempotent
-    by `idempotency_key`. 200 when refunded; 202 when recorded but Stripe did not answer:
+    by `idempotency_key` within the co-payment (another co-payment may use the same key). 200 when refunded; 202 when recorded but Stripe did not answer:
     the refund is retried until Stripe confirms it (`refund_pending_fen`)."""
     body_out, done = await copay_refund.request(
         pool, gateway(request), copayment_id, provider_id=_provider(p),
-        amount_fen=body.amount_fen, idempotency_key=f"refund:{body.idempotency_key}")
+        amount_fen=body.amount_fen,
+        idempotency_key=f"refund:{copayment_id}:{body.idempotency_key}")
     return body_out if done else JSONResponse(body_out, status_code=202)
 
 
