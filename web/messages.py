@@ -80,6 +80,7 @@ FRIENDLY: dict[str, str] = {
     "COPAYMENT_NOT_PAYABLE": "这笔自付款已经付过，或者交易已撤销，不用再付了。",
     "REFUND_EXCEEDS_CAPTURED": "退款不能超过已收的自付款。",
     "PAYMENT_PROVIDER_UNAVAILABLE": "在线支付暂时打不开，请稍后再试。",
+    "PAYMENT_PROVIDER_REFUSED": "在线支付平台拒绝了这笔操作，请联系服务机构或民政部门处理。",
     # The provider service's codes (services/provider/errors.py).
     "ILLEGAL_TRANSITION": "当前状态下不能进行这个操作。",
     "PROVIDER_NOT_FOUND": "没有找到这家服务机构。",

@@ -299,3 +299,30 @@ async def test_a_refund_is_recorded_only_once_stripe_says_it_succeeded(settle, s
     assert (state["refunded_fen"], state["refund_pending_fen"]) == (5_000, 0)
     assert await s.w.conn.fetchval(events) == 1
     assert [f["amount"] for f in stripe_ls.refunds(cp["payment_intent_id"])] == [5_000]
+
+
+async def test_a_refund_stripe_refuses_waits_for_a_person_and_the_void_still_answers(
+        settle, stripe_ls, caplog):
+    """Stripe answers no (here: the PaymentIntent is unknown to it, as after a manual
+    clean-up in its dashboard). The void still answers 200, nothing is recorded as
+    refunded, the ledger hears nothing, the refund waits the longest retry delay with the
+    reason, and the refusal is logged as an error for a person."""
+    s = settle
+    _use(s, stripe_ls)
+    _pid, term = await s.provider()
+    cp = await _online(s, term, pay=True)
+    r = await s.w.client.post(f"/v1/copayments/{cp['id']}/sync", headers=term.headers)
+    assert r.json()["status"] == "succeeded", r.text
+    await s.w.conn.execute("UPDATE copayment SET stripe_payment_intent_id = 'pi_gone' "
+                           "WHERE id = $1", uuid.UUID(cp["id"]))
+    caplog.set_level("ERROR", logger="yiyang.voucher.copay")
+    assert (await s.void(term, cp["rid"])).status_code == 200
+    state = await _copayment(s, cp["id"])
+    assert (state["refunded_fen"], state["refund_pending_fen"]) == (0, 5_000)
+    row = await s.w.conn.fetchrow(
+        "SELECT status, last_error, next_attempt_at - now() AS wait FROM copay_refund")
+    assert row["status"] == "pending" and row["last_error"].startswith("STRIPE_REFUSED")
+    assert row["wait"].total_seconds() > 500  # not hammered every few seconds
+    assert await s.w.conn.fetchval(
+        "SELECT count(*) FROM outbox WHERE type = 'copay.refunded'") == 0
+    assert any("refused by Stripe" in r.getMessage() for r in caplog.records)

@@ -38,6 +38,7 @@ Stripe after commit, holding no row lock.
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 from typing import Any
 
@@ -48,6 +49,8 @@ import stripe
 from services.common.errors import Conflict, InvalidInput, NotFound, ServiceUnavailable
 from services.common.ids import new_uuid
 from services.voucher.repository import copay as repo
+
+log = logging.getLogger("yiyang.voucher.copay")
 
 
 class CopayNotFound(NotFound):
@@ -73,6 +76,13 @@ class RefundTooLarge(Conflict):
 class StripeUnavailable(ServiceUnavailable):
     code = "PAYMENT_PROVIDER_UNAVAILABLE"
     message = "Stripe did not answer; retry."
+
+
+class StripeRefused(Conflict):
+    """Stripe answered and said no (an invalid request, a declined card): asking again the
+    same way will not help; a person has to look."""
+    code = "PAYMENT_PROVIDER_REFUSED"
+    message = "Stripe refused the request."
 
 
 STRIPE_TIMEOUT_S = 20.0
@@ -119,6 +129,8 @@ class StripeGateway:
     async def _call(fn: Any, *args: Any, **kwargs: Any) -> Any:
         try:
             return await asyncio.to_thread(fn, *args, **kwargs)
+        except (stripe.InvalidRequestError, stripe.CardError) as exc:
+            raise StripeRefused(details={"stripe_code": exc.code}) from exc
         except stripe.StripeError as exc:
             raise StripeUnavailable() from exc
 
@@ -287,6 +299,11 @@ async def sync_open(pool: asyncpg.Pool, gateway: StripeGateway, *, older_than_s:
                                        limit=limit)
     captured = 0
     for row in rows:
-        after = await sync(pool, gateway, row["id"])
+        try:
+            after = await sync(pool, gateway, row["id"])
+        except StripeRefused as exc:  # this one needs a person; the others go on
+            log.error("co-payment %s: Stripe refused the sync (%s)", row["id"],
+                      exc.details.get("stripe_code"))
+            continue
         captured += after["status"] != "open"
     return captured

@@ -35,6 +35,7 @@ from services.voucher.service.copay import (
     CopayNotFound,
     RefundTooLarge,
     StripeGateway,
+    StripeRefused,
     StripeUnavailable,
     payload,
     read,
@@ -43,6 +44,9 @@ from services.voucher.service.copay import (
 log = logging.getLogger("yiyang.voucher.copay")
 LEASE_S = 60.0  # > copay.STRIPE_TIMEOUT_S: a call ends before another worker may retry
 METADATA_KEY = "copay_refund_key"
+
+
+MAX_ATTEMPTS_DELAY = 99  # retry_delay_s of this: the longest wait
 
 
 def retry_delay_s(attempts: int) -> float:
@@ -136,6 +140,15 @@ async def process(pool: asyncpg.Pool, gateway: StripeGateway, key: str) -> str:
             await repo.refund_failed(conn, key, retry_delay_s(lease["attempts"]),
                                      type(cause or exc).__name__)
         raise
+    except StripeRefused as exc:
+        # Stripe said no (the intent is gone, disputed, refunded in its dashboard): not
+        # retried soon, kept pending with the reason and logged for a person.
+        log.error("co-payment refund refused by Stripe (%s); needs a person",
+                  exc.details.get("stripe_code"))
+        async with pool.acquire() as conn:
+            await repo.refund_failed(conn, key, retry_delay_s(MAX_ATTEMPTS_DELAY),
+                                     f"STRIPE_REFUSED: {exc.details.get('stripe_code')}")
+        return "pending"
     status = getattr(refund, "status", None) or "unknown"
     if status != "succeeded":
         # Stripe has it but has not paid it out (pending), or gave up (failed, canceled):
