@@ -37,6 +37,15 @@ async def _online(s: Any, term: Any, *, pay: bool) -> dict[str, Any]:
     return cp
 
 
+async def _captured(s: Any) -> tuple[Any, dict[str, Any]]:
+    """A new provider's terminal and an online co-payment paid at Stripe and captured."""
+    _pid, term = await s.provider()
+    cp = await _online(s, term, pay=True)
+    r = await s.w.client.post(f"/v1/copayments/{cp['id']}/sync", headers=term.headers)
+    assert r.json()["status"] == "succeeded", r.text
+    return term, cp
+
+
 async def _copayment(s: Any, cid: str) -> dict[str, Any]:
     row = await s.w.conn.fetchrow(
         "SELECT captured_fen, refunded_fen, refund_pending_fen, status FROM copayment "
@@ -187,10 +196,7 @@ async def test_a_refund_whose_answer_was_lost_is_not_made_twice(settle, stripe_l
     finds it by our key in its metadata and records it, instead of refunding again."""
     s = settle
     gw = _use(s, stripe_ls)
-    _pid, term = await s.provider()
-    cp = await _online(s, term, pay=True)
-    r = await s.w.client.post(f"/v1/copayments/{cp['id']}/sync", headers=term.headers)
-    assert r.json()["status"] == "succeeded", r.text
+    term, cp = await _captured(s)
     pool = s.w.app.state.db.raw_pool
     stripe_ls.stop()
     try:
@@ -271,10 +277,7 @@ async def test_a_refund_is_recorded_only_once_stripe_says_it_succeeded(settle, s
     `succeeded`; then it is recorded once, and Stripe was asked for one refund only."""
     s = settle
     _use(s, stripe_ls)
-    _pid, term = await s.provider()
-    cp = await _online(s, term, pay=True)
-    r = await s.w.client.post(f"/v1/copayments/{cp['id']}/sync", headers=term.headers)
-    assert r.json()["status"] == "succeeded", r.text
+    term, cp = await _captured(s)
     gw = SlowRefunds(KEY, stripe_ls.base, ["pending", "failed"])
     s.w.app.state.stripe_gateway = gw
     pool = s.w.app.state.db.raw_pool
@@ -309,10 +312,7 @@ async def test_a_refund_stripe_refuses_waits_for_a_person_and_the_void_still_ans
     reason, and the refusal is logged as an error for a person."""
     s = settle
     _use(s, stripe_ls)
-    _pid, term = await s.provider()
-    cp = await _online(s, term, pay=True)
-    r = await s.w.client.post(f"/v1/copayments/{cp['id']}/sync", headers=term.headers)
-    assert r.json()["status"] == "succeeded", r.text
+    term, cp = await _captured(s)
     await s.w.conn.execute("UPDATE copayment SET stripe_payment_intent_id = 'pi_gone' "
                            "WHERE id = $1", uuid.UUID(cp["id"]))
     caplog.set_level("ERROR", logger="yiyang.voucher.copay")
