@@ -114,17 +114,25 @@ async def new_code(web: StateDep, session: CsrfSession) -> JSONResponse:
 @router.get("/history", response_class=HTMLResponse)
 async def history(request: Request, web: StateDep, session: Session = PERSON) -> HTMLResponse:
     """Redemptions of the person being served: where, what, subsidy and co-payment."""
+    rows, error = await _rows_with_providers(web, session, "redemptions")
+    return page(request, "me_history.html", session, rows=rows, error=error)
+
+
+async def _rows_with_providers(web: Any, session: Session, listing: str
+                               ) -> tuple[list[dict[str, Any]], str | None]:
+    """The voucher client's `listing` for the person being served, each row with its
+    provider's name; a refusal becomes the page's friendly error and no rows."""
     client = voucher_client(web, session)
     rows: list[dict[str, Any]] = []
     error = None
     try:
-        rows = await client.redemptions(_acting_for(session))
+        rows = await getattr(client, listing)(_acting_for(session))
     except ApiError as exc:
         error = exc.friendly
     finally:
         await client.aclose()
     await _name_providers(web, session, rows)
-    return page(request, "me_history.html", session, rows=rows, error=error)
+    return rows, error
 
 
 async def _name_providers(web: Any, session: Session, rows: list[dict[str, Any]]) -> None:
@@ -195,16 +203,7 @@ def _pay_csp(web: Any) -> str:
 async def copay_list(request: Request, web: StateDep, session: Session = PERSON
                      ) -> HTMLResponse:
     """待支付的自付部分: the person's co-payments the provider asked to be paid online."""
-    client = voucher_client(web, session)
-    rows: list[dict[str, Any]] = []
-    error = None
-    try:
-        rows = await client.copayments_due(_acting_for(session))
-    except ApiError as exc:
-        error = exc.friendly
-    finally:
-        await client.aclose()
-    await _name_providers(web, session, rows)
+    rows, error = await _rows_with_providers(web, session, "copayments_due")
     return page(request, "me_copay.html", session, rows=rows, error=error,
                 people=await _people(web, session), acting_for=_acting_for(session))
 
