@@ -76,15 +76,18 @@ async def record_confirmation(conn: asyncpg.Connection, batch_id: uuid.UUID, sha
 
 async def payable_of_claim(conn: asyncpg.Connection, claim_id: uuid.UUID
                            ) -> list[tuple[AccountKey, int]]:
-    """The provider-payable accounts a claim's redemptions credited, and how much each."""
+    """The provider-payable accounts (2201) a claim's live lines — redemptions and online
+    co-payments — credited, net, and how much each (zero nets are left out)."""
     rows = await conn.fetch(
         """
         SELECT a.code, a.program_code, a.region_code, a.funding_source, a.provider_id,
                a.beneficiary_id, a.currency, -sum(p.amount_fen) AS owed
-          FROM claim_line l JOIN posting p ON p.entry_id = l.entry_id
+          FROM (SELECT entry_id FROM claim_line WHERE claim_id = $1 AND active
+                UNION ALL
+                SELECT entry_id FROM claim_copay_line WHERE claim_id = $1 AND active) l
+          JOIN posting p ON p.entry_id = l.entry_id
           JOIN account a ON a.id = p.account_id AND a.code = '2201'
-         WHERE l.claim_id = $1 AND l.active
-         GROUP BY a.id ORDER BY a.id
+         GROUP BY a.id HAVING sum(p.amount_fen) <> 0 ORDER BY a.id
         """, claim_id)
     return [(AccountKey(r["code"], r["program_code"], r["region_code"], r["funding_source"],
                         r["provider_id"], r["beneficiary_id"], r["currency"].strip()),

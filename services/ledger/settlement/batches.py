@@ -33,7 +33,6 @@ from services.common.ids import new_uuid
 from services.ledger import hashing
 from services.ledger.repository import journal
 from services.ledger.settlement import batch_repository as repo
-from services.ledger.settlement import copay_repository as copay_repo
 from services.ledger.settlement import repository as claim_repo
 from services.ledger.settlement.clients import ProviderClient, VoucherClient
 from services.ledger.settlement.errors import (
@@ -297,8 +296,7 @@ async def import_confirmation(pool: asyncpg.Pool, batch_id: uuid.UUID, raw: byte
                     settle.append((row, line, plan.id))
                     result["paid"].append(row["line_reference"])
                 elif row["status"] == "paid":
-                    owed = (await repo.payable_of_claim(conn, line["claim_id"])
-                            + await copay_repo.payable_of_claim(conn, line["claim_id"]))
+                    owed = await repo.payable_of_claim(conn, line["claim_id"])
                     plan = payment_plan(row["line_reference"], line["provider_id"], owed,
                                         who.sub, row["bank_reference"])
                     plans.append(plan)

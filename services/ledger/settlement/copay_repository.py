@@ -8,8 +8,6 @@ from typing import Any
 
 import asyncpg
 
-from services.ledger.chart import AccountKey
-
 COPAY_KINDS = ("copay_received", "copay_refunded")
 
 
@@ -69,24 +67,6 @@ async def release_lines(conn: asyncpg.Connection, claim_id: uuid.UUID) -> None:
                        "WHERE claim_id = $1 AND active", claim_id)
     await conn.execute("UPDATE claim SET copay_fen = 0, total_fen = subsidy_fen "
                        "WHERE id = $1", claim_id)
-
-
-async def payable_of_claim(conn: asyncpg.Connection, claim_id: uuid.UUID
-                           ) -> list[tuple[AccountKey, int]]:
-    """The provider-payable accounts (funding source `copay`) the claim's co-payment entries
-    credited, net, and how much each (zero nets are left out)."""
-    rows = await conn.fetch(
-        """
-        SELECT a.code, a.program_code, a.region_code, a.funding_source, a.provider_id,
-               a.beneficiary_id, a.currency, -sum(p.amount_fen) AS owed
-          FROM claim_copay_line l JOIN posting p ON p.entry_id = l.entry_id
-          JOIN account a ON a.id = p.account_id AND a.code = '2201'
-         WHERE l.claim_id = $1 AND l.active
-         GROUP BY a.id HAVING sum(p.amount_fen) <> 0 ORDER BY a.id
-        """, claim_id)
-    return [(AccountKey(r["code"], r["program_code"], r["region_code"], r["funding_source"],
-                        r["provider_id"], r["beneficiary_id"], r["currency"].strip()),
-             int(r["owed"])) for r in rows]
 
 
 async def reconciliation(conn: asyncpg.Connection, period: str, prefix: str
