@@ -27,6 +27,11 @@ class ApiError(Exception):
     def friendly(self) -> str:
         return FRIENDLY.get(self.code, self.message)
 
+    @property
+    def page_status(self) -> int:
+        """The page's own status: the service's refusal (4xx) as is; its failure as 502."""
+        return self.status if self.status < 500 else 502
+
     def __str__(self) -> str:
         return f"{self.status} {self.code}"
 

@@ -95,7 +95,7 @@ async def entries_csv(request: Request, web: StateDep, session: Session = AUDITO
             if not cursor:
                 break
     except ApiError as exc:
-        return Response(exc.friendly, status_code=exc.status if exc.status < 500 else 502,
+        return Response(exc.friendly, status_code=exc.page_status,
                         media_type="text/plain; charset=utf-8")
     finally:
         await client.aclose()

@@ -79,8 +79,8 @@ async def request_change(request: Request, web: StateDep, session: CsrfSession,
             "bank_name": bank_name, "account_name": account_name,
             "account_number": account_number})
     except ApiError as exc:
-        return await admin_page(request, web, session, status_code=exc.status
-                                if exc.status < 500 else 502, error=exc.friendly,
+        return await admin_page(request, web, session,
+                                status_code=exc.page_status, error=exc.friendly,
                                 bank_form=form)
     finally:
         await client.aclose()

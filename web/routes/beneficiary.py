@@ -98,7 +98,7 @@ async def new_code(web: StateDep, session: CsrfSession) -> JSONResponse:
         svg = await client.code_svg(code["token"])
     except ApiError as exc:
         return JSONResponse({"error": {"code": exc.code, "message": exc.friendly}},
-                            status_code=exc.status if exc.status < 500 else 502)
+                            status_code=exc.page_status)
     finally:
         await client.aclose()
     expires = datetime.fromisoformat(str(code["expires_at"]))
@@ -221,8 +221,8 @@ async def copay_pay(request: Request, copayment_id: str, web: StateDep,
     except ApiError as exc:
         if exc.code == "COPAYMENT_NOT_PAYABLE":
             return RedirectResponse(f"/me/copay/{copayment_id}/done", status_code=303)
-        return page(request, "error.html", session, status_code=exc.status
-                    if exc.status < 500 else 502, message=exc.friendly)
+        return page(request, "error.html", session,
+                    status_code=exc.page_status, message=exc.friendly)
     finally:
         await client.aclose()
     if cp.get("status") != "open" or not cp.get("client_secret"):
@@ -248,8 +248,8 @@ async def copay_done(request: Request, copayment_id: str, web: StateDep,
     try:
         cp = await client.sync_copayment(copayment_id)
     except ApiError as exc:
-        return page(request, "error.html", session, status_code=exc.status
-                    if exc.status < 500 else 502, message=exc.friendly)
+        return page(request, "error.html", session,
+                    status_code=exc.page_status, message=exc.friendly)
     finally:
         await client.aclose()
     rows = [cp]

@@ -37,8 +37,8 @@ async def _detail(request: Request, web: WebState, session: Session, claim_id: s
     try:
         claim: dict[str, Any] = await client.claim(claim_id)
     except ApiError as exc:
-        return page(request, "error.html", session, status_code=exc.status
-                    if exc.status < 500 else 502, message=exc.friendly)
+        return page(request, "error.html", session,
+                    status_code=exc.page_status, message=exc.friendly)
     finally:
         await client.aclose()
     if session.role == Role.provider_admin.value and claim.get("provider_id") != \

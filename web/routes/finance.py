@@ -183,7 +183,7 @@ async def reconciliation_file(fmt: str, web: StateDep, session: Session = RECONC
         resp = await client.reconciliation_file(period, session.region, fmt)
     except ApiError as exc:
         text = "对账功能尚未开通。" if _not_open(exc) else exc.friendly
-        return Response(text, status_code=exc.status if exc.status < 500 else 502,
+        return Response(text, status_code=exc.page_status,
                         media_type="text/plain; charset=utf-8")
     finally:
         await client.aclose()

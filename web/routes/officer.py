@@ -82,8 +82,8 @@ async def enrol(request: Request, web: StateDep, session: CsrfSession) -> HTMLRe
         result = await client.enrol(body)
     except ApiError as exc:
         problems[exc.field or "_"] = exc.friendly
-        return page(request, "officer_enrol.html", session, status_code=exc.status
-                    if exc.status < 500 else 502, form=safe_form, problems=problems)
+        return page(request, "officer_enrol.html", session,
+                    status_code=exc.page_status, form=safe_form, problems=problems)
     finally:
         await client.aclose()
     return page(request, "officer_enrolled.html", session, result=result,
@@ -114,8 +114,8 @@ async def import_upload(request: Request, web: StateDep, session: CsrfSession,
         result = await client.import_file(name, content, file.content_type or
                                           "application/octet-stream")
     except ApiError as exc:
-        return page(request, "officer_import.html", session, status_code=exc.status
-                    if exc.status < 500 else 502, result=None, error=exc.friendly)
+        return page(request, "officer_import.html", session,
+                    status_code=exc.page_status, result=None, error=exc.friendly)
     finally:
         await client.aclose()
     for row in result.get("rows") or ():  # the service's message, in plain Chinese by code
@@ -198,8 +198,8 @@ async def issuance_start(request: Request, web: StateDep, session: CsrfSession,
     try:
         run = await client.start_issuance(program_code, period, region_code)
     except ApiError as exc:
-        return page(request, "officer_issuance.html", session, status_code=exc.status
-                    if exc.status < 500 else 502, run=None, error=exc.friendly,
+        return page(request, "officer_issuance.html", session,
+                    status_code=exc.page_status, run=None, error=exc.friendly,
                     region=region_code)
     finally:
         await client.aclose()

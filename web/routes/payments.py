@@ -157,7 +157,7 @@ async def create_batch(request: Request, web: StateDep, session: CsrfSession,
         batch = await client.create_batch(body)
     except ApiError as exc:
         return await _index(request, web, session, period, error=exc.friendly,
-                            status_code=exc.status if exc.status < 500 else 502)
+                            status_code=exc.page_status)
     finally:
         await client.aclose()
     message = (f"已生成付款批次 {batch.get('reference')}，"
@@ -190,7 +190,7 @@ async def _batch_page(request: Request, web: WebState, session: Session, batch_i
     except ApiError as exc:
         error = error or exc.friendly
         status_code = status_code if status_code != 200 else (
-            exc.status if exc.status < 500 else 502)
+            exc.page_status)
     finally:
         await client.aclose()
     if batch is not None:
@@ -224,7 +224,7 @@ async def batch_file(batch_id: str, web: StateDep, session: Session = READERS) -
     try:
         resp = await client.batch_file(_batch_id(batch_id))
     except ApiError as exc:
-        return Response(exc.friendly, status_code=exc.status if exc.status < 500 else 502,
+        return Response(exc.friendly, status_code=exc.page_status,
                         media_type="text/plain; charset=utf-8")
     finally:
         await client.aclose()
@@ -258,7 +258,7 @@ async def upload_confirmation(batch_id: str, request: Request, web: StateDep,
         result = await client.confirm_batch(bid, content)
     except ApiError as exc:
         return await _batch_page(request, web, session, bid,
-                                 status_code=exc.status if exc.status < 500 else 502,
+                                 status_code=exc.page_status,
                                  error=_upload_problem(exc))
     finally:
         await client.aclose()

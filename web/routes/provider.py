@@ -94,8 +94,8 @@ async def redeem_preview(request: Request, web: StateDep, session: CsrfSession,
         try:
             preview = await client.preview(token, service_code, gross_fen)
         except ApiError as exc:
-            return page(request, "provider_redeem.html", session, status_code=exc.status
-                        if exc.status < 500 else 502, services=services, error=exc.friendly,
+            return page(request, "provider_redeem.html", session,
+                        status_code=exc.page_status, services=services, error=exc.friendly,
                         problems={}, form=form, has_terminal=True)
         finally:
             await client.aclose()
@@ -129,8 +129,8 @@ async def redeem_confirm(request: Request, web: StateDep, session: CsrfSession,
     try:
         result = await client.redeem(token, service_code, gross_fen, idempotency_key)
     except ApiError as exc:
-        return page(request, "provider_result.html", session, status_code=exc.status
-                    if exc.status < 500 else 502, error=exc.friendly, result=None)
+        return page(request, "provider_result.html", session,
+                    status_code=exc.page_status, error=exc.friendly, result=None)
     finally:
         await client.aclose()
     return page(request, "provider_result.html", session, result=result, error=None,
@@ -152,8 +152,8 @@ async def copayment(request: Request, redemption_id: str, web: StateDep, session
     try:
         cp = await client.start_copayment(redemption_id, method)
     except ApiError as exc:
-        return page(request, "provider_copay.html", session, status_code=exc.status
-                    if exc.status < 500 else 502, error=exc.friendly, copay=None)
+        return page(request, "provider_copay.html", session,
+                    status_code=exc.page_status, error=exc.friendly, copay=None)
     finally:
         await client.aclose()
     return page(request, "provider_copay.html", session, error=None, copay=cp)
@@ -268,8 +268,8 @@ async def new_terminal(request: Request, web: StateDep, session: CsrfSession,
     try:
         issued = await client.new_terminal(session.provider_id or "", name)
     except ApiError as exc:
-        return await admin_page(request, web, session, status_code=exc.status
-                                 if exc.status < 500 else 502, error=exc.friendly)
+        return await admin_page(request, web, session,
+                                status_code=exc.page_status, error=exc.friendly)
     finally:
         await client.aclose()
     return await admin_page(request, web, session, issued=issued)
@@ -339,8 +339,8 @@ async def claim_period(request: Request, web: StateDep, session: CsrfSession,
         claim = await client.create_claim(session.provider_id or "", period,
                                           f"web-claim:{idempotency_key}")
     except ApiError as exc:
-        return await _claims_page(request, web, session, period, status_code=exc.status
-                                  if exc.status < 500 else 502, error=exc.friendly)
+        return await _claims_page(request, web, session, period,
+                                  status_code=exc.page_status, error=exc.friendly)
     finally:
         await client.aclose()
     total = int(claim.get("total_fen", 0))

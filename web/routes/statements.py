@@ -57,7 +57,7 @@ async def _statement(web: WebState, session: Session, provider_id: str, period: 
     try:
         return await client.statement(provider_id, period), None, 200
     except ApiError as exc:
-        return None, exc.friendly, exc.status if exc.status < 500 else 502
+        return None, exc.friendly, exc.page_status
     finally:
         await client.aclose()
 
@@ -164,7 +164,7 @@ async def _aging(web: WebState, session: Session
     try:
         data = await client.aging()
     except ApiError as exc:
-        return None, exc.friendly, exc.status if exc.status < 500 else 502
+        return None, exc.friendly, exc.page_status
     finally:
         await client.aclose()
     rows = data.get("providers") or []
