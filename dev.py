@@ -2,7 +2,9 @@
 """Bootstrap for a fresh machine that has only Python 3.11+.
 
     python3 dev.py up --demo     run the whole system with demo data
-    python3 dev.py test [ARGS]   run the test suite (ARGS go to pytest)
+    python3 dev.py test          the gate: ruff check, ruff format --check, mypy, then pytest
+    python3 dev.py test ARGS     only pytest, with ARGS (e.g. `tests/ledger -k chain`)
+    python3 dev.py lint          only the checks (ruff check, ruff format --check, mypy)
     python3 dev.py ANYTHING      any other `yiyang` subcommand, e.g. `token --role auditor`
 
 It creates `.venv/` beside this file and installs the project into it (again whenever
@@ -34,22 +36,47 @@ def _wanted_stamp() -> str:
 
 
 def ensure_environment() -> Path:
-    if sys.version_info < (3, 11):
-        sys.exit(f"Python 3.11 or newer is needed; this is {sys.version.split()[0]}")
     python = _venv_python()
     if not python.exists():
         print(f"[dev] creating virtual environment in {VENV}", flush=True)
         venv.EnvBuilder(with_pip=True, clear=True).create(VENV)
     if not STAMP.exists() or STAMP.read_text() != _wanted_stamp():
-        print("[dev] installing the project and its test tools (first run takes a minute)",
-              flush=True)
+        print(
+            "[dev] installing the project and its test tools (first run takes a minute)", flush=True
+        )
         subprocess.run(
-            [str(python), "-m", "pip", "install", "--disable-pip-version-check",
-             "--progress-bar", "off", "-e", f"{ROOT}[dev]"],
+            [
+                str(python),
+                "-m",
+                "pip",
+                "install",
+                "--disable-pip-version-check",
+                "--progress-bar",
+                "off",
+                "-e",
+                f"{ROOT}[dev]",
+            ],
             check=True,
         )
         STAMP.write_text(_wanted_stamp())
     return python
+
+
+CHECKS = (
+    ("ruff check", ["-m", "ruff", "check", "."]),
+    ("ruff format --check", ["-m", "ruff", "format", "--check", "."]),
+    ("mypy", ["-m", "mypy"]),
+)
+
+
+def run_checks(python: Path, env: dict[str, str]) -> list[str]:
+    """Run every static check, each to the end; the names of those that failed."""
+    failed = []
+    for name, args in CHECKS:
+        print(f"[dev] {name}", flush=True)
+        if subprocess.run([str(python), *args], cwd=ROOT, env=env).returncode != 0:
+            failed.append(name)
+    return failed
 
 
 def main(argv: list[str]) -> int:
@@ -59,13 +86,21 @@ def main(argv: list[str]) -> int:
     python = ensure_environment()
     env = dict(os.environ)
     env["PATH"] = f"{VENV / 'bin'}{os.pathsep}{env.get('PATH', '')}"
+    os.chdir(ROOT)
+    if argv[0] == "lint" or argv == ["test"]:
+        failed = run_checks(python, env)
+        tests_ok = True
+        if argv[0] == "test":
+            print("[dev] pytest", flush=True)
+            tests_ok = subprocess.run([str(python), "-m", "pytest"], env=env).returncode == 0
+        if failed:
+            print(f"[dev] failed: {', '.join(failed)}", flush=True)
+        return 0 if tests_ok and not failed else 1
     if argv[0] == "test":
         cmd = [str(python), "-m", "pytest", *argv[1:]]
     else:
         cmd = [str(python), "-m", "services.cli", *argv]
-    os.chdir(ROOT)
     os.execve(cmd[0], cmd, env)
-    return 0  # not reached
 
 
 if __name__ == "__main__":

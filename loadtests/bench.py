@@ -84,8 +84,12 @@ def relay_drain(system: System, profile_dir: Path | None = None) -> dict[str, An
     """
     import sys
 
-    proc = Process("relay", [sys.executable, "-m", "services.cli", "relay"],
-                   system._common_env(), system.run_dir / "logs" / "relay.log")
+    proc = Process(
+        "relay",
+        [sys.executable, "-m", "services.cli", "relay"],
+        system._common_env(),
+        system.run_dir / "logs" / "relay.log",
+    )
     ledger_pid = system.process("ledger").popen.pid
     pg = bt.postmaster_pid(system.run_dir / "pg") if system.admin_url is None else None
     spies = {}
@@ -103,9 +107,14 @@ def relay_drain(system: System, profile_dir: Path | None = None) -> dict[str, An
     drained = result["initial"] - result["remaining"]
     if drained:
         # CPU ms per event of each process (the relay's includes its start-up)
-        cpu.update({f"{k.removesuffix('_cores')}_cpu_ms_per_event":
-                    round(1000 * v * result["seconds"] / drained, 3)
-                    for k, v in list(cpu.items())})
+        cpu.update(
+            {
+                f"{k.removesuffix('_cores')}_cpu_ms_per_event": round(
+                    1000 * v * result["seconds"] / drained, 3
+                )
+                for k, v in list(cpu.items())
+            }
+        )
     out: dict[str, Any] = {"mode": "relay", **result, **cpu}
     if spies:
         profiles: dict[str, Any] = {}
@@ -115,9 +124,10 @@ def relay_drain(system: System, profile_dir: Path | None = None) -> dict[str, An
                 continue
             bt.py_spy_stop(spy)
             collapsed = profile_dir / f"{name}.collapsed"
-            profiles[name] = {"file": str(collapsed),
-                              "top_inclusive_pct": bt.top_frames(collapsed)
-                              if collapsed.exists() else []}
+            profiles[name] = {
+                "file": str(collapsed),
+                "top_inclusive_pct": bt.top_frames(collapsed) if collapsed.exists() else [],
+            }
         out["profile"] = profiles
     return out
 
@@ -130,41 +140,70 @@ def issuance_run(system: System, count: int, region_code: str = "450105") -> dic
     itself then does all issuance does: eligibility, budget commitments by chunk, vouchers.
     """
     say(f"issuance: seeding {count} beneficiaries (no vouchers) in {region_code}")
-    asyncio.run(seed.seed_beneficiaries(system.owner_urls["voucher"], count,
-                                        region_code=region_code, plans=[],
-                                        progress=seed._bar("beneficiaries")))
+    asyncio.run(
+        seed.seed_beneficiaries(
+            system.owner_urls["voucher"],
+            count,
+            region_code=region_code,
+            plans=[],
+            progress=seed._bar("beneficiaries"),
+        )
+    )
     key = get_common_settings().auth_private_key
-    finance = {"Authorization": "Bearer " + issue_token(key, role=Role.finance,
-                                                        region="450000", name="bench")}
-    officer = {"Authorization": "Bearer " + issue_token(key, role=Role.civil_affairs,
-                                                        region="450000", name="bench")}
+    finance = {
+        "Authorization": "Bearer "
+        + issue_token(key, role=Role.finance, region="450000", name="bench")
+    }
+    officer = {
+        "Authorization": "Bearer "
+        + issue_token(key, role=Role.civil_affairs, region="450000", name="bench")
+    }
     total = count * 80_000  # the largest monthly face (institution care)
     sources = sorted(seed.FUNDING)
     parts = dict(zip(sources, allocate(total, [seed.FUNDING[k] for k in sources])))
-    a = httpx.post(f"{system.urls['ledger']}/v1/appropriations", headers=finance, timeout=60,
-                   json={"idempotency_key": f"bench-issuance-{time.time_ns()}",
-                         "program_code": "disability_subsidy", "region_code": region_code,
-                         "by_source": parts, "memo": "benchmark issuance"})
+    a = httpx.post(
+        f"{system.urls['ledger']}/v1/appropriations",
+        headers=finance,
+        timeout=60,
+        json={
+            "idempotency_key": f"bench-issuance-{time.time_ns()}",
+            "program_code": "disability_subsidy",
+            "region_code": region_code,
+            "by_source": parts,
+            "memo": "benchmark issuance",
+        },
+    )
     if a.status_code != 201:
         return {"error": f"appropriation refused: {a.status_code} {a.text[:300]}"}
     period = seed.current_period()
     say(f"issuance: POST /v1/issuance-runs for {count} people")
     started = time.monotonic()
-    r = httpx.post(f"{system.urls['voucher']}/v1/issuance-runs", headers=officer, timeout=900,
-                   json={"program_code": "disability_subsidy", "period": period,
-                         "region_code": region_code})
+    r = httpx.post(
+        f"{system.urls['voucher']}/v1/issuance-runs",
+        headers=officer,
+        timeout=900,
+        json={"program_code": "disability_subsidy", "period": period, "region_code": region_code},
+    )
     elapsed = time.monotonic() - started
     body = r.json() if r.headers.get("content-type", "").startswith("application/json") else {}
-    return {"status": r.status_code, "seconds": round(elapsed, 2),
-            "issued": body.get("issued"), "skipped": body.get("skipped"),
-            "failed": body.get("failed"), "eligible": body.get("eligible"),
-            "vouchers_per_s": round((body.get("issued") or 0) / elapsed, 1),
-            "answer": None if r.status_code in (200, 201) else r.text[:500]}
+    return {
+        "status": r.status_code,
+        "seconds": round(elapsed, 2),
+        "issued": body.get("issued"),
+        "skipped": body.get("skipped"),
+        "failed": body.get("failed"),
+        "eligible": body.get("eligible"),
+        "vouchers_per_s": round((body.get("issued") or 0) / elapsed, 1),
+        "answer": None if r.status_code in (200, 201) else r.text[:500],
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="yiyang bench", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        prog="yiyang bench",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     p.add_argument("--reps", type=int, default=3)
     p.add_argument("--duration", type=int, default=10, help="seconds per measurement")
     p.add_argument("--connections", type=int, default=32)
@@ -173,36 +212,64 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--fixed-fraction", type=float, default=0.4)
     p.add_argument("--beneficiaries", type=int, default=20_000)
     p.add_argument("--issuance", type=int, default=100_000, help="0 to skip")
-    p.add_argument("--workers", type=int, default=2, help="uvicorn workers of the voucher "
-                   "service (2: one per core, as it would be deployed on this 2-core machine)")
-    p.add_argument("--profile", action="store_true", help="py-spy the voucher service "
-                   "during one extra saturation run")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=2,
+        help="uvicorn workers of the voucher "
+        "service (2: one per core, as it would be deployed on this 2-core machine)",
+    )
+    p.add_argument(
+        "--profile",
+        action="store_true",
+        help="py-spy the voucher service during one extra saturation run",
+    )
     p.add_argument("--database-url", default=os.environ.get("YIYANG_LOAD_DATABASE_URL"))
     p.add_argument("--reports", type=Path, default=Path("reports"))
-    p.add_argument("--keep-databases", action="store_true",
-                   help="keep the run's database files (embedded) or databases (server)")
+    p.add_argument(
+        "--keep-databases",
+        action="store_true",
+        help="keep the run's database files (embedded) or databases (server)",
+    )
     args = p.parse_args(argv)
 
     wrk = bt.ensure_wrk(say)
     run_dir = new_run_dir(args.reports, "bench").resolve()
-    result: dict[str, Any] = {"machine": bt.machine(), "args": vars(args) | {
-        "reports": str(args.reports)}}
+    result: dict[str, Any] = {
+        "machine": bt.machine(),
+        "args": vars(args) | {"reports": str(args.reports)},
+    }
     say(f"benchmark run in {run_dir}; machine {result['machine']}")
-    with System(run_dir, admin_url=args.database_url, with_relay=False,
-                workers=args.workers, keep_databases=args.keep_databases) as system:
+    with System(
+        run_dir,
+        admin_url=args.database_url,
+        with_relay=False,
+        workers=args.workers,
+        keep_databases=args.keep_databases,
+    ) as system:
         voucher_url, voucher_db = system.urls["voucher"], system.owner_urls["voucher"]
         seeded = seed.seed_all(
-            voucher_db, system.urls["provider"], beneficiaries=args.beneficiaries,
-            providers=2, terminals_per_provider=2, manifest=run_dir / "seed-manifest.json",
-            generous=True, ledger_url=system.urls["ledger"])
+            voucher_db,
+            system.urls["provider"],
+            beneficiaries=args.beneficiaries,
+            providers=2,
+            terminals_per_provider=2,
+            manifest=run_dir / "seed-manifest.json",
+            generous=True,
+            ledger_url=system.urls["ledger"],
+        )
         wait_directory(voucher_url)
         secret = next(t["secret"] for t in seeded["terminals"] if t["kind"] == "meal_point")
         ids = seeded["beneficiaries"]
-        result["postgres"] = asyncio.run(_fetchrow(
-            voucher_db, "SELECT version() AS version, current_setting('fsync') AS fsync, "
-            "current_setting('synchronous_commit') AS synchronous_commit, "
-            "current_setting('shared_buffers') AS shared_buffers, "
-            "current_setting('max_connections') AS max_connections"))
+        result["postgres"] = asyncio.run(
+            _fetchrow(
+                voucher_db,
+                "SELECT version() AS version, current_setting('fsync') AS fsync, "
+                "current_setting('synchronous_commit') AS synchronous_commit, "
+                "current_setting('shared_buffers') AS shared_buffers, "
+                "current_setting('max_connections') AS max_connections",
+            )
+        )
         say(f"PostgreSQL: {result['postgres']}")
 
         from services.voucher.repository.redemption import REDEEM
@@ -211,15 +278,25 @@ def main(argv: list[str] | None = None) -> int:
         script.write_text(bt.pgbench_script(REDEEM, len(ids)))
         asyncio.run(_sql(voucher_db, bt.BENCH_PICK_SQL))
 
-        meter = bt.CpuMeter({
-            "voucher": system.process("voucher").popen.pid,
-            "postgres": bt.postmaster_pid(run_dir / "pg") if args.database_url is None
-            else None})
+        meter = bt.CpuMeter(
+            {
+                "voucher": system.process("voucher").popen.pid,
+                "postgres": bt.postmaster_pid(run_dir / "pg")
+                if args.database_url is None
+                else None,
+            }
+        )
 
         say("warm-up: 3 s of wrk")
-        warm = bt.run_wrk(voucher_url, tokens_file(run_dir / "tokens.txt", ids, 20_000),
-                          secret, threads=args.threads, connections=args.connections,
-                          duration_s=3, wrk=wrk)
+        warm = bt.run_wrk(
+            voucher_url,
+            tokens_file(run_dir / "tokens.txt", ids, 20_000),
+            secret,
+            threads=args.threads,
+            connections=args.connections,
+            duration_s=3,
+            wrk=wrk,
+        )
         estimate = max(warm.offered_per_s, 200)
         say(f"warm-up: {warm.accepted_per_s:.0f} accepted/s")
 
@@ -228,33 +305,55 @@ def main(argv: list[str] | None = None) -> int:
             n_tokens = int(estimate * args.duration * 1.6) + 2000
             tf = tokens_file(run_dir / "tokens.txt", ids, n_tokens)
             meter.start()
-            r = bt.run_wrk(voucher_url, tf, secret, threads=args.threads,
-                           connections=args.connections, duration_s=args.duration, wrk=wrk)
+            r = bt.run_wrk(
+                voucher_url,
+                tf,
+                secret,
+                threads=args.threads,
+                connections=args.connections,
+                duration_s=args.duration,
+                wrk=wrk,
+            )
             cpu = meter.stop()
             if cpu.get("voucher_cores") and r.accepted_per_s:
                 # The steadier reading on a shared machine: service CPU per redemption.
                 cpu["voucher_cpu_ms_per_redemption"] = round(
-                    1000 * cpu["voucher_cores"] / r.accepted_per_s, 2)
+                    1000 * cpu["voucher_cores"] / r.accepted_per_s, 2
+                )
             saturation.append({**r.as_dict(), **cpu})
             estimate = max(estimate, r.offered_per_s)
-            say(f"rep {rep}/{args.reps} (a) HTTP saturation: {r.accepted_per_s:,.0f} "
+            say(
+                f"rep {rep}/{args.reps} (a) HTTP saturation: {r.accepted_per_s:,.0f} "
                 f"redemptions/s (non-2xx {r.non2xx}, errors {r.errors}; p99 {r.p99_ms:.1f} ms; "
-                f"cores: wrk {r.wrk_cores}, " + ", ".join(f"{k} {v}" for k, v in cpu.items())
-                + ")")
+                f"cores: wrk {r.wrk_cores}, " + ", ".join(f"{k} {v}" for k, v in cpu.items()) + ")"
+            )
             # (No server CPU reading here: pgbench's backends exit before it could be read.)
-            g = bt.run_pgbench(voucher_db, script, clients=args.pgbench_clients,
-                               threads=args.threads, duration_s=args.duration)
+            g = bt.run_pgbench(
+                voucher_db,
+                script,
+                clients=args.pgbench_clients,
+                threads=args.threads,
+                duration_s=args.duration,
+            )
             direct.append(g.as_dict())
-            say(f"rep {rep}/{args.reps} (b) pgbench, same statement: {g.tps:,.0f} tps "
-                f"(failed {g.failed}; pgbench itself {g.pgbench_cores} cores)")
+            say(
+                f"rep {rep}/{args.reps} (b) pgbench, same statement: {g.tps:,.0f} tps "
+                f"(failed {g.failed}; pgbench itself {g.pgbench_cores} cores)"
+            )
         sat = bt.median([x["accepted_per_s"] for x in saturation])
         lim = bt.median([x["tps"] for x in direct])
         result["saturation"] = {
-            "runs": saturation, "median_accepted_per_s": round(sat, 1),
-            "median_voucher_cpu_ms_per_redemption": round(bt.median(
-                [x.get("voucher_cpu_ms_per_redemption", 0.0) for x in saturation]), 2)}
-        result["direct_sql"] = {"runs": direct, "median_tps": round(lim, 1),
-                                "script": script.read_text()}
+            "runs": saturation,
+            "median_accepted_per_s": round(sat, 1),
+            "median_voucher_cpu_ms_per_redemption": round(
+                bt.median([x.get("voucher_cpu_ms_per_redemption", 0.0) for x in saturation]), 2
+            ),
+        }
+        result["direct_sql"] = {
+            "runs": direct,
+            "median_tps": round(lim, 1),
+            "script": script.read_text(),
+        }
         result["ratio_a_over_b"] = round(sat / lim, 3) if lim else None
         say(f"(a)/(b) = {sat:,.0f} / {lim:,.0f} = {result['ratio_a_over_b']}")
 
@@ -263,21 +362,37 @@ def main(argv: list[str] | None = None) -> int:
         fixed, fixed_runs = [], []
         for rep in range(1, args.reps + 1):
             tf = tokens_file(run_dir / "tokens.txt", ids, int(rate * args.duration * 1.3) + 500)
-            r = bt.run_wrk(voucher_url, tf, secret, threads=args.threads, connections=conns,
-                           duration_s=args.duration, rate_per_s=rate, wrk=wrk)
+            r = bt.run_wrk(
+                voucher_url,
+                tf,
+                secret,
+                threads=args.threads,
+                connections=conns,
+                duration_s=args.duration,
+                rate_per_s=rate,
+                wrk=wrk,
+            )
             fixed.append(r.as_dict())
             fixed_runs.append(r)
-            say(f"rep {rep}/{args.reps} fixed rate {rate:,.0f}/s offered -> "
+            say(
+                f"rep {rep}/{args.reps} fixed rate {rate:,.0f}/s offered -> "
                 f"{r.offered_per_s:,.0f}/s carried, {r.accepted_per_s:,.0f}/s accepted; "
-                f"p50 {r.p50_ms:.1f} ms, p95 {r.p95_ms:.1f} ms, p99 {r.p99_ms:.1f} ms")
+                f"p50 {r.p50_ms:.1f} ms, p95 {r.p95_ms:.1f} ms, p99 {r.p99_ms:.1f} ms"
+            )
         paced = bt.pacing(rate, fixed_runs)
         if "warning" in paced:
             say(f"WARNING: fixed rate: {paced['warning']}")
         result["fixed_rate"] = {
-            "target_per_s": round(rate, 1), "connections": conns, "pacing": "schedule",
-            "runs": fixed, **paced,
-            **{f"median_{k}": round(bt.median([x[k] for x in fixed]), 2)
-               for k in ("offered_per_s", "accepted_per_s", "p50_ms", "p95_ms", "p99_ms")}}
+            "target_per_s": round(rate, 1),
+            "connections": conns,
+            "pacing": "schedule",
+            "runs": fixed,
+            **paced,
+            **{
+                f"median_{k}": round(bt.median([x[k] for x in fixed]), 2)
+                for k in ("offered_per_s", "accepted_per_s", "p50_ms", "p95_ms", "p99_ms")
+            },
+        }
 
         if args.profile:
             pid = system.process("voucher").popen.pid
@@ -285,22 +400,32 @@ def main(argv: list[str] | None = None) -> int:
             if spy is None:
                 result["profile"] = {"skipped": "py-spy not installed (pip install py-spy)"}
             else:
-                tf = tokens_file(run_dir / "tokens.txt", ids,
-                                 int(estimate * args.duration * 1.6) + 2000)
-                bt.run_wrk(voucher_url, tf, secret, threads=args.threads,
-                           connections=args.connections, duration_s=args.duration, wrk=wrk)
+                tf = tokens_file(
+                    run_dir / "tokens.txt", ids, int(estimate * args.duration * 1.6) + 2000
+                )
+                bt.run_wrk(
+                    voucher_url,
+                    tf,
+                    secret,
+                    threads=args.threads,
+                    connections=args.connections,
+                    duration_s=args.duration,
+                    wrk=wrk,
+                )
                 spy.wait(timeout=60)
                 collapsed = run_dir / "profile" / "voucher.collapsed"
-                result["profile"] = {"file": str(collapsed),
-                                     "top_inclusive_pct": bt.top_frames(collapsed)
-                                     if collapsed.exists() else []}
+                result["profile"] = {
+                    "file": str(collapsed),
+                    "top_inclusive_pct": bt.top_frames(collapsed) if collapsed.exists() else [],
+                }
 
         backlog = asyncio.run(check.outbox_lag(voucher_db))[0]
         say(f"ledger posting: {backlog} events waiting in the outbox")
         try:
             result["ledger_posting"] = relay_drain(
-                system, run_dir / "profile" if args.profile else None)
-        except Exception as exc:  # noqa: BLE001 - reported, the other numbers stand
+                system, run_dir / "profile" if args.profile else None
+            )
+        except Exception as exc:
             result["ledger_posting"] = {"error": repr(exc)[:500]}
         say(f"ledger posting: {result['ledger_posting']}")
 
@@ -309,8 +434,9 @@ def main(argv: list[str] | None = None) -> int:
             say(f"issuance: {result['issuance']}")
 
     (run_dir / "tokens.txt").unlink(missing_ok=True)
-    (run_dir / "bench.json").write_text(json.dumps(result, indent=2, ensure_ascii=False,
-                                                   default=str))
+    (run_dir / "bench.json").write_text(
+        json.dumps(result, indent=2, ensure_ascii=False, default=str)
+    )
     (run_dir / "bench.md").write_text(render(result))
     print(render(result), flush=True)
     say(f"results: {run_dir}/bench.json, bench.md")
@@ -330,33 +456,53 @@ def render(r: dict[str, Any]) -> str:
     fixed_runs = "; ".join(_pcts(x) for x in f.get("runs", []))
     pcts = f"{f.get('median_p50_ms')} / {f.get('median_p95_ms')} / {f.get('median_p99_ms')}"
     rows = [
-        ("(a) POST /v1/redemptions at saturation, accepted/s",
-         sat.get("median_accepted_per_s"), sat_runs),
-        ("voucher service CPU per redemption at saturation, ms",
-         sat.get("median_voucher_cpu_ms_per_redemption"),
-         ", ".join(str(x.get("voucher_cpu_ms_per_redemption")) for x in sat.get("runs", []))),
+        (
+            "(a) POST /v1/redemptions at saturation, accepted/s",
+            sat.get("median_accepted_per_s"),
+            sat_runs,
+        ),
+        (
+            "voucher service CPU per redemption at saturation, ms",
+            sat.get("median_voucher_cpu_ms_per_redemption"),
+            ", ".join(str(x.get("voucher_cpu_ms_per_redemption")) for x in sat.get("runs", [])),
+        ),
         ("(b) pgbench, same statement, durable commits, tps", d.get("median_tps"), tps_runs),
         ("(a)/(b)", r.get("ratio_a_over_b"), ""),
-        (f"fixed rate {f.get('target_per_s')}/s offered: p50 / p95 / p99 ms", pcts,
-         fixed_runs),
-        ("fixed rate: offered -> carried/s (share)",
-         f"{f.get('offered_per_s')} -> {f.get('carried_per_s')} ({f.get('carried_share')})",
-         ", ".join(str(round(x.get("offered_per_s", 0))) for x in f.get("runs", []))),
-        ("ledger posting (relay draining the backlog), events/s", ledger.get("events_per_s"),
-         f"steady {ledger.get('steady_events_per_s')}/s over {ledger.get('initial')} events; "
-         "CPU ms/event: " + ", ".join(
-             f"{k.removesuffix('_cpu_ms_per_event')} {v}" for k, v in ledger.items()
-             if k.endswith("_cpu_ms_per_event"))),
-        ("issuance run, seconds", r.get("issuance", {}).get("seconds"),
-         {k: v for k, v in r.get("issuance", {}).items() if k != "seconds"}),
+        (f"fixed rate {f.get('target_per_s')}/s offered: p50 / p95 / p99 ms", pcts, fixed_runs),
+        (
+            "fixed rate: offered -> carried/s (share)",
+            f"{f.get('offered_per_s')} -> {f.get('carried_per_s')} ({f.get('carried_share')})",
+            ", ".join(str(round(x.get("offered_per_s", 0))) for x in f.get("runs", [])),
+        ),
+        (
+            "ledger posting (relay draining the backlog), events/s",
+            ledger.get("events_per_s"),
+            f"steady {ledger.get('steady_events_per_s')}/s over {ledger.get('initial')} events; "
+            "CPU ms/event: "
+            + ", ".join(
+                f"{k.removesuffix('_cpu_ms_per_event')} {v}"
+                for k, v in ledger.items()
+                if k.endswith("_cpu_ms_per_event")
+            ),
+        ),
+        (
+            "issuance run, seconds",
+            r.get("issuance", {}).get("seconds"),
+            {k: v for k, v in r.get("issuance", {}).items() if k != "seconds"},
+        ),
     ]
     lines = ["| measure | median | runs |", "| --- | --- | --- |"]
     lines += [f"| {a} | {b} | {c} |" for a, b, c in rows]
     if f.get("warning"):
         lines += ["", f"**Warning** (fixed rate): {f['warning']}."]
-    lines += ["", (f"Machine: {m['nproc']} cores ({m['cpu_model']}), {m['memory_gib']} GiB, "
-                   f"kernel {m['kernel']}, Python {m['python']}; load average at start "
-                   f"{m['load_average_at_start']}. PostgreSQL: {r.get('postgres', {})}.")]
+    lines += [
+        "",
+        (
+            f"Machine: {m['nproc']} cores ({m['cpu_model']}), {m['memory_gib']} GiB, "
+            f"kernel {m['kernel']}, Python {m['python']}; load average at start "
+            f"{m['load_average_at_start']}. PostgreSQL: {r.get('postgres', {})}."
+        ),
+    ]
     return "\n".join(lines) + "\n"
 
 

@@ -98,8 +98,7 @@ class CpuMeter:
     def stop(self) -> dict[str, float]:
         after = self._read()
         wall = time.monotonic() - self._t0
-        return {f"{k}_cores": round((after[k] - self._before.get(k, 0.0)) / wall, 2)
-                for k in after}
+        return {f"{k}_cores": round((after[k] - self._before.get(k, 0.0)) / wall, 2) for k in after}
 
 
 def _children_cpu() -> float:
@@ -121,11 +120,16 @@ def ensure_wrk(progress=print) -> str:
         raise RuntimeError("wrk is not installed and this is not root: apt-get install wrk")
     progress("installing wrk from Debian's packages (apt-get install -y wrk)")
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    if subprocess.call(["apt-get", "install", "-y", "-q", "wrk"], env=env,
-                       stdout=subprocess.DEVNULL) != 0:
+    if (
+        subprocess.call(
+            ["apt-get", "install", "-y", "-q", "wrk"], env=env, stdout=subprocess.DEVNULL
+        )
+        != 0
+    ):
         subprocess.check_call(["apt-get", "update", "-q"], env=env, stdout=subprocess.DEVNULL)
-        subprocess.check_call(["apt-get", "install", "-y", "-q", "wrk"], env=env,
-                              stdout=subprocess.DEVNULL)
+        subprocess.check_call(
+            ["apt-get", "install", "-y", "-q", "wrk"], env=env, stdout=subprocess.DEVNULL
+        )
     return shutil.which("wrk") or "wrk"
 
 
@@ -151,20 +155,50 @@ class WrkResult:
         return self.requests / self.seconds if self.seconds else 0
 
     def as_dict(self) -> dict[str, float]:
-        return {**self.__dict__, "accepted_per_s": round(self.accepted_per_s, 1),
-                "offered_per_s": round(self.offered_per_s, 1)}
+        return {
+            **self.__dict__,
+            "accepted_per_s": round(self.accepted_per_s, 1),
+            "offered_per_s": round(self.offered_per_s, 1),
+        }
 
 
-def run_wrk(url: str, tokens_file: Path, secret: str, *, threads: int = 2,
-            connections: int = 32, duration_s: int = 10, rate_per_s: float = 0,
-            wrk: str = "wrk") -> WrkResult:
+def run_wrk(
+    url: str,
+    tokens_file: Path,
+    secret: str,
+    *,
+    threads: int = 2,
+    connections: int = 32,
+    duration_s: int = 10,
+    rate_per_s: float = 0,
+    wrk: str = "wrk",
+) -> WrkResult:
     """wrk with scripts/redeem.lua; `rate_per_s` > 0 paces it by a schedule (offered rate)."""
-    argv = [wrk, f"-t{threads}", f"-c{connections}", f"-d{duration_s}s", "--timeout", "10s",
-            "-s", str(SCRIPTS / "redeem.lua"), url, "--", str(tokens_file), str(threads),
-            secret, f"{rate_per_s:.3f}"]
+    argv = [
+        wrk,
+        f"-t{threads}",
+        f"-c{connections}",
+        f"-d{duration_s}s",
+        "--timeout",
+        "10s",
+        "-s",
+        str(SCRIPTS / "redeem.lua"),
+        url,
+        "--",
+        str(tokens_file),
+        str(threads),
+        secret,
+        f"{rate_per_s:.3f}",
+    ]
     before = _children_cpu()
-    out = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False,
-                         timeout=duration_s + 60).stdout
+    out = subprocess.run(
+        argv,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        check=False,
+        timeout=duration_s + 60,
+    ).stdout
     used = _children_cpu() - before
     match = re.search(r"WRK_JSON (\{.*\})", out or "")
     if not match:
@@ -173,10 +207,17 @@ def run_wrk(url: str, tokens_file: Path, secret: str, *, threads: int = 2,
     seconds = d["duration_us"] / 1e6
     cores = round(used / seconds, 2) if seconds else 0.0
     return WrkResult(
-        requests=d["requests"], seconds=seconds, non2xx=d["non2xx"],
+        requests=d["requests"],
+        seconds=seconds,
+        non2xx=d["non2xx"],
         errors=d["connect_errors"] + d["read_errors"] + d["write_errors"] + d["timeouts"],
-        p50_ms=d["p50_us"] / 1000, p90_ms=d["p90_us"] / 1000, p95_ms=d["p95_us"] / 1000,
-        p99_ms=d["p99_us"] / 1000, max_ms=d["max_us"] / 1000, wrk_cores=cores)
+        p50_ms=d["p50_us"] / 1000,
+        p90_ms=d["p90_us"] / 1000,
+        p95_ms=d["p95_us"] / 1000,
+        p99_ms=d["p99_us"] / 1000,
+        max_ms=d["max_us"] / 1000,
+        wrk_cores=cores,
+    )
 
 
 # Below this share of the offered rate a fixed-rate run did not measure what it says.
@@ -188,13 +229,17 @@ def pacing(offered_per_s: float, runs: list[WrkResult]) -> dict[str, object]:
     median carried rate fell below CARRIED_MIN_SHARE of the offered one."""
     carried = median([r.offered_per_s for r in runs])
     share = carried / offered_per_s if offered_per_s else 0.0
-    out: dict[str, object] = {"offered_per_s": round(offered_per_s, 1),
-                              "carried_per_s": round(carried, 1),
-                              "carried_share": round(share, 3)}
+    out: dict[str, object] = {
+        "offered_per_s": round(offered_per_s, 1),
+        "carried_per_s": round(carried, 1),
+        "carried_share": round(share, 3),
+    }
     if share < CARRIED_MIN_SHARE:
-        out["warning"] = (f"carried {carried:.0f}/s is {100 * share:.0f}% of the offered "
-                          f"{offered_per_s:.0f}/s (< {100 * CARRIED_MIN_SHARE:.0f}%): the "
-                          "latencies are of a lower rate than offered")
+        out["warning"] = (
+            f"carried {carried:.0f}/s is {100 * share:.0f}% of the offered "
+            f"{offered_per_s:.0f}/s (< {100 * CARRIED_MIN_SHARE:.0f}%): the "
+            "latencies are of a lower rate than offered"
+        )
     return out
 
 
@@ -231,14 +276,16 @@ def pgbench_script(redeem_sql: str, beneficiaries: int) -> str:
         sql = sql.replace(placeholder, expression)
     left = re.findall(r"\$\d+", sql)
     if left:
-        raise ValueError(f"the redemption statement has parameters the bench does not bind: "
-                         f"{sorted(set(left))}")
+        raise ValueError(
+            f"the redemption statement has parameters the bench does not bind: {sorted(set(left))}"
+        )
     if not sql.upper().startswith("WITH "):
         raise ValueError("the redemption statement no longer starts with WITH")
-    sql = ("WITH ids AS (SELECT gen_random_uuid() AS rid, gen_random_uuid() AS eid),\n"
-           + sql[5:])
-    return (f"\\set n random(1, {beneficiaries})\n"
-            "\\set nonce random(1, 9000000000000000000)\n" + sql + ";\n")
+    sql = "WITH ids AS (SELECT gen_random_uuid() AS rid, gen_random_uuid() AS eid),\n" + sql[5:]
+    return (
+        f"\\set n random(1, {beneficiaries})\n"
+        "\\set nonce random(1, 9000000000000000000)\n" + sql + ";\n"
+    )
 
 
 BENCH_PICK_SQL = """
@@ -262,9 +309,15 @@ def pgbench_binary() -> str:
 def pgbench_conn_args(url: str) -> tuple[list[str], dict[str, str]]:
     parts = urlsplit(url)
     query = dict(parse_qsl(parts.query))
-    args = ["-h", query.get("host") or parts.hostname or "127.0.0.1",
-            "-p", str(parts.port or 5432), "-U", parts.username or "postgres",
-            parts.path.lstrip("/") or "postgres"]
+    args = [
+        "-h",
+        query.get("host") or parts.hostname or "127.0.0.1",
+        "-p",
+        str(parts.port or 5432),
+        "-U",
+        parts.username or "postgres",
+        parts.path.lstrip("/") or "postgres",
+    ]
     env = {"PGPASSWORD": parts.password} if parts.password else {}
     return args, env
 
@@ -281,14 +334,35 @@ class PgbenchResult:
         return dict(self.__dict__)
 
 
-def run_pgbench(url: str, script: Path, *, clients: int = 16, threads: int = 2,
-                duration_s: int = 10) -> PgbenchResult:
+def run_pgbench(
+    url: str, script: Path, *, clients: int = 16, threads: int = 2, duration_s: int = 10
+) -> PgbenchResult:
     conn, env = pgbench_conn_args(url)
-    argv = [pgbench_binary(), "-n", "-M", "prepared", "-c", str(clients), "-j", str(threads),
-            "-T", str(duration_s), "-f", str(script), *conn]
+    argv = [
+        pgbench_binary(),
+        "-n",
+        "-M",
+        "prepared",
+        "-c",
+        str(clients),
+        "-j",
+        str(threads),
+        "-T",
+        str(duration_s),
+        "-f",
+        str(script),
+        *conn,
+    ]
     before = _children_cpu()
-    proc = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False,
-                          env={**os.environ, **env}, timeout=duration_s + 120)
+    proc = subprocess.run(
+        argv,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        check=False,
+        env={**os.environ, **env},
+        timeout=duration_s + 120,
+    )
     used = _children_cpu() - before
     out = proc.stdout
     if proc.returncode not in (0, 2):
@@ -299,17 +373,21 @@ def run_pgbench(url: str, script: Path, *, clients: int = 16, threads: int = 2,
     lat = re.search(r"latency average = ([\d.]+) ms", out)
     if not tps:
         raise RuntimeError(f"pgbench printed no tps: {out[-2000:]}")
-    return PgbenchResult(float(tps.group(1)), int(txns.group(1)) if txns else 0,
-                         int(failed.group(1)) if failed else 0,
-                         float(lat.group(1)) if lat else 0.0,
-                         round(used / duration_s, 2))
+    return PgbenchResult(
+        float(tps.group(1)),
+        int(txns.group(1)) if txns else 0,
+        int(failed.group(1)) if failed else 0,
+        float(lat.group(1)) if lat else 0.0,
+        round(used / duration_s, 2),
+    )
 
 
 # --- tokens -----------------------------------------------------------------------------------
 
 
-def mint_tokens(beneficiary_ids: list[str], count: int, *, ttl_s: int = 900,
-                private_key_pem: str | None = None) -> list[str]:
+def mint_tokens(
+    beneficiary_ids: list[str], count: int, *, ttl_s: int = 900, private_key_pem: str | None = None
+) -> list[str]:
     """Phone codes made offline with the service's QR key (what the app would be given).
 
     Each has a fresh random nonce; the beneficiaries are taken in a shuffled cycle so that
@@ -323,15 +401,15 @@ def mint_tokens(beneficiary_ids: list[str], count: int, *, ttl_s: int = 900,
     key = private_key_pem or get_settings().qr_private_key
     order = list(beneficiary_ids)
     random.shuffle(order)
-    return [issue_dynamic(key, uuid.UUID(order[i % len(order)]), ttl_s).text
-            for i in range(count)]
+    return [issue_dynamic(key, uuid.UUID(order[i % len(order)]), ttl_s).text for i in range(count)]
 
 
 # --- profiles ---------------------------------------------------------------------------------
 
 
-def py_spy_record(pid: int, out_dir: Path, duration_s: int | None, name: str = "voucher"
-                  ) -> subprocess.Popen | None:
+def py_spy_record(
+    pid: int, out_dir: Path, duration_s: int | None, name: str = "voucher"
+) -> subprocess.Popen | None:
     """Start sampling the process with py-spy into `out_dir/<name>.collapsed` (collapsed
     stacks), or None if py-spy is absent. Without a duration it samples until stopped with
     `py_spy_stop` (SIGINT: py-spy then writes what it has)."""
@@ -341,10 +419,24 @@ def py_spy_record(pid: int, out_dir: Path, duration_s: int | None, name: str = "
     out_dir.mkdir(parents=True, exist_ok=True)
     timing = ["--duration", str(duration_s)] if duration_s else []
     return subprocess.Popen(
-        [exe, "record", "--pid", str(pid), *timing, "--rate", "200",
-         "--format", "raw", "--output", str(out_dir / f"{name}.collapsed"), "--nonblocking",
-         "--subprocesses"],  # with --workers the pid is uvicorn's supervisor
-        stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+        [
+            exe,
+            "record",
+            "--pid",
+            str(pid),
+            *timing,
+            "--rate",
+            "200",
+            "--format",
+            "raw",
+            "--output",
+            str(out_dir / f"{name}.collapsed"),
+            "--nonblocking",
+            "--subprocesses",
+        ],  # with --workers the pid is uvicorn's supervisor
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+    )
 
 
 def py_spy_stop(proc: subprocess.Popen, timeout_s: float = 60) -> None:
@@ -368,8 +460,12 @@ def top_frames(collapsed: Path, n: int = 25) -> list[tuple[str, float]]:
             continue
         k = int(count)
         total += k
-        frames = {f.split(" (")[0] + " (" + f.split(" (")[-1].split(":")[0].rsplit("/", 1)[-1]
-                  + ")" if " (" in f else f for f in stack.split(";")}
+        frames = {
+            f.split(" (")[0] + " (" + f.split(" (")[-1].split(":")[0].rsplit("/", 1)[-1] + ")"
+            if " (" in f
+            else f
+            for f in stack.split(";")
+        }
         for f in frames:
             inclusive[f] += k
     return [(f, round(100 * c / total, 1)) for f, c in inclusive.most_common(n)] if total else []

@@ -59,7 +59,9 @@ class Report:
     def render(self) -> str:
         mark = {True: "PASS", False: "FAIL", None: "SKIP"}
         lines = [f"  {mark[c.ok]}  {c.name}: {c.detail}" for c in self.checks]
-        lines.append(f"  => {'all checks passed' if self.ok else 'FAILED: ' + ', '.join(self.failed())}")
+        lines.append(
+            f"  => {'all checks passed' if self.ok else 'FAILED: ' + ', '.join(self.failed())}"
+        )
         return "\n".join(lines)
 
     def as_dict(self) -> dict[str, Any]:
@@ -77,7 +79,9 @@ async def _connect(url: str) -> asyncpg.Connection:
 async def _columns(conn: asyncpg.Connection, table: str) -> set[str]:
     rows = await conn.fetch(
         "SELECT column_name FROM information_schema.columns "
-        "WHERE table_schema = 'public' AND table_name = $1", table)
+        "WHERE table_schema = 'public' AND table_name = $1",
+        table,
+    )
     return {r["column_name"] for r in rows}
 
 
@@ -87,14 +91,20 @@ async def outbox_lag(voucher_db_url: str) -> tuple[int, int]:
     try:
         row = await conn.fetchrow(
             "SELECT count(*) FILTER (WHERE delivered_at IS NULL AND NOT rejected) AS pending, "
-            "count(*) FILTER (WHERE rejected) AS rejected FROM outbox")
+            "count(*) FILTER (WHERE rejected) AS rejected FROM outbox"
+        )
         return row["pending"], row["rejected"]
     finally:
         await conn.close()
 
 
-def wait_for_drain(voucher_db_url: str, *, timeout_s: float = 120, stall_s: float = 20,
-                   progress: Callable[[str], None] | None = None) -> dict[str, float]:
+def wait_for_drain(
+    voucher_db_url: str,
+    *,
+    timeout_s: float = 120,
+    stall_s: float = 20,
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, float]:
     """Wait until the relay has delivered the whole outbox; return how fast it drained.
 
     `events_per_s` counts from the call (a relay just started includes its start-up);
@@ -122,10 +132,14 @@ def wait_for_drain(voucher_db_url: str, *, timeout_s: float = 120, stall_s: floa
     elapsed = ended - started
     drained = first - pending
     steady = (moved_from - pending) / (ended - moved_at) if moved_at and ended > moved_at else 0.0
-    return {"initial": first, "remaining": pending, "seconds": round(elapsed, 2),
-            "events_per_s": round(drained / elapsed, 1) if elapsed > 0 and drained else 0.0,
-            "first_delivery_s": round(moved_at - started, 2) if moved_at else None,
-            "steady_events_per_s": round(steady, 1)}
+    return {
+        "initial": first,
+        "remaining": pending,
+        "seconds": round(elapsed, 2),
+        "events_per_s": round(drained / elapsed, 1) if elapsed > 0 and drained else 0.0,
+        "first_delivery_s": round(moved_at - started, 2) if moved_at else None,
+        "steady_events_per_s": round(steady, 1),
+    }
 
 
 def read_outcomes(path: Path | None) -> list[dict[str, Any]]:
@@ -135,17 +149,18 @@ def read_outcomes(path: Path | None) -> list[dict[str, Any]]:
         return [json.loads(line) for line in f if line.strip()]
 
 
-async def check_voucher_side(voucher_db_url: str, report: Report,
-                             outcomes: list[dict[str, Any]]) -> list[str]:
+async def check_voucher_side(
+    voucher_db_url: str, report: Report, outcomes: list[dict[str, Any]]
+) -> list[str]:
     """The voucher database's checks; returns the event ids of delivered events."""
     conn = await _connect(voucher_db_url)
     try:
         bad = await conn.fetchval(
-            "SELECT count(*) FROM voucher WHERE balance_fen < 0 OR balance_fen > face_fen")
+            "SELECT count(*) FROM voucher WHERE balance_fen < 0 OR balance_fen > face_fen"
+        )
         report.add("no negative balance", bad == 0, f"{bad} vouchers outside 0..face")
 
-        spent = await conn.fetchval(
-            "SELECT coalesce(sum(face_fen - balance_fen), 0) FROM voucher")
+        spent = await conn.fetchval("SELECT coalesce(sum(face_fen - balance_fen), 0) FROM voucher")
         ev = await conn.fetchrow(
             "SELECT coalesce(sum((payload->>'subsidy_fen')::bigint) FILTER "
             "  (WHERE type = 'redemption.created'), 0) AS created, "
@@ -154,42 +169,77 @@ async def check_voucher_side(voucher_db_url: str, report: Report,
             "count(*) FILTER (WHERE type = 'redemption.created') AS n_created, "
             "count(DISTINCT payload->>'redemption_id') FILTER "
             "  (WHERE type = 'redemption.created') AS n_distinct "
-            "FROM outbox")
+            "FROM outbox"
+        )
         events_net = ev["created"] - ev["voided"]
-        report.add("Σ subsidies (outbox events) = Σ face − Σ balances", events_net == spent,
-                   f"events {events_net} fen, vouchers {spent} fen")
-        report.add("one redemption.created event per redemption",
-                   ev["n_created"] == ev["n_distinct"],
-                   f"{ev['n_created']} events for {ev['n_distinct']} redemptions")
+        report.add(
+            "Σ subsidies (outbox events) = Σ face − Σ balances",
+            events_net == spent,
+            f"events {events_net} fen, vouchers {spent} fen",
+        )
+        report.add(
+            "one redemption.created event per redemption",
+            ev["n_created"] == ev["n_distinct"],
+            f"{ev['n_created']} events for {ev['n_distinct']} redemptions",
+        )
 
         cols = await _columns(conn, "redemption")
         if {"subsidy_fen", "id"} <= cols:
-            live = ("voided_at IS NULL" if "voided_at" in cols
-                    else "status <> 'voided'" if "status" in cols else "true")
+            live = (
+                "voided_at IS NULL"
+                if "voided_at" in cols
+                else "status <> 'voided'"
+                if "status" in cols
+                else "true"
+            )
             table_sum = await conn.fetchval(
-                f"SELECT coalesce(sum(subsidy_fen), 0) FROM redemption WHERE {live}")
-            report.add("Σ subsidies (redemption table) = Σ face − Σ balances",
-                       table_sum == spent, f"redemptions {table_sum} fen, vouchers {spent} fen")
+                f"SELECT coalesce(sum(subsidy_fen), 0) FROM redemption WHERE {live}"
+            )
+            report.add(
+                "Σ subsidies (redemption table) = Σ face − Σ balances",
+                table_sum == spent,
+                f"redemptions {table_sum} fen, vouchers {spent} fen",
+            )
             n_red = await conn.fetchval("SELECT count(*) FROM redemption")
             missing = await conn.fetchval(
                 "SELECT count(*) FROM redemption r WHERE NOT EXISTS (SELECT 1 FROM outbox o "
-                "WHERE o.type = 'redemption.created' AND o.payload->>'redemption_id' = r.id::text)")
-            report.add("every redemption has its outbox event", missing == 0,
-                       f"{missing} of {n_red} without an event")
-            nonce_col = next((c for c in ("token_nonce", "nonce", "token_jti", "jti",
-                                          "token_hash") if c in cols), None)
+                "WHERE o.type = 'redemption.created' AND o.payload->>'redemption_id' = r.id::text)"
+            )
+            report.add(
+                "every redemption has its outbox event",
+                missing == 0,
+                f"{missing} of {n_red} without an event",
+            )
+            nonce_col = next(
+                (
+                    c
+                    for c in ("token_nonce", "nonce", "token_jti", "jti", "token_hash")
+                    if c in cols
+                ),
+                None,
+            )
             if nonce_col:
                 dup = await conn.fetchval(
                     f"SELECT count(*) FROM (SELECT {nonce_col} FROM redemption "
-                    f"GROUP BY {nonce_col} HAVING count(*) > 1) d")
-                report.add("each token used once (database)", dup == 0,
-                           f"{dup} tokens with more than one redemption (by {nonce_col})")
+                    f"GROUP BY {nonce_col} HAVING count(*) > 1) d"
+                )
+                report.add(
+                    "each token used once (database)",
+                    dup == 0,
+                    f"{dup} tokens with more than one redemption (by {nonce_col})",
+                )
             else:
-                report.add("each token used once (database)", None,
-                           "the redemption table records no token nonce")
+                report.add(
+                    "each token used once (database)",
+                    None,
+                    "the redemption table records no token nonce",
+                )
         else:
-            report.add("Σ subsidies (redemption table) = Σ face − Σ balances", None,
-                       "no redemption table in this build")
+            report.add(
+                "Σ subsidies (redemption table) = Σ face − Σ balances",
+                None,
+                "no redemption table in this build",
+            )
 
         accepted = [o for o in outcomes if o.get("status") == 201 and o.get("token")]
         if outcomes:
@@ -198,31 +248,54 @@ async def check_voucher_side(voucher_db_url: str, report: Report,
             for o in accepted:
                 ids_per_token.setdefault(o["token"], set()).add(o.get("redemption_id"))
             twice = sum(1 for ids in ids_per_token.values() if len(ids) > 1)
-            report.add("each token accepted once (as the terminals saw it)", twice == 0,
-                       f"{len(ids_per_token)} tokens accepted, {twice} more than once")
-            wrong = [o for o in outcomes if o.get("kind") in ("replay", "invalid")
-                     and o.get("status", 0) < 400]
-            report.add("replayed and invalid codes refused", not wrong,
-                       f"{len(wrong)} accepted of "
-                       f"{sum(1 for o in outcomes if o.get('kind') in ('replay', 'invalid'))}")
+            report.add(
+                "each token accepted once (as the terminals saw it)",
+                twice == 0,
+                f"{len(ids_per_token)} tokens accepted, {twice} more than once",
+            )
+            wrong = [
+                o
+                for o in outcomes
+                if o.get("kind") in ("replay", "invalid") and o.get("status", 0) < 400
+            ]
+            report.add(
+                "replayed and invalid codes refused",
+                not wrong,
+                f"{len(wrong)} accepted of "
+                f"{sum(1 for o in outcomes if o.get('kind') in ('replay', 'invalid'))}",
+            )
             seen_ids = {o["redemption_id"] for o in accepted if o.get("redemption_id")}
-            durable = {r["rid"] for r in await conn.fetch(
-                "SELECT payload->>'redemption_id' AS rid FROM outbox "
-                "WHERE type = 'redemption.created' AND payload->>'redemption_id' = ANY($1)",
-                list(seen_ids))}
-            report.add("every 201 is durable", durable == seen_ids,
-                       f"{len(seen_ids - durable)} of {len(seen_ids)} answered 201 but missing")
+            durable = {
+                r["rid"]
+                for r in await conn.fetch(
+                    "SELECT payload->>'redemption_id' AS rid FROM outbox "
+                    "WHERE type = 'redemption.created' AND payload->>'redemption_id' = ANY($1)",
+                    list(seen_ids),
+                )
+            }
+            report.add(
+                "every 201 is durable",
+                durable == seen_ids,
+                f"{len(seen_ids - durable)} of {len(seen_ids)} answered 201 but missing",
+            )
         else:
-            report.add("each token accepted once (as the terminals saw it)", None,
-                       "no outcomes recorded")
+            report.add(
+                "each token accepted once (as the terminals saw it)", None, "no outcomes recorded"
+            )
 
-        pending, rejected = (await conn.fetchrow(
+        pending, rejected = await conn.fetchrow(
             "SELECT count(*) FILTER (WHERE delivered_at IS NULL AND NOT rejected), "
-            "count(*) FILTER (WHERE rejected) FROM outbox"))
-        report.add("relay drained the outbox", pending == 0 and rejected == 0,
-                   f"{pending} undelivered, {rejected} rejected")
-        return [str(r["event_id"]) for r in await conn.fetch(
-            "SELECT event_id FROM outbox WHERE delivered_at IS NOT NULL")]
+            "count(*) FILTER (WHERE rejected) FROM outbox"
+        )
+        report.add(
+            "relay drained the outbox",
+            pending == 0 and rejected == 0,
+            f"{pending} undelivered, {rejected} rejected",
+        )
+        return [
+            str(r["event_id"])
+            for r in await conn.fetch("SELECT event_id FROM outbox WHERE delivered_at IS NOT NULL")
+        ]
     finally:
         await conn.close()
 
@@ -231,36 +304,54 @@ async def check_ledger_side(ledger_db_url: str, delivered: list[str], report: Re
     """Every delivered event applied exactly once, in the ledger's table keyed by event_id."""
     conn = await _connect(ledger_db_url)
     try:
-        tables = [r["table_name"] for r in await conn.fetch(
-            "SELECT table_name FROM information_schema.columns WHERE table_schema = 'public' "
-            "AND column_name = 'event_id' ORDER BY table_name")]
+        tables = [
+            r["table_name"]
+            for r in await conn.fetch(
+                "SELECT table_name FROM information_schema.columns WHERE table_schema = 'public' "
+                "AND column_name = 'event_id' ORDER BY table_name"
+            )
+        ]
         if not tables:
-            report.add("every event posted to the ledger once", None,
-                       "the ledger has no table keyed by event_id in this build")
+            report.add(
+                "every event posted to the ledger once",
+                None,
+                "the ledger has no table keyed by event_id in this build",
+            )
             return
         results = []
         for table in tables:
             rows = await conn.fetch(
                 f'SELECT event_id::text AS e, count(*) AS n FROM "{table}" '
-                f"WHERE event_id::text = ANY($1) GROUP BY event_id", delivered)
+                f"WHERE event_id::text = ANY($1) GROUP BY event_id",
+                delivered,
+            )
             counts = {r["e"]: r["n"] for r in rows}
             missing = sum(1 for e in delivered if e not in counts)
             dup = sum(1 for n in counts.values() if n > 1)
             results.append((missing + dup, table, missing, dup))
         _, table, missing, dup = min(results)
-        report.add("every event posted to the ledger once", missing == 0 and dup == 0,
-                   f"{len(delivered)} delivered; in {table}: {missing} missing, "
-                   f"{dup} more than once")
+        report.add(
+            "every event posted to the ledger once",
+            missing == 0 and dup == 0,
+            f"{len(delivered)} delivered; in {table}: {missing} missing, {dup} more than once",
+        )
     finally:
         await conn.close()
 
 
 def check_chain(ledger_url: str, report: Report) -> None:
-    token = issue_token(get_common_settings().auth_private_key, role=Role.auditor,
-                        region="450000", name="loadtest-check")
+    token = issue_token(
+        get_common_settings().auth_private_key,
+        role=Role.auditor,
+        region="450000",
+        name="loadtest-check",
+    )
     try:
-        r = httpx.get(f"{ledger_url}/v1/chain/verify", timeout=120,
-                      headers={"Authorization": f"Bearer {token}"})
+        r = httpx.get(
+            f"{ledger_url}/v1/chain/verify",
+            timeout=120,
+            headers={"Authorization": f"Bearer {token}"},
+        )
     except httpx.HTTPError as exc:
         report.add("ledger chain verifies", False, f"call failed: {exc}")
         return
@@ -268,12 +359,20 @@ def check_chain(ledger_url: str, report: Report) -> None:
         report.add("ledger chain verifies", None, "GET /v1/chain/verify not in this build")
         return
     body = r.json() if r.headers.get("content-type", "").startswith("application/json") else {}
-    report.add("ledger chain verifies", r.status_code == 200 and body.get("ok") is True,
-               f"{r.status_code} {json.dumps(body, ensure_ascii=False)[:200]}")
+    report.add(
+        "ledger chain verifies",
+        r.status_code == 200 and body.get("ok") is True,
+        f"{r.status_code} {json.dumps(body, ensure_ascii=False)[:200]}",
+    )
 
 
-def run_checks(voucher_db_url: str, *, ledger_db_url: str | None = None,
-               ledger_url: str | None = None, outcomes_path: Path | None = None) -> Report:
+def run_checks(
+    voucher_db_url: str,
+    *,
+    ledger_db_url: str | None = None,
+    ledger_url: str | None = None,
+    outcomes_path: Path | None = None,
+) -> Report:
     report = Report()
     outcomes = read_outcomes(outcomes_path)
     delivered = asyncio.run(check_voucher_side(voucher_db_url, report, outcomes))

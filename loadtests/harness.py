@@ -56,9 +56,13 @@ class Process:
     def start(self) -> None:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log = open(self.log_path, "ab")  # noqa: SIM115 - closed in stop()
-        self.popen = subprocess.Popen(self.argv, env={**os.environ, **self.env},
-                                      stdout=self._log, stderr=subprocess.STDOUT,
-                                      start_new_session=True)
+        self.popen = subprocess.Popen(
+            self.argv,
+            env={**os.environ, **self.env},
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
     def alive(self) -> bool:
         return self.popen is not None and self.popen.poll() is None
@@ -109,8 +113,9 @@ class System:
             self._admin = self.admin_url
         for service in SERVICES:
             self.progress(f"creating and migrating the {service} database")
-            owner, app = await prepare_service_database(self._admin, service,
-                                                        self.database_name(service))
+            owner, app = await prepare_service_database(
+                self._admin, service, self.database_name(service)
+            )
             self.owner_urls[service], self.app_urls[service] = owner, app
 
     async def drop_databases(self) -> None:
@@ -143,14 +148,23 @@ class System:
             argv = [py, "-m", "services.cli", "serve", service, "--host", HOST, "--port", port]
             if service == "voucher" and self.workers > 1:
                 argv += ["--workers", str(self.workers)]
-            proc = Process(service, argv, env, self.run_dir / "logs" / f"{service}.log",
-                           f"{self.urls[service]}/readyz")
+            proc = Process(
+                service,
+                argv,
+                env,
+                self.run_dir / "logs" / f"{service}.log",
+                f"{self.urls[service]}/readyz",
+            )
             proc.start()
             self.processes.append(proc)
             self.progress(f"started {service} on {self.urls[service]} (pid {proc.popen.pid})")
         if self.with_relay:
-            proc = Process("relay", [py, "-m", "services.cli", "relay"], env,
-                           self.run_dir / "logs" / "relay.log")
+            proc = Process(
+                "relay",
+                [py, "-m", "services.cli", "relay"],
+                env,
+                self.run_dir / "logs" / "relay.log",
+            )
             proc.start()
             self.processes.append(proc)
             self.progress(f"started relay (pid {proc.popen.pid})")
@@ -170,8 +184,9 @@ class System:
                 except httpx.HTTPError:
                     pass
                 if time.monotonic() > deadline:
-                    raise RuntimeError(f"{proc.name} not ready after {timeout_s:.0f}s; "
-                                       f"see {proc.log_path}")
+                    raise RuntimeError(
+                        f"{proc.name} not ready after {timeout_s:.0f}s; see {proc.log_path}"
+                    )
                 time.sleep(0.3)
 
     def process(self, name: str) -> Process | None:

@@ -26,8 +26,9 @@ class BrowserUnavailable(RuntimeError):
 
 def _run(cmd: list[str], timeout: int) -> None:
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env,
-                          check=False)
+    proc = subprocess.run(
+        cmd, capture_output=True, text=True, timeout=timeout, env=env, check=False
+    )
     if proc.returncode != 0:
         tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
         raise BrowserUnavailable(f"{' '.join(cmd[:3])} failed: {' | '.join(tail)}")
@@ -37,7 +38,8 @@ def _apt_install(packages: list[str]) -> None:
     if os.geteuid() != 0:
         raise BrowserUnavailable(
             f"{', '.join(packages)} missing and not root: run `sudo apt-get install -y "
-            f"{' '.join(packages)}`")
+            f"{' '.join(packages)}`"
+        )
     if not shutil.which("apt-get"):
         raise BrowserUnavailable("no apt-get on this machine to install Chromium")
     _run(["apt-get", "update", "-qq"], timeout=600)

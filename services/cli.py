@@ -1,11 +1,11 @@
 """The `yiyang` command.
 
-    yiyang up [--demo]          the whole system on 127.0.0.1 (embedded PostgreSQL by default)
-    yiyang token --role ROLE    a development bearer token (last line of the output)
-    yiyang migrate [SERVICE]    bring databases to the newest migration
-    yiyang serve SERVICE        one service in the foreground (what `up` starts)
-    yiyang localstripe          the local fake Stripe, bound to 127.0.0.1 (webhooks: --webhook-url)
-    yiyang keys                 fresh production secrets, one VAR='value' line each
+yiyang up [--demo]          the whole system on 127.0.0.1 (embedded PostgreSQL by default)
+yiyang token --role ROLE    a development bearer token (last line of the output)
+yiyang migrate [SERVICE]    bring databases to the newest migration
+yiyang serve SERVICE        one service in the foreground (what `up` starts)
+yiyang localstripe          the local fake Stripe, bound to 127.0.0.1 (webhooks: --webhook-url)
+yiyang keys                 fresh production secrets, one VAR='value' line each
 """
 
 from __future__ import annotations
@@ -38,9 +38,13 @@ def _cmd_token(args: argparse.Namespace) -> int:
         ttl_s=args.ttl,
     )
     scope = ", ".join(
-        f"{k}={v}" for k, v in
-        (("region", args.region), ("provider", args.provider),
-         ("beneficiary", ",".join(beneficiaries) or None)) if v
+        f"{k}={v}"
+        for k, v in (
+            ("region", args.region),
+            ("provider", args.provider),
+            ("beneficiary", ",".join(beneficiaries) or None),
+        )
+        if v
     )
     print(f"# {args.role} token ({scope or 'no scope'}), valid {args.ttl}s, env={settings.env}")
     print(token)
@@ -59,8 +63,14 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     module = {"web": "web.main:app"}.get(args.service, f"services.{args.service}.main:app")
-    uvicorn.run(module, host=args.host, port=args.port, log_level=args.log_level,
-                access_log=False, workers=args.workers)
+    uvicorn.run(
+        module,
+        host=args.host,
+        port=args.port,
+        log_level=args.log_level,
+        access_log=False,
+        workers=args.workers,
+    )
     return 0
 
 
@@ -73,8 +83,13 @@ def _cmd_up(args: argparse.Namespace) -> int:
 def _cmd_localstripe(args: argparse.Namespace) -> int:
     from services.common import stripe_fake
 
-    stripe_fake.serve(args.host, args.port, state=args.state, webhook_url=args.webhook_url,
-                      webhook_secret=args.webhook_secret)
+    stripe_fake.serve(
+        args.host,
+        args.port,
+        state=args.state,
+        webhook_url=args.webhook_url,
+        webhook_secret=args.webhook_secret,
+    )
     return 0
 
 
@@ -98,8 +113,9 @@ MODULE_COMMANDS = {
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="yiyang", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="yiyang", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     up = sub.add_parser("up", help="run the whole system locally")
@@ -108,12 +124,16 @@ def build_parser() -> argparse.ArgumentParser:
     up.set_defaults(func=_cmd_up)
 
     tok = sub.add_parser("token", help="print a development token (last line)")
-    tok.add_argument("--role", required=True, choices=[r.value for r in Role
-                                                       if r is not Role.terminal])
+    tok.add_argument(
+        "--role", required=True, choices=[r.value for r in Role if r is not Role.terminal]
+    )
     tok.add_argument("--region")
     tok.add_argument("--provider")
-    tok.add_argument("--beneficiary", action="append",
-                     help="a beneficiary id (repeat for a proxy acting for several)")
+    tok.add_argument(
+        "--beneficiary",
+        action="append",
+        help="a beneficiary id (repeat for a proxy acting for several)",
+    )
     tok.add_argument("--sub")
     tok.add_argument("--name")
     tok.add_argument("--ttl", type=int, default=12 * 3600)
@@ -134,12 +154,18 @@ def build_parser() -> argparse.ArgumentParser:
     ls = sub.add_parser("localstripe", help="run the local fake Stripe")
     ls.add_argument("--host", default="127.0.0.1")
     ls.add_argument("--port", type=int, default=8420)
-    ls.add_argument("--state", type=Path, default=None,
-                    help="keep its objects in this file (default: memory only)")
-    ls.add_argument("--webhook-url", default=os.environ.get("YIYANG_STRIPE_WEBHOOK_URL"),
-                    help="deliver payment_intent events here, signed (Stripe's webhooks)")
-    ls.add_argument("--webhook-secret",
-                    default=os.environ.get("YIYANG_STRIPE_WEBHOOK_SECRET"))
+    ls.add_argument(
+        "--state",
+        type=Path,
+        default=None,
+        help="keep its objects in this file (default: memory only)",
+    )
+    ls.add_argument(
+        "--webhook-url",
+        default=os.environ.get("YIYANG_STRIPE_WEBHOOK_URL"),
+        help="deliver payment_intent events here, signed (Stripe's webhooks)",
+    )
+    ls.add_argument("--webhook-secret", default=os.environ.get("YIYANG_STRIPE_WEBHOOK_SECRET"))
     ls.set_defaults(func=_cmd_localstripe)
 
     for name, (module, help_text) in MODULE_COMMANDS.items():

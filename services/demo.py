@@ -39,12 +39,27 @@ DISTRICT_BUDGET_FEN = 500_000_00  # 500,000 yuan per program and district
 PEOPLE = [
     ("李桂兰", "45010319440312002", "450103", "home", (10, 5, 8, 4), {}, True),
     ("黄德明", "45010719460705003", "450107", "community", (14, 7, 12, 6), {}, False),
-    ("韦秀英", "45010319410923004", "450103", "institution", (4, 2, 6, 3), {"dementia": True}, True),
+    (
+        "韦秀英",
+        "45010319410923004",
+        "450103",
+        "institution",
+        (4, 2, 6, 3),
+        {"dementia": True},
+        True,
+    ),
     ("覃志强", "45020219500118005", "450202", "home", (18, 8, 14, 8), {}, False),
     ("陆美玲", "45030419480430006", "450304", "community", (8, 4, 9, 5), {}, True),
     ("蒙建国", "45010519520611007", "450105", "institution", (2, 1, 3, 2), {"coma": True}, False),
-    ("梁淑芬", "45050219430227008", "450502", "home", (22, 10, 16, 9), {"care_risk_events": 2},
-     False),
+    (
+        "梁淑芬",
+        "45050219430227008",
+        "450502",
+        "home",
+        (22, 10, 16, 9),
+        {"care_risk_events": 2},
+        False,
+    ),
     ("莫家宝", "45010819551008009", "450108", "community", (16, 6, 13, 7), {}, False),
 ]
 
@@ -65,12 +80,23 @@ class Loader:
         self.urls = {"voucher": voucher_url, "provider": provider_url, "ledger": ledger_url}
 
     def token(self, role: Role, **scope: Any) -> dict[str, str]:
-        tok = issue_token(self.settings.auth_private_key, role=role,
-                          sub=scope.pop("sub", f"demo:{role.value}"), **scope)
+        tok = issue_token(
+            self.settings.auth_private_key,
+            role=role,
+            sub=scope.pop("sub", f"demo:{role.value}"),
+            **scope,
+        )
         return {"Authorization": f"Bearer {tok}"}
 
-    def call(self, method: str, service: str, path: str, headers: dict[str, str],
-             ok: tuple[int, ...] = (200, 201), **kwargs: Any) -> httpx.Response:
+    def call(
+        self,
+        method: str,
+        service: str,
+        path: str,
+        headers: dict[str, str],
+        ok: tuple[int, ...] = (200, 201),
+        **kwargs: Any,
+    ) -> httpx.Response:
         r = self.http.request(method, self.urls[service] + path, headers=headers, **kwargs)
         if r.status_code not in ok:
             raise RuntimeError(f"{method} {service}{path} -> {r.status_code}: {r.text[:300]}")
@@ -90,12 +116,19 @@ class Loader:
                 amount = CITY_BUDGET_FEN if region.level == "city" else DISTRICT_BUDGET_FEN
                 total_bp = sum(shares.values())
                 by_source = {s: amount * bp // total_bp for s, bp in shares.items()}
-                self.call("POST", "ledger", "/v1/appropriations", finance, json={
-                    "idempotency_key": f"demo:appropriation:{program['code']}:{region.code}:{year}",
-                    "program_code": program["code"], "region_code": region.code,
-                    "by_source": {s: v for s, v in by_source.items() if v > 0},
-                    "memo": f"{year} 年度演示预算",
-                })
+                self.call(
+                    "POST",
+                    "ledger",
+                    "/v1/appropriations",
+                    finance,
+                    json={
+                        "idempotency_key": f"demo:appropriation:{program['code']}:{region.code}:{year}",
+                        "program_code": program["code"],
+                        "region_code": region.code,
+                        "by_source": {s: v for s, v in by_source.items() if v > 0},
+                        "memo": f"{year} 年度演示预算",
+                    },
+                )
                 count += 1
             _progress(f"budgets: {program['code']} appropriated in {len(targets)} regions")
         return count
@@ -105,8 +138,12 @@ class Loader:
         from services.provider.demo import demo_providers
 
         officer = self.token(Role.civil_affairs, region=PROVINCE)
-        existing = {p["uscc"]: p for p in self.call(
-            "GET", "provider", "/v1/providers", officer, params={"limit": 500}).json()["items"]}
+        existing = {
+            p["uscc"]: p
+            for p in self.call(
+                "GET", "provider", "/v1/providers", officer, params={"limit": 500}
+            ).json()["items"]
+        }
         out = []
         apps = demo_providers()
         for i, app in enumerate(apps, 1):
@@ -114,18 +151,34 @@ class Loader:
             if found is None:
                 created = self.call("POST", "provider", "/v1/providers", officer, json=app).json()
                 pid = created["id"]
-                self.call("POST", "provider", f"/v1/providers/{pid}/approve", officer,
-                          json={"reason": "演示数据：资质审核通过"})
+                self.call(
+                    "POST",
+                    "provider",
+                    f"/v1/providers/{pid}/approve",
+                    officer,
+                    json={"reason": "演示数据：资质审核通过"},
+                )
             else:
                 pid = found["id"]
             admin = self.token(Role.provider_admin, provider_id=pid)
             terminal = None
             if found is None:
-                terminal = self.call("POST", "provider", f"/v1/providers/{pid}/terminals", admin,
-                                     json={"name": "前台收银终端"}).json()
-            out.append({"id": pid, "name": app["name"], "kind": app["kind"],
-                        "region_code": app["region_code"],
-                        "secret": terminal["secret"] if terminal else None})
+                terminal = self.call(
+                    "POST",
+                    "provider",
+                    f"/v1/providers/{pid}/terminals",
+                    admin,
+                    json={"name": "前台收银终端"},
+                ).json()
+            out.append(
+                {
+                    "id": pid,
+                    "name": app["name"],
+                    "kind": app["kind"],
+                    "region_code": app["region_code"],
+                    "secret": terminal["secret"] if terminal else None,
+                }
+            )
             if i % 10 == 0 or i == len(apps):
                 _progress(f"providers: {i}/{len(apps)} approved with a terminal")
         return out
@@ -137,20 +190,40 @@ class Loader:
         for name, body, region, setting, scores, flags, dibao in PEOPLE:
             officer = self.token(Role.civil_affairs, region=region)
             nid = national_id(body)
-            r = self.call("POST", "voucher", "/v1/beneficiaries", officer, ok=(201, 409), json={
-                "national_id": nid, "name": name, "phone": "1387710" + body[-4:],
-                "region_code": region, "address": f"{regions()[region].name}民主路{body[-3:]}号",
-                "lat": regions()[region].lat, "lon": regions()[region].lon,
-                "care_setting": setting, "dibao": dibao,
-                "assessment": {
-                    "scores": dict(zip(("self_care", "motor", "mental", "perception_social"),
-                                       scores)),
-                    "flags": flags, "assessed_on": today.replace(day=1).isoformat(),
-                    "assessor": "南宁市老年人能力评估中心"},
-            })
+            r = self.call(
+                "POST",
+                "voucher",
+                "/v1/beneficiaries",
+                officer,
+                ok=(201, 409),
+                json={
+                    "national_id": nid,
+                    "name": name,
+                    "phone": "1387710" + body[-4:],
+                    "region_code": region,
+                    "address": f"{regions()[region].name}民主路{body[-3:]}号",
+                    "lat": regions()[region].lat,
+                    "lon": regions()[region].lon,
+                    "care_setting": setting,
+                    "dibao": dibao,
+                    "assessment": {
+                        "scores": dict(
+                            zip(("self_care", "motor", "mental", "perception_social"), scores)
+                        ),
+                        "flags": flags,
+                        "assessed_on": today.replace(day=1).isoformat(),
+                        "assessor": "南宁市老年人能力评估中心",
+                    },
+                },
+            )
             if r.status_code == 409:
-                found = self.call("POST", "voucher", "/v1/beneficiaries/lookup", officer,
-                                  json={"national_id": nid}).json()
+                found = self.call(
+                    "POST",
+                    "voucher",
+                    "/v1/beneficiaries/lookup",
+                    officer,
+                    json={"national_id": nid},
+                ).json()
                 out.append({"id": found["id"], "name": name, "grade": found.get("grade")})
             else:
                 body_json = r.json()
@@ -158,29 +231,46 @@ class Loader:
         _progress(f"beneficiaries: {len(out)} enrolled with this month's vouchers")
         first = out[0]
         officer = self.token(Role.civil_affairs, region=PEOPLE[0][2])
-        proxies = self.call("GET", "voucher", f"/v1/beneficiaries/{first['id']}/proxies",
-                            officer).json()
+        proxies = self.call(
+            "GET", "voucher", f"/v1/beneficiaries/{first['id']}/proxies", officer
+        ).json()
         if not any(p["proxy_sub"] == "web:jiashu" for p in proxies):
-            self.call("POST", "voucher", f"/v1/beneficiaries/{first['id']}/proxies", officer,
-                      json={"proxy_sub": "web:jiashu", "name": "李小红", "relation": "女儿"})
+            self.call(
+                "POST",
+                "voucher",
+                f"/v1/beneficiaries/{first['id']}/proxies",
+                officer,
+                json={"proxy_sub": "web:jiashu", "name": "李小红", "relation": "女儿"},
+            )
         return out
 
     # --- 4. sign-ins -------------------------------------------------------------------------
-    def accounts(self, providers: list[dict[str, Any]],
-                 people: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    def accounts(
+        self, providers: list[dict[str, Any]], people: list[dict[str, Any]]
+    ) -> list[tuple[str, str]]:
         from web.accounts import AccountStore
         from web.config import get_settings as web_settings
 
         store = AccountStore(web_settings().accounts_path)
-        meal = next(p for p in providers if p["kind"] == "meal_point"
-                    and p["region_code"].startswith("4501"))
+        meal = next(
+            p
+            for p in providers
+            if p["kind"] == "meal_point" and p["region_code"].startswith("4501")
+        )
         rows = [
-            ("laoren", "beneficiary", f"{people[0]['name']}（老年人）",
-             {"beneficiary_ids": [people[0]["id"]]}),
-            ("jiashu", "proxy", "李小红（家属）",
-             {"beneficiary_ids": [people[0]["id"]]}),
-            ("shouyin", "provider_staff", f"{meal['name']} 收银员",
-             {"provider_id": meal["id"], "terminal_secret": meal["secret"]}),
+            (
+                "laoren",
+                "beneficiary",
+                f"{people[0]['name']}（老年人）",
+                {"beneficiary_ids": [people[0]["id"]]},
+            ),
+            ("jiashu", "proxy", "李小红（家属）", {"beneficiary_ids": [people[0]["id"]]}),
+            (
+                "shouyin",
+                "provider_staff",
+                f"{meal['name']} 收银员",
+                {"provider_id": meal["id"], "terminal_secret": meal["secret"]},
+            ),
             ("jigou", "provider_admin", f"{meal['name']} 管理员", {"provider_id": meal["id"]}),
             ("minzheng", "civil_affairs", "南宁市民政局经办人", {"region": "450100"}),
             ("caiwu", "finance", "南宁市财务科（制单）", {"region": "450100"}),
@@ -190,8 +280,9 @@ class Loader:
         made = []
         for username, role, display, scope in rows:
             if store.get(username) is None:
-                store.add(username=username, password=PASSWORD, role=role,
-                          display_name=display, **scope)
+                store.add(
+                    username=username, password=PASSWORD, role=role, display_name=display, **scope
+                )
             made.append((username, role))
         return made
 
@@ -202,14 +293,18 @@ def _progress(text: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     common = get_common_settings()
-    parser = argparse.ArgumentParser(prog="yiyang demo", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="yiyang demo",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--voucher-url", default=common.voucher_url)
     parser.add_argument("--provider-url", default=common.provider_url)
     parser.add_argument("--ledger-url", default=common.ledger_url)
     args = parser.parse_args(argv or [])
-    loader = Loader(voucher_url=args.voucher_url, provider_url=args.provider_url,
-                    ledger_url=args.ledger_url)
+    loader = Loader(
+        voucher_url=args.voucher_url, provider_url=args.provider_url, ledger_url=args.ledger_url
+    )
     marker = common.data_dir / "demo-loaded.json"
     loader.budgets()
     providers = loader.providers()

@@ -44,7 +44,8 @@ async def prepare_databases(only: str | None = None) -> dict[str, str]:
             from services.common.db import database_of, with_database
 
             await prepare_service_database(
-                with_database(configured, "postgres"), service, database_of(configured))
+                with_database(configured, "postgres"), service, database_of(configured)
+            )
             urls[service] = configured
             continue
         if admin is None:
@@ -80,36 +81,80 @@ def _children(db_urls: dict[str, str], host: str) -> list[Child]:
     voucher = _service_settings("voucher")
     stripe_base = voucher.stripe_api_base.rstrip("/")
     stripe_port = _port(stripe_base)
-    extra_env = {"ledger": _unless_set(YIYANG_LEDGER_STRIPE_API_BASE=stripe_base,
-                                       YIYANG_LEDGER_STRIPE_SECRET_KEY=voucher.stripe_secret_key)}
-    for service, url in (("provider", common.provider_url), ("ledger", common.ledger_url),
-                         ("voucher", common.voucher_url)):
-        children.append(Child(
-            service,
-            [py, "-m", "services.cli", "serve", service, "--host", host, "--port",
-             str(_port(url))],
-            f"{url}/readyz",
-            {f"YIYANG_{service.upper()}_DATABASE_URL": db_urls[service],
-             **extra_env.get(service, {})},
-        ))
+    extra_env = {
+        "ledger": _unless_set(
+            YIYANG_LEDGER_STRIPE_API_BASE=stripe_base,
+            YIYANG_LEDGER_STRIPE_SECRET_KEY=voucher.stripe_secret_key,
+        )
+    }
+    for service, url in (
+        ("provider", common.provider_url),
+        ("ledger", common.ledger_url),
+        ("voucher", common.voucher_url),
+    ):
+        children.append(
+            Child(
+                service,
+                [
+                    py,
+                    "-m",
+                    "services.cli",
+                    "serve",
+                    service,
+                    "--host",
+                    host,
+                    "--port",
+                    str(_port(url)),
+                ],
+                f"{url}/readyz",
+                {
+                    f"YIYANG_{service.upper()}_DATABASE_URL": db_urls[service],
+                    **extra_env.get(service, {}),
+                },
+            )
+        )
     # localstripe delivers payment_intent events to the voucher service's webhook, signed
     # with the voucher service's webhook secret, as Stripe does in production.
     # (Through the environment: a secret on the command line is visible to every user.)
-    children.append(Child(
-        "localstripe", [py, "-m", "services.cli", "localstripe", "--host", host, "--port",
-                        str(stripe_port)],
-        f"http://{host}:{stripe_port}/v1/customers",
-        {"YIYANG_STRIPE_WEBHOOK_URL": f"{common.voucher_url}/v1/stripe/webhook",
-         "YIYANG_STRIPE_WEBHOOK_SECRET": voucher.stripe_webhook_secret}))
+    children.append(
+        Child(
+            "localstripe",
+            [py, "-m", "services.cli", "localstripe", "--host", host, "--port", str(stripe_port)],
+            f"http://{host}:{stripe_port}/v1/customers",
+            {
+                "YIYANG_STRIPE_WEBHOOK_URL": f"{common.voucher_url}/v1/stripe/webhook",
+                "YIYANG_STRIPE_WEBHOOK_SECRET": voucher.stripe_webhook_secret,
+            },
+        )
+    )
     if importlib.util.find_spec("services.voucher.relay"):
-        children.append(Child("relay", [py, "-m", "services.cli", "relay"], None,
-                              {"YIYANG_VOUCHER_DATABASE_URL": db_urls["voucher"]}))
+        children.append(
+            Child(
+                "relay",
+                [py, "-m", "services.cli", "relay"],
+                None,
+                {"YIYANG_VOUCHER_DATABASE_URL": db_urls["voucher"]},
+            )
+        )
     if importlib.util.find_spec("web.main"):
-        children.append(Child("web", [py, "-m", "services.cli", "serve", "web", "--host", host,
-                                      "--port", str(_port(common.web_url))],
-                              f"{common.web_url}/healthz",
-                              _unless_set(
-                                  YIYANG_WEB_STRIPE_JS_URL=f"{stripe_base}/js.stripe.com/v3/")))
+        children.append(
+            Child(
+                "web",
+                [
+                    py,
+                    "-m",
+                    "services.cli",
+                    "serve",
+                    "web",
+                    "--host",
+                    host,
+                    "--port",
+                    str(_port(common.web_url)),
+                ],
+                f"{common.web_url}/healthz",
+                _unless_set(YIYANG_WEB_STRIPE_JS_URL=f"{stripe_base}/js.stripe.com/v3/"),
+            )
+        )
     return children
 
 
@@ -121,8 +166,9 @@ def _wait_healthy(child: Child, timeout_s: float = 60) -> None:
         if child.health_url is None:
             return
         try:
-            r = httpx.get(child.health_url, timeout=2,
-                          headers={"Authorization": "Bearer sk_test_yiyang"})
+            r = httpx.get(
+                child.health_url, timeout=2, headers={"Authorization": "Bearer sk_test_yiyang"}
+            )
             if r.status_code < 500:
                 return
         except httpx.HTTPError:
@@ -133,8 +179,9 @@ def _wait_healthy(child: Child, timeout_s: float = 60) -> None:
 
 def up(*, demo: bool, host: str = "127.0.0.1") -> int:
     common = get_common_settings()
-    print("[up] preparing databases (embedded PostgreSQL unless URLs are configured)...",
-          flush=True)
+    print(
+        "[up] preparing databases (embedded PostgreSQL unless URLs are configured)...", flush=True
+    )
     db_urls = asyncio.run(prepare_databases())
     children = _children(db_urls, host)
     stopping = False
@@ -161,8 +208,10 @@ def up(*, demo: bool, host: str = "127.0.0.1") -> int:
         while not stopping:
             for child in children:
                 if child.process and child.process.poll() is not None:
-                    print(f"[up] {child.name} exited ({child.process.returncode}); stopping",
-                          flush=True)
+                    print(
+                        f"[up] {child.name} exited ({child.process.returncode}); stopping",
+                        flush=True,
+                    )
                     stopping = True
             time.sleep(0.5)
     except KeyboardInterrupt:

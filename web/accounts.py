@@ -59,8 +59,15 @@ def check_password(password: str, stored: str) -> bool:
         if scheme != "scrypt":
             return False
         salt, want = base64.b64decode(salt_b64), base64.b64decode(digest_b64)
-        got = hashlib.scrypt(password.encode(), salt=salt, n=int(n), r=_SCRYPT["r"],
-                             p=_SCRYPT["p"], dklen=len(want), maxmem=64 * 1024 * 1024)
+        got = hashlib.scrypt(
+            password.encode(),
+            salt=salt,
+            n=int(n),
+            r=_SCRYPT["r"],
+            p=_SCRYPT["p"],
+            dklen=len(want),
+            maxmem=64 * 1024 * 1024,
+        )
     except (ValueError, TypeError):
         return False
     return hmac.compare_digest(got, want)
@@ -84,8 +91,9 @@ class AccountStore:
     def _write(self, accounts: dict[str, dict[str, Any]]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"accounts": accounts}, ensure_ascii=False, indent=1),
-                       encoding="utf-8")
+        tmp.write_text(
+            json.dumps({"accounts": accounts}, ensure_ascii=False, indent=1), encoding="utf-8"
+        )
         os.chmod(tmp, 0o600)
         os.replace(tmp, self.path)
 
@@ -103,10 +111,18 @@ class AccountStore:
             return None
         return account if check_password(password, account.password_hash) else None
 
-    def add(self, *, username: str, password: str, role: Role | str, display_name: str,
-            region: str | None = None, provider_id: str | None = None,
-            beneficiary_ids: list[str] | tuple[str, ...] = (),
-            terminal_secret: str | None = None) -> Account:
+    def add(
+        self,
+        *,
+        username: str,
+        password: str,
+        role: Role | str,
+        display_name: str,
+        region: str | None = None,
+        provider_id: str | None = None,
+        beneficiary_ids: list[str] | tuple[str, ...] = (),
+        terminal_secret: str | None = None,
+    ) -> Account:
         """Create or replace an account. Refuses a role that is not a person's."""
         username = username.strip()
         if not username or len(username) > 64:
@@ -122,10 +138,16 @@ class AccountStore:
             raise AccountError("officer, finance and auditor accounts need a region")
         if role in (Role.beneficiary, Role.proxy) and not beneficiary_ids:
             raise AccountError("beneficiary and proxy accounts need beneficiary_ids")
-        account = Account(username=username, password_hash=hash_password(password),
-                          role=role.value, display_name=display_name, region=region,
-                          provider_id=provider_id, beneficiary_ids=list(beneficiary_ids),
-                          terminal_secret=terminal_secret)
+        account = Account(
+            username=username,
+            password_hash=hash_password(password),
+            role=role.value,
+            display_name=display_name,
+            region=region,
+            provider_id=provider_id,
+            beneficiary_ids=list(beneficiary_ids),
+            terminal_secret=terminal_secret,
+        )
         with _lock:
             accounts = self._read()
             accounts[username] = asdict(account)
@@ -151,7 +173,7 @@ def person_name(store: AccountStore, sub: str | None) -> str:
     if not sub:
         return ""
     if sub.startswith(WEB_SUBJECT_PREFIX):
-        account = store.get(sub[len(WEB_SUBJECT_PREFIX):])
+        account = store.get(sub[len(WEB_SUBJECT_PREFIX) :])
         if account is not None and account.display_name:
             return account.display_name
     return mask_subject(sub)

@@ -36,8 +36,9 @@ class ApiError(Exception):
         return f"{self.status} {self.code}"
 
 
-def make_http(base_url: str, transport: httpx.AsyncBaseTransport | None = None,
-              timeout_s: float = 10.0) -> httpx.AsyncClient:
+def make_http(
+    base_url: str, transport: httpx.AsyncBaseTransport | None = None, timeout_s: float = 10.0
+) -> httpx.AsyncClient:
     """The connection pool to one service, shared by every request of the web app."""
     return httpx.AsyncClient(base_url=base_url, transport=transport, timeout=timeout_s)
 
@@ -46,9 +47,14 @@ class ServiceClient:
     """Calls one service as one person: their bearer token on each request, over either a
     shared pool (`http`, the app's) or a client of its own (`base_url` + `transport`)."""
 
-    def __init__(self, base_url: str, token: str | None,
-                 transport: httpx.AsyncBaseTransport | None = None,
-                 timeout_s: float = 10.0, http: httpx.AsyncClient | None = None) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        token: str | None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        timeout_s: float = 10.0,
+        http: httpx.AsyncClient | None = None,
+    ) -> None:
         self._headers = {"Authorization": f"Bearer {token}"} if token else {}
         self._owned = http is None
         self._client = http or make_http(base_url, transport, timeout_s)
@@ -77,8 +83,13 @@ def _error_of(resp: httpx.Response) -> ApiError:
     except ValueError:
         err = {}
     code = err.get("code") or ("INTERNAL_ERROR" if resp.status_code >= 500 else "HTTP_ERROR")
-    return ApiError(resp.status_code, code, err.get("message") or resp.reason_phrase,
-                    err.get("field"), err.get("details"))
+    return ApiError(
+        resp.status_code,
+        code,
+        err.get("message") or resp.reason_phrase,
+        err.get("field"),
+        err.get("details"),
+    )
 
 
 def _rows(data: Any, key: str) -> list[dict[str, Any]]:
@@ -111,22 +122,26 @@ class VoucherClient(ServiceClient):
         return _rows(data, "redemptions")
 
     async def provider_day(self, provider_id: str, day: str) -> list[dict[str, Any]]:
-        data = await self.json("GET", "/v1/redemptions",
-                               params={"provider_id": provider_id, "date": day})
+        data = await self.json(
+            "GET", "/v1/redemptions", params={"provider_id": provider_id, "date": day}
+        )
         return _rows(data, "redemptions")
 
     async def void(self, redemption_id: str, reason: str) -> dict[str, Any]:
-        return await self.json("POST", f"/v1/redemptions/{redemption_id}/void",
-                               json={"reason": reason})
+        return await self.json(
+            "POST", f"/v1/redemptions/{redemption_id}/void", json={"reason": reason}
+        )
 
     # --- co-payments (services/voucher/api/copay.py) ---
     async def start_copayment(self, redemption_id: str, method: str) -> dict[str, Any]:
-        return await self.json("POST", f"/v1/redemptions/{redemption_id}/copayment",
-                               json={"method": method})
+        return await self.json(
+            "POST", f"/v1/redemptions/{redemption_id}/copayment", json={"method": method}
+        )
 
     async def copayments_due(self, beneficiary_id: str) -> list[dict[str, Any]]:
-        return _rows(await self.json("GET", f"/v1/beneficiaries/{beneficiary_id}/copayments"),
-                     "copayments")
+        return _rows(
+            await self.json("GET", f"/v1/beneficiaries/{beneficiary_id}/copayments"), "copayments"
+        )
 
     async def copayment(self, copayment_id: str) -> dict[str, Any]:
         return await self.json("GET", f"/v1/copayments/{copayment_id}")
@@ -140,17 +155,21 @@ class VoucherClient(ServiceClient):
     async def enrol(self, body: dict[str, Any]) -> dict[str, Any]:
         return await self.json("POST", "/v1/beneficiaries", json=body)
 
-    async def import_file(self, filename: str, content: bytes, content_type: str
-                          ) -> dict[str, Any]:
-        return await self.json("POST", "/v1/beneficiaries/import",
-                               files={"file": (filename, content, content_type)})
+    async def import_file(self, filename: str, content: bytes, content_type: str) -> dict[str, Any]:
+        return await self.json(
+            "POST", "/v1/beneficiaries/import", files={"file": (filename, content, content_type)}
+        )
 
-    async def start_issuance(self, program_code: str, period: str, region_code: str
-                             ) -> dict[str, Any]:
+    async def start_issuance(
+        self, program_code: str, period: str, region_code: str
+    ) -> dict[str, Any]:
         # The run answers when it is done (it resumes if cut short), so allow it time.
-        return await self.json("POST", "/v1/issuance-runs", json={
-            "program_code": program_code, "period": period, "region_code": region_code},
-            timeout=600)
+        return await self.json(
+            "POST",
+            "/v1/issuance-runs",
+            json={"program_code": program_code, "period": period, "region_code": region_code},
+            timeout=600,
+        )
 
     async def issuance_run(self, run_id: str) -> dict[str, Any]:
         return await self.json("GET", f"/v1/issuance-runs/{run_id}")
@@ -159,23 +178,34 @@ class VoucherClient(ServiceClient):
 class TerminalClient(ServiceClient):
     """The voucher service as a provider terminal sees it (bearer = the terminal secret)."""
 
-    async def redeem(self, token: str, service_code: str, gross_fen: int,
-                     idempotency_key: str) -> dict[str, Any]:
-        return await self.json("POST", "/v1/redemptions", json={
-            "token": token, "service_code": service_code, "gross_fen": gross_fen,
-            "idempotency_key": idempotency_key})
+    async def redeem(
+        self, token: str, service_code: str, gross_fen: int, idempotency_key: str
+    ) -> dict[str, Any]:
+        return await self.json(
+            "POST",
+            "/v1/redemptions",
+            json={
+                "token": token,
+                "service_code": service_code,
+                "gross_fen": gross_fen,
+                "idempotency_key": idempotency_key,
+            },
+        )
 
     async def void(self, redemption_id: str, reason: str) -> dict[str, Any]:
-        return await self.json("POST", f"/v1/redemptions/{redemption_id}/void",
-                               json={"reason": reason})
+        return await self.json(
+            "POST", f"/v1/redemptions/{redemption_id}/void", json={"reason": reason}
+        )
 
-    async def preview(self, token: str, service_code: str, gross_fen: int
-                      ) -> dict[str, Any] | None:
+    async def preview(self, token: str, service_code: str, gross_fen: int) -> dict[str, Any] | None:
         """Subsidy and co-payment the redemption would give, changing nothing; None while
         the voucher service offers no preview (`POST /v1/redemptions/preview`)."""
         try:
-            return await self.json("POST", "/v1/redemptions/preview", json={
-                "token": token, "service_code": service_code, "gross_fen": gross_fen})
+            return await self.json(
+                "POST",
+                "/v1/redemptions/preview",
+                json={"token": token, "service_code": service_code, "gross_fen": gross_fen},
+            )
         except ApiError as exc:
             if exc.status in (404, 405) and exc.code in ("NOT_FOUND", "METHOD_NOT_ALLOWED"):
                 return None
@@ -183,10 +213,14 @@ class TerminalClient(ServiceClient):
 
 
 class ProviderClient(ServiceClient):
-    async def nearby(self, lat: float, lon: float, radius_m: int = 1500,
-                     kind: str | None = None) -> list[dict[str, Any]]:
-        data = await self.json("GET", "/v1/providers", params=_clean(
-            {"lat": lat, "lon": lon, "radius_m": radius_m, "kind": kind}))
+    async def nearby(
+        self, lat: float, lon: float, radius_m: int = 1500, kind: str | None = None
+    ) -> list[dict[str, Any]]:
+        data = await self.json(
+            "GET",
+            "/v1/providers",
+            params=_clean({"lat": lat, "lon": lon, "radius_m": radius_m, "kind": kind}),
+        )
         return _rows(data, "providers")
 
     async def get(self, provider_id: str) -> dict[str, Any]:
@@ -197,47 +231,55 @@ class ProviderClient(ServiceClient):
         return _rows(data, "providers")
 
     async def terminals(self, provider_id: str) -> list[dict[str, Any]]:
-        return _rows(await self.json("GET", f"/v1/providers/{provider_id}/terminals"),
-                     "terminals")
+        return _rows(await self.json("GET", f"/v1/providers/{provider_id}/terminals"), "terminals")
 
     async def new_terminal(self, provider_id: str, name: str) -> dict[str, Any]:
-        return await self.json("POST", f"/v1/providers/{provider_id}/terminals",
-                               json={"name": name})
+        return await self.json(
+            "POST", f"/v1/providers/{provider_id}/terminals", json={"name": name}
+        )
 
-    async def change_status(self, provider_id: str, action: str, reason: str
-                            ) -> dict[str, Any]:
+    async def change_status(self, provider_id: str, action: str, reason: str) -> dict[str, Any]:
         if action not in ("approve", "suspend", "revoke"):
             raise ValueError(action)
-        return await self.json("POST", f"/v1/providers/{provider_id}/{action}",
-                               json={"reason": reason})
+        return await self.json(
+            "POST", f"/v1/providers/{provider_id}/{action}", json={"reason": reason}
+        )
 
     # --- settlement bank account changes (services/provider/service/bank_account.py) ---
-    async def request_bank_change(self, provider_id: str, account: dict[str, str]
-                                  ) -> dict[str, Any]:
-        return await self.json("PATCH", f"/v1/providers/{provider_id}",
-                               json={"bank_account": account})
+    async def request_bank_change(
+        self, provider_id: str, account: dict[str, str]
+    ) -> dict[str, Any]:
+        return await self.json(
+            "PATCH", f"/v1/providers/{provider_id}", json={"bank_account": account}
+        )
 
     async def pending_bank_changes(self) -> list[dict[str, Any]]:
         """Bank account changes waiting for a decision in the caller's region."""
         return _rows(await self.json("GET", "/v1/bank-account-changes"), "items")
 
     async def bank_changes(self, provider_id: str) -> list[dict[str, Any]]:
-        return _rows(await self.json(
-            "GET", f"/v1/providers/{provider_id}/bank-account-changes"), "items")
+        return _rows(
+            await self.json("GET", f"/v1/providers/{provider_id}/bank-account-changes"), "items"
+        )
 
-    async def decide_bank_change(self, provider_id: str, change_id: str, approve: bool,
-                                 reason: str | None) -> dict[str, Any]:
+    async def decide_bank_change(
+        self, provider_id: str, change_id: str, approve: bool, reason: str | None
+    ) -> dict[str, Any]:
         action = "approve" if approve else "reject"
         return await self.json(
-            "POST", f"/v1/providers/{provider_id}/bank-account-changes/{change_id}/{action}",
-            json=_clean({"reason": reason}))
+            "POST",
+            f"/v1/providers/{provider_id}/bank-account-changes/{change_id}/{action}",
+            json=_clean({"reason": reason}),
+        )
 
 
 class LedgerClient(ServiceClient):
-    async def trial_balance(self, as_of: str | None = None, region_code: str | None = None
-                            ) -> dict[str, Any]:
-        return await self.json("GET", "/v1/trial-balance",
-                               params=_clean({"as_of": as_of, "region_code": region_code}))
+    async def trial_balance(
+        self, as_of: str | None = None, region_code: str | None = None
+    ) -> dict[str, Any]:
+        return await self.json(
+            "GET", "/v1/trial-balance", params=_clean({"as_of": as_of, "region_code": region_code})
+        )
 
     async def entries(self, **filters: Any) -> dict[str, Any]:
         if "from_" in filters:
@@ -247,20 +289,28 @@ class LedgerClient(ServiceClient):
     async def verify_chain(self) -> dict[str, Any]:
         return await self.json("GET", "/v1/chain/verify")
 
-    async def reconciliation(self, period: str, region_code: str | None = None
-                             ) -> dict[str, Any]:
-        return await self.json("GET", "/v1/reconciliation",
-                               params=_clean({"period": period, "region_code": region_code}))
+    async def reconciliation(self, period: str, region_code: str | None = None) -> dict[str, Any]:
+        return await self.json(
+            "GET",
+            "/v1/reconciliation",
+            params=_clean({"period": period, "region_code": region_code}),
+        )
 
-    async def reconciliation_file(self, period: str, region_code: str | None, fmt: str
-                                  ) -> httpx.Response:
-        return await self.request("GET", "/v1/reconciliation", params=_clean(
-            {"period": period, "region_code": region_code, "format": fmt}))
+    async def reconciliation_file(
+        self, period: str, region_code: str | None, fmt: str
+    ) -> httpx.Response:
+        return await self.request(
+            "GET",
+            "/v1/reconciliation",
+            params=_clean({"period": period, "region_code": region_code, "format": fmt}),
+        )
 
-    async def claims(self, status: str | None = None, region_code: str | None = None
-                     ) -> list[dict[str, Any]]:
-        data = await self.json("GET", "/v1/claims",
-                               params=_clean({"status": status, "region_code": region_code}))
+    async def claims(
+        self, status: str | None = None, region_code: str | None = None
+    ) -> list[dict[str, Any]]:
+        data = await self.json(
+            "GET", "/v1/claims", params=_clean({"status": status, "region_code": region_code})
+        )
         return _rows(data, "claims")
 
     async def claim(self, claim_id: str) -> dict[str, Any]:
@@ -270,35 +320,43 @@ class LedgerClient(ServiceClient):
         return await self.json("POST", f"/v1/claims/{claim_id}/approve")
 
     async def reject_claim(self, claim_id: str, reasons: list[str]) -> dict[str, Any]:
-        return await self.json("POST", f"/v1/claims/{claim_id}/reject",
-                               json={"reasons": reasons})
+        return await self.json("POST", f"/v1/claims/{claim_id}/reject", json={"reasons": reasons})
 
     async def provider_claims(self, provider_id: str) -> list[dict[str, Any]]:
         data = await self.json("GET", "/v1/claims", params={"provider_id": provider_id})
         return _rows(data, "claims")
 
     async def claimable(self, provider_id: str, period: str) -> dict[str, Any]:
-        return await self.json("GET", "/v1/claims/claimable",
-                               params={"provider_id": provider_id, "period": period})
+        return await self.json(
+            "GET", "/v1/claims/claimable", params={"provider_id": provider_id, "period": period}
+        )
 
-    async def create_claim(self, provider_id: str, period: str, idempotency_key: str
-                           ) -> dict[str, Any]:
-        return await self.json("POST", "/v1/claims", json={
-            "provider_id": provider_id, "period": period, "idempotency_key": idempotency_key})
+    async def create_claim(
+        self, provider_id: str, period: str, idempotency_key: str
+    ) -> dict[str, Any]:
+        return await self.json(
+            "POST",
+            "/v1/claims",
+            json={"provider_id": provider_id, "period": period, "idempotency_key": idempotency_key},
+        )
 
     async def budget(self, program_code: str, region_code: str) -> dict[str, Any]:
-        return await self.json("GET", "/v1/budget", params={
-            "program_code": program_code, "region_code": region_code})
+        return await self.json(
+            "GET", "/v1/budget", params={"program_code": program_code, "region_code": region_code}
+        )
 
     # --- payment batches, statements, aging (services/ledger/settlement) -------------------
-    async def payment_batches(self, cursor: str | None = None, limit: int = 20
-                              ) -> dict[str, Any]:
-        return await self.json("GET", "/v1/payment-batches",
-                               params=_clean({"cursor": cursor, "limit": limit}))
+    async def payment_batches(self, cursor: str | None = None, limit: int = 20) -> dict[str, Any]:
+        return await self.json(
+            "GET", "/v1/payment-batches", params=_clean({"cursor": cursor, "limit": limit})
+        )
 
     async def payable_cash_benefits(self, period: str, region_code: str) -> dict[str, Any]:
-        return await self.json("GET", "/v1/cash-benefits/payable",
-                               params={"period": period, "region_code": region_code})
+        return await self.json(
+            "GET",
+            "/v1/cash-benefits/payable",
+            params={"period": period, "region_code": region_code},
+        )
 
     async def create_batch(self, body: dict[str, Any]) -> dict[str, Any]:
         return await self.json("POST", "/v1/payment-batches", json=body)
@@ -310,12 +368,17 @@ class LedgerClient(ServiceClient):
         return await self.request("GET", f"/v1/payment-batches/{batch_id}/file")
 
     async def confirm_batch(self, batch_id: str, content: bytes) -> dict[str, Any]:
-        return await self.json("POST", f"/v1/payment-batches/{batch_id}/confirmations",
-                               content=content, headers={"Content-Type": "text/csv"})
+        return await self.json(
+            "POST",
+            f"/v1/payment-batches/{batch_id}/confirmations",
+            content=content,
+            headers={"Content-Type": "text/csv"},
+        )
 
     async def statement(self, provider_id: str, period: str) -> dict[str, Any]:
-        return await self.json("GET", f"/v1/providers/{provider_id}/statement",
-                               params={"period": period})
+        return await self.json(
+            "GET", f"/v1/providers/{provider_id}/statement", params={"period": period}
+        )
 
     async def aging(self) -> dict[str, Any]:
         return await self.json("GET", "/v1/aging")

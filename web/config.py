@@ -37,11 +37,14 @@ class WebSettings(BaseSettings):
     def _refuse_development_secrets(self) -> WebSettings:
         env = get_common_settings().env
         if env not in ("development", "test") and self.session_secret == DEV_SESSION_SECRET:
-            raise ValueError(f"development secrets may not be used in {env}: "
-                             "set YIYANG_WEB_SESSION_SECRET")
+            raise ValueError(
+                f"development secrets may not be used in {env}: set YIYANG_WEB_SESSION_SECRET"
+            )
         if env not in ("development", "test") and not self.stripe_js.startswith("https://"):
-            raise ValueError(f"Stripe.js must be loaded over https in {env}: "
-                             "set YIYANG_WEB_STRIPE_JS_URL (https://js.stripe.com/v3/)")
+            raise ValueError(
+                f"Stripe.js must be loaded over https in {env}: "
+                "set YIYANG_WEB_STRIPE_JS_URL (https://js.stripe.com/v3/)"
+            )
         refuse_dev_secrets(self)
         return self
 

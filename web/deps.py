@@ -107,5 +107,4 @@ def terminal_client(web: WebState, session: Session) -> TerminalClient | None:
     account = web.accounts.get(session.username)
     if account is None or not account.terminal_secret:
         return None
-    return TerminalClient(web.common.voucher_url, account.terminal_secret,
-                          http=web.http["voucher"])
+    return TerminalClient(web.common.voucher_url, account.terminal_secret, http=web.http["voucher"])

@@ -38,8 +38,11 @@ from web.sessions import LoginThrottle, SessionStore
 HERE = Path(__file__).resolve().parent
 
 
-def create_app(settings: WebSettings | None = None, common: CommonSettings | None = None,
-               transports: Transports | None = None) -> FastAPI:
+def create_app(
+    settings: WebSettings | None = None,
+    common: CommonSettings | None = None,
+    transports: Transports | None = None,
+) -> FastAPI:
     settings = settings or get_settings()
     common = common or get_common_settings()
     transports = transports or Transports()
@@ -55,13 +58,25 @@ def create_app(settings: WebSettings | None = None, common: CommonSettings | Non
         for client in http.values():
             await client.aclose()
 
-    app = FastAPI(title="Yiyang web", description=__doc__ or "", docs_url=None,
-                  redoc_url=None, openapi_url=None, lifespan=lifespan)
+    app = FastAPI(
+        title="Yiyang web",
+        description=__doc__ or "",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+        lifespan=lifespan,
+    )
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     app.state.web = WebState(
-        common=common, settings=settings, accounts=AccountStore(settings.accounts_path),
+        common=common,
+        settings=settings,
+        accounts=AccountStore(settings.accounts_path),
         sessions=SessionStore(settings.session_secret, settings.session_ttl_s),
-        transports=transports, templates=templates, throttle=LoginThrottle(), http=http)
+        transports=transports,
+        templates=templates,
+        throttle=LoginThrottle(),
+        http=http,
+    )
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
 
     @app.get("/healthz")
@@ -77,8 +92,9 @@ def create_app(settings: WebSettings | None = None, common: CommonSettings | Non
     async def _forbidden(request: Request, exc: PageForbidden) -> HTMLResponse:
         from web.deps import optional_session
 
-        return page(request, "error.html", optional_session(request), status_code=403,
-                    message=exc.message)
+        return page(
+            request, "error.html", optional_session(request), status_code=403, message=exc.message
+        )
 
     @app.middleware("http")
     async def _security_headers(request: Request, call_next):  # type: ignore[no-untyped-def]
@@ -89,13 +105,24 @@ def create_app(settings: WebSettings | None = None, common: CommonSettings | Non
         response.headers.setdefault(
             "Content-Security-Policy",
             "default-src 'self'; img-src 'self' data: blob:; media-src 'self' blob:; "
-            "style-src 'self'; script-src 'self'; frame-ancestors 'none'")
+            "style-src 'self'; script-src 'self'; frame-ancestors 'none'",
+        )
         if response.headers.get("content-type", "").startswith("text/html"):
             response.headers.setdefault("Cache-Control", "no-store")
         return response
 
-    for module in (auth, beneficiary, provider, officer, finance, payments, statements,
-                   audit, bank_accounts, claims):
+    for module in (
+        auth,
+        beneficiary,
+        provider,
+        officer,
+        finance,
+        payments,
+        statements,
+        audit,
+        bank_accounts,
+        claims,
+    ):
         app.include_router(module.router)
     return app
 

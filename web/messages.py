@@ -71,7 +71,7 @@ FRIENDLY: dict[str, str] = {
     "BANK_ACCOUNT_MISSING": "有服务机构没有登记收款银行账户，请先补全。",
     "CLAIMS_NOT_PAYABLE": "有结算申请已经付款或已在别的批次中，请刷新后再选。",
     "CONFIRMATION_INVALID": "银行回单与这个批次对不上（批次号、明细号或金额不符），"
-                            "没有入账任何一笔，请核对后重新上传。",
+    "没有入账任何一笔，请核对后重新上传。",
     "FILE_TOO_LARGE": "文件太大了，请上传 5MB 以内的文件。",
     "PROVIDER_SERVICE_UNAVAILABLE": "系统暂时忙，请稍后再试。",
     # Co-payments (services/voucher/service/copay.py).

@@ -13,55 +13,106 @@ from web.charts import fen_to_yuan
 from web.sessions import Session
 
 ROLE_NAMES = {
-    "beneficiary": "老年人", "proxy": "家属/代办人", "provider_staff": "服务机构操作员",
-    "provider_admin": "服务机构管理员", "civil_affairs": "民政经办人", "finance": "财务人员",
+    "beneficiary": "老年人",
+    "proxy": "家属/代办人",
+    "provider_staff": "服务机构操作员",
+    "provider_admin": "服务机构管理员",
+    "civil_affairs": "民政经办人",
+    "finance": "财务人员",
     "auditor": "审计人员",
 }
 
 NAV: dict[str, list[tuple[str, str]]] = {
-    "beneficiary": [("/me", "我的补贴券"), ("/me/qr", "出示付款码"), ("/me/copay", "待支付"),
-                    ("/me/history", "使用记录"), ("/me/nearby", "附近服务")],
-    "proxy": [("/me", "补贴券"), ("/me/qr", "出示付款码"), ("/me/copay", "待支付"),
-              ("/me/history", "使用记录"), ("/me/nearby", "附近服务")],
+    "beneficiary": [
+        ("/me", "我的补贴券"),
+        ("/me/qr", "出示付款码"),
+        ("/me/copay", "待支付"),
+        ("/me/history", "使用记录"),
+        ("/me/nearby", "附近服务"),
+    ],
+    "proxy": [
+        ("/me", "补贴券"),
+        ("/me/qr", "出示付款码"),
+        ("/me/copay", "待支付"),
+        ("/me/history", "使用记录"),
+        ("/me/nearby", "附近服务"),
+    ],
     "provider_staff": [("/provider/redeem", "扫码收款"), ("/provider/today", "今日交易")],
-    "provider_admin": [("/provider/admin", "机构管理"), ("/provider/claims", "申请结算"),
-                       ("/provider/statement", "对账单"), ("/provider/redeem", "扫码收款"),
-                       ("/provider/today", "今日交易")],
-    "civil_affairs": [("/officer/enrol", "老人登记"), ("/officer/import", "批量导入"),
-                      ("/officer/providers", "机构审批"),
-                      ("/officer/bank-accounts", "收款账户审核"),
-                      ("/officer/issuance", "发放补贴券")],
-    "finance": [("/finance", "试算平衡"), ("/finance/claims", "结算审批"),
-                ("/finance/payments", "付款批次"), ("/finance/aging", "账龄"),
-                ("/finance/reconciliation", "对账"),
-                ("/finance/budget", "预算使用")],
-    "auditor": [("/audit/entries", "分录查询"), ("/audit/trial-balance", "试算平衡"),
-                ("/audit/chain", "防篡改校验"), ("/finance/reconciliation", "对账"),
-                ("/finance/payments", "付款批次"), ("/finance/aging", "账龄")],
+    "provider_admin": [
+        ("/provider/admin", "机构管理"),
+        ("/provider/claims", "申请结算"),
+        ("/provider/statement", "对账单"),
+        ("/provider/redeem", "扫码收款"),
+        ("/provider/today", "今日交易"),
+    ],
+    "civil_affairs": [
+        ("/officer/enrol", "老人登记"),
+        ("/officer/import", "批量导入"),
+        ("/officer/providers", "机构审批"),
+        ("/officer/bank-accounts", "收款账户审核"),
+        ("/officer/issuance", "发放补贴券"),
+    ],
+    "finance": [
+        ("/finance", "试算平衡"),
+        ("/finance/claims", "结算审批"),
+        ("/finance/payments", "付款批次"),
+        ("/finance/aging", "账龄"),
+        ("/finance/reconciliation", "对账"),
+        ("/finance/budget", "预算使用"),
+    ],
+    "auditor": [
+        ("/audit/entries", "分录查询"),
+        ("/audit/trial-balance", "试算平衡"),
+        ("/audit/chain", "防篡改校验"),
+        ("/finance/reconciliation", "对账"),
+        ("/finance/payments", "付款批次"),
+        ("/finance/aging", "账龄"),
+    ],
 }
 
 # The ledger names its accounts in English snake_case; people read these.
 ACCOUNT_NAMES = {
-    "treasury_cash": "国库资金", "copay_clearing": "自付款待清算",
-    "vouchers_outstanding": "流通中补贴券", "cash_benefits_committed": "已承诺现金补贴",
-    "provider_payable": "应付服务机构款", "beneficiary_payable": "应付老人款",
-    "budget_available": "可用预算", "budget_expended": "已支出预算",
+    "treasury_cash": "国库资金",
+    "copay_clearing": "自付款待清算",
+    "vouchers_outstanding": "流通中补贴券",
+    "cash_benefits_committed": "已承诺现金补贴",
+    "provider_payable": "应付服务机构款",
+    "beneficiary_payable": "应付老人款",
+    "budget_available": "可用预算",
+    "budget_expended": "已支出预算",
     "subsidy_expense": "补贴支出",
 }
-PROGRAM_SHORT = {"disability_subsidy": "失能补贴", "meal_assistance": "老年助餐",
-                 "nursing_subsidy": "护理补贴"}
+PROGRAM_SHORT = {
+    "disability_subsidy": "失能补贴",
+    "meal_assistance": "老年助餐",
+    "nursing_subsidy": "护理补贴",
+}
 FUNDING_NAMES = {"central": "中央", "regional": "自治区", "city": "市级", "county": "县级"}
 
-HOME = {"beneficiary": "/me", "proxy": "/me", "provider_staff": "/provider/redeem",
-        "provider_admin": "/provider/admin", "civil_affairs": "/officer/enrol",
-        "finance": "/finance", "auditor": "/audit/entries"}
+HOME = {
+    "beneficiary": "/me",
+    "proxy": "/me",
+    "provider_staff": "/provider/redeem",
+    "provider_admin": "/provider/admin",
+    "civil_affairs": "/officer/enrol",
+    "finance": "/finance",
+    "auditor": "/audit/entries",
+}
 
 
 BEIJING = ZoneInfo("Asia/Shanghai")
-ENTRY_KINDS = {"appropriation": "预算下达", "commitment": "发放补贴券", "redemption": "补贴核销",
-               "redemption_void": "核销撤销", "expiry": "补贴券过期", "cash_benefit": "现金补贴",
-               "copay_received": "收到自付款", "copay_refunded": "退还自付款",
-               "settlement_payment": "结算付款", "reversal": "冲正"}
+ENTRY_KINDS = {
+    "appropriation": "预算下达",
+    "commitment": "发放补贴券",
+    "redemption": "补贴核销",
+    "redemption_void": "核销撤销",
+    "expiry": "补贴券过期",
+    "cash_benefit": "现金补贴",
+    "copay_received": "收到自付款",
+    "copay_refunded": "退还自付款",
+    "settlement_payment": "结算付款",
+    "reversal": "冲正",
+}
 
 
 def local_time(value: Any) -> str:
@@ -77,11 +128,13 @@ def local_time(value: Any) -> str:
     return when.strftime("%Y-%m-%d %H:%M")
 
 
-def page(request: Request, template: str, session: Session | None, status_code: int = 200,
-         **context: Any) -> HTMLResponse:
+def page(
+    request: Request, template: str, session: Session | None, status_code: int = 200, **context: Any
+) -> HTMLResponse:
     web = request.app.state.web
     ctx = {
-        "request": request, "session": session,
+        "request": request,
+        "session": session,
         "role_name": ROLE_NAMES.get(session.role, "") if session else "",
         "nav": NAV.get(session.role, []) if session else [],
         "csrf": session.csrf if session else "",

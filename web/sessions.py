@@ -54,8 +54,9 @@ class SessionStore:
     def create(self, **fields: Any) -> Session:
         self._purge()
         sid = secrets.token_urlsafe(24)
-        session = Session(id=sid, csrf=secrets.token_urlsafe(24),
-                          expires_at=time.time() + self._ttl, **fields)
+        session = Session(
+            id=sid, csrf=secrets.token_urlsafe(24), expires_at=time.time() + self._ttl, **fields
+        )
         with self._lock:
             self._sessions[sid] = session
         return session

@@ -38,9 +38,13 @@ def beneficiary_bearer(beneficiary_id: str) -> str:
     """The beneficiary's own app token (cached: signing is cheap but not free)."""
     bearer = _bearers.get(beneficiary_id)
     if bearer is None:
-        token = issue_token(get_common_settings().auth_private_key, role=Role.beneficiary,
-                            sub=beneficiary_id, beneficiary_ids=(beneficiary_id,),
-                            name="loadtest")
+        token = issue_token(
+            get_common_settings().auth_private_key,
+            role=Role.beneficiary,
+            sub=beneficiary_id,
+            beneficiary_ids=(beneficiary_id,),
+            name="loadtest",
+        )
         bearer = _bearers[beneficiary_id] = f"Bearer {token}"
     return bearer
 
@@ -60,17 +64,34 @@ class Outcomes:
     _file = None
 
     @classmethod
-    def record(cls, *, kind: str, status: int, token: str | None, redemption_id: str | None,
-               code: str | None = None, subsidy_fen: int | None = None) -> None:
+    def record(
+        cls,
+        *,
+        kind: str,
+        status: int,
+        token: str | None,
+        redemption_id: str | None,
+        code: str | None = None,
+        subsidy_fen: int | None = None,
+    ) -> None:
         with cls._lock:
             if cls._file is None:
                 path = Path(get_load_settings().outcomes)
                 path.parent.mkdir(parents=True, exist_ok=True)
                 cls._file = open(path, "a", buffering=1)  # noqa: SIM115 - lives for the run
-            cls._file.write(json.dumps({
-                "kind": kind, "status": status, "code": code,
-                "token": token_digest(token) if token else None,
-                "redemption_id": redemption_id, "subsidy_fen": subsidy_fen}) + "\n")
+            cls._file.write(
+                json.dumps(
+                    {
+                        "kind": kind,
+                        "status": status,
+                        "code": code,
+                        "token": token_digest(token) if token else None,
+                        "redemption_id": redemption_id,
+                        "subsidy_fen": subsidy_fen,
+                    }
+                )
+                + "\n"
+            )
 
 
 def error_code(body: Any) -> str | None:

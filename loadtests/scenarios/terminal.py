@@ -49,10 +49,13 @@ class _Terminal(FastHttpUser):
 
     def fresh_code(self) -> str | None:
         bid = random_beneficiary()
-        with self.client.post(f"/v1/beneficiaries/{bid}/codes", json={},
-                              headers={"Authorization": beneficiary_bearer(bid)},
-                              name="/v1/beneficiaries/[id]/codes",
-                              catch_response=True) as r:
+        with self.client.post(
+            f"/v1/beneficiaries/{bid}/codes",
+            json={},
+            headers={"Authorization": beneficiary_bearer(bid)},
+            name="/v1/beneficiaries/[id]/codes",
+            catch_response=True,
+        ) as r:
             if r.status_code in (200, 201):
                 return r.json()["token"]
             r.failure(f"code: {r.status_code} {error_code(_json(r))}")
@@ -61,23 +64,39 @@ class _Terminal(FastHttpUser):
     def pick_service(self, category: str | None = None) -> tuple[str, int]:
         services = self.terminal["services"]
         if category:
-            services = [s for s in services
-                        if (s["category"] == "meal") == (category == "meal")] or services
+            services = [
+                s for s in services if (s["category"] == "meal") == (category == "meal")
+            ] or services
         s = random.choice(services)
         units = 1 if s["category"] == "meal" else random.choice((1, 1, 2))
         # (category "care" stands for every service that is not a meal)
         return s["code"], s["price_fen"] * units
 
-    def redeem(self, token: str, *, kind: str, category: str | None = None,
-               body: dict[str, Any] | None = None, name: str | None = None,
-               must_refuse: bool = False) -> tuple[int, dict[str, Any] | None, dict]:
+    def redeem(
+        self,
+        token: str,
+        *,
+        kind: str,
+        category: str | None = None,
+        body: dict[str, Any] | None = None,
+        name: str | None = None,
+        must_refuse: bool = False,
+    ) -> tuple[int, dict[str, Any] | None, dict]:
         if body is None:
             code, gross = self.pick_service(category)
-            body = {"token": token, "service_code": code, "gross_fen": gross,
-                    "idempotency_key": new_key()}
-        with self.client.post("/v1/redemptions", json=body, headers=self.auth,
-                              name=name or f"/v1/redemptions [{kind}]",
-                              catch_response=True) as r:
+            body = {
+                "token": token,
+                "service_code": code,
+                "gross_fen": gross,
+                "idempotency_key": new_key(),
+            }
+        with self.client.post(
+            "/v1/redemptions",
+            json=body,
+            headers=self.auth,
+            name=name or f"/v1/redemptions [{kind}]",
+            catch_response=True,
+        ) as r:
             data = _json(r)
             code = error_code(data)
             if must_refuse:
@@ -92,9 +111,14 @@ class _Terminal(FastHttpUser):
             else:
                 r.failure(f"{kind}: {r.status_code} {code}")
             rid = data.get("id") if r.status_code in (200, 201) and data else None
-            Outcomes.record(kind=kind, status=r.status_code, token=token, redemption_id=rid,
-                            code=code,
-                            subsidy_fen=data.get("subsidy_fen") if rid and data else None)
+            Outcomes.record(
+                kind=kind,
+                status=r.status_code,
+                token=token,
+                redemption_id=rid,
+                code=code,
+                subsidy_fen=data.get("subsidy_fen") if rid and data else None,
+            )
             return r.status_code, data if isinstance(data, dict) else None, body
 
     # -- tasks (weights from the environment) -------------------------------------------
@@ -103,8 +127,11 @@ class _Terminal(FastHttpUser):
     def redeem_once(self) -> None:
         token = self.fresh_code()
         if token:
-            self.redeem(token, kind="meal" if self.meal_only else "care",
-                        category="meal" if self.meal_only else "care")
+            self.redeem(
+                token,
+                kind="meal" if self.meal_only else "care",
+                category="meal" if self.meal_only else "care",
+            )
 
     @task(_settings.weight_void)
     def redeem_then_void(self) -> None:
@@ -114,9 +141,13 @@ class _Terminal(FastHttpUser):
         status, data, _ = self.redeem(token, kind="to-void")
         if status != 201 or not data:
             return
-        with self.client.post(f"/v1/redemptions/{data['id']}/void",
-                              json={"reason": "操作失误（压测）"}, headers=self.auth,
-                              name="/v1/redemptions/[id]/void", catch_response=True) as r:
+        with self.client.post(
+            f"/v1/redemptions/{data['id']}/void",
+            json={"reason": "操作失误（压测）"},
+            headers=self.auth,
+            name="/v1/redemptions/[id]/void",
+            catch_response=True,
+        ) as r:
             if r.status_code == 200:
                 r.success()
                 Outcomes.record(kind="void", status=200, token=None, redemption_id=data["id"])
@@ -139,7 +170,7 @@ class _Terminal(FastHttpUser):
             return
         # Change one character in the middle of the token: the signature no longer matches.
         i = len(token) // 2
-        forged = token[:i] + ("A" if token[i] != "A" else "B") + token[i + 1:]
+        forged = token[:i] + ("A" if token[i] != "A" else "B") + token[i + 1 :]
         self.redeem(forged, kind="invalid", must_refuse=True)
 
     @task(_settings.weight_retry)
@@ -150,22 +181,32 @@ class _Terminal(FastHttpUser):
         status, first, body = self.redeem(token, kind="retry-first")
         if status != 201 or not first:
             return
-        with self.client.post("/v1/redemptions", json=body, headers=self.auth,
-                              name="/v1/redemptions [retry]", catch_response=True) as r:
+        with self.client.post(
+            "/v1/redemptions",
+            json=body,
+            headers=self.auth,
+            name="/v1/redemptions [retry]",
+            catch_response=True,
+        ) as r:
             again = _json(r) or {}
             same = r.status_code in (200, 201) and again.get("id") == first["id"]
             if same:
                 r.success()
             else:
                 r.failure(f"retry: {r.status_code}, id {again.get('id')} != {first['id']}")
-            Outcomes.record(kind="retry", status=r.status_code, token=token,
-                            redemption_id=again.get("id"), subsidy_fen=again.get("subsidy_fen"))
+            Outcomes.record(
+                kind="retry",
+                status=r.status_code,
+                token=token,
+                redemption_id=again.get("id"),
+                subsidy_fen=again.get("subsidy_fen"),
+            )
 
 
 def _json(response: Any) -> Any:
     try:
         return response.json()
-    except Exception:  # noqa: BLE001 - an empty or non-JSON body is reported by status
+    except Exception:
         return None
 
 

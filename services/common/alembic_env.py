@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
+from typing import Any
 
 from alembic import context
 from sqlalchemy import MetaData, pool
@@ -11,13 +13,17 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from services.common.db import asyncpg_connect_kwargs, sqlalchemy_url
 
+# How autogenerate compares the models with a database: the same for `alembic revision
+# --autogenerate` and for the drift check the tests run (services.common.migrate.model_drift).
+COMPARE_OPTIONS: dict[str, Any] = {"compare_type": True}
+
 
 def _do_run(connection: Connection, metadata: MetaData) -> None:
     context.configure(
         connection=connection,
         target_metadata=metadata,
-        compare_type=True,
         transaction_per_migration=False,
+        **COMPARE_OPTIONS,
     )
     with context.begin_transaction():
         context.run_migrations()
@@ -27,8 +33,9 @@ async def _run_async(metadata: MetaData) -> None:
     url = context.config.get_main_option("sqlalchemy.url")
     kwargs = asyncpg_connect_kwargs(url)
     connect_args = {"host": kwargs["host"]} if "host" in kwargs else {}
-    engine = create_async_engine(sqlalchemy_url(kwargs["dsn"]), poolclass=pool.NullPool,
-                                 connect_args=connect_args)
+    engine = create_async_engine(
+        sqlalchemy_url(kwargs["dsn"]), poolclass=pool.NullPool, connect_args=connect_args
+    )
     async with engine.connect() as connection:
         await connection.run_sync(_do_run, metadata)
     await engine.dispose()
@@ -36,8 +43,11 @@ async def _run_async(metadata: MetaData) -> None:
 
 def run_migrations(metadata: MetaData) -> None:
     if context.is_offline_mode():
-        context.configure(url=context.config.get_main_option("sqlalchemy.url"),
-                          target_metadata=metadata, literal_binds=True)
+        context.configure(
+            url=context.config.get_main_option("sqlalchemy.url"),
+            target_metadata=metadata,
+            literal_binds=True,
+        )
         with context.begin_transaction():
             context.run_migrations()
         return
@@ -55,3 +65,20 @@ def execute_script(sql: str) -> None:
 
     raw = op.get_bind().connection.driver_connection
     await_only(raw.execute(sql))
+
+
+def sql_path(name: str) -> Path:
+    """`services/<service>/migrations/sql/<name>`: where a service keeps the bodies of the
+    functions and triggers its migrations install (one file per object, its current text)."""
+    service = context.config.attributes["service"]
+    return Path(__file__).resolve().parent.parent / service / "migrations" / "sql" / name
+
+
+def execute_sql_file(name: str) -> None:
+    """Install the functions and triggers of `migrations/sql/<name>` (see `sql_path`).
+
+    The files hold `CREATE OR REPLACE` bodies and drop-then-create triggers, so loading one
+    again is harmless: a change to a function is a diff of its file plus a migration that loads
+    it, never a copy of the body into the migration.
+    """
+    execute_script(sql_path(name).read_text(encoding="utf-8"))

@@ -70,10 +70,11 @@ def create_service_app(
         extra = getattr(app.state, "readiness_checks", {})
         for key, check in extra.items():
             checks[key] = await check()
-        ok = all(bool(v) if not isinstance(v, dict) else v.get("ok", True)
-                 for v in checks.values())
-        return JSONResponse({"status": "ok" if ok else "unavailable", "service": name,
-                               "checks": checks}, status_code=200 if ok else 503)
+        ok = all(bool(v) if not isinstance(v, dict) else v.get("ok", True) for v in checks.values())
+        return JSONResponse(
+            {"status": "ok" if ok else "unavailable", "service": name, "checks": checks},
+            status_code=200 if ok else 503,
+        )
 
     for router in routers:
         app.include_router(router)
@@ -90,6 +91,6 @@ async def _at_head(db: Database, service: str) -> bool:
     try:
         async with db.engine.connect() as conn:
             rows = (await conn.execute(text("SELECT version_num FROM alembic_version"))).all()
-    except Exception:  # noqa: BLE001
+    except Exception:
         return False
     return {r[0] for r in rows} == heads

@@ -65,15 +65,17 @@ class Principal:
 
     def ensure_region(self, code: str | None) -> None:
         if not self.covers_region(code):
-            raise Forbidden("This region is outside your scope.", code="OUT_OF_SCOPE",
-                            field="region_code")
+            raise Forbidden(
+                "This region is outside your scope.", code="OUT_OF_SCOPE", field="region_code"
+            )
 
     def ensure_provider(self, provider_id: str) -> None:
         if self.role == Role.service:
             return
         if self.provider_id != provider_id:
-            raise Forbidden("This provider is outside your scope.", code="OUT_OF_SCOPE",
-                            field="provider_id")
+            raise Forbidden(
+                "This provider is outside your scope.", code="OUT_OF_SCOPE", field="provider_id"
+            )
 
     def may_act_for(self, beneficiary_id: str) -> bool:
         if self.role == Role.beneficiary:
@@ -84,8 +86,9 @@ class Principal:
 
     def ensure_beneficiary(self, beneficiary_id: str) -> None:
         if not self.may_act_for(beneficiary_id):
-            raise Forbidden("You may not act for this person.", code="OUT_OF_SCOPE",
-                            field="beneficiary_id")
+            raise Forbidden(
+                "You may not act for this person.", code="OUT_OF_SCOPE", field="beneficiary_id"
+            )
 
 
 # --- tokens -------------------------------------------------------------------------------
@@ -127,7 +130,10 @@ def issue_token(
 def verify_token(public_key_pem: str, token: str) -> Principal:
     try:
         claims = jwt.decode(
-            token, load_public_key(public_key_pem), algorithms=["EdDSA"], issuer=TOKEN_ISSUER,
+            token,
+            load_public_key(public_key_pem),
+            algorithms=["EdDSA"],
+            issuer=TOKEN_ISSUER,
             options={"require": ["exp", "iat", "sub", "iss"]},
         )
         role = Role(claims["role"])
@@ -169,7 +175,7 @@ def hash_terminal_secret(secret: str) -> str:
 def terminal_id_of(secret: str) -> str | None:
     if not is_terminal_secret(secret):
         return None
-    body = secret[len(TERMINAL_SECRET_PREFIX):]
+    body = secret[len(TERMINAL_SECRET_PREFIX) :]
     terminal_id, sep, _ = body.partition(".")
     return terminal_id if sep and terminal_id else None
 
@@ -224,5 +230,6 @@ def require(*roles: Role) -> Any:
 
 
 def service_token(private_key_pem: str, service_name: str, ttl_s: int = 3600) -> str:
-    return issue_token(private_key_pem, role=Role.service, sub=f"service:{service_name}",
-                       ttl_s=ttl_s)
+    return issue_token(
+        private_key_pem, role=Role.service, sub=f"service:{service_name}", ttl_s=ttl_s
+    )

@@ -13,8 +13,15 @@ class ServiceClient:
     """Base of every service-to-service client. `http` is injectable (tests pass an
     in-process transport); `_headers()` carries a service token renewed a minute early."""
 
-    def __init__(self, http: httpx.AsyncClient, private_key_pem: str, *,
-                 service_name: str, timeout_s: float = 30.0, token_ttl_s: int = 3600) -> None:
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        private_key_pem: str,
+        *,
+        service_name: str,
+        timeout_s: float = 30.0,
+        token_ttl_s: int = 3600,
+    ) -> None:
         self.http = http
         self._key = private_key_pem
         self._service = service_name
@@ -25,6 +32,8 @@ class ServiceClient:
     def _headers(self) -> dict[str, str]:
         now = time.time()
         if self._token is None or self._token[1] < now + 60:
-            self._token = (service_token(self._key, self._service, ttl_s=self._ttl),
-                           now + self._ttl)
+            self._token = (
+                service_token(self._key, self._service, ttl_s=self._ttl),
+                now + self._ttl,
+            )
         return {"Authorization": f"Bearer {self._token[0]}"}

@@ -14,14 +14,15 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import asyncpg
 from fastapi import Depends, Request
-from sqlalchemy import MetaData, text
+from sqlalchemy import MetaData, literal, select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -32,6 +33,8 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.orm import registry
 
 log = logging.getLogger("yiyang.db")
+
+Isolation = Literal["READ COMMITTED", "REPEATABLE READ", "SERIALIZABLE"]
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -90,8 +93,14 @@ def asyncpg_connect_kwargs(url: str) -> dict[str, Any]:
 
 
 class Database:
-    def __init__(self, url: str, *, pool_size: int = 10, raw_pool_size: int = 0,
-                 application_name: str = "yiyang") -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        pool_size: int = 10,
+        raw_pool_size: int = 0,
+        application_name: str = "yiyang",
+    ) -> None:
         self.url = plain_url(url)
         self.application_name = application_name
         kwargs = asyncpg_connect_kwargs(self.url)
@@ -130,10 +139,30 @@ class Database:
     async def ping(self) -> bool:
         try:
             async with self.engine.connect() as conn:
-                await conn.execute(text("SELECT 1"))
+                await conn.execute(select(literal(1)))
             return True
-        except Exception:  # noqa: BLE001 - readiness reports, it does not raise
+        except Exception:  # readiness reports, it does not raise
             return False
+
+    @contextlib.asynccontextmanager
+    async def unit_of_work(
+        self, *, isolation: Isolation | None = None, readonly: bool = False
+    ) -> AsyncIterator[AsyncSession]:
+        """One transaction on one AsyncSession: committed when the block ends, rolled back if it
+        raises. `isolation="REPEATABLE READ", readonly=True` gives one consistent snapshot
+        (audit reads, reports); the default is READ COMMITTED, read-write."""
+        async with self.sessionmaker() as session:
+            try:
+                if isolation is not None or readonly:
+                    options: dict[str, Any] = {"postgresql_readonly": readonly}
+                    if isolation is not None:
+                        options["isolation_level"] = isolation
+                    await session.connection(execution_options=options)
+                yield session
+                await session.commit()
+            except BaseException:
+                await session.rollback()
+                raise
 
 
 async def _no_reset(_conn: asyncpg.Connection) -> None:
@@ -142,16 +171,18 @@ async def _no_reset(_conn: asyncpg.Connection) -> None:
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     db: Database = request.app.state.db
-    async with db.sessionmaker() as session:
-        try:
-            yield session
-            await session.commit()
-        except BaseException:
-            await session.rollback()
-            raise
+    async with db.unit_of_work() as session:
+        yield session
+
+
+def get_database(request: Request) -> Database:
+    db: Database = request.app.state.db
+    return db
 
 
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+# For a service that runs its own units of work (one per attempt, see `retry_transaction`).
+DatabaseDep = Annotated[Database, Depends(get_database)]
 
 
 T = TypeVar("T")

@@ -129,8 +129,9 @@ def db_error_to_app_error(exc: BaseException) -> AppError | None:
     if match:
         return AppError(match.group(2), code=match.group(1), status_code=_DB_STATUS[sqlstate[:2]])
     if sqlstate.startswith("40"):
-        return Conflict("The database could not serialise this request; retry it.",
-                        code="RETRY_LATER")
+        return Conflict(
+            "The database could not serialise this request; retry it.", code="RETRY_LATER"
+        )
     constraint = getattr(pg, "constraint_name", None)
     return AppError(
         "The database refused this change" + (f" ({constraint})." if constraint else "."),
@@ -160,14 +161,19 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _validation(_: Request, exc: RequestValidationError) -> JSONResponse:
         problems = []
         for e in exc.errors():
-            problems.append({
-                "field": _field_of(tuple(e.get("loc", ()))),
-                "code": _PYDANTIC_CODES.get(e.get("type", ""), "INVALID_VALUE"),
-                # pydantic's message names the rule, never the value; the input is dropped.
-                "message": str(e.get("msg", "invalid")),
-            })
-        first = problems[0] if problems else {"field": "body", "code": "INVALID_VALUE",
-                                               "message": "invalid"}
+            problems.append(
+                {
+                    "field": _field_of(tuple(e.get("loc", ()))),
+                    "code": _PYDANTIC_CODES.get(e.get("type", ""), "INVALID_VALUE"),
+                    # pydantic's message names the rule, never the value; the input is dropped.
+                    "message": str(e.get("msg", "invalid")),
+                }
+            )
+        first = (
+            problems[0]
+            if problems
+            else {"field": "body", "code": "INVALID_VALUE", "message": "invalid"}
+        )
         err = InvalidInput(
             f"{first['field']}: {first['message']}",
             field=first["field"],
@@ -177,21 +183,26 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        codes = {404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED", 401: "UNAUTHENTICATED",
-                 403: "FORBIDDEN"}
-        return error_response(AppError(
-            str(exc.detail) if exc.detail else None,
-            code=codes.get(exc.status_code, "HTTP_ERROR"),
-            status_code=exc.status_code,
-        ))
+        codes = {
+            404: "NOT_FOUND",
+            405: "METHOD_NOT_ALLOWED",
+            401: "UNAUTHENTICATED",
+            403: "FORBIDDEN",
+        }
+        return error_response(
+            AppError(
+                str(exc.detail) if exc.detail else None,
+                code=codes.get(exc.status_code, "HTTP_ERROR"),
+                status_code=exc.status_code,
+            )
+        )
 
     async def _db(_: Request, exc: Exception) -> JSONResponse:
         mapped = db_error_to_app_error(exc)
         if mapped is not None:
             return error_response(mapped)
         log.error("database error: %s", type(getattr(exc, "orig", exc)).__name__)
-        return error_response(AppError("Internal error.", code="INTERNAL_ERROR",
-                                       status_code=500))
+        return error_response(AppError("Internal error.", code="INTERNAL_ERROR", status_code=500))
 
     app.add_exception_handler(DBAPIError, _db)
     app.add_exception_handler(asyncpg.PostgresError, _db)
@@ -200,5 +211,4 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
         # Log the type and where it happened, not its text: it may quote personal data.
         log.error("unexpected %s", type(exc).__name__, exc_info=False)
-        return error_response(AppError("Internal error.", code="INTERNAL_ERROR",
-                                       status_code=500))
+        return error_response(AppError("Internal error.", code="INTERNAL_ERROR", status_code=500))

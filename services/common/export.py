@@ -17,8 +17,7 @@ XLSX_MEDIA = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 MEDIA = {"csv": CSV_MEDIA, "xlsx": XLSX_MEDIA}
 
 
-def csv_bytes(columns: Sequence[str], rows: Iterable[Sequence[Any]], *,
-              bom: bool = False) -> bytes:
+def csv_bytes(columns: Sequence[str], rows: Iterable[Sequence[Any]], *, bom: bool = False) -> bytes:
     out = io.StringIO()
     w = csv.writer(out, lineterminator="\r\n")
     w.writerow(columns)
@@ -42,8 +41,9 @@ def xlsx_bytes(sheet: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]
     return buf.getvalue()
 
 
-def table_file(fmt: str, sheet: str, columns: Sequence[str],
-               rows: Iterable[Sequence[Any]]) -> bytes:
+def table_file(
+    fmt: str, sheet: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]
+) -> bytes:
     """`fmt` is `csv` (with BOM, for people) or `xlsx`."""
     if fmt == "csv":
         return csv_bytes(columns, rows, bom=True)

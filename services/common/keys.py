@@ -35,10 +35,14 @@ def load_public_key(pem: str) -> Any:
 def ed25519_pair() -> tuple[str, str]:
     """A fresh Ed25519 key pair as (private PEM, public PEM)."""
     key = Ed25519PrivateKey.generate()
-    private = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption()).decode()
-    public = key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    private = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    public = (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
     return private, public
 
 
@@ -66,8 +70,10 @@ def generate() -> dict[str, str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="yiyang keys", description="Print fresh secrets for a production deployment "
-        "(one VAR='value' line each; keep them in the secrets store, never in git).")
+        prog="yiyang keys",
+        description="Print fresh secrets for a production deployment "
+        "(one VAR='value' line each; keep them in the secrets store, never in git).",
+    )
     parser.parse_args(argv)
     for name, value in generate().items():
         print(f"{name}='{value}'")

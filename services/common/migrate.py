@@ -11,6 +11,7 @@ them, and an append-only table never gains UPDATE or DELETE.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from pathlib import Path
 
@@ -34,8 +35,7 @@ def alembic_config(service: str, url: str):  # -> alembic.config.Config
     cfg = Config()
     cfg.set_main_option("script_location", str(ROOT / service / "migrations"))
     cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
-    cfg.set_main_option(
-        "file_template", "%%(year)d_%%(month).2d_%%(day).2d_%%(rev)s_%%(slug)s")
+    cfg.set_main_option("file_template", "%%(year)d_%%(month).2d_%%(day).2d_%%(rev)s_%%(slug)s")
     cfg.attributes["service"] = service
     return cfg
 
@@ -53,6 +53,41 @@ def downgrade(service: str, url: str, revision: str = "base") -> None:
     command.downgrade(alembic_config(service, url), revision)
 
 
+async def model_drift(service: str, url: str) -> list[str]:
+    """What `alembic revision --autogenerate` would write for a database at head: the ways the
+    SQLModel tables of `services/<service>/models.py` differ from what the migrations built.
+
+    Empty when the models are the one true definition of the tables. The test command runs this
+    for every service (tests/common/test_models_match_migrations.py), like `alembic check`.
+    """
+    import importlib
+
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+    from sqlalchemy import pool
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from services.common.alembic_env import COMPARE_OPTIONS
+    from services.common.db import sqlalchemy_url
+
+    metadata = importlib.import_module(f"services.{service}.models").metadata
+    kwargs = asyncpg_connect_kwargs(url)
+    connect_args = {"host": kwargs["host"]} if "host" in kwargs else {}
+    engine = create_async_engine(
+        sqlalchemy_url(kwargs["dsn"]), poolclass=pool.NullPool, connect_args=connect_args
+    )
+    try:
+        async with engine.connect() as conn:
+            diffs = await conn.run_sync(
+                lambda sync: compare_metadata(
+                    MigrationContext.configure(sync, opts=dict(COMPARE_OPTIONS)), metadata
+                )
+            )
+    finally:
+        await engine.dispose()
+    return [repr(d) for d in diffs]
+
+
 async def _connect(url: str) -> asyncpg.Connection:
     return await asyncpg.connect(**asyncpg_connect_kwargs(url))
 
@@ -64,10 +99,8 @@ async def ensure_database(admin_url: str, name: str, *, template: str | None = N
         exists = await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)
         if not exists:
             tmpl = f' TEMPLATE "{template}"' if template else ""
-            try:
+            with contextlib.suppress(asyncpg.DuplicateDatabaseError):
                 await conn.execute(f'CREATE DATABASE "{name}"{tmpl}')
-            except asyncpg.DuplicateDatabaseError:
-                pass
     finally:
         await conn.close()
     return with_database(admin_url, name)
@@ -107,8 +140,10 @@ async def grant_app_privileges(owner_url: str, service: str, append_only: list[s
         db = database_of(owner_url)
         await conn.execute(f'GRANT CONNECT ON DATABASE "{db}" TO "{role}"')
         await conn.execute(f'GRANT USAGE ON SCHEMA public TO "{role}"')
-        tables = [r["tablename"] for r in await conn.fetch(
-            "SELECT tablename FROM pg_tables WHERE schemaname = 'public'")]
+        tables = [
+            r["tablename"]
+            for r in await conn.fetch("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+        ]
         for table in tables:
             if table == "alembic_version":
                 await conn.execute(f'GRANT SELECT ON alembic_version TO "{role}"')
@@ -116,8 +151,7 @@ async def grant_app_privileges(owner_url: str, service: str, append_only: list[s
                 await conn.execute(f'REVOKE ALL ON "{table}" FROM "{role}"')
                 await conn.execute(f'GRANT SELECT, INSERT ON "{table}" TO "{role}"')
             else:
-                await conn.execute(
-                    f'GRANT SELECT, INSERT, UPDATE, DELETE ON "{table}" TO "{role}"')
+                await conn.execute(f'GRANT SELECT, INSERT, UPDATE, DELETE ON "{table}" TO "{role}"')
         await conn.execute(f'GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO "{role}"')
         await conn.execute(f'GRANT EXECUTE ON ALL FUNCTIONS IN SCHEMA public TO "{role}"')
     finally:
@@ -133,7 +167,11 @@ def append_only_tables(service: str) -> list[str]:
 
 
 async def prepare_service_database(
-    admin_url: str, service: str, database: str | None = None, *, template: str | None = None,
+    admin_url: str,
+    service: str,
+    database: str | None = None,
+    *,
+    template: str | None = None,
     migrate: bool = True,
 ) -> tuple[str, str]:
     """Create (or reuse) and migrate a service's database.

@@ -74,8 +74,12 @@ def regions() -> dict[str, Region]:
     out: dict[str, Region] = {}
     for row in csv.DictReader(text.splitlines()):
         out[row["code"]] = Region(
-            code=row["code"], name=row["name"], level=row["level"],
-            parent=row["parent"] or None, lat=float(row["lat"]), lon=float(row["lon"]),
+            code=row["code"],
+            name=row["name"],
+            level=row["level"],
+            parent=row["parent"] or None,
+            lat=float(row["lat"]),
+            lon=float(row["lon"]),
         )
     return out
 

@@ -51,7 +51,8 @@ def refuse_dev_secrets(settings: BaseSettings) -> None:
     if env in ("development", "test"):
         return
     leaked = [
-        name for name, value in settings.__dict__.items()
+        name
+        for name, value in settings.__dict__.items()
         if isinstance(value, str) and value in dev_keys.DEV_SECRETS
     ]
     if leaked:

@@ -60,16 +60,18 @@ def _browser_side(web: Any) -> Any:
     from localstripe.resources import PaymentIntent, PaymentMethod, store
     from localstripe.server import get_post_data, json_response
 
-    script = ((Path(__import__("localstripe").__file__).parent / "localstripe-v3.js")
-              .read_text() + "\n" + (HERE / "stripe_fake_confirm.js").read_text())
+    script = (
+        (Path(__import__("localstripe").__file__).parent / "localstripe-v3.js").read_text()
+        + "\n"
+        + (HERE / "stripe_fake_confirm.js").read_text()
+    )
 
     @web.middleware
     async def browser_side(request: Any, handler: Any) -> Any:
         if request.method == "GET" and request.path == "/js.stripe.com/v3/":
             return web.Response(text=script, content_type="application/javascript")
         match = _CONFIRM.match(request.path)
-        if request.method != "POST" or match is None or \
-                request.headers.get("Authorization"):
+        if request.method != "POST" or match is None or request.headers.get("Authorization"):
             return await handler(request)
         data = await get_post_data(request, remove_auth=False) or {}
         if not str(data.get("key", "")).startswith("pk_"):
@@ -89,8 +91,14 @@ def _browser_side(web: Any) -> Any:
     return browser_side
 
 
-def serve(host: str = "127.0.0.1", port: int = 8420, *, state: Path | None = None,
-          webhook_url: str | None = None, webhook_secret: str | None = None) -> None:
+def serve(
+    host: str = "127.0.0.1",
+    port: int = 8420,
+    *,
+    state: Path | None = None,
+    webhook_url: str | None = None,
+    webhook_secret: str | None = None,
+) -> None:
     from aiohttp import web
     from localstripe import resources
 
@@ -109,14 +117,22 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="yiyang localstripe")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8420)
-    parser.add_argument("--state", type=Path, default=None,
-                        help="keep what it knows in this file (default: memory only)")
+    parser.add_argument(
+        "--state",
+        type=Path,
+        default=None,
+        help="keep what it knows in this file (default: memory only)",
+    )
     parser.add_argument("--webhook-url", default=os.environ.get("YIYANG_STRIPE_WEBHOOK_URL"))
-    parser.add_argument("--webhook-secret",
-                        default=os.environ.get("YIYANG_STRIPE_WEBHOOK_SECRET"))
+    parser.add_argument("--webhook-secret", default=os.environ.get("YIYANG_STRIPE_WEBHOOK_SECRET"))
     args = parser.parse_args(argv)
-    serve(args.host, args.port, state=args.state, webhook_url=args.webhook_url,
-          webhook_secret=args.webhook_secret)
+    serve(
+        args.host,
+        args.port,
+        state=args.state,
+        webhook_url=args.webhook_url,
+        webhook_secret=args.webhook_secret,
+    )
 
 
 if __name__ == "__main__":

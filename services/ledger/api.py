@@ -93,8 +93,9 @@ def _answer(outcome: writes.Outcome) -> JSONResponse:
 
 
 @router.post("/appropriations", status_code=201, responses=ERRORS)
-async def create_appropriation(body: AppropriationCreate, request: Request,
-                               p: Principal = FINANCE_ONLY) -> JSONResponse:
+async def create_appropriation(
+    body: AppropriationCreate, request: Request, p: Principal = FINANCE_ONLY
+) -> JSONResponse:
     """Appropriate budget to a program and region, by funding source (treasury cash Dr /
     budget available Cr). Idempotent by `idempotency_key`."""
     _scope(p)
@@ -103,8 +104,9 @@ async def create_appropriation(body: AppropriationCreate, request: Request,
 
 
 @router.post("/commitments", status_code=201, responses=ERRORS)
-async def create_commitment(body: CommitmentCreate, request: Request,
-                            p: Principal = SERVICE_ONLY) -> JSONResponse:
+async def create_commitment(
+    body: CommitmentCreate, request: Request, p: Principal = SERVICE_ONLY
+) -> JSONResponse:
     """Commit budget before issuance (contract in docs/architecture.md). 409 BUDGET_EXCEEDED
     with `details.available_fen` when a funding source cannot cover its share; nothing is
     posted then. Idempotent by `idempotency_key`."""
@@ -112,8 +114,9 @@ async def create_commitment(body: CommitmentCreate, request: Request,
 
 
 @router.post("/events", responses=ERRORS)
-async def post_events(body: EventBatch, request: Request,
-                      p: Principal = SERVICE_ONLY) -> dict[str, Any]:
+async def post_events(
+    body: EventBatch, request: Request, p: Principal = SERVICE_ONLY
+) -> dict[str, Any]:
     """Apply a batch of outbox events in one transaction, each exactly once by `event_id`.
     Each result is `applied` (with `entry_id`), `duplicate` or `rejected` (with `error`)."""
     await settlement_copay.record_methods(_pool(request), body.events)  # settlement/copay.py
@@ -121,47 +124,57 @@ async def post_events(body: EventBatch, request: Request,
 
 
 @router.post("/entries/{entry_id}/reverse", status_code=201, responses=ERRORS)
-async def reverse_entry(entry_id: uuid.UUID, body: ReversalCreate, request: Request,
-                        p: Principal = FINANCE_ONLY) -> JSONResponse:
+async def reverse_entry(
+    entry_id: uuid.UUID, body: ReversalCreate, request: Request, p: Principal = FINANCE_ONLY
+) -> JSONResponse:
     """Correct an entry by a reversing entry (each entry is reversed at most once)."""
     _scope(p)
-    return _answer(await writes.reverse_entry(_pool(request), entry_id, body, p.sub,
-                                              p.ensure_region))
+    return _answer(
+        await writes.reverse_entry(_pool(request), entry_id, body, p.sub, p.ensure_region)
+    )
 
 
 @router.post("/periods/{period}/close", responses=ERRORS)
-async def close_period(period: Annotated[Period, Path()], body: PeriodClose, request: Request,
-                       p: Principal = FINANCE_ONLY) -> JSONResponse:
+async def close_period(
+    period: Annotated[Period, Path()],
+    body: PeriodClose,
+    request: Request,
+    p: Principal = FINANCE_ONLY,
+) -> JSONResponse:
     """Close an ended accounting period (YYYY-MM); the database then refuses entries dated
     in it. Needs a province-wide finance scope."""
     _province_wide(p)
-    return _answer(await writes.close_period(_pool(request), period, body.idempotency_key,
-                                             p.sub))
+    return _answer(await writes.close_period(_pool(request), period, body.idempotency_key, p.sub))
 
 
 # --- reads ----------------------------------------------------------------------------------
 
 
 @router.get("/budget", responses=ERRORS)
-async def get_budget(request: Request, program_code: Annotated[str, Query(max_length=40)],
-                     region_code: Annotated[str, Query(max_length=12)],
-                     p: Principal = SERVICE_FINANCE_AUDITOR
-                     ) -> dict[str, Any]:
+async def get_budget(
+    request: Request,
+    program_code: Annotated[str, Query(max_length=40)],
+    region_code: Annotated[str, Query(max_length=12)],
+    p: Principal = SERVICE_FINANCE_AUDITOR,
+) -> dict[str, Any]:
     """Budget available to a program at the nearest region at or above `region_code` that
     has one, in total and by funding source."""
     _asked(p, region_code)
     result = await audit.budget(_pool(request), program_code, ancestors(region_code))
     if result["budget_region_code"] and not p.covers_region(result["budget_region_code"]):
-        raise Forbidden("The budget region is outside your scope.", code="OUT_OF_SCOPE",
-                        field="region_code")
+        raise Forbidden(
+            "The budget region is outside your scope.", code="OUT_OF_SCOPE", field="region_code"
+        )
     return result
 
 
 @router.get("/trial-balance", responses=ERRORS)
-async def get_trial_balance(request: Request, as_of: datetime | None = None,
-                            region_code: Annotated[str | None, Query(max_length=12)] = None,
-                            p: Principal = FINANCE_AUDITOR
-                            ) -> dict[str, Any]:
+async def get_trial_balance(
+    request: Request,
+    as_of: datetime | None = None,
+    region_code: Annotated[str | None, Query(max_length=12)] = None,
+    p: Principal = FINANCE_AUDITOR,
+) -> dict[str, Any]:
     """Trial balance as of a time (default now): each account in scope with its debit and
     credit totals and balance; total debits equal total credits."""
     return await audit.trial_balance(_pool(request), _aware(as_of), _asked(p, region_code))
@@ -191,17 +204,33 @@ async def get_entries(
     if account is not None:
         acct = await audit.load_account(_pool(request), account)
         p.ensure_region(acct["region_code"])
-    filters = {k: v for k, v in (("provider_id", provider_id), ("beneficiary_id", beneficiary_id),
-                                 ("voucher_id", voucher_id), ("program_code", program_code))
-               if v is not None}
-    return await audit.entries(_pool(request), region_prefix=prefix, account=acct,
-                               filters=filters, period=period, start=_aware(from_),
-                               end=_aware(to), after_seq=int(cursor or 0), limit=limit)
+    filters = {
+        k: v
+        for k, v in (
+            ("provider_id", provider_id),
+            ("beneficiary_id", beneficiary_id),
+            ("voucher_id", voucher_id),
+            ("program_code", program_code),
+        )
+        if v is not None
+    }
+    return await audit.entries(
+        _pool(request),
+        region_prefix=prefix,
+        account=acct,
+        filters=filters,
+        period=period,
+        start=_aware(from_),
+        end=_aware(to),
+        after_seq=int(cursor or 0),
+        limit=limit,
+    )
 
 
 @router.get("/entries/{entry_id}", responses=ERRORS)
-async def get_entry(request: Request, entry_id: uuid.UUID,
-                    p: Principal = FINANCE_AUDITOR) -> dict[str, Any]:
+async def get_entry(
+    request: Request, entry_id: uuid.UUID, p: Principal = FINANCE_AUDITOR
+) -> dict[str, Any]:
     """One journal entry with its postings."""
     _scope(p)
     found = await audit.entry(_pool(request), entry_id)
@@ -212,10 +241,13 @@ async def get_entry(request: Request, entry_id: uuid.UUID,
 
 
 @router.get("/accounts/{account_id}/statement", responses=ERRORS)
-async def get_statement(request: Request, account_id: Annotated[int, Path(ge=1, le=MAX_ID)],
-                        from_: Annotated[datetime | None, Query(alias="from")] = None,
-                        to: datetime | None = None,
-                        p: Principal = FINANCE_AUDITOR) -> dict[str, Any]:
+async def get_statement(
+    request: Request,
+    account_id: Annotated[int, Path(ge=1, le=MAX_ID)],
+    from_: Annotated[datetime | None, Query(alias="from")] = None,
+    to: datetime | None = None,
+    p: Principal = FINANCE_AUDITOR,
+) -> dict[str, Any]:
     """An account's statement: opening balance at `from`, each posting to `to` with the
     running balance, and the closing balance."""
     _scope(p)
@@ -225,8 +257,7 @@ async def get_statement(request: Request, account_id: Annotated[int, Path(ge=1, 
 
 
 @router.get("/chain/verify", responses=ERRORS)
-async def verify_chain(request: Request, p: Principal = AUDITOR_ONLY
-                       ) -> dict[str, Any]:
+async def verify_chain(request: Request, p: Principal = AUDITOR_ONLY) -> dict[str, Any]:
     """Recompute the whole hash chain: `{ok, entries_checked, head_hash}`, and the first bad
     entry when not ok. Needs a province-wide auditor scope."""
     _province_wide(p)
@@ -234,9 +265,7 @@ async def verify_chain(request: Request, p: Principal = AUDITOR_ONLY
 
 
 @router.get("/metrics", responses=ERRORS)
-async def get_metrics(request: Request,
-                      p: Principal = SERVICE_FINANCE_AUDITOR
-                      ) -> dict[str, Any]:
+async def get_metrics(request: Request, p: Principal = SERVICE_FINANCE_AUDITOR) -> dict[str, Any]:
     """Event application counts by type and outcome, entries posted, and delivery lag
     (book-wide, so people need a province-wide scope)."""
     if p.role != Role.service:

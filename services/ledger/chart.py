@@ -23,20 +23,31 @@ class AccountSpec:
 
 _ALL = frozenset({"provider_id", "beneficiary_id", "voucher_id"})
 
-CHART: dict[str, AccountSpec] = {s.code: s for s in (
-    AccountSpec("1001", "treasury_cash", "asset", 1, False, frozenset()),
-    AccountSpec("1102", "copay_clearing", "asset", 1, False, _ALL),
-    AccountSpec("2101", "vouchers_outstanding", "liability", -1, True, _ALL),
-    AccountSpec("2102", "cash_benefits_committed", "liability", -1, True,
-                frozenset({"beneficiary_id"})),
-    AccountSpec("2201", "provider_payable", "liability", -1, False, _ALL),
-    AccountSpec("2202", "beneficiary_payable", "liability", -1, False,
-                frozenset({"beneficiary_id"})),
-    AccountSpec("3001", "budget_available", "net_assets", -1, True,
-                frozenset({"beneficiary_id", "voucher_id"})),
-    AccountSpec("3002", "budget_expended", "net_assets", -1, False, _ALL),
-    AccountSpec("5001", "subsidy_expense", "expense", 1, False, _ALL),
-)}
+CHART: dict[str, AccountSpec] = {
+    s.code: s
+    for s in (
+        AccountSpec("1001", "treasury_cash", "asset", 1, False, frozenset()),
+        AccountSpec("1102", "copay_clearing", "asset", 1, False, _ALL),
+        AccountSpec("2101", "vouchers_outstanding", "liability", -1, True, _ALL),
+        AccountSpec(
+            "2102", "cash_benefits_committed", "liability", -1, True, frozenset({"beneficiary_id"})
+        ),
+        AccountSpec("2201", "provider_payable", "liability", -1, False, _ALL),
+        AccountSpec(
+            "2202", "beneficiary_payable", "liability", -1, False, frozenset({"beneficiary_id"})
+        ),
+        AccountSpec(
+            "3001",
+            "budget_available",
+            "net_assets",
+            -1,
+            True,
+            frozenset({"beneficiary_id", "voucher_id"}),
+        ),
+        AccountSpec("3002", "budget_expended", "net_assets", -1, False, _ALL),
+        AccountSpec("5001", "subsidy_expense", "expense", 1, False, _ALL),
+    )
+}
 
 TREASURY_CASH = "1001"
 COPAY_CLEARING = "1102"
@@ -69,5 +80,12 @@ class AccountKey:
         return tuple(v or "" for v in self.as_tuple())
 
     def as_tuple(self) -> tuple:
-        return (self.code, self.program_code, self.region_code, self.funding_source,
-                self.provider_id, self.beneficiary_id, self.currency)
+        return (
+            self.code,
+            self.program_code,
+            self.region_code,
+            self.funding_source,
+            self.provider_id,
+            self.beneficiary_id,
+            self.currency,
+        )

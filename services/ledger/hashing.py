@@ -21,12 +21,40 @@ import orjson
 
 GENESIS_HASH = bytes(32)
 
-ENTRY_FIELDS = ("id", "book", "seq", "kind", "posted_at", "period", "program_code",
-                "region_code", "provider_id", "beneficiary_id", "voucher_id", "ref",
-                "event_id", "idempotency_key", "reverses_entry_id", "memo", "created_by")
-POSTING_FIELDS = ("line", "account_id", "amount_fen", "currency", "seq", "posted_at", "period",
-                  "program_code", "region_code", "funding_source", "provider_id",
-                  "beneficiary_id", "voucher_id")
+ENTRY_FIELDS = (
+    "id",
+    "book",
+    "seq",
+    "kind",
+    "posted_at",
+    "period",
+    "program_code",
+    "region_code",
+    "provider_id",
+    "beneficiary_id",
+    "voucher_id",
+    "ref",
+    "event_id",
+    "idempotency_key",
+    "reverses_entry_id",
+    "memo",
+    "created_by",
+)
+POSTING_FIELDS = (
+    "line",
+    "account_id",
+    "amount_fen",
+    "currency",
+    "seq",
+    "posted_at",
+    "period",
+    "program_code",
+    "region_code",
+    "funding_source",
+    "provider_id",
+    "beneficiary_id",
+    "voucher_id",
+)
 
 
 def _plain(value: Any) -> Any:
@@ -52,8 +80,11 @@ def canonical(entry: Mapping[str, Any], postings: Sequence[Mapping[str, Any]]) -
     separators=(",", ":"), ensure_ascii=False) writes; orjson for speed)."""
     return canonical_plain(
         {f: _plain(entry[f]) for f in ENTRY_FIELDS},
-        [{f: _plain(p[f]) for f in POSTING_FIELDS}
-         for p in sorted(postings, key=lambda p: p["line"])])
+        [
+            {f: _plain(p[f]) for f in POSTING_FIELDS}
+            for p in sorted(postings, key=lambda p: p["line"])
+        ],
+    )
 
 
 def canonical_plain(entry: dict[str, Any], postings: list[dict[str, Any]]) -> bytes:
@@ -63,19 +94,26 @@ def canonical_plain(entry: dict[str, Any], postings: list[dict[str, Any]]) -> by
     return orjson.dumps({**entry, "postings": postings}, option=orjson.OPT_SORT_KEYS)
 
 
-def entry_hash(prev_hash: bytes, entry: Mapping[str, Any],
-               postings: Sequence[Mapping[str, Any]]) -> bytes:
+def entry_hash(
+    prev_hash: bytes, entry: Mapping[str, Any], postings: Sequence[Mapping[str, Any]]
+) -> bytes:
     return hashlib.sha256(bytes(prev_hash) + canonical(entry, postings)).digest()
 
 
-def entry_hash_plain(prev_hash: bytes, entry: dict[str, Any],
-                     postings: list[dict[str, Any]]) -> bytes:
+def entry_hash_plain(
+    prev_hash: bytes, entry: dict[str, Any], postings: list[dict[str, Any]]
+) -> bytes:
     """`entry_hash` of an entry in plain form (see `canonical_plain`)."""
     return hashlib.sha256(prev_hash + canonical_plain(entry, postings)).digest()
 
 
 def request_hash(operation: str, body: Mapping[str, Any]) -> bytes:
     """The fingerprint an idempotency key is bound to."""
-    data = json.dumps({"op": operation, "body": body}, sort_keys=True, separators=(",", ":"),
-                      ensure_ascii=False, default=str)
+    data = json.dumps(
+        {"op": operation, "body": body},
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+        default=str,
+    )
     return hashlib.sha256(data.encode()).digest()

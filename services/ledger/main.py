@@ -19,10 +19,12 @@ def create_app(settings: LedgerSettings | None = None) -> FastAPI:
     settings = settings or get_settings()
 
     async def database() -> Database:
-        url = await resolve_database_url("ledger", settings.database_url,
-                                         get_common_settings().data_dir)
-        return Database(url, pool_size=2, raw_pool_size=settings.pool_size,
-                        application_name="yiyang-ledger")
+        url = await resolve_database_url(
+            "ledger", settings.database_url, get_common_settings().data_dir
+        )
+        return Database(
+            url, pool_size=2, raw_pool_size=settings.pool_size, application_name="yiyang-ledger"
+        )
 
     app = create_service_app(
         name="ledger",
@@ -36,10 +38,13 @@ def create_app(settings: LedgerSettings | None = None) -> FastAPI:
     async def delivery_lag() -> dict[str, Any]:
         try:
             m = await audit.metrics(app.state.db.raw_pool, {})
-        except Exception:  # noqa: BLE001 - readiness reports, it does not raise
+        except Exception:
             return {"ok": False}
-        return {"ok": True, "recent_delivery_lag_s": m["recent_delivery_lag_s"],
-                "last_event_received_at": m["last_event_received_at"]}
+        return {
+            "ok": True,
+            "recent_delivery_lag_s": m["recent_delivery_lag_s"],
+            "last_event_received_at": m["last_event_received_at"],
+        }
 
     app.state.readiness_checks = {"event_delivery": delivery_lag}
     return app

@@ -141,9 +141,17 @@ class Commitment(LedgerTable, table=True):
 
 # Tables whose rows are never updated or deleted: the service's role gets SELECT and INSERT only.
 APPEND_ONLY_TABLES: list[str] = [
-    "entry", "posting", "ledger_event", "idempotency_record", "commitment", "accounting_period",
-    "claim_action", "payment_batch", "bank_confirmation", "copayment_method",
+    "entry",
+    "posting",
+    "ledger_event",
+    "idempotency_record",
+    "commitment",
+    "accounting_period",
+    "claim_action",
+    "payment_batch",
+    "bank_confirmation",
+    "copayment_method",
 ]
 
 # Settlement tables (claims, batches) are declared in services/ledger/settlement/models.py.
-from services.ledger.settlement import models as _settlement_models  # noqa: F401
+from services.ledger.settlement import models as _settlement_models  # noqa: E402, F401

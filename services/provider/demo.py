@@ -17,14 +17,40 @@ from services.common.regions import Region, regions
 from services.provider.uscc import ALPHABET, check_character
 from services.provider.vocabulary import ProviderKind
 
-CITY_CODES = ("450100", "450200", "450300", "450400", "450500", "450600", "450700",
-              "450800", "450900", "451000", "451100", "451200", "451300", "451400")
+CITY_CODES = (
+    "450100",
+    "450200",
+    "450300",
+    "450400",
+    "450500",
+    "450600",
+    "450700",
+    "450800",
+    "450900",
+    "451000",
+    "451100",
+    "451200",
+    "451300",
+    "451400",
+)
 
 # Long-distance area codes of each city (for the contact landline).
-AREA_CODES = {"450100": "0771", "450200": "0772", "450300": "0773", "450400": "0774",
-              "450500": "0779", "450600": "0770", "450700": "0777", "450800": "0775",
-              "450900": "0775", "451000": "0776", "451100": "0774", "451200": "0778",
-              "451300": "0772", "451400": "0771"}
+AREA_CODES = {
+    "450100": "0771",
+    "450200": "0772",
+    "450300": "0773",
+    "450400": "0774",
+    "450500": "0779",
+    "450600": "0770",
+    "450700": "0777",
+    "450800": "0775",
+    "450900": "0775",
+    "451000": "0776",
+    "451100": "0774",
+    "451200": "0778",
+    "451300": "0772",
+    "451400": "0771",
+}
 
 # Streets that a resident of each city would recognise, and some every town has.
 CITY_STREETS = {
@@ -49,8 +75,14 @@ VILLAGES = ["那坡", "板桥", "六合", "大塘", "石门", "龙潭", "新圩"
 HOMES = ["颐康", "福乐", "康宁", "松鹤", "寿星", "仁爱", "乐龄", "百福"]
 SURNAMES = "黄韦李陆覃莫梁蒙农罗廖潘蓝卢甘"
 GIVEN = ["秀英", "建华", "丽萍", "志强", "海燕", "国庆", "桂兰", "明", "春梅", "伟"]
-BANKS = ["中国农业银行", "中国工商银行", "中国建设银行", "广西北部湾银行", "桂林银行",
-         "广西农村信用社"]
+BANKS = [
+    "中国农业银行",
+    "中国工商银行",
+    "中国建设银行",
+    "广西北部湾银行",
+    "桂林银行",
+    "广西农村信用社",
+]
 
 # 普惠 price lists by kind: (code, name, category, unit, low fen, high fen).
 PRICE_LISTS: dict[ProviderKind, list[tuple[str, str, str, str, int, int]]] = {
@@ -90,9 +122,13 @@ PRICE_LISTS: dict[ProviderKind, list[tuple[str, str, str, str, int, int]]] = {
 
 # Registration authority and organisation type (characters 1-2 of the USCC): 52 is a private
 # non-enterprise unit registered by civil affairs, 91 a company registered by market regulation.
-USCC_PREFIX = {ProviderKind.meal_point: "52", ProviderKind.community_embedded: "52",
-               ProviderKind.rural_station: "52", ProviderKind.institution: "52",
-               ProviderKind.home_care: "91"}
+USCC_PREFIX = {
+    ProviderKind.meal_point: "52",
+    ProviderKind.community_embedded: "52",
+    ProviderKind.rural_station: "52",
+    ProviderKind.institution: "52",
+    ProviderKind.home_care: "91",
+}
 
 
 def _organisation_code(rng: random.Random) -> str:
@@ -124,9 +160,16 @@ def _name(kind: ProviderKind, county: Region, rng: random.Random, n: int) -> str
 
 def _services(kind: ProviderKind, rng: random.Random) -> list[dict[str, Any]]:
     # Prices end in a whole jiao (multiples of 10 fen) as a price board would show them.
-    return [{"code": code, "name": name, "category": category, "unit": unit,
-             "price_fen": rng.randrange(low // 10, high // 10 + 1) * 10}
-            for code, name, category, unit, low, high in PRICE_LISTS[kind]]
+    return [
+        {
+            "code": code,
+            "name": name,
+            "category": category,
+            "unit": unit,
+            "price_fen": rng.randrange(low // 10, high // 10 + 1) * 10,
+        }
+        for code, name, category, unit, low, high in PRICE_LISTS[kind]
+    ]
 
 
 def demo_providers(per_kind_per_city: int = 1, *, seed: int = 2026) -> list[dict[str, Any]]:
@@ -140,8 +183,9 @@ def demo_providers(per_kind_per_city: int = 1, *, seed: int = 2026) -> list[dict
     serial = 0
     for city_code in CITY_CODES:
         city = known[city_code]
-        counties = sorted((r for r in known.values() if r.parent == city_code),
-                          key=lambda r: r.code) or [city]
+        counties = sorted(
+            (r for r in known.values() if r.parent == city_code), key=lambda r: r.code
+        ) or [city]
         streets = CITY_STREETS[city_code] + COMMON_STREETS
         for kind in ProviderKind:
             for i in range(per_kind_per_city):
@@ -152,29 +196,35 @@ def demo_providers(per_kind_per_city: int = 1, *, seed: int = 2026) -> list[dict
                 lat = round(county.lat + rng.uniform(-0.015, 0.015), 6)
                 lon = round(county.lon + rng.uniform(-0.015, 0.015), 6)
                 if kind is ProviderKind.rural_station:
-                    address = (f"{city.name}{county.name}{rng.choice(VILLAGES)}镇"
-                               f"{rng.choice(VILLAGES)}村{rng.randint(1, 12)}组{rng.randint(1, 80)}号")
+                    address = (
+                        f"{city.name}{county.name}{rng.choice(VILLAGES)}镇"
+                        f"{rng.choice(VILLAGES)}村{rng.randint(1, 12)}组{rng.randint(1, 80)}号"
+                    )
                 else:
-                    address = (f"{city.name}{county.name}{rng.choice(streets)}"
-                               f"{rng.randint(1, 399)}号")
+                    address = (
+                        f"{city.name}{county.name}{rng.choice(streets)}{rng.randint(1, 399)}号"
+                    )
                 name = _name(kind, county, rng, serial)
-                out.append({
-                    "name": name,
-                    "kind": kind.value,
-                    "uscc": demo_uscc(rng, kind, county.code),
-                    "region_code": county.code,
-                    "address": address,
-                    "lat": lat,
-                    "lon": lon,
-                    "contact": {
-                        "name": rng.choice(SURNAMES) + rng.choice(GIVEN),
-                        "phone": f"{AREA_CODES[city_code]}-{rng.randint(2000000, 8999999)}",
-                    },
-                    "bank_account": {
-                        "bank_name": f"{rng.choice(BANKS)}{city.name.removesuffix('市')}分行",
-                        "account_name": name,
-                        "account_number": "6" + "".join(str(rng.randrange(10)) for _ in range(18)),
-                    },
-                    "services": _services(kind, rng),
-                })
+                out.append(
+                    {
+                        "name": name,
+                        "kind": kind.value,
+                        "uscc": demo_uscc(rng, kind, county.code),
+                        "region_code": county.code,
+                        "address": address,
+                        "lat": lat,
+                        "lon": lon,
+                        "contact": {
+                            "name": rng.choice(SURNAMES) + rng.choice(GIVEN),
+                            "phone": f"{AREA_CODES[city_code]}-{rng.randint(2000000, 8999999)}",
+                        },
+                        "bank_account": {
+                            "bank_name": f"{rng.choice(BANKS)}{city.name.removesuffix('市')}分行",
+                            "account_name": name,
+                            "account_number": "6"
+                            + "".join(str(rng.randrange(10)) for _ in range(18)),
+                        },
+                        "services": _services(kind, rng),
+                    }
+                )
     return out

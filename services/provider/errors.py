@@ -92,5 +92,8 @@ class InvalidQuery(InvalidInput):
     message = "A search parameter is out of range."
 
 
-__all__ = [name for name, value in dict(globals()).items()
-           if isinstance(value, type) and issubclass(value, AppError)]
+__all__ = [
+    name
+    for name, value in dict(globals()).items()
+    if isinstance(value, type) and issubclass(value, AppError)
+]

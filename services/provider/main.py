@@ -26,8 +26,9 @@ def create_app(settings: ProviderSettings | None = None) -> FastAPI:
     settings = settings or get_settings()
 
     async def database() -> Database:
-        url = await resolve_database_url("provider", settings.database_url,
-                                         get_common_settings().data_dir)
+        url = await resolve_database_url(
+            "provider", settings.database_url, get_common_settings().data_dir
+        )
         return Database(url, pool_size=settings.pool_size, application_name="yiyang-provider")
 
     async def install_terminal_resolver(app: FastAPI) -> None:

@@ -61,8 +61,9 @@ class PgPoint(UserDefinedType):
 
 
 def _now() -> Any:
-    return Field(sa_column=Column(DateTime(timezone=True), nullable=False,
-                                  server_default=func.now()))
+    return Field(
+        sa_column=Column(DateTime(timezone=True), nullable=False, server_default=func.now())
+    )
 
 
 class DirectoryCounter(ProviderTable, table=True):
@@ -74,8 +75,10 @@ class DirectoryCounter(ProviderTable, table=True):
     version: int = Field(sa_column=Column(BigInteger, nullable=False, server_default="0"))
     changed_at: datetime = _now()
 
-    __table_args__ = (CheckConstraint("id = 1", name="single_row"),
-                      CheckConstraint("version >= 0", name="version_not_negative"))
+    __table_args__ = (
+        CheckConstraint("id = 1", name="single_row"),
+        CheckConstraint("version >= 0", name="version_not_negative"),
+    )
 
 
 class Provider(ProviderTable, table=True):
@@ -88,8 +91,9 @@ class Provider(ProviderTable, table=True):
     address: str = Field(sa_column=Column(Text, nullable=False))
     lat: float = Field(sa_column=Column(Double, nullable=False))
     lon: float = Field(sa_column=Column(Double, nullable=False))
-    location: Any = Field(default=None, sa_column=Column(
-        PgPoint(), Computed("point(lon, lat)", persisted=True)))
+    location: Any = Field(
+        default=None, sa_column=Column(PgPoint(), Computed("point(lon, lat)", persisted=True))
+    )
     contact_name: str = Field(sa_column=Column(Text, nullable=False))
     contact_phone_enc: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     contact_phone_masked: str = Field(sa_column=Column(String(20), nullable=False))
@@ -110,12 +114,17 @@ class Provider(ProviderTable, table=True):
         CheckConstraint(f"status IN ({sql_in(ProviderStatus)})", name="status"),
         CheckConstraint("credit_points >= 0", name="credit_points_not_negative"),
         CheckConstraint("lat BETWEEN -90 AND 90 AND lon BETWEEN -180 AND 180", name="coordinates"),
-        CheckConstraint("uscc ~ '^[0-9A-HJ-NP-RTUWXY]{2}[0-9]{6}[0-9A-HJ-NP-RTUWXY]{10}$'",
-                        name="uscc_shape"),
+        CheckConstraint(
+            "uscc ~ '^[0-9A-HJ-NP-RTUWXY]{2}[0-9]{6}[0-9A-HJ-NP-RTUWXY]{10}$'", name="uscc_shape"
+        ),
         Index("ix_provider_version", "version"),
         # Nearby search: a bounding box on the point, approved providers only.
-        Index("ix_provider_location_approved", "location", postgresql_using="gist",
-              postgresql_where=text("status = 'approved'")),
+        Index(
+            "ix_provider_location_approved",
+            "location",
+            postgresql_using="gist",
+            postgresql_where=text("status = 'approved'"),
+        ),
     )
 
 
@@ -123,8 +132,11 @@ class ServiceItem(ProviderTable, table=True):
     """One line of a provider's price list (普惠 price in fen)."""
 
     __tablename__ = "service_item"
-    provider_id: uuid.UUID = Field(sa_column=Column(
-        UUID(as_uuid=True), ForeignKey("provider.id", ondelete="CASCADE"), primary_key=True))
+    provider_id: uuid.UUID = Field(
+        sa_column=Column(
+            UUID(as_uuid=True), ForeignKey("provider.id", ondelete="CASCADE"), primary_key=True
+        )
+    )
     code: str = Field(sa_column=Column(String(40), primary_key=True))
     name: str = Field(sa_column=Column(Text, nullable=False))
     category: str = Field(sa_column=Column(String(40), nullable=False))
@@ -144,8 +156,9 @@ class ProviderStatusChange(ProviderTable, table=True):
 
     __tablename__ = "provider_status_change"
     id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=True))
-    provider_id: uuid.UUID = Field(sa_column=Column(
-        UUID(as_uuid=True), ForeignKey("provider.id"), nullable=False, index=True))
+    provider_id: uuid.UUID = Field(
+        sa_column=Column(UUID(as_uuid=True), ForeignKey("provider.id"), nullable=False, index=True)
+    )
     from_status: str | None = Field(sa_column=Column(String(20), nullable=True))
     to_status: str = Field(sa_column=Column(String(20), nullable=False))
     reason: str = Field(sa_column=Column(Text, nullable=False))
@@ -159,8 +172,9 @@ class CreditEvent(ProviderTable, table=True):
 
     __tablename__ = "credit_event"
     id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=True))
-    provider_id: uuid.UUID = Field(sa_column=Column(
-        UUID(as_uuid=True), ForeignKey("provider.id"), nullable=False, index=True))
+    provider_id: uuid.UUID = Field(
+        sa_column=Column(UUID(as_uuid=True), ForeignKey("provider.id"), nullable=False, index=True)
+    )
     kind: str = Field(sa_column=Column(String(20), nullable=False))
     points: int = Field(sa_column=Column(Integer, nullable=False))
     reason: str = Field(sa_column=Column(Text, nullable=False))
@@ -182,8 +196,9 @@ class ProviderChange(ProviderTable, table=True):
 
     __tablename__ = "provider_change"
     id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=True))
-    provider_id: uuid.UUID = Field(sa_column=Column(
-        UUID(as_uuid=True), ForeignKey("provider.id"), nullable=False, index=True))
+    provider_id: uuid.UUID = Field(
+        sa_column=Column(UUID(as_uuid=True), ForeignKey("provider.id"), nullable=False, index=True)
+    )
     kind: str = Field(sa_column=Column(String(20), nullable=False))
     detail: dict = Field(sa_column=Column(JSONB, nullable=False))
     actor: str = Field(sa_column=Column(Text, nullable=False))
@@ -201,14 +216,14 @@ class BankAccountChange(ProviderTable, table=True):
 
     __tablename__ = "bank_account_change"
     id: uuid.UUID = Field(sa_column=Column(UUID(as_uuid=True), primary_key=True))
-    provider_id: uuid.UUID = Field(sa_column=Column(
-        UUID(as_uuid=True), ForeignKey("provider.id"), nullable=False, index=True))
+    provider_id: uuid.UUID = Field(
+        sa_column=Column(UUID(as_uuid=True), ForeignKey("provider.id"), nullable=False, index=True)
+    )
     bank_name: str = Field(sa_column=Column(Text, nullable=False))
     account_name: str = Field(sa_column=Column(Text, nullable=False))
     account_number_enc: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     account_number_masked: str = Field(sa_column=Column(String(40), nullable=False))
-    status: str = Field(sa_column=Column(String(12), nullable=False,
-                                         server_default="pending"))
+    status: str = Field(sa_column=Column(String(12), nullable=False, server_default="pending"))
     requested_by: str = Field(sa_column=Column(Text, nullable=False))
     requested_at: datetime = _now()
     decided_by: str | None = Field(default=None, sa_column=Column(Text))
@@ -217,12 +232,16 @@ class BankAccountChange(ProviderTable, table=True):
     decided_txid: int | None = Field(default=None, sa_column=Column(BigInteger))
 
     __table_args__ = (
-        CheckConstraint("status IN ('pending', 'approved', 'rejected', 'superseded')",
-                        name="status"),
-        CheckConstraint("decided_by IS NULL OR decided_by <> requested_by",
-                        name="maker_checker"),
-        Index("uq_bank_account_change_pending", "provider_id", unique=True,
-              postgresql_where=text("status = 'pending'")),
+        CheckConstraint(
+            "status IN ('pending', 'approved', 'rejected', 'superseded')", name="status"
+        ),
+        CheckConstraint("decided_by IS NULL OR decided_by <> requested_by", name="maker_checker"),
+        Index(
+            "uq_bank_account_change_pending",
+            "provider_id",
+            unique=True,
+            postgresql_where=text("status = 'pending'"),
+        ),
     )
 
 
@@ -231,16 +250,18 @@ class Terminal(ProviderTable, table=True):
 
     __tablename__ = "terminal"
     id: uuid.UUID = Field(sa_column=Column(UUID(as_uuid=True), primary_key=True))
-    provider_id: uuid.UUID = Field(sa_column=Column(
-        UUID(as_uuid=True), ForeignKey("provider.id"), nullable=False, index=True))
+    provider_id: uuid.UUID = Field(
+        sa_column=Column(UUID(as_uuid=True), ForeignKey("provider.id"), nullable=False, index=True)
+    )
     name: str = Field(sa_column=Column(Text, nullable=False))
     secret_sha256: str = Field(sa_column=Column(String(64), nullable=False, unique=True))
     status: str = Field(sa_column=Column(String(20), nullable=False, server_default="active"))
     version: int = Field(sa_column=Column(BigInteger, nullable=False))
     created_by: str = Field(sa_column=Column(Text, nullable=False))
     created_at: datetime = _now()
-    revoked_at: datetime | None = Field(default=None, sa_column=Column(
-        DateTime(timezone=True), nullable=True))
+    revoked_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+    )
     revoked_by: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
 
     __table_args__ = (

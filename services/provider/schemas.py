@@ -35,8 +35,9 @@ class ServiceItemCreate(_Strict):
     code: ServiceCode
     name: Text
     category: ServiceCategory
-    unit: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
-                                           max_length=20)] = "次"
+    unit: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20)] = (
+        "次"
+    )
     # 普惠 price in fen: a positive integer (never a float).
     price_fen: int = Field(gt=0, le=100_000_000, strict=True)
 
@@ -51,8 +52,9 @@ def _unique_codes(items: list[ServiceItemCreate]) -> list[ServiceItemCreate]:
 
 
 # A price list: 1 to 200 items, each service code once.
-ServiceList = Annotated[list[ServiceItemCreate], Field(min_length=1, max_length=200),
-                        AfterValidator(_unique_codes)]
+ServiceList = Annotated[
+    list[ServiceItemCreate], Field(min_length=1, max_length=200), AfterValidator(_unique_codes)
+]
 
 
 class ServiceItemRead(BaseModel):
@@ -66,8 +68,9 @@ class ServiceItemRead(BaseModel):
 class BankAccountCreate(_Strict):
     bank_name: Text
     account_name: Text
-    account_number: Annotated[str, StringConstraints(strip_whitespace=True,
-                                                     pattern=r"^[0-9]{8,30}$")]
+    account_number: Annotated[
+        str, StringConstraints(strip_whitespace=True, pattern=r"^[0-9]{8,30}$")
+    ]
 
 
 class BankAccountRead(BaseModel):
@@ -121,8 +124,12 @@ class BankAccountRejection(_Strict):
 
 class ContactCreate(_Strict):
     name: Text
-    phone: Annotated[str, StringConstraints(strip_whitespace=True,
-                                            pattern=r"^(1[3-9][0-9]{9}|0[0-9]{2,3}-?[0-9]{7,8})$")]
+    phone: Annotated[
+        str,
+        StringConstraints(
+            strip_whitespace=True, pattern=r"^(1[3-9][0-9]{9}|0[0-9]{2,3}-?[0-9]{7,8})$"
+        ),
+    ]
 
 
 class ContactRead(BaseModel):

@@ -68,8 +68,12 @@ class ProviderDirectory:
                 for s in p.get("services") or ()
             }
             self.providers[str(p["id"])] = ProviderEntry(
-                str(p["id"]), p.get("kind") or "", p.get("status") or "", p.get("region_code"),
-                services)
+                str(p["id"]),
+                p.get("kind") or "",
+                p.get("status") or "",
+                p.get("region_code"),
+                services,
+            )
         for t in changes.get("terminals") or ():
             tid = str(t["id"])
             old_hash = self._hash_of_terminal.pop(tid, None)
@@ -78,7 +82,8 @@ class ProviderDirectory:
             digest = t.get("secret_sha256")
             if digest:
                 self.terminals_by_hash[digest] = TerminalEntry(
-                    tid, str(t["provider_id"]), t.get("status") or "")
+                    tid, str(t["provider_id"]), t.get("status") or ""
+                )
                 self._hash_of_terminal[tid] = digest
         version = changes.get("version")
         if isinstance(version, int) and version > self.version:
@@ -95,19 +100,25 @@ class ProviderDirectory:
         entry = self.terminals_by_hash.get(hash_terminal_secret(secret))
         if entry is None or entry.status != "active":
             return None
-        return Principal(sub=f"terminal:{entry.id}", role=Role.terminal,
-                         provider_id=entry.provider_id, terminal_id=entry.id)
+        return Principal(
+            sub=f"terminal:{entry.id}",
+            role=Role.terminal,
+            provider_id=entry.provider_id,
+            terminal_id=entry.id,
+        )
 
     async def poll_once(self, client: httpx.AsyncClient, token: str) -> bool:
         """Ask for the changes since the version seen; True when an answer was applied."""
-        response = await client.get("/v1/internal/directory", params={"since": self.version},
-                                    headers={"Authorization": f"Bearer {token}"})
+        response = await client.get(
+            "/v1/internal/directory",
+            params={"since": self.version},
+            headers={"Authorization": f"Bearer {token}"},
+        )
         response.raise_for_status()
         self.apply(response.json())
         return True
 
-    async def run(self, client: httpx.AsyncClient, token_source: Any,
-                  interval_s: float) -> None:
+    async def run(self, client: httpx.AsyncClient, token_source: Any, interval_s: float) -> None:
         """Poll for ever (a background task); failures are logged and retried next tick."""
         failures = 0
         while True:
@@ -119,10 +130,11 @@ class ProviderDirectory:
                 self.last_error = None
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:  # noqa: BLE001 - keep polling whatever happens
+            except Exception as exc:
                 failures += 1
                 self.last_error = type(exc).__name__
                 if failures in (1, 10) or failures % 60 == 0:
-                    log.warning("directory poll failed (%s), %d in a row",
-                                type(exc).__name__, failures)
+                    log.warning(
+                        "directory poll failed (%s), %d in a row", type(exc).__name__, failures
+                    )
             await asyncio.sleep(interval_s)

@@ -26,16 +26,23 @@ from services.voucher.repository import redemption as redemption_repo
 log = logging.getLogger("yiyang.voucher")
 
 
-def create_app(settings: VoucherSettings | None = None, *,
-               directory_transport: httpx.AsyncBaseTransport | None = None) -> FastAPI:
+def create_app(
+    settings: VoucherSettings | None = None,
+    *,
+    directory_transport: httpx.AsyncBaseTransport | None = None,
+) -> FastAPI:
     """The app. `directory_transport` lets tests reach an in-process provider app."""
     settings = settings or get_settings()
     common = get_common_settings()
 
     async def database() -> Database:
         url = await resolve_database_url("voucher", settings.database_url, common.data_dir)
-        return Database(url, pool_size=settings.pool_size, raw_pool_size=settings.raw_pool_size,
-                        application_name="yiyang-voucher")
+        return Database(
+            url,
+            pool_size=settings.pool_size,
+            raw_pool_size=settings.raw_pool_size,
+            application_name="yiyang-voucher",
+        )
 
     async def start_redemption(app: FastAPI) -> None:
         directory = ProviderDirectory()
@@ -43,35 +50,57 @@ def create_app(settings: VoucherSettings | None = None, *,
         app.state.terminal_resolver = directory.resolve_terminal
         app.state.background_tasks = []
         if settings.directory_poll_interval_s > 0:
-            client = httpx.AsyncClient(base_url=settings.provider_url or common.provider_url,
-                                       transport=directory_transport, timeout=5.0)
+            client = httpx.AsyncClient(
+                base_url=settings.provider_url or common.provider_url,
+                transport=directory_transport,
+                timeout=5.0,
+            )
             app.state.directory_client = client
             key = common.auth_private_key
-            app.state.background_tasks.append(asyncio.create_task(
-                directory.run(client, lambda: service_token(key, "voucher", ttl_s=600),
-                              settings.directory_poll_interval_s),
-                name="voucher-directory"))
+            app.state.background_tasks.append(
+                asyncio.create_task(
+                    directory.run(
+                        client,
+                        lambda: service_token(key, "voucher", ttl_s=600),
+                        settings.directory_poll_interval_s,
+                    ),
+                    name="voucher-directory",
+                )
+            )
         if settings.copay_retry_interval_s > 0:
-            app.state.background_tasks.append(asyncio.create_task(
-                _copay_retry(app, settings.copay_retry_interval_s), name="voucher-copay"))
+            app.state.background_tasks.append(
+                asyncio.create_task(
+                    _copay_retry(app, settings.copay_retry_interval_s), name="voucher-copay"
+                )
+            )
         if settings.nonce_purge_interval_s > 0:
-            app.state.background_tasks.append(asyncio.create_task(
-                _purge_nonces(app, settings.nonce_purge_interval_s), name="voucher-nonces"))
+            app.state.background_tasks.append(
+                asyncio.create_task(
+                    _purge_nonces(app, settings.nonce_purge_interval_s), name="voucher-nonces"
+                )
+            )
 
         async def outbox_check() -> dict:
             try:
                 lag = await outbox_repo.lag(app.state.db.raw_pool)
-            except Exception as exc:  # noqa: BLE001 - readiness reports, it does not raise
+            except Exception as exc:
                 return {"ok": False, "error": type(exc).__name__}
             # Ready while the relay keeps up; a stuck relay shows as not ready.
-            return {"ok": lag["oldest_age_s"] < 300, "undelivered": lag["undelivered"],
-                    "oldest_age_s": round(lag["oldest_age_s"], 3)}
+            return {
+                "ok": lag["oldest_age_s"] < 300,
+                "undelivered": lag["undelivered"],
+                "oldest_age_s": round(lag["oldest_age_s"], 3),
+            }
 
         async def directory_check() -> dict:
             # Reported, not required: codes, lists and voids work without the directory;
             # redemptions answer PROVIDER_NOT_APPROVED / 401 until it is loaded.
-            return {"ok": True, "loaded": directory.loaded.is_set(),
-                    "version": directory.version, "last_error": directory.last_error}
+            return {
+                "ok": True,
+                "loaded": directory.loaded.is_set(),
+                "version": directory.version,
+                "last_error": directory.last_error,
+            }
 
         app.state.readiness_checks = {"outbox": outbox_check, "directory": directory_check}
 
@@ -93,19 +122,20 @@ def create_app(settings: VoucherSettings | None = None, *,
                 created = await programs.ensure_defaults(session)
             if created:
                 log.info("programs loaded from defaults: %s", ", ".join(created))
-        except Exception as exc:  # noqa: BLE001 - an unmigrated database: /readyz says so
-            log.error("programs not loaded (is the database migrated?): %s",
-                      type(exc).__name__)
+        except Exception as exc:
+            log.error("programs not loaded (is the database migrated?): %s", type(exc).__name__)
         common = get_common_settings()
         # Tests (and anything embedding the service) may inject the ledger's client.
         http = getattr(app.state, "ledger_client", None)
         if http is None:
             http = httpx.AsyncClient(base_url=settings.ledger_url or common.ledger_url)
             app.state.owned_ledger_client = http
-        app.state.ledger = LedgerClient(http, common.auth_private_key,
-                                        timeout_s=settings.ledger_timeout_s)
-        app.state.issuance_engine = IssuanceEngine(app.state.db, app.state.ledger,
-                                                   settings.issuance_chunk_size)
+        app.state.ledger = LedgerClient(
+            http, common.auth_private_key, timeout_s=settings.ledger_timeout_s
+        )
+        app.state.issuance_engine = IssuanceEngine(
+            app.state.db, app.state.ledger, settings.issuance_chunk_size
+        )
         if settings.expiry_interval_s > 0:
             app.state.expiry_task = asyncio.create_task(_expire_forever(app))
 
@@ -127,9 +157,12 @@ def create_app(settings: VoucherSettings | None = None, *,
             try:
                 result = await expire_lapsed(app.state.db)
                 if result["expired"]:
-                    log.info("vouchers lapsed: %d, released %d fen", result["expired"],
-                             result["released_fen"])
-            except Exception as exc:  # noqa: BLE001 - try again next time
+                    log.info(
+                        "vouchers lapsed: %d, released %d fen",
+                        result["expired"],
+                        result["released_fen"],
+                    )
+            except Exception as exc:
                 log.error("voucher lapse failed: %s", type(exc).__name__)
 
     app = create_service_app(
@@ -153,11 +186,12 @@ async def _purge_nonces(app: FastAPI, interval_s: float) -> None:
         await asyncio.sleep(interval_s)
         try:
             # A minute of slack: a token is refused as expired long before its nonce goes.
-            await redemption_repo.purge_nonces(app.state.db.raw_pool,
-                                               datetime.now(UTC) - timedelta(minutes=1))
+            await redemption_repo.purge_nonces(
+                app.state.db.raw_pool, datetime.now(UTC) - timedelta(minutes=1)
+            )
         except asyncio.CancelledError:
             raise
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             log.warning("nonce purge failed: %s", type(exc).__name__)
 
 
@@ -174,11 +208,10 @@ async def _copay_retry(app: FastAPI, interval_s: float) -> None:
             done = await copay_refund.retry_due(pool, gateway_of(app))
             captured = await copay.sync_open(pool, gateway_of(app))
             if done or captured:
-                log.info("co-payments: %d refunds confirmed, %d payments synced", done,
-                         captured)
+                log.info("co-payments: %d refunds confirmed, %d payments synced", done, captured)
         except asyncio.CancelledError:
             raise
-        except Exception as exc:  # noqa: BLE001 - try again next time
+        except Exception as exc:
             log.warning("co-payment retry failed: %s", type(exc).__name__)
 
 

@@ -45,8 +45,9 @@ def _uuid_pk() -> Any:
 
 
 def _now() -> Any:
-    return Field(sa_column=Column(DateTime(timezone=True), nullable=False,
-                                  server_default=func.now()))
+    return Field(
+        sa_column=Column(DateTime(timezone=True), nullable=False, server_default=func.now())
+    )
 
 
 class Program(VoucherTable, table=True):
@@ -72,8 +73,9 @@ class ProgramVersion(VoucherTable, table=True):
     """Every configuration a program ever had: who changed what, when and why."""
 
     __tablename__ = "program_version"
-    program_code: str = Field(sa_column=Column(String(40), ForeignKey("program.code"),
-                                               primary_key=True))
+    program_code: str = Field(
+        sa_column=Column(String(40), ForeignKey("program.code"), primary_key=True)
+    )
     version: int = Field(sa_column=Column(Integer, primary_key=True))
     config: dict = Field(sa_column=Column(JSONB, nullable=False))
     changed_by: str = Field(sa_column=Column(Text, nullable=False))
@@ -105,22 +107,27 @@ class Beneficiary(VoucherTable, table=True):
     status: str = Field(sa_column=Column(String(20), nullable=False, server_default="active"))
     status_reason: str | None = Field(default=None, sa_column=Column(Text))
     status_changed_at: datetime | None = Field(
-        default=None, sa_column=Column(DateTime(timezone=True)))
+        default=None, sa_column=Column(DateTime(timezone=True))
+    )
     created_at: datetime = _now()
     created_by: str = Field(sa_column=Column(Text, nullable=False))
     # Payout bank account for cash benefits (bank, holder, number): one encrypted blob.
     payout_account_enc: bytes | None = Field(default=None, sa_column=Column(LargeBinary))
     payout_account_set_at: datetime | None = Field(
-        default=None, sa_column=Column(DateTime(timezone=True)))
+        default=None, sa_column=Column(DateTime(timezone=True))
+    )
     payout_account_set_by: str | None = Field(default=None, sa_column=Column(Text))
 
     __table_args__ = (
-        CheckConstraint("(payout_account_enc IS NULL) = (payout_account_set_at IS NULL) AND "
-                        "(payout_account_enc IS NULL) = (payout_account_set_by IS NULL)",
-                        name="payout_account_complete"),
+        CheckConstraint(
+            "(payout_account_enc IS NULL) = (payout_account_set_at IS NULL) AND "
+            "(payout_account_enc IS NULL) = (payout_account_set_by IS NULL)",
+            name="payout_account_complete",
+        ),
         CheckConstraint("sex IN ('M', 'F')", name="sex"),
-        CheckConstraint("care_setting IN ('home', 'community', 'institution')",
-                        name="care_setting"),
+        CheckConstraint(
+            "care_setting IN ('home', 'community', 'institution')", name="care_setting"
+        ),
         CheckConstraint("status IN ('active', 'suspended', 'deceased', 'moved')", name="status"),
         CheckConstraint("grade BETWEEN 0 AND 4", name="grade"),
     )
@@ -131,8 +138,11 @@ class Assessment(VoucherTable, table=True):
 
     __tablename__ = "assessment"
     id: uuid.UUID = _uuid_pk()
-    beneficiary_id: uuid.UUID = Field(sa_column=Column(
-        UUID(as_uuid=True), ForeignKey("beneficiary.id"), nullable=False, index=True))
+    beneficiary_id: uuid.UUID = Field(
+        sa_column=Column(
+            UUID(as_uuid=True), ForeignKey("beneficiary.id"), nullable=False, index=True
+        )
+    )
     self_care: int = Field(sa_column=Column(SmallInteger, nullable=False))
     motor: int = Field(sa_column=Column(SmallInteger, nullable=False))
     mental: int = Field(sa_column=Column(SmallInteger, nullable=False))
@@ -160,8 +170,11 @@ class ProxyAuthorisation(VoucherTable, table=True):
 
     __tablename__ = "proxy_authorisation"
     id: uuid.UUID = _uuid_pk()
-    beneficiary_id: uuid.UUID = Field(sa_column=Column(
-        UUID(as_uuid=True), ForeignKey("beneficiary.id"), nullable=False, index=True))
+    beneficiary_id: uuid.UUID = Field(
+        sa_column=Column(
+            UUID(as_uuid=True), ForeignKey("beneficiary.id"), nullable=False, index=True
+        )
+    )
     proxy_sub: str = Field(sa_column=Column(Text, nullable=False, index=True))
     name: str = Field(sa_column=Column(Text, nullable=False))
     relation: str = Field(sa_column=Column(Text, nullable=False))
@@ -171,9 +184,7 @@ class ProxyAuthorisation(VoucherTable, table=True):
     created_by: str = Field(sa_column=Column(Text, nullable=False))
     revoked_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
 
-    __table_args__ = (
-        CheckConstraint("status IN ('active', 'revoked')", name="status"),
-    )
+    __table_args__ = (CheckConstraint("status IN ('active', 'revoked')", name="status"),)
 
 
 class Voucher(VoucherTable, table=True):
@@ -187,8 +198,9 @@ class Voucher(VoucherTable, table=True):
 
     __tablename__ = "voucher"
     id: uuid.UUID = _uuid_pk()
-    beneficiary_id: uuid.UUID = Field(sa_column=Column(
-        UUID(as_uuid=True), ForeignKey("beneficiary.id"), nullable=False))
+    beneficiary_id: uuid.UUID = Field(
+        sa_column=Column(UUID(as_uuid=True), ForeignKey("beneficiary.id"), nullable=False)
+    )
     program_code: str = Field(sa_column=Column(String(40), nullable=False))
     program_version: int = Field(sa_column=Column(Integer, nullable=False))
     period: str = Field(sa_column=Column(String(7), nullable=False))
@@ -208,17 +220,18 @@ class Voucher(VoucherTable, table=True):
     day_limit_count: int | None = Field(default=None, sa_column=Column(Integer))
     # Usage today (Asia/Shanghai): reset by the redemption statement when the day changes.
     day_on: date | None = Field(default=None, sa_column=Column(Date))
-    day_count: int = Field(default=0, sa_column=Column(Integer, nullable=False,
-                                                      server_default="0"))
-    day_subsidy_fen: int = Field(default=0, sa_column=Column(BigInteger, nullable=False,
-                                                            server_default="0"))
+    day_count: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default="0"))
+    day_subsidy_fen: int = Field(
+        default=0, sa_column=Column(BigInteger, nullable=False, server_default="0")
+    )
     funding_shares: dict = Field(sa_column=Column(JSONB, nullable=False))
     # Where it may be spent (copied from the program): provider kinds and service categories.
     # When several vouchers could pay, the lowest priority number is used first.
     allowed_kinds: list[str] = Field(sa_column=Column(ARRAY(String(30)), nullable=False))
     allowed_categories: list[str] = Field(sa_column=Column(ARRAY(String(40)), nullable=False))
-    priority: int = Field(default=100, sa_column=Column(SmallInteger, nullable=False,
-                                                       server_default="100"))
+    priority: int = Field(
+        default=100, sa_column=Column(SmallInteger, nullable=False, server_default="100")
+    )
     # Where it may be spent: a provider's region must start with this GB/T 2260 prefix
     # (the person's province, city or county by the program's `spend_scope`, fixed at
     # issuance). A row inserted without it gets its budget region's city (trigger).
@@ -230,19 +243,26 @@ class Voucher(VoucherTable, table=True):
     updated_at: datetime = _now()
 
     __table_args__ = (
-        UniqueConstraint("beneficiary_id", "program_code", "period",
-                         name="uq_voucher_one_per_beneficiary_program_period"),
+        UniqueConstraint(
+            "beneficiary_id",
+            "program_code",
+            "period",
+            name="uq_voucher_one_per_beneficiary_program_period",
+        ),
         CheckConstraint("balance_fen >= 0 AND balance_fen <= face_fen", name="balance_range"),
         CheckConstraint("face_fen > 0", name="face_positive"),
         CheckConstraint(
-            "status IN ('active', 'exhausted', 'suspended', 'expired', 'revoked')",
-            name="status"),
+            "status IN ('active', 'exhausted', 'suspended', 'expired', 'revoked')", name="status"
+        ),
         CheckConstraint("period ~ '^[0-9]{4}-(0[1-9]|1[0-2])$'", name="period_format"),
         CheckConstraint("ratio_bp IS NULL OR ratio_bp BETWEEN 0 AND 10000", name="ratio"),
-        CheckConstraint("released_fen IS NULL OR (released_fen >= 0 AND status = 'expired')",
-                        name="released_only_when_expired"),
-        CheckConstraint("spend_region_prefix ~ '^[0-9]{2}([0-9]{2}){0,2}$'",
-                        name="spend_region_prefix_shape"),
+        CheckConstraint(
+            "released_fen IS NULL OR (released_fen >= 0 AND status = 'expired')",
+            name="released_only_when_expired",
+        ),
+        CheckConstraint(
+            "spend_region_prefix ~ '^[0-9]{2}([0-9]{2}){0,2}$'", name="spend_region_prefix_shape"
+        ),
         Index("ix_voucher_beneficiary_status", "beneficiary_id", "status"),
         Index("ix_voucher_period_program", "period", "program_code"),
     )
@@ -256,21 +276,20 @@ class Outbox(VoucherTable, table=True):
     """
 
     __tablename__ = "outbox"
-    id: int | None = Field(default=None, sa_column=Column(BigInteger, primary_key=True,
-                                                         autoincrement=True))
-    event_id: uuid.UUID = Field(sa_column=Column(UUID(as_uuid=True), nullable=False,
-                                                 unique=True))
+    id: int | None = Field(
+        default=None, sa_column=Column(BigInteger, primary_key=True, autoincrement=True)
+    )
+    event_id: uuid.UUID = Field(sa_column=Column(UUID(as_uuid=True), nullable=False, unique=True))
     type: str = Field(sa_column=Column(String(60), nullable=False))
     payload: dict = Field(sa_column=Column(JSONB, nullable=False))
     occurred_at: datetime = _now()
-    delivered_at: datetime | None = Field(default=None,
-                                          sa_column=Column(DateTime(timezone=True)))
-    attempts: int = Field(default=0, sa_column=Column(Integer, nullable=False,
-                                                     server_default="0"))
+    delivered_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    attempts: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default="0"))
     last_error: str | None = Field(default=None, sa_column=Column(Text))
     # 'rejected' when the ledger refused it for good (visible as lag, never retried blindly).
-    rejected: bool = Field(default=False, sa_column=Column(
-        sa_Boolean(), nullable=False, server_default="false"))
+    rejected: bool = Field(
+        default=False, sa_column=Column(sa_Boolean(), nullable=False, server_default="false")
+    )
 
     __table_args__ = (
         Index("ix_outbox_undelivered", "id", postgresql_where="delivered_at IS NULL"),
@@ -285,8 +304,9 @@ class UsedNonce(VoucherTable, table=True):
 
     __tablename__ = "used_nonce"
     nonce: bytes = Field(sa_column=Column(LargeBinary, primary_key=True))
-    expires_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False,
-                                                  index=True))
+    expires_at: datetime = Field(
+        sa_column=Column(DateTime(timezone=True), nullable=False, index=True)
+    )
     used_at: datetime = _now()
 
 
@@ -298,25 +318,30 @@ class Card(VoucherTable, table=True):
 
     __tablename__ = "card"
     id: uuid.UUID = _uuid_pk()
-    beneficiary_id: uuid.UUID = Field(sa_column=Column(
-        UUID(as_uuid=True), ForeignKey("beneficiary.id"), nullable=False))
+    beneficiary_id: uuid.UUID = Field(
+        sa_column=Column(UUID(as_uuid=True), ForeignKey("beneficiary.id"), nullable=False)
+    )
     nonce: bytes = Field(sa_column=Column(LargeBinary, nullable=False, unique=True))
     pin_salt: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     pin_hash: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
-    failed_attempts: int = Field(default=0, sa_column=Column(Integer, nullable=False,
-                                                            server_default="0"))
+    failed_attempts: int = Field(
+        default=0, sa_column=Column(Integer, nullable=False, server_default="0")
+    )
     status: str = Field(sa_column=Column(String(20), nullable=False, server_default="active"))
     created_at: datetime = _now()
     created_by: str = Field(sa_column=Column(Text, nullable=False))
     locked_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
-    replaced_at: datetime | None = Field(default=None,
-                                         sa_column=Column(DateTime(timezone=True)))
+    replaced_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
 
     __table_args__ = (
         CheckConstraint("status IN ('active', 'locked', 'replaced')", name="status"),
         CheckConstraint("failed_attempts BETWEEN 0 AND 5", name="failed_attempts"),
-        Index("uq_card_one_current", "beneficiary_id", unique=True,
-              postgresql_where="status <> 'replaced'"),
+        Index(
+            "uq_card_one_current",
+            "beneficiary_id",
+            unique=True,
+            postgresql_where="status <> 'replaced'",
+        ),
     )
 
 
@@ -328,10 +353,12 @@ class Redemption(VoucherTable, table=True):
 
     __tablename__ = "redemption"
     id: uuid.UUID = _uuid_pk()
-    voucher_id: uuid.UUID = Field(sa_column=Column(UUID(as_uuid=True), ForeignKey("voucher.id"),
-                                                   nullable=False, index=True))
-    beneficiary_id: uuid.UUID = Field(sa_column=Column(
-        UUID(as_uuid=True), ForeignKey("beneficiary.id"), nullable=False))
+    voucher_id: uuid.UUID = Field(
+        sa_column=Column(UUID(as_uuid=True), ForeignKey("voucher.id"), nullable=False, index=True)
+    )
+    beneficiary_id: uuid.UUID = Field(
+        sa_column=Column(UUID(as_uuid=True), ForeignKey("beneficiary.id"), nullable=False)
+    )
     provider_id: str = Field(sa_column=Column(Text, nullable=False))
     terminal_id: str | None = Field(default=None, sa_column=Column(Text))
     service_code: str = Field(sa_column=Column(Text, nullable=False))
@@ -343,12 +370,12 @@ class Redemption(VoucherTable, table=True):
     idempotency_key: str = Field(sa_column=Column(Text, nullable=False))
     request_hash: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     nonce: bytes | None = Field(default=None, sa_column=Column(LargeBinary))
-    card_id: uuid.UUID | None = Field(default=None, sa_column=Column(
-        UUID(as_uuid=True), ForeignKey("card.id")))
+    card_id: uuid.UUID | None = Field(
+        default=None, sa_column=Column(UUID(as_uuid=True), ForeignKey("card.id"))
+    )
     day_on: date = Field(sa_column=Column(Date, nullable=False))
     created_at: datetime = _now()
-    status: str = Field(sa_column=Column(String(20), nullable=False,
-                                         server_default="completed"))
+    status: str = Field(sa_column=Column(String(20), nullable=False, server_default="completed"))
     voided_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
     voided_by: str | None = Field(default=None, sa_column=Column(Text))
     void_reason: str | None = Field(default=None, sa_column=Column(Text))
@@ -360,7 +387,8 @@ class Redemption(VoucherTable, table=True):
         CheckConstraint(
             "gross_fen > 0 AND subsidy_fen > 0 AND copay_fen >= 0 "
             "AND subsidy_fen + copay_fen = gross_fen AND balance_after_fen >= 0",
-            name="amounts"),
+            name="amounts",
+        ),
         CheckConstraint("status IN ('completed', 'voided')", name="status"),
         Index("ix_redemption_provider_day", "provider_id", "day_on"),
         Index("ix_redemption_beneficiary_created", "beneficiary_id", "created_at"),
@@ -383,8 +411,9 @@ class IssuanceRun(VoucherTable, table=True):
     issued: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default="0"))
     skipped: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default="0"))
     failed: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default="0"))
-    chunks_done: int = Field(default=0, sa_column=Column(Integer, nullable=False,
-                                                         server_default="0"))
+    chunks_done: int = Field(
+        default=0, sa_column=Column(Integer, nullable=False, server_default="0")
+    )
     message: str | None = Field(default=None, sa_column=Column(Text))
     created_by: str = Field(sa_column=Column(Text, nullable=False))
     created_at: datetime = _now()
@@ -392,8 +421,9 @@ class IssuanceRun(VoucherTable, table=True):
     finished_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
 
     __table_args__ = (
-        CheckConstraint("status IN ('running', 'completed', 'budget_exhausted', 'interrupted')",
-                        name="status"),
+        CheckConstraint(
+            "status IN ('running', 'completed', 'budget_exhausted', 'interrupted')", name="status"
+        ),
         CheckConstraint("trigger IN ('run', 'enrolment')", name="trigger"),
         CheckConstraint("issued >= 0 AND skipped >= 0 AND failed >= 0", name="counters"),
         Index("ix_issuance_run_program_period", "program_code", "period"),
@@ -410,15 +440,19 @@ class IssuanceChunk(VoucherTable, table=True):
 
     __tablename__ = "issuance_chunk"
     id: uuid.UUID = _uuid_pk()
-    run_id: uuid.UUID = Field(sa_column=Column(UUID(as_uuid=True), ForeignKey("issuance_run.id"),
-                                               nullable=False, index=True))
+    run_id: uuid.UUID = Field(
+        sa_column=Column(
+            UUID(as_uuid=True), ForeignKey("issuance_run.id"), nullable=False, index=True
+        )
+    )
     seq: int = Field(sa_column=Column(Integer, nullable=False))
     program_code: str = Field(sa_column=Column(String(40), nullable=False))
     period: str = Field(sa_column=Column(String(7), nullable=False))
     region_code: str = Field(sa_column=Column(String(12), nullable=False))
     idempotency_key: str = Field(sa_column=Column(Text, nullable=False, unique=True))
-    beneficiary_ids: list[uuid.UUID] = Field(sa_column=Column(ARRAY(UUID(as_uuid=True)),
-                                                              nullable=False))
+    beneficiary_ids: list[uuid.UUID] = Field(
+        sa_column=Column(ARRAY(UUID(as_uuid=True)), nullable=False)
+    )
     amounts_fen: list[int] = Field(sa_column=Column(ARRAY(BigInteger), nullable=False))
     amount_fen: int = Field(sa_column=Column(BigInteger, nullable=False))
     status: str = Field(sa_column=Column(String(20), nullable=False, server_default="intent"))
@@ -433,10 +467,15 @@ class IssuanceChunk(VoucherTable, table=True):
         UniqueConstraint("run_id", "seq", name="uq_issuance_chunk_run_seq"),
         CheckConstraint("status IN ('intent', 'committed', 'done', 'refused')", name="status"),
         CheckConstraint("amount_fen > 0", name="amount_positive"),
-        CheckConstraint("cardinality(beneficiary_ids) = cardinality(amounts_fen)",
-                        name="amounts_match"),
-        Index("ix_issuance_chunk_open", "program_code", "period",
-              postgresql_where="status IN ('intent', 'committed')"),
+        CheckConstraint(
+            "cardinality(beneficiary_ids) = cardinality(amounts_fen)", name="amounts_match"
+        ),
+        Index(
+            "ix_issuance_chunk_open",
+            "program_code",
+            "period",
+            postgresql_where="status IN ('intent', 'committed')",
+        ),
     )
 
 
@@ -445,8 +484,11 @@ class CashBenefit(VoucherTable, table=True):
 
     __tablename__ = "cash_benefit"
     id: uuid.UUID = _uuid_pk()
-    beneficiary_id: uuid.UUID = Field(sa_column=Column(
-        UUID(as_uuid=True), ForeignKey("beneficiary.id"), nullable=False, index=True))
+    beneficiary_id: uuid.UUID = Field(
+        sa_column=Column(
+            UUID(as_uuid=True), ForeignKey("beneficiary.id"), nullable=False, index=True
+        )
+    )
     program_code: str = Field(sa_column=Column(String(40), nullable=False))
     program_version: int = Field(sa_column=Column(Integer, nullable=False))
     period: str = Field(sa_column=Column(String(7), nullable=False))
@@ -458,8 +500,12 @@ class CashBenefit(VoucherTable, table=True):
     created_at: datetime = _now()
 
     __table_args__ = (
-        UniqueConstraint("beneficiary_id", "program_code", "period",
-                         name="uq_cash_benefit_one_per_beneficiary_program_period"),
+        UniqueConstraint(
+            "beneficiary_id",
+            "program_code",
+            "period",
+            name="uq_cash_benefit_one_per_beneficiary_program_period",
+        ),
         CheckConstraint("amount_fen > 0", name="amount_positive"),
         CheckConstraint("period ~ '^[0-9]{4}-(0[1-9]|1[0-2])$'", name="period_format"),
     )

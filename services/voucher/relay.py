@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import signal
 import time
@@ -41,8 +42,9 @@ class LedgerUnavailable(Exception):
 
 
 class Relay:
-    def __init__(self, pool: asyncpg.Pool, client: httpx.AsyncClient, *,
-                 batch_size: int = DEFAULT_BATCH) -> None:
+    def __init__(
+        self, pool: asyncpg.Pool, client: httpx.AsyncClient, *, batch_size: int = DEFAULT_BATCH
+    ) -> None:
         self.pool = pool
         self.client = client
         if not 1 <= batch_size <= LEDGER_MAX_BATCH:
@@ -65,8 +67,10 @@ class Relay:
         with a 4xx (a malformed event): the caller then sends them one by one."""
         try:
             response = await self.client.post(
-                "/v1/events", content=_batch_body(rows),
-                headers={**self._auth(), "content-type": "application/json"})
+                "/v1/events",
+                content=_batch_body(rows),
+                headers={**self._auth(), "content-type": "application/json"},
+            )
         except httpx.HTTPError as exc:
             raise LedgerUnavailable(type(exc).__name__) from exc
         if response.status_code == 200:
@@ -89,8 +93,11 @@ class Relay:
                     if single is None:
                         outcome[str(row["event_id"])] = {
                             "status": "rejected",
-                            "error": {"code": "MALFORMED_EVENT",
-                                      "message": "the ledger refused the event's shape"}}
+                            "error": {
+                                "code": "MALFORMED_EVENT",
+                                "message": "the ledger refused the event's shape",
+                            },
+                        }
                     else:
                         outcome.update({r["event_id"]: r for r in single})
             else:
@@ -125,11 +132,17 @@ class Relay:
         if state == self._reported:
             return
         self._reported = state
-        log.info("delivered %d, rejected %d; undelivered %d, oldest %.1f s",
-                 self.delivered, self.rejected, lag["undelivered"], lag["oldest_age_s"])
+        log.info(
+            "delivered %d, rejected %d; undelivered %d, oldest %.1f s",
+            self.delivered,
+            self.rejected,
+            lag["undelivered"],
+            lag["oldest_age_s"],
+        )
 
-    async def run(self, *, idle_s: float = 0.2, stop: asyncio.Event | None = None,
-                  progress_s: float = 5.0) -> None:
+    async def run(
+        self, *, idle_s: float = 0.2, stop: asyncio.Event | None = None, progress_s: float = 5.0
+    ) -> None:
         stop = stop or asyncio.Event()
         backoff = 0.0
         last_report = time.monotonic()
@@ -139,8 +152,12 @@ class Relay:
                 if backoff:
                     log.info("ledger reachable again")
                 backoff = 0.0
-            except (LedgerUnavailable, OSError, asyncpg.PostgresError,
-                    asyncpg.InterfaceError) as exc:
+            except (
+                LedgerUnavailable,
+                OSError,
+                asyncpg.PostgresError,
+                asyncpg.InterfaceError,
+            ) as exc:
                 backoff = min(10.0, max(0.1, backoff * 2))
                 log.warning("delivery failed (%s); retrying in %.1f s", exc, backoff)
                 await _wait(stop, backoff)
@@ -155,18 +172,25 @@ class Relay:
 def _batch_body(rows: list[Any]) -> bytes:
     """`{"events": [...]}` for the ledger. Each payload is the outbox's own JSON text
     (jsonb::text), spliced in as it is rather than parsed and serialised again."""
-    return b'{"events":[' + b",".join(
-        b'{"event_id":"%s","type":%s,"occurred_at":%s,"payload":%s}' % (
-            str(r["event_id"]).encode(), orjson.dumps(r["type"]),
-            orjson.dumps(r["occurred_at"].isoformat()), r["payload"].encode())
-        for r in rows) + b"]}"
+    return (
+        b'{"events":['
+        + b",".join(
+            b'{"event_id":"%s","type":%s,"occurred_at":%s,"payload":%s}'
+            % (
+                str(r["event_id"]).encode(),
+                orjson.dumps(r["type"]),
+                orjson.dumps(r["occurred_at"].isoformat()),
+                r["payload"].encode(),
+            )
+            for r in rows
+        )
+        + b"]}"
+    )
 
 
 async def _wait(stop: asyncio.Event, seconds: float) -> None:
-    try:
+    with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(stop.wait(), seconds)
-    except TimeoutError:
-        pass
 
 
 async def _main(args: argparse.Namespace) -> int:
@@ -174,16 +198,22 @@ async def _main(args: argparse.Namespace) -> int:
 
     common = get_common_settings()
     url = args.database_url or await resolve_database_url(
-        "voucher", get_settings().database_url, common.data_dir)
-    pool = await asyncpg.create_pool(**asyncpg_connect_kwargs(url), min_size=1, max_size=2,
-                                     server_settings={"application_name": "yiyang-relay"})
+        "voucher", get_settings().database_url, common.data_dir
+    )
+    pool = await asyncpg.create_pool(
+        **asyncpg_connect_kwargs(url),
+        min_size=1,
+        max_size=2,
+        server_settings={"application_name": "yiyang-relay"},
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     try:
-        async with httpx.AsyncClient(base_url=args.ledger_url or common.ledger_url,
-                                     timeout=args.timeout) as client:
+        async with httpx.AsyncClient(
+            base_url=args.ledger_url or common.ledger_url, timeout=args.timeout
+        ) as client:
             relay = Relay(pool, client, batch_size=args.batch_size)
             log.info("relay started (batch %d)", args.batch_size)
             if args.once:
@@ -204,12 +234,19 @@ def _batch_size(text: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="yiyang relay", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="yiyang relay",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--database-url", help="the voucher database (default: settings)")
     parser.add_argument("--ledger-url", help="the ledger (default: YIYANG_LEDGER_URL)")
-    parser.add_argument("--batch-size", type=_batch_size, default=DEFAULT_BATCH,
-                        help=f"events per ledger call, 1..{LEDGER_MAX_BATCH}")
+    parser.add_argument(
+        "--batch-size",
+        type=_batch_size,
+        default=DEFAULT_BATCH,
+        help=f"events per ledger call, 1..{LEDGER_MAX_BATCH}",
+    )
     parser.add_argument("--idle", type=float, default=0.2, help="seconds between empty polls")
     parser.add_argument("--timeout", type=float, default=30.0)
     parser.add_argument("--once", action="store_true", help="deliver what is there and stop")

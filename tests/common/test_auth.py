@@ -20,8 +20,7 @@ from services.common.settings import CommonSettings
 
 
 def test_token_round_trip_carries_role_and_scope():
-    token = issue_token(DEV_AUTH_PRIVATE_KEY, role="proxy", sub="p1",
-                        beneficiary_ids=["b1", "b2"])
+    token = issue_token(DEV_AUTH_PRIVATE_KEY, role="proxy", sub="p1", beneficiary_ids=["b1", "b2"])
     p = verify_token(DEV_AUTH_PUBLIC_KEY, token)
     assert p.role is Role.proxy and p.beneficiary_ids == ("b1", "b2")
     assert p.may_act_for("b2") and not p.may_act_for("b3")
@@ -35,9 +34,15 @@ def test_expired_and_forged_tokens_are_refused():
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-    other = Ed25519PrivateKey.generate().private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption()).decode()
+    other = (
+        Ed25519PrivateKey.generate()
+        .private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        .decode()
+    )
     forged = issue_token(other, role="auditor")
     with pytest.raises(AppError) as e:
         verify_token(DEV_AUTH_PUBLIC_KEY, forged)
@@ -88,8 +93,12 @@ def test_development_keys_are_refused_in_production(monkeypatch):
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
     key = Ed25519PrivateKey.generate()
-    priv = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                             serialization.NoEncryption()).decode()
-    pub = key.public_key().public_bytes(serialization.Encoding.PEM,
-                                        serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+    priv = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    pub = (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
     assert CommonSettings(env="production", auth_private_key=priv, auth_public_key=pub)

@@ -3,11 +3,17 @@ client as stable 4xx errors with nothing changed."""
 
 import asyncpg
 import httpx
+import pytest
 from fastapi import FastAPI
-from sqlalchemy import text
+from sqlalchemy import Column, Integer, MetaData, Table, func, select, text
+from sqlalchemy.exc import DBAPIError
 
 from services.common.db import Database, SessionDep, asyncpg_connect_kwargs
 from services.common.errors import install_error_handlers
+
+POT = Table(
+    "pot", MetaData(), Column("id", Integer, primary_key=True), Column("amount_fen", Integer)
+)
 
 DDL = """
 CREATE TABLE pot (id int PRIMARY KEY, amount_fen bigint NOT NULL);
@@ -31,8 +37,7 @@ def build_app(db: Database) -> FastAPI:
     @app.post("/pot", status_code=201)
     async def add(amounts: list[int], session: SessionDep) -> dict:
         for i, amount in enumerate(amounts):
-            await session.execute(text("INSERT INTO pot VALUES (:i, :a)"),
-                                  {"i": i, "a": amount})
+            await session.execute(text("INSERT INTO pot VALUES (:i, :a)"), {"i": i, "a": amount})
         # Every statement succeeded; only COMMIT can still refuse (the deferred trigger).
         return {"inserted": len(amounts)}
 
@@ -81,3 +86,24 @@ async def test_validation_errors_name_the_field_and_do_not_echo_input(make_db):
     assert body["error"]["field"] == "0"
     assert "45010319900101123X" not in r.text
     await db.dispose()
+
+
+async def test_a_unit_of_work_can_be_one_read_only_snapshot(make_db):
+    sdb = await make_db("voucher")
+    conn = await asyncpg.connect(**asyncpg_connect_kwargs(sdb.owner_url))
+    await conn.execute("CREATE TABLE pot (id int PRIMARY KEY, amount_fen bigint NOT NULL)")
+    db = Database(sdb.owner_url)
+    try:
+        async with db.unit_of_work(isolation="REPEATABLE READ", readonly=True) as session:
+            assert (await session.execute(select(func.count()).select_from(POT))).scalar() == 0
+            # Another transaction commits a row; this snapshot does not see it.
+            await conn.execute("INSERT INTO pot VALUES (1, 5)")
+            assert (await session.execute(select(func.count()).select_from(POT))).scalar() == 0
+            with pytest.raises(DBAPIError, match="read-only transaction"):
+                await session.execute(POT.insert().values(id=2, amount_fen=1))
+        async with db.unit_of_work() as session:
+            await session.execute(POT.insert().values(id=2, amount_fen=1))
+        assert await count_rows(sdb.owner_url) == 2
+    finally:
+        await conn.close()
+        await db.dispose()

@@ -22,14 +22,22 @@ from services.voucher.service import codes
 from web.config import WebSettings
 
 INFRA = Path(__file__).resolve().parents[2] / "infra"
-EXAMPLES = {"common": CommonSettings, "voucher": VoucherSettings,
-            "provider": ProviderSettings, "ledger": LedgerSettings, "web": WebSettings}
+EXAMPLES = {
+    "common": CommonSettings,
+    "voucher": VoucherSettings,
+    "provider": ProviderSettings,
+    "ledger": LedgerSettings,
+    "web": WebSettings,
+}
 
 
 def _env_file(path: Path) -> dict[str, str]:
-    pairs = (line.split("=", 1) for line in path.read_text().splitlines()
-             if line.strip() and not line.lstrip().startswith("#"))
-    return {k: v for k, v in pairs}
+    pairs = (
+        line.split("=", 1)
+        for line in path.read_text().splitlines()
+        if line.strip() and not line.lstrip().startswith("#")
+    )
+    return dict(pairs)
 
 
 @pytest.mark.parametrize("name", list(EXAMPLES))
@@ -38,15 +46,16 @@ def test_each_env_example_names_exactly_the_settings_of_its_class(name):
     prefix = cls.model_config["env_prefix"]
     expected = {prefix.upper() + field.upper() for field in cls.model_fields}
     listed = set(_env_file(INFRA / "env" / f"{name}.env.example"))
-    assert listed == expected, (f"missing: {sorted(expected - listed)}, "
-                                f"unknown: {sorted(listed - expected)}")
+    assert listed == expected, (
+        f"missing: {sorted(expected - listed)}, unknown: {sorted(listed - expected)}"
+    )
 
 
 def test_the_migration_env_names_a_database_for_every_service():
     listed = set(_env_file(INFRA / "env" / "migrate.env.example"))
-    assert listed == {f"YIYANG_{s.upper()}_DATABASE_URL" for s in ("voucher", "provider",
-                                                                   "ledger")} | {
-        "YIYANG_LEDGER_PII_ENCRYPTION_KEY", "YIYANG_LEDGER_PII_HASH_KEY"}
+    assert listed == {
+        f"YIYANG_{s.upper()}_DATABASE_URL" for s in ("voucher", "provider", "ledger")
+    } | {"YIYANG_LEDGER_PII_ENCRYPTION_KEY", "YIYANG_LEDGER_PII_HASH_KEY"}
 
 
 def _exec_starts() -> list[tuple[str, list[str]]]:
@@ -64,7 +73,7 @@ def test_every_unit_runs_a_yiyang_command_with_arguments_it_accepts():
     starts = _exec_starts()
     assert {argv[0] for _, argv in starts} == {"serve", "relay", "migrate"}
     served = set()
-    for unit, argv in starts:
+    for _unit, argv in starts:
         if argv[0] not in MODULE_COMMANDS:
             args = build_parser().parse_args(argv)
             served.add(getattr(args, "service", None))
@@ -112,14 +121,22 @@ def test_the_placeholder_of_the_examples_is_refused_in_production(fresh_keys, mo
 
 
 def test_yiyang_keys_prints_one_line_per_secret():
-    out = subprocess.run([sys.executable, "-m", "services.cli", "keys"], capture_output=True,
-                         text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-m", "services.cli", "keys"], capture_output=True, text=True, check=True
+    ).stdout
     lines = out.splitlines()
     assert len(lines) == len(keys.generate())
     # Single-quoted: systemd and shells take such a value literally, `\n`s included.
     assert all(re.fullmatch(r"YIYANG_[A-Z_]+='[^'\n]+'", line) for line in lines), lines
-    assert out != subprocess.run([sys.executable, "-m", "services.cli", "keys"],
-                                 capture_output=True, text=True, check=True).stdout
+    assert (
+        out
+        != subprocess.run(
+            [sys.executable, "-m", "services.cli", "keys"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    )
 
 
 def _uuid():

@@ -5,7 +5,7 @@ from hypothesis import strategies as st
 from services.common.money import allocate, apply_ratio, yuan
 
 
-@given(st.integers(-10**12, 10**12), st.lists(st.integers(0, 10_000), min_size=1, max_size=6))
+@given(st.integers(-(10**12), 10**12), st.lists(st.integers(0, 10_000), min_size=1, max_size=6))
 def test_allocate_parts_sum_to_the_whole_and_stay_within_one_fen(total, weights):
     if sum(weights) == 0:
         with pytest.raises(ValueError):

@@ -27,8 +27,14 @@ def production(monkeypatch):
 
 # Each service's settings class and the secrets an operator must set for it.
 SECRETS = {
-    VoucherSettings: ("qr_private_key", "qr_public_key", "pii_encryption_key", "pii_hash_key",
-                      "stripe_secret_key", "stripe_webhook_secret"),
+    VoucherSettings: (
+        "qr_private_key",
+        "qr_public_key",
+        "pii_encryption_key",
+        "pii_hash_key",
+        "stripe_secret_key",
+        "stripe_webhook_secret",
+    ),
     ProviderSettings: ("pii_encryption_key", "pii_hash_key"),
     LedgerSettings: ("pii_encryption_key", "pii_hash_key"),
     WebSettings: ("session_secret", "stripe_publishable_key"),

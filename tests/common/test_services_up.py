@@ -12,8 +12,9 @@ async def test_service_is_healthy_ready_and_publishes_openapi(service, make_db):
     db = await make_db(service)
     main = importlib.import_module(f"services.{service}.main")
     config = importlib.import_module(f"services.{service}.config")
-    settings_cls = next(v for k, v in vars(config).items() if k.endswith("Settings")
-                        and k != "BaseSettings")
+    settings_cls = next(
+        v for k, v in vars(config).items() if k.endswith("Settings") and k != "BaseSettings"
+    )
     app = main.create_app(settings_cls(database_url=db.app_url))
     async with running(app) as client:
         assert (await client.get("/healthz")).json()["status"] == "ok"

@@ -51,27 +51,57 @@ class Ledger:
             return {
                 "entries": await conn.fetchval("SELECT count(*) FROM entry"),
                 "postings": await conn.fetchval("SELECT count(*) FROM posting"),
-                "balances": [tuple(r) for r in await conn.fetch(
-                    "SELECT id, balance_fen FROM account ORDER BY id")],
+                "balances": [
+                    tuple(r)
+                    for r in await conn.fetch("SELECT id, balance_fen FROM account ORDER BY id")
+                ],
                 "keys": await conn.fetchval("SELECT count(*) FROM idempotency_record"),
                 "events": await conn.fetchval("SELECT count(*) FROM ledger_event"),
             }
         finally:
             await conn.close()
 
-    async def appropriate(self, amount_by_source: dict[str, int], region: str = CITY,
-                          program: str = PROGRAM, key: str | None = None) -> httpx.Response:
-        return await self.c.post("/v1/appropriations", headers=self.finance, json={
-            "idempotency_key": key or f"appr:{uuid.uuid4()}", "program_code": program,
-            "region_code": region, "by_source": amount_by_source})
+    async def appropriate(
+        self,
+        amount_by_source: dict[str, int],
+        region: str = CITY,
+        program: str = PROGRAM,
+        key: str | None = None,
+    ) -> httpx.Response:
+        return await self.c.post(
+            "/v1/appropriations",
+            headers=self.finance,
+            json={
+                "idempotency_key": key or f"appr:{uuid.uuid4()}",
+                "program_code": program,
+                "region_code": region,
+                "by_source": amount_by_source,
+            },
+        )
 
-    async def commit(self, amount: int, region: str = DISTRICT, key: str | None = None,
-                     purpose: str = "voucher", shares: dict[str, int] | None = None,
-                     client: httpx.AsyncClient | None = None) -> httpx.Response:
-        return await (client or self.c).post("/v1/commitments", headers=self.service, json={
-            "idempotency_key": key or f"issuance:{uuid.uuid4()}:0", "purpose": purpose,
-            "program_code": PROGRAM, "region_code": region, "period": "2026-11",
-            "amount_fen": amount, "count": 1, "funding_shares": shares or SHARES})
+    async def commit(
+        self,
+        amount: int,
+        region: str = DISTRICT,
+        key: str | None = None,
+        purpose: str = "voucher",
+        shares: dict[str, int] | None = None,
+        client: httpx.AsyncClient | None = None,
+    ) -> httpx.Response:
+        return await (client or self.c).post(
+            "/v1/commitments",
+            headers=self.service,
+            json={
+                "idempotency_key": key or f"issuance:{uuid.uuid4()}:0",
+                "purpose": purpose,
+                "program_code": PROGRAM,
+                "region_code": region,
+                "period": "2026-11",
+                "amount_fen": amount,
+                "count": 1,
+                "funding_shares": shares or SHARES,
+            },
+        )
 
     async def events(self, events: list[dict[str, Any]]) -> list[dict[str, Any]]:
         r = await self.c.post("/v1/events", headers=self.service, json={"events": events})
@@ -79,8 +109,11 @@ class Ledger:
         return r.json()["results"]
 
     async def budget(self, region: str = DISTRICT) -> dict[str, Any]:
-        r = await self.c.get("/v1/budget", headers=self.service,
-                             params={"program_code": PROGRAM, "region_code": region})
+        r = await self.c.get(
+            "/v1/budget",
+            headers=self.service,
+            params={"program_code": PROGRAM, "region_code": region},
+        )
         assert r.status_code == 200, r.text
         return r.json()
 
@@ -91,26 +124,53 @@ class Ledger:
 
 
 def event(type_: str, budget_region: str = CITY, **payload: Any) -> dict[str, Any]:
-    return {"event_id": str(uuid.uuid4()), "type": type_,
-            "occurred_at": datetime.now(UTC).isoformat(),
-            "payload": {"program_code": PROGRAM, "region_code": DISTRICT,
-                        "budget_region_code": budget_region, "period": "2026-11",
-                        "funding_shares": SHARES, **payload}}
+    return {
+        "event_id": str(uuid.uuid4()),
+        "type": type_,
+        "occurred_at": datetime.now(UTC).isoformat(),
+        "payload": {
+            "program_code": PROGRAM,
+            "region_code": DISTRICT,
+            "budget_region_code": budget_region,
+            "period": "2026-11",
+            "funding_shares": SHARES,
+            **payload,
+        },
+    }
 
 
-def redemption(subsidy: int, redemption_id: str | None = None, provider: str = "prov-1",
-               voucher: str = "v-1", beneficiary: str = "b-1") -> dict[str, Any]:
-    return event("redemption.created", redemption_id=redemption_id or str(uuid.uuid4()),
-                 voucher_id=voucher, beneficiary_id=beneficiary, provider_id=provider,
-                 service_code="MEAL_LUNCH", gross_fen=subsidy + 300, subsidy_fen=subsidy,
-                 copay_fen=300)
+def redemption(
+    subsidy: int,
+    redemption_id: str | None = None,
+    provider: str = "prov-1",
+    voucher: str = "v-1",
+    beneficiary: str = "b-1",
+) -> dict[str, Any]:
+    return event(
+        "redemption.created",
+        redemption_id=redemption_id or str(uuid.uuid4()),
+        voucher_id=voucher,
+        beneficiary_id=beneficiary,
+        provider_id=provider,
+        service_code="MEAL_LUNCH",
+        gross_fen=subsidy + 300,
+        subsidy_fen=subsidy,
+        copay_fen=300,
+    )
 
 
 def void(redemption_event: dict[str, Any]) -> dict[str, Any]:
     p = redemption_event["payload"]
-    return event("redemption.voided", p["budget_region_code"], redemption_id=p["redemption_id"],
-                 voucher_id=p["voucher_id"], beneficiary_id=p["beneficiary_id"],
-                 provider_id=p["provider_id"], subsidy_fen=p["subsidy_fen"], reason="mistake")
+    return event(
+        "redemption.voided",
+        p["budget_region_code"],
+        redemption_id=p["redemption_id"],
+        voucher_id=p["voucher_id"],
+        beneficiary_id=p["beneficiary_id"],
+        provider_id=p["provider_id"],
+        subsidy_fen=p["subsidy_fen"],
+        reason="mistake",
+    )
 
 
 @pytest.fixture

@@ -15,25 +15,43 @@ async def booked(ledger):
     await ledger.events([redemption(100)])
     ledger.entry_id = r.json()["entry_id"]
     ledger.city_budget_account = await ledger.fetchval(
-        "SELECT id FROM account WHERE code = '3001' AND region_code = $1 LIMIT 1", CITY)
+        "SELECT id FROM account WHERE code = '3001' AND region_code = $1 LIMIT 1", CITY
+    )
     return ledger
 
 
 def _calls(lg):
-    commitment = {"idempotency_key": "k-access", "purpose": "voucher", "program_code": PROGRAM,
-                  "region_code": DISTRICT, "period": "2026-11", "amount_fen": 1,
-                  "count": 1, "funding_shares": {"central": 10_000}}
-    appropriation = {"idempotency_key": "a-access", "program_code": PROGRAM,
-                     "region_code": CITY, "by_source": {"central": 1}}
+    commitment = {
+        "idempotency_key": "k-access",
+        "purpose": "voucher",
+        "program_code": PROGRAM,
+        "region_code": DISTRICT,
+        "period": "2026-11",
+        "amount_fen": 1,
+        "count": 1,
+        "funding_shares": {"central": 10_000},
+    }
+    appropriation = {
+        "idempotency_key": "a-access",
+        "program_code": PROGRAM,
+        "region_code": CITY,
+        "by_source": {"central": 1},
+    }
     return {
         "appropriations": ("POST", "/v1/appropriations", {"json": appropriation}),
         "commitments": ("POST", "/v1/commitments", {"json": commitment}),
         "events": ("POST", "/v1/events", {"json": {"events": [redemption(5)]}}),
-        "reverse": ("POST", f"/v1/entries/{lg.entry_id}/reverse",
-                    {"json": {"idempotency_key": "r-access", "reason": "x"}}),
+        "reverse": (
+            "POST",
+            f"/v1/entries/{lg.entry_id}/reverse",
+            {"json": {"idempotency_key": "r-access", "reason": "x"}},
+        ),
         "close": ("POST", "/v1/periods/2026-01/close", {"json": {"idempotency_key": "c-a"}}),
-        "budget": ("GET", "/v1/budget", {"params": {"program_code": PROGRAM,
-                                                   "region_code": DISTRICT}}),
+        "budget": (
+            "GET",
+            "/v1/budget",
+            {"params": {"program_code": PROGRAM, "region_code": DISTRICT}},
+        ),
         "trial": ("GET", "/v1/trial-balance", {"params": {"region_code": CITY}}),
         "entries": ("GET", "/v1/entries", {"params": {"region_code": CITY}}),
         "statement": ("GET", f"/v1/accounts/{lg.city_budget_account}/statement", {}),
@@ -45,15 +63,29 @@ def _calls(lg):
 
 # who may call what; everyone else is refused ROLE_NOT_ALLOWED
 ALLOWED = {
-    "appropriations": {"finance"}, "commitments": {"service"}, "events": {"service"},
-    "reverse": {"finance"}, "close": {"finance"},
-    "budget": {"service", "finance", "auditor"}, "trial": {"finance", "auditor"},
-    "entries": {"finance", "auditor"}, "statement": {"finance", "auditor"},
+    "appropriations": {"finance"},
+    "commitments": {"service"},
+    "events": {"service"},
+    "reverse": {"finance"},
+    "close": {"finance"},
+    "budget": {"service", "finance", "auditor"},
+    "trial": {"finance", "auditor"},
+    "entries": {"finance", "auditor"},
+    "statement": {"finance", "auditor"},
     "entry": {"finance", "auditor"},
-    "verify": {"auditor"}, "metrics": {"service", "finance", "auditor"},
+    "verify": {"auditor"},
+    "metrics": {"service", "finance", "auditor"},
 }
-ROLES = ["beneficiary", "proxy", "provider_staff", "provider_admin", "civil_affairs",
-         "finance", "auditor", "service"]
+ROLES = [
+    "beneficiary",
+    "proxy",
+    "provider_staff",
+    "provider_admin",
+    "civil_affairs",
+    "finance",
+    "auditor",
+    "service",
+]
 
 
 async def test_wrong_role_is_refused_and_changes_nothing(booked):
@@ -93,13 +125,15 @@ async def test_city_finance_sees_only_its_city(booked):
     entries = (await booked.c.get("/v1/entries", headers=nanning)).json()["entries"]
     assert entries and all(e["region_code"].startswith("4501") for e in entries)
     liuzhou_acct = await booked.fetchval(
-        "SELECT id FROM account WHERE region_code = '450200' LIMIT 1")
+        "SELECT id FROM account WHERE region_code = '450200' LIMIT 1"
+    )
     r = await booked.c.get("/v1/entries", headers=nanning, params={"account": liuzhou_acct})
     assert r.status_code == 403
     r = await booked.c.get(f"/v1/accounts/{liuzhou_acct}/statement", headers=nanning)
     assert r.status_code == 403
-    r = await booked.c.get("/v1/budget", headers=nanning,
-                           params={"program_code": PROGRAM, "region_code": "450200"})
+    r = await booked.c.get(
+        "/v1/budget", headers=nanning, params={"program_code": PROGRAM, "region_code": "450200"}
+    )
     assert r.status_code == 403
 
 
@@ -110,6 +144,9 @@ async def test_unknown_ids_are_404_not_500(booked):
     assert r.status_code == 404 and r.json()["error"]["code"] == "ENTRY_NOT_FOUND"
     r = await booked.c.get(f"/v1/entries/{booked.entry_id}", headers=booked.auditor)
     assert r.status_code == 200 and sum(p["amount_fen"] for p in r.json()["postings"]) == 0
-    r = await booked.c.post(f"/v1/entries/{uuid.uuid4()}/reverse", headers=booked.finance,
-                            json={"idempotency_key": "x-404", "reason": "x"})
+    r = await booked.c.post(
+        f"/v1/entries/{uuid.uuid4()}/reverse",
+        headers=booked.finance,
+        json={"idempotency_key": "x-404", "reason": "x"},
+    )
     assert r.status_code == 404 and r.json()["error"]["code"] == "ENTRY_NOT_FOUND"

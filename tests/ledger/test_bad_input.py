@@ -4,11 +4,22 @@ import pytest
 
 from tests.ledger.conftest import CITY, DISTRICT, PROGRAM, SHARES, redemption
 
-GOOD_COMMITMENT = {"idempotency_key": "k-bad", "purpose": "voucher", "program_code": PROGRAM,
-                   "region_code": DISTRICT, "period": "2026-11", "amount_fen": 100,
-                   "count": 1, "funding_shares": SHARES}
-GOOD_APPROPRIATION = {"idempotency_key": "a-bad", "program_code": PROGRAM, "region_code": CITY,
-                      "by_source": {"central": 100}}
+GOOD_COMMITMENT = {
+    "idempotency_key": "k-bad",
+    "purpose": "voucher",
+    "program_code": PROGRAM,
+    "region_code": DISTRICT,
+    "period": "2026-11",
+    "amount_fen": 100,
+    "count": 1,
+    "funding_shares": SHARES,
+}
+GOOD_APPROPRIATION = {
+    "idempotency_key": "a-bad",
+    "program_code": PROGRAM,
+    "region_code": CITY,
+    "by_source": {"central": 100},
+}
 
 
 def _with(base, **changes):
@@ -74,10 +85,21 @@ async def test_bad_appropriations(funded):
 
 async def test_bad_event_batches_are_refused_whole(funded):
     before = await funded.snapshot()
-    for body in ({"events": []}, {"events": [{"event_id": "nope", "type": "x",
-                                               "occurred_at": "2026-11-01T00:00:00Z",
-                                               "payload": {}}]},
-                 {"events": [dict(redemption(5), occurred_at="yesterday")]}, {}):
+    for body in (
+        {"events": []},
+        {
+            "events": [
+                {
+                    "event_id": "nope",
+                    "type": "x",
+                    "occurred_at": "2026-11-01T00:00:00Z",
+                    "payload": {},
+                }
+            ]
+        },
+        {"events": [dict(redemption(5), occurred_at="yesterday")]},
+        {},
+    ):
         r = await funded.c.post("/v1/events", headers=funded.service, json=body)
         assert r.status_code == 422, r.text
     assert await funded.snapshot() == before
@@ -104,10 +126,14 @@ async def test_bad_query_parameters(funded):
 
 async def test_bad_reversal_and_close(funded):
     before = await funded.snapshot()
-    r = await funded.c.post("/v1/entries/not-a-uuid/reverse", headers=funded.finance,
-                            json={"idempotency_key": "x", "reason": "y"})
+    r = await funded.c.post(
+        "/v1/entries/not-a-uuid/reverse",
+        headers=funded.finance,
+        json={"idempotency_key": "x", "reason": "y"},
+    )
     assert r.status_code == 422
-    r = await funded.c.post("/v1/periods/2026-1/close", headers=funded.finance,
-                            json={"idempotency_key": "x"})
+    r = await funded.c.post(
+        "/v1/periods/2026-1/close", headers=funded.finance, json={"idempotency_key": "x"}
+    )
     assert r.status_code == 422
     assert await funded.snapshot() == before

@@ -24,12 +24,14 @@ async def instances(ledger, n=3):
 async def test_racing_commitments_never_overdraw_the_budget(ledger):
     await ledger.appropriate({"central": 95_000, "regional": 5_000})
     async with instances(ledger) as clients:
-        results = await asyncio.gather(*(
-            ledger.commit(10_000, client=clients[i % len(clients)]) for i in range(30)))
+        results = await asyncio.gather(
+            *(ledger.commit(10_000, client=clients[i % len(clients)]) for i in range(30))
+        )
     codes = sorted(r.status_code for r in results)
     assert codes.count(201) == 10 and codes.count(409) == 20
     assert {r.json()["error"]["code"] for r in results if r.status_code == 409} == {
-        "BUDGET_EXCEEDED"}
+        "BUDGET_EXCEEDED"
+    }
     assert (await ledger.budget())["available_fen"] == 0
     assert (await ledger.verify())["ok"]
 
@@ -37,9 +39,9 @@ async def test_racing_commitments_never_overdraw_the_budget(ledger):
 async def test_racing_retries_of_one_key_post_once(ledger):
     await ledger.appropriate({"central": 95_000, "regional": 5_000})
     async with instances(ledger) as clients:
-        results = await asyncio.gather(*(
-            ledger.commit(1_000, key="issuance:same:0", client=clients[i % 3])
-            for i in range(12)))
+        results = await asyncio.gather(
+            *(ledger.commit(1_000, key="issuance:same:0", client=clients[i % 3]) for i in range(12))
+        )
     assert {r.status_code for r in results} == {201}
     assert len({r.json()["entry_id"] for r in results}) == 1
     assert (await ledger.budget())["available_fen"] == 99_000
@@ -51,31 +53,35 @@ async def test_storm_of_posts_and_reversals(ledger):
     balance sums to zero, budgets are never negative, the chain verifies, and each event
     was applied once."""
     rng = random.Random(7)
-    approps = [await ledger.appropriate({"central": 950_000, "regional": 50_000})
-               for _ in range(3)]
+    approps = [await ledger.appropriate({"central": 950_000, "regional": 50_000}) for _ in range(3)]
     await ledger.commit(600_000)
     reds = [redemption(rng.randint(1, 5_000), provider=f"p{i % 4}") for i in range(120)]
     voids = [void(r) for r in reds[::3]]
     async with instances(ledger, 4) as clients:
+
         def client():
             return rng.choice(clients)
 
         async def send(events):
-            r = await client().post("/v1/events", headers=ledger.service,
-                                    json={"events": events})
+            r = await client().post("/v1/events", headers=ledger.service, json={"events": events})
             assert r.status_code == 200, r.text
             return r.json()["results"]
 
         jobs = []
         for i in range(0, len(reds), 10):
-            jobs.append(send(reds[i:i + 10]))
-            jobs.append(send(reds[i:i + 10]))  # a relay re-sending the same batch
+            jobs.append(send(reds[i : i + 10]))
+            jobs.append(send(reds[i : i + 10]))  # a relay re-sending the same batch
         jobs += [send([v]) for v in voids]  # may arrive before their redemption: rejected
         jobs += [ledger.commit(20_000, client=client()) for _ in range(20)]
-        jobs += [client().post(f"/v1/entries/{a.json()['entry_id']}/reverse",
-                               headers=ledger.finance,
-                               json={"idempotency_key": f"rev-{n}", "reason": "storm"})
-                 for n, a in enumerate(approps) for _ in range(2)]
+        jobs += [
+            client().post(
+                f"/v1/entries/{a.json()['entry_id']}/reverse",
+                headers=ledger.finance,
+                json={"idempotency_key": f"rev-{n}", "reason": "storm"},
+            )
+            for n, a in enumerate(approps)
+            for _ in range(2)
+        ]
         rng.shuffle(jobs)
         await asyncio.gather(*jobs)
         # settle: whatever voids were refused for arriving early stay refused; re-send all
@@ -86,18 +92,22 @@ async def test_storm_of_posts_and_reversals(ledger):
     try:
         assert await conn.fetchval("SELECT coalesce(sum(amount_fen), 0) FROM posting") == 0
         assert await conn.fetchval("SELECT coalesce(sum(balance_fen), 0) FROM account") == 0
-        assert await conn.fetchval(
-            "SELECT count(*) FROM account WHERE no_overdraft AND balance_fen * normal_sign < 0"
-        ) == 0
-        assert await conn.fetchval(
-            "SELECT count(*) FROM entry WHERE kind = 'redemption'") == len(reds)
-        assert await conn.fetchval(
-            "SELECT count(*) FROM ledger_event") == len(reds) + len(voids)
+        assert (
+            await conn.fetchval(
+                "SELECT count(*) FROM account WHERE no_overdraft AND balance_fen * normal_sign < 0"
+            )
+            == 0
+        )
+        assert await conn.fetchval("SELECT count(*) FROM entry WHERE kind = 'redemption'") == len(
+            reds
+        )
+        assert await conn.fetchval("SELECT count(*) FROM ledger_event") == len(reds) + len(voids)
         reversed_ = await conn.fetchval("SELECT count(*) FROM entry WHERE kind = 'reversal'")
         assert reversed_ <= len(approps)
         bad = await conn.fetchval(
             "SELECT count(*) FROM (SELECT entry_id FROM posting GROUP BY entry_id "
-            "HAVING sum(amount_fen) <> 0) x")
+            "HAVING sum(amount_fen) <> 0) x"
+        )
         assert bad == 0
     finally:
         await conn.close()

@@ -16,36 +16,76 @@ async def _connect(url):
     return await asyncpg.connect(**asyncpg_connect_kwargs(url))
 
 
-async def _raw_entry(conn, amounts, *, posted_at=None, seq=None, prev=None, period=None,
-                     key=None):
+async def _raw_entry(conn, amounts, *, posted_at=None, seq=None, prev=None, period=None, key=None):
     """Insert an entry with postings by hand, continuing the chain correctly."""
     head = await conn.fetchrow("SELECT * FROM book_head WHERE book = 'main' FOR UPDATE")
     now = posted_at or await conn.fetchval("SELECT clock_timestamp()")
     acct = await conn.fetchval("SELECT min(id) FROM account")
-    entry = {"id": uuid.uuid4(), "book": "main", "seq": seq or head["last_seq"] + 1,
-             "kind": "manual", "posted_at": now,
-             "period": period or await conn.fetchval(
-                 "SELECT to_char($1::timestamptz AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM')", now),
-             "program_code": None, "region_code": None, "provider_id": None,
-             "beneficiary_id": None, "voucher_id": None, "ref": None, "event_id": None,
-             "idempotency_key": key or f"manual:{uuid.uuid4()}", "reverses_entry_id": None, "memo": None,
-             "created_by": "test"}
-    lines = [{"line": i + 1, "account_id": acct, "amount_fen": a, "currency": "CNY",
-              "seq": entry["seq"], "posted_at": now, "period": entry["period"],
-              "program_code": None, "region_code": None, "funding_source": None,
-              "provider_id": None, "beneficiary_id": None, "voucher_id": None}
-             for i, a in enumerate(amounts)]
+    entry = {
+        "id": uuid.uuid4(),
+        "book": "main",
+        "seq": seq or head["last_seq"] + 1,
+        "kind": "manual",
+        "posted_at": now,
+        "period": period
+        or await conn.fetchval(
+            "SELECT to_char($1::timestamptz AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM')", now
+        ),
+        "program_code": None,
+        "region_code": None,
+        "provider_id": None,
+        "beneficiary_id": None,
+        "voucher_id": None,
+        "ref": None,
+        "event_id": None,
+        "idempotency_key": key or f"manual:{uuid.uuid4()}",
+        "reverses_entry_id": None,
+        "memo": None,
+        "created_by": "test",
+    }
+    lines = [
+        {
+            "line": i + 1,
+            "account_id": acct,
+            "amount_fen": a,
+            "currency": "CNY",
+            "seq": entry["seq"],
+            "posted_at": now,
+            "period": entry["period"],
+            "program_code": None,
+            "region_code": None,
+            "funding_source": None,
+            "provider_id": None,
+            "beneficiary_id": None,
+            "voucher_id": None,
+        }
+        for i, a in enumerate(amounts)
+    ]
     prev_hash = prev if prev is not None else bytes(head["last_hash"])
     h = hashing.entry_hash(prev_hash, entry, lines)
     await conn.execute(
         "INSERT INTO entry (id, seq, kind, posted_at, period, created_by, prev_hash, hash, "
         "idempotency_key) VALUES ($1, $2, 'manual', $3, $4, 'test', $5, $6, $7)",
-        entry["id"], entry["seq"], now, entry["period"], prev_hash, h, entry["idempotency_key"])
+        entry["id"],
+        entry["seq"],
+        now,
+        entry["period"],
+        prev_hash,
+        h,
+        entry["idempotency_key"],
+    )
     for line in lines:
         await conn.execute(
             "INSERT INTO posting (entry_id, line, account_id, amount_fen, seq, posted_at, "
-            "period) VALUES ($1, $2, $3, $4, $5, $6, $7)", entry["id"], line["line"], acct,
-            line["amount_fen"], entry["seq"], now, entry["period"])
+            "period) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            entry["id"],
+            line["line"],
+            acct,
+            line["amount_fen"],
+            entry["seq"],
+            now,
+            entry["period"],
+        )
     return entry["id"]
 
 
@@ -102,7 +142,11 @@ async def test_postings_cannot_be_added_to_an_earlier_entry(seeded):
             await conn.execute(
                 "INSERT INTO posting (entry_id, line, account_id, amount_fen, seq, posted_at, "
                 "period) SELECT $1, 9, min(id), 5, $2, $3, $4 FROM account",
-                e["id"], e["seq"], e["posted_at"], e["period"])
+                e["id"],
+                e["seq"],
+                e["posted_at"],
+                e["period"],
+            )
     finally:
         await conn.close()
 
@@ -148,7 +192,7 @@ async def test_triggers_refuse_even_the_owner(seeded):
     conn = await _connect(seeded.sdb.owner_url)
     try:
         for sql in OWNER_REFUSED:
-            with pytest.raises(asyncpg.PostgresError, match="JOURNAL_IMMUTABLE|DERIVED_ROW"):
+            with pytest.raises(asyncpg.PostgresError, match=r"JOURNAL_IMMUTABLE|DERIVED_ROW"):
                 await conn.execute(sql)
     finally:
         await conn.close()
@@ -166,35 +210,49 @@ async def test_budget_overdraft_is_refused_by_the_database(seeded):
                 await conn.execute(
                     "INSERT INTO posting (entry_id, line, account_id, amount_fen, seq, "
                     "posted_at, period) SELECT id, 3, $1, 10001, seq, posted_at, period "
-                    "FROM entry ORDER BY seq DESC LIMIT 1", budget)
+                    "FROM entry ORDER BY seq DESC LIMIT 1",
+                    budget,
+                )
     finally:
         await conn.close()
     assert await seeded.fetchval("SELECT balance_fen FROM account WHERE code = '3001'") == -10_000
 
 
 async def test_closed_period_takes_no_entries(seeded):
-    r = await seeded.c.post("/v1/periods/2026-10/close", headers=seeded.finance,
-                            json={"idempotency_key": "close-2026-10"})
+    r = await seeded.c.post(
+        "/v1/periods/2026-10/close",
+        headers=seeded.finance,
+        json={"idempotency_key": "close-2026-10"},
+    )
     assert r.status_code == 200, r.text
-    again = await seeded.c.post("/v1/periods/2026-10/close", headers=seeded.finance,
-                                json={"idempotency_key": "close-2026-10"})
+    again = await seeded.c.post(
+        "/v1/periods/2026-10/close",
+        headers=seeded.finance,
+        json={"idempotency_key": "close-2026-10"},
+    )
     assert again.json() == r.json()
-    r = await seeded.c.post("/v1/periods/2026-10/close", headers=seeded.finance,
-                            json={"idempotency_key": "close-2026-10-b"})
+    r = await seeded.c.post(
+        "/v1/periods/2026-10/close",
+        headers=seeded.finance,
+        json={"idempotency_key": "close-2026-10-b"},
+    )
     assert r.status_code == 409 and r.json()["error"]["code"] == "PERIOD_ALREADY_CLOSED"
-    current = await seeded.fetchval(
-        "SELECT to_char(now() AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM')")
-    r = await seeded.c.post(f"/v1/periods/{current}/close", headers=seeded.finance,
-                            json={"idempotency_key": "close-now"})
+    current = await seeded.fetchval("SELECT to_char(now() AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM')")
+    r = await seeded.c.post(
+        f"/v1/periods/{current}/close",
+        headers=seeded.finance,
+        json={"idempotency_key": "close-now"},
+    )
     assert r.status_code == 422 and r.json()["error"]["code"] == "PERIOD_NOT_ENDED"
     # An entry dated inside the closed period is refused by the database (a fresh book, so
     # the date is not before the last entry; the seeded entry is newer, so use a new db).
     conn = await _connect(seeded.sdb.owner_url)
     try:
-        with pytest.raises(asyncpg.PostgresError, match="PERIOD_CLOSED|POSTED_AT_INVALID"):
+        with pytest.raises(asyncpg.PostgresError, match=r"PERIOD_CLOSED|POSTED_AT_INVALID"):
             async with conn.transaction():
-                await _raw_entry(conn, [1, -1], posted_at=datetime.fromisoformat(
-                    "2026-10-15T12:00:00+08:00"))
+                await _raw_entry(
+                    conn, [1, -1], posted_at=datetime.fromisoformat("2026-10-15T12:00:00+08:00")
+                )
     finally:
         await conn.close()
 
@@ -204,17 +262,22 @@ async def test_closed_period_refusal_is_the_period_rule(make_db, tokens):
     sdb = await make_db("ledger")
     conn = await _connect(sdb.owner_url)
     try:
-        await conn.execute("INSERT INTO account (code, name, kind, normal_sign) "
-                           "VALUES ('1001', 'treasury_cash', 'asset', 1)")
-        await conn.execute("INSERT INTO accounting_period (period, closed_by) "
-                           "VALUES ('2026-10', 'test')")
+        await conn.execute(
+            "INSERT INTO account (code, name, kind, normal_sign) "
+            "VALUES ('1001', 'treasury_cash', 'asset', 1)"
+        )
+        await conn.execute(
+            "INSERT INTO accounting_period (period, closed_by) VALUES ('2026-10', 'test')"
+        )
         with pytest.raises(asyncpg.PostgresError, match="PERIOD_CLOSED"):
             async with conn.transaction():
-                await _raw_entry(conn, [1, -1], posted_at=datetime.fromisoformat(
-                    "2026-10-15T12:00:00+08:00"))
+                await _raw_entry(
+                    conn, [1, -1], posted_at=datetime.fromisoformat("2026-10-15T12:00:00+08:00")
+                )
         async with conn.transaction():
-            await _raw_entry(conn, [1, -1], posted_at=datetime.fromisoformat(
-                "2026-11-02T12:00:00+08:00"))
+            await _raw_entry(
+                conn, [1, -1], posted_at=datetime.fromisoformat("2026-11-02T12:00:00+08:00")
+            )
     finally:
         await conn.close()
 
@@ -255,10 +318,12 @@ async def test_no_conjured_balances_or_parallel_books(seeded):
         with pytest.raises(asyncpg.PostgresError, match="DERIVED_ROW"):
             await conn.execute(
                 "INSERT INTO account (code, name, kind, normal_sign, region_code, balance_fen) "
-                "VALUES ('1001', 'treasury_cash', 'asset', 1, '450900', 500)")
+                "VALUES ('1001', 'treasury_cash', 'asset', 1, '450900', 500)"
+            )
         with pytest.raises(asyncpg.CheckViolationError):
             await conn.execute(
                 "INSERT INTO book_head VALUES ('shadow', 0, decode(repeat('00', 32), 'hex'), "
-                "'-infinity')")
+                "'-infinity')"
+            )
     finally:
         await conn.close()

@@ -48,7 +48,8 @@ async def _kill_when_writing(owner_url: str, proc: subprocess.Popen) -> str:
         while time.monotonic() < deadline:
             state = await conn.fetchval(
                 "SELECT state FROM pg_stat_activity WHERE application_name = 'yiyang-ledger' "
-                "AND xact_start IS NOT NULL AND state <> 'idle' LIMIT 1")
+                "AND xact_start IS NOT NULL AND state <> 'idle' LIMIT 1"
+            )
             if state:
                 proc.send_signal(signal.SIGKILL)
                 return state
@@ -69,21 +70,40 @@ async def test_sigkill_mid_batch_then_resend_applies_each_event_once(make_db, to
     try:
         await _wait_ready(base, proc)
         async with httpx.AsyncClient(base_url=base, timeout=60) as c:
-            r = await c.post("/v1/appropriations", headers=finance, json={
-                "idempotency_key": "kill-appr", "program_code": PROGRAM, "region_code": CITY,
-                "by_source": {"central": 95_000_000, "regional": 5_000_000}})
+            r = await c.post(
+                "/v1/appropriations",
+                headers=finance,
+                json={
+                    "idempotency_key": "kill-appr",
+                    "program_code": PROGRAM,
+                    "region_code": CITY,
+                    "by_source": {"central": 95_000_000, "regional": 5_000_000},
+                },
+            )
             assert r.status_code == 201, r.text
-            r = await c.post("/v1/commitments", headers=service, json={
-                "idempotency_key": "kill-commit", "purpose": "voucher",
-                "program_code": PROGRAM, "region_code": DISTRICT, "period": "2026-11",
-                "amount_fen": 50_000_000, "count": 5000, "funding_shares": SHARES})
+            r = await c.post(
+                "/v1/commitments",
+                headers=service,
+                json={
+                    "idempotency_key": "kill-commit",
+                    "purpose": "voucher",
+                    "program_code": PROGRAM,
+                    "region_code": DISTRICT,
+                    "period": "2026-11",
+                    "amount_fen": 50_000_000,
+                    "count": 5000,
+                    "funding_shares": SHARES,
+                },
+            )
             assert r.status_code == 201, r.text
-        batch = [redemption(100 + i % 900, provider=f"p{i % 7}", voucher=f"v{i}")
-                 for i in range(BATCH)]
+        batch = [
+            redemption(100 + i % 900, provider=f"p{i % 7}", voucher=f"v{i}") for i in range(BATCH)
+        ]
         # 1) killed mid-request: the client gets no answer
         async with httpx.AsyncClient(base_url=base, timeout=60) as c:
-            send = asyncio.create_task(c.post("/v1/events", headers=service,
-                                              json={"events": batch}))
+            send = asyncio.create_task(
+                c.post("/v1/events", headers=service, json={"events": batch})
+            )
             state = await _kill_when_writing(sdb.owner_url, proc)
             with pytest.raises(httpx.TransportError):
                 await send
@@ -99,8 +119,9 @@ async def test_sigkill_mid_batch_then_resend_applies_each_event_once(make_db, to
             assert statuses <= {"applied", "duplicate"}, statuses
             again = await c.post("/v1/events", headers=service, json={"events": batch})
             assert {r["status"] for r in again.json()["results"]} == {"duplicate"}
-            verify = (await c.get("/v1/chain/verify", headers=tokens.headers(
-                "auditor", region="450000"))).json()
+            verify = (
+                await c.get("/v1/chain/verify", headers=tokens.headers("auditor", region="450000"))
+            ).json()
             assert verify["ok"], verify
     finally:
         if proc.poll() is None:
@@ -109,14 +130,20 @@ async def test_sigkill_mid_batch_then_resend_applies_each_event_once(make_db, to
     conn = await asyncpg.connect(**asyncpg_connect_kwargs(sdb.owner_url))
     try:
         ids = [uuid.UUID(e["event_id"]) for e in batch]
-        assert await conn.fetchval(
-            "SELECT count(*) FROM ledger_event WHERE event_id = ANY($1::uuid[]) "
-            "AND status = 'applied'", ids) == BATCH
-        assert await conn.fetchval(
-            "SELECT count(*) FROM entry WHERE kind = 'redemption'") == BATCH
+        assert (
+            await conn.fetchval(
+                "SELECT count(*) FROM ledger_event WHERE event_id = ANY($1::uuid[]) "
+                "AND status = 'applied'",
+                ids,
+            )
+            == BATCH
+        )
+        assert await conn.fetchval("SELECT count(*) FROM entry WHERE kind = 'redemption'") == BATCH
         subsidy = sum(e["payload"]["subsidy_fen"] for e in batch)
-        assert await conn.fetchval(
-            "SELECT -sum(balance_fen) FROM account WHERE code = '2201'") == subsidy
+        assert (
+            await conn.fetchval("SELECT -sum(balance_fen) FROM account WHERE code = '2201'")
+            == subsidy
+        )
         assert await conn.fetchval("SELECT sum(amount_fen) FROM posting") == 0
     finally:
         await conn.close()

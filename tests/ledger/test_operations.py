@@ -13,8 +13,7 @@ async def test_metrics_and_readiness_show_event_delivery(ledger):
     await ledger.events([good, redemption(999_999), good])
     m = (await ledger.c.get("/v1/metrics", headers=ledger.service)).json()
     counts = {(e["type"], e["status"]): e["count"] for e in m["events"]}
-    assert counts == {("redemption.created", "applied"): 1,
-                      ("redemption.created", "rejected"): 1}
+    assert counts == {("redemption.created", "applied"): 1, ("redemption.created", "rejected"): 1}
     assert m["entries"] == 3 and m["recent_delivery_lag_s"] is not None
     ready = await ledger.c.get("/readyz")
     assert ready.status_code == 200, ready.text

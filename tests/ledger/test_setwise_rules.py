@@ -14,8 +14,17 @@ import pytest
 from services.common.db import asyncpg_connect_kwargs
 from services.ledger import hashing
 
-E_COLS = ("id", "seq", "kind", "posted_at", "period", "idempotency_key", "created_by",
-          "prev_hash", "hash")
+E_COLS = (
+    "id",
+    "seq",
+    "kind",
+    "posted_at",
+    "period",
+    "idempotency_key",
+    "created_by",
+    "prev_hash",
+    "hash",
+)
 E_TYPES = ("uuid", "bigint", "text", "timestamptz", "text", "text", "text", "bytea", "bytea")
 P_COLS = ("entry_id", "line", "account_id", "amount_fen", "seq", "posted_at", "period")
 P_TYPES = ("uuid", "smallint", "bigint", "bigint", "bigint", "timestamptz", "text")
@@ -33,22 +42,51 @@ async def _batch(conn, amounts_per_entry, *, break_at=None, how=None, account=No
     head = await conn.fetchrow("SELECT * FROM book_head WHERE book = 'main'")
     now = await conn.fetchval("SELECT clock_timestamp()")
     period = await conn.fetchval(
-        "SELECT to_char($1::timestamptz AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM')", now)
+        "SELECT to_char($1::timestamptz AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM')", now
+    )
     acct = account or await conn.fetchval("SELECT min(id) FROM account")
     prev, seq = bytes(head["last_hash"]), head["last_seq"]
     entries, postings = [], []
     for i, amounts in enumerate(amounts_per_entry):
         seq += 1
-        e = {"id": uuid.uuid4(), "book": "main", "seq": seq, "kind": "manual", "posted_at": now,
-             "period": period, "program_code": None, "region_code": None, "provider_id": None,
-             "beneficiary_id": None, "voucher_id": None, "ref": None, "event_id": None,
-             "idempotency_key": f"manual:{uuid.uuid4()}", "reverses_entry_id": None,
-             "memo": None, "created_by": "test"}
-        lines = [{"entry_id": e["id"], "line": n + 1, "account_id": acct, "amount_fen": a,
-                  "currency": "CNY", "seq": seq, "posted_at": now, "period": period,
-                  "program_code": None, "region_code": None, "funding_source": None,
-                  "provider_id": None, "beneficiary_id": None, "voucher_id": None}
-                 for n, a in enumerate(amounts)]
+        e = {
+            "id": uuid.uuid4(),
+            "book": "main",
+            "seq": seq,
+            "kind": "manual",
+            "posted_at": now,
+            "period": period,
+            "program_code": None,
+            "region_code": None,
+            "provider_id": None,
+            "beneficiary_id": None,
+            "voucher_id": None,
+            "ref": None,
+            "event_id": None,
+            "idempotency_key": f"manual:{uuid.uuid4()}",
+            "reverses_entry_id": None,
+            "memo": None,
+            "created_by": "test",
+        }
+        lines = [
+            {
+                "entry_id": e["id"],
+                "line": n + 1,
+                "account_id": acct,
+                "amount_fen": a,
+                "currency": "CNY",
+                "seq": seq,
+                "posted_at": now,
+                "period": period,
+                "program_code": None,
+                "region_code": None,
+                "funding_source": None,
+                "provider_id": None,
+                "beneficiary_id": None,
+                "voucher_id": None,
+            }
+            for n, a in enumerate(amounts)
+        ]
         e["prev_hash"] = prev
         e["hash"] = prev = hashing.entry_hash(prev, e, lines)
         if i == break_at and how:
@@ -59,12 +97,15 @@ async def _batch(conn, amounts_per_entry, *, break_at=None, how=None, account=No
         f"INSERT INTO entry ({', '.join(E_COLS)}) SELECT {', '.join(E_COLS)} FROM unnest("
         + ", ".join(f"${i + 1}::{t}[]" for i, t in enumerate(E_TYPES))
         + f") WITH ORDINALITY AS t({', '.join(E_COLS)}, ord) ORDER BY ord",
-        *([e[c] for e in entries] for c in E_COLS))
+        *([e[c] for e in entries] for c in E_COLS),
+    )
     if postings:
         await conn.execute(
             f"INSERT INTO posting ({', '.join(P_COLS)}) SELECT * FROM unnest("
-            + ", ".join(f"${i + 1}::{t}[]" for i, t in enumerate(P_TYPES)) + ")",
-            *([p[c] for p in postings] for c in P_COLS))
+            + ", ".join(f"${i + 1}::{t}[]" for i, t in enumerate(P_TYPES))
+            + ")",
+            *([p[c] for p in postings] for c in P_COLS),
+        )
     return entries
 
 
@@ -114,17 +155,28 @@ async def test_a_balanced_batch_is_accepted_and_verifies(book):
 
 async def test_one_unbalanced_entry_refuses_the_whole_batch_and_is_named(book):
     seq = await book.fetchval("SELECT last_seq FROM book_head")
-    await _refused(book, f"ENTRY_UNBALANCED: entry {seq + 3} does not sum",
-                   lambda c: _batch(c, [[100, -100], [5, -5], [10, -9], [1, -1]]),
-                   at_commit=True)
+    await _refused(
+        book,
+        f"ENTRY_UNBALANCED: entry {seq + 3} does not sum",
+        lambda c: _batch(c, [[100, -100], [5, -5], [10, -9], [1, -1]]),
+        at_commit=True,
+    )
 
 
 async def test_one_entry_with_too_few_postings_refuses_the_batch(book):
     seq = await book.fetchval("SELECT last_seq FROM book_head")
-    await _refused(book, f"ENTRY_TOO_FEW_POSTINGS: entry {seq + 2} has 1 postings",
-                   lambda c: _batch(c, [[100, -100], [5], [1, -1]]), at_commit=True)
-    await _refused(book, f"ENTRY_TOO_FEW_POSTINGS: entry {seq + 1} has 0 postings",
-                   lambda c: _batch(c, [[]]), at_commit=True)
+    await _refused(
+        book,
+        f"ENTRY_TOO_FEW_POSTINGS: entry {seq + 2} has 1 postings",
+        lambda c: _batch(c, [[100, -100], [5], [1, -1]]),
+        at_commit=True,
+    )
+    await _refused(
+        book,
+        f"ENTRY_TOO_FEW_POSTINGS: entry {seq + 1} has 0 postings",
+        lambda c: _batch(c, [[]]),
+        at_commit=True,
+    )
 
 
 async def test_every_statement_of_a_transaction_is_checked(book):
@@ -148,8 +200,11 @@ async def test_a_fork_inside_a_batch_is_refused(book):
         e["prev_hash"] = bytes(32)
 
     seq = await book.fetchval("SELECT last_seq FROM book_head")
-    await _refused(book, f"CHAIN_FORK: entry {seq + 2} does not continue",
-                   lambda c: _batch(c, [[1, -1], [2, -2], [3, -3]], break_at=1, how=fork))
+    await _refused(
+        book,
+        f"CHAIN_FORK: entry {seq + 2} does not continue",
+        lambda c: _batch(c, [[1, -1], [2, -2], [3, -3]], break_at=1, how=fork),
+    )
 
 
 async def test_a_forged_link_to_another_entry_of_the_batch_is_refused(book):
@@ -159,8 +214,9 @@ async def test_a_forged_link_to_another_entry_of_the_batch_is_refused(book):
     def relink(e, lines, earlier):
         e["prev_hash"] = earlier[0]["hash"]
 
-    await _refused(book, "CHAIN_FORK",
-                   lambda c: _batch(c, [[1, -1], [2, -2], [3, -3]], break_at=2, how=relink))
+    await _refused(
+        book, "CHAIN_FORK", lambda c: _batch(c, [[1, -1], [2, -2], [3, -3]], break_at=2, how=relink)
+    )
 
 
 async def test_a_gap_and_a_repeated_seq_inside_a_batch_are_refused(book):
@@ -169,10 +225,12 @@ async def test_a_gap_and_a_repeated_seq_inside_a_batch_are_refused(book):
         for p in lines:
             p["seq"] += 1
 
-    await _refused(book, "CHAIN_SEQUENCE_GAP",
-                   lambda c: _batch(c, [[1, -1], [2, -2], [3, -3]], break_at=2, how=skip))
-    await _refused(book, "CHAIN_SEQUENCE_GAP",
-                   lambda c: _batch(c, [[1, -1]], break_at=0, how=skip))
+    await _refused(
+        book,
+        "CHAIN_SEQUENCE_GAP",
+        lambda c: _batch(c, [[1, -1], [2, -2], [3, -3]], break_at=2, how=skip),
+    )
+    await _refused(book, "CHAIN_SEQUENCE_GAP", lambda c: _batch(c, [[1, -1]], break_at=0, how=skip))
 
 
 async def test_dates_must_not_go_back_inside_a_batch(book):
@@ -181,8 +239,9 @@ async def test_dates_must_not_go_back_inside_a_batch(book):
         for p in lines:
             p["posted_at"] = e["posted_at"]
 
-    await _refused(book, "POSTED_AT_INVALID",
-                   lambda c: _batch(c, [[1, -1], [2, -2]], break_at=1, how=earlier))
+    await _refused(
+        book, "POSTED_AT_INVALID", lambda c: _batch(c, [[1, -1], [2, -2]], break_at=1, how=earlier)
+    )
 
 
 async def test_the_period_must_be_the_month_of_the_date(book):
@@ -191,8 +250,11 @@ async def test_the_period_must_be_the_month_of_the_date(book):
         for p in lines:
             p["period"] = "2020-01"
 
-    await _refused(book, "PERIOD_MISMATCH",
-                   lambda c: _batch(c, [[1, -1], [2, -2]], break_at=1, how=other_month))
+    await _refused(
+        book,
+        "PERIOD_MISMATCH",
+        lambda c: _batch(c, [[1, -1], [2, -2]], break_at=1, how=other_month),
+    )
 
 
 async def test_txid_is_the_databases_own(book):
@@ -202,7 +264,8 @@ async def test_txid_is_the_databases_own(book):
             "INSERT INTO entry (id, seq, kind, posted_at, period, created_by, prev_hash, hash, "
             "idempotency_key, txid) SELECT gen_random_uuid(), last_seq + 1, 'manual', "
             "last_posted_at, to_char(last_posted_at AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM'), "
-            "'test', last_hash, last_hash, 'forged-txid', 1 FROM book_head")
+            "'test', last_hash, last_hash, 'forged-txid', 1 FROM book_head"
+        )
 
     await _refused(book, "ENTRY_SEALED: an entry's txid", write)
 
@@ -216,7 +279,10 @@ async def test_postings_need_an_existing_account_and_entry(book):
         await conn.execute(
             "INSERT INTO posting (entry_id, line, account_id, amount_fen, seq, posted_at, "
             "period) SELECT gen_random_uuid(), 1, min(id), 5, $1, $2, $3 FROM account",
-            e["seq"], e["posted_at"], e["period"])
+            e["seq"],
+            e["posted_at"],
+            e["period"],
+        )
 
     await _refused(book, "UNKNOWN_ACCOUNT", no_account)
     await _refused(book, "ENTRY_SEALED", no_entry)
@@ -241,8 +307,9 @@ async def test_racing_raw_writers_never_fork_the_chain(book):
         for c in conns:
             await c.close()
     assert outcomes.count("ok") >= 1
-    assert all(o == "ok" or "CHAIN_" in o or "UniqueViolation" in o or "Deadlock" in o
-               for o in outcomes), outcomes
+    assert all(
+        o == "ok" or "CHAIN_" in o or "UniqueViolation" in o or "Deadlock" in o for o in outcomes
+    ), outcomes
     v = await book.verify()
     assert v["ok"] and v["entries_checked"] == 1 + 2 * outcomes.count("ok")
 
@@ -250,9 +317,13 @@ async def test_racing_raw_writers_never_fork_the_chain(book):
 async def _triggers(url):
     conn = await _connect(url)
     try:
-        return {r[0] for r in await conn.fetch(
-            "SELECT tgname FROM pg_trigger WHERE NOT tgisinternal "
-            "AND tgrelid IN ('entry'::regclass, 'book_head'::regclass)")}
+        return {
+            r[0]
+            for r in await conn.fetch(
+                "SELECT tgname FROM pg_trigger WHERE NOT tgisinternal "
+                "AND tgrelid IN ('entry'::regclass, 'book_head'::regclass)"
+            )
+        }
     finally:
         await conn.close()
 
@@ -268,8 +339,10 @@ async def test_the_setwise_migration_goes_down_to_the_row_triggers_and_up_again(
     assert not {"entry_chain_set", "book_head_entries_balanced"} & row_level
     conn = await _connect(sdb.owner_url)
     try:
-        await conn.execute("INSERT INTO account (code, name, kind, normal_sign) "
-                           "VALUES ('1001', 'treasury_cash', 'asset', 1)")
+        await conn.execute(
+            "INSERT INTO account (code, name, kind, normal_sign) "
+            "VALUES ('1001', 'treasury_cash', 'asset', 1)"
+        )
         async with conn.transaction():
             await _batch(conn, [[1, -1], [2, -2]])  # the row triggers accept a batch, too
         tx = conn.transaction()
@@ -293,6 +366,10 @@ async def test_a_posting_added_after_an_immediate_check_is_checked_too(book):
         await conn.execute(
             "INSERT INTO posting (entry_id, line, account_id, amount_fen, seq, posted_at, "
             "period) SELECT $1, 3, min(id), 7, $2, $3, $4 FROM account",
-            e["id"], e["seq"], e["posted_at"], e["period"])
+            e["id"],
+            e["seq"],
+            e["posted_at"],
+            e["period"],
+        )
 
     await _refused(book, "ENTRY_UNBALANCED", write)

@@ -66,22 +66,44 @@ class LedgerMachine(RuleBasedStateMachine):
 
     @rule(central=st.integers(1, 200_000), regional=st.integers(1, 20_000))
     def appropriate(self, central, regional):
-        r = self.run(self.c.post("/v1/appropriations", headers=self.finance, json={
-            "idempotency_key": str(uuid.uuid4()), "program_code": PROGRAM, "region_code": CITY,
-            "by_source": {"central": central, "regional": regional}}))
+        r = self.run(
+            self.c.post(
+                "/v1/appropriations",
+                headers=self.finance,
+                json={
+                    "idempotency_key": str(uuid.uuid4()),
+                    "program_code": PROGRAM,
+                    "region_code": CITY,
+                    "by_source": {"central": central, "regional": regional},
+                },
+            )
+        )
         assert r.status_code == 201, r.text
         self.budget["central"] += central
         self.budget["regional"] += regional
 
     @rule(amount=st.integers(1, 150_000))
     def commit(self, amount):
-        r = self.run(self.c.post("/v1/commitments", headers=self.service, json={
-            "idempotency_key": str(uuid.uuid4()), "purpose": "voucher",
-            "program_code": PROGRAM, "region_code": DISTRICT, "period": "2026-11",
-            "amount_fen": amount, "count": 1, "funding_shares": SHARES}))
+        r = self.run(
+            self.c.post(
+                "/v1/commitments",
+                headers=self.service,
+                json={
+                    "idempotency_key": str(uuid.uuid4()),
+                    "purpose": "voucher",
+                    "program_code": PROGRAM,
+                    "region_code": DISTRICT,
+                    "period": "2026-11",
+                    "amount_fen": amount,
+                    "count": 1,
+                    "funding_shares": SHARES,
+                },
+            )
+        )
         parts = split(amount)
         fits = any(v > 0 for v in self.budget.values()) and all(
-            self.budget[s] >= parts[s] for s in SOURCES)
+            self.budget[s] >= parts[s] for s in SOURCES
+        )
         if fits:
             assert r.status_code == 201, r.text
             for s in SOURCES:
@@ -120,8 +142,9 @@ class LedgerMachine(RuleBasedStateMachine):
 
     @rule(amount=st.integers(1, 50_000))
     def expire(self, amount):
-        result = self.send(event("voucher.expired", voucher_id="v", beneficiary_id="b",
-                                 released_fen=amount))
+        result = self.send(
+            event("voucher.expired", voucher_id="v", beneficiary_id="b", released_fen=amount)
+        )
         if amount <= self.outstanding:
             assert result["status"] == "applied", result
             self.outstanding -= amount
@@ -143,13 +166,19 @@ class LedgerMachine(RuleBasedStateMachine):
 
     @invariant()
     def balances_match_the_model(self):
-        b = self.run(self.c.get("/v1/budget", headers=self.service,
-                                params={"program_code": PROGRAM, "region_code": DISTRICT}))
+        b = self.run(
+            self.c.get(
+                "/v1/budget",
+                headers=self.service,
+                params={"program_code": PROGRAM, "region_code": DISTRICT},
+            )
+        )
         if b.status_code == 200 and b.json()["budget_region_code"]:
             # A source with nothing in it may have no account yet (an event refused for
             # overdrawing still opens the accounts it named): absent and zero are the same.
             assert {k: v for k, v in b.json()["by_source"].items() if v} == {
-                k: v for k, v in self.budget.items() if v}
+                k: v for k, v in self.budget.items() if v
+            }
         tb = self.run(self.c.get("/v1/trial-balance", headers=self.auditor)).json()
         assert tb["balanced"]
         by_code: dict[str, int] = {}
@@ -164,6 +193,10 @@ def test_ledger_matches_a_model_of_balances(pg_admin_url, db_templates):
     LedgerMachine.admin = pg_admin_url
     LedgerMachine.template = db_templates["ledger"]
     run = LedgerMachine.TestCase
-    run.settings = settings(max_examples=8, stateful_step_count=12, deadline=None,
-                            suppress_health_check=list(HealthCheck))
+    run.settings = settings(
+        max_examples=8,
+        stateful_step_count=12,
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+    )
     run().runTest()

@@ -28,8 +28,11 @@ async def _book(ledger):
 async def test_verify_names_the_altered_entry(ledger):
     await _book(ledger)
     target = await ledger.fetchval("SELECT id FROM entry WHERE seq = 4")
-    await _tamper(ledger, "UPDATE posting SET amount_fen = amount_fen + 1 "
-                          "WHERE entry_id = $1 AND line = 1", target)
+    await _tamper(
+        ledger,
+        "UPDATE posting SET amount_fen = amount_fen + 1 WHERE entry_id = $1 AND line = 1",
+        target,
+    )
     v = await ledger.verify()
     assert not v["ok"] and v["entries_checked"] == 3
     assert v["first_bad_entry"]["id"] == str(target) and v["first_bad_entry"]["seq"] == 4
@@ -86,7 +89,7 @@ async def test_appropriation_retry_posts_once(ledger):
 async def test_event_batches_apply_each_event_once(ledger):
     reds = await _book(ledger)
     entries = await ledger.fetchval("SELECT count(*) FROM entry")
-    again = await ledger.events(reds + [reds[0]])
+    again = await ledger.events([*reds, reds[0]])
     assert [r["status"] for r in again] == ["duplicate"] * 6
     assert await ledger.fetchval("SELECT count(*) FROM entry") == entries
     changed = dict(reds[1], payload=dict(reds[1]["payload"], subsidy_fen=1))
@@ -113,7 +116,12 @@ async def test_bad_events_are_recorded_rejected_not_fatal_to_the_batch(ledger):
     good = redemption(10)
     res = await ledger.events([bad_type, bad_payload, bad_shares, too_big, good])
     assert [r.get("error", {}).get("code") for r in res] == [
-        "UNKNOWN_EVENT_TYPE", "INVALID_PAYLOAD", "INVALID_PAYLOAD", "INSUFFICIENT_BALANCE", None]
+        "UNKNOWN_EVENT_TYPE",
+        "INVALID_PAYLOAD",
+        "INVALID_PAYLOAD",
+        "INSUFFICIENT_BALANCE",
+        None,
+    ]
     assert res[-1]["status"] == "applied"
     again = await ledger.events([bad_type, bad_payload, bad_shares, too_big, good])
     assert [r["status"] for r in again] == ["rejected"] * 4 + ["duplicate"]

@@ -19,19 +19,31 @@ async def connect(url: str) -> asyncpg.Connection:
     return await asyncpg.connect(**asyncpg_connect_kwargs(url))
 
 
-async def redeem_meal(conn: asyncpg.Connection, beneficiary_id: str, *,
-                      gross_fen: int = 1500) -> asyncpg.Record | None:
+async def redeem_meal(
+    conn: asyncpg.Connection, beneficiary_id: str, *, gross_fen: int = 1500
+) -> asyncpg.Record | None:
     """One real redemption through the service's own statement (REDEEM)."""
     now = datetime.now(UTC)
     return await redemption_repo.redeem(
-        conn, beneficiary_id=uuid.UUID(beneficiary_id), nonce=secrets.token_bytes(8),
-        nonce_expires_at=now + timedelta(seconds=60), provider_kind="meal_point",
-        category="meal", gross_fen=gross_fen,
-        today=now.astimezone(ZoneInfo("Asia/Shanghai")).date(), now=now,
-        redemption_id=uuid.uuid4(), event_id=uuid.uuid4(), provider_id="p-test",
-        terminal_id="t-test", service_code="MEAL_LUNCH",
-        idempotency_key=f"k-{uuid.uuid4()}", request_hash=b"\0" * 32, card_id=None,
-        provider_region="450103")
+        conn,
+        beneficiary_id=uuid.UUID(beneficiary_id),
+        nonce=secrets.token_bytes(8),
+        nonce_expires_at=now + timedelta(seconds=60),
+        provider_kind="meal_point",
+        category="meal",
+        gross_fen=gross_fen,
+        today=now.astimezone(ZoneInfo("Asia/Shanghai")).date(),
+        now=now,
+        redemption_id=uuid.uuid4(),
+        event_id=uuid.uuid4(),
+        provider_id="p-test",
+        terminal_id="t-test",
+        service_code="MEAL_LUNCH",
+        idempotency_key=f"k-{uuid.uuid4()}",
+        request_hash=b"\0" * 32,
+        card_id=None,
+        provider_region="450103",
+    )
 
 
 @pytest.fixture

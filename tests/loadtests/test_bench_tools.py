@@ -32,8 +32,9 @@ async def test_pgbench_statement_redeems_exactly_like_the_service(seeded_voucher
         await conn.execute(bench_tools.BENCH_PICK_SQL)
         before = await conn.fetchval("SELECT sum(balance_fen) FROM voucher")
         for n, nonce in ((1, 11), (2, 12), (1, 13)):
-            row = await conn.fetchrow(sql.replace(":nonce", str(nonce)).replace(":n", str(n))
-                                      .rstrip().rstrip(";"))
+            row = await conn.fetchrow(
+                sql.replace(":nonce", str(nonce)).replace(":n", str(n)).rstrip().rstrip(";")
+            )
             assert row["subsidy_fen"] == 500 and row["copay_fen"] == 1000
         after = await conn.fetchval("SELECT sum(balance_fen) FROM voucher")
         assert before - after == 1500
@@ -95,8 +96,15 @@ def test_wrk_script_sends_each_token_once_with_the_terminal_secret(tmp_path):
     tokens = tmp_path / "t.txt"
     tokens.write_text("\n".join(f"TOKEN{i}" for i in range(100_000)) + "\n")
     try:
-        result = bench_tools.run_wrk(server.url, tokens, "yyt_term.secret", threads=2,
-                                     connections=2, duration_s=1, rate_per_s=100)
+        result = bench_tools.run_wrk(
+            server.url,
+            tokens,
+            "yyt_term.secret",
+            threads=2,
+            connections=2,
+            duration_s=1,
+            rate_per_s=100,
+        )
     finally:
         server.close()
     seen = server.seen
@@ -119,8 +127,9 @@ def test_wrk_pacing_carries_the_offered_rate_despite_latency(tmp_path):
     tokens = tmp_path / "t.txt"
     tokens.write_text("\n".join(f"TOKEN{i}" for i in range(10_000)) + "\n")
     try:
-        result = bench_tools.run_wrk(server.url, tokens, "s", threads=2, connections=4,
-                                     duration_s=2, rate_per_s=200)
+        result = bench_tools.run_wrk(
+            server.url, tokens, "s", threads=2, connections=4, duration_s=2, rate_per_s=200
+        )
     finally:
         server.close()
     paced = bench_tools.pacing(200, [result])
@@ -129,13 +138,24 @@ def test_wrk_pacing_carries_the_offered_rate_despite_latency(tmp_path):
 
 
 def test_pacing_warns_when_carried_falls_short():
-    short = bench_tools.WrkResult(requests=1500, seconds=10.0, non2xx=0, errors=0, p50_ms=1,
-                                  p90_ms=1, p95_ms=1, p99_ms=1, max_ms=1, wrk_cores=0.1)
+    short = bench_tools.WrkResult(
+        requests=1500,
+        seconds=10.0,
+        non2xx=0,
+        errors=0,
+        p50_ms=1,
+        p90_ms=1,
+        p95_ms=1,
+        p99_ms=1,
+        max_ms=1,
+        wrk_cores=0.1,
+    )
     paced = bench_tools.pacing(200, [short])
     assert paced["carried_per_s"] == 150 and paced["carried_share"] == 0.75
     assert "75%" in paced["warning"]
-    text = bench.render({"machine": bench_tools.machine(),
-                         "fixed_rate": {"target_per_s": 200, **paced, "runs": []}})
+    text = bench.render(
+        {"machine": bench_tools.machine(), "fixed_rate": {"target_per_s": 200, **paced, "runs": []}}
+    )
     assert "**Warning** (fixed rate)" in text and "200 -> 150.0 (0.75)" in text
 
 
@@ -147,13 +167,19 @@ def test_top_frames_reads_collapsed_stacks(tmp_path):
 
 
 def test_render_shows_the_ratio_and_the_machine():
-    text = bench.render({
-        "machine": bench_tools.machine(),
-        "saturation": {"median_accepted_per_s": 300.0, "runs": [{"accepted_per_s": 300}]},
-        "direct_sql": {"median_tps": 1000.0, "runs": [{"tps": 1000}]},
-        "ratio_a_over_b": 0.3,
-        "fixed_rate": {"target_per_s": 120, "median_p50_ms": 5, "median_p95_ms": 9,
-                       "median_p99_ms": 20, "runs": [{"p50_ms": 5, "p95_ms": 9,
-                                                       "p99_ms": 20}]},
-    })
+    text = bench.render(
+        {
+            "machine": bench_tools.machine(),
+            "saturation": {"median_accepted_per_s": 300.0, "runs": [{"accepted_per_s": 300}]},
+            "direct_sql": {"median_tps": 1000.0, "runs": [{"tps": 1000}]},
+            "ratio_a_over_b": 0.3,
+            "fixed_rate": {
+                "target_per_s": 120,
+                "median_p50_ms": 5,
+                "median_p95_ms": 9,
+                "median_p99_ms": 20,
+                "runs": [{"p50_ms": 5, "p95_ms": 9, "p99_ms": 20}],
+            },
+        }
+    )
     assert "| (a)/(b) | 0.3 |" in text and "cores" in text

@@ -43,8 +43,10 @@ async def test_a_balance_changed_behind_the_redemptions_back_is_caught(seeded_vo
     await _redeem_some(db, ids)
     conn = await connect(db.owner_url)
     try:
-        await conn.execute("UPDATE voucher SET balance_fen = balance_fen - 1 WHERE id = "
-                           "(SELECT id FROM voucher LIMIT 1)")
+        await conn.execute(
+            "UPDATE voucher SET balance_fen = balance_fen - 1 WHERE id = "
+            "(SELECT id FROM voucher LIMIT 1)"
+        )
     finally:
         await conn.close()
     report = await _run(db.owner_url)
@@ -60,7 +62,8 @@ async def test_a_duplicated_event_and_a_redemption_without_event_are_caught(seed
         await conn.execute("DELETE FROM outbox WHERE id = (SELECT max(id) FROM outbox)")
         await conn.execute(
             "INSERT INTO outbox (event_id, type, payload) SELECT gen_random_uuid(), type, "
-            "payload FROM outbox WHERE id = (SELECT min(id) FROM outbox)")
+            "payload FROM outbox WHERE id = (SELECT min(id) FROM outbox)"
+        )
     finally:
         await conn.close()
     report = await _run(db.owner_url)
@@ -71,27 +74,36 @@ async def test_a_duplicated_event_and_a_redemption_without_event_are_caught(seed
 async def test_terminal_outcomes_catch_a_double_acceptance_and_a_lost_201(seeded_voucher_db):
     db, ids = seeded_voucher_db
     rows = await _redeem_some(db, ids, n=2)
-    good = [{"kind": "meal", "status": 201, "token": "t1", "redemption_id": str(rows[0]["id"])},
-            {"kind": "retry", "status": 200, "token": "t1", "redemption_id": str(rows[0]["id"])},
-            {"kind": "replay", "status": 409, "token": "t1", "redemption_id": None}]
+    good = [
+        {"kind": "meal", "status": 201, "token": "t1", "redemption_id": str(rows[0]["id"])},
+        {"kind": "retry", "status": 200, "token": "t1", "redemption_id": str(rows[0]["id"])},
+        {"kind": "replay", "status": 409, "token": "t1", "redemption_id": None},
+    ]
     report = await _run(db.owner_url, good)
     assert _result(report, "each token accepted once (as the terminals saw it)") is True
     assert _result(report, "replayed and invalid codes refused") is True
     assert _result(report, "every 201 is durable") is True
 
-    bad = good + [
+    bad = [
+        *good,
         {"kind": "meal", "status": 201, "token": "t1", "redemption_id": str(rows[1]["id"])},
         {"kind": "replay", "status": 201, "token": "t2", "redemption_id": str(rows[1]["id"])},
-        {"kind": "meal", "status": 201, "token": "t3",
-         "redemption_id": "00000000-0000-0000-0000-000000000000"}]
+        {
+            "kind": "meal",
+            "status": 201,
+            "token": "t3",
+            "redemption_id": "00000000-0000-0000-0000-000000000000",
+        },
+    ]
     report = await _run(db.owner_url, bad)
     assert _result(report, "each token accepted once (as the terminals saw it)") is False
     assert _result(report, "replayed and invalid codes refused") is False
     assert _result(report, "every 201 is durable") is False
 
 
-async def test_delivered_events_must_be_in_the_ledger_exactly_once(seeded_voucher_db, make_db,
-                                                                   tokens):
+async def test_delivered_events_must_be_in_the_ledger_exactly_once(
+    seeded_voucher_db, make_db, tokens
+):
     """The ledger side, against the real ledger service: events applied through /v1/events."""
     from services.ledger.config import LedgerSettings
     from services.ledger.main import create_app
@@ -102,11 +114,18 @@ async def test_delivered_events_must_be_in_the_ledger_exactly_once(seeded_vouche
     ledger = await make_db("ledger")
     conn = await connect(db.owner_url)
     try:
-        events = [{"event_id": str(r["event_id"]), "type": r["type"],
-                   "occurred_at": r["occurred_at"].isoformat(),
-                   "payload": json.loads(r["payload"])}
-                  for r in await conn.fetch("SELECT event_id, type, occurred_at, payload::text "
-                                            "AS payload FROM outbox ORDER BY id")]
+        events = [
+            {
+                "event_id": str(r["event_id"]),
+                "type": r["type"],
+                "occurred_at": r["occurred_at"].isoformat(),
+                "payload": json.loads(r["payload"]),
+            }
+            for r in await conn.fetch(
+                "SELECT event_id, type, occurred_at, payload::text "
+                "AS payload FROM outbox ORDER BY id"
+            )
+        ]
         await conn.execute("UPDATE outbox SET delivered_at = now()")
     finally:
         await conn.close()
@@ -119,17 +138,22 @@ async def test_delivered_events_must_be_in_the_ledger_exactly_once(seeded_vouche
     async with running(app) as client:
         # Fund the ledger as the seeding step does, so that the events post.
         for path, role, body in seed.funding_requests(
-                region_code="450103", period=seed.current_period(), count=len(ids),
-                plans=seed.default_plans()):
+            region_code="450103",
+            period=seed.current_period(),
+            count=len(ids),
+            plans=seed.default_plans(),
+        ):
             f = await client.post(path, json=body, headers=tokens.headers(role, region="450000"))
             assert f.status_code == 201, f.text
-        r = await client.post("/v1/events", json={"events": events},
-                              headers=tokens.headers("service"))
+        r = await client.post(
+            "/v1/events", json={"events": events}, headers=tokens.headers("service")
+        )
         assert r.status_code == 200, r.text
         assert {x["status"] for x in r.json()["results"]} == {"applied"}, r.text
         # A redelivery is harmless: still exactly once.
-        again = await client.post("/v1/events", json={"events": events},
-                                  headers=tokens.headers("service"))
+        again = await client.post(
+            "/v1/events", json={"events": events}, headers=tokens.headers("service")
+        )
         assert {x["status"] for x in again.json()["results"]} == {"duplicate"}
     report = check.Report()
     await check.check_ledger_side(ledger.owner_url, delivered, report)

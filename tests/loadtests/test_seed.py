@@ -13,14 +13,17 @@ _W = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 
 
 def _id_valid(nid: str) -> bool:
-    return len(nid) == 18 and "10X98765432"[sum(int(c) * w for c, w in zip(nid, _W)) % 11] \
-        == nid[17]
+    return (
+        len(nid) == 18 and "10X98765432"[sum(int(c) * w for c, w in zip(nid, _W)) % 11] == nid[17]
+    )
 
 
 def test_national_ids_carry_the_gb11643_check_character():
     # The standard's own worked example.
-    assert seed.national_id("110105", __import__("datetime").date(1949, 12, 31), 2) \
+    assert (
+        seed.national_id("110105", __import__("datetime").date(1949, 12, 31), 2)
         == "11010519491231002X"
+    )
 
 
 def test_uscc_matches_the_gb32100_check_character():
@@ -39,8 +42,9 @@ async def test_bulk_seed_writes_people_and_their_vouchers(seeded_voucher_db):
     cipher = PiiCipher(dev_keys.DEV_PII_ENCRYPTION_KEY, dev_keys.DEV_PII_HASH_KEY)
     conn = await connect(db.owner_url)
     try:
-        people = await conn.fetch("SELECT national_id_enc, national_id_hash, birth_on, sex "
-                                  "FROM beneficiary")
+        people = await conn.fetch(
+            "SELECT national_id_enc, national_id_hash, birth_on, sex FROM beneficiary"
+        )
         assert len(people) == 12
         for p in people:
             nid = cipher.decrypt(p["national_id_enc"])
@@ -49,11 +53,10 @@ async def test_bulk_seed_writes_people_and_their_vouchers(seeded_voucher_db):
             assert nid[6:14] == p["birth_on"].strftime("%Y%m%d")
             assert p["sex"] == ("M" if int(nid[16]) % 2 else "F")
         vouchers = await conn.fetch(
-            "SELECT program_code, face_fen, balance_fen, funding_shares, allowed_kinds "
-            "FROM voucher")
+            "SELECT program_code, face_fen, balance_fen, funding_shares, allowed_kinds FROM voucher"
+        )
         assert len(vouchers) == 24
-        assert {v["program_code"] for v in vouchers} == {"meal_assistance",
-                                                          "disability_subsidy"}
+        assert {v["program_code"] for v in vouchers} == {"meal_assistance", "disability_subsidy"}
         assert all(v["balance_fen"] == v["face_fen"] for v in vouchers)
         assert all(sum(json.loads(v["funding_shares"]).values()) == 10_000 for v in vouchers)
     finally:
@@ -79,8 +82,12 @@ async def test_people_only_seeding_for_issuance_writes_no_vouchers(make_db):
         assert await conn.fetchval("SELECT count(*) FROM beneficiary") == len(ids) == 11
         assert await conn.fetchval("SELECT count(*) FROM voucher") == 0
         # Eligible for issuance: graded, assessment still valid.
-        assert await conn.fetchval(
-            "SELECT count(*) FROM beneficiary WHERE grade BETWEEN 2 AND 4 "
-            "AND grade_valid_until > now()") == 11
+        assert (
+            await conn.fetchval(
+                "SELECT count(*) FROM beneficiary WHERE grade BETWEEN 2 AND 4 "
+                "AND grade_valid_until > now()"
+            )
+            == 11
+        )
     finally:
         await conn.close()

@@ -24,9 +24,13 @@ from tests.conftest import running
 
 def _outcome(kind: str, r: httpx.Response, token: str) -> dict:
     body = r.json()
-    return {"kind": kind, "status": r.status_code, "token": check.token_digest(token),
-            "redemption_id": body.get("id") if r.status_code < 300 else None,
-            "code": (body.get("error") or {}).get("code") if r.status_code >= 400 else None}
+    return {
+        "kind": kind,
+        "status": r.status_code,
+        "token": check.token_digest(token),
+        "redemption_id": body.get("id") if r.status_code < 300 else None,
+        "code": (body.get("error") or {}).get("code") if r.status_code >= 400 else None,
+    }
 
 
 async def test_checker_passes_on_a_tiny_system_under_every_kind_of_request(make_db, tokens):
@@ -38,15 +42,21 @@ async def test_checker_passes_on_a_tiny_system_under_every_kind_of_request(make_
         meal = next(t for t in terminals if t["kind"] == "meal_point")
         ids = await seed.seed_beneficiaries(vdb.owner_url, 8)
         for path, role, body in seed.funding_requests(
-                region_code="450103", period=seed.current_period(), count=len(ids),
-                plans=seed.default_plans()):
-            assert (await ledger.post(path, json=body, headers=tokens.headers(
-                role, region="450000"))).status_code == 201
+            region_code="450103",
+            period=seed.current_period(),
+            count=len(ids),
+            plans=seed.default_plans(),
+        ):
+            assert (
+                await ledger.post(path, json=body, headers=tokens.headers(role, region="450000"))
+            ).status_code == 201
 
         vapp = voucher_app(
-            VoucherSettings(database_url=vdb.app_url, directory_poll_interval_s=0.1,
-                            nonce_purge_interval_s=0),
-            directory_transport=httpx.ASGITransport(app=papp))
+            VoucherSettings(
+                database_url=vdb.app_url, directory_poll_interval_s=0.1, nonce_purge_interval_s=0
+            ),
+            directory_transport=httpx.ASGITransport(app=papp),
+        )
         async with running(vapp) as voucher:
             for _ in range(100):  # the directory is polled in the background
                 if vapp.state.directory.loaded.is_set():
@@ -56,17 +66,26 @@ async def test_checker_passes_on_a_tiny_system_under_every_kind_of_request(make_
             outcomes = []
 
             async def redeem(kind: str, token: str, key: str | None = None):
-                r = await voucher.post("/v1/redemptions", headers=term, json={
-                    "token": token, "service_code": "MEAL_LUNCH", "gross_fen": 1500,
-                    "idempotency_key": key or f"k-{uuid.uuid4()}"})
+                r = await voucher.post(
+                    "/v1/redemptions",
+                    headers=term,
+                    json={
+                        "token": token,
+                        "service_code": "MEAL_LUNCH",
+                        "gross_fen": 1500,
+                        "idempotency_key": key or f"k-{uuid.uuid4()}",
+                    },
+                )
                 outcomes.append(_outcome(kind, r, token))
                 return r
 
             codes = []
             for bid in ids:
-                r = await voucher.post(f"/v1/beneficiaries/{bid}/codes", json={},
-                                       headers=tokens.headers("beneficiary", sub=bid,
-                                                              beneficiary_ids=(bid,)))
+                r = await voucher.post(
+                    f"/v1/beneficiaries/{bid}/codes",
+                    json={},
+                    headers=tokens.headers("beneficiary", sub=bid, beneficiary_ids=(bid,)),
+                )
                 assert r.status_code == 201, r.text
                 codes.append(r.json()["token"])
             # Accepted, concurrently, one code per person.
@@ -79,18 +98,19 @@ async def test_checker_passes_on_a_tiny_system_under_every_kind_of_request(make_
             forged = codes[0][:40] + ("A" if codes[0][40] != "A" else "B") + codes[0][41:]
             assert (await redeem("invalid", forged)).status_code == 422
             # A retry of the same request gives the same redemption.
-            fresh = issue_dynamic(vapp.state.settings.qr_private_key, uuid.UUID(ids[1]),
-                                  60).text
+            fresh = issue_dynamic(vapp.state.settings.qr_private_key, uuid.UUID(ids[1]), 60).text
             first = await redeem("retry-first", fresh, key="retry-key-0001")
             again = await redeem("retry", fresh, key="retry-key-0001")
             assert again.json()["id"] == first.json()["id"]
             # A void gives the balance back.
-            v = await voucher.post(f"/v1/redemptions/{answers[2].json()['id']}/void",
-                                   json={"reason": "操作失误"}, headers=term)
+            v = await voucher.post(
+                f"/v1/redemptions/{answers[2].json()['id']}/void",
+                json={"reason": "操作失误"},
+                headers=term,
+            )
             assert v.status_code == 200, v.text
             # The meal limit (2 a day) refuses the third meal: a correct refusal.
-            third = issue_dynamic(vapp.state.settings.qr_private_key, uuid.UUID(ids[1]),
-                                  60).text
+            third = issue_dynamic(vapp.state.settings.qr_private_key, uuid.UUID(ids[1]), 60).text
             refused = await redeem("meal", third)
             assert refused.json()["error"]["code"] in EXPECTED_REFUSALS
 
@@ -100,8 +120,9 @@ async def test_checker_passes_on_a_tiny_system_under_every_kind_of_request(make_
             report = check.Report()
             delivered = await check.check_voucher_side(vdb.owner_url, report, outcomes)
             await check.check_ledger_side(ldb.owner_url, delivered, report)
-            chain = await ledger.get("/v1/chain/verify",
-                                     headers=tokens.headers("auditor", region="450000"))
+            chain = await ledger.get(
+                "/v1/chain/verify", headers=tokens.headers("auditor", region="450000")
+            )
     assert chain.json()["ok"] is True
     assert report.ok, report.render()
     skipped = [c.name for c in report.checks if c.ok is None]

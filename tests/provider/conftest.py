@@ -38,13 +38,26 @@ def application(**overrides: Any) -> dict[str, Any]:
         "lat": 22.817,
         "lon": 108.366,
         "contact": {"name": "李红", "phone": "13812345678"},
-        "bank_account": {"bank_name": "中国工商银行南宁分行", "account_name": "青秀区长者食堂",
-                         "account_number": "6222021234567890123"},
+        "bank_account": {
+            "bank_name": "中国工商银行南宁分行",
+            "account_name": "青秀区长者食堂",
+            "account_number": "6222021234567890123",
+        },
         "services": [
-            {"code": "MEAL_LUNCH", "name": "午餐", "category": "meal", "unit": "次",
-             "price_fen": 1500},
-            {"code": "BATH_HOME", "name": "上门助浴", "category": "bathing", "unit": "次",
-             "price_fen": 6000},
+            {
+                "code": "MEAL_LUNCH",
+                "name": "午餐",
+                "category": "meal",
+                "unit": "次",
+                "price_fen": 1500,
+            },
+            {
+                "code": "BATH_HOME",
+                "name": "上门助浴",
+                "category": "bathing",
+                "unit": "次",
+                "price_fen": 6000,
+            },
         ],
     }
     body.update(overrides)
@@ -60,19 +73,22 @@ class Ctx:
         self.service = tokens.headers("service", sub="service:voucher")
 
     def admin(self, provider_id: str) -> dict[str, str]:
-        return self.tokens.headers("provider_admin", provider_id=provider_id,
-                                   sub=f"admin:{provider_id}")
+        return self.tokens.headers(
+            "provider_admin", provider_id=provider_id, sub=f"admin:{provider_id}"
+        )
 
     async def apply(self, *, headers: dict[str, str] | None = None, **overrides: Any) -> str:
-        r = await self.c.post("/v1/providers", json=application(**overrides),
-                              headers=headers or self.officer)
+        r = await self.c.post(
+            "/v1/providers", json=application(**overrides), headers=headers or self.officer
+        )
         assert r.status_code == 201, r.text
         return r.json()["id"]
 
     async def approved(self, **overrides: Any) -> str:
         pid = await self.apply(**overrides)
-        r = await self.c.post(f"/v1/providers/{pid}/approve", json={"reason": "资质审核通过"},
-                              headers=self.officer)
+        r = await self.c.post(
+            f"/v1/providers/{pid}/approve", json={"reason": "资质审核通过"}, headers=self.officer
+        )
         assert r.status_code == 200, r.text
         return pid
 
@@ -119,8 +135,7 @@ async def ctx(make_db, tokens, provider_settings) -> AsyncIterator[Ctx]:
 
 
 @pytest.fixture(scope="module")
-async def shared_ctx(pg_admin_url, db_templates, tokens, provider_settings
-                     ) -> AsyncIterator[Ctx]:
+async def shared_ctx(pg_admin_url, db_templates, tokens, provider_settings) -> AsyncIterator[Ctx]:
     """One app and database for a whole module whose tests do not depend on what else is in
     the database (each makes its own providers; "nothing changed" compares before/after)."""
     sdb = await dbfix.fresh_database(pg_admin_url, db_templates["provider"], "provider")

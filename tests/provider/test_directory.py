@@ -22,16 +22,22 @@ async def test_everything_then_only_what_changed(ctx):
     pa = next(p for p in full["providers"] if p["id"] == a)
     assert pa["status"] == "approved" and pa["kind"] == "meal_point"
     assert pa["region_code"] == "450103" and pa["lat"] == 22.817
-    assert pa["services"][0] == {"code": "MEAL_LUNCH", "name": "午餐", "category": "meal",
-                                 "unit": "次", "price_fen": 1500}
+    assert pa["services"][0] == {
+        "code": "MEAL_LUNCH",
+        "name": "午餐",
+        "category": "meal",
+        "unit": "次",
+        "price_fen": 1500,
+    }
     # Personal and settlement data never travel in the feed.
     assert "bank" not in str(full) and "phone" not in str(full)
 
     v = full["version"]
     assert await feed(ctx, v) == {"version": v, "providers": [], "terminals": []}
 
-    r = await ctx.c.post(f"/v1/providers/{a}/suspend", json={"reason": "食品安全检查不合格"},
-                         headers=ctx.officer)
+    r = await ctx.c.post(
+        f"/v1/providers/{a}/suspend", json={"reason": "食品安全检查不合格"}, headers=ctx.officer
+    )
     assert r.status_code == 200
     after = await feed(ctx, v)
     assert after["version"] > v
@@ -41,45 +47,63 @@ async def test_everything_then_only_what_changed(ctx):
 async def test_terminals_appear_with_their_hash_and_revocation(ctx):
     pid = await ctx.approved()
     v0 = (await feed(ctx))["version"]
-    r = await ctx.c.post(f"/v1/providers/{pid}/terminals", json={"name": "前台"},
-                         headers=ctx.admin(pid))
+    r = await ctx.c.post(
+        f"/v1/providers/{pid}/terminals", json={"name": "前台"}, headers=ctx.admin(pid)
+    )
     issued = r.json()
     f1 = await feed(ctx, v0)
     assert f1["providers"] == []
-    assert f1["terminals"] == [{
-        "id": issued["terminal_id"], "provider_id": pid, "name": "前台", "status": "active",
-        "secret_sha256": hashlib.sha256(issued["secret"].encode()).hexdigest()}]
+    assert f1["terminals"] == [
+        {
+            "id": issued["terminal_id"],
+            "provider_id": pid,
+            "name": "前台",
+            "status": "active",
+            "secret_sha256": hashlib.sha256(issued["secret"].encode()).hexdigest(),
+        }
+    ]
     assert issued["secret"] not in str(f1)
 
-    await ctx.c.post(f"/v1/providers/{pid}/terminals/{issued['terminal_id']}/revoke",
-                     headers=ctx.admin(pid))
+    await ctx.c.post(
+        f"/v1/providers/{pid}/terminals/{issued['terminal_id']}/revoke", headers=ctx.admin(pid)
+    )
     f2 = await feed(ctx, f1["version"])
-    assert [(t["id"], t["status"]) for t in f2["terminals"]] == [
-        (issued["terminal_id"], "revoked")]
+    assert [(t["id"], t["status"]) for t in f2["terminals"]] == [(issued["terminal_id"], "revoked")]
 
 
 async def test_a_price_list_change_reaches_the_feed(ctx):
     pid = await ctx.approved()
     v = (await feed(ctx))["version"]
-    r = await ctx.c.put(f"/v1/providers/{pid}/services", headers=ctx.admin(pid), json={
-        "services": [{"code": "MEAL_LUNCH", "name": "午餐", "category": "meal", "unit": "次",
-                      "price_fen": 1200}]})
+    r = await ctx.c.put(
+        f"/v1/providers/{pid}/services",
+        headers=ctx.admin(pid),
+        json={
+            "services": [
+                {
+                    "code": "MEAL_LUNCH",
+                    "name": "午餐",
+                    "category": "meal",
+                    "unit": "次",
+                    "price_fen": 1200,
+                }
+            ]
+        },
+    )
     assert r.status_code == 200, r.text
     [p] = (await feed(ctx, v))["providers"]
-    assert p["services"] == [{"code": "MEAL_LUNCH", "name": "午餐", "category": "meal",
-                              "unit": "次", "price_fen": 1200}]
+    assert p["services"] == [
+        {"code": "MEAL_LUNCH", "name": "午餐", "category": "meal", "unit": "次", "price_fen": 1200}
+    ]
 
 
 async def test_only_services_read_the_feed(ctx, tokens):
     for role in ("civil_affairs", "auditor", "provider_admin", "beneficiary", "finance"):
-        r = await ctx.c.get("/v1/internal/directory",
-                            headers=tokens.headers(role, region="450000"))
+        r = await ctx.c.get("/v1/internal/directory", headers=tokens.headers(role, region="450000"))
         assert r.status_code == 403 and r.json()["error"]["code"] == "ROLE_NOT_ALLOWED"
     r = await ctx.c.get("/v1/internal/directory")
     assert r.status_code == 401
     for bad in (-1, 2**64, "x"):
-        r = await ctx.c.get("/v1/internal/directory", params={"since": bad},
-                            headers=ctx.service)
+        r = await ctx.c.get("/v1/internal/directory", params={"since": bad}, headers=ctx.service)
         assert r.status_code == 422 and r.json()["error"]["field"] == "since"
 
 
@@ -108,13 +132,12 @@ async def test_a_poller_following_versions_misses_nothing_under_concurrent_write
             await asyncio.sleep(0)
 
     async def write(pid):
-        await ctx.c.post(f"/v1/providers/{pid}/approve", json={"reason": "ok"},
-                         headers=ctx.officer)
+        await ctx.c.post(f"/v1/providers/{pid}/approve", json={"reason": "ok"}, headers=ctx.officer)
         for n in range(3):
-            await ctx.c.post(f"/v1/providers/{pid}/terminals", json={"name": f"t{n}"},
-                             headers=ctx.admin(pid))
-        await ctx.c.post(f"/v1/providers/{pid}/suspend", json={"reason": "x"},
-                         headers=ctx.officer)
+            await ctx.c.post(
+                f"/v1/providers/{pid}/terminals", json={"name": f"t{n}"}, headers=ctx.admin(pid)
+            )
+        await ctx.c.post(f"/v1/providers/{pid}/suspend", json={"reason": "x"}, headers=ctx.officer)
 
     async def writers():
         await asyncio.gather(*(write(pid) for pid in ids), ctx.apply(), ctx.apply())

@@ -24,7 +24,8 @@ async def test_models_match_the_migrations_and_downgrade_works(make_db):
             engine = create_async_engine(sqlalchemy_url(sdb.owner_url))
             async with engine.connect() as conn:
                 diff = await conn.run_sync(
-                    lambda sync: compare_metadata(MigrationContext.configure(sync), metadata))
+                    lambda sync: compare_metadata(MigrationContext.configure(sync), metadata)
+                )
             await engine.dispose()
             return diff
 

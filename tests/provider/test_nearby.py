@@ -28,8 +28,9 @@ async def test_nearest_first_within_the_radius_with_distance(ctx, tokens):
     await ctx.approved(name="圈外", lat=north(1100), lon=LON)
     await ctx.apply(name="未批准", lat=LAT, lon=east(50))  # applied, not approved
     suspended = await ctx.approved(name="已暂停", lat=LAT, lon=east(60))
-    await ctx.c.post(f"/v1/providers/{suspended}/suspend", json={"reason": "x"},
-                     headers=ctx.officer)
+    await ctx.c.post(
+        f"/v1/providers/{suspended}/suspend", json={"reason": "x"}, headers=ctx.officer
+    )
 
     elder = tokens.headers("beneficiary", sub="b1")
     r = await ctx.c.get("/v1/providers", params={"lat": LAT, "lon": LON}, headers=elder)
@@ -39,41 +40,60 @@ async def test_nearest_first_within_the_radius_with_distance(ctx, tokens):
     assert [i["distance_m"] for i in items] == [200, 500, 900]
     assert items[0]["services"][0]["code"] == "MEAL_LUNCH"
 
-    r = await ctx.c.get("/v1/providers", params={"lat": LAT, "lon": LON, "radius_m": 600},
-                        headers=elder)
+    r = await ctx.c.get(
+        "/v1/providers", params={"lat": LAT, "lon": LON, "radius_m": 600}, headers=elder
+    )
     assert [i["id"] for i in r.json()["items"]] == [near, mid]
-    r = await ctx.c.get("/v1/providers",
-                        params={"lat": LAT, "lon": LON, "radius_m": 2000, "limit": 2},
-                        headers=elder)
+    r = await ctx.c.get(
+        "/v1/providers",
+        params={"lat": LAT, "lon": LON, "radius_m": 2000, "limit": 2},
+        headers=elder,
+    )
     assert [i["id"] for i in r.json()["items"]] == [near, mid]
 
 
 async def test_filters_by_kind_and_category(ctx, tokens):
     meal = await ctx.approved(lat=north(100), lon=LON)
-    home = await ctx.approved(kind="home_care", lat=north(300), lon=LON, services=[
-        {"code": "HOME_HOUR", "name": "居家上门服务", "category": "home_care_hours",
-         "unit": "小时", "price_fen": 4000}])
+    home = await ctx.approved(
+        kind="home_care",
+        lat=north(300),
+        lon=LON,
+        services=[
+            {
+                "code": "HOME_HOUR",
+                "name": "居家上门服务",
+                "category": "home_care_hours",
+                "unit": "小时",
+                "price_fen": 4000,
+            }
+        ],
+    )
     h = tokens.headers("proxy", sub="p1")
-    r = await ctx.c.get("/v1/providers", params={"lat": LAT, "lon": LON, "kind": "home_care"},
-                        headers=h)
+    r = await ctx.c.get(
+        "/v1/providers", params={"lat": LAT, "lon": LON, "kind": "home_care"}, headers=h
+    )
     assert [i["id"] for i in r.json()["items"]] == [home]
-    r = await ctx.c.get("/v1/providers", params={"lat": LAT, "lon": LON, "category": "meal"},
-                        headers=h)
+    r = await ctx.c.get(
+        "/v1/providers", params={"lat": LAT, "lon": LON, "category": "meal"}, headers=h
+    )
     assert [i["id"] for i in r.json()["items"]] == [meal]
-    r = await ctx.c.get("/v1/providers",
-                        params={"lat": LAT, "lon": LON, "category": "institution_stay"},
-                        headers=h)
+    r = await ctx.c.get(
+        "/v1/providers", params={"lat": LAT, "lon": LON, "category": "institution_stay"}, headers=h
+    )
     assert r.json()["items"] == []
 
 
 async def test_bad_queries_are_4xx_and_anonymous_is_refused(ctx, tokens):
     h = tokens.headers("beneficiary", sub="b1")
-    for params, field in [({"lat": 95, "lon": LON}, "lat"), ({"lon": LON}, "lat"),
-                          ({"lat": LAT, "lon": "x"}, "lon"),
-                          ({"lat": LAT, "lon": LON, "radius_m": 0}, "radius_m"),
-                          ({"lat": LAT, "lon": LON, "radius_m": 10**6}, "radius_m"),
-                          ({"lat": LAT, "lon": LON, "kind": "spa"}, "kind"),
-                          ({"lat": LAT, "lon": LON, "limit": 0}, "limit")]:
+    for params, field in [
+        ({"lat": 95, "lon": LON}, "lat"),
+        ({"lon": LON}, "lat"),
+        ({"lat": LAT, "lon": "x"}, "lon"),
+        ({"lat": LAT, "lon": LON, "radius_m": 0}, "radius_m"),
+        ({"lat": LAT, "lon": LON, "radius_m": 10**6}, "radius_m"),
+        ({"lat": LAT, "lon": LON, "kind": "spa"}, "kind"),
+        ({"lat": LAT, "lon": LON, "limit": 0}, "limit"),
+    ]:
         r = await ctx.c.get("/v1/providers", params=params, headers=h)
         assert r.status_code == 422, (params, r.text)
         assert r.json()["error"]["field"] == field
@@ -89,11 +109,11 @@ def test_the_bounding_box_holds_the_whole_circle():
             d = 4999.0 / EARTH_RADIUS_M
             # Destination point on a sphere at distance d along the bearing.
             la1 = math.radians(lat)
-            la2 = math.asin(math.sin(la1) * math.cos(d)
-                            + math.cos(la1) * math.sin(d) * math.cos(b))
+            la2 = math.asin(math.sin(la1) * math.cos(d) + math.cos(la1) * math.sin(d) * math.cos(b))
             lo2 = math.radians(108.0) + math.atan2(
                 math.sin(b) * math.sin(d) * math.cos(la1),
-                math.cos(d) - math.sin(la1) * math.sin(la2))
+                math.cos(d) - math.sin(la1) * math.sin(la2),
+            )
             assert min_lat <= math.degrees(la2) <= max_lat
             assert min_lon <= math.degrees(lo2) <= max_lon
 
@@ -103,7 +123,8 @@ async def test_the_search_uses_the_gist_index_on_100000_providers(ctx):
     by the GiST index (no sequential scan of the provider table)."""
     conn = await asyncpg.connect(**asyncpg_connect_kwargs(ctx.owner_url))
     try:
-        await conn.execute("""
+        await conn.execute(
+            """
             INSERT INTO provider (id, name, kind, uscc, region_code, address, lat, lon,
                 contact_name, contact_phone_enc, contact_phone_masked, bank_name,
                 bank_account_name, bank_account_number_enc, bank_account_number_masked,
@@ -116,7 +137,10 @@ async def test_the_search_uses_the_gist_index_on_100000_providers(ctx):
                    CASE WHEN g > 99980 THEN $2 + (random() - 0.5) * 0.008
                         ELSE 105.5 + random() * 6 END,
                    'c', '\\x00', 'm', 'b', 'a', '\\x00', 'm', 'approved', 0, 'bench'
-            FROM generate_series(1, 100000) g""", LAT, LON)
+            FROM generate_series(1, 100000) g""",
+            LAT,
+            LON,
+        )
         await conn.execute("ANALYZE provider")
     finally:
         await conn.close()
@@ -124,11 +148,20 @@ async def test_the_search_uses_the_gist_index_on_100000_providers(ctx):
     try:
         async with db.sessionmaker() as session:
             min_lon, min_lat, max_lon, max_lat = bounding_box(LAT, LON, 1000)
-            params = {"r": EARTH_RADIUS_M, "lat": LAT, "lon": LON, "min_lon": min_lon,
-                      "min_lat": min_lat, "max_lon": max_lon, "max_lat": max_lat,
-                      "radius": 1000, "limit": 50}
-            plan = "\n".join(r[0] for r in await session.execute(
-                text("EXPLAIN " + nearby_sql()), params))
+            params = {
+                "r": EARTH_RADIUS_M,
+                "lat": LAT,
+                "lon": LON,
+                "min_lon": min_lon,
+                "min_lat": min_lat,
+                "max_lon": max_lon,
+                "max_lat": max_lat,
+                "radius": 1000,
+                "limit": 50,
+            }
+            plan = "\n".join(
+                r[0] for r in await session.execute(text("EXPLAIN " + nearby_sql()), params)
+            )
             assert "ix_provider_location_approved" in plan, plan
             assert "Seq Scan on provider" not in plan, plan
             found = (await session.execute(text(nearby_sql()), params)).mappings().all()
@@ -141,8 +174,11 @@ async def test_the_search_uses_the_gist_index_on_100000_providers(ctx):
 async def test_the_register_lists_every_status_within_scope(ctx, tokens):
     a = await ctx.apply()
     b = await ctx.approved(region_code="450102")
-    c = await ctx.apply(region_code="450202", name="柳州的",
-                        headers=tokens.headers("civil_affairs", region="450200"))
+    c = await ctx.apply(
+        region_code="450202",
+        name="柳州的",
+        headers=tokens.headers("civil_affairs", region="450200"),
+    )
     officer = ctx.officer  # Nanning, 450100
     r = await ctx.c.get("/v1/providers", params={"status": "applied"}, headers=officer)
     assert r.status_code == 200, r.text

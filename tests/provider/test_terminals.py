@@ -15,13 +15,15 @@ def ctx(shared_ctx):
 async def test_admin_issues_lists_and_revokes_a_terminal(ctx):
     pid = await ctx.approved()
     admin = ctx.admin(pid)
-    r = await ctx.c.post(f"/v1/providers/{pid}/terminals", json={"name": "前台1号机"},
-                         headers=admin)
+    r = await ctx.c.post(
+        f"/v1/providers/{pid}/terminals", json={"name": "前台1号机"}, headers=admin
+    )
     assert r.status_code == 201, r.text
     issued = r.json()
     assert terminal_id_of(issued["secret"]) == issued["terminal_id"]
-    stored = await ctx.fetchval("SELECT secret_sha256 FROM terminal WHERE id = $1::uuid",
-                                issued["terminal_id"])
+    stored = await ctx.fetchval(
+        "SELECT secret_sha256 FROM terminal WHERE id = $1::uuid", issued["terminal_id"]
+    )
     assert stored == hashlib.sha256(issued["secret"].encode()).hexdigest()
 
     r = await ctx.c.get(f"/v1/providers/{pid}/terminals", headers=admin)
@@ -30,12 +32,14 @@ async def test_admin_issues_lists_and_revokes_a_terminal(ctx):
     assert listed["status"] == "active" and listed["name"] == "前台1号机"
     assert issued["secret"] not in r.text and stored not in r.text
 
-    r = await ctx.c.post(f"/v1/providers/{pid}/terminals/{issued['terminal_id']}/revoke",
-                         headers=admin)
+    r = await ctx.c.post(
+        f"/v1/providers/{pid}/terminals/{issued['terminal_id']}/revoke", headers=admin
+    )
     assert r.status_code == 200 and r.json()["status"] == "revoked"
     assert r.json()["revoked_at"]
-    r = await ctx.c.post(f"/v1/providers/{pid}/terminals/{issued['terminal_id']}/revoke",
-                         headers=admin)
+    r = await ctx.c.post(
+        f"/v1/providers/{pid}/terminals/{issued['terminal_id']}/revoke", headers=admin
+    )
     assert r.status_code == 409 and r.json()["error"]["code"] == "TERMINAL_ALREADY_REVOKED"
 
 
@@ -43,8 +47,9 @@ async def test_a_provider_admin_cannot_create_terminals_for_another_provider(ctx
     mine = await ctx.approved()
     theirs = await ctx.approved()
     before = await ctx.counts()
-    r = await ctx.c.post(f"/v1/providers/{theirs}/terminals", json={"name": "x"},
-                         headers=ctx.admin(mine))
+    r = await ctx.c.post(
+        f"/v1/providers/{theirs}/terminals", json={"name": "x"}, headers=ctx.admin(mine)
+    )
     assert r.status_code == 403 and r.json()["error"]["code"] == "OUT_OF_SCOPE"
     r = await ctx.c.get(f"/v1/providers/{theirs}/terminals", headers=ctx.admin(mine))
     assert r.status_code == 403
@@ -54,16 +59,15 @@ async def test_a_provider_admin_cannot_create_terminals_for_another_provider(ctx
 async def test_a_provider_admin_cannot_revoke_another_providers_terminal(ctx):
     mine = await ctx.approved()
     theirs = await ctx.approved()
-    r = await ctx.c.post(f"/v1/providers/{theirs}/terminals", json={"name": "x"},
-                         headers=ctx.admin(theirs))
+    r = await ctx.c.post(
+        f"/v1/providers/{theirs}/terminals", json={"name": "x"}, headers=ctx.admin(theirs)
+    )
     tid = r.json()["terminal_id"]
     before = await ctx.counts()
     # Through someone else's provider: the terminal is not found there.
-    r = await ctx.c.post(f"/v1/providers/{mine}/terminals/{tid}/revoke",
-                         headers=ctx.admin(mine))
+    r = await ctx.c.post(f"/v1/providers/{mine}/terminals/{tid}/revoke", headers=ctx.admin(mine))
     assert r.status_code == 404 and r.json()["error"]["code"] == "TERMINAL_NOT_FOUND"
-    r = await ctx.c.post(f"/v1/providers/{theirs}/terminals/{tid}/revoke",
-                         headers=ctx.admin(mine))
+    r = await ctx.c.post(f"/v1/providers/{theirs}/terminals/{tid}/revoke", headers=ctx.admin(mine))
     assert r.status_code == 403
     assert await ctx.counts() == before
 
@@ -71,23 +75,31 @@ async def test_a_provider_admin_cannot_revoke_another_providers_terminal(ctx):
 async def test_other_roles_cannot_issue_terminals(ctx, tokens):
     pid = await ctx.approved()
     before = await ctx.counts()
-    for headers in (ctx.officer, tokens.headers("provider_staff", provider_id=pid),
-                    tokens.headers("service")):
-        r = await ctx.c.post(f"/v1/providers/{pid}/terminals", json={"name": "x"},
-                             headers=headers)
+    for headers in (
+        ctx.officer,
+        tokens.headers("provider_staff", provider_id=pid),
+        tokens.headers("service"),
+    ):
+        r = await ctx.c.post(f"/v1/providers/{pid}/terminals", json={"name": "x"}, headers=headers)
         assert r.status_code == 403 and r.json()["error"]["code"] == "ROLE_NOT_ALLOWED"
-    r = await ctx.c.post(f"/v1/providers/{pid}/terminals", json={"name": ""},
-                         headers=ctx.admin(pid))
+    r = await ctx.c.post(
+        f"/v1/providers/{pid}/terminals", json={"name": ""}, headers=ctx.admin(pid)
+    )
     assert r.status_code == 422 and r.json()["error"]["field"] == "name"
     assert await ctx.counts() == before
 
 
 async def test_an_officer_of_the_region_may_revoke_a_terminal(ctx, tokens):
     pid = await ctx.approved()
-    tid = (await ctx.c.post(f"/v1/providers/{pid}/terminals", json={"name": "x"},
-                            headers=ctx.admin(pid))).json()["terminal_id"]
-    r = await ctx.c.post(f"/v1/providers/{pid}/terminals/{tid}/revoke",
-                         headers=tokens.headers("civil_affairs", region="450200"))
+    tid = (
+        await ctx.c.post(
+            f"/v1/providers/{pid}/terminals", json={"name": "x"}, headers=ctx.admin(pid)
+        )
+    ).json()["terminal_id"]
+    r = await ctx.c.post(
+        f"/v1/providers/{pid}/terminals/{tid}/revoke",
+        headers=tokens.headers("civil_affairs", region="450200"),
+    )
     assert r.status_code == 403
     r = await ctx.c.post(f"/v1/providers/{pid}/terminals/{tid}/revoke", headers=ctx.officer)
     assert r.status_code == 200
@@ -96,34 +108,39 @@ async def test_an_officer_of_the_region_may_revoke_a_terminal(ctx, tokens):
 async def test_a_revoked_provider_gets_no_new_terminals(ctx):
     pid = await ctx.approved()
     await ctx.c.post(f"/v1/providers/{pid}/revoke", json={"reason": "x"}, headers=ctx.officer)
-    r = await ctx.c.post(f"/v1/providers/{pid}/terminals", json={"name": "x"},
-                         headers=ctx.admin(pid))
+    r = await ctx.c.post(
+        f"/v1/providers/{pid}/terminals", json={"name": "x"}, headers=ctx.admin(pid)
+    )
     assert r.status_code == 409 and r.json()["error"]["code"] == "PROVIDER_REVOKED"
 
 
 async def test_a_terminal_signs_in_with_its_secret_and_reads_only_its_provider(ctx):
     pid = await ctx.approved()
     other = await ctx.apply()  # not approved: not public
-    issued = (await ctx.c.post(f"/v1/providers/{pid}/terminals", json={"name": "x"},
-                               headers=ctx.admin(pid))).json()
+    issued = (
+        await ctx.c.post(
+            f"/v1/providers/{pid}/terminals", json={"name": "x"}, headers=ctx.admin(pid)
+        )
+    ).json()
     as_terminal = {"Authorization": f"Bearer {issued['secret']}"}
     r = await ctx.c.get(f"/v1/providers/{pid}", headers=as_terminal)
     assert r.status_code == 200 and r.json()["services"]
     r = await ctx.c.get(f"/v1/providers/{other}", headers=as_terminal)
     assert r.status_code == 404
-    r = await ctx.c.post(f"/v1/providers/{pid}/terminals", json={"name": "y"},
-                         headers=as_terminal)
+    r = await ctx.c.post(f"/v1/providers/{pid}/terminals", json={"name": "y"}, headers=as_terminal)
     assert r.status_code == 403 and r.json()["error"]["code"] == "ROLE_NOT_ALLOWED"
 
     forged = issued["secret"][:-2] + ("AA" if not issued["secret"].endswith("AA") else "BB")
     r = await ctx.c.get(f"/v1/providers/{pid}", headers={"Authorization": f"Bearer {forged}"})
     assert r.status_code == 401 and r.json()["error"]["code"] == "INVALID_TERMINAL"
-    r = await ctx.c.get(f"/v1/providers/{pid}",
-                        headers={"Authorization": "Bearer yyt_not-a-uuid.secret"})
+    r = await ctx.c.get(
+        f"/v1/providers/{pid}", headers={"Authorization": "Bearer yyt_not-a-uuid.secret"}
+    )
     assert r.status_code == 401
 
-    await ctx.c.post(f"/v1/providers/{pid}/terminals/{issued['terminal_id']}/revoke",
-                     headers=ctx.admin(pid))
+    await ctx.c.post(
+        f"/v1/providers/{pid}/terminals/{issued['terminal_id']}/revoke", headers=ctx.admin(pid)
+    )
     r = await ctx.c.get(f"/v1/providers/{pid}", headers=as_terminal)
     assert r.status_code == 401 and r.json()["error"]["code"] == "INVALID_TERMINAL"
 
@@ -131,29 +148,39 @@ async def test_a_terminal_signs_in_with_its_secret_and_reads_only_its_provider(c
 async def test_admin_renames_a_terminal_and_the_feed_shows_it(ctx):
     pid = await ctx.approved()
     other = await ctx.approved()
-    tid = (await ctx.c.post(f"/v1/providers/{pid}/terminals", json={"name": "旧名"},
-                            headers=ctx.admin(pid))).json()["terminal_id"]
+    tid = (
+        await ctx.c.post(
+            f"/v1/providers/{pid}/terminals", json={"name": "旧名"}, headers=ctx.admin(pid)
+        )
+    ).json()["terminal_id"]
     v = (await ctx.c.get("/v1/internal/directory", headers=ctx.service)).json()["version"]
     before = await ctx.counts()
-    r = await ctx.c.patch(f"/v1/providers/{pid}/terminals/{tid}", json={"name": "x"},
-                          headers=ctx.admin(other))
+    r = await ctx.c.patch(
+        f"/v1/providers/{pid}/terminals/{tid}", json={"name": "x"}, headers=ctx.admin(other)
+    )
     assert r.status_code == 403
-    r = await ctx.c.patch(f"/v1/providers/{pid}/terminals/{tid}", json={"name": " "},
-                          headers=ctx.admin(pid))
+    r = await ctx.c.patch(
+        f"/v1/providers/{pid}/terminals/{tid}", json={"name": " "}, headers=ctx.admin(pid)
+    )
     assert r.status_code == 422 and r.json()["error"]["field"] == "name"
     assert await ctx.counts() == before
-    r = await ctx.c.patch(f"/v1/providers/{pid}/terminals/{tid}", json={"name": "收银台2号"},
-                          headers=ctx.admin(pid))
+    r = await ctx.c.patch(
+        f"/v1/providers/{pid}/terminals/{tid}", json={"name": "收银台2号"}, headers=ctx.admin(pid)
+    )
     assert r.status_code == 200 and r.json()["name"] == "收银台2号"
-    feed = (await ctx.c.get("/v1/internal/directory", params={"since": v},
-                            headers=ctx.service)).json()
+    feed = (
+        await ctx.c.get("/v1/internal/directory", params={"since": v}, headers=ctx.service)
+    ).json()
     assert [(t["id"], t["name"]) for t in feed["terminals"]] == [(tid, "收银台2号")]
 
 
 async def test_terminal_routes_refuse_other_roles(ctx, tokens):
     pid = await ctx.approved()
-    tid = (await ctx.c.post(f"/v1/providers/{pid}/terminals", json={"name": "x"},
-                            headers=ctx.admin(pid))).json()["terminal_id"]
+    tid = (
+        await ctx.c.post(
+            f"/v1/providers/{pid}/terminals", json={"name": "x"}, headers=ctx.admin(pid)
+        )
+    ).json()["terminal_id"]
     before = await ctx.counts()
     for role in ("beneficiary", "finance", "auditor", "service"):
         headers = tokens.headers(role, region="450000", provider_id=pid)

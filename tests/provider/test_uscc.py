@@ -35,16 +35,19 @@ def test_a_constructed_code_carries_the_computed_check_character():
     assert uscc.check_character("91350100M000100Y4") == "3"
 
 
-@pytest.mark.parametrize("code, why", [
-    ("", "must be 18 characters"),
-    ("91350100M000100Y4", "must be 18 characters"),
-    ("91350100M000100Y433", "must be 18 characters"),
-    ("91350100M000100I43", "may hold only"),  # I is not in the alphabet
-    ("91350100m000100y43", "may hold only"),  # lower case
-    ("913501O0M000100Y43", "may hold only"),  # letter O, not zero
-    ("9135A100M000100Y43", "characters 3 to 8"),
-    (None, "must be 18 characters"),
-])
+@pytest.mark.parametrize(
+    "code, why",
+    [
+        ("", "must be 18 characters"),
+        ("91350100M000100Y4", "must be 18 characters"),
+        ("91350100M000100Y433", "must be 18 characters"),
+        ("91350100M000100I43", "may hold only"),  # I is not in the alphabet
+        ("91350100m000100y43", "may hold only"),  # lower case
+        ("913501O0M000100Y43", "may hold only"),  # letter O, not zero
+        ("9135A100M000100Y43", "characters 3 to 8"),
+        (None, "must be 18 characters"),
+    ],
+)
 def test_malformed_codes_are_refused(code, why):
     assert why in uscc.problem(code)
 
@@ -55,19 +58,21 @@ def test_swapping_two_characters_is_caught():
     for code in REAL_CODES:
         for i in range(8, 16):
             if code[i] != code[i + 1]:
-                swapped = code[:i] + code[i + 1] + code[i] + code[i + 2:]
+                swapped = code[:i] + code[i + 1] + code[i] + code[i + 2 :]
                 assert not uscc.is_valid(swapped)
 
 
-@given(st.text(alphabet=uscc.ALPHABET[:10], min_size=6, max_size=6),
-       st.text(alphabet=uscc.ALPHABET, min_size=11, max_size=11),
-       st.integers(min_value=0, max_value=16),
-       st.sampled_from(uscc.ALPHABET))
+@given(
+    st.text(alphabet=uscc.ALPHABET[:10], min_size=6, max_size=6),
+    st.text(alphabet=uscc.ALPHABET, min_size=11, max_size=11),
+    st.integers(min_value=0, max_value=16),
+    st.sampled_from(uscc.ALPHABET),
+)
 def test_every_single_character_change_is_caught(region, rest, position, replacement):
     body = rest[:2] + region + rest[2:]
     code = body + uscc.check_character(body)
     assert uscc.is_valid(code)
     if code[position] != replacement:
-        changed = code[:position] + replacement + code[position + 1:]
+        changed = code[:position] + replacement + code[position + 1 :]
         if changed[2:8].isdigit():
             assert not uscc.is_valid(changed)

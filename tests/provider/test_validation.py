@@ -38,17 +38,41 @@ BAD_APPLICATIONS = [
     (_bad(lat=91), 422, "VALIDATION_ERROR", "lat"),
     (_bad(lon="east"), 422, "VALIDATION_ERROR", "lon"),
     (_bad(services=[]), 422, "VALIDATION_ERROR", "services"),
-    (_bad(services=[{"code": "MEAL", "name": "午餐", "category": "meal", "price_fen": 15.5}]),
-     422, "VALIDATION_ERROR", "services.0.price_fen"),
-    (_bad(services=[{"code": "MEAL", "name": "午餐", "category": "meal", "price_fen": 0}]),
-     422, "VALIDATION_ERROR", "services.0.price_fen"),
-    (_bad(services=[{"code": "MEAL", "name": "午餐", "category": "karaoke",
-                     "price_fen": 100}]), 422, "VALIDATION_ERROR", "services.0.category"),
-    (_bad(services=[{"code": "MEAL", "name": "午餐", "category": "meal", "price_fen": 100},
-                    {"code": "MEAL", "name": "晚餐", "category": "meal", "price_fen": 100}]),
-     422, "VALIDATION_ERROR", "services"),
-    (_bad(**{"bank_account.account_number": "6222-0212"}), 422, "VALIDATION_ERROR",
-     "bank_account.account_number"),
+    (
+        _bad(services=[{"code": "MEAL", "name": "午餐", "category": "meal", "price_fen": 15.5}]),
+        422,
+        "VALIDATION_ERROR",
+        "services.0.price_fen",
+    ),
+    (
+        _bad(services=[{"code": "MEAL", "name": "午餐", "category": "meal", "price_fen": 0}]),
+        422,
+        "VALIDATION_ERROR",
+        "services.0.price_fen",
+    ),
+    (
+        _bad(services=[{"code": "MEAL", "name": "午餐", "category": "karaoke", "price_fen": 100}]),
+        422,
+        "VALIDATION_ERROR",
+        "services.0.category",
+    ),
+    (
+        _bad(
+            services=[
+                {"code": "MEAL", "name": "午餐", "category": "meal", "price_fen": 100},
+                {"code": "MEAL", "name": "晚餐", "category": "meal", "price_fen": 100},
+            ]
+        ),
+        422,
+        "VALIDATION_ERROR",
+        "services",
+    ),
+    (
+        _bad(**{"bank_account.account_number": "6222-0212"}),
+        422,
+        "VALIDATION_ERROR",
+        "bank_account.account_number",
+    ),
     (_bad(**{"contact.phone": "12345"}), 422, "VALIDATION_ERROR", "contact.phone"),
     (_bad(surprise=1), 422, "FIELD_NOT_ALLOWED", "surprise"),
 ]
@@ -90,17 +114,26 @@ async def test_a_code_registered_twice_is_refused(ctx):
 
 
 async def test_malformed_json_is_a_4xx(ctx):
-    r = await ctx.c.post("/v1/providers", content=b"{not json",
-                         headers={**ctx.officer, "content-type": "application/json"})
+    r = await ctx.c.post(
+        "/v1/providers",
+        content=b"{not json",
+        headers={**ctx.officer, "content-type": "application/json"},
+    )
     assert r.status_code == 422
 
 
 async def test_other_roles_cannot_apply(ctx, tokens):
     before = await ctx.counts()
-    for role, scope in [("beneficiary", {}), ("finance", {"region": "450000"}),
-                        ("auditor", {}), ("provider_staff", {}), ("service", {})]:
-        r = await ctx.c.post("/v1/providers", json=application(),
-                             headers=tokens.headers(role, **scope))
+    for role, scope in [
+        ("beneficiary", {}),
+        ("finance", {"region": "450000"}),
+        ("auditor", {}),
+        ("provider_staff", {}),
+        ("service", {}),
+    ]:
+        r = await ctx.c.post(
+            "/v1/providers", json=application(), headers=tokens.headers(role, **scope)
+        )
         assert r.status_code == 403 and r.json()["error"]["code"] == "ROLE_NOT_ALLOWED"
     assert await ctx.counts() == before
 
@@ -117,10 +150,14 @@ async def test_concurrent_applications_with_one_code_register_once(ctx):
     import asyncio
 
     code = valid_uscc(990077)
-    results = await asyncio.gather(*[
-        ctx.c.post("/v1/providers", json=application(uscc=code), headers=ctx.officer)
-        for _ in range(5)])
+    results = await asyncio.gather(
+        *[
+            ctx.c.post("/v1/providers", json=application(uscc=code), headers=ctx.officer)
+            for _ in range(5)
+        ]
+    )
     assert sorted(r.status_code for r in results) == [201, 409, 409, 409, 409]
     assert {r.json()["error"]["code"] for r in results if r.status_code == 409} == {
-        "USCC_ALREADY_REGISTERED"}
+        "USCC_ALREADY_REGISTERED"
+    }
     assert await ctx.fetchval("SELECT count(*) FROM provider WHERE uscc = $1", code) == 1

@@ -33,7 +33,10 @@ from tests.voucher.redeem.conftest import (
 )
 
 CITY = "450100"
-PERIOD_NOW = lambda: datetime.now(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m")
+
+
+def PERIOD_NOW():
+    return datetime.now(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m")
 
 
 class Settle:
@@ -48,8 +51,9 @@ class Settle:
         self.relay = Relay(world.app.state.db.raw_pool, ledger)
 
     def admin(self, provider_id: str, sub: str | None = None) -> dict[str, str]:
-        return self.tokens.headers(Role.provider_admin, provider_id=provider_id,
-                                   sub=sub or f"padmin:{provider_id}")
+        return self.tokens.headers(
+            Role.provider_admin, provider_id=provider_id, sub=sub or f"padmin:{provider_id}"
+        )
 
     def finance(self, sub: str = "finance:a", region: str = CITY) -> dict[str, str]:
         return self.tokens.headers(Role.finance, sub=sub, region=region)
@@ -63,30 +67,47 @@ class Settle:
             pid = self.w.add_provider()
             return pid, self.w.add_terminal(pid)
         r = await self.provider_client.post(
-            "/v1/providers", headers=self.tokens.headers(Role.civil_affairs, region=CITY),
-            json=application(kind="community_embedded"))
+            "/v1/providers",
+            headers=self.tokens.headers(Role.civil_affairs, region=CITY),
+            json=application(kind="community_embedded"),
+        )
         assert r.status_code == 201, r.text
         pid = r.json()["id"]
-        self.w.providers[pid] = {"id": pid, "name": "p", "kind": "community_embedded",
-                                 "status": "approved", "region_code": "450103", "lat": 22.8,
-                                 "lon": 108.3, "services": [
-                                     {"code": "CARE_BATH", "name": "助浴",
-                                      "category": "bathing", "price_fen": 8000}]}
+        self.w.providers[pid] = {
+            "id": pid,
+            "name": "p",
+            "kind": "community_embedded",
+            "status": "approved",
+            "region_code": "450103",
+            "lat": 22.8,
+            "lon": 108.3,
+            "services": [
+                {"code": "CARE_BATH", "name": "助浴", "category": "bathing", "price_fen": 8000}
+            ],
+        }
         self.w._publish(providers=[self.w.providers[pid]])
         return pid, self.w.add_terminal(pid)
 
     async def redeem(self, term: Terminal, gross: int = 10_000) -> str:
         ben = await self.w.add_beneficiary()
         await self.w.add_voucher(ben, face_fen=50_000, ratio_bp=5000, period=self.period)
-        r = await self.w.client.post("/v1/redemptions", headers=term.headers, json={
-            "token": qr(ben), "service_code": "CARE_BATH", "gross_fen": gross,
-            "idempotency_key": key()})
+        r = await self.w.client.post(
+            "/v1/redemptions",
+            headers=term.headers,
+            json={
+                "token": qr(ben),
+                "service_code": "CARE_BATH",
+                "gross_fen": gross,
+                "idempotency_key": key(),
+            },
+        )
         assert r.status_code == 201, r.text
         return r.json()["id"]
 
     async def void(self, term: Terminal, rid: str) -> httpx.Response:
-        return await self.w.client.post(f"/v1/redemptions/{rid}/void", headers=term.headers,
-                                        json={"reason": "mistake"})
+        return await self.w.client.post(
+            f"/v1/redemptions/{rid}/void", headers=term.headers, json={"reason": "mistake"}
+        )
 
     async def deliver(self) -> None:
         while await self.relay.deliver_once():
@@ -109,15 +130,20 @@ class Settle:
             row = await conn.fetchrow(
                 "SELECT (SELECT count(*) FROM claim), (SELECT count(*) FROM claim_line), "
                 "(SELECT count(*) FROM claim_action), (SELECT count(*) FROM entry), "
-                "(SELECT count(*) FROM claim WHERE status = 'approved')")
+                "(SELECT count(*) FROM claim WHERE status = 'approved')"
+            )
             return tuple(row)
         finally:
             await conn.close()
 
-    async def claim(self, pid: str, headers: dict[str, str] | None = None,
-                    **extra: Any) -> httpx.Response:
-        return await self.lc.post("/v1/claims", headers=headers or self.admin(pid),
-                                  json={"provider_id": pid, "period": self.period, **extra})
+    async def claim(
+        self, pid: str, headers: dict[str, str] | None = None, **extra: Any
+    ) -> httpx.Response:
+        return await self.lc.post(
+            "/v1/claims",
+            headers=headers or self.admin(pid),
+            json={"provider_id": pid, "period": self.period, **extra},
+        )
 
 
 @pytest.fixture
@@ -126,16 +152,31 @@ async def settle(make_db, tokens, world) -> AsyncIterator[Settle]:  # noqa: F811
     app = create_ledger(LedgerSettings(database_url=ldb.app_url, pool_size=8))
     app.state.voucher_client = world.client
     async with running(app) as ledger:
-        r = await ledger.post("/v1/appropriations", headers=tokens.headers(
-            Role.finance, region="450000"), json={
-            "idempotency_key": f"appr:{uuid.uuid4()}", "program_code": "disability_subsidy",
-            "region_code": CITY, "by_source": {"central": 95_000_000, "regional": 5_000_000}})
+        r = await ledger.post(
+            "/v1/appropriations",
+            headers=tokens.headers(Role.finance, region="450000"),
+            json={
+                "idempotency_key": f"appr:{uuid.uuid4()}",
+                "program_code": "disability_subsidy",
+                "region_code": CITY,
+                "by_source": {"central": 95_000_000, "regional": 5_000_000},
+            },
+        )
         assert r.status_code == 201, r.text
-        r = await ledger.post("/v1/commitments", headers=tokens.headers(Role.service), json={
-            "idempotency_key": f"issuance:{uuid.uuid4()}:0", "purpose": "voucher",
-            "program_code": "disability_subsidy", "region_code": "450103",
-            "period": PERIOD_NOW(), "amount_fen": 50_000_000, "count": 1000,
-            "funding_shares": {"central": 9500, "regional": 500}})
+        r = await ledger.post(
+            "/v1/commitments",
+            headers=tokens.headers(Role.service),
+            json={
+                "idempotency_key": f"issuance:{uuid.uuid4()}:0",
+                "purpose": "voucher",
+                "program_code": "disability_subsidy",
+                "region_code": "450103",
+                "period": PERIOD_NOW(),
+                "amount_fen": 50_000_000,
+                "count": 1000,
+                "funding_shares": {"central": 9500, "regional": 500},
+            },
+        )
         assert r.status_code == 201, r.text
         yield Settle(ledger, ldb, world, tokens)
 

@@ -34,14 +34,29 @@ class LocalStripe:
 
     def start(self) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "services.cli", "localstripe", "--port", str(self.port),
-             "--state", str(self.state)], cwd=ROOT, env={**os.environ},
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            [
+                sys.executable,
+                "-m",
+                "services.cli",
+                "localstripe",
+                "--port",
+                str(self.port),
+                "--state",
+                str(self.state),
+            ],
+            cwd=ROOT,
+            env={**os.environ},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:
-                httpx.get(self.base + "/v1/customers", timeout=1,
-                          headers={"Authorization": f"Bearer {KEY}"})
+                httpx.get(
+                    self.base + "/v1/customers",
+                    timeout=1,
+                    headers={"Authorization": f"Bearer {KEY}"},
+                )
                 return
             except httpx.HTTPError:
                 time.sleep(0.2)
@@ -54,18 +69,27 @@ class LocalStripe:
             self.proc = None
 
     def refunds(self, pi: str) -> list[dict[str, Any]]:
-        r = httpx.get(self.base + "/v1/refunds", params={"payment_intent": pi, "limit": 100},
-                      headers={"Authorization": f"Bearer {KEY}"})
+        r = httpx.get(
+            self.base + "/v1/refunds",
+            params={"payment_intent": pi, "limit": 100},
+            headers={"Authorization": f"Bearer {KEY}"},
+        )
         r.raise_for_status()
         return r.json()["data"]
 
 
-def pay_in_browser(base: str, client_secret: str, card: dict[str, str] | None = None
-                   ) -> dict[str, Any]:
+def pay_in_browser(
+    base: str, client_secret: str, card: dict[str, str] | None = None
+) -> dict[str, Any]:
     """What Stripe.js confirmCardPayment sends from the family's page (publishable key)."""
     pi = client_secret.split("_secret_")[0]
-    r = httpx.post(f"{base}/v1/payment_intents/{pi}/confirm", json={
-        "key": "pk_test_yiyang_local", "client_secret": client_secret,
-        "payment_method_data": {"type": "card", "card": card or CARD}})
+    r = httpx.post(
+        f"{base}/v1/payment_intents/{pi}/confirm",
+        json={
+            "key": "pk_test_yiyang_local",
+            "client_secret": client_secret,
+            "payment_method_data": {"type": "card", "card": card or CARD},
+        },
+    )
     assert r.status_code == 200, r.text
     return r.json()

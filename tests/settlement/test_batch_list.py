@@ -10,8 +10,11 @@ from tests.settlement.test_batches import _approved_claim, _confirmation, _impor
 async def _batch(s, key: str) -> dict:
     pid, term = await s.provider()
     await _approved_claim(s, pid, term)
-    r = await s.lc.post("/v1/payment-batches", headers=s.finance("finance:c"), json={
-        "region_code": "450100", "idempotency_key": key})
+    r = await s.lc.post(
+        "/v1/payment-batches",
+        headers=s.finance("finance:c"),
+        json={"region_code": "450100", "idempotency_key": key},
+    )
     assert r.status_code == 201, r.text
     return r.json()
 
@@ -27,8 +30,11 @@ async def test_list_pages_newest_first_with_state(paying):
     body = page.json()
     assert [b["id"] for b in body["items"]] == [second["id"]]
     assert body["items"][0]["state"] == "pending" and body["items"][0]["lines_pending"] == 1
-    nxt = await s.lc.get("/v1/payment-batches", headers=s.finance(),
-                         params={"limit": 1, "cursor": body["next_cursor"]})
+    nxt = await s.lc.get(
+        "/v1/payment-batches",
+        headers=s.finance(),
+        params={"limit": 1, "cursor": body["next_cursor"]},
+    )
     item = nxt.json()["items"][0]
     assert item["id"] == first["id"] and item["state"] == "paid"
     assert item["paid_fen"] == first["total_fen"] and item["lines_paid"] == 1
@@ -36,25 +42,26 @@ async def test_list_pages_newest_first_with_state(paying):
     auditor = s.tokens.headers(Role.auditor, region="450000")
     both = await s.lc.get("/v1/payment-batches", headers=auditor)
     assert [b["id"] for b in both.json()["items"]] == [second["id"], first["id"]]
-    bad = await s.lc.get("/v1/payment-batches", params={"cursor": "nonsense"},
-                         headers=s.finance())
+    bad = await s.lc.get("/v1/payment-batches", params={"cursor": "nonsense"}, headers=s.finance())
     assert bad.status_code == 422 and bad.json()["error"]["field"] == "cursor"
 
 
 async def test_list_refuses_wrong_role_and_hides_other_regions(paying):
     s = paying
     batch = await _batch(s, "list-key-0003")
-    for role, extra in ((Role.provider_admin, {"provider_id": "p1"}),
-                        (Role.civil_affairs, {"region": "450000"}),
-                        (Role.beneficiary, {"beneficiary_ids": ("b1",)})):
+    for role, extra in (
+        (Role.provider_admin, {"provider_id": "p1"}),
+        (Role.civil_affairs, {"region": "450000"}),
+        (Role.beneficiary, {"beneficiary_ids": ("b1",)}),
+    ):
         r = await s.lc.get("/v1/payment-batches", headers=s.tokens.headers(role, **extra))
         assert r.status_code == 403 and r.json()["error"]["code"] == "ROLE_NOT_ALLOWED"
     other = s.finance("finance:lz", region="450200")
     r = await s.lc.get("/v1/payment-batches", headers=other)
     assert r.status_code == 200 and r.json()["items"] == []
-    r = await s.lc.get("/v1/payment-batches", params={"region_code": "450100"},
-                       headers=other)
+    r = await s.lc.get("/v1/payment-batches", params={"region_code": "450100"}, headers=other)
     assert r.status_code == 403 and r.json()["error"]["code"] == "OUT_OF_SCOPE"
-    mine = await s.lc.get("/v1/payment-batches", params={"region_code": "450100"},
-                          headers=s.finance())
+    mine = await s.lc.get(
+        "/v1/payment-batches", params={"region_code": "450100"}, headers=s.finance()
+    )
     assert batch["id"] in [b["id"] for b in mine.json()["items"]]

@@ -28,11 +28,9 @@ async def test_database_refuses_what_would_break_a_claim(settle):
         with pytest.raises(asyncpg.InsufficientPrivilegeError):
             await conn.execute("DELETE FROM claim_action")
         with pytest.raises(asyncpg.RaiseError, match="CLAIM_TRANSITION_NOT_ALLOWED"):
-            await conn.execute("UPDATE claim SET status = 'paid' WHERE id = $1::uuid",
-                               claim["id"])
+            await conn.execute("UPDATE claim SET status = 'paid' WHERE id = $1::uuid", claim["id"])
         with pytest.raises(asyncpg.RaiseError, match="DERIVED_ROW"):
-            await conn.execute("UPDATE claim SET total_fen = 1 WHERE id = $1::uuid",
-                               claim["id"])
+            await conn.execute("UPDATE claim SET total_fen = 1 WHERE id = $1::uuid", claim["id"])
         with pytest.raises(asyncpg.RaiseError, match="JOURNAL_IMMUTABLE"):
             await conn.execute("DELETE FROM claim WHERE id = $1::uuid", claim["id"])
         # a line that is not a redemption entry of the claim's provider
@@ -40,12 +38,16 @@ async def test_database_refuses_what_would_break_a_claim(settle):
         with pytest.raises(asyncpg.RaiseError, match="CLAIM_LINE_INVALID"):
             await conn.execute(
                 "INSERT INTO claim_line (claim_id, redemption_id, entry_id, amount_fen) "
-                "VALUES ($1::uuid, 'nope', $2, 5)", claim["id"], other)
+                "VALUES ($1::uuid, 'nope', $2, 5)",
+                claim["id"],
+                other,
+            )
         # a total that is not the sum of the lines is refused at COMMIT
         with pytest.raises(asyncpg.RaiseError, match="CLAIM_TOTAL_MISMATCH"):
             async with conn.transaction():
-                await conn.execute("UPDATE claim_line SET active = false "
-                                   "WHERE claim_id = $1::uuid", claim["id"])
+                await conn.execute(
+                    "UPDATE claim_line SET active = false WHERE claim_id = $1::uuid", claim["id"]
+                )
     finally:
         await conn.close()
     r = await s.lc.get(f"/v1/claims/{claim['id']}", headers=s.admin(pid))
@@ -66,18 +68,23 @@ async def test_a_claim_cut_off_by_an_outage_resumes(settle):
     real = app.state.voucher_api if hasattr(app.state, "voucher_api") else None
     app.state.voucher_api = VoucherClient(
         httpx.AsyncClient(transport=_Down(), base_url="http://voucher"),
-        get_common_settings().auth_private_key)
+        get_common_settings().auth_private_key,
+    )
     r = await s.claim(pid, idempotency_key="claim-outage-01")
     assert r.status_code == 503 and r.json()["error"]["code"] == "VOUCHER_SERVICE_UNAVAILABLE"
     assert await s.fetchval("SELECT status FROM claim") == "pending"
     # the line is held by the pending claim: the voucher side has not marked it
-    assert await s.w.conn.fetchval(
-        "SELECT claimed_at FROM redemption WHERE id = $1::uuid", rid) is None
+    assert (
+        await s.w.conn.fetchval("SELECT claimed_at FROM redemption WHERE id = $1::uuid", rid)
+        is None
+    )
     app.state.voucher_api = real
     if real is None:
         del app.state.voucher_api
     r = await s.claim(pid, idempotency_key="claim-outage-01")
     assert r.status_code == 201 and r.json()["status"] == "submitted", r.text
     assert await s.fetchval("SELECT count(*) FROM claim") == 1
-    assert await s.w.conn.fetchval(
-        "SELECT claim_id FROM redemption WHERE id = $1::uuid", rid) == r.json()["id"]
+    assert (
+        await s.w.conn.fetchval("SELECT claim_id FROM redemption WHERE id = $1::uuid", rid)
+        == r.json()["id"]
+    )

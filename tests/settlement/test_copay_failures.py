@@ -27,8 +27,9 @@ def _use(s: Any, ls: LocalStripe) -> StripeGateway:
 
 async def _online(s: Any, term: Any, *, pay: bool) -> dict[str, Any]:
     rid = await s.redeem(term, 10_000)  # co-payment 5,000
-    r = await s.w.client.post(f"/v1/redemptions/{rid}/copayment", headers=term.headers,
-                              json={"method": "stripe"})
+    r = await s.w.client.post(
+        f"/v1/redemptions/{rid}/copayment", headers=term.headers, json={"method": "stripe"}
+    )
     assert r.status_code == 200, r.text
     cp = {**r.json(), "rid": rid}
     if pay:
@@ -49,7 +50,9 @@ async def _captured(s: Any) -> tuple[Any, dict[str, Any]]:
 async def _copayment(s: Any, cid: str) -> dict[str, Any]:
     row = await s.w.conn.fetchrow(
         "SELECT captured_fen, refunded_fen, refund_pending_fen, status FROM copayment "
-        "WHERE id = $1", uuid.UUID(cid))
+        "WHERE id = $1",
+        uuid.UUID(cid),
+    )
     return dict(row)
 
 
@@ -65,45 +68,70 @@ async def test_start_refund_void_capture_race_without_deadlock(settle, stripe_ls
         cp = await _online(s, term, pay=True)
         rounds.append(cp)
         rid, cid = cp["rid"], cp["id"]
-        event = {"id": f"evt_race_{n}", "object": "event", "type": "payment_intent.succeeded",
-                 "data": {"object": {"id": cp["payment_intent_id"], "amount": 5_000,
-                                     "amount_received": 5_000}}}
+        event = {
+            "id": f"evt_race_{n}",
+            "object": "event",
+            "type": "payment_intent.succeeded",
+            "data": {
+                "object": {"id": cp["payment_intent_id"], "amount": 5_000, "amount_received": 5_000}
+            },
+        }
         body, sig = _signed(event)
         # Each call is its own request on its own pooled connection, all at once.
         calls = [
-            s.w.client.post(f"/v1/redemptions/{rid}/copayment", headers=staff,
-                            json={"method": "stripe"}),
-            s.w.client.post(f"/v1/copayments/{cid}/refund", headers=admin,
-                            json={"amount_fen": 2_000, "idempotency_key": f"race-{n}-a"}),
-            s.w.client.post(f"/v1/copayments/{cid}/refund", headers=admin,
-                            json={"amount_fen": 1_000, "idempotency_key": f"race-{n}-b"}),
+            s.w.client.post(
+                f"/v1/redemptions/{rid}/copayment", headers=staff, json={"method": "stripe"}
+            ),
+            s.w.client.post(
+                f"/v1/copayments/{cid}/refund",
+                headers=admin,
+                json={"amount_fen": 2_000, "idempotency_key": f"race-{n}-a"},
+            ),
+            s.w.client.post(
+                f"/v1/copayments/{cid}/refund",
+                headers=admin,
+                json={"amount_fen": 1_000, "idempotency_key": f"race-{n}-b"},
+            ),
             s.void(term, rid),
-            s.w.client.post("/v1/stripe/webhook", content=body,
-                            headers={"stripe-signature": sig}),
+            s.w.client.post("/v1/stripe/webhook", content=body, headers={"stripe-signature": sig}),
             s.w.client.post(f"/v1/copayments/{cid}/sync", headers=staff),
         ]
         if n % 2:
             calls.reverse()
         for r in await asyncio.gather(*calls):
-            codes.append((r.status_code, r.json().get("error", {}).get("code", "")
-                          if r.status_code >= 400 else ""))
+            codes.append(
+                (
+                    r.status_code,
+                    r.json().get("error", {}).get("code", "") if r.status_code >= 400 else "",
+                )
+            )
     allowed = {(200, ""), (409, "REFUND_EXCEEDS_CAPTURED")}
     assert set(codes) <= allowed, sorted(set(codes) - allowed)
 
     # Money moved once: each voided redemption's co-payment came back whole, at Stripe too.
     for cp in rounds:
         row = await _copayment(s, cp["id"])
-        assert row == {"captured_fen": 5_000, "refunded_fen": 5_000, "refund_pending_fen": 0,
-                       "status": "refunded"}, row
+        assert row == {
+            "captured_fen": 5_000,
+            "refunded_fen": 5_000,
+            "refund_pending_fen": 0,
+            "status": "refunded",
+        }, row
         assert sum(f["amount"] for f in stripe_ls.refunds(cp["payment_intent_id"])) == 5_000
     refunds = await s.w.conn.fetchval("SELECT count(*) FROM copay_refund")
-    assert await s.w.conn.fetchval("SELECT count(*) FROM outbox WHERE type = "
-                                   "'copay.refunded'") == refunds
-    assert await s.w.conn.fetchval("SELECT count(*) FROM outbox WHERE type = "
-                                   "'copay.received'") == ROUNDS
+    assert (
+        await s.w.conn.fetchval("SELECT count(*) FROM outbox WHERE type = 'copay.refunded'")
+        == refunds
+    )
+    assert (
+        await s.w.conn.fetchval("SELECT count(*) FROM outbox WHERE type = 'copay.received'")
+        == ROUNDS
+    )
     await s.deliver()
-    assert await s.fetchval("SELECT coalesce(sum(balance_fen), 0) FROM account "
-                            "WHERE code = '1102'") == 0
+    assert (
+        await s.fetchval("SELECT coalesce(sum(balance_fen), 0) FROM account WHERE code = '1102'")
+        == 0
+    )
 
 
 async def test_paid_after_the_void_is_given_back(settle, stripe_ls):
@@ -118,20 +146,32 @@ async def test_paid_after_the_void_is_given_back(settle, stripe_ls):
 
         async def pay_and_tell(cp=cp, n=n, obj=event_for):
             await asyncio.to_thread(pay_in_browser, stripe_ls.base, cp["client_secret"])
-            body, sig = _signed({"id": f"evt_late_{n}", "object": "event",
-                                 "type": "payment_intent.succeeded", "data": {"object": obj}})
-            return await s.w.client.post("/v1/stripe/webhook", content=body,
-                                         headers={"stripe-signature": sig})
+            body, sig = _signed(
+                {
+                    "id": f"evt_late_{n}",
+                    "object": "event",
+                    "type": "payment_intent.succeeded",
+                    "data": {"object": obj},
+                }
+            )
+            return await s.w.client.post(
+                "/v1/stripe/webhook", content=body, headers={"stripe-signature": sig}
+            )
 
         hook, void = await asyncio.gather(pay_and_tell(), s.void(term, cp["rid"]))
         assert hook.status_code == 200 and void.status_code == 200, (hook.text, void.text)
         assert await _copayment(s, cp["id"]) == {
-            "captured_fen": 5_000, "refunded_fen": 5_000, "refund_pending_fen": 0,
-            "status": "refunded"}
+            "captured_fen": 5_000,
+            "refunded_fen": 5_000,
+            "refund_pending_fen": 0,
+            "status": "refunded",
+        }
         assert [f["amount"] for f in stripe_ls.refunds(cp["payment_intent_id"])] == [5_000]
     await s.deliver()
-    assert await s.fetchval("SELECT coalesce(sum(balance_fen), 0) FROM account "
-                            "WHERE code = '1102'") == 0
+    assert (
+        await s.fetchval("SELECT coalesce(sum(balance_fen), 0) FROM account WHERE code = '1102'")
+        == 0
+    )
 
 
 async def test_void_while_stripe_is_down_refunds_when_it_is_back(settle, stripe_ls):
@@ -151,24 +191,33 @@ async def test_void_while_stripe_is_down_refunds_when_it_is_back(settle, stripe_
         assert r.status_code == 200, r.text  # the void happened, and says so
         assert r.json()["status"] == "voided"
         assert await _copayment(s, voided["id"]) == {
-            "captured_fen": 5_000, "refunded_fen": 0, "refund_pending_fen": 5_000,
-            "status": "succeeded"}
+            "captured_fen": 5_000,
+            "refunded_fen": 0,
+            "refund_pending_fen": 5_000,
+            "status": "succeeded",
+        }
         again = await s.void(term, voided["rid"])  # a retried void promises nothing more
         assert again.status_code == 200 and again.json()["already_voided"] is True
-        r = await s.w.client.post(f"/v1/copayments/{partial['id']}/refund", headers=admin,
-                                  json={"amount_fen": 1_500, "idempotency_key": "down-0001"})
+        r = await s.w.client.post(
+            f"/v1/copayments/{partial['id']}/refund",
+            headers=admin,
+            json={"amount_fen": 1_500, "idempotency_key": "down-0001"},
+        )
         assert r.status_code == 202 and r.json()["refund_pending_fen"] == 1_500, r.text
         # nothing more than captured can be promised, even while pending
-        r = await s.w.client.post(f"/v1/copayments/{partial['id']}/refund", headers=admin,
-                                  json={"amount_fen": 3_501, "idempotency_key": "down-0002"})
+        r = await s.w.client.post(
+            f"/v1/copayments/{partial['id']}/refund",
+            headers=admin,
+            json={"amount_fen": 3_501, "idempotency_key": "down-0002"},
+        )
         assert r.status_code == 409 and r.json()["error"]["code"] == "REFUND_EXCEEDS_CAPTURED"
         assert await copay_refund.retry_due(pool, gw) == 0
         rows = await s.w.conn.fetch("SELECT status, attempts, last_error FROM copay_refund")
-        assert [(x["status"], x["attempts"] >= 1, bool(x["last_error"])) for x in rows] == \
-            [("pending", True, True)] * 2
+        assert [(x["status"], x["attempts"] >= 1, bool(x["last_error"])) for x in rows] == [
+            ("pending", True, True)
+        ] * 2
         await s.deliver()
-        assert await s.fetchval("SELECT count(*) FROM entry WHERE kind = "
-                                "'copay_refunded'") == 0
+        assert await s.fetchval("SELECT count(*) FROM entry WHERE kind = 'copay_refunded'") == 0
     finally:
         stripe_ls.start()  # the same state: Stripe is back, it forgot nothing
 
@@ -177,18 +226,26 @@ async def test_void_while_stripe_is_down_refunds_when_it_is_back(settle, stripe_
     assert await copay_refund.retry_due(pool, gw) == 0  # and never again
     for _ in range(2):
         assert (await s.void(term, voided["rid"])).status_code == 200
-        r = await s.w.client.post(f"/v1/copayments/{partial['id']}/refund", headers=admin,
-                                  json={"amount_fen": 1_500, "idempotency_key": "down-0001"})
+        r = await s.w.client.post(
+            f"/v1/copayments/{partial['id']}/refund",
+            headers=admin,
+            json={"amount_fen": 1_500, "idempotency_key": "down-0001"},
+        )
         assert r.status_code == 200 and r.json()["refunded_fen"] == 1_500, r.text
     assert await _copayment(s, voided["id"]) == {
-        "captured_fen": 5_000, "refunded_fen": 5_000, "refund_pending_fen": 0,
-        "status": "refunded"}
+        "captured_fen": 5_000,
+        "refunded_fen": 5_000,
+        "refund_pending_fen": 0,
+        "status": "refunded",
+    }
     assert [f["amount"] for f in stripe_ls.refunds(voided["payment_intent_id"])] == [5_000]
     assert [f["amount"] for f in stripe_ls.refunds(partial["payment_intent_id"])] == [1_500]
     await s.deliver()
     assert await s.fetchval("SELECT count(*) FROM entry WHERE kind = 'copay_refunded'") == 2
-    assert await s.fetchval("SELECT coalesce(sum(balance_fen), 0) FROM account "
-                            "WHERE code = '1102'") == 5_000 - 1_500
+    assert (
+        await s.fetchval("SELECT coalesce(sum(balance_fen), 0) FROM account WHERE code = '1102'")
+        == 5_000 - 1_500
+    )
 
 
 async def test_a_refund_whose_answer_was_lost_is_not_made_twice(settle, stripe_ls):
@@ -204,8 +261,12 @@ async def test_a_refund_whose_answer_was_lost_is_not_made_twice(settle, stripe_l
     finally:
         stripe_ls.start()
     key = f"void:{cp['rid']}"
-    made = await gw.refund(cp["payment_intent_id"], 5_000, f"copay_refund:{key}",
-                           metadata={copay_refund.METADATA_KEY: key})
+    made = await gw.refund(
+        cp["payment_intent_id"],
+        5_000,
+        f"copay_refund:{key}",
+        metadata={copay_refund.METADATA_KEY: key},
+    )
     await s.w.conn.execute("UPDATE copay_refund SET next_attempt_at = now()")
     assert await copay_refund.retry_due(pool, gw) == 1
     assert await s.w.conn.fetchval("SELECT stripe_refund_id FROM copay_refund") == made.id
@@ -230,8 +291,10 @@ async def test_the_retry_loop_sends_pending_refunds_and_syncs_lost_webhooks(sett
         stripe_ls.start()
     # due now, and the unheard payment old enough for the loop to look at it
     await s.w.conn.execute("UPDATE copay_refund SET next_attempt_at = now()")
-    await s.w.conn.execute("UPDATE copayment SET created_at = now() - interval '5 minutes' "
-                           "WHERE id = $1", uuid.UUID(unheard["id"]))
+    await s.w.conn.execute(
+        "UPDATE copayment SET created_at = now() - interval '5 minutes' WHERE id = $1",
+        uuid.UUID(unheard["id"]),
+    )
     task = asyncio.create_task(_copay_retry(s.w.app, 0.1))
     try:
         for _ in range(200):
@@ -243,10 +306,15 @@ async def test_the_retry_loop_sends_pending_refunds_and_syncs_lost_webhooks(sett
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
-    assert rows == [{"captured_fen": 5_000, "refunded_fen": 5_000, "refund_pending_fen": 0,
-                     "status": "refunded"},
-                    {"captured_fen": 5_000, "refunded_fen": 0, "refund_pending_fen": 0,
-                     "status": "succeeded"}]
+    assert rows == [
+        {
+            "captured_fen": 5_000,
+            "refunded_fen": 5_000,
+            "refund_pending_fen": 0,
+            "status": "refunded",
+        },
+        {"captured_fen": 5_000, "refunded_fen": 0, "refund_pending_fen": 0, "status": "succeeded"},
+    ]
     assert [f["amount"] for f in stripe_ls.refunds(refunded["payment_intent_id"])] == [5_000]
 
 
@@ -288,13 +356,15 @@ async def test_a_refund_is_recorded_only_once_stripe_says_it_succeeded(settle, s
     events = "SELECT count(*) FROM outbox WHERE type = 'copay.refunded'"
     assert await s.w.conn.fetchval(events) == 0
     assert await s.w.conn.fetchval("SELECT last_error FROM copay_refund") == (
-        "STRIPE_REFUND_PENDING")
+        "STRIPE_REFUND_PENDING"
+    )
 
     await s.w.conn.execute("UPDATE copay_refund SET next_attempt_at = now()")
     await copay_refund.retry_due(pool, gw)  # Stripe: failed
     assert (await _copayment(s, cp["id"]))["refunded_fen"] == 0
     assert await s.w.conn.fetchval("SELECT last_error FROM copay_refund") == (
-        "STRIPE_REFUND_FAILED")
+        "STRIPE_REFUND_FAILED"
+    )
 
     await s.w.conn.execute("UPDATE copay_refund SET next_attempt_at = now()")
     await copay_refund.retry_due(pool, gw)  # Stripe's own answer: succeeded
@@ -305,7 +375,8 @@ async def test_a_refund_is_recorded_only_once_stripe_says_it_succeeded(settle, s
 
 
 async def test_a_refund_stripe_refuses_waits_for_a_person_and_the_void_still_answers(
-        settle, stripe_ls, caplog):
+    settle, stripe_ls, caplog
+):
     """Stripe answers no (here: the PaymentIntent is unknown to it, as after a manual
     clean-up in its dashboard). The void still answers 200, nothing is recorded as
     refunded, the ledger hears nothing, the refund waits the longest retry delay with the
@@ -313,16 +384,18 @@ async def test_a_refund_stripe_refuses_waits_for_a_person_and_the_void_still_ans
     s = settle
     _use(s, stripe_ls)
     term, cp = await _captured(s)
-    await s.w.conn.execute("UPDATE copayment SET stripe_payment_intent_id = 'pi_gone' "
-                           "WHERE id = $1", uuid.UUID(cp["id"]))
+    await s.w.conn.execute(
+        "UPDATE copayment SET stripe_payment_intent_id = 'pi_gone' WHERE id = $1",
+        uuid.UUID(cp["id"]),
+    )
     caplog.set_level("ERROR", logger="yiyang.voucher.copay")
     assert (await s.void(term, cp["rid"])).status_code == 200
     state = await _copayment(s, cp["id"])
     assert (state["refunded_fen"], state["refund_pending_fen"]) == (0, 5_000)
     row = await s.w.conn.fetchrow(
-        "SELECT status, last_error, next_attempt_at - now() AS wait FROM copay_refund")
+        "SELECT status, last_error, next_attempt_at - now() AS wait FROM copay_refund"
+    )
     assert row["status"] == "pending" and row["last_error"].startswith("STRIPE_REFUSED")
     assert row["wait"].total_seconds() > 500  # not hammered every few seconds
-    assert await s.w.conn.fetchval(
-        "SELECT count(*) FROM outbox WHERE type = 'copay.refunded'") == 0
+    assert await s.w.conn.fetchval("SELECT count(*) FROM outbox WHERE type = 'copay.refunded'") == 0
     assert any("refused by Stripe" in r.getMessage() for r in caplog.records)

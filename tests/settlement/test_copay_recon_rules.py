@@ -9,14 +9,18 @@ from services.ledger.settlement.reconciliation import compare, compare_copay_cla
 
 def _sides(copayments, copays):
     voucher = {"redemptions": [], "balances": [], "copayments": copayments}
-    ledger = {"redemptions": [], "stray": [], "payments": [], "outstanding": [],
-              "copays": copays}
+    ledger = {"redemptions": [], "stray": [], "payments": [], "outstanding": [], "copays": copays}
     return voucher, ledger
 
 
 def _cp(cid, method, captured, refunded=0):
-    return {"id": cid, "redemption_id": f"r-{cid}", "method": method,
-            "captured_fen": captured, "refunded_fen": refunded}
+    return {
+        "id": cid,
+        "redemption_id": f"r-{cid}",
+        "method": method,
+        "captured_fen": captured,
+        "refunded_fen": refunded,
+    }
 
 
 def test_only_online_copayments_are_posted():
@@ -32,28 +36,50 @@ def test_a_cash_copayment_is_not_needed_in_the_ledger():
 def test_an_online_copayment_is_still_compared():
     voucher, ledger = _sides([_cp("web-1", "stripe", 2_500)], [])
     assert [(d["kind"], d["side"], d["amount_fen"]) for d in compare(voucher, ledger)] == [
-        ("COPAY_MISMATCH", "ledger", -2_500)]
-    voucher, ledger = _sides([_cp("web-1", "stripe", 2_500, 1_000)],
-                             [{"copayment_id": "web-1", "net_fen": 1_500}])
+        ("COPAY_MISMATCH", "ledger", -2_500)
+    ]
+    voucher, ledger = _sides(
+        [_cp("web-1", "stripe", 2_500, 1_000)], [{"copayment_id": "web-1", "net_fen": 1_500}]
+    )
     assert compare(voucher, ledger) == []
 
 
 def test_a_cash_copayment_the_ledger_holds_is_named_on_the_ledger_side():
-    voucher, ledger = _sides([_cp("cash-1", "cash", 1_500)],
-                             [{"copayment_id": "cash-1", "net_fen": 1_500}])
+    voucher, ledger = _sides(
+        [_cp("cash-1", "cash", 1_500)], [{"copayment_id": "cash-1", "net_fen": 1_500}]
+    )
     found = compare(voucher, ledger)
     assert [(d["kind"], d["record"], d["side"], d["amount_fen"]) for d in found] == [
-        ("COPAY_MISMATCH", "copayment:cash-1", "ledger", 1_500)]
+        ("COPAY_MISMATCH", "copayment:cash-1", "ledger", 1_500)
+    ]
     assert "cash" in found[0]["detail"]
 
 
 def test_copay_settlement_totals_are_online_only():
-    side = {"entries": [
-        {"entry_id": "e1", "copayment_id": "web-1", "method": "stripe", "posted_fen": 2_000,
-         "claimed_fen": None},
-        {"entry_id": "e2", "copayment_id": "cash-1", "method": "cash", "posted_fen": 1_500,
-         "claimed_fen": None}], "strays": []}
+    side = {
+        "entries": [
+            {
+                "entry_id": "e1",
+                "copayment_id": "web-1",
+                "method": "stripe",
+                "posted_fen": 2_000,
+                "claimed_fen": None,
+            },
+            {
+                "entry_id": "e2",
+                "copayment_id": "cash-1",
+                "method": "cash",
+                "posted_fen": 1_500,
+                "claimed_fen": None,
+            },
+        ],
+        "strays": [],
+    }
     found, totals = compare_copay_claims(side)
     assert found == []
-    assert totals == {"received_fen": 2_000, "claimed_fen": 0, "unclaimed_fen": 2_000,
-                      "refunds_to_recover_fen": 0}
+    assert totals == {
+        "received_fen": 2_000,
+        "claimed_fen": 0,
+        "unclaimed_fen": 2_000,
+        "refunds_to_recover_fen": 0,
+    }

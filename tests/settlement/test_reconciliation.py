@@ -18,8 +18,11 @@ async def _report(s, fmt: str | None = None, headers=None):
     params = {"period": s.period, "region_code": REGION}
     if fmt:
         params["format"] = fmt
-    return await s.lc.get("/v1/reconciliation", params=params,
-                          headers=headers or s.tokens.headers(Role.auditor, region="450000"))
+    return await s.lc.get(
+        "/v1/reconciliation",
+        params=params,
+        headers=headers or s.tokens.headers(Role.auditor, region="450000"),
+    )
 
 
 async def _balance_vouchers_with_the_ledger(s) -> None:
@@ -46,39 +49,46 @@ async def test_everything_agrees_then_each_planted_discrepancy_is_reported(settl
     assert r.json()["redemptions_checked"] == 7
 
     never_posted = await s.redeem(term, 2_222)  # its event will be lost
-    await s.w.conn.execute("DELETE FROM outbox WHERE payload->>'redemption_id' = $1",
-                           never_posted)
+    await s.w.conn.execute("DELETE FROM outbox WHERE payload->>'redemption_id' = $1", never_posted)
     to_reverse, void_lost, vanished, _ = victims
     # a void whose event is lost
     assert (await s.void(term, void_lost)).status_code == 200
-    await s.w.conn.execute("DELETE FROM outbox WHERE type = 'redemption.voided' AND "
-                           "payload->>'redemption_id' = $1", void_lost)
+    await s.w.conn.execute(
+        "DELETE FROM outbox WHERE type = 'redemption.voided' AND payload->>'redemption_id' = $1",
+        void_lost,
+    )
     await s.deliver()
     # a stray entry: finance reverses a redemption the voucher side still holds live
-    entry_id = await s.fetchval("SELECT id::text FROM entry WHERE kind = 'redemption' "
-                                "AND ref = $1", to_reverse)
-    r = await s.lc.post(f"/v1/entries/{entry_id}/reverse", headers=s.finance(region="450000"),
-                        json={"idempotency_key": "stray-reversal-1", "reason": "oops"})
+    entry_id = await s.fetchval(
+        "SELECT id::text FROM entry WHERE kind = 'redemption' AND ref = $1", to_reverse
+    )
+    r = await s.lc.post(
+        f"/v1/entries/{entry_id}/reverse",
+        headers=s.finance(region="450000"),
+        json={"idempotency_key": "stray-reversal-1", "reason": "oops"},
+    )
     assert r.status_code == 201, r.text
     stray_id = r.json()["entry_id"]
     # superuser edits on the voucher side: a balance altered, a redemption row gone, a
     # claim mark changed
     await s.w.conn.execute("SET session_replication_role = replica")
     some_voucher = await s.w.conn.fetchval(
-        "SELECT id FROM voucher WHERE balance_fen > 100 ORDER BY id LIMIT 1")
-    await s.w.conn.execute("UPDATE voucher SET balance_fen = balance_fen - 77 WHERE id = $1",
-                           some_voucher)
+        "SELECT id FROM voucher WHERE balance_fen > 100 ORDER BY id LIMIT 1"
+    )
+    await s.w.conn.execute(
+        "UPDATE voucher SET balance_fen = balance_fen - 77 WHERE id = $1", some_voucher
+    )
     await s.w.conn.execute("DELETE FROM redemption WHERE id = $1::uuid", vanished)
     a_claimed = claimed["redemptions"][0]["redemption_id"]
-    await s.w.conn.execute("UPDATE redemption SET claim_id = 'forged' WHERE id = $1::uuid",
-                           a_claimed)
+    await s.w.conn.execute(
+        "UPDATE redemption SET claim_id = 'forged' WHERE id = $1::uuid", a_claimed
+    )
     await s.w.conn.execute("SET session_replication_role = origin")
     # a claim marked paid that no payment posted
     conn = await s.owner()
     try:
         await conn.execute("SET session_replication_role = replica")
-        await conn.execute("UPDATE claim SET status = 'paid' WHERE id = $1::uuid",
-                           claimed["id"])
+        await conn.execute("UPDATE claim SET status = 'paid' WHERE id = $1::uuid", claimed["id"])
     finally:
         await conn.close()
 
@@ -92,8 +102,12 @@ async def test_everything_agrees_then_each_planted_discrepancy_is_reported(settl
         ("REVERSED_IN_LEDGER", f"redemption:{to_reverse}", "ledger", 2_000),
         ("UNEXPLAINED_PAYABLE", f"entry:{stray_id}", "ledger", -2_000),
         ("MISSING_IN_VOUCHER", f"redemption:{vanished}", "voucher", 6_000),
-        ("CLAIM_MISMATCH", f"redemption:{a_claimed}", "settlement",
-         claimed["redemptions"][0]["amount_fen"]),
+        (
+            "CLAIM_MISMATCH",
+            f"redemption:{a_claimed}",
+            "settlement",
+            claimed["redemptions"][0]["amount_fen"],
+        ),
         ("PAYMENT_MISMATCH", f"claim:{claimed['id']}", "settlement", -claimed["total_fen"]),
     }
     assert expected <= found, found - expected
@@ -110,7 +124,8 @@ async def test_everything_agrees_then_each_planted_discrepancy_is_reported(settl
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
     rows = list(csv.DictReader(io.StringIO(r.content.decode())))
     assert {(x["kind"], x["record"]) for x in rows} == {
-        (d["kind"], d["record"]) for d in body["discrepancies"]}
+        (d["kind"], d["record"]) for d in body["discrepancies"]
+    }
     r = await _report(s, "xlsx")
     assert r.status_code == 200
     ws = load_workbook(io.BytesIO(r.content)).active
@@ -127,13 +142,17 @@ async def test_reconciliation_access_and_bad_input(settle):
     assert r.status_code == 403 and r.json()["error"]["code"] == "OUT_OF_SCOPE"
     r = await _report(s, headers=s.finance())
     assert r.status_code == 200
-    for params, field in (({"period": "2026-00", "region_code": REGION}, "period"),
-                          ({"period": s.period, "region_code": "45"}, "region_code"),
-                          ({"period": s.period, "region_code": REGION, "format": "pdf"},
-                           "format")):
+    for params, field in (
+        ({"period": "2026-00", "region_code": REGION}, "period"),
+        ({"period": s.period, "region_code": "45"}, "region_code"),
+        ({"period": s.period, "region_code": REGION, "format": "pdf"}, "format"),
+    ):
         r = await s.lc.get("/v1/reconciliation", params=params, headers=s.finance())
         assert r.status_code == 422 and r.json()["error"]["field"] == field
     # the voucher side's feed is for services only
-    r = await s.w.client.get("/v1/internal/reconciliation", headers=s.finance(),
-                             params={"period": s.period, "region_code": REGION})
+    r = await s.w.client.get(
+        "/v1/internal/reconciliation",
+        headers=s.finance(),
+        params={"period": s.period, "region_code": REGION},
+    )
     assert r.status_code == 403

@@ -21,15 +21,19 @@ def _wire(s: Any, ls: LocalStripe) -> None:
 
 async def _open(s: Any, term: Any) -> dict[str, Any]:
     rid = await s.redeem(term, 10_000)  # co-payment 5,000
-    r = await s.w.client.post(f"/v1/redemptions/{rid}/copayment", headers=term.headers,
-                              json={"method": "stripe"})
+    r = await s.w.client.post(
+        f"/v1/redemptions/{rid}/copayment", headers=term.headers, json={"method": "stripe"}
+    )
     assert r.status_code == 200, r.text
     return r.json()
 
 
 async def _stripe_discrepancies(s: Any) -> dict[str, dict[str, Any]]:
-    r = await s.lc.get("/v1/reconciliation", headers=s.finance(),
-                       params={"period": s.period, "region_code": "450100"})
+    r = await s.lc.get(
+        "/v1/reconciliation",
+        headers=s.finance(),
+        params={"period": s.period, "region_code": "450100"},
+    )
     assert r.status_code == 200, r.text
     assert r.json()["stripe_checked"] is True
     found = [d for d in r.json()["discrepancies"] if d["kind"] in STRIPE_KINDS]
@@ -54,13 +58,18 @@ async def test_ledger_refunded_more_than_stripe(settle, stripe_ls):
         "INSERT INTO outbox (event_id, type, payload, occurred_at) "
         "SELECT gen_random_uuid(), 'copay.refunded', "
         "jsonb_set(payload, '{amount_fen}', to_jsonb(1200)), now() FROM outbox "
-        "WHERE type = 'copay.received' AND payload->>'copayment_id' = $1", cp["id"])
+        "WHERE type = 'copay.received' AND payload->>'copayment_id' = $1",
+        cp["id"],
+    )
     await s.deliver()
     found = await _stripe_discrepancies(s)
     assert set(found) == {"STRIPE_REFUND_MISMATCH"}, found
     d = found["STRIPE_REFUND_MISMATCH"]
     assert (d["record"], d["side"], d["amount_fen"]) == (
-        f"payment_intent:{cp['payment_intent_id']}", "ledger", 1_200)
+        f"payment_intent:{cp['payment_intent_id']}",
+        "ledger",
+        1_200,
+    )
 
 
 async def test_ledger_received_what_stripe_never_took(settle, stripe_ls):
@@ -70,18 +79,26 @@ async def test_ledger_received_what_stripe_never_took(settle, stripe_ls):
     cp = await _open(s, term)  # opened, never paid at Stripe
     # Plant: a signed event claims the payment succeeded (a mistaken or replayed webhook
     # from another account); Stripe itself has no succeeded PaymentIntent for it.
-    body, sig = _signed({"id": "evt_plant_not_in_stripe", "object": "event",
-                         "type": "payment_intent.succeeded", "data": {"object": {
-                             "id": cp["payment_intent_id"], "amount": 5_000,
-                             "amount_received": 5_000,
-                             "metadata": {"redemption_id": cp["redemption_id"]}}}})
-    r = await s.w.client.post("/v1/stripe/webhook", content=body,
-                              headers={"stripe-signature": sig})
+    body, sig = _signed(
+        {
+            "id": "evt_plant_not_in_stripe",
+            "object": "event",
+            "type": "payment_intent.succeeded",
+            "data": {
+                "object": {
+                    "id": cp["payment_intent_id"],
+                    "amount": 5_000,
+                    "amount_received": 5_000,
+                    "metadata": {"redemption_id": cp["redemption_id"]},
+                }
+            },
+        }
+    )
+    r = await s.w.client.post("/v1/stripe/webhook", content=body, headers={"stripe-signature": sig})
     assert r.status_code == 200 and r.json()["captured_fen"] == 5_000, r.text
     await s.deliver()
     found = await _stripe_discrepancies(s)
     assert set(found) == {"NOT_IN_STRIPE"}, found
     d = found["NOT_IN_STRIPE"]
-    assert (d["record"], d["side"], d["amount_fen"]) == (f"copayment:{cp['id']}", "stripe",
-                                                         5_000)
+    assert (d["record"], d["side"], d["amount_fen"]) == (f"copayment:{cp['id']}", "stripe", 5_000)
     assert cp["redemption_id"] in d["detail"]

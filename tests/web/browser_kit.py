@@ -34,8 +34,9 @@ class Served:
 
     async def serve(self, app: Any) -> str:
         port = free_port()
-        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
-                                               log_level="warning", lifespan="off"))
+        server = uvicorn.Server(
+            uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+        )
         task = asyncio.create_task(server.serve())
         for _ in range(200):
             if server.started:
@@ -101,6 +102,7 @@ def bank_confirmation(instruction: bytes) -> bytes:
     w = csv.writer(out)
     w.writerow(["batch_reference", "line_reference", "status", "amount_fen", "bank_reference"])
     for n, r in enumerate(rows, 1):
-        w.writerow([r["batch_reference"], r["line_reference"], "paid", r["amount_fen"],
-                    f"BANK{n:06d}"])
+        w.writerow(
+            [r["batch_reference"], r["line_reference"], "paid", r["amount_fen"], f"BANK{n:06d}"]
+        )
     return out.getvalue().encode("utf-8")

@@ -16,11 +16,14 @@ __all__ = ["PASSWORD", "System", "csrf_of", "login"]
 
 
 @pytest.fixture(scope="module")
-async def web(pg_admin_url: str, db_templates: dict[str, str], tokens,
-              tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[System]:
+async def web(
+    pg_admin_url: str,
+    db_templates: dict[str, str],
+    tokens,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> AsyncIterator[System]:
     """The whole system, seeded through the services' APIs, shared by one test module."""
-    async with system(pg_admin_url, db_templates, tokens,
-                      tmp_path_factory.mktemp("web")) as s:
+    async with system(pg_admin_url, db_templates, tokens, tmp_path_factory.mktemp("web")) as s:
         yield s
 
 

@@ -49,18 +49,34 @@ PROVINCE, CITY, DISTRICT = "450000", "450100", "450103"
 OTHER_CITY = "450200"
 
 MEAL_POINT = {
-    "name": "青秀区幸福助餐点", "kind": "meal_point", "region_code": DISTRICT,
-    "address": "南宁市青秀区民族大道100号", "lat": 22.817, "lon": 108.366,
+    "name": "青秀区幸福助餐点",
+    "kind": "meal_point",
+    "region_code": DISTRICT,
+    "address": "南宁市青秀区民族大道100号",
+    "lat": 22.817,
+    "lon": 108.366,
     "contact": {"name": "李红", "phone": "13812345678"},
-    "bank_account": {"bank_name": "中国工商银行南宁分行", "account_name": "青秀区幸福助餐点",
-                     "account_number": "6222021234567890123"},
+    "bank_account": {
+        "bank_name": "中国工商银行南宁分行",
+        "account_name": "青秀区幸福助餐点",
+        "account_number": "6222021234567890123",
+    },
     "services": [
-        {"code": "MEAL_LUNCH", "name": "午餐", "category": "meal", "unit": "次",
-         "price_fen": 1500},
-        {"code": "MEAL_DINNER", "name": "晚餐", "category": "meal", "unit": "次",
-         "price_fen": 1200},
-        {"code": "BATH_HOME", "name": "上门助浴", "category": "bathing", "unit": "次",
-         "price_fen": 6000},
+        {"code": "MEAL_LUNCH", "name": "午餐", "category": "meal", "unit": "次", "price_fen": 1500},
+        {
+            "code": "MEAL_DINNER",
+            "name": "晚餐",
+            "category": "meal",
+            "unit": "次",
+            "price_fen": 1200,
+        },
+        {
+            "code": "BATH_HOME",
+            "name": "上门助浴",
+            "category": "bathing",
+            "unit": "次",
+            "price_fen": 6000,
+        },
     ],
 }
 
@@ -74,19 +90,32 @@ def national_id(serial: int, birth: date = date(1948, 5, 20), region: str = DIST
     return first17 + check_digit(first17)
 
 
-def enrolment(name: str, serial: int, *, care_setting: str = "home",
-              scores: tuple[int, int, int, int] = (15, 8, 10, 7),
-              lat: float | None = 22.81, lon: float | None = 108.37) -> dict[str, Any]:
+def enrolment(
+    name: str,
+    serial: int,
+    *,
+    care_setting: str = "home",
+    scores: tuple[int, int, int, int] = (15, 8, 10, 7),
+    lat: float | None = 22.81,
+    lon: float | None = 108.37,
+) -> dict[str, Any]:
     """A valid enrolment body: 78 years old, grade 3 by default, in the district."""
     return {
-        "national_id": national_id(serial), "name": name,
-        "phone": f"1387710{serial % 10000:04d}", "region_code": DISTRICT,
-        "address": "青秀区民族大道1号", "lat": lat, "lon": lon,
-        "care_setting": care_setting, "dibao": False,
-        "assessment": {"scores": dict(zip(("self_care", "motor", "mental",
-                                           "perception_social"), scores)),
-                       "flags": {}, "assessed_on": date.today().replace(day=1).isoformat(),
-                       "assessor": "南宁市老年人能力评估中心"},
+        "national_id": national_id(serial),
+        "name": name,
+        "phone": f"1387710{serial % 10000:04d}",
+        "region_code": DISTRICT,
+        "address": "青秀区民族大道1号",
+        "lat": lat,
+        "lon": lon,
+        "care_setting": care_setting,
+        "dibao": False,
+        "assessment": {
+            "scores": dict(zip(("self_care", "motor", "mental", "perception_social"), scores)),
+            "flags": {},
+            "assessed_on": date.today().replace(day=1).isoformat(),
+            "assessor": "南宁市老年人能力评估中心",
+        },
     }
 
 
@@ -120,8 +149,9 @@ class System:
 
     # --- the browser side ----------------------------------------------------------------
     def client(self) -> httpx.AsyncClient:
-        return httpx.AsyncClient(transport=httpx.ASGITransport(app=self.web),
-                                 base_url=self.base_url)
+        return httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=self.web), base_url=self.base_url
+        )
 
     @asynccontextmanager
     async def signed_in(self, username: str) -> AsyncIterator[httpx.AsyncClient]:
@@ -140,8 +170,11 @@ class System:
         return r.json()
 
     async def balance(self, bid: str, program: str) -> int:
-        return next(v["balance_fen"] for v in await self.vouchers(bid)
-                    if v["program_code"] == program and v["status"] == "active")
+        return next(
+            v["balance_fen"]
+            for v in await self.vouchers(bid)
+            if v["program_code"] == program and v["status"] == "active"
+        )
 
     async def provider_status(self, pid: str) -> str:
         r = await self.provider.get(f"/v1/providers/{pid}", headers=self.officer(PROVINCE))
@@ -166,8 +199,9 @@ async def login(c: httpx.AsyncClient, username: str, password: str) -> httpx.Res
     """Sign in as a browser does: open the form (CSRF cookie + field), then post it."""
     form = await c.get("/login")
     token = re.search(r'name="csrf_token" value="([^"]+)"', form.text).group(1)
-    return await c.post("/login", data={"username": username, "password": password,
-                                        "csrf_token": token})
+    return await c.post(
+        "/login", data={"username": username, "password": password, "csrf_token": token}
+    )
 
 
 async def _ok(r: httpx.Response, *codes: int) -> dict[str, Any]:
@@ -186,44 +220,102 @@ async def seed(s: System) -> None:
         total_bp = sum(shares.values())
         for region, amount in ((CITY, 50_000_000), (DISTRICT, 10_000_000)):
             by_source = {k: amount * bp // total_bp for k, bp in shares.items()}
-            await _ok(await s.ledger.post("/v1/appropriations", headers=finance, json={
-                "idempotency_key": f"web-test:{program['code']}:{region}",
-                "program_code": program["code"], "region_code": region,
-                "by_source": {k: v for k, v in by_source.items() if v > 0},
-                "memo": "测试预算"}), 201)
+            await _ok(
+                await s.ledger.post(
+                    "/v1/appropriations",
+                    headers=finance,
+                    json={
+                        "idempotency_key": f"web-test:{program['code']}:{region}",
+                        "program_code": program["code"],
+                        "region_code": region,
+                        "by_source": {k: v for k, v in by_source.items() if v > 0},
+                        "memo": "测试预算",
+                    },
+                ),
+                201,
+            )
 
     serial = uuid.uuid4().int % 10**6
     officer = s.officer(DISTRICT)
-    s.p1 = (await _ok(await s.provider.post("/v1/providers", headers=officer, json={
-        **MEAL_POINT, "uscc": _uscc(serial)}), 201))["id"]
-    await _ok(await s.provider.post(f"/v1/providers/{s.p1}/approve", headers=officer,
-                                    json={"reason": "资质审核通过"}))
+    s.p1 = (
+        await _ok(
+            await s.provider.post(
+                "/v1/providers", headers=officer, json={**MEAL_POINT, "uscc": _uscc(serial)}
+            ),
+            201,
+        )
+    )["id"]
+    await _ok(
+        await s.provider.post(
+            f"/v1/providers/{s.p1}/approve", headers=officer, json={"reason": "资质审核通过"}
+        )
+    )
     admin = t.headers("provider_admin", sub="test:admin", provider_id=s.p1)
-    s.terminal_secret = (await _ok(await s.provider.post(
-        f"/v1/providers/{s.p1}/terminals", headers=admin, json={"name": "前台收银终端"}),
-        201))["secret"]
-    s.p_new = (await _ok(await s.provider.post("/v1/providers", headers=officer, json={
-        **MEAL_POINT, "name": "南宁市仁爱居家服务中心", "kind": "home_care",
-        "uscc": _uscc(serial + 1)}), 201))["id"]
+    s.terminal_secret = (
+        await _ok(
+            await s.provider.post(
+                f"/v1/providers/{s.p1}/terminals", headers=admin, json={"name": "前台收银终端"}
+            ),
+            201,
+        )
+    )["secret"]
+    s.p_new = (
+        await _ok(
+            await s.provider.post(
+                "/v1/providers",
+                headers=officer,
+                json={
+                    **MEAL_POINT,
+                    "name": "南宁市仁爱居家服务中心",
+                    "kind": "home_care",
+                    "uscc": _uscc(serial + 1),
+                },
+            ),
+            201,
+        )
+    )["id"]
     far = t.headers("civil_affairs", sub="test:liuzhou", region=OTHER_CITY)
-    s.p_far = (await _ok(await s.provider.post("/v1/providers", headers=far, json={
-        **MEAL_POINT, "name": "柳州市颐年养老院", "kind": "institution",
-        "region_code": "450202", "lat": 24.33, "lon": 109.42, "uscc": _uscc(serial + 2)}),
-        201))["id"]
+    s.p_far = (
+        await _ok(
+            await s.provider.post(
+                "/v1/providers",
+                headers=far,
+                json={
+                    **MEAL_POINT,
+                    "name": "柳州市颐年养老院",
+                    "kind": "institution",
+                    "region_code": "450202",
+                    "lat": 24.33,
+                    "lon": 109.42,
+                    "uscc": _uscc(serial + 2),
+                },
+            ),
+            201,
+        )
+    )["id"]
 
-    people = [enrolment("王大爷", serial), enrolment("李奶奶", serial + 1,
-                                                  care_setting="institution", lat=None,
-                                                  lon=None),
-              enrolment("黄爷爷", serial + 2)]
+    people = [
+        enrolment("王大爷", serial),
+        enrolment("李奶奶", serial + 1, care_setting="institution", lat=None, lon=None),
+        enrolment("黄爷爷", serial + 2),
+    ]
     ids = []
     for body in people:
-        ids.append((await _ok(await s.voucher.post("/v1/beneficiaries", headers=officer,
-                                                   json=body), 201))["id"])
+        ids.append(
+            (await _ok(await s.voucher.post("/v1/beneficiaries", headers=officer, json=body), 201))[
+                "id"
+            ]
+        )
     s.b1, s.b2, s.b3 = ids
     for bid, relation in ((s.b1, "女儿"), (s.b2, "儿媳")):  # the proxy acts for both
-        await _ok(await s.voucher.post(f"/v1/beneficiaries/{bid}/proxies", headers=officer,
-                                       json={"proxy_sub": "web:xiaoli", "name": "李女士",
-                                             "relation": relation}), 201)
+        await _ok(
+            await s.voucher.post(
+                f"/v1/beneficiaries/{bid}/proxies",
+                headers=officer,
+                json={"proxy_sub": "web:xiaoli", "name": "李女士", "relation": relation},
+            ),
+            201,
+        )
     # Redemptions need the directory to know the terminal: wait until it does.
     directory = s.voucher_app.state.directory
     for _ in range(300):
@@ -236,51 +328,89 @@ async def seed(s: System) -> None:
 def accounts(s: System, path: Path) -> None:
     store = AccountStore(path)
     rows: list[dict[str, Any]] = [
-        {"username": "laowang", "role": "beneficiary", "display_name": "王大爷",
-         "beneficiary_ids": [s.b1]},
-        {"username": "xiaoli", "role": "proxy", "display_name": "李女士",
-         "beneficiary_ids": [s.b1, s.b2]},
-        {"username": "staff1", "role": "provider_staff", "display_name": "张师傅",
-         "provider_id": s.p1, "terminal_secret": s.terminal_secret},
-        {"username": "staff2", "role": "provider_staff", "display_name": "赵师傅",
-         "provider_id": s.p1},
-        {"username": "admin1", "role": "provider_admin", "display_name": "孙主任",
-         "provider_id": s.p1},
-        {"username": "officer", "role": "civil_affairs", "display_name": "陈经办",
-         "region": DISTRICT},
-        {"username": "finance", "role": "finance", "display_name": "刘会计",
-         "region": PROVINCE},
-        {"username": "finance2", "role": "finance", "display_name": "黄复核",
-         "region": PROVINCE},
-        {"username": "finance_lz", "role": "finance", "display_name": "柳州财务",
-         "region": OTHER_CITY},
-        {"username": "auditor", "role": "auditor", "display_name": "周审计",
-         "region": PROVINCE},
-        {"username": "auditor_city", "role": "auditor", "display_name": "吴审计",
-         "region": OTHER_CITY},
+        {
+            "username": "laowang",
+            "role": "beneficiary",
+            "display_name": "王大爷",
+            "beneficiary_ids": [s.b1],
+        },
+        {
+            "username": "xiaoli",
+            "role": "proxy",
+            "display_name": "李女士",
+            "beneficiary_ids": [s.b1, s.b2],
+        },
+        {
+            "username": "staff1",
+            "role": "provider_staff",
+            "display_name": "张师傅",
+            "provider_id": s.p1,
+            "terminal_secret": s.terminal_secret,
+        },
+        {
+            "username": "staff2",
+            "role": "provider_staff",
+            "display_name": "赵师傅",
+            "provider_id": s.p1,
+        },
+        {
+            "username": "admin1",
+            "role": "provider_admin",
+            "display_name": "孙主任",
+            "provider_id": s.p1,
+        },
+        {
+            "username": "officer",
+            "role": "civil_affairs",
+            "display_name": "陈经办",
+            "region": DISTRICT,
+        },
+        {"username": "finance", "role": "finance", "display_name": "刘会计", "region": PROVINCE},
+        {"username": "finance2", "role": "finance", "display_name": "黄复核", "region": PROVINCE},
+        {
+            "username": "finance_lz",
+            "role": "finance",
+            "display_name": "柳州财务",
+            "region": OTHER_CITY,
+        },
+        {"username": "auditor", "role": "auditor", "display_name": "周审计", "region": PROVINCE},
+        {
+            "username": "auditor_city",
+            "role": "auditor",
+            "display_name": "吴审计",
+            "region": OTHER_CITY,
+        },
     ]
     for row in rows:
         store.add(password=PASSWORD, **row)
 
 
 @asynccontextmanager
-async def system(admin_url: str, templates: dict[str, str], tokens: Any,
-                 tmp: Path, **voucher_settings: Any) -> AsyncIterator[System]:
+async def system(
+    admin_url: str, templates: dict[str, str], tokens: Any, tmp: Path, **voucher_settings: Any
+) -> AsyncIterator[System]:
     """Start the three services and the web app on fresh databases, seed them, yield."""
-    dbs = {name: await dbfix.fresh_database(admin_url, templates[name], name)
-           for name in ("ledger", "provider", "voucher")}
+    dbs = {
+        name: await dbfix.fresh_database(admin_url, templates[name], name)
+        for name in ("ledger", "provider", "voucher")
+    }
     try:
         async with AsyncExitStack() as stack:
-            lapp = create_ledger(LedgerSettings(database_url=dbs["ledger"].app_url,
-                                                pool_size=4))
+            lapp = create_ledger(LedgerSettings(database_url=dbs["ledger"].app_url, pool_size=4))
             papp = create_provider(ProviderSettings(database_url=dbs["provider"].app_url))
             ledger = await stack.enter_async_context(running(lapp))
             provider = await stack.enter_async_context(running(papp))
-            vapp = create_voucher(VoucherSettings(
-                database_url=dbs["voucher"].app_url, directory_poll_interval_s=0.1,
-                nonce_purge_interval_s=0, expiry_interval_s=0, raw_pool_size=8,
-                **voucher_settings),
-                directory_transport=httpx.ASGITransport(app=papp))
+            vapp = create_voucher(
+                VoucherSettings(
+                    database_url=dbs["voucher"].app_url,
+                    directory_poll_interval_s=0.1,
+                    nonce_purge_interval_s=0,
+                    expiry_interval_s=0,
+                    raw_pool_size=8,
+                    **voucher_settings,
+                ),
+                directory_transport=httpx.ASGITransport(app=papp),
+            )
             vapp.state.ledger_client = ledger
             voucher = await stack.enter_async_context(running(vapp))
             # Settlement in the ledger calls the voucher (claims) and provider (bank
@@ -288,16 +418,28 @@ async def system(admin_url: str, templates: dict[str, str], tokens: Any,
             lapp.state.voucher_client = voucher
             lapp.state.provider_client = provider
             path = tmp / "accounts.json"
-            s = System(web=None, voucher_app=vapp, provider_app=papp, ledger_app=lapp,
-                       voucher=voucher, provider=provider, ledger=ledger, dbs=dbs,
-                       tokens=tokens, accounts_file=path)
+            s = System(
+                web=None,
+                voucher_app=vapp,
+                provider_app=papp,
+                ledger_app=lapp,
+                voucher=voucher,
+                provider=provider,
+                ledger=ledger,
+                dbs=dbs,
+                tokens=tokens,
+                accounts_file=path,
+            )
             await seed(s)
             accounts(s, path)
-            transports = Transports(voucher=httpx.ASGITransport(app=vapp),
-                                    provider=httpx.ASGITransport(app=papp),
-                                    ledger=httpx.ASGITransport(app=lapp))
-            s.web = create_web(WebSettings(accounts_file=path), common=CommonSettings(),
-                               transports=transports)
+            transports = Transports(
+                voucher=httpx.ASGITransport(app=vapp),
+                provider=httpx.ASGITransport(app=papp),
+                ledger=httpx.ASGITransport(app=lapp),
+            )
+            s.web = create_web(
+                WebSettings(accounts_file=path), common=CommonSettings(), transports=transports
+            )
             yield s
     finally:
         for db in dbs.values():

@@ -34,20 +34,23 @@ async def test_secure_cookie_flag_is_configurable(web_shell, accounts_file):
     web = web_shell
     from web.main import create_app
 
-    app = create_app(WebSettings(accounts_file=accounts_file, cookie_secure=True),
-                     transports=web.app.state.web.transports)
+    app = create_app(
+        WebSettings(accounts_file=accounts_file, cookie_secure=True),
+        transports=web.app.state.web.transports,
+    )
     import httpx
 
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                                 base_url="https://testserver") as c:
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="https://testserver"
+    ) as c:
         r = await login(c, "laowang", PASSWORD)
         assert "Secure" in r.headers["set-cookie"]
 
 
-@pytest.mark.parametrize("username,password", [("laowang", "wrong-password"),
-                                               ("nobody", PASSWORD), ("", "")])
-async def test_wrong_credentials_are_refused_and_create_no_session(web_shell, username,
-                                                                   password):
+@pytest.mark.parametrize(
+    "username,password", [("laowang", "wrong-password"), ("nobody", PASSWORD), ("", "")]
+)
+async def test_wrong_credentials_are_refused_and_create_no_session(web_shell, username, password):
     web = web_shell
     before = len(web.app.state.web.sessions._sessions)
     async with web.client() as c:
@@ -83,10 +86,18 @@ async def test_every_post_form_refuses_a_missing_csrf_token(web_shell):
     web = web_shell
     people = await web.count("voucher", "SELECT count(*) FROM beneficiary")
     runs = await web.count("voucher", "SELECT count(*) FROM issuance_run")
-    cases = {"xiaoli": ["/me/act-for", "/me/qr/code"], "staff1": ["/provider/redeem",
-             "/provider/redeem/confirm"], "officer": ["/officer/enrol", "/officer/import",
-             "/officer/issuance", f"/officer/providers/{web.p_new}/approve"],
-             "admin1": ["/provider/claims"], "finance": ["/finance/claims/x/approve"]}
+    cases = {
+        "xiaoli": ["/me/act-for", "/me/qr/code"],
+        "staff1": ["/provider/redeem", "/provider/redeem/confirm"],
+        "officer": [
+            "/officer/enrol",
+            "/officer/import",
+            "/officer/issuance",
+            f"/officer/providers/{web.p_new}/approve",
+        ],
+        "admin1": ["/provider/claims"],
+        "finance": ["/finance/claims/x/approve"],
+    }
     for user, paths in cases.items():
         async with web.signed_in(user) as c:
             for path in paths:
@@ -104,26 +115,47 @@ async def test_claims_refuse_the_wrong_role_even_with_a_valid_form(web_shell):
     for user in ("staff1", "finance"):
         async with web.signed_in(user) as c:
             page = await c.get("/provider/today" if user == "staff1" else "/finance")
-            r = await c.post("/provider/claims", data={
-                "csrf_token": csrf_of(page.text), "period": "2026-11",
-                "idempotency_key": "3f1a4a9e-0000-4000-8000-000000000009"})
+            r = await c.post(
+                "/provider/claims",
+                data={
+                    "csrf_token": csrf_of(page.text),
+                    "period": "2026-11",
+                    "idempotency_key": "3f1a4a9e-0000-4000-8000-000000000009",
+                },
+            )
             assert r.status_code == 403, user
     async with web.signed_in("admin1") as c:
         page = await c.get("/provider/admin")
-        r = await c.post("/finance/claims/3f1a4a9e-0000-4000-8000-000000000009/approve",
-                         data={"csrf_token": csrf_of(page.text)})
+        r = await c.post(
+            "/finance/claims/3f1a4a9e-0000-4000-8000-000000000009/approve",
+            data={"csrf_token": csrf_of(page.text)},
+        )
         assert r.status_code == 403
     assert await web.count("ledger", "SELECT count(*) FROM claim") == 0
 
 
-@pytest.mark.parametrize("user,path", [
-    ("laowang", "/audit/chain"), ("laowang", "/officer/enrol"), ("laowang", "/provider/redeem"),
-    ("staff1", "/me"), ("staff1", "/finance"), ("officer", "/audit/entries"),
-    ("finance", "/officer/providers"), ("staff1", "/provider/admin"),
-    ("admin1", "/officer/issuance"), ("finance", "/audit/chain"), ("auditor", "/me/qr"),
-    ("auditor", "/finance/claims"), ("staff1", "/finance/reconciliation"), ("xiaoli", "/finance/budget"),
-    ("staff1", "/provider/claims"), ("finance", "/provider/claims"), ("admin1", "/finance/claims"),
-])
+@pytest.mark.parametrize(
+    "user,path",
+    [
+        ("laowang", "/audit/chain"),
+        ("laowang", "/officer/enrol"),
+        ("laowang", "/provider/redeem"),
+        ("staff1", "/me"),
+        ("staff1", "/finance"),
+        ("officer", "/audit/entries"),
+        ("finance", "/officer/providers"),
+        ("staff1", "/provider/admin"),
+        ("admin1", "/officer/issuance"),
+        ("finance", "/audit/chain"),
+        ("auditor", "/me/qr"),
+        ("auditor", "/finance/claims"),
+        ("staff1", "/finance/reconciliation"),
+        ("xiaoli", "/finance/budget"),
+        ("staff1", "/provider/claims"),
+        ("finance", "/provider/claims"),
+        ("admin1", "/finance/claims"),
+    ],
+)
 async def test_each_page_refuses_other_roles(web_shell, user, path):
     web = web_shell
     async with web.signed_in(user) as c:
@@ -143,17 +175,29 @@ async def test_navigation_shows_only_the_roles_pages(web_shell):
 
 def test_account_store_hashes_passwords_and_checks_roles(tmp_path):
     store = AccountStore(tmp_path / "a.json")
-    store.add(username="u1", password="long-enough-1", role="finance", display_name="x",
-              region="450000")
+    store.add(
+        username="u1", password="long-enough-1", role="finance", display_name="x", region="450000"
+    )
     raw = json.loads((tmp_path / "a.json").read_text())
     assert "long-enough-1" not in json.dumps(raw)
     assert raw["accounts"]["u1"]["password_hash"].startswith("scrypt$")
     assert store.authenticate("u1", "long-enough-1") is not None
     assert store.authenticate("u1", "long-enough-2") is None
-    for bad in ({"role": "service"}, {"role": "finance", "region": None},
-                {"role": "provider_staff"}, {"role": "proxy"}, {"password": "short"}):
-        fields = {"username": "u2", "password": "long-enough-1", "display_name": "y",
-                  "role": "finance", "region": "450000", **bad}
+    for bad in (
+        {"role": "service"},
+        {"role": "finance", "region": None},
+        {"role": "provider_staff"},
+        {"role": "proxy"},
+        {"password": "short"},
+    ):
+        fields = {
+            "username": "u2",
+            "password": "long-enough-1",
+            "display_name": "y",
+            "role": "finance",
+            "region": "450000",
+            **bad,
+        }
         with pytest.raises((AccountError, ValueError)):
             store.add(**fields)
     assert store.get("u2") is None
@@ -167,8 +211,9 @@ def test_development_session_secret_is_refused_in_production(monkeypatch):
     try:
         with pytest.raises(ValueError, match="SESSION_SECRET"):
             WebSettings()
-        assert WebSettings(session_secret="s" * 48,
-                           stripe_publishable_key="pk_live_of_the_operator").secure_cookies
+        assert WebSettings(
+            session_secret="s" * 48, stripe_publishable_key="pk_live_of_the_operator"
+        ).secure_cookies
     finally:
         monkeypatch.setenv("YIYANG_ENV", "test")
         get_common_settings.cache_clear()
@@ -195,13 +240,18 @@ async def test_a_service_that_is_down_gives_a_plain_message_not_an_error(web_she
     from web.main import create_app
 
     t = web_shell.app.state.web.transports
-    app = create_app(WebSettings(accounts_file=web_shell.accounts_file),
-                     common=CommonSettings(ledger_url="http://127.0.0.1:9"),
-                     transports=Transports(voucher=t.voucher, provider=t.provider))
-    for user, path, params in (("auditor", "/audit/chain", {"run": 1}),
-                               ("finance", "/finance", {})):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
-                                     base_url="http://testserver") as c:
+    app = create_app(
+        WebSettings(accounts_file=web_shell.accounts_file),
+        common=CommonSettings(ledger_url="http://127.0.0.1:9"),
+        transports=Transports(voucher=t.voucher, provider=t.provider),
+    )
+    for user, path, params in (
+        ("auditor", "/audit/chain", {"run": 1}),
+        ("finance", "/finance", {}),
+    ):
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url="http://testserver"
+        ) as c:
             assert (await login(c, user, PASSWORD)).status_code == 303
             r = await c.get(path, params=params)
             assert r.status_code == 200 and "系统暂时忙" in r.text
@@ -219,7 +269,8 @@ async def test_sign_in_form_needs_its_own_csrf_token(web_shell):
         r = await c.post("/login", data={"username": "laowang", "password": PASSWORD})
         assert r.status_code == 403 and COOKIE_NAME not in c.cookies
         await c.get("/login")  # has the cookie now, but a forged field does not match
-        r = await c.post("/login", data={"username": "laowang", "password": PASSWORD,
-                                         "csrf_token": "forged"})
+        r = await c.post(
+            "/login", data={"username": "laowang", "password": PASSWORD, "csrf_token": "forged"}
+        )
         assert r.status_code == 403 and COOKIE_NAME not in c.cookies
         assert (await login(c, "laowang", PASSWORD)).status_code == 303

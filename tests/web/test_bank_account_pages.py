@@ -27,8 +27,9 @@ async def _profile(web) -> dict:
 
 
 async def _changes(web) -> list[dict]:
-    r = await web.provider.get(f"/v1/providers/{web.p1}/bank-account-changes",
-                               headers=web.officer())
+    r = await web.provider.get(
+        f"/v1/providers/{web.p1}/bank-account-changes", headers=web.officer()
+    )
     assert r.status_code == 200, r.text
     return r.json()["items"]
 
@@ -37,9 +38,15 @@ async def _ask(web, number: str, bank: str = "广西北部湾银行南宁分行"
     """The provider admin asks for a new account through the page; the pending change."""
     async with web.signed_in("admin1") as c:
         csrf = csrf_of((await c.get("/provider/admin")).text)
-        r = await c.post("/provider/admin/bank-account", data={
-            "bank_name": bank, "account_name": "青秀区幸福助餐点", "account_number": number,
-            "csrf_token": csrf})
+        r = await c.post(
+            "/provider/admin/bank-account",
+            data={
+                "bank_name": bank,
+                "account_name": "青秀区幸福助餐点",
+                "account_number": number,
+                "csrf_token": csrf,
+            },
+        )
         assert r.status_code == 303, r.text
         shown = await c.get("/provider/admin")
     assert shown.status_code == 200
@@ -52,8 +59,11 @@ async def _ask(web, number: str, bank: str = "广西北部湾银行南宁分行"
 
 
 def _card(html: str, change_id: str) -> str:
-    m = re.search(rf'<section class="card bank-change" data-change="{change_id}".*?</section>',
-                  html, re.DOTALL)
+    m = re.search(
+        rf'<section class="card bank-change" data-change="{change_id}".*?</section>',
+        html,
+        re.DOTALL,
+    )
     assert m, f"change {change_id} not listed"
     return m.group(0)
 
@@ -76,14 +86,18 @@ async def test_change_then_approve_through_the_pages(web):
         assert "青秀区幸福助餐点" in card and "孙主任" in card  # provider, who asked
         assert before["account_number_masked"] in card  # old → new, both masked
         assert pending["account_number_masked"] in card and number not in listing.text
-        r = await c.post(f"/officer/bank-accounts/{web.p1}/{pending['id']}/approve",
-                         data={"csrf_token": csrf_of(listing.text)})
+        r = await c.post(
+            f"/officer/bank-accounts/{web.p1}/{pending['id']}/approve",
+            data={"csrf_token": csrf_of(listing.text)},
+        )
         assert r.status_code == 303
         after = await c.get("/officer/bank-accounts")
         assert "已批准" in after.text and f'data-change="{pending["id"]}"' not in after.text
         # Deciding again: already decided, said plainly, nothing changes.
-        r = await c.post(f"/officer/bank-accounts/{web.p1}/{pending['id']}/reject",
-                         data={"csrf_token": csrf_of(after.text), "reason": "再看看"})
+        r = await c.post(
+            f"/officer/bank-accounts/{web.p1}/{pending['id']}/reject",
+            data={"csrf_token": csrf_of(after.text), "reason": "再看看"},
+        )
         again = await c.get("/officer/bank-accounts")
         assert "已经处理过了" in again.text
 
@@ -91,8 +105,9 @@ async def test_change_then_approve_through_the_pages(web):
     assert now["bank_account"]["account_number_masked"] == pending["account_number_masked"]
     assert now["bank_account"]["bank_name"] == "广西北部湾银行南宁分行"
     assert now["bank_account_change_pending"] is None
-    assert next(ch for ch in await _changes(web)
-                if ch["id"] == pending["id"])["status"] == "approved"
+    assert (
+        next(ch for ch in await _changes(web) if ch["id"] == pending["id"])["status"] == "approved"
+    )
     async with web.signed_in("admin1") as c:
         page = (await c.get("/provider/admin")).text
         current = re.search(r'id="bank-current">([^<]+)<', page).group(1)
@@ -113,8 +128,9 @@ async def test_reject_needs_a_reason_and_keeps_the_account(web):
         page = (await c.get("/officer/bank-accounts")).text
         assert "请填写原因" in page
         assert (await _profile(web))["bank_account_change_pending"]["id"] == pending["id"]
-        r = await c.post(url, data={"csrf_token": csrf_of(page),
-                                    "reason": "开户证明与账户名称不符"})
+        r = await c.post(
+            url, data={"csrf_token": csrf_of(page), "reason": "开户证明与账户名称不符"}
+        )
         assert r.status_code == 303
         assert "已驳回" in (await c.get("/officer/bank-accounts")).text
     assert (await _profile(web))["bank_account"] == before
@@ -130,9 +146,15 @@ async def test_bad_account_number_is_refused_and_nothing_recorded(web):
     count = len(await _changes(web))
     async with web.signed_in("admin1") as c:
         csrf = csrf_of((await c.get("/provider/admin")).text)
-        r = await c.post("/provider/admin/bank-account", data={
-            "bank_name": "某银行", "account_name": "某机构", "account_number": "12ab",
-            "csrf_token": csrf})
+        r = await c.post(
+            "/provider/admin/bank-account",
+            data={
+                "bank_name": "某银行",
+                "account_name": "某机构",
+                "account_number": "12ab",
+                "csrf_token": csrf,
+            },
+        )
         assert r.status_code == 422 and "8 到 30 位数字" in r.text
     assert len(await _changes(web)) == count
 
@@ -140,30 +162,45 @@ async def test_bad_account_number_is_refused_and_nothing_recorded(web):
 async def test_roles_other_region_and_csrf_are_refused(web):
     pending = await _ask(web, "6230580000123456789")
     store = AccountStore(web.accounts_file)
-    store.add(username="officer_lz", password=PASSWORD, role="civil_affairs",
-              display_name="柳州经办", region=OTHER_CITY)
+    store.add(
+        username="officer_lz",
+        password=PASSWORD,
+        role="civil_affairs",
+        display_name="柳州经办",
+        region=OTHER_CITY,
+    )
     for who in ("laowang", "staff1", "admin1", "finance", "auditor"):
         async with web.signed_in(who) as c:
             assert (await c.get("/officer/bank-accounts")).status_code == 403, who
     async with web.signed_in("finance") as c:
         csrf = csrf_of((await c.get("/finance/claims")).text)
-        r = await c.post(f"/officer/bank-accounts/{web.p1}/{pending['id']}/approve",
-                         data={"csrf_token": csrf})
+        r = await c.post(
+            f"/officer/bank-accounts/{web.p1}/{pending['id']}/approve", data={"csrf_token": csrf}
+        )
         assert r.status_code == 403
     for who in ("staff1", "officer"):  # only the provider's admin asks
         async with web.signed_in(who) as c:
-            page = (await c.get("/provider/today" if who == "staff1"
-                                else "/officer/bank-accounts")).text
-            r = await c.post("/provider/admin/bank-account", data={
-                "bank_name": "某银行", "account_name": "某机构",
-                "account_number": "6222020000000000001", "csrf_token": csrf_of(page)})
+            page = (
+                await c.get("/provider/today" if who == "staff1" else "/officer/bank-accounts")
+            ).text
+            r = await c.post(
+                "/provider/admin/bank-account",
+                data={
+                    "bank_name": "某银行",
+                    "account_name": "某机构",
+                    "account_number": "6222020000000000001",
+                    "csrf_token": csrf_of(page),
+                },
+            )
             assert r.status_code == 403, who
 
     async with web.signed_in("officer_lz") as c:
         listing = await c.get("/officer/bank-accounts")
         assert listing.status_code == 200 and pending["id"] not in listing.text
-        r = await c.post(f"/officer/bank-accounts/{web.p1}/{pending['id']}/approve",
-                         data={"csrf_token": csrf_of(listing.text)})
+        r = await c.post(
+            f"/officer/bank-accounts/{web.p1}/{pending['id']}/approve",
+            data={"csrf_token": csrf_of(listing.text)},
+        )
         assert r.status_code == 303
         assert "不在您负责的区域" in (await c.get("/officer/bank-accounts")).text
 
@@ -173,9 +210,14 @@ async def test_roles_other_region_and_csrf_are_refused(web):
         assert r.status_code == 403
     async with web.signed_in("admin1") as c:
         await c.get("/provider/admin")
-        r = await c.post("/provider/admin/bank-account", data={
-            "bank_name": "某银行", "account_name": "某机构",
-            "account_number": "6222020000000000001"})
+        r = await c.post(
+            "/provider/admin/bank-account",
+            data={
+                "bank_name": "某银行",
+                "account_name": "某机构",
+                "account_number": "6222020000000000001",
+            },
+        )
         assert r.status_code == 403
     still = (await _profile(web))["bank_account_change_pending"]
     assert still is not None and still["id"] == pending["id"]  # nobody decided, none added
@@ -184,16 +226,25 @@ async def test_roles_other_region_and_csrf_are_refused(web):
 async def test_the_person_who_asked_cannot_decide(web):
     """Someone who asked (here the same person signed in as the provider's admin through
     the API, then as an officer) is refused by the service; the page says why."""
-    r = await web.provider.patch(f"/v1/providers/{web.p1}", headers=web.tokens.headers(
-        "provider_admin", sub="web:officer", provider_id=web.p1), json={"bank_account": {
-            "bank_name": "中国农业银行南宁分行", "account_name": "青秀区幸福助餐点",
-            "account_number": "6228480099998888777"}})
+    r = await web.provider.patch(
+        f"/v1/providers/{web.p1}",
+        headers=web.tokens.headers("provider_admin", sub="web:officer", provider_id=web.p1),
+        json={
+            "bank_account": {
+                "bank_name": "中国农业银行南宁分行",
+                "account_name": "青秀区幸福助餐点",
+                "account_number": "6228480099998888777",
+            }
+        },
+    )
     assert r.status_code == 200, r.text
     change = r.json()["bank_account_change_pending"]
     async with web.signed_in("officer") as c:
         listing = (await c.get("/officer/bank-accounts")).text
         assert "陈经办" in _card(listing, change["id"])  # who asked, by name
-        await c.post(f"/officer/bank-accounts/{web.p1}/{change['id']}/approve",
-                     data={"csrf_token": csrf_of(listing)})
+        await c.post(
+            f"/officer/bank-accounts/{web.p1}/{change['id']}/approve",
+            data={"csrf_token": csrf_of(listing)},
+        )
         assert "提出这项变更的人不能自己审核" in (await c.get("/officer/bank-accounts")).text
     assert (await _profile(web))["bank_account_change_pending"]["id"] == change["id"]

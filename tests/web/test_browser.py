@@ -42,8 +42,15 @@ pytestmark = pytest.mark.browser
 # forbids; contexts bypass CSP for that only. The page scripts themselves are same-origin files.
 ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ROOT / "reports" / "screenshots"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+]
 QR_TTL_S = 180  # long enough for the staff's browser to start on a busy machine
 MEAL, DISABILITY = "meal_assistance", "disability_subsidy"
 
@@ -65,14 +72,16 @@ class Live:
 
 @pytest.fixture(scope="module")
 async def live(pg_admin_url, db_templates, tokens, tmp_path_factory) -> AsyncIterator[Live]:
-    async with served_system(pg_admin_url, db_templates, tokens,
-                             tmp_path_factory.mktemp("walk")) as running_system:
+    async with served_system(
+        pg_admin_url, db_templates, tokens, tmp_path_factory.mktemp("walk")
+    ) as running_system:
         yield running_system
 
 
 @asynccontextmanager
-async def served_system(pg_admin_url: str, db_templates: dict[str, str], tokens: Any,
-                        tmp: Path, **web_settings: Any) -> AsyncIterator[Live]:
+async def served_system(
+    pg_admin_url: str, db_templates: dict[str, str], tokens: Any, tmp: Path, **web_settings: Any
+) -> AsyncIterator[Live]:
     """The system served on free ports with the relay running (other browser modules use it
     too; `web_settings` add to the web app's settings)."""
     async with system(pg_admin_url, db_templates, tokens, tmp, qr_ttl_s=QR_TTL_S) as s:
@@ -80,9 +89,14 @@ async def served_system(pg_admin_url: str, db_templates: dict[str, str], tokens:
         relay: asyncio.subprocess.Process | None = None
         extra: list[httpx.AsyncClient] = []
         try:
-            urls = {name: await served.serve(app) for name, app in (
-                ("ledger", s.ledger_app), ("provider", s.provider_app),
-                ("voucher", s.voucher_app))}
+            urls = {
+                name: await served.serve(app)
+                for name, app in (
+                    ("ledger", s.ledger_app),
+                    ("provider", s.provider_app),
+                    ("voucher", s.voucher_app),
+                )
+            }
             # The ledger's settlement calls the voucher service over HTTP from now on.
             voucher_http = httpx.AsyncClient(base_url=urls["voucher"], timeout=30)
             provider_http = httpx.AsyncClient(base_url=urls["provider"], timeout=30)
@@ -92,19 +106,34 @@ async def served_system(pg_admin_url: str, db_templates: dict[str, str], tokens:
             # Refresh the code a few seconds after it is shown, so the walk sees the page
             # fetch a new one by itself.
             web = create_app(
-                WebSettings(accounts_file=s.accounts_file, qr_refresh_margin_s=QR_TTL_S - 4,
-                            **web_settings),
-                common=CommonSettings(voucher_url=urls["voucher"],
-                                      provider_url=urls["provider"],
-                                      ledger_url=urls["ledger"]))
+                WebSettings(
+                    accounts_file=s.accounts_file, qr_refresh_margin_s=QR_TTL_S - 4, **web_settings
+                ),
+                common=CommonSettings(
+                    voucher_url=urls["voucher"],
+                    provider_url=urls["provider"],
+                    ledger_url=urls["ledger"],
+                ),
+            )
             async with web.router.lifespan_context(web):
                 base = await served.serve(web)
                 relay = await asyncio.create_subprocess_exec(
-                    sys.executable, "-m", "services.cli", "relay", "--idle", "0.1",
-                    cwd=ROOT, env=dict(os.environ, YIYANG_ENV="test",
-                                       YIYANG_VOUCHER_DATABASE_URL=s.dbs["voucher"].app_url,
-                                       YIYANG_LEDGER_URL=urls["ledger"]),
-                    stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+                    sys.executable,
+                    "-m",
+                    "services.cli",
+                    "relay",
+                    "--idle",
+                    "0.1",
+                    cwd=ROOT,
+                    env=dict(
+                        os.environ,
+                        YIYANG_ENV="test",
+                        YIYANG_VOUCHER_DATABASE_URL=s.dbs["voucher"].app_url,
+                        YIYANG_LEDGER_URL=urls["ledger"],
+                    ),
+                    stdout=asyncio.subprocess.DEVNULL,
+                    stderr=asyncio.subprocess.DEVNULL,
+                )
                 yield Live(s, base, urls)
         finally:
             if relay is not None and relay.returncode is None:
@@ -131,8 +160,7 @@ def _yuan(fen: int) -> str:
     return f"{fen // 100:,}.{fen % 100:02d}"
 
 
-async def test_walk_qr_redeem_ledger_claim_approval(live: Live, chromium: Path,
-                                                    tmp_path: Path):
+async def test_walk_qr_redeem_ledger_claim_approval(live: Live, chromium: Path, tmp_path: Path):
     from playwright.async_api import async_playwright
 
     s, base = live.s, live.base
@@ -143,33 +171,34 @@ async def test_walk_qr_redeem_ledger_claim_approval(live: Live, chromium: Path,
     async with async_playwright() as pw:
         # 1. The beneficiary, on a phone: balances, then the payment code.
         browser = await pw.chromium.launch(executable_path=str(chromium), args=ARGS)
-        phone = await browser.new_context(viewport={"width": 412, "height": 860},
-                                          device_scale_factor=1, locale="zh-CN",
-                                          bypass_csp=True)
+        phone = await browser.new_context(
+            viewport={"width": 412, "height": 860},
+            device_scale_factor=1,
+            locale="zh-CN",
+            bypass_csp=True,
+        )
         page = await phone.new_page()
         await _sign_in(page, base, "laowang")
         main = await page.inner_text("main")
         assert _yuan(care) in main and _yuan(meal_before) in main
-        font_px = await page.evaluate(
-            "parseFloat(getComputedStyle(document.body).fontSize)")
+        font_px = await page.evaluate("parseFloat(getComputedStyle(document.body).fontSize)")
         assert font_px >= 18
         button_h = await page.evaluate(
-            "document.querySelector('.btn-main').getBoundingClientRect().height")
+            "document.querySelector('.btn-main').getBoundingClientRect().height"
+        )
         assert button_h >= 48
         await page.screenshot(path=str(SHOTS / "01-beneficiary-home.png"), full_page=True)
 
         await page.click("text=出示付款码")
         await page.wait_for_selector("#qr[data-ready='1']")
         first = await page.get_attribute("#qr-img", "src")
-        await page.wait_for_function(
-            "document.getElementById('qr-img').naturalWidth > 0")
+        await page.wait_for_function("document.getElementById('qr-img').naturalWidth > 0")
         await page.screenshot(path=str(SHOTS / "02-beneficiary-qr.png"), full_page=True)
         # The page replaces the code by itself before it expires.
         await page.wait_for_function(
-            f"document.getElementById('qr-img').getAttribute('src') !== {first!r}",
-            timeout=20_000)
-        await page.wait_for_function(
-            "document.getElementById('qr-img').naturalWidth > 0")
+            f"document.getElementById('qr-img').getAttribute('src') !== {first!r}", timeout=20_000
+        )
+        await page.wait_for_function("document.getElementById('qr-img').naturalWidth > 0")
         token = await read_qr(page)
         assert token, "the QR picture on screen could not be read"
         await phone.close()
@@ -180,16 +209,23 @@ async def test_walk_qr_redeem_ledger_claim_approval(live: Live, chromium: Path,
         y4m_of_qr(token, video)
         browser = await pw.chromium.launch(
             executable_path=str(chromium),
-            args=[*ARGS, "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
-                  f"--use-file-for-fake-video-capture={video}"])
-        ctx = await browser.new_context(viewport={"width": 800, "height": 1000},
-                                        locale="zh-CN", bypass_csp=True)
+            args=[
+                *ARGS,
+                "--use-fake-ui-for-media-stream",
+                "--use-fake-device-for-media-stream",
+                f"--use-file-for-fake-video-capture={video}",
+            ],
+        )
+        ctx = await browser.new_context(
+            viewport={"width": 800, "height": 1000}, locale="zh-CN", bypass_csp=True
+        )
         await ctx.grant_permissions(["camera"], origin=base)
         page = await ctx.new_page()
         await _sign_in(page, base, "staff1")
         await page.click("#scan-start")
         await page.wait_for_function(
-            f"document.getElementById('token').value === {token!r}", timeout=30_000)
+            f"document.getElementById('token').value === {token!r}", timeout=30_000
+        )
         await page.select_option("#service_code", "MEAL_LUNCH")
         await page.fill("#gross_yuan", "15")
         await page.screenshot(path=str(SHOTS / "03-provider-redeem.png"), full_page=True)
@@ -212,14 +248,16 @@ async def test_walk_qr_redeem_ledger_claim_approval(live: Live, chromium: Path,
 
         # 3. The relay (its own process) posts it to the ledger.
         async def posted() -> bool:
-            return await s.count("ledger", "SELECT count(*) FROM entry "
-                                           "WHERE kind = 'redemption'") == 1
+            return (
+                await s.count("ledger", "SELECT count(*) FROM entry WHERE kind = 'redemption'") == 1
+            )
 
         await until(posted, 60, "the relay to post the redemption")
 
         # 4. The auditor verifies the chain and finds the redemption in the ledger browser.
-        ctx = await browser.new_context(viewport={"width": 1000, "height": 900},
-                                        locale="zh-CN", bypass_csp=True)
+        ctx = await browser.new_context(
+            viewport={"width": 1000, "height": 900}, locale="zh-CN", bypass_csp=True
+        )
         page = await ctx.new_page()
         await _sign_in(page, base, "auditor")
         await page.goto(f"{base}/audit/chain")
@@ -232,8 +270,7 @@ async def test_walk_qr_redeem_ledger_claim_approval(live: Live, chromium: Path,
         await page.goto(f"{base}/audit/entries?provider_id={s.p1}")
         assert await page.locator(".entry").count() == 1
         assert "5.00" in await page.inner_text(".entry")
-        await page.screenshot(path=str(SHOTS / "07-auditor-redemption-entry.png"),
-                              full_page=True)
+        await page.screenshot(path=str(SHOTS / "07-auditor-redemption-entry.png"), full_page=True)
         await page.click("#logout")
         await page.wait_for_url(f"{base}/login")
 
@@ -262,8 +299,7 @@ async def test_walk_qr_redeem_ledger_claim_approval(live: Live, chromium: Path,
         await page.screenshot(path=str(SHOTS / "11-finance-approved.png"), full_page=True)
         await page.goto(f"{base}/finance")
         assert "借贷平衡" in await page.inner_text("main")
-        await page.screenshot(path=str(SHOTS / "12-finance-trial-balance.png"),
-                              full_page=True)
+        await page.screenshot(path=str(SHOTS / "12-finance-trial-balance.png"), full_page=True)
 
         # 7. Approved and unpaid: the aging shows it; finance pays it in a batch.
         await page.goto(f"{base}/finance/aging")
@@ -279,11 +315,18 @@ async def test_walk_qr_redeem_ledger_claim_approval(live: Live, chromium: Path,
         await page.screenshot(path=str(SHOTS / "20-finance-batch.png"), full_page=True)
         async with page.expect_download() as download:
             await page.click("#download")
-        file_bytes = Path(await (await download.value).path()).read_bytes()
+        file_bytes = await asyncio.to_thread(Path(await (await download.value).path()).read_bytes)
         assert hashlib.sha256(file_bytes).hexdigest() == sha
-        await page.set_input_files("#file", files=[{
-            "name": "bank-confirmation.csv", "mimeType": "text/csv",
-            "buffer": bank_confirmation(file_bytes)}])
+        await page.set_input_files(
+            "#file",
+            files=[
+                {
+                    "name": "bank-confirmation.csv",
+                    "mimeType": "text/csv",
+                    "buffer": bank_confirmation(file_bytes),
+                }
+            ],
+        )
         await page.click("#upload-button")
         await page.wait_for_selector("#confirmation-result")
         assert await page.get_attribute("#batch-state", "data-state") == "paid"
@@ -302,9 +345,11 @@ async def test_walk_qr_redeem_ledger_claim_approval(live: Live, chromium: Path,
         await ctx.close()
         await browser.close()
     assert await s.count("ledger", "SELECT status || ' ' || approved_by FROM claim") == (
-        "paid web:finance2")
-    assert await s.count("ledger", "SELECT count(*) FROM entry "
-                                   "WHERE kind = 'settlement_payment'") == 1
+        "paid web:finance2"
+    )
+    assert (
+        await s.count("ledger", "SELECT count(*) FROM entry WHERE kind = 'settlement_payment'") == 1
+    )
 
 
 async def test_proxy_and_back_office_pages_render_in_the_browser(live: Live, chromium: Path):
@@ -316,8 +361,9 @@ async def test_proxy_and_back_office_pages_render_in_the_browser(live: Live, chr
     SHOTS.mkdir(parents=True, exist_ok=True)
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=str(chromium), args=ARGS)
-        phone = await browser.new_context(viewport={"width": 390, "height": 844},
-                                          locale="zh-CN", bypass_csp=True)
+        phone = await browser.new_context(
+            viewport={"width": 390, "height": 844}, locale="zh-CN", bypass_csp=True
+        )
         page = await phone.new_page()
         await _sign_in(page, base, "xiaoli")
         assert "面额 500.00 元" in await page.inner_text("main")
@@ -328,8 +374,9 @@ async def test_proxy_and_back_office_pages_render_in_the_browser(live: Live, chr
         await page.screenshot(path=str(SHOTS / "13-proxy-switched.png"), full_page=True)
         await phone.close()
 
-        ctx = await browser.new_context(viewport={"width": 1000, "height": 900},
-                                        locale="zh-CN", bypass_csp=True)
+        ctx = await browser.new_context(
+            viewport={"width": 1000, "height": 900}, locale="zh-CN", bypass_csp=True
+        )
         page = await ctx.new_page()
         await _sign_in(page, base, "officer")
         await page.fill("#national_id", "123")

@@ -31,20 +31,26 @@ pytestmark = pytest.mark.browser
 
 
 @pytest.fixture(scope="module")
-async def paying(pg_admin_url, db_templates, tokens, tmp_path_factory
-                 ) -> AsyncIterator[tuple[Live, LocalStripe]]:
+async def paying(
+    pg_admin_url, db_templates, tokens, tmp_path_factory
+) -> AsyncIterator[tuple[Live, LocalStripe]]:
     tmp = tmp_path_factory.mktemp("pay")
     ls = LocalStripe(tmp / "localstripe.pickle")
     await asyncio.to_thread(ls.start)
     try:
-        async with served_system(pg_admin_url, db_templates, tokens, tmp,
-                                 stripe_js_url=f"{ls.base}/js.stripe.com/v3/") as live:
+        async with served_system(
+            pg_admin_url, db_templates, tokens, tmp, stripe_js_url=f"{ls.base}/js.stripe.com/v3/"
+        ) as live:
             live.s.voucher_app.state.stripe_gateway = StripeGateway(KEY, ls.base)
             # What `yiyang up` does for localstripe: Stripe's webhooks go to the voucher service.
             async with httpx.AsyncClient() as http:
-                r = await http.post(f"{ls.base}/_config/webhooks/yiyang", data={
-                    "url": f"{live.urls['voucher']}/v1/stripe/webhook",
-                    "secret": VoucherSettings().stripe_webhook_secret})
+                r = await http.post(
+                    f"{ls.base}/_config/webhooks/yiyang",
+                    data={
+                        "url": f"{live.urls['voucher']}/v1/stripe/webhook",
+                        "secret": VoucherSettings().stripe_webhook_secret,
+                    },
+                )
             assert r.status_code == 200, r.text
             yield live, ls
     finally:
@@ -53,8 +59,10 @@ async def paying(pg_admin_url, db_templates, tokens, tmp_path_factory
 
 async def _code(live: Live) -> str:
     s = live.s
-    r = await s.voucher.post(f"/v1/beneficiaries/{s.b1}/codes", headers=s.tokens.headers(
-        "beneficiary", sub=f"test:{s.b1}", beneficiary_ids=(s.b1,)))
+    r = await s.voucher.post(
+        f"/v1/beneficiaries/{s.b1}/codes",
+        headers=s.tokens.headers("beneficiary", sub=f"test:{s.b1}", beneficiary_ids=(s.b1,)),
+    )
     assert r.status_code == 201, r.text
     return r.json()["token"]
 
@@ -70,8 +78,7 @@ async def test_family_pays_the_copayment_online(paying, chromium: Path):  # noqa
         browser = await pw.chromium.launch(executable_path=str(chromium), args=ARGS)
         # 1. Staff type the code, bill 60 yuan for 上门助浴 (half is subsidised), confirm,
         #    and choose 家属在线支付.
-        ctx = await browser.new_context(viewport={"width": 800, "height": 1000},
-                                        locale="zh-CN")
+        ctx = await browser.new_context(viewport={"width": 800, "height": 1000}, locale="zh-CN")
         page = await ctx.new_page()
         await _sign_in(page, base, "staff1")
         await page.goto(f"{base}/provider/redeem")
@@ -90,8 +97,7 @@ async def test_family_pays_the_copayment_online(paying, chromium: Path):  # noqa
         await ctx.close()
 
         # 2. The family, on a phone: 待支付, 去支付, the card, 确认支付, 已支付.
-        phone = await browser.new_context(viewport={"width": 412, "height": 860},
-                                          locale="zh-CN")
+        phone = await browser.new_context(viewport={"width": 412, "height": 860}, locale="zh-CN")
         page = await phone.new_page()
         await _sign_in(page, base, "laowang")
         await page.click("nav >> text=待支付")
@@ -122,18 +128,26 @@ async def test_family_pays_the_copayment_online(paying, chromium: Path):  # noqa
     # 3. localstripe's webhook reached the voucher service too, and the relay posted the
     #    co-payment to the ledger: exactly once, whichever of sync and webhook came first.
     async def webhook_seen() -> bool:
-        return await s.count("voucher", "SELECT count(*) FROM stripe_webhook_event "
-                                        "WHERE type = 'payment_intent.succeeded'") >= 1
+        return (
+            await s.count(
+                "voucher",
+                "SELECT count(*) FROM stripe_webhook_event WHERE type = 'payment_intent.succeeded'",
+            )
+            >= 1
+        )
 
     async def posted() -> bool:
-        return await s.count("ledger", "SELECT count(*) FROM entry "
-                                       "WHERE kind = 'copay_received'") >= 1
+        return (
+            await s.count("ledger", "SELECT count(*) FROM entry WHERE kind = 'copay_received'") >= 1
+        )
 
     await _until(webhook_seen, 60, "localstripe's webhook")
     await _until(posted, 60, "the relay to post the co-payment")
-    assert await s.count("voucher", "SELECT count(*) FROM outbox WHERE type = "
-                                    "'copay.received'") == 1
-    assert await s.count("ledger", "SELECT count(*) FROM entry WHERE kind = "
-                                   "'copay_received'") == 1
-    assert await s.count("voucher", "SELECT status || ' ' || captured_fen FROM copayment") \
+    assert (
+        await s.count("voucher", "SELECT count(*) FROM outbox WHERE type = 'copay.received'") == 1
+    )
+    assert await s.count("ledger", "SELECT count(*) FROM entry WHERE kind = 'copay_received'") == 1
+    assert (
+        await s.count("voucher", "SELECT status || ' ' || captured_fen FROM copayment")
         == "succeeded 3000"
+    )

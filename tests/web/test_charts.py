@@ -30,8 +30,15 @@ def test_bar_chart_scales_bars_and_writes_values_out():
 
 
 def test_day_summary_leaves_voided_out():
-    rows = [{"status": "posted", "gross_fen": 1500, "subsidy_fen": 1200, "copay_fen": 300},
-            {"status": "voided", "gross_fen": 900, "subsidy_fen": 900, "copay_fen": 0},
-            {"status": "posted", "gross_fen": 1000, "subsidy_fen": 800, "copay_fen": 200}]
-    assert day_summary(rows) == {"count": 2, "gross_fen": 2500, "subsidy_fen": 2000,
-                                 "copay_fen": 500, "voided": 1}
+    rows = [
+        {"status": "posted", "gross_fen": 1500, "subsidy_fen": 1200, "copay_fen": 300},
+        {"status": "voided", "gross_fen": 900, "subsidy_fen": 900, "copay_fen": 0},
+        {"status": "posted", "gross_fen": 1000, "subsidy_fen": 800, "copay_fen": 200},
+    ]
+    assert day_summary(rows) == {
+        "count": 2,
+        "gross_fen": 2500,
+        "subsidy_fen": 2000,
+        "copay_fen": 500,
+        "voided": 1,
+    }

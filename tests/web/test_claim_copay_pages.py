@@ -34,18 +34,27 @@ async def _paid_online(web, stripe_ls) -> dict:
     """A 60-yuan bath for 王大爷 (half subsidy), its 30-yuan co-payment paid online and
     everything relayed to the ledger."""
     web.voucher_app.state.stripe_gateway = StripeGateway(KEY, stripe_ls.base)
-    code = await web.voucher.post(f"/v1/beneficiaries/{web.b1}/codes", headers=web.tokens.headers(
-        "beneficiary", sub=f"test:{web.b1}", beneficiary_ids=(web.b1,)))
-    r = await web.voucher.post("/v1/redemptions", headers={
-        "Authorization": f"Bearer {web.terminal_secret}"}, json={
-        "token": code.json()["token"], "service_code": "BATH_HOME", "gross_fen": 6_000,
-        "idempotency_key": str(uuid.uuid4())})
+    code = await web.voucher.post(
+        f"/v1/beneficiaries/{web.b1}/codes",
+        headers=web.tokens.headers("beneficiary", sub=f"test:{web.b1}", beneficiary_ids=(web.b1,)),
+    )
+    r = await web.voucher.post(
+        "/v1/redemptions",
+        headers={"Authorization": f"Bearer {web.terminal_secret}"},
+        json={
+            "token": code.json()["token"],
+            "service_code": "BATH_HOME",
+            "gross_fen": 6_000,
+            "idempotency_key": str(uuid.uuid4()),
+        },
+    )
     assert r.status_code == 201, r.text
     red = r.json()
     assert red["copay_fen"] > 0
     staff = web.tokens.headers("provider_staff", sub="web:staff1", provider_id=web.p1)
-    cp = await web.voucher.post(f"/v1/redemptions/{red['id']}/copayment", headers=staff,
-                                json={"method": "stripe"})
+    cp = await web.voucher.post(
+        f"/v1/redemptions/{red['id']}/copayment", headers=staff, json={"method": "stripe"}
+    )
     assert cp.status_code in (200, 201), cp.text
     pay_in_browser(stripe_ls.base, cp.json()["client_secret"])
     synced = await web.voucher.post(f"/v1/copayments/{cp.json()['id']}/sync", headers=staff)
@@ -64,12 +73,13 @@ async def test_claim_parts_on_every_page(web, stripe_ls):
     month = this_month()
     async with web.signed_in("admin1") as c:
         page = await c.get("/provider/claims", params={"period": month})
-        assert re.search(r'id="claimable-subsidy">([\d,.]+)<', page.text).group(1) == \
-            _yuan(subsidy)
+        assert re.search(r'id="claimable-subsidy">([\d,.]+)<', page.text).group(1) == _yuan(subsidy)
         assert re.search(r'id="claimable-copay">([\d,.]+)<', page.text).group(1) == _yuan(copay)
         key = re.search(r'name="idempotency_key" value="([^"]+)"', page.text).group(1)
-        r = await c.post("/provider/claims", data={"period": month, "idempotency_key": key,
-                                                   "csrf_token": csrf_of(page.text)})
+        r = await c.post(
+            "/provider/claims",
+            data={"period": month, "idempotency_key": key, "csrf_token": csrf_of(page.text)},
+        )
         assert r.status_code == 303, r.text
         listing = (await c.get("/provider/claims", params={"period": month})).text
         claim_id = re.search(r'data-claim="([0-9a-f-]{36})"', listing).group(1)
@@ -98,9 +108,11 @@ async def test_claim_parts_on_every_page(web, stripe_ls):
         detail = await c.get(f"/finance/claims/{claim_id}")
         assert detail.status_code == 200 and "收到自付款" in detail.text
     # approved by another finance officer: the aging shows the co-payment part
-    r = await web.ledger.post(f"/v1/claims/{claim_id}/approve", json={},
-                              headers=web.tokens.headers("finance", sub="test:checker",
-                                                         region=PROVINCE))
+    r = await web.ledger.post(
+        f"/v1/claims/{claim_id}/approve",
+        json={},
+        headers=web.tokens.headers("finance", sub="test:checker", region=PROVINCE),
+    )
     assert r.status_code == 200, r.text
     async with web.signed_in("finance2") as c:
         aging = (await c.get("/finance/aging")).text
@@ -110,15 +122,21 @@ async def test_claim_parts_on_every_page(web, stripe_ls):
         rows = list(csv.DictReader(io.StringIO(f.content.decode("utf-8-sig"))))
         assert int(next(r for r in rows if r["provider_id"] == web.p1)["copay_fen"]) == copay
 
-    AccountStore(web.accounts_file).add(username="admin_other", password=PASSWORD,
-                                        role="provider_admin", display_name="周主任",
-                                        provider_id=web.p_new)
+    AccountStore(web.accounts_file).add(
+        username="admin_other",
+        password=PASSWORD,
+        role="provider_admin",
+        display_name="周主任",
+        provider_id=web.p_new,
+    )
     # another provider's admin is told there is no such claim (the ledger does not say
     # whose it is); wrong roles and another region are refused
-    for who, url, status in (("admin_other", f"/provider/claims/{claim_id}", 404),
-                             ("staff1", f"/provider/claims/{claim_id}", 403),
-                             ("finance_lz", f"/finance/claims/{claim_id}", 403),
-                             ("admin1", f"/finance/claims/{claim_id}", 403)):
+    for who, url, status in (
+        ("admin_other", f"/provider/claims/{claim_id}", 404),
+        ("staff1", f"/provider/claims/{claim_id}", 403),
+        ("finance_lz", f"/finance/claims/{claim_id}", 403),
+        ("admin1", f"/finance/claims/{claim_id}", 403),
+    ):
         async with web.signed_in(who) as c:
             r = await c.get(url)
             assert r.status_code == status, (who, r.status_code)

@@ -26,17 +26,19 @@ async def test_staff_choose_and_family_pays_online(web, stripe_ls):
         rid = await _redeemed(web, staff)
         page = (await staff.get("/provider/today")).text
         csrf = csrf_of(page)
-        r = await staff.post(f"/provider/redemptions/{rid}/copayment",
-                             data={"method": "stripe"})
+        r = await staff.post(f"/provider/redemptions/{rid}/copayment", data={"method": "stripe"})
         assert r.status_code == 403  # no CSRF token
-        r = await staff.post(f"/provider/redemptions/{rid}/copayment",
-                             data={"method": "card", "csrf_token": csrf})
+        r = await staff.post(
+            f"/provider/redemptions/{rid}/copayment", data={"method": "card", "csrf_token": csrf}
+        )
         assert r.status_code == 422
-        r = await staff.post(f"/provider/redemptions/{rid}/copayment",
-                             data={"method": "stripe", "csrf_token": csrf})
+        r = await staff.post(
+            f"/provider/redemptions/{rid}/copayment", data={"method": "stripe", "csrf_token": csrf}
+        )
         assert r.status_code == 200 and "已请家属在线支付" in r.text, r.text
-        r = await staff.post(f"/provider/redemptions/{rid}/copayment",
-                             data={"method": "cash", "csrf_token": csrf})
+        r = await staff.post(
+            f"/provider/redemptions/{rid}/copayment", data={"method": "cash", "csrf_token": csrf}
+        )
         assert r.status_code == 409 and "没有办成" in r.text
         assert (await staff.get("/me/copay")).status_code == 403  # not a family page
 
@@ -53,14 +55,17 @@ async def test_staff_choose_and_family_pays_online(web, stripe_ls):
         assert 'data-publishable-key="pk_test_yiyang_local"' in pay.text
         secret = re.search(r'data-client-secret="([^"]+)"', pay.text).group(1)
         assert "sk_" not in pay.text
-        before = await web.count("voucher", "SELECT count(*) FROM outbox WHERE type = "
-                                 "'copay.received'")
+        before = await web.count(
+            "voucher", "SELECT count(*) FROM outbox WHERE type = 'copay.received'"
+        )
         pay_in_browser(stripe_ls.base, secret)  # what Stripe.js does on that page
         for _ in range(2):  # the return step, reloaded
             done = await me.get(f"/me/copay/{ids[0]}/done")
             assert done.status_code == 200 and "已支付" in done.text, done.text
-        assert await web.count("voucher", "SELECT count(*) FROM outbox WHERE type = "
-                               "'copay.received'") == before + 1
+        assert (
+            await web.count("voucher", "SELECT count(*) FROM outbox WHERE type = 'copay.received'")
+            == before + 1
+        )
         assert 'id="copay-none"' in (await me.get("/me/copay")).text
         again = await me.get(f"/me/copay/{ids[0]}")  # paid: straight to the result
         assert again.status_code == 303 and again.headers["location"].endswith("/done")
@@ -75,8 +80,11 @@ async def test_cash_is_recorded_at_the_counter(web):
     async with web.signed_in("staff1") as staff:
         rid = await _redeemed(web, staff)
         csrf = csrf_of((await staff.get("/provider/today")).text)
-        r = await staff.post(f"/provider/redemptions/{rid}/copayment",
-                             data={"method": "cash", "csrf_token": csrf})
+        r = await staff.post(
+            f"/provider/redemptions/{rid}/copayment", data={"method": "cash", "csrf_token": csrf}
+        )
         assert r.status_code == 200 and "已记录现金收款" in r.text and "30.00" in r.text
-    assert await web.count("voucher", f"SELECT status FROM copayment WHERE redemption_id = "
-                           f"'{rid}'") == "succeeded"
+    assert (
+        await web.count("voucher", f"SELECT status FROM copayment WHERE redemption_id = '{rid}'")
+        == "succeeded"
+    )

@@ -24,8 +24,10 @@ def yuan(fen: int) -> str:
 
 async def fresh_code(web, bid: str) -> str:
     """A one-time code as the person's phone gets it (the page shows it only as a picture)."""
-    r = await web.voucher.post(f"/v1/beneficiaries/{bid}/codes", headers=web.tokens.headers(
-        "beneficiary", sub=f"test:{bid}", beneficiary_ids=(bid,)))
+    r = await web.voucher.post(
+        f"/v1/beneficiaries/{bid}/codes",
+        headers=web.tokens.headers("beneficiary", sub=f"test:{bid}", beneficiary_ids=(bid,)),
+    )
     assert r.status_code == 201, r.text
     return r.json()["token"]
 
@@ -37,20 +39,31 @@ def _hidden(html: str, name: str) -> str:
 async def _preview(web, c, amount: str, service: str = "BATH_HOME", bid: str | None = None):
     token = await fresh_code(web, bid or web.b1)
     form = await c.get("/provider/redeem")
-    preview = await c.post("/provider/redeem", data={
-        "csrf_token": csrf_of(form.text), "token": token, "service_code": service,
-        "gross_yuan": amount})
+    preview = await c.post(
+        "/provider/redeem",
+        data={
+            "csrf_token": csrf_of(form.text),
+            "token": token,
+            "service_code": service,
+            "gross_yuan": amount,
+        },
+    )
     return token, preview
 
 
 async def _confirm(c, token: str, preview, service: str = "BATH_HOME"):
-    data = {"csrf_token": csrf_of(preview.text), "token": token, "service_code": service,
-            "gross_fen": _hidden(preview.text, "gross_fen"),
-            "idempotency_key": _hidden(preview.text, "idempotency_key")}
+    data = {
+        "csrf_token": csrf_of(preview.text),
+        "token": token,
+        "service_code": service,
+        "gross_fen": _hidden(preview.text, "gross_fen"),
+        "idempotency_key": _hidden(preview.text, "idempotency_key"),
+    }
     return data, await c.post("/provider/redeem/confirm", data=data)
 
 
 # --- beneficiary and proxy ---------------------------------------------------------------
+
 
 async def test_home_shows_balance_and_validity(web):
     vouchers = await web.vouchers(web.b1)
@@ -87,7 +100,7 @@ async def test_qr_code_is_fresh_each_time_and_its_picture_comes_inline(web):
         assert one["image"] != two["image"] and 30 <= one["expires_in_s"] <= 300
         prefix = "data:image/svg+xml;base64,"
         assert one["image"].startswith(prefix)
-        assert b"<svg" in base64.b64decode(one["image"][len(prefix):])
+        assert b"<svg" in base64.b64decode(one["image"][len(prefix) :])
         assert "token" not in one  # the token is only inside the picture
         refused = await c.post("/me/qr/code")  # no CSRF header
         assert refused.status_code == 403
@@ -116,6 +129,7 @@ async def test_nearby_lists_approved_providers_with_distance_and_prices(web):
 
 # --- provider staff --------------------------------------------------------------------------
 
+
 async def test_redeem_preview_confirm_and_retry_moves_money_once(web):
     before = await web.balance(web.b1, DISABILITY)
     async with web.signed_in("staff1") as c:
@@ -130,8 +144,7 @@ async def test_redeem_preview_confirm_and_retry_moves_money_once(web):
         again = await c.post("/provider/redeem/confirm", data=data)  # double press / retry
         assert again.status_code == 200 and "10.25" in again.text
     assert await web.balance(web.b1, DISABILITY) == before - 1025
-    assert await web.count("voucher", "SELECT count(*) FROM redemption WHERE gross_fen = 2050"
-                           ) == 1
+    assert await web.count("voucher", "SELECT count(*) FROM redemption WHERE gross_fen = 2050") == 1
 
 
 async def test_a_meal_uses_the_meal_voucher_first(web):
@@ -152,7 +165,9 @@ async def test_preview_shows_subsidy_and_copay_before_confirming(web):
         assert 'id="preview-copay">10.00<' in preview.text
         assert "确认后立即显示" not in preview.text
         _, meal = await _preview(web, c, "4", service="MEAL_LUNCH", bid=web.b2)
-        assert meal.status_code in (409, 422) and "消费金额太小" in meal.text  # under the 5-yuan subsidy
+        assert (
+            meal.status_code in (409, 422) and "消费金额太小" in meal.text
+        )  # under the 5-yuan subsidy
         # The previewed code is still good: confirming it gives what the preview said.
         _, done = await _confirm(c, token, preview)
         assert "收款成功" in done.text and 'id="subsidy">10.00<' in done.text
@@ -167,11 +182,16 @@ async def test_racing_confirm_presses_redeem_once(web):
     count = await web.count("voucher", "SELECT count(*) FROM redemption")
     async with web.signed_in("staff1") as c:
         token, preview = await _preview(web, c, "33")
-        data = {"csrf_token": csrf_of(preview.text), "token": token,
-                "service_code": "BATH_HOME", "gross_fen": "3300",
-                "idempotency_key": _hidden(preview.text, "idempotency_key")}
-        answers = await asyncio.gather(*(c.post("/provider/redeem/confirm", data=data)
-                                         for _ in range(5)))
+        data = {
+            "csrf_token": csrf_of(preview.text),
+            "token": token,
+            "service_code": "BATH_HOME",
+            "gross_fen": "3300",
+            "idempotency_key": _hidden(preview.text, "idempotency_key"),
+        }
+        answers = await asyncio.gather(
+            *(c.post("/provider/redeem/confirm", data=data) for _ in range(5))
+        )
         ok = [r for r in answers if r.status_code == 200]
         assert ok and all('id="subsidy">16.50<' in r.text for r in ok)
         assert all(r.status_code in (200, 409) for r in answers)
@@ -191,14 +211,20 @@ async def test_redeem_refuses_bad_input_and_a_used_code(web):
         token, preview = await _preview(web, c, "10")
         data, done = await _confirm(c, token, preview)
         assert "收款成功" in done.text
-        replay = await c.post("/provider/redeem/confirm",
-                              data={**data, "idempotency_key": str(uuid.uuid4())})
+        replay = await c.post(
+            "/provider/redeem/confirm", data={**data, "idempotency_key": str(uuid.uuid4())}
+        )
         assert replay.status_code == 409 and "已经用过" in replay.text
         bad_key = await c.post("/provider/redeem/confirm", data={**data, "idempotency_key": "x"})
         assert bad_key.status_code == 422
-        forged = await c.post("/provider/redeem/confirm", data={
-            **data, "token": token[:-3] + ("AAA" if not token.endswith("AAA") else "BBB"),
-            "idempotency_key": str(uuid.uuid4())})
+        forged = await c.post(
+            "/provider/redeem/confirm",
+            data={
+                **data,
+                "token": token[:-3] + ("AAA" if not token.endswith("AAA") else "BBB"),
+                "idempotency_key": str(uuid.uuid4()),
+            },
+        )
         assert forged.status_code in (401, 422) and "二维码无效" in forged.text
     assert await web.balance(web.b1, DISABILITY) == before - 500
 
@@ -212,25 +238,31 @@ async def test_today_lists_summarises_and_voids_once(web):
             await _confirm(c, token, preview)
         page = await c.get("/provider/today")
         assert f"共 <strong>{count + 2}</strong> 笔" in page.text and "上门助浴" in page.text
-        rid = re.findall(r'/provider/redemptions/([\w-]+)/void', page.text)[-1]
+        rid = re.findall(r"/provider/redemptions/([\w-]+)/void", page.text)[-1]
         token = csrf_of(page.text)
-        r = await c.post(f"/provider/redemptions/{rid}/void", data={"csrf_token": token,
-                                                                   "reason": ""})
+        r = await c.post(
+            f"/provider/redemptions/{rid}/void", data={"csrf_token": token, "reason": ""}
+        )
         assert "请填写撤销原因" in (await c.get("/provider/today")).text
         balance = await web.balance(web.b1, DISABILITY)
-        r = await c.post(f"/provider/redemptions/{rid}/void",
-                         data={"csrf_token": token, "reason": "录错金额"})
+        r = await c.post(
+            f"/provider/redemptions/{rid}/void", data={"csrf_token": token, "reason": "录错金额"}
+        )
         assert r.status_code == 303
         after = (await c.get("/provider/today")).text
         assert "已撤销，补贴已退回" in after and f"共 <strong>{count + 1}</strong> 笔" in after
         assert await web.balance(web.b1, DISABILITY) > balance
         again = await web.balance(web.b1, DISABILITY)
-        await c.post(f"/provider/redemptions/{rid}/void",
-                     data={"csrf_token": token, "reason": "再撤一次"})
+        await c.post(
+            f"/provider/redemptions/{rid}/void", data={"csrf_token": token, "reason": "再撤一次"}
+        )
         assert await web.balance(web.b1, DISABILITY) == again  # voids once
     async with web.signed_in("laowang") as c:
-        assert (await c.post(f"/provider/redemptions/{rid}/void",
-                             data={"csrf_token": "x", "reason": "y"})).status_code == 403
+        assert (
+            await c.post(
+                f"/provider/redemptions/{rid}/void", data={"csrf_token": "x", "reason": "y"}
+            )
+        ).status_code == 403
 
 
 async def test_provider_admin_sees_price_list_and_issues_a_terminal_secret_once(web):
@@ -242,8 +274,9 @@ async def test_provider_admin_sees_price_list_and_issues_a_terminal_secret_once(
         bad = await c.post("/provider/admin/terminals", data={"csrf_token": token, "name": " "})
         assert bad.status_code == 422 and "请填写终端名称" in bad.text
         terminals = await web.count("provider", "SELECT count(*) FROM terminal")
-        r = await c.post("/provider/admin/terminals", data={"csrf_token": token,
-                                                            "name": "前台一号机"})
+        r = await c.post(
+            "/provider/admin/terminals", data={"csrf_token": token, "name": "前台一号机"}
+        )
         secret = re.search(r'id="secret">(yyt_[^<]+)<', r.text).group(1)
         again = await c.get("/provider/admin")
         assert "前台一号机" in again.text and secret not in again.text
@@ -257,24 +290,39 @@ async def test_staff_without_a_terminal_cannot_redeem(web):
     async with web.signed_in("staff2") as c:
         form = await c.get("/provider/redeem")
         assert "没有绑定收款终端" in form.text
-        r = await c.post("/provider/redeem/confirm", data={
-            "csrf_token": csrf_of(form.text), "token": await fresh_code(web, web.b1),
-            "service_code": "BATH_HOME", "gross_fen": "1000",
-            "idempotency_key": str(uuid.uuid4())})
+        r = await c.post(
+            "/provider/redeem/confirm",
+            data={
+                "csrf_token": csrf_of(form.text),
+                "token": await fresh_code(web, web.b1),
+                "service_code": "BATH_HOME",
+                "gross_fen": "1000",
+                "idempotency_key": str(uuid.uuid4()),
+            },
+        )
         assert r.status_code == 409
     assert await web.balance(web.b1, DISABILITY) == before
 
 
 # --- civil-affairs officer -----------------------------------------------------------------
 
+
 def _enrol_form(serial: int) -> dict[str, str]:
     body = enrolment("黄奶奶", serial)
     scores = body["assessment"]["scores"]
-    return {"national_id": body["national_id"], "name": "黄奶奶", "phone": body["phone"],
-            "region_code": DISTRICT, "address": "青秀区民族大道1号", "lat": "22.81",
-            "lon": "108.37", "care_setting": "home",
-            **{k: str(v) for k, v in scores.items()},
-            "assessed_on": body["assessment"]["assessed_on"], "assessor": "南宁市评估中心"}
+    return {
+        "national_id": body["national_id"],
+        "name": "黄奶奶",
+        "phone": body["phone"],
+        "region_code": DISTRICT,
+        "address": "青秀区民族大道1号",
+        "lat": "22.81",
+        "lon": "108.37",
+        "care_setting": "home",
+        **{k: str(v) for k, v in scores.items()},
+        "assessed_on": body["assessment"]["assessed_on"],
+        "assessor": "南宁市评估中心",
+    }
 
 
 async def test_enrol_shows_grade_and_masks_the_national_id(web):
@@ -285,11 +333,14 @@ async def test_enrol_shows_grade_and_masks_the_national_id(web):
         r = await c.post("/officer/enrol", data={**form_data, "csrf_token": csrf_of(form.text)})
         assert r.status_code == 200 and "登记成功" in r.text and "3 级" in r.text, r.text
         assert nid not in r.text and f"{nid[:4]}**********{nid[-4:]}" in r.text
-    found = await web.voucher.post("/v1/beneficiaries/lookup", headers=web.officer(),
-                                   json={"national_id": nid})
+    found = await web.voucher.post(
+        "/v1/beneficiaries/lookup", headers=web.officer(), json={"national_id": nid}
+    )
     assert found.status_code == 200 and found.json()["grade"] == 3
     assert {v["program_code"] for v in await web.vouchers(found.json()["id"])} == {
-        DISABILITY, MEAL}  # this month's vouchers issued on enrolment
+        DISABILITY,
+        MEAL,
+    }  # this month's vouchers issued on enrolment
 
 
 async def test_enrol_bad_input_is_explained_and_nothing_is_sent(web):
@@ -297,39 +348,58 @@ async def test_enrol_bad_input_is_explained_and_nothing_is_sent(web):
     form_data = _enrol_form(902)
     async with web.signed_in("officer") as c:
         token = csrf_of((await c.get("/officer/enrol")).text)
-        r = await c.post("/officer/enrol", data={**form_data, "csrf_token": token,
-                                                 "lat": "north", "name": "",
-                                                 "region_code": "45"})
+        r = await c.post(
+            "/officer/enrol",
+            data={
+                **form_data,
+                "csrf_token": token,
+                "lat": "north",
+                "name": "",
+                "region_code": "45",
+            },
+        )
         assert r.status_code == 422 and "请填写数字" in r.text and "这一项必须填写" in r.text
         assert "6、9 或 12 位数字" in r.text and form_data["national_id"] not in r.text
-        r = await c.post("/officer/enrol", data={**form_data, "csrf_token": token,
-                                                 "national_id": "123"})
+        r = await c.post(
+            "/officer/enrol", data={**form_data, "csrf_token": token, "national_id": "123"}
+        )
         assert r.status_code == 422 and "身份证号码不正确" in r.text
-        r = await c.post("/officer/enrol", data={**form_data, "csrf_token": token,
-                                                 "region_code": "450200"})
+        r = await c.post(
+            "/officer/enrol", data={**form_data, "csrf_token": token, "region_code": "450200"}
+        )
         assert r.status_code == 403 and "不在您负责的范围内" in r.text
     assert await web.count("voucher", "SELECT count(*) FROM beneficiary") == people
 
 
 async def test_import_shows_every_rows_result(web):
     good = enrolment("甲", 903)
-    header = ("national_id,name,phone,region_code,address,lat,lon,care_setting,dibao,"
-              "self_care,motor,mental,perception_social,assessed_on,assessor")
+    header = (
+        "national_id,name,phone,region_code,address,lat,lon,care_setting,dibao,"
+        "self_care,motor,mental,perception_social,assessed_on,assessor"
+    )
     when = good["assessment"]["assessed_on"]
-    csv = (f"{header}\n"
-           f"{good['national_id']},甲,13877100903,{DISTRICT},青秀区一路1号,22.81,108.37,home,"
-           f"false,15,8,10,7,{when},评估中心\n"
-           f"bad,乙,13877100904,{DISTRICT},青秀区一路2号,22.81,108.37,home,false,15,8,10,7,"
-           f"{when},评估中心\n")
+    csv = (
+        f"{header}\n"
+        f"{good['national_id']},甲,13877100903,{DISTRICT},青秀区一路1号,22.81,108.37,home,"
+        f"false,15,8,10,7,{when},评估中心\n"
+        f"bad,乙,13877100904,{DISTRICT},青秀区一路2号,22.81,108.37,home,false,15,8,10,7,"
+        f"{when},评估中心\n"
+    )
     people = await web.count("voucher", "SELECT count(*) FROM beneficiary")
     async with web.signed_in("officer") as c:
         token = csrf_of((await c.get("/officer/import")).text)
-        r = await c.post("/officer/import", data={"csrf_token": token},
-                         files={"file": ("people.csv", csv.encode(), "text/csv")})
+        r = await c.post(
+            "/officer/import",
+            data={"csrf_token": token},
+            files={"file": ("people.csv", csv.encode(), "text/csv")},
+        )
         assert r.status_code == 200 and "共 2 行" in r.text, r.text
         assert r.text.count("row-err") == 1 and "身份证号码不正确" in r.text
-        r = await c.post("/officer/import", data={"csrf_token": token},
-                         files={"file": ("people.exe", b"MZ", "application/octet-stream")})
+        r = await c.post(
+            "/officer/import",
+            data={"csrf_token": token},
+            files={"file": ("people.exe", b"MZ", "application/octet-stream")},
+        )
         assert r.status_code == 422 and "CSV 或 Excel" in r.text
     assert await web.count("voucher", "SELECT count(*) FROM beneficiary") == people + 1
 
@@ -339,20 +409,26 @@ async def test_officer_approves_in_scope_and_is_refused_outside(web):
         page = await c.get("/officer/providers", params={"status": "applied"})
         assert "仁爱" in page.text and "柳州" not in page.text  # outside 450103
         token = csrf_of(page.text)
-        r = await c.post(f"/officer/providers/{web.p_new}/approve",
-                         data={"csrf_token": token, "reason": ""})
+        r = await c.post(
+            f"/officer/providers/{web.p_new}/approve", data={"csrf_token": token, "reason": ""}
+        )
         assert r.status_code == 422 and await web.provider_status(web.p_new) == "applied"
-        r = await c.post(f"/officer/providers/{web.p_new}/approve",
-                         data={"csrf_token": token, "reason": "材料齐全"})
+        r = await c.post(
+            f"/officer/providers/{web.p_new}/approve",
+            data={"csrf_token": token, "reason": "材料齐全"},
+        )
         assert r.status_code == 303 and await web.provider_status(web.p_new) == "approved"
         assert "已批准" in (await c.get("/officer/providers")).text
-        await c.post(f"/officer/providers/{web.p_far}/approve",
-                     data={"csrf_token": token, "reason": "越权"})
+        await c.post(
+            f"/officer/providers/{web.p_far}/approve", data={"csrf_token": token, "reason": "越权"}
+        )
         msg = (await c.get("/officer/providers")).text
         assert "不在您负责的范围内" in msg or "没有找到" in msg
         assert await web.provider_status(web.p_far) == "applied"
-        await c.post(f"/officer/providers/{web.p_new}/approve",
-                     data={"csrf_token": token, "reason": "再批一次"})
+        await c.post(
+            f"/officer/providers/{web.p_new}/approve",
+            data={"csrf_token": token, "reason": "再批一次"},
+        )
         assert "当前状态下不能" in (await c.get("/officer/providers")).text
 
 
@@ -361,34 +437,42 @@ async def test_issuance_run_shows_counts_and_rerun_issues_nothing(web):
     async with web.signed_in("officer") as c:
         token = csrf_of((await c.get("/officer/issuance")).text)
         period = (await web.vouchers(web.b1))[0]["period"]
-        body = {"csrf_token": token, "program_code": DISABILITY, "period": period,
-                "region_code": DISTRICT}
+        body = {
+            "csrf_token": token,
+            "program_code": DISABILITY,
+            "period": period,
+            "region_code": DISTRICT,
+        }
         first = await c.post("/officer/issuance", data=body)
         assert first.status_code == 200 and "已发放 0 张" in first.text, first.text
         r = await c.post("/officer/issuance", data={**body, "period": "2026-13"})
         assert r.status_code == 422 and "2026-11" in r.text
-        run_id = re.search(r'/officer/issuance/([\w-]+)', first.text).group(1)
+        run_id = re.search(r"/officer/issuance/([\w-]+)", first.text).group(1)
         done = await c.get(f"/officer/issuance/{run_id}")
         assert "已完成" in done.text and 'http-equiv="refresh"' not in done.text
         assert "没有找到" in (await c.get(f"/officer/issuance/{uuid.uuid4()}")).text
         # A run still going (as a run cut short and resumed shows): the page refreshes.
         conn = await asyncpg.connect(**asyncpg_connect_kwargs(web.dbs["voucher"].owner_url))
-        status = await conn.fetchval("SELECT status FROM issuance_run WHERE id = $1",
-                                     uuid.UUID(run_id))
+        status = await conn.fetchval(
+            "SELECT status FROM issuance_run WHERE id = $1", uuid.UUID(run_id)
+        )
         try:
-            await conn.execute("UPDATE issuance_run SET status = 'running' WHERE id = $1",
-                               uuid.UUID(run_id))
+            await conn.execute(
+                "UPDATE issuance_run SET status = 'running' WHERE id = $1", uuid.UUID(run_id)
+            )
             live = await c.get(f"/officer/issuance/{run_id}")
             assert "正在发放" in live.text and 'http-equiv="refresh"' in live.text
         finally:
-            await conn.execute("UPDATE issuance_run SET status = $2 WHERE id = $1",
-                               uuid.UUID(run_id), status)
+            await conn.execute(
+                "UPDATE issuance_run SET status = $2 WHERE id = $1", uuid.UUID(run_id), status
+            )
             await conn.close()
     # Everyone in the district already had this month's vouchers from enrolment.
     assert await web.count("voucher", "SELECT count(*) FROM voucher") == vouchers
 
 
 # --- finance and auditor, against the real ledger -------------------------------------------
+
 
 async def test_auditor_sees_the_redemption_in_the_ledger_and_exports_csv(web):
     async with web.signed_in("staff1") as c:
@@ -438,8 +522,9 @@ async def test_finance_budget_chart_and_reconciliation(web):
         assert f.status_code == 200 and f.headers["content-type"].startswith("text/csv")
         bad = await c.get("/finance/reconciliation", params={"period": "11-2026"})
         assert "2026-11" in bad.text and "请按" in bad.text
-        assert (await c.get("/finance/reconciliation.pdf",
-                            params={"period": "2026-11"})).status_code == 422
+        assert (
+            await c.get("/finance/reconciliation.pdf", params={"period": "2026-11"})
+        ).status_code == 422
 
 
 async def test_personal_data_never_reaches_the_logs(web, caplog):
@@ -462,15 +547,18 @@ async def test_concurrent_people_each_see_only_their_own_vouchers(web):
 
     async with web.signed_in("laowang") as a, web.signed_in("xiaoli") as b:
         page = await b.get("/me")
-        await b.post("/me/act-for", data={"csrf_token": csrf_of(page.text),
-                                           "beneficiary_id": web.b2})
+        await b.post(
+            "/me/act-for", data={"csrf_token": csrf_of(page.text), "beneficiary_id": web.b2}
+        )
 
         async def look(c, want: str, other: str) -> None:
             html = (await c.get("/me")).text
             assert want in html and other not in html
 
-        await asyncio.gather(*[look(a, "面额 500.00", "面额 800.00") for _ in range(15)],
-                             *[look(b, "面额 800.00", "面额 500.00") for _ in range(15)])
+        await asyncio.gather(
+            *[look(a, "面额 500.00", "面额 800.00") for _ in range(15)],
+            *[look(b, "面额 800.00", "面额 500.00") for _ in range(15)],
+        )
 
 
 async def test_a_revoked_proxy_sees_a_plain_refusal_at_once(web):
@@ -478,14 +566,17 @@ async def test_a_revoked_proxy_sees_a_plain_refusal_at_once(web):
     page says so plainly (their token still lists her; the service checks the live record)."""
     async with web.signed_in("xiaoli") as c:
         page = await c.get("/me")
-        await c.post("/me/act-for", data={"csrf_token": csrf_of(page.text),
-                                          "beneficiary_id": web.b2})
+        await c.post(
+            "/me/act-for", data={"csrf_token": csrf_of(page.text), "beneficiary_id": web.b2}
+        )
         assert "面额 800.00" in (await c.get("/me")).text
-        proxies = (await web.voucher.get(f"/v1/beneficiaries/{web.b2}/proxies",
-                                         headers=web.officer())).json()
+        proxies = (
+            await web.voucher.get(f"/v1/beneficiaries/{web.b2}/proxies", headers=web.officer())
+        ).json()
         pid = next(p["id"] for p in proxies if p["proxy_sub"] == "web:xiaoli")
-        r = await web.voucher.post(f"/v1/beneficiaries/{web.b2}/proxies/{pid}/revoke",
-                                   headers=web.officer())
+        r = await web.voucher.post(
+            f"/v1/beneficiaries/{web.b2}/proxies/{pid}/revoke", headers=web.officer()
+        )
         assert r.status_code == 200, r.text
         html = (await c.get("/me")).text
         assert "面额 800.00" not in html and "不在您负责的范围内" in html
@@ -494,6 +585,7 @@ async def test_a_revoked_proxy_sees_a_plain_refusal_at_once(web):
 
 
 # --- settlement: the provider admin claims, another person (finance) approves --------------
+
 
 async def test_provider_admin_claims_the_month_and_finance_approves(web):
     """Runs after the ledger browsing tests in this module and before the tampering one."""
@@ -509,8 +601,11 @@ async def test_provider_admin_claims_the_month_and_finance_approves(web):
         assert count >= 1
         bad = await c.get("/provider/claims", params={"period": "2026-13"})
         assert bad.status_code == 422 and "2026-11" in bad.text
-        data = {"csrf_token": csrf_of(page.text), "period": _hidden(page.text, "period"),
-                "idempotency_key": _hidden(page.text, "idempotency_key")}
+        data = {
+            "csrf_token": csrf_of(page.text),
+            "period": _hidden(page.text, "period"),
+            "idempotency_key": _hidden(page.text, "idempotency_key"),
+        }
         bad = await c.post("/provider/claims", data={**data, "idempotency_key": "x"})
         assert bad.status_code == 422
         assert await web.count("ledger", "SELECT count(*) FROM claim") == 0
@@ -518,8 +613,9 @@ async def test_provider_admin_claims_the_month_and_finance_approves(web):
         other = await c.get("/provider/claims")
         data2 = {**data, "idempotency_key": _hidden(other.text, "idempotency_key")}
         assert data2["idempotency_key"] != data["idempotency_key"]
-        answers = await asyncio.gather(*(c.post("/provider/claims", data=d)
-                                         for d in (data, data, data2)))
+        answers = await asyncio.gather(
+            *(c.post("/provider/claims", data=d) for d in (data, data, data2))
+        )
         assert 303 in {r.status_code for r in answers}
         assert all(r.status_code in (303, 409, 422) for r in answers)
         after = (await c.get("/provider/claims")).text
@@ -530,11 +626,16 @@ async def test_provider_admin_claims_the_month_and_finance_approves(web):
     async with web.signed_in("staff1") as c:
         today = await c.get("/provider/today")
         assert "已申请结算，不能撤销" in today.text
-        rid = await web.count("voucher", "SELECT id::text FROM redemption WHERE claim_id IS "
-                                         "NOT NULL AND status <> 'voided' LIMIT 1")
+        rid = await web.count(
+            "voucher",
+            "SELECT id::text FROM redemption WHERE claim_id IS "
+            "NOT NULL AND status <> 'voided' LIMIT 1",
+        )
         balance = await web.balance(web.b1, DISABILITY)
-        await c.post(f"/provider/redemptions/{rid}/void",
-                     data={"csrf_token": csrf_of(today.text), "reason": "试一下"})
+        await c.post(
+            f"/provider/redemptions/{rid}/void",
+            data={"csrf_token": csrf_of(today.text), "reason": "试一下"},
+        )
         assert "不能撤销" in (await c.get("/provider/today")).text
         assert await web.balance(web.b1, DISABILITY) == balance
     async with web.signed_in("admin1") as c:  # the provider may not approve its own claim
@@ -543,8 +644,7 @@ async def test_provider_admin_claims_the_month_and_finance_approves(web):
     async with web.signed_in("finance_lz") as c:  # finance of another city: out of scope
         page = await c.get("/finance/claims")
         assert cid not in page.text and "没有待审批的结算申请" in page.text
-        r = await c.post(f"/finance/claims/{cid}/approve",
-                         data={"csrf_token": csrf_of(page.text)})
+        r = await c.post(f"/finance/claims/{cid}/approve", data={"csrf_token": csrf_of(page.text)})
         assert r.status_code == 303
         assert "msg-err" in (await c.get("/finance/claims")).text
     assert await web.count("ledger", "SELECT status FROM claim") == "submitted"
@@ -555,10 +655,10 @@ async def test_provider_admin_claims_the_month_and_finance_approves(web):
         assert f'data-claim="{cid}"' in page.text
         r = await c.post(f"/finance/claims/{cid}/approve", data={"csrf_token": "forged"})
         assert r.status_code == 403
-        assert await web.count("ledger", "SELECT count(*) FROM claim WHERE status = 'approved'"
-                               ) == 0
-        r = await c.post(f"/finance/claims/{cid}/approve",
-                         data={"csrf_token": csrf_of(page.text)})
+        assert (
+            await web.count("ledger", "SELECT count(*) FROM claim WHERE status = 'approved'") == 0
+        )
+        r = await c.post(f"/finance/claims/{cid}/approve", data={"csrf_token": csrf_of(page.text)})
         assert r.status_code == 303
         done = await c.get("/finance/claims")
         assert "已审批通过" in done.text and cid not in done.text
@@ -574,31 +674,43 @@ async def test_finance_sends_a_claim_back_with_reasons(web):
     await web.relay()
     async with web.signed_in("admin1") as c:
         page = await c.get("/provider/claims")
-        r = await c.post("/provider/claims", data={
-            "csrf_token": csrf_of(page.text), "period": _hidden(page.text, "period"),
-            "idempotency_key": _hidden(page.text, "idempotency_key")})
+        r = await c.post(
+            "/provider/claims",
+            data={
+                "csrf_token": csrf_of(page.text),
+                "period": _hidden(page.text, "period"),
+                "idempotency_key": _hidden(page.text, "idempotency_key"),
+            },
+        )
         assert r.status_code == 303
     cid = await web.count("ledger", "SELECT id::text FROM claim WHERE status = 'submitted'")
     async with web.signed_in("finance") as c:
         page = await c.get("/finance/claims")
         token = csrf_of(page.text)
-        r = await c.post(f"/finance/claims/{cid}/reject", data={"csrf_token": token,
-                                                               "reasons": "  \n "})
+        r = await c.post(
+            f"/finance/claims/{cid}/reject", data={"csrf_token": token, "reasons": "  \n "}
+        )
         assert r.status_code == 303
         assert "请填写退回原因" in (await c.get("/finance/claims")).text
-        assert await web.count("ledger", f"SELECT status FROM claim WHERE id = '{cid}'"
-                               ) == "submitted"
-        r = await c.post(f"/finance/claims/{cid}/reject", data={
-            "csrf_token": token, "reasons": "缺少签到记录\n金额与台账不符"})
+        assert (
+            await web.count("ledger", f"SELECT status FROM claim WHERE id = '{cid}'") == "submitted"
+        )
+        r = await c.post(
+            f"/finance/claims/{cid}/reject",
+            data={"csrf_token": token, "reasons": "缺少签到记录\n金额与台账不符"},
+        )
         assert r.status_code == 303
         assert "已退回给服务机构" in (await c.get("/finance/claims")).text
-    assert await web.count("ledger", f"SELECT status FROM claim WHERE id = '{cid}'"
-                           ) == "rejected"
+    assert await web.count("ledger", f"SELECT status FROM claim WHERE id = '{cid}'") == "rejected"
     async with web.signed_in("admin1") as c:  # with its own valid form token: the role
         page = await c.get("/provider/claims")
         assert "已退回" in page.text
-        assert (await c.post(f"/finance/claims/{cid}/reject", data={
-            "csrf_token": csrf_of(page.text), "reasons": "x"})).status_code == 403
+        assert (
+            await c.post(
+                f"/finance/claims/{cid}/reject",
+                data={"csrf_token": csrf_of(page.text), "reasons": "x"},
+            )
+        ).status_code == 403
 
 
 async def test_chain_verification_shows_ok_then_names_the_tampered_entry(web):
@@ -613,8 +725,10 @@ async def test_chain_verification_shows_ok_then_names_the_tampered_entry(web):
         conn = await asyncpg.connect(**asyncpg_connect_kwargs(web.dbs["ledger"].owner_url))
         try:
             await conn.execute("SET session_replication_role = replica")
-            await conn.execute("UPDATE posting SET amount_fen = amount_fen + 1 WHERE entry_id ="
-                               " (SELECT id FROM entry WHERE seq = 3) AND line = 1")
+            await conn.execute(
+                "UPDATE posting SET amount_fen = amount_fen + 1 WHERE entry_id ="
+                " (SELECT id FROM entry WHERE seq = 3) AND line = 1"
+            )
         finally:
             await conn.close()
         bad = await c.get("/audit/chain", params={"run": 1})

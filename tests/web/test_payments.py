@@ -27,12 +27,20 @@ def _hidden(html: str, name: str) -> str:
 
 async def _redeem(web, gross_fen: int = 6_000) -> dict:
     """A bath at the meal point through the voucher API, as the terminal does."""
-    code = await web.voucher.post(f"/v1/beneficiaries/{web.b1}/codes", headers=web.tokens.headers(
-        "beneficiary", sub=f"test:{web.b1}", beneficiary_ids=(web.b1,)))
-    r = await web.voucher.post("/v1/redemptions", headers={
-        "Authorization": f"Bearer {web.terminal_secret}"}, json={
-        "token": code.json()["token"], "service_code": "BATH_HOME", "gross_fen": gross_fen,
-        "idempotency_key": str(uuid.uuid4())})
+    code = await web.voucher.post(
+        f"/v1/beneficiaries/{web.b1}/codes",
+        headers=web.tokens.headers("beneficiary", sub=f"test:{web.b1}", beneficiary_ids=(web.b1,)),
+    )
+    r = await web.voucher.post(
+        "/v1/redemptions",
+        headers={"Authorization": f"Bearer {web.terminal_secret}"},
+        json={
+            "token": code.json()["token"],
+            "service_code": "BATH_HOME",
+            "gross_fen": gross_fen,
+            "idempotency_key": str(uuid.uuid4()),
+        },
+    )
     assert r.status_code == 201, r.text
     return r.json()
 
@@ -41,20 +49,28 @@ async def _claim(web, sub: str = "web:admin1") -> dict:
     """Redeem, post it to the ledger, claim the month as `sub` (submitted, not approved)."""
     await _redeem(web)
     await web.relay()
-    period = (await web.ledger.get("/v1/claims/claimable", params={
-        "provider_id": web.p1, "period": _month()}, headers=_admin(web))).json()
+    period = (
+        await web.ledger.get(
+            "/v1/claims/claimable",
+            params={"provider_id": web.p1, "period": _month()},
+            headers=_admin(web),
+        )
+    ).json()
     assert period["count"] >= 1, period
-    r = await web.ledger.post("/v1/claims", headers=_admin(web, sub), json={
-        "provider_id": web.p1, "period": _month()})
+    r = await web.ledger.post(
+        "/v1/claims", headers=_admin(web, sub), json={"provider_id": web.p1, "period": _month()}
+    )
     assert r.status_code == 201, r.text
     return r.json()
 
 
 async def _approved(web, sub: str = "web:admin1") -> dict:
     claim = await _claim(web, sub)
-    r = await web.ledger.post(f"/v1/claims/{claim['id']}/approve", json={},
-                              headers=web.tokens.headers("finance", sub="test:checker",
-                                                         region=PROVINCE))
+    r = await web.ledger.post(
+        f"/v1/claims/{claim['id']}/approve",
+        json={},
+        headers=web.tokens.headers("finance", sub="test:checker", region=PROVINCE),
+    )
     assert r.status_code == 200, r.text
     return claim
 
@@ -65,6 +81,7 @@ def _admin(web, sub: str = "web:admin1") -> dict[str, str]:
 
 def _month() -> str:
     from web.routes.provider import this_month
+
     return this_month()
 
 
@@ -81,10 +98,16 @@ def _confirmation(file_bytes: bytes, status: str = "paid") -> bytes:
 
 # --- pure rules --------------------------------------------------------------------------
 
+
 def test_an_unknown_submitter_is_masked_not_shown_whole(tmp_path):
     store = AccountStore(tmp_path / "a.json")
-    store.add(username="admin9", password=PASSWORD, role="provider_admin",
-              display_name="钱主任", provider_id="p9")
+    store.add(
+        username="admin9",
+        password=PASSWORD,
+        role="provider_admin",
+        display_name="钱主任",
+        provider_id="p9",
+    )
     assert person_name(store, "web:admin9") == "钱主任"
     assert person_name(store, "web:gone-user") == mask_subject("web:gone-user") == "g******r"
     assert person_name(store, "test:ab") == "a*" and person_name(store, None) == ""
@@ -93,14 +116,18 @@ def test_an_unknown_submitter_is_masked_not_shown_whole(tmp_path):
 
 # --- claims show who submitted them ----------------------------------------------------
 
+
 async def test_finance_claim_page_shows_the_submitters_name(web):
     await _claim(web, "web:admin1")
     async with web.signed_in("finance") as c:
         html = (await c.get("/finance/claims")).text
     assert '<span class="submitter">孙主任</span>' in html and "web:admin1" not in html
     cid = await web.count("ledger", "SELECT id::text FROM claim WHERE status = 'submitted'")
-    await web.ledger.post(f"/v1/claims/{cid}/approve", json={}, headers=web.tokens.headers(
-        "finance", sub="test:checker", region=PROVINCE))
+    await web.ledger.post(
+        f"/v1/claims/{cid}/approve",
+        json={},
+        headers=web.tokens.headers("finance", sub="test:checker", region=PROVINCE),
+    )
     await _claim(web, "test:padmin-desk")  # nobody in the account store
     async with web.signed_in("finance") as c:
         html = (await c.get("/finance/claims")).text
@@ -109,22 +136,26 @@ async def test_finance_claim_page_shows_the_submitters_name(web):
 
 # --- the provider staff's daily summary --------------------------------------------------
 
+
 async def test_today_summary_totals_subsidy_and_copay(web):
     def totals(html: str) -> tuple[int, ...]:
         count = int(re.search(r"共 <strong>(\d+)</strong> 笔", html).group(1))
-        subsidy, copay = re.search(r"补贴合计 <strong>([\d,.]+)</strong> 元，老人自付合计 "
-                                   r"([\d,.]+) 元", html).groups()
+        subsidy, copay = re.search(
+            r"补贴合计 <strong>([\d,.]+)</strong> 元，老人自付合计 "
+            r"([\d,.]+) 元",
+            html,
+        ).groups()
         return count, *(int(v.replace(",", "").replace(".", "")) for v in (subsidy, copay))
 
     async with web.signed_in("staff1") as c:
         before = totals((await c.get("/provider/today")).text)
         done = await _redeem(web, 7_000)
         after = totals((await c.get("/provider/today")).text)
-    assert after == (before[0] + 1, before[1] + done["subsidy_fen"],
-                     before[2] + done["copay_fen"])
+    assert after == (before[0] + 1, before[1] + done["subsidy_fen"], before[2] + done["copay_fen"])
 
 
 # --- payment batches -------------------------------------------------------------------------
+
 
 async def test_finance_batches_pays_and_the_statement_shows_the_payment(web):
     claim = await _approved(web)
@@ -133,9 +164,12 @@ async def test_finance_batches_pays_and_the_statement_shows_the_payment(web):
         assert page.status_code == 200 and "青秀区幸福助餐点" in page.text
         assert f'value="{claim["id"]}"' in page.text
         assert "这个月没有待发放的护理补贴" in page.text  # nobody here is 低保
-        form = {"csrf_token": csrf_of(page.text),
-                "idempotency_key": _hidden(page.text, "idempotency_key"),
-                "cash_period": _month(), "claim_ids": [claim["id"]]}
+        form = {
+            "csrf_token": csrf_of(page.text),
+            "idempotency_key": _hidden(page.text, "idempotency_key"),
+            "cash_period": _month(),
+            "claim_ids": [claim["id"]],
+        }
         # Nothing chosen, a stale form: explained, nothing made.
         bad = await c.post("/finance/payments", data={**form, "claim_ids": []})
         assert bad.status_code == 422 and "请至少勾选" in bad.text
@@ -143,8 +177,7 @@ async def test_finance_batches_pays_and_the_statement_shows_the_payment(web):
         assert bad.status_code == 422 and "页面已过期" in bad.text
         assert await web.count("ledger", "SELECT count(*) FROM payment_batch") == 0
         # A double press (same form, same key), racing: one batch.
-        answers = await asyncio.gather(*(c.post("/finance/payments", data=form)
-                                         for _ in range(2)))
+        answers = await asyncio.gather(*(c.post("/finance/payments", data=form) for _ in range(2)))
         assert 303 in {r.status_code for r in answers}, [r.text[:300] for r in answers]
         assert await web.count("ledger", "SELECT count(*) FROM payment_batch") == 1
         again = await c.post("/finance/payments", data=form)  # a retry later: same batch
@@ -166,32 +199,40 @@ async def test_finance_batches_pays_and_the_statement_shows_the_payment(web):
         csrf = csrf_of(page.text)
         upload = f"{where}/confirmations"
         wrong = _confirmation(f.content).replace(b",paid,", b",paid,1")  # amount off
-        for name, body, says in (("bank.csv", wrong, "第 2 行：金额与付款明细不符"),
-                                 ("bank.pdf", _confirmation(f.content), "CSV"),
-                                 ("bank.csv", b"  ", "文件为空")):
-            r = await c.post(upload, data={"csrf_token": csrf},
-                             files={"file": (name, body, "text/csv")})
+        for name, body, says in (
+            ("bank.csv", wrong, "第 2 行：金额与付款明细不符"),
+            ("bank.pdf", _confirmation(f.content), "CSV"),
+            ("bank.csv", b"  ", "文件为空"),
+        ):
+            r = await c.post(
+                upload, data={"csrf_token": csrf}, files={"file": (name, body, "text/csv")}
+            )
             assert r.status_code == 422 and says in r.text, r.text
             assert "没有找到" not in r.text and "等待银行回单" in r.text
         assert await web.count("ledger", "SELECT count(*) FROM entry") == entries
-        assert await web.count("ledger", "SELECT count(*) FROM payment_line "
-                                         "WHERE status <> 'pending'") == 0
+        assert (
+            await web.count("ledger", "SELECT count(*) FROM payment_line WHERE status <> 'pending'")
+            == 0
+        )
 
         good = _confirmation(f.content)
-        r = await c.post(upload, data={"csrf_token": csrf},
-                         files={"file": ("bank.csv", good, "text/csv")})
+        r = await c.post(
+            upload, data={"csrf_token": csrf}, files={"file": ("bank.csv", good, "text/csv")}
+        )
         assert r.status_code == 200 and "已全部付款" in r.text
         assert 'id="result-paid">1<' in r.text
         assert await web.count("ledger", "SELECT count(*) FROM entry") == entries + 1
-        r = await c.post(upload, data={"csrf_token": csrf},
-                         files={"file": ("bank.csv", good, "text/csv")})
+        r = await c.post(
+            upload, data={"csrf_token": csrf}, files={"file": ("bank.csv", good, "text/csv")}
+        )
         assert r.status_code == 200 and "这次没有入账任何一笔" in r.text
         assert await web.count("ledger", "SELECT count(*) FROM entry") == entries + 1
         listing = (await c.get("/finance/payments")).text
         assert f'data-batch="{batch_id}"' in listing and "已全部付款" in listing
         assert f'value="{claim["id"]}"' not in listing  # paid: no longer to pick
-    assert await web.count("ledger", f"SELECT status FROM claim WHERE id = '{claim['id']}'"
-                           ) == "paid"
+    assert (
+        await web.count("ledger", f"SELECT status FROM claim WHERE id = '{claim['id']}'") == "paid"
+    )
     async with web.signed_in("admin1") as c:
         html = (await c.get("/provider/statement")).text
     paid = re.search(r'id="st-payments">([\d,.]+)<', html).group(1)
@@ -199,47 +240,79 @@ async def test_finance_batches_pays_and_the_statement_shows_the_payment(web):
 
 
 async def test_payment_pages_refuse_other_roles_and_forged_forms(web):
-    homes = {"laowang": "/me", "staff1": "/provider/redeem", "admin1": "/provider/admin",
-             "officer": "/officer/enrol"}
+    homes = {
+        "laowang": "/me",
+        "staff1": "/provider/redeem",
+        "admin1": "/provider/admin",
+        "officer": "/officer/enrol",
+    }
     for username, home in homes.items():
         async with web.signed_in(username) as c:
             for path in FINANCE_PAGES:
                 assert (await c.get(path)).status_code == 403, (username, path)
             token = csrf_of((await c.get(home)).text)
-            r = await c.post("/finance/payments", data={
-                "csrf_token": token, "idempotency_key": str(uuid.uuid4()),
-                "include_cash": "1"})
+            r = await c.post(
+                "/finance/payments",
+                data={
+                    "csrf_token": token,
+                    "idempotency_key": str(uuid.uuid4()),
+                    "include_cash": "1",
+                },
+            )
             assert r.status_code == 403
     claim = await _approved(web)
     async with web.signed_in("auditor") as c:  # reads, never pays
         page = await c.get("/finance/payments")
         assert page.status_code == 200 and 'id="new-batch"' not in page.text
-        r = await c.post("/finance/payments", data={
-            "csrf_token": csrf_of(page.text), "idempotency_key": str(uuid.uuid4()),
-            "claim_ids": [claim["id"]]})
+        r = await c.post(
+            "/finance/payments",
+            data={
+                "csrf_token": csrf_of(page.text),
+                "idempotency_key": str(uuid.uuid4()),
+                "claim_ids": [claim["id"]],
+            },
+        )
         assert r.status_code == 403
     batches = await web.count("ledger", "SELECT count(*) FROM payment_batch")
     async with web.signed_in("finance") as c:
         page = await c.get("/finance/payments")
-        r = await c.post("/finance/payments", data={
-            "csrf_token": "forged", "idempotency_key": _hidden(page.text, "idempotency_key"),
-            "claim_ids": [claim["id"]]})
+        r = await c.post(
+            "/finance/payments",
+            data={
+                "csrf_token": "forged",
+                "idempotency_key": _hidden(page.text, "idempotency_key"),
+                "claim_ids": [claim["id"]],
+            },
+        )
         assert r.status_code == 403
         assert await web.count("ledger", "SELECT count(*) FROM payment_batch") == batches
-        r = await c.post("/finance/payments", data={
-            "csrf_token": csrf_of(page.text),
-            "idempotency_key": _hidden(page.text, "idempotency_key"),
-            "claim_ids": [claim["id"]]})
+        r = await c.post(
+            "/finance/payments",
+            data={
+                "csrf_token": csrf_of(page.text),
+                "idempotency_key": _hidden(page.text, "idempotency_key"),
+                "claim_ids": [claim["id"]],
+            },
+        )
         assert r.status_code == 303
         where = r.headers["location"]
         f = await c.get(f"{where}/file")
-        r = await c.post(f"{where}/confirmations", data={"csrf_token": "forged"},
-                         files={"file": ("bank.csv", _confirmation(f.content), "text/csv")})
+        r = await c.post(
+            f"{where}/confirmations",
+            data={"csrf_token": "forged"},
+            files={"file": ("bank.csv", _confirmation(f.content), "text/csv")},
+        )
         assert r.status_code == 403
         assert (await c.get("/finance/payments/not-a-batch")).status_code == 403
-    assert await web.count("ledger", "SELECT count(*) FROM payment_line "
-                                     "WHERE status = 'paid' AND claim_id = "
-                                     f"'{claim['id']}'") == 0
+    assert (
+        await web.count(
+            "ledger",
+            "SELECT count(*) FROM payment_line "
+            "WHERE status = 'paid' AND claim_id = "
+            f"'{claim['id']}'",
+        )
+        == 0
+    )
     async with web.signed_in("finance_lz") as c:  # another city: not its batch
         page = await c.get(where)
         assert page.status_code == 404 and "没有找到这个付款批次" in page.text
@@ -248,10 +321,15 @@ async def test_payment_pages_refuse_other_roles_and_forged_forms(web):
 
 # --- statements and aging --------------------------------------------------------------------
 
+
 async def test_statement_table_chart_and_files_for_the_own_provider_only(web):
-    AccountStore(web.accounts_file).add(username="admin_new", password=PASSWORD,
-                                        role="provider_admin", display_name="周主任",
-                                        provider_id=web.p_new)
+    AccountStore(web.accounts_file).add(
+        username="admin_new",
+        password=PASSWORD,
+        role="provider_admin",
+        display_name="周主任",
+        provider_id=web.p_new,
+    )
     await _redeem(web)
     await web.relay()
     async with web.signed_in("admin1") as c:
@@ -267,12 +345,17 @@ async def test_statement_table_chart_and_files_for_the_own_provider_only(web):
         sheet = load_workbook(io.BytesIO(x.content)).active
         assert [c.value for c in sheet[1]][:3] == ["provider_id", "provider_name", "period"]
         assert sheet.max_row == 1 + len(STATEMENT_ITEMS)  # header + one row per item
-        assert {r[3] for r in rows[1:]} >= {"copay_received", "copay_refunded", "copay_paid",
-                                           "copay_closing"}
+        assert {r[3] for r in rows[1:]} >= {
+            "copay_received",
+            "copay_refunded",
+            "copay_paid",
+            "copay_closing",
+        }
         bad = await c.get("/provider/statement", params={"period": "2026-13"})
         assert bad.status_code == 422 and "2026-11" in bad.text
-        assert (await c.get("/provider/statement.pdf",
-                            params={"period": _month()})).status_code == 422
+        assert (
+            await c.get("/provider/statement.pdf", params={"period": _month()})
+        ).status_code == 422
         other = await c.get("/provider/statement", params={"provider_id": web.p_new})
         assert other.status_code == 403 and "只能查看本机构" in other.text
     async with web.signed_in("admin_new") as c:  # provider B cannot see A's statement
@@ -299,8 +382,9 @@ async def test_aging_per_provider_with_chart_and_files(web):
         rows = list(csv.DictReader(io.StringIO(f.content.decode("utf-8-sig"))))
         mine = next(r for r in rows if r["provider_id"] == web.p1)
         assert int(mine["0_30_fen"]) >= claim["total_fen"]
-        assert int(mine["total_fen"]) == int(next(
-            r for r in rows if r["provider_id"] == "TOTAL")["total_fen"])
+        assert int(mine["total_fen"]) == int(
+            next(r for r in rows if r["provider_id"] == "TOTAL")["total_fen"]
+        )
         x = await c.get("/finance/aging.xlsx")
         assert load_workbook(io.BytesIO(x.content)).active.cell(1, 1).value == "provider_id"
         assert (await c.get("/finance/aging.pdf")).status_code == 422

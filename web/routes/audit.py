@@ -19,8 +19,18 @@ from web.sessions import Session
 
 router = APIRouter(prefix="/audit")
 AUDITOR = require_role(Role.auditor)
-FILTERS = ("account", "provider_id", "beneficiary_id", "voucher_id", "program_code",
-           "region_code", "period", "from", "to", "cursor")
+FILTERS = (
+    "account",
+    "provider_id",
+    "beneficiary_id",
+    "voucher_id",
+    "program_code",
+    "region_code",
+    "period",
+    "from",
+    "to",
+    "cursor",
+)
 _SAFE = re.compile(r"^[\w:.+\-]{1,64}$")
 
 
@@ -49,8 +59,7 @@ def _as_of(value: str | None) -> tuple[str | None, str | None]:
 
 
 @router.get("/entries", response_class=HTMLResponse)
-async def entries(request: Request, web: StateDep, session: Session = AUDITOR
-                  ) -> HTMLResponse:
+async def entries(request: Request, web: StateDep, session: Session = AUDITOR) -> HTMLResponse:
     """Journal entries with their postings, filtered by account and dimension."""
     filters, error = _filters(request)
     data: dict[str, Any] = {"entries": [], "next_cursor": None}
@@ -63,22 +72,39 @@ async def entries(request: Request, web: StateDep, session: Session = AUDITOR
         finally:
             await client.aclose()
     query = "&".join(f"{k}={v}" for k, v in filters.items() if k != "cursor")
-    return page(request, "audit_entries.html", session, data=data, error=error,
-                filters=filters, query=query)
+    return page(
+        request, "audit_entries.html", session, data=data, error=error, filters=filters, query=query
+    )
 
 
 @router.get("/entries.csv")
-async def entries_csv(request: Request, web: StateDep, session: Session = AUDITOR
-                      ) -> Response:
+async def entries_csv(request: Request, web: StateDep, session: Session = AUDITOR) -> Response:
     """The filtered entries as CSV, one row per posting (all pages)."""
     filters, error = _filters(request)
     if error:
         return Response(error, status_code=422, media_type="text/plain; charset=utf-8")
     buf = io.StringIO()
     out = csv.writer(buf)
-    out.writerow(["seq", "entry_id", "kind", "posted_at", "period", "line", "account",
-                  "account_name", "amount_fen", "currency", "region_code", "program_code",
-                  "funding_source", "provider_id", "beneficiary_id", "voucher_id"])
+    out.writerow(
+        [
+            "seq",
+            "entry_id",
+            "kind",
+            "posted_at",
+            "period",
+            "line",
+            "account",
+            "account_name",
+            "amount_fen",
+            "currency",
+            "region_code",
+            "program_code",
+            "funding_source",
+            "provider_id",
+            "beneficiary_id",
+            "voucher_id",
+        ]
+    )
     client = ledger_client(web, session)
     try:
         cursor = None
@@ -86,25 +112,45 @@ async def entries_csv(request: Request, web: StateDep, session: Session = AUDITO
             page_data = await client.entries(**{**filters, "cursor": cursor, "limit": 500})
             for e in page_data["entries"]:
                 for p in e.get("postings", []):
-                    out.writerow([e["seq"], e["id"], e["kind"], e["posted_at"], e["period"],
-                                  p["line"], p["account"], p["account_name"], p["amount_fen"],
-                                  p["currency"], p["region_code"], p["program_code"],
-                                  p["funding_source"], p["provider_id"], p["beneficiary_id"],
-                                  p["voucher_id"]])
+                    out.writerow(
+                        [
+                            e["seq"],
+                            e["id"],
+                            e["kind"],
+                            e["posted_at"],
+                            e["period"],
+                            p["line"],
+                            p["account"],
+                            p["account_name"],
+                            p["amount_fen"],
+                            p["currency"],
+                            p["region_code"],
+                            p["program_code"],
+                            p["funding_source"],
+                            p["provider_id"],
+                            p["beneficiary_id"],
+                            p["voucher_id"],
+                        ]
+                    )
             cursor = page_data.get("next_cursor")
             if not cursor:
                 break
     except ApiError as exc:
-        return Response(exc.friendly, status_code=exc.page_status,
-                        media_type="text/plain; charset=utf-8")
+        return Response(
+            exc.friendly, status_code=exc.page_status, media_type="text/plain; charset=utf-8"
+        )
     finally:
         await client.aclose()
-    return Response("\ufeff" + buf.getvalue(), media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": 'attachment; filename="entries.csv"'})
+    return Response(
+        "\ufeff" + buf.getvalue(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="entries.csv"'},
+    )
 
 
-async def _trial_balance(web: Any, session: Session, as_of: str | None
-                         ) -> tuple[dict[str, Any] | None, str | None]:
+async def _trial_balance(
+    web: Any, session: Session, as_of: str | None
+) -> tuple[dict[str, Any] | None, str | None]:
     client = ledger_client(web, session)
     try:
         return await client.trial_balance(as_of=as_of, region_code=session.region), None
@@ -115,20 +161,29 @@ async def _trial_balance(web: Any, session: Session, as_of: str | None
 
 
 @router.get("/trial-balance", response_class=HTMLResponse)
-async def trial_balance(request: Request, web: StateDep, session: Session = AUDITOR,
-                        as_of: str | None = None) -> HTMLResponse:
+async def trial_balance(
+    request: Request, web: StateDep, session: Session = AUDITOR, as_of: str | None = None
+) -> HTMLResponse:
     """Trial balance at the end of a chosen date (default now)."""
     when, error = _as_of(as_of)
     tb = None
     if not error:
         tb, error = await _trial_balance(web, session, when)
-    return page(request, "trial_balance.html", session, tb=tb, error=error, as_of=as_of or "",
-                action="/audit/trial-balance")
+    return page(
+        request,
+        "trial_balance.html",
+        session,
+        tb=tb,
+        error=error,
+        as_of=as_of or "",
+        action="/audit/trial-balance",
+    )
 
 
 @router.get("/trial-balance.csv")
-async def trial_balance_csv(web: StateDep, session: Session = AUDITOR,
-                            as_of: str | None = None) -> Response:
+async def trial_balance_csv(
+    web: StateDep, session: Session = AUDITOR, as_of: str | None = None
+) -> Response:
     """The trial balance as CSV."""
     when, error = _as_of(as_of)
     tb = None
@@ -138,19 +193,43 @@ async def trial_balance_csv(web: StateDep, session: Session = AUDITOR,
         return Response(error or "", status_code=422, media_type="text/plain; charset=utf-8")
     buf = io.StringIO()
     out = csv.writer(buf)
-    out.writerow(["code", "name", "region_code", "program_code", "funding_source",
-                  "debit_fen", "credit_fen", "balance_fen"])
+    out.writerow(
+        [
+            "code",
+            "name",
+            "region_code",
+            "program_code",
+            "funding_source",
+            "debit_fen",
+            "credit_fen",
+            "balance_fen",
+        ]
+    )
     for a in tb["accounts"]:
-        out.writerow([a["code"], a["name"], a["region_code"], a["program_code"],
-                      a["funding_source"], a["debit_fen"], a["credit_fen"], a["balance_fen"]])
+        out.writerow(
+            [
+                a["code"],
+                a["name"],
+                a["region_code"],
+                a["program_code"],
+                a["funding_source"],
+                a["debit_fen"],
+                a["credit_fen"],
+                a["balance_fen"],
+            ]
+        )
     out.writerow(["TOTAL", "", "", "", "", tb["total_debit_fen"], tb["total_credit_fen"], ""])
-    return Response("\ufeff" + buf.getvalue(), media_type="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": 'attachment; filename="trial-balance.csv"'})
+    return Response(
+        "\ufeff" + buf.getvalue(),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="trial-balance.csv"'},
+    )
 
 
 @router.get("/chain", response_class=HTMLResponse)
-async def chain(request: Request, web: StateDep, session: Session = AUDITOR,
-                run: int = 0) -> HTMLResponse:
+async def chain(
+    request: Request, web: StateDep, session: Session = AUDITOR, run: int = 0
+) -> HTMLResponse:
     """Verify the ledger's hash chain (on request: it reads every entry)."""
     result = None
     error = None

@@ -44,8 +44,8 @@ DECISION_MESSAGES = {
 
 # --- the provider admin asks -----------------------------------------------------------------
 
-def _account_problems(bank_name: str, account_name: str, account_number: str
-                      ) -> dict[str, str]:
+
+def _account_problems(bank_name: str, account_name: str, account_number: str) -> dict[str, str]:
     problems: dict[str, str] = {}
     if not bank_name or len(bank_name) > 200:
         problems["bank_name"] = "请填写开户银行（200 字以内）。"
@@ -57,10 +57,14 @@ def _account_problems(bank_name: str, account_name: str, account_number: str
 
 
 @router.post("/provider/admin/bank-account", response_class=HTMLResponse)
-async def request_change(request: Request, web: StateDep, session: CsrfSession,
-                         bank_name: Annotated[str, Form()] = "",
-                         account_name: Annotated[str, Form()] = "",
-                         account_number: Annotated[str, Form()] = "") -> Response:
+async def request_change(
+    request: Request,
+    web: StateDep,
+    session: CsrfSession,
+    bank_name: Annotated[str, Form()] = "",
+    account_name: Annotated[str, Form()] = "",
+    account_number: Annotated[str, Form()] = "",
+) -> Response:
     """Ask to be paid to a new bank account. It waits for a civil-affairs officer's
     approval; payments keep going to the approved account until then."""
     if session.role != Role.provider_admin.value:
@@ -70,18 +74,28 @@ async def request_change(request: Request, web: StateDep, session: CsrfSession,
     problems = _account_problems(bank_name, account_name, account_number)
     form = {"bank_name": bank_name, "account_name": account_name}  # never the number
     if problems:
-        return await admin_page(request, web, session, status_code=422,
-                                error="收款账户没有提交：" + "；".join(problems.values()),
-                                bank_form=form)
+        return await admin_page(
+            request,
+            web,
+            session,
+            status_code=422,
+            error="收款账户没有提交：" + "；".join(problems.values()),
+            bank_form=form,
+        )
     client = provider_client(web, session)
     try:
-        await client.request_bank_change(session.provider_id or "", {
-            "bank_name": bank_name, "account_name": account_name,
-            "account_number": account_number})
+        await client.request_bank_change(
+            session.provider_id or "",
+            {
+                "bank_name": bank_name,
+                "account_name": account_name,
+                "account_number": account_number,
+            },
+        )
     except ApiError as exc:
-        return await admin_page(request, web, session,
-                                status_code=exc.page_status, error=exc.friendly,
-                                bank_form=form)
+        return await admin_page(
+            request, web, session, status_code=exc.page_status, error=exc.friendly, bank_form=form
+        )
     finally:
         await client.aclose()
     session.flash.append(("ok", "已提交，等待民政部门审核。审核通过前，款项仍付到原账户。"))
@@ -89,6 +103,7 @@ async def request_change(request: Request, web: StateDep, session: CsrfSession,
 
 
 # --- the officer decides ---------------------------------------------------------------------
+
 
 async def pending_changes(web: WebState, session: Session) -> list[dict[str, Any]]:
     """The pending changes of the providers in the officer's region, oldest request first,
@@ -98,13 +113,14 @@ async def pending_changes(web: WebState, session: Session) -> list[dict[str, Any
         rows = await client.pending_bank_changes()
     finally:
         await client.aclose()
-    return [{**row, "requester_name": person_name(web.accounts, row.get("requested_by"))}
-            for row in rows]
+    return [
+        {**row, "requester_name": person_name(web.accounts, row.get("requested_by"))}
+        for row in rows
+    ]
 
 
 @router.get("/officer/bank-accounts", response_class=HTMLResponse)
-async def changes_page(request: Request, web: StateDep, session: Session = OFFICER
-                       ) -> HTMLResponse:
+async def changes_page(request: Request, web: StateDep, session: Session = OFFICER) -> HTMLResponse:
     """Bank account changes waiting for a decision in the officer's region: provider, the
     account it is paid to now and the one asked for (masked), who asked and when."""
     rows: list[dict[str, Any]] = []
@@ -117,8 +133,14 @@ async def changes_page(request: Request, web: StateDep, session: Session = OFFIC
 
 
 @router.post("/officer/bank-accounts/{provider_id}/{change_id}/{action}")
-async def decide(provider_id: str, change_id: str, action: str, web: StateDep,
-                 session: CsrfSession, reason: Annotated[str, Form()] = "") -> Response:
+async def decide(
+    provider_id: str,
+    change_id: str,
+    action: str,
+    web: StateDep,
+    session: CsrfSession,
+    reason: Annotated[str, Form()] = "",
+) -> Response:
     """Approve (payments go to the new account from now on) or reject with a reason. The
     provider service refuses the person who asked, another region's officer and a change
     already decided; the page says so in plain words."""
@@ -126,8 +148,7 @@ async def decide(provider_id: str, change_id: str, action: str, web: StateDep,
         raise PageForbidden()
     back = RedirectResponse("/officer/bank-accounts", status_code=303)
     reason = reason.strip()[:500]
-    if action not in ("approve", "reject") or not (_ID.match(provider_id)
-                                                   and _ID.match(change_id)):
+    if action not in ("approve", "reject") or not (_ID.match(provider_id) and _ID.match(change_id)):
         session.flash.append(("err", "没有这条收款账户变更申请。"))
         return back
     if action == "reject" and not reason:
@@ -135,10 +156,15 @@ async def decide(provider_id: str, change_id: str, action: str, web: StateDep,
         return back
     client = provider_client(web, session)
     try:
-        await client.decide_bank_change(provider_id, change_id, action == "approve",
-                                        reason or None)
-        session.flash.append(("ok", "已批准，今后的结算款付到新账户。" if action == "approve"
-                              else "已驳回，机构仍使用原收款账户。"))
+        await client.decide_bank_change(provider_id, change_id, action == "approve", reason or None)
+        session.flash.append(
+            (
+                "ok",
+                "已批准，今后的结算款付到新账户。"
+                if action == "approve"
+                else "已驳回，机构仍使用原收款账户。",
+            )
+        )
     except ApiError as exc:
         session.flash.append(("err", DECISION_MESSAGES.get(exc.code, exc.friendly)))
     finally:

@@ -4,6 +4,7 @@ and paying a co-payment online."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import re
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -20,10 +21,17 @@ from web.sessions import Session
 
 router = APIRouter(prefix="/me")
 PERSON = require_role(Role.beneficiary, Role.proxy)
-VOUCHER_STATUS = {"active": "可使用", "exhausted": "已用完", "expired": "已过期",
-                  "revoked": "已停用"}
-PROGRAM_NAMES = {"disability_subsidy": "失能老年人养老服务消费补贴",
-                 "meal_assistance": "老年助餐补贴", "nursing_subsidy": "护理补贴"}
+VOUCHER_STATUS = {
+    "active": "可使用",
+    "exhausted": "已用完",
+    "expired": "已过期",
+    "revoked": "已停用",
+}
+PROGRAM_NAMES = {
+    "disability_subsidy": "失能老年人养老服务消费补贴",
+    "meal_assistance": "老年助餐补贴",
+    "nursing_subsidy": "护理补贴",
+}
 
 
 def _acting_for(session: Session) -> str:
@@ -39,10 +47,8 @@ async def _people(web: Any, session: Session) -> dict[str, str]:
     client = voucher_client(web, session)
     try:
         for b in session.beneficiary_ids:
-            try:
+            with contextlib.suppress(ApiError):
                 names[b] = (await client.beneficiary(b)).get("name") or names[b]
-            except ApiError:
-                pass
     finally:
         await client.aclose()
     return names
@@ -60,14 +66,21 @@ async def home(request: Request, web: StateDep, session: Session = PERSON) -> HT
         error = exc.friendly
     finally:
         await client.aclose()
-    return page(request, "me_home.html", session, vouchers=vouchers, error=error,
-                status_names=VOUCHER_STATUS, program_names=PROGRAM_NAMES,
-                acting_for=_acting_for(session), people=await _people(web, session))
+    return page(
+        request,
+        "me_home.html",
+        session,
+        vouchers=vouchers,
+        error=error,
+        status_names=VOUCHER_STATUS,
+        program_names=PROGRAM_NAMES,
+        acting_for=_acting_for(session),
+        people=await _people(web, session),
+    )
 
 
 @router.post("/act-for")
-async def act_for(session: CsrfSession, beneficiary_id: Annotated[str, Form()] = ""
-                  ) -> Response:
+async def act_for(session: CsrfSession, beneficiary_id: Annotated[str, Form()] = "") -> Response:
     """A proxy switches to another person they may act for (only those in their token)."""
     if beneficiary_id not in session.beneficiary_ids:
         return RedirectResponse("/me?err=scope", status_code=303)
@@ -79,8 +92,14 @@ async def act_for(session: CsrfSession, beneficiary_id: Annotated[str, Form()] =
 @router.get("/qr", response_class=HTMLResponse)
 async def qr_page(request: Request, web: StateDep, session: Session = PERSON) -> HTMLResponse:
     """The payment code page: the script fetches a fresh code before the old one expires."""
-    return page(request, "me_qr.html", session, acting_for=_acting_for(session),
-                margin_s=web.settings.qr_refresh_margin_s, people=await _people(web, session))
+    return page(
+        request,
+        "me_qr.html",
+        session,
+        acting_for=_acting_for(session),
+        margin_s=web.settings.qr_refresh_margin_s,
+        people=await _people(web, session),
+    )
 
 
 @router.post("/qr/code")
@@ -90,15 +109,18 @@ async def new_code(web: StateDep, session: CsrfSession) -> JSONResponse:
     The picture comes back inline (a data: URL), so the token never appears in a URL the
     browser requests and so never in an access log on the way."""
     if session.role not in (Role.beneficiary.value, Role.proxy.value):
-        return JSONResponse({"error": {"code": "ROLE_NOT_ALLOWED",
-                                       "message": "您的账号没有这项权限。"}}, status_code=403)
+        return JSONResponse(
+            {"error": {"code": "ROLE_NOT_ALLOWED", "message": "您的账号没有这项权限。"}},
+            status_code=403,
+        )
     client = voucher_client(web, session)
     try:
         code = await client.new_code(_acting_for(session))
         svg = await client.code_svg(code["token"])
     except ApiError as exc:
-        return JSONResponse({"error": {"code": exc.code, "message": exc.friendly}},
-                            status_code=exc.page_status)
+        return JSONResponse(
+            {"error": {"code": exc.code, "message": exc.friendly}}, status_code=exc.page_status
+        )
     finally:
         await client.aclose()
     expires = datetime.fromisoformat(str(code["expires_at"]))
@@ -106,9 +128,10 @@ async def new_code(web: StateDep, session: CsrfSession) -> JSONResponse:
         expires = expires.replace(tzinfo=UTC)
     seconds = max(0, int((expires - datetime.now(UTC)).total_seconds()))
     image = "data:image/svg+xml;base64," + base64.b64encode(svg).decode()
-    return JSONResponse({"image": image, "expires_in_s": seconds,
-                         "expires_at": expires.isoformat()},
-                        headers={"Cache-Control": "no-store"})
+    return JSONResponse(
+        {"image": image, "expires_in_s": seconds, "expires_at": expires.isoformat()},
+        headers={"Cache-Control": "no-store"},
+    )
 
 
 @router.get("/history", response_class=HTMLResponse)
@@ -118,8 +141,9 @@ async def history(request: Request, web: StateDep, session: Session = PERSON) ->
     return page(request, "me_history.html", session, rows=rows, error=error)
 
 
-async def _rows_with_providers(web: Any, session: Session, listing: str
-                               ) -> tuple[list[dict[str, Any]], str | None]:
+async def _rows_with_providers(
+    web: Any, session: Session, listing: str
+) -> tuple[list[dict[str, Any]], str | None]:
     """The voucher client's `listing` for the person being served, each row with its
     provider's name; a refusal becomes the page's friendly error and no rows."""
     client = voucher_client(web, session)
@@ -158,8 +182,13 @@ async def _name_providers(web: Any, session: Session, rows: list[dict[str, Any]]
 
 
 @router.get("/nearby", response_class=HTMLResponse)
-async def nearby(request: Request, web: StateDep, session: Session = PERSON,
-                 lat: float | None = None, lon: float | None = None) -> HTMLResponse:
+async def nearby(
+    request: Request,
+    web: StateDep,
+    session: Session = PERSON,
+    lat: float | None = None,
+    lon: float | None = None,
+) -> HTMLResponse:
     """Approved providers within walking distance (the 15-minute care circle)."""
     rows: list[dict[str, Any]] = []
     error = None
@@ -193,24 +222,33 @@ def _pay_csp(web: Any) -> str:
     (localstripe in development; js.stripe.com, its frames and api.stripe.com otherwise)."""
     parts = urlsplit(web.settings.stripe_js)
     origin = f"{parts.scheme}://{parts.netloc}"
-    return ("default-src 'self'; img-src 'self' data: blob:; style-src 'self'; "
-            f"script-src 'self' {origin}; connect-src 'self' {origin} https://api.stripe.com; "
-            f"frame-src {origin} https://js.stripe.com https://hooks.stripe.com; "
-            "frame-ancestors 'none'")
+    return (
+        "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; "
+        f"script-src 'self' {origin}; connect-src 'self' {origin} https://api.stripe.com; "
+        f"frame-src {origin} https://js.stripe.com https://hooks.stripe.com; "
+        "frame-ancestors 'none'"
+    )
 
 
 @router.get("/copay", response_class=HTMLResponse)
-async def copay_list(request: Request, web: StateDep, session: Session = PERSON
-                     ) -> HTMLResponse:
+async def copay_list(request: Request, web: StateDep, session: Session = PERSON) -> HTMLResponse:
     """待支付的自付部分: the person's co-payments the provider asked to be paid online."""
     rows, error = await _rows_with_providers(web, session, "copayments_due")
-    return page(request, "me_copay.html", session, rows=rows, error=error,
-                people=await _people(web, session), acting_for=_acting_for(session))
+    return page(
+        request,
+        "me_copay.html",
+        session,
+        rows=rows,
+        error=error,
+        people=await _people(web, session),
+        acting_for=_acting_for(session),
+    )
 
 
 @router.get("/copay/{copayment_id}", response_class=HTMLResponse)
-async def copay_pay(request: Request, copayment_id: str, web: StateDep,
-                    session: Session = PERSON) -> Response:
+async def copay_pay(
+    request: Request, copayment_id: str, web: StateDep, session: Session = PERSON
+) -> Response:
     """去支付: the card form of Stripe.js (loaded from settings), confirming the
     co-payment's PaymentIntent in the browser; the card never reaches our servers."""
     if not _COPAY_ID.match(copayment_id):
@@ -221,25 +259,32 @@ async def copay_pay(request: Request, copayment_id: str, web: StateDep,
     except ApiError as exc:
         if exc.code == "COPAYMENT_NOT_PAYABLE":
             return RedirectResponse(f"/me/copay/{copayment_id}/done", status_code=303)
-        return page(request, "error.html", session,
-                    status_code=exc.page_status, message=exc.friendly)
+        return page(
+            request, "error.html", session, status_code=exc.page_status, message=exc.friendly
+        )
     finally:
         await client.aclose()
     if cp.get("status") != "open" or not cp.get("client_secret"):
         return RedirectResponse(f"/me/copay/{copayment_id}/done", status_code=303)
     rows = [cp]
     await _name_providers(web, session, rows)
-    response = page(request, "me_copay_pay.html", session, copay=rows[0],
-                    stripe_js_url=web.settings.stripe_js,
-                    publishable_key=web.settings.stripe_publishable_key,
-                    return_url=f"/me/copay/{copayment_id}/done")
+    response = page(
+        request,
+        "me_copay_pay.html",
+        session,
+        copay=rows[0],
+        stripe_js_url=web.settings.stripe_js,
+        publishable_key=web.settings.stripe_publishable_key,
+        return_url=f"/me/copay/{copayment_id}/done",
+    )
     response.headers["Content-Security-Policy"] = _pay_csp(web)
     return response
 
 
 @router.get("/copay/{copayment_id}/done", response_class=HTMLResponse)
-async def copay_done(request: Request, copayment_id: str, web: StateDep,
-                     session: Session = PERSON) -> HTMLResponse:
+async def copay_done(
+    request: Request, copayment_id: str, web: StateDep, session: Session = PERSON
+) -> HTMLResponse:
     """After paying: ask the voucher service to re-read the payment from Stripe (in case
     the webhook is late or lost; recorded once either way) and show the result."""
     if not _COPAY_ID.match(copayment_id):
@@ -248,8 +293,9 @@ async def copay_done(request: Request, copayment_id: str, web: StateDep,
     try:
         cp = await client.sync_copayment(copayment_id)
     except ApiError as exc:
-        return page(request, "error.html", session,
-                    status_code=exc.page_status, message=exc.friendly)
+        return page(
+            request, "error.html", session, status_code=exc.page_status, message=exc.friendly
+        )
     finally:
         await client.aclose()
     rows = [cp]

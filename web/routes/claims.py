@@ -24,43 +24,64 @@ ADMIN = require_role(Role.provider_admin)
 READERS = require_role(Role.finance, Role.auditor)
 _ID = re.compile(r"^[0-9a-fA-F-]{32,36}$")
 COPAY_KINDS = {"copay_received": "收到自付款", "copay_refunded": "退还自付款"}
-ACTIONS = {"prepare": "制单", "submit": "提交", "approve": "审批通过", "reject": "退回",
-           "resubmit": "重新提交", "edit": "修改", "abandon": "作废"}
+ACTIONS = {
+    "prepare": "制单",
+    "submit": "提交",
+    "approve": "审批通过",
+    "reject": "退回",
+    "resubmit": "重新提交",
+    "edit": "修改",
+    "abandon": "作废",
+}
 
 
-async def _detail(request: Request, web: WebState, session: Session, claim_id: str,
-                  back: str) -> HTMLResponse:
+async def _detail(
+    request: Request, web: WebState, session: Session, claim_id: str, back: str
+) -> HTMLResponse:
     if not _ID.match(claim_id):
-        return page(request, "error.html", session, status_code=404,
-                    message="没有这笔结算申请。")
+        return page(request, "error.html", session, status_code=404, message="没有这笔结算申请。")
     client = ledger_client(web, session)
     try:
         claim: dict[str, Any] = await client.claim(claim_id)
     except ApiError as exc:
-        return page(request, "error.html", session,
-                    status_code=exc.page_status, message=exc.friendly)
+        return page(
+            request, "error.html", session, status_code=exc.page_status, message=exc.friendly
+        )
     finally:
         await client.aclose()
-    if session.role == Role.provider_admin.value and claim.get("provider_id") != \
-            session.provider_id:
-        return page(request, "error.html", session, status_code=403,
-                    message="只能查看本机构的结算申请。")
+    if (
+        session.role == Role.provider_admin.value
+        and claim.get("provider_id") != session.provider_id
+    ):
+        return page(
+            request, "error.html", session, status_code=403, message="只能查看本机构的结算申请。"
+        )
     for h in claim.get("history") or ():
         h["actor_name"] = person_name(web.accounts, h.get("actor"))
-    return page(request, "claim_detail.html", session, claim=claim, back=back,
-                statuses=CLAIM_STATUS, copay_kinds=COPAY_KINDS, actions=ACTIONS,
-                submitter=person_name(web.accounts, claim.get("submitted_by")))
+    return page(
+        request,
+        "claim_detail.html",
+        session,
+        claim=claim,
+        back=back,
+        statuses=CLAIM_STATUS,
+        copay_kinds=COPAY_KINDS,
+        actions=ACTIONS,
+        submitter=person_name(web.accounts, claim.get("submitted_by")),
+    )
 
 
 @router.get("/provider/claims/{claim_id}", response_class=HTMLResponse)
-async def provider_claim(request: Request, claim_id: str, web: StateDep,
-                         session: Session = ADMIN) -> HTMLResponse:
+async def provider_claim(
+    request: Request, claim_id: str, web: StateDep, session: Session = ADMIN
+) -> HTMLResponse:
     """One of the provider's claims: subsidy, co-payment and total, with every line."""
     return await _detail(request, web, session, claim_id, "/provider/claims")
 
 
 @router.get("/finance/claims/{claim_id}", response_class=HTMLResponse)
-async def finance_claim(request: Request, claim_id: str, web: StateDep,
-                        session: Session = READERS) -> HTMLResponse:
+async def finance_claim(
+    request: Request, claim_id: str, web: StateDep, session: Session = READERS
+) -> HTMLResponse:
     """A claim as finance or an auditor checks it before approval or payment."""
     return await _detail(request, web, session, claim_id, "/finance/claims")

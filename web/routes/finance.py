@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 from typing import Annotated, Any
 
@@ -28,8 +29,11 @@ FINANCE = require_role(Role.finance)
 RECONCILERS = require_role(Role.finance, Role.auditor)
 _REGION = re.compile(r"^\d{6}(\d{3}(\d{3})?)?$")
 _PERIOD = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
-PROGRAMS = {"disability_subsidy": "失能补贴", "meal_assistance": "老年助餐",
-            "nursing_subsidy": "护理补贴"}
+PROGRAMS = {
+    "disability_subsidy": "失能补贴",
+    "meal_assistance": "老年助餐",
+    "nursing_subsidy": "护理补贴",
+}
 
 
 @router.get("", response_class=HTMLResponse)
@@ -44,13 +48,15 @@ async def home(request: Request, web: StateDep, session: Session = FINANCE) -> H
         error = exc.friendly
     finally:
         await client.aclose()
-    return page(request, "trial_balance.html", session, tb=tb, error=error, as_of="",
-                action="/finance")
+    return page(
+        request, "trial_balance.html", session, tb=tb, error=error, as_of="", action="/finance"
+    )
 
 
 @router.get("/reconciliation", response_class=HTMLResponse)
-async def reconciliation(request: Request, web: StateDep, session: Session = RECONCILERS,
-                         period: str | None = None) -> HTMLResponse:
+async def reconciliation(
+    request: Request, web: StateDep, session: Session = RECONCILERS, period: str | None = None
+) -> HTMLResponse:
     """Three-way reconciliation for a period: the discrepancies, or that all is well."""
     report = None
     error = None
@@ -62,17 +68,22 @@ async def reconciliation(request: Request, web: StateDep, session: Session = REC
             try:
                 report = await client.reconciliation(period, session.region)
             except ApiError as exc:
-                error = ("对账功能尚未开通。" if exc.status in (404, 405) and
-                         exc.code in ("NOT_FOUND", "METHOD_NOT_ALLOWED") else exc.friendly)
+                error = (
+                    "对账功能尚未开通。"
+                    if exc.status in (404, 405) and exc.code in ("NOT_FOUND", "METHOD_NOT_ALLOWED")
+                    else exc.friendly
+                )
             finally:
                 await client.aclose()
-    return page(request, "reconciliation.html", session, report=report, error=error,
-                period=period or "")
+    return page(
+        request, "reconciliation.html", session, report=report, error=error, period=period or ""
+    )
 
 
 @router.get("/budget", response_class=HTMLResponse)
-async def budget(request: Request, web: StateDep, session: Session = FINANCE,
-                 region_code: str | None = None) -> HTMLResponse:
+async def budget(
+    request: Request, web: StateDep, session: Session = FINANCE, region_code: str | None = None
+) -> HTMLResponse:
     """Budget available per program for a region in scope (default the officer's own), as
     a bar chart. The ledger answers for the nearest region at or above that has a budget."""
     region = region_code if region_code and _REGION.match(region_code) else session.region
@@ -88,8 +99,14 @@ async def budget(request: Request, web: StateDep, session: Session = FINANCE,
                 errors.append(f"{name}：{exc.friendly}")
     finally:
         await client.aclose()
-    return page(request, "budget.html", session, chart=bar_chart("可用预算（按补贴项目）", bars),
-                errors=errors, region=region)
+    return page(
+        request,
+        "budget.html",
+        session,
+        chart=bar_chart("可用预算（按补贴项目）", bars),
+        errors=errors,
+        region=region,
+    )
 
 
 def _not_open(exc: ApiError) -> bool:
@@ -113,16 +130,15 @@ async def claims(request: Request, web: StateDep, session: Session = FINANCE) ->
     providers = provider_client(web, session)
     try:
         for pid in {str(r.get("provider_id")) for r in rows if r.get("provider_id")}:
-            try:
+            with contextlib.suppress(ApiError):
                 names[pid] = (await providers.get(pid)).get("name") or pid
-            except ApiError:
-                pass
     finally:
         await providers.aclose()
     for r in rows:
         r.setdefault("provider_name", names.get(str(r.get("provider_id"))))
-        r["submitter_name"] = person_name(web.accounts, r.get("submitted_by")
-                                          or r.get("prepared_by"))
+        r["submitter_name"] = person_name(
+            web.accounts, r.get("submitted_by") or r.get("prepared_by")
+        )
     return page(request, "finance_claims.html", session, rows=rows, error=error)
 
 
@@ -139,16 +155,16 @@ async def approve_claim(claim_id: str, web: StateDep, session: CsrfSession) -> R
         await client.approve_claim(claim_id)
         session.flash.append(("ok", "已审批通过。"))
     except ApiError as exc:
-        session.flash.append(("err", "结算审批功能尚未开通。" if _not_open(exc)
-                              else exc.friendly))
+        session.flash.append(("err", "结算审批功能尚未开通。" if _not_open(exc) else exc.friendly))
     finally:
         await client.aclose()
     return RedirectResponse("/finance/claims", status_code=303)
 
 
 @router.post("/claims/{claim_id}/reject")
-async def reject_claim(claim_id: str, web: StateDep, session: CsrfSession,
-                       reasons: Annotated[str, Form()] = "") -> Response:
+async def reject_claim(
+    claim_id: str, web: StateDep, session: CsrfSession, reasons: Annotated[str, Form()] = ""
+) -> Response:
     """Send a claim back to the provider with reasons (one per line)."""
     if session.role != Role.finance.value:
         raise PageForbidden()
@@ -170,23 +186,31 @@ async def reject_claim(claim_id: str, web: StateDep, session: CsrfSession,
 
 
 @router.get("/reconciliation.{fmt}")
-async def reconciliation_file(fmt: str, web: StateDep, session: Session = RECONCILERS,
-                              period: str = "") -> Response:
+async def reconciliation_file(
+    fmt: str, web: StateDep, session: Session = RECONCILERS, period: str = ""
+) -> Response:
     """The reconciliation report as the ledger exports it (CSV or Excel)."""
-    media = {"csv": "text/csv; charset=utf-8",
-             "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
+    media = {
+        "csv": "text/csv; charset=utf-8",
+        "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    }
     if fmt not in media or not _PERIOD.match(period):
-        return Response("请按 年-月 选择月份，格式为 CSV 或 Excel。", status_code=422,
-                        media_type="text/plain; charset=utf-8")
+        return Response(
+            "请按 年-月 选择月份，格式为 CSV 或 Excel。",
+            status_code=422,
+            media_type="text/plain; charset=utf-8",
+        )
     client = ledger_client(web, session)
     try:
         resp = await client.reconciliation_file(period, session.region, fmt)
     except ApiError as exc:
         text = "对账功能尚未开通。" if _not_open(exc) else exc.friendly
-        return Response(text, status_code=exc.page_status,
-                        media_type="text/plain; charset=utf-8")
+        return Response(text, status_code=exc.page_status, media_type="text/plain; charset=utf-8")
     finally:
         await client.aclose()
     name = f"reconciliation-{period}.{fmt}"
-    return Response(resp.content, media_type=media[fmt],
-                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    return Response(
+        resp.content,
+        media_type=media[fmt],
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )

@@ -58,7 +58,8 @@ async def enrol(request: Request, web: StateDep, session: CsrfSession) -> HTMLRe
         "phone": str(form.get("phone", "")).strip(),
         "region_code": str(form.get("region_code", "")).strip(),
         "address": str(form.get("address", "")).strip(),
-        "lat": num("lat"), "lon": num("lon"),
+        "lat": num("lat"),
+        "lon": num("lon"),
         "care_setting": form.get("care_setting"),
         "dibao": form.get("dibao") == "on",
         "assessment": {
@@ -75,19 +76,36 @@ async def enrol(request: Request, web: StateDep, session: CsrfSession) -> HTMLRe
         problems["region_code"] = "行政区划代码是 6、9 或 12 位数字。"
     safe_form = {k: v for k, v in form.items() if k not in ("national_id", "phone")}
     if problems:
-        return page(request, "officer_enrol.html", session, status_code=422, form=safe_form,
-                    problems=problems)
+        return page(
+            request,
+            "officer_enrol.html",
+            session,
+            status_code=422,
+            form=safe_form,
+            problems=problems,
+        )
     client = voucher_client(web, session)
     try:
         result = await client.enrol(body)
     except ApiError as exc:
         problems[exc.field or "_"] = exc.friendly
-        return page(request, "officer_enrol.html", session,
-                    status_code=exc.page_status, form=safe_form, problems=problems)
+        return page(
+            request,
+            "officer_enrol.html",
+            session,
+            status_code=exc.page_status,
+            form=safe_form,
+            problems=problems,
+        )
     finally:
         await client.aclose()
-    return page(request, "officer_enrolled.html", session, result=result,
-                masked_id=mask_national_id(body["national_id"]))
+    return page(
+        request,
+        "officer_enrolled.html",
+        session,
+        result=result,
+        masked_id=mask_national_id(body["national_id"]),
+    )
 
 
 @router.get("/import", response_class=HTMLResponse)
@@ -97,25 +115,48 @@ async def import_form(request: Request, session: Session = OFFICER) -> HTMLRespo
 
 
 @router.post("/import", response_class=HTMLResponse)
-async def import_upload(request: Request, web: StateDep, session: CsrfSession,
-                        file: Annotated[UploadFile | None, File()] = None) -> HTMLResponse:
+async def import_upload(
+    request: Request,
+    web: StateDep,
+    session: CsrfSession,
+    file: Annotated[UploadFile | None, File()] = None,
+) -> HTMLResponse:
     """Forward the file to the voucher service and show the result of every row."""
     _officer_only(session)
     name = (file.filename or "") if file else ""
     if not file or not name.lower().endswith((".csv", ".xlsx")):
-        return page(request, "officer_import.html", session, status_code=422, result=None,
-                    error="请选择 CSV 或 Excel (.xlsx) 文件。")
+        return page(
+            request,
+            "officer_import.html",
+            session,
+            status_code=422,
+            result=None,
+            error="请选择 CSV 或 Excel (.xlsx) 文件。",
+        )
     content = await file.read(MAX_UPLOAD + 1)
     if len(content) > MAX_UPLOAD or not content:
-        return page(request, "officer_import.html", session, status_code=422, result=None,
-                    error="文件为空或超过 5MB。")
+        return page(
+            request,
+            "officer_import.html",
+            session,
+            status_code=422,
+            result=None,
+            error="文件为空或超过 5MB。",
+        )
     client = voucher_client(web, session)
     try:
-        result = await client.import_file(name, content, file.content_type or
-                                          "application/octet-stream")
+        result = await client.import_file(
+            name, content, file.content_type or "application/octet-stream"
+        )
     except ApiError as exc:
-        return page(request, "officer_import.html", session,
-                    status_code=exc.page_status, result=None, error=exc.friendly)
+        return page(
+            request,
+            "officer_import.html",
+            session,
+            status_code=exc.page_status,
+            result=None,
+            error=exc.friendly,
+        )
     finally:
         await client.aclose()
     for row in result.get("rows") or ():  # the service's message, in plain Chinese by code
@@ -130,15 +171,17 @@ IMPORT_STATUS = {"created": "已登记", "duplicate": "已登记过", "error": "
 
 
 @router.get("/providers", response_class=HTMLResponse)
-async def providers(request: Request, web: StateDep, session: Session = OFFICER,
-                    status: str | None = None) -> HTMLResponse:
+async def providers(
+    request: Request, web: StateDep, session: Session = OFFICER, status: str | None = None
+) -> HTMLResponse:
     """Providers to approve or suspend."""
     client = provider_client(web, session)
     rows: list[dict[str, Any]] = []
     error = None
     try:
-        rows = await client.listing(status if status in ("applied", "approved", "suspended")
-                                    else None)
+        rows = await client.listing(
+            status if status in ("applied", "approved", "suspended") else None
+        )
     except ApiError as exc:
         error = exc.friendly
     finally:
@@ -147,16 +190,20 @@ async def providers(request: Request, web: StateDep, session: Session = OFFICER,
 
 
 @router.post("/providers/{provider_id}/{action}", response_class=HTMLResponse)
-async def provider_action(request: Request, provider_id: str, action: str, web: StateDep,
-                          session: CsrfSession, reason: Annotated[str, Form()] = ""
-                          ) -> HTMLResponse:
+async def provider_action(
+    request: Request,
+    provider_id: str,
+    action: str,
+    web: StateDep,
+    session: CsrfSession,
+    reason: Annotated[str, Form()] = "",
+) -> HTMLResponse:
     """Approve or suspend a provider, with the reason."""
     _officer_only(session)
     if action not in ("approve", "suspend") or not re.match(r"^[\w-]{1,64}$", provider_id):
         return page(request, "error.html", session, status_code=404, message="没有这个操作。")
     if not reason.strip():
-        return page(request, "error.html", session, status_code=422,
-                    message="请填写原因。")
+        return page(request, "error.html", session, status_code=422, message="请填写原因。")
     client = provider_client(web, session)
     try:
         await client.change_status(provider_id, action, reason.strip()[:500])
@@ -173,15 +220,18 @@ async def provider_action(request: Request, provider_id: str, action: str, web: 
 @router.get("/issuance", response_class=HTMLResponse)
 async def issuance_form(request: Request, session: Session = OFFICER) -> HTMLResponse:
     """Start an issuance run."""
-    return page(request, "officer_issuance.html", session, run=None,
-                region=session.region or "")
+    return page(request, "officer_issuance.html", session, run=None, region=session.region or "")
 
 
 @router.post("/issuance", response_class=HTMLResponse)
-async def issuance_start(request: Request, web: StateDep, session: CsrfSession,
-                         program_code: Annotated[str, Form()] = "",
-                         period: Annotated[str, Form()] = "",
-                         region_code: Annotated[str, Form()] = "") -> HTMLResponse:
+async def issuance_start(
+    request: Request,
+    web: StateDep,
+    session: CsrfSession,
+    program_code: Annotated[str, Form()] = "",
+    period: Annotated[str, Form()] = "",
+    region_code: Annotated[str, Form()] = "",
+) -> HTMLResponse:
     """Start (or resume: the run issues nothing twice) and show issued/skipped/failed."""
     _officer_only(session)
     error = None
@@ -192,28 +242,47 @@ async def issuance_start(request: Request, web: StateDep, session: CsrfSession,
     elif not _REGION.match(region_code):
         error = "行政区划代码是 6、9 或 12 位数字。"
     if error:
-        return page(request, "officer_issuance.html", session, status_code=422, run=None,
-                    error=error, region=region_code)
+        return page(
+            request,
+            "officer_issuance.html",
+            session,
+            status_code=422,
+            run=None,
+            error=error,
+            region=region_code,
+        )
     client = voucher_client(web, session)
     try:
         run = await client.start_issuance(program_code, period, region_code)
     except ApiError as exc:
-        return page(request, "officer_issuance.html", session,
-                    status_code=exc.page_status, run=None, error=exc.friendly,
-                    region=region_code)
+        return page(
+            request,
+            "officer_issuance.html",
+            session,
+            status_code=exc.page_status,
+            run=None,
+            error=exc.friendly,
+            region=region_code,
+        )
     finally:
         await client.aclose()
     return page(request, "officer_issuance.html", session, run=run, region=region_code)
 
 
 _RUN_ID = re.compile(r"^[\w-]{1,80}$")
-RUN_STATUS = {"running": "正在发放", "completed": "已完成", "done": "已完成",
-              "failed": "未完成（预算不足或出错）", "stopped": "已停止"}
+RUN_STATUS = {
+    "running": "正在发放",
+    "completed": "已完成",
+    "done": "已完成",
+    "failed": "未完成（预算不足或出错）",
+    "stopped": "已停止",
+}
 
 
 @router.get("/issuance/{run_id}", response_class=HTMLResponse)
-async def issuance_run(request: Request, run_id: str, web: StateDep,
-                       session: Session = OFFICER) -> HTMLResponse:
+async def issuance_run(
+    request: Request, run_id: str, web: StateDep, session: Session = OFFICER
+) -> HTMLResponse:
     """A run's progress; the page reloads itself every few seconds while it is running."""
     if not _RUN_ID.match(run_id):
         return page(request, "error.html", session, status_code=404, message="没有这个批次。")
@@ -226,5 +295,12 @@ async def issuance_run(request: Request, run_id: str, web: StateDep,
         error = exc.friendly
     finally:
         await client.aclose()
-    return page(request, "officer_run.html", session, run=run, error=error,
-                status_names=RUN_STATUS, running=bool(run and run.get("status") == "running"))
+    return page(
+        request,
+        "officer_run.html",
+        session,
+        run=run,
+        error=error,
+        status_names=RUN_STATUS,
+        running=bool(run and run.get("status") == "running"),
+    )

@@ -39,9 +39,13 @@ MAX_CONFIRMATION_BYTES = 5 * 1024 * 1024
 BATCH_STATES = {"pending": "等待银行回单", "paid": "已全部付款", "partly_failed": "部分付款失败"}
 LINE_STATES = {"pending": "待付款", "paid": "已付款", "failed": "付款失败"}
 NOT_PAYABLE = {"NO_PAYOUT_ACCOUNT": "没有登记收款账户", "BENEFICIARY_UNKNOWN": "查不到这位老人"}
-ROW_PROBLEMS = {"OTHER_BATCH": "批次号不是这个批次的", "UNKNOWN_LINE": "没有这条付款明细",
-                "DUPLICATE_LINE": "同一条明细出现了两次", "INVALID_STATUS": "状态应为 paid 或 failed",
-                "AMOUNT_MISMATCH": "金额与付款明细不符"}
+ROW_PROBLEMS = {
+    "OTHER_BATCH": "批次号不是这个批次的",
+    "UNKNOWN_LINE": "没有这条付款明细",
+    "DUPLICATE_LINE": "同一条明细出现了两次",
+    "INVALID_STATUS": "状态应为 paid 或 failed",
+    "AMOUNT_MISMATCH": "金额与付款明细不符",
+}
 
 
 def batch_state(batch: dict[str, Any]) -> str:
@@ -67,9 +71,15 @@ async def provider_names(web: WebState, session: Session, ids: set[str]) -> dict
     return names
 
 
-async def _index(request: Request, web: WebState, session: Session, period: str,
-                 cursor: str | None = None, status_code: int = 200,
-                 error: str | None = None) -> HTMLResponse:
+async def _index(
+    request: Request,
+    web: WebState,
+    session: Session,
+    period: str,
+    cursor: str | None = None,
+    status_code: int = 200,
+    error: str | None = None,
+) -> HTMLResponse:
     client = ledger_client(web, session)
     claims: list[dict[str, Any]] = []
     cash: dict[str, Any] | None = None
@@ -77,10 +87,11 @@ async def _index(request: Request, web: WebState, session: Session, period: str,
     problems: list[str] = [error] if error else []
     try:
         # Each part of the page is asked for on its own, so one refusal leaves the others.
-        for what, call in (("claims", lambda: client.claims(status="approved")),
-                           ("cash", lambda: client.payable_cash_benefits(
-                               period, session.region or "")),
-                           ("batches", lambda: client.payment_batches(cursor))):
+        for what, call in (
+            ("claims", lambda: client.claims(status="approved")),
+            ("cash", lambda: client.payable_cash_benefits(period, session.region or "")),
+            ("batches", lambda: client.payment_batches(cursor)),
+        ):
             try:
                 got = await call()
             except ApiError as exc:
@@ -100,32 +111,53 @@ async def _index(request: Request, web: WebState, session: Session, period: str,
     for b in batches.get("items") or ():
         b["state_name"] = BATCH_STATES.get(b.get("state"), b.get("state"))
         b["creator_name"] = person_name(web.accounts, b.get("created_by"))
-    return page(request, "finance_payments.html", session, status_code=status_code,
-                claims=claims, cash=cash, batches=batches, period=period,
-                problems=problems, not_payable=NOT_PAYABLE,
-                idempotency_key=str(uuid.uuid4()),
-                can_pay=session.role == Role.finance.value)
+    return page(
+        request,
+        "finance_payments.html",
+        session,
+        status_code=status_code,
+        claims=claims,
+        cash=cash,
+        batches=batches,
+        period=period,
+        problems=problems,
+        not_payable=NOT_PAYABLE,
+        idempotency_key=str(uuid.uuid4()),
+        can_pay=session.role == Role.finance.value,
+    )
 
 
 @router.get("", response_class=HTMLResponse)
-async def payments(request: Request, web: StateDep, session: Session = READERS,
-                   period: str = "", cursor: str = "") -> HTMLResponse:
+async def payments(
+    request: Request, web: StateDep, session: Session = READERS, period: str = "", cursor: str = ""
+) -> HTMLResponse:
     """What can be paid now in the officer's region — approved claims and the month's
     payable nursing cash benefits — with a form to batch them, and the batches made so far."""
     period = period.strip() or this_month()
     if not _PERIOD.match(period):
-        return await _index(request, web, session, this_month(), status_code=422,
-                            error="月份请按 2026-11 这样填写。")
-    return await _index(request, web, session, period,
-                        cursor=cursor if _CURSOR.match(cursor) else None)
+        return await _index(
+            request,
+            web,
+            session,
+            this_month(),
+            status_code=422,
+            error="月份请按 2026-11 这样填写。",
+        )
+    return await _index(
+        request, web, session, period, cursor=cursor if _CURSOR.match(cursor) else None
+    )
 
 
 @router.post("", response_class=HTMLResponse)
-async def create_batch(request: Request, web: StateDep, session: CsrfSession,
-                       claim_ids: Annotated[list[str] | None, Form()] = None,
-                       cash_period: Annotated[str, Form()] = "",
-                       include_cash: Annotated[str, Form()] = "",
-                       idempotency_key: Annotated[str, Form()] = "") -> Response:
+async def create_batch(
+    request: Request,
+    web: StateDep,
+    session: CsrfSession,
+    claim_ids: Annotated[list[str] | None, Form()] = None,
+    cash_period: Annotated[str, Form()] = "",
+    include_cash: Annotated[str, Form()] = "",
+    idempotency_key: Annotated[str, Form()] = "",
+) -> Response:
     """Make a payment batch of the chosen claims (and, when ticked, the month's payable cash
     benefits). The key is made when the form is shown, so a double press makes one batch."""
     if session.role != Role.finance.value:
@@ -135,17 +167,37 @@ async def create_batch(request: Request, web: StateDep, session: CsrfSession,
         uuid.UUID(idempotency_key)
         chosen = sorted({str(uuid.UUID(c)) for c in claim_ids or ()})
     except ValueError:
-        return await _index(request, web, session, this_month(), status_code=422,
-                            error="页面已过期，请刷新后再提交。")
+        return await _index(
+            request,
+            web,
+            session,
+            this_month(),
+            status_code=422,
+            error="页面已过期，请刷新后再提交。",
+        )
     with_cash = include_cash == "1"
     if with_cash and not _PERIOD.match(period):
-        return await _index(request, web, session, this_month(), status_code=422,
-                            error="月份请按 2026-11 这样填写。")
+        return await _index(
+            request,
+            web,
+            session,
+            this_month(),
+            status_code=422,
+            error="月份请按 2026-11 这样填写。",
+        )
     if not chosen and not with_cash:
-        return await _index(request, web, session, period, status_code=422,
-                            error="请至少勾选一笔结算申请，或勾选发放护理补贴。")
-    body: dict[str, Any] = {"region_code": session.region,
-                            "idempotency_key": f"web-batch:{idempotency_key}"}
+        return await _index(
+            request,
+            web,
+            session,
+            period,
+            status_code=422,
+            error="请至少勾选一笔结算申请，或勾选发放护理补贴。",
+        )
+    body: dict[str, Any] = {
+        "region_code": session.region,
+        "idempotency_key": f"web-batch:{idempotency_key}",
+    }
     if chosen:
         body["claim_ids"] = chosen
     else:
@@ -156,12 +208,15 @@ async def create_batch(request: Request, web: StateDep, session: CsrfSession,
     try:
         batch = await client.create_batch(body)
     except ApiError as exc:
-        return await _index(request, web, session, period, error=exc.friendly,
-                            status_code=exc.page_status)
+        return await _index(
+            request, web, session, period, error=exc.friendly, status_code=exc.page_status
+        )
     finally:
         await client.aclose()
-    message = (f"已生成付款批次 {batch.get('reference')}，"
-               f"共 {batch.get('count', 0)} 笔。请下载付款文件交银行。")
+    message = (
+        f"已生成付款批次 {batch.get('reference')}，"
+        f"共 {batch.get('count', 0)} 笔。请下载付款文件交银行。"
+    )
     session.flash.append(("ok", message))
     return RedirectResponse(f"/finance/payments/{batch['id']}", status_code=303)
 
@@ -180,38 +235,54 @@ def _batch_id(batch_id: str) -> str:
         raise BatchNotFound() from None
 
 
-async def _batch_page(request: Request, web: WebState, session: Session, batch_id: str,
-                      status_code: int = 200, error: str | None = None,
-                      result: dict[str, Any] | None = None) -> HTMLResponse:
+async def _batch_page(
+    request: Request,
+    web: WebState,
+    session: Session,
+    batch_id: str,
+    status_code: int = 200,
+    error: str | None = None,
+    result: dict[str, Any] | None = None,
+) -> HTMLResponse:
     client = ledger_client(web, session)
     batch: dict[str, Any] | None = None
     try:
         batch = await client.batch(batch_id)
     except ApiError as exc:
         error = error or exc.friendly
-        status_code = status_code if status_code != 200 else (
-            exc.page_status)
+        status_code = status_code if status_code != 200 else (exc.page_status)
     finally:
         await client.aclose()
     if batch is not None:
-        names = await provider_names(web, session, {str(ln.get("provider_id") or "")
-                                                    for ln in batch.get("lines") or ()})
+        names = await provider_names(
+            web, session, {str(ln.get("provider_id") or "") for ln in batch.get("lines") or ()}
+        )
         for ln in batch.get("lines") or ():
             ln["state_name"] = LINE_STATES.get(ln.get("status"), ln.get("status"))
             ln["provider_name"] = names.get(str(ln.get("provider_id") or ""))
         batch["state"] = batch_state(batch)
         batch["state_name"] = BATCH_STATES[batch["state"]]
         batch["creator_name"] = person_name(web.accounts, batch.get("created_by"))
-        batch["paid_fen"] = sum(int(ln["amount_fen"]) for ln in batch.get("lines") or ()
-                                if ln.get("status") == "paid")
-    return page(request, "finance_batch.html", session, status_code=status_code,
-                batch=batch, error=error, result=result, not_payable=NOT_PAYABLE,
-                can_pay=session.role == Role.finance.value)
+        batch["paid_fen"] = sum(
+            int(ln["amount_fen"]) for ln in batch.get("lines") or () if ln.get("status") == "paid"
+        )
+    return page(
+        request,
+        "finance_batch.html",
+        session,
+        status_code=status_code,
+        batch=batch,
+        error=error,
+        result=result,
+        not_payable=NOT_PAYABLE,
+        can_pay=session.role == Role.finance.value,
+    )
 
 
 @router.get("/{batch_id}", response_class=HTMLResponse)
-async def batch_page(batch_id: str, request: Request, web: StateDep,
-                     session: Session = READERS) -> HTMLResponse:
+async def batch_page(
+    batch_id: str, request: Request, web: StateDep, session: Session = READERS
+) -> HTMLResponse:
     """A batch: its lines and their status, the file's SHA-256, the confirmation upload."""
     return await _batch_page(request, web, session, _batch_id(batch_id))
 
@@ -224,22 +295,29 @@ async def batch_file(batch_id: str, web: StateDep, session: Session = READERS) -
     try:
         resp = await client.batch_file(_batch_id(batch_id))
     except ApiError as exc:
-        return Response(exc.friendly, status_code=exc.page_status,
-                        media_type="text/plain; charset=utf-8")
+        return Response(
+            exc.friendly, status_code=exc.page_status, media_type="text/plain; charset=utf-8"
+        )
     finally:
         await client.aclose()
-    headers = {"Content-Disposition": resp.headers.get(
-        "content-disposition", f'attachment; filename="{batch_id}.csv"')}
+    headers = {
+        "Content-Disposition": resp.headers.get(
+            "content-disposition", f'attachment; filename="{batch_id}.csv"'
+        )
+    }
     if resp.headers.get("x-checksum-sha256"):
         headers["X-Checksum-SHA256"] = resp.headers["x-checksum-sha256"]
     return Response(resp.content, media_type="text/csv; charset=utf-8", headers=headers)
 
 
 @router.post("/{batch_id}/confirmations", response_class=HTMLResponse)
-async def upload_confirmation(batch_id: str, request: Request, web: StateDep,
-                              session: CsrfSession,
-                              file: Annotated[UploadFile | None, File()] = None
-                              ) -> HTMLResponse:
+async def upload_confirmation(
+    batch_id: str,
+    request: Request,
+    web: StateDep,
+    session: CsrfSession,
+    file: Annotated[UploadFile | None, File()] = None,
+) -> HTMLResponse:
     """Pass the bank's confirmation file to the ledger and show each line's result. The
     ledger refuses a file that does not match the batch whole (nothing is posted) and
     answers a file it has seen before without posting anything."""
@@ -248,18 +326,25 @@ async def upload_confirmation(batch_id: str, request: Request, web: StateDep,
     bid = _batch_id(batch_id)
     content = await file.read(MAX_CONFIRMATION_BYTES + 1) if file else b""
     if not file or not (file.filename or "").lower().endswith((".csv", ".txt")):
-        return await _batch_page(request, web, session, bid, status_code=422,
-                                 error="请选择银行回单文件（CSV 格式）。")
+        return await _batch_page(
+            request, web, session, bid, status_code=422, error="请选择银行回单文件（CSV 格式）。"
+        )
     if not content.strip() or len(content) > MAX_CONFIRMATION_BYTES:
-        return await _batch_page(request, web, session, bid, status_code=422,
-                                 error="文件为空或超过 5MB，请检查后重新上传。")
+        return await _batch_page(
+            request,
+            web,
+            session,
+            bid,
+            status_code=422,
+            error="文件为空或超过 5MB，请检查后重新上传。",
+        )
     client = ledger_client(web, session)
     try:
         result = await client.confirm_batch(bid, content)
     except ApiError as exc:
-        return await _batch_page(request, web, session, bid,
-                                 status_code=exc.page_status,
-                                 error=_upload_problem(exc))
+        return await _batch_page(
+            request, web, session, bid, status_code=exc.page_status, error=_upload_problem(exc)
+        )
     finally:
         await client.aclose()
     return await _batch_page(request, web, session, bid, result=result)
@@ -270,6 +355,9 @@ def _upload_problem(exc: ApiError) -> str:
     rows = (exc.details or {}).get("rows") if isinstance(exc.details, dict) else None
     if exc.code != "CONFIRMATION_INVALID" or not rows:
         return exc.friendly
-    where = "；".join(f"第 {r.get('row')} 行：{ROW_PROBLEMS.get(r.get('problem'), r.get('problem'))}"
-                     for r in rows[:10] if isinstance(r, dict))
+    where = "；".join(
+        f"第 {r.get('row')} 行：{ROW_PROBLEMS.get(r.get('problem'), r.get('problem'))}"
+        for r in rows[:10]
+        if isinstance(r, dict)
+    )
     return f"{exc.friendly}（{where}）"

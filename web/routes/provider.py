@@ -54,24 +54,35 @@ async def _services(request: Request, web: Any, session: Session) -> tuple[list,
 
 
 @router.get("/redeem", response_class=HTMLResponse)
-async def redeem_form(request: Request, web: StateDep, session: Session = STAFF
-                      ) -> HTMLResponse:
+async def redeem_form(request: Request, web: StateDep, session: Session = STAFF) -> HTMLResponse:
     """Step 1: scan or type the code, choose the service, enter the bill."""
     services, error = await _services(request, web, session)
-    return page(request, "provider_redeem.html", session, services=services, error=error,
-                has_terminal=terminal_client(web, session) is not None, form={})
+    return page(
+        request,
+        "provider_redeem.html",
+        session,
+        services=services,
+        error=error,
+        has_terminal=terminal_client(web, session) is not None,
+        form={},
+    )
 
 
 @router.post("/redeem", response_class=HTMLResponse)
-async def redeem_preview(request: Request, web: StateDep, session: CsrfSession,
-                         token: Annotated[str, Form()] = "",
-                         service_code: Annotated[str, Form()] = "",
-                         gross_yuan: Annotated[str, Form()] = "") -> HTMLResponse:
+async def redeem_preview(
+    request: Request,
+    web: StateDep,
+    session: CsrfSession,
+    token: Annotated[str, Form()] = "",
+    service_code: Annotated[str, Form()] = "",
+    gross_yuan: Annotated[str, Form()] = "",
+) -> HTMLResponse:
     """Step 2: check what was entered and show it for confirmation, with a fresh
     idempotency key so that pressing confirm twice redeems once."""
     if session.role not in (Role.provider_staff.value, Role.provider_admin.value):
-        return page(request, "error.html", session, status_code=403,
-                    message="您的账号不能打开这个页面。")
+        return page(
+            request, "error.html", session, status_code=403, message="您的账号不能打开这个页面。"
+        )
     services, error = await _services(request, web, session)
     by_code = {s.get("code"): s for s in services}
     problems: dict[str, str] = {}
@@ -85,75 +96,136 @@ async def redeem_preview(request: Request, web: StateDep, session: CsrfSession,
         problems["gross_yuan"] = "请输入正确的金额，例如 15 或 15.50。"
     form = {"token": token, "service_code": service_code, "gross_yuan": gross_yuan}
     if problems:
-        return page(request, "provider_redeem.html", session, status_code=422,
-                    services=services, error=error, problems=problems, form=form,
-                    has_terminal=terminal_client(web, session) is not None)
+        return page(
+            request,
+            "provider_redeem.html",
+            session,
+            status_code=422,
+            services=services,
+            error=error,
+            problems=problems,
+            form=form,
+            has_terminal=terminal_client(web, session) is not None,
+        )
     preview = None
     client = terminal_client(web, session)
     if client is not None:
         try:
             preview = await client.preview(token, service_code, gross_fen)
         except ApiError as exc:
-            return page(request, "provider_redeem.html", session,
-                        status_code=exc.page_status, services=services, error=exc.friendly,
-                        problems={}, form=form, has_terminal=True)
+            return page(
+                request,
+                "provider_redeem.html",
+                session,
+                status_code=exc.page_status,
+                services=services,
+                error=exc.friendly,
+                problems={},
+                form=form,
+                has_terminal=True,
+            )
         finally:
             await client.aclose()
-    return page(request, "provider_confirm.html", session, form=form, gross_fen=gross_fen,
-                service=by_code[service_code], idempotency_key=str(uuid.uuid4()),
-                preview=preview)
+    return page(
+        request,
+        "provider_confirm.html",
+        session,
+        form=form,
+        gross_fen=gross_fen,
+        service=by_code[service_code],
+        idempotency_key=str(uuid.uuid4()),
+        preview=preview,
+    )
 
 
 @router.post("/redeem/confirm", response_class=HTMLResponse)
-async def redeem_confirm(request: Request, web: StateDep, session: CsrfSession,
-                         token: Annotated[str, Form()] = "",
-                         service_code: Annotated[str, Form()] = "",
-                         gross_fen: Annotated[int, Form()] = 0,
-                         idempotency_key: Annotated[str, Form()] = "") -> HTMLResponse:
+async def redeem_confirm(
+    request: Request,
+    web: StateDep,
+    session: CsrfSession,
+    token: Annotated[str, Form()] = "",
+    service_code: Annotated[str, Form()] = "",
+    gross_fen: Annotated[int, Form()] = 0,
+    idempotency_key: Annotated[str, Form()] = "",
+) -> HTMLResponse:
     """Step 3: redeem with the terminal's secret; show subsidy, co-payment and balance."""
     if session.role not in (Role.provider_staff.value, Role.provider_admin.value):
-        return page(request, "error.html", session, status_code=403,
-                    message="您的账号不能打开这个页面。")
+        return page(
+            request, "error.html", session, status_code=403, message="您的账号不能打开这个页面。"
+        )
     client = terminal_client(web, session)
     if client is None:
-        return page(request, "error.html", session, status_code=409,
-                    message="本账号没有绑定收款终端，请联系机构管理员。")
+        return page(
+            request,
+            "error.html",
+            session,
+            status_code=409,
+            message="本账号没有绑定收款终端，请联系机构管理员。",
+        )
     try:
         uuid.UUID(idempotency_key)
         if gross_fen <= 0 or not _TOKEN.match(token):
             raise ValueError
     except ValueError:
         await client.aclose()
-        return page(request, "error.html", session, status_code=422,
-                    message="提交的内容不完整，请重新扫码。")
+        return page(
+            request,
+            "error.html",
+            session,
+            status_code=422,
+            message="提交的内容不完整，请重新扫码。",
+        )
     try:
         result = await client.redeem(token, service_code, gross_fen, idempotency_key)
     except ApiError as exc:
-        return page(request, "provider_result.html", session,
-                    status_code=exc.page_status, error=exc.friendly, result=None)
+        return page(
+            request,
+            "provider_result.html",
+            session,
+            status_code=exc.page_status,
+            error=exc.friendly,
+            result=None,
+        )
     finally:
         await client.aclose()
-    return page(request, "provider_result.html", session, result=result, error=None,
-                gross_fen=gross_fen)
+    return page(
+        request, "provider_result.html", session, result=result, error=None, gross_fen=gross_fen
+    )
 
 
 @router.post("/redemptions/{redemption_id}/copayment", response_class=HTMLResponse)
-async def copayment(request: Request, redemption_id: str, web: StateDep, session: CsrfSession,
-                    method: Annotated[str, Form()] = "") -> HTMLResponse:
+async def copayment(
+    request: Request,
+    redemption_id: str,
+    web: StateDep,
+    session: CsrfSession,
+    method: Annotated[str, Form()] = "",
+) -> HTMLResponse:
     """After a redemption with a co-payment: 现金已收 (cash taken at the counter) or
     家属在线支付 (the family pays online; it appears on their 待支付 page). Choosing again
     answers the same co-payment; the other method is refused."""
     if session.role not in (Role.provider_staff.value, Role.provider_admin.value):
         raise PageForbidden()
     if method not in ("cash", "stripe") or not re.match(r"^[\w-]{1,64}$", redemption_id):
-        return page(request, "error.html", session, status_code=422,
-                    message="请选择现金已收或家属在线支付。")
+        return page(
+            request,
+            "error.html",
+            session,
+            status_code=422,
+            message="请选择现金已收或家属在线支付。",
+        )
     client = voucher_client(web, session)
     try:
         cp = await client.start_copayment(redemption_id, method)
     except ApiError as exc:
-        return page(request, "provider_copay.html", session,
-                    status_code=exc.page_status, error=exc.friendly, copay=None)
+        return page(
+            request,
+            "provider_copay.html",
+            session,
+            status_code=exc.page_status,
+            error=exc.friendly,
+            copay=None,
+        )
     finally:
         await client.aclose()
     return page(request, "provider_copay.html", session, error=None, copay=cp)
@@ -162,10 +234,13 @@ async def copayment(request: Request, redemption_id: str, web: StateDep, session
 def day_summary(rows: list[dict[str, Any]]) -> dict[str, int]:
     """Totals of the day's redemptions that stand (voided ones are listed, not counted)."""
     live = [r for r in rows if r.get("status") != "voided"]
-    return {"count": len(live), "gross_fen": sum(int(r["gross_fen"]) for r in live),
-            "subsidy_fen": sum(int(r["subsidy_fen"]) for r in live),
-            "copay_fen": sum(int(r["copay_fen"]) for r in live),
-            "voided": len(rows) - len(live)}
+    return {
+        "count": len(live),
+        "gross_fen": sum(int(r["gross_fen"]) for r in live),
+        "subsidy_fen": sum(int(r["subsidy_fen"]) for r in live),
+        "copay_fen": sum(int(r["copay_fen"]) for r in live),
+        "voided": len(rows) - len(live),
+    }
 
 
 @router.get("/today", response_class=HTMLResponse)
@@ -185,13 +260,21 @@ async def today(request: Request, web: StateDep, session: Session = STAFF) -> HT
     names = {s.get("code"): s.get("name") for s in services}
     for r in rows:
         r.setdefault("service_name", names.get(r.get("service_code")))
-    return page(request, "provider_today.html", session, rows=rows, error=error, day=day,
-                summary=day_summary(rows))
+    return page(
+        request,
+        "provider_today.html",
+        session,
+        rows=rows,
+        error=error,
+        day=day,
+        summary=day_summary(rows),
+    )
 
 
 @router.post("/redemptions/{redemption_id}/void")
-async def void(redemption_id: str, web: StateDep, session: CsrfSession,
-               reason: Annotated[str, Form()] = "") -> Response:
+async def void(
+    redemption_id: str, web: StateDep, session: CsrfSession, reason: Annotated[str, Form()] = ""
+) -> Response:
     """Void a redemption of today (the service refuses one already claimed)."""
     if session.role not in (Role.provider_staff.value, Role.provider_admin.value):
         raise PageForbidden()
@@ -213,18 +296,32 @@ async def void(redemption_id: str, web: StateDep, session: CsrfSession,
 
 
 ADMIN = require_role(Role.provider_admin)
-KINDS = {"meal_point": "助餐点", "community_embedded": "社区嵌入式养老服务设施",
-         "rural_station": "农村“家门口”养老服务站", "institution": "养老机构",
-         "home_care": "居家上门服务机构"}
+KINDS = {
+    "meal_point": "助餐点",
+    "community_embedded": "社区嵌入式养老服务设施",
+    "rural_station": "农村“家门口”养老服务站",
+    "institution": "养老机构",
+    "home_care": "居家上门服务机构",
+}
 
 
-BANK_CHANGE_STATUS = {"pending": "等待民政部门审核", "approved": "已批准", "rejected": "已驳回",
-                      "superseded": "已被后来的申请替代"}
+BANK_CHANGE_STATUS = {
+    "pending": "等待民政部门审核",
+    "approved": "已批准",
+    "rejected": "已驳回",
+    "superseded": "已被后来的申请替代",
+}
 
 
-async def admin_page(request: Request, web: Any, session: Session, issued: Any = None,
-                     status_code: int = 200, error: str | None = None,
-                     bank_form: dict[str, str] | None = None) -> HTMLResponse:
+async def admin_page(
+    request: Request,
+    web: Any,
+    session: Session,
+    issued: Any = None,
+    status_code: int = 200,
+    error: str | None = None,
+    bank_form: dict[str, str] | None = None,
+) -> HTMLResponse:
     """Profile, price list, terminals, the settlement account (approved and pending) and
     its change history (web/routes/bank_accounts.py takes the change form)."""
     client = provider_client(web, session)
@@ -242,10 +339,20 @@ async def admin_page(request: Request, web: Any, session: Session, issued: Any =
     for change in bank_changes:
         change["decider_name"] = person_name(web.accounts, change.get("decided_by"))
         change["requester_name"] = person_name(web.accounts, change.get("requested_by"))
-    return page(request, "provider_admin.html", session, status_code=status_code,
-                provider=provider, terminals=terminals, issued=issued, error=error,
-                kinds=KINDS, bank_changes=bank_changes, bank_form=bank_form or {},
-                bank_statuses=BANK_CHANGE_STATUS)
+    return page(
+        request,
+        "provider_admin.html",
+        session,
+        status_code=status_code,
+        provider=provider,
+        terminals=terminals,
+        issued=issued,
+        error=error,
+        kinds=KINDS,
+        bank_changes=bank_changes,
+        bank_form=bank_form or {},
+        bank_statuses=BANK_CHANGE_STATUS,
+    )
 
 
 @router.get("/admin", response_class=HTMLResponse)
@@ -255,21 +362,24 @@ async def admin(request: Request, web: StateDep, session: Session = ADMIN) -> HT
 
 
 @router.post("/admin/terminals", response_class=HTMLResponse)
-async def new_terminal(request: Request, web: StateDep, session: CsrfSession,
-                       name: Annotated[str, Form()] = "") -> HTMLResponse:
+async def new_terminal(
+    request: Request, web: StateDep, session: CsrfSession, name: Annotated[str, Form()] = ""
+) -> HTMLResponse:
     """Issue a terminal; its secret is shown this once and kept nowhere by the web app."""
     if session.role != Role.provider_admin.value:
         raise PageForbidden()
     name = name.strip()
     if not name or len(name) > 60:
-        return await admin_page(request, web, session, status_code=422,
-                                 error="请填写终端名称（60 字以内）。")
+        return await admin_page(
+            request, web, session, status_code=422, error="请填写终端名称（60 字以内）。"
+        )
     client = provider_client(web, session)
     try:
         issued = await client.new_terminal(session.provider_id or "", name)
     except ApiError as exc:
-        return await admin_page(request, web, session,
-                                status_code=exc.page_status, error=exc.friendly)
+        return await admin_page(
+            request, web, session, status_code=exc.page_status, error=exc.friendly
+        )
     finally:
         await client.aclose()
     return await admin_page(request, web, session, issued=issued)
@@ -278,17 +388,29 @@ async def new_terminal(request: Request, web: StateDep, session: CsrfSession,
 # --- settlement claims (the provider admin) --------------------------------------------------
 
 _PERIOD = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
-CLAIM_STATUS = {"pending": "处理中", "submitted": "待财务审批", "approved": "已审批，待付款",
-                "rejected": "已退回", "batched": "付款中", "paid": "已付款",
-                "abandoned": "已作废"}
+CLAIM_STATUS = {
+    "pending": "处理中",
+    "submitted": "待财务审批",
+    "approved": "已审批，待付款",
+    "rejected": "已退回",
+    "batched": "付款中",
+    "paid": "已付款",
+    "abandoned": "已作废",
+}
 
 
 def this_month() -> str:
     return datetime.now(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m")
 
 
-async def _claims_page(request: Request, web: Any, session: Session, period: str,
-                       status_code: int = 200, error: str | None = None) -> HTMLResponse:
+async def _claims_page(
+    request: Request,
+    web: Any,
+    session: Session,
+    period: str,
+    status_code: int = 200,
+    error: str | None = None,
+) -> HTMLResponse:
     client = ledger_client(web, session)
     claimable: dict[str, Any] = {}
     claims: list[dict[str, Any]] = []
@@ -300,51 +422,72 @@ async def _claims_page(request: Request, web: Any, session: Session, period: str
         error = error or exc.friendly
     finally:
         await client.aclose()
-    return page(request, "provider_claims.html", session, status_code=status_code,
-                period=period, claimable=claimable, claims=claims, error=error,
-                statuses=CLAIM_STATUS, idempotency_key=str(uuid.uuid4()))
+    return page(
+        request,
+        "provider_claims.html",
+        session,
+        status_code=status_code,
+        period=period,
+        claimable=claimable,
+        claims=claims,
+        error=error,
+        statuses=CLAIM_STATUS,
+        idempotency_key=str(uuid.uuid4()),
+    )
 
 
 @router.get("/claims", response_class=HTMLResponse)
-async def claims_page(request: Request, web: StateDep, session: Session = ADMIN,
-                      period: str = "") -> HTMLResponse:
+async def claims_page(
+    request: Request, web: StateDep, session: Session = ADMIN, period: str = ""
+) -> HTMLResponse:
     """Settlement: what the provider can claim for a month (redemptions posted to the ledger,
     not voided, in no claim) and its claims with their status."""
     period = period.strip() or this_month()
     if not _PERIOD.match(period):
-        return await _claims_page(request, web, session, period, status_code=422,
-                                  error="月份请按 2026-11 这样填写。")
+        return await _claims_page(
+            request, web, session, period, status_code=422, error="月份请按 2026-11 这样填写。"
+        )
     return await _claims_page(request, web, session, period)
 
 
 @router.post("/claims", response_class=HTMLResponse)
-async def claim_period(request: Request, web: StateDep, session: CsrfSession,
-                       period: Annotated[str, Form()] = "",
-                       idempotency_key: Annotated[str, Form()] = "") -> Response:
+async def claim_period(
+    request: Request,
+    web: StateDep,
+    session: CsrfSession,
+    period: Annotated[str, Form()] = "",
+    idempotency_key: Annotated[str, Form()] = "",
+) -> Response:
     """Claim every claimable redemption of the month. The key is made when the form is
     shown, so pressing twice (or a retry) makes one claim."""
     if session.role != Role.provider_admin.value:
         raise PageForbidden()
     period = period.strip()
     if not _PERIOD.match(period):
-        return await _claims_page(request, web, session, period, status_code=422,
-                                  error="月份请按 2026-11 这样填写。")
+        return await _claims_page(
+            request, web, session, period, status_code=422, error="月份请按 2026-11 这样填写。"
+        )
     try:
         uuid.UUID(idempotency_key)
     except ValueError:
-        return await _claims_page(request, web, session, period, status_code=422,
-                                  error="页面已过期，请刷新后再提交。")
+        return await _claims_page(
+            request, web, session, period, status_code=422, error="页面已过期，请刷新后再提交。"
+        )
     client = ledger_client(web, session)
     try:
-        claim = await client.create_claim(session.provider_id or "", period,
-                                          f"web-claim:{idempotency_key}")
+        claim = await client.create_claim(
+            session.provider_id or "", period, f"web-claim:{idempotency_key}"
+        )
     except ApiError as exc:
-        return await _claims_page(request, web, session, period,
-                                  status_code=exc.page_status, error=exc.friendly)
+        return await _claims_page(
+            request, web, session, period, status_code=exc.page_status, error=exc.friendly
+        )
     finally:
         await client.aclose()
     total = int(claim.get("total_fen", 0))
-    message = (f"已提交结算申请：{claim.get('count', 0)} 笔，"
-               f"共 {total // 100:,}.{total % 100:02d} 元，等待财务审批。")
+    message = (
+        f"已提交结算申请：{claim.get('count', 0)} 笔，"
+        f"共 {total // 100:,}.{total % 100:02d} 元，等待财务审批。"
+    )
     session.flash.append(("ok", message))
     return RedirectResponse(f"/provider/claims?period={period}", status_code=303)

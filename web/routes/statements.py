@@ -32,14 +32,25 @@ _ID = re.compile(r"^[\w-]{1,64}$")
 # The co-payment lines: online co-payments the department collected for the provider (and
 # refunded), owed to it with the subsidy; `copay_paid` / `copay_closing` are the co-payment
 # parts of the payments and of the closing ("of which" rows, not added again).
-STATEMENT_ITEMS = (("opening", "期初应付"), ("redemptions", "本期补贴核销"),
-                   ("voids", "本期撤销"), ("copay_received", "本期代收家属自付款"),
-                   ("copay_refunded", "本期退还家属自付款"), ("payments", "本期已付款"),
-                   ("copay_paid", "其中：自付部分已付"), ("other", "其他调整"),
-                   ("closing", "期末应付"), ("copay_closing", "其中：自付部分待付"))
+STATEMENT_ITEMS = (
+    ("opening", "期初应付"),
+    ("redemptions", "本期补贴核销"),
+    ("voids", "本期撤销"),
+    ("copay_received", "本期代收家属自付款"),
+    ("copay_refunded", "本期退还家属自付款"),
+    ("payments", "本期已付款"),
+    ("copay_paid", "其中：自付部分已付"),
+    ("other", "其他调整"),
+    ("closing", "期末应付"),
+    ("copay_closing", "其中：自付部分待付"),
+)
 STATEMENT_PARTS = frozenset({"copay_paid", "copay_closing"})
-AGING_BUCKETS = (("0_30", "30 天以内"), ("31_60", "31–60 天"), ("61_90", "61–90 天"),
-                 ("over_90", "90 天以上"))
+AGING_BUCKETS = (
+    ("0_30", "30 天以内"),
+    ("31_60", "31–60 天"),
+    ("61_90", "61–90 天"),
+    ("over_90", "90 天以上"),
+)
 
 
 def _text(message: str, status_code: int) -> Response:
@@ -47,12 +58,16 @@ def _text(message: str, status_code: int) -> Response:
 
 
 def _file(fmt: str, name: str, body: bytes) -> Response:
-    return Response(body, media_type=export.MEDIA[fmt],
-                    headers={"Content-Disposition": f'attachment; filename="{name}.{fmt}"'})
+    return Response(
+        body,
+        media_type=export.MEDIA[fmt],
+        headers={"Content-Disposition": f'attachment; filename="{name}.{fmt}"'},
+    )
 
 
-async def _statement(web: WebState, session: Session, provider_id: str, period: str
-                     ) -> tuple[dict[str, Any] | None, str | None, int]:
+async def _statement(
+    web: WebState, session: Session, provider_id: str, period: str
+) -> tuple[dict[str, Any] | None, str | None, int]:
     client = ledger_client(web, session)
     try:
         return await client.statement(provider_id, period), None, 200
@@ -63,14 +78,21 @@ async def _statement(web: WebState, session: Session, provider_id: str, period: 
 
 
 def statement_chart(st: dict[str, Any]) -> str:
-    return bar_chart("本期对账（元）", [(label, int(st.get(f"{key}_fen") or 0))
-                                     for key, label in STATEMENT_ITEMS
-                                     if key not in STATEMENT_PARTS])
+    return bar_chart(
+        "本期对账（元）",
+        [
+            (label, int(st.get(f"{key}_fen") or 0))
+            for key, label in STATEMENT_ITEMS
+            if key not in STATEMENT_PARTS
+        ],
+    )
 
 
 def statement_rows(st: dict[str, Any], name: str) -> list[list[Any]]:
-    return [[st["provider_id"], name, st["period"], key, label, int(st.get(f"{key}_fen") or 0)]
-            for key, label in STATEMENT_ITEMS]
+    return [
+        [st["provider_id"], name, st["period"], key, label, int(st.get(f"{key}_fen") or 0)]
+        for key, label in STATEMENT_ITEMS
+    ]
 
 
 STATEMENT_COLUMNS = ("provider_id", "provider_name", "period", "item", "项目", "amount_fen")
@@ -84,68 +106,105 @@ def _own_provider(session: Session, provider_id: str | None) -> str:
     return own
 
 
-async def _statement_page(request: Request, web: WebState, session: Session,
-                          provider_id: str, period: str, base: str) -> HTMLResponse:
+async def _statement_page(
+    request: Request, web: WebState, session: Session, provider_id: str, period: str, base: str
+) -> HTMLResponse:
     if not _PERIOD.match(period):
-        return page(request, "provider_statement.html", session, status_code=422,
-                    statement=None, error="月份请按 2026-11 这样填写。", period=period,
-                    base=base, provider_id=provider_id, items=STATEMENT_ITEMS, name="",
-                    parts=STATEMENT_PARTS)
+        return page(
+            request,
+            "provider_statement.html",
+            session,
+            status_code=422,
+            statement=None,
+            error="月份请按 2026-11 这样填写。",
+            period=period,
+            base=base,
+            provider_id=provider_id,
+            items=STATEMENT_ITEMS,
+            name="",
+            parts=STATEMENT_PARTS,
+        )
     st, error, status = await _statement(web, session, provider_id, period)
     name = (await provider_names(web, session, {provider_id})).get(provider_id, provider_id)
-    return page(request, "provider_statement.html", session, status_code=status,
-                statement=st, error=error, period=period, base=base, name=name,
-                provider_id=provider_id, items=STATEMENT_ITEMS, parts=STATEMENT_PARTS,
-                chart=statement_chart(st) if st else "")
+    return page(
+        request,
+        "provider_statement.html",
+        session,
+        status_code=status,
+        statement=st,
+        error=error,
+        period=period,
+        base=base,
+        name=name,
+        provider_id=provider_id,
+        items=STATEMENT_ITEMS,
+        parts=STATEMENT_PARTS,
+        chart=statement_chart(st) if st else "",
+    )
 
 
-async def _statement_file(web: WebState, session: Session, provider_id: str, period: str,
-                          fmt: str) -> Response:
+async def _statement_file(
+    web: WebState, session: Session, provider_id: str, period: str, fmt: str
+) -> Response:
     if fmt not in export.MEDIA or not _PERIOD.match(period):
         return _text("请按 年-月 选择月份，格式为 CSV 或 Excel。", 422)
     st, error, status = await _statement(web, session, provider_id, period)
     if st is None:
         return _text(error or "", status)
     name = (await provider_names(web, session, {provider_id})).get(provider_id, provider_id)
-    body = export.table_file(fmt, f"对账单 {period}", STATEMENT_COLUMNS,
-                             statement_rows(st, name))
+    body = export.table_file(fmt, f"对账单 {period}", STATEMENT_COLUMNS, statement_rows(st, name))
     return _file(fmt, f"statement-{provider_id}-{period}", body)
 
 
 @router.get("/provider/statement", response_class=HTMLResponse)
-async def provider_statement(request: Request, web: StateDep, session: Session = ADMIN,
-                             period: str = "", provider_id: str = "") -> HTMLResponse:
+async def provider_statement(
+    request: Request,
+    web: StateDep,
+    session: Session = ADMIN,
+    period: str = "",
+    provider_id: str = "",
+) -> HTMLResponse:
     """The provider's statement for a month: opening payable, redemptions, voids, online
     co-payments received and refunded, payments (and their co-payment part), closing (and
     its co-payment part), as a table and a chart, with CSV and Excel downloads."""
     own = _own_provider(session, provider_id)
-    return await _statement_page(request, web, session, own, period.strip() or this_month(),
-                                 "/provider/statement")
+    return await _statement_page(
+        request, web, session, own, period.strip() or this_month(), "/provider/statement"
+    )
 
 
 @router.get("/provider/statement.{fmt}")
-async def provider_statement_file(fmt: str, web: StateDep, session: Session = ADMIN,
-                                  period: str = "", provider_id: str = "") -> Response:
+async def provider_statement_file(
+    fmt: str, web: StateDep, session: Session = ADMIN, period: str = "", provider_id: str = ""
+) -> Response:
     """The provider's statement as CSV or Excel."""
     own = _own_provider(session, provider_id)
     return await _statement_file(web, session, own, period.strip(), fmt)
 
 
 @router.get("/finance/statement", response_class=HTMLResponse)
-async def finance_statement(request: Request, web: StateDep, session: Session = READERS,
-                            provider_id: str = "", period: str = "") -> HTMLResponse:
+async def finance_statement(
+    request: Request,
+    web: StateDep,
+    session: Session = READERS,
+    provider_id: str = "",
+    period: str = "",
+) -> HTMLResponse:
     """A provider's statement as finance or an auditor sees it (the ledger checks that the
     provider's accounts lie in their region)."""
     if not _ID.match(provider_id):
-        return page(request, "error.html", session, status_code=422,
-                    message="请从账龄页面选择服务机构。")
-    return await _statement_page(request, web, session, provider_id,
-                                 period.strip() or this_month(), "/finance/statement")
+        return page(
+            request, "error.html", session, status_code=422, message="请从账龄页面选择服务机构。"
+        )
+    return await _statement_page(
+        request, web, session, provider_id, period.strip() or this_month(), "/finance/statement"
+    )
 
 
 @router.get("/finance/statement.{fmt}")
-async def finance_statement_file(fmt: str, web: StateDep, session: Session = READERS,
-                                 provider_id: str = "", period: str = "") -> Response:
+async def finance_statement_file(
+    fmt: str, web: StateDep, session: Session = READERS, provider_id: str = "", period: str = ""
+) -> Response:
     """A provider's statement as CSV or Excel (finance, auditor)."""
     if not _ID.match(provider_id):
         return _text("请从账龄页面选择服务机构。", 422)
@@ -154,12 +213,17 @@ async def finance_statement_file(fmt: str, web: StateDep, session: Session = REA
 
 # --- aging -----------------------------------------------------------------------------------
 
-AGING_COLUMNS = ("provider_id", "provider_name", *(f"{k}_fen" for k, _ in AGING_BUCKETS),
-                 "total_fen", "copay_fen", "oldest_days")
+AGING_COLUMNS = (
+    "provider_id",
+    "provider_name",
+    *(f"{k}_fen" for k, _ in AGING_BUCKETS),
+    "total_fen",
+    "copay_fen",
+    "oldest_days",
+)
 
 
-async def _aging(web: WebState, session: Session
-                 ) -> tuple[dict[str, Any] | None, str | None, int]:
+async def _aging(web: WebState, session: Session) -> tuple[dict[str, Any] | None, str | None, int]:
     client = ledger_client(web, session)
     try:
         data = await client.aging()
@@ -182,13 +246,32 @@ async def aging(request: Request, web: StateDep, session: Session = READERS) -> 
     charts: list[str] = []
     if data is not None:
         totals = data.get("totals") or {}
-        charts.append(bar_chart("待付款账龄（元）", [
-            (label, int(totals.get(f"{key}_fen") or 0)) for key, label in AGING_BUCKETS]))
-        charts.append(bar_chart("各机构待付款（元）", [
-            (str(r["provider_name"])[:10], int(r.get("total_fen") or 0))
-            for r in data.get("providers") or []]))
-    return page(request, "finance_aging.html", session, status_code=status, data=data,
-                error=error, charts=charts, buckets=AGING_BUCKETS, month=this_month())
+        charts.append(
+            bar_chart(
+                "待付款账龄（元）",
+                [(label, int(totals.get(f"{key}_fen") or 0)) for key, label in AGING_BUCKETS],
+            )
+        )
+        charts.append(
+            bar_chart(
+                "各机构待付款（元）",
+                [
+                    (str(r["provider_name"])[:10], int(r.get("total_fen") or 0))
+                    for r in data.get("providers") or []
+                ],
+            )
+        )
+    return page(
+        request,
+        "finance_aging.html",
+        session,
+        status_code=status,
+        data=data,
+        error=error,
+        charts=charts,
+        buckets=AGING_BUCKETS,
+        month=this_month(),
+    )
 
 
 @router.get("/finance/aging.{fmt}")
@@ -199,10 +282,16 @@ async def aging_file(fmt: str, web: StateDep, session: Session = READERS) -> Res
     data, error, status = await _aging(web, session)
     if data is None:
         return _text(error or "", status)
-    rows: list[list[Any]] = [[r.get(c) for c in AGING_COLUMNS]
-                             for r in data.get("providers") or []]
+    rows: list[list[Any]] = [[r.get(c) for c in AGING_COLUMNS] for r in data.get("providers") or []]
     totals = data.get("totals") or {}
-    rows.append(["TOTAL", "合计", *(int(totals.get(f"{k}_fen") or 0) for k, _ in AGING_BUCKETS),
-                 sum(int(totals.get(f"{k}_fen") or 0) for k, _ in AGING_BUCKETS),
-                 sum(int(r.get("copay_fen") or 0) for r in data.get("providers") or []), ""])
+    rows.append(
+        [
+            "TOTAL",
+            "合计",
+            *(int(totals.get(f"{k}_fen") or 0) for k, _ in AGING_BUCKETS),
+            sum(int(totals.get(f"{k}_fen") or 0) for k, _ in AGING_BUCKETS),
+            sum(int(r.get("copay_fen") or 0) for r in data.get("providers") or []),
+            "",
+        ]
+    )
     return _file(fmt, "aging", export.table_file(fmt, "账龄", AGING_COLUMNS, rows))

@@ -61,90 +61,193 @@ def split_by_source(amount_fen: int, shares_bp: Mapping[str, int]) -> list[tuple
     return [(s, part) for s, part in zip(sources, parts, strict=True) if part != 0]
 
 
-def appropriation(*, program_code: str, region_code: str, by_source: Mapping[str, int],
-                  created_by: str, idempotency_key: str, memo: str | None) -> EntryPlan:
+def appropriation(
+    *,
+    program_code: str,
+    region_code: str,
+    by_source: Mapping[str, int],
+    created_by: str,
+    idempotency_key: str,
+    memo: str | None,
+) -> EntryPlan:
     """Budget appropriated: treasury cash Dr / budget available Cr, per funding source."""
     postings: list[PostingPlan] = []
     for source in sorted(by_source):
         amount = by_source[source]
-        postings.append(PostingPlan(AccountKey(chart.TREASURY_CASH, program_code, region_code,
-                                               source), amount))
-        postings.append(PostingPlan(AccountKey(chart.BUDGET_AVAILABLE, program_code,
-                                               region_code, source), -amount))
-    return EntryPlan("appropriation", postings, created_by, program_code=program_code,
-                     region_code=region_code, idempotency_key=idempotency_key, memo=memo)
+        postings.append(
+            PostingPlan(AccountKey(chart.TREASURY_CASH, program_code, region_code, source), amount)
+        )
+        postings.append(
+            PostingPlan(
+                AccountKey(chart.BUDGET_AVAILABLE, program_code, region_code, source), -amount
+            )
+        )
+    return EntryPlan(
+        "appropriation",
+        postings,
+        created_by,
+        program_code=program_code,
+        region_code=region_code,
+        idempotency_key=idempotency_key,
+        memo=memo,
+    )
 
 
-def commitment(*, purpose: str, program_code: str, budget_region_code: str, amount_fen: int,
-               shares_bp: Mapping[str, int], created_by: str, idempotency_key: str,
-               ref: str) -> EntryPlan:
+def commitment(
+    *,
+    purpose: str,
+    program_code: str,
+    budget_region_code: str,
+    amount_fen: int,
+    shares_bp: Mapping[str, int],
+    created_by: str,
+    idempotency_key: str,
+    ref: str,
+) -> EntryPlan:
     """Budget committed at issuance: budget available Dr (split by funding source) /
     vouchers outstanding Cr (or committed cash benefits, for purpose cash_benefit)."""
-    liability = (chart.CASH_BENEFITS_COMMITTED if purpose == "cash_benefit"
-                 else chart.VOUCHERS_OUTSTANDING)
-    postings = [PostingPlan(AccountKey(chart.BUDGET_AVAILABLE, program_code, budget_region_code,
-                                       source), part)
-                for source, part in split_by_source(amount_fen, shares_bp)]
-    postings.append(PostingPlan(AccountKey(liability, program_code, budget_region_code),
-                                -amount_fen))
-    return EntryPlan("commitment", postings, created_by, program_code=program_code,
-                     region_code=budget_region_code, idempotency_key=idempotency_key, ref=ref)
+    liability = (
+        chart.CASH_BENEFITS_COMMITTED if purpose == "cash_benefit" else chart.VOUCHERS_OUTSTANDING
+    )
+    postings = [
+        PostingPlan(
+            AccountKey(chart.BUDGET_AVAILABLE, program_code, budget_region_code, source), part
+        )
+        for source, part in split_by_source(amount_fen, shares_bp)
+    ]
+    postings.append(
+        PostingPlan(AccountKey(liability, program_code, budget_region_code), -amount_fen)
+    )
+    return EntryPlan(
+        "commitment",
+        postings,
+        created_by,
+        program_code=program_code,
+        region_code=budget_region_code,
+        idempotency_key=idempotency_key,
+        ref=ref,
+    )
 
 
-def _expense(program_code: str, region: str, parts: Iterable[tuple[str, int]]
-             ) -> list[PostingPlan]:
+def _expense(program_code: str, region: str, parts: Iterable[tuple[str, int]]) -> list[PostingPlan]:
     """Expense recognised when the money is earned by someone: subsidy expense Dr /
     budget expended Cr per funding source (the budget itself left 3001 at commitment)."""
     out: list[PostingPlan] = []
     for source, part in parts:
-        out.append(PostingPlan(AccountKey(chart.SUBSIDY_EXPENSE, program_code, region, source),
-                               part))
-        out.append(PostingPlan(AccountKey(chart.BUDGET_EXPENDED, program_code, region, source),
-                               -part))
+        out.append(
+            PostingPlan(AccountKey(chart.SUBSIDY_EXPENSE, program_code, region, source), part)
+        )
+        out.append(
+            PostingPlan(AccountKey(chart.BUDGET_EXPENDED, program_code, region, source), -part)
+        )
     return out
 
 
-def redemption(*, program_code: str, budget_region_code: str, provider_id: str,
-               subsidy_fen: int, shares_bp: Mapping[str, int], **dims) -> EntryPlan:
+def redemption(
+    *,
+    program_code: str,
+    budget_region_code: str,
+    provider_id: str,
+    subsidy_fen: int,
+    shares_bp: Mapping[str, int],
+    **dims,
+) -> EntryPlan:
     """Redemption: vouchers outstanding Dr / provider payable Cr split by funding source,
     plus the expense recognition pair for the same split."""
     parts = split_by_source(subsidy_fen, shares_bp)
-    postings = [PostingPlan(AccountKey(chart.VOUCHERS_OUTSTANDING, program_code,
-                                       budget_region_code), subsidy_fen)]
-    postings += [PostingPlan(AccountKey(chart.PROVIDER_PAYABLE, program_code, budget_region_code,
-                                        source, provider_id=provider_id), -part)
-                 for source, part in parts]
+    postings = [
+        PostingPlan(
+            AccountKey(chart.VOUCHERS_OUTSTANDING, program_code, budget_region_code), subsidy_fen
+        )
+    ]
+    postings += [
+        PostingPlan(
+            AccountKey(
+                chart.PROVIDER_PAYABLE,
+                program_code,
+                budget_region_code,
+                source,
+                provider_id=provider_id,
+            ),
+            -part,
+        )
+        for source, part in parts
+    ]
     postings += _expense(program_code, budget_region_code, parts)
-    return EntryPlan("redemption", postings, program_code=program_code,
-                     region_code=budget_region_code, provider_id=provider_id, **dims)
+    return EntryPlan(
+        "redemption",
+        postings,
+        program_code=program_code,
+        region_code=budget_region_code,
+        provider_id=provider_id,
+        **dims,
+    )
 
 
-def cash_benefit(*, program_code: str, budget_region_code: str, beneficiary_id: str,
-                 amount_fen: int, shares_bp: Mapping[str, int], **dims) -> EntryPlan:
+def cash_benefit(
+    *,
+    program_code: str,
+    budget_region_code: str,
+    beneficiary_id: str,
+    amount_fen: int,
+    shares_bp: Mapping[str, int],
+    **dims,
+) -> EntryPlan:
     """Cash benefit issued: committed cash benefits Dr / payable to the beneficiary Cr split
     by funding source, plus the expense recognition pair."""
     parts = split_by_source(amount_fen, shares_bp)
-    postings = [PostingPlan(AccountKey(chart.CASH_BENEFITS_COMMITTED, program_code,
-                                       budget_region_code), amount_fen)]
-    postings += [PostingPlan(AccountKey(chart.BENEFICIARY_PAYABLE, program_code,
-                                        budget_region_code, source,
-                                        beneficiary_id=beneficiary_id), -part)
-                 for source, part in parts]
+    postings = [
+        PostingPlan(
+            AccountKey(chart.CASH_BENEFITS_COMMITTED, program_code, budget_region_code), amount_fen
+        )
+    ]
+    postings += [
+        PostingPlan(
+            AccountKey(
+                chart.BENEFICIARY_PAYABLE,
+                program_code,
+                budget_region_code,
+                source,
+                beneficiary_id=beneficiary_id,
+            ),
+            -part,
+        )
+        for source, part in parts
+    ]
     postings += _expense(program_code, budget_region_code, parts)
-    return EntryPlan("cash_benefit", postings, program_code=program_code,
-                     region_code=budget_region_code, beneficiary_id=beneficiary_id, **dims)
+    return EntryPlan(
+        "cash_benefit",
+        postings,
+        program_code=program_code,
+        region_code=budget_region_code,
+        beneficiary_id=beneficiary_id,
+        **dims,
+    )
 
 
-def expiry(*, program_code: str, budget_region_code: str, released_fen: int,
-           shares_bp: Mapping[str, int], **dims) -> EntryPlan:
+def expiry(
+    *,
+    program_code: str,
+    budget_region_code: str,
+    released_fen: int,
+    shares_bp: Mapping[str, int],
+    **dims,
+) -> EntryPlan:
     """Unused balance expired: vouchers outstanding Dr / budget available Cr, split by source."""
-    postings = [PostingPlan(AccountKey(chart.VOUCHERS_OUTSTANDING, program_code,
-                                       budget_region_code), released_fen)]
-    postings += [PostingPlan(AccountKey(chart.BUDGET_AVAILABLE, program_code,
-                                        budget_region_code, source), -part)
-                 for source, part in split_by_source(released_fen, shares_bp)]
-    return EntryPlan("expiry", postings, program_code=program_code,
-                     region_code=budget_region_code, **dims)
+    postings = [
+        PostingPlan(
+            AccountKey(chart.VOUCHERS_OUTSTANDING, program_code, budget_region_code), released_fen
+        )
+    ]
+    postings += [
+        PostingPlan(
+            AccountKey(chart.BUDGET_AVAILABLE, program_code, budget_region_code, source), -part
+        )
+        for source, part in split_by_source(released_fen, shares_bp)
+    ]
+    return EntryPlan(
+        "expiry", postings, program_code=program_code, region_code=budget_region_code, **dims
+    )
 
 
 def copay_is_posted(method: str) -> bool:
@@ -154,32 +257,65 @@ def copay_is_posted(method: str) -> bool:
     return method == "stripe"
 
 
-def copay(*, received: bool, program_code: str, budget_region_code: str, provider_id: str,
-          amount_fen: int, **dims) -> EntryPlan:
+def copay(
+    *,
+    received: bool,
+    program_code: str,
+    budget_region_code: str,
+    provider_id: str,
+    amount_fen: int,
+    **dims,
+) -> EntryPlan:
     """Online co-payment received: co-payment clearing Dr / provider payable Cr (funding
     source `copay`); refunded: the mirror. Cash posts nothing (`copay_is_posted`). See
     docs/settlement.md."""
     sign = 1 if received else -1
     postings = [
-        PostingPlan(AccountKey(chart.COPAY_CLEARING, program_code, budget_region_code,
-                               provider_id=provider_id), sign * amount_fen),
-        PostingPlan(AccountKey(chart.PROVIDER_PAYABLE, program_code, budget_region_code, "copay",
-                               provider_id=provider_id), -sign * amount_fen),
+        PostingPlan(
+            AccountKey(
+                chart.COPAY_CLEARING, program_code, budget_region_code, provider_id=provider_id
+            ),
+            sign * amount_fen,
+        ),
+        PostingPlan(
+            AccountKey(
+                chart.PROVIDER_PAYABLE,
+                program_code,
+                budget_region_code,
+                "copay",
+                provider_id=provider_id,
+            ),
+            -sign * amount_fen,
+        ),
     ]
-    return EntryPlan("copay_received" if received else "copay_refunded", postings,
-                     program_code=program_code, region_code=budget_region_code,
-                     provider_id=provider_id, **dims)
+    return EntryPlan(
+        "copay_received" if received else "copay_refunded",
+        postings,
+        program_code=program_code,
+        region_code=budget_region_code,
+        provider_id=provider_id,
+        **dims,
+    )
 
 
-def reversal(original: EntryPlan, *, kind: str, created_by: str, idempotency_key: str,
-             **extra) -> EntryPlan:
+def reversal(
+    original: EntryPlan, *, kind: str, created_by: str, idempotency_key: str, **extra
+) -> EntryPlan:
     """The mirror image of an entry: every posting negated, the same dimensions."""
     return EntryPlan(
-        kind, [PostingPlan(p.account, -p.amount_fen) for p in original.postings], created_by,
-        program_code=original.program_code, region_code=original.region_code,
-        provider_id=original.provider_id, beneficiary_id=original.beneficiary_id,
-        voucher_id=original.voucher_id, ref=original.ref, reverses_entry_id=original.id,
-        idempotency_key=idempotency_key, **extra)
+        kind,
+        [PostingPlan(p.account, -p.amount_fen) for p in original.postings],
+        created_by,
+        program_code=original.program_code,
+        region_code=original.region_code,
+        provider_id=original.provider_id,
+        beneficiary_id=original.beneficiary_id,
+        voucher_id=original.voucher_id,
+        ref=original.ref,
+        reverses_entry_id=original.id,
+        idempotency_key=idempotency_key,
+        **extra,
+    )
 
 
 def overdraws(balance_fen: int, delta_fen: int, key: AccountKey) -> bool:

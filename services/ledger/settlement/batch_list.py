@@ -38,24 +38,36 @@ def _cursor(value: str | None) -> tuple[datetime, uuid.UUID] | None:
         raise InvalidInput("The cursor is not one this list gave.", field="cursor") from None
 
 
-async def list_batches(pool: asyncpg.Pool, who: Principal, *, region_code: str | None,
-                       limit: int, cursor: str | None) -> dict[str, Any]:
+async def list_batches(
+    pool: asyncpg.Pool, who: Principal, *, region_code: str | None, limit: int, cursor: str | None
+) -> dict[str, Any]:
     """Batches within `region_code` (default the caller's whole scope), newest first."""
     scope = region_code or who.region or ""
     who.ensure_region(scope)
     after = _cursor(cursor)
     async with pool.acquire() as conn:
         rows = await repo.list_batches(conn, significant_prefix(scope), limit + 1, after)
-    items = [{"id": str(r["id"]), "reference": r["reference"],
-              "region_code": r["region_code"], "total_fen": int(r["total_fen"]),
-              "count": r["line_count"], "created_by": r["created_by"],
-              "created_at": r["created_at"].isoformat(),
-              "lines_pending": r["pending"], "lines_paid": r["paid"],
-              "lines_failed": r["failed"],
-              "paid_fen": int(r["paid_fen"]),
-              "state": batch_state(r["pending"], r["paid"], r["failed"])}
-             for r in rows[:limit] if who.covers_region(r["region_code"])]
+    items = [
+        {
+            "id": str(r["id"]),
+            "reference": r["reference"],
+            "region_code": r["region_code"],
+            "total_fen": int(r["total_fen"]),
+            "count": r["line_count"],
+            "created_by": r["created_by"],
+            "created_at": r["created_at"].isoformat(),
+            "lines_pending": r["pending"],
+            "lines_paid": r["paid"],
+            "lines_failed": r["failed"],
+            "paid_fen": int(r["paid_fen"]),
+            "state": batch_state(r["pending"], r["paid"], r["failed"]),
+        }
+        for r in rows[:limit]
+        if who.covers_region(r["region_code"])
+    ]
     more = len(rows) > limit
     last = rows[limit - 1] if more else None
-    return {"items": items,
-            "next_cursor": f"{last['created_at'].isoformat()}_{last['id']}" if last else None}
+    return {
+        "items": items,
+        "next_cursor": f"{last['created_at'].isoformat()}_{last['id']}" if last else None,
+    }

@@ -66,14 +66,21 @@ async def claimable(pool: asyncpg.Pool, provider_id: str, period: str) -> dict[s
         copays = _copays_to_take(rows, await copay_repo.claimable(conn, provider_id, period))
     subsidy = sum(int(r["amount_fen"]) for r in rows)
     copay = sum(int(r["amount_fen"]) for r in copays)
-    return {"provider_id": provider_id, "period": period, "total_fen": subsidy + copay,
-            "subsidy_fen": subsidy, "copay_fen": copay, "count": len(rows),
-            "redemptions": [_line(r) for r in rows],
-            "copayments": [_copay_line(r) for r in copays]}
+    return {
+        "provider_id": provider_id,
+        "period": period,
+        "total_fen": subsidy + copay,
+        "subsidy_fen": subsidy,
+        "copay_fen": copay,
+        "count": len(rows),
+        "redemptions": [_line(r) for r in rows],
+        "copayments": [_copay_line(r) for r in copays],
+    }
 
 
-def _copays_to_take(lines: list[asyncpg.Record], copays: list[asyncpg.Record]
-                    ) -> list[asyncpg.Record]:
+def _copays_to_take(
+    lines: list[asyncpg.Record], copays: list[asyncpg.Record]
+) -> list[asyncpg.Record]:
     """All the unclaimed online co-payment entries, if the claim's total stays above zero
     with them; otherwise none (net refunds wait for a later claim)."""
     total = sum(int(r["amount_fen"]) for r in lines) + sum(int(r["amount_fen"]) for r in copays)
@@ -81,19 +88,30 @@ def _copays_to_take(lines: list[asyncpg.Record], copays: list[asyncpg.Record]
 
 
 def _copay_line(r: asyncpg.Record) -> dict[str, Any]:
-    return {"copayment_id": r["copayment_id"], "entry_id": str(r["entry_id"]),
-            "kind": r["kind"], "amount_fen": int(r["amount_fen"]),
-            "redemption_id": r["redemption_id"], "posted_at": r["posted_at"].isoformat()}
+    return {
+        "copayment_id": r["copayment_id"],
+        "entry_id": str(r["entry_id"]),
+        "kind": r["kind"],
+        "amount_fen": int(r["amount_fen"]),
+        "redemption_id": r["redemption_id"],
+        "posted_at": r["posted_at"].isoformat(),
+    }
 
 
 def _line(r: asyncpg.Record) -> dict[str, Any]:
-    return {"redemption_id": r["redemption_id"], "entry_id": str(r["entry_id"]),
-            "amount_fen": int(r["amount_fen"]), "posted_at": r["posted_at"].isoformat(),
-            "voucher_id": r["voucher_id"], "beneficiary_id": r["beneficiary_id"]}
+    return {
+        "redemption_id": r["redemption_id"],
+        "entry_id": str(r["entry_id"]),
+        "amount_fen": int(r["amount_fen"]),
+        "posted_at": r["posted_at"].isoformat(),
+        "voucher_id": r["voucher_id"],
+        "beneficiary_id": r["beneficiary_id"],
+    }
 
 
-async def create_claim(pool: asyncpg.Pool, voucher: VoucherClient, req: ClaimCreate,
-                       who: Principal) -> tuple[int, dict[str, Any]]:
+async def create_claim(
+    pool: asyncpg.Pool, voucher: VoucherClient, req: ClaimCreate, who: Principal
+) -> tuple[int, dict[str, Any]]:
     """Prepare, mark on the voucher side, and submit a claim (see the module docstring)."""
     body = req.model_dump(mode="json", exclude={"idempotency_key"})
     fingerprint = hashing.request_hash("claim", body)
@@ -118,24 +136,31 @@ async def create_claim(pool: asyncpg.Pool, voucher: VoucherClient, req: ClaimCre
             else:
                 ids = list(dict.fromkeys(req.redemption_ids))
                 facts = await repo.redemption_facts(conn, ids)
-                refused = [{"redemption_id": f["redemption_id"], "problem": problem}
-                           for f in facts
-                           if (problem := line_problem(f, req.provider_id, req.period))]
+                refused = [
+                    {"redemption_id": f["redemption_id"], "problem": problem}
+                    for f in facts
+                    if (problem := line_problem(f, req.provider_id, req.period))
+                ]
                 if refused:
                     raise ClaimLinesRefused(field="redemption_ids", details={"lines": refused})
                 lines = facts
             copays = _copays_to_take(lines, copays)
             claim_id = new_uuid()
             await repo.insert_claim(
-                conn, claim_id=claim_id, provider_id=req.provider_id, period=req.period,
+                conn,
+                claim_id=claim_id,
+                provider_id=req.provider_id,
+                period=req.period,
                 region_codes=sorted({r["region_code"] for r in [*lines, *copays]}),
-                idempotency_key=req.idempotency_key, request_hash=fingerprint,
-                submitted_by=who.sub, lines=lines,
-                copay_fen=sum(int(r["amount_fen"]) for r in copays))
+                idempotency_key=req.idempotency_key,
+                request_hash=fingerprint,
+                submitted_by=who.sub,
+                lines=lines,
+                copay_fen=sum(int(r["amount_fen"]) for r in copays),
+            )
             if copays:
                 await copay_repo.insert_lines(conn, claim_id, copays)
-            await repo.add_action(conn, claim_id, "prepare", who.sub, who.role.value,
-                                  req.comment)
+            await repo.add_action(conn, claim_id, "prepare", who.sub, who.role.value, req.comment)
             return claim_id, False
 
     claim_id, done = await retry_transaction(prepare)
@@ -144,8 +169,9 @@ async def create_claim(pool: asyncpg.Pool, voucher: VoucherClient, req: ClaimCre
     return 201, await read_claim(pool, claim_id)
 
 
-async def _mark_and_submit(pool: asyncpg.Pool, voucher: VoucherClient, claim_id: uuid.UUID,
-                           who: Principal, *, strict: bool) -> None:
+async def _mark_and_submit(
+    pool: asyncpg.Pool, voucher: VoucherClient, claim_id: uuid.UUID, who: Principal, *, strict: bool
+) -> None:
     for _ in range(5):
         async with pool.acquire() as conn:
             ids = [r["redemption_id"] for r in await repo.lines(conn, claim_id)]
@@ -166,11 +192,18 @@ async def _mark_and_submit(pool: asyncpg.Pool, voucher: VoucherClient, claim_id:
                 await copay_repo.release_lines(conn, claim_id)
                 await repo.drop_lines(conn, claim_id, ids)
                 await repo.set_status(conn, claim_id, "abandoned")
-                await repo.add_action(conn, claim_id, "abandon", who.sub, who.role.value,
-                                      answer.code if answer else "NO_LINES")
-                problem = {"REDEMPTION_VOIDED": "VOIDED",
-                           "REDEMPTION_ALREADY_CLAIMED": "ALREADY_CLAIMED"}.get(
-                               answer.code if answer else "", "NOT_POSTED")
+                await repo.add_action(
+                    conn,
+                    claim_id,
+                    "abandon",
+                    who.sub,
+                    who.role.value,
+                    answer.code if answer else "NO_LINES",
+                )
+                problem = {
+                    "REDEMPTION_VOIDED": "VOIDED",
+                    "REDEMPTION_ALREADY_CLAIMED": "ALREADY_CLAIMED",
+                }.get(answer.code if answer else "", "NOT_POSTED")
                 abandoned = True
             else:
                 await repo.drop_lines(conn, claim_id, refused)
@@ -178,10 +211,13 @@ async def _mark_and_submit(pool: asyncpg.Pool, voucher: VoucherClient, claim_id:
         if abandoned:
             if not refused:
                 raise NothingToClaim(field="period")
-            raise ClaimLinesRefused(field="redemption_ids", details={"lines": [
-                {"redemption_id": i, "problem": problem} for i in refused]})
-    raise ClaimStatusConflict("The claim could not be settled with the voucher service; "
-                              "retry.", field="redemption_ids")
+            raise ClaimLinesRefused(
+                field="redemption_ids",
+                details={"lines": [{"redemption_id": i, "problem": problem} for i in refused]},
+            )
+    raise ClaimStatusConflict(
+        "The claim could not be settled with the voucher service; retry.", field="redemption_ids"
+    )
 
 
 async def read_claim(pool: asyncpg.Pool, claim_id: uuid.UUID) -> dict[str, Any]:
@@ -193,19 +229,32 @@ async def read_claim(pool: asyncpg.Pool, claim_id: uuid.UUID) -> dict[str, Any]:
         copays = await copay_repo.lines(conn, claim_id)
         history = await repo.actions(conn, claim_id)
     return {
-        "id": str(claim["id"]), "provider_id": claim["provider_id"], "period": claim["period"],
-        "region_codes": list(claim["region_codes"]), "status": claim["status"],
-        "total_fen": int(claim["total_fen"]), "subsidy_fen": int(claim["subsidy_fen"]),
-        "copay_fen": int(claim["copay_fen"]), "count": claim["line_count"],
+        "id": str(claim["id"]),
+        "provider_id": claim["provider_id"],
+        "period": claim["period"],
+        "region_codes": list(claim["region_codes"]),
+        "status": claim["status"],
+        "total_fen": int(claim["total_fen"]),
+        "subsidy_fen": int(claim["subsidy_fen"]),
+        "copay_fen": int(claim["copay_fen"]),
+        "count": claim["line_count"],
         "submitted_by": claim["submitted_by"],
-        "submitted_at": _iso(claim["submitted_at"]), "approved_by": claim["approved_by"],
+        "submitted_at": _iso(claim["submitted_at"]),
+        "approved_by": claim["approved_by"],
         "approved_at": _iso(claim["approved_at"]),
         "redemptions": [_line(r) for r in lines],
         "copayments": [_copay_line(r) for r in copays],
-        "history": [{"action": h["action"], "actor": h["actor"], "role": h["role"],
-                     "comment": h["comment"],
-                     "reasons": _json(h["reasons"]), "at": h["at"].isoformat()}
-                    for h in history],
+        "history": [
+            {
+                "action": h["action"],
+                "actor": h["actor"],
+                "role": h["role"],
+                "comment": h["comment"],
+                "reasons": _json(h["reasons"]),
+                "at": h["at"].isoformat(),
+            }
+            for h in history
+        ],
     }
 
 
@@ -215,6 +264,7 @@ def _iso(v: Any) -> str | None:
 
 def _json(v: Any) -> Any:
     import json
+
     return json.loads(v) if isinstance(v, str) else v
 
 
@@ -236,8 +286,15 @@ def ensure_may_see(who: Principal, claim: asyncpg.Record) -> None:
         who.ensure_region(region)
 
 
-async def decide(pool: asyncpg.Pool, claim_id: uuid.UUID, who: Principal, *, approve: bool,
-                 comment: str | None, reasons: list[str] | None = None) -> dict[str, Any]:
+async def decide(
+    pool: asyncpg.Pool,
+    claim_id: uuid.UUID,
+    who: Principal,
+    *,
+    approve: bool,
+    comment: str | None,
+    reasons: list[str] | None = None,
+) -> dict[str, Any]:
     """Approve or reject a submitted claim (maker-checker). Approving again by the same
     officer answers the same; any other decision on a decided claim is CLAIM_STATUS_CONFLICT."""
 
@@ -248,52 +305,87 @@ async def decide(pool: asyncpg.Pool, claim_id: uuid.UUID, who: Principal, *, app
                 raise ClaimNotFound(field="claim_id")
             for region in claim["region_codes"]:
                 who.ensure_region(region)
-            preparers = {h["actor"] for h in await repo.actions(conn, claim_id)
-                         if h["action"] in PREPARING_ACTIONS} | {claim["submitted_by"]}
+            preparers = {
+                h["actor"]
+                for h in await repo.actions(conn, claim_id)
+                if h["action"] in PREPARING_ACTIONS
+            } | {claim["submitted_by"]}
             if who.sub in preparers:
                 raise MakerChecker(field="claim_id")
             if approve and claim["status"] == "approved" and claim["approved_by"] == who.sub:
                 return
             if claim["status"] != "submitted":
-                raise ClaimStatusConflict(f"The claim is {claim['status']}.", field="claim_id",
-                                          details={"status": claim["status"]})
+                raise ClaimStatusConflict(
+                    f"The claim is {claim['status']}.",
+                    field="claim_id",
+                    details={"status": claim["status"]},
+                )
             await repo.set_status(conn, claim_id, "approved" if approve else "rejected", who.sub)
-            await repo.add_action(conn, claim_id, "approve" if approve else "reject", who.sub,
-                                  who.role.value, comment, reasons)
+            await repo.add_action(
+                conn,
+                claim_id,
+                "approve" if approve else "reject",
+                who.sub,
+                who.role.value,
+                comment,
+                reasons,
+            )
 
     await retry_transaction(attempt)
     return await read_claim(pool, claim_id)
 
 
-async def resubmit(pool: asyncpg.Pool, claim_id: uuid.UUID, who: Principal,
-                   comment: str | None) -> dict[str, Any]:
+async def resubmit(
+    pool: asyncpg.Pool, claim_id: uuid.UUID, who: Principal, comment: str | None
+) -> dict[str, Any]:
     """A rejected claim goes back to finance after the provider has looked at the reasons."""
     async with pool.acquire() as conn, conn.transaction():
         claim = await repo.get_claim(conn, claim_id, lock=True)
         if claim is None or claim["provider_id"] != who.provider_id:
             raise ClaimNotFound(field="claim_id")
         if claim["status"] != "rejected":
-            raise ClaimStatusConflict(f"The claim is {claim['status']}.", field="claim_id",
-                                      details={"status": claim["status"]})
+            raise ClaimStatusConflict(
+                f"The claim is {claim['status']}.",
+                field="claim_id",
+                details={"status": claim["status"]},
+            )
         await repo.set_status(conn, claim_id, "submitted")
         await repo.add_action(conn, claim_id, "resubmit", who.sub, who.role.value, comment)
     return await read_claim(pool, claim_id)
 
 
-async def list_claims(pool: asyncpg.Pool, who: Principal, *, provider_id: str | None,
-                      status: str | None, period: str | None, limit: int
-                      ) -> list[dict[str, Any]]:
+async def list_claims(
+    pool: asyncpg.Pool,
+    who: Principal,
+    *,
+    provider_id: str | None,
+    status: str | None,
+    period: str | None,
+    limit: int,
+) -> list[dict[str, Any]]:
     """Claims the caller may see (a provider its own; finance/auditor those whose regions
     they cover), newest first, without their lines."""
     async with pool.acquire() as conn:
-        rows = await repo.list_claims(conn, provider_id=provider_id, status=status,
-                                      period=period, limit=limit)
-    return [{"id": str(c["id"]), "provider_id": c["provider_id"], "period": c["period"],
-             "status": c["status"], "total_fen": int(c["total_fen"]),
-             "subsidy_fen": int(c["subsidy_fen"]), "copay_fen": int(c["copay_fen"]),
-             "count": c["line_count"],
-             "region_codes": list(c["region_codes"]), "submitted_by": c["submitted_by"],
-             "submitted_at": _iso(c["submitted_at"]), "approved_by": c["approved_by"],
-             "approved_at": _iso(c["approved_at"])}
-            for c in rows if all(who.covers_region(r) for r in c["region_codes"])
-            or who.role.value == "provider_admin"]
+        rows = await repo.list_claims(
+            conn, provider_id=provider_id, status=status, period=period, limit=limit
+        )
+    return [
+        {
+            "id": str(c["id"]),
+            "provider_id": c["provider_id"],
+            "period": c["period"],
+            "status": c["status"],
+            "total_fen": int(c["total_fen"]),
+            "subsidy_fen": int(c["subsidy_fen"]),
+            "copay_fen": int(c["copay_fen"]),
+            "count": c["line_count"],
+            "region_codes": list(c["region_codes"]),
+            "submitted_by": c["submitted_by"],
+            "submitted_at": _iso(c["submitted_at"]),
+            "approved_by": c["approved_by"],
+            "approved_at": _iso(c["approved_at"]),
+        }
+        for c in rows
+        if all(who.covers_region(r) for r in c["region_codes"])
+        or who.role.value == "provider_admin"
+    ]

@@ -7,6 +7,7 @@ tests the in-process client of the real app (set `app.state.voucher_client` /
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,10 +31,15 @@ class ClaimAnswer:
 
 
 class _ServiceClient(ServiceClient):
-    def __init__(self, http: httpx.AsyncClient, private_key_pem: str, *,
-                 service_name: str = "ledger", timeout_s: float = 30.0) -> None:
-        super().__init__(http, private_key_pem, service_name=service_name,
-                         timeout_s=timeout_s)
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        private_key_pem: str,
+        *,
+        service_name: str = "ledger",
+        timeout_s: float = 30.0,
+    ) -> None:
+        super().__init__(http, private_key_pem, service_name=service_name, timeout_s=timeout_s)
 
 
 class VoucherClient(_ServiceClient):
@@ -43,9 +49,11 @@ class VoucherClient(_ServiceClient):
         it refuses to void it (trigger redemption_guard)."""
         try:
             resp = await self.http.post(
-                "/v1/internal/redemptions/claim", headers=self._headers(),
+                "/v1/internal/redemptions/claim",
+                headers=self._headers(),
                 json={"claim_id": claim_id, "redemption_ids": redemption_ids},
-                timeout=self._timeout)
+                timeout=self._timeout,
+            )
         except httpx.HTTPError as exc:
             raise VoucherUnavailable() from exc
         if resp.status_code == 200:
@@ -53,22 +61,23 @@ class VoucherClient(_ServiceClient):
         if resp.status_code >= 500 or resp.status_code in (401, 403, 408, 429):
             raise VoucherUnavailable()
         error: dict[str, Any] = {}
-        try:
+        with contextlib.suppress(ValueError):
             error = resp.json().get("error") or {}
-        except ValueError:
-            pass
         details = error.get("details") or {}
-        refused = (details.get("voided") or details.get("claimed") or details.get("missing")
-                   or [])
-        return ClaimAnswer(False, error.get("code") or f"HTTP_{resp.status_code}",
-                           tuple(str(x) for x in refused))
+        refused = details.get("voided") or details.get("claimed") or details.get("missing") or []
+        return ClaimAnswer(
+            False, error.get("code") or f"HTTP_{resp.status_code}", tuple(str(x) for x in refused)
+        )
 
     async def reconciliation(self, period: str, region_code: str) -> dict[str, Any]:
         """GET /v1/internal/reconciliation: the voucher side for a period and region."""
         try:
-            resp = await self.http.get("/v1/internal/reconciliation", headers=self._headers(),
-                                       params={"period": period, "region_code": region_code},
-                                       timeout=self._timeout)
+            resp = await self.http.get(
+                "/v1/internal/reconciliation",
+                headers=self._headers(),
+                params={"period": period, "region_code": region_code},
+                timeout=self._timeout,
+            )
         except httpx.HTTPError as exc:
             raise VoucherUnavailable() from exc
         if resp.status_code != 200:
@@ -84,8 +93,11 @@ class VoucherClient(_ServiceClient):
         for i in range(0, len(ids), 1000):
             try:
                 resp = await self.http.post(
-                    "/v1/internal/beneficiaries/payout-accounts", headers=self._headers(),
-                    json={"beneficiary_ids": ids[i:i + 1000]}, timeout=self._timeout)
+                    "/v1/internal/beneficiaries/payout-accounts",
+                    headers=self._headers(),
+                    json={"beneficiary_ids": ids[i : i + 1000]},
+                    timeout=self._timeout,
+                )
             except httpx.HTTPError as exc:
                 raise VoucherUnavailable() from exc
             if resp.status_code != 200:
@@ -108,8 +120,9 @@ class ProviderClient(_ServiceClient):
         """The provider's settlement account from GET /v1/providers/{id} (a service sees the
         whole account number). None when the provider or its account is unknown."""
         try:
-            resp = await self.http.get(f"/v1/providers/{provider_id}", headers=self._headers(),
-                                       timeout=self._timeout)
+            resp = await self.http.get(
+                f"/v1/providers/{provider_id}", headers=self._headers(), timeout=self._timeout
+            )
         except httpx.HTTPError as exc:
             raise ProviderUnavailable() from exc
         if resp.status_code in (404, 422):
@@ -119,16 +132,18 @@ class ProviderClient(_ServiceClient):
         bank = resp.json().get("bank_account") or {}
         if not bank.get("account_number"):
             return None
-        return BankAccount(provider_id, bank["account_name"], bank["bank_name"],
-                           bank["account_number"])
+        return BankAccount(
+            provider_id, bank["account_name"], bank["bank_name"], bank["account_number"]
+        )
 
 
 class StripeReader:
     """Reads Stripe's own records (PaymentIntents and refunds) for reconciliation. Stripe
     (and localstripe) list newest first, `limit` <= 100, paged by `starting_after`."""
 
-    def __init__(self, http: httpx.AsyncClient, secret_key: str, *,
-                 timeout_s: float = 30.0) -> None:
+    def __init__(
+        self, http: httpx.AsyncClient, secret_key: str, *, timeout_s: float = 30.0
+    ) -> None:
         self.http = http
         self._headers = {"Authorization": f"Bearer {secret_key}"}
         self._timeout = timeout_s
@@ -141,8 +156,9 @@ class StripeReader:
             if after:
                 params["starting_after"] = after
             try:
-                resp = await self.http.get(path, params=params, headers=self._headers,
-                                           timeout=self._timeout)
+                resp = await self.http.get(
+                    path, params=params, headers=self._headers, timeout=self._timeout
+                )
             except httpx.HTTPError as exc:
                 raise StripeUnavailable() from exc
             if resp.status_code != 200:
@@ -158,20 +174,25 @@ class StripeReader:
     async def payments(self) -> dict[str, Any]:
         """Succeeded PaymentIntents carrying a `redemption_id` and every refund, keyed for
         matching: intents by redemption id, refunds summed by charge id."""
-        intents = [pi for pi in await self._list("/v1/payment_intents")
-                   if pi.get("status") == "succeeded"
-                   and (pi.get("metadata") or {}).get("redemption_id")]
+        intents = [
+            pi
+            for pi in await self._list("/v1/payment_intents")
+            if pi.get("status") == "succeeded" and (pi.get("metadata") or {}).get("redemption_id")
+        ]
         refunds: dict[str, int] = {}
         for rf in await self._list("/v1/refunds"):
             if rf.get("status") in (None, "succeeded", "pending"):
-                refunds[str(rf.get("charge"))] = (refunds.get(str(rf.get("charge")), 0)
-                                                  + int(rf.get("amount") or 0))
+                refunds[str(rf.get("charge"))] = refunds.get(str(rf.get("charge")), 0) + int(
+                    rf.get("amount") or 0
+                )
         by_redemption: dict[str, dict[str, Any]] = {}
         for pi in intents:
             charge = pi.get("latest_charge")
             charge_id = charge.get("id") if isinstance(charge, dict) else charge
             by_redemption[pi["metadata"]["redemption_id"]] = {
-                "payment_intent_id": pi["id"], "charge_id": charge_id,
+                "payment_intent_id": pi["id"],
+                "charge_id": charge_id,
                 "captured_fen": int(pi.get("amount_received") or pi.get("amount") or 0),
-                "refunded_fen": refunds.get(str(charge_id), 0)}
+                "refunded_fen": refunds.get(str(charge_id), 0),
+            }
         return by_redemption

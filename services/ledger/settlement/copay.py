@@ -42,8 +42,14 @@ async def record_methods(pool: asyncpg.Pool, events: list[EventIn]) -> None:
             continue
         if not plans.copay_is_posted(p.method):
             continue
-        rows.append({"copayment_id": p.copayment_id, "method": p.method,
-                     "redemption_id": p.redemption_id, "provider_id": p.provider_id})
+        rows.append(
+            {
+                "copayment_id": p.copayment_id,
+                "method": p.method,
+                "redemption_id": p.redemption_id,
+                "provider_id": p.provider_id,
+            }
+        )
     if rows:
         async with pool.acquire() as conn:
             await repo.record_methods(conn, rows)

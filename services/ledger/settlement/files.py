@@ -14,8 +14,15 @@ from services.ledger.chart import AccountKey
 from services.ledger.service.plans import EntryPlan, PostingPlan
 from services.ledger.settlement.errors import ConfirmationInvalid
 
-FILE_COLUMNS = ("batch_reference", "line_reference", "payee_name", "bank_name",
-                "account_number", "amount_fen", "purpose")
+FILE_COLUMNS = (
+    "batch_reference",
+    "line_reference",
+    "payee_name",
+    "bank_name",
+    "account_number",
+    "amount_fen",
+    "purpose",
+)
 CONFIRMATION_COLUMNS = ("batch_reference", "line_reference", "status", "amount_fen")
 COPAY_SOURCE = "copay"  # the funding source of co-payments on provider payable (plans.copay)
 
@@ -26,13 +33,23 @@ def instruction_file(reference: str, lines: list[dict[str, Any]]) -> bytes:
     w = csv.writer(out, lineterminator="\r\n")
     w.writerow(FILE_COLUMNS)
     for ln in lines:
-        w.writerow([reference, ln["reference"], ln["payee_name"], ln["bank_name"],
-                    ln["account_number"], ln["amount_fen"], ln["purpose"]])
+        w.writerow(
+            [
+                reference,
+                ln["reference"],
+                ln["payee_name"],
+                ln["bank_name"],
+                ln["account_number"],
+                ln["amount_fen"],
+                ln["purpose"],
+            ]
+        )
     return out.getvalue().encode("utf-8")
 
 
-def parse_confirmation(raw: bytes, reference: str, lines: dict[str, asyncpg.Record]
-                       ) -> list[dict[str, Any]]:
+def parse_confirmation(
+    raw: bytes, reference: str, lines: dict[str, asyncpg.Record]
+) -> list[dict[str, Any]]:
     """Rows of the bank's confirmation file, each checked against the batch."""
     try:
         text = raw.decode("utf-8-sig")
@@ -41,8 +58,9 @@ def parse_confirmation(raw: bytes, reference: str, lines: dict[str, asyncpg.Reco
     reader = csv.DictReader(io.StringIO(text))
     missing = [c for c in CONFIRMATION_COLUMNS if c not in (reader.fieldnames or [])]
     if missing:
-        raise ConfirmationInvalid("Columns are missing.", field="file",
-                                  details={"missing": missing})
+        raise ConfirmationInvalid(
+            "Columns are missing.", field="file", details={"missing": missing}
+        )
     rows, problems, seen = [], [], set()
     for n, r in enumerate(reader, 2):
         ref, status = (r.get("line_reference") or "").strip(), (r.get("status") or "").strip()
@@ -60,9 +78,14 @@ def parse_confirmation(raw: bytes, reference: str, lines: dict[str, asyncpg.Reco
             problems.append({"row": n, "field": "amount_fen", "problem": "AMOUNT_MISMATCH"})
         else:
             seen.add(ref)
-            rows.append({"line_reference": ref, "status": status,
-                         "bank_reference": (r.get("bank_reference") or "").strip()[:100] or None,
-                         "reason": (r.get("reason") or "").strip()[:500] or None})
+            rows.append(
+                {
+                    "line_reference": ref,
+                    "status": status,
+                    "bank_reference": (r.get("bank_reference") or "").strip()[:100] or None,
+                    "reason": (r.get("reason") or "").strip()[:500] or None,
+                }
+            )
     if problems:
         raise ConfirmationInvalid(field="file", details={"rows": problems[:100]})
     if not rows:
@@ -70,24 +93,46 @@ def parse_confirmation(raw: bytes, reference: str, lines: dict[str, asyncpg.Reco
     return rows
 
 
-def benefit_payment_plan(line_reference: str, beneficiary_id: str,
-                         owed: list[tuple[AccountKey, int]], created_by: str,
-                         bank_reference: str | None) -> EntryPlan:
+def benefit_payment_plan(
+    line_reference: str,
+    beneficiary_id: str,
+    owed: list[tuple[AccountKey, int]],
+    created_by: str,
+    bank_reference: str | None,
+) -> EntryPlan:
     """Cash benefit paid: beneficiary payable Dr / treasury cash Cr, per 2202 account."""
     postings: list[PostingPlan] = []
     for key, amount in owed:
         postings.append(PostingPlan(key, amount))
-        postings.append(PostingPlan(AccountKey(chart.TREASURY_CASH, key.program_code,
-                                               key.region_code, key.funding_source), -amount))
+        postings.append(
+            PostingPlan(
+                AccountKey(
+                    chart.TREASURY_CASH, key.program_code, key.region_code, key.funding_source
+                ),
+                -amount,
+            )
+        )
     first = owed[0][0]
-    return EntryPlan("benefit_payment", postings, created_by,
-                     program_code=first.program_code, region_code=first.region_code,
-                     beneficiary_id=beneficiary_id, ref=line_reference,
-                     idempotency_key=f"payment:{line_reference}", memo=bank_reference)
+    return EntryPlan(
+        "benefit_payment",
+        postings,
+        created_by,
+        program_code=first.program_code,
+        region_code=first.region_code,
+        beneficiary_id=beneficiary_id,
+        ref=line_reference,
+        idempotency_key=f"payment:{line_reference}",
+        memo=bank_reference,
+    )
 
 
-def payment_plan(line_reference: str, provider_id: str, owed: list[tuple[AccountKey, int]],
-                 created_by: str, bank_reference: str | None) -> EntryPlan:
+def payment_plan(
+    line_reference: str,
+    provider_id: str,
+    owed: list[tuple[AccountKey, int]],
+    created_by: str,
+    bank_reference: str | None,
+) -> EntryPlan:
     """Settlement paid: provider payable Dr per payable account, against treasury cash Cr
     (same program, region and funding source) for the subsidy, and against co-payment
     clearing Cr (the provider's, same program and region) for the online co-payments (funding
@@ -97,14 +142,23 @@ def payment_plan(line_reference: str, provider_id: str, owed: list[tuple[Account
     for key, amount in owed:
         postings.append(PostingPlan(key, amount))
         if key.funding_source == COPAY_SOURCE:
-            counter = AccountKey(chart.COPAY_CLEARING, key.program_code, key.region_code,
-                                 provider_id=key.provider_id)
+            counter = AccountKey(
+                chart.COPAY_CLEARING, key.program_code, key.region_code, provider_id=key.provider_id
+            )
         else:
-            counter = AccountKey(chart.TREASURY_CASH, key.program_code, key.region_code,
-                                 key.funding_source)
+            counter = AccountKey(
+                chart.TREASURY_CASH, key.program_code, key.region_code, key.funding_source
+            )
         postings.append(PostingPlan(counter, -amount))
     first = owed[0][0]
-    return EntryPlan("settlement_payment", postings, created_by,
-                     program_code=first.program_code, region_code=first.region_code,
-                     provider_id=provider_id, ref=line_reference,
-                     idempotency_key=f"payment:{line_reference}", memo=bank_reference)
+    return EntryPlan(
+        "settlement_payment",
+        postings,
+        created_by,
+        program_code=first.program_code,
+        region_code=first.region_code,
+        provider_id=provider_id,
+        ref=line_reference,
+        idempotency_key=f"payment:{line_reference}",
+        memo=bank_reference,
+    )

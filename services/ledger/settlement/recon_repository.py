@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncpg
 
 
-async def ledger_side(conn: asyncpg.Connection, period: str, prefix: str, ids: list[str],
-                      copay_ids: list[str]) -> dict[str, list[asyncpg.Record]]:
+async def ledger_side(
+    conn: asyncpg.Connection, period: str, prefix: str, ids: list[str], copay_ids: list[str]
+) -> dict[str, list[asyncpg.Record]]:
     """Redemption entries of the period and region (or naming one of `ids`), their reversal,
     their live claim; payable postings not explained by redemptions, voids or payments;
     vouchers-outstanding balances; paid claims whose payments do not add up."""
@@ -21,7 +22,11 @@ async def ledger_side(conn: asyncpg.Connection, period: str, prefix: str, ids: l
           FROM entry e
          WHERE e.kind = 'redemption'
            AND ((e.period = $1 AND e.region_code LIKE $2 || '%') OR e.ref = ANY($3::text[]))
-        """, period, prefix, ids)
+        """,
+        period,
+        prefix,
+        ids,
+    )
     stray = await conn.fetch(
         """
         SELECT e.id AS entry_id, e.kind, e.provider_id, sum(p.amount_fen) AS amount_fen
@@ -31,13 +36,18 @@ async def ledger_side(conn: asyncpg.Connection, period: str, prefix: str, ids: l
            AND e.kind NOT IN ('redemption', 'redemption_void', 'settlement_payment',
                               'copay_received', 'copay_refunded')
          GROUP BY e.id ORDER BY e.seq
-        """, period, prefix)
+        """,
+        period,
+        prefix,
+    )
     outstanding = await conn.fetch(
         """
         SELECT program_code, region_code, -sum(balance_fen)::bigint AS balance_fen
           FROM account WHERE code = '2101' AND region_code LIKE $1 || '%'
          GROUP BY program_code, region_code
-        """, prefix)
+        """,
+        prefix,
+    )
     payments = await conn.fetch(
         """
         SELECT c.id::text AS claim_id, c.total_fen,
@@ -49,7 +59,10 @@ async def ledger_side(conn: asyncpg.Connection, period: str, prefix: str, ids: l
           FROM claim c
          WHERE c.period = $1 AND c.status IN ('paid', 'approved', 'batched')
            AND EXISTS (SELECT 1 FROM unnest(c.region_codes) r WHERE r LIKE $2 || '%')
-        """, period, prefix)
+        """,
+        period,
+        prefix,
+    )
     copays = await conn.fetch(
         """
         SELECT e.ref AS copayment_id, sum(p.amount_fen) AS net_fen
@@ -58,9 +71,18 @@ async def ledger_side(conn: asyncpg.Connection, period: str, prefix: str, ids: l
          WHERE e.kind IN ('copay_received', 'copay_refunded')
            AND ((e.period = $1 AND e.region_code LIKE $2 || '%') OR e.ref = ANY($3::text[]))
          GROUP BY e.ref
-        """, period, prefix, copay_ids)
-    return {"copays": copays, "redemptions": redemptions, "stray": stray, "outstanding": outstanding,
-            "payments": payments}
+        """,
+        period,
+        prefix,
+        copay_ids,
+    )
+    return {
+        "copays": copays,
+        "redemptions": redemptions,
+        "stray": stray,
+        "outstanding": outstanding,
+        "payments": payments,
+    }
 
 
 async def copay_split(conn: asyncpg.Connection, copay_ids: list[str]) -> list[asyncpg.Record]:
@@ -76,4 +98,6 @@ async def copay_split(conn: asyncpg.Connection, copay_ids: list[str]) -> list[as
           JOIN account a ON a.id = p.account_id AND a.code = '1102'
          WHERE e.kind IN ('copay_received', 'copay_refunded') AND e.ref = ANY($1::text[])
          GROUP BY e.ref
-        """, copay_ids)
+        """,
+        copay_ids,
+    )

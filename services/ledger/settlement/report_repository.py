@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncpg
 
 
-async def payable_movements(conn: asyncpg.Connection, provider_id: str, period: str
-                            ) -> asyncpg.Record:
+async def payable_movements(
+    conn: asyncpg.Connection, provider_id: str, period: str
+) -> asyncpg.Record:
     """The provider's payable (2201) before the period and its movements in the period, by
     the kind of entry, as positive amounts owed / reducing what is owed."""
     return await conn.fetchrow(
@@ -39,13 +40,20 @@ async def payable_movements(conn: asyncpg.Connection, provider_id: str, period: 
           FROM posting p JOIN account a ON a.id = p.account_id AND a.code = '2201'
           JOIN entry e ON e.id = p.entry_id
          WHERE a.provider_id = $1
-        """, provider_id, period)
+        """,
+        provider_id,
+        period,
+    )
 
 
 async def provider_payable_balance(conn: asyncpg.Connection, provider_id: str) -> int:
-    return int(await conn.fetchval(
-        "SELECT coalesce(-sum(balance_fen), 0) FROM account WHERE code = '2201' "
-        "AND provider_id = $1", provider_id))
+    return int(
+        await conn.fetchval(
+            "SELECT coalesce(-sum(balance_fen), 0) FROM account WHERE code = '2201' "
+            "AND provider_id = $1",
+            provider_id,
+        )
+    )
 
 
 async def unpaid_approved(conn: asyncpg.Connection) -> list[asyncpg.Record]:
@@ -55,4 +63,5 @@ async def unpaid_approved(conn: asyncpg.Connection) -> list[asyncpg.Record]:
         SELECT provider_id, region_codes, total_fen, copay_fen,
                floor(extract(epoch FROM clock_timestamp() - approved_at) / 86400)::int AS days
           FROM claim WHERE status IN ('approved', 'batched')
-        """)
+        """
+    )

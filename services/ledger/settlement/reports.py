@@ -29,22 +29,40 @@ def bucket_of(days: int) -> str:
     raise AssertionError("unreachable")
 
 
-async def statement(pool: asyncpg.Pool, provider_id: str, period: str,
-                    who: Principal) -> dict[str, Any]:
+async def statement(
+    pool: asyncpg.Pool, provider_id: str, period: str, who: Principal
+) -> dict[str, Any]:
     async with pool.acquire() as conn:
         m = await repo.payable_movements(conn, provider_id, period)
     regions = [r for r in (m["regions"] or []) if r]
     if who.role.value in ("finance", "auditor"):
         for r in regions:  # a provider with no postings yet shows zeros to anyone asking
             who.ensure_region(r)
-    out = {k: int(m[k]) for k in ("opening", "redemptions", "voids", "copay_received",
-                                  "copay_refunded", "payments", "copay_paid", "other",
-                                  "closing", "copay_closing")}
-    assert out["closing"] == (out["opening"] + out["redemptions"] - out["voids"]
-                              + out["copay_received"] - out["copay_refunded"]
-                              - out["payments"] + out["other"])
-    return {"provider_id": provider_id, "period": period,
-            **{f"{k}_fen": v for k, v in out.items()}}
+    out = {
+        k: int(m[k])
+        for k in (
+            "opening",
+            "redemptions",
+            "voids",
+            "copay_received",
+            "copay_refunded",
+            "payments",
+            "copay_paid",
+            "other",
+            "closing",
+            "copay_closing",
+        )
+    }
+    assert out["closing"] == (
+        out["opening"]
+        + out["redemptions"]
+        - out["voids"]
+        + out["copay_received"]
+        - out["copay_refunded"]
+        - out["payments"]
+        + out["other"]
+    )
+    return {"provider_id": provider_id, "period": period, **{f"{k}_fen": v for k, v in out.items()}}
 
 
 async def aging(pool: asyncpg.Pool, region_prefix_of: Any) -> dict[str, Any]:
@@ -56,14 +74,23 @@ async def aging(pool: asyncpg.Pool, region_prefix_of: Any) -> dict[str, Any]:
     for r in rows:
         if not region_prefix_of(list(r["region_codes"])):
             continue
-        p = providers.setdefault(r["provider_id"], {
-            "provider_id": r["provider_id"], "oldest_days": 0, "total_fen": 0, "copay_fen": 0,
-            **{f"{name}_fen": 0 for name, _ in BUCKETS}})
+        p = providers.setdefault(
+            r["provider_id"],
+            {
+                "provider_id": r["provider_id"],
+                "oldest_days": 0,
+                "total_fen": 0,
+                "copay_fen": 0,
+                **{f"{name}_fen": 0 for name, _ in BUCKETS},
+            },
+        )
         b = bucket_of(r["days"])
         p[f"{b}_fen"] += int(r["total_fen"])
         p["total_fen"] += int(r["total_fen"])
         p["copay_fen"] += int(r["copay_fen"])
         p["oldest_days"] = max(p["oldest_days"], r["days"])
         totals[b] += int(r["total_fen"])
-    return {"providers": sorted(providers.values(), key=lambda p: -p["oldest_days"]),
-            "totals": {f"{k}_fen": v for k, v in totals.items()}}
+    return {
+        "providers": sorted(providers.values(), key=lambda p: -p["oldest_days"]),
+        "totals": {f"{k}_fen": v for k, v in totals.items()},
+    }

@@ -49,14 +49,16 @@ class BatchCreate(BaseModel):
     claim_ids: list[uuid.UUID] | None = Field(default=None, min_length=1, max_length=5000)
     idempotency_key: Key
     # Also pay the nursing-subsidy cash benefits (2202) of this period within the region.
-    cash_benefit_period: Annotated[str | None, StringConstraints(
-        pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$")] = None
+    cash_benefit_period: Annotated[
+        str | None, StringConstraints(pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$")
+    ] = None
     # False: cash benefits only (requires cash_benefit_period, no claim_ids).
     include_claims: bool = True
 
     @model_validator(mode="after")
     def _claims_or_benefits(self) -> BatchCreate:
-        if not self.include_claims and (self.claim_ids is not None
-                                        or self.cash_benefit_period is None):
+        if not self.include_claims and (
+            self.claim_ids is not None or self.cash_benefit_period is None
+        ):
             raise ValueError("include_claims false needs cash_benefit_period and no claim_ids")
         return self

@@ -22,6 +22,7 @@ def _cipher(encryption_key: str, hash_key: str) -> PiiCipher:
 def bank_cipher(settings=None) -> PiiCipher:  # LedgerSettings (imported late)
     if settings is None:
         from services.ledger.config import get_settings
+
         settings = get_settings()
     return _cipher(settings.pii_encryption_key, settings.pii_hash_key)
 

@@ -41,8 +41,9 @@ def is_insider(principal: Principal, provider: dict[str, Any]) -> bool:
     return False
 
 
-async def load_provider(session: AsyncSession, provider_id: uuid.UUID, *, lock: bool = False
-                ) -> dict[str, Any]:
+async def load_provider(
+    session: AsyncSession, provider_id: uuid.UUID, *, lock: bool = False
+) -> dict[str, Any]:
     row = await repo.get_provider(session, provider_id, lock=lock)
     if row is None:
         raise ProviderNotFound(field="provider_id")

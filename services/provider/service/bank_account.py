@@ -42,58 +42,87 @@ from services.provider.vocabulary import ProviderStatus
 
 
 def _read(row: dict[str, Any]) -> dict[str, Any]:
-    return {"id": str(row["id"]), "provider_id": str(row["provider_id"]),
-            "bank_name": row["bank_name"], "account_name": row["account_name"],
-            "account_number_masked": row["account_number_masked"], "status": row["status"],
-            "requested_by": row["requested_by"], "requested_at": row["requested_at"],
-            "decided_by": row["decided_by"], "decided_at": row["decided_at"],
-            "reason": row["reason"]}
+    return {
+        "id": str(row["id"]),
+        "provider_id": str(row["provider_id"]),
+        "bank_name": row["bank_name"],
+        "account_name": row["account_name"],
+        "account_number_masked": row["account_number_masked"],
+        "status": row["status"],
+        "requested_by": row["requested_by"],
+        "requested_at": row["requested_at"],
+        "decided_by": row["decided_by"],
+        "decided_at": row["decided_at"],
+        "reason": row["reason"],
+    }
 
 
-async def request_change(session: AsyncSession, principal: Principal, provider_id: uuid.UUID,
-                         account: schemas.BankAccountCreate, settings: ProviderSettings,
-                         version: int) -> dict[str, Any]:
+async def request_change(
+    session: AsyncSession,
+    principal: Principal,
+    provider_id: uuid.UUID,
+    account: schemas.BankAccountCreate,
+    settings: ProviderSettings,
+    version: int,
+) -> dict[str, Any]:
     """Record the admin's new account as pending (the caller holds the provider row lock
     and has checked the admin). An earlier pending change is superseded."""
     change_id = new_uuid()
     await repo.supersede_pending_bank_change(session, provider_id)
-    await repo.insert_bank_change(session, {
-        "id": change_id, "provider_id": provider_id, "bank_name": account.bank_name,
-        "account_name": account.account_name,
-        # the provider's own context, so an approved blob is copied onto the provider as is
-        "account_number_enc": cipher(settings).encrypt(account.account_number,
-                                                       context=str(provider_id).encode()),
-        "account_number_masked": mask_account_number(account.account_number),
-        "requested_by": principal.sub})
-    await repo.insert_change(session, provider_id=provider_id, kind="profile",
-                             detail={"fields": ["bank_account"], "status": "pending",
-                                     "bank_account_change_id": str(change_id)},
-                             actor=principal.sub, version=version)
+    await repo.insert_bank_change(
+        session,
+        {
+            "id": change_id,
+            "provider_id": provider_id,
+            "bank_name": account.bank_name,
+            "account_name": account.account_name,
+            # the provider's own context, so an approved blob is copied onto the provider as is
+            "account_number_enc": cipher(settings).encrypt(
+                account.account_number, context=str(provider_id).encode()
+            ),
+            "account_number_masked": mask_account_number(account.account_number),
+            "requested_by": principal.sub,
+        },
+    )
+    await repo.insert_change(
+        session,
+        provider_id=provider_id,
+        kind="profile",
+        detail={
+            "fields": ["bank_account"],
+            "status": "pending",
+            "bank_account_change_id": str(change_id),
+        },
+        actor=principal.sub,
+        version=version,
+    )
     return {"id": str(change_id), "status": "pending"}
 
 
-async def pending_change(session: AsyncSession, provider_id: uuid.UUID
-                         ) -> dict[str, Any] | None:
+async def pending_change(session: AsyncSession, provider_id: uuid.UUID) -> dict[str, Any] | None:
     rows = [r for r in await repo.bank_changes(session, provider_id) if r["status"] == "pending"]
     return _read(rows[0]) if rows else None
 
 
-async def list_changes(session: AsyncSession, principal: Principal,
-                       provider_id: uuid.UUID) -> list[dict[str, Any]]:
+async def list_changes(
+    session: AsyncSession, principal: Principal, provider_id: uuid.UUID
+) -> list[dict[str, Any]]:
     """Every bank account change of the provider, newest first (its own people, officers and
     finance of its region, auditors, services), numbers masked."""
     provider = await load_provider(session, provider_id)
     if not is_insider(principal, provider):
-        raise Forbidden("This provider is outside your scope.", code="OUT_OF_SCOPE",
-                        field="provider_id")
+        raise Forbidden(
+            "This provider is outside your scope.", code="OUT_OF_SCOPE", field="provider_id"
+        )
     return [_read(r) for r in await repo.bank_changes(session, provider_id)]
 
 
 PENDING_LIMIT = 500
 
 
-async def pending_in_region(session: AsyncSession, principal: Principal,
-                            region_code: str | None) -> list[dict[str, Any]]:
+async def pending_in_region(
+    session: AsyncSession, principal: Principal, region_code: str | None
+) -> list[dict[str, Any]]:
     """The changes waiting for a decision within a region (the caller's by default, or one
     inside it): officers and finance of the region, auditors (everywhere); oldest first, at
     most PENDING_LIMIT, numbers masked."""
@@ -103,29 +132,48 @@ async def pending_in_region(session: AsyncSession, principal: Principal,
     if region_code is not None and not is_valid_code_shape(region_code):
         raise InvalidQuery("region_code is not a division code.", field="region_code")
     rows = await repo.pending_bank_changes(
-        session, significant_prefix(region_code) if region_code else None, PENDING_LIMIT)
-    return [{**_read(r), "provider_name": r["provider_name"], "region_code": r["region_code"],
-             "current": {"bank_name": r["current_bank_name"],
-                         "account_name": r["current_account_name"],
-                         "account_number_masked": r["current_account_number_masked"]}}
-            for r in rows]
+        session, significant_prefix(region_code) if region_code else None, PENDING_LIMIT
+    )
+    return [
+        {
+            **_read(r),
+            "provider_name": r["provider_name"],
+            "region_code": r["region_code"],
+            "current": {
+                "bank_name": r["current_bank_name"],
+                "account_name": r["current_account_name"],
+                "account_number_masked": r["current_account_number_masked"],
+            },
+        }
+        for r in rows
+    ]
 
 
-async def decide(session: AsyncSession, principal: Principal, provider_id: uuid.UUID,
-                 change_id: uuid.UUID, *, approve: bool, reason: str | None
-                 ) -> dict[str, Any]:
+async def decide(
+    session: AsyncSession,
+    principal: Principal,
+    provider_id: uuid.UUID,
+    change_id: uuid.UUID,
+    *,
+    approve: bool,
+    reason: str | None,
+) -> dict[str, Any]:
     """Approve (the provider is paid to this account from now on) or reject a pending
     change: an officer of the provider's region who did not ask for it."""
     provider = await load_provider(session, provider_id, lock=True)
     ensure_officer_of(principal, provider)
-    rows = await repo.bank_changes(session, provider_id, change_id=change_id, lock=True,
-                                   with_number=True)
+    rows = await repo.bank_changes(
+        session, provider_id, change_id=change_id, lock=True, with_number=True
+    )
     if not rows:
         raise BankChangeNotFound(field="change_id")
     change = rows[0]
     if change["requested_by"] == principal.sub:
-        raise Forbidden("The person who asked for the change cannot decide it.",
-                        code="MAKER_CHECKER_VIOLATION", field="change_id")
+        raise Forbidden(
+            "The person who asked for the change cannot decide it.",
+            code="MAKER_CHECKER_VIOLATION",
+            field="change_id",
+        )
     if change["status"] != "pending":
         raise BankChangeNotPending(field="change_id", details={"status": change["status"]})
     if approve and provider["status"] == ProviderStatus.revoked:
@@ -134,15 +182,30 @@ async def decide(session: AsyncSession, principal: Principal, provider_id: uuid.
     await repo.decide_bank_change(session, change_id, status, principal.sub, reason)
     version = await repo.next_version(session)
     if approve:
-        await repo.update_profile(session, provider_id, {
-            "bank_name": change["bank_name"], "bank_account_name": change["account_name"],
-            "bank_account_number_enc": change["account_number_enc"],
-            "bank_account_number_masked": change["account_number_masked"]}, version)
+        await repo.update_profile(
+            session,
+            provider_id,
+            {
+                "bank_name": change["bank_name"],
+                "bank_account_name": change["account_name"],
+                "bank_account_number_enc": change["account_number_enc"],
+                "bank_account_number_masked": change["account_number_masked"],
+            },
+            version,
+        )
     else:
         await repo.touch_provider(session, provider_id, version)
-    await repo.insert_change(session, provider_id=provider_id, kind="profile",
-                             detail={"fields": ["bank_account"], "status": status,
-                                     "bank_account_change_id": str(change_id)},
-                             actor=principal.sub, version=version)
+    await repo.insert_change(
+        session,
+        provider_id=provider_id,
+        kind="profile",
+        detail={
+            "fields": ["bank_account"],
+            "status": status,
+            "bank_account_change_id": str(change_id),
+        },
+        actor=principal.sub,
+        version=version,
+    )
     decided = await repo.bank_changes(session, provider_id, change_id=change_id)
     return _read(decided[0])

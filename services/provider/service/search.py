@@ -12,24 +12,42 @@ from services.provider.config import ProviderSettings
 from services.provider.errors import InvalidQuery
 
 
-async def nearby(session: AsyncSession, settings: ProviderSettings, *, lat: float, lon: float,
-                 radius_m: int | None, kind: str | None, category: str | None,
-                 limit: int | None) -> list[dict[str, Any]]:
+async def nearby(
+    session: AsyncSession,
+    settings: ProviderSettings,
+    *,
+    lat: float,
+    lon: float,
+    radius_m: int | None,
+    kind: str | None,
+    category: str | None,
+    limit: int | None,
+) -> list[dict[str, Any]]:
     """Approved providers within the radius (default: the 15-minute care circle), nearest
     first, with the distance in whole metres."""
     radius = settings.nearby_default_radius_m if radius_m is None else radius_m
     if not 1 <= radius <= settings.nearby_max_radius_m:
-        raise InvalidQuery(f"radius_m must be between 1 and {settings.nearby_max_radius_m}.",
-                           field="radius_m")
+        raise InvalidQuery(
+            f"radius_m must be between 1 and {settings.nearby_max_radius_m}.", field="radius_m"
+        )
     count = settings.nearby_max_results if limit is None else limit
     if not 1 <= count <= settings.nearby_max_results:
-        raise InvalidQuery(f"limit must be between 1 and {settings.nearby_max_results}.",
-                           field="limit")
-    rows = await repo.nearby(session, lat=lat, lon=lon, radius_m=radius, kind=kind,
-                             category=category, limit=count)
+        raise InvalidQuery(
+            f"limit must be between 1 and {settings.nearby_max_results}.", field="limit"
+        )
+    rows = await repo.nearby(
+        session, lat=lat, lon=lon, radius_m=radius, kind=kind, category=category, limit=count
+    )
     services = await repo.services_of(session, [r["id"] for r in rows])
-    return [{**r, "id": str(r["id"]), "distance_m": round(r["distance_m"]),
-             "services": services.get(str(r["id"]), [])} for r in rows]
+    return [
+        {
+            **r,
+            "id": str(r["id"]),
+            "distance_m": round(r["distance_m"]),
+            "services": services.get(str(r["id"]), []),
+        }
+        for r in rows
+    ]
 
 
 async def directory(session: AsyncSession, since: int) -> dict[str, Any]:
@@ -44,8 +62,10 @@ async def directory(session: AsyncSession, since: int) -> dict[str, Any]:
     services = await repo.services_of(session, [p["id"] for p in providers])
     return {
         "version": version,
-        "providers": [{**p, "id": str(p["id"]), "services": services.get(str(p["id"]), [])}
-                      for p in providers],
-        "terminals": [{**t, "id": str(t["id"]), "provider_id": str(t["provider_id"])}
-                      for t in terminals],
+        "providers": [
+            {**p, "id": str(p["id"]), "services": services.get(str(p["id"]), [])} for p in providers
+        ],
+        "terminals": [
+            {**t, "id": str(t["id"]), "provider_id": str(t["provider_id"])} for t in terminals
+        ],
     }

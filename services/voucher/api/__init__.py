@@ -15,6 +15,5 @@ from services.voucher.api import (
 )
 
 router = APIRouter(prefix="/v1")
-for module in (programs, beneficiaries, issuance, codes, redemptions, reconciliation,
-               copay):
+for module in (programs, beneficiaries, issuance, codes, redemptions, reconciliation, copay):
     router.include_router(module.router)

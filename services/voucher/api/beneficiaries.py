@@ -44,8 +44,9 @@ def _today():
     return datetime.now(tz()).date()
 
 
-async def _first_month(engine: IssuanceEngine, ids: list[uuid.UUID], programs: set[str],
-                       region_code: str, who: str) -> tuple[set[str], set[str]]:
+async def _first_month(
+    engine: IssuanceEngine, ids: list[uuid.UUID], programs: set[str], region_code: str, who: str
+) -> tuple[set[str], set[str]]:
     """Issue the current month of each program to newly enrolled people at once (their
     enrolment is already committed). A program the ledger cannot fund now is reported as
     pending; the month's issuance run picks those people up later."""
@@ -53,14 +54,19 @@ async def _first_month(engine: IssuanceEngine, ids: list[uuid.UUID], programs: s
     pending: set[str] = set()
     for code in sorted(programs):
         try:
-            result = await engine.run(program_code=code, period=current_period(),
-                                      region_code=region_code, who=who, trigger="enrolment",
-                                      only_ids=ids)
+            result = await engine.run(
+                program_code=code,
+                period=current_period(),
+                region_code=region_code,
+                who=who,
+                trigger="enrolment",
+                only_ids=ids,
+            )
         except AppError as exc:
             log.warning("first-month issuance of %s deferred: %s", code, exc.code)
             pending.add(code)
             continue
-        except Exception as exc:  # noqa: BLE001 - the enrolment stands; the run retries it
+        except Exception as exc:
             log.error("first-month issuance of %s failed: %s", code, type(exc).__name__)
             pending.add(code)
             continue
@@ -69,10 +75,14 @@ async def _first_month(engine: IssuanceEngine, ids: list[uuid.UUID], programs: s
 
 
 @router.post("/beneficiaries", status_code=201, response_model=BeneficiaryCreated)
-async def enrol(body: BeneficiaryCreate, session: SessionDep, cipher: CipherDep,
-                engine: EngineDep,
-                idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
-                principal: Principal = require(OFFICER)) -> dict[str, Any]:
+async def enrol(
+    body: BeneficiaryCreate,
+    session: SessionDep,
+    cipher: CipherDep,
+    engine: EngineDep,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+    principal: Principal = require(OFFICER),
+) -> dict[str, Any]:
     """Enrol one elderly person with their GB/T 42195-2022 assessment (an officer of their
     region). The national ID is checked (GB 11643) and stored encrypted; birth date and sex
     come from it. Answers the grade, the programs the person is eligible for, and the
@@ -86,178 +96,244 @@ async def enrol(body: BeneficiaryCreate, session: SessionDep, cipher: CipherDep,
         earlier = await request_keys.replay(session, key, "enrol", fingerprint)
         if earlier is not None:
             return await _enrolment_answer(session, engine, earlier, principal)
-    enrolled = await service.enrol(session, body, cipher=cipher, who=principal.sub,
-                                   today=_today())
+    enrolled = await service.enrol(session, body, cipher=cipher, who=principal.sub, today=_today())
     if key is not None and fingerprint is not None:
-        await request_keys.remember(session, key, "enrol", fingerprint, enrolled.id,
-                                    principal.sub)
+        await request_keys.remember(session, key, "enrol", fingerprint, enrolled.id, principal.sub)
     # The person must exist (committed) before budget is committed for them.
     await session.commit()
     return await _enrolment_answer(session, engine, enrolled.id, principal)
 
 
-async def _enrolment_answer(session, engine: IssuanceEngine, beneficiary_id: uuid.UUID,
-                            principal: Principal) -> dict[str, Any]:
+async def _enrolment_answer(
+    session, engine: IssuanceEngine, beneficiary_id: uuid.UUID, principal: Principal
+) -> dict[str, Any]:
     """Issue what is due this month (nothing new if it was issued before) and answer."""
     row = await service.get(session, beneficiary_id)
     eligible = await program_service.eligible_codes(session, row, _today().replace(day=1))
     await session.commit()
-    _, pending = await _first_month(engine, [beneficiary_id], set(eligible),
-                                    row["region_code"], principal.sub)
+    _, pending = await _first_month(
+        engine, [beneficiary_id], set(eligible), row["region_code"], principal.sub
+    )
     vouchers = await service.vouchers_of(session, beneficiary_id)
     benefits = await service.cash_benefits_of(session, beneficiary_id)
-    return {"id": str(beneficiary_id), "grade": row["grade"], "eligible_programs": eligible,
-            "vouchers": [{**v, "id": str(v["id"])} for v in vouchers],
-            "cash_benefits": [b["program_code"] for b in benefits],
-            "pending_programs": sorted(pending)}
+    return {
+        "id": str(beneficiary_id),
+        "grade": row["grade"],
+        "eligible_programs": eligible,
+        "vouchers": [{**v, "id": str(v["id"])} for v in vouchers],
+        "cash_benefits": [b["program_code"] for b in benefits],
+        "pending_programs": sorted(pending),
+    }
 
 
 @router.post("/beneficiaries/import", response_model=ImportResult)
-async def import_beneficiaries(file: UploadFile, session: SessionDep, cipher: CipherDep,
-                               engine: EngineDep,
-                               principal: Principal = require(OFFICER)) -> dict[str, Any]:
+async def import_beneficiaries(
+    file: UploadFile,
+    session: SessionDep,
+    cipher: CipherDep,
+    engine: EngineDep,
+    principal: Principal = require(OFFICER),
+) -> dict[str, Any]:
     """Enrol many people from a CSV or XLSX file (columns: see CONTRIBUTING.md). Every row
     gets a result: created, duplicate (national ID already enrolled) or error with its code
     and field. Rows outside the officer's region are errors (OUT_OF_SCOPE)."""
     content = await file.read(beneficiary_import.MAX_BYTES + 1)
     rows = beneficiary_import.read_rows(content, file.filename)
     results = await beneficiary_import.import_rows(
-        session, rows, cipher=cipher, who=principal.sub, today=_today(),
-        covers_region=principal.covers_region)
+        session,
+        rows,
+        cipher=cipher,
+        who=principal.sub,
+        today=_today(),
+        covers_region=principal.covers_region,
+    )
     await session.commit()
     created = [r for r in results if r["status"] == "created"]
     if created and principal.region:
         programs = {p for r in created for p in r.pop("eligible_programs", [])}
-        await _first_month(engine, [uuid.UUID(r["id"]) for r in created], programs,
-                           principal.region, principal.sub)
+        await _first_month(
+            engine, [uuid.UUID(r["id"]) for r in created], programs, principal.region, principal.sub
+        )
     for r in results:
         r.pop("eligible_programs", None)
         r.pop("region_code", None)
-    return {"total": len(results), "created": len(created),
-            "duplicates": sum(r["status"] == "duplicate" for r in results),
-            "errors": sum(r["status"] == "error" for r in results), "rows": results}
+    return {
+        "total": len(results),
+        "created": len(created),
+        "duplicates": sum(r["status"] == "duplicate" for r in results),
+        "errors": sum(r["status"] == "error" for r in results),
+        "rows": results,
+    }
 
 
 @router.post("/beneficiaries/lookup", response_model=BeneficiaryRead)
-async def lookup(body: BeneficiaryLookup, session: SessionDep, cipher: CipherDep,
-                 principal: Principal = require(OFFICER)) -> dict:
+async def lookup(
+    body: BeneficiaryLookup,
+    session: SessionDep,
+    cipher: CipherDep,
+    principal: Principal = require(OFFICER),
+) -> dict:
     """Find a person by national ID (an officer of their region); answered masked."""
-    row = await service.find_by_national_id(session, body.national_id, cipher=cipher,
-                                            today=_today())
+    row = await service.find_by_national_id(
+        session, body.national_id, cipher=cipher, today=_today()
+    )
     if not principal.covers_region(row["region_code"]):
-        raise Forbidden("This person is outside your region.", code="OUT_OF_SCOPE",
-                        field="national_id")
+        raise Forbidden(
+            "This person is outside your region.", code="OUT_OF_SCOPE", field="national_id"
+        )
     return service.present(row, cipher)
 
 
 async def _readable(session, principal: Principal, beneficiary_id: uuid.UUID) -> dict:
     row = await service.get(session, beneficiary_id)
     if not await service.may_read(session, principal, row):
-        raise Forbidden("You may not see this person.", code="OUT_OF_SCOPE",
-                        field="beneficiary_id")
+        raise Forbidden("You may not see this person.", code="OUT_OF_SCOPE", field="beneficiary_id")
     return row
 
 
 @router.get("/beneficiaries/{beneficiary_id}", response_model=BeneficiaryRead)
-async def get_beneficiary(beneficiary_id: uuid.UUID, session: SessionDep, cipher: CipherDep,
-                          principal: Principal = require(OFFICER, Role.beneficiary,
-                                                         Role.proxy)) -> dict:
+async def get_beneficiary(
+    beneficiary_id: uuid.UUID,
+    session: SessionDep,
+    cipher: CipherDep,
+    principal: Principal = require(OFFICER, Role.beneficiary, Role.proxy),
+) -> dict:
     """A person's record, national ID and phone masked."""
     return service.present(await _readable(session, principal, beneficiary_id), cipher)
 
 
 @router.get("/beneficiaries/{beneficiary_id}/vouchers", response_model=list[VoucherRead])
-async def vouchers(beneficiary_id: uuid.UUID, session: SessionDep,
-                   principal: Principal = require(OFFICER, Role.beneficiary, Role.proxy)
-                   ) -> list[dict]:
+async def vouchers(
+    beneficiary_id: uuid.UUID,
+    session: SessionDep,
+    principal: Principal = require(OFFICER, Role.beneficiary, Role.proxy),
+) -> list[dict]:
     """The person's vouchers, newest period first, with `balance_fen`, `valid_until` and
     `status` (the person, an authorised proxy, or an officer of their region)."""
     await _readable(session, principal, beneficiary_id)
-    return [{**v, "id": str(v["id"])} for v in await service.vouchers_of(session,
-                                                                              beneficiary_id)]
+    return [{**v, "id": str(v["id"])} for v in await service.vouchers_of(session, beneficiary_id)]
 
 
-@router.get("/beneficiaries/{beneficiary_id}/cash-benefits",
-            response_model=list[CashBenefitRead])
-async def cash_benefits(beneficiary_id: uuid.UUID, session: SessionDep,
-                        principal: Principal = require(OFFICER, Role.beneficiary, Role.proxy)
-                        ) -> list[dict]:
+@router.get("/beneficiaries/{beneficiary_id}/cash-benefits", response_model=list[CashBenefitRead])
+async def cash_benefits(
+    beneficiary_id: uuid.UUID,
+    session: SessionDep,
+    principal: Principal = require(OFFICER, Role.beneficiary, Role.proxy),
+) -> list[dict]:
     """Cash benefits (护理补贴) paid to the person."""
     await _readable(session, principal, beneficiary_id)
-    return [{**b, "id": str(b["id"])}
-            for b in await service.cash_benefits_of(session, beneficiary_id)]
+    return [
+        {**b, "id": str(b["id"])} for b in await service.cash_benefits_of(session, beneficiary_id)
+    ]
 
 
 @router.post("/beneficiaries/{beneficiary_id}/status", response_model=BeneficiaryRead)
-async def change_status(beneficiary_id: uuid.UUID, body: StatusChange, session: SessionDep,
-                        cipher: CipherDep, principal: Principal = require(OFFICER)) -> dict:
+async def change_status(
+    beneficiary_id: uuid.UUID,
+    body: StatusChange,
+    session: SessionDep,
+    cipher: CipherDep,
+    principal: Principal = require(OFFICER),
+) -> dict:
     """Mark a person deceased, moved or suspended (or active again), with the reason. Takes
     effect at once: leaving 'active' freezes every voucher in the same transaction."""
-    row = await service.get_in_scope(session, beneficiary_id, principal.covers_region,
-                                     lock=True)
-    return service.present(await service.change_status(session, row, body.status,
-                                                       body.reason), cipher)
+    row = await service.get_in_scope(session, beneficiary_id, principal.covers_region, lock=True)
+    return service.present(
+        await service.change_status(session, row, body.status, body.reason), cipher
+    )
 
 
-@router.post("/beneficiaries/{beneficiary_id}/assessments", status_code=201,
-             response_model=AssessmentRead)
-async def reassess(beneficiary_id: uuid.UUID, body: AssessmentCreate, session: SessionDep,
-                   principal: Principal = require(OFFICER)) -> dict:
+@router.post(
+    "/beneficiaries/{beneficiary_id}/assessments", status_code=201, response_model=AssessmentRead
+)
+async def reassess(
+    beneficiary_id: uuid.UUID,
+    body: AssessmentCreate,
+    session: SessionDep,
+    principal: Principal = require(OFFICER),
+) -> dict:
     """Record a new assessment; the newest sets the person's grade (valid 12 months)."""
-    row = await service.get_in_scope(session, beneficiary_id, principal.covers_region,
-                                     lock=True)
+    row = await service.get_in_scope(session, beneficiary_id, principal.covers_region, lock=True)
     latest = await service.reassess(session, row, body, who=principal.sub, today=_today())
-    return {**latest, "id": str(latest["id"]),
-            "scores": {k: latest[k] for k in ("self_care", "motor", "mental",
-                                              "perception_social")}}
+    return {
+        **latest,
+        "id": str(latest["id"]),
+        "scores": {k: latest[k] for k in ("self_care", "motor", "mental", "perception_social")},
+    }
 
 
-@router.post("/beneficiaries/{beneficiary_id}/proxies", status_code=201,
-             response_model=ProxyRead)
-async def add_proxy(beneficiary_id: uuid.UUID, body: ProxyCreate, session: SessionDep,
-                    cipher: CipherDep, principal: Principal = require(OFFICER)) -> dict:
+@router.post("/beneficiaries/{beneficiary_id}/proxies", status_code=201, response_model=ProxyRead)
+async def add_proxy(
+    beneficiary_id: uuid.UUID,
+    body: ProxyCreate,
+    session: SessionDep,
+    cipher: CipherDep,
+    principal: Principal = require(OFFICER),
+) -> dict:
     """Authorise a family member or agent (家属/代办人) to act for the person."""
     await service.get_in_scope(session, beneficiary_id, principal.covers_region)
-    return service.present_proxy(await service.add_proxy(
-        session, beneficiary_id, body, cipher=cipher, who=principal.sub), cipher)
+    return service.present_proxy(
+        await service.add_proxy(session, beneficiary_id, body, cipher=cipher, who=principal.sub),
+        cipher,
+    )
 
 
 @router.get("/beneficiaries/{beneficiary_id}/proxies", response_model=list[ProxyRead])
-async def list_proxies(beneficiary_id: uuid.UUID, session: SessionDep, cipher: CipherDep,
-                       principal: Principal = require(OFFICER, Role.beneficiary)) -> list:
+async def list_proxies(
+    beneficiary_id: uuid.UUID,
+    session: SessionDep,
+    cipher: CipherDep,
+    principal: Principal = require(OFFICER, Role.beneficiary),
+) -> list:
     """Who may act for the person (phones masked)."""
     await _readable(session, principal, beneficiary_id)
-    return [service.present_proxy(p, cipher)
-            for p in await service.list_proxies(session, beneficiary_id)]
+    return [
+        service.present_proxy(p, cipher)
+        for p in await service.list_proxies(session, beneficiary_id)
+    ]
 
 
-@router.post("/beneficiaries/{beneficiary_id}/proxies/{proxy_id}/revoke",
-             response_model=ProxyRead)
-async def revoke_proxy(beneficiary_id: uuid.UUID, proxy_id: uuid.UUID, session: SessionDep,
-                       cipher: CipherDep, principal: Principal = require(OFFICER)) -> dict:
+@router.post("/beneficiaries/{beneficiary_id}/proxies/{proxy_id}/revoke", response_model=ProxyRead)
+async def revoke_proxy(
+    beneficiary_id: uuid.UUID,
+    proxy_id: uuid.UUID,
+    session: SessionDep,
+    cipher: CipherDep,
+    principal: Principal = require(OFFICER),
+) -> dict:
     """Withdraw a proxy's authorisation; it takes effect on their next request."""
     await service.get_in_scope(session, beneficiary_id, principal.covers_region)
-    return service.present_proxy(await service.revoke_proxy(session, beneficiary_id,
-                                                            proxy_id), cipher)
-
+    return service.present_proxy(
+        await service.revoke_proxy(session, beneficiary_id, proxy_id), cipher
+    )
 
 
 @router.put("/beneficiaries/{beneficiary_id}/payout-account", response_model=BeneficiaryRead)
-async def set_payout_account(beneficiary_id: uuid.UUID, body: PayoutAccountCreate,
-                             session: SessionDep, cipher: CipherDep,
-                             principal: Principal = require(OFFICER)) -> dict:
+async def set_payout_account(
+    beneficiary_id: uuid.UUID,
+    body: PayoutAccountCreate,
+    session: SessionDep,
+    cipher: CipherDep,
+    principal: Principal = require(OFFICER),
+) -> dict:
     """Record or replace the bank account the person's cash benefits (护理补贴) are paid to
     (an officer of their region). Stored encrypted; answered masked (last four digits)."""
-    row = await service.get_in_scope(session, beneficiary_id, principal.covers_region,
-                                     lock=True)
-    return service.present(await service.set_payout_account(
-        session, row, body, cipher=cipher, who=principal.sub), cipher)
+    row = await service.get_in_scope(session, beneficiary_id, principal.covers_region, lock=True)
+    return service.present(
+        await service.set_payout_account(session, row, body, cipher=cipher, who=principal.sub),
+        cipher,
+    )
 
 
-@router.post("/internal/beneficiaries/payout-accounts", response_model=PayoutAccountsRead,
-             tags=["internal"])
-async def payout_accounts(body: PayoutAccountsQuery, session: SessionDep, cipher: CipherDep,
-                          _p: Principal = require(Role.service)) -> dict:
+@router.post(
+    "/internal/beneficiaries/payout-accounts", response_model=PayoutAccountsRead, tags=["internal"]
+)
+async def payout_accounts(
+    body: PayoutAccountsQuery,
+    session: SessionDep,
+    cipher: CipherDep,
+    _p: Principal = require(Role.service),
+) -> dict:
     """(Ledger payment batches) The full payout accounts of the people named, with their
     name, region and status; a person without an account has the account fields null, an
     unknown id is listed under `unknown`. Role service only."""

@@ -27,8 +27,12 @@ async def _active_beneficiary(pool, beneficiary_id: uuid.UUID):
     if row is None:
         raise NotFound("No such beneficiary.", field="beneficiary_id")
     if row["status"] != "active":
-        raise AppError("The person's vouchers are frozen.", code="BENEFICIARY_NOT_ACTIVE",
-                       field="beneficiary_id", status_code=409)
+        raise AppError(
+            "The person's vouchers are frozen.",
+            code="BENEFICIARY_NOT_ACTIVE",
+            field="beneficiary_id",
+            status_code=409,
+        )
     return row
 
 
@@ -38,10 +42,13 @@ async def public_key(request: Request, _: Principal = require(*ANYONE)) -> dict:
     return codes.public_key_info(request.app.state.settings.qr_public_key)
 
 
-@router.post("/beneficiaries/{beneficiary_id}/codes", response_model=CodeRead,
-             status_code=201)
-async def new_code(beneficiary_id: uuid.UUID, request: Request, pool: RawPoolDep,
-                   principal: Principal = require(Role.beneficiary, Role.proxy)) -> dict:
+@router.post("/beneficiaries/{beneficiary_id}/codes", response_model=CodeRead, status_code=201)
+async def new_code(
+    beneficiary_id: uuid.UUID,
+    request: Request,
+    pool: RawPoolDep,
+    principal: Principal = require(Role.beneficiary, Role.proxy),
+) -> dict:
     """A fresh dynamic QR token for the person (about a minute, accepted once).
 
     Only the person or an authorised proxy may ask; a proxy needs both the token's scope and
@@ -55,10 +62,13 @@ async def new_code(beneficiary_id: uuid.UUID, request: Request, pool: RawPoolDep
     return {"token": token.text, "expires_at": token.expires_at}
 
 
-@router.post("/beneficiaries/{beneficiary_id}/cards", response_model=CardIssued,
-             status_code=201)
-async def issue_card(beneficiary_id: uuid.UUID, request: Request, pool: RawPoolDep,
-                     principal: Principal = require(Role.civil_affairs)) -> dict:
+@router.post("/beneficiaries/{beneficiary_id}/cards", response_model=CardIssued, status_code=201)
+async def issue_card(
+    beneficiary_id: uuid.UUID,
+    request: Request,
+    pool: RawPoolDep,
+    principal: Principal = require(Role.civil_affairs),
+) -> dict:
     """Issue (or reissue) the person's printed card: a static code plus a new 6-digit PIN.
 
     The PIN is in this answer only; any earlier card of the person stops working.
@@ -73,15 +83,22 @@ async def issue_card(beneficiary_id: uuid.UUID, request: Request, pool: RawPoolD
     card_id = new_uuid()
     async with pool.acquire() as conn, conn.transaction():
         await repo.replace_cards(conn, beneficiary_id, datetime.now(UTC))
-        await repo.insert_card(conn, card_id=card_id, beneficiary_id=beneficiary_id,
-                               nonce=token.nonce, pin_salt=salt, pin_hash=digest,
-                               created_by=principal.sub)
+        await repo.insert_card(
+            conn,
+            card_id=card_id,
+            beneficiary_id=beneficiary_id,
+            nonce=token.nonce,
+            pin_salt=salt,
+            pin_hash=digest,
+            created_by=principal.sub,
+        )
     return {"card_id": str(card_id), "token": token.text, "pin": pin}
 
 
 async def _qr(token_text: str, request: Request, pool, principal: Principal) -> segno.QRCode:
-    token = codes.verify_token(request.app.state.settings.qr_public_key, token_text,
-                               check_expiry=False)
+    token = codes.verify_token(
+        request.app.state.settings.qr_public_key, token_text, check_expiry=False
+    )
     ben = str(token.beneficiary_id)
     if principal.role in (Role.beneficiary, Role.proxy):
         principal.ensure_beneficiary(ben)
@@ -91,28 +108,38 @@ async def _qr(token_text: str, request: Request, pool, principal: Principal) -> 
     return segno.make_qr(token.text, error="m")
 
 
-@router.get("/codes/{token}.png", response_class=Response,
-            responses={200: {"content": {"image/png": {}}}})
-async def code_png(token: str, request: Request, pool: RawPoolDep,
-                   principal: Principal = require(Role.beneficiary, Role.proxy,
-                                                  Role.civil_affairs)) -> Response:
+@router.get(
+    "/codes/{token}.png", response_class=Response, responses={200: {"content": {"image/png": {}}}}
+)
+async def code_png(
+    token: str,
+    request: Request,
+    pool: RawPoolDep,
+    principal: Principal = require(Role.beneficiary, Role.proxy, Role.civil_affairs),
+) -> Response:
     """The token as a QR code image (PNG), for the person, a proxy or an officer printing
     a card."""
     qr = await _qr(token, request, pool, principal)
     out = io.BytesIO()
     qr.save(out, kind="png", scale=6, border=4)
-    return Response(out.getvalue(), media_type="image/png",
-                    headers={"Cache-Control": "no-store"})
+    return Response(out.getvalue(), media_type="image/png", headers={"Cache-Control": "no-store"})
 
 
-@router.get("/codes/{token}.svg", response_class=Response,
-            responses={200: {"content": {"image/svg+xml": {}}}})
-async def code_svg(token: str, request: Request, pool: RawPoolDep,
-                   principal: Principal = require(Role.beneficiary, Role.proxy,
-                                                  Role.civil_affairs)) -> Response:
+@router.get(
+    "/codes/{token}.svg",
+    response_class=Response,
+    responses={200: {"content": {"image/svg+xml": {}}}},
+)
+async def code_svg(
+    token: str,
+    request: Request,
+    pool: RawPoolDep,
+    principal: Principal = require(Role.beneficiary, Role.proxy, Role.civil_affairs),
+) -> Response:
     """The token as a QR code image (SVG)."""
     qr = await _qr(token, request, pool, principal)
     out = io.BytesIO()
     qr.save(out, kind="svg", scale=6, border=4)
-    return Response(out.getvalue(), media_type="image/svg+xml",
-                    headers={"Cache-Control": "no-store"})
+    return Response(
+        out.getvalue(), media_type="image/svg+xml", headers={"Cache-Control": "no-store"}
+    )

@@ -44,12 +44,15 @@ RawPoolDep = Annotated[asyncpg.Pool, Depends(raw_pool)]
 DirectoryDep = Annotated[ProviderDirectory, Depends(directory)]
 
 
-async def ensure_acts_for(pool: asyncpg.Pool, principal: Principal,
-                          beneficiary_id: uuid.UUID) -> None:
+async def ensure_acts_for(
+    pool: asyncpg.Pool, principal: Principal, beneficiary_id: uuid.UUID
+) -> None:
     """The person themself, or a proxy with both the token's scope and a live authorisation
     on record: a revocation takes effect at once, not when the proxy's sign-in expires."""
     principal.ensure_beneficiary(str(beneficiary_id))
     if principal.role == Role.proxy and not await codes_repo.proxy_is_live(
-            pool, beneficiary_id, principal.sub):
-        raise Forbidden("This authorisation has been revoked.", code="OUT_OF_SCOPE",
-                        field="beneficiary_id")
+        pool, beneficiary_id, principal.sub
+    ):
+        raise Forbidden(
+            "This authorisation has been revoked.", code="OUT_OF_SCOPE", field="beneficiary_id"
+        )

@@ -25,13 +25,22 @@ from services.voucher.service.beneficiaries import check_region
 router = APIRouter(tags=["issuance"])
 
 
-@router.post("/issuance-runs", response_model=IssuanceRunResult,
-             responses={409: {"description": "IDEMPOTENCY / budget refusals"},
-                        503: {"description": "LEDGER_UNAVAILABLE: retry to resume"}})
-async def start_run(body: IssuanceRunCreate, session: SessionDep, engine: EngineDep,
-                    cipher: CipherDep,
-                    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
-                    principal: Principal = require(Role.civil_affairs, Role.service)) -> dict:
+@router.post(
+    "/issuance-runs",
+    response_model=IssuanceRunResult,
+    responses={
+        409: {"description": "IDEMPOTENCY / budget refusals"},
+        503: {"description": "LEDGER_UNAVAILABLE: retry to resume"},
+    },
+)
+async def start_run(
+    body: IssuanceRunCreate,
+    session: SessionDep,
+    engine: EngineDep,
+    cipher: CipherDep,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+    principal: Principal = require(Role.civil_affairs, Role.service),
+) -> dict:
     """Issue a program's vouchers (or cash benefits) for a period to every eligible person in
     a region (an officer of that region). Idempotent: one per person, program and period,
     enforced by the database, so running it again issues nothing new (`skipped`). Bounded by
@@ -46,30 +55,46 @@ async def start_run(body: IssuanceRunCreate, session: SessionDep, engine: Engine
     run_id = uuid.uuid4()
     if idempotency_key is not None:
         key = request_keys.scoped_key(principal.sub, idempotency_key)
-        fingerprint = request_keys.request_hash(cipher, "issuance_run",
-                                                body.model_dump(mode="json"))
+        fingerprint = request_keys.request_hash(
+            cipher, "issuance_run", body.model_dump(mode="json")
+        )
         earlier = await request_keys.replay(session, key, "issuance_run", fingerprint)
         if earlier is not None:
             row = await service.find_run(session, earlier)
             if row is not None:
-                return {"run_id": str(row["id"]), **{k: row[k] for k in (
-                    "status", "eligible", "issued", "skipped", "failed")}}
+                return {
+                    "run_id": str(row["id"]),
+                    **{k: row[k] for k in ("status", "eligible", "issued", "skipped", "failed")},
+                }
             run_id = earlier  # the key was kept but the run never started: start it now
         else:
-            await request_keys.remember(session, key, "issuance_run", fingerprint, run_id,
-                                        principal.sub)
+            await request_keys.remember(
+                session, key, "issuance_run", fingerprint, run_id, principal.sub
+            )
     await session.commit()  # nothing held open while the run uses its own transactions
-    result = await engine.run(program_code=body.program_code, period=body.period,
-                              region_code=region, who=principal.sub, run_id=run_id)
-    return {"run_id": str(result.run_id), "status": result.status,
-            "eligible": result.eligible, "issued": result.issued,
-            "skipped": result.skipped, "failed": result.failed}
+    result = await engine.run(
+        program_code=body.program_code,
+        period=body.period,
+        region_code=region,
+        who=principal.sub,
+        run_id=run_id,
+    )
+    return {
+        "run_id": str(result.run_id),
+        "status": result.status,
+        "eligible": result.eligible,
+        "issued": result.issued,
+        "skipped": result.skipped,
+        "failed": result.failed,
+    }
 
 
 @router.get("/issuance-runs/{run_id}", response_model=IssuanceRunRead)
-async def get_run(run_id: uuid.UUID, session: SessionDep,
-                  principal: Principal = require(Role.civil_affairs, Role.finance,
-                                                 Role.auditor, Role.service)) -> dict:
+async def get_run(
+    run_id: uuid.UUID,
+    session: SessionDep,
+    principal: Principal = require(Role.civil_affairs, Role.finance, Role.auditor, Role.service),
+) -> dict:
     """A run's progress: status, eligible, issued, skipped, failed, chunks done."""
     row = await service.get_run(session, run_id)
     principal.ensure_region(row["region_code"])
@@ -77,8 +102,9 @@ async def get_run(run_id: uuid.UUID, session: SessionDep,
 
 
 @router.post("/vouchers/expire", response_model=ExpiryResult)
-async def expire(request: Request,
-                 principal: Principal = require(Role.civil_affairs, Role.service)) -> dict:
+async def expire(
+    request: Request, principal: Principal = require(Role.civil_affairs, Role.service)
+) -> dict:
     """Lapse every voucher whose window has ended now and release its unused balance to the
     budget (`voucher.expired` events). The service also does this on its own every minute;
     this call (a province-level officer) runs it at once."""

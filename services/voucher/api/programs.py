@@ -15,32 +15,40 @@ READERS = (Role.civil_affairs, Role.finance, Role.auditor, Role.service)
 
 
 @router.get("/programs", response_model=list[ProgramRead])
-async def list_programs(session: SessionDep,
-                        principal: Principal = require(*READERS)) -> list[dict]:
+async def list_programs(
+    session: SessionDep, principal: Principal = require(*READERS)
+) -> list[dict]:
     """Every program with its current configuration and version."""
     return await service.list_rows(session)
 
 
 @router.get("/programs/{code}", response_model=ProgramRead)
-async def get_program(code: str, session: SessionDep,
-                      principal: Principal = require(*READERS)) -> dict:
+async def get_program(
+    code: str, session: SessionDep, principal: Principal = require(*READERS)
+) -> dict:
     """One program's current configuration."""
     return await service.get_row(session, code)
 
 
 @router.get("/programs/{code}/versions", response_model=list[ProgramVersionRead])
-async def program_history(code: str, session: SessionDep,
-                          principal: Principal = require(*READERS)) -> list[dict]:
+async def program_history(
+    code: str, session: SessionDep, principal: Principal = require(*READERS)
+) -> list[dict]:
     """Every version the program ever had: who changed it, when and why."""
     return await service.history(session, code)
 
 
 @router.put("/programs/{code}", response_model=ProgramRead)
-async def update_program(code: str, body: ProgramUpdate, session: SessionDep,
-                         principal: Principal = require(Role.civil_affairs)) -> dict:
+async def update_program(
+    code: str,
+    body: ProgramUpdate,
+    session: SessionDep,
+    principal: Principal = require(Role.civil_affairs),
+) -> dict:
     """Change a program's configuration (a province-level officer only). Writes a new
     version with the reason; vouchers already issued keep the rules they were issued under.
     `expected_version` refuses the change if someone else changed it first (409)."""
     principal.ensure_region(get_common_settings().province_code)
-    return await service.update(session, code, body.config, body.reason, principal.sub,
-                                body.expected_version)
+    return await service.update(
+        session, code, body.config, body.reason, principal.sub, body.expected_version
+    )

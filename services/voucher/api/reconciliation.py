@@ -17,14 +17,16 @@ SERVICE_ONLY = require(Role.service)
 
 @router.get("/internal/reconciliation")
 async def reconciliation_feed(
-        pool: RawPoolDep,
-        period: Annotated[str, Query(pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$")],
-        region_code: Annotated[str, Query(pattern=r"^[0-9]{6}([0-9]{3}){0,2}$")],
-        _p: Principal = SERVICE_ONLY) -> dict[str, Any]:
+    pool: RawPoolDep,
+    period: Annotated[str, Query(pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$")],
+    region_code: Annotated[str, Query(pattern=r"^[0-9]{6}([0-9]{3}){0,2}$")],
+    _p: Principal = SERVICE_ONLY,
+) -> dict[str, Any]:
     """(Ledger reconciliation) The period's redemptions (by their Asia/Shanghai day) of
     vouchers whose budget region lies in `region_code`, their co-payments (captured and
     refunded), and the sum of voucher balances per
     program and budget region, from one snapshot."""
     redemptions, balances, copayments = await repo.redemptions_and_balances(
-        pool, period, significant_prefix(region_code))
+        pool, period, significant_prefix(region_code)
+    )
     return repo.as_json(redemptions, balances, copayments)

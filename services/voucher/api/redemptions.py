@@ -39,10 +39,12 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"description": "Unknown or revoked terminal"},
     403: {"description": "PROVIDER_NOT_APPROVED, ROLE_NOT_ALLOWED"},
     409: {"description": "TOKEN_USED, IDEMPOTENCY_KEY_REUSED"},
-    422: {"description": "TOKEN_INVALID, TOKEN_EXPIRED, NO_USABLE_VOUCHER, VOUCHER_EXHAUSTED, "
-                         "DAILY_LIMIT_REACHED, BILL_TOO_SMALL, SERVICE_NOT_OFFERED, "
-                         "BENEFICIARY_NOT_ACTIVE, PROVIDER_OUT_OF_AREA, PIN_REQUIRED, PIN_INCORRECT, "
-                         "VALIDATION_ERROR"},
+    422: {
+        "description": "TOKEN_INVALID, TOKEN_EXPIRED, NO_USABLE_VOUCHER, VOUCHER_EXHAUSTED, "
+        "DAILY_LIMIT_REACHED, BILL_TOO_SMALL, SERVICE_NOT_OFFERED, "
+        "BENEFICIARY_NOT_ACTIVE, PROVIDER_OUT_OF_AREA, PIN_REQUIRED, PIN_INCORRECT, "
+        "VALIDATION_ERROR"
+    },
     423: {"description": "CARD_LOCKED"},
 }
 
@@ -52,20 +54,38 @@ _TERMINAL_ONLY = require(Role.terminal)
 
 async def _redeem(request: Request, body: RedemptionCreate, principal: Principal) -> Response:
     if not principal.provider_id:
-        raise AppError("The terminal has no provider.", code="OUT_OF_SCOPE",
-                       field="provider_id", status_code=403)
+        raise AppError(
+            "The terminal has no provider.",
+            code="OUT_OF_SCOPE",
+            field="provider_id",
+            status_code=403,
+        )
     result = await flow.redeem(
-        _pool(request), request.app.state.directory, provider_id=principal.provider_id,
+        _pool(request),
+        request.app.state.directory,
+        provider_id=principal.provider_id,
         terminal_id=principal.terminal_id,
-        req=flow.RedeemRequest(body.token, body.service_code, body.gross_fen,
-                               body.idempotency_key, body.pin),
-        qr_public_key=request.app.state.settings.qr_public_key)
-    content = orjson.dumps({"id": result.id, "subsidy_fen": result.subsidy_fen,
-                            "copay_fen": result.copay_fen, "balance_fen": result.balance_fen,
-                            "voucher_id": result.voucher_id})
+        req=flow.RedeemRequest(
+            body.token, body.service_code, body.gross_fen, body.idempotency_key, body.pin
+        ),
+        qr_public_key=request.app.state.settings.qr_public_key,
+    )
+    content = orjson.dumps(
+        {
+            "id": result.id,
+            "subsidy_fen": result.subsidy_fen,
+            "copay_fen": result.copay_fen,
+            "balance_fen": result.balance_fen,
+            "voucher_id": result.voucher_id,
+        }
+    )
     if result.replayed:
-        return Response(content, status_code=200, media_type="application/json",
-                        headers={"Idempotent-Replayed": "true"})
+        return Response(
+            content,
+            status_code=200,
+            media_type="application/json",
+            headers={"Idempotent-Replayed": "true"},
+        )
     return Response(content, status_code=201, media_type="application/json")
 
 
@@ -83,15 +103,18 @@ async def _redeem_lean(request: Request) -> Response:
     principal = await _TERMINAL_ONLY.dependency(await authenticate(request))
     raw = await request.body()
     if not raw:
-        raise RequestValidationError([{"type": "missing", "loc": ("body",),
-                                       "msg": "Field required"}])
+        raise RequestValidationError(
+            [{"type": "missing", "loc": ("body",), "msg": "Field required"}]
+        )
     try:
         body = RedemptionCreate.model_validate_json(raw)
     except ValidationError as exc:
         raise RequestValidationError(
-            [{**e, "loc": ("body", *e["loc"])}
-             for e in exc.errors(include_url=False, include_input=False,
-                                 include_context=False)]) from None
+            [
+                {**e, "loc": ("body", *e["loc"])}
+                for e in exc.errors(include_url=False, include_input=False, include_context=False)
+            ]
+        ) from None
     return await _redeem(request, body, principal)
 
 
@@ -99,8 +122,7 @@ def hot_route(prefix: str = "/v1") -> Route:
     """POST /v1/redemptions as a plain route for the front of the app's route list, so the
     busiest call is matched first instead of after a scan of every included route (the
     documented route below stays in the OpenAPI document and answers the same)."""
-    return Route(f"{prefix}/redemptions", _redeem_lean, methods=["POST"],
-                 include_in_schema=False)
+    return Route(f"{prefix}/redemptions", _redeem_lean, methods=["POST"], include_in_schema=False)
 
 
 class LeanRedemptionRoute(APIRoute):
@@ -112,8 +134,9 @@ class LeanRedemptionRoute(APIRoute):
         return _redeem_lean
 
 
-async def create_redemption(body: RedemptionCreate, request: Request,
-                            principal: Principal = _TERMINAL_ONLY) -> Response:
+async def create_redemption(
+    body: RedemptionCreate, request: Request, principal: Principal = _TERMINAL_ONLY
+) -> Response:
     """Redeem a scanned code at this terminal's provider.
 
     Pays `subsidy_fen = min(ratio × bill, balance, caps)` from the person's best usable
@@ -126,17 +149,24 @@ async def create_redemption(body: RedemptionCreate, request: Request,
 
 
 router.add_api_route(
-    "/redemptions", create_redemption, methods=["POST"], response_model=RedemptionCreated,
-    status_code=201, responses={200: {"description": "A repeated request: the original answer"},
-                                **ERRORS},
-    route_class_override=LeanRedemptionRoute)
+    "/redemptions",
+    create_redemption,
+    methods=["POST"],
+    response_model=RedemptionCreated,
+    status_code=201,
+    responses={200: {"description": "A repeated request: the original answer"}, **ERRORS},
+    route_class_override=LeanRedemptionRoute,
+)
 
 
-@router.post("/redemptions/preview", response_model=RedemptionPreviewRead,
-             responses=ERRORS)
-async def preview_redemption(body: RedemptionPreviewCreate, request: Request,
-                             pool: RawPoolDep, directory: DirectoryDep,
-                             principal: Principal = require(Role.terminal)) -> dict:
+@router.post("/redemptions/preview", response_model=RedemptionPreviewRead, responses=ERRORS)
+async def preview_redemption(
+    body: RedemptionPreviewCreate,
+    request: Request,
+    pool: RawPoolDep,
+    directory: DirectoryDep,
+    principal: Principal = require(Role.terminal),
+) -> dict:
     """What this bill would get if redeemed now: `subsidy_fen`, `copay_fen`, the voucher's
     `balance_fen` after it, `voucher_id` and `program_code`.
 
@@ -145,24 +175,46 @@ async def preview_redemption(body: RedemptionPreviewCreate, request: Request,
     /v1/redemptions. The same checks and refusal codes as the redemption.
     """
     if not principal.provider_id:
-        raise AppError("The terminal has no provider.", code="OUT_OF_SCOPE",
-                       field="provider_id", status_code=403)
+        raise AppError(
+            "The terminal has no provider.",
+            code="OUT_OF_SCOPE",
+            field="provider_id",
+            status_code=403,
+        )
     result = await flow.preview(
-        pool, directory, provider_id=principal.provider_id, token_text=body.token,
-        service_code=body.service_code, gross_fen=body.gross_fen, pin=body.pin,
-        qr_public_key=request.app.state.settings.qr_public_key)
-    return {"subsidy_fen": result.subsidy_fen, "copay_fen": result.copay_fen,
-            "balance_fen": result.balance_fen, "voucher_id": result.voucher_id,
-            "program_code": result.program_code}
+        pool,
+        directory,
+        provider_id=principal.provider_id,
+        token_text=body.token,
+        service_code=body.service_code,
+        gross_fen=body.gross_fen,
+        pin=body.pin,
+        qr_public_key=request.app.state.settings.qr_public_key,
+    )
+    return {
+        "subsidy_fen": result.subsidy_fen,
+        "copay_fen": result.copay_fen,
+        "balance_fen": result.balance_fen,
+        "voucher_id": result.voucher_id,
+        "program_code": result.program_code,
+    }
 
 
-@router.post("/redemptions/{redemption_id}/void", response_model=VoidRead,
-             responses={404: {"description": "NOT_FOUND"},
-                        409: {"description": "REDEMPTION_CLAIMED, VOID_WINDOW_CLOSED"}})
-async def void_redemption(redemption_id: uuid.UUID, body: VoidCreate, pool: RawPoolDep,
-                          request: Request,
-                          principal: Principal = require(Role.terminal, Role.provider_admin,
-                                                         Role.provider_staff)) -> dict:
+@router.post(
+    "/redemptions/{redemption_id}/void",
+    response_model=VoidRead,
+    responses={
+        404: {"description": "NOT_FOUND"},
+        409: {"description": "REDEMPTION_CLAIMED, VOID_WINDOW_CLOSED"},
+    },
+)
+async def void_redemption(
+    redemption_id: uuid.UUID,
+    body: VoidCreate,
+    pool: RawPoolDep,
+    request: Request,
+    principal: Principal = require(Role.terminal, Role.provider_admin, Role.provider_staff),
+) -> dict:
     """Void a redemption of your own provider, the same day and before it is claimed.
 
     The subsidy goes back on the voucher and `redemption.voided` goes to the ledger; a
@@ -171,10 +223,16 @@ async def void_redemption(redemption_id: uuid.UUID, body: VoidCreate, pool: RawP
     (`already_voided: true`) and changes nothing.
     """
     if not principal.provider_id:
-        raise AppError("No provider in scope.", code="OUT_OF_SCOPE", field="provider_id",
-                       status_code=403)
-    result = await flow.void(pool, redemption_id, provider_id=principal.provider_id,
-                             actor=principal.sub, reason=body.reason)
+        raise AppError(
+            "No provider in scope.", code="OUT_OF_SCOPE", field="provider_id", status_code=403
+        )
+    result = await flow.void(
+        pool,
+        redemption_id,
+        provider_id=principal.provider_id,
+        actor=principal.sub,
+        reason=body.reason,
+    )
     # The void recorded its co-payment's refund; send it to Stripe now. If Stripe does not
     # answer, the void still stands (200) and the retry loop sends the refund later.
     from services.voucher.api.copay import gateway
@@ -185,8 +243,9 @@ async def void_redemption(redemption_id: uuid.UUID, body: VoidCreate, pool: RawP
 
 
 @router.post("/internal/redemptions/claim", response_model=ClaimRead)
-async def claim_redemptions(body: ClaimCreate, pool: RawPoolDep,
-                            _: Principal = require(Role.service)) -> dict:
+async def claim_redemptions(
+    body: ClaimCreate, pool: RawPoolDep, _: Principal = require(Role.service)
+) -> dict:
     """(Ledger settlement) Mark redemptions as claimed: they can no longer be voided.
 
     All or nothing: 409 REDEMPTION_VOIDED if any is voided, REDEMPTION_ALREADY_CLAIMED if any
@@ -197,35 +256,46 @@ async def claim_redemptions(body: ClaimCreate, pool: RawPoolDep,
 
 def _read(row: Any) -> dict:
     return {
-        "id": str(row["id"]), "voucher_id": str(row["voucher_id"]),
-        "beneficiary_id": str(row["beneficiary_id"]), "provider_id": row["provider_id"],
-        "terminal_id": row["terminal_id"], "service_code": row["service_code"],
-        "category": row["category"], "gross_fen": row["gross_fen"],
-        "subsidy_fen": row["subsidy_fen"], "copay_fen": row["copay_fen"],
-        "day_on": row["day_on"], "created_at": row["created_at"], "status": row["status"],
-        "voided_at": row["voided_at"], "void_reason": row["void_reason"],
+        "id": str(row["id"]),
+        "voucher_id": str(row["voucher_id"]),
+        "beneficiary_id": str(row["beneficiary_id"]),
+        "provider_id": row["provider_id"],
+        "terminal_id": row["terminal_id"],
+        "service_code": row["service_code"],
+        "category": row["category"],
+        "gross_fen": row["gross_fen"],
+        "subsidy_fen": row["subsidy_fen"],
+        "copay_fen": row["copay_fen"],
+        "day_on": row["day_on"],
+        "created_at": row["created_at"],
+        "status": row["status"],
+        "voided_at": row["voided_at"],
+        "void_reason": row["void_reason"],
         "claimed": row["claimed_at"] is not None,
     }
 
 
 @router.get("/redemptions", response_model=list[RedemptionRead])
-async def provider_day(pool: RawPoolDep, provider_id: Annotated[str, Query(max_length=64)],
-                       date_: Annotated[date, Query(alias="date")],
-                       principal: Principal = require(Role.terminal, Role.provider_admin,
-                                                      Role.provider_staff, Role.service)
-                       ) -> list[dict]:
+async def provider_day(
+    pool: RawPoolDep,
+    provider_id: Annotated[str, Query(max_length=64)],
+    date_: Annotated[date, Query(alias="date")],
+    principal: Principal = require(
+        Role.terminal, Role.provider_admin, Role.provider_staff, Role.service
+    ),
+) -> list[dict]:
     """A provider's redemptions of one day (Asia/Shanghai), oldest first."""
     principal.ensure_provider(provider_id)
     return [_read(r) for r in await repo.for_provider_day(pool, provider_id, date_)]
 
 
-@router.get("/beneficiaries/{beneficiary_id}/redemptions",
-            response_model=list[RedemptionRead])
-async def beneficiary_history(beneficiary_id: uuid.UUID, pool: RawPoolDep,
-                              limit: Annotated[int, Query(ge=1, le=500)] = 100,
-                              principal: Principal = require(Role.beneficiary, Role.proxy,
-                                                             Role.civil_affairs)
-                              ) -> list[dict]:
+@router.get("/beneficiaries/{beneficiary_id}/redemptions", response_model=list[RedemptionRead])
+async def beneficiary_history(
+    beneficiary_id: uuid.UUID,
+    pool: RawPoolDep,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    principal: Principal = require(Role.beneficiary, Role.proxy, Role.civil_affairs),
+) -> list[dict]:
     """The person's redemptions, newest first (the person, a proxy, or an officer of the
     person's region)."""
     if principal.role in (Role.beneficiary, Role.proxy):
@@ -239,8 +309,9 @@ async def beneficiary_history(beneficiary_id: uuid.UUID, pool: RawPoolDep,
 
 
 @router.get("/outbox/lag", response_model=OutboxLag)
-async def outbox_lag(pool: RawPoolDep,
-                     _: Principal = require(Role.civil_affairs, Role.finance, Role.auditor,
-                                            Role.service)) -> dict:
+async def outbox_lag(
+    pool: RawPoolDep,
+    _: Principal = require(Role.civil_affairs, Role.finance, Role.auditor, Role.service),
+) -> dict:
     """How far the ledger relay is behind: undelivered events and the oldest one's age."""
     return await outbox_repo.lag(pool)

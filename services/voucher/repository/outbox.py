@@ -17,16 +17,22 @@ INSERT_EVENT = text(
 )
 
 
-async def enqueue(session: AsyncSession, type_: str, payload: dict[str, Any],
-                  occurred_at: datetime | None = None) -> str:
+async def enqueue(
+    session: AsyncSession, type_: str, payload: dict[str, Any], occurred_at: datetime | None = None
+) -> str:
     """Add an event to the outbox inside the caller's transaction; returns its event id."""
     import orjson
 
     event_id = new_uuid()
-    await session.execute(INSERT_EVENT, {
-        "event_id": event_id, "type": type_,
-        "payload": orjson.dumps(payload).decode(), "occurred_at": occurred_at,
-    })
+    await session.execute(
+        INSERT_EVENT,
+        {
+            "event_id": event_id,
+            "type": type_,
+            "payload": orjson.dumps(payload).decode(),
+            "occurred_at": occurred_at,
+        },
+    )
     return str(event_id)
 
 
@@ -45,9 +51,12 @@ SELECT count(*) FILTER (WHERE delivered_at IS NULL) AS undelivered,
 async def lag(conn: Any) -> dict[str, Any]:
     """How far the relay is behind: undelivered events and the age of the oldest."""
     row = await conn.fetchrow(LAG_SQL)
-    return {"undelivered": int(row["undelivered"]), "rejected": int(row["rejected"]),
-            "oldest_undelivered_at": row["oldest"],
-            "oldest_age_s": float(row["oldest_age_s"])}
+    return {
+        "undelivered": int(row["undelivered"]),
+        "rejected": int(row["rejected"]),
+        "oldest_undelivered_at": row["oldest"],
+        "oldest_age_s": float(row["oldest_age_s"]),
+    }
 
 
 # One relay delivers at a time: the turn is this transaction-scoped advisory lock, held while
@@ -77,7 +86,9 @@ async def mark_delivered(conn: Any, ids: list[int]) -> None:
     if ids:
         await conn.execute(
             "UPDATE outbox SET delivered_at = now(), attempts = attempts + 1, last_error = NULL "
-            "WHERE id = ANY($1::bigint[])", ids)
+            "WHERE id = ANY($1::bigint[])",
+            ids,
+        )
 
 
 async def mark_rejected(conn: Any, rejected: list[tuple[int, str]]) -> None:
@@ -85,11 +96,17 @@ async def mark_rejected(conn: Any, rejected: list[tuple[int, str]]) -> None:
     for outbox_id, error in rejected:
         await conn.execute(
             "UPDATE outbox SET delivered_at = now(), rejected = true, attempts = attempts + 1, "
-            "last_error = $2 WHERE id = $1", outbox_id, error[:500])
+            "last_error = $2 WHERE id = $1",
+            outbox_id,
+            error[:500],
+        )
 
 
 async def mark_failed(conn: Any, ids: list[int], error: str) -> None:
     if ids:
         await conn.execute(
             "UPDATE outbox SET attempts = attempts + 1, last_error = $2 "
-            "WHERE id = ANY($1::bigint[])", ids, error[:500])
+            "WHERE id = ANY($1::bigint[])",
+            ids,
+            error[:500],
+        )

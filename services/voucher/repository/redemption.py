@@ -91,29 +91,62 @@ SELECT $9::uuid AS id, u.id AS voucher_id, u.subsidy AS subsidy_fen,
 """
 
 
-async def redeem(conn: asyncpg.Connection | asyncpg.Pool, *, beneficiary_id: uuid.UUID,
-                 nonce: bytes | None, nonce_expires_at: datetime | None, provider_kind: str,
-                 category: str, gross_fen: int, today: date, now: datetime,
-                 redemption_id: uuid.UUID, event_id: uuid.UUID, provider_id: str,
-                 terminal_id: str | None, service_code: str, idempotency_key: str,
-                 request_hash: bytes, card_id: uuid.UUID | None,
-                 provider_region: str | None) -> asyncpg.Record | None:
+async def redeem(
+    conn: asyncpg.Connection | asyncpg.Pool,
+    *,
+    beneficiary_id: uuid.UUID,
+    nonce: bytes | None,
+    nonce_expires_at: datetime | None,
+    provider_kind: str,
+    category: str,
+    gross_fen: int,
+    today: date,
+    now: datetime,
+    redemption_id: uuid.UUID,
+    event_id: uuid.UUID,
+    provider_id: str,
+    terminal_id: str | None,
+    service_code: str,
+    idempotency_key: str,
+    request_hash: bytes,
+    card_id: uuid.UUID | None,
+    provider_region: str | None,
+) -> asyncpg.Record | None:
     """Run the one-statement redemption; the row (id, voucher_id, subsidy_fen, copay_fen,
     balance_fen) on success, None when no voucher could pay. Raises UniqueViolationError on a
     used nonce or a repeated idempotency key (the statement then changed nothing)."""
     return await conn.fetchrow(
-        REDEEM, beneficiary_id, nonce, nonce_expires_at, provider_kind, category, gross_fen,
-        today, now, redemption_id, event_id, provider_id, terminal_id, service_code,
-        idempotency_key, request_hash, card_id, provider_region)
+        REDEEM,
+        beneficiary_id,
+        nonce,
+        nonce_expires_at,
+        provider_kind,
+        category,
+        gross_fen,
+        today,
+        now,
+        redemption_id,
+        event_id,
+        provider_id,
+        terminal_id,
+        service_code,
+        idempotency_key,
+        request_hash,
+        card_id,
+        provider_region,
+    )
 
 
 # --- cold path ----------------------------------------------------------------------------
+
 
 async def by_idempotency_key(conn: Any, provider_id: str, key: str) -> asyncpg.Record | None:
     return await conn.fetchrow(
         "SELECT id, voucher_id, subsidy_fen, copay_fen, balance_after_fen AS balance_fen, "
         "request_hash FROM redemption WHERE provider_id = $1 AND idempotency_key = $2",
-        provider_id, key)
+        provider_id,
+        key,
+    )
 
 
 async def nonce_used(conn: Any, nonce: bytes) -> bool:
@@ -124,8 +157,14 @@ async def beneficiary_status(conn: Any, beneficiary_id: uuid.UUID) -> str | None
     return await conn.fetchval("SELECT status FROM beneficiary WHERE id = $1", beneficiary_id)
 
 
-async def candidate_voucher(conn: Any, beneficiary_id: uuid.UUID, kind: str, category: str,
-                            now: datetime, provider_region: str | None) -> asyncpg.Record | None:
+async def candidate_voucher(
+    conn: Any,
+    beneficiary_id: uuid.UUID,
+    kind: str,
+    category: str,
+    now: datetime,
+    provider_region: str | None,
+) -> asyncpg.Record | None:
     """The voucher the statement would have used, or else an exhausted one or one for
     another area, to explain a refusal."""
     return await conn.fetchrow(
@@ -139,7 +178,12 @@ async def candidate_voucher(conn: Any, beneficiary_id: uuid.UUID, kind: str, cat
             ORDER BY coalesce(starts_with($5::text, spend_region_prefix), false) DESC,
                      status = 'active' DESC, priority, valid_until, id
             LIMIT 1""",
-        beneficiary_id, kind, category, now, provider_region)
+        beneficiary_id,
+        kind,
+        category,
+        now,
+        provider_region,
+    )
 
 
 async def purge_nonces(conn: Any, before: datetime) -> int:
@@ -153,21 +197,25 @@ async def purge_nonces(conn: Any, before: datetime) -> int:
 REDEMPTION_COLUMNS = (
     "id, voucher_id, beneficiary_id, provider_id, terminal_id, service_code, category, "
     "gross_fen, subsidy_fen, copay_fen, balance_after_fen, day_on, created_at, status, "
-    "voided_at, void_reason, claimed_at, claim_id")
+    "voided_at, void_reason, claimed_at, claim_id"
+)
 
 
 async def lock_redemption(conn: Any, redemption_id: uuid.UUID) -> asyncpg.Record | None:
     return await conn.fetchrow(
-        f"SELECT {REDEMPTION_COLUMNS} FROM redemption WHERE id = $1 FOR UPDATE", redemption_id)
+        f"SELECT {REDEMPTION_COLUMNS} FROM redemption WHERE id = $1 FOR UPDATE", redemption_id
+    )
 
 
 async def get_redemption(conn: Any, redemption_id: uuid.UUID) -> asyncpg.Record | None:
     return await conn.fetchrow(
-        f"SELECT {REDEMPTION_COLUMNS} FROM redemption WHERE id = $1", redemption_id)
+        f"SELECT {REDEMPTION_COLUMNS} FROM redemption WHERE id = $1", redemption_id
+    )
 
 
-async def restore_balance(conn: Any, *, voucher_id: uuid.UUID, subsidy_fen: int,
-                          day_on: date, now: datetime) -> asyncpg.Record:
+async def restore_balance(
+    conn: Any, *, voucher_id: uuid.UUID, subsidy_fen: int, day_on: date, now: datetime
+) -> asyncpg.Record:
     """Give a voided redemption's subsidy back (and its use of the day's limits)."""
     return await conn.fetchrow(
         """UPDATE voucher
@@ -181,50 +229,78 @@ async def restore_balance(conn: Any, *, voucher_id: uuid.UUID, subsidy_fen: int,
             WHERE id = $1
         RETURNING id, beneficiary_id, balance_fen, program_code, period, region_code,
                   budget_region_code, funding_shares::text AS funding_shares""",
-        voucher_id, subsidy_fen, day_on, now)
+        voucher_id,
+        subsidy_fen,
+        day_on,
+        now,
+    )
 
 
-async def mark_voided(conn: Any, redemption_id: uuid.UUID, *, now: datetime, by: str,
-                      reason: str) -> None:
+async def mark_voided(
+    conn: Any, redemption_id: uuid.UUID, *, now: datetime, by: str, reason: str
+) -> None:
     await conn.execute(
         "UPDATE redemption SET status = 'voided', voided_at = $2, voided_by = $3, "
-        "void_reason = $4 WHERE id = $1", redemption_id, now, by, reason)
+        "void_reason = $4 WHERE id = $1",
+        redemption_id,
+        now,
+        by,
+        reason,
+    )
 
 
-async def insert_event(conn: Any, *, event_id: uuid.UUID, type_: str, payload_json: str,
-                       occurred_at: datetime) -> None:
+async def insert_event(
+    conn: Any, *, event_id: uuid.UUID, type_: str, payload_json: str, occurred_at: datetime
+) -> None:
     await conn.execute(
-        "INSERT INTO outbox (event_id, type, payload, occurred_at) "
-        "VALUES ($1, $2, $3::jsonb, $4)", event_id, type_, payload_json, occurred_at)
+        "INSERT INTO outbox (event_id, type, payload, occurred_at) VALUES ($1, $2, $3::jsonb, $4)",
+        event_id,
+        type_,
+        payload_json,
+        occurred_at,
+    )
 
 
 async def lock_many(conn: Any, ids: list[uuid.UUID]) -> list[asyncpg.Record]:
     return await conn.fetch(
         "SELECT id, status, claimed_at, claim_id FROM redemption WHERE id = ANY($1::uuid[]) "
-        "ORDER BY id FOR UPDATE", ids)
+        "ORDER BY id FOR UPDATE",
+        ids,
+    )
 
 
 async def mark_claimed(conn: Any, ids: list[uuid.UUID], claim_id: str, now: datetime) -> None:
     await conn.execute(
         "UPDATE redemption SET claimed_at = $3, claim_id = $2 "
-        "WHERE id = ANY($1::uuid[]) AND claimed_at IS NULL", ids, claim_id, now)
+        "WHERE id = ANY($1::uuid[]) AND claimed_at IS NULL",
+        ids,
+        claim_id,
+        now,
+    )
 
 
 # --- lists ---------------------------------------------------------------------------------
 
+
 async def for_provider_day(conn: Any, provider_id: str, day: date) -> list[asyncpg.Record]:
     return await conn.fetch(
         f"SELECT {REDEMPTION_COLUMNS} FROM redemption WHERE provider_id = $1 AND day_on = $2 "
-        "ORDER BY created_at, id", provider_id, day)
+        "ORDER BY created_at, id",
+        provider_id,
+        day,
+    )
 
 
-async def for_beneficiary(conn: Any, beneficiary_id: uuid.UUID,
-                          limit: int) -> list[asyncpg.Record]:
+async def for_beneficiary(conn: Any, beneficiary_id: uuid.UUID, limit: int) -> list[asyncpg.Record]:
     return await conn.fetch(
         f"SELECT {REDEMPTION_COLUMNS} FROM redemption WHERE beneficiary_id = $1 "
-        "ORDER BY created_at DESC, id DESC LIMIT $2", beneficiary_id, limit)
+        "ORDER BY created_at DESC, id DESC LIMIT $2",
+        beneficiary_id,
+        limit,
+    )
 
 
 async def beneficiary_region(conn: Any, beneficiary_id: uuid.UUID) -> asyncpg.Record | None:
     return await conn.fetchrow(
-        "SELECT id, status, region_code FROM beneficiary WHERE id = $1", beneficiary_id)
+        "SELECT id, status, region_code FROM beneficiary WHERE id = $1", beneficiary_id
+    )

@@ -13,17 +13,33 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 CareSetting = Literal["home", "community", "institution"]
-ProviderKind = Literal["meal_point", "community_embedded", "rural_station", "institution",
-                       "home_care"]
-ServiceCategory = Literal["meal", "day_care", "rehab_nursing", "bathing", "cleaning", "escort",
-                          "emergency_call", "medical_escort", "home_care_hours",
-                          "institution_stay", "respite_stay"]
+ProviderKind = Literal[
+    "meal_point", "community_embedded", "rural_station", "institution", "home_care"
+]
+ServiceCategory = Literal[
+    "meal",
+    "day_care",
+    "rehab_nursing",
+    "bathing",
+    "cleaning",
+    "escort",
+    "emergency_call",
+    "medical_escort",
+    "home_care_hours",
+    "institution_stay",
+    "respite_stay",
+]
 SpendScope = Literal["province", "city", "county"]
 # Digits of a GB/T 2260 code that name an area of each level.
 SPEND_SCOPE_DIGITS: dict[str, int] = {"province": 2, "city": 4, "county": 6}
 CARE_SETTINGS: tuple[str, ...] = ("home", "community", "institution")
-PROVIDER_KINDS: tuple[str, ...] = ("meal_point", "community_embedded", "rural_station",
-                                   "institution", "home_care")
+PROVIDER_KINDS: tuple[str, ...] = (
+    "meal_point",
+    "community_embedded",
+    "rural_station",
+    "institution",
+    "home_care",
+)
 
 
 class Eligibility(BaseModel):
@@ -92,14 +108,18 @@ class ProgramConfig(BaseModel):
     unused_balance: Literal["release"] = "release"
     # Funding shares by source, basis points summing to 10,000.
     funding_shares: dict[str, int] = Field(
-        default_factory=lambda: {"central": 9500, "regional": 500})
+        default_factory=lambda: {"central": 9500, "regional": 500}
+    )
 
     @model_validator(mode="after")
     def _check(self) -> ProgramConfig:
         if not self.settings:
             raise ValueError("settings: at least one care setting must be configured")
-        if (not self.funding_shares or any(v < 0 for v in self.funding_shares.values())
-                or sum(self.funding_shares.values()) != 10_000):
+        if (
+            not self.funding_shares
+            or any(v < 0 for v in self.funding_shares.values())
+            or sum(self.funding_shares.values()) != 10_000
+        ):
             raise ValueError("funding_shares must be non-negative basis points summing to 10000")
         if any(not re.fullmatch(r"[a-z][a-z0-9_]{0,31}", k) for k in self.funding_shares):
             raise ValueError("funding source names must be lower-case identifiers")

@@ -9,10 +9,8 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 Fen = Annotated[int, Field(strict=True, gt=0, le=100_000_000)]
-Code = Annotated[str, StringConstraints(min_length=1, max_length=64,
-                                        pattern=r"^[A-Za-z0-9_.-]+$")]
-Key = Annotated[str, StringConstraints(min_length=8, max_length=128,
-                                       pattern=r"^[A-Za-z0-9_.:-]+$")]
+Code = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
+Key = Annotated[str, StringConstraints(min_length=8, max_length=128, pattern=r"^[A-Za-z0-9_.:-]+$")]
 
 
 class RedemptionCreate(BaseModel):
@@ -55,8 +53,7 @@ class RedemptionCreated(BaseModel):
 class VoidCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
-                                             max_length=500)]
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
 
 
 class VoidRead(BaseModel):

@@ -45,8 +45,9 @@ def check_scores(scores: dict[str, int]) -> None:
     for name, top in SCORE_RANGES.items():
         value = scores.get(name)
         if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= top:
-            raise ScoreOutOfRange(f"{name} must be an integer from 0 to {top}.",
-                                  field=f"assessment.scores.{name}")
+            raise ScoreOutOfRange(
+                f"{name} must be an integer from 0 to {top}.", field=f"assessment.scores.{name}"
+            )
 
 
 def grade_of_total(total: int) -> int:
@@ -57,8 +58,14 @@ def grade_of_total(total: int) -> int:
     raise ScoreOutOfRange("The total score must be from 0 to 90.", field="assessment.scores")
 
 
-def adjusted_grade(preliminary: int, *, coma: bool = False, dementia: bool = False,
-                   mental_disorder: bool = False, care_risk_events: int = 0) -> int:
+def adjusted_grade(
+    preliminary: int,
+    *,
+    coma: bool = False,
+    dementia: bool = False,
+    mental_disorder: bool = False,
+    care_risk_events: int = 0,
+) -> int:
     """The standard's adjustments, each making the grade worse, capped at 4 (total):
 
     - in a coma: grade 4 whatever the scores;
@@ -88,8 +95,9 @@ def add_months(day: date, months: int) -> date:
     raise AssertionError("unreachable")
 
 
-def assess(scores: dict[str, int], flags: dict[str, object], assessed_on: date,
-           today: date) -> AssessmentResult:
+def assess(
+    scores: dict[str, int], flags: dict[str, object], assessed_on: date, today: date
+) -> AssessmentResult:
     """Validate and grade one assessment. It is valid for 12 months from the day it was made
     (up to the day before the same date a year later)."""
     check_scores(scores)

@@ -68,16 +68,19 @@ def parse_national_id(raw: str, today: date) -> NationalId:
     if not _ID_SHAPE.match(value):
         raise InvalidNationalId(field="national_id")
     if check_digit(value[:17]) != value[17]:
-        raise InvalidNationalId("The national ID's check character does not match.",
-                                field="national_id")
+        raise InvalidNationalId(
+            "The national ID's check character does not match.", field="national_id"
+        )
     try:
         birth_on = date(int(value[6:10]), int(value[10:12]), int(value[12:14]))
     except ValueError as exc:
-        raise InvalidNationalId("The national ID holds no valid birth date.",
-                                field="national_id") from exc
+        raise InvalidNationalId(
+            "The national ID holds no valid birth date.", field="national_id"
+        ) from exc
     if birth_on > today or birth_on.year < 1880:
-        raise InvalidNationalId("The national ID holds no plausible birth date.",
-                                field="national_id")
+        raise InvalidNationalId(
+            "The national ID holds no plausible birth date.", field="national_id"
+        )
     sex = "M" if int(value[16]) % 2 == 1 else "F"
     return NationalId(value, birth_on, sex)
 
@@ -117,8 +120,9 @@ class Enrolled:
     region_code: str
 
 
-async def enrol(session: AsyncSession, data: BeneficiaryCreate, *, cipher: PiiCipher,
-                who: str, today: date) -> Enrolled:
+async def enrol(
+    session: AsyncSession, data: BeneficiaryCreate, *, cipher: PiiCipher, who: str, today: date
+) -> Enrolled:
     """Enrol one person with their assessment. Every check runs before anything is written;
     an already enrolled national ID is refused (BENEFICIARY_EXISTS), never created twice."""
     nid = parse_national_id(data.national_id, today)
@@ -132,35 +136,64 @@ async def enrol(session: AsyncSession, data: BeneficiaryCreate, *, cipher: PiiCi
     if await repo.id_by_national_id_hash(session, nid_hash) is not None:
         raise BeneficiaryExists(field="national_id")
     beneficiary_id = new_uuid()
-    inserted = await repo.insert_beneficiary(session, {
-        "id": beneficiary_id,
-        "national_id_enc": cipher.encrypt(nid.value, context=b"national_id"),
-        "national_id_hash": nid_hash,
-        "phone_enc": cipher.encrypt(phone, context=b"phone") if phone else None,
-        "phone_hash": cipher.lookup_hash(phone) if phone else None,
-        "name": data.name, "birth_on": nid.birth_on, "sex": nid.sex,
-        "region_code": region_code, "address": data.address, "lat": data.lat, "lon": data.lon,
-        "care_setting": data.care_setting, "dibao": data.dibao, "grade": result.grade,
-        "grade_valid_until": result.valid_until, "created_by": who,
-    })
+    inserted = await repo.insert_beneficiary(
+        session,
+        {
+            "id": beneficiary_id,
+            "national_id_enc": cipher.encrypt(nid.value, context=b"national_id"),
+            "national_id_hash": nid_hash,
+            "phone_enc": cipher.encrypt(phone, context=b"phone") if phone else None,
+            "phone_hash": cipher.lookup_hash(phone) if phone else None,
+            "name": data.name,
+            "birth_on": nid.birth_on,
+            "sex": nid.sex,
+            "region_code": region_code,
+            "address": data.address,
+            "lat": data.lat,
+            "lon": data.lon,
+            "care_setting": data.care_setting,
+            "dibao": data.dibao,
+            "grade": result.grade,
+            "grade_valid_until": result.valid_until,
+            "created_by": who,
+        },
+    )
     if not inserted:
         raise BeneficiaryExists(field="national_id")
     if data.payout_account is not None:
-        await repo.set_payout_account(session, beneficiary_id,
-                                      seal_payout_account(cipher, data.payout_account), who)
-    await repo.insert_assessment(session, {
-        "id": new_uuid(), "beneficiary_id": beneficiary_id, **scores, "flags": flags,
-        "total": result.total, "grade": result.grade,
-        "assessed_on": data.assessment.assessed_on, "valid_until": result.valid_until,
-        "assessor": data.assessment.assessor, "created_by": who,
-    })
+        await repo.set_payout_account(
+            session, beneficiary_id, seal_payout_account(cipher, data.payout_account), who
+        )
+    await repo.insert_assessment(
+        session,
+        {
+            "id": new_uuid(),
+            "beneficiary_id": beneficiary_id,
+            **scores,
+            "flags": flags,
+            "total": result.total,
+            "grade": result.grade,
+            "assessed_on": data.assessment.assessed_on,
+            "valid_until": result.valid_until,
+            "assessor": data.assessment.assessor,
+            "created_by": who,
+        },
+    )
     on = today.replace(day=1)
     eligible = [
-        p.code for p in await program_service.all_programs(session)
+        p.code
+        for p in await program_service.all_programs(session)
         if program_service.is_eligible(
-            p.config, birth_on=nid.birth_on, grade=result.grade,
-            grade_valid_until=result.valid_until, dibao=data.dibao,
-            care_setting=data.care_setting, region_code=region_code, status="active", on=on)
+            p.config,
+            birth_on=nid.birth_on,
+            grade=result.grade,
+            grade_valid_until=result.valid_until,
+            dibao=data.dibao,
+            care_setting=data.care_setting,
+            region_code=region_code,
+            status="active",
+            on=on,
+        )
     ]
     return Enrolled(beneficiary_id, result.grade, eligible, region_code)
 
@@ -170,34 +203,46 @@ async def enrol(session: AsyncSession, data: BeneficiaryCreate, *, cipher: PiiCi
 
 def present(row: dict[str, Any], cipher: PiiCipher) -> dict[str, Any]:
     """A beneficiary row as the API shows it: personal data decrypted only to be masked."""
-    out = {k: v for k, v in row.items()
-           if k not in ("national_id_enc", "phone_enc", "payout_account_enc",
-                        "payout_account_set_at")}
+    out = {
+        k: v
+        for k, v in row.items()
+        if k not in ("national_id_enc", "phone_enc", "payout_account_enc", "payout_account_set_at")
+    }
     out["id"] = str(row["id"])
     out["national_id_masked"] = mask_national_id(
-        cipher.decrypt(row["national_id_enc"], context=b"national_id"))
-    out["phone_masked"] = (mask_phone(cipher.decrypt(row["phone_enc"], context=b"phone"))
-                           if row.get("phone_enc") else None)
+        cipher.decrypt(row["national_id_enc"], context=b"national_id")
+    )
+    out["phone_masked"] = (
+        mask_phone(cipher.decrypt(row["phone_enc"], context=b"phone"))
+        if row.get("phone_enc")
+        else None
+    )
     out["payout_account"] = present_payout_account(row, cipher)
     return out
 
 
-async def get(session: AsyncSession, beneficiary_id: uuid.UUID, *, lock: bool = False
-              ) -> dict[str, Any]:
+async def get(
+    session: AsyncSession, beneficiary_id: uuid.UUID, *, lock: bool = False
+) -> dict[str, Any]:
     row = await repo.get(session, beneficiary_id, lock=lock)
     if row is None:
         raise BeneficiaryNotFound(field="beneficiary_id")
     return row
 
 
-async def get_in_scope(session: AsyncSession, beneficiary_id: uuid.UUID,
-                       covers_region: Callable[[str], bool], *, lock: bool = False
-                       ) -> dict[str, Any]:
+async def get_in_scope(
+    session: AsyncSession,
+    beneficiary_id: uuid.UUID,
+    covers_region: Callable[[str], bool],
+    *,
+    lock: bool = False,
+) -> dict[str, Any]:
     """The person, if the caller's region covers theirs; otherwise 403 OUT_OF_SCOPE."""
     row = await get(session, beneficiary_id, lock=lock)
     if not covers_region(row["region_code"]):
-        raise Forbidden("This person is outside your region.", code="OUT_OF_SCOPE",
-                        field="beneficiary_id")
+        raise Forbidden(
+            "This person is outside your region.", code="OUT_OF_SCOPE", field="beneficiary_id"
+        )
     return row
 
 
@@ -211,8 +256,9 @@ ALLOWED_TRANSITIONS: dict[str, set[str]] = {
 }
 
 
-async def change_status(session: AsyncSession, row: dict[str, Any], status: str,
-                        reason: str) -> dict[str, Any]:
+async def change_status(
+    session: AsyncSession, row: dict[str, Any], status: str, reason: str
+) -> dict[str, Any]:
     """Change a person's status at once. Leaving 'active' freezes every active voucher in the
     same transaction (database trigger); returning to 'active' unfreezes the vouchers still in
     their window. Asking for the current status again changes nothing."""
@@ -220,8 +266,7 @@ async def change_status(session: AsyncSession, row: dict[str, Any], status: str,
     if status == current:
         return row
     if status not in ALLOWED_TRANSITIONS[current]:
-        raise StatusTransitionNotAllowed(field="status",
-                                         details={"from": current, "to": status})
+        raise StatusTransitionNotAllowed(field="status", details={"from": current, "to": status})
     await repo.set_status(session, row["id"], status, reason)
     if status == "active":
         await repo.unfreeze_vouchers(session, row["id"])
@@ -235,27 +280,42 @@ def present_proxy(row: dict[str, Any], cipher: PiiCipher) -> dict[str, Any]:
     out = {k: v for k, v in row.items() if k != "phone_enc"}
     out["id"] = str(row["id"])
     out["beneficiary_id"] = str(row["beneficiary_id"])
-    out["phone_masked"] = (mask_phone(cipher.decrypt(row["phone_enc"], context=b"phone"))
-                           if row.get("phone_enc") else None)
+    out["phone_masked"] = (
+        mask_phone(cipher.decrypt(row["phone_enc"], context=b"phone"))
+        if row.get("phone_enc")
+        else None
+    )
     return out
 
 
-async def add_proxy(session: AsyncSession, beneficiary_id: uuid.UUID, data: ProxyCreate, *,
-                    cipher: PiiCipher, who: str) -> dict[str, Any]:
+async def add_proxy(
+    session: AsyncSession,
+    beneficiary_id: uuid.UUID,
+    data: ProxyCreate,
+    *,
+    cipher: PiiCipher,
+    who: str,
+) -> dict[str, Any]:
     phone = normalise_phone(data.phone)
     proxy_id = new_uuid()
-    await repo.insert_proxy(session, {
-        "id": proxy_id, "beneficiary_id": beneficiary_id, "proxy_sub": data.proxy_sub,
-        "name": data.name.strip(), "relation": data.relation.strip(),
-        "phone_enc": cipher.encrypt(phone, context=b"phone") if phone else None,
-        "created_by": who,
-    })
-    return next(p for p in await repo.list_proxies(session, beneficiary_id)
-                if p["id"] == proxy_id)
+    await repo.insert_proxy(
+        session,
+        {
+            "id": proxy_id,
+            "beneficiary_id": beneficiary_id,
+            "proxy_sub": data.proxy_sub,
+            "name": data.name.strip(),
+            "relation": data.relation.strip(),
+            "phone_enc": cipher.encrypt(phone, context=b"phone") if phone else None,
+            "created_by": who,
+        },
+    )
+    return next(p for p in await repo.list_proxies(session, beneficiary_id) if p["id"] == proxy_id)
 
 
-async def revoke_proxy(session: AsyncSession, beneficiary_id: uuid.UUID, proxy_id: uuid.UUID
-                       ) -> dict[str, Any]:
+async def revoke_proxy(
+    session: AsyncSession, beneficiary_id: uuid.UUID, proxy_id: uuid.UUID
+) -> dict[str, Any]:
     row = await repo.revoke_proxy(session, beneficiary_id, proxy_id)
     if row is None:
         raise ProxyNotFound(field="proxy_id")
@@ -271,8 +331,10 @@ async def may_read(session: AsyncSession, principal: Any, row: dict[str, Any]) -
     if principal.role == Role.beneficiary:
         return principal.may_act_for(beneficiary_id)
     if principal.role == Role.proxy:
-        return (principal.may_act_for(beneficiary_id) and
-                await repo.active_proxy_for(session, row["id"], principal.sub) is not None)
+        return (
+            principal.may_act_for(beneficiary_id)
+            and await repo.active_proxy_for(session, row["id"], principal.sub) is not None
+        )
     if principal.role in (Role.civil_affairs, Role.service):
         return principal.covers_region(row["region_code"])
     return False
@@ -281,19 +343,30 @@ async def may_read(session: AsyncSession, principal: Any, row: dict[str, Any]) -
 # --- reassessment --------------------------------------------------------------------------
 
 
-async def reassess(session: AsyncSession, row: dict[str, Any], data: Any, *, who: str,
-                   today: date) -> dict[str, Any]:
+async def reassess(
+    session: AsyncSession, row: dict[str, Any], data: Any, *, who: str, today: date
+) -> dict[str, Any]:
     """Record a new assessment; the newest one sets the person's grade and its validity."""
     scores = data.scores.model_dump()
     flags = data.flags.model_dump()
     result = assessment_rules.assess(scores, flags, data.assessed_on, today)
     latest = await repo.latest_assessment(session, row["id"])
     assessment_id = new_uuid()
-    await repo.insert_assessment(session, {
-        "id": assessment_id, "beneficiary_id": row["id"], **scores, "flags": flags,
-        "total": result.total, "grade": result.grade, "assessed_on": data.assessed_on,
-        "valid_until": result.valid_until, "assessor": data.assessor, "created_by": who,
-    })
+    await repo.insert_assessment(
+        session,
+        {
+            "id": assessment_id,
+            "beneficiary_id": row["id"],
+            **scores,
+            "flags": flags,
+            "total": result.total,
+            "grade": result.grade,
+            "assessed_on": data.assessed_on,
+            "valid_until": result.valid_until,
+            "assessor": data.assessor,
+            "created_by": who,
+        },
+    )
     if latest is None or data.assessed_on >= latest["assessed_on"]:
         await repo.set_grade(session, row["id"], result.grade, result.valid_until)
     return await repo.latest_assessment(session, row["id"]) or {}
@@ -303,8 +376,9 @@ async def vouchers_of(session: AsyncSession, beneficiary_id: uuid.UUID) -> list[
     return await repo.vouchers_of(session, beneficiary_id)
 
 
-async def cash_benefits_of(session: AsyncSession, beneficiary_id: uuid.UUID
-                           ) -> list[dict[str, Any]]:
+async def cash_benefits_of(
+    session: AsyncSession, beneficiary_id: uuid.UUID
+) -> list[dict[str, Any]]:
     return await repo.cash_benefits_of(session, beneficiary_id)
 
 
@@ -312,8 +386,9 @@ async def list_proxies(session: AsyncSession, beneficiary_id: uuid.UUID) -> list
     return await repo.list_proxies(session, beneficiary_id)
 
 
-async def find_by_national_id(session: AsyncSession, raw: str, *, cipher: PiiCipher,
-                              today: date) -> dict[str, Any]:
+async def find_by_national_id(
+    session: AsyncSession, raw: str, *, cipher: PiiCipher, today: date
+) -> dict[str, Any]:
     """Look a person up by the keyed hash of their national ID (the ID itself is never
     compared in clear, and never stored unencrypted)."""
     nid = parse_national_id(raw, today)
@@ -337,7 +412,8 @@ def open_payout_account(cipher: PiiCipher, blob: bytes | None) -> dict[str, str]
     if not blob:
         return None
     return PayoutAccountCreate.model_validate_json(
-        cipher.decrypt(blob, context=_PAYOUT_CONTEXT)).model_dump()
+        cipher.decrypt(blob, context=_PAYOUT_CONTEXT)
+    ).model_dump()
 
 
 def mask_account_number(number: str) -> str:
@@ -349,22 +425,30 @@ def present_payout_account(row: dict[str, Any], cipher: PiiCipher) -> dict[str, 
     account = open_payout_account(cipher, row.get("payout_account_enc"))
     if account is None:
         return None
-    return {"bank_name": account["bank_name"],
-            "account_name_masked": mask_name(account["account_name"]),
-            "account_number_masked": mask_account_number(account["account_number"]),
-            "set_at": row.get("payout_account_set_at")}
+    return {
+        "bank_name": account["bank_name"],
+        "account_name_masked": mask_name(account["account_name"]),
+        "account_number_masked": mask_account_number(account["account_number"]),
+        "set_at": row.get("payout_account_set_at"),
+    }
 
 
-async def set_payout_account(session: AsyncSession, row: dict[str, Any],
-                             account: PayoutAccountCreate, *, cipher: PiiCipher, who: str
-                             ) -> dict[str, Any]:
+async def set_payout_account(
+    session: AsyncSession,
+    row: dict[str, Any],
+    account: PayoutAccountCreate,
+    *,
+    cipher: PiiCipher,
+    who: str,
+) -> dict[str, Any]:
     """Record (or replace) the person's payout account; answers the person, masked."""
     await repo.set_payout_account(session, row["id"], seal_payout_account(cipher, account), who)
     return await get(session, row["id"])
 
 
-async def payout_accounts(session: AsyncSession, ids: list[uuid.UUID], *, cipher: PiiCipher
-                          ) -> dict[str, Any]:
+async def payout_accounts(
+    session: AsyncSession, ids: list[uuid.UUID], *, cipher: PiiCipher
+) -> dict[str, Any]:
     """Full payout accounts of the people asked for (for the ledger's payment file); a
     person without one is answered with the account fields empty, an unknown id listed."""
     rows = await repo.payout_accounts(session, sorted(set(ids)))
@@ -372,7 +456,13 @@ async def payout_accounts(session: AsyncSession, ids: list[uuid.UUID], *, cipher
     accounts = []
     for r in rows:
         account = open_payout_account(cipher, r["payout_account_enc"]) or {}
-        accounts.append({"beneficiary_id": str(r["id"]), "name": r["name"],
-                         "region_code": r["region_code"], "status": r["status"], **account})
-    return {"accounts": accounts,
-            "unknown": sorted(str(i) for i in set(ids) - found)}
+        accounts.append(
+            {
+                "beneficiary_id": str(r["id"]),
+                "name": r["name"],
+                "region_code": r["region_code"],
+                "status": r["status"],
+                **account,
+            }
+        )
+    return {"accounts": accounts, "unknown": sorted(str(i) for i in set(ids) - found)}

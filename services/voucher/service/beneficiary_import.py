@@ -27,11 +27,29 @@ from services.voucher.repository import beneficiaries as repo
 from services.voucher.schemas.beneficiaries import BeneficiaryCreate
 from services.voucher.service import beneficiaries as service
 
-REQUIRED_COLUMNS = ("national_id", "name", "region_code", "address", "care_setting", "dibao",
-                    "self_care", "motor", "mental", "perception_social", "assessed_on",
-                    "assessor")
-OPTIONAL_COLUMNS = ("phone", "lat", "lon", "coma", "dementia", "mental_disorder",
-                    "care_risk_events")
+REQUIRED_COLUMNS = (
+    "national_id",
+    "name",
+    "region_code",
+    "address",
+    "care_setting",
+    "dibao",
+    "self_care",
+    "motor",
+    "mental",
+    "perception_social",
+    "assessed_on",
+    "assessor",
+)
+OPTIONAL_COLUMNS = (
+    "phone",
+    "lat",
+    "lon",
+    "coma",
+    "dementia",
+    "mental_disorder",
+    "care_risk_events",
+)
 MAX_ROWS = 20_000
 MAX_BYTES = 10 * 1024 * 1024
 _TRUE = {"1", "true", "yes", "y", "是", "t"}
@@ -88,12 +106,18 @@ def read_rows(content: bytes, filename: str | None) -> list[dict[str, str]]:
     header = [h.strip().lower() for h in table[0]]
     missing = [c for c in REQUIRED_COLUMNS if c not in header]
     if missing:
-        raise UnsupportedFile(f"Missing columns: {', '.join(missing)}.", field="file",
-                              code="MISSING_COLUMNS", details={"missing": missing})
+        raise UnsupportedFile(
+            f"Missing columns: {', '.join(missing)}.",
+            field="file",
+            code="MISSING_COLUMNS",
+            details={"missing": missing},
+        )
     if len(table) - 1 > MAX_ROWS:
         raise TooLarge(field="file")
-    return [{h: (row[i] if i < len(row) else "") for i, h in enumerate(header) if h}
-            for row in table[1:]]
+    return [
+        {h: (row[i] if i < len(row) else "") for i, h in enumerate(header) if h}
+        for row in table[1:]
+    ]
 
 
 def _bool(value: str, field: str) -> bool:
@@ -102,73 +126,103 @@ def _bool(value: str, field: str) -> bool:
         return True
     if v in _FALSE:
         return False
-    raise InvalidInput(f"{field} must be true/false (1/0, 是/否).", field=field,
-                       code="INVALID_VALUE")
+    raise InvalidInput(
+        f"{field} must be true/false (1/0, 是/否).", field=field, code="INVALID_VALUE"
+    )
 
 
 def to_create(row: dict[str, str]) -> BeneficiaryCreate:
     """A file row as an enrolment request; a refusal names the column."""
+
     def opt(name: str) -> str | None:
         return row.get(name) or None
 
     data = {
-        "national_id": row.get("national_id", ""), "name": row.get("name", ""),
-        "phone": opt("phone"), "region_code": row.get("region_code", ""),
-        "address": row.get("address", ""), "lat": opt("lat"), "lon": opt("lon"),
+        "national_id": row.get("national_id", ""),
+        "name": row.get("name", ""),
+        "phone": opt("phone"),
+        "region_code": row.get("region_code", ""),
+        "address": row.get("address", ""),
+        "lat": opt("lat"),
+        "lon": opt("lon"),
         "care_setting": row.get("care_setting", ""),
         "dibao": _bool(row.get("dibao", ""), "dibao"),
         "assessment": {
-            "scores": {k: row.get(k, "") for k in ("self_care", "motor", "mental",
-                                                   "perception_social")},
-            "flags": {"coma": _bool(row.get("coma", ""), "coma"),
-                      "dementia": _bool(row.get("dementia", ""), "dementia"),
-                      "mental_disorder": _bool(row.get("mental_disorder", ""),
-                                               "mental_disorder"),
-                      "care_risk_events": row.get("care_risk_events") or 0},
-            "assessed_on": row.get("assessed_on", ""), "assessor": row.get("assessor", ""),
+            "scores": {
+                k: row.get(k, "") for k in ("self_care", "motor", "mental", "perception_social")
+            },
+            "flags": {
+                "coma": _bool(row.get("coma", ""), "coma"),
+                "dementia": _bool(row.get("dementia", ""), "dementia"),
+                "mental_disorder": _bool(row.get("mental_disorder", ""), "mental_disorder"),
+                "care_risk_events": row.get("care_risk_events") or 0,
+            },
+            "assessed_on": row.get("assessed_on", ""),
+            "assessor": row.get("assessor", ""),
         },
     }
     try:
         return BeneficiaryCreate.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
-        loc = [str(p) for p in first.get("loc", ()) if p not in ("assessment", "scores",
-                                                                  "flags")]
+        loc = [str(p) for p in first.get("loc", ()) if p not in ("assessment", "scores", "flags")]
         field = loc[-1] if loc else "row"
         # pydantic's message names the rule, never the value (the value may be personal data)
-        raise InvalidInput(f"{field}: {first.get('msg', 'invalid')}", field=field,
-                           code="FIELD_REQUIRED" if first.get("type") == "missing"
-                           else "INVALID_VALUE") from None
+        raise InvalidInput(
+            f"{field}: {first.get('msg', 'invalid')}",
+            field=field,
+            code="FIELD_REQUIRED" if first.get("type") == "missing" else "INVALID_VALUE",
+        ) from None
 
 
-async def import_rows(session: AsyncSession, rows: list[dict[str, str]], *, cipher: PiiCipher,
-                      who: str, today: date, covers_region: Callable[[str], bool]
-                      ) -> list[dict[str, Any]]:
+async def import_rows(
+    session: AsyncSession,
+    rows: list[dict[str, str]],
+    *,
+    cipher: PiiCipher,
+    who: str,
+    today: date,
+    covers_region: Callable[[str], bool],
+) -> list[dict[str, Any]]:
     results: list[dict[str, Any]] = []
     for number, row in enumerate(rows, start=2):  # row 1 is the header
         try:
             data = to_create(row)
             if not covers_region(data.region_code.strip()):
-                raise AppError("This region is outside your scope.", code="OUT_OF_SCOPE",
-                               field="region_code", status_code=403)
+                raise AppError(
+                    "This region is outside your scope.",
+                    code="OUT_OF_SCOPE",
+                    field="region_code",
+                    status_code=403,
+                )
             async with session.begin_nested():
-                enrolled = await service.enrol(session, data, cipher=cipher, who=who,
-                                               today=today)
-            results.append({"row": number, "status": "created", "id": str(enrolled.id),
-                            "grade": enrolled.grade,
-                            "eligible_programs": enrolled.eligible_programs,
-                            "region_code": enrolled.region_code})
+                enrolled = await service.enrol(session, data, cipher=cipher, who=who, today=today)
+            results.append(
+                {
+                    "row": number,
+                    "status": "created",
+                    "id": str(enrolled.id),
+                    "grade": enrolled.grade,
+                    "eligible_programs": enrolled.eligible_programs,
+                    "region_code": enrolled.region_code,
+                }
+            )
         except BeneficiaryExists:
             existing = None
             try:
                 nid = service.parse_national_id(row.get("national_id", ""), today)
-                existing = await repo.id_by_national_id_hash(session,
-                                                              cipher.lookup_hash(nid.value))
+                existing = await repo.id_by_national_id_hash(session, cipher.lookup_hash(nid.value))
             except AppError:
                 pass
-            results.append({"row": number, "status": "duplicate",
-                            "id": str(existing) if existing else None})
+            results.append(
+                {"row": number, "status": "duplicate", "id": str(existing) if existing else None}
+            )
         except AppError as exc:
-            results.append({"row": number, "status": "error", "error": {
-                "code": exc.code, "field": exc.field, "message": exc.message}})
+            results.append(
+                {
+                    "row": number,
+                    "status": "error",
+                    "error": {"code": exc.code, "field": exc.field, "message": exc.message},
+                }
+            )
     return results

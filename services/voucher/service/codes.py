@@ -71,8 +71,14 @@ def _unb32(text: str) -> bytes:
     return base64.b32decode(padded, casefold=False)
 
 
-def sign_token(private_key_pem: str, *, kind: int, beneficiary_id: uuid.UUID,
-               expires_at: datetime | None, nonce: bytes) -> str:
+def sign_token(
+    private_key_pem: str,
+    *,
+    kind: int,
+    beneficiary_id: uuid.UUID,
+    expires_at: datetime | None,
+    nonce: bytes,
+) -> str:
     if len(nonce) != 8:
         raise ValueError("nonce must be 8 bytes")
     expiry = int(expires_at.timestamp()) if expires_at is not None else 0
@@ -80,27 +86,35 @@ def sign_token(private_key_pem: str, *, kind: int, beneficiary_id: uuid.UUID,
     return _b32(body + load_private_key(private_key_pem).sign(body))
 
 
-def issue_dynamic(private_key_pem: str, beneficiary_id: uuid.UUID, ttl_s: int,
-                  now: datetime | None = None) -> Token:
+def issue_dynamic(
+    private_key_pem: str, beneficiary_id: uuid.UUID, ttl_s: int, now: datetime | None = None
+) -> Token:
     """A fresh phone code: expires `ttl_s` after now (whole seconds), random one-time nonce."""
     now = now or datetime.now(UTC)
     expires = datetime.fromtimestamp(int(now.timestamp()) + ttl_s, UTC)
     nonce = secrets.token_bytes(8)
-    text = sign_token(private_key_pem, kind=KIND_DYNAMIC, beneficiary_id=beneficiary_id,
-                      expires_at=expires, nonce=nonce)
+    text = sign_token(
+        private_key_pem,
+        kind=KIND_DYNAMIC,
+        beneficiary_id=beneficiary_id,
+        expires_at=expires,
+        nonce=nonce,
+    )
     return Token(KIND_DYNAMIC, beneficiary_id, expires, nonce, text)
 
 
 def issue_card(private_key_pem: str, beneficiary_id: uuid.UUID) -> Token:
     """A printed card's static code; its nonce identifies the card row."""
     nonce = secrets.token_bytes(8)
-    text = sign_token(private_key_pem, kind=KIND_CARD, beneficiary_id=beneficiary_id,
-                      expires_at=None, nonce=nonce)
+    text = sign_token(
+        private_key_pem, kind=KIND_CARD, beneficiary_id=beneficiary_id, expires_at=None, nonce=nonce
+    )
     return Token(KIND_CARD, beneficiary_id, None, nonce, text)
 
 
-def verify_token(public_key_pem: str, text: str, now: datetime | None = None,
-                 *, check_expiry: bool = True) -> Token:
+def verify_token(
+    public_key_pem: str, text: str, now: datetime | None = None, *, check_expiry: bool = True
+) -> Token:
     """The token if its signature holds (and, for a phone code, it has not expired).
 
     Raises TokenInvalid for anything malformed or badly signed, TokenExpired after expiry.
@@ -113,7 +127,7 @@ def verify_token(public_key_pem: str, text: str, now: datetime | None = None,
         raise TokenInvalid(field="token") from exc
     if len(raw) != TOKEN_BYTES:
         raise TokenInvalid(field="token")
-    body, signature = raw[:_BODY.size], raw[_BODY.size:]
+    body, signature = raw[: _BODY.size], raw[_BODY.size :]
     try:
         load_public_key(public_key_pem).verify(signature, body)
     except InvalidSignature as exc:
@@ -135,11 +149,15 @@ def verify_token(public_key_pem: str, text: str, now: datetime | None = None,
 def public_key_info(public_key_pem: str) -> dict[str, str]:
     """The public key as PEM and as raw base64 (what a terminal needs to verify offline)."""
     raw = load_public_key(public_key_pem).public_bytes(
-        serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    return {"algorithm": "Ed25519", "pem": public_key_pem,
-            "raw_base64": base64.b64encode(raw).decode(),
-            "format": "base32(version u8 | kind u8 | beneficiary uuid 16 | expires u32 BE | "
-                      "nonce 8 | signature 64), no padding"}
+        serialization.Encoding.Raw, serialization.PublicFormat.Raw
+    )
+    return {
+        "algorithm": "Ed25519",
+        "pem": public_key_pem,
+        "raw_base64": base64.b64encode(raw).decode(),
+        "format": "base32(version u8 | kind u8 | beneficiary uuid 16 | expires u32 BE | "
+        "nonce 8 | signature 64), no padding",
+    }
 
 
 # --- PINs -----------------------------------------------------------------------------------

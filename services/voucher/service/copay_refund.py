@@ -54,8 +54,15 @@ def retry_delay_s(attempts: int) -> float:
     return float(min(600, 5 * 2 ** max(0, attempts - 1)))
 
 
-async def reserve(conn: asyncpg.Connection, redemption_id: Any, copayment_id: Any, *,
-                  key: str, amount_fen: int | None, reason: str) -> str | None:
+async def reserve(
+    conn: asyncpg.Connection,
+    redemption_id: Any,
+    copayment_id: Any,
+    *,
+    key: str,
+    amount_fen: int | None,
+    reason: str,
+) -> str | None:
     """Record a refund (None amount: all that is left) of a co-payment whose redemption and
     co-payment rows the caller has locked, in that order. Returns the key when Stripe still
     has to make it, None when nothing is left to send (nothing to refund, or cash)."""
@@ -82,13 +89,20 @@ async def reserve_for_void(conn: asyncpg.Connection, redemption_id: uuid.UUID) -
     c = await repo.by_redemption(conn, redemption_id, lock=True)
     if c is None or await repo.refund_by_key(conn, f"void:{redemption_id}") is not None:
         return None
-    return await reserve(conn, redemption_id, c["id"], key=f"void:{redemption_id}",
-                         amount_fen=None, reason="void")
+    return await reserve(
+        conn, redemption_id, c["id"], key=f"void:{redemption_id}", amount_fen=None, reason="void"
+    )
 
 
-async def request(pool: asyncpg.Pool, gateway: StripeGateway, copayment_id: uuid.UUID, *,
-                  provider_id: str, amount_fen: int | None,
-                  idempotency_key: str) -> tuple[dict[str, Any], bool]:
+async def request(
+    pool: asyncpg.Pool,
+    gateway: StripeGateway,
+    copayment_id: uuid.UUID,
+    *,
+    provider_id: str,
+    amount_fen: int | None,
+    idempotency_key: str,
+) -> tuple[dict[str, Any], bool]:
     """A provider refunds part or all of a co-payment. The same key and amount answer the
     same and refund nothing more; another amount (or co-payment) under the key is
     IDEMPOTENCY_KEY_REUSED. Returns the co-payment and whether the refund is done (False:
@@ -102,13 +116,23 @@ async def request(pool: asyncpg.Pool, gateway: StripeGateway, copayment_id: uuid
         seen = await repo.refund_by_key(conn, idempotency_key)
         if seen is not None:
             if seen["copayment_id"] != copayment_id or (
-                    amount_fen is not None and int(seen["amount_fen"]) != amount_fen):
-                raise Conflict("This idempotency key was used for another refund.",
-                               code="IDEMPOTENCY_KEY_REUSED", field="idempotency_key")
+                amount_fen is not None and int(seen["amount_fen"]) != amount_fen
+            ):
+                raise Conflict(
+                    "This idempotency key was used for another refund.",
+                    code="IDEMPOTENCY_KEY_REUSED",
+                    field="idempotency_key",
+                )
             todo = idempotency_key if seen["status"] == "pending" else None
         else:
-            todo = await reserve(conn, c0["redemption_id"], copayment_id, key=idempotency_key,
-                                 amount_fen=amount_fen, reason="request")
+            todo = await reserve(
+                conn,
+                c0["redemption_id"],
+                copayment_id,
+                key=idempotency_key,
+                amount_fen=amount_fen,
+                reason="request",
+            )
     done = True
     if todo is not None:
         done = await try_process(pool, gateway, todo) == "succeeded"
@@ -132,22 +156,30 @@ async def process(pool: asyncpg.Pool, gateway: StripeGateway, key: str) -> str:
         if lease["attempts"] > 1:
             refund = await gateway.find_refund(pi, METADATA_KEY, key)
         if refund is None:
-            refund = await gateway.refund(pi, int(lease["amount_fen"]), f"copay_refund:{key}",
-                                          metadata={METADATA_KEY: key})
+            refund = await gateway.refund(
+                pi, int(lease["amount_fen"]), f"copay_refund:{key}", metadata={METADATA_KEY: key}
+            )
     except StripeUnavailable as exc:
         cause = exc.__cause__
         async with pool.acquire() as conn:
-            await repo.refund_failed(conn, key, retry_delay_s(lease["attempts"]),
-                                     type(cause or exc).__name__)
+            await repo.refund_failed(
+                conn, key, retry_delay_s(lease["attempts"]), type(cause or exc).__name__
+            )
         raise
     except StripeRefused as exc:
         # Stripe said no (the intent is gone, disputed, refunded in its dashboard): not
         # retried soon, kept pending with the reason and logged for a person.
-        log.error("co-payment refund refused by Stripe (%s); needs a person",
-                  exc.details.get("stripe_code"))
+        log.error(
+            "co-payment refund refused by Stripe (%s); needs a person",
+            exc.details.get("stripe_code"),
+        )
         async with pool.acquire() as conn:
-            await repo.refund_failed(conn, key, retry_delay_s(MAX_ATTEMPTS_DELAY),
-                                     f"STRIPE_REFUSED: {exc.details.get('stripe_code')}")
+            await repo.refund_failed(
+                conn,
+                key,
+                retry_delay_s(MAX_ATTEMPTS_DELAY),
+                f"STRIPE_REFUSED: {exc.details.get('stripe_code')}",
+            )
         return "pending"
     status = getattr(refund, "status", None) or "unknown"
     if status != "succeeded":
@@ -155,11 +187,16 @@ async def process(pool: asyncpg.Pool, gateway: StripeGateway, key: str) -> str:
         # nothing is recorded as refunded and no ledger event is written. A pending one is
         # looked at again later (found by its metadata); a failed one stays pending with
         # its error for a person to act on.
-        log.log(logging.INFO if status == "pending" else logging.ERROR,
-                "co-payment refund %s at Stripe is %s", refund.id, status)
+        log.log(
+            logging.INFO if status == "pending" else logging.ERROR,
+            "co-payment refund %s at Stripe is %s",
+            refund.id,
+            status,
+        )
         async with pool.acquire() as conn:
-            await repo.refund_failed(conn, key, retry_delay_s(lease["attempts"]),
-                                     f"STRIPE_REFUND_{status.upper()}")
+            await repo.refund_failed(
+                conn, key, retry_delay_s(lease["attempts"]), f"STRIPE_REFUND_{status.upper()}"
+            )
         return "pending"
     async with pool.acquire() as conn, conn.transaction():
         c = await repo.by_id(conn, lease["copayment_id"])
@@ -181,16 +218,18 @@ async def try_process(pool: asyncpg.Pool, gateway: StripeGateway, key: str) -> s
         return "pending"
 
 
-async def process_for_copayment(pool: asyncpg.Pool, gateway: StripeGateway,
-                                copayment_id: uuid.UUID) -> None:
+async def process_for_copayment(
+    pool: asyncpg.Pool, gateway: StripeGateway, copayment_id: uuid.UUID
+) -> None:
     async with pool.acquire() as conn:
         keys = await repo.pending_refund_keys(conn, limit=100, copayment_id=copayment_id)
     for key in keys:
         await try_process(pool, gateway, key)
 
 
-async def process_for_redemption(pool: asyncpg.Pool, gateway: StripeGateway,
-                                 redemption_id: uuid.UUID) -> None:
+async def process_for_redemption(
+    pool: asyncpg.Pool, gateway: StripeGateway, redemption_id: uuid.UUID
+) -> None:
     """After a void commits: send its refund to Stripe now if Stripe answers."""
     async with pool.acquire() as conn:
         c = await repo.by_redemption(conn, redemption_id)

@@ -78,26 +78,35 @@ def window(period: str) -> tuple[datetime, datetime]:
     first = parse_period(period)
     nxt = add_months(first, 1)
     zone = tz()
-    return (datetime(first.year, first.month, 1, tzinfo=zone),
-            datetime(nxt.year, nxt.month, 1, tzinfo=zone))
+    return (
+        datetime(first.year, first.month, 1, tzinfo=zone),
+        datetime(nxt.year, nxt.month, 1, tzinfo=zone),
+    )
 
 
-def _eligibility_params(config: Any, code: str, period: str, region_code: str,
-                        only_ids: list[uuid.UUID] | None) -> dict[str, Any]:
+def _eligibility_params(
+    config: Any, code: str, period: str, region_code: str, only_ids: list[uuid.UUID] | None
+) -> dict[str, Any]:
     on = parse_period(period)
     rule = config.eligibility
     settings = [s for s in rule.care_settings if s in config.settings]
     return {
-        "prefix": significant_prefix(region_code) + "%", "grades": list(rule.grades), "on": on,
+        "prefix": significant_prefix(region_code) + "%",
+        "grades": list(rule.grades),
+        "on": on,
         "born_by": add_months(on, -12 * rule.min_age),
-        "dibao_required": rule.dibao_required, "settings": settings,
+        "dibao_required": rule.dibao_required,
+        "settings": settings,
         "region_likes": [significant_prefix(r) + "%" for r in rule.regions],
-        "only_ids": only_ids, "program_code": code, "period": period,
+        "only_ids": only_ids,
+        "program_code": code,
+        "period": period,
     }
 
 
-def _chunks(rows: list[tuple[uuid.UUID, str, str]], size: int
-            ) -> list[tuple[str, list[tuple[uuid.UUID, str]]]]:
+def _chunks(
+    rows: list[tuple[uuid.UUID, str, str]], size: int
+) -> list[tuple[str, list[tuple[uuid.UUID, str]]]]:
     out: list[tuple[str, list[tuple[uuid.UUID, str]]]] = []
     for bid, region, setting in rows:
         if not out or out[-1][0] != region or len(out[-1][1]) >= size:
@@ -114,9 +123,17 @@ class IssuanceEngine:
         self.ledger = ledger
         self.chunk_size = max(1, chunk_size)
 
-    async def run(self, *, program_code: str, period: str, region_code: str, who: str,
-                  trigger: str = "run", only_ids: list[uuid.UUID] | None = None,
-                  run_id: uuid.UUID | None = None) -> RunResult:
+    async def run(
+        self,
+        *,
+        program_code: str,
+        period: str,
+        region_code: str,
+        who: str,
+        trigger: str = "run",
+        only_ids: list[uuid.UUID] | None = None,
+        run_id: uuid.UUID | None = None,
+    ) -> RunResult:
         parse_period(period)
         check_region(region_code)
         async with self.db.sessionmaker() as session:
@@ -126,8 +143,9 @@ class IssuanceEngine:
         try:
             await repo.lock_program_period(lock_conn, program_code, period)
             try:
-                return await self._run_locked(program, period, region_code, who, trigger,
-                                              only_ids, run_id or new_uuid())
+                return await self._run_locked(
+                    program, period, region_code, who, trigger, only_ids, run_id or new_uuid()
+                )
             finally:
                 await repo.unlock_program_period(lock_conn, program_code, period)
         except BaseException:
@@ -138,17 +156,32 @@ class IssuanceEngine:
         finally:
             await lock_conn.close()
 
-    async def _run_locked(self, program: program_service.LoadedProgram, period: str,
-                          region_code: str, who: str, trigger: str,
-                          only_ids: list[uuid.UUID] | None, run_id: uuid.UUID) -> RunResult:
+    async def _run_locked(
+        self,
+        program: program_service.LoadedProgram,
+        period: str,
+        region_code: str,
+        who: str,
+        trigger: str,
+        only_ids: list[uuid.UUID] | None,
+        run_id: uuid.UUID,
+    ) -> RunResult:
         config = program.config
         table = "cash_benefit" if config.kind == "cash_benefit" else "voucher"
         params = _eligibility_params(config, program.code, period, region_code, only_ids)
         async with self.db.sessionmaker() as session, session.begin():
-            await repo.insert_run(session, {
-                "id": run_id, "program_code": program.code, "program_version": program.version,
-                "period": period, "region_code": region_code, "trigger": trigger,
-                "created_by": who})
+            await repo.insert_run(
+                session,
+                {
+                    "id": run_id,
+                    "program_code": program.code,
+                    "program_version": program.version,
+                    "period": period,
+                    "region_code": region_code,
+                    "trigger": trigger,
+                    "created_by": who,
+                },
+            )
             open_chunks = await repo.open_chunks(session, program.code, period)
             await repo.mark_runs_resumed(session, [c["run_id"] for c in open_chunks], run_id)
         # 1. finish what a dead run left half done (same keys: the ledger commits nothing new)
@@ -175,8 +208,12 @@ class IssuanceEngine:
                 continue
             seq += 1
             chunk = {
-                "id": new_uuid(), "run_id": run_id, "seq": seq, "program_code": program.code,
-                "period": period, "region_code": region,
+                "id": new_uuid(),
+                "run_id": run_id,
+                "seq": seq,
+                "program_code": program.code,
+                "period": period,
+                "region_code": region,
                 "idempotency_key": f"issuance:{run_id}:{seq}",
                 "beneficiary_ids": [m[0] for m in members],
                 "amounts_fen": [config.settings[m[1]].face_fen for m in members],
@@ -191,13 +228,18 @@ class IssuanceEngine:
                 failed += len(members)
                 exhausted.add(region)
         status = "budget_exhausted" if exhausted else "completed"
-        message = (f"budget exhausted in {len(exhausted)} region(s)" if exhausted else None)
+        message = f"budget exhausted in {len(exhausted)} region(s)" if exhausted else None
         async with self.db.sessionmaker() as session, session.begin():
             await repo.finish_run(session, run_id, status, message)
         return RunResult(run_id, status, eligible, issued, skipped, failed)
 
-    async def _settle_chunk(self, run_id: uuid.UUID, program: program_service.LoadedProgram,
-                            period: str, chunk: dict[str, Any]) -> tuple[int, bool]:
+    async def _settle_chunk(
+        self,
+        run_id: uuid.UUID,
+        program: program_service.LoadedProgram,
+        period: str,
+        chunk: dict[str, Any],
+    ) -> tuple[int, bool]:
         """Ask the ledger to commit a chunk's budget (by its key), then write what it paid
         for. Returns (written, refused)."""
         config = program.config
@@ -205,62 +247,96 @@ class IssuanceEngine:
             commitment = await self.ledger.commit(
                 idempotency_key=chunk["idempotency_key"],
                 purpose="cash_benefit" if config.kind == "cash_benefit" else "voucher",
-                program_code=program.code, region_code=chunk["region_code"], period=period,
-                amount_fen=int(chunk["amount_fen"]), count=len(chunk["beneficiary_ids"]),
-                funding_shares=chunk.get("funding_shares") or config.funding_shares)
+                program_code=program.code,
+                region_code=chunk["region_code"],
+                period=period,
+                amount_fen=int(chunk["amount_fen"]),
+                count=len(chunk["beneficiary_ids"]),
+                funding_shares=chunk.get("funding_shares") or config.funding_shares,
+            )
         except BudgetExceeded:
             async with self.db.sessionmaker() as session, session.begin():
                 await repo.refuse_chunk(session, chunk["id"])
-                await repo.add_progress(session, run_id, failed=len(chunk["beneficiary_ids"]),
-                                        chunks=1)
+                await repo.add_progress(
+                    session, run_id, failed=len(chunk["beneficiary_ids"]), chunks=1
+                )
             return 0, True
         except LedgerUnavailable:
             # No answer: the ledger may or may not have committed. The intent stays open and
             # the next run asks again with the same key.
             async with self.db.sessionmaker() as session, session.begin():
-                await repo.finish_run(session, run_id, "interrupted",
-                                      "the ledger did not answer; retry the run to resume")
+                await repo.finish_run(
+                    session,
+                    run_id,
+                    "interrupted",
+                    "the ledger did not answer; retry the run to resume",
+                )
             raise
         except LedgerRefused as refusal:
             if (refusal.details or {}).get("ledger_code") == "IDEMPOTENCY_KEY_REUSED":
                 # The key was used with another body: what it committed is unknown here, so
                 # the chunk stays open for a person to look at; never marked refused.
                 async with self.db.sessionmaker() as session, session.begin():
-                    await repo.finish_run(session, run_id, "interrupted",
-                                          "the ledger knows this chunk's key with another body")
+                    await repo.finish_run(
+                        session,
+                        run_id,
+                        "interrupted",
+                        "the ledger knows this chunk's key with another body",
+                    )
                 raise
             # A definitive refusal, recorded by the ledger under the key: nothing committed.
             async with self.db.sessionmaker() as session, session.begin():
                 await repo.refuse_chunk(session, chunk["id"])
-                await repo.add_progress(session, run_id, failed=len(chunk["beneficiary_ids"]),
-                                        chunks=1)
-                await repo.finish_run(session, run_id, "interrupted",
-                                      f"the ledger refused: {refusal.code}")
+                await repo.add_progress(
+                    session, run_id, failed=len(chunk["beneficiary_ids"]), chunks=1
+                )
+                await repo.finish_run(
+                    session, run_id, "interrupted", f"the ledger refused: {refusal.code}"
+                )
             raise
-        written = await self._write(run_id, program, period, chunk, commitment.commitment_id,
-                                    commitment.budget_region_code)
+        written = await self._write(
+            run_id, program, period, chunk, commitment.commitment_id, commitment.budget_region_code
+        )
         return written, False
 
-    async def _write(self, run_id: uuid.UUID, program: program_service.LoadedProgram,
-                     period: str, chunk: dict[str, Any], commitment_id: str,
-                     budget_region_code: str) -> int:
+    async def _write(
+        self,
+        run_id: uuid.UUID,
+        program: program_service.LoadedProgram,
+        period: str,
+        chunk: dict[str, Any],
+        commitment_id: str,
+        budget_region_code: str,
+    ) -> int:
         config = program.config
         n = len(chunk["beneficiary_ids"])
         shares = chunk.get("funding_shares") or config.funding_shares
         async with self.db.sessionmaker() as session, session.begin():
             if config.kind == "cash_benefit":
                 written = await repo.insert_cash_benefits(
-                    session, run_id=run_id, chunk=chunk,
-                    benefit_ids=[new_uuid() for _ in range(n)], program_code=program.code,
-                    program_version=program.version, period=period,
-                    budget_region_code=budget_region_code, funding_shares=shares)
+                    session,
+                    run_id=run_id,
+                    chunk=chunk,
+                    benefit_ids=[new_uuid() for _ in range(n)],
+                    program_code=program.code,
+                    program_version=program.version,
+                    period=period,
+                    budget_region_code=budget_region_code,
+                    funding_shares=shares,
+                )
             else:
                 valid_from, valid_until = window(period)
                 written = await repo.insert_vouchers(
-                    session, run_id=run_id, chunk=chunk,
-                    voucher_ids=[new_uuid() for _ in range(n)], program_code=program.code,
-                    program_version=program.version, period=period, valid_from=valid_from,
-                    valid_until=valid_until, budget_region_code=budget_region_code,
+                    session,
+                    run_id=run_id,
+                    chunk=chunk,
+                    voucher_ids=[new_uuid() for _ in range(n)],
+                    program_code=program.code,
+                    program_version=program.version,
+                    period=period,
+                    valid_from=valid_from,
+                    valid_until=valid_until,
+                    budget_region_code=budget_region_code,
                     settings={k: v.model_dump(mode="json") for k, v in config.settings.items()},
                     snapshot={
                         "per_use_fen": config.per_use_fen,
@@ -271,10 +347,10 @@ class IssuanceEngine:
                         "allowed_kinds": list(config.allowed_kinds),
                         "priority": config.priority,
                         "spend_digits": SPEND_SCOPE_DIGITS[config.spend_scope],
-                    })
+                    },
+                )
             await repo.complete_chunk(session, chunk["id"], commitment_id, budget_region_code)
-            await repo.add_progress(session, run_id, issued=written, skipped=n - written,
-                                    chunks=1)
+            await repo.add_progress(session, run_id, issued=written, skipped=n - written, chunks=1)
         if written < n:
             # Only possible if a voucher was written outside a run; its budget was committed
             # twice, which reconciliation will show. Counted, never hidden.
@@ -293,8 +369,9 @@ async def get_run(session: Any, run_id: uuid.UUID) -> dict[str, Any]:
     return row
 
 
-async def expire_lapsed(db: Database, now: datetime | None = None, batch: int = 5000
-                        ) -> dict[str, int]:
+async def expire_lapsed(
+    db: Database, now: datetime | None = None, batch: int = 5000
+) -> dict[str, int]:
     """Lapse every voucher whose window has ended and release its unused balance to the
     budget (`voucher.expired` events), in batches, each its own transaction."""
     now = now or datetime.now(tz())
@@ -307,4 +384,3 @@ async def expire_lapsed(db: Database, now: datetime | None = None, batch: int = 
         totals["released_fen"] += released
         if expired < batch:
             return totals
-

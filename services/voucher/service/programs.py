@@ -27,10 +27,24 @@ DISABILITY = "disability_subsidy"
 MEAL = "meal_assistance"
 NURSING = "nursing_subsidy"
 
-_HOME_CARE = ["home_care_hours", "bathing", "cleaning", "escort", "medical_escort",
-              "emergency_call", "rehab_nursing"]
-_COMMUNITY_CARE = ["day_care", "rehab_nursing", "bathing", "escort", "medical_escort",
-                   "emergency_call", "respite_stay"]
+_HOME_CARE = [
+    "home_care_hours",
+    "bathing",
+    "cleaning",
+    "escort",
+    "medical_escort",
+    "emergency_call",
+    "rehab_nursing",
+]
+_COMMUNITY_CARE = [
+    "day_care",
+    "rehab_nursing",
+    "bathing",
+    "escort",
+    "medical_escort",
+    "emergency_call",
+    "respite_stay",
+]
 _INSTITUTION_CARE = ["institution_stay", "respite_stay", "rehab_nursing", "medical_escort"]
 MEAL_PER_USE_FEN = 500
 MEAL_DAY_LIMIT = 2
@@ -43,11 +57,11 @@ DEFAULT_PROGRAMS: dict[str, ProgramConfig] = {
         kind="voucher",
         eligibility={"min_age": 60, "grades": [2, 3, 4]},
         settings={
-            "institution": SettingRule(face_fen=80_000, ratio_bp=4_000,
-                                       categories=_INSTITUTION_CARE),
+            "institution": SettingRule(
+                face_fen=80_000, ratio_bp=4_000, categories=_INSTITUTION_CARE
+            ),
             "home": SettingRule(face_fen=50_000, ratio_bp=5_000, categories=_HOME_CARE),
-            "community": SettingRule(face_fen=50_000, ratio_bp=5_000,
-                                     categories=_COMMUNITY_CARE),
+            "community": SettingRule(face_fen=50_000, ratio_bp=5_000, categories=_COMMUNITY_CARE),
         },
         priority=100,
     ),
@@ -57,9 +71,10 @@ DEFAULT_PROGRAMS: dict[str, ProgramConfig] = {
         name="老年助餐",
         kind="per_use",
         eligibility={"min_age": 60, "grades": [2, 3, 4]},
-        settings={s: SettingRule(face_fen=MEAL_PER_USE_FEN * MEAL_DAY_LIMIT * 31,
-                                 categories=["meal"])
-                  for s in ("home", "community", "institution")},
+        settings={
+            s: SettingRule(face_fen=MEAL_PER_USE_FEN * MEAL_DAY_LIMIT * 31, categories=["meal"])
+            for s in ("home", "community", "institution")
+        },
         per_use_fen=MEAL_PER_USE_FEN,
         day_limit_count=MEAL_DAY_LIMIT,
         allowed_kinds=["meal_point"],
@@ -88,9 +103,15 @@ async def ensure_defaults(session: AsyncSession, who: str = "system:defaults") -
     """Store every default program that is not stored yet; returns the codes created."""
     created = []
     for code, config in DEFAULT_PROGRAMS.items():
-        if await repo.insert_if_absent(session, code, config.name, config.kind,
-                                       config.model_dump(mode="json"), who,
-                                       "initial defaults"):
+        if await repo.insert_if_absent(
+            session,
+            code,
+            config.name,
+            config.kind,
+            config.model_dump(mode="json"),
+            who,
+            "initial defaults",
+        ):
             created.append(code)
     return created
 
@@ -126,22 +147,37 @@ async def history(session: AsyncSession, code: str) -> list[dict[str, Any]]:
     return await repo.list_versions(session, code)
 
 
-async def update(session: AsyncSession, code: str, config: ProgramConfig, reason: str,
-                 who: str, expected_version: int | None = None) -> dict[str, Any]:
+async def update(
+    session: AsyncSession,
+    code: str,
+    config: ProgramConfig,
+    reason: str,
+    who: str,
+    expected_version: int | None = None,
+) -> dict[str, Any]:
     """Write a new version of a program (the row lock orders concurrent editors)."""
     row = await repo.get_program(session, code, lock=True)
     if row is None:
         raise ProgramNotFound(field="program_code")
     if expected_version is not None and expected_version != row["version"]:
-        raise ProgramVersionConflict(field="expected_version",
-                                     details={"current_version": row["version"]})
+        raise ProgramVersionConflict(
+            field="expected_version", details={"current_version": row["version"]}
+        )
     try:
         config = ProgramConfig.model_validate(config.model_dump())
     except ValidationError as exc:  # pragma: no cover - the request model already checked
         raise InvalidProgramConfig(field="config") from exc
     version = row["version"] + 1
-    await repo.save_new_version(session, code, version, config.name, config.kind,
-                                config.model_dump(mode="json"), who, reason)
+    await repo.save_new_version(
+        session,
+        code,
+        version,
+        config.name,
+        config.kind,
+        config.model_dump(mode="json"),
+        who,
+        reason,
+    )
     return await get_row(session, code)
 
 
@@ -152,9 +188,18 @@ def age_on(birth_on: date, day: date) -> int:
     return day.year - birth_on.year - ((day.month, day.day) < (birth_on.month, birth_on.day))
 
 
-def is_eligible(config: ProgramConfig, *, birth_on: date, grade: int | None,
-                grade_valid_until: date | None, dibao: bool, care_setting: str,
-                region_code: str, status: str, on: date) -> bool:
+def is_eligible(
+    config: ProgramConfig,
+    *,
+    birth_on: date,
+    grade: int | None,
+    grade_valid_until: date | None,
+    dibao: bool,
+    care_setting: str,
+    region_code: str,
+    status: str,
+    on: date,
+) -> bool:
     """The program's eligibility rule for one person on one day (the period's first day)."""
     rule = config.eligibility
     if status != "active" or grade is None or grade_valid_until is None:
@@ -167,15 +212,23 @@ def is_eligible(config: ProgramConfig, *, birth_on: date, grade: int | None,
         return False
     if care_setting not in rule.care_settings or care_setting not in config.settings:
         return False
-    if rule.regions and not any(region_covers(r, region_code) for r in rule.regions):
-        return False
-    return True
+    return not (rule.regions and not any(region_covers(r, region_code) for r in rule.regions))
 
 
 async def eligible_codes(session: AsyncSession, row: dict[str, Any], on: date) -> list[str]:
     """The programs a stored beneficiary is eligible for on a day."""
-    return [p.code for p in await all_programs(session) if is_eligible(
-        p.config, birth_on=row["birth_on"], grade=row["grade"],
-        grade_valid_until=row["grade_valid_until"], dibao=row["dibao"],
-        care_setting=row["care_setting"], region_code=row["region_code"],
-        status=row["status"], on=on)]
+    return [
+        p.code
+        for p in await all_programs(session)
+        if is_eligible(
+            p.config,
+            birth_on=row["birth_on"],
+            grade=row["grade"],
+            grade_valid_until=row["grade_valid_until"],
+            dibao=row["dibao"],
+            care_setting=row["care_setting"],
+            region_code=row["region_code"],
+            status=row["status"],
+            on=on,
+        )
+    ]

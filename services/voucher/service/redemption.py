@@ -21,8 +21,9 @@ BASIS_POINTS = 10_000
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
-def refused(code: str, message: str, *, field: str | None = None,
-            status_code: int = 422) -> RedemptionRefused:
+def refused(
+    code: str, message: str, *, field: str | None = None, status_code: int = 422
+) -> RedemptionRefused:
     return RedemptionRefused(message, code=code, field=field, status_code=status_code)
 
 
@@ -76,7 +77,7 @@ def spend_region_prefix(region_code: str, scope: str) -> str:
     program's `spend_scope` (province, city, county): the significant prefix of the person's
     region (its first six digits) cut to that level. A person registered only at city level
     keeps the city even under a county scope. Same as SQL `region_spend_prefix`."""
-    return significant_prefix(region_code[:6])[:SPEND_SCOPE_DIGITS[scope]]
+    return significant_prefix(region_code[:6])[: SPEND_SCOPE_DIGITS[scope]]
 
 
 def in_spend_area(prefix: str | None, provider_region: str | None) -> bool:
@@ -86,12 +87,12 @@ def in_spend_area(prefix: str | None, provider_region: str | None) -> bool:
 
 def check_spend_area(prefix: str | None, provider_region: str | None) -> None:
     if not in_spend_area(prefix, provider_region):
-        raise refused("PROVIDER_OUT_OF_AREA", REFUSALS["PROVIDER_OUT_OF_AREA"],
-                      field="provider_id")
+        raise refused("PROVIDER_OUT_OF_AREA", REFUSALS["PROVIDER_OUT_OF_AREA"], field="provider_id")
 
 
-def compute_split(voucher: VoucherState, gross_fen: int,
-                  provider_region: str | None = None) -> Split:
+def compute_split(
+    voucher: VoucherState, gross_fen: int, provider_region: str | None = None
+) -> Split:
     """The subsidy a voucher pays on a bill of `gross_fen`, and the co-payment.
 
     Rule (docs/architecture.md, "Programs and the voucher row"):
@@ -110,13 +111,13 @@ def compute_split(voucher: VoucherState, gross_fen: int,
     <= ratio × bill, <= balance, within every cap, and subsidy + co-payment = bill.
     """
     if gross_fen <= 0:
-        raise refused("INVALID_AMOUNT", "The bill must be a positive number of fen.",
-                      field="gross_fen")
+        raise refused(
+            "INVALID_AMOUNT", "The bill must be a positive number of fen.", field="gross_fen"
+        )
     check_spend_area(voucher.spend_region_prefix, provider_region)
     if voucher.balance_fen <= 0:
         raise refused("VOUCHER_EXHAUSTED", REFUSALS["VOUCHER_EXHAUSTED"])
-    if (voucher.day_limit_count is not None
-            and voucher.used_count_today >= voucher.day_limit_count):
+    if voucher.day_limit_count is not None and voucher.used_count_today >= voucher.day_limit_count:
         raise refused("DAILY_LIMIT_REACHED", REFUSALS["DAILY_LIMIT_REACHED"])
     day_left = None
     if voucher.day_cap_fen is not None:

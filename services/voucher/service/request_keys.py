@@ -23,18 +23,23 @@ FIELD = "Idempotency-Key"
 def scoped_key(who: str, key: str) -> str:
     key = key.strip()
     if not key or len(key) > 200:
-        raise InvalidInput("The idempotency key must be 1 to 200 characters.", field=FIELD,
-                           code="INVALID_IDEMPOTENCY_KEY")
+        raise InvalidInput(
+            "The idempotency key must be 1 to 200 characters.",
+            field=FIELD,
+            code="INVALID_IDEMPOTENCY_KEY",
+        )
     return f"{who}\x1f{key}"
 
 
 def request_hash(cipher: PiiCipher, operation: str, body: dict) -> bytes:
-    return cipher.lookup_hash(operation + "\x1f" + orjson.dumps(
-        body, option=orjson.OPT_SORT_KEYS).decode())
+    return cipher.lookup_hash(
+        operation + "\x1f" + orjson.dumps(body, option=orjson.OPT_SORT_KEYS).decode()
+    )
 
 
-async def replay(session: AsyncSession, key: str, operation: str, fingerprint: bytes
-                 ) -> uuid.UUID | None:
+async def replay(
+    session: AsyncSession, key: str, operation: str, fingerprint: bytes
+) -> uuid.UUID | None:
     """The resource an earlier request with this key created, or None if the key is new."""
     found = await repo.get(session, key)
     if found is None:
@@ -44,8 +49,17 @@ async def replay(session: AsyncSession, key: str, operation: str, fingerprint: b
     return found["resource_id"]
 
 
-async def remember(session: AsyncSession, key: str, operation: str, fingerprint: bytes,
-                   resource_id: uuid.UUID, who: str) -> None:
+async def remember(
+    session: AsyncSession,
+    key: str,
+    operation: str,
+    fingerprint: bytes,
+    resource_id: uuid.UUID,
+    who: str,
+) -> None:
     if not await repo.put(session, key, operation, fingerprint, resource_id, who):
-        raise Conflict("Another request with this idempotency key is in progress; retry.",
-                       code="IDEMPOTENCY_KEY_IN_USE", field=FIELD)
+        raise Conflict(
+            "Another request with this idempotency key is in progress; retry.",
+            code="IDEMPOTENCY_KEY_IN_USE",
+            field=FIELD,
+        )

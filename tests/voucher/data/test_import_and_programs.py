@@ -13,17 +13,45 @@ from openpyxl import Workbook
 from services.common.db import asyncpg_connect_kwargs
 from tests.voucher.data.conftest import DISTRICT, OTHER_CITY_DISTRICT, make_national_id
 
-HEADER = ["national_id", "name", "phone", "region_code", "address", "care_setting", "dibao",
-          "self_care", "motor", "mental", "perception_social", "coma", "dementia",
-          "care_risk_events", "assessed_on", "assessor"]
+HEADER = [
+    "national_id",
+    "name",
+    "phone",
+    "region_code",
+    "address",
+    "care_setting",
+    "dibao",
+    "self_care",
+    "motor",
+    "mental",
+    "perception_social",
+    "coma",
+    "dementia",
+    "care_risk_events",
+    "assessed_on",
+    "assessor",
+]
 
 
 def row(nid=None, **over):
-    base = {"national_id": nid or make_national_id(), "name": "王五", "phone": "13800138000",
-            "region_code": DISTRICT, "address": "地址", "care_setting": "home", "dibao": "否",
-            "self_care": "15", "motor": "8", "mental": "10", "perception_social": "7",
-            "coma": "", "dementia": "", "care_risk_events": "", "assessed_on": "2026-06-01",
-            "assessor": "中心"}
+    base = {
+        "national_id": nid or make_national_id(),
+        "name": "王五",
+        "phone": "13800138000",
+        "region_code": DISTRICT,
+        "address": "地址",
+        "care_setting": "home",
+        "dibao": "否",
+        "self_care": "15",
+        "motor": "8",
+        "mental": "10",
+        "perception_social": "7",
+        "coma": "",
+        "dementia": "",
+        "care_risk_events": "",
+        "assessed_on": "2026-06-01",
+        "assessor": "中心",
+    }
     base.update(over)
     return [base[h] for h in HEADER]
 
@@ -49,19 +77,22 @@ async def test_csv_import_gives_a_result_per_row_and_finds_duplicates(env):
     existing_nid = (await env.fetch("SELECT id FROM beneficiary"))[0]["id"]
     dup_nid = make_national_id()
     rows = [
-        row(),                                             # 2 created
-        row(dup_nid, coma="1"),                            # 3 created, grade 4 (coma)
-        row(dup_nid),                                      # 4 duplicate within the file
-        row("450103195003150019"),                         # 5 bad check digit
-        row(region_code=OTHER_CITY_DISTRICT),              # 6 outside the officer's region
-        row(self_care="40"),                               # 7 score out of range
-        row(care_setting="hotel"),                         # 8 bad enum
-        row(dibao="maybe"),                                # 9 bad boolean
-        row(assessed_on="someday"),                        # 10 bad date
-        row(phone="12"),                                   # 11 bad phone
+        row(),  # 2 created
+        row(dup_nid, coma="1"),  # 3 created, grade 4 (coma)
+        row(dup_nid),  # 4 duplicate within the file
+        row("450103195003150019"),  # 5 bad check digit
+        row(region_code=OTHER_CITY_DISTRICT),  # 6 outside the officer's region
+        row(self_care="40"),  # 7 score out of range
+        row(care_setting="hotel"),  # 8 bad enum
+        row(dibao="maybe"),  # 9 bad boolean
+        row(assessed_on="someday"),  # 10 bad date
+        row(phone="12"),  # 11 bad phone
     ]
-    r = await env.v.post("/v1/beneficiaries/import", headers=env.officer,
-                         files={"file": ("people.csv", as_csv(rows), "text/csv")})
+    r = await env.v.post(
+        "/v1/beneficiaries/import",
+        headers=env.officer,
+        files={"file": ("people.csv", as_csv(rows), "text/csv")},
+    )
     assert r.status_code == 200, r.text
     out = r.json()
     assert (out["total"], out["created"], out["duplicates"], out["errors"]) == (10, 2, 1, 7)
@@ -70,17 +101,26 @@ async def test_csv_import_gives_a_result_per_row_and_finds_duplicates(env):
     assert by_row[4]["status"] == "duplicate" and by_row[4]["id"] == by_row[3]["id"]
     errors = {n: (by_row[n]["error"]["code"], by_row[n]["error"]["field"]) for n in range(5, 12)}
     assert errors == {
-        5: ("INVALID_NATIONAL_ID", "national_id"), 6: ("OUT_OF_SCOPE", "region_code"),
+        5: ("INVALID_NATIONAL_ID", "national_id"),
+        6: ("OUT_OF_SCOPE", "region_code"),
         7: ("SCORE_OUT_OF_RANGE", "assessment.scores.self_care"),
-        8: ("INVALID_VALUE", "care_setting"), 9: ("INVALID_VALUE", "dibao"),
-        10: ("INVALID_VALUE", "assessed_on"), 11: ("INVALID_PHONE", "phone")}
+        8: ("INVALID_VALUE", "care_setting"),
+        9: ("INVALID_VALUE", "dibao"),
+        10: ("INVALID_VALUE", "assessed_on"),
+        11: ("INVALID_PHONE", "phone"),
+    }
     assert await env.fetchval("SELECT count(*) FROM beneficiary") == 3
     assert await env.fetchval("SELECT count(*) FROM assessment") == 3
     assert existing["id"] == str(existing_nid)
 
     # importing the same file again creates nobody
-    again = (await env.v.post("/v1/beneficiaries/import", headers=env.officer,
-                              files={"file": ("people.csv", as_csv(rows[:3]))})).json()
+    again = (
+        await env.v.post(
+            "/v1/beneficiaries/import",
+            headers=env.officer,
+            files={"file": ("people.csv", as_csv(rows[:3]))},
+        )
+    ).json()
     assert (again["created"], again["duplicates"]) == (0, 3)
     assert await env.fetchval("SELECT count(*) FROM beneficiary") == 3
 
@@ -89,14 +129,26 @@ async def test_xlsx_import(env):
     await env.appropriate(10_000_000)
     rows = [row(), row(care_setting="institution")]
     rows[0][HEADER.index("self_care")] = 15  # numbers as numbers, as Excel stores them
-    r = await env.v.post("/v1/beneficiaries/import", headers=env.officer, files={"file": (
-        "people.xlsx", as_xlsx(rows),
-        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")})
+    r = await env.v.post(
+        "/v1/beneficiaries/import",
+        headers=env.officer,
+        files={
+            "file": (
+                "people.xlsx",
+                as_xlsx(rows),
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            )
+        },
+    )
     assert r.status_code == 200, r.text
     assert r.json()["created"] == 2
     # imported people get the current month at once too
-    faces = sorted(x["face_fen"] for x in await env.fetch(
-        "SELECT face_fen FROM voucher WHERE program_code = 'disability_subsidy'"))
+    faces = sorted(
+        x["face_fen"]
+        for x in await env.fetch(
+            "SELECT face_fen FROM voucher WHERE program_code = 'disability_subsidy'"
+        )
+    )
     assert faces == [50_000, 80_000]
 
 
@@ -109,19 +161,24 @@ async def test_unreadable_files_are_refused_and_change_nothing(env, tokens):
         ("name,phone\n张三,13800138000\n".encode(), "MISSING_COLUMNS"),
     ]
     for content, code in cases:
-        r = await env.v.post("/v1/beneficiaries/import", headers=env.officer,
-                             files={"file": ("x.csv", content)})
+        r = await env.v.post(
+            "/v1/beneficiaries/import", headers=env.officer, files={"file": ("x.csv", content)}
+        )
         assert r.status_code == 422, r.text
         assert (r.json()["error"]["code"], r.json()["error"]["field"]) == (code, "file")
     r = await env.v.post("/v1/beneficiaries/import", headers=env.officer)
     assert r.status_code == 422 and r.json()["error"]["field"] == "file"
     for headers in (tokens.headers("finance", region="450000"), tokens.headers("beneficiary")):
-        r = await env.v.post("/v1/beneficiaries/import", headers=headers,
-                             files={"file": ("p.csv", as_csv([row()]))})
+        r = await env.v.post(
+            "/v1/beneficiaries/import", headers=headers, files={"file": ("p.csv", as_csv([row()]))}
+        )
         assert r.status_code == 403
     # wrong scope: every row is refused on its own
-    r = await env.v.post("/v1/beneficiaries/import", headers=env.other_officer,
-                         files={"file": ("p.csv", as_csv([row()]))})
+    r = await env.v.post(
+        "/v1/beneficiaries/import",
+        headers=env.other_officer,
+        files={"file": ("p.csv", as_csv([row()]))},
+    )
     assert r.json()["rows"][0]["error"]["code"] == "OUT_OF_SCOPE"
     assert await env.snapshot() == before
 
@@ -138,15 +195,21 @@ async def test_defaults_are_loaded_at_start_and_edits_create_versions(env, token
     config = progs["disability_subsidy"]["config"]
     config["settings"]["home"]["face_fen"] = 60_000
 
-    put = await env.v.put("/v1/programs/disability_subsidy", headers=env.province, json={
-        "config": config, "reason": "2027 标准上调", "expected_version": 1})
+    put = await env.v.put(
+        "/v1/programs/disability_subsidy",
+        headers=env.province,
+        json={"config": config, "reason": "2027 标准上调", "expected_version": 1},
+    )
     assert put.status_code == 200, put.text
     assert put.json()["version"] == 2
     assert put.json()["config"]["settings"]["home"]["face_fen"] == 60_000
-    history = (await env.v.get("/v1/programs/disability_subsidy/versions",
-                               headers=env.officer)).json()
+    history = (
+        await env.v.get("/v1/programs/disability_subsidy/versions", headers=env.officer)
+    ).json()
     assert [(h["version"], h["changed_by"], h["reason"]) for h in history] == [
-        (1, "system:defaults", "initial defaults"), (2, "officer:gx", "2027 标准上调")]
+        (1, "system:defaults", "initial defaults"),
+        (2, "officer:gx", "2027 标准上调"),
+    ]
     assert history[0]["config"]["settings"]["home"]["face_fen"] == 50_000
 
     # new vouchers use the new version
@@ -154,33 +217,55 @@ async def test_defaults_are_loaded_at_start_and_edits_create_versions(env, token
     b = await env.enrol()
     v = next(x for x in b["vouchers"] if x["program_code"] == "disability_subsidy")
     assert v["face_fen"] == 60_000
-    assert await env.fetchval("SELECT program_version FROM voucher WHERE program_code = "
-                              "'disability_subsidy'") == 2
+    assert (
+        await env.fetchval(
+            "SELECT program_version FROM voucher WHERE program_code = 'disability_subsidy'"
+        )
+        == 2
+    )
 
     before = await env.snapshot()
     # a stale edit is refused
-    stale = await env.v.put("/v1/programs/disability_subsidy", headers=env.province, json={
-        "config": config, "reason": "x", "expected_version": 1})
+    stale = await env.v.put(
+        "/v1/programs/disability_subsidy",
+        headers=env.province,
+        json={"config": config, "reason": "x", "expected_version": 1},
+    )
     assert stale.status_code == 409 and stale.json()["error"]["code"] == "PROGRAM_VERSION_CONFLICT"
     # bad configuration, no reason, unknown program
     bad = dict(config, funding_shares={"central": 5000})
-    r = await env.v.put("/v1/programs/disability_subsidy", headers=env.province,
-                        json={"config": bad, "reason": "x"})
+    r = await env.v.put(
+        "/v1/programs/disability_subsidy", headers=env.province, json={"config": bad, "reason": "x"}
+    )
     assert r.status_code == 422 and r.json()["error"]["field"].startswith("config")
-    r = await env.v.put("/v1/programs/disability_subsidy", headers=env.province,
-                        json={"config": config, "reason": ""})
+    r = await env.v.put(
+        "/v1/programs/disability_subsidy",
+        headers=env.province,
+        json={"config": config, "reason": ""},
+    )
     assert r.status_code == 422 and r.json()["error"]["field"] == "reason"
-    r = await env.v.put("/v1/programs/golf", headers=env.province,
-                        json={"config": config, "reason": "x"})
+    r = await env.v.put(
+        "/v1/programs/golf", headers=env.province, json={"config": config, "reason": "x"}
+    )
     assert r.status_code == 404 and r.json()["error"]["code"] == "PROGRAM_NOT_FOUND"
     # wrong scope (a city officer) and wrong role
-    assert (await env.v.put("/v1/programs/disability_subsidy", headers=env.officer,
-                            json={"config": config, "reason": "x"})).status_code == 403
-    assert (await env.v.put("/v1/programs/disability_subsidy",
-                            headers=tokens.headers("finance", region="450000"),
-                            json={"config": config, "reason": "x"})).status_code == 403
-    assert (await env.v.get("/v1/programs", headers=tokens.headers(
-        "beneficiary"))).status_code == 403
+    assert (
+        await env.v.put(
+            "/v1/programs/disability_subsidy",
+            headers=env.officer,
+            json={"config": config, "reason": "x"},
+        )
+    ).status_code == 403
+    assert (
+        await env.v.put(
+            "/v1/programs/disability_subsidy",
+            headers=tokens.headers("finance", region="450000"),
+            json={"config": config, "reason": "x"},
+        )
+    ).status_code == 403
+    assert (
+        await env.v.get("/v1/programs", headers=tokens.headers("beneficiary"))
+    ).status_code == 403
     # the history cannot be rewritten by the service's own database role
     conn = await asyncpg.connect(**asyncpg_connect_kwargs(env.vdb.app_url))
     try:

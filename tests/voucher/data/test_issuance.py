@@ -23,24 +23,41 @@ from tests.voucher.data.conftest import (
 FACE = 50_000  # home care, disability subsidy
 
 
-async def enrol_many(env, n: int, region: str = DISTRICT, birth: date = date(1950, 3, 15),
-                     assessed_on: str | None = None, scores=(15, 8, 10, 7)) -> list[str]:
+async def enrol_many(
+    env,
+    n: int,
+    region: str = DISTRICT,
+    birth: date = date(1950, 3, 15),
+    assessed_on: str | None = None,
+    scores=(15, 8, 10, 7),
+) -> list[str]:
     """Enrol n people in one CSV import (their first month is attempted at once too)."""
-    header = ("national_id,name,phone,region_code,address,care_setting,dibao,self_care,motor,"
-              "mental,perception_social,assessed_on,assessor\n")
+    header = (
+        "national_id,name,phone,region_code,address,care_setting,dibao,self_care,motor,"
+        "mental,perception_social,assessed_on,assessor\n"
+    )
     on = assessed_on or date.today().isoformat()
-    lines = [f"{make_national_id(birth)},老人,,{region},地址,home,0,"
-             f"{scores[0]},{scores[1]},{scores[2]},{scores[3]},{on},中心\n" for _ in range(n)]
-    r = await env.v.post("/v1/beneficiaries/import", headers=env.officer,
-                         files={"file": ("p.csv", (header + "".join(lines)).encode())})
+    lines = [
+        f"{make_national_id(birth)},老人,,{region},地址,home,0,"
+        f"{scores[0]},{scores[1]},{scores[2]},{scores[3]},{on},中心\n"
+        for _ in range(n)
+    ]
+    r = await env.v.post(
+        "/v1/beneficiaries/import",
+        headers=env.officer,
+        files={"file": ("p.csv", (header + "".join(lines)).encode())},
+    )
     assert r.status_code == 200, r.text
     assert r.json()["created"] == n, r.text
     return [row["id"] for row in r.json()["rows"]]
 
 
 async def run(env, program="disability_subsidy", region=CITY, period=None, headers=None):
-    return await env.v.post("/v1/issuance-runs", headers=headers or env.officer, json={
-        "program_code": program, "period": period or env.period, "region_code": region})
+    return await env.v.post(
+        "/v1/issuance-runs",
+        headers=headers or env.officer,
+        json={"program_code": program, "period": period or env.period, "region_code": region},
+    )
 
 
 async def test_run_issues_once_and_running_again_issues_nothing_new(env):
@@ -74,11 +91,17 @@ async def test_run_issues_once_and_running_again_issues_nothing_new(env):
     assert progress.status_code == 200
     p = progress.json()
     assert (p["status"], p["issued"], p["chunks_done"], p["program_version"]) == (
-        "completed", 9, 3 + 1, 1)  # 7 in 450103 -> 3 chunks of <=3, 2 in 450105 -> 1
-    v = await env.fetch("SELECT DISTINCT budget_region_code, period, valid_from, valid_until "
-                        "FROM voucher")
+        "completed",
+        9,
+        3 + 1,
+        1,
+    )  # 7 in 450103 -> 3 chunks of <=3, 2 in 450105 -> 1
+    v = await env.fetch(
+        "SELECT DISTINCT budget_region_code, period, valid_from, valid_until FROM voucher"
+    )
     assert len(v) == 1 and v[0]["budget_region_code"] == CITY
     from zoneinfo import ZoneInfo
+
     local = v[0]["valid_from"].astimezone(ZoneInfo("Asia/Shanghai"))
     assert (local.day, local.hour, f"{local:%Y-%m}") == (1, 0, env.period)
     assert ids
@@ -92,9 +115,13 @@ async def test_budget_exhausted_stops_cleanly_and_reports_counts(env):
     assert (out["eligible"], out["issued"], out["skipped"], out["failed"]) == (5, 3, 0, 2)
     assert await env.fetchval("SELECT count(*) FROM voucher") == 3
     assert await env.available() == FACE
-    assert await env.fetchval(
-        "SELECT count(*) FROM issuance_chunk WHERE status = 'refused' AND run_id = $1",
-        uuid.UUID(out["run_id"])) == 1
+    assert (
+        await env.fetchval(
+            "SELECT count(*) FROM issuance_chunk WHERE status = 'refused' AND run_id = $1",
+            uuid.UUID(out["run_id"]),
+        )
+        == 1
+    )
     # more budget: the next run picks up exactly the two who were left out
     await env.appropriate(2 * FACE)
     out = (await run(env)).json()
@@ -110,16 +137,17 @@ async def test_two_racing_runs_issue_one_voucher_each_and_commit_budget_once(env
     assert all(r.status_code == 200 for r in results), [r.text for r in results]
     assert sum(r.json()["issued"] for r in results) == 11
     assert await env.fetchval("SELECT count(*) FROM voucher") == 11
-    assert await env.fetchval(
-        "SELECT count(DISTINCT beneficiary_id) FROM voucher") == 11
+    assert await env.fetchval("SELECT count(DISTINCT beneficiary_id) FROM voucher") == 11
     assert await env.available() == 10_000_000 - 11 * FACE
     committed = await env.fetchval(
-        "SELECT coalesce(sum(amount_fen), 0) FROM issuance_chunk WHERE status = 'done'")
+        "SELECT coalesce(sum(amount_fen), 0) FROM issuance_chunk WHERE status = 'done'"
+    )
     assert committed == 11 * FACE
 
 
 async def test_a_run_killed_between_ledger_and_insert_resumes_without_committing_twice(
-        env, monkeypatch):
+    env, monkeypatch
+):
     await enrol_many(env, 5)
     await env.appropriate(10_000_000)
     real_insert = issuance_repo.insert_vouchers
@@ -134,21 +162,25 @@ async def test_a_run_killed_between_ledger_and_insert_resumes_without_committing
     monkeypatch.setattr(issuance_repo, "insert_vouchers", dies_on_second_chunk)
     engine = env.app.state.issuance_engine
     with pytest.raises(asyncio.CancelledError):
-        await engine.run(program_code="disability_subsidy", period=env.period,
-                         region_code=CITY, who="test")
+        await engine.run(
+            program_code="disability_subsidy", period=env.period, region_code=CITY, who="test"
+        )
     # the ledger committed both chunks, the vouchers of the second are missing
     assert await env.available() == 10_000_000 - 5 * FACE
     assert await env.fetchval("SELECT count(*) FROM voucher") == 3
-    assert await env.fetchval(
-        "SELECT count(*) FROM issuance_chunk WHERE status = 'intent'") == 1
+    assert await env.fetchval("SELECT count(*) FROM issuance_chunk WHERE status = 'intent'") == 1
     monkeypatch.setattr(issuance_repo, "insert_vouchers", real_insert)
     # meanwhile the program's funding shares change: the resumed chunk must still ask the
     # ledger with exactly the body it first sent (else the ledger refuses the reused key)
-    config = (await env.v.get("/v1/programs/disability_subsidy", headers=env.officer)
-              ).json()["config"]
+    config = (await env.v.get("/v1/programs/disability_subsidy", headers=env.officer)).json()[
+        "config"
+    ]
     config["funding_shares"] = {"central": 9000, "regional": 1000}
-    put = await env.v.put("/v1/programs/disability_subsidy", headers=env.province,
-                          json={"config": config, "reason": "新的分担比例"})
+    put = await env.v.put(
+        "/v1/programs/disability_subsidy",
+        headers=env.province,
+        json={"config": config, "reason": "新的分担比例"},
+    )
     assert put.status_code == 200, put.text
 
     out = (await run(env)).json()
@@ -157,10 +189,16 @@ async def test_a_run_killed_between_ledger_and_insert_resumes_without_committing
     assert await env.available() == 10_000_000 - 5 * FACE  # not committed twice
     shares = {r["s"] for r in await env.fetch("SELECT funding_shares::text AS s FROM voucher")}
     assert shares == {'{"central": 9500, "regional": 500}'}
-    assert await env.fetchval(
-        "SELECT count(*) FROM issuance_chunk WHERE status IN ('intent', 'committed')") == 0
-    statuses = {r["status"] for r in await env.fetch(
-        "SELECT status FROM issuance_run WHERE trigger = 'run'")}
+    assert (
+        await env.fetchval(
+            "SELECT count(*) FROM issuance_chunk WHERE status IN ('intent', 'committed')"
+        )
+        == 0
+    )
+    statuses = {
+        r["status"]
+        for r in await env.fetch("SELECT status FROM issuance_run WHERE trigger = 'run'")
+    }
     assert statuses == {"interrupted", "completed"}
 
 
@@ -181,6 +219,7 @@ async def test_ledger_down_interrupts_the_run_and_a_retry_resumes(env):
 class _Broken:
     async def post(self, *a, **k):
         import httpx
+
         raise httpx.ConnectError("down")
 
 
@@ -198,14 +237,17 @@ async def test_nursing_subsidy_is_a_cash_benefit_with_an_outbox_event(env):
     events = await env.fetch("SELECT type, payload FROM outbox WHERE type = 'cash_benefit.issued'")
     assert len(events) == 1
     import json
+
     payload = json.loads(events[0]["payload"])
     assert payload["amount_fen"] == 20_000 and payload["beneficiary_id"] == b["id"]
     assert payload["budget_region_code"] == CITY and payload["region_code"] == DISTRICT
     assert payload["funding_shares"] == {"central": 9500, "regional": 500}
     assert await env.available("nursing_subsidy") == 10_000_000 - 20_000
     # no voucher for a cash benefit, and a run issues nothing new
-    assert await env.fetchval(
-        "SELECT count(*) FROM voucher WHERE program_code = 'nursing_subsidy'") == 0
+    assert (
+        await env.fetchval("SELECT count(*) FROM voucher WHERE program_code = 'nursing_subsidy'")
+        == 0
+    )
     out = (await run(env, program="nursing_subsidy")).json()
     assert (out["issued"], out["skipped"]) == (0, 1)
     cb = await env.v.get(f"/v1/beneficiaries/{b['id']}/cash-benefits", headers=env.officer)
@@ -220,32 +262,43 @@ async def test_lapsed_vouchers_expire_and_release_the_unused_balance(env):
     conn = await env.db()
     try:
         # the month is over; 12,345 fen of the disability voucher were spent
-        await conn.execute("UPDATE voucher SET valid_until = now() - interval '1 second', "
-                           "balance_fen = balance_fen - 12345 WHERE beneficiary_id = $1 "
-                           "AND program_code = 'disability_subsidy'", bid)
+        await conn.execute(
+            "UPDATE voucher SET valid_until = now() - interval '1 second', "
+            "balance_fen = balance_fen - 12345 WHERE beneficiary_id = $1 "
+            "AND program_code = 'disability_subsidy'",
+            bid,
+        )
     finally:
         await conn.close()
     r = await env.v.post("/v1/vouchers/expire", headers=env.province)
     assert r.status_code == 200
     assert r.json() == {"expired": 1, "events": 1, "released_fen": FACE - 12345}
-    v = (await env.fetch("SELECT status, balance_fen, released_fen FROM voucher "
-                         "WHERE program_code = 'disability_subsidy'"))[0]
+    v = (
+        await env.fetch(
+            "SELECT status, balance_fen, released_fen FROM voucher "
+            "WHERE program_code = 'disability_subsidy'"
+        )
+    )[0]
     assert tuple(v) == ("expired", 0, FACE - 12345)
     ev = await env.fetch("SELECT payload FROM outbox WHERE type = 'voucher.expired'")
     import json
+
     payload = json.loads(ev[0]["payload"])
     assert payload["released_fen"] == FACE - 12345
     assert payload["voucher_id"] and payload["budget_region_code"] == CITY
     # idempotent: nothing more to expire; the still-valid meal voucher is untouched
     assert (await env.v.post("/v1/vouchers/expire", headers=env.province)).json()["expired"] == 0
-    assert await env.fetchval("SELECT status FROM voucher WHERE program_code = "
-                              "'meal_assistance'") == "active"
+    assert (
+        await env.fetchval("SELECT status FROM voucher WHERE program_code = 'meal_assistance'")
+        == "active"
+    )
     # only a province-level officer (or a service) may trigger it
     assert (await env.v.post("/v1/vouchers/expire", headers=env.officer)).status_code == 403
     # the database refuses a released amount on a voucher that did not lapse
     conn = await env.db()
     try:
         import asyncpg
+
         with pytest.raises(asyncpg.CheckViolationError):
             await conn.execute("UPDATE voucher SET released_fen = 1 WHERE status = 'active'")
     finally:
@@ -257,18 +310,47 @@ async def test_bad_run_input_wrong_role_and_scope_change_nothing(env, tokens):
     await env.appropriate(10_000_000)
     before = await env.snapshot()
     cases = [
-        ({"program_code": "golf_subsidy", "period": env.period, "region_code": CITY},
-         404, "PROGRAM_NOT_FOUND", "program_code"),
-        ({"program_code": "disability_subsidy", "period": "2026-13", "region_code": CITY},
-         422, "INVALID_PERIOD", "period"),
-        ({"program_code": "disability_subsidy", "period": "26-11", "region_code": CITY},
-         422, "INVALID_PERIOD", "period"),
-        ({"program_code": "disability_subsidy", "period": env.period, "region_code": "999999"},
-         422, "INVALID_REGION", "region_code"),
-        ({"program_code": "disability_subsidy", "period": env.period},
-         422, "VALIDATION_ERROR", "region_code"),
-        ({"program_code": "disability_subsidy", "period": env.period, "region_code": CITY,
-          "force": True}, 422, "VALIDATION_ERROR", "force"),
+        (
+            {"program_code": "golf_subsidy", "period": env.period, "region_code": CITY},
+            404,
+            "PROGRAM_NOT_FOUND",
+            "program_code",
+        ),
+        (
+            {"program_code": "disability_subsidy", "period": "2026-13", "region_code": CITY},
+            422,
+            "INVALID_PERIOD",
+            "period",
+        ),
+        (
+            {"program_code": "disability_subsidy", "period": "26-11", "region_code": CITY},
+            422,
+            "INVALID_PERIOD",
+            "period",
+        ),
+        (
+            {"program_code": "disability_subsidy", "period": env.period, "region_code": "999999"},
+            422,
+            "INVALID_REGION",
+            "region_code",
+        ),
+        (
+            {"program_code": "disability_subsidy", "period": env.period},
+            422,
+            "VALIDATION_ERROR",
+            "region_code",
+        ),
+        (
+            {
+                "program_code": "disability_subsidy",
+                "period": env.period,
+                "region_code": CITY,
+                "force": True,
+            },
+            422,
+            "VALIDATION_ERROR",
+            "force",
+        ),
     ]
     for body, status, code, field in cases:
         r = await env.v.post("/v1/issuance-runs", headers=env.officer, json=body)
@@ -283,22 +365,26 @@ async def test_bad_run_input_wrong_role_and_scope_change_nothing(env, tokens):
     assert await env.snapshot() == before
     # progress: unknown run 404, other region 403
     ok = (await run(env)).json()
-    assert (await env.v.get(f"/v1/issuance-runs/{uuid.uuid4()}",
-                            headers=env.officer)).status_code == 404
+    assert (
+        await env.v.get(f"/v1/issuance-runs/{uuid.uuid4()}", headers=env.officer)
+    ).status_code == 404
     for url in ("/v1/issuance-runs/not-a-run", "/v1/beneficiaries/not-a-person/vouchers"):
         r = await env.v.get(url, headers=env.officer)
-        assert r.status_code == 422 and r.json()["error"]["field"] in ("run_id",
-                                                                        "beneficiary_id")
-    assert (await env.v.get(f"/v1/issuance-runs/{ok['run_id']}",
-                            headers=env.other_officer)).status_code == 403
-    assert (await env.v.get(f"/v1/issuance-runs/{ok['run_id']}",
-                            headers=tokens.headers("beneficiary"))).status_code == 403
+        assert r.status_code == 422 and r.json()["error"]["field"] in ("run_id", "beneficiary_id")
+    assert (
+        await env.v.get(f"/v1/issuance-runs/{ok['run_id']}", headers=env.other_officer)
+    ).status_code == 403
+    assert (
+        await env.v.get(f"/v1/issuance-runs/{ok['run_id']}", headers=tokens.headers("beneficiary"))
+    ).status_code == 403
 
 
 def test_window_is_the_calendar_month_in_beijing_time():
     start, end = issuance_service.window("2026-12")
-    assert (start.isoformat(), end.isoformat()) == ("2026-12-01T00:00:00+08:00",
-                                                    "2027-01-01T00:00:00+08:00")
+    assert (start.isoformat(), end.isoformat()) == (
+        "2026-12-01T00:00:00+08:00",
+        "2027-01-01T00:00:00+08:00",
+    )
 
 
 async def test_the_service_lapses_vouchers_on_its_own(env):
@@ -321,8 +407,7 @@ async def test_the_service_lapses_vouchers_on_its_own(env):
                 break
             await asyncio.sleep(0.05)
     assert await env.fetchval("SELECT released_fen FROM voucher") == FACE
-    assert await env.fetchval(
-        "SELECT count(*) FROM outbox WHERE type = 'voucher.expired'") == 1
+    assert await env.fetchval("SELECT count(*) FROM outbox WHERE type = 'voucher.expired'") == 1
 
 
 async def test_idempotency_keys_on_enrolment_and_runs(env):
@@ -335,12 +420,13 @@ async def test_idempotency_keys_on_enrolment_and_runs(env):
     assert first.json() == again.json()
     assert await env.available() == 10_000_000 - FACE
     before = await env.snapshot()
-    other = await env.v.post("/v1/beneficiaries", headers={**env.officer, **key},
-                             json=person())
+    other = await env.v.post("/v1/beneficiaries", headers={**env.officer, **key}, json=person())
     assert other.status_code == 409
     assert other.json()["error"] == {
-        "code": "IDEMPOTENCY_KEY_REUSED", "field": "Idempotency-Key",
-        "message": other.json()["error"]["message"]}
+        "code": "IDEMPOTENCY_KEY_REUSED",
+        "field": "Idempotency-Key",
+        "message": other.json()["error"]["message"],
+    }
     assert body["national_id"] not in other.text
     # without a key, a retry is refused as a duplicate: never a second person
     dup = await env.v.post("/v1/beneficiaries", headers=env.officer, json=body)
@@ -355,11 +441,13 @@ async def test_idempotency_keys_on_enrolment_and_runs(env):
     assert r1.status_code == r2.status_code == 200
     assert r1.json() == r2.json()
     before = await env.snapshot()
-    r3 = await env.v.post("/v1/issuance-runs", headers=run_key,
-                          json={**body, "region_code": DISTRICT})
+    r3 = await env.v.post(
+        "/v1/issuance-runs", headers=run_key, json={**body, "region_code": DISTRICT}
+    )
     assert r3.status_code == 409 and r3.json()["error"]["code"] == "IDEMPOTENCY_KEY_REUSED"
-    bad = await env.v.post("/v1/issuance-runs", headers={**env.officer, "Idempotency-Key": " "},
-                           json=body)
+    bad = await env.v.post(
+        "/v1/issuance-runs", headers={**env.officer, "Idempotency-Key": " "}, json=body
+    )
     assert bad.status_code == 422 and bad.json()["error"]["field"] == "Idempotency-Key"
     assert await env.snapshot() == before
 
@@ -372,14 +460,23 @@ async def test_vouchers_carry_the_spend_area_of_their_programs_scope(env):
     assert (await run(env)).json()["issued"] == 2
     prog = (await env.v.get("/v1/programs/meal_assistance", headers=env.officer)).json()
     config = {**prog["config"], "spend_scope": "county"}
-    put = await env.v.put("/v1/programs/meal_assistance", headers=env.province, json={
-        "config": config, "reason": "就近助餐", "expected_version": prog["version"]})
+    put = await env.v.put(
+        "/v1/programs/meal_assistance",
+        headers=env.province,
+        json={"config": config, "reason": "就近助餐", "expected_version": prog["version"]},
+    )
     assert put.status_code == 200, put.text
-    bad = await env.v.put("/v1/programs/meal_assistance", headers=env.province, json={
-        "config": {**config, "spend_scope": "village"}, "reason": "x"})
+    bad = await env.v.put(
+        "/v1/programs/meal_assistance",
+        headers=env.province,
+        json={"config": {**config, "spend_scope": "village"}, "reason": "x"},
+    )
     assert bad.status_code == 422 and "spend_scope" in bad.text
     assert (await run(env, program="meal_assistance")).json()["issued"] == 2
     rows = await env.fetch("SELECT program_code, spend_region_prefix FROM voucher")
     assert sorted((r["program_code"], r["spend_region_prefix"]) for r in rows) == [
-        ("disability_subsidy", "4501"), ("disability_subsidy", "4501"),
-        ("meal_assistance", "450103"), ("meal_assistance", "450103")]
+        ("disability_subsidy", "4501"),
+        ("disability_subsidy", "4501"),
+        ("meal_assistance", "450103"),
+        ("meal_assistance", "450103"),
+    ]

@@ -34,9 +34,13 @@ REGION = "450103"
 
 
 def settings_for(db_url: str, **overrides: Any) -> VoucherSettings:
-    values = {"database_url": db_url, "directory_poll_interval_s": 0,
-              "nonce_purge_interval_s": 0, "raw_pool_size": 20,
-              "expiry_interval_s": 0}
+    values = {
+        "database_url": db_url,
+        "directory_poll_interval_s": 0,
+        "nonce_purge_interval_s": 0,
+        "raw_pool_size": 20,
+        "expiry_interval_s": 0,
+    }
     values.update(overrides)
     return VoucherSettings(**values)
 
@@ -66,16 +70,29 @@ class World:
     baseline: tuple[int, int, int] = (0, 0, 0)
 
     # --- provider directory -------------------------------------------------------------
-    def add_provider(self, *, kind: str = "community_embedded", status: str = "approved",
-                     services: list[dict] | None = None, region: str = REGION) -> str:
+    def add_provider(
+        self,
+        *,
+        kind: str = "community_embedded",
+        status: str = "approved",
+        services: list[dict] | None = None,
+        region: str = REGION,
+    ) -> str:
         pid = str(new_uuid())
         services = services or [
             {"code": "CARE_BATH", "name": "助浴", "category": "bathing", "price_fen": 8000},
             {"code": "MEAL_LUNCH", "name": "午餐", "category": "meal", "price_fen": 1500},
         ]
-        self.providers[pid] = {"id": pid, "name": "p", "kind": kind, "status": status,
-                               "region_code": region, "lat": 22.8, "lon": 108.3,
-                               "services": services}
+        self.providers[pid] = {
+            "id": pid,
+            "name": "p",
+            "kind": kind,
+            "status": status,
+            "region_code": region,
+            "lat": 22.8,
+            "lon": 108.3,
+            "services": services,
+        }
         self._publish(providers=[self.providers[pid]])
         return pid
 
@@ -86,9 +103,17 @@ class World:
     def add_terminal(self, provider_id: str, status: str = "active") -> Terminal:
         tid = str(new_uuid())
         secret = new_terminal_secret(tid)
-        self._publish(terminals=[{"id": tid, "provider_id": provider_id, "name": "t",
-                                  "status": status,
-                                  "secret_sha256": hash_terminal_secret(secret)}])
+        self._publish(
+            terminals=[
+                {
+                    "id": tid,
+                    "provider_id": provider_id,
+                    "name": "t",
+                    "status": status,
+                    "secret_sha256": hash_terminal_secret(secret),
+                }
+            ]
+        )
         return Terminal(tid, provider_id, secret)
 
     def _publish(self, **changes: Any) -> None:
@@ -104,7 +129,12 @@ class World:
                    sex, region_code, address, care_setting, dibao, grade, status, created_by)
                VALUES ($1, $2, $3, '测试', '1950-01-01', 'F', $4, '地址', 'community', false, 3,
                    $5, 'test')""",
-            bid, os.urandom(40), os.urandom(32), region, status)
+            bid,
+            os.urandom(40),
+            os.urandom(32),
+            region,
+            status,
+        )
         return bid
 
     async def add_proxy(self, beneficiary_id: uuid.UUID, proxy_sub: str) -> None:
@@ -112,20 +142,37 @@ class World:
         await self.conn.execute(
             """INSERT INTO proxy_authorisation (id, beneficiary_id, proxy_sub, name, relation,
                    created_by) VALUES ($1, $2, $3, '家属', '女儿', 'test')""",
-            new_uuid(), beneficiary_id, proxy_sub)
+            new_uuid(),
+            beneficiary_id,
+            proxy_sub,
+        )
 
-    async def add_voucher(self, beneficiary_id: uuid.UUID, *, face_fen: int = 50_000,
-                          balance_fen: int | None = None, ratio_bp: int | None = 5000,
-                          per_use_fen: int | None = None, per_txn_cap_fen: int | None = None,
-                          day_cap_fen: int | None = None, day_limit_count: int | None = None,
-                          kinds: tuple[str, ...] = ("community_embedded", "home_care",
-                                                    "rural_station", "institution"),
-                          categories: tuple[str, ...] = ("bathing",),
-                          program_code: str = "disability_subsidy", priority: int = 100,
-                          status: str = "active", valid_from: datetime | None = None,
-                          valid_until: datetime | None = None,
-                          period: str = "2026-11",
-                          spend_region_prefix: str | None = None) -> uuid.UUID:
+    async def add_voucher(
+        self,
+        beneficiary_id: uuid.UUID,
+        *,
+        face_fen: int = 50_000,
+        balance_fen: int | None = None,
+        ratio_bp: int | None = 5000,
+        per_use_fen: int | None = None,
+        per_txn_cap_fen: int | None = None,
+        day_cap_fen: int | None = None,
+        day_limit_count: int | None = None,
+        kinds: tuple[str, ...] = (
+            "community_embedded",
+            "home_care",
+            "rural_station",
+            "institution",
+        ),
+        categories: tuple[str, ...] = ("bathing",),
+        program_code: str = "disability_subsidy",
+        priority: int = 100,
+        status: str = "active",
+        valid_from: datetime | None = None,
+        valid_until: datetime | None = None,
+        period: str = "2026-11",
+        spend_region_prefix: str | None = None,
+    ) -> uuid.UUID:
         vid = new_uuid()
         now = datetime.now(UTC)
         await self.conn.execute(
@@ -136,22 +183,37 @@ class World:
                    allowed_categories, priority, spend_region_prefix)
                VALUES ($1, $2, $3, 1, $4, $5, $6, $7, $8, $9, $10, '450100', 'community', $11,
                    $12, $13, $14, $15, $16::jsonb, $17, $18, $19, $20)""",
-            vid, beneficiary_id, program_code, period, face_fen,
+            vid,
+            beneficiary_id,
+            program_code,
+            period,
+            face_fen,
             face_fen if balance_fen is None else balance_fen,
-            valid_from or now - timedelta(days=1), valid_until or now + timedelta(days=30),
-            status, REGION, ratio_bp, per_use_fen, per_txn_cap_fen, day_cap_fen,
-            day_limit_count, orjson.dumps({"central": 9500, "regional": 500}).decode(),
-            list(kinds), list(categories), priority, spend_region_prefix)
+            valid_from or now - timedelta(days=1),
+            valid_until or now + timedelta(days=30),
+            status,
+            REGION,
+            ratio_bp,
+            per_use_fen,
+            per_txn_cap_fen,
+            day_cap_fen,
+            day_limit_count,
+            orjson.dumps({"central": 9500, "regional": 500}).decode(),
+            list(kinds),
+            list(categories),
+            priority,
+            spend_region_prefix,
+        )
         return vid
 
     async def balance(self, voucher_id: uuid.UUID) -> int:
-        return await self.conn.fetchval("SELECT balance_fen FROM voucher WHERE id = $1",
-                                        voucher_id)
+        return await self.conn.fetchval("SELECT balance_fen FROM voucher WHERE id = $1", voucher_id)
 
     async def raw_counts(self) -> tuple[int, int, int]:
         row = await self.conn.fetchrow(
             "SELECT (SELECT count(*) FROM redemption), (SELECT count(*) FROM outbox), "
-            "(SELECT count(*) FROM used_nonce)")
+            "(SELECT count(*) FROM used_nonce)"
+        )
         return tuple(row)
 
     async def counts(self) -> tuple[int, int, int]:

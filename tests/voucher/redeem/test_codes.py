@@ -34,7 +34,7 @@ def decode_png(data: bytes) -> str:
 def decode_svg(svg: str) -> str:
     """Rasterise segno's SVG path (moves and horizontal runs of dark modules) and decode it."""
     size = re.search(r'width="(\d+)"', svg)
-    scale = re.search(r'scale\((\d+)\)', svg)
+    scale = re.search(r"scale\((\d+)\)", svg)
     assert size
     path = re.search(r'd="([^"]+)"', svg).group(1)
     factor = int(scale.group(1)) if scale else 1
@@ -75,9 +75,16 @@ async def test_a_person_gets_a_code_whose_images_decode_to_it_and_it_redeems(wor
     assert svg.status_code == 200 and svg.headers["content-type"].startswith("image/svg+xml")
     assert decode_svg(svg.text) == token
     scanned = decode_png(png.content)
-    red = await world.client.post("/v1/redemptions", headers=term.headers, json={
-        "token": scanned, "service_code": "CARE_BATH", "gross_fen": 1000,
-        "idempotency_key": key()})
+    red = await world.client.post(
+        "/v1/redemptions",
+        headers=term.headers,
+        json={
+            "token": scanned,
+            "service_code": "CARE_BATH",
+            "gross_fen": 1000,
+            "idempotency_key": key(),
+        },
+    )
     assert red.status_code == 201, red.text
 
 
@@ -88,8 +95,11 @@ async def test_a_terminal_verifies_the_token_offline_with_the_published_key(worl
     pk = await world.client.get("/v1/codes/public-key", headers=term.headers)
     assert pk.status_code == 200 and pk.json()["algorithm"] == "Ed25519"
     public = Ed25519PublicKey.from_public_bytes(base64.b64decode(pk.json()["raw_base64"]))
-    token = (await world.client.post(f"/v1/beneficiaries/{ben}/codes", headers=tokens.headers(
-        Role.beneficiary, sub=str(ben)))).json()["token"]
+    token = (
+        await world.client.post(
+            f"/v1/beneficiaries/{ben}/codes", headers=tokens.headers(Role.beneficiary, sub=str(ben))
+        )
+    ).json()["token"]
     raw = base64.b32decode(token + "=" * (-len(token) % 8))
     body, signature = raw[:30], raw[30:]
     public.verify(signature, body)  # raises if not valid
@@ -117,14 +127,17 @@ async def test_who_may_get_a_code(world, tokens):
         assert r.status_code == 403 and r.json()["error"]["code"] == code
     # The image of someone else's code is not theirs to see either.
     token = (await world.client.post(url, headers=proxy)).json()["token"]
-    r = await world.client.get(f"/v1/codes/{token}.png",
-                               headers=tokens.headers(Role.beneficiary, sub=str(other)))
+    r = await world.client.get(
+        f"/v1/codes/{token}.png", headers=tokens.headers(Role.beneficiary, sub=str(other))
+    )
     assert r.status_code == 403
     r = await world.client.get("/v1/codes/NOTATOKEN.png", headers=proxy)
     assert r.status_code == 422 and r.json()["error"]["code"] == "TOKEN_INVALID"
     nobody = new_uuid()
-    r = await world.client.post(f"/v1/beneficiaries/{nobody}/codes", headers=tokens.headers(
-        Role.beneficiary, sub=str(nobody)))
+    r = await world.client.post(
+        f"/v1/beneficiaries/{nobody}/codes",
+        headers=tokens.headers(Role.beneficiary, sub=str(nobody)),
+    )
     assert r.status_code == 404
     await world.conn.execute("UPDATE beneficiary SET status = 'moved' WHERE id = $1", ben)
     r = await world.client.post(url, headers=proxy)
@@ -144,8 +157,12 @@ async def card_world(world, tokens):
 
 
 def card_body(card, pin=None, gross=1000):
-    b = {"token": card["token"], "service_code": "CARE_BATH", "gross_fen": gross,
-         "idempotency_key": key()}
+    b = {
+        "token": card["token"],
+        "service_code": "CARE_BATH",
+        "gross_fen": gross,
+        "idempotency_key": key(),
+    }
     if pin is not None:
         b["pin"] = pin
     return b
@@ -158,11 +175,14 @@ def wrong(pin: str) -> str:
 async def test_card_redeems_repeatedly_with_its_pin(card_world):
     world, term, ben, vid, card, _ = card_world
     assert re.fullmatch(r"\d{6}", card["pin"])
-    stored = await world.conn.fetchrow("SELECT pin_hash, pin_salt FROM card WHERE beneficiary_id = $1", ben)
+    stored = await world.conn.fetchrow(
+        "SELECT pin_hash, pin_salt FROM card WHERE beneficiary_id = $1", ben
+    )
     assert card["pin"].encode() not in bytes(stored["pin_hash"])
     for _ in range(2):
-        r = await world.client.post("/v1/redemptions", headers=term.headers,
-                                    json=card_body(card, card["pin"]))
+        r = await world.client.post(
+            "/v1/redemptions", headers=term.headers, json=card_body(card, card["pin"])
+        )
         assert r.status_code == 201, r.text
     assert await world.balance(vid) == 49_000
     r = await world.client.post("/v1/redemptions", headers=term.headers, json=card_body(card))
@@ -170,17 +190,20 @@ async def test_card_redeems_repeatedly_with_its_pin(card_world):
 
 
 async def test_five_wrong_pins_lock_the_card(card_world):
-    world, term, ben, vid, card, _ = card_world
+    world, term, _ben, vid, card, _ = card_world
     for left in (4, 3, 2, 1):
-        r = await world.client.post("/v1/redemptions", headers=term.headers,
-                                    json=card_body(card, wrong(card["pin"])))
+        r = await world.client.post(
+            "/v1/redemptions", headers=term.headers, json=card_body(card, wrong(card["pin"]))
+        )
         assert r.status_code == 422 and r.json()["error"]["code"] == "PIN_INCORRECT"
         assert r.json()["error"]["details"]["attempts_left"] == left
-    r = await world.client.post("/v1/redemptions", headers=term.headers,
-                                json=card_body(card, wrong(card["pin"])))
+    r = await world.client.post(
+        "/v1/redemptions", headers=term.headers, json=card_body(card, wrong(card["pin"]))
+    )
     assert r.status_code == 423 and r.json()["error"]["code"] == "CARD_LOCKED"
-    r = await world.client.post("/v1/redemptions", headers=term.headers,
-                                json=card_body(card, card["pin"]))
+    r = await world.client.post(
+        "/v1/redemptions", headers=term.headers, json=card_body(card, card["pin"])
+    )
     assert r.status_code == 423 and r.json()["error"]["code"] == "CARD_LOCKED"
     assert await world.balance(vid) == 50_000
     assert (await world.counts())[0] == 0
@@ -189,40 +212,64 @@ async def test_five_wrong_pins_lock_the_card(card_world):
 async def test_a_right_pin_resets_the_count(card_world):
     world, term, ben, _vid, card, _ = card_world
     for _ in range(4):
-        await world.client.post("/v1/redemptions", headers=term.headers,
-                                json=card_body(card, wrong(card["pin"])))
-    assert (await world.client.post("/v1/redemptions", headers=term.headers,
-                                    json=card_body(card, card["pin"]))).status_code == 201
-    assert await world.conn.fetchval("SELECT failed_attempts FROM card WHERE beneficiary_id = $1", ben) == 0
+        await world.client.post(
+            "/v1/redemptions", headers=term.headers, json=card_body(card, wrong(card["pin"]))
+        )
+    assert (
+        await world.client.post(
+            "/v1/redemptions", headers=term.headers, json=card_body(card, card["pin"])
+        )
+    ).status_code == 201
+    assert (
+        await world.conn.fetchval("SELECT failed_attempts FROM card WHERE beneficiary_id = $1", ben)
+        == 0
+    )
 
 
 async def test_wrong_pins_racing_never_exceed_five_attempts(card_world):
     world, term, ben, _vid, card, _ = card_world
-    answers = await asyncio.gather(*(
-        world.client.post("/v1/redemptions", headers=term.headers,
-                          json=card_body(card, wrong(card["pin"]))) for _ in range(12)))
+    answers = await asyncio.gather(
+        *(
+            world.client.post(
+                "/v1/redemptions", headers=term.headers, json=card_body(card, wrong(card["pin"]))
+            )
+            for _ in range(12)
+        )
+    )
     codes_seen = [r.json()["error"]["code"] for r in answers]
     assert set(codes_seen) <= {"PIN_INCORRECT", "CARD_LOCKED"}
     assert codes_seen.count("PIN_INCORRECT") <= 4
-    row = await world.conn.fetchrow("SELECT status, failed_attempts FROM card WHERE beneficiary_id = $1", ben)
+    row = await world.conn.fetchrow(
+        "SELECT status, failed_attempts FROM card WHERE beneficiary_id = $1", ben
+    )
     assert (row["status"], row["failed_attempts"]) == ("locked", 5)
 
 
 async def test_reissue_replaces_the_old_card_and_only_officers_of_the_region_issue(
-        card_world, tokens):
+    card_world, tokens
+):
     world, term, ben, _vid, card, officer = card_world
     new = (await world.client.post(f"/v1/beneficiaries/{ben}/cards", headers=officer)).json()
-    r = await world.client.post("/v1/redemptions", headers=term.headers,
-                                json=card_body(card, card["pin"]))
+    r = await world.client.post(
+        "/v1/redemptions", headers=term.headers, json=card_body(card, card["pin"])
+    )
     assert r.status_code == 422 and r.json()["error"]["code"] == "CARD_NOT_VALID"
-    r = await world.client.post("/v1/redemptions", headers=term.headers,
-                                json=card_body(new, new["pin"]))
+    r = await world.client.post(
+        "/v1/redemptions", headers=term.headers, json=card_body(new, new["pin"])
+    )
     assert r.status_code == 201
-    r = await world.client.post(f"/v1/beneficiaries/{ben}/cards",
-                                headers=tokens.headers(Role.civil_affairs, region="450200"))
+    r = await world.client.post(
+        f"/v1/beneficiaries/{ben}/cards",
+        headers=tokens.headers(Role.civil_affairs, region="450200"),
+    )
     assert r.status_code == 403 and r.json()["error"]["code"] == "OUT_OF_SCOPE"
-    r = await world.client.post(f"/v1/beneficiaries/{ben}/cards",
-                                headers=tokens.headers(Role.beneficiary, sub=str(ben)))
+    r = await world.client.post(
+        f"/v1/beneficiaries/{ben}/cards", headers=tokens.headers(Role.beneficiary, sub=str(ben))
+    )
     assert r.status_code == 403 and r.json()["error"]["code"] == "ROLE_NOT_ALLOWED"
-    assert await world.conn.fetchval(
-        "SELECT count(*) FROM card WHERE status <> 'replaced' AND beneficiary_id = $1", ben) == 1
+    assert (
+        await world.conn.fetchval(
+            "SELECT count(*) FROM card WHERE status <> 'replaced' AND beneficiary_id = $1", ben
+        )
+        == 1
+    )

@@ -24,8 +24,10 @@ async def linked(make_db, tokens):
     vdb = await make_db("voucher")
     provider_app = create_provider_app(ProviderSettings(database_url=pdb.app_url))
     async with running(provider_app) as pclient:
-        app = create_app(settings_for(vdb.app_url, directory_poll_interval_s=0.2),
-                         directory_transport=httpx.ASGITransport(app=provider_app))
+        app = create_app(
+            settings_for(vdb.app_url, directory_poll_interval_s=0.2),
+            directory_transport=httpx.ASGITransport(app=provider_app),
+        )
         conn = await asyncpg.connect(vdb.owner_url)
         try:
             async with running(app) as client:
@@ -50,36 +52,53 @@ async def test_suspension_and_revocation_reach_redemption(linked, tokens):
     officer = tokens.headers("civil_affairs", region="450100")
     r = await pclient.post("/v1/providers", json=application(), headers=officer)
     pid = r.json()["id"]
-    assert (await pclient.post(f"/v1/providers/{pid}/approve", json={"reason": "ok"},
-                               headers=officer)).status_code == 200
+    assert (
+        await pclient.post(f"/v1/providers/{pid}/approve", json={"reason": "ok"}, headers=officer)
+    ).status_code == 200
     admin = tokens.headers("provider_admin", provider_id=pid)
-    t1 = (await pclient.post(f"/v1/providers/{pid}/terminals", json={"name": "前台"},
-                             headers=admin)).json()
-    t2 = (await pclient.post(f"/v1/providers/{pid}/terminals", json={"name": "后厨"},
-                             headers=admin)).json()
+    t1 = (
+        await pclient.post(f"/v1/providers/{pid}/terminals", json={"name": "前台"}, headers=admin)
+    ).json()
+    t2 = (
+        await pclient.post(f"/v1/providers/{pid}/terminals", json={"name": "后厨"}, headers=admin)
+    ).json()
     ben = await world.add_beneficiary()
-    vid = await world.add_voucher(ben, per_use_fen=500, ratio_bp=None, kinds=("meal_point",),
-                                  categories=("meal",), face_fen=15_500)
+    vid = await world.add_voucher(
+        ben,
+        per_use_fen=500,
+        ratio_bp=None,
+        kinds=("meal_point",),
+        categories=("meal",),
+        face_fen=15_500,
+    )
 
     def redeem(terminal):
         return lambda: world.client.post(
-            "/v1/redemptions", headers={"Authorization": f"Bearer {terminal['secret']}"},
-            json={"token": qr(ben), "service_code": "MEAL_LUNCH", "gross_fen": 1500,
-                  "idempotency_key": key()})
+            "/v1/redemptions",
+            headers={"Authorization": f"Bearer {terminal['secret']}"},
+            json={
+                "token": qr(ben),
+                "service_code": "MEAL_LUNCH",
+                "gross_fen": 1500,
+                "idempotency_key": key(),
+            },
+        )
 
     first = await eventually(redeem(t1), lambda r: r.status_code == 201)
     assert first.json()["subsidy_fen"] == 500 and await world.balance(vid) == 15_000
 
     # Revoke one terminal: it gets 401 while the other still works.
-    r = await pclient.post(f"/v1/providers/{pid}/terminals/{t2['terminal_id']}/revoke",
-                           headers=admin)
+    r = await pclient.post(
+        f"/v1/providers/{pid}/terminals/{t2['terminal_id']}/revoke", headers=admin
+    )
     assert r.status_code == 200, r.text
     gone = await eventually(redeem(t2), lambda r: r.status_code == 401)
     assert gone.json()["error"]["code"] == "INVALID_TERMINAL"
 
     # Suspend the provider: its terminals get PROVIDER_NOT_APPROVED.
-    assert (await pclient.post(f"/v1/providers/{pid}/suspend", json={"reason": "检查"},
-                               headers=officer)).status_code == 200
+    assert (
+        await pclient.post(f"/v1/providers/{pid}/suspend", json={"reason": "检查"}, headers=officer)
+    ).status_code == 200
     refused = await eventually(redeem(t1), lambda r: r.status_code == 403)
     assert refused.json()["error"]["code"] == "PROVIDER_NOT_APPROVED"
     # (Polls before the change arrived may have been served; from now on nothing moves.)

@@ -23,53 +23,81 @@ from tests.voucher.redeem.conftest import key, settings_for
 
 
 async def test_enrol_issue_redeem_and_post_to_the_ledger(make_db, tokens):
-    ldb, pdb, vdb = (await make_db("ledger"), await make_db("provider"),
-                     await make_db("voucher"))
+    ldb, pdb, vdb = (await make_db("ledger"), await make_db("provider"), await make_db("voucher"))
     officer = tokens.headers("civil_affairs", region="450100")
     ledger_app = create_ledger(LedgerSettings(database_url=ldb.app_url))
     provider_app = create_provider(ProviderSettings(database_url=pdb.app_url))
     async with running(ledger_app) as ledger, running(provider_app) as prov:
-        r = await ledger.post("/v1/appropriations", headers=tokens.headers(
-            "finance", region="450000"), json={
-            "idempotency_key": f"appr:{uuid.uuid4()}", "program_code": "disability_subsidy",
-            "region_code": "450100", "by_source": {"central": 9_500_000, "regional": 500_000}})
+        r = await ledger.post(
+            "/v1/appropriations",
+            headers=tokens.headers("finance", region="450000"),
+            json={
+                "idempotency_key": f"appr:{uuid.uuid4()}",
+                "program_code": "disability_subsidy",
+                "region_code": "450100",
+                "by_source": {"central": 9_500_000, "regional": 500_000},
+            },
+        )
         assert r.status_code == 201, r.text
-        app = create_voucher(settings_for(vdb.app_url, directory_poll_interval_s=0.2),
-                             directory_transport=httpx.ASGITransport(app=provider_app))
+        app = create_voucher(
+            settings_for(vdb.app_url, directory_poll_interval_s=0.2),
+            directory_transport=httpx.ASGITransport(app=provider_app),
+        )
         app.state.ledger_client = ledger
         async with running(app) as voucher:
-            enrolled = await voucher.post("/v1/beneficiaries", headers=officer,
-                                          json=person(care_setting="home"))
+            enrolled = await voucher.post(
+                "/v1/beneficiaries", headers=officer, json=person(care_setting="home")
+            )
             assert enrolled.status_code == 201, enrolled.text
             ben = enrolled.json()["id"]
             me = tokens.headers("beneficiary", sub=ben)
-            vouchers = (await voucher.get(f"/v1/beneficiaries/{ben}/vouchers",
-                                          headers=me)).json()
+            vouchers = (await voucher.get(f"/v1/beneficiaries/{ben}/vouchers", headers=me)).json()
             care = next(v for v in vouchers if v["program_code"] == "disability_subsidy")
             assert care["balance_fen"] == 50_000
 
-            pid = (await prov.post("/v1/providers", headers=officer, json=application(
-                kind="home_care"))).json()["id"]
-            assert (await prov.post(f"/v1/providers/{pid}/approve", headers=officer,
-                                    json={"reason": "ok"})).status_code == 200
-            term = (await prov.post(f"/v1/providers/{pid}/terminals", json={"name": "t"},
-                                    headers=tokens.headers("provider_admin",
-                                                           provider_id=pid))).json()
+            pid = (
+                await prov.post(
+                    "/v1/providers", headers=officer, json=application(kind="home_care")
+                )
+            ).json()["id"]
+            assert (
+                await prov.post(
+                    f"/v1/providers/{pid}/approve", headers=officer, json={"reason": "ok"}
+                )
+            ).status_code == 200
+            term = (
+                await prov.post(
+                    f"/v1/providers/{pid}/terminals",
+                    json={"name": "t"},
+                    headers=tokens.headers("provider_admin", provider_id=pid),
+                )
+            ).json()
             headers = {"Authorization": f"Bearer {term['secret']}"}
 
             deadline = time.monotonic() + 20
             while True:
-                token = (await voucher.post(f"/v1/beneficiaries/{ben}/codes",
-                                            headers=me)).json()["token"]
+                token = (await voucher.post(f"/v1/beneficiaries/{ben}/codes", headers=me)).json()[
+                    "token"
+                ]
                 # 上门助浴 (bathing, 60 yuan): the home-care voucher pays 50 %.
-                r = await voucher.post("/v1/redemptions", headers=headers, json={
-                    "token": token, "service_code": "BATH_HOME", "gross_fen": 6000,
-                    "idempotency_key": key()})
+                r = await voucher.post(
+                    "/v1/redemptions",
+                    headers=headers,
+                    json={
+                        "token": token,
+                        "service_code": "BATH_HOME",
+                        "gross_fen": 6000,
+                        "idempotency_key": key(),
+                    },
+                )
                 if r.status_code != 401 or time.monotonic() > deadline:
                     break  # 401 until the directory has seen the new terminal
             assert r.status_code == 201, r.text
-            assert (r.json()["subsidy_fen"], r.json()["copay_fen"],
-                     r.json()["balance_fen"]) == (3000, 3000, 47_000)
+            assert (r.json()["subsidy_fen"], r.json()["copay_fen"], r.json()["balance_fen"]) == (
+                3000,
+                3000,
+                47_000,
+            )
             assert r.json()["voucher_id"] == care["id"]
 
             relay = Relay(app.state.db.raw_pool, ledger)
@@ -78,9 +106,15 @@ async def test_enrol_issue_redeem_and_post_to_the_ledger(make_db, tokens):
             assert relay.rejected == 0 and relay.delivered >= 1
             lconn = await asyncpg.connect(ldb.owner_url)
             try:
-                assert await lconn.fetchval(
-                    "SELECT count(*) FROM entry WHERE kind = 'redemption'") == 1
-                assert await lconn.fetchval(
-                    "SELECT -sum(balance_fen) FROM account WHERE code = '2201'") == 3000
+                assert (
+                    await lconn.fetchval("SELECT count(*) FROM entry WHERE kind = 'redemption'")
+                    == 1
+                )
+                assert (
+                    await lconn.fetchval(
+                        "SELECT -sum(balance_fen) FROM account WHERE code = '2201'"
+                    )
+                    == 3000
+                )
             finally:
                 await lconn.close()

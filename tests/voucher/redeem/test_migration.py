@@ -33,8 +33,9 @@ async def test_voucher_0202_spend_region_downgrades_and_upgrades(make_db):
     async def columns() -> set[str]:
         conn = await asyncpg.connect(db.owner_url)
         try:
-            rows = await conn.fetch("SELECT column_name FROM information_schema.columns "
-                                    "WHERE table_name = 'voucher'")
+            rows = await conn.fetch(
+                "SELECT column_name FROM information_schema.columns WHERE table_name = 'voucher'"
+            )
             return {r[0] for r in rows}
         finally:
             await conn.close()

@@ -31,7 +31,9 @@ async def state(world, vid):
     """Everything a preview must leave alone."""
     row = await world.conn.fetchrow(
         "SELECT balance_fen, status, day_on, day_count, day_subsidy_fen, updated_at "
-        "FROM voucher WHERE id = $1", vid)
+        "FROM voucher WHERE id = $1",
+        vid,
+    )
     return dict(row), await world.counts()
 
 
@@ -39,30 +41,48 @@ async def test_preview_equals_the_later_redemption_and_changes_nothing(shop):
     world, term, ben, vid = shop
     token = qr(ben)
     before = await state(world, vid)
-    p = await world.client.post("/v1/redemptions/preview", headers=term.headers,
-                                json={"token": token, "service_code": "CARE_BATH",
-                                      "gross_fen": 8000})
+    p = await world.client.post(
+        "/v1/redemptions/preview",
+        headers=term.headers,
+        json={"token": token, "service_code": "CARE_BATH", "gross_fen": 8000},
+    )
     assert p.status_code == 200, p.text
-    assert p.json() == {"subsidy_fen": 3000, "copay_fen": 5000, "balance_fen": 47_000,
-                        "voucher_id": str(vid), "program_code": "disability_subsidy"}
+    assert p.json() == {
+        "subsidy_fen": 3000,
+        "copay_fen": 5000,
+        "balance_fen": 47_000,
+        "voucher_id": str(vid),
+        "program_code": "disability_subsidy",
+    }
     # Again: still the same (no nonce consumed, no day counter moved).
-    again = await world.client.post("/v1/redemptions/preview", headers=term.headers,
-                                    json={"token": token, "service_code": "CARE_BATH",
-                                          "gross_fen": 8000})
+    again = await world.client.post(
+        "/v1/redemptions/preview",
+        headers=term.headers,
+        json={"token": token, "service_code": "CARE_BATH", "gross_fen": 8000},
+    )
     assert again.json() == p.json()
     assert await state(world, vid) == before
-    r = await world.client.post("/v1/redemptions", headers=term.headers, json={
-        "token": token, "service_code": "CARE_BATH", "gross_fen": 8000,
-        "idempotency_key": key()})
+    r = await world.client.post(
+        "/v1/redemptions",
+        headers=term.headers,
+        json={
+            "token": token,
+            "service_code": "CARE_BATH",
+            "gross_fen": 8000,
+            "idempotency_key": key(),
+        },
+    )
     assert r.status_code == 201, r.text
     redeemed = r.json()
-    assert {k: redeemed[k] for k in ("subsidy_fen", "copay_fen", "balance_fen",
-                                     "voucher_id")} == {
-        k: p.json()[k] for k in ("subsidy_fen", "copay_fen", "balance_fen", "voucher_id")}
+    assert {k: redeemed[k] for k in ("subsidy_fen", "copay_fen", "balance_fen", "voucher_id")} == {
+        k: p.json()[k] for k in ("subsidy_fen", "copay_fen", "balance_fen", "voucher_id")
+    }
     # Now the code is used: the preview says so, as the redemption would.
-    used = await world.client.post("/v1/redemptions/preview", headers=term.headers,
-                                   json={"token": token, "service_code": "CARE_BATH",
-                                         "gross_fen": 8000})
+    used = await world.client.post(
+        "/v1/redemptions/preview",
+        headers=term.headers,
+        json={"token": token, "service_code": "CARE_BATH", "gross_fen": 8000},
+    )
     assert used.status_code == 409 and used.json()["error"]["code"] == "TOKEN_USED"
 
 
@@ -70,19 +90,36 @@ async def test_preview_follows_the_day_limits_the_redemption_uses(world):
     pid = world.add_provider(kind="meal_point")
     term = world.add_terminal(pid)
     ben = await world.add_beneficiary()
-    vid = await world.add_voucher(ben, face_fen=31_000, ratio_bp=None, per_use_fen=500,
-                                  day_limit_count=1, kinds=("meal_point",),
-                                  categories=("meal",), program_code="meal_assistance")
+    vid = await world.add_voucher(
+        ben,
+        face_fen=31_000,
+        ratio_bp=None,
+        per_use_fen=500,
+        day_limit_count=1,
+        kinds=("meal_point",),
+        categories=("meal",),
+        program_code="meal_assistance",
+    )
     meal = {"service_code": "MEAL_LUNCH", "gross_fen": 1500}
-    p = await world.client.post("/v1/redemptions/preview", headers=term.headers,
-                                json={"token": qr(ben), **meal})
-    assert p.json() == {"subsidy_fen": 500, "copay_fen": 1000, "balance_fen": 30_500,
-                        "voucher_id": str(vid), "program_code": "meal_assistance"}
-    r = await world.client.post("/v1/redemptions", headers=term.headers,
-                                json={"token": qr(ben), "idempotency_key": key(), **meal})
+    p = await world.client.post(
+        "/v1/redemptions/preview", headers=term.headers, json={"token": qr(ben), **meal}
+    )
+    assert p.json() == {
+        "subsidy_fen": 500,
+        "copay_fen": 1000,
+        "balance_fen": 30_500,
+        "voucher_id": str(vid),
+        "program_code": "meal_assistance",
+    }
+    r = await world.client.post(
+        "/v1/redemptions",
+        headers=term.headers,
+        json={"token": qr(ben), "idempotency_key": key(), **meal},
+    )
     assert r.status_code == 201
-    p = await world.client.post("/v1/redemptions/preview", headers=term.headers,
-                                json={"token": qr(ben), **meal})
+    p = await world.client.post(
+        "/v1/redemptions/preview", headers=term.headers, json={"token": qr(ben), **meal}
+    )
     assert p.status_code == 422 and p.json()["error"]["code"] == "DAILY_LIMIT_REACHED"
 
 
@@ -97,8 +134,9 @@ async def test_preview_refuses_exactly_as_the_redemption_does_and_changes_nothin
     await world.add_voucher(empty_person, balance_fen=0, status="exhausted")
     frozen = await world.add_beneficiary(status="suspended")
     nobody = await world.add_beneficiary()
-    old = codes.issue_dynamic(DEV_QR_PRIVATE_KEY, ben, 60,
-                              datetime.now(UTC) - timedelta(minutes=5)).text
+    old = codes.issue_dynamic(
+        DEV_QR_PRIVATE_KEY, ben, 60, datetime.now(UTC) - timedelta(minutes=5)
+    ).text
     good = qr(ben)
     tampered = good[:40] + ("A" if good[40] != "A" else "B") + good[41:]
     bath = {"service_code": "CARE_BATH", "gross_fen": 8000}
@@ -108,34 +146,67 @@ async def test_preview_refuses_exactly_as_the_redemption_does_and_changes_nothin
         (term, {"token": qr(new_uuid()), **bath}, 422, "TOKEN_INVALID", "token"),
         (far, {"token": qr(ben), **bath}, 422, "PROVIDER_OUT_OF_AREA", "provider_id"),
         (closed, {"token": qr(ben), **bath}, 403, "PROVIDER_NOT_APPROVED", "provider_id"),
-        (term, {"token": qr(ben), "service_code": "GOLF", "gross_fen": 8000}, 422,
-         "SERVICE_NOT_OFFERED", "service_code"),
-        (term, {"token": qr(ben), "service_code": "MEAL_LUNCH", "gross_fen": 8000}, 422,
-         "NO_USABLE_VOUCHER", None),
+        (
+            term,
+            {"token": qr(ben), "service_code": "GOLF", "gross_fen": 8000},
+            422,
+            "SERVICE_NOT_OFFERED",
+            "service_code",
+        ),
+        (
+            term,
+            {"token": qr(ben), "service_code": "MEAL_LUNCH", "gross_fen": 8000},
+            422,
+            "NO_USABLE_VOUCHER",
+            None,
+        ),
         (term, {"token": qr(empty_person), **bath}, 422, "VOUCHER_EXHAUSTED", None),
         (term, {"token": qr(frozen), **bath}, 422, "BENEFICIARY_NOT_ACTIVE", None),
         (term, {"token": qr(nobody), **bath}, 422, "NO_USABLE_VOUCHER", None),
-        (term, {"token": qr(ben), "service_code": "CARE_BATH", "gross_fen": 1}, 422,
-         "BILL_TOO_SMALL", "gross_fen"),
-        (term, {"token": qr(ben), "service_code": "CARE_BATH", "gross_fen": 0}, 422,
-         "VALIDATION_ERROR", "gross_fen"),
-        (term, {"token": qr(ben), "service_code": "CARE_BATH", "gross_fen": "80"}, 422,
-         "VALIDATION_ERROR", "gross_fen"),
-        (term, {"token": qr(ben), "service_code": "CARE_BATH"}, 422, "VALIDATION_ERROR",
-         "gross_fen"),
+        (
+            term,
+            {"token": qr(ben), "service_code": "CARE_BATH", "gross_fen": 1},
+            422,
+            "BILL_TOO_SMALL",
+            "gross_fen",
+        ),
+        (
+            term,
+            {"token": qr(ben), "service_code": "CARE_BATH", "gross_fen": 0},
+            422,
+            "VALIDATION_ERROR",
+            "gross_fen",
+        ),
+        (
+            term,
+            {"token": qr(ben), "service_code": "CARE_BATH", "gross_fen": "80"},
+            422,
+            "VALIDATION_ERROR",
+            "gross_fen",
+        ),
+        (
+            term,
+            {"token": qr(ben), "service_code": "CARE_BATH"},
+            422,
+            "VALIDATION_ERROR",
+            "gross_fen",
+        ),
     ]
     before = await state(world, vid)
     for terminal, body, status, code, field in cases:
-        p = await world.client.post("/v1/redemptions/preview", headers=terminal.headers,
-                                    json=body)
+        p = await world.client.post("/v1/redemptions/preview", headers=terminal.headers, json=body)
         assert (p.status_code, p.json()["error"]["code"]) == (status, code), (body, p.text)
         assert p.json()["error"].get("field") == field, (body, p.text)
-        r = await world.client.post("/v1/redemptions", headers=terminal.headers,
-                                    json={**body, "idempotency_key": key()})
+        r = await world.client.post(
+            "/v1/redemptions", headers=terminal.headers, json={**body, "idempotency_key": key()}
+        )
         assert (r.status_code, r.json()["error"]["code"]) == (status, code), (body, r.text)
     # An idempotency key has no place in a preview.
-    p = await world.client.post("/v1/redemptions/preview", headers=term.headers,
-                                json={"token": qr(ben), **bath, "idempotency_key": key()})
+    p = await world.client.post(
+        "/v1/redemptions/preview",
+        headers=term.headers,
+        json={"token": qr(ben), **bath, "idempotency_key": key()},
+    )
     assert p.status_code == 422 and p.json()["error"]["code"] == "VALIDATION_ERROR"
     assert await state(world, vid) == before
 
@@ -143,10 +214,12 @@ async def test_preview_refuses_exactly_as_the_redemption_does_and_changes_nothin
 async def test_only_a_terminal_may_preview(shop, tokens):
     world, term, ben, vid = shop
     body = {"token": qr(ben), "service_code": "CARE_BATH", "gross_fen": 8000}
-    for headers in (tokens.headers(Role.provider_admin, provider_id=term.provider_id),
-                    tokens.headers(Role.provider_staff, provider_id=term.provider_id),
-                    tokens.headers(Role.civil_affairs, region="450000"),
-                    tokens.headers(Role.beneficiary, sub=str(ben))):
+    for headers in (
+        tokens.headers(Role.provider_admin, provider_id=term.provider_id),
+        tokens.headers(Role.provider_staff, provider_id=term.provider_id),
+        tokens.headers(Role.civil_affairs, region="450000"),
+        tokens.headers(Role.beneficiary, sub=str(ben)),
+    ):
         r = await world.client.post("/v1/redemptions/preview", headers=headers, json=body)
         assert r.status_code == 403 and r.json()["error"]["code"] == "ROLE_NOT_ALLOWED"
     r = await world.client.post("/v1/redemptions/preview", json=body)
@@ -166,7 +239,8 @@ async def test_a_card_preview_needs_its_pin(world, tokens):
     body = {"token": card["token"], "service_code": "CARE_BATH", "gross_fen": 1000}
     r = await world.client.post("/v1/redemptions/preview", headers=term.headers, json=body)
     assert r.status_code == 422 and r.json()["error"]["code"] == "PIN_REQUIRED"
-    r = await world.client.post("/v1/redemptions/preview", headers=term.headers,
-                                json={**body, "pin": card["pin"]})
+    r = await world.client.post(
+        "/v1/redemptions/preview", headers=term.headers, json={**body, "pin": card["pin"]}
+    )
     assert r.status_code == 200 and r.json()["subsidy_fen"] == 500
     assert await world.balance(vid) == 50_000

@@ -34,21 +34,37 @@ SHARES = {"central": 9500, "regional": 500}
 
 async def fund(client: httpx.AsyncClient, tokens, amount: int = 50_000_000) -> None:
     """Budget for disability_subsidy in Nanning, committed to outstanding vouchers."""
-    r = await client.post("/v1/appropriations", headers=tokens.headers("finance",
-                                                                         region="450000"),
-                          json={"idempotency_key": f"appr-{uuid.uuid4()}",
-                                "program_code": "disability_subsidy", "region_code": "450100",
-                                "by_source": {"central": amount, "regional": amount}})
+    r = await client.post(
+        "/v1/appropriations",
+        headers=tokens.headers("finance", region="450000"),
+        json={
+            "idempotency_key": f"appr-{uuid.uuid4()}",
+            "program_code": "disability_subsidy",
+            "region_code": "450100",
+            "by_source": {"central": amount, "regional": amount},
+        },
+    )
     assert r.status_code == 201, r.text
-    r = await client.post("/v1/commitments", headers=tokens.headers("service"), json={
-        "idempotency_key": f"issuance:{uuid.uuid4()}:0", "purpose": "voucher",
-        "program_code": "disability_subsidy", "region_code": "450103", "period": "2026-11",
-        "amount_fen": amount, "count": 1, "funding_shares": SHARES})
+    r = await client.post(
+        "/v1/commitments",
+        headers=tokens.headers("service"),
+        json={
+            "idempotency_key": f"issuance:{uuid.uuid4()}:0",
+            "purpose": "voucher",
+            "program_code": "disability_subsidy",
+            "region_code": "450103",
+            "period": "2026-11",
+            "amount_fen": amount,
+            "count": 1,
+            "funding_shares": SHARES,
+        },
+    )
     assert r.status_code == 201, r.text
 
 
 async def test_relay_delivers_real_redemptions_and_voids_and_a_redelivery_is_harmless(
-        world, make_db, tokens):
+    world, make_db, tokens
+):
     ldb = await make_db("ledger")
     ledger_app = create_ledger_app(LedgerSettings(database_url=ldb.app_url))
     async with running(ledger_app) as lclient:
@@ -59,44 +75,63 @@ async def test_relay_delivers_real_redemptions_and_voids_and_a_redelivery_is_har
         await world.add_voucher(ben)
         ids = []
         for gross in (1000, 2000, 3000):
-            r = await world.client.post("/v1/redemptions", headers=term.headers, json={
-                "token": qr(ben), "service_code": "CARE_BATH", "gross_fen": gross,
-                "idempotency_key": key()})
+            r = await world.client.post(
+                "/v1/redemptions",
+                headers=term.headers,
+                json={
+                    "token": qr(ben),
+                    "service_code": "CARE_BATH",
+                    "gross_fen": gross,
+                    "idempotency_key": key(),
+                },
+            )
             ids.append(r.json()["id"])
-        await world.client.post(f"/v1/redemptions/{ids[0]}/void", headers=term.headers,
-                                json={"reason": "wrong bill"})
+        await world.client.post(
+            f"/v1/redemptions/{ids[0]}/void", headers=term.headers, json={"reason": "wrong bill"}
+        )
         # One event the ledger must refuse (an unknown program): it is kept as rejected.
         await world.conn.execute(
             "INSERT INTO outbox (event_id, type, payload) VALUES ($1, 'redemption.created', "
-            "$2::jsonb)", uuid.uuid4(), orjson.dumps({"program_code": "nope"}).decode())
+            "$2::jsonb)",
+            uuid.uuid4(),
+            orjson.dumps({"program_code": "nope"}).decode(),
+        )
         pool = world.app.state.db.raw_pool
         relay = Relay(pool, lclient, batch_size=2)
         while await relay.deliver_once():
             pass
         assert (relay.delivered, relay.rejected) == (4, 1)
-        lag = (await world.client.get("/v1/outbox/lag", headers=tokens.headers("service"))
-               ).json()
+        lag = (await world.client.get("/v1/outbox/lag", headers=tokens.headers("service"))).json()
         assert lag["undelivered"] == 0 and lag["rejected"] == 1
         lconn = await asyncpg.connect(ldb.owner_url)
         try:
-            assert await lconn.fetchval(
-                "SELECT count(*) FROM ledger_event WHERE status = 'applied'") == 4
+            assert (
+                await lconn.fetchval("SELECT count(*) FROM ledger_event WHERE status = 'applied'")
+                == 4
+            )
             # Payable to providers: 500 + 1000 + 1500 redeemed, 500 voided.
-            assert await lconn.fetchval(
-                "SELECT -sum(balance_fen) FROM account WHERE code = '2201'") == 2500
+            assert (
+                await lconn.fetchval("SELECT -sum(balance_fen) FROM account WHERE code = '2201'")
+                == 2500
+            )
             # Redeliver everything (as after a crash before the marks were committed).
             await world.conn.execute("UPDATE outbox SET delivered_at = NULL WHERE NOT rejected")
             while await relay.deliver_once():
                 pass
-            assert await lconn.fetchval(
-                "SELECT count(*) FROM ledger_event WHERE status = 'applied'") == 4
-            assert await lconn.fetchval(
-                "SELECT -sum(balance_fen) FROM account WHERE code = '2201'") == 2500
+            assert (
+                await lconn.fetchval("SELECT count(*) FROM ledger_event WHERE status = 'applied'")
+                == 4
+            )
+            assert (
+                await lconn.fetchval("SELECT -sum(balance_fen) FROM account WHERE code = '2201'")
+                == 2500
+            )
         finally:
             await lconn.close()
 
 
 # --- processes, killed ----------------------------------------------------------------------
+
 
 def _ledger(app_url: str, port: int) -> subprocess.Popen:
     return start_ledger(app_url, port)
@@ -105,9 +140,24 @@ def _ledger(app_url: str, port: int) -> subprocess.Popen:
 def _relay(voucher_url: str, port: int) -> subprocess.Popen:
     env = dict(os.environ, YIYANG_ENV="test")
     return subprocess.Popen(
-        [sys.executable, "-m", "services.voucher.relay", "--database-url", voucher_url,
-         "--ledger-url", f"http://127.0.0.1:{port}", "--batch-size", "100", "--idle", "0.05"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        [
+            sys.executable,
+            "-m",
+            "services.voucher.relay",
+            "--database-url",
+            voucher_url,
+            "--ledger-url",
+            f"http://127.0.0.1:{port}",
+            "--batch-size",
+            "100",
+            "--idle",
+            "0.05",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 async def _until(predicate, timeout_s: float = 60.0, what: str = "") -> None:
@@ -126,7 +176,8 @@ def _kill(proc: subprocess.Popen) -> None:
 @pytest.mark.slow
 @pytest.mark.timeout(240)
 async def test_killing_the_relay_and_the_ledger_mid_delivery_applies_each_event_once(
-        voucher_db, make_db, tokens):
+    voucher_db, make_db, tokens
+):
     ldb = await make_db("ledger")
     port = _free_port()
     ledger = _ledger(ldb.app_url, port)
@@ -136,43 +187,62 @@ async def test_killing_the_relay_and_the_ledger_mid_delivery_applies_each_event_
     n = 3000
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as c:
+
             async def ledger_up() -> bool:
                 try:
                     return (await c.get("/healthz")).status_code == 200
                 except httpx.TransportError:
                     return False
+
             await _until(ledger_up, 30, "the ledger")
             await fund(c, tokens)
         now = datetime.now(UTC)
         events = []
         for i in range(n):
-            payload = {"program_code": "disability_subsidy", "region_code": "450103",
-                       "budget_region_code": "450100", "period": "2026-11",
-                       "funding_shares": SHARES, "redemption_id": str(uuid.uuid4()),
-                       "voucher_id": str(uuid.uuid4()), "beneficiary_id": str(uuid.uuid4()),
-                       "provider_id": f"p{i % 7}", "service_code": "CARE_BATH",
-                       "gross_fen": 2 * (100 + i % 900), "subsidy_fen": 100 + i % 900,
-                       "copay_fen": 100 + i % 900}
-            events.append((uuid.uuid4(), "redemption.created", orjson.dumps(payload).decode(),
-                           now))
-        await vconn.executemany("INSERT INTO outbox (event_id, type, payload, occurred_at) "
-                                "VALUES ($1, $2, $3::jsonb, $4)", events)
+            payload = {
+                "program_code": "disability_subsidy",
+                "region_code": "450103",
+                "budget_region_code": "450100",
+                "period": "2026-11",
+                "funding_shares": SHARES,
+                "redemption_id": str(uuid.uuid4()),
+                "voucher_id": str(uuid.uuid4()),
+                "beneficiary_id": str(uuid.uuid4()),
+                "provider_id": f"p{i % 7}",
+                "service_code": "CARE_BATH",
+                "gross_fen": 2 * (100 + i % 900),
+                "subsidy_fen": 100 + i % 900,
+                "copay_fen": 100 + i % 900,
+            }
+            events.append((uuid.uuid4(), "redemption.created", orjson.dumps(payload).decode(), now))
+        await vconn.executemany(
+            "INSERT INTO outbox (event_id, type, payload, occurred_at) "
+            "VALUES ($1, $2, $3::jsonb, $4)",
+            events,
+        )
         total = sum(100 + i % 900 for i in range(n))
 
         async def delivered() -> int:
-            return await vconn.fetchval("SELECT count(*) FROM outbox "
-                                        "WHERE delivered_at IS NOT NULL")
+            return await vconn.fetchval(
+                "SELECT count(*) FROM outbox WHERE delivered_at IS NOT NULL"
+            )
 
         async def relay_in_flight() -> bool:
             # The relay's transaction is open and holds locked rows: it is mid-delivery.
-            return bool(await vconn.fetchval(
-                "SELECT 1 FROM pg_stat_activity WHERE application_name = 'yiyang-relay' "
-                "AND xact_start IS NOT NULL AND state <> 'idle'"))
+            return bool(
+                await vconn.fetchval(
+                    "SELECT 1 FROM pg_stat_activity WHERE application_name = 'yiyang-relay' "
+                    "AND xact_start IS NOT NULL AND state <> 'idle'"
+                )
+            )
 
         async def ledger_writing() -> bool:
-            return bool(await lconn.fetchval(
-                "SELECT 1 FROM pg_stat_activity WHERE application_name = 'yiyang-ledger' "
-                "AND xact_start IS NOT NULL AND state <> 'idle'"))
+            return bool(
+                await lconn.fetchval(
+                    "SELECT 1 FROM pg_stat_activity WHERE application_name = 'yiyang-ledger' "
+                    "AND xact_start IS NOT NULL AND state <> 'idle'"
+                )
+            )
 
         # 1) the relay is SIGKILLed twice while a batch is in flight
         for _round in range(2):
@@ -194,12 +264,19 @@ async def test_killing_the_relay_and_the_ledger_mid_delivery_applies_each_event_
 
         assert await vconn.fetchval("SELECT count(*) FROM outbox WHERE rejected") == 0
         ids = [e[0] for e in events]
-        assert await lconn.fetchval(
-            "SELECT count(*) FROM ledger_event WHERE event_id = ANY($1::uuid[]) "
-            "AND status = 'applied'", ids) == n
+        assert (
+            await lconn.fetchval(
+                "SELECT count(*) FROM ledger_event WHERE event_id = ANY($1::uuid[]) "
+                "AND status = 'applied'",
+                ids,
+            )
+            == n
+        )
         assert await lconn.fetchval("SELECT count(*) FROM entry WHERE kind = 'redemption'") == n
-        assert await lconn.fetchval(
-            "SELECT -sum(balance_fen) FROM account WHERE code = '2201'") == total
+        assert (
+            await lconn.fetchval("SELECT -sum(balance_fen) FROM account WHERE code = '2201'")
+            == total
+        )
         assert await lconn.fetchval("SELECT sum(amount_fen) FROM posting") == 0
     finally:
         if relay is not None:
@@ -235,14 +312,30 @@ def test_batch_body_splices_each_outbox_payload_as_it_is():
     from services.voucher.relay import _batch_body
 
     at = datetime(2026, 11, 23, 8, 30, 0, 123456, tzinfo=UTC)
-    payloads = [{"redemption_id": "r-1", "subsidy_fen": 500, "funding_shares": {"central": 9500}},
-                {"reason": "写错了 \"x\" \\ \n", "n": None, "ok": True, "list": [1, 2]}]
-    rows = [{"event_id": uuid.uuid4(), "type": t, "occurred_at": at,
-             "payload": orjson.dumps(p).decode().replace(",", ", ")}  # jsonb::text spacing
-            for t, p in zip(("redemption.created", "redemption.voided"), payloads, strict=True)]
-    assert orjson.loads(_batch_body(rows)) == {"events": [
-        {"event_id": str(r["event_id"]), "type": r["type"], "occurred_at": at.isoformat(),
-         "payload": p} for r, p in zip(rows, payloads, strict=True)]}
+    payloads = [
+        {"redemption_id": "r-1", "subsidy_fen": 500, "funding_shares": {"central": 9500}},
+        {"reason": '写错了 "x" \\ \n', "n": None, "ok": True, "list": [1, 2]},
+    ]
+    rows = [
+        {
+            "event_id": uuid.uuid4(),
+            "type": t,
+            "occurred_at": at,
+            "payload": orjson.dumps(p).decode().replace(",", ", "),
+        }  # jsonb::text spacing
+        for t, p in zip(("redemption.created", "redemption.voided"), payloads, strict=True)
+    ]
+    assert orjson.loads(_batch_body(rows)) == {
+        "events": [
+            {
+                "event_id": str(r["event_id"]),
+                "type": r["type"],
+                "occurred_at": at.isoformat(),
+                "payload": p,
+            }
+            for r, p in zip(rows, payloads, strict=True)
+        ]
+    }
 
 
 @asynccontextmanager
@@ -261,9 +354,16 @@ async def funded_ledger(world, make_db, tokens):
 
 async def _redeem(world, who) -> httpx.Response:
     term, ben = who
-    r = await world.client.post("/v1/redemptions", headers=term.headers, json={
-        "token": qr(ben), "service_code": "CARE_BATH", "gross_fen": 100,
-        "idempotency_key": key()})
+    r = await world.client.post(
+        "/v1/redemptions",
+        headers=term.headers,
+        json={
+            "token": qr(ben),
+            "service_code": "CARE_BATH",
+            "gross_fen": 100,
+            "idempotency_key": key(),
+        },
+    )
     assert r.status_code == 201, r.text
     return r
 
@@ -278,7 +378,8 @@ class Jitter(httpx.AsyncBaseTransport):
 
 
 async def test_two_relays_at_once_still_deliver_each_void_after_its_redemption(
-        world, make_db, tokens):
+    world, make_db, tokens
+):
     """An operator may start a second relay (a standby, a deploy overlap). Each redemption
     is voided right after it is made, so the outbox alternates redemption, void; with two
     relays taking one event each at the same time, a void reaching the ledger before its
@@ -287,17 +388,21 @@ async def test_two_relays_at_once_still_deliver_each_void_after_its_redemption(
         term = who[0]
         for _ in range(40):
             r = await _redeem(world, who)
-            v = await world.client.post(f"/v1/redemptions/{r.json()['id']}/void",
-                                        headers=term.headers, json={"reason": "wrong bill"})
+            v = await world.client.post(
+                f"/v1/redemptions/{r.json()['id']}/void",
+                headers=term.headers,
+                json={"reason": "wrong bill"},
+            )
             assert v.status_code == 200, v.text
         pool = world.app.state.db.raw_pool
         # A network with jitter between the relays and the ledger (0-30 ms a request).
-        jittery = httpx.AsyncClient(transport=Jitter(httpx.ASGITransport(app=ledger_app)),
-                                    base_url="http://ledger")
+        jittery = httpx.AsyncClient(
+            transport=Jitter(httpx.ASGITransport(app=ledger_app)), base_url="http://ledger"
+        )
         relays = [Relay(pool, jittery, batch_size=1) for _ in range(2)]
 
         async def drain(relay: Relay) -> None:
-            while await relay.deliver_once():
+            while await relay.deliver_once():  # noqa: ASYNC110 - sleep(0) lets the relays interleave
                 await asyncio.sleep(0)
 
         await asyncio.gather(*(drain(r) for r in relays))
@@ -307,16 +412,23 @@ async def test_two_relays_at_once_still_deliver_each_void_after_its_redemption(
         assert all(r.delivered for r in relays)  # both took part
         lconn = await asyncpg.connect(ldb.owner_url)
         try:
-            assert await lconn.fetchval(
-                "SELECT count(*) FROM ledger_event WHERE status = 'applied'") == 80
-            assert await lconn.fetchval(
-                "SELECT coalesce(sum(balance_fen), 0) FROM account WHERE code = '2201'") == 0
+            assert (
+                await lconn.fetchval("SELECT count(*) FROM ledger_event WHERE status = 'applied'")
+                == 80
+            )
+            assert (
+                await lconn.fetchval(
+                    "SELECT coalesce(sum(balance_fen), 0) FROM account WHERE code = '2201'"
+                )
+                == 0
+            )
         finally:
             await lconn.close()
 
 
-async def test_an_idle_relay_logs_progress_only_when_something_moved(world, make_db, tokens,
-                                                                      caplog):
+async def test_an_idle_relay_logs_progress_only_when_something_moved(
+    world, make_db, tokens, caplog
+):
     async with funded_ledger(world, make_db, tokens) as (_, _, lclient, who):
         await _redeem(world, who)
         relay = Relay(world.app.state.db.raw_pool, lclient)
@@ -326,6 +438,9 @@ async def test_an_idle_relay_logs_progress_only_when_something_moved(world, make
         await asyncio.sleep(0.6)  # about 30 report intervals, all but the first idle
         stop.set()
         await task
-    lines = [r.getMessage() for r in caplog.records if r.name == "yiyang.relay"
-             and r.getMessage().startswith("delivered")]
+    lines = [
+        r.getMessage()
+        for r in caplog.records
+        if r.name == "yiyang.relay" and r.getMessage().startswith("delivered")
+    ]
     assert lines == ["delivered 1, rejected 0; undelivered 0, oldest 0.0 s"]

@@ -56,8 +56,11 @@ def test_subsidy_is_the_largest_amount_the_bounds_allow(v, gross):
         s = compute_split(v, gross).subsidy_fen
     except AppError:
         return
-    want = v.per_use_fen if v.per_use_fen is not None else \
-        gross * (10_000 if v.ratio_bp is None else v.ratio_bp) // 10_000
+    want = (
+        v.per_use_fen
+        if v.per_use_fen is not None
+        else gross * (10_000 if v.ratio_bp is None else v.ratio_bp) // 10_000
+    )
     bounds = [want, v.balance_fen]
     if v.per_txn_cap_fen is not None:
         bounds.append(v.per_txn_cap_fen)
@@ -76,15 +79,24 @@ def test_balance_binds_before_the_ratio():
     assert (split.subsidy_fen, split.copay_fen) == (1000, 99_000)
 
 
-@pytest.mark.parametrize("state,gross,code", [
-    (VoucherState(balance_fen=0, ratio_bp=5000), 1000, "VOUCHER_EXHAUSTED"),
-    (VoucherState(balance_fen=5000, per_use_fen=500, day_limit_count=2, used_count_today=2),
-     1500, "DAILY_LIMIT_REACHED"),
-    (VoucherState(balance_fen=5000, ratio_bp=5000, day_cap_fen=1000, used_fen_today=1000),
-     1500, "DAILY_LIMIT_REACHED"),
-    (VoucherState(balance_fen=5000, per_use_fen=500), 500, "BILL_TOO_SMALL"),
-    (VoucherState(balance_fen=5000, ratio_bp=5000), 1, "BILL_TOO_SMALL"),
-])
+@pytest.mark.parametrize(
+    "state,gross,code",
+    [
+        (VoucherState(balance_fen=0, ratio_bp=5000), 1000, "VOUCHER_EXHAUSTED"),
+        (
+            VoucherState(balance_fen=5000, per_use_fen=500, day_limit_count=2, used_count_today=2),
+            1500,
+            "DAILY_LIMIT_REACHED",
+        ),
+        (
+            VoucherState(balance_fen=5000, ratio_bp=5000, day_cap_fen=1000, used_fen_today=1000),
+            1500,
+            "DAILY_LIMIT_REACHED",
+        ),
+        (VoucherState(balance_fen=5000, per_use_fen=500), 500, "BILL_TOO_SMALL"),
+        (VoucherState(balance_fen=5000, ratio_bp=5000), 1, "BILL_TOO_SMALL"),
+    ],
+)
 def test_refusals(state, gross, code):
     with pytest.raises(AppError) as exc:
         compute_split(state, gross)
@@ -92,6 +104,8 @@ def test_refusals(state, gross, code):
 
 
 def test_meal_subsidy_is_the_per_use_amount_when_the_bill_exceeds_it():
-    split = compute_split(VoucherState(balance_fen=15_500, per_use_fen=500, day_limit_count=2,
-                                       used_count_today=1), 1500)
+    split = compute_split(
+        VoucherState(balance_fen=15_500, per_use_fen=500, day_limit_count=2, used_count_today=1),
+        1500,
+    )
     assert (split.subsidy_fen, split.copay_fen) == (500, 1000)

@@ -13,49 +13,66 @@ from services.common.ids import new_uuid
 from services.voucher.repository import redemption as repo
 from services.voucher.service.redemption import VoucherState, compute_split, local_day
 
-cases = st.fixed_dictionaries({
-    "face": st.integers(1, 100_000),
-    "spent": st.integers(0, 100_000),
-    "ratio_bp": st.none() | st.integers(0, 10_000),
-    "per_use_fen": st.none() | st.integers(1, 2_000),
-    "per_txn_cap_fen": st.none() | st.integers(0, 50_000),
-    "day_cap_fen": st.none() | st.integers(0, 50_000),
-    "day_limit_count": st.none() | st.integers(0, 4),
-    "used_count": st.integers(0, 5),
-    "used_fen": st.integers(0, 50_000),
-    "counters_from_today": st.booleans(),
-    "gross": st.integers(1, 200_000),
-    # The voucher's area is Nanning (4501, from its budget region); the provider is in it
-    # (Qingxiu, or a township of Jiangnan) or not (Liuzhou, or no region at all).
-    "provider_region": st.sampled_from(["450103", "450105001", "450203", None]),
-})
+cases = st.fixed_dictionaries(
+    {
+        "face": st.integers(1, 100_000),
+        "spent": st.integers(0, 100_000),
+        "ratio_bp": st.none() | st.integers(0, 10_000),
+        "per_use_fen": st.none() | st.integers(1, 2_000),
+        "per_txn_cap_fen": st.none() | st.integers(0, 50_000),
+        "day_cap_fen": st.none() | st.integers(0, 50_000),
+        "day_limit_count": st.none() | st.integers(0, 4),
+        "used_count": st.integers(0, 5),
+        "used_fen": st.integers(0, 50_000),
+        "counters_from_today": st.booleans(),
+        "gross": st.integers(1, 200_000),
+        # The voucher's area is Nanning (4501, from its budget region); the provider is in it
+        # (Qingxiu, or a township of Jiangnan) or not (Liuzhou, or no region at all).
+        "provider_region": st.sampled_from(["450103", "450105001", "450203", None]),
+    }
+)
 
 
-@settings(max_examples=60, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(case=cases)
 async def test_statement_agrees_with_pure_rule(world, case):
     balance = max(case["face"] - case["spent"], 0)
     ben = await world.add_beneficiary()
     vid = await world.add_voucher(
-        ben, face_fen=case["face"], balance_fen=balance,
-        status="active" if balance else "exhausted", ratio_bp=case["ratio_bp"],
-        per_use_fen=case["per_use_fen"], per_txn_cap_fen=case["per_txn_cap_fen"],
-        day_cap_fen=case["day_cap_fen"], day_limit_count=case["day_limit_count"])
+        ben,
+        face_fen=case["face"],
+        balance_fen=balance,
+        status="active" if balance else "exhausted",
+        ratio_bp=case["ratio_bp"],
+        per_use_fen=case["per_use_fen"],
+        per_txn_cap_fen=case["per_txn_cap_fen"],
+        day_cap_fen=case["day_cap_fen"],
+        day_limit_count=case["day_limit_count"],
+    )
     now = datetime.now(UTC)
     today = local_day(now)
     day_on = today if case["counters_from_today"] else today.replace(year=today.year - 1)
     await world.conn.execute(
         "UPDATE voucher SET day_on = $2, day_count = $3, day_subsidy_fen = $4 WHERE id = $1",
-        vid, day_on, case["used_count"], case["used_fen"])
+        vid,
+        day_on,
+        case["used_count"],
+        case["used_fen"],
+    )
     used = (case["used_count"], case["used_fen"]) if case["counters_from_today"] else (0, 0)
-    state = VoucherState(balance_fen=balance, ratio_bp=case["ratio_bp"],
-                         per_use_fen=case["per_use_fen"],
-                         per_txn_cap_fen=case["per_txn_cap_fen"],
-                         day_cap_fen=case["day_cap_fen"],
-                         day_limit_count=case["day_limit_count"],
-                         used_count_today=used[0], used_fen_today=used[1],
-                         spend_region_prefix="4501")
+    state = VoucherState(
+        balance_fen=balance,
+        ratio_bp=case["ratio_bp"],
+        per_use_fen=case["per_use_fen"],
+        per_txn_cap_fen=case["per_txn_cap_fen"],
+        day_cap_fen=case["day_cap_fen"],
+        day_limit_count=case["day_limit_count"],
+        used_count_today=used[0],
+        used_fen_today=used[1],
+        spend_region_prefix="4501",
+    )
     try:
         expected = compute_split(state, case["gross"], case["provider_region"])
     except AppError:
@@ -63,22 +80,39 @@ async def test_statement_agrees_with_pure_rule(world, case):
 
     pool: asyncpg.Pool = world.app.state.db.raw_pool
     row = await repo.redeem(
-        pool, beneficiary_id=ben, nonce=new_uuid().bytes[:8],
-        nonce_expires_at=now, provider_kind="home_care", category="bathing",
-        gross_fen=case["gross"], today=today, now=now, redemption_id=new_uuid(),
-        event_id=new_uuid(), provider_id="p", terminal_id="t", service_code="CARE_BATH",
-        idempotency_key=str(new_uuid()), request_hash=b"h", card_id=None,
-        provider_region=case["provider_region"])
+        pool,
+        beneficiary_id=ben,
+        nonce=new_uuid().bytes[:8],
+        nonce_expires_at=now,
+        provider_kind="home_care",
+        category="bathing",
+        gross_fen=case["gross"],
+        today=today,
+        now=now,
+        redemption_id=new_uuid(),
+        event_id=new_uuid(),
+        provider_id="p",
+        terminal_id="t",
+        service_code="CARE_BATH",
+        idempotency_key=str(new_uuid()),
+        request_hash=b"h",
+        card_id=None,
+        provider_region=case["provider_region"],
+    )
     if expected is None:
         assert row is None
         assert await world.balance(vid) == balance
         return
     assert row is not None
     assert (row["subsidy_fen"], row["copay_fen"], row["balance_fen"]) == (
-        expected.subsidy_fen, expected.copay_fen, expected.balance_after_fen)
+        expected.subsidy_fen,
+        expected.copay_fen,
+        expected.balance_after_fen,
+    )
     after = await world.conn.fetchrow(
-        "SELECT balance_fen, status, day_on, day_count, day_subsidy_fen FROM voucher "
-        "WHERE id = $1", vid)
+        "SELECT balance_fen, status, day_on, day_count, day_subsidy_fen FROM voucher WHERE id = $1",
+        vid,
+    )
     assert after["balance_fen"] == expected.balance_after_fen
     assert after["status"] == ("exhausted" if expected.balance_after_fen == 0 else "active")
     assert after["day_on"] == today

@@ -16,6 +16,7 @@ Every money invariant of the ledger is enforced here, by PostgreSQL, whoever wri
   grants, see models.APPEND_ONLY_TABLES).
 See docs/ledger.md.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -27,8 +28,14 @@ down_revision: str | None = "ledger_0001"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-JOURNAL_TABLES = ("entry", "posting", "ledger_event", "idempotency_record", "commitment",
-                  "accounting_period")
+JOURNAL_TABLES = (
+    "entry",
+    "posting",
+    "ledger_event",
+    "idempotency_record",
+    "commitment",
+    "accounting_period",
+)
 
 UPGRADE = r"""
 CREATE TABLE book_head (

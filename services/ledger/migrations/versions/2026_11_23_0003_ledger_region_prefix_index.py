@@ -15,6 +15,7 @@ lookup cannot post the same request twice.
 There is one book ('main'), and an account is opened with a zero balance: balances only ever
 come from postings, so no role can conjure a balance by inserting a row.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence

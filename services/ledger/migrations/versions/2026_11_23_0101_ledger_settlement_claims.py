@@ -12,6 +12,7 @@ A claim lists a provider's posted, unvoided redemptions of a period. The databas
   along the allowed transitions (trigger);
 - the history (claim_action) append-only.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence

@@ -10,6 +10,7 @@ key `payment:<line_reference>` (unique in entry), and the line's status moves on
 pending -> paid or pending -> failed. A bank confirmation file is recorded by its SHA-256, so
 the same file imported again is recognised and posts nothing.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence

@@ -9,6 +9,7 @@ A payment line now pays either a claim (payee the provider, 2201) or one cash be
 unique index), and a paid beneficiary line must be settled by an entry that debits exactly
 its amount from 2202. A batch keeps the cash benefits it could not pay and why.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -76,7 +77,8 @@ _OLD_GUARD = """
 
 
 def upgrade() -> None:
-    execute_script("""
+    execute_script(
+        """
     ALTER TABLE payment_line
       ADD COLUMN payee_kind text NOT NULL DEFAULT 'provider',
       ADD COLUMN cash_entry_id uuid REFERENCES entry (id),
@@ -93,11 +95,14 @@ def upgrade() -> None:
     CREATE UNIQUE INDEX uq_payment_line_live_cash_benefit ON payment_line (cash_entry_id)
       WHERE status <> 'failed' AND cash_entry_id IS NOT NULL;
     ALTER TABLE payment_batch ADD COLUMN not_payable jsonb NOT NULL DEFAULT '[]'::jsonb;
-    """ + _GUARD)
+    """
+        + _GUARD
+    )
 
 
 def downgrade() -> None:
-    execute_script("""
+    execute_script(
+        """
     ALTER TABLE payment_batch DROP COLUMN not_payable;
     DROP INDEX uq_payment_line_live_cash_benefit;
     ALTER TABLE payment_line
@@ -108,4 +113,6 @@ def downgrade() -> None:
       DROP COLUMN payee_kind,
       ALTER COLUMN claim_id SET NOT NULL,
       ALTER COLUMN provider_id SET NOT NULL;
-    """ + _OLD_GUARD)
+    """
+        + _OLD_GUARD
+    )

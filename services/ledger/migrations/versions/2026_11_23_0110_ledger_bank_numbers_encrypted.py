@@ -13,6 +13,7 @@ encrypted here with the ledger's key (`YIYANG_LEDGER_PII_ENCRYPTION_KEY`); the a
 and line guards are switched off for this one rewrite and on again. The line guard now
 watches `account_number_enc` instead of the dropped column.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -68,6 +69,7 @@ _GUARDS_ON = """
 
 def _cipher():
     from services.ledger.settlement.secrets import bank_cipher
+
     return bank_cipher()
 
 
@@ -78,48 +80,78 @@ def _raw():
 def upgrade() -> None:
     from services.ledger.settlement.secrets import line_context, mask_number, seal_file
 
-    execute_script("""
+    execute_script(
+        """
     ALTER TABLE payment_line ADD COLUMN account_number_enc bytea,
                              ADD COLUMN account_number_masked text;
     ALTER TABLE payment_batch ADD COLUMN file_enc bytea;
-    """ + _GUARDS_OFF)
+    """
+        + _GUARDS_OFF
+    )
     box, raw = _cipher(), _raw()
     for r in await_only(raw.fetch("SELECT reference, account_number FROM payment_line")):
-        await_only(raw.execute(
-            "UPDATE payment_line SET account_number_enc = $2, account_number_masked = $3 "
-            "WHERE reference = $1", r["reference"],
-            box.encrypt(r["account_number"], context=line_context(r["reference"])),
-            mask_number(r["account_number"])))
+        await_only(
+            raw.execute(
+                "UPDATE payment_line SET account_number_enc = $2, account_number_masked = $3 "
+                "WHERE reference = $1",
+                r["reference"],
+                box.encrypt(r["account_number"], context=line_context(r["reference"])),
+                mask_number(r["account_number"]),
+            )
+        )
     for r in await_only(raw.fetch("SELECT id, file_csv FROM payment_batch")):
-        await_only(raw.execute(
-            "UPDATE payment_batch SET file_enc = $2 WHERE id = $1", r["id"],
-            seal_file(box, r["id"], bytes(r["file_csv"]))))
-    execute_script(_GUARDS_ON + """
+        await_only(
+            raw.execute(
+                "UPDATE payment_batch SET file_enc = $2 WHERE id = $1",
+                r["id"],
+                seal_file(box, r["id"], bytes(r["file_csv"])),
+            )
+        )
+    execute_script(
+        _GUARDS_ON
+        + """
     ALTER TABLE payment_line ALTER COLUMN account_number_enc SET NOT NULL,
                              ALTER COLUMN account_number_masked SET NOT NULL,
                              DROP COLUMN account_number;
     ALTER TABLE payment_batch ALTER COLUMN file_enc SET NOT NULL, DROP COLUMN file_csv;
-    """ + _GUARD.format(number="account_number_enc"))
+    """
+        + _GUARD.format(number="account_number_enc")
+    )
 
 
 def downgrade() -> None:
-    execute_script("""
+    execute_script(
+        """
     ALTER TABLE payment_line ADD COLUMN account_number text;
     ALTER TABLE payment_batch ADD COLUMN file_csv bytea;
-    """ + _GUARDS_OFF)
+    """
+        + _GUARDS_OFF
+    )
     from services.ledger.settlement.secrets import line_context, open_file
 
     box, raw = _cipher(), _raw()
     for r in await_only(raw.fetch("SELECT reference, account_number_enc FROM payment_line")):
-        await_only(raw.execute(
-            "UPDATE payment_line SET account_number = $2 WHERE reference = $1", r["reference"],
-            box.decrypt(bytes(r["account_number_enc"]), context=line_context(r["reference"]))))
+        await_only(
+            raw.execute(
+                "UPDATE payment_line SET account_number = $2 WHERE reference = $1",
+                r["reference"],
+                box.decrypt(bytes(r["account_number_enc"]), context=line_context(r["reference"])),
+            )
+        )
     for r in await_only(raw.fetch("SELECT id, file_enc FROM payment_batch")):
-        await_only(raw.execute(
-            "UPDATE payment_batch SET file_csv = $2 WHERE id = $1", r["id"],
-            open_file(box, r["id"], bytes(r["file_enc"]))))
-    execute_script(_GUARDS_ON + """
+        await_only(
+            raw.execute(
+                "UPDATE payment_batch SET file_csv = $2 WHERE id = $1",
+                r["id"],
+                open_file(box, r["id"], bytes(r["file_enc"])),
+            )
+        )
+    execute_script(
+        _GUARDS_ON
+        + """
     ALTER TABLE payment_line ALTER COLUMN account_number SET NOT NULL,
                              DROP COLUMN account_number_enc, DROP COLUMN account_number_masked;
     ALTER TABLE payment_batch ALTER COLUMN file_csv SET NOT NULL, DROP COLUMN file_enc;
-    """ + _GUARD.format(number="account_number"))
+    """
+        + _GUARD.format(number="account_number")
+    )

@@ -14,6 +14,7 @@ Create Date: 2026-11-23
 - `claim.subsidy_fen` / `claim.copay_fen`: the two parts; `total_fen = subsidy_fen +
   copay_fen` (CHECK) and each part equals its live lines (deferred constraint trigger).
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -76,7 +77,8 @@ _OLD_TOTAL_CHECK = """
 
 
 def upgrade() -> None:
-    execute_script("""
+    execute_script(
+        """
     CREATE TABLE copayment_method (
       copayment_id text NOT NULL,
       method text NOT NULL,
@@ -143,18 +145,24 @@ def upgrade() -> None:
     END $$;
     CREATE TRIGGER claim_copay_line_check BEFORE INSERT OR UPDATE OR DELETE ON claim_copay_line
       FOR EACH ROW EXECUTE FUNCTION settlement_claim_copay_line_check();
-    """ + _TOTAL_CHECK + """
+    """
+        + _TOTAL_CHECK
+        + """
     CREATE CONSTRAINT TRIGGER claim_copay_line_total_check
       AFTER INSERT OR UPDATE ON claim_copay_line
       DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION settlement_claim_total_check();
-    """)
+    """
+    )
 
 
 def downgrade() -> None:
-    execute_script("""
+    execute_script(
+        """
     DROP TABLE claim_copay_line;
     DROP FUNCTION settlement_claim_copay_line_check();
     ALTER TABLE claim DROP CONSTRAINT ck_claim_parts, DROP COLUMN subsidy_fen,
                       DROP COLUMN copay_fen;
     DROP TABLE copayment_method;
-    """ + _OLD_TOTAL_CHECK)
+    """
+        + _OLD_TOTAL_CHECK
+    )

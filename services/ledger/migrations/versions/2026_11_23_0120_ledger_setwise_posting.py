@@ -35,6 +35,7 @@ batch of thousands of entries costs a handful of set queries (docs/performance.m
 ledger_0002's row functions (ledger_entry_chain, ledger_entry_balanced) stay defined, unused,
 for the downgrade, which puts the row triggers and the foreign keys back.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence

@@ -4,6 +4,7 @@ Revision ID: provider_0001
 Revises:
 Create Date: 2026-11-23
 """
+
 from __future__ import annotations
 
 revision: str = "provider_0001"

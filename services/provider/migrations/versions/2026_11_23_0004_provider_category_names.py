@@ -7,6 +7,7 @@ Revision ID: provider_0004
 Revises: provider_0003
 Create Date: 2026-11-23
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -18,11 +19,21 @@ down_revision: str | None = "provider_0003"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-RENAMES = [("rehabilitation_nursing", "rehab_nursing"), ("walking_escort", "escort"),
-           ("institution_long_stay", "institution_stay"),
-           ("institution_respite", "respite_stay")]
-UNCHANGED = ["meal", "day_care", "bathing", "cleaning", "emergency_call", "medical_escort",
-             "home_care_hours"]
+RENAMES = [
+    ("rehabilitation_nursing", "rehab_nursing"),
+    ("walking_escort", "escort"),
+    ("institution_long_stay", "institution_stay"),
+    ("institution_respite", "respite_stay"),
+]
+UNCHANGED = [
+    "meal",
+    "day_care",
+    "bathing",
+    "cleaning",
+    "emergency_call",
+    "medical_escort",
+    "home_care_hours",
+]
 
 
 def _quoted(values: list[str]) -> str:
@@ -35,7 +46,8 @@ def _switch(pairs: list[tuple[str, str]]) -> str:
     targets = [new for _, new in pairs]
     updates = "\n".join(
         f"UPDATE service_item SET category = '{new}' WHERE category = '{old}';"
-        for old, new in pairs)
+        for old, new in pairs
+    )
     return f"""
 ALTER TABLE service_item DROP CONSTRAINT ck_service_item_category;
 {updates}

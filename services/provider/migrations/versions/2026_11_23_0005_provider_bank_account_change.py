@@ -15,6 +15,7 @@ holds:
 - the provider's bank columns change only in the transaction that approved a change with
   exactly that account (trigger on provider, `BANK_ACCOUNT_CHANGE_UNAPPROVED`).
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence

@@ -4,6 +4,7 @@ Revision ID: voucher_0001
 Revises:
 Create Date: 2026-11-23
 """
+
 from __future__ import annotations
 
 revision: str = "voucher_0001"

@@ -4,6 +4,7 @@ Revision ID: voucher_0201
 Revises: voucher_0004
 Create Date: 2026-11-23 19:10:00
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -12,8 +13,8 @@ from alembic import op
 
 from services.common.alembic_env import execute_script
 
-revision: str = 'voucher_0201'
-down_revision: str | None = 'voucher_0004'
+revision: str = "voucher_0201"
+down_revision: str | None = "voucher_0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -8,6 +8,7 @@ Revision ID: voucher_0202
 Revises: voucher_0201
 Create Date: 2026-11-23 20:20:00
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -16,8 +17,8 @@ from alembic import op
 
 from services.common.alembic_env import execute_script
 
-revision: str = 'voucher_0202'
-down_revision: str | None = 'voucher_0201'
+revision: str = "voucher_0202"
+down_revision: str | None = "voucher_0201"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -8,6 +8,7 @@ One co-payment per redemption; its Stripe idempotency key is ours and stored (th
 ignores keys). The database refuses refunding more than was captured and capturing more than
 the co-payment.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -63,4 +64,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    execute_script("DROP TABLE stripe_webhook_event; DROP TABLE copay_refund; DROP TABLE copayment;")
+    execute_script(
+        "DROP TABLE stripe_webhook_event; DROP TABLE copay_refund; DROP TABLE copayment;"
+    )

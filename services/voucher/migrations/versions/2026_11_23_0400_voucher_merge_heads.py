@@ -8,6 +8,7 @@ Revision ID: voucher_0400
 Revises: voucher_0103, voucher_0202, voucher_0301
 Create Date: 2026-11-23
 """
+
 from __future__ import annotations
 
 revision: str = "voucher_0400"

@@ -12,6 +12,7 @@ promising more than was captured: refunded + pending <= captured. copayment.sync
 the PaymentIntent was last re-read from Stripe (the fallback for a lost webhook). Rows written before this
 revision were made synchronously and are `succeeded`.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence

@@ -1,0 +1,19 @@
+"""The SQLModel tables are the one definition of each table: the migrations must build exactly
+what the models describe (the equivalent of `alembic check`, against a real database)."""
+
+from __future__ import annotations
+
+import pytest
+
+from services.common.migrate import SERVICES, model_drift
+
+
+@pytest.mark.parametrize("service", SERVICES)
+async def test_models_and_migrations_agree(make_db, service):
+    db = await make_db(service)
+    drift = await model_drift(service, db.owner_url)
+    assert drift == [], (
+        f"services/{service}/models.py and its migrations differ; write a migration with "
+        "`alembic revision --autogenerate` (CONTRIBUTING.md, Migrations) or fix the model:\n"
+        + "\n".join(drift)
+    )
