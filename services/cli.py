@@ -109,6 +109,7 @@ MODULE_COMMANDS = {
     "demo": ("services.demo", "load demo data into a running system"),
     "bench": ("loadtests.bench", "benchmark the redemption hot path"),
     "loadtest": ("loadtests.run", "bounded headless Locust run, then correctness checks"),
+    "errors-doc": ("services.common.error_docs", "write docs/errors.md from the error catalogues"),
 }
 
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 FRIENDLY: dict[str, str] = {
     "UNAUTHENTICATED": "登录已失效，请重新登录。",
-    "TOKEN_EXPIRED": "二维码或登录已过期，请刷新后再试。",
-    "INVALID_TOKEN": "二维码无效，请让老人刷新二维码后重新扫描。",
+    "BEARER_TOKEN_EXPIRED": "登录已过期，请重新登录。",
+    "TOKEN_EXPIRED": "二维码已过期，请让老人刷新二维码。",
+    "BEARER_TOKEN_INVALID": "登录信息无效，请重新登录。",
     "INVALID_TERMINAL": "本机终端未登记或已停用，请联系机构管理员。",
     "ROLE_NOT_ALLOWED": "您的账号没有这项权限。",
     "OUT_OF_SCOPE": "这不在您负责的范围内。",

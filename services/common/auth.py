@@ -23,7 +23,14 @@ from typing import Annotated, Any
 import jwt
 from fastapi import Depends, Request
 
-from services.common.errors import Forbidden, Unauthenticated
+from services.common.errors import (
+    InvalidTerminal,
+    InvalidToken,
+    OutOfScope,
+    RoleNotAllowed,
+    TokenExpired,
+    Unauthenticated,
+)
 from services.common.keys import load_private_key, load_public_key
 from services.common.regions import region_covers
 
@@ -65,17 +72,13 @@ class Principal:
 
     def ensure_region(self, code: str | None) -> None:
         if not self.covers_region(code):
-            raise Forbidden(
-                "This region is outside your scope.", code="OUT_OF_SCOPE", field="region_code"
-            )
+            raise OutOfScope("This region is outside your scope.", field="region_code")
 
     def ensure_provider(self, provider_id: str) -> None:
         if self.role == Role.service:
             return
         if self.provider_id != provider_id:
-            raise Forbidden(
-                "This provider is outside your scope.", code="OUT_OF_SCOPE", field="provider_id"
-            )
+            raise OutOfScope("This provider is outside your scope.", field="provider_id")
 
     def may_act_for(self, beneficiary_id: str) -> bool:
         if self.role == Role.beneficiary:
@@ -86,9 +89,7 @@ class Principal:
 
     def ensure_beneficiary(self, beneficiary_id: str) -> None:
         if not self.may_act_for(beneficiary_id):
-            raise Forbidden(
-                "You may not act for this person.", code="OUT_OF_SCOPE", field="beneficiary_id"
-            )
+            raise OutOfScope("You may not act for this person.", field="beneficiary_id")
 
 
 # --- tokens -------------------------------------------------------------------------------
@@ -138,11 +139,11 @@ def verify_token(public_key_pem: str, token: str) -> Principal:
         )
         role = Role(claims["role"])
     except jwt.ExpiredSignatureError as exc:
-        raise Unauthenticated("The token has expired.", code="TOKEN_EXPIRED") from exc
+        raise TokenExpired("The token has expired.") from exc
     except (jwt.InvalidTokenError, KeyError, ValueError) as exc:
-        raise Unauthenticated("The token is not valid.", code="INVALID_TOKEN") from exc
+        raise InvalidToken("The token is not valid.") from exc
     if role == Role.terminal:
-        raise Unauthenticated("Terminals authenticate with their secret.", code="INVALID_TOKEN")
+        raise InvalidToken("Terminals authenticate with their secret.")
     return Principal(
         sub=claims["sub"],
         role=role,
@@ -204,7 +205,7 @@ async def authenticate(request: Request) -> Principal:
         resolver: TerminalResolver | None = getattr(request.app.state, "terminal_resolver", None)
         principal = await resolver(credential) if resolver else None
         if principal is None:
-            raise Unauthenticated("Unknown or revoked terminal.", code="INVALID_TERMINAL")
+            raise InvalidTerminal("Unknown or revoked terminal.")
     else:
         principal = verify_token(request.app.state.auth_public_key, credential)
     request.state.principal = principal
@@ -220,9 +221,7 @@ def require(*roles: Role) -> Any:
 
     async def _dependency(principal: CurrentPrincipal) -> Principal:
         if principal.role not in allowed:
-            raise Forbidden(
-                f"Role '{principal.role.value}' may not do this.", code="ROLE_NOT_ALLOWED"
-            )
+            raise RoleNotAllowed(f"Role '{principal.role.value}' may not do this.")
         return principal
 
     _dependency.__name__ = "require_" + "_or_".join(sorted(r.value for r in allowed))

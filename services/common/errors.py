@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import logging
 import re
+from dataclasses import dataclass
+from types import ModuleType
 from typing import Any
 
 import asyncpg
@@ -61,16 +63,52 @@ class Unauthenticated(AppError):
     message = "A valid bearer token is required."
 
 
+class TokenExpired(Unauthenticated):
+    code = "BEARER_TOKEN_EXPIRED"
+    message = "The bearer token has expired; sign in again."
+
+
+class InvalidToken(Unauthenticated):
+    code = "BEARER_TOKEN_INVALID"
+    message = "The bearer token is not valid (signature, issuer, or a terminal using a token)."
+
+
+class InvalidTerminal(Unauthenticated):
+    code = "INVALID_TERMINAL"
+    message = "Unknown or revoked terminal secret."
+
+
 class Forbidden(AppError):
     status_code = 403
     code = "FORBIDDEN"
     message = "This role or scope may not do that."
 
 
+class RoleNotAllowed(Forbidden):
+    code = "ROLE_NOT_ALLOWED"
+    message = "The caller's role may not call this."
+
+
+class OutOfScope(Forbidden):
+    code = "OUT_OF_SCOPE"
+    message = "The region, provider or person is outside the caller's scope."
+
+
 class NotFound(AppError):
     status_code = 404
     code = "NOT_FOUND"
     message = "No such resource."
+
+
+class MethodNotAllowed(AppError):
+    status_code = 405
+    code = "METHOD_NOT_ALLOWED"
+    message = "This path does not take that method."
+
+
+class HttpError(AppError):
+    code = "HTTP_ERROR"
+    message = "The HTTP request was refused before it reached a route (its status says why)."
 
 
 class Conflict(AppError):
@@ -84,16 +122,62 @@ class IdempotencyKeyReused(Conflict):
     message = "This idempotency key was already used with a different request."
 
 
+class RetryLater(Conflict):
+    code = "RETRY_LATER"
+    message = "The database could not serialise this request with another; retry it."
+
+
+class ConstraintViolation(Conflict):
+    code = "CONSTRAINT_VIOLATION"
+    message = "The database refused the change (a constraint without a code of its own)."
+
+
 class InvalidInput(AppError):
     status_code = 422
     code = "VALIDATION_ERROR"
-    message = "The request is not valid."
+    message = "The request is not valid; `field` names the first problem, `details.problems` all."
+
+
+class InternalError(AppError):
+    status_code = 500
+    code = "INTERNAL_ERROR"
+    message = "Internal error."
 
 
 class ServiceUnavailable(AppError):
     status_code = 503
     code = "SERVICE_UNAVAILABLE"
     message = "A service this request depends on is not available; retry later."
+
+
+# --- the catalogue ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CatalogueEntry:
+    code: str
+    status: int
+    meaning: str
+
+
+def catalogue(*modules: ModuleType) -> list[CatalogueEntry]:
+    """Every code the `AppError` subclasses defined in `modules` carry, with status and meaning.
+
+    A service's catalogue is its errors module(s): each refusal is a class there, so the code,
+    its HTTP status and its meaning are written once, and docs/errors.md is generated from them
+    (`yiyang errors-doc`). The database's own refusals ('CODE: text' from a trigger) are classes
+    there too, so they are listed and documented like the rest.
+    """
+    entries: dict[str, CatalogueEntry] = {}
+    for module in modules:
+        for obj in vars(module).values():
+            if (
+                isinstance(obj, type)
+                and issubclass(obj, AppError)
+                and obj.__module__ == module.__name__
+            ):
+                entries[obj.code] = CatalogueEntry(obj.code, obj.status_code, obj.message)
+    return sorted(entries.values(), key=lambda e: e.code)
 
 
 def error_response(err: AppError) -> JSONResponse:
@@ -129,13 +213,10 @@ def db_error_to_app_error(exc: BaseException) -> AppError | None:
     if match:
         return AppError(match.group(2), code=match.group(1), status_code=_DB_STATUS[sqlstate[:2]])
     if sqlstate.startswith("40"):
-        return Conflict(
-            "The database could not serialise this request; retry it.", code="RETRY_LATER"
-        )
+        return RetryLater()
     constraint = getattr(pg, "constraint_name", None)
-    return AppError(
+    return ConstraintViolation(
         "The database refused this change" + (f" ({constraint})." if constraint else "."),
-        code="CONSTRAINT_VIOLATION",
         status_code=_DB_STATUS[sqlstate[:2]],
     )
 
@@ -145,7 +226,8 @@ def _field_of(loc: tuple[Any, ...]) -> str:
     return ".".join(parts) or "body"
 
 
-_PYDANTIC_CODES = {
+# The codes of `details.problems[*].code` in a VALIDATION_ERROR (anything else: INVALID_VALUE).
+PROBLEM_CODES = {
     "missing": "FIELD_REQUIRED",
     "extra_forbidden": "FIELD_NOT_ALLOWED",
     "json_invalid": "MALFORMED_JSON",
@@ -164,7 +246,7 @@ def install_error_handlers(app: FastAPI) -> None:
             problems.append(
                 {
                     "field": _field_of(tuple(e.get("loc", ()))),
-                    "code": _PYDANTIC_CODES.get(e.get("type", ""), "INVALID_VALUE"),
+                    "code": PROBLEM_CODES.get(e.get("type", ""), "INVALID_VALUE"),
                     # pydantic's message names the rule, never the value; the input is dropped.
                     "message": str(e.get("msg", "invalid")),
                 }
@@ -183,18 +265,15 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
-        codes = {
-            404: "NOT_FOUND",
-            405: "METHOD_NOT_ALLOWED",
-            401: "UNAUTHENTICATED",
-            403: "FORBIDDEN",
+        kinds: dict[int, type[AppError]] = {
+            404: NotFound,
+            405: MethodNotAllowed,
+            401: Unauthenticated,
+            403: Forbidden,
         }
+        kind = kinds.get(exc.status_code, HttpError)
         return error_response(
-            AppError(
-                str(exc.detail) if exc.detail else None,
-                code=codes.get(exc.status_code, "HTTP_ERROR"),
-                status_code=exc.status_code,
-            )
+            kind(str(exc.detail) if exc.detail else None, status_code=exc.status_code)
         )
 
     async def _db(_: Request, exc: Exception) -> JSONResponse:
@@ -202,7 +281,7 @@ def install_error_handlers(app: FastAPI) -> None:
         if mapped is not None:
             return error_response(mapped)
         log.error("database error: %s", type(getattr(exc, "orig", exc)).__name__)
-        return error_response(AppError("Internal error.", code="INTERNAL_ERROR", status_code=500))
+        return error_response(InternalError())
 
     app.add_exception_handler(DBAPIError, _db)
     app.add_exception_handler(asyncpg.PostgresError, _db)
@@ -211,4 +290,4 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
         # Log the type and where it happened, not its text: it may quote personal data.
         log.error("unexpected %s", type(exc).__name__, exc_info=False)
-        return error_response(AppError("Internal error.", code="INTERNAL_ERROR", status_code=500))
+        return error_response(InternalError())

@@ -43,7 +43,7 @@ TZ = ZoneInfo("Asia/Shanghai")
 MAX_ID = 2**63 - 1  # account ids are bigint
 
 ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"description": "UNAUTHENTICATED / TOKEN_EXPIRED / INVALID_TOKEN"},
+    401: {"description": "UNAUTHENTICATED / BEARER_TOKEN_EXPIRED / BEARER_TOKEN_INVALID"},
     403: {"description": "ROLE_NOT_ALLOWED / OUT_OF_SCOPE"},
     409: {"description": "IDEMPOTENCY_KEY_REUSED, BUDGET_EXCEEDED, ... (docs/ledger.md)"},
     422: {"description": "VALIDATION_ERROR / FILTER_NOT_SUPPORTED / ..."},

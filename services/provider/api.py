@@ -23,7 +23,7 @@ ChangeID = Annotated[uuid.UUID, Path(description="The bank account change's id."
 
 ANYONE = tuple(Role)
 _ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"description": "UNAUTHENTICATED, TOKEN_EXPIRED, INVALID_TOKEN"},
+    401: {"description": "UNAUTHENTICATED, BEARER_TOKEN_EXPIRED, BEARER_TOKEN_INVALID"},
     403: {"description": "ROLE_NOT_ALLOWED, OUT_OF_SCOPE"},
     422: {"description": "VALIDATION_ERROR and the codes listed in services/provider/errors.py"},
 }

@@ -30,7 +30,7 @@ def test_expired_and_forged_tokens_are_refused():
     old = issue_token(DEV_AUTH_PRIVATE_KEY, role="auditor", ttl_s=10, now=time.time() - 100)
     with pytest.raises(AppError) as e:
         verify_token(DEV_AUTH_PUBLIC_KEY, old)
-    assert e.value.code == "TOKEN_EXPIRED"
+    assert e.value.code == "BEARER_TOKEN_EXPIRED"
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -46,7 +46,7 @@ def test_expired_and_forged_tokens_are_refused():
     forged = issue_token(other, role="auditor")
     with pytest.raises(AppError) as e:
         verify_token(DEV_AUTH_PUBLIC_KEY, forged)
-    assert e.value.code == "INVALID_TOKEN"
+    assert e.value.code == "BEARER_TOKEN_INVALID"
 
 
 def test_region_scope_covers_sub_regions_only():

@@ -12,8 +12,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-import segno
 import uvicorn
+
+from services.voucher.service import qr as qr_image
 
 ROOT = Path(__file__).resolve().parents[2]
 JSQR = ROOT / "web" / "static" / "vendor" / "jsQR.js"
@@ -57,9 +58,7 @@ def y4m_of_qr(text: str, path: Path) -> None:
     """A short 4:2:0 video whose every frame shows the QR code (for the fake camera)."""
     from PIL import Image
 
-    buf = io.BytesIO()
-    segno.make_qr(text, error="m").save(buf, kind="png", scale=6, border=4)
-    qr = Image.open(io.BytesIO(buf.getvalue())).convert("L")
+    qr = Image.open(io.BytesIO(qr_image.png(text))).convert("L")
     w, h = 640, 480
     frame = Image.new("L", (w, h), 255)
     side = min(440, max(qr.size[0], 300))

@@ -34,7 +34,7 @@ READERS = require(Role.provider_admin, Role.finance, Role.auditor)
 FINANCE_AUDITOR = require(Role.finance, Role.auditor)
 
 ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"description": "UNAUTHENTICATED / TOKEN_EXPIRED / INVALID_TOKEN"},
+    401: {"description": "UNAUTHENTICATED / BEARER_TOKEN_EXPIRED / BEARER_TOKEN_INVALID"},
     403: {"description": "ROLE_NOT_ALLOWED / OUT_OF_SCOPE / MAKER_CHECKER_VIOLATION"},
     404: {"description": "CLAIM_NOT_FOUND"},
     409: {"description": "IDEMPOTENCY_KEY_REUSED / CLAIM_STATUS_CONFLICT"},

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import io
 import uuid
 from datetime import UTC, datetime
 
-import segno
 from fastapi import APIRouter, Request, Response
 
 from services.common.auth import Principal, Role, require
@@ -15,7 +13,7 @@ from services.common.ids import new_uuid
 from services.voucher.api.deps import RawPoolDep, ensure_acts_for
 from services.voucher.repository import codes as repo
 from services.voucher.schemas.codes import CardIssued, CodeRead, PublicKeyRead
-from services.voucher.service import codes
+from services.voucher.service import codes, qr
 
 router = APIRouter(tags=["codes"])
 
@@ -95,7 +93,8 @@ async def issue_card(
     return {"card_id": str(card_id), "token": token.text, "pin": pin}
 
 
-async def _qr(token_text: str, request: Request, pool, principal: Principal) -> segno.QRCode:
+async def _readable_token(token_text: str, request: Request, pool, principal: Principal) -> str:
+    """The token's text once its signature holds and the caller may see the person's code."""
     token = codes.verify_token(
         request.app.state.settings.qr_public_key, token_text, check_expiry=False
     )
@@ -105,7 +104,7 @@ async def _qr(token_text: str, request: Request, pool, principal: Principal) -> 
     else:
         row = await repo.beneficiary(pool, token.beneficiary_id)
         principal.ensure_region(row["region_code"] if row else None)
-    return segno.make_qr(token.text, error="m")
+    return token.text
 
 
 @router.get(
@@ -119,10 +118,8 @@ async def code_png(
 ) -> Response:
     """The token as a QR code image (PNG), for the person, a proxy or an officer printing
     a card."""
-    qr = await _qr(token, request, pool, principal)
-    out = io.BytesIO()
-    qr.save(out, kind="png", scale=6, border=4)
-    return Response(out.getvalue(), media_type="image/png", headers={"Cache-Control": "no-store"})
+    text = await _readable_token(token, request, pool, principal)
+    return Response(qr.png(text), media_type="image/png", headers={"Cache-Control": "no-store"})
 
 
 @router.get(
@@ -137,9 +134,5 @@ async def code_svg(
     principal: Principal = require(Role.beneficiary, Role.proxy, Role.civil_affairs),
 ) -> Response:
     """The token as a QR code image (SVG)."""
-    qr = await _qr(token, request, pool, principal)
-    out = io.BytesIO()
-    qr.save(out, kind="svg", scale=6, border=4)
-    return Response(
-        out.getvalue(), media_type="image/svg+xml", headers={"Cache-Control": "no-store"}
-    )
+    text = await _readable_token(token, request, pool, principal)
+    return Response(qr.svg(text), media_type="image/svg+xml", headers={"Cache-Control": "no-store"})

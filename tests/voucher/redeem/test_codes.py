@@ -32,26 +32,13 @@ def decode_png(data: bytes) -> str:
 
 
 def decode_svg(svg: str) -> str:
-    """Rasterise segno's SVG path (moves and horizontal runs of dark modules) and decode it."""
-    size = re.search(r'width="(\d+)"', svg)
-    scale = re.search(r"scale\((\d+)\)", svg)
-    assert size
-    path = re.search(r'd="([^"]+)"', svg).group(1)
-    factor = int(scale.group(1)) if scale else 1
-    n = int(size.group(1)) // factor
+    """Rasterise the SVG's path (`M x y h n`: a horizontal run of dark modules) and decode it."""
+    n = int(re.search(r'viewBox="0 0 (\d+) \d+"', svg).group(1))
     img = Image.new("L", (n, n), 255)
-    x = y = 0.0
-    for cmd, a, b in re.findall(r"([MmHhVv])\s*(-?[\d.]+)(?:[ ,](-?[\d.]+))?", path):
-        if cmd == "M":
-            x, y = float(a), float(b)
-        elif cmd == "m":
-            x, y = x + float(a), y + float(b)
-        elif cmd == "h":
-            for i in range(int(float(a))):
-                img.putpixel((int(x) + i, int(y)), 0)
-            x += float(a)
-    big = img.resize((n * 6, n * 6), Image.NEAREST)
-    found = zxingcpp.read_barcodes(big)
+    for x, y, run in re.findall(r"M(\d+) (\d+)h(\d+)", svg):
+        for i in range(int(run)):
+            img.putpixel((int(x) + i, int(y)), 0)
+    found = zxingcpp.read_barcodes(img.resize((n * 6, n * 6), Image.NEAREST))
     assert len(found) == 1
     return found[0].text
 
