@@ -165,6 +165,19 @@ class Database:
                 raise
 
 
+async def raw_connection(session: AsyncSession) -> asyncpg.Connection:
+    """The asyncpg connection under `session`, inside the session's transaction.
+
+    For a hot-path statement (raw SQL, `repository/<hot module>`) that must be part of a cold
+    path's unit of work: posting a ledger entry in the same transaction as the settlement row
+    that caused it, for one. Nothing else may use it.
+    """
+    conn = await session.connection()
+    raw = await conn.get_raw_connection()
+    driver: asyncpg.Connection = raw.driver_connection
+    return driver
+
+
 async def _no_reset(_conn: asyncpg.Connection) -> None:
     """Release a connection without asyncpg's RESET ALL round trip (see module docstring)."""
 

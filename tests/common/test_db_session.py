@@ -8,7 +8,7 @@ from fastapi import FastAPI
 from sqlalchemy import Column, Integer, MetaData, Table, func, select, text
 from sqlalchemy.exc import DBAPIError
 
-from services.common.db import Database, SessionDep, asyncpg_connect_kwargs
+from services.common.db import Database, SessionDep, asyncpg_connect_kwargs, raw_connection
 from services.common.errors import install_error_handlers
 
 POT = Table(
@@ -106,4 +106,28 @@ async def test_a_unit_of_work_can_be_one_read_only_snapshot(make_db):
         assert await count_rows(sdb.owner_url) == 2
     finally:
         await conn.close()
+        await db.dispose()
+
+
+async def test_a_hot_path_statement_joins_the_unit_of_work(make_db):
+    """raw_connection gives the session's own asyncpg connection: its statements commit and
+    roll back with the session's."""
+    sdb = await make_db("voucher")
+    conn = await asyncpg.connect(**asyncpg_connect_kwargs(sdb.owner_url))
+    await conn.execute("CREATE TABLE pot (id int PRIMARY KEY, amount_fen bigint NOT NULL)")
+    await conn.close()
+    db = Database(sdb.owner_url)
+    try:
+        with pytest.raises(RuntimeError):
+            async with db.unit_of_work() as session:
+                await session.execute(POT.insert().values(id=1, amount_fen=1))
+                raw = await raw_connection(session)
+                await raw.execute("INSERT INTO pot VALUES (2, 2)")
+                raise RuntimeError("abandon the unit of work")
+        assert await count_rows(sdb.owner_url) == 0
+        async with db.unit_of_work() as session:
+            await session.execute(POT.insert().values(id=1, amount_fen=1))
+            await (await raw_connection(session)).execute("INSERT INTO pot VALUES (2, 2)")
+        assert await count_rows(sdb.owner_url) == 2
+    finally:
         await db.dispose()
