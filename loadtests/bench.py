@@ -90,17 +90,17 @@ def relay_drain(system: System, profile_dir: Path | None = None) -> dict[str, An
         system._common_env(),
         system.run_dir / "logs" / "relay.log",
     )
-    ledger_pid = system.process("ledger").popen.pid
+    ledger_pid = system.process("ledger").pid
     pg = bt.postmaster_pid(system.run_dir / "pg") if system.admin_url is None else None
     spies = {}
     if profile_dir is not None:
         spies["ledger"] = bt.py_spy_record(ledger_pid, profile_dir, None, name="ledger")
     proc.start()
     system.processes.append(proc)
-    meter = bt.CpuMeter({"ledger": ledger_pid, "relay": proc.popen.pid, "postgres": pg})
+    meter = bt.CpuMeter({"ledger": ledger_pid, "relay": proc.pid, "postgres": pg})
     meter.start()
     if profile_dir is not None:
-        spies["relay"] = bt.py_spy_record(proc.popen.pid, profile_dir, None, name="relay")
+        spies["relay"] = bt.py_spy_record(proc.pid, profile_dir, None, name="relay")
     say("relay started on the backlog")
     result = check.wait_for_drain(system.owner_urls["voucher"], timeout_s=300, stall_s=30)
     cpu = meter.stop()
@@ -116,7 +116,7 @@ def relay_drain(system: System, profile_dir: Path | None = None) -> dict[str, An
             }
         )
     out: dict[str, Any] = {"mode": "relay", **result, **cpu}
-    if spies:
+    if profile_dir is not None:
         profiles: dict[str, Any] = {}
         for name, spy in spies.items():
             if spy is None:
@@ -280,7 +280,7 @@ def main(argv: list[str] | None = None) -> int:
 
         meter = bt.CpuMeter(
             {
-                "voucher": system.process("voucher").popen.pid,
+                "voucher": system.process("voucher").pid,
                 "postgres": bt.postmaster_pid(run_dir / "pg")
                 if args.database_url is None
                 else None,
@@ -395,7 +395,7 @@ def main(argv: list[str] | None = None) -> int:
         }
 
         if args.profile:
-            pid = system.process("voucher").popen.pid
+            pid = system.process("voucher").pid
             spy = bt.py_spy_record(pid, run_dir / "profile", args.duration)
             if spy is None:
                 result["profile"] = {"skipped": "py-spy not installed (pip install py-spy)"}

@@ -12,6 +12,7 @@ import re
 import shutil
 import statistics
 import subprocess
+import sys
 import time
 import uuid
 from collections import Counter
@@ -409,11 +410,11 @@ def mint_tokens(
 
 def py_spy_record(
     pid: int, out_dir: Path, duration_s: int | None, name: str = "voucher"
-) -> subprocess.Popen | None:
+) -> subprocess.Popen[bytes] | None:
     """Start sampling the process with py-spy into `out_dir/<name>.collapsed` (collapsed
     stacks), or None if py-spy is absent. Without a duration it samples until stopped with
     `py_spy_stop` (SIGINT: py-spy then writes what it has)."""
-    exe = shutil.which("py-spy") or str(Path(os.sys.executable).with_name("py-spy"))
+    exe = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
     if not Path(exe).exists():
         return None
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -25,7 +25,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import asyncpg
 import httpx
@@ -98,13 +98,22 @@ async def outbox_lag(voucher_db_url: str) -> tuple[int, int]:
         await conn.close()
 
 
+class Drain(TypedDict):
+    initial: int
+    remaining: int
+    seconds: float
+    events_per_s: float
+    first_delivery_s: float | None
+    steady_events_per_s: float
+
+
 def wait_for_drain(
     voucher_db_url: str,
     *,
     timeout_s: float = 120,
     stall_s: float = 20,
     progress: Callable[[str], None] | None = None,
-) -> dict[str, float]:
+) -> Drain:
     """Wait until the relay has delivered the whole outbox; return how fast it drained.
 
     `events_per_s` counts from the call (a relay just started includes its start-up);
@@ -246,7 +255,7 @@ async def check_voucher_side(
             # Idempotent retries are the same redemption: count distinct redemption ids.
             ids_per_token: dict[str, set[str]] = {}
             for o in accepted:
-                ids_per_token.setdefault(o["token"], set()).add(o.get("redemption_id"))
+                ids_per_token.setdefault(o["token"], set()).add(str(o.get("redemption_id")))
             twice = sum(1 for ids in ids_per_token.values() if len(ids) > 1)
             report.add(
                 "each token accepted once (as the terminals saw it)",

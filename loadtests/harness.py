@@ -50,8 +50,13 @@ class Process:
     env: dict[str, str]
     log_path: Path
     ready_url: str | None = None
-    popen: subprocess.Popen | None = None
+    popen: subprocess.Popen[bytes] | None = None
     _log: object | None = None
+
+    @property
+    def pid(self) -> int:
+        assert self.popen is not None, f"{self.name} was not started"
+        return self.popen.pid
 
     def start(self) -> None:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -157,7 +162,7 @@ class System:
             )
             proc.start()
             self.processes.append(proc)
-            self.progress(f"started {service} on {self.urls[service]} (pid {proc.popen.pid})")
+            self.progress(f"started {service} on {self.urls[service]} (pid {proc.pid})")
         if self.with_relay:
             proc = Process(
                 "relay",
@@ -167,7 +172,7 @@ class System:
             )
             proc.start()
             self.processes.append(proc)
-            self.progress(f"started relay (pid {proc.popen.pid})")
+            self.progress(f"started relay (pid {proc.pid})")
 
     def wait_ready(self, timeout_s: float = 90) -> None:
         deadline = time.monotonic() + timeout_s
@@ -189,8 +194,12 @@ class System:
                     )
                 time.sleep(0.3)
 
-    def process(self, name: str) -> Process | None:
-        return next((p for p in self.processes if p.name == name), None)
+    def process(self, name: str) -> Process:
+        """The started process of that name (a KeyError if there is none)."""
+        found = next((p for p in self.processes if p.name == name), None)
+        if found is None:
+            raise KeyError(name)
+        return found
 
     def stop_processes(self) -> None:
         for proc in reversed(self.processes):

@@ -46,13 +46,13 @@ _USCC_CHARS = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 _USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
 
 PROVIDER_KINDS = ("meal_point", "community_embedded", "rural_station", "institution", "home_care")
-MEAL_SERVICES = [
+MEAL_SERVICES: list[dict[str, Any]] = [
     {"code": "MEAL_BREAKFAST", "name": "早餐", "category": "meal", "unit": "次", "price_fen": 600},
     {"code": "MEAL_LUNCH", "name": "午餐", "category": "meal", "unit": "次", "price_fen": 1500},
     {"code": "MEAL_DINNER", "name": "晚餐", "category": "meal", "unit": "次", "price_fen": 1200},
 ]
 # Categories both the provider service's list and the programs' defaults know.
-CARE_SERVICES = [
+CARE_SERVICES: list[dict[str, Any]] = [
     {"code": "CARE_BATH", "name": "助浴", "category": "bathing", "unit": "次", "price_fen": 5000},
     {
         "code": "CARE_CLEAN",
@@ -454,7 +454,7 @@ def funding_requests(
     from services.common.money import allocate
 
     sources = sorted(FUNDING)
-    calls = []
+    calls: list[tuple[str, str, dict[str, Any]]] = []
     for plan in plans:
         total = plan.face_fen * count
         parts = allocate(total, [FUNDING[s] for s in sources])

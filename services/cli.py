@@ -15,6 +15,7 @@ import asyncio
 import importlib
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from services.common.auth import Role, issue_token
@@ -93,11 +94,11 @@ def _cmd_localstripe(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_module(module: str):
+def _cmd_module(module: str) -> Callable[[argparse.Namespace], int]:
     """A subcommand implemented by a module's `main(argv)` (relay, demo, bench, ...)."""
 
     def run(args: argparse.Namespace) -> int:
-        return importlib.import_module(module).main(args.rest) or 0
+        return int(importlib.import_module(module).main(args.rest) or 0)
 
     return run
 

@@ -17,16 +17,18 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 
 from services.common import embedded_pg
 from services.common.migrate import SERVICES, prepare_service_database
-from services.common.settings import get_common_settings
+from services.common.settings import CommonSettings, get_common_settings
 
 
-def _service_settings(service: str):
+def _service_settings(service: str) -> Any:
+    """The service's settings object (each service's config.get_settings())."""
     return importlib.import_module(f"services.{service}.config").get_settings()
 
 
@@ -60,7 +62,7 @@ class Child:
     argv: list[str]
     health_url: str | None
     env: dict[str, str] = field(default_factory=dict)
-    process: subprocess.Popen | None = None
+    process: subprocess.Popen[bytes] | None = None
 
 
 def _port(url: str) -> int:
@@ -232,7 +234,7 @@ def up(*, demo: bool, host: str = "127.0.0.1") -> int:
     return 0
 
 
-def _print_where(common) -> None:
+def _print_where(common: CommonSettings) -> None:
     print(
         "\n"
         "Yiyang is running:\n"

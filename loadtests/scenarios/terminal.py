@@ -83,10 +83,10 @@ class _Terminal(FastHttpUser):
         must_refuse: bool = False,
     ) -> tuple[int, dict[str, Any] | None, dict]:
         if body is None:
-            code, gross = self.pick_service(category)
+            service_code, gross = self.pick_service(category)
             body = {
                 "token": token,
-                "service_code": code,
+                "service_code": service_code,
                 "gross_fen": gross,
                 "idempotency_key": new_key(),
             }

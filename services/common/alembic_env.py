@@ -31,6 +31,7 @@ def _do_run(connection: Connection, metadata: MetaData) -> None:
 
 async def _run_async(metadata: MetaData) -> None:
     url = context.config.get_main_option("sqlalchemy.url")
+    assert url is not None, "alembic_config() always sets sqlalchemy.url"
     kwargs = asyncpg_connect_kwargs(url)
     connect_args = {"host": kwargs["host"]} if "host" in kwargs else {}
     engine = create_async_engine(
@@ -63,14 +64,14 @@ def execute_script(sql: str) -> None:
     from alembic import op
     from sqlalchemy.util import await_only
 
-    raw = op.get_bind().connection.driver_connection
+    raw: Any = op.get_bind().connection.driver_connection
     await_only(raw.execute(sql))
 
 
 def sql_path(name: str) -> Path:
     """`services/<service>/migrations/sql/<name>`: where a service keeps the bodies of the
     functions and triggers its migrations install (one file per object, its current text)."""
-    service = context.config.attributes["service"]
+    service: str = context.config.attributes["service"]
     return Path(__file__).resolve().parent.parent / service / "migrations" / "sql" / name
 
 

@@ -82,15 +82,18 @@ def create_service_app(
 
 
 async def _at_head(db: Database, service: str) -> bool:
+    """Whether the database's migration heads are the code's (readiness)."""
+    from alembic.migration import MigrationContext
     from alembic.script import ScriptDirectory
-    from sqlalchemy import text
 
     from services.common.migrate import alembic_config
 
     heads = set(ScriptDirectory.from_config(alembic_config(service, db.url)).get_heads())
     try:
         async with db.engine.connect() as conn:
-            rows = (await conn.execute(text("SELECT version_num FROM alembic_version"))).all()
+            current = await conn.run_sync(
+                lambda sync: MigrationContext.configure(sync).get_current_heads()
+            )
     except Exception:
         return False
-    return {r[0] for r in rows} == heads
+    return set(current) == heads

@@ -197,7 +197,7 @@ def bearer_credential(request: Request) -> str:
 
 async def authenticate(request: Request) -> Principal:
     """The caller, from a JWT or (where the app installed a resolver) a terminal secret."""
-    cached = getattr(request.state, "principal", None)
+    cached: Principal | None = getattr(request.state, "principal", None)
     if cached is not None:
         return cached
     credential = bearer_credential(request)

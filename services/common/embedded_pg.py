@@ -11,10 +11,11 @@ import logging
 import os
 import warnings
 from pathlib import Path
+from typing import Any
 
 log = logging.getLogger("yiyang.embedded_pg")
 
-_servers: dict[Path, object] = {}
+_servers: dict[Path, Any] = {}  # pgserver.PostgresServer (the package ships no types)
 
 
 def start(data_dir: Path, *, stop_at_exit: bool = False) -> str:
@@ -27,13 +28,14 @@ def start(data_dir: Path, *, stop_at_exit: bool = False) -> str:
             import pgserver
 
             os.environ.setdefault("XDG_RUNTIME_DIR", str(data_dir.parent))
-            _servers[data_dir] = pgserver.get_server(
+            _servers[data_dir] = pgserver.get_server(  # type: ignore[attr-defined]
                 data_dir, cleanup_mode="stop" if stop_at_exit else None
             )
-    return _servers[data_dir].get_uri()  # type: ignore[attr-defined]
+    uri: str = _servers[data_dir].get_uri()
+    return uri
 
 
 def stop(data_dir: Path) -> None:
     server = _servers.pop(Path(data_dir).resolve(), None)
     if server is not None:
-        server.cleanup()  # type: ignore[attr-defined]
+        server.cleanup()

@@ -193,11 +193,12 @@ _DB_STATUS = {"23": 409, "22": 422, "P0": 409, "40": 409}
 
 def _asyncpg_error(exc: BaseException) -> Any:
     """The asyncpg exception behind `exc` (itself, or under SQLAlchemy's DBAPIError wrapper)."""
+    current: Any = exc
     seen = 0
-    while exc is not None and seen < 5:
-        if getattr(exc, "sqlstate", None):
-            return exc
-        exc = getattr(exc, "orig", None) or exc.__cause__
+    while current is not None and seen < 5:
+        if getattr(current, "sqlstate", None):
+            return current
+        current = getattr(current, "orig", None) or current.__cause__
         seen += 1
     return None
 

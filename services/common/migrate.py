@@ -16,6 +16,7 @@ import logging
 from pathlib import Path
 
 import asyncpg
+from alembic.config import Config
 
 from services.common.db import asyncpg_connect_kwargs, database_of, with_database, with_user
 
@@ -29,8 +30,7 @@ def app_role(service: str) -> str:
     return f"yiyang_{service}_app"
 
 
-def alembic_config(service: str, url: str):  # -> alembic.config.Config
-    from alembic.config import Config
+def alembic_config(service: str, url: str) -> Config:
 
     cfg = Config()
     cfg.set_main_option("script_location", str(ROOT / service / "migrations"))

@@ -61,12 +61,12 @@ def _browser_side(web: Any) -> Any:
     from localstripe.server import get_post_data, json_response
 
     script = (
-        (Path(__import__("localstripe").__file__).parent / "localstripe-v3.js").read_text()
+        (Path(str(__import__("localstripe").__file__)).parent / "localstripe-v3.js").read_text()
         + "\n"
         + (HERE / "stripe_fake_confirm.js").read_text()
     )
 
-    @web.middleware
+    @web.middleware  # type: ignore[untyped-decorator]  # aiohttp reached through Any
     async def browser_side(request: Any, handler: Any) -> Any:
         if request.method == "GET" and request.path == "/js.stripe.com/v3/":
             return web.Response(text=script, content_type="application/javascript")

@@ -202,13 +202,13 @@ async def nearby(
         finally:
             await client.aclose()
     if lat is not None and lon is not None and -90 <= lat <= 90 and -180 <= lon <= 180:
-        client = provider_client(web, session)
+        providers = provider_client(web, session)
         try:
-            rows = await client.nearby(lat, lon)
+            rows = await providers.nearby(lat, lon)
         except ApiError as exc:
             error = exc.friendly
         finally:
-            await client.aclose()
+            await providers.aclose()
     return page(request, "me_nearby.html", session, rows=rows, error=error, lat=lat, lon=lon)
 
 

@@ -11,8 +11,9 @@ from fastapi.responses import HTMLResponse
 
 from services.common.auth import Role
 from services.common.crypto import mask_national_id
-from web.clients import FRIENDLY, ApiError
+from web.clients import ApiError
 from web.deps import CsrfSession, StateDep, provider_client, require_role, voucher_client
+from web.messages import FRIENDLY
 from web.render import page
 from web.sessions import Session
 

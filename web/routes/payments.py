@@ -93,7 +93,7 @@ async def _index(
             ("batches", lambda: client.payment_batches(cursor)),
         ):
             try:
-                got = await call()
+                got: Any = await call()
             except ApiError as exc:
                 problems.append(exc.friendly)
                 continue
@@ -356,7 +356,7 @@ def _upload_problem(exc: ApiError) -> str:
     if exc.code != "CONFIRMATION_INVALID" or not rows:
         return exc.friendly
     where = "；".join(
-        f"第 {r.get('row')} 行：{ROW_PROBLEMS.get(r.get('problem'), r.get('problem'))}"
+        f"第 {r.get('row')} 行：{ROW_PROBLEMS.get(str(r.get('problem')), r.get('problem'))}"
         for r in rows[:10]
         if isinstance(r, dict)
     )

@@ -95,7 +95,7 @@ async def redeem_preview(
     if gross_fen is None or gross_fen <= 0:
         problems["gross_yuan"] = "请输入正确的金额，例如 15 或 15.50。"
     form = {"token": token, "service_code": service_code, "gross_yuan": gross_yuan}
-    if problems:
+    if problems or gross_fen is None:
         return page(
             request,
             "provider_redeem.html",
