@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 
 import httpx
 import pytest
@@ -48,6 +49,22 @@ async def make_db(pg_admin_url: str, db_templates: dict[str, str]) -> AsyncItera
     yield _make
     for db in made:
         await drop_database(pg_admin_url, db.name)
+
+
+def require_tool(ensure: Callable[[], Path]) -> Path:
+    """A tool a test drives (a browser, wrk), installed by scripts/ensure_tools.py if missing.
+
+    If it cannot be installed the test fails when `CI` is set (a missing tool must never let a
+    run pass quietly) and is skipped, with the reason, on a developer's machine.
+    """
+    from scripts.ensure_tools import ToolUnavailable
+
+    try:
+        return ensure()
+    except ToolUnavailable as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"a tool the tests need cannot be installed: {exc}")
+        pytest.skip(f"TOOL MISSING (this would fail under CI): {exc}")
 
 
 @contextlib.asynccontextmanager

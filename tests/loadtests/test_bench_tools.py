@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
+from pathlib import Path
 
 import pytest
 
 from loadtests import bench, bench_tools
+from scripts.ensure_tools import ensure_wrk
 from services.voucher.repository.redemption import REDEEM
+from tests.conftest import require_tool
 from tests.loadtests.conftest import connect
 
 
@@ -88,8 +90,12 @@ class _Recorder:
         self.server.shutdown()
 
 
-@pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk not installed")
-def test_wrk_script_sends_each_token_once_with_the_terminal_secret(tmp_path):
+@pytest.fixture(scope="module")
+def wrk() -> Path:
+    return require_tool(ensure_wrk)
+
+
+def test_wrk_script_sends_each_token_once_with_the_terminal_secret(wrk, tmp_path):
     """wrk with the Lua script against a tiny recording server: every request carries the
     terminal's secret and the next token; the JSON summary is printed and parsed."""
     server = _Recorder()
@@ -116,8 +122,7 @@ def test_wrk_script_sends_each_token_once_with_the_terminal_secret(tmp_path):
     assert len({b["idempotency_key"] for _, b in seen}) == len(seen)
 
 
-@pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk not installed")
-def test_wrk_pacing_carries_the_offered_rate_despite_latency(tmp_path):
+def test_wrk_pacing_carries_the_offered_rate_despite_latency(wrk, tmp_path):
     """The schedule, not a pause after each answer, sets the rate: with 4 connections, 200/s
     offered and 15 ms per answer, a fixed pause of connections/rate (20 ms) would carry
     4 / (20 + 15 ms) = 114/s (the old script: 108/s); the schedule carries about the 200/s

@@ -30,8 +30,9 @@ from typing import Any
 import httpx
 import pytest
 
-from scripts.ensure_browser import BrowserUnavailable, ensure_browser
+from scripts.ensure_tools import ensure_browser
 from services.common.settings import CommonSettings
+from tests.conftest import require_tool
 from tests.web.browser_kit import Served, bank_confirmation, read_qr, until, y4m_of_qr
 from tests.web.system import DISTRICT, PASSWORD, System, system
 from web.config import WebSettings
@@ -57,10 +58,7 @@ MEAL, DISABILITY = "meal_assistance", "disability_subsidy"
 
 @pytest.fixture(scope="module")
 def chromium() -> Path:
-    try:
-        return ensure_browser()
-    except BrowserUnavailable as exc:  # loud: the reason is in the skip message
-        pytest.skip(f"BROWSER TESTS SKIPPED — cannot install Chromium/Playwright: {exc}")
+    return require_tool(ensure_browser)
 
 
 class Live:

@@ -1,9 +1,12 @@
-"""Make sure the browser tests can run: Debian's Chromium, a CJK font and Playwright.
+"""Make sure the tools some tests drive are on the machine, installing what is missing.
 
-Called by tests/web/test_browser.py (and runnable by hand: `python scripts/ensure_browser.py`).
-Installs what is missing through the ordinary clients (apt-get as root, pip for Playwright's
-Python package). Never runs `playwright install`: the browser is the system's Chromium.
-Returns the Chromium path, or raises BrowserUnavailable with the reason.
+- `ensure_browser()`: Debian's Chromium, a CJK font and Playwright (the browser tests);
+- `ensure_wrk()`: wrk, the HTTP load generator of `yiyang bench` (its Lua script tests).
+
+Called by the tests' fixtures (tests/conftest.py, `tool`) and runnable by hand:
+`python scripts/ensure_tools.py`. Installs through the ordinary clients (apt-get as root, pip
+for Playwright's Python package); never runs `playwright install`: the browser is the
+system's Chromium. Each returns the tool's path or raises ToolUnavailable with the reason.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ APT_PACKAGES = ["chromium", "fonts-noto-cjk"]
 CJK_FONT_DIR = Path("/usr/share/fonts/opentype/noto")
 
 
-class BrowserUnavailable(RuntimeError):
+class ToolUnavailable(RuntimeError):
     pass
 
 
@@ -31,17 +34,17 @@ def _run(cmd: list[str], timeout: int) -> None:
     )
     if proc.returncode != 0:
         tail = (proc.stderr or proc.stdout).strip().splitlines()[-3:]
-        raise BrowserUnavailable(f"{' '.join(cmd[:3])} failed: {' | '.join(tail)}")
+        raise ToolUnavailable(f"{' '.join(cmd[:3])} failed: {' | '.join(tail)}")
 
 
 def _apt_install(packages: list[str]) -> None:
     if os.geteuid() != 0:
-        raise BrowserUnavailable(
+        raise ToolUnavailable(
             f"{', '.join(packages)} missing and not root: run `sudo apt-get install -y "
             f"{' '.join(packages)}`"
         )
     if not shutil.which("apt-get"):
-        raise BrowserUnavailable("no apt-get on this machine to install Chromium")
+        raise ToolUnavailable(f"no apt-get on this machine to install {', '.join(packages)}")
     _run(["apt-get", "update", "-qq"], timeout=600)
     _run(["apt-get", "install", "-y", "-qq", *packages], timeout=1200)
 
@@ -55,14 +58,25 @@ def ensure_browser() -> Path:
     if missing:
         _apt_install(missing)
     if not CHROMIUM.exists():
-        raise BrowserUnavailable(f"{CHROMIUM} still missing after apt-get install")
+        raise ToolUnavailable(f"{CHROMIUM} still missing after apt-get install")
     if importlib.util.find_spec("playwright") is None:
         _run([sys.executable, "-m", "pip", "install", "-q", "playwright"], timeout=900)
         importlib.invalidate_caches()
     if importlib.util.find_spec("playwright") is None:
-        raise BrowserUnavailable("the playwright Python package could not be installed")
+        raise ToolUnavailable("the playwright Python package could not be installed")
     return CHROMIUM
+
+
+def ensure_wrk() -> Path:
+    found = shutil.which("wrk")
+    if found is None:
+        _apt_install(["wrk"])
+        found = shutil.which("wrk")
+    if found is None:
+        raise ToolUnavailable("wrk still missing after apt-get install")
+    return Path(found)
 
 
 if __name__ == "__main__":
     print(ensure_browser())
+    print(ensure_wrk())
