@@ -11,10 +11,13 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from starlette.types import Scope
 
+from services.common.errors import PayloadTooLarge
+from services.common.limits import install_body_limit
 from services.common.settings import CommonSettings, get_common_settings
 from web.accounts import AccountStore
 from web.clients import Transports, make_http
@@ -87,6 +90,18 @@ def create_app(
     @app.exception_handler(NotSignedIn)
     async def _not_signed_in(request: Request, _: NotSignedIn) -> RedirectResponse:
         return RedirectResponse("/login", status_code=303)
+
+    too_large = "上传的内容太大了，请换一个小一些的文件后再试。"
+
+    def _too_large(_: PayloadTooLarge, scope: Scope) -> Response:
+        return page(Request(scope), "error.html", None, status_code=413, message=too_large)
+
+    install_body_limit(
+        app,
+        max_body_bytes=common.max_body_bytes,
+        max_upload_bytes=common.max_upload_bytes,
+        refuse=_too_large,
+    )
 
     @app.exception_handler(PageForbidden)
     async def _forbidden(request: Request, exc: PageForbidden) -> HTMLResponse:

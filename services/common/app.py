@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 
 from services.common.db import Database
 from services.common.errors import install_error_handlers
+from services.common.limits import install_body_limit
 from services.common.settings import get_common_settings
 
 Hook = Callable[[FastAPI], Awaitable[None]]
@@ -55,6 +56,10 @@ def create_service_app(
     app.state.service_name = name
     app.state.auth_public_key = auth_public_key or get_common_settings().auth_public_key
     install_error_handlers(app)
+    common = get_common_settings()
+    install_body_limit(
+        app, max_body_bytes=common.max_body_bytes, max_upload_bytes=common.max_upload_bytes
+    )
 
     @app.get("/healthz", tags=["health"], include_in_schema=True)
     async def healthz() -> dict[str, Any]:

@@ -132,6 +132,12 @@ class ConstraintViolation(Conflict):
     message = "The database refused the change (a constraint without a code of its own)."
 
 
+class PayloadTooLarge(AppError):
+    status_code = 413
+    code = "PAYLOAD_TOO_LARGE"
+    message = "The request body is larger than this service accepts."
+
+
 class InvalidInput(AppError):
     status_code = 422
     code = "VALIDATION_ERROR"
@@ -273,9 +279,12 @@ def install_error_handlers(app: FastAPI) -> None:
             403: Forbidden,
         }
         kind = kinds.get(exc.status_code, HttpError)
-        return error_response(
+        response = error_response(
             kind(str(exc.detail) if exc.detail else None, status_code=exc.status_code)
         )
+        # Starlette's own headers, e.g. `Allow` on a 405 (RFC 9110 asks for it).
+        response.headers.update(exc.headers or {})
+        return response
 
     async def _db(_: Request, exc: Exception) -> JSONResponse:
         mapped = db_error_to_app_error(exc)

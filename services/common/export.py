@@ -3,26 +3,52 @@
 A table is a header row and data rows of plain values (str, int, None). Amounts stay
 integer fen in the file, like the APIs; the column name says so. CSV is UTF-8 with CRLF line
 ends (RFC 4180); `bom=True` adds a byte-order mark so Excel on Windows reads the Chinese.
+
+Every text cell passes `safe_cell`: a name such as `=HYPERLINK(...)` typed into a provider's
+or a person's record must reach the spreadsheet as text, never as a formula it would run.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterable, Sequence
 from typing import Any
+
+# A spreadsheet reads a cell starting with one of these as a formula (or, for tab and CR, may
+# shift it into one); OWASP's advice is to make such a cell text with a leading quote.
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER = re.compile(r"[+-]?\d+(?:\.\d+)?")
 
 CSV_MEDIA = "text/csv; charset=utf-8"
 XLSX_MEDIA = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 MEDIA = {"csv": CSV_MEDIA, "xlsx": XLSX_MEDIA}
 
 
+def safe_cell(value: Any) -> Any:
+    """`value` as a spreadsheet may show it without running it: text that starts like a
+    formula gets a leading `'`; numbers, and text that is only a signed number, stay as they are.
+    """
+    if (
+        isinstance(value, str)
+        and value.startswith(FORMULA_START)
+        and not _PLAIN_NUMBER.fullmatch(value)
+    ):
+        return "'" + value
+    return value
+
+
+def _safe(row: Sequence[Any]) -> list[Any]:
+    return [safe_cell(v) for v in row]
+
+
 def csv_bytes(columns: Sequence[str], rows: Iterable[Sequence[Any]], *, bom: bool = False) -> bytes:
     out = io.StringIO()
     w = csv.writer(out, lineterminator="\r\n")
-    w.writerow(columns)
+    w.writerow(_safe(columns))
     for row in rows:
-        w.writerow(row)
+        w.writerow(_safe(row))
     return ("\ufeff" if bom else "").encode() + out.getvalue().encode("utf-8")
 
 
@@ -33,9 +59,9 @@ def xlsx_bytes(sheet: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]
     ws = wb.active
     # Excel allows 31 characters and none of []:*?/\ in a sheet name.
     ws.title = "".join(ch for ch in sheet if ch not in "[]:*?/\\")[:31] or "Sheet1"
-    ws.append(list(columns))
+    ws.append(_safe(columns))
     for row in rows:
-        ws.append(list(row))
+        ws.append(_safe(row))
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()

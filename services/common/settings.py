@@ -39,6 +39,11 @@ class CommonSettings(BaseSettings):
     ledger_url: str = "http://127.0.0.1:8003"
     web_url: str = "http://127.0.0.1:8000"
 
+    # Request bodies larger than these are refused with 413 before they are parsed
+    # (services.common.limits): JSON bodies, and file uploads (multipart/form-data).
+    max_body_bytes: int = 1024 * 1024
+    max_upload_bytes: int = 12 * 1024 * 1024
+
     @model_validator(mode="after")
     def _refuse_development_secrets(self) -> CommonSettings:
         refuse_dev_secrets(self)

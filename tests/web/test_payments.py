@@ -13,6 +13,7 @@ import uuid
 
 from openpyxl import load_workbook
 
+from services.common.settings import CommonSettings
 from tests.web.conftest import PASSWORD, csrf_of
 from tests.web.system import PROVINCE
 from web.accounts import AccountStore, mask_subject, person_name
@@ -209,6 +210,9 @@ async def test_finance_batches_pays_and_the_statement_shows_the_payment(web):
             )
             assert r.status_code == 422 and says in r.text, r.text
             assert "没有找到" not in r.text and "等待银行回单" in r.text
+        huge = b"x" * (CommonSettings().max_upload_bytes + 1)  # refused unread, with a page
+        r = await c.post(upload, data={"csrf_token": csrf}, files={"file": ("bank.csv", huge)})
+        assert r.status_code == 413 and "太大" in r.text and "<html" in r.text
         assert await web.count("ledger", "SELECT count(*) FROM entry") == entries
         assert (
             await web.count("ledger", "SELECT count(*) FROM payment_line WHERE status <> 'pending'")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from datetime import datetime
 from typing import Any
@@ -12,6 +10,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from services.common.auth import Role
+from services.common.export import csv_bytes
 from web.clients import ApiError
 from web.deps import StateDep, ledger_client, require_role
 from web.render import page
@@ -83,28 +82,25 @@ async def entries_csv(request: Request, web: StateDep, session: Session = AUDITO
     filters, error = _filters(request)
     if error:
         return Response(error, status_code=422, media_type="text/plain; charset=utf-8")
-    buf = io.StringIO()
-    out = csv.writer(buf)
-    out.writerow(
-        [
-            "seq",
-            "entry_id",
-            "kind",
-            "posted_at",
-            "period",
-            "line",
-            "account",
-            "account_name",
-            "amount_fen",
-            "currency",
-            "region_code",
-            "program_code",
-            "funding_source",
-            "provider_id",
-            "beneficiary_id",
-            "voucher_id",
-        ]
-    )
+    rows: list[list[Any]] = []
+    columns = [
+        "seq",
+        "entry_id",
+        "kind",
+        "posted_at",
+        "period",
+        "line",
+        "account",
+        "account_name",
+        "amount_fen",
+        "currency",
+        "region_code",
+        "program_code",
+        "funding_source",
+        "provider_id",
+        "beneficiary_id",
+        "voucher_id",
+    ]
     client = ledger_client(web, session)
     try:
         cursor = None
@@ -112,7 +108,7 @@ async def entries_csv(request: Request, web: StateDep, session: Session = AUDITO
             page_data = await client.entries(**{**filters, "cursor": cursor, "limit": 500})
             for e in page_data["entries"]:
                 for p in e.get("postings", []):
-                    out.writerow(
+                    rows.append(
                         [
                             e["seq"],
                             e["id"],
@@ -142,7 +138,7 @@ async def entries_csv(request: Request, web: StateDep, session: Session = AUDITO
     finally:
         await client.aclose()
     return Response(
-        "\ufeff" + buf.getvalue(),
+        csv_bytes(columns, rows, bom=True),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": 'attachment; filename="entries.csv"'},
     )
@@ -191,22 +187,19 @@ async def trial_balance_csv(
         tb, error = await _trial_balance(web, session, when)
     if error or tb is None:
         return Response(error or "", status_code=422, media_type="text/plain; charset=utf-8")
-    buf = io.StringIO()
-    out = csv.writer(buf)
-    out.writerow(
-        [
-            "code",
-            "name",
-            "region_code",
-            "program_code",
-            "funding_source",
-            "debit_fen",
-            "credit_fen",
-            "balance_fen",
-        ]
-    )
+    columns = [
+        "code",
+        "name",
+        "region_code",
+        "program_code",
+        "funding_source",
+        "debit_fen",
+        "credit_fen",
+        "balance_fen",
+    ]
+    rows = []
     for a in tb["accounts"]:
-        out.writerow(
+        rows.append(
             [
                 a["code"],
                 a["name"],
@@ -218,9 +211,9 @@ async def trial_balance_csv(
                 a["balance_fen"],
             ]
         )
-    out.writerow(["TOTAL", "", "", "", "", tb["total_debit_fen"], tb["total_credit_fen"], ""])
+    rows.append(["TOTAL", "", "", "", "", tb["total_debit_fen"], tb["total_credit_fen"], ""])
     return Response(
-        "\ufeff" + buf.getvalue(),
+        csv_bytes(columns, rows, bom=True),
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": 'attachment; filename="trial-balance.csv"'},
     )
