@@ -21,11 +21,13 @@ import argparse
 import json
 import sys
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import httpx
 
 from services.common.auth import Role, issue_token
+from services.common.files import write_private
 from services.common.regions import regions
 from services.common.settings import get_common_settings
 
@@ -291,6 +293,16 @@ def _progress(text: str) -> None:
     print(f"[demo] {text}", flush=True)
 
 
+def remember_providers(marker: Path, providers: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Terminal secrets are shown once: keep the ones of the first load in `marker` (a file
+    only its owner can read, since it holds them) and use those on every later load."""
+    if marker.exists():
+        saved: list[dict[str, Any]] = json.loads(marker.read_text(encoding="utf-8"))["providers"]
+        return saved
+    write_private(marker, json.dumps({"providers": providers}, ensure_ascii=False))
+    return providers
+
+
 def main(argv: list[str] | None = None) -> int:
     common = get_common_settings()
     parser = argparse.ArgumentParser(
@@ -309,13 +321,7 @@ def main(argv: list[str] | None = None) -> int:
     loader.budgets()
     providers = loader.providers()
     people = loader.beneficiaries()
-    if marker.exists():
-        # Terminal secrets are shown once: keep the ones from the first load.
-        saved = json.loads(marker.read_text())
-        providers = saved["providers"]
-    else:
-        marker.parent.mkdir(parents=True, exist_ok=True)
-        marker.write_text(json.dumps({"providers": providers}, ensure_ascii=False))
+    providers = remember_providers(marker, providers)
     accounts = loader.accounts(providers, people)
     print(f"\nSign in to the web app (password for all: {PASSWORD}):")
     for username, role in accounts:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from services.common.auth import PEOPLE_ROLES, Role
+from services.common.files import write_private
 
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1, "dklen": 32}
 _lock = threading.Lock()
@@ -89,13 +90,7 @@ class AccountStore:
         return data.get("accounts", {})
 
     def _write(self, accounts: dict[str, dict[str, Any]]) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text(
-            json.dumps({"accounts": accounts}, ensure_ascii=False, indent=1), encoding="utf-8"
-        )
-        os.chmod(tmp, 0o600)
-        os.replace(tmp, self.path)
+        write_private(self.path, json.dumps({"accounts": accounts}, ensure_ascii=False, indent=1))
 
     def get(self, username: str) -> Account | None:
         raw = self._read().get(username)
