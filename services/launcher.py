@@ -3,7 +3,11 @@
 Starts (or joins) the embedded PostgreSQL unless database URLs are configured, creates and
 migrates each service's database, then runs each service, the outbox relay, the local fake
 Stripe and the web app as child processes, waits until every one answers, optionally loads
-demo data, prints where to open things, and on Ctrl-C stops them all.
+demo data and prints where to open things. It then supervises: a child that dies is started
+again after a growing pause (1 s, 2 s, 4 s ... 30 s; back to 1 s once it has run for a
+minute), each restart said in the output. Ctrl-C stops everything: the children run in
+sessions of their own, so the terminal's interrupt reaches only the launcher, which asks each
+child to stop (SIGTERM) and waits for it, without a traceback anywhere.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -63,6 +68,72 @@ class Child:
     health_url: str | None
     env: dict[str, str] = field(default_factory=dict)
     process: subprocess.Popen[bytes] | None = None
+    restarts: int = 0  # in a row, without a minute of running in between
+    started_at: float = 0.0
+    restart_at: float | None = None  # when a dead child is due to start again
+
+
+BACKOFF_S = (1, 2, 4, 8, 16, 30)
+STABLE_S = 60.0  # a child that ran this long before dying starts again after 1 s
+
+
+class Supervisor:
+    """Starts the children, restarts those that die, stops them all."""
+
+    def __init__(self, children: list[Child], say: Callable[[str], None]) -> None:
+        self.children = children
+        self.say = say
+
+    def start(self, child: Child) -> None:
+        # A session of its own: Ctrl-C in the terminal reaches the launcher only.
+        child.process = subprocess.Popen(
+            child.argv, env={**os.environ, **child.env}, start_new_session=True
+        )
+        child.started_at = time.monotonic()
+
+    def start_all(self) -> None:
+        for child in self.children:
+            self.start(child)
+            assert child.process is not None
+            self.say(f"[up] started {child.name} (pid {child.process.pid})")
+
+    def check(self, now: float | None = None) -> None:
+        """Notice children that died and start those whose pause is over."""
+        now = time.monotonic() if now is None else now
+        for child in self.children:
+            if child.restart_at is not None:
+                if now >= child.restart_at:
+                    child.restart_at = None
+                    self.start(child)
+                    assert child.process is not None
+                    self.say(f"[up] {child.name} started again (pid {child.process.pid})")
+                continue
+            if child.process is None or child.process.poll() is None:
+                continue
+            if now - child.started_at >= STABLE_S:
+                child.restarts = 0
+            pause = BACKOFF_S[min(child.restarts, len(BACKOFF_S) - 1)]
+            child.restarts += 1
+            child.restart_at = now + pause
+            self.say(
+                f"[up] {child.name} exited (code {child.process.returncode}); "
+                f"starting it again in {pause} s (restart {child.restarts})"
+            )
+
+    def stop_all(self, timeout_s: float = 10) -> None:
+        running = [c for c in reversed(self.children) if c.process and c.process.poll() is None]
+        for child in running:
+            assert child.process is not None
+            child.process.terminate()
+        deadline = time.monotonic() + timeout_s
+        for child in running:
+            assert child.process is not None
+            try:
+                child.process.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                child.process.kill()
+                child.process.wait()
+                self.say(f"[up] {child.name} did not stop in time; killed")
 
 
 def _port(url: str) -> int:
@@ -160,11 +231,15 @@ def _children(db_urls: dict[str, str], host: str) -> list[Child]:
     return children
 
 
+class StartFailed(RuntimeError):
+    pass
+
+
 def _wait_healthy(child: Child, timeout_s: float = 60) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if child.process and child.process.poll() is not None:
-            raise RuntimeError(f"{child.name} exited with code {child.process.returncode}")
+            raise StartFailed(f"{child.name} exited with code {child.process.returncode}")
         if child.health_url is None:
             return
         try:
@@ -176,7 +251,7 @@ def _wait_healthy(child: Child, timeout_s: float = 60) -> None:
         except httpx.HTTPError:
             pass
         time.sleep(0.3)
-    raise RuntimeError(f"{child.name} did not become ready in {timeout_s:.0f}s")
+    raise StartFailed(f"{child.name} did not become ready in {timeout_s:.0f}s")
 
 
 def up(*, demo: bool, host: str = "127.0.0.1") -> int:
@@ -185,20 +260,16 @@ def up(*, demo: bool, host: str = "127.0.0.1") -> int:
         "[up] preparing databases (embedded PostgreSQL unless URLs are configured)...", flush=True
     )
     db_urls = asyncio.run(prepare_databases())
-    children = _children(db_urls, host)
-    stopping = False
+    supervisor = Supervisor(_children(db_urls, host), lambda line: print(line, flush=True))
+    status = 0
 
-    def _stop(*_: object) -> None:
-        nonlocal stopping
-        stopping = True
+    def _terminate(*_: object) -> None:
+        raise KeyboardInterrupt  # SIGTERM (systemd, kill) stops as Ctrl-C does
 
-    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGTERM, _terminate)
     try:
-        for child in children:
-            env = {**os.environ, **child.env}
-            child.process = subprocess.Popen(child.argv, env=env)
-            print(f"[up] started {child.name} (pid {child.process.pid})", flush=True)
-        for child in children:
+        supervisor.start_all()
+        for child in supervisor.children:
             _wait_healthy(child)
             print(f"[up] {child.name} ready", flush=True)
         if demo:
@@ -207,31 +278,21 @@ def up(*, demo: bool, host: str = "127.0.0.1") -> int:
 
             demo_module.main([])
         _print_where(common)
-        while not stopping:
-            for child in children:
-                if child.process and child.process.poll() is not None:
-                    print(
-                        f"[up] {child.name} exited ({child.process.returncode}); stopping",
-                        flush=True,
-                    )
-                    stopping = True
+        while True:
+            supervisor.check()
             time.sleep(0.5)
     except KeyboardInterrupt:
         pass
+    except StartFailed as exc:
+        print(f"[up] could not start: {exc}; its output is above", flush=True)
+        status = 1
     finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut this short
         print("\n[up] stopping...", flush=True)
-        for child in reversed(children):
-            if child.process and child.process.poll() is None:
-                child.process.send_signal(signal.SIGINT)
-        for child in reversed(children):
-            if child.process:
-                try:
-                    child.process.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    child.process.kill()
+        supervisor.stop_all()
         embedded_pg.stop(common.data_dir / "pg")
         print("[up] stopped", flush=True)
-    return 0
+    return status
 
 
 def _print_where(common: CommonSettings) -> None:
