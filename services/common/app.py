@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 from services.common.db import Database
 from services.common.errors import install_error_handlers
 from services.common.limits import install_body_limit
+from services.common.openapi import document_refusals
 from services.common.settings import get_common_settings
 
 Hook = Callable[[FastAPI], Awaitable[None]]
@@ -83,6 +84,7 @@ def create_service_app(
 
     for router in routers:
         app.include_router(router)
+    document_refusals(app)
     return app
 
 

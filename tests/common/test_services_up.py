@@ -23,6 +23,23 @@ async def test_service_is_healthy_ready_and_publishes_openapi(service, make_db):
         assert ready.json()["checks"]["migrations"] is True
         spec = (await client.get("/openapi.json")).json()
         assert spec["info"]["title"] == f"Yiyang {service} service"
+    # Every operation but health lists the refusals it can answer, with the error schema.
+    for path, item in spec["paths"].items():
+        if path in ("/healthz", "/readyz"):
+            continue
+        for method, op in item.items():
+            wanted = {"401", "403", "422"}
+            wanted |= {"404"} if "{" in path else set()
+            wanted |= {"413"} if "requestBody" in op else set()
+            wanted |= {"409"} if method in ("post", "put", "patch", "delete") else set()
+            assert wanted <= set(op["responses"]), (method, path, sorted(op["responses"]))
+            for status in wanted:
+                answer = op["responses"][status]
+                assert answer["content"]["application/json"]["schema"] == {
+                    "$ref": "#/components/schemas/Error"
+                }
+            assert "ROLE_NOT_ALLOWED" in op["responses"]["403"]["description"]
+            assert "UNAUTHENTICATED" in op["responses"]["401"]["description"]
 
 
 async def test_readiness_fails_when_the_database_is_not_migrated(make_db, pg_admin_url):
