@@ -10,7 +10,7 @@ from services.common.db import Database, resolve_database_url
 from services.common.settings import get_common_settings
 from services.provider import errors as provider_errors
 from services.provider import service as provider_service
-from services.provider.api import router
+from services.provider.api.providers import router
 from services.provider.config import ProviderSettings, get_settings
 
 DESCRIPTION = """Registry of the providers who accept Yiyang vouchers: applications, the status

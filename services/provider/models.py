@@ -34,7 +34,7 @@ from sqlalchemy.types import UserDefinedType
 from sqlmodel import Field, SQLModel
 
 from services.common.db import make_registry
-from services.provider.vocabulary import (
+from services.provider.service.vocabulary import (
     CreditKind,
     ProviderKind,
     ProviderStatus,

@@ -14,7 +14,7 @@ from pydantic import (
     model_validator,
 )
 
-from services.provider.vocabulary import (
+from services.provider.service.vocabulary import (
     CreditKind,
     ProviderKind,
     ProviderStatus,

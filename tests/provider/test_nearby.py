@@ -7,7 +7,7 @@ import asyncpg
 from sqlalchemy import text
 
 from services.common.db import Database, asyncpg_connect_kwargs
-from services.provider.repository import EARTH_RADIUS_M, bounding_box, nearby_sql
+from services.provider.repository.providers import EARTH_RADIUS_M, bounding_box, nearby_sql
 
 # A point in 青秀区, Nanning.
 LAT, LON = 22.8170, 108.3660

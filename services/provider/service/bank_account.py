@@ -22,7 +22,7 @@ from services.common.auth import Principal, Role
 from services.common.errors import Forbidden
 from services.common.ids import new_uuid
 from services.common.regions import is_valid_code_shape, significant_prefix
-from services.provider import repository as repo
+from services.provider.repository import providers as repo
 from services.provider import schemas
 from services.provider.config import ProviderSettings
 from services.provider.errors import (
@@ -38,7 +38,7 @@ from services.provider.service.access import (
     load_provider,
     mask_account_number,
 )
-from services.provider.vocabulary import ProviderStatus
+from services.provider.service.vocabulary import ProviderStatus
 
 
 def _read(row: dict[str, Any]) -> dict[str, Any]:

@@ -13,8 +13,9 @@ from services.common.errors import Forbidden, InvalidInput
 from services.common.ids import new_uuid
 from services.common.regions import is_known, is_valid_code_shape, region_covers, significant_prefix
 from services.common.settings import get_common_settings
-from services.provider import repository as repo
-from services.provider import schemas, uscc
+from services.provider.repository import providers as repo
+from services.provider import schemas
+from services.provider.service import uscc
 from services.provider.config import ProviderSettings
 from services.provider.errors import (
     InvalidQuery,
@@ -34,7 +35,7 @@ from services.provider.service.access import (
     load_provider,
     mask_account_number,
 )
-from services.provider.vocabulary import ProviderStatus
+from services.provider.service.vocabulary import ProviderStatus
 
 
 def check_region(code: str) -> None:

@@ -17,10 +17,10 @@ from services.common.auth import (
 )
 from services.common.errors import Forbidden
 from services.common.ids import new_id
-from services.provider import repository as repo
+from services.provider.repository import providers as repo
 from services.provider.errors import ProviderRevoked, TerminalAlreadyRevoked, TerminalNotFound
 from services.provider.service.access import ensure_admin_of, load_provider
-from services.provider.vocabulary import ProviderStatus
+from services.provider.service.vocabulary import ProviderStatus
 
 
 async def issue_terminal(

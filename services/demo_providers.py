@@ -14,8 +14,8 @@ import random
 from typing import Any
 
 from services.common.regions import Region, regions
-from services.provider.uscc import ALPHABET, check_character
-from services.provider.vocabulary import ProviderKind
+from services.provider.service.uscc import ALPHABET, check_character
+from services.provider.service.vocabulary import ProviderKind
 
 CITY_CODES = (
     "450100",

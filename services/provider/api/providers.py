@@ -13,7 +13,7 @@ from services.common.errors import InvalidInput
 from services.provider import schemas
 from services.provider import service as provider_service
 from services.provider.config import ProviderSettings
-from services.provider.vocabulary import ProviderKind, ProviderStatus, ServiceCategory
+from services.provider.service.vocabulary import ProviderKind, ProviderStatus, ServiceCategory
 
 router = APIRouter(prefix="/v1")
 
