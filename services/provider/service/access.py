@@ -11,9 +11,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.common.auth import Principal, Role
 from services.common.crypto import PiiCipher
 from services.common.errors import Forbidden
-from services.provider.repository import providers as repo
 from services.provider.config import ProviderSettings
 from services.provider.errors import ProviderNotFound
+from services.provider.repository import providers as repo
 
 
 @lru_cache(maxsize=4)

@@ -22,7 +22,6 @@ from services.common.auth import Principal, Role
 from services.common.errors import Forbidden
 from services.common.ids import new_uuid
 from services.common.regions import is_valid_code_shape, significant_prefix
-from services.provider.repository import providers as repo
 from services.provider import schemas
 from services.provider.config import ProviderSettings
 from services.provider.errors import (
@@ -31,6 +30,7 @@ from services.provider.errors import (
     InvalidQuery,
     ProviderRevoked,
 )
+from services.provider.repository import providers as repo
 from services.provider.service.access import (
     cipher,
     ensure_officer_of,

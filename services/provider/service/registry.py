@@ -13,9 +13,7 @@ from services.common.errors import Forbidden, InvalidInput
 from services.common.ids import new_uuid
 from services.common.regions import is_known, is_valid_code_shape, region_covers, significant_prefix
 from services.common.settings import get_common_settings
-from services.provider.repository import providers as repo
 from services.provider import schemas
-from services.provider.service import uscc
 from services.provider.config import ProviderSettings
 from services.provider.errors import (
     InvalidQuery,
@@ -27,7 +25,8 @@ from services.provider.errors import (
     UnknownRegion,
     UsccAlreadyRegistered,
 )
-from services.provider.service import bank_account
+from services.provider.repository import providers as repo
+from services.provider.service import bank_account, uscc
 from services.provider.service.access import (
     cipher,
     ensure_admin_of,

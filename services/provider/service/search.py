@@ -7,9 +7,9 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.errors import InvalidInput
-from services.provider.repository import providers as repo
 from services.provider.config import ProviderSettings
 from services.provider.errors import InvalidQuery
+from services.provider.repository import providers as repo
 
 
 async def nearby(

@@ -17,8 +17,8 @@ from services.common.auth import (
 )
 from services.common.errors import Forbidden
 from services.common.ids import new_id
-from services.provider.repository import providers as repo
 from services.provider.errors import ProviderRevoked, TerminalAlreadyRevoked, TerminalNotFound
+from services.provider.repository import providers as repo
 from services.provider.service.access import ensure_admin_of, load_provider
 from services.provider.service.vocabulary import ProviderStatus
 

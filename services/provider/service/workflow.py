@@ -9,10 +9,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.auth import Principal
 from services.common.errors import Forbidden
-from services.provider.repository import providers as repo
 from services.provider import schemas
 from services.provider.config import ProviderSettings
 from services.provider.errors import IllegalTransition
+from services.provider.repository import providers as repo
 from services.provider.service.access import ensure_officer_of, is_insider, load_provider
 from services.provider.service.vocabulary import ACTIONS, TRANSITIONS, ProviderStatus
 
