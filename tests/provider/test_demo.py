@@ -6,7 +6,8 @@ from collections import Counter
 from services.common.regions import region_covers
 from services.demo_providers import CITY_CODES, demo_providers
 from services.provider.schemas import ProviderCreate
-from services.provider.service import check_region, uscc
+from services.provider.service import uscc
+from services.provider.service.registry import check_region
 from services.provider.service.vocabulary import ProviderKind
 
 
