@@ -289,7 +289,7 @@ async def changes(
 ) -> list[schemas.ChangeRead]:
     ensure_insider(principal, await load_provider(session, provider_id))
     return [
-        schemas.ChangeRead(kind=c.kind, detail=c.detail, actor=c.actor, changed_at=c.changed_at)
+        schemas.ChangeRead.model_validate(c, from_attributes=True)
         for c in await providers_repo.changes_of(session, provider_id)
     ]
 

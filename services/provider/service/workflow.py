@@ -68,14 +68,7 @@ async def history(
 ) -> list[schemas.StatusChangeRead]:
     ensure_insider(principal, await load_provider(session, provider_id))
     return [
-        schemas.StatusChangeRead(
-            from_status=h.from_status,
-            to_status=h.to_status,
-            reason=h.reason,
-            actor=h.actor,
-            automatic=h.automatic,
-            changed_at=h.changed_at,
-        )
+        schemas.StatusChangeRead.model_validate(h, from_attributes=True)
         for h in await workflow_repo.status_history(session, provider_id)
     ]
 
@@ -132,13 +125,7 @@ async def credit_record(
         credit_points=provider.credit_points,
         threshold=settings.credit_suspend_threshold,
         events=[
-            schemas.CreditEventRead(
-                kind=e.kind,
-                points=e.points,
-                reason=e.reason,
-                actor=e.actor,
-                recorded_at=e.recorded_at,
-            )
+            schemas.CreditEventRead.model_validate(e, from_attributes=True)
             for e in await workflow_repo.credit_events(session, provider_id)
         ],
     )
