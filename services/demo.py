@@ -137,7 +137,7 @@ class Loader:
 
     # --- 2. providers ----------------------------------------------------------------------
     def providers(self) -> list[dict[str, Any]]:
-        from services.provider.demo import demo_providers
+        from services.demo_providers import demo_providers
 
         officer = self.token(Role.civil_affairs, region=PROVINCE)
         existing = {

@@ -1,30 +1,14 @@
-"""Refusals of the provider service, each with a stable code.
+"""Refusals of the provider service, one class each: its error catalogue.
 
-| code | status | when |
-| --- | --- | --- |
-| INVALID_USCC | 422 | the unified social credit code is malformed or its check character is wrong |
-| UNKNOWN_REGION | 422 | region_code is not a known GB/T 2260 code |
-| REGION_OUTSIDE_PROVINCE | 422 | region_code is not under the deployment's province |
-| USCC_ALREADY_REGISTERED | 409 | another provider holds this code |
-| PROVIDER_EXISTS | 409 | the provider admin's account already has its provider |
-| PROVIDER_NOT_FOUND | 404 | no such provider |
-| ILLEGAL_TRANSITION | 409 | the status workflow does not allow this change (also raised by the database) |
-| PROVIDER_REVOKED | 409 | a revoked provider cannot be changed |
-| TERMINAL_NOT_FOUND | 404 | no such terminal for this provider |
-| TERMINAL_ALREADY_REVOKED | 409 | the terminal was revoked before |
-| INVALID_QUERY | 422 | a search parameter (radius_m, limit, cursor, region_code, since) is out of range |
-| FIELD_REQUIRED | 422 | nearby search without lat or lon (or a caller who may not list the register) |
-| NOTHING_TO_CHANGE | 422 | a profile update with no field |
-| BANK_CHANGE_NOT_FOUND | 404 | no such bank account change for this provider |
-| BANK_CHANGE_NOT_PENDING | 409 | the bank account change was decided (or superseded) before (also raised by the database) |
-| MAKER_CHECKER_VIOLATION | 403 | the officer deciding a bank account change is the one who asked for it |
-| BANK_ACCOUNT_CHANGE_UNAPPROVED | 409 | (database) the settlement account changed other than by an approved change |
-| VALIDATION_ERROR, ROLE_NOT_ALLOWED, OUT_OF_SCOPE, UNAUTHENTICATED | | see services.common |
+Each class carries its stable code, its HTTP status and its meaning; docs/errors.md and the
+OpenAPI description are generated from them. Codes a trigger raises ('CODE: message', see
+migrations/sql/) are classes here too. The codes every service answers (VALIDATION_ERROR,
+ROLE_NOT_ALLOWED, OUT_OF_SCOPE, UNAUTHENTICATED, ...) are in services.common.errors.
 """
 
 from __future__ import annotations
 
-from services.common.errors import AppError, Conflict, InvalidInput, NotFound
+from services.common.errors import AppError, Conflict, Forbidden, InvalidInput, NotFound
 
 
 class InvalidUscc(InvalidInput):
@@ -87,9 +71,40 @@ class BankChangeNotPending(Conflict):
     message = "This bank account change was already decided."
 
 
+class BankChangeImmutable(Conflict):
+    code = "BANK_CHANGE_IMMUTABLE"
+    message = "A bank account change keeps its account and is never deleted (a trigger refuses)."
+
+
+class BankAccountChangeUnapproved(Conflict):
+    code = "BANK_ACCOUNT_CHANGE_UNAPPROVED"
+    message = (
+        "The settlement account changes only by an approved bank account change (a trigger "
+        "refuses anything else)."
+    )
+
+
+class MakerCheckerViolation(Forbidden):
+    code = "MAKER_CHECKER_VIOLATION"
+    message = "The officer deciding a bank account change cannot be the one who asked for it."
+
+
 class InvalidQuery(InvalidInput):
     code = "INVALID_QUERY"
-    message = "A search parameter is out of range."
+    message = "A search parameter (radius_m, limit, cursor, region_code, since) is out of range."
+
+
+class FieldRequired(InvalidInput):
+    code = "FIELD_REQUIRED"
+    message = (
+        "Nearby search needs both lat and lon (and without them, a caller who may list the "
+        "register)."
+    )
+
+
+class NothingToChange(InvalidInput):
+    code = "NOTHING_TO_CHANGE"
+    message = "A profile update needs at least one field."
 
 
 __all__ = [

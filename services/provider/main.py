@@ -7,19 +7,28 @@ from fastapi import FastAPI
 from services.common.app import create_service_app
 from services.common.auth import Principal
 from services.common.db import Database, resolve_database_url
+from services.common.errors import catalogue
 from services.common.settings import get_common_settings
 from services.provider import errors as provider_errors
-from services.provider import service as provider_service
 from services.provider.api import router
 from services.provider.config import ProviderSettings, get_settings
+from services.provider.service import terminals
 
-DESCRIPTION = """Registry of the providers who accept Yiyang vouchers: applications, the status
+DESCRIPTION = (
+    """Registry of the providers who accept Yiyang vouchers: applications, the status
 workflow and credit record, price lists, terminals, nearby search, and the directory feed the
 voucher service polls.
 
-Errors are `{"error": {"code", "message", "field"}}`; the codes:
+Errors are `{"error": {"code", "message", "field"}}`; the codes of this service (those every
+service answers, VALIDATION_ERROR, ROLE_NOT_ALLOWED, OUT_OF_SCOPE, UNAUTHENTICATED, are in
+docs/errors.md):
 
-""" + (provider_errors.__doc__ or "").split("\n", 2)[2]
+| code | status | meaning |
+| --- | --- | --- |
+"""
+    + "\n".join(f"| {e.code} | {e.status} | {e.meaning} |" for e in catalogue(provider_errors))
+    + "\n"
+)
 
 
 def create_app(settings: ProviderSettings | None = None) -> FastAPI:
@@ -35,8 +44,8 @@ def create_app(settings: ProviderSettings | None = None) -> FastAPI:
         db: Database = app.state.db
 
         async def resolve(secret: str) -> Principal | None:
-            async with db.sessionmaker() as session:
-                return await provider_service.terminal_principal(session, secret)
+            async with db.unit_of_work(readonly=True) as session:
+                return await terminals.terminal_principal(session, secret)
 
         app.state.terminal_resolver = resolve
 

@@ -1,8 +1,9 @@
-"""Tables of the provider service (its own database). Rules live in service.py, SQL in repository.py.
+"""Tables of the provider service (its own database): the one definition of each table.
 
-Guards kept by the database itself (see the migrations): the status workflow trigger
-(`provider_status_guard`), positive prices, non-negative credit points, one counter row for
-the directory version, and append-only history and credit tables.
+Rules live in service/, SQL in repository/. Guards kept by the database itself: the CHECK
+constraints and indexes below, and the triggers in migrations/sql/ (the status workflow,
+`provider_status_guard.sql`; the settlement account, `bank_account_change_guard.sql` and
+`provider_bank_account_guard.sql`); the history and credit tables are append-only.
 """
 
 from __future__ import annotations
@@ -30,11 +31,12 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.dialects.postgresql.base import ischema_names
 from sqlalchemy.types import UserDefinedType
 from sqlmodel import Field, SQLModel
 
 from services.common.db import make_registry
-from services.provider.vocabulary import (
+from services.provider.service.vocabulary import (
     CreditKind,
     ProviderKind,
     ProviderStatus,
@@ -51,13 +53,18 @@ class ProviderTable(SQLModel, registry=registry):
     """Base of every table of this service (keeps them out of the other services' metadata)."""
 
 
-class PgPoint(UserDefinedType):
+class PgPoint(UserDefinedType[Any]):
     """PostgreSQL's built-in geometric `point` (x = longitude, y = latitude); no PostGIS."""
 
     cache_ok = True
 
     def get_col_spec(self, **_: Any) -> str:
         return "POINT"
+
+
+# Reflection (and so the drift check, alembic autogenerate) reads a `point` column back as this
+# type, so the column's type is compared instead of skipped as unknown.
+ischema_names.setdefault("point", PgPoint)
 
 
 def _now() -> Any:
@@ -200,7 +207,7 @@ class ProviderChange(ProviderTable, table=True):
         sa_column=Column(UUID(as_uuid=True), ForeignKey("provider.id"), nullable=False, index=True)
     )
     kind: str = Field(sa_column=Column(String(20), nullable=False))
-    detail: dict = Field(sa_column=Column(JSONB, nullable=False))
+    detail: dict[str, Any] = Field(sa_column=Column(JSONB, nullable=False))
     actor: str = Field(sa_column=Column(Text, nullable=False))
     version: int = Field(sa_column=Column(BigInteger, nullable=False))
     changed_at: datetime = _now()
@@ -212,7 +219,7 @@ class BankAccountChange(ProviderTable, table=True):
     """A settlement account change asked by the provider's admin: pending until an officer
     of the region (not the requester) approves or rejects it; never deleted, so the rows are
     the account's history. Triggers in migration provider_0005 keep a decided row as it is and
-    let the provider's bank columns change only by an approved change."""
+    let the provider's bank columns change only by an approved change (migrations/sql/)."""
 
     __tablename__ = "bank_account_change"
     id: uuid.UUID = Field(sa_column=Column(UUID(as_uuid=True), primary_key=True))
@@ -236,6 +243,11 @@ class BankAccountChange(ProviderTable, table=True):
             "status IN ('pending', 'approved', 'rejected', 'superseded')", name="status"
         ),
         CheckConstraint("decided_by IS NULL OR decided_by <> requested_by", name="maker_checker"),
+        CheckConstraint(
+            "(status IN ('approved', 'rejected')) = (decided_by IS NOT NULL)"
+            " AND (status = 'pending') = (decided_at IS NULL)",
+            name="decided",
+        ),
         Index(
             "uq_bank_account_change_pending",
             "provider_id",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import (
     AfterValidator,
@@ -14,7 +14,7 @@ from pydantic import (
     model_validator,
 )
 
-from services.provider.vocabulary import (
+from services.provider.service.vocabulary import (
     CreditKind,
     ProviderKind,
     ProviderStatus,
@@ -175,7 +175,7 @@ class ProviderUpdate(_Strict):
 
 class ChangeRead(BaseModel):
     kind: str
-    detail: dict
+    detail: dict[str, Any]
     actor: str
     changed_at: datetime
 

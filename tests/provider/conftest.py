@@ -13,9 +13,9 @@ import pytest
 
 from services.common.db import asyncpg_connect_kwargs
 from services.common.migrate import drop_database
-from services.provider import uscc
 from services.provider.config import ProviderSettings
 from services.provider.main import create_app
+from services.provider.service import uscc
 from tests.conftest import running
 from tests.fixtures import database as dbfix
 

@@ -4,11 +4,11 @@ the public API."""
 from collections import Counter
 
 from services.common.regions import region_covers
-from services.provider import uscc
-from services.provider.demo import CITY_CODES, demo_providers
+from services.demo_providers import CITY_CODES, demo_providers
 from services.provider.schemas import ProviderCreate
-from services.provider.service import check_region
-from services.provider.vocabulary import ProviderKind
+from services.provider.service import uscc
+from services.provider.service.registry import check_region
+from services.provider.service.vocabulary import ProviderKind
 
 
 def test_deterministic_and_valid_everywhere():

@@ -10,8 +10,8 @@ from services.common.migrate import downgrade, upgrade
 from services.provider.models import metadata
 
 
-# SQLAlchemy cannot reflect the `point` type; the column's presence is still compared.
-@pytest.mark.filterwarnings("ignore:Did not recognize type 'point'")
+# models.py registers the `point` type for reflection, so the column's type is compared too.
+@pytest.mark.filterwarnings("error:Did not recognize type 'point'")
 async def test_models_match_the_migrations_and_downgrade_works(make_db):
     sdb = await make_db("provider")
 

@@ -4,10 +4,11 @@ answered through the GiST index."""
 import math
 
 import asyncpg
-from sqlalchemy import text
+from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 
 from services.common.db import Database, asyncpg_connect_kwargs
-from services.provider.repository import EARTH_RADIUS_M, bounding_box, nearby_sql
+from services.provider.repository import search as search_repo
+from services.provider.service.geo import EARTH_RADIUS_M, bounding_box
 
 # A point in 青秀区, Nanning.
 LAT, LON = 22.8170, 108.3660
@@ -144,29 +145,29 @@ async def test_the_search_uses_the_gist_index_on_100000_providers(ctx):
         await conn.execute("ANALYZE provider")
     finally:
         await conn.close()
+    # The statement as the app sends it (a prepared statement with parameters), planned both
+    # ways PostgreSQL may plan it: for these values, and generic (a reused prepared statement).
+    query = search_repo.nearby_query(lat=LAT, lon=LON, radius_m=1000, limit=50)
+    compiled = query.compile(dialect=asyncpg_dialect(), compile_kwargs={"render_postcompile": True})
+    args = ", ".join(repr(compiled.params[name]) for name in compiled.positiontup or ())
+    conn = await asyncpg.connect(**asyncpg_connect_kwargs(ctx.owner_url))
+    try:
+        await conn.execute(f"PREPARE nearby AS {compiled}")
+        for mode in ("force_custom_plan", "force_generic_plan"):
+            await conn.execute(f"SET plan_cache_mode = {mode}")
+            plan = "\n".join(r[0] for r in await conn.fetch(f"EXPLAIN EXECUTE nearby({args})"))
+            assert "ix_provider_location_approved" in plan, (mode, plan)
+            assert "Seq Scan on provider" not in plan, (mode, plan)
+    finally:
+        await conn.close()
     db = Database(ctx.owner_url)
     try:
         async with db.sessionmaker() as session:
-            min_lon, min_lat, max_lon, max_lat = bounding_box(LAT, LON, 1000)
-            params = {
-                "r": EARTH_RADIUS_M,
-                "lat": LAT,
-                "lon": LON,
-                "min_lon": min_lon,
-                "min_lat": min_lat,
-                "max_lon": max_lon,
-                "max_lat": max_lat,
-                "radius": 1000,
-                "limit": 50,
-            }
-            plan = "\n".join(
-                r[0] for r in await session.execute(text("EXPLAIN " + nearby_sql()), params)
+            found = await search_repo.nearby(
+                session, lat=LAT, lon=LON, radius_m=1000, kind=None, category=None, limit=50
             )
-            assert "ix_provider_location_approved" in plan, plan
-            assert "Seq Scan on provider" not in plan, plan
-            found = (await session.execute(text(nearby_sql()), params)).mappings().all()
-            assert len(found) >= 20 and all(r["distance_m"] <= 1000 for r in found)
-            assert [r["distance_m"] for r in found] == sorted(r["distance_m"] for r in found)
+            assert len(found) >= 20 and all(r.distance_m <= 1000 for r in found)
+            assert [r.distance_m for r in found] == sorted(r.distance_m for r in found)
     finally:
         await db.dispose()
 

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services.provider import uscc
+from services.provider.service import uscc
 
 # Published codes of well-known organisations, and the example of the standard itself.
 REAL_CODES = [

@@ -14,47 +14,45 @@ decision is kept (the change rows and the provider's change log).
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.auth import Principal, Role
-from services.common.errors import Forbidden
 from services.common.ids import new_uuid
 from services.common.regions import is_valid_code_shape, significant_prefix
-from services.provider import repository as repo
 from services.provider import schemas
 from services.provider.config import ProviderSettings
 from services.provider.errors import (
     BankChangeNotFound,
     BankChangeNotPending,
     InvalidQuery,
+    MakerCheckerViolation,
     ProviderRevoked,
 )
-from services.provider.service.access import (
-    cipher,
-    ensure_officer_of,
-    is_insider,
-    load_provider,
-    mask_account_number,
-)
-from services.provider.vocabulary import ProviderStatus
+from services.provider.models import BankAccountChange
+from services.provider.repository import bank_accounts as bank_repo
+from services.provider.repository import directory as directory_repo
+from services.provider.repository import providers as providers_repo
+from services.provider.repository.bank_accounts import NewBankChange
+from services.provider.service.access import ensure_insider, ensure_officer_of, load_provider
+from services.provider.service.pii import cipher, mask_account_number
+from services.provider.service.vocabulary import ProviderStatus
 
 
-def _read(row: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "id": str(row["id"]),
-        "provider_id": str(row["provider_id"]),
-        "bank_name": row["bank_name"],
-        "account_name": row["account_name"],
-        "account_number_masked": row["account_number_masked"],
-        "status": row["status"],
-        "requested_by": row["requested_by"],
-        "requested_at": row["requested_at"],
-        "decided_by": row["decided_by"],
-        "decided_at": row["decided_at"],
-        "reason": row["reason"],
-    }
+def _read(change: BankAccountChange) -> schemas.BankAccountChangeRead:
+    return schemas.BankAccountChangeRead(
+        id=str(change.id),
+        provider_id=str(change.provider_id),
+        bank_name=change.bank_name,
+        account_name=change.account_name,
+        account_number_masked=change.account_number_masked,
+        status=change.status,
+        requested_by=change.requested_by,
+        requested_at=change.requested_at,
+        decided_by=change.decided_by,
+        decided_at=change.decided_at,
+        reason=change.reason,
+    )
 
 
 async def request_change(
@@ -64,27 +62,28 @@ async def request_change(
     account: schemas.BankAccountCreate,
     settings: ProviderSettings,
     version: int,
-) -> dict[str, Any]:
+) -> uuid.UUID:
     """Record the admin's new account as pending (the caller holds the provider row lock
-    and has checked the admin). An earlier pending change is superseded."""
+    and has checked the admin); the new change's id. An earlier pending change is
+    superseded."""
     change_id = new_uuid()
-    await repo.supersede_pending_bank_change(session, provider_id)
-    await repo.insert_bank_change(
+    await bank_repo.supersede_pending(session, provider_id)
+    await bank_repo.insert_bank_change(
         session,
-        {
-            "id": change_id,
-            "provider_id": provider_id,
-            "bank_name": account.bank_name,
-            "account_name": account.account_name,
+        NewBankChange(
+            id=change_id,
+            provider_id=provider_id,
+            bank_name=account.bank_name,
+            account_name=account.account_name,
             # the provider's own context, so an approved blob is copied onto the provider as is
-            "account_number_enc": cipher(settings).encrypt(
+            account_number_enc=cipher(settings).encrypt(
                 account.account_number, context=str(provider_id).encode()
             ),
-            "account_number_masked": mask_account_number(account.account_number),
-            "requested_by": principal.sub,
-        },
+            account_number_masked=mask_account_number(account.account_number),
+            requested_by=principal.sub,
+        ),
     )
-    await repo.insert_change(
+    await providers_repo.insert_change(
         session,
         provider_id=provider_id,
         kind="profile",
@@ -96,25 +95,23 @@ async def request_change(
         actor=principal.sub,
         version=version,
     )
-    return {"id": str(change_id), "status": "pending"}
+    return change_id
 
 
-async def pending_change(session: AsyncSession, provider_id: uuid.UUID) -> dict[str, Any] | None:
-    rows = [r for r in await repo.bank_changes(session, provider_id) if r["status"] == "pending"]
-    return _read(rows[0]) if rows else None
+async def pending_change(
+    session: AsyncSession, provider_id: uuid.UUID
+) -> schemas.BankAccountChangeRead | None:
+    change = await bank_repo.pending_change(session, provider_id)
+    return _read(change) if change else None
 
 
 async def list_changes(
     session: AsyncSession, principal: Principal, provider_id: uuid.UUID
-) -> list[dict[str, Any]]:
+) -> list[schemas.BankAccountChangeRead]:
     """Every bank account change of the provider, newest first (its own people, officers and
     finance of its region, auditors, services), numbers masked."""
-    provider = await load_provider(session, provider_id)
-    if not is_insider(principal, provider):
-        raise Forbidden(
-            "This provider is outside your scope.", code="OUT_OF_SCOPE", field="provider_id"
-        )
-    return [_read(r) for r in await repo.bank_changes(session, provider_id)]
+    ensure_insider(principal, await load_provider(session, provider_id))
+    return [_read(c) for c in await bank_repo.bank_changes(session, provider_id)]
 
 
 PENDING_LIMIT = 500
@@ -122,7 +119,7 @@ PENDING_LIMIT = 500
 
 async def pending_in_region(
     session: AsyncSession, principal: Principal, region_code: str | None
-) -> list[dict[str, Any]]:
+) -> list[schemas.PendingBankAccountChangeRead]:
     """The changes waiting for a decision within a region (the caller's by default, or one
     inside it): officers and finance of the region, auditors (everywhere); oldest first, at
     most PENDING_LIMIT, numbers masked."""
@@ -131,20 +128,20 @@ async def pending_in_region(
         principal.ensure_region(region_code)
     if region_code is not None and not is_valid_code_shape(region_code):
         raise InvalidQuery("region_code is not a division code.", field="region_code")
-    rows = await repo.pending_bank_changes(
+    rows = await bank_repo.pending_in_region(
         session, significant_prefix(region_code) if region_code else None, PENDING_LIMIT
     )
     return [
-        {
-            **_read(r),
-            "provider_name": r["provider_name"],
-            "region_code": r["region_code"],
-            "current": {
-                "bank_name": r["current_bank_name"],
-                "account_name": r["current_account_name"],
-                "account_number_masked": r["current_account_number_masked"],
-            },
-        }
+        schemas.PendingBankAccountChangeRead(
+            **_read(r.change).model_dump(),
+            provider_name=r.provider.name,
+            region_code=r.provider.region_code,
+            current=schemas.CurrentBankAccount(
+                bank_name=r.provider.bank_name,
+                account_name=r.provider.bank_account_name,
+                account_number_masked=r.provider.bank_account_number_masked,
+            ),
+        )
         for r in rows
     ]
 
@@ -157,45 +154,40 @@ async def decide(
     *,
     approve: bool,
     reason: str | None,
-) -> dict[str, Any]:
+) -> schemas.BankAccountChangeRead:
     """Approve (the provider is paid to this account from now on) or reject a pending
     change: an officer of the provider's region who did not ask for it."""
     provider = await load_provider(session, provider_id, lock=True)
     ensure_officer_of(principal, provider)
-    rows = await repo.bank_changes(
-        session, provider_id, change_id=change_id, lock=True, with_number=True
-    )
-    if not rows:
+    change = await bank_repo.get_bank_change(session, provider_id, change_id, lock=True)
+    if change is None:
         raise BankChangeNotFound(field="change_id")
-    change = rows[0]
-    if change["requested_by"] == principal.sub:
-        raise Forbidden(
-            "The person who asked for the change cannot decide it.",
-            code="MAKER_CHECKER_VIOLATION",
-            field="change_id",
+    if change.requested_by == principal.sub:
+        raise MakerCheckerViolation(
+            "The person who asked for the change cannot decide it.", field="change_id"
         )
-    if change["status"] != "pending":
-        raise BankChangeNotPending(field="change_id", details={"status": change["status"]})
-    if approve and provider["status"] == ProviderStatus.revoked:
+    if change.status != "pending":
+        raise BankChangeNotPending(field="change_id", details={"status": change.status})
+    if approve and provider.status == ProviderStatus.revoked:
         raise ProviderRevoked(field="provider_id")
     status = "approved" if approve else "rejected"
-    await repo.decide_bank_change(session, change_id, status, principal.sub, reason)
-    version = await repo.next_version(session)
+    await bank_repo.decide(session, change_id, status, principal.sub, reason)
+    version = await directory_repo.next_version(session)
     if approve:
-        await repo.update_profile(
+        await providers_repo.update_profile(
             session,
             provider_id,
             {
-                "bank_name": change["bank_name"],
-                "bank_account_name": change["account_name"],
-                "bank_account_number_enc": change["account_number_enc"],
-                "bank_account_number_masked": change["account_number_masked"],
+                "bank_name": change.bank_name,
+                "bank_account_name": change.account_name,
+                "bank_account_number_enc": change.account_number_enc,
+                "bank_account_number_masked": change.account_number_masked,
             },
             version,
         )
     else:
-        await repo.touch_provider(session, provider_id, version)
-    await repo.insert_change(
+        await providers_repo.touch_provider(session, provider_id, version)
+    await providers_repo.insert_change(
         session,
         provider_id=provider_id,
         kind="profile",
@@ -207,5 +199,6 @@ async def decide(
         actor=principal.sub,
         version=version,
     )
-    decided = await repo.bank_changes(session, provider_id, change_id=change_id)
-    return _read(decided[0])
+    decided = await bank_repo.get_bank_change(session, provider_id, change_id)
+    assert decided is not None  # the row locked above; changes are never deleted
+    return _read(decided)

@@ -3,22 +3,23 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.auth import Principal, Role
 from services.common.crypto import mask_phone
-from services.common.errors import Forbidden, InvalidInput
+from services.common.errors import OutOfScope
 from services.common.ids import new_uuid
 from services.common.regions import is_known, is_valid_code_shape, region_covers, significant_prefix
 from services.common.settings import get_common_settings
-from services.provider import repository as repo
-from services.provider import schemas, uscc
+from services.provider import schemas
 from services.provider.config import ProviderSettings
 from services.provider.errors import (
+    FieldRequired,
     InvalidQuery,
     InvalidUscc,
+    NothingToChange,
     ProviderExists,
     ProviderNotFound,
     ProviderRevoked,
@@ -26,15 +27,20 @@ from services.provider.errors import (
     UnknownRegion,
     UsccAlreadyRegistered,
 )
-from services.provider.service import bank_account
+from services.provider.models import Provider
+from services.provider.repository import directory as directory_repo
+from services.provider.repository import providers as providers_repo
+from services.provider.repository import workflow as workflow_repo
+from services.provider.repository.providers import NewProvider, PriceLine, ProfileColumns
+from services.provider.service import bank_account, uscc
 from services.provider.service.access import (
-    cipher,
     ensure_admin_of,
+    ensure_insider,
     is_insider,
     load_provider,
-    mask_account_number,
 )
-from services.provider.vocabulary import ProviderStatus
+from services.provider.service.pii import cipher, mask_account_number
+from services.provider.service.vocabulary import ProviderStatus
 
 
 def check_region(code: str) -> None:
@@ -51,17 +57,21 @@ def check_uscc(code: str) -> None:
         raise InvalidUscc(f"The unified social credit code {why}.", field="uscc")
 
 
-def _service_rows(items: list[schemas.ServiceItemCreate]) -> list[dict[str, Any]]:
+def _price_lines(items: Sequence[schemas.ServiceItemCreate]) -> list[PriceLine]:
     return [
-        {
-            "code": i.code,
-            "name": i.name,
-            "category": i.category.value,
-            "unit": i.unit,
-            "price_fen": i.price_fen,
-        }
+        PriceLine(
+            code=i.code,
+            name=i.name,
+            category=i.category.value,
+            unit=i.unit,
+            price_fen=i.price_fen,
+        )
         for i in items
     ]
+
+
+def _price_list(lines: Sequence[PriceLine]) -> list[schemas.ServiceItemRead]:
+    return [schemas.ServiceItemRead(**line) for line in lines]
 
 
 async def apply(
@@ -69,7 +79,7 @@ async def apply(
     principal: Principal,
     data: schemas.ProviderCreate,
     settings: ProviderSettings,
-) -> dict[str, Any]:
+) -> schemas.ProviderCreated:
     """Register an application (status `applied`).
 
     An officer applies on a provider's behalf within their region. A provider admin applies
@@ -85,66 +95,62 @@ async def apply(
         try:
             provider_id = uuid.UUID(principal.provider_id)
         except ValueError as exc:
-            raise Forbidden(
-                "The account is bound to an invalid provider id.",
-                code="OUT_OF_SCOPE",
-                field="provider_id",
+            raise OutOfScope(
+                "The account is bound to an invalid provider id.", field="provider_id"
             ) from exc
-        if await repo.provider_id_exists(session, provider_id):
+        if await providers_repo.provider_id_exists(session, provider_id):
             raise ProviderExists(field="provider_id")
     else:
         provider_id = new_uuid()
 
     box = cipher(settings)
     context = str(provider_id).encode()
-    version = await repo.next_version(session)
-    inserted = await repo.insert_provider(
+    version = await directory_repo.next_version(session)
+    inserted = await providers_repo.insert_provider(
         session,
-        {
-            "id": provider_id,
-            "name": data.name,
-            "kind": data.kind.value,
-            "uscc": data.uscc,
-            "region_code": data.region_code,
-            "address": data.address,
-            "lat": data.lat,
-            "lon": data.lon,
-            "contact_name": data.contact.name,
-            "contact_phone_enc": box.encrypt(data.contact.phone, context=context),
-            "contact_phone_masked": mask_phone(data.contact.phone),
-            "bank_name": data.bank_account.bank_name,
-            "bank_account_name": data.bank_account.account_name,
-            "bank_account_number_enc": box.encrypt(
-                data.bank_account.account_number, context=context
-            ),
-            "bank_account_number_masked": mask_account_number(data.bank_account.account_number),
-            "version": version,
-            "created_by": principal.sub,
-        },
+        NewProvider(
+            id=provider_id,
+            name=data.name,
+            kind=data.kind.value,
+            uscc=data.uscc,
+            region_code=data.region_code,
+            address=data.address,
+            lat=data.lat,
+            lon=data.lon,
+            contact_name=data.contact.name,
+            contact_phone_enc=box.encrypt(data.contact.phone, context=context),
+            contact_phone_masked=mask_phone(data.contact.phone),
+            bank_name=data.bank_account.bank_name,
+            bank_account_name=data.bank_account.account_name,
+            bank_account_number_enc=box.encrypt(data.bank_account.account_number, context=context),
+            bank_account_number_masked=mask_account_number(data.bank_account.account_number),
+            version=version,
+            created_by=principal.sub,
+        ),
     )
     if not inserted:
-        if await repo.provider_id_exists(session, provider_id):
+        if await providers_repo.provider_id_exists(session, provider_id):
             raise ProviderExists(field="provider_id")
         raise UsccAlreadyRegistered(field="uscc")
-    services = _service_rows(data.services)
-    await repo.replace_services(session, provider_id, services)
-    await repo.insert_change(
+    lines = _price_lines(data.services)
+    await providers_repo.replace_services(session, provider_id, lines)
+    await providers_repo.insert_change(
         session,
         provider_id=provider_id,
         kind="price_list",
-        detail={"services": services},
+        detail={"services": lines},
         actor=principal.sub,
         version=version,
     )
-    await repo.insert_status_change(
+    await workflow_repo.insert_status_change(
         session,
         provider_id=provider_id,
         from_status=None,
-        to_status=ProviderStatus.applied,
+        to_status=ProviderStatus.applied.value,
         reason="application submitted",
         actor=principal.sub,
     )
-    return {"id": str(provider_id), "status": ProviderStatus.applied.value}
+    return schemas.ProviderCreated(id=str(provider_id), status=ProviderStatus.applied)
 
 
 async def read(
@@ -152,57 +158,60 @@ async def read(
     principal: Principal,
     provider_id: uuid.UUID,
     settings: ProviderSettings | None = None,
-) -> dict[str, Any]:
+) -> schemas.ProviderRead:
     """A provider's profile. Anyone signed in sees an approved provider's public profile;
     its own staff, officers and finance of its region, auditors and services see every
     provider, with the contact phone and account number masked."""
     provider = await load_provider(session, provider_id)
     insider = is_insider(principal, provider)
-    if not insider and provider["status"] != ProviderStatus.approved:
+    if not insider and provider.status != ProviderStatus.approved:
         raise ProviderNotFound(field="provider_id")
-    services = (await repo.services_of(session, [provider_id])).get(str(provider_id), [])
-    out = {
-        k: provider[k]
-        for k in (
-            "name",
-            "kind",
-            "uscc",
-            "region_code",
-            "address",
-            "lat",
-            "lon",
-            "status",
-            "credit_points",
-            "created_at",
-            "updated_at",
+    lines = (await providers_repo.services_of(session, [provider_id])).get(provider_id, [])
+    contact = bank = pending = None
+    if insider:
+        contact = schemas.ContactRead(
+            name=provider.contact_name, phone_masked=provider.contact_phone_masked
         )
-    }
-    out["id"] = str(provider_id)
-    out["services"] = services
-    out["contact"] = (
-        {"name": provider["contact_name"], "phone_masked": provider["contact_phone_masked"]}
-        if insider
-        else None
-    )
-    out["bank_account"] = (
-        {
-            "bank_name": provider["bank_name"],
-            "account_name": provider["bank_account_name"],
-            "account_number_masked": provider["bank_account_number_masked"],
-        }
-        if insider
-        else None
-    )
-    out["bank_account_change_pending"] = (
-        await bank_account.pending_change(session, provider_id) if insider else None
-    )
-    if out["bank_account"] is not None and principal.role == Role.service and settings:
-        # The ledger's payment files need the whole number; only a service ever sees it.
-        out["bank_account"]["account_number"] = cipher(settings).decrypt(
-            await repo.bank_account_number_enc(session, provider_id),
-            context=str(provider_id).encode(),
+        bank = schemas.BankAccountRead(
+            bank_name=provider.bank_name,
+            account_name=provider.bank_account_name,
+            account_number_masked=provider.bank_account_number_masked,
         )
-    return out
+        if principal.role == Role.service and settings:
+            # The ledger's payment files need the whole number; only a service ever sees it.
+            bank.account_number = cipher(settings).decrypt(
+                provider.bank_account_number_enc, context=str(provider_id).encode()
+            )
+        pending = await bank_account.pending_change(session, provider_id)
+    return schemas.ProviderRead(
+        id=str(provider_id),
+        name=provider.name,
+        kind=provider.kind,
+        uscc=provider.uscc,
+        region_code=provider.region_code,
+        address=provider.address,
+        lat=provider.lat,
+        lon=provider.lon,
+        status=provider.status,
+        credit_points=provider.credit_points,
+        contact=contact,
+        bank_account=bank,
+        bank_account_change_pending=pending,
+        services=_price_list(lines),
+        created_at=provider.created_at,
+        updated_at=provider.updated_at,
+    )
+
+
+async def _lock_changeable(
+    session: AsyncSession, principal: Principal, provider_id: uuid.UUID
+) -> Provider:
+    """Its own admin, the provider row locked, not revoked."""
+    ensure_admin_of(principal, provider_id)
+    provider = await load_provider(session, provider_id, lock=True)
+    if provider.status == ProviderStatus.revoked:
+        raise ProviderRevoked(field="provider_id")
+    return provider
 
 
 async def update_price_list(
@@ -210,26 +219,23 @@ async def update_price_list(
     principal: Principal,
     provider_id: uuid.UUID,
     data: schemas.PriceListUpdate,
-) -> list[dict[str, Any]]:
+) -> list[schemas.ServiceItemRead]:
     """Replace the provider's price list (its own admin only). The change reaches the
     directory feed, and so redemption, with a new version."""
-    ensure_admin_of(principal, provider_id)
-    provider = await load_provider(session, provider_id, lock=True)
-    if provider["status"] == ProviderStatus.revoked:
-        raise ProviderRevoked(field="provider_id")
-    services = _service_rows(data.services)
-    version = await repo.next_version(session)
-    await repo.replace_services(session, provider_id, services)
-    await repo.touch_provider(session, provider_id, version)
-    await repo.insert_change(
+    await _lock_changeable(session, principal, provider_id)
+    lines = _price_lines(data.services)
+    version = await directory_repo.next_version(session)
+    await providers_repo.replace_services(session, provider_id, lines)
+    await providers_repo.touch_provider(session, provider_id, version)
+    await providers_repo.insert_change(
         session,
         provider_id=provider_id,
         kind="price_list",
-        detail={"services": services},
+        detail={"services": lines},
         actor=principal.sub,
         version=version,
     )
-    return (await repo.services_of(session, [provider_id]))[str(provider_id)]
+    return _price_list((await providers_repo.services_of(session, [provider_id]))[provider_id])
 
 
 async def update_profile(
@@ -238,37 +244,31 @@ async def update_profile(
     provider_id: uuid.UUID,
     data: schemas.ProviderUpdate,
     settings: ProviderSettings,
-) -> dict[str, Any]:
+) -> schemas.ProviderRead:
     """Change the provider's name, address and location, contact or settlement account (its
     own admin). Each change is kept in the change log with the names of the fields changed;
     a changed location moves the provider in nearby search at once. A new settlement account
     only becomes a pending change for an officer to approve (service/bank_account.py)."""
-    ensure_admin_of(principal, provider_id)
-    provider = await load_provider(session, provider_id, lock=True)
-    if provider["status"] == ProviderStatus.revoked:
-        raise ProviderRevoked(field="provider_id")
-    box = cipher(settings)
+    await _lock_changeable(session, principal, provider_id)
     context = str(provider_id).encode()
-    values: dict[str, Any] = {}
+    values: ProfileColumns = {}
     if data.name is not None:
         values["name"] = data.name
     if data.address is not None:
         values["address"] = data.address
     if data.lat is not None and data.lon is not None:
-        values.update(lat=data.lat, lon=data.lon)
+        values["lat"], values["lon"] = data.lat, data.lon
     if data.contact is not None:
-        values.update(
-            contact_name=data.contact.name,
-            contact_phone_enc=box.encrypt(data.contact.phone, context=context),
-            contact_phone_masked=mask_phone(data.contact.phone),
-        )
+        values["contact_name"] = data.contact.name
+        values["contact_phone_enc"] = cipher(settings).encrypt(data.contact.phone, context=context)
+        values["contact_phone_masked"] = mask_phone(data.contact.phone)
     if not values and data.bank_account is None:
-        raise InvalidInput("Nothing to change.", code="NOTHING_TO_CHANGE", field="body")
-    version = await repo.next_version(session)
+        raise NothingToChange("Nothing to change.", field="body")
+    version = await directory_repo.next_version(session)
     if values:
-        await repo.update_profile(session, provider_id, values, version)
+        await providers_repo.update_profile(session, provider_id, values, version)
         fields = sorted(data.model_dump(exclude_none=True, exclude={"bank_account"}))
-        await repo.insert_change(
+        await providers_repo.insert_change(
             session,
             provider_id=provider_id,
             kind="profile",
@@ -286,13 +286,12 @@ async def update_profile(
 
 async def changes(
     session: AsyncSession, principal: Principal, provider_id: uuid.UUID
-) -> list[dict[str, Any]]:
-    provider = await load_provider(session, provider_id)
-    if not is_insider(principal, provider):
-        raise Forbidden(
-            "This provider is outside your scope.", code="OUT_OF_SCOPE", field="provider_id"
-        )
-    return await repo.changes_of(session, provider_id)
+) -> list[schemas.ChangeRead]:
+    ensure_insider(principal, await load_provider(session, provider_id))
+    return [
+        schemas.ChangeRead.model_validate(c, from_attributes=True)
+        for c in await providers_repo.changes_of(session, provider_id)
+    ]
 
 
 async def registry(
@@ -304,7 +303,7 @@ async def registry(
     kind: str | None,
     cursor: str | None,
     limit: int,
-) -> dict[str, Any]:
+) -> schemas.RegistryPage:
     """The register of providers, any status, for those who supervise or settle them: officers
     and finance of a region (their region by default, or a region inside it), auditors and
     services (everywhere), and a provider's own people (their provider only)."""
@@ -316,11 +315,9 @@ async def registry(
         try:
             provider_id = uuid.UUID(principal.provider_id or "")
         except ValueError as exc:
-            raise Forbidden(
-                "No provider in your scope.", code="OUT_OF_SCOPE", field="provider_id"
-            ) from exc
+            raise OutOfScope("No provider in your scope.", field="provider_id") from exc
     elif principal.role not in (Role.auditor, Role.service):
-        raise InvalidInput("lat and lon are required.", code="FIELD_REQUIRED", field="lat")
+        raise FieldRequired("lat and lon are required.", field="lat")
     if region_code is not None and not is_valid_code_shape(region_code):
         raise InvalidQuery("region_code is not a division code.", field="region_code")
     after = None
@@ -331,7 +328,7 @@ async def registry(
             raise InvalidQuery("cursor is not valid.", field="cursor") from exc
     if not 1 <= limit <= 500:
         raise InvalidQuery("limit must be between 1 and 500.", field="limit")
-    rows = await repo.registry_page(
+    rows = await providers_repo.registry_page(
         session,
         region_prefix=significant_prefix(region_code) if region_code else None,
         provider_id=provider_id,
@@ -342,7 +339,23 @@ async def registry(
     )
     more = len(rows) > limit
     rows = rows[:limit]
-    return {
-        "items": [{**r, "id": str(r["id"])} for r in rows],
-        "next_cursor": str(rows[-1]["id"]) if more else None,
-    }
+    return schemas.RegistryPage(
+        items=[
+            schemas.RegistryEntry(
+                id=str(p.id),
+                name=p.name,
+                kind=p.kind,
+                uscc=p.uscc,
+                region_code=p.region_code,
+                address=p.address,
+                lat=p.lat,
+                lon=p.lon,
+                status=p.status,
+                credit_points=p.credit_points,
+                created_at=p.created_at,
+                updated_at=p.updated_at,
+            )
+            for p in rows
+        ],
+        next_cursor=str(rows[-1].id) if more else None,
+    )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hmac
 import uuid
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -15,51 +14,74 @@ from services.common.auth import (
     new_terminal_secret,
     terminal_id_of,
 )
-from services.common.errors import Forbidden
+from services.common.errors import OutOfScope
 from services.common.ids import new_id
-from services.provider import repository as repo
+from services.provider import schemas
 from services.provider.errors import ProviderRevoked, TerminalAlreadyRevoked, TerminalNotFound
+from services.provider.models import Terminal
+from services.provider.repository import directory as directory_repo
+from services.provider.repository import terminals as terminals_repo
+from services.provider.repository.terminals import NewTerminal
 from services.provider.service.access import ensure_admin_of, load_provider
-from services.provider.vocabulary import ProviderStatus
+from services.provider.service.vocabulary import ProviderStatus, TerminalStatus
+
+
+def _read(terminal: Terminal, *, name: str | None = None) -> schemas.TerminalRead:
+    return schemas.TerminalRead(
+        id=str(terminal.id),
+        name=terminal.name if name is None else name,
+        status=TerminalStatus(terminal.status),
+        created_at=terminal.created_at,
+        revoked_at=terminal.revoked_at,
+    )
 
 
 async def issue_terminal(
     session: AsyncSession, principal: Principal, provider_id: uuid.UUID, name: str
-) -> dict[str, Any]:
+) -> schemas.TerminalIssued:
     """Issue a terminal credential. The secret is returned once; only its SHA-256 is kept."""
     ensure_admin_of(principal, provider_id)
     provider = await load_provider(session, provider_id, lock=True)
-    if provider["status"] == ProviderStatus.revoked:
+    if provider.status == ProviderStatus.revoked:
         raise ProviderRevoked(field="provider_id")
     terminal_id = new_id()
     secret = new_terminal_secret(terminal_id)
-    await repo.insert_terminal(
+    await terminals_repo.insert_terminal(
         session,
-        {
-            "id": uuid.UUID(terminal_id),
-            "provider_id": provider_id,
-            "name": name,
-            "secret_sha256": hash_terminal_secret(secret),
-            "version": await repo.next_version(session),
-            "created_by": principal.sub,
-        },
+        NewTerminal(
+            id=uuid.UUID(terminal_id),
+            provider_id=provider_id,
+            name=name,
+            secret_sha256=hash_terminal_secret(secret),
+            version=await directory_repo.next_version(session),
+            created_by=principal.sub,
+        ),
     )
-    return {"terminal_id": terminal_id, "name": name, "secret": secret}
+    return schemas.TerminalIssued(terminal_id=terminal_id, name=name, secret=secret)
 
 
 async def list_terminals(
     session: AsyncSession, principal: Principal, provider_id: uuid.UUID
-) -> list[dict[str, Any]]:
+) -> list[schemas.TerminalRead]:
     provider = await load_provider(session, provider_id)
     allowed = (
         principal.role in (Role.provider_admin, Role.provider_staff)
         and principal.provider_id == str(provider_id)
-    ) or (principal.role == Role.civil_affairs and principal.covers_region(provider["region_code"]))
+    ) or (principal.role == Role.civil_affairs and principal.covers_region(provider.region_code))
     if not allowed:
-        raise Forbidden(
-            "This provider is outside your scope.", code="OUT_OF_SCOPE", field="provider_id"
-        )
-    return [{**t, "id": str(t["id"])} for t in await repo.terminals_of(session, provider_id)]
+        raise OutOfScope("This provider is outside your scope.", field="provider_id")
+    return [_read(t) for t in await terminals_repo.terminals_of(session, provider_id)]
+
+
+async def _active_terminal(
+    session: AsyncSession, provider_id: uuid.UUID, terminal_id: uuid.UUID
+) -> Terminal:
+    terminal = await terminals_repo.get_terminal(session, provider_id, terminal_id, lock=True)
+    if terminal is None:
+        raise TerminalNotFound(field="terminal_id")
+    if terminal.status == TerminalStatus.revoked:
+        raise TerminalAlreadyRevoked(field="terminal_id")
+    return terminal
 
 
 async def rename_terminal(
@@ -68,41 +90,36 @@ async def rename_terminal(
     provider_id: uuid.UUID,
     terminal_id: uuid.UUID,
     name: str,
-) -> dict[str, Any]:
+) -> schemas.TerminalRead:
     """Rename an active terminal (its provider's admin)."""
     ensure_admin_of(principal, provider_id)
     await load_provider(session, provider_id, lock=True)
-    terminal = await repo.get_terminal(session, provider_id, terminal_id)
-    if terminal is None:
-        raise TerminalNotFound(field="terminal_id")
-    if terminal["status"] == "revoked":
-        raise TerminalAlreadyRevoked(field="terminal_id")
-    await repo.rename_terminal(
-        session, terminal_id, name=name, version=await repo.next_version(session)
+    terminal = await _active_terminal(session, provider_id, terminal_id)
+    await terminals_repo.rename_terminal(
+        session, terminal_id, name=name, version=await directory_repo.next_version(session)
     )
-    return {**terminal, "id": str(terminal_id), "name": name}
+    return _read(terminal, name=name)
 
 
 async def revoke_terminal(
     session: AsyncSession, principal: Principal, provider_id: uuid.UUID, terminal_id: uuid.UUID
-) -> dict[str, Any]:
+) -> schemas.TerminalRead:
     """Revoke a terminal (its provider's admin, or an officer of the provider's region)."""
     provider = await load_provider(session, provider_id, lock=True)
     if principal.role == Role.civil_affairs:
-        principal.ensure_region(provider["region_code"])
+        principal.ensure_region(provider.region_code)
     else:
         ensure_admin_of(principal, provider_id)
-    terminal = await repo.get_terminal(session, provider_id, terminal_id)
-    if terminal is None:
-        raise TerminalNotFound(field="terminal_id")
-    if terminal["status"] == "revoked":
-        raise TerminalAlreadyRevoked(field="terminal_id")
-    await repo.revoke_terminal(
-        session, terminal_id, version=await repo.next_version(session), actor=principal.sub
+    await _active_terminal(session, provider_id, terminal_id)
+    await terminals_repo.revoke_terminal(
+        session,
+        terminal_id,
+        version=await directory_repo.next_version(session),
+        actor=principal.sub,
     )
-    rows = await repo.terminals_of(session, provider_id)
-    row = next(r for r in rows if r["id"] == terminal_id)
-    return {**row, "id": str(row["id"])}
+    revoked = await terminals_repo.get_terminal(session, provider_id, terminal_id)
+    assert revoked is not None  # locked above; terminals are never deleted
+    return _read(revoked)
 
 
 async def terminal_principal(session: AsyncSession, secret: str) -> Principal | None:
@@ -118,15 +135,15 @@ async def terminal_principal(session: AsyncSession, secret: str) -> Principal | 
         terminal_id = None
     if terminal_id is None:
         return None
-    row = await repo.terminal_credential(session, terminal_id)
+    terminal = await terminals_repo.terminal_credential(session, terminal_id)
     presented = hash_terminal_secret(secret)
-    if row is None or not hmac.compare_digest(presented, row["secret_sha256"]):
+    if terminal is None or not hmac.compare_digest(presented, terminal.secret_sha256):
         return None
-    if row["status"] != "active":
+    if terminal.status != TerminalStatus.active:
         return None
     return Principal(
         sub=f"terminal:{terminal_id}",
         role=Role.terminal,
-        provider_id=str(row["provider_id"]),
+        provider_id=str(terminal.provider_id),
         terminal_id=str(terminal_id),
     )

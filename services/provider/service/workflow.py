@@ -3,23 +3,23 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.auth import Principal
-from services.common.errors import Forbidden
-from services.provider import repository as repo
 from services.provider import schemas
 from services.provider.config import ProviderSettings
 from services.provider.errors import IllegalTransition
-from services.provider.service.access import ensure_officer_of, is_insider, load_provider
-from services.provider.vocabulary import ACTIONS, TRANSITIONS, ProviderStatus
+from services.provider.repository import directory as directory_repo
+from services.provider.repository import providers as providers_repo
+from services.provider.repository import workflow as workflow_repo
+from services.provider.service.access import ensure_insider, ensure_officer_of, load_provider
+from services.provider.service.vocabulary import ACTIONS, TRANSITIONS, ProviderStatus
 
 
 async def change_status(
     session: AsyncSession, principal: Principal, provider_id: uuid.UUID, action: str, reason: str
-) -> dict[str, Any]:
+) -> schemas.StatusChanged:
     """Move a provider along applied -> approved -> suspended <-> approved -> revoked.
 
     Only an officer whose region covers the provider's may do it, with a reason, which is kept
@@ -29,7 +29,7 @@ async def change_status(
     provider = await load_provider(session, provider_id, lock=True)
     ensure_officer_of(principal, provider)
     target = ACTIONS[action]
-    current = provider["status"]
+    current = provider.status
     if target not in TRANSITIONS[ProviderStatus(current)]:
         raise IllegalTransition(
             f"A provider cannot go from {current} to {target.value}.",
@@ -37,7 +37,7 @@ async def change_status(
             details={"from": current, "to": target.value},
         )
     await _set_status(session, provider_id, current, target.value, reason, principal.sub)
-    return {"id": str(provider_id), "status": target.value, "previous_status": current}
+    return schemas.StatusChanged(id=str(provider_id), status=target.value, previous_status=current)
 
 
 async def _set_status(
@@ -50,9 +50,9 @@ async def _set_status(
     *,
     automatic: bool = False,
 ) -> None:
-    version = await repo.next_version(session)
-    await repo.set_status(session, provider_id, target, version)
-    await repo.insert_status_change(
+    version = await directory_repo.next_version(session)
+    await providers_repo.set_status(session, provider_id, target, version)
+    await workflow_repo.insert_status_change(
         session,
         provider_id=provider_id,
         from_status=current,
@@ -65,13 +65,12 @@ async def _set_status(
 
 async def history(
     session: AsyncSession, principal: Principal, provider_id: uuid.UUID
-) -> list[dict[str, Any]]:
-    provider = await load_provider(session, provider_id)
-    if not is_insider(principal, provider):
-        raise Forbidden(
-            "This provider is outside your scope.", code="OUT_OF_SCOPE", field="provider_id"
-        )
-    return await repo.status_history(session, provider_id)
+) -> list[schemas.StatusChangeRead]:
+    ensure_insider(principal, await load_provider(session, provider_id))
+    return [
+        schemas.StatusChangeRead.model_validate(h, from_attributes=True)
+        for h in await workflow_repo.status_history(session, provider_id)
+    ]
 
 
 async def add_credit_event(
@@ -80,7 +79,7 @@ async def add_credit_event(
     provider_id: uuid.UUID,
     data: schemas.CreditEventCreate,
     settings: ProviderSettings,
-) -> dict[str, Any]:
+) -> schemas.CreditRecord:
     """Record a warning, violation or sanction with its points.
 
     When the provider's points reach `credit_suspend_threshold` while it is approved, it is
@@ -90,7 +89,8 @@ async def add_credit_event(
     """
     provider = await load_provider(session, provider_id, lock=True)
     ensure_officer_of(principal, provider)
-    await repo.insert_credit_event(
+    status = provider.status  # as locked, before this event
+    await workflow_repo.insert_credit_event(
         session,
         provider_id=provider_id,
         kind=data.kind.value,
@@ -98,13 +98,13 @@ async def add_credit_event(
         reason=data.reason,
         actor=principal.sub,
     )
-    total = await repo.add_credit_points(session, provider_id, data.points)
+    total = await providers_repo.add_credit_points(session, provider_id, data.points)
     threshold = settings.credit_suspend_threshold
-    if data.points > 0 and total >= threshold and provider["status"] == ProviderStatus.approved:
+    if data.points > 0 and total >= threshold and status == ProviderStatus.approved:
         await _set_status(
             session,
             provider_id,
-            provider["status"],
+            status,
             ProviderStatus.suspended.value,
             f"credit points {total} reached the threshold {threshold} "
             f"({data.kind.value}: {data.reason})",
@@ -116,16 +116,16 @@ async def add_credit_event(
 
 async def credit_record(
     session: AsyncSession, principal: Principal, provider_id: uuid.UUID, settings: ProviderSettings
-) -> dict[str, Any]:
+) -> schemas.CreditRecord:
     provider = await load_provider(session, provider_id)
-    if not is_insider(principal, provider):
-        raise Forbidden(
-            "This provider is outside your scope.", code="OUT_OF_SCOPE", field="provider_id"
-        )
-    return {
-        "provider_id": str(provider_id),
-        "status": provider["status"],
-        "credit_points": provider["credit_points"],
-        "threshold": settings.credit_suspend_threshold,
-        "events": await repo.credit_events(session, provider_id),
-    }
+    ensure_insider(principal, provider)
+    return schemas.CreditRecord(
+        provider_id=str(provider_id),
+        status=provider.status,
+        credit_points=provider.credit_points,
+        threshold=settings.credit_suspend_threshold,
+        events=[
+            schemas.CreditEventRead.model_validate(e, from_attributes=True)
+            for e in await workflow_repo.credit_events(session, provider_id)
+        ],
+    )

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.types import UserDefinedType
 
-from services.common.alembic_env import execute_script
+from services.common.alembic_env import execute_script, execute_sql_file
 
 
 class _Point(UserDefinedType):
@@ -22,26 +22,6 @@ class _Point(UserDefinedType):
 
     def get_col_spec(self, **_):
         return "POINT"
-
-
-WORKFLOW_SQL = """
-CREATE FUNCTION provider_status_guard() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-  IF NEW.status = OLD.status THEN
-    RETURN NEW;
-  END IF;
-  IF (OLD.status, NEW.status) IN (('applied', 'approved'), ('applied', 'revoked'),
-                                  ('approved', 'suspended'), ('approved', 'revoked'),
-                                  ('suspended', 'approved'), ('suspended', 'revoked')) THEN
-    RETURN NEW;
-  END IF;
-  RAISE EXCEPTION 'ILLEGAL_TRANSITION: a provider cannot go from % to %', OLD.status, NEW.status
-    USING ERRCODE = 'P0001';
-END $$;
-CREATE TRIGGER provider_status_guard BEFORE UPDATE OF status ON provider
-  FOR EACH ROW EXECUTE FUNCTION provider_status_guard();
-INSERT INTO directory_counter (id, version) VALUES (1, 0);
-"""
 
 
 revision: str = "provider_0002"
@@ -245,7 +225,8 @@ def upgrade() -> None:
     op.create_index(op.f("ix_terminal_provider_id"), "terminal", ["provider_id"], unique=False)
     op.create_index("ix_terminal_version", "terminal", ["version"], unique=False)
     # ### end Alembic commands ###
-    execute_script(WORKFLOW_SQL)
+    execute_sql_file("provider_status_guard.sql")
+    op.execute("INSERT INTO directory_counter (id, version) VALUES (1, 0)")
 
 
 def downgrade() -> None:

@@ -14,13 +14,15 @@ holds:
   rows are never deleted, so the table is the account's history;
 - the provider's bank columns change only in the transaction that approved a change with
   exactly that account (trigger on provider, `BANK_ACCOUNT_CHANGE_UNAPPROVED`).
+The trigger bodies are in migrations/sql/ (bank_account_change_guard.sql,
+provider_bank_account_guard.sql).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from services.common.alembic_env import execute_script
+from services.common.alembic_env import execute_script, execute_sql_file
 
 revision: str = "provider_0005"
 down_revision: str | None = "provider_0004"
@@ -58,49 +60,9 @@ def upgrade() -> None:
     CREATE INDEX ix_bank_account_change_provider_id ON bank_account_change (provider_id);
     CREATE UNIQUE INDEX uq_bank_account_change_pending ON bank_account_change (provider_id)
       WHERE status = 'pending';
-
-    CREATE FUNCTION provider_bank_change_guard() RETURNS trigger LANGUAGE plpgsql AS $$
-    BEGIN
-      IF TG_OP = 'DELETE' THEN
-        RAISE EXCEPTION 'BANK_CHANGE_IMMUTABLE: bank account changes are never deleted'
-          USING ERRCODE = 'P0001';
-      END IF;
-      IF OLD.status <> 'pending' THEN
-        RAISE EXCEPTION 'BANK_CHANGE_NOT_PENDING: this change was decided before'
-          USING ERRCODE = 'P0001';
-      END IF;
-      IF (NEW.id, NEW.provider_id, NEW.bank_name, NEW.account_name, NEW.account_number_enc,
-          NEW.account_number_masked, NEW.requested_by, NEW.requested_at)
-         IS DISTINCT FROM (OLD.id, OLD.provider_id, OLD.bank_name, OLD.account_name,
-          OLD.account_number_enc, OLD.account_number_masked, OLD.requested_by,
-          OLD.requested_at) THEN
-        RAISE EXCEPTION 'BANK_CHANGE_IMMUTABLE: a requested change keeps its account'
-          USING ERRCODE = 'P0001';
-      END IF;
-      NEW.decided_txid := CASE WHEN NEW.status = 'approved' THEN txid_current() END;
-      RETURN NEW;
-    END $$;
-    CREATE TRIGGER bank_account_change_guard BEFORE UPDATE OR DELETE ON bank_account_change
-      FOR EACH ROW EXECUTE FUNCTION provider_bank_change_guard();
-
-    CREATE FUNCTION provider_bank_account_guard() RETURNS trigger LANGUAGE plpgsql AS $$
-    BEGIN
-      IF (NEW.bank_name, NEW.bank_account_name, NEW.bank_account_number_enc)
-         IS DISTINCT FROM (OLD.bank_name, OLD.bank_account_name, OLD.bank_account_number_enc)
-         AND NOT EXISTS (
-           SELECT 1 FROM bank_account_change c
-            WHERE c.provider_id = NEW.id AND c.status = 'approved'
-              AND c.decided_txid = txid_current()
-              AND c.bank_name = NEW.bank_name AND c.account_name = NEW.bank_account_name
-              AND c.account_number_enc = NEW.bank_account_number_enc) THEN
-        RAISE EXCEPTION 'BANK_ACCOUNT_CHANGE_UNAPPROVED: the settlement account changes only by an approved change'
-          USING ERRCODE = 'P0001';
-      END IF;
-      RETURN NEW;
-    END $$;
-    CREATE TRIGGER provider_bank_account_guard BEFORE UPDATE ON provider
-      FOR EACH ROW EXECUTE FUNCTION provider_bank_account_guard();
     """)
+    execute_sql_file("bank_account_change_guard.sql")
+    execute_sql_file("provider_bank_account_guard.sql")
 
 
 def downgrade() -> None:

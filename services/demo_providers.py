@@ -1,7 +1,8 @@
 """Demo providers: every kind in each of Guangxi's 14 prefecture-level cities.
 
-`demo_providers()` returns application bodies shaped like `schemas.ProviderCreate` (plain
-dicts, ready for `POST /v1/providers`). It is deterministic: the same arguments give the same
+`demo_providers()` returns application bodies shaped like
+`services.provider.schemas.ProviderCreate` (JSON objects, ready for `POST /v1/providers`; the
+demo loader, services/demo.py, posts them). It is deterministic: the same arguments give the same
 providers, unified social credit codes included, so a demo loader can run twice and meet
 USCC_ALREADY_REGISTERED instead of duplicates. Coordinates lie within about two kilometres of
 the centre of a real district or county (GB/T 2260 codes from services.common.regions);
@@ -14,8 +15,8 @@ import random
 from typing import Any
 
 from services.common.regions import Region, regions
-from services.provider.uscc import ALPHABET, check_character
-from services.provider.vocabulary import ProviderKind
+from services.provider.service.uscc import ALPHABET, check_character
+from services.provider.service.vocabulary import ProviderKind
 
 CITY_CODES = (
     "450100",

@@ -1,0 +1,33 @@
+"""Typed dependencies and shared declarations of the provider routes."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Any
+
+from fastapi import Depends, Path, Request
+
+from services.common.auth import Role
+from services.provider.config import ProviderSettings
+
+ProviderID = Annotated[uuid.UUID, Path(description="The provider's id.")]
+TerminalID = Annotated[uuid.UUID, Path(description="The terminal's id.")]
+ChangeID = Annotated[uuid.UUID, Path(description="The bank account change's id.")]
+
+
+async def get_settings(request: Request) -> ProviderSettings:
+    settings: ProviderSettings = request.app.state.settings
+    return settings
+
+
+SettingsDep = Annotated[ProviderSettings, Depends(get_settings)]
+
+# Every role: calls open to anyone signed in.
+ANYONE = tuple(Role)
+
+# The refusals every route may answer (documented in OpenAPI; codes in docs/errors.md).
+ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"description": "UNAUTHENTICATED, BEARER_TOKEN_EXPIRED, BEARER_TOKEN_INVALID"},
+    403: {"description": "ROLE_NOT_ALLOWED, OUT_OF_SCOPE"},
+    422: {"description": "VALIDATION_ERROR and the codes listed in services/provider/errors.py"},
+}

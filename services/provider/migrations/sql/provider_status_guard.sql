@@ -1,0 +1,20 @@
+-- The status workflow: applied -> approved -> suspended <-> approved -> revoked, and an
+-- application refused outright (applied -> revoked). The same table as
+-- services/provider/service/vocabulary.py (TRANSITIONS); anything else is ILLEGAL_TRANSITION.
+CREATE OR REPLACE FUNCTION provider_status_guard() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF NEW.status = OLD.status THEN
+    RETURN NEW;
+  END IF;
+  IF (OLD.status, NEW.status) IN (('applied', 'approved'), ('applied', 'revoked'),
+                                  ('approved', 'suspended'), ('approved', 'revoked'),
+                                  ('suspended', 'approved'), ('suspended', 'revoked')) THEN
+    RETURN NEW;
+  END IF;
+  RAISE EXCEPTION 'ILLEGAL_TRANSITION: a provider cannot go from % to %', OLD.status, NEW.status
+    USING ERRCODE = 'P0001';
+END $$;
+
+DROP TRIGGER IF EXISTS provider_status_guard ON provider;
+CREATE TRIGGER provider_status_guard BEFORE UPDATE OF status ON provider
+  FOR EACH ROW EXECUTE FUNCTION provider_status_guard();

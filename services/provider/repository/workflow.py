@@ -1,0 +1,71 @@
+"""The status history and the credit record (both append-only)."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from services.provider.models import CreditEvent, ProviderStatusChange
+
+
+async def insert_status_change(
+    session: AsyncSession,
+    *,
+    provider_id: uuid.UUID,
+    from_status: str | None,
+    to_status: str,
+    reason: str,
+    actor: str,
+    automatic: bool = False,
+) -> None:
+    await session.execute(
+        insert(ProviderStatusChange).values(
+            provider_id=provider_id,
+            from_status=from_status,
+            to_status=to_status,
+            reason=reason,
+            actor=actor,
+            automatic=automatic,
+        )
+    )
+
+
+async def status_history(
+    session: AsyncSession, provider_id: uuid.UUID
+) -> list[ProviderStatusChange]:
+    """Every status the provider had, oldest first."""
+    result = await session.execute(
+        select(ProviderStatusChange)
+        .where(col(ProviderStatusChange.provider_id) == provider_id)
+        .order_by(col(ProviderStatusChange.id))
+    )
+    return list(result.scalars())
+
+
+async def insert_credit_event(
+    session: AsyncSession,
+    *,
+    provider_id: uuid.UUID,
+    kind: str,
+    points: int,
+    reason: str,
+    actor: str,
+) -> None:
+    await session.execute(
+        insert(CreditEvent).values(
+            provider_id=provider_id, kind=kind, points=points, reason=reason, actor=actor
+        )
+    )
+
+
+async def credit_events(session: AsyncSession, provider_id: uuid.UUID) -> list[CreditEvent]:
+    """The provider's credit record, oldest first."""
+    result = await session.execute(
+        select(CreditEvent)
+        .where(col(CreditEvent.provider_id) == provider_id)
+        .order_by(col(CreditEvent.id))
+    )
+    return list(result.scalars())
