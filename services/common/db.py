@@ -173,6 +173,10 @@ async def raw_connection(session: AsyncSession) -> asyncpg.Connection:
     that caused it, for one. Nothing else may use it.
     """
     conn = await session.connection()
+    # SQLAlchemy's asyncpg adapter sends BEGIN lazily, with the first statement it runs; a raw
+    # statement issued first would run outside the transaction (and commit on its own). One
+    # trivial statement through the session opens the transaction first.
+    await conn.execute(select(literal(1)))
     raw = await conn.get_raw_connection()
     driver: asyncpg.Connection = raw.driver_connection
     return driver

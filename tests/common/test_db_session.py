@@ -125,6 +125,11 @@ async def test_a_hot_path_statement_joins_the_unit_of_work(make_db):
                 await raw.execute("INSERT INTO pot VALUES (2, 2)")
                 raise RuntimeError("abandon the unit of work")
         assert await count_rows(sdb.owner_url) == 0
+        with pytest.raises(RuntimeError):  # a raw statement first: still inside the unit
+            async with db.unit_of_work() as session:
+                await (await raw_connection(session)).execute("INSERT INTO pot VALUES (3, 3)")
+                raise RuntimeError("abandon the unit of work")
+        assert await count_rows(sdb.owner_url) == 0
         async with db.unit_of_work() as session:
             await session.execute(POT.insert().values(id=1, amount_fen=1))
             await (await raw_connection(session)).execute("INSERT INTO pot VALUES (2, 2)")
