@@ -1,69 +1,184 @@
-"""All SQL of settlement claims (asyncpg; each caller owns its transaction)."""
+"""SQL of claims: what a provider can claim, the claim and its lines, its history. Every
+function runs on the caller's session (the caller owns the transaction)."""
 
 from __future__ import annotations
 
-import json
 import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-import asyncpg
+from sqlalchemy import and_, bindparam, exists, func, insert, literal, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+from sqlalchemy.types import Text
+from sqlmodel import col
 
-CLAIM_COLUMNS = (
-    "id, provider_id, period, region_codes, status, total_fen, subsidy_fen, "
-    "copay_fen, line_count, "
-    "idempotency_key, request_hash, submitted_by, submitted_at, approved_by, "
-    "approved_at, rejected_by, rejected_at, created_at"
-)
+from services.ledger import chart
+from services.ledger.models import Account, Entry, Posting
+from services.ledger.settlement.models import Claim, ClaimAction, ClaimLine
+from services.ledger.settlement.repository import any_of
+from services.ledger.settlement.repository import copay as copay_repo
+
+LIVE_STATUSES_HIDDEN = ("pending", "abandoned")  # never listed: not (or no longer) a claim
 
 
-async def lock_provider(conn: asyncpg.Connection, provider_id: str) -> None:
+@dataclass(frozen=True, slots=True)
+class ClaimableRedemption:
+    """A posted redemption a claim can carry, with what it owes the provider (2201)."""
+
+    redemption_id: str
+    entry_id: uuid.UUID
+    region_code: str | None
+    posted_at: datetime
+    voucher_id: str | None
+    beneficiary_id: str | None
+    amount_fen: int
+
+
+@dataclass(frozen=True, slots=True)
+class RedemptionFact:
+    """What the ledger knows of an asked-for redemption id (entry_id None: never posted)."""
+
+    redemption_id: str
+    entry_id: uuid.UUID | None
+    provider_id: str | None
+    period: str | None
+    region_code: str | None
+    posted_at: datetime | None
+    voucher_id: str | None
+    beneficiary_id: str | None
+    amount_fen: int
+    reversed: bool
+    claim_id: uuid.UUID | None
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedRedemption:
+    """A live line of a claim, with its entry's facts."""
+
+    redemption_id: str
+    entry_id: uuid.UUID
+    amount_fen: int
+    posted_at: datetime
+    voucher_id: str | None
+    beneficiary_id: str | None
+
+
+def _reversed(entry: Any) -> Any:
+    reversal = aliased(Entry)
+    return exists().where(col(reversal.reverses_entry_id) == entry.id)
+
+
+def _live_claim_line(redemption_id: Any) -> Any:
+    return and_(col(ClaimLine.redemption_id) == redemption_id, col(ClaimLine.active))
+
+
+async def lock_provider(session: AsyncSession, provider_id: str) -> None:
     """Serialise claim preparation per provider (a transaction-scoped advisory lock)."""
-    await conn.execute(
-        "SELECT pg_advisory_xact_lock(hashtextextended('claim:' || $1, 0))", provider_id
-    )
+    key = func.hashtextextended(literal("claim:" + provider_id, Text), 0)
+    await session.execute(select(func.pg_advisory_xact_lock(key)))
 
 
 async def claimable(
-    conn: asyncpg.Connection, provider_id: str, period: str
-) -> list[asyncpg.Record]:
+    session: AsyncSession, provider_id: str, period: str
+) -> list[ClaimableRedemption]:
     """Posted redemptions of the provider in the period, not reversed, in no live claim."""
-    return await conn.fetch(
-        """
-        SELECT e.ref AS redemption_id, e.id AS entry_id, e.region_code, e.posted_at,
-               e.voucher_id, e.beneficiary_id, -sum(p.amount_fen) AS amount_fen
-          FROM entry e JOIN posting p ON p.entry_id = e.id AND p.line > 0
-          JOIN account a ON a.id = p.account_id AND a.code = '2201'
-         WHERE e.kind = 'redemption' AND e.provider_id = $1 AND e.period = $2
-           AND NOT EXISTS (SELECT 1 FROM entry r WHERE r.reverses_entry_id = e.id)
-           AND NOT EXISTS (SELECT 1 FROM claim_line l WHERE l.redemption_id = e.ref AND l.active)
-         GROUP BY e.id ORDER BY e.seq
-        """,
-        provider_id,
-        period,
+    stmt = (
+        select(
+            col(Entry.ref),
+            col(Entry.id),
+            col(Entry.region_code),
+            col(Entry.posted_at),
+            col(Entry.voucher_id),
+            col(Entry.beneficiary_id),
+            -func.sum(col(Posting.amount_fen)),
+        )
+        .join(Posting, and_(col(Posting.entry_id) == col(Entry.id), col(Posting.line) > 0))
+        .join(
+            Account,
+            and_(
+                col(Account.id) == col(Posting.account_id),
+                col(Account.code) == chart.PROVIDER_PAYABLE,
+            ),
+        )
+        .where(
+            col(Entry.kind) == "redemption",
+            col(Entry.provider_id) == provider_id,
+            col(Entry.period) == period,
+            ~_reversed(Entry),
+            ~exists().where(_live_claim_line(col(Entry.ref))),
+        )
+        .group_by(col(Entry.id))
+        .order_by(col(Entry.seq))
     )
+    return [
+        ClaimableRedemption(str(ref), eid, region, at, voucher, person, int(amount))
+        for ref, eid, region, at, voucher, person, amount in await session.execute(stmt)
+    ]
 
 
-async def redemption_facts(conn: asyncpg.Connection, ids: list[str]) -> list[asyncpg.Record]:
+async def redemption_facts(session: AsyncSession, ids: list[str]) -> list[RedemptionFact]:
     """For each asked id: its redemption entry (if posted), provider, period, whether it is
     reversed and the live claim holding it."""
-    return await conn.fetch(
-        """
-        SELECT k.id AS redemption_id, e.id AS entry_id, e.provider_id, e.period,
-               e.region_code, e.posted_at, e.voucher_id, e.beneficiary_id,
-               (SELECT -sum(p.amount_fen) FROM posting p JOIN account a ON a.id = p.account_id
-                 WHERE p.entry_id = e.id AND a.code = '2201') AS amount_fen,
-               EXISTS (SELECT 1 FROM entry r WHERE r.reverses_entry_id = e.id) AS reversed,
-               (SELECT l.claim_id FROM claim_line l WHERE l.redemption_id = k.id AND l.active)
-                 AS claim_id
-          FROM unnest($1::text[]) AS k(id)
-          LEFT JOIN entry e ON e.kind = 'redemption' AND e.ref = k.id
-        """,
-        ids,
+    asked = func.unnest(bindparam(None, ids, type_=ARRAY(Text))).table_valued("id")
+    k = asked.render_derived(name="k")
+    owed = (
+        select(-func.sum(col(Posting.amount_fen)))
+        .join(Account, col(Account.id) == col(Posting.account_id))
+        .where(col(Posting.entry_id) == col(Entry.id), col(Account.code) == chart.PROVIDER_PAYABLE)
+        .scalar_subquery()
     )
+    holder = select(col(ClaimLine.claim_id)).where(_live_claim_line(k.c.id)).scalar_subquery()
+    stmt = select(
+        k.c.id,
+        col(Entry.id),
+        col(Entry.provider_id),
+        col(Entry.period),
+        col(Entry.region_code),
+        col(Entry.posted_at),
+        col(Entry.voucher_id),
+        col(Entry.beneficiary_id),
+        owed,
+        _reversed(Entry),
+        holder,
+    ).select_from(
+        k.outerjoin(Entry, and_(col(Entry.kind) == "redemption", col(Entry.ref) == k.c.id))
+    )
+    return [
+        RedemptionFact(
+            redemption_id=str(rid),
+            entry_id=eid,
+            provider_id=provider,
+            period=period,
+            region_code=region,
+            posted_at=at,
+            voucher_id=voucher,
+            beneficiary_id=person,
+            amount_fen=int(amount or 0),
+            reversed=bool(reversed_),
+            claim_id=holder_id,
+        )
+        for (
+            rid,
+            eid,
+            provider,
+            period,
+            region,
+            at,
+            voucher,
+            person,
+            amount,
+            reversed_,
+            holder_id,
+        ) in await session.execute(stmt)
+    ]
 
 
 async def insert_claim(
-    conn: asyncpg.Connection,
+    session: AsyncSession,
     *,
     claim_id: uuid.UUID,
     provider_id: str,
@@ -72,80 +187,84 @@ async def insert_claim(
     idempotency_key: str | None,
     request_hash: bytes,
     submitted_by: str,
-    lines: list[asyncpg.Record],
+    lines: Sequence[ClaimableRedemption | RedemptionFact],
     copay_fen: int = 0,
 ) -> None:
-    """The claim and its redemption lines (its co-payment lines: copay_repository)."""
-    subsidy = sum(r["amount_fen"] for r in lines)
-    await conn.execute(
-        "INSERT INTO claim (id, provider_id, period, region_codes, status, total_fen, "
-        "subsidy_fen, copay_fen, line_count, idempotency_key, request_hash, submitted_by) "
-        "VALUES ($1, $2, $3, $4, 'pending', $5, $6, $7, $8, $9, $10, $11)",
-        claim_id,
-        provider_id,
-        period,
-        region_codes,
-        subsidy + copay_fen,
-        subsidy,
-        copay_fen,
-        len(lines),
-        idempotency_key,
-        request_hash,
-        submitted_by,
+    """The claim (status pending) and its redemption lines (its co-payment lines:
+    repository/copay.py)."""
+    subsidy = sum(r.amount_fen for r in lines)
+    await session.execute(
+        insert(Claim).values(
+            id=claim_id,
+            provider_id=provider_id,
+            period=period,
+            region_codes=region_codes,
+            status="pending",
+            total_fen=subsidy + copay_fen,
+            subsidy_fen=subsidy,
+            copay_fen=copay_fen,
+            line_count=len(lines),
+            idempotency_key=idempotency_key,
+            request_hash=request_hash,
+            submitted_by=submitted_by,
+        )
     )
-    await conn.execute(
-        "INSERT INTO claim_line (claim_id, redemption_id, entry_id, amount_fen) "
-        "SELECT $1, * FROM unnest($2::text[], $3::uuid[], $4::bigint[])",
-        claim_id,
-        [r["redemption_id"] for r in lines],
-        [r["entry_id"] for r in lines],
-        [r["amount_fen"] for r in lines],
-    )
+    if lines:
+        await session.execute(
+            insert(ClaimLine),
+            [
+                {
+                    "claim_id": claim_id,
+                    "redemption_id": r.redemption_id,
+                    "entry_id": r.entry_id,
+                    "amount_fen": r.amount_fen,
+                }
+                for r in lines
+            ],
+        )
 
 
-async def drop_lines(conn: asyncpg.Connection, claim_id: uuid.UUID, ids: list[str]) -> None:
-    """Take lines out of a pending claim (the voucher service refused them)."""
-    await conn.execute(
-        "UPDATE claim_line SET active = false WHERE claim_id = $1 AND redemption_id = ANY($2)",
-        claim_id,
-        ids,
+async def drop_lines(session: AsyncSession, claim_id: uuid.UUID, ids: list[str]) -> None:
+    """Take lines out of a pending claim (the voucher service refused them); when what is left
+    cannot carry the claim's net co-payment refunds, its co-payment lines go too."""
+    await session.execute(
+        update(ClaimLine)
+        .where(col(ClaimLine.claim_id) == claim_id, col(ClaimLine.redemption_id) == any_of(ids))
+        .values(active=False)
     )
-    left = await conn.fetchval(
-        "SELECT coalesce(sum(amount_fen), 0) FROM claim_line WHERE claim_id = $1 AND active",
-        claim_id,
-    )
-    copay = await conn.fetchval("SELECT copay_fen FROM claim WHERE id = $1", claim_id)
-    if left + copay <= 0 and copay != 0:  # net refunds cannot ride on what is left
-        await conn.execute(
-            "UPDATE claim_copay_line SET active = false WHERE claim_id = $1 AND active", claim_id
+    live = (col(ClaimLine.claim_id) == claim_id, col(ClaimLine.active))
+    subsidy = select(func.coalesce(func.sum(col(ClaimLine.amount_fen)), 0)).where(*live)
+    left = await session.scalar(subsidy)
+    copay = await session.scalar(select(col(Claim.copay_fen)).where(col(Claim.id) == claim_id))
+    if copay and int(left or 0) + copay <= 0:  # net refunds cannot ride on what is left
+        await copay_repo.release_lines(session, claim_id)
+    await session.execute(
+        update(Claim)
+        .where(col(Claim.id) == claim_id)
+        .values(
+            subsidy_fen=subsidy.scalar_subquery(),
+            line_count=select(func.count()).where(*live).scalar_subquery(),
+            total_fen=subsidy.scalar_subquery() + col(Claim.copay_fen),
         )
-        await conn.execute(
-            "UPDATE claim SET copay_fen = 0, total_fen = subsidy_fen WHERE id = $1", claim_id
-        )
-    await conn.execute(
-        "UPDATE claim SET (subsidy_fen, line_count, total_fen) = (SELECT "
-        "coalesce(sum(amount_fen), 0), count(*), coalesce(sum(amount_fen), 0) + claim.copay_fen "
-        "FROM claim_line WHERE claim_id = $1 AND active) WHERE id = $1",
-        claim_id,
     )
 
 
 async def set_status(
-    conn: asyncpg.Connection, claim_id: uuid.UUID, status: str, actor: str | None = None
+    session: AsyncSession, claim_id: uuid.UUID, status: str, actor: str | None = None
 ) -> None:
-    extra = {
-        "submitted": ", submitted_at = clock_timestamp()",
-        "approved": ", approved_by = $3, approved_at = clock_timestamp()",
-        "rejected": ", rejected_by = $3, rejected_at = clock_timestamp()",
-    }.get(status, "")
-    args: list[Any] = [claim_id, status]
-    if "$3" in extra:
-        args.append(actor)
-    await conn.execute(f"UPDATE claim SET status = $2{extra} WHERE id = $1", *args)
+    """Move a claim along the workflow, stamping who and when where the step has them."""
+    values: dict[str, Any] = {"status": status}
+    if status == "submitted":
+        values["submitted_at"] = func.clock_timestamp()
+    elif status == "approved":
+        values |= {"approved_by": actor, "approved_at": func.clock_timestamp()}
+    elif status == "rejected":
+        values |= {"rejected_by": actor, "rejected_at": func.clock_timestamp()}
+    await session.execute(update(Claim).where(col(Claim.id) == claim_id).values(values))
 
 
 async def add_action(
-    conn: asyncpg.Connection,
+    session: AsyncSession,
     claim_id: uuid.UUID,
     action: str,
     actor: str,
@@ -153,73 +272,97 @@ async def add_action(
     comment: str | None = None,
     reasons: list[str] | None = None,
 ) -> None:
-    await conn.execute(
-        "INSERT INTO claim_action (claim_id, action, actor, role, comment, reasons) "
-        "VALUES ($1, $2, $3, $4, $5, $6::jsonb)",
-        claim_id,
-        action,
-        actor,
-        role,
-        comment,
-        json.dumps(reasons) if reasons is not None else None,
+    await session.execute(
+        insert(ClaimAction).values(
+            claim_id=claim_id,
+            action=action,
+            actor=actor,
+            role=role,
+            comment=comment,
+            reasons=reasons,
+        )
     )
+
+
+def _claims() -> Any:
+    # populate_existing: a claim read again in the same session after an UPDATE statement
+    # shows the row as it is now, not as the identity map first saw it.
+    return select(Claim).execution_options(populate_existing=True)
 
 
 async def get_claim(
-    conn: asyncpg.Connection, claim_id: uuid.UUID, *, lock: bool = False
-) -> asyncpg.Record | None:
-    return await conn.fetchrow(
-        f"SELECT {CLAIM_COLUMNS} FROM claim WHERE id = $1" + (" FOR UPDATE" if lock else ""),
-        claim_id,
+    session: AsyncSession, claim_id: uuid.UUID, *, lock: bool = False
+) -> Claim | None:
+    stmt = _claims().where(col(Claim.id) == claim_id)
+    if lock:
+        stmt = stmt.with_for_update()
+    claim: Claim | None = await session.scalar(stmt)
+    return claim
+
+
+async def claim_by_key(session: AsyncSession, key: str) -> Claim | None:
+    claim: Claim | None = await session.scalar(_claims().where(col(Claim.idempotency_key) == key))
+    return claim
+
+
+async def pending_claim(session: AsyncSession, provider_id: str, period: str) -> Claim | None:
+    stmt = (
+        _claims()
+        .where(
+            col(Claim.provider_id) == provider_id,
+            col(Claim.period) == period,
+            col(Claim.status) == "pending",
+        )
+        .order_by(col(Claim.created_at))
+        .limit(1)
     )
+    claim: Claim | None = await session.scalar(stmt)
+    return claim
 
 
-async def claim_by_key(conn: asyncpg.Connection, key: str) -> asyncpg.Record | None:
-    return await conn.fetchrow(f"SELECT {CLAIM_COLUMNS} FROM claim WHERE idempotency_key = $1", key)
-
-
-async def pending_claim(
-    conn: asyncpg.Connection, provider_id: str, period: str
-) -> asyncpg.Record | None:
-    return await conn.fetchrow(
-        f"SELECT {CLAIM_COLUMNS} FROM claim WHERE provider_id = $1 AND period = $2 "
-        "AND status = 'pending' ORDER BY created_at LIMIT 1",
-        provider_id,
-        period,
+async def lines(session: AsyncSession, claim_id: uuid.UUID) -> list[ClaimedRedemption]:
+    stmt = (
+        select(
+            col(ClaimLine.redemption_id),
+            col(ClaimLine.entry_id),
+            col(ClaimLine.amount_fen),
+            col(Entry.posted_at),
+            col(Entry.voucher_id),
+            col(Entry.beneficiary_id),
+        )
+        .join(Entry, col(Entry.id) == col(ClaimLine.entry_id))
+        .where(col(ClaimLine.claim_id) == claim_id, col(ClaimLine.active))
+        .order_by(col(Entry.seq))
     )
+    return [
+        ClaimedRedemption(rid, eid, int(amount), at, voucher, person)
+        for rid, eid, amount, at, voucher, person in await session.execute(stmt)
+    ]
 
 
-async def lines(conn: asyncpg.Connection, claim_id: uuid.UUID) -> list[asyncpg.Record]:
-    return await conn.fetch(
-        "SELECT l.redemption_id, l.entry_id, l.amount_fen, e.posted_at, e.voucher_id, "
-        "e.beneficiary_id FROM claim_line l JOIN entry e ON e.id = l.entry_id "
-        "WHERE l.claim_id = $1 AND l.active ORDER BY e.seq",
-        claim_id,
+async def actions(session: AsyncSession, claim_id: uuid.UUID) -> list[ClaimAction]:
+    stmt = (
+        select(ClaimAction)
+        .where(col(ClaimAction.claim_id) == claim_id)
+        .order_by(col(ClaimAction.id))
     )
-
-
-async def actions(conn: asyncpg.Connection, claim_id: uuid.UUID) -> list[asyncpg.Record]:
-    return await conn.fetch(
-        "SELECT action, actor, role, comment, reasons, at FROM claim_action "
-        "WHERE claim_id = $1 ORDER BY id",
-        claim_id,
-    )
+    return list(await session.scalars(stmt))
 
 
 async def list_claims(
-    conn: asyncpg.Connection,
+    session: AsyncSession,
     *,
     provider_id: str | None,
     status: str | None,
     period: str | None,
     limit: int,
-) -> list[asyncpg.Record]:
-    return await conn.fetch(
-        f"SELECT {CLAIM_COLUMNS} FROM claim WHERE ($1::text IS NULL OR provider_id = $1) "
-        "AND ($2::text IS NULL OR status = $2) AND ($3::text IS NULL OR period = $3) "
-        "AND status NOT IN ('pending', 'abandoned') ORDER BY created_at DESC LIMIT $4",
-        provider_id,
-        status,
-        period,
-        limit,
-    )
+) -> list[Claim]:
+    stmt = _claims().where(col(Claim.status).not_in(LIVE_STATUSES_HIDDEN))
+    if provider_id is not None:
+        stmt = stmt.where(col(Claim.provider_id) == provider_id)
+    if status is not None:
+        stmt = stmt.where(col(Claim.status) == status)
+    if period is not None:
+        stmt = stmt.where(col(Claim.period) == period)
+    stmt = stmt.order_by(col(Claim.created_at).desc()).limit(limit)
+    return list(await session.scalars(stmt))

@@ -1,103 +1,230 @@
-"""All SQL of the ledger side of reconciliation (read-only, one snapshot)."""
+"""SQL of the ledger side of reconciliation (read-only; the caller holds one snapshot)."""
 
 from __future__ import annotations
 
-import asyncpg
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import and_, cast, exists, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+from sqlalchemy.types import BigInteger, Text
+from sqlmodel import col
+
+from services.ledger import chart
+from services.ledger.models import Account, Entry, Posting
+from services.ledger.settlement.models import Claim, ClaimLine, PaymentLine
+from services.ledger.settlement.repository import any_of
+from services.ledger.settlement.repository.copay import (
+    COPAY_KINDS,
+    claim_regions_within,
+    region_within,
+)
+
+# Entry kinds that explain a movement of provider payable; any other is UNEXPLAINED_PAYABLE.
+EXPLAINED_KINDS = ("redemption", "redemption_void", "settlement_payment", *COPAY_KINDS)
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerRedemption:
+    redemption_id: str
+    entry_id: uuid.UUID
+    provider_id: str | None
+    region_code: str | None
+    amount_fen: int | None
+    reversed: bool
+    claim_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class StrayPosting:
+    """A provider-payable movement of an entry that is no redemption, void or payment."""
+
+    entry_id: uuid.UUID
+    kind: str
+    provider_id: str | None
+    amount_fen: int
+
+
+@dataclass(frozen=True, slots=True)
+class Outstanding:
+    program_code: str
+    region_code: str
+    balance_fen: int
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimPayment:
+    """A claim (approved, batched or paid) and the payments posted for it."""
+
+    claim_id: str
+    total_fen: int
+    paid_fen: int
+    status: str
+
+
+@dataclass(frozen=True, slots=True)
+class CopayNet:
+    """What the ledger's co-payment clearing (1102) holds of one co-payment."""
+
+    copayment_id: str
+    net_fen: int
+
+
+@dataclass(frozen=True, slots=True)
+class CopaySplit:
+    """What the clearing account received and refunded for one co-payment."""
+
+    copayment_id: str
+    received_fen: int
+    refunded_fen: int
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerSide:
+    redemptions: list[LedgerRedemption]
+    stray: list[StrayPosting]
+    outstanding: list[Outstanding]
+    payments: list[ClaimPayment]
+    copays: list[CopayNet]
+
+
+def _account(code: str) -> Any:
+    return and_(col(Account.id) == col(Posting.account_id), col(Account.code) == code)
 
 
 async def ledger_side(
-    conn: asyncpg.Connection, period: str, prefix: str, ids: list[str], copay_ids: list[str]
-) -> dict[str, list[asyncpg.Record]]:
+    session: AsyncSession, period: str, prefix: str, ids: list[str], copay_ids: list[str]
+) -> LedgerSide:
     """Redemption entries of the period and region (or naming one of `ids`), their reversal,
     their live claim; payable postings not explained by redemptions, voids or payments;
-    vouchers-outstanding balances; paid claims whose payments do not add up."""
-    redemptions = await conn.fetch(
-        """
-        SELECT e.ref AS redemption_id, e.id AS entry_id, e.provider_id, e.region_code,
-               (SELECT -sum(p.amount_fen) FROM posting p JOIN account a ON a.id = p.account_id
-                 WHERE p.entry_id = e.id AND a.code = '2201') AS amount_fen,
-               EXISTS (SELECT 1 FROM entry r WHERE r.reverses_entry_id = e.id) AS reversed,
-               (SELECT l.claim_id::text FROM claim_line l
-                 WHERE l.redemption_id = e.ref AND l.active) AS claim_id
-          FROM entry e
-         WHERE e.kind = 'redemption'
-           AND ((e.period = $1 AND e.region_code LIKE $2 || '%') OR e.ref = ANY($3::text[]))
-        """,
-        period,
-        prefix,
-        ids,
+    vouchers-outstanding balances; claims with the payments posted for them; co-payment
+    clearing per co-payment."""
+    of_period = and_(col(Entry.period) == period, region_within(Entry.region_code, prefix))
+    reversal = aliased(Entry)
+    owed = (
+        select(-func.sum(col(Posting.amount_fen)))
+        .join(Account, col(Account.id) == col(Posting.account_id))
+        .where(col(Posting.entry_id) == col(Entry.id), col(Account.code) == chart.PROVIDER_PAYABLE)
+        .scalar_subquery()
     )
-    stray = await conn.fetch(
-        """
-        SELECT e.id AS entry_id, e.kind, e.provider_id, sum(p.amount_fen) AS amount_fen
-          FROM posting p JOIN account a ON a.id = p.account_id AND a.code = '2201'
-          JOIN entry e ON e.id = p.entry_id
-         WHERE p.period = $1 AND p.region_code LIKE $2 || '%'
-           AND e.kind NOT IN ('redemption', 'redemption_void', 'settlement_payment',
-                              'copay_received', 'copay_refunded')
-         GROUP BY e.id ORDER BY e.seq
-        """,
-        period,
-        prefix,
+    holder = (
+        select(cast(col(ClaimLine.claim_id), Text))
+        .where(col(ClaimLine.redemption_id) == col(Entry.ref), col(ClaimLine.active))
+        .scalar_subquery()
     )
-    outstanding = await conn.fetch(
-        """
-        SELECT program_code, region_code, -sum(balance_fen)::bigint AS balance_fen
-          FROM account WHERE code = '2101' AND region_code LIKE $1 || '%'
-         GROUP BY program_code, region_code
-        """,
-        prefix,
+    redemptions = select(
+        col(Entry.ref),
+        col(Entry.id),
+        col(Entry.provider_id),
+        col(Entry.region_code),
+        owed,
+        exists().where(col(reversal.reverses_entry_id) == col(Entry.id)),
+        holder,
+    ).where(col(Entry.kind) == "redemption", or_(of_period, col(Entry.ref) == any_of(ids)))
+    stray = (
+        select(
+            col(Entry.id),
+            col(Entry.kind),
+            col(Entry.provider_id),
+            func.sum(col(Posting.amount_fen)),
+        )
+        .select_from(Posting)
+        .join(Account, _account(chart.PROVIDER_PAYABLE))
+        .join(Entry, col(Entry.id) == col(Posting.entry_id))
+        .where(
+            col(Posting.period) == period,
+            region_within(Posting.region_code, prefix),
+            col(Entry.kind).not_in(EXPLAINED_KINDS),
+        )
+        .group_by(col(Entry.id))
+        .order_by(col(Entry.seq))
     )
-    payments = await conn.fetch(
-        """
-        SELECT c.id::text AS claim_id, c.total_fen,
-               coalesce((SELECT sum(p.amount_fen) FROM payment_line pl
-                          JOIN posting p ON p.entry_id = pl.entry_id
-                          JOIN account a ON a.id = p.account_id AND a.code = '2201'
-                         WHERE pl.claim_id = c.id AND pl.status = 'paid'), 0) AS paid_fen,
-               c.status
-          FROM claim c
-         WHERE c.period = $1 AND c.status IN ('paid', 'approved', 'batched')
-           AND EXISTS (SELECT 1 FROM unnest(c.region_codes) r WHERE r LIKE $2 || '%')
-        """,
-        period,
-        prefix,
+    outstanding = (
+        select(
+            col(Account.program_code),
+            col(Account.region_code),
+            cast(-func.sum(col(Account.balance_fen)), BigInteger),
+        )
+        .where(
+            col(Account.code) == chart.VOUCHERS_OUTSTANDING,
+            region_within(Account.region_code, prefix),
+        )
+        .group_by(col(Account.program_code), col(Account.region_code))
     )
-    copays = await conn.fetch(
-        """
-        SELECT e.ref AS copayment_id, sum(p.amount_fen) AS net_fen
-          FROM entry e JOIN posting p ON p.entry_id = e.id
-          JOIN account a ON a.id = p.account_id AND a.code = '1102'
-         WHERE e.kind IN ('copay_received', 'copay_refunded')
-           AND ((e.period = $1 AND e.region_code LIKE $2 || '%') OR e.ref = ANY($3::text[]))
-         GROUP BY e.ref
-        """,
-        period,
-        prefix,
-        copay_ids,
+    paid = (
+        select(func.sum(col(Posting.amount_fen)))
+        .select_from(PaymentLine)
+        .join(Posting, col(Posting.entry_id) == col(PaymentLine.entry_id))
+        .join(Account, _account(chart.PROVIDER_PAYABLE))
+        .where(col(PaymentLine.claim_id) == col(Claim.id), col(PaymentLine.status) == "paid")
+        .scalar_subquery()
     )
-    return {
-        "copays": copays,
-        "redemptions": redemptions,
-        "stray": stray,
-        "outstanding": outstanding,
-        "payments": payments,
-    }
+    payments = select(
+        cast(col(Claim.id), Text),
+        col(Claim.total_fen),
+        func.coalesce(paid, 0),
+        col(Claim.status),
+    ).where(
+        col(Claim.period) == period,
+        col(Claim.status).in_(("paid", "approved", "batched")),
+        claim_regions_within(prefix),
+    )
+    copays = (
+        select(col(Entry.ref), func.sum(col(Posting.amount_fen)))
+        .join(Posting, col(Posting.entry_id) == col(Entry.id))
+        .join(Account, _account(chart.COPAY_CLEARING))
+        .where(
+            col(Entry.kind).in_(COPAY_KINDS),
+            or_(of_period, col(Entry.ref) == any_of(copay_ids)),
+        )
+        .group_by(col(Entry.ref))
+    )
+    return LedgerSide(
+        redemptions=[
+            LedgerRedemption(
+                str(ref),
+                eid,
+                provider,
+                region,
+                None if amount is None else int(amount),
+                bool(rev),
+                claim,
+            )
+            for ref, eid, provider, region, amount, rev, claim in await session.execute(redemptions)
+        ],
+        stray=[
+            StrayPosting(eid, kind, provider, int(amount))
+            for eid, kind, provider, amount in await session.execute(stray)
+        ],
+        outstanding=[
+            Outstanding(str(program), str(region), int(balance))
+            for program, region, balance in await session.execute(outstanding)
+        ],
+        payments=[
+            ClaimPayment(cid, int(total), int(p), status)
+            for cid, total, p, status in await session.execute(payments)
+        ],
+        copays=[CopayNet(str(ref), int(net)) for ref, net in await session.execute(copays)],
+    )
 
 
-async def copay_split(conn: asyncpg.Connection, copay_ids: list[str]) -> list[asyncpg.Record]:
+async def copay_split(session: AsyncSession, copay_ids: list[str]) -> list[CopaySplit]:
     """Per co-payment: what the ledger's clearing account (1102) received and refunded."""
-    return await conn.fetch(
-        """
-        SELECT e.ref AS copayment_id,
-               coalesce(sum(p.amount_fen) FILTER (WHERE e.kind = 'copay_received'), 0)
-                 AS received_fen,
-               coalesce(-sum(p.amount_fen) FILTER (WHERE e.kind = 'copay_refunded'), 0)
-                 AS refunded_fen
-          FROM entry e JOIN posting p ON p.entry_id = e.id
-          JOIN account a ON a.id = p.account_id AND a.code = '1102'
-         WHERE e.kind IN ('copay_received', 'copay_refunded') AND e.ref = ANY($1::text[])
-         GROUP BY e.ref
-        """,
-        copay_ids,
+    amount = func.sum(col(Posting.amount_fen))
+    stmt = (
+        select(
+            col(Entry.ref),
+            func.coalesce(amount.filter(col(Entry.kind) == "copay_received"), 0),
+            func.coalesce(-amount.filter(col(Entry.kind) == "copay_refunded"), 0),
+        )
+        .join(Posting, col(Posting.entry_id) == col(Entry.id))
+        .join(Account, _account(chart.COPAY_CLEARING))
+        .where(col(Entry.kind).in_(COPAY_KINDS), col(Entry.ref) == any_of(copay_ids))
+        .group_by(col(Entry.ref))
     )
+    return [
+        CopaySplit(str(ref), int(received), int(refunded))
+        for ref, received, refunded in await session.execute(stmt)
+    ]

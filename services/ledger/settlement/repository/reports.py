@@ -1,67 +1,121 @@
-"""All SQL of settlement reports: provider statements and aging (read-only)."""
+"""SQL of settlement reports: provider statements and aging (read-only)."""
 
 from __future__ import annotations
 
-import asyncpg
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Integer, and_, cast, distinct, extract, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from services.ledger import chart
+from services.ledger.models import Account, Entry, Posting
+from services.ledger.settlement.models import Claim
+from services.ledger.settlement.repository.reconciliation import EXPLAINED_KINDS
+
+COPAY_SOURCE = "copay"  # the funding source of online co-payments on provider payable
+
+
+@dataclass(frozen=True, slots=True)
+class PayableMovements:
+    """A provider's payable (2201) before a period and its movements in the period, by the
+    kind of entry, as positive amounts owed / reducing what is owed."""
+
+    opening: int
+    redemptions: int
+    voids: int
+    payments: int
+    copay_received: int
+    copay_refunded: int
+    copay_paid: int
+    other: int
+    copay_closing: int
+    closing: int
+    regions: list[str]
+
+
+@dataclass(frozen=True, slots=True)
+class UnpaidClaim:
+    """An approved (or batched, not yet paid) claim and the whole days it has waited."""
+
+    provider_id: str
+    region_codes: list[str]
+    total_fen: int
+    copay_fen: int
+    days: int
 
 
 async def payable_movements(
-    conn: asyncpg.Connection, provider_id: str, period: str
-) -> asyncpg.Record:
-    """The provider's payable (2201) before the period and its movements in the period, by
-    the kind of entry, as positive amounts owed / reducing what is owed."""
-    return await conn.fetchrow(
-        """
-        SELECT coalesce(-sum(p.amount_fen) FILTER (WHERE p.period < $2), 0) AS opening,
-               coalesce(-sum(p.amount_fen) FILTER (WHERE p.period = $2
-                                                 AND e.kind = 'redemption'), 0) AS redemptions,
-               coalesce(sum(p.amount_fen) FILTER (WHERE p.period = $2
-                                                AND e.kind = 'redemption_void'), 0) AS voids,
-               coalesce(sum(p.amount_fen) FILTER (WHERE p.period = $2
-                                                AND e.kind = 'settlement_payment'), 0) AS payments,
-               coalesce(-sum(p.amount_fen) FILTER (WHERE p.period = $2
-                                                 AND e.kind = 'copay_received'), 0)
-                 AS copay_received,
-               coalesce(sum(p.amount_fen) FILTER (WHERE p.period = $2
-                                                AND e.kind = 'copay_refunded'), 0)
-                 AS copay_refunded,
-               coalesce(sum(p.amount_fen) FILTER (WHERE p.period = $2
-                                                AND e.kind = 'settlement_payment'
-                                                AND a.funding_source = 'copay'), 0)
-                 AS copay_paid,
-               coalesce(-sum(p.amount_fen) FILTER (WHERE p.period = $2 AND e.kind NOT IN
-                 ('redemption', 'redemption_void', 'settlement_payment', 'copay_received',
-                  'copay_refunded')), 0) AS other,
-               coalesce(-sum(p.amount_fen) FILTER (WHERE p.period <= $2
-                                                 AND a.funding_source = 'copay'), 0)
-                 AS copay_closing,
-               coalesce(-sum(p.amount_fen) FILTER (WHERE p.period <= $2), 0) AS closing,
-               array_agg(DISTINCT a.region_code) AS regions
-          FROM posting p JOIN account a ON a.id = p.account_id AND a.code = '2201'
-          JOIN entry e ON e.id = p.entry_id
-         WHERE a.provider_id = $1
-        """,
-        provider_id,
-        period,
-    )
+    session: AsyncSession, provider_id: str, period: str
+) -> PayableMovements:
+    amount = col(Posting.amount_fen)
+    in_period = col(Posting.period) == period
+    kind = col(Entry.kind)
 
+    def owed(*where: Any) -> Any:  # credits to payable, as positive amounts owed
+        return func.coalesce(-func.sum(amount).filter(and_(*where)), 0)
 
-async def provider_payable_balance(conn: asyncpg.Connection, provider_id: str) -> int:
-    return int(
-        await conn.fetchval(
-            "SELECT coalesce(-sum(balance_fen), 0) FROM account WHERE code = '2201' "
-            "AND provider_id = $1",
-            provider_id,
+    def settled(*where: Any) -> Any:  # debits to payable, as positive amounts
+        return func.coalesce(func.sum(amount).filter(and_(*where)), 0)
+
+    stmt = (
+        select(
+            owed(col(Posting.period) < period),
+            owed(in_period, kind == "redemption"),
+            settled(in_period, kind == "redemption_void"),
+            settled(in_period, kind == "settlement_payment"),
+            owed(in_period, kind == "copay_received"),
+            settled(in_period, kind == "copay_refunded"),
+            settled(
+                in_period,
+                kind == "settlement_payment",
+                col(Account.funding_source) == COPAY_SOURCE,
+            ),
+            owed(in_period, kind.not_in(EXPLAINED_KINDS)),
+            owed(col(Posting.period) <= period, col(Account.funding_source) == COPAY_SOURCE),
+            owed(col(Posting.period) <= period),
+            func.array_agg(distinct(col(Account.region_code))),
         )
+        .select_from(Posting)
+        .join(
+            Account,
+            and_(
+                col(Account.id) == col(Posting.account_id),
+                col(Account.code) == chart.PROVIDER_PAYABLE,
+            ),
+        )
+        .join(Entry, col(Entry.id) == col(Posting.entry_id))
+        .where(col(Account.provider_id) == provider_id)
+    )
+    row = (await session.execute(stmt)).one()
+    amounts = [int(a) for a in row[:-1]]
+    return PayableMovements(
+        opening=amounts[0],
+        redemptions=amounts[1],
+        voids=amounts[2],
+        payments=amounts[3],
+        copay_received=amounts[4],
+        copay_refunded=amounts[5],
+        copay_paid=amounts[6],
+        other=amounts[7],
+        copay_closing=amounts[8],
+        closing=amounts[9],
+        regions=[r for r in row[-1] or [] if r],
     )
 
 
-async def unpaid_approved(conn: asyncpg.Connection) -> list[asyncpg.Record]:
+async def unpaid_approved(session: AsyncSession) -> list[UnpaidClaim]:
     """Approved (or batched, not yet paid) claims with how many days they have waited."""
-    return await conn.fetch(
-        """
-        SELECT provider_id, region_codes, total_fen, copay_fen,
-               floor(extract(epoch FROM clock_timestamp() - approved_at) / 86400)::int AS days
-          FROM claim WHERE status IN ('approved', 'batched')
-        """
-    )
+    waited = func.clock_timestamp() - col(Claim.approved_at)
+    stmt = select(
+        col(Claim.provider_id),
+        col(Claim.region_codes),
+        col(Claim.total_fen),
+        col(Claim.copay_fen),
+        cast(func.floor(extract("epoch", waited) / 86400), Integer),
+    ).where(col(Claim.status).in_(("approved", "batched")))
+    return [
+        UnpaidClaim(provider, list(regions), int(total), int(copay), days)
+        for provider, regions, total, copay, days in await session.execute(stmt)
+    ]

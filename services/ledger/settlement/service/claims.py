@@ -1,6 +1,6 @@
 """Claims: a provider claims a period; a finance officer who did not prepare it approves.
 
-Rules (docs/settlement.md):
+Rules (docs/settlement.md; the pure ones in claim_rules.py):
 - A claim line is a redemption posted to the ledger for the provider, in the period, not
   reversed (voided), and in no other live claim. Asked-for lines that fail any of these are
   refused, each named with its problem; nothing is written then.
@@ -18,23 +18,26 @@ Rules (docs/settlement.md):
   entry of the period, as long as the claim's total stays above zero (net refunds wait for
   a claim with enough to set them against). `total_fen = subsidy_fen + copay_fen` is what
   the payment line pays.
+
+Preparing and deciding retry on serialisation failures, one unit of work per attempt; the
+voucher service is called between units of work, never inside one.
 """
 
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
 
-import asyncpg
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.auth import Principal
-from services.common.db import retry_transaction
+from services.common.db import Database, retry_transaction
 from services.common.errors import IdempotencyKeyReused
 from services.common.ids import new_uuid
 from services.ledger import hashing
-from services.ledger.settlement import copay_repository as copay_repo
-from services.ledger.settlement import repository as repo
-from services.ledger.settlement.clients import VoucherClient
+from services.ledger.settlement.clients import ClaimAnswer, VoucherClient
 from services.ledger.settlement.errors import (
     ClaimLinesRefused,
     ClaimNotFound,
@@ -42,287 +45,304 @@ from services.ledger.settlement.errors import (
     MakerChecker,
     NothingToClaim,
 )
-from services.ledger.settlement.schemas import ClaimCreate
+from services.ledger.settlement.models import Claim, ClaimAction
+from services.ledger.settlement.repository import claims as repo
+from services.ledger.settlement.repository import copay as copay_repo
+from services.ledger.settlement.repository.claims import (
+    ClaimableRedemption,
+    ClaimedRedemption,
+    RedemptionFact,
+)
+from services.ledger.settlement.repository.copay import CopayEntry
+from services.ledger.settlement.schemas import (
+    ClaimableRead,
+    ClaimActionRead,
+    ClaimCopaymentRead,
+    ClaimCreate,
+    ClaimRead,
+    ClaimRedemptionRead,
+    ClaimSummary,
+)
+from services.ledger.settlement.service.claim_rules import (
+    copays_to_take,
+    line_problem,
+    may_list,
+    preparers,
+)
 
-PREPARING_ACTIONS = ("prepare", "submit", "resubmit", "edit")
-
-
-def line_problem(fact: asyncpg.Record, provider_id: str, period: str) -> str | None:
-    """Why a redemption cannot be claimed by this provider for this period (None: it can)."""
-    if fact["entry_id"] is None or fact["provider_id"] != provider_id:
-        return "NOT_POSTED"  # another provider's redemption is not confirmed to exist
-    if fact["reversed"]:
-        return "VOIDED"
-    if fact["claim_id"] is not None:
-        return "ALREADY_CLAIMED"
-    if fact["period"] != period:
-        return "OTHER_PERIOD"
-    return None
-
-
-async def claimable(pool: asyncpg.Pool, provider_id: str, period: str) -> dict[str, Any]:
-    async with pool.acquire() as conn:
-        rows = await repo.claimable(conn, provider_id, period)
-        copays = _copays_to_take(rows, await copay_repo.claimable(conn, provider_id, period))
-    subsidy = sum(int(r["amount_fen"]) for r in rows)
-    copay = sum(int(r["amount_fen"]) for r in copays)
-    return {
-        "provider_id": provider_id,
-        "period": period,
-        "total_fen": subsidy + copay,
-        "subsidy_fen": subsidy,
-        "copay_fen": copay,
-        "count": len(rows),
-        "redemptions": [_line(r) for r in rows],
-        "copayments": [_copay_line(r) for r in copays],
-    }
+# What the voucher service's refusal of a whole claim means for its lines.
+VOUCHER_PROBLEMS = {"REDEMPTION_VOIDED": "VOIDED", "REDEMPTION_ALREADY_CLAIMED": "ALREADY_CLAIMED"}
+MARK_ATTEMPTS = 5
 
 
-def _copays_to_take(
-    lines: list[asyncpg.Record], copays: list[asyncpg.Record]
-) -> list[asyncpg.Record]:
-    """All the unclaimed online co-payment entries, if the claim's total stays above zero
-    with them; otherwise none (net refunds wait for a later claim)."""
-    total = sum(int(r["amount_fen"]) for r in lines) + sum(int(r["amount_fen"]) for r in copays)
-    return list(copays) if copays and total > 0 else []
+async def claimable(session: AsyncSession, provider_id: str, period: str) -> ClaimableRead:
+    """What the provider could claim for the period now, with the total."""
+    rows = await repo.claimable(session, provider_id, period)
+    copays = copays_to_take(rows, await copay_repo.claimable(session, provider_id, period))
+    subsidy = sum(r.amount_fen for r in rows)
+    copay = sum(c.amount_fen for c in copays)
+    return ClaimableRead(
+        provider_id=provider_id,
+        period=period,
+        total_fen=subsidy + copay,
+        subsidy_fen=subsidy,
+        copay_fen=copay,
+        count=len(rows),
+        redemptions=[_line(r) for r in rows],
+        copayments=[_copay_line(c) for c in copays],
+    )
 
 
-def _copay_line(r: asyncpg.Record) -> dict[str, Any]:
-    return {
-        "copayment_id": r["copayment_id"],
-        "entry_id": str(r["entry_id"]),
-        "kind": r["kind"],
-        "amount_fen": int(r["amount_fen"]),
-        "redemption_id": r["redemption_id"],
-        "posted_at": r["posted_at"].isoformat(),
-    }
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
 
 
-def _line(r: asyncpg.Record) -> dict[str, Any]:
-    return {
-        "redemption_id": r["redemption_id"],
-        "entry_id": str(r["entry_id"]),
-        "amount_fen": int(r["amount_fen"]),
-        "posted_at": r["posted_at"].isoformat(),
-        "voucher_id": r["voucher_id"],
-        "beneficiary_id": r["beneficiary_id"],
-    }
+def _copay_line(c: CopayEntry) -> ClaimCopaymentRead:
+    return ClaimCopaymentRead(
+        copayment_id=c.copayment_id,
+        entry_id=str(c.entry_id),
+        kind=c.kind,
+        amount_fen=c.amount_fen,
+        redemption_id=c.redemption_id,
+        posted_at=c.posted_at.isoformat(),
+    )
+
+
+def _line(r: ClaimableRedemption | ClaimedRedemption) -> ClaimRedemptionRead:
+    return ClaimRedemptionRead(
+        redemption_id=r.redemption_id,
+        entry_id=str(r.entry_id),
+        amount_fen=r.amount_fen,
+        posted_at=r.posted_at.isoformat(),
+        voucher_id=r.voucher_id,
+        beneficiary_id=r.beneficiary_id,
+    )
 
 
 async def create_claim(
-    pool: asyncpg.Pool, voucher: VoucherClient, req: ClaimCreate, who: Principal
-) -> tuple[int, dict[str, Any]]:
+    db: Database, voucher: VoucherClient, req: ClaimCreate, who: Principal
+) -> ClaimRead:
     """Prepare, mark on the voucher side, and submit a claim (see the module docstring)."""
     body = req.model_dump(mode="json", exclude={"idempotency_key"})
     fingerprint = hashing.request_hash("claim", body)
 
     async def prepare() -> tuple[uuid.UUID, bool]:
-        async with pool.acquire() as conn, conn.transaction():
-            await repo.lock_provider(conn, req.provider_id)
-            if req.idempotency_key:
-                old = await repo.claim_by_key(conn, req.idempotency_key)
-                if old is not None:
-                    if bytes(old["request_hash"]) != fingerprint:
-                        raise IdempotencyKeyReused(field="idempotency_key")
-                    return old["id"], old["status"] != "pending"
-            copays = await copay_repo.claimable(conn, req.provider_id, req.period)
-            if req.redemption_ids is None:
-                resumed = await repo.pending_claim(conn, req.provider_id, req.period)
-                if resumed is not None:
-                    return resumed["id"], False
-                lines = await repo.claimable(conn, req.provider_id, req.period)
-                if not lines and not _copays_to_take(lines, copays):
-                    raise NothingToClaim(field="period")
-            else:
-                ids = list(dict.fromkeys(req.redemption_ids))
-                facts = await repo.redemption_facts(conn, ids)
-                refused = [
-                    {"redemption_id": f["redemption_id"], "problem": problem}
-                    for f in facts
-                    if (problem := line_problem(f, req.provider_id, req.period))
-                ]
-                if refused:
-                    raise ClaimLinesRefused(field="redemption_ids", details={"lines": refused})
-                lines = facts
-            copays = _copays_to_take(lines, copays)
-            claim_id = new_uuid()
-            await repo.insert_claim(
-                conn,
-                claim_id=claim_id,
-                provider_id=req.provider_id,
-                period=req.period,
-                region_codes=sorted({r["region_code"] for r in [*lines, *copays]}),
-                idempotency_key=req.idempotency_key,
-                request_hash=fingerprint,
-                submitted_by=who.sub,
-                lines=lines,
-                copay_fen=sum(int(r["amount_fen"]) for r in copays),
-            )
-            if copays:
-                await copay_repo.insert_lines(conn, claim_id, copays)
-            await repo.add_action(conn, claim_id, "prepare", who.sub, who.role.value, req.comment)
-            return claim_id, False
+        async with db.unit_of_work() as session:
+            return await _prepare(session, req, who, fingerprint)
 
     claim_id, done = await retry_transaction(prepare)
     if not done:
-        await _mark_and_submit(pool, voucher, claim_id, who, strict=req.redemption_ids is not None)
-    return 201, await read_claim(pool, claim_id)
+        await _mark_and_submit(db, voucher, claim_id, who, strict=req.redemption_ids is not None)
+    async with db.unit_of_work() as session:
+        return await read_claim(session, claim_id)
+
+
+async def _prepare(
+    session: AsyncSession, req: ClaimCreate, who: Principal, fingerprint: bytes
+) -> tuple[uuid.UUID, bool]:
+    """The claim's id, and whether it is already past pending (an idempotent replay)."""
+    await repo.lock_provider(session, req.provider_id)
+    if req.idempotency_key:
+        old = await repo.claim_by_key(session, req.idempotency_key)
+        if old is not None:
+            if bytes(old.request_hash or b"") != fingerprint:
+                raise IdempotencyKeyReused(field="idempotency_key")
+            return old.id, old.status != "pending"
+    unclaimed = await copay_repo.claimable(session, req.provider_id, req.period)
+    lines: list[ClaimableRedemption] | list[RedemptionFact]
+    if req.redemption_ids is None:
+        resumed = await repo.pending_claim(session, req.provider_id, req.period)
+        if resumed is not None:
+            return resumed.id, False
+        lines = await repo.claimable(session, req.provider_id, req.period)
+        if not lines and not copays_to_take(lines, unclaimed):
+            raise NothingToClaim(field="period")
+    else:
+        facts = await repo.redemption_facts(session, list(dict.fromkeys(req.redemption_ids)))
+        refused = [
+            {"redemption_id": f.redemption_id, "problem": problem}
+            for f in facts
+            if (problem := line_problem(f, req.provider_id, req.period))
+        ]
+        if refused:
+            raise ClaimLinesRefused(field="redemption_ids", details={"lines": refused})
+        lines = facts
+    copays = copays_to_take(lines, unclaimed)
+    claim_id = new_uuid()
+    await repo.insert_claim(
+        session,
+        claim_id=claim_id,
+        provider_id=req.provider_id,
+        period=req.period,
+        region_codes=sorted({r.region_code for r in [*lines, *copays] if r.region_code}),
+        idempotency_key=req.idempotency_key,
+        request_hash=fingerprint,
+        submitted_by=who.sub,
+        lines=lines,
+        copay_fen=sum(c.amount_fen for c in copays),
+    )
+    await copay_repo.insert_lines(session, claim_id, copays)
+    await repo.add_action(session, claim_id, "prepare", who.sub, who.role.value, req.comment)
+    return claim_id, False
+
+
+@dataclass(frozen=True, slots=True)
+class Abandoned:
+    """The voucher service refused the claim as a whole: it was abandoned, these ids refused."""
+
+    refused: list[str]
+    code: str | None
 
 
 async def _mark_and_submit(
-    pool: asyncpg.Pool, voucher: VoucherClient, claim_id: uuid.UUID, who: Principal, *, strict: bool
+    db: Database, voucher: VoucherClient, claim_id: uuid.UUID, who: Principal, *, strict: bool
 ) -> None:
-    for _ in range(5):
-        async with pool.acquire() as conn:
-            ids = [r["redemption_id"] for r in await repo.lines(conn, claim_id)]
+    for _ in range(MARK_ATTEMPTS):
+        async with db.unit_of_work() as session:
+            ids = [r.redemption_id for r in await repo.lines(session, claim_id)]
         answer = await voucher.claim(str(claim_id), ids) if ids else None
-        async with pool.acquire() as conn, conn.transaction():
-            claim = await repo.get_claim(conn, claim_id, lock=True)
-            if claim["status"] != "pending":
-                return  # a concurrent retry finished it
-            if (answer is not None and answer.ok) or (answer is None and claim["total_fen"] > 0):
-                # (no redemption lines: a claim of co-payments only, nothing to mark)
-                await repo.set_status(conn, claim_id, "submitted")
-                await repo.add_action(conn, claim_id, "submit", who.sub, who.role.value)
-                return
-            refused = list(answer.refused) if answer is not None else []
-            if strict or not refused or set(refused) >= set(ids):
-                # Abandoned: every line it held is let go, so those redemptions and
-                # co-payments can be claimed again (the lines stay, inactive, as a record).
-                await copay_repo.release_lines(conn, claim_id)
-                await repo.drop_lines(conn, claim_id, ids)
-                await repo.set_status(conn, claim_id, "abandoned")
-                await repo.add_action(
-                    conn,
-                    claim_id,
-                    "abandon",
-                    who.sub,
-                    who.role.value,
-                    answer.code if answer else "NO_LINES",
-                )
-                problem = {
-                    "REDEMPTION_VOIDED": "VOIDED",
-                    "REDEMPTION_ALREADY_CLAIMED": "ALREADY_CLAIMED",
-                }.get(answer.code if answer else "", "NOT_POSTED")
-                abandoned = True
-            else:
-                await repo.drop_lines(conn, claim_id, refused)
-                abandoned = False
-        if abandoned:
-            if not refused:
-                raise NothingToClaim(field="period")
-            raise ClaimLinesRefused(
-                field="redemption_ids",
-                details={"lines": [{"redemption_id": i, "problem": problem} for i in refused]},
-            )
+        async with db.unit_of_work() as session:
+            outcome = await _settle_answer(session, claim_id, who, ids, answer, strict=strict)
+        if outcome == "retry":
+            continue
+        if not isinstance(outcome, Abandoned):
+            return
+        if not outcome.refused:
+            raise NothingToClaim(field="period")
+        problem = VOUCHER_PROBLEMS.get(outcome.code or "", "NOT_POSTED")
+        raise ClaimLinesRefused(
+            field="redemption_ids",
+            details={"lines": [{"redemption_id": i, "problem": problem} for i in outcome.refused]},
+        )
     raise ClaimStatusConflict(
         "The claim could not be settled with the voucher service; retry.", field="redemption_ids"
     )
 
 
-async def read_claim(pool: asyncpg.Pool, claim_id: uuid.UUID) -> dict[str, Any]:
-    async with pool.acquire() as conn:
-        claim = await repo.get_claim(conn, claim_id)
-        if claim is None:
-            raise ClaimNotFound(field="claim_id")
-        lines = await repo.lines(conn, claim_id)
-        copays = await copay_repo.lines(conn, claim_id)
-        history = await repo.actions(conn, claim_id)
-    return {
-        "id": str(claim["id"]),
-        "provider_id": claim["provider_id"],
-        "period": claim["period"],
-        "region_codes": list(claim["region_codes"]),
-        "status": claim["status"],
-        "total_fen": int(claim["total_fen"]),
-        "subsidy_fen": int(claim["subsidy_fen"]),
-        "copay_fen": int(claim["copay_fen"]),
-        "count": claim["line_count"],
-        "submitted_by": claim["submitted_by"],
-        "submitted_at": _iso(claim["submitted_at"]),
-        "approved_by": claim["approved_by"],
-        "approved_at": _iso(claim["approved_at"]),
-        "redemptions": [_line(r) for r in lines],
-        "copayments": [_copay_line(r) for r in copays],
-        "history": [
-            {
-                "action": h["action"],
-                "actor": h["actor"],
-                "role": h["role"],
-                "comment": h["comment"],
-                "reasons": _json(h["reasons"]),
-                "at": h["at"].isoformat(),
-            }
-            for h in history
-        ],
-    }
+async def _settle_answer(
+    session: AsyncSession,
+    claim_id: uuid.UUID,
+    who: Principal,
+    ids: list[str],
+    answer: ClaimAnswer | None,
+    *,
+    strict: bool,
+) -> Literal["submitted", "retry"] | Abandoned:
+    """Apply the voucher service's answer to the pending claim: `submitted` (or finished by
+    a concurrent retry), `retry` when refused lines left it and the rest must be marked
+    again, or Abandoned."""
+    claim = await repo.get_claim(session, claim_id, lock=True)
+    if claim is None or claim.status != "pending":
+        return "submitted"  # a concurrent retry finished it
+    if (answer is not None and answer.ok) or (answer is None and claim.total_fen > 0):
+        # (no redemption lines: a claim of co-payments only, nothing to mark)
+        await repo.set_status(session, claim_id, "submitted")
+        await repo.add_action(session, claim_id, "submit", who.sub, who.role.value)
+        return "submitted"
+    refused = list(answer.refused) if answer is not None else []
+    if strict or not refused or set(refused) >= set(ids):
+        # Abandoned: every line it held is let go, so those redemptions and co-payments can
+        # be claimed again (the lines stay, inactive, as a record).
+        await copay_repo.release_lines(session, claim_id)
+        await repo.drop_lines(session, claim_id, ids)
+        await repo.set_status(session, claim_id, "abandoned")
+        await repo.add_action(
+            session,
+            claim_id,
+            "abandon",
+            who.sub,
+            who.role.value,
+            answer.code if answer else "NO_LINES",
+        )
+        return Abandoned(refused, answer.code if answer else None)
+    await repo.drop_lines(session, claim_id, refused)
+    return "retry"
 
 
-def _iso(v: Any) -> str | None:
-    return v.isoformat() if v is not None else None
+async def read_claim(session: AsyncSession, claim_id: uuid.UUID) -> ClaimRead:
+    claim = await repo.get_claim(session, claim_id)
+    if claim is None:
+        raise ClaimNotFound(field="claim_id")
+    lines = await repo.lines(session, claim_id)
+    copays = await copay_repo.lines(session, claim_id)
+    history = await repo.actions(session, claim_id)
+    return ClaimRead(
+        **_summary(claim).model_dump(exclude={"region_codes"}),
+        region_codes=list(claim.region_codes),
+        redemptions=[_line(r) for r in lines],
+        copayments=[_copay_line(c) for c in copays],
+        history=[_action(h) for h in history],
+    )
 
 
-def _json(v: Any) -> Any:
-    import json
+def _action(h: ClaimAction) -> ClaimActionRead:
+    return ClaimActionRead(
+        action=h.action,
+        actor=h.actor,
+        role=h.role,
+        comment=h.comment,
+        reasons=h.reasons,
+        at=h.at.isoformat() if h.at else "",
+    )
 
-    return json.loads(v) if isinstance(v, str) else v
+
+def _summary(c: Claim) -> ClaimSummary:
+    return ClaimSummary(
+        id=str(c.id),
+        provider_id=c.provider_id,
+        period=c.period,
+        status=c.status,
+        total_fen=c.total_fen,
+        subsidy_fen=c.subsidy_fen,
+        copay_fen=c.copay_fen,
+        count=c.line_count,
+        region_codes=list(c.region_codes),
+        submitted_by=c.submitted_by,
+        submitted_at=_iso(c.submitted_at),
+        approved_by=c.approved_by,
+        approved_at=_iso(c.approved_at),
+    )
 
 
-async def claim_for(pool: asyncpg.Pool, claim_id: uuid.UUID) -> asyncpg.Record:
-    async with pool.acquire() as conn:
-        claim = await repo.get_claim(conn, claim_id)
+async def claim_for(session: AsyncSession, claim_id: uuid.UUID) -> Claim:
+    claim = await repo.get_claim(session, claim_id)
     if claim is None:
         raise ClaimNotFound(field="claim_id")
     return claim
 
 
-def ensure_may_see(who: Principal, claim: asyncpg.Record) -> None:
-    """The provider's own admin, or finance/auditor covering every region of the claim."""
-    if who.role.value in ("provider_admin", "provider_staff"):
-        if who.provider_id != claim["provider_id"]:
-            raise ClaimNotFound(field="claim_id")  # another provider's claim is not confirmed
-        return
-    for region in claim["region_codes"]:
-        who.ensure_region(region)
-
-
 async def decide(
-    pool: asyncpg.Pool,
+    db: Database,
     claim_id: uuid.UUID,
     who: Principal,
     *,
     approve: bool,
     comment: str | None,
     reasons: list[str] | None = None,
-) -> dict[str, Any]:
+) -> ClaimRead:
     """Approve or reject a submitted claim (maker-checker). Approving again by the same
     officer answers the same; any other decision on a decided claim is CLAIM_STATUS_CONFLICT."""
 
     async def attempt() -> None:
-        async with pool.acquire() as conn, conn.transaction():
-            claim = await repo.get_claim(conn, claim_id, lock=True)
+        async with db.unit_of_work() as session:
+            claim = await repo.get_claim(session, claim_id, lock=True)
             if claim is None:
                 raise ClaimNotFound(field="claim_id")
-            for region in claim["region_codes"]:
+            for region in claim.region_codes:
                 who.ensure_region(region)
-            preparers = {
-                h["actor"]
-                for h in await repo.actions(conn, claim_id)
-                if h["action"] in PREPARING_ACTIONS
-            } | {claim["submitted_by"]}
-            if who.sub in preparers:
+            if who.sub in preparers(claim, await repo.actions(session, claim_id)):
                 raise MakerChecker(field="claim_id")
-            if approve and claim["status"] == "approved" and claim["approved_by"] == who.sub:
+            if approve and claim.status == "approved" and claim.approved_by == who.sub:
                 return
-            if claim["status"] != "submitted":
+            if claim.status != "submitted":
                 raise ClaimStatusConflict(
-                    f"The claim is {claim['status']}.",
+                    f"The claim is {claim.status}.",
                     field="claim_id",
-                    details={"status": claim["status"]},
+                    details={"status": claim.status},
                 )
-            await repo.set_status(conn, claim_id, "approved" if approve else "rejected", who.sub)
+            await repo.set_status(session, claim_id, "approved" if approve else "rejected", who.sub)
             await repo.add_action(
-                conn,
+                session,
                 claim_id,
                 "approve" if approve else "reject",
                 who.sub,
@@ -332,60 +352,40 @@ async def decide(
             )
 
     await retry_transaction(attempt)
-    return await read_claim(pool, claim_id)
+    async with db.unit_of_work() as session:
+        return await read_claim(session, claim_id)
 
 
 async def resubmit(
-    pool: asyncpg.Pool, claim_id: uuid.UUID, who: Principal, comment: str | None
-) -> dict[str, Any]:
+    session: AsyncSession, claim_id: uuid.UUID, who: Principal, comment: str | None
+) -> ClaimRead:
     """A rejected claim goes back to finance after the provider has looked at the reasons."""
-    async with pool.acquire() as conn, conn.transaction():
-        claim = await repo.get_claim(conn, claim_id, lock=True)
-        if claim is None or claim["provider_id"] != who.provider_id:
-            raise ClaimNotFound(field="claim_id")
-        if claim["status"] != "rejected":
-            raise ClaimStatusConflict(
-                f"The claim is {claim['status']}.",
-                field="claim_id",
-                details={"status": claim["status"]},
-            )
-        await repo.set_status(conn, claim_id, "submitted")
-        await repo.add_action(conn, claim_id, "resubmit", who.sub, who.role.value, comment)
-    return await read_claim(pool, claim_id)
+    claim = await repo.get_claim(session, claim_id, lock=True)
+    if claim is None or claim.provider_id != who.provider_id:
+        raise ClaimNotFound(field="claim_id")
+    if claim.status != "rejected":
+        raise ClaimStatusConflict(
+            f"The claim is {claim.status}.",
+            field="claim_id",
+            details={"status": claim.status},
+        )
+    await repo.set_status(session, claim_id, "submitted")
+    await repo.add_action(session, claim_id, "resubmit", who.sub, who.role.value, comment)
+    return await read_claim(session, claim_id)
 
 
 async def list_claims(
-    pool: asyncpg.Pool,
+    session: AsyncSession,
     who: Principal,
     *,
     provider_id: str | None,
     status: str | None,
     period: str | None,
     limit: int,
-) -> list[dict[str, Any]]:
+) -> list[ClaimSummary]:
     """Claims the caller may see (a provider its own; finance/auditor those whose regions
     they cover), newest first, without their lines."""
-    async with pool.acquire() as conn:
-        rows = await repo.list_claims(
-            conn, provider_id=provider_id, status=status, period=period, limit=limit
-        )
-    return [
-        {
-            "id": str(c["id"]),
-            "provider_id": c["provider_id"],
-            "period": c["period"],
-            "status": c["status"],
-            "total_fen": int(c["total_fen"]),
-            "subsidy_fen": int(c["subsidy_fen"]),
-            "copay_fen": int(c["copay_fen"]),
-            "count": c["line_count"],
-            "region_codes": list(c["region_codes"]),
-            "submitted_by": c["submitted_by"],
-            "submitted_at": _iso(c["submitted_at"]),
-            "approved_by": c["approved_by"],
-            "approved_at": _iso(c["approved_at"]),
-        }
-        for c in rows
-        if all(who.covers_region(r) for r in c["region_codes"])
-        or who.role.value == "provider_admin"
-    ]
+    rows = await repo.list_claims(
+        session, provider_id=provider_id, status=status, period=period, limit=limit
+    )
+    return [_summary(c) for c in rows if may_list(who, c)]

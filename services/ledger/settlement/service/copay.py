@@ -17,39 +17,40 @@ applied; a co-payment entry whose method the ledger never saw is not claimable
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
 
-import asyncpg
 from pydantic import ValidationError
 
-from services.ledger.schemas import EVENT_PAYLOADS, EventIn
+from services.common.db import Database
+from services.ledger.schemas import CopayMoved, EventIn
 from services.ledger.service import plans
-from services.ledger.settlement import copay_repository as repo
+from services.ledger.settlement.repository import copay as repo
+from services.ledger.settlement.repository.copay import PaidHow
+
+COPAY_EVENTS = ("copay.received", "copay.refunded")  # payload: CopayMoved
 
 
-async def record_methods(pool: asyncpg.Pool, events: list[EventIn]) -> None:
-    """Record how each online co-payment in a batch of events was paid. Runs (and commits)
-    before the batch is applied, so every co-payment entry in the journal has its method; a
-    malformed payload, or a cash one (never posted), is skipped here and rejected by the
-    posting."""
-    rows: list[dict[str, Any]] = []
+def methods_of(events: Sequence[EventIn]) -> list[PaidHow]:
+    """How each online co-payment in a batch of events was paid (pure). A malformed payload,
+    or a cash one (never posted), is left out here and rejected by the posting."""
+    rows: list[PaidHow] = []
     for ev in events:
-        if ev.type not in ("copay.received", "copay.refunded"):
+        if ev.type not in COPAY_EVENTS:
             continue
         try:
-            p = EVENT_PAYLOADS[ev.type].model_validate(ev.payload)
+            p = CopayMoved.model_validate(ev.payload)
         except ValidationError:
             continue
-        if not plans.copay_is_posted(p.method):
-            continue
-        rows.append(
-            {
-                "copayment_id": p.copayment_id,
-                "method": p.method,
-                "redemption_id": p.redemption_id,
-                "provider_id": p.provider_id,
-            }
-        )
+        if plans.copay_is_posted(p.method):
+            rows.append(PaidHow(p.copayment_id, p.method, p.redemption_id, p.provider_id))
+    return rows
+
+
+async def record_methods(db: Database, events: Sequence[EventIn]) -> None:
+    """Record how each online co-payment in a batch of events was paid, in a unit of work of
+    its own that commits before the batch is applied, so every co-payment entry in the
+    journal has its method."""
+    rows = methods_of(events)
     if rows:
-        async with pool.acquire() as conn:
-            await repo.record_methods(conn, rows)
+        async with db.unit_of_work() as session:
+            await repo.record_methods(session, rows)

@@ -12,6 +12,7 @@ import uuid
 from functools import lru_cache
 
 from services.common.crypto import PiiCipher
+from services.ledger.config import LedgerSettings, get_settings
 
 
 @lru_cache(maxsize=4)
@@ -19,15 +20,14 @@ def _cipher(encryption_key: str, hash_key: str) -> PiiCipher:
     return PiiCipher(encryption_key, hash_key)
 
 
-def bank_cipher(settings=None) -> PiiCipher:  # LedgerSettings (imported late)
-    if settings is None:
-        from services.ledger.config import get_settings
-
-        settings = get_settings()
+def bank_cipher(settings: LedgerSettings | None = None) -> PiiCipher:
+    """The cipher of bank account numbers at rest, under the ledger's keys."""
+    settings = settings or get_settings()
     return _cipher(settings.pii_encryption_key, settings.pii_hash_key)
 
 
 def line_context(reference: str) -> bytes:
+    """The AEAD context binding a sealed number to its payment line."""
     return f"payment_line:{reference}".encode()
 
 
