@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, func, insert, literal, select, tuple_, union_all, update
+from sqlalchemy import func, insert, literal, select, tuple_, union_all, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.types import DateTime, Uuid
 from sqlmodel import col
@@ -25,7 +25,7 @@ from services.ledger.settlement.models import (
     PaymentBatch,
     PaymentLine,
 )
-from services.ledger.settlement.repository import any_of
+from services.ledger.settlement.repository import any_of, on_account
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,7 +203,7 @@ def _owed_by_account(entry_ids: Any, code: str) -> Any:
             col(Account.currency),
             -func.sum(col(Posting.amount_fen)),
         )
-        .join(Account, and_(col(Account.id) == col(Posting.account_id), col(Account.code) == code))
+        .join(Account, on_account(code))
         .where(col(Posting.entry_id).in_(entry_ids))
         .group_by(col(Account.id))
         .order_by(col(Account.id))

@@ -6,16 +6,15 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import and_, exists, func, literal, select
+from sqlalchemy import exists, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
 from sqlalchemy.types import Text, Uuid
 from sqlmodel import col
 
 from services.ledger import chart
 from services.ledger.models import Account, Entry, Posting
 from services.ledger.settlement.models import PaymentLine
-from services.ledger.settlement.repository import any_of
+from services.ledger.settlement.repository import any_of, is_reversed, on_account
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +41,6 @@ async def payable_cash_benefits(
 ) -> list[PayableBenefit]:
     """Cash benefit entries of the period (2202 beneficiary payable credited) not reversed
     and in no pending or paid payment line, with the amount owed to the beneficiary."""
-    reversal = aliased(Entry)
     owed = -func.sum(col(Posting.amount_fen))
     stmt = (
         select(
@@ -55,17 +53,11 @@ async def payable_cash_benefits(
             owed,
         )
         .join(Posting, col(Posting.entry_id) == col(Entry.id))
-        .join(
-            Account,
-            and_(
-                col(Account.id) == col(Posting.account_id),
-                col(Account.code) == chart.BENEFICIARY_PAYABLE,
-            ),
-        )
+        .join(Account, on_account(chart.BENEFICIARY_PAYABLE))
         .where(
             col(Entry.kind) == "cash_benefit",
             col(Entry.period) == period,
-            ~exists().where(col(reversal.reverses_entry_id) == col(Entry.id)),
+            ~is_reversed(),
             ~exists().where(
                 col(PaymentLine.cash_entry_id) == col(Entry.id),
                 col(PaymentLine.status) != "failed",

@@ -12,14 +12,13 @@ from typing import Any
 from sqlalchemy import and_, bindparam, exists, func, insert, literal, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
 from sqlalchemy.types import Text
 from sqlmodel import col
 
 from services.ledger import chart
 from services.ledger.models import Account, Entry, Posting
 from services.ledger.settlement.models import Claim, ClaimAction, ClaimLine
-from services.ledger.settlement.repository import any_of
+from services.ledger.settlement.repository import any_of, is_reversed, on_account
 from services.ledger.settlement.repository import copay as copay_repo
 
 LIVE_STATUSES_HIDDEN = ("pending", "abandoned")  # never listed: not (or no longer) a claim
@@ -67,11 +66,6 @@ class ClaimedRedemption:
     beneficiary_id: str | None
 
 
-def _reversed(entry: Any) -> Any:
-    reversal = aliased(Entry)
-    return exists().where(col(reversal.reverses_entry_id) == entry.id)
-
-
 def _live_claim_line(redemption_id: Any) -> Any:
     return and_(col(ClaimLine.redemption_id) == redemption_id, col(ClaimLine.active))
 
@@ -97,18 +91,12 @@ async def claimable(
             -func.sum(col(Posting.amount_fen)),
         )
         .join(Posting, and_(col(Posting.entry_id) == col(Entry.id), col(Posting.line) > 0))
-        .join(
-            Account,
-            and_(
-                col(Account.id) == col(Posting.account_id),
-                col(Account.code) == chart.PROVIDER_PAYABLE,
-            ),
-        )
+        .join(Account, on_account(chart.PROVIDER_PAYABLE))
         .where(
             col(Entry.kind) == "redemption",
             col(Entry.provider_id) == provider_id,
             col(Entry.period) == period,
-            ~_reversed(Entry),
+            ~is_reversed(),
             ~exists().where(_live_claim_line(col(Entry.ref))),
         )
         .group_by(col(Entry.id))
@@ -127,8 +115,8 @@ async def redemption_facts(session: AsyncSession, ids: list[str]) -> list[Redemp
     k = asked.render_derived(name="k")
     owed = (
         select(-func.sum(col(Posting.amount_fen)))
-        .join(Account, col(Account.id) == col(Posting.account_id))
-        .where(col(Posting.entry_id) == col(Entry.id), col(Account.code) == chart.PROVIDER_PAYABLE)
+        .join(Account, on_account(chart.PROVIDER_PAYABLE))
+        .where(col(Posting.entry_id) == col(Entry.id))
         .scalar_subquery()
     )
     holder = select(col(ClaimLine.claim_id)).where(_live_claim_line(k.c.id)).scalar_subquery()
@@ -142,7 +130,7 @@ async def redemption_facts(session: AsyncSession, ids: list[str]) -> list[Redemp
         col(Entry.voucher_id),
         col(Entry.beneficiary_id),
         owed,
-        _reversed(Entry),
+        is_reversed(),
         holder,
     ).select_from(
         k.outerjoin(Entry, and_(col(Entry.kind) == "redemption", col(Entry.ref) == k.c.id))

@@ -7,9 +7,8 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import and_, exists, func, insert, literal, or_, select, update
+from sqlalchemy import and_, exists, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -20,6 +19,11 @@ from services.ledger.settlement.models import (
     Claim,
     ClaimCopayLine,
     CopaymentMethod,
+)
+from services.ledger.settlement.repository import (
+    claim_regions_within,
+    on_account,
+    region_within,
 )
 
 COPAY_KINDS = ("copay_received", "copay_refunded")
@@ -78,22 +82,6 @@ class CopaySide:
     strays: list[StrayCopayLine]
 
 
-def region_within(column: Any, prefix: str) -> Any:
-    return col(column).startswith(prefix)
-
-
-def claim_regions_within(prefix: str) -> Any:
-    """Some region of the claim lies within the prefix."""
-    region = func.unnest(col(Claim.region_codes)).column_valued("r")
-    return exists(select(literal(1)).where(region.startswith(prefix)))
-
-
-def _payable_credit() -> Any:
-    return and_(
-        col(Account.id) == col(Posting.account_id), col(Account.code) == chart.PROVIDER_PAYABLE
-    )
-
-
 async def record_methods(session: AsyncSession, rows: Sequence[PaidHow]) -> None:
     """Keep how each co-payment was paid (first word wins; the voucher service never
     changes a co-payment's method)."""
@@ -133,7 +121,7 @@ async def claimable(session: AsyncSession, provider_id: str, period: str) -> lis
             owed,
         )
         .join(Posting, col(Posting.entry_id) == col(Entry.id))
-        .join(Account, _payable_credit())
+        .join(Account, on_account(chart.PROVIDER_PAYABLE))
         .join(
             CopaymentMethod,
             and_(
@@ -247,7 +235,7 @@ async def reconciliation(session: AsyncSession, period: str, prefix: str) -> Cop
             claimed,
         )
         .join(Posting, col(Posting.entry_id) == col(Entry.id))
-        .join(Account, _payable_credit())
+        .join(Account, on_account(chart.PROVIDER_PAYABLE))
         .outerjoin(CopaymentMethod, col(CopaymentMethod.copayment_id) == col(Entry.ref))
         .where(
             col(Entry.kind).in_(COPAY_KINDS),

@@ -4,23 +4,23 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import Any
 
-from sqlalchemy import and_, cast, exists, func, or_, select
+from sqlalchemy import and_, cast, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
 from sqlalchemy.types import BigInteger, Text
 from sqlmodel import col
 
 from services.ledger import chart
 from services.ledger.models import Account, Entry, Posting
 from services.ledger.settlement.models import Claim, ClaimLine, PaymentLine
-from services.ledger.settlement.repository import any_of
-from services.ledger.settlement.repository.copay import (
-    COPAY_KINDS,
+from services.ledger.settlement.repository import (
+    any_of,
     claim_regions_within,
+    is_reversed,
+    on_account,
     region_within,
 )
+from services.ledger.settlement.repository.copay import COPAY_KINDS
 
 # Entry kinds that explain a movement of provider payable; any other is UNEXPLAINED_PAYABLE.
 EXPLAINED_KINDS = ("redemption", "redemption_void", "settlement_payment", *COPAY_KINDS)
@@ -90,10 +90,6 @@ class LedgerSide:
     copays: list[CopayNet]
 
 
-def _account(code: str) -> Any:
-    return and_(col(Account.id) == col(Posting.account_id), col(Account.code) == code)
-
-
 async def ledger_side(
     session: AsyncSession, period: str, prefix: str, ids: list[str], copay_ids: list[str]
 ) -> LedgerSide:
@@ -102,11 +98,10 @@ async def ledger_side(
     vouchers-outstanding balances; claims with the payments posted for them; co-payment
     clearing per co-payment."""
     of_period = and_(col(Entry.period) == period, region_within(Entry.region_code, prefix))
-    reversal = aliased(Entry)
     owed = (
         select(-func.sum(col(Posting.amount_fen)))
-        .join(Account, col(Account.id) == col(Posting.account_id))
-        .where(col(Posting.entry_id) == col(Entry.id), col(Account.code) == chart.PROVIDER_PAYABLE)
+        .join(Account, on_account(chart.PROVIDER_PAYABLE))
+        .where(col(Posting.entry_id) == col(Entry.id))
         .scalar_subquery()
     )
     holder = (
@@ -120,7 +115,7 @@ async def ledger_side(
         col(Entry.provider_id),
         col(Entry.region_code),
         owed,
-        exists().where(col(reversal.reverses_entry_id) == col(Entry.id)),
+        is_reversed(),
         holder,
     ).where(col(Entry.kind) == "redemption", or_(of_period, col(Entry.ref) == any_of(ids)))
     stray = (
@@ -131,7 +126,7 @@ async def ledger_side(
             func.sum(col(Posting.amount_fen)),
         )
         .select_from(Posting)
-        .join(Account, _account(chart.PROVIDER_PAYABLE))
+        .join(Account, on_account(chart.PROVIDER_PAYABLE))
         .join(Entry, col(Entry.id) == col(Posting.entry_id))
         .where(
             col(Posting.period) == period,
@@ -157,7 +152,7 @@ async def ledger_side(
         select(func.sum(col(Posting.amount_fen)))
         .select_from(PaymentLine)
         .join(Posting, col(Posting.entry_id) == col(PaymentLine.entry_id))
-        .join(Account, _account(chart.PROVIDER_PAYABLE))
+        .join(Account, on_account(chart.PROVIDER_PAYABLE))
         .where(col(PaymentLine.claim_id) == col(Claim.id), col(PaymentLine.status) == "paid")
         .scalar_subquery()
     )
@@ -174,7 +169,7 @@ async def ledger_side(
     copays = (
         select(col(Entry.ref), func.sum(col(Posting.amount_fen)))
         .join(Posting, col(Posting.entry_id) == col(Entry.id))
-        .join(Account, _account(chart.COPAY_CLEARING))
+        .join(Account, on_account(chart.COPAY_CLEARING))
         .where(
             col(Entry.kind).in_(COPAY_KINDS),
             or_(of_period, col(Entry.ref) == any_of(copay_ids)),
@@ -220,7 +215,7 @@ async def copay_split(session: AsyncSession, copay_ids: list[str]) -> list[Copay
             func.coalesce(-amount.filter(col(Entry.kind) == "copay_refunded"), 0),
         )
         .join(Posting, col(Posting.entry_id) == col(Entry.id))
-        .join(Account, _account(chart.COPAY_CLEARING))
+        .join(Account, on_account(chart.COPAY_CLEARING))
         .where(col(Entry.kind).in_(COPAY_KINDS), col(Entry.ref) == any_of(copay_ids))
         .group_by(col(Entry.ref))
     )

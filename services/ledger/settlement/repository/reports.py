@@ -12,6 +12,7 @@ from sqlmodel import col
 from services.ledger import chart
 from services.ledger.models import Account, Entry, Posting
 from services.ledger.settlement.models import Claim
+from services.ledger.settlement.repository import on_account
 from services.ledger.settlement.repository.reconciliation import EXPLAINED_KINDS
 
 COPAY_SOURCE = "copay"  # the funding source of online co-payments on provider payable
@@ -78,13 +79,7 @@ async def payable_movements(
             func.array_agg(distinct(col(Account.region_code))),
         )
         .select_from(Posting)
-        .join(
-            Account,
-            and_(
-                col(Account.id) == col(Posting.account_id),
-                col(Account.code) == chart.PROVIDER_PAYABLE,
-            ),
-        )
+        .join(Account, on_account(chart.PROVIDER_PAYABLE))
         .join(Entry, col(Entry.id) == col(Posting.entry_id))
         .where(col(Account.provider_id) == provider_id)
     )
