@@ -12,7 +12,7 @@ import uuid
 import asyncpg
 
 from services.common.migrate import downgrade, upgrade
-from services.ledger.settlement.secrets import bank_cipher, line_context, open_file
+from services.ledger.settlement.service.secrets import bank_cipher, line_context, open_file
 from tests.settlement.test_batches import _approved_claim
 
 NUMBER = "6222021234567890123"  # tests/provider/conftest.py application()

@@ -12,7 +12,8 @@ import asyncpg
 import pytest
 
 from services.common.auth import Role
-from services.ledger.settlement import copay_repository as copay_repo_ledger
+from services.common.db import Database
+from services.ledger.settlement.repository import copay as copay_repo_ledger
 from services.voucher.repository import copay as copay_repo
 from services.voucher.service import copay as copay_service
 from services.voucher.service.copay import StripeGateway
@@ -275,15 +276,17 @@ async def test_a_refund_after_the_claim_is_recovered_from_a_later_claim(settle, 
         params={"period": s.period, "region_code": "450100"},
     )
     assert r.json()["copay_settlement"]["refunds_to_recover_fen"] == 2_000
-    conn = await s.owner()
+    db = Database(s.ldb.owner_url, pool_size=1)
     try:
-        later = await copay_repo_ledger.claimable(conn, pid, _next_period(s.period, 2))
-        assert [(row["kind"], int(row["amount_fen"])) for row in later] == [
-            ("copay_refunded", -2_000)
-        ]
-        assert await copay_repo_ledger.claimable(conn, pid, _next_period(s.period, -1)) == []
+        async with db.unit_of_work() as session:
+            later = await copay_repo_ledger.claimable(session, pid, _next_period(s.period, 2))
+            assert [(row.kind, int(row.amount_fen)) for row in later] == [
+                ("copay_refunded", -2_000)
+            ]
+            earlier = _next_period(s.period, -1)
+            assert await copay_repo_ledger.claimable(session, pid, earlier) == []
     finally:
-        await conn.close()
+        await db.dispose()
     # in this period: the next claim with enough subsidy takes it back
     await s.redeem(term, 10_000)
     await s.deliver()

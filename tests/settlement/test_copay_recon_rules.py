@@ -4,12 +4,20 @@ provider's money and are never expected in the ledger; online ones still are."""
 from __future__ import annotations
 
 from services.ledger.service import plans
-from services.ledger.settlement.reconciliation import compare, compare_copay_claims
+from services.ledger.settlement.repository.copay import CopayEntryCheck, CopaySide
+from services.ledger.settlement.repository.reconciliation import CopayNet, LedgerSide
+from services.ledger.settlement.service.discrepancies import compare, compare_copay_claims
 
 
 def _sides(copayments, copays):
     voucher = {"redemptions": [], "balances": [], "copayments": copayments}
-    ledger = {"redemptions": [], "stray": [], "payments": [], "outstanding": [], "copays": copays}
+    ledger = LedgerSide(
+        redemptions=[],
+        stray=[],
+        payments=[],
+        outstanding=[],
+        copays=[CopayNet(**c) for c in copays],
+    )
     return voucher, ledger
 
 
@@ -56,25 +64,27 @@ def test_a_cash_copayment_the_ledger_holds_is_named_on_the_ledger_side():
 
 
 def test_copay_settlement_totals_are_online_only():
-    side = {
-        "entries": [
-            {
-                "entry_id": "e1",
-                "copayment_id": "web-1",
-                "method": "stripe",
-                "posted_fen": 2_000,
-                "claimed_fen": None,
-            },
-            {
-                "entry_id": "e2",
-                "copayment_id": "cash-1",
-                "method": "cash",
-                "posted_fen": 1_500,
-                "claimed_fen": None,
-            },
+    side = CopaySide(
+        entries=[
+            CopayEntryCheck(
+                entry_id="e1",
+                copayment_id="web-1",
+                provider_id=None,
+                method="stripe",
+                posted_fen=2_000,
+                claimed_fen=None,
+            ),
+            CopayEntryCheck(
+                entry_id="e2",
+                copayment_id="cash-1",
+                provider_id=None,
+                method="cash",
+                posted_fen=1_500,
+                claimed_fen=None,
+            ),
         ],
-        "strays": [],
-    }
+        strays=[],
+    )
     found, totals = compare_copay_claims(side)
     assert found == []
     assert totals == {

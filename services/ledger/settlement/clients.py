@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NotRequired, TypedDict, cast
 
 import httpx
 
@@ -21,7 +21,63 @@ from services.ledger.settlement.errors import (
 )
 
 
-@dataclass
+class VoucherRedemption(TypedDict):
+    """A redemption as the voucher service has it (GET /v1/internal/reconciliation)."""
+
+    id: str
+    provider_id: str
+    subsidy_fen: int
+    copay_fen: int
+    status: str
+    claim_id: NotRequired[str | None]
+    day_on: str
+    program_code: str
+    budget_region_code: str
+
+
+class VoucherCopayment(TypedDict):
+    id: str
+    redemption_id: str
+    method: NotRequired[str | None]
+    captured_fen: int
+    refunded_fen: int
+    payment_intent_id: NotRequired[str | None]
+
+
+class VoucherBalance(TypedDict):
+    program_code: str
+    budget_region_code: str
+    balance_fen: int
+
+
+class VoucherSide(TypedDict):
+    """The voucher side of a period and region's reconciliation, from one snapshot."""
+
+    redemptions: list[VoucherRedemption]
+    balances: list[VoucherBalance]
+    copayments: NotRequired[list[VoucherCopayment]]
+
+
+class PayoutAccount(TypedDict):
+    """A person's payout account (POST /v1/internal/beneficiaries/payout-accounts); the
+    account fields are null when the person has none."""
+
+    beneficiary_id: str
+    account_name: str | None
+    bank_name: str | None
+    account_number: str | None
+
+
+class StripePayment(TypedDict):
+    """A succeeded PaymentIntent with what was refunded of its charge."""
+
+    payment_intent_id: str
+    charge_id: str | None
+    captured_fen: int
+    refunded_fen: int
+
+
+@dataclass(frozen=True, slots=True)
 class ClaimAnswer:
     """What the voucher service said to a claim: ok, or which ids it refused and why."""
 
@@ -69,7 +125,7 @@ class VoucherClient(_ServiceClient):
             False, error.get("code") or f"HTTP_{resp.status_code}", tuple(str(x) for x in refused)
         )
 
-    async def reconciliation(self, period: str, region_code: str) -> dict[str, Any]:
+    async def reconciliation(self, period: str, region_code: str) -> VoucherSide:
         """GET /v1/internal/reconciliation: the voucher side for a period and region."""
         try:
             resp = await self.http.get(
@@ -82,13 +138,13 @@ class VoucherClient(_ServiceClient):
             raise VoucherUnavailable() from exc
         if resp.status_code != 200:
             raise VoucherUnavailable()
-        return resp.json()
+        return cast(VoucherSide, resp.json())
 
-    async def payout_accounts(self, beneficiary_ids: list[str]) -> dict[str, dict[str, Any]]:
+    async def payout_accounts(self, beneficiary_ids: list[str]) -> dict[str, PayoutAccount]:
         """POST /v1/internal/beneficiaries/payout-accounts: each known person's payout
         account (full number: we are a service), keyed by beneficiary id. A person missing
         from the answer is unknown to the voucher service."""
-        out: dict[str, dict[str, Any]] = {}
+        out: dict[str, PayoutAccount] = {}
         ids = sorted(set(beneficiary_ids))
         for i in range(0, len(ids), 1000):
             try:
@@ -107,7 +163,7 @@ class VoucherClient(_ServiceClient):
         return out
 
 
-@dataclass
+@dataclass(frozen=True, slots=True)
 class BankAccount:
     provider_id: str
     payee_name: str
@@ -171,7 +227,7 @@ class StripeReader:
             after = data[-1]["id"]
         return out
 
-    async def payments(self) -> dict[str, Any]:
+    async def payments(self) -> dict[str, StripePayment]:
         """Succeeded PaymentIntents carrying a `redemption_id` and every refund, keyed for
         matching: intents by redemption id, refunds summed by charge id."""
         intents = [
@@ -185,7 +241,7 @@ class StripeReader:
                 refunds[str(rf.get("charge"))] = refunds.get(str(rf.get("charge")), 0) + int(
                     rf.get("amount") or 0
                 )
-        by_redemption: dict[str, dict[str, Any]] = {}
+        by_redemption: dict[str, StripePayment] = {}
         for pi in intents:
             charge = pi.get("latest_charge")
             charge_id = charge.get("id") if isinstance(charge, dict) else charge

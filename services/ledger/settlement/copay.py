@@ -1,55 +1,32 @@
-"""Co-payments in settlement: which are owed to the provider through us, and how the ledger
-knows.
+"""Temporary bridge, to be deleted when the one-design branches merge (issue 13).
 
-Rule (docs/settlement.md, "Co-payments owed to providers"): a co-payment the family paid
-online (Stripe) is collected by the department (1102 co-payment clearing) and owed to the
-provider (2201, funding source `copay`); the provider claims it with the period's subsidy, as
-the claim's co-payment part, net of refunds (one line per `copay_received` /
-`copay_refunded` entry), and it is paid in the same payment line. A cash co-payment is
-already in the provider's hands: the ledger posts nothing for it (service/plans.py,
-`copay_is_posted`), so there is nothing to claim or pay.
-
-The journal entry of a co-payment does not carry how it was paid, so the method of each
-posted (online) `copay.*` event is recorded (`copayment_method`) before the events are
-applied; a co-payment entry whose method the ledger never saw is not claimable
-(reconciliation names it COPAY_METHOD_UNKNOWN).
+The ledger core's events route (services/ledger/api.py) still calls
+`settlement.copay.record_methods(raw_pool, events)`. The settlement function is now
+`services.ledger.settlement.service.copay.record_methods(db, events)`: it takes the
+service's `Database` and records in a unit of work of its own. Until the route passes its
+Database, this keeps the old call working on the pool it is given.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
 
 import asyncpg
-from pydantic import ValidationError
 
-from services.ledger.schemas import EVENT_PAYLOADS, EventIn
-from services.ledger.service import plans
-from services.ledger.settlement import copay_repository as repo
+from services.ledger.schemas import EventIn
+from services.ledger.settlement.service.copay import methods_of
 
 
-async def record_methods(pool: asyncpg.Pool, events: list[EventIn]) -> None:
-    """Record how each online co-payment in a batch of events was paid. Runs (and commits)
-    before the batch is applied, so every co-payment entry in the journal has its method; a
-    malformed payload, or a cash one (never posted), is skipped here and rejected by the
-    posting."""
-    rows: list[dict[str, Any]] = []
-    for ev in events:
-        if ev.type not in ("copay.received", "copay.refunded"):
-            continue
-        try:
-            p = EVENT_PAYLOADS[ev.type].model_validate(ev.payload)
-        except ValidationError:
-            continue
-        if not plans.copay_is_posted(p.method):
-            continue
-        rows.append(
-            {
-                "copayment_id": p.copayment_id,
-                "method": p.method,
-                "redemption_id": p.redemption_id,
-                "provider_id": p.provider_id,
-            }
-        )
+async def record_methods(pool: asyncpg.Pool, events: Sequence[EventIn]) -> None:
+    rows = methods_of(events)
     if rows:
         async with pool.acquire() as conn:
-            await repo.record_methods(conn, rows)
+            await conn.execute(
+                "INSERT INTO copayment_method (copayment_id, method, redemption_id, provider_id) "
+                "SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[]) "
+                "ON CONFLICT (copayment_id) DO NOTHING",
+                [r.copayment_id for r in rows],
+                [r.method for r in rows],
+                [r.redemption_id for r in rows],
+                [r.provider_id for r in rows],
+            )

@@ -1,4 +1,7 @@
-"""Refusals of settlement. Codes are stable; docs/settlement.md lists them."""
+"""Refusals of settlement, one class each: its part of the ledger's error catalogue
+(docs/errors.md is generated from it). Codes are stable; docs/settlement.md explains them.
+What the settlement tables' triggers raise is catalogued with the ledger's (services/ledger/
+errors.py)."""
 
 from __future__ import annotations
 
@@ -81,6 +84,11 @@ class ConfirmationInvalid(InvalidInput):
 
     code = "CONFIRMATION_INVALID"
     message = "The confirmation file does not match the batch."
+
+
+class FileTooLarge(InvalidInput):
+    code = "FILE_TOO_LARGE"
+    message = "The file is too large."
 
 
 class StripeUnavailable(ServiceUnavailable):

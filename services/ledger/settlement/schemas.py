@@ -1,4 +1,7 @@
-"""Request bodies of settlement (responses are plain dicts documented in docs/settlement.md)."""
+"""Request and response shapes of settlement (docs/settlement.md explains each field).
+
+Timestamps in responses are ISO 8601 text as the database gave them (`+00:00`), ids as text.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +9,16 @@ import uuid
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from typing_extensions import TypedDict
 
 Period = Annotated[str, StringConstraints(pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$")]
+RegionCode = Annotated[str, StringConstraints(pattern=r"^[0-9]{6}([0-9]{3}){0,2}$")]
 Key = Annotated[str, StringConstraints(min_length=8, max_length=200)]
 Id = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 Text = Annotated[str, StringConstraints(min_length=1, max_length=2000, strip_whitespace=True)]
+
+
+# --- requests -------------------------------------------------------------------------------
 
 
 class ClaimCreate(BaseModel):
@@ -45,13 +53,11 @@ class BatchCreate(BaseModel):
     regions lie within `region_code`."""
 
     model_config = ConfigDict(extra="forbid")
-    region_code: Annotated[str, StringConstraints(pattern=r"^[0-9]{6}([0-9]{3}){0,2}$")]
+    region_code: RegionCode
     claim_ids: list[uuid.UUID] | None = Field(default=None, min_length=1, max_length=5000)
     idempotency_key: Key
     # Also pay the nursing-subsidy cash benefits (2202) of this period within the region.
-    cash_benefit_period: Annotated[
-        str | None, StringConstraints(pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$")
-    ] = None
+    cash_benefit_period: Period | None = None
     # False: cash benefits only (requires cash_benefit_period, no claim_ids).
     include_claims: bool = True
 
@@ -62,3 +68,266 @@ class BatchCreate(BaseModel):
         ):
             raise ValueError("include_claims false needs cash_benefit_period and no claim_ids")
         return self
+
+
+# --- claims ---------------------------------------------------------------------------------
+
+
+class ClaimRedemptionRead(BaseModel):
+    redemption_id: str
+    entry_id: str
+    amount_fen: int
+    posted_at: str
+    voucher_id: str | None
+    beneficiary_id: str | None
+
+
+class ClaimCopaymentRead(BaseModel):
+    """A co-payment entry of a claim: received positive, refunded negative."""
+
+    copayment_id: str
+    entry_id: str
+    kind: str
+    amount_fen: int
+    redemption_id: str | None
+    posted_at: str
+
+
+class ClaimableRead(BaseModel):
+    provider_id: str
+    period: str
+    total_fen: int
+    subsidy_fen: int
+    copay_fen: int
+    count: int
+    redemptions: list[ClaimRedemptionRead]
+    copayments: list[ClaimCopaymentRead]
+
+
+class ClaimActionRead(BaseModel):
+    action: str
+    actor: str
+    role: str
+    comment: str | None
+    reasons: list[str] | None
+    at: str
+
+
+class ClaimSummary(BaseModel):
+    """A claim without its lines (lists)."""
+
+    id: str
+    provider_id: str
+    period: str
+    status: str
+    total_fen: int
+    subsidy_fen: int
+    copay_fen: int
+    count: int
+    region_codes: list[str]
+    submitted_by: str
+    submitted_at: str | None
+    approved_by: str | None
+    approved_at: str | None
+
+
+class ClaimList(BaseModel):
+    items: list[ClaimSummary]
+
+
+class ClaimRead(BaseModel):
+    id: str
+    provider_id: str
+    period: str
+    region_codes: list[str]
+    status: str
+    total_fen: int
+    subsidy_fen: int
+    copay_fen: int
+    count: int
+    submitted_by: str
+    submitted_at: str | None
+    approved_by: str | None
+    approved_at: str | None
+    redemptions: list[ClaimRedemptionRead]
+    copayments: list[ClaimCopaymentRead]
+    history: list[ClaimActionRead]
+
+
+# --- payment batches and cash benefits ------------------------------------------------------
+
+
+class CashBenefitRead(BaseModel):
+    benefit_id: str
+    entry_id: str
+    beneficiary_id: str
+    program_code: str | None
+    period: str
+    amount_fen: int
+
+
+class NotPayableCashBenefit(CashBenefitRead):
+    """`reason`: NO_PAYOUT_ACCOUNT or BENEFICIARY_UNKNOWN."""
+
+    reason: str
+
+
+class PayableCashBenefit(CashBenefitRead):
+    bank_name: str
+    account_number_masked: str
+
+
+class CashBenefitsPayable(BaseModel):
+    period: str
+    region_code: str
+    total_fen: int
+    payable: list[PayableCashBenefit]
+    not_payable: list[NotPayableCashBenefit]
+
+
+class BatchLineRead(BaseModel):
+    reference: str
+    payee_kind: str
+    claim_id: str | None
+    provider_id: str | None
+    beneficiary_id: str | None
+    cash_benefit_entry_id: str | None
+    payee_name: str
+    bank_name: str
+    account_number_masked: str
+    amount_fen: int
+    status: str
+    entry_id: str | None
+    failure_reason: str | None
+
+
+class BatchRead(BaseModel):
+    id: str
+    reference: str
+    region_code: str
+    total_fen: int
+    count: int
+    file_sha256: str
+    created_by: str
+    created_at: str
+    not_payable: list[NotPayableCashBenefit]
+    lines: list[BatchLineRead]
+
+
+class BatchSummaryRead(BaseModel):
+    """`state`: pending, paid or partly_failed (service/batch_rules.py)."""
+
+    id: str
+    reference: str
+    region_code: str
+    total_fen: int
+    count: int
+    created_by: str
+    created_at: str
+    lines_pending: int
+    lines_paid: int
+    lines_failed: int
+    paid_fen: int
+    state: str
+
+
+class BatchPage(BaseModel):
+    items: list[BatchSummaryRead]
+    next_cursor: str | None
+
+
+class ConfirmationOutcome(TypedDict):
+    """What importing a confirmation file did (kept with the file, answered again for it)."""
+
+    paid: list[str]
+    failed: list[str]
+    unchanged: list[str]
+    paid_fen: int
+    file_sha256: str
+
+
+class ConfirmationRead(BaseModel):
+    paid: list[str]
+    failed: list[str]
+    unchanged: list[str]
+    paid_fen: int
+    file_sha256: str
+    duplicate_file: bool
+
+
+# --- statements and aging -------------------------------------------------------------------
+
+
+class StatementRead(BaseModel):
+    """closing = opening + redemptions - voids + copay_received - copay_refunded - payments
+    + other."""
+
+    provider_id: str
+    period: str
+    opening_fen: int
+    redemptions_fen: int
+    voids_fen: int
+    copay_received_fen: int
+    copay_refunded_fen: int
+    payments_fen: int
+    copay_paid_fen: int
+    other_fen: int
+    closing_fen: int
+    copay_closing_fen: int
+
+
+# Bucket keys start with a digit, so these are TypedDicts (a model field cannot be so named).
+AgingTotals = TypedDict(
+    "AgingTotals", {"0_30_fen": int, "31_60_fen": int, "61_90_fen": int, "over_90_fen": int}
+)
+AgingProvider = TypedDict(
+    "AgingProvider",
+    {
+        "provider_id": str,
+        "oldest_days": int,
+        "total_fen": int,
+        "copay_fen": int,
+        "0_30_fen": int,
+        "31_60_fen": int,
+        "61_90_fen": int,
+        "over_90_fen": int,
+    },
+)
+
+
+class AgingRead(BaseModel):
+    providers: list[AgingProvider]
+    totals: AgingTotals
+
+
+# --- reconciliation -------------------------------------------------------------------------
+
+
+class Discrepancy(TypedDict):
+    """One way the sides disagree: `side` is the one that is out (voucher, ledger,
+    settlement or stripe), `amount_fen` by how much."""
+
+    kind: str
+    record: str
+    side: str
+    amount_fen: int
+    detail: str
+
+
+class CopaySettlement(TypedDict):
+    """Online co-payments owed to providers: received = claimed + unclaimed."""
+
+    received_fen: int
+    claimed_fen: int
+    unclaimed_fen: int
+    refunds_to_recover_fen: int
+
+
+class ReconciliationRead(BaseModel):
+    ok: bool
+    period: str
+    region_code: str
+    redemptions_checked: int
+    stripe_checked: bool
+    copay_settlement: CopaySettlement
+    discrepancies: list[Discrepancy]

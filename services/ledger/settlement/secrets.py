@@ -1,49 +1,13 @@
-"""Bank account numbers at rest in the ledger: the payment lines and the stored instruction
-file are encrypted with PiiCipher (AES-256-GCM) under the ledger's own key, each bound to its
-row by the AEAD context, shown masked (last four), and never logged.
+"""Temporary bridge, to be deleted when the one-design branches merge (issue 13): migration
+ledger_0110 still imports this path; the ledger branch makes it self-contained. The module
+is services.ledger.settlement.service.secrets."""
 
-The key is `YIYANG_LEDGER_PII_ENCRYPTION_KEY` (with `..._PII_HASH_KEY`, which PiiCipher
-needs); the development keys are refused outside development and test (LedgerSettings).
-"""
+from services.ledger.settlement.service.secrets import (
+    bank_cipher,
+    line_context,
+    mask_number,
+    open_file,
+    seal_file,
+)
 
-from __future__ import annotations
-
-import uuid
-from functools import lru_cache
-
-from services.common.crypto import PiiCipher
-
-
-@lru_cache(maxsize=4)
-def _cipher(encryption_key: str, hash_key: str) -> PiiCipher:
-    return PiiCipher(encryption_key, hash_key)
-
-
-def bank_cipher(settings=None) -> PiiCipher:  # LedgerSettings (imported late)
-    if settings is None:
-        from services.ledger.config import get_settings
-
-        settings = get_settings()
-    return _cipher(settings.pii_encryption_key, settings.pii_hash_key)
-
-
-def line_context(reference: str) -> bytes:
-    return f"payment_line:{reference}".encode()
-
-
-def batch_context(batch_id: uuid.UUID | str) -> bytes:
-    return f"payment_batch:{batch_id}".encode()
-
-
-def mask_number(number: str) -> str:
-    """6222021234567890123 -> ***************0123: the last four only."""
-    return "*" * max(len(number) - 4, 0) + number[-4:]
-
-
-def seal_file(box: PiiCipher, batch_id: uuid.UUID | str, body: bytes) -> bytes:
-    """The instruction file (UTF-8 text) encrypted; `open_file` gives back the same bytes."""
-    return box.encrypt(body.decode("utf-8"), context=batch_context(batch_id))
-
-
-def open_file(box: PiiCipher, batch_id: uuid.UUID | str, blob: bytes) -> bytes:
-    return box.decrypt(blob, context=batch_context(batch_id)).encode("utf-8")
+__all__ = ["bank_cipher", "line_context", "mask_number", "open_file", "seal_file"]

@@ -1,4 +1,5 @@
-"""Reconciliation for a period and region, three ways, to the fen.
+"""Reconciliation's three-way comparison, pure (no I/O): the voucher side (its JSON), the
+ledger side (repository/reconciliation.py) and Stripe's records, to the fen.
 
 Rules (docs/settlement.md, "Reconciliation"); each discrepancy names its kind, the record,
 the side that is out (voucher, ledger or settlement) and the amount in fen:
@@ -26,34 +27,23 @@ the side that is out (voucher, ledger or settlement) and the amount in fen:
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
 
-import asyncpg
-
-from services.common import export
-from services.common.regions import significant_prefix
-from services.ledger.settlement import copay_repository as copay_repo
-from services.ledger.settlement import recon_repository as repo
-from services.ledger.settlement.clients import StripeReader, VoucherClient
-
-COLUMNS = ("kind", "record", "side", "amount_fen", "detail")
+from services.ledger.settlement.clients import StripePayment, VoucherSide
+from services.ledger.settlement.repository.copay import CopaySide
+from services.ledger.settlement.repository.reconciliation import CopaySplit, LedgerSide
+from services.ledger.settlement.schemas import CopaySettlement, Discrepancy
 
 
-def _d(kind: str, record: str, side: str, amount: int, detail: str) -> dict[str, Any]:
-    return {
-        "kind": kind,
-        "record": record,
-        "side": side,
-        "amount_fen": int(amount),
-        "detail": detail,
-    }
+def _d(kind: str, record: str, side: str, amount: int, detail: str) -> Discrepancy:
+    return Discrepancy(kind=kind, record=record, side=side, amount_fen=int(amount), detail=detail)
 
 
-def compare(voucher: dict[str, Any], ledger: dict[str, list[Any]]) -> list[dict[str, Any]]:
-    """The discrepancies between the voucher side and the ledger side (pure)."""
-    out: list[dict[str, Any]] = []
+def compare(voucher: VoucherSide, ledger: LedgerSide) -> list[Discrepancy]:
+    """The discrepancies between the voucher side and the ledger side."""
+    out: list[Discrepancy] = []
     v_by_id = {r["id"]: r for r in voucher["redemptions"]}
-    l_by_id = {r["redemption_id"]: r for r in ledger["redemptions"]}
+    l_by_id = {r.redemption_id: r for r in ledger.redemptions}
     for rid, v in v_by_id.items():
         e = l_by_id.get(rid)
         live = v["status"] != "voided"
@@ -69,7 +59,7 @@ def compare(voucher: dict[str, Any], ledger: dict[str, list[Any]]) -> list[dict[
                     )
                 )
             continue
-        if live and e["reversed"]:
+        if live and e.reversed:
             out.append(
                 _d(
                     "REVERSED_IN_LEDGER",
@@ -79,44 +69,44 @@ def compare(voucher: dict[str, Any], ledger: dict[str, list[Any]]) -> list[dict[
                     "reversed in the ledger, live in the voucher service",
                 )
             )
-        if not live and not e["reversed"]:
+        if not live and not e.reversed:
             out.append(
                 _d(
                     "VOID_NOT_POSTED",
                     f"redemption:{rid}",
                     "ledger",
-                    e["amount_fen"],
+                    e.amount_fen or 0,
                     "voided in the voucher service, still payable in the ledger",
                 )
             )
-        if int(e["amount_fen"] or 0) != v["subsidy_fen"]:
+        if (e.amount_fen or 0) != v["subsidy_fen"]:
             out.append(
                 _d(
                     "AMOUNT_MISMATCH",
                     f"redemption:{rid}",
                     "ledger",
-                    int(e["amount_fen"] or 0) - v["subsidy_fen"],
-                    f"voucher {v['subsidy_fen']} fen, ledger {e['amount_fen']} fen",
+                    (e.amount_fen or 0) - v["subsidy_fen"],
+                    f"voucher {v['subsidy_fen']} fen, ledger {e.amount_fen} fen",
                 )
             )
-        if (v.get("claim_id") or None) != (e["claim_id"] or None):
+        if (v.get("claim_id") or None) != (e.claim_id or None):
             out.append(
                 _d(
                     "CLAIM_MISMATCH",
                     f"redemption:{rid}",
                     "settlement",
                     v["subsidy_fen"],
-                    f"voucher claim {v.get('claim_id')}, ledger claim {e['claim_id']}",
+                    f"voucher claim {v.get('claim_id')}, ledger claim {e.claim_id}",
                 )
             )
-        if e["claim_id"] and e["reversed"]:
+        if e.claim_id and e.reversed:
             out.append(
                 _d(
                     "CLAIMED_BUT_VOIDED",
                     f"redemption:{rid}",
                     "settlement",
-                    e["amount_fen"],
-                    f"in claim {e['claim_id']} but reversed",
+                    e.amount_fen or 0,
+                    f"in claim {e.claim_id} but reversed",
                 )
             )
     for rid, e in l_by_id.items():
@@ -126,31 +116,30 @@ def compare(voucher: dict[str, Any], ledger: dict[str, list[Any]]) -> list[dict[
                     "MISSING_IN_VOUCHER",
                     f"redemption:{rid}",
                     "voucher",
-                    e["amount_fen"] or 0,
-                    f"ledger entry {e['entry_id']}",
+                    e.amount_fen or 0,
+                    f"ledger entry {e.entry_id}",
                 )
             )
-    for s in ledger["stray"]:
+    for s in ledger.stray:
         out.append(
             _d(
                 "UNEXPLAINED_PAYABLE",
-                f"entry:{s['entry_id']}",
+                f"entry:{s.entry_id}",
                 "ledger",
-                -int(s["amount_fen"]),
-                f"{s['kind']} posting on provider payable ({s['provider_id']})",
+                -s.amount_fen,
+                f"{s.kind} posting on provider payable ({s.provider_id})",
             )
         )
-    for p in ledger["payments"]:
-        expected = int(p["total_fen"]) if p["status"] == "paid" else 0
-        if int(p["paid_fen"]) != expected:
+    for p in ledger.payments:
+        expected = p.total_fen if p.status == "paid" else 0
+        if p.paid_fen != expected:
             out.append(
                 _d(
                     "PAYMENT_MISMATCH",
-                    f"claim:{p['claim_id']}",
+                    f"claim:{p.claim_id}",
                     "settlement",
-                    int(p["paid_fen"]) - expected,
-                    f"claim {p['status']} for {p['total_fen']} fen, "
-                    f"payments posted {p['paid_fen']} fen",
+                    p.paid_fen - expected,
+                    f"claim {p.status} for {p.total_fen} fen, payments posted {p.paid_fen} fen",
                 )
             )
     methods = {c["id"]: c.get("method") for c in voucher.get("copayments", [])}
@@ -159,7 +148,7 @@ def compare(voucher: dict[str, Any], ledger: dict[str, list[Any]]) -> list[dict[
         for c in voucher.get("copayments", [])
         if c.get("method") == "stripe"
     }
-    l_copay = {c["copayment_id"]: int(c["net_fen"]) for c in ledger.get("copays", [])}
+    l_copay = {c.copayment_id: c.net_fen for c in ledger.copays}
     for cid in sorted(set(v_copay) | set(l_copay)):
         diff = l_copay.get(cid, 0) - v_copay.get(cid, 0)
         if diff:
@@ -180,9 +169,7 @@ def compare(voucher: dict[str, Any], ledger: dict[str, list[Any]]) -> list[dict[
     v_bal = {
         (b["program_code"], b["budget_region_code"]): b["balance_fen"] for b in voucher["balances"]
     }
-    l_bal = {
-        (o["program_code"], o["region_code"]): int(o["balance_fen"]) for o in ledger["outstanding"]
-    }
+    l_bal = {(o.program_code, o.region_code): o.balance_fen for o in ledger.outstanding}
     for key in sorted(set(v_bal) | set(l_bal)):
         diff = l_bal.get(key, 0) - v_bal.get(key, 0)
         if diff:
@@ -198,54 +185,56 @@ def compare(voucher: dict[str, Any], ledger: dict[str, list[Any]]) -> list[dict[
     return out
 
 
-def compare_copay_claims(side: dict[str, list[Any]]) -> tuple[list[dict[str, Any]], dict[str, int]]:
-    """Online co-payments received = claimed + unclaimed, per co-payment entry (pure)."""
-    out: list[dict[str, Any]] = []
+def compare_copay_claims(side: CopaySide) -> tuple[list[Discrepancy], CopaySettlement]:
+    """Online co-payments received = claimed + unclaimed, per co-payment entry."""
+    out: list[Discrepancy] = []
     # refunds_to_recover_fen: refunds in no claim yet, to be taken back from the provider's
     # next claim (the co-payment may already have been paid out to it).
-    totals = {"received_fen": 0, "claimed_fen": 0, "unclaimed_fen": 0, "refunds_to_recover_fen": 0}
-    for e in side["entries"]:
-        posted = int(e["posted_fen"])
-        if e["method"] is None:
+    totals = CopaySettlement(
+        received_fen=0, claimed_fen=0, unclaimed_fen=0, refunds_to_recover_fen=0
+    )
+    for e in side.entries:
+        posted = e.posted_fen
+        if e.method is None:
             out.append(
                 _d(
                     "COPAY_METHOD_UNKNOWN",
-                    f"entry:{e['entry_id']}",
+                    f"entry:{e.entry_id}",
                     "ledger",
                     posted,
-                    f"co-payment {e['copayment_id']}: how it was paid was never "
+                    f"co-payment {e.copayment_id}: how it was paid was never "
                     "recorded, so it cannot be claimed",
                 )
             )
             continue
-        if e["method"] != "stripe":
+        if e.method != "stripe":
             continue  # a cash entry posted before cash left the books: COPAY_MISMATCH
         totals["received_fen"] += posted
-        if e["claimed_fen"] is None:
+        if e.claimed_fen is None:
             totals["unclaimed_fen"] += posted
             if posted < 0:
                 totals["refunds_to_recover_fen"] -= posted
             continue
-        claimed = int(e["claimed_fen"])
+        claimed = e.claimed_fen
         totals["claimed_fen"] += claimed
         if claimed != posted:
             out.append(
                 _d(
                     "COPAY_CLAIM_MISMATCH",
-                    f"entry:{e['entry_id']}",
+                    f"entry:{e.entry_id}",
                     "settlement",
                     claimed - posted,
-                    f"co-payment {e['copayment_id']}: posted {posted} fen, claimed {claimed} fen",
+                    f"co-payment {e.copayment_id}: posted {posted} fen, claimed {claimed} fen",
                 )
             )
-    for line in side["strays"]:
+    for line in side.strays:
         out.append(
             _d(
                 "COPAY_CLAIM_MISMATCH",
-                f"claim:{line['claim_id']}",
+                f"claim:{line.claim_id}",
                 "settlement",
-                int(line["amount_fen"]),
-                f"claim line names entry {line['entry_id']}, which is no online co-payment",
+                line.amount_fen,
+                f"claim line names entry {line.entry_id}, which is no online co-payment",
             )
         )
     if totals["received_fen"] != totals["claimed_fen"] + totals["unclaimed_fen"] and not out:
@@ -262,8 +251,8 @@ def compare_copay_claims(side: dict[str, list[Any]]) -> tuple[list[dict[str, Any
 
 
 def compare_stripe(
-    voucher: dict[str, Any], split: list[Any], stripe: dict[str, dict[str, Any]]
-) -> list[dict[str, Any]]:
+    voucher: VoucherSide, split: Sequence[CopaySplit], stripe: dict[str, StripePayment]
+) -> list[Discrepancy]:
     """Stripe's own records vs the ledger's co-payment postings, for the redemptions of the
     period and region (matched by the PaymentIntent's `redemption_id` metadata):
 
@@ -279,8 +268,8 @@ def compare_stripe(
     """
     redemptions = {r["id"] for r in voucher.get("redemptions", [])}
     copays = {c["redemption_id"]: c for c in voucher.get("copayments", [])}
-    ledger = {r["copayment_id"]: (int(r["received_fen"]), int(r["refunded_fen"])) for r in split}
-    out: list[dict[str, Any]] = []
+    ledger = {r.copayment_id: (r.received_fen, r.refunded_fen) for r in split}
+    out: list[Discrepancy] = []
     for rid in sorted(set(stripe) & redemptions):
         s = stripe[rid]
         record = f"payment_intent:{s['payment_intent_id']}"
@@ -335,48 +324,3 @@ def compare_stripe(
                 )
             )
     return out
-
-
-async def reconcile(
-    pool: asyncpg.Pool,
-    voucher: VoucherClient,
-    period: str,
-    region_code: str,
-    stripe: StripeReader | None = None,
-) -> dict[str, Any]:
-    voucher_side = await voucher.reconciliation(period, region_code)
-    stripe_side = await stripe.payments() if stripe is not None else None
-    prefix = significant_prefix(region_code)
-    copay_ids = [c["id"] for c in voucher_side.get("copayments", [])]
-    async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
-        ledger_side = await repo.ledger_side(
-            conn, period, prefix, [r["id"] for r in voucher_side["redemptions"]], copay_ids
-        )
-        split = await repo.copay_split(conn, copay_ids) if stripe_side is not None else []
-        copay_side = await copay_repo.reconciliation(conn, period, prefix)
-    found = compare(voucher_side, ledger_side)
-    copay_found, copay_totals = compare_copay_claims(copay_side)
-    found += copay_found
-    if stripe_side is not None:
-        found += compare_stripe(voucher_side, split, stripe_side)
-    return {
-        "ok": not found,
-        "period": period,
-        "region_code": region_code,
-        "redemptions_checked": len(voucher_side["redemptions"]),
-        "stripe_checked": stripe_side is not None,
-        "copay_settlement": copay_totals,
-        "discrepancies": found,
-    }
-
-
-def as_csv(report: dict[str, Any]) -> bytes:
-    return export.csv_bytes(COLUMNS, ([d[c] for c in COLUMNS] for d in report["discrepancies"]))
-
-
-def as_xlsx(report: dict[str, Any]) -> bytes:
-    return export.xlsx_bytes(
-        f"对账 {report['period']}",
-        COLUMNS,
-        ([d[c] for c in COLUMNS] for d in report["discrepancies"]),
-    )

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import csv
 import io
-from typing import Any
-
-import asyncpg
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 from services.ledger import chart
 from services.ledger.chart import AccountKey
@@ -27,7 +26,29 @@ CONFIRMATION_COLUMNS = ("batch_reference", "line_reference", "status", "amount_f
 COPAY_SOURCE = "copay"  # the funding source of co-payments on provider payable (plans.copay)
 
 
-def instruction_file(reference: str, lines: list[dict[str, Any]]) -> bytes:
+@dataclass(frozen=True, slots=True)
+class Instruction:
+    """One payment of the instruction file (the account number in the clear)."""
+
+    reference: str
+    payee_name: str
+    bank_name: str
+    account_number: str
+    amount_fen: int
+    purpose: str
+
+
+@dataclass(frozen=True, slots=True)
+class Confirmed:
+    """One row of the bank's confirmation file, checked against the batch."""
+
+    line_reference: str
+    status: str  # paid | failed
+    bank_reference: str | None
+    reason: str | None
+
+
+def instruction_file(reference: str, lines: Sequence[Instruction]) -> bytes:
     """The payment instruction CSV (layout in docs/settlement.md)."""
     out = io.StringIO()
     w = csv.writer(out, lineterminator="\r\n")
@@ -36,21 +57,20 @@ def instruction_file(reference: str, lines: list[dict[str, Any]]) -> bytes:
         w.writerow(
             [
                 reference,
-                ln["reference"],
-                ln["payee_name"],
-                ln["bank_name"],
-                ln["account_number"],
-                ln["amount_fen"],
-                ln["purpose"],
+                ln.reference,
+                ln.payee_name,
+                ln.bank_name,
+                ln.account_number,
+                ln.amount_fen,
+                ln.purpose,
             ]
         )
     return out.getvalue().encode("utf-8")
 
 
-def parse_confirmation(
-    raw: bytes, reference: str, lines: dict[str, asyncpg.Record]
-) -> list[dict[str, Any]]:
-    """Rows of the bank's confirmation file, each checked against the batch."""
+def parse_confirmation(raw: bytes, reference: str, amounts: Mapping[str, int]) -> list[Confirmed]:
+    """Rows of the bank's confirmation file, each checked against the batch (`amounts`: each
+    line reference of the batch and its amount)."""
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -61,30 +81,32 @@ def parse_confirmation(
         raise ConfirmationInvalid(
             "Columns are missing.", field="file", details={"missing": missing}
         )
-    rows, problems, seen = [], [], set()
+    rows: list[Confirmed] = []
+    problems: list[dict[str, object]] = []
+    seen: set[str] = set()
     for n, r in enumerate(reader, 2):
         ref, status = (r.get("line_reference") or "").strip(), (r.get("status") or "").strip()
         amount = (r.get("amount_fen") or "").strip()
-        line = lines.get(ref)
+        owed = amounts.get(ref)
         if (r.get("batch_reference") or "").strip() != reference:
             problems.append({"row": n, "field": "batch_reference", "problem": "OTHER_BATCH"})
-        elif line is None:
+        elif owed is None:
             problems.append({"row": n, "field": "line_reference", "problem": "UNKNOWN_LINE"})
         elif ref in seen:
             problems.append({"row": n, "field": "line_reference", "problem": "DUPLICATE_LINE"})
         elif status not in ("paid", "failed"):
             problems.append({"row": n, "field": "status", "problem": "INVALID_STATUS"})
-        elif not amount.isdigit() or int(amount) != int(line["amount_fen"]):
+        elif not amount.isdigit() or int(amount) != owed:
             problems.append({"row": n, "field": "amount_fen", "problem": "AMOUNT_MISMATCH"})
         else:
             seen.add(ref)
             rows.append(
-                {
-                    "line_reference": ref,
-                    "status": status,
-                    "bank_reference": (r.get("bank_reference") or "").strip()[:100] or None,
-                    "reason": (r.get("reason") or "").strip()[:500] or None,
-                }
+                Confirmed(
+                    line_reference=ref,
+                    status=status,
+                    bank_reference=(r.get("bank_reference") or "").strip()[:100] or None,
+                    reason=(r.get("reason") or "").strip()[:500] or None,
+                )
             )
     if problems:
         raise ConfirmationInvalid(field="file", details={"rows": problems[:100]})
