@@ -3,7 +3,7 @@
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services.ledger import hashing
+from services.ledger.service import hashing
 from services.ledger.service import plans
 
 shares = (
