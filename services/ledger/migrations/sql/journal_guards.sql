@@ -42,39 +42,17 @@ CREATE TRIGGER book_head_no_truncate BEFORE TRUNCATE ON book_head
   FOR EACH STATEMENT EXECUTE FUNCTION ledger_refuse_change();
 
 -- The journal's own tables: append-only.
-DROP TRIGGER IF EXISTS entry_immutable ON entry;
-CREATE TRIGGER entry_immutable BEFORE UPDATE OR DELETE ON entry
-  FOR EACH ROW EXECUTE FUNCTION ledger_refuse_change();
-DROP TRIGGER IF EXISTS entry_no_truncate ON entry;
-CREATE TRIGGER entry_no_truncate BEFORE TRUNCATE ON entry
-  FOR EACH STATEMENT EXECUTE FUNCTION ledger_refuse_change();
-DROP TRIGGER IF EXISTS posting_immutable ON posting;
-CREATE TRIGGER posting_immutable BEFORE UPDATE OR DELETE ON posting
-  FOR EACH ROW EXECUTE FUNCTION ledger_refuse_change();
-DROP TRIGGER IF EXISTS posting_no_truncate ON posting;
-CREATE TRIGGER posting_no_truncate BEFORE TRUNCATE ON posting
-  FOR EACH STATEMENT EXECUTE FUNCTION ledger_refuse_change();
-DROP TRIGGER IF EXISTS ledger_event_immutable ON ledger_event;
-CREATE TRIGGER ledger_event_immutable BEFORE UPDATE OR DELETE ON ledger_event
-  FOR EACH ROW EXECUTE FUNCTION ledger_refuse_change();
-DROP TRIGGER IF EXISTS ledger_event_no_truncate ON ledger_event;
-CREATE TRIGGER ledger_event_no_truncate BEFORE TRUNCATE ON ledger_event
-  FOR EACH STATEMENT EXECUTE FUNCTION ledger_refuse_change();
-DROP TRIGGER IF EXISTS idempotency_record_immutable ON idempotency_record;
-CREATE TRIGGER idempotency_record_immutable BEFORE UPDATE OR DELETE ON idempotency_record
-  FOR EACH ROW EXECUTE FUNCTION ledger_refuse_change();
-DROP TRIGGER IF EXISTS idempotency_record_no_truncate ON idempotency_record;
-CREATE TRIGGER idempotency_record_no_truncate BEFORE TRUNCATE ON idempotency_record
-  FOR EACH STATEMENT EXECUTE FUNCTION ledger_refuse_change();
-DROP TRIGGER IF EXISTS commitment_immutable ON commitment;
-CREATE TRIGGER commitment_immutable BEFORE UPDATE OR DELETE ON commitment
-  FOR EACH ROW EXECUTE FUNCTION ledger_refuse_change();
-DROP TRIGGER IF EXISTS commitment_no_truncate ON commitment;
-CREATE TRIGGER commitment_no_truncate BEFORE TRUNCATE ON commitment
-  FOR EACH STATEMENT EXECUTE FUNCTION ledger_refuse_change();
-DROP TRIGGER IF EXISTS accounting_period_immutable ON accounting_period;
-CREATE TRIGGER accounting_period_immutable BEFORE UPDATE OR DELETE ON accounting_period
-  FOR EACH ROW EXECUTE FUNCTION ledger_refuse_change();
-DROP TRIGGER IF EXISTS accounting_period_no_truncate ON accounting_period;
-CREATE TRIGGER accounting_period_no_truncate BEFORE TRUNCATE ON accounting_period
-  FOR EACH STATEMENT EXECUTE FUNCTION ledger_refuse_change();
+DO $$
+DECLARE
+  t text;
+BEGIN
+  FOREACH t IN ARRAY ARRAY['entry', 'posting', 'ledger_event', 'idempotency_record',
+                           'commitment', 'accounting_period'] LOOP
+    EXECUTE format('DROP TRIGGER IF EXISTS %I ON %I', t || '_immutable', t);
+    EXECUTE format('CREATE TRIGGER %I BEFORE UPDATE OR DELETE ON %I '
+                   'FOR EACH ROW EXECUTE FUNCTION ledger_refuse_change()', t || '_immutable', t);
+    EXECUTE format('DROP TRIGGER IF EXISTS %I ON %I', t || '_no_truncate', t);
+    EXECUTE format('CREATE TRIGGER %I BEFORE TRUNCATE ON %I '
+                   'FOR EACH STATEMENT EXECUTE FUNCTION ledger_refuse_change()', t || '_no_truncate', t);
+  END LOOP;
+END $$;

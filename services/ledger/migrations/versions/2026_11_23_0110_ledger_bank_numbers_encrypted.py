@@ -122,25 +122,26 @@ def upgrade() -> None:
     raw = _raw()
     lines = await_only(raw.fetch("SELECT reference, account_number FROM payment_line"))
     batches = await_only(raw.fetch("SELECT id, file_csv FROM payment_batch"))
-    box = _box() if lines or batches else None
-    for r in lines:
-        await_only(
-            raw.execute(
-                "UPDATE payment_line SET account_number_enc = $2, account_number_masked = $3 "
-                "WHERE reference = $1",
-                r["reference"],
-                box.seal(r["account_number"].encode(), _line_context(r["reference"])),
-                _mask(r["account_number"]),
+    if lines or batches:  # the key is needed only for rows to rewrite
+        box = _box()
+        for r in lines:
+            await_only(
+                raw.execute(
+                    "UPDATE payment_line SET account_number_enc = $2, account_number_masked = $3 "
+                    "WHERE reference = $1",
+                    r["reference"],
+                    box.seal(r["account_number"].encode(), _line_context(r["reference"])),
+                    _mask(r["account_number"]),
+                )
             )
-        )
-    for r in batches:
-        await_only(
-            raw.execute(
-                "UPDATE payment_batch SET file_enc = $2 WHERE id = $1",
-                r["id"],
-                box.seal(_utf8(bytes(r["file_csv"])), _batch_context(r["id"])),
+        for r in batches:
+            await_only(
+                raw.execute(
+                    "UPDATE payment_batch SET file_enc = $2 WHERE id = $1",
+                    r["id"],
+                    box.seal(_utf8(bytes(r["file_csv"])), _batch_context(r["id"])),
+                )
             )
-        )
     execute_script(
         _GUARDS_ON
         + """
@@ -164,23 +165,26 @@ def downgrade() -> None:
     raw = _raw()
     lines = await_only(raw.fetch("SELECT reference, account_number_enc FROM payment_line"))
     batches = await_only(raw.fetch("SELECT id, file_enc FROM payment_batch"))
-    box = _box() if lines or batches else None
-    for r in lines:
-        await_only(
-            raw.execute(
-                "UPDATE payment_line SET account_number = $2 WHERE reference = $1",
-                r["reference"],
-                box.open(bytes(r["account_number_enc"]), _line_context(r["reference"])).decode(),
+    if lines or batches:  # the key is needed only for rows to rewrite
+        box = _box()
+        for r in lines:
+            await_only(
+                raw.execute(
+                    "UPDATE payment_line SET account_number = $2 WHERE reference = $1",
+                    r["reference"],
+                    box.open(
+                        bytes(r["account_number_enc"]), _line_context(r["reference"])
+                    ).decode(),
+                )
             )
-        )
-    for r in batches:
-        await_only(
-            raw.execute(
-                "UPDATE payment_batch SET file_csv = $2 WHERE id = $1",
-                r["id"],
-                box.open(bytes(r["file_enc"]), _batch_context(r["id"])),
+        for r in batches:
+            await_only(
+                raw.execute(
+                    "UPDATE payment_batch SET file_csv = $2 WHERE id = $1",
+                    r["id"],
+                    box.open(bytes(r["file_enc"]), _batch_context(r["id"])),
+                )
             )
-        )
     execute_script(
         _GUARDS_ON
         + """
