@@ -17,6 +17,7 @@ from pathlib import Path
 
 import asyncpg
 from alembic.config import Config
+from sqlalchemy import MetaData
 
 from services.common.db import asyncpg_connect_kwargs, database_of, with_database, with_user
 
@@ -53,6 +54,20 @@ def downgrade(service: str, url: str, revision: str = "base") -> None:
     command.downgrade(alembic_config(service, url), revision)
 
 
+def service_metadata(service: str) -> MetaData:
+    """The complete metadata of a service's database: the tables of `services/<service>/models.py`
+    and of every module its `TABLE_MODULES` names (tables declared elsewhere on the same metadata,
+    such as the ledger's settlement tables, which import the models module and so cannot be
+    imported by it). The migrations and the drift check both start from this."""
+    import importlib
+
+    models = importlib.import_module(f"services.{service}.models")
+    for name in getattr(models, "TABLE_MODULES", ()):
+        importlib.import_module(name)
+    metadata: MetaData = models.metadata
+    return metadata
+
+
 async def model_drift(service: str, url: str) -> list[str]:
     """What `alembic revision --autogenerate` would write for a database at head: the ways the
     SQLModel tables of `services/<service>/models.py` differ from what the migrations built.
@@ -60,8 +75,6 @@ async def model_drift(service: str, url: str) -> list[str]:
     Empty when the models are the one true definition of the tables. The test command runs this
     for every service (tests/common/test_models_match_migrations.py), like `alembic check`.
     """
-    import importlib
-
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
     from sqlalchemy import pool
@@ -70,7 +83,7 @@ async def model_drift(service: str, url: str) -> list[str]:
     from services.common.alembic_env import COMPARE_OPTIONS
     from services.common.db import sqlalchemy_url
 
-    metadata = importlib.import_module(f"services.{service}.models").metadata
+    metadata = service_metadata(service)
     kwargs = asyncpg_connect_kwargs(url)
     connect_args = {"host": kwargs["host"]} if "host" in kwargs else {}
     engine = create_async_engine(

@@ -12,7 +12,6 @@ from services.common.settings import get_common_settings
 from services.ledger.api import router
 from services.ledger.config import LedgerSettings, get_settings
 from services.ledger.service import audit
-from services.ledger.settlement.api import router as settlement_router
 
 
 def create_app(settings: LedgerSettings | None = None) -> FastAPI:
@@ -22,8 +21,13 @@ def create_app(settings: LedgerSettings | None = None) -> FastAPI:
         url = await resolve_database_url(
             "ledger", settings.database_url, get_common_settings().data_dir
         )
+        # The raw pool serves the relay's event batches (repository/posting.py); the engine's
+        # sessions every other request (audit reads, keyed writes, settlement).
         return Database(
-            url, pool_size=2, raw_pool_size=settings.pool_size, application_name="yiyang-ledger"
+            url,
+            pool_size=max(2, settings.pool_size // 2),
+            raw_pool_size=settings.pool_size,
+            application_name="yiyang-ledger",
         )
 
     app = create_service_app(
@@ -31,19 +35,19 @@ def create_app(settings: LedgerSettings | None = None) -> FastAPI:
         title="Yiyang ledger service",
         description=__doc__ or "",
         database=database,
-        routers=[router, settlement_router],
+        routers=[router],
     )
     app.state.settings = settings
 
     async def delivery_lag() -> dict[str, Any]:
         try:
-            m = await audit.metrics(app.state.db.raw_pool, {})
+            m = await audit.metrics(app.state.db, {})
         except Exception:
             return {"ok": False}
         return {
             "ok": True,
-            "recent_delivery_lag_s": m["recent_delivery_lag_s"],
-            "last_event_received_at": m["last_event_received_at"],
+            "recent_delivery_lag_s": m.recent_delivery_lag_s,
+            "last_event_received_at": m.last_event_received_at,
         }
 
     app.state.readiness_checks = {"event_delivery": delivery_lag}

@@ -1,8 +1,17 @@
-"""Tables of the ledger service (its own database). Rules live in service/, SQL in repository/.
+"""Tables of the ledger service (its own database): the one definition of each table.
 
-The tables are created by migration ledger_0002 (hand-written SQL, because most of what
-matters is in triggers and constraints: see that migration and docs/ledger.md); these
-classes mirror the columns so that autogenerate stays quiet and code can name them.
+Most of what matters about the journal is enforced by the database itself, in the functions
+and triggers of `migrations/sql/` (the hash chain, balanced entries, balances moved only by
+postings, no overdraft of budget or vouchers outstanding, append-only rows): see
+docs/ledger.md. These classes describe the columns, keys, indexes and CHECK constraints the
+migrations built (tests/common/test_models_match_migrations.py keeps them equal); rules live
+in service/, SQL in repository/.
+
+Settlement's tables (claims, payment batches) live in the same database and on the same
+metadata, declared in services/ledger/settlement/models.py, which imports `LedgerTable` from
+here; this module never imports it back. Whoever needs the complete metadata of the ledger
+database (the migrations, the drift check) imports the modules named in `TABLE_MODULES` too
+(`services.common.migrate.service_metadata`).
 """
 
 from __future__ import annotations
@@ -11,8 +20,25 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Column, LargeBinary, SmallInteger
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    DateTime,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    LargeBinary,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import CHAR, JSONB, UUID
 from sqlmodel import Field, SQLModel
 
 from services.common.db import make_registry
@@ -20,126 +46,312 @@ from services.common.db import make_registry
 registry = make_registry()
 metadata = registry.metadata
 
+# Modules besides this one that declare tables of the ledger database on `metadata`.
+TABLE_MODULES: tuple[str, ...] = ("services.ledger.settlement.models",)
+
 
 class LedgerTable(SQLModel, registry=registry):
     """Base of every table of this service (keeps them out of the other services' metadata)."""
 
 
+def _text(*, nullable: bool = False, **kwargs: Any) -> Any:
+    return Field(sa_column=Column(Text, nullable=nullable, **kwargs))
+
+
+def _varchar(length: int, *, nullable: bool = True, **kwargs: Any) -> Any:
+    return Field(sa_column=Column(String(length), nullable=nullable, **kwargs))
+
+
+def _fen(**kwargs: Any) -> Any:
+    return Field(sa_column=Column(BigInteger, nullable=False, **kwargs))
+
+
+def _period() -> Any:
+    """'YYYY-MM', stored as char(7)."""
+    return Field(sa_column=Column(CHAR(7), nullable=False))
+
+
+def _currency() -> Any:
+    return Field(sa_column=Column(CHAR(3), nullable=False, server_default=text("'CNY'")))
+
+
+def _created_at(default: Any = None) -> Any:
+    return Field(
+        default=None,
+        sa_column=Column(
+            DateTime(timezone=True), nullable=False, server_default=default or func.now()
+        ),
+    )
+
+
+def _bytes() -> Any:
+    return Field(sa_column=Column(LargeBinary, nullable=False))
+
+
+def _uuid(*args: Any, nullable: bool = True, **kwargs: Any) -> Any:
+    return Field(
+        default=None, sa_column=Column(UUID(as_uuid=True), *args, nullable=nullable, **kwargs)
+    )
+
+
 class BookHead(LedgerTable, table=True):
+    """The head of the hash chain: the last entry's seq, hash and date. One book, 'main'.
+
+    Every writer locks this row first (repository/posting.py `lock_head`), so writers are
+    serialised; only the journal's own triggers move it."""
+
     __tablename__ = "book_head"
-    book: str = Field(primary_key=True)
+    book: str = Field(sa_column=Column(Text, primary_key=True))
     last_seq: int = Field(sa_column=Column(BigInteger, nullable=False))
-    last_hash: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
-    last_posted_at: datetime
+    last_hash: bytes = _bytes()
+    last_posted_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+
+    __table_args__ = (CheckConstraint("book = 'main'", name="single_book"),)
 
 
 class Account(LedgerTable, table=True):
+    """An account of the chart (service/chart.py) kept by its dimensions; its balance moves
+    only with postings (trigger `ledger_posting_apply`)."""
+
     __tablename__ = "account"
     id: int | None = Field(default=None, sa_column=Column(BigInteger, primary_key=True))
-    code: str = Field(max_length=4)
-    name: str
-    kind: str = Field(max_length=12)
+    code: str = _varchar(4, nullable=False)
+    name: str = _text()
+    kind: str = _varchar(12, nullable=False)
     normal_sign: int = Field(sa_column=Column(SmallInteger, nullable=False))
-    no_overdraft: bool = False
-    program_code: str | None = None
-    region_code: str | None = None
-    funding_source: str | None = None
-    provider_id: str | None = None
-    beneficiary_id: str | None = None
-    currency: str = "CNY"
-    balance_fen: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
-    created_at: datetime | None = None
+    no_overdraft: bool = Field(
+        default=False, sa_column=Column(Boolean, nullable=False, server_default=text("false"))
+    )
+    program_code: str | None = _varchar(40)
+    region_code: str | None = _varchar(12)
+    funding_source: str | None = _varchar(32)
+    provider_id: str | None = _varchar(64)
+    beneficiary_id: str | None = _varchar(64)
+    currency: str = _currency()
+    balance_fen: int = _fen(server_default=text("0"))
+    created_at: datetime | None = _created_at()
+
+    __table_args__ = (
+        CheckConstraint(
+            "kind IN ('asset', 'liability', 'net_assets', 'revenue', 'expense')", name="kind"
+        ),
+        CheckConstraint("normal_sign IN (1, -1)", name="normal_sign"),
+        CheckConstraint("NOT no_overdraft OR balance_fen * normal_sign >= 0", name="no_overdraft"),
+        UniqueConstraint(
+            "code",
+            "program_code",
+            "region_code",
+            "funding_source",
+            "provider_id",
+            "beneficiary_id",
+            "currency",
+            name="uq_account_dimensions",
+            postgresql_nulls_not_distinct=True,
+        ),
+        # Region scope is a prefix (LIKE '4501%'): text_pattern_ops serves it in any collation.
+        Index(
+            "ix_account_region_code",
+            "region_code",
+            postgresql_ops={"region_code": "text_pattern_ops"},
+        ),
+        Index("ix_account_code_program_region", "code", "program_code", "region_code"),
+    )
 
 
 class AccountingPeriod(LedgerTable, table=True):
+    """A closed period: the database refuses entries dated in it."""
+
     __tablename__ = "accounting_period"
-    period: str = Field(primary_key=True, max_length=7)
-    closed_at: datetime | None = None
-    closed_by: str
+    period: str = Field(sa_column=Column(CHAR(7), primary_key=True))
+    closed_at: datetime | None = _created_at()
+    closed_by: str = _text()
+
+    __table_args__ = (CheckConstraint("period ~ '^[0-9]{4}-(0[1-9]|1[0-2])$'", name="shape"),)
 
 
 class Entry(LedgerTable, table=True):
+    """A journal entry: a link of the hash chain (seq, prev_hash, hash; service/hashing.py)."""
+
     __tablename__ = "entry"
-    id: uuid.UUID = Field(primary_key=True)
-    book: str = "main"
+    id: uuid.UUID = Field(sa_column=Column(UUID(as_uuid=True), primary_key=True))
+    book: str = Field(
+        default="main", sa_column=Column(Text, nullable=False, server_default=text("'main'"))
+    )
     seq: int = Field(sa_column=Column(BigInteger, nullable=False))
-    kind: str
-    posted_at: datetime
-    period: str
-    program_code: str | None = None
-    region_code: str | None = None
-    provider_id: str | None = None
-    beneficiary_id: str | None = None
-    voucher_id: str | None = None
-    ref: str | None = None
-    event_id: uuid.UUID | None = None
-    idempotency_key: str
-    reverses_entry_id: uuid.UUID | None = None
-    memo: str | None = None
-    created_by: str
-    prev_hash: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
-    hash: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
-    txid: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=False))
+    kind: str = _varchar(32, nullable=False)
+    posted_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    period: str = _period()
+    program_code: str | None = _varchar(40)
+    region_code: str | None = _varchar(12)
+    provider_id: str | None = _varchar(64)
+    beneficiary_id: str | None = _varchar(64)
+    voucher_id: str | None = _varchar(64)
+    ref: str | None = _text(nullable=True)
+    event_id: uuid.UUID | None = _uuid()
+    idempotency_key: str = _text()
+    reverses_entry_id: uuid.UUID | None = _uuid()
+    memo: str | None = _text(nullable=True)
+    created_by: str = _text()
+    prev_hash: bytes = _bytes()
+    hash: bytes = _bytes()
+    # The writing transaction's id: the database's own (column default); postings may only be
+    # added to an entry of the same transaction.
+    txid: int | None = Field(
+        default=None,
+        sa_column=Column(BigInteger, nullable=False, server_default=text("txid_current()")),
+    )
+
+    __table_args__ = (
+        CheckConstraint("octet_length(hash) = 32", name="hash_length"),
+        ForeignKeyConstraint(["book"], ["book_head.book"], name="entry_book_fkey"),
+        ForeignKeyConstraint(
+            ["reverses_entry_id"], ["entry.id"], name="entry_reverses_entry_id_fkey"
+        ),
+        UniqueConstraint("book", "seq", name="uq_entry_book_seq"),
+        UniqueConstraint("idempotency_key", name="uq_entry_idempotency_key"),
+        # each entry is reversed at most once, whoever tries
+        UniqueConstraint("reverses_entry_id", name="uq_entry_reverses_entry_id"),
+        Index("ix_entry_kind_ref", "kind", "ref"),
+        Index("ix_entry_posted_at", "posted_at"),
+    )
 
 
 class Posting(LedgerTable, table=True):
+    """One line of an entry. The entry's seq, date and period and the account's dimensions are
+    copied onto it so that every audit filter is an index scan. No foreign keys: the posting
+    trigger checks the entry and the account once per statement (migration ledger_0120)."""
+
     __tablename__ = "posting"
-    entry_id: uuid.UUID = Field(primary_key=True)
+    entry_id: uuid.UUID = Field(sa_column=Column(UUID(as_uuid=True), primary_key=True))
     line: int = Field(sa_column=Column(SmallInteger, primary_key=True))
     account_id: int = Field(sa_column=Column(BigInteger, nullable=False))
-    amount_fen: int = Field(sa_column=Column(BigInteger, nullable=False))
-    currency: str = "CNY"
+    amount_fen: int = _fen()
+    currency: str = _currency()
     seq: int = Field(sa_column=Column(BigInteger, nullable=False))
-    posted_at: datetime
-    period: str
-    program_code: str | None = None
-    region_code: str | None = None
-    funding_source: str | None = None
-    provider_id: str | None = None
-    beneficiary_id: str | None = None
-    voucher_id: str | None = None
+    posted_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    period: str = _period()
+    program_code: str | None = _varchar(40)
+    region_code: str | None = _varchar(12)
+    funding_source: str | None = _varchar(32)
+    provider_id: str | None = _varchar(64)
+    beneficiary_id: str | None = _varchar(64)
+    voucher_id: str | None = _varchar(64)
+
+    __table_args__ = (
+        CheckConstraint("amount_fen <> 0", name="nonzero"),
+        Index("ix_posting_account_seq", "account_id", "seq"),
+        Index("ix_posting_account_posted_at", "account_id", "posted_at"),
+        Index("ix_posting_seq", "seq"),
+        Index("ix_posting_posted_at", "posted_at"),
+        Index(
+            "ix_posting_region_seq",
+            "region_code",
+            "seq",
+            postgresql_ops={"region_code": "text_pattern_ops"},
+        ),
+        Index(
+            "ix_posting_region_posted_at",
+            "region_code",
+            "posted_at",
+            postgresql_ops={"region_code": "text_pattern_ops"},
+        ),
+        Index("ix_posting_program_seq", "program_code", "seq"),
+        Index("ix_posting_period_seq", "period", "seq"),
+        Index(
+            "ix_posting_provider_seq",
+            "provider_id",
+            "seq",
+            postgresql_where=text("provider_id IS NOT NULL"),
+        ),
+        Index(
+            "ix_posting_beneficiary_seq",
+            "beneficiary_id",
+            "seq",
+            postgresql_where=text("beneficiary_id IS NOT NULL"),
+        ),
+        Index(
+            "ix_posting_voucher_seq",
+            "voucher_id",
+            "seq",
+            postgresql_where=text("voucher_id IS NOT NULL"),
+        ),
+    )
 
 
 class LedgerEvent(LedgerTable, table=True):
+    """An outbox event seen: applied (with its entry) or rejected (with why), once by id."""
+
     __tablename__ = "ledger_event"
-    event_id: uuid.UUID = Field(primary_key=True)
-    type: str
-    status: str
-    request_hash: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
-    entry_id: uuid.UUID | None = None
-    error_code: str | None = None
-    error_message: str | None = None
-    occurred_at: datetime | None = None
-    received_at: datetime | None = None
+    event_id: uuid.UUID = Field(sa_column=Column(UUID(as_uuid=True), primary_key=True))
+    type: str = _varchar(40, nullable=False)
+    status: str = _varchar(10, nullable=False)
+    request_hash: bytes = _bytes()
+    entry_id: uuid.UUID | None = _uuid(ForeignKey("entry.id", name="ledger_event_entry_id_fkey"))
+    error_code: str | None = _varchar(64)
+    error_message: str | None = _text(nullable=True)
+    occurred_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+    )
+    received_at: datetime | None = _created_at()
+
+    __table_args__ = (
+        CheckConstraint("status IN ('applied', 'rejected')", name="status"),
+        CheckConstraint(
+            "(status = 'applied' AND error_code IS NULL) OR "
+            "(status = 'rejected' AND entry_id IS NULL AND error_code IS NOT NULL)",
+            name="outcome",
+        ),
+        UniqueConstraint("entry_id", name="uq_ledger_event_entry_id"),
+        Index("ix_ledger_event_received_at", "received_at"),
+    )
 
 
 class IdempotencyRecord(LedgerTable, table=True):
+    """The answer given to a keyed write, replayed for the same key and body."""
+
     __tablename__ = "idempotency_record"
-    key: str = Field(primary_key=True)
-    operation: str
-    request_hash: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    key: str = Field(sa_column=Column(Text, primary_key=True))
+    operation: str = _varchar(40, nullable=False)
+    request_hash: bytes = _bytes()
     status_code: int = Field(sa_column=Column(SmallInteger, nullable=False))
     response: dict[str, Any] = Field(sa_column=Column(JSONB, nullable=False))
-    created_by: str
-    created_at: datetime | None = None
+    created_by: str = _text()
+    created_at: datetime | None = _created_at()
 
 
 class Commitment(LedgerTable, table=True):
+    """Budget committed before issuance (one per commitment entry)."""
+
     __tablename__ = "commitment"
-    id: uuid.UUID = Field(primary_key=True)
-    entry_id: uuid.UUID
-    idempotency_key: str
-    purpose: str
-    program_code: str
-    region_code: str
-    budget_region_code: str
-    period: str
-    amount_fen: int = Field(sa_column=Column(BigInteger, nullable=False))
-    count: int
-    created_at: datetime | None = None
+    id: uuid.UUID = Field(sa_column=Column(UUID(as_uuid=True), primary_key=True))
+    entry_id: uuid.UUID = Field(
+        sa_column=Column(
+            UUID(as_uuid=True),
+            ForeignKey("entry.id", name="commitment_entry_id_fkey"),
+            nullable=False,
+        )
+    )
+    idempotency_key: str = _text()
+    purpose: str = _varchar(20, nullable=False)
+    program_code: str = _varchar(40, nullable=False)
+    region_code: str = _varchar(12, nullable=False)
+    budget_region_code: str = _varchar(12, nullable=False)
+    period: str = _period()
+    amount_fen: int = _fen()
+    count: int = Field(sa_column=Column(Integer, nullable=False))
+    created_at: datetime | None = _created_at()
+
+    __table_args__ = (
+        CheckConstraint("purpose IN ('voucher', 'cash_benefit')", name="purpose"),
+        CheckConstraint("amount_fen > 0", name="amount"),
+        CheckConstraint("count >= 0", name="count"),
+        UniqueConstraint("entry_id", name="commitment_entry_id_key"),
+        UniqueConstraint("idempotency_key", name="commitment_idempotency_key_key"),
+    )
 
 
-# Tables whose rows are never updated or deleted: the service's role gets SELECT and INSERT only.
+# Tables whose rows are never updated or deleted: the service's role gets SELECT and INSERT only
+# (services.common.migrate.grant_app_privileges). Settlement's append-only tables included.
 APPEND_ONLY_TABLES: list[str] = [
     "entry",
     "posting",
@@ -152,6 +364,3 @@ APPEND_ONLY_TABLES: list[str] = [
     "bank_confirmation",
     "copayment_method",
 ]
-
-# Settlement tables (claims, batches) are declared in services/ledger/settlement/models.py.
-from services.ledger.settlement import models as _settlement_models  # noqa: E402, F401

@@ -151,3 +151,203 @@ EVENT_PAYLOADS: dict[str, type[_Common]] = {
     "copay.received": CopayMoved,
     "copay.refunded": CopayMoved,
 }
+
+
+# --- answers (the JSON each route returns; times ISO 8601 strings, ids strings) -------------
+
+
+class AppropriationRead(BaseModel):
+    entry_id: str
+    seq: int
+    program_code: str
+    region_code: str
+    by_source: dict[str, int]
+    available_fen: int
+    available_by_source: dict[str, int]
+
+
+class CommitmentRead(BaseModel):
+    commitment_id: str
+    entry_id: str
+    amount_fen: int
+    budget_region_code: str
+
+
+class ReversalRead(BaseModel):
+    entry_id: str
+    seq: int
+    reverses_entry_id: str
+
+
+class PeriodCloseRead(BaseModel):
+    period: str
+    status: Literal["closed"]
+    closed_at: str
+    closed_by: str
+
+
+class BudgetRead(BaseModel):
+    budget_region_code: str | None
+    available_fen: int
+    by_source: dict[str, int]
+
+
+class EventError(BaseModel):
+    code: str
+    message: str
+
+
+class EventApplied(BaseModel):
+    """Applied now, or before (`duplicate`): the entry it posted."""
+
+    event_id: str
+    status: Literal["applied", "duplicate"]
+    entry_id: str
+
+
+class EventRefused(BaseModel):
+    """Not applied, and never will be: the same answer on every retry."""
+
+    event_id: str
+    status: Literal["rejected"]
+    error: EventError
+
+
+EventResult = EventApplied | EventRefused
+
+
+class EventResults(BaseModel):
+    results: list[EventResult]
+
+
+class TrialBalanceAccount(BaseModel):
+    account_id: str
+    code: str
+    name: str
+    kind: str
+    program_code: str | None
+    region_code: str | None
+    funding_source: str | None
+    provider_id: str | None
+    beneficiary_id: str | None
+    currency: str
+    debit_fen: int
+    credit_fen: int
+    balance_fen: int
+
+
+class TrialBalanceRead(BaseModel):
+    as_of: str
+    accounts: list[TrialBalanceAccount]
+    total_debit_fen: int
+    total_credit_fen: int
+    balanced: bool
+
+
+class PostingRead(BaseModel):
+    line: int
+    account_id: str
+    account: str
+    account_name: str
+    amount_fen: int
+    currency: str
+    program_code: str | None
+    region_code: str | None
+    funding_source: str | None
+    provider_id: str | None
+    beneficiary_id: str | None
+    voucher_id: str | None
+
+
+class EntryRead(BaseModel):
+    id: str
+    seq: int
+    kind: str
+    posted_at: str
+    period: str
+    program_code: str | None
+    region_code: str | None
+    provider_id: str | None
+    beneficiary_id: str | None
+    voucher_id: str | None
+    ref: str | None
+    event_id: str | None
+    reverses_entry_id: str | None
+    memo: str | None
+    created_by: str
+    hash: str
+    postings: list[PostingRead]
+
+
+class EntryPage(BaseModel):
+    entries: list[EntryRead]
+    next_cursor: str | None
+
+
+class StatementLine(BaseModel):
+    seq: int
+    entry_id: str
+    line: int
+    kind: str
+    ref: str | None
+    memo: str | None
+    posted_at: str
+    amount_fen: int
+    balance_fen: int
+    provider_id: str | None
+    beneficiary_id: str | None
+    voucher_id: str | None
+
+
+class StatementRead(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    account_id: str
+    code: str
+    name: str
+    region_code: str | None
+    program_code: str | None
+    funding_source: str | None
+    provider_id: str | None
+    beneficiary_id: str | None
+    normal_sign: int
+    from_: str | None = Field(alias="from")
+    to: str | None
+    opening_balance_fen: int
+    closing_balance_fen: int
+    lines: list[StatementLine]
+
+
+class BadEntry(BaseModel):
+    id: str
+    seq: int
+    reason: str
+
+
+class ChainVerifyRead(BaseModel):
+    """`ok` with the entries checked and the head's hash; when not ok, the first bad entry, or
+    (`first_bad_entry` null) the `reason` and, for balances, the `accounts`. Only the fields
+    that apply are sent."""
+
+    ok: bool
+    entries_checked: int
+    head_hash: str
+    first_bad_entry: BadEntry | None = None
+    reason: str | None = None
+    accounts: list[str] | None = None
+
+
+class EventCountRead(BaseModel):
+    type: str
+    status: str
+    count: int
+
+
+class MetricsRead(BaseModel):
+    entries: int
+    last_posted_at: str | None
+    events: list[EventCountRead]
+    last_event_occurred_at: str | None
+    last_event_received_at: str | None
+    recent_delivery_lag_s: float | None
+    process: dict[str, int]

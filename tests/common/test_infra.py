@@ -55,7 +55,7 @@ def test_the_migration_env_names_a_database_for_every_service():
     listed = set(_env_file(INFRA / "env" / "migrate.env.example"))
     assert listed == {
         f"YIYANG_{s.upper()}_DATABASE_URL" for s in ("voucher", "provider", "ledger")
-    } | {"YIYANG_LEDGER_PII_ENCRYPTION_KEY", "YIYANG_LEDGER_PII_HASH_KEY"}
+    } | {"YIYANG_LEDGER_PII_ENCRYPTION_KEY"}  # ledger_0110 encrypts stored bank numbers
 
 
 def _exec_starts() -> list[tuple[str, list[str]]]:

@@ -8,7 +8,7 @@ import asyncpg
 import pytest
 
 from services.common.db import asyncpg_connect_kwargs
-from services.ledger import hashing
+from services.ledger.service import hashing
 from tests.ledger.conftest import redemption
 
 

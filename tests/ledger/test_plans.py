@@ -3,8 +3,7 @@
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services.ledger import hashing
-from services.ledger.service import plans
+from services.ledger.service import hashing, plans
 
 shares = (
     st.dictionaries(

@@ -12,7 +12,7 @@ import asyncpg
 import pytest
 
 from services.common.db import asyncpg_connect_kwargs
-from services.ledger import hashing
+from services.ledger.service import hashing
 
 E_COLS = (
     "id",
@@ -36,7 +36,7 @@ async def _connect(url):
 
 async def _batch(conn, amounts_per_entry, *, break_at=None, how=None, account=None):
     """Entries continuing the chain, each with postings of the given amounts, written as one
-    INSERT of entries and one INSERT of postings (as repository.journal.write_entries does).
+    INSERT of entries and one INSERT of postings (as repository.posting.write_entries does).
     Entry number `break_at` (0-based) gets `how(entry, its postings, the entries before)`
     applied after its hash is computed."""
     head = await conn.fetchrow("SELECT * FROM book_head WHERE book = 'main'")

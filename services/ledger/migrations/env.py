@@ -1,5 +1,5 @@
 from services.common.alembic_env import run_migrations
-from services.ledger import models  # noqa: F401 - registers every table on the metadata
-from services.ledger.models import metadata
+from services.common.migrate import service_metadata
 
-run_migrations(metadata)
+# The ledger's tables and settlement's (models.TABLE_MODULES), all on one metadata.
+run_migrations(service_metadata("ledger"))

@@ -1,157 +1,355 @@
-"""SQL of the audit queries. Callers run them inside one REPEATABLE READ, read-only
-transaction, so every page, total and statement is one consistent snapshot."""
+"""Reads for auditors: trial balance, entries by every dimension in keyset pages, statements,
+the chain in pages, the book's head, and the event counts behind /v1/metrics.
+
+Callers run them inside one REPEATABLE READ, read-only unit of work
+(`db.unit_of_work(isolation="REPEATABLE READ", readonly=True)`), so every page, total and
+statement is one consistent snapshot. Each statement has the shape, and so the plan, the
+indexes of models.Posting were made for (ix_posting_<dimension>_seq, ix_posting_region_*
+with text_pattern_ops for the region prefix, ix_posting_account_*).
+"""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import asyncpg
+from sqlalchemy import BigInteger, Uuid, any_, cast, extract, func, literal, select
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.engine import RowMapping
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.elements import ColumnElement
+from sqlmodel import col
+
+from services.ledger.models import Account, BookHead, Entry, LedgerEvent, Posting
+
+BOOK = "main"
+
+
+def _any_bigint(values: Sequence[int]) -> Any:
+    """`= ANY($1::bigint[])`: one parameter, one prepared statement, whatever the count."""
+    return any_(literal(list(values), ARRAY(BigInteger)))
+
+
+async def now(session: AsyncSession) -> datetime:
+    """The database's clock (the default `as_of` of a trial balance)."""
+    value: datetime = (await session.execute(select(func.clock_timestamp()))).scalar_one()
+    return value
+
+
+# --- trial balance -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class AccountTotals:
+    account: Account
+    debit_fen: int
+    credit_fen: int
+    balance_fen: int
 
 
 async def trial_balance(
-    conn: asyncpg.Connection, as_of: datetime, region_prefix: str
-) -> list[asyncpg.Record]:
-    return await conn.fetch(
-        """
-        SELECT a.id, a.code, a.name, a.kind, a.program_code, a.region_code, a.funding_source,
-               a.provider_id, a.beneficiary_id, a.currency, s.debit_fen, s.credit_fen,
-               s.balance_fen
-          FROM (SELECT account_id,
-                       coalesce(sum(amount_fen) FILTER (WHERE amount_fen > 0), 0)::bigint AS debit_fen,
-                       coalesce(-sum(amount_fen) FILTER (WHERE amount_fen < 0), 0)::bigint AS credit_fen,
-                       sum(amount_fen)::bigint AS balance_fen
-                  FROM posting
-                 WHERE posted_at <= $1 AND region_code LIKE $2 || '%'
-                 GROUP BY account_id) s
-          JOIN account a ON a.id = s.account_id
-         ORDER BY a.code, a.region_code, a.program_code, a.funding_source, a.id
-        """,
-        as_of,
-        region_prefix,
+    session: AsyncSession, as_of: datetime, region_prefix: str
+) -> list[AccountTotals]:
+    """Each account with postings in scope up to `as_of`, with its debit and credit totals
+    and its balance then: one aggregate over posting (region prefix and date, served by
+    ix_posting_region_posted_at), joined to the accounts it names."""
+    amount = col(Posting.amount_fen)
+    totals = (
+        select(
+            col(Posting.account_id).label("account_id"),
+            cast(func.coalesce(func.sum(amount).filter(amount > 0), 0), BigInteger).label(
+                "debit_fen"
+            ),
+            cast(func.coalesce(-func.sum(amount).filter(amount < 0), 0), BigInteger).label(
+                "credit_fen"
+            ),
+            cast(func.sum(amount), BigInteger).label("balance_fen"),
+        )
+        .where(col(Posting.posted_at) <= as_of, col(Posting.region_code).startswith(region_prefix))
+        .group_by(col(Posting.account_id))
+        .subquery("s")
     )
+    stmt = (
+        select(Account, totals.c.debit_fen, totals.c.credit_fen, totals.c.balance_fen)
+        .join(totals, col(Account.id) == totals.c.account_id)
+        .order_by(
+            col(Account.code),
+            col(Account.region_code),
+            col(Account.program_code),
+            col(Account.funding_source),
+            col(Account.id),
+        )
+    )
+    return [AccountTotals(*row) for row in (await session.execute(stmt)).all()]
 
 
-async def account(conn: asyncpg.Connection, account_id: int) -> asyncpg.Record | None:
-    return await conn.fetchrow("SELECT * FROM account WHERE id = $1", account_id)
+async def account(session: AsyncSession, account_id: int) -> Account | None:
+    return await session.get(Account, account_id)
+
+
+# --- entries -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PostingFilter:
+    """Which postings an entries page asks for (every field that is set must match)."""
+
+    region_prefix: str = ""
+    account_id: int | None = None
+    provider_id: str | None = None
+    beneficiary_id: str | None = None
+    voucher_id: str | None = None
+    program_code: str | None = None
+    period: str | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+
+    def conditions(self) -> list[ColumnElement[bool]]:
+        where: list[ColumnElement[bool]] = []
+        if self.region_prefix:
+            where.append(col(Posting.region_code).startswith(self.region_prefix))
+        if self.account_id is not None:
+            where.append(col(Posting.account_id) == self.account_id)
+        for column, value in (
+            (Posting.provider_id, self.provider_id),
+            (Posting.beneficiary_id, self.beneficiary_id),
+            (Posting.voucher_id, self.voucher_id),
+            (Posting.program_code, self.program_code),
+            (Posting.period, self.period),
+        ):
+            if value is not None:
+                where.append(col(column) == value)
+        if self.start is not None:
+            where.append(col(Posting.posted_at) >= self.start)
+        if self.end is not None:
+            where.append(col(Posting.posted_at) <= self.end)
+        return where
 
 
 async def entry_seqs(
-    conn: asyncpg.Connection, where: Sequence[str], args: Sequence[Any], limit: int
+    session: AsyncSession, match: PostingFilter, after_seq: int, limit: int
 ) -> list[int]:
-    n = len(args)
-    sql = (
-        "SELECT DISTINCT p.seq FROM posting p WHERE "
-        + " AND ".join(where)
-        + f" ORDER BY p.seq LIMIT ${n + 1}"
+    """The seqs of the entries after `after_seq` with a posting that matches, in order."""
+    stmt = (
+        select(col(Posting.seq))
+        .distinct()
+        .where(col(Posting.seq) > after_seq, *match.conditions())
+        .order_by(col(Posting.seq))
+        .limit(limit)
     )
-    return [r["seq"] for r in await conn.fetch(sql, *args, limit)]
+    return list((await session.scalars(stmt)).all())
+
+
+async def entry_seq(session: AsyncSession, entry_id: uuid.UUID) -> int | None:
+    seq: int | None = await session.scalar(select(col(Entry.seq)).where(col(Entry.id) == entry_id))
+    return seq
+
+
+@dataclass(frozen=True, slots=True)
+class PostingLine:
+    """A posting with the code and name of its account."""
+
+    posting: Posting
+    account_code: str
+    account_name: str
 
 
 async def entries_by_seq(
-    conn: asyncpg.Connection, seqs: Sequence[int]
-) -> tuple[list[asyncpg.Record], list[asyncpg.Record]]:
-    entries = await conn.fetch(
-        "SELECT * FROM entry WHERE book = 'main' AND seq = ANY($1::bigint[]) ORDER BY seq",
-        list(seqs),
+    session: AsyncSession, seqs: Sequence[int]
+) -> tuple[list[Entry], list[PostingLine]]:
+    """The entries with these seqs and all their postings, both in order."""
+    entries = await session.scalars(
+        select(Entry)
+        .where(col(Entry.book) == BOOK, col(Entry.seq) == _any_bigint(seqs))
+        .order_by(col(Entry.seq))
     )
-    postings = await conn.fetch(
-        "SELECT p.*, a.code AS account_code, a.name AS account_name FROM posting p "
-        "JOIN account a ON a.id = p.account_id WHERE p.seq = ANY($1::bigint[]) "
-        "ORDER BY p.seq, p.line",
-        list(seqs),
+    postings = await session.execute(
+        select(Posting, col(Account.code), col(Account.name))
+        .join(Account, col(Account.id) == col(Posting.account_id))
+        .where(col(Posting.seq) == _any_bigint(seqs))
+        .order_by(col(Posting.seq), col(Posting.line))
     )
-    return entries, postings
+    return list(entries.all()), [PostingLine(*row) for row in postings.all()]
 
 
-async def statement(
-    conn: asyncpg.Connection,
+# --- statements ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class StatementRow:
+    seq: int
+    entry_id: uuid.UUID
+    line: int
+    amount_fen: int
+    posted_at: datetime
+    kind: str
+    ref: str | None
+    memo: str | None
+    provider_id: str | None
+    beneficiary_id: str | None
+    voucher_id: str | None
+
+
+async def opening_balance(session: AsyncSession, account_id: int, start: datetime) -> int:
+    """The account's balance just before `start` (ix_posting_account_posted_at)."""
+    stmt = select(cast(func.coalesce(func.sum(col(Posting.amount_fen)), 0), BigInteger)).where(
+        col(Posting.account_id) == account_id, col(Posting.posted_at) < start
+    )
+    total: int = (await session.execute(stmt)).scalar_one()
+    return total
+
+
+async def statement_lines(
+    session: AsyncSession,
     account_id: int,
     start: datetime | None,
     end: datetime | None,
     limit: int,
-) -> tuple[int, list[asyncpg.Record]]:
-    opening = 0
+) -> list[StatementRow]:
+    """The account's postings in the window, in order, with their entries' kind, ref, memo."""
+    where: list[ColumnElement[bool]] = [col(Posting.account_id) == account_id]
     if start is not None:
-        opening = await conn.fetchval(
-            "SELECT coalesce(sum(amount_fen), 0)::bigint FROM posting WHERE account_id = $1 "
-            "AND posted_at < $2",
-            account_id,
-            start,
+        where.append(col(Posting.posted_at) >= start)
+    if end is not None:
+        where.append(col(Posting.posted_at) <= end)
+    stmt = (
+        select(
+            col(Posting.seq),
+            col(Posting.entry_id),
+            col(Posting.line),
+            col(Posting.amount_fen),
+            col(Posting.posted_at),
+            col(Entry.kind),
+            col(Entry.ref),
+            col(Entry.memo),
+            col(Posting.provider_id),
+            col(Posting.beneficiary_id),
+            col(Posting.voucher_id),
         )
-    lines = await conn.fetch(
-        """
-        SELECT p.seq, p.entry_id, p.line, p.amount_fen, p.posted_at, p.period, e.kind, e.ref,
-               e.memo, p.provider_id, p.beneficiary_id, p.voucher_id
-          FROM posting p JOIN entry e ON e.id = p.entry_id
-         WHERE p.account_id = $1 AND ($2::timestamptz IS NULL OR p.posted_at >= $2)
-           AND ($3::timestamptz IS NULL OR p.posted_at <= $3)
-         ORDER BY p.seq, p.line LIMIT $4
-        """,
-        account_id,
-        start,
-        end,
-        limit,
+        .join(Entry, col(Entry.id) == col(Posting.entry_id))
+        .where(*where)
+        .order_by(col(Posting.seq), col(Posting.line))
+        .limit(limit)
     )
-    return opening, lines
+    return [StatementRow(*row) for row in (await session.execute(stmt)).all()]
 
 
-async def chain_pages(
-    conn: asyncpg.Connection, page: int = 500
-) -> AsyncIterator[tuple[list[asyncpg.Record], list[asyncpg.Record]]]:
-    """Entries in seq order, a page at a time, each page with its postings."""
+# --- the chain -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ChainPage:
+    """Entries in seq order and their postings, as the columns the hash covers
+    (service/hashing.py reads them by name)."""
+
+    entries: Sequence[RowMapping]
+    postings: Sequence[RowMapping]
+
+
+async def chain_pages(session: AsyncSession, page: int = 500) -> AsyncIterator[ChainPage]:
+    """The whole chain, a page at a time (plain rows: every entry and posting of the book)."""
+    entry = Entry.metadata.tables[Entry.__tablename__]
+    posting = Posting.metadata.tables[Posting.__tablename__]
     after = 0
     while True:
-        entries = await conn.fetch(
-            "SELECT * FROM entry WHERE book = 'main' AND seq > $1 ORDER BY seq LIMIT $2",
-            after,
-            page,
+        entries = (
+            (
+                await session.execute(
+                    select(entry)
+                    .where(entry.c.book == BOOK, entry.c.seq > after)
+                    .order_by(entry.c.seq)
+                    .limit(page)
+                )
+            )
+            .mappings()
+            .all()
         )
         if not entries:
             return
-        postings = await conn.fetch(
-            "SELECT * FROM posting WHERE entry_id = ANY($1::uuid[]) ORDER BY entry_id, line",
-            [e["id"] for e in entries],
+        ids = [e["id"] for e in entries]
+        postings = (
+            (
+                await session.execute(
+                    select(posting)
+                    .where(posting.c.entry_id == any_(literal(ids, ARRAY(Uuid()))))
+                    .order_by(posting.c.entry_id, posting.c.line)
+                )
+            )
+            .mappings()
+            .all()
         )
-        yield entries, postings
+        yield ChainPage(entries, postings)
         after = entries[-1]["seq"]
 
 
-async def head(conn: asyncpg.Connection) -> asyncpg.Record:
-    return await conn.fetchrow("SELECT * FROM book_head WHERE book = 'main'")
+async def head(session: AsyncSession) -> BookHead:
+    found = await session.get(BookHead, BOOK)
+    assert found is not None, "the book's head row is made by migration ledger_0002"
+    return found
 
 
-async def balance_mismatches(conn: asyncpg.Connection) -> list[int]:
-    rows = await conn.fetch(
-        """
-        SELECT a.id FROM account a
-          LEFT JOIN (SELECT account_id, sum(amount_fen) AS total FROM posting
-                      GROUP BY account_id) s ON s.account_id = a.id
-         WHERE a.balance_fen <> coalesce(s.total, 0) ORDER BY a.id LIMIT 10
-        """
+async def balance_mismatches(session: AsyncSession, limit: int = 10) -> list[int]:
+    """Accounts whose stored balance is not the sum of their postings (at most `limit`)."""
+    totals = (
+        select(
+            col(Posting.account_id).label("account_id"),
+            func.sum(col(Posting.amount_fen)).label("total"),
+        )
+        .group_by(col(Posting.account_id))
+        .subquery("s")
     )
-    return [r["id"] for r in rows]
-
-
-async def event_counts(conn: asyncpg.Connection) -> list[asyncpg.Record]:
-    return await conn.fetch(
-        "SELECT type, status, count(*) AS n FROM ledger_event GROUP BY type, status "
-        "ORDER BY type, status"
+    stmt = (
+        select(col(Account.id))
+        .outerjoin(totals, totals.c.account_id == col(Account.id))
+        .where(col(Account.balance_fen) != func.coalesce(totals.c.total, 0))
+        .order_by(col(Account.id))
+        .limit(limit)
     )
+    return [i for i in (await session.scalars(stmt)).all() if i is not None]
 
 
-async def event_lag(conn: asyncpg.Connection) -> asyncpg.Record:
-    return await conn.fetchrow(
-        """
-        SELECT max(occurred_at) AS last_occurred_at, max(received_at) AS last_received_at,
-               extract(epoch FROM avg(received_at - occurred_at)) AS recent_lag_s
-          FROM (SELECT occurred_at, received_at FROM ledger_event
-                 ORDER BY received_at DESC LIMIT 100) recent
-        """
+# --- events --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class EventCount:
+    type: str
+    status: str
+    count: int
+
+
+async def event_counts(session: AsyncSession) -> list[EventCount]:
+    stmt = (
+        select(col(LedgerEvent.type), col(LedgerEvent.status), func.count())
+        .group_by(col(LedgerEvent.type), col(LedgerEvent.status))
+        .order_by(col(LedgerEvent.type), col(LedgerEvent.status))
     )
+    return [EventCount(*row) for row in (await session.execute(stmt)).all()]
 
 
-async def entry_region(conn: asyncpg.Connection, entry_id: uuid.UUID) -> str | None:
-    return await conn.fetchval("SELECT region_code FROM entry WHERE id = $1", entry_id)
+@dataclass(frozen=True, slots=True)
+class EventLag:
+    last_occurred_at: datetime | None
+    last_received_at: datetime | None
+    recent_lag_s: float | None
+
+
+async def event_lag(session: AsyncSession, recent: int = 100) -> EventLag:
+    """When the last event happened and arrived, and the mean delivery lag of the last
+    `recent` (ix_ledger_event_received_at)."""
+    last = (
+        select(col(LedgerEvent.occurred_at), col(LedgerEvent.received_at))
+        .order_by(col(LedgerEvent.received_at).desc())
+        .limit(recent)
+        .subquery("recent")
+    )
+    stmt = select(
+        func.max(last.c.occurred_at),
+        func.max(last.c.received_at),
+        extract("epoch", func.avg(last.c.received_at - last.c.occurred_at)),
+    )
+    occurred, received, lag = (await session.execute(stmt)).one()
+    return EventLag(occurred, received, float(lag) if lag is not None else None)

@@ -10,11 +10,12 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Required, TypedDict, Unpack
 
 from services.common.ids import new_uuid
 from services.common.money import allocate
-from services.ledger import chart
-from services.ledger.chart import AccountKey
+from services.ledger.service import chart
+from services.ledger.service.chart import AccountKey
 
 
 @dataclass
@@ -47,6 +48,18 @@ class EntryPlan:
         for p in self.postings:
             out[p.account] = out.get(p.account, 0) + p.amount_fen
         return out
+
+
+class EntryDims(TypedDict, total=False):
+    """What the caller adds to an event's entry: who posts it, for which event under which
+    key, and the references it carries."""
+
+    created_by: Required[str]
+    event_id: uuid.UUID | None
+    idempotency_key: str | None
+    voucher_id: str | None
+    ref: str | None
+    memo: str | None
 
 
 def split_by_source(amount_fen: int, shares_bp: Mapping[str, int]) -> list[tuple[str, int]]:
@@ -150,7 +163,8 @@ def redemption(
     provider_id: str,
     subsidy_fen: int,
     shares_bp: Mapping[str, int],
-    **dims,
+    beneficiary_id: str | None = None,
+    **dims: Unpack[EntryDims],
 ) -> EntryPlan:
     """Redemption: vouchers outstanding Dr / provider payable Cr split by funding source,
     plus the expense recognition pair for the same split."""
@@ -180,6 +194,7 @@ def redemption(
         program_code=program_code,
         region_code=budget_region_code,
         provider_id=provider_id,
+        beneficiary_id=beneficiary_id,
         **dims,
     )
 
@@ -191,7 +206,7 @@ def cash_benefit(
     beneficiary_id: str,
     amount_fen: int,
     shares_bp: Mapping[str, int],
-    **dims,
+    **dims: Unpack[EntryDims],
 ) -> EntryPlan:
     """Cash benefit issued: committed cash benefits Dr / payable to the beneficiary Cr split
     by funding source, plus the expense recognition pair."""
@@ -231,7 +246,8 @@ def expiry(
     budget_region_code: str,
     released_fen: int,
     shares_bp: Mapping[str, int],
-    **dims,
+    beneficiary_id: str | None = None,
+    **dims: Unpack[EntryDims],
 ) -> EntryPlan:
     """Unused balance expired: vouchers outstanding Dr / budget available Cr, split by source."""
     postings = [
@@ -246,7 +262,12 @@ def expiry(
         for source, part in split_by_source(released_fen, shares_bp)
     ]
     return EntryPlan(
-        "expiry", postings, program_code=program_code, region_code=budget_region_code, **dims
+        "expiry",
+        postings,
+        program_code=program_code,
+        region_code=budget_region_code,
+        beneficiary_id=beneficiary_id,
+        **dims,
     )
 
 
@@ -264,7 +285,8 @@ def copay(
     budget_region_code: str,
     provider_id: str,
     amount_fen: int,
-    **dims,
+    beneficiary_id: str | None = None,
+    **dims: Unpack[EntryDims],
 ) -> EntryPlan:
     """Online co-payment received: co-payment clearing Dr / provider payable Cr (funding
     source `copay`); refunded: the mirror. Cash posts nothing (`copay_is_posted`). See
@@ -294,12 +316,19 @@ def copay(
         program_code=program_code,
         region_code=budget_region_code,
         provider_id=provider_id,
+        beneficiary_id=beneficiary_id,
         **dims,
     )
 
 
 def reversal(
-    original: EntryPlan, *, kind: str, created_by: str, idempotency_key: str, **extra
+    original: EntryPlan,
+    *,
+    kind: str,
+    created_by: str,
+    idempotency_key: str,
+    memo: str | None = None,
+    event_id: uuid.UUID | None = None,
 ) -> EntryPlan:
     """The mirror image of an entry: every posting negated, the same dimensions."""
     return EntryPlan(
@@ -314,7 +343,8 @@ def reversal(
         ref=original.ref,
         reverses_entry_id=original.id,
         idempotency_key=idempotency_key,
-        **extra,
+        memo=memo,
+        event_id=event_id,
     )
 
 

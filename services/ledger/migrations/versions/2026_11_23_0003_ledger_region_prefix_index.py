@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from services.common.alembic_env import execute_script
+from services.common.alembic_env import execute_script, execute_sql_file
 
 revision: str = "ledger_0003"
 down_revision: str | None = "ledger_0002"
@@ -37,16 +37,8 @@ def upgrade() -> None:
     ALTER TABLE entry ADD CONSTRAINT uq_entry_idempotency_key UNIQUE (idempotency_key);
     ALTER TABLE ledger_event ADD CONSTRAINT uq_ledger_event_entry_id UNIQUE (entry_id);
     ALTER TABLE book_head ADD CONSTRAINT ck_book_head_single_book CHECK (book = 'main');
-    CREATE FUNCTION ledger_account_opens_empty() RETURNS trigger LANGUAGE plpgsql AS $$
-    BEGIN
-      IF NEW.balance_fen <> 0 THEN
-        RAISE EXCEPTION 'DERIVED_ROW: an account opens with a zero balance' USING ERRCODE = 'P0001';
-      END IF;
-      RETURN NEW;
-    END $$;
-    CREATE TRIGGER account_opens_empty BEFORE INSERT ON account
-      FOR EACH ROW EXECUTE FUNCTION ledger_account_opens_empty();
     """)
+    execute_sql_file("ledger_account_opens_empty.sql")
 
 
 def downgrade() -> None:

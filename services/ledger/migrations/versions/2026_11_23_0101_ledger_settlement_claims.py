@@ -11,13 +11,15 @@ A claim lists a provider's posted, unvoided redemptions of a period. The databas
 - maker-checker: the approver is never the submitter (CHECK), and the status moves only
   along the allowed transitions (trigger);
 - the history (claim_action) append-only.
+The functions are in migrations/sql/ (settlement_claim_*.sql, settlement_append_only.sql; the
+total check as it was before co-payment lines in superseded/).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from services.common.alembic_env import execute_script
+from services.common.alembic_env import execute_script, execute_sql_file
 
 revision: str = "ledger_0101"
 down_revision: str | None = "ledger_0003"
@@ -83,87 +85,16 @@ def upgrade() -> None:
         ('prepare', 'submit', 'resubmit', 'edit', 'approve', 'reject', 'abandon', 'batch', 'pay'))
     );
     CREATE INDEX ix_claim_action_claim ON claim_action (claim_id, id);
-
-    -- A line is a posted redemption of the claim's provider, not reversed.
-    CREATE FUNCTION settlement_claim_line_check() RETURNS trigger LANGUAGE plpgsql AS $$
-    DECLARE e record; c record;
-    BEGIN
-      SELECT kind, provider_id, ref INTO e FROM entry WHERE id = NEW.entry_id;
-      SELECT provider_id, status INTO c FROM claim WHERE id = NEW.claim_id;
-      IF e.kind IS DISTINCT FROM 'redemption' OR e.ref IS DISTINCT FROM NEW.redemption_id
-         OR e.provider_id IS DISTINCT FROM c.provider_id THEN
-        RAISE EXCEPTION 'CLAIM_LINE_INVALID: not a redemption of this provider'
-          USING ERRCODE = 'P0001';
-      END IF;
-      IF NEW.active AND EXISTS (SELECT 1 FROM entry r WHERE r.reverses_entry_id = NEW.entry_id) THEN
-        RAISE EXCEPTION 'REDEMPTION_VOIDED: a voided redemption cannot be claimed'
-          USING ERRCODE = 'P0001';
-      END IF;
-      IF TG_OP = 'UPDATE' AND (NEW.amount_fen <> OLD.amount_fen OR NEW.entry_id <> OLD.entry_id
-         OR NEW.redemption_id <> OLD.redemption_id OR (NEW.active AND NOT OLD.active)) THEN
-        RAISE EXCEPTION 'DERIVED_ROW: a claim line only ever leaves its claim'
-          USING ERRCODE = 'P0001';
-      END IF;
-      RETURN NEW;
-    END $$;
-    CREATE TRIGGER claim_line_check BEFORE INSERT OR UPDATE ON claim_line
-      FOR EACH ROW EXECUTE FUNCTION settlement_claim_line_check();
-
-    -- The claim's total and count equal its active lines, checked at COMMIT.
-    CREATE FUNCTION settlement_claim_total_check() RETURNS trigger LANGUAGE plpgsql AS $$
-    DECLARE cid uuid; s bigint; n integer; t bigint; k integer;
-    BEGIN
-      IF TG_TABLE_NAME = 'claim' THEN
-        cid := NEW.id;
-      ELSIF TG_OP = 'DELETE' THEN
-        cid := OLD.claim_id;
-      ELSE
-        cid := NEW.claim_id;
-      END IF;
-      SELECT coalesce(sum(amount_fen), 0), count(*) INTO s, n
-        FROM claim_line WHERE claim_id = cid AND active;
-      SELECT total_fen, line_count INTO t, k FROM claim WHERE id = cid;
-      IF t IS NOT NULL AND (t <> s OR k <> n) THEN
-        RAISE EXCEPTION 'CLAIM_TOTAL_MISMATCH: claim % total % <> lines %', cid, t, s
-          USING ERRCODE = 'P0001';
-      END IF;
-      RETURN NULL;
-    END $$;
+    """)
+    execute_sql_file("settlement_claim_line_check.sql")
+    execute_sql_file("superseded/ledger_0101_settlement_claim_total_check.sql")
+    execute_sql_file("settlement_claim_transition.sql")
+    execute_sql_file("settlement_append_only.sql")
+    execute_script("""
     CREATE CONSTRAINT TRIGGER claim_total_check AFTER INSERT OR UPDATE ON claim
       DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION settlement_claim_total_check();
     CREATE CONSTRAINT TRIGGER claim_line_total_check AFTER INSERT OR UPDATE OR DELETE ON claim_line
       DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION settlement_claim_total_check();
-
-    -- Status moves only forward along the workflow; who submitted never changes.
-    CREATE FUNCTION settlement_claim_transition() RETURNS trigger LANGUAGE plpgsql AS $$
-    BEGIN
-      IF TG_OP = 'DELETE' THEN
-        RAISE EXCEPTION 'JOURNAL_IMMUTABLE: claims are never deleted' USING ERRCODE = 'P0001';
-      END IF;
-      IF NEW.provider_id <> OLD.provider_id OR NEW.period <> OLD.period
-         OR NEW.submitted_by <> OLD.submitted_by OR NEW.id <> OLD.id THEN
-        RAISE EXCEPTION 'DERIVED_ROW: a claim keeps its provider, period and preparer'
-          USING ERRCODE = 'P0001';
-      END IF;
-      IF NEW.status <> OLD.status AND NOT (OLD.status, NEW.status) IN (
-          ('pending', 'submitted'), ('pending', 'abandoned'), ('submitted', 'approved'),
-          ('submitted', 'rejected'), ('rejected', 'submitted'), ('approved', 'batched'),
-          ('batched', 'paid'), ('batched', 'approved')) THEN
-        RAISE EXCEPTION 'CLAIM_TRANSITION_NOT_ALLOWED: % -> %', OLD.status, NEW.status
-          USING ERRCODE = 'P0001';
-      END IF;
-      IF OLD.status <> 'pending' AND (NEW.total_fen <> OLD.total_fen) THEN
-        RAISE EXCEPTION 'DERIVED_ROW: a submitted claim keeps its lines' USING ERRCODE = 'P0001';
-      END IF;
-      RETURN NEW;
-    END $$;
-    CREATE TRIGGER claim_transition BEFORE UPDATE OR DELETE ON claim
-      FOR EACH ROW EXECUTE FUNCTION settlement_claim_transition();
-
-    CREATE FUNCTION settlement_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
-    BEGIN
-      RAISE EXCEPTION 'JOURNAL_IMMUTABLE: % is append-only', TG_TABLE_NAME USING ERRCODE = 'P0001';
-    END $$;
     CREATE TRIGGER claim_action_append_only BEFORE UPDATE OR DELETE ON claim_action
       FOR EACH ROW EXECUTE FUNCTION settlement_append_only();
     """)

@@ -8,14 +8,16 @@ A batch groups approved claims into payment lines and keeps the instruction file
 (with its SHA-256). A line is paid at most once: its payment entry carries the idempotency
 key `payment:<line_reference>` (unique in entry), and the line's status moves only
 pending -> paid or pending -> failed. A bank confirmation file is recorded by its SHA-256, so
-the same file imported again is recognised and posts nothing.
+the same file imported again is recognised and posts nothing. The line guard's body as this
+migration installed it is in migrations/sql/superseded/ (the current one:
+settlement_payment_line_guard.sql).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from services.common.alembic_env import execute_script
+from services.common.alembic_env import execute_script, execute_sql_file
 
 revision: str = "ledger_0102"
 down_revision: str | None = "ledger_0101"
@@ -78,28 +80,9 @@ def upgrade() -> None:
       result jsonb NOT NULL,
       CONSTRAINT pk_bank_confirmation PRIMARY KEY (batch_id, file_sha256)
     );
-
-    CREATE FUNCTION settlement_payment_line_guard() RETURNS trigger LANGUAGE plpgsql AS $$
-    BEGIN
-      IF TG_OP = 'DELETE' THEN
-        RAISE EXCEPTION 'JOURNAL_IMMUTABLE: payment lines are never deleted' USING ERRCODE = 'P0001';
-      END IF;
-      IF (NEW.reference, NEW.batch_id, NEW.claim_id, NEW.amount_fen, NEW.account_number)
-         IS DISTINCT FROM (OLD.reference, OLD.batch_id, OLD.claim_id, OLD.amount_fen,
-                           OLD.account_number)
-         OR (OLD.status <> 'pending' AND NEW IS DISTINCT FROM OLD) THEN
-        RAISE EXCEPTION 'DERIVED_ROW: a payment line is settled once and never changes'
-          USING ERRCODE = 'P0001';
-      END IF;
-      IF NEW.status = 'paid' AND NOT EXISTS (
-          SELECT 1 FROM posting p JOIN account a ON a.id = p.account_id
-           WHERE p.entry_id = NEW.entry_id AND a.code = '2201'
-          HAVING sum(p.amount_fen) = NEW.amount_fen) THEN
-        RAISE EXCEPTION 'AMOUNT_MISMATCH: the payment entry does not pay the line amount'
-          USING ERRCODE = 'P0001';
-      END IF;
-      RETURN NEW;
-    END $$;
+    """)
+    execute_sql_file("superseded/ledger_0102_settlement_payment_line_guard.sql")
+    execute_script("""
     CREATE TRIGGER payment_line_guard BEFORE UPDATE OR DELETE ON payment_line
       FOR EACH ROW EXECUTE FUNCTION settlement_payment_line_guard();
     CREATE TRIGGER payment_batch_append_only BEFORE UPDATE OR DELETE ON payment_batch

@@ -7,73 +7,20 @@ Create Date: 2026-11-23
 A payment line now pays either a claim (payee the provider, 2201) or one cash benefit entry
 (payee the beneficiary, 2202). A cash benefit is in at most one pending or paid line (partial
 unique index), and a paid beneficiary line must be settled by an entry that debits exactly
-its amount from 2202. A batch keeps the cash benefits it could not pay and why.
+its amount from 2202. A batch keeps the cash benefits it could not pay and why. The line guard's
+bodies before and after are in migrations/sql/superseded/.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from services.common.alembic_env import execute_script
+from services.common.alembic_env import execute_script, execute_sql_file
 
 revision: str = "ledger_0103"
 down_revision: str | None = "ledger_0102"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
-
-_GUARD = """
-    CREATE OR REPLACE FUNCTION settlement_payment_line_guard() RETURNS trigger
-    LANGUAGE plpgsql AS $$
-    BEGIN
-      IF TG_OP = 'DELETE' THEN
-        RAISE EXCEPTION 'JOURNAL_IMMUTABLE: payment lines are never deleted' USING ERRCODE = 'P0001';
-      END IF;
-      IF (NEW.reference, NEW.batch_id, NEW.claim_id, NEW.amount_fen, NEW.account_number,
-          NEW.payee_kind, NEW.cash_entry_id, NEW.beneficiary_id)
-         IS DISTINCT FROM (OLD.reference, OLD.batch_id, OLD.claim_id, OLD.amount_fen,
-                           OLD.account_number, OLD.payee_kind, OLD.cash_entry_id,
-                           OLD.beneficiary_id)
-         OR (OLD.status <> 'pending' AND NEW IS DISTINCT FROM OLD) THEN
-        RAISE EXCEPTION 'DERIVED_ROW: a payment line is settled once and never changes'
-          USING ERRCODE = 'P0001';
-      END IF;
-      IF NEW.status = 'paid' AND NOT EXISTS (
-          SELECT 1 FROM posting p JOIN account a ON a.id = p.account_id
-           WHERE p.entry_id = NEW.entry_id
-             AND a.code = CASE NEW.payee_kind WHEN 'beneficiary' THEN '2202' ELSE '2201' END
-             AND (NEW.payee_kind = 'provider' OR a.beneficiary_id = NEW.beneficiary_id)
-          HAVING sum(p.amount_fen) = NEW.amount_fen) THEN
-        RAISE EXCEPTION 'AMOUNT_MISMATCH: the payment entry does not pay the line amount'
-          USING ERRCODE = 'P0001';
-      END IF;
-      RETURN NEW;
-    END $$;
-"""
-
-_OLD_GUARD = """
-    CREATE OR REPLACE FUNCTION settlement_payment_line_guard() RETURNS trigger
-    LANGUAGE plpgsql AS $$
-    BEGIN
-      IF TG_OP = 'DELETE' THEN
-        RAISE EXCEPTION 'JOURNAL_IMMUTABLE: payment lines are never deleted' USING ERRCODE = 'P0001';
-      END IF;
-      IF (NEW.reference, NEW.batch_id, NEW.claim_id, NEW.amount_fen, NEW.account_number)
-         IS DISTINCT FROM (OLD.reference, OLD.batch_id, OLD.claim_id, OLD.amount_fen,
-                           OLD.account_number)
-         OR (OLD.status <> 'pending' AND NEW IS DISTINCT FROM OLD) THEN
-        RAISE EXCEPTION 'DERIVED_ROW: a payment line is settled once and never changes'
-          USING ERRCODE = 'P0001';
-      END IF;
-      IF NEW.status = 'paid' AND NOT EXISTS (
-          SELECT 1 FROM posting p JOIN account a ON a.id = p.account_id
-           WHERE p.entry_id = NEW.entry_id AND a.code = '2201'
-          HAVING sum(p.amount_fen) = NEW.amount_fen) THEN
-        RAISE EXCEPTION 'AMOUNT_MISMATCH: the payment entry does not pay the line amount'
-          USING ERRCODE = 'P0001';
-      END IF;
-      RETURN NEW;
-    END $$;
-"""
 
 
 def upgrade() -> None:
@@ -96,8 +43,8 @@ def upgrade() -> None:
       WHERE status <> 'failed' AND cash_entry_id IS NOT NULL;
     ALTER TABLE payment_batch ADD COLUMN not_payable jsonb NOT NULL DEFAULT '[]'::jsonb;
     """
-        + _GUARD
     )
+    execute_sql_file("superseded/ledger_0103_settlement_payment_line_guard.sql")
 
 
 def downgrade() -> None:
@@ -114,5 +61,5 @@ def downgrade() -> None:
       ALTER COLUMN claim_id SET NOT NULL,
       ALTER COLUMN provider_id SET NOT NULL;
     """
-        + _OLD_GUARD
     )
+    execute_sql_file("superseded/ledger_0102_settlement_payment_line_guard.sql")

@@ -14,9 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.types import DateTime, Uuid
 from sqlmodel import col
 
-from services.ledger import chart
-from services.ledger.chart import AccountKey
 from services.ledger.models import Account, Posting
+from services.ledger.service import chart
+from services.ledger.service.chart import AccountKey
 from services.ledger.settlement.models import (
     BankConfirmation,
     Claim,

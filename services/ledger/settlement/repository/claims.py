@@ -15,8 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.types import Text
 from sqlmodel import col
 
-from services.ledger import chart
 from services.ledger.models import Account, Entry, Posting
+from services.ledger.service import chart
 from services.ledger.settlement.models import Claim, ClaimAction, ClaimLine
 from services.ledger.settlement.repository import any_of, is_reversed, on_account
 from services.ledger.settlement.repository import copay as copay_repo

@@ -13,8 +13,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from services.ledger import chart
 from services.ledger.models import Account, Entry, Posting
+from services.ledger.service import chart
 from services.ledger.settlement.models import (
     Claim,
     ClaimCopayLine,

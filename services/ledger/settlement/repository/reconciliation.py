@@ -10,8 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.types import BigInteger, Text
 from sqlmodel import col
 
-from services.ledger import chart
 from services.ledger.models import Account, Entry, Posting
+from services.ledger.service import chart
 from services.ledger.settlement.models import Claim, ClaimLine, PaymentLine
 from services.ledger.settlement.repository import (
     any_of,

@@ -9,8 +9,8 @@ from sqlalchemy import Integer, and_, cast, distinct, extract, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from services.ledger import chart
 from services.ledger.models import Account, Entry, Posting
+from services.ledger.service import chart
 from services.ledger.settlement.models import Claim
 from services.ledger.settlement.repository import on_account
 from services.ledger.settlement.repository.reconciliation import EXPLAINED_KINDS

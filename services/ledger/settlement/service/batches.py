@@ -36,8 +36,8 @@ from services.common.db import Database, raw_connection, retry_transaction
 from services.common.errors import IdempotencyKeyReused
 from services.common.ids import new_uuid
 from services.common.regions import significant_prefix
-from services.ledger import hashing
-from services.ledger.repository import journal
+from services.ledger.repository import posting as posting_sql
+from services.ledger.service import hashing
 from services.ledger.service.plans import EntryPlan
 from services.ledger.settlement.clients import BankAccount, ProviderClient, VoucherClient
 from services.ledger.settlement.errors import BankAccountMissing, BatchNotFound, NothingToPay
@@ -357,7 +357,7 @@ async def _import(
     # before anything else is.)
     b = await _visible_batch(session, batch_id, who)
     posting = await raw_connection(session)
-    head = await journal.lock_head(posting)  # one writer at a time, like every posting
+    head = await posting_sql.lock_head(posting)  # one writer at a time, like every posting
     seen = await repo.confirmation(session, batch_id, sha)
     if seen is not None:
         return ConfirmationRead.model_validate({**seen.result, "duplicate_file": True})
@@ -380,10 +380,10 @@ async def _import(
         settle.append((row, line, plan.id))
         result["paid"].append(row.line_reference)
     if plans:
-        accounts = await journal.resolve_accounts(
+        accounts = await posting_sql.resolve_accounts(
             posting, (p.account for plan in plans for p in plan.postings)
         )
-        await journal.write_entries(posting, head, plans, accounts)
+        await posting_sql.write_entries(posting, head, plans, accounts)
     for row, line, entry_id in settle:
         await _settle(session, row, line, entry_id, who)
     result["paid_fen"] = sum(lines[r].amount_fen for r in result["paid"])

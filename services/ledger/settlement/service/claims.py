@@ -36,7 +36,7 @@ from services.common.auth import Principal
 from services.common.db import Database, retry_transaction
 from services.common.errors import IdempotencyKeyReused
 from services.common.ids import new_uuid
-from services.ledger import hashing
+from services.ledger.service import hashing
 from services.ledger.settlement.clients import ClaimAnswer, VoucherClient
 from services.ledger.settlement.errors import (
     ClaimLinesRefused,

@@ -8,8 +8,8 @@ import io
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from services.ledger import chart
-from services.ledger.chart import AccountKey
+from services.ledger.service import chart
+from services.ledger.service.chart import AccountKey
 from services.ledger.service.plans import EntryPlan, PostingPlan
 from services.ledger.settlement.errors import ConfirmationInvalid
 

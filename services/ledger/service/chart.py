@@ -1,4 +1,4 @@
-"""The chart of accounts: codes, their nature, and the dimensions each is kept by.
+"""The chart of accounts: codes, their nature, and the dimensions each is kept by (pure).
 
 Balances are signed fen, debit positive; `normal_sign` says which side an account normally
 sits on (+1 debit, -1 credit). A no-overdraft account may never cross to its abnormal side:
@@ -79,7 +79,7 @@ class AccountKey:
     def sort_key(self) -> tuple[str, ...]:
         return tuple(v or "" for v in self.as_tuple())
 
-    def as_tuple(self) -> tuple:
+    def as_tuple(self) -> tuple[str | None, ...]:
         return (
             self.code,
             self.program_code,

@@ -90,7 +90,7 @@ def canonical(entry: Mapping[str, Any], postings: Sequence[Mapping[str, Any]]) -
 def canonical_plain(entry: dict[str, Any], postings: list[dict[str, Any]]) -> bytes:
     """`canonical` of an entry already in plain form: exactly the ENTRY_FIELDS, and postings
     of exactly the POSTING_FIELDS in line order, with UUIDs and timestamps as strings
-    (`utc_text`). The write path builds these directly (repository.journal.write_entries)."""
+    (`utc_text`). The write path builds these directly (repository.posting.write_entries)."""
     return orjson.dumps({**entry, "postings": postings}, option=orjson.OPT_SORT_KEYS)
 
 

@@ -1,0 +1,52 @@
+"""Balances: the trial balance at a point in time, and an account's statement."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from services.common.auth import Principal
+from services.common.db import DatabaseDep
+from services.ledger.api.deps import (
+    ERRORS,
+    FINANCE_AUDITOR,
+    AccountID,
+    RegionQuery,
+    asked,
+    aware,
+    scope,
+)
+from services.ledger.schemas import StatementRead, TrialBalanceRead
+from services.ledger.service import audit
+
+router = APIRouter()
+
+
+@router.get("/trial-balance", responses=ERRORS)
+async def get_trial_balance(
+    db: DatabaseDep,
+    as_of: datetime | None = None,
+    region_code: RegionQuery = None,
+    p: Principal = FINANCE_AUDITOR,
+) -> TrialBalanceRead:
+    """Trial balance as of a time (default now): each account in scope with its debit and
+    credit totals and balance; total debits equal total credits."""
+    return await audit.trial_balance(db, aware(as_of), asked(p, region_code))
+
+
+@router.get("/accounts/{account_id}/statement", responses=ERRORS)
+async def get_statement(
+    account_id: AccountID,
+    db: DatabaseDep,
+    from_: Annotated[datetime | None, Query(alias="from")] = None,
+    to: datetime | None = None,
+    p: Principal = FINANCE_AUDITOR,
+) -> StatementRead:
+    """An account's statement: opening balance at `from`, each posting to `to` with the
+    running balance, and the closing balance."""
+    scope(p)
+    acct = await audit.load_account(db, account_id)
+    p.ensure_region(acct.region_code)
+    return await audit.statement(db, acct, aware(from_), aware(to))

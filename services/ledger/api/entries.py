@@ -1,0 +1,102 @@
+"""Journal entries: read them by every dimension (finance, auditors), reverse one (finance)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from fastapi.responses import JSONResponse
+
+from services.common.auth import Principal
+from services.common.db import DatabaseDep
+from services.ledger.api.deps import (
+    ERRORS,
+    FINANCE_AUDITOR,
+    FINANCE_ONLY,
+    MAX_ID,
+    RegionQuery,
+    answer,
+    asked,
+    aware,
+    scope,
+)
+from services.ledger.errors import EntryNotFound
+from services.ledger.schemas import EntryPage, EntryRead, ReversalCreate, ReversalRead
+from services.ledger.service import audit, reversals
+
+router = APIRouter()
+
+ExternalID = Annotated[str | None, Query(min_length=1, max_length=64)]
+
+
+@router.get("/entries", responses=ERRORS)
+async def get_entries(
+    db: DatabaseDep,
+    account: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+    provider_id: ExternalID = None,
+    beneficiary_id: ExternalID = None,
+    voucher_id: ExternalID = None,
+    program_code: Annotated[str | None, Query(min_length=1, max_length=40)] = None,
+    region_code: RegionQuery = None,
+    period: Annotated[str | None, Query(pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$")] = None,
+    from_: Annotated[datetime | None, Query(alias="from")] = None,
+    to: datetime | None = None,
+    cursor: Annotated[str | None, Query(pattern=r"^[0-9]{1,18}$")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    p: Principal = FINANCE_AUDITOR,
+) -> EntryPage:
+    """Journal entries with their postings, filtered by account and every dimension, in
+    sequence order, keyset-paginated by `cursor`, from one snapshot. A combination that can
+    only be empty by construction is refused with 422 FILTER_NOT_SUPPORTED."""
+    prefix = asked(p, region_code)
+    acct = None
+    if account is not None:
+        acct = await audit.load_account(db, account)
+        p.ensure_region(acct.region_code)
+    filters = {
+        k: v
+        for k, v in (
+            ("provider_id", provider_id),
+            ("beneficiary_id", beneficiary_id),
+            ("voucher_id", voucher_id),
+            ("program_code", program_code),
+        )
+        if v is not None
+    }
+    return await audit.entries(
+        db,
+        region_prefix=prefix,
+        account=acct,
+        filters=filters,
+        period=period,
+        start=aware(from_),
+        end=aware(to),
+        after_seq=int(cursor or 0),
+        limit=limit,
+    )
+
+
+@router.get("/entries/{entry_id}", responses=ERRORS)
+async def get_entry(
+    entry_id: uuid.UUID, db: DatabaseDep, p: Principal = FINANCE_AUDITOR
+) -> EntryRead:
+    """One journal entry with its postings."""
+    scope(p)
+    found = await audit.entry(db, entry_id)
+    if found is None:
+        raise EntryNotFound(field="entry_id")
+    p.ensure_region(found.region_code)
+    return found
+
+
+@router.post(
+    "/entries/{entry_id}/reverse", status_code=201, response_model=ReversalRead, responses=ERRORS
+)
+async def reverse_entry(
+    entry_id: uuid.UUID, body: ReversalCreate, db: DatabaseDep, p: Principal = FINANCE_ONLY
+) -> JSONResponse:
+    """Correct an entry by a reversing entry (each entry is reversed at most once)."""
+    scope(p)
+    return answer(await reversals.reverse_entry(db, entry_id, body, p.sub, p.ensure_region))

@@ -1,0 +1,444 @@
+"""The journal posting: the ledger's one hot-path module, and its only raw SQL.
+
+What the relay's event batches drive (service/events.py) and every other posting reuses: lock
+the book's head, open the accounts an entry touches, write entries and postings set-wise (one
+INSERT of all the entries and one of all their postings, however many; the triggers check
+them once per statement, migration ledger_0120), and the event log of a batch.
+
+Contract: every function takes an `asyncpg.Connection` that is already inside a transaction,
+and never commits or rolls back. The relay's batches run on the raw pool
+(`db.raw_pool`, `async with conn.transaction()`); a cold path posts inside its own unit of
+work through `services.common.db.raw_connection(session)` (keyed writes here, settlement's
+payments), so the entry commits or rolls back with the rows that caused it. Every transaction
+that writes entries calls `lock_head` first: writers are serialised on the book's head row
+and take every later lock in the same order.
+
+The statements are module constants built from the table names in models.py;
+tests/ledger/test_posting_sql.py prepares each one against a migrated database and compares
+what `write_entries` writes with the pure plans (service/plans.py) and hashing rule
+(service/hashing.py).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import asyncpg
+
+from services.ledger.models import Account, BookHead, Entry, LedgerEvent, Posting
+from services.ledger.service import hashing
+from services.ledger.service.chart import CHART, AccountKey
+from services.ledger.service.plans import EntryPlan, PostingPlan
+
+TZ = ZoneInfo("Asia/Shanghai")
+
+BOOK = BookHead.__tablename__
+ACCOUNT = Account.__tablename__
+ENTRY = Entry.__tablename__
+POSTING = Posting.__tablename__
+EVENT = LedgerEvent.__tablename__
+
+
+def _unnest(types: Sequence[str], first: int = 1) -> str:
+    return ", ".join(f"${i + first}::{t}[]" for i, t in enumerate(types))
+
+
+LOCK_HEAD = (
+    "SELECT last_seq, last_hash, greatest(clock_timestamp(), last_posted_at) AS now "
+    f"FROM {BOOK} WHERE book = $1 FOR UPDATE"
+)
+
+# The dimensions that identify an account (uq_account_dimensions), in AccountKey's order.
+_KEY_TYPES = ("text",) * 7
+OPEN_ACCOUNTS = (
+    f"INSERT INTO {ACCOUNT} (code, program_code, region_code, funding_source, provider_id, "
+    "beneficiary_id, currency, name, kind, normal_sign, no_overdraft) "
+    f"SELECT * FROM unnest({_unnest((*_KEY_TYPES, 'text', 'text', 'int', 'bool'))}) "
+    "ON CONFLICT ON CONSTRAINT uq_account_dimensions DO NOTHING"
+)
+FIND_ACCOUNTS = (
+    "SELECT k.ord, a.id, a.balance_fen "
+    f"FROM unnest({_unnest(_KEY_TYPES)}) WITH ORDINALITY AS k(code, p, r, fs, pr, b, cur, ord) "
+    f"JOIN {ACCOUNT} a ON a.code = k.code AND a.program_code IS NOT DISTINCT FROM k.p "
+    "AND a.region_code IS NOT DISTINCT FROM k.r AND a.funding_source IS NOT DISTINCT FROM k.fs "
+    "AND a.provider_id IS NOT DISTINCT FROM k.pr AND a.beneficiary_id IS NOT DISTINCT FROM k.b "
+    "AND a.currency = k.cur"
+)
+
+# Entry columns written from the plans (posted_at and period are sent once per statement).
+ENTRY_COLUMNS = (
+    ("id", "uuid"),
+    ("seq", "bigint"),
+    ("kind", "text"),
+    ("program_code", "text"),
+    ("region_code", "text"),
+    ("provider_id", "text"),
+    ("beneficiary_id", "text"),
+    ("voucher_id", "text"),
+    ("ref", "text"),
+    ("event_id", "uuid"),
+    ("idempotency_key", "text"),
+    ("reverses_entry_id", "uuid"),
+    ("memo", "text"),
+    ("created_by", "text"),
+    ("prev_hash", "bytea"),
+    ("hash", "bytea"),
+)
+POSTING_COLUMNS = (
+    ("entry_id", "uuid"),
+    ("line", "smallint"),
+    ("account_id", "bigint"),
+    ("amount_fen", "bigint"),
+    ("currency", "text"),
+    ("seq", "bigint"),
+    ("program_code", "text"),
+    ("region_code", "text"),
+    ("funding_source", "text"),
+    ("provider_id", "text"),
+    ("beneficiary_id", "text"),
+    ("voucher_id", "text"),
+)
+
+
+def _insert_unnest(table: str, columns: Sequence[tuple[str, str]], order: bool) -> str:
+    names = ", ".join(c for c, _ in columns)
+    n = len(columns)
+    alias = f" WITH ORDINALITY AS t({names}, ord)" if order else f" AS t({names})"
+    return (
+        f"INSERT INTO {table} ({names}, posted_at, period) "
+        f"SELECT {names}, ${n + 1}::timestamptz, ${n + 2}::text "
+        f"FROM unnest({_unnest([t for _, t in columns])}){alias}"
+        + (" ORDER BY ord" if order else "")
+    )
+
+
+# Entries in chain order (the chain trigger reads them by seq; ORDER BY keeps the insert tidy).
+INSERT_ENTRIES = _insert_unnest(ENTRY, ENTRY_COLUMNS, order=True)
+INSERT_POSTINGS = _insert_unnest(POSTING, POSTING_COLUMNS, order=False)
+
+SEEN_EVENTS = (
+    "SELECT event_id, status, request_hash, entry_id, error_code, error_message "
+    f"FROM {EVENT} WHERE event_id = ANY($1::uuid[])"
+)
+EVENT_COLUMNS = (
+    ("event_id", "uuid"),
+    ("type", "text"),
+    ("status", "text"),
+    ("request_hash", "bytea"),
+    ("entry_id", "uuid"),
+    ("error_code", "text"),
+    ("error_message", "text"),
+    ("occurred_at", "timestamptz"),
+)
+INSERT_EVENTS = (
+    f"INSERT INTO {EVENT} ({', '.join(c for c, _ in EVENT_COLUMNS)}) "
+    f"SELECT * FROM unnest({_unnest([t for _, t in EVENT_COLUMNS])})"
+)
+
+# Redemption entries by ref, as plans with their accounts' keys (a void reverses one).
+REDEMPTION_ENTRIES = (
+    "SELECT e.id, e.kind, e.program_code, e.region_code, e.provider_id, e.beneficiary_id, "
+    "e.voucher_id, e.ref, e.created_by, e.memo, "
+    f"EXISTS (SELECT 1 FROM {ENTRY} r WHERE r.reverses_entry_id = e.id) AS reversed, "
+    "array_agg(p.amount_fen ORDER BY p.line) AS amounts, "
+    "array_agg(a.code ORDER BY p.line) AS codes, "
+    "array_agg(a.program_code ORDER BY p.line) AS programs, "
+    "array_agg(a.region_code ORDER BY p.line) AS regions, "
+    "array_agg(a.funding_source ORDER BY p.line) AS sources, "
+    "array_agg(a.provider_id ORDER BY p.line) AS providers, "
+    "array_agg(a.beneficiary_id ORDER BY p.line) AS beneficiaries, "
+    "array_agg(a.currency ORDER BY p.line) AS currencies "
+    f"FROM {ENTRY} e JOIN {POSTING} p ON p.entry_id = e.id JOIN {ACCOUNT} a ON a.id = p.account_id "
+    "WHERE e.kind = 'redemption' AND e.ref = ANY($1::text[]) GROUP BY e.id"
+)
+
+# Every raw statement of this module (tests prepare each against a migrated database).
+STATEMENTS = (
+    LOCK_HEAD,
+    OPEN_ACCOUNTS,
+    FIND_ACCOUNTS,
+    INSERT_ENTRIES,
+    INSERT_POSTINGS,
+    SEEN_EVENTS,
+    INSERT_EVENTS,
+    REDEMPTION_ENTRIES,
+)
+
+
+def _in_transaction(conn: asyncpg.Connection) -> None:
+    """The head lock and the chain need one transaction; outside one they would silently not
+    hold (a connection taken from a session before its first statement is not in one yet)."""
+    if not conn.is_in_transaction():
+        raise RuntimeError("posting needs a transaction: run a statement of the session first")
+
+
+# --- the head ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Head:
+    """The book's head, locked: where the next entry continues the chain, and its date."""
+
+    last_seq: int
+    last_hash: bytes
+    now: datetime
+
+    @property
+    def period(self) -> str:
+        return self.now.astimezone(TZ).strftime("%Y-%m")
+
+
+async def lock_head(conn: asyncpg.Connection, book: str = "main") -> Head:
+    """Lock the book's head until the transaction ends. `now` is the posting date of every
+    entry written under this lock: the database's clock, never before the last entry."""
+    _in_transaction(conn)
+    row = await conn.fetchrow(LOCK_HEAD, book)
+    return Head(row["last_seq"], bytes(row["last_hash"]), row["now"])
+
+
+# --- accounts ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class OpenAccount:
+    id: int
+    balance_fen: int
+
+
+async def resolve_accounts(
+    conn: asyncpg.Connection, keys: Iterable[AccountKey]
+) -> dict[AccountKey, OpenAccount]:
+    """Ids and current balances of the accounts, opening the ones that do not exist yet
+    (two statements, whatever the number of accounts)."""
+    ordered = sorted(set(keys), key=AccountKey.sort_key)
+    if not ordered:
+        return {}
+    cols = [list(c) for c in zip(*(k.as_tuple() for k in ordered), strict=True)]
+    specs = [CHART[k.code] for k in ordered]
+    await conn.execute(
+        OPEN_ACCOUNTS,
+        *cols,
+        [s.name for s in specs],
+        [s.kind for s in specs],
+        [s.normal_sign for s in specs],
+        [s.no_overdraft for s in specs],
+    )
+    rows = await conn.fetch(FIND_ACCOUNTS, *cols)
+    return {ordered[r["ord"] - 1]: OpenAccount(r["id"], r["balance_fen"]) for r in rows}
+
+
+# --- entries -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Written:
+    entry_id: uuid.UUID
+    seq: int
+
+
+def _text(value: uuid.UUID | None) -> str | None:
+    return None if value is None else str(value)
+
+
+async def write_entries(
+    conn: asyncpg.Connection,
+    head: Head,
+    plans: Sequence[EntryPlan],
+    accounts: Mapping[AccountKey, OpenAccount],
+) -> list[Written]:
+    """Insert the entries and their postings, chained after `head` (which must be locked).
+
+    One INSERT for all the entries and one for all their postings, whatever their number.
+    Every entry of a call shares the head's date and period, sent once. Each entry is hashed
+    from the same plain values the rows are written from (`hashing.entry_hash_plain`), so the
+    chain verifies. A posting carries its account's dimensions, else its entry's.
+    """
+    if not plans:
+        return []
+    _in_transaction(conn)
+    posted_at, period = head.now, head.period
+    posted_text = hashing.utc_text(posted_at)
+    e_rows: list[tuple[Any, ...]] = []
+    p_rows: list[tuple[Any, ...]] = []
+    prev = head.last_hash
+    seq = head.last_seq
+    for plan in plans:
+        seq += 1
+        doc = {
+            "id": str(plan.id),
+            "book": "main",
+            "seq": seq,
+            "kind": plan.kind,
+            "posted_at": posted_text,
+            "period": period,
+            "program_code": plan.program_code,
+            "region_code": plan.region_code,
+            "provider_id": plan.provider_id,
+            "beneficiary_id": plan.beneficiary_id,
+            "voucher_id": plan.voucher_id,
+            "ref": plan.ref,
+            "event_id": _text(plan.event_id),
+            "idempotency_key": plan.idempotency_key,
+            "reverses_entry_id": _text(plan.reverses_entry_id),
+            "memo": plan.memo,
+            "created_by": plan.created_by,
+        }
+        lines = []
+        for line, p in enumerate(plan.postings, start=1):
+            k = p.account
+            row = (
+                plan.id,
+                line,
+                accounts[k].id,
+                p.amount_fen,
+                k.currency,
+                seq,
+                k.program_code or plan.program_code,
+                k.region_code or plan.region_code,
+                k.funding_source,
+                k.provider_id or plan.provider_id,
+                k.beneficiary_id or plan.beneficiary_id,
+                plan.voucher_id,
+            )
+            p_rows.append(row)
+            lines.append(
+                {
+                    "line": line,
+                    "account_id": row[2],
+                    "amount_fen": row[3],
+                    "currency": row[4],
+                    "seq": seq,
+                    "posted_at": posted_text,
+                    "period": period,
+                    "program_code": row[6],
+                    "region_code": row[7],
+                    "funding_source": row[8],
+                    "provider_id": row[9],
+                    "beneficiary_id": row[10],
+                    "voucher_id": row[11],
+                }
+            )
+        h = hashing.entry_hash_plain(prev, doc, lines)
+        e_rows.append(
+            (
+                plan.id,
+                seq,
+                plan.kind,
+                plan.program_code,
+                plan.region_code,
+                plan.provider_id,
+                plan.beneficiary_id,
+                plan.voucher_id,
+                plan.ref,
+                plan.event_id,
+                plan.idempotency_key,
+                plan.reverses_entry_id,
+                plan.memo,
+                plan.created_by,
+                prev,
+                h,
+            )
+        )
+        prev = h
+    await conn.execute(
+        INSERT_ENTRIES, *(list(c) for c in zip(*e_rows, strict=True)), posted_at, period
+    )
+    await conn.execute(
+        INSERT_POSTINGS, *(list(c) for c in zip(*p_rows, strict=True)), posted_at, period
+    )
+    return [Written(r[0], r[1]) for r in e_rows]
+
+
+def stored_plan(row: Mapping[Any, Any]) -> EntryPlan:
+    """An entry read back with its postings (the columns of REDEMPTION_ENTRIES: the entry's,
+    `reversed`, and the postings' amounts and accounts' keys as arrays in line order) as the
+    plan it was written from; `memo` as stored."""
+    postings = [
+        PostingPlan(AccountKey(code, program, region, source, provider, beneficiary, cur), amount)
+        for amount, code, program, region, source, provider, beneficiary, cur in zip(
+            row["amounts"],
+            row["codes"],
+            row["programs"],
+            row["regions"],
+            row["sources"],
+            row["providers"],
+            row["beneficiaries"],
+            [c.strip() for c in row["currencies"]],
+            strict=True,
+        )
+    ]
+    return EntryPlan(
+        row["kind"],
+        postings,
+        row["created_by"],
+        program_code=row["program_code"],
+        region_code=row["region_code"],
+        provider_id=row["provider_id"],
+        beneficiary_id=row["beneficiary_id"],
+        voucher_id=row["voucher_id"],
+        ref=row["ref"],
+        memo=row["memo"],
+        id=row["id"],
+        already_reversed=row["reversed"],
+        in_db=True,
+    )
+
+
+async def redemption_entries(conn: asyncpg.Connection, refs: Sequence[str]) -> list[EntryPlan]:
+    """The posted redemption entries of these redemption ids, with whether each is voided."""
+    return [stored_plan(r) for r in await conn.fetch(REDEMPTION_ENTRIES, list(refs))]
+
+
+# --- the event log -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SeenEvent:
+    """An event recorded before: how it was answered."""
+
+    status: str
+    request_hash: bytes
+    entry_id: uuid.UUID | None
+    error_code: str | None
+    error_message: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class EventRecord:
+    """One new event of a batch, as it is recorded (applied with its entry, or rejected)."""
+
+    event_id: uuid.UUID
+    type: str
+    status: str
+    request_hash: bytes
+    entry_id: uuid.UUID | None
+    error_code: str | None
+    error_message: str | None
+    occurred_at: datetime
+
+
+async def events_by_id(
+    conn: asyncpg.Connection, ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, SeenEvent]:
+    rows = await conn.fetch(SEEN_EVENTS, list(ids))
+    return {
+        r["event_id"]: SeenEvent(
+            r["status"],
+            bytes(r["request_hash"]),
+            r["entry_id"],
+            r["error_code"],
+            r["error_message"],
+        )
+        for r in rows
+    }
+
+
+async def insert_events(conn: asyncpg.Connection, records: Sequence[EventRecord]) -> None:
+    if not records:
+        return
+    await conn.execute(INSERT_EVENTS, *([getattr(r, c) for r in records] for c, _ in EVENT_COLUMNS))

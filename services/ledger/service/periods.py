@@ -1,0 +1,33 @@
+"""Accounting periods: a period that has ended can be closed; the database then refuses any
+entry dated inside it (PERIOD_CLOSED)."""
+
+from __future__ import annotations
+
+from services.common.db import Database
+from services.ledger.errors import PeriodAlreadyClosed, PeriodNotEnded
+from services.ledger.repository import periods as repo
+from services.ledger.schemas import PeriodCloseRead
+from services.ledger.service.idempotency import Journal, Outcome, run_once
+
+
+async def close_period(db: Database, period: str, idempotency_key: str, created_by: str) -> Outcome:
+    """Close an accounting period once it has ended (before the month of the book's clock)."""
+
+    async def work(journal: Journal) -> tuple[int, PeriodCloseRead]:
+        if period >= journal.head.period:
+            raise PeriodNotEnded(field="period")
+        if await repo.is_closed(journal.session, period):
+            raise PeriodAlreadyClosed(field="period")
+        closed_at = await repo.close(journal.session, period, created_by)
+        return 200, PeriodCloseRead(
+            period=period, status="closed", closed_at=closed_at.isoformat(), closed_by=created_by
+        )
+
+    return await run_once(
+        db,
+        key=idempotency_key,
+        operation="period_close",
+        body={"period": period},
+        created_by=created_by,
+        work=work,
+    )
