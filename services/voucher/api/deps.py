@@ -36,16 +36,12 @@ async def get_directory(request: Request) -> ProviderDirectory:
     return directory
 
 
-def raw_pool_of(request: Request) -> asyncpg.Pool:
+async def get_raw_pool(request: Request) -> asyncpg.Pool:
     """The asyncpg pool of the hot-path module (repository/redemption.py), and only for it."""
     pool: asyncpg.Pool | None = getattr(request.app.state.db, "raw_pool", None)
     if pool is None:
         raise ServiceUnavailable("The redemption pool is not running.")
     return pool
-
-
-async def get_raw_pool(request: Request) -> asyncpg.Pool:
-    return raw_pool_of(request)
 
 
 CipherDep = Annotated[PiiCipher, Depends(get_cipher)]

@@ -21,6 +21,7 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    any_,
     case,
     func,
     insert,
@@ -203,8 +204,8 @@ def _eligible(scope: EligibilityScope) -> list[ColumnElement[bool]]:
         where.append(col(b.dibao).is_(True))
     if scope.region_likes:
         where.append(or_(*(col(b.region_code).like(p) for p in scope.region_likes)))
-    if scope.only_ids is not None:
-        where.append(col(b.id).in_(scope.only_ids))
+    if scope.only_ids is not None:  # one array parameter: an import enrols up to 20,000
+        where.append(col(b.id) == any_(_array(scope.only_ids, UUID(as_uuid=True))))
     return where
 
 
