@@ -20,10 +20,10 @@ import pytest
 import stripe
 
 from services.common.auth import Role
+from services.voucher.clients import StripeGateway
 from services.voucher.repository import copay as copay_repo
 from services.voucher.repository import outbox as outbox_repo
 from services.voucher.service import copay_refund
-from services.voucher.clients import StripeGateway
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "whsec_yiyang_local_development"

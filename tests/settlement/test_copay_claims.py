@@ -13,9 +13,9 @@ import pytest
 
 from services.common.auth import Role
 from services.ledger.settlement import copay_repository as copay_repo_ledger
+from services.voucher.clients import StripeGateway
 from services.voucher.repository import copay as copay_repo
 from services.voucher.service import copay_refund
-from services.voucher.clients import StripeGateway
 from tests.settlement.test_batches import _confirmation, _import
 from tests.settlement.test_copay import _online_copay, localstripe  # noqa: F401
 

@@ -11,8 +11,8 @@ import uuid
 from typing import Any
 
 from services.common.auth import Role
-from services.voucher.service import copay_refund
 from services.voucher.clients import StripeGateway
+from services.voucher.service import copay_refund
 from tests.settlement.stripe_process import KEY, LocalStripe, pay_in_browser
 from tests.settlement.test_copay import _signed
 
