@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import uuid
 from datetime import date, datetime
 from typing import Annotated
@@ -12,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.auth import Principal, Role, require
 from services.common.db import SessionDep
-from services.common.errors import AppError, OutOfScope
+from services.common.errors import OutOfScope
 from services.voucher.api.deps import CipherDep, EngineDep
 from services.voucher.models import Beneficiary, CashBenefit, Voucher
 from services.voucher.schemas.beneficiaries import (
@@ -35,12 +34,12 @@ from services.voucher.schemas.beneficiaries import (
 )
 from services.voucher.service import beneficiaries as service
 from services.voucher.service import beneficiary_import, request_keys
+from services.voucher.service import issuance as service_issuance
 from services.voucher.service import programs as program_service
 from services.voucher.service.identity import check_region
 from services.voucher.service.issuance import IssuanceEngine
-from services.voucher.service.periods import current_period, tz
+from services.voucher.service.periods import tz
 
-log = logging.getLogger("yiyang.voucher.api")
 router = APIRouter(tags=["beneficiaries"])
 OFFICER = Role.civil_affairs
 
@@ -55,36 +54,6 @@ def _voucher_read(v: Voucher) -> VoucherRead:
 
 def _cash_benefit_read(b: CashBenefit) -> CashBenefitRead:
     return CashBenefitRead.model_validate({**b.model_dump(), "id": str(b.id)})
-
-
-async def _first_month(
-    engine: IssuanceEngine, ids: list[uuid.UUID], programs: set[str], region_code: str, who: str
-) -> tuple[set[str], set[str]]:
-    """Issue the current month of each program to newly enrolled people at once (their
-    enrolment is already committed). A program the ledger cannot fund now is reported as
-    pending; the month's issuance run picks those people up later."""
-    done: set[str] = set()
-    pending: set[str] = set()
-    for code in sorted(programs):
-        try:
-            result = await engine.run(
-                program_code=code,
-                period=current_period(),
-                region_code=region_code,
-                who=who,
-                trigger="enrolment",
-                only_ids=ids,
-            )
-        except AppError as exc:
-            log.warning("first-month issuance of %s deferred: %s", code, exc.code)
-            pending.add(code)
-            continue
-        except Exception as exc:
-            log.error("first-month issuance of %s failed: %s", code, type(exc).__name__)
-            pending.add(code)
-            continue
-        (pending if result.failed else done).add(code)
-    return done, pending
 
 
 @router.post("/beneficiaries", status_code=201, response_model=BeneficiaryCreated)
@@ -125,7 +94,7 @@ async def _enrolment_answer(
     grade, region_code = person.grade, person.region_code
     eligible = await program_service.eligible_codes(session, person, _today().replace(day=1))
     await session.commit()
-    _, pending = await _first_month(
+    _, pending = await service_issuance.first_month(
         engine, [beneficiary_id], set(eligible), region_code, principal.sub
     )
     vouchers = await service.vouchers_of(session, beneficiary_id)
@@ -167,7 +136,7 @@ async def import_beneficiaries(
     created = [r for r in results if r.result.status == "created"]
     if created and principal.region:
         programs = {p for r in created for p in r.eligible_programs}
-        await _first_month(
+        await service_issuance.first_month(
             engine,
             [uuid.UUID(r.result.id) for r in created if r.result.id],
             programs,

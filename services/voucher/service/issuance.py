@@ -25,6 +25,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.db import Database
+from services.common.errors import AppError
 from services.common.ids import new_uuid
 from services.common.regions import significant_prefix
 from services.voucher.clients import LedgerClient
@@ -41,7 +42,7 @@ from services.voucher.schemas.programs import SPEND_SCOPE_DIGITS, ProgramConfig
 from services.voucher.service import programs as program_service
 from services.voucher.service.assessment import add_months
 from services.voucher.service.identity import check_region
-from services.voucher.service.periods import parse_period, tz, window
+from services.voucher.service.periods import current_period, parse_period, tz, window
 
 log = logging.getLogger("yiyang.voucher.issuance")
 
@@ -343,6 +344,36 @@ class IssuanceEngine:
             # twice, which reconciliation will show. Counted, never hidden.
             log.warning("issuance chunk %s: %d of %d already issued", chunk.id, n - written, n)
         return written
+
+
+async def first_month(
+    engine: IssuanceEngine, ids: list[uuid.UUID], programs: set[str], region_code: str, who: str
+) -> tuple[set[str], set[str]]:
+    """Issue the current month of each program to newly enrolled people at once (their
+    enrolment is already committed). A program the ledger cannot fund now is reported as
+    pending; the month's issuance run picks those people up later. -> (done, pending)."""
+    done: set[str] = set()
+    pending: set[str] = set()
+    for code in sorted(programs):
+        try:
+            result = await engine.run(
+                program_code=code,
+                period=current_period(),
+                region_code=region_code,
+                who=who,
+                trigger="enrolment",
+                only_ids=ids,
+            )
+        except AppError as exc:
+            log.warning("first-month issuance of %s deferred: %s", code, exc.code)
+            pending.add(code)
+            continue
+        except Exception as exc:
+            log.error("first-month issuance of %s failed: %s", code, type(exc).__name__)
+            pending.add(code)
+            continue
+        (pending if result.failed else done).add(code)
+    return done, pending
 
 
 async def find_run(session: AsyncSession, run_id: uuid.UUID) -> IssuanceRun | None:
