@@ -97,21 +97,6 @@ class LedgerClient(ServiceClient):
             details={"ledger_code": error.get("code")},
         )
 
-    async def budget(self, program_code: str, region_code: str) -> dict[str, Any]:
-        try:
-            resp = await self.http.get(
-                "/v1/budget",
-                params={"program_code": program_code, "region_code": region_code},
-                headers=self._headers(),
-                timeout=self._timeout,
-            )
-        except httpx.HTTPError as exc:
-            raise LedgerUnavailable() from exc
-        if resp.status_code != 200:
-            raise LedgerRefused("The ledger could not report the budget.")
-        budget: dict[str, Any] = resp.json()
-        return budget
-
 
 def _error_of(resp: httpx.Response) -> dict[str, Any]:
     try:

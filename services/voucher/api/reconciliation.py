@@ -28,5 +28,4 @@ async def reconciliation_feed(
     refunded), and the sum of voucher balances per
     program and budget region, from one snapshot."""
     async with db.unit_of_work(isolation="REPEATABLE READ", readonly=True) as session:
-        feed = await repo.feed(session, period, significant_prefix(region_code))
-    return ReconciliationFeed.model_validate(feed, from_attributes=True)
+        return await repo.feed(session, period, significant_prefix(region_code))

@@ -430,65 +430,36 @@ async def insert_vouchers(
         *((setting == s, _array(c, String(40))) for s, c in terms.categories.items()),
         else_=_array([], String(40)),
     )
-    rows = (
-        select(
-            u.c.new_id,
-            col(b.id),
-            literal(terms.program_code, String),
-            literal(terms.program_version, Integer),
-            literal(terms.period, String),
-            u.c.amount,
-            u.c.amount,
-            literal(terms.valid_from),
-            literal(terms.valid_until),
-            case((col(b.status) == "active", "active"), else_="suspended"),
-            col(b.region_code),
-            literal(terms.budget_region_code, String),
-            setting,
-            ratio,
-            literal(terms.per_use_fen, BigInteger),
-            literal(terms.per_txn_cap_fen, BigInteger),
-            literal(terms.day_cap_fen, BigInteger),
-            literal(terms.day_limit_count, Integer),
-            literal(terms.funding_shares, JSONB),
-            _array(terms.allowed_kinds, String(30)),
-            categories,
-            literal(terms.priority, Integer),
-            func.region_spend_prefix(col(b.region_code), terms.spend_digits),
-            literal(run_id, UUID(as_uuid=True)),
-        )
-        .select_from(u)
-        .join(b, col(b.id) == u.c.bid)
-    )
-    columns = [
-        "id",
-        "beneficiary_id",
-        "program_code",
-        "program_version",
-        "period",
-        "face_fen",
-        "balance_fen",
-        "valid_from",
-        "valid_until",
-        "status",
-        "region_code",
-        "budget_region_code",
-        "care_setting",
-        "ratio_bp",
-        "per_use_fen",
-        "per_txn_cap_fen",
-        "day_cap_fen",
-        "day_limit_count",
-        "funding_shares",
-        "allowed_kinds",
-        "allowed_categories",
-        "priority",
-        "spend_region_prefix",
-        "issuance_run_id",
-    ]
+    row: dict[str, Any] = {  # column of the voucher: its value for the member
+        "id": u.c.new_id,
+        "beneficiary_id": col(b.id),
+        "program_code": literal(terms.program_code, String),
+        "program_version": literal(terms.program_version, Integer),
+        "period": literal(terms.period, String),
+        "face_fen": u.c.amount,
+        "balance_fen": u.c.amount,
+        "valid_from": literal(terms.valid_from),
+        "valid_until": literal(terms.valid_until),
+        "status": case((col(b.status) == "active", "active"), else_="suspended"),
+        "region_code": col(b.region_code),
+        "budget_region_code": literal(terms.budget_region_code, String),
+        "care_setting": setting,
+        "ratio_bp": ratio,
+        "per_use_fen": literal(terms.per_use_fen, BigInteger),
+        "per_txn_cap_fen": literal(terms.per_txn_cap_fen, BigInteger),
+        "day_cap_fen": literal(terms.day_cap_fen, BigInteger),
+        "day_limit_count": literal(terms.day_limit_count, Integer),
+        "funding_shares": literal(terms.funding_shares, JSONB),
+        "allowed_kinds": _array(terms.allowed_kinds, String(30)),
+        "allowed_categories": categories,
+        "priority": literal(terms.priority, Integer),
+        "spend_region_prefix": func.region_spend_prefix(col(b.region_code), terms.spend_digits),
+        "issuance_run_id": literal(run_id, UUID(as_uuid=True)),
+    }
+    rows = select(*row.values()).select_from(u).join(b, col(b.id) == u.c.bid)
     result = await session.execute(
         pg_insert(Voucher)
-        .from_select(columns, rows)
+        .from_select(list(row), rows)
         .on_conflict_do_nothing(constraint="uq_voucher_one_per_beneficiary_program_period")
     )
     return _rowcount(result)
@@ -511,36 +482,21 @@ async def insert_cash_benefits(
     u = _members(chunk, benefit_ids)
     b = Beneficiary
     shares = literal(funding_shares, JSONB)
+    row: dict[str, Any] = {
+        "id": u.c.new_id,
+        "beneficiary_id": col(b.id),
+        "program_code": literal(program_code, String),
+        "program_version": literal(program_version, Integer),
+        "period": literal(period, String),
+        "amount_fen": u.c.amount,
+        "region_code": col(b.region_code),
+        "budget_region_code": literal(budget_region_code, String),
+        "funding_shares": shares,
+        "issuance_run_id": literal(run_id, UUID(as_uuid=True)),
+    }
     written = (
         pg_insert(CashBenefit)
-        .from_select(
-            [
-                "id",
-                "beneficiary_id",
-                "program_code",
-                "program_version",
-                "period",
-                "amount_fen",
-                "region_code",
-                "budget_region_code",
-                "funding_shares",
-                "issuance_run_id",
-            ],
-            select(
-                u.c.new_id,
-                col(b.id),
-                literal(program_code, String),
-                literal(program_version, Integer),
-                literal(period, String),
-                u.c.amount,
-                col(b.region_code),
-                literal(budget_region_code, String),
-                shares,
-                literal(run_id, UUID(as_uuid=True)),
-            )
-            .select_from(u)
-            .join(b, col(b.id) == u.c.bid),
-        )
+        .from_select(list(row), select(*row.values()).select_from(u).join(b, col(b.id) == u.c.bid))
         .on_conflict_do_nothing(constraint="uq_cash_benefit_one_per_beneficiary_program_period")
         .returning(
             col(CashBenefit.id),
