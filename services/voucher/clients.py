@@ -1,25 +1,30 @@
-"""Calls from the voucher service to the others over HTTP (service credentials).
+"""Calls from the voucher service to the other services (the ledger) and to Stripe.
 
 The ledger client wraps any `httpx.AsyncClient`: in production one with the ledger's base URL,
 in tests the in-process client of the real ledger app (set `app.state.ledger_client` before
-the voucher app starts, and it is used as is).
+the voucher app starts, and it is used as is). The Stripe gateway runs the synchronous Stripe
+SDK in a thread, against any api base (localstripe in development and tests).
 """
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
+import stripe
 
 from services.common.clients import ServiceClient
-from services.common.errors import AppError, Conflict
-from services.voucher.errors import LedgerRefused, LedgerUnavailable
-
-
-class BudgetExceeded(Conflict):
-    code = "BUDGET_EXCEEDED"
-    message = "The budget for this program and region cannot cover the commitment."
+from services.voucher.errors import (
+    BudgetExceeded,
+    LedgerRefused,
+    LedgerUnavailable,
+    NoBudget,
+    StripeRefused,
+    StripeUnavailable,
+)
 
 
 @dataclass(frozen=True)
@@ -82,9 +87,8 @@ class LedgerClient(ServiceClient):
         error = _error_of(resp)
         if resp.status_code == 409 and error.get("code") in ("BUDGET_EXCEEDED", "NO_BUDGET"):
             # NO_BUDGET: nothing appropriated for the program at or above the region.
-            raise BudgetExceeded(
-                field="amount_fen", code=error["code"], details=error.get("details") or None
-            )
+            refusal = NoBudget if error["code"] == "NO_BUDGET" else BudgetExceeded
+            raise refusal(field="amount_fen", details=error.get("details") or None)
         if resp.status_code >= 500 or resp.status_code in (408, 429):
             raise LedgerUnavailable()
         # Any other answer is a refusal the ledger recorded under the key: nothing committed.
@@ -93,25 +97,73 @@ class LedgerClient(ServiceClient):
             details={"ledger_code": error.get("code")},
         )
 
-    async def budget(self, program_code: str, region_code: str) -> dict[str, Any]:
-        try:
-            resp = await self.http.get(
-                "/v1/budget",
-                params={"program_code": program_code, "region_code": region_code},
-                headers=self._headers(),
-                timeout=self._timeout,
-            )
-        except httpx.HTTPError as exc:
-            raise LedgerUnavailable() from exc
-        if resp.status_code != 200:
-            raise AppError(
-                "The ledger could not report the budget.", code="LEDGER_REFUSED", status_code=502
-            )
-        return resp.json()
-
 
 def _error_of(resp: httpx.Response) -> dict[str, Any]:
     try:
         return dict(resp.json().get("error") or {})
     except Exception:
         return {}
+
+
+# --- Stripe ---------------------------------------------------------------------------------
+
+STRIPE_TIMEOUT_S = 20.0
+
+
+class StripeGateway:
+    """The Stripe calls we make (sync SDK run in a thread), against any api base."""
+
+    def __init__(self, api_key: str, api_base: str) -> None:
+        # A call gives up well before a refund's lease (copay_refund.LEASE_S) runs out, so
+        # a refund is never being made by two workers at once.
+        self.client = stripe.StripeClient(
+            api_key,
+            base_addresses={"api": api_base},
+            max_network_retries=0,
+            http_client=stripe.RequestsClient(timeout=STRIPE_TIMEOUT_S),
+        )
+
+    async def create_intent(self, amount_fen: int, redemption_id: str, key: str) -> Any:
+        return await self._call(
+            self.client.v1.payment_intents.create,
+            params={
+                "amount": amount_fen,
+                "currency": "cny",
+                "metadata": {"redemption_id": redemption_id},
+                "payment_method_types": ["card"],
+            },
+            options={"idempotency_key": key},
+        )
+
+    async def retrieve_intent(self, pi: str) -> Any:
+        return await self._call(self.client.v1.payment_intents.retrieve, pi)
+
+    async def refund(
+        self, pi: str, amount_fen: int, key: str, metadata: dict[str, str] | None = None
+    ) -> Any:
+        params: dict[str, Any] = {"payment_intent": pi, "amount": amount_fen}
+        if metadata:
+            params["metadata"] = metadata
+        return await self._call(
+            self.client.v1.refunds.create, params=params, options={"idempotency_key": key}
+        )
+
+    async def find_refund(self, pi: str, metadata_key: str, value: str) -> Any:
+        """A refund of this PaymentIntent already made under our metadata (a retry after a
+        crash or a lost answer must not refund twice, whatever Stripe does with keys)."""
+        page = await self._call(
+            self.client.v1.refunds.list, params={"payment_intent": pi, "limit": 100}
+        )
+        for refund in page.data:
+            if (refund.to_dict().get("metadata") or {}).get(metadata_key) == value:
+                return refund
+        return None
+
+    @staticmethod
+    async def _call(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await asyncio.to_thread(fn, *args, **kwargs)
+        except (stripe.InvalidRequestError, stripe.CardError) as exc:
+            raise StripeRefused(details={"stripe_code": exc.code}) from exc
+        except stripe.StripeError as exc:
+            raise StripeUnavailable() from exc

@@ -1,6 +1,9 @@
-"""Refusals of the voucher service, each with a stable code (clients branch on `code`).
+"""Refusals of the voucher service: its error catalogue (docs/errors.md is generated from it).
 
-Messages never quote the input: it may hold a national ID or a phone number.
+Each refusal is one class with a stable code (clients branch on `code`), its HTTP status and a
+one-line meaning; the database's own refusals ('CODE: ...' raised by a trigger in
+migrations/sql/) are classes here too. Messages never quote the input: it may hold a national
+ID or a phone number.
 """
 
 from __future__ import annotations
@@ -83,6 +86,37 @@ class UnsupportedFile(InvalidInput):
     message = "Upload a CSV (UTF-8) or XLSX file with the documented columns."
 
 
+class MissingColumns(UnsupportedFile):
+    code = "MISSING_COLUMNS"
+    message = "The file's header lacks required columns (`details.missing` names them)."
+
+
+class FileTooLarge(InvalidInput):
+    status_code = 413
+    code = "FILE_TOO_LARGE"
+    message = "The file is too large (at most 20000 rows and 10485760 bytes)."
+
+
+class FieldRequired(InvalidInput):
+    code = "FIELD_REQUIRED"
+    message = "A required field (an import row's column) is missing or empty."
+
+
+class InvalidValue(InvalidInput):
+    code = "INVALID_VALUE"
+    message = "A field (an import row's column) holds a value its rule does not accept."
+
+
+class InvalidIdempotencyKey(InvalidInput):
+    code = "INVALID_IDEMPOTENCY_KEY"
+    message = "The idempotency key must be 1 to 200 characters."
+
+
+class IdempotencyKeyInUse(Conflict):
+    code = "IDEMPOTENCY_KEY_IN_USE"
+    message = "Another request with this idempotency key is in progress; retry."
+
+
 class LedgerUnavailable(ServiceUnavailable):
     code = "LEDGER_UNAVAILABLE"
     message = "The ledger did not answer; the run is saved and resumes when retried."
@@ -94,7 +128,31 @@ class LedgerRefused(AppError):
     message = "The ledger refused the budget commitment."
 
 
-# --- codes, cards and redemptions (see docs/voucher-redemption.md for every code) -----------
+class BudgetExceeded(Conflict):
+    code = "BUDGET_EXCEEDED"
+    message = "The budget for this program and region cannot cover the commitment."
+
+
+class NoBudget(BudgetExceeded):
+    code = "NO_BUDGET"
+    message = "Nothing is appropriated for this program at or above the region."
+
+
+class ChunkImmutable(Conflict):
+    """Raised by the trigger issuance_chunk_forward_only (migrations/sql)."""
+
+    code = "CHUNK_IMMUTABLE"
+    message = "An issuance chunk keeps its members and amounts."
+
+
+class ChunkStatus(Conflict):
+    """Raised by the trigger issuance_chunk_forward_only (migrations/sql)."""
+
+    code = "CHUNK_STATUS"
+    message = "An issuance chunk's status only moves forward (intent, committed, done)."
+
+
+# --- codes and cards (service/codes.py) -----------------------------------------------------
 
 
 class TokenInvalid(AppError):
@@ -109,6 +167,11 @@ class TokenExpired(AppError):
     message = "The code has expired; show a fresh one."
 
 
+class TokenUsed(Conflict):
+    code = "TOKEN_USED"
+    message = "This code was already used; show a fresh one."
+
+
 class PinRequired(AppError):
     status_code = 422
     code = "PIN_REQUIRED"
@@ -119,6 +182,11 @@ class PinIncorrect(AppError):
     status_code = 422
     code = "PIN_INCORRECT"
     message = "The PIN is not correct."
+
+
+class PinFormat(InvalidInput):
+    code = "PIN_FORMAT"
+    message = "A PIN is six digits."
 
 
 class CardLocked(AppError):
@@ -133,9 +201,132 @@ class CardNotValid(AppError):
     message = "This card has been replaced or is not known."
 
 
+# --- redemptions: the refusals of the rule (service/redemption.py) and its checks ---------
+
+
 class RedemptionRefused(AppError):
-    """A redemption refused by the rule or a check; `code` says which (REFUSALS in
-    service/redemption.py lists them)."""
+    """Base of the refusals a redemption (or its preview) can meet after the code is read."""
 
     status_code = 422
     code = "REDEMPTION_REFUSED"
+    message = "The redemption was refused; the code of the subclass says why."
+
+
+class BeneficiaryNotActive(RedemptionRefused):
+    """422 at a redemption; asking for a new code for a frozen person answers 409."""
+
+    code = "BENEFICIARY_NOT_ACTIVE"
+    message = "The person's vouchers are frozen (suspended, moved or deceased)."
+
+
+class NoUsableVoucher(RedemptionRefused):
+    code = "NO_USABLE_VOUCHER"
+    message = "No active voucher of this person can pay for this service here today."
+
+
+class VoucherExhausted(RedemptionRefused):
+    code = "VOUCHER_EXHAUSTED"
+    message = "The voucher has no balance left."
+
+
+class DailyLimitReached(RedemptionRefused):
+    code = "DAILY_LIMIT_REACHED"
+    message = "The voucher's limit for today has been reached."
+
+
+class BillTooSmall(RedemptionRefused):
+    code = "BILL_TOO_SMALL"
+    message = "The bill is too small for this subsidy."
+
+
+class InvalidAmount(RedemptionRefused):
+    code = "INVALID_AMOUNT"
+    message = "The bill must be a positive number of fen."
+
+
+class ProviderNotApproved(RedemptionRefused):
+    status_code = 403
+    code = "PROVIDER_NOT_APPROVED"
+    message = "This provider may not accept vouchers now."
+
+
+class ServiceNotOffered(RedemptionRefused):
+    code = "SERVICE_NOT_OFFERED"
+    message = "This service is not on the provider's price list."
+
+
+class ProviderOutOfArea(RedemptionRefused):
+    code = "PROVIDER_OUT_OF_AREA"
+    message = "This voucher cannot be spent at a provider outside its area."
+
+
+# --- voids and claims (service/void_claim.py; the trigger redemption_guard) ---------------
+
+
+class RedemptionClaimed(Conflict):
+    code = "REDEMPTION_CLAIMED"
+    message = "The redemption is already claimed for settlement."
+
+
+class VoidWindowClosed(Conflict):
+    code = "VOID_WINDOW_CLOSED"
+    message = "A redemption can be voided only on its own day."
+
+
+class RedemptionVoided(Conflict):
+    code = "REDEMPTION_VOIDED"
+    message = "Voided redemptions cannot be claimed."
+
+
+class RedemptionAlreadyClaimed(Conflict):
+    code = "REDEMPTION_ALREADY_CLAIMED"
+    message = "Some redemptions belong to another claim."
+
+
+class RedemptionImmutable(Conflict):
+    """Raised by the trigger redemption_guard (migrations/sql)."""
+
+    code = "REDEMPTION_IMMUTABLE"
+    message = "A redemption's amounts never change and it is never deleted."
+
+
+# --- co-payments (service/copay.py, service/copay_refund.py) -------------------------------
+
+
+class CopayNotFound(NotFound):
+    code = "COPAYMENT_NOT_FOUND"
+    message = "No such co-payment."
+
+
+class NothingToPay(InvalidInput):
+    code = "NO_COPAYMENT_DUE"
+    message = "This redemption has no co-payment to pay."
+
+
+class NotPayable(Conflict):
+    code = "COPAYMENT_NOT_PAYABLE"
+    message = "This co-payment is not waiting for an online payment (paid, cash or voided)."
+
+
+class RefundTooLarge(Conflict):
+    code = "REFUND_EXCEEDS_CAPTURED"
+    message = "A refund cannot exceed what was captured and not yet refunded."
+
+
+class StripeUnavailable(ServiceUnavailable):
+    code = "PAYMENT_PROVIDER_UNAVAILABLE"
+    message = "Stripe did not answer; retry."
+
+
+class StripeRefused(Conflict):
+    """Stripe answered and said no (an invalid request, a declined card): asking again the
+    same way will not help; a person has to look."""
+
+    code = "PAYMENT_PROVIDER_REFUSED"
+    message = "Stripe refused the request."
+
+
+class InvalidSignature(AppError):
+    status_code = 400
+    code = "INVALID_SIGNATURE"
+    message = "The webhook signature is not valid."

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
 from fastapi import FastAPI
@@ -19,9 +20,9 @@ from services.voucher.api import redemptions as redemptions_api
 from services.voucher.api import router
 from services.voucher.clients import LedgerClient
 from services.voucher.config import VoucherSettings, get_settings
-from services.voucher.directory import ProviderDirectory
-from services.voucher.repository import outbox as outbox_repo
-from services.voucher.repository import redemption as redemption_repo
+from services.voucher.repository import redemption as hot_repo
+from services.voucher.repository import redemption_flow as redemption_repo
+from services.voucher.service.directory import ProviderDirectory
 
 log = logging.getLogger("yiyang.voucher")
 
@@ -80,19 +81,19 @@ def create_app(
                 )
             )
 
-        async def outbox_check() -> dict:
+        async def outbox_check() -> dict[str, Any]:
             try:
-                lag = await outbox_repo.lag(app.state.db.raw_pool)
+                lag = await hot_repo.lag(app.state.db.raw_pool)
             except Exception as exc:
                 return {"ok": False, "error": type(exc).__name__}
             # Ready while the relay keeps up; a stuck relay shows as not ready.
             return {
-                "ok": lag["oldest_age_s"] < 300,
-                "undelivered": lag["undelivered"],
-                "oldest_age_s": round(lag["oldest_age_s"], 3),
+                "ok": lag.oldest_age_s < 300,
+                "undelivered": lag.undelivered,
+                "oldest_age_s": round(lag.oldest_age_s, 3),
             }
 
-        async def directory_check() -> dict:
+        async def directory_check() -> dict[str, Any]:
             # Reported, not required: codes, lists and voids work without the directory;
             # redemptions answer PROVIDER_NOT_APPROVED / 401 until it is loaded.
             return {
@@ -118,7 +119,7 @@ def create_app(
         from services.voucher.service.issuance import IssuanceEngine
 
         try:
-            async with app.state.db.sessionmaker() as session, session.begin():
+            async with app.state.db.unit_of_work() as session:
                 created = await programs.ensure_defaults(session)
             if created:
                 log.info("programs loaded from defaults: %s", ", ".join(created))
@@ -156,11 +157,11 @@ def create_app(
             await asyncio.sleep(settings.expiry_interval_s)
             try:
                 result = await expire_lapsed(app.state.db)
-                if result["expired"]:
+                if result.expired:
                     log.info(
                         "vouchers lapsed: %d, released %d fen",
-                        result["expired"],
-                        result["released_fen"],
+                        result.expired,
+                        result.released_fen,
                     )
             except Exception as exc:
                 log.error("voucher lapse failed: %s", type(exc).__name__)
@@ -186,9 +187,10 @@ async def _purge_nonces(app: FastAPI, interval_s: float) -> None:
         await asyncio.sleep(interval_s)
         try:
             # A minute of slack: a token is refused as expired long before its nonce goes.
-            await redemption_repo.purge_nonces(
-                app.state.db.raw_pool, datetime.now(UTC) - timedelta(minutes=1)
-            )
+            async with app.state.db.unit_of_work() as session:
+                await redemption_repo.purge_nonces(
+                    session, datetime.now(UTC) - timedelta(minutes=1)
+                )
         except asyncio.CancelledError:
             raise
         except Exception as exc:
@@ -204,9 +206,9 @@ async def _copay_retry(app: FastAPI, interval_s: float) -> None:
     while True:
         await asyncio.sleep(interval_s)
         try:
-            pool = app.state.db.raw_pool
-            done = await copay_refund.retry_due(pool, gateway_of(app))
-            captured = await copay.sync_open(pool, gateway_of(app))
+            db = app.state.db
+            done = await copay_refund.retry_due(db, gateway_of(app))
+            captured = await copay.sync_open(db, gateway_of(app))
             if done or captured:
                 log.info("co-payments: %d refunds confirmed, %d payments synced", done, captured)
         except asyncio.CancelledError:

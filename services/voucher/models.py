@@ -1,7 +1,9 @@
-"""Tables of the voucher service (its own database).
+"""Tables of the voucher service (its own database): the one definition of each table.
 
-Rules live in service/, SQL in repository/. Constraints and triggers that guard money and
-status are in the migrations and named here in comments where they matter.
+Every column, key, index and CHECK the migrations build is declared here, with the names the
+database carries (tests/common/test_models_match_migrations.py compares the two). Rules live in
+service/, SQL in repository/. What the database runs for us (triggers, functions) is in
+migrations/sql/ and named here in comments where it matters.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     func,
+    text,
 )
 from sqlalchemy import Boolean as sa_Boolean
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
@@ -60,7 +63,7 @@ class Program(VoucherTable, table=True):
     # cash_benefit: paid to the person, never redeemed.
     kind: str = Field(sa_column=Column(String(20), nullable=False))
     version: int = Field(sa_column=Column(Integer, nullable=False))
-    config: dict = Field(sa_column=Column(JSONB, nullable=False))
+    config: dict[str, Any] = Field(sa_column=Column(JSONB, nullable=False))
     updated_at: datetime = _now()
     updated_by: str = Field(sa_column=Column(Text, nullable=False))
 
@@ -77,7 +80,7 @@ class ProgramVersion(VoucherTable, table=True):
         sa_column=Column(String(40), ForeignKey("program.code"), primary_key=True)
     )
     version: int = Field(sa_column=Column(Integer, primary_key=True))
-    config: dict = Field(sa_column=Column(JSONB, nullable=False))
+    config: dict[str, Any] = Field(sa_column=Column(JSONB, nullable=False))
     changed_by: str = Field(sa_column=Column(Text, nullable=False))
     changed_at: datetime = _now()
     reason: str = Field(sa_column=Column(Text, nullable=False))
@@ -147,7 +150,7 @@ class Assessment(VoucherTable, table=True):
     motor: int = Field(sa_column=Column(SmallInteger, nullable=False))
     mental: int = Field(sa_column=Column(SmallInteger, nullable=False))
     perception_social: int = Field(sa_column=Column(SmallInteger, nullable=False))
-    flags: dict = Field(sa_column=Column(JSONB, nullable=False, server_default="{}"))
+    flags: dict[str, Any] = Field(sa_column=Column(JSONB, nullable=False, server_default="{}"))
     total: int = Field(sa_column=Column(SmallInteger, nullable=False))
     grade: int = Field(sa_column=Column(SmallInteger, nullable=False))
     assessed_on: date = Field(sa_column=Column(Date, nullable=False))
@@ -224,7 +227,7 @@ class Voucher(VoucherTable, table=True):
     day_subsidy_fen: int = Field(
         default=0, sa_column=Column(BigInteger, nullable=False, server_default="0")
     )
-    funding_shares: dict = Field(sa_column=Column(JSONB, nullable=False))
+    funding_shares: dict[str, int] = Field(sa_column=Column(JSONB, nullable=False))
     # Where it may be spent (copied from the program): provider kinds and service categories.
     # When several vouchers could pay, the lowest priority number is used first.
     allowed_kinds: list[str] = Field(sa_column=Column(ARRAY(String(30)), nullable=False))
@@ -281,7 +284,7 @@ class Outbox(VoucherTable, table=True):
     )
     event_id: uuid.UUID = Field(sa_column=Column(UUID(as_uuid=True), nullable=False, unique=True))
     type: str = Field(sa_column=Column(String(60), nullable=False))
-    payload: dict = Field(sa_column=Column(JSONB, nullable=False))
+    payload: dict[str, Any] = Field(sa_column=Column(JSONB, nullable=False))
     occurred_at: datetime = _now()
     delivered_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
     attempts: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default="0"))
@@ -309,6 +312,8 @@ class UsedNonce(VoucherTable, table=True):
     )
     used_at: datetime = _now()
 
+    __table_args__ = (CheckConstraint("octet_length(nonce) = 8", name="length"),)
+
 
 class Card(VoucherTable, table=True):
     """A printed card (static signed code) for people without a phone; needs a PIN.
@@ -319,7 +324,11 @@ class Card(VoucherTable, table=True):
     __tablename__ = "card"
     id: uuid.UUID = _uuid_pk()
     beneficiary_id: uuid.UUID = Field(
-        sa_column=Column(UUID(as_uuid=True), ForeignKey("beneficiary.id"), nullable=False)
+        sa_column=Column(
+            UUID(as_uuid=True),
+            ForeignKey("beneficiary.id", name="card_beneficiary_id_fkey"),
+            nullable=False,
+        )
     )
     nonce: bytes = Field(sa_column=Column(LargeBinary, nullable=False, unique=True))
     pin_salt: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
@@ -354,10 +363,18 @@ class Redemption(VoucherTable, table=True):
     __tablename__ = "redemption"
     id: uuid.UUID = _uuid_pk()
     voucher_id: uuid.UUID = Field(
-        sa_column=Column(UUID(as_uuid=True), ForeignKey("voucher.id"), nullable=False, index=True)
+        sa_column=Column(
+            UUID(as_uuid=True),
+            ForeignKey("voucher.id", name="redemption_voucher_id_fkey"),
+            nullable=False,
+        )
     )
     beneficiary_id: uuid.UUID = Field(
-        sa_column=Column(UUID(as_uuid=True), ForeignKey("beneficiary.id"), nullable=False)
+        sa_column=Column(
+            UUID(as_uuid=True),
+            ForeignKey("beneficiary.id", name="redemption_beneficiary_id_fkey"),
+            nullable=False,
+        )
     )
     provider_id: str = Field(sa_column=Column(Text, nullable=False))
     terminal_id: str | None = Field(default=None, sa_column=Column(Text))
@@ -371,7 +388,8 @@ class Redemption(VoucherTable, table=True):
     request_hash: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     nonce: bytes | None = Field(default=None, sa_column=Column(LargeBinary))
     card_id: uuid.UUID | None = Field(
-        default=None, sa_column=Column(UUID(as_uuid=True), ForeignKey("card.id"))
+        default=None,
+        sa_column=Column(UUID(as_uuid=True), ForeignKey("card.id", name="redemption_card_id_fkey")),
     )
     day_on: date = Field(sa_column=Column(Date, nullable=False))
     created_at: datetime = _now()
@@ -390,8 +408,14 @@ class Redemption(VoucherTable, table=True):
             name="amounts",
         ),
         CheckConstraint("status IN ('completed', 'voided')", name="status"),
+        CheckConstraint(
+            "(status = 'voided') = (voided_at IS NOT NULL AND void_reason IS NOT NULL)",
+            name="void_fields",
+        ),
+        CheckConstraint("NOT (status = 'voided' AND claimed_at IS NOT NULL)", name="void_or_claim"),
         Index("ix_redemption_provider_day", "provider_id", "day_on"),
         Index("ix_redemption_beneficiary_created", "beneficiary_id", "created_at"),
+        Index("ix_redemption_voucher", "voucher_id"),
     )
 
 
@@ -459,7 +483,7 @@ class IssuanceChunk(VoucherTable, table=True):
     commitment_id: str | None = Field(default=None, sa_column=Column(Text))
     budget_region_code: str | None = Field(default=None, sa_column=Column(String(12)))
     # The shares sent to the ledger, so a resumed chunk asks with exactly the same body.
-    funding_shares: dict | None = Field(default=None, sa_column=Column(JSONB))
+    funding_shares: dict[str, int] | None = Field(default=None, sa_column=Column(JSONB))
     created_at: datetime = _now()
     updated_at: datetime = _now()
 
@@ -495,7 +519,7 @@ class CashBenefit(VoucherTable, table=True):
     amount_fen: int = Field(sa_column=Column(BigInteger, nullable=False))
     region_code: str = Field(sa_column=Column(String(12), nullable=False))
     budget_region_code: str = Field(sa_column=Column(String(12), nullable=False))
-    funding_shares: dict = Field(sa_column=Column(JSONB, nullable=False))
+    funding_shares: dict[str, int] = Field(sa_column=Column(JSONB, nullable=False))
     issuance_run_id: uuid.UUID | None = Field(default=None, sa_column=Column(UUID(as_uuid=True)))
     created_at: datetime = _now()
 
@@ -522,6 +546,107 @@ class RequestKey(VoucherTable, table=True):
     resource_id: uuid.UUID = Field(sa_column=Column(UUID(as_uuid=True), nullable=False))
     created_by: str = Field(sa_column=Column(Text, nullable=False))
     created_at: datetime = _now()
+
+
+class Copayment(VoucherTable, table=True):
+    """The part of a bill the voucher does not cover: one per redemption, paid online
+    (Stripe, under our own stored idempotency key) or in cash at the counter.
+
+    refunded + promised refunds (`refund_pending_fen`) never exceed what was captured, and
+    nothing is captured beyond the amount (CHECK `amounts`). See service/copay.py.
+    """
+
+    __tablename__ = "copayment"
+    id: uuid.UUID = _uuid_pk()
+    redemption_id: uuid.UUID = Field(
+        sa_column=Column(
+            UUID(as_uuid=True),
+            ForeignKey("redemption.id", name="copayment_redemption_id_fkey"),
+            nullable=False,
+            unique=True,
+        )
+    )
+    provider_id: str = Field(sa_column=Column(Text, nullable=False))
+    method: str = Field(sa_column=Column(Text, nullable=False))
+    amount_fen: int = Field(sa_column=Column(BigInteger, nullable=False))
+    captured_fen: int = Field(
+        default=0, sa_column=Column(BigInteger, nullable=False, server_default=text("0"))
+    )
+    refunded_fen: int = Field(
+        default=0, sa_column=Column(BigInteger, nullable=False, server_default=text("0"))
+    )
+    status: str = Field(sa_column=Column(Text, nullable=False))
+    stripe_idempotency_key: str = Field(sa_column=Column(Text, nullable=False, unique=True))
+    stripe_payment_intent_id: str | None = Field(default=None, sa_column=Column(Text, unique=True))
+    created_by: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: datetime = _now()
+    updated_at: datetime = _now()
+    # Refunds promised (a copay_refund row pending) and not yet confirmed by Stripe.
+    refund_pending_fen: int = Field(
+        default=0, sa_column=Column(BigInteger, nullable=False, server_default=text("0"))
+    )
+    # When the PaymentIntent was last re-read from Stripe (the fallback for a lost webhook).
+    synced_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+
+    __table_args__ = (
+        CheckConstraint(
+            "amount_fen > 0 AND captured_fen >= 0 AND captured_fen <= amount_fen "
+            "AND refunded_fen >= 0 AND refund_pending_fen >= 0 "
+            "AND refunded_fen + refund_pending_fen <= captured_fen",
+            name="amounts",
+        ),
+        CheckConstraint("method IN ('stripe', 'cash')", name="method"),
+        CheckConstraint("status IN ('open', 'succeeded', 'refunded')", name="status"),
+        Index("ix_copayment_open", "created_at", postgresql_where="status = 'open'"),
+    )
+
+
+class CopayRefund(VoucherTable, table=True):
+    """A refund of a co-payment, written in the transaction of its cause (a void, a
+    provider's request, a payment captured after its redemption was voided) and sent to
+    Stripe after commit until Stripe confirms it (service/copay_refund.py)."""
+
+    __tablename__ = "copay_refund"
+    idempotency_key: str = Field(sa_column=Column(Text, primary_key=True))
+    copayment_id: uuid.UUID = Field(
+        sa_column=Column(
+            UUID(as_uuid=True),
+            ForeignKey("copayment.id", name="copay_refund_copayment_id_fkey"),
+            nullable=False,
+            index=True,
+        )
+    )
+    amount_fen: int = Field(sa_column=Column(BigInteger, nullable=False))
+    created_at: datetime = _now()
+    status: str = Field(
+        default="succeeded", sa_column=Column(Text, nullable=False, server_default="succeeded")
+    )
+    reason: str = Field(
+        default="request", sa_column=Column(Text, nullable=False, server_default="request")
+    )
+    stripe_refund_id: str | None = Field(default=None, sa_column=Column(Text, unique=True))
+    attempts: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default="0"))
+    last_error: str | None = Field(default=None, sa_column=Column(Text))
+    next_attempt_at: datetime = _now()
+    # One worker at a time sends it to Stripe; the lease outlives a crash.
+    leased_until: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    completed_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+
+    __table_args__ = (
+        CheckConstraint("amount_fen >= 0", name="amount"),
+        CheckConstraint("reason IN ('request', 'void', 'late_capture')", name="reason"),
+        CheckConstraint("status IN ('pending', 'succeeded')", name="status"),
+        Index("ix_copay_refund_pending", "next_attempt_at", postgresql_where="status = 'pending'"),
+    )
+
+
+class StripeWebhookEvent(VoucherTable, table=True):
+    """A Stripe event id already applied: a redelivered webhook changes nothing."""
+
+    __tablename__ = "stripe_webhook_event"
+    id: str = Field(sa_column=Column(Text, primary_key=True))
+    type: str = Field(sa_column=Column(Text, nullable=False))
+    received_at: datetime = _now()
 
 
 # Tables whose rows are never updated or deleted: the service's role gets SELECT and INSERT only.

@@ -18,7 +18,8 @@ import contextlib
 import logging
 import signal
 import time
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, NotRequired, TypedDict
 
 import asyncpg
 import httpx
@@ -27,7 +28,8 @@ import orjson
 from services.common.auth import service_token
 from services.common.db import asyncpg_connect_kwargs, resolve_database_url
 from services.common.settings import get_common_settings
-from services.voucher.repository import outbox as repo
+from services.voucher.repository import redemption as repo
+from services.voucher.repository.redemption import OutboxEvent
 
 log = logging.getLogger("yiyang.relay")
 
@@ -39,6 +41,14 @@ LEDGER_MAX_BATCH = 5000
 
 class LedgerUnavailable(Exception):
     pass
+
+
+class EventResult(TypedDict):
+    """The ledger's answer for one event of a batch (`POST /v1/events`)."""
+
+    event_id: str
+    status: str  # applied, duplicate or rejected
+    error: NotRequired[dict[str, Any]]
 
 
 class Relay:
@@ -62,7 +72,7 @@ class Relay:
             self._token = (now, service_token(self._key, "voucher-relay", ttl_s=900))
         return {"Authorization": f"Bearer {self._token[1]}"}
 
-    async def _post(self, rows: list[Any]) -> list[dict[str, Any]] | None:
+    async def _post(self, rows: Sequence[OutboxEvent]) -> list[EventResult] | None:
         """The ledger's results for `rows`, or None when it refused the request as a whole
         with a 4xx (a malformed event): the caller then sends them one by one."""
         try:
@@ -74,7 +84,8 @@ class Relay:
         except httpx.HTTPError as exc:
             raise LedgerUnavailable(type(exc).__name__) from exc
         if response.status_code == 200:
-            return orjson.loads(response.content)["results"]
+            results: list[EventResult] = orjson.loads(response.content)["results"]
+            return results
         if response.status_code in (400, 413, 422):
             return None
         raise LedgerUnavailable(f"HTTP {response.status_code}")
@@ -86,18 +97,19 @@ class Relay:
             if not rows:
                 return 0
             results = await self._post(rows)
-            outcome: dict[str, dict[str, Any]] = {}
+            outcome: dict[str, EventResult] = {}
             if results is None:
                 for row in rows:  # find the one the ledger cannot read
                     single = await self._post([row])
                     if single is None:
-                        outcome[str(row["event_id"])] = {
-                            "status": "rejected",
-                            "error": {
+                        outcome[str(row["event_id"])] = EventResult(
+                            event_id=str(row["event_id"]),
+                            status="rejected",
+                            error={
                                 "code": "MALFORMED_EVENT",
                                 "message": "the ledger refused the event's shape",
                             },
-                        }
+                        )
                     else:
                         outcome.update({r["event_id"]: r for r in single})
             else:
@@ -128,7 +140,7 @@ class Relay:
             lag = await repo.lag(self.pool)
         except (OSError, asyncpg.PostgresError):
             return
-        state = (self.delivered, self.rejected, lag["undelivered"])
+        state = (self.delivered, self.rejected, lag.undelivered)
         if state == self._reported:
             return
         self._reported = state
@@ -136,8 +148,8 @@ class Relay:
             "delivered %d, rejected %d; undelivered %d, oldest %.1f s",
             self.delivered,
             self.rejected,
-            lag["undelivered"],
-            lag["oldest_age_s"],
+            lag.undelivered,
+            lag.oldest_age_s,
         )
 
     async def run(
@@ -169,7 +181,7 @@ class Relay:
                 await _wait(stop, idle_s)
 
 
-def _batch_body(rows: list[Any]) -> bytes:
+def _batch_body(rows: Sequence[OutboxEvent]) -> bytes:
     """`{"events": [...]}` for the ledger. Each payload is the outbox's own JSON text
     (jsonb::text), spliced in as it is rather than parsed and serialised again."""
     return (

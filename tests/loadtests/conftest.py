@@ -21,7 +21,7 @@ async def connect(url: str) -> asyncpg.Connection:
 
 async def redeem_meal(
     conn: asyncpg.Connection, beneficiary_id: str, *, gross_fen: int = 1500
-) -> asyncpg.Record | None:
+) -> redemption_repo.Redeemed | None:
     """One real redemption through the service's own statement (REDEEM)."""
     now = datetime.now(UTC)
     return await redemption_repo.redeem(

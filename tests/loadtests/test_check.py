@@ -75,8 +75,8 @@ async def test_terminal_outcomes_catch_a_double_acceptance_and_a_lost_201(seeded
     db, ids = seeded_voucher_db
     rows = await _redeem_some(db, ids, n=2)
     good = [
-        {"kind": "meal", "status": 201, "token": "t1", "redemption_id": str(rows[0]["id"])},
-        {"kind": "retry", "status": 200, "token": "t1", "redemption_id": str(rows[0]["id"])},
+        {"kind": "meal", "status": 201, "token": "t1", "redemption_id": str(rows[0].id)},
+        {"kind": "retry", "status": 200, "token": "t1", "redemption_id": str(rows[0].id)},
         {"kind": "replay", "status": 409, "token": "t1", "redemption_id": None},
     ]
     report = await _run(db.owner_url, good)
@@ -86,8 +86,8 @@ async def test_terminal_outcomes_catch_a_double_acceptance_and_a_lost_201(seeded
 
     bad = [
         *good,
-        {"kind": "meal", "status": 201, "token": "t1", "redemption_id": str(rows[1]["id"])},
-        {"kind": "replay", "status": 201, "token": "t2", "redemption_id": str(rows[1]["id"])},
+        {"kind": "meal", "status": 201, "token": "t1", "redemption_id": str(rows[1].id)},
+        {"kind": "replay", "status": 201, "token": "t2", "redemption_id": str(rows[1].id)},
         {
             "kind": "meal",
             "status": 201,

@@ -20,9 +20,10 @@ import pytest
 import stripe
 
 from services.common.auth import Role
+from services.voucher.clients import StripeGateway
 from services.voucher.repository import copay as copay_repo
-from services.voucher.service import copay as copay_service
-from services.voucher.service.copay import StripeGateway
+from services.voucher.repository import outbox as outbox_repo
+from services.voucher.service import copay_refund
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "whsec_yiyang_local_development"
@@ -296,9 +297,12 @@ async def test_a_cash_copay_event_still_in_flight_is_refused_and_posts_nothing(s
     )
     assert r.status_code == 200
     await s.deliver()
-    source = await copay_repo.payload_source(s.w.conn, uuid.UUID(rid))
-    c = await copay_repo.by_redemption(s.w.conn, uuid.UUID(rid))
-    await copay_repo.enqueue(s.w.conn, "copay.received", copay_service.payload(source, c, 1_500))
+    async with s.w.app.state.db.unit_of_work() as session:
+        source = await copay_repo.payload_source(session, uuid.UUID(rid))
+        c = await copay_repo.by_redemption(session, uuid.UUID(rid))
+        await outbox_repo.enqueue(
+            session, "copay.received", copay_refund.event_payload(source, c, 1_500)
+        )
     while await s.relay.deliver_once():
         pass
     assert s.relay.rejected == 1

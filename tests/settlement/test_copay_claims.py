@@ -14,9 +14,9 @@ import pytest
 from services.common.auth import Role
 from services.common.db import Database
 from services.ledger.settlement.repository import copay as copay_repo_ledger
+from services.voucher.clients import StripeGateway
 from services.voucher.repository import copay as copay_repo
-from services.voucher.service import copay as copay_service
-from services.voucher.service.copay import StripeGateway
+from services.voucher.service import copay_refund
 from tests.settlement.test_batches import _confirmation, _import
 from tests.settlement.test_copay import _online_copay, localstripe  # noqa: F401
 
@@ -183,15 +183,16 @@ async def test_the_database_refuses_a_legacy_cash_copay_entry_in_claims(settle):
     await s.deliver()
     assert await s.fetchval("SELECT count(*) FROM entry WHERE kind = 'copay_received'") == 0
     # the legacy entry: method recorded as cash, then posted (as the ledger used to)
-    source = await copay_repo.payload_source(s.w.conn, uuid.UUID(rid))
-    c = await copay_repo.by_redemption(s.w.conn, uuid.UUID(rid))
-    payload = copay_service.payload(source, c, 1_500)
+    async with s.w.app.state.db.unit_of_work() as session:
+        source = await copay_repo.payload_source(session, uuid.UUID(rid))
+        c = await copay_repo.by_redemption(session, uuid.UUID(rid))
+    payload = copay_refund.event_payload(source, c, 1_500)
     conn = await s.owner()
     try:
         await conn.execute(
             "INSERT INTO copayment_method (copayment_id, method, redemption_id, "
             "provider_id) VALUES ($1, 'cash', $2, $3)",
-            str(c["id"]),
+            str(c.id),
             rid,
             pid,
         )
@@ -240,7 +241,7 @@ async def test_the_database_refuses_a_legacy_cash_copay_entry_in_claims(settle):
         for d in r.json()["discrepancies"]
         if d["kind"].startswith("COPAY")
     ]
-    assert found == [("COPAY_MISMATCH", f"copayment:{c['id']}", "ledger", 1_500)]
+    assert found == [("COPAY_MISMATCH", f"copayment:{c.id}", "ledger", 1_500)]
 
 
 def _next_period(period: str, months: int) -> str:

@@ -11,8 +11,8 @@ import uuid
 from typing import Any
 
 from services.common.auth import Role
+from services.voucher.clients import StripeGateway
 from services.voucher.service import copay_refund
-from services.voucher.service.copay import StripeGateway
 from tests.settlement.stripe_process import KEY, LocalStripe, pay_in_browser
 from tests.settlement.test_copay import _signed
 
@@ -183,7 +183,7 @@ async def test_void_while_stripe_is_down_refunds_when_it_is_back(settle, stripe_
     for cp in (voided, partial):
         r = await s.w.client.post(f"/v1/copayments/{cp['id']}/sync", headers=admin)
         assert r.json()["status"] == "succeeded", r.text
-    pool = s.w.app.state.db.raw_pool
+    db = s.w.app.state.db
 
     stripe_ls.stop()
     try:
@@ -211,7 +211,7 @@ async def test_void_while_stripe_is_down_refunds_when_it_is_back(settle, stripe_
             json={"amount_fen": 3_501, "idempotency_key": "down-0002"},
         )
         assert r.status_code == 409 and r.json()["error"]["code"] == "REFUND_EXCEEDS_CAPTURED"
-        assert await copay_refund.retry_due(pool, gw) == 0
+        assert await copay_refund.retry_due(db, gw) == 0
         rows = await s.w.conn.fetch("SELECT status, attempts, last_error FROM copay_refund")
         assert [(x["status"], x["attempts"] >= 1, bool(x["last_error"])) for x in rows] == [
             ("pending", True, True)
@@ -222,8 +222,8 @@ async def test_void_while_stripe_is_down_refunds_when_it_is_back(settle, stripe_
         stripe_ls.start()  # the same state: Stripe is back, it forgot nothing
 
     await s.w.conn.execute("UPDATE copay_refund SET next_attempt_at = now()")  # skip backoff
-    assert await copay_refund.retry_due(pool, gw) == 2
-    assert await copay_refund.retry_due(pool, gw) == 0  # and never again
+    assert await copay_refund.retry_due(db, gw) == 2
+    assert await copay_refund.retry_due(db, gw) == 0  # and never again
     for _ in range(2):
         assert (await s.void(term, voided["rid"])).status_code == 200
         r = await s.w.client.post(
@@ -254,7 +254,7 @@ async def test_a_refund_whose_answer_was_lost_is_not_made_twice(settle, stripe_l
     s = settle
     gw = _use(s, stripe_ls)
     term, cp = await _captured(s)
-    pool = s.w.app.state.db.raw_pool
+    db = s.w.app.state.db
     stripe_ls.stop()
     try:
         assert (await s.void(term, cp["rid"])).status_code == 200
@@ -268,7 +268,7 @@ async def test_a_refund_whose_answer_was_lost_is_not_made_twice(settle, stripe_l
         metadata={copay_refund.METADATA_KEY: key},
     )
     await s.w.conn.execute("UPDATE copay_refund SET next_attempt_at = now()")
-    assert await copay_refund.retry_due(pool, gw) == 1
+    assert await copay_refund.retry_due(db, gw) == 1
     assert await s.w.conn.fetchval("SELECT stripe_refund_id FROM copay_refund") == made.id
     assert [f["amount"] for f in stripe_ls.refunds(cp["payment_intent_id"])] == [5_000]
 
@@ -348,7 +348,7 @@ async def test_a_refund_is_recorded_only_once_stripe_says_it_succeeded(settle, s
     term, cp = await _captured(s)
     gw = SlowRefunds(KEY, stripe_ls.base, ["pending", "failed"])
     s.w.app.state.stripe_gateway = gw
-    pool = s.w.app.state.db.raw_pool
+    db = s.w.app.state.db
 
     assert (await s.void(term, cp["rid"])).status_code == 200  # Stripe: pending
     state = await _copayment(s, cp["id"])
@@ -360,14 +360,14 @@ async def test_a_refund_is_recorded_only_once_stripe_says_it_succeeded(settle, s
     )
 
     await s.w.conn.execute("UPDATE copay_refund SET next_attempt_at = now()")
-    await copay_refund.retry_due(pool, gw)  # Stripe: failed
+    await copay_refund.retry_due(db, gw)  # Stripe: failed
     assert (await _copayment(s, cp["id"]))["refunded_fen"] == 0
     assert await s.w.conn.fetchval("SELECT last_error FROM copay_refund") == (
         "STRIPE_REFUND_FAILED"
     )
 
     await s.w.conn.execute("UPDATE copay_refund SET next_attempt_at = now()")
-    await copay_refund.retry_due(pool, gw)  # Stripe's own answer: succeeded
+    await copay_refund.retry_due(db, gw)  # Stripe's own answer: succeeded
     state = await _copayment(s, cp["id"])
     assert (state["refunded_fen"], state["refund_pending_fen"]) == (5_000, 0)
     assert await s.w.conn.fetchval(events) == 1

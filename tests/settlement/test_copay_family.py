@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from services.common.auth import Role
-from services.voucher.service.copay import StripeGateway
+from services.voucher.clients import StripeGateway
 from tests.settlement.stripe_process import KEY, pay_in_browser
 from tests.settlement.test_copay import _signed
 from tests.voucher.redeem.conftest import key, qr

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from services.voucher.service.copay import StripeGateway
+from services.voucher.clients import StripeGateway
 from tests.settlement.stripe_process import KEY, LocalStripe, pay_in_browser
 from tests.settlement.test_copay import _signed
 from tests.settlement.test_stripe_reconciliation import STRIPE_KINDS

@@ -9,7 +9,7 @@ import stripe
 
 from services.common.auth import Role
 from services.ledger.settlement.clients import StripeReader
-from services.voucher.service.copay import StripeGateway
+from services.voucher.clients import StripeGateway
 from tests.settlement.test_copay import _pay_at_stripe, _signed, localstripe  # noqa: F401
 
 KEY = "sk_test_yiyang_local"

@@ -35,7 +35,7 @@ from services.provider.main import create_app as create_provider
 from services.voucher.config import VoucherSettings
 from services.voucher.main import create_app as create_voucher
 from services.voucher.relay import Relay
-from services.voucher.service.beneficiaries import check_digit
+from services.voucher.service.identity import check_digit
 from tests.conftest import running
 from tests.fixtures import database as dbfix
 from tests.provider.conftest import valid_uscc

@@ -14,8 +14,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from services.voucher.clients import StripeGateway
 from services.voucher.config import VoucherSettings
-from services.voucher.service.copay import StripeGateway
 from tests.settlement.stripe_process import KEY, LocalStripe
 from tests.web.browser_kit import until as _until
 from tests.web.test_browser import (  # noqa: F401 - fixtures

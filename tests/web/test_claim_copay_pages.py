@@ -14,7 +14,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from services.voucher.service.copay import StripeGateway
+from services.voucher.clients import StripeGateway
 from tests.settlement.stripe_process import KEY, LocalStripe, pay_in_browser
 from tests.web.conftest import PASSWORD, csrf_of
 from tests.web.system import PROVINCE

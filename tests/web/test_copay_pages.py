@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 
-from services.voucher.service.copay import StripeGateway
+from services.voucher.clients import StripeGateway
 from tests.settlement.stripe_process import KEY, pay_in_browser
 from tests.web.conftest import csrf_of
 from tests.web.test_pages import _confirm, _preview

@@ -87,8 +87,9 @@ class ConfirmationInvalid(InvalidInput):
 
 
 class FileTooLarge(InvalidInput):
+    status_code = 413  # as the voucher service's import answers an oversized file
     code = "FILE_TOO_LARGE"
-    message = "The file is too large."
+    message = "The bank confirmation file is too large (at most 5 MiB)."
 
 
 class StripeUnavailable(ServiceUnavailable):

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-import logging
 import uuid
-from datetime import datetime
-from typing import Annotated, Any
+from datetime import date, datetime
+from typing import Annotated
 
 from fastapi import APIRouter, Header, UploadFile
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.auth import Principal, Role, require
 from services.common.db import SessionDep
-from services.common.errors import AppError, Forbidden
+from services.common.errors import OutOfScope
 from services.voucher.api.deps import CipherDep, EngineDep
+from services.voucher.models import Beneficiary, CashBenefit, Voucher
 from services.voucher.schemas.beneficiaries import (
     AssessmentCreate,
     AssessmentRead,
@@ -28,50 +29,31 @@ from services.voucher.schemas.beneficiaries import (
     ProxyCreate,
     ProxyRead,
     StatusChange,
+    VoucherBrief,
     VoucherRead,
 )
 from services.voucher.service import beneficiaries as service
 from services.voucher.service import beneficiary_import, request_keys
+from services.voucher.service import issuance as service_issuance
 from services.voucher.service import programs as program_service
-from services.voucher.service.issuance import IssuanceEngine, current_period, tz
+from services.voucher.service.identity import check_region
+from services.voucher.service.issuance import IssuanceEngine
+from services.voucher.service.periods import tz
 
-log = logging.getLogger("yiyang.voucher.api")
 router = APIRouter(tags=["beneficiaries"])
 OFFICER = Role.civil_affairs
 
 
-def _today():
+def _today() -> date:
     return datetime.now(tz()).date()
 
 
-async def _first_month(
-    engine: IssuanceEngine, ids: list[uuid.UUID], programs: set[str], region_code: str, who: str
-) -> tuple[set[str], set[str]]:
-    """Issue the current month of each program to newly enrolled people at once (their
-    enrolment is already committed). A program the ledger cannot fund now is reported as
-    pending; the month's issuance run picks those people up later."""
-    done: set[str] = set()
-    pending: set[str] = set()
-    for code in sorted(programs):
-        try:
-            result = await engine.run(
-                program_code=code,
-                period=current_period(),
-                region_code=region_code,
-                who=who,
-                trigger="enrolment",
-                only_ids=ids,
-            )
-        except AppError as exc:
-            log.warning("first-month issuance of %s deferred: %s", code, exc.code)
-            pending.add(code)
-            continue
-        except Exception as exc:
-            log.error("first-month issuance of %s failed: %s", code, type(exc).__name__)
-            pending.add(code)
-            continue
-        (pending if result.failed else done).add(code)
-    return done, pending
+def _voucher_read(v: Voucher) -> VoucherRead:
+    return VoucherRead.model_validate({**v.model_dump(), "id": str(v.id)})
+
+
+def _cash_benefit_read(b: CashBenefit) -> CashBenefitRead:
+    return CashBenefitRead.model_validate({**b.model_dump(), "id": str(b.id)})
 
 
 @router.post("/beneficiaries", status_code=201, response_model=BeneficiaryCreated)
@@ -82,13 +64,13 @@ async def enrol(
     engine: EngineDep,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
     principal: Principal = require(OFFICER),
-) -> dict[str, Any]:
+) -> BeneficiaryCreated:
     """Enrol one elderly person with their GB/T 42195-2022 assessment (an officer of their
     region). The national ID is checked (GB 11643) and stored encrypted; birth date and sex
     come from it. Answers the grade, the programs the person is eligible for, and the
     vouchers of the current month, issued at once. With an `Idempotency-Key` header a
     retried request answers the same person again (same key, other body: 409)."""
-    principal.ensure_region(service.check_region(body.region_code))
+    principal.ensure_region(check_region(body.region_code))
     key = fingerprint = None
     if idempotency_key is not None:
         key = request_keys.scoped_key(principal.sub, idempotency_key)
@@ -105,25 +87,28 @@ async def enrol(
 
 
 async def _enrolment_answer(
-    session, engine: IssuanceEngine, beneficiary_id: uuid.UUID, principal: Principal
-) -> dict[str, Any]:
+    session: AsyncSession, engine: IssuanceEngine, beneficiary_id: uuid.UUID, principal: Principal
+) -> BeneficiaryCreated:
     """Issue what is due this month (nothing new if it was issued before) and answer."""
-    row = await service.get(session, beneficiary_id)
-    eligible = await program_service.eligible_codes(session, row, _today().replace(day=1))
+    person = await service.get(session, beneficiary_id)
+    grade, region_code = person.grade, person.region_code
+    eligible = await program_service.eligible_codes(session, person, _today().replace(day=1))
     await session.commit()
-    _, pending = await _first_month(
-        engine, [beneficiary_id], set(eligible), row["region_code"], principal.sub
+    _, pending = await service_issuance.first_month(
+        engine, [beneficiary_id], set(eligible), region_code, principal.sub
     )
     vouchers = await service.vouchers_of(session, beneficiary_id)
     benefits = await service.cash_benefits_of(session, beneficiary_id)
-    return {
-        "id": str(beneficiary_id),
-        "grade": row["grade"],
-        "eligible_programs": eligible,
-        "vouchers": [{**v, "id": str(v["id"])} for v in vouchers],
-        "cash_benefits": [b["program_code"] for b in benefits],
-        "pending_programs": sorted(pending),
-    }
+    return BeneficiaryCreated(
+        id=str(beneficiary_id),
+        grade=grade or 0,
+        eligible_programs=eligible,
+        vouchers=[
+            VoucherBrief.model_validate({**v.model_dump(), "id": str(v.id)}) for v in vouchers
+        ],
+        cash_benefits=[b.program_code for b in benefits],
+        pending_programs=sorted(pending),
+    )
 
 
 @router.post("/beneficiaries/import", response_model=ImportResult)
@@ -133,7 +118,7 @@ async def import_beneficiaries(
     cipher: CipherDep,
     engine: EngineDep,
     principal: Principal = require(OFFICER),
-) -> dict[str, Any]:
+) -> ImportResult:
     """Enrol many people from a CSV or XLSX file (columns: see CONTRIBUTING.md). Every row
     gets a result: created, duplicate (national ID already enrolled) or error with its code
     and field. Rows outside the officer's region are errors (OUT_OF_SCOPE)."""
@@ -148,22 +133,24 @@ async def import_beneficiaries(
         covers_region=principal.covers_region,
     )
     await session.commit()
-    created = [r for r in results if r["status"] == "created"]
+    created = [r for r in results if r.result.status == "created"]
     if created and principal.region:
-        programs = {p for r in created for p in r.pop("eligible_programs", [])}
-        await _first_month(
-            engine, [uuid.UUID(r["id"]) for r in created], programs, principal.region, principal.sub
+        programs = {p for r in created for p in r.eligible_programs}
+        await service_issuance.first_month(
+            engine,
+            [uuid.UUID(r.result.id) for r in created if r.result.id],
+            programs,
+            principal.region,
+            principal.sub,
         )
-    for r in results:
-        r.pop("eligible_programs", None)
-        r.pop("region_code", None)
-    return {
-        "total": len(results),
-        "created": len(created),
-        "duplicates": sum(r["status"] == "duplicate" for r in results),
-        "errors": sum(r["status"] == "error" for r in results),
-        "rows": results,
-    }
+    answers = [r.result for r in results]
+    return ImportResult(
+        total=len(answers),
+        created=len(created),
+        duplicates=sum(a.status == "duplicate" for a in answers),
+        errors=sum(a.status == "error" for a in answers),
+        rows=answers,
+    )
 
 
 @router.post("/beneficiaries/lookup", response_model=BeneficiaryRead)
@@ -172,23 +159,23 @@ async def lookup(
     session: SessionDep,
     cipher: CipherDep,
     principal: Principal = require(OFFICER),
-) -> dict:
+) -> BeneficiaryRead:
     """Find a person by national ID (an officer of their region); answered masked."""
-    row = await service.find_by_national_id(
+    person = await service.find_by_national_id(
         session, body.national_id, cipher=cipher, today=_today()
     )
-    if not principal.covers_region(row["region_code"]):
-        raise Forbidden(
-            "This person is outside your region.", code="OUT_OF_SCOPE", field="national_id"
-        )
-    return service.present(row, cipher)
+    if not principal.covers_region(person.region_code):
+        raise OutOfScope("This person is outside your region.", field="national_id")
+    return service.present(person, cipher)
 
 
-async def _readable(session, principal: Principal, beneficiary_id: uuid.UUID) -> dict:
-    row = await service.get(session, beneficiary_id)
-    if not await service.may_read(session, principal, row):
-        raise Forbidden("You may not see this person.", code="OUT_OF_SCOPE", field="beneficiary_id")
-    return row
+async def _readable(
+    session: AsyncSession, principal: Principal, beneficiary_id: uuid.UUID
+) -> Beneficiary:
+    person = await service.get(session, beneficiary_id)
+    if not await service.may_read(session, principal, person):
+        raise OutOfScope("You may not see this person.", field="beneficiary_id")
+    return person
 
 
 @router.get("/beneficiaries/{beneficiary_id}", response_model=BeneficiaryRead)
@@ -197,7 +184,7 @@ async def get_beneficiary(
     session: SessionDep,
     cipher: CipherDep,
     principal: Principal = require(OFFICER, Role.beneficiary, Role.proxy),
-) -> dict:
+) -> BeneficiaryRead:
     """A person's record, national ID and phone masked."""
     return service.present(await _readable(session, principal, beneficiary_id), cipher)
 
@@ -207,11 +194,11 @@ async def vouchers(
     beneficiary_id: uuid.UUID,
     session: SessionDep,
     principal: Principal = require(OFFICER, Role.beneficiary, Role.proxy),
-) -> list[dict]:
+) -> list[VoucherRead]:
     """The person's vouchers, newest period first, with `balance_fen`, `valid_until` and
     `status` (the person, an authorised proxy, or an officer of their region)."""
     await _readable(session, principal, beneficiary_id)
-    return [{**v, "id": str(v["id"])} for v in await service.vouchers_of(session, beneficiary_id)]
+    return [_voucher_read(v) for v in await service.vouchers_of(session, beneficiary_id)]
 
 
 @router.get("/beneficiaries/{beneficiary_id}/cash-benefits", response_model=list[CashBenefitRead])
@@ -219,12 +206,10 @@ async def cash_benefits(
     beneficiary_id: uuid.UUID,
     session: SessionDep,
     principal: Principal = require(OFFICER, Role.beneficiary, Role.proxy),
-) -> list[dict]:
+) -> list[CashBenefitRead]:
     """Cash benefits (护理补贴) paid to the person."""
     await _readable(session, principal, beneficiary_id)
-    return [
-        {**b, "id": str(b["id"])} for b in await service.cash_benefits_of(session, beneficiary_id)
-    ]
+    return [_cash_benefit_read(b) for b in await service.cash_benefits_of(session, beneficiary_id)]
 
 
 @router.post("/beneficiaries/{beneficiary_id}/status", response_model=BeneficiaryRead)
@@ -234,12 +219,12 @@ async def change_status(
     session: SessionDep,
     cipher: CipherDep,
     principal: Principal = require(OFFICER),
-) -> dict:
+) -> BeneficiaryRead:
     """Mark a person deceased, moved or suspended (or active again), with the reason. Takes
     effect at once: leaving 'active' freezes every voucher in the same transaction."""
-    row = await service.get_in_scope(session, beneficiary_id, principal.covers_region, lock=True)
+    person = await service.get_in_scope(session, beneficiary_id, principal.covers_region, lock=True)
     return service.present(
-        await service.change_status(session, row, body.status, body.reason), cipher
+        await service.change_status(session, person, body.status, body.reason), cipher
     )
 
 
@@ -251,15 +236,11 @@ async def reassess(
     body: AssessmentCreate,
     session: SessionDep,
     principal: Principal = require(OFFICER),
-) -> dict:
+) -> AssessmentRead:
     """Record a new assessment; the newest sets the person's grade (valid 12 months)."""
-    row = await service.get_in_scope(session, beneficiary_id, principal.covers_region, lock=True)
-    latest = await service.reassess(session, row, body, who=principal.sub, today=_today())
-    return {
-        **latest,
-        "id": str(latest["id"]),
-        "scores": {k: latest[k] for k in ("self_care", "motor", "mental", "perception_social")},
-    }
+    person = await service.get_in_scope(session, beneficiary_id, principal.covers_region, lock=True)
+    latest = await service.reassess(session, person, body, who=principal.sub, today=_today())
+    return service.present_assessment(latest)
 
 
 @router.post("/beneficiaries/{beneficiary_id}/proxies", status_code=201, response_model=ProxyRead)
@@ -269,7 +250,7 @@ async def add_proxy(
     session: SessionDep,
     cipher: CipherDep,
     principal: Principal = require(OFFICER),
-) -> dict:
+) -> ProxyRead:
     """Authorise a family member or agent (家属/代办人) to act for the person."""
     await service.get_in_scope(session, beneficiary_id, principal.covers_region)
     return service.present_proxy(
@@ -284,7 +265,7 @@ async def list_proxies(
     session: SessionDep,
     cipher: CipherDep,
     principal: Principal = require(OFFICER, Role.beneficiary),
-) -> list:
+) -> list[ProxyRead]:
     """Who may act for the person (phones masked)."""
     await _readable(session, principal, beneficiary_id)
     return [
@@ -300,7 +281,7 @@ async def revoke_proxy(
     session: SessionDep,
     cipher: CipherDep,
     principal: Principal = require(OFFICER),
-) -> dict:
+) -> ProxyRead:
     """Withdraw a proxy's authorisation; it takes effect on their next request."""
     await service.get_in_scope(session, beneficiary_id, principal.covers_region)
     return service.present_proxy(
@@ -315,12 +296,12 @@ async def set_payout_account(
     session: SessionDep,
     cipher: CipherDep,
     principal: Principal = require(OFFICER),
-) -> dict:
+) -> BeneficiaryRead:
     """Record or replace the bank account the person's cash benefits (护理补贴) are paid to
     (an officer of their region). Stored encrypted; answered masked (last four digits)."""
-    row = await service.get_in_scope(session, beneficiary_id, principal.covers_region, lock=True)
+    person = await service.get_in_scope(session, beneficiary_id, principal.covers_region, lock=True)
     return service.present(
-        await service.set_payout_account(session, row, body, cipher=cipher, who=principal.sub),
+        await service.set_payout_account(session, person, body, cipher=cipher, who=principal.sub),
         cipher,
     )
 
@@ -333,7 +314,7 @@ async def payout_accounts(
     session: SessionDep,
     cipher: CipherDep,
     _p: Principal = require(Role.service),
-) -> dict:
+) -> PayoutAccountsRead:
     """(Ledger payment batches) The full payout accounts of the people named, with their
     name, region and status; a person without an account has the account fields null, an
     unknown id is listed under `unknown`. Role service only."""

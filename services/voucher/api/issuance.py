@@ -5,12 +5,13 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Request
+from fastapi import APIRouter, Header
 
 from services.common.auth import Principal, Role, require
-from services.common.db import SessionDep
+from services.common.db import DatabaseDep, SessionDep
 from services.common.settings import get_common_settings
 from services.voucher.api.deps import CipherDep, EngineDep
+from services.voucher.models import IssuanceRun
 from services.voucher.schemas.issuance import (
     ExpiryResult,
     IssuanceRunCreate,
@@ -20,9 +21,21 @@ from services.voucher.schemas.issuance import (
 from services.voucher.service import issuance as service
 from services.voucher.service import programs as program_service
 from services.voucher.service import request_keys
-from services.voucher.service.beneficiaries import check_region
+from services.voucher.service.identity import check_region
+from services.voucher.service.periods import parse_period
 
 router = APIRouter(tags=["issuance"])
+
+
+def _result(run: IssuanceRun) -> IssuanceRunResult:
+    return IssuanceRunResult(
+        run_id=str(run.id),
+        status=run.status,
+        eligible=run.eligible,
+        issued=run.issued,
+        skipped=run.skipped,
+        failed=run.failed,
+    )
 
 
 @router.post(
@@ -40,7 +53,7 @@ async def start_run(
     cipher: CipherDep,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
     principal: Principal = require(Role.civil_affairs, Role.service),
-) -> dict:
+) -> IssuanceRunResult:
     """Issue a program's vouchers (or cash benefits) for a period to every eligible person in
     a region (an officer of that region). Idempotent: one per person, program and period,
     enforced by the database, so running it again issues nothing new (`skipped`). Bounded by
@@ -48,7 +61,7 @@ async def start_run(
     reports `failed`. A run cut short resumes where it stopped when started again. With an
     `Idempotency-Key` header, a retried request answers the run it started (same key, other
     body: 409 IDEMPOTENCY_KEY_REUSED)."""
-    service.parse_period(body.period)
+    parse_period(body.period)
     region = check_region(body.region_code)
     principal.ensure_region(region)
     await program_service.get(session, body.program_code)
@@ -60,12 +73,9 @@ async def start_run(
         )
         earlier = await request_keys.replay(session, key, "issuance_run", fingerprint)
         if earlier is not None:
-            row = await service.find_run(session, earlier)
-            if row is not None:
-                return {
-                    "run_id": str(row["id"]),
-                    **{k: row[k] for k in ("status", "eligible", "issued", "skipped", "failed")},
-                }
+            run = await service.find_run(session, earlier)
+            if run is not None:
+                return _result(run)
             run_id = earlier  # the key was kept but the run never started: start it now
         else:
             await request_keys.remember(
@@ -79,14 +89,14 @@ async def start_run(
         who=principal.sub,
         run_id=run_id,
     )
-    return {
-        "run_id": str(result.run_id),
-        "status": result.status,
-        "eligible": result.eligible,
-        "issued": result.issued,
-        "skipped": result.skipped,
-        "failed": result.failed,
-    }
+    return IssuanceRunResult(
+        run_id=str(result.run_id),
+        status=result.status,
+        eligible=result.eligible,
+        issued=result.issued,
+        skipped=result.skipped,
+        failed=result.failed,
+    )
 
 
 @router.get("/issuance-runs/{run_id}", response_model=IssuanceRunRead)
@@ -94,19 +104,19 @@ async def get_run(
     run_id: uuid.UUID,
     session: SessionDep,
     principal: Principal = require(Role.civil_affairs, Role.finance, Role.auditor, Role.service),
-) -> dict:
+) -> IssuanceRunRead:
     """A run's progress: status, eligible, issued, skipped, failed, chunks done."""
-    row = await service.get_run(session, run_id)
-    principal.ensure_region(row["region_code"])
-    return {**row, "run_id": str(row["id"])}
+    run = await service.get_run(session, run_id)
+    principal.ensure_region(run.region_code)
+    return IssuanceRunRead.model_validate({**run.model_dump(), "run_id": str(run.id)})
 
 
 @router.post("/vouchers/expire", response_model=ExpiryResult)
 async def expire(
-    request: Request, principal: Principal = require(Role.civil_affairs, Role.service)
-) -> dict:
+    db: DatabaseDep, principal: Principal = require(Role.civil_affairs, Role.service)
+) -> ExpiryResult:
     """Lapse every voucher whose window has ended now and release its unused balance to the
     budget (`voucher.expired` events). The service also does this on its own every minute;
     this call (a province-level officer) runs it at once."""
     principal.ensure_region(get_common_settings().province_code)
-    return await service.expire_lapsed(request.app.state.db)
+    return await service.expire_lapsed(db)

@@ -15,10 +15,14 @@ from pydantic import ValidationError
 from starlette.routing import Route
 
 from services.common.auth import Principal, Role, authenticate, require
-from services.common.errors import AppError, NotFound, ServiceUnavailable
+from services.common.db import DatabaseDep, SessionDep
+from services.common.errors import NotFound, OutOfScope
+from services.voucher.api.copay import gateway
 from services.voucher.api.deps import DirectoryDep, RawPoolDep, ensure_acts_for
-from services.voucher.repository import outbox as outbox_repo
-from services.voucher.repository import redemption as repo
+from services.voucher.models import Redemption
+from services.voucher.repository import beneficiaries as beneficiaries_repo
+from services.voucher.repository import redemption as hot_repo
+from services.voucher.repository import redemption_flow as repo
 from services.voucher.schemas.redemptions import (
     ClaimCreate,
     ClaimRead,
@@ -31,6 +35,7 @@ from services.voucher.schemas.redemptions import (
     VoidCreate,
     VoidRead,
 )
+from services.voucher.service import copay_refund, void_claim
 from services.voucher.service import redemption_flow as flow
 
 router = APIRouter(tags=["redemptions"])
@@ -52,18 +57,18 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 _TERMINAL_ONLY = require(Role.terminal)
 
 
-async def _redeem(request: Request, body: RedemptionCreate, principal: Principal) -> Response:
+def _terminal_provider(principal: Principal) -> str:
     if not principal.provider_id:
-        raise AppError(
-            "The terminal has no provider.",
-            code="OUT_OF_SCOPE",
-            field="provider_id",
-            status_code=403,
-        )
+        raise OutOfScope("The terminal has no provider.", field="provider_id")
+    return principal.provider_id
+
+
+async def _redeem(request: Request, body: RedemptionCreate, principal: Principal) -> Response:
+    provider_id = _terminal_provider(principal)
     result = await flow.redeem(
-        _pool(request),
+        request.app.state.db,
         request.app.state.directory,
-        provider_id=principal.provider_id,
+        provider_id=provider_id,
         terminal_id=principal.terminal_id,
         req=flow.RedeemRequest(
             body.token, body.service_code, body.gross_fen, body.idempotency_key, body.pin
@@ -87,13 +92,6 @@ async def _redeem(request: Request, body: RedemptionCreate, principal: Principal
             headers={"Idempotent-Replayed": "true"},
         )
     return Response(content, status_code=201, media_type="application/json")
-
-
-def _pool(request: Request) -> Any:
-    pool = getattr(request.app.state.db, "raw_pool", None)
-    if pool is None:
-        raise ServiceUnavailable("The redemption pool is not running.")
-    return pool
 
 
 async def _redeem_lean(request: Request) -> Response:
@@ -163,10 +161,10 @@ router.add_api_route(
 async def preview_redemption(
     body: RedemptionPreviewCreate,
     request: Request,
-    pool: RawPoolDep,
+    db: DatabaseDep,
     directory: DirectoryDep,
     principal: Principal = require(Role.terminal),
-) -> dict:
+) -> RedemptionPreviewRead:
     """What this bill would get if redeemed now: `subsidy_fen`, `copay_fen`, the voucher's
     `balance_fen` after it, `voucher_id` and `program_code`.
 
@@ -174,30 +172,24 @@ async def preview_redemption(
     the staff can show the person the co-payment before confirming with POST
     /v1/redemptions. The same checks and refusal codes as the redemption.
     """
-    if not principal.provider_id:
-        raise AppError(
-            "The terminal has no provider.",
-            code="OUT_OF_SCOPE",
-            field="provider_id",
-            status_code=403,
-        )
+    provider_id = _terminal_provider(principal)
     result = await flow.preview(
-        pool,
+        db,
         directory,
-        provider_id=principal.provider_id,
+        provider_id=provider_id,
         token_text=body.token,
         service_code=body.service_code,
         gross_fen=body.gross_fen,
         pin=body.pin,
         qr_public_key=request.app.state.settings.qr_public_key,
     )
-    return {
-        "subsidy_fen": result.subsidy_fen,
-        "copay_fen": result.copay_fen,
-        "balance_fen": result.balance_fen,
-        "voucher_id": result.voucher_id,
-        "program_code": result.program_code,
-    }
+    return RedemptionPreviewRead(
+        subsidy_fen=result.subsidy_fen,
+        copay_fen=result.copay_fen,
+        balance_fen=result.balance_fen,
+        voucher_id=result.voucher_id,
+        program_code=result.program_code,
+    )
 
 
 @router.post(
@@ -211,10 +203,10 @@ async def preview_redemption(
 async def void_redemption(
     redemption_id: uuid.UUID,
     body: VoidCreate,
-    pool: RawPoolDep,
+    db: DatabaseDep,
     request: Request,
     principal: Principal = require(Role.terminal, Role.provider_admin, Role.provider_staff),
-) -> dict:
+) -> VoidRead:
     """Void a redemption of your own provider, the same day and before it is claimed.
 
     The subsidy goes back on the voucher and `redemption.voided` goes to the ledger; a
@@ -223,11 +215,9 @@ async def void_redemption(
     (`already_voided: true`) and changes nothing.
     """
     if not principal.provider_id:
-        raise AppError(
-            "No provider in scope.", code="OUT_OF_SCOPE", field="provider_id", status_code=403
-        )
-    result = await flow.void(
-        pool,
+        raise OutOfScope("No provider in scope.", field="provider_id")
+    result = await void_claim.void(
+        db,
         redemption_id,
         provider_id=principal.provider_id,
         actor=principal.sub,
@@ -235,83 +225,86 @@ async def void_redemption(
     )
     # The void recorded its co-payment's refund; send it to Stripe now. If Stripe does not
     # answer, the void still stands (200) and the retry loop sends the refund later.
-    from services.voucher.api.copay import gateway
-    from services.voucher.service import copay_refund
-
-    await copay_refund.process_for_redemption(pool, gateway(request), redemption_id)
+    await copay_refund.process_for_redemption(db, gateway(request), redemption_id)
     return result
 
 
 @router.post("/internal/redemptions/claim", response_model=ClaimRead)
 async def claim_redemptions(
-    body: ClaimCreate, pool: RawPoolDep, _: Principal = require(Role.service)
-) -> dict:
+    body: ClaimCreate, session: SessionDep, _: Principal = require(Role.service)
+) -> ClaimRead:
     """(Ledger settlement) Mark redemptions as claimed: they can no longer be voided.
 
     All or nothing: 409 REDEMPTION_VOIDED if any is voided, REDEMPTION_ALREADY_CLAIMED if any
     belongs to another claim; the same claim again changes nothing.
     """
-    return await flow.claim(pool, body.redemption_ids, body.claim_id)
+    return await void_claim.claim(session, body.redemption_ids, body.claim_id)
 
 
-def _read(row: Any) -> dict:
-    return {
-        "id": str(row["id"]),
-        "voucher_id": str(row["voucher_id"]),
-        "beneficiary_id": str(row["beneficiary_id"]),
-        "provider_id": row["provider_id"],
-        "terminal_id": row["terminal_id"],
-        "service_code": row["service_code"],
-        "category": row["category"],
-        "gross_fen": row["gross_fen"],
-        "subsidy_fen": row["subsidy_fen"],
-        "copay_fen": row["copay_fen"],
-        "day_on": row["day_on"],
-        "created_at": row["created_at"],
-        "status": row["status"],
-        "voided_at": row["voided_at"],
-        "void_reason": row["void_reason"],
-        "claimed": row["claimed_at"] is not None,
-    }
+def _read(r: Redemption) -> RedemptionRead:
+    return RedemptionRead(
+        id=str(r.id),
+        voucher_id=str(r.voucher_id),
+        beneficiary_id=str(r.beneficiary_id),
+        provider_id=r.provider_id,
+        terminal_id=r.terminal_id,
+        service_code=r.service_code,
+        category=r.category,
+        gross_fen=r.gross_fen,
+        subsidy_fen=r.subsidy_fen,
+        copay_fen=r.copay_fen,
+        day_on=r.day_on,
+        created_at=r.created_at,
+        status=r.status,
+        voided_at=r.voided_at,
+        void_reason=r.void_reason,
+        claimed=r.claimed_at is not None,
+    )
 
 
 @router.get("/redemptions", response_model=list[RedemptionRead])
 async def provider_day(
-    pool: RawPoolDep,
+    session: SessionDep,
     provider_id: Annotated[str, Query(max_length=64)],
     date_: Annotated[date, Query(alias="date")],
     principal: Principal = require(
         Role.terminal, Role.provider_admin, Role.provider_staff, Role.service
     ),
-) -> list[dict]:
+) -> list[RedemptionRead]:
     """A provider's redemptions of one day (Asia/Shanghai), oldest first."""
     principal.ensure_provider(provider_id)
-    return [_read(r) for r in await repo.for_provider_day(pool, provider_id, date_)]
+    return [_read(r) for r in await repo.for_provider_day(session, provider_id, date_)]
 
 
 @router.get("/beneficiaries/{beneficiary_id}/redemptions", response_model=list[RedemptionRead])
 async def beneficiary_history(
     beneficiary_id: uuid.UUID,
-    pool: RawPoolDep,
+    session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     principal: Principal = require(Role.beneficiary, Role.proxy, Role.civil_affairs),
-) -> list[dict]:
+) -> list[RedemptionRead]:
     """The person's redemptions, newest first (the person, a proxy, or an officer of the
     person's region)."""
     if principal.role in (Role.beneficiary, Role.proxy):
-        await ensure_acts_for(pool, principal, beneficiary_id)
-    row = await repo.beneficiary_region(pool, beneficiary_id)
-    if row is None:
+        await ensure_acts_for(session, principal, beneficiary_id)
+    person = await beneficiaries_repo.brief(session, beneficiary_id)
+    if person is None:
         raise NotFound("No such beneficiary.", field="beneficiary_id")
     if principal.role == Role.civil_affairs:
-        principal.ensure_region(row["region_code"])
-    return [_read(r) for r in await repo.for_beneficiary(pool, beneficiary_id, limit)]
+        principal.ensure_region(person.region_code)
+    return [_read(r) for r in await repo.for_beneficiary(session, beneficiary_id, limit)]
 
 
 @router.get("/outbox/lag", response_model=OutboxLag)
 async def outbox_lag(
     pool: RawPoolDep,
     _: Principal = require(Role.civil_affairs, Role.finance, Role.auditor, Role.service),
-) -> dict:
+) -> OutboxLag:
     """How far the ledger relay is behind: undelivered events and the oldest one's age."""
-    return await outbox_repo.lag(pool)
+    lag = await hot_repo.lag(pool)
+    return OutboxLag(
+        undelivered=lag.undelivered,
+        rejected=lag.rejected,
+        oldest_undelivered_at=lag.oldest_undelivered_at,
+        oldest_age_s=lag.oldest_age_s,
+    )

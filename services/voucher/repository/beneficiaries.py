@@ -1,111 +1,154 @@
-"""SQL for beneficiaries, assessments, proxies, and reading their vouchers and cash benefits."""
+"""Beneficiaries, their assessments and proxies, and reading their vouchers and cash benefits
+(SQLAlchemy on the `Beneficiary`, `Assessment`, `ProxyAuthorisation`, `Voucher` and
+`CashBenefit` tables)."""
 
 from __future__ import annotations
 
 import uuid
+from dataclasses import asdict, dataclass
+from datetime import date
 from typing import Any
 
-import orjson
-from sqlalchemy import text
+from sqlalchemy import case, func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
-_BENEFICIARY_COLUMNS = (
-    "id, national_id_enc, phone_enc, name, birth_on, sex, region_code, address, lat, lon, "
-    "care_setting, dibao, grade, grade_valid_until, status, status_reason, status_changed_at, "
-    "created_at, payout_account_enc, payout_account_set_at"
+from services.voucher.models import (
+    Assessment,
+    Beneficiary,
+    CashBenefit,
+    ProxyAuthorisation,
+    Voucher,
 )
+
+
+@dataclass(frozen=True, slots=True)
+class NewBeneficiary:
+    """The columns an enrolment writes (personal data already encrypted and hashed)."""
+
+    id: uuid.UUID
+    national_id_enc: bytes
+    national_id_hash: bytes
+    phone_enc: bytes | None
+    phone_hash: bytes | None
+    name: str
+    birth_on: date
+    sex: str
+    region_code: str
+    address: str
+    lat: float | None
+    lon: float | None
+    care_setting: str
+    dibao: bool
+    grade: int
+    grade_valid_until: date
+    created_by: str
+
+
+@dataclass(frozen=True, slots=True)
+class NewAssessment:
+    id: uuid.UUID
+    beneficiary_id: uuid.UUID
+    self_care: int
+    motor: int
+    mental: int
+    perception_social: int
+    flags: dict[str, Any]
+    total: int
+    grade: int
+    assessed_on: date
+    valid_until: date
+    assessor: str
+    created_by: str
+
+
+@dataclass(frozen=True, slots=True)
+class PersonBrief:
+    """Whether a person may be paid for, and where they live (for the caller's scope)."""
+
+    id: uuid.UUID
+    status: str
+    region_code: str
+
+
+@dataclass(frozen=True, slots=True)
+class PayoutRow:
+    """What the ledger's payment file needs of a person: who, where, and the sealed account."""
+
+    id: uuid.UUID
+    name: str
+    region_code: str
+    status: str
+    payout_account_enc: bytes | None
 
 
 async def id_by_national_id_hash(
     session: AsyncSession, national_id_hash: bytes
 ) -> uuid.UUID | None:
-    return (
-        await session.execute(
-            text("SELECT id FROM beneficiary WHERE national_id_hash = :h"), {"h": national_id_hash}
-        )
-    ).scalar()
-
-
-async def insert_beneficiary(session: AsyncSession, row: dict[str, Any]) -> bool:
-    """Insert a beneficiary; False when the national ID is already enrolled (a racing
-    enrolment of the same person loses here, on the unique keyed hash)."""
-    created = (
-        await session.execute(
-            text(
-                "INSERT INTO beneficiary (id, national_id_enc, national_id_hash, phone_enc, phone_hash, "
-                " name, birth_on, sex, region_code, address, lat, lon, care_setting, dibao, grade, "
-                " grade_valid_until, status, created_by) "
-                "VALUES (:id, :national_id_enc, :national_id_hash, :phone_enc, :phone_hash, :name, "
-                " :birth_on, :sex, :region_code, :address, :lat, :lon, :care_setting, :dibao, :grade, "
-                " :grade_valid_until, 'active', :created_by) "
-                "ON CONFLICT (national_id_hash) DO NOTHING RETURNING id"
-            ),
-            row,
-        )
-    ).first()
-    return created is not None
-
-
-async def insert_assessment(session: AsyncSession, row: dict[str, Any]) -> None:
-    await session.execute(
-        text(
-            "INSERT INTO assessment (id, beneficiary_id, self_care, motor, mental, "
-            " perception_social, flags, total, grade, assessed_on, valid_until, assessor, created_by) "
-            "VALUES (:id, :beneficiary_id, :self_care, :motor, :mental, :perception_social, "
-            " CAST(:flags AS jsonb), :total, :grade, :assessed_on, :valid_until, :assessor, "
-            " :created_by)"
-        ),
-        {**row, "flags": orjson.dumps(row["flags"]).decode()},
+    return await session.scalar(
+        select(col(Beneficiary.id)).where(col(Beneficiary.national_id_hash) == national_id_hash)
     )
 
 
+async def insert_beneficiary(session: AsyncSession, person: NewBeneficiary) -> bool:
+    """Insert a beneficiary; False when the national ID is already enrolled (a racing
+    enrolment of the same person loses here, on the unique keyed hash)."""
+    created = await session.scalar(
+        pg_insert(Beneficiary)
+        .values(**asdict(person), status="active")
+        .on_conflict_do_nothing(index_elements=[col(Beneficiary.national_id_hash)])
+        .returning(col(Beneficiary.id))
+    )
+    return created is not None
+
+
+async def insert_assessment(session: AsyncSession, assessment: NewAssessment) -> None:
+    await session.execute(insert(Assessment).values(**asdict(assessment)))
+
+
 async def set_grade(
-    session: AsyncSession, beneficiary_id: uuid.UUID, grade: int, valid_until: Any
+    session: AsyncSession, beneficiary_id: uuid.UUID, grade: int, valid_until: date
 ) -> None:
     await session.execute(
-        text("UPDATE beneficiary SET grade = :grade, grade_valid_until = :until WHERE id = :id"),
-        {"grade": grade, "until": valid_until, "id": beneficiary_id},
+        update(Beneficiary)
+        .where(col(Beneficiary.id) == beneficiary_id)
+        .values(grade=grade, grade_valid_until=valid_until)
+        .execution_options(synchronize_session=False)
     )
 
 
 async def get(
     session: AsyncSession, beneficiary_id: uuid.UUID, *, lock: bool = False
-) -> dict[str, Any] | None:
-    sql = f"SELECT {_BENEFICIARY_COLUMNS} FROM beneficiary WHERE id = :id" + (
-        " FOR UPDATE" if lock else ""
+) -> Beneficiary | None:
+    query = (
+        select(Beneficiary)
+        .where(col(Beneficiary.id) == beneficiary_id)
+        .execution_options(populate_existing=True)
     )
-    row = (await session.execute(text(sql), {"id": beneficiary_id})).first()
-    return dict(row._mapping) if row else None
+    if lock:
+        query = query.with_for_update()
+    return await session.scalar(query)
 
 
-async def list_in_region(
-    session: AsyncSession, prefix: str, limit: int, after: uuid.UUID | None
-) -> list[dict[str, Any]]:
-    rows = await session.execute(
-        text(
-            f"SELECT {_BENEFICIARY_COLUMNS} FROM beneficiary "
-            "WHERE region_code LIKE :prefix AND (CAST(:after AS uuid) IS NULL OR id > :after) "
-            "ORDER BY id LIMIT :limit"
-        ),
-        {"prefix": prefix + "%", "after": after, "limit": limit},
-    )
-    return [dict(r._mapping) for r in rows]
-
-
-async def latest_assessment(
-    session: AsyncSession, beneficiary_id: uuid.UUID
-) -> dict[str, Any] | None:
+async def brief(session: AsyncSession, beneficiary_id: uuid.UUID) -> PersonBrief | None:
     row = (
         await session.execute(
-            text(
-                "SELECT id, self_care, motor, mental, perception_social, flags, total, grade, "
-                " assessed_on, valid_until, assessor FROM assessment WHERE beneficiary_id = :id "
-                "ORDER BY assessed_on DESC, created_at DESC LIMIT 1"
-            ),
-            {"id": beneficiary_id},
+            select(
+                col(Beneficiary.id), col(Beneficiary.status), col(Beneficiary.region_code)
+            ).where(col(Beneficiary.id) == beneficiary_id)
         )
     ).first()
-    return dict(row._mapping) if row else None
+    return PersonBrief(*row) if row is not None else None
+
+
+async def latest_assessment(session: AsyncSession, beneficiary_id: uuid.UUID) -> Assessment | None:
+    return await session.scalar(
+        select(Assessment)
+        .where(col(Assessment.beneficiary_id) == beneficiary_id)
+        .order_by(col(Assessment.assessed_on).desc(), col(Assessment.created_at).desc())
+        .limit(1)
+    )
 
 
 async def set_status(
@@ -114,124 +157,144 @@ async def set_status(
     """Change the status. Leaving 'active' freezes the vouchers in the same statement's
     transaction (trigger beneficiary_suspends_vouchers)."""
     await session.execute(
-        text(
-            "UPDATE beneficiary SET status = :status, status_reason = :reason, "
-            " status_changed_at = now() WHERE id = :id"
-        ),
-        {"status": status, "reason": reason, "id": beneficiary_id},
+        update(Beneficiary)
+        .where(col(Beneficiary.id) == beneficiary_id)
+        .values(status=status, status_reason=reason, status_changed_at=func.now())
+        .execution_options(synchronize_session=False)
     )
 
 
-async def unfreeze_vouchers(session: AsyncSession, beneficiary_id: uuid.UUID) -> int:
+async def unfreeze_vouchers(session: AsyncSession, beneficiary_id: uuid.UUID) -> None:
     """Back to active: frozen vouchers still in their window become usable again."""
-    result = await session.execute(
-        text(
-            "UPDATE voucher SET status = CASE WHEN balance_fen = 0 THEN 'exhausted' ELSE 'active' END, "
-            " updated_at = now() "
-            "WHERE beneficiary_id = :id AND status = 'suspended' AND valid_until > now()"
-        ),
-        {"id": beneficiary_id},
-    )
-    return result.rowcount or 0
-
-
-async def insert_proxy(session: AsyncSession, row: dict[str, Any]) -> None:
     await session.execute(
-        text(
-            "INSERT INTO proxy_authorisation (id, beneficiary_id, proxy_sub, name, relation, "
-            " phone_enc, status, created_by) VALUES (:id, :beneficiary_id, :proxy_sub, :name, "
-            " :relation, :phone_enc, 'active', :created_by)"
-        ),
-        row,
+        update(Voucher)
+        .where(
+            col(Voucher.beneficiary_id) == beneficiary_id,
+            col(Voucher.status) == "suspended",
+            col(Voucher.valid_until) > func.now(),
+        )
+        .values(
+            status=case((col(Voucher.balance_fen) == 0, "exhausted"), else_="active"),
+            updated_at=func.now(),
+        )
+        .execution_options(synchronize_session=False)
     )
+
+
+async def insert_proxy(
+    session: AsyncSession,
+    *,
+    id: uuid.UUID,
+    beneficiary_id: uuid.UUID,
+    proxy_sub: str,
+    name: str,
+    relation: str,
+    phone_enc: bytes | None,
+    created_by: str,
+) -> ProxyAuthorisation:
+    result = await session.execute(
+        insert(ProxyAuthorisation)
+        .values(
+            id=id,
+            beneficiary_id=beneficiary_id,
+            proxy_sub=proxy_sub,
+            name=name,
+            relation=relation,
+            phone_enc=phone_enc,
+            status="active",
+            created_by=created_by,
+        )
+        .returning(ProxyAuthorisation)
+    )
+    return result.scalar_one()
 
 
 async def active_proxy_for(
     session: AsyncSession, beneficiary_id: uuid.UUID, proxy_sub: str
 ) -> uuid.UUID | None:
-    return (
-        await session.execute(
-            text(
-                "SELECT id FROM proxy_authorisation WHERE beneficiary_id = :b AND proxy_sub = :s "
-                " AND status = 'active' LIMIT 1"
-            ),
-            {"b": beneficiary_id, "s": proxy_sub},
+    return await session.scalar(
+        select(col(ProxyAuthorisation.id))
+        .where(
+            col(ProxyAuthorisation.beneficiary_id) == beneficiary_id,
+            col(ProxyAuthorisation.proxy_sub) == proxy_sub,
+            col(ProxyAuthorisation.status) == "active",
         )
-    ).scalar()
-
-
-async def list_proxies(session: AsyncSession, beneficiary_id: uuid.UUID) -> list[dict[str, Any]]:
-    rows = await session.execute(
-        text(
-            "SELECT id, beneficiary_id, proxy_sub, name, relation, phone_enc, status, created_at, "
-            " revoked_at FROM proxy_authorisation WHERE beneficiary_id = :b ORDER BY created_at"
-        ),
-        {"b": beneficiary_id},
+        .limit(1)
     )
-    return [dict(r._mapping) for r in rows]
+
+
+async def list_proxies(
+    session: AsyncSession, beneficiary_id: uuid.UUID
+) -> list[ProxyAuthorisation]:
+    result = await session.scalars(
+        select(ProxyAuthorisation)
+        .where(col(ProxyAuthorisation.beneficiary_id) == beneficiary_id)
+        .order_by(col(ProxyAuthorisation.created_at))
+        .execution_options(populate_existing=True)
+    )
+    return list(result)
 
 
 async def revoke_proxy(
     session: AsyncSession, beneficiary_id: uuid.UUID, proxy_id: uuid.UUID
-) -> dict[str, Any] | None:
-    row = (
-        await session.execute(
-            text(
-                "UPDATE proxy_authorisation SET status = 'revoked', "
-                " revoked_at = coalesce(revoked_at, now()) WHERE id = :p AND beneficiary_id = :b "
-                "RETURNING id, beneficiary_id, proxy_sub, name, relation, phone_enc, status, "
-                " created_at, revoked_at"
-            ),
-            {"p": proxy_id, "b": beneficiary_id},
+) -> ProxyAuthorisation | None:
+    return await session.scalar(
+        update(ProxyAuthorisation)
+        .where(
+            col(ProxyAuthorisation.id) == proxy_id,
+            col(ProxyAuthorisation.beneficiary_id) == beneficiary_id,
         )
-    ).first()
-    return dict(row._mapping) if row else None
-
-
-async def vouchers_of(session: AsyncSession, beneficiary_id: uuid.UUID) -> list[dict[str, Any]]:
-    rows = await session.execute(
-        text(
-            "SELECT id, program_code, program_version, period, face_fen, balance_fen, valid_from, "
-            " valid_until, status, allowed_kinds, allowed_categories, ratio_bp, per_use_fen, "
-            " day_limit_count, released_fen FROM voucher WHERE beneficiary_id = :b "
-            "ORDER BY period DESC, priority, program_code"
-        ),
-        {"b": beneficiary_id},
+        .values(
+            status="revoked",
+            revoked_at=func.coalesce(col(ProxyAuthorisation.revoked_at), func.now()),
+        )
+        .returning(ProxyAuthorisation)
+        .execution_options(populate_existing=True, synchronize_session=False)
     )
-    return [dict(r._mapping) for r in rows]
 
 
-async def cash_benefits_of(
-    session: AsyncSession, beneficiary_id: uuid.UUID
-) -> list[dict[str, Any]]:
-    rows = await session.execute(
-        text(
-            "SELECT id, program_code, period, amount_fen, created_at FROM cash_benefit "
-            "WHERE beneficiary_id = :b ORDER BY period DESC, program_code"
-        ),
-        {"b": beneficiary_id},
+async def vouchers_of(session: AsyncSession, beneficiary_id: uuid.UUID) -> list[Voucher]:
+    result = await session.scalars(
+        select(Voucher)
+        .where(col(Voucher.beneficiary_id) == beneficiary_id)
+        .order_by(col(Voucher.period).desc(), col(Voucher.priority), col(Voucher.program_code))
+        .execution_options(populate_existing=True)
     )
-    return [dict(r._mapping) for r in rows]
+    return list(result)
+
+
+async def cash_benefits_of(session: AsyncSession, beneficiary_id: uuid.UUID) -> list[CashBenefit]:
+    result = await session.scalars(
+        select(CashBenefit)
+        .where(col(CashBenefit.beneficiary_id) == beneficiary_id)
+        .order_by(col(CashBenefit.period).desc(), col(CashBenefit.program_code))
+    )
+    return list(result)
 
 
 async def set_payout_account(
     session: AsyncSession, beneficiary_id: uuid.UUID, blob: bytes, who: str
 ) -> None:
     await session.execute(
-        text(
-            "UPDATE beneficiary SET payout_account_enc = :blob, payout_account_set_at = now(), "
-            " payout_account_set_by = :who WHERE id = :id"
-        ),
-        {"blob": blob, "who": who, "id": beneficiary_id},
+        update(Beneficiary)
+        .where(col(Beneficiary.id) == beneficiary_id)
+        .values(
+            payout_account_enc=blob, payout_account_set_at=func.now(), payout_account_set_by=who
+        )
+        .execution_options(synchronize_session=False)
     )
 
 
-async def payout_accounts(session: AsyncSession, ids: list[uuid.UUID]) -> list[dict[str, Any]]:
+async def payout_accounts(session: AsyncSession, ids: list[uuid.UUID]) -> list[PayoutRow]:
     rows = await session.execute(
-        text(
-            "SELECT id, name, region_code, status, payout_account_enc FROM beneficiary "
-            "WHERE id = ANY(:ids) ORDER BY id"
-        ),
-        {"ids": ids},
+        select(
+            col(Beneficiary.id),
+            col(Beneficiary.name),
+            col(Beneficiary.region_code),
+            col(Beneficiary.status),
+            col(Beneficiary.payout_account_enc),
+        )
+        .where(col(Beneficiary.id).in_(ids))
+        .order_by(col(Beneficiary.id))
     )
-    return [dict(r._mapping) for r in rows]
+    return [PayoutRow(*r) for r in rows]

@@ -1,60 +1,74 @@
-"""SQL of printed cards (the PIN's hash and its failed attempts)."""
+"""Printed cards: the PIN's hash and its failed attempts (SQLAlchemy on `Card`)."""
 
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
-import asyncpg
+from sqlalchemy import case, func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
-from services.voucher.service.codes import MAX_PIN_ATTEMPTS
+from services.voucher.models import Card
 
 
-async def card_by_nonce(conn: Any, nonce: bytes) -> asyncpg.Record | None:
-    return await conn.fetchrow(
-        "SELECT id, beneficiary_id, pin_salt, pin_hash, failed_attempts, status "
-        "FROM card WHERE nonce = $1",
-        nonce,
+@dataclass(frozen=True, slots=True)
+class PinFailure:
+    """A card after one more wrong PIN."""
+
+    failed_attempts: int
+    status: str
+
+
+async def card_by_nonce(session: AsyncSession, nonce: bytes) -> Card | None:
+    return await session.scalar(
+        select(Card).where(col(Card.nonce) == nonce).execution_options(populate_existing=True)
     )
 
 
-async def record_failure(conn: Any, card_id: uuid.UUID, now: datetime) -> asyncpg.Record:
-    """Count one wrong PIN atomically; the fifth locks the card."""
-    return await conn.fetchrow(
-        """UPDATE card SET failed_attempts = least(failed_attempts + 1, $2),
-                           status = CASE WHEN failed_attempts + 1 >= $2 THEN 'locked'
-                                         ELSE status END,
-                           locked_at = CASE WHEN failed_attempts + 1 >= $2 THEN $3
-                                            ELSE locked_at END
-            WHERE id = $1 AND status = 'active'
-        RETURNING failed_attempts, status""",
-        card_id,
-        MAX_PIN_ATTEMPTS,
-        now,
+async def record_failure(
+    session: AsyncSession, card_id: uuid.UUID, now: datetime, max_attempts: int
+) -> PinFailure | None:
+    """Count one wrong PIN atomically; the `max_attempts`-th locks the card. None when the
+    card is no longer active (locked or replaced meanwhile)."""
+    locks = col(Card.failed_attempts) + 1 >= max_attempts
+    row = (
+        await session.execute(
+            update(Card)
+            .where(col(Card.id) == card_id, col(Card.status) == "active")
+            .values(
+                failed_attempts=func.least(col(Card.failed_attempts) + 1, max_attempts),
+                status=case((locks, "locked"), else_=col(Card.status)),
+                locked_at=case((locks, now), else_=col(Card.locked_at)),
+            )
+            .returning(col(Card.failed_attempts), col(Card.status))
+            .execution_options(synchronize_session=False)
+        )
+    ).first()
+    return PinFailure(row[0], row[1]) if row is not None else None
+
+
+async def reset_failures(session: AsyncSession, card_id: uuid.UUID) -> None:
+    await session.execute(
+        update(Card)
+        .where(col(Card.id) == card_id, col(Card.status) == "active", col(Card.failed_attempts) > 0)
+        .values(failed_attempts=0)
+        .execution_options(synchronize_session=False)
     )
 
 
-async def reset_failures(conn: Any, card_id: uuid.UUID) -> None:
-    await conn.execute(
-        "UPDATE card SET failed_attempts = 0 WHERE id = $1 AND status = 'active' "
-        "AND failed_attempts > 0",
-        card_id,
+async def replace_cards(session: AsyncSession, beneficiary_id: uuid.UUID, now: datetime) -> None:
+    await session.execute(
+        update(Card)
+        .where(col(Card.beneficiary_id) == beneficiary_id, col(Card.status) != "replaced")
+        .values(status="replaced", replaced_at=now)
+        .execution_options(synchronize_session=False)
     )
-
-
-async def replace_cards(conn: Any, beneficiary_id: uuid.UUID, now: datetime) -> int:
-    status = await conn.execute(
-        "UPDATE card SET status = 'replaced', replaced_at = $2 "
-        "WHERE beneficiary_id = $1 AND status <> 'replaced'",
-        beneficiary_id,
-        now,
-    )
-    return int(status.split()[-1])
 
 
 async def insert_card(
-    conn: Any,
+    session: AsyncSession,
     *,
     card_id: uuid.UUID,
     beneficiary_id: uuid.UUID,
@@ -63,30 +77,13 @@ async def insert_card(
     pin_hash: bytes,
     created_by: str,
 ) -> None:
-    await conn.execute(
-        "INSERT INTO card (id, beneficiary_id, nonce, pin_salt, pin_hash, created_by) "
-        "VALUES ($1, $2, $3, $4, $5, $6)",
-        card_id,
-        beneficiary_id,
-        nonce,
-        pin_salt,
-        pin_hash,
-        created_by,
-    )
-
-
-async def proxy_is_live(conn: Any, beneficiary_id: uuid.UUID, proxy_sub: str) -> bool:
-    return bool(
-        await conn.fetchval(
-            "SELECT 1 FROM proxy_authorisation WHERE beneficiary_id = $1 AND proxy_sub = $2"
-            " AND status = 'active'",
-            beneficiary_id,
-            proxy_sub,
+    await session.execute(
+        insert(Card).values(
+            id=card_id,
+            beneficiary_id=beneficiary_id,
+            nonce=nonce,
+            pin_salt=pin_salt,
+            pin_hash=pin_hash,
+            created_by=created_by,
         )
-    )
-
-
-async def beneficiary(conn: Any, beneficiary_id: uuid.UUID) -> asyncpg.Record | None:
-    return await conn.fetchrow(
-        "SELECT id, status, region_code FROM beneficiary WHERE id = $1", beneficiary_id
     )

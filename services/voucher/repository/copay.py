@@ -1,228 +1,296 @@
-"""SQL of co-payments (asyncpg; the caller owns the transaction)."""
+"""Co-payments and their refunds (SQLAlchemy on `Copayment`, `CopayRefund`,
+`StripeWebhookEvent`, read with their `Redemption` and `Voucher`). The caller owns the
+transaction; the lock order is in the docstring of service/copay.py."""
 
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
-import asyncpg
-import orjson
+from sqlalchemy import ColumnElement, case, func, or_, select, update
+from sqlalchemy import insert as sql_insert
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
-from services.common.ids import new_uuid
-
-COLUMNS = (
-    "c.id, c.redemption_id, c.provider_id, c.method, c.amount_fen, c.captured_fen, "
-    "c.refunded_fen, c.refund_pending_fen, c.status, c.stripe_idempotency_key, "
-    "c.stripe_payment_intent_id"
+from services.voucher.models import (
+    Copayment,
+    CopayRefund,
+    Redemption,
+    StripeWebhookEvent,
+    Voucher,
 )
 
 
-async def lock_redemption(
-    conn: asyncpg.Connection, redemption_id: uuid.UUID
-) -> asyncpg.Record | None:
+@dataclass(frozen=True, slots=True)
+class EventSource:
+    """A redemption with what its co-payment's ledger events need from its voucher."""
+
+    id: uuid.UUID
+    provider_id: str
+    status: str
+    copay_fen: int
+    voucher_id: uuid.UUID
+    beneficiary_id: uuid.UUID
+    program_code: str
+    region_code: str
+    budget_region_code: str
+    period: str
+    funding_shares: dict[str, int]
+
+
+@dataclass(frozen=True, slots=True)
+class CopaymentView:
+    """A co-payment with whose it is and what it was for (for the family and the staff)."""
+
+    copayment: Copayment
+    beneficiary_id: uuid.UUID
+    service_code: str
+    gross_fen: int
+    redemption_status: str
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    """A pending refund taken for one attempt at Stripe, with what the attempt needs."""
+
+    idempotency_key: str
+    copayment_id: uuid.UUID
+    amount_fen: int
+    attempts: int
+    stripe_payment_intent_id: str | None
+    redemption_id: uuid.UUID
+
+
+# --- the redemption a co-payment belongs to -----------------------------------------------
+
+
+def _event_source() -> Any:
+    r, v = Redemption, Voucher
+    return select(
+        col(r.id),
+        col(r.provider_id),
+        col(r.status),
+        col(r.copay_fen),
+        col(r.voucher_id),
+        col(r.beneficiary_id),
+        col(v.program_code),
+        col(v.region_code),
+        col(v.budget_region_code),
+        col(v.period),
+        col(v.funding_shares),
+    ).join(v, col(v.id) == col(r.voucher_id))
+
+
+async def lock_redemption(session: AsyncSession, redemption_id: uuid.UUID) -> EventSource | None:
     """The redemption with what its ledger events need from its voucher, locked."""
-    return await conn.fetchrow(
-        """
-        SELECT r.id, r.provider_id, r.status, r.copay_fen, r.voucher_id, r.beneficiary_id,
-               v.program_code, v.region_code, v.budget_region_code, v.period,
-               v.funding_shares::text AS funding_shares
-          FROM redemption r JOIN voucher v ON v.id = r.voucher_id
-         WHERE r.id = $1 FOR UPDATE OF r
-        """,
-        redemption_id,
-    )
+    query = _event_source().where(col(Redemption.id) == redemption_id)
+    row = (await session.execute(query.with_for_update(of=Redemption))).first()
+    return EventSource(*row) if row is not None else None
+
+
+async def payload_source(session: AsyncSession, redemption_id: uuid.UUID) -> EventSource | None:
+    """What a ledger event needs from the redemption and its voucher, without a lock (the
+    refund worker must not lock a redemption: see the lock order in service/copay.py)."""
+    query = _event_source().where(col(Redemption.id) == redemption_id)
+    row = (await session.execute(query)).first()
+    return EventSource(*row) if row is not None else None
+
+
+# --- co-payments --------------------------------------------------------------------------
+
+
+async def _copayment(
+    session: AsyncSession, where: ColumnElement[bool], *, lock: bool
+) -> Copayment | None:
+    query = select(Copayment).where(where).execution_options(populate_existing=True)
+    if lock:
+        query = query.with_for_update()
+    return await session.scalar(query)
 
 
 async def by_redemption(
-    conn: asyncpg.Connection, redemption_id: uuid.UUID, *, lock: bool = False
-) -> asyncpg.Record | None:
-    return await conn.fetchrow(
-        f"SELECT {COLUMNS} FROM copayment c WHERE c.redemption_id = $1"
-        + (" FOR UPDATE" if lock else ""),
-        redemption_id,
-    )
+    session: AsyncSession, redemption_id: uuid.UUID, *, lock: bool = False
+) -> Copayment | None:
+    return await _copayment(session, col(Copayment.redemption_id) == redemption_id, lock=lock)
 
 
-async def by_payment_intent(conn: asyncpg.Connection, pi: str) -> asyncpg.Record | None:
+async def by_payment_intent(session: AsyncSession, pi: str) -> Copayment | None:
     """Unlocked: a caller learns the redemption from it, locks that, then `by_id(lock=True)`."""
-    return await conn.fetchrow(
-        f"SELECT {COLUMNS} FROM copayment c WHERE c.stripe_payment_intent_id = $1", pi
-    )
+    return await _copayment(session, col(Copayment.stripe_payment_intent_id) == pi, lock=False)
 
 
 async def by_id(
-    conn: asyncpg.Connection, copayment_id: uuid.UUID, *, lock: bool = True
-) -> asyncpg.Record | None:
-    return await conn.fetchrow(
-        f"SELECT {COLUMNS} FROM copayment c WHERE c.id = $1" + (" FOR UPDATE" if lock else ""),
-        copayment_id,
+    session: AsyncSession, copayment_id: uuid.UUID, *, lock: bool = True
+) -> Copayment | None:
+    return await _copayment(session, col(Copayment.id) == copayment_id, lock=lock)
+
+
+def _views() -> Any:
+    c, r = Copayment, Redemption
+    return (
+        select(c, col(r.beneficiary_id), col(r.service_code), col(r.gross_fen), col(r.status))
+        .join(r, col(r.id) == col(c.redemption_id))
+        .execution_options(populate_existing=True)
     )
 
 
-async def payload_source(
-    conn: asyncpg.Connection, redemption_id: uuid.UUID
-) -> asyncpg.Record | None:
-    """What a ledger event needs from the redemption and its voucher, without a lock (the
-    refund worker must not lock a redemption: see the lock order in service/copay.py)."""
-    return await conn.fetchrow(
-        """
-        SELECT r.id, r.provider_id, r.status, r.copay_fen, r.voucher_id, r.beneficiary_id,
-               v.program_code, v.region_code, v.budget_region_code, v.period,
-               v.funding_shares::text AS funding_shares
-          FROM redemption r JOIN voucher v ON v.id = r.voucher_id WHERE r.id = $1
-        """,
-        redemption_id,
-    )
-
-
-async def with_redemption(
-    conn: asyncpg.Connection, copayment_id: uuid.UUID
-) -> asyncpg.Record | None:
+async def with_redemption(session: AsyncSession, copayment_id: uuid.UUID) -> CopaymentView | None:
     """A co-payment with whose it is and what it was for (for the family and the staff)."""
-    return await conn.fetchrow(
-        f"""SELECT {COLUMNS}, r.beneficiary_id, r.service_code, r.gross_fen, r.status
-                   AS redemption_status, c.created_at
-              FROM copayment c JOIN redemption r ON r.id = c.redemption_id WHERE c.id = $1""",
-        copayment_id,
-    )
+    row = (await session.execute(_views().where(col(Copayment.id) == copayment_id))).first()
+    return CopaymentView(*row) if row is not None else None
 
 
 async def due_for_beneficiary(
-    conn: asyncpg.Connection, beneficiary_id: uuid.UUID
-) -> list[asyncpg.Record]:
+    session: AsyncSession, beneficiary_id: uuid.UUID
+) -> list[CopaymentView]:
     """Online co-payments of the person still waiting to be paid (redemption not voided),
     oldest first."""
-    return await conn.fetch(
-        f"""SELECT {COLUMNS}, r.beneficiary_id, r.service_code, r.gross_fen, r.status
-                   AS redemption_status, c.created_at
-              FROM copayment c JOIN redemption r ON r.id = c.redemption_id
-             WHERE r.beneficiary_id = $1 AND c.method = 'stripe' AND c.status = 'open'
-               AND r.status <> 'voided'
-             ORDER BY c.created_at, c.id""",
-        beneficiary_id,
+    c, r = Copayment, Redemption
+    rows = await session.execute(
+        _views()
+        .where(
+            col(r.beneficiary_id) == beneficiary_id,
+            col(c.method) == "stripe",
+            col(c.status) == "open",
+            col(r.status) != "voided",
+        )
+        .order_by(col(c.created_at), col(c.id))
     )
+    return [CopaymentView(*row) for row in rows]
 
 
 async def open_to_sync(
-    conn: asyncpg.Connection, *, older_than_s: float, every_s: float, limit: int
-) -> list[asyncpg.Record]:
+    session: AsyncSession, *, older_than_s: float, every_s: float, limit: int
+) -> list[uuid.UUID]:
     """Open online co-payments of the last day not re-read from Stripe lately."""
-    return await conn.fetch(
-        """SELECT id FROM copayment
-            WHERE status = 'open' AND method = 'stripe' AND stripe_payment_intent_id IS NOT NULL
-              AND created_at > now() - interval '1 day'
-              AND created_at < now() - make_interval(secs => $1)
-              AND (synced_at IS NULL OR synced_at < now() - make_interval(secs => $2))
-            ORDER BY created_at LIMIT $3""",
-        older_than_s,
-        every_s,
-        limit,
+    c = Copayment
+    result = await session.scalars(
+        select(col(c.id))
+        .where(
+            col(c.status) == "open",
+            col(c.method) == "stripe",
+            col(c.stripe_payment_intent_id).is_not(None),
+            col(c.created_at) > func.now() - timedelta(days=1),
+            col(c.created_at) < func.now() - timedelta(seconds=older_than_s),
+            or_(
+                col(c.synced_at).is_(None),
+                col(c.synced_at) < func.now() - timedelta(seconds=every_s),
+            ),
+        )
+        .order_by(col(c.created_at))
+        .limit(limit)
+    )
+    return list(result)
+
+
+async def _set(session: AsyncSession, copayment_id: uuid.UUID, **values: Any) -> None:
+    await session.execute(
+        update(Copayment)
+        .where(col(Copayment.id) == copayment_id)
+        .values(**values)
+        .execution_options(synchronize_session=False)
     )
 
 
-async def mark_synced(conn: asyncpg.Connection, copayment_id: uuid.UUID) -> None:
-    await conn.execute("UPDATE copayment SET synced_at = now() WHERE id = $1", copayment_id)
+async def mark_synced(session: AsyncSession, copayment_id: uuid.UUID) -> None:
+    await _set(session, copayment_id, synced_at=func.now())
 
 
-async def insert(conn: asyncpg.Connection, **row: Any) -> None:
-    await conn.execute(
-        "INSERT INTO copayment (id, redemption_id, provider_id, method, amount_fen, "
-        "captured_fen, status, stripe_idempotency_key, created_by) "
-        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        row["id"],
-        row["redemption_id"],
-        row["provider_id"],
-        row["method"],
-        row["amount_fen"],
-        row["captured_fen"],
-        row["status"],
-        row["stripe_idempotency_key"],
-        row["created_by"],
+async def insert(
+    session: AsyncSession,
+    *,
+    id: uuid.UUID,
+    redemption_id: uuid.UUID,
+    provider_id: str,
+    method: str,
+    amount_fen: int,
+    captured_fen: int,
+    status: str,
+    stripe_idempotency_key: str,
+    created_by: str,
+) -> None:
+    await session.execute(
+        sql_insert(Copayment).values(
+            id=id,
+            redemption_id=redemption_id,
+            provider_id=provider_id,
+            method=method,
+            amount_fen=amount_fen,
+            captured_fen=captured_fen,
+            status=status,
+            stripe_idempotency_key=stripe_idempotency_key,
+            created_by=created_by,
+        )
     )
 
 
-async def set_payment_intent(conn: asyncpg.Connection, copayment_id: uuid.UUID, pi: str) -> None:
-    await conn.execute(
-        "UPDATE copayment SET stripe_payment_intent_id = $2, updated_at = now() WHERE id = $1",
-        copayment_id,
-        pi,
-    )
+async def set_payment_intent(session: AsyncSession, copayment_id: uuid.UUID, pi: str) -> None:
+    await _set(session, copayment_id, stripe_payment_intent_id=pi, updated_at=func.now())
 
 
-async def set_captured(conn: asyncpg.Connection, copayment_id: uuid.UUID, fen: int) -> None:
-    await conn.execute(
-        "UPDATE copayment SET captured_fen = $2, status = 'succeeded', "
-        "updated_at = now() WHERE id = $1",
-        copayment_id,
-        fen,
-    )
+async def set_captured(session: AsyncSession, copayment_id: uuid.UUID, fen: int) -> None:
+    await _set(session, copayment_id, captured_fen=fen, status="succeeded", updated_at=func.now())
 
 
 async def add_refund(
-    conn: asyncpg.Connection, copayment_id: uuid.UUID, fen: int, *, from_pending: bool = False
+    session: AsyncSession, copayment_id: uuid.UUID, fen: int, *, from_pending: bool = False
 ) -> None:
-    """A refund made: refunded_fen grows (out of refund_pending_fen when it was promised)."""
-    await conn.execute(
-        "UPDATE copayment SET refunded_fen = refunded_fen + $2, refund_pending_fen = "
-        "refund_pending_fen - CASE WHEN $3 THEN $2 ELSE 0 END, status = CASE WHEN "
-        "refunded_fen + $2 = captured_fen THEN 'refunded' ELSE status END, updated_at = now() "
-        "WHERE id = $1",
+    """A refund made: refunded_fen grows (out of refund_pending_fen when it was promised);
+    all of what was captured refunded makes the co-payment `refunded`."""
+    c = Copayment
+    values: dict[str, Any] = {
+        "refunded_fen": col(c.refunded_fen) + fen,
+        "status": case(
+            (col(c.refunded_fen) + fen == col(c.captured_fen), "refunded"), else_=col(c.status)
+        ),
+        "updated_at": func.now(),
+    }
+    if from_pending:
+        values["refund_pending_fen"] = col(c.refund_pending_fen) - fen
+    await _set(session, copayment_id, **values)
+
+
+async def add_pending_refund(session: AsyncSession, copayment_id: uuid.UUID, fen: int) -> None:
+    await _set(
+        session,
         copayment_id,
-        fen,
-        from_pending,
+        refund_pending_fen=col(Copayment.refund_pending_fen) + fen,
+        updated_at=func.now(),
     )
 
 
-async def add_pending_refund(conn: asyncpg.Connection, copayment_id: uuid.UUID, fen: int) -> None:
-    await conn.execute(
-        "UPDATE copayment SET refund_pending_fen = refund_pending_fen + $2, "
-        "updated_at = now() WHERE id = $1",
-        copayment_id,
-        fen,
-    )
-
-
-async def first_webhook(conn: asyncpg.Connection, event_id: str, type_: str) -> bool:
+async def first_webhook(session: AsyncSession, event_id: str, type_: str) -> bool:
     """Record a Stripe event id; False when it was seen before."""
-    return (
-        await conn.fetchval(
-            "INSERT INTO stripe_webhook_event (id, type) VALUES ($1, $2) "
-            "ON CONFLICT (id) DO NOTHING RETURNING true",
-            event_id,
-            type_,
-        )
-        is True
+    recorded = await session.scalar(
+        pg_insert(StripeWebhookEvent)
+        .values(id=event_id, type=type_)
+        .on_conflict_do_nothing(index_elements=[col(StripeWebhookEvent.id)])
+        .returning(col(StripeWebhookEvent.id))
     )
+    return recorded is not None
 
 
-async def enqueue(conn: asyncpg.Connection, type_: str, payload: dict[str, Any]) -> None:
-    await conn.execute(
-        "INSERT INTO outbox (event_id, type, payload, occurred_at) "
-        "VALUES ($1, $2, $3::jsonb, now())",
-        new_uuid(),
-        type_,
-        orjson.dumps(payload).decode(),
-    )
-
-
-REFUND_COLUMNS = (
-    "f.idempotency_key, f.copayment_id, f.amount_fen, f.status, f.reason, "
-    "f.stripe_refund_id, f.attempts, f.last_error, f.next_attempt_at"
-)
+# --- refunds ------------------------------------------------------------------------------
 
 
 async def refund_by_key(
-    conn: asyncpg.Connection, key: str, *, lock: bool = False
-) -> asyncpg.Record | None:
-    return await conn.fetchrow(
-        f"SELECT {REFUND_COLUMNS} FROM copay_refund f "
-        "WHERE f.idempotency_key = $1" + (" FOR UPDATE" if lock else ""),
-        key,
+    session: AsyncSession, key: str, *, lock: bool = False
+) -> CopayRefund | None:
+    query = (
+        select(CopayRefund)
+        .where(col(CopayRefund.idempotency_key) == key)
+        .execution_options(populate_existing=True)
     )
+    if lock:
+        query = query.with_for_update()
+    return await session.scalar(query)
 
 
 async def record_refund(
-    conn: asyncpg.Connection,
+    session: AsyncSession,
     key: str,
     copayment_id: uuid.UUID,
     amount_fen: int,
@@ -230,68 +298,92 @@ async def record_refund(
     status: str,
     reason: str,
 ) -> None:
-    await conn.execute(
-        "INSERT INTO copay_refund (idempotency_key, copayment_id, amount_fen, status, reason, "
-        "completed_at) VALUES ($1, $2, $3, $4, $5, CASE WHEN $4 = 'succeeded' THEN now() END)",
-        key,
-        copayment_id,
-        amount_fen,
-        status,
-        reason,
+    await session.execute(
+        sql_insert(CopayRefund).values(
+            idempotency_key=key,
+            copayment_id=copayment_id,
+            amount_fen=amount_fen,
+            status=status,
+            reason=reason,
+            completed_at=func.now() if status == "succeeded" else None,
+        )
     )
 
 
-async def lease_refund(conn: asyncpg.Connection, key: str, lease_s: float) -> asyncpg.Record | None:
+async def lease_refund(session: AsyncSession, key: str, lease_s: float) -> Lease | None:
     """Take a pending refund for one attempt at Stripe (None: done, or another worker holds
     it). The lease outlives a crash: after `lease_s` another worker may try again."""
-    return await conn.fetchrow(
-        f"""UPDATE copay_refund f SET attempts = attempts + 1,
-                   leased_until = now() + make_interval(secs => $2)
-              FROM copayment c
-             WHERE f.idempotency_key = $1 AND c.id = f.copayment_id AND f.status = 'pending'
-               AND (f.leased_until IS NULL OR f.leased_until < now())
-         RETURNING {REFUND_COLUMNS}, c.stripe_payment_intent_id, c.redemption_id""",
-        key,
-        lease_s,
+    f, c = CopayRefund, Copayment
+    row = (
+        await session.execute(
+            update(f)
+            .where(
+                col(f.idempotency_key) == key,
+                col(c.id) == col(f.copayment_id),
+                col(f.status) == "pending",
+                or_(col(f.leased_until).is_(None), col(f.leased_until) < func.now()),
+            )
+            .values(
+                attempts=col(f.attempts) + 1,
+                leased_until=func.now() + timedelta(seconds=lease_s),
+            )
+            .returning(
+                col(f.idempotency_key),
+                col(f.copayment_id),
+                col(f.amount_fen),
+                col(f.attempts),
+                col(c.stripe_payment_intent_id),
+                col(c.redemption_id),
+            )
+            .execution_options(synchronize_session=False)
+        )
+    ).first()
+    return Lease(*row) if row is not None else None
+
+
+async def refund_failed(session: AsyncSession, key: str, retry_in_s: float, error: str) -> None:
+    await session.execute(
+        update(CopayRefund)
+        .where(col(CopayRefund.idempotency_key) == key, col(CopayRefund.status) == "pending")
+        .values(
+            leased_until=None,
+            last_error=error[:200],
+            next_attempt_at=func.now() + timedelta(seconds=retry_in_s),
+        )
+        .execution_options(synchronize_session=False)
     )
 
 
-async def refund_failed(conn: asyncpg.Connection, key: str, retry_in_s: float, error: str) -> None:
-    await conn.execute(
-        "UPDATE copay_refund SET leased_until = NULL, last_error = $3, "
-        "next_attempt_at = now() + make_interval(secs => $2) WHERE idempotency_key = $1 "
-        "AND status = 'pending'",
-        key,
-        retry_in_s,
-        error[:200],
-    )
-
-
-async def complete_refund(conn: asyncpg.Connection, key: str, stripe_refund_id: str) -> None:
-    await conn.execute(
-        "UPDATE copay_refund SET status = 'succeeded', stripe_refund_id = $2, "
-        "completed_at = now(), leased_until = NULL, last_error = NULL "
-        "WHERE idempotency_key = $1",
-        key,
-        stripe_refund_id,
+async def complete_refund(session: AsyncSession, key: str, stripe_refund_id: str) -> None:
+    await session.execute(
+        update(CopayRefund)
+        .where(col(CopayRefund.idempotency_key) == key)
+        .values(
+            status="succeeded",
+            stripe_refund_id=stripe_refund_id,
+            completed_at=func.now(),
+            leased_until=None,
+            last_error=None,
+        )
+        .execution_options(synchronize_session=False)
     )
 
 
 async def pending_refund_keys(
-    conn: asyncpg.Connection, *, limit: int, copayment_id: uuid.UUID | None = None
+    session: AsyncSession, *, limit: int, copayment_id: uuid.UUID | None = None
 ) -> list[str]:
     """Pending refunds due for an attempt (all of one co-payment's when it is given)."""
+    f = CopayRefund
+    query = select(col(f.idempotency_key)).where(col(f.status) == "pending")
     if copayment_id is not None:
-        rows = await conn.fetch(
-            "SELECT idempotency_key FROM copay_refund WHERE status = "
-            "'pending' AND copayment_id = $1 ORDER BY created_at",
-            copayment_id,
-        )
+        query = query.where(col(f.copayment_id) == copayment_id).order_by(col(f.created_at))
     else:
-        rows = await conn.fetch(
-            "SELECT idempotency_key FROM copay_refund WHERE status = 'pending' AND "
-            "next_attempt_at <= now() AND (leased_until IS NULL OR leased_until < now()) "
-            "ORDER BY next_attempt_at LIMIT $1",
-            limit,
+        query = (
+            query.where(
+                col(f.next_attempt_at) <= func.now(),
+                or_(col(f.leased_until).is_(None), col(f.leased_until) < func.now()),
+            )
+            .order_by(col(f.next_attempt_at))
+            .limit(limit)
         )
-    return [r["idempotency_key"] for r in rows]
+    return list(await session.scalars(query))

@@ -1,60 +1,110 @@
-"""SQL for issuance runs: eligibility, chunk intents, bulk voucher / cash-benefit inserts,
-progress counters, and the lapse of vouchers at the end of their window."""
+"""Issuance runs: the run lock, eligibility, chunk intents, the set-wise voucher and
+cash-benefit inserts, progress counters, and the lapse of vouchers at the end of their window.
+
+Everything set-wise stays one statement (measured: 100,000 vouchers in ~12 s,
+docs/performance.md): the vouchers of a chunk are one INSERT ... SELECT over `unnest` of its
+members, the cash benefits and their outbox events one INSERT ... SELECT through a writing CTE,
+and a lapse batch one UPDATE with its events.
+"""
 
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Any, cast
 
-import orjson
-from sqlalchemy import text
+from sqlalchemy import (
+    BigInteger,
+    ColumnElement,
+    CursorResult,
+    Integer,
+    String,
+    Text,
+    any_,
+    case,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy import cast as sql_cast
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlmodel import col
+
+from services.voucher.models import (
+    Beneficiary,
+    CashBenefit,
+    IssuanceChunk,
+    IssuanceRun,
+    Outbox,
+    Voucher,
+)
 
 # --- the run lock --------------------------------------------------------------------------
+
+
+def _lock_key(program_code: str, period: str) -> ColumnElement[int]:
+    return func.hashtext(f"issuance:{program_code}:{period}")
 
 
 async def lock_program_period(conn: AsyncConnection, program_code: str, period: str) -> None:
     """Session-level advisory lock: one issuance at a time per program and period, whatever
     the region (regions nest, so two runs could otherwise pick the same people). It is held
     by a connection, so a process that dies releases it with the connection."""
-    await conn.execute(
-        text("SELECT pg_advisory_lock(hashtext(:k))"), {"k": f"issuance:{program_code}:{period}"}
-    )
+    await conn.execute(select(func.pg_advisory_lock(_lock_key(program_code, period))))
 
 
 async def unlock_program_period(conn: AsyncConnection, program_code: str, period: str) -> None:
-    await conn.execute(
-        text("SELECT pg_advisory_unlock(hashtext(:k))"), {"k": f"issuance:{program_code}:{period}"}
-    )
+    await conn.execute(select(func.pg_advisory_unlock(_lock_key(program_code, period))))
 
 
 # --- runs ----------------------------------------------------------------------------------
 
 
-async def insert_run(session: AsyncSession, row: dict[str, Any]) -> None:
+async def insert_run(
+    session: AsyncSession,
+    *,
+    id: uuid.UUID,
+    program_code: str,
+    program_version: int,
+    period: str,
+    region_code: str,
+    trigger: str,
+    created_by: str,
+) -> None:
     await session.execute(
-        text(
-            "INSERT INTO issuance_run (id, program_code, program_version, period, region_code, "
-            " trigger, status, created_by) VALUES (:id, :program_code, :program_version, :period, "
-            " :region_code, :trigger, 'running', :created_by)"
-        ),
-        row,
+        insert(IssuanceRun).values(
+            id=id,
+            program_code=program_code,
+            program_version=program_version,
+            period=period,
+            region_code=region_code,
+            trigger=trigger,
+            status="running",
+            created_by=created_by,
+        )
     )
 
 
-async def get_run(session: AsyncSession, run_id: uuid.UUID) -> dict[str, Any] | None:
-    row = (
-        await session.execute(
-            text(
-                "SELECT id, program_code, program_version, period, region_code, trigger, status, "
-                " eligible, issued, skipped, failed, chunks_done, message, created_by, created_at, "
-                " updated_at, finished_at FROM issuance_run WHERE id = :id"
-            ),
-            {"id": run_id},
-        )
-    ).first()
-    return dict(row._mapping) if row else None
+async def get_run(session: AsyncSession, run_id: uuid.UUID) -> IssuanceRun | None:
+    return await session.scalar(
+        select(IssuanceRun)
+        .where(col(IssuanceRun.id) == run_id)
+        .execution_options(populate_existing=True)
+    )
+
+
+def _update_run(run_id: uuid.UUID) -> Any:
+    return (
+        update(IssuanceRun)
+        .where(col(IssuanceRun.id) == run_id)
+        .execution_options(synchronize_session=False)
+    )
 
 
 async def add_progress(
@@ -67,251 +117,359 @@ async def add_progress(
     chunks: int = 0,
 ) -> None:
     await session.execute(
-        text(
-            "UPDATE issuance_run SET issued = issued + :i, skipped = skipped + :s, "
-            " failed = failed + :f, chunks_done = chunks_done + :c, updated_at = now() "
-            "WHERE id = :id"
-        ),
-        {"i": issued, "s": skipped, "f": failed, "c": chunks, "id": run_id},
+        _update_run(run_id).values(
+            issued=col(IssuanceRun.issued) + issued,
+            skipped=col(IssuanceRun.skipped) + skipped,
+            failed=col(IssuanceRun.failed) + failed,
+            chunks_done=col(IssuanceRun.chunks_done) + chunks,
+            updated_at=func.now(),
+        )
     )
 
 
 async def set_counts(session: AsyncSession, run_id: uuid.UUID, eligible: int, skipped: int) -> None:
     await session.execute(
-        text(
-            "UPDATE issuance_run SET eligible = :e, skipped = skipped + :s, updated_at = now() "
-            "WHERE id = :id"
-        ),
-        {"e": eligible, "s": skipped, "id": run_id},
+        _update_run(run_id).values(
+            eligible=eligible, skipped=col(IssuanceRun.skipped) + skipped, updated_at=func.now()
+        )
     )
 
 
 async def finish_run(
     session: AsyncSession, run_id: uuid.UUID, status: str, message: str | None
 ) -> None:
-    await session.execute(
-        text(
-            "UPDATE issuance_run SET status = CAST(:status AS text), message = :message, "
-            " updated_at = now(), "
-            " finished_at = CASE WHEN CAST(:status AS text) IN ('completed', 'budget_exhausted') "
-            "  THEN now() "
-            "  ELSE finished_at END WHERE id = :id"
-        ),
-        {"status": status, "message": message, "id": run_id},
-    )
-
-
-# --- eligibility ---------------------------------------------------------------------------
-
-
-def _eligible_where(with_pending_filter: bool) -> str:
-    sql = (
-        "b.region_code LIKE :prefix AND b.status = 'active' AND b.grade = ANY(:grades) "
-        "AND b.grade_valid_until >= :on AND b.birth_on <= :born_by "
-        "AND (NOT :dibao_required OR b.dibao) AND b.care_setting = ANY(:settings) "
-        "AND (cardinality(CAST(:region_likes AS text[])) = 0 "
-        "     OR b.region_code LIKE ANY(CAST(:region_likes AS text[]))) "
-        "AND (CAST(:only_ids AS uuid[]) IS NULL OR b.id = ANY(CAST(:only_ids AS uuid[]))) "
-    )
-    if with_pending_filter:
-        # NOT IN over a (hashed) sub-select rather than NOT EXISTS: right after a bulk insert
-        # the statistics are stale and the planner would pick a nested-loop anti-join that
-        # scans the whole period's vouchers once per person (minutes instead of a second).
-        sql += (
-            "AND b.id NOT IN (SELECT x.beneficiary_id FROM {table} x "
-            "  WHERE x.program_code = :program_code AND x.period = :period) "
-            "AND b.id NOT IN (SELECT unnest(c.beneficiary_ids) FROM issuance_chunk c "
-            "  WHERE c.program_code = :program_code AND c.period = :period "
-            "  AND c.status IN ('intent', 'committed')) "
-        )
-    return sql
-
-
-async def count_eligible(
-    session: AsyncSession, table: str, params: dict[str, Any]
-) -> tuple[int, int]:
-    """(eligible, already issued) for the run's scope."""
-    row = (
-        await session.execute(
-            text(
-                "SELECT count(*), count(*) FILTER (WHERE b.id IN (SELECT x.beneficiary_id FROM "
-                + table
-                + " x WHERE x.program_code = :program_code AND x.period = :period)) "
-                "FROM beneficiary b WHERE " + _eligible_where(False)
-            ),
-            params,
-        )
-    ).one()
-    return int(row[0]), int(row[1])
-
-
-async def pending(
-    session: AsyncSession, table: str, params: dict[str, Any]
-) -> list[tuple[uuid.UUID, str, str]]:
-    """Eligible people in scope with nothing issued for the period and in no open chunk:
-    (id, region_code, care_setting), grouped by region so a chunk has one budget region."""
-    rows = await session.execute(
-        text(
-            "SELECT b.id, b.region_code, b.care_setting FROM beneficiary b WHERE "
-            + _eligible_where(True).format(table=table)
-            + "ORDER BY b.region_code, b.id"
-        ),
-        params,
-    )
-    return [(r[0], r[1], r[2]) for r in rows]
-
-
-# --- chunks --------------------------------------------------------------------------------
-
-
-async def open_chunks(
-    session: AsyncSession, program_code: str, period: str
-) -> list[dict[str, Any]]:
-    rows = await session.execute(
-        text(
-            "SELECT id, run_id, seq, region_code, idempotency_key, beneficiary_ids, amounts_fen, "
-            " amount_fen, status, commitment_id, budget_region_code, funding_shares "
-            "FROM issuance_chunk "
-            "WHERE program_code = :p AND period = :period AND status IN ('intent', 'committed') "
-            "ORDER BY created_at, seq"
-        ),
-        {"p": program_code, "period": period},
-    )
-    return [dict(r._mapping) for r in rows]
-
-
-async def insert_chunk(session: AsyncSession, row: dict[str, Any]) -> None:
-    await session.execute(
-        text(
-            "INSERT INTO issuance_chunk (id, run_id, seq, program_code, period, region_code, "
-            " idempotency_key, beneficiary_ids, amounts_fen, amount_fen, funding_shares, status) "
-            "VALUES (:id, :run_id, :seq, :program_code, :period, :region_code, :idempotency_key, "
-            " :beneficiary_ids, :amounts_fen, :amount_fen, CAST(:funding_shares AS jsonb), "
-            " 'intent')"
-        ),
-        {**row, "funding_shares": orjson.dumps(row["funding_shares"]).decode()},
-    )
-
-
-async def refuse_chunk(session: AsyncSession, chunk_id: uuid.UUID) -> None:
-    await session.execute(
-        text("UPDATE issuance_chunk SET status = 'refused', updated_at = now() WHERE id = :id"),
-        {"id": chunk_id},
-    )
-
-
-async def complete_chunk(
-    session: AsyncSession, chunk_id: uuid.UUID, commitment_id: str, budget_region_code: str
-) -> None:
-    await session.execute(
-        text(
-            "UPDATE issuance_chunk SET status = 'committed', commitment_id = :cid, "
-            " budget_region_code = :brc, updated_at = now() WHERE id = :id AND status = 'intent'"
-        ),
-        {"cid": commitment_id, "brc": budget_region_code, "id": chunk_id},
-    )
-    await session.execute(
-        text("UPDATE issuance_chunk SET status = 'done', updated_at = now() WHERE id = :id"),
-        {"id": chunk_id},
-    )
-
-
-async def max_seq(session: AsyncSession, run_id: uuid.UUID) -> int:
-    return int(
-        (
-            await session.execute(
-                text("SELECT coalesce(max(seq), 0) FROM issuance_chunk WHERE run_id = :id"),
-                {"id": run_id},
-            )
-        ).scalar()
-    )
+    """A run that completed (or ran out of budget) is finished; an interrupted one is not."""
+    values: dict[str, Any] = {"status": status, "message": message, "updated_at": func.now()}
+    if status in ("completed", "budget_exhausted"):
+        values["finished_at"] = func.now()
+    await session.execute(_update_run(run_id).values(**values))
 
 
 async def mark_runs_resumed(
     session: AsyncSession, run_ids: list[uuid.UUID], by_run: uuid.UUID
 ) -> None:
     await session.execute(
-        text(
-            "UPDATE issuance_run SET status = 'interrupted', updated_at = now(), "
-            " message = 'resumed by run ' || CAST(:by AS text) "
-            "WHERE id = ANY(:ids) AND id <> :by AND status = 'running'"
-        ),
-        {"ids": run_ids, "by": by_run},
+        update(IssuanceRun)
+        .where(
+            col(IssuanceRun.id).in_(run_ids),
+            col(IssuanceRun.id) != by_run,
+            col(IssuanceRun.status) == "running",
+        )
+        .values(status="interrupted", updated_at=func.now(), message=f"resumed by run {by_run}")
+        .execution_options(synchronize_session=False)
     )
 
 
+# --- eligibility ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class EligibilityScope:
+    """Who a run is for: the program's rule as parameters (service/eligibility.py is the same
+    rule for one person), the region, and optionally only some people (enrolment)."""
+
+    program_code: str
+    period: str
+    region_like: str  # LIKE pattern: the region's significant prefix + '%'
+    grades: list[int]
+    on: date  # the period's first day
+    born_by: date
+    dibao_required: bool
+    care_settings: list[str]
+    region_likes: list[str]  # the program's regions as LIKE patterns; empty = everywhere
+    only_ids: list[uuid.UUID] | None
+
+
+@dataclass(frozen=True, slots=True)
+class PendingPerson:
+    id: uuid.UUID
+    region_code: str
+    care_setting: str
+
+
+IssuedTable = type[Voucher] | type[CashBenefit]
+
+
+def _eligible(scope: EligibilityScope) -> list[ColumnElement[bool]]:
+    b = Beneficiary
+    where: list[ColumnElement[bool]] = [
+        col(b.region_code).like(scope.region_like),
+        col(b.status) == "active",
+        col(b.grade).in_(scope.grades),
+        col(b.grade_valid_until) >= scope.on,
+        col(b.birth_on) <= scope.born_by,
+        col(b.care_setting).in_(scope.care_settings),
+    ]
+    if scope.dibao_required:
+        where.append(col(b.dibao).is_(True))
+    if scope.region_likes:
+        where.append(or_(*(col(b.region_code).like(p) for p in scope.region_likes)))
+    if scope.only_ids is not None:  # one array parameter: an import enrols up to 20,000
+        where.append(col(b.id) == any_(_array(scope.only_ids, UUID(as_uuid=True))))
+    return where
+
+
+def _issued(table: IssuedTable, scope: EligibilityScope) -> Any:
+    """The people who have this period's voucher (or cash benefit) already."""
+    return select(col(table.beneficiary_id)).where(
+        col(table.program_code) == scope.program_code, col(table.period) == scope.period
+    )
+
+
+async def count_eligible(
+    session: AsyncSession, table: IssuedTable, scope: EligibilityScope
+) -> tuple[int, int]:
+    """(eligible, already issued) for the run's scope."""
+    row = (
+        await session.execute(
+            select(
+                func.count(),
+                func.count().filter(col(Beneficiary.id).in_(_issued(table, scope))),
+            ).where(*_eligible(scope))
+        )
+    ).one()
+    return int(row[0]), int(row[1])
+
+
+async def pending(
+    session: AsyncSession, table: IssuedTable, scope: EligibilityScope
+) -> list[PendingPerson]:
+    """Eligible people in scope with nothing issued for the period and in no open chunk,
+    grouped by region so a chunk has one budget region."""
+    # NOT IN over a (hashed) sub-select rather than NOT EXISTS: right after a bulk insert the
+    # statistics are stale and the planner would pick a nested-loop anti-join that scans the
+    # whole period's vouchers once per person (minutes instead of a second).
+    in_open_chunk = select(func.unnest(col(IssuanceChunk.beneficiary_ids))).where(
+        col(IssuanceChunk.program_code) == scope.program_code,
+        col(IssuanceChunk.period) == scope.period,
+        col(IssuanceChunk.status).in_(("intent", "committed")),
+    )
+    rows = await session.execute(
+        select(col(Beneficiary.id), col(Beneficiary.region_code), col(Beneficiary.care_setting))
+        .where(
+            *_eligible(scope),
+            col(Beneficiary.id).not_in(_issued(table, scope)),
+            col(Beneficiary.id).not_in(in_open_chunk),
+        )
+        .order_by(col(Beneficiary.region_code), col(Beneficiary.id))
+    )
+    return [PendingPerson(*r) for r in rows]
+
+
+# --- chunks --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkIntent:
+    """A chunk of a run: its members and amounts, the key the ledger commits its budget
+    under, and the funding shares it asked with (a resumed chunk asks with the same body)."""
+
+    id: uuid.UUID
+    run_id: uuid.UUID
+    seq: int
+    region_code: str
+    idempotency_key: str
+    beneficiary_ids: list[uuid.UUID]
+    amounts_fen: list[int]
+    amount_fen: int
+    funding_shares: dict[str, int] | None
+
+
+_CHUNK_COLUMNS = (
+    col(IssuanceChunk.id),
+    col(IssuanceChunk.run_id),
+    col(IssuanceChunk.seq),
+    col(IssuanceChunk.region_code),
+    col(IssuanceChunk.idempotency_key),
+    col(IssuanceChunk.beneficiary_ids),
+    col(IssuanceChunk.amounts_fen),
+    col(IssuanceChunk.amount_fen),
+    col(IssuanceChunk.funding_shares),
+)
+
+
+async def open_chunks(session: AsyncSession, program_code: str, period: str) -> list[ChunkIntent]:
+    rows = await session.execute(
+        select(*_CHUNK_COLUMNS)
+        .where(
+            col(IssuanceChunk.program_code) == program_code,
+            col(IssuanceChunk.period) == period,
+            col(IssuanceChunk.status).in_(("intent", "committed")),
+        )
+        .order_by(col(IssuanceChunk.created_at), col(IssuanceChunk.seq))
+    )
+    return [ChunkIntent(*r) for r in rows]
+
+
+async def insert_chunk(
+    session: AsyncSession, program_code: str, period: str, chunk: ChunkIntent
+) -> None:
+    await session.execute(
+        insert(IssuanceChunk).values(
+            id=chunk.id,
+            run_id=chunk.run_id,
+            seq=chunk.seq,
+            program_code=program_code,
+            period=period,
+            region_code=chunk.region_code,
+            idempotency_key=chunk.idempotency_key,
+            beneficiary_ids=chunk.beneficiary_ids,
+            amounts_fen=chunk.amounts_fen,
+            amount_fen=chunk.amount_fen,
+            funding_shares=chunk.funding_shares,
+            status="intent",
+        )
+    )
+
+
+def _update_chunk(chunk_id: uuid.UUID) -> Any:
+    return (
+        update(IssuanceChunk)
+        .where(col(IssuanceChunk.id) == chunk_id)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def refuse_chunk(session: AsyncSession, chunk_id: uuid.UUID) -> None:
+    await session.execute(_update_chunk(chunk_id).values(status="refused", updated_at=func.now()))
+
+
+async def complete_chunk(
+    session: AsyncSession, chunk_id: uuid.UUID, commitment_id: str, budget_region_code: str
+) -> None:
+    """intent -> committed (with the ledger's answer) -> done: the trigger
+    issuance_chunk_forward_only lets a chunk only move forward, one step at a time."""
+    await session.execute(
+        _update_chunk(chunk_id)
+        .where(col(IssuanceChunk.status) == "intent")
+        .values(
+            status="committed",
+            commitment_id=commitment_id,
+            budget_region_code=budget_region_code,
+            updated_at=func.now(),
+        )
+    )
+    await session.execute(_update_chunk(chunk_id).values(status="done", updated_at=func.now()))
+
+
+async def max_seq(session: AsyncSession, run_id: uuid.UUID) -> int:
+    seq = await session.scalar(
+        select(func.coalesce(func.max(col(IssuanceChunk.seq)), 0)).where(
+            col(IssuanceChunk.run_id) == run_id
+        )
+    )
+    return int(seq or 0)
+
+
 # --- writing what a chunk paid for ---------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class VoucherTerms:
+    """The rules of the program version copied onto each voucher (None = no such limit);
+    `ratio_bp` and `categories` per care setting."""
+
+    program_code: str
+    program_version: int
+    period: str
+    valid_from: datetime
+    valid_until: datetime
+    budget_region_code: str
+    ratio_bp: dict[str, int | None]
+    categories: dict[str, list[str]]
+    per_use_fen: int | None
+    per_txn_cap_fen: int | None
+    day_cap_fen: int | None
+    day_limit_count: int | None
+    funding_shares: dict[str, int]
+    allowed_kinds: list[str]
+    priority: int
+    spend_digits: int
+
+
+def _array(values: list[Any], item: Any) -> ColumnElement[Any]:
+    return sql_cast(literal(values, ARRAY(item)), ARRAY(item))
+
+
+def _members(chunk: ChunkIntent, ids: list[uuid.UUID]) -> Any:
+    """unnest(new ids, members, amounts) AS u(new_id, bid, amount): one row per member."""
+    return (
+        func.unnest(
+            _array(ids, UUID(as_uuid=True)),
+            _array(chunk.beneficiary_ids, UUID(as_uuid=True)),
+            _array(chunk.amounts_fen, BigInteger),
+        )
+        .table_valued("new_id", "bid", "amount")
+        .render_derived(name="u")
+    )
+
+
+def _rowcount(result: Any) -> int:
+    return int(cast(CursorResult[Any], result).rowcount or 0)
 
 
 async def insert_vouchers(
     session: AsyncSession,
     *,
     run_id: uuid.UUID,
-    chunk: dict[str, Any],
+    chunk: ChunkIntent,
     voucher_ids: list[uuid.UUID],
-    program_code: str,
-    program_version: int,
-    period: str,
-    valid_from: datetime,
-    valid_until: datetime,
-    budget_region_code: str,
-    settings: dict[str, Any],
-    snapshot: dict[str, Any],
+    terms: VoucherTerms,
 ) -> int:
     """One INSERT ... SELECT for the whole chunk, rules copied from the program version onto
     each row (by the person's care setting). A person who already has this period's voucher
     is left alone (ON CONFLICT DO NOTHING on the one-per-period key). Returns rows written."""
-    result = await session.execute(
-        text(
-            "INSERT INTO voucher (id, beneficiary_id, program_code, program_version, period, "
-            " face_fen, balance_fen, valid_from, valid_until, status, region_code, "
-            " budget_region_code, care_setting, ratio_bp, per_use_fen, per_txn_cap_fen, "
-            " day_cap_fen, day_limit_count, funding_shares, allowed_kinds, allowed_categories, "
-            " priority, spend_region_prefix, issuance_run_id) "
-            "SELECT u.vid, b.id, :program_code, :program_version, :period, u.face, u.face, "
-            " :valid_from, :valid_until, "
-            " CASE WHEN b.status = 'active' THEN 'active' ELSE 'suspended' END, b.region_code, "
-            " :budget_region_code, b.care_setting, "
-            " CAST(CAST(:settings AS jsonb) -> b.care_setting ->> 'ratio_bp' AS integer), "
-            " :per_use_fen, :per_txn_cap_fen, :day_cap_fen, :day_limit_count, "
-            " CAST(:funding_shares AS jsonb), CAST(:allowed_kinds AS varchar(30)[]), "
-            " ARRAY(SELECT jsonb_array_elements_text(CAST(:settings AS jsonb) -> b.care_setting "
-            "  -> 'categories'))::varchar(40)[], "
-            " :priority, region_spend_prefix(b.region_code, :spend_digits), :run_id "
-            "FROM unnest(CAST(:vids AS uuid[]), CAST(:bids AS uuid[]), CAST(:faces AS bigint[])) "
-            " AS u(vid, bid, face) JOIN beneficiary b ON b.id = u.bid "
-            "ON CONFLICT ON CONSTRAINT uq_voucher_one_per_beneficiary_program_period DO NOTHING"
-        ),
-        {
-            "program_code": program_code,
-            "program_version": program_version,
-            "period": period,
-            "valid_from": valid_from,
-            "valid_until": valid_until,
-            "budget_region_code": budget_region_code,
-            "settings": orjson.dumps(settings).decode(),
-            "per_use_fen": snapshot["per_use_fen"],
-            "per_txn_cap_fen": snapshot["per_txn_cap_fen"],
-            "day_cap_fen": snapshot["day_cap_fen"],
-            "day_limit_count": snapshot["day_limit_count"],
-            "funding_shares": orjson.dumps(snapshot["funding_shares"]).decode(),
-            "allowed_kinds": snapshot["allowed_kinds"],
-            "priority": snapshot["priority"],
-            "spend_digits": snapshot["spend_digits"],
-            "run_id": run_id,
-            "vids": voucher_ids,
-            "bids": list(chunk["beneficiary_ids"]),
-            "faces": list(chunk["amounts_fen"]),
-        },
+    u = _members(chunk, voucher_ids)
+    b = Beneficiary
+    setting = col(b.care_setting)
+    ratio = case(
+        *((setting == s, literal(r, Integer)) for s, r in terms.ratio_bp.items()),
+        else_=literal(None, Integer),
     )
-    return result.rowcount or 0
+    categories = case(
+        *((setting == s, _array(c, String(40))) for s, c in terms.categories.items()),
+        else_=_array([], String(40)),
+    )
+    row: dict[str, Any] = {  # column of the voucher: its value for the member
+        "id": u.c.new_id,
+        "beneficiary_id": col(b.id),
+        "program_code": literal(terms.program_code, String),
+        "program_version": literal(terms.program_version, Integer),
+        "period": literal(terms.period, String),
+        "face_fen": u.c.amount,
+        "balance_fen": u.c.amount,
+        "valid_from": literal(terms.valid_from),
+        "valid_until": literal(terms.valid_until),
+        "status": case((col(b.status) == "active", "active"), else_="suspended"),
+        "region_code": col(b.region_code),
+        "budget_region_code": literal(terms.budget_region_code, String),
+        "care_setting": setting,
+        "ratio_bp": ratio,
+        "per_use_fen": literal(terms.per_use_fen, BigInteger),
+        "per_txn_cap_fen": literal(terms.per_txn_cap_fen, BigInteger),
+        "day_cap_fen": literal(terms.day_cap_fen, BigInteger),
+        "day_limit_count": literal(terms.day_limit_count, Integer),
+        "funding_shares": literal(terms.funding_shares, JSONB),
+        "allowed_kinds": _array(terms.allowed_kinds, String(30)),
+        "allowed_categories": categories,
+        "priority": literal(terms.priority, Integer),
+        "spend_region_prefix": func.region_spend_prefix(col(b.region_code), terms.spend_digits),
+        "issuance_run_id": literal(run_id, UUID(as_uuid=True)),
+    }
+    rows = select(*row.values()).select_from(u).join(b, col(b.id) == u.c.bid)
+    result = await session.execute(
+        pg_insert(Voucher)
+        .from_select(list(row), rows)
+        .on_conflict_do_nothing(constraint="uq_voucher_one_per_beneficiary_program_period")
+    )
+    return _rowcount(result)
 
 
 async def insert_cash_benefits(
     session: AsyncSession,
     *,
     run_id: uuid.UUID,
-    chunk: dict[str, Any],
+    chunk: ChunkIntent,
     benefit_ids: list[uuid.UUID],
     program_code: str,
     program_version: int,
@@ -321,38 +479,60 @@ async def insert_cash_benefits(
 ) -> int:
     """Record the chunk's cash benefits and, in the same statement, one `cash_benefit.issued`
     outbox event each (the ledger turns the commitment into a payable to the person)."""
-    result = await session.execute(
-        text(
-            "WITH ins AS ("
-            " INSERT INTO cash_benefit (id, beneficiary_id, program_code, program_version, period, "
-            "  amount_fen, region_code, budget_region_code, funding_shares, issuance_run_id) "
-            " SELECT u.cid, b.id, :program_code, :program_version, :period, u.amount, "
-            "  b.region_code, :budget_region_code, CAST(:funding_shares AS jsonb), :run_id "
-            " FROM unnest(CAST(:cids AS uuid[]), CAST(:bids AS uuid[]), CAST(:amounts AS bigint[])) "
-            "  AS u(cid, bid, amount) JOIN beneficiary b ON b.id = u.bid "
-            " ON CONFLICT ON CONSTRAINT uq_cash_benefit_one_per_beneficiary_program_period "
-            " DO NOTHING RETURNING id, beneficiary_id, amount_fen, region_code) "
-            "INSERT INTO outbox (event_id, type, payload) "
-            "SELECT gen_random_uuid(), 'cash_benefit.issued', jsonb_build_object("
-            " 'benefit_id', CAST(ins.id AS text), 'beneficiary_id', CAST(ins.beneficiary_id AS text), "
-            " 'amount_fen', ins.amount_fen, 'program_code', CAST(:program_code AS text), "
-            " 'region_code', ins.region_code, 'budget_region_code', CAST(:budget_region_code AS text), "
-            " 'period', CAST(:period AS text), 'funding_shares', CAST(:funding_shares AS jsonb)) "
-            "FROM ins"
-        ),
-        {
-            "program_code": program_code,
-            "program_version": program_version,
-            "period": period,
-            "budget_region_code": budget_region_code,
-            "funding_shares": orjson.dumps(funding_shares).decode(),
-            "run_id": run_id,
-            "cids": benefit_ids,
-            "bids": list(chunk["beneficiary_ids"]),
-            "amounts": list(chunk["amounts_fen"]),
-        },
+    u = _members(chunk, benefit_ids)
+    b = Beneficiary
+    shares = literal(funding_shares, JSONB)
+    row: dict[str, Any] = {
+        "id": u.c.new_id,
+        "beneficiary_id": col(b.id),
+        "program_code": literal(program_code, String),
+        "program_version": literal(program_version, Integer),
+        "period": literal(period, String),
+        "amount_fen": u.c.amount,
+        "region_code": col(b.region_code),
+        "budget_region_code": literal(budget_region_code, String),
+        "funding_shares": shares,
+        "issuance_run_id": literal(run_id, UUID(as_uuid=True)),
+    }
+    written = (
+        pg_insert(CashBenefit)
+        .from_select(list(row), select(*row.values()).select_from(u).join(b, col(b.id) == u.c.bid))
+        .on_conflict_do_nothing(constraint="uq_cash_benefit_one_per_beneficiary_program_period")
+        .returning(
+            col(CashBenefit.id),
+            col(CashBenefit.beneficiary_id),
+            col(CashBenefit.amount_fen),
+            col(CashBenefit.region_code),
+        )
+        .cte("ins")
     )
-    return result.rowcount or 0
+    payload = func.jsonb_build_object(
+        "benefit_id",
+        sql_cast(written.c.id, Text),
+        "beneficiary_id",
+        sql_cast(written.c.beneficiary_id, Text),
+        "amount_fen",
+        written.c.amount_fen,
+        "program_code",
+        literal(program_code, Text),
+        "region_code",
+        written.c.region_code,
+        "budget_region_code",
+        literal(budget_region_code, Text),
+        "period",
+        literal(period, Text),
+        "funding_shares",
+        shares,
+    )
+    result = await session.execute(
+        insert(Outbox).from_select(
+            ["event_id", "type", "payload"],
+            select(
+                func.gen_random_uuid(), literal("cash_benefit.issued", String), payload
+            ).select_from(written),
+        )
+    )
+    return _rowcount(result)
 
 
 # --- lapse ---------------------------------------------------------------------------------
@@ -363,41 +543,78 @@ async def expire_due(session: AsyncSession, now: datetime, limit: int) -> tuple[
     moves to `released_fen` (balance 0), and a `voucher.expired` event carries the released
     amount to the ledger, all in this one statement. Rows being redeemed right now are
     skipped (SKIP LOCKED) and caught by the next pass. -> (expired, events, released_fen)."""
+    v = Voucher
+    due = (
+        select(col(v.id))
+        .where(
+            col(v.valid_until) <= now,
+            col(v.status).in_(("active", "exhausted", "suspended")),
+        )
+        .order_by(col(v.valid_until), col(v.id))
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+        .cte("due")
+    )
+    expired = (
+        update(v)
+        .where(col(v.id) == due.c.id)
+        .values(
+            status="expired",
+            released_fen=col(v.balance_fen),
+            balance_fen=0,
+            updated_at=func.now(),
+        )
+        .returning(
+            col(v.id),
+            col(v.beneficiary_id),
+            col(v.program_code),
+            col(v.region_code),
+            col(v.budget_region_code),
+            col(v.period),
+            col(v.funding_shares),
+            col(v.released_fen),
+        )
+        .cte("upd")
+    )
+    events = (
+        insert(Outbox)
+        .from_select(
+            ["event_id", "type", "payload"],
+            select(
+                func.gen_random_uuid(),
+                literal("voucher.expired", String),
+                func.jsonb_build_object(
+                    "voucher_id",
+                    sql_cast(expired.c.id, Text),
+                    "beneficiary_id",
+                    sql_cast(expired.c.beneficiary_id, Text),
+                    "released_fen",
+                    expired.c.released_fen,
+                    "program_code",
+                    expired.c.program_code,
+                    "region_code",
+                    expired.c.region_code,
+                    "budget_region_code",
+                    expired.c.budget_region_code,
+                    "period",
+                    expired.c.period,
+                    "funding_shares",
+                    expired.c.funding_shares,
+                ),
+            )
+            .select_from(expired)
+            .where(expired.c.released_fen > 0),
+        )
+        .returning(literal(1))
+        .cte("ev")
+    )
     row = (
         await session.execute(
-            text(
-                "WITH due AS (SELECT id FROM voucher WHERE valid_until <= :now "
-                "  AND status IN ('active', 'exhausted', 'suspended') ORDER BY valid_until, id "
-                "  LIMIT :limit FOR UPDATE SKIP LOCKED), "
-                "upd AS (UPDATE voucher v SET status = 'expired', released_fen = v.balance_fen, "
-                "  balance_fen = 0, updated_at = now() FROM due WHERE v.id = due.id "
-                "  RETURNING v.id, v.beneficiary_id, v.program_code, v.region_code, "
-                "  v.budget_region_code, v.period, v.funding_shares, v.released_fen), "
-                "ev AS (INSERT INTO outbox (event_id, type, payload) "
-                "  SELECT gen_random_uuid(), 'voucher.expired', jsonb_build_object("
-                "   'voucher_id', CAST(upd.id AS text), "
-                "   'beneficiary_id', CAST(upd.beneficiary_id AS text), "
-                "   'released_fen', upd.released_fen, 'program_code', upd.program_code, "
-                "   'region_code', upd.region_code, 'budget_region_code', upd.budget_region_code, "
-                "   'period', upd.period, 'funding_shares', upd.funding_shares) "
-                "  FROM upd WHERE upd.released_fen > 0 RETURNING 1) "
-                "SELECT (SELECT count(*) FROM upd), (SELECT count(*) FROM ev), "
-                " (SELECT coalesce(sum(released_fen), 0) FROM upd)"
-            ),
-            {"now": now, "limit": limit},
+            select(
+                select(func.count()).select_from(expired).scalar_subquery(),
+                select(func.count()).select_from(events).scalar_subquery(),
+                select(func.coalesce(func.sum(expired.c.released_fen), 0)).scalar_subquery(),
+            )
         )
     ).one()
     return int(row[0]), int(row[1]), int(row[2])
-
-
-async def vouchers_for_period(
-    session: AsyncSession, program_code: str, period: str, on: date | None = None
-) -> int:
-    return int(
-        (
-            await session.execute(
-                text("SELECT count(*) FROM voucher WHERE program_code = :p AND period = :period"),
-                {"p": program_code, "period": period},
-            )
-        ).scalar()
-    )

@@ -1,12 +1,15 @@
-"""SQL for programs and their version history."""
+"""Programs and their version history (SQLAlchemy on the `Program` / `ProgramVersion` tables)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-import orjson
-from sqlalchemy import text
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from services.voucher.models import Program, ProgramVersion
 
 
 async def insert_if_absent(
@@ -19,76 +22,44 @@ async def insert_if_absent(
     reason: str,
 ) -> bool:
     """Create a program at version 1 unless it exists; True if it was created."""
-    created = (
+    created = await session.scalar(
+        pg_insert(Program)
+        .values(code=code, name=name, kind=kind, version=1, config=config, updated_by=who)
+        .on_conflict_do_nothing(index_elements=[col(Program.code)])
+        .returning(col(Program.code))
+    )
+    if created is not None:
         await session.execute(
-            text(
-                "INSERT INTO program (code, name, kind, version, config, updated_by) "
-                "VALUES (:code, :name, :kind, 1, CAST(:config AS jsonb), :who) "
-                "ON CONFLICT (code) DO NOTHING RETURNING code"
-            ),
-            {
-                "code": code,
-                "name": name,
-                "kind": kind,
-                "config": orjson.dumps(config).decode(),
-                "who": who,
-            },
-        )
-    ).first()
-    if created:
-        await session.execute(
-            text(
-                "INSERT INTO program_version (program_code, version, config, changed_by, reason) "
-                "VALUES (:code, 1, CAST(:config AS jsonb), :who, :reason)"
-            ),
-            {"code": code, "config": orjson.dumps(config).decode(), "who": who, "reason": reason},
+            insert(ProgramVersion).values(
+                program_code=code, version=1, config=config, changed_by=who, reason=reason
+            )
         )
     return created is not None
 
 
-async def list_programs(session: AsyncSession) -> list[dict[str, Any]]:
-    rows = await session.execute(
-        text(
-            "SELECT code, name, kind, version, config, updated_at, updated_by FROM program "
-            "ORDER BY code"
-        )
+async def list_programs(session: AsyncSession) -> list[Program]:
+    result = await session.scalars(
+        select(Program).order_by(col(Program.code)).execution_options(populate_existing=True)
     )
-    return [dict(r._mapping) for r in rows]
+    return list(result)
 
 
-async def get_program(
-    session: AsyncSession, code: str, *, lock: bool = False
-) -> dict[str, Any] | None:
-    sql = (
-        "SELECT code, name, kind, version, config, updated_at, updated_by FROM program "
-        "WHERE code = :code" + (" FOR UPDATE" if lock else "")
+async def get_program(session: AsyncSession, code: str, *, lock: bool = False) -> Program | None:
+    query = (
+        select(Program).where(col(Program.code) == code).execution_options(populate_existing=True)
     )
-    row = (await session.execute(text(sql), {"code": code})).first()
-    return dict(row._mapping) if row else None
+    if lock:
+        query = query.with_for_update()
+    return await session.scalar(query)
 
 
-async def get_version(session: AsyncSession, code: str, version: int) -> dict[str, Any] | None:
-    row = (
-        await session.execute(
-            text(
-                "SELECT version, config, changed_by, changed_at, reason FROM program_version "
-                "WHERE program_code = :code AND version = :version"
-            ),
-            {"code": code, "version": version},
-        )
-    ).first()
-    return dict(row._mapping) if row else None
-
-
-async def list_versions(session: AsyncSession, code: str) -> list[dict[str, Any]]:
-    rows = await session.execute(
-        text(
-            "SELECT version, config, changed_by, changed_at, reason FROM program_version "
-            "WHERE program_code = :code ORDER BY version"
-        ),
-        {"code": code},
+async def list_versions(session: AsyncSession, code: str) -> list[ProgramVersion]:
+    result = await session.scalars(
+        select(ProgramVersion)
+        .where(col(ProgramVersion.program_code) == code)
+        .order_by(col(ProgramVersion.version))
     )
-    return [dict(r._mapping) for r in rows]
+    return list(result)
 
 
 async def save_new_version(
@@ -101,26 +72,21 @@ async def save_new_version(
     who: str,
     reason: str,
 ) -> None:
-    payload = orjson.dumps(config).decode()
     await session.execute(
-        text(
-            "INSERT INTO program_version (program_code, version, config, changed_by, reason) "
-            "VALUES (:code, :version, CAST(:config AS jsonb), :who, :reason)"
-        ),
-        {"code": code, "version": version, "config": payload, "who": who, "reason": reason},
+        insert(ProgramVersion).values(
+            program_code=code, version=version, config=config, changed_by=who, reason=reason
+        )
     )
     await session.execute(
-        text(
-            "UPDATE program SET version = :version, name = :name, kind = :kind, "
-            "config = CAST(:config AS jsonb), updated_by = :who, updated_at = now() "
-            "WHERE code = :code"
-        ),
-        {
-            "code": code,
-            "version": version,
-            "name": name,
-            "kind": kind,
-            "config": payload,
-            "who": who,
-        },
+        update(Program)
+        .where(col(Program.code) == code)
+        .values(
+            version=version,
+            name=name,
+            kind=kind,
+            config=config,
+            updated_by=who,
+            updated_at=func.now(),
+        )
+        .execution_options(synchronize_session=False)
     )

@@ -1,86 +1,78 @@
-"""SQL of the voucher side of reconciliation (read-only, one snapshot per call)."""
+"""The voucher side of reconciliation (read-only; the caller gives one snapshot): a period's
+redemptions of a budget region, their co-payments, and the voucher balances, as the feed's
+shapes (schemas/reconciliation.py; the columns are labelled with their names)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-import asyncpg
+from sqlalchemy import BigInteger, Result, Text, func, select
+from sqlalchemy import cast as sql_cast
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from services.voucher.models import Copayment, Redemption, Voucher
+from services.voucher.schemas.reconciliation import (
+    ReconciliationBalance,
+    ReconciliationCopayment,
+    ReconciliationFeed,
+    ReconciliationRedemption,
+)
 
 
-async def redemptions_and_balances(
-    pool: asyncpg.Pool, period: str, region_prefix: str
-) -> tuple[list[asyncpg.Record], ...]:
-    async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
-        redemptions = await conn.fetch(
-            """
-            SELECT r.id::text AS id, r.provider_id, r.subsidy_fen, r.copay_fen, r.status,
-                   r.claim_id, r.day_on, v.program_code, v.budget_region_code
-              FROM redemption r JOIN voucher v ON v.id = r.voucher_id
-             WHERE to_char(r.day_on, 'YYYY-MM') = $1
-               AND v.budget_region_code LIKE $2 || '%'
-             ORDER BY r.created_at, r.id
-            """,
-            period,
-            region_prefix,
+async def feed(session: AsyncSession, period: str, region_prefix: str) -> ReconciliationFeed:
+    r, v, c = Redemption, Voucher, Copayment
+    in_period = func.to_char(col(r.day_on), "YYYY-MM") == period
+    in_region = col(v.budget_region_code).like(region_prefix + "%")
+    redemptions = await session.execute(
+        select(
+            sql_cast(col(r.id), Text).label("id"),
+            col(r.provider_id),
+            col(r.subsidy_fen),
+            col(r.copay_fen),
+            col(r.status),
+            col(r.claim_id),
+            col(r.day_on),
+            col(v.program_code),
+            col(v.budget_region_code),
         )
-        balances = await conn.fetch(
-            """
-            SELECT program_code, budget_region_code, sum(balance_fen)::bigint AS balance_fen
-              FROM voucher WHERE budget_region_code LIKE $1 || '%'
-             GROUP BY program_code, budget_region_code ORDER BY 1, 2
-            """,
-            region_prefix,
+        .join(v, col(v.id) == col(r.voucher_id))
+        .where(in_period, in_region)
+        .order_by(col(r.created_at), col(r.id))
+    )
+    balances = await session.execute(
+        select(
+            col(v.program_code),
+            col(v.budget_region_code),
+            sql_cast(func.sum(col(v.balance_fen)), BigInteger).label("balance_fen"),
         )
-        copayments = await conn.fetch(
-            """
-            SELECT c.id::text AS id, c.redemption_id::text AS redemption_id, c.method,
-                   c.captured_fen, c.refunded_fen, c.stripe_payment_intent_id
-              FROM copayment c JOIN redemption r ON r.id = c.redemption_id
-              JOIN voucher v ON v.id = r.voucher_id
-             WHERE to_char(r.day_on, 'YYYY-MM') = $1 AND v.budget_region_code LIKE $2 || '%'
-             ORDER BY c.created_at, c.id
-            """,
-            period,
-            region_prefix,
+        .where(in_region)
+        .group_by(col(v.program_code), col(v.budget_region_code))
+        .order_by(col(v.program_code), col(v.budget_region_code))
+    )
+    copayments: Result[Any] = await session.execute(
+        select(
+            sql_cast(col(c.id), Text).label("id"),
+            sql_cast(col(c.redemption_id), Text).label("redemption_id"),
+            col(c.method),
+            col(c.captured_fen),
+            col(c.refunded_fen),
+            col(c.stripe_payment_intent_id).label("payment_intent_id"),
         )
-    return redemptions, balances, copayments
-
-
-def as_json(
-    redemptions: list[Any], balances: list[Any], copayments: list[Any] = ()
-) -> dict[str, Any]:
-    return {
-        "copayments": [
-            {
-                "id": c["id"],
-                "redemption_id": c["redemption_id"],
-                "method": c["method"],
-                "captured_fen": int(c["captured_fen"]),
-                "refunded_fen": int(c["refunded_fen"]),
-                "payment_intent_id": c["stripe_payment_intent_id"],
-            }
-            for c in copayments
+        .join(r, col(r.id) == col(c.redemption_id))
+        .join(v, col(v.id) == col(r.voucher_id))
+        .where(in_period, in_region)
+        .order_by(col(c.created_at), col(c.id))
+    )
+    return ReconciliationFeed(
+        redemptions=[
+            ReconciliationRedemption.model_validate(row, from_attributes=True)
+            for row in redemptions
         ],
-        "redemptions": [
-            {
-                "id": r["id"],
-                "provider_id": r["provider_id"],
-                "subsidy_fen": int(r["subsidy_fen"]),
-                "copay_fen": int(r["copay_fen"]),
-                "status": r["status"],
-                "claim_id": r["claim_id"],
-                "day_on": r["day_on"].isoformat(),
-                "program_code": r["program_code"],
-                "budget_region_code": r["budget_region_code"],
-            }
-            for r in redemptions
+        balances=[
+            ReconciliationBalance.model_validate(row, from_attributes=True) for row in balances
         ],
-        "balances": [
-            {
-                "program_code": b["program_code"],
-                "budget_region_code": b["budget_region_code"],
-                "balance_fen": int(b["balance_fen"]),
-            }
-            for b in balances
+        copayments=[
+            ReconciliationCopayment.model_validate(row, from_attributes=True) for row in copayments
         ],
-    }
+    )

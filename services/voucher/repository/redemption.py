@@ -1,6 +1,17 @@
-"""SQL of the redemption hot path and its cold path (raw asyncpg, prepared statements).
+"""The voucher service's hot-path SQL: the one module where raw SQL runs (asyncpg, prepared).
 
-`REDEEM` is the whole redemption in ONE statement, run in autocommit on `db.raw_pool`:
+Everything else of the service is SQLAlchemy on the SQLModel tables through an AsyncSession
+(the rest of repository/). What is here was put in raw SQL by a measurement
+(docs/performance.md), and each statement says why below. Table names come from models.py;
+tests/voucher/redeem/test_hot_path_sql.py prepares every statement of this module against a
+migrated database, and test_rule_matches_sql.py compares REDEEM's arithmetic with the pure rule
+(`compute_split` in service/redemption.py) on generated cases.
+
+`REDEEM` -- raw because it is the measured hot path: POST /v1/redemptions is one round trip
+of one prepared statement in autocommit on `db.raw_pool`, at 42% of what PostgreSQL does with
+the same statement alone (pgbench), ~1,080 redemptions/s on 2 cores. A session would add a
+BEGIN and a COMMIT round trip and SQLAlchemy's statement handling to every redemption. The
+statement does the whole redemption:
 
 1. `pick`  locks the beneficiary's best usable voucher (active, in its window, allowing the
    provider's kind and the service's category, the provider's region inside the voucher's
@@ -12,25 +23,44 @@
 5. `red`   records the redemption: unique (provider_id, idempotency_key);
 6. `ev`    writes the `redemption.created` outbox event for the ledger.
 
-When it returns no row, or a unique violation, `diagnose` in service (cold path) reads why.
+When it returns no row, or a unique violation, the cold path (service/redemption_flow.py,
+repository/redemption_flow.py) reads why.
+
+The relay's statements -- raw because the relay is its own process on a small asyncpg pool
+(`yiyang relay`, no SQLAlchemy engine) and its drain rate is measured ("Relay": ~1,110
+events/s, 0.03-0.07 ms of relay CPU per event). `CLAIM_BATCH` reads each payload as its JSON
+text (`payload::text`), which the relay splices into the ledger's request unparsed: through
+SQLAlchemy's JSONB type every payload would be parsed and serialised again, a third of the
+relay's CPU before that change. `RELAY_TURN` is the transaction-scoped advisory lock taken on
+the same connection and transaction as the batch; `MARK_*` settle the batch in that
+transaction. `LAG` is the relay's progress report and the readiness probe (/readyz, and GET
+/v1/outbox/lag), run on every probe on the same pool.
 """
 
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Any, TypedDict
 
 import asyncpg
 
-REDEEM = """
+from services.voucher.models import Outbox, Redemption, UsedNonce, Voucher
+
+_VOUCHER = Voucher.__tablename__
+_REDEMPTION = Redemption.__tablename__
+_NONCE = UsedNonce.__tablename__
+_OUTBOX = Outbox.__tablename__
+
+REDEEM = f"""
 WITH pick AS (
   SELECT v.id, v.beneficiary_id, v.program_code, v.period, v.region_code,
          v.budget_region_code, v.funding_shares, v.balance_fen, v.ratio_bp, v.per_use_fen,
          v.per_txn_cap_fen, v.day_cap_fen, v.day_limit_count,
          CASE WHEN v.day_on = $7::date THEN v.day_count ELSE 0 END AS used_count,
          CASE WHEN v.day_on = $7::date THEN v.day_subsidy_fen ELSE 0 END AS used_fen
-    FROM voucher v
+    FROM {_VOUCHER} v
    WHERE v.beneficiary_id = $1::uuid AND v.status = 'active'
      AND v.valid_from <= $8::timestamptz AND v.valid_until > $8::timestamptz
      AND $4::text = ANY (v.allowed_kinds) AND $5::text = ANY (v.allowed_categories)
@@ -48,7 +78,7 @@ WITH pick AS (
      AND (p.day_limit_count IS NULL OR p.used_count < p.day_limit_count)
      AND (p.per_use_fen IS NULL OR $6::bigint > p.per_use_fen)
 ), upd AS (
-  UPDATE voucher v
+  UPDATE {_VOUCHER} v
      SET balance_fen = v.balance_fen - c.subsidy,
          day_on = $7::date,
          day_count = c.used_count + 1,
@@ -60,10 +90,10 @@ WITH pick AS (
   RETURNING v.id, v.beneficiary_id, v.balance_fen, v.program_code, v.period, v.region_code,
             v.budget_region_code, v.funding_shares, c.subsidy
 ), nonce AS (
-  INSERT INTO used_nonce (nonce, expires_at)
+  INSERT INTO {_NONCE} (nonce, expires_at)
   SELECT $2::bytea, $3::timestamptz FROM upd WHERE $2::bytea IS NOT NULL
 ), red AS (
-  INSERT INTO redemption (id, voucher_id, beneficiary_id, provider_id, terminal_id,
+  INSERT INTO {_REDEMPTION} (id, voucher_id, beneficiary_id, provider_id, terminal_id,
                           service_code, category, gross_fen, subsidy_fen, copay_fen,
                           balance_after_fen, idempotency_key, request_hash, nonce, card_id,
                           day_on, created_at)
@@ -72,7 +102,7 @@ WITH pick AS (
          $2::bytea, $16::uuid, $7::date, $8::timestamptz
     FROM upd u
 ), ev AS (
-  INSERT INTO outbox (event_id, type, payload, occurred_at)
+  INSERT INTO {_OUTBOX} (event_id, type, payload, occurred_at)
   SELECT $10::uuid, 'redemption.created',
          jsonb_build_object(
            'program_code', u.program_code, 'region_code', u.region_code,
@@ -89,6 +119,18 @@ SELECT $9::uuid AS id, u.id AS voucher_id, u.subsidy AS subsidy_fen,
        $6::bigint - u.subsidy AS copay_fen, u.balance_fen
   FROM upd u
 """
+
+
+@dataclass(frozen=True, slots=True)
+class Redeemed:
+    """What the redemption statement answers: the redemption, the voucher that paid, the
+    subsidy and co-payment, and the voucher's balance after."""
+
+    id: uuid.UUID
+    voucher_id: uuid.UUID
+    subsidy_fen: int
+    copay_fen: int
+    balance_fen: int
 
 
 async def redeem(
@@ -111,11 +153,11 @@ async def redeem(
     request_hash: bytes,
     card_id: uuid.UUID | None,
     provider_region: str | None,
-) -> asyncpg.Record | None:
-    """Run the one-statement redemption; the row (id, voucher_id, subsidy_fen, copay_fen,
-    balance_fen) on success, None when no voucher could pay. Raises UniqueViolationError on a
-    used nonce or a repeated idempotency key (the statement then changed nothing)."""
-    return await conn.fetchrow(
+) -> Redeemed | None:
+    """Run the one-statement redemption; what it did on success, None when no voucher could
+    pay. Raises UniqueViolationError on a used nonce or a repeated idempotency key (the
+    statement then changed nothing)."""
+    row = await conn.fetchrow(
         REDEEM,
         beneficiary_id,
         nonce,
@@ -135,172 +177,111 @@ async def redeem(
         card_id,
         provider_region,
     )
+    if row is None:
+        return None
+    return Redeemed(row[0], row[1], row[2], row[3], row[4])
 
 
-# --- cold path ----------------------------------------------------------------------------
+# --- the relay ----------------------------------------------------------------------------
+
+# One relay delivers at a time: the turn is this transaction-scoped advisory lock, held while
+# the batch is posted to the ledger and marked, released at commit. A second relay (a
+# standby, a deploy overlap) waits for its turn and then takes the next batch, so events
+# reach the ledger in outbox order (a void never overtakes its redemption).
+RELAY_TURN = "SELECT pg_advisory_xact_lock(hashtext('yiyang.outbox.relay'))"
+
+CLAIM_BATCH = f"""
+SELECT id, event_id, type, payload::text AS payload, occurred_at
+  FROM {_OUTBOX}
+ WHERE delivered_at IS NULL AND NOT rejected
+ ORDER BY id
+ LIMIT $1
+ FOR UPDATE
+"""
+
+MARK_DELIVERED = f"""
+UPDATE {_OUTBOX} SET delivered_at = now(), attempts = attempts + 1, last_error = NULL
+ WHERE id = ANY($1::bigint[])
+"""
+
+MARK_REJECTED = f"""
+UPDATE {_OUTBOX} SET delivered_at = now(), rejected = true, attempts = attempts + 1,
+       last_error = $2
+ WHERE id = $1
+"""
+
+MARK_FAILED = f"""
+UPDATE {_OUTBOX} SET attempts = attempts + 1, last_error = $2 WHERE id = ANY($1::bigint[])
+"""
+
+LAG = f"""
+SELECT count(*) FILTER (WHERE delivered_at IS NULL) AS undelivered,
+       count(*) FILTER (WHERE rejected) AS rejected,
+       min(occurred_at) FILTER (WHERE delivered_at IS NULL) AS oldest,
+       coalesce(extract(epoch FROM now() - min(occurred_at) FILTER (
+         WHERE delivered_at IS NULL)), 0)::float8 AS oldest_age_s
+  FROM {_OUTBOX} WHERE delivered_at IS NULL OR rejected
+"""
+
+# Every raw statement of this module (the test prepares each one).
+STATEMENTS = {
+    "REDEEM": REDEEM,
+    "RELAY_TURN": RELAY_TURN,
+    "CLAIM_BATCH": CLAIM_BATCH,
+    "MARK_DELIVERED": MARK_DELIVERED,
+    "MARK_REJECTED": MARK_REJECTED,
+    "MARK_FAILED": MARK_FAILED,
+    "LAG": LAG,
+}
 
 
-async def by_idempotency_key(conn: Any, provider_id: str, key: str) -> asyncpg.Record | None:
-    return await conn.fetchrow(
-        "SELECT id, voucher_id, subsidy_fen, copay_fen, balance_after_fen AS balance_fen, "
-        "request_hash FROM redemption WHERE provider_id = $1 AND idempotency_key = $2",
-        provider_id,
-        key,
-    )
+class OutboxEvent(TypedDict):
+    """An undelivered event as the relay sends it; `payload` is the outbox's JSON text."""
+
+    id: int
+    event_id: uuid.UUID
+    type: str
+    payload: str
+    occurred_at: datetime
 
 
-async def nonce_used(conn: Any, nonce: bytes) -> bool:
-    return bool(await conn.fetchval("SELECT 1 FROM used_nonce WHERE nonce = $1", nonce))
+@dataclass(frozen=True, slots=True)
+class Lag:
+    """How far the relay is behind: undelivered events, rejected ones, the oldest's age."""
+
+    undelivered: int
+    rejected: int
+    oldest_undelivered_at: datetime | None
+    oldest_age_s: float
 
 
-async def beneficiary_status(conn: Any, beneficiary_id: uuid.UUID) -> str | None:
-    return await conn.fetchval("SELECT status FROM beneficiary WHERE id = $1", beneficiary_id)
+async def lock_batch(conn: asyncpg.Connection, limit: int) -> list[OutboxEvent]:
+    """The relay's turn (RELAY_TURN), then the oldest undelivered events, locked, in id
+    order. Must run inside the transaction that posts and marks them."""
+    await conn.execute(RELAY_TURN)
+    return [
+        OutboxEvent(id=r[0], event_id=r[1], type=r[2], payload=r[3], occurred_at=r[4])
+        for r in await conn.fetch(CLAIM_BATCH, limit)
+    ]
 
 
-async def candidate_voucher(
-    conn: Any,
-    beneficiary_id: uuid.UUID,
-    kind: str,
-    category: str,
-    now: datetime,
-    provider_region: str | None,
-) -> asyncpg.Record | None:
-    """The voucher the statement would have used, or else an exhausted one or one for
-    another area, to explain a refusal."""
-    return await conn.fetchrow(
-        """SELECT id, status, balance_fen, ratio_bp, per_use_fen, per_txn_cap_fen, day_cap_fen,
-                  day_limit_count, day_on, day_count, day_subsidy_fen, spend_region_prefix,
-                  program_code
-             FROM voucher
-            WHERE beneficiary_id = $1 AND status IN ('active', 'exhausted')
-              AND valid_from <= $4 AND valid_until > $4
-              AND $2 = ANY (allowed_kinds) AND $3 = ANY (allowed_categories)
-            ORDER BY coalesce(starts_with($5::text, spend_region_prefix), false) DESC,
-                     status = 'active' DESC, priority, valid_until, id
-            LIMIT 1""",
-        beneficiary_id,
-        kind,
-        category,
-        now,
-        provider_region,
-    )
+async def mark_delivered(conn: asyncpg.Connection, ids: list[int]) -> None:
+    if ids:
+        await conn.execute(MARK_DELIVERED, ids)
 
 
-async def purge_nonces(conn: Any, before: datetime) -> int:
-    """Forget nonces whose tokens have expired anyway (a replay is then TOKEN_EXPIRED)."""
-    status = await conn.execute("DELETE FROM used_nonce WHERE expires_at < $1", before)
-    return int(status.split()[-1])
+async def mark_rejected(conn: asyncpg.Connection, rejected: list[tuple[int, str]]) -> None:
+    """Refused for good by the ledger: kept (visible as lag.rejected), never resent blindly."""
+    for outbox_id, error in rejected:
+        await conn.execute(MARK_REJECTED, outbox_id, error[:500])
 
 
-# --- void and claim -------------------------------------------------------------------------
-
-REDEMPTION_COLUMNS = (
-    "id, voucher_id, beneficiary_id, provider_id, terminal_id, service_code, category, "
-    "gross_fen, subsidy_fen, copay_fen, balance_after_fen, day_on, created_at, status, "
-    "voided_at, void_reason, claimed_at, claim_id"
-)
+async def mark_failed(conn: asyncpg.Connection, ids: list[int], error: str) -> None:
+    if ids:
+        await conn.execute(MARK_FAILED, ids, error[:500])
 
 
-async def lock_redemption(conn: Any, redemption_id: uuid.UUID) -> asyncpg.Record | None:
-    return await conn.fetchrow(
-        f"SELECT {REDEMPTION_COLUMNS} FROM redemption WHERE id = $1 FOR UPDATE", redemption_id
-    )
-
-
-async def get_redemption(conn: Any, redemption_id: uuid.UUID) -> asyncpg.Record | None:
-    return await conn.fetchrow(
-        f"SELECT {REDEMPTION_COLUMNS} FROM redemption WHERE id = $1", redemption_id
-    )
-
-
-async def restore_balance(
-    conn: Any, *, voucher_id: uuid.UUID, subsidy_fen: int, day_on: date, now: datetime
-) -> asyncpg.Record:
-    """Give a voided redemption's subsidy back (and its use of the day's limits)."""
-    return await conn.fetchrow(
-        """UPDATE voucher
-              SET balance_fen = balance_fen + $2,
-                  status = CASE WHEN status = 'exhausted' THEN 'active' ELSE status END,
-                  day_count = CASE WHEN day_on = $3 THEN greatest(day_count - 1, 0)
-                                   ELSE day_count END,
-                  day_subsidy_fen = CASE WHEN day_on = $3 THEN greatest(day_subsidy_fen - $2, 0)
-                                         ELSE day_subsidy_fen END,
-                  updated_at = $4
-            WHERE id = $1
-        RETURNING id, beneficiary_id, balance_fen, program_code, period, region_code,
-                  budget_region_code, funding_shares::text AS funding_shares""",
-        voucher_id,
-        subsidy_fen,
-        day_on,
-        now,
-    )
-
-
-async def mark_voided(
-    conn: Any, redemption_id: uuid.UUID, *, now: datetime, by: str, reason: str
-) -> None:
-    await conn.execute(
-        "UPDATE redemption SET status = 'voided', voided_at = $2, voided_by = $3, "
-        "void_reason = $4 WHERE id = $1",
-        redemption_id,
-        now,
-        by,
-        reason,
-    )
-
-
-async def insert_event(
-    conn: Any, *, event_id: uuid.UUID, type_: str, payload_json: str, occurred_at: datetime
-) -> None:
-    await conn.execute(
-        "INSERT INTO outbox (event_id, type, payload, occurred_at) VALUES ($1, $2, $3::jsonb, $4)",
-        event_id,
-        type_,
-        payload_json,
-        occurred_at,
-    )
-
-
-async def lock_many(conn: Any, ids: list[uuid.UUID]) -> list[asyncpg.Record]:
-    return await conn.fetch(
-        "SELECT id, status, claimed_at, claim_id FROM redemption WHERE id = ANY($1::uuid[]) "
-        "ORDER BY id FOR UPDATE",
-        ids,
-    )
-
-
-async def mark_claimed(conn: Any, ids: list[uuid.UUID], claim_id: str, now: datetime) -> None:
-    await conn.execute(
-        "UPDATE redemption SET claimed_at = $3, claim_id = $2 "
-        "WHERE id = ANY($1::uuid[]) AND claimed_at IS NULL",
-        ids,
-        claim_id,
-        now,
-    )
-
-
-# --- lists ---------------------------------------------------------------------------------
-
-
-async def for_provider_day(conn: Any, provider_id: str, day: date) -> list[asyncpg.Record]:
-    return await conn.fetch(
-        f"SELECT {REDEMPTION_COLUMNS} FROM redemption WHERE provider_id = $1 AND day_on = $2 "
-        "ORDER BY created_at, id",
-        provider_id,
-        day,
-    )
-
-
-async def for_beneficiary(conn: Any, beneficiary_id: uuid.UUID, limit: int) -> list[asyncpg.Record]:
-    return await conn.fetch(
-        f"SELECT {REDEMPTION_COLUMNS} FROM redemption WHERE beneficiary_id = $1 "
-        "ORDER BY created_at DESC, id DESC LIMIT $2",
-        beneficiary_id,
-        limit,
-    )
-
-
-async def beneficiary_region(conn: Any, beneficiary_id: uuid.UUID) -> asyncpg.Record | None:
-    return await conn.fetchrow(
-        "SELECT id, status, region_code FROM beneficiary WHERE id = $1", beneficiary_id
-    )
+async def lag(conn: asyncpg.Connection | asyncpg.Pool) -> Lag:
+    """How far the relay is behind: undelivered events and the age of the oldest."""
+    row: Any = await conn.fetchrow(LAG)
+    return Lag(int(row[0]), int(row[1]), row[2], float(row[3]))

@@ -1,24 +1,19 @@
-"""SQL for idempotency keys of officers' writes."""
+"""Idempotency keys of officers' writes (the `RequestKey` table)."""
 
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from services.voucher.models import RequestKey
 
 
-async def get(session: AsyncSession, key: str) -> dict[str, Any] | None:
-    row = (
-        await session.execute(
-            text(
-                "SELECT key, operation, request_hash, resource_id FROM request_key WHERE key = :k"
-            ),
-            {"k": key},
-        )
-    ).first()
-    return dict(row._mapping) if row else None
+async def get(session: AsyncSession, key: str) -> RequestKey | None:
+    return await session.scalar(select(RequestKey).where(col(RequestKey.key) == key))
 
 
 async def put(
@@ -30,13 +25,16 @@ async def put(
     created_by: str,
 ) -> bool:
     """Record a key in the caller's transaction; False if another request holds it."""
-    done = (
-        await session.execute(
-            text(
-                "INSERT INTO request_key (key, operation, request_hash, resource_id, created_by) "
-                "VALUES (:k, :op, :h, :r, :who) ON CONFLICT (key) DO NOTHING RETURNING key"
-            ),
-            {"k": key, "op": operation, "h": request_hash, "r": resource_id, "who": created_by},
+    done = await session.scalar(
+        pg_insert(RequestKey)
+        .values(
+            key=key,
+            operation=operation,
+            request_hash=request_hash,
+            resource_id=resource_id,
+            created_by=created_by,
         )
-    ).first()
+        .on_conflict_do_nothing(index_elements=[col(RequestKey.key)])
+        .returning(col(RequestKey.key))
+    )
     return done is not None

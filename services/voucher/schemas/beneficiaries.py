@@ -231,12 +231,18 @@ class CashBenefitRead(BaseModel):
     created_at: datetime
 
 
+class ImportRowError(BaseModel):
+    code: str
+    field: str | None
+    message: str
+
+
 class ImportRowResult(BaseModel):
     row: int
     status: Literal["created", "duplicate", "error"]
     id: str | None = None
     grade: int | None = None
-    error: dict | None = None
+    error: ImportRowError | None = None
 
 
 class ImportResult(BaseModel):

@@ -32,8 +32,8 @@ ServiceCategory = Literal[
 SpendScope = Literal["province", "city", "county"]
 # Digits of a GB/T 2260 code that name an area of each level.
 SPEND_SCOPE_DIGITS: dict[str, int] = {"province": 2, "city": 4, "county": 6}
-CARE_SETTINGS: tuple[str, ...] = ("home", "community", "institution")
-PROVIDER_KINDS: tuple[str, ...] = (
+CARE_SETTINGS: tuple[CareSetting, ...] = ("home", "community", "institution")
+PROVIDER_KINDS: tuple[ProviderKind, ...] = (
     "meal_point",
     "community_embedded",
     "rural_station",

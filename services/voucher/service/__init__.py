@@ -1,1 +1,19 @@
-"""Rules of the voucher service (no FastAPI, no SQL): one module per area."""
+"""Orchestration of the voucher service, one module per area (no FastAPI, no SQL: statements
+are in repository/).
+
+The pure rules, modules that do no I/O at all (no database, no network), tested without a
+database:
+
+- `redemption`  the redemption rule (`compute_split`), the spend area, the void window
+- `assessment`  GB/T 42195-2022 scores -> grade, and the assessment's validity
+- `eligibility` who a program is for (`is_eligible`)
+- `identity`    the national ID (GB 11643), phone numbers, region codes of the province
+- `periods`     periods (YYYY-MM) and the calendar-month validity window
+- `codes`       QR tokens (Ed25519) and card PINs
+- `qr`          QR code images
+
+Orchestration: `beneficiaries`, `beneficiary_import`, `programs`, `issuance`,
+`request_keys`, `redemption_flow` (the redemption and its preview), `void_claim`, `copay`
+(co-payments) over `copay_refund` (their refunds), `directory` (the provider directory, held in
+memory and polled from the provider service).
+"""

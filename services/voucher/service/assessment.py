@@ -96,7 +96,7 @@ def add_months(day: date, months: int) -> date:
 
 
 def assess(
-    scores: dict[str, int], flags: dict[str, object], assessed_on: date, today: date
+    scores: dict[str, int], flags: dict[str, bool | int], assessed_on: date, today: date
 ) -> AssessmentResult:
     """Validate and grade one assessment. It is valid for 12 months from the day it was made
     (up to the day before the same date a year later)."""

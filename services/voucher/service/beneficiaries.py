@@ -1,113 +1,60 @@
-"""Beneficiaries: enrolment, national ID rules, status changes, proxies.
+"""Beneficiaries: enrolment, status changes, proxies, reassessment, the payout account.
 
-Personal data: the national ID and phone are validated here, then only ever stored encrypted
-(`PiiCipher.encrypt`) with a keyed lookup hash, and shown masked. Nothing in this module logs,
-and no error message quotes them.
+Personal data: the national ID and phone are checked by service/identity.py, then only ever
+stored encrypted (`PiiCipher.encrypt`) with a keyed lookup hash, and shown masked. Nothing in
+this module logs, and no error message quotes them.
 """
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.common.auth import Principal, Role
 from services.common.crypto import PiiCipher, mask_name, mask_national_id, mask_phone
-from services.common.errors import Forbidden
+from services.common.errors import OutOfScope
 from services.common.ids import new_uuid
-from services.common.regions import is_known, is_valid_code_shape, region_covers
-from services.common.settings import get_common_settings
 from services.voucher.errors import (
     BeneficiaryExists,
     BeneficiaryNotFound,
-    InvalidNationalId,
-    InvalidPhone,
-    InvalidRegion,
     ProxyNotFound,
     StatusTransitionNotAllowed,
 )
+from services.voucher.models import (
+    Assessment,
+    Beneficiary,
+    CashBenefit,
+    ProxyAuthorisation,
+    Voucher,
+)
 from services.voucher.repository import beneficiaries as repo
 from services.voucher.schemas.beneficiaries import (
+    AssessmentCreate,
+    AssessmentRead,
     BeneficiaryCreate,
+    BeneficiaryRead,
+    Flags,
     PayoutAccountCreate,
+    PayoutAccountFull,
+    PayoutAccountRead,
+    PayoutAccountsRead,
     ProxyCreate,
+    ProxyRead,
+    Scores,
 )
 from services.voucher.service import assessment as assessment_rules
 from services.voucher.service import programs as program_service
-
-# --- national ID (GB 11643-1999) -----------------------------------------------------------
-
-_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
-_ID_CHECK_MAP = "10X98765432"
-_ID_SHAPE = re.compile(r"^[1-9][0-9]{16}[0-9X]$")
-
-
-@dataclass(frozen=True)
-class NationalId:
-    value: str
-    birth_on: date
-    sex: str  # 'M' or 'F'
-
-
-def check_digit(first17: str) -> str:
-    """GB 11643: Σ digit × weight mod 11, mapped through '10X98765432'."""
-    return _ID_CHECK_MAP[sum(int(d) * w for d, w in zip(first17, _ID_WEIGHTS)) % 11]
-
-
-def parse_national_id(raw: str, today: date) -> NationalId:
-    """Validate an 18-character resident ID and derive birth date and sex from it.
-
-    Digits 7-14 are the birth date (YYYYMMDD), digit 17 is odd for men and even for women,
-    the 18th is the check character. A lower-case x is accepted as X.
-    """
-    value = (raw or "").strip().upper()
-    if not _ID_SHAPE.match(value):
-        raise InvalidNationalId(field="national_id")
-    if check_digit(value[:17]) != value[17]:
-        raise InvalidNationalId(
-            "The national ID's check character does not match.", field="national_id"
-        )
-    try:
-        birth_on = date(int(value[6:10]), int(value[10:12]), int(value[12:14]))
-    except ValueError as exc:
-        raise InvalidNationalId(
-            "The national ID holds no valid birth date.", field="national_id"
-        ) from exc
-    if birth_on > today or birth_on.year < 1880:
-        raise InvalidNationalId(
-            "The national ID holds no plausible birth date.", field="national_id"
-        )
-    sex = "M" if int(value[16]) % 2 == 1 else "F"
-    return NationalId(value, birth_on, sex)
-
-
-_MOBILE = re.compile(r"^1[3-9][0-9]{9}$")
-_LANDLINE = re.compile(r"^0[0-9]{9,11}$")
-
-
-def normalise_phone(raw: str | None, field: str = "phone") -> str | None:
-    if raw is None or not raw.strip():
-        return None
-    value = re.sub(r"[\s\-()]", "", raw)
-    value = value.removeprefix("+86")
-    if not (_MOBILE.match(value) or _LANDLINE.match(value)):
-        raise InvalidPhone(field=field)
-    return value
-
-
-def check_region(code: str) -> str:
-    code = (code or "").strip()
-    province = get_common_settings().province_code
-    if not is_valid_code_shape(code) or not region_covers(province, code):
-        raise InvalidRegion(field="region_code")
-    if not (is_known(code) or (len(code) > 6 and is_known(code[:6]))):
-        raise InvalidRegion(field="region_code")
-    return code
-
+from services.voucher.service.eligibility import is_eligible
+from services.voucher.service.identity import (
+    check_region,
+    mask_account_number,
+    normalise_phone,
+    parse_national_id,
+)
 
 # --- enrolment -----------------------------------------------------------------------------
 
@@ -138,25 +85,25 @@ async def enrol(
     beneficiary_id = new_uuid()
     inserted = await repo.insert_beneficiary(
         session,
-        {
-            "id": beneficiary_id,
-            "national_id_enc": cipher.encrypt(nid.value, context=b"national_id"),
-            "national_id_hash": nid_hash,
-            "phone_enc": cipher.encrypt(phone, context=b"phone") if phone else None,
-            "phone_hash": cipher.lookup_hash(phone) if phone else None,
-            "name": data.name,
-            "birth_on": nid.birth_on,
-            "sex": nid.sex,
-            "region_code": region_code,
-            "address": data.address,
-            "lat": data.lat,
-            "lon": data.lon,
-            "care_setting": data.care_setting,
-            "dibao": data.dibao,
-            "grade": result.grade,
-            "grade_valid_until": result.valid_until,
-            "created_by": who,
-        },
+        repo.NewBeneficiary(
+            id=beneficiary_id,
+            national_id_enc=cipher.encrypt(nid.value, context=b"national_id"),
+            national_id_hash=nid_hash,
+            phone_enc=cipher.encrypt(phone, context=b"phone") if phone else None,
+            phone_hash=cipher.lookup_hash(phone) if phone else None,
+            name=data.name,
+            birth_on=nid.birth_on,
+            sex=nid.sex,
+            region_code=region_code,
+            address=data.address,
+            lat=data.lat,
+            lon=data.lon,
+            care_setting=data.care_setting,
+            dibao=data.dibao,
+            grade=result.grade,
+            grade_valid_until=result.valid_until,
+            created_by=who,
+        ),
     )
     if not inserted:
         raise BeneficiaryExists(field="national_id")
@@ -166,24 +113,13 @@ async def enrol(
         )
     await repo.insert_assessment(
         session,
-        {
-            "id": new_uuid(),
-            "beneficiary_id": beneficiary_id,
-            **scores,
-            "flags": flags,
-            "total": result.total,
-            "grade": result.grade,
-            "assessed_on": data.assessment.assessed_on,
-            "valid_until": result.valid_until,
-            "assessor": data.assessment.assessor,
-            "created_by": who,
-        },
+        _new_assessment(beneficiary_id, data.assessment, result, who),
     )
     on = today.replace(day=1)
     eligible = [
         p.code
         for p in await program_service.all_programs(session)
-        if program_service.is_eligible(
+        if is_eligible(
             p.config,
             birth_on=nid.birth_on,
             grade=result.grade,
@@ -198,36 +134,71 @@ async def enrol(
     return Enrolled(beneficiary_id, result.grade, eligible, region_code)
 
 
+def _new_assessment(
+    beneficiary_id: uuid.UUID,
+    data: AssessmentCreate,
+    result: assessment_rules.AssessmentResult,
+    who: str,
+) -> repo.NewAssessment:
+    scores = data.scores
+    return repo.NewAssessment(
+        id=new_uuid(),
+        beneficiary_id=beneficiary_id,
+        self_care=scores.self_care,
+        motor=scores.motor,
+        mental=scores.mental,
+        perception_social=scores.perception_social,
+        flags=data.flags.model_dump(),
+        total=result.total,
+        grade=result.grade,
+        assessed_on=data.assessed_on,
+        valid_until=result.valid_until,
+        assessor=data.assessor,
+        created_by=who,
+    )
+
+
 # --- reading -------------------------------------------------------------------------------
 
 
-def present(row: dict[str, Any], cipher: PiiCipher) -> dict[str, Any]:
-    """A beneficiary row as the API shows it: personal data decrypted only to be masked."""
-    out = {
-        k: v
-        for k, v in row.items()
-        if k not in ("national_id_enc", "phone_enc", "payout_account_enc", "payout_account_set_at")
-    }
-    out["id"] = str(row["id"])
-    out["national_id_masked"] = mask_national_id(
-        cipher.decrypt(row["national_id_enc"], context=b"national_id")
+def present(person: Beneficiary, cipher: PiiCipher) -> BeneficiaryRead:
+    """A beneficiary as the API shows it: personal data decrypted only to be masked."""
+    return BeneficiaryRead(
+        id=str(person.id),
+        national_id_masked=mask_national_id(
+            cipher.decrypt(person.national_id_enc, context=b"national_id")
+        ),
+        name=person.name,
+        phone_masked=(
+            mask_phone(cipher.decrypt(person.phone_enc, context=b"phone"))
+            if person.phone_enc
+            else None
+        ),
+        birth_on=person.birth_on,
+        sex=person.sex,
+        region_code=person.region_code,
+        address=person.address,
+        lat=person.lat,
+        lon=person.lon,
+        care_setting=person.care_setting,
+        dibao=person.dibao,
+        grade=person.grade,
+        grade_valid_until=person.grade_valid_until,
+        status=person.status,
+        status_reason=person.status_reason,
+        status_changed_at=person.status_changed_at,
+        created_at=person.created_at,
+        payout_account=present_payout_account(person, cipher),
     )
-    out["phone_masked"] = (
-        mask_phone(cipher.decrypt(row["phone_enc"], context=b"phone"))
-        if row.get("phone_enc")
-        else None
-    )
-    out["payout_account"] = present_payout_account(row, cipher)
-    return out
 
 
 async def get(
     session: AsyncSession, beneficiary_id: uuid.UUID, *, lock: bool = False
-) -> dict[str, Any]:
-    row = await repo.get(session, beneficiary_id, lock=lock)
-    if row is None:
+) -> Beneficiary:
+    person = await repo.get(session, beneficiary_id, lock=lock)
+    if person is None:
         raise BeneficiaryNotFound(field="beneficiary_id")
-    return row
+    return person
 
 
 async def get_in_scope(
@@ -236,14 +207,48 @@ async def get_in_scope(
     covers_region: Callable[[str], bool],
     *,
     lock: bool = False,
-) -> dict[str, Any]:
+) -> Beneficiary:
     """The person, if the caller's region covers theirs; otherwise 403 OUT_OF_SCOPE."""
-    row = await get(session, beneficiary_id, lock=lock)
-    if not covers_region(row["region_code"]):
-        raise Forbidden(
-            "This person is outside your region.", code="OUT_OF_SCOPE", field="beneficiary_id"
+    person = await get(session, beneficiary_id, lock=lock)
+    if not covers_region(person.region_code):
+        raise OutOfScope("This person is outside your region.", field="beneficiary_id")
+    return person
+
+
+async def find_by_national_id(
+    session: AsyncSession, raw: str, *, cipher: PiiCipher, today: date
+) -> Beneficiary:
+    """Look a person up by the keyed hash of their national ID (the ID itself is never
+    compared in clear, and never stored unencrypted)."""
+    nid = parse_national_id(raw, today)
+    found = await repo.id_by_national_id_hash(session, cipher.lookup_hash(nid.value))
+    if found is None:
+        raise BeneficiaryNotFound(field="national_id")
+    return await get(session, found)
+
+
+async def may_read(session: AsyncSession, principal: Principal, person: Beneficiary) -> bool:
+    """The person themself, a proxy authorised for them (token scope AND a live
+    authorisation, so a revocation takes effect at once), or an officer of their region."""
+    beneficiary_id = str(person.id)
+    if principal.role == Role.beneficiary:
+        return principal.may_act_for(beneficiary_id)
+    if principal.role == Role.proxy:
+        return (
+            principal.may_act_for(beneficiary_id)
+            and await repo.active_proxy_for(session, person.id, principal.sub) is not None
         )
-    return row
+    if principal.role in (Role.civil_affairs, Role.service):
+        return principal.covers_region(person.region_code)
+    return False
+
+
+async def vouchers_of(session: AsyncSession, beneficiary_id: uuid.UUID) -> list[Voucher]:
+    return await repo.vouchers_of(session, beneficiary_id)
+
+
+async def cash_benefits_of(session: AsyncSession, beneficiary_id: uuid.UUID) -> list[CashBenefit]:
+    return await repo.cash_benefits_of(session, beneficiary_id)
 
 
 # --- status --------------------------------------------------------------------------------
@@ -257,35 +262,41 @@ ALLOWED_TRANSITIONS: dict[str, set[str]] = {
 
 
 async def change_status(
-    session: AsyncSession, row: dict[str, Any], status: str, reason: str
-) -> dict[str, Any]:
+    session: AsyncSession, person: Beneficiary, status: str, reason: str
+) -> Beneficiary:
     """Change a person's status at once. Leaving 'active' freezes every active voucher in the
     same transaction (database trigger); returning to 'active' unfreezes the vouchers still in
     their window. Asking for the current status again changes nothing."""
-    current = row["status"]
+    current = person.status
     if status == current:
-        return row
+        return person
     if status not in ALLOWED_TRANSITIONS[current]:
         raise StatusTransitionNotAllowed(field="status", details={"from": current, "to": status})
-    await repo.set_status(session, row["id"], status, reason)
+    await repo.set_status(session, person.id, status, reason)
     if status == "active":
-        await repo.unfreeze_vouchers(session, row["id"])
-    return await get(session, row["id"])
+        await repo.unfreeze_vouchers(session, person.id)
+    return await get(session, person.id)
 
 
 # --- proxies -------------------------------------------------------------------------------
 
 
-def present_proxy(row: dict[str, Any], cipher: PiiCipher) -> dict[str, Any]:
-    out = {k: v for k, v in row.items() if k != "phone_enc"}
-    out["id"] = str(row["id"])
-    out["beneficiary_id"] = str(row["beneficiary_id"])
-    out["phone_masked"] = (
-        mask_phone(cipher.decrypt(row["phone_enc"], context=b"phone"))
-        if row.get("phone_enc")
-        else None
+def present_proxy(proxy: ProxyAuthorisation, cipher: PiiCipher) -> ProxyRead:
+    return ProxyRead(
+        id=str(proxy.id),
+        beneficiary_id=str(proxy.beneficiary_id),
+        proxy_sub=proxy.proxy_sub,
+        name=proxy.name,
+        relation=proxy.relation,
+        phone_masked=(
+            mask_phone(cipher.decrypt(proxy.phone_enc, context=b"phone"))
+            if proxy.phone_enc
+            else None
+        ),
+        status=proxy.status,
+        created_at=proxy.created_at,
+        revoked_at=proxy.revoked_at,
     )
-    return out
 
 
 async def add_proxy(
@@ -295,107 +306,71 @@ async def add_proxy(
     *,
     cipher: PiiCipher,
     who: str,
-) -> dict[str, Any]:
+) -> ProxyAuthorisation:
     phone = normalise_phone(data.phone)
-    proxy_id = new_uuid()
-    await repo.insert_proxy(
+    return await repo.insert_proxy(
         session,
-        {
-            "id": proxy_id,
-            "beneficiary_id": beneficiary_id,
-            "proxy_sub": data.proxy_sub,
-            "name": data.name.strip(),
-            "relation": data.relation.strip(),
-            "phone_enc": cipher.encrypt(phone, context=b"phone") if phone else None,
-            "created_by": who,
-        },
+        id=new_uuid(),
+        beneficiary_id=beneficiary_id,
+        proxy_sub=data.proxy_sub,
+        name=data.name.strip(),
+        relation=data.relation.strip(),
+        phone_enc=cipher.encrypt(phone, context=b"phone") if phone else None,
+        created_by=who,
     )
-    return next(p for p in await repo.list_proxies(session, beneficiary_id) if p["id"] == proxy_id)
 
 
 async def revoke_proxy(
     session: AsyncSession, beneficiary_id: uuid.UUID, proxy_id: uuid.UUID
-) -> dict[str, Any]:
-    row = await repo.revoke_proxy(session, beneficiary_id, proxy_id)
-    if row is None:
+) -> ProxyAuthorisation:
+    proxy = await repo.revoke_proxy(session, beneficiary_id, proxy_id)
+    if proxy is None:
         raise ProxyNotFound(field="proxy_id")
-    return row
+    return proxy
 
 
-async def may_read(session: AsyncSession, principal: Any, row: dict[str, Any]) -> bool:
-    """The person themself, a proxy authorised for them (token scope AND a live
-    authorisation, so a revocation takes effect at once), or an officer of their region."""
-    from services.common.auth import Role
-
-    beneficiary_id = str(row["id"])
-    if principal.role == Role.beneficiary:
-        return principal.may_act_for(beneficiary_id)
-    if principal.role == Role.proxy:
-        return (
-            principal.may_act_for(beneficiary_id)
-            and await repo.active_proxy_for(session, row["id"], principal.sub) is not None
-        )
-    if principal.role in (Role.civil_affairs, Role.service):
-        return principal.covers_region(row["region_code"])
-    return False
+async def list_proxies(
+    session: AsyncSession, beneficiary_id: uuid.UUID
+) -> list[ProxyAuthorisation]:
+    return await repo.list_proxies(session, beneficiary_id)
 
 
 # --- reassessment --------------------------------------------------------------------------
 
 
-async def reassess(
-    session: AsyncSession, row: dict[str, Any], data: Any, *, who: str, today: date
-) -> dict[str, Any]:
-    """Record a new assessment; the newest one sets the person's grade and its validity."""
-    scores = data.scores.model_dump()
-    flags = data.flags.model_dump()
-    result = assessment_rules.assess(scores, flags, data.assessed_on, today)
-    latest = await repo.latest_assessment(session, row["id"])
-    assessment_id = new_uuid()
-    await repo.insert_assessment(
-        session,
-        {
-            "id": assessment_id,
-            "beneficiary_id": row["id"],
-            **scores,
-            "flags": flags,
-            "total": result.total,
-            "grade": result.grade,
-            "assessed_on": data.assessed_on,
-            "valid_until": result.valid_until,
-            "assessor": data.assessor,
-            "created_by": who,
-        },
+def present_assessment(assessment: Assessment) -> AssessmentRead:
+    return AssessmentRead(
+        id=str(assessment.id),
+        scores=Scores(
+            self_care=assessment.self_care,
+            motor=assessment.motor,
+            mental=assessment.mental,
+            perception_social=assessment.perception_social,
+        ),
+        flags=Flags.model_validate(assessment.flags),
+        total=assessment.total,
+        grade=assessment.grade,
+        assessed_on=assessment.assessed_on,
+        valid_until=assessment.valid_until,
+        assessor=assessment.assessor,
     )
-    if latest is None or data.assessed_on >= latest["assessed_on"]:
-        await repo.set_grade(session, row["id"], result.grade, result.valid_until)
-    return await repo.latest_assessment(session, row["id"]) or {}
 
 
-async def vouchers_of(session: AsyncSession, beneficiary_id: uuid.UUID) -> list[dict[str, Any]]:
-    return await repo.vouchers_of(session, beneficiary_id)
-
-
-async def cash_benefits_of(
-    session: AsyncSession, beneficiary_id: uuid.UUID
-) -> list[dict[str, Any]]:
-    return await repo.cash_benefits_of(session, beneficiary_id)
-
-
-async def list_proxies(session: AsyncSession, beneficiary_id: uuid.UUID) -> list[dict[str, Any]]:
-    return await repo.list_proxies(session, beneficiary_id)
-
-
-async def find_by_national_id(
-    session: AsyncSession, raw: str, *, cipher: PiiCipher, today: date
-) -> dict[str, Any]:
-    """Look a person up by the keyed hash of their national ID (the ID itself is never
-    compared in clear, and never stored unencrypted)."""
-    nid = parse_national_id(raw, today)
-    found = await repo.id_by_national_id_hash(session, cipher.lookup_hash(nid.value))
-    if found is None:
-        raise BeneficiaryNotFound(field="national_id")
-    return await get(session, found)
+async def reassess(
+    session: AsyncSession, person: Beneficiary, data: AssessmentCreate, *, who: str, today: date
+) -> Assessment:
+    """Record a new assessment; the newest one sets the person's grade and its validity."""
+    result = assessment_rules.assess(
+        data.scores.model_dump(), data.flags.model_dump(), data.assessed_on, today
+    )
+    latest = await repo.latest_assessment(session, person.id)
+    await repo.insert_assessment(session, _new_assessment(person.id, data, result, who))
+    if latest is None or data.assessed_on >= latest.assessed_on:
+        await repo.set_grade(session, person.id, result.grade, result.valid_until)
+    newest = await repo.latest_assessment(session, person.id)
+    if newest is None:  # pragma: no cover - it was inserted just above
+        raise BeneficiaryNotFound(field="beneficiary_id")
+    return newest
 
 
 # --- payout bank account (cash benefits) ---------------------------------------------------
@@ -408,61 +383,56 @@ def seal_payout_account(cipher: PiiCipher, account: PayoutAccountCreate) -> byte
     return cipher.encrypt(account.model_dump_json(), context=_PAYOUT_CONTEXT)
 
 
-def open_payout_account(cipher: PiiCipher, blob: bytes | None) -> dict[str, str] | None:
+def open_payout_account(cipher: PiiCipher, blob: bytes | None) -> PayoutAccountCreate | None:
     if not blob:
         return None
-    return PayoutAccountCreate.model_validate_json(
-        cipher.decrypt(blob, context=_PAYOUT_CONTEXT)
-    ).model_dump()
+    return PayoutAccountCreate.model_validate_json(cipher.decrypt(blob, context=_PAYOUT_CONTEXT))
 
 
-def mask_account_number(number: str) -> str:
-    """6222021234567890123 -> ***************0123: the last four only."""
-    return "*" * max(len(number) - 4, 0) + number[-4:]
-
-
-def present_payout_account(row: dict[str, Any], cipher: PiiCipher) -> dict[str, Any] | None:
-    account = open_payout_account(cipher, row.get("payout_account_enc"))
+def present_payout_account(person: Beneficiary, cipher: PiiCipher) -> PayoutAccountRead | None:
+    account = open_payout_account(cipher, person.payout_account_enc)
     if account is None:
         return None
-    return {
-        "bank_name": account["bank_name"],
-        "account_name_masked": mask_name(account["account_name"]),
-        "account_number_masked": mask_account_number(account["account_number"]),
-        "set_at": row.get("payout_account_set_at"),
-    }
+    return PayoutAccountRead(
+        bank_name=account.bank_name,
+        account_name_masked=mask_name(account.account_name),
+        account_number_masked=mask_account_number(account.account_number),
+        set_at=person.payout_account_set_at,
+    )
 
 
 async def set_payout_account(
     session: AsyncSession,
-    row: dict[str, Any],
+    person: Beneficiary,
     account: PayoutAccountCreate,
     *,
     cipher: PiiCipher,
     who: str,
-) -> dict[str, Any]:
-    """Record (or replace) the person's payout account; answers the person, masked."""
-    await repo.set_payout_account(session, row["id"], seal_payout_account(cipher, account), who)
-    return await get(session, row["id"])
+) -> Beneficiary:
+    """Record (or replace) the person's payout account; answers the person."""
+    await repo.set_payout_account(session, person.id, seal_payout_account(cipher, account), who)
+    return await get(session, person.id)
 
 
 async def payout_accounts(
     session: AsyncSession, ids: list[uuid.UUID], *, cipher: PiiCipher
-) -> dict[str, Any]:
+) -> PayoutAccountsRead:
     """Full payout accounts of the people asked for (for the ledger's payment file); a
     person without one is answered with the account fields empty, an unknown id listed."""
     rows = await repo.payout_accounts(session, sorted(set(ids)))
-    found = {r["id"] for r in rows}
+    found = {r.id for r in rows}
     accounts = []
     for r in rows:
-        account = open_payout_account(cipher, r["payout_account_enc"]) or {}
+        account = open_payout_account(cipher, r.payout_account_enc)
         accounts.append(
-            {
-                "beneficiary_id": str(r["id"]),
-                "name": r["name"],
-                "region_code": r["region_code"],
-                "status": r["status"],
-                **account,
-            }
+            PayoutAccountFull(
+                beneficiary_id=str(r.id),
+                name=r.name,
+                region_code=r.region_code,
+                status=r.status,
+                bank_name=account.bank_name if account else None,
+                account_name=account.account_name if account else None,
+                account_number=account.account_number if account else None,
+            )
         )
-    return {"accounts": accounts, "unknown": sorted(str(i) for i in set(ids) - found)}
+    return PayoutAccountsRead(accounts=accounts, unknown=sorted(str(i) for i in set(ids) - found))

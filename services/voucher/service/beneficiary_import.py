@@ -14,6 +14,8 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Callable
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from datetime import date, datetime
 from typing import Any
 
@@ -21,11 +23,23 @@ from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.crypto import PiiCipher
-from services.common.errors import AppError, InvalidInput
-from services.voucher.errors import BeneficiaryExists, UnsupportedFile
+from services.common.errors import AppError, OutOfScope
+from services.voucher.errors import (
+    BeneficiaryExists,
+    FieldRequired,
+    FileTooLarge,
+    InvalidValue,
+    MissingColumns,
+    UnsupportedFile,
+)
 from services.voucher.repository import beneficiaries as repo
-from services.voucher.schemas.beneficiaries import BeneficiaryCreate
+from services.voucher.schemas.beneficiaries import (
+    BeneficiaryCreate,
+    ImportRowError,
+    ImportRowResult,
+)
 from services.voucher.service import beneficiaries as service
+from services.voucher.service.identity import parse_national_id
 
 REQUIRED_COLUMNS = (
     "national_id",
@@ -56,12 +70,6 @@ _TRUE = {"1", "true", "yes", "y", "是", "t"}
 _FALSE = {"0", "false", "no", "n", "否", "f", ""}
 
 
-class TooLarge(InvalidInput):
-    status_code = 413
-    code = "FILE_TOO_LARGE"
-    message = f"The file is too large (at most {MAX_ROWS} rows and {MAX_BYTES} bytes)."
-
-
 def _cell(value: Any) -> str:
     if value is None:
         return ""
@@ -78,7 +86,7 @@ def read_rows(content: bytes, filename: str | None) -> list[dict[str, str]]:
     """The file's data rows as {column: text}. Refuses what is not a readable CSV/XLSX with
     the required header (UNSUPPORTED_FILE / MISSING_COLUMNS, field `file`)."""
     if len(content) > MAX_BYTES:
-        raise TooLarge(field="file")
+        raise FileTooLarge(field="file")
     if not content:
         raise UnsupportedFile("The file is empty.", field="file")
     is_xlsx = content[:4] == b"PK\x03\x04" or (filename or "").lower().endswith(".xlsx")
@@ -106,14 +114,11 @@ def read_rows(content: bytes, filename: str | None) -> list[dict[str, str]]:
     header = [h.strip().lower() for h in table[0]]
     missing = [c for c in REQUIRED_COLUMNS if c not in header]
     if missing:
-        raise UnsupportedFile(
-            f"Missing columns: {', '.join(missing)}.",
-            field="file",
-            code="MISSING_COLUMNS",
-            details={"missing": missing},
+        raise MissingColumns(
+            f"Missing columns: {', '.join(missing)}.", field="file", details={"missing": missing}
         )
     if len(table) - 1 > MAX_ROWS:
-        raise TooLarge(field="file")
+        raise FileTooLarge(field="file")
     return [
         {h: (row[i] if i < len(row) else "") for i, h in enumerate(header) if h}
         for row in table[1:]
@@ -126,9 +131,7 @@ def _bool(value: str, field: str) -> bool:
         return True
     if v in _FALSE:
         return False
-    raise InvalidInput(
-        f"{field} must be true/false (1/0, 是/否).", field=field, code="INVALID_VALUE"
-    )
+    raise InvalidValue(f"{field} must be true/false (1/0, 是/否).", field=field)
 
 
 def to_create(row: dict[str, str]) -> BeneficiaryCreate:
@@ -168,11 +171,16 @@ def to_create(row: dict[str, str]) -> BeneficiaryCreate:
         loc = [str(p) for p in first.get("loc", ()) if p not in ("assessment", "scores", "flags")]
         field = loc[-1] if loc else "row"
         # pydantic's message names the rule, never the value (the value may be personal data)
-        raise InvalidInput(
-            f"{field}: {first.get('msg', 'invalid')}",
-            field=field,
-            code="FIELD_REQUIRED" if first.get("type") == "missing" else "INVALID_VALUE",
-        ) from None
+        kind = FieldRequired if first.get("type") == "missing" else InvalidValue
+        raise kind(f"{field}: {first.get('msg', 'invalid')}", field=field) from None
+
+
+@dataclass(frozen=True, slots=True)
+class Imported:
+    """A row's result, and for a created person what first-month issuance needs."""
+
+    result: ImportRowResult
+    eligible_programs: list[str] = dataclass_field(default_factory=list)
 
 
 async def import_rows(
@@ -183,46 +191,45 @@ async def import_rows(
     who: str,
     today: date,
     covers_region: Callable[[str], bool],
-) -> list[dict[str, Any]]:
-    results: list[dict[str, Any]] = []
+) -> list[Imported]:
+    results: list[Imported] = []
     for number, row in enumerate(rows, start=2):  # row 1 is the header
         try:
             data = to_create(row)
             if not covers_region(data.region_code.strip()):
-                raise AppError(
-                    "This region is outside your scope.",
-                    code="OUT_OF_SCOPE",
-                    field="region_code",
-                    status_code=403,
-                )
+                raise OutOfScope("This region is outside your scope.", field="region_code")
             async with session.begin_nested():
                 enrolled = await service.enrol(session, data, cipher=cipher, who=who, today=today)
             results.append(
-                {
-                    "row": number,
-                    "status": "created",
-                    "id": str(enrolled.id),
-                    "grade": enrolled.grade,
-                    "eligible_programs": enrolled.eligible_programs,
-                    "region_code": enrolled.region_code,
-                }
+                Imported(
+                    ImportRowResult(
+                        row=number, status="created", id=str(enrolled.id), grade=enrolled.grade
+                    ),
+                    enrolled.eligible_programs,
+                )
             )
         except BeneficiaryExists:
             existing = None
             try:
-                nid = service.parse_national_id(row.get("national_id", ""), today)
+                nid = parse_national_id(row.get("national_id", ""), today)
                 existing = await repo.id_by_national_id_hash(session, cipher.lookup_hash(nid.value))
             except AppError:
                 pass
             results.append(
-                {"row": number, "status": "duplicate", "id": str(existing) if existing else None}
+                Imported(
+                    ImportRowResult(
+                        row=number, status="duplicate", id=str(existing) if existing else None
+                    )
+                )
             )
         except AppError as exc:
             results.append(
-                {
-                    "row": number,
-                    "status": "error",
-                    "error": {"code": exc.code, "field": exc.field, "message": exc.message},
-                }
+                Imported(
+                    ImportRowResult(
+                        row=number,
+                        status="error",
+                        error=ImportRowError(code=exc.code, field=exc.field, message=exc.message),
+                    )
+                )
             )
     return results

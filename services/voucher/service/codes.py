@@ -28,16 +28,8 @@ from datetime import UTC, datetime, timedelta
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 
-from services.common.errors import AppError
 from services.common.keys import load_private_key, load_public_key
-from services.voucher.errors import (  # noqa: F401 - raised by callers as codes.X
-    CardLocked,
-    CardNotValid,
-    PinIncorrect,
-    PinRequired,
-    TokenExpired,
-    TokenInvalid,
-)
+from services.voucher.errors import PinFormat, TokenExpired, TokenInvalid
 
 TOKEN_VERSION = 1
 KIND_DYNAMIC = 1
@@ -165,7 +157,7 @@ def public_key_info(public_key_pem: str) -> dict[str, str]:
 
 def validate_pin(pin: str) -> None:
     if not (isinstance(pin, str) and len(pin) == PIN_LENGTH and pin.isascii() and pin.isdigit()):
-        raise AppError("A PIN is six digits.", code="PIN_FORMAT", field="pin", status_code=422)
+        raise PinFormat(field="pin")
 
 
 def hash_pin(pin: str, salt: bytes | None = None) -> tuple[bytes, bytes]:

@@ -19,34 +19,69 @@ Rules:
   in service/copay.py). If Stripe does not answer, the row stays pending with a growing
   delay; `retry_due` (the service's retry loop, every YIYANG_VOUCHER_COPAY_RETRY_INTERVAL_S)
   sends it again.
+
+This is the lower layer of co-payments: service/copay.py (opening, capture, webhook, sync)
+uses it; it uses nothing of copay.py.
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
-from typing import Any
+from typing import TypedDict
 
-import asyncpg
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.common.errors import Conflict
+from services.common.db import Database
+from services.common.errors import IdempotencyKeyReused
+from services.voucher.clients import StripeGateway
+from services.voucher.errors import CopayNotFound, RefundTooLarge, StripeRefused, StripeUnavailable
+from services.voucher.models import Copayment
 from services.voucher.repository import copay as repo
-from services.voucher.service.copay import (
-    CopayNotFound,
-    RefundTooLarge,
-    StripeGateway,
-    StripeRefused,
-    StripeUnavailable,
-    payload,
-    read,
-)
+from services.voucher.repository import outbox as outbox_repo
+from services.voucher.schemas.copay import CopaymentRead, copayment_read
 
 log = logging.getLogger("yiyang.voucher.copay")
-LEASE_S = 60.0  # > copay.STRIPE_TIMEOUT_S: a call ends before another worker may retry
+LEASE_S = 60.0  # > clients.STRIPE_TIMEOUT_S: a call ends before another worker may retry
 METADATA_KEY = "copay_refund_key"
 
 
 MAX_ATTEMPTS_DELAY = 99  # retry_delay_s of this: the longest wait
+
+
+class CopayEvent(TypedDict):
+    """The body of a `copay.received` / `copay.refunded` ledger event."""
+
+    program_code: str
+    region_code: str
+    budget_region_code: str
+    period: str
+    funding_shares: dict[str, int]
+    copayment_id: str
+    redemption_id: str
+    voucher_id: str
+    beneficiary_id: str
+    provider_id: str
+    method: str
+    amount_fen: int
+
+
+def event_payload(r: repo.EventSource, c: Copayment, amount_fen: int) -> CopayEvent:
+    """The body of a `copay.*` ledger event."""
+    return CopayEvent(
+        program_code=r.program_code,
+        region_code=r.region_code,
+        budget_region_code=r.budget_region_code,
+        period=r.period,
+        funding_shares=r.funding_shares,
+        copayment_id=str(c.id),
+        redemption_id=str(r.id),
+        voucher_id=str(r.voucher_id),
+        beneficiary_id=str(r.beneficiary_id),
+        provider_id=r.provider_id,
+        method=c.method,
+        amount_fen=amount_fen,
+    )
 
 
 def retry_delay_s(attempts: int) -> float:
@@ -55,9 +90,9 @@ def retry_delay_s(attempts: int) -> float:
 
 
 async def reserve(
-    conn: asyncpg.Connection,
-    redemption_id: Any,
-    copayment_id: Any,
+    session: AsyncSession,
+    redemption_id: uuid.UUID,
+    copayment_id: uuid.UUID,
     *,
     key: str,
     amount_fen: int | None,
@@ -66,68 +101,68 @@ async def reserve(
     """Record a refund (None amount: all that is left) of a co-payment whose redemption and
     co-payment rows the caller has locked, in that order. Returns the key when Stripe still
     has to make it, None when nothing is left to send (nothing to refund, or cash)."""
-    await repo.lock_redemption(conn, redemption_id)  # already held: no new wait
-    c = await repo.by_id(conn, copayment_id)
-    left = int(c["captured_fen"]) - int(c["refunded_fen"]) - int(c["refund_pending_fen"])
+    await repo.lock_redemption(session, redemption_id)  # already held: no new wait
+    c = await repo.by_id(session, copayment_id)
+    if c is None:
+        raise CopayNotFound(field="copayment_id")
+    left = c.captured_fen - c.refunded_fen - c.refund_pending_fen
     amount = left if amount_fen is None else amount_fen
     if amount > left:
         raise RefundTooLarge(field="amount_fen", details={"refundable_fen": left})
     if amount <= 0:
         return None
-    if c["method"] == "cash":
-        await repo.record_refund(conn, key, c["id"], amount, status="succeeded", reason=reason)
-        await repo.add_refund(conn, c["id"], amount)
+    if c.method == "cash":
+        await repo.record_refund(session, key, c.id, amount, status="succeeded", reason=reason)
+        await repo.add_refund(session, c.id, amount)
         return None
-    await repo.record_refund(conn, key, c["id"], amount, status="pending", reason=reason)
-    await repo.add_pending_refund(conn, c["id"], amount)
+    await repo.record_refund(session, key, c.id, amount, status="pending", reason=reason)
+    await repo.add_pending_refund(session, c.id, amount)
     return key
 
 
-async def reserve_for_void(conn: asyncpg.Connection, redemption_id: uuid.UUID) -> str | None:
+async def reserve_for_void(session: AsyncSession, redemption_id: uuid.UUID) -> str | None:
     """(Inside the void's transaction, redemption and voucher already locked.) Promise the
     refund of whatever the co-payment has left; a retried void promises nothing more."""
-    c = await repo.by_redemption(conn, redemption_id, lock=True)
-    if c is None or await repo.refund_by_key(conn, f"void:{redemption_id}") is not None:
+    c = await repo.by_redemption(session, redemption_id, lock=True)
+    if c is None or await repo.refund_by_key(session, f"void:{redemption_id}") is not None:
         return None
     return await reserve(
-        conn, redemption_id, c["id"], key=f"void:{redemption_id}", amount_fen=None, reason="void"
+        session, redemption_id, c.id, key=f"void:{redemption_id}", amount_fen=None, reason="void"
     )
 
 
 async def request(
-    pool: asyncpg.Pool,
+    db: Database,
     gateway: StripeGateway,
     copayment_id: uuid.UUID,
     *,
     provider_id: str,
     amount_fen: int | None,
     idempotency_key: str,
-) -> tuple[dict[str, Any], bool]:
+) -> tuple[CopaymentRead, bool]:
     """A provider refunds part or all of a co-payment. The same key and amount answer the
     same and refund nothing more; another amount (or co-payment) under the key is
     IDEMPOTENCY_KEY_REUSED. Returns the co-payment and whether the refund is done (False:
     recorded, Stripe will be asked again until it confirms)."""
-    async with pool.acquire() as conn, conn.transaction():
-        c0 = await repo.by_id(conn, copayment_id, lock=False)
-        if c0 is None or c0["provider_id"] != provider_id:
+    async with db.unit_of_work() as session:
+        c0 = await repo.by_id(session, copayment_id, lock=False)
+        if c0 is None or c0.provider_id != provider_id:
             raise CopayNotFound(field="copayment_id")
-        await repo.lock_redemption(conn, c0["redemption_id"])
-        await repo.by_id(conn, copayment_id)
-        seen = await repo.refund_by_key(conn, idempotency_key)
+        await repo.lock_redemption(session, c0.redemption_id)
+        await repo.by_id(session, copayment_id)
+        seen = await repo.refund_by_key(session, idempotency_key)
         if seen is not None:
-            if seen["copayment_id"] != copayment_id or (
-                amount_fen is not None and int(seen["amount_fen"]) != amount_fen
+            if seen.copayment_id != copayment_id or (
+                amount_fen is not None and seen.amount_fen != amount_fen
             ):
-                raise Conflict(
-                    "This idempotency key was used for another refund.",
-                    code="IDEMPOTENCY_KEY_REUSED",
-                    field="idempotency_key",
+                raise IdempotencyKeyReused(
+                    "This idempotency key was used for another refund.", field="idempotency_key"
                 )
-            todo = idempotency_key if seen["status"] == "pending" else None
+            todo = idempotency_key if seen.status == "pending" else None
         else:
             todo = await reserve(
-                conn,
-                c0["redemption_id"],
+                session,
+                c0.redemption_id,
                 copayment_id,
                 key=idempotency_key,
                 amount_fen=amount_fen,
@@ -135,51 +170,50 @@ async def request(
             )
     done = True
     if todo is not None:
-        done = await try_process(pool, gateway, todo) == "succeeded"
-    async with pool.acquire() as conn:
-        return read(await repo.by_id(conn, copayment_id, lock=False)), done
+        done = await try_process(db, gateway, todo) == "succeeded"
+    async with db.unit_of_work() as session:
+        c = await repo.by_id(session, copayment_id, lock=False)
+    if c is None:  # pragma: no cover - a co-payment is never deleted
+        raise CopayNotFound(field="copayment_id")
+    return copayment_read(c), done
 
 
-async def process(pool: asyncpg.Pool, gateway: StripeGateway, key: str) -> str:
+async def _refund_failed(db: Database, key: str, retry_in_s: float, error: str) -> None:
+    async with db.unit_of_work() as session:
+        await repo.refund_failed(session, key, retry_in_s, error)
+
+
+async def process(db: Database, gateway: StripeGateway, key: str) -> str:
     """One attempt at Stripe for a pending refund: 'succeeded' (only once Stripe says the
     refund succeeded), 'pending' (another worker holds it, it is not due, or Stripe's refund
     is itself pending or failed) — or StripeUnavailable, the refund staying pending."""
-    async with pool.acquire() as conn:
-        lease = await repo.lease_refund(conn, key, LEASE_S)
+    async with db.unit_of_work() as session:
+        lease = await repo.lease_refund(session, key, LEASE_S)
     if lease is None:
-        async with pool.acquire() as conn:
-            row = await repo.refund_by_key(conn, key)
-        return row["status"] if row is not None else "missing"
-    pi = lease["stripe_payment_intent_id"]
+        async with db.unit_of_work() as session:
+            row = await repo.refund_by_key(session, key)
+        return row.status if row is not None else "missing"
+    pi = lease.stripe_payment_intent_id or ""
     try:
         refund = None
-        if lease["attempts"] > 1:
+        if lease.attempts > 1:
             refund = await gateway.find_refund(pi, METADATA_KEY, key)
         if refund is None:
             refund = await gateway.refund(
-                pi, int(lease["amount_fen"]), f"copay_refund:{key}", metadata={METADATA_KEY: key}
+                pi, lease.amount_fen, f"copay_refund:{key}", metadata={METADATA_KEY: key}
             )
     except StripeUnavailable as exc:
         cause = exc.__cause__
-        async with pool.acquire() as conn:
-            await repo.refund_failed(
-                conn, key, retry_delay_s(lease["attempts"]), type(cause or exc).__name__
-            )
+        await _refund_failed(db, key, retry_delay_s(lease.attempts), type(cause or exc).__name__)
         raise
     except StripeRefused as exc:
         # Stripe said no (the intent is gone, disputed, refunded in its dashboard): not
         # retried soon, kept pending with the reason and logged for a person.
-        log.error(
-            "co-payment refund refused by Stripe (%s); needs a person",
-            exc.details.get("stripe_code"),
+        stripe_code = (exc.details or {}).get("stripe_code")
+        log.error("co-payment refund refused by Stripe (%s); needs a person", stripe_code)
+        await _refund_failed(
+            db, key, retry_delay_s(MAX_ATTEMPTS_DELAY), f"STRIPE_REFUSED: {stripe_code}"
         )
-        async with pool.acquire() as conn:
-            await repo.refund_failed(
-                conn,
-                key,
-                retry_delay_s(MAX_ATTEMPTS_DELAY),
-                f"STRIPE_REFUSED: {exc.details.get('stripe_code')}",
-            )
         return "pending"
     status = getattr(refund, "status", None) or "unknown"
     if status != "succeeded":
@@ -193,55 +227,57 @@ async def process(pool: asyncpg.Pool, gateway: StripeGateway, key: str) -> str:
             refund.id,
             status,
         )
-        async with pool.acquire() as conn:
-            await repo.refund_failed(
-                conn, key, retry_delay_s(lease["attempts"]), f"STRIPE_REFUND_{status.upper()}"
-            )
+        await _refund_failed(
+            db, key, retry_delay_s(lease.attempts), f"STRIPE_REFUND_{status.upper()}"
+        )
         return "pending"
-    async with pool.acquire() as conn, conn.transaction():
-        c = await repo.by_id(conn, lease["copayment_id"])
-        row = await repo.refund_by_key(conn, key, lock=True)
-        if row["status"] == "pending":
-            await repo.complete_refund(conn, key, refund.id)
-            await repo.add_refund(conn, c["id"], int(row["amount_fen"]), from_pending=True)
-            r = await repo.payload_source(conn, c["redemption_id"])
-            await repo.enqueue(conn, "copay.refunded", payload(r, c, int(row["amount_fen"])))
+    async with db.unit_of_work() as session:
+        c = await repo.by_id(session, lease.copayment_id)
+        row = await repo.refund_by_key(session, key, lock=True)
+        if c is not None and row is not None and row.status == "pending":
+            await repo.complete_refund(session, key, refund.id)
+            await repo.add_refund(session, c.id, row.amount_fen, from_pending=True)
+            r = await repo.payload_source(session, c.redemption_id)
+            if r is not None:
+                await outbox_repo.enqueue(
+                    session, "copay.refunded", event_payload(r, c, row.amount_fen)
+                )
     return "succeeded"
 
 
-async def try_process(pool: asyncpg.Pool, gateway: StripeGateway, key: str) -> str:
+async def try_process(db: Database, gateway: StripeGateway, key: str) -> str:
     """`process`, with Stripe's silence recorded and left to the retry loop."""
     try:
-        return await process(pool, gateway, key)
+        return await process(db, gateway, key)
     except StripeUnavailable:
         log.warning("co-payment refund pending: Stripe did not answer; will retry")
         return "pending"
 
 
 async def process_for_copayment(
-    pool: asyncpg.Pool, gateway: StripeGateway, copayment_id: uuid.UUID
+    db: Database, gateway: StripeGateway, copayment_id: uuid.UUID
 ) -> None:
-    async with pool.acquire() as conn:
-        keys = await repo.pending_refund_keys(conn, limit=100, copayment_id=copayment_id)
+    async with db.unit_of_work() as session:
+        keys = await repo.pending_refund_keys(session, limit=100, copayment_id=copayment_id)
     for key in keys:
-        await try_process(pool, gateway, key)
+        await try_process(db, gateway, key)
 
 
 async def process_for_redemption(
-    pool: asyncpg.Pool, gateway: StripeGateway, redemption_id: uuid.UUID
+    db: Database, gateway: StripeGateway, redemption_id: uuid.UUID
 ) -> None:
     """After a void commits: send its refund to Stripe now if Stripe answers."""
-    async with pool.acquire() as conn:
-        c = await repo.by_redemption(conn, redemption_id)
+    async with db.unit_of_work() as session:
+        c = await repo.by_redemption(session, redemption_id)
     if c is not None:
-        await process_for_copayment(pool, gateway, c["id"])
+        await process_for_copayment(db, gateway, c.id)
 
 
-async def retry_due(pool: asyncpg.Pool, gateway: StripeGateway, limit: int = 100) -> int:
+async def retry_due(db: Database, gateway: StripeGateway, limit: int = 100) -> int:
     """Send every pending refund that is due; how many Stripe confirmed."""
-    async with pool.acquire() as conn:
-        keys = await repo.pending_refund_keys(conn, limit=limit)
+    async with db.unit_of_work() as session:
+        keys = await repo.pending_refund_keys(session, limit=limit)
     done = 0
     for key in keys:
-        done += await try_process(pool, gateway, key) == "succeeded"
+        done += await try_process(db, gateway, key) == "succeeded"
     return done

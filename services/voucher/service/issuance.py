@@ -18,32 +18,33 @@ How a run keeps money exact (docs/architecture.md "Ledger budget"):
 from __future__ import annotations
 
 import logging
-import re
 import uuid
 from dataclasses import dataclass
-from datetime import date, datetime
-from typing import Any
-from zoneinfo import ZoneInfo
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.db import Database
+from services.common.errors import AppError
 from services.common.ids import new_uuid
 from services.common.regions import significant_prefix
-from services.common.settings import get_common_settings
-from services.voucher.clients import BudgetExceeded, LedgerClient
+from services.voucher.clients import LedgerClient
 from services.voucher.errors import (
-    InvalidPeriod,
+    BudgetExceeded,
     IssuanceRunNotFound,
     LedgerRefused,
     LedgerUnavailable,
 )
+from services.voucher.models import CashBenefit, IssuanceRun, Voucher
 from services.voucher.repository import issuance as repo
-from services.voucher.schemas.programs import SPEND_SCOPE_DIGITS
+from services.voucher.schemas.issuance import ExpiryResult
+from services.voucher.schemas.programs import SPEND_SCOPE_DIGITS, ProgramConfig
 from services.voucher.service import programs as program_service
 from services.voucher.service.assessment import add_months
-from services.voucher.service.beneficiaries import check_region
+from services.voucher.service.identity import check_region
+from services.voucher.service.periods import current_period, parse_period, tz, window
 
 log = logging.getLogger("yiyang.voucher.issuance")
-_PERIOD = re.compile(r"^([0-9]{4})-(0[1-9]|1[0-2])$")
 
 
 @dataclass(frozen=True)
@@ -56,63 +57,67 @@ class RunResult:
     failed: int
 
 
-def tz() -> ZoneInfo:
-    return ZoneInfo(get_common_settings().timezone)
-
-
-def parse_period(period: str) -> date:
-    match = _PERIOD.match(period or "")
-    if not match:
-        raise InvalidPeriod(field="period")
-    return date(int(match.group(1)), int(match.group(2)), 1)
-
-
-def current_period(now: datetime | None = None) -> str:
-    local = (now or datetime.now(tz())).astimezone(tz())
-    return f"{local.year:04d}-{local.month:02d}"
-
-
-def window(period: str) -> tuple[datetime, datetime]:
-    """A monthly voucher is valid from the first instant of the calendar month (Asia/Shanghai)
-    to the first instant of the next one (exclusive): no carry-over."""
-    first = parse_period(period)
-    nxt = add_months(first, 1)
-    zone = tz()
-    return (
-        datetime(first.year, first.month, 1, tzinfo=zone),
-        datetime(nxt.year, nxt.month, 1, tzinfo=zone),
+def _scope(
+    config: ProgramConfig,
+    code: str,
+    period: str,
+    region_code: str,
+    only_ids: list[uuid.UUID] | None,
+) -> repo.EligibilityScope:
+    on = parse_period(period)
+    rule = config.eligibility
+    return repo.EligibilityScope(
+        program_code=code,
+        period=period,
+        region_like=significant_prefix(region_code) + "%",
+        grades=list(rule.grades),
+        on=on,
+        born_by=add_months(on, -12 * rule.min_age),
+        dibao_required=rule.dibao_required,
+        care_settings=[s for s in rule.care_settings if s in config.settings],
+        region_likes=[significant_prefix(r) + "%" for r in rule.regions],
+        only_ids=only_ids,
     )
 
 
-def _eligibility_params(
-    config: Any, code: str, period: str, region_code: str, only_ids: list[uuid.UUID] | None
-) -> dict[str, Any]:
-    on = parse_period(period)
-    rule = config.eligibility
-    settings = [s for s in rule.care_settings if s in config.settings]
-    return {
-        "prefix": significant_prefix(region_code) + "%",
-        "grades": list(rule.grades),
-        "on": on,
-        "born_by": add_months(on, -12 * rule.min_age),
-        "dibao_required": rule.dibao_required,
-        "settings": settings,
-        "region_likes": [significant_prefix(r) + "%" for r in rule.regions],
-        "only_ids": only_ids,
-        "program_code": code,
-        "period": period,
-    }
-
-
 def _chunks(
-    rows: list[tuple[uuid.UUID, str, str]], size: int
-) -> list[tuple[str, list[tuple[uuid.UUID, str]]]]:
-    out: list[tuple[str, list[tuple[uuid.UUID, str]]]] = []
-    for bid, region, setting in rows:
-        if not out or out[-1][0] != region or len(out[-1][1]) >= size:
-            out.append((region, []))
-        out[-1][1].append((bid, setting))
+    people: list[repo.PendingPerson], size: int
+) -> list[tuple[str, list[repo.PendingPerson]]]:
+    """Cut the people (ordered by region) into chunks of at most `size`, one region each."""
+    out: list[tuple[str, list[repo.PendingPerson]]] = []
+    for person in people:
+        if not out or out[-1][0] != person.region_code or len(out[-1][1]) >= size:
+            out.append((person.region_code, []))
+        out[-1][1].append(person)
     return out
+
+
+def _terms(
+    program: program_service.LoadedProgram,
+    period: str,
+    budget_region_code: str,
+    shares: dict[str, int],
+) -> repo.VoucherTerms:
+    config = program.config
+    valid_from, valid_until = window(period)
+    return repo.VoucherTerms(
+        program_code=program.code,
+        program_version=program.version,
+        period=period,
+        valid_from=valid_from,
+        valid_until=valid_until,
+        budget_region_code=budget_region_code,
+        ratio_bp={s: rule.ratio_bp for s, rule in config.settings.items()},
+        categories={s: list(rule.categories) for s, rule in config.settings.items()},
+        per_use_fen=config.per_use_fen,
+        per_txn_cap_fen=config.per_txn_cap_fen,
+        day_cap_fen=config.day_cap_fen,
+        day_limit_count=config.day_limit_count,
+        funding_shares=shares,
+        allowed_kinds=list(config.allowed_kinds),
+        priority=config.priority,
+        spend_digits=SPEND_SCOPE_DIGITS[config.spend_scope],
+    )
 
 
 class IssuanceEngine:
@@ -136,7 +141,7 @@ class IssuanceEngine:
     ) -> RunResult:
         parse_period(period)
         check_region(region_code)
-        async with self.db.sessionmaker() as session:
+        async with self.db.unit_of_work(readonly=True) as session:
             program = await program_service.get(session, program_code)
         lock_conn = await self.db.engine.connect()
         lock_conn = await lock_conn.execution_options(isolation_level="AUTOCOMMIT")
@@ -167,23 +172,23 @@ class IssuanceEngine:
         run_id: uuid.UUID,
     ) -> RunResult:
         config = program.config
-        table = "cash_benefit" if config.kind == "cash_benefit" else "voucher"
-        params = _eligibility_params(config, program.code, period, region_code, only_ids)
-        async with self.db.sessionmaker() as session, session.begin():
+        table: type[Voucher] | type[CashBenefit] = (
+            CashBenefit if config.kind == "cash_benefit" else Voucher
+        )
+        scope = _scope(config, program.code, period, region_code, only_ids)
+        async with self.db.unit_of_work() as session:
             await repo.insert_run(
                 session,
-                {
-                    "id": run_id,
-                    "program_code": program.code,
-                    "program_version": program.version,
-                    "period": period,
-                    "region_code": region_code,
-                    "trigger": trigger,
-                    "created_by": who,
-                },
+                id=run_id,
+                program_code=program.code,
+                program_version=program.version,
+                period=period,
+                region_code=region_code,
+                trigger=trigger,
+                created_by=who,
             )
             open_chunks = await repo.open_chunks(session, program.code, period)
-            await repo.mark_runs_resumed(session, [c["run_id"] for c in open_chunks], run_id)
+            await repo.mark_runs_resumed(session, [c.run_id for c in open_chunks], run_id)
         # 1. finish what a dead run left half done (same keys: the ledger commits nothing new)
         issued = failed = 0
         exhausted: set[str] = set()
@@ -191,37 +196,37 @@ class IssuanceEngine:
             n, refused = await self._settle_chunk(run_id, program, period, chunk)
             issued += n
             if refused:
-                failed += len(chunk["beneficiary_ids"])
-                exhausted.add(chunk["region_code"])
+                failed += len(chunk.beneficiary_ids)
+                exhausted.add(chunk.region_code)
         # 2. count the scope, then issue to everyone still without one
-        async with self.db.sessionmaker() as session, session.begin():
-            eligible, already = await repo.count_eligible(session, table, params)
-            todo = await repo.pending(session, table, params)
+        async with self.db.unit_of_work() as session:
+            eligible, already = await repo.count_eligible(session, table, scope)
+            todo = await repo.pending(session, table, scope)
             seq = await repo.max_seq(session, run_id)
             await repo.set_counts(session, run_id, eligible, max(already - issued, 0))
         skipped = max(already - issued, 0)
+        face_fen: dict[str, int] = {s: rule.face_fen for s, rule in config.settings.items()}
         for region, members in _chunks(todo, self.chunk_size):
             if region in exhausted:
                 failed += len(members)
-                async with self.db.sessionmaker() as session, session.begin():
+                async with self.db.unit_of_work() as session:
                     await repo.add_progress(session, run_id, failed=len(members))
                 continue
             seq += 1
-            chunk = {
-                "id": new_uuid(),
-                "run_id": run_id,
-                "seq": seq,
-                "program_code": program.code,
-                "period": period,
-                "region_code": region,
-                "idempotency_key": f"issuance:{run_id}:{seq}",
-                "beneficiary_ids": [m[0] for m in members],
-                "amounts_fen": [config.settings[m[1]].face_fen for m in members],
-            }
-            chunk["amount_fen"] = sum(chunk["amounts_fen"])
-            chunk["funding_shares"] = dict(config.funding_shares)
-            async with self.db.sessionmaker() as session, session.begin():
-                await repo.insert_chunk(session, chunk)  # the intent, before the ledger
+            amounts = [face_fen[m.care_setting] for m in members]
+            chunk = repo.ChunkIntent(
+                id=new_uuid(),
+                run_id=run_id,
+                seq=seq,
+                region_code=region,
+                idempotency_key=f"issuance:{run_id}:{seq}",
+                beneficiary_ids=[m.id for m in members],
+                amounts_fen=amounts,
+                amount_fen=sum(amounts),
+                funding_shares=dict(config.funding_shares),
+            )
+            async with self.db.unit_of_work() as session:
+                await repo.insert_chunk(session, program.code, period, chunk)  # the intent first
             n, refused = await self._settle_chunk(run_id, program, period, chunk)
             issued += n
             if refused:
@@ -229,7 +234,7 @@ class IssuanceEngine:
                 exhausted.add(region)
         status = "budget_exhausted" if exhausted else "completed"
         message = f"budget exhausted in {len(exhausted)} region(s)" if exhausted else None
-        async with self.db.sessionmaker() as session, session.begin():
+        async with self.db.unit_of_work() as session:
             await repo.finish_run(session, run_id, status, message)
         return RunResult(run_id, status, eligible, issued, skipped, failed)
 
@@ -238,33 +243,33 @@ class IssuanceEngine:
         run_id: uuid.UUID,
         program: program_service.LoadedProgram,
         period: str,
-        chunk: dict[str, Any],
+        chunk: repo.ChunkIntent,
     ) -> tuple[int, bool]:
         """Ask the ledger to commit a chunk's budget (by its key), then write what it paid
         for. Returns (written, refused)."""
         config = program.config
         try:
             commitment = await self.ledger.commit(
-                idempotency_key=chunk["idempotency_key"],
+                idempotency_key=chunk.idempotency_key,
                 purpose="cash_benefit" if config.kind == "cash_benefit" else "voucher",
                 program_code=program.code,
-                region_code=chunk["region_code"],
+                region_code=chunk.region_code,
                 period=period,
-                amount_fen=int(chunk["amount_fen"]),
-                count=len(chunk["beneficiary_ids"]),
-                funding_shares=chunk.get("funding_shares") or config.funding_shares,
+                amount_fen=chunk.amount_fen,
+                count=len(chunk.beneficiary_ids),
+                funding_shares=chunk.funding_shares or config.funding_shares,
             )
         except BudgetExceeded:
-            async with self.db.sessionmaker() as session, session.begin():
-                await repo.refuse_chunk(session, chunk["id"])
+            async with self.db.unit_of_work() as session:
+                await repo.refuse_chunk(session, chunk.id)
                 await repo.add_progress(
-                    session, run_id, failed=len(chunk["beneficiary_ids"]), chunks=1
+                    session, run_id, failed=len(chunk.beneficiary_ids), chunks=1
                 )
             return 0, True
         except LedgerUnavailable:
             # No answer: the ledger may or may not have committed. The intent stays open and
             # the next run asks again with the same key.
-            async with self.db.sessionmaker() as session, session.begin():
+            async with self.db.unit_of_work() as session:
                 await repo.finish_run(
                     session,
                     run_id,
@@ -276,7 +281,7 @@ class IssuanceEngine:
             if (refusal.details or {}).get("ledger_code") == "IDEMPOTENCY_KEY_REUSED":
                 # The key was used with another body: what it committed is unknown here, so
                 # the chunk stays open for a person to look at; never marked refused.
-                async with self.db.sessionmaker() as session, session.begin():
+                async with self.db.unit_of_work() as session:
                     await repo.finish_run(
                         session,
                         run_id,
@@ -285,10 +290,10 @@ class IssuanceEngine:
                     )
                 raise
             # A definitive refusal, recorded by the ledger under the key: nothing committed.
-            async with self.db.sessionmaker() as session, session.begin():
-                await repo.refuse_chunk(session, chunk["id"])
+            async with self.db.unit_of_work() as session:
+                await repo.refuse_chunk(session, chunk.id)
                 await repo.add_progress(
-                    session, run_id, failed=len(chunk["beneficiary_ids"]), chunks=1
+                    session, run_id, failed=len(chunk.beneficiary_ids), chunks=1
                 )
                 await repo.finish_run(
                     session, run_id, "interrupted", f"the ledger refused: {refusal.code}"
@@ -304,14 +309,14 @@ class IssuanceEngine:
         run_id: uuid.UUID,
         program: program_service.LoadedProgram,
         period: str,
-        chunk: dict[str, Any],
+        chunk: repo.ChunkIntent,
         commitment_id: str,
         budget_region_code: str,
     ) -> int:
         config = program.config
-        n = len(chunk["beneficiary_ids"])
-        shares = chunk.get("funding_shares") or config.funding_shares
-        async with self.db.sessionmaker() as session, session.begin():
+        n = len(chunk.beneficiary_ids)
+        shares = chunk.funding_shares or config.funding_shares
+        async with self.db.unit_of_work() as session:
             if config.kind == "cash_benefit":
                 written = await repo.insert_cash_benefits(
                     session,
@@ -325,62 +330,77 @@ class IssuanceEngine:
                     funding_shares=shares,
                 )
             else:
-                valid_from, valid_until = window(period)
                 written = await repo.insert_vouchers(
                     session,
                     run_id=run_id,
                     chunk=chunk,
                     voucher_ids=[new_uuid() for _ in range(n)],
-                    program_code=program.code,
-                    program_version=program.version,
-                    period=period,
-                    valid_from=valid_from,
-                    valid_until=valid_until,
-                    budget_region_code=budget_region_code,
-                    settings={k: v.model_dump(mode="json") for k, v in config.settings.items()},
-                    snapshot={
-                        "per_use_fen": config.per_use_fen,
-                        "per_txn_cap_fen": config.per_txn_cap_fen,
-                        "day_cap_fen": config.day_cap_fen,
-                        "day_limit_count": config.day_limit_count,
-                        "funding_shares": shares,
-                        "allowed_kinds": list(config.allowed_kinds),
-                        "priority": config.priority,
-                        "spend_digits": SPEND_SCOPE_DIGITS[config.spend_scope],
-                    },
+                    terms=_terms(program, period, budget_region_code, shares),
                 )
-            await repo.complete_chunk(session, chunk["id"], commitment_id, budget_region_code)
+            await repo.complete_chunk(session, chunk.id, commitment_id, budget_region_code)
             await repo.add_progress(session, run_id, issued=written, skipped=n - written, chunks=1)
         if written < n:
             # Only possible if a voucher was written outside a run; its budget was committed
             # twice, which reconciliation will show. Counted, never hidden.
-            log.warning("issuance chunk %s: %d of %d already issued", chunk["id"], n - written, n)
+            log.warning("issuance chunk %s: %d of %d already issued", chunk.id, n - written, n)
         return written
 
 
-async def find_run(session: Any, run_id: uuid.UUID) -> dict[str, Any] | None:
+async def first_month(
+    engine: IssuanceEngine, ids: list[uuid.UUID], programs: set[str], region_code: str, who: str
+) -> tuple[set[str], set[str]]:
+    """Issue the current month of each program to newly enrolled people at once (their
+    enrolment is already committed). A program the ledger cannot fund now is reported as
+    pending; the month's issuance run picks those people up later. -> (done, pending)."""
+    done: set[str] = set()
+    pending: set[str] = set()
+    for code in sorted(programs):
+        try:
+            result = await engine.run(
+                program_code=code,
+                period=current_period(),
+                region_code=region_code,
+                who=who,
+                trigger="enrolment",
+                only_ids=ids,
+            )
+        except AppError as exc:
+            log.warning("first-month issuance of %s deferred: %s", code, exc.code)
+            pending.add(code)
+            continue
+        except Exception as exc:
+            log.error("first-month issuance of %s failed: %s", code, type(exc).__name__)
+            pending.add(code)
+            continue
+        (pending if result.failed else done).add(code)
+    return done, pending
+
+
+async def find_run(session: AsyncSession, run_id: uuid.UUID) -> IssuanceRun | None:
     return await repo.get_run(session, run_id)
 
 
-async def get_run(session: Any, run_id: uuid.UUID) -> dict[str, Any]:
-    row = await repo.get_run(session, run_id)
-    if row is None:
+async def get_run(session: AsyncSession, run_id: uuid.UUID) -> IssuanceRun:
+    run = await repo.get_run(session, run_id)
+    if run is None:
         raise IssuanceRunNotFound(field="run_id")
-    return row
+    return run
 
 
 async def expire_lapsed(
     db: Database, now: datetime | None = None, batch: int = 5000
-) -> dict[str, int]:
+) -> ExpiryResult:
     """Lapse every voucher whose window has ended and release its unused balance to the
     budget (`voucher.expired` events), in batches, each its own transaction."""
     now = now or datetime.now(tz())
-    totals = {"expired": 0, "events": 0, "released_fen": 0}
+    total = ExpiryResult(expired=0, events=0, released_fen=0)
     while True:
-        async with db.sessionmaker() as session, session.begin():
+        async with db.unit_of_work() as session:
             expired, events, released = await repo.expire_due(session, now, batch)
-        totals["expired"] += expired
-        totals["events"] += events
-        totals["released_fen"] += released
+        total = ExpiryResult(
+            expired=total.expired + expired,
+            events=total.events + events,
+            released_fen=total.released_fen + released,
+        )
         if expired < batch:
-            return totals
+            return total

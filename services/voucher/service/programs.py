@@ -9,19 +9,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.common.regions import region_covers
 from services.voucher.errors import (
     InvalidProgramConfig,
     ProgramNotFound,
     ProgramVersionConflict,
 )
+from services.voucher.models import Beneficiary, Program, ProgramVersion
 from services.voucher.repository import programs as repo
 from services.voucher.schemas.programs import ProgramConfig, SettingRule
+from services.voucher.service.eligibility import is_eligible
 
 DISABILITY = "disability_subsidy"
 MEAL = "meal_assistance"
@@ -116,25 +116,22 @@ async def ensure_defaults(session: AsyncSession, who: str = "system:defaults") -
     return created
 
 
-def _loaded(row: dict[str, Any]) -> LoadedProgram:
-    return LoadedProgram(row["code"], row["version"], ProgramConfig.model_validate(row["config"]))
+def _loaded(row: Program) -> LoadedProgram:
+    return LoadedProgram(row.code, row.version, ProgramConfig.model_validate(row.config))
 
 
 async def get(session: AsyncSession, code: str) -> LoadedProgram:
-    row = await repo.get_program(session, code)
-    if row is None:
-        raise ProgramNotFound(field="program_code")
-    return _loaded(row)
+    return _loaded(await get_row(session, code))
 
 
-async def get_row(session: AsyncSession, code: str) -> dict[str, Any]:
+async def get_row(session: AsyncSession, code: str) -> Program:
     row = await repo.get_program(session, code)
     if row is None:
         raise ProgramNotFound(field="program_code")
     return row
 
 
-async def list_rows(session: AsyncSession) -> list[dict[str, Any]]:
+async def list_rows(session: AsyncSession) -> list[Program]:
     return await repo.list_programs(session)
 
 
@@ -142,7 +139,7 @@ async def all_programs(session: AsyncSession) -> list[LoadedProgram]:
     return [_loaded(r) for r in await repo.list_programs(session)]
 
 
-async def history(session: AsyncSession, code: str) -> list[dict[str, Any]]:
+async def history(session: AsyncSession, code: str) -> list[ProgramVersion]:
     await get_row(session, code)
     return await repo.list_versions(session, code)
 
@@ -154,24 +151,23 @@ async def update(
     reason: str,
     who: str,
     expected_version: int | None = None,
-) -> dict[str, Any]:
+) -> Program:
     """Write a new version of a program (the row lock orders concurrent editors)."""
     row = await repo.get_program(session, code, lock=True)
     if row is None:
         raise ProgramNotFound(field="program_code")
-    if expected_version is not None and expected_version != row["version"]:
+    if expected_version is not None and expected_version != row.version:
         raise ProgramVersionConflict(
-            field="expected_version", details={"current_version": row["version"]}
+            field="expected_version", details={"current_version": row.version}
         )
     try:
         config = ProgramConfig.model_validate(config.model_dump())
     except ValidationError as exc:  # pragma: no cover - the request model already checked
         raise InvalidProgramConfig(field="config") from exc
-    version = row["version"] + 1
     await repo.save_new_version(
         session,
         code,
-        version,
+        row.version + 1,
         config.name,
         config.kind,
         config.model_dump(mode="json"),
@@ -181,54 +177,20 @@ async def update(
     return await get_row(session, code)
 
 
-# --- eligibility ---------------------------------------------------------------------------
-
-
-def age_on(birth_on: date, day: date) -> int:
-    return day.year - birth_on.year - ((day.month, day.day) < (birth_on.month, birth_on.day))
-
-
-def is_eligible(
-    config: ProgramConfig,
-    *,
-    birth_on: date,
-    grade: int | None,
-    grade_valid_until: date | None,
-    dibao: bool,
-    care_setting: str,
-    region_code: str,
-    status: str,
-    on: date,
-) -> bool:
-    """The program's eligibility rule for one person on one day (the period's first day)."""
-    rule = config.eligibility
-    if status != "active" or grade is None or grade_valid_until is None:
-        return False
-    if grade_valid_until < on or grade not in rule.grades:
-        return False
-    if age_on(birth_on, on) < rule.min_age:
-        return False
-    if rule.dibao_required and not dibao:
-        return False
-    if care_setting not in rule.care_settings or care_setting not in config.settings:
-        return False
-    return not (rule.regions and not any(region_covers(r, region_code) for r in rule.regions))
-
-
-async def eligible_codes(session: AsyncSession, row: dict[str, Any], on: date) -> list[str]:
+async def eligible_codes(session: AsyncSession, person: Beneficiary, on: date) -> list[str]:
     """The programs a stored beneficiary is eligible for on a day."""
     return [
         p.code
         for p in await all_programs(session)
         if is_eligible(
             p.config,
-            birth_on=row["birth_on"],
-            grade=row["grade"],
-            grade_valid_until=row["grade_valid_until"],
-            dibao=row["dibao"],
-            care_setting=row["care_setting"],
-            region_code=row["region_code"],
-            status=row["status"],
+            birth_on=person.birth_on,
+            grade=person.grade,
+            grade_valid_until=person.grade_valid_until,
+            dibao=person.dibao,
+            care_setting=person.care_setting,
+            region_code=person.region_code,
+            status=person.status,
             on=on,
         )
     ]

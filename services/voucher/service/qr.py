@@ -18,7 +18,7 @@ BORDER = 4  # the quiet zone the standard asks for, in modules
 SCALE = 6  # pixels per module
 
 
-def _symbol(text: str) -> qrcode.QRCode:  # type: ignore[type-arg]
+def _symbol(text: str) -> qrcode.QRCode:
     qr = qrcode.QRCode(error_correction=ERROR_CORRECT_M, box_size=SCALE, border=BORDER)
     qr.add_data(text)
     qr.make(fit=True)

@@ -1,9 +1,10 @@
 """The redemption rule (pure: no SQL, no FastAPI), and the refusals it can give.
 
-The statement in repository/redemption.py computes exactly the same thing inside the one
-UPDATE that locks the voucher; tests/voucher/redeem checks the two agree on generated cases.
-When that statement finds nothing to do, the cold path loads the voucher and asks this module
-why, so a refusal's code always comes from the rule written here.
+The statement in repository/redemption.py (`REDEEM`) computes exactly the same thing inside
+the one UPDATE that locks the voucher; tests/voucher/redeem/test_rule_matches_sql.py checks the
+two agree on generated cases. When that statement finds nothing to do, the cold path loads the
+voucher and asks this module why, so a refusal's code always comes from the rule written here.
+The refusals are classes of the error catalogue (services/voucher/errors.py).
 """
 
 from __future__ import annotations
@@ -13,39 +14,21 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
+from services.common.errors import AppError
 from services.common.regions import significant_prefix
-from services.voucher.errors import RedemptionRefused
+from services.voucher.errors import (
+    BillTooSmall,
+    DailyLimitReached,
+    InvalidAmount,
+    ProviderOutOfArea,
+    RedemptionClaimed,
+    VoidWindowClosed,
+    VoucherExhausted,
+)
 from services.voucher.schemas.programs import SPEND_SCOPE_DIGITS
 
 BASIS_POINTS = 10_000
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-
-
-def refused(
-    code: str, message: str, *, field: str | None = None, status_code: int = 422
-) -> RedemptionRefused:
-    return RedemptionRefused(message, code=code, field=field, status_code=status_code)
-
-
-# The stable codes of every refusal (documented in docs/voucher-redemption.md).
-REFUSALS = {
-    "TOKEN_INVALID": "The code is not a valid Yiyang code.",
-    "TOKEN_EXPIRED": "The code has expired; show a fresh one.",
-    "TOKEN_USED": "This code was already used; show a fresh one.",
-    "PIN_REQUIRED": "This card needs its PIN.",
-    "PIN_INCORRECT": "The PIN is not correct.",
-    "CARD_LOCKED": "The card is locked after too many wrong PINs.",
-    "CARD_NOT_VALID": "The card has been replaced or is unknown.",
-    "BENEFICIARY_NOT_ACTIVE": "The person's vouchers are frozen (suspended, moved or deceased).",
-    "NO_USABLE_VOUCHER": "No active voucher of this person can pay for this service here today.",
-    "VOUCHER_EXHAUSTED": "The voucher has no balance left.",
-    "DAILY_LIMIT_REACHED": "The voucher's limit for today has been reached.",
-    "BILL_TOO_SMALL": "The bill is too small for this subsidy.",
-    "PROVIDER_NOT_APPROVED": "This provider may not accept vouchers now.",
-    "SERVICE_NOT_OFFERED": "This service is not on the provider's price list.",
-    "PROVIDER_OUT_OF_AREA": "This voucher cannot be spent at a provider outside its area.",
-    "IDEMPOTENCY_KEY_REUSED": "This idempotency key was used with a different request.",
-}
 
 
 @dataclass(frozen=True)
@@ -87,7 +70,7 @@ def in_spend_area(prefix: str | None, provider_region: str | None) -> bool:
 
 def check_spend_area(prefix: str | None, provider_region: str | None) -> None:
     if not in_spend_area(prefix, provider_region):
-        raise refused("PROVIDER_OUT_OF_AREA", REFUSALS["PROVIDER_OUT_OF_AREA"], field="provider_id")
+        raise ProviderOutOfArea(field="provider_id")
 
 
 def compute_split(
@@ -111,22 +94,20 @@ def compute_split(
     <= ratio × bill, <= balance, within every cap, and subsidy + co-payment = bill.
     """
     if gross_fen <= 0:
-        raise refused(
-            "INVALID_AMOUNT", "The bill must be a positive number of fen.", field="gross_fen"
-        )
+        raise InvalidAmount(field="gross_fen")
     check_spend_area(voucher.spend_region_prefix, provider_region)
     if voucher.balance_fen <= 0:
-        raise refused("VOUCHER_EXHAUSTED", REFUSALS["VOUCHER_EXHAUSTED"])
+        raise VoucherExhausted()
     if voucher.day_limit_count is not None and voucher.used_count_today >= voucher.day_limit_count:
-        raise refused("DAILY_LIMIT_REACHED", REFUSALS["DAILY_LIMIT_REACHED"])
+        raise DailyLimitReached()
     day_left = None
     if voucher.day_cap_fen is not None:
         day_left = voucher.day_cap_fen - voucher.used_fen_today
         if day_left <= 0:
-            raise refused("DAILY_LIMIT_REACHED", REFUSALS["DAILY_LIMIT_REACHED"])
+            raise DailyLimitReached()
     if voucher.per_use_fen is not None:
         if gross_fen <= voucher.per_use_fen:
-            raise refused("BILL_TOO_SMALL", REFUSALS["BILL_TOO_SMALL"], field="gross_fen")
+            raise BillTooSmall(field="gross_fen")
         want = voucher.per_use_fen
     else:
         ratio = BASIS_POINTS if voucher.ratio_bp is None else voucher.ratio_bp
@@ -138,7 +119,7 @@ def compute_split(
         candidates.append(day_left)
     subsidy = min(candidates)
     if subsidy <= 0:
-        raise refused("BILL_TOO_SMALL", REFUSALS["BILL_TOO_SMALL"], field="gross_fen")
+        raise BillTooSmall(field="gross_fen")
     return Split(subsidy, gross_fen - subsidy, voucher.balance_fen - subsidy)
 
 
@@ -159,8 +140,8 @@ def request_hash(token: str, service_code: str, gross_fen: int) -> bytes:
     return hashlib.sha256(canonical.encode()).digest()
 
 
-def may_void(redemption_day: date, status: str, claimed: bool, now: datetime) -> str | None:
-    """Why a redemption cannot be voided now (a code), or None if it can.
+def may_void(redemption_day: date, status: str, claimed: bool, now: datetime) -> AppError | None:
+    """Why a redemption cannot be voided now (the refusal), or None if it can.
 
     A void is allowed on the day of the redemption (Asia/Shanghai) and before it is claimed
     for settlement; voiding twice is not an error (the caller answers with the first void).
@@ -168,7 +149,7 @@ def may_void(redemption_day: date, status: str, claimed: bool, now: datetime) ->
     if status == "voided":
         return None
     if claimed:
-        return "REDEMPTION_CLAIMED"
+        return RedemptionClaimed()
     if local_day(now) != redemption_day:
-        return "VOID_WINDOW_CLOSED"
+        return VoidWindowClosed()
     return None

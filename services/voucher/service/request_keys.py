@@ -9,12 +9,14 @@ hash of it could be reversed by trying every ID.
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 import orjson
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.crypto import PiiCipher
-from services.common.errors import Conflict, IdempotencyKeyReused, InvalidInput
+from services.common.errors import IdempotencyKeyReused
+from services.voucher.errors import IdempotencyKeyInUse, InvalidIdempotencyKey
 from services.voucher.repository import request_keys as repo
 
 FIELD = "Idempotency-Key"
@@ -23,15 +25,11 @@ FIELD = "Idempotency-Key"
 def scoped_key(who: str, key: str) -> str:
     key = key.strip()
     if not key or len(key) > 200:
-        raise InvalidInput(
-            "The idempotency key must be 1 to 200 characters.",
-            field=FIELD,
-            code="INVALID_IDEMPOTENCY_KEY",
-        )
+        raise InvalidIdempotencyKey(field=FIELD)
     return f"{who}\x1f{key}"
 
 
-def request_hash(cipher: PiiCipher, operation: str, body: dict) -> bytes:
+def request_hash(cipher: PiiCipher, operation: str, body: dict[str, Any]) -> bytes:
     return cipher.lookup_hash(
         operation + "\x1f" + orjson.dumps(body, option=orjson.OPT_SORT_KEYS).decode()
     )
@@ -44,9 +42,9 @@ async def replay(
     found = await repo.get(session, key)
     if found is None:
         return None
-    if found["operation"] != operation or bytes(found["request_hash"]) != fingerprint:
+    if found.operation != operation or bytes(found.request_hash) != fingerprint:
         raise IdempotencyKeyReused(field=FIELD)
-    return found["resource_id"]
+    return found.resource_id
 
 
 async def remember(
@@ -58,8 +56,4 @@ async def remember(
     who: str,
 ) -> None:
     if not await repo.put(session, key, operation, fingerprint, resource_id, who):
-        raise Conflict(
-            "Another request with this idempotency key is in progress; retry.",
-            code="IDEMPOTENCY_KEY_IN_USE",
-            field=FIELD,
-        )
+        raise IdempotencyKeyInUse(field=FIELD)

@@ -17,8 +17,8 @@ from services.ledger.config import LedgerSettings
 from services.ledger.main import create_app as create_ledger
 from services.voucher.config import VoucherSettings
 from services.voucher.main import create_app as create_voucher
-from services.voucher.service.beneficiaries import check_digit
-from services.voucher.service.issuance import current_period
+from services.voucher.service.identity import check_digit
+from services.voucher.service.periods import current_period
 from tests.conftest import running
 
 CITY = "450100"  # Nanning

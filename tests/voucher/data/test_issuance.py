@@ -10,7 +10,7 @@ from datetime import date
 import pytest
 
 from services.voucher.repository import issuance as issuance_repo
-from services.voucher.service import issuance as issuance_service
+from services.voucher.service import periods
 from tests.voucher.data.conftest import (
     CITY,
     DISTRICT,
@@ -380,7 +380,7 @@ async def test_bad_run_input_wrong_role_and_scope_change_nothing(env, tokens):
 
 
 def test_window_is_the_calendar_month_in_beijing_time():
-    start, end = issuance_service.window("2026-12")
+    start, end = periods.window("2026-12")
     assert (start.isoformat(), end.isoformat()) == (
         "2026-12-01T00:00:00+08:00",
         "2027-01-01T00:00:00+08:00",

@@ -11,8 +11,9 @@ from pydantic import ValidationError
 from services.voucher.errors import InvalidAssessmentDate, InvalidNationalId, ScoreOutOfRange
 from services.voucher.schemas.programs import ProgramConfig
 from services.voucher.service.assessment import adjusted_grade, assess, grade_of_total
-from services.voucher.service.beneficiaries import check_digit, parse_national_id
-from services.voucher.service.programs import DEFAULT_PROGRAMS, age_on, is_eligible
+from services.voucher.service.eligibility import age_on, is_eligible
+from services.voucher.service.identity import check_digit, parse_national_id
+from services.voucher.service.programs import DEFAULT_PROGRAMS
 
 TODAY = date(2026, 11, 23)
 

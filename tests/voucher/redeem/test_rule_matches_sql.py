@@ -104,7 +104,7 @@ async def test_statement_agrees_with_pure_rule(world, case):
         assert await world.balance(vid) == balance
         return
     assert row is not None
-    assert (row["subsidy_fen"], row["copay_fen"], row["balance_fen"]) == (
+    assert (row.subsidy_fen, row.copay_fen, row.balance_fen) == (
         expected.subsidy_fen,
         expected.copay_fen,
         expected.balance_after_fen,

@@ -337,9 +337,11 @@ async def test_only_expired_nonces_are_purged(redeemed_alone):
     world, _term, _ben, _vid, _rid = redeemed_alone
     from datetime import UTC, datetime, timedelta
 
-    from services.voucher.repository.redemption import purge_nonces
+    from services.voucher.repository.redemption_flow import purge_nonces
 
-    pool = world.app.state.db.raw_pool
-    assert await purge_nonces(pool, datetime.now(UTC)) == 0  # not expired yet
-    assert await purge_nonces(pool, datetime.now(UTC) + timedelta(minutes=2)) == 1
+    db = world.app.state.db
+    async with db.unit_of_work() as session:
+        assert await purge_nonces(session, datetime.now(UTC)) == 0  # not expired yet
+    async with db.unit_of_work() as session:
+        assert await purge_nonces(session, datetime.now(UTC) + timedelta(minutes=2)) == 1
     assert (await world.counts())[2] == 0

@@ -13,28 +13,12 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-from services.common.alembic_env import execute_script
+from services.common.alembic_env import execute_sql_file
 
 revision: str = "voucher_0002"
 down_revision: str | None = "voucher_0001"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
-
-
-# A death, a move or a suspension freezes the person's vouchers in the same transaction,
-# whoever changes the row: the redemption statement then finds no active voucher.
-SUSPEND_VOUCHERS_SQL = """
-CREATE FUNCTION beneficiary_suspends_vouchers() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-  IF NEW.status <> 'active' AND OLD.status = 'active' THEN
-    UPDATE voucher SET status = 'suspended', updated_at = now()
-     WHERE beneficiary_id = NEW.id AND status = 'active';
-  END IF;
-  RETURN NEW;
-END $$;
-CREATE TRIGGER beneficiary_suspends_vouchers AFTER UPDATE OF status ON beneficiary
-  FOR EACH ROW EXECUTE FUNCTION beneficiary_suspends_vouchers();
-"""
 
 
 def upgrade() -> None:
@@ -267,7 +251,7 @@ def upgrade() -> None:
         "ix_voucher_period_program", "voucher", ["period", "program_code"], unique=False
     )
     # ### end Alembic commands ###
-    execute_script(SUSPEND_VOUCHERS_SQL)
+    execute_sql_file("beneficiary_suspends_vouchers.sql")
 
 
 def downgrade() -> None:

@@ -13,36 +13,12 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-from services.common.alembic_env import execute_script
+from services.common.alembic_env import execute_sql_file
 
 revision: str = "voucher_0101"
 down_revision: str | None = "voucher_0004"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
-
-
-# A chunk's budget is committed at most once: its status only moves forward
-# (intent -> committed -> done, intent -> refused), and its money and members never change.
-CHUNK_FORWARD_ONLY_SQL = """
-CREATE FUNCTION issuance_chunk_forward_only() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-  IF NEW.beneficiary_ids IS DISTINCT FROM OLD.beneficiary_ids
-     OR NEW.amounts_fen IS DISTINCT FROM OLD.amounts_fen
-     OR NEW.amount_fen <> OLD.amount_fen OR NEW.idempotency_key <> OLD.idempotency_key THEN
-    RAISE EXCEPTION 'CHUNK_IMMUTABLE: an issuance chunk keeps its members and amounts'
-      USING ERRCODE = '23514';
-  END IF;
-  IF NEW.status <> OLD.status AND NOT (
-       (OLD.status = 'intent' AND NEW.status IN ('committed', 'refused'))
-    OR (OLD.status = 'committed' AND NEW.status = 'done')) THEN
-    RAISE EXCEPTION 'CHUNK_STATUS: an issuance chunk cannot go from % to %', OLD.status, NEW.status
-      USING ERRCODE = '23514';
-  END IF;
-  RETURN NEW;
-END $$;
-CREATE TRIGGER issuance_chunk_forward_only BEFORE UPDATE ON issuance_chunk
-  FOR EACH ROW EXECUTE FUNCTION issuance_chunk_forward_only();
-"""
 
 
 def upgrade() -> None:
@@ -186,7 +162,7 @@ def upgrade() -> None:
         "voucher",
         "released_fen IS NULL OR (released_fen >= 0 AND status = 'expired')",
     )
-    execute_script(CHUNK_FORWARD_ONLY_SQL)
+    execute_sql_file("issuance_chunk_forward_only.sql")
 
 
 def downgrade() -> None:

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 from alembic import op
 
-from services.common.alembic_env import execute_script
+from services.common.alembic_env import execute_script, execute_sql_file
 
 revision: str = "voucher_0202"
 down_revision: str | None = "voucher_0201"
@@ -23,39 +23,19 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 
-UP_SQL = r"""
--- The significant prefix of a GB/T 2260 code (its first six digits: province 2, city 4,
--- county 6), cut to at most `digits` digits: the area a voucher may be spent in.
-CREATE FUNCTION region_spend_prefix(code text, digits integer) RETURNS text
-LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
-  SELECT left(CASE WHEN substr(code, 3, 4) = '0000' THEN left(code, 2)
-                   WHEN substr(code, 5, 2) = '00' THEN left(code, 4)
-                   ELSE left(code, 6) END, digits)
-$$;
-
+COLUMN_SQL = """
 ALTER TABLE voucher ADD COLUMN spend_region_prefix varchar(6);
 UPDATE voucher SET spend_region_prefix = region_spend_prefix(budget_region_code, 4);
 ALTER TABLE voucher ALTER COLUMN spend_region_prefix SET NOT NULL;
 ALTER TABLE voucher ADD CONSTRAINT ck_voucher_spend_region_prefix_shape
   CHECK (spend_region_prefix ~ '^[0-9]{2}([0-9]{2}){0,2}$');
-
-CREATE FUNCTION voucher_default_spend_region() RETURNS trigger
-LANGUAGE plpgsql AS $$
-BEGIN
-  NEW.spend_region_prefix := region_spend_prefix(NEW.budget_region_code, 4);
-  RETURN NEW;
-END;
-$$;
-
-CREATE TRIGGER voucher_default_spend_region
-  BEFORE INSERT ON voucher
-  FOR EACH ROW WHEN (NEW.spend_region_prefix IS NULL)
-  EXECUTE FUNCTION voucher_default_spend_region();
 """
 
 
 def upgrade() -> None:
-    execute_script(UP_SQL)
+    execute_sql_file("region_spend_prefix.sql")
+    execute_script(COLUMN_SQL)
+    execute_sql_file("voucher_default_spend_region.sql")
 
 
 def downgrade() -> None:

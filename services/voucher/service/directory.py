@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+from pydantic import BaseModel, ConfigDict
 
 from services.common.auth import Principal, Role, hash_terminal_secret, is_terminal_secret
 
@@ -49,6 +51,40 @@ class TerminalEntry:
     status: str
 
 
+class _Feed(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class FeedService(_Feed):
+    code: str
+    category: str | None = None
+    price_fen: int | None = None
+
+
+class FeedProvider(_Feed):
+    id: str
+    kind: str | None = None
+    status: str | None = None
+    region_code: str | None = None
+    services: list[FeedService] | None = None
+
+
+class FeedTerminal(_Feed):
+    id: str
+    provider_id: str
+    status: str | None = None
+    secret_sha256: str | None = None
+
+
+class DirectoryChanges(_Feed):
+    """One answer of the provider service's `GET /v1/internal/directory?since=`: what
+    changed since that version (whole provider and terminal records)."""
+
+    version: int | None = None
+    providers: list[FeedProvider] | None = None
+    terminals: list[FeedTerminal] | None = None
+
+
 class ProviderDirectory:
     """Maps of providers and terminals (by the SHA-256 of their secret), and the version seen."""
 
@@ -60,34 +96,28 @@ class ProviderDirectory:
         self.loaded = asyncio.Event()
         self.last_error: str | None = None
 
-    def apply(self, changes: dict[str, Any]) -> None:
-        """Fold one answer of the directory endpoint into the maps (later versions win)."""
-        for p in changes.get("providers") or ():
+    def apply(self, answer: Mapping[str, Any]) -> None:
+        """Fold one answer of the directory endpoint (its JSON) into the maps (later
+        versions win)."""
+        changes = DirectoryChanges.model_validate(answer)
+        for p in changes.providers or ():
             services = {
-                s["code"]: ServiceItem(s["code"], s.get("category") or "", s.get("price_fen"))
-                for s in p.get("services") or ()
+                s.code: ServiceItem(s.code, s.category or "", s.price_fen) for s in p.services or ()
             }
-            self.providers[str(p["id"])] = ProviderEntry(
-                str(p["id"]),
-                p.get("kind") or "",
-                p.get("status") or "",
-                p.get("region_code"),
-                services,
+            self.providers[p.id] = ProviderEntry(
+                p.id, p.kind or "", p.status or "", p.region_code, services
             )
-        for t in changes.get("terminals") or ():
-            tid = str(t["id"])
-            old_hash = self._hash_of_terminal.pop(tid, None)
+        for t in changes.terminals or ():
+            old_hash = self._hash_of_terminal.pop(t.id, None)
             if old_hash:
                 self.terminals_by_hash.pop(old_hash, None)
-            digest = t.get("secret_sha256")
-            if digest:
-                self.terminals_by_hash[digest] = TerminalEntry(
-                    tid, str(t["provider_id"]), t.get("status") or ""
+            if t.secret_sha256:
+                self.terminals_by_hash[t.secret_sha256] = TerminalEntry(
+                    t.id, t.provider_id, t.status or ""
                 )
-                self._hash_of_terminal[tid] = digest
-        version = changes.get("version")
-        if isinstance(version, int) and version > self.version:
-            self.version = version
+                self._hash_of_terminal[t.id] = t.secret_sha256
+        if changes.version is not None and changes.version > self.version:
+            self.version = changes.version
         self.loaded.set()
 
     def provider(self, provider_id: str | None) -> ProviderEntry | None:
@@ -118,7 +148,9 @@ class ProviderDirectory:
         self.apply(response.json())
         return True
 
-    async def run(self, client: httpx.AsyncClient, token_source: Any, interval_s: float) -> None:
+    async def run(
+        self, client: httpx.AsyncClient, token_source: Callable[[], str], interval_s: float
+    ) -> None:
         """Poll for ever (a background task); failures are logged and retried next tick."""
         failures = 0
         while True:

@@ -1,0 +1,43 @@
+"""Periods and validity windows (pure: no I/O). A program pays per calendar month in the
+service's time zone (Asia/Shanghai); a voucher is valid for its month, no carry-over."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from services.common.settings import get_common_settings
+from services.voucher.errors import InvalidPeriod
+from services.voucher.service.assessment import add_months
+
+_PERIOD = re.compile(r"^([0-9]{4})-(0[1-9]|1[0-2])$")
+
+
+def tz() -> ZoneInfo:
+    return ZoneInfo(get_common_settings().timezone)
+
+
+def parse_period(period: str) -> date:
+    """`YYYY-MM` -> its first day; INVALID_PERIOD otherwise."""
+    match = _PERIOD.match(period or "")
+    if not match:
+        raise InvalidPeriod(field="period")
+    return date(int(match.group(1)), int(match.group(2)), 1)
+
+
+def current_period(now: datetime | None = None) -> str:
+    local = (now or datetime.now(tz())).astimezone(tz())
+    return f"{local.year:04d}-{local.month:02d}"
+
+
+def window(period: str) -> tuple[datetime, datetime]:
+    """A monthly voucher is valid from the first instant of the calendar month (Asia/Shanghai)
+    to the first instant of the next one (exclusive): no carry-over."""
+    first = parse_period(period)
+    nxt = add_months(first, 1)
+    zone = tz()
+    return (
+        datetime(first.year, first.month, 1, tzinfo=zone),
+        datetime(nxt.year, nxt.month, 1, tzinfo=zone),
+    )
