@@ -10,12 +10,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.auth import Principal, Role, require
 from services.common.db import SessionDep
-from services.common.errors import NotFound
+from services.common.errors import NotFound, OutOfScope
 from services.common.ids import new_uuid
-from services.voucher.api.deps import ensure_acts_for
+from services.voucher.api.deps import RawPoolDep
 from services.voucher.errors import BeneficiaryNotActive
 from services.voucher.repository import beneficiaries as beneficiaries_repo
 from services.voucher.repository import codes as repo
+from services.voucher.repository import redemption as hot_repo
 from services.voucher.schemas.codes import CardIssued, CodeRead, PublicKeyRead
 from services.voucher.service import codes, qr
 
@@ -34,17 +35,21 @@ async def public_key(request: Request, _: Principal = require(*ANYONE)) -> Publi
 async def new_code(
     beneficiary_id: uuid.UUID,
     request: Request,
-    session: SessionDep,
+    pool: RawPoolDep,
     principal: Principal = require(Role.beneficiary, Role.proxy),
 ) -> CodeRead:
     """A fresh dynamic QR token for the person (about a minute, accepted once).
 
     Only the person or an authorised proxy may ask; a proxy needs both the token's scope and
     a live authorisation, so a revocation stops new codes at once. Show it with
-    `GET /v1/codes/{token}.png`.
+    `GET /v1/codes/{token}.png`. (Part of the redemption's hot path: one raw statement,
+    `CODE_HOLDER` in repository/redemption.py.)
     """
-    await ensure_acts_for(session, principal, beneficiary_id)
-    person = await beneficiaries_repo.brief(session, beneficiary_id)
+    principal.ensure_beneficiary(str(beneficiary_id))
+    proxy = principal.sub if principal.role == Role.proxy else None
+    person = await hot_repo.code_holder(pool, beneficiary_id, proxy)
+    if proxy is not None and (person is None or not person.may_act):
+        raise OutOfScope("This authorisation has been revoked.", field="beneficiary_id")
     if person is None:
         raise NotFound("No such beneficiary.", field="beneficiary_id")
     if person.status != "active":

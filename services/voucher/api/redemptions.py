@@ -216,7 +216,7 @@ async def void_redemption(
     """
     if not principal.provider_id:
         raise OutOfScope("No provider in scope.", field="provider_id")
-    result = await void_claim.void(
+    result, refund_waiting = await void_claim.void(
         db,
         redemption_id,
         provider_id=principal.provider_id,
@@ -225,7 +225,8 @@ async def void_redemption(
     )
     # The void recorded its co-payment's refund; send it to Stripe now. If Stripe does not
     # answer, the void still stands (200) and the retry loop sends the refund later.
-    await copay_refund.process_for_redemption(db, gateway(request), redemption_id)
+    if refund_waiting:
+        await copay_refund.process_for_redemption(db, gateway(request), redemption_id)
     return result
 
 

@@ -2,11 +2,11 @@
 
 The rule itself is in service/redemption.py (pure). The redemption statement runs on the raw
 asyncpg pool in autocommit (repository/redemption.py, the hot path: it commits before the
-route returns); everything else here -- a repeated request's original answer, a card's PIN,
-why the statement paid nothing -- is the cold path, each step its own short unit of work on
-an AsyncSession (repository/redemption_flow.py, repository/codes.py). A wrong PIN is counted
-in a unit of work of its own that commits before the refusal is raised, so a refusal never
-rolls the count back.
+route returns); so does the one statement that explains a redemption that paid nothing (a
+repeated request's original answer, a used code, a person not active, a spent voucher), which
+the preview reads too (`DIAGNOSE`). A card's PIN is the cold path, each step its own short
+unit of work on an AsyncSession (repository/codes.py): a wrong PIN is counted in a unit of
+work that commits before the refusal is raised, so a refusal never rolls the count back.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import asyncpg
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.db import Database
 from services.common.errors import IdempotencyKeyReused, RetryLater, ServiceUnavailable
@@ -35,11 +34,9 @@ from services.voucher.errors import (
     TokenUsed,
     VoucherExhausted,
 )
-from services.voucher.models import Voucher
-from services.voucher.repository import beneficiaries as beneficiaries_repo
 from services.voucher.repository import codes as card_repo
 from services.voucher.repository import redemption as repo
-from services.voucher.repository import redemption_flow as cold_repo
+from services.voucher.repository.redemption import Candidate, Diagnosis
 from services.voucher.service import codes
 from services.voucher.service.directory import ProviderDirectory, ProviderEntry, ServiceItem
 from services.voucher.service.redemption import (
@@ -81,14 +78,12 @@ class PreviewResult:
     balance_fen: int
 
 
-async def _replay(
-    session: AsyncSession, provider_id: str, req: RedeemRequest, digest: bytes
-) -> RedeemResult | None:
+def _replay(diagnosis: Diagnosis, digest: bytes) -> RedeemResult | None:
     """The original answer for a repeated idempotency key, 409 if the body differs."""
-    earlier = await cold_repo.by_idempotency_key(session, provider_id, req.idempotency_key)
+    earlier = diagnosis.earlier
     if earlier is None:
         return None
-    if bytes(earlier.request_hash) != digest:
+    if earlier.request_hash != digest:
         raise IdempotencyKeyReused(field="idempotency_key")
     return RedeemResult(
         str(earlier.id),
@@ -100,11 +95,26 @@ async def _replay(
     )
 
 
-async def _replay_in(
-    db: Database, provider_id: str, req: RedeemRequest, digest: bytes
-) -> RedeemResult | None:
-    async with db.unit_of_work() as session:
-        return await _replay(session, provider_id, req, digest)
+async def _diagnosis(
+    db: Database,
+    provider_id: str,
+    provider: ProviderEntry | None,
+    category: str,
+    token: codes.Token,
+    idempotency_key: str | None,
+    now: datetime,
+) -> Diagnosis:
+    return await repo.diagnose(
+        _raw_pool(db),
+        provider_id=provider_id,
+        idempotency_key=idempotency_key,
+        nonce=token.nonce if token.kind == codes.KIND_DYNAMIC else None,
+        beneficiary_id=token.beneficiary_id,
+        provider_kind=provider.kind if provider is not None else "",
+        category=category,
+        now=now,
+        provider_region=provider.region_code if provider is not None else None,
+    )
 
 
 async def _check_card(
@@ -145,23 +155,14 @@ def _provider_and_item(
     return provider, item
 
 
-async def _explain(
-    session: AsyncSession,
-    provider: ProviderEntry,
-    category: str,
-    token: codes.Token,
-    now: datetime,
-) -> Voucher:
+def _explain(diagnosis: Diagnosis, provider: ProviderEntry) -> Candidate:
     """The voucher the redemption statement would use, or the refusal that explains why
     there is none (person not active, no usable voucher, out of area, exhausted)."""
-    person = await beneficiaries_repo.brief(session, token.beneficiary_id)
-    if person is None:
+    if diagnosis.person_status is None:
         raise TokenInvalid(field="token")
-    if person.status != "active":
+    if diagnosis.person_status != "active":
         raise BeneficiaryNotActive()
-    voucher = await cold_repo.candidate_voucher(
-        session, token.beneficiary_id, provider.kind, category, now, provider.region_code
-    )
+    voucher = diagnosis.voucher
     if voucher is None:
         raise NoUsableVoucher()
     check_spend_area(voucher.spend_region_prefix, provider.region_code)
@@ -170,7 +171,7 @@ async def _explain(
     return voucher
 
 
-def _split(voucher: Voucher, gross_fen: int, provider: ProviderEntry, now: datetime) -> Split:
+def _split(voucher: Candidate, gross_fen: int, provider: ProviderEntry, now: datetime) -> Split:
     count, fen = used_today(
         voucher.day_on, voucher.day_count, voucher.day_subsidy_fen, local_day(now)
     )
@@ -217,10 +218,10 @@ async def preview(
     provider, item = _provider_and_item(directory, provider_id, service_code)
     if token.kind == codes.KIND_CARD:
         await _check_card(db, token, pin, now)
-    async with db.unit_of_work() as session:
-        if token.kind != codes.KIND_CARD and await cold_repo.nonce_used(session, token.nonce):
-            raise TokenUsed(field="token")
-        voucher = await _explain(session, provider, item.category, token, now)
+    diagnosis = await _diagnosis(db, provider_id, provider, item.category, token, None, now)
+    if diagnosis.nonce_used:
+        raise TokenUsed(field="token")
+    voucher = _explain(diagnosis, provider)
     split = _split(voucher, gross_fen, provider, now)
     return PreviewResult(
         str(voucher.id),
@@ -260,14 +261,22 @@ async def redeem(
         token = codes.verify_token(qr_public_key, req.token, now)
     except TokenExpired:
         # A client retrying after the code expired still gets its original answer.
-        replay = await _replay_in(db, provider_id, req, digest)
+        expired = codes.verify_token(qr_public_key, req.token, check_expiry=False)
+        replay = _replay(
+            await _diagnosis(db, provider_id, None, "", expired, req.idempotency_key, now), digest
+        )
         if replay is not None:
             return replay
         raise
     provider, item = _provider_and_item(directory, provider_id, req.service_code)
     card_id = None
     if token.kind == codes.KIND_CARD:
-        replay = await _replay_in(db, provider_id, req, digest)
+        replay = _replay(
+            await _diagnosis(
+                db, provider_id, provider, item.category, token, req.idempotency_key, now
+            ),
+            digest,
+        )
         if replay is not None:
             return replay
         card_id = await _check_card(db, token, req.pin, now)
@@ -304,10 +313,16 @@ async def redeem(
                 done.copay_fen,
                 done.balance_fen,
             )
-        async with db.unit_of_work() as session:
-            replay = await _diagnose(
-                session, provider_id, provider, item.category, token, req, digest, now
-            )
+        replay = _diagnose(
+            await _diagnosis(
+                db, provider_id, provider, item.category, token, req.idempotency_key, now
+            ),
+            provider,
+            token,
+            req,
+            digest,
+            now,
+        )
         if replay is not None:
             return replay
         # _diagnose found nothing wrong: the state moved under us (a void, a day change);
@@ -315,11 +330,9 @@ async def redeem(
     raise RetryLater("The voucher changed during the redemption; retry.")
 
 
-async def _diagnose(
-    session: AsyncSession,
-    provider_id: str,
+def _diagnose(
+    diagnosis: Diagnosis,
     provider: ProviderEntry,
-    category: str,
     token: codes.Token,
     req: RedeemRequest,
     digest: bytes,
@@ -327,11 +340,11 @@ async def _diagnose(
 ) -> RedeemResult | None:
     """Why the statement paid nothing: raise the exact refusal, or return the original
     answer of a repeated request; None when nothing is wrong any more."""
-    replay = await _replay(session, provider_id, req, digest)
+    replay = _replay(diagnosis, digest)
     if replay is not None:
         return replay
-    if token.kind == codes.KIND_DYNAMIC and await cold_repo.nonce_used(session, token.nonce):
+    if token.kind == codes.KIND_DYNAMIC and diagnosis.nonce_used:
         raise TokenUsed(field="token")
-    voucher = await _explain(session, provider, category, token, now)
+    voucher = _explain(diagnosis, provider)
     _split(voucher, req.gross_fen, provider, now)
     return None

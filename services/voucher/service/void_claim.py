@@ -49,12 +49,14 @@ async def void(
     actor: str,
     reason: str,
     now: datetime | None = None,
-) -> VoidRead:
+) -> tuple[VoidRead, bool]:
     """Void a redemption the same day (Asia/Shanghai), before it is claimed: the subsidy goes
     back on the voucher, `redemption.voided` is written for the ledger and the refund of
     any co-payment captured is recorded (service/copay_refund.py). Voiding a voided
     redemption answers the same again and changes nothing. `provider_id` None = a service.
-    Its own transaction, committed when this returns: the caller then sends the refund."""
+    Its own transaction, committed when this returns; the flag says whether a refund may be
+    waiting (one was recorded now, or the redemption was voided before), which the caller
+    then sends."""
     now = now or datetime.now(UTC)
     async with db.unit_of_work() as session:
         r = await repo.lock_redemption(session, redemption_id)
@@ -66,7 +68,7 @@ async def void(
             raise problem
         if r.status == "voided" and r.voided_at is not None:
             balance = await repo.voucher_balance(session, r.voucher_id)
-            return _void_read(r.id, r.voucher_id, balance, r.voided_at, True)
+            return _void_read(r.id, r.voucher_id, balance, r.voided_at, True), True
         voucher = await repo.restore_balance(
             session,
             voucher_id=r.voucher_id,
@@ -76,7 +78,7 @@ async def void(
         )
         await repo.mark_voided(session, r.id, now=now, by=actor, reason=reason)
         # Its co-payment's refund is promised in this same transaction (sent after commit).
-        await copay_refund.reserve_for_void(session, r.id)
+        refund = await copay_refund.reserve_for_void(session, r.id)
         await outbox_repo.enqueue(
             session,
             "redemption.voided",
@@ -95,7 +97,7 @@ async def void(
             },
             occurred_at=now,
         )
-        return _void_read(r.id, r.voucher_id, voucher.balance_fen, now, False)
+        return _void_read(r.id, r.voucher_id, voucher.balance_fen, now, False), refund is not None
 
 
 async def claim(
