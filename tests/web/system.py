@@ -144,6 +144,7 @@ class System:
     b1: str = ""  # 王大爷: home care, disability + meal vouchers
     b2: str = ""  # 李奶奶: in an institution (800-yuan voucher), no coordinates
     b3: str = ""  # a real person nobody in the account store may act for
+    national_ids: tuple[str, ...] = ()  # of b1, b2, b3 (to find them as an administrator does)
     p1: str = ""  # the approved meal point
     p_new: str = ""  # applied, in the officer's district
     p_far: str = ""  # applied, in another city
@@ -347,6 +348,7 @@ async def seed(s: System) -> None:
             ]
         )
     s.b1, s.b2, s.b3 = ids
+    s.national_ids = tuple(body["national_id"] for body in people)
     for bid, relation in ((s.b1, "女儿"), (s.b2, "儿媳")):  # the proxy acts for both
         await _ok(
             await s.voucher.post(

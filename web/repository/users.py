@@ -52,7 +52,7 @@ async def display_names(session: AsyncSession, usernames: Iterable[str]) -> dict
             col(WebUser.username).in_(wanted)
         )
     )
-    return dict(rows.tuples())
+    return dict(rows.tuples().all())
 
 
 async def set_password(
