@@ -52,7 +52,7 @@ async def display_names(session: AsyncSession, usernames: Iterable[str]) -> dict
             col(WebUser.username).in_(wanted)
         )
     )
-    return dict(rows.tuples().all())
+    return {row[0]: row[1] for row in rows}
 
 
 async def set_password(

@@ -138,7 +138,7 @@ async def login(
 
 
 def _code_page(request: Request, web: WebState, csrf: str, status_code: int = 200, **ctx: Any):
-    return page(request, "login_code.html", None, status_code=status_code, code_csrf=csrf, **ctx)
+    return page(request, "login_code.html", None, status_code=status_code, csrf=csrf, **ctx)
 
 
 @router.get("/login/code", response_class=HTMLResponse)
