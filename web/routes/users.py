@@ -20,9 +20,23 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from services.common.auth import Role, issue_token
 from services.common.crypto import mask_national_id
-from services.common.regions import ancestors, region_covers, region_name, regions
+from services.common.regions import (
+    ancestors,
+    region_covers,
+    region_name,
+    regions,
+    significant_prefix,
+)
 from web.clients import ApiError, ProviderClient, VoucherClient
-from web.deps import CsrfSession, DbSession, StateDep, WebState, client_address, require_role
+from web.deps import (
+    CsrfSession,
+    DbSession,
+    PageForbidden,
+    StateDep,
+    WebState,
+    client_address,
+    require_role,
+)
 from web.models import WebUser
 from web.render import page
 from web.repository import users as users_repo
@@ -108,8 +122,6 @@ def _manageable(session: Session, user: WebUser | None) -> WebUser:
     if user is None or not accounts.may_manage(
         session.role, session.region, session.username, user
     ):
-        from web.deps import PageForbidden
-
         raise PageForbidden("没有这个账号，或它不归您管理。")
     return user
 
@@ -143,8 +155,6 @@ async def listing(
 
 
 def _prefix(session: Session) -> str:
-    from services.common.regions import significant_prefix
-
     return significant_prefix(session.region or "")
 
 
@@ -237,8 +247,6 @@ async def create(
 ) -> Response:
     """Create the account with a temporary password (shown once)."""
     if session.role != ADMIN:
-        from web.deps import PageForbidden
-
         raise PageForbidden()
     form = {
         "username": username.strip()[:64],

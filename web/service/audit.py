@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from web.models import AuditEvent
 from web.repository import audit as repo
 from web.repository.audit import AuditFilter
+from web.roles import ROLE_NAMES
 from web.service.context import Identity
 
 ACTION_NAMES = {
@@ -72,15 +73,17 @@ def describe(event: AuditEvent) -> str:
     d = event.detail or {}
     parts = []
     if d.get("role"):
-        from web.roles import ROLE_NAMES
-
         parts.append(f"角色：{ROLE_NAMES.get(d['role'], d['role'])}")
     if d.get("wait_s"):
         parts.append(f"需等待 {d['wait_s']} 秒")
     if d.get("sessions_ended") is not None:
         parts.append(f"结束了 {d['sessions_ended']} 个登录")
-    if d.get("reason"):
-        parts.append({"expired": "登录已过期", "forced": "须先改密码"}.get(d["reason"], ""))
+    if d.get("reason") == "disabled":
+        parts.append("账号已停用")
+    if d.get("second_factor"):
+        parts.append("用备用码" if d["second_factor"] == "recovery" else "用动态验证码")
+    if d.get("remaining") is not None:
+        parts.append(f"还剩 {d['remaining']} 个备用码")
     if d.get("changed"):
         parts.append("改了：" + "、".join(d["changed"]))
     if d.get("rows") is not None:
