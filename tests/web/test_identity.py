@@ -594,3 +594,35 @@ async def test_the_database_keeps_no_secret_in_the_clear(web):
         "web", "SELECT string_agg(encode(token_hash, 'escape'), ' ') FROM web_session"
     )
     assert cookie not in cookies
+
+
+async def test_housekeeping_forgets_ended_sessions_and_stale_throttle_counters(web):
+    from services.common.db import Database
+    from web.service import sessions
+
+    clock = Clock()
+    await web.add_account(username="tidy", role="auditor", display_name="整理", region=DISTRICT)
+    async with web.other_web(clock=clock) as app:
+        async with web.client(app=app, address="10.40.0.1") as c:
+            assert (await login(c, "tidy", PASSWORD)).status_code == 303
+            assert (await login(c, "tidy", "wrong-password-1")).status_code == 401
+        ident = app.state.web.identity
+        mine = "SELECT count(*) FROM web_session WHERE user_id = (SELECT id FROM web_user WHERE username = 'tidy')"
+        counters = (
+            "SELECT count(*) FROM sign_in_throttle WHERE key LIKE 'tidy%' OR key = '10.40.0.1'"
+        )
+        assert await web.count("web", mine) == 1 and await web.count("web", counters) == 3
+        db = Database(web.dbs["web"].app_url, pool_size=1)
+        try:
+            clock.advance(hours=2)  # the failures are forgotten, the session still lives
+            async with db.unit_of_work() as s:
+                await sessions.housekeeping(s, ident)
+            assert await web.count("web", mine) == 1
+            # the address she signed in from is remembered (it spares her the account's count)
+            assert await web.count("web", counters) == 2
+            clock.advance(hours=8, days=1)  # ended more than a day ago
+            async with db.unit_of_work() as s:
+                await sessions.housekeeping(s, ident)
+            assert await web.count("web", mine) == 0
+        finally:
+            await db.dispose()
