@@ -8,13 +8,16 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from web.deps import CsrfSignedIn, DbSession, SignedIn, StateDep, client_address
+from web.deps import CsrfSignedIn, DbSession, SignedIn, StateDep, WebState, client_address
+from web.models import WebUser
 from web.render import HOME, page
 from web.repository import users as users_repo
 from web.roles import TOTP_ROLES
 from web.service import accounts, totp, two_factor
 from web.service.accounts import AccountError
+from web.sessions import Session
 
 router = APIRouter(prefix="/account")
 
@@ -98,7 +101,15 @@ async def totp_form(request: Request, web: StateDep, db: DbSession, session: Sig
     return await _enrol_page(request, web, db, session, user)
 
 
-async def _enrol_page(request, web, db, session, user, status_code: int = 200, error=None):
+async def _enrol_page(
+    request: Request,
+    web: WebState,
+    db: AsyncSession,
+    session: Session,
+    user: WebUser,
+    status_code: int = 200,
+    error: str | None = None,
+) -> HTMLResponse:
     secret = await two_factor.pending_secret(db, web.identity, user)
     uri = totp.otpauth_uri(secret, user.username, two_factor.ISSUER)
     return page(
