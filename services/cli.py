@@ -2,10 +2,12 @@
 
 yiyang up [--demo]          the whole system on 127.0.0.1 (embedded PostgreSQL by default)
 yiyang token --role ROLE    a development bearer token (last line of the output)
-yiyang migrate [SERVICE]    bring databases to the newest migration
+yiyang migrate [DATABASE]   bring databases (the services' and the web's) to the newest migration
 yiyang serve SERVICE        one service in the foreground (what `up` starts)
 yiyang localstripe          the local fake Stripe, bound to 127.0.0.1 (webhooks: --webhook-url)
 yiyang keys                 fresh production secrets, one VAR='value' line each
+yiyang web add-admin ...    an account administrator of the web (prints a temporary password)
+yiyang web totp USER        (development) the current two-factor sign-in code of a demo user
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from services.common.auth import Role, issue_token
+from services.common.migrate import DATABASES
 from services.common.settings import get_common_settings
 
 
@@ -111,6 +114,7 @@ MODULE_COMMANDS = {
     "bench": ("loadtests.bench", "benchmark the redemption hot path"),
     "loadtest": ("loadtests.run", "bounded headless Locust run, then correctness checks"),
     "errors-doc": ("services.common.error_docs", "write docs/errors.md from the error catalogues"),
+    "web": ("web.manage", "web accounts: add an administrator; (development) a sign-in code"),
 }
 
 
@@ -142,7 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
     tok.set_defaults(func=_cmd_token)
 
     mig = sub.add_parser("migrate", help="create and migrate the databases")
-    mig.add_argument("service", nargs="?", choices=["voucher", "provider", "ledger"])
+    mig.add_argument("service", nargs="?", choices=list(DATABASES))
     mig.set_defaults(func=_cmd_migrate)
 
     srv = sub.add_parser("serve", help="run one service in the foreground")

@@ -9,7 +9,10 @@ provider's admin would do it:
 2. approved providers of every kind in every city, with price lists and a terminal each;
 3. beneficiaries of each grade and care setting (their current month's vouchers are issued at
    enrolment), a proxy for one of them;
-4. a sign-in to the web app for every role.
+4. a sign-in to the web app for every role, in the web's database, and an account
+   administrator. The officer, finance, auditor and administrator accounts sign in with a
+   second factor: the demo enrols them with a TOTP secret it prints (add it to an
+   authenticator app), or `yiyang web totp USERNAME` prints the current code.
 
 Loading twice changes nothing: every write carries a fixed idempotency key, and the providers
 and beneficiaries already loaded are recognised.
@@ -248,45 +251,58 @@ class Loader:
 
     # --- 4. sign-ins -------------------------------------------------------------------------
     def accounts(
-        self, providers: list[dict[str, Any]], people: list[dict[str, Any]]
-    ) -> list[tuple[str, str]]:
-        from web.accounts import AccountStore
-        from web.config import get_settings as web_settings
+        self,
+        providers: list[dict[str, Any]],
+        people: list[dict[str, Any]],
+        web_database_url: str | None = None,
+    ) -> list[Any]:
+        """The demo's web accounts (added once; a second load leaves them as they are)."""
+        import asyncio
 
-        store = AccountStore(web_settings().accounts_path)
+        from web.manage import NewAccount, add_accounts
+
         meal = next(
             p
             for p in providers
             if p["kind"] == "meal_point" and p["region_code"].startswith("4501")
         )
+        first = people[0]
+        first_region = PEOPLE[0][2]
         rows = [
-            (
+            NewAccount(
                 "laoren",
                 "beneficiary",
-                f"{people[0]['name']}（老年人）",
-                {"beneficiary_ids": [people[0]["id"]]},
+                f"{first['name']}（老年人）",
+                first_region,
+                beneficiary_ids=(first["id"],),
             ),
-            ("jiashu", "proxy", "李小红（家属）", {"beneficiary_ids": [people[0]["id"]]}),
-            (
+            NewAccount(
+                "jiashu", "proxy", "李小红（家属）", first_region, beneficiary_ids=(first["id"],)
+            ),
+            NewAccount(
                 "shouyin",
                 "provider_staff",
                 f"{meal['name']} 收银员",
-                {"provider_id": meal["id"], "terminal_secret": meal["secret"]},
+                meal["region_code"],
+                provider_id=meal["id"],
+                terminal_secret=meal["secret"],
             ),
-            ("jigou", "provider_admin", f"{meal['name']} 管理员", {"provider_id": meal["id"]}),
-            ("minzheng", "civil_affairs", "南宁市民政局经办人", {"region": "450100"}),
-            ("caiwu", "finance", "南宁市财务科（制单）", {"region": "450100"}),
-            ("caiwu2", "finance", "南宁市财务科（复核）", {"region": "450100"}),
-            ("shenji", "auditor", "自治区审计员", {"region": PROVINCE}),
+            NewAccount(
+                "jigou",
+                "provider_admin",
+                f"{meal['name']} 管理员",
+                meal["region_code"],
+                provider_id=meal["id"],
+            ),
+            NewAccount("minzheng", "civil_affairs", "南宁市民政局经办人", "450100"),
+            NewAccount("caiwu", "finance", "南宁市财务科（制单）", "450100"),
+            NewAccount("caiwu2", "finance", "南宁市财务科（复核）", "450100"),
+            NewAccount("shenji", "auditor", "自治区审计员", PROVINCE),
+            NewAccount("admin", "admin", "自治区账号管理员", PROVINCE),
         ]
-        made = []
-        for username, role, display, scope in rows:
-            if store.get(username) is None:
-                store.add(
-                    username=username, password=PASSWORD, role=role, display_name=display, **scope
-                )
-            made.append((username, role))
-        return made
+        return asyncio.run(
+            add_accounts(rows, PASSWORD, database_url=web_database_url, enrol_totp=True)
+        )
 
 
 def _progress(text: str) -> None:
@@ -313,6 +329,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--voucher-url", default=common.voucher_url)
     parser.add_argument("--provider-url", default=common.provider_url)
     parser.add_argument("--ledger-url", default=common.ledger_url)
+    parser.add_argument(
+        "--web-database-url",
+        default=None,
+        help="the web's database (default: as the web is configured, else the embedded one)",
+    )
     args = parser.parse_args(argv or [])
     loader = Loader(
         voucher_url=args.voucher_url, provider_url=args.provider_url, ledger_url=args.ledger_url
@@ -322,10 +343,20 @@ def main(argv: list[str] | None = None) -> int:
     providers = loader.providers()
     people = loader.beneficiaries()
     providers = remember_providers(marker, providers)
-    accounts = loader.accounts(providers, people)
+    accounts = loader.accounts(providers, people, args.web_database_url)
     print(f"\nSign in to the web app (password for all: {PASSWORD}):")
-    for username, role in accounts:
-        print(f"  {username:<9} {role}")
+    for added in accounts:
+        key = (
+            " ".join(added.totp_secret[i : i + 4] for i in range(0, 32, 4))
+            if added.totp_secret
+            else ""
+        )
+        print(f"  {added.username:<9} {added.role:<15} {key}")
+    print(
+        "Officers, finance, auditors and the administrator give a 6-digit code after the\n"
+        "password: add the key shown beside them to an authenticator app (as a time-based\n"
+        "key), or run `python3 dev.py web totp USERNAME` for the current code."
+    )
     return 0
 
 

@@ -1,8 +1,8 @@
 """`yiyang up`: the whole system on one machine, each part on 127.0.0.1.
 
 Starts (or joins) the embedded PostgreSQL unless database URLs are configured, creates and
-migrates each service's database, then runs each service, the outbox relay, the local fake
-Stripe and the web app as child processes, waits until every one answers, optionally loads
+migrates each service's database and the web's, then runs each service, the outbox relay, the
+local fake Stripe and the web app (two worker processes sharing its database) as children, waits until every one answers, optionally loads
 demo data and prints where to open things. It then supervises: a child that dies is started
 again after a growing pause (1 s, 2 s, 4 s ... 30 s; back to 1 s once it has run for a
 minute), each restart said in the output. Ctrl-C stops everything: the children run in
@@ -28,21 +28,24 @@ from urllib.parse import urlsplit
 import httpx
 
 from services.common import embedded_pg
-from services.common.migrate import SERVICES, prepare_service_database
+from services.common.migrate import DATABASES, package, prepare_service_database
 from services.common.settings import CommonSettings, get_common_settings
+
+WEB_WORKERS = 2  # the web keeps sessions in its database, so any worker serves any request
 
 
 def _service_settings(service: str) -> Any:
-    """The service's settings object (each service's config.get_settings())."""
-    return importlib.import_module(f"services.{service}.config").get_settings()
+    """The settings object of a service or the web (its config.get_settings())."""
+    return importlib.import_module(f"{package(service)}.config").get_settings()
 
 
 async def prepare_databases(only: str | None = None) -> dict[str, str]:
-    """Create and migrate every service's database; return each service's app URL."""
+    """Create and migrate every database (the services' and the web's); return each one's
+    app URL (the URL its process connects with)."""
     common = get_common_settings()
     urls: dict[str, str] = {}
     admin: str | None = None
-    for service in SERVICES:
+    for service in DATABASES:
         if only and service != only:
             continue
         configured = _service_settings(service).database_url
@@ -223,9 +226,14 @@ def _children(db_urls: dict[str, str], host: str) -> list[Child]:
                     host,
                     "--port",
                     str(_port(common.web_url)),
+                    "--workers",
+                    str(WEB_WORKERS),
                 ],
-                f"{common.web_url}/healthz",
-                _unless_set(YIYANG_WEB_STRIPE_JS_URL=f"{stripe_base}/js.stripe.com/v3/"),
+                f"{common.web_url}/readyz",
+                {
+                    "YIYANG_WEB_DATABASE_URL": db_urls["web"],
+                    **_unless_set(YIYANG_WEB_STRIPE_JS_URL=f"{stripe_base}/js.stripe.com/v3/"),
+                },
             )
         )
     return children
@@ -276,7 +284,7 @@ def up(*, demo: bool, host: str = "127.0.0.1") -> int:
             print("[up] loading demo data...", flush=True)
             from services import demo as demo_module
 
-            demo_module.main([])
+            demo_module.main(["--web-database-url", db_urls["web"]])
         _print_where(common)
         while True:
             supervisor.check()

@@ -111,6 +111,12 @@ class VoucherClient(ServiceClient):
     async def beneficiary(self, beneficiary_id: str) -> dict[str, Any]:
         return await self.json("GET", f"/v1/beneficiaries/{beneficiary_id}")
 
+    async def lookup(self, national_id: str) -> dict[str, Any]:
+        """A person by national ID (in the body, never in a URL); answered masked."""
+        return await self.json(
+            "POST", "/v1/beneficiaries/lookup", json={"national_id": national_id}
+        )
+
     async def new_code(self, beneficiary_id: str) -> dict[str, Any]:
         return await self.json("POST", f"/v1/beneficiaries/{beneficiary_id}/codes")
 
@@ -226,8 +232,12 @@ class ProviderClient(ServiceClient):
     async def get(self, provider_id: str) -> dict[str, Any]:
         return await self.json("GET", f"/v1/providers/{provider_id}")
 
-    async def listing(self, status: str | None = None) -> list[dict[str, Any]]:
-        data = await self.json("GET", "/v1/providers", params=_clean({"status": status}))
+    async def listing(
+        self, status: str | None = None, region_code: str | None = None
+    ) -> list[dict[str, Any]]:
+        data = await self.json(
+            "GET", "/v1/providers", params=_clean({"status": status, "region_code": region_code})
+        )
         return _rows(data, "providers")
 
     async def terminals(self, provider_id: str) -> list[dict[str, Any]]:

@@ -10,17 +10,8 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 
 from web.charts import fen_to_yuan
+from web.roles import ROLE_NAMES
 from web.sessions import Session
-
-ROLE_NAMES = {
-    "beneficiary": "老年人",
-    "proxy": "家属/代办人",
-    "provider_staff": "服务机构操作员",
-    "provider_admin": "服务机构管理员",
-    "civil_affairs": "民政经办人",
-    "finance": "财务人员",
-    "auditor": "审计人员",
-}
 
 NAV: dict[str, list[tuple[str, str]]] = {
     "beneficiary": [
@@ -67,7 +58,9 @@ NAV: dict[str, list[tuple[str, str]]] = {
         ("/finance/reconciliation", "对账"),
         ("/finance/payments", "付款批次"),
         ("/finance/aging", "账龄"),
+        ("/audit/log", "账号日志"),
     ],
+    "admin": [("/admin/users", "账号管理"), ("/admin/users/new", "新建账号")],
 }
 
 # The ledger names its accounts in English snake_case; people read these.
@@ -97,6 +90,7 @@ HOME = {
     "civil_affairs": "/officer/enrol",
     "finance": "/finance",
     "auditor": "/audit/entries",
+    "admin": "/admin/users",
 }
 
 
@@ -132,11 +126,18 @@ def page(
     request: Request, template: str, session: Session | None, status_code: int = 200, **context: Any
 ) -> HTMLResponse:
     web = request.app.state.web
+    if session is not None and session.mfa_pending:
+        session = None  # the second factor is still to come: nothing of the account shows
     ctx = {
         "request": request,
         "session": session,
         "role_name": ROLE_NAMES.get(session.role, "") if session else "",
-        "nav": NAV.get(session.role, []) if session else [],
+        # Someone who owes a new password or two-factor enrolment sees only that page.
+        "nav": (
+            NAV.get(session.role, [])
+            if session and not (session.must_change_password or session.needs_totp_enrolment)
+            else []
+        ),
         "csrf": session.csrf if session else "",
         "flash": session.pop_flash() if session else [],
         "yuan": fen_to_yuan,

@@ -1,4 +1,5 @@
-"""The body of every service's `migrations/env.py`: online, async, one transaction per run."""
+"""The body of every `migrations/env.py` (each service's and the web's): online, async, one
+transaction per run."""
 
 from __future__ import annotations
 
@@ -69,10 +70,12 @@ def execute_script(sql: str) -> None:
 
 
 def sql_path(name: str) -> Path:
-    """`services/<service>/migrations/sql/<name>`: where a service keeps the bodies of the
+    """`<package>/migrations/sql/<name>`: where a service (or the web) keeps the bodies of the
     functions and triggers its migrations install (one file per object, its current text)."""
+    from services.common.migrate import migrations_dir
+
     service: str = context.config.attributes["service"]
-    return Path(__file__).resolve().parent.parent / service / "migrations" / "sql" / name
+    return migrations_dir(service) / "sql" / name
 
 
 def execute_sql_file(name: str) -> None:

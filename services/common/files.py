@@ -1,4 +1,4 @@
-"""Files that hold secrets (terminal secrets of the demo, the web's accounts): owner only."""
+"""Files that hold secrets (the terminal secrets the demo keeps): owner only."""
 
 from __future__ import annotations
 

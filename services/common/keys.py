@@ -62,7 +62,7 @@ def generate() -> dict[str, str]:
         "YIYANG_VOUCHER_QR_PUBLIC_KEY": one_line(qr_public),
         "YIYANG_WEB_SESSION_SECRET": secrets.token_urlsafe(48),
     }
-    for service in ("VOUCHER", "PROVIDER", "LEDGER"):
+    for service in ("VOUCHER", "PROVIDER", "LEDGER", "WEB"):
         out[f"YIYANG_{service}_PII_ENCRYPTION_KEY"] = secrets.token_hex(32)
         out[f"YIYANG_{service}_PII_HASH_KEY"] = secrets.token_hex(32)
     return out

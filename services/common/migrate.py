@@ -1,9 +1,12 @@
-"""Creating each service's database and bringing it to the newest migration.
+"""Creating each database and bringing it to the newest migration.
 
-Each service keeps its Alembic scripts in `services/<name>/migrations/` and owns its own
-database. Migrations run as the database owner; the service itself connects as a separate
-role, `yiyang_<name>_app`, that may read and write its tables but may only INSERT into and
-SELECT from the tables its migrations declare append-only (the ledger's journal, for one).
+Each service, and the web app (its accounts, sessions and sign-in log), owns its own
+database, `yiyang_<name>`, and keeps its Alembic scripts beside its models: the package of
+`package(name)` (`services.<name>` for a service, `web` for the web app) holds `models.py`
+and `migrations/`. Migrations run as the database owner; the process itself connects as a
+separate role, `yiyang_<name>_app`, that may read and write its tables but may only INSERT
+into and SELECT from the tables its models declare append-only (the ledger's journal, the
+web's audit log).
 After every upgrade the grants are brought up to date, so a new table is never left without
 them, and an append-only table never gains UPDATE or DELETE.
 """
@@ -24,7 +27,24 @@ from services.common.db import asyncpg_connect_kwargs, database_of, with_databas
 log = logging.getLogger("yiyang.migrate")
 
 SERVICES = ("voucher", "provider", "ledger")
-ROOT = Path(__file__).resolve().parent.parent
+# Every database `yiyang up` / `yiyang migrate` prepares: the three services' and the web's.
+DATABASES = (*SERVICES, "web")
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def package(name: str) -> str:
+    """The Python package whose `models.py` and `migrations/` define database `name`."""
+    if name not in DATABASES:
+        raise ValueError(f"unknown database {name!r}; one of {', '.join(DATABASES)}")
+    return "web" if name == "web" else f"services.{name}"
+
+
+def package_dir(name: str) -> Path:
+    return ROOT.joinpath(*package(name).split("."))
+
+
+def migrations_dir(name: str) -> Path:
+    return package_dir(name) / "migrations"
 
 
 def app_role(service: str) -> str:
@@ -32,9 +52,8 @@ def app_role(service: str) -> str:
 
 
 def alembic_config(service: str, url: str) -> Config:
-
     cfg = Config()
-    cfg.set_main_option("script_location", str(ROOT / service / "migrations"))
+    cfg.set_main_option("script_location", str(migrations_dir(service)))
     cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
     cfg.set_main_option("file_template", "%%(year)d_%%(month).2d_%%(day).2d_%%(rev)s_%%(slug)s")
     cfg.attributes["service"] = service
@@ -42,7 +61,7 @@ def alembic_config(service: str, url: str) -> Config:
 
 
 def upgrade(service: str, url: str, revision: str = "heads") -> None:
-    """Run `alembic upgrade` for one service (blocking: call from a thread inside a loop)."""
+    """Run `alembic upgrade` for one database (blocking: call from a thread inside a loop)."""
     from alembic import command
 
     command.upgrade(alembic_config(service, url), revision)
@@ -55,13 +74,13 @@ def downgrade(service: str, url: str, revision: str = "base") -> None:
 
 
 def service_metadata(service: str) -> MetaData:
-    """The complete metadata of a service's database: the tables of `services/<service>/models.py`
-    and of every module its `TABLE_MODULES` names (tables declared elsewhere on the same metadata,
+    """The complete metadata of a database: the tables of `<package>/models.py` (services/<name>/
+    or web/) and of every module its `TABLE_MODULES` names (tables declared elsewhere on the same metadata,
     such as the ledger's settlement tables, which import the models module and so cannot be
     imported by it). The migrations and the drift check both start from this."""
     import importlib
 
-    models = importlib.import_module(f"services.{service}.models")
+    models = importlib.import_module(f"{package(service)}.models")
     for name in getattr(models, "TABLE_MODULES", ()):
         importlib.import_module(name)
     metadata: MetaData = models.metadata
@@ -70,10 +89,10 @@ def service_metadata(service: str) -> MetaData:
 
 async def model_drift(service: str, url: str) -> list[str]:
     """What `alembic revision --autogenerate` would write for a database at head: the ways the
-    SQLModel tables of `services/<service>/models.py` differ from what the migrations built.
+    SQLModel tables of `<package>/models.py` differ from what the migrations built.
 
     Empty when the models are the one true definition of the tables. The test command runs this
-    for every service (tests/common/test_models_match_migrations.py), like `alembic check`.
+    for every database (tests/common/test_models_match_migrations.py), like `alembic check`.
     """
     from alembic.autogenerate import compare_metadata
     from alembic.migration import MigrationContext
@@ -175,7 +194,7 @@ def append_only_tables(service: str) -> list[str]:
     """Tables the service's own migrations declare append-only (see each models.py)."""
     import importlib
 
-    models = importlib.import_module(f"services.{service}.models")
+    models = importlib.import_module(f"{package(service)}.models")
     return list(getattr(models, "APPEND_ONLY_TABLES", []))
 
 

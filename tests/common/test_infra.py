@@ -14,6 +14,7 @@ import pytest
 from services.cli import MODULE_COMMANDS, build_parser
 from services.common import keys
 from services.common.auth import issue_token, verify_token
+from services.common.migrate import DATABASES
 from services.common.settings import CommonSettings, get_common_settings
 from services.ledger.config import LedgerSettings
 from services.provider.config import ProviderSettings
@@ -51,19 +52,36 @@ def test_each_env_example_names_exactly_the_settings_of_its_class(name):
     )
 
 
-def test_the_migration_env_names_a_database_for_every_service():
+def test_the_migration_env_names_every_database():
     listed = set(_env_file(INFRA / "env" / "migrate.env.example"))
-    assert listed == {
-        f"YIYANG_{s.upper()}_DATABASE_URL" for s in ("voucher", "provider", "ledger")
-    } | {"YIYANG_LEDGER_PII_ENCRYPTION_KEY"}  # ledger_0110 encrypts stored bank numbers
+    assert listed == {f"YIYANG_{s.upper()}_DATABASE_URL" for s in DATABASES} | {
+        "YIYANG_LEDGER_PII_ENCRYPTION_KEY"  # ledger_0110 encrypts stored bank numbers
+    }
+
+
+def _unit_env(unit: Path) -> dict[str, str]:
+    """What a unit's EnvironmentFile=/etc/yiyang/NAME.env holds, from infra/env's examples."""
+    env: dict[str, str] = {}
+    for line in unit.read_text().splitlines():
+        if line.startswith("EnvironmentFile="):
+            name = Path(line.removeprefix("EnvironmentFile=").lstrip("-")).stem
+            env.update(_env_file(INFRA / "env" / f"{name}.env.example"))
+    return env
 
 
 def _exec_starts() -> list[tuple[str, list[str]]]:
     out = []
     for unit in sorted((INFRA / "systemd").glob("*.service")):
+        env = _unit_env(unit)
         for line in unit.read_text().splitlines():
             if line.startswith("ExecStart="):
-                argv = shlex.split(line.removeprefix("ExecStart="))
+                # systemd replaces ${VAR} with the value from the unit's environment files.
+                command = re.sub(
+                    r"\$\{(\w+)\}",
+                    lambda m, env=env: env[m.group(1)],
+                    line.removeprefix("ExecStart="),
+                )
+                argv = shlex.split(command)
                 assert argv[0].endswith("/yiyang"), unit.name
                 out.append((unit.name, argv[1:]))
     return out
@@ -83,9 +101,12 @@ def test_every_unit_runs_a_yiyang_command_with_arguments_it_accepts():
     assert served == {"voucher", "provider", "ledger", "web", None}
 
 
-def test_the_web_runs_one_process_while_sessions_live_in_memory():
-    (web,) = [argv for unit, argv in _exec_starts() if unit == "yiyang-web.service"]
-    assert web[web.index("--workers") + 1] == "1"
+def test_the_web_runs_as_many_workers_as_its_environment_says():
+    unit = (INFRA / "systemd" / "yiyang-web.service").read_text()
+    assert "--workers ${YIYANG_WEB_WORKERS}" in unit
+    (web,) = [argv for name, argv in _exec_starts() if name == "yiyang-web.service"]
+    workers = int(web[web.index("--workers") + 1])
+    assert workers == WebSettings().workers >= 2  # sessions live in the web's database
 
 
 @pytest.fixture

@@ -12,7 +12,12 @@ def test_localstripe_delivers_webhooks_to_the_voucher_service():
     children = {
         c.name: c
         for c in _children(
-            {"provider": "postgresql://p", "ledger": "postgresql://l", "voucher": "postgresql://v"},
+            {
+                "provider": "postgresql://p",
+                "ledger": "postgresql://l",
+                "voucher": "postgresql://v",
+                "web": "postgresql://w",
+            },
             "127.0.0.1",
         )
     }
@@ -38,6 +43,7 @@ def test_localstripe_the_ledger_and_the_pay_page_follow_the_voucher_stripe_addre
             "provider": "postgresql://p",
             "ledger": "postgresql://l",
             "voucher": "postgresql://v",
+            "web": "postgresql://w",
         }
         children = {c.name: c for c in _children(dbs, "127.0.0.1")}
         argv = children["localstripe"].argv

@@ -100,7 +100,7 @@ def _run_up_kill_voucher_and_stop(env: dict[str, str], voucher_port: int) -> str
 
 @pytest.mark.slow
 async def test_yiyang_up_restarts_a_killed_service_and_stops_cleanly_on_ctrl_c(make_db, tmp_path):
-    dbs = {s: await make_db(s) for s in ("voucher", "provider", "ledger")}
+    dbs = {s: await make_db(s) for s in ("voucher", "provider", "ledger", "web")}
     ports = {name: free_port() for name in ("voucher", "provider", "ledger", "web", "stripe")}
     env = dict(
         os.environ,

@@ -5,15 +5,15 @@ from __future__ import annotations
 
 import pytest
 
-from services.common.migrate import SERVICES, model_drift
+from services.common.migrate import DATABASES, model_drift, package
 
 
-@pytest.mark.parametrize("service", SERVICES)
+@pytest.mark.parametrize("service", DATABASES)
 async def test_models_and_migrations_agree(make_db, service):
     db = await make_db(service)
     drift = await model_drift(service, db.owner_url)
     assert drift == [], (
-        f"services/{service}/models.py and its migrations differ; write a migration with "
+        f"{package(service)}.models and its migrations differ; write a migration with "
         "`alembic revision --autogenerate` (CONTRIBUTING.md, Migrations) or fix the model:\n"
         + "\n".join(drift)
     )

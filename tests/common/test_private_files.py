@@ -7,7 +7,6 @@ import os
 import stat
 
 from services.demo import remember_providers
-from web.accounts import AccountStore
 
 
 def mode(path) -> int:
@@ -24,21 +23,5 @@ def test_the_demo_keeps_terminal_secrets_in_an_owner_only_file(tmp_path):
         # A later load keeps the first secrets (they are shown once).
         again = remember_providers(marker, [{"id": "p1", "terminal_secret": "other"}])
         assert again == first and json.loads(marker.read_text())["providers"] == first
-    finally:
-        os.umask(old)
-
-
-def test_the_web_account_store_is_owner_only(tmp_path):
-    old = os.umask(0o022)
-    try:
-        store = AccountStore(tmp_path / "web" / "accounts.json")
-        store.add(
-            username="minzheng",
-            password="long-enough-pw",
-            role="civil_affairs",
-            display_name="民政",
-            region="450103",
-        )
-        assert mode(store.path) == 0o600
     finally:
         os.umask(old)

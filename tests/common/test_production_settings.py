@@ -37,7 +37,12 @@ SECRETS = {
     ),
     ProviderSettings: ("pii_encryption_key", "pii_hash_key"),
     LedgerSettings: ("pii_encryption_key", "pii_hash_key"),
-    WebSettings: ("session_secret", "stripe_publishable_key"),
+    WebSettings: (
+        "session_secret",
+        "stripe_publishable_key",
+        "pii_encryption_key",
+        "pii_hash_key",
+    ),
 }
 
 

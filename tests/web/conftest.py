@@ -33,11 +33,6 @@ def web_shell(web: System) -> System:
     return web
 
 
-@pytest.fixture(scope="module")
-def accounts_file(web: System):
-    return web.accounts_file
-
-
 def csrf_of(html: str) -> str:
     m = re.search(r'name="csrf-token" content="([^"]+)"', html)
     assert m, "page has no CSRF token"

@@ -1,8 +1,13 @@
 """A whole Yiyang system in-process for the web tests: the real ledger, provider and voucher
 apps, each on its own fresh migrated database, wired the way production wires them (the
 voucher app asks the ledger for budget and reads the provider directory, both over
-injectable transports), and the web app in front of them with an account store whose ids
-are the ones the services really made.
+injectable transports), and the web app in front of them on its own fresh database, whose
+accounts carry the ids the services really made.
+
+The shared web app runs with two-factor sign-in off (`totp_required=False`, allowed in test
+only), so the page tests sign in with a password as often as they like; the two-factor tests
+(tests/web/test_identity.py, the TOTP browser walk) use apps of their own with it on, over the
+same database.
 
 Demo-like data is made through the services' own APIs, never written into their tables:
 budgets (ledger appropriations for every program in the city and the district), an approved
@@ -39,10 +44,13 @@ from services.voucher.service.identity import check_digit
 from tests.conftest import running
 from tests.fixtures import database as dbfix
 from tests.provider.conftest import valid_uscc
-from web.accounts import AccountStore
 from web.clients import Transports
 from web.config import WebSettings
 from web.main import create_app as create_web
+from web.roles import PERSON_ROLES, PROVIDER_ROLES
+from web.service import accounts as web_accounts
+from web.service.accounts import Scope
+from web.service.context import Identity
 
 PASSWORD = "correct-horse-9"
 PROVINCE, CITY, DISTRICT = "450000", "450100", "450103"
@@ -132,10 +140,11 @@ class System:
     ledger: httpx.AsyncClient
     dbs: dict[str, dbfix.ServiceDatabase]
     tokens: Any
-    accounts_file: Path
+    transports: Transports | None = None
     b1: str = ""  # 王大爷: home care, disability + meal vouchers
     b2: str = ""  # 李奶奶: in an institution (800-yuan voucher), no coordinates
     b3: str = ""  # a real person nobody in the account store may act for
+    national_ids: tuple[str, ...] = ()  # of b1, b2, b3 (to find them as an administrator does)
     p1: str = ""  # the approved meal point
     p_new: str = ""  # applied, in the officer's district
     p_far: str = ""  # applied, in another city
@@ -147,10 +156,42 @@ class System:
         """The web app (what a browser talks to)."""
         return self.web
 
+    # --- the web app and its database -------------------------------------------------------
+    def web_settings(self, **overrides: Any) -> WebSettings:
+        """Settings of a web app on this system's web database (two-factor sign-in off unless
+        `totp_required=True`)."""
+        return WebSettings(
+            **{"database_url": self.dbs["web"].app_url, "totp_required": False, **overrides}
+        )
+
+    @asynccontextmanager
+    async def other_web(
+        self,
+        common: CommonSettings | None = None,
+        transports: Transports | None = None,
+        clock: Any = None,
+        **settings: Any,
+    ) -> AsyncIterator[Any]:
+        """Another web app (its lifespan running) on the same database and services."""
+        app = create_web(
+            self.web_settings(**settings),
+            common=common or CommonSettings(),
+            transports=transports or self.transports,
+            **({"clock": clock} if clock else {}),
+        )
+        async with app.router.lifespan_context(app):
+            yield app
+
+    async def add_account(self, **fields: Any) -> None:
+        """An account in the web's database, with the test password unless given."""
+        await add_accounts(self.dbs["web"].app_url, [fields])
+
     # --- the browser side ----------------------------------------------------------------
-    def client(self) -> httpx.AsyncClient:
+    def client(self, app: Any = None, address: str = "127.0.0.1") -> httpx.AsyncClient:
+        """A browser of the web app (or of `app`), coming from `address`."""
         return httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=self.web), base_url=self.base_url
+            transport=httpx.ASGITransport(app=app or self.web, client=(address, 40000)),
+            base_url=self.base_url,
         )
 
     @asynccontextmanager
@@ -307,6 +348,7 @@ async def seed(s: System) -> None:
             ]
         )
     s.b1, s.b2, s.b3 = ids
+    s.national_ids = tuple(body["national_id"] for body in people)
     for bid, relation in ((s.b1, "女儿"), (s.b2, "儿媳")):  # the proxy acts for both
         await _ok(
             await s.voucher.post(
@@ -325,64 +367,84 @@ async def seed(s: System) -> None:
     assert await directory.resolve_terminal(s.terminal_secret), "directory never loaded"
 
 
-def accounts(s: System, path: Path) -> None:
-    store = AccountStore(path)
-    rows: list[dict[str, Any]] = [
-        {
-            "username": "laowang",
-            "role": "beneficiary",
-            "display_name": "王大爷",
-            "beneficiary_ids": [s.b1],
-        },
-        {
-            "username": "xiaoli",
-            "role": "proxy",
-            "display_name": "李女士",
-            "beneficiary_ids": [s.b1, s.b2],
-        },
-        {
-            "username": "staff1",
-            "role": "provider_staff",
-            "display_name": "张师傅",
-            "provider_id": s.p1,
-            "terminal_secret": s.terminal_secret,
-        },
-        {
-            "username": "staff2",
-            "role": "provider_staff",
-            "display_name": "赵师傅",
-            "provider_id": s.p1,
-        },
-        {
-            "username": "admin1",
-            "role": "provider_admin",
-            "display_name": "孙主任",
-            "provider_id": s.p1,
-        },
-        {
-            "username": "officer",
-            "role": "civil_affairs",
-            "display_name": "陈经办",
-            "region": DISTRICT,
-        },
-        {"username": "finance", "role": "finance", "display_name": "刘会计", "region": PROVINCE},
-        {"username": "finance2", "role": "finance", "display_name": "黄复核", "region": PROVINCE},
-        {
-            "username": "finance_lz",
-            "role": "finance",
-            "display_name": "柳州财务",
-            "region": OTHER_CITY,
-        },
-        {"username": "auditor", "role": "auditor", "display_name": "周审计", "region": PROVINCE},
-        {
-            "username": "auditor_city",
-            "role": "auditor",
-            "display_name": "吴审计",
-            "region": OTHER_CITY,
-        },
-    ]
-    for row in rows:
-        store.add(password=PASSWORD, **row)
+ACCOUNTS: list[dict[str, Any]] = [
+    {"username": "laowang", "role": "beneficiary", "display_name": "王大爷", "people": ["b1"]},
+    {"username": "xiaoli", "role": "proxy", "display_name": "李女士", "people": ["b1", "b2"]},
+    {
+        "username": "staff1",
+        "role": "provider_staff",
+        "display_name": "张师傅",
+        "provider": "p1",
+        "terminal": True,
+    },
+    {"username": "staff2", "role": "provider_staff", "display_name": "赵师傅", "provider": "p1"},
+    {"username": "admin1", "role": "provider_admin", "display_name": "孙主任", "provider": "p1"},
+    {"username": "officer", "role": "civil_affairs", "display_name": "陈经办", "region": DISTRICT},
+    {"username": "finance", "role": "finance", "display_name": "刘会计", "region": PROVINCE},
+    {"username": "finance2", "role": "finance", "display_name": "黄复核", "region": PROVINCE},
+    {"username": "finance_lz", "role": "finance", "display_name": "柳州财务", "region": OTHER_CITY},
+    {"username": "auditor", "role": "auditor", "display_name": "周审计", "region": PROVINCE},
+    {
+        "username": "auditor_city",
+        "role": "auditor",
+        "display_name": "吴审计",
+        "region": OTHER_CITY,
+    },
+    {"username": "useradmin", "role": "admin", "display_name": "区账号管理员", "region": CITY},
+    {
+        "username": "useradmin_lz",
+        "role": "admin",
+        "display_name": "柳州管理员",
+        "region": OTHER_CITY,
+    },
+]
+
+
+async def add_accounts(web_db_url: str, rows: list[dict[str, Any]]) -> None:
+    """Accounts straight into the web's database (through the web's own account service).
+    A row: username, role, display_name, password (default PASSWORD) and the scope: region,
+    provider_id or beneficiary_ids, terminal_secret."""
+    from services.common.db import Database
+
+    ident = Identity(WebSettings(database_url=web_db_url), CommonSettings().auth_private_key)
+    db = Database(web_db_url, pool_size=1)
+    try:
+        async with db.unit_of_work() as session:
+            for row in rows:
+                role = row["role"]
+                region = row.get("region") or DISTRICT
+                await web_accounts.create(
+                    session,
+                    ident,
+                    username=row["username"],
+                    password=row.get("password", PASSWORD),
+                    role=role,
+                    display_name=row["display_name"],
+                    scope=Scope(
+                        region,
+                        row.get("provider_id") if role in PROVIDER_ROLES else None,
+                        tuple(row.get("beneficiary_ids") or ()) if role in PERSON_ROLES else (),
+                    ),
+                    terminal_secret=row.get("terminal_secret"),
+                    must_change_password=row.get("must_change_password", False),
+                    created_by="test",
+                )
+    finally:
+        await db.dispose()
+
+
+async def accounts(s: System) -> None:
+    rows = []
+    for row in ACCOUNTS:
+        fields = {k: v for k, v in row.items() if k not in ("people", "provider", "terminal")}
+        if "people" in row:
+            fields["beneficiary_ids"] = [getattr(s, name) for name in row["people"]]
+        if "provider" in row:
+            fields["provider_id"] = getattr(s, row["provider"])
+        if row.get("terminal"):
+            fields["terminal_secret"] = s.terminal_secret
+        rows.append(fields)
+    await add_accounts(s.dbs["web"].app_url, rows)
 
 
 @asynccontextmanager
@@ -392,7 +454,7 @@ async def system(
     """Start the three services and the web app on fresh databases, seed them, yield."""
     dbs = {
         name: await dbfix.fresh_database(admin_url, templates[name], name)
-        for name in ("ledger", "provider", "voucher")
+        for name in ("ledger", "provider", "voucher", "web")
     }
     try:
         async with AsyncExitStack() as stack:
@@ -417,7 +479,6 @@ async def system(
             # accounts) services: the in-process clients, looked up at request time.
             lapp.state.voucher_client = voucher
             lapp.state.provider_client = provider
-            path = tmp / "accounts.json"
             s = System(
                 web=None,
                 voucher_app=vapp,
@@ -428,18 +489,15 @@ async def system(
                 ledger=ledger,
                 dbs=dbs,
                 tokens=tokens,
-                accounts_file=path,
             )
             await seed(s)
-            accounts(s, path)
-            transports = Transports(
+            await accounts(s)
+            s.transports = Transports(
                 voucher=httpx.ASGITransport(app=vapp),
                 provider=httpx.ASGITransport(app=papp),
                 ledger=httpx.ASGITransport(app=lapp),
             )
-            s.web = create_web(
-                WebSettings(accounts_file=path), common=CommonSettings(), transports=transports
-            )
+            s.web = await stack.enter_async_context(s.other_web())
             yield s
     finally:
         for db in dbs.values():

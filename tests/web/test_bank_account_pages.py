@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import re
 
-from tests.web.conftest import PASSWORD, csrf_of
+from tests.web.conftest import csrf_of
 from tests.web.system import MEAL_POINT, OTHER_CITY
-from web.accounts import AccountStore
 
 OLD_NUMBER = MEAL_POINT["bank_account"]["account_number"]
 
@@ -161,13 +160,8 @@ async def test_bad_account_number_is_refused_and_nothing_recorded(web):
 
 async def test_roles_other_region_and_csrf_are_refused(web):
     pending = await _ask(web, "6230580000123456789")
-    store = AccountStore(web.accounts_file)
-    store.add(
-        username="officer_lz",
-        password=PASSWORD,
-        role="civil_affairs",
-        display_name="柳州经办",
-        region=OTHER_CITY,
+    await web.add_account(
+        username="officer_lz", role="civil_affairs", display_name="柳州经办", region=OTHER_CITY
     )
     for who in ("laowang", "staff1", "admin1", "finance", "auditor"):
         async with web.signed_in(who) as c:

@@ -35,7 +35,6 @@ from services.common.settings import CommonSettings
 from tests.conftest import require_tool
 from tests.web.browser_kit import Served, bank_confirmation, read_qr, until, y4m_of_qr
 from tests.web.system import DISTRICT, PASSWORD, System, system
-from web.config import WebSettings
 from web.main import create_app
 
 pytestmark = pytest.mark.browser
@@ -104,9 +103,7 @@ async def served_system(
             # Refresh the code a few seconds after it is shown, so the walk sees the page
             # fetch a new one by itself.
             web = create_app(
-                WebSettings(
-                    accounts_file=s.accounts_file, qr_refresh_margin_s=QR_TTL_S - 4, **web_settings
-                ),
+                s.web_settings(qr_refresh_margin_s=QR_TTL_S - 4, **web_settings),
                 common=CommonSettings(
                     voucher_url=urls["voucher"],
                     provider_url=urls["provider"],

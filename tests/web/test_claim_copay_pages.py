@@ -16,9 +16,8 @@ import pytest
 
 from services.voucher.clients import StripeGateway
 from tests.settlement.stripe_process import KEY, LocalStripe, pay_in_browser
-from tests.web.conftest import PASSWORD, csrf_of
+from tests.web.conftest import csrf_of
 from tests.web.system import PROVINCE
-from web.accounts import AccountStore
 from web.routes.provider import this_month
 
 
@@ -122,9 +121,8 @@ async def test_claim_parts_on_every_page(web, stripe_ls):
         rows = list(csv.DictReader(io.StringIO(f.content.decode("utf-8-sig"))))
         assert int(next(r for r in rows if r["provider_id"] == web.p1)["copay_fen"]) == copay
 
-    AccountStore(web.accounts_file).add(
+    await web.add_account(
         username="admin_other",
-        password=PASSWORD,
         role="provider_admin",
         display_name="周主任",
         provider_id=web.p_new,

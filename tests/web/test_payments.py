@@ -14,10 +14,10 @@ import uuid
 from openpyxl import load_workbook
 
 from services.common.settings import CommonSettings
-from tests.web.conftest import PASSWORD, csrf_of
+from tests.web.conftest import csrf_of
 from tests.web.system import PROVINCE
-from web.accounts import AccountStore, mask_subject, person_name
 from web.routes.statements import STATEMENT_ITEMS
+from web.service.accounts import mask_subject, person_name
 
 FINANCE_PAGES = ("/finance/payments", "/finance/aging", "/finance/statement?provider_id=x")
 
@@ -100,18 +100,21 @@ def _confirmation(file_bytes: bytes, status: str = "paid") -> bytes:
 # --- pure rules --------------------------------------------------------------------------
 
 
-def test_an_unknown_submitter_is_masked_not_shown_whole(tmp_path):
-    store = AccountStore(tmp_path / "a.json")
-    store.add(
-        username="admin9",
-        password=PASSWORD,
-        role="provider_admin",
-        display_name="钱主任",
-        provider_id="p9",
+async def test_an_unknown_submitter_is_masked_not_shown_whole(web):
+    from services.common.db import Database
+
+    await web.add_account(
+        username="admin9", role="provider_admin", display_name="钱主任", provider_id="p9"
     )
-    assert person_name(store, "web:admin9") == "钱主任"
-    assert person_name(store, "web:gone-user") == mask_subject("web:gone-user") == "g******r"
-    assert person_name(store, "test:ab") == "a*" and person_name(store, None) == ""
+    db = Database(web.dbs["web"].app_url, pool_size=1)
+    try:
+        async with db.unit_of_work() as s:
+            assert await person_name(s, "web:admin9") == "钱主任"
+            assert await person_name(s, "web:gone-user") == mask_subject("web:gone-user")
+            assert mask_subject("web:gone-user") == "g******r"
+            assert await person_name(s, "test:ab") == "a*" and await person_name(s, None) == ""
+    finally:
+        await db.dispose()
     assert "admin" not in mask_subject("terminal:admin-desk-7")
 
 
@@ -327,12 +330,8 @@ async def test_payment_pages_refuse_other_roles_and_forged_forms(web):
 
 
 async def test_statement_table_chart_and_files_for_the_own_provider_only(web):
-    AccountStore(web.accounts_file).add(
-        username="admin_new",
-        password=PASSWORD,
-        role="provider_admin",
-        display_name="周主任",
-        provider_id=web.p_new,
+    await web.add_account(
+        username="admin_new", role="provider_admin", display_name="周主任", provider_id=web.p_new
     )
     await _redeem(web)
     await web.relay()

@@ -1,4 +1,5 @@
-"""Sign-in and sign-out. The web app is the identity provider for people."""
+"""Sign-in (password, then a code for those who need one), sign-out, sign-out everywhere.
+The web app is the identity provider for people."""
 
 from __future__ import annotations
 
@@ -9,25 +10,34 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from services.common.auth import issue_token
-from web.deps import CsrfSession, StateDep, optional_session
+from web.deps import (
+    CsrfSignedIn,
+    DbSession,
+    RequestSession,
+    StateDep,
+    WebState,
+    client_address,
+    optional_session,
+)
 from web.render import HOME, page
+from web.service import sessions, signin
+from web.service.throttle import wait_words
 from web.sessions import COOKIE_NAME
 
 router = APIRouter()
-
-
-@router.get("/", response_class=HTMLResponse)
-async def index(request: Request) -> RedirectResponse:
-    """Send a signed-in person to their home page, anyone else to sign in."""
-    session = optional_session(request)
-    return RedirectResponse(HOME.get(session.role, "/login") if session else "/login", 303)
-
-
 LOGIN_CSRF_COOKIE = "yiyang_login_csrf"
 
 
-def _login_page(request: Request, web: Any, status_code: int = 200, **context: Any) -> Response:
+@router.get("/", response_class=HTMLResponse)
+async def index(session: RequestSession) -> RedirectResponse:
+    """Send a signed-in person to their home page, anyone else to sign in."""
+    signed = optional_session(session)
+    return RedirectResponse(HOME.get(signed.role, "/login") if signed else "/login", 303)
+
+
+def _login_page(
+    request: Request, web: WebState, status_code: int = 200, **context: Any
+) -> Response:
     """The sign-in form with a fresh double-submit CSRF token (there is no session yet),
     so another site cannot sign a person in to an account of its choosing."""
     token = secrets.token_urlsafe(24)
@@ -46,6 +56,36 @@ def _login_page(request: Request, web: Any, status_code: int = 200, **context: A
     return response
 
 
+def _set_session_cookie(response: Response, web: WebState, cookie: str, max_age: int) -> None:
+    response.set_cookie(
+        COOKIE_NAME,
+        cookie,
+        max_age=max_age,
+        httponly=True,
+        secure=web.settings.secure_cookies,
+        samesite="strict",
+        path="/",
+    )
+
+
+def _clear_session_cookie(response: Response, web: WebState) -> None:
+    response.delete_cookie(
+        COOKIE_NAME, path="/", httponly=True, secure=web.settings.secure_cookies, samesite="strict"
+    )
+
+
+def _csrf_ok(request: Request, sent: str) -> bool:
+    expected = request.cookies.get(LOGIN_CSRF_COOKIE, "")
+    return bool(expected) and hmac.compare_digest(sent, expected)
+
+
+def _wait_message(wait_s: int) -> str:
+    return (
+        f"输错的次数太多，为了保护账号，请等 {wait_words(wait_s)}后再试。"
+        "如果忘了密码，请联系账号管理员重置。"
+    )
+
+
 @router.get("/login", response_class=HTMLResponse)
 async def login_form(request: Request, web: StateDep) -> Response:
     """The sign-in form."""
@@ -56,83 +96,116 @@ async def login_form(request: Request, web: StateDep) -> Response:
 async def login(
     request: Request,
     web: StateDep,
+    db: DbSession,
+    session: RequestSession,
     username: Annotated[str, Form()] = "",
     password: Annotated[str, Form()] = "",
     csrf_token: Annotated[str, Form()] = "",
 ) -> Response:
-    """Check the password, mint the person's token, keep it in a new server-side session."""
-    expected = request.cookies.get(LOGIN_CSRF_COOKIE, "")
-    if not expected or not hmac.compare_digest(csrf_token, expected):
+    """Check the password (after the throttle); then a second step for those who sign in
+    with a code, or straight to their home page."""
+    shown = username[:64]
+    if not _csrf_ok(request, csrf_token):
         return _login_page(
-            request,
-            web,
-            status_code=403,
-            username=username[:64],
-            error="页面已过期，请重新输入后登录。",
+            request, web, status_code=403, username=shown, error="页面已过期，请重新输入后登录。"
         )
-    if username and web.throttle.blocked(username):
+    if not username.strip() or not password:
         return _login_page(
-            request,
-            web,
-            status_code=429,
-            username=username[:64],
-            error="密码错误次数太多，请 15 分钟后再试，或联系管理员。",
+            request, web, status_code=401, username=shown, error="用户名或密码不对，请再试一次。"
         )
-    account = web.accounts.authenticate(username, password) if username and password else None
-    if account is None:
-        if username:
-            web.throttle.failed(username)
+    address = client_address(request)
+    outcome = await signin.with_password(db, web.identity, username, password[:256], address)
+    if outcome.kind == "wait":
         return _login_page(
-            request,
-            web,
-            status_code=401,
-            username=username[:64],
-            error="用户名或密码不对，请再试一次。",
+            request, web, status_code=429, username=shown, error=_wait_message(outcome.wait_s)
         )
-    web.throttle.succeeded(username)
-    token = issue_token(
-        web.common.auth_private_key,
-        role=account.role,
-        sub=f"web:{account.username}",
-        region=account.region,
-        provider_id=account.provider_id,
-        beneficiary_ids=tuple(account.beneficiary_ids),
-        name=account.display_name,
-        ttl_s=min(web.common.access_token_ttl_s, web.settings.session_ttl_s),
-    )
-    old = optional_session(request)
-    if old is not None:
-        web.sessions.delete(old)
-    session = web.sessions.create(
-        username=account.username,
-        role=account.role,
-        display_name=account.display_name,
-        token=token,
-        region=account.region,
-        provider_id=account.provider_id,
-        beneficiary_ids=list(account.beneficiary_ids),
-        acting_for=account.beneficiary_ids[0] if account.beneficiary_ids else None,
-    )
-    response = RedirectResponse(HOME.get(account.role, "/"), status_code=303)
+    if outcome.kind != "ok" or outcome.cookie is None or outcome.user is None:
+        return _login_page(
+            request, web, status_code=401, username=shown, error="用户名或密码不对，请再试一次。"
+        )
+    if session is not None:  # whoever was signed in in this browser is signed out
+        await sessions.end(db, web.identity, session, address)
+    if outcome.second_factor:
+        response = RedirectResponse("/login/code", status_code=303)
+        _set_session_cookie(
+            response, web, outcome.cookie, int(sessions.PENDING_TTL.total_seconds())
+        )
+    else:
+        response = RedirectResponse(HOME.get(outcome.user.role, "/"), status_code=303)
+        _set_session_cookie(response, web, outcome.cookie, web.settings.session_ttl_s)
     response.delete_cookie(LOGIN_CSRF_COOKIE, path="/login")
-    response.set_cookie(
-        COOKIE_NAME,
-        web.sessions.cookie_value(session),
-        max_age=web.settings.session_ttl_s,
-        httponly=True,
-        secure=web.settings.secure_cookies,
-        samesite="strict",
-        path="/",
-    )
+    return response
+
+
+def _code_page(request: Request, web: WebState, csrf: str, status_code: int = 200, **ctx: Any):
+    return page(request, "login_code.html", None, status_code=status_code, csrf=csrf, **ctx)
+
+
+@router.get("/login/code", response_class=HTMLResponse)
+async def code_form(request: Request, web: StateDep, session: RequestSession) -> Response:
+    """The second step: the six-digit code from the authenticator app (or a recovery code)."""
+    if session is None or not session.mfa_pending:
+        return RedirectResponse("/login", status_code=303)
+    return _code_page(request, web, session.csrf)
+
+
+@router.post("/login/code", response_class=HTMLResponse)
+async def code(
+    request: Request,
+    web: StateDep,
+    db: DbSession,
+    session: RequestSession,
+    code: Annotated[str, Form()] = "",
+    csrf_token: Annotated[str, Form()] = "",
+) -> Response:
+    """Check the code; a right one replaces the waiting session with a signed-in one."""
+    if session is None or not session.mfa_pending:
+        return RedirectResponse("/login", status_code=303)
+    if not hmac.compare_digest(csrf_token, session.csrf):
+        return _code_page(
+            request, web, session.csrf, status_code=403, error="页面已过期，请重新输入。"
+        )
+    outcome = await signin.with_code(db, web.identity, session, code[:32], client_address(request))
+    if outcome.kind == "wait":
+        return _code_page(
+            request, web, session.csrf, status_code=429, error=_wait_message(outcome.wait_s)
+        )
+    if outcome.kind == "restart":
+        response = _login_page(
+            request, web, status_code=401, error="验证码输错太多次，请重新输入用户名和密码。"
+        )
+        _clear_session_cookie(response, web)
+        return response
+    if outcome.kind != "ok" or outcome.cookie is None or outcome.user is None:
+        return _code_page(
+            request,
+            web,
+            session.csrf,
+            status_code=401,
+            error="验证码不对或已经用过，请看手机上最新的 6 位数字再试。",
+        )
+    response = RedirectResponse(HOME.get(outcome.user.role, "/"), status_code=303)
+    _set_session_cookie(response, web, outcome.cookie, web.settings.session_ttl_s)
     return response
 
 
 @router.post("/logout")
-async def logout(web: StateDep, session: CsrfSession) -> RedirectResponse:
-    """Forget the session on the server and in the browser."""
-    web.sessions.delete(session)
+async def logout(
+    request: Request, web: StateDep, db: DbSession, session: CsrfSignedIn
+) -> RedirectResponse:
+    """End this session, on the server and in the browser."""
+    await sessions.end(db, web.identity, session, client_address(request))
     response = RedirectResponse("/login", status_code=303)
-    response.delete_cookie(
-        COOKIE_NAME, path="/", httponly=True, secure=web.settings.secure_cookies, samesite="strict"
-    )
+    _clear_session_cookie(response, web)
+    return response
+
+
+@router.post("/logout/everywhere")
+async def logout_everywhere(
+    request: Request, web: StateDep, db: DbSession, session: CsrfSignedIn
+) -> RedirectResponse:
+    """End every session of the account, on every phone and computer, this one included."""
+    await sessions.end_everywhere(db, web.identity, session, client_address(request))
+    response = RedirectResponse("/login", status_code=303)
+    _clear_session_cookie(response, web)
     return response

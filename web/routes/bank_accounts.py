@@ -13,12 +13,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.auth import Role
-from web.accounts import person_name
 from web.clients import ApiError
 from web.deps import (
     CsrfSession,
+    DbSession,
     PageForbidden,
     StateDep,
     WebState,
@@ -27,6 +28,7 @@ from web.deps import (
 )
 from web.render import page
 from web.routes.provider import admin_page
+from web.service.accounts import person_names
 from web.sessions import Session
 
 router = APIRouter()
@@ -60,6 +62,7 @@ def _account_problems(bank_name: str, account_name: str, account_number: str) ->
 async def request_change(
     request: Request,
     web: StateDep,
+    db: DbSession,
     session: CsrfSession,
     bank_name: Annotated[str, Form()] = "",
     account_name: Annotated[str, Form()] = "",
@@ -77,6 +80,7 @@ async def request_change(
         return await admin_page(
             request,
             web,
+            db,
             session,
             status_code=422,
             error="收款账户没有提交：" + "；".join(problems.values()),
@@ -94,7 +98,13 @@ async def request_change(
         )
     except ApiError as exc:
         return await admin_page(
-            request, web, session, status_code=exc.page_status, error=exc.friendly, bank_form=form
+            request,
+            web,
+            db,
+            session,
+            status_code=exc.page_status,
+            error=exc.friendly,
+            bank_form=form,
         )
     finally:
         await client.aclose()
@@ -105,7 +115,9 @@ async def request_change(
 # --- the officer decides ---------------------------------------------------------------------
 
 
-async def pending_changes(web: WebState, session: Session) -> list[dict[str, Any]]:
+async def pending_changes(
+    web: WebState, db: AsyncSession, session: Session
+) -> list[dict[str, Any]]:
     """The pending changes of the providers in the officer's region, oldest request first,
     each with the provider's name and the account it is paid to now (masked)."""
     client = provider_client(web, session)
@@ -113,20 +125,20 @@ async def pending_changes(web: WebState, session: Session) -> list[dict[str, Any
         rows = await client.pending_bank_changes()
     finally:
         await client.aclose()
-    return [
-        {**row, "requester_name": person_name(web.accounts, row.get("requested_by"))}
-        for row in rows
-    ]
+    names = await person_names(db, [row.get("requested_by") for row in rows])
+    return [{**row, "requester_name": names.get(row.get("requested_by") or "", "")} for row in rows]
 
 
 @router.get("/officer/bank-accounts", response_class=HTMLResponse)
-async def changes_page(request: Request, web: StateDep, session: Session = OFFICER) -> HTMLResponse:
+async def changes_page(
+    request: Request, web: StateDep, db: DbSession, session: Session = OFFICER
+) -> HTMLResponse:
     """Bank account changes waiting for a decision in the officer's region: provider, the
     account it is paid to now and the one asked for (masked), who asked and when."""
     rows: list[dict[str, Any]] = []
     error = None
     try:
-        rows = await pending_changes(web, session)
+        rows = await pending_changes(web, db, session)
     except ApiError as exc:
         error = exc.friendly
     return page(request, "officer_bank_accounts.html", session, rows=rows, error=error)

@@ -10,13 +10,14 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.auth import Role
-from web.accounts import person_name
 from web.clients import ApiError
-from web.deps import StateDep, WebState, ledger_client, require_role
+from web.deps import DbSession, StateDep, WebState, ledger_client, require_role
 from web.render import page
 from web.routes.provider import CLAIM_STATUS
+from web.service.accounts import person_names
 from web.sessions import Session
 
 router = APIRouter()
@@ -36,7 +37,7 @@ ACTIONS = {
 
 
 async def _detail(
-    request: Request, web: WebState, session: Session, claim_id: str, back: str
+    request: Request, web: WebState, db: AsyncSession, session: Session, claim_id: str, back: str
 ) -> HTMLResponse:
     if not _ID.match(claim_id):
         return page(request, "error.html", session, status_code=404, message="没有这笔结算申请。")
@@ -56,8 +57,10 @@ async def _detail(
         return page(
             request, "error.html", session, status_code=403, message="只能查看本机构的结算申请。"
         )
-    for h in claim.get("history") or ():
-        h["actor_name"] = person_name(web.accounts, h.get("actor"))
+    history = claim.get("history") or ()
+    names = await person_names(db, [claim.get("submitted_by"), *(h.get("actor") for h in history)])
+    for h in history:
+        h["actor_name"] = names.get(h.get("actor") or "", "")
     return page(
         request,
         "claim_detail.html",
@@ -67,21 +70,21 @@ async def _detail(
         statuses=CLAIM_STATUS,
         copay_kinds=COPAY_KINDS,
         actions=ACTIONS,
-        submitter=person_name(web.accounts, claim.get("submitted_by")),
+        submitter=names.get(claim.get("submitted_by") or "", ""),
     )
 
 
 @router.get("/provider/claims/{claim_id}", response_class=HTMLResponse)
 async def provider_claim(
-    request: Request, claim_id: str, web: StateDep, session: Session = ADMIN
+    request: Request, claim_id: str, web: StateDep, db: DbSession, session: Session = ADMIN
 ) -> HTMLResponse:
     """One of the provider's claims: subsidy, co-payment and total, with every line."""
-    return await _detail(request, web, session, claim_id, "/provider/claims")
+    return await _detail(request, web, db, session, claim_id, "/provider/claims")
 
 
 @router.get("/finance/claims/{claim_id}", response_class=HTMLResponse)
 async def finance_claim(
-    request: Request, claim_id: str, web: StateDep, session: Session = READERS
+    request: Request, claim_id: str, web: StateDep, db: DbSession, session: Session = READERS
 ) -> HTMLResponse:
     """A claim as finance or an auditor checks it before approval or payment."""
-    return await _detail(request, web, session, claim_id, "/finance/claims")
+    return await _detail(request, web, db, session, claim_id, "/finance/claims")

@@ -10,11 +10,11 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from services.common.auth import Role
-from web.accounts import person_name
 from web.charts import bar_chart
 from web.clients import ApiError
 from web.deps import (
     CsrfSession,
+    DbSession,
     PageForbidden,
     StateDep,
     ledger_client,
@@ -22,6 +22,7 @@ from web.deps import (
     require_role,
 )
 from web.render import page
+from web.service.accounts import person_names
 from web.sessions import Session
 
 router = APIRouter(prefix="/finance")
@@ -114,7 +115,9 @@ def _not_open(exc: ApiError) -> bool:
 
 
 @router.get("/claims", response_class=HTMLResponse)
-async def claims(request: Request, web: StateDep, session: Session = FINANCE) -> HTMLResponse:
+async def claims(
+    request: Request, web: StateDep, db: DbSession, session: Session = FINANCE
+) -> HTMLResponse:
     """Settlement claims waiting for approval. The ledger refuses the preparer's own
     approval (maker-checker); the page shows who prepared each claim."""
     client = ledger_client(web, session)
@@ -134,10 +137,13 @@ async def claims(request: Request, web: StateDep, session: Session = FINANCE) ->
                 names[pid] = (await providers.get(pid)).get("name") or pid
     finally:
         await providers.aclose()
+    submitters = await person_names(
+        db, [r.get("submitted_by") or r.get("prepared_by") for r in rows]
+    )
     for r in rows:
         r.setdefault("provider_name", names.get(str(r.get("provider_id"))))
-        r["submitter_name"] = person_name(
-            web.accounts, r.get("submitted_by") or r.get("prepared_by")
+        r["submitter_name"] = submitters.get(
+            r.get("submitted_by") or r.get("prepared_by") or "", ""
         )
     return page(request, "finance_claims.html", session, rows=rows, error=error)
 

@@ -14,12 +14,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.auth import Role
-from web.accounts import person_name
 from web.clients import ApiError
 from web.deps import (
     CsrfSession,
+    DbSession,
     PageForbidden,
     StateDep,
     WebState,
@@ -29,6 +30,7 @@ from web.deps import (
 )
 from web.render import page
 from web.routes.provider import this_month
+from web.service.accounts import person_name, person_names
 from web.sessions import Session
 
 router = APIRouter(prefix="/finance/payments")
@@ -74,6 +76,7 @@ async def provider_names(web: WebState, session: Session, ids: set[str]) -> dict
 async def _index(
     request: Request,
     web: WebState,
+    db: AsyncSession,
     session: Session,
     period: str,
     cursor: str | None = None,
@@ -108,9 +111,10 @@ async def _index(
     names = await provider_names(web, session, {str(c.get("provider_id")) for c in claims})
     for c in claims:
         c["provider_name"] = names.get(str(c.get("provider_id")), c.get("provider_id"))
+    creators = await person_names(db, [b.get("created_by") for b in batches.get("items") or ()])
     for b in batches.get("items") or ():
         b["state_name"] = BATCH_STATES.get(b.get("state"), b.get("state"))
-        b["creator_name"] = person_name(web.accounts, b.get("created_by"))
+        b["creator_name"] = creators.get(b.get("created_by") or "", "")
     return page(
         request,
         "finance_payments.html",
@@ -129,7 +133,12 @@ async def _index(
 
 @router.get("", response_class=HTMLResponse)
 async def payments(
-    request: Request, web: StateDep, session: Session = READERS, period: str = "", cursor: str = ""
+    request: Request,
+    web: StateDep,
+    db: DbSession,
+    session: Session = READERS,
+    period: str = "",
+    cursor: str = "",
 ) -> HTMLResponse:
     """What can be paid now in the officer's region — approved claims and the month's
     payable nursing cash benefits — with a form to batch them, and the batches made so far."""
@@ -138,13 +147,14 @@ async def payments(
         return await _index(
             request,
             web,
+            db,
             session,
             this_month(),
             status_code=422,
             error="月份请按 2026-11 这样填写。",
         )
     return await _index(
-        request, web, session, period, cursor=cursor if _CURSOR.match(cursor) else None
+        request, web, db, session, period, cursor=cursor if _CURSOR.match(cursor) else None
     )
 
 
@@ -152,6 +162,7 @@ async def payments(
 async def create_batch(
     request: Request,
     web: StateDep,
+    db: DbSession,
     session: CsrfSession,
     claim_ids: Annotated[list[str] | None, Form()] = None,
     cash_period: Annotated[str, Form()] = "",
@@ -170,6 +181,7 @@ async def create_batch(
         return await _index(
             request,
             web,
+            db,
             session,
             this_month(),
             status_code=422,
@@ -180,6 +192,7 @@ async def create_batch(
         return await _index(
             request,
             web,
+            db,
             session,
             this_month(),
             status_code=422,
@@ -189,6 +202,7 @@ async def create_batch(
         return await _index(
             request,
             web,
+            db,
             session,
             period,
             status_code=422,
@@ -209,7 +223,7 @@ async def create_batch(
         batch = await client.create_batch(body)
     except ApiError as exc:
         return await _index(
-            request, web, session, period, error=exc.friendly, status_code=exc.page_status
+            request, web, db, session, period, error=exc.friendly, status_code=exc.page_status
         )
     finally:
         await client.aclose()
@@ -238,6 +252,7 @@ def _batch_id(batch_id: str) -> str:
 async def _batch_page(
     request: Request,
     web: WebState,
+    db: AsyncSession,
     session: Session,
     batch_id: str,
     status_code: int = 200,
@@ -262,7 +277,7 @@ async def _batch_page(
             ln["provider_name"] = names.get(str(ln.get("provider_id") or ""))
         batch["state"] = batch_state(batch)
         batch["state_name"] = BATCH_STATES[batch["state"]]
-        batch["creator_name"] = person_name(web.accounts, batch.get("created_by"))
+        batch["creator_name"] = await person_name(db, batch.get("created_by"))
         batch["paid_fen"] = sum(
             int(ln["amount_fen"]) for ln in batch.get("lines") or () if ln.get("status") == "paid"
         )
@@ -281,10 +296,10 @@ async def _batch_page(
 
 @router.get("/{batch_id}", response_class=HTMLResponse)
 async def batch_page(
-    batch_id: str, request: Request, web: StateDep, session: Session = READERS
+    batch_id: str, request: Request, web: StateDep, db: DbSession, session: Session = READERS
 ) -> HTMLResponse:
     """A batch: its lines and their status, the file's SHA-256, the confirmation upload."""
-    return await _batch_page(request, web, session, _batch_id(batch_id))
+    return await _batch_page(request, web, db, session, _batch_id(batch_id))
 
 
 @router.get("/{batch_id}/file")
@@ -315,6 +330,7 @@ async def upload_confirmation(
     batch_id: str,
     request: Request,
     web: StateDep,
+    db: DbSession,
     session: CsrfSession,
     file: Annotated[UploadFile | None, File()] = None,
 ) -> HTMLResponse:
@@ -327,12 +343,19 @@ async def upload_confirmation(
     content = await file.read(MAX_CONFIRMATION_BYTES + 1) if file else b""
     if not file or not (file.filename or "").lower().endswith((".csv", ".txt")):
         return await _batch_page(
-            request, web, session, bid, status_code=422, error="请选择银行回单文件（CSV 格式）。"
+            request,
+            web,
+            db,
+            session,
+            bid,
+            status_code=422,
+            error="请选择银行回单文件（CSV 格式）。",
         )
     if not content.strip() or len(content) > MAX_CONFIRMATION_BYTES:
         return await _batch_page(
             request,
             web,
+            db,
             session,
             bid,
             status_code=422,
@@ -343,11 +366,11 @@ async def upload_confirmation(
         result = await client.confirm_batch(bid, content)
     except ApiError as exc:
         return await _batch_page(
-            request, web, session, bid, status_code=exc.page_status, error=_upload_problem(exc)
+            request, web, db, session, bid, status_code=exc.page_status, error=_upload_problem(exc)
         )
     finally:
         await client.aclose()
-    return await _batch_page(request, web, session, bid, result=result)
+    return await _batch_page(request, web, db, session, bid, result=result)
 
 
 def _upload_problem(exc: ApiError) -> str:

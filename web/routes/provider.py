@@ -10,12 +10,13 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.auth import Role
-from web.accounts import person_name
 from web.clients import ApiError
 from web.deps import (
     CsrfSession,
+    DbSession,
     PageForbidden,
     StateDep,
     ledger_client,
@@ -25,6 +26,7 @@ from web.deps import (
     voucher_client,
 )
 from web.render import page
+from web.service.accounts import person_names
 from web.sessions import Session
 
 router = APIRouter(prefix="/provider")
@@ -54,7 +56,9 @@ async def _services(request: Request, web: Any, session: Session) -> tuple[list,
 
 
 @router.get("/redeem", response_class=HTMLResponse)
-async def redeem_form(request: Request, web: StateDep, session: Session = STAFF) -> HTMLResponse:
+async def redeem_form(
+    request: Request, web: StateDep, db: DbSession, session: Session = STAFF
+) -> HTMLResponse:
     """Step 1: scan or type the code, choose the service, enter the bill."""
     services, error = await _services(request, web, session)
     return page(
@@ -63,7 +67,7 @@ async def redeem_form(request: Request, web: StateDep, session: Session = STAFF)
         session,
         services=services,
         error=error,
-        has_terminal=terminal_client(web, session) is not None,
+        has_terminal=await terminal_client(web, db, session) is not None,
         form={},
     )
 
@@ -72,6 +76,7 @@ async def redeem_form(request: Request, web: StateDep, session: Session = STAFF)
 async def redeem_preview(
     request: Request,
     web: StateDep,
+    db: DbSession,
     session: CsrfSession,
     token: Annotated[str, Form()] = "",
     service_code: Annotated[str, Form()] = "",
@@ -105,10 +110,10 @@ async def redeem_preview(
             error=error,
             problems=problems,
             form=form,
-            has_terminal=terminal_client(web, session) is not None,
+            has_terminal=await terminal_client(web, db, session) is not None,
         )
     preview = None
-    client = terminal_client(web, session)
+    client = await terminal_client(web, db, session)
     if client is not None:
         try:
             preview = await client.preview(token, service_code, gross_fen)
@@ -142,6 +147,7 @@ async def redeem_preview(
 async def redeem_confirm(
     request: Request,
     web: StateDep,
+    db: DbSession,
     session: CsrfSession,
     token: Annotated[str, Form()] = "",
     service_code: Annotated[str, Form()] = "",
@@ -153,7 +159,7 @@ async def redeem_confirm(
         return page(
             request, "error.html", session, status_code=403, message="您的账号不能打开这个页面。"
         )
-    client = terminal_client(web, session)
+    client = await terminal_client(web, db, session)
     if client is None:
         return page(
             request,
@@ -316,6 +322,7 @@ BANK_CHANGE_STATUS = {
 async def admin_page(
     request: Request,
     web: Any,
+    db: AsyncSession,
     session: Session,
     issued: Any = None,
     status_code: int = 200,
@@ -336,9 +343,12 @@ async def admin_page(
         error = error or exc.friendly
     finally:
         await client.aclose()
+    names = await person_names(
+        db, [who for c in bank_changes for who in (c.get("decided_by"), c.get("requested_by"))]
+    )
     for change in bank_changes:
-        change["decider_name"] = person_name(web.accounts, change.get("decided_by"))
-        change["requester_name"] = person_name(web.accounts, change.get("requested_by"))
+        change["decider_name"] = names.get(change.get("decided_by") or "", "")
+        change["requester_name"] = names.get(change.get("requested_by") or "", "")
     return page(
         request,
         "provider_admin.html",
@@ -356,14 +366,20 @@ async def admin_page(
 
 
 @router.get("/admin", response_class=HTMLResponse)
-async def admin(request: Request, web: StateDep, session: Session = ADMIN) -> HTMLResponse:
+async def admin(
+    request: Request, web: StateDep, db: DbSession, session: Session = ADMIN
+) -> HTMLResponse:
     """The provider admin's page: profile, price list, terminals, settlement account."""
-    return await admin_page(request, web, session)
+    return await admin_page(request, web, db, session)
 
 
 @router.post("/admin/terminals", response_class=HTMLResponse)
 async def new_terminal(
-    request: Request, web: StateDep, session: CsrfSession, name: Annotated[str, Form()] = ""
+    request: Request,
+    web: StateDep,
+    db: DbSession,
+    session: CsrfSession,
+    name: Annotated[str, Form()] = "",
 ) -> HTMLResponse:
     """Issue a terminal; its secret is shown this once and kept nowhere by the web app."""
     if session.role != Role.provider_admin.value:
@@ -371,18 +387,18 @@ async def new_terminal(
     name = name.strip()
     if not name or len(name) > 60:
         return await admin_page(
-            request, web, session, status_code=422, error="请填写终端名称（60 字以内）。"
+            request, web, db, session, status_code=422, error="请填写终端名称（60 字以内）。"
         )
     client = provider_client(web, session)
     try:
         issued = await client.new_terminal(session.provider_id or "", name)
     except ApiError as exc:
         return await admin_page(
-            request, web, session, status_code=exc.page_status, error=exc.friendly
+            request, web, db, session, status_code=exc.page_status, error=exc.friendly
         )
     finally:
         await client.aclose()
-    return await admin_page(request, web, session, issued=issued)
+    return await admin_page(request, web, db, session, issued=issued)
 
 
 # --- settlement claims (the provider admin) --------------------------------------------------
