@@ -38,6 +38,8 @@ class ClaimStatusConflict(Conflict):
 
 
 class MakerChecker(Forbidden):
+    """Also refused: importing the bank confirmation of a payment batch one made."""
+
     code = "MAKER_CHECKER_VIOLATION"
     message = "The person who prepared, submitted or edited a claim may not approve it."
 
