@@ -278,3 +278,24 @@ async def test_defaults_are_loaded_at_start_and_edits_create_versions(env, token
     finally:
         await conn.close()
     assert await env.snapshot() == before
+
+
+async def test_the_ledger_asks_this_service_which_programmes_exist(env):
+    """Finance's appropriation names a programme; the ledger asks this service (its owner,
+    GET /v1/programs/{code} with a service token) and refuses a code it does not know."""
+    ledger_entries = await env.ledger_fetchval("SELECT count(*) FROM entry")
+    for code, status in (("nursing_subsidy_x", 422), ("nursing_subsidy", 201)):
+        r = await env.ledger.post(
+            "/v1/appropriations",
+            headers=env.finance,
+            json={
+                "idempotency_key": f"appr:{uuid.uuid4()}",
+                "program_code": code,
+                "region_code": "450100",
+                "by_source": {"central": 1_000},
+            },
+        )
+        assert r.status_code == status, r.text
+        if status == 422:
+            assert r.json()["error"]["code"] == "UNKNOWN_PROGRAM"
+            assert await env.ledger_fetchval("SELECT count(*) FROM entry") == ledger_entries
