@@ -15,6 +15,7 @@ from services.common.auth import Principal, Role, require
 from services.common.errors import InvalidInput, OutOfScope
 from services.common.regions import is_valid_code_shape, significant_prefix
 from services.common.settings import get_common_settings
+from services.common.types import IsoDateTime
 from services.ledger.clients import ProgramDirectory
 from services.ledger.errors import ScopeRequired
 from services.ledger.service.idempotency import Outcome
@@ -31,6 +32,12 @@ MAX_ID = 2**63 - 1  # account ids are bigint
 
 AccountID = Annotated[int, Path(ge=1, le=MAX_ID)]
 RegionQuery = Annotated[str | None, Query(max_length=12)]
+# Points in time: ISO 8601 only (a number such as 0.5 is refused); no zone = Beijing time.
+AsOf = Annotated[IsoDateTime | None, Query(description="ISO 8601 (no zone: Beijing time)")]
+From = Annotated[
+    IsoDateTime | None, Query(alias="from", description="ISO 8601 (no zone: Beijing time)")
+]
+To = Annotated[IsoDateTime | None, Query(description="ISO 8601 (no zone: Beijing time)")]
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"description": "UNAUTHENTICATED / BEARER_TOKEN_EXPIRED / BEARER_TOKEN_INVALID"},

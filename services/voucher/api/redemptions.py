@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Coroutine
-from datetime import date
 from typing import Annotated, Any
 
 import orjson
@@ -17,6 +16,7 @@ from starlette.routing import Route
 from services.common.auth import Principal, Role, authenticate, require
 from services.common.db import DatabaseDep, SessionDep
 from services.common.errors import OutOfScope
+from services.common.types import IsoDate
 from services.voucher.api.copay import gateway
 from services.voucher.api.deps import DirectoryDep, RawPoolDep, ensure_acts_for
 from services.voucher.models import Redemption
@@ -267,7 +267,7 @@ def _read(r: Redemption) -> RedemptionRead:
 async def provider_day(
     session: SessionDep,
     provider_id: Annotated[str, Query(max_length=64)],
-    date_: Annotated[date, Query(alias="date")],
+    date_: Annotated[IsoDate, Query(alias="date")],
     principal: Principal = require(
         Role.terminal, Role.provider_admin, Role.provider_staff, Role.service
     ),

@@ -293,12 +293,14 @@ async def test_lists_for_the_provider_day_and_the_persons_history(redeemed, toke
         params={"provider_id": term.provider_id, "date": str(today)},
     )
     assert r.status_code == 403
-    r = await world.client.get(
-        "/v1/redemptions",
-        headers=admin,
-        params={"provider_id": term.provider_id, "date": "yesterday"},
-    )
-    assert r.status_code == 422 and r.json()["error"]["field"] == "date"
+    for not_a_date in ("yesterday", "0", "86400", "0.5"):  # numbers: seconds since 1970
+        r = await world.client.get(
+            "/v1/redemptions",
+            headers=admin,
+            params={"provider_id": term.provider_id, "date": not_a_date},
+        )
+        assert r.status_code == 422 and r.json()["error"]["field"] == "date", not_a_date
+        assert r.json()["error"]["code"] == "VALIDATION_ERROR"
 
     url = f"/v1/beneficiaries/{ben}/redemptions"
     proxy = tokens.headers(Role.proxy, sub="proxy:son", beneficiary_ids=[str(ben)])
