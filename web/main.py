@@ -22,6 +22,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.types import Scope
 
+from services.common.app import migrations_at_head
 from services.common.db import Database, resolve_database_url
 from services.common.errors import PayloadTooLarge
 from services.common.limits import install_body_limit
@@ -122,11 +123,9 @@ def create_app(
     @app.get("/readyz")
     async def readyz() -> JSONResponse:
         """Readiness: the web's database answers and is at the newest migration."""
-        from services.common.app import _at_head
-
         db: Database = app.state.db
         checks = {"database": await db.ping()}
-        checks["migrations"] = await _at_head(db, "web") if checks["database"] else False
+        checks["migrations"] = await migrations_at_head(db, "web") if checks["database"] else False
         ok = all(checks.values())
         return JSONResponse(
             {"status": "ok" if ok else "unavailable", "service": "web", "checks": checks},

@@ -72,7 +72,7 @@ def create_service_app(
         """Readiness: the database answers and its schema is at the newest migration."""
         db: Database = app.state.db
         checks: dict[str, Any] = {"database": await db.ping()}
-        checks["migrations"] = await _at_head(db, name) if checks["database"] else False
+        checks["migrations"] = await migrations_at_head(db, name) if checks["database"] else False
         extra = getattr(app.state, "readiness_checks", {})
         for key, check in extra.items():
             checks[key] = await check()
@@ -88,8 +88,14 @@ def create_service_app(
     return app
 
 
-async def _at_head(db: Database, service: str) -> bool:
-    """Whether the database's migration heads are the code's (readiness)."""
+async def migrations_at_head(db: Database, service: str) -> bool:
+    """Whether `db` is migrated to exactly the newest revision(s) of `service`'s Alembic
+    scripts (`services.common.migrate.DATABASES`: "voucher", "provider", "ledger", "web").
+
+    The readiness check of every app (each service's `/readyz` here, the web's in
+    web/main.py): a process whose database is behind, ahead or not migrated at all is not
+    ready. False also when the database cannot be read.
+    """
     from alembic.migration import MigrationContext
     from alembic.script import ScriptDirectory
 

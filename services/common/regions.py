@@ -88,6 +88,14 @@ def is_known(code: str) -> bool:
     return code in regions()
 
 
+def is_known_within(province: str, code: str) -> bool:
+    """A known division (or a township or village under a known county) inside `province`:
+    what a person's, an appropriation's or a commitment's region may be."""
+    if not is_valid_code_shape(code) or not region_covers(province, code):
+        return False
+    return is_known(code) or (len(code) > 6 and is_known(code[:6]))
+
+
 def region_name(code: str) -> str:
     r = regions().get(code)
     return r.name if r else code

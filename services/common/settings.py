@@ -7,9 +7,12 @@ the validator refuses those defaults anywhere but `development` and `test`.
 
 from __future__ import annotations
 
+import ipaddress
+import socket
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -64,6 +67,59 @@ def refuse_dev_secrets(settings: BaseSettings) -> None:
         raise ValueError(
             f"development secrets may not be used in {env}: set {', '.join(sorted(leaked))}"
         )
+
+
+def public_https_problem(url: str) -> str | None:
+    """Why `url` is not an https address of a public host, or None when it is.
+
+    No name is resolved (settings are checked without I/O): an IP literal in any form a
+    resolver accepts (`127.1`, `2130706433`, `[::ffff:127.0.0.1]`) must be a global address,
+    and `localhost` (or a name under it) is refused by name.
+    """
+    try:
+        parts = urlsplit(url)
+        host = (parts.hostname or "").rstrip(".").lower()
+    except ValueError:
+        return "it is not a URL"
+    if parts.scheme != "https":
+        return "it is not https"
+    if not host:
+        return "it names no host"
+    if host == "localhost" or host.endswith(".localhost"):
+        return "it is a loopback address"
+    address: ipaddress.IPv4Address | ipaddress.IPv6Address | None = None
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        try:  # the legacy IPv4 forms getaddrinfo also takes
+            address = ipaddress.IPv4Address(socket.inet_aton(host))
+        except OSError:
+            return None  # a name: public as far as settings can tell
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    if address.is_loopback:
+        return "it is a loopback address"
+    if not address.is_global or address.is_multicast:
+        return "it is a private or reserved address"
+    return None
+
+
+def refuse_local_addresses(settings: BaseSettings, *names: str) -> None:
+    """Outside development and test, each named URL setting (when set) must be an https
+    address of a public host: money and card data never go to a loopback or private address
+    by a mistaken or planted setting."""
+    env = getattr(settings, "env", None) or get_common_settings().env
+    if env in ("development", "test"):
+        return
+    prefix = str(settings.model_config.get("env_prefix") or "")
+    for name in names:
+        value = getattr(settings, name)
+        why = public_https_problem(value) if value is not None else None
+        if why:
+            raise ValueError(
+                f"{name} must be an https address of a public host in {env} ({why}): "
+                f"set {prefix}{name.upper()}"
+            )
 
 
 @lru_cache

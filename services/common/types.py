@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any
 
 from pydantic import BeforeValidator
@@ -11,12 +11,19 @@ from pydantic import BeforeValidator
 _NUMBER = re.compile(r"\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*")
 
 
-def _iso_8601_only(value: Any) -> Any:
-    """pydantic reads a number (`0.5`, `1700000000`) as seconds since 1970; a time in a
-    query (`as_of`, `from`, `to`) must be written as ISO 8601 instead."""
-    if isinstance(value, int | float) or (isinstance(value, str) and _NUMBER.fullmatch(value)):
-        raise ValueError("expected a date and time in ISO 8601, e.g. 2026-12-04T08:00:00+08:00")
-    return value
+def _not_a_number(example: str) -> Any:
+    """pydantic reads a number (`0.5`, `1700000000`, `0`) as seconds since 1970, for a date
+    as for a time; a time or date in a query (`as_of`, `from`, `to`, `date`) must be written
+    as ISO 8601 instead."""
+
+    def check(value: Any) -> Any:
+        if isinstance(value, int | float) or (isinstance(value, str) and _NUMBER.fullmatch(value)):
+            raise ValueError(f"expected ISO 8601, e.g. {example}")
+        return value
+
+    return check
 
 
-IsoDateTime = Annotated[datetime, BeforeValidator(_iso_8601_only)]
+# Every time and date query parameter of every service is one of these.
+IsoDateTime = Annotated[datetime, BeforeValidator(_not_a_number("2026-12-04T08:00:00+08:00"))]
+IsoDate = Annotated[date, BeforeValidator(_not_a_number("2026-12-04"))]

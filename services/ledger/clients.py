@@ -1,3 +1,71 @@
-"""Calls from the ledger to the other services: none. The ledger is called (by the voucher
-service's relay and issuance runs); settlement's calls to the voucher and provider services
-and to Stripe are in services/ledger/settlement/clients.py."""
+"""Calls from the ledger to the other services (service credentials).
+
+The ledger's own: which programmes exist (`ProgramDirectory`, asked before budget moves).
+Settlement's calls to the voucher and provider services and to Stripe are in
+services/ledger/settlement/clients.py, on the same base (`LedgerServiceClient`).
+
+Each client wraps any `httpx.AsyncClient`: in production one with the service's base URL, in
+tests the in-process client of the real app (set `app.state.voucher_client` before the
+ledger app serves a request and it is used as is; api/deps.py `voucher_http`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import httpx
+
+from services.common.clients import ServiceClient
+from services.ledger.errors import VoucherUnavailable
+
+
+class LedgerServiceClient(ServiceClient):
+    """A client that calls another service as the ledger."""
+
+    def __init__(
+        self,
+        http: httpx.AsyncClient,
+        private_key_pem: str,
+        *,
+        service_name: str = "ledger",
+        timeout_s: float = 30.0,
+    ) -> None:
+        super().__init__(http, private_key_pem, service_name=service_name, timeout_s=timeout_s)
+
+
+class ProgramDirectory(LedgerServiceClient):
+    """Which programmes exist. The voucher service owns them (`GET /v1/programs/{code}`), so
+    the ledger asks it rather than trusting a code typed into an appropriation.
+
+    A code found is remembered for the life of the process: programmes are versioned, never
+    deleted, so a known code stays known and budget moves ask at most once per code. A code
+    not found is asked again next time (it may have been created since). Anything but a
+    clear answer (no connection, 5xx, a refused service token, a 404 that is not the
+    voucher service's PROGRAM_NOT_FOUND) is VOUCHER_SERVICE_UNAVAILABLE, never "unknown".
+    """
+
+    def __init__(self, http: httpx.AsyncClient, private_key_pem: str) -> None:
+        super().__init__(http, private_key_pem, timeout_s=10.0)
+        self._known: set[str] = set()
+
+    async def exists(self, code: str) -> bool:
+        if code in self._known:
+            return True
+        try:
+            resp = await self.http.get(
+                f"/v1/programs/{code}", headers=self._headers(), timeout=self._timeout
+            )
+        except httpx.HTTPError as exc:
+            raise VoucherUnavailable(field="program_code") from exc
+        if resp.status_code == 200:
+            self._known.add(code)
+            return True
+        if resp.status_code == 404 and _error_code(resp) == "PROGRAM_NOT_FOUND":
+            return False
+        raise VoucherUnavailable(field="program_code")
+
+
+def _error_code(resp: httpx.Response) -> str | None:
+    with contextlib.suppress(ValueError, KeyError, TypeError):
+        return str(resp.json()["error"]["code"])
+    return None

@@ -8,7 +8,7 @@ from pydantic import model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from services.common import dev_keys
-from services.common.settings import refuse_dev_secrets
+from services.common.settings import refuse_dev_secrets, refuse_local_addresses
 
 
 class LedgerSettings(BaseSettings):
@@ -18,7 +18,8 @@ class LedgerSettings(BaseSettings):
     database_url: str | None = None
     pool_size: int = 10
     # Stripe (localstripe in development) for reconciling co-payments against Stripe's own
-    # records; unset: that check is skipped and the report says so.
+    # records; unset: that check is skipped and the report says so. Outside development and
+    # test it must be https to a public host (no loopback or private address).
     stripe_api_base: str | None = None
     stripe_secret_key: str | None = None
     # Bank account numbers in payment lines and stored instruction files: AES-256-GCM key
@@ -27,8 +28,9 @@ class LedgerSettings(BaseSettings):
     pii_hash_key: str = dev_keys.DEV_PII_HASH_KEY
 
     @model_validator(mode="after")
-    def _refuse_development_secrets(self) -> LedgerSettings:
+    def _refuse_unsafe_values(self) -> LedgerSettings:
         refuse_dev_secrets(self)
+        refuse_local_addresses(self, "stripe_api_base")
         return self
 
 

@@ -12,7 +12,13 @@ Settlement's own refusals are in services/ledger/settlement/errors.py.
 
 from __future__ import annotations
 
-from services.common.errors import Conflict, InvalidInput, NotFound, OutOfScope
+from services.common.errors import (
+    Conflict,
+    InvalidInput,
+    NotFound,
+    OutOfScope,
+    ServiceUnavailable,
+)
 
 # --- refusals of a request -------------------------------------------------------------------
 
@@ -29,6 +35,30 @@ class InsufficientBalance(Conflict):
 
     code = "INSUFFICIENT_BALANCE"
     message = "A no-overdraft account (vouchers outstanding, cash benefits) would be overdrawn."
+
+
+class UnknownRegion(InvalidInput):
+    """An appropriation or commitment names a region that is not a known division of this
+    deployment's province (`services.common.regions.is_known_within`); nothing is posted."""
+
+    code = "UNKNOWN_REGION"
+    message = "The region code is not a known administrative division of this province."
+
+
+class UnknownProgram(InvalidInput):
+    """An appropriation or commitment names a programme the voucher service (which owns
+    programmes) does not know; nothing is posted."""
+
+    code = "UNKNOWN_PROGRAM"
+    message = "No programme has this code."
+
+
+class VoucherUnavailable(ServiceUnavailable):
+    """The voucher service did not answer: asked which programmes exist (appropriations,
+    commitments) or by settlement (claims, reconciliation, payout accounts)."""
+
+    code = "VOUCHER_SERVICE_UNAVAILABLE"
+    message = "The voucher service did not answer; retry with the same idempotency key."
 
 
 class NoBudget(Conflict):

@@ -54,7 +54,7 @@ class CommitmentCreate(Strict):
     region_code: str
     period: Period
     amount_fen: PositiveFen
-    count: Annotated[int, Field(strict=True, ge=0, le=10**9)]
+    count: Annotated[int, Field(strict=True, ge=1, le=10**9)]  # vouchers or benefits paid for
     funding_shares: dict[SourceName, Annotated[int, Field(strict=True, ge=0, le=10_000)]]
 
     _check_region = field_validator("region_code")(_region)

@@ -8,7 +8,7 @@ from pydantic import model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from services.common import dev_keys
-from services.common.settings import refuse_dev_secrets
+from services.common.settings import refuse_dev_secrets, refuse_local_addresses
 
 
 class VoucherSettings(BaseSettings):
@@ -42,7 +42,8 @@ class VoucherSettings(BaseSettings):
     # Beneficiaries per budget commitment in an issuance run.
     issuance_chunk_size: int = 500
 
-    # Co-payments online (Stripe; localstripe in development and tests).
+    # Co-payments online (Stripe; localstripe in development and tests). Elsewhere it must be
+    # https to a public host (https://api.stripe.com): no loopback or private address.
     stripe_api_base: str = "http://127.0.0.1:8420"
     stripe_secret_key: str = dev_keys.DEV_STRIPE_SECRET_KEY
     stripe_webhook_secret: str = dev_keys.DEV_STRIPE_WEBHOOK_SECRET
@@ -53,8 +54,9 @@ class VoucherSettings(BaseSettings):
     expiry_interval_s: float = 60.0
 
     @model_validator(mode="after")
-    def _refuse_development_secrets(self) -> VoucherSettings:
+    def _refuse_unsafe_values(self) -> VoucherSettings:
         refuse_dev_secrets(self)
+        refuse_local_addresses(self, "stripe_api_base")
         return self
 
 

@@ -115,6 +115,7 @@ def fresh_keys(monkeypatch):
     for name, value in fresh.items():
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("YIYANG_ENV", "production")
+    monkeypatch.setenv("YIYANG_VOUCHER_STRIPE_API_BASE", "https://api.stripe.com")
     monkeypatch.setenv("YIYANG_VOUCHER_STRIPE_SECRET_KEY", "sk_live_from_the_dashboard")
     monkeypatch.setenv("YIYANG_VOUCHER_STRIPE_WEBHOOK_SECRET", "whsec_from_the_dashboard")
     monkeypatch.setenv("YIYANG_WEB_STRIPE_PUBLISHABLE_KEY", "pk_live_from_the_dashboard")

@@ -56,3 +56,23 @@ async def test_readiness_fails_when_the_database_is_not_migrated(make_db, pg_adm
         assert ready.json()["checks"]["migrations"] is False
     finally:
         await drop_database(pg_admin_url, "yt_unmigrated_probe")
+
+
+async def test_migrations_at_head_is_what_readiness_asks(make_db, pg_admin_url):
+    """`services.common.app.migrations_at_head`, the readiness check of every app and of the
+    web: True on a database at the newest revision, False on one never migrated."""
+    from services.common.app import migrations_at_head
+    from services.common.db import Database
+    from services.common.migrate import drop_database, ensure_database
+
+    migrated = await make_db("web")
+    bare = await ensure_database(pg_admin_url, "yt_unmigrated_web_probe")
+    try:
+        for url, expected in ((migrated.app_url, True), (bare, False)):
+            db = Database(url, pool_size=1)
+            try:
+                assert await migrations_at_head(db, "web") is expected
+            finally:
+                await db.dispose()
+    finally:
+        await drop_database(pg_admin_url, "yt_unmigrated_web_probe")

@@ -1,5 +1,7 @@
 """Ledger test fixtures: the real app on a fresh migrated database, connected as the
-service's own least-privileged role, and helpers that build requests and events."""
+service's own least-privileged role (asking a stand-in of the voucher service which
+programmes exist: tests/fixtures/voucher_programs.py), and helpers that build requests and
+events."""
 
 from __future__ import annotations
 
@@ -14,8 +16,8 @@ import pytest
 
 from services.common.db import asyncpg_connect_kwargs
 from services.ledger.config import LedgerSettings
-from services.ledger.main import create_app
 from tests.conftest import running
+from tests.fixtures.voucher_programs import ledger_app
 
 PROGRAM = "disability_subsidy"
 CITY = "450100"  # Nanning
@@ -176,6 +178,6 @@ def void(redemption_event: dict[str, Any]) -> dict[str, Any]:
 @pytest.fixture
 async def ledger(make_db, tokens) -> AsyncIterator[Ledger]:
     sdb = await make_db("ledger")
-    app = create_app(LedgerSettings(database_url=sdb.app_url, pool_size=8))
+    app = ledger_app(LedgerSettings(database_url=sdb.app_url, pool_size=8))
     async with running(app) as client:
         yield Ledger(client, sdb, tokens)

@@ -137,3 +137,25 @@ async def test_bad_reversal_and_close(funded):
     )
     assert r.status_code == 422
     assert await funded.snapshot() == before
+
+
+async def test_times_are_iso_8601_only(funded):
+    """`as_of`, `from` and `to` are ISO 8601: a number (read by pydantic as seconds since
+    1970) is a 422 naming the parameter, and an ISO time with or without a zone works."""
+    account = await funded.fetchval("SELECT min(id) FROM account")
+    for url in ("/v1/trial-balance", "/v1/entries", f"/v1/accounts/{account}/statement"):
+        names = ("as_of",) if url == "/v1/trial-balance" else ("from", "to")
+        for name in names:
+            for number in ("0.5", "1700000000", "0", "-1", "1e9"):
+                r = await funded.c.get(url, headers=funded.auditor, params={name: number})
+                assert r.status_code == 422, (url, name, number, r.text)
+                error = r.json()["error"]
+                assert (error["code"], error["field"]) == ("VALIDATION_ERROR", name), error
+                assert "ISO 8601" in error["message"] or "ISO 8601" in str(error["details"])
+            for iso in ("2026-12-04T08:00:00+08:00", "2026-12-04T08:00:00", "2026-12-04"):
+                r = await funded.c.get(url, headers=funded.auditor, params={name: iso})
+                assert r.status_code == 200, (url, name, iso, r.text)
+    now = await funded.c.get(
+        "/v1/trial-balance", headers=funded.auditor, params={"as_of": "2999-01-01T00:00:00Z"}
+    )
+    assert now.json()["total_debit_fen"] == now.json()["total_credit_fen"] > 0

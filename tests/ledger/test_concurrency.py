@@ -6,8 +6,8 @@ import contextlib
 import random
 
 from services.ledger.config import LedgerSettings
-from services.ledger.main import create_app
 from tests.conftest import running
+from tests.fixtures.voucher_programs import ledger_app
 from tests.ledger.conftest import redemption, void
 
 
@@ -16,7 +16,7 @@ async def instances(ledger, n=3):
     async with contextlib.AsyncExitStack() as stack:
         clients = []
         for _ in range(n):
-            app = create_app(LedgerSettings(database_url=ledger.sdb.app_url, pool_size=6))
+            app = ledger_app(LedgerSettings(database_url=ledger.sdb.app_url, pool_size=6))
             clients.append(await stack.enter_async_context(running(app)))
         yield clients
 

@@ -16,6 +16,7 @@ import pytest
 from services.common.db import asyncpg_connect_kwargs
 from tests.fixtures.processes import free_port as _free_port
 from tests.fixtures.processes import start_ledger
+from tests.fixtures.voucher_programs import ledger_in_process
 from tests.ledger.conftest import CITY, DISTRICT, PROGRAM, SHARES, redemption
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -66,36 +67,38 @@ async def test_sigkill_mid_batch_then_resend_applies_each_event_once(make_db, to
     base = f"http://127.0.0.1:{port}"
     service = tokens.headers("service")
     finance = tokens.headers("finance", region="450000")
+    # Funded in-process first (the process has no voucher service to ask about programmes;
+    # what is killed below is event delivery).
+    async with ledger_in_process(sdb.app_url) as c:
+        r = await c.post(
+            "/v1/appropriations",
+            headers=finance,
+            json={
+                "idempotency_key": "kill-appr",
+                "program_code": PROGRAM,
+                "region_code": CITY,
+                "by_source": {"central": 95_000_000, "regional": 5_000_000},
+            },
+        )
+        assert r.status_code == 201, r.text
+        r = await c.post(
+            "/v1/commitments",
+            headers=service,
+            json={
+                "idempotency_key": "kill-commit",
+                "purpose": "voucher",
+                "program_code": PROGRAM,
+                "region_code": DISTRICT,
+                "period": "2026-11",
+                "amount_fen": 50_000_000,
+                "count": 5000,
+                "funding_shares": SHARES,
+            },
+        )
+        assert r.status_code == 201, r.text
     proc = _start(sdb.app_url, port)
     try:
         await _wait_ready(base, proc)
-        async with httpx.AsyncClient(base_url=base, timeout=60) as c:
-            r = await c.post(
-                "/v1/appropriations",
-                headers=finance,
-                json={
-                    "idempotency_key": "kill-appr",
-                    "program_code": PROGRAM,
-                    "region_code": CITY,
-                    "by_source": {"central": 95_000_000, "regional": 5_000_000},
-                },
-            )
-            assert r.status_code == 201, r.text
-            r = await c.post(
-                "/v1/commitments",
-                headers=service,
-                json={
-                    "idempotency_key": "kill-commit",
-                    "purpose": "voucher",
-                    "program_code": PROGRAM,
-                    "region_code": DISTRICT,
-                    "period": "2026-11",
-                    "amount_fen": 50_000_000,
-                    "count": 5000,
-                    "funding_shares": SHARES,
-                },
-            )
-            assert r.status_code == 201, r.text
         batch = [
             redemption(100 + i % 900, provider=f"p{i % 7}", voucher=f"v{i}") for i in range(BATCH)
         ]

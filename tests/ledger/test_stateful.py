@@ -11,9 +11,9 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 from services.common.migrate import drop_database
 from services.common.money import allocate
 from services.ledger.config import LedgerSettings
-from services.ledger.main import create_app
 from tests.conftest import Tokens, running
 from tests.fixtures import database as dbfix
+from tests.fixtures.voucher_programs import ledger_app
 from tests.ledger.conftest import CITY, DISTRICT, PROGRAM, SHARES, event, redemption, void
 
 SOURCES = sorted(SHARES)
@@ -31,7 +31,7 @@ class LedgerMachine(RuleBasedStateMachine):
         super().__init__()
         self.loop = asyncio.new_event_loop()
         self.sdb = self.run(dbfix.fresh_database(self.admin, self.template, "ledger"))
-        self.app = create_app(LedgerSettings(database_url=self.sdb.app_url, pool_size=2))
+        self.app = ledger_app(LedgerSettings(database_url=self.sdb.app_url, pool_size=2))
         self.cm = running(self.app)
         self.c = self.run(self.cm.__aenter__())
         t = Tokens()

@@ -106,8 +106,8 @@ async def test_delivered_events_must_be_in_the_ledger_exactly_once(
 ):
     """The ledger side, against the real ledger service: events applied through /v1/events."""
     from services.ledger.config import LedgerSettings
-    from services.ledger.main import create_app
     from tests.conftest import running
+    from tests.fixtures.voucher_programs import ledger_app
 
     db, ids = seeded_voucher_db
     await _redeem_some(db, ids, n=3)
@@ -134,7 +134,7 @@ async def test_delivered_events_must_be_in_the_ledger_exactly_once(
     await check.check_ledger_side(ledger.owner_url, delivered, report)
     assert _result(report, "every event posted to the ledger once") is False  # not posted
 
-    app = create_app(LedgerSettings(database_url=ledger.app_url))
+    app = ledger_app(LedgerSettings(database_url=ledger.app_url))
     async with running(app) as client:
         # Fund the ledger as the seeding step does, so that the events post.
         for path, role, body in seed.funding_requests(

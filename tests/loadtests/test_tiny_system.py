@@ -41,16 +41,6 @@ async def test_checker_passes_on_a_tiny_system_under_every_kind_of_request(make_
         terminals = await seed.seed_providers_via(provider, 3, 1)
         meal = next(t for t in terminals if t["kind"] == "meal_point")
         ids = await seed.seed_beneficiaries(vdb.owner_url, 8)
-        for path, role, body in seed.funding_requests(
-            region_code="450103",
-            period=seed.current_period(),
-            count=len(ids),
-            plans=seed.default_plans(),
-        ):
-            assert (
-                await ledger.post(path, json=body, headers=tokens.headers(role, region="450000"))
-            ).status_code == 201
-
         vapp = voucher_app(
             VoucherSettings(
                 database_url=vdb.app_url, directory_poll_interval_s=0.1, nonce_purge_interval_s=0
@@ -58,6 +48,18 @@ async def test_checker_passes_on_a_tiny_system_under_every_kind_of_request(make_
             directory_transport=httpx.ASGITransport(app=papp),
         )
         async with running(vapp) as voucher:
+            lapp.state.voucher_client = voucher  # the ledger asks it about programmes
+            for path, role, body in seed.funding_requests(
+                region_code="450103",
+                period=seed.current_period(),
+                count=len(ids),
+                plans=seed.default_plans(),
+            ):
+                assert (
+                    await ledger.post(
+                        path, json=body, headers=tokens.headers(role, region="450000")
+                    )
+                ).status_code == 201
             for _ in range(100):  # the directory is polled in the background
                 if vapp.state.directory.loaded.is_set():
                     break

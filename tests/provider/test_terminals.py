@@ -52,7 +52,7 @@ async def test_a_provider_admin_cannot_create_terminals_for_another_provider(ctx
     )
     assert r.status_code == 403 and r.json()["error"]["code"] == "OUT_OF_SCOPE"
     r = await ctx.c.get(f"/v1/providers/{theirs}/terminals", headers=ctx.admin(mine))
-    assert r.status_code == 403
+    assert r.status_code == 404 and r.json()["error"]["code"] == "PROVIDER_NOT_FOUND"
     assert await ctx.counts() == before
 
 

@@ -197,7 +197,7 @@ async def test_provider_admin_applies_for_its_own_account_once(ctx, tokens):
     r = await ctx.c.get(f"/v1/providers/{pid}", headers=other)
     assert r.status_code == 404
     r = await ctx.c.get(f"/v1/providers/{pid}/history", headers=other)
-    assert r.status_code == 403
+    assert r.status_code == 404 and r.json()["error"]["code"] == "PROVIDER_NOT_FOUND"
 
 
 async def test_an_approved_provider_is_public_without_its_private_parts(ctx, tokens):

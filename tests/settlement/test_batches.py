@@ -53,7 +53,9 @@ async def _payable(s, pid) -> int:
     )
 
 
-async def _import(s, batch_id, body, who="finance:c"):
+async def _import(s, batch_id, body, who="finance:d"):
+    """The bank's confirmation, imported by a finance officer who did not make the batch
+    (unless `who` says otherwise)."""
     return await s.lc.post(
         f"/v1/payment-batches/{batch_id}/confirmations",
         content=body,
@@ -238,9 +240,41 @@ async def test_races_batching_the_same_claim_and_importing_the_same_file(paying)
     batch = won[0].json()
     body = _confirmation(batch, {})
     results = await asyncio.gather(
-        *(_import(s, batch["id"], body, f"finance:{i}") for i in range(3))
+        *(_import(s, batch["id"], body, f"finance:checker{i}") for i in range(3))
     )
     assert all(r.status_code == 200 for r in results), [r.text for r in results]
     assert sum(not r.json()["duplicate_file"] for r in results) == 1
     assert await s.fetchval("SELECT count(*) FROM entry WHERE kind = 'settlement_payment'") == 1
+    assert await _payable(s, pa) == 0
+
+
+async def test_the_maker_of_a_batch_cannot_import_its_confirmation(paying):
+    """Maker-checker: the confirmation posts the payments, so the officer who made the batch
+    is refused (nothing read, nothing posted, the claim still batched); another pays it."""
+    s = paying
+    pa, ta = await s.provider()
+    claim = await _approved_claim(s, pa, ta)
+    r = await s.lc.post(
+        "/v1/payment-batches",
+        headers=s.finance("finance:maker"),
+        json={"region_code": "450100", "idempotency_key": "batch-key-maker"},
+    )
+    assert r.status_code == 201, r.text
+    batch = r.json()
+    assert batch["created_by"] == "finance:maker"
+    body = _confirmation(batch, {})
+    entries = await s.fetchval("SELECT count(*) FROM entry")
+    for attempt in (body, body):  # the same file again is refused too, not "seen before"
+        r = await _import(s, batch["id"], attempt, who="finance:maker")
+        assert r.status_code == 403, r.text
+        assert r.json()["error"]["code"] == "MAKER_CHECKER_VIOLATION"
+        assert r.json()["error"]["field"] == "batch_id"
+    assert await s.fetchval("SELECT count(*) FROM entry") == entries
+    assert await s.fetchval("SELECT count(*) FROM bank_confirmation") == 0
+    assert await s.fetchval("SELECT count(*) FROM payment_line WHERE status <> 'pending'") == 0
+    got = await s.lc.get(f"/v1/claims/{claim['id']}", headers=s.finance())
+    assert got.json()["status"] == "batched"
+    assert await _payable(s, pa) == -5_000
+    r = await _import(s, batch["id"], body, who="finance:checker")
+    assert r.status_code == 200 and r.json()["paid_fen"] == 5_000, r.text
     assert await _payable(s, pa) == 0

@@ -197,6 +197,15 @@ async def test_cash_benefits_batched_paid_once_failed_return_missing_account_lis
     cash_before = await s.fetchval("SELECT sum(balance_fen) FROM account WHERE code = '1001'")
     entries = await s.fetchval("SELECT count(*) FROM entry")
     body = _confirmation(batch, failed={b2})
+    # maker-checker: the officer who made the batch may not post its payments
+    r = await s.lc.post(
+        f"/v1/payment-batches/{batch['id']}/confirmations",
+        content=body,
+        headers={**s.finance("finance:c"), "content-type": "text/csv"},
+    )
+    assert r.status_code == 403 and r.json()["error"]["code"] == "MAKER_CHECKER_VIOLATION"
+    assert await s.fetchval("SELECT count(*) FROM entry") == entries
+    assert await _owed(s, b1) == -60_000
     r = await s.lc.post(
         f"/v1/payment-batches/{batch['id']}/confirmations",
         content=body,

@@ -5,6 +5,7 @@ another person, a revoked proxy and another provider are refused."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from services.common.auth import Role
@@ -67,16 +68,23 @@ async def test_family_lists_pays_and_sync_records_once(settle, stripe_ls):
         r.text
     )
 
-    # refused: another person, a role that is not the family's, unsigned
+    # refused: another person (to whom the person and the co-payment are not found, exactly
+    # like ids nobody has), a role that is not the family's, unsigned
     other_ben = str(await s.w.add_beneficiary())
     stranger = s.tokens.headers(Role.beneficiary, sub=other_ben)
-    assert _err(await c.get(f"/v1/beneficiaries/{ben}/copayments", headers=stranger)) == (
-        403,
-        "OUT_OF_SCOPE",
-    )
+    for theirs, nobodys in (
+        (f"/v1/beneficiaries/{ben}/copayments", f"/v1/beneficiaries/{uuid.uuid4()}/copayments"),
+        (
+            f"/v1/copayments/{cp['id']}/client-secret",
+            f"/v1/copayments/{uuid.uuid4()}/client-secret",
+        ),
+    ):
+        refused = await c.get(theirs, headers=stranger)
+        missing = await c.get(nobodys, headers=stranger)
+        assert refused.status_code == 404 and refused.json() == missing.json(), theirs
     assert _err(await c.get(f"/v1/copayments/{cp['id']}/client-secret", headers=stranger)) == (
-        403,
-        "OUT_OF_SCOPE",
+        404,
+        "COPAYMENT_NOT_FOUND",
     )
     staff = s.tokens.headers(Role.provider_staff, provider_id=pid)
     assert _err(await c.get(f"/v1/copayments/{cp['id']}/client-secret", headers=staff)) == (

@@ -9,9 +9,9 @@ screen and shows the QR code (it refreshes by itself); provider staff scan it wi
 the bill and see subsidy and co-payment before they confirm; the relay posts the redemption
 to the ledger; an auditor verifies the hash chain and finds the redemption's entry in the
 ledger browser; the provider admin claims the month; a finance officer (not the preparer)
-approves the claim, sees it in the aging, puts it in a payment batch, downloads the payment
-file (checked against the SHA-256 on the page) and uploads the bank's confirmation built from
-it; the provider admin sees the payment in the month's statement. Screenshots go to
+approves the claim, sees it in the aging, puts it in a payment batch and downloads the payment
+file (checked against the SHA-256 on the page); another finance officer (not the batch's
+maker) uploads the bank's confirmation built from it; the provider admin sees the payment in the month's statement. Screenshots go to
 reports/screenshots/.
 """
 
@@ -36,6 +36,7 @@ from tests.conftest import require_tool
 from tests.web.browser_kit import Served, bank_confirmation, read_qr, until, y4m_of_qr
 from tests.web.system import DISTRICT, PASSWORD, System, system
 from web.main import create_app
+from web.routes.payments import OWN_BATCH
 
 pytestmark = pytest.mark.browser
 # Playwright evaluates its wait predicates with eval, which our CSP (script-src 'self')
@@ -312,6 +313,16 @@ async def test_walk_qr_redeem_ledger_claim_approval(live: Live, chromium: Path, 
             await page.click("#download")
         file_bytes = await asyncio.to_thread(Path(await (await download.value).path()).read_bytes)
         assert hashlib.sha256(file_bytes).hexdigest() == sha
+        # Maker-checker: whoever made the batch does not post its payments.
+        assert OWN_BATCH in await page.inner_text("#own-batch")
+        assert await page.locator("#upload").count() == 0
+        batch_url = page.url
+        await page.click("#logout")
+
+        # 8. Another finance officer uploads the bank's confirmation.
+        await _sign_in(page, base, "finance")
+        await page.goto(batch_url)
+        assert await page.locator("#own-batch").count() == 0
         await page.set_input_files(
             "#file",
             files=[
@@ -329,7 +340,7 @@ async def test_walk_qr_redeem_ledger_claim_approval(live: Live, chromium: Path, 
         await page.screenshot(path=str(SHOTS / "21-finance-batch-paid.png"), full_page=True)
         await page.click("#logout")
 
-        # 8. The provider admin sees the payment in the month's statement.
+        # 9. The provider admin sees the payment in the month's statement.
         await _sign_in(page, base, "admin1")
         await page.goto(f"{base}/provider/statement")
         assert await page.inner_text("#st-redemptions") == "5.00"

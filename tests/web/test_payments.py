@@ -16,6 +16,7 @@ from openpyxl import load_workbook
 from services.common.settings import CommonSettings
 from tests.web.conftest import csrf_of
 from tests.web.system import PROVINCE
+from web.routes.payments import OWN_BATCH
 from web.routes.statements import STATEMENT_ITEMS
 from web.service.accounts import mask_subject, person_name
 
@@ -200,8 +201,21 @@ async def test_finance_batches_pays_and_the_statement_shows_the_payment(web):
         assert "attachment" in f.headers["content-disposition"]
 
         entries = await web.count("ledger", "SELECT count(*) FROM entry")
-        csrf = csrf_of(page.text)
         upload = f"{where}/confirmations"
+        # Maker-checker: its maker is told to hand the bank's answer to a colleague, and is
+        # refused (in the same words) when the form is posted anyway.
+        assert OWN_BATCH in page.text and 'id="upload"' not in page.text
+        r = await c.post(
+            upload,
+            data={"csrf_token": csrf_of(page.text)},
+            files={"file": ("bank.csv", _confirmation(f.content), "text/csv")},
+        )
+        assert r.status_code == 403 and OWN_BATCH in r.text, r.text
+        assert await web.count("ledger", "SELECT count(*) FROM entry") == entries
+    async with web.signed_in("finance2") as c:  # the checker
+        page = await c.get(where)
+        assert OWN_BATCH not in page.text and 'id="upload"' in page.text
+        csrf = csrf_of(page.text)
         wrong = _confirmation(f.content).replace(b",paid,", b",paid,1")  # amount off
         for name, body, says in (
             ("bank.csv", wrong, "第 2 行：金额与付款明细不符"),

@@ -30,7 +30,7 @@ from web.deps import (
 )
 from web.render import page
 from web.routes.provider import this_month
-from web.service.accounts import person_name, person_names
+from web.service.accounts import person_name, person_names, subject_of
 from web.sessions import Session
 
 router = APIRouter(prefix="/finance/payments")
@@ -38,6 +38,8 @@ READERS = require_role(Role.finance, Role.auditor)
 _PERIOD = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 _CURSOR = re.compile(r"^[\w:.+\-]{1,100}$")
 MAX_CONFIRMATION_BYTES = 5 * 1024 * 1024
+# Maker–checker (the ledger's rule, service/batch_rules.py `ensure_not_maker`).
+OWN_BATCH = "付款批次由您生成，请由另一位财务人员上传银行回单。"
 BATCH_STATES = {"pending": "等待银行回单", "paid": "已全部付款", "partly_failed": "部分付款失败"}
 LINE_STATES = {"pending": "待付款", "paid": "已付款", "failed": "付款失败"}
 NOT_PAYABLE = {"NO_PAYOUT_ACCOUNT": "没有登记收款账户", "BENEFICIARY_UNKNOWN": "查不到这位老人"}
@@ -281,6 +283,8 @@ async def _batch_page(
         batch["paid_fen"] = sum(
             int(ln["amount_fen"]) for ln in batch.get("lines") or () if ln.get("status") == "paid"
         )
+    can_pay = session.role == Role.finance.value
+    own = batch is not None and batch.get("created_by") == subject_of(session.username)
     return page(
         request,
         "finance_batch.html",
@@ -290,7 +294,9 @@ async def _batch_page(
         error=error,
         result=result,
         not_payable=NOT_PAYABLE,
-        can_pay=session.role == Role.finance.value,
+        # The upload form only for finance who did not make the batch; its maker is told why.
+        can_confirm=can_pay and not own,
+        own_batch=OWN_BATCH if can_pay and own else None,
     )
 
 
@@ -298,7 +304,8 @@ async def _batch_page(
 async def batch_page(
     batch_id: str, request: Request, web: StateDep, db: DbSession, session: Session = READERS
 ) -> HTMLResponse:
-    """A batch: its lines and their status, the file's SHA-256, the confirmation upload."""
+    """A batch: its lines and their status, the file's SHA-256, the confirmation upload (for
+    finance other than the batch's maker, who is told to hand it to a colleague)."""
     return await _batch_page(request, web, db, session, _batch_id(batch_id))
 
 
@@ -375,6 +382,8 @@ async def upload_confirmation(
 
 def _upload_problem(exc: ApiError) -> str:
     """The ledger's refusal in plain words, naming the rows of the file that do not match."""
+    if exc.code == "MAKER_CHECKER_VIOLATION":
+        return OWN_BATCH
     rows = (exc.details or {}).get("rows") if isinstance(exc.details, dict) else None
     if exc.code != "CONFIRMATION_INVALID" or not rows:
         return exc.friendly

@@ -30,6 +30,11 @@ USERNAME = re.compile(r"^[a-z0-9][a-z0-9_.-]{1,63}$")
 WEB_SUBJECT_PREFIX = "web:"  # the `sub` of the tokens minted for people (sessions.py)
 
 
+def subject_of(username: str) -> str:
+    """The `sub` the services see for this account (what their `*_by` fields record)."""
+    return f"{WEB_SUBJECT_PREFIX}{username}"
+
+
 class AccountError(Exception):
     """A refusal, in plain Chinese for the page, naming the form field it is about."""
 

@@ -21,7 +21,7 @@ from web.repository import sessions as repo
 from web.repository import throttle as throttle_repo
 from web.roles import ADMIN, TOTP_ROLES
 from web.service import audit
-from web.service.accounts import WEB_SUBJECT_PREFIX
+from web.service.accounts import subject_of
 from web.service.context import Identity
 from web.service.throttle import FORGET_AFTER, KNOWN_ADDRESS_FOR
 from web.sessions import Session
@@ -72,7 +72,7 @@ def _token(ident: Identity, user: WebUser) -> str:
     return issue_token(
         ident.auth_private_key,
         role=user.role,
-        sub=f"{WEB_SUBJECT_PREFIX}{user.username}",
+        sub=subject_of(user.username),
         region=user.region if user.role in _TOKEN_REGION_ROLES else None,
         provider_id=user.provider_id,
         beneficiary_ids=tuple(user.beneficiary_ids),

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated
-
-from fastapi import APIRouter, Query
+from fastapi import APIRouter
 
 from services.common.auth import Principal
 from services.common.db import DatabaseDep
@@ -13,7 +10,10 @@ from services.ledger.api.deps import (
     ERRORS,
     FINANCE_AUDITOR,
     AccountID,
+    AsOf,
+    From,
     RegionQuery,
+    To,
     asked,
     aware,
     scope,
@@ -27,7 +27,7 @@ router = APIRouter()
 @router.get("/trial-balance", responses=ERRORS)
 async def get_trial_balance(
     db: DatabaseDep,
-    as_of: datetime | None = None,
+    as_of: AsOf = None,
     region_code: RegionQuery = None,
     p: Principal = FINANCE_AUDITOR,
 ) -> TrialBalanceRead:
@@ -40,8 +40,8 @@ async def get_trial_balance(
 async def get_statement(
     account_id: AccountID,
     db: DatabaseDep,
-    from_: Annotated[datetime | None, Query(alias="from")] = None,
-    to: datetime | None = None,
+    from_: From = None,
+    to: To = None,
     p: Principal = FINANCE_AUDITOR,
 ) -> StatementRead:
     """An account's statement: opening balance at `from`, each posting to `to` with the

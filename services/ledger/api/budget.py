@@ -12,10 +12,12 @@ from services.common.auth import Principal
 from services.common.db import DatabaseDep
 from services.common.errors import OutOfScope
 from services.ledger.api.deps import (
+    BUDGET_ERRORS,
     ERRORS,
     FINANCE_ONLY,
     SERVICE_FINANCE_AUDITOR,
     SERVICE_ONLY,
+    ProgramsDep,
     answer,
     asked,
     scope,
@@ -32,25 +34,32 @@ from services.ledger.service import budget
 router = APIRouter()
 
 
-@router.post("/appropriations", status_code=201, response_model=AppropriationRead, responses=ERRORS)
+@router.post(
+    "/appropriations", status_code=201, response_model=AppropriationRead, responses=BUDGET_ERRORS
+)
 async def create_appropriation(
-    body: AppropriationCreate, db: DatabaseDep, p: Principal = FINANCE_ONLY
+    body: AppropriationCreate, db: DatabaseDep, programs: ProgramsDep, p: Principal = FINANCE_ONLY
 ) -> JSONResponse:
     """Appropriate budget to a program and region, by funding source (treasury cash Dr /
-    budget available Cr). Idempotent by `idempotency_key`."""
+    budget available Cr). Idempotent by `idempotency_key`. The region must be a known
+    division of the province (422 UNKNOWN_REGION) and the programme one the voucher service
+    knows (422 UNKNOWN_PROGRAM; 503 VOUCHER_SERVICE_UNAVAILABLE when it does not answer)."""
     scope(p)
     p.ensure_region(body.region_code)
-    return answer(await budget.appropriate(db, body, p.sub))
+    return answer(await budget.appropriate(db, programs, body, p.sub))
 
 
-@router.post("/commitments", status_code=201, response_model=CommitmentRead, responses=ERRORS)
+@router.post(
+    "/commitments", status_code=201, response_model=CommitmentRead, responses=BUDGET_ERRORS
+)
 async def create_commitment(
-    body: CommitmentCreate, db: DatabaseDep, p: Principal = SERVICE_ONLY
+    body: CommitmentCreate, db: DatabaseDep, programs: ProgramsDep, p: Principal = SERVICE_ONLY
 ) -> JSONResponse:
     """Commit budget before issuance (contract in docs/architecture.md). 409 BUDGET_EXCEEDED
     with `details.available_fen` when a funding source cannot cover its share; nothing is
-    posted then. Idempotent by `idempotency_key`."""
-    return answer(await budget.commit(db, body, p.sub))
+    posted then. Region and programme are checked as for appropriations; `count` is at
+    least 1. Idempotent by `idempotency_key`."""
+    return answer(await budget.commit(db, programs, body, p.sub))
 
 
 @router.get("/budget", responses=ERRORS)

@@ -1,5 +1,5 @@
-"""Typed dependencies of the ledger's routes: who may call, the caller's region scope, and
-the shapes of path and query values."""
+"""Typed dependencies of the ledger's routes: who may call, the caller's region scope, the
+shapes of path and query values, and the clients of the voucher service."""
 
 from __future__ import annotations
 
@@ -7,12 +7,16 @@ from datetime import datetime
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from fastapi import Path, Query
+import httpx
+from fastapi import Depends, Path, Query, Request
 from fastapi.responses import JSONResponse
 
 from services.common.auth import Principal, Role, require
 from services.common.errors import InvalidInput, OutOfScope
 from services.common.regions import is_valid_code_shape, significant_prefix
+from services.common.settings import get_common_settings
+from services.common.types import IsoDateTime
+from services.ledger.clients import ProgramDirectory
 from services.ledger.errors import ScopeRequired
 from services.ledger.service.idempotency import Outcome
 
@@ -28,6 +32,12 @@ MAX_ID = 2**63 - 1  # account ids are bigint
 
 AccountID = Annotated[int, Path(ge=1, le=MAX_ID)]
 RegionQuery = Annotated[str | None, Query(max_length=12)]
+# Points in time: ISO 8601 only (a number such as 0.5 is refused); no zone = Beijing time.
+AsOf = Annotated[IsoDateTime | None, Query(description="ISO 8601 (no zone: Beijing time)")]
+From = Annotated[
+    IsoDateTime | None, Query(alias="from", description="ISO 8601 (no zone: Beijing time)")
+]
+To = Annotated[IsoDateTime | None, Query(description="ISO 8601 (no zone: Beijing time)")]
 
 ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"description": "UNAUTHENTICATED / BEARER_TOKEN_EXPIRED / BEARER_TOKEN_INVALID"},
@@ -35,6 +45,38 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     409: {"description": "IDEMPOTENCY_KEY_REUSED, BUDGET_EXCEEDED, ... (docs/errors.md)"},
     422: {"description": "VALIDATION_ERROR / FILTER_NOT_SUPPORTED / ..."},
 }
+BUDGET_ERRORS: dict[int | str, dict[str, Any]] = {
+    **ERRORS,
+    422: {"description": "VALIDATION_ERROR / UNKNOWN_REGION / UNKNOWN_PROGRAM"},
+    503: {"description": "VOUCHER_SERVICE_UNAVAILABLE (retry with the same key)"},
+}
+
+
+def voucher_http(request: Request) -> httpx.AsyncClient:
+    """The HTTP client to the voucher service: an injected `app.state.voucher_client` (tests
+    pass the in-process client of the real app) or one to the configured URL, made once and
+    shared by every client of the voucher service (the programme directory, settlement's)."""
+    http: httpx.AsyncClient | None = getattr(request.app.state, "voucher_client", None)
+    if http is None:
+        http = request.app.state.voucher_client = httpx.AsyncClient(
+            base_url=get_common_settings().voucher_url
+        )
+    return http
+
+
+# `async def` on purpose: FastAPI runs a plain `def` dependency in the thread pool.
+async def program_directory(request: Request) -> ProgramDirectory:
+    """Which programmes exist (the voucher service's), one directory per app: it remembers
+    the codes it has found."""
+    directory: ProgramDirectory | None = getattr(request.app.state, "program_directory", None)
+    if directory is None:
+        directory = request.app.state.program_directory = ProgramDirectory(
+            voucher_http(request), get_common_settings().auth_private_key
+        )
+    return directory
+
+
+ProgramsDep = Annotated[ProgramDirectory, Depends(program_directory)]
 
 
 def scope(p: Principal) -> str:

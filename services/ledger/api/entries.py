@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -16,7 +15,9 @@ from services.ledger.api.deps import (
     FINANCE_AUDITOR,
     FINANCE_ONLY,
     MAX_ID,
+    From,
     RegionQuery,
+    To,
     answer,
     asked,
     aware,
@@ -41,8 +42,8 @@ async def get_entries(
     program_code: Annotated[str | None, Query(min_length=1, max_length=40)] = None,
     region_code: RegionQuery = None,
     period: Annotated[str | None, Query(pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$")] = None,
-    from_: Annotated[datetime | None, Query(alias="from")] = None,
-    to: datetime | None = None,
+    from_: From = None,
+    to: To = None,
     cursor: Annotated[str | None, Query(pattern=r"^[0-9]{1,18}$")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     p: Principal = FINANCE_AUDITOR,

@@ -7,8 +7,16 @@ from collections.abc import Mapping
 
 from services.common.db import Database
 from services.common.ids import new_uuid
-from services.common.regions import ancestors
-from services.ledger.errors import BudgetExceeded, InsufficientBalance, NoBudget
+from services.common.regions import ancestors, is_known_within
+from services.common.settings import get_common_settings
+from services.ledger.clients import ProgramDirectory
+from services.ledger.errors import (
+    BudgetExceeded,
+    InsufficientBalance,
+    NoBudget,
+    UnknownProgram,
+    UnknownRegion,
+)
 from services.ledger.models import Commitment
 from services.ledger.repository import budget as repo
 from services.ledger.repository import posting
@@ -51,8 +59,22 @@ async def post(journal: Journal, plan: EntryPlan) -> posting.Written:
     return written
 
 
-async def appropriate(db: Database, req: AppropriationCreate, created_by: str) -> Outcome:
+async def check_target(programs: ProgramDirectory, program_code: str, region_code: str) -> None:
+    """Budget moves only for a known region of this province (UNKNOWN_REGION) and a
+    programme the voucher service, which owns programmes, knows (UNKNOWN_PROGRAM; 503
+    VOUCHER_SERVICE_UNAVAILABLE when it cannot say). Checked before the keyed write, so a
+    typo posts nothing and leaves its idempotency key unused."""
+    if not is_known_within(get_common_settings().province_code, region_code):
+        raise UnknownRegion(field="region_code")
+    if not await programs.exists(program_code):
+        raise UnknownProgram(field="program_code")
+
+
+async def appropriate(
+    db: Database, programs: ProgramDirectory, req: AppropriationCreate, created_by: str
+) -> Outcome:
     """Budget appropriated to a program and region, by funding source."""
+    await check_target(programs, req.program_code, req.region_code)
 
     async def work(journal: Journal) -> tuple[int, AppropriationRead]:
         plan = plans.appropriation(
@@ -87,13 +109,17 @@ async def appropriate(db: Database, req: AppropriationCreate, created_by: str) -
     )
 
 
-async def commit(db: Database, req: CommitmentCreate, created_by: str) -> Outcome:
+async def commit(
+    db: Database, programs: ProgramDirectory, req: CommitmentCreate, created_by: str
+) -> Outcome:
     """Budget committed before vouchers (or cash benefits) are issued.
 
-    The budget region is the nearest region at or above `region_code` that has budget for
-    the program. Each funding source must cover its share (split by `funding_shares`);
-    otherwise BUDGET_EXCEEDED and nothing is posted.
+    The region and programme must be known (`check_target`), the count at least one (the
+    schema). The budget region is the nearest region at or above `region_code` that has
+    budget for the program. Each funding source must cover its share (split by
+    `funding_shares`); otherwise BUDGET_EXCEEDED and nothing is posted.
     """
+    await check_target(programs, req.program_code, req.region_code)
 
     async def work(journal: Journal) -> tuple[int, CommitmentRead]:
         available = await repo.budget_by_source(

@@ -13,12 +13,9 @@ from typing import Any, NotRequired, TypedDict, cast
 
 import httpx
 
-from services.common.clients import ServiceClient
-from services.ledger.settlement.errors import (
-    ProviderUnavailable,
-    StripeUnavailable,
-    VoucherUnavailable,
-)
+from services.ledger.clients import LedgerServiceClient
+from services.ledger.errors import VoucherUnavailable
+from services.ledger.settlement.errors import ProviderUnavailable, StripeUnavailable
 
 
 class VoucherRedemption(TypedDict):
@@ -86,19 +83,7 @@ class ClaimAnswer:
     refused: tuple[str, ...] = ()
 
 
-class _ServiceClient(ServiceClient):
-    def __init__(
-        self,
-        http: httpx.AsyncClient,
-        private_key_pem: str,
-        *,
-        service_name: str = "ledger",
-        timeout_s: float = 30.0,
-    ) -> None:
-        super().__init__(http, private_key_pem, service_name=service_name, timeout_s=timeout_s)
-
-
-class VoucherClient(_ServiceClient):
+class VoucherClient(LedgerServiceClient):
     async def claim(self, claim_id: str, redemption_ids: list[str]) -> ClaimAnswer:
         """POST /v1/internal/redemptions/claim: all or nothing. The voucher service is the
         authority on whether a redemption is voided; once it has marked a redemption claimed
@@ -171,7 +156,7 @@ class BankAccount:
     account_number: str
 
 
-class ProviderClient(_ServiceClient):
+class ProviderClient(LedgerServiceClient):
     async def bank_account(self, provider_id: str) -> BankAccount | None:
         """The provider's settlement account from GET /v1/providers/{id} (a service sees the
         whole account number). None when the provider or its account is unknown."""

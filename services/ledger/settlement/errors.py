@@ -1,7 +1,7 @@
 """Refusals of settlement, one class each: its part of the ledger's error catalogue
 (docs/errors.md is generated from it). Codes are stable; docs/settlement.md explains them.
 What the settlement tables' triggers raise is catalogued with the ledger's (services/ledger/
-errors.py)."""
+errors.py), and so is VOUCHER_SERVICE_UNAVAILABLE, which the ledger answers too."""
 
 from __future__ import annotations
 
@@ -38,13 +38,10 @@ class ClaimStatusConflict(Conflict):
 
 
 class MakerChecker(Forbidden):
+    """Also refused: importing the bank confirmation of a payment batch one made."""
+
     code = "MAKER_CHECKER_VIOLATION"
     message = "The person who prepared, submitted or edited a claim may not approve it."
-
-
-class VoucherUnavailable(ServiceUnavailable):
-    code = "VOUCHER_SERVICE_UNAVAILABLE"
-    message = "The voucher service did not answer; retry with the same idempotency key."
 
 
 class ClaimInProgress(Conflict):

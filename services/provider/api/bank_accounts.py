@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query
 from services.common.auth import Principal, Role, require
 from services.common.db import SessionDep
 from services.provider import schemas
-from services.provider.api.deps import ANYONE, ERRORS, ChangeID, ProviderID
+from services.provider.api.deps import ERRORS, INSIDERS, ChangeID, ProviderID
 from services.provider.service import bank_account
 
 router = APIRouter()
@@ -29,7 +29,7 @@ _DECISION_ERRORS: dict[int | str, dict[str, Any]] = {
     responses=ERRORS,
 )
 async def bank_account_changes(
-    provider_id: ProviderID, session: SessionDep, principal: Principal = require(*ANYONE)
+    provider_id: ProviderID, session: SessionDep, principal: Principal = require(*INSIDERS)
 ) -> schemas.BankAccountChangePage:
     """The settlement account changes asked for this provider, newest first, with their
     decision (pending, approved, rejected, superseded), who asked and who decided; account

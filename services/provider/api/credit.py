@@ -7,7 +7,7 @@ from fastapi import APIRouter
 from services.common.auth import Principal, Role, require
 from services.common.db import SessionDep
 from services.provider import schemas
-from services.provider.api.deps import ANYONE, ERRORS, ProviderID, SettingsDep
+from services.provider.api.deps import ERRORS, INSIDERS, ProviderID, SettingsDep
 from services.provider.service import workflow
 
 router = APIRouter(tags=["credit"])
@@ -38,7 +38,7 @@ async def credit(
     provider_id: ProviderID,
     settings: SettingsDep,
     session: SessionDep,
-    principal: Principal = require(*ANYONE),
+    principal: Principal = require(*INSIDERS),
 ) -> schemas.CreditRecord:
     """The provider's credit record: its points, the threshold, every event."""
     return await workflow.credit_record(session, principal, provider_id, settings)

@@ -9,6 +9,7 @@ from fastapi import Depends, Path, Request
 
 from services.common.auth import Role
 from services.provider.config import ProviderSettings
+from services.provider.service.access import INSIDER_ROLES
 
 ProviderID = Annotated[uuid.UUID, Path(description="The provider's id.")]
 TerminalID = Annotated[uuid.UUID, Path(description="The terminal's id.")]
@@ -24,6 +25,8 @@ SettingsDep = Annotated[ProviderSettings, Depends(get_settings)]
 
 # Every role: calls open to anyone signed in.
 ANYONE = tuple(Role)
+# Reads of a provider's private parts; in scope or PROVIDER_NOT_FOUND (service/access.py).
+INSIDERS = INSIDER_ROLES
 
 # The refusals every route may answer (documented in OpenAPI; codes in docs/errors.md).
 ERRORS: dict[int | str, dict[str, Any]] = {

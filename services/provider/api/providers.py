@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query
 from services.common.auth import Principal, Role, require
 from services.common.db import SessionDep
 from services.provider import schemas
-from services.provider.api.deps import ANYONE, ERRORS, ProviderID, SettingsDep
+from services.provider.api.deps import ANYONE, ERRORS, INSIDERS, ProviderID, SettingsDep
 from services.provider.errors import FieldRequired
 from services.provider.service import registry
 from services.provider.service import search as search_service
@@ -125,7 +125,7 @@ async def update_profile(
 
 @router.get("/providers/{provider_id}/changes", response_model=schemas.ChangePage, responses=ERRORS)
 async def changes(
-    provider_id: ProviderID, session: SessionDep, principal: Principal = require(*ANYONE)
+    provider_id: ProviderID, session: SessionDep, principal: Principal = require(*INSIDERS)
 ) -> schemas.ChangePage:
     """The change log of the price list (each whole list) and the profile (the fields
     changed), oldest first, with who changed it and when."""

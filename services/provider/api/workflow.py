@@ -9,7 +9,7 @@ from fastapi import APIRouter
 from services.common.auth import Principal, Role, require
 from services.common.db import SessionDep
 from services.provider import schemas
-from services.provider.api.deps import ANYONE, ERRORS, ProviderID
+from services.provider.api.deps import ERRORS, INSIDERS, ProviderID
 from services.provider.service import workflow
 
 router = APIRouter(tags=["workflow"])
@@ -71,7 +71,7 @@ async def revoke(
     "/providers/{provider_id}/history", response_model=schemas.HistoryPage, responses=ERRORS
 )
 async def history(
-    provider_id: ProviderID, session: SessionDep, principal: Principal = require(*ANYONE)
+    provider_id: ProviderID, session: SessionDep, principal: Principal = require(*INSIDERS)
 ) -> schemas.HistoryPage:
     """Every status the provider had, oldest first: from, to, reason, who, when, and whether
     the change was automatic (a credit threshold)."""

@@ -1,4 +1,9 @@
-"""Who may see and change a provider, and loading it (refusing an unknown one)."""
+"""Who may see and change a provider, and loading it (refusing an unknown one).
+
+A provider's private parts (contact, bank account changes, status history, credit, terminals)
+are read by its own people, officers and finance of its region, auditors and services; to
+anyone else a read of them answers PROVIDER_NOT_FOUND, exactly what an id no provider has
+answers, so no answer tells who applied where. A 403 says only what a role may not do."""
 
 from __future__ import annotations
 
@@ -7,10 +12,22 @@ import uuid
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.auth import Principal, Role
-from services.common.errors import OutOfScope, RoleNotAllowed
+from services.common.errors import RoleNotAllowed
 from services.provider.errors import ProviderNotFound
 from services.provider.models import Provider
 from services.provider.repository import providers as providers_repo
+
+# The roles that may read a provider's private parts, each within its scope (`is_insider`);
+# the routes refuse any other role first (403 ROLE_NOT_ALLOWED, before the record is read).
+INSIDER_ROLES = (
+    Role.service,
+    Role.auditor,
+    Role.provider_admin,
+    Role.provider_staff,
+    Role.terminal,
+    Role.civil_affairs,
+    Role.finance,
+)
 
 
 def is_insider(principal: Principal, provider: Provider) -> bool:
@@ -25,8 +42,10 @@ def is_insider(principal: Principal, provider: Provider) -> bool:
 
 
 def ensure_insider(principal: Principal, provider: Provider) -> None:
+    """Reads of the private parts: an insider role outside the provider's scope is told
+    there is no such provider (404 PROVIDER_NOT_FOUND, as for an unknown id)."""
     if not is_insider(principal, provider):
-        raise OutOfScope("This provider is outside your scope.", field="provider_id")
+        raise ProviderNotFound(field="provider_id")
 
 
 def ensure_officer_of(principal: Principal, provider: Provider) -> None:

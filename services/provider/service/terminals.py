@@ -14,10 +14,14 @@ from services.common.auth import (
     new_terminal_secret,
     terminal_id_of,
 )
-from services.common.errors import OutOfScope
 from services.common.ids import new_id
 from services.provider import schemas
-from services.provider.errors import ProviderRevoked, TerminalAlreadyRevoked, TerminalNotFound
+from services.provider.errors import (
+    ProviderNotFound,
+    ProviderRevoked,
+    TerminalAlreadyRevoked,
+    TerminalNotFound,
+)
 from services.provider.models import Terminal
 from services.provider.repository import directory as directory_repo
 from services.provider.repository import terminals as terminals_repo
@@ -69,7 +73,7 @@ async def list_terminals(
         and principal.provider_id == str(provider_id)
     ) or (principal.role == Role.civil_affairs and principal.covers_region(provider.region_code))
     if not allowed:
-        raise OutOfScope("This provider is outside your scope.", field="provider_id")
+        raise ProviderNotFound(field="provider_id")  # as for an unknown id (service/access.py)
     return [_read(t) for t in await terminals_repo.terminals_of(session, provider_id)]
 
 

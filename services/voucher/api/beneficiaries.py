@@ -11,9 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.auth import Principal, Role, require
 from services.common.db import SessionDep
-from services.common.errors import OutOfScope
 from services.voucher.api.deps import CipherDep, EngineDep
-from services.voucher.models import Beneficiary, CashBenefit, Voucher
+from services.voucher.models import CashBenefit, Voucher
 from services.voucher.schemas.beneficiaries import (
     AssessmentCreate,
     AssessmentRead,
@@ -160,22 +159,16 @@ async def lookup(
     cipher: CipherDep,
     principal: Principal = require(OFFICER),
 ) -> BeneficiaryRead:
-    """Find a person by national ID (an officer of their region); answered masked."""
+    """Find a person by national ID (an officer of their region); answered masked. Someone
+    enrolled in another region is 404 BENEFICIARY_NOT_FOUND, like an ID nobody enrolled."""
     person = await service.find_by_national_id(
-        session, body.national_id, cipher=cipher, today=_today()
+        session,
+        body.national_id,
+        cipher=cipher,
+        today=_today(),
+        covers_region=principal.covers_region,
     )
-    if not principal.covers_region(person.region_code):
-        raise OutOfScope("This person is outside your region.", field="national_id")
     return service.present(person, cipher)
-
-
-async def _readable(
-    session: AsyncSession, principal: Principal, beneficiary_id: uuid.UUID
-) -> Beneficiary:
-    person = await service.get(session, beneficiary_id)
-    if not await service.may_read(session, principal, person):
-        raise OutOfScope("You may not see this person.", field="beneficiary_id")
-    return person
 
 
 @router.get("/beneficiaries/{beneficiary_id}", response_model=BeneficiaryRead)
@@ -186,7 +179,7 @@ async def get_beneficiary(
     principal: Principal = require(OFFICER, Role.beneficiary, Role.proxy),
 ) -> BeneficiaryRead:
     """A person's record, national ID and phone masked."""
-    return service.present(await _readable(session, principal, beneficiary_id), cipher)
+    return service.present(await service.get_readable(session, principal, beneficiary_id), cipher)
 
 
 @router.get("/beneficiaries/{beneficiary_id}/vouchers", response_model=list[VoucherRead])
@@ -197,7 +190,7 @@ async def vouchers(
 ) -> list[VoucherRead]:
     """The person's vouchers, newest period first, with `balance_fen`, `valid_until` and
     `status` (the person, an authorised proxy, or an officer of their region)."""
-    await _readable(session, principal, beneficiary_id)
+    await service.get_readable(session, principal, beneficiary_id)
     return [_voucher_read(v) for v in await service.vouchers_of(session, beneficiary_id)]
 
 
@@ -208,7 +201,7 @@ async def cash_benefits(
     principal: Principal = require(OFFICER, Role.beneficiary, Role.proxy),
 ) -> list[CashBenefitRead]:
     """Cash benefits (护理补贴) paid to the person."""
-    await _readable(session, principal, beneficiary_id)
+    await service.get_readable(session, principal, beneficiary_id)
     return [_cash_benefit_read(b) for b in await service.cash_benefits_of(session, beneficiary_id)]
 
 
@@ -267,7 +260,7 @@ async def list_proxies(
     principal: Principal = require(OFFICER, Role.beneficiary),
 ) -> list[ProxyRead]:
     """Who may act for the person (phones masked)."""
-    await _readable(session, principal, beneficiary_id)
+    await service.get_readable(session, principal, beneficiary_id)
     return [
         service.present_proxy(p, cipher)
         for p in await service.list_proxies(session, beneficiary_id)

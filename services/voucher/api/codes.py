@@ -10,7 +10,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.auth import Principal, Role, require
 from services.common.db import SessionDep
-from services.common.errors import NotFound, OutOfScope
 from services.common.ids import new_uuid
 from services.voucher.api.deps import RawPoolDep
 from services.voucher.errors import BeneficiaryNotActive
@@ -18,7 +17,7 @@ from services.voucher.repository import beneficiaries as beneficiaries_repo
 from services.voucher.repository import codes as repo
 from services.voucher.repository import redemption as hot_repo
 from services.voucher.schemas.codes import CardIssued, CodeRead, PublicKeyRead
-from services.voucher.service import codes, qr
+from services.voucher.service import beneficiaries, codes, qr
 
 router = APIRouter(tags=["codes"])
 
@@ -45,13 +44,14 @@ async def new_code(
     `GET /v1/codes/{token}.png`. (Part of the redemption's hot path: one raw statement,
     `CODE_HOLDER` in repository/redemption.py.)
     """
-    principal.ensure_beneficiary(str(beneficiary_id))
+    if not principal.may_act_for(str(beneficiary_id)):
+        raise beneficiaries.not_found()
     proxy = principal.sub if principal.role == Role.proxy else None
     person = await hot_repo.code_holder(pool, beneficiary_id, proxy)
-    if proxy is not None and (person is None or not person.may_act):
-        raise OutOfScope("This authorisation has been revoked.", field="beneficiary_id")
     if person is None:
-        raise NotFound("No such beneficiary.", field="beneficiary_id")
+        raise beneficiaries.not_found()
+    if proxy is not None and not person.may_act:
+        raise beneficiaries.authorisation_revoked()
     if person.status != "active":
         raise BeneficiaryNotActive(
             "The person's vouchers are frozen.", field="beneficiary_id", status_code=409
@@ -71,12 +71,12 @@ async def issue_card(
 ) -> CardIssued:
     """Issue (or reissue) the person's printed card: a static code plus a new 6-digit PIN.
 
-    The PIN is in this answer only; any earlier card of the person stops working.
+    The PIN is in this answer only; any earlier card of the person stops working. A person
+    of another region is 404 BENEFICIARY_NOT_FOUND, like an unknown id.
     """
     person = await beneficiaries_repo.brief(session, beneficiary_id)
-    if person is None:
-        raise NotFound("No such beneficiary.", field="beneficiary_id")
-    principal.ensure_region(person.region_code)
+    if person is None or not principal.covers_region(person.region_code):
+        raise beneficiaries.not_found()
     token = codes.issue_card(request.app.state.settings.qr_private_key, beneficiary_id)
     pin = codes.new_pin()
     salt, digest = codes.hash_pin(pin)

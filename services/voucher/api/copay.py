@@ -70,7 +70,9 @@ async def _visible(session: AsyncSession, p: Principal, copayment_id: uuid.UUID)
     proxy), its provider's side, or a service."""
     view = await copay.get(session, copayment_id)
     if p.role in (Role.beneficiary, Role.proxy):
-        await ensure_acts_for(session, p, view.beneficiary_id)
+        await ensure_acts_for(
+            session, p, view.beneficiary_id, hidden=lambda: CopayNotFound(field="copayment_id")
+        )
     elif p.role != Role.service and view.copayment.provider_id != _provider(p):
         raise CopayNotFound(field="copayment_id")
     return view

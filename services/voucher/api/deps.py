@@ -5,6 +5,7 @@ act for a person."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from typing import Annotated
 
 import asyncpg
@@ -13,8 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.auth import Principal, Role
 from services.common.crypto import PiiCipher
-from services.common.errors import OutOfScope, ServiceUnavailable
+from services.common.errors import AppError, ServiceUnavailable
 from services.voucher.repository import beneficiaries as beneficiaries_repo
+from services.voucher.service import beneficiaries
 from services.voucher.service.directory import ProviderDirectory
 from services.voucher.service.issuance import IssuanceEngine
 
@@ -51,14 +53,21 @@ RawPoolDep = Annotated[asyncpg.Pool, Depends(get_raw_pool)]
 
 
 async def ensure_acts_for(
-    session: AsyncSession, principal: Principal, beneficiary_id: uuid.UUID
+    session: AsyncSession,
+    principal: Principal,
+    beneficiary_id: uuid.UUID,
+    *,
+    hidden: Callable[[], AppError] = beneficiaries.not_found,
 ) -> None:
     """The person themself, or a proxy with both the token's scope and a live authorisation
-    on record: a revocation takes effect at once, not when the proxy's sign-in expires."""
-    principal.ensure_beneficiary(str(beneficiary_id))
+    on record: a revocation takes effect at once, not when the proxy's sign-in expires
+    (403). Anyone else gets `hidden()` (BENEFICIARY_NOT_FOUND, or the not-found of the
+    record asked for), the answer of an id nobody has."""
+    if not principal.may_act_for(str(beneficiary_id)):
+        raise hidden()
     if (
         principal.role == Role.proxy
         and await beneficiaries_repo.active_proxy_for(session, beneficiary_id, principal.sub)
         is None
     ):
-        raise OutOfScope("This authorisation has been revoked.", field="beneficiary_id")
+        raise beneficiaries.authorisation_revoked()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Coroutine
-from datetime import date
 from typing import Annotated, Any
 
 import orjson
@@ -16,7 +15,8 @@ from starlette.routing import Route
 
 from services.common.auth import Principal, Role, authenticate, require
 from services.common.db import DatabaseDep, SessionDep
-from services.common.errors import NotFound, OutOfScope
+from services.common.errors import OutOfScope
+from services.common.types import IsoDate
 from services.voucher.api.copay import gateway
 from services.voucher.api.deps import DirectoryDep, RawPoolDep, ensure_acts_for
 from services.voucher.models import Redemption
@@ -35,7 +35,7 @@ from services.voucher.schemas.redemptions import (
     VoidCreate,
     VoidRead,
 )
-from services.voucher.service import copay_refund, void_claim
+from services.voucher.service import beneficiaries, copay_refund, void_claim
 from services.voucher.service import redemption_flow as flow
 
 router = APIRouter(tags=["redemptions"])
@@ -267,7 +267,7 @@ def _read(r: Redemption) -> RedemptionRead:
 async def provider_day(
     session: SessionDep,
     provider_id: Annotated[str, Query(max_length=64)],
-    date_: Annotated[date, Query(alias="date")],
+    date_: Annotated[IsoDate, Query(alias="date")],
     principal: Principal = require(
         Role.terminal, Role.provider_admin, Role.provider_staff, Role.service
     ),
@@ -285,14 +285,14 @@ async def beneficiary_history(
     principal: Principal = require(Role.beneficiary, Role.proxy, Role.civil_affairs),
 ) -> list[RedemptionRead]:
     """The person's redemptions, newest first (the person, a proxy, or an officer of the
-    person's region)."""
+    person's region; to anyone else the person is 404 BENEFICIARY_NOT_FOUND)."""
     if principal.role in (Role.beneficiary, Role.proxy):
         await ensure_acts_for(session, principal, beneficiary_id)
     person = await beneficiaries_repo.brief(session, beneficiary_id)
-    if person is None:
-        raise NotFound("No such beneficiary.", field="beneficiary_id")
-    if principal.role == Role.civil_affairs:
-        principal.ensure_region(person.region_code)
+    if person is None or (
+        principal.role == Role.civil_affairs and not principal.covers_region(person.region_code)
+    ):
+        raise beneficiaries.not_found()
     return [_read(r) for r in await repo.for_beneficiary(session, beneficiary_id, limit)]
 
 

@@ -1,5 +1,11 @@
 """Beneficiaries: enrolment, status changes, proxies, reassessment, the payout account.
 
+No enrolment oracle: a person the caller may not see (another region's, someone else's)
+answers BENEFICIARY_NOT_FOUND, the very answer an id nobody has gets, on every route that
+reads or changes one person (`not_found`, `get_in_scope`, `get_readable`,
+`find_by_national_id`). A 403 says only what the caller's role may not do, or that a proxy's
+own authorisation was revoked: neither tells whether someone is enrolled.
+
 Personal data: the national ID and phone are checked by service/identity.py, then only ever
 stored encrypted (`PiiCipher.encrypt`) with a keyed lookup hash, and shown masked. Nothing in
 this module logs, and no error message quotes them.
@@ -201,6 +207,17 @@ async def get(
     return person
 
 
+def not_found(field: str = "beneficiary_id") -> BeneficiaryNotFound:
+    """What a person the caller may not see answers: exactly what an unknown id answers."""
+    return BeneficiaryNotFound(field=field)
+
+
+def authorisation_revoked() -> OutOfScope:
+    """A proxy whose token names the person but whose authorisation was withdrawn: told so
+    (they knew the person; it takes effect at once, not when their sign-in expires)."""
+    return OutOfScope("This authorisation has been revoked.", field="beneficiary_id")
+
+
 async def get_in_scope(
     session: AsyncSession,
     beneficiary_id: uuid.UUID,
@@ -208,23 +225,47 @@ async def get_in_scope(
     *,
     lock: bool = False,
 ) -> Beneficiary:
-    """The person, if the caller's region covers theirs; otherwise 403 OUT_OF_SCOPE."""
-    person = await get(session, beneficiary_id, lock=lock)
-    if not covers_region(person.region_code):
-        raise OutOfScope("This person is outside your region.", field="beneficiary_id")
+    """The person, if the caller's region covers theirs; one of another region is
+    BENEFICIARY_NOT_FOUND, as if there were none."""
+    person = await repo.get(session, beneficiary_id, lock=lock)
+    if person is None or not covers_region(person.region_code):
+        raise not_found()
     return person
 
 
+async def get_readable(
+    session: AsyncSession, principal: Principal, beneficiary_id: uuid.UUID
+) -> Beneficiary:
+    """The person, if this caller may read them (`may_read`); otherwise BENEFICIARY_NOT_FOUND
+    as for an unknown id, except for a proxy named in their token whose authorisation was
+    revoked (403 OUT_OF_SCOPE, `authorisation_revoked`)."""
+    person = await repo.get(session, beneficiary_id)
+    if person is None:
+        raise not_found()
+    if await may_read(session, principal, person):
+        return person
+    if principal.role == Role.proxy and principal.may_act_for(str(beneficiary_id)):
+        raise authorisation_revoked()
+    raise not_found()
+
+
 async def find_by_national_id(
-    session: AsyncSession, raw: str, *, cipher: PiiCipher, today: date
+    session: AsyncSession,
+    raw: str,
+    *,
+    cipher: PiiCipher,
+    today: date,
+    covers_region: Callable[[str], bool],
 ) -> Beneficiary:
     """Look a person up by the keyed hash of their national ID (the ID itself is never
-    compared in clear, and never stored unencrypted)."""
+    compared in clear, and never stored unencrypted). Someone enrolled in a region the
+    caller does not cover is not found, exactly like an ID nobody enrolled."""
     nid = parse_national_id(raw, today)
     found = await repo.id_by_national_id_hash(session, cipher.lookup_hash(nid.value))
-    if found is None:
-        raise BeneficiaryNotFound(field="national_id")
-    return await get(session, found)
+    person = await repo.get(session, found) if found is not None else None
+    if person is None or not covers_region(person.region_code):
+        raise not_found("national_id")
+    return person
 
 
 async def may_read(session: AsyncSession, principal: Principal, person: Beneficiary) -> bool:

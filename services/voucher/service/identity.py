@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass
 from datetime import date
 
-from services.common.regions import is_known, is_valid_code_shape, region_covers
+from services.common.regions import is_known_within
 from services.common.settings import get_common_settings
 from services.voucher.errors import InvalidNationalId, InvalidPhone, InvalidRegion
 
@@ -74,10 +74,7 @@ def normalise_phone(raw: str | None, field: str = "phone") -> str | None:
 def check_region(code: str) -> str:
     """A known GB/T 2260 code (or a township under a known county) inside this province."""
     code = (code or "").strip()
-    province = get_common_settings().province_code
-    if not is_valid_code_shape(code) or not region_covers(province, code):
-        raise InvalidRegion(field="region_code")
-    if not (is_known(code) or (len(code) > 6 and is_known(code[:6]))):
+    if not is_known_within(get_common_settings().province_code, code):
         raise InvalidRegion(field="region_code")
     return code
 

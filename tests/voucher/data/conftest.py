@@ -184,6 +184,7 @@ async def env(make_db, tokens) -> AsyncIterator[Env]:
         )
         app.state.ledger_client = ledger
         async with running(app) as voucher:
+            ledger_app.state.voucher_client = voucher  # the ledger asks it about programmes
             yield Env(voucher, ledger, app, vdb, ldb, tokens)
 
 

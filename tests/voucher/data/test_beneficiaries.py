@@ -277,7 +277,7 @@ async def test_status_change_freezes_vouchers_at_once_and_reactivation_unfreezes
     wrong_scope = await env.v.post(
         url, headers=env.other_officer, json={"status": "moved", "reason": "x"}
     )
-    assert wrong_scope.status_code == 403
+    assert wrong_scope.status_code == 404 and wrong_scope.json() == nobody.json()
     assert await env.snapshot() == before
     assert {
         v["status"]
@@ -301,18 +301,21 @@ async def test_vouchers_are_seen_by_the_person_a_live_proxy_and_an_officer_of_th
     v = next(x for x in r.json() if x["program_code"] == "disability_subsidy")
     assert v["balance_fen"] == 50_000 and v["status"] == "active" and v["valid_until"]
     assert (await env.v.get(url, headers=env.officer)).status_code == 200
-    # wrong person, wrong region, wrong role
-    assert (
-        await env.v.get(url, headers=tokens.headers("beneficiary", sub=other["id"]))
-    ).status_code == 403
-    assert (await env.v.get(url, headers=env.other_officer)).status_code == 403
+    # wrong person, wrong region: not found, exactly like an id nobody has; wrong role: 403
+    missing = await env.v.get(f"/v1/beneficiaries/{uuid.uuid4()}/vouchers", headers=env.officer)
+    assert missing.status_code == 404
+    assert missing.json()["error"]["code"] == "BENEFICIARY_NOT_FOUND"
+    for headers in (tokens.headers("beneficiary", sub=other["id"]), env.other_officer):
+        r = await env.v.get(url, headers=headers)
+        assert (r.status_code, r.json()) == (404, missing.json())
     assert (
         await env.v.get(url, headers=tokens.headers("provider_staff", provider_id="p1"))
     ).status_code == 403
 
-    # a proxy needs both the token scope and a live authorisation
+    # a proxy needs both the token scope and a live authorisation (told when it has none)
     proxy = tokens.headers("proxy", sub="proxy:daughter", beneficiary_ids=[bid])
-    assert (await env.v.get(url, headers=proxy)).status_code == 403
+    r = await env.v.get(url, headers=proxy)
+    assert r.status_code == 403 and r.json()["error"]["code"] == "OUT_OF_SCOPE"
     p = await env.v.post(
         f"/v1/beneficiaries/{bid}/proxies",
         headers=env.officer,
@@ -328,16 +331,14 @@ async def test_vouchers_are_seen_by_the_person_a_live_proxy_and_an_officer_of_th
     assert (await env.v.get(url, headers=proxy)).status_code == 200
     codes_url = f"/v1/beneficiaries/{bid}/codes"
     assert (await env.v.post(codes_url, headers=proxy)).status_code == 201
-    # a proxy for someone else is refused
-    assert (
-        await env.v.get(f"/v1/beneficiaries/{other['id']}/vouchers", headers=proxy)
-    ).status_code == 403
-    # wrong scope cannot add or revoke
-    assert (
-        await env.v.post(
-            f"/v1/beneficiaries/{bid}/proxies/{p.json()['id']}/revoke", headers=env.other_officer
-        )
-    ).status_code == 403
+    # a proxy for someone else: not found for them
+    r = await env.v.get(f"/v1/beneficiaries/{other['id']}/vouchers", headers=proxy)
+    assert (r.status_code, r.json()) == (404, missing.json())
+    # wrong scope cannot add or revoke: not found for them either
+    r = await env.v.post(
+        f"/v1/beneficiaries/{bid}/proxies/{p.json()['id']}/revoke", headers=env.other_officer
+    )
+    assert (r.status_code, r.json()) == (404, missing.json())
     rv = await env.v.post(
         f"/v1/beneficiaries/{bid}/proxies/{p.json()['id']}/revoke", headers=env.officer
     )
@@ -435,13 +436,13 @@ async def test_lookup_by_national_id_uses_the_keyed_hash_and_answers_masked(env,
         "/v1/beneficiaries/lookup", headers=env.officer, json={"national_id": make_national_id()}
     )
     assert missing.status_code == 404
-    assert (
-        await env.v.post(
-            "/v1/beneficiaries/lookup",
-            headers=env.other_officer,
-            json={"national_id": body["national_id"]},
-        )
-    ).status_code == 403
+    # enrolled in another region: exactly the answer of an ID nobody enrolled
+    elsewhere = await env.v.post(
+        "/v1/beneficiaries/lookup",
+        headers=env.other_officer,
+        json={"national_id": body["national_id"]},
+    )
+    assert (elsewhere.status_code, elsewhere.json()) == (404, missing.json())
     assert (
         await env.v.post(
             "/v1/beneficiaries/lookup",

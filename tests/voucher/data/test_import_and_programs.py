@@ -278,3 +278,22 @@ async def test_defaults_are_loaded_at_start_and_edits_create_versions(env, token
     finally:
         await conn.close()
     assert await env.snapshot() == before
+
+
+async def test_the_ledger_asks_this_service_which_programmes_exist(env):
+    """Finance's appropriation names a programme; the ledger asks this service (its owner,
+    GET /v1/programs/{code} with a service token) and refuses a code it does not know."""
+    ledger_entries = await env.ledger_fetchval("SELECT count(*) FROM entry")
+    r = await env.ledger.post(
+        "/v1/appropriations",
+        headers=env.finance,
+        json={
+            "idempotency_key": f"appr:{uuid.uuid4()}",
+            "program_code": "nursing_subsidy_x",
+            "region_code": "450100",
+            "by_source": {"central": 1_000},
+        },
+    )
+    assert r.status_code == 422 and r.json()["error"]["code"] == "UNKNOWN_PROGRAM", r.text
+    assert await env.ledger_fetchval("SELECT count(*) FROM entry") == ledger_entries
+    await env.appropriate(1_000, program="nursing_subsidy")  # one it knows: 201

@@ -79,7 +79,11 @@ async def test_officer_sets_and_replaces_account_others_refused(env):
     url = f"/v1/beneficiaries/{bid}/payout-account"
     # wrong scope, wrong role: refused, nothing stored
     r = await env.v.put(url, headers=env.other_officer, json=ACCOUNT)
-    assert r.status_code == 403 and r.json()["error"]["code"] == "OUT_OF_SCOPE"
+    missing = await env.v.put(
+        f"/v1/beneficiaries/{uuid.uuid4()}/payout-account", headers=env.other_officer, json=ACCOUNT
+    )
+    assert r.status_code == 404 and r.json()["error"]["code"] == "BENEFICIARY_NOT_FOUND"
+    assert r.json() == missing.json()  # another region's person: as if there were none
     r = await env.v.put(url, headers=env.finance, json=ACCOUNT)
     assert r.status_code == 403
     r = await env.v.put(url, headers=env.service, json=ACCOUNT)

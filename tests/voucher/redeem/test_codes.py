@@ -104,14 +104,25 @@ async def test_who_may_get_a_code(world, tokens):
     assert refused.status_code == 403 and refused.json()["error"]["code"] == "OUT_OF_SCOPE"
     await world.add_proxy(ben, "proxy:daughter")
     assert (await world.client.post(url, headers=proxy)).status_code == 201
-    for headers, code in [
-        (tokens.headers(Role.beneficiary, sub=str(other)), "OUT_OF_SCOPE"),
-        (tokens.headers(Role.proxy, beneficiary_ids=[str(other)]), "OUT_OF_SCOPE"),
-        (tokens.headers(Role.civil_affairs, region="450000"), "ROLE_NOT_ALLOWED"),
-        (tokens.headers(Role.provider_staff, provider_id="p"), "ROLE_NOT_ALLOWED"),
-    ]:
+    # someone else's person is not found, exactly like an id nobody has; a wrong role is 403
+    nobody = new_uuid()
+    missing = await world.client.post(
+        f"/v1/beneficiaries/{nobody}/codes",
+        headers=tokens.headers(Role.beneficiary, sub=str(nobody)),
+    )
+    assert missing.status_code == 404 and missing.json()["error"]["code"] == "BENEFICIARY_NOT_FOUND"
+    for headers in (
+        tokens.headers(Role.beneficiary, sub=str(other)),
+        tokens.headers(Role.proxy, beneficiary_ids=[str(other)]),
+    ):
         r = await world.client.post(url, headers=headers)
-        assert r.status_code == 403 and r.json()["error"]["code"] == code
+        assert (r.status_code, r.json()) == (404, missing.json())
+    for headers in (
+        tokens.headers(Role.civil_affairs, region="450000"),
+        tokens.headers(Role.provider_staff, provider_id="p"),
+    ):
+        r = await world.client.post(url, headers=headers)
+        assert r.status_code == 403 and r.json()["error"]["code"] == "ROLE_NOT_ALLOWED"
     # The image of someone else's code is not theirs to see either.
     token = (await world.client.post(url, headers=proxy)).json()["token"]
     r = await world.client.get(
@@ -120,12 +131,6 @@ async def test_who_may_get_a_code(world, tokens):
     assert r.status_code == 403
     r = await world.client.get("/v1/codes/NOTATOKEN.png", headers=proxy)
     assert r.status_code == 422 and r.json()["error"]["code"] == "TOKEN_INVALID"
-    nobody = new_uuid()
-    r = await world.client.post(
-        f"/v1/beneficiaries/{nobody}/codes",
-        headers=tokens.headers(Role.beneficiary, sub=str(nobody)),
-    )
-    assert r.status_code == 404
     await world.conn.execute("UPDATE beneficiary SET status = 'moved' WHERE id = $1", ben)
     r = await world.client.post(url, headers=proxy)
     assert r.status_code == 409 and r.json()["error"]["code"] == "BENEFICIARY_NOT_ACTIVE"
@@ -245,11 +250,12 @@ async def test_reissue_replaces_the_old_card_and_only_officers_of_the_region_iss
         "/v1/redemptions", headers=term.headers, json=card_body(new, new["pin"])
     )
     assert r.status_code == 201
-    r = await world.client.post(
-        f"/v1/beneficiaries/{ben}/cards",
-        headers=tokens.headers(Role.civil_affairs, region="450200"),
-    )
-    assert r.status_code == 403 and r.json()["error"]["code"] == "OUT_OF_SCOPE"
+    # another city's officer: not found, exactly like an id nobody has
+    liuzhou = tokens.headers(Role.civil_affairs, region="450200")
+    r = await world.client.post(f"/v1/beneficiaries/{ben}/cards", headers=liuzhou)
+    missing = await world.client.post(f"/v1/beneficiaries/{new_uuid()}/cards", headers=liuzhou)
+    assert r.status_code == 404 and r.json()["error"]["code"] == "BENEFICIARY_NOT_FOUND"
+    assert r.json() == missing.json()
     r = await world.client.post(
         f"/v1/beneficiaries/{ben}/cards", headers=tokens.headers(Role.beneficiary, sub=str(ben))
     )

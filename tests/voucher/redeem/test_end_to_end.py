@@ -28,23 +28,24 @@ async def test_enrol_issue_redeem_and_post_to_the_ledger(make_db, tokens):
     ledger_app = create_ledger(LedgerSettings(database_url=ldb.app_url))
     provider_app = create_provider(ProviderSettings(database_url=pdb.app_url))
     async with running(ledger_app) as ledger, running(provider_app) as prov:
-        r = await ledger.post(
-            "/v1/appropriations",
-            headers=tokens.headers("finance", region="450000"),
-            json={
-                "idempotency_key": f"appr:{uuid.uuid4()}",
-                "program_code": "disability_subsidy",
-                "region_code": "450100",
-                "by_source": {"central": 9_500_000, "regional": 500_000},
-            },
-        )
-        assert r.status_code == 201, r.text
         app = create_voucher(
             settings_for(vdb.app_url, directory_poll_interval_s=0.2),
             directory_transport=httpx.ASGITransport(app=provider_app),
         )
         app.state.ledger_client = ledger
         async with running(app) as voucher:
+            ledger_app.state.voucher_client = voucher  # the ledger asks it about programmes
+            r = await ledger.post(
+                "/v1/appropriations",
+                headers=tokens.headers("finance", region="450000"),
+                json={
+                    "idempotency_key": f"appr:{uuid.uuid4()}",
+                    "program_code": "disability_subsidy",
+                    "region_code": "450100",
+                    "by_source": {"central": 9_500_000, "regional": 500_000},
+                },
+            )
+            assert r.status_code == 201, r.text
             enrolled = await voucher.post(
                 "/v1/beneficiaries", headers=officer, json=person(care_setting="home")
             )

@@ -26,6 +26,7 @@ from services.voucher.relay import Relay
 from tests.conftest import running
 from tests.fixtures.processes import free_port as _free_port
 from tests.fixtures.processes import start_ledger
+from tests.fixtures.voucher_programs import ledger_in_process
 from tests.voucher.redeem.conftest import key, qr
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -67,6 +68,7 @@ async def test_relay_delivers_real_redemptions_and_voids_and_a_redelivery_is_har
 ):
     ldb = await make_db("ledger")
     ledger_app = create_ledger_app(LedgerSettings(database_url=ldb.app_url))
+    ledger_app.state.voucher_client = world.client  # which programmes exist
     async with running(ledger_app) as lclient:
         await fund(lclient, tokens)
         pid = world.add_provider()
@@ -180,6 +182,8 @@ async def test_killing_the_relay_and_the_ledger_mid_delivery_applies_each_event_
 ):
     ldb = await make_db("ledger")
     port = _free_port()
+    async with ledger_in_process(ldb.app_url) as c:  # the process has no voucher app to ask
+        await fund(c, tokens)
     ledger = _ledger(ldb.app_url, port)
     relay = None
     vconn = await asyncpg.connect(voucher_db.owner_url)
@@ -195,7 +199,6 @@ async def test_killing_the_relay_and_the_ledger_mid_delivery_applies_each_event_
                     return False
 
             await _until(ledger_up, 30, "the ledger")
-            await fund(c, tokens)
         now = datetime.now(UTC)
         events = []
         for i in range(n):
@@ -344,6 +347,7 @@ async def funded_ledger(world, make_db, tokens):
     holds a voucher."""
     ldb = await make_db("ledger")
     ledger_app = create_ledger_app(LedgerSettings(database_url=ldb.app_url))
+    ledger_app.state.voucher_client = world.client  # which programmes exist
     async with running(ledger_app) as lclient:
         await fund(lclient, tokens)
         term = world.add_terminal(world.add_provider())

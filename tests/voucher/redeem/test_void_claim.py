@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from datetime import timedelta
 
 import orjson
@@ -292,12 +293,14 @@ async def test_lists_for_the_provider_day_and_the_persons_history(redeemed, toke
         params={"provider_id": term.provider_id, "date": str(today)},
     )
     assert r.status_code == 403
-    r = await world.client.get(
-        "/v1/redemptions",
-        headers=admin,
-        params={"provider_id": term.provider_id, "date": "yesterday"},
-    )
-    assert r.status_code == 422 and r.json()["error"]["field"] == "date"
+    for not_a_date in ("yesterday", "0", "86400", "0.5"):  # numbers: seconds since 1970
+        r = await world.client.get(
+            "/v1/redemptions",
+            headers=admin,
+            params={"provider_id": term.provider_id, "date": not_a_date},
+        )
+        assert r.status_code == 422 and r.json()["error"]["field"] == "date", not_a_date
+        assert r.json()["error"]["code"] == "VALIDATION_ERROR"
 
     url = f"/v1/beneficiaries/{ben}/redemptions"
     proxy = tokens.headers(Role.proxy, sub="proxy:son", beneficiary_ids=[str(ben)])
@@ -312,12 +315,17 @@ async def test_lists_for_the_provider_day_and_the_persons_history(redeemed, toke
     ):
         r = await world.client.get(url, headers=headers)
         assert r.status_code == 200 and r.json()[0]["subsidy_fen"] == 10_000
-    for headers in (
-        tokens.headers(Role.beneficiary, sub="someone"),
-        tokens.headers(Role.civil_affairs, region="450200"),
-        admin,
-    ):
-        assert (await world.client.get(url, headers=headers)).status_code == 403
+    # a wrong role is refused; someone else's person and another city's are not found,
+    # exactly like an id nobody has
+    assert (await world.client.get(url, headers=admin)).status_code == 403
+    liuzhou = tokens.headers(Role.civil_affairs, region="450200")
+    missing = await world.client.get(
+        f"/v1/beneficiaries/{uuid.uuid4()}/redemptions", headers=liuzhou
+    )
+    assert missing.status_code == 404 and missing.json()["error"]["code"] == "BENEFICIARY_NOT_FOUND"
+    for headers in (tokens.headers(Role.beneficiary, sub="someone"), liuzhou):
+        r = await world.client.get(url, headers=headers)
+        assert (r.status_code, r.json()) == (404, missing.json())
 
 
 async def test_outbox_lag_is_visible_to_finance_and_in_readiness(redeemed_alone, tokens):

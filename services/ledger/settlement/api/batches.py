@@ -114,7 +114,8 @@ async def import_confirmation(
     """Import the bank's confirmation file (CSV body: batch_reference, line_reference,
     status paid|failed, amount_fen[, bank_reference, reason]). Paid lines are posted
     (provider payable Dr / treasury cash Cr) once; failed lines return their claim to
-    approved. The same file again posts nothing (`duplicate_file: true`)."""
+    approved. The same file again posts nothing (`duplicate_file: true`). The finance
+    officer who made the batch may not import it (403 MAKER_CHECKER_VIOLATION)."""
     raw = await request.body()
     if len(raw) > MAX_CONFIRMATION_BYTES:
         raise FileTooLarge(field="file")

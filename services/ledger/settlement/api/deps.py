@@ -13,6 +13,7 @@ from services.common.auth import Principal, Role, require
 from services.common.crypto import PiiCipher
 from services.common.errors import OutOfScope
 from services.common.settings import get_common_settings
+from services.ledger.api.deps import voucher_http
 from services.ledger.settlement.clients import ProviderClient, StripeReader, VoucherClient
 from services.ledger.settlement.service.secrets import bank_cipher
 
@@ -44,11 +45,9 @@ async def voucher_client(request: Request) -> VoucherClient:
     one to the configured voucher URL, made once."""
     client: VoucherClient | None = getattr(request.app.state, "voucher_api", None)
     if client is None:
-        settings = get_common_settings()
-        http = getattr(request.app.state, "voucher_client", None) or httpx.AsyncClient(
-            base_url=settings.voucher_url
+        client = request.app.state.voucher_api = VoucherClient(
+            voucher_http(request), get_common_settings().auth_private_key
         )
-        client = request.app.state.voucher_api = VoucherClient(http, settings.auth_private_key)
     return client
 
 

@@ -5,6 +5,9 @@
   (`refuse_unpayable`).
 - A batch's state reads from its lines: `pending` while any line waits for the bank, `paid`
   when every line is paid, `partly_failed` when the bank refused some (`batch_state`).
+- Maker–checker: the finance officer who made a batch does not import its bank
+  confirmation, which is what posts the payments; another officer does
+  (`ensure_not_maker`, MAKER_CHECKER_VIOLATION as for claims).
 - The list pages by a keyset cursor on creation time and id, so a batch made meanwhile
   neither repeats nor skips a row (`cursor_of`, `parse_cursor`).
 """
@@ -18,7 +21,7 @@ from datetime import datetime
 from services.common.auth import Principal
 from services.common.errors import InvalidInput
 from services.common.regions import region_covers
-from services.ledger.settlement.errors import ClaimsNotPayable
+from services.ledger.settlement.errors import ClaimsNotPayable, MakerChecker
 from services.ledger.settlement.repository.batches import ClaimToPay
 
 
@@ -62,6 +65,16 @@ def refuse_unpayable(
             problems.append({"claim_id": str(cid), "problem": c.status.upper()})
     if problems:
         raise ClaimsNotPayable(field="claim_ids", details={"claims": problems})
+
+
+def ensure_not_maker(created_by: str, who: Principal) -> None:
+    """The one who made the batch may not confirm it (403 MAKER_CHECKER_VIOLATION)."""
+    if who.sub == created_by:
+        raise MakerChecker(
+            "The finance officer who made a payment batch may not import its bank "
+            "confirmation; another finance officer does.",
+            field="batch_id",
+        )
 
 
 def cursor_of(created_at: datetime, batch_id: uuid.UUID) -> str:

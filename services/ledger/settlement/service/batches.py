@@ -12,6 +12,8 @@ Rules (docs/settlement.md, "Payment batches"; the pure ones in batch_rules.py):
   line is posted once (entry key `payment:<line_reference>`), a failed line returns its claim
   to `approved` (payable stays; it can go in a later batch). A file seen before (same SHA-256)
   answers its first result and posts nothing; a line settled before is left as it is.
+- Maker–checker: the officer who made the batch may not import its confirmation (the file
+  that posts the payments): MAKER_CHECKER_VIOLATION, nothing read or posted.
 
 Creating a batch and importing a confirmation retry on serialisation failures, one unit of
 work per attempt; the other services are asked before, never inside one. The payment
@@ -58,6 +60,7 @@ from services.ledger.settlement.schemas import (
 from services.ledger.settlement.service.batch_rules import (
     batch_state,
     cursor_of,
+    ensure_not_maker,
     parse_cursor,
     payable,
     refuse_unpayable,
@@ -356,6 +359,7 @@ async def _import(
     # unit of work. (Reading the append-only batch takes no lock; the head is still locked
     # before anything else is.)
     b = await _visible_batch(session, batch_id, who)
+    ensure_not_maker(b.created_by, who)
     posting = await raw_connection(session)
     head = await posting_sql.lock_head(posting)  # one writer at a time, like every posting
     seen = await repo.confirmation(session, batch_id, sha)

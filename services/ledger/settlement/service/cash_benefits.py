@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 from services.common.auth import Principal
 from services.common.db import Database
+from services.ledger.errors import VoucherUnavailable
 from services.ledger.settlement.clients import VoucherClient
-from services.ledger.settlement.errors import VoucherUnavailable
 from services.ledger.settlement.repository import cash_benefits as repo
 from services.ledger.settlement.repository.cash_benefits import PayableBenefit
 from services.ledger.settlement.schemas import (
