@@ -67,6 +67,20 @@ def require_tool(ensure: Callable[[], Path]) -> Path:
         pytest.skip(f"TOOL MISSING (this would fail under CI): {exc}")
 
 
+@pytest.fixture(scope="session", autouse=True)
+async def real_voucher(pg_admin_url: str, db_templates: dict[str, str]) -> AsyncIterator[None]:
+    """The real voucher service, once per session, for the tests that run the ledger alone:
+    the ledger asks it which programmes exist (tests/fixtures/voucher_programs.py)."""
+    from tests.fixtures.voucher_programs import real_voucher_service
+
+    db = await dbfix.fresh_database(pg_admin_url, db_templates["voucher"], "voucher")
+    try:
+        async with real_voucher_service(db.app_url):
+            yield
+    finally:
+        await drop_database(pg_admin_url, db.name)
+
+
 @contextlib.asynccontextmanager
 async def running(app) -> AsyncIterator[httpx.AsyncClient]:
     """Run an app's lifespan and give an httpx client that talks to it in-process."""

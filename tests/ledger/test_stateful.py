@@ -11,9 +11,10 @@ from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, 
 from services.common.migrate import drop_database
 from services.common.money import allocate
 from services.ledger.config import LedgerSettings
+from services.ledger.main import create_app
 from tests.conftest import Tokens, running
 from tests.fixtures import database as dbfix
-from tests.fixtures.voucher_programs import ledger_app
+from tests.fixtures.voucher_programs import client_of, voucher_service
 from tests.ledger.conftest import CITY, DISTRICT, PROGRAM, SHARES, event, redemption, void
 
 SOURCES = sorted(SHARES)
@@ -26,12 +27,18 @@ def split(amount):
 class LedgerMachine(RuleBasedStateMachine):
     admin: str
     template: str
+    voucher_template: str
 
     def __init__(self):
         super().__init__()
         self.loop = asyncio.new_event_loop()
         self.sdb = self.run(dbfix.fresh_database(self.admin, self.template, "ledger"))
-        self.app = ledger_app(LedgerSettings(database_url=self.sdb.app_url, pool_size=2))
+        # The voucher service the ledger asks about programmes, on this machine's own loop.
+        self.vdb = self.run(dbfix.fresh_database(self.admin, self.voucher_template, "voucher"))
+        self.vcm = voucher_service(self.vdb.app_url)
+        voucher = self.run(self.vcm.__aenter__())
+        self.app = create_app(LedgerSettings(database_url=self.sdb.app_url, pool_size=2))
+        self.app.state.voucher_client = client_of(voucher)
         self.cm = running(self.app)
         self.c = self.run(self.cm.__aenter__())
         t = Tokens()
@@ -54,7 +61,9 @@ class LedgerMachine(RuleBasedStateMachine):
             assert v["ok"], v
         finally:
             self.run(self.cm.__aexit__(None, None, None))
+            self.run(self.vcm.__aexit__(None, None, None))
             self.run(drop_database(self.admin, self.sdb.name))
+            self.run(drop_database(self.admin, self.vdb.name))
             self.loop.close()
 
     def send(self, ev):
@@ -192,6 +201,7 @@ class LedgerMachine(RuleBasedStateMachine):
 def test_ledger_matches_a_model_of_balances(pg_admin_url, db_templates):
     LedgerMachine.admin = pg_admin_url
     LedgerMachine.template = db_templates["ledger"]
+    LedgerMachine.voucher_template = db_templates["voucher"]
     run = LedgerMachine.TestCase
     run.settings = settings(
         max_examples=8,
