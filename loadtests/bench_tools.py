@@ -247,14 +247,17 @@ def pacing(offered_per_s: float, runs: list[WrkResult]) -> dict[str, object]:
 # --- pgbench ----------------------------------------------------------------------------------
 
 # The redemption statement's parameters, as pgbench expressions (descending, so $16 is
-# replaced before $1). Ids are made once per statement in the `ids` CTE (volatile, so it is
+# replaced before $1): a bill of one lunch, as the wrk run sends it. Ids are made once per statement in the `ids` CTE (volatile, so it is
 # materialised once however often it is read).
 _PARAMS = [
+    ("$20::bigint", "1::bigint"),  # the price list's version
+    ("$19::bigint[]", "ARRAY[1500]::bigint[]"),  # one lunch at its list price
+    ("$18::int[]", "ARRAY[1]::int[]"),
     ("$17::text", "'450103'::text"),  # the seeded providers' region (vouchers: city 4501)
     ("$16::uuid", "NULL::uuid"),
     ("$15::bytea", "'\\x" + "00" * 32 + "'::bytea"),
     ("$14::text", "(SELECT rid FROM ids)::text"),
-    ("$13::text", "'MEAL_LUNCH'::text"),
+    ("$13::text[]", "ARRAY['MEAL_LUNCH']::text[]"),
     ("$12::text", "'bench-terminal'::text"),
     ("$11::text", "'bench-provider'::text"),
     ("$10::uuid", "(SELECT eid FROM ids)"),
@@ -262,7 +265,7 @@ _PARAMS = [
     ("$8::timestamptz", "now()"),
     ("$7::date", "(now() AT TIME ZONE 'Asia/Shanghai')::date"),
     ("$6::bigint", "1500::bigint"),
-    ("$5::text", "'meal'::text"),
+    ("$5::text[]", "ARRAY['meal']::text[]"),
     ("$4::text", "'meal_point'::text"),
     ("$3::timestamptz", "(now() + interval '60 seconds')"),
     ("$2::bytea", "int8send(:nonce)"),

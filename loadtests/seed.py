@@ -60,6 +60,7 @@ CARE_SERVICES: list[dict[str, Any]] = [
         "category": "cleaning",
         "unit": "小时",
         "price_fen": 3000,
+        "max_per_visit": 2,
     },
     {
         "code": "CARE_HOME_HOURS",
@@ -67,6 +68,7 @@ CARE_SERVICES: list[dict[str, Any]] = [
         "category": "home_care_hours",
         "unit": "小时",
         "price_fen": 4000,
+        "max_per_visit": 2,
     },
     {
         "code": "CARE_DAY",

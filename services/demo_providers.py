@@ -85,6 +85,21 @@ BANKS = [
     "广西农村信用社",
 ]
 
+# How an item may be billed (the keys of `services.provider.schemas.ServiceItemCreate`); an
+# item not named here is one unit a visit at its fixed price, not delivered at home.
+BILLING: dict[str, dict[str, Any]] = {
+    "RESPITE_DAY": {"max_per_visit": 14},
+    "RESPITE_STAY": {"max_per_visit": 30},
+    "CLEANING": {"max_per_visit": 3, "home_visit": True, "min_minutes": 45},
+    "HOME_CARE_HOUR": {"max_per_visit": 4, "home_visit": True, "min_minutes": 50},
+    "BATH_HOME": {"home_visit": True, "min_minutes": 30},
+    "CLEAN_HOME": {"max_per_visit": 3, "home_visit": True, "min_minutes": 45},
+    "WALK_ESCORT": {"max_per_visit": 4},
+    # priced per bill (the device or repair differs each time), never above the ceiling
+    "AID_FITTING": {"variable_price": True, "max_price_fen": 50000},
+    "AID_RENTAL": {"variable_price": True, "max_price_fen": 30000},
+}
+
 # 普惠 price lists by kind: (code, name, category, unit, low fen, high fen).
 PRICE_LISTS: dict[ProviderKind, list[tuple[str, str, str, str, int, int]]] = {
     ProviderKind.meal_point: [
@@ -99,6 +114,7 @@ PRICE_LISTS: dict[ProviderKind, list[tuple[str, str, str, str, int, int]]] = {
         ("BATH_ASSIST", "助浴", "bathing", "次", 3000, 5000),
         ("MEAL_LUNCH", "午餐", "meal", "次", 1200, 1500),
         ("RESPITE_DAY", "短期托养", "respite_stay", "天", 8000, 12000),
+        ("AID_RENTAL", "辅具租赁", "rehab_nursing", "月", 5000, 5000),
     ],
     ProviderKind.rural_station: [
         ("MEAL_LUNCH", "午餐", "meal", "次", 600, 1000),
@@ -118,6 +134,7 @@ PRICE_LISTS: dict[ProviderKind, list[tuple[str, str, str, str, int, int]]] = {
         ("WALK_ESCORT", "助行陪护", "escort", "小时", 2500, 3500),
         ("MEDICAL_ESCORT", "陪同就医", "medical_escort", "次", 5000, 8000),
         ("EMERGENCY_CALL", "紧急呼叫服务", "emergency_call", "月", 1000, 2000),
+        ("AID_FITTING", "辅具适配", "rehab_nursing", "次", 10000, 10000),
     ],
 }
 
@@ -167,7 +184,9 @@ def _services(kind: ProviderKind, rng: random.Random) -> list[dict[str, Any]]:
             "name": name,
             "category": category,
             "unit": unit,
-            "price_fen": rng.randrange(low // 10, high // 10 + 1) * 10,
+            # (a fixed price draws nothing, so adding one keeps every other demo value)
+            "price_fen": low if low == high else rng.randrange(low // 10, high // 10 + 1) * 10,
+            **BILLING.get(code, {}),
         }
         for code, name, category, unit, low, high in PRICE_LISTS[kind]
     ]

@@ -185,14 +185,16 @@ class TerminalClient(ServiceClient):
     """The voucher service as a provider terminal sees it (bearer = the terminal secret)."""
 
     async def redeem(
-        self, token: str, service_code: str, gross_fen: int, idempotency_key: str
+        self, token: str, items: list[dict[str, Any]], gross_fen: int, idempotency_key: str
     ) -> dict[str, Any]:
+        """Redeem a bill (`items` as `POST /v1/redemptions` takes them) whose total the
+        person was shown: a price list changed meanwhile is refused (BILL_MISMATCH)."""
         return await self.json(
             "POST",
             "/v1/redemptions",
             json={
                 "token": token,
-                "service_code": service_code,
+                "items": items,
                 "gross_fen": gross_fen,
                 "idempotency_key": idempotency_key,
             },
@@ -203,14 +205,17 @@ class TerminalClient(ServiceClient):
             "POST", f"/v1/redemptions/{redemption_id}/void", json={"reason": reason}
         )
 
-    async def preview(self, token: str, service_code: str, gross_fen: int) -> dict[str, Any] | None:
-        """Subsidy and co-payment the redemption would give, changing nothing; None while
-        the voucher service offers no preview (`POST /v1/redemptions/preview`)."""
+    async def preview(
+        self, token: str, items: list[dict[str, Any]], gross_fen: int
+    ) -> dict[str, Any] | None:
+        """The bill priced by the voucher service, with the subsidy and co-payment the
+        redemption would give, changing nothing; None while the voucher service offers no
+        preview (`POST /v1/redemptions/preview`)."""
         try:
             return await self.json(
                 "POST",
                 "/v1/redemptions/preview",
-                json={"token": token, "service_code": service_code, "gross_fen": gross_fen},
+                json={"token": token, "items": items, "gross_fen": gross_fen},
             )
         except ApiError as exc:
             if exc.status in (404, 405) and exc.code in ("NOT_FOUND", "METHOD_NOT_ALLOWED"):

@@ -61,16 +61,18 @@ class _Terminal(FastHttpUser):
             r.failure(f"code: {r.status_code} {error_code(_json(r))}")
             return None
 
-    def pick_service(self, category: str | None = None) -> tuple[str, int]:
+    def pick_service(self, category: str | None = None) -> tuple[str, int, int]:
+        """An item of the terminal's price list, a quantity it allows, and the bill's total
+        at the list price (what the voucher service will price it at)."""
         services = self.terminal["services"]
         if category:
             services = [
                 s for s in services if (s["category"] == "meal") == (category == "meal")
             ] or services
         s = random.choice(services)
-        units = 1 if s["category"] == "meal" else random.choice((1, 1, 2))
+        units = 1 if s.get("max_per_visit", 1) == 1 else random.choice((1, 1, 2))
         # (category "care" stands for every service that is not a meal)
-        return s["code"], s["price_fen"] * units
+        return s["code"], units, s["price_fen"] * units
 
     def redeem(
         self,
@@ -83,10 +85,11 @@ class _Terminal(FastHttpUser):
         must_refuse: bool = False,
     ) -> tuple[int, dict[str, Any] | None, dict]:
         if body is None:
-            service_code, gross = self.pick_service(category)
+            service_code, quantity, gross = self.pick_service(category)
             body = {
                 "token": token,
                 "service_code": service_code,
+                "quantity": quantity,
                 "gross_fen": gross,
                 "idempotency_key": new_key(),
             }

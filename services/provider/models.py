@@ -112,6 +112,11 @@ class Provider(ProviderTable, table=True):
     credit_points: int = Field(sa_column=Column(Integer, nullable=False, server_default="0"))
     # The directory version of this row's last change (the feed's `since` filter).
     version: int = Field(sa_column=Column(BigInteger, nullable=False))
+    # The directory version at which the price list last changed: the voucher service stores
+    # it with every bill it prices from that list.
+    price_list_version: int = Field(
+        default=0, sa_column=Column(BigInteger, nullable=False, server_default="0")
+    )
     created_by: str = Field(sa_column=Column(Text, nullable=False))
     created_at: datetime = _now()
     updated_at: datetime = _now()
@@ -150,10 +155,36 @@ class ServiceItem(ProviderTable, table=True):
     unit: str = Field(sa_column=Column(String(20), nullable=False))
     price_fen: int = Field(sa_column=Column(BigInteger, nullable=False))
     position: int = Field(sa_column=Column(Integer, nullable=False, server_default="0"))
+    # How many units one visit (one bill) may carry.
+    max_per_visit: int = Field(
+        default=1, sa_column=Column(SmallInteger, nullable=False, server_default="1")
+    )
+    # A variable-price item (a repair, an assistive device): the bill carries its own unit
+    # price, at most `max_price_fen`; `price_fen` is then the usual price shown.
+    variable_price: bool = Field(
+        default=False, sa_column=Column(Boolean, nullable=False, server_default="false")
+    )
+    max_price_fen: int | None = Field(default=None, sa_column=Column(BigInteger))
+    # Delivered in the elder's home: billed only against a completed, proven visit of at
+    # least `min_minutes`.
+    home_visit: bool = Field(
+        default=False, sa_column=Column(Boolean, nullable=False, server_default="false")
+    )
+    min_minutes: int | None = Field(default=None, sa_column=Column(SmallInteger))
 
     __table_args__ = (
         CheckConstraint(f"category IN ({sql_in(ServiceCategory)})", name="category"),
         CheckConstraint("price_fen > 0", name="price_positive"),
+        CheckConstraint("max_per_visit BETWEEN 1 AND 99", name="max_per_visit"),
+        CheckConstraint(
+            "variable_price = (max_price_fen IS NOT NULL) AND "
+            "(max_price_fen IS NULL OR max_price_fen >= price_fen)",
+            name="variable_price",
+        ),
+        CheckConstraint(
+            "min_minutes IS NULL OR (home_visit AND min_minutes BETWEEN 1 AND 1440)",
+            name="min_minutes",
+        ),
         Index("ix_service_item_category", "category", "provider_id"),
     )
 

@@ -11,6 +11,8 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    ValidationInfo,
+    field_validator,
     model_validator,
 )
 
@@ -40,6 +42,38 @@ class ServiceItemCreate(_Strict):
     )
     # 普惠 price in fen: a positive integer (never a float).
     price_fen: int = Field(gt=0, le=100_000_000, strict=True)
+    # Units one bill may carry (a bill of more is refused by the voucher service).
+    max_per_visit: int = Field(default=1, ge=1, le=99, strict=True)
+    # A variable-price item: each bill names its own unit price, at most `max_price_fen`
+    # (which is then required, and not below `price_fen`, the usual price shown).
+    variable_price: bool = Field(default=False, strict=True)
+    max_price_fen: int | None = Field(
+        default=None, gt=0, le=100_000_000, strict=True, validate_default=True
+    )
+    # Delivered in the elder's home: billed only against a completed visit of at least
+    # `min_minutes` (optional; only for such items).
+    home_visit: bool = Field(default=False, strict=True)
+    min_minutes: int | None = Field(default=None, ge=1, le=1440, strict=True, validate_default=True)
+
+    @field_validator("max_price_fen")
+    @classmethod
+    def _ceiling(cls, value: int | None, info: ValidationInfo) -> int | None:
+        variable = info.data.get("variable_price", False)
+        if variable and value is None:
+            raise ValueError("a variable-price item needs max_price_fen")
+        if not variable and value is not None:
+            raise ValueError("max_price_fen is only for a variable-price item")
+        price = info.data.get("price_fen")
+        if value is not None and price is not None and value < price:
+            raise ValueError("max_price_fen may not be below price_fen")
+        return value
+
+    @field_validator("min_minutes")
+    @classmethod
+    def _minutes(cls, value: int | None, info: ValidationInfo) -> int | None:
+        if value is not None and not info.data.get("home_visit", False):
+            raise ValueError("min_minutes is only for a home-visit item")
+        return value
 
 
 def _unique_codes(items: list[ServiceItemCreate]) -> list[ServiceItemCreate]:
@@ -63,6 +97,11 @@ class ServiceItemRead(BaseModel):
     category: str
     unit: str
     price_fen: int
+    max_per_visit: int = 1
+    variable_price: bool = False
+    max_price_fen: int | None = None
+    home_visit: bool = False
+    min_minutes: int | None = None
 
 
 class BankAccountCreate(_Strict):
@@ -321,6 +360,8 @@ class DirectoryProvider(BaseModel):
     lat: float
     lon: float
     services: list[ServiceItemRead]
+    # The directory version at which the price list last changed.
+    price_list_version: int
 
 
 class DirectoryTerminal(BaseModel):

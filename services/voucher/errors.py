@@ -260,6 +260,29 @@ class ProviderOutOfArea(RedemptionRefused):
     message = "This voucher cannot be spent at a provider outside its area."
 
 
+# --- the bill, priced from the price list (service/pricing.py) ---------------------------
+
+
+class BillMismatch(RedemptionRefused):
+    code = "BILL_MISMATCH"
+    message = "The amount sent differs from the bill priced from the provider's price list."
+
+
+class QuantityNotAllowed(RedemptionRefused):
+    code = "QUANTITY_NOT_ALLOWED"
+    message = "The quantity exceeds what the price list allows in one visit."
+
+
+class AmountRequired(RedemptionRefused):
+    code = "AMOUNT_REQUIRED"
+    message = "A variable-price item needs its amount_fen."
+
+
+class PriceAboveMaximum(RedemptionRefused):
+    code = "PRICE_ABOVE_MAXIMUM"
+    message = "The amount of a variable-price item exceeds its max_price_fen."
+
+
 # --- voids and claims (service/void_claim.py; the trigger redemption_guard) ---------------
 
 

@@ -399,6 +399,9 @@ class Redemption(VoucherTable, table=True):
     void_reason: str | None = Field(default=None, sa_column=Column(Text))
     claimed_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
     claim_id: str | None = Field(default=None, sa_column=Column(Text))
+    # The directory version of the price list the bill was priced from (its lines are in
+    # redemption_item); NULL for redemptions made before bills were priced.
+    price_list_version: int | None = Field(default=None, sa_column=Column(BigInteger))
 
     __table_args__ = (
         UniqueConstraint("provider_id", "idempotency_key"),
@@ -416,6 +419,34 @@ class Redemption(VoucherTable, table=True):
         Index("ix_redemption_provider_day", "provider_id", "day_on"),
         Index("ix_redemption_beneficiary_created", "beneficiary_id", "created_at"),
         Index("ix_redemption_voucher", "voucher_id"),
+    )
+
+
+class RedemptionItem(VoucherTable, table=True):
+    """A line of a redemption's bill, priced from the provider's price list: written by the
+    redemption statement with the redemption; never changed (append-only)."""
+
+    __tablename__ = "redemption_item"
+    redemption_id: uuid.UUID = Field(
+        sa_column=Column(
+            UUID(as_uuid=True),
+            ForeignKey("redemption.id", name="redemption_item_redemption_id_fkey"),
+            primary_key=True,
+        )
+    )
+    line: int = Field(sa_column=Column(SmallInteger, primary_key=True))
+    service_code: str = Field(sa_column=Column(Text, nullable=False))
+    category: str = Field(sa_column=Column(Text, nullable=False))
+    quantity: int = Field(sa_column=Column(SmallInteger, nullable=False))
+    unit_price_fen: int = Field(sa_column=Column(BigInteger, nullable=False))
+    amount_fen: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+    __table_args__ = (
+        CheckConstraint(
+            "line >= 1 AND quantity >= 1 AND unit_price_fen > 0 "
+            "AND amount_fen = unit_price_fen * quantity",
+            name="amounts",
+        ),
     )
 
 
@@ -650,4 +681,9 @@ class StripeWebhookEvent(VoucherTable, table=True):
 
 
 # Tables whose rows are never updated or deleted: the service's role gets SELECT and INSERT only.
-APPEND_ONLY_TABLES: list[str] = ["program_version", "cash_benefit", "request_key"]
+APPEND_ONLY_TABLES: list[str] = [
+    "program_version",
+    "cash_benefit",
+    "request_key",
+    "redemption_item",
+]

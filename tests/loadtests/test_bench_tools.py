@@ -43,6 +43,8 @@ async def test_pgbench_statement_redeems_exactly_like_the_service(seeded_voucher
         red = await conn.fetch("SELECT id::text FROM redemption ORDER BY created_at")
         ev = await conn.fetch("SELECT payload->>'redemption_id' AS rid FROM outbox")
         assert len(red) == 3 and {r["id"] for r in red} == {e["rid"] for e in ev}
+        lines = await conn.fetch("SELECT service_code, quantity, amount_fen FROM redemption_item")
+        assert [tuple(r) for r in lines] == [("MEAL_LUNCH", 1, 1500)] * 3
         assert await conn.fetchval("SELECT count(*) FROM used_nonce") == 3
     finally:
         await conn.close()

@@ -21,6 +21,16 @@ from tests.fixtures import database as dbfix
 
 _serial = itertools.count(1)
 
+# How a price-list item reads when it says nothing of billing: one unit a visit, a fixed
+# price, not delivered at home.
+ITEM_DEFAULTS: dict[str, Any] = {
+    "max_per_visit": 1,
+    "variable_price": False,
+    "max_price_fen": None,
+    "home_visit": False,
+    "min_minutes": None,
+}
+
 
 def valid_uscc(serial: int, region: str = "450103") -> str:
     body = f"91{region}" + f"MA{serial:06d}X"[:9]

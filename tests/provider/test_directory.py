@@ -4,6 +4,8 @@ counter, suspensions and revoked terminals reaching it."""
 import asyncio
 import hashlib
 
+from tests.provider.conftest import ITEM_DEFAULTS
+
 
 async def feed(ctx, since=0):
     r = await ctx.c.get("/v1/internal/directory", params={"since": since}, headers=ctx.service)
@@ -28,7 +30,9 @@ async def test_everything_then_only_what_changed(ctx):
         "category": "meal",
         "unit": "次",
         "price_fen": 1500,
+        **ITEM_DEFAULTS,
     }
+    assert pa["price_list_version"] > 0
     # Personal and settlement data never travel in the feed.
     assert "bank" not in str(full) and "phone" not in str(full)
 
@@ -90,10 +94,20 @@ async def test_a_price_list_change_reaches_the_feed(ctx):
         },
     )
     assert r.status_code == 200, r.text
-    [p] = (await feed(ctx, v))["providers"]
+    changed = await feed(ctx, v)
+    [p] = changed["providers"]
     assert p["services"] == [
-        {"code": "MEAL_LUNCH", "name": "午餐", "category": "meal", "unit": "次", "price_fen": 1200}
+        {
+            "code": "MEAL_LUNCH",
+            "name": "午餐",
+            "category": "meal",
+            "unit": "次",
+            "price_fen": 1200,
+            **ITEM_DEFAULTS,
+        }
     ]
+    # The list's version is the change's: the voucher service stores it with each bill.
+    assert p["price_list_version"] == changed["version"] > v
 
 
 async def test_only_services_read_the_feed(ctx, tokens):

@@ -2,6 +2,8 @@
 
 import pytest
 
+from tests.provider.conftest import ITEM_DEFAULTS
+
 
 @pytest.fixture(scope="module")
 def ctx(shared_ctx):
@@ -23,9 +25,10 @@ async def test_admin_replaces_the_price_list(ctx, tokens):
     r = await ctx.c.put(
         f"/v1/providers/{pid}/services", json={"services": new}, headers=ctx.admin(pid)
     )
-    assert r.status_code == 200 and r.json() == new
+    read = [{**item, **ITEM_DEFAULTS} for item in new]
+    assert r.status_code == 200 and r.json() == read
     r = await ctx.c.get(f"/v1/providers/{pid}", headers=tokens.headers("beneficiary"))
-    assert r.json()["services"] == new
+    assert r.json()["services"] == read
 
 
 async def test_bad_or_foreign_price_lists_change_nothing(ctx, tokens):
@@ -49,4 +52,59 @@ async def test_bad_or_foreign_price_lists_change_nothing(ctx, tokens):
             f"/v1/providers/{pid}/services", json={"services": bad}, headers=ctx.admin(pid)
         )
         assert r.status_code == 422 and r.json()["error"]["field"] == field, r.text
+    assert await ctx.counts() == before
+
+
+async def test_billing_fields_of_an_item(ctx):
+    """An item says how it may be billed: units per visit, a variable price with its ceiling,
+    delivery at home with minimum minutes; what does not fit is refused naming the field."""
+    pid = await ctx.approved()
+    items = [
+        {
+            "code": "HOME_CARE_HOUR",
+            "name": "居家上门照护",
+            "category": "home_care_hours",
+            "unit": "小时",
+            "price_fen": 4000,
+            "max_per_visit": 4,
+            "home_visit": True,
+            "min_minutes": 50,
+        },
+        {
+            "code": "AID_REPAIR",
+            "name": "辅具维修",
+            "category": "rehab_nursing",
+            "price_fen": 5000,
+            "variable_price": True,
+            "max_price_fen": 20000,
+        },
+    ]
+    r = await ctx.c.put(
+        f"/v1/providers/{pid}/services", json={"services": items}, headers=ctx.admin(pid)
+    )
+    assert r.status_code == 200, r.text
+    got = {i["code"]: i for i in r.json()}
+    assert got["HOME_CARE_HOUR"]["max_per_visit"] == 4 and got["HOME_CARE_HOUR"]["home_visit"]
+    assert got["HOME_CARE_HOUR"]["min_minutes"] == 50
+    assert got["AID_REPAIR"]["variable_price"] and got["AID_REPAIR"]["max_price_fen"] == 20000
+    assert got["AID_REPAIR"]["unit"] == "次" and got["AID_REPAIR"]["max_per_visit"] == 1
+
+    before = await ctx.counts()
+    fixed, variable = items[0], items[1]
+    for bad, field in [
+        ({**fixed, "max_per_visit": 0}, "services.0.max_per_visit"),
+        ({**fixed, "max_per_visit": 100}, "services.0.max_per_visit"),
+        ({**fixed, "max_per_visit": 1.5}, "services.0.max_per_visit"),
+        ({**fixed, "home_visit": False}, "services.0.min_minutes"),
+        ({**fixed, "min_minutes": 0}, "services.0.min_minutes"),
+        ({**fixed, "max_price_fen": 9000}, "services.0.max_price_fen"),
+        ({**variable, "max_price_fen": None}, "services.0.max_price_fen"),
+        ({**variable, "max_price_fen": 4999}, "services.0.max_price_fen"),
+        ({**variable, "variable_price": "yes"}, "services.0.variable_price"),
+    ]:
+        r = await ctx.c.put(
+            f"/v1/providers/{pid}/services", json={"services": [bad]}, headers=ctx.admin(pid)
+        )
+        assert r.status_code == 422, (bad, r.text)
+        assert r.json()["error"]["field"] == field, (bad, r.text)
     assert await ctx.counts() == before

@@ -81,8 +81,16 @@ class Settle:
             "region_code": "450103",
             "lat": 22.8,
             "lon": 108.3,
+            # priced per bill (variable price), so a test can bill any amount
             "services": [
-                {"code": "CARE_BATH", "name": "助浴", "category": "bathing", "price_fen": 8000}
+                {
+                    "code": "CARE_BATH",
+                    "name": "助浴",
+                    "category": "bathing",
+                    "price_fen": 8000,
+                    "variable_price": True,
+                    "max_price_fen": 1_000_000,
+                }
             ],
         }
         self.w._publish(providers=[self.w.providers[pid]])

@@ -78,13 +78,18 @@ MEAL_POINT = {
             "unit": "次",
             "price_fen": 1200,
         },
+        # priced per visit (a variable-price item, at most 1,000 yuan), so tests can bill
+        # any amount; the fixed-price items are the meals
         {
             "code": "BATH_HOME",
             "name": "上门助浴",
             "category": "bathing",
             "unit": "次",
             "price_fen": 6000,
+            "variable_price": True,
+            "max_price_fen": 100_000,
         },
+        {"code": "MEAL_PORRIDGE", "name": "粥", "category": "meal", "unit": "份", "price_fen": 400},
     ],
 }
 

@@ -222,8 +222,8 @@ async def test_walk_qr_redeem_ledger_claim_approval(live: Live, chromium: Path, 
         await page.wait_for_function(
             f"document.getElementById('token').value === {token!r}", timeout=30_000
         )
-        await page.select_option("#service_code", "MEAL_LUNCH")
-        await page.fill("#gross_yuan", "15")
+        await page.fill("#qty-MEAL_LUNCH", "1")
+        assert await page.inner_text("#bill-total") == "15.00"  # the page adds up the bill
         await page.screenshot(path=str(SHOTS / "03-provider-redeem.png"), full_page=True)
         await page.click("text=下一步：核对")
         await page.wait_for_selector("#confirm")

@@ -1,7 +1,8 @@
 """The SVG bar chart helper and amount formatting (pure, no services)."""
 
 from web.charts import bar_chart, fen_to_yuan
-from web.routes.provider import day_summary, parse_yuan
+from web.routes.provider import day_summary
+from web.service.bill import parse_yuan
 
 
 def test_fen_to_yuan_is_exact():

@@ -37,17 +37,14 @@ def _hidden(html: str, name: str) -> str:
 
 
 async def _preview(web, c, amount: str, service: str = "BATH_HOME", bid: str | None = None):
+    """One item on the redeem form: a quantity of 1, and `amount` as the price of BATH_HOME
+    (the fixture's variable-price item; the meals are priced by the list)."""
     token = await fresh_code(web, bid or web.b1)
     form = await c.get("/provider/redeem")
-    preview = await c.post(
-        "/provider/redeem",
-        data={
-            "csrf_token": csrf_of(form.text),
-            "token": token,
-            "service_code": service,
-            "gross_yuan": amount,
-        },
-    )
+    data = {"csrf_token": csrf_of(form.text), "token": token, f"qty_{service}": "1"}
+    if service == "BATH_HOME":
+        data["price_BATH_HOME"] = amount
+    preview = await c.post("/provider/redeem", data=data)
     return token, preview
 
 
@@ -55,7 +52,7 @@ async def _confirm(c, token: str, preview, service: str = "BATH_HOME"):
     data = {
         "csrf_token": csrf_of(preview.text),
         "token": token,
-        "service_code": service,
+        "bill": _hidden(preview.text, "bill"),
         "gross_fen": _hidden(preview.text, "gross_fen"),
         "idempotency_key": _hidden(preview.text, "idempotency_key"),
     }
@@ -156,6 +153,48 @@ async def test_a_meal_uses_the_meal_voucher_first(web):
     assert await web.balance(web.b2, MEAL) == before - 500
 
 
+async def test_the_cashier_bills_items_from_the_price_list(web):
+    """Lunch and porridge, one each: the confirm page shows the lines and their total (no
+    amount was typed), the redemption stores them; a quantity the list does not allow, or a
+    bill whose price list changed after it was shown, pays nothing."""
+    before = await web.balance(web.b3, MEAL)
+    async with web.signed_in("staff1") as c:
+        form = await c.get("/provider/redeem")
+        assert 'id="bill-total"' in form.text and "/static/bill.js" in form.text
+        token = await fresh_code(web, web.b3)
+        too_many = await c.post(
+            "/provider/redeem",
+            data={"csrf_token": csrf_of(form.text), "token": token, "qty_MEAL_LUNCH": "2"},
+        )
+        assert too_many.status_code == 422 and "数量请填 1 到 1 之间的整数" in too_many.text
+        preview = await c.post(
+            "/provider/redeem",
+            data={
+                "csrf_token": csrf_of(form.text),
+                "token": token,
+                "qty_MEAL_LUNCH": "1",
+                "qty_MEAL_PORRIDGE": "1",
+            },
+        )
+        assert preview.status_code == 200, preview.text
+        assert 'id="bill-gross">19.00<' in preview.text
+        assert "午餐" in preview.text and "粥" in preview.text
+        assert _hidden(preview.text, "bill") == "MEAL_LUNCH*1;MEAL_PORRIDGE*1"
+        # A total that is not the list's (a price changed after the page was shown).
+        data, stale = await _confirm(c, token, preview)
+        stale = await c.post("/provider/redeem/confirm", data={**data, "gross_fen": "1800"})
+        assert stale.status_code == 422 and "价目表" in stale.text
+        data, done = await _confirm(c, token, preview)
+        assert "收款成功" in done.text and 'id="subsidy">5.00<' in done.text
+    assert await web.balance(web.b3, MEAL) == before - 500
+    lines = await web.count(
+        "voucher",
+        "SELECT count(*) FROM redemption_item i JOIN redemption r ON r.id = i.redemption_id"
+        " WHERE r.gross_fen = 1900 AND i.service_code IN ('MEAL_LUNCH', 'MEAL_PORRIDGE')",
+    )
+    assert lines == 2
+
+
 async def test_preview_shows_subsidy_and_copay_before_confirming(web):
     before = await web.balance(web.b1, DISABILITY)
     nonces = await web.count("voucher", "SELECT count(*) FROM used_nonce")
@@ -164,7 +203,7 @@ async def test_preview_shows_subsidy_and_copay_before_confirming(web):
         assert 'id="preview-subsidy">10.00<' in preview.text  # 50 % from the care voucher
         assert 'id="preview-copay">10.00<' in preview.text
         assert "确认后立即显示" not in preview.text
-        _, meal = await _preview(web, c, "4", service="MEAL_LUNCH", bid=web.b2)
+        _, meal = await _preview(web, c, "4", service="MEAL_PORRIDGE", bid=web.b2)
         assert (
             meal.status_code in (409, 422) and "消费金额太小" in meal.text
         )  # under the 5-yuan subsidy
@@ -185,7 +224,7 @@ async def test_racing_confirm_presses_redeem_once(web):
         data = {
             "csrf_token": csrf_of(preview.text),
             "token": token,
-            "service_code": "BATH_HOME",
+            "bill": "BATH_HOME*1@3300",
             "gross_fen": "3300",
             "idempotency_key": _hidden(preview.text, "idempotency_key"),
         }
@@ -295,7 +334,7 @@ async def test_staff_without_a_terminal_cannot_redeem(web):
             data={
                 "csrf_token": csrf_of(form.text),
                 "token": await fresh_code(web, web.b1),
-                "service_code": "BATH_HOME",
+                "bill": "BATH_HOME*1@1000",
                 "gross_fen": "1000",
                 "idempotency_key": str(uuid.uuid4()),
             },

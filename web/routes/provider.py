@@ -26,22 +26,13 @@ from web.deps import (
     voucher_client,
 )
 from web.render import page
+from web.service import bill as bills
 from web.service.accounts import person_names
 from web.sessions import Session
 
 router = APIRouter(prefix="/provider")
 STAFF = require_role(Role.provider_staff, Role.provider_admin)
 _TOKEN = re.compile(r"^[A-Za-z0-9_\-.~]{8,512}$")
-_YUAN = re.compile(r"^\d{1,7}(\.\d{1,2})?$")
-
-
-def parse_yuan(text: str) -> int | None:
-    """'12.5' -> 1250 fen, exactly (no floats); None when it is not an amount."""
-    text = text.strip()
-    if not _YUAN.match(text):
-        return None
-    whole, _, frac = text.partition(".")
-    return int(whole) * 100 + int((frac + "00")[:2])
 
 
 async def _services(request: Request, web: Any, session: Session) -> tuple[list, str | None]:
@@ -59,7 +50,8 @@ async def _services(request: Request, web: Any, session: Session) -> tuple[list,
 async def redeem_form(
     request: Request, web: StateDep, db: DbSession, session: Session = STAFF
 ) -> HTMLResponse:
-    """Step 1: scan or type the code, choose the service, enter the bill."""
+    """Step 1: scan or type the code, give each item sold its quantity (and a price only for
+    a variable-price item); the page adds up the total."""
     services, error = await _services(request, web, session)
     return page(
         request,
@@ -79,28 +71,22 @@ async def redeem_preview(
     db: DbSession,
     session: CsrfSession,
     token: Annotated[str, Form()] = "",
-    service_code: Annotated[str, Form()] = "",
-    gross_yuan: Annotated[str, Form()] = "",
 ) -> HTMLResponse:
-    """Step 2: check what was entered and show it for confirmation, with a fresh
-    idempotency key so that pressing confirm twice redeems once."""
+    """Step 2: check what was entered against the price list and show the bill -- its
+    lines, the total, the subsidy and the co-payment (the voucher service's preview) -- for
+    confirmation, with a fresh idempotency key so that pressing confirm twice redeems once."""
     if session.role not in (Role.provider_staff.value, Role.provider_admin.value):
         return page(
             request, "error.html", session, status_code=403, message="您的账号不能打开这个页面。"
         )
     services, error = await _services(request, web, session)
-    by_code = {s.get("code"): s for s in services}
-    problems: dict[str, str] = {}
+    fields = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
+    bill, problems = bills.read_form(fields, services)
     token = token.strip()
     if not _TOKEN.match(token):
         problems["token"] = "请扫描或输入老人出示的付款码。"
-    if service_code not in by_code:
-        problems["service_code"] = "请选择服务项目。"
-    gross_fen = parse_yuan(gross_yuan)
-    if gross_fen is None or gross_fen <= 0:
-        problems["gross_yuan"] = "请输入正确的金额，例如 15 或 15.50。"
-    form = {"token": token, "service_code": service_code, "gross_yuan": gross_yuan}
-    if problems or gross_fen is None:
+    form = {**fields, "token": token}
+    if problems:
         return page(
             request,
             "provider_redeem.html",
@@ -116,7 +102,7 @@ async def redeem_preview(
     client = await terminal_client(web, db, session)
     if client is not None:
         try:
-            preview = await client.preview(token, service_code, gross_fen)
+            preview = await client.preview(token, bill.items(), bill.total_fen)
         except ApiError as exc:
             return page(
                 request,
@@ -136,8 +122,8 @@ async def redeem_preview(
         "provider_confirm.html",
         session,
         form=form,
-        gross_fen=gross_fen,
-        service=by_code[service_code],
+        bill=bill,
+        gross_fen=bill.total_fen,
         idempotency_key=str(uuid.uuid4()),
         preview=preview,
     )
@@ -150,11 +136,12 @@ async def redeem_confirm(
     db: DbSession,
     session: CsrfSession,
     token: Annotated[str, Form()] = "",
-    service_code: Annotated[str, Form()] = "",
+    bill: Annotated[str, Form()] = "",
     gross_fen: Annotated[int, Form()] = 0,
     idempotency_key: Annotated[str, Form()] = "",
 ) -> HTMLResponse:
-    """Step 3: redeem with the terminal's secret; show subsidy, co-payment and balance."""
+    """Step 3: redeem the bill shown (its lines and the total the person agreed to) with the
+    terminal's secret; show subsidy, co-payment and balance."""
     if session.role not in (Role.provider_staff.value, Role.provider_admin.value):
         return page(
             request, "error.html", session, status_code=403, message="您的账号不能打开这个页面。"
@@ -168,9 +155,10 @@ async def redeem_confirm(
             status_code=409,
             message="本账号没有绑定收款终端，请联系机构管理员。",
         )
+    items = bills.decode(bill)
     try:
         uuid.UUID(idempotency_key)
-        if gross_fen <= 0 or not _TOKEN.match(token):
+        if gross_fen <= 0 or not _TOKEN.match(token) or items is None:
             raise ValueError
     except ValueError:
         await client.aclose()
@@ -182,7 +170,7 @@ async def redeem_confirm(
             message="提交的内容不完整，请重新扫码。",
         )
     try:
-        result = await client.redeem(token, service_code, gross_fen, idempotency_key)
+        result = await client.redeem(token, items, gross_fen, idempotency_key)
     except ApiError as exc:
         return page(
             request,

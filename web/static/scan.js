@@ -26,7 +26,7 @@
       var code = window.jsQR && jsQR(data.data, data.width, data.height);
       if (code && code.data) {
         field.value = code.data;
-        status.textContent = "已扫到付款码，请选择服务项目并输入金额。";
+        status.textContent = "已扫到付款码，请填写服务项目的数量。";
         stop();
         return;
       }

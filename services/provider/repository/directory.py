@@ -46,6 +46,7 @@ class ListedProvider:
     region_code: str
     lat: float
     lon: float
+    price_list_version: int
 
 
 async def providers_changed_since(session: AsyncSession, since: int) -> list[ListedProvider]:
@@ -58,6 +59,7 @@ async def providers_changed_since(session: AsyncSession, since: int) -> list[Lis
             col(Provider.region_code),
             col(Provider.lat),
             col(Provider.lon),
+            col(Provider.price_list_version),
         )
         .where(col(Provider.version) > since)
         .order_by(col(Provider.version), col(Provider.id))

@@ -64,7 +64,7 @@ async def insert_provider(session: AsyncSession, new: NewProvider) -> bool:
     """Insert an `applied` provider; False (and nothing written) if its USCC or id is taken."""
     result = await session.execute(
         pg_insert(Provider)
-        .values(**asdict(new), status=ProviderStatus.applied.value)
+        .values(**asdict(new), status=ProviderStatus.applied.value, price_list_version=new.version)
         .on_conflict_do_nothing()
         .returning(col(Provider.id))
     )
@@ -91,6 +91,16 @@ async def touch_provider(session: AsyncSession, provider_id: uuid.UUID, version:
     """Stamp the provider with a new directory version (its price list or account changed)."""
     await session.execute(
         _update_provider(provider_id).values(version=version, updated_at=func.now())
+    )
+
+
+async def stamp_price_list(session: AsyncSession, provider_id: uuid.UUID, version: int) -> None:
+    """The price list changed at directory version `version` (the provider is published
+    again with it)."""
+    await session.execute(
+        _update_provider(provider_id).values(
+            version=version, price_list_version=version, updated_at=func.now()
+        )
     )
 
 
@@ -139,6 +149,11 @@ class PriceLine(TypedDict):
     category: str
     unit: str
     price_fen: int
+    max_per_visit: int
+    variable_price: bool
+    max_price_fen: int | None
+    home_visit: bool
+    min_minutes: int | None
 
 
 class ChangeDetail(TypedDict, total=False):
@@ -210,6 +225,11 @@ async def services_of(
             col(ServiceItem.category),
             col(ServiceItem.unit),
             col(ServiceItem.price_fen),
+            col(ServiceItem.max_per_visit),
+            col(ServiceItem.variable_price),
+            col(ServiceItem.max_price_fen),
+            col(ServiceItem.home_visit),
+            col(ServiceItem.min_minutes),
         )
         .where(
             col(ServiceItem.provider_id)
@@ -218,9 +238,20 @@ async def services_of(
         .order_by(col(ServiceItem.provider_id), col(ServiceItem.position))
     )
     out: dict[uuid.UUID, list[PriceLine]] = defaultdict(list)
-    for provider_id, code, name, category, unit, price_fen in result:
-        out[provider_id].append(
-            PriceLine(code=code, name=name, category=category, unit=unit, price_fen=price_fen)
+    for row in result:
+        out[row[0]].append(
+            PriceLine(
+                code=row[1],
+                name=row[2],
+                category=row[3],
+                unit=row[4],
+                price_fen=row[5],
+                max_per_visit=row[6],
+                variable_price=row[7],
+                max_price_fen=row[8],
+                home_visit=row[9],
+                min_minutes=row[10],
+            )
         )
     return out
 

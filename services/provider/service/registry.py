@@ -65,6 +65,11 @@ def _price_lines(items: Sequence[schemas.ServiceItemCreate]) -> list[PriceLine]:
             category=i.category.value,
             unit=i.unit,
             price_fen=i.price_fen,
+            max_per_visit=i.max_per_visit,
+            variable_price=i.variable_price,
+            max_price_fen=i.max_price_fen,
+            home_visit=i.home_visit,
+            min_minutes=i.min_minutes,
         )
         for i in items
     ]
@@ -226,7 +231,7 @@ async def update_price_list(
     lines = _price_lines(data.services)
     version = await directory_repo.next_version(session)
     await providers_repo.replace_services(session, provider_id, lines)
-    await providers_repo.touch_provider(session, provider_id, version)
+    await providers_repo.stamp_price_list(session, provider_id, version)
     await providers_repo.insert_change(
         session,
         provider_id=provider_id,

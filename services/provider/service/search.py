@@ -77,6 +77,7 @@ async def directory(session: AsyncSession, since: int) -> schemas.DirectoryFeed:
                 lat=p.lat,
                 lon=p.lon,
                 services=[schemas.ServiceItemRead(**line) for line in services.get(p.id, [])],
+                price_list_version=p.price_list_version,
             )
             for p in providers
         ],

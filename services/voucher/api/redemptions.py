@@ -24,6 +24,7 @@ from services.voucher.repository import beneficiaries as beneficiaries_repo
 from services.voucher.repository import redemption as hot_repo
 from services.voucher.repository import redemption_flow as repo
 from services.voucher.schemas.redemptions import (
+    BillLineRead,
     ClaimCreate,
     ClaimRead,
     OutboxLag,
@@ -37,6 +38,7 @@ from services.voucher.schemas.redemptions import (
 )
 from services.voucher.service import beneficiaries, copay_refund, void_claim
 from services.voucher.service import redemption_flow as flow
+from services.voucher.service.pricing import ItemAsked
 
 router = APIRouter(tags=["redemptions"])
 
@@ -46,7 +48,8 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     409: {"description": "TOKEN_USED, IDEMPOTENCY_KEY_REUSED"},
     422: {
         "description": "TOKEN_INVALID, TOKEN_EXPIRED, NO_USABLE_VOUCHER, VOUCHER_EXHAUSTED, "
-        "DAILY_LIMIT_REACHED, BILL_TOO_SMALL, SERVICE_NOT_OFFERED, "
+        "DAILY_LIMIT_REACHED, BILL_TOO_SMALL, SERVICE_NOT_OFFERED, BILL_MISMATCH, "
+        "QUANTITY_NOT_ALLOWED, AMOUNT_REQUIRED, PRICE_ABOVE_MAXIMUM, "
         "BENEFICIARY_NOT_ACTIVE, PROVIDER_OUT_OF_AREA, PIN_REQUIRED, PIN_INCORRECT, "
         "VALIDATION_ERROR"
     },
@@ -63,16 +66,30 @@ def _terminal_provider(principal: Principal) -> str:
     return principal.provider_id
 
 
+def _bill_asked(body: RedemptionCreate | RedemptionPreviewCreate) -> flow.BillAsked:
+    """The bill as sent, in either form (`items`, or `service_code` with `quantity`); a body
+    with neither, or both, is a VALIDATION_ERROR naming the field."""
+    problems = body.form_errors()
+    if problems:
+        raise RequestValidationError(problems)
+    if body.items is not None:
+        return flow.BillAsked(
+            tuple(ItemAsked(i.service_code, i.quantity, i.amount_fen) for i in body.items),
+            body.gross_fen,
+        )
+    assert body.service_code is not None  # form_errors() holds one of the two forms
+    return flow.BillAsked.one(body.service_code, body.gross_fen, body.quantity or 1)
+
+
 async def _redeem(request: Request, body: RedemptionCreate, principal: Principal) -> Response:
     provider_id = _terminal_provider(principal)
+    bill = _bill_asked(body)
     result = await flow.redeem(
         request.app.state.db,
         request.app.state.directory,
         provider_id=provider_id,
         terminal_id=principal.terminal_id,
-        req=flow.RedeemRequest(
-            body.token, body.service_code, body.gross_fen, body.idempotency_key, body.pin
-        ),
+        req=flow.RedeemRequest(body.token, bill, body.idempotency_key, body.pin),
         qr_public_key=request.app.state.settings.qr_public_key,
     )
     content = orjson.dumps(
@@ -82,6 +99,7 @@ async def _redeem(request: Request, body: RedemptionCreate, principal: Principal
             "copay_fen": result.copay_fen,
             "balance_fen": result.balance_fen,
             "voucher_id": result.voucher_id,
+            "gross_fen": result.gross_fen,
         }
     )
     if result.replayed:
@@ -137,9 +155,14 @@ async def create_redemption(
 ) -> Response:
     """Redeem a scanned code at this terminal's provider.
 
-    Pays `subsidy_fen = min(ratio × bill, balance, caps)` from the person's best usable
-    voucher; the rest of `gross_fen` is the co-payment. The balance change, the redemption
-    and the ledger event are committed together before this answers 201. The same
+    The bill is what was sold: `items: [{service_code, quantity, amount_fen?}]`, or one
+    `service_code` with its `quantity` (1 by default). The service prices it from the
+    provider's price list (`amount_fen` only for a variable-price item, at most its
+    `max_price_fen`); a `gross_fen` that is sent must equal the priced bill, else 422
+    BILL_MISMATCH and nothing changes. Pays `subsidy_fen = min(ratio × bill, balance, caps)`
+    from the person's best usable voucher covering every item's category; the rest of the
+    bill (`gross_fen` in the answer) is the co-payment. The balance change, the redemption,
+    its lines and the ledger event are committed together before this answers 201. The same
     `idempotency_key` with the same body answers 200 with the original result (header
     `Idempotent-Replayed: true`); with another body it is 409 IDEMPOTENCY_KEY_REUSED.
     """
@@ -165,21 +188,22 @@ async def preview_redemption(
     directory: DirectoryDep,
     principal: Principal = require(Role.terminal),
 ) -> RedemptionPreviewRead:
-    """What this bill would get if redeemed now: `subsidy_fen`, `copay_fen`, the voucher's
-    `balance_fen` after it, `voucher_id` and `program_code`.
+    """What this bill would get if redeemed now: the bill priced from the price list
+    (`gross_fen`, `items` with unit prices, `price_list_version`), `subsidy_fen`,
+    `copay_fen`, the voucher's `balance_fen` after it, `voucher_id` and `program_code`.
 
     Read-only: the code stays unused (its nonce is not consumed) and nothing is written, so
     the staff can show the person the co-payment before confirming with POST
     /v1/redemptions. The same checks and refusal codes as the redemption.
     """
     provider_id = _terminal_provider(principal)
+    bill = _bill_asked(body)
     result = await flow.preview(
         db,
         directory,
         provider_id=provider_id,
         token_text=body.token,
-        service_code=body.service_code,
-        gross_fen=body.gross_fen,
+        bill=bill,
         pin=body.pin,
         qr_public_key=request.app.state.settings.qr_public_key,
     )
@@ -189,6 +213,20 @@ async def preview_redemption(
         balance_fen=result.balance_fen,
         voucher_id=result.voucher_id,
         program_code=result.program_code,
+        gross_fen=result.bill.gross_fen,
+        items=[
+            BillLineRead(
+                service_code=line.service_code,
+                name=line.name,
+                unit=line.unit,
+                category=line.category,
+                quantity=line.quantity,
+                unit_price_fen=line.unit_price_fen,
+                amount_fen=line.amount_fen,
+            )
+            for line in result.bill.lines
+        ],
+        price_list_version=result.bill.price_list_version,
     )
 
 

@@ -14,14 +14,17 @@ BEGIN and a COMMIT round trip and SQLAlchemy's statement handling to every redem
 statement does the whole redemption:
 
 1. `pick`  locks the beneficiary's best usable voucher (active, in its window, allowing the
-   provider's kind and the service's category, the provider's region inside the voucher's
-   spend area; lowest priority first) and reads today's usage;
-2. `calc`  applies the rule of service/redemption.py (`compute_split`) to it;
+   provider's kind and the category of every line of the bill, the provider's region inside
+   the voucher's spend area; lowest priority first) and reads today's usage;
+2. `calc`  applies the rule of service/redemption.py (`compute_split`) to it, on the whole
+   bill (priced beforehand from the price list by service/pricing.py);
 3. `upd`   takes the subsidy off the balance, moves the day counters, marks it exhausted at 0;
 4. `nonce` records the QR nonce: its primary key makes a replayed token fail, even when many
    terminals race it, and the failure rolls back the whole statement;
-5. `red`   records the redemption: unique (provider_id, idempotency_key);
-6. `ev`    writes the `redemption.created` outbox event for the ledger.
+5. `red`   records the redemption (with the price list's version): unique (provider_id,
+   idempotency_key);
+6. `items` records the bill's lines (`redemption_item`), sent as parallel arrays;
+7. `ev`    writes the `redemption.created` outbox event for the ledger.
 
 When it returns no row, or a unique violation, the cold path (service/redemption_flow.py,
 repository/redemption_flow.py) reads why.
@@ -68,6 +71,7 @@ from services.voucher.models import (
     Outbox,
     ProxyAuthorisation,
     Redemption,
+    RedemptionItem,
     UsedNonce,
     Voucher,
 )
@@ -76,6 +80,7 @@ _VOUCHER = Voucher.__tablename__
 _BENEFICIARY = Beneficiary.__tablename__
 _PROXY = ProxyAuthorisation.__tablename__
 _REDEMPTION = Redemption.__tablename__
+_ITEM = RedemptionItem.__tablename__
 _NONCE = UsedNonce.__tablename__
 _OUTBOX = Outbox.__tablename__
 
@@ -89,7 +94,7 @@ WITH pick AS (
     FROM {_VOUCHER} v
    WHERE v.beneficiary_id = $1::uuid AND v.status = 'active'
      AND v.valid_from <= $8::timestamptz AND v.valid_until > $8::timestamptz
-     AND $4::text = ANY (v.allowed_kinds) AND $5::text = ANY (v.allowed_categories)
+     AND $4::text = ANY (v.allowed_kinds) AND $5::text[] <@ v.allowed_categories::text[]
      AND starts_with($17::text, v.spend_region_prefix)
    ORDER BY v.priority, v.valid_until, v.id
    LIMIT 1
@@ -122,11 +127,19 @@ WITH pick AS (
   INSERT INTO {_REDEMPTION} (id, voucher_id, beneficiary_id, provider_id, terminal_id,
                           service_code, category, gross_fen, subsidy_fen, copay_fen,
                           balance_after_fen, idempotency_key, request_hash, nonce, card_id,
-                          day_on, created_at)
-  SELECT $9::uuid, u.id, u.beneficiary_id, $11::text, $12::text, $13::text, $5::text,
-         $6::bigint, u.subsidy, $6::bigint - u.subsidy, u.balance_fen, $14::text, $15::bytea,
-         $2::bytea, $16::uuid, $7::date, $8::timestamptz
+                          day_on, created_at, price_list_version)
+  SELECT $9::uuid, u.id, u.beneficiary_id, $11::text, $12::text, ($13::text[])[1],
+         ($5::text[])[1], $6::bigint, u.subsidy, $6::bigint - u.subsidy, u.balance_fen,
+         $14::text, $15::bytea, $2::bytea, $16::uuid, $7::date, $8::timestamptz, $20::bigint
     FROM upd u
+), items AS (
+  INSERT INTO {_ITEM} (redemption_id, line, service_code, category, quantity, unit_price_fen,
+                       amount_fen)
+  SELECT $9::uuid, i.line, i.code, i.category, i.quantity, i.unit_price,
+         i.unit_price * i.quantity
+    FROM upd u,
+         unnest($13::text[], $5::text[], $18::int[], $19::bigint[])
+           WITH ORDINALITY AS i(code, category, quantity, unit_price, line)
 ), ev AS (
   INSERT INTO {_OUTBOX} (event_id, type, payload, occurred_at)
   SELECT $10::uuid, 'redemption.created',
@@ -136,7 +149,7 @@ WITH pick AS (
            'funding_shares', u.funding_shares,
            'redemption_id', $9::uuid::text, 'voucher_id', u.id::text,
            'beneficiary_id', u.beneficiary_id::text, 'provider_id', $11::text,
-           'service_code', $13::text, 'gross_fen', $6::bigint, 'subsidy_fen', u.subsidy,
+           'service_code', ($13::text[])[1], 'gross_fen', $6::bigint, 'subsidy_fen', u.subsidy,
            'copay_fen', $6::bigint - u.subsidy),
          $8::timestamptz
     FROM upd u
@@ -159,6 +172,16 @@ class Redeemed:
     balance_fen: int
 
 
+@dataclass(frozen=True, slots=True)
+class Lines:
+    """A priced bill's lines as the statement takes them: parallel arrays, line order."""
+
+    service_codes: list[str]
+    categories: list[str]
+    quantities: list[int]
+    unit_prices_fen: list[int]
+
+
 async def redeem(
     conn: asyncpg.Connection | asyncpg.Pool,
     *,
@@ -166,30 +189,31 @@ async def redeem(
     nonce: bytes | None,
     nonce_expires_at: datetime | None,
     provider_kind: str,
-    category: str,
+    lines: Lines,
     gross_fen: int,
+    price_list_version: int,
     today: date,
     now: datetime,
     redemption_id: uuid.UUID,
     event_id: uuid.UUID,
     provider_id: str,
     terminal_id: str | None,
-    service_code: str,
     idempotency_key: str,
     request_hash: bytes,
     card_id: uuid.UUID | None,
     provider_region: str | None,
 ) -> Redeemed | None:
-    """Run the one-statement redemption; what it did on success, None when no voucher could
-    pay. Raises UniqueViolationError on a used nonce or a repeated idempotency key (the
-    statement then changed nothing)."""
+    """Run the one-statement redemption of a priced bill (`gross_fen` = the sum of its
+    lines); what it did on success, None when no voucher could pay. Raises
+    UniqueViolationError on a used nonce or a repeated idempotency key (the statement then
+    changed nothing)."""
     row = await conn.fetchrow(
         REDEEM,
         beneficiary_id,
         nonce,
         nonce_expires_at,
         provider_kind,
-        category,
+        lines.categories,
         gross_fen,
         today,
         now,
@@ -197,11 +221,14 @@ async def redeem(
         event_id,
         provider_id,
         terminal_id,
-        service_code,
+        lines.service_codes,
         idempotency_key,
         request_hash,
         card_id,
         provider_region,
+        lines.quantities,
+        lines.unit_prices_fen,
+        price_list_version,
     )
     if row is None:
         return None
@@ -212,6 +239,7 @@ async def redeem(
 
 DIAGNOSE = f"""
 SELECT e.id, e.voucher_id, e.subsidy_fen, e.copay_fen, e.balance_after_fen, e.request_hash,
+       e.gross_fen,
        EXISTS (SELECT 1 FROM {_NONCE} n WHERE n.nonce = $3::bytea) AS nonce_used,
        b.status AS person_status,
        v.id, v.program_code, v.status, v.spend_region_prefix, v.balance_fen, v.ratio_bp,
@@ -224,7 +252,7 @@ SELECT e.id, e.voucher_id, e.subsidy_fen, e.copay_fen, e.balance_after_fen, e.re
     SELECT c.* FROM {_VOUCHER} c
      WHERE c.beneficiary_id = $4::uuid AND c.status IN ('active', 'exhausted')
        AND c.valid_from <= $7::timestamptz AND c.valid_until > $7::timestamptz
-       AND $5::text = ANY (c.allowed_kinds) AND $6::text = ANY (c.allowed_categories)
+       AND $5::text = ANY (c.allowed_kinds) AND $6::text[] <@ c.allowed_categories::text[]
      ORDER BY coalesce(starts_with($8::text, c.spend_region_prefix), false) DESC,
               c.status = 'active' DESC, c.priority, c.valid_until, c.id
      LIMIT 1
@@ -242,6 +270,7 @@ class Earlier:
     copay_fen: int
     balance_fen: int
     request_hash: bytes
+    gross_fen: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -280,11 +309,12 @@ async def diagnose(
     nonce: bytes | None,
     beneficiary_id: uuid.UUID,
     provider_kind: str,
-    category: str,
+    categories: list[str],
     now: datetime,
     provider_region: str | None,
 ) -> Diagnosis:
-    """Every fact that explains a redemption that paid nothing, in one round trip."""
+    """Every fact that explains a redemption that paid nothing, in one round trip
+    (`categories`: those of the bill's lines, every one to be covered by the voucher)."""
     r = await pool.fetchrow(
         DIAGNOSE,
         provider_id,
@@ -292,14 +322,14 @@ async def diagnose(
         nonce,
         beneficiary_id,
         provider_kind,
-        category,
+        categories,
         now,
         provider_region,
     )
     assert r is not None  # the statement always answers one row
-    earlier = None if r[0] is None else Earlier(r[0], r[1], r[2], r[3], r[4], bytes(r[5]))
-    voucher = None if r[8] is None else Candidate(*r[8:21])
-    return Diagnosis(earlier, bool(r[6]), r[7], voucher)
+    earlier = None if r[0] is None else Earlier(r[0], r[1], r[2], r[3], r[4], bytes(r[5]), r[6])
+    voucher = None if r[9] is None else Candidate(*r[9:22])
+    return Diagnosis(earlier, bool(r[7]), r[8], voucher)
 
 
 # --- a fresh code ---------------------------------------------------------------------------

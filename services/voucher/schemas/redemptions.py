@@ -4,34 +4,116 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+)
 
 Fen = Annotated[int, Field(strict=True, gt=0, le=100_000_000)]
 Code = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")]
 Key = Annotated[str, StringConstraints(min_length=8, max_length=128, pattern=r"^[A-Za-z0-9_.:-]+$")]
 
 
-class RedemptionCreate(BaseModel):
+Quantity = Annotated[int, Field(strict=True, ge=1, le=99)]
+MAX_BILL_ITEMS = 20
+
+
+class BillItem(BaseModel):
+    """One line of a bill: an item of the provider's price list and how many units."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    service_code: Code
+    quantity: Quantity = 1
+    # Only for a variable-price item: its price per unit this time (<= its max_price_fen).
+    # For a fixed-price item it may be sent and must then be the list price.
+    amount_fen: Fen | None = None
+
+
+def _distinct_items(items: list[BillItem]) -> list[BillItem]:
+    seen: set[str] = set()
+    for item in items:
+        if item.service_code in seen:
+            raise ValueError("each service code once (use its quantity)")
+        seen.add(item.service_code)
+    return items
+
+
+BillItems = Annotated[
+    list[BillItem],
+    Field(min_length=1, max_length=MAX_BILL_ITEMS),
+    AfterValidator(_distinct_items),
+]
+
+
+class _Bill(BaseModel):
+    """What was sold: `items`, or the single-item form `service_code` (+ `quantity`, 1 by
+    default). The service prices it from the provider's price list; `gross_fen` is optional
+    and, when sent, must equal the priced bill (BILL_MISMATCH)."""
+
     model_config = ConfigDict(extra="forbid")
 
     token: Annotated[str, StringConstraints(min_length=1, max_length=200)]
-    service_code: Code
-    gross_fen: Fen
-    idempotency_key: Key
+    items: BillItems | None = None
+    service_code: Code | None = None
+    quantity: Quantity | None = None
+    gross_fen: Fen | None = None
     pin: Annotated[str, StringConstraints(pattern=r"^[0-9]{6}$")] | None = None
 
+    @field_validator("items", "service_code", "quantity", "gross_fen", mode="before")
+    @classmethod
+    def _absent_not_null(cls, value: Any) -> Any:
+        # These may be left out; a JSON null is a client's mistake, refused like a wrong type.
+        if value is None:
+            raise ValueError("Leave the field out instead of sending null")
+        return value
 
-class RedemptionPreviewCreate(BaseModel):
+    def form_errors(self) -> list[dict[str, Any]]:
+        """Problems of the bill's form, as request-validation errors (empty: none): exactly
+        one of `items` and `service_code`, and `quantity` only beside `service_code`."""
+        if self.items is None and self.service_code is None:
+            return [{"type": "missing", "loc": ("body", "service_code"), "msg": "Field required"}]
+        if self.items is not None and self.service_code is not None:
+            return [
+                {
+                    "type": "value_error",
+                    "loc": ("body", "service_code"),
+                    "msg": "Send items or service_code, not both",
+                }
+            ]
+        if self.items is not None and self.quantity is not None:
+            return [
+                {
+                    "type": "value_error",
+                    "loc": ("body", "quantity"),
+                    "msg": "With items, each item carries its quantity",
+                }
+            ]
+        return []
+
+
+class RedemptionCreate(_Bill):
+    idempotency_key: Key
+
+
+class RedemptionPreviewCreate(_Bill):
     """The redemption's body without the idempotency key: what would this bill get?"""
 
-    model_config = ConfigDict(extra="forbid")
 
-    token: Annotated[str, StringConstraints(min_length=1, max_length=200)]
-    service_code: Code
-    gross_fen: Fen
-    pin: Annotated[str, StringConstraints(pattern=r"^[0-9]{6}$")] | None = None
+class BillLineRead(BaseModel):
+    service_code: str
+    name: str
+    unit: str
+    category: str
+    quantity: int
+    unit_price_fen: int
+    amount_fen: int
 
 
 class RedemptionPreviewRead(BaseModel):
@@ -40,6 +122,10 @@ class RedemptionPreviewRead(BaseModel):
     balance_fen: int
     voucher_id: str
     program_code: str
+    # The bill as priced from the price list.
+    gross_fen: int
+    items: list[BillLineRead]
+    price_list_version: int
 
 
 class RedemptionCreated(BaseModel):
@@ -48,6 +134,8 @@ class RedemptionCreated(BaseModel):
     copay_fen: int
     balance_fen: int
     voucher_id: str
+    # The bill as priced from the price list (subsidy + co-payment).
+    gross_fen: int
 
 
 class VoidCreate(BaseModel):

@@ -26,9 +26,19 @@ log = logging.getLogger("yiyang.voucher.directory")
 
 @dataclass(frozen=True)
 class ServiceItem:
+    """A line of the provider's price list as the feed delivered it (see the provider
+    service's `ServiceItemCreate`): what the voucher service prices a bill from."""
+
     code: str
     category: str
     price_fen: int | None = None
+    name: str = ""
+    unit: str = ""
+    max_per_visit: int = 1
+    variable_price: bool = False
+    max_price_fen: int | None = None
+    home_visit: bool = False
+    min_minutes: int | None = None
 
 
 @dataclass(frozen=True)
@@ -38,6 +48,10 @@ class ProviderEntry:
     status: str
     region_code: str | None
     services: dict[str, ServiceItem] = field(default_factory=dict)
+    price_list_version: int = 0
+    name: str = ""
+    lat: float | None = None
+    lon: float | None = None
 
     @property
     def approved(self) -> bool:
@@ -59,6 +73,13 @@ class FeedService(_Feed):
     code: str
     category: str | None = None
     price_fen: int | None = None
+    name: str | None = None
+    unit: str | None = None
+    max_per_visit: int = 1
+    variable_price: bool = False
+    max_price_fen: int | None = None
+    home_visit: bool = False
+    min_minutes: int | None = None
 
 
 class FeedProvider(_Feed):
@@ -67,6 +88,10 @@ class FeedProvider(_Feed):
     status: str | None = None
     region_code: str | None = None
     services: list[FeedService] | None = None
+    price_list_version: int = 0
+    name: str | None = None
+    lat: float | None = None
+    lon: float | None = None
 
 
 class FeedTerminal(_Feed):
@@ -102,10 +127,30 @@ class ProviderDirectory:
         changes = DirectoryChanges.model_validate(answer)
         for p in changes.providers or ():
             services = {
-                s.code: ServiceItem(s.code, s.category or "", s.price_fen) for s in p.services or ()
+                s.code: ServiceItem(
+                    s.code,
+                    s.category or "",
+                    s.price_fen,
+                    s.name or "",
+                    s.unit or "",
+                    s.max_per_visit,
+                    s.variable_price,
+                    s.max_price_fen,
+                    s.home_visit,
+                    s.min_minutes,
+                )
+                for s in p.services or ()
             }
             self.providers[p.id] = ProviderEntry(
-                p.id, p.kind or "", p.status or "", p.region_code, services
+                p.id,
+                p.kind or "",
+                p.status or "",
+                p.region_code,
+                services,
+                p.price_list_version,
+                p.name or "",
+                p.lat,
+                p.lon,
             )
         for t in changes.terminals or ():
             old_hash = self._hash_of_terminal.pop(t.id, None)

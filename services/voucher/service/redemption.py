@@ -9,7 +9,6 @@ The refusals are classes of the error catalogue (services/voucher/errors.py).
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
@@ -131,13 +130,6 @@ def local_day(now: datetime) -> date:
 def used_today(day_on: date | None, count: int, fen: int, today: date) -> tuple[int, int]:
     """The voucher's day counters as they stand today (they reset when the day changes)."""
     return (count, fen) if day_on == today else (0, 0)
-
-
-def request_hash(token: str, service_code: str, gross_fen: int) -> bytes:
-    """What makes two requests under one idempotency key "the same" (the PIN is left out:
-    it must never be stored, not even hashed quickly)."""
-    canonical = f"{token.strip().upper()}\x1f{service_code}\x1f{gross_fen}"
-    return hashlib.sha256(canonical.encode()).digest()
 
 
 def may_void(redemption_day: date, status: str, claimed: bool, now: datetime) -> AppError | None:

@@ -28,7 +28,6 @@ from services.voucher.errors import (
     PinIncorrect,
     PinRequired,
     ProviderNotApproved,
-    ServiceNotOffered,
     TokenExpired,
     TokenInvalid,
     TokenUsed,
@@ -36,25 +35,39 @@ from services.voucher.errors import (
 )
 from services.voucher.repository import codes as card_repo
 from services.voucher.repository import redemption as repo
-from services.voucher.repository.redemption import Candidate, Diagnosis
+from services.voucher.repository.redemption import Candidate, Diagnosis, Lines
 from services.voucher.service import codes
-from services.voucher.service.directory import ProviderDirectory, ProviderEntry, ServiceItem
+from services.voucher.service.directory import ProviderDirectory, ProviderEntry
+from services.voucher.service.pricing import Bill, ItemAsked, price_bill, request_hash
 from services.voucher.service.redemption import (
     Split,
     VoucherState,
     check_spend_area,
     compute_split,
     local_day,
-    request_hash,
     used_today,
 )
 
 
 @dataclass(frozen=True)
+class BillAsked:
+    """What the terminal says was sold: items with quantities (and, for a variable-price
+    item, its price), and the total it expects, if it sent one. `single`: it used the
+    single-item form (`service_code`, `quantity`)."""
+
+    items: tuple[ItemAsked, ...]
+    gross_fen: int | None = None
+    single: bool = False
+
+    @classmethod
+    def one(cls, service_code: str, gross_fen: int | None = None, quantity: int = 1) -> BillAsked:
+        return cls((ItemAsked(service_code, quantity),), gross_fen, single=True)
+
+
+@dataclass(frozen=True)
 class RedeemRequest:
     token: str
-    service_code: str
-    gross_fen: int
+    bill: BillAsked
     idempotency_key: str
     pin: str | None = None
 
@@ -66,6 +79,7 @@ class RedeemResult:
     subsidy_fen: int
     copay_fen: int
     balance_fen: int
+    gross_fen: int
     replayed: bool = False
 
 
@@ -76,6 +90,7 @@ class PreviewResult:
     subsidy_fen: int
     copay_fen: int
     balance_fen: int
+    bill: Bill
 
 
 def _replay(diagnosis: Diagnosis, digest: bytes) -> RedeemResult | None:
@@ -91,6 +106,7 @@ def _replay(diagnosis: Diagnosis, digest: bytes) -> RedeemResult | None:
         earlier.subsidy_fen,
         earlier.copay_fen,
         earlier.balance_fen,
+        earlier.gross_fen,
         replayed=True,
     )
 
@@ -99,7 +115,7 @@ async def _diagnosis(
     db: Database,
     provider_id: str,
     provider: ProviderEntry | None,
-    category: str,
+    categories: list[str],
     token: codes.Token,
     idempotency_key: str | None,
     now: datetime,
@@ -111,7 +127,7 @@ async def _diagnosis(
         nonce=token.nonce if token.kind == codes.KIND_DYNAMIC else None,
         beneficiary_id=token.beneficiary_id,
         provider_kind=provider.kind if provider is not None else "",
-        category=category,
+        categories=categories,
         now=now,
         provider_region=provider.region_code if provider is not None else None,
     )
@@ -143,16 +159,22 @@ async def _check_card(
     return card.id
 
 
-def _provider_and_item(
-    directory: ProviderDirectory, provider_id: str, service_code: str
-) -> tuple[ProviderEntry, ServiceItem]:
+def _provider_and_bill(
+    directory: ProviderDirectory, provider_id: str, asked: BillAsked
+) -> tuple[ProviderEntry, Bill]:
+    """The provider (approved) and the bill priced from its price list as the directory
+    delivered it (service/pricing.py: SERVICE_NOT_OFFERED, BILL_MISMATCH, ...)."""
     provider = directory.provider(provider_id)
     if provider is None or not provider.approved:
         raise ProviderNotApproved(field="provider_id")
-    item = provider.services.get(service_code)
-    if item is None:
-        raise ServiceNotOffered(field="service_code")
-    return provider, item
+    bill = price_bill(
+        provider.services,
+        asked.items,
+        gross_fen=asked.gross_fen,
+        price_list_version=provider.price_list_version,
+        single=asked.single,
+    )
+    return provider, bill
 
 
 def _explain(diagnosis: Diagnosis, provider: ProviderEntry) -> Candidate:
@@ -198,8 +220,7 @@ async def preview(
     *,
     provider_id: str,
     token_text: str,
-    service_code: str,
-    gross_fen: int,
+    bill: BillAsked,
     pin: str | None,
     qr_public_key: str,
     now: datetime | None = None,
@@ -208,27 +229,29 @@ async def preview(
     the subsidy and the co-payment before confirming).
 
     The same checks in the same order (token signature and expiry, nonce not used yet;
-    provider approved, service offered; card PIN; person active; voucher, area, balance,
-    limits) and the same rule on the voucher the statement would lock, but only reads: the
+    provider approved, the bill priced from its price list; card PIN; person active;
+    voucher, area, balance, limits) and the same rule on the voucher the statement would
+    lock, but only reads: the
     nonce is not consumed and nothing is written. A card's wrong PIN still counts towards
     its lock, exactly as in a redemption, so a preview is no way round the PIN limit.
     """
     now = now or datetime.now(UTC)
     token = codes.verify_token(qr_public_key, token_text, now)
-    provider, item = _provider_and_item(directory, provider_id, service_code)
+    provider, priced = _provider_and_bill(directory, provider_id, bill)
     if token.kind == codes.KIND_CARD:
         await _check_card(db, token, pin, now)
-    diagnosis = await _diagnosis(db, provider_id, provider, item.category, token, None, now)
+    diagnosis = await _diagnosis(db, provider_id, provider, priced.categories, token, None, now)
     if diagnosis.nonce_used:
         raise TokenUsed(field="token")
     voucher = _explain(diagnosis, provider)
-    split = _split(voucher, gross_fen, provider, now)
+    split = _split(voucher, priced.gross_fen, provider, now)
     return PreviewResult(
         str(voucher.id),
         voucher.program_code,
         split.subsidy_fen,
         split.copay_fen,
         split.balance_after_fen,
+        priced,
     )
 
 
@@ -250,30 +273,38 @@ async def redeem(
 ) -> RedeemResult:
     """Redeem a scanned code at a provider's terminal (SPEC: "Redemption").
 
-    Checks the token (signature, expiry; card: PIN), the provider (approved) and the service
-    (on its price list), then runs the one statement. On the happy path that is the only
-    round trip; when it pays nothing, the cold path finds the exact reason.
+    Checks the token (signature, expiry; card: PIN), the provider (approved), prices the
+    bill from the provider's price list (service/pricing.py), then runs the one statement.
+    On the happy path that is the only round trip; when it pays nothing, the cold path finds
+    the exact reason.
     """
     pool = _raw_pool(db)
     now = now or datetime.now(UTC)
-    digest = request_hash(req.token, req.service_code, req.gross_fen)
+    asked = req.bill
+    digest = request_hash(req.token, asked.items, asked.gross_fen, single=asked.single)
     try:
         token = codes.verify_token(qr_public_key, req.token, now)
     except TokenExpired:
         # A client retrying after the code expired still gets its original answer.
         expired = codes.verify_token(qr_public_key, req.token, check_expiry=False)
         replay = _replay(
-            await _diagnosis(db, provider_id, None, "", expired, req.idempotency_key, now), digest
+            await _diagnosis(db, provider_id, None, [], expired, req.idempotency_key, now), digest
         )
         if replay is not None:
             return replay
         raise
-    provider, item = _provider_and_item(directory, provider_id, req.service_code)
+    provider, bill = _provider_and_bill(directory, provider_id, asked)
+    lines = Lines(
+        [line.service_code for line in bill.lines],
+        bill.categories,
+        [line.quantity for line in bill.lines],
+        [line.unit_price_fen for line in bill.lines],
+    )
     card_id = None
     if token.kind == codes.KIND_CARD:
         replay = _replay(
             await _diagnosis(
-                db, provider_id, provider, item.category, token, req.idempotency_key, now
+                db, provider_id, provider, bill.categories, token, req.idempotency_key, now
             ),
             digest,
         )
@@ -289,15 +320,15 @@ async def redeem(
                 nonce=token.nonce if token.kind == codes.KIND_DYNAMIC else None,
                 nonce_expires_at=token.expires_at,
                 provider_kind=provider.kind,
-                category=item.category,
-                gross_fen=req.gross_fen,
+                lines=lines,
+                gross_fen=bill.gross_fen,
+                price_list_version=bill.price_list_version,
                 today=today,
                 now=now,
                 redemption_id=new_uuid(),
                 event_id=new_uuid(),
                 provider_id=provider_id,
                 terminal_id=terminal_id,
-                service_code=req.service_code,
                 idempotency_key=req.idempotency_key,
                 request_hash=digest,
                 card_id=card_id,
@@ -312,14 +343,15 @@ async def redeem(
                 done.subsidy_fen,
                 done.copay_fen,
                 done.balance_fen,
+                bill.gross_fen,
             )
         replay = _diagnose(
             await _diagnosis(
-                db, provider_id, provider, item.category, token, req.idempotency_key, now
+                db, provider_id, provider, bill.categories, token, req.idempotency_key, now
             ),
             provider,
             token,
-            req,
+            bill,
             digest,
             now,
         )
@@ -334,7 +366,7 @@ def _diagnose(
     diagnosis: Diagnosis,
     provider: ProviderEntry,
     token: codes.Token,
-    req: RedeemRequest,
+    bill: Bill,
     digest: bytes,
     now: datetime,
 ) -> RedeemResult | None:
@@ -346,5 +378,5 @@ def _diagnose(
     if token.kind == codes.KIND_DYNAMIC and diagnosis.nonce_used:
         raise TokenUsed(field="token")
     voucher = _explain(diagnosis, provider)
-    _split(voucher, req.gross_fen, provider, now)
+    _split(voucher, bill.gross_fen, provider, now)
     return None

@@ -79,8 +79,18 @@ class World:
         region: str = REGION,
     ) -> str:
         pid = str(new_uuid())
+        # CARE_BATH is priced per bill (a variable-price item, up to 10,000 yuan), so the
+        # tests of the other rules can bill any amount; the fixed-price rules are tested with
+        # MEAL_LUNCH and the items of test_priced_bills.py.
         services = services or [
-            {"code": "CARE_BATH", "name": "助浴", "category": "bathing", "price_fen": 8000},
+            {
+                "code": "CARE_BATH",
+                "name": "助浴",
+                "category": "bathing",
+                "price_fen": 8000,
+                "variable_price": True,
+                "max_price_fen": 1_000_000,
+            },
             {"code": "MEAL_LUNCH", "name": "午餐", "category": "meal", "price_fen": 1500},
         ]
         self.providers[pid] = {

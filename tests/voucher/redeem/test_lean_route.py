@@ -79,4 +79,11 @@ async def test_auth_comes_before_the_body_and_answers_are_json(world, tokens):
         },
     )
     assert ok.status_code == 201 and ok.headers["content-type"] == "application/json"
-    assert set(ok.json()) == {"id", "subsidy_fen", "copay_fen", "balance_fen", "voucher_id"}
+    assert set(ok.json()) == {
+        "id",
+        "subsidy_fen",
+        "copay_fen",
+        "balance_fen",
+        "voucher_id",
+        "gross_fen",
+    }

@@ -53,6 +53,19 @@ async def test_preview_equals_the_later_redemption_and_changes_nothing(shop):
         "balance_fen": 47_000,
         "voucher_id": str(vid),
         "program_code": "disability_subsidy",
+        "gross_fen": 8000,
+        "items": [
+            {
+                "service_code": "CARE_BATH",
+                "name": "助浴",
+                "unit": "",
+                "category": "bathing",
+                "quantity": 1,
+                "unit_price_fen": 8000,
+                "amount_fen": 8000,
+            }
+        ],
+        "price_list_version": 0,
     }
     # Again: still the same (no nonce consumed, no day counter moved).
     again = await world.client.post(
@@ -104,12 +117,13 @@ async def test_preview_follows_the_day_limits_the_redemption_uses(world):
     p = await world.client.post(
         "/v1/redemptions/preview", headers=term.headers, json={"token": qr(ben), **meal}
     )
-    assert p.json() == {
+    assert {k: v for k, v in p.json().items() if k not in ("items", "price_list_version")} == {
         "subsidy_fen": 500,
         "copay_fen": 1000,
         "balance_fen": 30_500,
         "voucher_id": str(vid),
         "program_code": "meal_assistance",
+        "gross_fen": 1500,
     }
     r = await world.client.post(
         "/v1/redemptions",
@@ -155,7 +169,7 @@ async def test_preview_refuses_exactly_as_the_redemption_does_and_changes_nothin
         ),
         (
             term,
-            {"token": qr(ben), "service_code": "MEAL_LUNCH", "gross_fen": 8000},
+            {"token": qr(ben), "service_code": "MEAL_LUNCH", "gross_fen": 1500},
             422,
             "NO_USABLE_VOUCHER",
             None,
@@ -186,9 +200,10 @@ async def test_preview_refuses_exactly_as_the_redemption_does_and_changes_nothin
         ),
         (
             term,
+            # (CARE_BATH is priced per bill: its price is the gross_fen of the single form)
             {"token": qr(ben), "service_code": "CARE_BATH"},
             422,
-            "VALIDATION_ERROR",
+            "AMOUNT_REQUIRED",
             "gross_fen",
         ),
     ]

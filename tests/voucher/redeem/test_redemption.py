@@ -203,7 +203,8 @@ async def test_no_usable_voucher_for_this_kind_category_or_window(world):
     ben = await world.add_beneficiary()
     # A care voucher does not pay for lunch at a meal point...
     await world.add_voucher(ben, categories=("bathing",), kinds=("community_embedded",))
-    await refusal(world, term, body(ben, service_code="MEAL_LUNCH"), 422, "NO_USABLE_VOUCHER")
+    lunch = {"service_code": "MEAL_LUNCH", "gross_fen": 1500}
+    await refusal(world, term, body(ben, **lunch), 422, "NO_USABLE_VOUCHER")
     # ... nor does a meal voucher outside its window.
     past = datetime.now(UTC) - timedelta(days=40)
     await world.add_voucher(
@@ -217,7 +218,7 @@ async def test_no_usable_voucher_for_this_kind_category_or_window(world):
         valid_until=past + timedelta(days=30),
         period="2026-10",
     )
-    await refusal(world, term, body(ben, service_code="MEAL_LUNCH"), 422, "NO_USABLE_VOUCHER")
+    await refusal(world, term, body(ben, **lunch), 422, "NO_USABLE_VOUCHER")
 
 
 async def test_exhausted_voucher(shop):
@@ -231,7 +232,9 @@ async def test_exhausted_voucher(shop):
 
 
 async def test_meal_assistance_two_meals_a_day_and_bill_must_exceed_the_subsidy(world):
-    meal = world.add_provider(kind="meal_point")
+    porridge = {"code": "MEAL_PORRIDGE", "name": "粥", "category": "meal", "price_fen": 500}
+    lunch = {"code": "MEAL_LUNCH", "name": "午餐", "category": "meal", "price_fen": 1500}
+    meal = world.add_provider(kind="meal_point", services=[porridge, lunch])
     term = world.add_terminal(meal)
     ben = await world.add_beneficiary()
     vid = await world.add_voucher(
@@ -247,7 +250,7 @@ async def test_meal_assistance_two_meals_a_day_and_bill_must_exceed_the_subsidy(
     await refusal(
         world,
         term,
-        body(ben, service_code="MEAL_LUNCH", gross_fen=500),
+        body(ben, service_code="MEAL_PORRIDGE", gross_fen=500),
         422,
         "BILL_TOO_SMALL",
         "gross_fen",
@@ -306,7 +309,8 @@ async def test_bad_input_is_422_with_the_field_and_changes_nothing(shop):
         b.update(change)
         err = await refusal(world, term, b, 422, "VALIDATION_ERROR")
         assert err["field"] == field, change
-    for missing in ("token", "service_code", "gross_fen", "idempotency_key"):
+    # (gross_fen may be left out: the service prices the bill; test_priced_bills.py)
+    for missing in ("token", "service_code", "idempotency_key"):
         b = body(ben)
         del b[missing]
         err = await refusal(world, term, b, 422, "VALIDATION_ERROR")

@@ -25,7 +25,17 @@ cases = st.fixed_dictionaries(
         "used_count": st.integers(0, 5),
         "used_fen": st.integers(0, 50_000),
         "counters_from_today": st.booleans(),
-        "gross": st.integers(1, 200_000),
+        # The bill: one to three lines (categories of the voucher, or one it does not allow),
+        # each a quantity at a unit price; the statement must take the bill whole.
+        "lines": st.lists(
+            st.tuples(
+                st.sampled_from(["bathing", "bathing", "cleaning", "meal"]),
+                st.integers(1, 5),
+                st.integers(1, 40_000),
+            ),
+            min_size=1,
+            max_size=3,
+        ),
         # The voucher's area is Nanning (4501, from its budget region); the provider is in it
         # (Qingxiu, or a township of Jiangnan) or not (Liuzhou, or no region at all).
         "provider_region": st.sampled_from(["450103", "450105001", "450203", None]),
@@ -40,6 +50,8 @@ cases = st.fixed_dictionaries(
 async def test_statement_agrees_with_pure_rule(world, case):
     balance = max(case["face"] - case["spent"], 0)
     ben = await world.add_beneficiary()
+    gross = sum(quantity * price for _category, quantity, price in case["lines"])
+    covered = {"bathing", "cleaning"}
     vid = await world.add_voucher(
         ben,
         face_fen=case["face"],
@@ -50,6 +62,7 @@ async def test_statement_agrees_with_pure_rule(world, case):
         per_txn_cap_fen=case["per_txn_cap_fen"],
         day_cap_fen=case["day_cap_fen"],
         day_limit_count=case["day_limit_count"],
+        categories=tuple(sorted(covered)),
     )
     now = datetime.now(UTC)
     today = local_day(now)
@@ -74,36 +87,61 @@ async def test_statement_agrees_with_pure_rule(world, case):
         spend_region_prefix="4501",
     )
     try:
-        expected = compute_split(state, case["gross"], case["provider_region"])
+        expected = compute_split(state, gross, case["provider_region"])
     except AppError:
         expected = None
+    if not {category for category, _q, _p in case["lines"]} <= covered:
+        expected = None  # every line's category must be covered by the one voucher
 
     pool: asyncpg.Pool = world.app.state.db.raw_pool
+    codes = [f"ITEM_{n}" for n in range(len(case["lines"]))]
+    redemption_id = new_uuid()
     row = await repo.redeem(
         pool,
         beneficiary_id=ben,
         nonce=new_uuid().bytes[:8],
         nonce_expires_at=now,
         provider_kind="home_care",
-        category="bathing",
-        gross_fen=case["gross"],
+        lines=repo.Lines(
+            codes,
+            [category for category, _q, _p in case["lines"]],
+            [quantity for _c, quantity, _p in case["lines"]],
+            [price for _c, _q, price in case["lines"]],
+        ),
+        gross_fen=gross,
+        price_list_version=7,
         today=today,
         now=now,
-        redemption_id=new_uuid(),
+        redemption_id=redemption_id,
         event_id=new_uuid(),
         provider_id="p",
         terminal_id="t",
-        service_code="CARE_BATH",
         idempotency_key=str(new_uuid()),
         request_hash=b"h",
         card_id=None,
         provider_region=case["provider_region"],
     )
+    written = await world.conn.fetch(
+        "SELECT line, service_code, category, quantity, unit_price_fen, amount_fen"
+        " FROM redemption_item WHERE redemption_id = $1 ORDER BY line",
+        redemption_id,
+    )
     if expected is None:
         assert row is None
         assert await world.balance(vid) == balance
+        assert written == []
         return
     assert row is not None
+    assert [tuple(r) for r in written] == [
+        (n + 1, codes[n], category, quantity, price, quantity * price)
+        for n, (category, quantity, price) in enumerate(case["lines"])
+    ]
+    red = await world.conn.fetchrow(
+        "SELECT service_code, category, gross_fen, price_list_version FROM redemption"
+        " WHERE id = $1",
+        redemption_id,
+    )
+    assert tuple(red) == (codes[0], case["lines"][0][0], gross, 7)
     assert (row.subsidy_fen, row.copay_fen, row.balance_fen) == (
         expected.subsidy_fen,
         expected.copay_fen,

@@ -92,7 +92,7 @@ CREATE INDEX ix_redemption_voucher ON redemption (voucher_id);
 
 def upgrade() -> None:
     execute_script(TABLES_SQL)
-    execute_sql_file("redemption_guard.sql")
+    execute_sql_file("superseded/voucher_0201_redemption_guard.sql")
 
 
 def downgrade() -> None:
