@@ -272,17 +272,15 @@ class Loader:
             NewAccount(
                 "laoren",
                 "beneficiary",
-                f"{first['name']}（老年人）",
+                first["name"],
                 first_region,
                 beneficiary_ids=(first["id"],),
             ),
-            NewAccount(
-                "jiashu", "proxy", "李小红（家属）", first_region, beneficiary_ids=(first["id"],)
-            ),
+            NewAccount("jiashu", "proxy", "李小红", first_region, beneficiary_ids=(first["id"],)),
             NewAccount(
                 "shouyin",
                 "provider_staff",
-                f"{meal['name']} 收银员",
+                "张丽（收银）",
                 meal["region_code"],
                 provider_id=meal["id"],
                 terminal_secret=meal["secret"],
@@ -290,15 +288,15 @@ class Loader:
             NewAccount(
                 "jigou",
                 "provider_admin",
-                f"{meal['name']} 管理员",
+                "孙建国（机构负责人）",
                 meal["region_code"],
                 provider_id=meal["id"],
             ),
-            NewAccount("minzheng", "civil_affairs", "南宁市民政局经办人", "450100"),
-            NewAccount("caiwu", "finance", "南宁市财务科（制单）", "450100"),
-            NewAccount("caiwu2", "finance", "南宁市财务科（复核）", "450100"),
-            NewAccount("shenji", "auditor", "自治区审计员", PROVINCE),
-            NewAccount("admin", "admin", "自治区账号管理员", PROVINCE),
+            NewAccount("minzheng", "civil_affairs", "陈志明（南宁市民政局）", "450100"),
+            NewAccount("caiwu", "finance", "刘芳（制单）", "450100"),
+            NewAccount("caiwu2", "finance", "黄敏（复核）", "450100"),
+            NewAccount("shenji", "auditor", "周卫东（自治区审计厅）", PROVINCE),
+            NewAccount("admin", "admin", "莫晓东（自治区民政厅）", PROVINCE),
         ]
         return asyncio.run(
             add_accounts(rows, PASSWORD, database_url=web_database_url, enrol_totp=True)

@@ -187,7 +187,7 @@ async def providers(
         error = exc.friendly
     finally:
         await client.aclose()
-    return page(request, "officer_providers.html", session, rows=rows, error=error)
+    return page(request, "officer_providers.html", session, rows=rows, error=error, status=status)
 
 
 @router.post("/providers/{provider_id}/{action}", response_class=HTMLResponse)
