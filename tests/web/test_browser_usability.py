@@ -287,3 +287,62 @@ async def test_officer_sees_only_the_actions_a_providers_state_allows(live: Live
         assert "已批准" in await card.inner_text()
     await page.screenshot(path=str(SHOTS / "usability-officer-providers.png"), full_page=True)
     await ctx.close()
+
+
+# --- the cashier ---------------------------------------------------------------------------
+
+
+async def test_cashier_confirm_survives_reload_and_back_without_a_second_charge(
+    live: Live, browser: Any
+):
+    from tests.web.test_pages import fresh_code
+
+    s, base = live.s, live.base
+    before = await s.balance(s.b1, "disability_subsidy")
+    token = await fresh_code(s, s.b1)
+    ctx = await _phone(browser)
+    page = await ctx.new_page()
+    await _sign_in(page, base, "staff1")
+    await page.fill("#token", token)
+    await page.fill("#qty-BATH_HOME", "1")
+    await page.fill("#price-BATH_HOME", "30")
+    await page.click("text=下一步：核对")
+    await page.wait_for_selector("#confirm")
+    # the confirm step: subsidy, co-payment and the code's countdown
+    assert await page.inner_text("#preview-subsidy") == "15.00"  # 50 % at home
+    assert await page.inner_text("#preview-copay") == "15.00"
+    first = int(await page.inner_text("#token-left"))
+    await page.wait_for_function(
+        f"parseInt(document.getElementById('token-left').textContent) < {first}", timeout=5000
+    )
+    await _fits_and_is_big_enough(page, "cashier confirm", min_font=18)
+    await page.screenshot(path=str(SHOTS / "usability-cashier-confirm.png"), full_page=True)
+    await page.click("#confirm")
+    await page.wait_for_url(f"{base}/provider/redeemed/*")
+    result_url = page.url
+    assert await page.inner_text("#subsidy") == "15.00"
+    await page.screenshot(path=str(SHOTS / "usability-cashier-result.png"), full_page=True)
+    await page.reload()
+    assert page.url == result_url and await page.inner_text("#subsidy") == "15.00"
+    # Back: the confirm page was the answer to a form, so Chromium asks before sending it
+    # again ("confirm form resubmission"); sending it again (reload) posts the same bill with
+    # the same, used code, and the page shows that redemption, not a refusal.
+    from playwright.async_api import Error as PlaywrightError
+
+    try:
+        await page.go_back()
+    except PlaywrightError as exc:  # Chromium's own "resubmit?" notice, which Playwright
+        assert "ERR_CACHE_MISS" in str(exc)  # cannot press: send the same form instead
+    await page.goto(f"{base}/provider/redeem")
+    await page.fill("#token", token)
+    await page.fill("#qty-BATH_HOME", "1")
+    await page.fill("#price-BATH_HOME", "30")
+    await page.click("text=下一步：核对")
+    await page.wait_for_url(f"{base}/provider/redeemed/*")
+    assert page.url == result_url
+    main = await page.inner_text("main")
+    assert "已经收过款了" in main and "已经用过" not in main
+    await page.goto(result_url)
+    assert await page.inner_text("#subsidy") == "15.00"
+    assert await s.balance(s.b1, "disability_subsidy") == before - 1500
+    await ctx.close()

@@ -229,3 +229,73 @@ async def test_budget_chart_shows_appropriated_committed_spent_released(web):
     assert b["appropriated_fen"] == 10_000_000
     assert b["committed_fen"] > 0
     assert b["appropriated_fen"] - b["committed_fen"] + b["released_fen"] == b["available_fen"]
+
+
+# --- the cashier ---------------------------------------------------------------------------
+
+
+async def test_confirm_redirects_to_a_result_page_that_reload_and_back_only_show_again(web):
+    """Post/redirect/get: 确认收款 answers 303 to the result's own address; reloading it
+    shows the same result; sending the bill again after Back (the preview form re-posted
+    with the same code) shows that redemption, not "already used" and not a second charge."""
+    from tests.web.test_pages import _preview
+
+    before = await web.balance(web.b1, "disability_subsidy")
+    async with web.signed_in("staff1") as c:
+        token, preview = await _preview(web, c, "12")
+        assert 'id="token-countdown"' in preview.text  # how long the code stays valid
+        left = int(re.search(r'id="token-left">(\d+)<', preview.text).group(1))
+        assert 0 < left <= 180
+        assert 'id="preview-subsidy">6.00<' in preview.text
+        assert 'id="preview-copay">6.00<' in preview.text
+        data = {
+            "csrf_token": csrf_of(preview.text),
+            "token": token,
+            "bill": re.search(r'name="bill" value="([^"]*)"', preview.text).group(1),
+            "gross_fen": "1200",
+            "idempotency_key": re.search(
+                r'name="idempotency_key" value="([^"]*)"', preview.text
+            ).group(1),
+        }
+        r = await c.post("/provider/redeem/confirm", data=data)
+        assert r.status_code == 303
+        where = r.headers["location"]
+        assert re.fullmatch(r"/provider/redeemed/[\w-]+", where)
+        shown = await c.get(where)
+        assert "收款成功" in shown.text and 'id="subsidy">6.00<' in shown.text
+        assert "补贴券余额" in shown.text  # once, with the redirect
+        again = await c.get(where)  # reload
+        assert "收款成功" in again.text and 'id="copay">6.00<' in again.text
+        # Back to the confirm page and press again: the same redemption
+        r = await c.post("/provider/redeem/confirm", data=data)
+        assert r.status_code == 303 and r.headers["location"] == where
+        # Back to the bill form's answer and re-post it: the code is used, by this very bill
+        form = await c.get("/provider/redeem")
+        resent = await c.post(
+            "/provider/redeem",
+            data={
+                "csrf_token": csrf_of(form.text),
+                "token": token,
+                "qty_BATH_HOME": "1",
+                "price_BATH_HOME": "12",
+            },
+        )
+        assert resent.status_code == 303 and resent.headers["location"] == where
+        shown = await c.get(where)
+        assert "已经收过款了" in shown.text and "已经用过" not in shown.text
+        # another bill with the used code is still refused
+        other = await c.post(
+            "/provider/redeem",
+            data={
+                "csrf_token": csrf_of(form.text),
+                "token": token,
+                "qty_BATH_HOME": "1",
+                "price_BATH_HOME": "13",
+            },
+        )
+        assert other.status_code == 409 and "已经用过" in other.text
+        # an id that is not this provider's answers like an unknown one
+        assert (await c.get("/provider/redeemed/not-a-redemption")).status_code == 404
+    assert await web.balance(web.b1, "disability_subsidy") == before - 600
+    async with web.signed_in("laowang") as c:
+        assert (await c.get(where)).status_code == 403
