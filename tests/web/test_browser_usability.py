@@ -317,11 +317,13 @@ async def test_cashier_confirm_survives_reload_and_back_without_a_second_charge(
     )
     await _fits_and_is_big_enough(page, "cashier confirm", min_font=18)
     await page.screenshot(path=str(SHOTS / "usability-cashier-confirm.png"), full_page=True)
+    assert await serious_violations(page) == []
     await page.click("#confirm")
     await page.wait_for_url(f"{base}/provider/redeemed/*")
     result_url = page.url
     assert await page.inner_text("#subsidy") == "15.00"
     await page.screenshot(path=str(SHOTS / "usability-cashier-result.png"), full_page=True)
+    assert await serious_violations(page) == []
     await page.reload()
     assert page.url == result_url and await page.inner_text("#subsidy") == "15.00"
     # Back: the confirm page was the answer to a form, so Chromium asks before sending it
@@ -346,3 +348,75 @@ async def test_cashier_confirm_survives_reload_and_back_without_a_second_charge(
     assert await page.inner_text("#subsidy") == "15.00"
     assert await s.balance(s.b1, "disability_subsidy") == before - 1500
     await ctx.close()
+
+
+# --- accessibility: axe-core on every page of every role --------------------------------------
+
+PAGES: dict[str, list[str]] = {
+    "laowang": ["/me", "/me/qr", "/me/copay", "/me/history", "/me/nearby", "/account"],
+    "xiaoli": ["/me", "/me/qr", "/me/copay", "/me/history", "/me/nearby"],
+    "staff1": ["/provider/redeem", "/provider/today", "/account"],
+    "admin1": [
+        "/provider/admin",
+        "/provider/claims",
+        "/provider/statement",
+        "/provider/redeem",
+        "/provider/today",
+    ],
+    "officer": [
+        "/officer/enrol",
+        "/officer/import",
+        "/officer/providers",
+        "/officer/providers?status=applied",
+        "/officer/providers?status=approved",
+        "/officer/bank-accounts",
+        "/officer/issuance",
+        "/account",
+    ],
+    "finance": [
+        "/finance",
+        "/finance?q=应付",
+        "/finance/claims",
+        "/finance/payments",
+        "/finance/aging",
+        "/finance/reconciliation",
+        "/finance/budget",
+    ],
+    "auditor": [
+        "/audit/entries",
+        "/audit/trial-balance",
+        "/audit/chain",
+        "/audit/log",
+        "/finance/reconciliation",
+        "/finance/payments",
+        "/finance/aging",
+    ],
+    "useradmin": ["/admin/users", "/admin/users/new", "/account"],
+}
+
+
+async def test_axe_finds_nothing_serious_on_any_page_of_any_role(live: Live, browser: Any):
+    base = live.base
+    found: dict[str, list[str]] = {}
+    ctx = await _phone(browser)
+    page = await ctx.new_page()
+    # axe really runs: a page with an unlabelled field and an empty button is caught
+    await page.set_content('<html lang="zh-CN"><body><input><button></button></body></html>')
+    caught = await serious_violations(page)
+    assert any(v.startswith("label") for v in caught), caught
+    assert any(v.startswith("button-name") for v in caught), caught
+    for path in ("/login", "/no-such-page"):
+        await page.goto(f"{base}{path}")
+        found[f"anonymous {path}"] = await serious_violations(page)
+    await ctx.close()
+    for username, paths in PAGES.items():
+        ctx = await _phone(browser)
+        page = await ctx.new_page()
+        await _sign_in(page, base, username)
+        for path in [*paths, "/no-such-page"]:
+            await page.goto(f"{base}{path}")
+            await page.wait_for_load_state("networkidle")
+            found[f"{username} {path}"] = await serious_violations(page)
+        await ctx.close()
+    bad = {where: v for where, v in found.items() if v}
+    assert bad == {}, "\n".join(f"{where}: {v}" for where, v in bad.items())
