@@ -180,6 +180,12 @@ class VoucherClient(ServiceClient):
     async def issuance_run(self, run_id: str) -> dict[str, Any]:
         return await self.json("GET", f"/v1/issuance-runs/{run_id}")
 
+    async def issuance_runs(self, region_code: str, limit: int = 10) -> list[dict[str, Any]]:
+        data = await self.json(
+            "GET", "/v1/issuance-runs", params={"region_code": region_code, "limit": limit}
+        )
+        return _rows(data, "runs")
+
 
 class TerminalClient(ServiceClient):
     """The voucher service as a provider terminal sees it (bearer = the terminal secret)."""

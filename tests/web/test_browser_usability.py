@@ -286,6 +286,15 @@ async def test_officer_sees_only_the_actions_a_providers_state_allows(live: Live
         assert await card.locator("button", has_text="批准").count() == 0
         assert "已批准" in await card.inner_text()
     await page.screenshot(path=str(SHOTS / "usability-officer-providers.png"), full_page=True)
+    # long work: the issuance page lists the region's runs with their progress, to come back to
+    await page.goto(f"{base}/officer/issuance")
+    runs = page.locator("#recent-runs .run-item")
+    assert await runs.count() >= 1
+    assert await runs.first.locator("progress.run-progress").count() == 1
+    await runs.first.locator("a.row-link").click()
+    await page.wait_for_url(f"{base}/officer/issuance/*")
+    assert "已处理" in await page.inner_text("#run")
+    await _fits_and_is_big_enough(page, "issuance run")
     await ctx.close()
 
 

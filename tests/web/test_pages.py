@@ -489,11 +489,16 @@ async def test_issuance_run_shows_counts_and_rerun_issues_nothing(web):
             "period": period,
             "region_code": DISTRICT,
         }
-        first = await c.post("/officer/issuance", data=body)
-        assert first.status_code == 200 and "已发放 0 张" in first.text, first.text
+        first = await c.post("/officer/issuance", data=body)  # then the run's own page
+        assert first.status_code == 303, first.text
+        run_id = re.fullmatch(r"/officer/issuance/([\w-]+)", first.headers["location"]).group(1)
+        shown = await c.get(first.headers["location"])
+        assert "已发放 0 张" in shown.text and "已处理" in shown.text
         r = await c.post("/officer/issuance", data={**body, "period": "2026-13"})
         assert r.status_code == 422 and "2026-11" in r.text
-        run_id = re.search(r"/officer/issuance/([\w-]+)", first.text).group(1)
+        # left and come back to: the issuance page lists it with its progress
+        again = await c.get("/officer/issuance")
+        assert f'data-run="{run_id}"' in again.text and "最近的发放" in again.text
         done = await c.get(f"/officer/issuance/{run_id}")
         assert "已完成" in done.text and 'http-equiv="refresh"' not in done.text
         assert "没有找到" in (await c.get(f"/officer/issuance/{uuid.uuid4()}")).text
