@@ -78,7 +78,6 @@ async def _read_qr(page: Any) -> str:
 async def take(base: str, out: Path) -> None:
     from playwright.async_api import async_playwright
 
-    out.mkdir(parents=True, exist_ok=True)
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=str(ensure_browser()), args=ARGS)
 
@@ -152,6 +151,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--base", default=get_common_settings().web_url, help="the web app")
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots")
     args = parser.parse_args(argv)
+    args.out.mkdir(parents=True, exist_ok=True)
     asyncio.run(take(args.base.rstrip("/"), args.out))
     return 0
 
