@@ -17,6 +17,8 @@ FRIENDLY: dict[str, str] = {
     "FIELD_REQUIRED": "有必填项没有填写。",
     "TOKEN_USED": "这个二维码已经用过了，请让老人刷新二维码。",
     "TOKEN_REPLAYED": "这个二维码已经用过了，请让老人刷新二维码。",
+    "SHORT_CODE_UNKNOWN": "这串数字不对或已过期，请核对老人手机上二维码下面的数字，或请老人刷新付款码。",
+    "SHORT_CODE_LOCKED": "输错数字太多次，暂时不能用数字收款，请扫描二维码，或过十分钟再试。",
     "INSUFFICIENT_BALANCE": "补贴券余额不足。",
     "VOUCHER_EXPIRED": "补贴券已过期。",
     "NO_USABLE_VOUCHER": "没有可在本机构、本项服务使用的补贴券。",

@@ -10,6 +10,7 @@ Screenshots go to reports/screenshots/."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -344,6 +345,8 @@ async def test_cashier_confirm_survives_reload_and_back_without_a_second_charge(
         await page.go_back()
     except PlaywrightError as exc:  # Chromium's own "resubmit?" notice, which Playwright
         assert "ERR_CACHE_MISS" in str(exc)  # cannot press: send the same form instead
+    await page.close()  # (that tab is on Chromium's error page)
+    page = await ctx.new_page()
     await page.goto(f"{base}/provider/redeem")
     await page.fill("#token", token)
     await page.fill("#qty-BATH_HOME", "1")
@@ -429,3 +432,32 @@ async def test_axe_finds_nothing_serious_on_any_page_of_any_role(live: Live, bro
         await ctx.close()
     bad = {where: v for where, v in found.items() if v}
     assert bad == {}, "\n".join(f"{where}: {v}" for where, v in bad.items())
+
+
+async def test_digits_under_the_qr_can_be_typed_at_the_counter(live: Live, browser: Any):
+    s, base = live.s, live.base
+    before = await s.balance(s.b1, "disability_subsidy")
+    ctx = await _phone(browser, TALL)
+    page = await ctx.new_page()
+    await _sign_in(page, base, "laowang")
+    await page.goto(f"{base}/me/qr")
+    await page.wait_for_selector("#qr[data-ready='1']")
+    digits = await page.inner_text("#qr-digits")
+    assert re.fullmatch(r"\d{4} \d{4} \d{4} \d{4} \d{2}", digits), digits
+    box = await _box(page, "#qr-digits")
+    assert box["right"] <= TALL["width"] and box["bottom"] <= TALL["height"]
+    await ctx.close()
+    ctx = await _phone(browser)
+    page = await ctx.new_page()
+    await _sign_in(page, base, "staff1")
+    await page.fill("#token", digits)
+    await page.fill("#qty-BATH_HOME", "1")
+    await page.fill("#price-BATH_HOME", "6")
+    await page.click("text=下一步：核对")
+    await page.wait_for_selector("#confirm")
+    assert await page.inner_text("#preview-subsidy") == "3.00"
+    await page.click("#confirm")
+    await page.wait_for_url(f"{base}/provider/redeemed/*")
+    assert await page.inner_text("#subsidy") == "3.00"
+    await ctx.close()
+    assert await s.balance(s.b1, "disability_subsidy") == before - 300

@@ -299,3 +299,54 @@ async def test_confirm_redirects_to_a_result_page_that_reload_and_back_only_show
     assert await web.balance(web.b1, "disability_subsidy") == before - 600
     async with web.signed_in("laowang") as c:
         assert (await c.get(where)).status_code == 403
+
+
+async def test_the_cashier_can_type_the_short_numeric_code(web):
+    """The phone shows 18 digits under the QR; typed (with its spaces) at the counter they
+    stand for that code: preview, confirm, result; wrong digits are explained in Chinese."""
+    before = await web.balance(web.b1, "disability_subsidy")
+    async with web.signed_in("laowang") as c:
+        page = await c.get("/me/qr")
+        code = (await c.post("/me/qr/code", headers={"X-CSRF-Token": csrf_of(page.text)})).json()
+    typed = code["short_code"]
+    assert re.fullmatch(r"\d{4} \d{4} \d{4} \d{4} \d{2}", typed)
+    async with web.signed_in("staff1") as c:
+        form = await c.get("/provider/redeem")
+        wrong = await c.post(
+            "/provider/redeem",
+            data={
+                "csrf_token": csrf_of(form.text),
+                "token": "1111 2222 3333 4444 55",
+                "qty_BATH_HOME": "1",
+                "price_BATH_HOME": "8",
+            },
+        )
+        assert wrong.status_code == 422 and "这串数字不对或已过期" in wrong.text
+        preview = await c.post(
+            "/provider/redeem",
+            data={
+                "csrf_token": csrf_of(form.text),
+                "token": typed,
+                "qty_BATH_HOME": "1",
+                "price_BATH_HOME": "8",
+            },
+        )
+        assert preview.status_code == 200, preview.text
+        assert 'id="preview-subsidy">4.00<' in preview.text
+        token = re.search(r'name="token" value="([^"]*)"', preview.text).group(1)
+        assert token == typed.replace(" ", "")
+        done = await c.post(
+            "/provider/redeem/confirm",
+            data={
+                "csrf_token": csrf_of(preview.text),
+                "token": token,
+                "bill": re.search(r'name="bill" value="([^"]*)"', preview.text).group(1),
+                "gross_fen": "800",
+                "idempotency_key": re.search(
+                    r'name="idempotency_key" value="([^"]*)"', preview.text
+                ).group(1),
+            },
+            follow_redirects=True,
+        )
+        assert "收款成功" in done.text and 'id="subsidy">4.00<' in done.text
+    assert await web.balance(web.b1, "disability_subsidy") == before - 400

@@ -137,8 +137,15 @@ async def new_code(web: StateDep, session: CsrfSession) -> JSONResponse:
         expires = expires.replace(tzinfo=UTC)
     seconds = max(0, int((expires - datetime.now(UTC)).total_seconds()))
     image = "data:image/svg+xml;base64," + base64.b64encode(svg).decode()
+    digits = str(code.get("short_code") or "")
+    short = " ".join(digits[i : i + 4] for i in range(0, len(digits), 4))
     return JSONResponse(
-        {"image": image, "expires_in_s": seconds, "expires_at": expires.isoformat()},
+        {
+            "image": image,
+            "expires_in_s": seconds,
+            "expires_at": expires.isoformat(),
+            "short_code": short,
+        },
         headers={"Cache-Control": "no-store"},
     )
 

@@ -42,6 +42,18 @@ _TOKEN = re.compile(r"^[A-Za-z0-9_\-.~]{8,512}$")
 REDEEM_KEYS = uuid.UUID("6f1d2b7e-5a0c-4f3e-9d8a-2c4b1e7f9a30")
 
 
+_DIGITS = re.compile(r"^[0-9\s-]{12,40}$")
+
+
+def _typed(token: str) -> str:
+    """What the cashier entered: a scanned token as it is, or the short numeric code under
+    the QR with its spaces and dashes dropped (the voucher service resolves the digits)."""
+    token = token.strip()
+    if _DIGITS.match(token):
+        return re.sub(r"[\s-]", "", token)
+    return token
+
+
 def redeem_key(provider_id: str, token: str) -> str:
     """The idempotency key of redeeming `token` at a provider: the same for every press,
     retry, Back or reload with that code, so the voucher service answers a repeat with the
@@ -110,7 +122,7 @@ async def redeem_preview(
     services, error = await _services(request, web, session)
     fields = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
     bill, problems = bills.read_form(fields, services)
-    token = token.strip()
+    token = _typed(token)
     if not _TOKEN.match(token):
         problems["token"] = "请扫描或输入老人出示的付款码。"
     form = {**fields, "token": token}
@@ -213,6 +225,7 @@ async def redeem_confirm(
             message="本账号没有绑定收款终端，请联系机构管理员。",
         )
     items = bills.decode(bill)
+    token = _typed(token)
     try:
         uuid.UUID(idempotency_key)
         if gross_fen <= 0 or not _TOKEN.match(token) or items is None:

@@ -8,6 +8,7 @@
   var img = document.getElementById("qr-img");
   var left = document.getElementById("qr-left");
   var bar = document.getElementById("qr-bar");
+  var digits = document.getElementById("qr-digits");
   var err = document.getElementById("qr-error");
   var margin = parseInt(box.getAttribute("data-margin") || "10", 10);
   var csrf = document.querySelector('meta[name="csrf-token"]').getAttribute("content");
@@ -47,6 +48,7 @@
         if (!res) return;
         if (!res[0]) throw new Error((res[1].error && res[1].error.message) || "暂时无法生成付款码");
         img.src = res[1].image;
+        if (digits) digits.textContent = res[1].short_code || "";
         span = Math.max(1, res[1].expires_in_s - margin);
         deadline = Date.now() + res[1].expires_in_s * 1000;
         show(span);
