@@ -99,3 +99,17 @@ FRIENDLY: dict[str, str] = {
     "BANK_CHANGE_NOT_PENDING": "这条收款账户变更已经处理过了（或已被新的申请替代），请刷新后再看。",
     "INTERNAL_ERROR": "系统出了点问题，请稍后再试。",
 }
+
+
+# A refusal whose code has no sentence above: a plain one for its kind (never English).
+BY_STATUS: dict[int, str] = {
+    400: "提交的内容有误，请检查后再试。",
+    401: "登录已失效，请重新登录。",
+    403: "您的账号没有这项权限。",
+    404: "没有找到相关记录。",
+    409: "当前状态下不能进行这个操作，请刷新页面看看最新情况。",
+    413: "上传的内容太大了。",
+    422: "填写的内容有误，请检查后再提交。",
+    423: "已被锁定，请联系民政部门。",
+    429: "操作太频繁了，请稍后再试。",
+}

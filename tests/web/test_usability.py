@@ -350,3 +350,16 @@ async def test_the_cashier_can_type_the_short_numeric_code(web):
         )
         assert "收款成功" in done.text and 'id="subsidy">4.00<' in done.text
     assert await web.balance(web.b1, "disability_subsidy") == before - 400
+
+
+def test_a_refusal_is_never_shown_in_english():
+    from web.clients import ApiError
+
+    assert ApiError(409, "TOKEN_USED", "This code was already used.").friendly.startswith("这个")
+    unknown = ApiError(409, "SOMETHING_NEW", "The thing is in the wrong state.")
+    assert unknown.friendly == "当前状态下不能进行这个操作，请刷新页面看看最新情况。"
+    assert ApiError(422, "NEW_CHECK", "这个字段不对。").friendly == "这个字段不对。"
+    assert (
+        ApiError(503, "DOWN", "Service unavailable").friendly
+        == "系统暂时无法完成这项操作，请稍后再试。"
+    )
