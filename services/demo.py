@@ -7,8 +7,9 @@ provider's admin would do it:
    each district listed in the region table, for the current year, split by the program's
    configured funding shares;
 2. approved providers of every kind in every city, with price lists and a terminal each;
+   and two applications in Nanning left waiting for approval;
 3. beneficiaries of each grade and care setting (their current month's vouchers are issued at
-   enrolment), a proxy for one of them;
+   enrolment), a proxy for two of them;
 4. a sign-in to the web app for every role, in the web's database, and an account
    administrator. The officer, finance, auditor and administrator accounts sign in with a
    second factor: the demo enrols them with a TOTP secret it prints (add it to an
@@ -140,7 +141,7 @@ class Loader:
 
     # --- 2. providers ----------------------------------------------------------------------
     def providers(self) -> list[dict[str, Any]]:
-        from services.demo_providers import demo_providers
+        from services.demo_providers import demo_providers, waiting_providers
 
         officer = self.token(Role.civil_affairs, region=PROVINCE)
         existing = {
@@ -186,6 +187,11 @@ class Loader:
             )
             if i % 10 == 0 or i == len(apps):
                 _progress(f"providers: {i}/{len(apps)} approved with a terminal")
+        # Applications left waiting, for the officer's approval page.
+        for app in waiting_providers():
+            if app["uscc"] not in existing:
+                self.call("POST", "provider", "/v1/providers", officer, json=app)
+        _progress("providers: 2 applications in Nanning waiting for approval")
         return out
 
     # --- 3. beneficiaries ------------------------------------------------------------------
@@ -234,19 +240,24 @@ class Loader:
                 body_json = r.json()
                 out.append({"id": body_json["id"], "name": name, "grade": body_json["grade"]})
         _progress(f"beneficiaries: {len(out)} enrolled with this month's vouchers")
-        first = out[0]
-        officer = self.token(Role.civil_affairs, region=PEOPLE[0][2])
-        proxies = self.call(
-            "GET", "voucher", f"/v1/beneficiaries/{first['id']}/proxies", officer
-        ).json()
-        if not any(p["proxy_sub"] == "web:jiashu" for p in proxies):
-            self.call(
-                "POST",
-                "voucher",
-                f"/v1/beneficiaries/{first['id']}/proxies",
-                officer,
-                json={"proxy_sub": "web:jiashu", "name": "李小红", "relation": "女儿"},
-            )
+        # The family member acts for two people (her mother and her uncle), so the pages'
+        # switcher and "whose vouchers" line can be tried.
+        for person, (_, _, region, *_rest), relation in (
+            (out[0], PEOPLE[0], "女儿"),
+            (out[1], PEOPLE[1], "外甥女"),
+        ):
+            officer = self.token(Role.civil_affairs, region=region)
+            proxies = self.call(
+                "GET", "voucher", f"/v1/beneficiaries/{person['id']}/proxies", officer
+            ).json()
+            if not any(p["proxy_sub"] == "web:jiashu" for p in proxies):
+                self.call(
+                    "POST",
+                    "voucher",
+                    f"/v1/beneficiaries/{person['id']}/proxies",
+                    officer,
+                    json={"proxy_sub": "web:jiashu", "name": "李小红", "relation": relation},
+                )
         return out
 
     # --- 4. sign-ins -------------------------------------------------------------------------
@@ -272,17 +283,21 @@ class Loader:
             NewAccount(
                 "laoren",
                 "beneficiary",
-                f"{first['name']}（老年人）",
+                first["name"],
                 first_region,
                 beneficiary_ids=(first["id"],),
             ),
             NewAccount(
-                "jiashu", "proxy", "李小红（家属）", first_region, beneficiary_ids=(first["id"],)
+                "jiashu",
+                "proxy",
+                "李小红",
+                first_region,
+                beneficiary_ids=(first["id"], people[1]["id"]),
             ),
             NewAccount(
                 "shouyin",
                 "provider_staff",
-                f"{meal['name']} 收银员",
+                "张丽（收银）",
                 meal["region_code"],
                 provider_id=meal["id"],
                 terminal_secret=meal["secret"],
@@ -290,15 +305,15 @@ class Loader:
             NewAccount(
                 "jigou",
                 "provider_admin",
-                f"{meal['name']} 管理员",
+                "孙建国（机构负责人）",
                 meal["region_code"],
                 provider_id=meal["id"],
             ),
-            NewAccount("minzheng", "civil_affairs", "南宁市民政局经办人", "450100"),
-            NewAccount("caiwu", "finance", "南宁市财务科（制单）", "450100"),
-            NewAccount("caiwu2", "finance", "南宁市财务科（复核）", "450100"),
-            NewAccount("shenji", "auditor", "自治区审计员", PROVINCE),
-            NewAccount("admin", "admin", "自治区账号管理员", PROVINCE),
+            NewAccount("minzheng", "civil_affairs", "陈志明（南宁市民政局）", "450100"),
+            NewAccount("caiwu", "finance", "刘芳（制单）", "450100"),
+            NewAccount("caiwu2", "finance", "黄敏（复核）", "450100"),
+            NewAccount("shenji", "auditor", "周卫东（自治区审计厅）", PROVINCE),
+            NewAccount("admin", "admin", "莫晓东（自治区民政厅）", PROVINCE),
         ]
         return asyncio.run(
             add_accounts(rows, PASSWORD, database_url=web_database_url, enrol_totp=True)

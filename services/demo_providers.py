@@ -248,3 +248,15 @@ def demo_providers(per_kind_per_city: int = 1, *, seed: int = 2026) -> list[dict
                     }
                 )
     return out
+
+
+def waiting_providers(*, seed: int = 2027) -> list[dict[str, Any]]:
+    """Two applications in Nanning that the demo leaves waiting for an officer's approval
+    (a meal point and a home-care agency), so the approval page has something to decide."""
+    wanted = (ProviderKind.meal_point.value, ProviderKind.home_care.value)
+    nanning = [
+        app
+        for app in demo_providers(seed=seed)
+        if app["region_code"].startswith("4501") and app["kind"] in wanted
+    ]
+    return nanning[:2]

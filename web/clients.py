@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 
-from web.messages import FRIENDLY
+from web.messages import BY_STATUS, FRIENDLY
 
 
 @dataclass
@@ -25,7 +25,14 @@ class ApiError(Exception):
 
     @property
     def friendly(self) -> str:
-        return FRIENDLY.get(self.code, self.message)
+        """The refusal in plain Chinese: ours for the code (web/messages.py), else the
+        service's message when it is Chinese, else a plain sentence for its kind -- never
+        the service's English."""
+        if self.code in FRIENDLY:
+            return FRIENDLY[self.code]
+        if any("\u4e00" <= ch <= "\u9fff" for ch in self.message or ""):
+            return self.message
+        return BY_STATUS.get(self.status, "系统暂时无法完成这项操作，请稍后再试。")
 
     @property
     def page_status(self) -> int:
@@ -179,6 +186,12 @@ class VoucherClient(ServiceClient):
 
     async def issuance_run(self, run_id: str) -> dict[str, Any]:
         return await self.json("GET", f"/v1/issuance-runs/{run_id}")
+
+    async def issuance_runs(self, region_code: str, limit: int = 10) -> list[dict[str, Any]]:
+        data = await self.json(
+            "GET", "/v1/issuance-runs", params={"region_code": region_code, "limit": limit}
+        )
+        return _rows(data, "runs")
 
 
 class TerminalClient(ServiceClient):

@@ -17,9 +17,11 @@ from datetime import datetime
 from pathlib import Path
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import Scope
 
 from services.common.app import migrations_at_head
@@ -27,6 +29,7 @@ from services.common.db import Database, resolve_database_url
 from services.common.errors import PayloadTooLarge
 from services.common.limits import install_body_limit
 from services.common.settings import CommonSettings, get_common_settings
+from web import labels, tables
 from web.clients import Transports, make_http
 from web.config import WebSettings, get_settings
 from web.deps import MustDoFirst, NotSignedIn, PageForbidden, WebState
@@ -50,6 +53,27 @@ from web.service import sessions
 from web.service.context import Identity, utc_now
 
 HERE = Path(__file__).resolve().parent
+SIGNED_OUT = "登录已过期，请重新登录。"
+BAD_INPUT = "提交的内容不正确，请返回上一页检查后再试。"
+SERVER_ERROR = "系统暂时出了问题，您的操作可能没有完成。请稍后再试，或拨打 12349 求助。"
+HTTP_MESSAGES = {
+    400: "请求的内容不正确，请返回上一页再试。",
+    403: "您的账号不能打开这个页面。",
+    404: "没有找到这个页面。可能网址有误，或者内容已经不在了。",
+    405: "这个页面不能这样打开，请从菜单进入。",
+    413: "上传的内容太大了，请换一个小一些的文件后再试。",
+    429: "操作太频繁了，请稍等一会儿再试。",
+}
+HTTP_TITLES = {404: "找不到页面", 405: "无法打开", 429: "请稍候"}
+
+
+def _wants_json(request: Request) -> bool:
+    """A page's script (fetch with the CSRF header, or asking for JSON), not a person."""
+    return "x-csrf-token" in request.headers or "application/json" in request.headers.get(
+        "accept", ""
+    )
+
+
 HOUSEKEEPING_EVERY_S = 600
 log = logging.getLogger("yiyang.web")
 
@@ -105,6 +129,8 @@ def create_app(
         lifespan=lifespan,
     )
     templates = Jinja2Templates(directory=str(HERE / "templates"))
+    labels.install(templates.env)
+    tables.install(templates.env)
     app.state.web = WebState(
         common=common,
         settings=settings,
@@ -133,8 +159,55 @@ def create_app(
         )
 
     @app.exception_handler(NotSignedIn)
-    async def _not_signed_in(request: Request, _: NotSignedIn) -> RedirectResponse:
+    async def _not_signed_in(request: Request, _: NotSignedIn) -> Response:
+        if _wants_json(request):  # a page's script: it sends the person to sign in
+            return JSONResponse(
+                {"error": {"code": "UNAUTHENTICATED", "message": SIGNED_OUT, "login": "/login"}},
+                status_code=401,
+                headers={"Cache-Control": "no-store"},
+            )
         return RedirectResponse("/login", status_code=303)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        """404, 405 and the like: a page in plain words with a way back, never JSON."""
+        message = HTTP_MESSAGES.get(exc.status_code, "无法完成这个请求。")
+        if _wants_json(request):
+            return JSONResponse(
+                {"error": {"code": f"HTTP_{exc.status_code}", "message": message}},
+                status_code=exc.status_code,
+            )
+        session = getattr(request.state, "web_session", None)
+        response = page(
+            request,
+            "error.html",
+            session,
+            status_code=exc.status_code,
+            message=message,
+            title=HTTP_TITLES.get(exc.status_code, "无法完成"),
+        )
+        for name, value in (exc.headers or {}).items():  # e.g. 405's Allow
+            response.headers[name] = value
+        return response
+
+    @app.exception_handler(RequestValidationError)
+    async def _bad_request(request: Request, exc: RequestValidationError) -> Response:
+        session = getattr(request.state, "web_session", None)
+        return page(
+            request, "error.html", session, status_code=422, message=BAD_INPUT, title="无法完成"
+        )
+
+    @app.exception_handler(Exception)
+    async def _server_error(request: Request, exc: Exception) -> Response:
+        """Anything unforeseen: the person reads that it failed and what to do, in Chinese
+        (the exception is logged by the server as usual, without personal data)."""
+        if _wants_json(request):
+            return JSONResponse(
+                {"error": {"code": "INTERNAL_ERROR", "message": SERVER_ERROR}}, status_code=500
+            )
+        return page(
+            request, "error.html", None, status_code=500, message=SERVER_ERROR, title="出错了"
+        )
 
     @app.exception_handler(MustDoFirst)
     async def _must_do_first(request: Request, exc: MustDoFirst) -> RedirectResponse:

@@ -17,6 +17,8 @@ FRIENDLY: dict[str, str] = {
     "FIELD_REQUIRED": "有必填项没有填写。",
     "TOKEN_USED": "这个二维码已经用过了，请让老人刷新二维码。",
     "TOKEN_REPLAYED": "这个二维码已经用过了，请让老人刷新二维码。",
+    "SHORT_CODE_UNKNOWN": "这串数字不对或已过期，请核对老人手机上二维码下面的数字，或请老人刷新付款码。",
+    "SHORT_CODE_LOCKED": "输错数字太多次，暂时不能用数字收款，请扫描二维码，或过十分钟再试。",
     "INSUFFICIENT_BALANCE": "补贴券余额不足。",
     "VOUCHER_EXPIRED": "补贴券已过期。",
     "NO_USABLE_VOUCHER": "没有可在本机构、本项服务使用的补贴券。",
@@ -96,4 +98,18 @@ FRIENDLY: dict[str, str] = {
     "BANK_CHANGE_NOT_FOUND": "没有找到这条收款账户变更申请。",
     "BANK_CHANGE_NOT_PENDING": "这条收款账户变更已经处理过了（或已被新的申请替代），请刷新后再看。",
     "INTERNAL_ERROR": "系统出了点问题，请稍后再试。",
+}
+
+
+# A refusal whose code has no sentence above: a plain one for its kind (never English).
+BY_STATUS: dict[int, str] = {
+    400: "提交的内容有误，请检查后再试。",
+    401: "登录已失效，请重新登录。",
+    403: "您的账号没有这项权限。",
+    404: "没有找到相关记录。",
+    409: "当前状态下不能进行这个操作，请刷新页面看看最新情况。",
+    413: "上传的内容太大了。",
+    422: "填写的内容有误，请检查后再提交。",
+    423: "已被锁定，请联系民政部门。",
+    429: "操作太频繁了，请稍后再试。",
 }

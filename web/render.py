@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 
 from web.charts import fen_to_yuan
+from web.labels import BEIJING as BEIJING
+from web.labels import LABELS, label
+from web.labels import local_time as local_time
 from web.roles import ROLE_NAMES
 from web.sessions import Session
 
@@ -63,24 +64,10 @@ NAV: dict[str, list[tuple[str, str]]] = {
     "admin": [("/admin/users", "账号管理"), ("/admin/users/new", "新建账号")],
 }
 
-# The ledger names its accounts in English snake_case; people read these.
-ACCOUNT_NAMES = {
-    "treasury_cash": "国库资金",
-    "copay_clearing": "自付款待清算",
-    "vouchers_outstanding": "流通中补贴券",
-    "cash_benefits_committed": "已承诺现金补贴",
-    "provider_payable": "应付服务机构款",
-    "beneficiary_payable": "应付老人款",
-    "budget_available": "可用预算",
-    "budget_expended": "已支出预算",
-    "subsidy_expense": "补贴支出",
-}
-PROGRAM_SHORT = {
-    "disability_subsidy": "失能补贴",
-    "meal_assistance": "老年助餐",
-    "nursing_subsidy": "护理补贴",
-}
-FUNDING_NAMES = {"central": "中央", "regional": "自治区", "city": "市级", "county": "县级"}
+# Kept for the modules that read them by these names; the labels live in web/labels.py.
+ACCOUNT_NAMES = LABELS["account"]
+PROGRAM_SHORT = LABELS["program_short"]
+FUNDING_NAMES = LABELS["funding"]
 
 HOME = {
     "beneficiary": "/me",
@@ -94,32 +81,7 @@ HOME = {
 }
 
 
-BEIJING = ZoneInfo("Asia/Shanghai")
-ENTRY_KINDS = {
-    "appropriation": "预算下达",
-    "commitment": "发放补贴券",
-    "redemption": "补贴核销",
-    "redemption_void": "核销撤销",
-    "expiry": "补贴券过期",
-    "cash_benefit": "现金补贴",
-    "copay_received": "收到自付款",
-    "copay_refunded": "退还自付款",
-    "settlement_payment": "结算付款",
-    "reversal": "冲正",
-}
-
-
-def local_time(value: Any) -> str:
-    """A service's timestamp (ISO 8601, usually UTC) as Beijing time, to the minute."""
-    if not value:
-        return ""
-    try:
-        when = datetime.fromisoformat(str(value))  # 3.11 reads a trailing Z
-    except ValueError:
-        return str(value)[:16]
-    if when.tzinfo is not None:
-        when = when.astimezone(BEIJING)
-    return when.strftime("%Y-%m-%d %H:%M")
+ENTRY_KINDS = LABELS["entry_kind"]
 
 
 def page(
@@ -142,10 +104,10 @@ def page(
         "flash": session.pop_flash() if session else [],
         "yuan": fen_to_yuan,
         "local_time": local_time,
-        "entry_kind": lambda k: ENTRY_KINDS.get(k or "", k or ""),
-        "account_name": lambda n: ACCOUNT_NAMES.get(n or "", n or ""),
-        "program_name": lambda n: PROGRAM_SHORT.get(n or "", n or ""),
-        "funding_name": lambda n: FUNDING_NAMES.get(n or "", n or ""),
+        "entry_kind": lambda k: label(k, "entry_kind"),
+        "account_name": lambda n: label(n, "account"),
+        "program_name": lambda n: label(n, "program_short"),
+        "funding_name": lambda n: label(n, "funding"),
         "path": request.url.path,
         **context,
     }

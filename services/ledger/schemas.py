@@ -187,9 +187,17 @@ class PeriodCloseRead(BaseModel):
 
 
 class BudgetRead(BaseModel):
+    """Available now, by funding source; and how the budget has been used so far:
+    appropriated, committed to vouchers and cash benefits, spent (redeemed net of voids, and
+    cash benefits), released back by expiries."""
+
     budget_region_code: str | None
     available_fen: int
     by_source: dict[str, int]
+    appropriated_fen: int = 0
+    committed_fen: int = 0
+    spent_fen: int = 0
+    released_fen: int = 0
 
 
 class EventError(BaseModel):

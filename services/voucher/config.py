@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from pydantic import model_validator
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from services.common import dev_keys
@@ -24,6 +24,11 @@ class VoucherSettings(BaseSettings):
     qr_private_key: str = dev_keys.DEV_QR_PRIVATE_KEY
     qr_public_key: str = dev_keys.DEV_QR_PUBLIC_KEY
     qr_ttl_s: int = 60
+    # The short numeric code under the QR (service/short_codes.py): its length, and how many
+    # wrong ones a provider may type in a window before numeric codes are refused there.
+    short_code_digits: int = Field(default=18, ge=12, le=18)
+    short_code_max_failures: int = Field(default=10, ge=1)
+    short_code_window_s: int = Field(default=600, ge=1)
 
     # The provider directory, polled from the provider service (0 = do not poll).
     directory_poll_interval_s: float = 1.0

@@ -172,6 +172,23 @@ class TokenUsed(Conflict):
     message = "This code was already used; show a fresh one."
 
 
+class ShortCodeUnknown(AppError):
+    status_code = 422
+    code = "SHORT_CODE_UNKNOWN"
+    message = (
+        "No payment code has these digits (mistyped, or it has expired); ask for a fresh code."
+    )
+
+
+class ShortCodeLocked(AppError):
+    status_code = 429
+    code = "SHORT_CODE_LOCKED"
+    message = (
+        "Too many wrong numeric codes at this provider: numeric codes are refused for a while; "
+        "scan the QR code instead."
+    )
+
+
 class PinRequired(AppError):
     status_code = 422
     code = "PIN_REQUIRED"

@@ -22,6 +22,7 @@ from services.voucher.clients import LedgerClient
 from services.voucher.config import VoucherSettings, get_settings
 from services.voucher.repository import redemption as hot_repo
 from services.voucher.repository import redemption_flow as redemption_repo
+from services.voucher.service import short_codes
 from services.voucher.service.directory import ProviderDirectory
 
 log = logging.getLogger("yiyang.voucher")
@@ -191,6 +192,8 @@ async def _purge_nonces(app: FastAPI, interval_s: float) -> None:
                 await redemption_repo.purge_nonces(
                     session, datetime.now(UTC) - timedelta(minutes=1)
                 )
+            # the short numeric codes go with their tokens
+            await short_codes.purge(app.state.db, datetime.now(UTC) - timedelta(minutes=1))
         except asyncio.CancelledError:
             raise
         except Exception as exc:

@@ -315,6 +315,36 @@ class UsedNonce(VoucherTable, table=True):
     __table_args__ = (CheckConstraint("octet_length(nonce) = 8", name="length"),)
 
 
+class ShortCode(VoucherTable, table=True):
+    """The short numeric code printed under a phone's QR code (12-18 digits, typed by a
+    cashier whose scanner fails), bound to that very token: a terminal sends the digits as
+    its `token` and the service redeems the token they stand for. Only a hash of the digits
+    is kept; the row goes with the token's expiry (purged with the used nonces)."""
+
+    __tablename__ = "short_code"
+    code_hash: bytes = Field(sa_column=Column(LargeBinary, primary_key=True))
+    token: str = Field(sa_column=Column(Text, nullable=False))
+    expires_at: datetime = Field(
+        sa_column=Column(DateTime(timezone=True), nullable=False, index=True)
+    )
+    created_at: datetime = _now()
+
+    __table_args__ = (CheckConstraint("octet_length(code_hash) = 32", name="length"),)
+
+
+class ShortCodeGuard(VoucherTable, table=True):
+    """Wrong short codes typed at a provider, counted per window: past the limit the
+    provider's terminals are refused every short code until the window ends, so guessing
+    is no faster than the limit allows (SHORT_CODE_LOCKED)."""
+
+    __tablename__ = "short_code_guard"
+    provider_id: str = Field(sa_column=Column(String(64), primary_key=True))
+    window_start: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    failures: int = Field(default=0, sa_column=Column(Integer, nullable=False))
+
+    __table_args__ = (CheckConstraint("failures >= 0", name="failures"),)
+
+
 class Card(VoucherTable, table=True):
     """A printed card (static signed code) for people without a phone; needs a PIN.
 

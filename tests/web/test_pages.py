@@ -56,7 +56,8 @@ async def _confirm(c, token: str, preview, service: str = "BATH_HOME"):
         "gross_fen": _hidden(preview.text, "gross_fen"),
         "idempotency_key": _hidden(preview.text, "idempotency_key"),
     }
-    return data, await c.post("/provider/redeem/confirm", data=data)
+    # post/redirect/get: the result page has its own address (followed like a browser does)
+    return data, await c.post("/provider/redeem/confirm", data=data, follow_redirects=True)
 
 
 # --- beneficiary and proxy ---------------------------------------------------------------
@@ -76,7 +77,9 @@ async def test_proxy_switches_only_between_people_they_may_act_for(web):
     async with web.signed_in("xiaoli") as c:
         page = await c.get("/me")
         assert "面额 500.00 元" in page.text and "切换" in page.text
-        assert "王大爷" in page.text and "李奶奶" in page.text  # names from the service
+        # names from the service, masked (whose vouchers these are, no more)
+        assert "王**" in page.text and "李**" in page.text
+        assert "王大爷" not in page.text and "李奶奶" not in page.text
         token = csrf_of(page.text)
         r = await c.post("/me/act-for", data={"csrf_token": token, "beneficiary_id": web.b2})
         assert r.status_code == 303
@@ -138,7 +141,9 @@ async def test_redeem_preview_confirm_and_retry_moves_money_once(web):
         assert data["gross_fen"] == "2050"
         assert done.status_code == 200 and "收款成功" in done.text
         assert "10.25" in done.text  # 50 % of 20.50 from the care voucher, the rest co-pay
-        again = await c.post("/provider/redeem/confirm", data=data)  # double press / retry
+        again = await c.post(  # double press / retry
+            "/provider/redeem/confirm", data=data, follow_redirects=True
+        )
         assert again.status_code == 200 and "10.25" in again.text
     assert await web.balance(web.b1, DISABILITY) == before - 1025
     assert await web.count("voucher", "SELECT count(*) FROM redemption WHERE gross_fen = 2050") == 1
@@ -231,9 +236,11 @@ async def test_racing_confirm_presses_redeem_once(web):
         answers = await asyncio.gather(
             *(c.post("/provider/redeem/confirm", data=data) for _ in range(5))
         )
-        ok = [r for r in answers if r.status_code == 200]
-        assert ok and all('id="subsidy">16.50<' in r.text for r in ok)
-        assert all(r.status_code in (200, 409) for r in answers)
+        ok = [r for r in answers if r.status_code == 303]  # to the one result page
+        assert ok and len({r.headers["location"] for r in ok}) == 1
+        assert all(r.status_code in (303, 409) for r in answers)
+        shown = await c.get(ok[0].headers["location"])
+        assert 'id="subsidy">16.50<' in shown.text
     assert await web.balance(web.b1, DISABILITY) == before - 1650
     assert await web.count("voucher", "SELECT count(*) FROM redemption") == count + 1
 
@@ -482,11 +489,16 @@ async def test_issuance_run_shows_counts_and_rerun_issues_nothing(web):
             "period": period,
             "region_code": DISTRICT,
         }
-        first = await c.post("/officer/issuance", data=body)
-        assert first.status_code == 200 and "已发放 0 张" in first.text, first.text
+        first = await c.post("/officer/issuance", data=body)  # then the run's own page
+        assert first.status_code == 303, first.text
+        run_id = re.fullmatch(r"/officer/issuance/([\w-]+)", first.headers["location"]).group(1)
+        shown = await c.get(first.headers["location"])
+        assert "已发放 0 张" in shown.text and "已处理" in shown.text
         r = await c.post("/officer/issuance", data={**body, "period": "2026-13"})
         assert r.status_code == 422 and "2026-11" in r.text
-        run_id = re.search(r"/officer/issuance/([\w-]+)", first.text).group(1)
+        # left and come back to: the issuance page lists it with its progress
+        again = await c.get("/officer/issuance")
+        assert f'data-run="{run_id}"' in again.text and "最近的发放" in again.text
         done = await c.get(f"/officer/issuance/{run_id}")
         assert "已完成" in done.text and 'http-equiv="refresh"' not in done.text
         assert "没有找到" in (await c.get(f"/officer/issuance/{uuid.uuid4()}")).text

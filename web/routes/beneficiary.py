@@ -16,22 +16,12 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from services.common.auth import Role
 from web.clients import ApiError
 from web.deps import CsrfSession, StateDep, provider_client, require_role, voucher_client
+from web.labels import mask_name
 from web.render import page
 from web.sessions import Session
 
 router = APIRouter(prefix="/me")
 PERSON = require_role(Role.beneficiary, Role.proxy)
-VOUCHER_STATUS = {
-    "active": "可使用",
-    "exhausted": "已用完",
-    "expired": "已过期",
-    "revoked": "已停用",
-}
-PROGRAM_NAMES = {
-    "disability_subsidy": "失能老年人养老服务消费补贴",
-    "meal_assistance": "老年助餐补贴",
-    "nursing_subsidy": "护理补贴",
-}
 
 
 def _acting_for(session: Session) -> str:
@@ -40,18 +30,30 @@ def _acting_for(session: Session) -> str:
 
 
 async def _people(web: Any, session: Session) -> dict[str, str]:
-    """Names of the people a proxy acts for (for the switcher); numbered when unknown."""
+    """Who a proxy acts for, as the switcher and the "whose vouchers" line show them: the
+    name masked (王**) and the end of the id, so two people of one surname differ."""
     names = {b: f"老人 {i}（编号尾号 {b[-4:]}）" for i, b in enumerate(session.beneficiary_ids, 1)}
-    if session.role != Role.proxy.value or len(session.beneficiary_ids) < 2:
+    if session.role != Role.proxy.value:
         return names
     client = voucher_client(web, session)
     try:
         for b in session.beneficiary_ids:
             with contextlib.suppress(ApiError):
-                names[b] = (await client.beneficiary(b)).get("name") or names[b]
+                name = (await client.beneficiary(b)).get("name")
+                if name:
+                    names[b] = f"{mask_name(name)}（编号尾号 {b[-4:]}）"
     finally:
         await client.aclose()
     return names
+
+
+async def _person_context(web: Any, session: Session) -> dict[str, Any]:
+    """What every page of the elder and the family shows: for a proxy, whose vouchers
+    these are (`whose`, masked) and the people to switch between."""
+    people = await _people(web, session)
+    acting_for = _acting_for(session)
+    whose = people.get(acting_for, "") if session.role == Role.proxy.value else ""
+    return {"people": people, "acting_for": acting_for, "whose": whose}
 
 
 @router.get("", response_class=HTMLResponse)
@@ -72,10 +74,7 @@ async def home(request: Request, web: StateDep, session: Session = PERSON) -> HT
         session,
         vouchers=vouchers,
         error=error,
-        status_names=VOUCHER_STATUS,
-        program_names=PROGRAM_NAMES,
-        acting_for=_acting_for(session),
-        people=await _people(web, session),
+        **await _person_context(web, session),
     )
 
 
@@ -91,14 +90,24 @@ async def act_for(session: CsrfSession, beneficiary_id: Annotated[str, Form()] =
 
 @router.get("/qr", response_class=HTMLResponse)
 async def qr_page(request: Request, web: StateDep, session: Session = PERSON) -> HTMLResponse:
-    """The payment code page: the script fetches a fresh code before the old one expires."""
+    """The payment code page: the balance above the code, the code as large as the screen
+    allows, a countdown to when the script fetches a fresh one."""
+    client = voucher_client(web, session)
+    vouchers: list[dict[str, Any]] = []
+    with contextlib.suppress(ApiError):
+        try:
+            vouchers = await client.vouchers(_acting_for(session))
+        finally:
+            await client.aclose()
+    usable = [v for v in vouchers if v.get("status") == "active"]
     return page(
         request,
         "me_qr.html",
         session,
-        acting_for=_acting_for(session),
         margin_s=web.settings.qr_refresh_margin_s,
-        people=await _people(web, session),
+        vouchers=usable,
+        nav_below=True,
+        **await _person_context(web, session),
     )
 
 
@@ -128,8 +137,15 @@ async def new_code(web: StateDep, session: CsrfSession) -> JSONResponse:
         expires = expires.replace(tzinfo=UTC)
     seconds = max(0, int((expires - datetime.now(UTC)).total_seconds()))
     image = "data:image/svg+xml;base64," + base64.b64encode(svg).decode()
+    digits = str(code.get("short_code") or "")
+    short = " ".join(digits[i : i + 4] for i in range(0, len(digits), 4))
     return JSONResponse(
-        {"image": image, "expires_in_s": seconds, "expires_at": expires.isoformat()},
+        {
+            "image": image,
+            "expires_in_s": seconds,
+            "expires_at": expires.isoformat(),
+            "short_code": short,
+        },
         headers={"Cache-Control": "no-store"},
     )
 
@@ -138,7 +154,14 @@ async def new_code(web: StateDep, session: CsrfSession) -> JSONResponse:
 async def history(request: Request, web: StateDep, session: Session = PERSON) -> HTMLResponse:
     """Redemptions of the person being served: where, what, subsidy and co-payment."""
     rows, error = await _rows_with_providers(web, session, "redemptions")
-    return page(request, "me_history.html", session, rows=rows, error=error)
+    return page(
+        request,
+        "me_history.html",
+        session,
+        rows=rows,
+        error=error,
+        **await _person_context(web, session),
+    )
 
 
 async def _rows_with_providers(
@@ -209,7 +232,16 @@ async def nearby(
             error = exc.friendly
         finally:
             await providers.aclose()
-    return page(request, "me_nearby.html", session, rows=rows, error=error, lat=lat, lon=lon)
+    return page(
+        request,
+        "me_nearby.html",
+        session,
+        rows=rows,
+        error=error,
+        lat=lat,
+        lon=lon,
+        **await _person_context(web, session),
+    )
 
 
 # --- co-payments paid online (services/voucher/api/copay.py; docs/copayments.md) -----------
@@ -240,8 +272,7 @@ async def copay_list(request: Request, web: StateDep, session: Session = PERSON)
         session,
         rows=rows,
         error=error,
-        people=await _people(web, session),
-        acting_for=_acting_for(session),
+        **await _person_context(web, session),
     )
 
 

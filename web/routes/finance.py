@@ -85,29 +85,33 @@ async def reconciliation(
 async def budget(
     request: Request, web: StateDep, session: Session = FINANCE, region_code: str | None = None
 ) -> HTMLResponse:
-    """Budget available per program for a region in scope (default the officer's own), as
-    a bar chart. The ledger answers for the nearest region at or above that has a budget."""
+    """Budget execution per program for a region in scope (default the officer's own):
+    appropriated, committed, spent, released and available, a bar chart each. The ledger answers for the nearest region at or above that has a budget."""
     region = region_code if region_code and _REGION.match(region_code) else session.region
     client = ledger_client(web, session)
-    bars: list[tuple[str, int]] = []
+    charts: list[str] = []
     errors: list[str] = []
     try:
         for code, name in PROGRAMS.items():
             try:
                 b = await client.budget(code, region or "")
-                bars.append((name, int(b.get("available_fen") or 0)))
             except ApiError as exc:
                 errors.append(f"{name}：{exc.friendly}")
+                continue
+            bars = [(label, int(b.get(key) or 0)) for key, label in BUDGET_BARS]
+            charts.append(bar_chart(f"{name}预算执行", bars))
     finally:
         await client.aclose()
-    return page(
-        request,
-        "budget.html",
-        session,
-        chart=bar_chart("可用预算（按补贴项目）", bars),
-        errors=errors,
-        region=region,
-    )
+    return page(request, "budget.html", session, charts=charts, errors=errors, region=region)
+
+
+BUDGET_BARS = (
+    ("appropriated_fen", "已下达"),
+    ("committed_fen", "已承诺"),
+    ("spent_fen", "已支出"),
+    ("released_fen", "已释放"),
+    ("available_fen", "可用"),
+)
 
 
 def _not_open(exc: ApiError) -> bool:

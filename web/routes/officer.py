@@ -7,7 +7,7 @@ import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from services.common.auth import Role
 from services.common.crypto import mask_national_id
@@ -187,7 +187,7 @@ async def providers(
         error = exc.friendly
     finally:
         await client.aclose()
-    return page(request, "officer_providers.html", session, rows=rows, error=error)
+    return page(request, "officer_providers.html", session, rows=rows, error=error, status=status)
 
 
 @router.post("/providers/{provider_id}/{action}", response_class=HTMLResponse)
@@ -213,15 +213,34 @@ async def provider_action(
         session.flash.append(("err", exc.friendly))
     finally:
         await client.aclose()
-    from fastapi.responses import RedirectResponse
-
     return RedirectResponse("/officer/providers", status_code=303)  # type: ignore[return-value]
 
 
+async def _recent_runs(web: Any, session: Session) -> list[dict[str, Any]]:
+    """The newest runs of the officer's region (to come back to one), or none if the
+    service cannot say."""
+    client = voucher_client(web, session)
+    try:
+        return await client.issuance_runs(session.region or "")
+    except ApiError:
+        return []
+    finally:
+        await client.aclose()
+
+
 @router.get("/issuance", response_class=HTMLResponse)
-async def issuance_form(request: Request, session: Session = OFFICER) -> HTMLResponse:
-    """Start an issuance run."""
-    return page(request, "officer_issuance.html", session, run=None, region=session.region or "")
+async def issuance_form(
+    request: Request, web: StateDep, session: Session = OFFICER
+) -> HTMLResponse:
+    """Start an issuance run; the region's recent runs with their progress."""
+    return page(
+        request,
+        "officer_issuance.html",
+        session,
+        run=None,
+        region=session.region or "",
+        runs=await _recent_runs(web, session),
+    )
 
 
 @router.post("/issuance", response_class=HTMLResponse)
@@ -232,8 +251,8 @@ async def issuance_start(
     program_code: Annotated[str, Form()] = "",
     period: Annotated[str, Form()] = "",
     region_code: Annotated[str, Form()] = "",
-) -> HTMLResponse:
-    """Start (or resume: the run issues nothing twice) and show issued/skipped/failed."""
+) -> Response:
+    """Start (or resume: the run issues nothing twice), then show the run's page."""
     _officer_only(session)
     error = None
     if program_code not in ("disability_subsidy", "meal_assistance", "nursing_subsidy"):
@@ -267,7 +286,16 @@ async def issuance_start(
         )
     finally:
         await client.aclose()
-    return page(request, "officer_issuance.html", session, run=run, region=region_code)
+    # post/redirect/get: the run's own page (progress, refreshed while it runs), which the
+    # officer can leave and find again under 最近的发放
+    session.flash.append(
+        (
+            "ok",
+            f"已发放 {run.get('issued', 0)} 张，跳过 {run.get('skipped', 0)} 张，"
+            f"失败 {run.get('failed', 0)} 张。再次发放同一月份不会重复发券。",
+        )
+    )
+    return RedirectResponse(f"/officer/issuance/{run['run_id']}", status_code=303)
 
 
 _RUN_ID = re.compile(r"^[\w-]{1,80}$")

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
+import time
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
@@ -13,6 +16,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.auth import Role
+from web.charts import fen_to_yuan
 from web.clients import ApiError
 from web.deps import (
     CsrfSession,
@@ -33,6 +37,41 @@ from web.sessions import Session
 router = APIRouter(prefix="/provider")
 STAFF = require_role(Role.provider_staff, Role.provider_admin)
 _TOKEN = re.compile(r"^[A-Za-z0-9_\-.~]{8,512}$")
+
+
+REDEEM_KEYS = uuid.UUID("6f1d2b7e-5a0c-4f3e-9d8a-2c4b1e7f9a30")
+
+
+_DIGITS = re.compile(r"^[0-9\s-]{12,40}$")
+
+
+def _typed(token: str) -> str:
+    """What the cashier entered: a scanned token as it is, or the short numeric code under
+    the QR with its spaces and dashes dropped (the voucher service resolves the digits)."""
+    token = token.strip()
+    if _DIGITS.match(token):
+        return re.sub(r"[\s-]", "", token)
+    return token
+
+
+def redeem_key(provider_id: str, token: str) -> str:
+    """The idempotency key of redeeming `token` at a provider: the same for every press,
+    retry, Back or reload with that code, so the voucher service answers a repeat with the
+    first redemption (never "already used", never a second charge)."""
+    return str(uuid.uuid5(REDEEM_KEYS, f"{provider_id}:{token}"))
+
+
+def token_seconds_left(token: str, now: float) -> int | None:
+    """Seconds until a phone's code expires (docs/voucher-redemption.md: base32 of version,
+    kind, person, expires u32 epoch seconds, ...); None for a printed card or a code that
+    does not read."""
+    try:
+        raw = base64.b32decode(token + "=" * (-len(token) % 8))
+    except (ValueError, binascii.Error):
+        return None
+    if len(raw) < 22 or raw[1] != 1:
+        return None
+    return max(0, int.from_bytes(raw[18:22], "big") - int(now))
 
 
 async def _services(request: Request, web: Any, session: Session) -> tuple[list, str | None]:
@@ -71,10 +110,11 @@ async def redeem_preview(
     db: DbSession,
     session: CsrfSession,
     token: Annotated[str, Form()] = "",
-) -> HTMLResponse:
+) -> Response:
     """Step 2: check what was entered against the price list and show the bill -- its
     lines, the total, the subsidy and the co-payment (the voucher service's preview) -- for
-    confirmation, with a fresh idempotency key so that pressing confirm twice redeems once."""
+    confirmation, with how long the code stays valid, and the code's idempotency key so
+    that pressing confirm twice (or Back and confirm again) redeems once."""
     if session.role not in (Role.provider_staff.value, Role.provider_admin.value):
         return page(
             request, "error.html", session, status_code=403, message="您的账号不能打开这个页面。"
@@ -82,7 +122,7 @@ async def redeem_preview(
     services, error = await _services(request, web, session)
     fields = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
     bill, problems = bills.read_form(fields, services)
-    token = token.strip()
+    token = _typed(token)
     if not _TOKEN.match(token):
         problems["token"] = "请扫描或输入老人出示的付款码。"
     form = {**fields, "token": token}
@@ -104,6 +144,10 @@ async def redeem_preview(
         try:
             preview = await client.preview(token, bill.items(), bill.total_fen)
         except ApiError as exc:
+            if exc.code == "TOKEN_USED":  # pressed Back and sent the bill again?
+                done = await _replayed(client, session, token, bill)
+                if done is not None:
+                    return done
             return page(
                 request,
                 "provider_redeem.html",
@@ -124,9 +168,34 @@ async def redeem_preview(
         form=form,
         bill=bill,
         gross_fen=bill.total_fen,
-        idempotency_key=str(uuid.uuid4()),
+        idempotency_key=redeem_key(session.provider_id or "", token),
         preview=preview,
+        seconds_left=token_seconds_left(token, time.time()),
     )
+
+
+async def _replayed(client: Any, session: Session, token: str, bill: Any) -> Response | None:
+    """The code was used: if it was used here for this very bill (same key, same body), the
+    voucher service answers that redemption again; show it instead of a refusal that
+    invites a second charge. Anything else (another bill, another provider): None."""
+    try:
+        result = await client.redeem(
+            token, bill.items(), bill.total_fen, redeem_key(session.provider_id or "", token)
+        )
+    except ApiError:
+        return None
+    session.flash.append(("ok", "这个付款码已经收过款了，下面是那一笔的结果，没有重复收费。"))
+    return _to_result(session, result)
+
+
+def _to_result(session: Session, result: dict[str, Any]) -> Response:
+    """Post/redirect/get: the result has its own address, so Back and reload show it again
+    and never send the payment a second time. The balance (not kept anywhere the result
+    page can read it) comes along once, as a message."""
+    session.flash.append(
+        ("ok", f"补贴券余额：{fen_to_yuan(int(result.get('balance_fen') or 0))} 元")
+    )
+    return RedirectResponse(f"/provider/redeemed/{result['id']}", status_code=303)
 
 
 @router.post("/redeem/confirm", response_class=HTMLResponse)
@@ -139,7 +208,7 @@ async def redeem_confirm(
     bill: Annotated[str, Form()] = "",
     gross_fen: Annotated[int, Form()] = 0,
     idempotency_key: Annotated[str, Form()] = "",
-) -> HTMLResponse:
+) -> Response:
     """Step 3: redeem the bill shown (its lines and the total the person agreed to) with the
     terminal's secret; show subsidy, co-payment and balance."""
     if session.role not in (Role.provider_staff.value, Role.provider_admin.value):
@@ -156,6 +225,7 @@ async def redeem_confirm(
             message="本账号没有绑定收款终端，请联系机构管理员。",
         )
     items = bills.decode(bill)
+    token = _typed(token)
     try:
         uuid.UUID(idempotency_key)
         if gross_fen <= 0 or not _TOKEN.match(token) or items is None:
@@ -182,8 +252,38 @@ async def redeem_confirm(
         )
     finally:
         await client.aclose()
+    return _to_result(session, result)
+
+
+@router.get("/redeemed/{redemption_id}", response_class=HTMLResponse)
+async def redeemed(
+    request: Request, redemption_id: str, web: StateDep, session: Session = STAFF
+) -> HTMLResponse:
+    """The result of a redemption at this provider (today's or yesterday's, Beijing time):
+    subsidy, co-payment and how the co-payment is taken. Reloading it changes nothing."""
+    result = None
+    if re.match(r"^[\w-]{1,64}$", redemption_id):
+        today = datetime.now(ZoneInfo(web.common.timezone)).date()
+        client = voucher_client(web, session)
+        try:
+            for day in (today, today - timedelta(days=1)):
+                rows = await client.provider_day(session.provider_id or "", day.isoformat())
+                result = next((r for r in rows if str(r.get("id")) == redemption_id), None)
+                if result is not None:
+                    break
+        except ApiError:
+            result = None
+        finally:
+            await client.aclose()
+    if result is None:
+        return page(request, "error.html", session, status_code=404, message="没有这笔交易。")
     return page(
-        request, "provider_result.html", session, result=result, error=None, gross_fen=gross_fen
+        request,
+        "provider_result.html",
+        session,
+        result=result,
+        error=None,
+        gross_fen=result.get("gross_fen"),
     )
 
 

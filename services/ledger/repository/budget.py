@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from services.ledger.models import Account, Commitment
-from services.ledger.service.chart import BUDGET_AVAILABLE
+from services.ledger.models import Account, Commitment, Entry, Posting
+from services.ledger.service.chart import BUDGET_AVAILABLE, BUDGET_EXPENDED
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +39,48 @@ async def budget_by_source(
         if found:
             return Available(region, found)
     return Available(None, {})
+
+
+@dataclass(frozen=True, slots=True)
+class Execution:
+    """How a program's budget at a region has been used, each a positive sum of fen."""
+
+    appropriated_fen: int
+    committed_fen: int
+    spent_fen: int
+    released_fen: int
+
+
+async def budget_execution(session: AsyncSession, program_code: str, region_code: str) -> Execution:
+    """Appropriated (credits to budget available by appropriations), committed (debits to it
+    by commitments), released (credits to it by expiries) and spent (the credit balance of
+    budget expended: redemptions net of voids, and cash benefits) for one budget region."""
+    kind_sums = (
+        select(col(Entry.kind), func.coalesce(func.sum(col(Posting.amount_fen)), 0))
+        .select_from(Posting)
+        .join(Entry, col(Entry.id) == col(Posting.entry_id))
+        .join(Account, col(Account.id) == col(Posting.account_id))
+        .where(
+            col(Account.code) == BUDGET_AVAILABLE,
+            col(Account.program_code) == program_code,
+            col(Account.region_code) == region_code,
+            col(Entry.kind).in_(("appropriation", "commitment", "expiry")),
+        )
+        .group_by(col(Entry.kind))
+    )
+    by_kind = {kind: int(total) for kind, total in (await session.execute(kind_sums)).all()}
+    expended = select(func.coalesce(func.sum(-col(Account.balance_fen)), 0)).where(
+        col(Account.code) == BUDGET_EXPENDED,
+        col(Account.program_code) == program_code,
+        col(Account.region_code) == region_code,
+    )
+    spent = int((await session.execute(expended)).scalar_one())
+    return Execution(
+        appropriated_fen=-by_kind.get("appropriation", 0),
+        committed_fen=by_kind.get("commitment", 0),
+        spent_fen=spent,
+        released_fen=-by_kind.get("expiry", 0),
+    )
 
 
 async def insert_commitment(session: AsyncSession, commitment: Commitment) -> None:

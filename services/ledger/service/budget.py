@@ -189,8 +189,17 @@ async def available(db: Database, program_code: str, region_code: str) -> Budget
     one, in total and by funding source (one snapshot)."""
     async with db.unit_of_work(isolation="REPEATABLE READ", readonly=True) as session:
         found = await repo.budget_by_source(session, program_code, ancestors(region_code))
+        used = (
+            await repo.budget_execution(session, program_code, found.region_code)
+            if found.region_code
+            else repo.Execution(0, 0, 0, 0)
+        )
     return BudgetRead(
         budget_region_code=found.region_code,
         available_fen=sum(found.by_source.values()),
         by_source=dict(sorted(found.by_source.items())),
+        appropriated_fen=used.appropriated_fen,
+        committed_fen=used.committed_fen,
+        spent_fen=used.spent_fen,
+        released_fen=used.released_fen,
     )

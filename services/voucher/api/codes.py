@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.auth import Principal, Role, require
-from services.common.db import SessionDep
+from services.common.db import DatabaseDep, SessionDep
 from services.common.ids import new_uuid
 from services.voucher.api.deps import RawPoolDep
 from services.voucher.errors import BeneficiaryNotActive
@@ -17,7 +17,7 @@ from services.voucher.repository import beneficiaries as beneficiaries_repo
 from services.voucher.repository import codes as repo
 from services.voucher.repository import redemption as hot_repo
 from services.voucher.schemas.codes import CardIssued, CodeRead, PublicKeyRead
-from services.voucher.service import beneficiaries, codes, qr
+from services.voucher.service import beneficiaries, codes, qr, short_codes
 
 router = APIRouter(tags=["codes"])
 
@@ -35,9 +35,12 @@ async def new_code(
     beneficiary_id: uuid.UUID,
     request: Request,
     pool: RawPoolDep,
+    db: DatabaseDep,
     principal: Principal = require(Role.beneficiary, Role.proxy),
 ) -> CodeRead:
-    """A fresh dynamic QR token for the person (about a minute, accepted once).
+    """A fresh dynamic QR token for the person (about a minute, accepted once), and the
+    same code as `short_code`, 12-18 digits to type when the QR cannot be scanned (bound to
+    the token, one-time with it; a terminal sends the digits as the `token`).
 
     Only the person or an authorised proxy may ask; a proxy needs both the token's scope and
     a live authorisation, so a revocation stops new codes at once. Show it with
@@ -59,7 +62,8 @@ async def new_code(
     settings = request.app.state.settings
     token = codes.issue_dynamic(settings.qr_private_key, beneficiary_id, settings.qr_ttl_s)
     assert token.expires_at is not None  # a dynamic code always expires
-    return CodeRead(token=token.text, expires_at=token.expires_at)
+    digits = await short_codes.issue(db, token.text, token.expires_at, settings.short_code_digits)
+    return CodeRead(token=token.text, expires_at=token.expires_at, short_code=digits)
 
 
 @router.post("/beneficiaries/{beneficiary_id}/cards", response_model=CardIssued, status_code=201)

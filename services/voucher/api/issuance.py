@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Header
+from fastapi import APIRouter, Header, Query
 
 from services.common.auth import Principal, Role, require
 from services.common.db import DatabaseDep, SessionDep
@@ -97,6 +97,21 @@ async def start_run(
         skipped=result.skipped,
         failed=result.failed,
     )
+
+
+@router.get("/issuance-runs", response_model=list[IssuanceRunRead])
+async def list_runs(
+    session: SessionDep,
+    region_code: Annotated[str, Query(max_length=12)],
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    principal: Principal = require(Role.civil_affairs, Role.finance, Role.auditor, Role.service),
+) -> list[IssuanceRunRead]:
+    """The newest runs in a region and the regions under it, with their progress, so that
+    whoever started one can leave the page and come back to it."""
+    region = check_region(region_code)
+    principal.ensure_region(region)
+    runs = await service.recent_runs(session, region, limit)
+    return [IssuanceRunRead.model_validate({**r.model_dump(), "run_id": str(r.id)}) for r in runs]
 
 
 @router.get("/issuance-runs/{run_id}", response_model=IssuanceRunRead)

@@ -36,7 +36,7 @@ from services.voucher.schemas.redemptions import (
     VoidCreate,
     VoidRead,
 )
-from services.voucher.service import beneficiaries, copay_refund, void_claim
+from services.voucher.service import beneficiaries, copay_refund, short_codes, void_claim
 from services.voucher.service import redemption_flow as flow
 from services.voucher.service.pricing import ItemAsked
 
@@ -81,9 +81,27 @@ def _bill_asked(body: RedemptionCreate | RedemptionPreviewCreate) -> flow.BillAs
     return flow.BillAsked.one(body.service_code, body.gross_fen, body.quantity or 1)
 
 
+async def _typed_code(request: Request, provider_id: str, token: str) -> str:
+    """A short numeric code typed in place of the QR token stands for its token
+    (service/short_codes.py: bound, one-time with it, rate-limited per provider); a QR token
+    is passed on as it is. Only typed digits cost a lookup."""
+    digits = short_codes.normalise(token)
+    if digits is None:
+        return token
+    settings = request.app.state.settings
+    return await short_codes.resolve(
+        request.app.state.db,
+        provider_id,
+        digits,
+        max_failures=settings.short_code_max_failures,
+        window_s=settings.short_code_window_s,
+    )
+
+
 async def _redeem(request: Request, body: RedemptionCreate, principal: Principal) -> Response:
     provider_id = _terminal_provider(principal)
     bill = _bill_asked(body)
+    body.token = await _typed_code(request, provider_id, body.token)
     result = await flow.redeem(
         request.app.state.db,
         request.app.state.directory,
@@ -198,6 +216,7 @@ async def preview_redemption(
     """
     provider_id = _terminal_provider(principal)
     bill = _bill_asked(body)
+    body.token = await _typed_code(request, provider_id, body.token)
     result = await flow.preview(
         db,
         directory,

@@ -1,4 +1,5 @@
-"""Printed cards: the PIN's hash and its failed attempts (SQLAlchemy on `Card`)."""
+"""Printed cards: the PIN's hash and its failed attempts (SQLAlchemy on `Card`); the short
+numeric codes and their guard (`ShortCode`, `ShortCodeGuard`)."""
 
 from __future__ import annotations
 
@@ -6,11 +7,12 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import case, func, insert, select, update
+from sqlalchemy import case, delete, func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from services.voucher.models import Card
+from services.voucher.models import Card, ShortCode, ShortCodeGuard
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,3 +89,69 @@ async def insert_card(
             created_by=created_by,
         )
     )
+
+
+# --- short numeric codes (service/short_codes.py) --------------------------------------------
+
+
+async def insert_short_code(
+    session: AsyncSession, code_hash: bytes, token: str, expires_at: datetime
+) -> bool:
+    """Keep a new short code; False when those digits are already taken (draw again)."""
+    stmt = (
+        pg_insert(ShortCode)
+        .values(code_hash=code_hash, token=token, expires_at=expires_at)
+        .on_conflict_do_nothing(index_elements=[col(ShortCode.code_hash)])
+        .returning(col(ShortCode.code_hash))
+    )
+    return (await session.execute(stmt)).first() is not None
+
+
+async def short_code_token(session: AsyncSession, code_hash: bytes) -> str | None:
+    """The token the digits stand for (expired or not: the redemption says which)."""
+    return await session.scalar(
+        select(col(ShortCode.token)).where(col(ShortCode.code_hash) == code_hash)
+    )
+
+
+async def short_code_failures(
+    session: AsyncSession, provider_id: str, window_from: datetime
+) -> int:
+    """Wrong short codes typed at the provider in the window that is still open."""
+    failures = await session.scalar(
+        select(col(ShortCodeGuard.failures)).where(
+            col(ShortCodeGuard.provider_id) == provider_id,
+            col(ShortCodeGuard.window_start) > window_from,
+        )
+    )
+    return int(failures or 0)
+
+
+async def record_short_code_failure(
+    session: AsyncSession, provider_id: str, now: datetime, window_from: datetime
+) -> int:
+    """Count one wrong short code at the provider, atomically (a window that has ended
+    starts again at one); the count in the window after it."""
+    stale = col(ShortCodeGuard.window_start) <= window_from
+    stmt = (
+        pg_insert(ShortCodeGuard)
+        .values(provider_id=provider_id, window_start=now, failures=1)
+        .on_conflict_do_update(
+            index_elements=[col(ShortCodeGuard.provider_id)],
+            set_={
+                "failures": case((stale, 1), else_=col(ShortCodeGuard.failures) + 1),
+                "window_start": case((stale, now), else_=col(ShortCodeGuard.window_start)),
+            },
+        )
+        .returning(col(ShortCodeGuard.failures))
+    )
+    return int((await session.execute(stmt)).scalar_one())
+
+
+async def purge_short_codes(session: AsyncSession, before: datetime) -> int:
+    result = await session.execute(
+        delete(ShortCode)
+        .where(col(ShortCode.expires_at) < before)
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0) or 0)

@@ -91,6 +91,17 @@ async def insert_run(
     )
 
 
+async def recent_runs(session: AsyncSession, region_prefix: str, limit: int) -> list[IssuanceRun]:
+    """The newest runs whose region lies under `region_prefix` (a significant prefix)."""
+    stmt = (
+        select(IssuanceRun)
+        .where(col(IssuanceRun.region_code).startswith(region_prefix))
+        .order_by(col(IssuanceRun.created_at).desc(), col(IssuanceRun.id))
+        .limit(limit)
+    )
+    return list((await session.scalars(stmt)).all())
+
+
 async def get_run(session: AsyncSession, run_id: uuid.UUID) -> IssuanceRun | None:
     return await session.scalar(
         select(IssuanceRun)

@@ -10,6 +10,9 @@ from pydantic import BaseModel
 class CodeRead(BaseModel):
     token: str
     expires_at: datetime
+    # The same code as 12-18 digits, to type when the QR cannot be scanned (one-time, bound
+    # to `token`, expires with it; service/short_codes.py).
+    short_code: str | None = None
 
 
 class CardIssued(BaseModel):

@@ -380,6 +380,12 @@ async def find_run(session: AsyncSession, run_id: uuid.UUID) -> IssuanceRun | No
     return await repo.get_run(session, run_id)
 
 
+async def recent_runs(session: AsyncSession, region_code: str, limit: int) -> list[IssuanceRun]:
+    """The newest runs in a region and the regions under it (officers come back to a run
+    they left, or see one another officer started)."""
+    return await repo.recent_runs(session, significant_prefix(region_code), limit)
+
+
 async def get_run(session: AsyncSession, run_id: uuid.UUID) -> IssuanceRun:
     run = await repo.get_run(session, run_id)
     if run is None:

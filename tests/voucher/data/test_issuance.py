@@ -480,3 +480,34 @@ async def test_vouchers_carry_the_spend_area_of_their_programs_scope(env):
         ("meal_assistance", "450103"),
         ("meal_assistance", "450103"),
     ]
+
+
+async def test_recent_runs_are_listed_in_scope_newest_first(env, tokens):
+    """Officers come back to a run they left: the region's runs with their progress; another
+    city's officer sees none of them and cannot ask for them; a person cannot list runs."""
+    await enrol_many(env, 2)
+    await env.appropriate(10_000_000)
+    first = (await run(env)).json()
+    second = (await run(env, program="meal_assistance")).json()
+    r = await env.v.get("/v1/issuance-runs", headers=env.officer, params={"region_code": CITY})
+    assert r.status_code == 200, r.text
+    listed = [x for x in r.json() if x["trigger"] == "run"]
+    assert [x["run_id"] for x in listed][:2] == [second["run_id"], first["run_id"]]
+    assert listed[1]["issued"] == first["issued"] and listed[1]["status"] == "completed"
+    # a district under the city: its runs only (none were started for the district itself)
+    r = await env.v.get("/v1/issuance-runs", headers=env.officer, params={"region_code": DISTRICT})
+    assert r.status_code == 200 and all(x["region_code"].startswith(DISTRICT) for x in r.json())
+    r = await env.v.get(
+        "/v1/issuance-runs", headers=env.other_officer, params={"region_code": OTHER_CITY}
+    )
+    assert r.status_code == 200
+    assert not {x["run_id"] for x in r.json()} & {first["run_id"], second["run_id"]}
+    r = await env.v.get(
+        "/v1/issuance-runs", headers=env.other_officer, params={"region_code": CITY}
+    )
+    assert r.status_code == 403 and r.json()["error"]["code"] == "OUT_OF_SCOPE"
+    person_headers = tokens.headers("beneficiary", sub="p", beneficiary_ids=(str(uuid.uuid4()),))
+    r = await env.v.get("/v1/issuance-runs", headers=person_headers, params={"region_code": CITY})
+    assert r.status_code == 403
+    r = await env.v.get("/v1/issuance-runs", headers=env.officer, params={"region_code": "x"})
+    assert r.status_code == 422
