@@ -245,12 +245,19 @@ class TrialBalanceRead(BaseModel):
 
 
 class PostingRead(BaseModel):
+    """A posting line: every column the hash covers (docs/ledger.md, "The canonical form"),
+    plus the account's chart code and name (not hashed)."""
+
+    entry_id: str
     line: int
     account_id: str
     account: str
     account_name: str
     amount_fen: int
     currency: str
+    seq: int
+    posted_at: str
+    period: str
     program_code: str | None
     region_code: str | None
     funding_source: str | None
@@ -260,7 +267,11 @@ class PostingRead(BaseModel):
 
 
 class EntryRead(BaseModel):
+    """A journal entry: every column the hash covers (docs/ledger.md, "The canonical form"),
+    its `prev_hash` and `hash` (hex), and its postings in line order."""
+
     id: str
+    book: str
     seq: int
     kind: str
     posted_at: str
@@ -272,9 +283,11 @@ class EntryRead(BaseModel):
     voucher_id: str | None
     ref: str | None
     event_id: str | None
+    idempotency_key: str
     reverses_entry_id: str | None
     memo: str | None
     created_by: str
+    prev_hash: str
     hash: str
     postings: list[PostingRead]
 
@@ -335,6 +348,36 @@ class ChainVerifyRead(BaseModel):
     first_bad_entry: BadEntry | None = None
     reason: str | None = None
     accounts: list[str] | None = None
+
+
+class CheckpointRecord(BaseModel):
+    """One line of the checkpoint file, exactly as signed (fields that do not apply are
+    absent, never null): a `checkpoint` of the head, or a `key_rotation` hand-over signed by
+    the old key naming `new_key`. `signature` covers the record without itself."""
+
+    type: Literal["checkpoint", "key_rotation"]
+    book: str | None = None
+    seq: int | None = None
+    hash: str | None = None
+    head_posted_at: str | None = None
+    reason: str | None = None
+    new_key: str | None = None
+    signed_at: str
+    key: str
+    signature: str
+
+
+class CheckpointsRead(BaseModel):
+    public_key: str
+    fingerprint: str
+    checkpoints: list[CheckpointRecord]
+
+
+class PublicKeyRead(BaseModel):
+    algorithm: Literal["Ed25519"]
+    public_key: str
+    public_key_pem: str
+    fingerprint: str
 
 
 class EventCountRead(BaseModel):

@@ -12,6 +12,7 @@ from collections import defaultdict
 from collections.abc import Mapping
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -33,12 +34,17 @@ from services.ledger.schemas import (
 )
 from services.ledger.service.chart import CHART
 
+TZ = ZoneInfo("Asia/Shanghai")
 ENTRY_DIMENSIONS = ("provider_id", "beneficiary_id", "voucher_id")
 STATEMENT_MAX_LINES = 10_000
 
 
 def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
+    """A time as answered: Beijing time with its offset and always six decimals
+    (`2026-11-05T09:30:00.000000+08:00`); the hash writes the same instant in UTC."""
+    if value is None:
+        return None
+    return value.astimezone(TZ).isoformat(timespec="microseconds")
 
 
 def _snapshot(db: Database) -> AbstractAsyncContextManager[AsyncSession]:
@@ -76,7 +82,7 @@ async def trial_balance(
     debit = sum(a.debit_fen for a in accounts)
     credit = sum(a.credit_fen for a in accounts)
     return TrialBalanceRead(
-        as_of=as_of.isoformat(),
+        as_of=_iso(as_of) or "",
         accounts=accounts,
         total_debit_fen=debit,
         total_credit_fen=credit,
@@ -164,12 +170,16 @@ def _entries_read(rows: list[Entry], postings: list[PostingLine]) -> list[EntryR
         p = line.posting
         by_entry[p.entry_id].append(
             PostingRead(
+                entry_id=str(p.entry_id),
                 line=p.line,
                 account_id=str(p.account_id),
                 account=line.account_code,
                 account_name=line.account_name,
                 amount_fen=p.amount_fen,
                 currency=p.currency.strip(),
+                seq=p.seq,
+                posted_at=_iso(p.posted_at) or "",
+                period=p.period.strip(),
                 program_code=p.program_code,
                 region_code=p.region_code,
                 funding_source=p.funding_source,
@@ -181,9 +191,10 @@ def _entries_read(rows: list[Entry], postings: list[PostingLine]) -> list[EntryR
     return [
         EntryRead(
             id=str(e.id),
+            book=e.book,
             seq=e.seq,
             kind=e.kind,
-            posted_at=e.posted_at.isoformat(),
+            posted_at=_iso(e.posted_at) or "",
             period=e.period.strip(),
             program_code=e.program_code,
             region_code=e.region_code,
@@ -192,9 +203,11 @@ def _entries_read(rows: list[Entry], postings: list[PostingLine]) -> list[EntryR
             voucher_id=e.voucher_id,
             ref=e.ref,
             event_id=str(e.event_id) if e.event_id else None,
+            idempotency_key=e.idempotency_key,
             reverses_entry_id=str(e.reverses_entry_id) if e.reverses_entry_id else None,
             memo=e.memo,
             created_by=e.created_by,
+            prev_hash=bytes(e.prev_hash).hex(),
             hash=bytes(e.hash).hex(),
             postings=by_entry.get(e.id, []),
         )
@@ -226,7 +239,7 @@ async def statement(
                 kind=r.kind,
                 ref=r.ref,
                 memo=r.memo,
-                posted_at=r.posted_at.isoformat(),
+                posted_at=_iso(r.posted_at) or "",
                 amount_fen=r.amount_fen,
                 balance_fen=running,
                 provider_id=r.provider_id,

@@ -321,6 +321,19 @@ def copay(
     )
 
 
+# Entries a finance officer makes by hand; every other kind is made from another service's
+# event or process (redemption, redemption_void, expiry, cash_benefit, copay_*, commitment,
+# settlement_payment, benefit_payment) and changes only through that service.
+MANUAL_KINDS = frozenset({"appropriation", "reversal"})
+
+
+def reversible_by_hand(kind: str) -> bool:
+    """Only manual entries may be reversed by a reversal typed into the ledger; an entry made
+    from another service's event is corrected through that service (a void, a recovery), so
+    the ledger and that service never disagree about it (docs/ledger.md, "Corrections")."""
+    return kind in MANUAL_KINDS
+
+
 def reversal(
     original: EntryPlan,
     *,

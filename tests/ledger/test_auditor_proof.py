@@ -1,0 +1,372 @@
+"""The auditor's independent proof (issue 21): an export made through the API carries every
+field the hash covers, and the standalone verifier (audit/verify_ledger.py, run as a
+separate process, standard library only for the chain) recomputes the chain from it."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from services.common.keys import ed25519_pair
+from services.ledger.config import LedgerSettings
+from services.ledger.service import checkpoints, hashing
+from tests.conftest import running
+from tests.fixtures.voucher_programs import ledger_app
+from tests.ledger.conftest import Ledger, redemption, void
+
+VERIFIER = Path(__file__).resolve().parents[2] / "audit" / "verify_ledger.py"
+
+
+def run_verifier(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(VERIFIER), *args], capture_output=True, text=True, timeout=60
+    )
+
+
+async def export(ledger, **params: Any) -> list[dict[str, Any]]:
+    """Every entry, page by page, as an auditor's script would fetch them."""
+    out: list[dict[str, Any]] = []
+    cursor = None
+    while True:
+        q = {"limit": 3, **params, **({"cursor": cursor} if cursor else {})}
+        r = await ledger.c.get("/v1/entries", headers=ledger.auditor, params=q)
+        assert r.status_code == 200, r.text
+        page = r.json()
+        out.extend(page["entries"])
+        cursor = page["next_cursor"]
+        if cursor is None:
+            return out
+
+
+async def book(ledger) -> None:
+    r = await ledger.c.post(
+        "/v1/appropriations",
+        headers=ledger.finance,
+        json={
+            "idempotency_key": "appr:auditor-1",
+            "program_code": "disability_subsidy",
+            "region_code": "450100",
+            "by_source": {"central": 950_000, "regional": 50_000},
+            "memo": '2026年预算 "拨款" \\ 第一批',
+        },
+    )
+    assert r.status_code == 201, r.text
+    assert (await ledger.commit(100_000)).status_code == 201
+    reds = [redemption(1000 + i) for i in range(4)]
+    await ledger.events([*reds, void(reds[1])])
+
+
+async def test_the_export_carries_every_hashed_field(ledger):
+    await book(ledger)
+    entries = await export(ledger)
+    assert [e["seq"] for e in entries] == list(range(1, 8))
+    for e in entries:
+        assert set(hashing.ENTRY_FIELDS) | {"prev_hash", "hash"} <= set(e)
+        for p in e["postings"]:
+            assert set(hashing.POSTING_FIELDS) | {"entry_id"} <= set(p)
+            assert p["entry_id"] == e["id"] and p["seq"] == e["seq"]
+        assert e["posted_at"].endswith("+08:00")
+    assert entries[0]["prev_hash"] == "00" * 32
+    one = await ledger.c.get(f"/v1/entries/{entries[2]['id']}", headers=ledger.auditor)
+    assert one.json() == entries[2]
+
+
+async def test_the_verifier_recomputes_the_chain_from_an_api_export(ledger, tmp_path):
+    await book(ledger)
+    entries = await export(ledger)
+    f = tmp_path / "export.json"
+    f.write_text(json.dumps({"entries": entries}, ensure_ascii=False), encoding="utf-8")
+    ok = run_verifier(str(f))
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert f"head seq 7 hash {entries[-1]['hash']}" in ok.stdout
+
+    # one amount altered in the file: the verifier names that entry
+    entries[4]["postings"][0]["amount_fen"] += 1
+    f.write_text(json.dumps({"entries": entries}, ensure_ascii=False), encoding="utf-8")
+    bad = run_verifier(str(f))
+    assert bad.returncode == 1
+    assert f"entry {entries[4]['id']} (seq 5)" in bad.stdout
+
+
+async def test_the_verifier_reads_pages_as_json_lines(ledger, tmp_path):
+    await book(ledger)
+    entries = await export(ledger)
+    f = tmp_path / "export.jsonl"
+    f.write_text("\n".join(json.dumps(e, ensure_ascii=False) for e in entries), encoding="utf-8")
+    assert run_verifier(str(f)).returncode == 0
+    entries[0]["memo"] = "2026年预算"
+    f.write_text("\n".join(json.dumps(e, ensure_ascii=False) for e in entries), encoding="utf-8")
+    bad = run_verifier(str(f))
+    assert bad.returncode == 1 and f"entry {entries[0]['id']} (seq 1)" in bad.stdout
+
+
+def _verifier_module() -> Any:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("verify_ledger", VERIFIER)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_worked_example_in_the_docs_hashes_as_stated():
+    """docs/ledger.md's example (a real entry, tests/ledger/canonical_example.json): its
+    canonical bytes are the ones printed there and hash to the stated value, by the verifier's
+    rules and by the service's own (service/hashing.py)."""
+    root = Path(__file__).resolve().parents[2]
+    e = json.loads((Path(__file__).parent / "canonical_example.json").read_text("utf-8"))
+    doc = (root / "docs" / "ledger.md").read_text("utf-8")
+    printed = doc.split("`C` is these 1,542 bytes (one line):\n\n```\n")[1].split("\n```")[0]
+    v = _verifier_module()
+    c = v.canonical(e)
+    assert c == printed.encode() and len(c) == 1542
+    assert hashlib.sha256(bytes(32) + c).hexdigest() == e["hash"] and e["hash"] in doc
+    from datetime import datetime
+
+    rows = dict(e, posted_at=datetime.fromisoformat(e["posted_at"]))
+    postings = [
+        dict(p, account_id=int(p["account_id"]), posted_at=rows["posted_at"]) for p in e["postings"]
+    ]
+    assert hashing.canonical(rows, postings) == c
+
+
+async def test_entries_made_from_another_services_events_cannot_be_reversed_by_hand(ledger):
+    await book(ledger)
+    reds = [redemption(700)]
+    await ledger.events([*reds, void(reds[0])])
+    for kind in ("redemption", "redemption_void", "commitment"):
+        entry_id = await ledger.fetchval(
+            "SELECT id::text FROM entry WHERE kind = $1 ORDER BY seq LIMIT 1", kind
+        )
+        before = await ledger.snapshot()
+        r = await ledger.c.post(
+            f"/v1/entries/{entry_id}/reverse",
+            headers=ledger.checker,
+            json={"idempotency_key": f"rev-{kind}", "reason": "不应允许"},
+        )
+        assert r.status_code == 422, r.text
+        assert r.json()["error"] == {
+            "code": "ENTRY_NOT_REVERSIBLE",
+            "message": r.json()["error"]["message"],
+            "field": "entry_id",
+        }
+        after = await ledger.snapshot()
+        assert {k: v for k, v in after.items() if k != "keys"} == {
+            k: v for k, v in before.items() if k != "keys"
+        }
+
+
+async def test_a_manual_entry_is_reversed_by_another_officer_only(ledger):
+    appr = (await ledger.appropriate({"central": 1_000})).json()["entry_id"]
+    url = f"/v1/entries/{appr}/reverse"
+    before = await ledger.snapshot()
+    own = await ledger.c.post(
+        url, headers=ledger.finance, json={"idempotency_key": "rev-own", "reason": "录错"}
+    )
+    assert own.status_code == 403 and own.json()["error"]["code"] == "REVERSAL_BY_MAKER"
+    assert await ledger.snapshot() == before
+    other = await ledger.c.post(
+        url, headers=ledger.checker, json={"idempotency_key": "rev-own", "reason": "录错"}
+    )
+    assert other.status_code == 201, other.text
+
+
+# --- signed checkpoints outside the database -------------------------------------------------
+
+
+def _plain_row(row: Any) -> dict[str, Any]:
+    d = dict(row)
+    for k in ("currency", "period"):
+        if isinstance(d.get(k), str):
+            d[k] = d[k].strip()
+    return d
+
+
+async def rewrite_consistently(ledger, seq: int, delta: int) -> None:
+    """What a superuser could do inside the database: move `delta` fen between the first two
+    postings of entry `seq` (still balanced), fix the balances, recompute every hash from
+    there on and move the head: the service's own check finds nothing wrong."""
+    conn = await ledger.owner()
+    try:
+        await conn.execute("SET session_replication_role = replica")  # triggers off
+        async with conn.transaction():
+            target = await conn.fetchval("SELECT id FROM entry WHERE seq = $1", seq)
+            for line, d in ((1, delta), (2, -delta)):
+                account = await conn.fetchval(
+                    "UPDATE posting SET amount_fen = amount_fen + $3 "
+                    "WHERE entry_id = $1 AND line = $2 RETURNING account_id",
+                    target,
+                    line,
+                    d,
+                )
+                await conn.execute(
+                    "UPDATE account SET balance_fen = balance_fen + $2 WHERE id = $1", account, d
+                )
+            prev = bytes(await conn.fetchval("SELECT hash FROM entry WHERE seq = $1", seq - 1))
+            for row in await conn.fetch("SELECT * FROM entry WHERE seq >= $1 ORDER BY seq", seq):
+                lines = await conn.fetch(
+                    "SELECT * FROM posting WHERE entry_id = $1 ORDER BY line", row["id"]
+                )
+                h = hashing.entry_hash(prev, _plain_row(row), [_plain_row(p) for p in lines])
+                await conn.execute(
+                    "UPDATE entry SET prev_hash = $2, hash = $3 WHERE id = $1", row["id"], prev, h
+                )
+                prev = h
+            await conn.execute("UPDATE book_head SET last_hash = $1", prev)
+    finally:
+        await conn.close()
+
+
+@pytest.fixture
+async def signing(make_db, tokens, tmp_path):
+    """A ledger that signs its head every 50 ms into tmp_path/checkpoints.jsonl."""
+    sdb = await make_db("ledger")
+    settings = LedgerSettings(
+        database_url=sdb.app_url,
+        pool_size=4,
+        checkpoint_file=tmp_path / "checkpoints.jsonl",
+        checkpoint_interval_s=0.05,
+    )
+    app = ledger_app(settings)
+    async with running(app) as client:
+        lg = Ledger(client, sdb, tokens)
+        lg.app = app
+        yield lg, settings
+
+
+async def _signed_up_to(settings, seq: int) -> None:
+    for _ in range(400):
+        if any(r.get("seq") == seq for r in checkpoints.read_records(settings)):
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"no checkpoint of seq {seq}")
+
+
+async def test_checkpoints_catch_a_consistent_rewrite_inside_the_database(signing, tmp_path):
+    ledger, settings = signing
+    await book(ledger)
+    await _signed_up_to(settings, 7)
+    await ledger.events([redemption(500 + i) for i in range(3)])
+    await _signed_up_to(settings, 10)
+    path = settings.checkpoint_file
+    assert oct(path.stat().st_mode & 0o777) == "0o600"
+    records = checkpoints.read_records(settings)
+    assert [r["seq"] for r in records] == sorted({r["seq"] for r in records})  # only moves
+
+    await rewrite_consistently(ledger, 8, 100)
+    assert (await ledger.verify())["ok"]  # the database's own check is fooled
+
+    export_file = tmp_path / "export.json"
+    entries = await export(ledger)
+    export_file.write_text(json.dumps({"entries": entries}), encoding="utf-8")
+    assert run_verifier(str(export_file)).returncode == 0  # the rewritten chain is consistent
+
+    r = await ledger.c.get(
+        "/v1/chain/checkpoints", headers=ledger.auditor, params={"format": "jsonl"}
+    )
+    assert r.status_code == 200
+    cp_file = tmp_path / "from_api.jsonl"
+    cp_file.write_bytes(r.content)
+    key = (await ledger.c.get("/v1/chain/public-key", headers=ledger.auditor)).json()
+    caught = run_verifier(
+        str(export_file), "--checkpoints", str(cp_file), "--trust", key["public_key"]
+    )
+    assert caught.returncode == 1, caught.stdout
+    assert "agrees up to seq 7" in caught.stdout
+    assert f"entry {entries[7]['id']} (seq 8)" in caught.stdout
+    # the auditor's own copy (the file) says the same
+    again = run_verifier(str(export_file), "--checkpoints", str(path))
+    assert again.returncode == 1 and "(seq 8)" in again.stdout
+
+
+async def test_checkpoints_agree_with_an_honest_export(signing, tmp_path):
+    ledger, settings = signing
+    await book(ledger)
+    await _signed_up_to(settings, 7)
+    export_file = tmp_path / "export.json"
+    export_file.write_text(json.dumps({"entries": await export(ledger)}), encoding="utf-8")
+    key = (await ledger.c.get("/v1/chain/public-key", headers=ledger.auditor)).json()
+    ok = run_verifier(
+        str(export_file),
+        "--checkpoints",
+        str(settings.checkpoint_file),
+        "--trust",
+        key["public_key"],
+    )
+    assert ok.returncode == 0, ok.stdout
+    page = (await ledger.c.get("/v1/chain/checkpoints", headers=ledger.auditor)).json()
+    assert page["public_key"] == key["public_key"]
+    assert page["checkpoints"][0]["seq"] == 7 and page["checkpoints"][0]["type"] == "checkpoint"
+
+
+async def test_a_period_close_signs_the_head_and_keys_rotate_by_hand_over(ledger, tmp_path):
+    await book(ledger)
+    settings = ledger.app.state.settings
+    r = await ledger.c.post(
+        "/v1/periods/2026-10/close", headers=ledger.finance, json={"idempotency_key": "close-10"}
+    )
+    assert r.status_code == 200, r.text
+    (first,) = checkpoints.read_records(settings)
+    assert first["reason"] == "period_close:2026-10" and first["seq"] == 7
+
+    # a new key, handed over by the old one
+    new_key, _ = ed25519_pair()
+    rotated = settings.model_copy(
+        update={
+            "checkpoint_private_key": new_key,
+            "checkpoint_previous_private_key": settings.checkpoint_private_key,
+        }
+    )
+    await ledger.events([redemption(300)])
+    written = await checkpoints.write_checkpoint(ledger.app.state.db, rotated, "interval")
+    assert [w["type"] for w in written] == ["key_rotation", "checkpoint"]
+    assert written[0]["key"] == checkpoints.public_hex(settings.checkpoint_private_key)
+    assert written[0]["new_key"] == written[1]["key"] == checkpoints.public_hex(new_key)
+
+    export_file = tmp_path / "export.json"
+    export_file.write_text(json.dumps({"entries": await export(ledger)}), encoding="utf-8")
+    old_public = checkpoints.public_hex(settings.checkpoint_private_key)
+    cp = str(settings.checkpoint_file)
+    ok = run_verifier(str(export_file), "--checkpoints", cp, "--trust", old_public)
+    assert ok.returncode == 0, ok.stdout
+
+    # a key nobody handed over to writes nothing
+    stranger, _ = ed25519_pair()
+    before = settings.checkpoint_file.read_bytes()
+    with pytest.raises(checkpoints.KeyNotHandedOver):
+        await checkpoints.write_checkpoint(
+            ledger.app.state.db,
+            settings.model_copy(update={"checkpoint_private_key": stranger}),
+            "interval",
+        )
+    assert settings.checkpoint_file.read_bytes() == before
+    # and a record forged with such a key is refused by the verifier
+    forged = checkpoints.sign(
+        {"type": "checkpoint", "book": "main", "seq": 8, "hash": "00" * 32, "signed_at": "x"},
+        stranger,
+    )
+    with settings.checkpoint_file.open("a", encoding="utf-8") as f:
+        f.write(json.dumps(forged) + "\n")
+    bad = run_verifier(str(export_file), "--checkpoints", cp, "--trust", old_public)
+    assert bad.returncode == 1 and "untrusted key" in bad.stdout
+
+
+async def test_checkpoints_are_for_province_wide_auditors(ledger):
+    for headers in (
+        ledger.finance,
+        ledger.service,
+        ledger.tokens.headers("auditor", region="450100"),
+    ):
+        r = await ledger.c.get("/v1/chain/checkpoints", headers=headers)
+        assert r.status_code == 403, r.text
+    r = await ledger.c.get("/v1/chain/public-key", headers=ledger.tokens.headers("beneficiary"))
+    assert r.status_code == 403
+    assert (await ledger.c.get("/v1/chain/checkpoints")).status_code == 401
