@@ -118,7 +118,7 @@ def plan_records(
     out: list[dict[str, Any]] = []
     signer, current = last_signer(existing), public_hex(key_pem)
     if signer is not None and signer != current:
-        if previous_key_pem is None or public_hex(previous_key_pem) != signer:
+        if not previous_key_pem or public_hex(previous_key_pem) != signer:
             raise KeyNotHandedOver(
                 f"the checkpoint file was last signed by key {fingerprint(signer)}; set the "
                 "previous key to hand over to the new one"
