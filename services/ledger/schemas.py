@@ -293,6 +293,7 @@ class EntryRead(BaseModel):
 
 
 class EntryPage(BaseModel):
+    as_of: str
     entries: list[EntryRead]
     next_cursor: str | None
 
@@ -326,6 +327,7 @@ class StatementRead(BaseModel):
     normal_sign: int
     from_: str | None = Field(alias="from")
     to: str | None
+    as_of: str
     opening_balance_fen: int
     closing_balance_fen: int
     lines: list[StatementLine]

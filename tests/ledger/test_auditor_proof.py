@@ -370,3 +370,43 @@ async def test_checkpoints_are_for_province_wide_auditors(ledger):
     r = await ledger.c.get("/v1/chain/public-key", headers=ledger.tokens.headers("beneficiary"))
     assert r.status_code == 403
     assert (await ledger.c.get("/v1/chain/checkpoints")).status_code == 401
+
+
+# --- one moment for every read ---------------------------------------------------------------
+
+
+async def test_one_as_of_gives_pages_a_trial_balance_and_statements_of_one_moment(ledger):
+    await book(ledger)
+    tb = (await ledger.c.get("/v1/trial-balance", headers=ledger.auditor)).json()
+    moment = tb["as_of"]
+    assert moment.endswith("+08:00")
+    await ledger.events([redemption(900 + i) for i in range(3)])  # after the moment
+
+    first = (await ledger.c.get("/v1/entries", headers=ledger.auditor)).json()
+    assert len(first["entries"]) == 10 and first["as_of"].endswith("+08:00")
+    entries = await export(ledger, as_of=moment)
+    assert [e["seq"] for e in entries] == list(range(1, 8))
+    totals: dict[str, int] = {}
+    for e in entries:
+        for p in e["postings"]:
+            totals[p["account_id"]] = totals.get(p["account_id"], 0) + p["amount_fen"]
+    assert totals == {a["account_id"]: a["balance_fen"] for a in tb["accounts"]}
+    again = (
+        await ledger.c.get("/v1/trial-balance", headers=ledger.auditor, params={"as_of": moment})
+    ).json()
+    assert again["accounts"] == tb["accounts"]
+    payable = next(a for a in tb["accounts"] if a["code"] == "2201")
+    st = (
+        await ledger.c.get(
+            f"/v1/accounts/{payable['account_id']}/statement",
+            headers=ledger.auditor,
+            params={"as_of": moment},
+        )
+    ).json()
+    assert st["closing_balance_fen"] == payable["balance_fen"] and st["as_of"] == moment
+    now = (
+        await ledger.c.get(
+            f"/v1/accounts/{payable['account_id']}/statement", headers=ledger.auditor
+        )
+    ).json()
+    assert now["closing_balance_fen"] != payable["balance_fen"]

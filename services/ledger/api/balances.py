@@ -42,11 +42,12 @@ async def get_statement(
     db: DatabaseDep,
     from_: From = None,
     to: To = None,
+    as_of: AsOf = None,
     p: Principal = FINANCE_AUDITOR,
 ) -> StatementRead:
-    """An account's statement: opening balance at `from`, each posting to `to` with the
-    running balance, and the closing balance."""
+    """An account's statement: opening balance at `from`, each posting to `to` (at most
+    `as_of`, default now) with the running balance, and the closing balance."""
     scope(p)
     acct = await audit.load_account(db, account_id)
     p.ensure_region(acct.region_code)
-    return await audit.statement(db, acct, aware(from_), aware(to))
+    return await audit.statement(db, acct, aware(from_), aware(to), aware(as_of))

@@ -15,6 +15,7 @@ from services.ledger.api.deps import (
     FINANCE_AUDITOR,
     FINANCE_ONLY,
     MAX_ID,
+    AsOf,
     From,
     RegionQuery,
     To,
@@ -44,13 +45,17 @@ async def get_entries(
     period: Annotated[str | None, Query(pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$")] = None,
     from_: From = None,
     to: To = None,
+    as_of: AsOf = None,
     cursor: Annotated[str | None, Query(pattern=r"^[0-9]{1,18}$")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     p: Principal = FINANCE_AUDITOR,
 ) -> EntryPage:
     """Journal entries with their postings, filtered by account and every dimension, in
-    sequence order, keyset-paginated by `cursor`, from one snapshot. A combination that can
-    only be empty by construction is refused with 422 FILTER_NOT_SUPPORTED."""
+    sequence order, keyset-paginated by `cursor`, from one snapshot. `as_of` (default: now)
+    keeps only entries posted at or before it and is answered back: pass the same `as_of`
+    with every `cursor` (and to the trial balance) and the pages describe one moment. A
+    combination that can only be empty by construction is refused with 422
+    FILTER_NOT_SUPPORTED."""
     prefix = asked(p, region_code)
     acct = None
     if account is not None:
@@ -74,6 +79,7 @@ async def get_entries(
         period=period,
         start=aware(from_),
         end=aware(to),
+        as_of=aware(as_of),
         after_seq=int(cursor or 0),
         limit=limit,
     )

@@ -11,6 +11,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Mapping
 from contextlib import AbstractAsyncContextManager
+from dataclasses import replace
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -109,6 +110,7 @@ async def entries(
     end: datetime | None,
     after_seq: int,
     limit: int,
+    as_of: datetime | None = None,
 ) -> EntryPage:
     """Entries having a posting that matches every filter, in seq order (keyset pages).
 
@@ -145,11 +147,15 @@ async def entries(
         end=end,
     )
     async with _snapshot(db) as session:
+        if as_of is None:
+            as_of = await repo.now(session)
+        match = replace(match, end=as_of if end is None else min(end, as_of))
         seqs = await repo.entry_seqs(session, match, after_seq, limit + 1)
         more = len(seqs) > limit
         seqs = seqs[:limit]
         entry_rows, posting_rows = await repo.entries_by_seq(session, seqs)
     return EntryPage(
+        as_of=_iso(as_of) or "",
         entries=_entries_read(entry_rows, posting_rows),
         next_cursor=str(seqs[-1]) if more and seqs else None,
     )
@@ -216,13 +222,22 @@ def _entries_read(rows: list[Entry], postings: list[PostingLine]) -> list[EntryR
 
 
 async def statement(
-    db: Database, account: Account, start: datetime | None, end: datetime | None
+    db: Database,
+    account: Account,
+    start: datetime | None,
+    end: datetime | None,
+    as_of: datetime | None = None,
 ) -> StatementRead:
-    """Opening balance, every posting in the window with the running balance, closing."""
+    """Opening balance, every posting in the window with the running balance, closing.
+    `as_of` (default: now) caps the window like the trial balance's: postings after it are
+    left out, so a statement and a trial balance of the same `as_of` agree."""
     if start is not None and end is not None and start > end:
         raise FilterNotSupported("`from` is after `to`.", field="from")
     assert account.id is not None
     async with _snapshot(db) as session:
+        if as_of is None:
+            as_of = await repo.now(session)
+        end = as_of if end is None else min(end, as_of)
         opening = 0 if start is None else await repo.opening_balance(session, account.id, start)
         rows = await repo.statement_lines(session, account.id, start, end, STATEMENT_MAX_LINES + 1)
     if len(rows) > STATEMENT_MAX_LINES:
@@ -260,6 +275,7 @@ async def statement(
         normal_sign=spec.normal_sign,
         from_=_iso(start),
         to=_iso(end),
+        as_of=_iso(as_of) or "",
         opening_balance_fen=opening,
         closing_balance_fen=running,
         lines=lines,
