@@ -5,14 +5,18 @@ separate process, standard library only for the chain) recomputes the chain from
 from __future__ import annotations
 
 import asyncio
+import csv
 import hashlib
+import io
 import json
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 from typing import Any
 
 import pytest
+from openpyxl import load_workbook
 
 from services.common.keys import ed25519_pair
 from services.ledger.config import LedgerSettings
@@ -410,3 +414,117 @@ async def test_one_as_of_gives_pages_a_trial_balance_and_statements_of_one_momen
         )
     ).json()
     assert now["closing_balance_fen"] != payable["balance_fen"]
+
+
+# --- exports an auditor can use ----------------------------------------------------------------
+
+
+async def test_entries_by_chart_code_or_name(ledger):
+    await book(ledger)
+    by_code = await export(ledger, account_code="2201")
+    by_name = await export(ledger, account_code="provider_payable")
+    assert by_code == by_name
+    assert [e["kind"] for e in by_code] == ["redemption"] * 4 + ["redemption_void"]
+    assert all(any(p["account"] == "2201" for p in e["postings"]) for e in by_code)
+    r = await ledger.c.get("/v1/entries", headers=ledger.auditor, params={"account_code": "9999"})
+    assert r.status_code == 422 and r.json()["error"]["field"] == "account_code"
+    cash = by_code[0]["postings"][0]["account_id"]  # 2101, not 2201
+    r = await ledger.c.get(
+        "/v1/entries", headers=ledger.auditor, params={"account": cash, "account_code": "2201"}
+    )
+    assert r.status_code == 422
+
+
+async def test_entries_trial_balance_and_statements_as_csv_and_xlsx(ledger):
+    await book(ledger)
+    r = await ledger.c.post(
+        "/v1/appropriations",
+        headers=ledger.finance,
+        json={
+            "idempotency_key": "appr:formula",
+            "program_code": "disability_subsidy",
+            "region_code": "450100",
+            "by_source": {"central": 100},
+            "memo": '=HYPERLINK("http://evil","点我")',
+        },
+    )
+    assert r.status_code == 201
+    entries = await export(ledger)
+    n_postings = sum(len(e["postings"]) for e in entries)
+
+    r = await ledger.c.get("/v1/entries", headers=ledger.auditor, params={"format": "csv"})
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
+    assert "attachment" in r.headers["content-disposition"]
+    text = r.content.decode("utf-8-sig")
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert len(rows) == n_postings
+    assert sum(int(x["debit_fen"]) for x in rows) == sum(int(x["credit_fen"]) for x in rows)
+    assert '\'=HYPERLINK("http://evil","点我")' in {x["memo"] for x in rows}
+
+    r = await ledger.c.get(
+        "/v1/entries", headers=ledger.auditor, params={"format": "xlsx", "account_code": "2201"}
+    )
+    assert r.status_code == 200
+    sheet = load_workbook(io.BytesIO(r.content)).active
+    header, *data = list(sheet.values)
+    assert "account_code" in header and len(data) == sum(
+        len(e["postings"]) for e in await export(ledger, account_code="2201")
+    )
+
+    tb = (await ledger.c.get("/v1/trial-balance", headers=ledger.auditor)).json()
+    r = await ledger.c.get(
+        "/v1/trial-balance",
+        headers=ledger.auditor,
+        params={"format": "csv", "as_of": tb["as_of"]},
+    )
+    rows = list(csv.DictReader(io.StringIO(r.content.decode("utf-8-sig"))))
+    assert [(x["account_id"], int(x["balance_fen"])) for x in rows] == [
+        (a["account_id"], a["balance_fen"]) for a in tb["accounts"]
+    ]
+    r = await ledger.c.get("/v1/trial-balance", headers=ledger.auditor, params={"format": "xlsx"})
+    assert load_workbook(io.BytesIO(r.content)).active.max_row == len(tb["accounts"]) + 1
+
+    payable = next(a for a in tb["accounts"] if a["code"] == "2201")
+    url = f"/v1/accounts/{payable['account_id']}/statement"
+    r = await ledger.c.get(url, headers=ledger.auditor, params={"format": "csv"})
+    rows = list(csv.DictReader(io.StringIO(r.content.decode("utf-8-sig"))))
+    assert rows[0]["kind"] == "opening" and rows[-1]["kind"] == "closing"
+    assert int(rows[-1]["balance_fen"]) == payable["balance_fen"]
+    r = await ledger.c.get(url, headers=ledger.auditor, params={"format": "xlsx"})
+    assert r.status_code == 200 and load_workbook(io.BytesIO(r.content)).active.max_row >= 3
+
+
+async def test_the_journal_file_set_describes_itself_and_verifies(signing, tmp_path):
+    ledger, settings = signing
+    await book(ledger)
+    await _signed_up_to(settings, 7)
+    r = await ledger.c.get("/v1/journal/export", headers=ledger.auditor)
+    assert r.status_code == 200 and r.headers["content-type"] == "application/zip"
+    path = tmp_path / "journal.zip"
+    path.write_bytes(r.content)
+    with zipfile.ZipFile(path) as z:
+        names = set(z.namelist())
+        assert names == {
+            "README.md",
+            "schema.json",
+            "accounts.csv",
+            "entries.csv",
+            "postings.csv",
+            "entries.json",
+            "checkpoints.jsonl",
+        }
+        schema = json.loads(z.read("schema.json"))
+        for name in ("accounts.csv", "entries.csv", "postings.csv"):
+            header = next(csv.reader(io.StringIO(z.read(name).decode())))
+            assert header == list(schema[name]["columns"]), name
+        postings = list(csv.DictReader(io.StringIO(z.read("postings.csv").decode())))
+        accounts = {
+            a["account_id"] for a in csv.DictReader(io.StringIO(z.read("accounts.csv").decode()))
+        }
+        assert {p["account_id"] for p in postings} <= accounts
+        cp = tmp_path / "checkpoints.jsonl"
+        cp.write_bytes(z.read("checkpoints.jsonl"))
+    ok = run_verifier(str(path), "--checkpoints", str(cp))
+    assert ok.returncode == 0, ok.stdout
+    for who in (ledger.tokens.headers("auditor", region="450100"), ledger.service):
+        assert (await ledger.c.get("/v1/journal/export", headers=who)).status_code == 403

@@ -15,6 +15,9 @@ from services.ledger.api.deps import (
     AUDITOR_ONLY,
     ERRORS,
     FINANCE_AUDITOR,
+    AsOf,
+    aware,
+    file_response,
     province_wide,
     scope,
 )
@@ -24,7 +27,7 @@ from services.ledger.schemas import (
     CheckpointsRead,
     PublicKeyRead,
 )
-from services.ledger.service import chain, checkpoints
+from services.ledger.service import audit, chain, checkpoints, exports
 
 router = APIRouter()
 
@@ -83,3 +86,33 @@ async def get_public_key(request: Request, p: Principal = FINANCE_AUDITOR) -> Pu
         public_key_pem=checkpoints.public_pem(private),
         fingerprint=checkpoints.fingerprint(key),
     )
+
+
+@router.get("/journal/export", responses=ERRORS, response_class=Response)
+async def export_journal(
+    db: DatabaseDep, request: Request, as_of: AsOf = None, p: Principal = FINANCE_AUDITOR
+) -> Response:
+    """The whole journal up to `as_of` (default now) as one self-describing zip: README.md,
+    schema.json, accounts.csv, entries.csv, postings.csv, entries.json (what the verifier
+    reads) and checkpoints.jsonl. Province-wide finance or auditors."""
+    province_wide(p)
+    page = await audit.entries(
+        db,
+        region_prefix="",
+        account=None,
+        filters={},
+        period=None,
+        start=None,
+        end=None,
+        after_seq=0,
+        limit=1,
+        as_of=aware(as_of),
+        whole=True,
+    )
+    accounts = await audit.chart_accounts(db, "")
+    lines = [
+        json.dumps(r, ensure_ascii=False)
+        for r in checkpoints.read_records(request.app.state.settings)
+    ]
+    content = exports.journal_zip(page.as_of, accounts, page.entries, lines)
+    return file_response(content, "zip", "journal")

@@ -38,6 +38,7 @@ from services.ledger.service.chart import CHART
 TZ = ZoneInfo("Asia/Shanghai")
 ENTRY_DIMENSIONS = ("provider_id", "beneficiary_id", "voucher_id")
 STATEMENT_MAX_LINES = 10_000
+EXPORT_MAX_ENTRIES = 200_000  # entries in one file (CSV, XLSX, the journal file set)
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -111,8 +112,11 @@ async def entries(
     after_seq: int,
     limit: int,
     as_of: datetime | None = None,
+    account_code: str | None = None,
+    whole: bool = False,
 ) -> EntryPage:
-    """Entries having a posting that matches every filter, in seq order (keyset pages).
+    """Entries having a posting that matches every filter, in seq order (keyset pages; with
+    `whole`, every one up to `as_of` for a file).
 
     A combination that could only ever be empty by construction is refused rather than
     answered empty: a dimension the account's postings never carry, an account outside the
@@ -138,6 +142,7 @@ async def entries(
     match = PostingFilter(
         region_prefix=region_prefix,
         account_id=account.id if account is not None else None,
+        account_code=account_code,
         provider_id=filters.get("provider_id"),
         beneficiary_id=filters.get("beneficiary_id"),
         voucher_id=filters.get("voucher_id"),
@@ -146,6 +151,8 @@ async def entries(
         start=start,
         end=end,
     )
+    if whole:  # a file: every entry that matches (not a page), in one snapshot
+        return await _all_entries(db, match, as_of)
     async with _snapshot(db) as session:
         if as_of is None:
             as_of = await repo.now(session)
@@ -159,6 +166,34 @@ async def entries(
         entries=_entries_read(entry_rows, posting_rows),
         next_cursor=str(seqs[-1]) if more and seqs else None,
     )
+
+
+async def _all_entries(db: Database, match: PostingFilter, as_of: datetime | None) -> EntryPage:
+    """Every matching entry up to `as_of`, read page by page inside one snapshot;
+    RANGE_TOO_LARGE past EXPORT_MAX_ENTRIES (narrow the filters, or take the file set)."""
+    out: list[EntryRead] = []
+    after = 0
+    async with _snapshot(db) as session:
+        if as_of is None:
+            as_of = await repo.now(session)
+        match = replace(match, end=as_of if match.end is None else min(match.end, as_of))
+        while True:
+            seqs = await repo.entry_seqs(session, match, after, 1000)
+            if not seqs:
+                break
+            entry_rows, posting_rows = await repo.entries_by_seq(session, seqs)
+            out.extend(_entries_read(entry_rows, posting_rows))
+            if len(out) > EXPORT_MAX_ENTRIES:
+                raise RangeTooLarge(
+                    f"More than {EXPORT_MAX_ENTRIES} entries; narrow the filters.", field="to"
+                )
+            after = seqs[-1]
+    return EntryPage(as_of=_iso(as_of) or "", entries=out, next_cursor=None)
+
+
+async def chart_accounts(db: Database, region_prefix: str) -> list[Account]:
+    async with _snapshot(db) as session:
+        return await repo.accounts(session, region_prefix)
 
 
 async def entry(db: Database, entry_id: uuid.UUID) -> EntryRead | None:
