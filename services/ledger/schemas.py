@@ -106,6 +106,9 @@ class RedemptionCreated(_Common):
     gross_fen: Annotated[int, Field(strict=True, ge=0)]
     subsidy_fen: PositiveFen
     copay_fen: Annotated[int, Field(strict=True, ge=0)]
+    # who made it (issue 21): the terminal and the staff member signed in on it
+    terminal_id: Annotated[str, Field(max_length=64)] | None = None
+    staff_id: Annotated[str, Field(max_length=64)] | None = None
 
 
 class RedemptionVoided(_Common):
@@ -115,6 +118,7 @@ class RedemptionVoided(_Common):
     provider_id: ExternalId
     subsidy_fen: PositiveFen
     reason: str | None = None
+    voided_by: Annotated[str, Field(max_length=200)] | None = None  # the credential that voided it
 
 
 class VoucherExpired(_Common):
@@ -287,6 +291,8 @@ class EntryRead(BaseModel):
     reverses_entry_id: str | None
     memo: str | None
     created_by: str
+    # Hashed when present (never null in the hash: absent there); the export shows null.
+    details: dict[str, Any] | None = None
     prev_hash: str
     hash: str
     postings: list[PostingRead]

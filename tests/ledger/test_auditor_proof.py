@@ -188,6 +188,8 @@ async def test_a_manual_entry_is_reversed_by_another_officer_only(ledger):
 
 def _plain_row(row: Any) -> dict[str, Any]:
     d = dict(row)
+    if isinstance(d.get("details"), str):  # asyncpg hands jsonb over as text
+        d["details"] = json.loads(d["details"])
     for k in ("currency", "period"):
         if isinstance(d.get(k), str):
             d[k] = d[k].strip()
@@ -528,3 +530,36 @@ async def test_the_journal_file_set_describes_itself_and_verifies(signing, tmp_p
     assert ok.returncode == 0, ok.stdout
     for who in (ledger.tokens.headers("auditor", region="450100"), ledger.service):
         assert (await ledger.c.get("/v1/journal/export", headers=who)).status_code == 403
+
+
+# --- who and why ---------------------------------------------------------------------------
+
+
+async def test_redemptions_and_voids_carry_who_and_why_in_the_hash(ledger, tmp_path):
+    await book(ledger)
+    red = redemption(800)
+    red["payload"].update(terminal_id="term-7", staff_id="staff-42")
+    voided = void(red)
+    voided["payload"]["voided_by"] = "terminal:term-7"
+    await ledger.events([red, voided])
+    entries = await export(ledger)
+    r_entry = next(e for e in entries if e["ref"] == red["payload"]["redemption_id"])
+    assert r_entry["kind"] == "redemption"
+    assert r_entry["details"] == {
+        "terminal_id": "term-7",
+        "staff_id": "staff-42",
+        "service_code": "MEAL_LUNCH",
+        "gross_fen": 1100,
+        "copay_fen": 300,
+    }
+    v_entry = next(e for e in entries if e["reverses_entry_id"] == r_entry["id"])
+    assert v_entry["details"] == {"voided_by": "terminal:term-7"} and v_entry["memo"] == "mistake"
+    assert entries[0]["details"] is None  # nothing to add: not hashed at all
+    assert (await ledger.verify())["ok"]
+    f = tmp_path / "export.json"
+    f.write_text(json.dumps({"entries": entries}), encoding="utf-8")
+    assert run_verifier(str(f)).returncode == 0
+    r_entry["details"]["staff_id"] = "staff-1"  # who did it is covered by the hash
+    f.write_text(json.dumps({"entries": entries}), encoding="utf-8")
+    bad = run_verifier(str(f))
+    assert bad.returncode == 1 and f"entry {r_entry['id']}" in bad.stdout

@@ -248,6 +248,7 @@ def _entries_read(rows: list[Entry], postings: list[PostingLine]) -> list[EntryR
             reverses_entry_id=str(e.reverses_entry_id) if e.reverses_entry_id else None,
             memo=e.memo,
             created_by=e.created_by,
+            details=e.details,
             prev_hash=bytes(e.prev_hash).hex(),
             hash=bytes(e.hash).hex(),
             postings=by_entry.get(e.id, []),

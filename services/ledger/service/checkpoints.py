@@ -169,6 +169,8 @@ async def write_checkpoint(
     """Sign the committed head and append it (with a hand-over first if the key changed);
     returns the records appended."""
     head = await current_head(db)
+    if head.seq == 0:
+        return []  # an empty book: nothing to sign yet
 
     def decide(lines: list[str]) -> list[str]:
         existing = [json.loads(line) for line in lines]
