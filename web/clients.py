@@ -185,20 +185,25 @@ class TerminalClient(ServiceClient):
     """The voucher service as a provider terminal sees it (bearer = the terminal secret)."""
 
     async def redeem(
-        self, token: str, items: list[dict[str, Any]], gross_fen: int, idempotency_key: str
+        self,
+        token: str,
+        items: list[dict[str, Any]],
+        gross_fen: int,
+        idempotency_key: str,
+        staff_id: str | None = None,
     ) -> dict[str, Any]:
         """Redeem a bill (`items` as `POST /v1/redemptions` takes them) whose total the
-        person was shown: a price list changed meanwhile is refused (BILL_MISMATCH)."""
-        return await self.json(
-            "POST",
-            "/v1/redemptions",
-            json={
-                "token": token,
-                "items": items,
-                "gross_fen": gross_fen,
-                "idempotency_key": idempotency_key,
-            },
-        )
+        person was shown: a price list changed meanwhile is refused (BILL_MISMATCH).
+        `staff_id`: the signed-in staff member, recorded with the redemption and its entry."""
+        body: dict[str, Any] = {
+            "token": token,
+            "items": items,
+            "gross_fen": gross_fen,
+            "idempotency_key": idempotency_key,
+        }
+        if staff_id is not None:
+            body["staff_id"] = staff_id
+        return await self.json("POST", "/v1/redemptions", json=body)
 
     async def void(self, redemption_id: str, reason: str) -> dict[str, Any]:
         return await self.json(
