@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from services.common.regions import is_valid_code_shape
 
@@ -42,7 +42,8 @@ class AppropriationCreate(Strict):
     program_code: ProgramCode
     region_code: str
     by_source: dict[SourceName, PositiveFen] = Field(min_length=1, max_length=10)
-    memo: str | None = Field(default=None, max_length=500)
+    # Why (a manual entry always says why): kept as the entry's memo, in the hash.
+    memo: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
 
     _check_region = field_validator("region_code")(_region)
 
@@ -63,7 +64,7 @@ class CommitmentCreate(Strict):
 
 class ReversalCreate(Strict):
     idempotency_key: IdempotencyKey
-    reason: str = Field(min_length=1, max_length=500)
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
 
 
 class PeriodClose(Strict):

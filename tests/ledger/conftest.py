@@ -81,6 +81,7 @@ class Ledger:
                 "program_code": program,
                 "region_code": region,
                 "by_source": amount_by_source,
+                "memo": "预算下达",
             },
         )
 

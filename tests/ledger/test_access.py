@@ -36,6 +36,7 @@ def _calls(lg):
         "program_code": PROGRAM,
         "region_code": CITY,
         "by_source": {"central": 1},
+        "memo": "预算下达",
     }
     return {
         "appropriations": ("POST", "/v1/appropriations", {"json": appropriation}),

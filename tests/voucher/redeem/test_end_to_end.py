@@ -43,6 +43,7 @@ async def test_enrol_issue_redeem_and_post_to_the_ledger(make_db, tokens):
                     "program_code": "disability_subsidy",
                     "region_code": "450100",
                     "by_source": {"central": 9_500_000, "regional": 500_000},
+                    "memo": "预算下达",
                 },
             )
             assert r.status_code == 201, r.text
