@@ -309,6 +309,33 @@ class LedgerClient(ServiceClient):
     async def verify_chain(self) -> dict[str, Any]:
         return await self.json("GET", "/v1/chain/verify")
 
+    async def entries_file(self, fmt: str, **filters: Any) -> httpx.Response:
+        """Every entry matching the filters as a CSV or XLSX file (one row per posting)."""
+        return await self.request(
+            "GET", "/v1/entries", params=_clean({**filters, "format": fmt}), timeout=120
+        )
+
+    async def trial_balance_file(
+        self, fmt: str, as_of: str | None = None, region_code: str | None = None
+    ) -> httpx.Response:
+        return await self.request(
+            "GET",
+            "/v1/trial-balance",
+            params=_clean({"as_of": as_of, "region_code": region_code, "format": fmt}),
+        )
+
+    async def journal_export(self, as_of: str | None = None) -> httpx.Response:
+        """The whole journal as the self-describing zip (province-wide)."""
+        return await self.request(
+            "GET", "/v1/journal/export", params=_clean({"as_of": as_of}), timeout=300
+        )
+
+    async def checkpoints(self, limit: int = 20) -> dict[str, Any]:
+        return await self.json("GET", "/v1/chain/checkpoints", params={"limit": limit})
+
+    async def checkpoints_file(self) -> httpx.Response:
+        return await self.request("GET", "/v1/chain/checkpoints", params={"format": "jsonl"})
+
     async def reconciliation(self, period: str, region_code: str | None = None) -> dict[str, Any]:
         return await self.json(
             "GET",

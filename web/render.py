@@ -105,6 +105,7 @@ ENTRY_KINDS = {
     "copay_received": "收到自付款",
     "copay_refunded": "退还自付款",
     "settlement_payment": "结算付款",
+    "benefit_payment": "现金补贴发放",
     "reversal": "冲正",
 }
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse, Response
@@ -63,12 +63,14 @@ async def get_entries(
     cursor: Annotated[str | None, Query(pattern=r"^[0-9]{1,18}$")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     format: FileFormat = "json",
+    order: Annotated[Literal["asc", "desc"], Query()] = "asc",
     p: Principal = FINANCE_AUDITOR,
 ) -> EntryPage | Response:
     """Journal entries with their postings, filtered by account and every dimension, in
     sequence order, keyset-paginated by `cursor`, from one snapshot. `account` is an account
     id; `account_code` a chart code or name (every account of it). `format=csv|xlsx` gives
-    every matching entry (not a page) as a file, one row per posting. `as_of` (default: now)
+    every matching entry (not a page) as a file, one row per posting. `order=desc`: newest
+    first (the cursor then pages backwards). `as_of` (default: now)
     keeps only entries posted at or before it and is answered back: pass the same `as_of`
     with every `cursor` (and to the trial balance) and the pages describe one moment. A
     combination that can only be empty by construction is refused with 422
@@ -97,6 +99,7 @@ async def get_entries(
         account=acct,
         account_code=code,
         whole=format != "json",
+        newest_first=order == "desc",
         filters=filters,
         period=period,
         start=aware(from_),

@@ -134,14 +134,30 @@ class PostingFilter:
 
 
 async def entry_seqs(
-    session: AsyncSession, match: PostingFilter, after_seq: int, limit: int
+    session: AsyncSession,
+    match: PostingFilter,
+    after_seq: int,
+    limit: int,
+    descending: bool = False,
 ) -> list[int]:
-    """The seqs of the entries after `after_seq` with a posting that matches, in order."""
+    """The seqs of the entries after `after_seq` with a posting that matches, in order;
+    `descending`: newest first, before `after_seq` (0: from the newest)."""
+    seq = col(Posting.seq)
+    if descending:
+        bound = [seq < after_seq] if after_seq else []
+        stmt = (
+            select(seq)
+            .distinct()
+            .where(*bound, *match.conditions())
+            .order_by(seq.desc())
+            .limit(limit)
+        )
+        return list((await session.scalars(stmt)).all())
     stmt = (
-        select(col(Posting.seq))
+        select(seq)
         .distinct()
-        .where(col(Posting.seq) > after_seq, *match.conditions())
-        .order_by(col(Posting.seq))
+        .where(seq > after_seq, *match.conditions())
+        .order_by(seq)
         .limit(limit)
     )
     return list((await session.scalars(stmt)).all())
@@ -164,7 +180,7 @@ class PostingLine:
 async def entries_by_seq(
     session: AsyncSession, seqs: Sequence[int]
 ) -> tuple[list[Entry], list[PostingLine]]:
-    """The entries with these seqs and all their postings, both in order."""
+    """The entries with these seqs and all their postings, in seq order."""
     entries = await session.scalars(
         select(Entry)
         .where(col(Entry.book) == BOOK, col(Entry.seq) == _any_bigint(seqs))

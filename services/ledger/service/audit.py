@@ -114,6 +114,7 @@ async def entries(
     as_of: datetime | None = None,
     account_code: str | None = None,
     whole: bool = False,
+    newest_first: bool = False,
 ) -> EntryPage:
     """Entries having a posting that matches every filter, in seq order (keyset pages; with
     `whole`, every one up to `as_of` for a file).
@@ -157,13 +158,14 @@ async def entries(
         if as_of is None:
             as_of = await repo.now(session)
         match = replace(match, end=as_of if end is None else min(end, as_of))
-        seqs = await repo.entry_seqs(session, match, after_seq, limit + 1)
+        seqs = await repo.entry_seqs(session, match, after_seq, limit + 1, newest_first)
         more = len(seqs) > limit
         seqs = seqs[:limit]
         entry_rows, posting_rows = await repo.entries_by_seq(session, seqs)
+    read = _entries_read(entry_rows, posting_rows)
     return EntryPage(
         as_of=_iso(as_of) or "",
-        entries=_entries_read(entry_rows, posting_rows),
+        entries=read[::-1] if newest_first else read,
         next_cursor=str(seqs[-1]) if more and seqs else None,
     )
 
