@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Recompute Yiyang's ledger hash chain from an export, trusting none of Yiyang's code.
 
-    python3 verify_ledger.py EXPORT [--checkpoints FILE] [--trust PUBLIC_KEY_HEX]
+    python3 verify_ledger.py EXPORT [--checkpoints FILE] [--trust PUBLIC_KEY_HEX] [--partial]
 
 EXPORT is what `GET /v1/entries` answers (`{"entries": [...]}`, pages concatenated or not), a
 JSON list of entries, JSON lines (one entry or one page a line), or the journal file set (a
@@ -66,11 +66,15 @@ def load_entries(path):
     return sorted({e["seq"]: e for e in entries}.values(), key=lambda e: e["seq"])
 
 
-def check_chain(entries):
+def check_chain(entries, partial=False):
     """(None, hashes by seq) or (the first bad entry and why, ...). Each entry's hash is
-    recomputed from its own prev_hash; consecutive entries must link up."""
+    recomputed from its own prev_hash; consecutive entries must link up; a whole export
+    starts at seq 1 and has no gap (`partial`: a filtered export may have gaps)."""
     by_seq, prev = {}, None
     for e in entries:
+        expected = prev["seq"] + 1 if prev else 1
+        if not partial and e["seq"] != expected:
+            return (e, f"entries missing before it: expected seq {expected}"), by_seq
         if prev is None and e["seq"] == 1 and e["prev_hash"] != GENESIS:
             return (e, "the first entry's prev_hash is not 32 zero bytes"), by_seq
         if prev is not None and e["seq"] == prev["seq"] + 1 and e["prev_hash"] != prev["hash"]:
@@ -124,13 +128,14 @@ def main(argv=None):
     ap.add_argument("export")
     ap.add_argument("--checkpoints", help="signed checkpoints, JSON lines")
     ap.add_argument("--trust", help="the ledger's published Ed25519 public key (64 hex digits)")
+    ap.add_argument("--partial", action="store_true", help="a filtered export: allow gaps")
     args = ap.parse_args(argv)
     try:
         entries = load_entries(args.export)
     except (OSError, ValueError, KeyError) as exc:
         print(f"cannot read {args.export}: {exc}", file=sys.stderr)
         return 2
-    bad, by_seq = check_chain(entries)
+    bad, by_seq = check_chain(entries, args.partial)
     if bad:
         e, why = bad
         print(f"FAIL: entry {e['id']} (seq {e['seq']}): {why}")
