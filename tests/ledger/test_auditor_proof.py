@@ -489,12 +489,14 @@ async def test_entries_trial_balance_and_statements_as_csv_and_xlsx(ledger):
         headers=ledger.auditor,
         params={"format": "csv", "as_of": tb["as_of"]},
     )
-    rows = list(csv.DictReader(io.StringIO(r.content.decode("utf-8-sig"))))
+    *rows, total = list(csv.DictReader(io.StringIO(r.content.decode("utf-8-sig"))))
+    assert total["code"] == "TOTAL" and total["debit_fen"] == total["credit_fen"]
+    assert int(total["debit_fen"]) == tb["total_debit_fen"]
     assert [(x["account_id"], int(x["balance_fen"])) for x in rows] == [
         (a["account_id"], a["balance_fen"]) for a in tb["accounts"]
     ]
     r = await ledger.c.get("/v1/trial-balance", headers=ledger.auditor, params={"format": "xlsx"})
-    assert load_workbook(io.BytesIO(r.content)).active.max_row == len(tb["accounts"]) + 1
+    assert load_workbook(io.BytesIO(r.content)).active.max_row == len(tb["accounts"]) + 2
 
     payable = next(a for a in tb["accounts"] if a["code"] == "2201")
     url = f"/v1/accounts/{payable['account_id']}/statement"

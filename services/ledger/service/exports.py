@@ -220,7 +220,16 @@ def account_rows(accounts: Sequence[Account]) -> list[list[Any]]:
 
 
 def trial_balance_rows(tb: TrialBalanceRead) -> list[list[Any]]:
-    return [[tb.as_of, *(getattr(a, c) for c in TRIAL_BALANCE_COLUMNS[1:])] for a in tb.accounts]
+    """One row per account, then `TOTAL` (in the code column) with the debit and credit
+    totals, which are equal when the books balance."""
+    rows: list[list[Any]] = [
+        [tb.as_of, *(getattr(a, c) for c in TRIAL_BALANCE_COLUMNS[1:])] for a in tb.accounts
+    ]
+    total: list[Any] = [None] * len(TRIAL_BALANCE_COLUMNS)
+    total[0], total[2] = tb.as_of, "TOTAL"
+    total[-3:] = [tb.total_debit_fen, tb.total_credit_fen, tb.total_debit_fen - tb.total_credit_fen]
+    rows.append(total)
+    return rows
 
 
 def statement_rows(st: StatementRead) -> list[list[Any]]:
