@@ -94,6 +94,9 @@ def check_checkpoints(path, trust, entries, by_seq):
         records = [json.loads(line) for line in f if line.strip()]
     trusted = {trust} if trust else {records[0]["key"]} if records else set()
     last_good, problems = None, []
+    if not trust and records:
+        fp = hashlib.sha256(bytes.fromhex(records[0]["key"])).hexdigest()[:16]
+        problems.append(f"note: no --trust given: trusting the file's first key {fp}")
     for r in records:
         body = json.dumps({k: v for k, v in r.items() if k != "signature"}, sort_keys=True,
                           separators=(",", ":"), ensure_ascii=False).encode()  # fmt: skip
