@@ -40,7 +40,7 @@ async def test_entries_newest_first_by_account_code_with_who_made_them(web):
         assert seqs == sorted(seqs, reverse=True) and len(seqs) >= 2
         by_code = (await c.get("/audit/entries", params={"account_code": "2201"})).text
         assert "补贴核销" in by_code and "预算下达" not in by_code
-        assert "操作员" in by_code and "服务项目 BATH_HOME" in by_code
+        assert "操作员：staff1" in by_code and "账单 30.00 元" in by_code
         assert "科目代码" in by_code and "北京时间" in by_code
         bad = await c.get("/audit/entries", params={"account_code": "9999"})
         assert "这组查询条件不适用" in bad.text

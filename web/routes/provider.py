@@ -171,7 +171,7 @@ async def redeem_confirm(
         )
     try:
         result = await client.redeem(
-            token, items, gross_fen, idempotency_key, staff_id=str(session.user_id)
+            token, items, gross_fen, idempotency_key, staff_id=session.username
         )
     except ApiError as exc:
         return page(
