@@ -250,6 +250,7 @@ def pacing(offered_per_s: float, runs: list[WrkResult]) -> dict[str, object]:
 # replaced before $1): a bill of one lunch, as the wrk run sends it. Ids are made once per statement in the `ids` CTE (volatile, so it is
 # materialised once however often it is read).
 _PARAMS = [
+    ("$21::text", "'bench-staff'::text"),  # the staff member at the terminal
     ("$20::bigint", "1::bigint"),  # the price list's version
     ("$19::bigint[]", "ARRAY[1500]::bigint[]"),  # one lunch at its list price
     ("$18::int[]", "ARRAY[1]::int[]"),

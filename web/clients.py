@@ -198,20 +198,25 @@ class TerminalClient(ServiceClient):
     """The voucher service as a provider terminal sees it (bearer = the terminal secret)."""
 
     async def redeem(
-        self, token: str, items: list[dict[str, Any]], gross_fen: int, idempotency_key: str
+        self,
+        token: str,
+        items: list[dict[str, Any]],
+        gross_fen: int,
+        idempotency_key: str,
+        staff_id: str | None = None,
     ) -> dict[str, Any]:
         """Redeem a bill (`items` as `POST /v1/redemptions` takes them) whose total the
-        person was shown: a price list changed meanwhile is refused (BILL_MISMATCH)."""
-        return await self.json(
-            "POST",
-            "/v1/redemptions",
-            json={
-                "token": token,
-                "items": items,
-                "gross_fen": gross_fen,
-                "idempotency_key": idempotency_key,
-            },
-        )
+        person was shown: a price list changed meanwhile is refused (BILL_MISMATCH).
+        `staff_id`: the signed-in staff member, recorded with the redemption and its entry."""
+        body: dict[str, Any] = {
+            "token": token,
+            "items": items,
+            "gross_fen": gross_fen,
+            "idempotency_key": idempotency_key,
+        }
+        if staff_id is not None:
+            body["staff_id"] = staff_id
+        return await self.json("POST", "/v1/redemptions", json=body)
 
     async def void(self, redemption_id: str, reason: str) -> dict[str, Any]:
         return await self.json(
@@ -316,6 +321,33 @@ class LedgerClient(ServiceClient):
 
     async def verify_chain(self) -> dict[str, Any]:
         return await self.json("GET", "/v1/chain/verify")
+
+    async def entries_file(self, fmt: str, **filters: Any) -> httpx.Response:
+        """Every entry matching the filters as a CSV or XLSX file (one row per posting)."""
+        return await self.request(
+            "GET", "/v1/entries", params=_clean({**filters, "format": fmt}), timeout=120
+        )
+
+    async def trial_balance_file(
+        self, fmt: str, as_of: str | None = None, region_code: str | None = None
+    ) -> httpx.Response:
+        return await self.request(
+            "GET",
+            "/v1/trial-balance",
+            params=_clean({"as_of": as_of, "region_code": region_code, "format": fmt}),
+        )
+
+    async def journal_export(self, as_of: str | None = None) -> httpx.Response:
+        """The whole journal as the self-describing zip (province-wide)."""
+        return await self.request(
+            "GET", "/v1/journal/export", params=_clean({"as_of": as_of}), timeout=300
+        )
+
+    async def checkpoints(self, limit: int = 20) -> dict[str, Any]:
+        return await self.json("GET", "/v1/chain/checkpoints", params={"limit": limit})
+
+    async def checkpoints_file(self) -> httpx.Response:
+        return await self.request("GET", "/v1/chain/checkpoints", params={"format": "jsonl"})
 
     async def reconciliation(self, period: str, region_code: str | None = None) -> dict[str, Any]:
         return await self.json(

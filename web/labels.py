@@ -129,6 +129,7 @@ LABELS: dict[str, dict[str, str]] = {
         "copay_received": "收到自付款",
         "copay_refunded": "退还自付款",
         "settlement_payment": "结算付款",
+        "benefit_payment": "现金补贴发放",
         "reversal": "冲正",
     },
     # Service codes the demo and the tests use; a provider's own price list names the rest.

@@ -34,6 +34,7 @@ FRIENDLY: dict[str, str] = {
     "MAKER_CHECKER": "不能审批自己制作的结算申请，请由另一位财务人员审批。",
     "SAME_PERSON": "不能审批自己制作的结算申请，请由另一位财务人员审批。",
     "FILTER_NOT_SUPPORTED": "这组查询条件不适用，请换一种条件。",
+    "RANGE_TOO_LARGE": "要导出的记录太多，请缩小查询范围。",
     "SERVICE_UNAVAILABLE": "系统暂时忙，请稍后再试。",
     # The voucher service's own codes (services/voucher/errors.py, service/redemption.py).
     "TOKEN_INVALID": "二维码无效，请让老人刷新二维码后重新扫描。",

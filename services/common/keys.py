@@ -55,11 +55,13 @@ def generate() -> dict[str, str]:
     keys and webhook secret come from Stripe's dashboard and are not made here."""
     auth_private, auth_public = ed25519_pair()
     qr_private, qr_public = ed25519_pair()
+    checkpoint_private, _ = ed25519_pair()
     out = {
         "YIYANG_AUTH_PRIVATE_KEY": one_line(auth_private),
         "YIYANG_AUTH_PUBLIC_KEY": one_line(auth_public),
         "YIYANG_VOUCHER_QR_PRIVATE_KEY": one_line(qr_private),
         "YIYANG_VOUCHER_QR_PUBLIC_KEY": one_line(qr_public),
+        "YIYANG_LEDGER_CHECKPOINT_PRIVATE_KEY": one_line(checkpoint_private),
         "YIYANG_WEB_SESSION_SECRET": secrets.token_urlsafe(48),
     }
     for service in ("VOUCHER", "PROVIDER", "LEDGER", "WEB"):

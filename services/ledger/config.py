@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from pathlib import Path
 
 from pydantic import model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -26,6 +27,15 @@ class LedgerSettings(BaseSettings):
     # (and the HMAC key PiiCipher carries), hex; the development keys are refused elsewhere.
     pii_encryption_key: str = dev_keys.DEV_PII_ENCRYPTION_KEY
     pii_hash_key: str = dev_keys.DEV_PII_HASH_KEY
+    # Signed checkpoints of the chain's head (docs/ledger.md, "Signed checkpoints"): the
+    # ledger's own Ed25519 key (PEM); when rotating, the key it replaces, which signs the
+    # hand-over to the new one. The file (append-only, owner-only; unset: checkpoints.jsonl
+    # under YIYANG_DATA_DIR/ledger) is the copy the auditor's office keeps; a checkpoint is
+    # written every `checkpoint_interval_s` when the head has moved (0: only at period close).
+    checkpoint_private_key: str = dev_keys.DEV_LEDGER_CHECKPOINT_PRIVATE_KEY
+    checkpoint_previous_private_key: str | None = None
+    checkpoint_file: Path | None = None
+    checkpoint_interval_s: float = 300.0
 
     @model_validator(mode="after")
     def _refuse_unsafe_values(self) -> LedgerSettings:

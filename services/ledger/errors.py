@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from services.common.errors import (
     Conflict,
+    Forbidden,
     InvalidInput,
     NotFound,
     OutOfScope,
@@ -79,6 +80,24 @@ class AccountNotFound(NotFound):
 class AlreadyReversed(Conflict):
     code = "ALREADY_REVERSED"
     message = "This entry has already been reversed."
+
+
+class EntryNotReversible(InvalidInput):
+    """The entry was made from another service's event or process (a redemption, a void, an
+    expiry, a co-payment, a commitment, a settlement payment): it changes only through the
+    service that owns it (a void, a recovery), never by a reversal typed into the ledger, so
+    the ledger cannot come to disagree with that service. Nothing is posted."""
+
+    code = "ENTRY_NOT_REVERSIBLE"
+    message = "This entry was made by another service; correct it through that service."
+
+
+class ReversalByMaker(Forbidden):
+    """Maker-checker for manual corrections: the finance officer who made a manual entry
+    (an appropriation, a reversal) may not reverse it; another officer does."""
+
+    code = "REVERSAL_BY_MAKER"
+    message = "The officer who made an entry may not reverse it; another officer must."
 
 
 class PeriodNotEnded(InvalidInput):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from typing import Any
 
 from fastapi import FastAPI
@@ -11,7 +13,7 @@ from services.common.db import Database, resolve_database_url
 from services.common.settings import get_common_settings
 from services.ledger.api import router
 from services.ledger.config import LedgerSettings, get_settings
-from services.ledger.service import audit
+from services.ledger.service import audit, checkpoints
 
 
 def create_app(settings: LedgerSettings | None = None) -> FastAPI:
@@ -30,12 +32,28 @@ def create_app(settings: LedgerSettings | None = None) -> FastAPI:
             application_name="yiyang-ledger",
         )
 
+    async def start_checkpoints(app: FastAPI) -> None:
+        """Signed checkpoints of the head every `checkpoint_interval_s` (service/checkpoints.py)."""
+        if settings.checkpoint_interval_s > 0:
+            app.state.checkpoint_task = asyncio.create_task(
+                checkpoints.checkpoint_forever(app.state.db, settings), name="ledger-checkpoints"
+            )
+
+    async def stop_checkpoints(app: FastAPI) -> None:
+        task = getattr(app.state, "checkpoint_task", None)
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
     app = create_service_app(
         name="ledger",
         title="Yiyang ledger service",
         description=__doc__ or "",
         database=database,
         routers=[router],
+        on_startup=[start_checkpoints],
+        on_shutdown=[stop_checkpoints],
     )
     app.state.settings = settings
 

@@ -192,6 +192,9 @@ class Entry(LedgerTable, table=True):
     reverses_entry_id: uuid.UUID | None = _uuid()
     memo: str | None = _text(nullable=True)
     created_by: str = _text()
+    # Who and why beyond created_by (a redemption's terminal, staff member, service item and
+    # gross bill; a void's actor): a JSON object, hashed when present (service/hashing.py).
+    details: dict[str, Any] | None = Field(default=None, sa_column=Column(JSONB, nullable=True))
     prev_hash: bytes = _bytes()
     hash: bytes = _bytes()
     # The writing transaction's id: the database's own (column default); postings may only be
@@ -203,6 +206,9 @@ class Entry(LedgerTable, table=True):
 
     __table_args__ = (
         CheckConstraint("octet_length(hash) = 32", name="hash_length"),
+        CheckConstraint(
+            "details IS NULL OR jsonb_typeof(details) = 'object'", name="details_object"
+        ),
         ForeignKeyConstraint(["book"], ["book_head.book"], name="entry_book_fkey"),
         ForeignKeyConstraint(
             ["reverses_entry_id"], ["entry.id"], name="entry_reverses_entry_id_fkey"

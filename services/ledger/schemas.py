@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from services.common.regions import is_valid_code_shape
 
@@ -42,7 +42,8 @@ class AppropriationCreate(Strict):
     program_code: ProgramCode
     region_code: str
     by_source: dict[SourceName, PositiveFen] = Field(min_length=1, max_length=10)
-    memo: str | None = Field(default=None, max_length=500)
+    # Why (a manual entry always says why): kept as the entry's memo, in the hash.
+    memo: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
 
     _check_region = field_validator("region_code")(_region)
 
@@ -63,7 +64,7 @@ class CommitmentCreate(Strict):
 
 class ReversalCreate(Strict):
     idempotency_key: IdempotencyKey
-    reason: str = Field(min_length=1, max_length=500)
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500)]
 
 
 class PeriodClose(Strict):
@@ -106,6 +107,9 @@ class RedemptionCreated(_Common):
     gross_fen: Annotated[int, Field(strict=True, ge=0)]
     subsidy_fen: PositiveFen
     copay_fen: Annotated[int, Field(strict=True, ge=0)]
+    # who made it (issue 21): the terminal and the staff member signed in on it
+    terminal_id: Annotated[str, Field(max_length=64)] | None = None
+    staff_id: Annotated[str, Field(max_length=64)] | None = None
 
 
 class RedemptionVoided(_Common):
@@ -115,6 +119,7 @@ class RedemptionVoided(_Common):
     provider_id: ExternalId
     subsidy_fen: PositiveFen
     reason: str | None = None
+    voided_by: Annotated[str, Field(max_length=200)] | None = None  # the credential that voided it
 
 
 class VoucherExpired(_Common):
@@ -253,12 +258,19 @@ class TrialBalanceRead(BaseModel):
 
 
 class PostingRead(BaseModel):
+    """A posting line: every column the hash covers (docs/ledger.md, "The canonical form"),
+    plus the account's chart code and name (not hashed)."""
+
+    entry_id: str
     line: int
     account_id: str
     account: str
     account_name: str
     amount_fen: int
     currency: str
+    seq: int
+    posted_at: str
+    period: str
     program_code: str | None
     region_code: str | None
     funding_source: str | None
@@ -268,7 +280,11 @@ class PostingRead(BaseModel):
 
 
 class EntryRead(BaseModel):
+    """A journal entry: every column the hash covers (docs/ledger.md, "The canonical form"),
+    its `prev_hash` and `hash` (hex), and its postings in line order."""
+
     id: str
+    book: str
     seq: int
     kind: str
     posted_at: str
@@ -280,14 +296,19 @@ class EntryRead(BaseModel):
     voucher_id: str | None
     ref: str | None
     event_id: str | None
+    idempotency_key: str
     reverses_entry_id: str | None
     memo: str | None
     created_by: str
+    # Hashed when present (never null in the hash: absent there); the export shows null.
+    details: dict[str, Any] | None = None
+    prev_hash: str
     hash: str
     postings: list[PostingRead]
 
 
 class EntryPage(BaseModel):
+    as_of: str
     entries: list[EntryRead]
     next_cursor: str | None
 
@@ -321,6 +342,7 @@ class StatementRead(BaseModel):
     normal_sign: int
     from_: str | None = Field(alias="from")
     to: str | None
+    as_of: str
     opening_balance_fen: int
     closing_balance_fen: int
     lines: list[StatementLine]
@@ -343,6 +365,36 @@ class ChainVerifyRead(BaseModel):
     first_bad_entry: BadEntry | None = None
     reason: str | None = None
     accounts: list[str] | None = None
+
+
+class CheckpointRecord(BaseModel):
+    """One line of the checkpoint file, exactly as signed (fields that do not apply are
+    absent, never null): a `checkpoint` of the head, or a `key_rotation` hand-over signed by
+    the old key naming `new_key`. `signature` covers the record without itself."""
+
+    type: Literal["checkpoint", "key_rotation"]
+    book: str | None = None
+    seq: int | None = None
+    hash: str | None = None
+    head_posted_at: str | None = None
+    reason: str | None = None
+    new_key: str | None = None
+    signed_at: str
+    key: str
+    signature: str
+
+
+class CheckpointsRead(BaseModel):
+    public_key: str
+    fingerprint: str
+    checkpoints: list[CheckpointRecord]
+
+
+class PublicKeyRead(BaseModel):
+    algorithm: Literal["Ed25519"]
+    public_key: str
+    public_key_pem: str
+    fingerprint: str
 
 
 class EventCountRead(BaseModel):

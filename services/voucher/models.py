@@ -408,6 +408,8 @@ class Redemption(VoucherTable, table=True):
     )
     provider_id: str = Field(sa_column=Column(Text, nullable=False))
     terminal_id: str | None = Field(default=None, sa_column=Column(Text))
+    # the staff member signed in at the terminal, when the terminal said (issue 21)
+    staff_id: str | None = Field(default=None, sa_column=Column(Text))
     service_code: str = Field(sa_column=Column(Text, nullable=False))
     category: str = Field(sa_column=Column(Text, nullable=False))
     gross_fen: int = Field(sa_column=Column(BigInteger, nullable=False))

@@ -37,7 +37,7 @@ SECRETS = {
         "stripe_webhook_secret",
     ),
     ProviderSettings: ("pii_encryption_key", "pii_hash_key"),
-    LedgerSettings: ("pii_encryption_key", "pii_hash_key"),
+    LedgerSettings: ("pii_encryption_key", "pii_hash_key", "checkpoint_private_key"),
     WebSettings: (
         "session_secret",
         "stripe_publishable_key",

@@ -32,8 +32,11 @@ class Ledger:
         self.c = client
         self.sdb = sdb
         self.tokens = tokens
+        self.app: Any = None
         self.service = tokens.headers("service", sub="service:voucher")
         self.finance = tokens.headers("finance", sub="finance:province", region="450000")
+        # a second finance officer: reverses what the first made (maker-checker)
+        self.checker = tokens.headers("finance", sub="finance:checker", region="450000")
         self.auditor = tokens.headers("auditor", sub="auditor:province", region="450000")
 
     async def owner(self) -> asyncpg.Connection:
@@ -78,6 +81,7 @@ class Ledger:
                 "program_code": program,
                 "region_code": region,
                 "by_source": amount_by_source,
+                "memo": "预算下达",
             },
         )
 
@@ -176,8 +180,17 @@ def void(redemption_event: dict[str, Any]) -> dict[str, Any]:
 
 
 @pytest.fixture
-async def ledger(make_db, tokens) -> AsyncIterator[Ledger]:
+async def ledger(make_db, tokens, tmp_path) -> AsyncIterator[Ledger]:
     sdb = await make_db("ledger")
-    app = ledger_app(LedgerSettings(database_url=sdb.app_url, pool_size=8))
+    app = ledger_app(
+        LedgerSettings(
+            database_url=sdb.app_url,
+            pool_size=8,
+            checkpoint_file=tmp_path / "checkpoints.jsonl",
+            checkpoint_interval_s=0,
+        )
+    )
     async with running(app) as client:
-        yield Ledger(client, sdb, tokens)
+        lg = Ledger(client, sdb, tokens)
+        lg.app = app
+        yield lg

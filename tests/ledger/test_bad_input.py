@@ -19,6 +19,7 @@ GOOD_APPROPRIATION = {
     "program_code": PROGRAM,
     "region_code": CITY,
     "by_source": {"central": 100},
+    "memo": "预算下达",
 }
 
 
@@ -52,6 +53,8 @@ APPROPRIATIONS = [
     (_with(GOOD_APPROPRIATION, by_source={}), "by_source"),
     (_with(GOOD_APPROPRIATION, program_code="Bad Code"), "program_code"),
     (_with(GOOD_APPROPRIATION, region_code="4501"), "region_code"),
+    (_with(GOOD_APPROPRIATION, memo=...), "memo"),  # a manual entry says why (issue 21)
+    (_with(GOOD_APPROPRIATION, memo="  "), "memo"),
 ]
 
 

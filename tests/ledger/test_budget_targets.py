@@ -36,6 +36,7 @@ def _appropriation(**changes):
         "program_code": PROGRAM,
         "region_code": CITY,
         "by_source": {"central": 95_000, "regional": 5_000},
+        "memo": "预算下达",
     }
     return {**body, **changes}
 

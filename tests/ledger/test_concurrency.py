@@ -76,7 +76,7 @@ async def test_storm_of_posts_and_reversals(ledger):
         jobs += [
             client().post(
                 f"/v1/entries/{a.json()['entry_id']}/reverse",
-                headers=ledger.finance,
+                headers=ledger.checker,
                 json={"idempotency_key": f"rev-{n}", "reason": "storm"},
             )
             for n, a in enumerate(approps)

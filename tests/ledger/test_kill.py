@@ -78,6 +78,7 @@ async def test_sigkill_mid_batch_then_resend_applies_each_event_once(make_db, to
                 "program_code": PROGRAM,
                 "region_code": CITY,
                 "by_source": {"central": 95_000_000, "regional": 5_000_000},
+                "memo": "预算下达",
             },
         )
         assert r.status_code == 201, r.text

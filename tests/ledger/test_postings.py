@@ -175,24 +175,24 @@ async def test_reversal_once_only_and_never_overdrawing_budget(ledger):
     url = f"/v1/entries/{r1['entry_id']}/reverse"
     body = {"idempotency_key": "rev-1", "reason": "wrong amount"}
     # reversing 1000 would leave -500 available: refused by the budget rule
-    r = await ledger.c.post(url, headers=ledger.finance, json=body)
+    r = await ledger.c.post(url, headers=ledger.checker, json=body)
     assert r.status_code == 409 and r.json()["error"]["code"] == "BUDGET_EXCEEDED"
     await ledger.appropriate({"central": 5_000})
     r = await ledger.c.post(
         f"/v1/entries/{r2['entry_id']}/reverse",
-        headers=ledger.finance,
+        headers=ledger.checker,
         json={"idempotency_key": "rev-2", "reason": "duplicate"},
     )
     assert r.status_code == 201, r.text
     r = await ledger.c.post(
         f"/v1/entries/{r2['entry_id']}/reverse",
-        headers=ledger.finance,
+        headers=ledger.checker,
         json={"idempotency_key": "rev-3", "reason": "again"},
     )
     assert r.status_code == 409 and r.json()["error"]["code"] == "ALREADY_REVERSED"
     r = await ledger.c.post(
         f"/v1/entries/{uuid.uuid4()}/reverse",
-        headers=ledger.finance,
+        headers=ledger.checker,
         json={"idempotency_key": "rev-4", "reason": "x"},
     )
     assert r.status_code == 404

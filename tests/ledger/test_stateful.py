@@ -84,6 +84,7 @@ class LedgerMachine(RuleBasedStateMachine):
                     "program_code": PROGRAM,
                     "region_code": CITY,
                     "by_source": {"central": central, "regional": regional},
+                    "memo": "预算下达",
                 },
             )
         )

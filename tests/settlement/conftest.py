@@ -168,6 +168,7 @@ async def settle(make_db, tokens, world) -> AsyncIterator[Settle]:  # noqa: F811
                 "program_code": "disability_subsidy",
                 "region_code": CITY,
                 "by_source": {"central": 95_000_000, "regional": 5_000_000},
+                "memo": "预算下达",
             },
         )
         assert r.status_code == 201, r.text

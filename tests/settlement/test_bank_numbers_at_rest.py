@@ -134,6 +134,7 @@ def test_the_development_key_is_refused_outside_development(monkeypatch):
     import pytest
 
     from services.common import settings as common_settings
+    from services.common.keys import ed25519_pair
     from services.ledger.config import LedgerSettings
 
     monkeypatch.setattr(
@@ -142,5 +143,8 @@ def test_the_development_key_is_refused_outside_development(monkeypatch):
     with pytest.raises(ValueError, match="pii_encryption_key"):
         LedgerSettings(database_url="postgresql://x/y")
     LedgerSettings(
-        database_url="postgresql://x/y", pii_encryption_key="ab" * 32, pii_hash_key="cd" * 32
+        database_url="postgresql://x/y",
+        pii_encryption_key="ab" * 32,
+        pii_hash_key="cd" * 32,
+        checkpoint_private_key=ed25519_pair()[0],  # its own key too (issue 21)
     )

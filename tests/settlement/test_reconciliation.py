@@ -9,9 +9,33 @@ import io
 from openpyxl import load_workbook
 
 from services.common.auth import Role
+from services.ledger.repository import posting
+from services.ledger.service import plans
 from tests.settlement.test_batches import _approved_claim
 
 REGION = "450100"
+
+
+async def _rogue_reversal(s, redemption_id: str) -> str:
+    """A reversal of a redemption's entry written straight into the journal by someone with
+    the database owner's rights (the chain and balance rules still hold)."""
+    conn = await s.owner()
+    try:
+        async with conn.transaction():
+            head = await posting.lock_head(conn)
+            (original,) = await posting.redemption_entries(conn, [redemption_id])
+            plan = plans.reversal(
+                original,
+                kind="reversal",
+                created_by="finance:rogue",
+                idempotency_key="stray-reversal-1",
+                memo="oops",
+            )
+            accounts = await posting.resolve_accounts(conn, [p.account for p in plan.postings])
+            (written,) = await posting.write_entries(conn, head, [plan], accounts)
+    finally:
+        await conn.close()
+    return str(written.entry_id)
 
 
 async def _report(s, fmt: str | None = None, headers=None):
@@ -67,8 +91,9 @@ async def test_everything_agrees_then_each_planted_discrepancy_is_reported(settl
         headers=s.finance(region="450000"),
         json={"idempotency_key": "stray-reversal-1", "reason": "oops"},
     )
-    assert r.status_code == 201, r.text
-    stray_id = r.json()["entry_id"]
+    # the ledger refuses it (issue 21), so a writer bypassing the service makes it
+    assert r.status_code == 422 and r.json()["error"]["code"] == "ENTRY_NOT_REVERSIBLE"
+    stray_id = await _rogue_reversal(s, to_reverse)
     # superuser edits on the voucher side: a balance altered, a redemption row gone, a
     # claim mark changed
     await s.w.conn.execute("SET session_replication_role = replica")

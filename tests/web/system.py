@@ -463,7 +463,14 @@ async def system(
     }
     try:
         async with AsyncExitStack() as stack:
-            lapp = create_ledger(LedgerSettings(database_url=dbs["ledger"].app_url, pool_size=4))
+            lapp = create_ledger(
+                LedgerSettings(
+                    database_url=dbs["ledger"].app_url,
+                    pool_size=4,
+                    checkpoint_file=tmp / "ledger-checkpoints.jsonl",
+                    checkpoint_interval_s=0.5,
+                )
+            )
             papp = create_provider(ProviderSettings(database_url=dbs["provider"].app_url))
             ledger = await stack.enter_async_context(running(lapp))
             provider = await stack.enter_async_context(running(papp))

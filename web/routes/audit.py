@@ -1,4 +1,5 @@
-"""Auditor: ledger browser, trial balance at a date, chain verification, CSV exports."""
+"""Auditor: ledger browser (newest first, by account code), trial balance at a date, chain
+verification and signed checkpoints, CSV / XLSX exports and the journal file set."""
 
 from __future__ import annotations
 
@@ -10,7 +11,6 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from services.common.auth import Role
-from services.common.export import csv_bytes
 from web.clients import ApiError
 from web.deps import StateDep, ledger_client, require_role
 from web.render import page
@@ -19,6 +19,7 @@ from web.sessions import Session
 router = APIRouter(prefix="/audit")
 AUDITOR = require_role(Role.auditor)
 FILTERS = (
+    "account_code",
     "account",
     "provider_id",
     "beneficiary_id",
@@ -59,13 +60,14 @@ def _as_of(value: str | None) -> tuple[str | None, str | None]:
 
 @router.get("/entries", response_class=HTMLResponse)
 async def entries(request: Request, web: StateDep, session: Session = AUDITOR) -> HTMLResponse:
-    """Journal entries with their postings, filtered by account and dimension."""
+    """Journal entries with their postings, newest first, filtered by account code (科目代码),
+    account and dimension."""
     filters, error = _filters(request)
     data: dict[str, Any] = {"entries": [], "next_cursor": None}
     if not error:
         client = ledger_client(web, session)
         try:
-            data = await client.entries(**filters)
+            data = await client.entries(**filters, order="desc")
         except ApiError as exc:
             error = exc.friendly
         finally:
@@ -76,72 +78,70 @@ async def entries(request: Request, web: StateDep, session: Session = AUDITOR) -
     )
 
 
-@router.get("/entries.csv")
-async def entries_csv(request: Request, web: StateDep, session: Session = AUDITOR) -> Response:
-    """The filtered entries as CSV, one row per posting (all pages)."""
+def _download(resp: Any, name: str) -> Response:
+    """A file the ledger made (formula-safe there: services/common/export), passed on."""
+    return Response(
+        resp.content,
+        media_type=resp.headers.get("content-type", "application/octet-stream"),
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
+
+
+def _refused(message: str, status: int = 422) -> Response:
+    return Response(message, status_code=status, media_type="text/plain; charset=utf-8")
+
+
+@router.get("/entries.{fmt}")
+async def entries_file(
+    request: Request, fmt: str, web: StateDep, session: Session = AUDITOR
+) -> Response:
+    """The filtered entries (all of them, not a page) as CSV or XLSX, one row per posting."""
+    if fmt not in ("csv", "xlsx"):
+        return _refused("只能导出 CSV 或 Excel 文件。", 404)
     filters, error = _filters(request)
     if error:
-        return Response(error, status_code=422, media_type="text/plain; charset=utf-8")
-    rows: list[list[Any]] = []
-    columns = [
-        "seq",
-        "entry_id",
-        "kind",
-        "posted_at",
-        "period",
-        "line",
-        "account",
-        "account_name",
-        "amount_fen",
-        "currency",
-        "region_code",
-        "program_code",
-        "funding_source",
-        "provider_id",
-        "beneficiary_id",
-        "voucher_id",
-    ]
+        return _refused(error)
+    filters.pop("cursor", None)
     client = ledger_client(web, session)
     try:
-        cursor = None
-        for _ in range(1000):
-            page_data = await client.entries(**{**filters, "cursor": cursor, "limit": 500})
-            for e in page_data["entries"]:
-                for p in e.get("postings", []):
-                    rows.append(
-                        [
-                            e["seq"],
-                            e["id"],
-                            e["kind"],
-                            e["posted_at"],
-                            e["period"],
-                            p["line"],
-                            p["account"],
-                            p["account_name"],
-                            p["amount_fen"],
-                            p["currency"],
-                            p["region_code"],
-                            p["program_code"],
-                            p["funding_source"],
-                            p["provider_id"],
-                            p["beneficiary_id"],
-                            p["voucher_id"],
-                        ]
-                    )
-            cursor = page_data.get("next_cursor")
-            if not cursor:
-                break
+        resp = await client.entries_file(fmt, **filters)
     except ApiError as exc:
-        return Response(
-            exc.friendly, status_code=exc.page_status, media_type="text/plain; charset=utf-8"
-        )
+        return _refused(exc.friendly, exc.page_status)
     finally:
         await client.aclose()
-    return Response(
-        csv_bytes(columns, rows, bom=True),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": 'attachment; filename="entries.csv"'},
-    )
+    return _download(resp, f"entries.{fmt}")
+
+
+@router.get("/journal.zip")
+async def journal_zip(
+    web: StateDep, session: Session = AUDITOR, as_of: str | None = None
+) -> Response:
+    """The whole journal as one self-describing file set (chart of accounts, entries,
+    postings, signed checkpoints, schema): province-wide auditors."""
+    when, error = _as_of(as_of)
+    if error:
+        return _refused(error)
+    client = ledger_client(web, session)
+    try:
+        resp = await client.journal_export(when)
+    except ApiError as exc:
+        return _refused(exc.friendly, exc.page_status)
+    finally:
+        await client.aclose()
+    return _download(resp, "journal.zip")
+
+
+@router.get("/checkpoints.jsonl")
+async def checkpoints_file(web: StateDep, session: Session = AUDITOR) -> Response:
+    """The ledger's signed checkpoints, one per line, as the verifier reads them."""
+    client = ledger_client(web, session)
+    try:
+        resp = await client.checkpoints_file()
+    except ApiError as exc:
+        return _refused(exc.friendly, exc.page_status)
+    finally:
+        await client.aclose()
+    return _download(resp, "checkpoints.jsonl")
 
 
 async def _trial_balance(
@@ -176,62 +176,56 @@ async def trial_balance(
     )
 
 
-@router.get("/trial-balance.csv")
-async def trial_balance_csv(
-    web: StateDep, session: Session = AUDITOR, as_of: str | None = None
+@router.get("/trial-balance.{fmt}")
+async def trial_balance_file(
+    fmt: str, web: StateDep, session: Session = AUDITOR, as_of: str | None = None
 ) -> Response:
-    """The trial balance as CSV."""
+    """The trial balance as CSV or XLSX (the ledger's file)."""
+    if fmt not in ("csv", "xlsx"):
+        return _refused("只能导出 CSV 或 Excel 文件。", 404)
     when, error = _as_of(as_of)
-    tb = None
-    if not error:
-        tb, error = await _trial_balance(web, session, when)
-    if error or tb is None:
-        return Response(error or "", status_code=422, media_type="text/plain; charset=utf-8")
-    columns = [
-        "code",
-        "name",
-        "region_code",
-        "program_code",
-        "funding_source",
-        "debit_fen",
-        "credit_fen",
-        "balance_fen",
-    ]
-    rows = []
-    for a in tb["accounts"]:
-        rows.append(
-            [
-                a["code"],
-                a["name"],
-                a["region_code"],
-                a["program_code"],
-                a["funding_source"],
-                a["debit_fen"],
-                a["credit_fen"],
-                a["balance_fen"],
-            ]
-        )
-    rows.append(["TOTAL", "", "", "", "", tb["total_debit_fen"], tb["total_credit_fen"], ""])
-    return Response(
-        csv_bytes(columns, rows, bom=True),
-        media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": 'attachment; filename="trial-balance.csv"'},
-    )
+    if error:
+        return _refused(error)
+    client = ledger_client(web, session)
+    try:
+        resp = await client.trial_balance_file(fmt, as_of=when, region_code=session.region)
+    except ApiError as exc:
+        return _refused(exc.friendly, exc.page_status)
+    finally:
+        await client.aclose()
+    return _download(resp, f"trial-balance.{fmt}")
 
 
 @router.get("/chain", response_class=HTMLResponse)
 async def chain(
     request: Request, web: StateDep, session: Session = AUDITOR, run: int = 0
 ) -> HTMLResponse:
-    """Verify the ledger's hash chain (on request: it reads every entry)."""
+    """Verify the ledger's hash chain (on request: it reads every entry), and the signed
+    checkpoints of its head kept outside the database, with the downloads an auditor's own
+    check needs (docs/ledger.md, "For auditors")."""
     result = None
     error = None
-    if run:
-        client = ledger_client(web, session)
+    signed: dict[str, Any] | None = None
+    signed_error = None
+    client = ledger_client(web, session)
+    try:
+        if run:
+            try:
+                result = await client.verify_chain()
+            except ApiError as exc:
+                error = exc.friendly
         try:
-            result = await client.verify_chain()
+            signed = await client.checkpoints(limit=20)
         except ApiError as exc:
-            error = exc.friendly
-        finally:
-            await client.aclose()
-    return page(request, "audit_chain.html", session, result=result, error=error)
+            signed_error = exc.friendly
+    finally:
+        await client.aclose()
+    return page(
+        request,
+        "audit_chain.html",
+        session,
+        result=result,
+        error=error,
+        signed=signed,
+        signed_error=signed_error,
+    )

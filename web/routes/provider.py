@@ -240,7 +240,9 @@ async def redeem_confirm(
             message="提交的内容不完整，请重新扫码。",
         )
     try:
-        result = await client.redeem(token, items, gross_fen, idempotency_key)
+        result = await client.redeem(
+            token, items, gross_fen, idempotency_key, staff_id=session.username
+        )
     except ApiError as exc:
         return page(
             request,

@@ -4,15 +4,16 @@ shapes of path and query values, and the clients of the voucher service."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
 import httpx
 from fastapi import Depends, Path, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from services.common.auth import Principal, Role, require
 from services.common.errors import InvalidInput, OutOfScope
+from services.common.export import MEDIA
 from services.common.regions import is_valid_code_shape, significant_prefix
 from services.common.settings import get_common_settings
 from services.common.types import IsoDateTime
@@ -110,6 +111,22 @@ def aware(value: datetime | None) -> datetime | None:
     if value is not None and value.tzinfo is None:
         return value.replace(tzinfo=TZ)
     return value
+
+
+FileFormat = Annotated[
+    Literal["json", "csv", "xlsx"],
+    Query(description="json (default), or a file: csv (UTF-8 with BOM) or xlsx"),
+]
+
+
+def file_response(content: bytes, fmt: str, name: str) -> Response:
+    """A download: `name`.csv or .xlsx (or .zip), formula-safe (services.common.export)."""
+    media = MEDIA.get(fmt, "application/zip")
+    return Response(
+        content,
+        media_type=media,
+        headers={"Content-Disposition": f'attachment; filename="{name}.{fmt}"'},
+    )
 
 
 def answer(outcome: Outcome) -> JSONResponse:

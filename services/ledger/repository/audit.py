@@ -99,6 +99,7 @@ class PostingFilter:
 
     region_prefix: str = ""
     account_id: int | None = None
+    account_code: str | None = None  # every account of this chart code
     provider_id: str | None = None
     beneficiary_id: str | None = None
     voucher_id: str | None = None
@@ -113,6 +114,9 @@ class PostingFilter:
             where.append(col(Posting.region_code).startswith(self.region_prefix))
         if self.account_id is not None:
             where.append(col(Posting.account_id) == self.account_id)
+        if self.account_code is not None:
+            of_code = select(col(Account.id)).where(col(Account.code) == self.account_code)
+            where.append(col(Posting.account_id).in_(of_code))
         for column, value in (
             (Posting.provider_id, self.provider_id),
             (Posting.beneficiary_id, self.beneficiary_id),
@@ -130,14 +134,30 @@ class PostingFilter:
 
 
 async def entry_seqs(
-    session: AsyncSession, match: PostingFilter, after_seq: int, limit: int
+    session: AsyncSession,
+    match: PostingFilter,
+    after_seq: int,
+    limit: int,
+    descending: bool = False,
 ) -> list[int]:
-    """The seqs of the entries after `after_seq` with a posting that matches, in order."""
+    """The seqs of the entries after `after_seq` with a posting that matches, in order;
+    `descending`: newest first, before `after_seq` (0: from the newest)."""
+    seq = col(Posting.seq)
+    if descending:
+        bound = [seq < after_seq] if after_seq else []
+        stmt = (
+            select(seq)
+            .distinct()
+            .where(*bound, *match.conditions())
+            .order_by(seq.desc())
+            .limit(limit)
+        )
+        return list((await session.scalars(stmt)).all())
     stmt = (
-        select(col(Posting.seq))
+        select(seq)
         .distinct()
-        .where(col(Posting.seq) > after_seq, *match.conditions())
-        .order_by(col(Posting.seq))
+        .where(seq > after_seq, *match.conditions())
+        .order_by(seq)
         .limit(limit)
     )
     return list((await session.scalars(stmt)).all())
@@ -160,7 +180,7 @@ class PostingLine:
 async def entries_by_seq(
     session: AsyncSession, seqs: Sequence[int]
 ) -> tuple[list[Entry], list[PostingLine]]:
-    """The entries with these seqs and all their postings, both in order."""
+    """The entries with these seqs and all their postings, in seq order."""
     entries = await session.scalars(
         select(Entry)
         .where(col(Entry.book) == BOOK, col(Entry.seq) == _any_bigint(seqs))
@@ -173,6 +193,16 @@ async def entries_by_seq(
         .order_by(col(Posting.seq), col(Posting.line))
     )
     return list(entries.all()), [PostingLine(*row) for row in postings.all()]
+
+
+async def accounts(session: AsyncSession, region_prefix: str) -> list[Account]:
+    """The chart's accounts in scope (region prefix), by code, region and id."""
+    stmt = (
+        select(Account)
+        .where(col(Account.region_code).startswith(region_prefix))
+        .order_by(col(Account.code), col(Account.region_code), col(Account.id))
+    )
+    return list((await session.scalars(stmt)).all())
 
 
 # --- statements ----------------------------------------------------------------------------

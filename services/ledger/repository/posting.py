@@ -21,6 +21,7 @@ what `write_entries` writes with the pure plans (service/plans.py) and hashing r
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -86,6 +87,7 @@ ENTRY_COLUMNS = (
     ("reverses_entry_id", "uuid"),
     ("memo", "text"),
     ("created_by", "text"),
+    ("details", "jsonb"),
     ("prev_hash", "bytea"),
     ("hash", "bytea"),
 )
@@ -288,6 +290,8 @@ async def write_entries(
             "memo": plan.memo,
             "created_by": plan.created_by,
         }
+        if plan.details is not None:
+            doc["details"] = plan.details
         lines = []
         for line, p in enumerate(plan.postings, start=1):
             k = p.account
@@ -340,6 +344,7 @@ async def write_entries(
                 plan.reverses_entry_id,
                 plan.memo,
                 plan.created_by,
+                None if plan.details is None else json.dumps(plan.details, ensure_ascii=False),
                 prev,
                 h,
             )

@@ -11,7 +11,9 @@ import uuid
 from collections import defaultdict
 from collections.abc import Mapping
 from contextlib import AbstractAsyncContextManager
+from dataclasses import replace
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -33,12 +35,18 @@ from services.ledger.schemas import (
 )
 from services.ledger.service.chart import CHART
 
+TZ = ZoneInfo("Asia/Shanghai")
 ENTRY_DIMENSIONS = ("provider_id", "beneficiary_id", "voucher_id")
 STATEMENT_MAX_LINES = 10_000
+EXPORT_MAX_ENTRIES = 200_000  # entries in one file (CSV, XLSX, the journal file set)
 
 
 def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
+    """A time as answered: Beijing time with its offset and always six decimals
+    (`2026-11-05T09:30:00.000000+08:00`); the hash writes the same instant in UTC."""
+    if value is None:
+        return None
+    return value.astimezone(TZ).isoformat(timespec="microseconds")
 
 
 def _snapshot(db: Database) -> AbstractAsyncContextManager[AsyncSession]:
@@ -76,7 +84,7 @@ async def trial_balance(
     debit = sum(a.debit_fen for a in accounts)
     credit = sum(a.credit_fen for a in accounts)
     return TrialBalanceRead(
-        as_of=as_of.isoformat(),
+        as_of=_iso(as_of) or "",
         accounts=accounts,
         total_debit_fen=debit,
         total_credit_fen=credit,
@@ -103,8 +111,13 @@ async def entries(
     end: datetime | None,
     after_seq: int,
     limit: int,
+    as_of: datetime | None = None,
+    account_code: str | None = None,
+    whole: bool = False,
+    newest_first: bool = False,
 ) -> EntryPage:
-    """Entries having a posting that matches every filter, in seq order (keyset pages).
+    """Entries having a posting that matches every filter, in seq order (keyset pages; with
+    `whole`, every one up to `as_of` for a file).
 
     A combination that could only ever be empty by construction is refused rather than
     answered empty: a dimension the account's postings never carry, an account outside the
@@ -130,6 +143,7 @@ async def entries(
     match = PostingFilter(
         region_prefix=region_prefix,
         account_id=account.id if account is not None else None,
+        account_code=account_code,
         provider_id=filters.get("provider_id"),
         beneficiary_id=filters.get("beneficiary_id"),
         voucher_id=filters.get("voucher_id"),
@@ -138,15 +152,50 @@ async def entries(
         start=start,
         end=end,
     )
+    if whole:  # a file: every entry that matches (not a page), in one snapshot
+        return await _all_entries(db, match, as_of)
     async with _snapshot(db) as session:
-        seqs = await repo.entry_seqs(session, match, after_seq, limit + 1)
+        if as_of is None:
+            as_of = await repo.now(session)
+        match = replace(match, end=as_of if end is None else min(end, as_of))
+        seqs = await repo.entry_seqs(session, match, after_seq, limit + 1, newest_first)
         more = len(seqs) > limit
         seqs = seqs[:limit]
         entry_rows, posting_rows = await repo.entries_by_seq(session, seqs)
+    read = _entries_read(entry_rows, posting_rows)
     return EntryPage(
-        entries=_entries_read(entry_rows, posting_rows),
+        as_of=_iso(as_of) or "",
+        entries=read[::-1] if newest_first else read,
         next_cursor=str(seqs[-1]) if more and seqs else None,
     )
+
+
+async def _all_entries(db: Database, match: PostingFilter, as_of: datetime | None) -> EntryPage:
+    """Every matching entry up to `as_of`, read page by page inside one snapshot;
+    RANGE_TOO_LARGE past EXPORT_MAX_ENTRIES (narrow the filters, or take the file set)."""
+    out: list[EntryRead] = []
+    after = 0
+    async with _snapshot(db) as session:
+        if as_of is None:
+            as_of = await repo.now(session)
+        match = replace(match, end=as_of if match.end is None else min(match.end, as_of))
+        while True:
+            seqs = await repo.entry_seqs(session, match, after, 1000)
+            if not seqs:
+                break
+            entry_rows, posting_rows = await repo.entries_by_seq(session, seqs)
+            out.extend(_entries_read(entry_rows, posting_rows))
+            if len(out) > EXPORT_MAX_ENTRIES:
+                raise RangeTooLarge(
+                    f"More than {EXPORT_MAX_ENTRIES} entries; narrow the filters.", field="to"
+                )
+            after = seqs[-1]
+    return EntryPage(as_of=_iso(as_of) or "", entries=out, next_cursor=None)
+
+
+async def chart_accounts(db: Database, region_prefix: str) -> list[Account]:
+    async with _snapshot(db) as session:
+        return await repo.accounts(session, region_prefix)
 
 
 async def entry(db: Database, entry_id: uuid.UUID) -> EntryRead | None:
@@ -164,12 +213,16 @@ def _entries_read(rows: list[Entry], postings: list[PostingLine]) -> list[EntryR
         p = line.posting
         by_entry[p.entry_id].append(
             PostingRead(
+                entry_id=str(p.entry_id),
                 line=p.line,
                 account_id=str(p.account_id),
                 account=line.account_code,
                 account_name=line.account_name,
                 amount_fen=p.amount_fen,
                 currency=p.currency.strip(),
+                seq=p.seq,
+                posted_at=_iso(p.posted_at) or "",
+                period=p.period.strip(),
                 program_code=p.program_code,
                 region_code=p.region_code,
                 funding_source=p.funding_source,
@@ -181,9 +234,10 @@ def _entries_read(rows: list[Entry], postings: list[PostingLine]) -> list[EntryR
     return [
         EntryRead(
             id=str(e.id),
+            book=e.book,
             seq=e.seq,
             kind=e.kind,
-            posted_at=e.posted_at.isoformat(),
+            posted_at=_iso(e.posted_at) or "",
             period=e.period.strip(),
             program_code=e.program_code,
             region_code=e.region_code,
@@ -192,9 +246,12 @@ def _entries_read(rows: list[Entry], postings: list[PostingLine]) -> list[EntryR
             voucher_id=e.voucher_id,
             ref=e.ref,
             event_id=str(e.event_id) if e.event_id else None,
+            idempotency_key=e.idempotency_key,
             reverses_entry_id=str(e.reverses_entry_id) if e.reverses_entry_id else None,
             memo=e.memo,
             created_by=e.created_by,
+            details=e.details,
+            prev_hash=bytes(e.prev_hash).hex(),
             hash=bytes(e.hash).hex(),
             postings=by_entry.get(e.id, []),
         )
@@ -203,13 +260,22 @@ def _entries_read(rows: list[Entry], postings: list[PostingLine]) -> list[EntryR
 
 
 async def statement(
-    db: Database, account: Account, start: datetime | None, end: datetime | None
+    db: Database,
+    account: Account,
+    start: datetime | None,
+    end: datetime | None,
+    as_of: datetime | None = None,
 ) -> StatementRead:
-    """Opening balance, every posting in the window with the running balance, closing."""
+    """Opening balance, every posting in the window with the running balance, closing.
+    `as_of` (default: now) caps the window like the trial balance's: postings after it are
+    left out, so a statement and a trial balance of the same `as_of` agree."""
     if start is not None and end is not None and start > end:
         raise FilterNotSupported("`from` is after `to`.", field="from")
     assert account.id is not None
     async with _snapshot(db) as session:
+        if as_of is None:
+            as_of = await repo.now(session)
+        end = as_of if end is None else min(end, as_of)
         opening = 0 if start is None else await repo.opening_balance(session, account.id, start)
         rows = await repo.statement_lines(session, account.id, start, end, STATEMENT_MAX_LINES + 1)
     if len(rows) > STATEMENT_MAX_LINES:
@@ -226,7 +292,7 @@ async def statement(
                 kind=r.kind,
                 ref=r.ref,
                 memo=r.memo,
-                posted_at=r.posted_at.isoformat(),
+                posted_at=_iso(r.posted_at) or "",
                 amount_fen=r.amount_fen,
                 balance_fen=running,
                 provider_id=r.provider_id,
@@ -247,6 +313,7 @@ async def statement(
         normal_sign=spec.normal_sign,
         from_=_iso(start),
         to=_iso(end),
+        as_of=_iso(as_of) or "",
         opening_balance_fen=opening,
         closing_balance_fen=running,
         lines=lines,

@@ -249,6 +249,13 @@ def _plan_event(
             beneficiary_id=p.beneficiary_id,
             voucher_id=p.voucher_id,
             ref=p.redemption_id,
+            details=plans.redemption_details(
+                terminal_id=p.terminal_id,
+                staff_id=p.staff_id,
+                service_code=p.service_code,
+                gross_fen=p.gross_fen,
+                copay_fen=p.copay_fen,
+            ),
             **common,
         )
         known[p.redemption_id] = plan
@@ -269,6 +276,7 @@ def _plan_event(
             idempotency_key=f"event:{ev.event_id}",
             memo=p.reason,
             event_id=ev.event_id,
+            details=None if p.voided_by is None else {"voided_by": p.voided_by},
         )
         return plan, original
     if isinstance(p, VoucherExpired):

@@ -2,9 +2,10 @@
 
 hash(entry) = sha256(prev_hash || canonical(entry, postings)); the first entry's prev_hash is
 32 zero bytes. The canonical form is compact JSON with sorted keys over every column of the
-entry and of each of its postings (in line order) except the transaction id, with UUIDs as
-strings, timestamps in UTC with microseconds and amounts as integers, so anyone can
-recompute it from the rows.
+entry (`details` only when present) and of each of its postings (in line order) except the
+transaction id and the hashes, with UUIDs as strings, timestamps in UTC with microseconds and
+amounts as integers, so anyone can recompute it from the rows or from an export: docs/ledger.md
+"The canonical form" states it byte by byte, audit/verify_ledger.py recomputes it.
 """
 
 from __future__ import annotations
@@ -40,6 +41,9 @@ ENTRY_FIELDS = (
     "memo",
     "created_by",
 )
+# Hashed only when the entry has them (not null): entries written before they existed keep
+# their hashes.
+OPTIONAL_ENTRY_FIELDS = ("details",)
 POSTING_FIELDS = (
     "line",
     "account_id",
@@ -78,8 +82,12 @@ def utc_text(value: datetime) -> str:
 def canonical(entry: Mapping[str, Any], postings: Sequence[Mapping[str, Any]]) -> bytes:
     """Compact JSON, keys sorted, UTF-8 unescaped (what json.dumps(sort_keys=True,
     separators=(",", ":"), ensure_ascii=False) writes; orjson for speed)."""
+    doc = {f: _plain(entry[f]) for f in ENTRY_FIELDS}
+    for f in OPTIONAL_ENTRY_FIELDS:
+        if entry.get(f) is not None:
+            doc[f] = entry[f]
     return canonical_plain(
-        {f: _plain(entry[f]) for f in ENTRY_FIELDS},
+        doc,
         [
             {f: _plain(p[f]) for f in POSTING_FIELDS}
             for p in sorted(postings, key=lambda p: p["line"])
@@ -88,7 +96,8 @@ def canonical(entry: Mapping[str, Any], postings: Sequence[Mapping[str, Any]]) -
 
 
 def canonical_plain(entry: dict[str, Any], postings: list[dict[str, Any]]) -> bytes:
-    """`canonical` of an entry already in plain form: exactly the ENTRY_FIELDS, and postings
+    """`canonical` of an entry already in plain form: exactly the ENTRY_FIELDS (and the
+    OPTIONAL_ENTRY_FIELDS it has, never as null), and postings
     of exactly the POSTING_FIELDS in line order, with UUIDs and timestamps as strings
     (`utc_text`). The write path builds these directly (repository.posting.write_entries)."""
     return orjson.dumps({**entry, "postings": postings}, option=orjson.OPT_SORT_KEYS)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Required, TypedDict, Unpack
+from typing import Any, Required, TypedDict, Unpack
 
 from services.common.ids import new_uuid
 from services.common.money import allocate
@@ -39,6 +39,7 @@ class EntryPlan:
     idempotency_key: str | None = None
     reverses_entry_id: uuid.UUID | None = None
     memo: str | None = None
+    details: dict[str, Any] | None = None  # who and why (hashed when present)
     id: uuid.UUID = field(default_factory=new_uuid)
     already_reversed: bool = False
     in_db: bool = False  # loaded from the journal (not planned in this transaction)
@@ -60,6 +61,7 @@ class EntryDims(TypedDict, total=False):
     voucher_id: str | None
     ref: str | None
     memo: str | None
+    details: dict[str, Any] | None
 
 
 def split_by_source(amount_fen: int, shares_bp: Mapping[str, int]) -> list[tuple[str, int]]:
@@ -153,6 +155,27 @@ def _expense(program_code: str, region: str, parts: Iterable[tuple[str, int]]) -
         out.append(
             PostingPlan(AccountKey(chart.BUDGET_EXPENDED, program_code, region, source), -part)
         )
+    return out
+
+
+def redemption_details(
+    *,
+    terminal_id: str | None,
+    staff_id: str | None,
+    service_code: str | None,
+    gross_fen: int,
+    copay_fen: int,
+) -> dict[str, Any]:
+    """Who and why of a redemption's entry: the terminal and staff member (when the voucher
+    service sent them), the service item and the gross bill with its co-payment."""
+    out: dict[str, Any] = {"gross_fen": gross_fen, "copay_fen": copay_fen}
+    for name, value in (
+        ("terminal_id", terminal_id),
+        ("staff_id", staff_id),
+        ("service_code", service_code),
+    ):
+        if value is not None:
+            out[name] = value
     return out
 
 
@@ -321,6 +344,19 @@ def copay(
     )
 
 
+# Entries a finance officer makes by hand; every other kind is made from another service's
+# event or process (redemption, redemption_void, expiry, cash_benefit, copay_*, commitment,
+# settlement_payment, benefit_payment) and changes only through that service.
+MANUAL_KINDS = frozenset({"appropriation", "reversal"})
+
+
+def reversible_by_hand(kind: str) -> bool:
+    """Only manual entries may be reversed by a reversal typed into the ledger; an entry made
+    from another service's event is corrected through that service (a void, a recovery), so
+    the ledger and that service never disagree about it (docs/ledger.md, "Corrections")."""
+    return kind in MANUAL_KINDS
+
+
 def reversal(
     original: EntryPlan,
     *,
@@ -329,6 +365,7 @@ def reversal(
     idempotency_key: str,
     memo: str | None = None,
     event_id: uuid.UUID | None = None,
+    details: dict[str, Any] | None = None,
 ) -> EntryPlan:
     """The mirror image of an entry: every posting negated, the same dimensions."""
     return EntryPlan(
@@ -345,6 +382,7 @@ def reversal(
         idempotency_key=idempotency_key,
         memo=memo,
         event_id=event_id,
+        details=details,
     )
 
 

@@ -6,7 +6,12 @@ import uuid
 from collections.abc import Callable
 
 from services.common.db import Database
-from services.ledger.errors import AlreadyReversed, EntryNotFound
+from services.ledger.errors import (
+    AlreadyReversed,
+    EntryNotFound,
+    EntryNotReversible,
+    ReversalByMaker,
+)
 from services.ledger.repository import entries
 from services.ledger.schemas import ReversalCreate, ReversalRead
 from services.ledger.service import plans
@@ -21,8 +26,10 @@ async def reverse_entry(
     created_by: str,
     authorise: Callable[[str | None], None],
 ) -> Outcome:
-    """Correct an entry by its mirror image. An entry is reversed at most once (the database
-    holds a unique key on reverses_entry_id), and a reversal may not overdraw a budget.
+    """Correct a manual entry by its mirror image. Only manual entries (plans.MANUAL_KINDS)
+    are reversed by hand (ENTRY_NOT_REVERSIBLE otherwise), by another officer than the one
+    who made them (REVERSAL_BY_MAKER); an entry is reversed at most once (the database holds
+    a unique key on reverses_entry_id), and a reversal may not overdraw a budget.
     `authorise` is called with the entry's region before anything is decided."""
 
     async def work(journal: Journal) -> tuple[int, ReversalRead]:
@@ -30,6 +37,10 @@ async def reverse_entry(
         if original is None:
             raise EntryNotFound(field="entry_id")
         authorise(original.region_code)
+        if not plans.reversible_by_hand(original.kind):
+            raise EntryNotReversible(field="entry_id")
+        if original.created_by == created_by:
+            raise ReversalByMaker(field="entry_id")
         if original.already_reversed:
             raise AlreadyReversed(field="entry_id")
         plan = plans.reversal(

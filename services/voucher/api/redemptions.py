@@ -107,7 +107,7 @@ async def _redeem(request: Request, body: RedemptionCreate, principal: Principal
         request.app.state.directory,
         provider_id=provider_id,
         terminal_id=principal.terminal_id,
-        req=flow.RedeemRequest(body.token, bill, body.idempotency_key, body.pin),
+        req=flow.RedeemRequest(body.token, bill, body.idempotency_key, body.pin, body.staff_id),
         qr_public_key=request.app.state.settings.qr_public_key,
     )
     content = orjson.dumps(

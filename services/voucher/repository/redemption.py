@@ -127,10 +127,11 @@ WITH pick AS (
   INSERT INTO {_REDEMPTION} (id, voucher_id, beneficiary_id, provider_id, terminal_id,
                           service_code, category, gross_fen, subsidy_fen, copay_fen,
                           balance_after_fen, idempotency_key, request_hash, nonce, card_id,
-                          day_on, created_at, price_list_version)
+                          day_on, created_at, price_list_version, staff_id)
   SELECT $9::uuid, u.id, u.beneficiary_id, $11::text, $12::text, ($13::text[])[1],
          ($5::text[])[1], $6::bigint, u.subsidy, $6::bigint - u.subsidy, u.balance_fen,
-         $14::text, $15::bytea, $2::bytea, $16::uuid, $7::date, $8::timestamptz, $20::bigint
+         $14::text, $15::bytea, $2::bytea, $16::uuid, $7::date, $8::timestamptz, $20::bigint,
+         $21::text
     FROM upd u
 ), items AS (
   INSERT INTO {_ITEM} (redemption_id, line, service_code, category, quantity, unit_price_fen,
@@ -150,7 +151,8 @@ WITH pick AS (
            'redemption_id', $9::uuid::text, 'voucher_id', u.id::text,
            'beneficiary_id', u.beneficiary_id::text, 'provider_id', $11::text,
            'service_code', ($13::text[])[1], 'gross_fen', $6::bigint, 'subsidy_fen', u.subsidy,
-           'copay_fen', $6::bigint - u.subsidy),
+           'copay_fen', $6::bigint - u.subsidy, 'terminal_id', $12::text,
+           'staff_id', $21::text),
          $8::timestamptz
     FROM upd u
 )
@@ -202,6 +204,7 @@ async def redeem(
     request_hash: bytes,
     card_id: uuid.UUID | None,
     provider_region: str | None,
+    staff_id: str | None = None,
 ) -> Redeemed | None:
     """Run the one-statement redemption of a priced bill (`gross_fen` = the sum of its
     lines); what it did on success, None when no voucher could pay. Raises
@@ -229,6 +232,7 @@ async def redeem(
         lines.quantities,
         lines.unit_prices_fen,
         price_list_version,
+        staff_id,
     )
     if row is None:
         return None

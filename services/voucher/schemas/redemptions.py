@@ -100,6 +100,9 @@ class _Bill(BaseModel):
 
 class RedemptionCreate(_Bill):
     idempotency_key: Key
+    # The staff member signed in at the terminal (the web's provider page sends its user's
+    # id): recorded on the redemption and carried to the ledger's entry (who and why).
+    staff_id: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
 
 
 class RedemptionPreviewCreate(_Bill):

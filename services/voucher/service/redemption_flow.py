@@ -70,6 +70,7 @@ class RedeemRequest:
     bill: BillAsked
     idempotency_key: str
     pin: str | None = None
+    staff_id: str | None = None  # who at the terminal (carried to the ledger)
 
 
 @dataclass(frozen=True)
@@ -329,6 +330,7 @@ async def redeem(
                 event_id=new_uuid(),
                 provider_id=provider_id,
                 terminal_id=terminal_id,
+                staff_id=req.staff_id,
                 idempotency_key=req.idempotency_key,
                 request_hash=digest,
                 card_id=card_id,

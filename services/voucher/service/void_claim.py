@@ -94,6 +94,7 @@ async def void(
                 "provider_id": r.provider_id,
                 "subsidy_fen": r.subsidy_fen,
                 "reason": reason,
+                "voided_by": actor,
             },
             occurred_at=now,
         )

@@ -101,6 +101,7 @@ class Env:
                 "program_code": program,
                 "region_code": region,
                 "by_source": shares,
+                "memo": "预算下达",
             },
         )
         assert r.status_code == 201, r.text

@@ -292,6 +292,7 @@ async def test_the_ledger_asks_this_service_which_programmes_exist(env):
             "program_code": "nursing_subsidy_x",
             "region_code": "450100",
             "by_source": {"central": 1_000},
+            "memo": "预算下达",
         },
     )
     assert r.status_code == 422 and r.json()["error"]["code"] == "UNKNOWN_PROGRAM", r.text

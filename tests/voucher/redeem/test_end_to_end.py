@@ -43,6 +43,7 @@ async def test_enrol_issue_redeem_and_post_to_the_ledger(make_db, tokens):
                     "program_code": "disability_subsidy",
                     "region_code": "450100",
                     "by_source": {"central": 9_500_000, "regional": 500_000},
+                    "memo": "预算下达",
                 },
             )
             assert r.status_code == 201, r.text
@@ -89,6 +90,7 @@ async def test_enrol_issue_redeem_and_post_to_the_ledger(make_db, tokens):
                         "service_code": "BATH_HOME",
                         "gross_fen": 6000,
                         "idempotency_key": key(),
+                        "staff_id": "staff-9",
                     },
                 )
                 if r.status_code != 401 or time.monotonic() > deadline:
@@ -119,3 +121,34 @@ async def test_enrol_issue_redeem_and_post_to_the_ledger(make_db, tokens):
                 )
             finally:
                 await lconn.close()
+
+            # who and why reach the ledger's entry (issue 21), and the void's actor too
+            auditor = tokens.headers("auditor", region="450000")
+            (entry,) = (
+                await ledger.get(
+                    "/v1/entries", headers=auditor, params={"account_code": "provider_payable"}
+                )
+            ).json()["entries"]
+            assert entry["details"] == {
+                "terminal_id": term["terminal_id"],
+                "staff_id": "staff-9",
+                "service_code": "BATH_HOME",
+                "gross_fen": 6000,
+                "copay_fen": 3000,
+            }
+            voided = await voucher.post(
+                f"/v1/redemptions/{r.json()['id']}/void",
+                headers=headers,
+                json={"reason": "录错了"},
+            )
+            assert voided.status_code == 200, voided.text
+            while await relay.deliver_once():
+                pass
+            entries = (
+                await ledger.get(
+                    "/v1/entries", headers=auditor, params={"account_code": "provider_payable"}
+                )
+            ).json()["entries"]
+            assert [e["kind"] for e in entries] == ["redemption", "redemption_void"]
+            assert entries[1]["memo"] == "录错了"
+            assert term["terminal_id"] in entries[1]["details"]["voided_by"]

@@ -340,7 +340,9 @@ async def test_a_new_price_list_prices_new_bills_and_leaves_old_ones(shop):
     ):
         with pytest.raises(asyncpg.InsufficientPrivilegeError):
             await app_pool.execute(statement)
-    with pytest.raises(asyncpg.RaiseError, match="REDEMPTION_IMMUTABLE"):
-        await app_pool.execute(
-            "UPDATE redemption SET price_list_version = 1 WHERE id = $1::uuid", r1.json()["id"]
-        )
+    for column in ("price_list_version = 1", "staff_id = 'someone'", "terminal_id = 'other'"):
+        # nor who made it (issue 21: carried to the ledger's entry)
+        with pytest.raises(asyncpg.RaiseError, match="REDEMPTION_IMMUTABLE"):
+            await app_pool.execute(
+                f"UPDATE redemption SET {column} WHERE id = $1::uuid", r1.json()["id"]
+            )

@@ -67,6 +67,8 @@ async def test_redemption_pays_the_share_and_writes_the_ledger_event(shop):
         "gross_fen": 8000,
         "subsidy_fen": 4000,
         "copay_fen": 4000,
+        "terminal_id": term.id,  # who made it, for the ledger's entry (issue 21)
+        "staff_id": None,  # this terminal did not say
     }
 
 

@@ -43,6 +43,7 @@ async def fund(client: httpx.AsyncClient, tokens, amount: int = 50_000_000) -> N
             "program_code": "disability_subsidy",
             "region_code": "450100",
             "by_source": {"central": amount, "regional": amount},
+            "memo": "预算下达",
         },
     )
     assert r.status_code == 201, r.text
