@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from services.common.alembic_env import execute_script, execute_sql_file
 
 revision: str = "voucher_1001"
-down_revision: str | None = "voucher_0601"
+down_revision: str | None = "voucher_1100"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,7 +1,7 @@
 """short numeric payment codes: `short_code` (hash of the digits -> the token they stand
 for, until it expires) and `short_code_guard` (wrong codes per provider and window)
 
-Revision ID: voucher_11
+Revision ID: voucher_1100
 Revises: voucher_0601
 Create Date: 2026-12-04
 """
@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from services.common.alembic_env import execute_script
 
-revision: str = "voucher_11"
+revision: str = "voucher_1100"
 down_revision: str | None = "voucher_0601"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
