@@ -12,7 +12,7 @@ from services.common.auth import Principal, Role, require
 from services.common.db import SessionDep
 from services.common.ids import new_uuid
 from services.voucher.api.deps import RawPoolDep
-from services.voucher.errors import BeneficiaryNotActive
+from services.voucher.errors import BeneficiaryDeceased, BeneficiaryNotActive
 from services.voucher.repository import beneficiaries as beneficiaries_repo
 from services.voucher.repository import codes as repo
 from services.voucher.repository import redemption as hot_repo
@@ -52,6 +52,8 @@ async def new_code(
         raise beneficiaries.not_found()
     if proxy is not None and not person.may_act:
         raise beneficiaries.authorisation_revoked()
+    if person.status == "deceased":
+        raise BeneficiaryDeceased(field="beneficiary_id", status_code=409)
     if person.status != "active":
         raise BeneficiaryNotActive(
             "The person's vouchers are frozen.", field="beneficiary_id", status_code=409

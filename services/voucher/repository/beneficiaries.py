@@ -151,19 +151,6 @@ async def latest_assessment(session: AsyncSession, beneficiary_id: uuid.UUID) ->
     )
 
 
-async def set_status(
-    session: AsyncSession, beneficiary_id: uuid.UUID, status: str, reason: str
-) -> None:
-    """Change the status. Leaving 'active' freezes the vouchers in the same statement's
-    transaction (trigger beneficiary_suspends_vouchers)."""
-    await session.execute(
-        update(Beneficiary)
-        .where(col(Beneficiary.id) == beneficiary_id)
-        .values(status=status, status_reason=reason, status_changed_at=func.now())
-        .execution_options(synchronize_session=False)
-    )
-
-
 async def unfreeze_vouchers(session: AsyncSession, beneficiary_id: uuid.UUID) -> None:
     """Back to active: frozen vouchers still in their window become usable again."""
     await session.execute(
