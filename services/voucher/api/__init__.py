@@ -9,11 +9,21 @@ from services.voucher.api import (
     codes,
     copay,
     issuance,
+    lifecycle,
     programs,
     reconciliation,
     redemptions,
 )
 
 router = APIRouter(prefix="/v1")
-for module in (programs, beneficiaries, issuance, codes, redemptions, reconciliation, copay):
+for module in (
+    programs,
+    beneficiaries,
+    lifecycle,
+    issuance,
+    codes,
+    redemptions,
+    reconciliation,
+    copay,
+):
     router.include_router(module.router)

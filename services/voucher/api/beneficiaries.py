@@ -27,15 +27,11 @@ from services.voucher.schemas.beneficiaries import (
     PayoutAccountsRead,
     ProxyCreate,
     ProxyRead,
-    StatusChange,
-    StatusChangeCreate,
-    StatusChangeRead,
-    StatusChangeResult,
     VoucherBrief,
     VoucherRead,
 )
 from services.voucher.service import beneficiaries as service
-from services.voucher.service import beneficiary_import, lifecycle, lifecycle_rules, request_keys
+from services.voucher.service import beneficiary_import, request_keys
 from services.voucher.service import issuance as service_issuance
 from services.voucher.service import programs as program_service
 from services.voucher.service.identity import check_region
@@ -206,89 +202,6 @@ async def cash_benefits(
     """Cash benefits (护理补贴) paid to the person."""
     await service.get_readable(session, principal, beneficiary_id)
     return [_cash_benefit_read(b) for b in await service.cash_benefits_of(session, beneficiary_id)]
-
-
-@router.post("/beneficiaries/{beneficiary_id}/status", response_model=BeneficiaryRead)
-async def change_status(
-    beneficiary_id: uuid.UUID,
-    body: StatusChange,
-    session: SessionDep,
-    cipher: CipherDep,
-    principal: Principal = require(OFFICER),
-) -> BeneficiaryRead:
-    """(Kept for older clients: use `POST .../status-changes`.) The same change effective
-    today, without evidence; a move names no region (left the province). Asking for the
-    current status again changes nothing; the answer is the person."""
-    person = await service.get_in_scope(session, beneficiary_id, principal.covers_region, lock=True)
-    today = _today()
-    if body.status == lifecycle_rules.current_state(
-        person.status, person.paused_from, person.paused_until, today
-    ):
-        return service.present(person, cipher)
-    done = await lifecycle.record(
-        session,
-        person,
-        StatusChangeCreate(status=body.status, effective_on=today, reason=body.reason),
-        who=principal.sub,
-        today=today,
-    )
-    return service.present(done.person, cipher)
-
-
-@router.post(
-    "/beneficiaries/{beneficiary_id}/status-changes",
-    status_code=201,
-    response_model=StatusChangeResult,
-)
-async def record_status_change(
-    beneficiary_id: uuid.UUID,
-    body: StatusChangeCreate,
-    session: SessionDep,
-    cipher: CipherDep,
-    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
-    principal: Principal = require(OFFICER),
-) -> StatusChangeResult:
-    """Record a change of the person's status (an officer of their region; docs/lifecycle.md):
-    `hospitalised` (from `effective_on` to `until`: redemptions refused with
-    BENEFICIARY_PAUSED), `moved` (to `to_region_code`: the old region's vouchers end and
-    their balance goes back to the budget; the next issuance is in the new region, whose
-    officers take over), `deceased` (every voucher revoked, balance released, proxies ended;
-    redemptions made after a past date of death are listed in `recovery_redemption_ids`),
-    `exited`, `suspended`, `active`. The effective date may be in the past. Refusals:
-    STATUS_TRANSITION_NOT_ALLOWED, EFFECTIVE_DATE_IN_FUTURE, INVALID_VALUE, INVALID_REGION.
-    With an `Idempotency-Key` header a retry answers the change recorded the first time."""
-    today = _today()
-    key = fingerprint = None
-    if idempotency_key is not None:
-        key = request_keys.scoped_key(principal.sub, idempotency_key)
-        fingerprint = request_keys.request_hash(
-            cipher, "status_change", {"id": str(beneficiary_id), **body.model_dump(mode="json")}
-        )
-        earlier = await request_keys.replay(session, key, "status_change", fingerprint)
-        if earlier is not None:
-            found = await lifecycle.recorded(session, earlier)
-            if found is not None:
-                return lifecycle.present_result(found, today)
-    person = await service.get_in_scope(session, beneficiary_id, principal.covers_region, lock=True)
-    done = await lifecycle.record(session, person, body, who=principal.sub, today=today)
-    if key is not None and fingerprint is not None:
-        await request_keys.remember(
-            session, key, "status_change", fingerprint, done.change.id, principal.sub
-        )
-    return lifecycle.present_result(done, today)
-
-
-@router.get("/beneficiaries/{beneficiary_id}/status-changes", response_model=list[StatusChangeRead])
-async def status_timeline(
-    beneficiary_id: uuid.UUID,
-    session: SessionDep,
-    principal: Principal = require(OFFICER, Role.auditor),
-) -> list[StatusChangeRead]:
-    """The person's status timeline, oldest first: each change with its effective date, who
-    recorded it and when, the reason, the evidence and the money it released (an officer of
-    the person's region, or an auditor of it)."""
-    person = await service.get_in_scope(session, beneficiary_id, principal.covers_region)
-    return await lifecycle.timeline(session, person.id)
 
 
 @router.post(

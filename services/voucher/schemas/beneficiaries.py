@@ -310,6 +310,26 @@ class ImportResult(BaseModel):
     rows: list[ImportRowResult]
 
 
+class StatusImportRow(BaseModel):
+    """One row of a status file: `applied` (the change was recorded: `change_id`),
+    `unchanged` (this very change was recorded before: a file imported again) or `error`."""
+
+    row: int
+    status: Literal["applied", "unchanged", "error"]
+    event: str | None = None
+    beneficiary_id: str | None = None
+    change_id: str | None = None
+    error: ImportRowError | None = None
+
+
+class StatusImportResult(BaseModel):
+    total: int
+    applied: int
+    unchanged: int
+    errors: int
+    rows: list[StatusImportRow]
+
+
 class BeneficiaryLookup(BaseModel):
     """Find a person by national ID (sent in the body, never in a URL that proxies log)."""
 

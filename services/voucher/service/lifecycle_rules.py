@@ -91,7 +91,13 @@ def plan(
       `from` and `to`); a deceased person allows none.
     """
     state = current_state(stored_status, paused_from, paused_until, today)
-    if status not in ALLOWED[state]:
+    # A discharge dated inside a stay that is already over by today (a late file) still ends
+    # the stay on that day.
+    discharge = status == "active" and (
+        state == "hospitalised"
+        or (stored_status == "active" and in_window(paused_from, paused_until, effective_on))
+    )
+    if status not in ALLOWED[state] and not discharge:
         raise StatusTransitionNotAllowed(field="status", details={"from": state, "to": status})
     if effective_on > today and status != "hospitalised":
         raise EffectiveDateInFuture(field="effective_on")
@@ -104,7 +110,7 @@ def plan(
     if status == "hospitalised":
         return Effect(status=stored_status, set_pause=True, pause=(effective_on, until))
     if status == "active":
-        if state == "hospitalised":
+        if discharge:
             # Discharged on effective_on: the stay ends the day before.
             end = effective_on - timedelta(days=1)
             keep = paused_from is not None and end >= paused_from
