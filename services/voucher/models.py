@@ -95,6 +95,10 @@ class Beneficiary(VoucherTable, table=True):
     national_id_hash: bytes = Field(sa_column=Column(LargeBinary, nullable=False, unique=True))
     phone_enc: bytes | None = Field(default=None, sa_column=Column(LargeBinary))
     phone_hash: bytes | None = Field(default=None, sa_column=Column(LargeBinary, index=True))
+    # The last four characters of the national ID and of the phone, in clear: what the masked
+    # forms show anyway, kept so the roster can search them (the rest stays encrypted).
+    national_id_last4: str | None = Field(default=None, sa_column=Column(String(4), index=True))
+    phone_last4: str | None = Field(default=None, sa_column=Column(String(4), index=True))
     name: str = Field(sa_column=Column(Text, nullable=False))
     birth_on: date = Field(sa_column=Column(Date, nullable=False))
     sex: str = Field(sa_column=Column(String(1), nullable=False))

@@ -13,11 +13,13 @@ from services.voucher.api import (
     programs,
     reconciliation,
     redemptions,
+    roster,
 )
 
 router = APIRouter(prefix="/v1")
 for module in (
     programs,
+    roster,
     beneficiaries,
     lifecycle,
     issuance,

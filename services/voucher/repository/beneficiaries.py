@@ -32,6 +32,8 @@ class NewBeneficiary:
     national_id_hash: bytes
     phone_enc: bytes | None
     phone_hash: bytes | None
+    national_id_last4: str
+    phone_last4: str | None
     name: str
     birth_on: date
     sex: str

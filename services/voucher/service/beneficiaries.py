@@ -98,6 +98,8 @@ async def enrol(
             national_id_hash=nid_hash,
             phone_enc=cipher.encrypt(phone, context=b"phone") if phone else None,
             phone_hash=cipher.lookup_hash(phone) if phone else None,
+            national_id_last4=nid.value[-4:],
+            phone_last4=phone[-4:] if phone else None,
             name=data.name,
             birth_on=nid.birth_on,
             sex=nid.sex,
