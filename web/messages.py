@@ -33,6 +33,12 @@ FRIENDLY: dict[str, str] = {
     "SAME_PERSON": "不能审批自己制作的结算申请，请由另一位财务人员审批。",
     "FILTER_NOT_SUPPORTED": "这组查询条件不适用，请换一种条件。",
     "SERVICE_UNAVAILABLE": "系统暂时忙，请稍后再试。",
+    # A person's lifecycle (docs/lifecycle.md).
+    "EFFECTIVE_DATE_IN_FUTURE": "生效日期不能晚于今天（只有住院可以预先登记）。",
+    "STATUS_IMPORT_ROW_INVALID": "事件不对：只能是 死亡、住院 或 出院。",
+    "BENEFICIARY_DECEASED": "老人已去世，补贴券已全部作废。",
+    "BENEFICIARY_PAUSED": "老人住院期间，补贴券暂停使用。",
+    "INVALID_VALUE": "填写的内容有误，请检查后再提交。",
     # The voucher service's own codes (services/voucher/errors.py, service/redemption.py).
     "TOKEN_INVALID": "二维码无效，请让老人刷新二维码后重新扫描。",
     "PIN_REQUIRED": "这张卡需要输入密码。",
@@ -55,7 +61,7 @@ FRIENDLY: dict[str, str] = {
     "BENEFICIARY_EXISTS": "这位老人已经登记过了。",
     "BENEFICIARY_NOT_FOUND": "没有找到这位老人。",
     "ISSUANCE_RUN_NOT_FOUND": "没有找到这次发放记录。",
-    "STATUS_TRANSITION_NOT_ALLOWED": "当前状态下不能进行这个操作。",
+    "STATUS_TRANSITION_NOT_ALLOWED": "老人当前的状态不能这样变更。",
     "INVALID_PERIOD": "月份格式不对，请按 2026-11 这样填写。",
     "INVALID_REGION": "行政区划代码不正确。",
     "UNSUPPORTED_FILE": "请上传 CSV 或 Excel 文件。",
