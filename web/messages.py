@@ -61,7 +61,7 @@ FRIENDLY: dict[str, str] = {
     "BENEFICIARY_EXISTS": "这位老人已经登记过了。",
     "BENEFICIARY_NOT_FOUND": "没有找到这位老人。",
     "ISSUANCE_RUN_NOT_FOUND": "没有找到这次发放记录。",
-    "STATUS_TRANSITION_NOT_ALLOWED": "老人当前的状态不能这样变更。",
+    "STATUS_TRANSITION_NOT_ALLOWED": "当前状态下不能进行这个操作。",
     "INVALID_PERIOD": "月份格式不对，请按 2026-11 这样填写。",
     "INVALID_REGION": "行政区划代码不正确。",
     "UNSUPPORTED_FILE": "请上传 CSV 或 Excel 文件。",
