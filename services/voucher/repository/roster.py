@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import and_, exists, func, not_, or_, select, tuple_, update
+from sqlalchemy import and_, bindparam, exists, func, not_, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -161,11 +161,17 @@ async def missing_search_keys(
 
 
 async def set_search_keys(
-    session: AsyncSession, beneficiary_id: uuid.UUID, id_last4: str, phone_last4: str | None
+    session: AsyncSession, keys: list[tuple[uuid.UUID, str, str | None]]
 ) -> None:
-    await session.execute(
+    """(id, last four of the ID, last four of the phone) for many people, one executemany."""
+    if not keys:
+        return
+    # On the connection (Core executemany), not the ORM's bulk update by primary key.
+    conn = await session.connection()
+    await conn.execute(
         update(Beneficiary)
-        .where(col(Beneficiary.id) == beneficiary_id)
-        .values(national_id_last4=id_last4, phone_last4=phone_last4)
-        .execution_options(synchronize_session=False)
+        .where(col(Beneficiary.id) == bindparam("person_id"))
+        .values(national_id_last4=bindparam("id4"), phone_last4=bindparam("phone4"))
+        .execution_options(synchronize_session=False),
+        [{"person_id": i, "id4": n, "phone4": p} for i, n, p in keys],
     )

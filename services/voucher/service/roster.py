@@ -16,6 +16,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 import orjson
+from cryptography.exceptions import InvalidTag
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.crypto import PiiCipher, mask_national_id, mask_phone
@@ -173,12 +174,18 @@ async def fill_search_keys(db: Database, cipher: PiiCipher, batch: int = 500) ->
     while True:
         async with db.unit_of_work() as session:
             rows = await repo.missing_search_keys(session, batch)
+            keys: list[tuple[uuid.UUID, str, str | None]] = []
             for person_id, nid_enc, phone_enc in rows:
-                nid = cipher.decrypt(nid_enc, context=b"national_id")
-                phone = cipher.decrypt(phone_enc, context=b"phone") if phone_enc else None
-                await repo.set_search_keys(
-                    session, person_id, nid[-4:], phone[-4:] if phone else None
-                )
+                try:
+                    nid = cipher.decrypt(nid_enc, context=b"national_id")
+                    phone = cipher.decrypt(phone_enc, context=b"phone") if phone_enc else None
+                except InvalidTag:
+                    # Not sealed with this key and context (a damaged or foreign row): the
+                    # search keys stay empty ('') so it is not tried again; nothing else
+                    # changes, and the row is simply not found by digits.
+                    nid, phone = "", None
+                keys.append((person_id, nid[-4:], phone[-4:] if phone else None))
+            await repo.set_search_keys(session, keys)
         filled += len(rows)
         if len(rows) < batch:
             return filled
