@@ -189,6 +189,9 @@ class VoucherClient(ServiceClient):
             "POST", "/v1/status-imports", files={"file": (filename, content, content_type)}
         )
 
+    async def cards(self, beneficiary_id: str) -> list[dict[str, Any]]:
+        return _rows(await self.json("GET", f"/v1/beneficiaries/{beneficiary_id}/cards"), "items")
+
     async def proxies(self, beneficiary_id: str) -> list[dict[str, Any]]:
         return _rows(await self.json("GET", f"/v1/beneficiaries/{beneficiary_id}/proxies"), "items")
 

@@ -1,5 +1,5 @@
 """Civil-affairs officer: the roster of people, a person's page (status timeline, vouchers,
-redemptions, proxies), recording a status change, and importing a status file
+redemptions, proxies, cards), recording a status change, and importing a status file
 (docs/lifecycle.md). Every call goes to the voucher service with the officer's own token, so
 the service's scope rules decide what they see: someone of another region is "not found"."""
 
@@ -52,6 +52,7 @@ VOUCHER_STATUS = {
     "revoked": "已作废",
 }
 SETTING_NAMES = {"home": "居家", "community": "社区", "institution": "机构"}
+CARD_STATUS = {"active": "可用", "locked": "已锁定（密码错误 5 次）", "replaced": "已换新卡"}
 IMPORT_STATUS = {"applied": "已登记", "unchanged": "已登记过（未变）", "error": "有误"}
 
 
@@ -70,6 +71,7 @@ def _helpers() -> dict[str, Any]:
         "change_name": lambda s: CHANGE_NAMES.get(s or "", s or ""),
         "voucher_status": lambda s: VOUCHER_STATUS.get(s or "", s or ""),
         "setting_name": lambda s: SETTING_NAMES.get(s or "", s or ""),
+        "card_status": lambda s: CARD_STATUS.get(s or "", s or ""),
         "region_name": lambda c: region_name(c) if c else "",
         "status_names": STATUS_NAMES,
         "change_names": CHANGE_NAMES,
@@ -159,6 +161,7 @@ async def _person_page(
         vouchers = await client.vouchers(person_id)
         redemptions = await client.redemptions(person_id)
         proxies = await client.proxies(person_id)
+        cards = await client.cards(person_id)
     except ApiError as exc:
         return page(
             request,
@@ -181,6 +184,7 @@ async def _person_page(
         vouchers=vouchers,
         redemptions=redemptions[:20],
         proxies=proxies,
+        cards=cards,
         form=form or {"effective_on": _today()},
         problem=problem,
         today=_today(),

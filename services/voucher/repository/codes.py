@@ -87,3 +87,13 @@ async def insert_card(
             created_by=created_by,
         )
     )
+
+
+async def cards_of(session: AsyncSession, beneficiary_id: uuid.UUID) -> list[Card]:
+    """Every card the person was given, newest first (replaced ones too)."""
+    result = await session.scalars(
+        select(Card)
+        .where(col(Card.beneficiary_id) == beneficiary_id)
+        .order_by(col(Card.created_at).desc())
+    )
+    return list(result)

@@ -45,6 +45,7 @@ OFFICER_ROUTES = [
     ("POST", "/v1/beneficiaries/{id}/proxies/{proxy}/revoke", None),
     ("PUT", "/v1/beneficiaries/{id}/payout-account", ACCOUNT),
     ("POST", "/v1/beneficiaries/{id}/cards", None),
+    ("GET", "/v1/beneficiaries/{id}/cards", None),
 ]
 # The routes an elderly person (or a proxy) uses for themself.
 FAMILY_ROUTES = [

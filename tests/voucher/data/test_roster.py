@@ -128,3 +128,20 @@ async def test_people_enrolled_before_get_their_search_keys(env):
         await env.fetchval("SELECT phone_last4 FROM beneficiary WHERE id = $1", uuid.UUID(b["id"]))
         == "9876"
     )
+
+
+async def test_an_officer_lists_a_persons_cards_without_code_or_pin(env):
+    b = await env.enrol(name="钱大爷")
+    url = f"/v1/beneficiaries/{b['id']}/cards"
+    assert (await env.v.get(url, headers=env.officer)).json() == []
+    first = await env.v.post(url, headers=env.officer)
+    second = await env.v.post(url, headers=env.officer)
+    assert first.status_code == second.status_code == 201
+    cards = (await env.v.get(url, headers=env.officer)).json()
+    assert [c["status"] for c in cards] == ["active", "replaced"]
+    assert cards[0]["id"] == second.json()["card_id"]
+    text = str(cards)
+    assert second.json()["pin"] not in text and second.json()["token"] not in text
+    assert (await env.v.get(url, headers=env.other_officer)).status_code == 404
+    me = env.tokens.headers("beneficiary", sub=b["id"])
+    assert (await env.v.get(url, headers=me)).status_code == 403
