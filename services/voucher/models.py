@@ -148,6 +148,8 @@ class Beneficiary(VoucherTable, table=True):
             "paused_until IS NULL OR (paused_from IS NOT NULL AND paused_until >= paused_from)",
             name="paused_window",
         ),
+        # The roster's order and keyset (service/roster.py): a page is an index range.
+        Index("ix_beneficiary_name_id", "name", "id"),
     )
 
 

@@ -62,7 +62,11 @@ async def list_beneficiaries(
         limit=limit,
     )
     f = roster.to_filter(
-        query, scope=principal.region, covers_region=principal.covers_region, today=today
+        query,
+        scope=principal.region,
+        covers_region=principal.covers_region,
+        today=today,
+        program_is_cash=await roster.program_is_cash(session, program_code),
     )
     if format == "json":
         return await roster.page(session, f, query, cipher)

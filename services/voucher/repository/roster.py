@@ -34,6 +34,7 @@ class RosterFilter:
     grade: int | None = None
     care_setting: str | None = None
     program_code: str | None = None
+    program_is_cash: bool = False  # a cash benefit (cash_benefit rows), else vouchers
     period: str | None = None
     reassessment_before: date | None = None  # grade valid until this day or earlier
 
@@ -85,20 +86,24 @@ def _conditions(f: RosterFilter) -> list[Any]:
     if f.reassessment_before is not None:
         out.append(col(b.grade_valid_until) <= f.reassessment_before)
     if f.program_code is not None and f.period is not None:
-        out.append(
-            or_(
-                exists().where(
-                    col(Voucher.beneficiary_id) == col(b.id),
-                    col(Voucher.program_code) == f.program_code,
-                    col(Voucher.period) == f.period,
-                ),
+        # One EXISTS on the table the programme pays through (not an OR of two), so the
+        # planner can join it as a semi-join.
+        if f.program_is_cash:
+            out.append(
                 exists().where(
                     col(CashBenefit.beneficiary_id) == col(b.id),
                     col(CashBenefit.program_code) == f.program_code,
                     col(CashBenefit.period) == f.period,
-                ),
+                )
             )
-        )
+        else:
+            out.append(
+                exists().where(
+                    col(Voucher.beneficiary_id) == col(b.id),
+                    col(Voucher.program_code) == f.program_code,
+                    col(Voucher.period) == f.period,
+                )
+            )
     return out
 
 

@@ -26,6 +26,7 @@ from services.common.regions import significant_prefix
 from services.voucher.errors import InvalidValue
 from services.voucher.repository import roster as repo
 from services.voucher.schemas.roster import RosterEntry, RosterPage
+from services.voucher.service import programs
 from services.voucher.service.identity import check_region
 from services.voucher.service.lifecycle_rules import current_state
 from services.voucher.service.periods import current_period
@@ -71,7 +72,12 @@ class RosterQuery:
 
 
 def to_filter(
-    query: RosterQuery, *, scope: str | None, covers_region: Callable[[str], bool], today: date
+    query: RosterQuery,
+    *,
+    scope: str | None,
+    covers_region: Callable[[str], bool],
+    today: date,
+    program_is_cash: bool = False,
 ) -> repo.RosterFilter:
     """The query as a repository filter, inside the caller's scope (refusals name the field)."""
     region = check_region(query.region_code) if query.region_code else scope
@@ -90,9 +96,17 @@ def to_filter(
         grade=query.grade,
         care_setting=query.care_setting,
         program_code=query.program_code,
+        program_is_cash=program_is_cash,
         period=current_period() if query.program_code else None,
         reassessment_before=today + timedelta(days=DUE_DAYS) if query.reassessment_due else None,
     )
+
+
+async def program_is_cash(session: AsyncSession, code: str | None) -> bool:
+    """Whether the programme asked for pays cash (PROGRAM_NOT_FOUND when there is none)."""
+    if code is None:
+        return False
+    return (await programs.get_row(session, code)).kind == "cash_benefit"
 
 
 def _encode_cursor(row: repo.RosterRow, sort: str) -> str:

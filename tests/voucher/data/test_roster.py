@@ -102,6 +102,8 @@ async def test_scope_role_and_bad_input(env):
     for role in ("beneficiary", "finance", "provider_admin"):
         assert (await roster(env, headers=env.tokens.headers(role))).status_code == 403
     assert (await env.v.get("/v1/beneficiaries")).status_code == 401
+    unknown = await roster(env, program_code="no_such_program")
+    assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "PROGRAM_NOT_FOUND"
     for params, field in (
         ({"status": "gone"}, "status"),
         ({"cursor": "nonsense"}, "cursor"),

@@ -1,4 +1,5 @@
-"""roster search: the last four characters of the national ID and the phone, in clear
+"""roster search: the last four characters of the national ID and the phone, in clear;
+an index on (name, id) for the roster's order and keyset pages
 
 What the masked forms show anyway; the roster (GET /v1/beneficiaries) searches them. Rows
 enrolled before are filled by the service at start (the values are decrypted with the
@@ -27,11 +28,13 @@ def upgrade() -> None:
                             ADD COLUMN phone_last4 varchar(4);
     CREATE INDEX ix_beneficiary_national_id_last4 ON beneficiary (national_id_last4);
     CREATE INDEX ix_beneficiary_phone_last4 ON beneficiary (phone_last4);
+    CREATE INDEX ix_beneficiary_name_id ON beneficiary (name, id);
     """)
 
 
 def downgrade() -> None:
     execute_script("""
+    DROP INDEX ix_beneficiary_name_id;
     DROP INDEX ix_beneficiary_phone_last4;
     DROP INDEX ix_beneficiary_national_id_last4;
     ALTER TABLE beneficiary DROP COLUMN national_id_last4, DROP COLUMN phone_last4;
