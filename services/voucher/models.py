@@ -150,6 +150,7 @@ class Beneficiary(VoucherTable, table=True):
         ),
         # The roster's order and keyset (service/roster.py): a page is an index range.
         Index("ix_beneficiary_name_id", "name", "id"),
+        Index("ix_beneficiary_created_at_id", "created_at", "id"),
     )
 
 

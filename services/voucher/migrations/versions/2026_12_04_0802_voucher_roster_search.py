@@ -1,5 +1,5 @@
 """roster search: the last four characters of the national ID and the phone, in clear;
-an index on (name, id) for the roster's order and keyset pages
+indexes on (name, id) and (created_at, id) for the roster's orders and keyset pages
 
 What the masked forms show anyway; the roster (GET /v1/beneficiaries) searches them. Rows
 enrolled before are filled by the service at start (the values are decrypted with the
@@ -29,11 +29,13 @@ def upgrade() -> None:
     CREATE INDEX ix_beneficiary_national_id_last4 ON beneficiary (national_id_last4);
     CREATE INDEX ix_beneficiary_phone_last4 ON beneficiary (phone_last4);
     CREATE INDEX ix_beneficiary_name_id ON beneficiary (name, id);
+    CREATE INDEX ix_beneficiary_created_at_id ON beneficiary (created_at, id);
     """)
 
 
 def downgrade() -> None:
     execute_script("""
+    DROP INDEX ix_beneficiary_created_at_id;
     DROP INDEX ix_beneficiary_name_id;
     DROP INDEX ix_beneficiary_phone_last4;
     DROP INDEX ix_beneficiary_national_id_last4;
