@@ -219,9 +219,9 @@ async def seed_beneficiaries(
                 people.append(
                     (
                         bid,
-                        cipher.encrypt(nid),
+                        cipher.encrypt(nid, context=b"national_id"),
                         cipher.lookup_hash(nid),
-                        cipher.encrypt(phone),
+                        cipher.encrypt(phone, context=b"phone"),
                         cipher.lookup_hash(phone),
                         f"测试老人{i}",
                         birth,

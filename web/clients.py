@@ -168,6 +168,40 @@ class VoucherClient(ServiceClient):
     async def enrol(self, body: dict[str, Any]) -> dict[str, Any]:
         return await self.json("POST", "/v1/beneficiaries", json=body)
 
+    # --- the lifecycle and the roster (docs/lifecycle.md) ---
+    async def roster(self, params: dict[str, Any]) -> dict[str, Any]:
+        return await self.json("GET", "/v1/beneficiaries", params=params)
+
+    async def roster_file(self, params: dict[str, Any]) -> bytes:
+        return (await self.request("GET", "/v1/beneficiaries", params=params)).content
+
+    async def status_changes(self, beneficiary_id: str) -> list[dict[str, Any]]:
+        data = await self.json("GET", f"/v1/beneficiaries/{beneficiary_id}/status-changes")
+        return _rows(data, "items")
+
+    async def record_status(
+        self, beneficiary_id: str, body: dict[str, Any], idempotency_key: str
+    ) -> dict[str, Any]:
+        return await self.json(
+            "POST",
+            f"/v1/beneficiaries/{beneficiary_id}/status-changes",
+            json=body,
+            headers={"Idempotency-Key": idempotency_key},
+        )
+
+    async def status_import(
+        self, filename: str, content: bytes, content_type: str
+    ) -> dict[str, Any]:
+        return await self.json(
+            "POST", "/v1/status-imports", files={"file": (filename, content, content_type)}
+        )
+
+    async def cards(self, beneficiary_id: str) -> list[dict[str, Any]]:
+        return _rows(await self.json("GET", f"/v1/beneficiaries/{beneficiary_id}/cards"), "items")
+
+    async def proxies(self, beneficiary_id: str) -> list[dict[str, Any]]:
+        return _rows(await self.json("GET", f"/v1/beneficiaries/{beneficiary_id}/proxies"), "items")
+
     async def import_file(self, filename: str, content: bytes, content_type: str) -> dict[str, Any]:
         return await self.json(
             "POST", "/v1/beneficiaries/import", files={"file": (filename, content, content_type)}

@@ -36,6 +36,12 @@ FRIENDLY: dict[str, str] = {
     "FILTER_NOT_SUPPORTED": "这组查询条件不适用，请换一种条件。",
     "RANGE_TOO_LARGE": "要导出的记录太多，请缩小查询范围。",
     "SERVICE_UNAVAILABLE": "系统暂时忙，请稍后再试。",
+    # A person's lifecycle (docs/lifecycle.md).
+    "EFFECTIVE_DATE_IN_FUTURE": "生效日期不能晚于今天（只有住院可以预先登记）。",
+    "STATUS_IMPORT_ROW_INVALID": "事件不对：只能是 死亡、住院 或 出院。",
+    "BENEFICIARY_DECEASED": "老人已去世，补贴券已全部作废。",
+    "BENEFICIARY_PAUSED": "老人住院期间，补贴券暂停使用。",
+    "INVALID_VALUE": "填写的内容有误，请检查后再提交。",
     # The voucher service's own codes (services/voucher/errors.py, service/redemption.py).
     "TOKEN_INVALID": "二维码无效，请让老人刷新二维码后重新扫描。",
     "PIN_REQUIRED": "这张卡需要输入密码。",

@@ -38,8 +38,10 @@ NAV: dict[str, list[tuple[str, str]]] = {
         ("/provider/today", "今日交易"),
     ],
     "civil_affairs": [
+        ("/officer/people", "老人名册"),
         ("/officer/enrol", "老人登记"),
         ("/officer/import", "批量导入"),
+        ("/officer/status-import", "死亡住院导入"),
         ("/officer/providers", "机构审批"),
         ("/officer/bank-accounts", "收款账户审核"),
         ("/officer/issuance", "发放补贴券"),

@@ -76,6 +76,18 @@ class StatusTransitionNotAllowed(Conflict):
     message = "The beneficiary cannot move from its current status to that one."
 
 
+class EffectiveDateInFuture(InvalidInput):
+    code = "EFFECTIVE_DATE_IN_FUTURE"
+    message = "This status change cannot take effect on a future day (only a hospital stay can)."
+
+
+class StatusImportRowInvalid(InvalidInput):
+    """Used per row in a status import's answer (never raised for the whole file)."""
+
+    code = "STATUS_IMPORT_ROW_INVALID"
+    message = "The row of the status file names no known event or date."
+
+
 class ProgramVersionConflict(Conflict):
     code = "PROGRAM_VERSION_CONFLICT"
     message = "The program was changed since the version you edited; reload and retry."
@@ -234,6 +246,19 @@ class BeneficiaryNotActive(RedemptionRefused):
 
     code = "BENEFICIARY_NOT_ACTIVE"
     message = "The person's vouchers are frozen (suspended, moved or deceased)."
+
+
+class BeneficiaryPaused(RedemptionRefused):
+    code = "BENEFICIARY_PAUSED"
+    message = "The person is in hospital today: the vouchers are paused for the stay."
+
+
+class BeneficiaryDeceased(RedemptionRefused):
+    """Also refuses a new code, a status change, and (database trigger
+    voucher_guard_beneficiary) any voucher inserted for the person."""
+
+    code = "BENEFICIARY_DECEASED"
+    message = "The person is deceased: nothing is redeemed or issued for them."
 
 
 class NoUsableVoucher(RedemptionRefused):

@@ -126,6 +126,14 @@ def create_app(
                 log.info("programs loaded from defaults: %s", ", ".join(created))
         except Exception as exc:
             log.error("programs not loaded (is the database migrated?): %s", type(exc).__name__)
+        try:
+            from services.voucher.service.roster import fill_search_keys
+
+            filled = await fill_search_keys(app.state.db, app.state.pii_cipher)
+            if filled:
+                log.info("roster search keys filled for %d people", filled)
+        except Exception as exc:
+            log.error("roster search keys not filled: %s", type(exc).__name__)
         common = get_common_settings()
         # Tests (and anything embedding the service) may inject the ledger's client.
         http = getattr(app.state, "ledger_client", None)

@@ -95,6 +95,10 @@ class Beneficiary(VoucherTable, table=True):
     national_id_hash: bytes = Field(sa_column=Column(LargeBinary, nullable=False, unique=True))
     phone_enc: bytes | None = Field(default=None, sa_column=Column(LargeBinary))
     phone_hash: bytes | None = Field(default=None, sa_column=Column(LargeBinary, index=True))
+    # The last four characters of the national ID and of the phone, in clear: what the masked
+    # forms show anyway, kept so the roster can search them (the rest stays encrypted).
+    national_id_last4: str | None = Field(default=None, sa_column=Column(String(4), index=True))
+    phone_last4: str | None = Field(default=None, sa_column=Column(String(4), index=True))
     name: str = Field(sa_column=Column(Text, nullable=False))
     birth_on: date = Field(sa_column=Column(Date, nullable=False))
     sex: str = Field(sa_column=Column(String(1), nullable=False))
@@ -112,6 +116,11 @@ class Beneficiary(VoucherTable, table=True):
     status_changed_at: datetime | None = Field(
         default=None, sa_column=Column(DateTime(timezone=True))
     )
+    # A hospital stay (the newest one recorded): vouchers are paused from..until (inclusive,
+    # Asia/Shanghai days; until NULL = open). The same window is copied onto every voucher of
+    # the person, which is what the redemption statement reads (docs/lifecycle.md).
+    paused_from: date | None = Field(default=None, sa_column=Column(Date))
+    paused_until: date | None = Field(default=None, sa_column=Column(Date))
     created_at: datetime = _now()
     created_by: str = Field(sa_column=Column(Text, nullable=False))
     # Payout bank account for cash benefits (bank, holder, number): one encrypted blob.
@@ -131,8 +140,70 @@ class Beneficiary(VoucherTable, table=True):
         CheckConstraint(
             "care_setting IN ('home', 'community', 'institution')", name="care_setting"
         ),
-        CheckConstraint("status IN ('active', 'suspended', 'deceased', 'moved')", name="status"),
+        CheckConstraint(
+            "status IN ('active', 'suspended', 'deceased', 'moved', 'exited')", name="status"
+        ),
         CheckConstraint("grade BETWEEN 0 AND 4", name="grade"),
+        CheckConstraint(
+            "paused_until IS NULL OR (paused_from IS NOT NULL AND paused_until >= paused_from)",
+            name="paused_window",
+        ),
+        # The roster's order and keyset (service/roster.py): a page is an index range.
+        Index("ix_beneficiary_name_id", "name", "id"),
+        Index("ix_beneficiary_created_at_id", "created_at", "id"),
+    )
+
+
+STATUS_CHANGE_KINDS = ("active", "suspended", "hospitalised", "moved", "deceased", "exited")
+
+
+class BeneficiaryStatusChange(VoucherTable, table=True):
+    """The timeline of a person's status: every change, who made it, when, why, on what
+    evidence and from which day it takes effect (possibly in the past). Append-only.
+
+    `status` is the event: `hospitalised` carries the stay (`effective_on`..`until`,
+    inclusive), `moved` the new region (`to_region_code`; NULL = left the province),
+    `deceased` the date of death (`effective_on`; see repository/lifecycle.py
+    `deceased_on`). `vouchers_ended` / `released_fen`: the vouchers the change ended and the
+    unused balance it released to the budget (`voucher.expired` events)."""
+
+    __tablename__ = "beneficiary_status_change"
+    id: uuid.UUID = _uuid_pk()
+    beneficiary_id: uuid.UUID = Field(
+        sa_column=Column(
+            UUID(as_uuid=True), ForeignKey("beneficiary.id"), nullable=False, index=True
+        )
+    )
+    status: str = Field(sa_column=Column(String(20), nullable=False))
+    effective_on: date = Field(sa_column=Column(Date, nullable=False))
+    until: date | None = Field(default=None, sa_column=Column(Date))
+    reason: str = Field(sa_column=Column(Text, nullable=False))
+    evidence_ref: str | None = Field(default=None, sa_column=Column(Text))
+    from_status: str = Field(sa_column=Column(String(20), nullable=False))
+    from_region_code: str = Field(sa_column=Column(String(12), nullable=False))
+    to_region_code: str | None = Field(default=None, sa_column=Column(String(12)))
+    vouchers_ended: int = Field(
+        default=0, sa_column=Column(Integer, nullable=False, server_default="0")
+    )
+    released_fen: int = Field(
+        default=0, sa_column=Column(BigInteger, nullable=False, server_default="0")
+    )
+    # officer (the API) or import (a status file, POST /v1/status-imports)
+    source: str = Field(sa_column=Column(String(20), nullable=False, server_default="officer"))
+    created_at: datetime = _now()
+    created_by: str = Field(sa_column=Column(Text, nullable=False))
+
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('active', 'suspended', 'hospitalised', 'moved', 'deceased', 'exited')",
+            name="status",
+        ),
+        CheckConstraint(
+            "until IS NULL OR (status = 'hospitalised' AND until >= effective_on)", name="until"
+        ),
+        CheckConstraint("to_region_code IS NULL OR status = 'moved'", name="to_region"),
+        CheckConstraint("released_fen >= 0 AND vouchers_ended >= 0", name="released"),
+        CheckConstraint("source IN ('officer', 'import')", name="source"),
     )
 
 
@@ -240,8 +311,13 @@ class Voucher(VoucherTable, table=True):
     # issuance). A row inserted without it gets its budget region's city (trigger).
     spend_region_prefix: str = Field(sa_column=Column(String(6), nullable=False))
     issuance_run_id: uuid.UUID | None = Field(default=None, sa_column=Column(UUID(as_uuid=True)))
-    # Set when the voucher lapsed: the unused balance handed back to the budget.
+    # Set when the voucher lapsed or was revoked (death, move, exit): the unused balance
+    # handed back to the budget.
     released_fen: int | None = Field(default=None, sa_column=Column(BigInteger))
+    # The person's hospital stay (copied from beneficiary.paused_*, also at insert by the
+    # trigger voucher_guard_beneficiary): no redemption on those days (BENEFICIARY_PAUSED).
+    paused_from: date | None = Field(default=None, sa_column=Column(Date))
+    paused_until: date | None = Field(default=None, sa_column=Column(Date))
     created_at: datetime = _now()
     updated_at: datetime = _now()
 
@@ -260,8 +336,8 @@ class Voucher(VoucherTable, table=True):
         CheckConstraint("period ~ '^[0-9]{4}-(0[1-9]|1[0-2])$'", name="period_format"),
         CheckConstraint("ratio_bp IS NULL OR ratio_bp BETWEEN 0 AND 10000", name="ratio"),
         CheckConstraint(
-            "released_fen IS NULL OR (released_fen >= 0 AND status = 'expired')",
-            name="released_only_when_expired",
+            "released_fen IS NULL OR (released_fen >= 0 AND status IN ('expired', 'revoked'))",
+            name="released_only_when_ended",
         ),
         CheckConstraint(
             "spend_region_prefix ~ '^[0-9]{2}([0-9]{2}){0,2}$'", name="spend_region_prefix_shape"
@@ -718,4 +794,5 @@ APPEND_ONLY_TABLES: list[str] = [
     "cash_benefit",
     "request_key",
     "redemption_item",
+    "beneficiary_status_change",
 ]

@@ -9,11 +9,23 @@ from services.voucher.api import (
     codes,
     copay,
     issuance,
+    lifecycle,
     programs,
     reconciliation,
     redemptions,
+    roster,
 )
 
 router = APIRouter(prefix="/v1")
-for module in (programs, beneficiaries, issuance, codes, redemptions, reconciliation, copay):
+for module in (
+    programs,
+    roster,
+    beneficiaries,
+    lifecycle,
+    issuance,
+    codes,
+    redemptions,
+    reconciliation,
+    copay,
+):
     router.include_router(module.router)

@@ -27,7 +27,6 @@ from services.voucher.schemas.beneficiaries import (
     PayoutAccountsRead,
     ProxyCreate,
     ProxyRead,
-    StatusChange,
     VoucherBrief,
     VoucherRead,
 )
@@ -203,22 +202,6 @@ async def cash_benefits(
     """Cash benefits (护理补贴) paid to the person."""
     await service.get_readable(session, principal, beneficiary_id)
     return [_cash_benefit_read(b) for b in await service.cash_benefits_of(session, beneficiary_id)]
-
-
-@router.post("/beneficiaries/{beneficiary_id}/status", response_model=BeneficiaryRead)
-async def change_status(
-    beneficiary_id: uuid.UUID,
-    body: StatusChange,
-    session: SessionDep,
-    cipher: CipherDep,
-    principal: Principal = require(OFFICER),
-) -> BeneficiaryRead:
-    """Mark a person deceased, moved or suspended (or active again), with the reason. Takes
-    effect at once: leaving 'active' freezes every voucher in the same transaction."""
-    person = await service.get_in_scope(session, beneficiary_id, principal.covers_region, lock=True)
-    return service.present(
-        await service.change_status(session, person, body.status, body.reason), cipher
-    )
 
 
 @router.post(

@@ -12,11 +12,11 @@ from services.common.auth import Principal, Role, require
 from services.common.db import DatabaseDep, SessionDep
 from services.common.ids import new_uuid
 from services.voucher.api.deps import RawPoolDep
-from services.voucher.errors import BeneficiaryNotActive
+from services.voucher.errors import BeneficiaryDeceased, BeneficiaryNotActive
 from services.voucher.repository import beneficiaries as beneficiaries_repo
 from services.voucher.repository import codes as repo
 from services.voucher.repository import redemption as hot_repo
-from services.voucher.schemas.codes import CardIssued, CodeRead, PublicKeyRead
+from services.voucher.schemas.codes import CardIssued, CardRead, CodeRead, PublicKeyRead
 from services.voucher.service import beneficiaries, codes, qr, short_codes
 
 router = APIRouter(tags=["codes"])
@@ -55,6 +55,8 @@ async def new_code(
         raise beneficiaries.not_found()
     if proxy is not None and not person.may_act:
         raise beneficiaries.authorisation_revoked()
+    if person.status == "deceased":
+        raise BeneficiaryDeceased(field="beneficiary_id", status_code=409)
     if person.status != "active":
         raise BeneficiaryNotActive(
             "The person's vouchers are frozen.", field="beneficiary_id", status_code=409
@@ -96,6 +98,24 @@ async def issue_card(
         created_by=principal.sub,
     )
     return CardIssued(card_id=str(card_id), token=token.text, pin=pin)
+
+
+@router.get("/beneficiaries/{beneficiary_id}/cards", response_model=list[CardRead])
+async def list_cards(
+    beneficiary_id: uuid.UUID,
+    session: SessionDep,
+    principal: Principal = require(Role.civil_affairs),
+) -> list[CardRead]:
+    """The person's printed cards, newest first: status (active, locked after five wrong
+    PINs, replaced), wrong-PIN count, when issued and by whom (an officer of their region;
+    another region's person is 404 BENEFICIARY_NOT_FOUND)."""
+    person = await beneficiaries_repo.brief(session, beneficiary_id)
+    if person is None or not principal.covers_region(person.region_code):
+        raise beneficiaries.not_found()
+    return [
+        CardRead.model_validate({**c.model_dump(), "id": str(c.id)})
+        for c in await repo.cards_of(session, beneficiary_id)
+    ]
 
 
 async def _readable_token(

@@ -32,6 +32,8 @@ class NewBeneficiary:
     national_id_hash: bytes
     phone_enc: bytes | None
     phone_hash: bytes | None
+    national_id_last4: str
+    phone_last4: str | None
     name: str
     birth_on: date
     sex: str
@@ -148,19 +150,6 @@ async def latest_assessment(session: AsyncSession, beneficiary_id: uuid.UUID) ->
         .where(col(Assessment.beneficiary_id) == beneficiary_id)
         .order_by(col(Assessment.assessed_on).desc(), col(Assessment.created_at).desc())
         .limit(1)
-    )
-
-
-async def set_status(
-    session: AsyncSession, beneficiary_id: uuid.UUID, status: str, reason: str
-) -> None:
-    """Change the status. Leaving 'active' freezes the vouchers in the same statement's
-    transaction (trigger beneficiary_suspends_vouchers)."""
-    await session.execute(
-        update(Beneficiary)
-        .where(col(Beneficiary.id) == beneficiary_id)
-        .values(status=status, status_reason=reason, status_changed_at=func.now())
-        .execution_options(synchronize_session=False)
     )
 
 

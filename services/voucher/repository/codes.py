@@ -155,3 +155,13 @@ async def purge_short_codes(session: AsyncSession, before: datetime) -> int:
         .execution_options(synchronize_session=False)
     )
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def cards_of(session: AsyncSession, beneficiary_id: uuid.UUID) -> list[Card]:
+    """Every card the person was given, newest first (replaced ones too)."""
+    result = await session.scalars(
+        select(Card)
+        .where(col(Card.beneficiary_id) == beneficiary_id)
+        .order_by(col(Card.created_at).desc())
+    )
+    return list(result)

@@ -549,6 +549,46 @@ async def insert_cash_benefits(
 # --- lapse ---------------------------------------------------------------------------------
 
 
+def release_events(ended: Any) -> Any:
+    """The `voucher.expired` outbox rows for the vouchers of `ended` (a CTE of an UPDATE of
+    `voucher` returning id, beneficiary_id, program_code, region_code, budget_region_code,
+    period, funding_shares, released_fen) that released something: the ledger moves each
+    `released_fen` from vouchers outstanding back to the budget. Used by the lapse below and
+    by the lifecycle (a death, a move, an exit: repository/lifecycle.py)."""
+    return (
+        insert(Outbox)
+        .from_select(
+            ["event_id", "type", "payload"],
+            select(
+                func.gen_random_uuid(),
+                literal("voucher.expired", String),
+                func.jsonb_build_object(
+                    "voucher_id",
+                    sql_cast(ended.c.id, Text),
+                    "beneficiary_id",
+                    sql_cast(ended.c.beneficiary_id, Text),
+                    "released_fen",
+                    ended.c.released_fen,
+                    "program_code",
+                    ended.c.program_code,
+                    "region_code",
+                    ended.c.region_code,
+                    "budget_region_code",
+                    ended.c.budget_region_code,
+                    "period",
+                    ended.c.period,
+                    "funding_shares",
+                    ended.c.funding_shares,
+                ),
+            )
+            .select_from(ended)
+            .where(ended.c.released_fen > 0),
+        )
+        .returning(literal(1))
+        .cte("ev")
+    )
+
+
 async def expire_due(session: AsyncSession, now: datetime, limit: int) -> tuple[int, int, int]:
     """Expire up to `limit` vouchers whose window has ended: status 'expired', the balance
     moves to `released_fen` (balance 0), and a `voucher.expired` event carries the released
@@ -587,38 +627,7 @@ async def expire_due(session: AsyncSession, now: datetime, limit: int) -> tuple[
         )
         .cte("upd")
     )
-    events = (
-        insert(Outbox)
-        .from_select(
-            ["event_id", "type", "payload"],
-            select(
-                func.gen_random_uuid(),
-                literal("voucher.expired", String),
-                func.jsonb_build_object(
-                    "voucher_id",
-                    sql_cast(expired.c.id, Text),
-                    "beneficiary_id",
-                    sql_cast(expired.c.beneficiary_id, Text),
-                    "released_fen",
-                    expired.c.released_fen,
-                    "program_code",
-                    expired.c.program_code,
-                    "region_code",
-                    expired.c.region_code,
-                    "budget_region_code",
-                    expired.c.budget_region_code,
-                    "period",
-                    expired.c.period,
-                    "funding_shares",
-                    expired.c.funding_shares,
-                ),
-            )
-            .select_from(expired)
-            .where(expired.c.released_fen > 0),
-        )
-        .returning(literal(1))
-        .cte("ev")
-    )
+    events = release_events(expired)
     row = (
         await session.execute(
             select(

@@ -15,7 +15,11 @@ statement does the whole redemption:
 
 1. `pick`  locks the beneficiary's best usable voucher (active, in its window, allowing the
    provider's kind and the category of every line of the bill, the provider's region inside
-   the voucher's spend area; lowest priority first) and reads today's usage;
+   the voucher's spend area, today outside the person's hospital stay copied onto the voucher
+   as `paused_from..paused_until`; lowest priority first) and reads today's usage. A death,
+   a move or an exit revokes or ends the voucher rows themselves (service/lifecycle.py), so
+   the status check is the voucher's `status`: the row lock makes a redemption racing a
+   death either commit before it or find the voucher revoked;
 2. `calc`  applies the rule of service/redemption.py (`compute_split`) to it, on the whole
    bill (priced beforehand from the price list by service/pricing.py);
 3. `upd`   takes the subsidy off the balance, moves the day counters, marks it exhausted at 0;
@@ -35,7 +39,7 @@ must say exactly why, and at a lunch counter that is a large share of the reques
 test measured it: as four statements on an AsyncSession the refusal cost several times the
 redemption's own CPU and took a third of the service's time under load. One prepared
 statement reads every fact the refusal needs -- the earlier answer under the idempotency key,
-whether the nonce was used, the person's status, the voucher the redemption would have used
+whether the nonce was used, the person's status and hospital stay, the voucher the redemption would have used
 (or else an exhausted one or one for another area) -- and the preview reads the same.
 
 `CODE_HOLDER` -- raw because every redemption starts with one: the person's phone asks for a
@@ -96,6 +100,7 @@ WITH pick AS (
      AND v.valid_from <= $8::timestamptz AND v.valid_until > $8::timestamptz
      AND $4::text = ANY (v.allowed_kinds) AND $5::text[] <@ v.allowed_categories::text[]
      AND starts_with($17::text, v.spend_region_prefix)
+     AND (v.paused_from IS NULL OR $7::date < v.paused_from OR $7::date > v.paused_until)
    ORDER BY v.priority, v.valid_until, v.id
    LIMIT 1
    FOR UPDATE
@@ -245,7 +250,7 @@ DIAGNOSE = f"""
 SELECT e.id, e.voucher_id, e.subsidy_fen, e.copay_fen, e.balance_after_fen, e.request_hash,
        e.gross_fen,
        EXISTS (SELECT 1 FROM {_NONCE} n WHERE n.nonce = $3::bytea) AS nonce_used,
-       b.status AS person_status,
+       b.status AS person_status, b.paused_from, b.paused_until,
        v.id, v.program_code, v.status, v.spend_region_prefix, v.balance_fen, v.ratio_bp,
        v.per_use_fen, v.per_txn_cap_fen, v.day_cap_fen, v.day_limit_count, v.day_on,
        v.day_count, v.day_subsidy_fen
@@ -303,6 +308,8 @@ class Diagnosis:
     nonce_used: bool
     person_status: str | None  # None: no such person
     voucher: Candidate | None
+    paused_from: date | None = None  # the person's hospital stay (inclusive)
+    paused_until: date | None = None
 
 
 async def diagnose(
@@ -332,8 +339,8 @@ async def diagnose(
     )
     assert r is not None  # the statement always answers one row
     earlier = None if r[0] is None else Earlier(r[0], r[1], r[2], r[3], r[4], bytes(r[5]), r[6])
-    voucher = None if r[9] is None else Candidate(*r[9:22])
-    return Diagnosis(earlier, bool(r[7]), r[8], voucher)
+    voucher = None if r[11] is None else Candidate(*r[11:24])
+    return Diagnosis(earlier, bool(r[7]), r[8], voucher, r[9], r[10])
 
 
 # --- a fresh code ---------------------------------------------------------------------------

@@ -173,13 +173,70 @@ class BeneficiaryRead(BaseModel):
     status_changed_at: datetime | None
     created_at: datetime
     payout_account: PayoutAccountRead | None = None
+    # `status` on today's date: `hospitalised` while a stay covers it (docs/lifecycle.md).
+    current_status: str = "active"
+    paused_from: date | None = None
+    paused_until: date | None = None
 
 
 class StatusChange(BaseModel):
+    """The older `POST /v1/beneficiaries/{id}/status` body: a change effective today
+    (kept as an alias of `StatusChangeCreate`; a move here names no region: left the province)."""
+
     model_config = ConfigDict(extra="forbid")
 
-    status: Literal["active", "suspended", "deceased", "moved"]
+    status: Literal["active", "suspended", "deceased", "moved", "exited"]
     reason: str = Field(min_length=1, max_length=1000)
+
+
+StatusKind = Literal["active", "suspended", "hospitalised", "moved", "deceased", "exited"]
+
+
+class StatusChangeCreate(BaseModel):
+    """A change of a person's status (docs/lifecycle.md). `effective_on` may be in the past
+    (in the future only for a hospital stay); `until` is a stay's last day (inclusive, open
+    when left out); `to_region_code` the region a person moves to (left out: left the
+    province); `evidence_ref` names the document (death certificate number, hospital
+    admission note, ...)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    status: StatusKind
+    effective_on: date
+    reason: str = Field(min_length=1, max_length=1000)
+    evidence_ref: str | None = Field(default=None, max_length=200)
+    to_region_code: str | None = Field(default=None, max_length=12)
+    until: date | None = None
+
+
+class StatusChangeRead(BaseModel):
+    """One entry of a person's timeline: what changed, from when, who recorded it and why,
+    and the money it released (vouchers ended, their unused balance back to the budget)."""
+
+    id: str
+    beneficiary_id: str
+    status: StatusKind
+    effective_on: date
+    until: date | None
+    reason: str
+    evidence_ref: str | None
+    from_status: str
+    from_region_code: str
+    to_region_code: str | None
+    vouchers_ended: int
+    released_fen: int
+    source: str
+    created_at: datetime
+    created_by: str
+
+
+class StatusChangeResult(StatusChangeRead):
+    """The change recorded, the person's state after it, and (a death recorded with a past
+    date) the redemptions made after the death, handed on to recovery."""
+
+    current_status: str
+    region_code: str
+    recovery_redemption_ids: list[str] = []
 
 
 class ProxyCreate(BaseModel):
@@ -251,6 +308,26 @@ class ImportResult(BaseModel):
     duplicates: int
     errors: int
     rows: list[ImportRowResult]
+
+
+class StatusImportRow(BaseModel):
+    """One row of a status file: `applied` (the change was recorded: `change_id`),
+    `unchanged` (this very change was recorded before: a file imported again) or `error`."""
+
+    row: int
+    status: Literal["applied", "unchanged", "error"]
+    event: str | None = None
+    beneficiary_id: str | None = None
+    change_id: str | None = None
+    error: ImportRowError | None = None
+
+
+class StatusImportResult(BaseModel):
+    total: int
+    applied: int
+    unchanged: int
+    errors: int
+    rows: list[StatusImportRow]
 
 
 class BeneficiaryLookup(BaseModel):

@@ -21,6 +21,18 @@ class CardIssued(BaseModel):
     pin: str  # shown once, to be printed on the PIN mailer; only its scrypt hash is kept
 
 
+class CardRead(BaseModel):
+    """A printed card as an officer sees it (never its code or PIN)."""
+
+    id: str
+    status: str  # active, locked (five wrong PINs), replaced
+    failed_attempts: int
+    created_at: datetime
+    created_by: str
+    locked_at: datetime | None
+    replaced_at: datetime | None
+
+
 class PublicKeyRead(BaseModel):
     algorithm: str
     pem: str

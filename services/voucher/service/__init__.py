@@ -11,8 +11,11 @@ database:
 - `periods`     periods (YYYY-MM) and the calendar-month validity window
 - `codes`       QR tokens (Ed25519) and card PINs
 - `qr`          QR code images
+- `lifecycle_rules` which status change may follow which, and what each does (`plan`)
 
-Orchestration: `beneficiaries`, `beneficiary_import`, `programs`, `issuance`,
+Orchestration: `beneficiaries`, `beneficiary_import`, `lifecycle` (status changes and their
+money), `status_import` (status files), `roster` (the officer's search and export),
+`programs`, `issuance`,
 `request_keys`, `redemption_flow` (the redemption and its preview), `void_claim`, `copay`
 (co-payments) over `copay_refund` (their refunds), `directory` (the provider directory, held in
 memory and polled from the provider service).

@@ -16,7 +16,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -28,7 +28,6 @@ from services.voucher.errors import (
     BeneficiaryExists,
     BeneficiaryNotFound,
     ProxyNotFound,
-    StatusTransitionNotAllowed,
 )
 from services.voucher.models import (
     Assessment,
@@ -61,6 +60,8 @@ from services.voucher.service.identity import (
     normalise_phone,
     parse_national_id,
 )
+from services.voucher.service.lifecycle_rules import current_state
+from services.voucher.service.periods import tz
 
 # --- enrolment -----------------------------------------------------------------------------
 
@@ -97,6 +98,8 @@ async def enrol(
             national_id_hash=nid_hash,
             phone_enc=cipher.encrypt(phone, context=b"phone") if phone else None,
             phone_hash=cipher.lookup_hash(phone) if phone else None,
+            national_id_last4=nid.value[-4:],
+            phone_last4=phone[-4:] if phone else None,
             name=data.name,
             birth_on=nid.birth_on,
             sex=nid.sex,
@@ -195,6 +198,11 @@ def present(person: Beneficiary, cipher: PiiCipher) -> BeneficiaryRead:
         status_changed_at=person.status_changed_at,
         created_at=person.created_at,
         payout_account=present_payout_account(person, cipher),
+        current_status=current_state(
+            person.status, person.paused_from, person.paused_until, datetime.now(tz()).date()
+        ),
+        paused_from=person.paused_from,
+        paused_until=person.paused_until,
     )
 
 
@@ -292,31 +300,7 @@ async def cash_benefits_of(session: AsyncSession, beneficiary_id: uuid.UUID) -> 
     return await repo.cash_benefits_of(session, beneficiary_id)
 
 
-# --- status --------------------------------------------------------------------------------
-
-ALLOWED_TRANSITIONS: dict[str, set[str]] = {
-    "active": {"suspended", "deceased", "moved"},
-    "suspended": {"active", "deceased", "moved"},
-    "moved": {"active", "deceased"},
-    "deceased": set(),
-}
-
-
-async def change_status(
-    session: AsyncSession, person: Beneficiary, status: str, reason: str
-) -> Beneficiary:
-    """Change a person's status at once. Leaving 'active' freezes every active voucher in the
-    same transaction (database trigger); returning to 'active' unfreezes the vouchers still in
-    their window. Asking for the current status again changes nothing."""
-    current = person.status
-    if status == current:
-        return person
-    if status not in ALLOWED_TRANSITIONS[current]:
-        raise StatusTransitionNotAllowed(field="status", details={"from": current, "to": status})
-    await repo.set_status(session, person.id, status, reason)
-    if status == "active":
-        await repo.unfreeze_vouchers(session, person.id)
-    return await get(session, person.id)
+# --- status: service/lifecycle.py (the timeline, POST .../status-changes) ----------------
 
 
 # --- proxies -------------------------------------------------------------------------------

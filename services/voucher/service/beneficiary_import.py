@@ -80,9 +80,12 @@ def _cell(value: Any) -> str:
     return str(value).strip()
 
 
-def read_rows(content: bytes, filename: str | None) -> list[dict[str, str]]:
+def read_rows(
+    content: bytes, filename: str | None, required: tuple[str, ...] = REQUIRED_COLUMNS
+) -> list[dict[str, str]]:
     """The file's data rows as {column: text}. Refuses what is not a readable CSV/XLSX with
-    the required header (UNSUPPORTED_FILE / MISSING_COLUMNS, field `file`)."""
+    the `required` header (UNSUPPORTED_FILE / MISSING_COLUMNS, field `file`); also read by
+    the status import (service/status_import.py)."""
     if len(content) > MAX_BYTES:
         raise FileTooLarge(field="file")
     if not content:
@@ -110,7 +113,7 @@ def read_rows(content: bytes, filename: str | None) -> list[dict[str, str]]:
     if not table:
         raise UnsupportedFile("The file has no header row.", field="file")
     header = [h.strip().lower() for h in table[0]]
-    missing = [c for c in REQUIRED_COLUMNS if c not in header]
+    missing = [c for c in required if c not in header]
     if missing:
         raise MissingColumns(
             f"Missing columns: {', '.join(missing)}.", field="file", details={"missing": missing}

@@ -21,7 +21,9 @@ from services.common.db import Database
 from services.common.errors import IdempotencyKeyReused, RetryLater, ServiceUnavailable
 from services.common.ids import new_uuid
 from services.voucher.errors import (
+    BeneficiaryDeceased,
     BeneficiaryNotActive,
+    BeneficiaryPaused,
     CardLocked,
     CardNotValid,
     NoUsableVoucher,
@@ -38,6 +40,7 @@ from services.voucher.repository import redemption as repo
 from services.voucher.repository.redemption import Candidate, Diagnosis, Lines
 from services.voucher.service import codes
 from services.voucher.service.directory import ProviderDirectory, ProviderEntry
+from services.voucher.service.lifecycle_rules import in_window
 from services.voucher.service.pricing import Bill, ItemAsked, price_bill, request_hash
 from services.voucher.service.redemption import (
     Split,
@@ -178,13 +181,18 @@ def _provider_and_bill(
     return provider, bill
 
 
-def _explain(diagnosis: Diagnosis, provider: ProviderEntry) -> Candidate:
+def _explain(diagnosis: Diagnosis, provider: ProviderEntry, now: datetime) -> Candidate:
     """The voucher the redemption statement would use, or the refusal that explains why
-    there is none (person not active, no usable voucher, out of area, exhausted)."""
+    there is none (person deceased, in hospital today or otherwise not active, no usable
+    voucher, out of area, exhausted)."""
     if diagnosis.person_status is None:
         raise TokenInvalid(field="token")
+    if diagnosis.person_status == "deceased":
+        raise BeneficiaryDeceased()
     if diagnosis.person_status != "active":
         raise BeneficiaryNotActive()
+    if in_window(diagnosis.paused_from, diagnosis.paused_until, local_day(now)):
+        raise BeneficiaryPaused()
     voucher = diagnosis.voucher
     if voucher is None:
         raise NoUsableVoucher()
@@ -244,7 +252,7 @@ async def preview(
     diagnosis = await _diagnosis(db, provider_id, provider, priced.categories, token, None, now)
     if diagnosis.nonce_used:
         raise TokenUsed(field="token")
-    voucher = _explain(diagnosis, provider)
+    voucher = _explain(diagnosis, provider, now)
     split = _split(voucher, priced.gross_fen, provider, now)
     return PreviewResult(
         str(voucher.id),
@@ -379,6 +387,6 @@ def _diagnose(
         return replay
     if token.kind == codes.KIND_DYNAMIC and diagnosis.nonce_used:
         raise TokenUsed(field="token")
-    voucher = _explain(diagnosis, provider)
+    voucher = _explain(diagnosis, provider, now)
     _split(voucher, bill.gross_fen, provider, now)
     return None

@@ -284,7 +284,7 @@ async def test_status_change_freezes_vouchers_at_once_and_reactivation_unfreezes
         for v in (
             await env.v.get(f"/v1/beneficiaries/{b['id']}/vouchers", headers=env.officer)
         ).json()
-    } == {"suspended"}
+    } == {"revoked"}  # a death revokes them (and releases the balance: test_lifecycle.py)
 
 
 async def test_vouchers_are_seen_by_the_person_a_live_proxy_and_an_officer_of_the_region(

@@ -34,11 +34,18 @@ OFFICER_ROUTES = [
     ("GET", "/v1/beneficiaries/{id}/proxies", None),
     ("GET", "/v1/beneficiaries/{id}/redemptions", None),
     ("POST", "/v1/beneficiaries/{id}/status", {"status": "moved", "reason": "迁出"}),
+    ("GET", "/v1/beneficiaries/{id}/status-changes", None),
+    (
+        "POST",
+        "/v1/beneficiaries/{id}/status-changes",
+        {"status": "deceased", "effective_on": date.today().isoformat(), "reason": "病故"},
+    ),
     ("POST", "/v1/beneficiaries/{id}/assessments", ASSESSMENT),
     ("POST", "/v1/beneficiaries/{id}/proxies", PROXY),
     ("POST", "/v1/beneficiaries/{id}/proxies/{proxy}/revoke", None),
     ("PUT", "/v1/beneficiaries/{id}/payout-account", ACCOUNT),
     ("POST", "/v1/beneficiaries/{id}/cards", None),
+    ("GET", "/v1/beneficiaries/{id}/cards", None),
 ]
 # The routes an elderly person (or a proxy) uses for themself.
 FAMILY_ROUTES = [

@@ -11,6 +11,7 @@ import pytest
 from services.common.auth import Role
 from services.common.dev_keys import DEV_QR_PRIVATE_KEY
 from services.voucher.service import codes
+from services.voucher.service.periods import tz
 from tests.voucher.redeem.conftest import key, qr
 
 
@@ -194,9 +195,46 @@ async def test_provider_not_approved_and_service_not_offered(shop):
 
 async def test_beneficiary_not_active_freezes_the_voucher(shop):
     world, term, ben, vid = shop
-    await world.conn.execute("UPDATE beneficiary SET status = 'deceased' WHERE id = $1", ben)
+    await world.conn.execute("UPDATE beneficiary SET status = 'suspended' WHERE id = $1", ben)
     await refusal(world, term, body(ben), 422, "BENEFICIARY_NOT_ACTIVE")
     assert await world.conn.fetchval("SELECT status FROM voucher WHERE id = $1", vid) == "suspended"
+
+
+async def test_a_deceased_person_is_refused_as_such(shop):
+    world, term, ben, _vid = shop
+    await world.conn.execute("UPDATE beneficiary SET status = 'deceased' WHERE id = $1", ben)
+    await refusal(world, term, body(ben), 422, "BENEFICIARY_DECEASED")
+
+
+async def test_the_statement_skips_a_voucher_paused_for_a_hospital_stay(shop):
+    """The pause is on the voucher row the statement locks (repository/redemption.py REDEEM);
+    the person's window on the beneficiary row explains the refusal (DIAGNOSE)."""
+    world, term, ben, vid = shop
+    today = datetime.now(UTC).astimezone(tz()).date()
+    for since, until in ((today, today), (today - timedelta(days=9), None)):
+        await world.conn.execute(
+            "UPDATE voucher SET paused_from = $2, paused_until = $3 WHERE id = $1",
+            vid,
+            since,
+            until,
+        )
+        await world.conn.execute(
+            "UPDATE beneficiary SET paused_from = $2, paused_until = $3 WHERE id = $1",
+            ben,
+            since,
+            until,
+        )
+        await refusal(world, term, body(ben), 422, "BENEFICIARY_PAUSED")
+    # a stay that ended yesterday pauses nothing
+    yesterday = today - timedelta(days=1)
+    await world.conn.execute(
+        "UPDATE voucher SET paused_from = $2, paused_until = $2 WHERE id = $1", vid, yesterday
+    )
+    await world.conn.execute(
+        "UPDATE beneficiary SET paused_from = $2, paused_until = $2 WHERE id = $1", ben, yesterday
+    )
+    r = await world.client.post("/v1/redemptions", headers=term.headers, json=body(ben))
+    assert r.status_code == 201, r.text
 
 
 async def test_no_usable_voucher_for_this_kind_category_or_window(world):

@@ -1,0 +1,155 @@
+"""The officer's people pages (issue 15) against the real services: the roster (search,
+pages, masked exports), a person's page with the status timeline, recording a status change
+(a resubmitted form records it once), and the status file import. Another region's person
+is "not found"; other roles are refused."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from tests.web.conftest import csrf_of
+from tests.web.system import DISTRICT, OTHER_CITY, enrolment
+
+TODAY = datetime.now(ZoneInfo("Asia/Shanghai")).date()
+
+
+async def _person(web, name: str, serial: int, region: str = DISTRICT) -> tuple[str, str]:
+    body = enrolment(name, serial)
+    if region != DISTRICT:
+        body["region_code"] = "450202"
+    r = await web.voucher.post("/v1/beneficiaries", headers=web.officer(region), json=body)
+    assert r.status_code == 201, r.text
+    return r.json()["id"], body["national_id"]
+
+
+async def test_roster_searches_pages_and_exports_masked(web):
+    async with web.signed_in("officer") as c:
+        r = await c.get("/officer/people")
+        assert r.status_code == 200 and "王大爷" in r.text and "李奶奶" in r.text
+        for nid in web.national_ids:
+            assert nid not in r.text
+        assert f"{web.national_ids[0][:4]}**********{web.national_ids[0][-4:]}" in r.text
+        r = await c.get("/officer/people", params={"q": "王"})
+        assert "王大爷" in r.text and "李奶奶" not in r.text
+        r = await c.get("/officer/people", params={"q": web.national_ids[1][-4:]})
+        assert "李奶奶" in r.text
+        r = await c.get("/officer/people", params={"status": "deceased", "q": "王大爷"})
+        assert "没有符合条件的老人" in r.text
+        # a page at a time: the next page's link carries the filters
+        more = await web.voucher.get(
+            "/v1/beneficiaries", headers=web.officer(), params={"limit": 1}
+        )
+        assert more.json()["next_cursor"]
+        csv_r = await c.get("/officer/people/export", params={"format": "csv", "q": "王"})
+        assert csv_r.status_code == 200 and csv_r.headers["content-type"].startswith("text/csv")
+        table = list(csv.reader(io.StringIO(csv_r.content.decode("utf-8-sig"))))
+        assert table[0][0] == "姓名" and any(row[0] == "王大爷" for row in table[1:])
+        for nid in web.national_ids:
+            assert nid not in csv_r.text
+        xlsx = await c.get("/officer/people/export", params={"format": "xlsx"})
+        assert xlsx.status_code == 200 and xlsx.content[:2] == b"PK"
+    async with web.signed_in("finance") as c:
+        assert (await c.get("/officer/people")).status_code == 403
+
+
+async def test_person_page_records_a_stay_once_and_shows_the_timeline(web):
+    bid, _ = await _person(web, "周奶奶", 611)
+    async with web.signed_in("officer") as c:
+        r = await c.get(f"/officer/people/{bid}")
+        assert r.status_code == 200 and "周奶奶" in r.text and "还没有状态变化" in r.text
+        assert "失能补贴" in r.text  # this month's voucher
+        key = re.search(r'name="request_key" value="([^"]+)"', r.text).group(1)
+        form = {
+            "csrf_token": csrf_of(r.text),
+            "request_key": key,
+            "status": "hospitalised",
+            "effective_on": TODAY.isoformat(),
+            "until": (TODAY + timedelta(days=5)).isoformat(),
+            "reason": "肺炎住院",
+            "evidence_ref": "入院通知书 88",
+        }
+        done = await c.post(f"/officer/people/{bid}/status", data=form)
+        assert done.status_code == 303 and done.headers["location"] == f"/officer/people/{bid}"
+        again = await c.post(f"/officer/people/{bid}/status", data=form)  # Back + resubmit
+        assert again.status_code == 303
+        shown = await c.get(f"/officer/people/{bid}")
+        assert "已登记：住院" in shown.text
+        assert re.search(r'id="current-status">住院<', shown.text)
+        assert "肺炎住院" in shown.text and "入院通知书 88" in shown.text
+        assert "UTC" not in shown.text
+    timeline = await web.voucher.get(
+        f"/v1/beneficiaries/{bid}/status-changes", headers=web.officer()
+    )
+    assert [c["status"] for c in timeline.json()] == ["hospitalised"]  # once
+
+
+async def test_status_form_explains_bad_input_and_changes_nothing(web):
+    bid, _ = await _person(web, "吴爷爷", 612)
+    async with web.signed_in("officer") as c:
+        page = await c.get(f"/officer/people/{bid}")
+        base = {"csrf_token": csrf_of(page.text), "effective_on": TODAY.isoformat()}
+        r = await c.post(f"/officer/people/{bid}/status", data={**base, "status": "deceased"})
+        assert r.status_code == 422 and "请填写原因" in r.text
+        r = await c.post(
+            f"/officer/people/{bid}/status",
+            data={
+                **base,
+                "status": "deceased",
+                "reason": "病故",
+                "effective_on": (TODAY + timedelta(days=3)).isoformat(),
+            },
+        )
+        assert r.status_code == 422 and "生效日期不能晚于今天" in r.text
+        r = await c.post(
+            f"/officer/people/{bid}/status", data={**base, "status": "gone", "reason": "x"}
+        )
+        assert r.status_code == 422 and "请选择要登记的状态" in r.text
+        # without the form's CSRF token nothing is accepted
+        r = await c.post(
+            f"/officer/people/{bid}/status",
+            data={"status": "deceased", "reason": "x", "effective_on": TODAY.isoformat()},
+        )
+        assert r.status_code in (400, 403)
+    timeline = await web.voucher.get(
+        f"/v1/beneficiaries/{bid}/status-changes", headers=web.officer()
+    )
+    assert timeline.json() == []
+
+
+async def test_another_regions_person_is_not_found(web):
+    far, _ = await _person(web, "柳大爷", 613, region=OTHER_CITY)
+    async with web.signed_in("officer") as c:
+        r = await c.get(f"/officer/people/{far}")
+        assert r.status_code == 404 and "柳大爷" not in r.text
+        r = await c.get("/officer/people/not-an-id")
+        assert r.status_code == 404
+
+
+async def test_status_file_import_shows_every_row_and_is_idempotent(web):
+    bid, nid = await _person(web, "郑奶奶", 614)
+    content = (
+        "national_id,event,date\n"
+        f"{nid},死亡,{(TODAY - timedelta(days=1)).isoformat()}\n"
+        f"{nid[:-1]}X,死亡,{TODAY.isoformat()}\n"
+    ).encode()
+    async with web.signed_in("officer") as c:
+        token = csrf_of((await c.get("/officer/status-import")).text)
+        files = {"file": ("deaths.csv", content, "text/csv")}
+        r = await c.post("/officer/status-import", data={"csrf_token": token}, files=files)
+        assert r.status_code == 200, r.text
+        assert "登记 1 行" in r.text and "有误 1 行" in r.text and nid not in r.text
+        r = await c.post("/officer/status-import", data={"csrf_token": token}, files=files)
+        assert "登记 0 行，已登记过 1 行" in r.text
+        r = await c.post(
+            "/officer/status-import",
+            data={"csrf_token": token},
+            files={"file": ("x.exe", b"MZ", "application/octet-stream")},
+        )
+        assert r.status_code == 422 and "CSV 或 Excel" in r.text
+        person = await c.get(f"/officer/people/{bid}")
+        assert "已去世" in person.text and "批量导入" in person.text
+        assert 'id="status-form"' not in person.text  # nothing more to record
