@@ -12,8 +12,18 @@ from services.voucher.api import (
     programs,
     reconciliation,
     redemptions,
+    reviews,
 )
 
 router = APIRouter(prefix="/v1")
-for module in (programs, beneficiaries, issuance, codes, redemptions, reconciliation, copay):
+for module in (
+    programs,
+    beneficiaries,
+    issuance,
+    codes,
+    redemptions,
+    reconciliation,
+    copay,
+    reviews,
+):
     router.include_router(module.router)

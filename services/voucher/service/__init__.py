@@ -11,9 +11,11 @@ database:
 - `periods`     periods (YYYY-MM) and the calendar-month validity window
 - `codes`       QR tokens (Ed25519) and card PINs
 - `qr`          QR code images
+- `review_rules` receipts' review window, disputes' deadlines, home visits' radius and length
 
 Orchestration: `beneficiaries`, `beneficiary_import`, `programs`, `issuance`,
 `request_keys`, `redemption_flow` (the redemption and its preview), `void_claim`, `copay`
 (co-payments) over `copay_refund` (their refunds), `directory` (the provider directory, held in
-memory and polled from the provider service).
+memory and polled from the provider service), `reviews` (receipts, confirmations,
+disputes and appeals), `visits` (home visits: check-in and check-out).
 """
