@@ -138,6 +138,34 @@ class VoucherClient(ServiceClient):
             "POST", f"/v1/redemptions/{redemption_id}/void", json={"reason": reason}
         )
 
+    # receipts, confirmations and disputes (docs/voucher-redemption.md)
+    async def receipt(self, redemption_id: str) -> dict[str, Any]:
+        return await self.json("GET", f"/v1/redemptions/{redemption_id}/receipt")
+
+    async def confirm(self, redemption_id: str) -> dict[str, Any]:
+        return await self.json("POST", f"/v1/redemptions/{redemption_id}/confirm", json={})
+
+    async def dispute(self, redemption_id: str, reason: str) -> dict[str, Any]:
+        return await self.json(
+            "POST", f"/v1/redemptions/{redemption_id}/dispute", json={"reason": reason}
+        )
+
+    async def disputes(self, status: str = "pending") -> list[dict[str, Any]]:
+        return _rows(await self.json("GET", "/v1/disputes", params={"status": status}), "items")
+
+    async def dispute_detail(self, dispute_id: str) -> dict[str, Any]:
+        return await self.json("GET", f"/v1/disputes/{dispute_id}")
+
+    async def decide(self, dispute_id: str, decision: str, reason: str) -> dict[str, Any]:
+        return await self.json(
+            "POST",
+            f"/v1/disputes/{dispute_id}/decision",
+            json={"decision": decision, "reason": reason},
+        )
+
+    async def appeal(self, dispute_id: str, reason: str) -> dict[str, Any]:
+        return await self.json("POST", f"/v1/disputes/{dispute_id}/appeal", json={"reason": reason})
+
     # --- co-payments (services/voucher/api/copay.py) ---
     async def start_copayment(self, redemption_id: str, method: str) -> dict[str, Any]:
         return await self.json(

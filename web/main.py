@@ -43,6 +43,7 @@ from web.routes import (
     officer,
     payments,
     provider,
+    receipts,
     statements,
     users,
 )
@@ -186,6 +187,7 @@ def create_app(
         audit,
         bank_accounts,
         claims,
+        receipts,
     ):
         app.include_router(module.router)
     return app
