@@ -13,6 +13,7 @@ from services.voucher.api import (
     reconciliation,
     redemptions,
     reviews,
+    visits,
 )
 
 router = APIRouter(prefix="/v1")
@@ -25,5 +26,6 @@ for module in (
     reconciliation,
     copay,
     reviews,
+    visits,
 ):
     router.include_router(module.router)

@@ -51,7 +51,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
         "DAILY_LIMIT_REACHED, BILL_TOO_SMALL, SERVICE_NOT_OFFERED, BILL_MISMATCH, "
         "QUANTITY_NOT_ALLOWED, AMOUNT_REQUIRED, PRICE_ABOVE_MAXIMUM, "
         "BENEFICIARY_NOT_ACTIVE, PROVIDER_OUT_OF_AREA, PIN_REQUIRED, PIN_INCORRECT, "
-        "VALIDATION_ERROR"
+        "VISIT_REQUIRED, VALIDATION_ERROR"
     },
     423: {"description": "CARD_LOCKED"},
 }
@@ -76,9 +76,12 @@ def _bill_asked(body: RedemptionCreate | RedemptionPreviewCreate) -> flow.BillAs
         return flow.BillAsked(
             tuple(ItemAsked(i.service_code, i.quantity, i.amount_fen) for i in body.items),
             body.gross_fen,
+            visit_id=body.visit_id,
         )
     assert body.service_code is not None  # form_errors() holds one of the two forms
-    return flow.BillAsked.one(body.service_code, body.gross_fen, body.quantity or 1)
+    return flow.BillAsked.one(
+        body.service_code, body.gross_fen, body.quantity or 1, visit_id=body.visit_id
+    )
 
 
 async def _redeem(request: Request, body: RedemptionCreate, principal: Principal) -> Response:

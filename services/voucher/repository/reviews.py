@@ -12,10 +12,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from services.voucher.models import (
+    Beneficiary,
     Dispute,
     Redemption,
     RedemptionHistory,
     RedemptionItem,
+    UsedNonce,
     Visit,
     Voucher,
 )
@@ -154,3 +156,25 @@ async def visit_in_use(session: AsyncSession, visit_id: uuid.UUID) -> bool:
         )
     )
     return found is not None
+
+
+async def visit_subject(
+    session: AsyncSession, beneficiary_id: uuid.UUID
+) -> tuple[str, float | None, float | None, bool] | None:
+    """The visited person's status and registered location (lat, lon, approximate)."""
+    row = (
+        await session.execute(
+            select(
+                col(Beneficiary.status),
+                col(Beneficiary.lat),
+                col(Beneficiary.lon),
+                col(Beneficiary.location_approximate),
+            ).where(col(Beneficiary.id) == beneficiary_id)
+        )
+    ).first()
+    return None if row is None else (row[0], row[1], row[2], row[3])
+
+
+async def use_nonce(session: AsyncSession, nonce: bytes, expires_at: datetime) -> None:
+    """Record a dynamic code's nonce as used (IntegrityError when it already was)."""
+    await session.execute(insert(UsedNonce).values(nonce=nonce, expires_at=expires_at))
