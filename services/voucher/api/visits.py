@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 
 from services.common.auth import Principal, Role, require
 from services.common.errors import OutOfScope
@@ -86,6 +86,21 @@ async def check_out(
         qr_public_key=s.qr_public_key,
         radius_m=s.visit_radius_m,
         now=datetime.now(UTC),
+    )
+
+
+@router.get("/visits", response_model=list[VisitRead])
+async def list_visits(
+    request: Request,
+    status: Literal["open", "completed"] = "open",
+    unbilled: bool = False,
+    days: Annotated[int, Query(ge=1, le=31)] = 7,
+    principal: Principal = require(Role.terminal, Role.provider_admin, Role.provider_staff),
+) -> list[VisitRead]:
+    """This provider's visits of the last `days` days, newest first (at most 200): open ones
+    to check out, or completed ones (`unbilled=true`: not yet billed) to bill."""
+    return await visits.listing(
+        request.app.state.db, _provider(principal), status, unbilled, days, datetime.now(UTC)
     )
 
 

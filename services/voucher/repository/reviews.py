@@ -178,3 +178,27 @@ async def visit_subject(
 async def use_nonce(session: AsyncSession, nonce: bytes, expires_at: datetime) -> None:
     """Record a dynamic code's nonce as used (IntegrityError when it already was)."""
     await session.execute(insert(UsedNonce).values(nonce=nonce, expires_at=expires_at))
+
+
+async def provider_visits(
+    session: AsyncSession,
+    provider_id: str,
+    status: str,
+    unbilled: bool,
+    since: datetime,
+    limit: int,
+) -> list[Visit]:
+    """A provider's visits since a moment, newest first: open ones (to check out) or
+    completed ones (with `unbilled`: not yet billed by a live redemption)."""
+    stmt = select(Visit).where(
+        col(Visit.provider_id) == provider_id,
+        col(Visit.status) == status,
+        col(Visit.checked_in_at) >= since,
+    )
+    if unbilled:
+        billed = select(col(Redemption.visit_id)).where(
+            col(Redemption.visit_id).is_not(None), col(Redemption.status) == "completed"
+        )
+        stmt = stmt.where(col(Visit.id).not_in(billed))
+    stmt = stmt.order_by(col(Visit.checked_in_at).desc(), col(Visit.id)).limit(limit)
+    return list(await session.scalars(stmt))

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -245,3 +245,13 @@ async def check_billable(
 async def in_use(db: Database, visit_id: uuid.UUID) -> bool:
     async with db.unit_of_work() as session:
         return await repo.visit_in_use(session, visit_id)
+
+
+async def listing(
+    db: Database, provider_id: str, status: str, unbilled: bool, days: int, now: datetime
+) -> list[VisitRead]:
+    async with db.unit_of_work() as session:
+        rows = await repo.provider_visits(
+            session, provider_id, status, unbilled, now - timedelta(days=days), 200
+        )
+    return [visit_read(v) for v in rows]

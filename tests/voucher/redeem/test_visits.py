@@ -312,3 +312,29 @@ async def test_two_bills_racing_for_one_visit_only_one_is_paid(home, world):
     assert await world.balance(home.vid) == balance - paid["subsidy_fen"]
     n = await world.conn.fetchval("SELECT count(*) FROM redemption WHERE visit_id = $1::uuid", hour)
     assert n == 1
+
+
+async def test_the_provider_lists_its_open_and_unbilled_visits(home, world, tokens):
+    opened = (await home.check_in()).json()["id"]
+    done = await home.visit(minutes=61)
+    billed = await home.visit(minutes=61)
+    assert (await home.redeem(billed)).status_code == 201
+
+    async def ids(headers, **params):
+        r = await world.client.get("/v1/visits", headers=headers, params=params)
+        assert r.status_code == 200, r.text
+        return [v["id"] for v in r.json()]
+
+    assert opened in await ids(home.term.headers)
+    completed = await ids(home.term.headers, status="completed")
+    assert done in completed and billed in completed and opened not in completed
+    unbilled = await ids(home.term.headers, status="completed", unbilled="true")
+    assert done in unbilled and billed not in unbilled
+    staff = tokens.headers(Role.provider_staff, provider_id=home.term.provider_id)
+    assert opened in await ids(staff)
+    other = tokens.headers(Role.provider_staff, provider_id=str(uuid.uuid4()))
+    assert await ids(other) == []
+    r = await world.client.get(
+        "/v1/visits", headers=tokens.headers(Role.civil_affairs, region="45")
+    )
+    assert r.status_code == 403
