@@ -213,20 +213,48 @@ class TerminalClient(ServiceClient):
     """The voucher service as a provider terminal sees it (bearer = the terminal secret)."""
 
     async def redeem(
-        self, token: str, items: list[dict[str, Any]], gross_fen: int, idempotency_key: str
+        self,
+        token: str,
+        items: list[dict[str, Any]],
+        gross_fen: int,
+        idempotency_key: str,
+        visit_id: str | None = None,
     ) -> dict[str, Any]:
         """Redeem a bill (`items` as `POST /v1/redemptions` takes them) whose total the
-        person was shown: a price list changed meanwhile is refused (BILL_MISMATCH)."""
+        person was shown: a price list changed meanwhile is refused (BILL_MISMATCH). A
+        home-visit item names its completed visit (`visit_id`)."""
+        body: dict[str, Any] = {
+            "token": token,
+            "items": items,
+            "gross_fen": gross_fen,
+            "idempotency_key": idempotency_key,
+        }
+        if visit_id:
+            body["visit_id"] = visit_id
+        return await self.json("POST", "/v1/redemptions", json=body)
+
+    # home visits (docs/voucher-redemption.md, "Home visits")
+    async def check_in(
+        self, token: str, lat: float, lon: float, care_worker: str | None
+    ) -> dict[str, Any]:
+        body: dict[str, Any] = {"token": token, "lat": lat, "lon": lon}
+        if care_worker:
+            body["care_worker"] = care_worker
+        return await self.json("POST", "/v1/visits", json=body)
+
+    async def check_out(self, visit_id: str, token: str, lat: float, lon: float) -> dict[str, Any]:
         return await self.json(
             "POST",
-            "/v1/redemptions",
-            json={
-                "token": token,
-                "items": items,
-                "gross_fen": gross_fen,
-                "idempotency_key": idempotency_key,
-            },
+            f"/v1/visits/{visit_id}/check-out",
+            json={"token": token, "lat": lat, "lon": lon},
         )
+
+    async def visits(self, status: str = "open", unbilled: bool = False) -> list[dict[str, Any]]:
+        params = {"status": status, "unbilled": "true" if unbilled else "false"}
+        return _rows(await self.json("GET", "/v1/visits", params=params), "items")
+
+    async def visit(self, visit_id: str) -> dict[str, Any]:
+        return await self.json("GET", f"/v1/visits/{visit_id}")
 
     async def void(self, redemption_id: str, reason: str) -> dict[str, Any]:
         return await self.json(
@@ -234,17 +262,20 @@ class TerminalClient(ServiceClient):
         )
 
     async def preview(
-        self, token: str, items: list[dict[str, Any]], gross_fen: int
+        self,
+        token: str,
+        items: list[dict[str, Any]],
+        gross_fen: int,
+        visit_id: str | None = None,
     ) -> dict[str, Any] | None:
         """The bill priced by the voucher service, with the subsidy and co-payment the
         redemption would give, changing nothing; None while the voucher service offers no
         preview (`POST /v1/redemptions/preview`)."""
         try:
-            return await self.json(
-                "POST",
-                "/v1/redemptions/preview",
-                json={"token": token, "items": items, "gross_fen": gross_fen},
-            )
+            body: dict[str, Any] = {"token": token, "items": items, "gross_fen": gross_fen}
+            if visit_id:
+                body["visit_id"] = visit_id
+            return await self.json("POST", "/v1/redemptions/preview", json=body)
         except ApiError as exc:
             if exc.status in (404, 405) and exc.code in ("NOT_FOUND", "METHOD_NOT_ALLOWED"):
                 return None

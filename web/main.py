@@ -46,6 +46,7 @@ from web.routes import (
     receipts,
     statements,
     users,
+    visits,
 )
 from web.service import sessions
 from web.service.context import Identity, utc_now
@@ -188,6 +189,7 @@ def create_app(
         bank_accounts,
         claims,
         receipts,
+        visits,
     ):
         app.include_router(module.router)
     return app

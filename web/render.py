@@ -28,12 +28,17 @@ NAV: dict[str, list[tuple[str, str]]] = {
         ("/me/history", "使用记录"),
         ("/me/nearby", "附近服务"),
     ],
-    "provider_staff": [("/provider/redeem", "扫码收款"), ("/provider/today", "今日交易")],
+    "provider_staff": [
+        ("/provider/redeem", "扫码收款"),
+        ("/provider/visits", "上门签到"),
+        ("/provider/today", "今日交易"),
+    ],
     "provider_admin": [
         ("/provider/admin", "机构管理"),
         ("/provider/claims", "申请结算"),
         ("/provider/statement", "对账单"),
         ("/provider/redeem", "扫码收款"),
+        ("/provider/visits", "上门签到"),
         ("/provider/today", "今日交易"),
     ],
     "civil_affairs": [
