@@ -126,3 +126,70 @@ async def test_family_disputes_officer_answers(live: Live, chromium: Path):  # n
         await page.screenshot(path=str(SHOTS / "44-provider-receipt-print.png"), full_page=True)
         await desk.close()
         await browser.close()
+
+
+async def test_care_worker_checks_in_and_out_and_the_cashier_bills_the_visit(
+    live: Live,  # noqa: F811
+    chromium: Path,  # noqa: F811
+):
+    from playwright.async_api import async_playwright
+
+    from tests.web.test_visit_pages import HOME, _with_home_care
+
+    s, base = live.s, live.base
+    await _with_home_care(s)
+
+    async def code() -> str:
+        r = await s.voucher.post(
+            f"/v1/beneficiaries/{s.b1}/codes",
+            headers=s.tokens.headers("beneficiary", sub=f"test:{s.b1}", beneficiary_ids=(s.b1,)),
+        )
+        return r.json()["token"]
+
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=str(chromium), args=ARGS)
+        ctx = await browser.new_context(
+            viewport={"width": 360, "height": 760},
+            locale="zh-CN",
+            bypass_csp=True,
+            geolocation={"latitude": HOME[0], "longitude": HOME[1]},
+            permissions=["geolocation"],
+        )
+        page = await ctx.new_page()
+        await _sign_in(page, base, "staff1")
+        await page.click("nav >> text=上门签到")
+        await page.wait_for_selector("#position-status:has-text('已获取位置')")
+        await page.fill("#token", await code())
+        await _fits(page)
+        await page.screenshot(path=str(SHOTS / "45-care-worker-check-in.png"), full_page=True)
+        await page.click("#check-in")
+        await page.wait_for_selector("text=已签到")
+        href = await page.get_attribute(".open-visit >> nth=0 >> a", "href")
+        vid = href.split("/")[3]
+        await s.count(
+            "voucher",
+            f"UPDATE visit SET checked_in_at = now() - interval '35 minutes' WHERE id = '{vid}'",
+        )
+        await page.click(f"a[href='{href}']")
+        await page.wait_for_selector("#position-status:has-text('已获取位置')")
+        await page.fill("#token", await code())
+        await page.click("#check-out")
+        await page.wait_for_selector("text=本次上门服务 35 分钟")
+        await _fits(page)
+        await page.click(f"a[href='/provider/redeem?visit_id={vid}']")
+        await page.wait_for_selector("#redeem-form")
+        assert await page.input_value("#visit_id") == vid
+        await page.fill("#token", await code())
+        await page.fill("#qty-CARE_HOME", "1")
+        assert await page.inner_text("#bill-total") == "60.00"
+        await _fits(page)
+        await page.screenshot(path=str(SHOTS / "46-cashier-home-visit.png"), full_page=True)
+        await page.click("text=下一步：核对")
+        await page.click("#confirm")
+        await page.wait_for_selector("text=收款成功")
+        await page.click("text=查看并打印收据")
+        await page.wait_for_selector("#receipt-visit")
+        assert "35 分钟" in await page.inner_text("#receipt-visit")
+        await page.screenshot(path=str(SHOTS / "47-receipt-with-visit.png"), full_page=True)
+        await ctx.close()
+        await browser.close()
