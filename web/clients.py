@@ -235,19 +235,22 @@ class TerminalClient(ServiceClient):
 
     # home visits (docs/voucher-redemption.md, "Home visits")
     async def check_in(
-        self, token: str, lat: float, lon: float, care_worker: str | None
+        self, token: str, lat: float, lon: float, care_worker: str | None, pin: str | None = None
     ) -> dict[str, Any]:
         body: dict[str, Any] = {"token": token, "lat": lat, "lon": lon}
         if care_worker:
             body["care_worker"] = care_worker
+        if pin:
+            body["pin"] = pin
         return await self.json("POST", "/v1/visits", json=body)
 
-    async def check_out(self, visit_id: str, token: str, lat: float, lon: float) -> dict[str, Any]:
-        return await self.json(
-            "POST",
-            f"/v1/visits/{visit_id}/check-out",
-            json={"token": token, "lat": lat, "lon": lon},
-        )
+    async def check_out(
+        self, visit_id: str, token: str, lat: float, lon: float, pin: str | None = None
+    ) -> dict[str, Any]:
+        body: dict[str, Any] = {"token": token, "lat": lat, "lon": lon}
+        if pin:
+            body["pin"] = pin
+        return await self.json("POST", f"/v1/visits/{visit_id}/check-out", json=body)
 
     async def visits(self, status: str = "open", unbilled: bool = False) -> list[dict[str, Any]]:
         params = {"status": status, "unbilled": "true" if unbilled else "false"}

@@ -143,3 +143,16 @@ async def test_visit_pages_are_for_provider_staff_with_a_terminal(web):
         assert "没有绑定收款终端" in page
         r = await c.get("/provider/visits/not-an-id/check-out")
         assert r.status_code == 404
+
+
+async def test_a_card_checks_in_with_the_pin_the_elder_types(web):
+    card = await web.voucher.post(f"/v1/beneficiaries/{web.b3}/cards", headers=web.officer())
+    assert card.status_code == 201, card.text
+    card = card.json()
+    async with web.signed_in("staff1") as c:
+        page = (await c.get("/provider/visits")).text
+        data = {"csrf_token": csrf_of(page), "token": card["token"], "lat": HOME[0], "lon": HOME[1]}
+        await c.post("/provider/visits", data=data)
+        assert "这张卡需要输入密码" in (await c.get("/provider/visits")).text
+        await c.post("/provider/visits", data={**data, "pin": card["pin"]})
+        assert "已签到" in (await c.get("/provider/visits")).text

@@ -35,6 +35,12 @@ def _staff_only(session: Session) -> None:
         raise PageForbidden()
 
 
+def _pin(pin: str) -> str | None:
+    """A card's PIN as typed (the service checks and counts it); empty for a phone's code."""
+    pin = pin.strip()
+    return pin if re.fullmatch(r"[0-9]{6}", pin) else (pin[:6] or None)
+
+
 def _position(lat: str, lon: str) -> tuple[float, float] | None:
     try:
         la, lo = float(lat), float(lon)
@@ -88,8 +94,10 @@ async def check_in(
     lat: Annotated[str, Form()] = "",
     lon: Annotated[str, Form()] = "",
     care_worker: Annotated[str, Form()] = "",
+    pin: Annotated[str, Form()] = "",
 ) -> Response:
-    """Check in: the elder's code and where this device is."""
+    """Check in: the elder's code (a card with the PIN the elder types) and where this
+    device is."""
     _staff_only(session)
     back = "/provider/visits"
     if not _TOKEN.match(token.strip()):
@@ -101,7 +109,9 @@ async def check_in(
     if client is None:
         return await _scan_back(session, NO_TERMINAL, back)
     try:
-        v = await client.check_in(token.strip(), *where, care_worker.strip()[:100] or None)
+        v = await client.check_in(
+            token.strip(), *where, care_worker.strip()[:100] or None, _pin(pin)
+        )
         note = LOCATION_CHECKS.get(v.get("location_check", ""), "")
         session.flash.append(("ok", f"已签到。{note}"))
     except ApiError as exc:
@@ -141,6 +151,7 @@ async def check_out(
     token: Annotated[str, Form()] = "",
     lat: Annotated[str, Form()] = "",
     lon: Annotated[str, Form()] = "",
+    pin: Annotated[str, Form()] = "",
 ) -> Response:
     """Check out; then the completed visit can be billed."""
     _staff_only(session)
@@ -156,7 +167,7 @@ async def check_out(
     if client is None:
         return await _scan_back(session, NO_TERMINAL, back)
     try:
-        v = await client.check_out(visit_id, token.strip(), *where)
+        v = await client.check_out(visit_id, token.strip(), *where, _pin(pin))
     except ApiError as exc:
         session.flash.append(("err", exc.friendly))
         return RedirectResponse(back, status_code=303)
