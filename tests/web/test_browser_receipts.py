@@ -60,7 +60,7 @@ async def test_family_disputes_officer_answers(live: Live, chromium: Path):  # n
         page = await phone.new_page()
         await _sign_in(page, base, "laowang")
         await page.click("nav >> text=使用记录")
-        await page.click(f"a[href='/me/receipts/{rid}']")
+        await page.click(f"a[href^='/me/receipts/{rid}']")
         await page.wait_for_selector("#receipt")
         assert "上门助浴" in await page.inner_text("#receipt-items")
         assert await page.inner_text("#receipt-gross") == "50.00"

@@ -31,7 +31,7 @@ async def test_the_family_sees_the_receipt_from_its_history_and_confirms(web):
     rid = await redeem(web)
     async with web.signed_in("laowang") as c:
         history = (await c.get("/me/history")).text
-        assert f'href="/me/receipts/{rid}"' in history
+        assert f'href="/me/receipts/{rid}#review"' in history and "确认无误" in history
         page = await c.get(f"/me/receipts/{rid}")
         assert page.status_code == 200
         html = page.text
@@ -136,3 +136,21 @@ async def test_the_provider_prints_its_own_receipts_only(web):
         assert (await c.get("/me/receipts/not-an-id")).status_code == 404
     async with web.signed_in("finance") as c:
         assert (await c.get("/officer/disputes")).status_code == 403
+
+
+async def test_confirm_straight_from_the_history(web):
+    rid = await redeem(web)
+    async with web.signed_in("laowang") as c:
+        history = (await c.get("/me/history")).text
+        r = await c.post(
+            f"/me/receipts/{rid}/confirm", data={"csrf_token": csrf_of(history), "back": "history"}
+        )
+        assert r.status_code == 303 and r.headers["location"] == "/me/history"
+        after = (await c.get("/me/history")).text
+        assert "已确认这笔交易无误" in after
+        card = re.search(
+            rf'<section class="card">(?:(?!</section>).)*?/me/receipts/{rid}(?:(?!</section>).)*</section>',
+            after,
+            re.S,
+        ).group(0)
+        assert "已确认无误" in card and "history-confirm" not in card

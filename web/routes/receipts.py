@@ -109,10 +109,16 @@ def _person_only(session: Session) -> None:
 
 
 @router.post("/me/receipts/{redemption_id}/confirm")
-async def confirm(redemption_id: str, web: StateDep, session: CsrfSession) -> Response:
-    """确认无误."""
+async def confirm(
+    redemption_id: str,
+    web: StateDep,
+    session: CsrfSession,
+    back: Annotated[str, Form()] = "",
+) -> Response:
+    """确认无误 (from the receipt, or straight from the history list: back=history)."""
     _person_only(session)
-    back = f"/me/receipts/{redemption_id}" if _ID.match(redemption_id) else "/me/history"
+    to_history = back == "history" or not _ID.match(redemption_id)
+    back = "/me/history" if to_history else f"/me/receipts/{redemption_id}"
     client = voucher_client(web, session)
     try:
         await client.confirm(redemption_id)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Coroutine
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import orjson
@@ -36,7 +37,7 @@ from services.voucher.schemas.redemptions import (
     VoidCreate,
     VoidRead,
 )
-from services.voucher.service import beneficiaries, copay_refund, void_claim
+from services.voucher.service import beneficiaries, copay_refund, reviews, void_claim
 from services.voucher.service import redemption_flow as flow
 from services.voucher.service.pricing import ItemAsked
 
@@ -283,7 +284,7 @@ async def claim_redemptions(
     return await void_claim.claim(session, body.redemption_ids, body.claim_id)
 
 
-def _read(r: Redemption) -> RedemptionRead:
+def _read(r: Redemption, review_state: str | None = None) -> RedemptionRead:
     return RedemptionRead(
         id=str(r.id),
         voucher_id=str(r.voucher_id),
@@ -301,6 +302,7 @@ def _read(r: Redemption) -> RedemptionRead:
         voided_at=r.voided_at,
         void_reason=r.void_reason,
         claimed=r.claimed_at is not None,
+        review_state=review_state,
     )
 
 
@@ -321,12 +323,14 @@ async def provider_day(
 @router.get("/beneficiaries/{beneficiary_id}/redemptions", response_model=list[RedemptionRead])
 async def beneficiary_history(
     beneficiary_id: uuid.UUID,
+    request: Request,
     session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     principal: Principal = require(Role.beneficiary, Role.proxy, Role.civil_affairs),
 ) -> list[RedemptionRead]:
     """The person's redemptions, newest first (the person, a proxy, or an officer of the
-    person's region; to anyone else the person is 404 BENEFICIARY_NOT_FOUND)."""
+    person's region; to anyone else the person is 404 BENEFICIARY_NOT_FOUND), each with its
+    `review_state` (open, confirmed, disputed, closed)."""
     if principal.role in (Role.beneficiary, Role.proxy):
         await ensure_acts_for(session, principal, beneficiary_id)
     person = await beneficiaries_repo.brief(session, beneficiary_id)
@@ -334,7 +338,11 @@ async def beneficiary_history(
         principal.role == Role.civil_affairs and not principal.covers_region(person.region_code)
     ):
         raise beneficiaries.not_found()
-    return [_read(r) for r in await repo.for_beneficiary(session, beneficiary_id, limit)]
+    rows = await repo.for_beneficiary(session, beneficiary_id, limit)
+    states = await reviews.review_states(
+        session, rows, request.app.state.settings.review_window_days, datetime.now(UTC)
+    )
+    return [_read(r, states.get(r.id)) for r in rows]
 
 
 @router.get("/outbox/lag", response_model=OutboxLag)

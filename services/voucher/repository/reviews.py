@@ -202,3 +202,18 @@ async def provider_visits(
         stmt = stmt.where(col(Visit.id).not_in(billed))
     stmt = stmt.order_by(col(Visit.checked_in_at).desc(), col(Visit.id)).limit(limit)
     return list(await session.scalars(stmt))
+
+
+async def reviews_of(
+    session: AsyncSession, redemption_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, str]:
+    """Which of these redemptions were confirmed or disputed (one query for a list)."""
+    if not redemption_ids:
+        return {}
+    rows = await session.execute(
+        select(col(RedemptionHistory.redemption_id), col(RedemptionHistory.kind)).where(
+            col(RedemptionHistory.redemption_id).in_(list(redemption_ids)),
+            col(RedemptionHistory.kind).in_(["confirmed", "disputed"]),
+        )
+    )
+    return {r[0]: r[1] for r in rows}

@@ -184,6 +184,9 @@ class RedemptionRead(BaseModel):
     voided_at: datetime | None
     void_reason: str | None
     claimed: bool
+    # In the person's history only: open (may still be confirmed or disputed), confirmed,
+    # disputed, or closed (voided, or the review window passed).
+    review_state: str | None = None
 
 
 class OutboxLag(BaseModel):

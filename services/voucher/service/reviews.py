@@ -519,3 +519,20 @@ async def appeal(
     fresh = await repo.dispute(session, d.id)
     assert fresh is not None
     return dispute_read(fresh, directory, policy, now)
+
+
+async def review_states(
+    session: AsyncSession, rows: list[Redemption], window_days: int, now: datetime
+) -> dict[uuid.UUID, str]:
+    """Each redemption's review state for the person's history: confirmed, disputed, open
+    (may still be confirmed or disputed) or closed (voided, or the window passed)."""
+    done = await repo.reviews_of(session, [r.id for r in rows])
+    states: dict[uuid.UUID, str] = {}
+    for r in rows:
+        if r.id in done:
+            states[r.id] = done[r.id]
+        elif r.status == "completed" and rules.review_open(r.created_at, now, window_days):
+            states[r.id] = "open"
+        else:
+            states[r.id] = "closed"
+    return states

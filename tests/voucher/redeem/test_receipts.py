@@ -377,3 +377,17 @@ async def test_history_rows_are_append_only(shop, world):
 
 
 _ = (REGION, httpx)
+
+
+async def test_the_history_says_which_redemptions_await_a_review(shop):
+    confirmed = await shop.redeem()
+    disputed = await shop.redeem()
+    fresh = await shop.redeem()
+    old = await shop.old_redemption(days=9)
+    assert (await shop.post(f"/v1/redemptions/{confirmed}/confirm", shop.me)).status_code == 200
+    r = await shop.post(f"/v1/redemptions/{disputed}/dispute", shop.me, {"reason": "x"})
+    assert r.status_code == 201
+    rows = (await shop.get(f"/v1/beneficiaries/{shop.ben}/redemptions", shop.proxy)).json()
+    states = {row["id"]: row["review_state"] for row in rows}
+    assert states[confirmed] == "confirmed" and states[disputed] == "disputed"
+    assert states[fresh] == "open" and states[old] == "closed"
