@@ -246,10 +246,11 @@ def pacing(offered_per_s: float, runs: list[WrkResult]) -> dict[str, object]:
 
 # --- pgbench ----------------------------------------------------------------------------------
 
-# The redemption statement's parameters, as pgbench expressions (descending, so $16 is
-# replaced before $1): a bill of one lunch, as the wrk run sends it. Ids are made once per statement in the `ids` CTE (volatile, so it is
+# The redemption statement's parameters, as pgbench expressions (descending, so $22 is
+# replaced before $2): a bill of one lunch, as the wrk run sends it. Ids are made once per statement in the `ids` CTE (volatile, so it is
 # materialised once however often it is read).
 _PARAMS = [
+    ("$22::uuid", "NULL::uuid"),  # no home visit (a lunch)
     ("$21::text", "'bench-staff'::text"),  # the staff member at the terminal
     ("$20::bigint", "1::bigint"),  # the price list's version
     ("$19::bigint[]", "ARRAY[1500]::bigint[]"),  # one lunch at its list price

@@ -145,6 +145,34 @@ class VoucherClient(ServiceClient):
             "POST", f"/v1/redemptions/{redemption_id}/void", json={"reason": reason}
         )
 
+    # receipts, confirmations and disputes (docs/voucher-redemption.md)
+    async def receipt(self, redemption_id: str) -> dict[str, Any]:
+        return await self.json("GET", f"/v1/redemptions/{redemption_id}/receipt")
+
+    async def confirm(self, redemption_id: str) -> dict[str, Any]:
+        return await self.json("POST", f"/v1/redemptions/{redemption_id}/confirm", json={})
+
+    async def dispute(self, redemption_id: str, reason: str) -> dict[str, Any]:
+        return await self.json(
+            "POST", f"/v1/redemptions/{redemption_id}/dispute", json={"reason": reason}
+        )
+
+    async def disputes(self, status: str = "pending") -> list[dict[str, Any]]:
+        return _rows(await self.json("GET", "/v1/disputes", params={"status": status}), "items")
+
+    async def dispute_detail(self, dispute_id: str) -> dict[str, Any]:
+        return await self.json("GET", f"/v1/disputes/{dispute_id}")
+
+    async def decide(self, dispute_id: str, decision: str, reason: str) -> dict[str, Any]:
+        return await self.json(
+            "POST",
+            f"/v1/disputes/{dispute_id}/decision",
+            json={"decision": decision, "reason": reason},
+        )
+
+    async def appeal(self, dispute_id: str, reason: str) -> dict[str, Any]:
+        return await self.json("POST", f"/v1/disputes/{dispute_id}/appeal", json={"reason": reason})
+
     # --- co-payments (services/voucher/api/copay.py) ---
     async def start_copayment(self, redemption_id: str, method: str) -> dict[str, Any]:
         return await self.json(
@@ -238,10 +266,12 @@ class TerminalClient(ServiceClient):
         gross_fen: int,
         idempotency_key: str,
         staff_id: str | None = None,
+        visit_id: str | None = None,
     ) -> dict[str, Any]:
         """Redeem a bill (`items` as `POST /v1/redemptions` takes them) whose total the
         person was shown: a price list changed meanwhile is refused (BILL_MISMATCH).
-        `staff_id`: the signed-in staff member, recorded with the redemption and its entry."""
+        `staff_id`: the signed-in staff member, recorded with the redemption and its entry;
+        a home-visit item names its completed visit (`visit_id`)."""
         body: dict[str, Any] = {
             "token": token,
             "items": items,
@@ -250,7 +280,35 @@ class TerminalClient(ServiceClient):
         }
         if staff_id is not None:
             body["staff_id"] = staff_id
+        if visit_id:
+            body["visit_id"] = visit_id
         return await self.json("POST", "/v1/redemptions", json=body)
+
+    # home visits (docs/voucher-redemption.md, "Home visits")
+    async def check_in(
+        self, token: str, lat: float, lon: float, care_worker: str | None, pin: str | None = None
+    ) -> dict[str, Any]:
+        body: dict[str, Any] = {"token": token, "lat": lat, "lon": lon}
+        if care_worker:
+            body["care_worker"] = care_worker
+        if pin:
+            body["pin"] = pin
+        return await self.json("POST", "/v1/visits", json=body)
+
+    async def check_out(
+        self, visit_id: str, token: str, lat: float, lon: float, pin: str | None = None
+    ) -> dict[str, Any]:
+        body: dict[str, Any] = {"token": token, "lat": lat, "lon": lon}
+        if pin:
+            body["pin"] = pin
+        return await self.json("POST", f"/v1/visits/{visit_id}/check-out", json=body)
+
+    async def visits(self, status: str = "open", unbilled: bool = False) -> list[dict[str, Any]]:
+        params = {"status": status, "unbilled": "true" if unbilled else "false"}
+        return _rows(await self.json("GET", "/v1/visits", params=params), "items")
+
+    async def visit(self, visit_id: str) -> dict[str, Any]:
+        return await self.json("GET", f"/v1/visits/{visit_id}")
 
     async def void(self, redemption_id: str, reason: str) -> dict[str, Any]:
         return await self.json(
@@ -258,17 +316,20 @@ class TerminalClient(ServiceClient):
         )
 
     async def preview(
-        self, token: str, items: list[dict[str, Any]], gross_fen: int
+        self,
+        token: str,
+        items: list[dict[str, Any]],
+        gross_fen: int,
+        visit_id: str | None = None,
     ) -> dict[str, Any] | None:
         """The bill priced by the voucher service, with the subsidy and co-payment the
         redemption would give, changing nothing; None while the voucher service offers no
         preview (`POST /v1/redemptions/preview`)."""
         try:
-            return await self.json(
-                "POST",
-                "/v1/redemptions/preview",
-                json={"token": token, "items": items, "gross_fen": gross_fen},
-            )
+            body: dict[str, Any] = {"token": token, "items": items, "gross_fen": gross_fen}
+            if visit_id:
+                body["visit_id"] = visit_id
+            return await self.json("POST", "/v1/redemptions/preview", json=body)
         except ApiError as exc:
             if exc.status in (404, 405) and exc.code in ("NOT_FOUND", "METHOD_NOT_ALLOWED"):
                 return None

@@ -47,8 +47,10 @@ from web.routes import (
     officer_people,
     payments,
     provider,
+    receipts,
     statements,
     users,
+    visits,
 )
 from web.service import sessions
 from web.service.context import Identity, utc_now
@@ -261,6 +263,8 @@ def create_app(
         audit,
         bank_accounts,
         claims,
+        receipts,
+        visits,
     ):
         app.include_router(module.router)
     return app

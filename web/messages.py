@@ -71,6 +71,21 @@ FRIENDLY: dict[str, str] = {
     "LEDGER_UNAVAILABLE": "系统暂时忙，请稍后再试。",
     "LEDGER_REFUSED": "预算不足或账本拒绝了这笔发放。",
     "NO_BUDGET": "预算不足，无法发放。",
+    # Receipts and disputes (services/voucher/service/reviews.py).
+    "REDEMPTION_NOT_FOUND": "没有找到这笔交易。",
+    "REVIEW_WINDOW_CLOSED": "已超过确认期限，不能再确认或申诉。如有问题请拨打 12349。",
+    "REDEMPTION_ALREADY_REVIEWED": "这笔交易已经确认或申诉过了。",
+    "DISPUTE_NOT_FOUND": "没有找到这条申诉。",
+    "DISPUTE_ALREADY_DECIDED": "这条申诉已经处理过了。",
+    "DISPUTE_NOT_DECIDED": "申诉还没有处理结果，暂时不能申请复核。",
+    "APPEAL_ALREADY_MADE": "每条申诉只能申请一次复核。",
+    "APPEAL_WINDOW_CLOSED": "已超过申请复核的期限。",
+    # Home visits (services/voucher/service/visits.py).
+    "VISIT_REQUIRED": "上门服务需要先完成上门签到和签退，且服务时长要够。",
+    "VISIT_NOT_FOUND": "没有找到这次上门服务记录。",
+    "VISIT_ALREADY_CHECKED_OUT": "这次上门服务已经签退了。",
+    "VISIT_OUT_OF_RADIUS": "当前位置离老人登记的住址太远。",
+    "VISIT_CODE_MISMATCH": "扫描的不是这位老人的付款码。",
     # Settlement (services/ledger/settlement/errors.py).
     "CLAIM_NOT_FOUND": "没有找到这笔结算申请。",
     "NOTHING_TO_CLAIM": "这个月没有可以申请结算的交易。",

@@ -29,12 +29,17 @@ NAV: dict[str, list[tuple[str, str]]] = {
         ("/me/history", "使用记录"),
         ("/me/nearby", "附近服务"),
     ],
-    "provider_staff": [("/provider/redeem", "扫码收款"), ("/provider/today", "今日交易")],
+    "provider_staff": [
+        ("/provider/redeem", "扫码收款"),
+        ("/provider/visits", "上门签到"),
+        ("/provider/today", "今日交易"),
+    ],
     "provider_admin": [
         ("/provider/admin", "机构管理"),
         ("/provider/claims", "申请结算"),
         ("/provider/statement", "对账单"),
         ("/provider/redeem", "扫码收款"),
+        ("/provider/visits", "上门签到"),
         ("/provider/today", "今日交易"),
     ],
     "civil_affairs": [
@@ -45,6 +50,7 @@ NAV: dict[str, list[tuple[str, str]]] = {
         ("/officer/providers", "机构审批"),
         ("/officer/bank-accounts", "收款账户审核"),
         ("/officer/issuance", "发放补贴券"),
+        ("/officer/disputes", "争议处理"),
     ],
     "finance": [
         ("/finance", "试算平衡"),

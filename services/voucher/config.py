@@ -58,6 +58,18 @@ class VoucherSettings(BaseSettings):
     # How often lapsed vouchers are expired and their unused balance released (0 = never).
     expiry_interval_s: float = 60.0
 
+    # Receipts (service/reviews.py): the person confirms or disputes a redemption within
+    # `review_window_days`; officers answer a dispute (and an appeal) within
+    # `dispute_answer_days`, shown "at risk" in its last `dispute_at_risk_days`; the person
+    # may appeal a decision once, within `appeal_window_days`.
+    review_window_days: int = Field(default=7, ge=1, le=365)
+    dispute_answer_days: int = Field(default=15, ge=1, le=365)
+    dispute_at_risk_days: int = Field(default=3, ge=0, le=365)
+    appeal_window_days: int = Field(default=15, ge=1, le=365)
+    # Home visits (service/visits.py): a check-in or check-out position must lie within this
+    # many metres of the elder's registered location when that location is exact.
+    visit_radius_m: int = Field(default=300, ge=10, le=50_000)
+
     @model_validator(mode="after")
     def _refuse_unsafe_values(self) -> VoucherSettings:
         refuse_dev_secrets(self)

@@ -355,6 +355,82 @@ class RedemptionImmutable(Conflict):
     message = "A redemption's amounts never change and it is never deleted."
 
 
+# --- receipts, confirmations and disputes (service/reviews.py) ---------------------------
+
+
+class RedemptionNotFound(NotFound):
+    code = "REDEMPTION_NOT_FOUND"
+    message = "No such redemption."
+
+
+class ReviewWindowClosed(Conflict):
+    code = "REVIEW_WINDOW_CLOSED"
+    message = "A redemption can be confirmed or disputed only within its review window."
+
+
+class AlreadyReviewed(Conflict):
+    code = "REDEMPTION_ALREADY_REVIEWED"
+    message = "This redemption was already confirmed or disputed (details.state says which)."
+
+
+class DisputeNotFound(NotFound):
+    code = "DISPUTE_NOT_FOUND"
+    message = "No such dispute."
+
+
+class DisputeAlreadyDecided(Conflict):
+    code = "DISPUTE_ALREADY_DECIDED"
+    message = "This dispute (or its appeal) is already decided."
+
+
+class DisputeNotDecided(Conflict):
+    code = "DISPUTE_NOT_DECIDED"
+    message = "A dispute can be appealed only after it is decided."
+
+
+class AppealAlreadyMade(Conflict):
+    code = "APPEAL_ALREADY_MADE"
+    message = "A dispute can be appealed once."
+
+
+class AppealWindowClosed(Conflict):
+    code = "APPEAL_WINDOW_CLOSED"
+    message = "The time to appeal this decision has passed."
+
+
+# --- home visits (service/visits.py) -----------------------------------------------------
+
+
+class VisitRequired(RedemptionRefused):
+    code = "VISIT_REQUIRED"
+    message = (
+        "A home-visit item needs a completed visit of this person at this provider, long "
+        "enough and not billed yet (details.reason, details.min_minutes)."
+    )
+
+
+class VisitNotFound(NotFound):
+    code = "VISIT_NOT_FOUND"
+    message = "No such visit."
+
+
+class VisitAlreadyCheckedOut(Conflict):
+    code = "VISIT_ALREADY_CHECKED_OUT"
+    message = "This visit is already checked out."
+
+
+class VisitOutOfRadius(AppError):
+    status_code = 422
+    code = "VISIT_OUT_OF_RADIUS"
+    message = "The position is too far from the person's registered home (details.distance_m)."
+
+
+class VisitCodeMismatch(AppError):
+    status_code = 422
+    code = "VISIT_CODE_MISMATCH"
+    message = "The code scanned at check-out is not the visited person's."
+
+
 # --- co-payments (service/copay.py, service/copay_refund.py) -------------------------------
 
 

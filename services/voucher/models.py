@@ -18,6 +18,7 @@ from sqlalchemy import (
     Column,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -106,6 +107,11 @@ class Beneficiary(VoucherTable, table=True):
     address: str = Field(sa_column=Column(Text, nullable=False))
     lat: float | None = None
     lon: float | None = None
+    # True when lat/lon were set from the community's centre, not the home itself: a care
+    # worker's check-in then skips the radius check (and the visit records that).
+    location_approximate: bool = Field(
+        default=False, sa_column=Column(sa_Boolean(), nullable=False, server_default="false")
+    )
     care_setting: str = Field(sa_column=Column(String(20), nullable=False))
     dibao: bool = False
     grade: int | None = Field(default=None, sa_column=Column(SmallInteger))
@@ -510,6 +516,14 @@ class Redemption(VoucherTable, table=True):
     # The directory version of the price list the bill was priced from (its lines are in
     # redemption_item); NULL for redemptions made before bills were priced.
     price_list_version: int | None = Field(default=None, sa_column=Column(BigInteger))
+    # The completed home visit that proves a home-visit item of the bill (service/visits.py);
+    # one live redemption per visit (uq_redemption_visit).
+    visit_id: uuid.UUID | None = Field(
+        default=None,
+        sa_column=Column(
+            UUID(as_uuid=True), ForeignKey("visit.id", name="redemption_visit_id_fkey")
+        ),
+    )
 
     __table_args__ = (
         UniqueConstraint("provider_id", "idempotency_key"),
@@ -527,6 +541,12 @@ class Redemption(VoucherTable, table=True):
         Index("ix_redemption_provider_day", "provider_id", "day_on"),
         Index("ix_redemption_beneficiary_created", "beneficiary_id", "created_at"),
         Index("ix_redemption_voucher", "voucher_id"),
+        Index(
+            "uq_redemption_visit",
+            "visit_id",
+            unique=True,
+            postgresql_where="visit_id IS NOT NULL AND status = 'completed'",
+        ),
     )
 
 
@@ -554,6 +574,169 @@ class RedemptionItem(VoucherTable, table=True):
             "line >= 1 AND quantity >= 1 AND unit_price_fen > 0 "
             "AND amount_fen = unit_price_fen * quantity",
             name="amounts",
+        ),
+    )
+
+
+class RedemptionHistory(VoucherTable, table=True):
+    """What happened to a redemption after it was made, by whom and when (append-only): the
+    person's confirmation or dispute (one of the two, once: uq_redemption_history_review),
+    the officer's decision, the person's appeal (once per dispute) and its decision.
+    service/reviews.py writes it; the receipt and the audit trail read it."""
+
+    __tablename__ = "redemption_history"
+    id: int | None = Field(
+        default=None, sa_column=Column(BigInteger, primary_key=True, autoincrement=True)
+    )
+    redemption_id: uuid.UUID = Field(
+        sa_column=Column(
+            UUID(as_uuid=True),
+            ForeignKey("redemption.id", name="redemption_history_redemption_id_fkey"),
+            nullable=False,
+            index=True,
+        )
+    )
+    dispute_id: uuid.UUID | None = Field(default=None, sa_column=Column(UUID(as_uuid=True)))
+    kind: str = Field(sa_column=Column(String(20), nullable=False))
+    actor: str = Field(sa_column=Column(Text, nullable=False))
+    actor_role: str = Field(sa_column=Column(String(20), nullable=False))
+    at: datetime = _now()
+    reason: str | None = Field(default=None, sa_column=Column(Text))
+    decision: str | None = Field(default=None, sa_column=Column(String(20)))
+
+    __table_args__ = (
+        CheckConstraint(
+            "kind IN ('confirmed', 'disputed', 'decided', 'appealed', 'appeal_decided')",
+            name="kind",
+        ),
+        CheckConstraint(
+            "(kind IN ('decided', 'appeal_decided')) = (decision IS NOT NULL)", name="decision"
+        ),
+        Index(
+            "uq_redemption_history_review",
+            "redemption_id",
+            unique=True,
+            postgresql_where="kind IN ('confirmed', 'disputed')",
+        ),
+        Index(
+            "uq_redemption_history_appeal",
+            "dispute_id",
+            unique=True,
+            postgresql_where="kind = 'appealed'",
+        ),
+    )
+
+
+class Dispute(VoucherTable, table=True):
+    """A person's dispute of a redemption: a case for the officers of the person's region,
+    with a deadline to answer, a decision, and one appeal decided once more.
+
+    open -> decided (upheld, partly_upheld, rejected) -> appealed -> closed. Each step is
+    also a row of redemption_history (who, when, why)."""
+
+    __tablename__ = "dispute"
+    id: uuid.UUID = _uuid_pk()
+    redemption_id: uuid.UUID = Field(
+        sa_column=Column(
+            UUID(as_uuid=True),
+            ForeignKey("redemption.id", name="dispute_redemption_id_fkey"),
+            nullable=False,
+            unique=True,
+        )
+    )
+    beneficiary_id: uuid.UUID = Field(sa_column=Column(UUID(as_uuid=True), nullable=False))
+    provider_id: str = Field(sa_column=Column(Text, nullable=False))
+    # The person's region when the dispute was opened: whose officers answer it.
+    region_code: str = Field(sa_column=Column(String(12), nullable=False, index=True))
+    status: str = Field(sa_column=Column(String(20), nullable=False, server_default="open"))
+    reason: str = Field(sa_column=Column(Text, nullable=False))
+    opened_by: str = Field(sa_column=Column(Text, nullable=False))
+    opened_at: datetime = _now()
+    due_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    decision: str | None = Field(default=None, sa_column=Column(String(20)))
+    decision_reason: str | None = Field(default=None, sa_column=Column(Text))
+    decided_by: str | None = Field(default=None, sa_column=Column(Text))
+    decided_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    appeal_reason: str | None = Field(default=None, sa_column=Column(Text))
+    appealed_by: str | None = Field(default=None, sa_column=Column(Text))
+    appealed_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    appeal_due_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    appeal_decision: str | None = Field(default=None, sa_column=Column(String(20)))
+    appeal_decision_reason: str | None = Field(default=None, sa_column=Column(Text))
+    appeal_decided_by: str | None = Field(default=None, sa_column=Column(Text))
+    appeal_decided_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True))
+    )
+
+    __table_args__ = (
+        CheckConstraint("status IN ('open', 'decided', 'appealed', 'closed')", name="status"),
+        CheckConstraint(
+            "decision IS NULL OR decision IN ('upheld', 'partly_upheld', 'rejected')",
+            name="decision_value",
+        ),
+        CheckConstraint(
+            "appeal_decision IS NULL OR appeal_decision IN ('upheld', 'partly_upheld', 'rejected')",
+            name="appeal_decision_value",
+        ),
+        CheckConstraint(
+            "(status = 'open') = (decision IS NULL) "
+            "AND (decision IS NULL) = (decided_at IS NULL) "
+            "AND (status IN ('appealed', 'closed')) = (appealed_at IS NOT NULL) "
+            "AND (appealed_at IS NULL) = (appeal_due_at IS NULL) "
+            "AND (status = 'closed') = (appeal_decision IS NOT NULL) "
+            "AND (appeal_decision IS NULL) = (appeal_decided_at IS NULL)",
+            name="steps",
+        ),
+        Index("ix_dispute_region_status", "region_code", "status"),
+    )
+
+
+class Visit(VoucherTable, table=True):
+    """A care worker's home visit, proven by the elder's live code at check-in and again at
+    check-out on the provider's terminal (service/visits.py). The position at check-in lies
+    within the configured radius of the elder's registered location, unless that location
+    is approximate or missing (`location_check` says which)."""
+
+    __tablename__ = "visit"
+    id: uuid.UUID = _uuid_pk()
+    beneficiary_id: uuid.UUID = Field(
+        sa_column=Column(
+            UUID(as_uuid=True),
+            ForeignKey("beneficiary.id", name="visit_beneficiary_id_fkey"),
+            nullable=False,
+            index=True,
+        )
+    )
+    provider_id: str = Field(sa_column=Column(Text, nullable=False, index=True))
+    care_worker: str | None = Field(default=None, sa_column=Column(Text))
+    status: str = Field(sa_column=Column(String(20), nullable=False, server_default="open"))
+    check_in_terminal_id: str | None = Field(default=None, sa_column=Column(Text))
+    checked_in_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    check_in_lat: float = Field(sa_column=Column(Float, nullable=False))
+    check_in_lon: float = Field(sa_column=Column(Float, nullable=False))
+    # within_radius: checked; approximate: the registered location is a community's centre
+    # (not checked); no_location: none registered (not checked).
+    location_check: str = Field(sa_column=Column(String(20), nullable=False))
+    check_in_distance_m: int | None = Field(default=None, sa_column=Column(Integer))
+    check_out_terminal_id: str | None = Field(default=None, sa_column=Column(Text))
+    checked_out_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    check_out_lat: float | None = Field(default=None, sa_column=Column(Float))
+    check_out_lon: float | None = Field(default=None, sa_column=Column(Float))
+    check_out_distance_m: int | None = Field(default=None, sa_column=Column(Integer))
+    duration_s: int | None = Field(default=None, sa_column=Column(Integer))
+
+    __table_args__ = (
+        CheckConstraint("status IN ('open', 'completed')", name="status"),
+        CheckConstraint(
+            "location_check IN ('within_radius', 'approximate', 'no_location')",
+            name="location_check",
+        ),
+        CheckConstraint(
+            "(status = 'completed') = (checked_out_at IS NOT NULL) "
+            "AND (checked_out_at IS NULL) = (duration_s IS NULL) "
+            "AND (duration_s IS NULL OR duration_s >= 0) "
+            "AND (checked_out_at IS NULL OR checked_out_at >= checked_in_at)",
+            name="check_out",
         ),
     )
 
@@ -795,4 +978,5 @@ APPEND_ONLY_TABLES: list[str] = [
     "request_key",
     "redemption_item",
     "beneficiary_status_change",
+    "redemption_history",
 ]

@@ -85,12 +85,38 @@ async def _services(request: Request, web: Any, session: Session) -> tuple[list,
         await client.aclose()
 
 
+_VISIT = re.compile(r"^[0-9a-fA-F-]{36}$")
+
+
+async def _billable_visits(
+    web: Any, db: AsyncSession, session: Session, services: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Completed home visits not billed yet, for a price list with home-visit items (a bill
+    for such an item names its visit); none otherwise."""
+    if not any(s.get("home_visit") for s in services):
+        return []
+    client = await terminal_client(web, db, session)
+    if client is None:
+        return []
+    try:
+        return await client.visits("completed", unbilled=True)
+    except ApiError:
+        return []
+    finally:
+        await client.aclose()
+
+
 @router.get("/redeem", response_class=HTMLResponse)
 async def redeem_form(
-    request: Request, web: StateDep, db: DbSession, session: Session = STAFF
+    request: Request,
+    web: StateDep,
+    db: DbSession,
+    session: Session = STAFF,
+    visit_id: str = "",
 ) -> HTMLResponse:
     """Step 1: scan or type the code, give each item sold its quantity (and a price only for
-    a variable-price item); the page adds up the total."""
+    a variable-price item); the page adds up the total. A home-visit item is billed with its
+    completed visit (chosen here; `visit_id` preselects one)."""
     services, error = await _services(request, web, session)
     return page(
         request,
@@ -99,7 +125,8 @@ async def redeem_form(
         services=services,
         error=error,
         has_terminal=await terminal_client(web, db, session) is not None,
-        form={},
+        form={"visit_id": visit_id if _VISIT.match(visit_id) else ""},
+        visits=await _billable_visits(web, db, session, services),
     )
 
 
@@ -125,7 +152,11 @@ async def redeem_preview(
     token = _typed(token)
     if not _TOKEN.match(token):
         problems["token"] = "请扫描或输入老人出示的付款码。"
-    form = {**fields, "token": token}
+    visit_id = fields.get("visit_id", "").strip()
+    if visit_id and not _VISIT.match(visit_id):
+        visit_id = ""
+    form = {**fields, "token": token, "visit_id": visit_id}
+    visits = await _billable_visits(web, db, session, services)
     if problems:
         return page(
             request,
@@ -137,12 +168,13 @@ async def redeem_preview(
             problems=problems,
             form=form,
             has_terminal=await terminal_client(web, db, session) is not None,
+            visits=visits,
         )
     preview = None
     client = await terminal_client(web, db, session)
     if client is not None:
         try:
-            preview = await client.preview(token, bill.items(), bill.total_fen)
+            preview = await client.preview(token, bill.items(), bill.total_fen, visit_id or None)
         except ApiError as exc:
             if exc.code == "TOKEN_USED":  # pressed Back and sent the bill again?
                 done = await _replayed(client, session, token, bill)
@@ -158,6 +190,7 @@ async def redeem_preview(
                 problems={},
                 form=form,
                 has_terminal=True,
+                visits=visits,
             )
         finally:
             await client.aclose()
@@ -208,6 +241,7 @@ async def redeem_confirm(
     bill: Annotated[str, Form()] = "",
     gross_fen: Annotated[int, Form()] = 0,
     idempotency_key: Annotated[str, Form()] = "",
+    visit_id: Annotated[str, Form()] = "",
 ) -> Response:
     """Step 3: redeem the bill shown (its lines and the total the person agreed to) with the
     terminal's secret; show subsidy, co-payment and balance."""
@@ -230,6 +264,8 @@ async def redeem_confirm(
         uuid.UUID(idempotency_key)
         if gross_fen <= 0 or not _TOKEN.match(token) or items is None:
             raise ValueError
+        if visit_id and not _VISIT.match(visit_id):
+            raise ValueError
     except ValueError:
         await client.aclose()
         return page(
@@ -241,7 +277,12 @@ async def redeem_confirm(
         )
     try:
         result = await client.redeem(
-            token, items, gross_fen, idempotency_key, staff_id=session.username
+            token,
+            items,
+            gross_fen,
+            idempotency_key,
+            staff_id=session.username,
+            visit_id=visit_id or None,
         )
     except ApiError as exc:
         return page(

@@ -13,7 +13,9 @@ from services.voucher.api import (
     programs,
     reconciliation,
     redemptions,
+    reviews,
     roster,
+    visits,
 )
 
 router = APIRouter(prefix="/v1")
@@ -27,5 +29,7 @@ for module in (
     redemptions,
     reconciliation,
     copay,
+    reviews,
+    visits,
 ):
     router.include_router(module.router)

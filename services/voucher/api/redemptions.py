@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Coroutine
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import orjson
@@ -36,7 +37,13 @@ from services.voucher.schemas.redemptions import (
     VoidCreate,
     VoidRead,
 )
-from services.voucher.service import beneficiaries, copay_refund, short_codes, void_claim
+from services.voucher.service import (
+    beneficiaries,
+    copay_refund,
+    reviews,
+    short_codes,
+    void_claim,
+)
 from services.voucher.service import redemption_flow as flow
 from services.voucher.service.pricing import ItemAsked
 
@@ -51,7 +58,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
         "DAILY_LIMIT_REACHED, BILL_TOO_SMALL, SERVICE_NOT_OFFERED, BILL_MISMATCH, "
         "QUANTITY_NOT_ALLOWED, AMOUNT_REQUIRED, PRICE_ABOVE_MAXIMUM, "
         "BENEFICIARY_NOT_ACTIVE, PROVIDER_OUT_OF_AREA, PIN_REQUIRED, PIN_INCORRECT, "
-        "VALIDATION_ERROR"
+        "VISIT_REQUIRED, VALIDATION_ERROR"
     },
     423: {"description": "CARD_LOCKED"},
 }
@@ -76,9 +83,12 @@ def _bill_asked(body: RedemptionCreate | RedemptionPreviewCreate) -> flow.BillAs
         return flow.BillAsked(
             tuple(ItemAsked(i.service_code, i.quantity, i.amount_fen) for i in body.items),
             body.gross_fen,
+            visit_id=body.visit_id,
         )
     assert body.service_code is not None  # form_errors() holds one of the two forms
-    return flow.BillAsked.one(body.service_code, body.gross_fen, body.quantity or 1)
+    return flow.BillAsked.one(
+        body.service_code, body.gross_fen, body.quantity or 1, visit_id=body.visit_id
+    )
 
 
 async def _typed_code(request: Request, provider_id: str, token: str) -> str:
@@ -299,7 +309,7 @@ async def claim_redemptions(
     return await void_claim.claim(session, body.redemption_ids, body.claim_id)
 
 
-def _read(r: Redemption) -> RedemptionRead:
+def _read(r: Redemption, review_state: str | None = None) -> RedemptionRead:
     return RedemptionRead(
         id=str(r.id),
         voucher_id=str(r.voucher_id),
@@ -317,6 +327,7 @@ def _read(r: Redemption) -> RedemptionRead:
         voided_at=r.voided_at,
         void_reason=r.void_reason,
         claimed=r.claimed_at is not None,
+        review_state=review_state,
     )
 
 
@@ -337,12 +348,14 @@ async def provider_day(
 @router.get("/beneficiaries/{beneficiary_id}/redemptions", response_model=list[RedemptionRead])
 async def beneficiary_history(
     beneficiary_id: uuid.UUID,
+    request: Request,
     session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     principal: Principal = require(Role.beneficiary, Role.proxy, Role.civil_affairs),
 ) -> list[RedemptionRead]:
     """The person's redemptions, newest first (the person, a proxy, or an officer of the
-    person's region; to anyone else the person is 404 BENEFICIARY_NOT_FOUND)."""
+    person's region; to anyone else the person is 404 BENEFICIARY_NOT_FOUND), each with its
+    `review_state` (open, confirmed, disputed, closed)."""
     if principal.role in (Role.beneficiary, Role.proxy):
         await ensure_acts_for(session, principal, beneficiary_id)
     person = await beneficiaries_repo.brief(session, beneficiary_id)
@@ -350,7 +363,11 @@ async def beneficiary_history(
         principal.role == Role.civil_affairs and not principal.covers_region(person.region_code)
     ):
         raise beneficiaries.not_found()
-    return [_read(r) for r in await repo.for_beneficiary(session, beneficiary_id, limit)]
+    rows = await repo.for_beneficiary(session, beneficiary_id, limit)
+    states = await reviews.review_states(
+        session, rows, request.app.state.settings.review_window_days, datetime.now(UTC)
+    )
+    return [_read(r, states.get(r.id)) for r in rows]
 
 
 @router.get("/outbox/lag", response_model=OutboxLag)

@@ -46,6 +46,7 @@ class NewBeneficiary:
     grade: int
     grade_valid_until: date
     created_by: str
+    location_approximate: bool = False
 
 
 @dataclass(frozen=True, slots=True)

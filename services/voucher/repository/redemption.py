@@ -25,8 +25,9 @@ statement does the whole redemption:
 3. `upd`   takes the subsidy off the balance, moves the day counters, marks it exhausted at 0;
 4. `nonce` records the QR nonce: its primary key makes a replayed token fail, even when many
    terminals race it, and the failure rolls back the whole statement;
-5. `red`   records the redemption (with the price list's version): unique (provider_id,
-   idempotency_key);
+5. `red`   records the redemption (with the price list's version and, for a home-visit
+   item, the visit checked beforehand by the cold path): unique (provider_id,
+   idempotency_key), and one live redemption per visit (uq_redemption_visit);
 6. `items` records the bill's lines (`redemption_item`), sent as parallel arrays;
 7. `ev`    writes the `redemption.created` outbox event for the ledger.
 
@@ -132,11 +133,11 @@ WITH pick AS (
   INSERT INTO {_REDEMPTION} (id, voucher_id, beneficiary_id, provider_id, terminal_id,
                           service_code, category, gross_fen, subsidy_fen, copay_fen,
                           balance_after_fen, idempotency_key, request_hash, nonce, card_id,
-                          day_on, created_at, price_list_version, staff_id)
+                          day_on, created_at, price_list_version, staff_id, visit_id)
   SELECT $9::uuid, u.id, u.beneficiary_id, $11::text, $12::text, ($13::text[])[1],
          ($5::text[])[1], $6::bigint, u.subsidy, $6::bigint - u.subsidy, u.balance_fen,
          $14::text, $15::bytea, $2::bytea, $16::uuid, $7::date, $8::timestamptz, $20::bigint,
-         $21::text
+         $21::text, $22::uuid
     FROM upd u
 ), items AS (
   INSERT INTO {_ITEM} (redemption_id, line, service_code, category, quantity, unit_price_fen,
@@ -210,6 +211,7 @@ async def redeem(
     card_id: uuid.UUID | None,
     provider_region: str | None,
     staff_id: str | None = None,
+    visit_id: uuid.UUID | None = None,
 ) -> Redeemed | None:
     """Run the one-statement redemption of a priced bill (`gross_fen` = the sum of its
     lines); what it did on success, None when no voucher could pay. Raises
@@ -238,6 +240,7 @@ async def redeem(
         lines.unit_prices_fen,
         price_list_version,
         staff_id,
+        visit_id,
     )
     if row is None:
         return None

@@ -107,6 +107,8 @@ class BeneficiaryCreate(BaseModel):
     address: str = Field(min_length=1, max_length=500)
     lat: float | None = Field(None, ge=-90, le=90)
     lon: float | None = Field(None, ge=-180, le=180)
+    # The location is a community's centre, not the home: home visits skip the radius check.
+    location_approximate: bool = False
     care_setting: CareSetting
     dibao: bool = False
     assessment: AssessmentCreate
@@ -164,6 +166,7 @@ class BeneficiaryRead(BaseModel):
     address: str
     lat: float | None
     lon: float | None
+    location_approximate: bool = False
     care_setting: str
     dibao: bool
     grade: int | None

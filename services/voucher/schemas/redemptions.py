@@ -65,8 +65,10 @@ class _Bill(BaseModel):
     quantity: Quantity | None = None
     gross_fen: Fen | None = None
     pin: Annotated[str, StringConstraints(pattern=r"^[0-9]{6}$")] | None = None
+    # The completed home visit (POST /v1/visits) a home-visit item was delivered in.
+    visit_id: uuid.UUID | None = None
 
-    @field_validator("items", "service_code", "quantity", "gross_fen", mode="before")
+    @field_validator("items", "service_code", "quantity", "gross_fen", "visit_id", mode="before")
     @classmethod
     def _absent_not_null(cls, value: Any) -> Any:
         # These may be left out; a JSON null is a client's mistake, refused like a wrong type.
@@ -185,6 +187,9 @@ class RedemptionRead(BaseModel):
     voided_at: datetime | None
     void_reason: str | None
     claimed: bool
+    # In the person's history only: open (may still be confirmed or disputed), confirmed,
+    # disputed, or closed (voided, or the review window passed).
+    review_state: str | None = None
 
 
 class OutboxLag(BaseModel):

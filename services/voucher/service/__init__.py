@@ -12,11 +12,13 @@ database:
 - `codes`       QR tokens (Ed25519) and card PINs
 - `qr`          QR code images
 - `lifecycle_rules` which status change may follow which, and what each does (`plan`)
+- `review_rules` receipts' review window, disputes' deadlines, home visits' radius and length
 
 Orchestration: `beneficiaries`, `beneficiary_import`, `lifecycle` (status changes and their
 money), `status_import` (status files), `roster` (the officer's search and export),
 `programs`, `issuance`,
 `request_keys`, `redemption_flow` (the redemption and its preview), `void_claim`, `copay`
 (co-payments) over `copay_refund` (their refunds), `directory` (the provider directory, held in
-memory and polled from the provider service).
+memory and polled from the provider service), `reviews` (receipts, confirmations,
+disputes and appeals), `visits` (home visits: check-in and check-out).
 """

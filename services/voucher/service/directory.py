@@ -63,6 +63,7 @@ class TerminalEntry:
     id: str
     provider_id: str
     status: str
+    name: str = ""
 
 
 class _Feed(BaseModel):
@@ -97,6 +98,7 @@ class FeedProvider(_Feed):
 class FeedTerminal(_Feed):
     id: str
     provider_id: str
+    name: str | None = None
     status: str | None = None
     secret_sha256: str | None = None
 
@@ -118,6 +120,8 @@ class ProviderDirectory:
         self.providers: dict[str, ProviderEntry] = {}
         self.terminals_by_hash: dict[str, TerminalEntry] = {}
         self._hash_of_terminal: dict[str, str] = {}
+        # Every terminal by id, revoked ones too (a receipt names the terminal it was made on).
+        self.terminals_by_id: dict[str, TerminalEntry] = {}
         self.loaded = asyncio.Event()
         self.last_error: str | None = None
 
@@ -156,10 +160,10 @@ class ProviderDirectory:
             old_hash = self._hash_of_terminal.pop(t.id, None)
             if old_hash:
                 self.terminals_by_hash.pop(old_hash, None)
+            entry = TerminalEntry(t.id, t.provider_id, t.status or "", t.name or "")
+            self.terminals_by_id[t.id] = entry
             if t.secret_sha256:
-                self.terminals_by_hash[t.secret_sha256] = TerminalEntry(
-                    t.id, t.provider_id, t.status or ""
-                )
+                self.terminals_by_hash[t.secret_sha256] = entry
                 self._hash_of_terminal[t.id] = t.secret_sha256
         if changes.version is not None and changes.version > self.version:
             self.version = changes.version

@@ -155,13 +155,22 @@ def price_bill(
 
 
 def request_hash(
-    token: str, items: Sequence[ItemAsked], gross_fen: int | None, *, single: bool
+    token: str,
+    items: Sequence[ItemAsked],
+    gross_fen: int | None,
+    *,
+    single: bool,
+    visit_id: object | None = None,
 ) -> bytes:
     """What makes two requests under one idempotency key "the same": the code and the bill
     as sent (not as priced, so a retry is recognised whatever the price list did since).
     A single item bought once with its `gross_fen` hashes as it did before bills had items.
-    The PIN is left out: it must never be stored, not even hashed quickly."""
+    The PIN is left out: it must never be stored, not even hashed quickly. A home visit
+    named by the bill is part of it (a request without one hashes as before visits)."""
     code = token.strip().upper()
+    if visit_id is not None:
+        plain = request_hash(token, items, gross_fen, single=single)
+        return hashlib.sha256(plain + f"\x1fvisit\x1f{visit_id}".encode()).digest()
     if single and gross_fen is not None and len(items) == 1:
         only = items[0]
         if only.quantity == 1 and only.amount_fen is None:

@@ -33,12 +33,13 @@ from services.voucher.errors import (
     TokenExpired,
     TokenInvalid,
     TokenUsed,
+    VisitRequired,
     VoucherExhausted,
 )
 from services.voucher.repository import codes as card_repo
 from services.voucher.repository import redemption as repo
 from services.voucher.repository.redemption import Candidate, Diagnosis, Lines
-from services.voucher.service import codes
+from services.voucher.service import codes, visits
 from services.voucher.service.directory import ProviderDirectory, ProviderEntry
 from services.voucher.service.lifecycle_rules import in_window
 from services.voucher.service.pricing import Bill, ItemAsked, price_bill, request_hash
@@ -61,10 +62,18 @@ class BillAsked:
     items: tuple[ItemAsked, ...]
     gross_fen: int | None = None
     single: bool = False
+    # The completed home visit a home-visit item was delivered in (service/visits.py).
+    visit_id: uuid.UUID | None = None
 
     @classmethod
-    def one(cls, service_code: str, gross_fen: int | None = None, quantity: int = 1) -> BillAsked:
-        return cls((ItemAsked(service_code, quantity),), gross_fen, single=True)
+    def one(
+        cls,
+        service_code: str,
+        gross_fen: int | None = None,
+        quantity: int = 1,
+        visit_id: uuid.UUID | None = None,
+    ) -> BillAsked:
+        return cls((ItemAsked(service_code, quantity),), gross_fen, single=True, visit_id=visit_id)
 
 
 @dataclass(frozen=True)
@@ -163,6 +172,35 @@ async def _check_card(
     return card.id
 
 
+# A home visit's check-in and check-out check a card the same way (service/visits.py).
+check_card = _check_card
+
+
+async def _check_visit(
+    db: Database,
+    asked: BillAsked,
+    bill: Bill,
+    provider_id: str,
+    token: codes.Token,
+    *,
+    include_used: bool,
+) -> None:
+    """Only when the bill holds a home-visit item (or names a visit): the visit must be
+    completed, this person's at this provider, and long enough (VISIT_REQUIRED). Every other
+    bill pays nothing for this."""
+    if not bill.needs_visit and asked.visit_id is None:
+        return
+    await visits.check_billable(
+        db,
+        visit_id=asked.visit_id,
+        provider_id=provider_id,
+        beneficiary_id=token.beneficiary_id,
+        min_minutes=bill.visit_minutes,
+        needed=bill.needs_visit,
+        include_used=include_used,
+    )
+
+
 def _provider_and_bill(
     directory: ProviderDirectory, provider_id: str, asked: BillAsked
 ) -> tuple[ProviderEntry, Bill]:
@@ -247,6 +285,7 @@ async def preview(
     now = now or datetime.now(UTC)
     token = codes.verify_token(qr_public_key, token_text, now)
     provider, priced = _provider_and_bill(directory, provider_id, bill)
+    await _check_visit(db, bill, priced, provider_id, token, include_used=True)
     if token.kind == codes.KIND_CARD:
         await _check_card(db, token, pin, now)
     diagnosis = await _diagnosis(db, provider_id, provider, priced.categories, token, None, now)
@@ -290,7 +329,9 @@ async def redeem(
     pool = _raw_pool(db)
     now = now or datetime.now(UTC)
     asked = req.bill
-    digest = request_hash(req.token, asked.items, asked.gross_fen, single=asked.single)
+    digest = request_hash(
+        req.token, asked.items, asked.gross_fen, single=asked.single, visit_id=asked.visit_id
+    )
     try:
         token = codes.verify_token(qr_public_key, req.token, now)
     except TokenExpired:
@@ -303,6 +344,7 @@ async def redeem(
             return replay
         raise
     provider, bill = _provider_and_bill(directory, provider_id, asked)
+    await _check_visit(db, asked, bill, provider_id, token, include_used=False)
     lines = Lines(
         [line.service_code for line in bill.lines],
         bill.categories,
@@ -343,6 +385,7 @@ async def redeem(
                 request_hash=digest,
                 card_id=card_id,
                 provider_region=provider.region_code,
+                visit_id=asked.visit_id,
             )
         except asyncpg.UniqueViolationError:
             done = None
@@ -355,10 +398,22 @@ async def redeem(
                 done.balance_fen,
                 bill.gross_fen,
             )
+        diagnosis = await _diagnosis(
+            db, provider_id, provider, bill.categories, token, req.idempotency_key, now
+        )
+        # Not a repeated request, and another live redemption bills this visit
+        # (uq_redemption_visit): that is why the statement paid nothing.
+        if (
+            asked.visit_id is not None
+            and _replay(diagnosis, digest) is None
+            and await visits.in_use(db, asked.visit_id)
+        ):
+            raise VisitRequired(
+                field="visit_id",
+                details={"min_minutes": bill.visit_minutes, "reason": "used"},
+            )
         replay = _diagnose(
-            await _diagnosis(
-                db, provider_id, provider, bill.categories, token, req.idempotency_key, now
-            ),
+            diagnosis,
             provider,
             token,
             bill,

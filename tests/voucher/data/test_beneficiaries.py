@@ -454,3 +454,21 @@ async def test_lookup_by_national_id_uses_the_keyed_hash_and_answers_masked(env,
         "/v1/beneficiaries/lookup", headers=env.officer, json={"national_id": "123"}
     )
     assert bad.status_code == 422 and bad.json()["error"]["field"] == "national_id"
+
+
+async def test_a_location_set_from_the_community_centre_is_marked_approximate(env):
+    """Home visits skip the radius check for such a location (tests/voucher/redeem/
+    test_visits.py); enrolment records which kind it is, exact by default."""
+    exact = person()
+    approx = {**person(), "location_approximate": True}
+    for body, expected in ((exact, False), (approx, True)):
+        r = await env.v.post("/v1/beneficiaries", headers=env.officer, json=body)
+        assert r.status_code == 201, r.text
+        got = (await env.v.get(f"/v1/beneficiaries/{r.json()['id']}", headers=env.officer)).json()
+        assert got["location_approximate"] is expected
+    r = await env.v.post(
+        "/v1/beneficiaries",
+        headers=env.officer,
+        json={**person(), "location_approximate": "maybe"},
+    )
+    assert r.status_code == 422
