@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from services.voucher.api import (
+    alerts,
     beneficiaries,
     codes,
     copay,
@@ -15,5 +16,14 @@ from services.voucher.api import (
 )
 
 router = APIRouter(prefix="/v1")
-for module in (programs, beneficiaries, issuance, codes, redemptions, reconciliation, copay):
+for module in (
+    programs,
+    beneficiaries,
+    issuance,
+    codes,
+    redemptions,
+    reconciliation,
+    copay,
+    alerts,
+):
     router.include_router(module.router)

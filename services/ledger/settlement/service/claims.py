@@ -71,7 +71,11 @@ from services.ledger.settlement.service.claim_rules import (
 )
 
 # What the voucher service's refusal of a whole claim means for its lines.
-VOUCHER_PROBLEMS = {"REDEMPTION_VOIDED": "VOIDED", "REDEMPTION_ALREADY_CLAIMED": "ALREADY_CLAIMED"}
+VOUCHER_PROBLEMS = {
+    "REDEMPTION_VOIDED": "VOIDED",
+    "REDEMPTION_RECOVERED": "RECOVERED",
+    "REDEMPTION_ALREADY_CLAIMED": "ALREADY_CLAIMED",
+}
 MARK_ATTEMPTS = 5
 
 
