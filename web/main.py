@@ -33,6 +33,7 @@ from web.deps import MustDoFirst, NotSignedIn, PageForbidden, WebState
 from web.render import page
 from web.routes import (
     account,
+    alerts,
     audit,
     audit_log,
     auth,
@@ -186,6 +187,7 @@ def create_app(
         audit,
         bank_accounts,
         claims,
+        alerts,
     ):
         app.include_router(module.router)
     return app

@@ -42,6 +42,8 @@ NAV: dict[str, list[tuple[str, str]]] = {
         ("/officer/providers", "机构审批"),
         ("/officer/bank-accounts", "收款账户审核"),
         ("/officer/issuance", "发放补贴券"),
+        ("/officer/alerts", "异常预警"),
+        ("/officer/anomaly-rules", "预警规则"),
     ],
     "finance": [
         ("/finance", "试算平衡"),
@@ -105,6 +107,8 @@ ENTRY_KINDS = {
     "copay_received": "收到自付款",
     "copay_refunded": "退还自付款",
     "settlement_payment": "结算付款",
+    "redemption_recovery": "违规补贴追回",
+    "recovery_receivable": "违规补贴应退回",
     "reversal": "冲正",
 }
 

@@ -19,10 +19,10 @@ import stripe
 from services.common.clients import ServiceClient
 from services.voucher.errors import (
     BudgetExceeded,
+    CreditEventPending,
     LedgerRefused,
     LedgerUnavailable,
     NoBudget,
-    ProviderServiceUnavailable,
     StripeRefused,
     StripeUnavailable,
 )
@@ -193,8 +193,8 @@ class ProviderCredit:
                 timeout=self.timeout_s,
             )
         except httpx.HTTPError as exc:
-            raise ProviderServiceUnavailable() from exc
+            raise CreditEventPending() from exc
         if resp.status_code != 201:
-            raise ProviderServiceUnavailable(
+            raise CreditEventPending(
                 details={"provider_id": provider_id, "provider_code": _error_of(resp).get("code")}
             )

@@ -388,8 +388,8 @@ class RedemptionNotRecoverable(Conflict):
     message = "A voided redemption paid nothing; there is nothing to recover."
 
 
-class ProviderServiceUnavailable(ServiceUnavailable):
-    code = "PROVIDER_SERVICE_UNAVAILABLE"
+class CreditEventPending(ServiceUnavailable):
+    code = "CREDIT_EVENT_PENDING"
     message = (
         "The provider service did not record the credit event; the decision stands, send "
         "it again to retry."
