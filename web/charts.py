@@ -75,13 +75,15 @@ def places_plot(
 ) -> tuple[str, list[tuple[str, str, float]]]:
     """The places of an alert's evidence drawn to scale (no map tiles: a plain plot of the
     points, north up), each pair joined by a line with its straight-line distance. Returns
-    the SVG and the distances as (from, to, km) for a table beside it."""
+    the SVG (places numbered 1, 2, ...) and the distances as ("1 name", "2 name", km) for
+    the table beside it."""
     import math
 
     seen: dict[tuple[float, float], str] = {}
     for label, lat, lon in places:
         seen.setdefault((round(lat, 5), round(lon, 5)), label)
-    points = [(label, lat, lon) for (lat, lon), label in seen.items()]
+    # Numbered on the plot (names would collide on a phone); the pairs name them "1 name".
+    points = [(f"{n} {label}", lat, lon) for n, ((lat, lon), label) in enumerate(seen.items(), 1)]
     pairs = [
         (a[0], b[0], _km((a[1], a[2]), (b[1], b[2])))
         for i, a in enumerate(points)
@@ -91,14 +93,15 @@ def places_plot(
     mid_lat = sum(p[1] for p in points) / len(points) if points else 0.0
     xs = [p[2] * math.cos(math.radians(mid_lat)) for p in points]
     ys = [p[1] for p in points]
-    span = max((max(xs) - min(xs)) if xs else 0, (max(ys) - min(ys)) if ys else 0) or 1e-6
-    scale = (min(width, height) - 2 * pad) / span
+    x_span = (max(xs) - min(xs)) if xs else 0.0
+    y_span = (max(ys) - min(ys)) if ys else 0.0
+    scale = (min(width, height) - 2 * pad) / (max(x_span, y_span) or 1e-6)
+    # Centred in the box (one scale for both axes, so distances are true to each other).
+    x0 = (width - x_span * scale) / 2
+    y0 = (height - y_span * scale) / 2
 
     def at(i: int) -> tuple[float, float]:
-        return (
-            pad + (xs[i] - min(xs)) * scale,
-            height - pad - (ys[i] - min(ys)) * scale,
-        )
+        return (x0 + (xs[i] - min(xs)) * scale, height - y0 - (ys[i] - min(ys)) * scale)
 
     parts = [
         (
@@ -124,11 +127,9 @@ def places_plot(
     for i, (label, _, _) in enumerate(points):
         x, y = at(i)
         parts.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="7" fill="#0b5394"/>')
-        anchor = "start" if x < width / 2 else "end"
-        dx = 10 if anchor == "start" else -10
         parts.append(
-            f'<text x="{x + dx:.1f}" y="{y + 18:.1f}" font-size="14" fill="#111" '
-            f'text-anchor="{anchor}">{escape(label[:14])}</text>'
+            f'<text x="{x:.1f}" y="{y + 28:.1f}" font-size="18" font-weight="bold" '
+            f'fill="#111" text-anchor="middle">{escape(label.split(" ", 1)[0])}</text>'
         )
     parts.append("</svg>")
     return "".join(parts), pairs

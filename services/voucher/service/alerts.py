@@ -258,7 +258,7 @@ async def decide(
                 await start_recovery(
                     session,
                     wanted,
-                    f"预警 {alert.id} 经核实：{body.reason}",
+                    body.reason,  # the alert is linked by recovery.alert_id
                     body.at_fault,
                     alert_id=alert.id,
                     actor=principal.sub,
