@@ -725,6 +725,22 @@ class AnomalyCursor(VoucherTable, table=True):
     updated_at: datetime = _now()
 
 
+class AnomalyTerminalUse(VoucherTable, table=True):
+    """The detector's own index of redemptions by terminal and time, filled as it reads the
+    events (not by the redemption, whose insert stays as the load test measured it): the
+    terminal rules' windows are read here, never by scanning `redemption`."""
+
+    __tablename__ = "anomaly_terminal_use"
+    redemption_id: uuid.UUID = Field(sa_column=Column(UUID(as_uuid=True), primary_key=True))
+    terminal_id: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    voided: bool = Field(
+        default=False, sa_column=Column(sa_Boolean(), nullable=False, server_default="false")
+    )
+
+    __table_args__ = (Index("ix_anomaly_terminal_use_terminal", "terminal_id", "created_at"),)
+
+
 class Alert(VoucherTable, table=True):
     """A hit of an anomaly rule with its evidence, waiting for (or given) an officer's
     decision. Confirmation records a credit event on the provider(s) and may start

@@ -21,6 +21,7 @@ from services.voucher.models import (
     AnomalyCursor,
     AnomalyRule,
     AnomalyRuleVersion,
+    AnomalyTerminalUse,
     Beneficiary,
     Outbox,
     Redemption,
@@ -110,15 +111,46 @@ async def facts_by_ids(session: AsyncSession, ids: Sequence[uuid.UUID]) -> list[
     return await _run(session, _facts().where(col(Redemption.id).in_(list(ids))))
 
 
+async def note_terminal_use(session: AsyncSession, facts: Sequence[Fact]) -> None:
+    """Record the facts' terminal and time (voided or not) in the detector's own index,
+    before the rules read it; reading an event again changes nothing."""
+    rows = [
+        {
+            "redemption_id": f.id,
+            "terminal_id": f.terminal_id,
+            "created_at": f.at,
+            "voided": f.status == "voided",
+        }
+        for f in facts
+        if f.terminal_id
+    ]
+    if not rows:
+        return
+    stmt = pg_insert(AnomalyTerminalUse).values(rows)
+    await session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=[col(AnomalyTerminalUse.redemption_id)],
+            set_={"voided": stmt.excluded.voided},
+        )
+    )
+
+
+def _by_terminal(terminal_id: str, start: datetime, end: datetime | None = None) -> Any:
+    """Redemption ids of the terminal in the time range, from the detector's own index."""
+    u = AnomalyTerminalUse
+    stmt = select(col(u.redemption_id)).where(
+        col(u.terminal_id) == terminal_id, col(u.created_at) >= start
+    )
+    if end is not None:
+        stmt = stmt.where(col(u.created_at) <= end)
+    return stmt
+
+
 async def terminal_window(
     session: AsyncSession, terminal_id: str, start: datetime, end: datetime
 ) -> list[Fact]:
     return await _run(
-        session,
-        _facts().where(
-            col(Redemption.terminal_id) == terminal_id,
-            col(Redemption.created_at).between(start, end),
-        ),
+        session, _facts().where(col(Redemption.id).in_(_by_terminal(terminal_id, start, end)))
     )
 
 
@@ -187,16 +219,14 @@ async def terminal_counts(
 ) -> tuple[int, list[Fact]]:
     """How many redemptions the terminal made since `since` (voided included), and the
     voided ones."""
+    u = AnomalyTerminalUse
     total = await session.scalar(
-        select(func.count()).where(
-            col(Redemption.terminal_id) == terminal_id, col(Redemption.created_at) >= since
-        )
+        select(func.count()).where(col(u.terminal_id) == terminal_id, col(u.created_at) >= since)
     )
     voided = await _run(
         session,
         _facts().where(
-            col(Redemption.terminal_id) == terminal_id,
-            col(Redemption.created_at) >= since,
+            col(Redemption.id).in_(_by_terminal(terminal_id, since).where(col(u.voided))),
             col(Redemption.status) == "voided",
         ),
     )

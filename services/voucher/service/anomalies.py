@@ -92,6 +92,7 @@ async def detect_once(
         return result
     ctx = _Context(session, places, await repo.settings(session), result)
     facts = {f.id: f for f in await repo.facts_by_ids(session, [e.redemption_id for e in events])}
+    await repo.note_terminal_use(session, list(facts.values()))
     ctx.regions = await repo.regions_of(session, list({f.beneficiary_id for f in facts.values()}))
     for ev in events:
         fact = facts.get(ev.redemption_id)

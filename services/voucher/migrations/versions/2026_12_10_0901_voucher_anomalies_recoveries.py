@@ -2,7 +2,8 @@
 
 `anomaly_rule` (thresholds per region, current version) with its history in
 `anomaly_rule_version` (append-only: old and new, who, when, why); `anomaly_cursor` (how far
-the detector read the outbox); `alert` (a rule's hit, its evidence and the officer's
+the detector read the outbox); `anomaly_terminal_use` (the detector's own index of
+redemptions by terminal and time, so the redemption's insert gains no index); `alert` (a rule's hit, its evidence and the officer's
 decision) and `alert_evidence` (a redemption counted once per rule: no duplicate alerts);
 `recovery` (one per redemption taken back; posted as `redemption.recovered`). The guard
 triggers (migrations/sql/recovery_guard.sql): a recovered redemption cannot be voided, nor
@@ -92,6 +93,20 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.PrimaryKeyConstraint("name", name=op.f("pk_anomaly_cursor")),
+    )
+    op.create_table(
+        "anomaly_terminal_use",
+        sa.Column("redemption_id", sa.UUID(), nullable=False),
+        sa.Column("terminal_id", sa.Text(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("voided", sa.Boolean(), server_default="false", nullable=False),
+        sa.PrimaryKeyConstraint("redemption_id", name=op.f("pk_anomaly_terminal_use")),
+    )
+    op.create_index(
+        "ix_anomaly_terminal_use_terminal",
+        "anomaly_terminal_use",
+        ["terminal_id", "created_at"],
+        unique=False,
     )
     op.create_table(
         "anomaly_rule",
@@ -197,6 +212,8 @@ def downgrade() -> None:
     op.drop_table("anomaly_rule_version")
     op.drop_table("anomaly_rule")
     op.drop_table("anomaly_cursor")
+    op.drop_index("ix_anomaly_terminal_use_terminal", table_name="anomaly_terminal_use")
+    op.drop_table("anomaly_terminal_use")
     op.drop_index("ix_alert_subject", table_name="alert")
     op.drop_index("ix_alert_region_status", table_name="alert")
     op.drop_table("alert")
