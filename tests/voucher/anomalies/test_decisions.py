@@ -230,6 +230,32 @@ async def test_confirm_records_credit_and_recovers_once(linked, tokens):
     assert (await pclient.get(f"/v1/providers/{pid}/credit", headers=officer)).json()[
         "credit_points"
     ] == 6
+    # The provider's recoveries: its admin, an officer or auditor of its region; others not.
+    r = await world.client.get(
+        "/v1/recoveries",
+        params={"provider_id": pid},
+        headers=tokens.headers("provider_admin", provider_id=pid),
+    )
+    assert r.status_code == 200 and len(r.json()) == len(ids)
+    assert {x["alert_id"] for x in r.json()} == {aid}
+    r = await world.client.get(
+        "/v1/recoveries",
+        params={"provider_id": pid},
+        headers=tokens.headers("provider_admin", provider_id=str(uuid.uuid4())),
+    )
+    assert r.status_code == 403
+    r = await world.client.get(
+        "/v1/recoveries",
+        params={"provider_id": pid},
+        headers=tokens.headers("auditor", region="450200"),
+    )
+    assert r.status_code == 404
+    r = await world.client.get(
+        "/v1/recoveries",
+        params={"provider_id": pid},
+        headers=tokens.headers("finance", region="450100"),
+    )
+    assert r.status_code == 403 and r.json()["error"]["code"] == "ROLE_NOT_ALLOWED"
     # A recovered redemption can be neither voided nor claimed.
     r = await world.client.post(
         "/v1/internal/redemptions/claim",
