@@ -169,3 +169,39 @@ async def test_recovery_racing_a_claim_is_counted_once(settle):
         report = await _reconcile(s)
         assert _problems(report) == []
         assert r2
+
+
+async def test_after_death_the_subsidy_returns_to_the_budget(settle):
+    """The lifecycle work's direct recovery (no alert): for a person recorded deceased the
+    voucher keeps its balance and the subsidy goes back to the budget."""
+    s = settle
+    pid, term = await s.provider()
+    rid = await s.redeem(term, 10_000)
+    await s.deliver()
+    person, voucher_id, balance = await s.w.conn.fetchrow(
+        "SELECT r.beneficiary_id, r.voucher_id, v.balance_fen FROM redemption r "
+        "JOIN voucher v ON v.id = r.voucher_id WHERE r.id = $1",
+        uuid.UUID(rid),
+    )
+    await s.w.conn.execute(
+        "UPDATE beneficiary SET status = 'deceased', status_changed_at = now() - interval '2 days',"
+        " status_reason = '死亡' WHERE id = $1",
+        person,
+    )
+
+    async def available() -> int:
+        r = await s.lc.get(
+            "/v1/budget",
+            params={"program_code": "disability_subsidy", "region_code": "450103"},
+            headers=s.tokens.headers("service"),
+        )
+        return int(r.json()["available_fen"])
+
+    before = await available()
+    [rec] = await _recover(s, rid, reason="死亡后仍有消费")
+    assert rec.destination == "budget" and rec.alert_id is None
+    assert await s.w.balance(voucher_id) == balance  # nothing back on a dead person's voucher
+    await s.deliver()
+    assert await available() == before + 5_000
+    assert await _payable(s, pid) == 0
+    assert _problems(await _reconcile(s)) == []
