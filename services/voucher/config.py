@@ -52,10 +52,11 @@ class VoucherSettings(BaseSettings):
     copay_retry_interval_s: float = 30.0
     # How often lapsed vouchers are expired and their unused balance released (0 = never).
     expiry_interval_s: float = 60.0
-    # How often the anomaly detector reads new redemption events from the outbox (0 = never;
-    # docs/anomalies.md). Events younger than `anomaly_settle_s` are read again on the next
-    # pass (a transaction still open may commit an earlier outbox id); alerts never repeat.
-    anomaly_interval_s: float = 5.0
+    # The anomaly detector runs as its own process (`yiyang detect`, started by `yiyang up`);
+    # a value > 0 also runs it inside the service, every so many seconds (docs/anomalies.md).
+    # Events younger than `anomaly_settle_s` are read again on the next pass (a transaction
+    # still open may commit an earlier outbox id); alerts never repeat.
+    anomaly_interval_s: float = 0.0
     anomaly_settle_s: float = 60.0
     anomaly_batch_size: int = 500
     # Points of the credit event an officer's confirmation of an alert records on the
