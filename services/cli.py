@@ -110,6 +110,7 @@ def _cmd_module(module: str) -> Callable[[argparse.Namespace], int]:
 MODULE_COMMANDS = {
     "keys": ("services.common.keys", "print fresh secrets for a production deployment"),
     "relay": ("services.voucher.relay", "deliver the voucher outbox to the ledger"),
+    "detect": ("services.voucher.detector", "raise anomaly alerts from the redemption events"),
     "demo": ("services.demo", "load demo data into a running system"),
     "bench": ("loadtests.bench", "benchmark the redemption hot path"),
     "loadtest": ("loadtests.run", "bounded headless Locust run, then correctness checks"),

@@ -212,6 +212,15 @@ def _children(db_urls: dict[str, str], host: str) -> list[Child]:
                 {"YIYANG_VOUCHER_DATABASE_URL": db_urls["voucher"]},
             )
         )
+    if importlib.util.find_spec("services.voucher.detector"):
+        children.append(
+            Child(
+                "detector",
+                [py, "-m", "services.cli", "detect"],
+                None,
+                {"YIYANG_VOUCHER_DATABASE_URL": db_urls["voucher"]},
+            )
+        )
     if importlib.util.find_spec("web.main"):
         children.append(
             Child(

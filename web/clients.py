@@ -255,6 +255,34 @@ class VoucherClient(ServiceClient):
         )
         return _rows(data, "runs")
 
+    # --- anomaly rules, alerts, recoveries (services/voucher/api/alerts.py) ---
+    async def alerts(self, status: str | None = None) -> list[dict[str, Any]]:
+        data = await self.json("GET", "/v1/alerts", params=_clean({"status": status}))
+        return _rows(data, "items")
+
+    async def alert(self, alert_id: str) -> dict[str, Any]:
+        return await self.json("GET", f"/v1/alerts/{alert_id}")
+
+    async def decide_alert(self, alert_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        return await self.json("POST", f"/v1/alerts/{alert_id}/decision", json=body)
+
+    async def rule_settings(self, region_code: str) -> list[dict[str, Any]]:
+        data = await self.json("GET", "/v1/anomaly-rules", params={"region_code": region_code})
+        return _rows(data, "items")
+
+    async def rule_history(self, region_code: str) -> list[dict[str, Any]]:
+        data = await self.json(
+            "GET", "/v1/anomaly-rules/versions", params={"region_code": region_code}
+        )
+        return _rows(data, "items")
+
+    async def update_rule(self, rule_code: str, body: dict[str, Any]) -> dict[str, Any]:
+        return await self.json("PUT", f"/v1/anomaly-rules/{rule_code}", json=body)
+
+    async def recoveries(self, provider_id: str) -> list[dict[str, Any]]:
+        data = await self.json("GET", "/v1/recoveries", params={"provider_id": provider_id})
+        return _rows(data, "items")
+
 
 class TerminalClient(ServiceClient):
     """The voucher service as a provider terminal sees it (bearer = the terminal secret)."""

@@ -130,6 +130,8 @@ LABELS: dict[str, dict[str, str]] = {
         "copay_refunded": "退还自付款",
         "settlement_payment": "结算付款",
         "benefit_payment": "现金补贴发放",
+        "redemption_recovery": "违规补贴追回",
+        "recovery_receivable": "违规补贴应退回",
         "reversal": "冲正",
     },
     # Service codes the demo and the tests use; a provider's own price list names the rest.

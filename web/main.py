@@ -36,6 +36,7 @@ from web.deps import MustDoFirst, NotSignedIn, PageForbidden, WebState
 from web.render import page
 from web.routes import (
     account,
+    alerts,
     audit,
     audit_log,
     auth,
@@ -265,6 +266,7 @@ def create_app(
         claims,
         receipts,
         visits,
+        alerts,
     ):
         app.include_router(module.router)
     return app

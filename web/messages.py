@@ -4,6 +4,12 @@ code (`services/*/errors.py`). Codes missing here fall back to the service's own
 from __future__ import annotations
 
 FRIENDLY: dict[str, str] = {
+    "ALERT_NOT_FOUND": "没有找到这条预警。",
+    "ALERT_ALREADY_DECIDED": "这条预警已经处理过了，不能改为另一种处理结果。",
+    "RULE_VERSION_CONFLICT": "这条规则刚被别人修改过，请刷新后再改。",
+    "UNKNOWN_ANOMALY_RULE": "没有这条预警规则。",
+    "CREDIT_EVENT_PENDING": "处理结果已保存，但机构信用记录暂时没有写入；请稍后再次提交同样的处理结果。",
+    "REDEMPTION_RECOVERED": "这笔消费的补贴已追回，不能再撤销或申请结算。",
     "UNAUTHENTICATED": "登录已失效，请重新登录。",
     "BEARER_TOKEN_EXPIRED": "登录已过期，请重新登录。",
     "TOKEN_EXPIRED": "二维码已过期，请让老人刷新二维码。",

@@ -51,6 +51,8 @@ NAV: dict[str, list[tuple[str, str]]] = {
         ("/officer/bank-accounts", "收款账户审核"),
         ("/officer/issuance", "发放补贴券"),
         ("/officer/disputes", "争议处理"),
+        ("/officer/alerts", "异常预警"),
+        ("/officer/anomaly-rules", "预警规则"),
     ],
     "finance": [
         ("/finance", "试算平衡"),

@@ -122,6 +122,21 @@ class RedemptionVoided(_Common):
     voided_by: Annotated[str, Field(max_length=200)] | None = None  # the credential that voided it
 
 
+class RedemptionRecovered(_Common):
+    """A wrongly paid redemption taken back (docs/ledger.md, "Recoveries")."""
+
+    recovery_id: ExternalId
+    redemption_id: ExternalId
+    voucher_id: ExternalId
+    beneficiary_id: ExternalId
+    provider_id: ExternalId
+    subsidy_fen: PositiveFen
+    mode: Literal["payable", "receivable"]
+    destination: Literal["voucher", "budget"]
+    alert_id: ExternalId | None = None
+    reason: str | None = None
+
+
 class VoucherExpired(_Common):
     voucher_id: ExternalId
     beneficiary_id: ExternalId
@@ -151,6 +166,7 @@ class CopayMoved(_Common):
 EVENT_PAYLOADS: dict[str, type[_Common]] = {
     "redemption.created": RedemptionCreated,
     "redemption.voided": RedemptionVoided,
+    "redemption.recovered": RedemptionRecovered,
     "voucher.expired": VoucherExpired,
     "cash_benefit.issued": CashBenefitIssued,
     "copay.received": CopayMoved,

@@ -19,6 +19,7 @@ import stripe
 from services.common.clients import ServiceClient
 from services.voucher.errors import (
     BudgetExceeded,
+    CreditEventPending,
     LedgerRefused,
     LedgerUnavailable,
     NoBudget,
@@ -167,3 +168,33 @@ class StripeGateway:
             raise StripeRefused(details={"stripe_code": exc.code}) from exc
         except stripe.StripeError as exc:
             raise StripeUnavailable() from exc
+
+
+# --- provider service -----------------------------------------------------------------------
+
+
+class ProviderCredit:
+    """Records a credit event on a provider's record (`POST /v1/providers/{id}/credit-events`
+    of the provider service) with the deciding officer's own token, so the provider service
+    checks that officer's role and region as for any credit event it records."""
+
+    def __init__(self, http: httpx.AsyncClient, timeout_s: float = 10.0) -> None:
+        self.http = http
+        self.timeout_s = timeout_s
+
+    async def record(
+        self, provider_id: str, *, kind: str, points: int, reason: str, bearer: str
+    ) -> None:
+        try:
+            resp = await self.http.post(
+                f"/v1/providers/{provider_id}/credit-events",
+                json={"kind": kind, "points": points, "reason": reason},
+                headers={"Authorization": f"Bearer {bearer}"},
+                timeout=self.timeout_s,
+            )
+        except httpx.HTTPError as exc:
+            raise CreditEventPending() from exc
+        if resp.status_code != 201:
+            raise CreditEventPending(
+                details={"provider_id": provider_id, "provider_code": _error_of(resp).get("code")}
+            )

@@ -57,6 +57,17 @@ class VoucherSettings(BaseSettings):
     copay_retry_interval_s: float = 30.0
     # How often lapsed vouchers are expired and their unused balance released (0 = never).
     expiry_interval_s: float = 60.0
+    # The anomaly detector runs as its own process (`yiyang detect`, started by `yiyang up`);
+    # a value > 0 also runs it inside the service, every so many seconds (docs/anomalies.md).
+    # Events younger than `anomaly_settle_s` are read again on the next pass (a transaction
+    # still open may commit an earlier outbox id); alerts never repeat.
+    anomaly_interval_s: float = 0.0
+    anomaly_settle_s: float = 60.0
+    anomaly_batch_size: int = 500
+    # Points of the credit event an officer's confirmation of an alert records on the
+    # provider (the provider service suspends at its threshold, 12 by default: a second
+    # confirmed finding suspends).
+    alert_credit_points: int = 6
 
     # Receipts (service/reviews.py): the person confirms or disputes a redemption within
     # `review_window_days`; officers answer a dispute (and an appeal) within

@@ -471,3 +471,44 @@ class InvalidSignature(AppError):
     status_code = 400
     code = "INVALID_SIGNATURE"
     message = "The webhook signature is not valid."
+
+
+# --- anomaly rules, alerts and recoveries (docs/anomalies.md) ------------------------------
+
+
+class AlertNotFound(NotFound):
+    code = "ALERT_NOT_FOUND"
+    message = "No such alert."
+
+
+class AlertAlreadyDecided(Conflict):
+    code = "ALERT_ALREADY_DECIDED"
+    message = "The alert was already decided otherwise."
+
+
+class UnknownAnomalyRule(NotFound):
+    code = "UNKNOWN_ANOMALY_RULE"
+    message = "No such anomaly rule."
+
+
+class RuleVersionConflict(Conflict):
+    code = "RULE_VERSION_CONFLICT"
+    message = "The rule's settings for this region changed since the version you edited."
+
+
+class RedemptionRecovered(Conflict):
+    code = "REDEMPTION_RECOVERED"
+    message = "The redemption's subsidy was recovered: it can be neither voided nor claimed."
+
+
+class RedemptionNotRecoverable(Conflict):
+    code = "REDEMPTION_NOT_RECOVERABLE"
+    message = "A voided redemption paid nothing; there is nothing to recover."
+
+
+class CreditEventPending(ServiceUnavailable):
+    code = "CREDIT_EVENT_PENDING"
+    message = (
+        "The provider service did not record the credit event; the decision stands, send "
+        "it again to retry."
+    )

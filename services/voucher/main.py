@@ -18,11 +18,12 @@ from services.common.db import Database, resolve_database_url
 from services.common.settings import get_common_settings
 from services.voucher.api import redemptions as redemptions_api
 from services.voucher.api import router
-from services.voucher.clients import LedgerClient
+from services.voucher.clients import LedgerClient, ProviderCredit
 from services.voucher.config import VoucherSettings, get_settings
 from services.voucher.repository import redemption as hot_repo
 from services.voucher.repository import redemption_flow as redemption_repo
 from services.voucher.service import short_codes
+from services.voucher.service.anomalies import detect_forever
 from services.voucher.service.directory import ProviderDirectory
 
 log = logging.getLogger("yiyang.voucher")
@@ -105,15 +106,37 @@ def create_app(
             }
 
         app.state.readiness_checks = {"outbox": outbox_check, "directory": directory_check}
+        # Credit events of confirmed alerts go to the provider service (the same base
+        # address and transport as the directory feed).
+        app.state.provider_http = httpx.AsyncClient(
+            base_url=settings.provider_url or common.provider_url,
+            transport=directory_transport,
+            timeout=10.0,
+        )
+        app.state.provider_credit = ProviderCredit(app.state.provider_http)
+        if settings.anomaly_interval_s > 0:
+            app.state.background_tasks.append(
+                asyncio.create_task(
+                    detect_forever(
+                        app.state.db,
+                        directory,
+                        interval_s=settings.anomaly_interval_s,
+                        settle_s=settings.anomaly_settle_s,
+                        batch_size=settings.anomaly_batch_size,
+                    ),
+                    name="voucher-anomalies",
+                )
+            )
 
     async def stop_redemption(app: FastAPI) -> None:
         for task in getattr(app.state, "background_tasks", []):
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
-        client = getattr(app.state, "directory_client", None)
-        if client is not None:
-            await client.aclose()
+        for name in ("directory_client", "provider_http"):
+            client = getattr(app.state, name, None)
+            if client is not None:
+                await client.aclose()
 
     async def start_programs_and_issuance(app: FastAPI) -> None:
         from services.voucher.service import programs

@@ -971,6 +971,169 @@ class StripeWebhookEvent(VoucherTable, table=True):
     received_at: datetime = _now()
 
 
+class AnomalyRule(VoucherTable, table=True):
+    """An anomaly rule's thresholds for a region (its sub-regions inherit them unless they
+    have their own row); regions without a row use the defaults of service/anomaly_rules.py.
+    Every change is a new version in anomaly_rule_version (who, when, old, new, why)."""
+
+    __tablename__ = "anomaly_rule"
+    region_code: str = Field(sa_column=Column(String(12), primary_key=True))
+    rule_code: str = Field(sa_column=Column(String(40), primary_key=True))
+    version: int = Field(sa_column=Column(Integer, nullable=False))
+    enabled: bool = Field(sa_column=Column(sa_Boolean(), nullable=False))
+    thresholds: dict[str, int] = Field(sa_column=Column(JSONB, nullable=False))
+    updated_by: str = Field(sa_column=Column(Text, nullable=False))
+    updated_at: datetime = _now()
+
+    __table_args__ = (CheckConstraint("version >= 1", name="version_positive"),)
+
+
+class AnomalyRuleVersion(VoucherTable, table=True):
+    """Every setting a rule ever had in a region: the old and the new, who, when and why."""
+
+    __tablename__ = "anomaly_rule_version"
+    region_code: str = Field(sa_column=Column(String(12), primary_key=True))
+    rule_code: str = Field(sa_column=Column(String(40), primary_key=True))
+    version: int = Field(sa_column=Column(Integer, primary_key=True))
+    enabled: bool = Field(sa_column=Column(sa_Boolean(), nullable=False))
+    thresholds: dict[str, int] = Field(sa_column=Column(JSONB, nullable=False))
+    # What was in force before (the defaults or the previous version), for the audit trail.
+    old_enabled: bool = Field(sa_column=Column(sa_Boolean(), nullable=False))
+    old_thresholds: dict[str, int] = Field(sa_column=Column(JSONB, nullable=False))
+    changed_by: str = Field(sa_column=Column(Text, nullable=False))
+    changed_at: datetime = _now()
+    reason: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class AnomalyCursor(VoucherTable, table=True):
+    """How far the anomaly detector has read the outbox (its row lock orders detectors)."""
+
+    __tablename__ = "anomaly_cursor"
+    name: str = Field(sa_column=Column(String(40), primary_key=True))
+    last_outbox_id: int = Field(
+        default=0, sa_column=Column(BigInteger, nullable=False, server_default="0")
+    )
+    updated_at: datetime = _now()
+
+
+class AnomalyTerminalUse(VoucherTable, table=True):
+    """The detector's own index of redemptions by terminal and time, filled as it reads the
+    events (not by the redemption, whose insert stays as the load test measured it): the
+    terminal rules' windows are read here, never by scanning `redemption`."""
+
+    __tablename__ = "anomaly_terminal_use"
+    redemption_id: uuid.UUID = Field(sa_column=Column(UUID(as_uuid=True), primary_key=True))
+    terminal_id: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    voided: bool = Field(
+        default=False, sa_column=Column(sa_Boolean(), nullable=False, server_default="false")
+    )
+
+    __table_args__ = (Index("ix_anomaly_terminal_use_terminal", "terminal_id", "created_at"),)
+
+
+class Alert(VoucherTable, table=True):
+    """A hit of an anomaly rule with its evidence, waiting for (or given) an officer's
+    decision. Confirmation records a credit event on the provider(s) and may start
+    recoveries of the redemptions named (recovery.alert_id)."""
+
+    __tablename__ = "alert"
+    id: uuid.UUID = _uuid_pk()
+    rule_code: str = Field(sa_column=Column(String(40), nullable=False))
+    region_code: str = Field(sa_column=Column(String(12), nullable=False))
+    subject_kind: str = Field(sa_column=Column(String(20), nullable=False))
+    subject_id: str = Field(sa_column=Column(Text, nullable=False))
+    provider_ids: list[str] = Field(sa_column=Column(ARRAY(Text), nullable=False))
+    # The rule's settings when it fired (thresholds, version) and what it measured.
+    facts: dict[str, Any] = Field(sa_column=Column(JSONB, nullable=False))
+    # The redemptions, times and places: [{redemption_id, at, provider_id, ...}], time order.
+    evidence: list[dict[str, Any]] = Field(sa_column=Column(JSONB, nullable=False))
+    status: str = Field(sa_column=Column(String(20), nullable=False, server_default="open"))
+    decided_by: str | None = Field(default=None, sa_column=Column(Text))
+    decided_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    decision_reason: str | None = Field(default=None, sa_column=Column(Text))
+    # The credit event on the provider(s): none (not confirmed), pending, recorded.
+    credit_state: str = Field(sa_column=Column(String(20), nullable=False, server_default="none"))
+    credit_error: str | None = Field(default=None, sa_column=Column(Text))
+    created_at: datetime = _now()
+    updated_at: datetime = _now()
+
+    __table_args__ = (
+        CheckConstraint("status IN ('open', 'dismissed', 'confirmed')", name="status"),
+        CheckConstraint("credit_state IN ('none', 'pending', 'recorded')", name="credit_state"),
+        CheckConstraint(
+            "(status = 'open') = (decided_at IS NULL) AND "
+            "(decided_at IS NULL) = (decided_by IS NULL) AND "
+            "(decided_at IS NULL) = (decision_reason IS NULL)",
+            name="decision_fields",
+        ),
+        CheckConstraint(
+            "status = 'confirmed' OR credit_state = 'none'", name="credit_only_confirmed"
+        ),
+        Index("ix_alert_region_status", "region_code", "status", "created_at"),
+        Index("ix_alert_subject", "rule_code", "subject_id", "status"),
+    )
+
+
+class AlertEvidence(VoucherTable, table=True):
+    """A redemption already counted by a rule: the same evidence never raises a second alert
+    of that rule, also when the detector reads an event again."""
+
+    __tablename__ = "alert_evidence"
+    rule_code: str = Field(sa_column=Column(String(40), primary_key=True))
+    redemption_id: uuid.UUID = Field(sa_column=Column(UUID(as_uuid=True), primary_key=True))
+    alert_id: uuid.UUID = Field(
+        sa_column=Column(
+            UUID(as_uuid=True),
+            ForeignKey("alert.id", name="alert_evidence_alert_id_fkey"),
+            nullable=False,
+            index=True,
+        )
+    )
+
+
+class Recovery(VoucherTable, table=True):
+    """A wrongly paid redemption being taken back (one per redemption): posted to the ledger
+    once as `redemption.recovered` (event_id); against the payable when the redemption was
+    not claimed yet (`payable`: it can no longer be claimed), else a receivable netted from
+    the provider's next claims (`receivable`). The subsidy goes back on the voucher
+    (`voucher`: a living person not at fault, voucher still open) or to the budget."""
+
+    __tablename__ = "recovery"
+    id: uuid.UUID = _uuid_pk()
+    redemption_id: uuid.UUID = Field(
+        sa_column=Column(
+            UUID(as_uuid=True),
+            ForeignKey("redemption.id", name="recovery_redemption_id_fkey"),
+            nullable=False,
+            unique=True,
+        )
+    )
+    alert_id: uuid.UUID | None = Field(
+        default=None,
+        sa_column=Column(
+            UUID(as_uuid=True), ForeignKey("alert.id", name="recovery_alert_id_fkey"), index=True
+        ),
+    )
+    provider_id: str = Field(sa_column=Column(Text, nullable=False, index=True))
+    beneficiary_id: uuid.UUID = Field(sa_column=Column(UUID(as_uuid=True), nullable=False))
+    voucher_id: uuid.UUID = Field(sa_column=Column(UUID(as_uuid=True), nullable=False))
+    subsidy_fen: int = Field(sa_column=Column(BigInteger, nullable=False))
+    mode: str = Field(sa_column=Column(String(20), nullable=False))
+    destination: str = Field(sa_column=Column(String(20), nullable=False))
+    at_fault: bool = Field(sa_column=Column(sa_Boolean(), nullable=False))
+    reason: str = Field(sa_column=Column(Text, nullable=False))
+    started_by: str = Field(sa_column=Column(Text, nullable=False))
+    event_id: uuid.UUID = Field(sa_column=Column(UUID(as_uuid=True), nullable=False, unique=True))
+    created_at: datetime = _now()
+
+    __table_args__ = (
+        CheckConstraint("subsidy_fen > 0", name="subsidy_positive"),
+        CheckConstraint("mode IN ('payable', 'receivable')", name="mode"),
+        CheckConstraint("destination IN ('voucher', 'budget')", name="destination"),
+    )
+
+
 # Tables whose rows are never updated or deleted: the service's role gets SELECT and INSERT only.
 APPEND_ONLY_TABLES: list[str] = [
     "program_version",
@@ -979,4 +1142,7 @@ APPEND_ONLY_TABLES: list[str] = [
     "redemption_item",
     "beneficiary_status_change",
     "redemption_history",
+    "anomaly_rule_version",
+    "alert_evidence",
+    "recovery",
 ]

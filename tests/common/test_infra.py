@@ -89,7 +89,7 @@ def _exec_starts() -> list[tuple[str, list[str]]]:
 
 def test_every_unit_runs_a_yiyang_command_with_arguments_it_accepts():
     starts = _exec_starts()
-    assert {argv[0] for _, argv in starts} == {"serve", "relay", "migrate"}
+    assert {argv[0] for _, argv in starts} == {"serve", "relay", "detect", "migrate"}
     served = set()
     for _unit, argv in starts:
         if argv[0] not in MODULE_COMMANDS:

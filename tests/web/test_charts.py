@@ -43,3 +43,21 @@ def test_day_summary_leaves_voided_out():
         "copay_fen": 500,
         "voided": 1,
     }
+
+
+def test_places_plot_draws_points_to_scale_with_distances():
+    import re
+
+    from web.charts import places_plot
+
+    svg, pairs = places_plot(
+        "消费地点",
+        [("甲", 22.817, 108.366), ("乙", 22.817, 108.700), ("甲", 22.817, 108.366)],
+    )
+    # The same place twice is one point; one pair, its straight-line distance written on it.
+    assert svg.count("<circle") == 2 and len(pairs) == 1
+    assert 33.0 < pairs[0][2] < 35.0
+    assert re.search(r'class="distance">3[34]\.\d 公里<', svg)
+    for x, y in re.findall(r'<circle cx="([0-9.]+)" cy="([0-9.]+)"', svg):
+        assert 0 <= float(x) <= 340 and 0 <= float(y) <= 300
+    assert 'role="img"' in svg and "<title>消费地点</title>" in svg

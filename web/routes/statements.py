@@ -17,7 +17,14 @@ from services.common import export
 from services.common.auth import Role
 from web.charts import bar_chart
 from web.clients import ApiError
-from web.deps import PageForbidden, StateDep, WebState, ledger_client, require_role
+from web.deps import (
+    PageForbidden,
+    StateDep,
+    WebState,
+    ledger_client,
+    require_role,
+    voucher_client,
+)
 from web.render import page
 from web.routes.payments import provider_names
 from web.routes.provider import this_month
@@ -40,6 +47,7 @@ STATEMENT_ITEMS = (
     ("copay_refunded", "本期退还家属自付款"),
     ("payments", "本期已付款"),
     ("copay_paid", "其中：自付部分已付"),
+    ("recoveries", "本期追回违规补贴"),
     ("other", "其他调整"),
     ("closing", "期末应付"),
     ("copay_closing", "其中：自付部分待付"),
@@ -126,6 +134,7 @@ async def _statement_page(
         )
     st, error, status = await _statement(web, session, provider_id, period)
     name = (await provider_names(web, session, {provider_id})).get(provider_id, provider_id)
+    recoveries = await _recoveries(web, session, provider_id) if st else []
     return page(
         request,
         "provider_statement.html",
@@ -140,7 +149,22 @@ async def _statement_page(
         items=STATEMENT_ITEMS,
         parts=STATEMENT_PARTS,
         chart=statement_chart(st) if st else "",
+        recoveries=recoveries,
     )
+
+
+async def _recoveries(web: WebState, session: Session, provider_id: str) -> list[dict[str, Any]]:
+    """The provider's recoveries (wrongly paid subsidies taken back), for its admin and
+    auditors; finance reads the amounts in the statement only."""
+    if session.role not in (Role.provider_admin.value, Role.auditor.value):
+        return []
+    client = voucher_client(web, session)
+    try:
+        return await client.recoveries(provider_id)
+    except ApiError:
+        return []  # the statement itself still shows the period's total
+    finally:
+        await client.aclose()
 
 
 async def _statement_file(

@@ -40,6 +40,7 @@ from services.ledger.schemas import (
     EventRefused,
     EventResult,
     RedemptionCreated,
+    RedemptionRecovered,
     RedemptionVoided,
     VoucherExpired,
 )
@@ -166,7 +167,7 @@ async def _apply(
             continue
         for key, delta in deltas.items():
             balances[key] += delta
-        if original is not None:
+        if original is not None and plan.reverses_entry_id is not None:
             original.already_reversed = True
         accepted.append(plan)
         accepted_ids.add(plan.id)
@@ -220,7 +221,8 @@ class _EventKeys(TypedDict):
 def _plan_event(
     ev: EventIn, created_by: str, known: dict[str, EntryPlan]
 ) -> tuple[EntryPlan, EntryPlan | None]:
-    """The entry an event posts (and, for a void, the redemption entry it reverses)."""
+    """The entry an event posts (and, for a void or a recovery, the redemption entry it
+    reverses or takes back: refused when that was voided, or never applied)."""
     model = EVENT_PAYLOADS.get(ev.type)
     if model is None:
         raise UnknownEventType(f"Unknown event type {ev.type!r}.")
@@ -277,6 +279,32 @@ def _plan_event(
             memo=p.reason,
             event_id=ev.event_id,
             details=None if p.voided_by is None else {"voided_by": p.voided_by},
+        )
+        return plan, original
+    if isinstance(p, RedemptionRecovered):
+        original = known.get(p.redemption_id)
+        if original is None:
+            raise UnknownRedemption("The redemption to recover was not applied.")
+        if original.provider_id != p.provider_id:
+            raise AmountMismatch("provider_id differs from the posted redemption.")
+        posted = sum(
+            x.amount_fen for x in original.postings if x.account.code == chart.VOUCHERS_OUTSTANDING
+        )
+        if posted != p.subsidy_fen:
+            raise AmountMismatch("subsidy_fen differs from the posted redemption.")
+        memo = f"recovery:{p.recovery_id}"
+        if p.alert_id:
+            memo += f" alert:{p.alert_id}"
+        if p.reason:
+            memo += f" {p.reason}"
+        plan = plans.recovery(
+            original,
+            mode=p.mode,
+            destination=p.destination,
+            created_by=created_by,
+            idempotency_key=f"event:{ev.event_id}",
+            event_id=ev.event_id,
+            memo=memo[:500],
         )
         return plan, original
     if isinstance(p, VoucherExpired):

@@ -386,6 +386,62 @@ def reversal(
     )
 
 
+RECOVERY_KINDS = {"payable": "redemption_recovery", "receivable": "recovery_receivable"}
+
+
+def recovery(
+    original: EntryPlan,
+    *,
+    mode: str,
+    destination: str,
+    created_by: str,
+    idempotency_key: str,
+    event_id: uuid.UUID,
+    memo: str | None,
+) -> EntryPlan:
+    """A wrongly paid redemption taken back (docs/ledger.md, "Recoveries").
+
+    Provider payable Dr for exactly what the redemption credited it (per funding source) and
+    the expense recognition reversed (5001 Cr / 3002 Dr per source); the subsidy goes back
+    to vouchers outstanding (2101 Cr, destination `voucher`: the person's balance was
+    restored) or to the budget (3001 Cr per source, destination `budget`). Mode `payable`
+    (kind `redemption_recovery`): the redemption was not claimed and never will be, so the
+    debit cancels its payable. Mode `receivable` (kind `recovery_receivable`): it was claimed,
+    perhaps paid; the debit is owed back by the provider and is netted from its next claims.
+    Not a reversal: the redemption stays posted (the voucher service keeps it live)."""
+    take: list[PostingPlan] = []
+    for p in original.postings:
+        code = p.account.code
+        if code in (chart.PROVIDER_PAYABLE, chart.SUBSIDY_EXPENSE, chart.BUDGET_EXPENDED) or (
+            code == chart.VOUCHERS_OUTSTANDING and destination == "voucher"
+        ):
+            take.append(PostingPlan(p.account, -p.amount_fen))
+    if destination != "voucher":
+        for p in original.postings:
+            if p.account.code == chart.PROVIDER_PAYABLE:
+                budget = AccountKey(
+                    chart.BUDGET_AVAILABLE,
+                    p.account.program_code,
+                    p.account.region_code,
+                    p.account.funding_source,
+                )
+                take.append(PostingPlan(budget, p.amount_fen))
+    return EntryPlan(
+        RECOVERY_KINDS[mode],
+        take,
+        created_by,
+        program_code=original.program_code,
+        region_code=original.region_code,
+        provider_id=original.provider_id,
+        beneficiary_id=original.beneficiary_id,
+        voucher_id=original.voucher_id,
+        ref=original.ref,
+        idempotency_key=idempotency_key,
+        memo=memo,
+        event_id=event_id,
+    )
+
+
 def overdraws(balance_fen: int, delta_fen: int, key: AccountKey) -> bool:
     """Would this move take a no-overdraft account to its abnormal side?"""
     spec = key.spec

@@ -105,7 +105,13 @@ class VoucherClient(LedgerServiceClient):
         with contextlib.suppress(ValueError):
             error = resp.json().get("error") or {}
         details = error.get("details") or {}
-        refused = details.get("voided") or details.get("claimed") or details.get("missing") or []
+        refused = (
+            details.get("voided")
+            or details.get("recovered")
+            or details.get("claimed")
+            or details.get("missing")
+            or []
+        )
         return ClaimAnswer(
             False, error.get("code") or f"HTTP_{resp.status_code}", tuple(str(x) for x in refused)
         )

@@ -68,7 +68,11 @@ class Claim(LedgerTable, table=True):
             "(status IN ('approved', 'batched', 'paid')) = (approved_by IS NOT NULL)",
             name="approved",
         ),
-        CheckConstraint("total_fen = subsidy_fen + copay_fen AND subsidy_fen >= 0", name="parts"),
+        CheckConstraint(
+            "total_fen = subsidy_fen + copay_fen - recovered_fen AND subsidy_fen >= 0 "
+            "AND recovered_fen >= 0",
+            name="parts",
+        ),
         Index("ix_claim_provider_period", "provider_id", "period"),
         Index("ix_claim_status", "status"),
     )
@@ -97,6 +101,10 @@ class Claim(LedgerTable, table=True):
         default=0, sa_column=Column(BigInteger, nullable=False, server_default=text("0"))
     )
     copay_fen: int = Field(
+        default=0, sa_column=Column(BigInteger, nullable=False, server_default=text("0"))
+    )
+    # Recoveries netted from this claim (its `claim_recovery_line`s, as a positive amount).
+    recovered_fen: int = Field(
         default=0, sa_column=Column(BigInteger, nullable=False, server_default=text("0"))
     )
 
@@ -150,6 +158,34 @@ class ClaimCopayLine(LedgerTable, table=True):
         sa_column=Column(Uuid, _fk("claim_copay_line_entry_id", "entry.id"), primary_key=True)
     )
     copayment_id: str = Field(sa_type=Text)
+    amount_fen: int = Field(sa_column=Column(BigInteger, nullable=False))
+    active: bool = Field(
+        default=True, sa_column=Column(Boolean, nullable=False, server_default=text("true"))
+    )
+
+
+class ClaimRecoveryLine(LedgerTable, table=True):
+    """A recovery owed back by the provider (a `recovery_receivable` entry) netted from a
+    claim, for exactly what it debited to provider payable (ledger_0401)."""
+
+    __tablename__ = "claim_recovery_line"
+    __table_args__ = (
+        CheckConstraint("amount_fen > 0", name="amount"),
+        Index(
+            "uq_claim_recovery_line_active_entry",
+            "entry_id",
+            unique=True,
+            postgresql_where=text("active"),
+        ),
+    )
+
+    claim_id: uuid.UUID = Field(
+        sa_column=Column(Uuid, _fk("claim_recovery_line_claim_id", "claim.id"), primary_key=True)
+    )
+    entry_id: uuid.UUID = Field(
+        sa_column=Column(Uuid, _fk("claim_recovery_line_entry_id", "entry.id"), primary_key=True)
+    )
+    redemption_id: str = Field(sa_type=Text)
     amount_fen: int = Field(sa_column=Column(BigInteger, nullable=False))
     active: bool = Field(
         default=True, sa_column=Column(Boolean, nullable=False, server_default=text("true"))

@@ -93,6 +93,18 @@ class ClaimCopaymentRead(BaseModel):
     posted_at: str
 
 
+class ClaimRecoveryRead(BaseModel):
+    """A recovery the provider owed back, netted from the claim (docs/ledger.md,
+    "Recoveries"): the redemption taken back, its `recovery_receivable` entry (whose memo
+    names the recovery and the alert), the amount netted."""
+
+    redemption_id: str
+    entry_id: str
+    amount_fen: int
+    posted_at: str
+    memo: str | None
+
+
 class ClaimableRead(BaseModel):
     provider_id: str
     period: str
@@ -123,6 +135,7 @@ class ClaimSummary(BaseModel):
     total_fen: int
     subsidy_fen: int
     copay_fen: int
+    recovered_fen: int = 0
     count: int
     region_codes: list[str]
     submitted_by: str
@@ -144,6 +157,7 @@ class ClaimRead(BaseModel):
     total_fen: int
     subsidy_fen: int
     copay_fen: int
+    recovered_fen: int = 0
     count: int
     submitted_by: str
     submitted_at: str | None
@@ -151,6 +165,7 @@ class ClaimRead(BaseModel):
     approved_at: str | None
     redemptions: list[ClaimRedemptionRead]
     copayments: list[ClaimCopaymentRead]
+    recoveries: list[ClaimRecoveryRead] = []
     history: list[ClaimActionRead]
 
 
@@ -260,7 +275,8 @@ class ConfirmationRead(BaseModel):
 
 class StatementRead(BaseModel):
     """closing = opening + redemptions - voids + copay_received - copay_refunded - payments
-    + other."""
+    - recoveries + other. `recoveries_fen`: wrongly paid redemptions taken back in the period
+    (docs/ledger.md, "Recoveries"), before a claim or as an amount owed back."""
 
     provider_id: str
     period: str
@@ -271,6 +287,7 @@ class StatementRead(BaseModel):
     copay_refunded_fen: int
     payments_fen: int
     copay_paid_fen: int
+    recoveries_fen: int = 0
     other_fen: int
     closing_fen: int
     copay_closing_fen: int
@@ -323,6 +340,27 @@ class CopaySettlement(TypedDict):
     refunds_to_recover_fen: int
 
 
+class RecoveryOutstanding(TypedDict):
+    """A recovery owed back by a provider not yet recovered (no paid claim nets it)."""
+
+    redemption_id: str
+    entry_id: str
+    provider_id: str | None
+    amount_fen: int
+    claim_id: str | None  # the live claim netting it, if any (not paid yet)
+    memo: str | None  # names the recovery and the alert
+
+
+class RecoverySettlement(TypedDict):
+    """Recoveries owed back by providers in the region (every period so far): recovered
+    (netted by a paid claim) + outstanding (waiting for a claim, or in one not yet paid)."""
+
+    owed_fen: int
+    recovered_fen: int
+    outstanding_fen: int
+    outstanding: list[RecoveryOutstanding]
+
+
 class ReconciliationRead(BaseModel):
     ok: bool
     period: str
@@ -330,4 +368,5 @@ class ReconciliationRead(BaseModel):
     redemptions_checked: int
     stripe_checked: bool
     copay_settlement: CopaySettlement
+    recoveries: RecoverySettlement | None = None
     discrepancies: list[Discrepancy]

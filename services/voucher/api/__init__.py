@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from services.voucher.api import (
+    alerts,
     beneficiaries,
     codes,
     copay,
@@ -31,5 +32,6 @@ for module in (
     copay,
     reviews,
     visits,
+    alerts,
 ):
     router.include_router(module.router)

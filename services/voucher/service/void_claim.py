@@ -16,8 +16,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.db import Database
 from services.common.errors import NotFound
-from services.voucher.errors import RedemptionAlreadyClaimed, RedemptionVoided
+from services.voucher.errors import (
+    RedemptionAlreadyClaimed,
+    RedemptionRecovered,
+    RedemptionVoided,
+)
 from services.voucher.repository import outbox as outbox_repo
+from services.voucher.repository import recovery as recovery_repo
 from services.voucher.repository import void_claim as repo
 from services.voucher.schemas.redemptions import ClaimRead, VoidRead
 from services.voucher.service import copay_refund
@@ -104,8 +109,8 @@ async def void(
 async def claim(
     session: AsyncSession, ids: list[uuid.UUID], claim_id: str, now: datetime | None = None
 ) -> ClaimRead:
-    """Mark redemptions as claimed for settlement (all or nothing). Refuses voided ones and
-    ones claimed by another claim; claiming again under the same claim id changes nothing."""
+    """Mark redemptions as claimed for settlement (all or nothing). Refuses voided ones, ones
+    claimed by another claim and ones recovered before any claim (REDEMPTION_RECOVERED); claiming again under the same claim id changes nothing."""
     now = now or datetime.now(UTC)
     unique = sorted(set(ids))
     rows = await repo.lock_many(session, unique)
@@ -121,5 +126,13 @@ async def claim(
     other = [str(r.id) for r in rows if r.claimed_at is not None and r.claim_id != claim_id]
     if other:
         raise RedemptionAlreadyClaimed(field="redemption_ids", details={"claimed": other})
+    unclaimed = [r.id for r in rows if r.claimed_at is None]
+    recovered = [
+        str(x.redemption_id)
+        for x in await recovery_repo.of_redemptions(session, unclaimed)
+        if x.mode == "payable"
+    ]
+    if recovered:  # taken back before any claim (service/recovery.py): never payable again
+        raise RedemptionRecovered(field="redemption_ids", details={"recovered": recovered})
     await repo.mark_claimed(session, unique, claim_id, now)
     return ClaimRead(claim_id=claim_id, claimed=[str(i) for i in unique])

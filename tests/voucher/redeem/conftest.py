@@ -40,6 +40,7 @@ def settings_for(db_url: str, **overrides: Any) -> VoucherSettings:
         "nonce_purge_interval_s": 0,
         "raw_pool_size": 20,
         "expiry_interval_s": 0,
+        "anomaly_interval_s": 0,
     }
     values.update(overrides)
     return VoucherSettings(**values)

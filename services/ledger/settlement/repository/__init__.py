@@ -35,6 +35,18 @@ def is_reversed() -> Any:
     return exists().where(col(reversal.reverses_entry_id) == col(Entry.id))
 
 
+RECOVERY_KINDS = ("redemption_recovery", "recovery_receivable")
+
+
+def is_recovered_unclaimed() -> Any:
+    """The redemption entry (`Entry`) was taken back before any claim (a
+    `redemption_recovery` entry of the same redemption): never claimable again."""
+    recovery = aliased(Entry)
+    return exists().where(
+        col(recovery.kind) == "redemption_recovery", col(recovery.ref) == col(Entry.ref)
+    )
+
+
 def region_within(column: Any, prefix: str) -> Any:
     """A region code column within the region of `prefix` (its significant digits)."""
     return col(column).startswith(prefix)

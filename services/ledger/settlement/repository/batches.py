@@ -22,6 +22,7 @@ from services.ledger.settlement.models import (
     Claim,
     ClaimCopayLine,
     ClaimLine,
+    ClaimRecoveryLine,
     PaymentBatch,
     PaymentLine,
 )
@@ -221,13 +222,17 @@ async def payable_of_claim(
     session: AsyncSession, claim_id: uuid.UUID
 ) -> list[tuple[AccountKey, int]]:
     """The provider-payable accounts (2201) a claim's live lines — redemptions and online
-    co-payments — credited, net, and how much each (zero nets are left out)."""
+    co-payments, less the recoveries it nets — credited, net, and how much each (zero nets
+    are left out)."""
     entries = union_all(
         select(col(ClaimLine.entry_id)).where(
             col(ClaimLine.claim_id) == claim_id, col(ClaimLine.active)
         ),
         select(col(ClaimCopayLine.entry_id)).where(
             col(ClaimCopayLine.claim_id) == claim_id, col(ClaimCopayLine.active)
+        ),
+        select(col(ClaimRecoveryLine.entry_id)).where(
+            col(ClaimRecoveryLine.claim_id) == claim_id, col(ClaimRecoveryLine.active)
         ),
     )
     stmt = _owed_by_account(entries, chart.PROVIDER_PAYABLE).having(

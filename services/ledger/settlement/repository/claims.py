@@ -18,8 +18,14 @@ from sqlmodel import col
 from services.ledger.models import Account, Entry, Posting
 from services.ledger.service import chart
 from services.ledger.settlement.models import Claim, ClaimAction, ClaimLine
-from services.ledger.settlement.repository import any_of, is_reversed, on_account
+from services.ledger.settlement.repository import (
+    any_of,
+    is_recovered_unclaimed,
+    is_reversed,
+    on_account,
+)
 from services.ledger.settlement.repository import copay as copay_repo
+from services.ledger.settlement.repository import recoveries as recoveries_repo
 
 LIVE_STATUSES_HIDDEN = ("pending", "abandoned")  # never listed: not (or no longer) a claim
 
@@ -79,7 +85,8 @@ async def lock_provider(session: AsyncSession, provider_id: str) -> None:
 async def claimable(
     session: AsyncSession, provider_id: str, period: str
 ) -> list[ClaimableRedemption]:
-    """Posted redemptions of the provider in the period, not reversed, in no live claim."""
+    """Posted redemptions of the provider in the period, not reversed, not recovered before
+    a claim, in no live claim."""
     stmt = (
         select(
             col(Entry.ref),
@@ -97,6 +104,7 @@ async def claimable(
             col(Entry.provider_id) == provider_id,
             col(Entry.period) == period,
             ~is_reversed(),
+            ~is_recovered_unclaimed(),
             ~exists().where(_live_claim_line(col(Entry.ref))),
         )
         .group_by(col(Entry.id))
@@ -177,9 +185,10 @@ async def insert_claim(
     submitted_by: str,
     lines: Sequence[ClaimableRedemption | RedemptionFact],
     copay_fen: int = 0,
+    recovered_fen: int = 0,
 ) -> None:
     """The claim (status pending) and its redemption lines (its co-payment lines:
-    repository/copay.py)."""
+    repository/copay.py; its recovery lines: repository/recoveries.py)."""
     subsidy = sum(r.amount_fen for r in lines)
     await session.execute(
         insert(Claim).values(
@@ -188,9 +197,10 @@ async def insert_claim(
             period=period,
             region_codes=region_codes,
             status="pending",
-            total_fen=subsidy + copay_fen,
+            total_fen=subsidy + copay_fen - recovered_fen,
             subsidy_fen=subsidy,
             copay_fen=copay_fen,
+            recovered_fen=recovered_fen,
             line_count=len(lines),
             idempotency_key=idempotency_key,
             request_hash=request_hash,
@@ -214,7 +224,8 @@ async def insert_claim(
 
 async def drop_lines(session: AsyncSession, claim_id: uuid.UUID, ids: list[str]) -> None:
     """Take lines out of a pending claim (the voucher service refused them); when what is left
-    cannot carry the claim's net co-payment refunds, its co-payment lines go too."""
+    cannot carry the claim's net co-payment refunds, its co-payment lines go too, and when it
+    cannot carry its recoveries, they go as well (both wait for a later claim)."""
     await session.execute(
         update(ClaimLine)
         .where(col(ClaimLine.claim_id) == claim_id, col(ClaimLine.redemption_id) == any_of(ids))
@@ -226,13 +237,19 @@ async def drop_lines(session: AsyncSession, claim_id: uuid.UUID, ids: list[str])
     copay = await session.scalar(select(col(Claim.copay_fen)).where(col(Claim.id) == claim_id))
     if copay and int(left or 0) + copay <= 0:  # net refunds cannot ride on what is left
         await copay_repo.release_lines(session, claim_id)
+        copay = 0
+    recovered = await session.scalar(
+        select(col(Claim.recovered_fen)).where(col(Claim.id) == claim_id)
+    )
+    if recovered and int(left or 0) + int(copay or 0) - recovered <= 0:
+        await recoveries_repo.release_lines(session, claim_id)
     await session.execute(
         update(Claim)
         .where(col(Claim.id) == claim_id)
         .values(
             subsidy_fen=subsidy.scalar_subquery(),
             line_count=select(func.count()).where(*live).scalar_subquery(),
-            total_fen=subsidy.scalar_subquery() + col(Claim.copay_fen),
+            total_fen=subsidy.scalar_subquery() + col(Claim.copay_fen) - col(Claim.recovered_fen),
         )
     )
 

@@ -213,7 +213,7 @@ async def release_lines(session: AsyncSession, claim_id: uuid.UUID) -> None:
     await session.execute(
         update(Claim)
         .where(col(Claim.id) == claim_id)
-        .values(copay_fen=0, total_fen=col(Claim.subsidy_fen))
+        .values(copay_fen=0, total_fen=col(Claim.subsidy_fen) - col(Claim.recovered_fen))
     )
 
 

@@ -14,6 +14,7 @@ from services.ledger.models import Account, Entry, Posting
 from services.ledger.service import chart
 from services.ledger.settlement.models import Claim, ClaimLine, PaymentLine
 from services.ledger.settlement.repository import (
+    RECOVERY_KINDS,
     any_of,
     claim_regions_within,
     is_reversed,
@@ -23,7 +24,13 @@ from services.ledger.settlement.repository import (
 from services.ledger.settlement.repository.copay import COPAY_KINDS
 
 # Entry kinds that explain a movement of provider payable; any other is UNEXPLAINED_PAYABLE.
-EXPLAINED_KINDS = ("redemption", "redemption_void", "settlement_payment", *COPAY_KINDS)
+EXPLAINED_KINDS = (
+    "redemption",
+    "redemption_void",
+    "settlement_payment",
+    *COPAY_KINDS,
+    *RECOVERY_KINDS,
+)
 
 
 @dataclass(frozen=True, slots=True)

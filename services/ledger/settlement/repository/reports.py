@@ -12,7 +12,7 @@ from sqlmodel import col
 from services.ledger.models import Account, Entry, Posting
 from services.ledger.service import chart
 from services.ledger.settlement.models import Claim
-from services.ledger.settlement.repository import on_account
+from services.ledger.settlement.repository import RECOVERY_KINDS, on_account
 from services.ledger.settlement.repository.reconciliation import EXPLAINED_KINDS
 
 COPAY_SOURCE = "copay"  # the funding source of online co-payments on provider payable
@@ -30,6 +30,7 @@ class PayableMovements:
     copay_received: int
     copay_refunded: int
     copay_paid: int
+    recoveries: int
     other: int
     copay_closing: int
     closing: int
@@ -73,6 +74,7 @@ async def payable_movements(
                 kind == "settlement_payment",
                 col(Account.funding_source) == COPAY_SOURCE,
             ),
+            settled(in_period, kind.in_(RECOVERY_KINDS)),
             owed(in_period, kind.not_in(EXPLAINED_KINDS)),
             owed(col(Posting.period) <= period, col(Account.funding_source) == COPAY_SOURCE),
             owed(col(Posting.period) <= period),
@@ -93,9 +95,10 @@ async def payable_movements(
         copay_received=amounts[4],
         copay_refunded=amounts[5],
         copay_paid=amounts[6],
-        other=amounts[7],
-        copay_closing=amounts[8],
-        closing=amounts[9],
+        recoveries=amounts[7],
+        other=amounts[8],
+        copay_closing=amounts[9],
+        closing=amounts[10],
         regions=[r for r in row[-1] or [] if r],
     )
 

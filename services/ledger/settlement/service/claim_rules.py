@@ -5,6 +5,9 @@
 - The claim also carries the provider's online co-payment entries (net of refunds) as long
   as its total stays above zero; otherwise none, and net refunds wait for a claim with
   enough to set them against (`copays_to_take`).
+- And the recoveries the provider owes back (wrongly paid redemptions taken back after
+  they were claimed), oldest first, whole, while its total stays above zero
+  (`recoveries_to_take`).
 - Maker-checker: whoever prepared, submitted, resubmitted or edited a claim does not
   approve or reject it (`preparers`).
 """
@@ -18,6 +21,7 @@ from services.ledger.settlement.errors import ClaimNotFound
 from services.ledger.settlement.models import Claim, ClaimAction
 from services.ledger.settlement.repository.claims import ClaimableRedemption, RedemptionFact
 from services.ledger.settlement.repository.copay import CopayEntry
+from services.ledger.settlement.repository.recoveries import RecoveryEntry
 
 PREPARING_ACTIONS = ("prepare", "submit", "resubmit", "edit")
 PROVIDER_ROLES = ("provider_admin", "provider_staff")
@@ -43,6 +47,17 @@ def copays_to_take(
     with them; otherwise none (net refunds wait for a later claim)."""
     total = sum(r.amount_fen for r in lines) + sum(c.amount_fen for c in copays)
     return list(copays) if copays and total > 0 else []
+
+
+def recoveries_to_take(total_fen: int, owed: Sequence[RecoveryEntry]) -> list[RecoveryEntry]:
+    """Recoveries the provider owes back, oldest first, each whole, while the claim's total
+    stays above zero after it (a larger one waits for a larger claim)."""
+    taken: list[RecoveryEntry] = []
+    for r in owed:
+        if total_fen - r.amount_fen > 0:
+            taken.append(r)
+            total_fen -= r.amount_fen
+    return taken
 
 
 def preparers(claim: Claim, history: Sequence[ClaimAction]) -> set[str]:

@@ -48,18 +48,21 @@ from services.ledger.settlement.errors import (
 from services.ledger.settlement.models import Claim, ClaimAction
 from services.ledger.settlement.repository import claims as repo
 from services.ledger.settlement.repository import copay as copay_repo
+from services.ledger.settlement.repository import recoveries as recoveries_repo
 from services.ledger.settlement.repository.claims import (
     ClaimableRedemption,
     ClaimedRedemption,
     RedemptionFact,
 )
 from services.ledger.settlement.repository.copay import CopayEntry
+from services.ledger.settlement.repository.recoveries import RecoveryEntry
 from services.ledger.settlement.schemas import (
     ClaimableRead,
     ClaimActionRead,
     ClaimCopaymentRead,
     ClaimCreate,
     ClaimRead,
+    ClaimRecoveryRead,
     ClaimRedemptionRead,
     ClaimSummary,
 )
@@ -68,10 +71,15 @@ from services.ledger.settlement.service.claim_rules import (
     line_problem,
     may_list,
     preparers,
+    recoveries_to_take,
 )
 
 # What the voucher service's refusal of a whole claim means for its lines.
-VOUCHER_PROBLEMS = {"REDEMPTION_VOIDED": "VOIDED", "REDEMPTION_ALREADY_CLAIMED": "ALREADY_CLAIMED"}
+VOUCHER_PROBLEMS = {
+    "REDEMPTION_VOIDED": "VOIDED",
+    "REDEMPTION_RECOVERED": "RECOVERED",
+    "REDEMPTION_ALREADY_CLAIMED": "ALREADY_CLAIMED",
+}
 MARK_ATTEMPTS = 5
 
 
@@ -95,6 +103,16 @@ async def claimable(session: AsyncSession, provider_id: str, period: str) -> Cla
 
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
+
+
+def recovery_line(r: RecoveryEntry) -> ClaimRecoveryRead:
+    return ClaimRecoveryRead(
+        redemption_id=r.redemption_id,
+        entry_id=str(r.entry_id),
+        amount_fen=r.amount_fen,
+        posted_at=r.posted_at.isoformat(),
+        memo=r.memo,
+    )
 
 
 def _copay_line(c: CopayEntry) -> ClaimCopaymentRead:
@@ -168,6 +186,10 @@ async def _prepare(
             raise ClaimLinesRefused(field="redemption_ids", details={"lines": refused})
         lines = facts
     copays = copays_to_take(lines, unclaimed)
+    owed_back = recoveries_to_take(
+        sum(r.amount_fen for r in lines) + sum(c.amount_fen for c in copays),
+        await recoveries_repo.claimable(session, req.provider_id),
+    )
     claim_id = new_uuid()
     await repo.insert_claim(
         session,
@@ -180,8 +202,10 @@ async def _prepare(
         submitted_by=who.sub,
         lines=lines,
         copay_fen=sum(c.amount_fen for c in copays),
+        recovered_fen=sum(r.amount_fen for r in owed_back),
     )
     await copay_repo.insert_lines(session, claim_id, copays)
+    await recoveries_repo.insert_lines(session, claim_id, owed_back)
     await repo.add_action(session, claim_id, "prepare", who.sub, who.role.value, req.comment)
     return claim_id, False
 
@@ -244,6 +268,7 @@ async def _settle_answer(
         # Abandoned: every line it held is let go, so those redemptions and co-payments can
         # be claimed again (the lines stay, inactive, as a record).
         await copay_repo.release_lines(session, claim_id)
+        await recoveries_repo.release_lines(session, claim_id)
         await repo.drop_lines(session, claim_id, ids)
         await repo.set_status(session, claim_id, "abandoned")
         await repo.add_action(
@@ -265,12 +290,14 @@ async def read_claim(session: AsyncSession, claim_id: uuid.UUID) -> ClaimRead:
         raise ClaimNotFound(field="claim_id")
     lines = await repo.lines(session, claim_id)
     copays = await copay_repo.lines(session, claim_id)
+    owed_back = await recoveries_repo.lines(session, claim_id)
     history = await repo.actions(session, claim_id)
     return ClaimRead(
         **_summary(claim).model_dump(exclude={"region_codes"}),
         region_codes=list(claim.region_codes),
         redemptions=[_line(r) for r in lines],
         copayments=[_copay_line(c) for c in copays],
+        recoveries=[recovery_line(r) for r in owed_back],
         history=[_action(h) for h in history],
     )
 
@@ -295,6 +322,7 @@ def _summary(c: Claim) -> ClaimSummary:
         total_fen=c.total_fen,
         subsidy_fen=c.subsidy_fen,
         copay_fen=c.copay_fen,
+        recovered_fen=c.recovered_fen,
         count=c.line_count,
         region_codes=list(c.region_codes),
         submitted_by=c.submitted_by,

@@ -15,7 +15,14 @@ from services.common.regions import significant_prefix
 from services.ledger.settlement.clients import StripeReader, VoucherClient
 from services.ledger.settlement.repository import copay as copay_repo
 from services.ledger.settlement.repository import reconciliation as repo
-from services.ledger.settlement.schemas import Discrepancy, ReconciliationRead
+from services.ledger.settlement.repository import recoveries as recoveries_repo
+from services.ledger.settlement.repository.recoveries import RecoveryEntry
+from services.ledger.settlement.schemas import (
+    Discrepancy,
+    ReconciliationRead,
+    RecoveryOutstanding,
+    RecoverySettlement,
+)
 from services.ledger.settlement.service.discrepancies import (
     compare,
     compare_copay_claims,
@@ -41,6 +48,7 @@ async def reconcile(
         ledger_side = await repo.ledger_side(session, period, prefix, redemption_ids, copay_ids)
         split = await repo.copay_split(session, copay_ids) if stripe_side is not None else []
         copay_side = await copay_repo.reconciliation(session, period, prefix)
+        owed_back = await recoveries_repo.in_region(session, prefix)
     found = compare(voucher_side, ledger_side)
     copay_found, copay_totals = compare_copay_claims(copay_side)
     found += copay_found
@@ -53,7 +61,29 @@ async def reconcile(
         redemptions_checked=len(voucher_side["redemptions"]),
         stripe_checked=stripe_side is not None,
         copay_settlement=copay_totals,
+        recoveries=recovery_settlement(owed_back),
         discrepancies=found,
+    )
+
+
+def recovery_settlement(owed: list[RecoveryEntry]) -> RecoverySettlement:
+    """What providers owe back: recovered once a paid claim netted it, else outstanding."""
+    outstanding = [r for r in owed if r.claim_status != "paid"]
+    return RecoverySettlement(
+        owed_fen=sum(r.amount_fen for r in owed),
+        recovered_fen=sum(r.amount_fen for r in owed if r.claim_status == "paid"),
+        outstanding_fen=sum(r.amount_fen for r in outstanding),
+        outstanding=[
+            RecoveryOutstanding(
+                redemption_id=r.redemption_id,
+                entry_id=str(r.entry_id),
+                provider_id=r.provider_id,
+                amount_fen=r.amount_fen,
+                claim_id=str(r.claim_id) if r.claim_id else None,
+                memo=r.memo,
+            )
+            for r in outstanding
+        ],
     )
 
 

@@ -40,6 +40,7 @@ async def statement(
         + m.copay_received
         - m.copay_refunded
         - m.payments
+        - m.recoveries
         + m.other
     )
     return StatementRead(
@@ -52,6 +53,7 @@ async def statement(
         copay_refunded_fen=m.copay_refunded,
         payments_fen=m.payments,
         copay_paid_fen=m.copay_paid,
+        recoveries_fen=m.recoveries,
         other_fen=m.other,
         closing_fen=m.closing,
         copay_closing_fen=m.copay_closing,
