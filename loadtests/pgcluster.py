@@ -337,6 +337,11 @@ class Cluster:
 
     def stop(self) -> None:
         for node in self.nodes:
+            # SIGTERM: Patroni's own way to stop (it stops PostgreSQL, then itself).
+            if node.process is not None and node.process.alive():
+                with contextlib.suppress(ProcessLookupError):
+                    node.process.popen.terminate()  # type: ignore[union-attr]
+        for node in self.nodes:
             if node.process is not None:
                 node.process.stop(timeout_s=20)
         for node in self.nodes:
@@ -346,6 +351,8 @@ class Cluster:
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.kill(pid, signal.SIGQUIT)
         if self.etcd is not None:
+            if self.etcd.alive():
+                self.etcd.popen.terminate()  # type: ignore[union-attr]
             self.etcd.stop()
         if not self.keep:
             shutil.rmtree(self.base, ignore_errors=True)
