@@ -107,6 +107,7 @@ class Load:
 
     started: float = field(default_factory=time.monotonic)
     acks: list[float] = field(default_factory=list)  # when each acknowledgement arrived
+    sent: list[float] = field(default_factory=list)  # when its request was first sent
     outcomes: list[dict[str, Any]] = field(default_factory=list)
     keys_acked: set[str] = field(default_factory=set)
     keys_abandoned: set[str] = field(default_factory=set)
@@ -160,6 +161,7 @@ async def terminal(
             code = (answer.get("error") or {}).get("code") if status >= 400 else None
             if status in (200, 201):
                 load.acks.append(time.monotonic())
+                load.sent.append(first)
                 load.keys_acked.add(idem)
                 load.outcomes.append(
                     {
@@ -274,6 +276,8 @@ async def control(
     last_print = 0.0
     last_acks = 0
     relay_restarts = 0
+    last_outbox = 0.0
+    mark: int | None = None
     old = cluster.leader()
     assert old is not None
     timeline["primary_before"] = old.name
@@ -298,6 +302,23 @@ async def control(
                 )
             elif now - killed_at > 120:
                 raise RuntimeError("no new leader 120 s after the kill")
+        if (
+            killed_at is not None
+            and promoted
+            and "relay_resumed_after_s" not in timeline
+            and now - last_outbox >= 0.5
+        ):
+            last_outbox = now
+            ids = await outbox_ids(system.owner_urls["voucher"])
+            if ids is not None and mark is None:
+                mark = ids[1]  # events up to here were written before (or at) the promotion
+            elif ids is not None and mark is not None and ids[0] > mark:
+                timeline["relay_resumed_after_s"] = round(time.monotonic() - killed_at, 2)
+                say(
+                    f"t={t:5.1f}s the relay delivers again: events written after the "
+                    f"failover reached the ledger {timeline['relay_resumed_after_s']} s after "
+                    "the kill"
+                )
         relay = next((p for p in system.processes if p.name == "relay"), None)
         if relay is not None and not relay.alive():
             relay_restarts += 1
@@ -314,18 +335,36 @@ async def control(
     timeline["relay_restarts"] = relay_restarts
 
 
-def outage(acks: list[float], started: float, killed_at_s: float | None) -> dict[str, Any]:
-    """The longest time without an acknowledgement around the kill, and the first one after."""
-    if killed_at_s is None or not acks:
+async def outbox_ids(voucher_url: str) -> tuple[int, int] | None:
+    """(the newest delivered outbox id, the newest id); None while no primary answers."""
+    try:
+        conn = await asyncpg.connect(**asyncpg_connect_kwargs(voucher_url), timeout=3)
+    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError):
+        return None
+    try:
+        row = await conn.fetchrow(
+            "SELECT max(id) FILTER (WHERE delivered_at IS NOT NULL) AS d, "
+            "coalesce(max(id), 0) AS n FROM outbox"
+        )
+        return row["d"] or 0, row["n"]
+    finally:
+        await conn.close()
+
+
+def outage(load: Load, killed_at_s: float | None) -> dict[str, Any]:
+    """The longest time without any acknowledgement around the kill; and how long after the
+    kill the first request sent after it was acknowledged (the service back for new work)."""
+    if killed_at_s is None or not load.acks:
         return {"seconds_without_service": None}
-    kill = started + killed_at_s
-    before = [a for a in acks if a <= kill]
-    after = [a for a in acks if a > kill]
+    kill = load.started + killed_at_s
+    acks = sorted(load.acks)
     gaps = [b - a for a, b in itertools.pairwise(acks) if b > kill - 5]
+    fresh = [a for a, s in zip(load.acks, load.sent) if s > kill]
     return {
         "seconds_without_service": round(max(gaps, default=0.0), 2),
-        "last_ack_before_kill_s": round(before[-1] - started, 2) if before else None,
-        "first_ack_after_kill_s": round(after[0] - kill, 2) if after else None,
+        "first_new_request_acknowledged_after_kill_s": (
+            round(min(fresh) - kill, 2) if fresh else None
+        ),
     }
 
 
@@ -443,7 +482,7 @@ def run(
                     "duplicated": facts["duplicate_nonces"] + twice,
                     "committed_without_answer": len(facts["drill_keys"] - load.keys_acked),
                     "new_primary_writable": facts["in_recovery"] is False,
-                    **outage(load.acks, load.started, timeline.get("killed_at_s")),
+                    **outage(load, timeline.get("killed_at_s")),
                     "relay": {
                         "resumed": drain["remaining"] == 0 and drain["initial"] >= 0,
                         **drain,
@@ -504,7 +543,11 @@ def render(r: dict[str, Any]) -> str:
         ("duplicated", r["duplicated"]),
         ("committed without an answer", r["committed_without_answer"]),
         ("seconds without service", r.get("seconds_without_service")),
-        ("first acknowledgement after the kill, s", r.get("first_ack_after_kill_s")),
+        (
+            "first request sent after the kill acknowledged after, s",
+            r.get("first_new_request_acknowledged_after_kill_s"),
+        ),
+        ("relay delivered post-failover events after, s", t.get("relay_resumed_after_s")),
         ("terminal retries (same idempotency key)", r["retries"]),
         (
             "relay resumed",

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psutil
 
 from loadtests.harness import HOST, Process, free_port, say
 
@@ -62,6 +63,14 @@ def _run_as_user() -> pwd.struct_passwd | None:
     except KeyError:
         subprocess.run(["useradd", "-s", "/bin/bash", RUN_AS], check=True, capture_output=True)
         return pwd.getpwnam(RUN_AS)
+
+
+def _alive(pid: int) -> bool:
+    """Whether the process runs (a zombie waiting for its parent to reap it does not)."""
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
 
 
 @dataclass
@@ -336,23 +345,33 @@ class Cluster:
     # -- stop -------------------------------------------------------------------------------
 
     def stop(self) -> None:
+        """Stop everything. A cluster that is thrown away (not `keep`) is stopped at once:
+        Patroni killed, then each postmaster told to shut down immediately (SIGQUIT); a kept
+        one is stopped the gentle way (SIGTERM to Patroni, which stops PostgreSQL)."""
         for node in self.nodes:
-            # SIGTERM: Patroni's own way to stop (it stops PostgreSQL, then itself).
-            if node.process is not None and node.process.alive():
+            if node.process is not None and node.process.popen is not None:
                 with contextlib.suppress(ProcessLookupError):
-                    node.process.popen.terminate()  # type: ignore[union-attr]
+                    if node.process.alive():
+                        node.process.popen.send_signal(
+                            signal.SIGTERM if self.keep else signal.SIGKILL
+                        )
+        pids = []
         for node in self.nodes:
             if node.process is not None:
-                node.process.stop(timeout_s=20)
-        for node in self.nodes:
-            # A postmaster left behind (Patroni killed first) is stopped by its pid.
+                node.process.stop(timeout_s=30)
+            # A postmaster left behind (Patroni killed) is stopped by its pid.
             pid = node.postmaster_pid()
             if pid is not None:
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.kill(pid, signal.SIGQUIT)
+                    pids.append(pid)
+        deadline = time.monotonic() + 15
+        while pids and time.monotonic() < deadline:
+            pids = [pid for pid in pids if _alive(pid)]
+            time.sleep(0.1)
         if self.etcd is not None:
-            if self.etcd.alive():
-                self.etcd.popen.terminate()  # type: ignore[union-attr]
+            if self.etcd.alive() and self.etcd.popen is not None:
+                self.etcd.popen.terminate()
             self.etcd.stop()
         if not self.keep:
             shutil.rmtree(self.base, ignore_errors=True)
