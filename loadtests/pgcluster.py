@@ -16,6 +16,7 @@ everything runs as the current user.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import json
 import os
 import pwd
@@ -191,6 +192,17 @@ class Cluster:
         if user is not None:
             for path in [self.base, *self.base.rglob("*")]:
                 os.chown(path, user.pw_uid, user.pw_gid)
+            # That user must reach PostgreSQL's binaries, this Python and Patroni's package
+            # (a checkout under /root, say): open the folders above them for traversal, as the
+            # pgserver package itself does for its binaries when run as root.
+            from pgserver.utils import ensure_prefix_permissions
+
+            spec = importlib.util.find_spec("patroni")
+            needed = [pg_bin_dir(), Path(sys.executable)]
+            if spec is not None and spec.origin:
+                needed.append(Path(spec.origin))
+            for path in needed:
+                ensure_prefix_permissions(path)
 
     def start(self) -> None:
         etcd_bin = shutil.which("etcd")
