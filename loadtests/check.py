@@ -356,11 +356,16 @@ def check_chain(ledger_url: str, report: Report) -> None:
         name="loadtest-check",
     )
     try:
-        r = httpx.get(
-            f"{ledger_url}/v1/chain/verify",
-            timeout=120,
-            headers={"Authorization": f"Bearer {token}"},
-        )
+        # A 503 (the ledger's database connection lost, e.g. after a failover) is retried.
+        for attempt in range(5):
+            r = httpx.get(
+                f"{ledger_url}/v1/chain/verify",
+                timeout=120,
+                headers={"Authorization": f"Bearer {token}"},
+            )
+            if r.status_code != 503:
+                break
+            time.sleep(1 + attempt)
     except httpx.HTTPError as exc:
         report.add("ledger chain verifies", False, f"call failed: {exc}")
         return

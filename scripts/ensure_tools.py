@@ -1,7 +1,10 @@
 """Make sure the tools some tests drive are on the machine, installing what is missing.
 
 - `ensure_browser()`: Debian's Chromium, a CJK font and Playwright (the browser tests);
-- `ensure_wrk()`: wrk, the HTTP load generator of `yiyang bench` (its Lua script tests).
+- `ensure_wrk()`: wrk, the HTTP load generator of `yiyang bench` (its Lua script tests);
+- `ensure_etcd()`: Debian's etcd-server, the consensus store of the failover drill's cluster;
+- `ensure_patroni()`: Patroni with its etcd3 support and psycopg (PyPI: the `dev` extra of
+  pyproject.toml; installed with pip if missing), the drill's PostgreSQL cluster manager.
 
 Called by the tests' fixtures (tests/conftest.py, `tool`) and runnable by hand:
 `python scripts/ensure_tools.py`. Installs through the ordinary clients (apt-get as root, pip
@@ -80,6 +83,33 @@ def ensure_wrk() -> Path:
     return Path(found)
 
 
+def ensure_etcd() -> Path:
+    found = shutil.which("etcd")
+    if found is None:
+        _apt_install(["etcd-server"])
+        found = shutil.which("etcd")
+    if found is None:
+        raise ToolUnavailable("etcd still missing after apt-get install etcd-server")
+    return Path(found)
+
+
+PATRONI_PACKAGES = ["patroni[etcd3]>=4", "psycopg[binary]>=3.1"]
+
+
+def ensure_patroni() -> Path:
+    """Patroni (run as `<this python's folder>/patroni`) and the driver it needs."""
+    script = Path(sys.executable).with_name("patroni")
+    wanted = ("patroni", "psycopg", "etcd")  # etcd: python-etcd, the etcd3 extra's client
+    if not script.exists() or any(importlib.util.find_spec(m) is None for m in wanted):
+        _run([sys.executable, "-m", "pip", "install", "-q", *PATRONI_PACKAGES], timeout=900)
+        importlib.invalidate_caches()
+    if not script.exists():
+        raise ToolUnavailable(f"{script} still missing after pip install patroni")
+    return script
+
+
 if __name__ == "__main__":
     print(ensure_browser())
     print(ensure_wrk())
+    print(ensure_etcd())
+    print(ensure_patroni())

@@ -8,6 +8,7 @@ yiyang localstripe          the local fake Stripe, bound to 127.0.0.1 (webhooks:
 yiyang keys                 fresh production secrets, one VAR='value' line each
 yiyang web add-admin ...    an account administrator of the web (prints a temporary password)
 yiyang web totp USER        (development) the current two-factor sign-in code of a demo user
+yiyang drill failover       a Patroni cluster on loopback, its primary killed mid-load: lost? (0)
 """
 
 from __future__ import annotations
@@ -114,6 +115,7 @@ MODULE_COMMANDS = {
     "demo": ("services.demo", "load demo data into a running system"),
     "bench": ("loadtests.bench", "benchmark the redemption hot path"),
     "loadtest": ("loadtests.run", "bounded headless Locust run, then correctness checks"),
+    "drill": ("loadtests.drill", "failover drill: kill the primary PostgreSQL mid-load"),
     "errors-doc": ("services.common.error_docs", "write docs/errors.md from the error catalogues"),
     "web": ("web.manage", "web accounts: add an administrator; (development) a sign-in code"),
 }

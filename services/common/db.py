@@ -59,7 +59,21 @@ def plain_url(url: str) -> str:
 
 
 def sqlalchemy_url(url: str) -> str:
-    return "postgresql+asyncpg://" + plain_url(url).split("://", 1)[1]
+    """The URL for SQLAlchemy's asyncpg dialect.
+
+    A libpq multi-host URL (`user@h1:p1,h2:p2/db?target_session_attrs=read-write`, what the
+    services use in front of a Patroni cluster, infra/README.md) is written the way SQLAlchemy
+    reads several hosts (`user@/db?host=h1:p1&host=h2:p2&...`); asyncpg itself (the raw pool)
+    takes the libpq form as it is. Both then try the hosts in order and keep the first that
+    matches `target_session_attrs`.
+    """
+    rest = plain_url(url).split("://", 1)[1]
+    parts = urlsplit("postgresql://" + rest)
+    userinfo, at, hosts = parts.netloc.rpartition("@")
+    if "," in hosts:
+        query = [("host", h) for h in hosts.split(",")] + parse_qsl(parts.query)
+        rest = f"{userinfo}{at}{parts.path or '/'}?{urlencode(query)}"
+    return "postgresql+asyncpg://" + rest
 
 
 def with_database(url: str, database: str) -> str:

@@ -209,8 +209,42 @@ def _asyncpg_error(exc: BaseException) -> Any:
     return None
 
 
+# The connection to the database went away under the request: SQLSTATE class 08 (connection
+# exception) and the server's shutdown codes (57P01-57P03: terminated, crashed, starting up).
+_CONNECTION_LOST = ("08", "57P01", "57P02", "57P03")
+
+
+def connection_lost(exc: BaseException) -> bool:
+    """Whether `exc` (or what it wraps) means the database connection was lost or could not be
+    made: a failover or restart of PostgreSQL (the pooled connection is dead, or no node is
+    writable yet), a network cut. Answered 503 SERVICE_UNAVAILABLE: retry, the request is
+    idempotent. (docs/operations.md, "Highly available PostgreSQL")."""
+    current: Any = exc
+    for _ in range(6):
+        if current is None:
+            return False
+        if isinstance(current, ConnectionError | asyncpg.TargetServerAttributeNotMatched):
+            return True
+        sqlstate = getattr(current, "sqlstate", None)
+        if isinstance(sqlstate, str) and sqlstate.startswith(_CONNECTION_LOST):
+            return True
+        if isinstance(current, asyncpg.InterfaceError) and "connection is closed" in str(current):
+            return True
+        # A query on a connection whose server session was terminated while it sat in the pool
+        # (asyncpg issue #1069): the protocol is left mid-state; the pool discards it.
+        if isinstance(current, asyncpg.InternalClientError) and str(current).startswith(
+            "cannot switch to state"
+        ):
+            return True
+        current = getattr(current, "orig", None) or current.__cause__
+    return False
+
+
 def db_error_to_app_error(exc: BaseException) -> AppError | None:
-    """Map a refusal by PostgreSQL (constraint, trigger) to an AppError, or None if it is not one."""
+    """Map a refusal by PostgreSQL (constraint, trigger) to an AppError, or None if it is not one.
+
+    A lost connection is no refusal (None here: never to be recorded as a request's answer);
+    the handlers answer it 503 (`connection_lost`)."""
     pg = _asyncpg_error(exc)
     sqlstate = getattr(pg, "sqlstate", None)
     if not sqlstate or sqlstate[:2] not in _DB_STATUS:
@@ -287,6 +321,9 @@ def install_error_handlers(app: FastAPI) -> None:
         return response
 
     async def _db(_: Request, exc: Exception) -> JSONResponse:
+        if connection_lost(exc):
+            log.warning("database connection lost: %s", type(exc).__name__)
+            return error_response(ServiceUnavailable())
         mapped = db_error_to_app_error(exc)
         if mapped is not None:
             return error_response(mapped)
@@ -295,6 +332,11 @@ def install_error_handlers(app: FastAPI) -> None:
 
     app.add_exception_handler(DBAPIError, _db)
     app.add_exception_handler(asyncpg.PostgresError, _db)
+    # What asyncpg raises when it cannot reach a writable server (mid-failover) or the
+    # connection broke: 503 through `connection_lost`, not a 500 with a traceback.
+    app.add_exception_handler(asyncpg.InterfaceError, _db)
+    app.add_exception_handler(asyncpg.InternalClientError, _db)  # TargetServerAttributeNot...
+    app.add_exception_handler(ConnectionError, _db)
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:

@@ -19,6 +19,7 @@ USED_OTHERWISE = {
     "pytest-timeout": "pytest plugin: timeout = 300 (pyproject.toml)",
     "ruff": "`python3 dev.py test` runs ruff check and ruff format --check",
     "mypy": "`python3 dev.py test` runs mypy",
+    "psycopg": "the driver Patroni connects with: `yiyang drill failover` runs the patroni command",
 }
 
 
