@@ -391,3 +391,24 @@ async def test_the_history_says_which_redemptions_await_a_review(shop):
     states = {row["id"]: row["review_state"] for row in rows}
     assert states[confirmed] == "confirmed" and states[disputed] == "disputed"
     assert states[fresh] == "open" and states[old] == "closed"
+
+
+async def test_a_bill_from_before_lines_shows_one_line_and_the_person_reads_the_case(shop, tokens):
+    old = await shop.old_redemption(days=1)
+    out = (await shop.get(f"/v1/redemptions/{old}/receipt", shop.officer)).json()
+    assert [(i["service_code"], i["quantity"], i["amount_fen"]) for i in out["items"]] == [
+        ("CLEAN_HOME", 1, 3000)
+    ]
+    did = (await shop.post(f"/v1/redemptions/{old}/dispute", shop.me, {"reason": "x"})).json()["id"]
+    for headers in (shop.me, shop.proxy):
+        r = await shop.get(f"/v1/disputes/{did}", headers)
+        assert r.status_code == 200 and r.json()["receipt"]["id"] == old
+    for headers in (
+        tokens.headers(Role.beneficiary, sub=str(uuid.uuid4())),
+        shop.admin,
+        shop.term.headers,
+    ):
+        r = await shop.get(f"/v1/disputes/{did}", headers)
+        assert r.status_code in (403, 404)
+        if r.status_code == 404:
+            assert r.json()["error"]["code"] == "DISPUTE_NOT_FOUND"
