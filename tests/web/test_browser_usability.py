@@ -93,16 +93,25 @@ async def _fits_and_is_big_enough(page: Any, name: str, min_font: float = 18) ->
         min_font,
     )
     assert small_text == [], f"{name}: text under {min_font}px: {small_text[:5]}"
-    small = await page.evaluate(
+    small = await _small_targets(page)
+    assert small == [], f"{name}: touch targets under 44 px: {small}"
+
+
+async def _small_targets(page: Any) -> list[Any]:
+    """Buttons, fields, button-links, summaries and the header's and menu's links that are
+    under 44 px tall (what a finger must hit)."""
+    return await page.evaluate(
         """() => [...document.querySelectorAll(
                 'main button, main input:not([type=hidden]), main select, main a.btn, ' +
                 'main summary, header a, header button, nav a')]
             .filter(e => e.offsetParent !== null)
+            // a tick box is pressed through its label (the whole line), when it has one
+            .map(e => ['checkbox', 'radio'].includes(e.type) && e.closest('label')
+                      ? e.closest('label') : e)
             .map(e => [e.tagName + ' ' + (e.id || e.textContent.trim().slice(0, 8)),
                        Math.round(e.getBoundingClientRect().height)])
             .filter(([, h]) => h < 44)"""
     )
-    assert small == [], f"{name}: touch targets under 44 px: {small}"
 
 
 # --- the elder and the family ------------------------------------------------------------
@@ -410,6 +419,7 @@ PAGES: dict[str, list[str]] = {
 async def test_axe_finds_nothing_serious_on_any_page_of_any_role(live: Live, browser: Any):
     base = live.base
     found: dict[str, list[str]] = {}
+    small: dict[str, list[Any]] = {}
     ctx = await _phone(browser)
     page = await ctx.new_page()
     # axe really runs: a page with an unlabelled field and an empty button is caught
@@ -429,9 +439,12 @@ async def test_axe_finds_nothing_serious_on_any_page_of_any_role(live: Live, bro
             await page.goto(f"{base}{path}")
             await page.wait_for_load_state("networkidle")
             found[f"{username} {path}"] = await serious_violations(page)
+            small[f"{username} {path}"] = await _small_targets(page)
         await ctx.close()
     bad = {where: v for where, v in found.items() if v}
     assert bad == {}, "\n".join(f"{where}: {v}" for where, v in bad.items())
+    tiny = {where: v for where, v in small.items() if v}
+    assert tiny == {}, "\n".join(f"{where}: under 44 px: {v}" for where, v in tiny.items())
 
 
 async def test_digits_under_the_qr_can_be_typed_at_the_counter(live: Live, browser: Any):
