@@ -588,3 +588,21 @@ async def test_leaving_the_province_and_exiting_end_the_vouchers_and_allow_a_ret
     await assert_books_agree(env)
     back = await change(env, out, status="active", reason="重新申请")
     assert back.status_code == 201 and back.json()["current_status"] == "active"
+
+
+async def test_the_timeline_is_append_only_for_the_service(funded):
+    """The service's own database role may add to the timeline, never change or remove it."""
+    from services.common.db import asyncpg_connect_kwargs
+
+    env = funded
+    bid = await enrolled(env)
+    assert (await change(env, bid, status="suspended")).status_code == 201
+    conn = await asyncpg.connect(**asyncpg_connect_kwargs(env.vdb.app_url))
+    try:
+        with pytest.raises(asyncpg.InsufficientPrivilegeError):
+            await conn.execute("UPDATE beneficiary_status_change SET reason = 'x'")
+        with pytest.raises(asyncpg.InsufficientPrivilegeError):
+            await conn.execute("DELETE FROM beneficiary_status_change")
+    finally:
+        await conn.close()
+    assert await env.fetchval("SELECT count(*) FROM beneficiary_status_change") == 1
