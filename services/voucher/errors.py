@@ -254,8 +254,8 @@ class BeneficiaryPaused(RedemptionRefused):
 
 
 class BeneficiaryDeceased(RedemptionRefused):
-    """Also refuses a new code, a status change, and (database trigger
-    voucher_guard_beneficiary) any voucher inserted for the person."""
+    """Also refuses a new code. (A voucher inserted for the person anyway -- an issuance
+    racing the death -- is born revoked and released: trigger voucher_guard_beneficiary.)"""
 
     code = "BENEFICIARY_DECEASED"
     message = "The person is deceased: nothing is redeemed or issued for them."

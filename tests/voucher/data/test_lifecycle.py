@@ -374,7 +374,8 @@ async def test_a_death_revokes_every_voucher_releases_the_balance_and_ends_proxi
     for status in ("active", "deceased", "exited", "hospitalised"):
         r = await change(env, bid, status=status)
         assert r.status_code == 409 and r.json()["error"]["code"] == "STATUS_TRANSITION_NOT_ALLOWED"
-    # issuance never again: the run skips the person, and the database refuses a voucher
+    # issuance never again: the run skips the person; a voucher inserted anyway (an issuance
+    # racing the death) is born revoked and its amount released (trigger)
     run = await env.v.post(
         "/v1/issuance-runs",
         headers=env.officer,
@@ -387,18 +388,25 @@ async def test_a_death_revokes_every_voucher_releases_the_balance_and_ends_proxi
     )
     conn = await env.db()
     try:
-        with pytest.raises(asyncpg.RaiseError, match="BENEFICIARY_DECEASED"):
-            await conn.execute(
-                """INSERT INTO voucher (id, beneficiary_id, program_code, program_version, period,
-                       face_fen, balance_fen, valid_from, valid_until, region_code,
-                       budget_region_code, care_setting, funding_shares, allowed_kinds,
-                       allowed_categories)
-                   SELECT gen_random_uuid(), beneficiary_id, program_code, 1, '2030-01', 100,
-                          100, now(), now() + interval '1 day', region_code, budget_region_code,
-                          care_setting, funding_shares, allowed_kinds, allowed_categories
-                     FROM voucher WHERE beneficiary_id = $1""",
-                uuid.UUID(bid),
-            )
+        born = await conn.fetchrow(
+            """INSERT INTO voucher (id, beneficiary_id, program_code, program_version, period,
+                   face_fen, balance_fen, valid_from, valid_until, region_code,
+                   budget_region_code, care_setting, funding_shares, allowed_kinds,
+                   allowed_categories)
+               SELECT gen_random_uuid(), beneficiary_id, program_code, 1, '2030-01', 100,
+                      100, now(), now() + interval '1 day', region_code, budget_region_code,
+                      care_setting, funding_shares, allowed_kinds, allowed_categories
+                 FROM voucher WHERE beneficiary_id = $1
+               RETURNING id, status, balance_fen, released_fen""",
+            uuid.UUID(bid),
+        )
+        assert tuple(born)[1:] == ("revoked", 0, 100)
+        event = await conn.fetchval(
+            "SELECT payload FROM outbox WHERE type = 'voucher.expired' "
+            "AND payload->>'voucher_id' = $1",
+            str(born["id"]),
+        )
+        assert event is not None and '"released_fen": 100' in event
     finally:
         await conn.close()
 
@@ -588,3 +596,21 @@ async def test_leaving_the_province_and_exiting_end_the_vouchers_and_allow_a_ret
     await assert_books_agree(env)
     back = await change(env, out, status="active", reason="重新申请")
     assert back.status_code == 201 and back.json()["current_status"] == "active"
+
+
+async def test_the_timeline_is_append_only_for_the_service(funded):
+    """The service's own database role may add to the timeline, never change or remove it."""
+    from services.common.db import asyncpg_connect_kwargs
+
+    env = funded
+    bid = await enrolled(env)
+    assert (await change(env, bid, status="suspended")).status_code == 201
+    conn = await asyncpg.connect(**asyncpg_connect_kwargs(env.vdb.app_url))
+    try:
+        with pytest.raises(asyncpg.InsufficientPrivilegeError):
+            await conn.execute("UPDATE beneficiary_status_change SET reason = 'x'")
+        with pytest.raises(asyncpg.InsufficientPrivilegeError):
+            await conn.execute("DELETE FROM beneficiary_status_change")
+    finally:
+        await conn.close()
+    assert await env.fetchval("SELECT count(*) FROM beneficiary_status_change") == 1

@@ -4,8 +4,10 @@
 INSERT). `beneficiary.paused_from/paused_until` hold the person's hospital stay and
 `voucher.paused_from/paused_until` the same window on each voucher (what the redemption
 statement reads); `exited` is a new person status; a revoked voucher (death, exit) may carry
-`released_fen` like an expired one. The trigger `voucher_guard_beneficiary` refuses a voucher
-for a deceased person and copies a stay's window onto a new voucher.
+`released_fen` like an expired one. The trigger `voucher_guard_beneficiary` makes a voucher
+inserted for a deceased person revoked from birth (its amount released by
+`voucher_released_at_insert`, a `voucher.expired` event) and copies a stay's window onto a new
+voucher.
 
 Revision ID: voucher_0801
 Revises: voucher_0601
@@ -73,6 +75,8 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     execute_script("""
+    DROP TRIGGER IF EXISTS voucher_released_at_insert ON voucher;
+    DROP FUNCTION IF EXISTS voucher_released_at_insert();
     DROP TRIGGER IF EXISTS voucher_guard_beneficiary ON voucher;
     DROP FUNCTION IF EXISTS voucher_guard_beneficiary();
     DROP TABLE beneficiary_status_change;
