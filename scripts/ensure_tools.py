@@ -45,8 +45,11 @@ def _apt_install(packages: list[str]) -> None:
         )
     if not shutil.which("apt-get"):
         raise ToolUnavailable(f"no apt-get on this machine to install {', '.join(packages)}")
-    _run(["apt-get", "update", "-qq"], timeout=600)
-    _run(["apt-get", "install", "-y", "-qq", *packages], timeout=1200)
+    # Another installer (a second test process, unattended upgrades) may hold dpkg's lock:
+    # wait for it rather than failing.
+    wait = ["-o", "DPkg::Lock::Timeout=600"]
+    _run(["apt-get", *wait, "update", "-qq"], timeout=900)
+    _run(["apt-get", *wait, "install", "-y", "-qq", *packages], timeout=1800)
 
 
 def ensure_browser() -> Path:

@@ -32,14 +32,12 @@ from services.voucher.errors import (
     MissingColumns,
     UnsupportedFile,
 )
-from services.voucher.repository import beneficiaries as repo
 from services.voucher.schemas.beneficiaries import (
     BeneficiaryCreate,
     ImportRowError,
     ImportRowResult,
 )
 from services.voucher.service import beneficiaries as service
-from services.voucher.service.identity import parse_national_id
 
 REQUIRED_COLUMNS = (
     "national_id",
@@ -209,10 +207,18 @@ async def import_rows(
                 )
             )
         except BeneficiaryExists:
+            # The row is a duplicate whoever enrolled the person (a national ID is enrolled
+            # once in the province); their id is told only to an officer of their region.
             existing = None
             try:
-                nid = parse_national_id(row.get("national_id", ""), today)
-                existing = await repo.id_by_national_id_hash(session, cipher.lookup_hash(nid.value))
+                seen = await service.find_by_national_id(
+                    session,
+                    row.get("national_id", ""),
+                    cipher=cipher,
+                    today=today,
+                    covers_region=covers_region,
+                )
+                existing = seen.id
             except AppError:
                 pass
             results.append(

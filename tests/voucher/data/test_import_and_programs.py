@@ -298,3 +298,39 @@ async def test_the_ledger_asks_this_service_which_programmes_exist(env):
     assert r.status_code == 422 and r.json()["error"]["code"] == "UNKNOWN_PROGRAM", r.text
     assert await env.ledger_fetchval("SELECT count(*) FROM entry") == ledger_entries
     await env.appropriate(1_000, program="nursing_subsidy")  # one it knows: 201
+
+
+async def test_import_does_not_tell_the_id_of_a_person_enrolled_in_another_city(env):
+    """A national ID is enrolled once in the province, so the row is a duplicate, but the
+    officer who imports it learns nothing more about a person outside their region."""
+    nid = make_national_id()
+    elsewhere = await env.v.post(
+        "/v1/beneficiaries/import",
+        headers=env.other_officer,
+        files={"file": ("people.csv", as_csv([row(nid, region_code=OTHER_CITY_DISTRICT)]))},
+    )
+    assert elsewhere.json()["rows"][0]["status"] == "created", elsewhere.text
+    theirs = elsewhere.json()["rows"][0]["id"]
+
+    here = await env.v.post(
+        "/v1/beneficiaries/import",
+        headers=env.officer,
+        files={"file": ("people.csv", as_csv([row(nid)]))},
+    )
+    assert here.status_code == 200, here.text
+    [result] = here.json()["rows"]
+    assert result["status"] == "duplicate"
+    assert result["id"] is None
+    assert theirs not in here.text
+
+    # the officer of that city is told whom the row names
+    again = await env.v.post(
+        "/v1/beneficiaries/import",
+        headers=env.other_officer,
+        files={"file": ("people.csv", as_csv([row(nid, region_code=OTHER_CITY_DISTRICT)]))},
+    )
+    assert again.json()["rows"][0] == {
+        **again.json()["rows"][0],
+        "status": "duplicate",
+        "id": theirs,
+    }
