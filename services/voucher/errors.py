@@ -71,6 +71,21 @@ class IssuanceRunNotFound(NotFound):
     message = "No such issuance run."
 
 
+class IssuanceRunInProgress(Conflict):
+    code = "ISSUANCE_RUN_IN_PROGRESS"
+    message = (
+        "Another issuance of this program and period is still running; try again when it ends."
+    )
+
+
+class IssuanceLeaseLost(Conflict):
+    code = "ISSUANCE_LEASE_LOST"
+    message = (
+        "The run lost its lease (it was paused longer than the lease) and stopped; another "
+        "run took over. Nothing was committed twice."
+    )
+
+
 class StatusTransitionNotAllowed(Conflict):
     code = "STATUS_TRANSITION_NOT_ALLOWED"
     message = "The beneficiary cannot move from its current status to that one."

@@ -23,6 +23,7 @@ from sqlalchemy import (
     Text,
     any_,
     case,
+    delete,
     func,
     insert,
     literal,
@@ -33,34 +34,78 @@ from sqlalchemy import (
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from services.voucher.models import (
     Beneficiary,
     CashBenefit,
     IssuanceChunk,
+    IssuanceLock,
     IssuanceRun,
     Outbox,
     Voucher,
 )
 
-# --- the run lock --------------------------------------------------------------------------
+# --- the run lease -------------------------------------------------------------------------
 
 
-def _lock_key(program_code: str, period: str) -> ColumnElement[int]:
-    return func.hashtext(f"issuance:{program_code}:{period}")
+def _lease_until(lease_s: float) -> ColumnElement[datetime]:
+    return func.now() + func.make_interval(0, 0, 0, 0, 0, 0, lease_s)
 
 
-async def lock_program_period(conn: AsyncConnection, program_code: str, period: str) -> None:
-    """Session-level advisory lock: one issuance at a time per program and period, whatever
-    the region (regions nest, so two runs could otherwise pick the same people). It is held
-    by a connection, so a process that dies releases it with the connection."""
-    await conn.execute(select(func.pg_advisory_lock(_lock_key(program_code, period))))
+async def try_lease(
+    session: AsyncSession, program_code: str, period: str, run_id: uuid.UUID, lease_s: float
+) -> bool:
+    """Take the program and period's lease if nobody holds it or its holder's lease lapsed:
+    one statement, so of two racing runs exactly one gets it (models.IssuanceLock)."""
+    stmt = pg_insert(IssuanceLock).values(
+        program_code=program_code,
+        period=period,
+        run_id=run_id,
+        expires_at=_lease_until(lease_s),
+    )
+    upsert = stmt.on_conflict_do_update(
+        index_elements=[col(IssuanceLock.program_code), col(IssuanceLock.period)],
+        set_={
+            "run_id": stmt.excluded.run_id,
+            "expires_at": stmt.excluded.expires_at,
+            "acquired_at": func.now(),
+        },
+        where=col(IssuanceLock.expires_at) < func.now(),
+    ).returning(col(IssuanceLock.run_id))
+    holder: uuid.UUID | None = await session.scalar(upsert)
+    return holder == run_id
 
 
-async def unlock_program_period(conn: AsyncConnection, program_code: str, period: str) -> None:
-    await conn.execute(select(func.pg_advisory_unlock(_lock_key(program_code, period))))
+async def renew_lease(
+    session: AsyncSession, program_code: str, period: str, run_id: uuid.UUID, lease_s: float
+) -> bool:
+    """Extend the lease if this run still holds it; False when it was lost (it lapsed and
+    another run took it): the caller must stop before asking the ledger for anything."""
+    result = await session.execute(
+        update(IssuanceLock)
+        .where(
+            col(IssuanceLock.program_code) == program_code,
+            col(IssuanceLock.period) == period,
+            col(IssuanceLock.run_id) == run_id,
+        )
+        .values(expires_at=_lease_until(lease_s))
+        .execution_options(synchronize_session=False)
+    )
+    return cast(CursorResult[Any], result).rowcount == 1
+
+
+async def release_lease(
+    session: AsyncSession, program_code: str, period: str, run_id: uuid.UUID
+) -> None:
+    await session.execute(
+        delete(IssuanceLock).where(
+            col(IssuanceLock.program_code) == program_code,
+            col(IssuanceLock.period) == period,
+            col(IssuanceLock.run_id) == run_id,
+        )
+    )
 
 
 # --- runs ----------------------------------------------------------------------------------

@@ -2,7 +2,11 @@
 
 How a run keeps money exact (docs/architecture.md "Ledger budget"):
 
-1. One run at a time per program and period (an advisory lock held by a connection).
+1. One run at a time per program and period: a lease row (models.IssuanceLock) taken in one
+   statement, renewed before each chunk's intent (a run that lost it stops there), deleted at
+   the end; a run whose process died leaves a lease that lapses after `lease_s`. Another run
+   of the same program and period waits for it (at most `wait_s`, then 409
+   ISSUANCE_RUN_IN_PROGRESS).
 2. Chunks left open by a run that died are finished first, with their original idempotency
    key: the ledger answers what it answered before and commits nothing new.
 3. The eligible people in scope who have nothing for the period are cut into chunks of one
@@ -17,7 +21,9 @@ How a run keeps money exact (docs/architecture.md "Ledger budget"):
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -31,6 +37,8 @@ from services.common.regions import significant_prefix
 from services.voucher.clients import LedgerClient
 from services.voucher.errors import (
     BudgetExceeded,
+    IssuanceLeaseLost,
+    IssuanceRunInProgress,
     IssuanceRunNotFound,
     LedgerRefused,
     LedgerUnavailable,
@@ -123,10 +131,20 @@ def _terms(
 class IssuanceEngine:
     """Runs issuance against a database and the ledger. Stateless between runs."""
 
-    def __init__(self, db: Database, ledger: LedgerClient, chunk_size: int = 500) -> None:
+    def __init__(
+        self,
+        db: Database,
+        ledger: LedgerClient,
+        chunk_size: int = 500,
+        *,
+        lease_s: float = 60.0,
+        wait_s: float = 600.0,
+    ) -> None:
         self.db = db
         self.ledger = ledger
         self.chunk_size = max(1, chunk_size)
+        self.lease_s = lease_s
+        self.wait_s = wait_s
 
     async def run(
         self,
@@ -143,23 +161,44 @@ class IssuanceEngine:
         check_region(region_code)
         async with self.db.unit_of_work(readonly=True) as session:
             program = await program_service.get(session, program_code)
-        lock_conn = await self.db.engine.connect()
-        lock_conn = await lock_conn.execution_options(isolation_level="AUTOCOMMIT")
+        run_id = run_id or new_uuid()
+        await self._acquire(program_code, period, run_id)
         try:
-            await repo.lock_program_period(lock_conn, program_code, period)
-            try:
-                return await self._run_locked(
-                    program, period, region_code, who, trigger, only_ids, run_id or new_uuid()
+            return await self._run_locked(
+                program, period, region_code, who, trigger, only_ids, run_id
+            )
+        except IssuanceLeaseLost:
+            async with self.db.unit_of_work() as session:
+                await repo.finish_run(
+                    session, run_id, "interrupted", "lost its lease; another run took over"
                 )
-            finally:
-                await repo.unlock_program_period(lock_conn, program_code, period)
-        except BaseException:
-            # If the unlock itself failed, the lock must not go back to the pool with the
-            # connection: dropping the connection releases it.
-            await lock_conn.invalidate()
             raise
         finally:
-            await lock_conn.close()
+            try:
+                async with self.db.unit_of_work() as session:
+                    await repo.release_lease(session, program_code, period, run_id)
+            except Exception as exc:  # the lease lapses by itself
+                log.warning("issuance lease not released: %s", type(exc).__name__)
+
+    async def _acquire(self, program_code: str, period: str, run_id: uuid.UUID) -> None:
+        """Wait for the program and period's lease (polling: no connection is held while
+        waiting, so a transaction-mode pooler is fine)."""
+        deadline = time.monotonic() + self.wait_s
+        pause = 0.05
+        while True:
+            async with self.db.unit_of_work() as session:
+                if await repo.try_lease(session, program_code, period, run_id, self.lease_s):
+                    return
+            if time.monotonic() >= deadline:
+                raise IssuanceRunInProgress(field="program_code")
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 1.0)
+
+    async def _renew(
+        self, session: AsyncSession, program_code: str, period: str, run_id: uuid.UUID
+    ) -> None:
+        if not await repo.renew_lease(session, program_code, period, run_id, self.lease_s):
+            raise IssuanceLeaseLost(field="program_code")
 
     async def _run_locked(
         self,
@@ -193,6 +232,8 @@ class IssuanceEngine:
         issued = failed = 0
         exhausted: set[str] = set()
         for chunk in open_chunks:
+            async with self.db.unit_of_work() as session:
+                await self._renew(session, program.code, period, run_id)
             n, refused = await self._settle_chunk(run_id, program, period, chunk)
             issued += n
             if refused:
@@ -226,6 +267,8 @@ class IssuanceEngine:
                 funding_shares=dict(config.funding_shares),
             )
             async with self.db.unit_of_work() as session:
+                # the fence: a run whose lease lapsed (and was taken) writes no intent
+                await self._renew(session, program.code, period, run_id)
                 await repo.insert_chunk(session, program.code, period, chunk)  # the intent first
             n, refused = await self._settle_chunk(run_id, program, period, chunk)
             issued += n
