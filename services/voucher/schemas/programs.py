@@ -75,6 +75,17 @@ class SettingRule(BaseModel):
     categories: list[ServiceCategory] = Field(default_factory=list)
 
 
+class IssueSchedule(BaseModel):
+    """When the scheduler issues the program's period by itself (`yiyang scheduler`): on
+    `day` of the month at `hour` o'clock, Asia/Shanghai. `auto: false` leaves it to officers."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    auto: bool = True
+    day: int = Field(1, ge=1, le=28)
+    hour: int = Field(1, ge=0, le=23)
+
+
 class ProgramConfig(BaseModel):
     """Everything a program says. Every number is configurable; money in fen, shares in bp.
 
@@ -110,6 +121,8 @@ class ProgramConfig(BaseModel):
     funding_shares: dict[str, int] = Field(
         default_factory=lambda: {"central": 9500, "regional": 500}
     )
+    # When the period is issued without an officer (the first at 01:00 by default).
+    schedule: IssueSchedule = Field(default_factory=IssueSchedule)
 
     @model_validator(mode="after")
     def _check(self) -> ProgramConfig:
