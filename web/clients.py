@@ -180,6 +180,12 @@ class VoucherClient(ServiceClient):
     async def issuance_run(self, run_id: str) -> dict[str, Any]:
         return await self.json("GET", f"/v1/issuance-runs/{run_id}")
 
+    async def issuance_schedule(self) -> list[dict[str, Any]]:
+        return list(await self.json("GET", "/v1/issuance-schedule"))
+
+    async def programs(self) -> list[dict[str, Any]]:
+        return list(await self.json("GET", "/v1/programs"))
+
 
 class TerminalClient(ServiceClient):
     """The voucher service as a provider terminal sees it (bearer = the terminal secret)."""

@@ -510,6 +510,35 @@ async def test_issuance_run_shows_counts_and_rerun_issues_nothing(web):
     assert await web.count("voucher", "SELECT count(*) FROM voucher") == vouchers
 
 
+async def test_the_issuance_page_shows_scheduled_runs_and_warns_loudly_of_failures(web):
+    period = (await web.vouchers(web.b1))[0]["period"]
+    conn = await asyncpg.connect(**asyncpg_connect_kwargs(web.dbs["voucher"].owner_url))
+    try:
+        await conn.execute(
+            "INSERT INTO scheduled_issuance (id, program_code, period, region_code, status,"
+            " attempts, last_error, next_attempt_at) VALUES"
+            " (gen_random_uuid(), 'meal_assistance', $1, '450000', 'failed', 2,"
+            "  'LEDGER_UNAVAILABLE', now() + interval '10 minutes'),"
+            " (gen_random_uuid(), 'nursing_subsidy', $1, '450000', 'budget_exhausted', 1,"
+            "  NULL, NULL),"
+            " (gen_random_uuid(), 'disability_subsidy', $1, '450200', 'failed', 5,"
+            "  'LEDGER_REFUSED', NULL)",
+            period,
+        )
+    finally:
+        await conn.close()
+    async with web.signed_in("officer") as c:
+        r = await c.get("/officer/issuance")
+    assert r.status_code == 200
+    alerts = re.findall(r'<p class="msg msg-err" role="alert">(.*?)</p>', r.text, re.S)
+    assert len(alerts) == 2, alerts  # Liuzhou's failure is not this officer's
+    assert "老年助餐" in alerts[0] and "自动发放失败" in alerts[0] and "自动重试" in alerts[0]
+    assert "系统暂时忙" in alerts[0]  # the code, in words
+    assert "护理补贴" in alerts[1] and "预算不足" in alerts[1]
+    assert "LEDGER_UNAVAILABLE" not in r.text and "450000" not in r.text
+    assert "自动发放" in r.text
+
+
 # --- finance and auditor, against the real ledger -------------------------------------------
 
 

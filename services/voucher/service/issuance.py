@@ -45,6 +45,7 @@ from services.voucher.errors import (
 )
 from services.voucher.models import CashBenefit, IssuanceRun, Voucher
 from services.voucher.repository import issuance as repo
+from services.voucher.repository import schedule as schedule_repo
 from services.voucher.schemas.issuance import ExpiryResult
 from services.voucher.schemas.programs import SPEND_SCOPE_DIGITS, ProgramConfig
 from services.voucher.service import programs as program_service
@@ -417,6 +418,14 @@ async def first_month(
             continue
         (pending if result.failed else done).add(code)
     return done, pending
+
+
+async def scheduled(
+    session: AsyncSession, region: str | None, period: str | None
+) -> list[schedule_repo.SlotRow]:
+    """The scheduler's slots that concern a region (in it or over it); all for no region."""
+    like = (significant_prefix(region) if region else "") + "%"
+    return await schedule_repo.list_slots(session, region_like=like, period=period)
 
 
 async def find_run(session: AsyncSession, run_id: uuid.UUID) -> IssuanceRun | None:

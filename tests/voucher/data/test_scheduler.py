@@ -223,3 +223,45 @@ async def test_a_scheduler_killed_mid_run_is_resumed_without_committing_twice(en
         )
         == 1
     )
+
+
+async def test_the_schedule_is_readable_in_scope_with_its_runs_counts(env, tokens):
+    await enrol_many(env, 2)
+    await env.appropriate(10_000_000)
+    s, db = scheduler(env, "scheduler:a")
+    try:
+        await s.tick()
+    finally:
+        await db.dispose()
+    r = await env.v.get("/v1/issuance-schedule", headers=env.officer)  # a city officer
+    assert r.status_code == 200, r.text
+    rows = {row["program_code"]: row for row in r.json()}
+    assert set(rows) == {"disability_subsidy", "meal_assistance", "nursing_subsidy"}
+    d = rows["disability_subsidy"]
+    assert (d["status"], d["region_code"], d["issued"], d["eligible"]) == (
+        "completed",
+        "450000",
+        2,
+        2,
+    )
+    m = rows["meal_assistance"]
+    assert m["status"] == "budget_exhausted" and m["failed"] == 2
+    # a period with nothing, a bad period, a wrong role
+    r = await env.v.get("/v1/issuance-schedule?period=2020-01", headers=env.officer)
+    assert r.status_code == 200 and r.json() == []
+    r = await env.v.get("/v1/issuance-schedule?period=2020-13", headers=env.officer)
+    assert r.status_code == 422 and r.json()["error"]["code"] == "INVALID_PERIOD"
+    provider = tokens.headers("provider_admin", sub="p:1", provider_id="p1")
+    r = await env.v.get("/v1/issuance-schedule", headers=provider)
+    assert r.status_code == 403 and r.json()["error"]["code"] == "ROLE_NOT_ALLOWED"
+    # a programme of one city is not shown to another city's officer
+    conn = await env.db()
+    try:
+        await conn.execute(
+            "UPDATE scheduled_issuance SET region_code = '450100' "
+            "WHERE program_code = 'nursing_subsidy'"
+        )
+    finally:
+        await conn.close()
+    r = await env.v.get("/v1/issuance-schedule", headers=env.other_officer)
+    assert {row["program_code"] for row in r.json()} == {"disability_subsidy", "meal_assistance"}
