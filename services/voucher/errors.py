@@ -91,6 +91,16 @@ class StatusTransitionNotAllowed(Conflict):
     message = "The beneficiary cannot move from its current status to that one."
 
 
+class ProgramExists(Conflict):
+    code = "PROGRAM_EXISTS"
+    message = "A program with this code exists already; publish a new version with PUT."
+
+
+class ProgramRegionMismatch(InvalidInput):
+    code = "PROGRAM_REGION_MISMATCH"
+    message = "The program's eligibility regions must lie within the region that creates it."
+
+
 class ProgramVersionConflict(Conflict):
     code = "PROGRAM_VERSION_CONFLICT"
     message = "The program was changed since the version you edited; reload and retry."

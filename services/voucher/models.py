@@ -66,6 +66,9 @@ class Program(VoucherTable, table=True):
     config: dict[str, Any] = Field(sa_column=Column(JSONB, nullable=False))
     updated_at: datetime = _now()
     updated_by: str = Field(sa_column=Column(Text, nullable=False))
+    # Whose programme it is: NULL = the province's (the defaults); a city's or county's own
+    # programme applies only there and only its officers (and the province's) change it.
+    region_code: str | None = Field(default=None, sa_column=Column(String(12)))
 
     __table_args__ = (
         CheckConstraint("kind IN ('voucher', 'per_use', 'cash_benefit')", name="kind"),

@@ -276,6 +276,16 @@ async def count_eligible(
     return int(row[0]), int(row[1])
 
 
+async def count_by_setting(session: AsyncSession, scope: EligibilityScope) -> dict[str, int]:
+    """How many people in scope a rule covers, by care setting (a programme's preview)."""
+    rows = await session.execute(
+        select(col(Beneficiary.care_setting), func.count())
+        .where(*_eligible(scope))
+        .group_by(col(Beneficiary.care_setting))
+    )
+    return {str(setting): int(n) for setting, n in rows}
+
+
 async def pending(
     session: AsyncSession, table: IssuedTable, scope: EligibilityScope
 ) -> list[PendingPerson]:

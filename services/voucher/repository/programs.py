@@ -20,11 +20,20 @@ async def insert_if_absent(
     config: dict[str, Any],
     who: str,
     reason: str,
+    region_code: str | None = None,
 ) -> bool:
     """Create a program at version 1 unless it exists; True if it was created."""
     created = await session.scalar(
         pg_insert(Program)
-        .values(code=code, name=name, kind=kind, version=1, config=config, updated_by=who)
+        .values(
+            code=code,
+            name=name,
+            kind=kind,
+            version=1,
+            config=config,
+            updated_by=who,
+            region_code=region_code,
+        )
         .on_conflict_do_nothing(index_elements=[col(Program.code)])
         .returning(col(Program.code))
     )

@@ -163,11 +163,48 @@ class ProgramUpdate(BaseModel):
     expected_version: int | None = Field(None, ge=1)
 
 
+class ProgramCreate(BaseModel):
+    """A new program of a region: the province's applies in every city of it, a city's or
+    county's only there (its eligibility regions default to, and must lie within, it)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    code: str = Field(pattern=r"^[a-z][a-z0-9_]{2,39}$")
+    region_code: str = Field(max_length=12)
+    config: ProgramConfig
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class ProgramCreated(BaseModel):
+    code: str
+    version: int
+
+
+class ProgramPreviewRequest(BaseModel):
+    """Who a configuration would cover, before it is published."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    config: ProgramConfig
+    region_code: str = Field(max_length=12)
+    period: str | None = Field(None, max_length=7, description="YYYY-MM; default: this month")
+
+
+class ProgramPreview(BaseModel):
+    region_code: str
+    period: str
+    people: int
+    by_care_setting: dict[str, int]
+    # People x the face value of their care setting: the most the period can cost.
+    monthly_cost_fen: int
+
+
 class ProgramRead(BaseModel):
     code: str
     name: str
     kind: str
     version: int
+    region_code: str | None
     config: ProgramConfig
     updated_at: datetime
     updated_by: str

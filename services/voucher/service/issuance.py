@@ -66,7 +66,7 @@ class RunResult:
     failed: int
 
 
-def _scope(
+def eligibility_scope(
     config: ProgramConfig,
     code: str,
     period: str,
@@ -215,7 +215,7 @@ class IssuanceEngine:
         table: type[Voucher] | type[CashBenefit] = (
             CashBenefit if config.kind == "cash_benefit" else Voucher
         )
-        scope = _scope(config, program.code, period, region_code, only_ids)
+        scope = eligibility_scope(config, program.code, period, region_code, only_ids)
         async with self.db.unit_of_work() as session:
             await repo.insert_run(
                 session,

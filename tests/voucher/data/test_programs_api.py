@@ -1,0 +1,134 @@
+"""Programmes through the API (issue 16): created by a region, read in scope, previewed before
+publishing, and issued like the defaults."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from tests.voucher.data.conftest import CITY, DISTRICT, OTHER_DISTRICT
+from tests.voucher.data.test_issuance import enrol_many, run
+
+BED = {  # 家庭养老床位: a city's own monthly package for the severely disabled at home
+    "name": "家庭养老床位",
+    "kind": "voucher",
+    "eligibility": {"min_age": 60, "grades": [3, 4], "care_settings": ["home"]},
+    "settings": {
+        "home": {"face_fen": 30_000, "ratio_bp": 10_000, "categories": ["home_care_hours"]}
+    },
+    "allowed_kinds": ["home_care"],
+    "funding_shares": {"city": 10_000},
+}
+
+
+def create_body(code="family_bed", region=CITY, config=None, reason="市政府常务会议决定"):
+    return {"code": code, "region_code": region, "config": config or BED, "reason": reason}
+
+
+async def test_a_city_creates_its_own_programme_seen_only_where_it_applies(env, tokens):
+    before = await env.snapshot()
+    # refusals first: nothing changes
+    finance = tokens.headers("finance", sub="f:nn", region=CITY)
+    assert (
+        await env.v.post("/v1/programs", headers=finance, json=create_body())
+    ).status_code == 403
+    r = await env.v.post("/v1/programs", headers=env.other_officer, json=create_body())
+    assert r.status_code == 403 and r.json()["error"]["code"] == "OUT_OF_SCOPE"
+    bad = {**BED, "eligibility": {**BED["eligibility"], "regions": ["450200"]}}
+    r = await env.v.post("/v1/programs", headers=env.officer, json=create_body(config=bad))
+    assert r.status_code == 422 and r.json()["error"]["code"] == "PROGRAM_REGION_MISMATCH"
+    r = await env.v.post("/v1/programs", headers=env.officer, json=create_body(code="Bad Code"))
+    assert r.status_code == 422 and r.json()["error"]["field"] == "code"
+    r = await env.v.post(
+        "/v1/programs", headers=env.officer, json=create_body(code="disability_subsidy")
+    )
+    assert r.status_code == 409 and r.json()["error"]["code"] == "PROGRAM_EXISTS"
+    assert await env.snapshot() == before
+
+    r = await env.v.post("/v1/programs", headers=env.officer, json=create_body())
+    assert r.status_code == 201, r.text
+    assert r.json() == {"code": "family_bed", "version": 1}
+    got = (await env.v.get("/v1/programs/family_bed", headers=env.officer)).json()
+    assert got["region_code"] == CITY
+    assert got["config"]["eligibility"]["regions"] == [CITY]  # applies only in the city
+    # the province's officer and the city's see it; another city's does not
+    assert "family_bed" in {
+        p["code"] for p in (await env.v.get("/v1/programs", headers=env.province)).json()
+    }
+    other = (await env.v.get("/v1/programs", headers=env.other_officer)).json()
+    assert "family_bed" not in {p["code"] for p in other}
+    assert "disability_subsidy" in {p["code"] for p in other}  # the province's: everywhere
+    r = await env.v.get("/v1/programs/family_bed", headers=env.other_officer)
+    assert r.status_code == 404 and r.json()["error"]["code"] == "PROGRAM_NOT_FOUND"
+    # a new version by the city's officer; another city's cannot
+    put = {
+        "config": {**BED, "name": "家庭养老床位（2027）"},
+        "reason": "调整",
+        "expected_version": 1,
+    }
+    r = await env.v.put("/v1/programs/family_bed", headers=env.other_officer, json=put)
+    assert r.status_code == 404
+    r = await env.v.put("/v1/programs/family_bed", headers=env.officer, json=put)
+    assert r.status_code == 200 and r.json()["version"] == 2
+    assert r.json()["config"]["eligibility"]["regions"] == [CITY]
+    # the province's programmes stay the province's to change
+    r = await env.v.put(
+        "/v1/programs/disability_subsidy",
+        headers=env.officer,
+        json={"config": got["config"], "reason": "越权"},
+    )
+    assert r.status_code == 403
+
+
+async def test_preview_then_publish_then_issue_the_same_people(env):
+    await enrol_many(env, 3)  # grade 3, home, Qingxiu
+    await enrol_many(env, 2, region=OTHER_DISTRICT)
+    await enrol_many(env, 1, birth=date(1970, 1, 1))  # too young
+    await enrol_many(env, 1, scores=(30, 15, 25, 15))  # grade 1
+    r = await env.v.post(
+        "/v1/programs/preview",
+        headers=env.officer,
+        json={"config": BED, "region_code": CITY, "period": env.period},
+    )
+    assert r.status_code == 200, r.text
+    assert r.json() == {
+        "region_code": CITY,
+        "period": env.period,
+        "people": 5,
+        "by_care_setting": {"home": 5},
+        "monthly_cost_fen": 5 * 30_000,
+    }
+    r = await env.v.post(
+        "/v1/programs/preview",
+        headers=env.officer,
+        json={"config": BED, "region_code": DISTRICT},
+    )
+    assert r.json()["people"] == 3
+    r = await env.v.post(
+        "/v1/programs/preview",
+        headers=env.other_officer,
+        json={"config": BED, "region_code": CITY},
+    )
+    assert r.status_code == 403
+    assert (
+        await env.v.post("/v1/programs", headers=env.officer, json=create_body())
+    ).status_code == 201
+    # the ledger learns the new code from the voucher service, finance funds it, it issues
+    r = await env.ledger.post(
+        "/v1/appropriations",
+        headers=env.finance,
+        json={
+            "idempotency_key": "appr:family_bed",
+            "program_code": "family_bed",
+            "region_code": CITY,
+            "by_source": {"city": 1_000_000},  # the city's own money
+        },
+    )
+    assert r.status_code == 201, r.text
+    out = (await run(env, program="family_bed")).json()
+    assert (out["status"], out["eligible"], out["issued"]) == ("completed", 5, 5)
+    rows = await env.fetch(
+        "SELECT face_fen, program_version, allowed_kinds FROM voucher "
+        "WHERE program_code = 'family_bed'"
+    )
+    assert {(r["face_fen"], r["program_version"]) for r in rows} == {(30_000, 1)}
+    assert await env.available(program="family_bed") == 1_000_000 - 5 * 30_000
