@@ -21,6 +21,7 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    and_,
     any_,
     case,
     delete,
@@ -37,6 +38,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from services.common.regions import significant_prefix
 from services.voucher.models import (
     Beneficiary,
     CashBenefit,
@@ -46,6 +48,7 @@ from services.voucher.models import (
     Outbox,
     Voucher,
 )
+from services.voucher.schemas.programs import AllOf, AnyOf, Compare, NotOf, Rule
 
 # --- the run lease -------------------------------------------------------------------------
 
@@ -223,6 +226,7 @@ class EligibilityScope:
     care_settings: list[str]
     region_likes: list[str]  # the program's regions as LIKE patterns; empty = everywhere
     only_ids: list[uuid.UUID] | None
+    rule: Rule | None = None  # the programme's further rule (service/eligibility.py evaluate)
 
 
 @dataclass(frozen=True, slots=True)
@@ -233,6 +237,63 @@ class PendingPerson:
 
 
 IssuedTable = type[Voucher] | type[CashBenefit]
+
+
+def _born_by(on: date, years: int) -> date:
+    """Born on or before this day: at least `years` old on `on` (eligibility.age_on)."""
+    from services.voucher.service.assessment import add_months
+
+    return add_months(on, -12 * years)
+
+
+def _compare_sql(c: Compare, on: date) -> ColumnElement[bool]:
+    b = Beneficiary
+    v = c.value
+    if c.attr == "region":
+        codes = [str(x) for x in (v if isinstance(v, list) else [v])]
+        inside = or_(*(col(b.region_code).like(significant_prefix(x) + "%") for x in codes))
+        return ~inside if c.op == "not_in" else inside
+    if c.attr == "age":
+        assert isinstance(v, int)
+        at_least = {  # age >= n  <=>  born on or before (on - n years)
+            ">=": col(b.birth_on) <= _born_by(on, v),
+            ">": col(b.birth_on) <= _born_by(on, v + 1),
+            "<": col(b.birth_on) > _born_by(on, v),
+            "<=": col(b.birth_on) > _born_by(on, v + 1),
+            "==": and_(col(b.birth_on) <= _born_by(on, v), col(b.birth_on) > _born_by(on, v + 1)),
+            "!=": or_(col(b.birth_on) > _born_by(on, v), col(b.birth_on) <= _born_by(on, v + 1)),
+        }
+        return at_least[c.op]
+    column: Any = {
+        "grade": col(b.grade),
+        "dibao": col(b.dibao),
+        "care_setting": col(b.care_setting),
+    }[c.attr]
+    if c.op in ("in", "not_in"):
+        assert isinstance(v, list)
+        test = column.in_(v) if c.op == "in" else column.not_in(v)
+    elif c.op == "==":
+        test = column == v
+    elif c.op == "!=":
+        test = column != v
+    else:  # ordered: age and grade only (the schema refuses the rest)
+        test = {"<": column.__lt__, "<=": column.__le__, ">": column.__gt__, ">=": column.__ge__}[
+            c.op
+        ](v)
+    # A person without a grade matches no comparison, as in the pure rule (NULL -> false).
+    return func.coalesce(test, False)
+
+
+def rule_sql(rule: Rule, on: date) -> ColumnElement[bool]:
+    """A programme's eligibility rule as one SQL condition over `beneficiary` (the same rule
+    as service/eligibility.py `evaluate`, compared by tests/voucher/data/test_rule_language.py)."""
+    if isinstance(rule, AllOf):
+        return and_(*(rule_sql(r, on) for r in rule.all))
+    if isinstance(rule, AnyOf):
+        return or_(*(rule_sql(r, on) for r in rule.any))
+    if isinstance(rule, NotOf):
+        return ~rule_sql(rule.not_, on)
+    return _compare_sql(rule, on)
 
 
 def _eligible(scope: EligibilityScope) -> list[ColumnElement[bool]]:
@@ -249,6 +310,8 @@ def _eligible(scope: EligibilityScope) -> list[ColumnElement[bool]]:
         where.append(col(b.dibao).is_(True))
     if scope.region_likes:
         where.append(or_(*(col(b.region_code).like(p) for p in scope.region_likes)))
+    if scope.rule is not None:
+        where.append(rule_sql(scope.rule, scope.on))
     if scope.only_ids is not None:  # one array parameter: an import enrols up to 20,000
         where.append(col(b.id) == any_(_array(scope.only_ids, UUID(as_uuid=True))))
     return where

@@ -42,6 +42,102 @@ PROVIDER_KINDS: tuple[ProviderKind, ...] = (
 )
 
 
+RuleAttr = Literal["age", "grade", "dibao", "region", "care_setting"]
+RuleOp = Literal["==", "!=", "<", "<=", ">", ">=", "in", "not_in", "within"]
+_ORDERED = {"==", "!=", "<", "<=", ">", ">="}
+# Which operators each attribute takes, and the type of its value.
+RULE_OPS: dict[str, set[str]] = {
+    "age": _ORDERED,
+    "grade": _ORDERED | {"in", "not_in"},
+    "dibao": {"==", "!="},
+    "region": {"within", "in", "not_in"},
+    "care_setting": {"==", "!=", "in", "not_in"},
+}
+RULE_MAX_NODES = 64
+RULE_MAX_DEPTH = 8
+
+
+class Compare(BaseModel):
+    """One comparison of a person's attribute with a value, e.g. `{"attr": "age", "op": ">=",
+    "value": 80}`. Attributes: `age` (whole years on the period's first day), `grade` (0-4;
+    a person without an assessment matches no comparison), `dibao` (低保), `region` (`within`
+    a GB/T 2260 code, or `in` / `not_in` a list of them: within any), `care_setting`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    attr: RuleAttr
+    op: RuleOp
+    value: bool | int | str | list[int] | list[str]
+
+    @model_validator(mode="after")
+    def _check(self) -> Compare:
+        if self.op not in RULE_OPS[self.attr]:
+            raise ValueError(f"{self.attr} does not take {self.op}")
+        listed = self.op in ("in", "not_in")
+        v = self.value
+        if listed != isinstance(v, list) or (isinstance(v, list) and not v):
+            raise ValueError(f"{self.op} takes {'a non-empty list' if listed else 'one value'}")
+        items = v if isinstance(v, list) else [v]
+        if self.attr in ("age", "grade"):
+            top = 150 if self.attr == "age" else 4
+            if any(
+                isinstance(i, bool) or not isinstance(i, int) or not 0 <= i <= top for i in items
+            ):
+                raise ValueError(f"{self.attr} is a whole number 0..{top}")
+        elif self.attr == "dibao":
+            if not isinstance(v, bool):
+                raise ValueError("dibao is true or false")
+        elif self.attr == "region":
+            if any(
+                not isinstance(i, str) or not re.fullmatch(r"\d{6}(\d{3}){0,2}", i) for i in items
+            ):
+                raise ValueError("region is a GB/T 2260 code")
+        elif any(i not in CARE_SETTINGS for i in items):
+            raise ValueError(f"care_setting is one of {', '.join(CARE_SETTINGS)}")
+        return self
+
+
+class AllOf(BaseModel):
+    """Every rule holds."""
+
+    model_config = ConfigDict(extra="forbid")
+    all: list[Rule] = Field(min_length=1)
+
+
+class AnyOf(BaseModel):
+    """At least one rule holds."""
+
+    model_config = ConfigDict(extra="forbid")
+    any: list[Rule] = Field(min_length=1)
+
+
+class NotOf(BaseModel):
+    """The rule does not hold."""
+
+    model_config = ConfigDict(
+        extra="forbid", validate_by_name=True, validate_by_alias=True, serialize_by_alias=True
+    )
+    not_: Rule = Field(alias="not")
+
+
+Rule = AllOf | AnyOf | NotOf | Compare
+
+
+def rule_size(rule: Rule, depth: int = 1) -> tuple[int, int]:
+    """(nodes, depth) of a rule."""
+    if isinstance(rule, Compare):
+        return 1, depth
+    children = (
+        rule.all
+        if isinstance(rule, AllOf)
+        else rule.any
+        if isinstance(rule, AnyOf)
+        else [rule.not_]
+    )
+    sizes = [rule_size(c, depth + 1) for c in children]
+    return 1 + sum(n for n, _ in sizes), max(d for _, d in sizes)
+
+
 class Eligibility(BaseModel):
     """Who may receive the program. Age is counted on the first day of the period."""
 
@@ -54,9 +150,17 @@ class Eligibility(BaseModel):
     care_settings: list[CareSetting] = Field(default_factory=lambda: list(CARE_SETTINGS))
     # Region prefixes (GB/T 2260 codes) the program runs in; empty = everywhere.
     regions: list[str] = Field(default_factory=list)
+    # A further rule over the person's attributes, as data (all / any / not of comparisons),
+    # evaluated by service/eligibility.py `evaluate` and compiled to SQL for issuance; never
+    # run as code. At most 64 nodes, 8 deep.
+    rule: Rule | None = None
 
     @model_validator(mode="after")
     def _check(self) -> Eligibility:
+        if self.rule is not None:
+            nodes, depth = rule_size(self.rule)
+            if nodes > RULE_MAX_NODES or depth > RULE_MAX_DEPTH:
+                raise ValueError(f"rule: at most {RULE_MAX_NODES} parts, {RULE_MAX_DEPTH} deep")
         if not self.grades or any(g not in range(5) for g in self.grades):
             raise ValueError("grades must be a non-empty list of 0..4")
         if not self.care_settings:

@@ -86,6 +86,7 @@ def eligibility_scope(
         care_settings=[s for s in rule.care_settings if s in config.settings],
         region_likes=[significant_prefix(r) + "%" for r in rule.regions],
         only_ids=only_ids,
+        rule=rule.rule,
     )
 
 
