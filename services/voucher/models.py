@@ -71,7 +71,7 @@ class Program(VoucherTable, table=True):
     region_code: str | None = Field(default=None, sa_column=Column(String(12)))
 
     __table_args__ = (
-        CheckConstraint("kind IN ('voucher', 'per_use', 'cash_benefit')", name="kind"),
+        CheckConstraint("kind IN ('voucher', 'per_use', 'cash_benefit', 'one_off')", name="kind"),
     )
 
 
@@ -242,6 +242,11 @@ class Voucher(VoucherTable, table=True):
     # (the person's province, city or county by the program's `spend_scope`, fixed at
     # issuance). A row inserted without it gets its budget region's city (trigger).
     spend_region_prefix: str = Field(sa_column=Column(String(6), nullable=False))
+    # A one-off programme's voucher: at most one per person and programme, whatever the
+    # period (uq_voucher_once, a partial unique index).
+    once: bool = Field(
+        default=False, sa_column=Column(sa_Boolean, nullable=False, server_default="false")
+    )
     issuance_run_id: uuid.UUID | None = Field(default=None, sa_column=Column(UUID(as_uuid=True)))
     # Set when the voucher lapsed: the unused balance handed back to the budget.
     released_fen: int | None = Field(default=None, sa_column=Column(BigInteger))
@@ -271,6 +276,13 @@ class Voucher(VoucherTable, table=True):
         ),
         Index("ix_voucher_beneficiary_status", "beneficiary_id", "status"),
         Index("ix_voucher_period_program", "period", "program_code"),
+        Index(
+            "uq_voucher_once",
+            "beneficiary_id",
+            "program_code",
+            unique=True,
+            postgresql_where=text("once"),
+        ),
     )
 
 

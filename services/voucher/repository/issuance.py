@@ -227,6 +227,8 @@ class EligibilityScope:
     region_likes: list[str]  # the program's regions as LIKE patterns; empty = everywhere
     only_ids: list[uuid.UUID] | None
     rule: Rule | None = None  # the programme's further rule (service/eligibility.py evaluate)
+    once: bool = False  # one_off: anyone with a voucher of the programme, any period, is done
+    closed: bool = False  # one_off outside its window: nobody
 
 
 @dataclass(frozen=True, slots=True)
@@ -312,16 +314,18 @@ def _eligible(scope: EligibilityScope) -> list[ColumnElement[bool]]:
         where.append(or_(*(col(b.region_code).like(p) for p in scope.region_likes)))
     if scope.rule is not None:
         where.append(rule_sql(scope.rule, scope.on))
+    if scope.closed:
+        where.append(literal(False))
     if scope.only_ids is not None:  # one array parameter: an import enrols up to 20,000
         where.append(col(b.id) == any_(_array(scope.only_ids, UUID(as_uuid=True))))
     return where
 
 
 def _issued(table: IssuedTable, scope: EligibilityScope) -> Any:
-    """The people who have this period's voucher (or cash benefit) already."""
-    return select(col(table.beneficiary_id)).where(
-        col(table.program_code) == scope.program_code, col(table.period) == scope.period
-    )
+    """The people who have this period's voucher (or cash benefit) already; for a one-off
+    programme, a voucher of any period."""
+    query = select(col(table.beneficiary_id)).where(col(table.program_code) == scope.program_code)
+    return query if scope.once else query.where(col(table.period) == scope.period)
 
 
 async def count_eligible(
@@ -503,6 +507,7 @@ class VoucherTerms:
     allowed_kinds: list[str]
     priority: int
     spend_digits: int
+    once: bool = False
 
 
 def _array(values: list[Any], item: Any) -> ColumnElement[Any]:
@@ -572,13 +577,15 @@ async def insert_vouchers(
         "allowed_categories": categories,
         "priority": literal(terms.priority, Integer),
         "spend_region_prefix": func.region_spend_prefix(col(b.region_code), terms.spend_digits),
+        "once": literal(terms.once),
         "issuance_run_id": literal(run_id, UUID(as_uuid=True)),
     }
     rows = select(*row.values()).select_from(u).join(b, col(b.id) == u.c.bid)
     result = await session.execute(
         pg_insert(Voucher)
         .from_select(list(row), rows)
-        .on_conflict_do_nothing(constraint="uq_voucher_one_per_beneficiary_program_period")
+        # the one-per-period key, or a one-off programme's uq_voucher_once
+        .on_conflict_do_nothing()
     )
     return _rowcount(result)
 

@@ -197,13 +197,16 @@ class ProgramConfig(BaseModel):
       - voucher: a balance per period, each bill covered up to `ratio_bp` of it;
       - per_use: a fixed `per_use_fen` per use (only when the bill exceeds it), at most
         `day_limit_count` uses a day, from a monthly balance of `face_fen`;
-      - cash_benefit: `face_fen` paid to the person each period, never redeemed.
+      - cash_benefit: `face_fen` paid to the person each period, never redeemed;
+      - one_off: a voucher like `voucher` but at most once per person, in whichever period of
+        the window [`window_from`, `window_until`] (YYYY-MM) they first qualify, valid for
+        `valid_months` (e.g. 适老化改造, home adaptation).
     """
 
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1, max_length=200)
-    kind: Literal["voucher", "per_use", "cash_benefit"]
+    kind: Literal["voucher", "per_use", "cash_benefit", "one_off"]
     eligibility: Eligibility = Field(default_factory=Eligibility)
     # The rule per care setting; a setting that is absent gets nothing.
     settings: dict[CareSetting, SettingRule]
@@ -227,6 +230,11 @@ class ProgramConfig(BaseModel):
     )
     # When the period is issued without an officer (the first at 01:00 by default).
     schedule: IssueSchedule = Field(default_factory=IssueSchedule)
+    # one_off: the periods in which it is issued (inclusive; absent = open) and how many months
+    # a voucher stays valid from the start of the period it was issued in.
+    window_from: str | None = Field(None, pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$")
+    window_until: str | None = Field(None, pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$")
+    valid_months: int = Field(1, ge=1, le=36)
 
     @model_validator(mode="after")
     def _check(self) -> ProgramConfig:
@@ -240,7 +248,13 @@ class ProgramConfig(BaseModel):
             raise ValueError("funding_shares must be non-negative basis points summing to 10000")
         if any(not re.fullmatch(r"[a-z][a-z0-9_]{0,31}", k) for k in self.funding_shares):
             raise ValueError("funding source names must be lower-case identifiers")
-        if self.kind == "voucher":
+        if self.kind != "one_off" and (
+            self.window_from or self.window_until or self.valid_months != 1
+        ):
+            raise ValueError("window_from, window_until and valid_months are for one_off programs")
+        if self.window_from and self.window_until and self.window_from > self.window_until:
+            raise ValueError("window_from must not be after window_until")
+        if self.kind in ("voucher", "one_off"):
             for name, rule in self.settings.items():
                 if rule.ratio_bp is None:
                     raise ValueError(f"settings.{name}.ratio_bp is required for a voucher")

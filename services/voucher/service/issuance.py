@@ -87,7 +87,22 @@ def eligibility_scope(
         region_likes=[significant_prefix(r) + "%" for r in rule.regions],
         only_ids=only_ids,
         rule=rule.rule,
+        once=config.kind == "one_off",
+        closed=config.kind == "one_off" and not in_window(config, period),
     )
+
+
+def in_window(config: ProgramConfig, period: str) -> bool:
+    """Is a period within a one-off programme's window (inclusive; an open end is open)?"""
+    return (config.window_from is None or config.window_from <= period) and (
+        config.window_until is None or period <= config.window_until
+    )
+
+
+def lease_period(config: ProgramConfig, period: str) -> str:
+    """What a run's lease is taken on with its program: the period, or for a one-off
+    programme every period at once (its people may be issued in any of them)."""
+    return "once" if config.kind == "one_off" else period
 
 
 def _chunks(
@@ -110,6 +125,8 @@ def _terms(
 ) -> repo.VoucherTerms:
     config = program.config
     valid_from, valid_until = window(period)
+    if config.kind == "one_off":
+        valid_until = window(add_months_period(period, config.valid_months - 1))[1]
     return repo.VoucherTerms(
         program_code=program.code,
         program_version=program.version,
@@ -127,7 +144,13 @@ def _terms(
         allowed_kinds=list(config.allowed_kinds),
         priority=config.priority,
         spend_digits=SPEND_SCOPE_DIGITS[config.spend_scope],
+        once=config.kind == "one_off",
     )
+
+
+def add_months_period(period: str, months: int) -> str:
+    first = add_months(parse_period(period), months)
+    return f"{first.year:04d}-{first.month:02d}"
 
 
 class IssuanceEngine:
@@ -164,10 +187,11 @@ class IssuanceEngine:
         async with self.db.unit_of_work(readonly=True) as session:
             program = await program_service.get(session, program_code)
         run_id = run_id or new_uuid()
-        await self._acquire(program_code, period, run_id)
+        held = lease_period(program.config, period)
+        await self._acquire(program_code, held, run_id)
         try:
             return await self._run_locked(
-                program, period, region_code, who, trigger, only_ids, run_id
+                program, period, held, region_code, who, trigger, only_ids, run_id
             )
         except IssuanceLeaseLost:
             async with self.db.unit_of_work() as session:
@@ -178,7 +202,7 @@ class IssuanceEngine:
         finally:
             try:
                 async with self.db.unit_of_work() as session:
-                    await repo.release_lease(session, program_code, period, run_id)
+                    await repo.release_lease(session, program_code, held, run_id)
             except Exception as exc:  # the lease lapses by itself
                 log.warning("issuance lease not released: %s", type(exc).__name__)
 
@@ -206,6 +230,7 @@ class IssuanceEngine:
         self,
         program: program_service.LoadedProgram,
         period: str,
+        held: str,
         region_code: str,
         who: str,
         trigger: str,
@@ -235,7 +260,7 @@ class IssuanceEngine:
         exhausted: set[str] = set()
         for chunk in open_chunks:
             async with self.db.unit_of_work() as session:
-                await self._renew(session, program.code, period, run_id)
+                await self._renew(session, program.code, held, run_id)
             n, refused = await self._settle_chunk(run_id, program, period, chunk)
             issued += n
             if refused:
@@ -270,7 +295,7 @@ class IssuanceEngine:
             )
             async with self.db.unit_of_work() as session:
                 # the fence: a run whose lease lapsed (and was taken) writes no intent
-                await self._renew(session, program.code, period, run_id)
+                await self._renew(session, program.code, held, run_id)
                 await repo.insert_chunk(session, program.code, period, chunk)  # the intent first
             n, refused = await self._settle_chunk(run_id, program, period, chunk)
             issued += n

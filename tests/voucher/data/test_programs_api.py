@@ -132,3 +132,89 @@ async def test_preview_then_publish_then_issue_the_same_people(env):
     )
     assert {(r["face_fen"], r["program_version"]) for r in rows} == {(30_000, 1)}
     assert await env.available(program="family_bed") == 1_000_000 - 5 * 30_000
+
+
+ADAPTATION = {  # 适老化改造: once per person, up to 3,000 yuan, within 2026-2027
+    "name": "适老化改造",
+    "kind": "one_off",
+    "eligibility": {"min_age": 60, "grades": [2, 3, 4], "care_settings": ["home"]},
+    "settings": {"home": {"face_fen": 300_000, "ratio_bp": 10_000, "categories": ["cleaning"]}},
+    "allowed_kinds": ["home_care"],
+    "window_from": "2026-01",
+    "window_until": "2027-12",
+    "valid_months": 6,
+    "schedule": {"auto": False},
+}
+
+
+async def test_a_one_off_voucher_is_issued_once_per_person_across_periods(env):
+    import asyncio
+
+    from services.voucher.service.issuance import add_months_period
+
+    ids = await enrol_many(env, 4)
+    r = await env.v.post(
+        "/v1/programs",
+        headers=env.province,
+        json=create_body(code="home_adaptation", region="450000", config=ADAPTATION),
+    )
+    assert r.status_code == 201, r.text
+    await env.appropriate(10_000_000, program="home_adaptation")
+    first = (await run(env, program="home_adaptation")).json()
+    assert (first["eligible"], first["issued"]) == (4, 4)
+    following = add_months_period(env.period, 1)
+    # the next period, twice at once, and the same period again: nobody gets a second one
+    results = await asyncio.gather(
+        run(env, program="home_adaptation", period=following),
+        run(env, program="home_adaptation", period=following, region=DISTRICT),
+        run(env, program="home_adaptation"),
+    )
+    assert [r.json()["issued"] for r in results] == [0, 0, 0]
+    assert [r.json()["skipped"] for r in results] == [4, 4, 4]
+    rows = await env.fetch(
+        "SELECT beneficiary_id, period, valid_from, valid_until, once FROM voucher "
+        "WHERE program_code = 'home_adaptation'"
+    )
+    assert len(rows) == 4 and {str(r["beneficiary_id"]) for r in rows} == set(ids)
+    assert all(r["once"] for r in rows)
+    months = {(r["valid_until"] - r["valid_from"]).days for r in rows}
+    assert min(months) >= 181 and max(months) <= 184  # six months
+    assert await env.available(program="home_adaptation") == 10_000_000 - 4 * 300_000
+    # the database refuses a second one whoever writes it
+    conn = await env.db()
+    try:
+        import asyncpg
+        import pytest
+
+        cols = [
+            r["column_name"]
+            for r in await conn.fetch(
+                "SELECT column_name FROM information_schema.columns WHERE table_name = 'voucher'"
+                " AND column_name NOT IN ('id', 'period')"
+            )
+        ]
+        listed = ", ".join(cols)
+        with pytest.raises(asyncpg.UniqueViolationError):
+            await conn.execute(
+                f"INSERT INTO voucher (id, period, {listed}) SELECT gen_random_uuid(), $1,"
+                f" {listed} FROM voucher WHERE program_code = 'home_adaptation' LIMIT 1",
+                following,
+            )
+    finally:
+        await conn.close()
+    # outside its window, nobody
+    out = (await run(env, program="home_adaptation", period="2028-01")).json()
+    assert (out["eligible"], out["issued"]) == (0, 0)
+
+
+def test_the_demo_programmes_are_valid_configurations():
+    from services.demo import DEMO_PROGRAMS
+    from services.voucher.schemas.programs import ProgramConfig, ProgramCreate
+
+    kinds = set()
+    for code, region, config in DEMO_PROGRAMS:
+        ProgramCreate.model_validate(
+            {"code": code, "region_code": region, "config": config, "reason": "演示"}
+        )
+        kinds.add(ProgramConfig.model_validate(config).kind)
+    assert kinds == {"cash_benefit", "one_off", "voucher"}
