@@ -58,6 +58,8 @@ FRIENDLY: dict[str, str] = {
     "ISSUANCE_RUN_IN_PROGRESS": "这个项目这个月正在发放中，请稍后再试。",
     "ISSUANCE_LEASE_LOST": "发放被中断，已由另一次发放接续，请稍后查看结果。",
     "PROGRAM_NOT_FOUND": "没有这个补贴项目。",
+    "PROGRAM_EXISTS": "这个项目代码已经用过了，请换一个。",
+    "PROGRAM_REGION_MISMATCH": "项目的适用地区必须在本辖区之内。",
     "STATUS_TRANSITION_NOT_ALLOWED": "当前状态下不能进行这个操作。",
     "INVALID_PERIOD": "月份格式不对，请按 2026-11 这样填写。",
     "INVALID_REGION": "行政区划代码不正确。",

@@ -42,6 +42,7 @@ NAV: dict[str, list[tuple[str, str]]] = {
         ("/officer/providers", "机构审批"),
         ("/officer/bank-accounts", "收款账户审核"),
         ("/officer/issuance", "发放补贴券"),
+        ("/officer/programs", "补贴项目"),
     ],
     "finance": [
         ("/finance", "试算平衡"),

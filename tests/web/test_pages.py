@@ -539,6 +539,59 @@ async def test_the_issuance_page_shows_scheduled_runs_and_warns_loudly_of_failur
     assert "自动发放" in r.text
 
 
+async def test_an_officer_previews_then_publishes_a_programme_of_their_district(web):
+    programmes = await web.count("voucher", "SELECT count(*) FROM program")
+    async with web.signed_in("officer") as c:
+        form = await c.get("/officer/programs/new")
+        assert form.status_code == 200 and "新增补贴项目" in form.text
+        body = {
+            "csrf_token": csrf_of(form.text),
+            "name": "家庭养老床位",
+            "code": "family_bed_qx",
+            "kind": "voucher",
+            "region_code": DISTRICT,
+            "min_age": "60",
+            "grades": ["2", "3", "4"],
+            "care_settings": ["home", "institution"],
+            "face": "300",
+            "ratio": "80",
+            "categories": ["home_care_hours"],
+            "rule": "",
+            "reason": "",
+        }
+        preview = await c.post("/officer/programs/new", data={**body, "action": "preview"})
+        assert preview.status_code == 200, preview.text
+        # everyone enrolled in the district qualifies (grade 3, home or institution), 300 each
+        people = await web.count(
+            "voucher", "SELECT count(*) FROM beneficiary WHERE region_code LIKE '450103%'"
+        )
+        assert people >= 2
+        assert f"符合条件 {people} 人，每月最多 {people * 300}.00 元" in preview.text
+        bad = await c.post(
+            "/officer/programs/new",
+            data={**body, "code": "家庭", "rule": "{all", "action": "preview"},
+        )
+        assert bad.status_code == 422
+        assert "项目代码用小写英文字母" in bad.text and "附加条件的格式不对" in bad.text
+        no_reason = await c.post("/officer/programs/new", data={**body, "action": "publish"})
+        assert no_reason.status_code == 422 and "请填写发布依据" in no_reason.text
+        assert await web.count("voucher", "SELECT count(*) FROM program") == programmes
+        done = await c.post(
+            "/officer/programs/new",
+            data={**body, "reason": "青秀区民政局文件", "action": "publish"},
+        )
+        assert done.status_code == 303 and done.headers["location"] == "/officer/programs"
+        listing = await c.get("/officer/programs")
+        assert "已发布：家庭养老床位" in listing.text and "青秀区" in listing.text
+        assert "每月补贴券" in listing.text and "family_bed_qx" not in listing.text
+        again = await c.post(
+            "/officer/programs/new",
+            data={**body, "reason": "再发一次", "action": "publish"},
+        )
+        assert again.status_code == 409
+    assert await web.count("voucher", "SELECT count(*) FROM program") == programmes + 1
+
+
 # --- finance and auditor, against the real ledger -------------------------------------------
 
 
