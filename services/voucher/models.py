@@ -87,6 +87,10 @@ class ProgramVersion(VoucherTable, table=True):
     changed_by: str = Field(sa_column=Column(Text, nullable=False))
     changed_at: datetime = _now()
     reason: str = Field(sa_column=Column(Text, nullable=False))
+    # The first period this version governs (YYYY-MM); NULL = from when it was written. A run
+    # for a period uses the newest version in force then (services/voucher/service/programs.py
+    # `for_period`); vouchers keep the version they were issued under.
+    effective_from: str | None = Field(default=None, sa_column=Column(String(7)))
 
 
 class Beneficiary(VoucherTable, table=True):

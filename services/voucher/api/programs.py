@@ -7,7 +7,7 @@ from fastapi import APIRouter
 from services.common.auth import Principal, Role, require
 from services.common.db import SessionDep
 from services.common.settings import get_common_settings
-from services.voucher.errors import ProgramNotFound
+from services.voucher.errors import InvalidPeriod, ProgramNotFound
 from services.voucher.models import Program
 from services.voucher.schemas.programs import (
     ProgramCreate,
@@ -128,11 +128,28 @@ async def update_program(
 ) -> ProgramRead:
     """Change a program's configuration (an officer of its region: the province's programmes
     a province-level officer). Writes a new version with the reason; vouchers already issued
-    keep the rules they were issued under. `expected_version` refuses the change if someone
-    else changed it first (409)."""
+    keep the rules they were issued under. With `effective_from` (YYYY-MM, this period or a
+    later one) the version governs runs from that period on; runs for earlier periods keep
+    the version in force then. `expected_version` refuses the change if someone else changed
+    it first (409)."""
     row = await _readable(session, principal, code)
     principal.ensure_region(row.region_code or get_common_settings().province_code)
+    if body.effective_from is not None:
+        try:
+            parse_period(body.effective_from)
+        except InvalidPeriod as exc:
+            raise InvalidPeriod(field="effective_from") from exc
+        if body.effective_from < current_period():
+            raise InvalidPeriod(
+                "A new version takes effect this period or later.", field="effective_from"
+            )
     program = await service.update(
-        session, code, body.config, body.reason, principal.sub, body.expected_version
+        session,
+        code,
+        body.config,
+        body.reason,
+        principal.sub,
+        body.expected_version,
+        body.effective_from,
     )
     return ProgramRead.model_validate(program, from_attributes=True)

@@ -279,6 +279,8 @@ class ProgramUpdate(BaseModel):
     config: ProgramConfig
     reason: str = Field(min_length=1, max_length=2000)
     expected_version: int | None = Field(None, ge=1)
+    # The first period the version governs (YYYY-MM, this one or later); absent = at once.
+    effective_from: str | None = Field(None, max_length=7)
 
 
 class ProgramCreate(BaseModel):
@@ -334,3 +336,4 @@ class ProgramVersionRead(BaseModel):
     changed_by: str
     changed_at: datetime
     reason: str
+    effective_from: str | None = None

@@ -185,7 +185,7 @@ class IssuanceEngine:
         parse_period(period)
         check_region(region_code)
         async with self.db.unit_of_work(readonly=True) as session:
-            program = await program_service.get(session, program_code)
+            program = await program_service.for_period(session, program_code, period)
         run_id = run_id or new_uuid()
         held = lease_period(program.config, period)
         await self._acquire(program_code, held, run_id)

@@ -128,6 +128,16 @@ async def get(session: AsyncSession, code: str) -> LoadedProgram:
     return _loaded(await get_row(session, code))
 
 
+async def for_period(session: AsyncSession, code: str, period: str) -> LoadedProgram:
+    """The programme as it is in force in a period: the newest version whose
+    `effective_from` is not after it (a version published for a future period waits)."""
+    row = await get_row(session, code)
+    version = await repo.version_for_period(session, code, period)
+    if version is None or version.version == row.version:
+        return _loaded(row)
+    return LoadedProgram(code, version.version, ProgramConfig.model_validate(version.config))
+
+
 async def get_row(session: AsyncSession, code: str) -> Program:
     row = await repo.get_program(session, code)
     if row is None:
@@ -155,8 +165,10 @@ async def update(
     reason: str,
     who: str,
     expected_version: int | None = None,
+    effective_from: str | None = None,
 ) -> Program:
-    """Write a new version of a program (the row lock orders concurrent editors)."""
+    """Write a new version of a program (the row lock orders concurrent editors), in force
+    from `effective_from` (a period not before this one) or at once."""
     row = await repo.get_program(session, code, lock=True)
     if row is None:
         raise ProgramNotFound(field="program_code")
@@ -179,6 +191,7 @@ async def update(
         config.model_dump(mode="json"),
         who,
         reason,
+        effective_from,
     )
     return await get_row(session, code)
 

@@ -218,3 +218,52 @@ def test_the_demo_programmes_are_valid_configurations():
         )
         kinds.add(ProgramConfig.model_validate(config).kind)
     assert kinds == {"cash_benefit", "one_off", "voucher"}
+
+
+async def test_a_new_version_for_a_future_period_leaves_this_period_and_past_vouchers_alone(env):
+    from services.voucher.service.issuance import add_months_period
+
+    await enrol_many(env, 2)
+    r = await env.v.post("/v1/programs", headers=env.officer, json=create_body())
+    assert r.status_code == 201
+    await env.ledger.post(
+        "/v1/appropriations",
+        headers=env.finance,
+        json={
+            "idempotency_key": "appr:family_bed:v",
+            "program_code": "family_bed",
+            "region_code": CITY,
+            "by_source": {"city": 10_000_000},
+        },
+    )
+    assert (await run(env, program="family_bed")).json()["issued"] == 2
+    following = add_months_period(env.period, 1)
+    richer = {**BED, "settings": {"home": {**BED["settings"]["home"], "face_fen": 45_000}}}
+    put = {"config": richer, "reason": "提标", "effective_from": following}
+    bad = await env.v.put(
+        "/v1/programs/family_bed",
+        headers=env.officer,
+        json={**put, "effective_from": "2020-01"},
+    )
+    assert bad.status_code == 422 and bad.json()["error"]["field"] == "effective_from"
+    r = await env.v.put("/v1/programs/family_bed", headers=env.officer, json=put)
+    assert r.status_code == 200 and r.json()["version"] == 2
+    # this period: still version 1, for late enrolments too; the vouchers issued keep theirs
+    await enrol_many(env, 1)
+    this = (await run(env, program="family_bed")).json()
+    assert this["issued"] in (0, 1)  # the newcomer may have had it at enrolment already
+    rows = await env.fetch(
+        "SELECT period, face_fen, program_version FROM voucher WHERE program_code = 'family_bed'"
+    )
+    assert {(r["face_fen"], r["program_version"]) for r in rows} == {(30_000, 1)}
+    # the next period is issued under version 2
+    nxt = (await run(env, program="family_bed", period=following)).json()
+    assert nxt["issued"] == 3
+    rows = await env.fetch(
+        "SELECT face_fen, program_version FROM voucher "
+        "WHERE program_code = 'family_bed' AND period = $1",
+        following,
+    )
+    assert {(r["face_fen"], r["program_version"]) for r in rows} == {(45_000, 2)}
+    versions = (await env.v.get("/v1/programs/family_bed/versions", headers=env.officer)).json()
+    assert [v["effective_from"] for v in versions] == [None, following]
