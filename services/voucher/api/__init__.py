@@ -8,6 +8,7 @@ from services.voucher.api import (
     beneficiaries,
     codes,
     copay,
+    dashboard,
     issuance,
     programs,
     reconciliation,
@@ -15,5 +16,14 @@ from services.voucher.api import (
 )
 
 router = APIRouter(prefix="/v1")
-for module in (programs, beneficiaries, issuance, codes, redemptions, reconciliation, copay):
+for module in (
+    programs,
+    beneficiaries,
+    issuance,
+    codes,
+    redemptions,
+    reconciliation,
+    copay,
+    dashboard,
+):
     router.include_router(module.router)
