@@ -437,5 +437,9 @@ async def test_an_officer_previews_and_publishes_a_programme_on_a_phone(live: Li
         assert "自动发放" in await page.inner_text("main")
         assert await page.evaluate("document.documentElement.scrollWidth") <= 360
         await page.screenshot(path=str(SHOTS / "20-officer-issuance.png"), full_page=True)
+        await page.goto(f"{base}/dashboard")
+        assert await page.locator("svg.chart").count() == 4
+        assert await page.evaluate("document.documentElement.scrollWidth") <= 360
+        await page.screenshot(path=str(SHOTS / "21-dashboard.png"), full_page=True)
         await phone.close()
         await browser.close()

@@ -592,6 +592,30 @@ async def test_an_officer_previews_then_publishes_a_programme_of_their_district(
     assert await web.count("voucher", "SELECT count(*) FROM program") == programmes + 1
 
 
+async def test_the_dashboard_reads_in_scope_draws_charts_and_exports_its_tables(web):
+    people = await web.count(
+        "voucher",
+        "SELECT count(*) FROM beneficiary WHERE status = 'active' AND region_code LIKE '450103%'",
+    )
+    async with web.signed_in("officer") as c:
+        r = await c.get("/dashboard")
+        assert r.status_code == 200, r.text
+        assert f"在册老人 {people} 人" in r.text and "青秀区" in r.text
+        assert r.text.count('<svg xmlns="http://www.w3.org/2000/svg"') == 4
+        assert "disability_subsidy" not in r.text  # programmes by name
+        csv = await c.get("/dashboard/export.csv", params={"table": "programs"})
+        assert csv.status_code == 200 and csv.content.startswith(b"\xef\xbb\xbf")
+        assert "补贴项目,发放张数" in csv.content.decode("utf-8-sig")
+        xlsx = await c.get("/dashboard/export.xlsx", params={"table": "subregions"})
+        assert xlsx.status_code == 200 and xlsx.content[:2] == b"PK"
+        assert (await c.get("/dashboard/export.pdf")).status_code == 404
+        # another region: refused by the voucher service, said in words
+        far = await c.get("/dashboard", params={"region_code": "450200"})
+        assert far.status_code == 403 and "不在您负责的范围内" in far.text
+    async with web.signed_in("staff1") as c:
+        assert (await c.get("/dashboard")).status_code in (403, 404)
+
+
 # --- finance and auditor, against the real ledger -------------------------------------------
 
 

@@ -73,6 +73,8 @@ async def dashboard(session: AsyncSession, region_code: str, period: str) -> Das
             for u in await repo.use(session, like, period=period, key="child", digits=digits)
         }
         for key in sorted(set(people) | set(uses)):
+            if len(key) < digits:
+                continue  # coded at this level, not in a sub-region (a county's own people)
             u = uses.get(key)
             subregions.append(
                 SubRegion(
