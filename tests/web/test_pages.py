@@ -561,12 +561,15 @@ async def test_an_officer_previews_then_publishes_a_programme_of_their_district(
         }
         preview = await c.post("/officer/programs/new", data={**body, "action": "preview"})
         assert preview.status_code == 200, preview.text
-        # everyone enrolled in the district qualifies (grade 3, home or institution), 300 each
+        # the active, assessed people of the district at home or in an institution, 300 each
         people = await web.count(
-            "voucher", "SELECT count(*) FROM beneficiary WHERE region_code LIKE '450103%'"
+            "voucher",
+            "SELECT count(*) FROM beneficiary WHERE region_code LIKE '450103%'"
+            " AND status = 'active' AND grade BETWEEN 2 AND 4 AND grade_valid_until >= now()"
+            " AND care_setting IN ('home', 'institution')",
         )
         assert people >= 2
-        assert f"符合条件 {people} 人，每月最多 {people * 300}.00 元" in preview.text
+        assert f"符合条件 {people} 人，每月最多 {people * 300:,}.00 元" in preview.text
         bad = await c.post(
             "/officer/programs/new",
             data={**body, "code": "家庭", "rule": "{all", "action": "preview"},
