@@ -4,6 +4,7 @@ yiyang up [--demo]          the whole system on 127.0.0.1 (embedded PostgreSQL b
 yiyang token --role ROLE    a development bearer token (last line of the output)
 yiyang migrate [DATABASE]   bring databases (the services' and the web's) to the newest migration
 yiyang serve SERVICE        one service in the foreground (what `up` starts)
+yiyang scheduler [--once]   issue each program's period on its schedule, lapse vouchers
 yiyang localstripe          the local fake Stripe, bound to 127.0.0.1 (webhooks: --webhook-url)
 yiyang keys                 fresh production secrets, one VAR='value' line each
 yiyang web add-admin ...    an account administrator of the web (prints a temporary password)
@@ -112,6 +113,10 @@ MODULE_COMMANDS = {
     "keys": ("services.common.keys", "print fresh secrets for a production deployment"),
     "relay": ("services.voucher.relay", "deliver the voucher outbox to the ledger"),
     "detect": ("services.voucher.detector", "raise anomaly alerts from the redemption events"),
+    "scheduler": (
+        "services.voucher.scheduler",
+        "issue each program's period on schedule and lapse vouchers",
+    ),
     "demo": ("services.demo", "load demo data into a running system"),
     "bench": ("loadtests.bench", "benchmark the redemption hot path"),
     "loadtest": ("loadtests.run", "bounded headless Locust run, then correctness checks"),

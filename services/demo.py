@@ -3,6 +3,10 @@
 Everything goes through the services' public APIs, as an officer, a finance officer and each
 provider's admin would do it:
 
+0. three programmes published through `POST /v1/programs` besides the three defaults:
+   高龄津贴 (age allowance, the province's: cash for everyone 80 or over, by an eligibility
+   rule), 适老化改造 (home adaptation, the province's: a one-off voucher) and 家庭养老床位
+   (family care bed, Nanning's own: a monthly home-care voucher for grades 3-4 at home);
 1. budgets appropriated for every program in every prefecture-level city of Guangxi and in
    each district listed in the region table, for the current year, split by the program's
    configured funding shares;
@@ -108,6 +112,24 @@ class Loader:
             raise RuntimeError(f"{method} {service}{path} -> {r.status_code}: {r.text[:300]}")
         return r
 
+    # --- 0. programmes -------------------------------------------------------------------
+    def programs(self) -> int:
+        """Publish the demo's own programmes (409 PROGRAM_EXISTS: loaded before)."""
+        created = 0
+        for code, region, config in DEMO_PROGRAMS:
+            officer = self.token(Role.civil_affairs, region=region)
+            r = self.call(
+                "POST",
+                "voucher",
+                "/v1/programs",
+                officer,
+                ok=(201, 409),
+                json={"code": code, "region_code": region, "config": config, "reason": "演示"},
+            )
+            created += r.status_code == 201
+        _progress(f"programmes: {created} published")
+        return created
+
     # --- 1. budgets ----------------------------------------------------------------------
     def budgets(self) -> int:
         officer = self.token(Role.civil_affairs, region=PROVINCE)
@@ -118,7 +140,10 @@ class Loader:
         count = 0
         for program in programs:
             shares: dict[str, int] = program["config"]["funding_shares"]
+            own = program.get("region_code")  # a city's own programme: its budget there only
             for region in targets:
+                if own and not region.code.startswith(own[:4]):
+                    continue
                 amount = CITY_BUDGET_FEN if region.level == "city" else DISTRICT_BUDGET_FEN
                 total_bp = sum(shares.values())
                 by_source = {s: amount * bp // total_bp for s, bp in shares.items()}
@@ -320,6 +345,61 @@ class Loader:
         )
 
 
+_ALL_SETTINGS = ("home", "community", "institution")
+DEMO_PROGRAMS: list[tuple[str, str, dict[str, Any]]] = [
+    (
+        "age_allowance",
+        PROVINCE,
+        {
+            "name": "高龄津贴",
+            "kind": "cash_benefit",
+            "eligibility": {
+                "min_age": 60,
+                "grades": [0, 1, 2, 3, 4],
+                "rule": {"attr": "age", "op": ">=", "value": 80},
+            },
+            "settings": {s: {"face_fen": 10_000} for s in _ALL_SETTINGS},
+            "allowed_kinds": [],
+            "funding_shares": {"regional": 10_000},
+        },
+    ),
+    (
+        "home_adaptation",
+        PROVINCE,
+        {
+            "name": "适老化改造",
+            "kind": "one_off",
+            "eligibility": {"min_age": 60, "grades": [2, 3, 4], "care_settings": ["home"]},
+            "settings": {
+                # no home-adaptation service category yet: home care hours stand in
+                "home": {"face_fen": 300_000, "ratio_bp": 9_000, "categories": ["home_care_hours"]}
+            },
+            "allowed_kinds": ["home_care"],
+            "valid_months": 12,
+            "funding_shares": {"central": 5_000, "regional": 5_000},
+        },
+    ),
+    (
+        "family_care_bed",
+        "450100",
+        {
+            "name": "家庭养老床位",
+            "kind": "voucher",
+            "eligibility": {"min_age": 60, "grades": [3, 4], "care_settings": ["home"]},
+            "settings": {
+                "home": {
+                    "face_fen": 60_000,
+                    "ratio_bp": 8_000,
+                    "categories": ["home_care_hours", "rehab_nursing", "bathing"],
+                }
+            },
+            "allowed_kinds": ["home_care", "community_embedded"],
+            "funding_shares": {"city": 10_000},
+        },
+    ),
+]
+
+
 def _progress(text: str) -> None:
     print(f"[demo] {text}", flush=True)
 
@@ -354,6 +434,7 @@ def main(argv: list[str] | None = None) -> int:
         voucher_url=args.voucher_url, provider_url=args.provider_url, ledger_url=args.ledger_url
     )
     marker = common.data_dir / "demo-loaded.json"
+    loader.programs()
     loader.budgets()
     providers = loader.providers()
     people = loader.beneficiaries()

@@ -2,7 +2,7 @@
 
 Starts (or joins) the embedded PostgreSQL unless database URLs are configured, creates and
 migrates each service's database and the web's, then runs each service, the outbox relay, the
-local fake Stripe and the web app (two worker processes sharing its database) as children, waits until every one answers, optionally loads
+issuance scheduler, the local fake Stripe and the web app (two worker processes sharing its database) as children, waits until every one answers, optionally loads
 demo data and prints where to open things. It then supervises: a child that dies is started
 again after a growing pause (1 s, 2 s, 4 s ... 30 s; back to 1 s once it has run for a
 minute), each restart said in the output. Ctrl-C stops everything: the children run in
@@ -217,6 +217,15 @@ def _children(db_urls: dict[str, str], host: str) -> list[Child]:
             Child(
                 "detector",
                 [py, "-m", "services.cli", "detect"],
+                None,
+                {"YIYANG_VOUCHER_DATABASE_URL": db_urls["voucher"]},
+            )
+        )
+    if importlib.util.find_spec("services.voucher.scheduler"):
+        children.append(
+            Child(
+                "scheduler",
+                [py, "-m", "services.cli", "scheduler"],
                 None,
                 {"YIYANG_VOUCHER_DATABASE_URL": db_urls["voucher"]},
             )

@@ -283,6 +283,18 @@ class VoucherClient(ServiceClient):
         data = await self.json("GET", "/v1/recoveries", params={"provider_id": provider_id})
         return _rows(data, "items")
 
+    async def issuance_schedule(self) -> list[dict[str, Any]]:
+        return list(await self.json("GET", "/v1/issuance-schedule"))
+
+    async def programs(self) -> list[dict[str, Any]]:
+        return list(await self.json("GET", "/v1/programs"))
+
+    async def create_program(self, body: dict[str, Any]) -> dict[str, Any]:
+        return dict(await self.json("POST", "/v1/programs", json=body))
+
+    async def preview_program(self, body: dict[str, Any]) -> dict[str, Any]:
+        return dict(await self.json("POST", "/v1/programs/preview", json=body))
+
 
 class TerminalClient(ServiceClient):
     """The voucher service as a provider terminal sees it (bearer = the terminal secret)."""

@@ -53,6 +53,8 @@ NAV: dict[str, list[tuple[str, str]]] = {
         ("/officer/disputes", "争议处理"),
         ("/officer/alerts", "异常预警"),
         ("/officer/anomaly-rules", "预警规则"),
+        ("/officer/programs", "补贴项目"),
+        ("/dashboard", "统计看板"),
     ],
     "finance": [
         ("/finance", "试算平衡"),
@@ -61,6 +63,7 @@ NAV: dict[str, list[tuple[str, str]]] = {
         ("/finance/aging", "账龄"),
         ("/finance/reconciliation", "对账"),
         ("/finance/budget", "预算使用"),
+        ("/dashboard", "统计看板"),
     ],
     "auditor": [
         ("/audit/entries", "分录查询"),
@@ -70,6 +73,7 @@ NAV: dict[str, list[tuple[str, str]]] = {
         ("/finance/payments", "付款批次"),
         ("/finance/aging", "账龄"),
         ("/audit/log", "账号日志"),
+        ("/dashboard", "统计看板"),
     ],
     "admin": [("/admin/users", "账号管理"), ("/admin/users/new", "新建账号")],
 }

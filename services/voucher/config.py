@@ -46,6 +46,18 @@ class VoucherSettings(BaseSettings):
     ledger_timeout_s: float = 30.0
     # Beneficiaries per budget commitment in an issuance run.
     issuance_chunk_size: int = 500
+    # A run's lease on its program and period, renewed before each chunk: a run whose process
+    # died is resumed by the next one after this long. Another run of the same program and
+    # period waits at most issuance_wait_s for it (then 409 ISSUANCE_RUN_IN_PROGRESS).
+    issuance_lease_s: float = 120.0
+    issuance_wait_s: float = 600.0
+    # The scheduler (`yiyang scheduler`): how often it looks for due runs, how long a claim on
+    # one lasts without renewal, how long it waits before retrying a failed run, and the most
+    # attempts per program, period and region before it leaves a failure to an officer.
+    scheduler_interval_s: float = 60.0
+    scheduler_lease_s: float = 120.0
+    scheduler_retry_s: float = 900.0
+    scheduler_max_attempts: int = 5
 
     # Co-payments online (Stripe; localstripe in development and tests). Elsewhere it must be
     # https to a public host (https://api.stripe.com): no loopback or private address.

@@ -71,6 +71,21 @@ class IssuanceRunNotFound(NotFound):
     message = "No such issuance run."
 
 
+class IssuanceRunInProgress(Conflict):
+    code = "ISSUANCE_RUN_IN_PROGRESS"
+    message = (
+        "Another issuance of this program and period is still running; try again when it ends."
+    )
+
+
+class IssuanceLeaseLost(Conflict):
+    code = "ISSUANCE_LEASE_LOST"
+    message = (
+        "The run lost its lease (it was paused longer than the lease) and stopped; another "
+        "run took over. Nothing was committed twice."
+    )
+
+
 class StatusTransitionNotAllowed(Conflict):
     code = "STATUS_TRANSITION_NOT_ALLOWED"
     message = "The beneficiary cannot move from its current status to that one."
@@ -86,6 +101,16 @@ class StatusImportRowInvalid(InvalidInput):
 
     code = "STATUS_IMPORT_ROW_INVALID"
     message = "The row of the status file names no known event or date."
+
+
+class ProgramExists(Conflict):
+    code = "PROGRAM_EXISTS"
+    message = "A program with this code exists already; publish a new version with PUT."
+
+
+class ProgramRegionMismatch(InvalidInput):
+    code = "PROGRAM_REGION_MISMATCH"
+    message = "The program's eligibility regions must lie within the region that creates it."
 
 
 class ProgramVersionConflict(Conflict):

@@ -167,7 +167,11 @@ def create_app(
             http, common.auth_private_key, timeout_s=settings.ledger_timeout_s
         )
         app.state.issuance_engine = IssuanceEngine(
-            app.state.db, app.state.ledger, settings.issuance_chunk_size
+            app.state.db,
+            app.state.ledger,
+            settings.issuance_chunk_size,
+            lease_s=settings.issuance_lease_s,
+            wait_s=settings.issuance_wait_s,
         )
         if settings.expiry_interval_s > 0:
             app.state.expiry_task = asyncio.create_task(_expire_forever(app))

@@ -67,9 +67,12 @@ class Program(VoucherTable, table=True):
     config: dict[str, Any] = Field(sa_column=Column(JSONB, nullable=False))
     updated_at: datetime = _now()
     updated_by: str = Field(sa_column=Column(Text, nullable=False))
+    # Whose programme it is: NULL = the province's (the defaults); a city's or county's own
+    # programme applies only there and only its officers (and the province's) change it.
+    region_code: str | None = Field(default=None, sa_column=Column(String(12)))
 
     __table_args__ = (
-        CheckConstraint("kind IN ('voucher', 'per_use', 'cash_benefit')", name="kind"),
+        CheckConstraint("kind IN ('voucher', 'per_use', 'cash_benefit', 'one_off')", name="kind"),
     )
 
 
@@ -85,6 +88,10 @@ class ProgramVersion(VoucherTable, table=True):
     changed_by: str = Field(sa_column=Column(Text, nullable=False))
     changed_at: datetime = _now()
     reason: str = Field(sa_column=Column(Text, nullable=False))
+    # The first period this version governs (YYYY-MM); NULL = from when it was written. A run
+    # for a period uses the newest version in force then (services/voucher/service/programs.py
+    # `for_period`); vouchers keep the version they were issued under.
+    effective_from: str | None = Field(default=None, sa_column=Column(String(7)))
 
 
 class Beneficiary(VoucherTable, table=True):
@@ -316,6 +323,11 @@ class Voucher(VoucherTable, table=True):
     # (the person's province, city or county by the program's `spend_scope`, fixed at
     # issuance). A row inserted without it gets its budget region's city (trigger).
     spend_region_prefix: str = Field(sa_column=Column(String(6), nullable=False))
+    # A one-off programme's voucher: at most one per person and programme, whatever the
+    # period (uq_voucher_once, a partial unique index).
+    once: bool = Field(
+        default=False, sa_column=Column(sa_Boolean, nullable=False, server_default="false")
+    )
     issuance_run_id: uuid.UUID | None = Field(default=None, sa_column=Column(UUID(as_uuid=True)))
     # Set when the voucher lapsed or was revoked (death, move, exit): the unused balance
     # handed back to the budget.
@@ -350,6 +362,13 @@ class Voucher(VoucherTable, table=True):
         ),
         Index("ix_voucher_beneficiary_status", "beneficiary_id", "status"),
         Index("ix_voucher_period_program", "period", "program_code"),
+        Index(
+            "uq_voucher_once",
+            "beneficiary_id",
+            "program_code",
+            unique=True,
+            postgresql_where=text("once"),
+        ),
     )
 
 
@@ -750,7 +769,8 @@ class IssuanceRun(VoucherTable, table=True):
     program_version: int = Field(sa_column=Column(Integer, nullable=False))
     period: str = Field(sa_column=Column(String(7), nullable=False))
     region_code: str = Field(sa_column=Column(String(12), nullable=False))
-    # run: an officer's run; enrolment: the current month for newly enrolled people.
+    # run: an officer's run; enrolment: the current month for newly enrolled people;
+    # schedule: the scheduler's run of the month (scheduled_issuance).
     trigger: str = Field(sa_column=Column(String(20), nullable=False, server_default="run"))
     status: str = Field(sa_column=Column(String(20), nullable=False, server_default="running"))
     eligible: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default="0"))
@@ -770,7 +790,7 @@ class IssuanceRun(VoucherTable, table=True):
         CheckConstraint(
             "status IN ('running', 'completed', 'budget_exhausted', 'interrupted')", name="status"
         ),
-        CheckConstraint("trigger IN ('run', 'enrolment')", name="trigger"),
+        CheckConstraint("trigger IN ('run', 'enrolment', 'schedule')", name="trigger"),
         CheckConstraint("issued >= 0 AND skipped >= 0 AND failed >= 0", name="counters"),
         Index("ix_issuance_run_program_period", "program_code", "period"),
     )
@@ -822,6 +842,66 @@ class IssuanceChunk(VoucherTable, table=True):
             "period",
             postgresql_where="status IN ('intent', 'committed')",
         ),
+    )
+
+
+class IssuanceLock(VoucherTable, table=True):
+    """Who is issuing a program's period now: a lease, not a session lock.
+
+    One row per program and period while a run holds it (regions nest, so two runs of one
+    program and period could otherwise pick the same people). A run takes it with one INSERT
+    ... ON CONFLICT that succeeds only when the row is absent or its lease has lapsed, renews it
+    before each chunk (the renewal is the fence: a run that lost its lease stops), and deletes
+    it when done. A run whose process died leaves a lease that lapses after
+    `YIYANG_VOUCHER_ISSUANCE_LEASE_S`. Works through a transaction-mode connection pooler,
+    which a session-level advisory lock does not.
+    """
+
+    __tablename__ = "issuance_lock"
+    program_code: str = Field(sa_column=Column(String(40), primary_key=True))
+    period: str = Field(sa_column=Column(String(7), primary_key=True))
+    run_id: uuid.UUID = Field(sa_column=Column(UUID(as_uuid=True), nullable=False))
+    expires_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    acquired_at: datetime = _now()
+
+
+class ScheduledIssuance(VoucherTable, table=True):
+    """The scheduler's issuance of one program, period and region: at most one row each.
+
+    due: waiting to be claimed; running: claimed by `claimed_by` until `lease_until` (a
+    scheduler that died leaves a lapsed lease, and the next claim resumes the run); completed /
+    budget_exhausted: the run ended (its counts are on issuance_run `run_id`); failed: the last
+    attempt failed (`last_error`), tried again from `next_attempt_at`.
+    """
+
+    __tablename__ = "scheduled_issuance"
+    id: uuid.UUID = _uuid_pk()
+    program_code: str = Field(sa_column=Column(String(40), nullable=False))
+    period: str = Field(sa_column=Column(String(7), nullable=False))
+    region_code: str = Field(sa_column=Column(String(12), nullable=False))
+    status: str = Field(sa_column=Column(String(20), nullable=False, server_default="due"))
+    run_id: uuid.UUID | None = Field(default=None, sa_column=Column(UUID(as_uuid=True)))
+    attempts: int = Field(default=0, sa_column=Column(Integer, nullable=False, server_default="0"))
+    claimed_by: str | None = Field(default=None, sa_column=Column(Text))
+    lease_until: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    next_attempt_at: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True))
+    )
+    last_error: str | None = Field(default=None, sa_column=Column(Text))
+    created_at: datetime = _now()
+    updated_at: datetime = _now()
+    finished_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+
+    __table_args__ = (
+        UniqueConstraint(
+            "program_code", "period", "region_code", name="uq_scheduled_issuance_slot"
+        ),
+        CheckConstraint(
+            "status IN ('due', 'running', 'completed', 'budget_exhausted', 'failed')",
+            name="status",
+        ),
+        CheckConstraint("attempts >= 0", name="attempts"),
+        Index("ix_scheduled_issuance_period", "period"),
     )
 
 

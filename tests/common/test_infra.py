@@ -89,7 +89,7 @@ def _exec_starts() -> list[tuple[str, list[str]]]:
 
 def test_every_unit_runs_a_yiyang_command_with_arguments_it_accepts():
     starts = _exec_starts()
-    assert {argv[0] for _, argv in starts} == {"serve", "relay", "detect", "migrate"}
+    assert {argv[0] for _, argv in starts} == {"serve", "relay", "detect", "migrate", "scheduler"}
     served = set()
     for _unit, argv in starts:
         if argv[0] not in MODULE_COMMANDS:
@@ -99,6 +99,16 @@ def test_every_unit_runs_a_yiyang_command_with_arguments_it_accepts():
             module = importlib.import_module(MODULE_COMMANDS[argv[0]][0])
             module.build_parser().parse_args(argv[1:])  # a flag it does not take exits 2
     assert served == {"voucher", "provider", "ledger", "web", None}
+
+
+def test_the_scheduler_ticks_on_a_timer_and_each_tick_ends():
+    timer = (INFRA / "systemd" / "yiyang-scheduler.timer").read_text()
+    assert "Unit=yiyang-scheduler.service" in timer
+    assert re.search(r"^OnCalendar=\S+", timer, re.M)
+    unit = (INFRA / "systemd" / "yiyang-scheduler.service").read_text()
+    assert "Type=oneshot" in unit
+    (argv,) = [argv for name, argv in _exec_starts() if name == "yiyang-scheduler.service"]
+    assert argv == ["scheduler", "--once"]
 
 
 def test_the_web_runs_as_many_workers_as_its_environment_says():

@@ -47,6 +47,8 @@ def _env_example(name: str) -> dict[str, str]:
 
 
 def _containers(doc: dict[str, Any]) -> list[dict[str, Any]]:
+    if doc["kind"] == "CronJob":
+        return doc["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"]
     return doc["spec"]["template"]["spec"]["containers"]
 
 
@@ -78,7 +80,7 @@ def _expand(arg: str, env: dict[str, str]) -> str:
 
 def test_every_container_runs_a_yiyang_command_it_accepts():
     seen = set()
-    for kind in ("Deployment", "Job"):
+    for kind in ("Deployment", "Job", "CronJob"):
         for doc in _of_kind(kind):
             for container in _containers(doc):
                 env: dict[str, str] = {}
@@ -94,7 +96,7 @@ def test_every_container_runs_a_yiyang_command_it_accepts():
                 else:
                     args = build_parser().parse_args(argv)
                     seen.add(getattr(args, "service", None) or argv[0])
-    assert seen == {"voucher", "provider", "ledger", "web", "relay", "migrate"}
+    assert seen == {"voucher", "provider", "ledger", "web", "relay", "migrate", "scheduler"}
 
 
 def _systemd_port(service: str) -> int:

@@ -401,3 +401,45 @@ async def test_proxy_and_back_office_pages_render_in_the_browser(live: Live, chr
         await page.screenshot(path=str(SHOTS / "17-auditor-entries.png"), full_page=True)
         await ctx.close()
         await browser.close()
+
+
+async def test_an_officer_previews_and_publishes_a_programme_on_a_phone(live: Live, chromium: Path):
+    """The programme form at 360 px: no sideways scrolling, the preview, the publication, and
+    the issuance page with its scheduled runs (screenshots for review)."""
+    from playwright.async_api import async_playwright
+
+    base = live.base
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=str(chromium), args=ARGS)
+        phone = await browser.new_context(
+            viewport={"width": 360, "height": 740}, locale="zh-CN", bypass_csp=True
+        )
+        page = await phone.new_page()
+        await _sign_in(page, base, "officer")
+        await page.goto(f"{base}/officer/programs/new")
+        await page.fill("#name", "家庭养老床位")
+        await page.fill("#code", "family_bed_phone")
+        await page.fill("#face", "300")
+        await page.fill("#ratio", "80")
+        await page.click("button[value=preview]")
+        await page.wait_for_selector("#preview")
+        assert "符合条件" in await page.inner_text("#preview")
+        width = await page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 360, f"{width}px wide"
+        await page.screenshot(path=str(SHOTS / "18-officer-programme-preview.png"), full_page=True)
+        await page.fill("#reason", "青秀区民政局文件")
+        await page.click("button[value=publish]")
+        await page.wait_for_selector("text=已发布：家庭养老床位")
+        assert await page.evaluate("document.documentElement.scrollWidth") <= 360
+        await page.screenshot(path=str(SHOTS / "19-officer-programmes.png"), full_page=True)
+        await page.goto(f"{base}/officer/issuance")
+        assert "自动发放" in await page.inner_text("main")
+        assert await page.evaluate("document.documentElement.scrollWidth") <= 360
+        await page.screenshot(path=str(SHOTS / "20-officer-issuance.png"), full_page=True)
+        await page.goto(f"{base}/dashboard")
+        assert await page.locator("svg.chart").count() == 4
+        assert await page.evaluate("document.documentElement.scrollWidth") <= 360
+        await page.screenshot(path=str(SHOTS / "21-dashboard.png"), full_page=True)
+        await phone.close()
+        await browser.close()

@@ -522,6 +522,115 @@ async def test_issuance_run_shows_counts_and_rerun_issues_nothing(web):
     assert await web.count("voucher", "SELECT count(*) FROM voucher") == vouchers
 
 
+async def test_the_issuance_page_shows_scheduled_runs_and_warns_loudly_of_failures(web):
+    period = (await web.vouchers(web.b1))[0]["period"]
+    conn = await asyncpg.connect(**asyncpg_connect_kwargs(web.dbs["voucher"].owner_url))
+    try:
+        await conn.execute(
+            "INSERT INTO scheduled_issuance (id, program_code, period, region_code, status,"
+            " attempts, last_error, next_attempt_at) VALUES"
+            " (gen_random_uuid(), 'meal_assistance', $1, '450000', 'failed', 2,"
+            "  'LEDGER_UNAVAILABLE', now() + interval '10 minutes'),"
+            " (gen_random_uuid(), 'nursing_subsidy', $1, '450000', 'budget_exhausted', 1,"
+            "  NULL, NULL),"
+            " (gen_random_uuid(), 'disability_subsidy', $1, '450200', 'failed', 5,"
+            "  'LEDGER_REFUSED', NULL)",
+            period,
+        )
+    finally:
+        await conn.close()
+    async with web.signed_in("officer") as c:
+        r = await c.get("/officer/issuance")
+    assert r.status_code == 200
+    alerts = re.findall(r'<p class="msg msg-err" role="alert">(.*?)</p>', r.text, re.S)
+    assert len(alerts) == 2, alerts  # Liuzhou's failure is not this officer's
+    assert "老年助餐" in alerts[0] and "自动发放失败" in alerts[0] and "自动重试" in alerts[0]
+    assert "系统暂时忙" in alerts[0]  # the code, in words
+    assert "护理补贴" in alerts[1] and "预算不足" in alerts[1]
+    assert "LEDGER_UNAVAILABLE" not in r.text and "450000" not in r.text
+    assert "自动发放" in r.text
+
+
+async def test_an_officer_previews_then_publishes_a_programme_of_their_district(web):
+    programmes = await web.count("voucher", "SELECT count(*) FROM program")
+    async with web.signed_in("officer") as c:
+        form = await c.get("/officer/programs/new")
+        assert form.status_code == 200 and "新增补贴项目" in form.text
+        body = {
+            "csrf_token": csrf_of(form.text),
+            "name": "家庭养老床位",
+            "code": "family_bed_qx",
+            "kind": "voucher",
+            "region_code": DISTRICT,
+            "min_age": "60",
+            "grades": ["2", "3", "4"],
+            "care_settings": ["home", "institution"],
+            "face": "300",
+            "ratio": "80",
+            "categories": ["home_care_hours"],
+            "rule": "",
+            "reason": "",
+        }
+        preview = await c.post("/officer/programs/new", data={**body, "action": "preview"})
+        assert preview.status_code == 200, preview.text
+        # the active, assessed people of the district at home or in an institution, 300 each
+        people = await web.count(
+            "voucher",
+            "SELECT count(*) FROM beneficiary WHERE region_code LIKE '450103%'"
+            " AND status = 'active' AND grade BETWEEN 2 AND 4 AND grade_valid_until >= now()"
+            " AND care_setting IN ('home', 'institution')",
+        )
+        assert people >= 2
+        assert f"符合条件 {people} 人，每月最多 {people * 300:,}.00 元" in preview.text
+        bad = await c.post(
+            "/officer/programs/new",
+            data={**body, "code": "家庭", "rule": "{all", "action": "preview"},
+        )
+        assert bad.status_code == 422
+        assert "项目代码用小写英文字母" in bad.text and "附加条件的格式不对" in bad.text
+        no_reason = await c.post("/officer/programs/new", data={**body, "action": "publish"})
+        assert no_reason.status_code == 422 and "请填写发布依据" in no_reason.text
+        assert await web.count("voucher", "SELECT count(*) FROM program") == programmes
+        done = await c.post(
+            "/officer/programs/new",
+            data={**body, "reason": "青秀区民政局文件", "action": "publish"},
+        )
+        assert done.status_code == 303 and done.headers["location"] == "/officer/programs"
+        listing = await c.get("/officer/programs")
+        assert "已发布：家庭养老床位" in listing.text and "青秀区" in listing.text
+        assert "每月补贴券" in listing.text and "family_bed_qx" not in listing.text
+        again = await c.post(
+            "/officer/programs/new",
+            data={**body, "reason": "再发一次", "action": "publish"},
+        )
+        assert again.status_code == 409
+    assert await web.count("voucher", "SELECT count(*) FROM program") == programmes + 1
+
+
+async def test_the_dashboard_reads_in_scope_draws_charts_and_exports_its_tables(web):
+    people = await web.count(
+        "voucher",
+        "SELECT count(*) FROM beneficiary WHERE status = 'active' AND region_code LIKE '450103%'",
+    )
+    async with web.signed_in("officer") as c:
+        r = await c.get("/dashboard")
+        assert r.status_code == 200, r.text
+        assert f"在册老人 {people} 人" in r.text and "青秀区" in r.text
+        assert r.text.count('<svg xmlns="http://www.w3.org/2000/svg"') == 4
+        assert "disability_subsidy" not in r.text  # programmes by name
+        csv = await c.get("/dashboard/export.csv", params={"table": "programs"})
+        assert csv.status_code == 200 and csv.content.startswith(b"\xef\xbb\xbf")
+        assert "补贴项目,发放张数" in csv.content.decode("utf-8-sig")
+        xlsx = await c.get("/dashboard/export.xlsx", params={"table": "subregions"})
+        assert xlsx.status_code == 200 and xlsx.content[:2] == b"PK"
+        assert (await c.get("/dashboard/export.pdf")).status_code == 404
+        # another region: refused by the voucher service, said in words
+        far = await c.get("/dashboard", params={"region_code": "450200"})
+        assert far.status_code == 403 and "不在您负责的范围内" in far.text
+    async with web.signed_in("staff1") as c:
+        assert (await c.get("/dashboard")).status_code in (403, 404)
+
+
 # --- finance and auditor, against the real ledger -------------------------------------------
 
 

@@ -228,19 +228,67 @@ async def _recent_runs(web: Any, session: Session) -> list[dict[str, Any]]:
         await client.aclose()
 
 
-@router.get("/issuance", response_class=HTMLResponse)
-async def issuance_form(
-    request: Request, web: StateDep, session: Session = OFFICER
+_PROGRAM_CODE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+# The scheduler's issuances: those that need a person are shown loudly.
+SCHEDULE_STATUS = {
+    "due": "等待自动发放",
+    "running": "正在自动发放",
+    "completed": "已自动发放",
+    "budget_exhausted": "预算不足，部分人员未发放",
+    "failed": "自动发放失败",
+}
+
+
+async def _issuance_page(
+    request: Request,
+    web: Any,
+    session: Session,
+    *,
+    status_code: int = 200,
+    run: dict[str, Any] | None = None,
+    error: str | None = None,
+    region: str = "",
 ) -> HTMLResponse:
-    """Start an issuance run; the region's recent runs with their progress."""
+    """The issuance page: the form, the last run's result, and the scheduler's runs."""
+    client = voucher_client(web, session)
+    programs: list[dict[str, Any]] = []
+    schedule: list[dict[str, Any]] = []
+    schedule_error = None
+    try:
+        programs = await client.programs()
+        schedule = await client.issuance_schedule()
+    except ApiError as exc:
+        schedule_error = exc.friendly
+    finally:
+        await client.aclose()
+    names = {p["code"]: p["name"] for p in programs}
+    for row in schedule:
+        row["program_name"] = names.get(row["program_code"], "（已停用的项目）")
+        row["status_name"] = SCHEDULE_STATUS.get(row["status"], "未知状态")
+        row["error_text"] = FRIENDLY.get(row.get("last_error") or "", "系统出错，将自动重试。")
+    alarms = [r for r in schedule if r["status"] in ("failed", "budget_exhausted")]
     return page(
         request,
         "officer_issuance.html",
         session,
-        run=None,
-        region=session.region or "",
+        status_code=status_code,
+        run=run,
+        error=error,
+        region=region,
+        programs=programs,
+        schedule=schedule,
+        alarms=alarms,
+        schedule_error=schedule_error,
         runs=await _recent_runs(web, session),
     )
+
+
+@router.get("/issuance", response_class=HTMLResponse)
+async def issuance_form(
+    request: Request, web: StateDep, session: Session = OFFICER
+) -> HTMLResponse:
+    """Start an issuance run; see what the scheduler issued and what needs attention."""
+    return await _issuance_page(request, web, session, region=session.region or "")
 
 
 @router.post("/issuance", response_class=HTMLResponse)
@@ -255,32 +303,25 @@ async def issuance_start(
     """Start (or resume: the run issues nothing twice), then show the run's page."""
     _officer_only(session)
     error = None
-    if program_code not in ("disability_subsidy", "meal_assistance", "nursing_subsidy"):
+    if not _PROGRAM_CODE.match(program_code):
         error = "请选择补贴项目。"
     elif not _PERIOD.match(period):
         error = "请按 年-月 填写，例如 2026-11。"
     elif not _REGION.match(region_code):
         error = "行政区划代码是 6、9 或 12 位数字。"
     if error:
-        return page(
-            request,
-            "officer_issuance.html",
-            session,
-            status_code=422,
-            run=None,
-            error=error,
-            region=region_code,
+        return await _issuance_page(
+            request, web, session, status_code=422, error=error, region=region_code
         )
     client = voucher_client(web, session)
     try:
         run = await client.start_issuance(program_code, period, region_code)
     except ApiError as exc:
-        return page(
+        return await _issuance_page(
             request,
-            "officer_issuance.html",
+            web,
             session,
             status_code=exc.page_status,
-            run=None,
             error=exc.friendly,
             region=region_code,
         )

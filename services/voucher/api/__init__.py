@@ -9,6 +9,7 @@ from services.voucher.api import (
     beneficiaries,
     codes,
     copay,
+    dashboard,
     issuance,
     lifecycle,
     programs,
@@ -33,5 +34,6 @@ for module in (
     reviews,
     visits,
     alerts,
+    dashboard,
 ):
     router.include_router(module.router)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from typing import Annotated
 
@@ -17,6 +18,7 @@ from services.voucher.schemas.issuance import (
     IssuanceRunCreate,
     IssuanceRunRead,
     IssuanceRunResult,
+    ScheduledIssuanceRead,
 )
 from services.voucher.service import issuance as service
 from services.voucher.service import programs as program_service
@@ -124,6 +126,34 @@ async def get_run(
     run = await service.get_run(session, run_id)
     principal.ensure_region(run.region_code)
     return IssuanceRunRead.model_validate({**run.model_dump(), "run_id": str(run.id)})
+
+
+@router.get("/issuance-schedule", response_model=list[ScheduledIssuanceRead])
+async def list_scheduled(
+    session: SessionDep,
+    period: Annotated[str | None, Query(max_length=7, description="YYYY-MM")] = None,
+    principal: Principal = require(Role.civil_affairs, Role.finance, Role.auditor, Role.service),
+) -> list[ScheduledIssuanceRead]:
+    """The scheduler's issuances (one per program, period and region) that concern the
+    caller's region — those in it and those over it (a province's run issues in every city) —
+    with the counts of each one's latest run, newest period first. A `failed` or
+    `budget_exhausted` one needs a person: see `last_error` / `run_message`."""
+    if period is not None:
+        parse_period(period)
+    if principal.role != Role.service and not principal.region:
+        return []  # no region, no scope
+    region = None if principal.role == Role.service else principal.region
+    slots = await service.scheduled(session, region, period)
+    return [
+        ScheduledIssuanceRead.model_validate(
+            {
+                **dataclasses.asdict(s),
+                "id": str(s.id),
+                "run_id": None if s.run_id is None else str(s.run_id),
+            }
+        )
+        for s in slots
+    ]
 
 
 @router.post("/vouchers/expire", response_model=ExpiryResult)

@@ -21,8 +21,10 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    and_,
     any_,
     case,
+    delete,
     func,
     insert,
     literal,
@@ -33,34 +35,80 @@ from sqlalchemy import (
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
+from services.common.regions import significant_prefix
 from services.voucher.models import (
     Beneficiary,
     CashBenefit,
     IssuanceChunk,
+    IssuanceLock,
     IssuanceRun,
     Outbox,
     Voucher,
 )
+from services.voucher.schemas.programs import AllOf, AnyOf, Compare, NotOf, Rule
 
-# --- the run lock --------------------------------------------------------------------------
-
-
-def _lock_key(program_code: str, period: str) -> ColumnElement[int]:
-    return func.hashtext(f"issuance:{program_code}:{period}")
+# --- the run lease -------------------------------------------------------------------------
 
 
-async def lock_program_period(conn: AsyncConnection, program_code: str, period: str) -> None:
-    """Session-level advisory lock: one issuance at a time per program and period, whatever
-    the region (regions nest, so two runs could otherwise pick the same people). It is held
-    by a connection, so a process that dies releases it with the connection."""
-    await conn.execute(select(func.pg_advisory_lock(_lock_key(program_code, period))))
+def _lease_until(lease_s: float) -> ColumnElement[datetime]:
+    return func.now() + func.make_interval(0, 0, 0, 0, 0, 0, lease_s)
 
 
-async def unlock_program_period(conn: AsyncConnection, program_code: str, period: str) -> None:
-    await conn.execute(select(func.pg_advisory_unlock(_lock_key(program_code, period))))
+async def try_lease(
+    session: AsyncSession, program_code: str, period: str, run_id: uuid.UUID, lease_s: float
+) -> bool:
+    """Take the program and period's lease if nobody holds it or its holder's lease lapsed:
+    one statement, so of two racing runs exactly one gets it (models.IssuanceLock)."""
+    stmt = pg_insert(IssuanceLock).values(
+        program_code=program_code,
+        period=period,
+        run_id=run_id,
+        expires_at=_lease_until(lease_s),
+    )
+    upsert = stmt.on_conflict_do_update(
+        index_elements=[col(IssuanceLock.program_code), col(IssuanceLock.period)],
+        set_={
+            "run_id": stmt.excluded.run_id,
+            "expires_at": stmt.excluded.expires_at,
+            "acquired_at": func.now(),
+        },
+        where=col(IssuanceLock.expires_at) < func.now(),
+    ).returning(col(IssuanceLock.run_id))
+    holder: uuid.UUID | None = await session.scalar(upsert)
+    return holder == run_id
+
+
+async def renew_lease(
+    session: AsyncSession, program_code: str, period: str, run_id: uuid.UUID, lease_s: float
+) -> bool:
+    """Extend the lease if this run still holds it; False when it was lost (it lapsed and
+    another run took it): the caller must stop before asking the ledger for anything."""
+    result = await session.execute(
+        update(IssuanceLock)
+        .where(
+            col(IssuanceLock.program_code) == program_code,
+            col(IssuanceLock.period) == period,
+            col(IssuanceLock.run_id) == run_id,
+        )
+        .values(expires_at=_lease_until(lease_s))
+        .execution_options(synchronize_session=False)
+    )
+    return cast(CursorResult[Any], result).rowcount == 1
+
+
+async def release_lease(
+    session: AsyncSession, program_code: str, period: str, run_id: uuid.UUID
+) -> None:
+    await session.execute(
+        delete(IssuanceLock).where(
+            col(IssuanceLock.program_code) == program_code,
+            col(IssuanceLock.period) == period,
+            col(IssuanceLock.run_id) == run_id,
+        )
+    )
 
 
 # --- runs ----------------------------------------------------------------------------------
@@ -189,6 +237,9 @@ class EligibilityScope:
     care_settings: list[str]
     region_likes: list[str]  # the program's regions as LIKE patterns; empty = everywhere
     only_ids: list[uuid.UUID] | None
+    rule: Rule | None = None  # the programme's further rule (service/eligibility.py evaluate)
+    once: bool = False  # one_off: anyone with a voucher of the programme, any period, is done
+    closed: bool = False  # one_off outside its window: nobody
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,6 +250,63 @@ class PendingPerson:
 
 
 IssuedTable = type[Voucher] | type[CashBenefit]
+
+
+def _born_by(on: date, years: int) -> date:
+    """Born on or before this day: at least `years` old on `on` (eligibility.age_on)."""
+    from services.voucher.service.assessment import add_months
+
+    return add_months(on, -12 * years)
+
+
+def _compare_sql(c: Compare, on: date) -> ColumnElement[bool]:
+    b = Beneficiary
+    v = c.value
+    if c.attr == "region":
+        codes = [str(x) for x in (v if isinstance(v, list) else [v])]
+        inside = or_(*(col(b.region_code).like(significant_prefix(x) + "%") for x in codes))
+        return ~inside if c.op == "not_in" else inside
+    if c.attr == "age":
+        assert isinstance(v, int)
+        at_least = {  # age >= n  <=>  born on or before (on - n years)
+            ">=": col(b.birth_on) <= _born_by(on, v),
+            ">": col(b.birth_on) <= _born_by(on, v + 1),
+            "<": col(b.birth_on) > _born_by(on, v),
+            "<=": col(b.birth_on) > _born_by(on, v + 1),
+            "==": and_(col(b.birth_on) <= _born_by(on, v), col(b.birth_on) > _born_by(on, v + 1)),
+            "!=": or_(col(b.birth_on) > _born_by(on, v), col(b.birth_on) <= _born_by(on, v + 1)),
+        }
+        return at_least[c.op]
+    column: Any = {
+        "grade": col(b.grade),
+        "dibao": col(b.dibao),
+        "care_setting": col(b.care_setting),
+    }[c.attr]
+    if c.op in ("in", "not_in"):
+        assert isinstance(v, list)
+        test = column.in_(v) if c.op == "in" else column.not_in(v)
+    elif c.op == "==":
+        test = column == v
+    elif c.op == "!=":
+        test = column != v
+    else:  # ordered: age and grade only (the schema refuses the rest)
+        test = {"<": column.__lt__, "<=": column.__le__, ">": column.__gt__, ">=": column.__ge__}[
+            c.op
+        ](v)
+    # A person without a grade matches no comparison, as in the pure rule (NULL -> false).
+    return func.coalesce(test, False)
+
+
+def rule_sql(rule: Rule, on: date) -> ColumnElement[bool]:
+    """A programme's eligibility rule as one SQL condition over `beneficiary` (the same rule
+    as service/eligibility.py `evaluate`, compared by tests/voucher/data/test_rule_language.py)."""
+    if isinstance(rule, AllOf):
+        return and_(*(rule_sql(r, on) for r in rule.all))
+    if isinstance(rule, AnyOf):
+        return or_(*(rule_sql(r, on) for r in rule.any))
+    if isinstance(rule, NotOf):
+        return ~rule_sql(rule.not_, on)
+    return _compare_sql(rule, on)
 
 
 def _eligible(scope: EligibilityScope) -> list[ColumnElement[bool]]:
@@ -215,16 +323,20 @@ def _eligible(scope: EligibilityScope) -> list[ColumnElement[bool]]:
         where.append(col(b.dibao).is_(True))
     if scope.region_likes:
         where.append(or_(*(col(b.region_code).like(p) for p in scope.region_likes)))
+    if scope.rule is not None:
+        where.append(rule_sql(scope.rule, scope.on))
+    if scope.closed:
+        where.append(literal(False))
     if scope.only_ids is not None:  # one array parameter: an import enrols up to 20,000
         where.append(col(b.id) == any_(_array(scope.only_ids, UUID(as_uuid=True))))
     return where
 
 
 def _issued(table: IssuedTable, scope: EligibilityScope) -> Any:
-    """The people who have this period's voucher (or cash benefit) already."""
-    return select(col(table.beneficiary_id)).where(
-        col(table.program_code) == scope.program_code, col(table.period) == scope.period
-    )
+    """The people who have this period's voucher (or cash benefit) already; for a one-off
+    programme, a voucher of any period."""
+    query = select(col(table.beneficiary_id)).where(col(table.program_code) == scope.program_code)
+    return query if scope.once else query.where(col(table.period) == scope.period)
 
 
 async def count_eligible(
@@ -240,6 +352,16 @@ async def count_eligible(
         )
     ).one()
     return int(row[0]), int(row[1])
+
+
+async def count_by_setting(session: AsyncSession, scope: EligibilityScope) -> dict[str, int]:
+    """How many people in scope a rule covers, by care setting (a programme's preview)."""
+    rows = await session.execute(
+        select(col(Beneficiary.care_setting), func.count())
+        .where(*_eligible(scope))
+        .group_by(col(Beneficiary.care_setting))
+    )
+    return {str(setting): int(n) for setting, n in rows}
 
 
 async def pending(
@@ -396,6 +518,7 @@ class VoucherTerms:
     allowed_kinds: list[str]
     priority: int
     spend_digits: int
+    once: bool = False
 
 
 def _array(values: list[Any], item: Any) -> ColumnElement[Any]:
@@ -465,13 +588,15 @@ async def insert_vouchers(
         "allowed_categories": categories,
         "priority": literal(terms.priority, Integer),
         "spend_region_prefix": func.region_spend_prefix(col(b.region_code), terms.spend_digits),
+        "once": literal(terms.once),
         "issuance_run_id": literal(run_id, UUID(as_uuid=True)),
     }
     rows = select(*row.values()).select_from(u).join(b, col(b.id) == u.c.bid)
     result = await session.execute(
         pg_insert(Voucher)
         .from_select(list(row), rows)
-        .on_conflict_do_nothing(constraint="uq_voucher_one_per_beneficiary_program_period")
+        # the one-per-period key, or a one-off programme's uq_voucher_once
+        .on_conflict_do_nothing()
     )
     return _rowcount(result)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -20,11 +20,20 @@ async def insert_if_absent(
     config: dict[str, Any],
     who: str,
     reason: str,
+    region_code: str | None = None,
 ) -> bool:
     """Create a program at version 1 unless it exists; True if it was created."""
     created = await session.scalar(
         pg_insert(Program)
-        .values(code=code, name=name, kind=kind, version=1, config=config, updated_by=who)
+        .values(
+            code=code,
+            name=name,
+            kind=kind,
+            version=1,
+            config=config,
+            updated_by=who,
+            region_code=region_code,
+        )
         .on_conflict_do_nothing(index_elements=[col(Program.code)])
         .returning(col(Program.code))
     )
@@ -71,10 +80,16 @@ async def save_new_version(
     config: dict[str, Any],
     who: str,
     reason: str,
+    effective_from: str | None = None,
 ) -> None:
     await session.execute(
         insert(ProgramVersion).values(
-            program_code=code, version=version, config=config, changed_by=who, reason=reason
+            program_code=code,
+            version=version,
+            config=config,
+            changed_by=who,
+            reason=reason,
+            effective_from=effective_from,
         )
     )
     await session.execute(
@@ -89,4 +104,22 @@ async def save_new_version(
             updated_at=func.now(),
         )
         .execution_options(synchronize_session=False)
+    )
+
+
+async def version_for_period(
+    session: AsyncSession, code: str, period: str
+) -> ProgramVersion | None:
+    """The newest version in force in a period (its `effective_from` absent or not after it)."""
+    return await session.scalar(
+        select(ProgramVersion)
+        .where(
+            col(ProgramVersion.program_code) == code,
+            or_(
+                col(ProgramVersion.effective_from).is_(None),
+                col(ProgramVersion.effective_from) <= period,
+            ),
+        )
+        .order_by(col(ProgramVersion.version).desc())
+        .limit(1)
     )

@@ -48,3 +48,27 @@ class ExpiryResult(BaseModel):
     expired: int
     events: int
     released_fen: int
+
+
+class ScheduledIssuanceRead(BaseModel):
+    """One scheduled issuance (program, period, region) with its latest run's counts.
+    status: due, running, completed, budget_exhausted (not retried: appropriate, then run it
+    by hand), failed (`last_error`; retried from `next_attempt_at` while attempts remain)."""
+
+    id: str
+    program_code: str
+    period: str
+    region_code: str
+    status: str
+    attempts: int
+    last_error: str | None
+    next_attempt_at: datetime | None
+    updated_at: datetime
+    finished_at: datetime | None
+    run_id: str | None
+    run_status: str | None
+    eligible: int | None
+    issued: int | None
+    skipped: int | None
+    failed: int | None
+    run_message: str | None

@@ -42,6 +42,102 @@ PROVIDER_KINDS: tuple[ProviderKind, ...] = (
 )
 
 
+RuleAttr = Literal["age", "grade", "dibao", "region", "care_setting"]
+RuleOp = Literal["==", "!=", "<", "<=", ">", ">=", "in", "not_in", "within"]
+_ORDERED = {"==", "!=", "<", "<=", ">", ">="}
+# Which operators each attribute takes, and the type of its value.
+RULE_OPS: dict[str, set[str]] = {
+    "age": _ORDERED,
+    "grade": _ORDERED | {"in", "not_in"},
+    "dibao": {"==", "!="},
+    "region": {"within", "in", "not_in"},
+    "care_setting": {"==", "!=", "in", "not_in"},
+}
+RULE_MAX_NODES = 64
+RULE_MAX_DEPTH = 8
+
+
+class Compare(BaseModel):
+    """One comparison of a person's attribute with a value, e.g. `{"attr": "age", "op": ">=",
+    "value": 80}`. Attributes: `age` (whole years on the period's first day), `grade` (0-4;
+    a person without an assessment matches no comparison), `dibao` (低保), `region` (`within`
+    a GB/T 2260 code, or `in` / `not_in` a list of them: within any), `care_setting`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    attr: RuleAttr
+    op: RuleOp
+    value: bool | int | str | list[int] | list[str]
+
+    @model_validator(mode="after")
+    def _check(self) -> Compare:
+        if self.op not in RULE_OPS[self.attr]:
+            raise ValueError(f"{self.attr} does not take {self.op}")
+        listed = self.op in ("in", "not_in")
+        v = self.value
+        if listed != isinstance(v, list) or (isinstance(v, list) and not v):
+            raise ValueError(f"{self.op} takes {'a non-empty list' if listed else 'one value'}")
+        items = v if isinstance(v, list) else [v]
+        if self.attr in ("age", "grade"):
+            top = 150 if self.attr == "age" else 4
+            if any(
+                isinstance(i, bool) or not isinstance(i, int) or not 0 <= i <= top for i in items
+            ):
+                raise ValueError(f"{self.attr} is a whole number 0..{top}")
+        elif self.attr == "dibao":
+            if not isinstance(v, bool):
+                raise ValueError("dibao is true or false")
+        elif self.attr == "region":
+            if any(
+                not isinstance(i, str) or not re.fullmatch(r"\d{6}(\d{3}){0,2}", i) for i in items
+            ):
+                raise ValueError("region is a GB/T 2260 code")
+        elif any(i not in CARE_SETTINGS for i in items):
+            raise ValueError(f"care_setting is one of {', '.join(CARE_SETTINGS)}")
+        return self
+
+
+class AllOf(BaseModel):
+    """Every rule holds."""
+
+    model_config = ConfigDict(extra="forbid")
+    all: list[Rule] = Field(min_length=1)
+
+
+class AnyOf(BaseModel):
+    """At least one rule holds."""
+
+    model_config = ConfigDict(extra="forbid")
+    any: list[Rule] = Field(min_length=1)
+
+
+class NotOf(BaseModel):
+    """The rule does not hold."""
+
+    model_config = ConfigDict(
+        extra="forbid", validate_by_name=True, validate_by_alias=True, serialize_by_alias=True
+    )
+    not_: Rule = Field(alias="not")
+
+
+Rule = AllOf | AnyOf | NotOf | Compare
+
+
+def rule_size(rule: Rule, depth: int = 1) -> tuple[int, int]:
+    """(nodes, depth) of a rule."""
+    if isinstance(rule, Compare):
+        return 1, depth
+    children = (
+        rule.all
+        if isinstance(rule, AllOf)
+        else rule.any
+        if isinstance(rule, AnyOf)
+        else [rule.not_]
+    )
+    sizes = [rule_size(c, depth + 1) for c in children]
+    return 1 + sum(n for n, _ in sizes), max(d for _, d in sizes)
+
+
 class Eligibility(BaseModel):
     """Who may receive the program. Age is counted on the first day of the period."""
 
@@ -54,9 +150,17 @@ class Eligibility(BaseModel):
     care_settings: list[CareSetting] = Field(default_factory=lambda: list(CARE_SETTINGS))
     # Region prefixes (GB/T 2260 codes) the program runs in; empty = everywhere.
     regions: list[str] = Field(default_factory=list)
+    # A further rule over the person's attributes, as data (all / any / not of comparisons),
+    # evaluated by service/eligibility.py `evaluate` and compiled to SQL for issuance; never
+    # run as code. At most 64 nodes, 8 deep.
+    rule: Rule | None = None
 
     @model_validator(mode="after")
     def _check(self) -> Eligibility:
+        if self.rule is not None:
+            nodes, depth = rule_size(self.rule)
+            if nodes > RULE_MAX_NODES or depth > RULE_MAX_DEPTH:
+                raise ValueError(f"rule: at most {RULE_MAX_NODES} parts, {RULE_MAX_DEPTH} deep")
         if not self.grades or any(g not in range(5) for g in self.grades):
             raise ValueError("grades must be a non-empty list of 0..4")
         if not self.care_settings:
@@ -75,6 +179,17 @@ class SettingRule(BaseModel):
     categories: list[ServiceCategory] = Field(default_factory=list)
 
 
+class IssueSchedule(BaseModel):
+    """When the scheduler issues the program's period by itself (`yiyang scheduler`): on
+    `day` of the month at `hour` o'clock, Asia/Shanghai. `auto: false` leaves it to officers."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    auto: bool = True
+    day: int = Field(1, ge=1, le=28)
+    hour: int = Field(1, ge=0, le=23)
+
+
 class ProgramConfig(BaseModel):
     """Everything a program says. Every number is configurable; money in fen, shares in bp.
 
@@ -82,13 +197,16 @@ class ProgramConfig(BaseModel):
       - voucher: a balance per period, each bill covered up to `ratio_bp` of it;
       - per_use: a fixed `per_use_fen` per use (only when the bill exceeds it), at most
         `day_limit_count` uses a day, from a monthly balance of `face_fen`;
-      - cash_benefit: `face_fen` paid to the person each period, never redeemed.
+      - cash_benefit: `face_fen` paid to the person each period, never redeemed;
+      - one_off: a voucher like `voucher` but at most once per person, in whichever period of
+        the window [`window_from`, `window_until`] (YYYY-MM) they first qualify, valid for
+        `valid_months` (e.g. 适老化改造, home adaptation).
     """
 
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1, max_length=200)
-    kind: Literal["voucher", "per_use", "cash_benefit"]
+    kind: Literal["voucher", "per_use", "cash_benefit", "one_off"]
     eligibility: Eligibility = Field(default_factory=Eligibility)
     # The rule per care setting; a setting that is absent gets nothing.
     settings: dict[CareSetting, SettingRule]
@@ -110,6 +228,13 @@ class ProgramConfig(BaseModel):
     funding_shares: dict[str, int] = Field(
         default_factory=lambda: {"central": 9500, "regional": 500}
     )
+    # When the period is issued without an officer (the first at 01:00 by default).
+    schedule: IssueSchedule = Field(default_factory=IssueSchedule)
+    # one_off: the periods in which it is issued (inclusive; absent = open) and how many months
+    # a voucher stays valid from the start of the period it was issued in.
+    window_from: str | None = Field(None, pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$")
+    window_until: str | None = Field(None, pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$")
+    valid_months: int = Field(1, ge=1, le=36)
 
     @model_validator(mode="after")
     def _check(self) -> ProgramConfig:
@@ -123,7 +248,13 @@ class ProgramConfig(BaseModel):
             raise ValueError("funding_shares must be non-negative basis points summing to 10000")
         if any(not re.fullmatch(r"[a-z][a-z0-9_]{0,31}", k) for k in self.funding_shares):
             raise ValueError("funding source names must be lower-case identifiers")
-        if self.kind == "voucher":
+        if self.kind != "one_off" and (
+            self.window_from or self.window_until or self.valid_months != 1
+        ):
+            raise ValueError("window_from, window_until and valid_months are for one_off programs")
+        if self.window_from and self.window_until and self.window_from > self.window_until:
+            raise ValueError("window_from must not be after window_until")
+        if self.kind in ("voucher", "one_off"):
             for name, rule in self.settings.items():
                 if rule.ratio_bp is None:
                     raise ValueError(f"settings.{name}.ratio_bp is required for a voucher")
@@ -148,6 +279,44 @@ class ProgramUpdate(BaseModel):
     config: ProgramConfig
     reason: str = Field(min_length=1, max_length=2000)
     expected_version: int | None = Field(None, ge=1)
+    # The first period the version governs (YYYY-MM, this one or later); absent = at once.
+    effective_from: str | None = Field(None, max_length=7)
+
+
+class ProgramCreate(BaseModel):
+    """A new program of a region: the province's applies in every city of it, a city's or
+    county's only there (its eligibility regions default to, and must lie within, it)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    code: str = Field(pattern=r"^[a-z][a-z0-9_]{2,39}$")
+    region_code: str = Field(max_length=12)
+    config: ProgramConfig
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class ProgramCreated(BaseModel):
+    code: str
+    version: int
+
+
+class ProgramPreviewRequest(BaseModel):
+    """Who a configuration would cover, before it is published."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    config: ProgramConfig
+    region_code: str = Field(max_length=12)
+    period: str | None = Field(None, max_length=7, description="YYYY-MM; default: this month")
+
+
+class ProgramPreview(BaseModel):
+    region_code: str
+    period: str
+    people: int
+    by_care_setting: dict[str, int]
+    # People x the face value of their care setting: the most the period can cost.
+    monthly_cost_fen: int
 
 
 class ProgramRead(BaseModel):
@@ -155,6 +324,7 @@ class ProgramRead(BaseModel):
     name: str
     kind: str
     version: int
+    region_code: str | None
     config: ProgramConfig
     updated_at: datetime
     updated_by: str
@@ -166,3 +336,4 @@ class ProgramVersionRead(BaseModel):
     changed_by: str
     changed_at: datetime
     reason: str
+    effective_from: str | None = None

@@ -6,9 +6,10 @@ database:
 
 - `redemption`  the redemption rule (`compute_split`), the spend area, the void window
 - `assessment`  GB/T 42195-2022 scores -> grade, and the assessment's validity
-- `eligibility` who a program is for (`is_eligible`)
+- `eligibility` who a program is for (`is_eligible`, and `evaluate` for a rule written as data)
 - `identity`    the national ID (GB 11643), phone numbers, region codes of the province
-- `periods`     periods (YYYY-MM) and the calendar-month validity window
+- `periods`     periods (YYYY-MM), the calendar-month validity window, when a scheduled
+                issuance is due (`due_period`)
 - `codes`       QR tokens (Ed25519) and card PINs
 - `qr`          QR code images
 - `lifecycle_rules` which status change may follow which, and what each does (`plan`)
@@ -16,7 +17,7 @@ database:
 
 Orchestration: `beneficiaries`, `beneficiary_import`, `lifecycle` (status changes and their
 money), `status_import` (status files), `roster` (the officer's search and export),
-`programs`, `issuance`,
+`programs`, `issuance`, `scheduler` (scheduled issuance), `dashboard`,
 `request_keys`, `redemption_flow` (the redemption and its preview), `void_claim`, `copay`
 (co-payments) over `copay_refund` (their refunds), `directory` (the provider directory, held in
 memory and polled from the provider service), `reviews` (receipts, confirmations,

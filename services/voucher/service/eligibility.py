@@ -3,14 +3,63 @@ the eligibility query of repository/issuance.py."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 
 from services.common.regions import region_covers
-from services.voucher.schemas.programs import ProgramConfig
+from services.voucher.schemas.programs import AllOf, AnyOf, Compare, NotOf, ProgramConfig, Rule
 
 
 def age_on(birth_on: date, day: date) -> int:
     return day.year - birth_on.year - ((day.month, day.day) < (birth_on.month, birth_on.day))
+
+
+@dataclass(frozen=True)
+class Subject:
+    """What a rule may look at: a person's attributes on the period's first day."""
+
+    age: int
+    grade: int | None
+    dibao: bool
+    region_code: str
+    care_setting: str
+
+
+def _compare(c: Compare, who: Subject) -> bool:
+    if c.attr == "region":
+        codes = c.value if isinstance(c.value, list) else [c.value]
+        inside = any(region_covers(str(code), who.region_code) for code in codes)
+        return not inside if c.op == "not_in" else inside
+    have: int | bool | str | None = {
+        "age": who.age,
+        "grade": who.grade,
+        "dibao": who.dibao,
+        "care_setting": who.care_setting,
+    }[c.attr]
+    if have is None:  # no assessment: no comparison holds (SQL: coalesce(..., false))
+        return False
+    v = c.value
+    if c.op == "in" or c.op == "not_in":
+        assert isinstance(v, list)
+        return (have in v) == (c.op == "in")
+    if c.op == "==":
+        return have == v
+    if c.op == "!=":
+        return have != v
+    assert isinstance(have, int) and isinstance(v, int)
+    return {"<": have < v, "<=": have <= v, ">": have > v, ">=": have >= v}[c.op]
+
+
+def evaluate(rule: Rule, who: Subject) -> bool:
+    """A programme's eligibility rule (data: all / any / not of comparisons) for one person.
+    Interpreted here, never executed; repository/issuance.py compiles the same rule to SQL."""
+    if isinstance(rule, AllOf):
+        return all(evaluate(r, who) for r in rule.all)
+    if isinstance(rule, AnyOf):
+        return any(evaluate(r, who) for r in rule.any)
+    if isinstance(rule, NotOf):
+        return not evaluate(rule.not_, who)
+    return _compare(rule, who)
 
 
 def is_eligible(
@@ -39,4 +88,9 @@ def is_eligible(
         return False
     if care_setting not in rule.care_settings or care_setting not in config.settings:
         return False
-    return not (rule.regions and not any(region_covers(r, region_code) for r in rule.regions))
+    if rule.regions and not any(region_covers(r, region_code) for r in rule.regions):
+        return False
+    if rule.rule is None:
+        return True
+    who = Subject(age_on(birth_on, on), grade, dibao, region_code, care_setting)
+    return evaluate(rule.rule, who)

@@ -2,7 +2,11 @@
 
 How a run keeps money exact (docs/architecture.md "Ledger budget"):
 
-1. One run at a time per program and period (an advisory lock held by a connection).
+1. One run at a time per program and period: a lease row (models.IssuanceLock) taken in one
+   statement, renewed before each chunk's intent (a run that lost it stops there), deleted at
+   the end; a run whose process died leaves a lease that lapses after `lease_s`. Another run
+   of the same program and period waits for it (at most `wait_s`, then 409
+   ISSUANCE_RUN_IN_PROGRESS).
 2. Chunks left open by a run that died are finished first, with their original idempotency
    key: the ledger answers what it answered before and commits nothing new.
 3. The eligible people in scope who have nothing for the period are cut into chunks of one
@@ -17,7 +21,9 @@ How a run keeps money exact (docs/architecture.md "Ledger budget"):
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -31,12 +37,15 @@ from services.common.regions import significant_prefix
 from services.voucher.clients import LedgerClient
 from services.voucher.errors import (
     BudgetExceeded,
+    IssuanceLeaseLost,
+    IssuanceRunInProgress,
     IssuanceRunNotFound,
     LedgerRefused,
     LedgerUnavailable,
 )
 from services.voucher.models import CashBenefit, IssuanceRun, Voucher
 from services.voucher.repository import issuance as repo
+from services.voucher.repository import schedule as schedule_repo
 from services.voucher.schemas.issuance import ExpiryResult
 from services.voucher.schemas.programs import SPEND_SCOPE_DIGITS, ProgramConfig
 from services.voucher.service import programs as program_service
@@ -57,7 +66,7 @@ class RunResult:
     failed: int
 
 
-def _scope(
+def eligibility_scope(
     config: ProgramConfig,
     code: str,
     period: str,
@@ -77,7 +86,23 @@ def _scope(
         care_settings=[s for s in rule.care_settings if s in config.settings],
         region_likes=[significant_prefix(r) + "%" for r in rule.regions],
         only_ids=only_ids,
+        rule=rule.rule,
+        once=config.kind == "one_off",
+        closed=config.kind == "one_off" and not in_window(config, period),
     )
+
+
+def in_window(config: ProgramConfig, period: str) -> bool:
+    """Is a period within a one-off programme's window (inclusive; an open end is open)?"""
+    return (config.window_from is None or config.window_from <= period) and (
+        config.window_until is None or period <= config.window_until
+    )
+
+
+def lease_period(config: ProgramConfig, period: str) -> str:
+    """What a run's lease is taken on with its program: the period, or for a one-off
+    programme every period at once (its people may be issued in any of them)."""
+    return "once" if config.kind == "one_off" else period
 
 
 def _chunks(
@@ -100,6 +125,8 @@ def _terms(
 ) -> repo.VoucherTerms:
     config = program.config
     valid_from, valid_until = window(period)
+    if config.kind == "one_off":
+        valid_until = window(add_months_period(period, config.valid_months - 1))[1]
     return repo.VoucherTerms(
         program_code=program.code,
         program_version=program.version,
@@ -117,16 +144,32 @@ def _terms(
         allowed_kinds=list(config.allowed_kinds),
         priority=config.priority,
         spend_digits=SPEND_SCOPE_DIGITS[config.spend_scope],
+        once=config.kind == "one_off",
     )
+
+
+def add_months_period(period: str, months: int) -> str:
+    first = add_months(parse_period(period), months)
+    return f"{first.year:04d}-{first.month:02d}"
 
 
 class IssuanceEngine:
     """Runs issuance against a database and the ledger. Stateless between runs."""
 
-    def __init__(self, db: Database, ledger: LedgerClient, chunk_size: int = 500) -> None:
+    def __init__(
+        self,
+        db: Database,
+        ledger: LedgerClient,
+        chunk_size: int = 500,
+        *,
+        lease_s: float = 60.0,
+        wait_s: float = 600.0,
+    ) -> None:
         self.db = db
         self.ledger = ledger
         self.chunk_size = max(1, chunk_size)
+        self.lease_s = lease_s
+        self.wait_s = wait_s
 
     async def run(
         self,
@@ -142,29 +185,52 @@ class IssuanceEngine:
         parse_period(period)
         check_region(region_code)
         async with self.db.unit_of_work(readonly=True) as session:
-            program = await program_service.get(session, program_code)
-        lock_conn = await self.db.engine.connect()
-        lock_conn = await lock_conn.execution_options(isolation_level="AUTOCOMMIT")
+            program = await program_service.for_period(session, program_code, period)
+        run_id = run_id or new_uuid()
+        held = lease_period(program.config, period)
+        await self._acquire(program_code, held, run_id)
         try:
-            await repo.lock_program_period(lock_conn, program_code, period)
-            try:
-                return await self._run_locked(
-                    program, period, region_code, who, trigger, only_ids, run_id or new_uuid()
+            return await self._run_locked(
+                program, period, held, region_code, who, trigger, only_ids, run_id
+            )
+        except IssuanceLeaseLost:
+            async with self.db.unit_of_work() as session:
+                await repo.finish_run(
+                    session, run_id, "interrupted", "lost its lease; another run took over"
                 )
-            finally:
-                await repo.unlock_program_period(lock_conn, program_code, period)
-        except BaseException:
-            # If the unlock itself failed, the lock must not go back to the pool with the
-            # connection: dropping the connection releases it.
-            await lock_conn.invalidate()
             raise
         finally:
-            await lock_conn.close()
+            try:
+                async with self.db.unit_of_work() as session:
+                    await repo.release_lease(session, program_code, held, run_id)
+            except Exception as exc:  # the lease lapses by itself
+                log.warning("issuance lease not released: %s", type(exc).__name__)
+
+    async def _acquire(self, program_code: str, period: str, run_id: uuid.UUID) -> None:
+        """Wait for the program and period's lease (polling: no connection is held while
+        waiting, so a transaction-mode pooler is fine)."""
+        deadline = time.monotonic() + self.wait_s
+        pause = 0.05
+        while True:
+            async with self.db.unit_of_work() as session:
+                if await repo.try_lease(session, program_code, period, run_id, self.lease_s):
+                    return
+            if time.monotonic() >= deadline:
+                raise IssuanceRunInProgress(field="program_code")
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 1.0)
+
+    async def _renew(
+        self, session: AsyncSession, program_code: str, period: str, run_id: uuid.UUID
+    ) -> None:
+        if not await repo.renew_lease(session, program_code, period, run_id, self.lease_s):
+            raise IssuanceLeaseLost(field="program_code")
 
     async def _run_locked(
         self,
         program: program_service.LoadedProgram,
         period: str,
+        held: str,
         region_code: str,
         who: str,
         trigger: str,
@@ -175,7 +241,7 @@ class IssuanceEngine:
         table: type[Voucher] | type[CashBenefit] = (
             CashBenefit if config.kind == "cash_benefit" else Voucher
         )
-        scope = _scope(config, program.code, period, region_code, only_ids)
+        scope = eligibility_scope(config, program.code, period, region_code, only_ids)
         async with self.db.unit_of_work() as session:
             await repo.insert_run(
                 session,
@@ -193,6 +259,8 @@ class IssuanceEngine:
         issued = failed = 0
         exhausted: set[str] = set()
         for chunk in open_chunks:
+            async with self.db.unit_of_work() as session:
+                await self._renew(session, program.code, held, run_id)
             n, refused = await self._settle_chunk(run_id, program, period, chunk)
             issued += n
             if refused:
@@ -226,6 +294,8 @@ class IssuanceEngine:
                 funding_shares=dict(config.funding_shares),
             )
             async with self.db.unit_of_work() as session:
+                # the fence: a run whose lease lapsed (and was taken) writes no intent
+                await self._renew(session, program.code, held, run_id)
                 await repo.insert_chunk(session, program.code, period, chunk)  # the intent first
             n, refused = await self._settle_chunk(run_id, program, period, chunk)
             issued += n
@@ -374,6 +444,14 @@ async def first_month(
             continue
         (pending if result.failed else done).add(code)
     return done, pending
+
+
+async def scheduled(
+    session: AsyncSession, region: str | None, period: str | None
+) -> list[schedule_repo.SlotRow]:
+    """The scheduler's slots that concern a region (in it or over it); all for no region."""
+    like = (significant_prefix(region) if region else "") + "%"
+    return await schedule_repo.list_slots(session, region_like=like, period=period)
 
 
 async def find_run(session: AsyncSession, run_id: uuid.UUID) -> IssuanceRun | None:

@@ -41,3 +41,18 @@ def window(period: str) -> tuple[datetime, datetime]:
         datetime(first.year, first.month, 1, tzinfo=zone),
         datetime(nxt.year, nxt.month, 1, tzinfo=zone),
     )
+
+
+def scheduled_at(period: str, day: int = 1, hour: int = 1) -> datetime:
+    """When a period's scheduled issuance is due: `day` of the month at `hour` o'clock in the
+    service's time zone (by default the first at 01:00, Asia/Shanghai)."""
+    first = parse_period(period)
+    return datetime(first.year, first.month, day, hour, tzinfo=tz())
+
+
+def due_period(now: datetime, day: int = 1, hour: int = 1) -> str | None:
+    """The period whose scheduled issuance is due at `now` (the current month once its time
+    has come), or None before it. Past months are never issued late: their vouchers would
+    already have lapsed."""
+    period = current_period(now)
+    return period if now >= scheduled_at(period, day, hour) else None

@@ -13,15 +13,19 @@ from datetime import date
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.common.regions import significant_prefix
 from services.voucher.errors import (
     InvalidProgramConfig,
+    ProgramExists,
     ProgramNotFound,
+    ProgramRegionMismatch,
     ProgramVersionConflict,
 )
 from services.voucher.models import Beneficiary, Program, ProgramVersion
 from services.voucher.repository import programs as repo
 from services.voucher.schemas.programs import ProgramConfig, SettingRule
 from services.voucher.service.eligibility import is_eligible
+from services.voucher.service.identity import check_region
 
 DISABILITY = "disability_subsidy"
 MEAL = "meal_assistance"
@@ -124,6 +128,16 @@ async def get(session: AsyncSession, code: str) -> LoadedProgram:
     return _loaded(await get_row(session, code))
 
 
+async def for_period(session: AsyncSession, code: str, period: str) -> LoadedProgram:
+    """The programme as it is in force in a period: the newest version whose
+    `effective_from` is not after it (a version published for a future period waits)."""
+    row = await get_row(session, code)
+    version = await repo.version_for_period(session, code, period)
+    if version is None or version.version == row.version:
+        return _loaded(row)
+    return LoadedProgram(code, version.version, ProgramConfig.model_validate(version.config))
+
+
 async def get_row(session: AsyncSession, code: str) -> Program:
     row = await repo.get_program(session, code)
     if row is None:
@@ -151,8 +165,10 @@ async def update(
     reason: str,
     who: str,
     expected_version: int | None = None,
+    effective_from: str | None = None,
 ) -> Program:
-    """Write a new version of a program (the row lock orders concurrent editors)."""
+    """Write a new version of a program (the row lock orders concurrent editors), in force
+    from `effective_from` (a period not before this one) or at once."""
     row = await repo.get_program(session, code, lock=True)
     if row is None:
         raise ProgramNotFound(field="program_code")
@@ -164,6 +180,8 @@ async def update(
         config = ProgramConfig.model_validate(config.model_dump())
     except ValidationError as exc:  # pragma: no cover - the request model already checked
         raise InvalidProgramConfig(field="config") from exc
+    if row.region_code is not None:
+        config = regional_config(config, row.region_code, "")
     await repo.save_new_version(
         session,
         code,
@@ -173,8 +191,78 @@ async def update(
         config.model_dump(mode="json"),
         who,
         reason,
+        effective_from,
     )
     return await get_row(session, code)
+
+
+def _within(scope: str, code: str) -> bool:
+    return significant_prefix(code).startswith(significant_prefix(scope))
+
+
+def regional_config(config: ProgramConfig, region_code: str, province_code: str) -> ProgramConfig:
+    """A region's programme applies only in it: its eligibility regions default to the region
+    and must each lie within it (PROGRAM_REGION_MISMATCH). The province's may name any."""
+    rule = config.eligibility
+    for code in rule.regions:
+        check_region(code)
+        if not _within(region_code, code):
+            raise ProgramRegionMismatch(field="config.eligibility.regions")
+    if region_code != province_code and not rule.regions:
+        rule = rule.model_copy(update={"regions": [region_code]})
+        config = config.model_copy(update={"eligibility": rule})
+    return ProgramConfig.model_validate(config.model_dump())
+
+
+async def create(
+    session: AsyncSession,
+    code: str,
+    region_code: str,
+    config: ProgramConfig,
+    reason: str,
+    who: str,
+    province_code: str,
+) -> Program:
+    """Publish a new programme at version 1 (PROGRAM_EXISTS if the code is taken)."""
+    config = regional_config(config, region_code, province_code)
+    created = await repo.insert_if_absent(
+        session,
+        code,
+        config.name,
+        config.kind,
+        config.model_dump(mode="json"),
+        who,
+        reason,
+        region_code=None if region_code == province_code else region_code,
+    )
+    if not created:
+        raise ProgramExists(field="code")
+    return await get_row(session, code)
+
+
+def concerns(row: Program, region: str) -> bool:
+    """A programme concerns an officer of `region` if it is the province's, or its region
+    and theirs nest (a city's programme: the city's and its counties' officers, the
+    province's)."""
+    if row.region_code is None:
+        return True
+    return _within(row.region_code, region) or _within(region, row.region_code)
+
+
+async def preview(
+    session: AsyncSession, config: ProgramConfig, region_code: str, period: str
+) -> tuple[int, dict[str, int], int]:
+    """(people, people by care setting, monthly cost in fen) a configuration would cover in a
+    region for a period, from the same eligibility query issuance runs."""
+    from services.voucher.repository import issuance as issuance_repo
+    from services.voucher.service.issuance import eligibility_scope
+
+    scope = eligibility_scope(config, "", period, region_code, None)
+    by_setting = await issuance_repo.count_by_setting(session, scope)
+    cost = sum(
+        n * config.settings[s].face_fen for s, n in by_setting.items() if s in config.settings
+    )
+    return sum(by_setting.values()), by_setting, cost
 
 
 async def eligible_codes(session: AsyncSession, person: Beneficiary, on: date) -> list[str]:

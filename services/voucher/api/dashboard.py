@@ -1,0 +1,35 @@
+"""Routes: the voucher service's part of the civil-affairs dashboard."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from services.common.auth import Principal, Role, require
+from services.common.db import SessionDep
+from services.voucher.schemas.dashboard import DashboardRead
+from services.voucher.service import dashboard as service
+from services.voucher.service.identity import check_region
+from services.voucher.service.periods import current_period, parse_period
+
+router = APIRouter(tags=["dashboard"])
+
+
+@router.get("/dashboard", response_model=DashboardRead)
+async def get_dashboard(
+    session: SessionDep,
+    region_code: Annotated[str, Query(max_length=12)],
+    period: Annotated[str | None, Query(max_length=7, description="YYYY-MM")] = None,
+    principal: Principal = require(Role.civil_affairs, Role.finance, Role.auditor, Role.service),
+) -> DashboardRead:
+    """For a region subtree (in the caller's scope) and period (default this month): active
+    people enrolled by grade and care setting; per programme the vouchers issued (count, face)
+    against their redemptions not voided (count, subsidy, share used); twelve months of
+    trend; the sub-regions one level down (drill-down). Budgets are the ledger's
+    (`GET /v1/budget`), providers the provider service's."""
+    region = check_region(region_code)
+    principal.ensure_region(region)
+    period = period or current_period()
+    parse_period(period)
+    return await service.dashboard(session, region, period)
