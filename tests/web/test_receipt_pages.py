@@ -149,7 +149,7 @@ async def test_confirm_straight_from_the_history(web):
         after = (await c.get("/me/history")).text
         assert "已确认这笔交易无误" in after
         card = re.search(
-            rf'<section class="card">(?:(?!</section>).)*?/me/receipts/{rid}(?:(?!</section>).)*</section>',
+            rf'<section class="card[^"]*"[^>]*>(?:(?!</section>).)*?/me/receipts/{rid}(?:(?!</section>).)*</section>',
             after,
             re.S,
         ).group(0)

@@ -124,7 +124,7 @@ async def test_check_in_check_out_and_bill_the_visit(web):
         assert preview.status_code == 200, preview.text
         assert "60.00" in preview.text and f'name="visit_id" value="{vid}"' in preview.text
         data = dict(re.findall(r'name="([a-z_]+)" value="([^"]*)"', preview.text))
-        done = await c.post("/provider/redeem/confirm", data=data)
+        done = await c.post("/provider/redeem/confirm", data=data, follow_redirects=True)
         assert done.status_code == 200 and "收款成功" in done.text, done.text
         rid = re.search(r'href="/provider/receipts/([0-9a-f-]{36})"', done.text).group(1)
         page = (await c.get("/provider/visits")).text
