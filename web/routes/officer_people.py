@@ -275,8 +275,12 @@ async def record_status(
     if done.get("released_fen"):
         fen = int(done["released_fen"])
         message += f"补贴券余额 {fen // 100}.{fen % 100:02d} 元已退回预算。"
-    if done.get("recovery_redemption_ids"):
-        message += f"去世后发生的 {len(done['recovery_redemption_ids'])} 笔核销已转追回。"
+    if done.get("recoveries"):
+        fen = sum(int(r["subsidy_fen"]) for r in done["recoveries"])
+        message += (
+            f"去世后发生的 {len(done['recoveries'])} 笔核销已追回，"
+            f"补贴 {fen // 100}.{fen % 100:02d} 元退回预算。"
+        )
     session.flash.append(("ok", message))
     if done.get("region_code") and status == "moved" and body.get("to_region_code"):
         # The person is now another region's: this officer may no longer see them.

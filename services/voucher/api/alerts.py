@@ -24,6 +24,7 @@ from services.voucher.schemas.alerts import (
     RuleVersionRead,
 )
 from services.voucher.service import alerts as service
+from services.voucher.service.recovery import recovery_read
 
 router = APIRouter(tags=["anomalies"])
 READERS = (Role.civil_affairs, Role.auditor)
@@ -129,4 +130,4 @@ async def list_recoveries(
         if entry is None or not principal.covers_region(entry.region_code):
             raise NotFound("No such provider.", field="provider_id")
     rows = await recovery_repo.list_recoveries(session, provider_id=provider_id)
-    return [service.recovery_read(r) for r in rows]
+    return [recovery_read(r) for r in rows]

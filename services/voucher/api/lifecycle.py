@@ -84,7 +84,7 @@ async def record_status_change(
     BENEFICIARY_PAUSED), `moved` (to `to_region_code`: the old region's vouchers end and
     their balance goes back to the budget; the next issuance is in the new region, whose
     officers take over), `deceased` (every voucher revoked, balance released, proxies ended;
-    redemptions made after a past date of death are listed in `recovery_redemption_ids`),
+    redemptions made after a past date of death are recovered at once, once: `recoveries`),
     `exited`, `suspended`, `active`. The effective date may be in the past. Refusals:
     STATUS_TRANSITION_NOT_ALLOWED, EFFECTIVE_DATE_IN_FUTURE, INVALID_VALUE, INVALID_REGION.
     With an `Idempotency-Key` header a retry answers the change recorded the first time."""

@@ -244,20 +244,6 @@ async def regions_of(
     return {row[0]: row[1] for row in rows}
 
 
-async def deceased_since(
-    session: AsyncSession, beneficiary_ids: Sequence[uuid.UUID]
-) -> dict[uuid.UUID, datetime]:
-    """Of these people, those recorded deceased, with when the status was recorded."""
-    rows = await session.execute(
-        select(col(Beneficiary.id), col(Beneficiary.status_changed_at)).where(
-            col(Beneficiary.id).in_(list(beneficiary_ids)),
-            col(Beneficiary.status) == "deceased",
-            col(Beneficiary.status_changed_at).is_not(None),
-        )
-    )
-    return {i: at for i, at in rows if at is not None}
-
-
 # --- rule settings ----------------------------------------------------------------------------
 
 

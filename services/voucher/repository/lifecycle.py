@@ -1,16 +1,17 @@
 """A person's lifecycle: the status timeline (`BeneficiaryStatusChange`), hospital stays, the
 vouchers a death, a move or an exit ends, and the redemptions made after a death.
 
-For other work to read (issue 14's recovery, anomaly rules): `deceased_on` is the date of
-death as recorded, `hospital_stays` the stays, and `redemptions_after_death` exactly the
-redemptions a past-dated death hands on to recovery (completed, not voided, made on a day
-after the date of death). Nothing here posts to the ledger except through the outbox
+For the anomaly rules and recoveries (through service/lifecycle_facts.py): `death_dates` are
+the dates of death as recorded, `stay_changes` what the hospital stays are made of, and
+`redemptions_after_death` exactly the redemptions a past-dated death recovers (completed,
+not voided, made on a day after the date of death). Nothing here posts to the ledger except through the outbox
 (`release_events`, the same `voucher.expired` event a lapsed voucher sends).
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import date, datetime
 
@@ -72,8 +73,10 @@ class AfterDeath:
 
 
 @dataclass(frozen=True, slots=True)
-class Stay:
-    beneficiary_id: uuid.UUID
+class StayChange:
+    """A change of the timeline that makes or ends a hospital stay."""
+
+    status: str
     effective_on: date
     until: date | None
 
@@ -231,27 +234,48 @@ async def end_proxies(session: AsyncSession, beneficiary_id: uuid.UUID) -> int:
     return len(result.all())
 
 
-async def deceased_on(session: AsyncSession, beneficiary_id: uuid.UUID) -> date | None:
-    """The person's recorded date of death, or None (a death is final: one at most)."""
-    t = BeneficiaryStatusChange
-    return await session.scalar(
-        select(col(t.effective_on))
-        .where(col(t.beneficiary_id) == beneficiary_id, col(t.status) == "deceased")
-        .order_by(col(t.created_at).desc())
-        .limit(1)
-    )
-
-
-async def hospital_stays(session: AsyncSession, beneficiary_id: uuid.UUID) -> list[Stay]:
-    """Every hospital stay recorded for the person (effective_on..until inclusive; until None:
-    open, or ended by a later `active` change, see the timeline)."""
+async def death_dates(
+    session: AsyncSession, beneficiary_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, date]:
+    """Of these people, those recorded deceased, with their recorded date of death (the
+    `effective_on` of the death on the timeline; a death is final: one at most)."""
+    if not beneficiary_ids:
+        return {}
     t = BeneficiaryStatusChange
     rows = await session.execute(
-        select(col(t.beneficiary_id), col(t.effective_on), col(t.until))
-        .where(col(t.beneficiary_id) == beneficiary_id, col(t.status) == "hospitalised")
+        select(col(t.beneficiary_id), col(t.effective_on))
+        .where(col(t.beneficiary_id).in_(list(beneficiary_ids)), col(t.status) == "deceased")
         .order_by(col(t.created_at))
     )
-    return [Stay(*r) for r in rows]
+    return {row.beneficiary_id: row.effective_on for row in rows}
+
+
+async def deceased_on(session: AsyncSession, beneficiary_id: uuid.UUID) -> date | None:
+    """The person's recorded date of death, or None."""
+    return (await death_dates(session, [beneficiary_id])).get(beneficiary_id)
+
+
+async def stay_changes(
+    session: AsyncSession, beneficiary_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, list[StayChange]]:
+    """The changes of these people that make or end hospital stays (`hospitalised`,
+    `active`, `deceased`), each person's in the order they were recorded: the stays
+    themselves are `lifecycle_rules.stays` of them."""
+    if not beneficiary_ids:
+        return {}
+    t = BeneficiaryStatusChange
+    rows = await session.execute(
+        select(col(t.beneficiary_id), col(t.status), col(t.effective_on), col(t.until))
+        .where(
+            col(t.beneficiary_id).in_(list(beneficiary_ids)),
+            col(t.status).in_(("hospitalised", "active", "deceased")),
+        )
+        .order_by(col(t.created_at), col(t.id))
+    )
+    out: dict[uuid.UUID, list[StayChange]] = {}
+    for person, status, on, until in rows:
+        out.setdefault(person, []).append(StayChange(status, on, until))
+    return out
 
 
 async def redemptions_after_death(
@@ -281,6 +305,25 @@ async def redemptions_after_death(
     if beneficiary_id is not None:
         query = query.where(col(r.beneficiary_id) == beneficiary_id)
     return [AfterDeath(*row) for row in await session.execute(query)]
+
+
+async def lock_redemptions_after(
+    session: AsyncSession, beneficiary_id: uuid.UUID, day: date
+) -> None:
+    """Lock (in id order) the person's completed redemptions dated after `day`: a death
+    takes them before their vouchers, in the order a void, a claim and a recovery take a
+    redemption and its voucher, so a death never deadlocks with a void of one of them."""
+    r = Redemption
+    await session.execute(
+        select(col(r.id))
+        .where(
+            col(r.beneficiary_id) == beneficiary_id,
+            col(r.status) == "completed",
+            col(r.day_on) > day,
+        )
+        .order_by(col(r.id))
+        .with_for_update()
+    )
 
 
 async def person_ids_by_hash(session: AsyncSession, hashes: list[bytes]) -> dict[bytes, uuid.UUID]:

@@ -11,6 +11,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from services.voucher.schemas.alerts import RecoveryRead
+
 CareSetting = Literal["home", "community", "institution"]
 
 
@@ -235,11 +237,12 @@ class StatusChangeRead(BaseModel):
 
 class StatusChangeResult(StatusChangeRead):
     """The change recorded, the person's state after it, and (a death recorded with a past
-    date) the redemptions made after the death, handed on to recovery."""
+    date) the redemptions made after the death with their recoveries (docs/lifecycle.md)."""
 
     current_status: str
     region_code: str
     recovery_redemption_ids: list[str] = []
+    recoveries: list[RecoveryRead] = []
 
 
 class ProxyCreate(BaseModel):

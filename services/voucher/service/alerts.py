@@ -30,19 +30,18 @@ from services.voucher.errors import (
     RuleVersionConflict,
     UnknownAnomalyRule,
 )
-from services.voucher.models import Alert, Recovery
+from services.voucher.models import Alert
 from services.voucher.repository import anomalies as repo
 from services.voucher.repository import recovery as recovery_repo
 from services.voucher.schemas.alerts import (
     AlertDecision,
     AlertRead,
-    RecoveryRead,
     RuleSettingRead,
     RuleSettingUpdate,
     RuleVersionRead,
 )
 from services.voucher.service import anomaly_rules as rules
-from services.voucher.service.recovery import start_recovery
+from services.voucher.service.recovery import recovery_read, start_recovery
 
 
 def _region(code: str) -> str:
@@ -142,23 +141,6 @@ async def rule_history(
 
 
 # --- alerts -----------------------------------------------------------------------------------
-
-
-def recovery_read(r: Recovery) -> RecoveryRead:
-    return RecoveryRead(
-        id=str(r.id),
-        redemption_id=str(r.redemption_id),
-        alert_id=str(r.alert_id) if r.alert_id else None,
-        provider_id=r.provider_id,
-        subsidy_fen=r.subsidy_fen,
-        mode=r.mode,
-        destination=r.destination,
-        at_fault=r.at_fault,
-        reason=r.reason,
-        started_by=r.started_by,
-        event_id=str(r.event_id),
-        created_at=r.created_at,
-    )
 
 
 async def _read(session: AsyncSession, alert: Alert) -> AlertRead:

@@ -13,9 +13,15 @@ from; a redemption that locked it first commits first (it happened before the de
 recorded), one that comes later waits for this transaction and then finds no live voucher.
 A hospital stay works the same way through the vouchers' `paused_from/paused_until`.
 
-A death recorded with a past date hands the redemptions made after it to recovery:
-`repository/lifecycle.py` `redemptions_after_death` lists them (the answer of the change
-names them too); the recovery itself is issue 14's (money-integrity) work.
+A death recorded with a past date recovers the redemptions made after it (repository/
+lifecycle.py `redemptions_after_death`: completed, on a day after the date of death) in the
+same transaction: `recovery.start_recovery(..., at_fault=False)`, the subsidy back to the
+budget (the person is dead), no alert and no credit event; the ledger posts each
+`redemption.recovered` from the outbox. Exactly once: a recovery is one per redemption
+(`recovery.redemption_id` unique), a death is final (recording it again is refused), a
+retry with the same `Idempotency-Key` answers the first change and a status file imported
+again finds the change already recorded. The answer of the change names the redemptions and
+their recoveries.
 """
 
 from __future__ import annotations
@@ -27,23 +33,28 @@ from datetime import date
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.ids import new_uuid
-from services.voucher.models import Beneficiary, BeneficiaryStatusChange
+from services.voucher.models import Beneficiary, BeneficiaryStatusChange, Recovery
 from services.voucher.repository import beneficiaries as people_repo
 from services.voucher.repository import lifecycle as repo
+from services.voucher.repository import recovery as recovery_repo
 from services.voucher.schemas.beneficiaries import (
     StatusChangeCreate,
     StatusChangeRead,
     StatusChangeResult,
 )
 from services.voucher.service import lifecycle_rules as rules
+from services.voucher.service import recovery as recoveries
 from services.voucher.service.identity import check_region
+
+# The reason a recovery after a death carries (shown with the provider's recoveries).
+AFTER_DEATH_REASON = "去世（{died_on}）后发生的核销"
 
 
 @dataclass(frozen=True)
 class Recorded:
     change: BeneficiaryStatusChange
     person: Beneficiary
-    recovery_redemption_ids: list[uuid.UUID]
+    recoveries: list[Recovery]
 
 
 def present_change(change: BeneficiaryStatusChange) -> StatusChangeRead:
@@ -60,7 +71,8 @@ def present_result(done: Recorded, today: date) -> StatusChangeResult:
             person.status, person.paused_from, person.paused_until, today
         ),
         region_code=person.region_code,
-        recovery_redemption_ids=[str(i) for i in done.recovery_redemption_ids],
+        recovery_redemption_ids=[str(r.redemption_id) for r in done.recoveries],
+        recoveries=[recoveries.recovery_read(r) for r in done.recoveries],
     )
 
 
@@ -87,6 +99,8 @@ async def record(
         today=today,
     )
     from_status = rules.current_state(person.status, person.paused_from, person.paused_until, today)
+    if data.status == "deceased":
+        await repo.lock_redemptions_after(session, person.id, data.effective_on)
     from_region = person.region_code
     if effect.status != person.status:
         await repo.set_status(session, person.id, effect.status, data.reason)
@@ -122,12 +136,19 @@ async def record(
             created_by=who,
         ),
     )
-    recovery: list[uuid.UUID] = []
+    recovered: list[Recovery] = []
     if data.status == "deceased":
-        recovery = [r.redemption_id for r in await repo.redemptions_after_death(session, person.id)]
+        after_death = await repo.redemptions_after_death(session, person.id)
+        recovered = await recoveries.start_recovery(
+            session,
+            [r.redemption_id for r in after_death],
+            AFTER_DEATH_REASON.format(died_on=data.effective_on.isoformat()),
+            at_fault=False,
+            actor=who,
+        )
     after = await people_repo.get(session, person.id)
     assert after is not None  # locked by the caller
-    return Recorded(change, after, recovery)
+    return Recorded(change, after, recovered)
 
 
 async def timeline(session: AsyncSession, beneficiary_id: uuid.UUID) -> list[StatusChangeRead]:
@@ -141,7 +162,10 @@ async def recorded(session: AsyncSession, change_id: uuid.UUID) -> Recorded | No
         return None
     person = await people_repo.get(session, change.beneficiary_id)
     assert person is not None
-    recovery: list[uuid.UUID] = []
+    recovered: list[Recovery] = []
     if change.status == "deceased":
-        recovery = [r.redemption_id for r in await repo.redemptions_after_death(session, person.id)]
-    return Recorded(change, person, recovery)
+        after_death = await repo.redemptions_after_death(session, person.id)
+        recovered = await recovery_repo.of_redemptions(
+            session, [r.redemption_id for r in after_death]
+        )
+    return Recorded(change, person, recovered)

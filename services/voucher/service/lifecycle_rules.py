@@ -11,8 +11,10 @@ and changes the region.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import Protocol
 
 from services.voucher.errors import (
     EffectiveDateInFuture,
@@ -143,3 +145,44 @@ def plan(
     if status == "suspended":
         return Effect(status="suspended")
     raise FieldRequired(field="status")  # pragma: no cover - the schema names every status
+
+
+class StayEvent(Protocol):
+    """A change of the timeline as `stays` reads it."""
+
+    @property
+    def status(self) -> str: ...
+    @property
+    def effective_on(self) -> date: ...
+    @property
+    def until(self) -> date | None: ...
+
+
+def stays(changes: Iterable[StayEvent]) -> list[tuple[date, date | None]]:
+    """The hospital stays a person's timeline records (`changes` in the order recorded), each
+    (first day, last day or None while open), days inclusive, as `plan` set the window:
+
+    - `hospitalised` starts a stay (effective_on..until); one that overlaps the stay before
+      it corrects that stay (the window is replaced), one that does not is another stay;
+    - `active` dated before the end of the last stay, or while it is open (a discharge),
+      ends it the day before, dropping it when that is before its start;
+    - `deceased` likewise ends it on the date of death.
+    """
+    out: list[tuple[date, date | None]] = []
+    for c in changes:
+        if c.status == "hospitalised":
+            if out and _overlap(out[-1], (c.effective_on, c.until)):
+                out.pop()
+            out.append((c.effective_on, c.until))
+        elif out and c.status in ("active", "deceased"):
+            start, until = out[-1]
+            end = c.effective_on - timedelta(days=1) if c.status == "active" else c.effective_on
+            if until is None or c.effective_on <= until:
+                out.pop()
+                if end >= start:
+                    out.append((start, end))
+    return out
+
+
+def _overlap(a: tuple[date, date | None], b: tuple[date, date | None]) -> bool:
+    return (a[1] is None or b[0] <= a[1]) and (b[1] is None or a[0] <= b[1])

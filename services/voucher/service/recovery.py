@@ -14,7 +14,8 @@ the outbox event `redemption.recovered` that the relay posts to the ledger exact
   subsidy returns to the budget.
 
 Called by an officer's confirmation of an alert (service/alerts.py) and directly, without an
-alert or a credit event, for redemptions after a recorded death (the lifecycle work).
+alert or a credit event, for redemptions after a recorded death (service/lifecycle.py
+`record`, in the death's own transaction).
 """
 
 from __future__ import annotations
@@ -31,9 +32,27 @@ from services.voucher.models import Recovery
 from services.voucher.repository import outbox as outbox_repo
 from services.voucher.repository import recovery as repo
 from services.voucher.repository import void_claim as redemption_repo
+from services.voucher.schemas.alerts import RecoveryRead
 from services.voucher.service import lifecycle_facts
 
 OPEN_VOUCHER = ("active", "exhausted")
+
+
+def recovery_read(r: Recovery) -> RecoveryRead:
+    return RecoveryRead(
+        id=str(r.id),
+        redemption_id=str(r.redemption_id),
+        alert_id=str(r.alert_id) if r.alert_id else None,
+        provider_id=r.provider_id,
+        subsidy_fen=r.subsidy_fen,
+        mode=r.mode,
+        destination=r.destination,
+        at_fault=r.at_fault,
+        reason=r.reason,
+        started_by=r.started_by,
+        event_id=str(r.event_id),
+        created_at=r.created_at,
+    )
 
 
 def destination_of(

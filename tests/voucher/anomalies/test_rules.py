@@ -241,8 +241,23 @@ async def test_void_share(world):
     assert (await detect(world)).raised == 0
 
 
+async def _timeline(world, b, status: str, on: date, until: date | None = None) -> None:
+    """A change on the person's status timeline, as the lifecycle records it (the rules read
+    dates of death and hospital stays from there, service/lifecycle_facts.py)."""
+    await world.conn.execute(
+        "INSERT INTO beneficiary_status_change (id, beneficiary_id, status, effective_on, "
+        "until, reason, from_status, from_region_code, created_by) "
+        "VALUES (gen_random_uuid(), $1, $2, $3, $4, '测试', 'active', '450103', 'test')",
+        b,
+        status,
+        on,
+        until,
+    )
+
+
 async def test_after_death(world):
-    """A redemption dated on or after the recorded date of death (lifecycle_facts)."""
+    """A redemption dated on or after the recorded date of death: the death's effective
+    date on the timeline, not the day it was recorded (here a week later)."""
     pid = world.add_provider()
     b, v = (await _people(world, 1))[0]
     before = await craft(
@@ -254,12 +269,38 @@ async def test_after_death(world):
     await world.conn.execute(
         "UPDATE beneficiary SET status = 'deceased', status_changed_at = $2 WHERE id = $1",
         b,
-        T0,
+        T0 + timedelta(days=7),
     )
+    await _timeline(world, b, "deceased", date(2026, 11, 20))
     assert (await detect(world)).raised == 1
     [alert] = await alerts(world, rules.AFTER_DEATH)
     assert ids_of(alert) == {str(after)}
     assert str(before) not in ids_of(alert)
+    assert alert["facts"]["died_on"] == "2026-11-20"
+
+
+async def test_during_hospital_stay(world):
+    """A redemption strictly inside a recorded stay (admission and the first day out are
+    allowed); a discharge recorded later ends the stay the day before it."""
+    pid = world.add_provider()
+    (b, v), (b2, v2) = await _people(world, 2)
+    stay = [T0 + timedelta(days=d) for d in (0, 2, 5, 6)]  # admitted, inside, last day, out
+    made = [
+        await craft(world, voucher_id=v, beneficiary_id=b, provider_id=pid, at=at) for at in stay
+    ]
+    await _timeline(world, b, "hospitalised", date(2026, 11, 20), date(2026, 11, 25))
+    # the other person: an open stay from the 20th, discharged on the 22nd
+    other = [
+        await craft(world, voucher_id=v2, beneficiary_id=b2, provider_id=pid, at=at)
+        for at in (T0 + timedelta(days=1), T0 + timedelta(days=3))
+    ]
+    await _timeline(world, b2, "hospitalised", date(2026, 11, 20))
+    await _timeline(world, b2, "active", date(2026, 11, 22))
+    assert (await detect(world)).raised == 3  # one alert per redemption inside a stay
+    by_person: dict[str, set[str]] = {}
+    for a in await alerts(world, rules.DURING_HOSPITAL):
+        by_person.setdefault(a["subject_id"], set()).update(ids_of(a))
+    assert by_person == {str(b): {str(made[1]), str(made[2])}, str(b2): {str(other[0])}}
 
 
 async def test_disabled_rule_is_quiet(world):

@@ -137,6 +137,13 @@ class Env:
         finally:
             await conn.close()
 
+    async def ledger_fetch(self, sql: str, *args: Any) -> list[asyncpg.Record]:
+        conn = await asyncpg.connect(**asyncpg_connect_kwargs(self.ldb.owner_url))
+        try:
+            return await conn.fetch(sql, *args)
+        finally:
+            await conn.close()
+
     async def ledger_fetchval(self, sql: str, *args: Any) -> Any:
         conn = await asyncpg.connect(**asyncpg_connect_kwargs(self.ldb.owner_url))
         try:

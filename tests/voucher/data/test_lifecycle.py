@@ -27,6 +27,7 @@ from tests.voucher.data.conftest import (
     OTHER_CITY,
     OTHER_CITY_DISTRICT,
     Env,
+    make_national_id,
 )
 
 FACE = 50_000  # disability subsidy, home care
@@ -417,9 +418,19 @@ def _next_period() -> str:
     return f"{nxt:%Y-%m}"
 
 
-async def test_a_death_recorded_late_hands_exactly_the_later_redemptions_to_recovery(funded):
+async def _recovery_counts(env: Env) -> tuple[int, int, int]:
+    """Recoveries, their outbox events, and alerts (a death's recovery raises none)."""
+    return (
+        await env.fetchval("SELECT count(*) FROM recovery"),
+        await env.fetchval("SELECT count(*) FROM outbox WHERE type = 'redemption.recovered'"),
+        await env.fetchval("SELECT count(*) FROM alert"),
+    )
+
+
+async def test_a_death_recorded_late_recovers_exactly_the_later_redemptions_once(funded):
     env = funded
-    bid, other = await enrolled(env), await enrolled(env)
+    national_id = make_national_id()
+    bid, other = await enrolled(env, national_id=national_id), await enrolled(env)
     terminal = provider(env)
     made = []
     for gross in (2000, 4000, 6000):
@@ -431,28 +442,129 @@ async def test_a_death_recorded_late_hands_exactly_the_later_redemptions_to_reco
     )
     assert voided.status_code == 200, voided.text
     assert (await redeem(env, terminal, other)).status_code == 201  # someone else's
+    await deliver(env)  # the redemptions are on the ledger's books before the death
     # the death certificate says yesterday: today's redemptions came after it
+    died_on = (today() - timedelta(days=1)).isoformat()
+    body = {"status": "deceased", "effective_on": died_on, "evidence_ref": "死亡医学证明 0042"}
+    keyed = {**env.officer, "Idempotency-Key": "death-0042"}
+    r = await change(env, bid, headers=keyed, **body)
+    assert r.status_code == 201, r.text
+    answer = r.json()
+    assert sorted(answer["recovery_redemption_ids"]) == sorted(made[1:])
+    recoveries = answer["recoveries"]
+    assert sorted(x["redemption_id"] for x in recoveries) == sorted(made[1:])
+    assert {x["subsidy_fen"] for x in recoveries} == {2000, 3000}
+    # not claimed yet: off the provider's payable; the person is dead: back to the budget;
+    # no alert behind it and no fault
+    assert {(x["mode"], x["destination"], x["alert_id"], x["at_fault"]) for x in recoveries} == {
+        ("payable", "budget", None, False)
+    }
+    assert await _recovery_counts(env) == (2, 2, 0)
+    # the voided one paid nothing; the other person's is not theirs
+    assert (
+        await env.fetchval(
+            "SELECT count(*) FROM recovery WHERE redemption_id = $1", uuid.UUID(made[0])
+        )
+        == 0
+    )
+    # released: what was left after those redemptions
+    assert answer["released_fen"] == FACE - 2000 - 3000
+
+    # The ledger posts each recovery once, when the relay runs.
+    await deliver(env)
+    rows = await env.ledger_fetch(
+        "SELECT ref, kind, memo FROM entry WHERE kind IN "
+        "('redemption_recovery', 'recovery_receivable') ORDER BY ref"
+    )
+    assert sorted(r["ref"] for r in rows) == sorted(made[1:])
+    assert {r["kind"] for r in rows} == {"redemption_recovery"}
+    assert {r["memo"].split(" ")[0] for r in rows} == {f"recovery:{x['id']}" for x in recoveries}
+    await assert_books_agree(env)
+
+    # The same request again (same key): the first answer, nothing recovered again.
+    again = await change(env, bid, headers=keyed, **body)
+    assert again.status_code == 201, again.text
+    assert again.json()["id"] == answer["id"]
+    assert {x["id"] for x in again.json()["recoveries"]} == {x["id"] for x in recoveries}
+    # Without the key: a death is final, refused, nothing moves.
+    refused = await change(env, bid, **body)
+    assert refused.status_code == 409, refused.text
+    # The same death re-imported from the public-security file: unchanged.
+    content = f"national_id,event,date\n{national_id},死亡,{died_on}\n".encode()
+    imported = await env.v.post(
+        "/v1/status-imports", headers=env.officer, files={"file": ("deaths.csv", content)}
+    )
+    assert imported.status_code == 200, imported.text
+    assert [row["status"] for row in imported.json()["rows"]] == ["unchanged"]
+    assert await _recovery_counts(env) == (2, 2, 0)
+    await deliver(env)
+    assert (
+        await env.ledger_fetchval(
+            "SELECT count(*) FROM entry WHERE kind IN "
+            "('redemption_recovery', 'recovery_receivable')"
+        )
+        == 2
+    )
+    await assert_books_agree(env)
+
+
+async def test_a_death_imported_late_recovers_the_later_redemptions(funded):
+    """The status file records deaths through the same call: the same recovery."""
+    env = funded
+    national_id = make_national_id()
+    bid = await enrolled(env, national_id=national_id)
+    terminal = provider(env)
+    r = await redeem(env, terminal, bid, 4000)
+    assert r.status_code == 201, r.text
+    died_on = (today() - timedelta(days=2)).isoformat()
+    content = f"national_id,event,date\n{national_id},死亡,{died_on}\n".encode()
+    for expected in ("applied", "unchanged"):
+        imported = await env.v.post(
+            "/v1/status-imports", headers=env.officer, files={"file": ("deaths.csv", content)}
+        )
+        assert imported.status_code == 200, imported.text
+        assert [row["status"] for row in imported.json()["rows"]] == [expected]
+    recovered = await env.fetch("SELECT redemption_id, destination, alert_id FROM recovery")
+    assert [(str(x[0]), x[1], x[2]) for x in recovered] == [(r.json()["id"], "budget", None)]
+    await assert_books_agree(env)
+
+
+async def test_a_hospital_stay_recorded_late_raises_the_hospital_alert(funded):
+    """REDEEM refuses redemptions inside a stay already recorded; a stay recorded after the
+    fact (the hospital's file arrives late) leaves them to the detector: the redemption made
+    today, inside a stay that began yesterday, is raised as `during_hospital` with that
+    redemption as evidence. A stay beginning today (the day of admission is allowed) raises
+    nothing."""
+    from services.voucher.service.anomalies import detect_once
+
+    env = funded
+    inside, admitted_today = await enrolled(env), await enrolled(env)
+    terminal = provider(env)
+    made = {}
+    for bid in (inside, admitted_today):
+        r = await redeem(env, terminal, bid)
+        assert r.status_code == 201, r.text
+        made[bid] = r.json()["id"]
     r = await change(
         env,
-        bid,
-        status="deceased",
+        inside,
+        status="hospitalised",
         effective_on=(today() - timedelta(days=1)).isoformat(),
-        evidence_ref="死亡医学证明 0042",
+        until=(today() + timedelta(days=3)).isoformat(),
+        evidence_ref="住院证明 7",
     )
     assert r.status_code == 201, r.text
-    assert sorted(r.json()["recovery_redemption_ids"]) == sorted(made[1:])
-    # the same list, for the recovery work (issue 14), from the repository
-    from services.voucher.repository import lifecycle as lifecycle_repo
-
+    r = await change(env, admitted_today, status="hospitalised")
+    assert r.status_code == 201, r.text
     async with env.app.state.db.unit_of_work() as session:
-        listed = await lifecycle_repo.redemptions_after_death(session)
-        died = await lifecycle_repo.deceased_on(session, uuid.UUID(bid))
-    assert sorted(str(x.redemption_id) for x in listed) == sorted(made[1:])
-    assert {x.subsidy_fen for x in listed} == {2000, 3000}
-    assert died == today() - timedelta(days=1)
-    # released: what was left after those redemptions
-    assert r.json()["released_fen"] == FACE - 2000 - 3000
-    await assert_books_agree(env)
+        done = await detect_once(session, env.app.state.directory, settle_s=0.0)
+    assert done.by_rule.get("during_hospital") == 1, done
+    rows = await env.fetch(
+        "SELECT subject_id, evidence::text AS evidence FROM alert WHERE rule_code = $1",
+        "during_hospital",
+    )
+    assert [x["subject_id"] for x in rows] == [inside]
+    assert made[inside] in rows[0]["evidence"] and made[admitted_today] not in rows[0]["evidence"]
 
 
 async def test_a_death_dated_today_hands_nothing_on(funded):

@@ -9,7 +9,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from services.common.errors import AppError
-from services.voucher.service.lifecycle_rules import ALLOWED, current_state, in_window, plan
+from services.voucher.repository.lifecycle import StayChange
+from services.voucher.service.lifecycle_rules import (
+    ALLOWED,
+    current_state,
+    in_window,
+    plan,
+    stays,
+)
 
 TODAY = date(2026, 12, 5)
 
@@ -89,3 +96,27 @@ def test_a_stay_covers_exactly_its_days(on, start_offset, length):
     assert current_state("active", start, until, on) == ("hospitalised" if inside else "active")
     # a stay never hides another status
     assert current_state("suspended", start, until, on) == "suspended"
+
+
+def _d(day: int) -> date:
+    return date(2026, 11, day)
+
+
+def test_stays_from_the_timeline():
+    """The stays the anomaly rules read: as recorded, corrected, ended by a discharge or a
+    death; a stay over before a later `active` is left as it was."""
+    h, a, d = "hospitalised", "active", "deceased"
+    assert stays([StayChange(h, _d(1), _d(5))]) == [(_d(1), _d(5))]
+    # an open stay discharged on the 4th: the last day in hospital is the 3rd
+    assert stays([StayChange(h, _d(1), None), StayChange(a, _d(4), None)]) == [(_d(1), _d(3))]
+    # discharged on the day of admission: no stay at all
+    assert stays([StayChange(h, _d(1), None), StayChange(a, _d(1), None)]) == []
+    # a correction (overlapping) replaces the stay; a later, separate stay adds one
+    assert stays([StayChange(h, _d(1), _d(5)), StayChange(h, _d(2), _d(6))]) == [(_d(2), _d(6))]
+    assert stays([StayChange(h, _d(1), _d(5)), StayChange(h, _d(10), None)]) == [
+        (_d(1), _d(5)),
+        (_d(10), None),
+    ]
+    # `active` long after a stay (end of a suspension) leaves it; a death ends an open one
+    assert stays([StayChange(h, _d(1), _d(5)), StayChange(a, _d(20), None)]) == [(_d(1), _d(5))]
+    assert stays([StayChange(h, _d(1), None), StayChange(d, _d(7), None)]) == [(_d(1), _d(7))]
