@@ -209,9 +209,11 @@ def _asyncpg_error(exc: BaseException) -> Any:
     return None
 
 
-# The connection to the database went away under the request: SQLSTATE class 08 (connection
-# exception) and the server's shutdown codes (57P01-57P03: terminated, crashed, starting up).
-_CONNECTION_LOST = ("08", "57P01", "57P02", "57P03")
+# The connection to the database went away under the request, or none could be had: SQLSTATE
+# class 08 (connection exception), the server's shutdown codes (57P01-57P03: terminated,
+# crashed, starting up) and 53300 (too many connections: every slot taken, for the server or
+# the role) -- a moment's unavailability to retry, never an internal error.
+_CONNECTION_LOST = ("08", "57P01", "57P02", "57P03", "53300")
 
 
 def connection_lost(exc: BaseException) -> bool:

@@ -119,3 +119,35 @@ async def test_a_multi_host_url_skips_a_dead_node(pg_admin_url):
         assert await db.raw_pool.fetchval("SELECT 1") == 1
     finally:
         await db.dispose()
+
+
+async def test_a_server_with_no_connection_left_is_a_503_not_a_500(pg_admin_url):
+    """PostgreSQL refusing a new connection (SQLSTATE 53300, too many connections: a busy
+    shared server, or a role at its limit) is a moment's unavailability, answered 503 like a
+    failover, never an INTERNAL_ERROR."""
+    role = f"no_slots_{free_port()}"
+    admin = await asyncpg.connect(**asyncpg_connect_kwargs(pg_admin_url))
+    try:
+        await admin.execute(f"CREATE ROLE {role} LOGIN CONNECTION LIMIT 0")
+        # explicit parameters win over the DSN's (TCP or a Unix socket alike)
+        kwargs = {**asyncpg_connect_kwargs(pg_admin_url), "user": role, "password": None}
+        with pytest.raises(asyncpg.TooManyConnectionsError) as refused:
+            await asyncpg.connect(**kwargs)
+        assert connection_lost(refused.value)
+
+        app = FastAPI()
+        install_error_handlers(app)
+
+        @app.get("/busy")
+        async def busy() -> dict[str, int]:
+            conn = await asyncpg.connect(**kwargs)
+            await conn.close()
+            return {"ok": 1}
+
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            r = await client.get("/busy")
+        assert r.status_code == 503 and r.json()["error"]["code"] == "SERVICE_UNAVAILABLE"
+    finally:
+        await admin.execute(f"DROP ROLE IF EXISTS {role}")
+        await admin.close()
