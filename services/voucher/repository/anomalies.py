@@ -25,9 +25,10 @@ from services.voucher.models import (
     Beneficiary,
     Outbox,
     Redemption,
+    Visit,
     Voucher,
 )
-from services.voucher.service.anomaly_rules import Fact, Setting
+from services.voucher.service.anomaly_rules import Fact, Setting, VisitSpan
 
 WATCHED_EVENTS = ("redemption.created", "redemption.voided")
 
@@ -109,6 +110,50 @@ async def _run(session: AsyncSession, stmt: Any) -> list[Fact]:
 
 async def facts_by_ids(session: AsyncSession, ids: Sequence[uuid.UUID]) -> list[Fact]:
     return await _run(session, _facts().where(col(Redemption.id).in_(list(ids))))
+
+
+# --- home visits (worker_overlap) -------------------------------------------------------------
+
+
+def _spans() -> Any:
+    return (
+        select(
+            col(Visit.id),
+            col(Redemption.id),
+            col(Visit.provider_id),
+            col(Visit.care_worker),
+            col(Visit.checked_in_at),
+            col(Visit.checked_out_at),
+        )
+        .join(Redemption, col(Redemption.visit_id) == col(Visit.id))
+        .where(
+            col(Visit.status) == "completed",
+            col(Visit.care_worker).is_not(None),
+            col(Redemption.status) == "completed",
+        )
+    )
+
+
+async def visit_span_of(session: AsyncSession, redemption_id: uuid.UUID) -> VisitSpan | None:
+    """The completed visit a live redemption billed, with its care worker; None for a bill
+    without a visit or a visit without a named worker."""
+    row = (await session.execute(_spans().where(col(Redemption.id) == redemption_id))).first()
+    return VisitSpan(*row) if row is not None else None
+
+
+async def worker_visits_between(
+    session: AsyncSession, provider_id: str, care_worker: str, start: datetime, end: datetime
+) -> list[VisitSpan]:
+    """The worker's billed visits at the provider that overlap [start, end) at all."""
+    rows = await session.execute(
+        _spans().where(
+            col(Visit.provider_id) == provider_id,
+            col(Visit.care_worker) == care_worker,
+            col(Visit.checked_in_at) < end,
+            col(Visit.checked_out_at) > start,
+        )
+    )
+    return [VisitSpan(*row) for row in rows]
 
 
 async def note_terminal_use(session: AsyncSession, facts: Sequence[Fact]) -> None:

@@ -165,6 +165,43 @@ async def _on_created(ctx: _Context, f: Fact) -> None:
         await _month_end_drain(ctx, s, f, person_region)
 
     await _life_events(ctx, f, person_region)
+    await _worker_overlap(ctx, f, terminal_region)
+
+
+async def _worker_overlap(ctx: _Context, f: Fact, region: str) -> None:
+    """A home visit billed by this redemption overlapping another billed visit of the same
+    care worker: one person cannot be in two homes at once. Each visit's bill raises the
+    check, so whichever of the two is billed second finds the first."""
+    s = ctx.setting(rules.WORKER_OVERLAP, region)
+    if not s.enabled:
+        return
+    visit = await repo.visit_span_of(ctx.session, f.id)
+    if visit is None:
+        return
+    others = await repo.worker_visits_between(
+        ctx.session, visit.provider_id, visit.care_worker, visit.start, visit.end
+    )
+    overlapping = rules.overlapping_visits(
+        visit, others, min_overlap_minutes=s.thresholds["min_overlap_minutes"]
+    )
+    if not overlapping:
+        return
+    spans = [visit, *overlapping]
+    hit = sorted(await repo.facts_by_ids(ctx.session, [v.redemption_id for v in spans]), key=_at)
+    measured = {
+        "care_worker": visit.care_worker,
+        "visits": [
+            {
+                "visit_id": str(v.visit_id),
+                "redemption_id": str(v.redemption_id),
+                "checked_in_at": v.start.isoformat(),
+                "checked_out_at": v.end.isoformat(),
+            }
+            for v in sorted(spans, key=lambda v: v.start)
+        ],
+    }
+    subject = f"{visit.provider_id}:{visit.care_worker}"
+    await _raise(ctx, s, "worker", subject, region, hit, measured)
 
 
 async def _month_end_drain(ctx: _Context, s: Setting, f: Fact, region: str) -> None:

@@ -80,6 +80,13 @@ RULES: dict[str, RuleSpec] = {
             {},
             "beneficiary",
         ),
+        RuleSpec(
+            WORKER_OVERLAP,
+            "同一护理员同时段在两户上门服务",
+            {"min_overlap_minutes": 5},
+            {"min_overlap_minutes": (1, 24 * 60)},
+            "worker",
+        ),
     )
 }
 
@@ -262,4 +269,34 @@ def within_stays(facts: Sequence[Fact], stays: Sequence[tuple[date, date | None]
         for f in facts
         if f.status == "completed"
         and any(start < f.day_on and (end is None or f.day_on < end) for start, end in stays)
+    ]
+
+
+@dataclass(frozen=True)
+class VisitSpan:
+    """A completed, billed home visit: who did it, from check-in to check-out, and the
+    redemption that billed it."""
+
+    visit_id: uuid.UUID
+    redemption_id: uuid.UUID
+    provider_id: str
+    care_worker: str
+    start: datetime
+    end: datetime
+
+
+def overlapping_visits(
+    visit: VisitSpan, others: Sequence[VisitSpan], *, min_overlap_minutes: int
+) -> list[VisitSpan]:
+    """The other visits of the same care worker (same provider, same name) that overlap
+    `visit` by at least `min_overlap_minutes` (a few minutes of two terminals' clocks, or of
+    a walk between neighbours, is no finding)."""
+    least = timedelta(minutes=min_overlap_minutes)
+    return [
+        o
+        for o in others
+        if o.visit_id != visit.visit_id
+        and o.provider_id == visit.provider_id
+        and o.care_worker == visit.care_worker
+        and min(visit.end, o.end) - max(visit.start, o.start) >= least
     ]

@@ -35,6 +35,7 @@ async def craft(
     subsidy_fen: int = 1000,
     status: str = "completed",
     day_on: date | None = None,
+    visit_id: uuid.UUID | None = None,
 ) -> uuid.UUID:
     """A redemption at `at` and its `redemption.created` event (and `redemption.voided`
     when `status` is voided), as if the terminal had made them."""
@@ -44,10 +45,10 @@ async def craft(
         """INSERT INTO redemption (id, voucher_id, beneficiary_id, provider_id, terminal_id,
                service_code, category, gross_fen, subsidy_fen, copay_fen, balance_after_fen,
                idempotency_key, request_hash, day_on, created_at, status, voided_at,
-               void_reason)
+               void_reason, visit_id)
            VALUES ($1, $2, $3, $4, $5, 'CARE_BATH', 'bathing', $6 * 2, $6, $6, 0, $7, $8, $9,
                $10::timestamptz, $11::text, CASE WHEN $11::text = 'voided' THEN $10::timestamptz END,
-               CASE WHEN $11::text = 'voided' THEN '测试' END)""",
+               CASE WHEN $11::text = 'voided' THEN '测试' END, $12)""",
         rid,
         voucher_id,
         beneficiary_id,
@@ -59,6 +60,7 @@ async def craft(
         day,
         at,
         status,
+        visit_id,
     )
     payload = {
         "redemption_id": str(rid),

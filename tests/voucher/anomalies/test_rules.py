@@ -354,3 +354,81 @@ def test_thresholds_validated():
 def test_distance_is_straight_line():
     # One degree of latitude is about 111.2 km.
     assert 111.0 < rules.distance_km((22.0, 108.0), (23.0, 108.0)) < 111.4
+
+
+async def _visit(world, b, pid: str, worker: str, start: datetime, minutes: int):
+    """A completed home visit of `worker` at `b`'s home, as check-in and check-out leave it."""
+    vid = await world.conn.fetchval(
+        "INSERT INTO visit (id, beneficiary_id, provider_id, care_worker, status, checked_in_at, "
+        "check_in_lat, check_in_lon, location_check, checked_out_at, duration_s) "
+        "VALUES (gen_random_uuid(), $1, $2, $3, 'completed', $4, 22.8, 108.3, 'within_radius', "
+        "$5, $6) RETURNING id",
+        b,
+        pid,
+        worker,
+        start,
+        start + timedelta(minutes=minutes),
+        minutes * 60,
+    )
+    return vid
+
+
+async def test_worker_in_two_homes_at_once(world):
+    """One care worker's billed visits overlapping by at least the threshold (5 minutes by
+    default) raise one alert with both bills; a few minutes of overlap, another worker at
+    the same time, or reading the stream again raise nothing."""
+    pid = world.add_provider()
+    (b1, v1), (b2, v2), (b3, v3), (b4, v4) = await _people(world, 4)
+
+    async def billed(b, v, worker, start, minutes):
+        visit = await _visit(world, b, pid, worker, start, minutes)
+        at = start + timedelta(minutes=minutes, seconds=30)
+        return await craft(
+            world, voucher_id=v, beneficiary_id=b, provider_id=pid, at=at, visit_id=visit
+        )
+
+    first = await billed(b1, v1, "张师傅", T0, 60)  # 10:00-11:00
+    second = await billed(b2, v2, "张师傅", T0 + timedelta(minutes=30), 60)  # 10:30-11:30
+    await billed(b3, v3, "李师傅", T0, 60)  # another worker, same hour
+    assert (await detect(world)).raised == 1
+    [alert] = await alerts(world, rules.WORKER_OVERLAP)
+    assert alert["subject_id"] == f"{pid}:张师傅"
+    assert ids_of(alert) == {str(first), str(second)}
+    assert alert["facts"]["care_worker"] == "张师傅"
+    assert len(alert["facts"]["visits"]) == 2
+
+    # 11:27-12:00: three minutes inside the second visit, under the threshold
+    await billed(b4, v4, "张师傅", T0 + timedelta(minutes=87), 33)
+    quiet = await detect(world)
+    assert quiet.raised == 0 and quiet.extended == 0
+
+    await world.conn.execute("UPDATE anomaly_cursor SET last_outbox_id = 0")
+    again = await detect(world)
+    assert again.raised == 0 and again.extended == 0
+    assert len(await alerts(world, rules.WORKER_OVERLAP)) == 1
+
+
+def test_overlapping_visits_rule():
+    at = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)
+
+    def span(worker: str, start_min: int, end_min: int, provider: str = "p1"):
+        import uuid
+
+        return rules.VisitSpan(
+            uuid.uuid4(),
+            uuid.uuid4(),
+            provider,
+            worker,
+            at + timedelta(minutes=start_min),
+            at + timedelta(minutes=end_min),
+        )
+
+    mine = span("张", 0, 60)
+    others = [
+        span("张", 55, 90),  # 5 minutes: counts
+        span("张", 56, 90),  # 4 minutes: no
+        span("李", 0, 60),  # another worker
+        span("张", 0, 60, provider="p2"),  # another provider's 张
+        mine,  # itself
+    ]
+    assert rules.overlapping_visits(mine, others, min_overlap_minutes=5) == [others[0]]
