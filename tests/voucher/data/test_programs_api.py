@@ -121,6 +121,7 @@ async def test_preview_then_publish_then_issue_the_same_people(env):
             "program_code": "family_bed",
             "region_code": CITY,
             "by_source": {"city": 1_000_000},  # the city's own money
+            "memo": "市级自有资金",
         },
     )
     assert r.status_code == 201, r.text
@@ -234,6 +235,7 @@ async def test_a_new_version_for_a_future_period_leaves_this_period_and_past_vou
             "program_code": "family_bed",
             "region_code": CITY,
             "by_source": {"city": 10_000_000},
+            "memo": "市级自有资金",
         },
     )
     assert (await run(env, program="family_bed")).json()["issued"] == 2
