@@ -130,7 +130,11 @@ async def get(
         .execution_options(populate_existing=True)
     )
     if lock:
-        query = query.with_for_update()
+        # FOR NO KEY UPDATE: serialises the writers of the person's row (status changes,
+        # edits) without blocking the foreign-key checks of rows that merely point at it.
+        # A redemption holds its voucher and then checks the person's key as it inserts;
+        # FOR UPDATE here would make a death (person, then vouchers) deadlock with it.
+        query = query.with_for_update(key_share=True)
     return await session.scalar(query)
 
 

@@ -726,3 +726,37 @@ async def test_the_timeline_is_append_only_for_the_service(funded):
     finally:
         await conn.close()
     assert await env.fetchval("SELECT count(*) FROM beneficiary_status_change") == 1
+
+
+async def test_a_death_does_not_deadlock_with_a_redemption_holding_the_voucher(funded):
+    """A redemption locks its voucher, then (inserting its row) checks the person's key; a
+    death locks the person, then the vouchers. The death's lock on the person must leave
+    that key check alone, or the two deadlock and one is refused (RETRY_LATER)."""
+    env = funded
+    bid = uuid.UUID(await enrolled(env))
+    redeeming = await env.db()
+    watcher = await env.db()
+    try:
+        tx = redeeming.transaction()
+        await tx.start()
+        await redeeming.execute("SELECT id FROM voucher WHERE beneficiary_id = $1 FOR UPDATE", bid)
+        death = asyncio.create_task(change(env, str(bid), status="deceased"))
+        # wait until the death holds the person and waits for the voucher
+        for _ in range(200):
+            waiting = await watcher.fetchval(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()"
+            )
+            if waiting:
+                break
+            await asyncio.sleep(0.05)
+        assert waiting, "the death never waited for the voucher"
+        # what the redemption's foreign-key check does as it inserts its row
+        await redeeming.execute("SET LOCAL lock_timeout = '5s'")
+        await redeeming.fetchval("SELECT 1 FROM beneficiary WHERE id = $1 FOR KEY SHARE", bid)
+        await tx.commit()
+        died = await death
+        assert died.status_code == 201, died.text
+    finally:
+        await redeeming.close()
+        await watcher.close()
