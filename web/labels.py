@@ -231,6 +231,16 @@ def short_id(value: Any) -> str:
     return str(value or "")[-8:]
 
 
+def program_name(voucher: Any, kind: str = "program") -> str:
+    """A voucher's programme for people: our own word for the programmes we know (short
+    where `kind` is program_short), else the name its officers published (a city's own
+    programme is data, no table here knows it), else the code's label."""
+    code = str(voucher.get("program_code") or "")
+    if code in LABELS[kind]:
+        return LABELS[kind][code]
+    return str(voucher.get("program_name") or "") or label(code, kind)
+
+
 def install(env: Any) -> None:
     """Register the filters on a Jinja2 environment."""
     env.filters["region"] = region
@@ -238,3 +248,4 @@ def install(env: Any) -> None:
     env.filters["local_time"] = local_time
     env.filters["mask_name"] = mask_name
     env.filters["short_id"] = short_id
+    env.filters["program_name"] = program_name

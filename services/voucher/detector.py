@@ -20,6 +20,7 @@ import httpx
 
 from services.common.auth import service_token
 from services.common.db import Database, resolve_database_url
+from services.common.logs import configure_process_logging
 from services.common.settings import get_common_settings
 from services.voucher.service.anomalies import detect_forever, detect_once
 from services.voucher.service.directory import ProviderDirectory
@@ -110,7 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    configure_process_logging()
     return asyncio.run(_main(args))
 
 

@@ -27,6 +27,7 @@ import orjson
 
 from services.common.auth import service_token
 from services.common.db import asyncpg_connect_kwargs, resolve_database_url
+from services.common.logs import configure_process_logging
 from services.common.settings import get_common_settings
 from services.voucher.repository import redemption as repo
 from services.voucher.repository.redemption import OutboxEvent
@@ -267,7 +268,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    configure_process_logging()
     return asyncio.run(_main(args))
 
 

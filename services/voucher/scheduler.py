@@ -18,6 +18,7 @@ import signal
 import httpx
 
 from services.common.db import Database, resolve_database_url
+from services.common.logs import configure_process_logging
 from services.common.settings import get_common_settings
 from services.voucher.clients import LedgerClient
 from services.voucher.config import get_settings
@@ -93,7 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    configure_process_logging()
     return asyncio.run(_main(args))
 
 

@@ -46,8 +46,9 @@ def _today() -> date:
     return datetime.now(tz()).date()
 
 
-def _voucher_read(v: Voucher) -> VoucherRead:
-    return VoucherRead.model_validate({**v.model_dump(), "id": str(v.id)})
+def _voucher_read(v: Voucher, names: dict[str, str] | None = None) -> VoucherRead:
+    name = (names or {}).get(v.program_code, "")
+    return VoucherRead.model_validate({**v.model_dump(), "id": str(v.id), "program_name": name})
 
 
 def _cash_benefit_read(b: CashBenefit) -> CashBenefitRead:
@@ -190,7 +191,9 @@ async def vouchers(
     """The person's vouchers, newest period first, with `balance_fen`, `valid_until` and
     `status` (the person, an authorised proxy, or an officer of their region)."""
     await service.get_readable(session, principal, beneficiary_id)
-    return [_voucher_read(v) for v in await service.vouchers_of(session, beneficiary_id)]
+    held = await service.vouchers_of(session, beneficiary_id)
+    names = await program_service.names_of(session, sorted({v.program_code for v in held}))
+    return [_voucher_read(v, names) for v in held]
 
 
 @router.get("/beneficiaries/{beneficiary_id}/cash-benefits", response_model=list[CashBenefitRead])

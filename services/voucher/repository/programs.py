@@ -53,6 +53,16 @@ async def list_programs(session: AsyncSession) -> list[Program]:
     return list(result)
 
 
+async def names_of(session: AsyncSession, codes: list[str]) -> dict[str, str]:
+    """The current name of each programme (as its officers published it), by code."""
+    if not codes:
+        return {}
+    rows = await session.execute(
+        select(col(Program.code), col(Program.name)).where(col(Program.code).in_(codes))
+    )
+    return dict(rows.tuples().all())
+
+
 async def get_program(session: AsyncSession, code: str, *, lock: bool = False) -> Program | None:
     query = (
         select(Program).where(col(Program.code) == code).execution_options(populate_existing=True)

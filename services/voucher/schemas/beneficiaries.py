@@ -271,6 +271,7 @@ class ProxyRead(BaseModel):
 class VoucherRead(BaseModel):
     id: str
     program_code: str
+    program_name: str = ""  # the programme's current name, for people to read
     program_version: int
     period: str
     face_fen: int

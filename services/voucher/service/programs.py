@@ -282,3 +282,8 @@ async def eligible_codes(session: AsyncSession, person: Beneficiary, on: date) -
             on=on,
         )
     ]
+
+
+async def names_of(session: AsyncSession, codes: list[str]) -> dict[str, str]:
+    """Each programme's current name by code (what a person reads beside a voucher)."""
+    return await repo.names_of(session, codes)

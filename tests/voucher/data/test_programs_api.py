@@ -133,6 +133,15 @@ async def test_preview_then_publish_then_issue_the_same_people(env):
     )
     assert {(r["face_fen"], r["program_version"]) for r in rows} == {(30_000, 1)}
     assert await env.available(program="family_bed") == 1_000_000 - 5 * 30_000
+    # people read the programme's own name beside its vouchers (no label table knows it)
+    holder = await env.fetchval(
+        "SELECT beneficiary_id FROM voucher WHERE program_code = 'family_bed'"
+    )
+    held = await env.v.get(f"/v1/beneficiaries/{holder}/vouchers", headers=env.officer)
+    assert held.status_code == 200, held.text
+    assert {v["program_name"] for v in held.json() if v["program_code"] == "family_bed"} == {
+        "家庭养老床位"
+    }
 
 
 ADAPTATION = {  # 适老化改造: once per person, up to 3,000 yuan, within 2026-2027
