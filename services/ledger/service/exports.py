@@ -23,29 +23,11 @@ from services.common.export import csv_bytes, table_file
 from services.ledger.models import Account
 from services.ledger.schemas import EntryRead, StatementRead, TrialBalanceRead
 from services.ledger.service.chart import CHART
+from services.ledger.service.hashing import ENTRY_FIELDS, OPTIONAL_ENTRY_FIELDS
 
-ENTRY_COLUMNS = (
-    "id",
-    "book",
-    "seq",
-    "kind",
-    "posted_at",
-    "period",
-    "program_code",
-    "region_code",
-    "provider_id",
-    "beneficiary_id",
-    "voucher_id",
-    "ref",
-    "event_id",
-    "idempotency_key",
-    "reverses_entry_id",
-    "memo",
-    "created_by",
-    "details",
-    "prev_hash",
-    "hash",
-)
+# Every field the entry's hash covers (service/hashing.py), then the chain's two hashes: an
+# export from which anyone can recompute the chain.
+ENTRY_COLUMNS = (*ENTRY_FIELDS, *OPTIONAL_ENTRY_FIELDS, "prev_hash", "hash")
 POSTING_COLUMNS = (
     "entry_id",
     "line",
