@@ -6,13 +6,14 @@ disputes queue with the decision form. The voucher service decides who may see w
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from services.common.auth import Role
-from web.clients import ApiError
+from web.clients import ApiError, VoucherClient
 from web.deps import CsrfSession, PageForbidden, StateDep, require_role, voucher_client
 from web.render import page
 from web.sessions import Session
@@ -103,6 +104,26 @@ async def my_receipt(
     return await _receipt(request, web, session, redemption_id, "me_receipt.html")
 
 
+async def _send(
+    web: Any,
+    session: Session,
+    back: str,
+    done: str,
+    call: Callable[[VoucherClient], Awaitable[Any]],
+) -> Response:
+    """Make one call to the voucher service, tell the person how it went (`done`, or the
+    service's refusal in plain Chinese) and go back to `back` (post/redirect/get)."""
+    client = voucher_client(web, session)
+    try:
+        await call(client)
+        session.flash.append(("ok", done))
+    except ApiError as exc:
+        session.flash.append(("err", exc.friendly))
+    finally:
+        await client.aclose()
+    return RedirectResponse(back, status_code=303)
+
+
 def _person_only(session: Session) -> None:
     if session.role not in (Role.beneficiary.value, Role.proxy.value):
         raise PageForbidden()
@@ -119,15 +140,13 @@ async def confirm(
     _person_only(session)
     to_history = back == "history" or not _ID.match(redemption_id)
     back = "/me/history" if to_history else f"/me/receipts/{redemption_id}"
-    client = voucher_client(web, session)
-    try:
-        await client.confirm(redemption_id)
-        session.flash.append(("ok", "已确认这笔交易无误，谢谢。"))
-    except ApiError as exc:
-        session.flash.append(("err", exc.friendly))
-    finally:
-        await client.aclose()
-    return RedirectResponse(back, status_code=303)
+    return await _send(
+        web,
+        session,
+        back,
+        "已确认这笔交易无误，谢谢。",
+        lambda client: client.confirm(redemption_id),
+    )
 
 
 @router.post("/me/receipts/{redemption_id}/dispute")
@@ -143,15 +162,13 @@ async def dispute(
     if not reason.strip():
         session.flash.append(("err", "请写明哪里不对，例如“没有上门”“只服务了半小时”。"))
         return RedirectResponse(back, status_code=303)
-    client = voucher_client(web, session)
-    try:
-        await client.dispute(redemption_id, reason.strip()[:500])
-        session.flash.append(("ok", "申诉已提交，民政部门会在期限内答复。"))
-    except ApiError as exc:
-        session.flash.append(("err", exc.friendly))
-    finally:
-        await client.aclose()
-    return RedirectResponse(back, status_code=303)
+    return await _send(
+        web,
+        session,
+        back,
+        "申诉已提交，民政部门会在期限内答复。",
+        lambda client: client.dispute(redemption_id, reason.strip()[:500]),
+    )
 
 
 @router.post("/me/disputes/{dispute_id}/appeal")
@@ -171,15 +188,13 @@ async def appeal(
     if not reason.strip():
         session.flash.append(("err", "请写明申请复核的理由。"))
         return RedirectResponse(back, status_code=303)
-    client = voucher_client(web, session)
-    try:
-        await client.appeal(dispute_id, reason.strip()[:500])
-        session.flash.append(("ok", "复核申请已提交。"))
-    except ApiError as exc:
-        session.flash.append(("err", exc.friendly))
-    finally:
-        await client.aclose()
-    return RedirectResponse(back, status_code=303)
+    return await _send(
+        web,
+        session,
+        back,
+        "复核申请已提交。",
+        lambda client: client.appeal(dispute_id, reason.strip()[:500]),
+    )
 
 
 # --- the provider ------------------------------------------------------------------------------
@@ -265,12 +280,10 @@ async def decide(
     if not reason.strip():
         session.flash.append(("err", "请填写处理理由，老人和家属会看到。"))
         return RedirectResponse(back, status_code=303)
-    client = voucher_client(web, session)
-    try:
-        await client.decide(dispute_id, decision, reason.strip()[:500])
-        session.flash.append(("ok", f"已答复：{DECISIONS[decision]}。"))
-    except ApiError as exc:
-        session.flash.append(("err", exc.friendly))
-    finally:
-        await client.aclose()
-    return RedirectResponse(back, status_code=303)
+    return await _send(
+        web,
+        session,
+        back,
+        f"已答复：{DECISIONS[decision]}。",
+        lambda client: client.decide(dispute_id, decision, reason.strip()[:500]),
+    )
