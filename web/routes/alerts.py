@@ -14,8 +14,9 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from services.common.auth import Role
 from web.charts import fen_to_yuan, places_plot
 from web.clients import ApiError
-from web.deps import CsrfSession, PageForbidden, StateDep, require_role, voucher_client
+from web.deps import CsrfSession, StateDep, require_role, voucher_client
 from web.render import page
+from web.routes.officer import officer_only
 from web.sessions import Session
 
 router = APIRouter(prefix="/officer")
@@ -36,11 +37,6 @@ THRESHOLD_NAMES = {
 SUBJECTS = {"terminal": "终端", "beneficiary": "老人", "worker": "护理员"}
 RECOVERY_DESTINATIONS = {"voucher": "退回老人补贴券", "budget": "退回预算"}
 RECOVERY_MODES = {"payable": "从应付款中扣回（尚未结算）", "receivable": "已结算，从下次结算中抵扣"}
-
-
-def _officer_only(session: Session) -> None:
-    if session.role != Role.civil_affairs.value:
-        raise PageForbidden()
 
 
 def _facts_lines(alert: dict[str, Any]) -> list[str]:
@@ -150,7 +146,7 @@ async def decide(
 ) -> Response:
     """Dismiss (with the reason) or confirm (recovery and a credit event on the provider);
     the service refuses another region's alert and a second, different decision."""
-    _officer_only(session)
+    officer_only(session)
     if not _ID.match(alert_id):
         session.flash.append(("err", "没有找到这条预警。"))
         return RedirectResponse("/officer/alerts", status_code=303)
@@ -233,7 +229,7 @@ async def update_rule(
     rule_code: str, request: Request, web: StateDep, session: CsrfSession
 ) -> Response:
     """Save a rule's thresholds for the officer's region."""
-    _officer_only(session)
+    officer_only(session)
     form = await request.form()
     thresholds: dict[str, int] = {}
     for name, value in form.items():

@@ -3,7 +3,9 @@ run issuance and watch it."""
 
 from __future__ import annotations
 
+import contextlib
 import re
+from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
@@ -11,7 +13,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from services.common.auth import Role
 from services.common.crypto import mask_national_id
-from web.clients import ApiError
+from web.clients import ApiError, VoucherClient
 from web.deps import CsrfSession, StateDep, provider_client, require_role, voucher_client
 from web.messages import FRIENDLY
 from web.render import page
@@ -25,7 +27,7 @@ _REGION = re.compile(r"^\d{6}(\d{3}(\d{3})?)?$")
 SCORES = ("self_care", "motor", "mental", "perception_social")
 
 
-def _officer_only(session: Session) -> None:
+def officer_only(session: Session) -> None:
     from web.deps import PageForbidden
 
     if session.role != Role.civil_affairs.value:
@@ -41,7 +43,7 @@ async def enrol_form(request: Request, session: Session = OFFICER) -> HTMLRespon
 @router.post("/enrol", response_class=HTMLResponse)
 async def enrol(request: Request, web: StateDep, session: CsrfSession) -> HTMLResponse:
     """Send the enrolment to the voucher service; show the grade and eligible programs."""
-    _officer_only(session)
+    officer_only(session)
     form = dict(await request.form())
     form.pop("csrf_token", None)
     problems: dict[str, str] = {}
@@ -115,20 +117,21 @@ async def import_form(request: Request, session: Session = OFFICER) -> HTMLRespo
     return page(request, "officer_import.html", session, result=None)
 
 
-@router.post("/import", response_class=HTMLResponse)
-async def import_upload(
+async def forward_spreadsheet(
     request: Request,
-    web: StateDep,
-    session: CsrfSession,
-    file: Annotated[UploadFile | None, File()] = None,
-) -> HTMLResponse:
-    """Forward the file to the voucher service and show the result of every row."""
-    _officer_only(session)
+    web: Any,
+    session: Session,
+    file: UploadFile | None,
+    template: str,
+    send: Callable[[VoucherClient, str, bytes, str], Awaitable[dict[str, Any]]],
+) -> HTMLResponse | dict[str, Any]:
+    """An officer's CSV or Excel upload, checked (kind, size) and handed to the voucher
+    service by `send`: the service's answer, or the upload page again with a plain reason."""
     name = (file.filename or "") if file else ""
     if not file or not name.lower().endswith((".csv", ".xlsx")):
         return page(
             request,
-            "officer_import.html",
+            template,
             session,
             status_code=422,
             result=None,
@@ -137,22 +140,15 @@ async def import_upload(
     content = await file.read(MAX_UPLOAD + 1)
     if len(content) > MAX_UPLOAD or not content:
         return page(
-            request,
-            "officer_import.html",
-            session,
-            status_code=422,
-            result=None,
-            error="文件为空或超过 5MB。",
+            request, template, session, status_code=422, result=None, error="文件为空或超过 5MB。"
         )
     client = voucher_client(web, session)
     try:
-        result = await client.import_file(
-            name, content, file.content_type or "application/octet-stream"
-        )
+        return await send(client, name, content, file.content_type or "application/octet-stream")
     except ApiError as exc:
         return page(
             request,
-            "officer_import.html",
+            template,
             session,
             status_code=exc.page_status,
             result=None,
@@ -160,6 +156,22 @@ async def import_upload(
         )
     finally:
         await client.aclose()
+
+
+@router.post("/import", response_class=HTMLResponse)
+async def import_upload(
+    request: Request,
+    web: StateDep,
+    session: CsrfSession,
+    file: Annotated[UploadFile | None, File()] = None,
+) -> HTMLResponse:
+    """Forward the file to the voucher service and show the result of every row."""
+    officer_only(session)
+    result = await forward_spreadsheet(
+        request, web, session, file, "officer_import.html", VoucherClient.import_file
+    )
+    if isinstance(result, HTMLResponse):
+        return result
     for row in result.get("rows") or ():  # the service's message, in plain Chinese by code
         err = row.get("error")
         if isinstance(err, dict) and err.get("code") in FRIENDLY:
@@ -200,7 +212,7 @@ async def provider_action(
     reason: Annotated[str, Form()] = "",
 ) -> HTMLResponse:
     """Approve or suspend a provider, with the reason."""
-    _officer_only(session)
+    officer_only(session)
     if action not in ("approve", "suspend") or not re.match(r"^[\w-]{1,64}$", provider_id):
         return page(request, "error.html", session, status_code=404, message="没有这个操作。")
     if not reason.strip():
@@ -214,18 +226,6 @@ async def provider_action(
     finally:
         await client.aclose()
     return RedirectResponse("/officer/providers", status_code=303)  # type: ignore[return-value]
-
-
-async def _recent_runs(web: Any, session: Session) -> list[dict[str, Any]]:
-    """The newest runs of the officer's region (to come back to one), or none if the
-    service cannot say."""
-    client = voucher_client(web, session)
-    try:
-        return await client.issuance_runs(session.region or "")
-    except ApiError:
-        return []
-    finally:
-        await client.aclose()
 
 
 _PROGRAM_CODE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
@@ -245,20 +245,24 @@ async def _issuance_page(
     session: Session,
     *,
     status_code: int = 200,
-    run: dict[str, Any] | None = None,
     error: str | None = None,
     region: str = "",
 ) -> HTMLResponse:
-    """The issuance page: the form, the last run's result, and the scheduler's runs."""
+    """The issuance page: the form, the region's recent runs with their progress (to come
+    back to one), and the scheduler's runs."""
     client = voucher_client(web, session)
     programs: list[dict[str, Any]] = []
     schedule: list[dict[str, Any]] = []
+    runs: list[dict[str, Any]] = []
     schedule_error = None
     try:
-        programs = await client.programs()
-        schedule = await client.issuance_schedule()
-    except ApiError as exc:
-        schedule_error = exc.friendly
+        try:
+            programs = await client.programs()
+            schedule = await client.issuance_schedule()
+        except ApiError as exc:
+            schedule_error = exc.friendly
+        with contextlib.suppress(ApiError):  # no recent runs to show if it cannot say
+            runs = await client.issuance_runs(session.region or "")
     finally:
         await client.aclose()
     names = {p["code"]: p["name"] for p in programs}
@@ -272,14 +276,13 @@ async def _issuance_page(
         "officer_issuance.html",
         session,
         status_code=status_code,
-        run=run,
         error=error,
         region=region,
         programs=programs,
         schedule=schedule,
         alarms=alarms,
         schedule_error=schedule_error,
-        runs=await _recent_runs(web, session),
+        runs=runs,
     )
 
 
@@ -301,7 +304,7 @@ async def issuance_start(
     region_code: Annotated[str, Form()] = "",
 ) -> Response:
     """Start (or resume: the run issues nothing twice), then show the run's page."""
-    _officer_only(session)
+    officer_only(session)
     error = None
     if not _PROGRAM_CODE.match(program_code):
         error = "请选择补贴项目。"

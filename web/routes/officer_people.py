@@ -15,15 +15,15 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from services.common.auth import Role
 from services.common.regions import region_name
-from web.clients import ApiError
-from web.deps import CsrfSession, PageForbidden, StateDep, require_role, voucher_client
+from web.clients import ApiError, VoucherClient
+from web.deps import CsrfSession, StateDep, require_role, voucher_client
 from web.messages import FRIENDLY
 from web.render import BEIJING, page
+from web.routes.officer import forward_spreadsheet, officer_only
 from web.sessions import Session
 
 router = APIRouter(prefix="/officer")
 OFFICER = require_role(Role.civil_affairs)
-MAX_UPLOAD = 5 * 1024 * 1024
 _ID = re.compile(r"^[0-9a-f-]{36}$")
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _REGION = re.compile(r"^\d{6}(\d{3}(\d{3})?)?$")
@@ -54,11 +54,6 @@ VOUCHER_STATUS = {
 SETTING_NAMES = {"home": "居家", "community": "社区", "institution": "机构"}
 CARD_STATUS = {"active": "可用", "locked": "已锁定（密码错误 5 次）", "replaced": "已换新卡"}
 IMPORT_STATUS = {"applied": "已登记", "unchanged": "已登记过（未变）", "error": "有误"}
-
-
-def _officer_only(session: Session) -> None:
-    if session.role != Role.civil_affairs.value:
-        raise PageForbidden()
 
 
 def _today() -> str:
@@ -219,7 +214,7 @@ async def record_status(
     request_key: Annotated[str, Form()] = "",
 ) -> Response:
     """Record a status change; a resubmitted form (Back, reload) records it once."""
-    _officer_only(session)
+    officer_only(session)
     if not _ID.match(person_id):
         return page(request, "error.html", session, status_code=404, message="没有找到这位老人。")
     form = {
@@ -302,43 +297,12 @@ async def status_import(
     file: Annotated[UploadFile | None, File()] = None,
 ) -> HTMLResponse:
     """Send the file to the voucher service and show every row's result."""
-    _officer_only(session)
-    name = (file.filename or "") if file else ""
-    if not file or not name.lower().endswith((".csv", ".xlsx")):
-        return page(
-            request,
-            "officer_status_import.html",
-            session,
-            status_code=422,
-            result=None,
-            error="请选择 CSV 或 Excel (.xlsx) 文件。",
-        )
-    content = await file.read(MAX_UPLOAD + 1)
-    if len(content) > MAX_UPLOAD or not content:
-        return page(
-            request,
-            "officer_status_import.html",
-            session,
-            status_code=422,
-            result=None,
-            error="文件为空或超过 5MB。",
-        )
-    client = voucher_client(web, session)
-    try:
-        result = await client.status_import(
-            name, content, file.content_type or "application/octet-stream"
-        )
-    except ApiError as exc:
-        return page(
-            request,
-            "officer_status_import.html",
-            session,
-            status_code=exc.page_status,
-            result=None,
-            error=exc.friendly,
-        )
-    finally:
-        await client.aclose()
+    officer_only(session)
+    result = await forward_spreadsheet(
+        request, web, session, file, "officer_status_import.html", VoucherClient.status_import
+    )
+    if isinstance(result, HTMLResponse):
+        return result
     for row in result.get("rows") or ():
         err = row.get("error")
         if isinstance(err, dict):
