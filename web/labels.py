@@ -231,14 +231,16 @@ def short_id(value: Any) -> str:
     return str(value or "")[-8:]
 
 
-def program_name(voucher: Any, kind: str = "program") -> str:
-    """A voucher's programme for people: our own word for the programmes we know (short
-    where `kind` is program_short), else the name its officers published (a city's own
-    programme is data, no table here knows it), else the code's label."""
-    code = str(voucher.get("program_code") or "")
+def program_name(row: Any, kind: str = "program", names: Any = None) -> str:
+    """A voucher's (or run's) programme for people: our own word for the programmes we know
+    (short where `kind` is program_short), else the name its officers published -- on the
+    row, or in `names` by code (a city's own programme is data, no table here knows it) --
+    else the code's label."""
+    code = str(row.get("program_code") or "")
     if code in LABELS[kind]:
         return LABELS[kind][code]
-    return str(voucher.get("program_name") or "") or label(code, kind)
+    published = row.get("program_name") or (names or {}).get(code)
+    return str(published or "") or label(code, kind)
 
 
 def install(env: Any) -> None:

@@ -363,3 +363,19 @@ def test_a_refusal_is_never_shown_in_english():
         ApiError(503, "DOWN", "Service unavailable").friendly
         == "系统暂时无法完成这项操作，请稍后再试。"
     )
+
+
+def test_a_programme_created_as_data_is_named_as_its_officers_published_it():
+    from web.labels import program_name
+
+    names = {"family_care_bed": "家庭养老床位"}
+    assert program_name({"program_code": "meal_assistance"}, "program_short") == "老年助餐"
+    assert program_name({"program_code": "family_care_bed", "program_name": "家庭养老床位"}) == (
+        "家庭养老床位"
+    )
+    assert program_name({"program_code": "family_care_bed"}, "program_short", names) == (
+        "家庭养老床位"
+    )
+    assert program_name({"program_code": "nobody_knows"}, "program_short", names) == (
+        "未知（nobody_knows）"
+    )

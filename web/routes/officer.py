@@ -283,6 +283,7 @@ async def _issuance_page(
         alarms=alarms,
         schedule_error=schedule_error,
         runs=runs,
+        program_names=names,
     )
 
 
