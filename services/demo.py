@@ -371,8 +371,8 @@ DEMO_PROGRAMS: list[tuple[str, str, dict[str, Any]]] = [
             "kind": "one_off",
             "eligibility": {"min_age": 60, "grades": [2, 3, 4], "care_settings": ["home"]},
             "settings": {
-                # no home-adaptation service category yet: home care hours stand in
-                "home": {"face_fen": 300_000, "ratio_bp": 9_000, "categories": ["home_care_hours"]}
+                # spendable only on the home-adaptation items of a price list
+                "home": {"face_fen": 300_000, "ratio_bp": 9_000, "categories": ["home_adaptation"]}
             },
             "allowed_kinds": ["home_care"],
             "valid_months": 12,

@@ -121,6 +121,13 @@ class Beneficiary(VoucherTable, table=True):
     )
     care_setting: str = Field(sa_column=Column(String(20), nullable=False))
     dibao: bool = False
+    # 特困 (extreme poverty support), an eligibility attribute like 低保.
+    tekun: bool = Field(
+        default=False, sa_column=Column(sa_Boolean(), nullable=False, server_default="false")
+    )
+    # 户籍: the household registration's GB/T 2260 code (NULL: not recorded); `hukou` is
+    # local when it lies in the city of `region_code` (service/eligibility.py hukou_local).
+    hukou_region_code: str | None = Field(default=None, sa_column=Column(String(12)))
     grade: int | None = Field(default=None, sa_column=Column(SmallInteger))
     # The day the assessment behind `grade` stops being valid (issuance checks it).
     grade_valid_until: date | None = Field(default=None, sa_column=Column(Date))

@@ -39,6 +39,7 @@ CATEGORIES = {
     "home_care_hours": "居家照护",
     "institution_stay": "机构入住",
     "respite_stay": "喘息服务",
+    "home_adaptation": "适老化改造",
 }
 _CODE = re.compile(r"^[a-z][a-z0-9_]{2,39}$")
 _REGION = re.compile(r"^\d{6}$")

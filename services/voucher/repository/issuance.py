@@ -262,10 +262,18 @@ def _born_by(on: date, years: int) -> date:
 def _compare_sql(c: Compare, on: date) -> ColumnElement[bool]:
     b = Beneficiary
     v = c.value
-    if c.attr == "region":
+    if c.attr in ("region", "hukou_region"):
+        place = col(b.region_code) if c.attr == "region" else col(b.hukou_region_code)
         codes = [str(x) for x in (v if isinstance(v, list) else [v])]
-        inside = or_(*(col(b.region_code).like(significant_prefix(x) + "%") for x in codes))
-        return ~inside if c.op == "not_in" else inside
+        inside = or_(*(place.like(significant_prefix(x) + "%") for x in codes))
+        # no household registration recorded: no comparison holds (NULL -> false)
+        return func.coalesce(~inside if c.op == "not_in" else inside, False)
+    if c.attr == "hukou":  # local: registered in the city lived in (eligibility.hukou_local)
+        same_city = func.substr(col(b.hukou_region_code), 1, 4) == func.substr(
+            col(b.region_code), 1, 4
+        )
+        local = same_city if (v == "local") == (c.op == "==") else ~same_city
+        return func.coalesce(local, False)
     if c.attr == "age":
         assert isinstance(v, int)
         at_least = {  # age >= n  <=>  born on or before (on - n years)
@@ -280,6 +288,7 @@ def _compare_sql(c: Compare, on: date) -> ColumnElement[bool]:
     column: Any = {
         "grade": col(b.grade),
         "dibao": col(b.dibao),
+        "tekun": col(b.tekun),
         "care_setting": col(b.care_setting),
     }[c.attr]
     if c.op in ("in", "not_in"):

@@ -113,6 +113,9 @@ class BeneficiaryCreate(BaseModel):
     location_approximate: bool = False
     care_setting: CareSetting
     dibao: bool = False
+    tekun: bool = False  # 特困
+    # 户籍: the household registration's GB/T 2260 code (absent: not recorded)
+    hukou_region_code: str | None = Field(None, max_length=12)
     assessment: AssessmentCreate
     payout_account: PayoutAccountCreate | None = None
 
@@ -171,6 +174,8 @@ class BeneficiaryRead(BaseModel):
     location_approximate: bool = False
     care_setting: str
     dibao: bool
+    tekun: bool = False
+    hukou_region_code: str | None = None
     grade: int | None
     grade_valid_until: date | None
     status: str

@@ -28,6 +28,7 @@ ServiceCategory = Literal[
     "home_care_hours",
     "institution_stay",
     "respite_stay",
+    "home_adaptation",
 ]
 SpendScope = Literal["province", "city", "county"]
 # Digits of a GB/T 2260 code that name an area of each level.
@@ -42,15 +43,21 @@ PROVIDER_KINDS: tuple[ProviderKind, ...] = (
 )
 
 
-RuleAttr = Literal["age", "grade", "dibao", "region", "care_setting"]
+RuleAttr = Literal[
+    "age", "grade", "dibao", "tekun", "region", "care_setting", "hukou", "hukou_region"
+]
 RuleOp = Literal["==", "!=", "<", "<=", ">", ">=", "in", "not_in", "within"]
 _ORDERED = {"==", "!=", "<", "<=", ">", ">="}
+HUKOU_VALUES = ("local", "non_local")
 # Which operators each attribute takes, and the type of its value.
 RULE_OPS: dict[str, set[str]] = {
     "age": _ORDERED,
     "grade": _ORDERED | {"in", "not_in"},
     "dibao": {"==", "!="},
+    "tekun": {"==", "!="},
     "region": {"within", "in", "not_in"},
+    "hukou": {"==", "!="},
+    "hukou_region": {"within", "in", "not_in"},
     "care_setting": {"==", "!=", "in", "not_in"},
 }
 RULE_MAX_NODES = 64
@@ -60,8 +67,12 @@ RULE_MAX_DEPTH = 8
 class Compare(BaseModel):
     """One comparison of a person's attribute with a value, e.g. `{"attr": "age", "op": ">=",
     "value": 80}`. Attributes: `age` (whole years on the period's first day), `grade` (0-4;
-    a person without an assessment matches no comparison), `dibao` (低保), `region` (`within`
-    a GB/T 2260 code, or `in` / `not_in` a list of them: within any), `care_setting`."""
+    a person without an assessment matches no comparison), `dibao` (低保), `tekun` (特困),
+    `region` (`within` a GB/T 2260 code, or `in` / `not_in` a list of them: within any),
+    `care_setting`, `hukou` (户籍: `local` when the household registration lies in the city
+    the person lives in, else `non_local`) and `hukou_region` (the registration's region, as
+    `region`); a person whose household registration is not recorded matches no hukou
+    comparison."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -84,10 +95,13 @@ class Compare(BaseModel):
                 isinstance(i, bool) or not isinstance(i, int) or not 0 <= i <= top for i in items
             ):
                 raise ValueError(f"{self.attr} is a whole number 0..{top}")
-        elif self.attr == "dibao":
+        elif self.attr in ("dibao", "tekun"):
             if not isinstance(v, bool):
-                raise ValueError("dibao is true or false")
-        elif self.attr == "region":
+                raise ValueError(f"{self.attr} is true or false")
+        elif self.attr == "hukou":
+            if v not in HUKOU_VALUES:
+                raise ValueError("hukou is local or non_local")
+        elif self.attr in ("region", "hukou_region"):
             if any(
                 not isinstance(i, str) or not re.fullmatch(r"\d{6}(\d{3}){0,2}", i) for i in items
             ):

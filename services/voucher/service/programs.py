@@ -280,6 +280,8 @@ async def eligible_codes(session: AsyncSession, person: Beneficiary, on: date) -
             region_code=person.region_code,
             status=person.status,
             on=on,
+            tekun=person.tekun,
+            hukou_region_code=person.hukou_region_code,
         )
     ]
 
