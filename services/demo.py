@@ -359,6 +359,12 @@ DEMO_PROGRAMS: list[tuple[str, str, dict[str, Any]]] = [
                 "rule": {"attr": "age", "op": ">=", "value": 80},
             },
             "settings": {s: {"face_fen": 10_000} for s in _ALL_SETTINGS},
+            # by age band: 100 yuan a month from 80, 200 from 90, 500 from 100
+            "age_bands": [
+                {"min_age": 80, "face_fen": 10_000},
+                {"min_age": 90, "face_fen": 20_000},
+                {"min_age": 100, "face_fen": 50_000},
+            ],
             "allowed_kinds": [],
             "funding_shares": {"regional": 10_000},
         },
@@ -384,7 +390,10 @@ DEMO_PROGRAMS: list[tuple[str, str, dict[str, Any]]] = [
         "450100",
         {
             "name": "家庭养老床位",
-            "kind": "voucher",
+            # eight home visits a month, each paid up to 80 % of its bill and 75 yuan
+            "kind": "service_package",
+            "visits_per_period": 8,
+            "per_txn_cap_fen": 7_500,
             "eligibility": {"min_age": 60, "grades": [3, 4], "care_settings": ["home"]},
             "settings": {
                 "home": {

@@ -247,6 +247,7 @@ class PendingPerson:
     id: uuid.UUID
     region_code: str
     care_setting: str
+    birth_on: date | None = None
 
 
 IssuedTable = type[Voucher] | type[CashBenefit]
@@ -373,6 +374,20 @@ async def count_by_setting(session: AsyncSession, scope: EligibilityScope) -> di
     return {str(setting): int(n) for setting, n in rows}
 
 
+async def count_by_setting_age(
+    session: AsyncSession, scope: EligibilityScope
+) -> list[tuple[str, int, int]]:
+    """(care setting, age in whole years on the period's first day, people) the rule covers:
+    the preview of a programme paid by age band."""
+    age = func.date_part("year", func.age(literal(scope.on), col(Beneficiary.birth_on)))
+    rows = await session.execute(
+        select(col(Beneficiary.care_setting), age, func.count())
+        .where(*_eligible(scope))
+        .group_by(col(Beneficiary.care_setting), age)
+    )
+    return [(str(s), int(a), int(n)) for s, a, n in rows]
+
+
 async def pending(
     session: AsyncSession, table: IssuedTable, scope: EligibilityScope
 ) -> list[PendingPerson]:
@@ -387,7 +402,12 @@ async def pending(
         col(IssuanceChunk.status).in_(("intent", "committed")),
     )
     rows = await session.execute(
-        select(col(Beneficiary.id), col(Beneficiary.region_code), col(Beneficiary.care_setting))
+        select(
+            col(Beneficiary.id),
+            col(Beneficiary.region_code),
+            col(Beneficiary.care_setting),
+            col(Beneficiary.birth_on),
+        )
         .where(
             *_eligible(scope),
             col(Beneficiary.id).not_in(_issued(table, scope)),
@@ -528,6 +548,7 @@ class VoucherTerms:
     priority: int
     spend_digits: int
     once: bool = False
+    visits: int | None = None  # a service package's home visits a period
 
 
 def _array(values: list[Any], item: Any) -> ColumnElement[Any]:
@@ -598,6 +619,7 @@ async def insert_vouchers(
         "priority": literal(terms.priority, Integer),
         "spend_region_prefix": func.region_spend_prefix(col(b.region_code), terms.spend_digits),
         "once": literal(terms.once),
+        "visits_left": literal(terms.visits, Integer),
         "issuance_run_id": literal(run_id, UUID(as_uuid=True)),
     }
     rows = select(*row.values()).select_from(u).join(b, col(b.id) == u.c.bid)

@@ -78,6 +78,15 @@ def evaluate(rule: Rule, who: Subject) -> bool:
     return _compare(rule, who)
 
 
+def amount_fen(config: ProgramConfig, care_setting: str, age: int) -> int:
+    """What one person gets a period: the age band with the highest `min_age` not above the
+    person's age (高龄津贴 by age band), else the care setting's `face_fen`."""
+    for band in reversed(config.age_bands):
+        if age >= band.min_age:
+            return band.face_fen
+    return {str(k): v.face_fen for k, v in config.settings.items()}[care_setting]
+
+
 def is_eligible(
     config: ProgramConfig,
     *,

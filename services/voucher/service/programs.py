@@ -24,7 +24,7 @@ from services.voucher.errors import (
 from services.voucher.models import Beneficiary, Program, ProgramVersion
 from services.voucher.repository import programs as repo
 from services.voucher.schemas.programs import ProgramConfig, SettingRule
-from services.voucher.service.eligibility import is_eligible
+from services.voucher.service.eligibility import amount_fen, is_eligible
 from services.voucher.service.identity import check_region
 
 DISABILITY = "disability_subsidy"
@@ -262,6 +262,12 @@ async def preview(
     cost = sum(
         n * config.settings[s].face_fen for s, n in by_setting.items() if s in config.settings
     )
+    if config.age_bands:  # paid by age band: the cost by each person's age
+        cost = sum(
+            n * amount_fen(config, s, age)
+            for s, age, n in await issuance_repo.count_by_setting_age(session, scope)
+            if s in config.settings
+        )
     return sum(by_setting.values()), by_setting, cost
 
 
