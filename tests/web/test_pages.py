@@ -616,8 +616,27 @@ async def test_the_dashboard_reads_in_scope_draws_charts_and_exports_its_tables(
         r = await c.get("/dashboard")
         assert r.status_code == 200, r.text
         assert f"在册老人 {people} 人" in r.text and "青秀区" in r.text
-        assert r.text.count('<svg xmlns="http://www.w3.org/2000/svg"') == 4
+        # enrolment (2), issuance and use, trend, budget, care circle, providers
+        assert r.text.count('<svg xmlns="http://www.w3.org/2000/svg"') == 7
         assert "disability_subsidy" not in r.text  # programmes by name
+        assert "15分钟养老服务圈" in r.text and "预算执行" in r.text
+        # the budget table is the ledger's: what is available equals its accounts directly
+        available = await web.count(
+            "ledger",
+            "SELECT -coalesce(sum(balance_fen), 0) FROM account"
+            " WHERE code = '3001' AND region_code LIKE '450103%'",
+        )
+        budget = await c.get("/dashboard/export.csv", params={"table": "budget"})
+        import csv as csv_module
+        import io
+
+        head, *rows = list(csv_module.reader(io.StringIO(budget.content.decode("utf-8-sig"))))
+        assert head[:3] == ["补贴项目", "资金来源", "下达（元）"] and head[-1] == "可用（元）"
+        shown = sum(int(row[-1].replace(",", "").replace(".", "")) for row in rows)
+        assert rows and shown == available
+        for table in ("providers", "circle"):
+            got = await c.get("/dashboard/export.xlsx", params={"table": table})
+            assert got.status_code == 200 and got.content[:2] == b"PK"
         csv = await c.get("/dashboard/export.csv", params={"table": "programs"})
         assert csv.status_code == 200 and csv.content.startswith(b"\xef\xbb\xbf")
         assert "补贴项目,发放张数" in csv.content.decode("utf-8-sig")
