@@ -392,6 +392,7 @@ PAGES: dict[str, list[str]] = {
         "/officer/providers?status=approved",
         "/officer/bank-accounts",
         "/officer/issuance",
+        "/dashboard",
         "/account",
     ],
     "finance": [
@@ -402,6 +403,7 @@ PAGES: dict[str, list[str]] = {
         "/finance/aging",
         "/finance/reconciliation",
         "/finance/budget",
+        "/dashboard",
     ],
     "auditor": [
         "/audit/entries",
