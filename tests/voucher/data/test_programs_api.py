@@ -348,6 +348,28 @@ async def test_a_service_package_grants_its_visits_and_an_allowance_pays_by_age_
     )
     assert amounts == [10_000, 10_000, 20_000]
     assert await env.available(program="age_band") == 10_000_000 - 40_000
+    # the allowance reaches the ledger through the outbox: each person is owed exactly their
+    # band's amount (2202 beneficiary payable, what payment batches pay out)
+    from services.voucher.relay import Relay
+
+    relay = Relay(env.app.state.db.raw_pool, env.ledger)
+    while await relay.deliver_once():
+        pass
+    assert relay.rejected == 0
+    owed = {
+        str(r["beneficiary_id"]): -r["b"]
+        for r in await env.ledger_fetch(
+            "SELECT beneficiary_id, sum(balance_fen) AS b FROM account WHERE code = '2202'"
+            " AND program_code = 'age_band' GROUP BY 1"
+        )
+    }
+    benefits = {
+        str(r["beneficiary_id"]): r["amount_fen"]
+        for r in await env.fetch(
+            "SELECT beneficiary_id, amount_fen FROM cash_benefit WHERE program_code = 'age_band'"
+        )
+    }
+    assert owed == benefits and sum(owed.values()) == 40_000
     # a package needs its visits; bands only for a cash allowance, in increasing age
     import pytest
     from pydantic import ValidationError
