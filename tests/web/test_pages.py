@@ -588,6 +588,13 @@ async def test_an_officer_previews_then_publishes_a_programme_of_their_district(
         )
         assert bad.status_code == 422
         assert "项目代码用小写英文字母" in bad.text and "附加条件的格式不对" in bad.text
+        # a service package: the home visits a month are asked for, then it previews
+        package = {**body, "kind": "service_package", "action": "preview"}
+        asked = await c.post("/officer/programs/new", data=package)
+        assert asked.status_code == 422 and "上门服务包请填写每月上门次数" in asked.text
+        package["visits"] = "8"
+        counted = await c.post("/officer/programs/new", data=package)
+        assert counted.status_code == 200 and f"符合条件 {people} 人" in counted.text
         no_reason = await c.post("/officer/programs/new", data={**body, "action": "publish"})
         assert no_reason.status_code == 422 and "请填写发布依据" in no_reason.text
         assert await web.count("voucher", "SELECT count(*) FROM program") == programmes
