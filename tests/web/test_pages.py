@@ -376,13 +376,23 @@ async def test_enrol_shows_grade_and_masks_the_national_id(web):
     nid = form_data["national_id"]
     async with web.signed_in("officer") as c:
         form = await c.get("/officer/enrol")
-        r = await c.post("/officer/enrol", data={**form_data, "csrf_token": csrf_of(form.text)})
+        assert "特困人员" in form.text and "户籍地行政区划代码" in form.text
+        r = await c.post(
+            "/officer/enrol",
+            data={
+                **form_data,
+                "csrf_token": csrf_of(form.text),
+                "tekun": "on",
+                "hukou_region_code": "450203",
+            },
+        )
         assert r.status_code == 200 and "登记成功" in r.text and "3 级" in r.text, r.text
         assert nid not in r.text and f"{nid[:4]}**********{nid[-4:]}" in r.text
     found = await web.voucher.post(
         "/v1/beneficiaries/lookup", headers=web.officer(), json={"national_id": nid}
     )
     assert found.status_code == 200 and found.json()["grade"] == 3
+    assert (found.json()["tekun"], found.json()["hukou_region_code"]) == (True, "450203")
     assert {v["program_code"] for v in await web.vouchers(found.json()["id"])} == {
         DISABILITY,
         MEAL,

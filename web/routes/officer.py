@@ -65,6 +65,8 @@ async def enrol(request: Request, web: StateDep, session: CsrfSession) -> HTMLRe
         "lon": num("lon"),
         "care_setting": form.get("care_setting"),
         "dibao": form.get("dibao") == "on",
+        "tekun": form.get("tekun") == "on",
+        "hukou_region_code": str(form.get("hukou_region_code", "")).strip() or None,
         "assessment": {
             "scores": {s: num(s, int) for s in SCORES},
             "flags": {f: form.get(f) == "on" for f in ("coma", "dementia", "mental_disorder")},
@@ -77,6 +79,8 @@ async def enrol(request: Request, web: StateDep, session: CsrfSession) -> HTMLRe
             problems.setdefault(name, "这一项必须填写。")
     if body["region_code"] and not _REGION.match(body["region_code"]):
         problems["region_code"] = "行政区划代码是 6、9 或 12 位数字。"
+    if body["hukou_region_code"] and not _REGION.match(body["hukou_region_code"]):
+        problems["hukou_region_code"] = "户籍地行政区划代码是 6、9 或 12 位数字。"
     safe_form = {k: v for k, v in form.items() if k not in ("national_id", "phone")}
     if problems:
         return page(
