@@ -290,6 +290,7 @@ class VoucherRead(BaseModel):
     per_use_fen: int | None
     day_limit_count: int | None
     released_fen: int | None
+    visits_left: int | None = None  # a service package's home visits left this period
 
 
 class CashBenefitRead(BaseModel):

@@ -60,6 +60,12 @@ async def test_a_service_package_pays_its_visits_then_refuses_and_lapses(world, 
         "SELECT visits_left, status, balance_fen FROM voucher WHERE id = $1", package
     )
     assert tuple(row) == (0, "exhausted", 52_000)
+    held = await world.client.get(
+        f"/v1/beneficiaries/{ben}/vouchers",
+        headers=tokens.headers(Role.civil_affairs, region="450100"),
+    )
+    assert held.status_code == 200, held.text
+    assert [v["visits_left"] for v in held.json() if v["id"] == str(package)] == [0]
 
     third = await home.visit(65)
     before = await world.counts()
