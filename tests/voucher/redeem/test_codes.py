@@ -269,7 +269,7 @@ async def test_reissue_replaces_the_old_card_and_only_officers_of_the_region_iss
 
 
 async def test_an_officer_of_the_region_unlocks_a_locked_card(card_world, tokens):
-    world, term, ben, vid, card, officer = card_world
+    world, term, ben, _vid, card, officer = card_world
     url = f"/v1/beneficiaries/{ben}/cards/{card['card_id']}/unlock"
     r = await world.client.post(url, headers=officer)
     assert r.status_code == 409 and r.json()["error"]["code"] == "CARD_NOT_LOCKED"
