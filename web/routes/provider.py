@@ -77,7 +77,7 @@ def pin_refusal(exc: ApiError) -> str:
     if exc.code == "PIN_INCORRECT":
         left = (exc.details or {}).get("attempts_left") if isinstance(exc.details, dict) else None
         if isinstance(left, int):
-            return f"密码不对，请老人重新输入。还可以再试 {left} 次，再错 {left} 次卡会被锁定。"
+            return f"密码不对，请老人重新输入。还可以再试 {left} 次，连续输错 5 次卡会被锁定。"
     if exc.code == "CARD_LOCKED":
         return "密码连续输错 5 次，这张卡已锁定，不能付款。请老人带身份证到社区或民政部门解锁。"
     if exc.code == "PIN_REQUIRED":
