@@ -102,8 +102,9 @@ async def test_card_letter_once_cashier_redeems_with_pin_and_locks_then_unlock(w
             "bill": _hidden(preview.text, "bill"),
             "gross_fen": _hidden(preview.text, "gross_fen"),
             "idempotency_key": _hidden(preview.text, "idempotency_key"),
-            "pin": _hidden(preview.text, "pin"),
+            "sealed_pin": _hidden(preview.text, "sealed_pin"),
         }
+        assert pin not in preview.text  # the confirm page carries it sealed
         done = await c.post("/provider/redeem/confirm", data=data)
         assert done.status_code == 303 and pin not in done.headers["location"]
         assert (await c.post("/provider/redeem/confirm", data=data)).status_code == 303  # twice

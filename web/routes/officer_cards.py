@@ -19,6 +19,7 @@ import re
 import time
 from typing import Annotated, Any
 
+from cryptography.exceptions import InvalidTag
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
@@ -70,10 +71,8 @@ def open_letter(web: WebState, session: Session, card_id: str, value: str | None
             base64.urlsafe_b64decode(value.encode()), context=_context(session, card_id)
         )
         data = json.loads(blob)
-    except (ValueError, binascii.Error, TypeError, KeyError):
-        return None
-    except Exception:
-        return None
+    except (ValueError, binascii.Error, TypeError, InvalidTag):
+        return None  # a forged, stale or another session's cookie fails authentication
     if not isinstance(data, dict) or int(data.get("until", 0)) < time.time():
         return None
     if not re.fullmatch(r"\d{6}", str(data.get("pin", ""))):

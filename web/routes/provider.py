@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
+from cryptography.exceptions import InvalidTag
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -69,6 +70,30 @@ def is_card(token: str) -> bool:
     except (ValueError, binascii.Error):
         return False
     return len(raw) >= 2 and raw[1] == 2
+
+
+def _pin_context(session: Session, idempotency_key: str) -> bytes:
+    return f"cashier-pin:{session.id}:{idempotency_key}".encode()
+
+
+def seal_pin(web: Any, session: Session, idempotency_key: str, pin: str) -> str:
+    """The card's PIN as the confirm page carries it: encrypted (AES-GCM, the web's
+    personal-data key) for this session and this bill's key, so the page holds no PIN."""
+    sealed = web.identity.cipher.encrypt(pin, context=_pin_context(session, idempotency_key))
+    return base64.urlsafe_b64encode(sealed).decode()
+
+
+def open_pin(web: Any, session: Session, idempotency_key: str, sealed: str) -> str | None:
+    """The PIN from the confirm form, or None when it does not open (another session's,
+    another bill's, tampered with)."""
+    try:
+        pin = web.identity.cipher.decrypt(
+            base64.urlsafe_b64decode(sealed.encode()),
+            context=_pin_context(session, idempotency_key),
+        )
+    except (ValueError, binascii.Error, InvalidTag):
+        return None
+    return pin if _PIN.match(pin) else None
 
 
 def pin_refusal(exc: ApiError) -> str:
@@ -239,6 +264,7 @@ async def redeem_preview(
             )
         finally:
             await client.aclose()
+    key = redeem_key(session.provider_id or "", token)
     return page(
         request,
         "provider_confirm.html",
@@ -246,10 +272,10 @@ async def redeem_preview(
         form=form,
         bill=bill,
         gross_fen=bill.total_fen,
-        idempotency_key=redeem_key(session.provider_id or "", token),
+        idempotency_key=key,
         preview=preview,
         seconds_left=token_seconds_left(token, time.time()),
-        pin=pin if is_card(token) else "",
+        sealed_pin=seal_pin(web, session, key, pin) if is_card(token) else "",
     )
 
 
@@ -288,11 +314,12 @@ async def redeem_confirm(
     gross_fen: Annotated[int, Form()] = 0,
     idempotency_key: Annotated[str, Form()] = "",
     visit_id: Annotated[str, Form()] = "",
-    pin: Annotated[str, Form()] = "",
+    sealed_pin: Annotated[str, Form()] = "",
 ) -> Response:
     """Step 3: redeem the bill shown (its lines and the total the person agreed to) with the
-    terminal's secret (a printed card with the PIN the person typed at step 1, carried in
-    the form's body, never in a URL); show subsidy, co-payment and balance."""
+    terminal's secret (a printed card with the PIN the person typed at step 1, carried
+    encrypted in the form's body: never in a URL, never readable in the page); show
+    subsidy, co-payment and balance."""
     if session.role not in (Role.provider_staff.value, Role.provider_admin.value):
         return page(
             request, "error.html", session, status_code=403, message="您的账号不能打开这个页面。"
@@ -308,13 +335,14 @@ async def redeem_confirm(
         )
     items = bills.decode(bill)
     token = _typed(token)
+    pin = open_pin(web, session, idempotency_key, sealed_pin) if sealed_pin else None
     try:
         uuid.UUID(idempotency_key)
         if gross_fen <= 0 or not _TOKEN.match(token) or items is None:
             raise ValueError
         if visit_id and not _VISIT.match(visit_id):
             raise ValueError
-        if is_card(token) and not _PIN.match(pin):
+        if is_card(token) and pin is None:
             raise ValueError
     except ValueError:
         await client.aclose()
