@@ -72,12 +72,15 @@ async def card_of(
     )
 
 
-async def unlock(session: AsyncSession, card_id: uuid.UUID) -> Card | None:
-    """A locked card active again with no wrong PINs counted; None when it is not locked."""
+async def unlock(session: AsyncSession, card_id: uuid.UUID, now: datetime, who: str) -> Card | None:
+    """A locked card active again with no wrong PINs counted, and who unlocked it when;
+    None when it is not locked."""
     return await session.scalar(
         update(Card)
         .where(col(Card.id) == card_id, col(Card.status) == "locked")
-        .values(status="active", failed_attempts=0, locked_at=None)
+        .values(
+            status="active", failed_attempts=0, locked_at=None, unlocked_at=now, unlocked_by=who
+        )
         .returning(Card)
         .execution_options(synchronize_session=False, populate_existing=True)
     )

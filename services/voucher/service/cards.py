@@ -78,7 +78,7 @@ async def unlock(
         raise CardNotFound(field="card_id")
     if status == "deceased":
         raise BeneficiaryDeceased(field="beneficiary_id", status_code=409)
-    unlocked = await repo.unlock(session, card.id)
+    unlocked = await repo.unlock(session, card.id, datetime.now(UTC), principal.sub)
     if unlocked is None:
         raise CardNotLocked(field="card_id")
     return unlocked

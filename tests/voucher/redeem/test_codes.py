@@ -297,6 +297,7 @@ async def test_an_officer_of_the_region_unlocks_a_locked_card(card_world, tokens
         0,
         None,
     )
+    assert r.json()["unlocked_at"] and r.json()["unlocked_by"]  # who unlocked it, and when
     r = await world.client.post(
         "/v1/redemptions", headers=term.headers, json=card_body(card, card["pin"])
     )
