@@ -171,6 +171,7 @@ LABELS: dict[str, dict[str, str]] = {
         "stripe": "在线支付",
     },
     "import_status": {"created": "已登记", "duplicate": "已存在", "error": "有错误", "ok": "成功"},
+    "credit_kind": {"warning": "警示", "violation": "违规", "sanction": "处罚"},
 }
 
 
