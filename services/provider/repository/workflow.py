@@ -45,6 +45,21 @@ async def status_history(
     return list(result.scalars())
 
 
+async def last_reasons(
+    session: AsyncSession, provider_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, str]:
+    """The reason of each provider's latest status change."""
+    if not provider_ids:
+        return {}
+    result = await session.execute(
+        select(col(ProviderStatusChange.provider_id), col(ProviderStatusChange.reason))
+        .where(col(ProviderStatusChange.provider_id).in_(provider_ids))
+        .distinct(col(ProviderStatusChange.provider_id))
+        .order_by(col(ProviderStatusChange.provider_id), col(ProviderStatusChange.id).desc())
+    )
+    return {row[0]: row[1] for row in result.all()}
+
+
 async def insert_credit_event(
     session: AsyncSession,
     *,
