@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -51,11 +51,15 @@ async def last_reasons(
     """The reason of each provider's latest status change."""
     if not provider_ids:
         return {}
-    result = await session.execute(
-        select(col(ProviderStatusChange.provider_id), col(ProviderStatusChange.reason))
+    latest = (
+        select(func.max(col(ProviderStatusChange.id)))
         .where(col(ProviderStatusChange.provider_id).in_(provider_ids))
-        .distinct(col(ProviderStatusChange.provider_id))
-        .order_by(col(ProviderStatusChange.provider_id), col(ProviderStatusChange.id).desc())
+        .group_by(col(ProviderStatusChange.provider_id))
+    )
+    result = await session.execute(
+        select(col(ProviderStatusChange.provider_id), col(ProviderStatusChange.reason)).where(
+            col(ProviderStatusChange.id).in_(latest)
+        )
     )
     return {row[0]: row[1] for row in result.all()}
 
