@@ -269,3 +269,7 @@ def install(env: Any) -> None:
     env.filters["mask_name"] = mask_name
     env.filters["short_id"] = short_id
     env.filters["program_name"] = program_name
+    # The region picker's choices (web/region_picker.py), for forms that pick a region.
+    from web import region_picker
+
+    env.globals["region_choices"] = region_picker.choices
