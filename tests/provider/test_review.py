@@ -285,3 +285,37 @@ async def test_documents_are_only_for_the_provider_and_the_officers_of_its_regio
         r = await _upload(ctx, pid, headers, PDF)
         assert r.status_code == 403 and r.json()["error"]["code"] == "ROLE_NOT_ALLOWED", role
     assert await _documents(ctx) == before + 1
+
+
+async def test_racing_uploads_never_pass_the_limit(ctx):
+    """The count is taken under the provider's row lock: of four uploads racing for the last
+    place, exactly one is kept."""
+    import asyncio
+
+    pid = await ctx.apply()
+    admin = ctx.admin(pid)
+    for _ in range(2):
+        assert (await _upload(ctx, pid, admin, PDF)).status_code == 201
+    results = await asyncio.gather(*[_upload(ctx, pid, admin, PNG) for _ in range(4)])
+    assert sorted(r.status_code for r in results) == [201, 409, 409, 409]
+    count = await ctx.fetchval(
+        "SELECT count(*) FROM provider_document WHERE provider_id = $1::uuid", pid
+    )
+    assert count == 3
+
+
+async def test_an_upload_without_a_file_or_a_kind_is_refused(ctx):
+    pid = await ctx.apply()
+    admin = ctx.admin(pid)
+    before = await _documents(ctx)
+    r = await ctx.c.post(
+        f"/v1/providers/{pid}/documents", data={"kind": "business_licence"}, headers=admin
+    )
+    assert r.status_code == 422 and r.json()["error"]["code"] == "VALIDATION_ERROR"
+    r = await ctx.c.post(
+        f"/v1/providers/{pid}/documents",
+        files={"file": ("a.pdf", PDF, "application/pdf")},
+        headers=admin,
+    )
+    assert r.status_code == 422 and r.json()["error"]["code"] == "VALIDATION_ERROR"
+    assert await _documents(ctx) == before
