@@ -399,6 +399,9 @@ class TerminalClient(ServiceClient):
             raise
 
 
+REVIEW_STEPS = ("approve", "request-changes", "refuse", "resubmit", "suspend", "revoke")
+
+
 class ProviderClient(ServiceClient):
     async def nearby(
         self, lat: float, lon: float, radius_m: int = 1500, kind: str | None = None
@@ -433,12 +436,33 @@ class ProviderClient(ServiceClient):
             "POST", f"/v1/providers/{provider_id}/terminals", json={"name": name}
         )
 
-    async def change_status(self, provider_id: str, action: str, reason: str) -> dict[str, Any]:
-        if action not in ("approve", "suspend", "revoke"):
+    async def change_status(
+        self, provider_id: str, action: str, reason: str | None
+    ) -> dict[str, Any]:
+        """One step of the review (services/provider/service/review_rules.py `STEPS`)."""
+        if action not in REVIEW_STEPS:
             raise ValueError(action)
         return await self.json(
-            "POST", f"/v1/providers/{provider_id}/{action}", json={"reason": reason}
+            "POST", f"/v1/providers/{provider_id}/{action}", json=_clean({"reason": reason})
         )
+
+    # --- licence documents kept with the application (services/provider/api/documents.py) ---
+    async def documents(self, provider_id: str) -> list[dict[str, Any]]:
+        return _rows(await self.json("GET", f"/v1/providers/{provider_id}/documents"), "items")
+
+    async def upload_document(
+        self, provider_id: str, kind: str, filename: str, content: bytes, content_type: str
+    ) -> dict[str, Any]:
+        return await self.json(
+            "POST",
+            f"/v1/providers/{provider_id}/documents",
+            data={"kind": kind},
+            files={"file": (filename, content, content_type)},
+        )
+
+    async def document(self, provider_id: str, document_id: str) -> httpx.Response:
+        """The file, as the service answers it (content type and disposition)."""
+        return await self.request("GET", f"/v1/providers/{provider_id}/documents/{document_id}")
 
     # --- settlement bank account changes (services/provider/service/bank_account.py) ---
     async def request_bank_change(
