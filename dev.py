@@ -79,6 +79,14 @@ def run_checks(python: Path, env: dict[str, str]) -> list[str]:
     return failed
 
 
+def parallel() -> list[str]:
+    """The gate runs the suite in two processes (pytest-xdist, a whole test file to each at a
+    time): much of a test's time is spent waiting on PostgreSQL, a browser or a child process,
+    so two keep both cores busy. YIYANG_TEST_WORKERS=1 runs it in one."""
+    workers = os.environ.get("YIYANG_TEST_WORKERS", "2")
+    return [] if workers in ("0", "1") else ["-n", workers, "--dist", "loadfile"]
+
+
 def main(argv: list[str]) -> int:
     if not argv or argv[0] in {"-h", "--help"}:
         print(__doc__)
@@ -92,7 +100,9 @@ def main(argv: list[str]) -> int:
         tests_ok = True
         if argv[0] == "test":
             print("[dev] pytest", flush=True)
-            tests_ok = subprocess.run([str(python), "-m", "pytest"], env=env).returncode == 0
+            tests_ok = (
+                subprocess.run([str(python), "-m", "pytest", *parallel()], env=env).returncode == 0
+            )
         if failed:
             print(f"[dev] failed: {', '.join(failed)}", flush=True)
         return 0 if tests_ok and not failed else 1

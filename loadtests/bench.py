@@ -198,6 +198,157 @@ def issuance_run(system: System, count: int, region_code: str = "450105") -> dic
     }
 
 
+class LagSampler:
+    """The outbox's undelivered events, read once a second in a thread while a run goes on."""
+
+    def __init__(self, voucher_db: str, every_s: float = 1.0) -> None:
+        import threading
+
+        self.voucher_db, self.every_s = voucher_db, every_s
+        self.samples: list[tuple[float, int]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=lambda: asyncio.run(self._poll()), daemon=True)
+
+    async def _poll(self) -> None:
+        conn = await asyncpg.connect(**asyncpg_connect_kwargs(self.voucher_db))
+        t0 = time.monotonic()
+        try:
+            while not self._stop.is_set():
+                pending = await conn.fetchval(
+                    "SELECT count(*) FROM outbox WHERE delivered_at IS NULL AND NOT rejected"
+                )
+                self.samples.append((time.monotonic() - t0, int(pending)))
+                await asyncio.sleep(self.every_s)
+        finally:
+            await conn.close()
+
+    def __enter__(self) -> LagSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=30)
+
+
+def lag_verdict(samples: list[tuple[float, int]], rate_per_s: float) -> dict[str, Any]:
+    """Is the outbox lag bounded over a run? Bounded: over the run's second half the lag
+    grows by less than 2% of the offered rate per second, and it ends under one second's
+    worth of events. (A ledger that keeps up shows a flat, small lag; one that does not
+    shows a line rising at the difference between the two rates.)"""
+    if len(samples) < 4:
+        return {"bounded": False, "why": "too few lag samples"}
+    half = samples[len(samples) // 2 :]
+    slope = bt.slope(half)
+    final = samples[-1][1]
+    bounded = slope < max(0.02 * rate_per_s, 5.0) and final <= max(rate_per_s, 50.0)
+    return {
+        "bounded": bounded,
+        "lag_growth_per_s": round(slope, 1),
+        "lag_final": final,
+        "lag_max": max(n for _, n in samples),
+    }
+
+
+def sustained_run(
+    system: System,
+    *,
+    ids: list[str],
+    secret: str,
+    wrk: str,
+    saturation_per_s: float,
+    duration_s: int,
+    threads: int,
+    steps: tuple[float, ...] = (0.5, 0.6, 0.7, 0.8, 0.9, 1.0),
+    p99_limit_ms: float = 50.0,
+) -> dict[str, Any]:
+    """Redemptions at fixed offered rates with the relay and the ledger running, stepping up
+    from half the endpoint-only saturation rate; the *sustained end-to-end rate* is the
+    highest step at which the outbox lag stays bounded and p99 stays under `p99_limit_ms`.
+    Each step starts with an empty outbox (the previous step's backlog is drained first) and
+    reports the CPU per redemption of every process (endpoint, relay, ledger, PostgreSQL)."""
+    voucher_url, voucher_db = system.urls["voucher"], system.owner_urls["voucher"]
+    relay = system.process("relay")
+    meter = bt.CpuMeter(
+        {
+            "voucher": system.process("voucher").pid,
+            "relay": relay.pid,
+            "ledger": system.process("ledger").pid,
+            "postgres": bt.postmaster_pid(system.run_dir / "pg")
+            if system.admin_url is None
+            else None,
+        }
+    )
+    steps_out: list[dict[str, Any]] = []
+    best: dict[str, Any] | None = None
+    for fraction in steps:
+        rate = fraction * saturation_per_s
+        check.wait_for_drain(voucher_db, timeout_s=300, stall_s=30)
+        tf = tokens_file(system.run_dir / "tokens.txt", ids, int(rate * duration_s * 1.3) + 500)
+        meter.start()
+        with LagSampler(voucher_db) as lag:
+            r = bt.run_wrk(
+                voucher_url,
+                tf,
+                secret,
+                threads=threads,
+                connections=32,
+                duration_s=duration_s,
+                rate_per_s=rate,
+                wrk=wrk,
+            )
+        cpu = meter.stop()
+        verdict = lag_verdict(lag.samples, rate)
+        carried = r.offered_per_s / rate if rate else 0.0
+        ok = (
+            verdict["bounded"]
+            and r.p99_ms < p99_limit_ms
+            and carried >= bt.CARRIED_MIN_SHARE
+            and r.non2xx == 0
+            and r.errors == 0
+        )
+        per_event = {
+            f"{k.removesuffix('_cores')}_cpu_ms_per_redemption": round(
+                1000 * v / r.accepted_per_s, 3
+            )
+            for k, v in cpu.items()
+            if r.accepted_per_s
+        }
+        step = {
+            "fraction": fraction,
+            "offered_per_s": round(rate, 1),
+            "carried_per_s": round(r.offered_per_s, 1),
+            "accepted_per_s": round(r.accepted_per_s, 1),
+            "p99_ms": round(r.p99_ms, 2),
+            "non2xx": r.non2xx,
+            "errors": r.errors,
+            **verdict,
+            **cpu,
+            **per_event,
+            "sustained": ok,
+        }
+        steps_out.append(step)
+        say(
+            f"sustained {fraction:.0%} ({rate:,.0f}/s offered): carried {r.offered_per_s:,.0f}/s, "
+            f"p99 {r.p99_ms:.1f} ms, lag growth {verdict.get('lag_growth_per_s')}/s, final "
+            f"{verdict.get('lag_final')} -> {'holds' if ok else 'does not hold'}"
+        )
+        if not ok:
+            break
+        best = step
+    check.wait_for_drain(voucher_db, timeout_s=300, stall_s=30)
+    rate_ok = best["accepted_per_s"] if best else 0.0
+    return {
+        "steps": steps_out,
+        "sustained_per_s": rate_ok,
+        "ratio_to_saturation": round(rate_ok / saturation_per_s, 3) if saturation_per_s else None,
+        "cpu_at_sustained": {
+            k: v for k, v in (best or {}).items() if k.endswith("_per_redemption")
+        },
+        "p99_limit_ms": p99_limit_ms,
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(
         prog="yiyang bench",
@@ -209,6 +360,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--connections", type=int, default=32)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--pgbench-clients", type=int, default=16)
+    p.add_argument(
+        "--yardstick-clients",
+        type=int,
+        default=32,
+        help="pgbench clients for the minimal transaction (its README's setting)",
+    )
+    p.add_argument(
+        "--sustained",
+        default="0.5,0.6,0.7,0.8,0.9,1.0",
+        help="offered rates of the sustained end-to-end run, as fractions of the saturation "
+        "rate ('' to skip)",
+    )
     p.add_argument("--fixed-fraction", type=float, default=0.4)
     p.add_argument("--beneficiaries", type=int, default=20_000)
     p.add_argument("--issuance", type=int, default=100_000, help="0 to skip")
@@ -234,6 +397,13 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
 
     wrk = bt.ensure_wrk(say)
+    yardstick = bt.yardstick_dir()
+    if yardstick is None:
+        say(
+            f"the yardstick (../shared/yardstick, or ${bt.YARDSTICK_ENV}) is not here: "
+            "the ratios to the minimal transaction cannot be reported"
+        )
+        return 2
     run_dir = new_run_dir(args.reports, "bench").resolve()
     result: dict[str, Any] = {
         "machine": bt.machine(),
@@ -277,6 +447,9 @@ def main(argv: list[str] | None = None) -> int:
         script = run_dir / "redeem.pgbench.sql"
         script.write_text(bt.pgbench_script(REDEEM, len(ids)))
         asyncio.run(_sql(voucher_db, bt.BENCH_PICK_SQL))
+        say(f"the minimal transaction: loading {yardstick / 'schema.sql'}")
+        minimal_db = asyncio.run(system.extra_database("yardstick"))
+        bt.load_yardstick(minimal_db, yardstick)
 
         meter = bt.CpuMeter(
             {
@@ -300,7 +473,7 @@ def main(argv: list[str] | None = None) -> int:
         estimate = max(warm.offered_per_s, 200)
         say(f"warm-up: {warm.accepted_per_s:.0f} accepted/s")
 
-        saturation, direct = [], []
+        saturation, direct, minimal = [], [], []
         for rep in range(1, args.reps + 1):
             n_tokens = int(estimate * args.duration * 1.6) + 2000
             tf = tokens_file(run_dir / "tokens.txt", ids, n_tokens)
@@ -340,6 +513,15 @@ def main(argv: list[str] | None = None) -> int:
                 f"rep {rep}/{args.reps} (b) pgbench, same statement: {g.tps:,.0f} tps "
                 f"(failed {g.failed}; pgbench itself {g.pgbench_cores} cores)"
             )
+            m = bt.run_pgbench(
+                minimal_db,
+                yardstick / "redeem.pgbench",
+                clients=args.yardstick_clients,
+                threads=args.threads,
+                duration_s=args.duration,
+            )
+            minimal.append(m.as_dict())
+            say(f"rep {rep}/{args.reps} (c) pgbench, the minimal transaction: {m.tps:,.0f} tps")
         sat = bt.median([x["accepted_per_s"] for x in saturation])
         lim = bt.median([x["tps"] for x in direct])
         result["saturation"] = {
@@ -354,8 +536,18 @@ def main(argv: list[str] | None = None) -> int:
             "median_tps": round(lim, 1),
             "script": script.read_text(),
         }
+        floor = bt.median([x["tps"] for x in minimal])
+        result["minimal_sql"] = {
+            "runs": minimal,
+            "median_tps": round(floor, 1),
+            "clients": args.yardstick_clients,
+            "yardstick": str(yardstick),
+        }
         result["ratio_a_over_b"] = round(sat / lim, 3) if lim else None
+        result["ratio_a_over_c"] = round(sat / floor, 3) if floor else None
+        result["ratio_b_over_c"] = round(lim / floor, 3) if floor else None
         say(f"(a)/(b) = {sat:,.0f} / {lim:,.0f} = {result['ratio_a_over_b']}")
+        say(f"(a)/(c) = {sat:,.0f} / {floor:,.0f} = {result['ratio_a_over_c']} (goal >= 0.33)")
 
         rate = args.fixed_fraction * sat
         conns = 16
@@ -429,6 +621,23 @@ def main(argv: list[str] | None = None) -> int:
             result["ledger_posting"] = {"error": repr(exc)[:500]}
         say(f"ledger posting: {result['ledger_posting']}")
 
+        fractions = tuple(float(x) for x in args.sustained.split(",") if x.strip())
+        if fractions and "error" not in result["ledger_posting"]:
+            result["sustained"] = sustained_run(
+                system,
+                ids=ids,
+                secret=secret,
+                wrk=wrk,
+                saturation_per_s=sat,
+                duration_s=max(args.duration, 10),
+                threads=args.threads,
+                steps=fractions,
+            )
+            say(
+                f"sustained end-to-end: {result['sustained']['sustained_per_s']:,.0f}/s = "
+                f"{result['sustained']['ratio_to_saturation']} of saturation (goal >= 0.8)"
+            )
+
         if args.issuance:
             result["issuance"] = issuance_run(system, args.issuance)
             say(f"issuance: {result['issuance']}")
@@ -447,38 +656,65 @@ def _pcts(run: dict[str, Any]) -> str:
     return f"{run['p50_ms']:.1f}/{run['p95_ms']:.1f}/{run['p99_ms']:.1f}"
 
 
+def _over(value: float | None, floor: float | None) -> str:
+    return f"{value / floor:.3f}" if value and floor else ""
+
+
 def render(r: dict[str, Any]) -> str:
+    """One table a reader can compare across machines: every rate beside its ratio to the
+    minimal transaction's pgbench rate of the same run, medians of the repetitions and their
+    spread (min–max)."""
     m = r["machine"]
-    sat, d = r.get("saturation", {}), r.get("direct_sql", {})
+    sat, d, c = r.get("saturation", {}), r.get("direct_sql", {}), r.get("minimal_sql", {})
     f, ledger = r.get("fixed_rate", {}), r.get("ledger_posting", {})
-    sat_runs = ", ".join(str(round(x["accepted_per_s"])) for x in sat.get("runs", []))
-    tps_runs = ", ".join(str(round(x["tps"])) for x in d.get("runs", []))
-    fixed_runs = "; ".join(_pcts(x) for x in f.get("runs", []))
+    sus = r.get("sustained", {})
+    floor = c.get("median_tps")
+    sat_runs = [x["accepted_per_s"] for x in sat.get("runs", [])]
+    tps_runs = [x["tps"] for x in d.get("runs", [])]
+    min_runs = [x["tps"] for x in c.get("runs", [])]
     pcts = f"{f.get('median_p50_ms')} / {f.get('median_p95_ms')} / {f.get('median_p99_ms')}"
+    cpu_sus = ", ".join(
+        f"{k.removesuffix('_cpu_ms_per_redemption')} {v}"
+        for k, v in sus.get("cpu_at_sustained", {}).items()
+    )
     rows = [
+        (
+            "(c) pgbench, the minimal transaction (../shared/yardstick), tps",
+            floor,
+            bt.spread(min_runs),
+            "1",
+            f"{c.get('clients')} clients",
+        ),
+        (
+            "(b) pgbench, our redemption statement, tps",
+            d.get("median_tps"),
+            bt.spread(tps_runs),
+            _over(d.get("median_tps"), floor),
+            "durable commits",
+        ),
         (
             "(a) POST /v1/redemptions at saturation, accepted/s",
             sat.get("median_accepted_per_s"),
-            sat_runs,
+            bt.spread(sat_runs),
+            _over(sat.get("median_accepted_per_s"), floor),
+            f"(a)/(b) {r.get('ratio_a_over_b')}; goal (a)/(c) >= 0.33",
         ),
         (
-            "voucher service CPU per redemption at saturation, ms",
-            sat.get("median_voucher_cpu_ms_per_redemption"),
-            ", ".join(str(x.get("voucher_cpu_ms_per_redemption")) for x in sat.get("runs", [])),
-        ),
-        ("(b) pgbench, same statement, durable commits, tps", d.get("median_tps"), tps_runs),
-        ("(a)/(b)", r.get("ratio_a_over_b"), ""),
-        (f"fixed rate {f.get('target_per_s')}/s offered: p50 / p95 / p99 ms", pcts, fixed_runs),
-        (
-            "fixed rate: offered -> carried/s (share)",
-            f"{f.get('offered_per_s')} -> {f.get('carried_per_s')} ({f.get('carried_share')})",
-            ", ".join(str(round(x.get("offered_per_s", 0))) for x in f.get("runs", [])),
+            "sustained end-to-end (relay and ledger running), redemptions/s",
+            sus.get("sustained_per_s"),
+            "; ".join(
+                f"{x['fraction']:.0%}: {'ok' if x['sustained'] else 'no'}"
+                for x in sus.get("steps", [])
+            ),
+            _over(sus.get("sustained_per_s"), floor),
+            f"{sus.get('ratio_to_saturation')} of (a), goal >= 0.8; CPU ms/redemption: {cpu_sus}",
         ),
         (
-            "ledger posting (relay draining the backlog), events/s",
+            "ledger posting alone (relay draining the backlog), events/s",
             ledger.get("events_per_s"),
-            f"steady {ledger.get('steady_events_per_s')}/s over {ledger.get('initial')} events; "
-            "CPU ms/event: "
+            f"steady {ledger.get('steady_events_per_s')}",
+            _over(ledger.get("events_per_s"), floor),
+            f"{ledger.get('initial')} events; CPU ms/event: "
             + ", ".join(
                 f"{k.removesuffix('_cpu_ms_per_event')} {v}"
                 for k, v in ledger.items()
@@ -486,13 +722,33 @@ def render(r: dict[str, Any]) -> str:
             ),
         ),
         (
+            "voucher service CPU per redemption at saturation, ms",
+            sat.get("median_voucher_cpu_ms_per_redemption"),
+            bt.spread([x.get("voucher_cpu_ms_per_redemption", 0.0) for x in sat.get("runs", [])]),
+            "",
+            "",
+        ),
+        (
+            f"fixed rate {f.get('target_per_s')}/s offered: p50 / p95 / p99 ms",
+            pcts,
+            "; ".join(_pcts(x) for x in f.get("runs", [])),
+            "",
+            f"carried {f.get('carried_per_s')}/s ({f.get('carried_share')})",
+        ),
+        (
             "issuance run, seconds",
             r.get("issuance", {}).get("seconds"),
-            {k: v for k, v in r.get("issuance", {}).items() if k != "seconds"},
+            "",
+            "",
+            ", ".join(f"{k} {v}" for k, v in r.get("issuance", {}).items() if k != "seconds"),
         ),
     ]
-    lines = ["| measure | median | runs |", "| --- | --- | --- |"]
-    lines += [f"| {a} | {b} | {c} |" for a, b, c in rows]
+    reps = r.get("args", {}).get("reps")
+    lines = [
+        f"| measure | median of {reps} | spread (min–max) | ÷ (c) | notes |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    lines += [f"| {a} | {b} | {sp} | {ratio} | {n} |" for a, b, sp, ratio, n in rows]
     if f.get("warning"):
         lines += ["", f"**Warning** (fixed rate): {f['warning']}."]
     lines += [

@@ -304,12 +304,7 @@ ANALYZE bench_pick;
 
 
 def pgbench_binary() -> str:
-    import pgserver
-
-    path = Path(pgserver.__file__).parent / "pginstall" / "bin" / "pgbench"
-    if path.exists():
-        return str(path)
-    return shutil.which("pgbench") or "pgbench"
+    return client_binary("pgbench")
 
 
 def pgbench_conn_args(url: str) -> tuple[list[str], dict[str, str]]:
@@ -386,6 +381,64 @@ def run_pgbench(
         float(lat.group(1)) if lat else 0.0,
         round(used / duration_s, 2),
     )
+
+
+# --- the yardstick: the minimal redemption transaction -------------------------------------
+#
+# ../shared/yardstick/ (schema.sql and redeem.pgbench) defines the floor any redemption must
+# pay: a conditional decrement, a redemption row with a unique key, an outbox row, one durable
+# transaction. The bench runs it on the same server, in the same run, between its own
+# measurements, and reports every rate as a ratio to it.
+
+YARDSTICK_ENV = "YIYANG_YARDSTICK_DIR"
+
+
+def yardstick_dir() -> Path | None:
+    """Where the yardstick lives: $YIYANG_YARDSTICK_DIR, else ../shared/yardstick beside the
+    checkout. None if neither holds both files."""
+    configured = os.environ.get(YARDSTICK_ENV)
+    root = Path(__file__).resolve().parents[1]
+    for candidate in ([Path(configured)] if configured else []) + [
+        root.parent / "shared" / "yardstick"
+    ]:
+        if (candidate / "schema.sql").is_file() and (candidate / "redeem.pgbench").is_file():
+            return candidate
+    return None
+
+
+def client_binary(name: str) -> str:
+    """psql or pgbench: the embedded server's own, else the machine's."""
+    import pgserver
+
+    path = Path(pgserver.__file__).parent / "pginstall" / "bin" / name
+    if path.exists():
+        return str(path)
+    return shutil.which(name) or name
+
+
+def load_yardstick(url: str, directory: Path) -> None:
+    """Create the yardstick's tables and its 100,000 vouchers in the database at `url`."""
+    conn, env = pgbench_conn_args(url)
+    proc = subprocess.run(
+        [
+            client_binary("psql"),
+            "-X",
+            "-q",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-f",
+            str(directory / "schema.sql"),
+            *conn,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, **env},
+        timeout=300,
+        check=False,
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(f"the yardstick schema did not load: {proc.stdout[-2000:]}")
 
 
 # --- tokens -----------------------------------------------------------------------------------
@@ -475,3 +528,25 @@ def top_frames(collapsed: Path, n: int = 25) -> list[tuple[str, float]]:
         for f in frames:
             inclusive[f] += k
     return [(f, round(100 * c / total, 1)) for f, c in inclusive.most_common(n)] if total else []
+
+
+def slope(points: list[tuple[float, int]]) -> float:
+    """Least-squares slope of (t, y) points (y per second); 0 for fewer than two."""
+    if len(points) < 2:
+        return 0.0
+    n = len(points)
+    mt = sum(t for t, _ in points) / n
+    my = sum(y for _, y in points) / n
+    den = sum((t - mt) ** 2 for t, _ in points)
+    return sum((t - mt) * (y - my) for t, y in points) / den if den else 0.0
+
+
+def spread(values: list[float]) -> str:
+    """min–max of repetitions, as a reader compares them: '1,203–1,310'."""
+    if not values:
+        return ""
+    return (
+        f"{min(values):,.0f}–{max(values):,.0f}"
+        if max(values) >= 10
+        else (f"{min(values):.3f}–{max(values):.3f}")
+    )

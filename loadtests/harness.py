@@ -26,7 +26,12 @@ from typing import Self
 import httpx
 
 from services.common import embedded_pg
-from services.common.migrate import SERVICES, drop_database, prepare_service_database
+from services.common.migrate import (
+    SERVICES,
+    drop_database,
+    ensure_database,
+    prepare_service_database,
+)
 
 HOST = "127.0.0.1"
 Progress = Callable[[str], None]
@@ -101,6 +106,7 @@ class System:
     processes: list[Process] = field(default_factory=list)
     _embedded: bool = False
     _admin: str | None = None
+    _extra: list[str] = field(default_factory=list)
 
     # -- databases -------------------------------------------------------------------------
 
@@ -123,11 +129,18 @@ class System:
             )
             self.owner_urls[service], self.app_urls[service] = owner, app
 
+    async def extra_database(self, purpose: str) -> str:
+        """A database of the run's own beside the services' (the yardstick's, say): its owner
+        URL. Dropped with the services' databases."""
+        assert self._admin is not None, "the databases are not prepared"
+        name = self.database_name(purpose) or f"bench_{purpose}"
+        self._extra.append(name)
+        return await ensure_database(self._admin, name)
+
     async def drop_databases(self) -> None:
         if self._embedded or self.keep_databases or self._admin is None:
             return
-        for service in SERVICES:
-            name = self.database_name(service)
+        for name in [*(self.database_name(s) for s in SERVICES), *self._extra]:
             if name:
                 await drop_database(self._admin, name)
 

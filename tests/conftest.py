@@ -12,6 +12,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 
 from services.common.auth import Role, issue_token
 from services.common.migrate import drop_database
@@ -19,6 +21,15 @@ from services.common.settings import get_common_settings
 from tests.fixtures import database as dbfix
 
 os.environ.setdefault("YIYANG_ENV", "test")
+
+# Property tests judge correctness, not speed: on a loaded 2-core machine (CI, or several
+# test runs at once) generating inputs may be slow, which must not fail a test.
+hypothesis_settings.register_profile(
+    "yiyang",
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+hypothesis_settings.load_profile("yiyang")
 
 
 @pytest.fixture(scope="session")

@@ -230,6 +230,22 @@ class VoucherClient(ServiceClient):
     async def proxies(self, beneficiary_id: str) -> list[dict[str, Any]]:
         return _rows(await self.json("GET", f"/v1/beneficiaries/{beneficiary_id}/proxies"), "items")
 
+    # cards and proxies from the officer's person page (web/routes/officer_cards.py)
+    async def issue_card(self, beneficiary_id: str) -> dict[str, Any]:
+        """A new card (replacing any earlier one): its id, code and PIN (this answer only)."""
+        return await self.json("POST", f"/v1/beneficiaries/{beneficiary_id}/cards")
+
+    async def unlock_card(self, beneficiary_id: str, card_id: str) -> dict[str, Any]:
+        return await self.json("POST", f"/v1/beneficiaries/{beneficiary_id}/cards/{card_id}/unlock")
+
+    async def add_proxy(self, beneficiary_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        return await self.json("POST", f"/v1/beneficiaries/{beneficiary_id}/proxies", json=body)
+
+    async def revoke_proxy(self, beneficiary_id: str, proxy_id: str) -> dict[str, Any]:
+        return await self.json(
+            "POST", f"/v1/beneficiaries/{beneficiary_id}/proxies/{proxy_id}/revoke"
+        )
+
     async def import_file(self, filename: str, content: bytes, content_type: str) -> dict[str, Any]:
         return await self.json(
             "POST", "/v1/beneficiaries/import", files={"file": (filename, content, content_type)}
@@ -307,11 +323,13 @@ class TerminalClient(ServiceClient):
         idempotency_key: str,
         staff_id: str | None = None,
         visit_id: str | None = None,
+        pin: str | None = None,
     ) -> dict[str, Any]:
         """Redeem a bill (`items` as `POST /v1/redemptions` takes them) whose total the
         person was shown: a price list changed meanwhile is refused (BILL_MISMATCH).
         `staff_id`: the signed-in staff member, recorded with the redemption and its entry;
-        a home-visit item names its completed visit (`visit_id`)."""
+        a home-visit item names its completed visit (`visit_id`); a printed card needs its
+        PIN (in the body, never in a URL)."""
         body: dict[str, Any] = {
             "token": token,
             "items": items,
@@ -322,6 +340,8 @@ class TerminalClient(ServiceClient):
             body["staff_id"] = staff_id
         if visit_id:
             body["visit_id"] = visit_id
+        if pin:
+            body["pin"] = pin
         return await self.json("POST", "/v1/redemptions", json=body)
 
     # home visits (docs/voucher-redemption.md, "Home visits")
@@ -361,6 +381,7 @@ class TerminalClient(ServiceClient):
         items: list[dict[str, Any]],
         gross_fen: int,
         visit_id: str | None = None,
+        pin: str | None = None,
     ) -> dict[str, Any] | None:
         """The bill priced by the voucher service, with the subsidy and co-payment the
         redemption would give, changing nothing; None while the voucher service offers no
@@ -369,11 +390,16 @@ class TerminalClient(ServiceClient):
             body: dict[str, Any] = {"token": token, "items": items, "gross_fen": gross_fen}
             if visit_id:
                 body["visit_id"] = visit_id
+            if pin:
+                body["pin"] = pin
             return await self.json("POST", "/v1/redemptions/preview", json=body)
         except ApiError as exc:
             if exc.status in (404, 405) and exc.code in ("NOT_FOUND", "METHOD_NOT_ALLOWED"):
                 return None
             raise
+
+
+REVIEW_STEPS = ("approve", "request-changes", "refuse", "resubmit", "suspend", "revoke")
 
 
 class ProviderClient(ServiceClient):
@@ -389,6 +415,10 @@ class ProviderClient(ServiceClient):
 
     async def get(self, provider_id: str) -> dict[str, Any]:
         return await self.json("GET", f"/v1/providers/{provider_id}")
+
+    async def credit(self, provider_id: str) -> dict[str, Any]:
+        """The provider's credit record: points, threshold, every event."""
+        return await self.json("GET", f"/v1/providers/{provider_id}/credit")
 
     async def listing(
         self, status: str | None = None, region_code: str | None = None
@@ -406,12 +436,33 @@ class ProviderClient(ServiceClient):
             "POST", f"/v1/providers/{provider_id}/terminals", json={"name": name}
         )
 
-    async def change_status(self, provider_id: str, action: str, reason: str) -> dict[str, Any]:
-        if action not in ("approve", "suspend", "revoke"):
+    async def change_status(
+        self, provider_id: str, action: str, reason: str | None
+    ) -> dict[str, Any]:
+        """One step of the review (services/provider/service/review_rules.py `STEPS`)."""
+        if action not in REVIEW_STEPS:
             raise ValueError(action)
         return await self.json(
-            "POST", f"/v1/providers/{provider_id}/{action}", json={"reason": reason}
+            "POST", f"/v1/providers/{provider_id}/{action}", json=_clean({"reason": reason})
         )
+
+    # --- licence documents kept with the application (services/provider/api/documents.py) ---
+    async def documents(self, provider_id: str) -> list[dict[str, Any]]:
+        return _rows(await self.json("GET", f"/v1/providers/{provider_id}/documents"), "items")
+
+    async def upload_document(
+        self, provider_id: str, kind: str, filename: str, content: bytes, content_type: str
+    ) -> dict[str, Any]:
+        return await self.json(
+            "POST",
+            f"/v1/providers/{provider_id}/documents",
+            data={"kind": kind},
+            files={"file": (filename, content, content_type)},
+        )
+
+    async def document(self, provider_id: str, document_id: str) -> httpx.Response:
+        """The file, as the service answers it (content type and disposition)."""
+        return await self.request("GET", f"/v1/providers/{provider_id}/documents/{document_id}")
 
     # --- settlement bank account changes (services/provider/service/bank_account.py) ---
     async def request_bank_change(

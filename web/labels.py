@@ -39,9 +39,27 @@ LABELS: dict[str, dict[str, str]] = {
     },
     "provider_status": {
         "applied": "待审批",
+        "changes_requested": "退回补正",
         "approved": "已批准",
         "suspended": "已暂停",
         "revoked": "已撤销资格",
+        "refused": "不予批准",
+    },
+    # The review's steps as an officer or a provider reads them (review_rules.py `STEPS`).
+    "review_action": {
+        "approve": "批准",
+        "request-changes": "退回补正",
+        "refuse": "不予批准",
+        "resubmit": "重新提交",
+        "suspend": "暂停",
+        "revoke": "撤销资格",
+    },
+    "document_kind": {
+        "business_licence": "营业执照",
+        "food_licence": "食品经营许可证",
+        "institution_registration": "养老机构备案回执",
+        "fire_safety": "消防安全证明",
+        "other": "其他证明材料",
     },
     "provider_kind": {
         "meal_point": "助餐点",
@@ -171,6 +189,7 @@ LABELS: dict[str, dict[str, str]] = {
         "stripe": "在线支付",
     },
     "import_status": {"created": "已登记", "duplicate": "已存在", "error": "有错误", "ok": "成功"},
+    "credit_kind": {"warning": "警示", "violation": "违规", "sanction": "处罚"},
 }
 
 
@@ -251,3 +270,7 @@ def install(env: Any) -> None:
     env.filters["mask_name"] = mask_name
     env.filters["short_id"] = short_id
     env.filters["program_name"] = program_name
+    # The region picker's choices (web/region_picker.py), for forms that pick a region.
+    from web import region_picker
+
+    env.globals["region_choices"] = region_picker.choices

@@ -36,6 +36,7 @@ NAV: dict[str, list[tuple[str, str]]] = {
     ],
     "provider_admin": [
         ("/provider/admin", "机构管理"),
+        ("/provider/application", "资质申请"),
         ("/provider/claims", "申请结算"),
         ("/provider/statement", "对账单"),
         ("/provider/redeem", "扫码收款"),

@@ -30,6 +30,10 @@ class ProviderSettings(BaseSettings):
     nearby_default_radius_m: int = 1000
     nearby_max_radius_m: int = 50_000
     nearby_max_results: int = 200
+    # Licence documents uploaded with an application: at most this size each, this many each
+    # provider (the common upload limit, YIYANG_MAX_UPLOAD_BYTES, bounds the request).
+    document_max_bytes: int = 5 * 1024 * 1024
+    document_max_count: int = 20
 
     @model_validator(mode="after")
     def _refuse_development_secrets(self) -> ProviderSettings:

@@ -51,6 +51,37 @@ class ProviderRevoked(Conflict):
     message = "The provider is revoked; nothing about it can change."
 
 
+class ApplicationRefused(Conflict):
+    code = "APPLICATION_REFUSED"
+    message = "The application was refused; nothing about it can change."
+
+
+class DocumentTypeNotAllowed(AppError):
+    status_code = 415
+    code = "DOCUMENT_TYPE_NOT_ALLOWED"
+    message = (
+        "A licence document must be a PDF, JPEG or PNG file, judged by its content (not its name)."
+    )
+
+
+class DocumentTooLarge(AppError):
+    status_code = 413
+    code = "DOCUMENT_TOO_LARGE"
+    message = "The licence document is larger than the limit (YIYANG_PROVIDER_DOCUMENT_MAX_BYTES)."
+
+
+class DocumentLimitReached(Conflict):
+    code = "DOCUMENT_LIMIT_REACHED"
+    message = (
+        "The provider already has the most documents allowed (YIYANG_PROVIDER_DOCUMENT_MAX_COUNT)."
+    )
+
+
+class DocumentNotFound(NotFound):
+    code = "DOCUMENT_NOT_FOUND"
+    message = "No such document for this provider."
+
+
 class TerminalNotFound(NotFound):
     code = "TERMINAL_NOT_FOUND"
     message = "No such terminal for this provider."

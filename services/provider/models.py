@@ -36,6 +36,7 @@ from sqlalchemy.types import UserDefinedType
 from sqlmodel import Field, SQLModel
 
 from services.common.db import make_registry
+from services.provider.service.review_rules import DocumentKind
 from services.provider.service.vocabulary import (
     CreditKind,
     ProviderKind,
@@ -315,6 +316,41 @@ class Terminal(ProviderTable, table=True):
     )
 
 
+class ProviderDocument(ProviderTable, table=True):
+    """A licence document uploaded with the application (营业执照, 食品经营许可证, ...): the file
+    itself, kept in this database with the application, its type judged by its content
+    (service/review_rules.py `sniff`). Read only by the provider's admin and the officers of
+    its region. Append-only: a corrected document is a new upload."""
+
+    __tablename__ = "provider_document"
+    id: uuid.UUID = Field(sa_column=Column(UUID(as_uuid=True), primary_key=True))
+    provider_id: uuid.UUID = Field(
+        sa_column=Column(UUID(as_uuid=True), ForeignKey("provider.id"), nullable=False, index=True)
+    )
+    kind: str = Field(sa_column=Column(String(40), nullable=False))
+    filename: str = Field(sa_column=Column(Text, nullable=False))
+    content_type: str = Field(sa_column=Column(String(40), nullable=False))
+    size_bytes: int = Field(sa_column=Column(Integer, nullable=False))
+    sha256: str = Field(sa_column=Column(String(64), nullable=False))
+    content: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    uploaded_by: str = Field(sa_column=Column(Text, nullable=False))
+    uploaded_at: datetime = _now()
+
+    __table_args__ = (
+        CheckConstraint(f"kind IN ({sql_in(DocumentKind)})", name="kind"),
+        CheckConstraint(
+            "content_type IN ('application/pdf', 'image/jpeg', 'image/png')", name="content_type"
+        ),
+        CheckConstraint("size_bytes > 0 AND size_bytes = octet_length(content)", name="size"),
+        CheckConstraint("sha256 ~ '^[0-9a-f]{64}$'", name="sha256_hex"),
+    )
+
+
 # Tables whose rows are never updated or deleted: the service's role gets SELECT and INSERT only.
-APPEND_ONLY_TABLES: list[str] = ["provider_status_change", "credit_event", "provider_change"]
+APPEND_ONLY_TABLES: list[str] = [
+    "provider_status_change",
+    "credit_event",
+    "provider_change",
+    "provider_document",
+]
 # bank_account_change is updated once (its decision); its trigger keeps it otherwise fixed.

@@ -16,6 +16,7 @@ from pydantic import (
     model_validator,
 )
 
+from services.provider.service.review_rules import DocumentKind
 from services.provider.service.vocabulary import (
     CreditKind,
     ProviderKind,
@@ -246,6 +247,11 @@ class ProviderRead(BaseModel):
     services: list[ServiceItemRead]
     created_at: datetime
     updated_at: datetime
+    # For the provider's own people and officers of its region: the reason of its last
+    # status change (an officer's request for changes, a refusal), and the review steps the
+    # caller may take now (service/review_rules.py `allowed_actions`).
+    status_reason: str | None = None
+    actions: list[str] = []
 
 
 class NearbyProvider(BaseModel):
@@ -277,6 +283,10 @@ class RegistryEntry(BaseModel):
     credit_points: int
     created_at: datetime
     updated_at: datetime
+    # The reason of the last status change, and the review steps the caller may take now
+    # (service/review_rules.py `allowed_actions`: an officer's page offers only these).
+    status_reason: str | None = None
+    actions: list[str] = []
 
 
 class RegistryPage(BaseModel):
@@ -286,6 +296,11 @@ class RegistryPage(BaseModel):
 
 class StatusChangeCreate(_Strict):
     reason: LongText
+
+
+class ResubmitCreate(_Strict):
+    # What was changed (optional): kept in the history beside the resubmission.
+    reason: LongText | None = None
 
 
 class StatusChanged(BaseModel):
@@ -376,3 +391,20 @@ class DirectoryFeed(BaseModel):
     version: int
     providers: list[DirectoryProvider]
     terminals: list[DirectoryTerminal]
+
+
+class DocumentRead(BaseModel):
+    """A licence document's description (the file itself: GET .../documents/{id})."""
+
+    id: str
+    kind: DocumentKind
+    filename: str
+    content_type: str
+    size_bytes: int
+    sha256: str
+    uploaded_by: str
+    uploaded_at: datetime
+
+
+class DocumentPage(BaseModel):
+    items: list[DocumentRead]

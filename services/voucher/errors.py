@@ -255,6 +255,16 @@ class CardNotValid(AppError):
     message = "This card has been replaced or is not known."
 
 
+class CardNotFound(NotFound):
+    code = "CARD_NOT_FOUND"
+    message = "The person has no such card."
+
+
+class CardNotLocked(Conflict):
+    code = "CARD_NOT_LOCKED"
+    message = "Only a locked card can be unlocked (a replaced card never works again)."
+
+
 # --- redemptions: the refusals of the rule (service/redemption.py) and its checks ---------
 
 

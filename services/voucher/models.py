@@ -486,6 +486,9 @@ class Card(VoucherTable, table=True):
     created_by: str = Field(sa_column=Column(Text, nullable=False))
     locked_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
     replaced_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    # The last unlock after five wrong PINs: when, and by which officer.
+    unlocked_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    unlocked_by: str | None = Field(default=None, sa_column=Column(Text))
 
     __table_args__ = (
         CheckConstraint("status IN ('active', 'locked', 'replaced')", name="status"),

@@ -17,6 +17,7 @@ USED_OTHERWISE = {
     "jinja2": "the pages' templates, through starlette.templating.Jinja2Templates",
     "pytest-asyncio": "pytest plugin: asyncio_mode = auto (pyproject.toml)",
     "pytest-timeout": "pytest plugin: timeout = 300 (pyproject.toml)",
+    "pytest-xdist": "pytest plugin: the gate runs `pytest -n 2` (dev.py, parallel())",
     "ruff": "`python3 dev.py test` runs ruff check and ruff format --check",
     "mypy": "`python3 dev.py test` runs mypy",
     "psycopg": "the driver Patroni connects with: `yiyang drill failover` runs the patroni command",

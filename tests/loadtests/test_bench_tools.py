@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import uuid
 from pathlib import Path
 
 import pytest
@@ -163,7 +164,7 @@ def test_pacing_warns_when_carried_falls_short():
     text = bench.render(
         {"machine": bench_tools.machine(), "fixed_rate": {"target_per_s": 200, **paced, "runs": []}}
     )
-    assert "**Warning** (fixed rate)" in text and "200 -> 150.0 (0.75)" in text
+    assert "**Warning** (fixed rate)" in text and "carried 150.0/s (0.75)" in text
 
 
 def test_top_frames_reads_collapsed_stacks(tmp_path):
@@ -177,8 +178,22 @@ def test_render_shows_the_ratio_and_the_machine():
     text = bench.render(
         {
             "machine": bench_tools.machine(),
-            "saturation": {"median_accepted_per_s": 300.0, "runs": [{"accepted_per_s": 300}]},
+            "args": {"reps": 3},
+            "saturation": {
+                "median_accepted_per_s": 300.0,
+                "runs": [{"accepted_per_s": x} for x in (290, 300, 310)],
+            },
             "direct_sql": {"median_tps": 1000.0, "runs": [{"tps": 1000}]},
+            "minimal_sql": {"median_tps": 1200.0, "runs": [{"tps": 1200}], "clients": 32},
+            "sustained": {
+                "sustained_per_s": 240.0,
+                "ratio_to_saturation": 0.8,
+                "steps": [
+                    {"fraction": 0.8, "sustained": True},
+                    {"fraction": 0.9, "sustained": False},
+                ],
+                "cpu_at_sustained": {"relay_cpu_ms_per_redemption": 0.05},
+            },
             "ratio_a_over_b": 0.3,
             "fixed_rate": {
                 "target_per_s": 120,
@@ -189,4 +204,51 @@ def test_render_shows_the_ratio_and_the_machine():
             },
         }
     )
-    assert "| (a)/(b) | 0.3 |" in text and "cores" in text
+    rows = {line.split(" | ")[0].lstrip("| "): line.split(" | ") for line in text.splitlines()}
+    # every rate beside its ratio to the minimal transaction, with the spread of repetitions
+    a = rows["(a) POST /v1/redemptions at saturation, accepted/s"]
+    assert a[1:4] == ["300.0", "290–310", "0.250"] and "(a)/(b) 0.3" in a[4]
+    assert rows["(b) pgbench, our redemption statement, tps"][3] == "0.833"
+    s = rows["sustained end-to-end (relay and ledger running), redemptions/s"]
+    assert s[1:4] == ["240.0", "80%: ok; 90%: no", "0.200"] and "relay 0.05" in s[4]
+    assert "median of 3" in text and "cores" in text
+
+
+def test_lag_is_bounded_when_flat_and_not_when_it_climbs():
+    flat = [(float(t), 40 + (t % 3)) for t in range(12)]
+    climbing = [(float(t), 100 * t) for t in range(12)]
+    assert bench.lag_verdict(flat, 1000)["bounded"] is True
+    verdict = bench.lag_verdict(climbing, 1000)
+    assert verdict["bounded"] is False and verdict["lag_growth_per_s"] == 100.0
+    # a flat lag that never drains below a second's worth of events is not bounded either
+    assert bench.lag_verdict([(float(t), 5000) for t in range(12)], 1000)["bounded"] is False
+
+
+async def test_the_yardstick_runs_on_our_server(pg_admin_url):
+    """The minimal transaction of ../shared/yardstick loads and runs under pgbench: it
+    redeems (balances fall by exactly what was recorded) and writes one outbox row each."""
+    from services.common.migrate import drop_database, ensure_database
+
+    directory = bench_tools.yardstick_dir()
+    if directory is None:
+        pytest.skip("../shared/yardstick is not beside this checkout")
+    name = f"yt_yardstick_{uuid.uuid4().hex[:8]}"
+    url = await ensure_database(pg_admin_url, name)
+    try:
+        bench_tools.load_yardstick(url, directory)
+        result = bench_tools.run_pgbench(
+            url, directory / "redeem.pgbench", clients=2, threads=1, duration_s=1
+        )
+        assert result.tps > 0 and result.transactions > 0
+        conn = await connect(url)
+        try:
+            spent = await conn.fetchval("SELECT sum(initial_balance - balance) FROM voucher")
+            recorded = await conn.fetchval("SELECT sum(amount) FROM redemption")
+            counts = await conn.fetchrow(
+                "SELECT (SELECT count(*) FROM redemption) AS r, (SELECT count(*) FROM outbox) AS o"
+            )
+        finally:
+            await conn.close()
+        assert spent == recorded > 0 and counts["r"] == counts["o"]
+    finally:
+        await drop_database(pg_admin_url, name)

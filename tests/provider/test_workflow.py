@@ -59,7 +59,9 @@ ILLEGAL = [
     ([], "suspend"),  # applied -> suspended
     (["approve"], "approve"),  # approved -> approved
     (["approve", "suspend"], "suspend"),  # suspended -> suspended
-    (["revoke"], "approve"),  # revoked -> approved
+    ([], "revoke"),  # applied -> revoked (an application is refused, not revoked)
+    (["refuse"], "approve"),  # refused -> approved
+    (["approve", "revoke"], "approve"),  # revoked -> approved
     (["approve", "revoke"], "suspend"),  # revoked -> suspended
     (["approve", "revoke"], "revoke"),  # revoked -> revoked
 ]

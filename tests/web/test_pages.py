@@ -14,6 +14,7 @@ import asyncpg
 from services.common.db import asyncpg_connect_kwargs
 from tests.web.conftest import csrf_of
 from tests.web.system import DISTRICT, enrolment
+from web import region_picker
 
 DISABILITY, MEAL = "disability_subsidy", "meal_assistance"
 
@@ -397,6 +398,36 @@ async def test_enrol_shows_grade_and_masks_the_national_id(web):
         DISABILITY,
         MEAL,
     }  # this month's vouchers issued on enrolment
+    # no device position was taken: the home is the region's centre, marked approximate
+    person = (
+        await web.voucher.get(f"/v1/beneficiaries/{found.json()['id']}", headers=web.officer())
+    ).json()
+    assert person["location_approximate"] is True
+    assert (person["lat"], person["lon"]) == region_picker.centre(DISTRICT)
+    assert "近似位置" in r.text
+
+
+async def test_enrol_with_the_device_position_is_exact(web):
+    form_data = {**_enrol_form(905), "location_source": "device", "lat": "22.8123", "lon": "108.41"}
+    async with web.signed_in("officer") as c:
+        form = await c.get("/officer/enrol")
+        assert 'id="use-position"' in form.text and 'name="region_code"' in form.text
+        assert "青秀区" in form.text and "柳州市" not in form.text  # the officer's own regions
+        r = await c.post("/officer/enrol", data={**form_data, "csrf_token": csrf_of(form.text)})
+        assert r.status_code == 200 and "登记时本机定位" in r.text, r.text
+    found = await web.voucher.post(
+        "/v1/beneficiaries/lookup",
+        headers=web.officer(),
+        json={"national_id": form_data["national_id"]},
+    )
+    person = (
+        await web.voucher.get(f"/v1/beneficiaries/{found.json()['id']}", headers=web.officer())
+    ).json()
+    assert (person["lat"], person["lon"], person["location_approximate"]) == (
+        22.8123,
+        108.41,
+        False,
+    )
 
 
 async def test_enrol_bad_input_is_explained_and_nothing_is_sent(web):
@@ -410,12 +441,14 @@ async def test_enrol_bad_input_is_explained_and_nothing_is_sent(web):
                 **form_data,
                 "csrf_token": token,
                 "lat": "north",
+                "location_source": "device",
                 "name": "",
                 "region_code": "45",
             },
         )
-        assert r.status_code == 422 and "请填写数字" in r.text and "这一项必须填写" in r.text
-        assert "6、9 或 12 位数字" in r.text and form_data["national_id"] not in r.text
+        assert r.status_code == 422 and "没有取得有效的位置" in r.text
+        assert "这一项必须填写" in r.text
+        assert "请从列表中选择" in r.text and form_data["national_id"] not in r.text
         r = await c.post(
             "/officer/enrol", data={**form_data, "csrf_token": token, "national_id": "123"}
         )
@@ -423,7 +456,7 @@ async def test_enrol_bad_input_is_explained_and_nothing_is_sent(web):
         r = await c.post(
             "/officer/enrol", data={**form_data, "csrf_token": token, "region_code": "450200"}
         )
-        assert r.status_code == 403 and "不在您负责的范围内" in r.text
+        assert r.status_code == 422 and "您负责范围内的区县或街道" in r.text
     assert await web.count("voucher", "SELECT count(*) FROM beneficiary") == people
 
 

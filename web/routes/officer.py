@@ -1,5 +1,6 @@
-"""Civil-affairs officer: enrol and import beneficiaries, approve/suspend providers,
-run issuance and watch it."""
+"""Civil-affairs officer: enrol and import beneficiaries, review providers (approve, send back
+for changes, refuse; their licence documents), suspend or revoke them, run issuance and watch
+it."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from services.common.auth import Role
 from services.common.crypto import mask_national_id
+from web import documents, region_picker
 from web.clients import ApiError, VoucherClient
 from web.deps import CsrfSession, StateDep, provider_client, require_role, voucher_client
 from web.messages import FRIENDLY
@@ -36,8 +38,49 @@ def officer_only(session: Session) -> None:
 
 @router.get("/enrol", response_class=HTMLResponse)
 async def enrol_form(request: Request, session: Session = OFFICER) -> HTMLResponse:
-    """The enrolment form."""
-    return page(request, "officer_enrol.html", session, form={}, problems={})
+    """The enrolment form: the region from the region tree, the home's position from this
+    device (or the region's centre, approximate)."""
+    return _enrol_page(request, session, form={}, problems={})
+
+
+def _enrol_page(
+    request: Request,
+    session: Session,
+    *,
+    form: dict[str, Any],
+    problems: dict[str, str],
+    status_code: int = 200,
+) -> HTMLResponse:
+    return page(
+        request,
+        "officer_enrol.html",
+        session,
+        status_code=status_code,
+        form=form,
+        problems=problems,
+        regions=region_picker.choices(session.region),
+    )
+
+
+def home_location(
+    form: dict[str, Any], region_code: str, problems: dict[str, str]
+) -> tuple[float | None, float | None, bool]:
+    """Where the person lives: this device's position taken at the home during the visit
+    (`location_source` = device), else the centre of their region marked approximate (home
+    visits then treat it as unknown, services/voucher/service/review_rules.py)."""
+    if form.get("location_source") == "device":
+        try:
+            lat, lon = float(str(form.get("lat"))), float(str(form.get("lon")))
+        except ValueError:
+            lat = lon = float("nan")
+        if -90 <= lat <= 90 and -180 <= lon <= 180:
+            return lat, lon, False
+        problems["lat"] = "没有取得有效的位置，请再点一次“使用当前位置”。"
+        return None, None, False
+    centre = region_picker.centre(region_code) if region_code else None
+    if centre is None:
+        return None, None, True
+    return centre[0], centre[1], True
 
 
 @router.post("/enrol", response_class=HTMLResponse)
@@ -55,14 +98,17 @@ async def enrol(request: Request, web: StateDep, session: CsrfSession) -> HTMLRe
             problems[name] = "请填写数字。"
             return None
 
+    region_code = str(form.get("region_code", "")).strip()
+    lat, lon, approximate = home_location(form, region_code, problems)
     body: dict[str, Any] = {
         "national_id": str(form.get("national_id", "")).strip().upper(),
         "name": str(form.get("name", "")).strip(),
         "phone": str(form.get("phone", "")).strip(),
-        "region_code": str(form.get("region_code", "")).strip(),
+        "region_code": region_code,
         "address": str(form.get("address", "")).strip(),
-        "lat": num("lat"),
-        "lon": num("lon"),
+        "lat": lat,
+        "lon": lon,
+        "location_approximate": approximate,
         "care_setting": form.get("care_setting"),
         "dibao": form.get("dibao") == "on",
         "tekun": form.get("tekun") == "on",
@@ -76,33 +122,23 @@ async def enrol(request: Request, web: StateDep, session: CsrfSession) -> HTMLRe
     }
     for name in ("national_id", "name", "region_code", "address", "assessed_on", "assessor"):
         if not (body.get(name) or body["assessment"].get(name)):
-            problems.setdefault(name, "这一项必须填写。")
-    if body["region_code"] and not _REGION.match(body["region_code"]):
-        problems["region_code"] = "行政区划代码是 6、9 或 12 位数字。"
+            problems.setdefault(
+                name, "请选择所在地区。" if name == "region_code" else "这一项必须填写。"
+            )
+    if body["region_code"] and not region_picker.is_choice(body["region_code"], session.region):
+        problems["region_code"] = "请从列表中选择您负责范围内的区县或街道。"
     if body["hukou_region_code"] and not _REGION.match(body["hukou_region_code"]):
         problems["hukou_region_code"] = "户籍地行政区划代码是 6、9 或 12 位数字。"
     safe_form = {k: v for k, v in form.items() if k not in ("national_id", "phone")}
     if problems:
-        return page(
-            request,
-            "officer_enrol.html",
-            session,
-            status_code=422,
-            form=safe_form,
-            problems=problems,
-        )
+        return _enrol_page(request, session, status_code=422, form=safe_form, problems=problems)
     client = voucher_client(web, session)
     try:
         result = await client.enrol(body)
     except ApiError as exc:
         problems[exc.field or "_"] = exc.friendly
-        return page(
-            request,
-            "officer_enrol.html",
-            session,
-            status_code=exc.page_status,
-            form=safe_form,
-            problems=problems,
+        return _enrol_page(
+            request, session, status_code=exc.page_status, form=safe_form, problems=problems
         )
     finally:
         await client.aclose()
@@ -112,6 +148,7 @@ async def enrol(request: Request, web: StateDep, session: CsrfSession) -> HTMLRe
         session,
         result=result,
         masked_id=mask_national_id(body["national_id"]),
+        approximate=approximate,
     )
 
 
@@ -187,23 +224,100 @@ async def import_upload(
 IMPORT_STATUS = {"created": "已登记", "duplicate": "已登记过", "error": "有误"}
 
 
+# The register's views (the statuses an officer filters by), in the order of the review.
+PROVIDER_VIEWS = ("applied", "changes_requested", "approved", "suspended", "refused", "revoked")
+# Statuses whose licence documents are shown beside the actions (the review is open).
+UNDER_REVIEW = ("applied", "changes_requested")
+DONE = {
+    "approve": "已批准。",
+    "request-changes": "已退回补正，机构会看到退回原因。",
+    "refuse": "已作出不予批准的决定。",
+    "resubmit": "已代为重新提交，等待审批。",
+    "suspend": "已暂停。",
+    "revoke": "已撤销资格。",
+}
+
+
+def _providers_view(status: str | None) -> str:
+    return (
+        f"/officer/providers?status={status}" if status in PROVIDER_VIEWS else "/officer/providers"
+    )
+
+
 @router.get("/providers", response_class=HTMLResponse)
 async def providers(
     request: Request, web: StateDep, session: Session = OFFICER, status: str | None = None
 ) -> HTMLResponse:
-    """Providers to approve or suspend."""
+    """Providers to review (approve, send back for changes, refuse), suspend or revoke: each
+    with only the steps its status allows, and an application's licence documents."""
     client = provider_client(web, session)
     rows: list[dict[str, Any]] = []
     error = None
     try:
-        rows = await client.listing(
-            status if status in ("applied", "approved", "suspended") else None
-        )
+        rows = await client.listing(status if status in PROVIDER_VIEWS else None)
+        for row in rows:
+            if row.get("status") in UNDER_REVIEW:
+                row["documents"] = await client.documents(row["id"])
     except ApiError as exc:
         error = exc.friendly
     finally:
         await client.aclose()
-    return page(request, "officer_providers.html", session, rows=rows, error=error, status=status)
+    return page(
+        request,
+        "officer_providers.html",
+        session,
+        rows=rows,
+        error=error,
+        status=status,
+        views=PROVIDER_VIEWS,
+        kinds=documents.KINDS,
+        under_review=UNDER_REVIEW,
+    )
+
+
+@router.post("/providers/{provider_id}/documents", response_class=HTMLResponse)
+async def provider_document_upload(
+    request: Request,
+    provider_id: str,
+    web: StateDep,
+    session: CsrfSession,
+    kind: Annotated[str, Form()] = "",
+    view: Annotated[str, Form()] = "",
+    file: Annotated[UploadFile | None, File()] = None,
+) -> HTMLResponse:
+    """Upload a licence document with an application, on the provider's behalf."""
+    officer_only(session)
+    if not documents.valid_id(provider_id):
+        return page(request, "error.html", session, status_code=404, message="没有这家机构。")
+    client = provider_client(web, session)
+    try:
+        refusal = await documents.upload(client, provider_id, kind, file)
+    finally:
+        await client.aclose()
+    session.flash.append(("err", refusal) if refusal else ("ok", "证照已上传。"))
+    return RedirectResponse(_providers_view(view), status_code=303)  # type: ignore[return-value]
+
+
+@router.get("/providers/{provider_id}/documents/{document_id}")
+async def provider_document(
+    request: Request,
+    provider_id: str,
+    document_id: str,
+    web: StateDep,
+    session: Session = OFFICER,
+) -> Response:
+    """A licence document of a provider in the officer's region (the file, to download)."""
+    if not (documents.valid_id(provider_id) and documents.valid_id(document_id)):
+        return page(request, "error.html", session, status_code=404, message="没有这份文件。")
+    client = provider_client(web, session)
+    try:
+        return await documents.download(client, provider_id, document_id)
+    except ApiError as exc:
+        return page(
+            request, "error.html", session, status_code=exc.page_status, message=exc.friendly
+        )
+    finally:
+        await client.aclose()
 
 
 @router.post("/providers/{provider_id}/{action}", response_class=HTMLResponse)
@@ -214,22 +328,25 @@ async def provider_action(
     web: StateDep,
     session: CsrfSession,
     reason: Annotated[str, Form()] = "",
+    view: Annotated[str, Form()] = "",
 ) -> HTMLResponse:
-    """Approve or suspend a provider, with the reason."""
+    """One step of the review with its reason: approve, send back for changes, refuse,
+    resubmit on the provider's behalf, suspend, revoke (the service refuses a step the
+    provider's status does not allow)."""
     officer_only(session)
-    if action not in ("approve", "suspend") or not re.match(r"^[\w-]{1,64}$", provider_id):
+    if action not in DONE or not documents.valid_id(provider_id):
         return page(request, "error.html", session, status_code=404, message="没有这个操作。")
-    if not reason.strip():
+    if not reason.strip() and action != "resubmit":
         return page(request, "error.html", session, status_code=422, message="请填写原因。")
     client = provider_client(web, session)
     try:
-        await client.change_status(provider_id, action, reason.strip()[:500])
-        session.flash.append(("ok", "已批准。" if action == "approve" else "已暂停。"))
+        await client.change_status(provider_id, action, reason.strip()[:500] or None)
+        session.flash.append(("ok", DONE[action]))
     except ApiError as exc:
         session.flash.append(("err", exc.friendly))
     finally:
         await client.aclose()
-    return RedirectResponse("/officer/providers", status_code=303)  # type: ignore[return-value]
+    return RedirectResponse(_providers_view(view), status_code=303)  # type: ignore[return-value]
 
 
 _PROGRAM_CODE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")

@@ -20,6 +20,7 @@ from web.deps import CsrfSession, StateDep, require_role, voucher_client
 from web.messages import FRIENDLY
 from web.render import BEIJING, page
 from web.routes.officer import forward_spreadsheet, officer_only
+from web.routes.officer_cards import RELATIONS
 from web.sessions import Session
 
 router = APIRouter(prefix="/officer")
@@ -70,6 +71,7 @@ def _helpers() -> dict[str, Any]:
         "region_name": lambda c: region_name(c) if c else "",
         "status_names": STATUS_NAMES,
         "change_names": CHANGE_NAMES,
+        "proxy_relations": RELATIONS,
     }
 
 

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
+from cryptography.exceptions import InvalidTag
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -45,19 +46,78 @@ REDEEM_KEYS = uuid.UUID("6f1d2b7e-5a0c-4f3e-9d8a-2c4b1e7f9a30")
 _DIGITS = re.compile(r"^[0-9\s-]{12,40}$")
 
 
+_CARD_TYPED = re.compile(r"^[A-Za-z2-7\s-]{100,400}$")
+_PIN = re.compile(r"^[0-9]{6}$")
+
+
 def _typed(token: str) -> str:
-    """What the cashier entered: a scanned token as it is, or the short numeric code under
-    the QR with its spaces and dashes dropped (the voucher service resolves the digits)."""
+    """What the cashier entered: a scanned token as it is, the short numeric code under
+    the QR with its spaces and dashes dropped (the voucher service resolves the digits), or
+    a printed card's code typed in its groups of five (spaces dropped, upper case)."""
     token = token.strip()
     if _DIGITS.match(token):
         return re.sub(r"[\s-]", "", token)
+    if _CARD_TYPED.match(token) and re.search(r"[\s-]", token):
+        return re.sub(r"[\s-]", "", token).upper()
     return token
+
+
+def is_card(token: str) -> bool:
+    """A printed card's static code (kind 2 in docs/voucher-redemption.md's layout): it
+    needs the person's PIN and may be used again and again."""
+    try:
+        raw = base64.b32decode(token.upper() + "=" * (-len(token) % 8))
+    except (ValueError, binascii.Error):
+        return False
+    return len(raw) >= 2 and raw[1] == 2
+
+
+def _pin_context(session: Session, idempotency_key: str) -> bytes:
+    return f"cashier-pin:{session.id}:{idempotency_key}".encode()
+
+
+def seal_pin(web: Any, session: Session, idempotency_key: str, pin: str) -> str:
+    """The card's PIN as the confirm page carries it: encrypted (AES-GCM, the web's
+    personal-data key) for this session and this bill's key, so the page holds no PIN."""
+    sealed = web.identity.cipher.encrypt(pin, context=_pin_context(session, idempotency_key))
+    return base64.urlsafe_b64encode(sealed).decode()
+
+
+def open_pin(web: Any, session: Session, idempotency_key: str, sealed: str) -> str | None:
+    """The PIN from the confirm form, or None when it does not open (another session's,
+    another bill's, tampered with)."""
+    try:
+        pin = web.identity.cipher.decrypt(
+            base64.urlsafe_b64decode(sealed.encode()),
+            context=_pin_context(session, idempotency_key),
+        )
+    except (ValueError, binascii.Error, InvalidTag):
+        return None
+    return pin if _PIN.match(pin) else None
+
+
+def pin_refusal(exc: ApiError) -> str:
+    """A refusal of the card's PIN in plain words, with the attempts left before the card
+    locks; anything else as the usual friendly message."""
+    if exc.code == "PIN_INCORRECT":
+        left = (exc.details or {}).get("attempts_left") if isinstance(exc.details, dict) else None
+        if isinstance(left, int):
+            return f"密码不对，请老人重新输入。还可以再试 {left} 次，连续输错 5 次卡会被锁定。"
+    if exc.code == "CARD_LOCKED":
+        return "密码连续输错 5 次，这张卡已锁定，不能付款。请老人带身份证到社区或民政部门解锁。"
+    if exc.code == "PIN_REQUIRED":
+        return "这是老人卡，请老人输入 6 位卡密码。"
+    return exc.friendly
 
 
 def redeem_key(provider_id: str, token: str) -> str:
     """The idempotency key of redeeming `token` at a provider: the same for every press,
     retry, Back or reload with that code, so the voucher service answers a repeat with the
-    first redemption (never "already used", never a second charge)."""
+    first redemption (never "already used", never a second charge). A printed card's code
+    never changes, so a card's key is drawn afresh for each bill shown for confirmation
+    (the confirm page carries it: pressing confirm twice still redeems once)."""
+    if is_card(token):
+        return str(uuid.uuid4())
     return str(uuid.uuid5(REDEEM_KEYS, f"{provider_id}:{token}"))
 
 
@@ -137,6 +197,7 @@ async def redeem_preview(
     db: DbSession,
     session: CsrfSession,
     token: Annotated[str, Form()] = "",
+    pin: Annotated[str, Form()] = "",
 ) -> Response:
     """Step 2: check what was entered against the price list and show the bill -- its
     lines, the total, the subsidy and the co-payment (the voucher service's preview) -- for
@@ -147,11 +208,14 @@ async def redeem_preview(
             request, "error.html", session, status_code=403, message="您的账号不能打开这个页面。"
         )
     services, error = await _services(request, web, session)
-    fields = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
+    fields = {k: v for k, v in (await request.form()).items() if isinstance(v, str) and k != "pin"}
     bill, problems = bills.read_form(fields, services)
     token = _typed(token)
+    pin = pin.strip()
     if not _TOKEN.match(token):
         problems["token"] = "请扫描或输入老人出示的付款码。"
+    elif is_card(token) and not _PIN.match(pin):
+        problems["pin"] = "这是老人卡，请老人输入 6 位卡密码。"
     visit_id = fields.get("visit_id", "").strip()
     if visit_id and not _VISIT.match(visit_id):
         visit_id = ""
@@ -174,7 +238,13 @@ async def redeem_preview(
     client = await terminal_client(web, db, session)
     if client is not None:
         try:
-            preview = await client.preview(token, bill.items(), bill.total_fen, visit_id or None)
+            preview = await client.preview(
+                token,
+                bill.items(),
+                bill.total_fen,
+                visit_id or None,
+                pin=pin if is_card(token) else None,
+            )
         except ApiError as exc:
             if exc.code == "TOKEN_USED":  # pressed Back and sent the bill again?
                 done = await _replayed(client, session, token, bill)
@@ -186,7 +256,7 @@ async def redeem_preview(
                 session,
                 status_code=exc.page_status,
                 services=services,
-                error=exc.friendly,
+                error=pin_refusal(exc),
                 problems={},
                 form=form,
                 has_terminal=True,
@@ -194,6 +264,7 @@ async def redeem_preview(
             )
         finally:
             await client.aclose()
+    key = redeem_key(session.provider_id or "", token)
     return page(
         request,
         "provider_confirm.html",
@@ -201,9 +272,10 @@ async def redeem_preview(
         form=form,
         bill=bill,
         gross_fen=bill.total_fen,
-        idempotency_key=redeem_key(session.provider_id or "", token),
+        idempotency_key=key,
         preview=preview,
         seconds_left=token_seconds_left(token, time.time()),
+        sealed_pin=seal_pin(web, session, key, pin) if is_card(token) else "",
     )
 
 
@@ -242,9 +314,12 @@ async def redeem_confirm(
     gross_fen: Annotated[int, Form()] = 0,
     idempotency_key: Annotated[str, Form()] = "",
     visit_id: Annotated[str, Form()] = "",
+    sealed_pin: Annotated[str, Form()] = "",
 ) -> Response:
     """Step 3: redeem the bill shown (its lines and the total the person agreed to) with the
-    terminal's secret; show subsidy, co-payment and balance."""
+    terminal's secret (a printed card with the PIN the person typed at step 1, carried
+    encrypted in the form's body: never in a URL, never readable in the page); show
+    subsidy, co-payment and balance."""
     if session.role not in (Role.provider_staff.value, Role.provider_admin.value):
         return page(
             request, "error.html", session, status_code=403, message="您的账号不能打开这个页面。"
@@ -260,11 +335,14 @@ async def redeem_confirm(
         )
     items = bills.decode(bill)
     token = _typed(token)
+    pin = open_pin(web, session, idempotency_key, sealed_pin) if sealed_pin else None
     try:
         uuid.UUID(idempotency_key)
         if gross_fen <= 0 or not _TOKEN.match(token) or items is None:
             raise ValueError
         if visit_id and not _VISIT.match(visit_id):
+            raise ValueError
+        if is_card(token) and pin is None:
             raise ValueError
     except ValueError:
         await client.aclose()
@@ -283,6 +361,7 @@ async def redeem_confirm(
             idempotency_key,
             staff_id=session.username,
             visit_id=visit_id or None,
+            pin=pin if is_card(token) else None,
         )
     except ApiError as exc:
         return page(
@@ -290,7 +369,7 @@ async def redeem_confirm(
             "provider_result.html",
             session,
             status_code=exc.page_status,
-            error=exc.friendly,
+            error=pin_refusal(exc),
             result=None,
         )
     finally:

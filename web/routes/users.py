@@ -93,7 +93,7 @@ async def _providers(web: WebState, session: Session) -> tuple[list[dict[str, An
         p
         for p in rows
         if region_covers(session.region or "", p.get("region_code") or "")
-        and p.get("status") in ("approved", "applied", "suspended")
+        and p.get("status") in ("approved", "applied", "changes_requested", "suspended")
     ], None
 
 

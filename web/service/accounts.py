@@ -35,6 +35,15 @@ def subject_of(username: str) -> str:
     return f"{WEB_SUBJECT_PREFIX}{username}"
 
 
+async def proxy_account(db: AsyncSession, username: str) -> WebUser | None:
+    """The active family-member (家属) account of that sign-in name, for an officer granting
+    it a proxy authorisation; None for any other account or none."""
+    user = await repo.by_username(db, username)
+    if user is None or user.role != "proxy" or user.status != "active":
+        return None
+    return user
+
+
 class AccountError(Exception):
     """A refusal, in plain Chinese for the page, naming the form field it is about."""
 

@@ -5,8 +5,16 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from services.provider.api import bank_accounts, credit, directory, providers, terminals, workflow
+from services.provider.api import (
+    bank_accounts,
+    credit,
+    directory,
+    documents,
+    providers,
+    terminals,
+    workflow,
+)
 
 router = APIRouter(prefix="/v1")
-for module in (providers, bank_accounts, workflow, credit, terminals, directory):
+for module in (providers, bank_accounts, workflow, documents, credit, terminals, directory):
     router.include_router(module.router)

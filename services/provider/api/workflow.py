@@ -1,4 +1,5 @@
-"""The status workflow: approve, suspend, revoke, and the history."""
+"""The review and status workflow: approve, ask for changes, refuse, resubmit, suspend, revoke,
+and the history (the steps and who takes them: service/review_rules.py)."""
 
 from __future__ import annotations
 
@@ -32,7 +33,8 @@ async def approve(
     session: SessionDep,
     principal: Principal = require(Role.civil_affairs),
 ) -> schemas.StatusChanged:
-    """Approve an application or lift a suspension (officer of the provider's region)."""
+    """Approve an application (applied) or lift a suspension (officer of the provider's
+    region)."""
     return await workflow.change_status(session, principal, provider_id, "approve", body.reason)
 
 
@@ -63,8 +65,61 @@ async def revoke(
     session: SessionDep,
     principal: Principal = require(Role.civil_affairs),
 ) -> schemas.StatusChanged:
-    """Revoke a provider for good, or refuse an application (officer of its region)."""
+    """Revoke an approved or suspended provider for good (officer of its region). An
+    application is refused instead (`/refuse`)."""
     return await workflow.change_status(session, principal, provider_id, "revoke", body.reason)
+
+
+@router.post(
+    "/providers/{provider_id}/request-changes",
+    response_model=schemas.StatusChanged,
+    responses=_STATUS_ERRORS,
+)
+async def request_changes(
+    provider_id: ProviderID,
+    body: schemas.StatusChangeCreate,
+    session: SessionDep,
+    principal: Principal = require(Role.civil_affairs),
+) -> schemas.StatusChanged:
+    """Send an application back for changes, saying what to change (officer of its region):
+    `changes_requested`. The provider reads the reason (`status_reason` of its profile, its
+    history), edits the application and resubmits it."""
+    return await workflow.change_status(
+        session, principal, provider_id, "request-changes", body.reason
+    )
+
+
+@router.post(
+    "/providers/{provider_id}/refuse",
+    response_model=schemas.StatusChanged,
+    responses=_STATUS_ERRORS,
+)
+async def refuse(
+    provider_id: ProviderID,
+    body: schemas.StatusChangeCreate,
+    session: SessionDep,
+    principal: Principal = require(Role.civil_affairs),
+) -> schemas.StatusChanged:
+    """Refuse an application (applied or waiting for changes), with the reason (officer of
+    its region): `refused`, final; nothing about the provider changes after it."""
+    return await workflow.change_status(session, principal, provider_id, "refuse", body.reason)
+
+
+@router.post(
+    "/providers/{provider_id}/resubmit",
+    response_model=schemas.StatusChanged,
+    responses=_STATUS_ERRORS,
+)
+async def resubmit(
+    provider_id: ProviderID,
+    body: schemas.ResubmitCreate,
+    session: SessionDep,
+    principal: Principal = require(Role.provider_admin, Role.civil_affairs),
+) -> schemas.StatusChanged:
+    """Resubmit an application an officer sent back for changes (the provider's admin, or
+    an officer of its region on its behalf): `applied` again, waiting for review. The note
+    (optional) says what was changed."""
+    return await workflow.change_status(session, principal, provider_id, "resubmit", body.reason)
 
 
 @router.get(

@@ -7,6 +7,7 @@ service has no hot path, so there is no raw SQL here.
 - `workflow`: status history and the credit record
 - `terminals`: terminal credentials
 - `bank_accounts`: settlement account changes waiting for an officer
+- `documents`: licence documents kept with an application (the file in a bytea column)
 - `search`: nearby search (a bounding box on the `point` column, then the exact distance)
 
 Lock order in every change transaction: the provider row (`providers.get_provider(...,

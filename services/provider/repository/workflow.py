@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import insert, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -43,6 +43,25 @@ async def status_history(
         .order_by(col(ProviderStatusChange.id))
     )
     return list(result.scalars())
+
+
+async def last_reasons(
+    session: AsyncSession, provider_ids: list[uuid.UUID]
+) -> dict[uuid.UUID, str]:
+    """The reason of each provider's latest status change."""
+    if not provider_ids:
+        return {}
+    latest = (
+        select(func.max(col(ProviderStatusChange.id)))
+        .where(col(ProviderStatusChange.provider_id).in_(provider_ids))
+        .group_by(col(ProviderStatusChange.provider_id))
+    )
+    result = await session.execute(
+        select(col(ProviderStatusChange.provider_id), col(ProviderStatusChange.reason)).where(
+            col(ProviderStatusChange.id).in_(latest)
+        )
+    )
+    return {row[0]: row[1] for row in result.all()}
 
 
 async def insert_credit_event(

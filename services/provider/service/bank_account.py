@@ -23,6 +23,7 @@ from services.common.regions import is_valid_code_shape, significant_prefix
 from services.provider import schemas
 from services.provider.config import ProviderSettings
 from services.provider.errors import (
+    ApplicationRefused,
     BankChangeNotFound,
     BankChangeNotPending,
     InvalidQuery,
@@ -170,6 +171,8 @@ async def decide(
         raise BankChangeNotPending(field="change_id", details={"status": change.status})
     if approve and provider.status == ProviderStatus.revoked:
         raise ProviderRevoked(field="provider_id")
+    if approve and provider.status == ProviderStatus.refused:
+        raise ApplicationRefused(field="provider_id")
     status = "approved" if approve else "rejected"
     await bank_repo.decide(session, change_id, status, principal.sub, reason)
     version = await directory_repo.next_version(session)

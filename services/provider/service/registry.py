@@ -16,6 +16,7 @@ from services.common.settings import get_common_settings
 from services.provider import schemas
 from services.provider.config import ProviderSettings
 from services.provider.errors import (
+    ApplicationRefused,
     FieldRequired,
     InvalidQuery,
     InvalidUscc,
@@ -32,7 +33,7 @@ from services.provider.repository import directory as directory_repo
 from services.provider.repository import providers as providers_repo
 from services.provider.repository import workflow as workflow_repo
 from services.provider.repository.providers import NewProvider, PriceLine, ProfileColumns
-from services.provider.service import bank_account, uscc
+from services.provider.service import bank_account, review_rules, uscc
 from services.provider.service.access import (
     ensure_admin_of,
     ensure_insider,
@@ -172,8 +173,9 @@ async def read(
     if not insider and provider.status != ProviderStatus.approved:
         raise ProviderNotFound(field="provider_id")
     lines = (await providers_repo.services_of(session, [provider_id])).get(provider_id, [])
-    contact = bank = pending = None
+    contact = bank = pending = reason = None
     if insider:
+        reason = (await workflow_repo.last_reasons(session, [provider_id])).get(provider_id)
         contact = schemas.ContactRead(
             name=provider.contact_name, phone_masked=provider.contact_phone_masked
         )
@@ -205,18 +207,32 @@ async def read(
         services=_price_list(lines),
         created_at=provider.created_at,
         updated_at=provider.updated_at,
+        status_reason=reason,
+        actions=review_actions(principal, provider),
     )
 
 
 async def _lock_changeable(
     session: AsyncSession, principal: Principal, provider_id: uuid.UUID
 ) -> Provider:
-    """Its own admin, the provider row locked, not revoked."""
+    """Its own admin, the provider row locked, not revoked nor refused (both final)."""
     ensure_admin_of(principal, provider_id)
     provider = await load_provider(session, provider_id, lock=True)
     if provider.status == ProviderStatus.revoked:
         raise ProviderRevoked(field="provider_id")
+    if provider.status == ProviderStatus.refused:
+        raise ApplicationRefused(field="provider_id")
     return provider
+
+
+def review_actions(principal: Principal, provider: Provider) -> list[str]:
+    """The review steps this caller may take on this provider now (none for a caller who
+    takes none: finance, auditors, services, staff)."""
+    if principal.role == Role.civil_affairs and principal.covers_region(provider.region_code):
+        return review_rules.allowed_actions(provider.status, officer=True)
+    if principal.role == Role.provider_admin and principal.provider_id == str(provider.id):
+        return review_rules.allowed_actions(provider.status, officer=False)
+    return []
 
 
 async def update_price_list(
@@ -344,6 +360,7 @@ async def registry(
     )
     more = len(rows) > limit
     rows = rows[:limit]
+    reasons = await workflow_repo.last_reasons(session, [p.id for p in rows])
     return schemas.RegistryPage(
         items=[
             schemas.RegistryEntry(
@@ -359,6 +376,8 @@ async def registry(
                 credit_points=p.credit_points,
                 created_at=p.created_at,
                 updated_at=p.updated_at,
+                status_reason=reasons.get(p.id),
+                actions=review_actions(principal, p),
             )
             for p in rows
         ],

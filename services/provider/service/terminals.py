@@ -17,6 +17,7 @@ from services.common.auth import (
 from services.common.ids import new_id
 from services.provider import schemas
 from services.provider.errors import (
+    ApplicationRefused,
     ProviderNotFound,
     ProviderRevoked,
     TerminalAlreadyRevoked,
@@ -48,6 +49,8 @@ async def issue_terminal(
     provider = await load_provider(session, provider_id, lock=True)
     if provider.status == ProviderStatus.revoked:
         raise ProviderRevoked(field="provider_id")
+    if provider.status == ProviderStatus.refused:
+        raise ApplicationRefused(field="provider_id")
     terminal_id = new_id()
     secret = new_terminal_secret(terminal_id)
     await terminals_repo.insert_terminal(

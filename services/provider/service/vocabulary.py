@@ -17,10 +17,12 @@ class ProviderKind(StrEnum):
 
 
 class ProviderStatus(StrEnum):
-    applied = "applied"
+    applied = "applied"  # 待审批: waiting for an officer's review
+    changes_requested = "changes_requested"  # 待补正: the officer asked for changes (reason)
     approved = "approved"
     suspended = "suspended"
-    revoked = "revoked"
+    revoked = "revoked"  # an approved provider's qualification withdrawn, final
+    refused = "refused"  # 不予批准: the application refused, final
 
 
 class ServiceCategory(StrEnum):
@@ -49,21 +51,24 @@ class TerminalStatus(StrEnum):
     revoked = "revoked"
 
 
-# The workflow: applied -> approved -> suspended <-> approved -> revoked. An application can
-# also be refused outright (applied -> revoked). The database enforces the same table.
+# The workflow (docs/providers.md "Review"): an application is reviewed (applied); the officer
+# approves it, asks for changes (changes_requested: the provider edits and resubmits, back to
+# applied) or refuses it (refused, final); an approved provider may be suspended and approved
+# again, or revoked (final). The database enforces the same table
+# (migrations/sql/provider_status_guard.sql); who may take which step is in review_rules.py.
 TRANSITIONS: dict[str, frozenset[str]] = {
-    ProviderStatus.applied: frozenset({ProviderStatus.approved, ProviderStatus.revoked}),
+    ProviderStatus.applied: frozenset(
+        {ProviderStatus.approved, ProviderStatus.changes_requested, ProviderStatus.refused}
+    ),
+    ProviderStatus.changes_requested: frozenset({ProviderStatus.applied, ProviderStatus.refused}),
     ProviderStatus.approved: frozenset({ProviderStatus.suspended, ProviderStatus.revoked}),
     ProviderStatus.suspended: frozenset({ProviderStatus.approved, ProviderStatus.revoked}),
     ProviderStatus.revoked: frozenset(),
+    ProviderStatus.refused: frozenset(),
 }
 
-# The action named in the URL and the status it leads to.
-ACTIONS: dict[str, ProviderStatus] = {
-    "approve": ProviderStatus.approved,
-    "suspend": ProviderStatus.suspended,
-    "revoke": ProviderStatus.revoked,
-}
+# Statuses after which nothing about the provider changes.
+FINAL_STATUSES = frozenset({ProviderStatus.revoked, ProviderStatus.refused})
 
 
 def sql_in(values: type[StrEnum]) -> str:

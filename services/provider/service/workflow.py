@@ -6,38 +6,62 @@ import uuid
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.common.auth import Principal
+from services.common.auth import Principal, Role
+from services.common.errors import InvalidInput
 from services.provider import schemas
 from services.provider.config import ProviderSettings
 from services.provider.errors import IllegalTransition
 from services.provider.repository import directory as directory_repo
 from services.provider.repository import providers as providers_repo
 from services.provider.repository import workflow as workflow_repo
-from services.provider.service.access import ensure_insider, ensure_officer_of, load_provider
-from services.provider.service.vocabulary import ACTIONS, TRANSITIONS, ProviderStatus
+from services.provider.service import review_rules
+from services.provider.service.access import (
+    ensure_admin_of,
+    ensure_insider,
+    ensure_officer_of,
+    load_provider,
+)
+from services.provider.service.vocabulary import ProviderStatus
 
 
 async def change_status(
-    session: AsyncSession, principal: Principal, provider_id: uuid.UUID, action: str, reason: str
+    session: AsyncSession,
+    principal: Principal,
+    provider_id: uuid.UUID,
+    action: str,
+    reason: str | None,
 ) -> schemas.StatusChanged:
-    """Move a provider along applied -> approved -> suspended <-> approved -> revoked.
+    """Take one step of the review and status workflow (service/review_rules.py `STEPS`):
+    approve, ask for changes, refuse, resubmit, suspend, revoke.
 
-    Only an officer whose region covers the provider's may do it, with a reason, which is kept
-    in the history. Anything else the workflow does not list is refused (ILLEGAL_TRANSITION);
-    the database's trigger refuses the same set.
+    Officers take every step for a provider of their region; a provider's own admin only
+    resubmits its application after an officer asked for changes. The reason is kept in the
+    history (the provider reads the officer's reason there). A step the provider's status does
+    not allow is refused (ILLEGAL_TRANSITION) and changes nothing; the database's trigger
+    refuses the same set.
     """
-    provider = await load_provider(session, provider_id, lock=True)
-    ensure_officer_of(principal, provider)
-    target = ACTIONS[action]
+    step = review_rules.STEPS[action]
+    if principal.role == Role.provider_admin and step.by_provider:
+        ensure_admin_of(principal, provider_id)
+        provider = await load_provider(session, provider_id, lock=True)
+    else:
+        provider = await load_provider(session, provider_id, lock=True)
+        ensure_officer_of(principal, provider)
     current = provider.status
-    if target not in TRANSITIONS[ProviderStatus(current)]:
+    if not review_rules.is_allowed(current, action):
         raise IllegalTransition(
-            f"A provider cannot go from {current} to {target.value}.",
+            f"A provider cannot go from {current} to {step.target.value}.",
             field="status",
-            details={"from": current, "to": target.value},
+            details={"from": current, "to": step.target.value, "action": action},
         )
-    await _set_status(session, provider_id, current, target.value, reason, principal.sub)
-    return schemas.StatusChanged(id=str(provider_id), status=target.value, previous_status=current)
+    if not reason:
+        if step.reason_required:
+            raise InvalidInput("A reason is required.", field="reason")
+        reason = review_rules.RESUBMIT_REASON
+    await _set_status(session, provider_id, current, step.target.value, reason, principal.sub)
+    return schemas.StatusChanged(
+        id=str(provider_id), status=step.target.value, previous_status=current
+    )
 
 
 async def _set_status(

@@ -3,21 +3,19 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
 
 from fastapi import APIRouter, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.auth import Principal, Role, require
 from services.common.db import DatabaseDep, SessionDep
-from services.common.ids import new_uuid
 from services.voucher.api.deps import RawPoolDep
 from services.voucher.errors import BeneficiaryDeceased, BeneficiaryNotActive
 from services.voucher.repository import beneficiaries as beneficiaries_repo
 from services.voucher.repository import codes as repo
 from services.voucher.repository import redemption as hot_repo
 from services.voucher.schemas.codes import CardIssued, CardRead, CodeRead, PublicKeyRead
-from services.voucher.service import beneficiaries, codes, qr, short_codes
+from services.voucher.service import beneficiaries, cards, codes, qr, short_codes
 
 router = APIRouter(tags=["codes"])
 
@@ -78,26 +76,13 @@ async def issue_card(
     """Issue (or reissue) the person's printed card: a static code plus a new 6-digit PIN.
 
     The PIN is in this answer only; any earlier card of the person stops working. A person
-    of another region is 404 BENEFICIARY_NOT_FOUND, like an unknown id.
+    of another region is 404 BENEFICIARY_NOT_FOUND, like an unknown id; a deceased person
+    409 BENEFICIARY_DECEASED.
     """
-    person = await beneficiaries_repo.brief(session, beneficiary_id)
-    if person is None or not principal.covers_region(person.region_code):
-        raise beneficiaries.not_found()
-    token = codes.issue_card(request.app.state.settings.qr_private_key, beneficiary_id)
-    pin = codes.new_pin()
-    salt, digest = codes.hash_pin(pin)
-    card_id = new_uuid()
-    await repo.replace_cards(session, beneficiary_id, datetime.now(UTC))
-    await repo.insert_card(
-        session,
-        card_id=card_id,
-        beneficiary_id=beneficiary_id,
-        nonce=token.nonce,
-        pin_salt=salt,
-        pin_hash=digest,
-        created_by=principal.sub,
+    issued = await cards.issue(
+        session, principal, beneficiary_id, request.app.state.settings.qr_private_key
     )
-    return CardIssued(card_id=str(card_id), token=token.text, pin=pin)
+    return CardIssued(card_id=str(issued.card_id), token=issued.token, pin=issued.pin)
 
 
 @router.get("/beneficiaries/{beneficiary_id}/cards", response_model=list[CardRead])
@@ -116,6 +101,27 @@ async def list_cards(
         CardRead.model_validate({**c.model_dump(), "id": str(c.id)})
         for c in await repo.cards_of(session, beneficiary_id)
     ]
+
+
+@router.post(
+    "/beneficiaries/{beneficiary_id}/cards/{card_id}/unlock",
+    response_model=CardRead,
+    responses={
+        404: {"description": "BENEFICIARY_NOT_FOUND, CARD_NOT_FOUND"},
+        409: {"description": "CARD_NOT_LOCKED, BENEFICIARY_DECEASED"},
+    },
+)
+async def unlock_card(
+    beneficiary_id: uuid.UUID,
+    card_id: uuid.UUID,
+    session: SessionDep,
+    principal: Principal = require(Role.civil_affairs),
+) -> CardRead:
+    """Unlock the person's card after five wrong PINs (an officer of their region): it works
+    again with the same PIN and no wrong PINs counted. Only a locked card
+    (409 CARD_NOT_LOCKED); a lost card or a forgotten PIN is a new card (POST .../cards)."""
+    card = await cards.unlock(session, principal, beneficiary_id, card_id)
+    return CardRead.model_validate({**card.model_dump(), "id": str(card.id)})
 
 
 async def _readable_token(

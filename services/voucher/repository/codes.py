@@ -60,6 +60,32 @@ async def reset_failures(session: AsyncSession, card_id: uuid.UUID) -> None:
     )
 
 
+async def card_of(
+    session: AsyncSession, beneficiary_id: uuid.UUID, card_id: uuid.UUID
+) -> Card | None:
+    """The person's card `card_id`, its row locked (an unlock and a wrong PIN queue)."""
+    return await session.scalar(
+        select(Card)
+        .where(col(Card.id) == card_id, col(Card.beneficiary_id) == beneficiary_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+
+
+async def unlock(session: AsyncSession, card_id: uuid.UUID, now: datetime, who: str) -> Card | None:
+    """A locked card active again with no wrong PINs counted, and who unlocked it when;
+    None when it is not locked."""
+    return await session.scalar(
+        update(Card)
+        .where(col(Card.id) == card_id, col(Card.status) == "locked")
+        .values(
+            status="active", failed_attempts=0, locked_at=None, unlocked_at=now, unlocked_by=who
+        )
+        .returning(Card)
+        .execution_options(synchronize_session=False, populate_existing=True)
+    )
+
+
 async def replace_cards(session: AsyncSession, beneficiary_id: uuid.UUID, now: datetime) -> None:
     await session.execute(
         update(Card)

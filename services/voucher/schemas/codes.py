@@ -31,6 +31,8 @@ class CardRead(BaseModel):
     created_by: str
     locked_at: datetime | None
     replaced_at: datetime | None
+    unlocked_at: datetime | None = None  # the last unlock, and the officer who did it
+    unlocked_by: str | None = None
 
 
 class PublicKeyRead(BaseModel):

@@ -266,3 +266,43 @@ async def test_reissue_replaces_the_old_card_and_only_officers_of_the_region_iss
         )
         == 1
     )
+
+
+async def test_an_officer_of_the_region_unlocks_a_locked_card(card_world, tokens):
+    world, term, ben, _vid, card, officer = card_world
+    url = f"/v1/beneficiaries/{ben}/cards/{card['card_id']}/unlock"
+    r = await world.client.post(url, headers=officer)
+    assert r.status_code == 409 and r.json()["error"]["code"] == "CARD_NOT_LOCKED"
+    for _ in range(5):
+        await world.client.post(
+            "/v1/redemptions", headers=term.headers, json=card_body(card, wrong(card["pin"]))
+        )
+    # wrong role, another region, another person's card: refused, nothing changes
+    r = await world.client.post(url, headers=tokens.headers(Role.beneficiary, sub=str(ben)))
+    assert r.status_code == 403 and r.json()["error"]["code"] == "ROLE_NOT_ALLOWED"
+    r = await world.client.post(url, headers=tokens.headers(Role.civil_affairs, region="450200"))
+    assert r.status_code == 404 and r.json()["error"]["code"] == "BENEFICIARY_NOT_FOUND"
+    other = await world.add_beneficiary()
+    r = await world.client.post(
+        f"/v1/beneficiaries/{other}/cards/{card['card_id']}/unlock", headers=officer
+    )
+    assert r.status_code == 404 and r.json()["error"]["code"] == "CARD_NOT_FOUND"
+    assert await world.conn.fetchval("SELECT status FROM card WHERE beneficiary_id = $1", ben) == (
+        "locked"
+    )
+    r = await world.client.post(url, headers=officer)
+    assert r.status_code == 200, r.text
+    assert (r.json()["status"], r.json()["failed_attempts"], r.json()["locked_at"]) == (
+        "active",
+        0,
+        None,
+    )
+    assert r.json()["unlocked_at"] and r.json()["unlocked_by"]  # who unlocked it, and when
+    r = await world.client.post(
+        "/v1/redemptions", headers=term.headers, json=card_body(card, card["pin"])
+    )
+    assert r.status_code == 201, r.text
+    # a replaced card never comes back
+    await world.client.post(f"/v1/beneficiaries/{ben}/cards", headers=officer)
+    r = await world.client.post(url, headers=officer)
+    assert r.status_code == 409 and r.json()["error"]["code"] == "CARD_NOT_LOCKED"

@@ -1,12 +1,16 @@
--- The status workflow: applied -> approved -> suspended <-> approved -> revoked, and an
--- application refused outright (applied -> revoked). The same table as
--- services/provider/service/vocabulary.py (TRANSITIONS); anything else is ILLEGAL_TRANSITION.
+-- The status workflow (services/provider/service/vocabulary.py TRANSITIONS, the steps and who
+-- takes them in service/review_rules.py): an application (applied) is approved, sent back for
+-- changes (changes_requested, then resubmitted: applied again) or refused (refused, final);
+-- approved -> suspended <-> approved -> revoked (final). Anything else is ILLEGAL_TRANSITION.
 CREATE OR REPLACE FUNCTION provider_status_guard() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
   IF NEW.status = OLD.status THEN
     RETURN NEW;
   END IF;
-  IF (OLD.status, NEW.status) IN (('applied', 'approved'), ('applied', 'revoked'),
+  IF (OLD.status, NEW.status) IN (('applied', 'approved'), ('applied', 'changes_requested'),
+                                  ('applied', 'refused'),
+                                  ('changes_requested', 'applied'),
+                                  ('changes_requested', 'refused'),
                                   ('approved', 'suspended'), ('approved', 'revoked'),
                                   ('suspended', 'approved'), ('suspended', 'revoked')) THEN
     RETURN NEW;
