@@ -113,13 +113,14 @@ class LedgerClient(ServiceClient):
         )
 
     async def budget_execution(self, region_code: str) -> list[BudgetLine]:
-        """GET /v1/budget/execution for a region subtree; LedgerUnavailable when it cannot say."""
+        """GET /v1/budget/execution for a region subtree; LedgerUnavailable when it cannot say
+        (within 10 s at most: a dashboard answers without the budget rather than hang)."""
         try:
             resp = await self.http.get(
                 "/v1/budget/execution",
                 params={"region_code": region_code},
                 headers=self._headers(),
-                timeout=self._timeout,
+                timeout=min(self._timeout, 10.0),
             )
         except httpx.HTTPError as exc:
             raise LedgerUnavailable() from exc

@@ -86,6 +86,8 @@ def circle_points(
 
 
 async def budget_lines(ledger: LedgerClient | None, region_code: str) -> list[BudgetLine] | None:
+    """The ledger's budget execution for the subtree, or None when it cannot be read now
+    (the rest of the dashboard still answers; the page says the budget is unavailable)."""
     if ledger is None:
         return None
     try:
