@@ -409,3 +409,29 @@ async def test_spot_draw_is_reproducible_recorded_and_drawn_once(env):
         assert r.status_code == 403, role
     assert await env.fetchval("SELECT count(*) FROM spot_draw") == 2
     _ = OTHER_CITY_DISTRICT
+
+
+async def test_the_scheduler_records_a_lapsed_assessment_too(env):
+    from tests.voucher.data.test_scheduler import scheduler
+
+    await env.appropriate(10_000_000)
+    await env.enrol(name="有效")
+    lapsed = await env.enrol(name="过期", assessment=assessed(400))
+    s, db = scheduler(env, "scheduler:lapse")
+    try:
+        tick = await s.tick()
+    finally:
+        await db.dispose()
+    disability = next(o for o in tick.outcomes if o.program_code == "disability_subsidy")
+    run_id = await env.fetchval(
+        "SELECT run_id FROM scheduled_issuance WHERE program_code = 'disability_subsidy'"
+    )
+    assert disability.status == "completed"
+    skipped = await env.fetch(
+        "SELECT beneficiary_id, reason FROM issuance_skip WHERE run_id = $1", run_id
+    )
+    assert [(str(r["beneficiary_id"]), r["reason"]) for r in skipped] == [
+        (lapsed["id"], "assessment_lapsed")
+    ]
+    reasons = await env.fetchval("SELECT skip_reasons FROM issuance_run WHERE id = $1", run_id)
+    assert '"assessment_lapsed": 1' in str(reasons)
