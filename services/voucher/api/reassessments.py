@@ -96,8 +96,8 @@ async def draw(
     principal: Principal = require(OFFICER),
 ) -> SpotDrawRead:
     """Draw this quarter's (or `quarter`'s, not a future one) spot reassessments in the
-    officer's region (or `region_code` inside it): `share_bp` of its active people (default
-    `YIYANG_VOUCHER_SPOT_DRAW_SHARE_BP`), picked by HMAC-SHA256 of the recorded `seed` over
+    officer's region (or `region_code` inside it): `YIYANG_VOUCHER_SPOT_DRAW_SHARE_BP` of its
+    active people, picked by HMAC-SHA256 of a seed the service draws and records, over
     region, quarter and person, so the same inputs always draw the same people
     (docs/lifecycle.md). Recorded with who and when (201). A region's quarter is drawn once:
     asking again answers the recorded draw (200, `recorded: true`), even when two ask at

@@ -30,15 +30,14 @@ class DuePage(BaseModel):
 
 class SpotDrawCreate(BaseModel):
     """Draw a quarter's spot reassessments in a region (default: the officer's region, this
-    quarter, the configured share, a fresh random seed). Drawing a quarter and region that
-    was drawn before answers that draw (200), never a second one."""
+    quarter). The share is the configured one and the seed is drawn by the service, never
+    chosen by the caller: an officer cannot try seeds or shares until someone is left out.
+    Drawing a quarter and region that was drawn before answers that draw (200)."""
 
     model_config = ConfigDict(extra="forbid")
 
     region_code: str | None = Field(None, max_length=12)
     quarter: str | None = Field(None, max_length=7, description="YYYY-Qn")
-    share_bp: int | None = Field(None, ge=1, le=10_000)
-    seed: str | None = Field(None, min_length=8, max_length=128)
 
 
 class SpotDrawMemberRead(BaseModel):

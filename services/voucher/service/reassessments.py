@@ -182,8 +182,8 @@ async def run_draw(
     earlier = await repo.draw_of(session, region, quarter)
     if earlier is not None:
         return DrawOutcome(earlier, recorded=True)
-    share_bp = body.share_bp or default_share_bp
-    seed = body.seed or secrets.token_hex(16)
+    share_bp = default_share_bp
+    seed = secrets.token_hex(16)  # the service's, never the caller's (no re-rolling)
     population = await repo.active_ids(session, significant_prefix(region))
     chosen = spot_rules.draw(
         population, seed=seed, region_code=region, quarter=quarter, share_bp=share_bp

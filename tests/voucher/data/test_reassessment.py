@@ -305,14 +305,12 @@ async def test_spot_draw_is_reproducible_recorded_and_drawn_once(env):
     ids = [uuid.UUID((await env.enrol(name=f"抽{i}"))["id"]) for i in range(10)]
     gone = await env.enrol(name="退出")
     assert (await change(env, gone["id"], status="exited")).status_code == 201
-    seed = "quarter-seed-0001"
-    r = await env.v.post(
-        "/v1/spot-draws",
-        headers=env.officer,
-        json={"region_code": DISTRICT, "share_bp": 2000, "seed": seed},
-    )
+    env.app.state.settings.spot_draw_share_bp = 2000  # the configured share: 20 %
+    r = await env.v.post("/v1/spot-draws", headers=env.officer, json={"region_code": DISTRICT})
     assert r.status_code == 201, r.text
     draw = r.json()
+    seed = draw["seed"]
+    assert len(seed) == 32 and draw["share_bp"] == 2000
     quarter = spot_rules.quarter_of(today())
     assert (draw["quarter"], draw["population"], draw["drawn"], draw["recorded"]) == (
         quarter,
@@ -337,7 +335,7 @@ async def test_spot_draw_is_reproducible_recorded_and_drawn_once(env):
     again = await env.v.post(
         "/v1/spot-draws",
         headers=env.officer,
-        json={"region_code": DISTRICT, "seed": "other-seed-9999"},
+        json={"region_code": DISTRICT},
     )
     assert (
         again.status_code == 200 and again.json()["id"] == draw["id"] and again.json()["recorded"]
@@ -362,6 +360,14 @@ async def test_spot_draw_is_reproducible_recorded_and_drawn_once(env):
     one = (await env.v.get(f"/v1/spot-draws/{draw['id']}", headers=env.officer)).json()
     assert one["members"][0]["reassessed_on"] == today().isoformat()
     assert one["members"][1]["reassessed_on"] is None
+
+    # the caller picks neither the seed nor the share
+    for extra in ({"seed": "mine-mine-mine"}, {"share_bp": 1}):
+        r = await env.v.post(
+            "/v1/spot-draws", headers=env.officer, json={"region_code": CITY, **extra}
+        )
+        assert r.status_code == 422, extra
+    env.app.state.settings.spot_draw_share_bp = 300
 
     # two officers draw the same region and quarter at the same moment: one draw
     for i in range(6):
