@@ -394,6 +394,36 @@ async def test_spot_draw_is_reproducible_recorded_and_drawn_once(env):
         == 1
     )  # 300 bp of 6, rounded up
 
+    # the race's losing path, made certain: another connection holds an uncommitted draw of
+    # the city's quarter; the API's insert waits on the unique key and, once it commits,
+    # answers that draw (200, recorded) and writes no second one
+    other = await env.db()
+    try:
+        tx = other.transaction()
+        await tx.start()
+        held = uuid.uuid4()
+        await other.execute(
+            "INSERT INTO spot_draw (id, region_code, quarter, share_bp, seed, population,"
+            " population_hash, drawn, created_by) VALUES ($1, $2, $3, 300, 'held-seed', 0,"
+            " $4, 0, 'officer:other')",
+            held,
+            CITY,
+            quarter,
+            spot_rules.population_hash([]),
+        )
+        waiting = asyncio.create_task(
+            env.v.post("/v1/spot-draws", headers=env.officer, json={"region_code": CITY})
+        )
+        await asyncio.sleep(0.5)
+        assert not waiting.done()  # blocked on the other connection's row
+        await tx.commit()
+        answer = await waiting
+    finally:
+        await other.close()
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["id"] == str(held) and answer.json()["recorded"] is True
+    assert await env.fetchval("SELECT count(*) FROM spot_draw WHERE region_code = $1", CITY) == 1
+
     # refused: a future quarter, another region, the wrong role
     nxt = next_period_start(date(today().year, ((today().month - 1) // 3) * 3 + 3, 1))
     future = spot_rules.quarter_of(nxt)
@@ -413,7 +443,7 @@ async def test_spot_draw_is_reproducible_recorded_and_drawn_once(env):
             "/v1/spot-draws", headers=env.tokens.headers(role, region=CITY), json={}
         )
         assert r.status_code == 403, role
-    assert await env.fetchval("SELECT count(*) FROM spot_draw") == 2
+    assert await env.fetchval("SELECT count(*) FROM spot_draw") == 3
     _ = OTHER_CITY_DISTRICT
 
 
