@@ -3,9 +3,9 @@
 `served_system`): the officer opens a person's page, edits the profile with the form (phone
 and emergency contact shown masked after), records a new assessment (its grade counts from
 next month), goes Back and reloads (recorded once), then opens the reassessment due list
-where a lapsed person is first. Every page fits the screen, every control is big enough to
-press, and axe-core finds no serious or critical violation. Screenshots go to
-reports/screenshots/."""
+where a lapsed person is first, and runs the quarter's spot draw (twice: one draw). Every
+page fits the screen, every control is big enough to press, and axe-core finds no serious
+or critical violation. Screenshots go to reports/screenshots/."""
 
 from __future__ import annotations
 
@@ -135,6 +135,19 @@ async def test_officer_edits_a_profile_records_an_assessment_and_reads_the_due_l
         await page.goto(f"{base}/officer/reassessments")
         assert "郑奶奶" not in await page.inner_text("#due")
         await _check(page, "06-due-after")
+
+        # the quarter's spot draw: run once, its people listed; run again shows the same
+        await page.goto(f"{base}/officer/spot-draws")
+        await _check(page, "07-spot-draws")
+        await page.click("#draw-form button[type=submit]")
+        await page.wait_for_selector("#members")
+        first_url = page.url
+        assert "已抽取" in await page.content()
+        await _check(page, "08-spot-draw")
+        await page.goto(f"{base}/officer/spot-draws")
+        await page.click("#draw-form button[type=submit]")
+        await page.wait_for_selector("text=已经抽过")
+        assert page.url == first_url
         await browser.close()
     person = (await s.voucher.get(f"/v1/beneficiaries/{bid}", headers=s.officer())).json()
     assert person["lat"] == pytest.approx(22.8123) and person["location_approximate"] is False
