@@ -117,6 +117,21 @@ async def test_assessment_due_list_and_spot_draw_pages(web):
         xlsx = await c.get("/officer/reassessments/export", params={"format": "xlsx"})
         assert xlsx.content[:2] == b"PK"
 
+        # an issuance run skips the lapsed person, and its page says why
+        run = await web.voucher.post(
+            "/v1/issuance-runs",
+            headers=web.officer(),
+            json={
+                "program_code": "disability_subsidy",
+                "period": TODAY.strftime("%Y-%m"),
+                "region_code": DISTRICT,
+            },
+        )
+        assert run.status_code == 200, run.text
+        assert run.json()["skip_reasons"].get("assessment_lapsed", 0) >= 1
+        shown = await c.get(f"/officer/issuance/{run.json()['run_id']}")
+        assert "因能力评估过期未发放" in shown.text
+
         page = await c.get(f"/officer/people/{bid}/assessment")
         form = {
             "csrf_token": csrf_of(page.text),
