@@ -14,9 +14,11 @@ database:
 - `qr`          QR code images
 - `lifecycle_rules` which status change may follow which, and what each does (`plan`)
 - `review_rules` receipts' review window, disputes' deadlines, home visits' radius and length
+- `spot_rules`  the quarterly spot reassessment draw (reproducible: HMAC order of a seed)
 
 Orchestration: `beneficiaries`, `beneficiary_import`, `lifecycle` (status changes and their
 money), `status_import` (status files), `roster` (the officer's search and export),
+`reassessments` (the due list and the spot draws),
 `programs`, `issuance`, `scheduler` (scheduled issuance), `dashboard`,
 `request_keys`, `redemption_flow` (the redemption and its preview), `void_claim`, `copay`
 (co-payments) over `copay_refund` (their refunds), `directory` (the provider directory, held in
