@@ -1,0 +1,231 @@
+"""The services through PgBouncer in transaction mode (infra/pgbouncer/pgbouncer.ini).
+
+PgBouncer (Debian's, 1.18: no protocol-level prepared statements) runs in front of the test
+server with 2 server connections per database and user, so the apps' client connections (the
+voucher's engine and raw pool, the relay's pool, the ledger's) really share them: a statement
+prepared in one transaction is gone, or someone else's, in the next. With `pooler=pgbouncer`
+on the URLs (services/common/db.py: statement caches off) the voucher and ledger apps run
+racing redemptions, racing issuance runs and a relay delivery through it, and nothing is
+lost, duplicated or replayed; without the flag the same connections fail with asyncpg's
+"prepared statement ... does not exist / already exists", which is what the flag is for.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import asyncpg
+import pytest
+from sqlalchemy import literal, select
+
+from scripts.ensure_tools import ensure_pgbouncer
+from services.common.db import Database, asyncpg_connect_kwargs, is_pooled
+from services.ledger.config import LedgerSettings
+from services.ledger.main import create_app as create_ledger
+from services.voucher.main import create_app as create_voucher
+from services.voucher.relay import Relay
+from tests.conftest import require_tool, running
+from tests.fixtures import pgbouncer as bouncer_fixture
+from tests.voucher.data.conftest import CITY, Env
+from tests.voucher.data.test_issuance import enrol_many
+from tests.voucher.redeem.conftest import World, key, qr, settings_for
+from tests.voucher.redeem.test_relay import fund
+
+PREPARED_STATEMENT_ERRORS = (
+    asyncpg.InvalidSQLStatementNameError,  # prepared statement "__asyncpg_stmt_N__" does not exist
+    asyncpg.DuplicatePreparedStatementError,  # ... already exists
+)
+
+
+@pytest.fixture(scope="module")
+def bouncer(pg_admin_url):
+    binary = require_tool(ensure_pgbouncer)
+    b = bouncer_fixture.start(binary, pg_admin_url, pool_size=2)
+    yield b
+    b.stop()
+
+
+@pytest.fixture
+async def make_bounced_db(bouncer, make_db):
+    """`make_db`, whose databases lose PgBouncer's server connections before they are
+    dropped (so the drop need not terminate them)."""
+    made = []
+
+    async def make(service: str):
+        db = await make_db(service)
+        made.append(db.name)
+        return db
+
+    yield make
+    for name in made:
+        await bouncer.close_servers(name)
+
+
+async def _race(db: Database, n: int = 40) -> list[BaseException]:
+    """n statements at once on the raw pool and n transactions on the engine."""
+
+    async def raw(i: int) -> int:
+        assert db.raw_pool is not None
+        return int(await db.raw_pool.fetchval("SELECT $1::int + 1", i))
+
+    async def session(i: int) -> int:
+        async with db.unit_of_work() as s:
+            return int((await s.execute(select(literal(i) + 1))).scalar_one())
+
+    out: list[BaseException] = []
+    for _ in range(3):
+        results = await asyncio.gather(
+            *(raw(i) for i in range(n)), *(session(i) for i in range(n)), return_exceptions=True
+        )
+        for i, r in enumerate(results):
+            if isinstance(r, BaseException):
+                out.append(r)
+            else:
+                assert r == i % n + 1  # an answer is never another statement's
+    return out
+
+
+def _prepared_statement_error(exc: BaseException) -> bool:
+    while exc is not None:
+        if isinstance(exc, PREPARED_STATEMENT_ERRORS):
+            return True
+        exc = getattr(exc, "orig", None) or exc.__cause__  # type: ignore[assignment]
+    return False
+
+
+async def test_the_pooler_flag_is_what_makes_prepared_statements_work(bouncer, make_bounced_db):
+    vdb = await make_bounced_db("voucher")
+    without = Database(bouncer.url_through(vdb.app_url, flag=False), pool_size=8, raw_pool_size=8)
+    with_flag = Database(bouncer.url_through(vdb.app_url), pool_size=8, raw_pool_size=8)
+    assert not without.pooled and with_flag.pooled
+    assert is_pooled(bouncer.url_through(vdb.app_url))
+    assert asyncpg_connect_kwargs(bouncer.url_through(vdb.app_url))["statement_cache_size"] == 0
+    try:
+        await without.start()
+        failures = await _race(without)
+        assert failures and all(_prepared_statement_error(f) for f in failures), failures[:3]
+        assert any("pgbouncer" in str(f) for f in failures)  # asyncpg names the cause
+
+        await with_flag.start()
+        assert await _race(with_flag) == []
+    finally:
+        await without.dispose()
+        await with_flag.dispose()
+
+
+async def test_redemptions_issuance_and_the_relay_through_pgbouncer(
+    bouncer, make_bounced_db, tokens
+):
+    ldb = await make_bounced_db("ledger")
+    vdb = await make_bounced_db("voucher")
+    ledger_app = create_ledger(LedgerSettings(database_url=bouncer.url_through(ldb.app_url)))
+    voucher_app = create_voucher(
+        settings_for(bouncer.url_through(vdb.app_url), raw_pool_size=10, issuance_chunk_size=3)
+    )
+    async with running(ledger_app) as ledger:
+        voucher_app.state.ledger_client = ledger
+        async with running(voucher_app) as voucher:
+            ledger_app.state.voucher_client = voucher
+            assert voucher_app.state.db.pooled and ledger_app.state.db.pooled
+            conn = await asyncpg.connect(**asyncpg_connect_kwargs(vdb.owner_url))
+            try:
+                world = World(voucher_app, voucher, vdb.owner_url, conn)
+                env = Env(voucher, ledger, voucher_app, vdb, ldb, tokens)
+                await fund(ledger, tokens)
+
+                # Issuance: two racing runs over the same people issue one voucher each.
+                people = await enrol_many(env, 7)
+                runs = await asyncio.gather(*(_run(env) for _ in range(2)))
+                assert all(r.status_code == 200 for r in runs), [r.text for r in runs]
+                issued = await conn.fetchval(
+                    "SELECT count(*) FROM voucher WHERE beneficiary_id = ANY($1::uuid[])",
+                    [uuid.UUID(p) for p in people],
+                )
+                assert issued == len(people)
+                assert await conn.fetchval(
+                    "SELECT count(DISTINCT beneficiary_id) FROM voucher"
+                ) == await conn.fetchval("SELECT count(*) FROM voucher")
+
+                # Redemptions: 30 terminals race one token (one wins); 30 bills race to drain
+                # another voucher (never overdrawn); the replayed token is still refused.
+                pid = world.add_provider()
+                terms = [world.add_terminal(pid) for _ in range(30)]
+                ben = await world.add_beneficiary()
+                vid = await world.add_voucher(ben, face_fen=50_000, ratio_bp=5000)
+                token = qr(ben)
+                answers = await asyncio.gather(*(_redeem(voucher, t, token, 1000) for t in terms))
+                codes = sorted(
+                    "201" if r.status_code == 201 else r.json()["error"]["code"] for r in answers
+                )
+                assert codes == ["201"] + ["TOKEN_USED"] * 29, codes
+                replay = await _redeem(voucher, terms[0], token, 1000)
+                assert replay.json()["error"]["code"] == "TOKEN_USED"
+
+                ben2 = await world.add_beneficiary()
+                face = 10_000
+                vid2 = await world.add_voucher(ben2, face_fen=face, ratio_bp=10_000)
+                drained = await asyncio.gather(
+                    *(_redeem(voucher, terms[i], qr(ben2), 700 + i) for i in range(30))
+                )
+                ok = [r.json() for r in drained if r.status_code == 201]
+                refused = {r.json()["error"]["code"] for r in drained if r.status_code != 201}
+                assert refused <= {"VOUCHER_EXHAUSTED"}, refused
+                assert await world.balance(vid2) == 0
+                assert sum(r["subsidy_fen"] for r in ok) == face
+                assert await world.balance(vid) == 49_500
+
+                # The relay, on its own pool through PgBouncer, delivers every event once.
+                relay_pool = await asyncpg.create_pool(
+                    **asyncpg_connect_kwargs(bouncer.url_through(vdb.app_url)),
+                    min_size=1,
+                    max_size=2,
+                )
+                try:
+                    relay = Relay(relay_pool, ledger, batch_size=7)
+                    while await relay.deliver_once():
+                        pass
+                finally:
+                    await relay_pool.close()
+                events = await conn.fetchval("SELECT count(*) FROM outbox")
+                assert (relay.delivered, relay.rejected) == (events, 0)
+                assert (
+                    await conn.fetchval("SELECT count(*) FROM outbox WHERE delivered_at IS NULL")
+                    == 0
+                )
+                lconn = await asyncpg.connect(**asyncpg_connect_kwargs(ldb.owner_url))
+                try:
+                    applied = await lconn.fetchval(
+                        "SELECT count(*) FROM ledger_event WHERE status = 'applied'"
+                    )
+                    payable = await lconn.fetchval(
+                        "SELECT -sum(balance_fen) FROM account WHERE code = '2201'"
+                    )
+                finally:
+                    await lconn.close()
+                assert applied == events
+                redeemed = await conn.fetchval("SELECT sum(subsidy_fen) FROM redemption")
+                assert payable == redeemed == 500 + face
+            finally:
+                await conn.close()
+
+
+async def _run(env: Env):
+    return await env.v.post(
+        "/v1/issuance-runs",
+        headers=env.officer,
+        json={"program_code": "disability_subsidy", "period": env.period, "region_code": CITY},
+    )
+
+
+async def _redeem(client, terminal, token: str, gross: int):
+    return await client.post(
+        "/v1/redemptions",
+        headers=terminal.headers,
+        json={
+            "token": token,
+            "service_code": "CARE_BATH",
+            "gross_fen": gross,
+            "idempotency_key": key(),
+        },
+    )
