@@ -32,6 +32,9 @@ from services.common.migrate import DATABASES, package, prepare_service_database
 from services.common.settings import CommonSettings, get_common_settings
 
 WEB_WORKERS = 2  # the web keeps sessions in its database, so any worker serves any request
+# Each service runs as several processes, as in production (infra/systemd): nothing a request
+# needs lives in one process's memory (idempotency, limits, attempts and leases are rows).
+SERVICE_WORKERS = 2
 
 
 def _service_settings(service: str) -> Any:
@@ -181,6 +184,8 @@ def _children(db_urls: dict[str, str], host: str) -> list[Child]:
                     host,
                     "--port",
                     str(_port(url)),
+                    "--workers",
+                    str(SERVICE_WORKERS),
                 ],
                 f"{url}/readyz",
                 {

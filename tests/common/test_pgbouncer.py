@@ -20,7 +20,7 @@ import pytest
 from sqlalchemy import literal, select
 
 from scripts.ensure_tools import ensure_pgbouncer
-from services.common.db import Database, asyncpg_connect_kwargs, is_pooled
+from services.common.db import Database, asyncpg_connect_kwargs, is_pooled, sqlalchemy_url
 from services.ledger.config import LedgerSettings
 from services.ledger.main import create_app as create_ledger
 from services.voucher.main import create_app as create_voucher
@@ -229,3 +229,33 @@ async def _redeem(client, terminal, token: str, gross: int):
             "idempotency_key": key(),
         },
     )
+
+
+def test_the_pooler_flag_is_read_from_a_multi_host_url_and_never_sent_to_the_server():
+    url = (
+        "postgresql://yiyang_voucher_app:pw@db1.internal:6432,db2.internal:6432/yiyang_voucher"
+        "?target_session_attrs=read-write&pooler=pgbouncer"
+    )
+    kwargs = asyncpg_connect_kwargs(url)
+    assert kwargs["statement_cache_size"] == 0
+    assert "pooler" not in kwargs["dsn"] and "target_session_attrs=read-write" in kwargs["dsn"]
+    assert "pooler" not in sqlalchemy_url(url)
+    assert "host=db1.internal%3A6432&host=db2.internal%3A6432" in sqlalchemy_url(url)
+    direct = url.replace("&pooler=pgbouncer", "")
+    assert not is_pooled(direct) and "statement_cache_size" not in asyncpg_connect_kwargs(direct)
+    assert not is_pooled(url.replace("pooler=pgbouncer", "pooler=none"))
+    with pytest.raises(ValueError, match="pooler=pgpool"):
+        is_pooled(url.replace("pooler=pgbouncer", "pooler=pgpool"))
+
+
+def test_the_process_wide_setting_pools_every_url(monkeypatch):
+    from services.common.settings import get_common_settings
+
+    monkeypatch.setenv("YIYANG_DATABASE_POOLER", "pgbouncer")
+    get_common_settings.cache_clear()
+    try:
+        assert is_pooled("postgresql://u@h:6432/d")
+        assert not is_pooled("postgresql://u@h:5432/d?pooler=none")  # a URL may opt out
+    finally:
+        monkeypatch.delenv("YIYANG_DATABASE_POOLER")
+        get_common_settings.cache_clear()
