@@ -13,6 +13,7 @@ child to stop (SIGTERM) and waits for it, without a traceback anywhere.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib.util
 import os
 import signal
@@ -116,6 +117,9 @@ class Supervisor:
                 continue
             if child.process is None or child.process.poll() is None:
                 continue
+            # A server's worker processes outlive their killed master (and would keep its
+            # port): the child's session is its own process group, so end the whole group.
+            _kill_group(child.process.pid)
             if now - child.started_at >= STABLE_S:
                 child.restarts = 0
             pause = BACKOFF_S[min(child.restarts, len(BACKOFF_S) - 1)]
@@ -140,6 +144,13 @@ class Supervisor:
                 child.process.kill()
                 child.process.wait()
                 self.say(f"[up] {child.name} did not stop in time; killed")
+            _kill_group(child.process.pid)
+
+
+def _kill_group(pgid: int) -> None:
+    """SIGKILL what is left of a child's process group (its session, `start_new_session`)."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signal.SIGKILL)
 
 
 def _port(url: str) -> int:

@@ -13,7 +13,9 @@ lost, duplicated or replayed; without the flag the same connections fail with as
 from __future__ import annotations
 
 import asyncio
+import re
 import uuid
+from pathlib import Path
 
 import asyncpg
 import pytest
@@ -31,6 +33,8 @@ from tests.voucher.data.conftest import CITY, Env
 from tests.voucher.data.test_issuance import enrol_many
 from tests.voucher.redeem.conftest import World, key, qr, settings_for
 from tests.voucher.redeem.test_relay import fund
+
+ROOT = Path(__file__).resolve().parents[2]
 
 PREPARED_STATEMENT_ERRORS = (
     asyncpg.InvalidSQLStatementNameError,  # prepared statement "__asyncpg_stmt_N__" does not exist
@@ -259,3 +263,31 @@ def test_the_process_wide_setting_pools_every_url(monkeypatch):
     finally:
         monkeypatch.delenv("YIYANG_DATABASE_POOLER")
         get_common_settings.cache_clear()
+
+
+# Session state that would leak from one client to the next through transaction pooling (or
+# be lost when the next transaction runs on another server connection).
+SESSION_STATE = re.compile(
+    r"pg_(try_)?advisory_(un)?lock(_shared)?\s*\(|pg_advisory_unlock_all|"
+    r"""["']\s*LISTEN\s|add_listener\(|"""
+    r"\.prepare\(|\bCREATE\s+TEMP(ORARY)?\s+TABLE|"
+    r"""["']SET\s+(SESSION\s+)?(?!LOCAL)[a-z_]+\s*(=|TO)""",
+    re.IGNORECASE,
+)
+
+
+def test_no_code_keeps_session_state_a_transaction_pooler_would_break():
+    found = []
+    for folder in (ROOT / "services", ROOT / "web"):
+        for path in folder.rglob("*"):
+            if path.suffix not in (".py", ".sql") or "migrations" in path.parts:
+                continue
+            for number, line in enumerate(path.read_text().splitlines(), 1):
+                if SESSION_STATE.search(line):
+                    found.append(f"{path.relative_to(ROOT)}:{number}: {line.strip()}")
+    assert found == []
+    assert SESSION_STATE.search("SELECT pg_advisory_lock(42)")  # the pattern does catch them
+    assert SESSION_STATE.search('"SET search_path = x"')
+    assert SESSION_STATE.search('await conn.execute("LISTEN outbox")')
+    assert not SESSION_STATE.search("SELECT pg_advisory_xact_lock(42)")
+    assert not SESSION_STATE.search('"SET LOCAL lock_timeout = 1"')
