@@ -66,8 +66,9 @@ async def make_bounced_db(bouncer, make_db):
         await bouncer.close_servers(name)
 
 
-async def _race(db: Database, n: int = 40) -> list[BaseException]:
-    """n statements at once on the raw pool and n transactions on the engine."""
+async def _race(db: Database, n: int = 40) -> list[BaseException | str]:
+    """n statements at once on the raw pool and n transactions on the engine, three times:
+    what failed, and answers that were not their own statement's."""
 
     async def raw(i: int) -> int:
         assert db.raw_pool is not None
@@ -77,7 +78,7 @@ async def _race(db: Database, n: int = 40) -> list[BaseException]:
         async with db.unit_of_work() as s:
             return int((await s.execute(select(literal(i) + 1))).scalar_one())
 
-    out: list[BaseException] = []
+    out: list[BaseException | str] = []
     for _ in range(3):
         results = await asyncio.gather(
             *(raw(i) for i in range(n)), *(session(i) for i in range(n)), return_exceptions=True
@@ -85,8 +86,8 @@ async def _race(db: Database, n: int = 40) -> list[BaseException]:
         for i, r in enumerate(results):
             if isinstance(r, BaseException):
                 out.append(r)
-            else:
-                assert r == i % n + 1  # an answer is never another statement's
+            elif r != i % n + 1:
+                out.append(f"statement {i} answered {r}")
     return out
 
 
@@ -108,8 +109,13 @@ async def test_the_pooler_flag_is_what_makes_prepared_statements_work(bouncer, m
     try:
         await without.start()
         failures = await _race(without)
-        assert failures and all(_prepared_statement_error(f) for f in failures), failures[:3]
-        assert any("pgbouncer" in str(f) for f in failures)  # asyncpg names the cause
+        # Named statements cached on one server connection are missing (or someone else's)
+        # on the next: asyncpg's error, which names PgBouncer as the cause.
+        named = [
+            f for f in failures if isinstance(f, BaseException) and _prepared_statement_error(f)
+        ]
+        assert named, failures[:3]
+        assert any("pgbouncer" in str(f) for f in named)
 
         await with_flag.start()
         assert await _race(with_flag) == []
