@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import asyncio
 import re
+import subprocess
 import uuid
 from pathlib import Path
 
 import asyncpg
+import httpx
 import pytest
 from sqlalchemy import literal, select
 
@@ -297,3 +299,61 @@ def test_no_code_keeps_session_state_a_transaction_pooler_would_break():
     assert SESSION_STATE.search('await conn.execute("LISTEN outbox")')
     assert not SESSION_STATE.search("SELECT pg_advisory_xact_lock(42)")
     assert not SESSION_STATE.search('"SET LOCAL lock_timeout = 1"')
+
+
+async def test_the_web_as_two_workers_keeps_its_sessions_through_pgbouncer(
+    bouncer, make_bounced_db
+):
+    """`yiyang serve web --workers 2` through PgBouncer: sign-ins spread over the workers
+    stay valid on every request, and a sign-out is seen at once."""
+    from tests.fixtures.processes import free_port, start_web
+    from tests.web.system import DISTRICT, PASSWORD, add_accounts, login
+    from tests.web.test_workers import _ready
+
+    db = await make_bounced_db("web")
+    people = 12
+    await add_accounts(
+        db.app_url,
+        [
+            {
+                "username": f"pool{n}",
+                "role": "provider_admin",
+                "display_name": f"池{n}号",
+                "provider_id": f"provider-{n}",
+                "region": DISTRICT,
+            }
+            for n in range(people)
+        ],
+    )
+    port = free_port()
+    web = start_web(bouncer.url_through(db.app_url), port, workers=2)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        await _ready(base)
+
+        async def sign_in(n: int) -> httpx.Cookies:
+            async with httpx.AsyncClient(base_url=base, timeout=60) as c:
+                r = await login(c, f"pool{n}", PASSWORD)
+                assert r.status_code == 303, r.text
+                return c.cookies
+
+        jars = await asyncio.gather(*(sign_in(n) for n in range(people)))
+        for _ in range(3):  # each request may reach either worker
+            for n, jar in enumerate(jars):
+                async with httpx.AsyncClient(base_url=base, cookies=jar) as c:
+                    page = await c.get("/account")
+                    assert page.status_code == 200 and f"pool{n}" in page.text
+        async with httpx.AsyncClient(base_url=base, cookies=jars[0]) as c:
+            page = await c.get("/account")
+            csrf = re.search(r'name="csrf-token" content="([^"]+)"', page.text)
+            assert csrf
+            assert (await c.post("/logout", data={"csrf_token": csrf.group(1)})).status_code == 303
+            for _ in range(4):
+                gone = await c.get("/account")
+                assert gone.status_code == 303 and gone.headers["location"] == "/login"
+    finally:
+        web.terminate()
+        try:
+            web.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            web.kill()
