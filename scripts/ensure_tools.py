@@ -4,7 +4,9 @@
 - `ensure_wrk()`: wrk, the HTTP load generator of `yiyang bench` (its Lua script tests);
 - `ensure_etcd()`: Debian's etcd-server, the consensus store of the failover drill's cluster;
 - `ensure_patroni()`: Patroni with its etcd3 support and psycopg (PyPI: the `dev` extra of
-  pyproject.toml; installed with pip if missing), the drill's PostgreSQL cluster manager.
+  pyproject.toml; installed with pip if missing), the drill's PostgreSQL cluster manager;
+- `ensure_pgbouncer()`: Debian's pgbouncer, the transaction-mode connection pooler
+  (tests/common/test_pgbouncer.py runs the services through it).
 
 Called by the tests' fixtures (tests/conftest.py, `tool`) and runnable by hand:
 `python scripts/ensure_tools.py`. Installs through the ordinary clients (apt-get as root, pip
@@ -93,6 +95,27 @@ def ensure_etcd() -> Path:
     return Path(found)
 
 
+PGBOUNCER_PATHS = (Path("/usr/sbin/pgbouncer"), Path("/usr/bin/pgbouncer"))
+
+
+def ensure_pgbouncer() -> Path:
+    """Debian's pgbouncer (installed under /usr/sbin, often not on a user's PATH)."""
+
+    def found() -> Path | None:
+        on_path = shutil.which("pgbouncer")
+        if on_path:
+            return Path(on_path)
+        return next((p for p in PGBOUNCER_PATHS if p.exists()), None)
+
+    path = found()
+    if path is None:
+        _apt_install(["pgbouncer"])
+        path = found()
+    if path is None:
+        raise ToolUnavailable("pgbouncer still missing after apt-get install pgbouncer")
+    return path
+
+
 PATRONI_PACKAGES = ["patroni[etcd3]>=4", "psycopg[binary]>=3.1"]
 
 
@@ -113,3 +136,4 @@ if __name__ == "__main__":
     print(ensure_wrk())
     print(ensure_etcd())
     print(ensure_patroni())
+    print(ensure_pgbouncer())

@@ -13,6 +13,7 @@ child to stop (SIGTERM) and waits for it, without a traceback anywhere.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib.util
 import os
 import signal
@@ -32,6 +33,9 @@ from services.common.migrate import DATABASES, package, prepare_service_database
 from services.common.settings import CommonSettings, get_common_settings
 
 WEB_WORKERS = 2  # the web keeps sessions in its database, so any worker serves any request
+# Each service runs as several processes, as in production (infra/systemd): nothing a request
+# needs lives in one process's memory (idempotency, limits, attempts and leases are rows).
+SERVICE_WORKERS = 2
 
 
 def _service_settings(service: str) -> Any:
@@ -113,6 +117,9 @@ class Supervisor:
                 continue
             if child.process is None or child.process.poll() is None:
                 continue
+            # A server's worker processes outlive their killed master (and would keep its
+            # port): the child's session is its own process group, so end the whole group.
+            _kill_group(child.process.pid)
             if now - child.started_at >= STABLE_S:
                 child.restarts = 0
             pause = BACKOFF_S[min(child.restarts, len(BACKOFF_S) - 1)]
@@ -137,6 +144,13 @@ class Supervisor:
                 child.process.kill()
                 child.process.wait()
                 self.say(f"[up] {child.name} did not stop in time; killed")
+            _kill_group(child.process.pid)
+
+
+def _kill_group(pgid: int) -> None:
+    """SIGKILL what is left of a child's process group (its session, `start_new_session`)."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signal.SIGKILL)
 
 
 def _port(url: str) -> int:
@@ -181,6 +195,8 @@ def _children(db_urls: dict[str, str], host: str) -> list[Child]:
                     host,
                     "--port",
                     str(_port(url)),
+                    "--workers",
+                    str(SERVICE_WORKERS),
                 ],
                 f"{url}/readyz",
                 {

@@ -203,6 +203,40 @@ class VoucherClient(ServiceClient):
     async def roster_file(self, params: dict[str, Any]) -> bytes:
         return (await self.request("GET", "/v1/beneficiaries", params=params)).content
 
+    # --- profile and reassessment (web/routes/officer_reassess.py) ---
+
+    async def update_profile(self, beneficiary_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        return await self.json("PATCH", f"/v1/beneficiaries/{beneficiary_id}", json=body)
+
+    async def profile_changes(self, beneficiary_id: str) -> list[dict[str, Any]]:
+        return await self.json("GET", f"/v1/beneficiaries/{beneficiary_id}/profile-changes")
+
+    async def assessments(self, beneficiary_id: str) -> list[dict[str, Any]]:
+        return await self.json("GET", f"/v1/beneficiaries/{beneficiary_id}/assessments")
+
+    async def record_assessment(self, beneficiary_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        return await self.json("POST", f"/v1/beneficiaries/{beneficiary_id}/assessments", json=body)
+
+    async def reassessments_due(self, params: dict[str, Any]) -> dict[str, Any]:
+        return await self.json("GET", "/v1/reassessments/due", params=params)
+
+    async def reassessments_due_file(self, params: dict[str, Any]) -> bytes:
+        return (await self.request("GET", "/v1/reassessments/due", params=params)).content
+
+    async def spot_draws(self) -> list[dict[str, Any]]:
+        return await self.json("GET", "/v1/spot-draws")
+
+    async def spot_draw(self, draw_id: str) -> dict[str, Any]:
+        return await self.json("GET", f"/v1/spot-draws/{draw_id}")
+
+    async def spot_draw_file(self, draw_id: str, fmt: str) -> bytes:
+        return (
+            await self.request("GET", f"/v1/spot-draws/{draw_id}", params={"format": fmt})
+        ).content
+
+    async def run_spot_draw(self, body: dict[str, Any]) -> dict[str, Any]:
+        return await self.json("POST", "/v1/spot-draws", json=body)
+
     async def status_changes(self, beneficiary_id: str) -> list[dict[str, Any]]:
         data = await self.json("GET", f"/v1/beneficiaries/{beneficiary_id}/status-changes")
         return _rows(data, "items")

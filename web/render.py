@@ -48,6 +48,8 @@ NAV: dict[str, list[tuple[str, str]]] = {
         ("/officer/enrol", "老人登记"),
         ("/officer/import", "批量导入"),
         ("/officer/status-import", "死亡住院导入"),
+        ("/officer/reassessments", "复评到期"),
+        ("/officer/spot-draws", "复评抽查"),
         ("/officer/providers", "机构审批"),
         ("/officer/bank-accounts", "收款账户审核"),
         ("/officer/issuance", "发放补贴券"),

@@ -5,6 +5,16 @@
 - `Database` owns the SQLAlchemy async engine, and for hot paths a raw asyncpg pool whose
   connections are not reset on release (asyncpg's default reset is a round trip per request;
   our hot paths leave no session state behind, so it buys nothing).
+- Through PgBouncer in transaction mode (`?pooler=pgbouncer` on a database URL, or
+  `YIYANG_DATABASE_POOLER=pgbouncer` for every URL of the process): consecutive transactions
+  of one client connection run on different server connections, so nothing may outlive a
+  transaction. PgBouncer 1.18 keeps no protocol-level prepared statements, so every
+  connection turns asyncpg's statement cache off (`statement_cache_size=0`) and SQLAlchemy's
+  (`prepared_statement_cache_size=0`): each statement is then prepared unnamed and executed
+  at once (Parse/Describe/Flush, Bind/Execute/Sync: PgBouncer keeps the server connection
+  until the Sync's ReadyForQuery), one more round trip per statement than with the cache.
+  No session state is used anywhere (no session-level advisory locks, SET, LISTEN or
+  temporary tables): locks are row locks, leases or `pg_advisory_xact_lock`.
 - `SessionDep` is the one transaction per request: it commits when the route returns and
   rolls back on any exception. It is a function-scoped dependency, so its exit runs before the
   response is sent: a client never sees 201 for a write that then fails to commit (a deferred
@@ -58,6 +68,35 @@ def plain_url(url: str) -> str:
     return "postgresql://" + rest if scheme.startswith("postgres") else url
 
 
+# The URL query flag saying the URL names a transaction-mode pooler (module docstring).
+POOLER_PARAM = "pooler"
+POOLERS = ("none", "pgbouncer")
+
+
+def split_pooler(url: str) -> tuple[str, bool]:
+    """The URL without its `pooler` flag, and whether connections go through PgBouncer's
+    transaction pooling (the flag, else the process-wide `YIYANG_DATABASE_POOLER`)."""
+    parts = urlsplit(url)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    flags = [v for k, v in query if k == POOLER_PARAM]
+    for value in flags:
+        if value not in POOLERS:
+            raise ValueError(f"{POOLER_PARAM}={value} in a database URL: expected one of {POOLERS}")
+    if flags:
+        pooled = flags[-1] == "pgbouncer"
+        rest = [(k, v) for k, v in query if k != POOLER_PARAM]
+        url = urlunsplit(parts._replace(query=urlencode(rest)))
+    else:
+        from services.common.settings import get_common_settings
+
+        pooled = get_common_settings().database_pooler == "pgbouncer"
+    return url, pooled
+
+
+def is_pooled(url: str) -> bool:
+    return split_pooler(url)[1]
+
+
 def sqlalchemy_url(url: str) -> str:
     """The URL for SQLAlchemy's asyncpg dialect.
 
@@ -67,7 +106,7 @@ def sqlalchemy_url(url: str) -> str:
     takes the libpq form as it is. Both then try the hosts in order and keep the first that
     matches `target_session_attrs`.
     """
-    rest = plain_url(url).split("://", 1)[1]
+    rest = split_pooler(plain_url(url))[0].split("://", 1)[1]
     parts = urlsplit("postgresql://" + rest)
     userinfo, at, hosts = parts.netloc.rpartition("@")
     if "," in hosts:
@@ -93,12 +132,19 @@ def database_of(url: str) -> str:
 
 
 def asyncpg_connect_kwargs(url: str) -> dict[str, Any]:
-    """asyncpg cannot read `?host=/socket/dir` from a URL with an empty host; pass it apart."""
-    parts = urlsplit(plain_url(url))
+    """`asyncpg.connect` / `create_pool` keyword arguments for `url`.
+
+    asyncpg cannot read `?host=/socket/dir` from a URL with an empty host: it is passed
+    apart. Through PgBouncer (`split_pooler`) the statement cache is off (module docstring).
+    """
+    url, pooled = split_pooler(plain_url(url))
+    parts = urlsplit(url)
     query = dict(parse_qsl(parts.query))
     kwargs: dict[str, Any] = {}
     if "host" in query:
         kwargs["host"] = query.pop("host")
+    if pooled:
+        kwargs["statement_cache_size"] = 0
     dsn = urlunsplit(parts._replace(query=urlencode(query)))
     return {"dsn": dsn, **kwargs}
 
@@ -118,11 +164,16 @@ class Database:
         self.url = plain_url(url)
         self.application_name = application_name
         kwargs = asyncpg_connect_kwargs(self.url)
+        self.pooled = "statement_cache_size" in kwargs
         connect_args: dict[str, Any] = {
             "server_settings": {"application_name": application_name},
         }
         if "host" in kwargs:
             connect_args["host"] = kwargs["host"]
+        if self.pooled:
+            # asyncpg's own cache and SQLAlchemy's: both off, so every statement is unnamed.
+            connect_args["statement_cache_size"] = 0
+            connect_args["prepared_statement_cache_size"] = 0
         self.engine: AsyncEngine = create_async_engine(
             sqlalchemy_url(kwargs["dsn"]),
             pool_size=pool_size,

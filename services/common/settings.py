@@ -42,6 +42,10 @@ class CommonSettings(BaseSettings):
     ledger_url: str = "http://127.0.0.1:8003"
     web_url: str = "http://127.0.0.1:8000"
 
+    # "pgbouncer": every database URL of the process names PgBouncer in transaction mode
+    # (services/common/db.py; one URL can say so alone with `?pooler=pgbouncer`).
+    database_pooler: Literal["none", "pgbouncer"] = "none"
+
     # Request bodies larger than these are refused with 413 before they are parsed
     # (services.common.limits): JSON bodies, and file uploads (multipart/form-data).
     max_body_bytes: int = 1024 * 1024

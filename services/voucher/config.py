@@ -99,6 +99,13 @@ class VoucherSettings(BaseSettings):
     care_circle_care_radius_m: int = Field(default=1_500, ge=50, le=50_000)
     care_circle_top_communities: int = Field(default=10, ge=1, le=100)
 
+    # Assessments (service/assessment.py): how long one is valid; the due list's default
+    # window (GET /v1/reassessments/due); the share of a region's active people drawn each
+    # quarter for a spot reassessment (basis points: 300 = 3 %, service/spot_rules.py).
+    assessment_validity_months: int = Field(default=12, ge=1, le=60)
+    reassessment_due_days: int = Field(default=60, ge=1, le=366)
+    spot_draw_share_bp: int = Field(default=300, ge=1, le=10_000)
+
     @model_validator(mode="after")
     def _refuse_unsafe_values(self) -> VoucherSettings:
         refuse_dev_secrets(self)

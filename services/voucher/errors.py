@@ -56,6 +56,16 @@ class BeneficiaryNotFound(NotFound):
     message = "No such beneficiary."
 
 
+class BeneficiaryRecordClosed(Conflict):
+    code = "BENEFICIARY_RECORD_CLOSED"
+    message = "The person has died: their profile and assessments can no longer be changed."
+
+
+class SpotDrawNotFound(NotFound):
+    code = "SPOT_DRAW_NOT_FOUND"
+    message = "No such spot reassessment draw in your region."
+
+
 class ProgramNotFound(NotFound):
     code = "PROGRAM_NOT_FOUND"
     message = "No such program."

@@ -134,6 +134,15 @@ class Beneficiary(VoucherTable, table=True):
     grade: int | None = Field(default=None, sa_column=Column(SmallInteger))
     # The day the assessment behind `grade` stops being valid (issuance checks it).
     grade_valid_until: date | None = Field(default=None, sa_column=Column(Date))
+    # A reassessment takes effect from the next period (service/assessment.py `in_force`):
+    # `grade` is the newest assessment's grade, in force from the period starting `grade_from`
+    # (NULL = at once, as at enrolment); before that day `prior_grade` and
+    # `prior_grade_valid_until` (the assessment it replaced) still govern issuance.
+    grade_from: date | None = Field(default=None, sa_column=Column(Date))
+    prior_grade: int | None = Field(default=None, sa_column=Column(SmallInteger))
+    prior_grade_valid_until: date | None = Field(default=None, sa_column=Column(Date))
+    # An emergency contact (name, relation, phone): personal data, one encrypted blob.
+    contact_enc: bytes | None = Field(default=None, sa_column=Column(LargeBinary))
     status: str = Field(sa_column=Column(String(20), nullable=False, server_default="active"))
     status_reason: str | None = Field(default=None, sa_column=Column(Text))
     status_changed_at: datetime | None = Field(
@@ -167,6 +176,7 @@ class Beneficiary(VoucherTable, table=True):
             "status IN ('active', 'suspended', 'deceased', 'moved', 'exited')", name="status"
         ),
         CheckConstraint("grade BETWEEN 0 AND 4", name="grade"),
+        CheckConstraint("prior_grade BETWEEN 0 AND 4", name="prior_grade"),
         CheckConstraint(
             "paused_until IS NULL OR (paused_from IS NOT NULL AND paused_until >= paused_from)",
             name="paused_window",
@@ -260,6 +270,70 @@ class Assessment(VoucherTable, table=True):
         CheckConstraint("perception_social BETWEEN 0 AND 15", name="perception_social"),
         CheckConstraint("grade BETWEEN 0 AND 4", name="grade"),
     )
+
+
+class BeneficiaryProfileChange(VoucherTable, table=True):
+    """An officer's edit of a person's profile (phone, address, location, contact, care
+    setting): who, when, why and which fields. Never personal data in clear: `fields` names
+    the fields only, and what they held before is one encrypted blob (`previous_enc`).
+    Append-only."""
+
+    __tablename__ = "beneficiary_profile_change"
+    id: uuid.UUID = _uuid_pk()
+    beneficiary_id: uuid.UUID = Field(
+        sa_column=Column(
+            UUID(as_uuid=True), ForeignKey("beneficiary.id"), nullable=False, index=True
+        )
+    )
+    fields: list[str] = Field(sa_column=Column(ARRAY(Text), nullable=False))
+    previous_enc: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    reason: str | None = Field(default=None, sa_column=Column(Text))
+    created_at: datetime = _now()
+    created_by: str = Field(sa_column=Column(Text, nullable=False))
+
+    __table_args__ = (CheckConstraint("cardinality(fields) > 0", name="fields"),)
+
+
+class SpotDraw(VoucherTable, table=True):
+    """A quarter's random spot reassessment draw in a region: at most one per region and
+    quarter (a second ask answers this one). Reproducible: the people drawn are the first
+    `drawn` of the region's active people ordered by HMAC-SHA256(seed, region|quarter|id)
+    (service/spot_rules.py `draw`); `population_hash` fingerprints who could be drawn."""
+
+    __tablename__ = "spot_draw"
+    id: uuid.UUID = _uuid_pk()
+    region_code: str = Field(sa_column=Column(String(12), nullable=False))
+    quarter: str = Field(sa_column=Column(String(7), nullable=False))
+    share_bp: int = Field(sa_column=Column(Integer, nullable=False))
+    seed: str = Field(sa_column=Column(Text, nullable=False))
+    population: int = Field(sa_column=Column(Integer, nullable=False))
+    population_hash: str = Field(sa_column=Column(String(64), nullable=False))
+    drawn: int = Field(sa_column=Column(Integer, nullable=False))
+    created_at: datetime = _now()
+    created_by: str = Field(sa_column=Column(Text, nullable=False))
+
+    __table_args__ = (
+        UniqueConstraint("region_code", "quarter", name="uq_spot_draw_region_quarter"),
+        CheckConstraint("share_bp BETWEEN 1 AND 10000", name="share_bp"),
+        CheckConstraint("drawn >= 0 AND drawn <= population", name="drawn"),
+    )
+
+
+class SpotDrawMember(VoucherTable, table=True):
+    """A person drawn for a spot reassessment, in draw order (`rank` from 1)."""
+
+    __tablename__ = "spot_draw_member"
+    draw_id: uuid.UUID = Field(
+        sa_column=Column(UUID(as_uuid=True), ForeignKey("spot_draw.id"), primary_key=True)
+    )
+    beneficiary_id: uuid.UUID = Field(
+        sa_column=Column(
+            UUID(as_uuid=True), ForeignKey("beneficiary.id"), primary_key=True, index=True
+        )
+    )
+    rank: int = Field(sa_column=Column(Integer, nullable=False))
+
+    __table_args__ = (UniqueConstraint("draw_id", "rank", name="uq_spot_draw_member_rank"),)
 
 
 class ProxyAuthorisation(VoucherTable, table=True):
@@ -798,6 +872,12 @@ class IssuanceRun(VoucherTable, table=True):
         default=0, sa_column=Column(Integer, nullable=False, server_default="0")
     )
     message: str | None = Field(default=None, sa_column=Column(Text))
+    # People the programme would pay but for a reason, counted by reason (the people
+    # themselves are in issuance_skip): {"assessment_lapsed": n}.
+    skip_reasons: dict[str, int] = Field(
+        default_factory=dict,
+        sa_column=Column(JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    )
     created_by: str = Field(sa_column=Column(Text, nullable=False))
     created_at: datetime = _now()
     updated_at: datetime = _now()
@@ -811,6 +891,29 @@ class IssuanceRun(VoucherTable, table=True):
         CheckConstraint("issued >= 0 AND skipped >= 0 AND failed >= 0", name="counters"),
         Index("ix_issuance_run_program_period", "program_code", "period"),
     )
+
+
+SKIP_REASONS = ("assessment_lapsed",)
+
+
+class IssuanceSkip(VoucherTable, table=True):
+    """A person an issuance run did not pay, and why: `assessment_lapsed` = the programme
+    would pay them but their assessment had lapsed on the period's first day (a
+    reassessment makes them eligible again from the next period). Append-only."""
+
+    __tablename__ = "issuance_skip"
+    run_id: uuid.UUID = Field(
+        sa_column=Column(UUID(as_uuid=True), ForeignKey("issuance_run.id"), primary_key=True)
+    )
+    beneficiary_id: uuid.UUID = Field(
+        sa_column=Column(
+            UUID(as_uuid=True), ForeignKey("beneficiary.id"), primary_key=True, index=True
+        )
+    )
+    reason: str = Field(sa_column=Column(String(40), nullable=False))
+    created_at: datetime = _now()
+
+    __table_args__ = (CheckConstraint("reason IN ('assessment_lapsed')", name="reason"),)
 
 
 class IssuanceChunk(VoucherTable, table=True):
@@ -1242,4 +1345,8 @@ APPEND_ONLY_TABLES: list[str] = [
     "anomaly_rule_version",
     "alert_evidence",
     "recovery",
+    "beneficiary_profile_change",
+    "issuance_skip",
+    "spot_draw",
+    "spot_draw_member",
 ]

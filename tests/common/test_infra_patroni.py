@@ -83,6 +83,8 @@ def test_each_node_keeps_what_the_drill_proves(path: Path):
 
 
 def test_the_services_urls_name_every_node_and_ask_for_the_writable_one():
+    """The migration's URLs name PostgreSQL on each node; the running processes' name the
+    PgBouncer beside each node (infra/pgbouncer/) and say so (`pooler=pgbouncer`)."""
     hosts = {
         _load(p)["postgresql"]["connect_address"].split(":")[0].replace("10.0.1.1", "db")
         for p in NODES
@@ -92,5 +94,9 @@ def test_the_services_urls_name_every_node_and_ask_for_the_writable_one():
         for line in example.read_text().splitlines():
             if "_DATABASE_URL=" in line:
                 url = line.split("=", 1)[1]
-                assert "@db1.internal:5432,db2.internal:5432,db3.internal:5432/" in url, line
-                assert url.endswith("?target_session_attrs=read-write"), line
+                if example.name == "migrate.env.example":
+                    assert "@db1.internal:5432,db2.internal:5432,db3.internal:5432/" in url, line
+                    assert url.endswith("?target_session_attrs=read-write"), line
+                else:
+                    assert "@db1.internal:6432,db2.internal:6432,db3.internal:6432/" in url, line
+                    assert url.endswith("?target_session_attrs=read-write&pooler=pgbouncer"), line

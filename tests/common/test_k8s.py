@@ -6,6 +6,7 @@ its secrets are the environment files infra/env describes."""
 
 from __future__ import annotations
 
+import configparser
 import copy
 import importlib
 import re
@@ -18,6 +19,7 @@ import yaml
 from kubernetes_validate.utils import ValidationError
 
 from services.cli import MODULE_COMMANDS, build_parser
+from services.common.migrate import DATABASES
 
 INFRA = Path(__file__).resolve().parents[2] / "infra"
 K8S = INFRA / "k8s"
@@ -52,6 +54,14 @@ def _containers(doc: dict[str, Any]) -> list[dict[str, Any]]:
     return doc["spec"]["template"]["spec"]["containers"]
 
 
+# Deployments of other programs than `yiyang` (their own tests below).
+AUXILIARY = {"yiyang-pgbouncer"}
+
+
+def _ours(kind: str) -> list[dict[str, Any]]:
+    return [d for d in _of_kind(kind) if d["metadata"]["name"] not in AUXILIARY]
+
+
 @pytest.mark.parametrize(
     ("file", "doc"), _objects(), ids=lambda v: v if isinstance(v, str) else v["kind"]
 )
@@ -81,7 +91,7 @@ def _expand(arg: str, env: dict[str, str]) -> str:
 def test_every_container_runs_a_yiyang_command_it_accepts():
     seen = set()
     for kind in ("Deployment", "Job", "CronJob"):
-        for doc in _of_kind(kind):
+        for doc in _ours(kind):
             for container in _containers(doc):
                 env: dict[str, str] = {}
                 for source in container.get("envFrom", []):
@@ -118,8 +128,8 @@ def test_every_served_process_is_probed_reachable_and_kept_up_in_a_disruption():
         for container in _containers(deployment):
             assert container["securityContext"]["runAsNonRoot"] is True
             assert "memory" in container["resources"]["limits"]
-            if not container.get("ports"):
-                continue  # the relay: no HTTP
+            if not container.get("ports") or name in AUXILIARY:
+                continue  # the relay: no HTTP; PgBouncer: below
             served += 1
             port = container["ports"][0]["containerPort"]
             assert port == _systemd_port(container["args"][1])
@@ -137,3 +147,51 @@ def test_the_ledger_is_reached_by_no_ingress():
         for path in rule["http"]["paths"]
     }
     assert backends == {"yiyang-web", "yiyang-voucher", "yiyang-provider"}
+
+
+def _ini(text: str) -> configparser.ConfigParser:
+    parser = configparser.ConfigParser(
+        interpolation=None, comment_prefixes=(";", "#"), inline_comment_prefixes=None
+    )
+    parser.read_string(text)
+    return parser
+
+
+# What differs between a PgBouncer beside a PostgreSQL node and one in Kubernetes: where it
+# listens and logs, and TLS (clients' over the network there, the server's here).
+PGBOUNCER_PLACE = {
+    "unix_socket_dir",
+    "auth_file",
+    "logfile",
+    "pidfile",
+    "client_tls_sslmode",
+    "client_tls_cert_file",
+    "client_tls_key_file",
+    "server_tls_sslmode",
+    "server_tls_ca_file",
+    "dns_max_ttl",
+}
+
+
+def test_pgbouncer_runs_the_infra_settings_in_transaction_mode_behind_its_service():
+    (config,) = [c for c in _of_kind("ConfigMap") if c["metadata"]["name"] == "yiyang-pgbouncer"]
+    k8s = _ini(config["data"]["pgbouncer.ini"])
+    machine = _ini((INFRA / "pgbouncer" / "pgbouncer.ini").read_text())
+    assert k8s["pgbouncer"]["pool_mode"] == "transaction"
+    same = lambda ini: {k: v for k, v in ini["pgbouncer"].items() if k not in PGBOUNCER_PLACE}  # noqa: E731
+    assert same(k8s) == same(machine)
+    # Every database of the system, with the same pool sizes.
+    pools = lambda ini: {k: v.split("pool_size=")[1] for k, v in ini["databases"].items()}  # noqa: E731
+    assert pools(k8s) == pools(machine)
+    assert set(pools(k8s)) == {f"yiyang_{d}" for d in DATABASES}
+
+    (deployment,) = [d for d in _of_kind("Deployment") if d["metadata"]["name"] in AUXILIARY]
+    (container,) = _containers(deployment)
+    port = int(k8s["pgbouncer"]["listen_port"])
+    assert container["ports"][0]["containerPort"] == port
+    assert container["readinessProbe"]["tcpSocket"]["port"] == container["ports"][0]["name"]
+    mounts = {m["mountPath"]: m for m in container["volumeMounts"]}
+    assert container["args"] == [mounts["/etc/pgbouncer/pgbouncer.ini"]["mountPath"]]
+    assert k8s["pgbouncer"]["auth_file"].startswith("/etc/pgbouncer/secret/")
+    (service,) = [s for s in _of_kind("Service") if s["metadata"]["name"] == "yiyang-pgbouncer"]
+    assert service["spec"]["ports"][0]["port"] == port

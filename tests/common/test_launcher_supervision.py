@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -56,6 +57,19 @@ def test_a_dead_child_is_started_again_with_a_growing_pause():
     assert sleeper.process.poll() is not None
 
 
+def _alive_in_group(pgid: int) -> list[int]:
+    """Processes of a process group that are still running (zombies are not)."""
+    alive = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            alive.append(int(stat.parent.name))
+    return alive
+
+
 def _run_up_kill_voucher_and_stop(env: dict[str, str], voucher_port: int) -> str:
     """Run `yiyang up`, SIGKILL the voucher service once it is running, wait until it is back,
     press Ctrl-C; the launcher's whole output."""
@@ -88,6 +102,8 @@ def _run_up_kill_voucher_and_stop(env: dict[str, str], voucher_port: int) -> str
         os.kill(pid, signal.SIGKILL)
         _wait(lambda: "[up] voucher exited (code -9); starting it again in 1 s" in output(), 15)
         _wait(lambda: "[up] voucher started again" in output(), 15)
+        # The killed server's worker processes (2, `SERVICE_WORKERS`) went with it.
+        _wait(lambda: not _alive_in_group(pid), 15)
         _wait(ready, 60)
         launcher.send_signal(signal.SIGINT)  # Ctrl-C
         assert launcher.wait(timeout=30) == 0, output()

@@ -13,6 +13,10 @@ payments), so the entry commits or rolls back with the rows that caused it. Ever
 that writes entries calls `lock_head` first: writers are serialised on the book's head row
 and take every later lock in the same order.
 
+Through PgBouncer in transaction mode (`pooler=pgbouncer`, services/common/db.py) these
+statements are not kept prepared: each is sent unnamed, parsed and planned on every execution,
+one more round trip (docs/operations.md, "Connection pooling").
+
 The statements are module constants built from the table names in models.py;
 tests/ledger/test_posting_sql.py prepares each one against a migrated database and compares
 what `write_entries` writes with the pure plans (service/plans.py) and hashing rule

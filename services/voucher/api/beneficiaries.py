@@ -6,12 +6,13 @@ import uuid
 from datetime import date, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Header, UploadFile
+from fastapi import APIRouter, Header, Request, UploadFile
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.auth import Principal, Role, require
 from services.common.db import SessionDep
 from services.voucher.api.deps import CipherDep, EngineDep
+from services.voucher.config import VoucherSettings
 from services.voucher.models import CashBenefit, Voucher
 from services.voucher.schemas.beneficiaries import (
     AssessmentCreate,
@@ -20,11 +21,13 @@ from services.voucher.schemas.beneficiaries import (
     BeneficiaryCreated,
     BeneficiaryLookup,
     BeneficiaryRead,
+    BeneficiaryUpdate,
     CashBenefitRead,
     ImportResult,
     PayoutAccountCreate,
     PayoutAccountsQuery,
     PayoutAccountsRead,
+    ProfileChangeRead,
     ProxyCreate,
     ProxyRead,
     VoucherBrief,
@@ -40,6 +43,11 @@ from services.voucher.service.periods import tz
 
 router = APIRouter(tags=["beneficiaries"])
 OFFICER = Role.civil_affairs
+
+
+def _settings(request: Request) -> VoucherSettings:
+    settings: VoucherSettings = request.app.state.settings
+    return settings
 
 
 def _today() -> date:
@@ -58,6 +66,7 @@ def _cash_benefit_read(b: CashBenefit) -> CashBenefitRead:
 @router.post("/beneficiaries", status_code=201, response_model=BeneficiaryCreated)
 async def enrol(
     body: BeneficiaryCreate,
+    request: Request,
     session: SessionDep,
     cipher: CipherDep,
     engine: EngineDep,
@@ -77,7 +86,14 @@ async def enrol(
         earlier = await request_keys.replay(session, key, "enrol", fingerprint)
         if earlier is not None:
             return await _enrolment_answer(session, engine, earlier, principal)
-    enrolled = await service.enrol(session, body, cipher=cipher, who=principal.sub, today=_today())
+    enrolled = await service.enrol(
+        session,
+        body,
+        cipher=cipher,
+        who=principal.sub,
+        today=_today(),
+        validity_months=_settings(request).assessment_validity_months,
+    )
     if key is not None and fingerprint is not None:
         await request_keys.remember(session, key, "enrol", fingerprint, enrolled.id, principal.sub)
     # The person must exist (committed) before budget is committed for them.
@@ -113,6 +129,7 @@ async def _enrolment_answer(
 @router.post("/beneficiaries/import", response_model=ImportResult)
 async def import_beneficiaries(
     file: UploadFile,
+    request: Request,
     session: SessionDep,
     cipher: CipherDep,
     engine: EngineDep,
@@ -130,6 +147,7 @@ async def import_beneficiaries(
         who=principal.sub,
         today=_today(),
         covers_region=principal.covers_region,
+        validity_months=_settings(request).assessment_validity_months,
     )
     await session.commit()
     created = [r for r in results if r.result.status == "created"]
@@ -213,13 +231,70 @@ async def cash_benefits(
 async def reassess(
     beneficiary_id: uuid.UUID,
     body: AssessmentCreate,
+    request: Request,
     session: SessionDep,
     principal: Principal = require(OFFICER),
 ) -> AssessmentRead:
-    """Record a new assessment; the newest sets the person's grade (valid 12 months)."""
+    """Record a new assessment (an officer of the person's region): scores -> grade under
+    GB/T 42195-2022, valid `YIYANG_VOUCHER_ASSESSMENT_VALIDITY_MONTHS` (12) months. The
+    newest sets the person's grade from the NEXT period (`effective_from`): this period's
+    eligibility and vouchers stay as they were. A deceased person's record is closed (409
+    BENEFICIARY_RECORD_CLOSED)."""
     person = await service.get_in_scope(session, beneficiary_id, principal.covers_region, lock=True)
-    latest = await service.reassess(session, person, body, who=principal.sub, today=_today())
-    return service.present_assessment(latest)
+    return await service.reassess(
+        session,
+        person,
+        body,
+        who=principal.sub,
+        today=_today(),
+        validity_months=_settings(request).assessment_validity_months,
+    )
+
+
+@router.get("/beneficiaries/{beneficiary_id}/assessments", response_model=list[AssessmentRead])
+async def list_assessments(
+    beneficiary_id: uuid.UUID,
+    session: SessionDep,
+    principal: Principal = require(OFFICER),
+) -> list[AssessmentRead]:
+    """A person's assessments, newest first (an officer of their region)."""
+    person = await service.get_in_scope(session, beneficiary_id, principal.covers_region)
+    return await service.assessments(session, person)
+
+
+@router.patch("/beneficiaries/{beneficiary_id}", response_model=BeneficiaryRead)
+async def update_profile(
+    beneficiary_id: uuid.UUID,
+    body: BeneficiaryUpdate,
+    session: SessionDep,
+    cipher: CipherDep,
+    principal: Principal = require(OFFICER),
+) -> BeneficiaryRead:
+    """Edit a person's phone, address, location (`lat`+`lon`, `location_approximate`),
+    emergency contact and care setting (an officer of their region); only the fields sent
+    change, `null` clears the phone, location or contact. Audited (GET .../profile-changes:
+    the fields' names, who, when, why; their old values only encrypted). Personal data is
+    stored encrypted and answered masked. A deceased person's record is closed (409)."""
+    person = await service.get_in_scope(session, beneficiary_id, principal.covers_region, lock=True)
+    await service.update_profile(session, person, body, cipher=cipher, who=principal.sub)
+    return service.present(await service.get(session, beneficiary_id), cipher)
+
+
+@router.get(
+    "/beneficiaries/{beneficiary_id}/profile-changes", response_model=list[ProfileChangeRead]
+)
+async def profile_changes(
+    beneficiary_id: uuid.UUID,
+    session: SessionDep,
+    principal: Principal = require(OFFICER, Role.auditor),
+) -> list[ProfileChangeRead]:
+    """Who changed which fields of a person's profile, when and why, newest first (field
+    names only: never the values)."""
+    await service.get_in_scope(session, beneficiary_id, principal.covers_region)
+    return [
+        service.present_profile_change(c)
+        for c in await service.profile_changes(session, beneficiary_id)
+    ]
 
 
 @router.post("/beneficiaries/{beneficiary_id}/proxies", status_code=201, response_model=ProxyRead)

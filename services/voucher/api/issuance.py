@@ -18,6 +18,7 @@ from services.voucher.schemas.issuance import (
     IssuanceRunCreate,
     IssuanceRunRead,
     IssuanceRunResult,
+    IssuanceSkipRead,
     ScheduledIssuanceRead,
 )
 from services.voucher.service import issuance as service
@@ -37,6 +38,7 @@ def _result(run: IssuanceRun) -> IssuanceRunResult:
         issued=run.issued,
         skipped=run.skipped,
         failed=run.failed,
+        skip_reasons=run.skip_reasons,
     )
 
 
@@ -98,6 +100,7 @@ async def start_run(
         issued=result.issued,
         skipped=result.skipped,
         failed=result.failed,
+        skip_reasons=result.skip_reasons,
     )
 
 
@@ -126,6 +129,23 @@ async def get_run(
     run = await service.get_run(session, run_id)
     principal.ensure_region(run.region_code)
     return IssuanceRunRead.model_validate({**run.model_dump(), "run_id": str(run.id)})
+
+
+@router.get("/issuance-runs/{run_id}/skips", response_model=list[IssuanceSkipRead])
+async def run_skips(
+    run_id: uuid.UUID,
+    session: SessionDep,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+    principal: Principal = require(Role.civil_affairs, Role.auditor, Role.service),
+) -> list[IssuanceSkipRead]:
+    """The people a run skipped and why (`assessment_lapsed`: the programme would pay them
+    but their assessment had lapsed on the period's first day), at most `limit`."""
+    run = await service.get_run(session, run_id)
+    principal.ensure_region(run.region_code)
+    return [
+        IssuanceSkipRead(beneficiary_id=str(b), reason=reason)
+        for b, reason in await service.run_skips(session, run_id, limit)
+    ]
 
 
 @router.get("/issuance-schedule", response_model=list[ScheduledIssuanceRead])

@@ -17,6 +17,7 @@ from sqlmodel import col
 from services.voucher.models import (
     Assessment,
     Beneficiary,
+    BeneficiaryProfileChange,
     CashBenefit,
     ProxyAuthorisation,
     Voucher,
@@ -123,6 +124,111 @@ async def set_grade(
     )
 
 
+async def set_grade_state(
+    session: AsyncSession,
+    beneficiary_id: uuid.UUID,
+    *,
+    grade: int | None,
+    valid_until: date | None,
+    grade_from: date | None,
+    prior_grade: int | None,
+    prior_valid_until: date | None,
+) -> None:
+    """A reassessment: the newest grade, the day it takes effect, and the grade it replaces
+    until then (service/assessment.py `after_reassessment`)."""
+    await session.execute(
+        update(Beneficiary)
+        .where(col(Beneficiary.id) == beneficiary_id)
+        .values(
+            grade=grade,
+            grade_valid_until=valid_until,
+            grade_from=grade_from,
+            prior_grade=prior_grade,
+            prior_grade_valid_until=prior_valid_until,
+        )
+        .execution_options(synchronize_session=False)
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileValues:
+    """The profile columns an officer's edit writes (personal data already sealed)."""
+
+    phone_enc: bytes | None
+    phone_hash: bytes | None
+    phone_last4: str | None
+    address: str
+    lat: float | None
+    lon: float | None
+    location_approximate: bool
+    contact_enc: bytes | None
+    care_setting: str
+
+
+async def update_profile(
+    session: AsyncSession, beneficiary_id: uuid.UUID, values: ProfileValues
+) -> None:
+    await session.execute(
+        update(Beneficiary)
+        .where(col(Beneficiary.id) == beneficiary_id)
+        .values(**asdict(values))
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def insert_profile_change(
+    session: AsyncSession,
+    *,
+    id: uuid.UUID,
+    beneficiary_id: uuid.UUID,
+    fields: list[str],
+    previous_enc: bytes,
+    reason: str | None,
+    created_by: str,
+) -> None:
+    await session.execute(
+        insert(BeneficiaryProfileChange).values(
+            id=id,
+            beneficiary_id=beneficiary_id,
+            fields=fields,
+            previous_enc=previous_enc,
+            reason=reason,
+            created_by=created_by,
+        )
+    )
+
+
+async def profile_changes_of(
+    session: AsyncSession, beneficiary_id: uuid.UUID
+) -> list[BeneficiaryProfileChange]:
+    """A person's profile edits, newest first."""
+    return list(
+        (
+            await session.scalars(
+                select(BeneficiaryProfileChange)
+                .where(col(BeneficiaryProfileChange.beneficiary_id) == beneficiary_id)
+                .order_by(
+                    col(BeneficiaryProfileChange.created_at).desc(),
+                    col(BeneficiaryProfileChange.id),
+                )
+            )
+        ).all()
+    )
+
+
+async def assessments_of(session: AsyncSession, beneficiary_id: uuid.UUID) -> list[Assessment]:
+    """A person's assessments, newest first."""
+    return list(
+        (
+            await session.scalars(
+                select(Assessment)
+                .where(col(Assessment.beneficiary_id) == beneficiary_id)
+                .order_by(col(Assessment.assessed_on).desc(), col(Assessment.created_at).desc())
+            )
+        ).all()
+    )
+
+
 async def get(
     session: AsyncSession, beneficiary_id: uuid.UUID, *, lock: bool = False
 ) -> Beneficiary | None:
@@ -149,6 +255,10 @@ async def brief(session: AsyncSession, beneficiary_id: uuid.UUID) -> PersonBrief
         )
     ).first()
     return PersonBrief(*row) if row is not None else None
+
+
+async def get_assessment(session: AsyncSession, assessment_id: uuid.UUID) -> Assessment | None:
+    return await session.scalar(select(Assessment).where(col(Assessment.id) == assessment_id))
 
 
 async def latest_assessment(session: AsyncSession, beneficiary_id: uuid.UUID) -> Assessment | None:

@@ -45,6 +45,7 @@ from services.voucher.models import (
     IssuanceChunk,
     IssuanceLock,
     IssuanceRun,
+    IssuanceSkip,
     Outbox,
     Voucher,
 )
@@ -260,6 +261,26 @@ def _born_by(on: date, years: int) -> date:
     return add_months(on, -12 * years)
 
 
+def _new_grade_applies(on: date) -> ColumnElement[bool]:
+    b = Beneficiary
+    return or_(col(b.grade_from).is_(None), col(b.grade_from) <= on)
+
+
+def grade_in_force(on: date) -> Any:
+    """The grade that governs the period starting `on`: a reassessment counts from its
+    `grade_from` (the next period), before that the grade it replaced (the same rule as
+    service/assessment.py `in_force`)."""
+    b = Beneficiary
+    return case((_new_grade_applies(on), col(b.grade)), else_=col(b.prior_grade))
+
+
+def valid_until_in_force(on: date) -> Any:
+    b = Beneficiary
+    return case(
+        (_new_grade_applies(on), col(b.grade_valid_until)), else_=col(b.prior_grade_valid_until)
+    )
+
+
 def _compare_sql(c: Compare, on: date) -> ColumnElement[bool]:
     b = Beneficiary
     v = c.value
@@ -287,7 +308,7 @@ def _compare_sql(c: Compare, on: date) -> ColumnElement[bool]:
         }
         return at_least[c.op]
     column: Any = {
-        "grade": col(b.grade),
+        "grade": grade_in_force(on),
         "dibao": col(b.dibao),
         "tekun": col(b.tekun),
         "care_setting": col(b.care_setting),
@@ -319,13 +340,16 @@ def rule_sql(rule: Rule, on: date) -> ColumnElement[bool]:
     return _compare_sql(rule, on)
 
 
-def _eligible(scope: EligibilityScope) -> list[ColumnElement[bool]]:
+def _eligible(scope: EligibilityScope, *, lapsed: bool = False) -> list[ColumnElement[bool]]:
+    """Who the scope pays; `lapsed`: who it would pay but for an assessment that lapsed
+    before the period's first day (recorded as skipped, `record_lapsed`)."""
     b = Beneficiary
+    valid_until = valid_until_in_force(scope.on)
     where: list[ColumnElement[bool]] = [
         col(b.region_code).like(scope.region_like),
         col(b.status) == "active",
-        col(b.grade).in_(scope.grades),
-        col(b.grade_valid_until) >= scope.on,
+        grade_in_force(scope.on).in_(scope.grades),
+        valid_until < scope.on if lapsed else valid_until >= scope.on,
         col(b.birth_on) <= scope.born_by,
         col(b.care_setting).in_(scope.care_settings),
     ]
@@ -362,6 +386,53 @@ async def count_eligible(
         )
     ).one()
     return int(row[0]), int(row[1])
+
+
+async def record_lapsed(
+    session: AsyncSession, table: IssuedTable, scope: EligibilityScope, run_id: uuid.UUID
+) -> int:
+    """Record, set-wise, the people this run skips because their assessment lapsed (those
+    the programme would otherwise pay who have nothing for the period), and count them on
+    the run (`skip_reasons`). Answers how many."""
+    lapsed = select(
+        literal(run_id, UUID(as_uuid=True)),
+        col(Beneficiary.id),
+        literal("assessment_lapsed", String()),
+    ).where(*_eligible(scope, lapsed=True), col(Beneficiary.id).not_in(_issued(table, scope)))
+    result = await session.execute(
+        pg_insert(IssuanceSkip)
+        .from_select(["run_id", "beneficiary_id", "reason"], lapsed)
+        .on_conflict_do_nothing()
+    )
+    n = cast(CursorResult[Any], result).rowcount
+    if n:
+        await session.execute(
+            _update_run(run_id).values(
+                skip_reasons=col(IssuanceRun.skip_reasons)
+                + func.jsonb_build_object(
+                    "assessment_lapsed",
+                    func.coalesce(
+                        col(IssuanceRun.skip_reasons)["assessment_lapsed"].as_integer(), 0
+                    )
+                    + n,
+                ),
+                updated_at=func.now(),
+            )
+        )
+    return int(n)
+
+
+async def skips_of(
+    session: AsyncSession, run_id: uuid.UUID, limit: int
+) -> list[tuple[uuid.UUID, str]]:
+    """The people a run skipped and why, at most `limit`."""
+    rows = await session.execute(
+        select(col(IssuanceSkip.beneficiary_id), col(IssuanceSkip.reason))
+        .where(col(IssuanceSkip.run_id) == run_id)
+        .order_by(col(IssuanceSkip.beneficiary_id))
+        .limit(limit)
+    )
+    return [(r[0], r[1]) for r in rows]
 
 
 async def count_by_setting(session: AsyncSession, scope: EligibilityScope) -> dict[str, int]:

@@ -34,6 +34,10 @@ statement does the whole redemption:
 6. `items` records the bill's lines (`redemption_item`), sent as parallel arrays;
 7. `ev`    writes the `redemption.created` outbox event for the ledger.
 
+Through PgBouncer in transaction mode (`pooler=pgbouncer`, services/common/db.py) these
+statements are not kept prepared: each is sent unnamed, parsed and planned on every execution,
+one more round trip (docs/operations.md, "Connection pooling").
+
 When it returns no row, or a unique violation, the cold path (service/redemption_flow.py,
 repository/redemption_flow.py) reads why.
 

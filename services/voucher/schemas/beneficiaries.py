@@ -128,6 +128,69 @@ class BeneficiaryCreate(BaseModel):
         return value
 
 
+class ContactCreate(BaseModel):
+    """An emergency contact (紧急联系人): personal data, stored encrypted, shown masked."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=100)
+    relation: str = Field(min_length=1, max_length=50)
+    phone: str = Field(min_length=1, max_length=40)
+
+    @field_validator("name", "relation", "phone")
+    @classmethod
+    def _strip(cls, value: str) -> str:
+        value = value.strip()
+        if not value:
+            raise ValueError("may not be blank")
+        return value
+
+
+class ContactRead(BaseModel):
+    name_masked: str
+    relation: str
+    phone_masked: str
+
+
+class BeneficiaryUpdate(BaseModel):
+    """An officer's edit of a person's profile (PATCH): only the fields sent change; `null`
+    clears the phone, the location or the contact. `lat` and `lon` go together;
+    `location_approximate`: the location is a community's centre, not the home. `reason`
+    is kept with the audit entry (no personal data in it, please)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    phone: str | None = Field(None, max_length=40)
+    address: str | None = Field(None, min_length=1, max_length=500)
+    lat: float | None = Field(None, ge=-90, le=90)
+    lon: float | None = Field(None, ge=-180, le=180)
+    location_approximate: bool | None = None
+    contact: ContactCreate | None = None
+    care_setting: CareSetting | None = None
+    reason: str | None = Field(None, max_length=1000)
+
+    @field_validator("address")
+    @classmethod
+    def _strip_address(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        value = value.strip()
+        if not value:
+            raise ValueError("may not be blank")
+        return value
+
+
+class ProfileChangeRead(BaseModel):
+    """One edit of a profile: which fields (names only, never their values), who, when, why."""
+
+    id: str
+    beneficiary_id: str
+    fields: list[str]
+    reason: str | None
+    created_at: datetime
+    created_by: str
+
+
 class VoucherBrief(BaseModel):
     id: str
     program_code: str
@@ -150,6 +213,9 @@ class BeneficiaryCreated(BaseModel):
 
 
 class AssessmentRead(BaseModel):
+    """An assessment; `effective_from` is the first day of the period its grade governs
+    (the next period after it was recorded; null: at once, as at enrolment)."""
+
     id: str
     scores: Scores
     flags: Flags
@@ -158,6 +224,9 @@ class AssessmentRead(BaseModel):
     assessed_on: date
     valid_until: date
     assessor: str
+    created_at: datetime | None = None
+    created_by: str | None = None
+    effective_from: date | None = None
 
 
 class BeneficiaryRead(BaseModel):
@@ -178,6 +247,12 @@ class BeneficiaryRead(BaseModel):
     hukou_region_code: str | None = None
     grade: int | None
     grade_valid_until: date | None
+    # A reassessment counts from the next period: `grade` is in force from `grade_from`
+    # (null: already), before that `prior_grade` (valid until `prior_grade_valid_until`).
+    grade_from: date | None = None
+    prior_grade: int | None = None
+    prior_grade_valid_until: date | None = None
+    contact: ContactRead | None = None
     status: str
     status_reason: str | None
     status_changed_at: datetime | None

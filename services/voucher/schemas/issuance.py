@@ -22,6 +22,9 @@ class IssuanceRunResult(BaseModel):
     issued: int
     skipped: int
     failed: int
+    # People the programme would pay but for a reason, by reason: {"assessment_lapsed": n}
+    # (who they are: GET /v1/issuance-runs/{id}/skips).
+    skip_reasons: dict[str, int] = Field(default_factory=dict)
 
 
 class IssuanceRunRead(BaseModel):
@@ -37,11 +40,19 @@ class IssuanceRunRead(BaseModel):
     skipped: int
     failed: int
     chunks_done: int
+    skip_reasons: dict[str, int] = Field(default_factory=dict)
     message: str | None
     created_by: str
     created_at: datetime
     updated_at: datetime
     finished_at: datetime | None
+
+
+class IssuanceSkipRead(BaseModel):
+    """A person a run did not pay, and why (`assessment_lapsed`)."""
+
+    beneficiary_id: str
+    reason: str
 
 
 class ExpiryResult(BaseModel):

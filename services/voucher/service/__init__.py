@@ -17,9 +17,11 @@ database:
 - `review_rules` receipts' review window, disputes' deadlines, home visits' radius and length
 - `care_circle` the dashboard's 15-minute care circle (who has a meal point and a care
                 provider near enough; `measure`, `most_uncovered`)
+- `spot_rules`  the quarterly spot reassessment draw (reproducible: HMAC order of a seed)
 
 Orchestration: `beneficiaries`, `beneficiary_import`, `lifecycle` (status changes and their
 money), `status_import` (status files), `roster` (the officer's search and export),
+`reassessments` (the due list and the spot draws),
 `programs`, `issuance`, `scheduler` (scheduled issuance), `dashboard`,
 `request_keys`, `redemption_flow` (the redemption and its preview), `void_claim`, `copay`
 (co-payments) over `copay_refund` (their refunds), `directory` (the provider directory, held in

@@ -96,10 +96,16 @@ def add_months(day: date, months: int) -> date:
 
 
 def assess(
-    scores: dict[str, int], flags: dict[str, bool | int], assessed_on: date, today: date
+    scores: dict[str, int],
+    flags: dict[str, bool | int],
+    assessed_on: date,
+    today: date,
+    *,
+    validity_months: int = VALIDITY_MONTHS,
 ) -> AssessmentResult:
-    """Validate and grade one assessment. It is valid for 12 months from the day it was made
-    (up to the day before the same date a year later)."""
+    """Validate and grade one assessment. It is valid for `validity_months` (12 by default,
+    `YIYANG_VOUCHER_ASSESSMENT_VALIDITY_MONTHS`) from the day it was made, up to the day
+    before the same date that many months later."""
     check_scores(scores)
     if assessed_on > today:
         raise InvalidAssessmentDate(field="assessment.assessed_on")
@@ -112,5 +118,56 @@ def assess(
         mental_disorder=bool(flags.get("mental_disorder")),
         care_risk_events=int(flags.get("care_risk_events") or 0),
     )
-    valid_until = date.fromordinal(add_months(assessed_on, VALIDITY_MONTHS).toordinal() - 1)
+    valid_until = date.fromordinal(add_months(assessed_on, validity_months).toordinal() - 1)
     return AssessmentResult(total, preliminary, grade, valid_until)
+
+
+# --- a reassessment takes effect from the next period ---------------------------------------
+
+
+@dataclass(frozen=True)
+class GradeState:
+    """What a person's row holds about their grade: the newest assessment's `grade` and
+    `valid_until`, in force from the period starting `grade_from` (None = at once); before
+    that, `prior_grade` / `prior_valid_until` (the assessment it replaced)."""
+
+    grade: int | None
+    valid_until: date | None
+    grade_from: date | None = None
+    prior_grade: int | None = None
+    prior_valid_until: date | None = None
+
+
+def in_force(state: GradeState, on: date) -> tuple[int | None, date | None]:
+    """The grade and validity that govern a period starting `on`: the newest assessment from
+    its `grade_from` on, the one it replaced before (repository/issuance.py `grade_in_force`
+    is the same rule in SQL)."""
+    if state.grade_from is None or state.grade_from <= on:
+        return state.grade, state.valid_until
+    return state.prior_grade, state.prior_valid_until
+
+
+def next_period_start(today: date) -> date:
+    """The first day of the period (calendar month) after today's."""
+    return add_months(today.replace(day=1), 1)
+
+
+def after_reassessment(state: GradeState, result: AssessmentResult, today: date) -> GradeState:
+    """The row after a new (newest) assessment recorded today: it takes effect from the next
+    period, so this period's eligibility (and its vouchers) stay as they were. What governs
+    this period becomes the prior grade; a second reassessment in the same period replaces
+    the first one's pending grade and keeps the prior one."""
+    this_period = today.replace(day=1)
+    prior_grade, prior_until = in_force(state, this_period)
+    return GradeState(
+        grade=result.grade,
+        valid_until=result.valid_until,
+        grade_from=next_period_start(today),
+        prior_grade=prior_grade,
+        prior_valid_until=prior_until,
+    )
+
+
+def lapsed(valid_until: date | None, on: date) -> bool:
+    """An assessment lapsed by `on` (a person never assessed has nothing to lapse)."""
+    return valid_until is not None and valid_until < on

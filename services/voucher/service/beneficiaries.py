@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
 
+import orjson
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.auth import Principal, Role
@@ -27,11 +28,14 @@ from services.common.ids import new_uuid
 from services.voucher.errors import (
     BeneficiaryExists,
     BeneficiaryNotFound,
+    BeneficiaryRecordClosed,
+    InvalidValue,
     ProxyNotFound,
 )
 from services.voucher.models import (
     Assessment,
     Beneficiary,
+    BeneficiaryProfileChange,
     CashBenefit,
     ProxyAuthorisation,
     Voucher,
@@ -42,11 +46,15 @@ from services.voucher.schemas.beneficiaries import (
     AssessmentRead,
     BeneficiaryCreate,
     BeneficiaryRead,
+    BeneficiaryUpdate,
+    ContactCreate,
+    ContactRead,
     Flags,
     PayoutAccountCreate,
     PayoutAccountFull,
     PayoutAccountRead,
     PayoutAccountsRead,
+    ProfileChangeRead,
     ProxyCreate,
     ProxyRead,
     Scores,
@@ -76,7 +84,13 @@ class Enrolled:
 
 
 async def enrol(
-    session: AsyncSession, data: BeneficiaryCreate, *, cipher: PiiCipher, who: str, today: date
+    session: AsyncSession,
+    data: BeneficiaryCreate,
+    *,
+    cipher: PiiCipher,
+    who: str,
+    today: date,
+    validity_months: int = assessment_rules.VALIDITY_MONTHS,
 ) -> Enrolled:
     """Enrol one person with their assessment. Every check runs before anything is written;
     an already enrolled national ID is refused (BENEFICIARY_EXISTS), never created twice."""
@@ -86,7 +100,9 @@ async def enrol(
     hukou = check_hukou(data.hukou_region_code)
     scores = data.assessment.scores.model_dump()
     flags = data.assessment.flags.model_dump()
-    result = assessment_rules.assess(scores, flags, data.assessment.assessed_on, today)
+    result = assessment_rules.assess(
+        scores, flags, data.assessment.assessed_on, today, validity_months=validity_months
+    )
 
     nid_hash = cipher.lookup_hash(nid.value)
     if await repo.id_by_national_id_hash(session, nid_hash) is not None:
@@ -203,6 +219,10 @@ def present(person: Beneficiary, cipher: PiiCipher) -> BeneficiaryRead:
         hukou_region_code=person.hukou_region_code,
         grade=person.grade,
         grade_valid_until=person.grade_valid_until,
+        grade_from=person.grade_from,
+        prior_grade=person.prior_grade,
+        prior_grade_valid_until=person.prior_grade_valid_until,
+        contact=present_contact(person, cipher),
         status=person.status,
         status_reason=person.status_reason,
         status_changed_at=person.status_changed_at,
@@ -370,10 +390,155 @@ async def list_proxies(
     return await repo.list_proxies(session, beneficiary_id)
 
 
+# --- the profile (an officer's edit) -------------------------------------------------------
+
+PROFILE_FIELDS = (
+    "phone",
+    "address",
+    "location",
+    "location_approximate",
+    "contact",
+    "care_setting",
+)
+_CONTACT_CONTEXT = b"contact"
+_PROFILE_CHANGE_CONTEXT = b"profile_change"
+
+
+def open_contact(cipher: PiiCipher, blob: bytes | None) -> ContactCreate | None:
+    if not blob:
+        return None
+    return ContactCreate.model_validate_json(cipher.decrypt(blob, context=_CONTACT_CONTEXT))
+
+
+def present_contact(person: Beneficiary, cipher: PiiCipher) -> ContactRead | None:
+    contact = open_contact(cipher, person.contact_enc)
+    if contact is None:
+        return None
+    return ContactRead(
+        name_masked=mask_name(contact.name),
+        relation=contact.relation,
+        phone_masked=mask_phone(contact.phone),
+    )
+
+
+def _refuse_closed(person: Beneficiary) -> None:
+    if person.status == "deceased":
+        raise BeneficiaryRecordClosed(field="beneficiary_id")
+
+
+async def update_profile(
+    session: AsyncSession,
+    person: Beneficiary,
+    data: BeneficiaryUpdate,
+    *,
+    cipher: PiiCipher,
+    who: str,
+) -> list[str]:
+    """Apply an officer's edit of the fields sent (the person's row locked by the caller) and
+    audit it: the names of the fields that really changed, who, when, why, and what they
+    held before sealed in one encrypted blob, so no personal data is ever stored or logged
+    in clear. Every check runs before anything is written. Answers the changed fields (none:
+    nothing written). A care setting changed applies to issuance from the next run on;
+    vouchers already issued keep theirs."""
+    _refuse_closed(person)
+    sent = data.model_fields_set - {"reason"}
+    for name in ("address", "care_setting", "location_approximate"):
+        if name in sent and getattr(data, name) is None:
+            raise InvalidValue(f"{name} may not be null.", field=name)
+    if ("lat" in sent) != ("lon" in sent) or (data.lat is None) != (data.lon is None):
+        raise InvalidValue("lat and lon go together.", field="lat")
+
+    old_phone = cipher.decrypt(person.phone_enc, context=b"phone") if person.phone_enc else None
+    old_contact = open_contact(cipher, person.contact_enc)
+    phone = normalise_phone(data.phone) if "phone" in sent else old_phone
+    contact = old_contact
+    if "contact" in sent:
+        contact = data.contact
+        if contact is not None:
+            contact = contact.model_copy(update={"phone": normalise_phone(contact.phone)})
+    address = data.address if "address" in sent and data.address else person.address
+    lat, lon = (data.lat, data.lon) if "lat" in sent else (person.lat, person.lon)
+    approximate = (
+        bool(data.location_approximate)
+        if "location_approximate" in sent
+        else person.location_approximate
+    )
+    care_setting = data.care_setting if "care_setting" in sent else person.care_setting
+    assert care_setting is not None
+
+    previous: dict[str, object] = {}
+    if phone != old_phone:
+        previous["phone"] = old_phone
+    if address != person.address:
+        previous["address"] = person.address
+    if (lat, lon) != (person.lat, person.lon):
+        previous["location"] = [person.lat, person.lon]
+    if approximate != person.location_approximate:
+        previous["location_approximate"] = person.location_approximate
+    if contact != old_contact:
+        previous["contact"] = old_contact.model_dump() if old_contact else None
+    if care_setting != person.care_setting:
+        previous["care_setting"] = person.care_setting
+    if not previous:
+        return []
+    contact_enc = person.contact_enc
+    if "contact" in previous:
+        contact_enc = (
+            cipher.encrypt(contact.model_dump_json(), context=_CONTACT_CONTEXT) if contact else None
+        )
+    await repo.update_profile(
+        session,
+        person.id,
+        repo.ProfileValues(
+            phone_enc=cipher.encrypt(phone, context=b"phone") if phone else None,
+            phone_hash=cipher.lookup_hash(phone) if phone else None,
+            phone_last4=phone[-4:] if phone else None,
+            address=address,
+            lat=lat,
+            lon=lon,
+            location_approximate=approximate,
+            contact_enc=contact_enc,
+            care_setting=care_setting,
+        ),
+    )
+    fields = [f for f in PROFILE_FIELDS if f in previous]
+    await repo.insert_profile_change(
+        session,
+        id=new_uuid(),
+        beneficiary_id=person.id,
+        fields=fields,
+        previous_enc=cipher.encrypt(
+            orjson.dumps(previous).decode(), context=_PROFILE_CHANGE_CONTEXT
+        ),
+        reason=(data.reason or "").strip() or None,
+        created_by=who,
+    )
+    return fields
+
+
+def present_profile_change(change: BeneficiaryProfileChange) -> ProfileChangeRead:
+    return ProfileChangeRead(
+        id=str(change.id),
+        beneficiary_id=str(change.beneficiary_id),
+        fields=list(change.fields),
+        reason=change.reason,
+        created_at=change.created_at,
+        created_by=change.created_by,
+    )
+
+
+async def profile_changes(
+    session: AsyncSession, beneficiary_id: uuid.UUID
+) -> list[BeneficiaryProfileChange]:
+    return await repo.profile_changes_of(session, beneficiary_id)
+
+
 # --- reassessment --------------------------------------------------------------------------
 
 
-def present_assessment(assessment: Assessment) -> AssessmentRead:
+def present_assessment(
+    assessment: Assessment, effective_from: date | None = None
+) -> AssessmentRead:
     return AssessmentRead(
         id=str(assessment.id),
         scores=Scores(
@@ -388,24 +553,64 @@ def present_assessment(assessment: Assessment) -> AssessmentRead:
         assessed_on=assessment.assessed_on,
         valid_until=assessment.valid_until,
         assessor=assessment.assessor,
+        created_at=assessment.created_at,
+        created_by=assessment.created_by,
+        effective_from=effective_from,
     )
 
 
 async def reassess(
-    session: AsyncSession, person: Beneficiary, data: AssessmentCreate, *, who: str, today: date
-) -> Assessment:
-    """Record a new assessment; the newest one sets the person's grade and its validity."""
+    session: AsyncSession,
+    person: Beneficiary,
+    data: AssessmentCreate,
+    *,
+    who: str,
+    today: date,
+    validity_months: int = assessment_rules.VALIDITY_MONTHS,
+) -> AssessmentRead:
+    """Record a new assessment (the person's row locked by the caller). The newest one sets
+    the person's grade and its validity from the NEXT period (`after_reassessment`): this
+    period's eligibility, and the vouchers already issued for it, stay as they were. One
+    dated before the newest on record is kept in the history and changes nothing."""
+    _refuse_closed(person)
     result = assessment_rules.assess(
-        data.scores.model_dump(), data.flags.model_dump(), data.assessed_on, today
+        data.scores.model_dump(),
+        data.flags.model_dump(),
+        data.assessed_on,
+        today,
+        validity_months=validity_months,
     )
     latest = await repo.latest_assessment(session, person.id)
-    await repo.insert_assessment(session, _new_assessment(person.id, data, result, who))
+    new = _new_assessment(person.id, data, result, who)
+    await repo.insert_assessment(session, new)
+    effective_from = None
     if latest is None or data.assessed_on >= latest.assessed_on:
-        await repo.set_grade(session, person.id, result.grade, result.valid_until)
-    newest = await repo.latest_assessment(session, person.id)
-    if newest is None:  # pragma: no cover - it was inserted just above
+        state = assessment_rules.after_reassessment(
+            program_service.grade_state(person), result, today
+        )
+        await repo.set_grade_state(
+            session,
+            person.id,
+            grade=state.grade,
+            valid_until=state.valid_until,
+            grade_from=state.grade_from,
+            prior_grade=state.prior_grade,
+            prior_valid_until=state.prior_valid_until,
+        )
+        effective_from = state.grade_from
+    inserted = await repo.get_assessment(session, new.id)
+    if inserted is None:  # pragma: no cover - it was inserted just above
         raise BeneficiaryNotFound(field="beneficiary_id")
-    return newest
+    return present_assessment(inserted, effective_from)
+
+
+async def assessments(session: AsyncSession, person: Beneficiary) -> list[AssessmentRead]:
+    """A person's assessments, newest first; the one behind the current grade carries the
+    period it takes effect from."""
+    rows = await repo.assessments_of(session, person.id)
+    return [
+        present_assessment(a, person.grade_from if i == 0 else None) for i, a in enumerate(rows)
+    ]
 
 
 # --- payout bank account (cash benefits) ---------------------------------------------------

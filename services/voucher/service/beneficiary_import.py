@@ -196,6 +196,7 @@ async def import_rows(
     who: str,
     today: date,
     covers_region: Callable[[str], bool],
+    validity_months: int = 12,
 ) -> list[Imported]:
     results: list[Imported] = []
     for number, row in enumerate(rows, start=2):  # row 1 is the header
@@ -204,7 +205,14 @@ async def import_rows(
             if not covers_region(data.region_code.strip()):
                 raise OutOfScope("This region is outside your scope.", field="region_code")
             async with session.begin_nested():
-                enrolled = await service.enrol(session, data, cipher=cipher, who=who, today=today)
+                enrolled = await service.enrol(
+                    session,
+                    data,
+                    cipher=cipher,
+                    who=who,
+                    today=today,
+                    validity_months=validity_months,
+                )
             results.append(
                 Imported(
                     ImportRowResult(

@@ -25,7 +25,7 @@ import asyncio
 import logging
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -65,6 +65,8 @@ class RunResult:
     issued: int
     skipped: int
     failed: int
+    # people the programme would pay but for a reason (issuance_skip): {"assessment_lapsed": n}
+    skip_reasons: dict[str, int] = field(default_factory=dict)
 
 
 def eligibility_scope(
@@ -272,6 +274,8 @@ class IssuanceEngine:
         async with self.db.unit_of_work() as session:
             eligible, already = await repo.count_eligible(session, table, scope)
             todo = await repo.pending(session, table, scope)
+            # who it would pay but for a lapsed assessment: recorded with that reason
+            lapsed = await repo.record_lapsed(session, table, scope, run_id)
             seq = await repo.max_seq(session, run_id)
             await repo.set_counts(session, run_id, eligible, max(already - issued, 0))
         skipped = max(already - issued, 0)
@@ -314,7 +318,8 @@ class IssuanceEngine:
         message = f"budget exhausted in {len(exhausted)} region(s)" if exhausted else None
         async with self.db.unit_of_work() as session:
             await repo.finish_run(session, run_id, status, message)
-        return RunResult(run_id, status, eligible, issued, skipped, failed)
+        reasons = {"assessment_lapsed": lapsed} if lapsed else {}
+        return RunResult(run_id, status, eligible, issued, skipped, failed, reasons)
 
     async def _settle_chunk(
         self,
@@ -477,6 +482,13 @@ async def get_run(session: AsyncSession, run_id: uuid.UUID) -> IssuanceRun:
     if run is None:
         raise IssuanceRunNotFound(field="run_id")
     return run
+
+
+async def run_skips(
+    session: AsyncSession, run_id: uuid.UUID, limit: int
+) -> list[tuple[uuid.UUID, str]]:
+    """The people a run skipped and why (models.IssuanceSkip)."""
+    return await repo.skips_of(session, run_id, limit)
 
 
 async def expire_lapsed(

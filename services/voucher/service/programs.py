@@ -24,6 +24,7 @@ from services.voucher.errors import (
 from services.voucher.models import Beneficiary, Program, ProgramVersion
 from services.voucher.repository import programs as repo
 from services.voucher.schemas.programs import ProgramConfig, SettingRule
+from services.voucher.service.assessment import GradeState, in_force
 from services.voucher.service.eligibility import amount_fen, is_eligible
 from services.voucher.service.identity import check_region
 
@@ -271,16 +272,28 @@ async def preview(
     return sum(by_setting.values()), by_setting, cost
 
 
+def grade_state(person: Beneficiary) -> GradeState:
+    return GradeState(
+        grade=person.grade,
+        valid_until=person.grade_valid_until,
+        grade_from=person.grade_from,
+        prior_grade=person.prior_grade,
+        prior_valid_until=person.prior_grade_valid_until,
+    )
+
+
 async def eligible_codes(session: AsyncSession, person: Beneficiary, on: date) -> list[str]:
-    """The programs a stored beneficiary is eligible for on a day."""
+    """The programs a stored beneficiary is eligible for on a day (with the grade in force
+    then: a reassessment counts from the next period, service/assessment.py `in_force`)."""
+    grade, valid_until = in_force(grade_state(person), on)
     return [
         p.code
         for p in await all_programs(session)
         if is_eligible(
             p.config,
             birth_on=person.birth_on,
-            grade=person.grade,
-            grade_valid_until=person.grade_valid_until,
+            grade=grade,
+            grade_valid_until=valid_until,
             dibao=person.dibao,
             care_setting=person.care_setting,
             region_code=person.region_code,
