@@ -108,6 +108,7 @@ async def enrol(request: Request, web: StateDep, session: CsrfSession) -> HTMLRe
         session,
         result=result,
         masked_id=mask_national_id(body["national_id"]),
+        program_names=await _program_names(web, session),
     )
 
 
@@ -239,6 +240,12 @@ SCHEDULE_STATUS = {
 }
 
 
+# The issuance page shows the latest few runs (a phone's screen, not a 4,000 px list); the
+# page of all runs shows as many as the voucher service lists.
+RECENT_SHOWN = 3
+ALL_RUNS = 100
+
+
 async def _issuance_page(
     request: Request,
     web: Any,
@@ -247,9 +254,12 @@ async def _issuance_page(
     status_code: int = 200,
     error: str | None = None,
     region: str = "",
+    template: str = "officer_issuance.html",
+    shown: int | None = RECENT_SHOWN,
 ) -> HTMLResponse:
-    """The issuance page: the form, the region's recent runs with their progress (to come
-    back to one), and the scheduler's runs."""
+    """The issuance page: the form, the region's latest runs with their progress (to come
+    back to one; `shown` of them, all of them on `/officer/issuance/runs`), and the
+    scheduler's runs (also the latest `shown`; those that need a person always)."""
     client = voucher_client(web, session)
     programs: list[dict[str, Any]] = []
     schedule: list[dict[str, Any]] = []
@@ -262,7 +272,9 @@ async def _issuance_page(
         except ApiError as exc:
             schedule_error = exc.friendly
         with contextlib.suppress(ApiError):  # no recent runs to show if it cannot say
-            runs = await client.issuance_runs(session.region or "")
+            runs = await client.issuance_runs(
+                session.region or "", limit=ALL_RUNS if shown is None else shown + 1
+            )
     finally:
         await client.aclose()
     names = {p["code"]: p["name"] for p in programs}
@@ -271,9 +283,12 @@ async def _issuance_page(
         row["status_name"] = SCHEDULE_STATUS.get(row["status"], "未知状态")
         row["error_text"] = FRIENDLY.get(row.get("last_error") or "", "系统出错，将自动重试。")
     alarms = [r for r in schedule if r["status"] in ("failed", "budget_exhausted")]
+    more = shown is not None and (len(runs) > shown or len(schedule) > shown)
+    if shown is not None:
+        runs, schedule = runs[:shown], schedule[:shown]
     return page(
         request,
-        "officer_issuance.html",
+        template,
         session,
         status_code=status_code,
         error=error,
@@ -283,6 +298,8 @@ async def _issuance_page(
         alarms=alarms,
         schedule_error=schedule_error,
         runs=runs,
+        more=more,
+        all_runs=shown is None,
         program_names=names,
     )
 
@@ -353,6 +370,27 @@ RUN_STATUS = {
 }
 
 
+@router.get("/issuance/runs", response_class=HTMLResponse)
+async def issuance_runs(
+    request: Request, web: StateDep, session: Session = OFFICER
+) -> HTMLResponse:
+    """All of the region's recent runs and the scheduler's runs (the issuance page shows
+    the latest three of each)."""
+    return await _issuance_page(request, web, session, template="officer_runs.html", shown=None)
+
+
+async def _program_names(web: Any, session: Session) -> dict[str, str]:
+    """Programme code -> its published name, for programmes no label table knows (a city's
+    own, created as data); empty if the list cannot be read (the label then stands in)."""
+    client = voucher_client(web, session)
+    try:
+        return {p["code"]: p["name"] for p in await client.programs()}
+    except ApiError:
+        return {}
+    finally:
+        await client.aclose()
+
+
 @router.get("/issuance/{run_id}", response_class=HTMLResponse)
 async def issuance_run(
     request: Request, run_id: str, web: StateDep, session: Session = OFFICER
@@ -377,4 +415,5 @@ async def issuance_run(
         error=error,
         status_names=RUN_STATUS,
         running=bool(run and run.get("status") == "running"),
+        program_names=await _program_names(web, session) if run else {},
     )

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import re
 import time
 import uuid
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
@@ -74,6 +75,23 @@ def token_seconds_left(token: str, now: float) -> int | None:
     return max(0, int.from_bytes(raw[18:22], "big") - int(now))
 
 
+def code_seconds_left(token: str, preview: dict[str, Any] | None, now: float) -> int | None:
+    """Seconds the code the cashier holds stays valid: read from a scanned phone code
+    itself; for typed short digits (they expire with the token they stand for) from the
+    preview's `code_expires_at`; None when nobody can say (a card, no preview): then no
+    countdown is shown rather than a made-up one."""
+    left = token_seconds_left(token, now)
+    if left is not None or not preview or not preview.get("code_expires_at"):
+        return left
+    try:
+        expires = datetime.fromisoformat(str(preview["code_expires_at"]))
+    except ValueError:
+        return None
+    if expires.tzinfo is None:
+        expires = expires.replace(tzinfo=UTC)
+    return max(0, int(expires.timestamp() - now))
+
+
 async def _services(request: Request, web: Any, session: Session) -> tuple[list, str | None]:
     client = provider_client(web, session)
     try:
@@ -86,6 +104,7 @@ async def _services(request: Request, web: Any, session: Session) -> tuple[list,
 
 
 _VISIT = re.compile(r"^[0-9a-fA-F-]{36}$")
+_COPAYMENT_ID = _VISIT  # both are UUIDs
 
 
 async def _billable_visits(
@@ -203,7 +222,7 @@ async def redeem_preview(
         gross_fen=bill.total_fen,
         idempotency_key=redeem_key(session.provider_id or "", token),
         preview=preview,
-        seconds_left=token_seconds_left(token, time.time()),
+        seconds_left=code_seconds_left(token, preview, time.time()),
     )
 
 
@@ -221,14 +240,19 @@ async def _replayed(client: Any, session: Session, token: str, bill: Any) -> Res
     return _to_result(session, result)
 
 
-def _to_result(session: Session, result: dict[str, Any]) -> Response:
+def _to_result(
+    session: Session, result: dict[str, Any], copayment_id: str | None = None
+) -> Response:
     """Post/redirect/get: the result has its own address, so Back and reload show it again
     and never send the payment a second time. The balance (not kept anywhere the result
     page can read it) comes along once, as a message."""
     session.flash.append(
         ("ok", f"补贴券余额：{fen_to_yuan(int(result.get('balance_fen') or 0))} 元")
     )
-    return RedirectResponse(f"/provider/redeemed/{result['id']}", status_code=303)
+    url = f"/provider/redeemed/{result['id']}"
+    if copayment_id:  # the result page reads it and shows the way chosen, not the question
+        url += f"?copayment={copayment_id}"
+    return RedirectResponse(url, status_code=303)
 
 
 @router.post("/redeem/confirm", response_class=HTMLResponse)
@@ -242,9 +266,12 @@ async def redeem_confirm(
     gross_fen: Annotated[int, Form()] = 0,
     idempotency_key: Annotated[str, Form()] = "",
     visit_id: Annotated[str, Form()] = "",
+    copay_method: Annotated[str, Form()] = "",
 ) -> Response:
     """Step 3: redeem the bill shown (its lines and the total the person agreed to) with the
-    terminal's secret; show subsidy, co-payment and balance."""
+    terminal's secret; show subsidy, co-payment and balance. The co-payment's way (cash
+    taken, or the family pays online), chosen on the confirm step, is recorded at once, so
+    the result page asks nothing more."""
     if session.role not in (Role.provider_staff.value, Role.provider_admin.value):
         return page(
             request, "error.html", session, status_code=403, message="您的账号不能打开这个页面。"
@@ -295,16 +322,40 @@ async def redeem_confirm(
         )
     finally:
         await client.aclose()
-    return _to_result(session, result)
+    copayment_id = None
+    if int(result.get("copay_fen") or 0) > 0 and copay_method in ("cash", "stripe"):
+        copayment_id = await _start_copayment(web, session, str(result["id"]), copay_method)
+    return _to_result(session, result, copayment_id)
+
+
+async def _start_copayment(web: Any, session: Session, redemption_id: str, method: str) -> Any:
+    """Record the co-payment's way chosen before confirming (the same call as the result
+    page's buttons: a repeat answers the same co-payment). Its id, or None with a message
+    when it could not be recorded (the result page then asks again)."""
+    client = voucher_client(web, session)
+    try:
+        cp = await client.start_copayment(redemption_id, method)
+    except ApiError as exc:
+        session.flash.append(("err", f"自付方式没有记下：{exc.friendly} 请在下面再选一次。"))
+        return None
+    finally:
+        await client.aclose()
+    return cp.get("id")
 
 
 @router.get("/redeemed/{redemption_id}", response_class=HTMLResponse)
 async def redeemed(
-    request: Request, redemption_id: str, web: StateDep, session: Session = STAFF
+    request: Request,
+    redemption_id: str,
+    web: StateDep,
+    session: Session = STAFF,
+    copayment: str = "",
 ) -> HTMLResponse:
     """The result of a redemption at this provider (today's or yesterday's, Beijing time):
-    subsidy, co-payment and how the co-payment is taken. Reloading it changes nothing."""
+    subsidy, co-payment and how the co-payment is taken (`copayment`: the one chosen on the
+    confirm step, shown when it is this redemption's). Reloading it changes nothing."""
     result = None
+    copay = None
     if re.match(r"^[\w-]{1,64}$", redemption_id):
         today = datetime.now(ZoneInfo(web.common.timezone)).date()
         client = voucher_client(web, session)
@@ -314,6 +365,11 @@ async def redeemed(
                 result = next((r for r in rows if str(r.get("id")) == redemption_id), None)
                 if result is not None:
                     break
+            if result is not None and _COPAYMENT_ID.match(copayment):
+                with contextlib.suppress(ApiError):
+                    found = await client.copayment(copayment)
+                    if str(found.get("redemption_id")) == redemption_id:
+                        copay = found
         except ApiError:
             result = None
         finally:
@@ -327,6 +383,7 @@ async def redeemed(
         result=result,
         error=None,
         gross_fen=result.get("gross_fen"),
+        copay=copay,
     )
 
 

@@ -218,7 +218,9 @@ async def preview_redemption(
 ) -> RedemptionPreviewRead:
     """What this bill would get if redeemed now: the bill priced from the price list
     (`gross_fen`, `items` with unit prices, `price_list_version`), `subsidy_fen`,
-    `copay_fen`, the voucher's `balance_fen` after it, `voucher_id` and `program_code`.
+    `copay_fen`, the voucher's `balance_fen` after it, `voucher_id` and `program_code`,
+    and `code_expires_at`: when the code expires (null for a card; for typed short digits,
+    their token's expiry, which is theirs too).
 
     Read-only: the code stays unused (its nonce is not consumed) and nothing is written, so
     the staff can show the person the co-payment before confirming with POST
@@ -256,6 +258,7 @@ async def preview_redemption(
             for line in result.bill.lines
         ],
         price_list_version=result.bill.price_list_version,
+        code_expires_at=result.code_expires_at,
     )
 
 

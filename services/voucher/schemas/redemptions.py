@@ -131,6 +131,8 @@ class RedemptionPreviewRead(BaseModel):
     gross_fen: int
     items: list[BillLineRead]
     price_list_version: int
+    # When the code expires (null for a card): typed short digits expire with their token.
+    code_expires_at: datetime | None = None
 
 
 class RedemptionCreated(BaseModel):
