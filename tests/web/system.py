@@ -70,13 +70,23 @@ MEAL_POINT = {
         "account_number": "6222021234567890123",
     },
     "services": [
-        {"code": "MEAL_LUNCH", "name": "午餐", "category": "meal", "unit": "次", "price_fen": 1500},
+        {
+            "code": "MEAL_LUNCH",
+            "name": "午餐",
+            "category": "meal",
+            "unit": "次",
+            "price_fen": 1500,
+            "serves_from": "11:00",
+            "serves_until": "13:00",
+        },
         {
             "code": "MEAL_DINNER",
             "name": "晚餐",
             "category": "meal",
             "unit": "次",
             "price_fen": 1200,
+            "serves_from": "17:00",
+            "serves_until": "18:30",
         },
         # priced per visit (a variable-price item, at most 1,000 yuan), so tests can bill
         # any amount; the fixed-price items are the meals
