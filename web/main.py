@@ -46,6 +46,7 @@ from web.routes import (
     claims,
     dashboard,
     finance,
+    imports,
     officer,
     officer_people,
     officer_programs,
@@ -124,6 +125,11 @@ def create_app(
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+            for work in list(app.state.web.background):  # an import cut short: its job
+                work.cancel()  # shows as such, and the same file imported again ends it
+            for work in list(app.state.web.background):
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await work
             for client in http.values():
                 await client.aclose()
             await db.dispose()
@@ -282,6 +288,7 @@ def create_app(
         officer,
         officer_people,
         officer_programs,
+        imports,
         dashboard,
         finance,
         payments,

@@ -251,6 +251,22 @@ class System:
         return relay.delivered
 
 
+async def import_finished(
+    c: httpx.AsyncClient, started: httpx.Response, timeout_s: float = 30
+) -> httpx.Response:
+    """An officer's upload answers at once with its job's page (web/routes/imports.py);
+    the job's page once the background import has ended (done or failed)."""
+    assert started.status_code == 303, started.text
+    where = started.headers["location"]
+    assert where.startswith("/officer/imports/"), where
+    for _ in range(int(timeout_s / 0.05)):
+        r = await c.get(where)
+        if 'data-status="running"' not in r.text:
+            return r
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"the import at {where} did not end")
+
+
 async def login(c: httpx.AsyncClient, username: str, password: str) -> httpx.Response:
     """Sign in as a browser does: open the form (CSRF cookie + field), then post it."""
     form = await c.get("/login")

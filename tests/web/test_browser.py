@@ -307,6 +307,9 @@ async def test_walk_qr_redeem_ledger_claim_approval(live: Live, chromium: Path, 
         await page.click("#make-batch")
         await page.wait_for_selector("text=已生成付款批次")
         assert await page.get_attribute("#batch-state", "data-state") == "pending"
+        # long work: the batch shows how far the bank has got, and can be left and come back to
+        count = int(await page.inner_text("#batch-count"))
+        assert f"已处理 0 / {count} 笔" in await page.inner_text("#batch-progress")
         sha = (await page.inner_text("#file-sha256")).strip()
         await page.screenshot(path=str(SHOTS / "20-finance-batch.png"), full_page=True)
         async with page.expect_download() as download:
@@ -337,6 +340,7 @@ async def test_walk_qr_redeem_ledger_claim_approval(live: Live, chromium: Path, 
         await page.wait_for_selector("#confirmation-result")
         assert await page.get_attribute("#batch-state", "data-state") == "paid"
         assert await page.inner_text("#batch-paid") == "5.00"
+        assert f"已处理 {count} / {count} 笔（100%）" in await page.inner_text("#batch-progress")
         await page.screenshot(path=str(SHOTS / "21-finance-batch-paid.png"), full_page=True)
         await page.click("#logout")
 

@@ -13,7 +13,7 @@ import asyncpg
 
 from services.common.db import asyncpg_connect_kwargs
 from tests.web.conftest import csrf_of
-from tests.web.system import DISTRICT, enrolment
+from tests.web.system import DISTRICT, enrolment, import_finished
 
 DISABILITY, MEAL = "disability_subsidy", "meal_assistance"
 
@@ -439,6 +439,7 @@ async def test_import_shows_every_rows_result(web):
             data={"csrf_token": token},
             files={"file": ("people.csv", csv.encode(), "text/csv")},
         )
+        r = await import_finished(c, r)  # in the background; its page shows how it ended
         assert r.status_code == 200 and "共 2 行" in r.text, r.text
         assert r.text.count("row-err") == 1 and "身份证号码不正确" in r.text
         r = await c.post(

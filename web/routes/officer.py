@@ -5,15 +5,14 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from services.common.auth import Role
 from services.common.crypto import mask_national_id
-from web.clients import ApiError, VoucherClient
+from web.clients import ApiError
 from web.deps import CsrfSession, StateDep, provider_client, require_role, voucher_client
 from web.messages import FRIENDLY
 from web.render import page
@@ -110,78 +109,6 @@ async def enrol(request: Request, web: StateDep, session: CsrfSession) -> HTMLRe
         masked_id=mask_national_id(body["national_id"]),
         program_names=await _program_names(web, session),
     )
-
-
-@router.get("/import", response_class=HTMLResponse)
-async def import_form(request: Request, session: Session = OFFICER) -> HTMLResponse:
-    """The bulk import upload form (CSV or Excel)."""
-    return page(request, "officer_import.html", session, result=None)
-
-
-async def forward_spreadsheet(
-    request: Request,
-    web: Any,
-    session: Session,
-    file: UploadFile | None,
-    template: str,
-    send: Callable[[VoucherClient, str, bytes, str], Awaitable[dict[str, Any]]],
-) -> HTMLResponse | dict[str, Any]:
-    """An officer's CSV or Excel upload, checked (kind, size) and handed to the voucher
-    service by `send`: the service's answer, or the upload page again with a plain reason."""
-    name = (file.filename or "") if file else ""
-    if not file or not name.lower().endswith((".csv", ".xlsx")):
-        return page(
-            request,
-            template,
-            session,
-            status_code=422,
-            result=None,
-            error="请选择 CSV 或 Excel (.xlsx) 文件。",
-        )
-    content = await file.read(MAX_UPLOAD + 1)
-    if len(content) > MAX_UPLOAD or not content:
-        return page(
-            request, template, session, status_code=422, result=None, error="文件为空或超过 5MB。"
-        )
-    client = voucher_client(web, session)
-    try:
-        return await send(client, name, content, file.content_type or "application/octet-stream")
-    except ApiError as exc:
-        return page(
-            request,
-            template,
-            session,
-            status_code=exc.page_status,
-            result=None,
-            error=exc.friendly,
-        )
-    finally:
-        await client.aclose()
-
-
-@router.post("/import", response_class=HTMLResponse)
-async def import_upload(
-    request: Request,
-    web: StateDep,
-    session: CsrfSession,
-    file: Annotated[UploadFile | None, File()] = None,
-) -> HTMLResponse:
-    """Forward the file to the voucher service and show the result of every row."""
-    officer_only(session)
-    result = await forward_spreadsheet(
-        request, web, session, file, "officer_import.html", VoucherClient.import_file
-    )
-    if isinstance(result, HTMLResponse):
-        return result
-    for row in result.get("rows") or ():  # the service's message, in plain Chinese by code
-        err = row.get("error")
-        if isinstance(err, dict) and err.get("code") in FRIENDLY:
-            row["error"] = {**err, "message": FRIENDLY[err["code"]]}
-        row["status_name"] = IMPORT_STATUS.get(row.get("status"), row.get("status"))
-    return page(request, "officer_import.html", session, result=result)
-
-
-IMPORT_STATUS = {"created": "已登记", "duplicate": "已登记过", "error": "有误"}
 
 
 @router.get("/providers", response_class=HTMLResponse)
