@@ -230,3 +230,34 @@ async def test_issuance_page_shows_the_latest_runs_and_names_a_programme_made_as
     assert await serious_violations(page) == []
     await ctx.close()
     assert SMALL["width"] == 360
+
+
+async def test_an_import_can_be_left_and_come_back_to(live: Live, browser: Any, tmp_path: Path):
+    base = live.base
+    sample = tmp_path / "去世名单.csv"
+    sample.write_text("national_id,event,date\n110101199001011234,死亡,2026-12-01\n")
+    ctx = await _phone(browser)
+    page = await ctx.new_page()
+    await _sign_in(page, base, "officer")
+    await page.goto(f"{base}/officer/status-import")
+    await page.set_input_files("#file", str(sample))
+    await page.click("form[action='/officer/status-import'] button[type=submit]")
+    await page.wait_for_url(re.compile(r".*/officer/imports/[0-9a-f-]+$"))
+    job_url = page.url
+    assert await page.locator("#import-job progress.run-progress").count() == 1
+    assert await serious_violations(page) == []
+    # leave for another page, then come back through the upload page's list
+    await page.goto(f"{base}/officer/issuance")
+    await page.goto(f"{base}/officer/status-import")
+    item = page.locator("#recent-imports .import-item").first
+    assert "去世名单.csv" in await item.inner_text()
+    await _fits_and_is_big_enough(page, "status import with recent imports", min_font=16)
+    assert await serious_violations(page) == []
+    await item.locator("a.row-link").click()
+    await page.wait_for_url(job_url)
+    await page.wait_for_selector("#import-job[data-status=done]", timeout=15000)
+    assert "已处理 1 / 1 行" in await page.inner_text("#import-job")
+    assert "有误 1 行" in await page.inner_text("#summary")
+    await _fits_and_is_big_enough(page, "import job", min_font=16)
+    assert await serious_violations(page) == []
+    await ctx.close()

@@ -501,7 +501,7 @@ async def test_issuance_run_shows_counts_and_rerun_issues_nothing(web):
         again = await c.get("/officer/issuance")
         assert f'data-run="{run_id}"' in again.text and "最近的发放" in again.text
         done = await c.get(f"/officer/issuance/{run_id}")
-        assert "已完成" in done.text and 'http-equiv="refresh"' not in done.text
+        assert "已完成" in done.text and "refresh.js" not in done.text
         assert "没有找到" in (await c.get(f"/officer/issuance/{uuid.uuid4()}")).text
         # A run still going (as a run cut short and resumed shows): the page refreshes.
         conn = await asyncpg.connect(**asyncpg_connect_kwargs(web.dbs["voucher"].owner_url))
@@ -513,7 +513,7 @@ async def test_issuance_run_shows_counts_and_rerun_issues_nothing(web):
                 "UPDATE issuance_run SET status = 'running' WHERE id = $1", uuid.UUID(run_id)
             )
             live = await c.get(f"/officer/issuance/{run_id}")
-            assert "正在发放" in live.text and 'http-equiv="refresh"' in live.text
+            assert "正在发放" in live.text and "refresh.js" in live.text
         finally:
             await conn.execute(
                 "UPDATE issuance_run SET status = $2 WHERE id = $1", uuid.UUID(run_id), status
