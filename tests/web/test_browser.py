@@ -232,6 +232,7 @@ async def test_walk_qr_redeem_ledger_claim_approval(live: Live, chromium: Path, 
         # Subsidy and co-payment are shown before confirming (POST /v1/redemptions/preview).
         assert await page.inner_text("#preview-subsidy") == "5.00"
         assert await page.inner_text("#preview-copay") == "10.00"
+        await page.check("#copay-method-cash")  # how the co-payment is taken, asked first
         await page.screenshot(path=str(SHOTS / "04-provider-confirm.png"), full_page=True)
         await page.click("#confirm")
         await page.wait_for_selector("#subsidy")

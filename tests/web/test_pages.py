@@ -121,10 +121,12 @@ async def test_history_lists_redemptions_with_subsidy_and_copay(web):
 async def test_nearby_lists_approved_providers_with_distance_and_prices(web):
     async with web.signed_in("laowang") as c:
         html = (await c.get("/me/nearby", params={"lat": 22.817, "lon": 108.366})).text
-        assert "青秀区幸福助餐点" in html and " 米" in html and "午餐：15.00 元" in html
+        assert (
+            "青秀区幸福助餐点" in html and " 米" in html and "午餐：11:00–13:00，15.00 元" in html
+        )
         assert "仁爱" not in html  # applied, not approved
         home = (await c.get("/me/nearby")).text  # defaults to around the person's home
-        assert "青秀区幸福助餐点" in home and 'value="22.81"' in home
+        assert "青秀区幸福助餐点" in home and "登记的住址" in home
 
 
 # --- provider staff --------------------------------------------------------------------------
@@ -897,3 +899,34 @@ async def test_chain_verification_shows_ok_then_names_the_tampered_entry(web):
     async with web.signed_in("auditor_city") as c:
         r = await c.get("/audit/chain", params={"run": 1})
         assert "不在您负责的范围内" in r.text or "没有这项权限" in r.text
+
+
+async def test_nearby_says_when_the_registered_location_is_approximate_or_missing(web):
+    """The elder's nearby page searches around the registered location, says when that is a
+    community's centre, and, with none registered, asks for the phone's position; nobody
+    types coordinates."""
+    made = {}
+    for name, serial, extra in (
+        ("近似", 951, {"location_approximate": True}),
+        ("无址", 952, {"lat": None, "lon": None}),
+    ):
+        body = {**enrolment(name, serial), **extra}
+        r = await web.voucher.post("/v1/beneficiaries", headers=web.officer(), json=body)
+        assert r.status_code == 201, r.text
+        made[name] = r.json()["id"]
+        await web.add_account(
+            username=f"nearby{serial}",
+            role="beneficiary",
+            display_name=name,
+            beneficiary_ids=[made[name]],
+        )
+    async with web.signed_in("nearby951") as c:
+        text = (await c.get("/me/nearby")).text
+        assert "登记的住址" in text and "所在社区的位置" in text and 'id="lat"' not in text
+        assert "青秀区幸福助餐点" in text and "11:00–13:00" in text
+    async with web.signed_in("nearby952") as c:
+        text = (await c.get("/me/nearby")).text
+        assert "没有登记住址的位置" in text and "nearby-item" not in text
+        # the phone's position (sent by the page's script): the same list, from there
+        text = (await c.get("/me/nearby", params={"lat": 22.8171, "lon": 108.3661})).text
+        assert "手机现在的位置" in text and "青秀区幸福助餐点" in text

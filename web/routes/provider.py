@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import contextlib
 import re
 import time
 import uuid
@@ -104,7 +103,6 @@ async def _services(request: Request, web: Any, session: Session) -> tuple[list,
 
 
 _VISIT = re.compile(r"^[0-9a-fA-F-]{36}$")
-_COPAYMENT_ID = _VISIT  # both are UUIDs
 
 
 async def _billable_visits(
@@ -240,19 +238,14 @@ async def _replayed(client: Any, session: Session, token: str, bill: Any) -> Res
     return _to_result(session, result)
 
 
-def _to_result(
-    session: Session, result: dict[str, Any], copayment_id: str | None = None
-) -> Response:
+def _to_result(session: Session, result: dict[str, Any]) -> Response:
     """Post/redirect/get: the result has its own address, so Back and reload show it again
     and never send the payment a second time. The balance (not kept anywhere the result
     page can read it) comes along once, as a message."""
     session.flash.append(
         ("ok", f"补贴券余额：{fen_to_yuan(int(result.get('balance_fen') or 0))} 元")
     )
-    url = f"/provider/redeemed/{result['id']}"
-    if copayment_id:  # the result page reads it and shows the way chosen, not the question
-        url += f"?copayment={copayment_id}"
-    return RedirectResponse(url, status_code=303)
+    return RedirectResponse(f"/provider/redeemed/{result['id']}", status_code=303)
 
 
 @router.post("/redeem/confirm", response_class=HTMLResponse)
@@ -322,40 +315,32 @@ async def redeem_confirm(
         )
     finally:
         await client.aclose()
-    copayment_id = None
     if int(result.get("copay_fen") or 0) > 0 and copay_method in ("cash", "stripe"):
-        copayment_id = await _start_copayment(web, session, str(result["id"]), copay_method)
-    return _to_result(session, result, copayment_id)
+        await _start_copayment(web, session, str(result["id"]), copay_method)
+    return _to_result(session, result)
 
 
-async def _start_copayment(web: Any, session: Session, redemption_id: str, method: str) -> Any:
+async def _start_copayment(web: Any, session: Session, redemption_id: str, method: str) -> None:
     """Record the co-payment's way chosen before confirming (the same call as the result
-    page's buttons: a repeat answers the same co-payment). Its id, or None with a message
-    when it could not be recorded (the result page then asks again)."""
+    page's buttons: a repeat answers the same co-payment). When it cannot be recorded the
+    person is told, and the result page asks again."""
     client = voucher_client(web, session)
     try:
-        cp = await client.start_copayment(redemption_id, method)
+        await client.start_copayment(redemption_id, method)
     except ApiError as exc:
         session.flash.append(("err", f"自付方式没有记下：{exc.friendly} 请在下面再选一次。"))
-        return None
     finally:
         await client.aclose()
-    return cp.get("id")
 
 
 @router.get("/redeemed/{redemption_id}", response_class=HTMLResponse)
 async def redeemed(
-    request: Request,
-    redemption_id: str,
-    web: StateDep,
-    session: Session = STAFF,
-    copayment: str = "",
+    request: Request, redemption_id: str, web: StateDep, session: Session = STAFF
 ) -> HTMLResponse:
     """The result of a redemption at this provider (today's or yesterday's, Beijing time):
-    subsidy, co-payment and how the co-payment is taken (`copayment`: the one chosen on the
-    confirm step, shown when it is this redemption's). Reloading it changes nothing."""
+    subsidy, co-payment and how the co-payment is taken (the way chosen on the confirm step
+    is shown; the question only when none was). Reloading it changes nothing."""
     result = None
-    copay = None
     if re.match(r"^[\w-]{1,64}$", redemption_id):
         today = datetime.now(ZoneInfo(web.common.timezone)).date()
         client = voucher_client(web, session)
@@ -365,11 +350,6 @@ async def redeemed(
                 result = next((r for r in rows if str(r.get("id")) == redemption_id), None)
                 if result is not None:
                     break
-            if result is not None and _COPAYMENT_ID.match(copayment):
-                with contextlib.suppress(ApiError):
-                    found = await client.copayment(copayment)
-                    if str(found.get("redemption_id")) == redemption_id:
-                        copay = found
         except ApiError:
             result = None
         finally:
@@ -383,7 +363,6 @@ async def redeemed(
         result=result,
         error=None,
         gross_fen=result.get("gross_fen"),
-        copay=copay,
     )
 
 

@@ -343,9 +343,24 @@ async def provider_day(
         Role.terminal, Role.provider_admin, Role.provider_staff, Role.service
     ),
 ) -> list[RedemptionRead]:
-    """A provider's redemptions of one day (Asia/Shanghai), oldest first."""
+    """A provider's redemptions of one day (Asia/Shanghai), oldest first, each with how its
+    co-payment is being taken once that was chosen (`copayment_id`, `copay_method`,
+    `copay_status`; null before)."""
     principal.ensure_provider(provider_id)
-    return [_read(r) for r in await repo.for_provider_day(session, provider_id, date_)]
+    rows = await repo.for_provider_day(session, provider_id, date_)
+    ways = await repo.copay_ways(session, [r.id for r in rows])
+    out = []
+    for r in rows:
+        read = _read(r)
+        way = ways.get(r.id)
+        if way is not None:
+            read.copayment_id, read.copay_method, read.copay_status = (
+                str(way.id),
+                way.method,
+                way.status,
+            )
+        out.append(read)
+    return out
 
 
 @router.get("/beneficiaries/{beneficiary_id}/redemptions", response_model=list[RedemptionRead])

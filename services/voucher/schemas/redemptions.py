@@ -189,6 +189,11 @@ class RedemptionRead(BaseModel):
     voided_at: datetime | None
     void_reason: str | None
     claimed: bool
+    # In the provider's day list only: how the co-payment is being taken, once chosen
+    # (cash / stripe, and the co-payment's status); null before.
+    copayment_id: str | None = None
+    copay_method: str | None = None
+    copay_status: str | None = None
     # In the person's history only: open (may still be confirmed or disputed), confirmed,
     # disputed, or closed (voided, or the review window passed).
     review_state: str | None = None
