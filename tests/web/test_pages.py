@@ -121,9 +121,8 @@ async def test_history_lists_redemptions_with_subsidy_and_copay(web):
 async def test_nearby_lists_approved_providers_with_distance_and_prices(web):
     async with web.signed_in("laowang") as c:
         html = (await c.get("/me/nearby", params={"lat": 22.817, "lon": 108.366})).text
-        assert (
-            "青秀区幸福助餐点" in html and " 米" in html and "午餐：11:00–13:00，15.00 元" in html
-        )
+        assert "青秀区幸福助餐点" in html and " 米" in html
+        assert '午餐：<span class="meal-time">11:00–13:00</span>，15.00 元/次' in html
         assert "仁爱" not in html  # applied, not approved
         home = (await c.get("/me/nearby")).text  # defaults to around the person's home
         assert "青秀区幸福助餐点" in home and "登记的住址" in home
