@@ -396,6 +396,8 @@ PAGES: dict[str, list[str]] = {
         "/officer/providers?status=approved",
         "/officer/bank-accounts",
         "/officer/issuance",
+        "/officer/issuance/runs",
+        "/officer/status-import",
         "/account",
     ],
     "finance": [
