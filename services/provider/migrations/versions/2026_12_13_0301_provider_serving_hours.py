@@ -6,7 +6,7 @@ times and prices (the nearby search reads them; the voucher service's directory 
 them, so no provider is published again).
 
 Revision ID: provider_0301
-Revises: provider_0006
+Revises: provider_0201
 Create Date: 2026-12-13
 """
 
@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from services.common.alembic_env import execute_script
 
 revision: str = "provider_0301"
-down_revision: str | None = "provider_0006"
+down_revision: str | None = "provider_0201"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
