@@ -35,9 +35,7 @@ from services.ledger.service import audit, chain, checkpoints, exports
 router = APIRouter()
 
 
-@router.get(
-    "/chain/verify", responses=ERRORS, response_model_exclude_unset=True, response_model=None
-)
+@router.get("/chain/verify", responses=ERRORS, response_model_exclude_unset=True)
 async def verify_chain(
     db: DatabaseDep,
     book: Annotated[str | None, Query(pattern=r"^(main|[0-9]{4})$")] = None,

@@ -118,7 +118,7 @@ async def verify_chain(db: Database, book: str | None = None) -> ChainVerifyRead
     async with db.unit_of_work(isolation="REPEATABLE READ", readonly=True) as session:
         heads = {h.book: h for h in await repo.heads(session)}
         names = [book] if book is not None else sorted(heads)
-        total = 0
+        total, used = 0, 0
         tips: dict[str, int] = {}
         last_hash = hashing.GENESIS_HASH
         for name in names:
@@ -145,13 +145,14 @@ async def verify_chain(db: Database, book: str | None = None) -> ChainVerifyRead
                     book=book,
                 )
             tips[name] = checked
+            used += checked > 0
         if book is not None:
             return ChainVerifyRead(
                 ok=True, entries_checked=total, head_hash=last_hash.hex(), book=book
             )
         anchors, root, why = await _verify_root(session, tips)
         mismatched = await repo.balance_mismatches(session)
-    common = {"entries_checked": total, "head_hash": root.hex(), "books": len(names)}
+    common = {"entries_checked": total, "head_hash": root.hex(), "books": used}
     if why is not None:
         return ChainVerifyRead(
             ok=False, first_bad_entry=None, reason=why, anchors_checked=anchors, **common
