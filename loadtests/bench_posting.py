@@ -175,7 +175,9 @@ def main(argv: list[str] | None = None) -> int:
             f"{os.cpu_count()} cores, load average now {os.getloadavg()[0]:.2f}")  # fmt: skip
         say(f"one book:   {_spread(one)}")
         say(f"four books: {_spread(four)}")
-        say(f"four books / one book = {ratio:.2f}x (goal >= 1.5x)")
+        pairs = sorted(f / o for f, o in zip(four, one, strict=True) if o)
+        say(f"four books / one book = {ratio:.2f}x (goal >= 1.5x); round by round "
+            + ", ".join(f"{r:.2f}x" for r in pairs))  # fmt: skip
     finally:
         asyncio.run(drop_database(args.database_url, name))
     return 0
