@@ -6,7 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import subprocess
+import sys
 import zipfile
+from pathlib import Path
 
 import asyncpg
 import pytest
@@ -18,6 +22,7 @@ from tests.ledger.conftest import Ledger, redemption
 from tests.ledger.test_auditor_proof import run_verifier
 
 NANNING, LIUZHOU = "450100", "450200"
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def redemption_in(budget_region: str, subsidy: int) -> dict:
@@ -224,3 +229,27 @@ async def test_anchoring_needs_the_service_or_a_province_wide_scope(ledger):
     assert (await ledger.c.post("/v1/chain/anchor", headers=provider)).status_code == 403
     assert (await ledger.c.get("/v1/chain/anchors", headers=city)).status_code == 403
     assert (await ledger.c.post("/v1/chain/anchor", headers=ledger.finance)).status_code == 200
+
+
+async def test_the_anchor_command_anchors_from_the_database(ledger):
+    await two_books(ledger)
+    done = await asyncio.to_thread(
+        subprocess.run,
+        [
+            sys.executable,
+            "-m",
+            "services.ledger.anchor",
+            "--database-url",
+            ledger.sdb.app_url,
+            "--no-sign",
+        ],
+        cwd=ROOT,
+        env=dict(os.environ, YIYANG_ENV="test"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    printed = json.loads(done.stdout.splitlines()[0])
+    assert printed["seq"] == 1 and [h["book"] for h in printed["heads"]] == ["4501", "4502"]
+    assert (await verify(ledger))["anchors_checked"] == 1
