@@ -146,6 +146,16 @@ class Relay:
         self._shared_at = -1e9  # nothing to do here: look for work again next round
         return 0
 
+    async def deliver_round(self) -> bool:
+        """One batch of every owned partition (re-sharing first when due); True when some
+        batch was full (more is waiting: go on without idling)."""
+        if time.monotonic() - self._shared_at >= min(SHARE_EVERY_S, self.lease_s / 3):
+            await self.share()
+        full = False
+        for partition in list(self.partitions):
+            full |= await self.deliver_partition(partition) >= self.batch_size
+        return full
+
     async def deliver_partition(self, partition: str) -> int:
         """Deliver one batch of `partition` if this worker still holds it."""
         async with self.pool.acquire() as conn, conn.transaction():
@@ -219,7 +229,7 @@ class Relay:
         last_report = time.monotonic()
         while not stop.is_set():
             try:
-                n = await self.deliver_once()
+                more = await self.deliver_round()
                 if backoff:
                     log.info("ledger reachable again")
                 backoff = 0.0
@@ -236,7 +246,7 @@ class Relay:
             if time.monotonic() - last_report >= progress_s:
                 last_report = time.monotonic()
                 await self._report()
-            if n < self.batch_size:
+            if not more:
                 await _wait(stop, idle_s)
 
 
