@@ -240,3 +240,14 @@ async def test_three_workers_share_the_partitions_and_survive_being_killed(
 
 async def _count_is(counter, n: int) -> bool:
     return await counter() == n
+
+
+def test_the_fair_share_gives_a_joining_worker_its_part():
+    from services.voucher.repository.redemption import fair_share
+
+    # four partitions, three live workers: at most two each
+    assert fair_share(4, {"a": 2, "b": 2, "c": 0}, "a") == (1, 2)  # c starves: a keeps one
+    assert fair_share(4, {"a": 1, "b": 1, "c": 2}, "c") == (2, 2)  # nobody starves
+    assert fair_share(4, {"a": 4}, "a") == (4, 4)  # alone: everything
+    assert fair_share(1, {"a": 1, "b": 0}, "a") == (1, 1)  # one partition has one owner
+    assert fair_share(0, {}, "a") == (0, 0)  # no work: nothing kept
