@@ -131,6 +131,7 @@ def _round(url: str, cities: list[str], batch: int, duration: float) -> dict[str
         "events": events,
         "rate": events / duration,
         "poster_cpu_s": round(sum(c for _, c in out), 2),
+        "poster_cpu_ms_per_event": round(1000 * sum(c for _, c in out) / max(1, events), 3),
         "load": round(os.getloadavg()[0], 2),
     }
 
