@@ -58,7 +58,8 @@ text (`payload::text`), which the relay splices into the ledger's request unpars
 SQLAlchemy's JSONB type every payload would be parsed and serialised again, a third of the
 relay's CPU before that change. The relay is partitioned by the events' book (`outbox.book`):
 `PENDING_BOOKS` finds the partitions with work (a skip scan of ix_outbox_undelivered_book),
-`OPEN_LEASES`, `RENEW_LEASES`, `LIVE_OWNERS`, `TAKE_LEASES` and `RELEASE_LEASES` share them out
+`OPEN_LEASES`, `HEARTBEAT`, `PURGE_WORKERS`, `RENEW_LEASES`, `LIVE_OWNERS`, `TAKE_LEASES` and
+`RELEASE_LEASES` share them out
 among the relay workers (one owner a partition, `relay_lease`), `LEASE_FENCE` locks the
 worker's lease row in the batch's own transaction (the partition's turn: no other worker can
 take it meanwhile), `CLAIM_BATCH` takes the partition's oldest events; `MARK_*` settle the
@@ -416,6 +417,12 @@ VALUES ('~worker:' || $1, $1, now() + make_interval(secs => $2), now())
 ON CONFLICT (partition) DO UPDATE SET owner = EXCLUDED.owner, expires_at = EXCLUDED.expires_at
 """
 
+# Rows of workers gone for an hour (a worker named by host:pid leaves one behind).
+PURGE_WORKERS = f"""
+DELETE FROM {_LEASE}
+ WHERE partition LIKE '~worker:%' AND expires_at < now() - interval '1 hour'
+"""
+
 # The live workers (their own rows unexpired) and how many partitions each holds.
 LIVE_OWNERS = f"""
 SELECT w.owner, count(l.partition) AS held
@@ -493,6 +500,7 @@ STATEMENTS = {
     "OPEN_LEASES": OPEN_LEASES,
     "RENEW_LEASES": RENEW_LEASES,
     "HEARTBEAT": HEARTBEAT,
+    "PURGE_WORKERS": PURGE_WORKERS,
     "LIVE_OWNERS": LIVE_OWNERS,
     "TAKE_LEASES": TAKE_LEASES,
     "RELEASE_LEASES": RELEASE_LEASES,
@@ -546,6 +554,7 @@ async def share_partitions(
         if pending:
             await conn.execute(OPEN_LEASES, pending)
         await conn.execute(HEARTBEAT, owner, ttl_s)
+        await conn.execute(PURGE_WORKERS)
         mine = {
             r[0] for r in await conn.fetch(RENEW_LEASES, owner, ttl_s) if not r[0].startswith("~")
         }
