@@ -1,7 +1,7 @@
 """a partitioned relay: outbox events carry their book; relay workers lease partitions
 
 Revision ID: voucher_1701
-Revises: voucher_1204
+Revises: voucher_1301
 Create Date: 2026-12-13
 
 - `outbox.book`: the ledger's book of the event (the city-level prefix of its budget region,
@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from services.common.alembic_env import execute_script
 
 revision: str = "voucher_1701"
-down_revision: str | None = "voucher_1204"
+down_revision: str | None = "voucher_1301"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
