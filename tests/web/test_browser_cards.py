@@ -129,6 +129,8 @@ async def test_card_issued_letter_once_cashier_redeems_locks_and_unlock(
     await _cashier_tries(till, base, code, pin)
     await till.wait_for_selector("#confirm")
     await _checked(till, "04-cashier-confirm")
+    if await till.locator("#copay-method-cash").count():  # a co-payment: how it is taken
+        await till.check("#copay-method-cash")
     await till.click("#confirm")
     await till.wait_for_url(f"{base}/provider/redeemed/*")
     assert await s.balance(s.b2, "meal_assistance") < before
