@@ -2,6 +2,7 @@
 
     yiyang bench [--reps 3] [--duration 10] [--connections 32] [--beneficiaries 20000]
                  [--issuance 100000] [--profile] [--database-url ADMIN_URL]
+    yiyang bench posting [--duration 5] [--reps 3]   (ledger books: loadtests/bench_posting.py)
 
 In one run, on one machine, with one freshly started system (harness.System):
 
@@ -350,6 +351,10 @@ def sustained_run(
 
 
 def main(argv: list[str] | None = None) -> int:
+    if argv and argv[0] == "posting":  # `yiyang bench posting`: 4 books against one
+        from loadtests import bench_posting
+
+        return bench_posting.main(argv[1:])
     p = argparse.ArgumentParser(
         prog="yiyang bench",
         description=__doc__,

@@ -112,6 +112,7 @@ def _cmd_module(module: str) -> Callable[[argparse.Namespace], int]:
 MODULE_COMMANDS = {
     "keys": ("services.common.keys", "print fresh secrets for a production deployment"),
     "relay": ("services.voucher.relay", "deliver the voucher outbox to the ledger"),
+    "anchor": ("services.ledger.anchor", "anchor every ledger book into the root chain, sign it"),
     "detect": ("services.voucher.detector", "raise anomaly alerts from the redemption events"),
     "scheduler": (
         "services.voucher.scheduler",

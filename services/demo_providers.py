@@ -103,6 +103,14 @@ BILLING: dict[str, dict[str, Any]] = {
     "ADAPT_FLOOR": {"variable_price": True, "max_price_fen": 300000},
 }
 
+# Serving hours of the meals (Beijing time), shown to the elder on the nearby page.
+SERVING_HOURS: dict[str, dict[str, str]] = {
+    "MEAL_BREAKFAST": {"serves_from": "07:00", "serves_until": "09:00"},
+    "MEAL_LUNCH": {"serves_from": "11:00", "serves_until": "13:00"},
+    "MEAL_DINNER": {"serves_from": "17:00", "serves_until": "18:30"},
+    "MEAL_DELIVERY": {"serves_from": "10:30", "serves_until": "12:30"},
+}
+
 # 普惠 price lists by kind: (code, name, category, unit, low fen, high fen).
 PRICE_LISTS: dict[ProviderKind, list[tuple[str, str, str, str, int, int]]] = {
     ProviderKind.meal_point: [
@@ -192,6 +200,7 @@ def _services(kind: ProviderKind, rng: random.Random) -> list[dict[str, Any]]:
             # (a fixed price draws nothing, so adding one keeps every other demo value)
             "price_fen": low if low == high else rng.randrange(low // 10, high // 10 + 1) * 10,
             **BILLING.get(code, {}),
+            **SERVING_HOURS.get(code, {}),
         }
         for code, name, category, unit, low, high in PRICE_LISTS[kind]
     ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from pydantic import model_validator
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from services.common import dev_keys
@@ -43,6 +43,9 @@ class WebSettings(BaseSettings):
     pii_hash_key: str = dev_keys.DEV_PII_HASH_KEY
     # Seconds before a QR code's expiry at which the page fetches a fresh one.
     qr_refresh_margin_s: int = 10
+    # An officer's import is sent to the voucher service in parts of this many rows, the
+    # job's progress recorded after each (web/service/imports.py).
+    import_chunk_rows: int = Field(default=200, ge=1, le=20_000)
     # The family's co-payment page loads Stripe.js from here and uses this publishable key.
     # Unset: localstripe's fake (`yiyang localstripe`) in development and test, Stripe's own
     # https://js.stripe.com/v3/ elsewhere (where the key must be set: pk_live_...).

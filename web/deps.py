@@ -9,9 +9,10 @@ for) is written back in the same transaction.
 
 from __future__ import annotations
 
+import asyncio
 import hmac
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Coroutine
+from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 import httpx
@@ -38,6 +39,14 @@ class WebState:
     templates: Jinja2Templates
     # One connection pool per service, opened with the app and closed at shutdown.
     http: dict[str, httpx.AsyncClient]
+    # Work left running after its request answered (imports), cancelled at shutdown.
+    background: set[asyncio.Task[None]] = field(default_factory=set)
+
+    def start(self, work: Coroutine[Any, Any, None]) -> None:
+        """Run `work` after the answer is sent, keeping a reference until it ends."""
+        task = asyncio.create_task(work)
+        self.background.add(task)
+        task.add_done_callback(self.background.discard)
 
 
 class NotSignedIn(Exception):

@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -45,6 +46,7 @@ from web.routes import (
     claims,
     dashboard,
     finance,
+    imports,
     officer,
     officer_cards,
     officer_credit,
@@ -61,6 +63,7 @@ from web.routes import (
 )
 from web.service import sessions
 from web.service.context import Identity, utc_now
+from web.sessions import COOKIE_NAME
 
 HERE = Path(__file__).resolve().parent
 SIGNED_OUT = "登录已过期，请重新登录。"
@@ -126,6 +129,11 @@ def create_app(
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+            for work in list(app.state.web.background):  # an import cut short: its job
+                work.cancel()  # shows as such, and the same file imported again ends it
+            for work in list(app.state.web.background):
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await work
             for client in http.values():
                 await client.aclose()
             await db.dispose()
@@ -178,6 +186,23 @@ def create_app(
             )
         return RedirectResponse("/login", status_code=303)
 
+    async def _header_session(request: Request) -> Any:
+        """The signed-in session of the cookie, read only to draw the header and the menu
+        of an error page (its messages stay for the next real page); None when there is no
+        live session or the database cannot say."""
+        cookie = request.cookies.get(COOKIE_NAME)
+        if not cookie:
+            return None
+        try:
+            async with request.app.state.db.unit_of_work() as db:
+                session = await sessions.load(db, request.app.state.web.identity, cookie)
+        except Exception:  # an error page must never fail for want of its header
+            log.warning("error page: the session could not be read for the header")
+            return None
+        if session is not None:
+            session.flash = []
+        return session
+
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
         """404, 405 and the like: a page in plain words with a way back, never JSON."""
@@ -188,6 +213,8 @@ def create_app(
                 status_code=exc.status_code,
             )
         session = getattr(request.state, "web_session", None)
+        if session is None:  # no route ran (an unknown address): the header still shows
+            session = await _header_session(request)  # who is signed in, with the menu
         response = page(
             request,
             "error.html",
@@ -269,6 +296,7 @@ def create_app(
         officer_credit,
         officer_reassess,
         officer_programs,
+        imports,
         dashboard,
         finance,
         payments,

@@ -203,6 +203,46 @@ class SignInThrottle(WebTable, table=True):
     )
 
 
+IMPORT_KINDS = ("beneficiaries", "status")
+IMPORT_JOB_STATUSES = ("running", "done", "failed")
+
+
+class ImportJob(WebTable, table=True):
+    """An officer's file import, run in the background part by part (web/service/imports.py)
+    so the officer can leave the page and come back: `done_rows` of `total_rows` sent to the
+    voucher service so far; `result` the service's answers merged (row numbers of the whole
+    file; ids, codes and statuses, never a national ID or a name). A running job whose
+    `updated_at` has not moved for a while was cut short (the web restarted): importing the
+    same file again finishes it (the imports record nothing twice)."""
+
+    __tablename__ = "import_job"
+    id: uuid.UUID = _uuid_pk()
+    user_id: uuid.UUID = Field(
+        sa_column=Column(
+            UUID(as_uuid=True),
+            ForeignKey("web_user.id", ondelete="CASCADE"),
+            nullable=False,
+        )
+    )
+    kind: str = Field(sa_column=Column(String(20), nullable=False))
+    filename: str = Field(sa_column=Column(Text, nullable=False))
+    status: str = Field(sa_column=Column(String(12), nullable=False, server_default="running"))
+    total_rows: int = Field(sa_column=Column(Integer, nullable=False))
+    done_rows: int = Field(sa_column=Column(Integer, nullable=False, server_default="0"))
+    result: dict[str, Any] = Field(sa_column=Column(JSONB, nullable=False, server_default="{}"))
+    error: str | None = Field(default=None, sa_column=Column(Text))
+    created_at: datetime = _at()
+    updated_at: datetime = _at()
+    finished_at: datetime | None = _at(nullable=True)
+
+    __table_args__ = (
+        CheckConstraint(f"kind IN {sql_in(IMPORT_KINDS)}", name="kind_known"),
+        CheckConstraint(f"status IN {sql_in(IMPORT_JOB_STATUSES)}", name="status_known"),
+        CheckConstraint("0 <= done_rows AND done_rows <= total_rows", name="progress"),
+        Index("ix_import_job_user_kind_created", "user_id", "kind", "created_at"),
+    )
+
+
 class AuditEvent(WebTable, table=True):
     """One sign-in, failure, lock, sign-out, password or two-factor change, or administrator
     action. `actor` did it (None: nobody signed in), to `subject`'s account; `region` is the

@@ -185,7 +185,7 @@ class CashCopayNotPosted(EventRejected):
 
 class UnknownBook(Conflict):
     code = "UNKNOWN_BOOK"
-    message = "An entry names a book that does not exist (there is one book, 'main')."
+    message = "An entry names a book that has no head row (a book opens on its first entry)."
 
 
 class ChainSequenceGap(Conflict):

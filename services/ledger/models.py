@@ -95,10 +95,12 @@ def _uuid(*args: Any, nullable: bool = True, **kwargs: Any) -> Any:
 
 
 class BookHead(LedgerTable, table=True):
-    """The head of the hash chain: the last entry's seq, hash and date. One book, 'main'.
+    """The head of a book's hash chain: its last entry's seq, hash and date. One row per book
+    (service/books.py: a city-level region prefix, or `main`), opened empty on first use.
 
-    Every writer locks this row first (repository/posting.py `lock_head`), so writers are
-    serialised; only the journal's own triggers move it."""
+    Every writer of a book locks its row first (repository/posting.py `lock_heads`), so the
+    writers of one book are serialised and those of different books never wait on one
+    another; only the journal's own triggers move it."""
 
     __tablename__ = "book_head"
     book: str = Field(sa_column=Column(Text, primary_key=True))
@@ -106,7 +108,25 @@ class BookHead(LedgerTable, table=True):
     last_hash: bytes = _bytes()
     last_posted_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
 
-    __table_args__ = (CheckConstraint("book = 'main'", name="single_book"),)
+    __table_args__ = (CheckConstraint("book = 'main' OR book ~ '^[0-9]{4}$'", name="book_name"),)
+
+
+class RootAnchor(LedgerTable, table=True):
+    """The root chain: each anchor commits every book's head (`heads`: [{book, seq, hash}]
+    sorted by book) and is chained to the anchor before it (service/books.py). Append-only;
+    the trigger `ledger_root_anchor_chain` refuses an anchor that does not continue it."""
+
+    __tablename__ = "root_anchor"
+    seq: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    anchored_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    heads: list[dict[str, Any]] = Field(sa_column=Column(JSONB, nullable=False))
+    prev_hash: bytes = _bytes()
+    hash: bytes = _bytes()
+
+    __table_args__ = (
+        CheckConstraint("octet_length(hash) = 32", name="hash_length"),
+        CheckConstraint("jsonb_typeof(heads) = 'array'", name="heads_array"),
+    )
 
 
 class Account(LedgerTable, table=True):
@@ -242,12 +262,17 @@ class Posting(LedgerTable, table=True):
     provider_id: str | None = _varchar(64)
     beneficiary_id: str | None = _varchar(64)
     voucher_id: str | None = _varchar(64)
+    # The entry's book, copied like its seq (checked by the posting trigger; not hashed):
+    # (seq, book) names the entry.
+    book: str = Field(
+        default="main", sa_column=Column(Text, nullable=False, server_default=text("'main'"))
+    )
 
     __table_args__ = (
         CheckConstraint("amount_fen <> 0", name="nonzero"),
         Index("ix_posting_account_seq", "account_id", "seq"),
         Index("ix_posting_account_posted_at", "account_id", "posted_at"),
-        Index("ix_posting_seq", "seq"),
+        Index("ix_posting_seq_book", "seq", "book"),
         Index("ix_posting_posted_at", "posted_at"),
         Index(
             "ix_posting_region_seq",
@@ -365,6 +390,7 @@ APPEND_ONLY_TABLES: list[str] = [
     "idempotency_record",
     "commitment",
     "accounting_period",
+    "root_anchor",
     "claim_action",
     "payment_batch",
     "bank_confirmation",

@@ -387,6 +387,7 @@ class BadEntry(BaseModel):
     id: str
     seq: int
     reason: str
+    book: str | None = None
 
 
 class ChainVerifyRead(BaseModel):
@@ -400,18 +401,42 @@ class ChainVerifyRead(BaseModel):
     first_bad_entry: BadEntry | None = None
     reason: str | None = None
     accounts: list[str] | None = None
+    # Books: the book checked (`?book=`), or the number of books and root anchors checked.
+    book: str | None = None
+    books: int | None = None
+    anchors_checked: int | None = None
+
+
+class AnchorHead(BaseModel):
+    book: str
+    seq: int
+    hash: str
+
+
+class AnchorRead(BaseModel):
+    """One anchor of the root chain: every book's head at `anchored_at`, chained
+    (docs/ledger.md, "Books and the root chain")."""
+
+    seq: int
+    anchored_at: str
+    heads: list[AnchorHead]
+    prev_hash: str
+    hash: str
 
 
 class CheckpointRecord(BaseModel):
     """One line of the checkpoint file, exactly as signed (fields that do not apply are
     absent, never null): a `checkpoint` of the head, or a `key_rotation` hand-over signed by
-    the old key naming `new_key`. `signature` covers the record without itself."""
+    the old key naming `new_key`. `signature` covers the record without itself. A checkpoint
+    of book `root` signs an anchor of the root chain and carries the book `heads` it
+    anchors."""
 
     type: Literal["checkpoint", "key_rotation"]
     book: str | None = None
     seq: int | None = None
     hash: str | None = None
     head_posted_at: str | None = None
+    heads: list[AnchorHead] | None = None
     reason: str | None = None
     new_key: str | None = None
     signed_at: str

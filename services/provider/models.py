@@ -9,7 +9,7 @@ constraints and indexes below, and the triggers in migrations/sql/ (the status w
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import datetime, time
 from typing import Any
 
 from sqlalchemy import (
@@ -27,6 +27,7 @@ from sqlalchemy import (
     SmallInteger,
     String,
     Text,
+    Time,
     func,
     text,
 )
@@ -172,6 +173,10 @@ class ServiceItem(ProviderTable, table=True):
         default=False, sa_column=Column(Boolean, nullable=False, server_default="false")
     )
     min_minutes: int | None = Field(default=None, sa_column=Column(SmallInteger))
+    # When it is served (a meal's serving hours, Beijing time), shown to the elder nearby;
+    # both or neither.
+    serves_from: time | None = Field(default=None, sa_column=Column(Time))
+    serves_until: time | None = Field(default=None, sa_column=Column(Time))
 
     __table_args__ = (
         CheckConstraint(f"category IN ({sql_in(ServiceCategory)})", name="category"),
@@ -185,6 +190,11 @@ class ServiceItem(ProviderTable, table=True):
         CheckConstraint(
             "min_minutes IS NULL OR (home_visit AND min_minutes BETWEEN 1 AND 1440)",
             name="min_minutes",
+        ),
+        CheckConstraint(
+            "(serves_from IS NULL) = (serves_until IS NULL) AND "
+            "(serves_from IS NULL OR serves_from < serves_until)",
+            name="serving_hours",
         ),
         Index("ix_service_item_category", "category", "provider_id"),
     )

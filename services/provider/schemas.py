@@ -34,6 +34,10 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+# A time of day, "HH:MM" (24-hour): compares as text in the order of the day.
+ClockTime = Annotated[str, StringConstraints(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")]
+
+
 class ServiceItemCreate(_Strict):
     code: ServiceCode
     name: Text
@@ -55,6 +59,20 @@ class ServiceItemCreate(_Strict):
     # `min_minutes` (optional; only for such items).
     home_visit: bool = Field(default=False, strict=True)
     min_minutes: int | None = Field(default=None, ge=1, le=1440, strict=True, validate_default=True)
+    # When it is served, Beijing time "HH:MM" (a meal's serving hours): both or neither,
+    # from before until. Shown to the elder on the nearby page.
+    serves_from: ClockTime | None = None
+    serves_until: ClockTime | None = Field(default=None, validate_default=True)
+
+    @field_validator("serves_until")
+    @classmethod
+    def _serving_hours(cls, value: str | None, info: ValidationInfo) -> str | None:
+        start = info.data.get("serves_from")
+        if (start is None) != (value is None):
+            raise ValueError("serves_from and serves_until go together")
+        if start is not None and value is not None and not start < value:
+            raise ValueError("serves_from must be before serves_until")
+        return value
 
     @field_validator("max_price_fen")
     @classmethod
@@ -103,6 +121,8 @@ class ServiceItemRead(BaseModel):
     max_price_fen: int | None = None
     home_visit: bool = False
     min_minutes: int | None = None
+    serves_from: str | None = None  # "HH:MM", Beijing time
+    serves_until: str | None = None
 
 
 class BankAccountCreate(_Strict):

@@ -16,6 +16,7 @@ from sqlalchemy import (
     BigInteger,
     CheckConstraint,
     Column,
+    Computed,
     Date,
     DateTime,
     Float,
@@ -460,11 +461,21 @@ class Voucher(VoucherTable, table=True):
     )
 
 
+# The ledger's book of an event: the city-level prefix of its budget region (`main` without).
+OUTBOX_BOOK = (
+    "CASE WHEN (payload ->> 'budget_region_code') ~ '^[0-9]{4}' "
+    "THEN left(payload ->> 'budget_region_code', 4) ELSE 'main' END"
+)
+
+
 class Outbox(VoucherTable, table=True):
     """Events for the ledger, written in the same transaction as the change they describe.
 
-    The relay delivers undelivered rows in id order and then sets `delivered_at`; the ledger
-    applies each `event_id` once, so a redelivery after a crash changes nothing.
+    The relay delivers undelivered rows in id order within their book (partition) and then
+    sets `delivered_at`; the ledger applies each `event_id` once, so a redelivery after a
+    crash changes nothing. `book` is derived from the payload's budget region (the ledger's
+    book of the event: its city-level prefix, services/ledger/service/books.py), so a void
+    and its redemption are always in one partition.
     """
 
     __tablename__ = "outbox"
@@ -482,10 +493,30 @@ class Outbox(VoucherTable, table=True):
     rejected: bool = Field(
         default=False, sa_column=Column(sa_Boolean(), nullable=False, server_default="false")
     )
+    book: str | None = Field(
+        default=None,
+        sa_column=Column(Text, Computed(OUTBOX_BOOK, persisted=True), nullable=False),
+    )
 
     __table_args__ = (
-        Index("ix_outbox_undelivered", "id", postgresql_where="delivered_at IS NULL"),
+        Index("ix_outbox_undelivered_book", "book", "id", postgresql_where="delivered_at IS NULL"),
     )
+
+
+class RelayLease(VoucherTable, table=True):
+    """Who delivers a partition (an outbox book) now: one relay worker at a time, until
+    `expires_at` unless it renews; a worker that dies loses its partitions when their leases
+    expire, and another takes them (services/voucher/relay.py)."""
+
+    __tablename__ = "relay_lease"
+    partition: str = Field(sa_column=Column(Text, primary_key=True))
+    owner: str | None = Field(default=None, sa_column=Column(Text))
+    expires_at: datetime = Field(
+        sa_column=Column(
+            DateTime(timezone=True), nullable=False, server_default=text("'-infinity'")
+        )
+    )
+    taken_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
 
 
 class UsedNonce(VoucherTable, table=True):

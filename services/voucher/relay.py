@@ -1,13 +1,22 @@
 """The outbox relay: delivers the voucher service's events to the ledger (`yiyang relay`).
 
-Loop: in one short transaction, take the relay's turn (an advisory lock: a second relay
-waits, so events reach the ledger in outbox order and a void never overtakes its
-redemption), lock the oldest undelivered events (id order, up to `--batch-size`), POST them to
-the ledger's `/v1/events`, and mark each one delivered (`applied` / `duplicate`) or rejected as the
-ledger answered, then commit. An event is marked only after the ledger answered, so a crash
-of the relay, the ledger or the database at any moment means a redelivery, never a loss; the
-ledger applies each `event_id` once, so the redelivery is harmless. Errors back off
-exponentially (up to 10 s). Progress is logged; the lag is at GET /v1/outbox/lag and /readyz.
+Partitioned: every event carries its ledger book (`outbox.book`, the city-level prefix of its
+budget region), and several relay workers (processes, each `yiyang relay`) share the
+partitions. Each partition has one owner at a time, a lease row in `relay_lease` that the
+owner renews every round (`--lease-s`); the partitions with work are shared out fairly among
+the live workers, and a worker that dies (SIGKILL, a lost machine) loses its partitions when
+their leases expire: the others take them over.
+
+Loop: share the partitions (`repository.redemption.share_partitions`), then for each owned
+partition in turn, in one short transaction: lock the worker's lease row (the partition's
+turn: a void never overtakes its redemption, as events of one partition go in outbox order),
+lock its oldest undelivered events (up to `--batch-size`), POST them to the ledger's
+`/v1/events` (one book a call: the ledger locks that book only), and mark each one delivered
+(`applied` / `duplicate`) or rejected as the ledger answered, then commit. An event is marked
+only after the ledger answered, so a crash of a relay, the ledger or the database at any
+moment means a redelivery, never a loss; the ledger applies each `event_id` once, so the
+redelivery is harmless. Errors back off exponentially (up to 10 s). Progress is logged; the
+lag is at GET /v1/outbox/lag and /readyz.
 """
 
 from __future__ import annotations
@@ -16,7 +25,9 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import os
 import signal
+import socket
 import time
 from collections.abc import Sequence
 from typing import Any, NotRequired, TypedDict
@@ -38,6 +49,16 @@ log = logging.getLogger("yiyang.relay")
 # faster than 500 (docs/performance.md, "Relay"). The ledger takes at most LEDGER_MAX_BATCH.
 DEFAULT_BATCH = 500
 LEDGER_MAX_BATCH = 5000
+# A partition's lease lasts this long unless renewed (every round of a live worker).
+DEFAULT_LEASE_S = 10.0
+# How often a worker re-shares the partitions while it has work (it does so every idle round).
+SHARE_EVERY_S = 1.0
+
+
+def default_worker_id() -> str:
+    """One worker a process: relays created in one process share their leases (and take
+    turns on each partition by its lease row's lock)."""
+    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 class LedgerUnavailable(Exception):
@@ -54,13 +75,24 @@ class EventResult(TypedDict):
 
 class Relay:
     def __init__(
-        self, pool: asyncpg.Pool, client: httpx.AsyncClient, *, batch_size: int = DEFAULT_BATCH
+        self,
+        pool: asyncpg.Pool,
+        client: httpx.AsyncClient,
+        *,
+        batch_size: int = DEFAULT_BATCH,
+        worker_id: str | None = None,
+        lease_s: float = DEFAULT_LEASE_S,
     ) -> None:
         self.pool = pool
         self.client = client
         if not 1 <= batch_size <= LEDGER_MAX_BATCH:
             raise ValueError(f"batch_size must be 1..{LEDGER_MAX_BATCH} (the ledger's limit)")
         self.batch_size = batch_size
+        self.worker_id = worker_id or default_worker_id()
+        self.lease_s = lease_s
+        self.partitions: list[str] = []
+        self._next = 0
+        self._shared_at = -1e9
         self.delivered = 0
         self.rejected = 0
         self._key = get_common_settings().auth_private_key
@@ -91,10 +123,46 @@ class Relay:
             return None
         raise LedgerUnavailable(f"HTTP {response.status_code}")
 
+    async def share(self) -> list[str]:
+        """Renew this worker's leases and take its fair share of the partitions with work."""
+        async with self.pool.acquire() as conn:
+            self.partitions = await repo.share_partitions(
+                conn, self.worker_id, self.lease_s, self.partitions
+            )
+        self._shared_at = time.monotonic()
+        return self.partitions
+
     async def deliver_once(self) -> int:
-        """Deliver one batch; the number of events settled (0 = nothing to do)."""
+        """Deliver one batch of one owned partition (in turn); the number of events settled
+        (0 = nothing to do in any of them). Re-shares the partitions first when due."""
+        if time.monotonic() - self._shared_at >= min(SHARE_EVERY_S, self.lease_s / 3):
+            await self.share()
+        for _ in range(len(self.partitions)):
+            partition = self.partitions[self._next % len(self.partitions)]
+            self._next += 1
+            n = await self.deliver_partition(partition)
+            if n:
+                return n
+        self._shared_at = -1e9  # nothing to do here: look for work again next round
+        return 0
+
+    async def deliver_round(self) -> bool:
+        """One batch of every owned partition (re-sharing first when due); True when some
+        batch was full (more is waiting: go on without idling)."""
+        if time.monotonic() - self._shared_at >= min(SHARE_EVERY_S, self.lease_s / 3):
+            await self.share()
+        full = False
+        for partition in list(self.partitions):
+            full |= await self.deliver_partition(partition) >= self.batch_size
+        return full
+
+    async def deliver_partition(self, partition: str) -> int:
+        """Deliver one batch of `partition` if this worker still holds it."""
         async with self.pool.acquire() as conn, conn.transaction():
-            rows = await repo.lock_batch(conn, self.batch_size)
+            rows = await repo.lock_batch(conn, partition, self.worker_id, self.batch_size)
+            if rows is None:  # the lease moved to another worker
+                self.partitions = [p for p in self.partitions if p != partition]
+                return 0
             if not rows:
                 return 0
             results = await self._post(rows)
@@ -161,7 +229,7 @@ class Relay:
         last_report = time.monotonic()
         while not stop.is_set():
             try:
-                n = await self.deliver_once()
+                more = await self.deliver_round()
                 if backoff:
                     log.info("ledger reachable again")
                 backoff = 0.0
@@ -178,7 +246,7 @@ class Relay:
             if time.monotonic() - last_report >= progress_s:
                 last_report = time.monotonic()
                 await self._report()
-            if n < self.batch_size:
+            if not more:
                 await _wait(stop, idle_s)
 
 
@@ -227,8 +295,19 @@ async def _main(args: argparse.Namespace) -> int:
         async with httpx.AsyncClient(
             base_url=args.ledger_url or common.ledger_url, timeout=args.timeout
         ) as client:
-            relay = Relay(pool, client, batch_size=args.batch_size)
-            log.info("relay started (batch %d)", args.batch_size)
+            relay = Relay(
+                pool,
+                client,
+                batch_size=args.batch_size,
+                worker_id=args.worker_id,
+                lease_s=args.lease_s,
+            )
+            log.info(
+                "relay worker %s started (batch %d, lease %.1f s)",
+                relay.worker_id,
+                args.batch_size,
+                args.lease_s,
+            )
             if args.once:
                 while await relay.deliver_once():
                     pass
@@ -261,6 +340,14 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"events per ledger call, 1..{LEDGER_MAX_BATCH}",
     )
     parser.add_argument("--idle", type=float, default=0.2, help="seconds between empty polls")
+    parser.add_argument("--worker-id", help="this worker's name in relay_lease (default: host:pid)")
+    parser.add_argument(
+        "--lease-s",
+        type=float,
+        default=DEFAULT_LEASE_S,
+        help="seconds a partition stays this worker's without renewal (a dead worker's "
+        "partitions move after this)",
+    )
     parser.add_argument("--timeout", type=float, default=30.0)
     parser.add_argument("--once", action="store_true", help="deliver what is there and stop")
     return parser

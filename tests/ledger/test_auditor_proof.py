@@ -20,7 +20,7 @@ from openpyxl import load_workbook
 
 from services.common.keys import ed25519_pair
 from services.ledger.config import LedgerSettings
-from services.ledger.service import checkpoints, hashing
+from services.ledger.service import books, checkpoints, hashing
 from tests.conftest import running
 from tests.fixtures.voucher_programs import ledger_app
 from tests.ledger.conftest import Ledger, redemption, void
@@ -209,7 +209,8 @@ def _plain_row(row: Any) -> dict[str, Any]:
 async def rewrite_consistently(ledger, seq: int, delta: int) -> None:
     """What a superuser could do inside the database: move `delta` fen between the first two
     postings of entry `seq` (still balanced), fix the balances, recompute every hash from
-    there on and move the head: the service's own check finds nothing wrong."""
+    there on, move the head and re-chain the root's anchors over the new hashes: the
+    service's own check finds nothing wrong. (One book: every entry of `book` is in 4501.)"""
     conn = await ledger.owner()
     try:
         await conn.execute("SET session_replication_role = replica")  # triggers off
@@ -236,7 +237,29 @@ async def rewrite_consistently(ledger, seq: int, delta: int) -> None:
                     "UPDATE entry SET prev_hash = $2, hash = $3 WHERE id = $1", row["id"], prev, h
                 )
                 prev = h
-            await conn.execute("UPDATE book_head SET last_hash = $1", prev)
+            await conn.execute("UPDATE book_head SET last_hash = $1 WHERE book = '4501'", prev)
+            hashes = {
+                (r["book"], r["seq"]): bytes(r["hash"])
+                for r in await conn.fetch("SELECT book, seq, hash FROM entry")
+            }
+            root = hashing.GENESIS_HASH
+            for a in await conn.fetch("SELECT * FROM root_anchor ORDER BY seq"):
+                heads = [
+                    books.BookHeadState(h["book"], h["seq"], hashes[(h["book"], h["seq"])])
+                    for h in json.loads(a["heads"])
+                ]
+                at = hashing.utc_text(a["anchored_at"])
+                new = books.anchor_hash(root, a["seq"], at, heads)
+                doc = [{"book": h.book, "seq": h.seq, "hash": h.hash.hex()} for h in heads]
+                await conn.execute(
+                    "UPDATE root_anchor SET heads = $2::jsonb, prev_hash = $3, hash = $4 "
+                    "WHERE seq = $1",
+                    a["seq"],
+                    json.dumps(doc),
+                    root,
+                    new,
+                )
+                root = new
     finally:
         await conn.close()
 
@@ -258,9 +281,14 @@ async def signing(make_db, tokens, tmp_path):
         yield lg, settings
 
 
+def _book_seqs(record: dict[str, Any]) -> set[int]:
+    """The book seqs a checkpoint signs: the root's anchor carries every book's head."""
+    return {h["seq"] for h in record.get("heads", [])}
+
+
 async def _signed_up_to(settings, seq: int) -> None:
     for _ in range(400):
-        if any(r.get("seq") == seq for r in checkpoints.read_records(settings)):
+        if any(seq in _book_seqs(r) for r in checkpoints.read_records(settings)):
             return
         await asyncio.sleep(0.05)
     raise AssertionError(f"no checkpoint of seq {seq}")
@@ -276,9 +304,11 @@ async def test_checkpoints_catch_a_consistent_rewrite_inside_the_database(signin
     assert oct(path.stat().st_mode & 0o777) == "0o600"
     records = checkpoints.read_records(settings)
     assert [r["seq"] for r in records] == sorted({r["seq"] for r in records})  # only moves
+    assert all(r["book"] == "root" for r in records)
 
     await rewrite_consistently(ledger, 8, 100)
-    assert (await ledger.verify())["ok"]  # the database's own check is fooled
+    fooled = await ledger.verify()
+    assert fooled["ok"], fooled.get("reason")  # the database's own check is fooled
 
     export_file = tmp_path / "export.json"
     entries = await export(ledger)
@@ -320,7 +350,9 @@ async def test_checkpoints_agree_with_an_honest_export(signing, tmp_path):
     assert ok.returncode == 0, ok.stdout
     page = (await ledger.c.get("/v1/chain/checkpoints", headers=ledger.auditor)).json()
     assert page["public_key"] == key["public_key"]
-    assert page["checkpoints"][0]["seq"] == 7 and page["checkpoints"][0]["type"] == "checkpoint"
+    newest = page["checkpoints"][0]
+    assert newest["book"] == "root" and newest["type"] == "checkpoint"
+    assert newest["heads"] == [{"book": "4501", "seq": 7, "hash": newest["heads"][0]["hash"]}]
 
 
 async def test_a_period_close_signs_the_head_and_keys_rotate_by_hand_over(ledger, tmp_path):
@@ -331,7 +363,7 @@ async def test_a_period_close_signs_the_head_and_keys_rotate_by_hand_over(ledger
     )
     assert r.status_code == 200, r.text
     (first,) = checkpoints.read_records(settings)
-    assert first["reason"] == "period_close:2026-10" and first["seq"] == 7
+    assert first["reason"] == "period_close:2026-10" and _book_seqs(first) == {7}
 
     # a new key, handed over by the old one
     new_key, _ = ed25519_pair()

@@ -129,7 +129,7 @@ async def test_gap_and_fork_are_refused(seeded):
                 await _raw_entry(conn, [1, -1], seq=5)
         with pytest.raises(asyncpg.PostgresError, match="CHAIN_FORK"):
             async with conn.transaction():
-                await _raw_entry(conn, [1, -1], prev=bytes(32))
+                await _raw_entry(conn, [1, -1], prev=b"\x01" * 32)
     finally:
         await conn.close()
 
@@ -210,7 +210,7 @@ async def test_budget_overdraft_is_refused_by_the_database(seeded):
                 await conn.execute(
                     "INSERT INTO posting (entry_id, line, account_id, amount_fen, seq, "
                     "posted_at, period) SELECT id, 3, $1, 10001, seq, posted_at, period "
-                    "FROM entry ORDER BY seq DESC LIMIT 1",
+                    "FROM entry WHERE book = 'main' ORDER BY seq DESC LIMIT 1",
                     budget,
                 )
     finally:

@@ -96,7 +96,7 @@ async def test_write_entries_writes_what_the_plans_and_the_hash_rule_say(make_db
     conn = await _connect(sdb.app_url)
     try:
         async with conn.transaction():
-            head = await posting.lock_head(conn)
+            head = await posting.lock_heads(conn, posting.books_of(book))
             accounts = await posting.resolve_accounts(
                 conn, (p.account for plan in book for p in plan.postings)
             )
@@ -113,7 +113,8 @@ async def test_write_entries_writes_what_the_plans_and_the_hash_rule_say(make_db
     for plan, e in zip(book, entry_rows, strict=True):
         for field in set(hashing.ENTRY_FIELDS) - {"book", "seq", "posted_at", "period"}:
             assert e[field] == getattr(plan, field), field
-        assert e["posted_at"] == head.now and e["period"] == head.period
+        (locked,) = head.values()
+        assert e["posted_at"] == locked.now and e["period"] == locked.period
         lines = [dict(p) for p in posting_rows if p["entry_id"] == plan.id]
         assert [p["line"] for p in lines] == list(range(1, len(plan.postings) + 1))
         for want, got in zip(plan.postings, lines, strict=True):
@@ -174,7 +175,7 @@ async def test_entries_read_back_as_the_plans_they_were_written_from(make_db):
     conn = await _connect(sdb.app_url)
     try:
         async with conn.transaction():
-            head = await posting.lock_head(conn)
+            head = await posting.lock_heads(conn, posting.books_of(book))
             accounts = await posting.resolve_accounts(
                 conn, (p.account for plan in book for p in plan.postings)
             )
@@ -212,7 +213,7 @@ async def test_the_event_log_round_trips(make_db):
     conn = await _connect(sdb.app_url)
     try:
         async with conn.transaction():
-            head = await posting.lock_head(conn)
+            head = await posting.lock_heads(conn, posting.books_of(book))
             accounts = await posting.resolve_accounts(conn, (p.account for p in book[0].postings))
             [written] = await posting.write_entries(conn, head, book, accounts)
             await posting.insert_events(

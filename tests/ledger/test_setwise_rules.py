@@ -149,12 +149,12 @@ async def test_a_balanced_batch_is_accepted_and_verifies(book):
     finally:
         await conn.close()
     assert (await book.verify())["ok"]
-    head = await book.fetchval("SELECT last_seq FROM book_head")
+    head = await book.fetchval("SELECT last_seq FROM book_head WHERE book = 'main'")
     assert head == written[-1]["seq"]
 
 
 async def test_one_unbalanced_entry_refuses_the_whole_batch_and_is_named(book):
-    seq = await book.fetchval("SELECT last_seq FROM book_head")
+    seq = await book.fetchval("SELECT last_seq FROM book_head WHERE book = 'main'")
     await _refused(
         book,
         f"ENTRY_UNBALANCED: entry {seq + 3} does not sum",
@@ -164,7 +164,7 @@ async def test_one_unbalanced_entry_refuses_the_whole_batch_and_is_named(book):
 
 
 async def test_one_entry_with_too_few_postings_refuses_the_batch(book):
-    seq = await book.fetchval("SELECT last_seq FROM book_head")
+    seq = await book.fetchval("SELECT last_seq FROM book_head WHERE book = 'main'")
     await _refused(
         book,
         f"ENTRY_TOO_FEW_POSTINGS: entry {seq + 2} has 1 postings",
@@ -199,7 +199,7 @@ async def test_a_fork_inside_a_batch_is_refused(book):
     def fork(e, lines, _earlier):
         e["prev_hash"] = bytes(32)
 
-    seq = await book.fetchval("SELECT last_seq FROM book_head")
+    seq = await book.fetchval("SELECT last_seq FROM book_head WHERE book = 'main'")
     await _refused(
         book,
         f"CHAIN_FORK: entry {seq + 2} does not continue",
@@ -264,7 +264,7 @@ async def test_txid_is_the_databases_own(book):
             "INSERT INTO entry (id, seq, kind, posted_at, period, created_by, prev_hash, hash, "
             "idempotency_key, txid) SELECT gen_random_uuid(), last_seq + 1, 'manual', "
             "last_posted_at, to_char(last_posted_at AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM'), "
-            "'test', last_hash, last_hash, 'forged-txid', 1 FROM book_head"
+            "'test', last_hash, last_hash, 'forged-txid', 1 FROM book_head WHERE book = 'main'"
         )
 
     await _refused(book, "ENTRY_SEALED: an entry's txid", write)

@@ -29,6 +29,8 @@ ITEM_DEFAULTS: dict[str, Any] = {
     "max_price_fen": None,
     "home_visit": False,
     "min_minutes": None,
+    "serves_from": None,
+    "serves_until": None,
 }
 
 

@@ -108,3 +108,46 @@ async def test_billing_fields_of_an_item(ctx):
         assert r.status_code == 422, (bad, r.text)
         assert r.json()["error"]["field"] == field, (bad, r.text)
     assert await ctx.counts() == before
+
+
+async def test_serving_hours_of_a_meal(ctx, tokens):
+    """A meal may say when it is served ("HH:MM", both or neither, from before until):
+    kept with the price list and shown in the nearby search the elder's page reads;
+    anything else is refused naming the field, and nothing changes."""
+    pid = await ctx.approved()
+    lunch = {
+        "code": "MEAL_LUNCH",
+        "name": "午餐",
+        "category": "meal",
+        "unit": "次",
+        "price_fen": 1500,
+        "serves_from": "11:00",
+        "serves_until": "13:00",
+    }
+    r = await ctx.c.put(
+        f"/v1/providers/{pid}/services", json={"services": [lunch]}, headers=ctx.admin(pid)
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()[0]["serves_from"] == "11:00" and r.json()[0]["serves_until"] == "13:00"
+    r = await ctx.c.get(
+        "/v1/providers",
+        params={"lat": 22.817, "lon": 108.366, "radius_m": 100},
+        headers=tokens.headers("beneficiary"),
+    )
+    mine = next(p for p in r.json()["items"] if p["id"] == pid)
+    assert mine["services"] == [{**lunch, **ITEM_DEFAULTS, **lunch}]
+    before = await ctx.counts()
+    for bad in (
+        {"serves_from": "11:00"},
+        {"serves_from": "13:00", "serves_until": "11:00"},
+        {"serves_from": "25:00", "serves_until": "26:00"},
+        {"serves_from": "11:00", "serves_until": "1pm"},
+    ):
+        r = await ctx.c.put(
+            f"/v1/providers/{pid}/services",
+            json={"services": [{**lunch, "serves_from": None, "serves_until": None, **bad}]},
+            headers=ctx.admin(pid),
+        )
+        assert r.status_code == 422, (bad, r.text)
+        assert r.json()["error"]["field"].startswith("services.0.serves_"), r.text
+    assert await ctx.counts() == before

@@ -10,7 +10,7 @@ from openpyxl import load_workbook
 
 from services.common.auth import Role
 from services.ledger.repository import posting
-from services.ledger.service import plans
+from services.ledger.service import books, plans
 from tests.settlement.test_batches import _approved_claim
 
 REGION = "450100"
@@ -22,7 +22,7 @@ async def _rogue_reversal(s, redemption_id: str) -> str:
     conn = await s.owner()
     try:
         async with conn.transaction():
-            head = await posting.lock_head(conn)
+            head = await posting.lock_heads(conn, [books.book_of(REGION)])
             (original,) = await posting.redemption_entries(conn, [redemption_id])
             plan = plans.reversal(
                 original,

@@ -70,13 +70,23 @@ MEAL_POINT = {
         "account_number": "6222021234567890123",
     },
     "services": [
-        {"code": "MEAL_LUNCH", "name": "午餐", "category": "meal", "unit": "次", "price_fen": 1500},
+        {
+            "code": "MEAL_LUNCH",
+            "name": "午餐",
+            "category": "meal",
+            "unit": "次",
+            "price_fen": 1500,
+            "serves_from": "11:00",
+            "serves_until": "13:00",
+        },
         {
             "code": "MEAL_DINNER",
             "name": "晚餐",
             "category": "meal",
             "unit": "次",
             "price_fen": 1200,
+            "serves_from": "17:00",
+            "serves_until": "18:30",
         },
         # priced per visit (a variable-price item, at most 1,000 yuan), so tests can bill
         # any amount; the fixed-price items are the meals
@@ -239,6 +249,22 @@ class System:
         while await relay.deliver_once():
             pass
         return relay.delivered
+
+
+async def import_finished(
+    c: httpx.AsyncClient, started: httpx.Response, timeout_s: float = 30
+) -> httpx.Response:
+    """An officer's upload answers at once with its job's page (web/routes/imports.py);
+    the job's page once the background import has ended (done or failed)."""
+    assert started.status_code == 303, started.text
+    where = started.headers["location"]
+    assert where.startswith("/officer/imports/"), where
+    for _ in range(int(timeout_s / 0.05)):
+        r = await c.get(where)
+        if 'data-status="running"' not in r.text:
+            return r
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"the import at {where} did not end")
 
 
 async def login(c: httpx.AsyncClient, username: str, password: str) -> httpx.Response:

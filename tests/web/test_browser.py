@@ -232,6 +232,7 @@ async def test_walk_qr_redeem_ledger_claim_approval(live: Live, chromium: Path, 
         # Subsidy and co-payment are shown before confirming (POST /v1/redemptions/preview).
         assert await page.inner_text("#preview-subsidy") == "5.00"
         assert await page.inner_text("#preview-copay") == "10.00"
+        await page.check("#copay-method-cash")  # how the co-payment is taken, asked first
         await page.screenshot(path=str(SHOTS / "04-provider-confirm.png"), full_page=True)
         await page.click("#confirm")
         await page.wait_for_selector("#subsidy")
@@ -307,6 +308,9 @@ async def test_walk_qr_redeem_ledger_claim_approval(live: Live, chromium: Path, 
         await page.click("#make-batch")
         await page.wait_for_selector("text=已生成付款批次")
         assert await page.get_attribute("#batch-state", "data-state") == "pending"
+        # long work: the batch shows how far the bank has got, and can be left and come back to
+        count = int(await page.inner_text("#batch-count"))
+        assert f"已处理 0 / {count} 笔" in await page.inner_text("#batch-progress")
         sha = (await page.inner_text("#file-sha256")).strip()
         await page.screenshot(path=str(SHOTS / "20-finance-batch.png"), full_page=True)
         async with page.expect_download() as download:
@@ -337,6 +341,7 @@ async def test_walk_qr_redeem_ledger_claim_approval(live: Live, chromium: Path, 
         await page.wait_for_selector("#confirmation-result")
         assert await page.get_attribute("#batch-state", "data-state") == "paid"
         assert await page.inner_text("#batch-paid") == "5.00"
+        assert f"已处理 {count} / {count} 笔（100%）" in await page.inner_text("#batch-progress")
         await page.screenshot(path=str(SHOTS / "21-finance-batch-paid.png"), full_page=True)
         await page.click("#logout")
 

@@ -77,7 +77,7 @@ async def test_family_pays_the_copayment_online(paying, chromium: Path):  # noqa
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=str(chromium), args=ARGS)
         # 1. Staff type the code, bill 60 yuan for 上门助浴 (half is subsidised), confirm,
-        #    and choose 家属在线支付.
+        #    choosing 家属在线支付 on the confirm step.
         ctx = await browser.new_context(viewport={"width": 800, "height": 1000}, locale="zh-CN")
         page = await ctx.new_page()
         await _sign_in(page, base, "staff1")
@@ -86,14 +86,16 @@ async def test_family_pays_the_copayment_online(paying, chromium: Path):  # noqa
         await page.fill("#qty-BATH_HOME", "1")
         await page.fill("#price-BATH_HOME", "60")
         await page.click("text=下一步：核对")
+        # the way the co-payment is taken is chosen before confirming, not asked afterwards
+        await page.wait_for_selector("#copay-method")
+        await page.check("#copay-method-online")
+        await page.screenshot(path=str(SHOTS / "30-provider-copay-choice.png"), full_page=True)
         await page.click("#confirm")
-        await page.wait_for_selector("#copay-choice")
+        await page.wait_for_selector("#copay-chosen")
         assert await page.inner_text("#subsidy") == "30.00"
         assert await page.inner_text("#copay") == "30.00"
-        await page.screenshot(path=str(SHOTS / "30-provider-copay-choice.png"), full_page=True)
-        await page.click("#copay-online")
-        await page.wait_for_selector("text=已请家属在线支付")
-        assert await page.inner_text("#copay-amount") == "30.00"
+        assert await page.inner_text("#copay-way") == "家属在线支付：等待支付"
+        assert await page.locator("#copay-choice").count() == 0
         await ctx.close()
 
         # 2. The family, on a phone: 待支付, 去支付, the card, 确认支付, 已支付.

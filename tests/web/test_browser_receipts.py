@@ -185,6 +185,9 @@ async def test_care_worker_checks_in_and_out_and_the_cashier_bills_the_visit(
         await _fits(page)
         await page.screenshot(path=str(SHOTS / "46-cashier-home-visit.png"), full_page=True)
         await page.click("text=下一步：核对")
+        await page.wait_for_selector("#confirm")
+        if await page.locator("#copay-method").count():  # asked before confirming
+            await page.check("#copay-method-cash")
         await page.click("#confirm")
         await page.wait_for_selector("text=收款成功")
         await page.click("text=查看并打印收据")

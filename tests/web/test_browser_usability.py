@@ -337,6 +337,7 @@ async def test_cashier_confirm_survives_reload_and_back_without_a_second_charge(
     await _fits_and_is_big_enough(page, "cashier confirm", min_font=18)
     await page.screenshot(path=str(SHOTS / "usability-cashier-confirm.png"), full_page=True)
     assert await serious_violations(page) == []
+    await page.check("#copay-method-cash")
     await page.click("#confirm")
     await page.wait_for_url(f"{base}/provider/redeemed/*")
     result_url = page.url
@@ -365,6 +366,9 @@ async def test_cashier_confirm_survives_reload_and_back_without_a_second_charge(
     assert page.url == result_url
     main = await page.inner_text("main")
     assert "已经收过款了" in main and "已经用过" not in main
+    # the co-payment's way chosen before confirming stands: no second question
+    assert await page.inner_text("#copay-way") == "现金已收"
+    assert await page.locator("#copay-choice").count() == 0
     await page.goto(result_url)
     assert await page.inner_text("#subsidy") == "15.00"
     assert await s.balance(s.b1, "disability_subsidy") == before - 1500
@@ -392,6 +396,8 @@ PAGES: dict[str, list[str]] = {
         "/officer/providers?status=approved",
         "/officer/bank-accounts",
         "/officer/issuance",
+        "/officer/issuance/runs",
+        "/officer/status-import",
         "/dashboard",
         "/account",
     ],
@@ -471,6 +477,7 @@ async def test_digits_under_the_qr_can_be_typed_at_the_counter(live: Live, brows
     await page.click("text=下一步：核对")
     await page.wait_for_selector("#confirm")
     assert await page.inner_text("#preview-subsidy") == "3.00"
+    await page.check("#copay-method-cash")
     await page.click("#confirm")
     await page.wait_for_url(f"{base}/provider/redeemed/*")
     assert await page.inner_text("#subsidy") == "3.00"

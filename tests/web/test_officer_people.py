@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from tests.web.conftest import csrf_of
-from tests.web.system import DISTRICT, OTHER_CITY, enrolment
+from tests.web.system import DISTRICT, OTHER_CITY, enrolment, import_finished
 
 TODAY = datetime.now(ZoneInfo("Asia/Shanghai")).date()
 
@@ -140,9 +140,11 @@ async def test_status_file_import_shows_every_row_and_is_idempotent(web):
         token = csrf_of((await c.get("/officer/status-import")).text)
         files = {"file": ("deaths.csv", content, "text/csv")}
         r = await c.post("/officer/status-import", data={"csrf_token": token}, files=files)
-        assert r.status_code == 200, r.text
+        r = await import_finished(c, r)  # in the background; its page shows how it ended
+        assert r.status_code == 200 and 'data-status="done"' in r.text, r.text
         assert "登记 1 行" in r.text and "有误 1 行" in r.text and nid not in r.text
         r = await c.post("/officer/status-import", data={"csrf_token": token}, files=files)
+        r = await import_finished(c, r)
         assert "登记 0 行，已登记过 1 行" in r.text
         r = await c.post(
             "/officer/status-import",

@@ -13,7 +13,7 @@ import asyncpg
 
 from services.common.db import asyncpg_connect_kwargs
 from tests.web.conftest import csrf_of
-from tests.web.system import DISTRICT, enrolment
+from tests.web.system import DISTRICT, enrolment, import_finished
 from web import region_picker
 
 DISABILITY, MEAL = "disability_subsidy", "meal_assistance"
@@ -122,10 +122,11 @@ async def test_history_lists_redemptions_with_subsidy_and_copay(web):
 async def test_nearby_lists_approved_providers_with_distance_and_prices(web):
     async with web.signed_in("laowang") as c:
         html = (await c.get("/me/nearby", params={"lat": 22.817, "lon": 108.366})).text
-        assert "青秀区幸福助餐点" in html and " 米" in html and "午餐：15.00 元" in html
+        assert "青秀区幸福助餐点" in html and " 米" in html
+        assert '午餐：<span class="meal-time">11:00–13:00</span>，15.00 元/次' in html
         assert "仁爱" not in html  # applied, not approved
         home = (await c.get("/me/nearby")).text  # defaults to around the person's home
-        assert "青秀区幸福助餐点" in home and 'value="22.81"' in home
+        assert "青秀区幸福助餐点" in home and "登记的住址" in home
 
 
 # --- provider staff --------------------------------------------------------------------------
@@ -482,6 +483,7 @@ async def test_import_shows_every_rows_result(web):
             data={"csrf_token": token},
             files={"file": ("people.csv", csv.encode(), "text/csv")},
         )
+        r = await import_finished(c, r)  # in the background; its page shows how it ended
         assert r.status_code == 200 and "共 2 行" in r.text, r.text
         assert r.text.count("row-err") == 1 and "身份证号码不正确" in r.text
         r = await c.post(
@@ -543,7 +545,7 @@ async def test_issuance_run_shows_counts_and_rerun_issues_nothing(web):
         again = await c.get("/officer/issuance")
         assert f'data-run="{run_id}"' in again.text and "最近的发放" in again.text
         done = await c.get(f"/officer/issuance/{run_id}")
-        assert "已完成" in done.text and 'http-equiv="refresh"' not in done.text
+        assert "已完成" in done.text and "refresh.js" not in done.text
         assert "没有找到" in (await c.get(f"/officer/issuance/{uuid.uuid4()}")).text
         # A run still going (as a run cut short and resumed shows): the page refreshes.
         conn = await asyncpg.connect(**asyncpg_connect_kwargs(web.dbs["voucher"].owner_url))
@@ -555,7 +557,7 @@ async def test_issuance_run_shows_counts_and_rerun_issues_nothing(web):
                 "UPDATE issuance_run SET status = 'running' WHERE id = $1", uuid.UUID(run_id)
             )
             live = await c.get(f"/officer/issuance/{run_id}")
-            assert "正在发放" in live.text and 'http-equiv="refresh"' in live.text
+            assert "正在发放" in live.text and "refresh.js" in live.text
         finally:
             await conn.execute(
                 "UPDATE issuance_run SET status = $2 WHERE id = $1", uuid.UUID(run_id), status
@@ -965,3 +967,34 @@ async def test_chain_verification_shows_ok_then_names_the_tampered_entry(web):
     async with web.signed_in("auditor_city") as c:
         r = await c.get("/audit/chain", params={"run": 1})
         assert "不在您负责的范围内" in r.text or "没有这项权限" in r.text
+
+
+async def test_nearby_says_when_the_registered_location_is_approximate_or_missing(web):
+    """The elder's nearby page searches around the registered location, says when that is a
+    community's centre, and, with none registered, asks for the phone's position; nobody
+    types coordinates."""
+    made = {}
+    for name, serial, extra in (
+        ("近似", 951, {"location_approximate": True}),
+        ("无址", 952, {"lat": None, "lon": None}),
+    ):
+        body = {**enrolment(name, serial), **extra}
+        r = await web.voucher.post("/v1/beneficiaries", headers=web.officer(), json=body)
+        assert r.status_code == 201, r.text
+        made[name] = r.json()["id"]
+        await web.add_account(
+            username=f"nearby{serial}",
+            role="beneficiary",
+            display_name=name,
+            beneficiary_ids=[made[name]],
+        )
+    async with web.signed_in("nearby951") as c:
+        text = (await c.get("/me/nearby")).text
+        assert "登记的住址" in text and "所在社区的位置" in text and 'id="lat"' not in text
+        assert "青秀区幸福助餐点" in text and "11:00–13:00" in text
+    async with web.signed_in("nearby952") as c:
+        text = (await c.get("/me/nearby")).text
+        assert "没有登记住址的位置" in text and "nearby-item" not in text
+        # the phone's position (sent by the page's script): the same list, from there
+        text = (await c.get("/me/nearby", params={"lat": 22.8171, "lon": 108.3661})).text
+        assert "手机现在的位置" in text and "青秀区幸福助餐点" in text

@@ -204,6 +204,38 @@ async def _name_providers(web: Any, session: Session, rows: list[dict[str, Any]]
         r.setdefault("service_name", names.get(r.get("service_code")))
 
 
+NEARBY_RADIUS_M = 3000  # about a 15-minute walk each way, a little more in the country
+
+
+def distance_text(metres: int) -> str:
+    """约 870 米 / 约 1.2 公里: how far, as people say it."""
+    if metres < 1000:
+        return f"约 {max(10, round(metres, -1))} 米"
+    return f"约 {metres / 1000:.1f} 公里"
+
+
+def nearby_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The providers nearest first, each with its distance in words and its price list
+    split into meals (with serving hours, earliest first) and other services."""
+    out = []
+    for p in sorted(rows, key=lambda r: (int(r.get("distance_m") or 0), str(r.get("id")))):
+        services = list(p.get("services") or ())
+        meals = sorted(
+            (s for s in services if s.get("category") == "meal"),
+            key=lambda s: (s.get("serves_from") or "99:99", str(s.get("code"))),
+        )
+        others = [s for s in services if s.get("category") != "meal"]
+        out.append(
+            {
+                **p,
+                "distance_text": distance_text(int(p.get("distance_m") or 0)),
+                "meals": meals,
+                "others": others,
+            }
+        )
+    return out
+
+
 @router.get("/nearby", response_class=HTMLResponse)
 async def nearby(
     request: Request,
@@ -212,22 +244,32 @@ async def nearby(
     lat: float | None = None,
     lon: float | None = None,
 ) -> HTMLResponse:
-    """Approved providers within walking distance (the 15-minute care circle)."""
+    """Approved providers near the person, nearest first, with the distance and their
+    meals' serving hours and prices. Around the person's registered location by default
+    (said to be approximate when it is a community's centre); around where the phone is
+    when the person presses 用我现在的位置 (the page's script sends the browser's position
+    as `lat`/`lon`; nobody types coordinates)."""
     rows: list[dict[str, Any]] = []
     error = None
-    if lat is None or lon is None:  # default: around the person's home, when known
+    source = "device"
+    approximate = False
+    if lat is None or lon is None or not (-90 <= lat <= 90 and -180 <= lon <= 180):
+        source, lat, lon = "home", None, None
         client = voucher_client(web, session)
         try:
             home = await client.beneficiary(_acting_for(session))
             lat, lon = home.get("lat"), home.get("lon")
+            approximate = bool(home.get("location_approximate"))
         except ApiError:
             pass
         finally:
             await client.aclose()
-    if lat is not None and lon is not None and -90 <= lat <= 90 and -180 <= lon <= 180:
+        if lat is None or lon is None:
+            source = "none"
+    if lat is not None and lon is not None:
         providers = provider_client(web, session)
         try:
-            rows = await providers.nearby(lat, lon)
+            rows = nearby_rows(await providers.nearby(lat, lon, radius_m=NEARBY_RADIUS_M))
         except ApiError as exc:
             error = exc.friendly
         finally:
@@ -238,8 +280,9 @@ async def nearby(
         session,
         rows=rows,
         error=error,
-        lat=lat,
-        lon=lon,
+        source=source,
+        approximate=approximate,
+        radius_text=distance_text(NEARBY_RADIUS_M).removeprefix("约 "),
         **await _person_context(web, session),
     )
 

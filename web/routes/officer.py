@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import contextlib
 import re
-from collections.abc import Awaitable, Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
@@ -15,7 +14,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from services.common.auth import Role
 from services.common.crypto import mask_national_id
 from web import documents, region_picker
-from web.clients import ApiError, VoucherClient
+from web.clients import ApiError
 from web.deps import CsrfSession, StateDep, provider_client, require_role, voucher_client
 from web.messages import FRIENDLY
 from web.render import page
@@ -149,79 +148,8 @@ async def enrol(request: Request, web: StateDep, session: CsrfSession) -> HTMLRe
         result=result,
         masked_id=mask_national_id(body["national_id"]),
         approximate=approximate,
+        program_names=await _program_names(web, session),
     )
-
-
-@router.get("/import", response_class=HTMLResponse)
-async def import_form(request: Request, session: Session = OFFICER) -> HTMLResponse:
-    """The bulk import upload form (CSV or Excel)."""
-    return page(request, "officer_import.html", session, result=None)
-
-
-async def forward_spreadsheet(
-    request: Request,
-    web: Any,
-    session: Session,
-    file: UploadFile | None,
-    template: str,
-    send: Callable[[VoucherClient, str, bytes, str], Awaitable[dict[str, Any]]],
-) -> HTMLResponse | dict[str, Any]:
-    """An officer's CSV or Excel upload, checked (kind, size) and handed to the voucher
-    service by `send`: the service's answer, or the upload page again with a plain reason."""
-    name = (file.filename or "") if file else ""
-    if not file or not name.lower().endswith((".csv", ".xlsx")):
-        return page(
-            request,
-            template,
-            session,
-            status_code=422,
-            result=None,
-            error="请选择 CSV 或 Excel (.xlsx) 文件。",
-        )
-    content = await file.read(MAX_UPLOAD + 1)
-    if len(content) > MAX_UPLOAD or not content:
-        return page(
-            request, template, session, status_code=422, result=None, error="文件为空或超过 5MB。"
-        )
-    client = voucher_client(web, session)
-    try:
-        return await send(client, name, content, file.content_type or "application/octet-stream")
-    except ApiError as exc:
-        return page(
-            request,
-            template,
-            session,
-            status_code=exc.page_status,
-            result=None,
-            error=exc.friendly,
-        )
-    finally:
-        await client.aclose()
-
-
-@router.post("/import", response_class=HTMLResponse)
-async def import_upload(
-    request: Request,
-    web: StateDep,
-    session: CsrfSession,
-    file: Annotated[UploadFile | None, File()] = None,
-) -> HTMLResponse:
-    """Forward the file to the voucher service and show the result of every row."""
-    officer_only(session)
-    result = await forward_spreadsheet(
-        request, web, session, file, "officer_import.html", VoucherClient.import_file
-    )
-    if isinstance(result, HTMLResponse):
-        return result
-    for row in result.get("rows") or ():  # the service's message, in plain Chinese by code
-        err = row.get("error")
-        if isinstance(err, dict) and err.get("code") in FRIENDLY:
-            row["error"] = {**err, "message": FRIENDLY[err["code"]]}
-        row["status_name"] = IMPORT_STATUS.get(row.get("status"), row.get("status"))
-    return page(request, "officer_import.html", session, result=result)
-
-
-IMPORT_STATUS = {"created": "已登记", "duplicate": "已登记过", "error": "有误"}
 
 
 # The register's views (the statuses an officer filters by), in the order of the review.
@@ -360,6 +288,12 @@ SCHEDULE_STATUS = {
 }
 
 
+# The issuance page shows the latest few runs (a phone's screen, not a 4,000 px list); the
+# page of all runs shows as many as the voucher service lists.
+RECENT_SHOWN = 3
+ALL_RUNS = 100
+
+
 async def _issuance_page(
     request: Request,
     web: Any,
@@ -368,9 +302,12 @@ async def _issuance_page(
     status_code: int = 200,
     error: str | None = None,
     region: str = "",
+    template: str = "officer_issuance.html",
+    shown: int | None = RECENT_SHOWN,
 ) -> HTMLResponse:
-    """The issuance page: the form, the region's recent runs with their progress (to come
-    back to one), and the scheduler's runs."""
+    """The issuance page: the form, the region's latest runs with their progress (to come
+    back to one; `shown` of them, all of them on `/officer/issuance/runs`), and the
+    scheduler's runs (also the latest `shown`; those that need a person always)."""
     client = voucher_client(web, session)
     programs: list[dict[str, Any]] = []
     schedule: list[dict[str, Any]] = []
@@ -383,7 +320,9 @@ async def _issuance_page(
         except ApiError as exc:
             schedule_error = exc.friendly
         with contextlib.suppress(ApiError):  # no recent runs to show if it cannot say
-            runs = await client.issuance_runs(session.region or "")
+            runs = await client.issuance_runs(
+                session.region or "", limit=ALL_RUNS if shown is None else shown + 1
+            )
     finally:
         await client.aclose()
     names = {p["code"]: p["name"] for p in programs}
@@ -392,9 +331,12 @@ async def _issuance_page(
         row["status_name"] = SCHEDULE_STATUS.get(row["status"], "未知状态")
         row["error_text"] = FRIENDLY.get(row.get("last_error") or "", "系统出错，将自动重试。")
     alarms = [r for r in schedule if r["status"] in ("failed", "budget_exhausted")]
+    more = shown is not None and (len(runs) > shown or len(schedule) > shown)
+    if shown is not None:
+        runs, schedule = runs[:shown], schedule[:shown]
     return page(
         request,
-        "officer_issuance.html",
+        template,
         session,
         status_code=status_code,
         error=error,
@@ -404,6 +346,8 @@ async def _issuance_page(
         alarms=alarms,
         schedule_error=schedule_error,
         runs=runs,
+        more=more,
+        all_runs=shown is None,
         program_names=names,
     )
 
@@ -474,6 +418,27 @@ RUN_STATUS = {
 }
 
 
+@router.get("/issuance/runs", response_class=HTMLResponse)
+async def issuance_runs(
+    request: Request, web: StateDep, session: Session = OFFICER
+) -> HTMLResponse:
+    """All of the region's recent runs and the scheduler's runs (the issuance page shows
+    the latest three of each)."""
+    return await _issuance_page(request, web, session, template="officer_runs.html", shown=None)
+
+
+async def _program_names(web: Any, session: Session) -> dict[str, str]:
+    """Programme code -> its published name, for programmes no label table knows (a city's
+    own, created as data); empty if the list cannot be read (the label then stands in)."""
+    client = voucher_client(web, session)
+    try:
+        return {p["code"]: p["name"] for p in await client.programs()}
+    except ApiError:
+        return {}
+    finally:
+        await client.aclose()
+
+
 @router.get("/issuance/{run_id}", response_class=HTMLResponse)
 async def issuance_run(
     request: Request, run_id: str, web: StateDep, session: Session = OFFICER
@@ -498,4 +463,5 @@ async def issuance_run(
         error=error,
         status_names=RUN_STATUS,
         running=bool(run and run.get("status") == "running"),
+        program_names=await _program_names(web, session) if run else {},
     )

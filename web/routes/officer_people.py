@@ -10,16 +10,16 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from services.common.auth import Role
 from services.common.regions import region_name
-from web.clients import ApiError, VoucherClient
+from web.clients import ApiError
 from web.deps import CsrfSession, StateDep, require_role, voucher_client
 from web.messages import FRIENDLY
 from web.render import BEIJING, page
-from web.routes.officer import forward_spreadsheet, officer_only
+from web.routes.officer import officer_only
 from web.routes.officer_cards import RELATIONS
 from web.sessions import Session
 
@@ -54,7 +54,6 @@ VOUCHER_STATUS = {
 }
 SETTING_NAMES = {"home": "居家", "community": "社区", "institution": "机构"}
 CARD_STATUS = {"active": "可用", "locked": "已锁定（密码错误 5 次）", "replaced": "已换新卡"}
-IMPORT_STATUS = {"applied": "已登记", "unchanged": "已登记过（未变）", "error": "有误"}
 
 
 def _today() -> str:
@@ -283,31 +282,3 @@ async def record_status(
         # The person is now another region's: this officer may no longer see them.
         return RedirectResponse("/officer/people", status_code=303)
     return RedirectResponse(f"/officer/people/{person_id}", status_code=303)
-
-
-@router.get("/status-import", response_class=HTMLResponse)
-async def status_import_form(request: Request, session: Session = OFFICER) -> HTMLResponse:
-    """Upload a file of deaths and hospital stays."""
-    return page(request, "officer_status_import.html", session, result=None)
-
-
-@router.post("/status-import", response_class=HTMLResponse)
-async def status_import(
-    request: Request,
-    web: StateDep,
-    session: CsrfSession,
-    file: Annotated[UploadFile | None, File()] = None,
-) -> HTMLResponse:
-    """Send the file to the voucher service and show every row's result."""
-    officer_only(session)
-    result = await forward_spreadsheet(
-        request, web, session, file, "officer_status_import.html", VoucherClient.status_import
-    )
-    if isinstance(result, HTMLResponse):
-        return result
-    for row in result.get("rows") or ():
-        err = row.get("error")
-        if isinstance(err, dict):
-            row["message"] = FRIENDLY.get(err.get("code", ""), "这一行有误。")
-        row["status_name"] = IMPORT_STATUS.get(row.get("status"), row.get("status"))
-    return page(request, "officer_status_import.html", session, result=result)

@@ -7,7 +7,7 @@ import binascii
 import re
 import time
 import uuid
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
@@ -132,6 +132,23 @@ def token_seconds_left(token: str, now: float) -> int | None:
     if len(raw) < 22 or raw[1] != 1:
         return None
     return max(0, int.from_bytes(raw[18:22], "big") - int(now))
+
+
+def code_seconds_left(token: str, preview: dict[str, Any] | None, now: float) -> int | None:
+    """Seconds the code the cashier holds stays valid: read from a scanned phone code
+    itself; for typed short digits (they expire with the token they stand for) from the
+    preview's `code_expires_at`; None when nobody can say (a card, no preview): then no
+    countdown is shown rather than a made-up one."""
+    left = token_seconds_left(token, now)
+    if left is not None or not preview or not preview.get("code_expires_at"):
+        return left
+    try:
+        expires = datetime.fromisoformat(str(preview["code_expires_at"]))
+    except ValueError:
+        return None
+    if expires.tzinfo is None:
+        expires = expires.replace(tzinfo=UTC)
+    return max(0, int(expires.timestamp() - now))
 
 
 async def _services(request: Request, web: Any, session: Session) -> tuple[list, str | None]:
@@ -274,7 +291,7 @@ async def redeem_preview(
         gross_fen=bill.total_fen,
         idempotency_key=key,
         preview=preview,
-        seconds_left=token_seconds_left(token, time.time()),
+        seconds_left=code_seconds_left(token, preview, time.time()),
         sealed_pin=seal_pin(web, session, key, pin) if is_card(token) else "",
     )
 
@@ -315,11 +332,14 @@ async def redeem_confirm(
     idempotency_key: Annotated[str, Form()] = "",
     visit_id: Annotated[str, Form()] = "",
     sealed_pin: Annotated[str, Form()] = "",
+    copay_method: Annotated[str, Form()] = "",
 ) -> Response:
     """Step 3: redeem the bill shown (its lines and the total the person agreed to) with the
     terminal's secret (a printed card with the PIN the person typed at step 1, carried
     encrypted in the form's body: never in a URL, never readable in the page); show
-    subsidy, co-payment and balance."""
+    subsidy, co-payment and balance. The co-payment's way (cash taken, or the family pays
+    online), chosen on the confirm step, is recorded at once, so the result page asks
+    nothing more."""
     if session.role not in (Role.provider_staff.value, Role.provider_admin.value):
         return page(
             request, "error.html", session, status_code=403, message="您的账号不能打开这个页面。"
@@ -374,7 +394,22 @@ async def redeem_confirm(
         )
     finally:
         await client.aclose()
+    if int(result.get("copay_fen") or 0) > 0 and copay_method in ("cash", "stripe"):
+        await _start_copayment(web, session, str(result["id"]), copay_method)
     return _to_result(session, result)
+
+
+async def _start_copayment(web: Any, session: Session, redemption_id: str, method: str) -> None:
+    """Record the co-payment's way chosen before confirming (the same call as the result
+    page's buttons: a repeat answers the same co-payment). When it cannot be recorded the
+    person is told, and the result page asks again."""
+    client = voucher_client(web, session)
+    try:
+        await client.start_copayment(redemption_id, method)
+    except ApiError as exc:
+        session.flash.append(("err", f"自付方式没有记下：{exc.friendly} 请在下面再选一次。"))
+    finally:
+        await client.aclose()
 
 
 @router.get("/redeemed/{redemption_id}", response_class=HTMLResponse)
@@ -382,7 +417,8 @@ async def redeemed(
     request: Request, redemption_id: str, web: StateDep, session: Session = STAFF
 ) -> HTMLResponse:
     """The result of a redemption at this provider (today's or yesterday's, Beijing time):
-    subsidy, co-payment and how the co-payment is taken. Reloading it changes nothing."""
+    subsidy, co-payment and how the co-payment is taken (the way chosen on the confirm step
+    is shown; the question only when none was). Reloading it changes nothing."""
     result = None
     if re.match(r"^[\w-]{1,64}$", redemption_id):
         today = datetime.now(ZoneInfo(web.common.timezone)).date()

@@ -19,6 +19,7 @@ from services.common.auth import Role, issue_token
 from web.models import WebSession, WebUser
 from web.repository import sessions as repo
 from web.repository import throttle as throttle_repo
+from web.repository import users as users_repo
 from web.roles import ADMIN, TOTP_ROLES
 from web.service import audit
 from web.service.accounts import subject_of
@@ -64,6 +65,15 @@ async def start(
         ),
     )
     return cookie
+
+
+async def token_for(db: AsyncSession, ident: Identity, user_id: uuid.UUID) -> str | None:
+    """A fresh service token for an active account (work it left running in the background,
+    an import, calls the services with it part by part); None once the account is disabled."""
+    user = await users_repo.by_id(db, user_id)
+    if user is None or user.status != "active":
+        return None
+    return _token(ident, user)
 
 
 def _token(ident: Identity, user: WebUser) -> str:

@@ -4,17 +4,19 @@ head kept outside the database (service/checkpoints.py) with the key that signs 
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-from services.common.auth import Principal
+from services.common.auth import Principal, Role
 from services.common.db import DatabaseDep
 from services.ledger.api.deps import (
     AUDITOR_ONLY,
     ERRORS,
     FINANCE_AUDITOR,
+    SERVICE_FINANCE_AUDITOR,
     AsOf,
     aware,
     file_response,
@@ -22,6 +24,7 @@ from services.ledger.api.deps import (
     scope,
 )
 from services.ledger.schemas import (
+    AnchorRead,
     ChainVerifyRead,
     CheckpointRecord,
     CheckpointsRead,
@@ -33,11 +36,44 @@ router = APIRouter()
 
 
 @router.get("/chain/verify", responses=ERRORS, response_model_exclude_unset=True)
-async def verify_chain(db: DatabaseDep, p: Principal = AUDITOR_ONLY) -> ChainVerifyRead:
-    """Recompute the whole hash chain: `{ok, entries_checked, head_hash}`, and the first bad
-    entry when not ok. Needs a province-wide auditor scope."""
+async def verify_chain(
+    db: DatabaseDep,
+    book: Annotated[str | None, Query(pattern=r"^(main|[0-9]{4})$")] = None,
+    p: Principal = AUDITOR_ONLY,
+) -> ChainVerifyRead:
+    """Recompute every book's hash chain and the root chain of anchors over them:
+    `{ok, entries_checked, head_hash, books, anchors_checked}` (`head_hash`: the root's head),
+    and the first bad entry (with its book) or the reason when not ok. `book=4501`: that
+    book's chain only (`head_hash`: its head). Needs a province-wide auditor scope."""
     province_wide(p)
-    return await chain.verify_chain(db)
+    return await chain.verify_chain(db, book)
+
+
+@router.post("/chain/anchor", responses=ERRORS)
+async def anchor_now(
+    db: DatabaseDep, force: bool = False, p: Principal = SERVICE_FINANCE_AUDITOR
+) -> AnchorRead | None:
+    """Anchor every book's head into the root chain now (on demand; the ledger also anchors
+    before each signed checkpoint): the newest anchor, written when some book moved since
+    the last one (`force=true`: even if none did). Services, or province-wide finance and
+    auditors."""
+    if p.role != Role.service:
+        province_wide(p)
+    row = await chain.anchor(db, force=force)
+    return None if row is None else chain.anchor_read(row)
+
+
+@router.get("/chain/anchors", responses=ERRORS)
+async def list_anchors(
+    db: DatabaseDep,
+    after: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 1000,
+    p: Principal = FINANCE_AUDITOR,
+) -> list[AnchorRead]:
+    """The root chain's anchors after seq `after`, oldest first. Province-wide finance or
+    auditors."""
+    province_wide(p)
+    return [chain.anchor_read(a) for a in await audit.anchors(db, after, limit)]
 
 
 @router.get(
@@ -110,9 +146,15 @@ async def export_journal(
         whole=True,
     )
     accounts = await audit.chart_accounts(db, "")
+    until = datetime.fromisoformat(page.as_of)
+    anchors = [
+        chain.anchor_read(a)
+        for a in await audit.anchors(db, 0, 1_000_000)
+        if a.anchored_at <= until
+    ]
     lines = [
         json.dumps(r, ensure_ascii=False)
         for r in checkpoints.read_records(request.app.state.settings)
     ]
-    content = exports.journal_zip(page.as_of, accounts, page.entries, lines)
+    content = exports.journal_zip(page.as_of, accounts, page.entries, lines, anchors)
     return file_response(content, "zip", "journal")

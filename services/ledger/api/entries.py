@@ -60,7 +60,7 @@ async def get_entries(
     from_: From = None,
     to: To = None,
     as_of: AsOf = None,
-    cursor: Annotated[str | None, Query(pattern=r"^[0-9]{1,18}$")] = None,
+    cursor: Annotated[str | None, Query(pattern=r"^[0-9]{1,18}(-(main|[0-9]{4}))?$")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
     format: FileFormat = "json",
     order: Annotated[Literal["asc", "desc"], Query()] = "asc",
@@ -105,7 +105,7 @@ async def get_entries(
         start=aware(from_),
         end=aware(to),
         as_of=aware(as_of),
-        after_seq=int(cursor or 0),
+        after_seq=audit.parse_cursor(cursor),
         limit=limit,
     )
     if format == "json":

@@ -1,5 +1,6 @@
 """Reads for auditors: trial balance, entries by every dimension in keyset pages, statements,
-the chain in pages, the book's head, and the event counts behind /v1/metrics.
+a book's chain in pages, the books' heads, the root chain's anchors (and the one write of
+this module: an anchor), and the event counts behind /v1/metrics.
 
 Callers run them inside one REPEATABLE READ, read-only unit of work
 (`db.unit_of_work(isolation="REPEATABLE READ", readonly=True)`), so every page, total and
@@ -16,16 +17,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Uuid, any_, cast, extract, func, literal, select
+from sqlalchemy import BigInteger, Uuid, any_, cast, extract, func, literal, select, tuple_
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col
 
-from services.ledger.models import Account, BookHead, Entry, LedgerEvent, Posting
-
-BOOK = "main"
+from services.ledger.models import Account, BookHead, Entry, LedgerEvent, Posting, RootAnchor
 
 
 def _any_bigint(values: Sequence[int]) -> Any:
@@ -133,39 +132,48 @@ class PostingFilter:
         return where
 
 
+# An entry is named by (seq, book): seqs are gapless per book. Pages run in (seq, book) order.
+EntryKey = tuple[int, str]
+
+
 async def entry_seqs(
     session: AsyncSession,
     match: PostingFilter,
-    after_seq: int,
+    after: EntryKey,
     limit: int,
     descending: bool = False,
-) -> list[int]:
-    """The seqs of the entries after `after_seq` with a posting that matches, in order;
-    `descending`: newest first, before `after_seq` (0: from the newest)."""
-    seq = col(Posting.seq)
+) -> list[EntryKey]:
+    """The (seq, book) of the entries after `after` with a posting that matches, in order;
+    `descending`: newest first, before `after` ((0, ""): from the newest)."""
+    seq, book = col(Posting.seq), col(Posting.book)
+    key = tuple_(seq, book)
     if descending:
-        bound = [seq < after_seq] if after_seq else []
+        bound = [key < tuple_(literal(after[0]), literal(after[1]))] if after[0] else []
         stmt = (
-            select(seq)
+            select(seq, book)
             .distinct()
             .where(*bound, *match.conditions())
-            .order_by(seq.desc())
+            .order_by(seq.desc(), book.desc())
             .limit(limit)
         )
-        return list((await session.scalars(stmt)).all())
-    stmt = (
-        select(seq)
-        .distinct()
-        .where(seq > after_seq, *match.conditions())
-        .order_by(seq)
-        .limit(limit)
-    )
-    return list((await session.scalars(stmt)).all())
+    else:
+        stmt = (
+            select(seq, book)
+            .distinct()
+            .where(key > tuple_(literal(after[0]), literal(after[1])), *match.conditions())
+            .order_by(seq, book)
+            .limit(limit)
+        )
+    return [(r[0], r[1]) for r in (await session.execute(stmt)).all()]
 
 
-async def entry_seq(session: AsyncSession, entry_id: uuid.UUID) -> int | None:
-    seq: int | None = await session.scalar(select(col(Entry.seq)).where(col(Entry.id) == entry_id))
-    return seq
+async def entry_seq(session: AsyncSession, entry_id: uuid.UUID) -> EntryKey | None:
+    row = (
+        await session.execute(
+            select(col(Entry.seq), col(Entry.book)).where(col(Entry.id) == entry_id)
+        )
+    ).first()
+    return None if row is None else (row[0], row[1])
 
 
 @dataclass(frozen=True, slots=True)
@@ -178,21 +186,29 @@ class PostingLine:
 
 
 async def entries_by_seq(
-    session: AsyncSession, seqs: Sequence[int]
+    session: AsyncSession, keys: Sequence[EntryKey]
 ) -> tuple[list[Entry], list[PostingLine]]:
-    """The entries with these seqs and all their postings, in seq order."""
-    entries = await session.scalars(
-        select(Entry)
-        .where(col(Entry.book) == BOOK, col(Entry.seq) == _any_bigint(seqs))
-        .order_by(col(Entry.seq))
+    """The entries with these (seq, book) and all their postings, in (seq, book) order."""
+    if not keys:
+        return [], []
+    wanted = set(keys)
+    rows = await session.scalars(
+        select(Entry).where(
+            col(Entry.seq) == _any_bigint(sorted({k[0] for k in keys})),
+            col(Entry.book).in_(sorted({k[1] for k in keys})),
+        )
     )
+    entries = sorted(
+        (e for e in rows.all() if (e.seq, e.book) in wanted), key=lambda e: (e.seq, e.book)
+    )
+    ids = [e.id for e in entries]
     postings = await session.execute(
         select(Posting, col(Account.code), col(Account.name))
         .join(Account, col(Account.id) == col(Posting.account_id))
-        .where(col(Posting.seq) == _any_bigint(seqs))
-        .order_by(col(Posting.seq), col(Posting.line))
+        .where(col(Posting.entry_id) == any_(literal(ids, ARRAY(Uuid()))))
+        .order_by(col(Posting.seq), col(Posting.book), col(Posting.line))
     )
-    return list(entries.all()), [PostingLine(*row) for row in postings.all()]
+    return entries, [PostingLine(*row) for row in postings.all()]
 
 
 async def accounts(session: AsyncSession, region_prefix: str) -> list[Account]:
@@ -261,7 +277,7 @@ async def statement_lines(
         )
         .join(Entry, col(Entry.id) == col(Posting.entry_id))
         .where(*where)
-        .order_by(col(Posting.seq), col(Posting.line))
+        .order_by(col(Posting.seq), col(Posting.book), col(Posting.line))
         .limit(limit)
     )
     return [StatementRow(*row) for row in (await session.execute(stmt)).all()]
@@ -279,8 +295,10 @@ class ChainPage:
     postings: Sequence[RowMapping]
 
 
-async def chain_pages(session: AsyncSession, page: int = 500) -> AsyncIterator[ChainPage]:
-    """The whole chain, a page at a time (plain rows: every entry and posting of the book)."""
+async def chain_pages(
+    session: AsyncSession, book: str, page: int = 500
+) -> AsyncIterator[ChainPage]:
+    """A book's whole chain, a page at a time (plain rows: every entry and posting of it)."""
     entry = Entry.metadata.tables[Entry.__tablename__]
     posting = Posting.metadata.tables[Posting.__tablename__]
     after = 0
@@ -289,7 +307,7 @@ async def chain_pages(session: AsyncSession, page: int = 500) -> AsyncIterator[C
             (
                 await session.execute(
                     select(entry)
-                    .where(entry.c.book == BOOK, entry.c.seq > after)
+                    .where(entry.c.book == book, entry.c.seq > after)
                     .order_by(entry.c.seq)
                     .limit(page)
                 )
@@ -315,10 +333,48 @@ async def chain_pages(session: AsyncSession, page: int = 500) -> AsyncIterator[C
         after = entries[-1]["seq"]
 
 
-async def head(session: AsyncSession) -> BookHead:
-    found = await session.get(BookHead, BOOK)
-    assert found is not None, "the book's head row is made by migration ledger_0002"
-    return found
+async def heads(session: AsyncSession) -> list[BookHead]:
+    """Every book's head, by book."""
+    return list((await session.scalars(select(BookHead).order_by(col(BookHead.book)))).all())
+
+
+async def head(session: AsyncSession, book: str) -> BookHead | None:
+    return await session.get(BookHead, book)
+
+
+async def anchors(session: AsyncSession, after: int = 0, page: int = 1000) -> list[RootAnchor]:
+    """The root chain's anchors after seq `after`, in order."""
+    stmt = (
+        select(RootAnchor)
+        .where(col(RootAnchor.seq) > after)
+        .order_by(col(RootAnchor.seq))
+        .limit(page)
+    )
+    return list((await session.scalars(stmt)).all())
+
+
+async def last_anchor(session: AsyncSession) -> RootAnchor | None:
+    stmt = select(RootAnchor).order_by(col(RootAnchor.seq).desc()).limit(1)
+    return (await session.scalars(stmt)).first()
+
+
+async def entry_hashes(session: AsyncSession, pairs: Sequence[EntryKey]) -> dict[EntryKey, bytes]:
+    """The stored hashes of these (seq, book) entries."""
+    if not pairs:
+        return {}
+    rows = await session.execute(
+        select(col(Entry.seq), col(Entry.book), col(Entry.hash)).where(
+            col(Entry.seq) == _any_bigint(sorted({p[0] for p in pairs})),
+            col(Entry.book).in_(sorted({p[1] for p in pairs})),
+        )
+    )
+    wanted = set(pairs)
+    return {(r[0], r[1]): bytes(r[2]) for r in rows.all() if (r[0], r[1]) in wanted}
+
+
+async def add_anchor(session: AsyncSession, anchor: RootAnchor) -> None:
+    session.add(anchor)
+    await session.flush()
 
 
 async def balance_mismatches(session: AsyncSession, limit: int = 10) -> list[int]:
@@ -383,3 +439,10 @@ async def event_lag(session: AsyncSession, recent: int = 100) -> EventLag:
     )
     occurred, received, lag = (await session.execute(stmt)).one()
     return EventLag(occurred, received, float(lag) if lag is not None else None)
+
+
+async def lock_anchoring(session: AsyncSession) -> None:
+    """One anchor is written at a time (a transaction-scoped advisory lock)."""
+    await session.execute(
+        select(func.pg_advisory_xact_lock(func.hashtext(literal("yiyang.ledger.anchor"))))
+    )

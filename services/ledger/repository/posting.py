@@ -1,7 +1,7 @@
 """The journal posting: the ledger's one hot-path module, and its only raw SQL.
 
 What the relay's event batches drive (service/events.py) and every other posting reuses: lock
-the book's head, open the accounts an entry touches, write entries and postings set-wise (one
+the heads of the books written (service/books.py: one per city-level region), open the accounts an entry touches, write entries and postings set-wise (one
 INSERT of all the entries and one of all their postings, however many; the triggers check
 them once per statement, migration ledger_0120), and the event log of a batch.
 
@@ -10,8 +10,9 @@ and never commits or rolls back. The relay's batches run on the raw pool
 (`db.raw_pool`, `async with conn.transaction()`); a cold path posts inside its own unit of
 work through `services.common.db.raw_connection(session)` (keyed writes here, settlement's
 payments), so the entry commits or rolls back with the rows that caused it. Every transaction
-that writes entries calls `lock_head` first: writers are serialised on the book's head row
-and take every later lock in the same order.
+that writes entries calls `lock_heads` first for the books it writes (in book order): the
+writers of one book are serialised on its head row and take every later lock in the same
+order; writers of different books never wait on one another.
 
 Through PgBouncer in transaction mode (`pooler=pgbouncer`, services/common/db.py) these
 statements are not kept prepared: each is sent unnamed, parsed and planned on every execution,
@@ -37,6 +38,7 @@ import asyncpg
 
 from services.ledger.models import Account, BookHead, Entry, LedgerEvent, Posting
 from services.ledger.service import hashing
+from services.ledger.service.books import book_of
 from services.ledger.service.chart import CHART, AccountKey
 from services.ledger.service.plans import EntryPlan, PostingPlan
 
@@ -53,9 +55,21 @@ def _unnest(types: Sequence[str], first: int = 1) -> str:
     return ", ".join(f"${i + first}::{t}[]" for i, t in enumerate(types))
 
 
-LOCK_HEAD = (
-    "SELECT last_seq, last_hash, greatest(clock_timestamp(), last_posted_at) AS now "
-    f"FROM {BOOK} WHERE book = $1 FOR UPDATE"
+# Heads locked in book order (the lock follows the sort), so two writers of several books
+# never lock them in opposite orders.
+LOCK_HEADS = (
+    "SELECT book, last_seq, last_hash, greatest(clock_timestamp(), last_posted_at) AS now "
+    f"FROM {BOOK} WHERE book = ANY($1::text[]) ORDER BY book FOR UPDATE"
+)
+ALL_BOOKS = f"SELECT array_agg(book ORDER BY book) FROM {BOOK}"
+# A transaction-scoped lock on one idempotency key: two requests with the same key, whatever
+# their books, are decided one after the other.
+KEY_LOCK = "SELECT pg_advisory_xact_lock(hashtext('yiyang.ledger.key'), hashtext($1))"
+# A book is opened empty on its first entry (the trigger refuses any other start).
+OPEN_BOOKS = (
+    f"INSERT INTO {BOOK} (book, last_seq, last_hash, last_posted_at) "
+    "SELECT b, 0, decode(repeat('00', 32), 'hex'), '-infinity' FROM unnest($1::text[]) AS b "
+    "ON CONFLICT (book) DO NOTHING"
 )
 
 # The dimensions that identify an account (uq_account_dimensions), in AccountKey's order.
@@ -78,6 +92,7 @@ FIND_ACCOUNTS = (
 # Entry columns written from the plans (posted_at and period are sent once per statement).
 ENTRY_COLUMNS = (
     ("id", "uuid"),
+    ("book", "text"),
     ("seq", "bigint"),
     ("kind", "text"),
     ("program_code", "text"),
@@ -108,6 +123,7 @@ POSTING_COLUMNS = (
     ("provider_id", "text"),
     ("beneficiary_id", "text"),
     ("voucher_id", "text"),
+    ("book", "text"),
 )
 
 
@@ -165,7 +181,10 @@ REDEMPTION_ENTRIES = (
 
 # Every raw statement of this module (tests prepare each against a migrated database).
 STATEMENTS = (
-    LOCK_HEAD,
+    LOCK_HEADS,
+    OPEN_BOOKS,
+    ALL_BOOKS,
+    KEY_LOCK,
     OPEN_ACCOUNTS,
     FIND_ACCOUNTS,
     INSERT_ENTRIES,
@@ -188,23 +207,64 @@ def _in_transaction(conn: asyncpg.Connection) -> None:
 
 @dataclass(frozen=True, slots=True)
 class Head:
-    """The book's head, locked: where the next entry continues the chain, and its date."""
+    """A book's head, locked: where its next entry continues the chain, and its date."""
 
     last_seq: int
     last_hash: bytes
     now: datetime
+    book: str = "main"
 
     @property
     def period(self) -> str:
         return self.now.astimezone(TZ).strftime("%Y-%m")
 
 
-async def lock_head(conn: asyncpg.Connection, book: str = "main") -> Head:
-    """Lock the book's head until the transaction ends. `now` is the posting date of every
-    entry written under this lock: the database's clock, never before the last entry."""
+class Heads(dict[str, Head]):
+    """The heads a transaction holds, by book (filled by `lock_heads`)."""
+
+
+async def lock_heads(
+    conn: asyncpg.Connection, books: Iterable[str], heads: Heads | None = None
+) -> Heads:
+    """Lock these books' heads until the transaction ends (opening a book on its first
+    entry), adding them to `heads`. `now` is the posting date of every entry written under a
+    head: the database's clock, never before that book's last entry. Lock every book a
+    transaction writes before reading balances: the head lock is what makes them stable."""
     _in_transaction(conn)
-    row = await conn.fetchrow(LOCK_HEAD, book)
-    return Head(row["last_seq"], bytes(row["last_hash"]), row["now"])
+    heads = Heads() if heads is None else heads
+    wanted = sorted(set(books) - set(heads))
+    if not wanted:
+        return heads
+    rows = await conn.fetch(LOCK_HEADS, wanted)
+    if len(rows) < len(wanted):
+        await conn.execute(OPEN_BOOKS, wanted)
+        rows = await conn.fetch(LOCK_HEADS, wanted)
+    for r in rows:
+        heads[r["book"]] = Head(r["last_seq"], bytes(r["last_hash"]), r["now"], r["book"])
+    return heads
+
+
+async def lock_all_heads(conn: asyncpg.Connection, heads: Heads | None = None) -> Heads:
+    """Lock every book's head (a period close: no entry of any book is being written)."""
+    _in_transaction(conn)
+    books: list[str] | None = await conn.fetchval(ALL_BOOKS)
+    return await lock_heads(conn, books or [], heads)
+
+
+async def lock_key(conn: asyncpg.Connection, key: str) -> None:
+    """Serialise the requests of one idempotency key until the transaction ends."""
+    _in_transaction(conn)
+    await conn.execute(KEY_LOCK, key)
+
+
+async def lock_head(conn: asyncpg.Connection, book: str = "main") -> Head:
+    """Lock one book's head (`lock_heads`)."""
+    return (await lock_heads(conn, [book]))[book]
+
+
+def books_of(plans: Iterable[EntryPlan]) -> set[str]:
+    """The books these entries are written in (service/books.py `book_of`)."""
+    return {book_of(p.region_code) for p in plans}
 
 
 # --- accounts ------------------------------------------------------------------------------
@@ -245,6 +305,8 @@ async def resolve_accounts(
 class Written:
     entry_id: uuid.UUID
     seq: int
+    book: str = "main"
+    hash: bytes = b""
 
 
 def _text(value: uuid.UUID | None) -> str | None:
@@ -253,20 +315,43 @@ def _text(value: uuid.UUID | None) -> str | None:
 
 async def write_entries(
     conn: asyncpg.Connection,
-    head: Head,
+    heads: Heads,
     plans: Sequence[EntryPlan],
     accounts: Mapping[AccountKey, OpenAccount],
 ) -> list[Written]:
-    """Insert the entries and their postings, chained after `head` (which must be locked).
+    """Insert the entries and their postings, each chained after its book's head in `heads`
+    (locked by `lock_heads`; a book not locked yet is locked here, but its balances should
+    have been read under the lock).
 
-    One INSERT for all the entries and one for all their postings, whatever their number.
-    Every entry of a call shares the head's date and period, sent once. Each entry is hashed
-    from the same plain values the rows are written from (`hashing.entry_hash_plain`), so the
-    chain verifies. A posting carries its account's dimensions, else its entry's.
+    One INSERT for all the entries and one for all their postings per date, whatever their
+    number. The entries of a book share its head's date and period. Each entry is hashed from
+    the same plain values the rows are written from (`hashing.entry_hash_plain`), so the chain
+    verifies. A posting carries its account's dimensions, else its entry's.
     """
     if not plans:
         return []
     _in_transaction(conn)
+    by_book: dict[str, list[EntryPlan]] = {}
+    for plan in plans:
+        by_book.setdefault(book_of(plan.region_code), []).append(plan)
+    await lock_heads(conn, by_book, heads)
+    written: dict[uuid.UUID, Written] = {}
+    for book in sorted(by_book):
+        for w in await _write_book(conn, heads[book], by_book[book], accounts):
+            written[w.entry_id] = w
+        last = written[by_book[book][-1].id]
+        h = heads[book]
+        heads[book] = Head(last.seq, last.hash, h.now, book)
+    return [written[p.id] for p in plans]
+
+
+async def _write_book(
+    conn: asyncpg.Connection,
+    head: Head,
+    plans: Sequence[EntryPlan],
+    accounts: Mapping[AccountKey, OpenAccount],
+) -> list[Written]:
+    book = head.book
     posted_at, period = head.now, head.period
     posted_text = hashing.utc_text(posted_at)
     e_rows: list[tuple[Any, ...]] = []
@@ -277,7 +362,7 @@ async def write_entries(
         seq += 1
         doc = {
             "id": str(plan.id),
-            "book": "main",
+            "book": book,
             "seq": seq,
             "kind": plan.kind,
             "posted_at": posted_text,
@@ -312,6 +397,7 @@ async def write_entries(
                 k.provider_id or plan.provider_id,
                 k.beneficiary_id or plan.beneficiary_id,
                 plan.voucher_id,
+                book,
             )
             p_rows.append(row)
             lines.append(
@@ -335,6 +421,7 @@ async def write_entries(
         e_rows.append(
             (
                 plan.id,
+                book,
                 seq,
                 plan.kind,
                 plan.program_code,
@@ -360,7 +447,7 @@ async def write_entries(
     await conn.execute(
         INSERT_POSTINGS, *(list(c) for c in zip(*p_rows, strict=True)), posted_at, period
     )
-    return [Written(r[0], r[1]) for r in e_rows]
+    return [Written(r[0], r[2], book, r[-1]) for r in e_rows]
 
 
 def stored_plan(row: Mapping[Any, Any]) -> EntryPlan:

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.db import Database
 from services.ledger.errors import AccountNotFound, FilterNotSupported, RangeTooLarge
-from services.ledger.models import Account, Entry
+from services.ledger.models import Account, Entry, RootAnchor
 from services.ledger.repository import audit as repo
 from services.ledger.repository.audit import PostingFilter, PostingLine
 from services.ledger.schemas import (
@@ -109,7 +109,7 @@ async def entries(
     period: str | None,
     start: datetime | None,
     end: datetime | None,
-    after_seq: int,
+    after_seq: int | tuple[int, str],
     limit: int,
     as_of: datetime | None = None,
     account_code: str | None = None,
@@ -158,7 +158,8 @@ async def entries(
         if as_of is None:
             as_of = await repo.now(session)
         match = replace(match, end=as_of if end is None else min(end, as_of))
-        seqs = await repo.entry_seqs(session, match, after_seq, limit + 1, newest_first)
+        after = (after_seq, "") if isinstance(after_seq, int) else after_seq
+        seqs = await repo.entry_seqs(session, match, after, limit + 1, newest_first)
         more = len(seqs) > limit
         seqs = seqs[:limit]
         entry_rows, posting_rows = await repo.entries_by_seq(session, seqs)
@@ -166,15 +167,28 @@ async def entries(
     return EntryPage(
         as_of=_iso(as_of) or "",
         entries=read[::-1] if newest_first else read,
-        next_cursor=str(seqs[-1]) if more and seqs else None,
+        next_cursor=cursor_text(seqs[-1]) if more and seqs else None,
     )
+
+
+def cursor_text(key: tuple[int, str]) -> str:
+    """A page's cursor: the last entry's seq and book (`12-4501`)."""
+    return f"{key[0]}-{key[1]}"
+
+
+def parse_cursor(text: str | None) -> tuple[int, str]:
+    """`seq-book` (or a bare seq, as cursors were before books) as a keyset position."""
+    if not text:
+        return (0, "")
+    seq, _, book = text.partition("-")
+    return (int(seq), book)
 
 
 async def _all_entries(db: Database, match: PostingFilter, as_of: datetime | None) -> EntryPage:
     """Every matching entry up to `as_of`, read page by page inside one snapshot;
     RANGE_TOO_LARGE past EXPORT_MAX_ENTRIES (narrow the filters, or take the file set)."""
     out: list[EntryRead] = []
-    after = 0
+    after: repo.EntryKey = (0, "")
     async with _snapshot(db) as session:
         if as_of is None:
             as_of = await repo.now(session)
@@ -200,10 +214,10 @@ async def chart_accounts(db: Database, region_prefix: str) -> list[Account]:
 
 async def entry(db: Database, entry_id: uuid.UUID) -> EntryRead | None:
     async with _snapshot(db) as session:
-        seq = await repo.entry_seq(session, entry_id)
-        if seq is None:
+        key = await repo.entry_seq(session, entry_id)
+        if key is None:
             return None
-        entry_rows, posting_rows = await repo.entries_by_seq(session, [seq])
+        entry_rows, posting_rows = await repo.entries_by_seq(session, [key])
     return _entries_read(entry_rows, posting_rows)[0]
 
 
@@ -324,13 +338,20 @@ async def metrics(db: Database, process: Mapping[str, int]) -> MetricsRead:
     async with _snapshot(db) as session:
         counts = await repo.event_counts(session)
         lag = await repo.event_lag(session)
-        h = await repo.head(session)
+        heads = [h for h in await repo.heads(session) if h.last_seq]
+    last = max((h.last_posted_at for h in heads), default=None)
     return MetricsRead(
-        entries=h.last_seq,
-        last_posted_at=_iso(h.last_posted_at) if h.last_seq else None,
+        entries=sum(h.last_seq for h in heads),
+        last_posted_at=_iso(last) if last else None,
         events=[EventCountRead(type=c.type, status=c.status, count=c.count) for c in counts],
         last_event_occurred_at=_iso(lag.last_occurred_at),
         last_event_received_at=_iso(lag.last_received_at),
         recent_delivery_lag_s=lag.recent_lag_s,
         process=dict(process),
     )
+
+
+async def anchors(db: Database, after: int, limit: int) -> list[RootAnchor]:
+    """The root chain's anchors after seq `after` (one snapshot)."""
+    async with _snapshot(db) as session:
+        return await repo.anchors(session, after, limit)

@@ -55,10 +55,11 @@ def refuse_overdraft(
 
 
 async def post(journal: Journal, plan: EntryPlan) -> posting.Written:
-    """Write one entry under the journal's locked head (opening the accounts it needs)."""
+    """Write one entry under its book's head, locked first (opening the accounts it needs)."""
+    await journal.lock(posting.books_of([plan]))
     accounts = await posting.resolve_accounts(journal.conn, (p.account for p in plan.postings))
     refuse_overdraft(plan, accounts)
-    [written] = await posting.write_entries(journal.conn, journal.head, [plan], accounts)
+    [written] = await posting.write_entries(journal.conn, journal.heads, [plan], accounts)
     return written
 
 

@@ -1,7 +1,9 @@
-"""Signed checkpoints of the chain's head, kept where the database cannot rewrite them.
+"""Signed checkpoints of the root chain's head, kept where the database cannot rewrite them.
 
-Every `checkpoint_interval_s` (when the head has moved) and at every period close, the
-ledger signs its head — book, seq, hash, the head entry's date, the time of signing — with its
+Every `checkpoint_interval_s` (when some book has moved) and at every period close, the ledger
+first anchors every book's head into the root chain (service/chain.py `anchor`), then signs
+the root's head — book `root`, the anchor's seq and hash, its date, the book heads it anchors
+(`heads`), the time of signing — with its
 own Ed25519 key (`LedgerSettings.checkpoint_private_key`) and appends the record, one JSON line,
 to an append-only, owner-only file (`checkpoint_file`: the copy the auditor's office keeps);
 `GET /v1/chain/checkpoints` shows the same lines. Someone who rewrites the journal inside the
@@ -36,7 +38,8 @@ from services.common.db import Database
 from services.common.keys import load_private_key
 from services.common.settings import get_common_settings
 from services.ledger.config import LedgerSettings
-from services.ledger.repository import audit as repo
+from services.ledger.service import chain
+from services.ledger.service.books import ROOT
 from services.ledger.service.hashing import utc_text
 
 log = logging.getLogger("yiyang.ledger.checkpoints")
@@ -55,6 +58,8 @@ class HeadState:
     seq: int
     hash: bytes
     posted_at: datetime
+    # The root's anchor states every book's head ({book, seq, hash}); signed with it.
+    heads: tuple[tuple[str, int, str], ...] = ()
 
 
 def signing_bytes(record: Mapping[str, Any]) -> bytes:
@@ -142,6 +147,8 @@ def plan_records(
         "signed_at": utc_text(now),
         "reason": reason,
     }
+    if head.heads:
+        record["heads"] = [{"book": b, "seq": n, "hash": h} for b, n, h in head.heads]
     out.append(sign(record, key_pem))
     return out
 
@@ -158,9 +165,13 @@ def read_records(settings: LedgerSettings) -> list[dict[str, Any]]:
 
 
 async def current_head(db: Database) -> HeadState:
-    async with db.unit_of_work(isolation="REPEATABLE READ", readonly=True) as session:
-        h = await repo.head(session)
-    return HeadState(h.book, h.last_seq, bytes(h.last_hash), h.last_posted_at)
+    """The root chain's head, after anchoring every book's committed head into it (no anchor
+    is written when no book moved since the last one)."""
+    last = await chain.anchor(db)
+    if last is None:
+        return HeadState(ROOT, 0, bytes(32), datetime.now(UTC))
+    heads = tuple((str(h["book"]), int(h["seq"]), str(h["hash"])) for h in last.heads)
+    return HeadState(ROOT, last.seq, bytes(last.hash), last.anchored_at, heads)
 
 
 async def write_checkpoint(

@@ -45,6 +45,7 @@ from services.ledger.schemas import (
     VoucherExpired,
 )
 from services.ledger.service import chart, hashing, plans
+from services.ledger.service.books import book_of
 from services.ledger.service.plans import EntryPlan
 
 # Process counters for /v1/metrics (the database holds the durable counts).
@@ -77,10 +78,14 @@ async def apply_events(
     rejected, so every retry gets the same answer.
     """
 
+    # The books the batch writes, locked first (in book order) so that what is read next
+    # (events seen, balances) is stable until COMMIT; a partitioned relay sends one book.
+    books = {book_of(_budget_region(e)) for e in events}
+
     async def attempt() -> list[EventResult]:
         async with pool.acquire() as conn, conn.transaction():
-            head = await posting.lock_head(conn)
-            return await _apply(conn, head, events, created_by)
+            heads = await posting.lock_heads(conn, books)
+            return await _apply(conn, heads, events, created_by)
 
     results = await retry_transaction(attempt)
     for r in results:
@@ -89,8 +94,13 @@ async def apply_events(
     return results
 
 
+def _budget_region(event: EventIn) -> str | None:
+    region = event.payload.get("budget_region_code")
+    return region if isinstance(region, str) else None
+
+
 async def _apply(
-    conn: asyncpg.Connection, head: posting.Head, events: list[EventIn], created_by: str
+    conn: asyncpg.Connection, heads: posting.Heads, events: list[EventIn], created_by: str
 ) -> list[EventResult]:
     seen = await posting.events_by_id(conn, [e.event_id for e in events])
     redemption_refs = sorted(
@@ -175,7 +185,7 @@ async def _apply(
             event_id=str(ev.event_id), status="applied", entry_id=str(plan.id)
         )
 
-    await posting.write_entries(conn, head, accepted, accounts)
+    await posting.write_entries(conn, heads, accepted, accounts)
     records = []
     for i in new_events:
         ev, r = events[i], results[i]

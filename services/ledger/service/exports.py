@@ -21,7 +21,7 @@ from typing import Any
 
 from services.common.export import csv_bytes, table_file
 from services.ledger.models import Account
-from services.ledger.schemas import EntryRead, StatementRead, TrialBalanceRead
+from services.ledger.schemas import AnchorRead, EntryRead, StatementRead, TrialBalanceRead
 from services.ledger.service.chart import CHART
 from services.ledger.service.hashing import ENTRY_FIELDS, OPTIONAL_ENTRY_FIELDS
 
@@ -282,7 +282,7 @@ FILES: dict[str, dict[str, Any]] = {
         "key": ["id"],
         "columns": {
             "id": "entry id (UUID)",
-            "book": "the book ('main')",
+            "book": "the book: the city-level region prefix (4 digits), or 'main'",
             "seq": "position in the chain, 1, 2, 3, ... without gaps",
             "kind": "appropriation, commitment, redemption, redemption_void, expiry, "
             "cash_benefit, copay_received, copay_refunded, settlement_payment, "
@@ -330,11 +330,12 @@ FILES: dict[str, dict[str, Any]] = {
         },
     },
     "entries.json": {
-        "what": "the same entries with their postings as GET /v1/entries answers them: "
+        "what": "the same entries with their postings as GET /v1/entries answers them, and "
+        "`anchors`: the root chain's anchors up to as_of (every book's head, chained): "
         "the input of audit/verify_ledger.py",
     },
     "checkpoints.jsonl": {
-        "what": "the ledger's signed checkpoints of the chain's head and key hand-overs, "
+        "what": "the ledger's signed checkpoints of the root chain's head and key hand-overs, "
         "one JSON object a line (docs/ledger.md, Signed checkpoints)",
     },
 }
@@ -365,6 +366,7 @@ def journal_zip(
     accounts: Sequence[Account],
     entries: Sequence[EntryRead],
     checkpoint_lines: Sequence[str],
+    anchors: Sequence[AnchorRead] = (),
 ) -> bytes:
     """The whole journal as one self-describing zip (see the module docstring)."""
     n_postings = sum(len(e.postings) for e in entries)
@@ -387,7 +389,11 @@ def journal_zip(
         z.writestr(
             "entries.json",
             json.dumps(
-                {"as_of": as_of, "entries": [e.model_dump() for e in entries]},
+                {
+                    "as_of": as_of,
+                    "entries": [e.model_dump() for e in entries],
+                    "anchors": [a.model_dump() for a in anchors],
+                },
                 ensure_ascii=False,
             ),
         )

@@ -1,15 +1,17 @@
 """Keyed writes, each exactly once: appropriations, commitments, reversals, period closes.
 
-Every keyed write is one unit of work (`db.unit_of_work()`) that first locks the book's head
-(repository/posting.py `lock_head`): writers are serialised, so a budget check made here
-cannot be invalidated before COMMIT and balance updates never deadlock. Then the idempotency
-key is looked up, and only then is anything decided. A serialisation failure or a deadlock
+Every keyed write is one unit of work (`db.unit_of_work()`) that first takes its key's lock
+(repository/posting.py `lock_key`: requests with the same key are decided one after the
+other), then looks the key up, and only then decides anything. Before it reads a balance it
+locks the head of the book it writes (`Journal.lock`, repository/posting.py `lock_heads`):
+the writers of a book are serialised, so a budget check made here cannot be invalidated
+before COMMIT and balance updates never deadlock. A serialisation failure or a deadlock
 runs the whole unit of work again (`retry_transaction`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,15 +45,22 @@ class Outcome:
 @dataclass(frozen=True, slots=True)
 class Journal:
     """A keyed write's unit of work: its session, the session's own connection for the
-    posting statements (repository/posting.py), and the book's head, locked."""
+    posting statements (repository/posting.py), and the heads of the books it has locked."""
 
     session: AsyncSession
     conn: asyncpg.Connection
-    head: posting.Head
+    heads: posting.Heads
+
+    async def lock(self, books: Iterable[str]) -> posting.Heads:
+        """Lock these books' heads (before reading their balances)."""
+        return await posting.lock_heads(self.conn, books, self.heads)
+
+    async def lock_all(self) -> posting.Heads:
+        return await posting.lock_all_heads(self.conn, self.heads)
 
 
-async def open_journal(session: AsyncSession) -> Journal:
-    """Lock the book's head inside `session`'s transaction.
+async def open_journal(session: AsyncSession, key: str) -> Journal:
+    """Take the idempotency key's lock inside `session`'s transaction.
 
     The posting statements run on the session's own asyncpg connection (`raw_connection`).
     SQLAlchemy begins the driver's transaction only at the first statement it runs itself, so
@@ -61,7 +70,8 @@ async def open_journal(session: AsyncSession) -> Journal:
     conn = await raw_connection(session)
     if not conn.is_in_transaction():
         await session.execute(select(literal(1)))
-    return Journal(session, conn, await posting.lock_head(conn))
+    await posting.lock_key(conn, key)
+    return Journal(session, conn, posting.Heads())
 
 
 Work = Callable[[Journal], Awaitable[tuple[int, BaseModel]]]
@@ -103,7 +113,7 @@ async def run_once(
 
     async def attempt() -> Outcome:
         async with db.unit_of_work() as session:
-            journal = await open_journal(session)
+            journal = await open_journal(session, key)
             rec = await idempotency.get(session, key)
             if rec is not None:
                 return replay(rec)
@@ -124,7 +134,7 @@ async def run_once(
         if mapped is None or mapped.code == RetryLater.code:
             raise
         async with db.unit_of_work() as session:
-            await open_journal(session)
+            await open_journal(session, key)
             await record(session, mapped.status_code, mapped.body())
             rec = await idempotency.get(session, key)
         assert rec is not None

@@ -3,6 +3,9 @@ entry dated inside it (PERIOD_CLOSED)."""
 
 from __future__ import annotations
 
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
 from services.common.db import Database
 from services.ledger.errors import PeriodAlreadyClosed, PeriodNotEnded
 from services.ledger.repository import periods as repo
@@ -10,11 +13,18 @@ from services.ledger.schemas import PeriodCloseRead
 from services.ledger.service.idempotency import Journal, Outcome, run_once
 
 
+def _this_month() -> str:
+    return datetime.now(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m")
+
+
 async def close_period(db: Database, period: str, idempotency_key: str, created_by: str) -> Outcome:
-    """Close an accounting period once it has ended (before the month of the book's clock)."""
+    """Close an accounting period once it has ended (before the month of the books' clock).
+    Every book's head is locked: no entry of any book is being written meanwhile."""
 
     async def work(journal: Journal) -> tuple[int, PeriodCloseRead]:
-        if period >= journal.head.period:
+        heads = await journal.lock_all()
+        clock = max((h.period for h in heads.values()), default=None) or _this_month()
+        if period >= clock:
             raise PeriodNotEnded(field="period")
         if await repo.is_closed(journal.session, period):
             raise PeriodAlreadyClosed(field="period")

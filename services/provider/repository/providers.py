@@ -6,7 +6,8 @@ import uuid
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import TypedDict
+from datetime import time
+from typing import NotRequired, TypedDict
 
 from sqlalchemy import Update, any_, delete, func, insert, literal, select, update
 from sqlalchemy.dialects.postgresql import ARRAY, UUID
@@ -154,6 +155,16 @@ class PriceLine(TypedDict):
     max_price_fen: int | None
     home_visit: bool
     min_minutes: int | None
+    serves_from: NotRequired[str | None]  # "HH:MM" (lists logged before they existed lack
+    serves_until: NotRequired[str | None]  # them)
+
+
+def _clock(value: str | None) -> time | None:
+    return time.fromisoformat(value) if value else None
+
+
+def _hhmm(value: time | None) -> str | None:
+    return value.strftime("%H:%M") if value is not None else None
 
 
 class ChangeDetail(TypedDict, total=False):
@@ -207,7 +218,16 @@ async def replace_services(
     if items:
         await session.execute(
             insert(ServiceItem),
-            [{**item, "provider_id": provider_id, "position": i} for i, item in enumerate(items)],
+            [
+                {
+                    **item,
+                    "serves_from": _clock(item.get("serves_from")),
+                    "serves_until": _clock(item.get("serves_until")),
+                    "provider_id": provider_id,
+                    "position": i,
+                }
+                for i, item in enumerate(items)
+            ],
         )
 
 
@@ -230,6 +250,8 @@ async def services_of(
             col(ServiceItem.max_price_fen),
             col(ServiceItem.home_visit),
             col(ServiceItem.min_minutes),
+            col(ServiceItem.serves_from),
+            col(ServiceItem.serves_until),
         )
         .where(
             col(ServiceItem.provider_id)
@@ -251,6 +273,8 @@ async def services_of(
                 max_price_fen=row[8],
                 home_visit=row[9],
                 min_minutes=row[10],
+                serves_from=_hhmm(row[11]),
+                serves_until=_hhmm(row[12]),
             )
         )
     return out

@@ -71,6 +71,8 @@ def _price_lines(items: Sequence[schemas.ServiceItemCreate]) -> list[PriceLine]:
             max_price_fen=i.max_price_fen,
             home_visit=i.home_visit,
             min_minutes=i.min_minutes,
+            serves_from=i.serves_from,
+            serves_until=i.serves_until,
         )
         for i in items
     ]

@@ -218,7 +218,9 @@ async def preview_redemption(
 ) -> RedemptionPreviewRead:
     """What this bill would get if redeemed now: the bill priced from the price list
     (`gross_fen`, `items` with unit prices, `price_list_version`), `subsidy_fen`,
-    `copay_fen`, the voucher's `balance_fen` after it, `voucher_id` and `program_code`.
+    `copay_fen`, the voucher's `balance_fen` after it, `voucher_id` and `program_code`,
+    and `code_expires_at`: when the code expires (null for a card; for typed short digits,
+    their token's expiry, which is theirs too).
 
     Read-only: the code stays unused (its nonce is not consumed) and nothing is written, so
     the staff can show the person the co-payment before confirming with POST
@@ -256,6 +258,7 @@ async def preview_redemption(
             for line in result.bill.lines
         ],
         price_list_version=result.bill.price_list_version,
+        code_expires_at=result.code_expires_at,
     )
 
 
@@ -340,9 +343,24 @@ async def provider_day(
         Role.terminal, Role.provider_admin, Role.provider_staff, Role.service
     ),
 ) -> list[RedemptionRead]:
-    """A provider's redemptions of one day (Asia/Shanghai), oldest first."""
+    """A provider's redemptions of one day (Asia/Shanghai), oldest first, each with how its
+    co-payment is being taken once that was chosen (`copayment_id`, `copay_method`,
+    `copay_status`; null before)."""
     principal.ensure_provider(provider_id)
-    return [_read(r) for r in await repo.for_provider_day(session, provider_id, date_)]
+    rows = await repo.for_provider_day(session, provider_id, date_)
+    ways = await repo.copay_ways(session, [r.id for r in rows])
+    out = []
+    for r in rows:
+        read = _read(r)
+        way = ways.get(r.id)
+        if way is not None:
+            read.copayment_id, read.copay_method, read.copay_status = (
+                str(way.id),
+                way.method,
+                way.status,
+            )
+        out.append(read)
+    return out
 
 
 @router.get("/beneficiaries/{beneficiary_id}/redemptions", response_model=list[RedemptionRead])

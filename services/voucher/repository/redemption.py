@@ -63,15 +63,21 @@ The relay's statements -- raw because the relay is its own process on a small as
 events/s, 0.03-0.07 ms of relay CPU per event). `CLAIM_BATCH` reads each payload as its JSON
 text (`payload::text`), which the relay splices into the ledger's request unparsed: through
 SQLAlchemy's JSONB type every payload would be parsed and serialised again, a third of the
-relay's CPU before that change. `RELAY_TURN` is the transaction-scoped advisory lock taken on
-the same connection and transaction as the batch; `MARK_*` settle the batch in that
-transaction. `LAG` is the relay's progress report and the readiness probe (/readyz, and GET
+relay's CPU before that change. The relay is partitioned by the events' book (`outbox.book`):
+`PENDING_BOOKS` finds the partitions with work (a skip scan of ix_outbox_undelivered_book),
+`OPEN_LEASES`, `HEARTBEAT`, `PURGE_WORKERS`, `RENEW_LEASES`, `LIVE_OWNERS`, `TAKE_LEASES` and
+`RELEASE_LEASES` share them out
+among the relay workers (one owner a partition, `relay_lease`), `LEASE_FENCE` locks the
+worker's lease row in the batch's own transaction (the partition's turn: no other worker can
+take it meanwhile), `CLAIM_BATCH` takes the partition's oldest events; `MARK_*` settle the
+batch in that transaction. `LAG` is the relay's progress report and the readiness probe (/readyz, and GET
 /v1/outbox/lag), run on every probe on the same pool.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, TypedDict
@@ -84,6 +90,7 @@ from services.voucher.models import (
     ProxyAuthorisation,
     Redemption,
     RedemptionItem,
+    RelayLease,
     UsedNonce,
     Voucher,
 )
@@ -95,6 +102,7 @@ _REDEMPTION = Redemption.__tablename__
 _ITEM = RedemptionItem.__tablename__
 _NONCE = UsedNonce.__tablename__
 _OUTBOX = Outbox.__tablename__
+_LEASE = RelayLease.__tablename__
 
 REDEEM = f"""
 WITH pick AS (
@@ -394,18 +402,84 @@ async def code_holder(
 
 # --- the relay ----------------------------------------------------------------------------
 
-# One relay delivers at a time: the turn is this transaction-scoped advisory lock, held while
-# the batch is posted to the ledger and marked, released at commit. A second relay (a
-# standby, a deploy overlap) waits for its turn and then takes the next batch, so events
-# reach the ledger in outbox order (a void never overtakes its redemption).
-RELAY_TURN = "SELECT pg_advisory_xact_lock(hashtext('yiyang.outbox.relay'))"
+# The partitions (books) with undelivered events: a skip scan of ix_outbox_undelivered_book,
+# one index probe a partition however long the backlog.
+PENDING_BOOKS = f"""
+WITH RECURSIVE b(book) AS (
+  (SELECT book FROM {_OUTBOX} WHERE delivered_at IS NULL ORDER BY book LIMIT 1)
+  UNION ALL
+  SELECT (SELECT o.book FROM {_OUTBOX} o WHERE o.delivered_at IS NULL AND o.book > b.book
+           ORDER BY o.book LIMIT 1)
+    FROM b WHERE b.book IS NOT NULL
+)
+SELECT book FROM b WHERE book IS NOT NULL
+"""
+
+OPEN_LEASES = f"""
+INSERT INTO {_LEASE} (partition) SELECT unnest($1::text[]) ON CONFLICT (partition) DO NOTHING
+"""
+
+# A worker keeps what it owns (nobody else took it) for another `ttl` seconds.
+RENEW_LEASES = f"""
+UPDATE {_LEASE} SET expires_at = now() + make_interval(secs => $2)
+ WHERE owner = $1 RETURNING partition
+"""
+
+# A worker's own row ('~worker:<id>'): it is alive (counted in the fair share) even while it
+# owns no partition yet.
+HEARTBEAT = f"""
+INSERT INTO {_LEASE} (partition, owner, expires_at, taken_at)
+VALUES ('~worker:' || $1, $1, now() + make_interval(secs => $2), now())
+ON CONFLICT (partition) DO UPDATE SET owner = EXCLUDED.owner, expires_at = EXCLUDED.expires_at
+"""
+
+# Rows of workers gone for an hour (a worker named by host:pid leaves one behind).
+PURGE_WORKERS = f"""
+DELETE FROM {_LEASE}
+ WHERE partition LIKE '~worker:%' AND expires_at < now() - interval '1 hour'
+"""
+
+# The live workers (their own rows unexpired) and how many partitions each holds.
+LIVE_OWNERS = f"""
+SELECT w.owner, count(l.partition) AS held
+  FROM {_LEASE} w
+  LEFT JOIN {_LEASE} l ON l.owner = w.owner AND l.partition NOT LIKE '~%'
+   AND l.expires_at > now()
+ WHERE w.partition LIKE '~worker:%' AND w.expires_at > now()
+ GROUP BY w.owner
+"""
+
+# Free or expired partitions with work, up to `$4`; a lease row locked by a batch in flight is
+# skipped (its owner is delivering: the lease moves only between batches).
+TAKE_LEASES = f"""
+UPDATE {_LEASE} l SET owner = $1, expires_at = now() + make_interval(secs => $2),
+       taken_at = now()
+ WHERE l.partition IN (
+   SELECT partition FROM {_LEASE}
+    WHERE partition = ANY($3::text[]) AND (owner IS NULL OR expires_at <= now())
+    ORDER BY partition LIMIT $4 FOR UPDATE SKIP LOCKED)
+RETURNING l.partition
+"""
+
+RELEASE_LEASES = f"""
+UPDATE {_LEASE} SET owner = NULL, expires_at = '-infinity'
+ WHERE owner = $1 AND partition = ANY($2::text[])
+"""
+
+# The partition's turn, inside the batch's transaction: the worker's own lease row, locked
+# until COMMIT (another worker cannot take it meanwhile; another relay of the same worker
+# waits for its turn, so events reach the ledger in outbox order: a void never overtakes
+# its redemption).
+LEASE_FENCE = f"""
+SELECT 1 FROM {_LEASE} WHERE partition = $1 AND owner = $2 FOR UPDATE
+"""
 
 CLAIM_BATCH = f"""
 SELECT id, event_id, type, payload::text AS payload, occurred_at
   FROM {_OUTBOX}
- WHERE delivered_at IS NULL AND NOT rejected
+ WHERE book = $1 AND delivered_at IS NULL
  ORDER BY id
- LIMIT $1
+ LIMIT $2
  FOR UPDATE
 """
 
@@ -438,7 +512,15 @@ STATEMENTS = {
     "REDEEM": REDEEM,
     "DIAGNOSE": DIAGNOSE,
     "CODE_HOLDER": CODE_HOLDER,
-    "RELAY_TURN": RELAY_TURN,
+    "PENDING_BOOKS": PENDING_BOOKS,
+    "OPEN_LEASES": OPEN_LEASES,
+    "RENEW_LEASES": RENEW_LEASES,
+    "HEARTBEAT": HEARTBEAT,
+    "PURGE_WORKERS": PURGE_WORKERS,
+    "LIVE_OWNERS": LIVE_OWNERS,
+    "TAKE_LEASES": TAKE_LEASES,
+    "RELEASE_LEASES": RELEASE_LEASES,
+    "LEASE_FENCE": LEASE_FENCE,
     "CLAIM_BATCH": CLAIM_BATCH,
     "MARK_DELIVERED": MARK_DELIVERED,
     "MARK_REJECTED": MARK_REJECTED,
@@ -467,13 +549,58 @@ class Lag:
     oldest_age_s: float
 
 
-async def lock_batch(conn: asyncpg.Connection, limit: int) -> list[OutboxEvent]:
-    """The relay's turn (RELAY_TURN), then the oldest undelivered events, locked, in id
-    order. Must run inside the transaction that posts and marks them."""
-    await conn.execute(RELAY_TURN)
+def fair_share(n: int, load: dict[str, int], me: str) -> tuple[int, int]:
+    """(keep at most, take up to) for `me`: partitions with work `n` over the live workers of
+    `load` (partitions each holds): at most ceil(n/w); down to floor(n/w) while another worker
+    holds fewer than that, so a worker that joins gets its share."""
+    w = max(1, len(load))
+    lo, hi = n // w, -(-n // w)
+    starved = any(held < lo for owner, held in load.items() if owner != me)
+    return (max(lo, 1) if starved else hi), hi
+
+
+async def share_partitions(
+    conn: asyncpg.Connection, owner: str, ttl_s: float, owned: Sequence[str]
+) -> list[str]:
+    """The partitions `owner` delivers now: those it still owns (renewed), plus free or
+    expired ones with work up to its fair share (`fair_share`), minus those it owns beyond
+    that share or without work (released). One short transaction."""
+    async with conn.transaction():
+        pending = [r[0] for r in await conn.fetch(PENDING_BOOKS)]
+        if pending:
+            await conn.execute(OPEN_LEASES, pending)
+        await conn.execute(HEARTBEAT, owner, ttl_s)
+        await conn.execute(PURGE_WORKERS)
+        mine = {
+            r[0] for r in await conn.fetch(RENEW_LEASES, owner, ttl_s) if not r[0].startswith("~")
+        }
+        load = {r[0]: int(r[1]) for r in await conn.fetch(LIVE_OWNERS)}
+        keep_max, take_max = fair_share(len(pending), load, owner)
+        idle = sorted(mine - set(pending))
+        keep = [p for p in owned if p in mine and p in pending]
+        keep += sorted(mine & set(pending) - set(keep))
+        extra = keep[keep_max:]
+        keep = keep[:keep_max]
+        if idle or extra:
+            await conn.execute(RELEASE_LEASES, owner, idle + extra)
+        want = take_max - len(keep) if not extra else 0
+        if want > 0:
+            free = [p for p in pending if p not in mine]
+            keep += [r[0] for r in await conn.fetch(TAKE_LEASES, owner, ttl_s, free, want)]
+    return keep
+
+
+async def lock_batch(
+    conn: asyncpg.Connection, partition: str, owner: str, limit: int
+) -> list[OutboxEvent] | None:
+    """The partition's turn (LEASE_FENCE: None when `owner` no longer holds it), then its
+    oldest undelivered events, locked, in id order. Must run inside the transaction that
+    posts and marks them."""
+    if await conn.fetchval(LEASE_FENCE, partition, owner) is None:
+        return None
     return [
         OutboxEvent(id=r[0], event_id=r[1], type=r[2], payload=r[3], occurred_at=r[4])
-        for r in await conn.fetch(CLAIM_BATCH, limit)
+        for r in await conn.fetch(CLAIM_BATCH, partition, limit)
     ]
 
 

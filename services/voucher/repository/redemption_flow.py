@@ -5,6 +5,8 @@ explains a redemption that paid nothing, are in the hot-path module, repository/
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, cast
 
@@ -12,7 +14,7 @@ from sqlalchemy import CursorResult, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from services.voucher.models import Redemption, UsedNonce
+from services.voucher.models import Copayment, Redemption, UsedNonce
 
 
 async def purge_nonces(session: AsyncSession, before: datetime) -> int:
@@ -31,6 +33,32 @@ async def for_provider_day(session: AsyncSession, provider_id: str, day: date) -
         .order_by(col(Redemption.created_at), col(Redemption.id))
     )
     return list(result)
+
+
+@dataclass(frozen=True, slots=True)
+class CopayWay:
+    """How a redemption's co-payment is being taken (its `copayment` row)."""
+
+    id: uuid.UUID
+    method: str
+    status: str
+
+
+async def copay_ways(
+    session: AsyncSession, redemption_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, CopayWay]:
+    """The co-payment of each of these redemptions that has one, by redemption."""
+    if not redemption_ids:
+        return {}
+    result = await session.execute(
+        select(
+            col(Copayment.redemption_id),
+            col(Copayment.id),
+            col(Copayment.method),
+            col(Copayment.status),
+        ).where(col(Copayment.redemption_id).in_(list(redemption_ids)))
+    )
+    return {rid: CopayWay(cid, method, status) for rid, cid, method, status in result}
 
 
 async def for_beneficiary(

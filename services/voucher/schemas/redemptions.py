@@ -131,6 +131,8 @@ class RedemptionPreviewRead(BaseModel):
     gross_fen: int
     items: list[BillLineRead]
     price_list_version: int
+    # When the code expires (null for a card): typed short digits expire with their token.
+    code_expires_at: datetime | None = None
 
 
 class RedemptionCreated(BaseModel):
@@ -187,6 +189,11 @@ class RedemptionRead(BaseModel):
     voided_at: datetime | None
     void_reason: str | None
     claimed: bool
+    # In the provider's day list only: how the co-payment is being taken, once chosen
+    # (cash / stripe, and the co-payment's status); null before.
+    copayment_id: str | None = None
+    copay_method: str | None = None
+    copay_status: str | None = None
     # In the person's history only: open (may still be confirmed or disputed), confirmed,
     # disputed, or closed (voided, or the review window passed).
     review_state: str | None = None

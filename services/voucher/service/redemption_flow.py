@@ -105,6 +105,9 @@ class PreviewResult:
     copay_fen: int
     balance_fen: int
     bill: Bill
+    # When the code shown expires (None for a card): the cashier's countdown, also for a
+    # code typed as its short digits (which stand for this token and expire with it).
+    code_expires_at: datetime | None = None
 
 
 def _replay(diagnosis: Diagnosis, digest: bytes) -> RedeemResult | None:
@@ -306,6 +309,7 @@ async def preview(
         split.copay_fen,
         split.balance_after_fen,
         priced,
+        token.expires_at,
     )
 
 

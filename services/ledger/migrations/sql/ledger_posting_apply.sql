@@ -1,5 +1,6 @@
--- Once per INSERT statement on posting (migrations ledger_0002, ledger_0120): postings belong
--- to an entry of this transaction and repeat its seq/date/period, and to an existing account in
+-- Once per INSERT statement on posting (migrations ledger_0002, ledger_0120, ledger_0601):
+-- postings belong to an entry of this transaction and repeat its book/seq/date/period, and to an
+-- existing account in
 -- its currency; no-overdraft accounts stay on their side of zero; balances move; and the
 -- balance check of journal_setwise_checks.sql is queued again.
 
@@ -10,7 +11,7 @@ BEGIN
   SELECT n.entry_id, e.seq INTO bad
     FROM new_postings n LEFT JOIN entry e ON e.id = n.entry_id
    WHERE e.id IS NULL OR e.txid <> txid_current() OR n.seq <> e.seq
-      OR n.posted_at <> e.posted_at OR n.period <> e.period
+      OR n.book <> e.book OR n.posted_at <> e.posted_at OR n.period <> e.period
    LIMIT 1;
   IF FOUND THEN
     RAISE EXCEPTION 'ENTRY_SEALED: postings may only be added to an entry in the transaction that created it'
@@ -43,9 +44,11 @@ BEGIN
     FROM (SELECT account_id, sum(amount_fen) AS delta FROM new_postings GROUP BY account_id) s
    WHERE a.id = s.account_id;
   -- Queue the balance check again (book_head_entries_balanced): postings added after it ran
-  -- (SET CONSTRAINTS ... IMMEDIATE) are checked too. The head is already this
-  -- transaction's (the seal above: the entries are), and there is one book.
-  UPDATE book_head SET last_seq = last_seq;
+  -- (SET CONSTRAINTS ... IMMEDIATE) are checked too. Only the heads of the postings' own
+  -- books, already this transaction's (the seal above: the entries are): another book's
+  -- writers never wait on this one.
+  UPDATE book_head SET last_seq = last_seq
+   WHERE book IN (SELECT DISTINCT n.book FROM new_postings n);
   RETURN NULL;
 END $$;
 

@@ -180,7 +180,7 @@ DROP FUNCTION IF EXISTS ledger_entry_chain(), ledger_entry_balanced(), ledger_po
 def upgrade() -> None:
     execute_script(UPGRADE)
     execute_sql_file("journal_row_checks.sql")
-    execute_sql_file("ledger_posting_apply.sql")
+    execute_sql_file("superseded/ledger_0120_ledger_posting_apply.sql")
     execute_sql_file("journal_guards.sql")
 
 

@@ -361,7 +361,9 @@ async def _import(
     b = await _visible_batch(session, batch_id, who)
     ensure_not_maker(b.created_by, who)
     posting = await raw_connection(session)
-    head = await posting_sql.lock_head(posting)  # one writer at a time, like every posting
+    # One writer of a batch at a time: the key of its confirmations, then the heads of the
+    # books its payments write (locked before their accounts are read).
+    await posting_sql.lock_key(posting, f"payment_batch:{batch_id}")
     seen = await repo.confirmation(session, batch_id, sha)
     if seen is not None:
         return ConfirmationRead.model_validate({**seen.result, "duplicate_file": True})
@@ -384,10 +386,11 @@ async def _import(
         settle.append((row, line, plan.id))
         result["paid"].append(row.line_reference)
     if plans:
+        heads = await posting_sql.lock_heads(posting, posting_sql.books_of(plans))
         accounts = await posting_sql.resolve_accounts(
             posting, (p.account for plan in plans for p in plan.postings)
         )
-        await posting_sql.write_entries(posting, head, plans, accounts)
+        await posting_sql.write_entries(posting, heads, plans, accounts)
     for row, line, entry_id in settle:
         await _settle(session, row, line, entry_id, who)
     result["paid_fen"] = sum(lines[r].amount_fen for r in result["paid"])

@@ -2,7 +2,7 @@
 ramps), on which the one-off home adaptation voucher is spent
 
 Revision ID: provider_0401
-Revises: provider_0201
+Revises: provider_0301
 Create Date: 2026-12-13
 """
 
@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from services.common.alembic_env import execute_script
 
 revision: str = "provider_0401"
-down_revision: str | None = "provider_0201"
+down_revision: str | None = "provider_0301"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

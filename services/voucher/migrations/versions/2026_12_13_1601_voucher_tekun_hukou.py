@@ -2,7 +2,7 @@
 (`beneficiary.hukou_region_code`, 户籍), attributes a programme's eligibility rule may name
 
 Revision ID: voucher_1601
-Revises: voucher_1301
+Revises: voucher_1701
 Create Date: 2026-12-13
 """
 
@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from services.common.alembic_env import execute_script
 
 revision: str = "voucher_1601"
-down_revision: str | None = "voucher_1301"
+down_revision: str | None = "voucher_1701"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,137 @@
+"""An officer's imports run in the background, part by part, with their progress kept in the
+web's database (`import_job`, web/service/imports.py): the upload answers at once with the
+job's page, the officer can leave and come back (the upload page lists their recent
+imports), every row's result is shown at the end with its row number in the whole file, no
+national ID is kept with the result, and another officer cannot open the job."""
+
+from __future__ import annotations
+
+import io
+import json
+from datetime import UTC, datetime, timedelta
+
+from tests.web.conftest import csrf_of
+from tests.web.system import DISTRICT, OTHER_CITY, enrolment, import_finished, login
+from web.service import imports
+
+HEADER = (
+    "national_id,name,phone,region_code,address,lat,lon,care_setting,dibao,"
+    "self_care,motor,mental,perception_social,assessed_on,assessor"
+)
+
+
+def _line(person: dict, national_id: str | None = None) -> str:
+    when = person["assessment"]["assessed_on"]
+    return (
+        f"{national_id or person['national_id']},{person['name']},13877100903,{DISTRICT},"
+        f"青秀区一路1号,22.81,108.37,home,false,15,8,10,7,{when},评估中心"
+    )
+
+
+def test_a_file_is_cut_into_parts_each_with_its_header():
+    content = b'a,b\n1,2\n\n3,4\n5,"x\ny"\n'
+    parts = imports.split(content, "f.csv", 2)
+    assert [(p.rows, p.offset) for p in parts] == [(2, 0), (1, 2)]
+    assert parts[0].content == b"a,b\n1,2\n3,4\n"
+    assert parts[1].content == b'a,b\n5,"x\ny"\n'  # a quoted line break stays in its cell
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    sheet.append(["a", "b"])
+    sheet.append([1.0, datetime(2026, 1, 2)])
+    raw = io.BytesIO()
+    book.save(raw)
+    (only,) = imports.split(raw.getvalue(), "f.xlsx", 10)
+    assert only.content == b"a,b\n1,2026-01-02\n" and only.rows == 1
+    for bad in (b"", b"\xff\xfe", b"a\x00b"):
+        try:
+            imports.split(bad, "f.csv", 2)
+        except imports.UnreadableFile:
+            continue
+        raise AssertionError(bad)
+
+
+def test_answers_are_merged_with_the_rows_numbered_in_the_whole_file():
+    merged: dict = {}
+    imports.merge("status", merged, {"total": 2, "applied": 2, "rows": [{"row": 2}]}, 0)
+    imports.merge("status", merged, {"total": 1, "errors": 1, "rows": [{"row": 2}]}, 2)
+    assert merged == {
+        "total": 3,
+        "applied": 2,
+        "unchanged": 0,
+        "errors": 1,
+        "rows": [{"row": 2}, {"row": 4}],
+    }
+    now = datetime.now(UTC)
+    assert imports.is_stale("running", now - timedelta(minutes=5), now)
+    assert not imports.is_stale("running", now - timedelta(seconds=5), now)
+    assert not imports.is_stale("done", now - timedelta(days=5), now)
+
+
+async def test_an_import_runs_in_parts_and_can_be_left_and_come_back_to(web):
+    people = [enrolment(name, 930 + i) for i, name in enumerate(("丙", "丁", "戊"))]
+    csv = "\n".join([HEADER, _line(people[0]), _line(people[1], "bad"), _line(people[2])])
+    before = await web.count("voucher", "SELECT count(*) FROM beneficiary")
+    async with web.other_web(import_chunk_rows=1) as app, web.client(app) as c:
+        assert (await login(c, "officer", "correct-horse-9")).status_code == 303
+        token = csrf_of((await c.get("/officer/import")).text)
+        r = await c.post(
+            "/officer/import",
+            data={"csrf_token": token},
+            files={"file": ("三人.csv", csv.encode(), "text/csv")},
+        )
+        assert r.status_code == 303  # answered at once: the job's page
+        job_page = r.headers["location"]
+        # leave (another page), then come back through the upload page's list
+        assert (await c.get("/officer/issuance")).status_code == 200
+        done = await import_finished(c, r)
+        assert 'data-status="done"' in done.text and "已处理 <strong>3</strong> / 3 行" in done.text
+        assert "共 3 行" in done.text and done.text.count("row-err") == 1
+        listing = await c.get("/officer/import")
+        assert f'href="{job_page}"' in listing.text and "三人.csv" in listing.text
+        again = await c.get(job_page)  # reload: the same result, nothing sent again
+        assert again.text.count("row-err") == 1
+    assert await web.count("voucher", "SELECT count(*) FROM beneficiary") == before + 2
+    row = await web.count(
+        "web",
+        "SELECT json_build_object('total', total_rows, 'done', done_rows, 'status', status,"
+        " 'result', result)::text FROM import_job WHERE filename = '三人.csv'",
+    )
+    job = json.loads(row)
+    assert job["total"] == job["done"] == 3 and job["status"] == "done"
+    # row numbers of the whole file (row 1 is the header), though each part had its own
+    assert [r["row"] for r in job["result"]["rows"]] == [2, 3, 4]
+    assert all(p["national_id"] not in row for p in people)  # no national ID kept
+    # another officer (another city) cannot open it; a finance clerk is refused
+    await web.add_account(
+        username="officer_lz_imports",
+        role="civil_affairs",
+        display_name="柳经办",
+        region=OTHER_CITY,
+    )
+    async with web.signed_in("officer_lz_imports") as c:
+        r = await c.get(job_page)
+        assert r.status_code == 404 and "三人.csv" not in r.text
+        assert "三人.csv" not in (await c.get("/officer/import")).text
+    async with web.signed_in("finance") as c:
+        assert (await c.get(job_page)).status_code == 403
+
+
+async def test_a_refused_file_ends_the_job_with_its_reason(web):
+    async with web.signed_in("officer") as c:
+        token = csrf_of((await c.get("/officer/status-import")).text)
+        r = await c.post(
+            "/officer/status-import",
+            data={"csrf_token": token},
+            files={"file": ("wrong.csv", b"name,when\nx,y\n", "text/csv")},
+        )
+        done = await import_finished(c, r)
+        assert 'data-status="failed"' in done.text and 'role="alert"' in done.text
+        assert "重新上传" in done.text
+        r = await c.post(
+            "/officer/status-import",
+            data={"csrf_token": token},
+            files={"file": ("empty.csv", b"\n\n", "text/csv")},
+        )
+        assert r.status_code == 422 and "文件是空的" in r.text
