@@ -539,8 +539,15 @@ class LedgerClient(ServiceClient):
             filters["from"] = filters.pop("from_")
         return await self.json("GET", "/v1/entries", params=_clean(filters))
 
-    async def verify_chain(self) -> dict[str, Any]:
-        return await self.json("GET", "/v1/chain/verify")
+    async def verify_chain(self, book: str | None = None) -> dict[str, Any]:
+        """The whole ledger; or one book (`4501`, `main`), or `root`: the root chain over
+        the books' heads and the stored balances."""
+        return await self.json(
+            "GET", "/v1/chain/verify", params=_clean({"book": book}), timeout=600
+        )
+
+    async def chain_books(self) -> list[dict[str, Any]]:
+        return list(await self.json("GET", "/v1/chain/books"))
 
     async def entries_file(self, fmt: str, **filters: Any) -> httpx.Response:
         """Every entry matching the filters as a CSV or XLSX file (one row per posting)."""

@@ -203,17 +203,20 @@ class SignInThrottle(WebTable, table=True):
     )
 
 
-IMPORT_KINDS = ("beneficiaries", "status")
+IMPORT_KINDS = ("beneficiaries", "status", "chain_check")
 IMPORT_JOB_STATUSES = ("running", "done", "failed")
 
 
 class ImportJob(WebTable, table=True):
-    """An officer's file import, run in the background part by part (web/service/imports.py)
-    so the officer can leave the page and come back: `done_rows` of `total_rows` sent to the
-    voucher service so far; `result` the service's answers merged (row numbers of the whole
-    file; ids, codes and statuses, never a national ID or a name). A running job whose
-    `updated_at` has not moved for a while was cut short (the web restarted): importing the
-    same file again finishes it (the imports record nothing twice)."""
+    """Long work run in the background step by step (web/service/background.py) so the
+    person can leave the page and come back. An officer's file import (web/service/imports.py):
+    `done_rows` of `total_rows` sent to the voucher service so far; `result` the service's
+    answers merged (row numbers of the whole file; ids, codes and statuses, never a national
+    ID or a name). An auditor's chain check (`chain_check`, web/service/chain_checks.py):
+    entries of the ledger's books checked of all, `result` each book's verdict and the
+    root's. A running job whose `updated_at` has not moved for a while was cut short (the web
+    restarted): importing the same file again finishes it (the imports record nothing
+    twice); a chain check is simply started again."""
 
     __tablename__ = "import_job"
     id: uuid.UUID = _uuid_pk()

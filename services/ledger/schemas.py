@@ -413,6 +413,16 @@ class AnchorHead(BaseModel):
     hash: str
 
 
+class BookRead(BaseModel):
+    """A book of the journal and its head: `entries` is its last seq (a book's seqs are
+    gapless from 1), so a verification of every book can show how far it has come."""
+
+    book: str
+    entries: int
+    head_hash: str
+    last_posted_at: str
+
+
 class AnchorRead(BaseModel):
     """One anchor of the root chain: every book's head at `anchored_at`, chained
     (docs/ledger.md, "Books and the root chain")."""

@@ -136,12 +136,37 @@ async def test_a_tampered_anchor_breaks_the_root(ledger):
     await ledger.events([redemption_in(NANNING, 7)])
     await anchor(ledger)
     assert (await verify(ledger))["ok"]
+    assert (await verify(ledger, "root"))["ok"]
     await _owner_sql(
         ledger,
         "UPDATE root_anchor SET heads = jsonb_set(heads, '{0,seq}', '3') WHERE seq = 2",
     )
     whole = await verify(ledger)
     assert not whole["ok"] and whole["reason"].startswith("anchor 2")
+    # the root alone (the last step of a book-by-book check) finds the same
+    root = await verify(ledger, "root")
+    assert not root["ok"] and root["reason"] == whole["reason"] and root["entries_checked"] == 0
+
+
+async def test_the_books_list_what_a_book_by_book_check_walks(ledger):
+    """GET /v1/chain/books: each book with its head; their entries add up to the whole
+    ledger's, so a check book by book (then book=root) covers what one whole check does."""
+    await two_books(ledger)
+    await anchor(ledger)
+    r = await ledger.c.get("/v1/chain/books", headers=ledger.auditor)
+    assert r.status_code == 200, r.text
+    listed = {b["book"]: b for b in r.json()}
+    assert {k: v["entries"] for k, v in listed.items()} == {"4501": 4, "4502": 3}
+    for book, b in listed.items():
+        one = await verify(ledger, book)
+        assert one["ok"] and one["head_hash"] == b["head_hash"]
+    whole = await verify(ledger)
+    assert whole["entries_checked"] == sum(b["entries"] for b in listed.values())
+    root = await verify(ledger, "root")
+    assert root["ok"] and root["head_hash"] == whole["head_hash"] and root["books"] == 2
+    # auditors only, province-wide
+    refused = await ledger.c.get("/v1/chain/books", headers=ledger.service)
+    assert refused.status_code == 403
 
 
 async def test_the_database_refuses_an_anchor_off_the_chain_and_a_book_not_empty(ledger):

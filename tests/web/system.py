@@ -252,13 +252,17 @@ class System:
 
 
 async def import_finished(
-    c: httpx.AsyncClient, started: httpx.Response, timeout_s: float = 30
+    c: httpx.AsyncClient,
+    started: httpx.Response,
+    timeout_s: float = 30,
+    prefix: str = "/officer/imports/",
 ) -> httpx.Response:
-    """An officer's upload answers at once with its job's page (web/routes/imports.py);
-    the job's page once the background import has ended (done or failed)."""
+    """An officer's upload (or an auditor's chain check, `prefix="/audit/chain/checks/"`)
+    answers at once with its job's page (web/service/background.py); the job's page once the
+    background work has ended (done or failed)."""
     assert started.status_code == 303, started.text
     where = started.headers["location"]
-    assert where.startswith("/officer/imports/"), where
+    assert where.startswith(prefix), where
     for _ in range(int(timeout_s / 0.05)):
         r = await c.get(where)
         if 'data-status="running"' not in r.text:

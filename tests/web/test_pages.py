@@ -944,29 +944,50 @@ async def test_finance_sends_a_claim_back_with_reasons(web):
         ).status_code == 403
 
 
+async def _chain_checked(c) -> str:
+    """Start a chain check from the auditor's page and read its page once it has ended."""
+    page = await c.get("/audit/chain")
+    started = await c.post("/audit/chain/checks", data={"csrf_token": csrf_of(page.text)})
+    return (await import_finished(c, started, prefix="/audit/chain/checks/")).text
+
+
 async def test_chain_verification_shows_ok_then_names_the_tampered_entry(web):
-    """Last in the module: it tampers with the ledger."""
+    """Last in the module: it tampers with the ledger. The check runs in the background book
+    by book; its page shows each book's verdict, the whole one and the progress in entries,
+    and the auditor finds it again among the recent checks."""
     entries = await web.count("ledger", "SELECT count(*) FROM entry")
+    books = await web.count("ledger", "SELECT count(DISTINCT book) FROM entry")
     async with web.signed_in("auditor") as c:
         idle = await c.get("/audit/chain")
         assert "开始校验" in idle.text and "chain-result" not in idle.text
-        ok = await c.get("/audit/chain", params={"run": 1})
-        assert "账本完整" in ok.text
-        assert f'<strong id="entries-checked">{entries}</strong>' in ok.text
+        ok = await _chain_checked(c)
+        assert 'data-status="done"' in ok and "账本完整" in ok
+        assert f'<strong id="entries-checked">{entries}</strong>' in ok
+        assert f"已处理 <strong>{entries}</strong> / {entries} 笔分录" in ok
+        assert ok.count('class="book-result" data-ok="yes"') == books
+        back = await c.get("/audit/chain")  # left and come back: the check is listed
+        assert 'id="recent-checks"' in back.text and "账本完整" in back.text
         conn = await asyncpg.connect(**asyncpg_connect_kwargs(web.dbs["ledger"].owner_url))
         try:
             await conn.execute("SET session_replication_role = replica")
+            book = await conn.fetchval("SELECT book FROM entry WHERE seq = 3 ORDER BY book LIMIT 1")
             await conn.execute(
                 "UPDATE posting SET amount_fen = amount_fen + 1 WHERE entry_id ="
-                " (SELECT id FROM entry WHERE seq = 3) AND line = 1"
+                " (SELECT id FROM entry WHERE seq = 3 AND book = $1) AND line = 1",
+                book,
             )
         finally:
             await conn.close()
-        bad = await c.get("/audit/chain", params={"run": 1})
-        assert "账本校验失败" in bad.text and "#3" in bad.text
+        bad = await _chain_checked(c)
+        assert "账本校验失败" in bad and "#3" in bad
+        assert 'data-ok="no"' in bad
+        job = re.search(r"/audit/chain/checks/([0-9a-f-]{36})", back.text).group(1)
     async with web.signed_in("auditor_city") as c:
-        r = await c.get("/audit/chain", params={"run": 1})
+        page = await c.get("/audit/chain")
+        r = await c.post("/audit/chain/checks", data={"csrf_token": csrf_of(page.text)})
         assert "不在您负责的范围内" in r.text or "没有这项权限" in r.text
+        # another auditor's check is not theirs to read
+        assert (await c.get(f"/audit/chain/checks/{job}")).status_code == 404
 
 
 async def test_nearby_says_when_the_registered_location_is_approximate_or_missing(web):

@@ -4,16 +4,20 @@ verification and signed checkpoints, CSV / XLSX exports and the journal file set
 from __future__ import annotations
 
 import re
+import uuid
 from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from services.common.auth import Role
-from web.clients import ApiError
-from web.deps import StateDep, ledger_client, require_role
+from web.clients import ApiError, LedgerClient
+from web.deps import CsrfSession, DbSession, StateDep, ledger_client, require_role
+from web.models import ImportJob
 from web.render import page
+from web.repository import import_jobs as jobs_repo
+from web.service import background, chain_checks
 from web.sessions import Session
 
 router = APIRouter(prefix="/audit")
@@ -32,6 +36,7 @@ FILTERS = (
     "cursor",
 )
 _SAFE = re.compile(r"^[\w:.+\-]{1,64}$")
+_JOB_ID = re.compile(r"^[0-9a-f-]{36}$")
 
 
 def _filters(request: Request) -> tuple[dict[str, str], str | None]:
@@ -198,34 +203,126 @@ async def trial_balance_file(
 
 @router.get("/chain", response_class=HTMLResponse)
 async def chain(
-    request: Request, web: StateDep, session: Session = AUDITOR, run: int = 0
+    request: Request, web: StateDep, db: DbSession, session: Session = AUDITOR
 ) -> HTMLResponse:
-    """Verify the ledger's hash chain (on request: it reads every entry), and the signed
-    checkpoints of its head kept outside the database, with the downloads an auditor's own
-    check needs (docs/ledger.md, "For auditors")."""
-    result = None
-    error = None
+    """The chain check (started here, run in the background book by book: its own page), the
+    auditor's recent checks to come back to, and the signed checkpoints of the root's head
+    kept outside the database, with the downloads an auditor's own check needs
+    (docs/ledger.md, "For auditors")."""
+    return await _chain_page(request, web, db, session)
+
+
+async def _chain_page(
+    request: Request,
+    web: Any,
+    db: Any,
+    session: Session,
+    *,
+    job: dict[str, Any] | None = None,
+    error: str | None = None,
+    status_code: int = 200,
+) -> HTMLResponse:
     signed: dict[str, Any] | None = None
     signed_error = None
     client = ledger_client(web, session)
     try:
-        if run:
-            try:
-                result = await client.verify_chain()
-            except ApiError as exc:
-                error = exc.friendly
-        try:
-            signed = await client.checkpoints(limit=20)
-        except ApiError as exc:
-            signed_error = exc.friendly
+        signed = await client.checkpoints(limit=20)
+    except ApiError as exc:
+        signed_error = exc.friendly
     finally:
         await client.aclose()
+    now = await jobs_repo.now(db)
+    recent = [] if job else await jobs_repo.recent(db, session.user_id, chain_checks.KIND)
     return page(
         request,
         "audit_chain.html",
         session,
-        result=result,
+        status_code=status_code,
+        job=job,
+        running=bool(job and job["status"] == "running"),
+        jobs=[_check_shown(j, now) for j in recent],
         error=error,
         signed=signed,
         signed_error=signed_error,
+    )
+
+
+def _check_shown(job: ImportJob, now: Any) -> dict[str, Any]:
+    result = job.result or {}
+    stale = background.is_stale(job.status, job.updated_at, now)
+    return {
+        "id": str(job.id),
+        "status": "stale" if stale else job.status,
+        "done": job.done_rows,
+        "total": job.total_rows,
+        "error": job.error,
+        "created_at": job.created_at,
+        "finished_at": job.finished_at,
+        "books": result.get("books") or [],
+        "root": result.get(chain_checks.ROOT),
+        "ok": result.get("ok"),
+        "entries_checked": sum(
+            int(b.get("entries_checked") or 0) for b in result.get("books") or ()
+        ),
+    }
+
+
+@router.post("/chain/checks", response_class=HTMLResponse)
+async def start_chain_check(
+    request: Request, web: StateDep, db: DbSession, session: CsrfSession
+) -> Response:
+    """Start checking every book's chain and the root in the background; answer with the
+    check's own page (post/redirect/get), which shows its progress book by book."""
+    if session.role != Role.auditor.value:
+        return page(request, "error.html", session, status_code=403, message="没有这项权限。")
+    client = ledger_client(web, session)
+    try:
+        books = await client.chain_books()
+    except ApiError as exc:
+        return await _chain_page(
+            request, web, db, session, error=exc.friendly, status_code=exc.page_status
+        )
+    finally:
+        await client.aclose()
+    database = request.app.state.db
+    async with database.unit_of_work() as own:  # committed before the work starts
+        job = await jobs_repo.create(
+            own,
+            user_id=session.user_id,
+            kind=chain_checks.KIND,
+            filename=chain_checks.TITLE,
+            total_rows=sum(int(b["entries"]) for b in books),
+        )
+        job_id = job.id
+    web.start(
+        chain_checks.run(
+            database,
+            web.identity,
+            job_id=job_id,
+            user_id=session.user_id,
+            books=books,
+            client_for=lambda token: LedgerClient(
+                web.common.ledger_url, token, http=web.http["ledger"]
+            ),
+        )
+    )
+    session.flash.append(("ok", "已开始校验。可以离开本页，稍后在“最近的校验”里查看结果。"))
+    return RedirectResponse(f"/audit/chain/checks/{job_id}", status_code=303)
+
+
+@router.get("/chain/checks/{job_id}", response_class=HTMLResponse)
+async def chain_check(
+    request: Request, job_id: str, web: StateDep, db: DbSession, session: Session = AUDITOR
+) -> HTMLResponse:
+    """A chain check's progress (the page refreshes itself while it runs) and, book by book,
+    its verdict. Only the auditor who started it sees it."""
+    job = (
+        await jobs_repo.get(db, uuid.UUID(job_id), session.user_id)
+        if _JOB_ID.match(job_id)
+        else None
+    )
+    if job is None or job.kind != chain_checks.KIND:
+        return page(request, "error.html", session, status_code=404, message="没有这次校验。")
+    return await _chain_page(
+        request, web, db, session, job=_check_shown(job, await jobs_repo.now(db))
     )

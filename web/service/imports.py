@@ -6,30 +6,26 @@ is a CSV of the header and up to `chunk_rows` data rows, sent to the voucher ser
 import (which checks every row and records nothing twice). The answers are merged -- row
 numbers of the whole file, counts added up -- into the job row (`import_job`) after every
 part, so the job page shows `done_rows` of `total_rows` and, at the end, every row's result.
-A job that stops moving for `STALE_AFTER` (the web restarted) is shown as cut short: the same
-file imported again finishes it."""
+A job that stops moving for `background.STALE_AFTER` (the web restarted) is shown as cut
+short: the same file imported again finishes it."""
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 
 from services.common.db import Database
-from web.clients import ApiError
-from web.repository import import_jobs as repo
-from web.service import sessions
+from web.service import background
 from web.service.context import Identity
 
 log = logging.getLogger("yiyang.web.imports")
 
-STALE_AFTER = timedelta(minutes=3)
 # The counters of each kind's answer (the voucher service's ImportResult / StatusImportResult).
 COUNTERS = {
     "beneficiaries": ("total", "created", "duplicates", "errors"),
@@ -124,49 +120,21 @@ async def run(
     send: Send,
 ) -> None:
     """Send the parts one after the other, recording the progress and the merged answers
-    after each; a refusal (the file's columns, the account disabled) ends the job failed
-    with its reason in Chinese. Never raises: this runs with nobody waiting for it."""
-    merged: dict[str, Any] = {}
-    done = 0
-    try:
-        for index, part in enumerate(parts):
-            async with db.unit_of_work() as session:
-                token = await sessions.token_for(session, ident, user_id)
-            if token is None:
-                raise ApiError(403, "ROLE_NOT_ALLOWED", "account disabled")
-            answer = await send(token, part.content)
-            merge(kind, merged, answer, part.offset)
-            done += part.rows
-            last = index == len(parts) - 1
-            async with db.unit_of_work() as session:
-                await repo.advance(
-                    session,
-                    job_id,
-                    done_rows=done,
-                    result=merged,
-                    status="done" if last else "running",
-                )
-    except ApiError as exc:
-        await _fail(db, job_id, done, merged, exc.friendly)
-    except asyncio.CancelledError:  # the web is stopping: the job shows as cut short
-        raise
-    except Exception:
-        log.exception("import job failed")
-        await _fail(db, job_id, done, merged, "系统出错，导入没有完成。请重新导入同一个文件。")
+    after each (background.run); a refusal (the file's columns, the account disabled) ends
+    the job failed with its reason in Chinese."""
+
+    async def step(token: str, part: Part, merged: dict[str, Any]) -> None:
+        merge(kind, merged, await send(token, part.content), part.offset)
+
+    await background.run(
+        db,
+        ident,
+        job_id=job_id,
+        user_id=user_id,
+        steps=[(part.rows, part) for part in parts],
+        step=step,
+        failure="系统出错，导入没有完成。请重新导入同一个文件。",
+    )
 
 
-async def _fail(
-    db: Database, job_id: uuid.UUID, done: int, merged: dict[str, Any], why: str
-) -> None:
-    try:
-        async with db.unit_of_work() as session:
-            await repo.advance(
-                session, job_id, done_rows=done, result=merged, status="failed", error=why
-            )
-    except Exception:
-        log.exception("import job: the failure could not be recorded")
-
-
-def is_stale(status: str, updated_at: datetime, now: datetime) -> bool:
-    """Running, but not moved for a while: the process running it stopped."""
-    return status == "running" and now - updated_at > STALE_AFTER
+is_stale = background.is_stale

@@ -25,6 +25,7 @@ from services.ledger.api.deps import (
 )
 from services.ledger.schemas import (
     AnchorRead,
+    BookRead,
     ChainVerifyRead,
     CheckpointRecord,
     CheckpointsRead,
@@ -38,15 +39,27 @@ router = APIRouter()
 @router.get("/chain/verify", responses=ERRORS, response_model_exclude_unset=True)
 async def verify_chain(
     db: DatabaseDep,
-    book: Annotated[str | None, Query(pattern=r"^(main|[0-9]{4})$")] = None,
+    book: Annotated[str | None, Query(pattern=r"^(main|[0-9]{4}|root)$")] = None,
     p: Principal = AUDITOR_ONLY,
 ) -> ChainVerifyRead:
     """Recompute every book's hash chain and the root chain of anchors over them:
     `{ok, entries_checked, head_hash, books, anchors_checked}` (`head_hash`: the root's head),
     and the first bad entry (with its book) or the reason when not ok. `book=4501`: that
-    book's chain only (`head_hash`: its head). Needs a province-wide auditor scope."""
+    book's chain only (`head_hash`: its head). `book=root`: the root chain over the books'
+    heads and the stored balances, without the books' entries (the last step after checking
+    each book on its own). Needs a province-wide auditor scope."""
     province_wide(p)
+    if book == "root":
+        return await chain.verify_root(db)
     return await chain.verify_chain(db, book)
+
+
+@router.get("/chain/books", responses=ERRORS)
+async def list_books(db: DatabaseDep, p: Principal = AUDITOR_ONLY) -> list[BookRead]:
+    """The journal's books with their heads (`entries`: the book's last seq), by book: what
+    a verification book by book walks. Needs a province-wide auditor scope."""
+    province_wide(p)
+    return await chain.list_books(db)
 
 
 @router.post("/chain/anchor", responses=ERRORS)

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.common.db import Database, retry_transaction
 from services.ledger.models import RootAnchor
 from services.ledger.repository import audit as repo
-from services.ledger.schemas import AnchorHead, AnchorRead, BadEntry, ChainVerifyRead
+from services.ledger.schemas import AnchorHead, AnchorRead, BadEntry, BookRead, ChainVerifyRead
 from services.ledger.service import books, hashing
 
 
@@ -109,6 +109,49 @@ async def _verify_root(
             prev = bytes(a.hash)
             checked += 1
         after = page[-1].seq
+
+
+async def list_books(db: Database) -> list[BookRead]:
+    """Every book that holds entries, with its head, by book (as `books` of a whole
+    verification counts them)."""
+    async with db.unit_of_work(readonly=True) as session:
+        return [
+            BookRead(
+                book=h.book,
+                entries=h.last_seq,
+                head_hash=bytes(h.last_hash).hex(),
+                last_posted_at=hashing.utc_text(h.last_posted_at),
+            )
+            for h in await repo.heads(session)
+            if h.last_seq > 0
+        ]
+
+
+async def verify_root(db: Database) -> ChainVerifyRead:
+    """The root chain over the books' heads as they stand, and every stored balance against
+    its postings, without walking the books' entries: the last step of a verification that
+    checked each book on its own (`?book=`), so that a long verification shows its progress
+    book by book. `entries_checked` is 0 here."""
+    async with db.unit_of_work(isolation="REPEATABLE READ", readonly=True) as session:
+        tips = {h.book: h.last_seq for h in await repo.heads(session)}
+        anchors, root, why = await _verify_root(session, tips)
+        mismatched = await repo.balance_mismatches(session)
+    used = sum(1 for n in tips.values() if n > 0)
+    common = {"entries_checked": 0, "head_hash": root.hex(), "books": used}
+    if why is not None:
+        return ChainVerifyRead(
+            ok=False, first_bad_entry=None, reason=why, anchors_checked=anchors, **common
+        )
+    if mismatched:
+        return ChainVerifyRead(
+            ok=False,
+            first_bad_entry=None,
+            reason="stored balances differ from postings",
+            accounts=[str(a) for a in mismatched],
+            anchors_checked=anchors,
+            **common,
+        )
+    return ChainVerifyRead(ok=True, anchors_checked=anchors, **common)
 
 
 async def verify_chain(db: Database, book: str | None = None) -> ChainVerifyRead:

@@ -49,7 +49,8 @@ def upgrade() -> None:
         ),
         sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
         sa.CheckConstraint(
-            "kind IN ('beneficiaries', 'status')", name=op.f("ck_import_job_kind_known")
+            "kind IN ('beneficiaries', 'status', 'chain_check')",
+            name=op.f("ck_import_job_kind_known"),
         ),
         sa.CheckConstraint(
             "status IN ('running', 'done', 'failed')", name=op.f("ck_import_job_status_known")
