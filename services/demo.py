@@ -359,6 +359,12 @@ DEMO_PROGRAMS: list[tuple[str, str, dict[str, Any]]] = [
                 "rule": {"attr": "age", "op": ">=", "value": 80},
             },
             "settings": {s: {"face_fen": 10_000} for s in _ALL_SETTINGS},
+            # by age band: 100 yuan a month from 80, 200 from 90, 500 from 100
+            "age_bands": [
+                {"min_age": 80, "face_fen": 10_000},
+                {"min_age": 90, "face_fen": 20_000},
+                {"min_age": 100, "face_fen": 50_000},
+            ],
             "allowed_kinds": [],
             "funding_shares": {"regional": 10_000},
         },
@@ -371,8 +377,8 @@ DEMO_PROGRAMS: list[tuple[str, str, dict[str, Any]]] = [
             "kind": "one_off",
             "eligibility": {"min_age": 60, "grades": [2, 3, 4], "care_settings": ["home"]},
             "settings": {
-                # no home-adaptation service category yet: home care hours stand in
-                "home": {"face_fen": 300_000, "ratio_bp": 9_000, "categories": ["home_care_hours"]}
+                # spendable only on the home-adaptation items of a price list
+                "home": {"face_fen": 300_000, "ratio_bp": 9_000, "categories": ["home_adaptation"]}
             },
             "allowed_kinds": ["home_care"],
             "valid_months": 12,
@@ -384,7 +390,10 @@ DEMO_PROGRAMS: list[tuple[str, str, dict[str, Any]]] = [
         "450100",
         {
             "name": "家庭养老床位",
-            "kind": "voucher",
+            # eight home visits a month, each paid up to 80 % of its bill and 75 yuan
+            "kind": "service_package",
+            "visits_per_period": 8,
+            "per_txn_cap_fen": 7_500,
             "eligibility": {"min_age": 60, "grades": [3, 4], "care_settings": ["home"]},
             "settings": {
                 "home": {

@@ -98,6 +98,9 @@ BILLING: dict[str, dict[str, Any]] = {
     # priced per bill (the device or repair differs each time), never above the ceiling
     "AID_FITTING": {"variable_price": True, "max_price_fen": 50000},
     "AID_RENTAL": {"variable_price": True, "max_price_fen": 30000},
+    # 适老化改造 (home adaptation): priced per job, what the one-off grant is spent on
+    "ADAPT_GRAB_BAR": {"variable_price": True, "max_price_fen": 100000},
+    "ADAPT_FLOOR": {"variable_price": True, "max_price_fen": 300000},
 }
 
 # Serving hours of the meals (Beijing time), shown to the elder on the nearby page.
@@ -143,6 +146,8 @@ PRICE_LISTS: dict[ProviderKind, list[tuple[str, str, str, str, int, int]]] = {
         ("MEDICAL_ESCORT", "陪同就医", "medical_escort", "次", 5000, 8000),
         ("EMERGENCY_CALL", "紧急呼叫服务", "emergency_call", "月", 1000, 2000),
         ("AID_FITTING", "辅具适配", "rehab_nursing", "次", 10000, 10000),
+        ("ADAPT_GRAB_BAR", "适老化改造：安装扶手", "home_adaptation", "项", 30000, 30000),
+        ("ADAPT_FLOOR", "适老化改造：防滑地面", "home_adaptation", "项", 120000, 120000),
     ],
 }
 

@@ -20,9 +20,14 @@ def bar_chart(
     width: int = 640,
     bar_h: int = 40,
     gap: int = 16,
+    stacked: bool = False,
 ) -> str:
     """Horizontal bars, one per (label, value); labels and values written out in text so
-    the chart reads without colour and at any zoom."""
+    the chart reads without colour and at any zoom. `stacked` writes each label and value on
+    a line of its own above a bar of the whole width: drawn 360 wide, it reads at the size of
+    the page's text on a 360 px phone (the dashboard's charts)."""
+    if stacked:
+        return _stacked_chart(title, bars, unit=unit, fen=fen)
     label_w, value_w = 180, 170
     plot_w = max(width - label_w - value_w, 60)
     top = 48
@@ -54,6 +59,40 @@ def bar_chart(
         )
     if not bars:
         parts.append(f'<text x="0" y="{top + 24}" font-size="20" fill="#111">暂无数据</text>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _stacked_chart(title: str, bars: list[tuple[str, int]], *, unit: str, fen: bool) -> str:
+    width, line_h, bar_h, gap, top = 360, 26, 22, 14, 44
+    row_h = line_h + bar_h + gap
+    height = top + max(len(bars), 1) * row_h
+    biggest = max((abs(v) for _, v in bars), default=0) or 1
+    parts = [
+        (
+            f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" '
+            f'width="100%" role="img" aria-label="{escape(title)}" class="chart">'
+        ),
+        f"<title>{escape(title)}</title>",
+        f'<text x="0" y="26" font-size="20" font-weight="bold" fill="#111">{escape(title)}</text>',
+    ]
+    for i, (label, value) in enumerate(bars):
+        y = top + i * row_h
+        shown = fen_to_yuan(value) if fen else f"{value:,}"
+        w = max(round(width * abs(value) / biggest), 2 if value else 0)
+        parts.append(
+            f'<text x="0" y="{y + 19}" font-size="17" fill="#111">{escape(label)}：'
+            f"{shown} {escape(unit)}</text>"
+        )
+        parts.append(
+            f'<rect x="0" y="{y + line_h}" width="{width}" height="{bar_h}" fill="#e8eef6"/>'
+        )
+        parts.append(
+            f'<rect x="0" y="{y + line_h}" width="{w}" height="{bar_h}" fill="#0b5394">'
+            f"<title>{escape(label)}: {shown} {escape(unit)}</title></rect>"
+        )
+    if not bars:
+        parts.append(f'<text x="0" y="{top + 20}" font-size="17" fill="#111">暂无数据</text>')
     parts.append("</svg>")
     return "".join(parts)
 

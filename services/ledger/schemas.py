@@ -221,6 +221,25 @@ class BudgetRead(BaseModel):
     released_fen: int = 0
 
 
+class BudgetExecutionLine(BaseModel):
+    """One program's budget from one funding source in a region subtree (fen): appropriated,
+    committed to vouchers and cash benefits, spent (redeemed net of voids, and cash
+    benefits), released back by expiries, and available now."""
+
+    program_code: str
+    funding_source: str
+    appropriated_fen: int
+    committed_fen: int
+    spent_fen: int
+    released_fen: int
+    available_fen: int
+
+
+class BudgetExecutionRead(BaseModel):
+    region_prefix: str  # the subtree: budget regions whose code starts with it
+    lines: list[BudgetExecutionLine]
+
+
 class EventError(BaseModel):
     code: str
     message: str

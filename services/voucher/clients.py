@@ -36,6 +36,20 @@ class Commitment:
     budget_region_code: str
 
 
+@dataclass(frozen=True)
+class BudgetLine:
+    """One program's budget from one funding source over a region subtree (the ledger's
+    GET /v1/budget/execution), fen."""
+
+    program_code: str
+    funding_source: str
+    appropriated_fen: int
+    committed_fen: int
+    spent_fen: int
+    released_fen: int
+    available_fen: int
+
+
 class LedgerClient(ServiceClient):
     def __init__(
         self,
@@ -97,6 +111,33 @@ class LedgerClient(ServiceClient):
             f"The ledger refused the commitment ({error.get('code')}).",
             details={"ledger_code": error.get("code")},
         )
+
+    async def budget_execution(self, region_code: str) -> list[BudgetLine]:
+        """GET /v1/budget/execution for a region subtree; LedgerUnavailable when it cannot say
+        (within 10 s at most: a dashboard answers without the budget rather than hang)."""
+        try:
+            resp = await self.http.get(
+                "/v1/budget/execution",
+                params={"region_code": region_code},
+                headers=self._headers(),
+                timeout=min(self._timeout, 10.0),
+            )
+        except httpx.HTTPError as exc:
+            raise LedgerUnavailable() from exc
+        if resp.status_code != 200:
+            raise LedgerUnavailable()
+        return [
+            BudgetLine(
+                str(x["program_code"]),
+                str(x["funding_source"]),
+                int(x["appropriated_fen"]),
+                int(x["committed_fen"]),
+                int(x["spent_fen"]),
+                int(x["released_fen"]),
+                int(x["available_fen"]),
+            )
+            for x in resp.json()["lines"]
+        ]
 
 
 def _error_of(resp: httpx.Response) -> dict[str, Any]:

@@ -92,6 +92,12 @@ class VoucherSettings(BaseSettings):
     # Home visits (service/visits.py): a check-in or check-out position must lie within this
     # many metres of the elder's registered location when that location is exact.
     visit_radius_m: int = Field(default=300, ge=10, le=50_000)
+    # The dashboard's 15-minute care circle (service/care_circle.py): a meal point within
+    # this many metres of an exactly located person, and a care provider within that many;
+    # how many communities with the most uncovered people it lists.
+    care_circle_meal_radius_m: int = Field(default=1_000, ge=50, le=50_000)
+    care_circle_care_radius_m: int = Field(default=1_500, ge=50, le=50_000)
+    care_circle_top_communities: int = Field(default=10, ge=1, le=100)
 
     # Assessments (service/assessment.py): how long one is valid; the due list's default
     # window (GET /v1/reassessments/due); the share of a region's active people drawn each

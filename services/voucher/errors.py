@@ -316,6 +316,11 @@ class VoucherExhausted(RedemptionRefused):
     message = "The voucher has no balance left."
 
 
+class VisitsUsedUp(RedemptionRefused):
+    code = "VISITS_USED_UP"
+    message = "The service package's home visits for this period are used up."
+
+
 class DailyLimitReached(RedemptionRefused):
     code = "DAILY_LIMIT_REACHED"
     message = "The voucher's limit for today has been reached."

@@ -73,7 +73,10 @@ class Program(VoucherTable, table=True):
     region_code: str | None = Field(default=None, sa_column=Column(String(12)))
 
     __table_args__ = (
-        CheckConstraint("kind IN ('voucher', 'per_use', 'cash_benefit', 'one_off')", name="kind"),
+        CheckConstraint(
+            "kind IN ('voucher', 'per_use', 'cash_benefit', 'one_off', 'service_package')",
+            name="kind",
+        ),
     )
 
 
@@ -122,6 +125,13 @@ class Beneficiary(VoucherTable, table=True):
     )
     care_setting: str = Field(sa_column=Column(String(20), nullable=False))
     dibao: bool = False
+    # 特困 (extreme poverty support), an eligibility attribute like 低保.
+    tekun: bool = Field(
+        default=False, sa_column=Column(sa_Boolean(), nullable=False, server_default="false")
+    )
+    # 户籍: the household registration's GB/T 2260 code (NULL: not recorded); `hukou` is
+    # local when it lies in the city of `region_code` (service/eligibility.py hukou_local).
+    hukou_region_code: str | None = Field(default=None, sa_column=Column(String(12)))
     grade: int | None = Field(default=None, sa_column=Column(SmallInteger))
     # The day the assessment behind `grade` stops being valid (issuance checks it).
     grade_valid_until: date | None = Field(default=None, sa_column=Column(Date))
@@ -404,6 +414,9 @@ class Voucher(VoucherTable, table=True):
         default=False, sa_column=Column(sa_Boolean, nullable=False, server_default="false")
     )
     issuance_run_id: uuid.UUID | None = Field(default=None, sa_column=Column(UUID(as_uuid=True)))
+    # A service package's home visits left this period (NULL: not a package). Each bill that
+    # names a home visit uses one (the redemption statement); at 0 the voucher is exhausted.
+    visits_left: int | None = Field(default=None, sa_column=Column(SmallInteger))
     # Set when the voucher lapsed or was revoked (death, move, exit): the unused balance
     # handed back to the budget.
     released_fen: int | None = Field(default=None, sa_column=Column(BigInteger))
@@ -423,6 +436,7 @@ class Voucher(VoucherTable, table=True):
         ),
         CheckConstraint("balance_fen >= 0 AND balance_fen <= face_fen", name="balance_range"),
         CheckConstraint("face_fen > 0", name="face_positive"),
+        CheckConstraint("visits_left IS NULL OR visits_left >= 0", name="visits_left_range"),
         CheckConstraint(
             "status IN ('active', 'exhausted', 'suspended', 'expired', 'revoked')", name="status"
         ),

@@ -442,9 +442,47 @@ async def test_an_officer_previews_and_publishes_a_programme_on_a_phone(live: Li
         assert "自动发放" in await page.inner_text("main")
         assert await page.evaluate("document.documentElement.scrollWidth") <= 360
         await page.screenshot(path=str(SHOTS / "20-officer-issuance.png"), full_page=True)
+        await phone.close()
+        await browser.close()
+
+
+async def test_the_dashboard_on_a_phone_draws_its_charts_drills_down_and_passes_axe(
+    live: Live, chromium: Path
+):
+    """The dashboard at 360 px for the province's finance reader: every chart and table
+    (budget execution, providers, the care circle) readable without sideways scrolling, each
+    table with its CSV and Excel links, a sub-region opened from its link and the way back;
+    axe finds nothing serious on either page (screenshots for review)."""
+    from playwright.async_api import async_playwright
+
+    from tests.web.axe import serious_violations
+
+    base = live.base
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=str(chromium), args=ARGS)
+        phone = await browser.new_context(
+            viewport={"width": 360, "height": 740}, locale="zh-CN", bypass_csp=True
+        )
+        page = await phone.new_page()
+        await _sign_in(page, base, "finance")
         await page.goto(f"{base}/dashboard")
-        assert await page.locator("svg.chart").count() == 4
+        text = await page.inner_text("main")
+        assert "15分钟养老服务圈" in text and "预算执行（按项目和资金来源）" in text
+        assert "服务机构（按类型和状态）" in text and "未知" not in text
+        # enrolment (2), issuance and use, trend, budget, care circle, providers
+        assert await page.locator("svg.chart").count() == 7
+        assert await page.locator("a[href*='export.xlsx']").count() == 6
         assert await page.evaluate("document.documentElement.scrollWidth") <= 360
+        assert await serious_violations(page) == []
         await page.screenshot(path=str(SHOTS / "21-dashboard.png"), full_page=True)
+        await page.click("a.btn[href*='region_code=450100']")
+        await page.wait_for_selector("h2:has-text('南宁市')")
+        assert await page.locator("svg.chart").count() >= 6
+        assert await page.evaluate("document.documentElement.scrollWidth") <= 360
+        assert await serious_violations(page) == []
+        await page.screenshot(path=str(SHOTS / "22-dashboard-city.png"), full_page=True)
+        await page.go_back()
+        await page.wait_for_selector("h2:has-text('广西')")
         await phone.close()
         await browser.close()

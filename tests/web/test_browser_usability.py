@@ -398,6 +398,7 @@ PAGES: dict[str, list[str]] = {
         "/officer/issuance",
         "/officer/issuance/runs",
         "/officer/status-import",
+        "/dashboard",
         "/account",
     ],
     "finance": [
@@ -408,6 +409,7 @@ PAGES: dict[str, list[str]] = {
         "/finance/aging",
         "/finance/reconciliation",
         "/finance/budget",
+        "/dashboard",
     ],
     "auditor": [
         "/audit/entries",

@@ -378,13 +378,23 @@ async def test_enrol_shows_grade_and_masks_the_national_id(web):
     nid = form_data["national_id"]
     async with web.signed_in("officer") as c:
         form = await c.get("/officer/enrol")
-        r = await c.post("/officer/enrol", data={**form_data, "csrf_token": csrf_of(form.text)})
+        assert "特困人员" in form.text and "户籍地行政区划代码" in form.text
+        r = await c.post(
+            "/officer/enrol",
+            data={
+                **form_data,
+                "csrf_token": csrf_of(form.text),
+                "tekun": "on",
+                "hukou_region_code": "450203",
+            },
+        )
         assert r.status_code == 200 and "登记成功" in r.text and "3 级" in r.text, r.text
         assert nid not in r.text and f"{nid[:4]}**********{nid[-4:]}" in r.text
     found = await web.voucher.post(
         "/v1/beneficiaries/lookup", headers=web.officer(), json={"national_id": nid}
     )
     assert found.status_code == 200 and found.json()["grade"] == 3
+    assert (found.json()["tekun"], found.json()["hukou_region_code"]) == (True, "450203")
     assert {v["program_code"] for v in await web.vouchers(found.json()["id"])} == {
         DISABILITY,
         MEAL,
@@ -623,6 +633,13 @@ async def test_an_officer_previews_then_publishes_a_programme_of_their_district(
         )
         assert bad.status_code == 422
         assert "项目代码用小写英文字母" in bad.text and "附加条件的格式不对" in bad.text
+        # a service package: the home visits a month are asked for, then it previews
+        package = {**body, "kind": "service_package", "action": "preview"}
+        asked = await c.post("/officer/programs/new", data=package)
+        assert asked.status_code == 422 and "上门服务包请填写每月上门次数" in asked.text
+        package["visits"] = "8"
+        counted = await c.post("/officer/programs/new", data=package)
+        assert counted.status_code == 200 and f"符合条件 {people} 人" in counted.text
         no_reason = await c.post("/officer/programs/new", data={**body, "action": "publish"})
         assert no_reason.status_code == 422 and "请填写发布依据" in no_reason.text
         assert await web.count("voucher", "SELECT count(*) FROM program") == programmes
@@ -651,8 +668,27 @@ async def test_the_dashboard_reads_in_scope_draws_charts_and_exports_its_tables(
         r = await c.get("/dashboard")
         assert r.status_code == 200, r.text
         assert f"在册老人 {people} 人" in r.text and "青秀区" in r.text
-        assert r.text.count('<svg xmlns="http://www.w3.org/2000/svg"') == 4
+        # enrolment (2), issuance and use, trend, budget, care circle, providers
+        assert r.text.count('<svg xmlns="http://www.w3.org/2000/svg"') == 7
         assert "disability_subsidy" not in r.text  # programmes by name
+        assert "15分钟养老服务圈" in r.text and "预算执行" in r.text
+        # the budget table is the ledger's: what is available equals its accounts directly
+        available = await web.count(
+            "ledger",
+            "SELECT -coalesce(sum(balance_fen), 0) FROM account"
+            " WHERE code = '3001' AND region_code LIKE '450103%'",
+        )
+        budget = await c.get("/dashboard/export.csv", params={"table": "budget"})
+        import csv as csv_module
+        import io
+
+        head, *rows = list(csv_module.reader(io.StringIO(budget.content.decode("utf-8-sig"))))
+        assert head[:3] == ["补贴项目", "资金来源", "下达（元）"] and head[-1] == "可用（元）"
+        shown = sum(int(row[-1].replace(",", "").replace(".", "")) for row in rows)
+        assert rows and shown == available
+        for table in ("providers", "circle"):
+            got = await c.get("/dashboard/export.xlsx", params={"table": table})
+            assert got.status_code == 200 and got.content[:2] == b"PK"
         csv = await c.get("/dashboard/export.csv", params={"table": "programs"})
         assert csv.status_code == 200 and csv.content.startswith(b"\xef\xbb\xbf")
         assert "补贴项目,发放张数" in csv.content.decode("utf-8-sig")

@@ -1,7 +1,11 @@
 """The civil-affairs dashboard (officers, finance and auditors read it): enrolment, issuance
-against redemption by programme, twelve months of trend and the sub-regions to drill into,
-for a region in the reader's scope. Charts are the server-drawn SVG of web/charts.py; every
-table exports to CSV and XLSX through services/common/export."""
+against redemption by programme, budget execution by programme and funding source,
+providers by kind and status, the 15-minute care circle with the communities that have the
+most uncovered people, twelve months of trend and the sub-regions to drill into, for a
+region in the reader's scope. Every figure is the voucher service's GET /v1/dashboard (which
+asks the ledger for the budget), so the page and its exports read the same numbers. Charts
+are the server-drawn SVG of web/charts.py; every table exports to CSV and XLSX through
+services/common/export."""
 
 from __future__ import annotations
 
@@ -14,9 +18,11 @@ from fastapi.responses import HTMLResponse, Response
 from services.common.auth import Role
 from services.common.export import MEDIA, table_file
 from services.common.regions import region_name
-from web.charts import bar_chart, fen_to_yuan
+from web.charts import bar_chart as _bar_chart
+from web.charts import fen_to_yuan
 from web.clients import ApiError
 from web.deps import StateDep, require_role, voucher_client
+from web.labels import LABELS, label
 from web.render import page
 from web.sessions import Session
 
@@ -25,7 +31,23 @@ READERS = require_role(Role.civil_affairs, Role.finance, Role.auditor)
 _PERIOD = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 _REGION = re.compile(r"^\d{6}(\d{3}(\d{3})?)?$")
 SETTINGS = {"home": "居家", "community": "社区", "institution": "机构"}
-TABLES = ("programs", "subregions", "trend")
+
+
+def bar_chart(title: str, bars: list[tuple[str, int]], **kw: Any) -> str:
+    """The dashboard's charts: stacked, so they read on a 360 px phone."""
+    return _bar_chart(title, bars, stacked=True, **kw)
+
+
+TABLES = ("programs", "budget", "providers", "circle", "subregions", "trend")
+
+
+def _short(code: str, names: dict[str, str]) -> str:
+    """A programme's short name for a chart's line (its published name, cut to ten)."""
+    return LABELS["program_short"].get(code) or names.get(code, "其他项目")[:10]
+
+
+def _bp(bp: int) -> str:
+    return f"{bp / 100:.2f}"
 
 
 def _args(session: Session, region_code: str, period: str) -> tuple[str, str | None]:
@@ -65,8 +87,61 @@ def _tables(
                 for p in d["programs"]
             ],
         ),
+        "budget": (
+            [
+                "补贴项目",
+                "资金来源",
+                "下达（元）",
+                "已承诺（元）",
+                "已支出（元）",
+                "已释放（元）",
+                "可用（元）",
+            ],
+            [
+                [
+                    names.get(b["program_code"], "其他项目"),
+                    label(b["funding_source"], "funding"),
+                    fen_to_yuan(b["appropriated_fen"]),
+                    fen_to_yuan(b["committed_fen"]),
+                    fen_to_yuan(b["spent_fen"]),
+                    fen_to_yuan(b["released_fen"]),
+                    fen_to_yuan(b["available_fen"]),
+                ]
+                for b in d.get("budget") or []
+            ],
+        ),
+        "providers": (
+            ["机构类型", "状态", "机构数"],
+            [
+                [
+                    label(p["kind"], "provider_kind"),
+                    label(p["status"], "provider_status"),
+                    p["providers"],
+                ]
+                for p in d.get("providers") or []
+            ],
+        ),
+        "circle": (
+            ["社区", "位置准确的老人", "圈外老人", "位置为社区中心的老人（另计）"],
+            [
+                [
+                    region_name(c["region_code"]) or "未命名社区",
+                    c["exact"],
+                    c["uncovered"],
+                    c["approximate"],
+                ]
+                for c in (d.get("care_circle") or {}).get("communities", [])
+            ],
+        ),
         "subregions": (
-            ["地区", "在册老人", "发放张数", "发放金额（元）", "使用金额（元）"],
+            [
+                "地区",
+                "在册老人",
+                "发放张数",
+                "发放金额（元）",
+                "使用金额（元）",
+                "服务圈覆盖率（%）",
+            ],
             [
                 [
                     region_name(s["region_code"]) or "未命名地区",
@@ -74,6 +149,7 @@ def _tables(
                     s["vouchers"],
                     fen_to_yuan(s["face_fen"]),
                     fen_to_yuan(s["redeemed_fen"]),
+                    _bp(s.get("circle_covered_bp", 0)),
                 ]
                 for s in d["subregions"]
             ],
@@ -91,6 +167,61 @@ def _tables(
             ],
         ),
     }
+
+
+def _more_charts(d: dict[str, Any], names: dict[str, str]) -> list[str]:
+    """Budget execution by programme, the care circle and providers by kind."""
+    charts = []
+    by_program: dict[str, list[int]] = {}
+    for b in d.get("budget") or []:
+        sums = by_program.setdefault(b["program_code"], [0, 0, 0])
+        sums[0] += b["appropriated_fen"]
+        sums[1] += b["spent_fen"]
+        sums[2] += b["available_fen"]
+    if by_program:
+        charts.append(
+            bar_chart(
+                "预算执行（下达、支出、可用）",
+                [
+                    bar
+                    for code, (given, spent, left) in sorted(by_program.items())
+                    for bar in (
+                        (f"{_short(code, names)} 下达", given),
+                        (f"{_short(code, names)} 支出", spent),
+                        (f"{_short(code, names)} 可用", left),
+                    )
+                ],
+            )
+        )
+    c = d.get("care_circle")
+    if c:
+        charts.append(
+            bar_chart(
+                "15分钟养老服务圈（人）",
+                [
+                    ("圈内", c["covered"]),
+                    ("圈外", c["uncovered"]),
+                    ("位置为社区中心", c["approximate"]),
+                    ("未登记位置", c["unlocated"]),
+                ],
+                unit="人",
+                fen=False,
+            )
+        )
+    approved: dict[str, int] = {}
+    for p in d.get("providers") or []:
+        if p["status"] == "approved":
+            approved[p["kind"]] = approved.get(p["kind"], 0) + p["providers"]
+    if approved:
+        charts.append(
+            bar_chart(
+                "已批准的服务机构（按类型）",
+                [(label(k, "provider_kind")[:8], n) for k, n in sorted(approved.items())],
+                unit="家",
+                fen=False,
+            )
+        )
+    return charts
 
 
 @router.get("", response_class=HTMLResponse)
@@ -138,12 +269,13 @@ async def dashboard(
                 bar
                 for p in d["programs"]
                 for bar in (
-                    (f"{names.get(p['program_code'], '其他项目')[:8]} 发放", p["face_fen"]),
-                    (f"{names.get(p['program_code'], '其他项目')[:8]} 使用", p["redeemed_fen"]),
+                    (f"{_short(p['program_code'], names)} 发放", p["face_fen"]),
+                    (f"{_short(p['program_code'], names)} 使用", p["redeemed_fen"]),
                 )
             ],
         ),
         bar_chart("近十二个月使用金额", [(t["period"], t["redeemed_fen"]) for t in d["trend"]]),
+        *_more_charts(d, names),
     ]
     return page(
         request,

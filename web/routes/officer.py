@@ -110,6 +110,8 @@ async def enrol(request: Request, web: StateDep, session: CsrfSession) -> HTMLRe
         "location_approximate": approximate,
         "care_setting": form.get("care_setting"),
         "dibao": form.get("dibao") == "on",
+        "tekun": form.get("tekun") == "on",
+        "hukou_region_code": str(form.get("hukou_region_code", "")).strip() or None,
         "assessment": {
             "scores": {s: num(s, int) for s in SCORES},
             "flags": {f: form.get(f) == "on" for f in ("coma", "dementia", "mental_disorder")},
@@ -124,6 +126,8 @@ async def enrol(request: Request, web: StateDep, session: CsrfSession) -> HTMLRe
             )
     if body["region_code"] and not region_picker.is_choice(body["region_code"], session.region):
         problems["region_code"] = "请从列表中选择您负责范围内的区县或街道。"
+    if body["hukou_region_code"] and not _REGION.match(body["hukou_region_code"]):
+        problems["hukou_region_code"] = "户籍地行政区划代码是 6、9 或 12 位数字。"
     safe_form = {k: v for k, v in form.items() if k not in ("national_id", "phone")}
     if problems:
         return _enrol_page(request, session, status_code=422, form=safe_form, problems=problems)

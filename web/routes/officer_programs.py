@@ -25,6 +25,7 @@ KINDS = {
     "per_use": "按次补贴",
     "cash_benefit": "现金补贴",
     "one_off": "一次性补贴券",
+    "service_package": "上门服务包（按次）",
 }
 SETTINGS = {"home": "居家", "community": "社区", "institution": "机构"}
 CATEGORIES = {
@@ -39,6 +40,7 @@ CATEGORIES = {
     "home_care_hours": "居家照护",
     "institution_stay": "机构入住",
     "respite_stay": "喘息服务",
+    "home_adaptation": "适老化改造",
 }
 _CODE = re.compile(r"^[a-z][a-z0-9_]{2,39}$")
 _REGION = re.compile(r"^\d{6}$")
@@ -127,7 +129,7 @@ def _config(form: dict[str, Any]) -> tuple[dict[str, Any] | None, dict[str, str]
         problems["code"] = "项目代码用小写英文字母、数字和下划线，3 到 40 位，以字母开头。"
     if not 1 <= len(form["name"]) <= 200:
         problems["name"] = "请填写项目名称。"
-    if form["kind"] not in ("voucher", "cash_benefit", "one_off"):
+    if form["kind"] not in ("voucher", "cash_benefit", "one_off", "service_package"):
         problems["kind"] = "请选择补贴类型。"
     if not _REGION.match(form["region_code"]):
         problems["region_code"] = "行政区划代码是 6 位数字。"
@@ -139,7 +141,10 @@ def _config(form: dict[str, Any]) -> tuple[dict[str, Any] | None, dict[str, str]
         problems["care_settings"] = "请至少选择一种照护方式。"
     if not _YUAN.match(form["face"]) or _fen(form["face"]) <= 0:
         problems["face"] = "请填写每人每月金额（元），例如 300 或 300.50。"
-    voucher = form["kind"] in ("voucher", "one_off")
+    voucher = form["kind"] in ("voucher", "one_off", "service_package")
+    package = form["kind"] == "service_package"
+    if package and (not form["visits"].isdigit() or not 1 <= int(form["visits"]) <= 200):
+        problems["visits"] = "上门服务包请填写每月上门次数（1 到 200）。"
     if voucher and (not form["ratio"].isdigit() or not 1 <= int(form["ratio"]) <= 100):
         problems["ratio"] = "补贴比例是 1 到 100 的整数（百分比）。"
     if voucher and not form["categories"]:
@@ -175,6 +180,8 @@ def _config(form: dict[str, Any]) -> tuple[dict[str, Any] | None, dict[str, str]
         del config["allowed_kinds"]
     if form["kind"] == "one_off":
         config["valid_months"] = 12
+    if package:
+        config["visits_per_period"] = int(form["visits"])
     return config, {}
 
 
@@ -193,6 +200,7 @@ async def program_create(
     care_settings: Annotated[list[str] | None, Form()] = None,
     face: Annotated[str, Form()] = "",
     ratio: Annotated[str, Form()] = "",
+    visits: Annotated[str, Form()] = "",
     categories: Annotated[list[str] | None, Form()] = None,
     dibao: Annotated[str, Form()] = "",
     rule: Annotated[str, Form()] = "",
@@ -213,6 +221,7 @@ async def program_create(
         "care_settings": [s for s in care_settings or [] if s in SETTINGS],
         "face": face.strip(),
         "ratio": ratio.strip(),
+        "visits": visits.strip(),
         "categories": [c for c in categories or [] if c in CATEGORIES],
         "dibao": bool(dibao),
         "rule": rule[:4000],

@@ -25,6 +25,7 @@ from services.ledger.api.deps import (
 from services.ledger.schemas import (
     AppropriationCreate,
     AppropriationRead,
+    BudgetExecutionRead,
     BudgetRead,
     CommitmentCreate,
     CommitmentRead,
@@ -76,3 +77,15 @@ async def get_budget(
     if result.budget_region_code and not p.covers_region(result.budget_region_code):
         raise OutOfScope("The budget region is outside your scope.", field="region_code")
     return result
+
+
+@router.get("/budget/execution", response_model=BudgetExecutionRead, responses=ERRORS)
+async def get_budget_execution(
+    db: DatabaseDep,
+    region_code: Annotated[str | None, Query(max_length=12)] = None,
+    p: Principal = SERVICE_FINANCE_AUDITOR,
+) -> BudgetExecutionRead:
+    """Budget execution of every program by funding source over the budget regions of a
+    region subtree (default the caller's scope): appropriated, committed, spent, released and
+    available, in fen (the civil-affairs dashboard reads it)."""
+    return await budget.execution(db, asked(p, region_code))

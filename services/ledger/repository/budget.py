@@ -83,6 +83,65 @@ async def budget_execution(session: AsyncSession, program_code: str, region_code
     )
 
 
+@dataclass(frozen=True, slots=True)
+class SourceExecution:
+    """A program's budget in a region subtree from one funding source, positive fen."""
+
+    program_code: str
+    funding_source: str
+    appropriated_fen: int
+    committed_fen: int
+    spent_fen: int
+    released_fen: int
+    available_fen: int
+
+
+async def execution_by_source(session: AsyncSession, region_like: str) -> list[SourceExecution]:
+    """Budget execution of every program and funding source over the budget regions matching
+    `region_like` (a subtree): appropriated, committed and released as in `budget_execution`
+    (postings to budget available by entry kind), spent (credit balance of budget expended)
+    and available (credit balance of budget available). Scans the postings: the dashboard's
+    query, to be swapped for a summary at provincial scale (docs/performance.md)."""
+    program, source = col(Account.program_code), col(Account.funding_source)
+    kind_sums = (
+        select(program, source, col(Entry.kind), func.sum(col(Posting.amount_fen)))
+        .select_from(Posting)
+        .join(Entry, col(Entry.id) == col(Posting.entry_id))
+        .join(Account, col(Account.id) == col(Posting.account_id))
+        .where(
+            col(Account.code) == BUDGET_AVAILABLE,
+            col(Account.region_code).like(region_like),
+            col(Entry.kind).in_(("appropriation", "commitment", "expiry")),
+        )
+        .group_by(program, source, col(Entry.kind))
+    )
+    balances = (
+        select(program, source, col(Account.code), func.sum(-col(Account.balance_fen)))
+        .where(
+            col(Account.code).in_((BUDGET_AVAILABLE, BUDGET_EXPENDED)),
+            col(Account.region_code).like(region_like),
+        )
+        .group_by(program, source, col(Account.code))
+    )
+    lines: dict[tuple[str, str], dict[str, int]] = {}
+    for p, s, kind, total in (await session.execute(kind_sums)).all():
+        lines.setdefault((p or "", s or ""), {})[kind] = int(total or 0)
+    for p, s, code, total in (await session.execute(balances)).all():
+        lines.setdefault((p or "", s or ""), {})[code] = int(total or 0)
+    return [
+        SourceExecution(
+            program_code=p,
+            funding_source=s,
+            appropriated_fen=-v.get("appropriation", 0),
+            committed_fen=v.get("commitment", 0),
+            spent_fen=v.get(BUDGET_EXPENDED, 0),
+            released_fen=-v.get("expiry", 0),
+            available_fen=v.get(BUDGET_AVAILABLE, 0),
+        )
+        for (p, s), v in sorted(lines.items())
+    ]
+
+
 async def insert_commitment(session: AsyncSession, commitment: Commitment) -> None:
     await session.execute(
         insert(Commitment).values(

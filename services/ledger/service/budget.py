@@ -4,6 +4,7 @@ is available to a program at a region."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import asdict
 
 from services.common.db import Database
 from services.common.ids import new_uuid
@@ -23,6 +24,8 @@ from services.ledger.repository import posting
 from services.ledger.schemas import (
     AppropriationCreate,
     AppropriationRead,
+    BudgetExecutionLine,
+    BudgetExecutionRead,
     BudgetRead,
     CommitmentCreate,
     CommitmentRead,
@@ -182,6 +185,16 @@ async def commit(
         body=req.model_dump(mode="json"),
         created_by=created_by,
         work=work,
+    )
+
+
+async def execution(db: Database, region_prefix: str) -> BudgetExecutionRead:
+    """Budget execution by program and funding source over a region subtree (one snapshot)."""
+    async with db.unit_of_work(isolation="REPEATABLE READ", readonly=True) as session:
+        lines = await repo.execution_by_source(session, region_prefix + "%")
+    return BudgetExecutionRead(
+        region_prefix=region_prefix,
+        lines=[BudgetExecutionLine(**asdict(line)) for line in lines],
     )
 
 

@@ -37,6 +37,7 @@ class ServiceCategory(StrEnum):
     home_care_hours = "home_care_hours"  # 居家上门服务（按小时）
     institution_stay = "institution_stay"  # 机构长期入住
     respite_stay = "respite_stay"  # 机构喘息服务（短期托养）
+    home_adaptation = "home_adaptation"  # 适老化改造（扶手、防滑、坡道……）
 
 
 class CreditKind(StrEnum):

@@ -48,6 +48,8 @@ class NewBeneficiary:
     grade_valid_until: date
     created_by: str
     location_approximate: bool = False
+    tekun: bool = False
+    hukou_region_code: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,5 +1,7 @@
 """The dashboard's figures, each one grouped statement over a region subtree (LIKE on the
-region code's significant prefix). Scanning, not incremental: see docs/performance.md."""
+region code's significant prefix). Scanning, not incremental: see docs/performance.md. The
+service (service/dashboard.py) reads only these functions, so each can be swapped for a
+summary table without touching it."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from services.voucher.models import Beneficiary, Redemption, Voucher
+from services.voucher.service.care_circle import Located
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +44,17 @@ async def enrolled_by_child(session: AsyncSession, like: str, digits: int) -> di
         .group_by(child)
     )
     return {str(k): int(n) for k, n in rows}
+
+
+async def located(session: AsyncSession, like: str) -> list[Located]:
+    """The active people of the subtree with their registered location (the care circle)."""
+    b = Beneficiary
+    rows = await session.execute(
+        select(col(b.region_code), col(b.lat), col(b.lon), col(b.location_approximate)).where(
+            col(b.region_code).like(like), col(b.status) == "active"
+        )
+    )
+    return [Located(str(r), lat, lon, bool(a)) for r, lat, lon, a in rows]
 
 
 async def use(

@@ -248,6 +248,7 @@ class PendingPerson:
     id: uuid.UUID
     region_code: str
     care_setting: str
+    birth_on: date | None = None
 
 
 IssuedTable = type[Voucher] | type[CashBenefit]
@@ -283,10 +284,18 @@ def valid_until_in_force(on: date) -> Any:
 def _compare_sql(c: Compare, on: date) -> ColumnElement[bool]:
     b = Beneficiary
     v = c.value
-    if c.attr == "region":
+    if c.attr in ("region", "hukou_region"):
+        place = col(b.region_code) if c.attr == "region" else col(b.hukou_region_code)
         codes = [str(x) for x in (v if isinstance(v, list) else [v])]
-        inside = or_(*(col(b.region_code).like(significant_prefix(x) + "%") for x in codes))
-        return ~inside if c.op == "not_in" else inside
+        inside = or_(*(place.like(significant_prefix(x) + "%") for x in codes))
+        # no household registration recorded: no comparison holds (NULL -> false)
+        return func.coalesce(~inside if c.op == "not_in" else inside, False)
+    if c.attr == "hukou":  # local: registered in the city lived in (eligibility.hukou_local)
+        same_city = func.substr(col(b.hukou_region_code), 1, 4) == func.substr(
+            col(b.region_code), 1, 4
+        )
+        local = same_city if (v == "local") == (c.op == "==") else ~same_city
+        return func.coalesce(local, False)
     if c.attr == "age":
         assert isinstance(v, int)
         at_least = {  # age >= n  <=>  born on or before (on - n years)
@@ -301,6 +310,7 @@ def _compare_sql(c: Compare, on: date) -> ColumnElement[bool]:
     column: Any = {
         "grade": grade_in_force(on),
         "dibao": col(b.dibao),
+        "tekun": col(b.tekun),
         "care_setting": col(b.care_setting),
     }[c.attr]
     if c.op in ("in", "not_in"):
@@ -435,6 +445,20 @@ async def count_by_setting(session: AsyncSession, scope: EligibilityScope) -> di
     return {str(setting): int(n) for setting, n in rows}
 
 
+async def count_by_setting_age(
+    session: AsyncSession, scope: EligibilityScope
+) -> list[tuple[str, int, int]]:
+    """(care setting, age in whole years on the period's first day, people) the rule covers:
+    the preview of a programme paid by age band."""
+    age = func.date_part("year", func.age(literal(scope.on), col(Beneficiary.birth_on)))
+    rows = await session.execute(
+        select(col(Beneficiary.care_setting), age, func.count())
+        .where(*_eligible(scope))
+        .group_by(col(Beneficiary.care_setting), age)
+    )
+    return [(str(s), int(a), int(n)) for s, a, n in rows]
+
+
 async def pending(
     session: AsyncSession, table: IssuedTable, scope: EligibilityScope
 ) -> list[PendingPerson]:
@@ -449,7 +473,12 @@ async def pending(
         col(IssuanceChunk.status).in_(("intent", "committed")),
     )
     rows = await session.execute(
-        select(col(Beneficiary.id), col(Beneficiary.region_code), col(Beneficiary.care_setting))
+        select(
+            col(Beneficiary.id),
+            col(Beneficiary.region_code),
+            col(Beneficiary.care_setting),
+            col(Beneficiary.birth_on),
+        )
         .where(
             *_eligible(scope),
             col(Beneficiary.id).not_in(_issued(table, scope)),
@@ -590,6 +619,7 @@ class VoucherTerms:
     priority: int
     spend_digits: int
     once: bool = False
+    visits: int | None = None  # a service package's home visits a period
 
 
 def _array(values: list[Any], item: Any) -> ColumnElement[Any]:
@@ -660,6 +690,7 @@ async def insert_vouchers(
         "priority": literal(terms.priority, Integer),
         "spend_region_prefix": func.region_spend_prefix(col(b.region_code), terms.spend_digits),
         "once": literal(terms.once),
+        "visits_left": literal(terms.visits, Integer),
         "issuance_run_id": literal(run_id, UUID(as_uuid=True)),
     }
     rows = select(*row.values()).select_from(u).join(b, col(b.id) == u.c.bid)

@@ -25,6 +25,9 @@ statement does the whole redemption:
 3. `upd`   takes the subsidy off the balance, moves the day counters, marks it exhausted at 0;
 4. `nonce` records the QR nonce: its primary key makes a replayed token fail, even when many
    terminals race it, and the failure rolls back the whole statement;
+   A service package's voucher (`visits_left` not NULL) pays only a bill naming a home
+   visit (`$22`), one visit a bill: `upd` counts it down and marks the voucher exhausted at
+   the last one (VISITS_USED_UP, service/redemption.py `compute_split`);
 5. `red`   records the redemption (with the price list's version and, for a home-visit
    item, the visit checked beforehand by the cold path): unique (provider_id,
    idempotency_key), and one live redemption per visit (uq_redemption_visit);
@@ -105,7 +108,7 @@ REDEEM = f"""
 WITH pick AS (
   SELECT v.id, v.beneficiary_id, v.program_code, v.period, v.region_code,
          v.budget_region_code, v.funding_shares, v.balance_fen, v.ratio_bp, v.per_use_fen,
-         v.per_txn_cap_fen, v.day_cap_fen, v.day_limit_count,
+         v.per_txn_cap_fen, v.day_cap_fen, v.day_limit_count, v.visits_left,
          CASE WHEN v.day_on = $7::date THEN v.day_count ELSE 0 END AS used_count,
          CASE WHEN v.day_on = $7::date THEN v.day_subsidy_fen ELSE 0 END AS used_fen
     FROM {_VOUCHER} v
@@ -114,6 +117,7 @@ WITH pick AS (
      AND $4::text = ANY (v.allowed_kinds) AND $5::text[] <@ v.allowed_categories::text[]
      AND starts_with($17::text, v.spend_region_prefix)
      AND (v.paused_from IS NULL OR $7::date < v.paused_from OR $7::date > v.paused_until)
+     AND (v.visits_left IS NULL OR $22::uuid IS NOT NULL)
    ORDER BY v.priority, v.valid_until, v.id
    LIMIT 1
    FOR UPDATE
@@ -126,13 +130,16 @@ WITH pick AS (
    WHERE p.balance_fen > 0
      AND (p.day_limit_count IS NULL OR p.used_count < p.day_limit_count)
      AND (p.per_use_fen IS NULL OR $6::bigint > p.per_use_fen)
+     AND (p.visits_left IS NULL OR p.visits_left > 0)
 ), upd AS (
   UPDATE {_VOUCHER} v
      SET balance_fen = v.balance_fen - c.subsidy,
          day_on = $7::date,
          day_count = c.used_count + 1,
          day_subsidy_fen = c.used_fen + c.subsidy,
-         status = CASE WHEN v.balance_fen - c.subsidy = 0 THEN 'exhausted' ELSE v.status END,
+         visits_left = v.visits_left - 1,
+         status = CASE WHEN v.balance_fen - c.subsidy = 0 OR v.visits_left = 1 THEN 'exhausted'
+                       ELSE v.status END,
          updated_at = $8::timestamptz
     FROM calc c
    WHERE v.id = c.id AND c.subsidy > 0
@@ -268,7 +275,7 @@ SELECT e.id, e.voucher_id, e.subsidy_fen, e.copay_fen, e.balance_after_fen, e.re
        b.status AS person_status, b.paused_from, b.paused_until,
        v.id, v.program_code, v.status, v.spend_region_prefix, v.balance_fen, v.ratio_bp,
        v.per_use_fen, v.per_txn_cap_fen, v.day_cap_fen, v.day_limit_count, v.day_on,
-       v.day_count, v.day_subsidy_fen
+       v.day_count, v.day_subsidy_fen, v.visits_left
   FROM (SELECT 1) AS one
   LEFT JOIN {_REDEMPTION} e ON e.provider_id = $1::text AND e.idempotency_key = $2::text
   LEFT JOIN {_BENEFICIARY} b ON b.id = $4::uuid
@@ -277,6 +284,7 @@ SELECT e.id, e.voucher_id, e.subsidy_fen, e.copay_fen, e.balance_after_fen, e.re
      WHERE c.beneficiary_id = $4::uuid AND c.status IN ('active', 'exhausted')
        AND c.valid_from <= $7::timestamptz AND c.valid_until > $7::timestamptz
        AND $5::text = ANY (c.allowed_kinds) AND $6::text[] <@ c.allowed_categories::text[]
+       AND (c.visits_left IS NULL OR $9::boolean)
      ORDER BY coalesce(starts_with($8::text, c.spend_region_prefix), false) DESC,
               c.status = 'active' DESC, c.priority, c.valid_until, c.id
      LIMIT 1
@@ -315,6 +323,7 @@ class Candidate:
     day_on: date | None
     day_count: int
     day_subsidy_fen: int
+    visits_left: int | None = None  # a service package's home visits left this period
 
 
 @dataclass(frozen=True, slots=True)
@@ -338,9 +347,11 @@ async def diagnose(
     categories: list[str],
     now: datetime,
     provider_region: str | None,
+    names_visit: bool = False,
 ) -> Diagnosis:
     """Every fact that explains a redemption that paid nothing, in one round trip
-    (`categories`: those of the bill's lines, every one to be covered by the voucher)."""
+    (`categories`: those of the bill's lines, every one to be covered by the voucher; a
+    service package's voucher only for a bill that `names_visit`)."""
     r = await pool.fetchrow(
         DIAGNOSE,
         provider_id,
@@ -351,10 +362,11 @@ async def diagnose(
         categories,
         now,
         provider_region,
+        names_visit,
     )
     assert r is not None  # the statement always answers one row
     earlier = None if r[0] is None else Earlier(r[0], r[1], r[2], r[3], r[4], bytes(r[5]), r[6])
-    voucher = None if r[11] is None else Candidate(*r[11:24])
+    voucher = None if r[11] is None else Candidate(*r[11:25])
     return Diagnosis(earlier, bool(r[7]), r[8], voucher, r[9], r[10])
 
 

@@ -72,6 +72,8 @@ async def restore_balance(
             .where(col(v.id) == voucher_id)
             .values(
                 balance_fen=col(v.balance_fen) + subsidy_fen,
+                # a service package's home visit is given back with its subsidy
+                visits_left=col(v.visits_left) + 1,
                 status=case((col(v.status) == "exhausted", "active"), else_=col(v.status)),
                 day_count=case(
                     (same_day, func.greatest(col(v.day_count) - 1, 0)), else_=col(v.day_count)

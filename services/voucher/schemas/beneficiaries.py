@@ -113,6 +113,9 @@ class BeneficiaryCreate(BaseModel):
     location_approximate: bool = False
     care_setting: CareSetting
     dibao: bool = False
+    tekun: bool = False  # 特困
+    # 户籍: the household registration's GB/T 2260 code (absent: not recorded)
+    hukou_region_code: str | None = Field(None, max_length=12)
     assessment: AssessmentCreate
     payout_account: PayoutAccountCreate | None = None
 
@@ -240,6 +243,8 @@ class BeneficiaryRead(BaseModel):
     location_approximate: bool = False
     care_setting: str
     dibao: bool
+    tekun: bool = False
+    hukou_region_code: str | None = None
     grade: int | None
     grade_valid_until: date | None
     # A reassessment counts from the next period: `grade` is in force from `grade_from`
@@ -360,6 +365,7 @@ class VoucherRead(BaseModel):
     per_use_fen: int | None
     day_limit_count: int | None
     released_fen: int | None
+    visits_left: int | None = None  # a service package's home visits left this period
 
 
 class CashBenefitRead(BaseModel):

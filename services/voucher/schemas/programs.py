@@ -28,6 +28,7 @@ ServiceCategory = Literal[
     "home_care_hours",
     "institution_stay",
     "respite_stay",
+    "home_adaptation",
 ]
 SpendScope = Literal["province", "city", "county"]
 # Digits of a GB/T 2260 code that name an area of each level.
@@ -42,15 +43,21 @@ PROVIDER_KINDS: tuple[ProviderKind, ...] = (
 )
 
 
-RuleAttr = Literal["age", "grade", "dibao", "region", "care_setting"]
+RuleAttr = Literal[
+    "age", "grade", "dibao", "tekun", "region", "care_setting", "hukou", "hukou_region"
+]
 RuleOp = Literal["==", "!=", "<", "<=", ">", ">=", "in", "not_in", "within"]
 _ORDERED = {"==", "!=", "<", "<=", ">", ">="}
+HUKOU_VALUES = ("local", "non_local")
 # Which operators each attribute takes, and the type of its value.
 RULE_OPS: dict[str, set[str]] = {
     "age": _ORDERED,
     "grade": _ORDERED | {"in", "not_in"},
     "dibao": {"==", "!="},
+    "tekun": {"==", "!="},
     "region": {"within", "in", "not_in"},
+    "hukou": {"==", "!="},
+    "hukou_region": {"within", "in", "not_in"},
     "care_setting": {"==", "!=", "in", "not_in"},
 }
 RULE_MAX_NODES = 64
@@ -60,8 +67,12 @@ RULE_MAX_DEPTH = 8
 class Compare(BaseModel):
     """One comparison of a person's attribute with a value, e.g. `{"attr": "age", "op": ">=",
     "value": 80}`. Attributes: `age` (whole years on the period's first day), `grade` (0-4;
-    a person without an assessment matches no comparison), `dibao` (低保), `region` (`within`
-    a GB/T 2260 code, or `in` / `not_in` a list of them: within any), `care_setting`."""
+    a person without an assessment matches no comparison), `dibao` (低保), `tekun` (特困),
+    `region` (`within` a GB/T 2260 code, or `in` / `not_in` a list of them: within any),
+    `care_setting`, `hukou` (户籍: `local` when the household registration lies in the city
+    the person lives in, else `non_local`) and `hukou_region` (the registration's region, as
+    `region`); a person whose household registration is not recorded matches no hukou
+    comparison."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -84,10 +95,13 @@ class Compare(BaseModel):
                 isinstance(i, bool) or not isinstance(i, int) or not 0 <= i <= top for i in items
             ):
                 raise ValueError(f"{self.attr} is a whole number 0..{top}")
-        elif self.attr == "dibao":
+        elif self.attr in ("dibao", "tekun"):
             if not isinstance(v, bool):
-                raise ValueError("dibao is true or false")
-        elif self.attr == "region":
+                raise ValueError(f"{self.attr} is true or false")
+        elif self.attr == "hukou":
+            if v not in HUKOU_VALUES:
+                raise ValueError("hukou is local or non_local")
+        elif self.attr in ("region", "hukou_region"):
             if any(
                 not isinstance(i, str) or not re.fullmatch(r"\d{6}(\d{3}){0,2}", i) for i in items
             ):
@@ -179,6 +193,15 @@ class SettingRule(BaseModel):
     categories: list[ServiceCategory] = Field(default_factory=list)
 
 
+class AgeBand(BaseModel):
+    """A cash allowance's amount from an age on (e.g. 高龄津贴 `{min_age: 90, face_fen: 20000}`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    min_age: int = Field(ge=0, le=150)
+    face_fen: int = Field(gt=0, le=100_000_000)
+
+
 class IssueSchedule(BaseModel):
     """When the scheduler issues the program's period by itself (`yiyang scheduler`): on
     `day` of the month at `hour` o'clock, Asia/Shanghai. `auto: false` leaves it to officers."""
@@ -200,13 +223,18 @@ class ProgramConfig(BaseModel):
       - cash_benefit: `face_fen` paid to the person each period, never redeemed;
       - one_off: a voucher like `voucher` but at most once per person, in whichever period of
         the window [`window_from`, `window_until`] (YYYY-MM) they first qualify, valid for
-        `valid_months` (e.g. 适老化改造, home adaptation).
+        `valid_months` (e.g. 适老化改造, home adaptation);
+      - service_package: a monthly voucher like `voucher` counted in home visits: it grants
+        `visits_per_period` visits, each bill naming a home visit (POST /v1/visits) uses one
+        and is paid up to `ratio_bp` of it (and `per_txn_cap_fen`), only such bills are paid
+        from it, and when they are used up it refuses VISITS_USED_UP (e.g. 家庭养老床位).
+        It lapses at the period's end like a voucher.
     """
 
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1, max_length=200)
-    kind: Literal["voucher", "per_use", "cash_benefit", "one_off"]
+    kind: Literal["voucher", "per_use", "cash_benefit", "one_off", "service_package"]
     eligibility: Eligibility = Field(default_factory=Eligibility)
     # The rule per care setting; a setting that is absent gets nothing.
     settings: dict[CareSetting, SettingRule]
@@ -235,6 +263,12 @@ class ProgramConfig(BaseModel):
     window_from: str | None = Field(None, pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$")
     window_until: str | None = Field(None, pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$")
     valid_months: int = Field(1, ge=1, le=36)
+    # service_package: home visits granted each period.
+    visits_per_period: int | None = Field(None, ge=1, le=200)
+    # cash_benefit: the amount by age on the period's first day (e.g. 高龄津贴: 80-89, 90-99,
+    # 100+), the band with the highest `min_age` not above the person's age; a person below
+    # every band gets the setting's `face_fen`.
+    age_bands: list[AgeBand] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _check(self) -> ProgramConfig:
@@ -254,7 +288,14 @@ class ProgramConfig(BaseModel):
             raise ValueError("window_from, window_until and valid_months are for one_off programs")
         if self.window_from and self.window_until and self.window_from > self.window_until:
             raise ValueError("window_from must not be after window_until")
-        if self.kind in ("voucher", "one_off"):
+        if (self.kind == "service_package") != (self.visits_per_period is not None):
+            raise ValueError("visits_per_period is required for, and only for, a service_package")
+        if self.age_bands and self.kind != "cash_benefit":
+            raise ValueError("age_bands are for cash_benefit programs")
+        ages = [b.min_age for b in self.age_bands]
+        if ages != sorted(set(ages)):
+            raise ValueError("age_bands must be in increasing min_age, each once")
+        if self.kind in ("voucher", "one_off", "service_package"):
             for name, rule in self.settings.items():
                 if rule.ratio_bp is None:
                     raise ValueError(f"settings.{name}.ratio_bp is required for a voucher")

@@ -6,7 +6,8 @@ database:
 
 - `redemption`  the redemption rule (`compute_split`), the spend area, the void window
 - `assessment`  GB/T 42195-2022 scores -> grade, and the assessment's validity
-- `eligibility` who a program is for (`is_eligible`, and `evaluate` for a rule written as data)
+- `eligibility` who a program is for (`is_eligible`, and `evaluate` for a rule written as data;
+                `amount_fen`: a cash allowance's amount by age band)
 - `identity`    the national ID (GB 11643), phone numbers, region codes of the province
 - `periods`     periods (YYYY-MM), the calendar-month validity window, when a scheduled
                 issuance is due (`due_period`)
@@ -14,6 +15,8 @@ database:
 - `qr`          QR code images
 - `lifecycle_rules` which status change may follow which, and what each does (`plan`)
 - `review_rules` receipts' review window, disputes' deadlines, home visits' radius and length
+- `care_circle` the dashboard's 15-minute care circle (who has a meal point and a care
+                provider near enough; `measure`, `most_uncovered`)
 - `spot_rules`  the quarterly spot reassessment draw (reproducible: HMAC order of a seed)
 
 Orchestration: `beneficiaries`, `beneficiary_import`, `lifecycle` (status changes and their

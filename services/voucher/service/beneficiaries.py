@@ -63,6 +63,7 @@ from services.voucher.service import assessment as assessment_rules
 from services.voucher.service import programs as program_service
 from services.voucher.service.eligibility import is_eligible
 from services.voucher.service.identity import (
+    check_hukou,
     check_region,
     mask_account_number,
     normalise_phone,
@@ -96,6 +97,7 @@ async def enrol(
     nid = parse_national_id(data.national_id, today)
     phone = normalise_phone(data.phone)
     region_code = check_region(data.region_code)
+    hukou = check_hukou(data.hukou_region_code)
     scores = data.assessment.scores.model_dump()
     flags = data.assessment.flags.model_dump()
     result = assessment_rules.assess(
@@ -126,6 +128,8 @@ async def enrol(
             location_approximate=data.location_approximate,
             care_setting=data.care_setting,
             dibao=data.dibao,
+            tekun=data.tekun,
+            hukou_region_code=hukou,
             grade=result.grade,
             grade_valid_until=result.valid_until,
             created_by=who,
@@ -155,6 +159,8 @@ async def enrol(
             region_code=region_code,
             status="active",
             on=on,
+            tekun=data.tekun,
+            hukou_region_code=hukou,
         )
     ]
     return Enrolled(beneficiary_id, result.grade, eligible, region_code)
@@ -209,6 +215,8 @@ def present(person: Beneficiary, cipher: PiiCipher) -> BeneficiaryRead:
         location_approximate=person.location_approximate,
         care_setting=person.care_setting,
         dibao=person.dibao,
+        tekun=person.tekun,
+        hukou_region_code=person.hukou_region_code,
         grade=person.grade,
         grade_valid_until=person.grade_valid_until,
         grade_from=person.grade_from,

@@ -55,6 +55,8 @@ REQUIRED_COLUMNS = (
 )
 OPTIONAL_COLUMNS = (
     "phone",
+    "tekun",
+    "hukou_region_code",
     "lat",
     "lon",
     "coma",
@@ -151,6 +153,8 @@ def to_create(row: dict[str, str]) -> BeneficiaryCreate:
         "lon": opt("lon"),
         "care_setting": row.get("care_setting", ""),
         "dibao": _bool(row.get("dibao", ""), "dibao"),
+        "tekun": _bool(row.get("tekun", ""), "tekun"),
+        "hukou_region_code": opt("hukou_region_code"),
         "assessment": {
             "scores": {
                 k: row.get(k, "") for k in ("self_care", "motor", "mental", "perception_social")

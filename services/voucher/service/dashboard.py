@@ -1,21 +1,36 @@
-"""The voucher service's part of the civil-affairs dashboard for a region subtree and period:
-who is enrolled (by grade, by care setting), what was issued against what was redeemed (by
-programme), twelve months of trend, and the sub-regions one level down for drill-down."""
+"""The civil-affairs dashboard for a region subtree and period: who is enrolled (by grade, by
+care setting), what was issued against what was redeemed (by programme), twelve months of
+trend, the sub-regions one level down for drill-down; the budget's execution by programme
+and funding source (asked of the ledger), providers by kind and status (the provider
+directory this service keeps), and the 15-minute care circle (service/care_circle.py).
+
+Every figure of our database comes from repository/dashboard.py, one function each, so a
+function can be swapped for a summary table (provincial scale, docs/performance.md)."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.regions import significant_prefix
+from services.voucher.clients import LedgerClient
+from services.voucher.errors import LedgerUnavailable
 from services.voucher.repository import dashboard as repo
 from services.voucher.schemas.dashboard import (
+    BudgetLine,
+    CareCircle,
+    Community,
     DashboardRead,
     Enrolled,
     ProgramUse,
+    ProviderCount,
     SubRegion,
     TrendPoint,
 )
+from services.voucher.service import care_circle
 from services.voucher.service.assessment import add_months
+from services.voucher.service.directory import ProviderDirectory
 from services.voucher.service.periods import parse_period
 
 # A level's code -> digits of the level below (province 45 -> city 4501, city -> county
@@ -33,8 +48,77 @@ def child_code(prefix: str) -> str:
     return prefix.ljust(6, "0") if len(prefix) < 6 else prefix
 
 
-async def dashboard(session: AsyncSession, region_code: str, period: str) -> DashboardRead:
+@dataclass(frozen=True)
+class CircleRule:
+    """The care circle's radii (metres) and how many communities it lists."""
+
+    meal_radius_m: int = 1_000
+    care_radius_m: int = 1_500
+    top: int = 10
+
+
+def providers_by_kind(directory: ProviderDirectory, prefix: str) -> list[ProviderCount]:
+    """Providers registered in the subtree, by kind and status (the provider service's
+    directory feed, which carries every provider whatever its status)."""
+    counts: dict[tuple[str, str], int] = {}
+    for p in directory.providers.values():
+        if (p.region_code or "").startswith(prefix):
+            counts[(p.kind, p.status)] = counts.get((p.kind, p.status), 0) + 1
+    return [ProviderCount(kind=k, status=s, providers=n) for (k, s), n in sorted(counts.items())]
+
+
+def circle_points(
+    directory: ProviderDirectory,
+) -> tuple[list[care_circle.Point], list[care_circle.Point]]:
+    """(meal points, care providers): approved, located; a meal point offers a `meal` item,
+    a care provider is of any kind but meal_point (service/care_circle.py)."""
+    meal: list[care_circle.Point] = []
+    care: list[care_circle.Point] = []
+    for p in directory.providers.values():
+        if not p.approved or p.lat is None or p.lon is None:
+            continue
+        point = care_circle.Point(p.lat, p.lon)
+        if p.kind == "meal_point" or any(s.category == "meal" for s in p.services.values()):
+            meal.append(point)
+        if p.kind != "meal_point":
+            care.append(point)
+    return meal, care
+
+
+async def budget_lines(ledger: LedgerClient | None, region_code: str) -> list[BudgetLine] | None:
+    """The ledger's budget execution for the subtree, or None when it cannot be read now
+    (the rest of the dashboard still answers; the page says the budget is unavailable)."""
+    if ledger is None:
+        return None
+    try:
+        lines = await ledger.budget_execution(region_code)
+    except LedgerUnavailable:
+        return None
+    return [
+        BudgetLine(
+            program_code=x.program_code,
+            funding_source=x.funding_source,
+            appropriated_fen=x.appropriated_fen,
+            committed_fen=x.committed_fen,
+            spent_fen=x.spent_fen,
+            released_fen=x.released_fen,
+            available_fen=x.available_fen,
+        )
+        for x in lines
+    ]
+
+
+async def dashboard(
+    session: AsyncSession,
+    region_code: str,
+    period: str,
+    *,
+    directory: ProviderDirectory | None = None,
+    ledger: LedgerClient | None = None,
+    rule: CircleRule | None = None,
+) -> DashboardRead:
     prefix = significant_prefix(region_code)
+    rule = rule or CircleRule()
     like = prefix + "%"
     by_grade: dict[str, int] = {}
     by_setting: dict[str, int] = {}
@@ -64,9 +148,41 @@ async def dashboard(session: AsyncSession, region_code: str, period: str) -> Das
         for u in await repo.use(session, like, period=None, key="period")
         if since <= u.key <= period
     ]
+    meal, care = circle_points(directory) if directory else ([], [])
+    circle = care_circle.measure(
+        await repo.located(session, like),
+        meal,
+        care,
+        meal_radius_m=rule.meal_radius_m,
+        care_radius_m=rule.care_radius_m,
+    )
+    t = circle.total
+    circle_read = CareCircle(
+        meal_radius_m=rule.meal_radius_m,
+        care_radius_m=rule.care_radius_m,
+        active=t.active,
+        exact=t.exact,
+        covered=t.covered,
+        uncovered=t.uncovered,
+        covered_bp=t.covered_bp,
+        meal_covered=t.meal_covered,
+        care_covered=t.care_covered,
+        approximate=t.approximate,
+        unlocated=t.unlocated,
+        communities=[
+            Community(
+                region_code=code,
+                exact=c.exact,
+                uncovered=c.uncovered,
+                approximate=c.approximate,
+            )
+            for code, c in care_circle.most_uncovered(circle, rule.top)
+        ],
+    )
     subregions: list[SubRegion] = []
     digits = _CHILD_DIGITS.get(len(prefix))
     if digits is not None:
+        tallies = care_circle.rollup(circle, digits)
         people = await repo.enrolled_by_child(session, like, digits)
         uses = {
             u.key: u
@@ -76,6 +192,7 @@ async def dashboard(session: AsyncSession, region_code: str, period: str) -> Das
             if len(key) < digits:
                 continue  # coded at this level, not in a sub-region (a county's own people)
             u = uses.get(key)
+            c = tallies.get(key) or care_circle.Tally()
             subregions.append(
                 SubRegion(
                     region_code=child_code(key),
@@ -83,6 +200,9 @@ async def dashboard(session: AsyncSession, region_code: str, period: str) -> Das
                     vouchers=u.vouchers if u else 0,
                     face_fen=u.face_fen if u else 0,
                     redeemed_fen=u.redeemed_fen if u else 0,
+                    circle_exact=c.exact,
+                    circle_covered=c.covered,
+                    circle_covered_bp=c.covered_bp,
                 )
             )
     return DashboardRead(
@@ -92,4 +212,7 @@ async def dashboard(session: AsyncSession, region_code: str, period: str) -> Das
         programs=programs,
         trend=trend,
         subregions=subregions,
+        budget=await budget_lines(ledger, region_code),
+        providers=providers_by_kind(directory, prefix) if directory else [],
+        care_circle=circle_read,
     )

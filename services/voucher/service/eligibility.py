@@ -23,20 +23,36 @@ class Subject:
     dibao: bool
     region_code: str
     care_setting: str
+    tekun: bool = False
+    # 户籍: the household registration's GB/T 2260 code (None: not recorded)
+    hukou_region_code: str | None = None
+
+
+def hukou_local(hukou_region_code: str, region_code: str) -> bool:
+    """户籍 is local when the registration lies in the city the person lives in (the first
+    four digits of the two GB/T 2260 codes agree)."""
+    return hukou_region_code[:4] == region_code[:4]
 
 
 def _compare(c: Compare, who: Subject) -> bool:
-    if c.attr == "region":
+    if c.attr in ("region", "hukou_region"):
+        place = who.region_code if c.attr == "region" else who.hukou_region_code
+        if place is None:  # no household registration recorded: no comparison holds
+            return False
         codes = c.value if isinstance(c.value, list) else [c.value]
-        inside = any(region_covers(str(code), who.region_code) for code in codes)
+        inside = any(region_covers(str(code), place) for code in codes)
         return not inside if c.op == "not_in" else inside
     have: int | bool | str | None = {
         "age": who.age,
         "grade": who.grade,
         "dibao": who.dibao,
+        "tekun": who.tekun,
         "care_setting": who.care_setting,
+        "hukou": None
+        if who.hukou_region_code is None
+        else ("local" if hukou_local(who.hukou_region_code, who.region_code) else "non_local"),
     }[c.attr]
-    if have is None:  # no assessment: no comparison holds (SQL: coalesce(..., false))
+    if have is None:  # no assessment (or no hukou): no comparison holds (SQL: coalesce(..., false))
         return False
     v = c.value
     if c.op == "in" or c.op == "not_in":
@@ -62,6 +78,15 @@ def evaluate(rule: Rule, who: Subject) -> bool:
     return _compare(rule, who)
 
 
+def amount_fen(config: ProgramConfig, care_setting: str, age: int) -> int:
+    """What one person gets a period: the age band with the highest `min_age` not above the
+    person's age (高龄津贴 by age band), else the care setting's `face_fen`."""
+    for band in reversed(config.age_bands):
+        if age >= band.min_age:
+            return band.face_fen
+    return {str(k): v.face_fen for k, v in config.settings.items()}[care_setting]
+
+
 def is_eligible(
     config: ProgramConfig,
     *,
@@ -73,6 +98,8 @@ def is_eligible(
     region_code: str,
     status: str,
     on: date,
+    tekun: bool = False,
+    hukou_region_code: str | None = None,
 ) -> bool:
     """The program's eligibility rule for one person on one day (the period's first day):
     active, a grade in the program's grades whose assessment is still valid, old enough,
@@ -92,5 +119,7 @@ def is_eligible(
         return False
     if rule.rule is None:
         return True
-    who = Subject(age_on(birth_on, on), grade, dibao, region_code, care_setting)
+    who = Subject(
+        age_on(birth_on, on), grade, dibao, region_code, care_setting, tekun, hukou_region_code
+    )
     return evaluate(rule.rule, who)

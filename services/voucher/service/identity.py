@@ -79,6 +79,17 @@ def check_region(code: str) -> str:
     return code
 
 
+def check_hukou(code: str | None) -> str | None:
+    """A household registration's GB/T 2260 code (any province: a non-local 户籍 may lie
+    outside this one); blank = not recorded."""
+    code = (code or "").strip()
+    if not code:
+        return None
+    if not re.fullmatch(r"\d{6}(\d{3}){0,2}", code):
+        raise InvalidRegion(field="hukou_region_code")
+    return code
+
+
 def mask_account_number(number: str) -> str:
     """6222021234567890123 -> ***************0123: the last four only."""
     return "*" * max(len(number) - 4, 0) + number[-4:]

@@ -50,6 +50,7 @@ from services.voucher.schemas.issuance import ExpiryResult
 from services.voucher.schemas.programs import SPEND_SCOPE_DIGITS, ProgramConfig
 from services.voucher.service import programs as program_service
 from services.voucher.service.assessment import add_months
+from services.voucher.service.eligibility import age_on, amount_fen
 from services.voucher.service.identity import check_region
 from services.voucher.service.periods import current_period, parse_period, tz, window
 
@@ -147,6 +148,7 @@ def _terms(
         priority=config.priority,
         spend_digits=SPEND_SCOPE_DIGITS[config.spend_scope],
         once=config.kind == "one_off",
+        visits=config.visits_per_period,
     )
 
 
@@ -278,6 +280,7 @@ class IssuanceEngine:
             await repo.set_counts(session, run_id, eligible, max(already - issued, 0))
         skipped = max(already - issued, 0)
         face_fen: dict[str, int] = {s: rule.face_fen for s, rule in config.settings.items()}
+        on = parse_period(period)
         for region, members in _chunks(todo, self.chunk_size):
             if region in exhausted:
                 failed += len(members)
@@ -285,7 +288,12 @@ class IssuanceEngine:
                     await repo.add_progress(session, run_id, failed=len(members))
                 continue
             seq += 1
-            amounts = [face_fen[m.care_setting] for m in members]
+            amounts = [
+                amount_fen(config, m.care_setting, age_on(m.birth_on, on))
+                if config.age_bands and m.birth_on is not None
+                else face_fen[m.care_setting]
+                for m in members
+            ]
             chunk = repo.ChunkIntent(
                 id=new_uuid(),
                 run_id=run_id,

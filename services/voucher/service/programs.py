@@ -25,7 +25,7 @@ from services.voucher.models import Beneficiary, Program, ProgramVersion
 from services.voucher.repository import programs as repo
 from services.voucher.schemas.programs import ProgramConfig, SettingRule
 from services.voucher.service.assessment import GradeState, in_force
-from services.voucher.service.eligibility import is_eligible
+from services.voucher.service.eligibility import amount_fen, is_eligible
 from services.voucher.service.identity import check_region
 
 DISABILITY = "disability_subsidy"
@@ -263,6 +263,12 @@ async def preview(
     cost = sum(
         n * config.settings[s].face_fen for s, n in by_setting.items() if s in config.settings
     )
+    if config.age_bands:  # paid by age band: the cost by each person's age
+        cost = sum(
+            n * amount_fen(config, s, age)
+            for s, age, n in await issuance_repo.count_by_setting_age(session, scope)
+            if s in config.settings
+        )
     return sum(by_setting.values()), by_setting, cost
 
 
@@ -293,6 +299,8 @@ async def eligible_codes(session: AsyncSession, person: Beneficiary, on: date) -
             region_code=person.region_code,
             status=person.status,
             on=on,
+            tekun=person.tekun,
+            hukou_region_code=person.hukou_region_code,
         )
     ]
 

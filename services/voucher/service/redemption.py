@@ -21,6 +21,7 @@ from services.voucher.errors import (
     InvalidAmount,
     ProviderOutOfArea,
     RedemptionClaimed,
+    VisitsUsedUp,
     VoidWindowClosed,
     VoucherExhausted,
 )
@@ -45,6 +46,8 @@ class VoucherState:
     used_fen_today: int = 0
     # GB/T 2260 prefix a provider's region must start with (None = anywhere).
     spend_region_prefix: str | None = None
+    # A service package's home visits left this period (None = not counted in visits).
+    visits_left: int | None = None
 
 
 @dataclass(frozen=True)
@@ -87,7 +90,8 @@ def compute_split(
         co-payment = gross − subsidy
 
     Refused with PROVIDER_OUT_OF_AREA when the voucher has an area (`spend_region_prefix`)
-    and the provider's region is not inside it; VOUCHER_EXHAUSTED when the balance is 0; DAILY_LIMIT_REACHED when today's
+    and the provider's region is not inside it; VISITS_USED_UP when a service package has no
+    home visit left this period (each bill uses one); VOUCHER_EXHAUSTED when the balance is 0; DAILY_LIMIT_REACHED when today's
     count limit is reached or today's cap is used up; BILL_TOO_SMALL when the bill does not
     exceed a per-use subsidy or its share rounds to 0 fen. So a subsidy is always > 0,
     <= ratio × bill, <= balance, within every cap, and subsidy + co-payment = bill.
@@ -95,6 +99,8 @@ def compute_split(
     if gross_fen <= 0:
         raise InvalidAmount(field="gross_fen")
     check_spend_area(voucher.spend_region_prefix, provider_region)
+    if voucher.visits_left is not None and voucher.visits_left <= 0:
+        raise VisitsUsedUp()
     if voucher.balance_fen <= 0:
         raise VoucherExhausted()
     if voucher.day_limit_count is not None and voucher.used_count_today >= voucher.day_limit_count:

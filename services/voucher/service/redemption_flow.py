@@ -34,6 +34,7 @@ from services.voucher.errors import (
     TokenInvalid,
     TokenUsed,
     VisitRequired,
+    VisitsUsedUp,
     VoucherExhausted,
 )
 from services.voucher.repository import codes as card_repo
@@ -135,6 +136,7 @@ async def _diagnosis(
     token: codes.Token,
     idempotency_key: str | None,
     now: datetime,
+    visit_id: uuid.UUID | None = None,
 ) -> Diagnosis:
     return await repo.diagnose(
         _raw_pool(db),
@@ -146,6 +148,7 @@ async def _diagnosis(
         categories=categories,
         now=now,
         provider_region=provider.region_code if provider is not None else None,
+        names_visit=visit_id is not None,
     )
 
 
@@ -239,7 +242,7 @@ def _explain(diagnosis: Diagnosis, provider: ProviderEntry, now: datetime) -> Ca
         raise NoUsableVoucher()
     check_spend_area(voucher.spend_region_prefix, provider.region_code)
     if voucher.status == "exhausted":
-        raise VoucherExhausted()
+        raise VisitsUsedUp() if voucher.visits_left == 0 else VoucherExhausted()
     return voucher
 
 
@@ -258,6 +261,7 @@ def _split(voucher: Candidate, gross_fen: int, provider: ProviderEntry, now: dat
             used_count_today=count,
             used_fen_today=fen,
             spend_region_prefix=voucher.spend_region_prefix,
+            visits_left=voucher.visits_left,
         ),
         gross_fen,
         provider.region_code,
@@ -291,7 +295,9 @@ async def preview(
     await _check_visit(db, bill, priced, provider_id, token, include_used=True)
     if token.kind == codes.KIND_CARD:
         await _check_card(db, token, pin, now)
-    diagnosis = await _diagnosis(db, provider_id, provider, priced.categories, token, None, now)
+    diagnosis = await _diagnosis(
+        db, provider_id, provider, priced.categories, token, None, now, bill.visit_id
+    )
     if diagnosis.nonce_used:
         raise TokenUsed(field="token")
     voucher = _explain(diagnosis, provider, now)
@@ -403,7 +409,14 @@ async def redeem(
                 bill.gross_fen,
             )
         diagnosis = await _diagnosis(
-            db, provider_id, provider, bill.categories, token, req.idempotency_key, now
+            db,
+            provider_id,
+            provider,
+            bill.categories,
+            token,
+            req.idempotency_key,
+            now,
+            asked.visit_id,
         )
         # Not a repeated request, and another live redemption bills this visit
         # (uq_redemption_visit): that is why the statement paid nothing.

@@ -30,16 +30,18 @@ async def enrol_many(
     birth: date = date(1950, 3, 15),
     assessed_on: str | None = None,
     scores=(15, 8, 10, 7),
+    tekun: bool = False,
+    hukou: str = "",
 ) -> list[str]:
     """Enrol n people in one CSV import (their first month is attempted at once too)."""
     header = (
         "national_id,name,phone,region_code,address,care_setting,dibao,self_care,motor,"
-        "mental,perception_social,assessed_on,assessor\n"
+        "mental,perception_social,assessed_on,assessor,tekun,hukou_region_code\n"
     )
     on = assessed_on or date.today().isoformat()
     lines = [
         f"{make_national_id(birth)},老人,,{region},地址,home,0,"
-        f"{scores[0]},{scores[1]},{scores[2]},{scores[3]},{on},中心\n"
+        f"{scores[0]},{scores[1]},{scores[2]},{scores[3]},{on},中心,{int(tekun)},{hukou}\n"
         for _ in range(n)
     ]
     r = await env.v.post(

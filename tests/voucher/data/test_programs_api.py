@@ -227,7 +227,7 @@ def test_the_demo_programmes_are_valid_configurations():
             {"code": code, "region_code": region, "config": config, "reason": "演示"}
         )
         kinds.add(ProgramConfig.model_validate(config).kind)
-    assert kinds == {"cash_benefit", "one_off", "voucher"}
+    assert kinds == {"cash_benefit", "one_off", "service_package"}
 
 
 async def test_a_new_version_for_a_future_period_leaves_this_period_and_past_vouchers_alone(env):
@@ -278,3 +278,109 @@ async def test_a_new_version_for_a_future_period_leaves_this_period_and_past_vou
     assert {(r["face_fen"], r["program_version"]) for r in rows} == {(45_000, 2)}
     versions = (await env.v.get("/v1/programs/family_bed/versions", headers=env.officer)).json()
     assert [v["effective_from"] for v in versions] == [None, following]
+
+
+PACKAGE = {  # 家庭养老床位 as a service package: 8 home visits a month
+    "name": "家庭养老床位",
+    "kind": "service_package",
+    "visits_per_period": 8,
+    "eligibility": {"min_age": 60, "grades": [2, 3, 4], "care_settings": ["home"]},
+    "settings": {
+        "home": {"face_fen": 60_000, "ratio_bp": 8_000, "categories": ["home_care_hours"]}
+    },
+    "per_txn_cap_fen": 7_500,
+    "allowed_kinds": ["home_care"],
+    "funding_shares": {"central": 9500, "regional": 500},
+    "schedule": {"auto": False},
+}
+
+AGE_ALLOWANCE = {  # 高龄津贴 by age band, paid in cash through payment batches
+    "name": "高龄津贴",
+    "kind": "cash_benefit",
+    "eligibility": {
+        "min_age": 60,
+        "grades": [0, 1, 2, 3, 4],
+        "rule": {"attr": "age", "op": ">=", "value": 80},
+    },
+    "settings": {s: {"face_fen": 10_000} for s in ("home", "community", "institution")},
+    "age_bands": [{"min_age": 80, "face_fen": 10_000}, {"min_age": 90, "face_fen": 20_000}],
+    "allowed_kinds": [],
+    "funding_shares": {"central": 9500, "regional": 500},
+    "schedule": {"auto": False},
+}
+
+
+async def test_a_service_package_grants_its_visits_and_an_allowance_pays_by_age_band(env):
+    from services.voucher.schemas.programs import ProgramConfig
+
+    await enrol_many(env, 2)  # 75
+    await enrol_many(env, 2, birth=date(1944, 1, 1))  # 82
+    await enrol_many(env, 1, birth=date(1932, 1, 1))  # 94
+    for code, config in (("bed_package", PACKAGE), ("age_band", AGE_ALLOWANCE)):
+        r = await env.v.post(
+            "/v1/programs",
+            headers=env.province,
+            json=create_body(code=code, region="450000", config=config),
+        )
+        assert r.status_code == 201, r.text
+        await env.appropriate(10_000_000, program=code)
+    # the preview costs the allowance by age band: 2 x 100 + 1 x 200 yuan
+    r = await env.v.post(
+        "/v1/programs/preview",
+        headers=env.province,
+        json={"config": AGE_ALLOWANCE, "region_code": "450000"},
+    )
+    assert (r.json()["people"], r.json()["monthly_cost_fen"]) == (3, 40_000)
+    out = (await run(env, program="bed_package")).json()
+    assert (out["eligible"], out["issued"]) == (5, 5)
+    rows = await env.fetch(
+        "SELECT visits_left, face_fen, per_txn_cap_fen FROM voucher "
+        "WHERE program_code = 'bed_package'"
+    )
+    assert {tuple(r) for r in rows} == {(8, 60_000, 7_500)}
+    out = (await run(env, program="age_band")).json()
+    assert (out["eligible"], out["issued"]) == (3, 3)
+    amounts = sorted(
+        r["amount_fen"]
+        for r in await env.fetch(
+            "SELECT amount_fen FROM cash_benefit WHERE program_code = 'age_band'"
+        )
+    )
+    assert amounts == [10_000, 10_000, 20_000]
+    assert await env.available(program="age_band") == 10_000_000 - 40_000
+    # the allowance reaches the ledger through the outbox: each person is owed exactly their
+    # band's amount (2202 beneficiary payable, what payment batches pay out)
+    from services.voucher.relay import Relay
+
+    relay = Relay(env.app.state.db.raw_pool, env.ledger)
+    while await relay.deliver_once():
+        pass
+    assert relay.rejected == 0
+    owed = {
+        str(r["beneficiary_id"]): -r["b"]
+        for r in await env.ledger_fetch(
+            "SELECT beneficiary_id, sum(balance_fen) AS b FROM account WHERE code = '2202'"
+            " AND program_code = 'age_band' GROUP BY 1"
+        )
+    }
+    benefits = {
+        str(r["beneficiary_id"]): r["amount_fen"]
+        for r in await env.fetch(
+            "SELECT beneficiary_id, amount_fen FROM cash_benefit WHERE program_code = 'age_band'"
+        )
+    }
+    assert owed == benefits and sum(owed.values()) == 40_000
+    # a package needs its visits; bands only for a cash allowance, in increasing age
+    import pytest
+    from pydantic import ValidationError
+
+    for bad in (
+        {**PACKAGE, "visits_per_period": None},
+        {**AGE_ALLOWANCE, "kind": "voucher"},
+        {
+            **AGE_ALLOWANCE,
+            "age_bands": [{"min_age": 90, "face_fen": 1}, {"min_age": 80, "face_fen": 1}],
+        },
+    ):
+        with pytest.raises(ValidationError):
+            ProgramConfig.model_validate(bad)

@@ -34,13 +34,24 @@ def test_rules_are_data_checked_and_never_run():
         who,
     )
     assert not evaluate(rule({"attr": "region", "op": "not_in", "value": ["450000"]}), who)
+    # 特困 and 户籍 (local: registered in the city lived in; unrecorded matches nothing)
+    poor = Subject(82, 3, False, "450103", "home", tekun=True, hukou_region_code="450105")
+    assert evaluate(rule({"attr": "tekun", "op": "==", "value": True}), poor)
+    assert evaluate(rule({"attr": "hukou", "op": "==", "value": "local"}), poor)
+    assert not evaluate(rule({"attr": "hukou", "op": "==", "value": "non_local"}), poor)
+    assert evaluate(rule({"attr": "hukou_region", "op": "within", "value": "450100"}), poor)
+    assert not evaluate(rule({"attr": "hukou", "op": "==", "value": "non_local"}), who)
+    assert not evaluate(rule({"attr": "hukou", "op": "==", "value": "local"}), who)
     # dumped and read back unchanged (stored as JSONB)
     e = Eligibility.model_validate({"rule": {"not": {"all": [OLD]}}})
     assert Eligibility.model_validate(e.model_dump(mode="json")) == e
     for bad in (
         {"attr": "age", "op": "within", "value": 80},  # operator the attribute does not take
         {"attr": "age", "op": ">=", "value": "80"},
-        {"attr": "hukou", "op": "==", "value": "local"},  # no such attribute
+        {"attr": "hukou", "op": "==", "value": "here"},  # local or non_local
+        {"attr": "hukou", "op": "within", "value": "450100"},
+        {"attr": "tekun", "op": "==", "value": 1},
+        {"attr": "wealth", "op": "==", "value": 1},  # no such attribute
         {"attr": "care_setting", "op": "in", "value": []},
         {"attr": "region", "op": "within", "value": "45x"},
         {"attr": "age", "op": ">=", "value": 80, "code": "__import__('os')"},
@@ -66,6 +77,19 @@ RULES = [
     {"any": [{"attr": "dibao", "op": "==", "value": True}, OLD]},
     {"all": [{"attr": "region", "op": "within", "value": OTHER_DISTRICT}, {"not": OLD}]},
     {"attr": "care_setting", "op": "not_in", "value": ["home"]},
+    {"attr": "tekun", "op": "==", "value": True},
+    {
+        "any": [
+            {"attr": "tekun", "op": "==", "value": True},
+            {"attr": "dibao", "op": "!=", "value": True},
+        ]
+    },
+    {"attr": "hukou", "op": "==", "value": "local"},
+    {"attr": "hukou", "op": "==", "value": "non_local"},
+    {"attr": "hukou", "op": "!=", "value": "local"},
+    {"not": {"attr": "hukou", "op": "==", "value": "local"}},
+    {"attr": "hukou_region", "op": "within", "value": "450000"},
+    {"attr": "hukou_region", "op": "not_in", "value": ["450100"]},
 ]
 
 
@@ -75,10 +99,14 @@ async def test_sql_and_the_pure_rule_pick_the_same_people(env, data):
     await enrol_many(env, 2, birth=date(1940, 1, 1), region=OTHER_DISTRICT)  # 86
     await enrol_many(env, 1, birth=date(1951, 1, 1), scores=(0, 0, 0, 0))  # grade 4
     await enrol_many(env, 1, birth=date(1970, 1, 1))  # 56
+    await enrol_many(env, 1, tekun=True, hukou="450103")  # 特困, local 户籍
+    await enrol_many(env, 1, birth=date(1940, 1, 1), hukou="450203")  # 户籍 in another city
+    await enrol_many(env, 1, tekun=True, hukou="110105")  # 户籍 in another province
     r = rule(data)
     on = parse_period(env.period)
     people = await env.fetch(
-        "SELECT id, birth_on, grade, dibao, region_code, care_setting FROM beneficiary"
+        "SELECT id, birth_on, grade, dibao, region_code, care_setting, tekun,"
+        " hukou_region_code FROM beneficiary"
     )
     from services.voucher.service.eligibility import age_on
 
@@ -93,6 +121,8 @@ async def test_sql_and_the_pure_rule_pick_the_same_people(env, data):
                 p["dibao"],
                 p["region_code"],
                 p["care_setting"],
+                p["tekun"],
+                p["hukou_region_code"],
             ),
         )
     }

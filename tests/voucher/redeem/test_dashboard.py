@@ -64,6 +64,9 @@ async def test_the_dashboard_equals_what_the_database_counts(world, tokens):
     assert (use["redemptions"], use["redeemed_fen"]) == (1, redeemed) == (1, 4000)
     assert use["used_bp"] == used_bp(4000, 150_000) == 266
     assert [(t["period"], t["vouchers"]) for t in d["trend"]] == [("2026-10", 1), ("2026-11", 3)]
+    # no ledger reachable here: the budget is said to be unknown, the rest still answers
+    assert d["budget"] is None
+    assert d["providers"] == [{"kind": "community_embedded", "status": "approved", "providers": 1}]
     subs = {s["region_code"]: s for s in d["subregions"]}
     assert subs["450103"]["enrolled"] == 3 and subs["450103"]["vouchers"] == 3
     assert subs["450105"]["enrolled"] == 1 and subs["450105"]["vouchers"] == 0

@@ -1,0 +1,168 @@
+"""GET /v1/dashboard with the real ledger: the budget's execution by programme and funding
+source equals what the ledger's tables hold; providers by kind and status equal the provider
+directory; the 15-minute care circle on hand-placed people and providers equals a direct
+count (every person against every provider, no grid), with approximate and missing locations
+counted apart and the community with the most uncovered people first."""
+
+from __future__ import annotations
+
+import math
+
+from tests.voucher.data.conftest import CITY, DISTRICT
+
+MEAL = (22.8170, 108.3660)  # an approved meal point
+CARE = (22.8170, 108.3800)  # an approved home care provider, ~1.44 km east of it
+# (region, lat, lon, approximate): two covered, two not (one just over 1 km from the meal
+# point), one placed at its community's centre, one without a location
+PEOPLE = [
+    ("450103001", 22.8170, 108.3700, False),  # 410 m / 1,025 m: covered
+    ("450103001", 22.8170, 108.3700, True),  # approximate: counted apart
+    ("450103002", 22.8300, 108.3660, False),  # 1,446 m from the meal point: uncovered
+    ("450103002", 22.8170, 108.3560, False),  # 1,025 m from the meal point: uncovered
+    (DISTRICT, None, None, False),  # no location: counted apart
+    (DISTRICT, 22.8230, 108.3700, False),  # 783 m / 1,223 m: covered
+]
+
+
+def _m(a: tuple[float, float], b: tuple[float, float]) -> float:
+    p1, p2 = math.radians(a[0]), math.radians(b[0])
+    dp, dl = p2 - p1, math.radians(b[1] - a[1])
+    h = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * 6_371_008.8 * math.asin(math.sqrt(h))
+
+
+def _provider(pid: str, kind: str, status: str, at: tuple[float, float], meal: bool) -> dict:
+    item = {"code": "MEAL_LUNCH", "name": "午餐", "category": "meal", "price_fen": 1500}
+    care = {
+        "code": "CARE_HOME",
+        "name": "上门护理",
+        "category": "home_care_hours",
+        "price_fen": 5000,
+    }
+    return {
+        "id": pid,
+        "name": pid,
+        "kind": kind,
+        "status": status,
+        "region_code": DISTRICT,
+        "lat": at[0],
+        "lon": at[1],
+        "services": [item if meal else care],
+    }
+
+
+async def test_budget_providers_and_the_care_circle_equal_direct_counts(env, tokens):
+    await env.appropriate(5_000_000, region=DISTRICT)
+    await env.appropriate(3_000_000, region="450105")
+    for region, lat, lon, approximate in PEOPLE:
+        await env.enrol(region_code=region, lat=lat, lon=lon, location_approximate=approximate)
+    providers = [
+        _provider("meal-1", "meal_point", "approved", MEAL, True),
+        _provider("care-1", "home_care", "approved", CARE, False),
+        # a suspended meal point beside the uncovered: it covers nobody
+        _provider("meal-2", "meal_point", "suspended", (22.8300, 108.3660), True),
+        _provider("care-2", "community_embedded", "applied", (22.8170, 108.3560), False),
+    ]
+    env.app.state.directory.apply({"version": 10_000, "providers": providers})
+
+    r = await env.v.get(
+        "/v1/dashboard", headers=env.officer, params={"region_code": CITY, "period": env.period}
+    )
+    assert r.status_code == 200, r.text
+    d = r.json()
+
+    # the budget: what the ledger's tables hold, by programme and funding source
+    rows = await env.ledger_fetch(
+        """SELECT a.program_code, a.funding_source,
+                  -coalesce(sum(p.amount_fen) FILTER (WHERE e.kind = 'appropriation'), 0) AS ap,
+                  coalesce(sum(p.amount_fen) FILTER (WHERE e.kind = 'commitment'), 0) AS co,
+                  -coalesce(sum(p.amount_fen) FILTER (WHERE e.kind = 'expiry'), 0) AS re
+             FROM posting p JOIN entry e ON e.id = p.entry_id JOIN account a ON a.id = p.account_id
+            WHERE a.code = '3001' AND a.region_code LIKE '4501%'
+            GROUP BY 1, 2 ORDER BY 1, 2"""
+    )
+    balances = {
+        (r["program_code"], r["funding_source"], r["code"]): r["b"]
+        for r in await env.ledger_fetch(
+            "SELECT program_code, funding_source, code, -sum(balance_fen) AS b FROM account"
+            " WHERE code IN ('3001', '3002') AND region_code LIKE '4501%' GROUP BY 1, 2, 3"
+        )
+    }
+    expected = [
+        {
+            "program_code": r["program_code"],
+            "funding_source": r["funding_source"],
+            "appropriated_fen": r["ap"],
+            "committed_fen": r["co"],
+            "spent_fen": balances.get((r["program_code"], r["funding_source"], "3002"), 0),
+            "released_fen": r["re"],
+            "available_fen": balances[(r["program_code"], r["funding_source"], "3001")],
+        }
+        for r in rows
+    ]
+    assert d["budget"] == expected
+    central = next(b for b in d["budget"] if b["funding_source"] == "central")
+    assert central["appropriated_fen"] == 8_000_000 * 95 // 100
+    # every exactly enrolled person of the district had this month's voucher committed
+    face = await env.fetchval("SELECT sum(face_fen) FROM voucher")
+    assert face > 0 and sum(b["committed_fen"] for b in d["budget"]) == face
+    assert sum(b["available_fen"] for b in d["budget"]) == 8_000_000 - face
+
+    # providers by kind and status: as the directory lists them
+    assert d["providers"] == [
+        {"kind": "community_embedded", "status": "applied", "providers": 1},
+        {"kind": "home_care", "status": "approved", "providers": 1},
+        {"kind": "meal_point", "status": "approved", "providers": 1},
+        {"kind": "meal_point", "status": "suspended", "providers": 1},
+    ]
+
+    # the care circle: every person against every approved provider, directly
+    people = await env.fetch(
+        "SELECT region_code, lat, lon, location_approximate FROM beneficiary"
+        " WHERE status = 'active' AND region_code LIKE '4501%'"
+    )
+    exact = [p for p in people if p["lat"] is not None and not p["location_approximate"]]
+    covered = [
+        p
+        for p in exact
+        if _m((p["lat"], p["lon"]), MEAL) <= 1_000 and _m((p["lat"], p["lon"]), CARE) <= 1_500
+    ]
+    c = d["care_circle"]
+    assert (c["meal_radius_m"], c["care_radius_m"]) == (1_000, 1_500)
+    assert (
+        (c["active"], c["exact"], c["covered"], c["uncovered"])
+        == (
+            len(people),
+            len(exact),
+            len(covered),
+            len(exact) - len(covered),
+        )
+        == (6, 4, 2, 2)
+    )
+    assert (c["approximate"], c["unlocated"], c["covered_bp"]) == (1, 1, 5_000)
+    assert c["communities"] == [
+        {"region_code": "450103002", "exact": 2, "uncovered": 2, "approximate": 0}
+    ]
+    (sub,) = [s for s in d["subregions"] if s["region_code"] == DISTRICT]
+    assert (sub["circle_exact"], sub["circle_covered"], sub["circle_covered_bp"]) == (4, 2, 5000)
+
+    # the radii are configurable
+    env.app.state.settings.care_circle_meal_radius_m = 1_100
+    env.app.state.settings.care_circle_care_radius_m = 2_500
+    try:
+        r = await env.v.get("/v1/dashboard", headers=env.officer, params={"region_code": DISTRICT})
+        # the one 1,025 m from the meal point (2,460 m from care) is now covered too
+        assert r.json()["care_circle"]["covered"] == 3
+    finally:
+        env.app.state.settings.care_circle_meal_radius_m = 1_000
+        env.app.state.settings.care_circle_care_radius_m = 1_500
+
+    # the ledger's figures are read in scope and by role only
+    liuzhou = tokens.headers("finance", sub="f:lz", region="450200")
+    r = await env.ledger.get("/v1/budget/execution", headers=liuzhou, params={"region_code": CITY})
+    assert r.status_code == 403 and r.json()["error"]["code"] == "OUT_OF_SCOPE"
+    staff = tokens.headers("provider_staff", sub="s:1", provider_id="p")
+    r = await env.ledger.get("/v1/budget/execution", headers=staff)
+    assert r.status_code == 403 and r.json()["error"]["code"] == "ROLE_NOT_ALLOWED"
+    r = await env.ledger.get("/v1/budget/execution", headers=liuzhou)
+    assert r.status_code == 200 and r.json()["lines"] == []
