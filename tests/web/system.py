@@ -370,10 +370,12 @@ async def seed(s: System) -> None:
         )
     )["id"]
 
+    # The world's three people take ID serials 1-3; the tests enrol theirs from 100 up (an ID
+    # carries the serial's last three digits), so no test's person is ever "already enrolled".
     people = [
-        enrolment("王大爷", serial),
-        enrolment("李奶奶", serial + 1, care_setting="institution", lat=None, lon=None),
-        enrolment("黄爷爷", serial + 2),
+        enrolment("王大爷", 1),
+        enrolment("李奶奶", 2, care_setting="institution", lat=None, lon=None),
+        enrolment("黄爷爷", 3),
     ]
     ids = []
     for body in people:
