@@ -355,9 +355,7 @@ class Voucher(VoucherTable, table=True):
     The rules of the program version it was issued under are copied onto the row (ratio,
     per-use amount, caps), so the redemption statement needs nothing but this row; the
     per-day counters live here too, so the one UPDATE that locks the row also enforces the
-    daily limits. `balance_fen` can never leave 0..face_fen (CHECK). The table keeps a fifth of
-    each page free (fillfactor 80, migration voucher_1901) so that a redemption's update stays
-    on its page (HOT) and writes none of the indexes.
+    daily limits. `balance_fen` can never leave 0..face_fen (CHECK).
     """
 
     __tablename__ = "voucher"
