@@ -615,20 +615,11 @@ class Redemption(VoucherTable, table=True):
 
     __tablename__ = "redemption"
     id: uuid.UUID = _uuid_pk()
-    voucher_id: uuid.UUID = Field(
-        sa_column=Column(
-            UUID(as_uuid=True),
-            ForeignKey("voucher.id", name="redemption_voucher_id_fkey"),
-            nullable=False,
-        )
-    )
-    beneficiary_id: uuid.UUID = Field(
-        sa_column=Column(
-            UUID(as_uuid=True),
-            ForeignKey("beneficiary.id", name="redemption_beneficiary_id_fkey"),
-            nullable=False,
-        )
-    )
+    # No foreign keys on these two (migration voucher_1901): the redemption statement takes
+    # both from the voucher row it holds locked, and a voucher or a person a redemption names
+    # is never deleted (trigger redemption_parent_kept).
+    voucher_id: uuid.UUID = Field(sa_column=Column(UUID(as_uuid=True), nullable=False))
+    beneficiary_id: uuid.UUID = Field(sa_column=Column(UUID(as_uuid=True), nullable=False))
     provider_id: str = Field(sa_column=Column(Text, nullable=False))
     terminal_id: str | None = Field(default=None, sa_column=Column(Text))
     # the staff member signed in at the terminal, when the terminal said (issue 21)
@@ -696,13 +687,9 @@ class RedemptionItem(VoucherTable, table=True):
     redemption statement with the redemption; never changed (append-only)."""
 
     __tablename__ = "redemption_item"
-    redemption_id: uuid.UUID = Field(
-        sa_column=Column(
-            UUID(as_uuid=True),
-            ForeignKey("redemption.id", name="redemption_item_redemption_id_fkey"),
-            primary_key=True,
-        )
-    )
+    # No foreign key (migration voucher_1901): written by the redemption statement with its
+    # redemption, from the same row; a redemption is never deleted (trigger redemption_guard).
+    redemption_id: uuid.UUID = Field(sa_column=Column(UUID(as_uuid=True), primary_key=True))
     line: int = Field(sa_column=Column(SmallInteger, primary_key=True))
     service_code: str = Field(sa_column=Column(Text, nullable=False))
     category: str = Field(sa_column=Column(Text, nullable=False))

@@ -34,6 +34,13 @@ statement does the whole redemption:
 6. `items` records the bill's lines (`redemption_item`), sent as parallel arrays;
 7. `ev`    writes the `redemption.created` outbox event for the ledger.
 
+It is the only writer of `redemption` and `redemption_item`, which is why those tables carry
+no foreign key to `voucher`, `beneficiary` or `redemption` (migration voucher_1901): `red`
+takes the voucher and the person from the row `pick` holds locked, and `items` writes the
+lines with their redemption from the same row; the parents are never deleted (triggers
+`redemption_parent_kept`, `redemption_guard`). The keys re-checked that per redemption with a
+lookup and a row lock each (docs/performance.md, "The hot path at a third of the limit").
+
 Through PgBouncer in transaction mode (`pooler=pgbouncer`, services/common/db.py) these
 statements are not kept prepared: each is sent unnamed, parsed and planned on every execution,
 one more round trip (docs/operations.md, "Connection pooling").

@@ -266,6 +266,26 @@ async def test_the_database_refuses_changing_a_redemptions_amounts(redeemed):
         await app_conn.close()
 
 
+async def test_the_database_keeps_the_voucher_and_the_person_a_redemption_names(redeemed):
+    """The redemption's foreign keys to voucher and person are gone from the hot path
+    (migration voucher_1901); a delete of either parent is still refused."""
+    world, _term, _ben, vid, rid = redeemed
+    import asyncpg
+
+    ben_id = await world.conn.fetchval(
+        "SELECT beneficiary_id FROM redemption WHERE id = $1::uuid", rid
+    )
+    app_conn = await asyncpg.connect(world.app.state.db.url)
+    try:
+        with pytest.raises(asyncpg.PostgresError, match="REDEMPTION_PARENT"):
+            await app_conn.execute("DELETE FROM voucher WHERE id = $1", vid)
+        with pytest.raises(asyncpg.PostgresError, match="REDEMPTION_PARENT"):
+            await app_conn.execute("DELETE FROM beneficiary WHERE id = $1", ben_id)
+    finally:
+        await app_conn.close()
+    assert await world.conn.fetchval("SELECT count(*) FROM voucher WHERE id = $1", vid) == 1
+
+
 async def test_lists_for_the_provider_day_and_the_persons_history(redeemed, tokens):
     world, term, ben, _vid, rid = redeemed
     from datetime import UTC, datetime
