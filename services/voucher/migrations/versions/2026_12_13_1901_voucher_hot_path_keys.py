@@ -1,7 +1,7 @@
 """the redemption's hot path: three foreign keys the statement already guarantees
 
 Revision ID: voucher_1901
-Revises: voucher_1701
+Revises: voucher_1602
 Create Date: 2026-12-13
 
 Measured with pgbench on the redemption statement (docs/performance.md, "The hot path at a
@@ -30,7 +30,7 @@ from collections.abc import Sequence
 from services.common.alembic_env import execute_script, execute_sql_file
 
 revision: str = "voucher_1901"
-down_revision: str | None = "voucher_1701"
+down_revision: str | None = "voucher_1602"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
