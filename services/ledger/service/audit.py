@@ -21,6 +21,7 @@ from services.common.db import Database
 from services.ledger.errors import AccountNotFound, FilterNotSupported, RangeTooLarge
 from services.ledger.models import Account, Entry, RootAnchor
 from services.ledger.repository import audit as repo
+from services.ledger.repository import snapshots as snapshot_repo
 from services.ledger.repository.audit import PostingFilter, PostingLine
 from services.ledger.schemas import (
     EntryPage,
@@ -33,6 +34,7 @@ from services.ledger.schemas import (
     TrialBalanceAccount,
     TrialBalanceRead,
 )
+from services.ledger.service import snapshots
 from services.ledger.service.chart import CHART
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -58,11 +60,16 @@ async def trial_balance(
     db: Database, as_of: datetime | None, region_prefix: str
 ) -> TrialBalanceRead:
     """Every account with postings in scope up to `as_of`: debit and credit totals and the
-    balance. Each entry stays within one region, so the totals are equal in any scope."""
+    balance. Each entry stays within one region, so the totals are equal in any scope. From
+    the last period balance snapshot before `as_of` plus the postings since
+    (service/snapshots.py): at most a period's postings are added up, however long the
+    journal."""
     async with _snapshot(db) as session:
         if as_of is None:
             as_of = await repo.now(session)
-        rows = await repo.trial_balance(session, as_of, region_prefix)
+        snapshot = await snapshot_repo.latest(session, snapshots.last_covered_by(as_of))
+        since = None if snapshot is None else snapshots.period_end(snapshot)
+        rows = await repo.trial_balance(session, as_of, region_prefix, snapshot, since)
     accounts = [
         TrialBalanceAccount(
             account_id=str(r.account.id),
