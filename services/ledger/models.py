@@ -304,12 +304,13 @@ class Posting(LedgerTable, table=True):
 
 
 class BalanceSnapshot(LedgerTable, table=True):
-    """A closed period's balances: per account and posting region, the debit and credit totals
-    and balance of every posting dated in the period or before (service/snapshots.py, written
-    by the period close). The trial balance as of a date starts from the last one before it."""
+    """Balances at an instant: per account and posting region, the debit and credit totals and
+    balance of every posting dated before `until` (service/snapshots.py: written by the period
+    close at the period's end, and by the snapshot job at each day's start). The trial balance
+    as of a date starts from the last one at or before it."""
 
     __tablename__ = "balance_snapshot"
-    period: str = Field(sa_column=Column(CHAR(7), primary_key=True))
+    until: datetime = Field(sa_column=Column(DateTime(timezone=True), primary_key=True))
     account_id: int = Field(sa_column=Column(BigInteger, primary_key=True))
     # The postings' region (the trial balance counts only postings that have one).
     region_code: str = Field(sa_column=Column(String(12), primary_key=True))

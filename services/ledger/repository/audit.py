@@ -119,23 +119,22 @@ async def trial_balance(
     session: AsyncSession,
     as_of: datetime,
     region_prefix: str,
-    snapshot: str | None = None,
     since: datetime | None = None,
 ) -> list[AccountTotals]:
     """Each account with postings in scope up to `as_of`, with its debit and credit totals
-    and its balance then: the balance snapshot of period `snapshot` (its rows in the region
-    prefix; service/snapshots.py) plus the postings dated from `since` (that period's end) to
-    `as_of`, read by date through the BRIN index ix_posting_posted_at_brin; without a
-    snapshot, every posting up to `as_of`. Joined to the accounts it names."""
-    parts = [_scan_totals(as_of, region_prefix, since if snapshot is not None else None)]
-    if snapshot is not None:
+    and its balance then: the balance snapshot at `since` (its rows in the region prefix;
+    service/snapshots.py) plus the postings dated from `since` to `as_of`, read by date
+    through the BRIN index ix_posting_posted_at_brin; without `since`, every posting up to
+    `as_of`. Joined to the accounts it names."""
+    parts = [_scan_totals(as_of, region_prefix, since)]
+    if since is not None:
         parts.append(
             select(
                 col(BalanceSnapshot.account_id),
                 col(BalanceSnapshot.debit_fen),
                 col(BalanceSnapshot.credit_fen),
             ).where(
-                col(BalanceSnapshot.period) == snapshot,
+                col(BalanceSnapshot.until) == since,
                 col(BalanceSnapshot.region_code).startswith(region_prefix),
             )
         )

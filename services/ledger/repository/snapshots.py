@@ -1,5 +1,6 @@
-"""Period balance snapshots (models.BalanceSnapshot): written once per closed period, read by
-the trial balance (repository/audit.py) so that it adds up one period's postings at most."""
+"""Balance snapshots (models.BalanceSnapshot): written by the period close and the snapshot
+job (service/snapshots.py), read by the trial balance (repository/audit.py) so that it adds
+up the postings of at most one snapshot interval."""
 
 from __future__ import annotations
 
@@ -8,52 +9,45 @@ from typing import Any
 
 from sqlalchemy import BigInteger, cast, func, insert, literal, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.types import DateTime
 from sqlmodel import col
 
-from services.ledger.models import AccountingPeriod, BalanceSnapshot, Posting
+from services.ledger.models import BalanceSnapshot, Posting
 
 
-async def latest(session: AsyncSession, at_most: str) -> str | None:
-    """The latest period at or before `at_most` that has a snapshot (the primary key's
-    leading column serves it)."""
-    stmt = select(func.max(col(BalanceSnapshot.period))).where(
-        col(BalanceSnapshot.period) <= at_most
-    )
-    found: str | None = await session.scalar(stmt)
+async def latest(session: AsyncSession, at_most: datetime) -> datetime | None:
+    """The latest snapshot instant at or before `at_most` (the primary key's leading column
+    serves it)."""
+    stmt = select(func.max(col(BalanceSnapshot.until))).where(col(BalanceSnapshot.until) <= at_most)
+    found: datetime | None = await session.scalar(stmt)
     return found
 
 
-async def taken(session: AsyncSession, period: str) -> bool:
-    stmt = select(col(BalanceSnapshot.period)).where(col(BalanceSnapshot.period) == period).limit(1)
+async def exists_at(session: AsyncSession, until: datetime) -> bool:
+    stmt = select(col(BalanceSnapshot.until)).where(col(BalanceSnapshot.until) == until).limit(1)
     return (await session.scalar(stmt)) is not None
 
 
-async def closed_without_snapshot(session: AsyncSession) -> list[str]:
-    """Closed periods that have no snapshot yet, oldest first."""
-    has = select(col(BalanceSnapshot.period)).distinct()
-    stmt = (
-        select(col(AccountingPeriod.period))
-        .where(col(AccountingPeriod.period).not_in(has))
-        .order_by(col(AccountingPeriod.period))
-    )
-    return list((await session.scalars(stmt)).all())
+async def first_posting(session: AsyncSession) -> datetime | None:
+    """The date of the earliest posting (the BRIN index narrows the scan)."""
+    found: datetime | None = await session.scalar(select(func.min(col(Posting.posted_at))))
+    return found
 
 
 async def take(
-    session: AsyncSession,
-    period: str,
-    previous: str | None,
-    since: datetime | None,
-    until: datetime,
+    session: AsyncSession, until: datetime, previous: datetime | None, clock: datetime
 ) -> int:
-    """Write `period`'s snapshot: the `previous` snapshot's rows plus the postings dated from
-    `since` (its end; None: from the first) until `until` (the end of `period`), summed per
-    account and region. Postings without a region are left out (the trial balance never
-    counts them). The number of rows written."""
+    """Write the snapshot at `until`: the `previous` snapshot's rows (None: none) plus the
+    postings dated from `previous` to before `until`, summed per account and region. Postings
+    without a region are left out (the trial balance never counts them). `clock` is when every
+    book's head was last held (service/snapshots.py `barrier`): `until` must not pass it. The
+    number of rows written."""
+    if until > clock:
+        raise ValueError("a snapshot cannot cover postings that may still be written")
     amount = col(Posting.amount_fen)
     dated = [col(Posting.posted_at) < until, col(Posting.region_code).is_not(None)]
-    if since is not None:
-        dated.append(col(Posting.posted_at) >= since)
+    if previous is not None:
+        dated.append(col(Posting.posted_at) >= previous)
     parts: list[Any] = [
         select(
             col(Posting.account_id).label("account_id"),
@@ -71,13 +65,13 @@ async def take(
                 col(BalanceSnapshot.region_code),
                 col(BalanceSnapshot.debit_fen),
                 col(BalanceSnapshot.credit_fen),
-            ).where(col(BalanceSnapshot.period) == previous)
+            ).where(col(BalanceSnapshot.until) == previous)
         )
     rows = union_all(*parts).subquery("rows")
     debit = cast(func.sum(rows.c.debit_fen), BigInteger)
     credit = cast(func.sum(rows.c.credit_fen), BigInteger)
     source = select(
-        literal(period),
+        literal(until, DateTime(timezone=True)),
         rows.c.account_id,
         rows.c.region_code,
         debit,
@@ -85,7 +79,7 @@ async def take(
         debit - credit,
     ).group_by(rows.c.account_id, rows.c.region_code)
     stmt = insert(BalanceSnapshot).from_select(
-        ["period", "account_id", "region_code", "debit_fen", "credit_fen", "balance_fen"],
+        ["until", "account_id", "region_code", "debit_fen", "credit_fen", "balance_fen"],
         source,
     )
     result = await session.execute(stmt)

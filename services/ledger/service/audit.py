@@ -34,7 +34,6 @@ from services.ledger.schemas import (
     TrialBalanceAccount,
     TrialBalanceRead,
 )
-from services.ledger.service import snapshots
 from services.ledger.service.chart import CHART
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -67,9 +66,8 @@ async def trial_balance(
     async with _snapshot(db) as session:
         if as_of is None:
             as_of = await repo.now(session)
-        snapshot = await snapshot_repo.latest(session, snapshots.last_covered_by(as_of))
-        since = None if snapshot is None else snapshots.period_end(snapshot)
-        rows = await repo.trial_balance(session, as_of, region_prefix, snapshot, since)
+        since = await snapshot_repo.latest(session, as_of)
+        rows = await repo.trial_balance(session, as_of, region_prefix, since)
     accounts = [
         TrialBalanceAccount(
             account_id=str(r.account.id),

@@ -1,23 +1,27 @@
-"""Period balance snapshots: what a closed period leaves behind so that the trial balance as
-of any date adds up at most one period's postings (docs/ledger.md "Balance snapshots").
+"""Balance snapshots: what lets the trial balance as of any date add up at most one
+snapshot interval of postings, however long the journal (docs/ledger.md "Balance
+snapshots").
 
-A snapshot of period P holds, per account and posting region, the totals of every posting
-dated before the end of P (the first instant of the next month, Asia/Shanghai: a posting's
-period is its date's month there). It is exact and final once P is closed: the database
-refuses entries dated in a closed period, and a book's clock never goes back, so no posting
-dated before the end of P can come later. The close writes it (service/periods.py) under
-every book's head lock; `snapshot_closed` writes those missing (periods closed before
-snapshots existed).
+A snapshot at instant U holds, per account and posting region, the totals of every posting
+dated before U. It is exact and final once every book's head has been held at or after U:
+an entry's date is the database's clock when its writer held its book's head (never before
+the book's last entry), so every entry dated before U was written by a transaction that held
+the head before us and has committed, and every later one is dated after U. The period close
+writes one at the period's end (it holds every head; the period has ended). The snapshot job
+(`take_due`) holds every head for an instant (`barrier`), then writes one at the start of
+each day (Asia/Shanghai) since the last, each from the one before.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.common.db import Database
+from services.common.db import Database, raw_connection
+from services.ledger.repository import posting
 from services.ledger.repository import snapshots as repo
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -29,45 +33,52 @@ def period_start(period: str) -> datetime:
     return datetime(year, month, 1, tzinfo=TZ)
 
 
-def next_period(period: str) -> str:
-    year, month = int(period[:4]), int(period[5:7])
-    return f"{year + month // 12:04d}-{month % 12 + 1:02d}"
-
-
-def previous_period(period: str) -> str:
-    year, month = int(period[:4]), int(period[5:7])
-    return f"{year - 1:04d}-12" if month == 1 else f"{year:04d}-{month - 1:02d}"
-
-
 def period_end(period: str) -> datetime:
-    """The first instant after the period: where its snapshot ends."""
-    return period_start(next_period(period))
+    """The first instant after the period."""
+    year, month = int(period[:4]), int(period[5:7])
+    return datetime(year + month // 12, month % 12 + 1, 1, tzinfo=TZ)
 
 
-def period_of(moment: datetime) -> str:
-    return moment.astimezone(TZ).strftime("%Y-%m")
+def day_start(moment: datetime) -> datetime:
+    local = moment.astimezone(TZ)
+    return datetime(local.year, local.month, local.day, tzinfo=TZ)
 
 
-def last_covered_by(as_of: datetime) -> str:
-    """The latest period whose snapshot lies wholly at or before `as_of`."""
-    return previous_period(period_of(as_of))
+async def take(session: AsyncSession, until: datetime, clock: datetime) -> int:
+    """Write the snapshot at `until` (from the latest one before it) unless it exists; every
+    head was held at `clock` >= `until`. Rows written."""
+    if await repo.exists_at(session, until):
+        return 0
+    previous = await repo.latest(session, until - timedelta(microseconds=1))
+    return await repo.take(session, until, previous, clock)
 
 
-async def take(session: AsyncSession, period: str) -> int:
-    """Write `period`'s snapshot (from the latest one before it); the caller has closed the
-    period and holds every book's head. Rows written."""
-    previous = await repo.latest(session, previous_period(period))
-    since = None if previous is None else period_end(previous)
-    return await repo.take(session, period, previous, since, period_end(period))
-
-
-async def snapshot_closed(db: Database) -> list[str]:
-    """Snapshot every closed period that has none yet, oldest first (each in its own unit of
-    work); the periods snapshotted."""
+async def barrier(db: Database) -> datetime:
+    """Hold every book's head for an instant: when this returns, every entry dated before the
+    returned clock is committed, and no later entry will be dated before it."""
     async with db.unit_of_work() as session:
-        missing = await repo.closed_without_snapshot(session)
-    for period in missing:
+        await session.execute(select(literal(1)))  # the unit of work's transaction begins
+        conn = await raw_connection(session)
+        heads = await posting.lock_all_heads(conn)
+        clock = max((h.now for h in heads.values()), default=None)
+    return clock if clock is not None else datetime.now(TZ)
+
+
+async def take_due(db: Database, *, limit_days: int | None = None) -> list[datetime]:
+    """The snapshot job: a snapshot at the start of every day (Asia/Shanghai) since the last
+    one (or the first posting) up to today, each in its own unit of work; the instants
+    written."""
+    clock = await barrier(db)
+    async with db.unit_of_work() as session:
+        last = await repo.latest(session, clock)
+        first = await repo.first_posting(session)
+    if first is None:
+        return []
+    at = day_start(last if last is not None else first) + timedelta(days=1)  # no DST there
+    done: list[datetime] = []
+    while at <= clock and (limit_days is None or len(done) < limit_days):
         async with db.unit_of_work() as session:
-            if not await repo.taken(session, period):
-                await take(session, period)
-    return missing
+            await take(session, at, clock)
+        done.append(at)
+        at += timedelta(days=1)
+    return done

@@ -4,9 +4,10 @@ Revision ID: ledger_0701
 Revises: ledger_0601
 Create Date: 2026-12-13
 
-- `balance_snapshot`: per closed period, every (account, posting region; the trial balance counts only postings with a region) with its cumulative
-  debit, credit and balance over all postings dated in that period or before (the period
-  close writes it, service/snapshots.py). The trial balance as of a date is the last snapshot
+- `balance_snapshot`: balances at an instant `until`: every (account, posting region; the
+  trial balance counts only postings with a region) with its debit, credit and balance over
+  all postings dated before it (service/snapshots.py: the period close writes one at the
+  period's end, the snapshot job one at the start of each day). The trial balance as of a date is the last snapshot
   before it plus the postings since (repository/audit.py `trial_balance`): it no longer scans
   the journal. Append-only like the journal.
 - posting's indexes, measured on a 1M-entry journal (docs/performance.md "Cold paths"):
@@ -33,13 +34,13 @@ def upgrade() -> None:
     execute_script(
         """
     CREATE TABLE balance_snapshot (
-      period char(7) NOT NULL,
+      until timestamptz NOT NULL,
       account_id bigint NOT NULL,
       region_code varchar(12) NOT NULL,
       debit_fen bigint NOT NULL,
       credit_fen bigint NOT NULL,
       balance_fen bigint NOT NULL,
-      CONSTRAINT pk_balance_snapshot PRIMARY KEY (period, account_id, region_code),
+      CONSTRAINT pk_balance_snapshot PRIMARY KEY (until, account_id, region_code),
       CONSTRAINT ck_balance_snapshot_totals CHECK (balance_fen = debit_fen - credit_fen)
     );
     DROP INDEX ix_posting_program_seq;
