@@ -7,7 +7,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, cast, func, insert, literal, select, union_all
+from sqlalchemy import BigInteger, cast, func, literal, select, union_all
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.types import DateTime
 from sqlmodel import col
@@ -78,9 +79,14 @@ async def take(
         credit,
         debit - credit,
     ).group_by(rows.c.account_id, rows.c.region_code)
-    stmt = insert(BalanceSnapshot).from_select(
-        ["until", "account_id", "region_code", "debit_fen", "credit_fen", "balance_fen"],
-        source,
+    # Two processes taking the same snapshot: the second waits for the first and adds nothing.
+    stmt = (
+        insert(BalanceSnapshot)
+        .from_select(
+            ["until", "account_id", "region_code", "debit_fen", "credit_fen", "balance_fen"],
+            source,
+        )
+        .on_conflict_do_nothing()
     )
     result = await session.execute(stmt)
     return int(result.rowcount or 0)  # type: ignore[attr-defined]

@@ -14,6 +14,8 @@ each day (Asia/Shanghai) since the last, each from the one before.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -25,6 +27,7 @@ from services.ledger.repository import posting
 from services.ledger.repository import snapshots as repo
 
 TZ = ZoneInfo("Asia/Shanghai")
+log = logging.getLogger("yiyang.ledger.snapshots")
 
 
 def period_start(period: str) -> datetime:
@@ -82,3 +85,18 @@ async def take_due(db: Database, *, limit_days: int | None = None) -> list[datet
         done.append(at)
         at += timedelta(days=1)
     return done
+
+
+async def snapshot_forever(db: Database, interval_s: float) -> None:
+    """The snapshot job in the ledger process: `take_due` every `interval_s`, logging instead
+    of raising (several processes may run it: a snapshot is written once)."""
+    while True:
+        await asyncio.sleep(interval_s)
+        try:
+            taken = await take_due(db)
+            if taken:
+                log.info("balance snapshots taken up to %s", taken[-1].isoformat())
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.error("balance snapshots not taken: %s", exc)
