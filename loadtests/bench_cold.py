@@ -743,6 +743,64 @@ async def indexes(db: Database, t: Targets, shape: Shape) -> dict[str, Any]:
     return {"use": use, "plans": plans_}
 
 
+# Posting's indexes before ledger_0701 and after it: each is timed alone on a copy of posting.
+PROBE_INDEXES = {
+    "ix_posting_account_seq": "(account_id, seq)",
+    "ix_posting_account_posted_at": "(account_id, posted_at)",
+    "ix_posting_seq_book": "(seq, book)",
+    "ix_posting_posted_at (btree, dropped)": "(posted_at)",
+    "ix_posting_posted_at_brin": "USING brin (posted_at)",
+    "ix_posting_region_seq": "(region_code text_pattern_ops, seq)",
+    "ix_posting_region_posted_at (dropped)": "(region_code text_pattern_ops, posted_at)",
+    "ix_posting_program_seq (dropped)": "(program_code, seq)",
+    "ix_posting_period_seq": "(period, seq)",
+    "ix_posting_provider_seq": "(provider_id, seq) WHERE provider_id IS NOT NULL",
+    "ix_posting_beneficiary_seq": "(beneficiary_id, seq) WHERE beneficiary_id IS NOT NULL",
+    "ix_posting_voucher_seq": "(voucher_id, seq) WHERE voucher_id IS NOT NULL",
+}
+
+
+async def index_costs(db: Database, rows: int, reps: int = 3) -> dict[str, Any]:
+    """What each of posting's indexes costs a write: `rows` postings inserted (one statement,
+    WAL and all) into a copy of posting with its primary key and that one index, against the
+    primary key alone; the best of `reps`, in microseconds per posting."""
+    conn = await asyncpg.connect(**asyncpg_connect_kwargs(db.url))
+    try:
+        await conn.execute("DROP TABLE IF EXISTS probe_src, probe")
+        await conn.execute(
+            f"CREATE TABLE probe_src AS SELECT * FROM posting ORDER BY book, seq LIMIT {rows}"
+        )
+        await conn.execute("CREATE TABLE probe (LIKE posting INCLUDING DEFAULTS)")
+        await conn.execute("ALTER TABLE probe ADD PRIMARY KEY (entry_id, line)")
+
+        async def timed() -> float:
+            best = float("inf")
+            for _ in range(reps):
+                await conn.execute("TRUNCATE probe")
+                await conn.execute("CHECKPOINT")
+                t0 = time.perf_counter()
+                await conn.execute("INSERT INTO probe SELECT * FROM probe_src")
+                best = min(best, time.perf_counter() - t0)
+            return best
+
+        base = await timed()
+        out: dict[str, Any] = {
+            "rows": rows,
+            "primary key only, us/posting": round(1e6 * base / rows, 2),
+        }
+        for name, spec in PROBE_INDEXES.items():
+            using, _, rest = spec.partition("(")
+            await conn.execute(f"CREATE INDEX probe_ix ON probe {using}({rest}")
+            extra = await timed() - base
+            await conn.execute("DROP INDEX probe_ix")
+            out[name] = round(1e6 * extra / rows, 2)
+            say(f"index cost {name}: {out[name]} us/posting")
+        await conn.execute("DROP TABLE probe_src, probe")
+    finally:
+        await conn.close()
+    return out
+
+
 async def reset_stats(db: Database) -> None:
     conn = await asyncpg.connect(**asyncpg_connect_kwargs(db.url))
     try:
@@ -754,7 +812,9 @@ async def reset_stats(db: Database) -> None:
 # --- the run -------------------------------------------------------------------------------
 
 
-async def run(owner_url: str, shape: Shape, queries: int, verify: str) -> dict[str, Any]:
+async def run(
+    owner_url: str, shape: Shape, queries: int, verify: str, probe_rows: int = 0
+) -> dict[str, Any]:
     result: dict[str, Any] = {"shape": asdict(shape), "cores": os.cpu_count()}
     say(f"seeding {shape.entries:,} entries in {shape.books} books over {shape.months} months")
     seeded = await seed(owner_url, shape)
@@ -795,6 +855,8 @@ async def run(owner_url: str, shape: Shape, queries: int, verify: str) -> dict[s
         result["trial_balance"] = await trial_balances(db, shape, rnd, max(10, queries // 4))
         result["reconciliation"] = await reconciliation(db, seeded)
         result["indexes"] = await indexes(db, t, shape)
+        if probe_rows:
+            result["index_costs"] = await index_costs(db, probe_rows)
     finally:
         await db.dispose()
     return result
@@ -815,6 +877,10 @@ def main(argv: list[str] | None = None) -> int:
         help="verify every book, the root and the balances, or one book (default: all up to "
         "200,000 entries, else one book)",
     )  # fmt: skip
+    p.add_argument(
+        "--index-costs", type=int, default=0, metavar="ROWS",
+        help="also time each posting index alone on ROWS inserted postings",
+    )  # fmt: skip
     p.add_argument("--database-url", default=os.environ.get("YIYANG_LOAD_DATABASE_URL"))
     p.add_argument("--reports", type=Path, default=Path("reports"))
     p.add_argument("--keep", action="store_true", help="keep the run's database")
@@ -834,7 +900,7 @@ def main(argv: list[str] | None = None) -> int:
     admin = args.database_url or embedded_pg.start(run_dir / "pg", stop_at_exit=True)
     try:
         owner, _ = asyncio.run(prepare_service_database(admin, "ledger", name))
-        result = asyncio.run(run(owner, shape, args.queries, verify))
+        result = asyncio.run(run(owner, shape, args.queries, verify, args.index_costs))
         result["finished_at"] = datetime.now(UTC).isoformat()
         (run_dir / "cold.json").write_text(json.dumps(result, indent=2, default=str))
         say(f"report: {run_dir / 'cold.json'}")
