@@ -5,16 +5,35 @@ and the seeded period reconciles clean."""
 from __future__ import annotations
 
 import random
-from datetime import timedelta
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete
+from sqlmodel import col
 
 from loadtests import bench_cold
 from services.common.db import Database
+from services.ledger.models import BalanceSnapshot
 from services.ledger.repository import audit as audit_repo
 from services.ledger.repository import snapshots as snapshot_repo
-from services.ledger.service import audit, chain, snapshots
+from services.ledger.service import audit, chain, periods, snapshots
 
+
+def _months_ago(n: int) -> str:
+    period = datetime.now(snapshots.TZ).strftime("%Y-%m")
+    for _ in range(n):
+        period = bench_cold.previous_period(period)
+    return period
+
+
+# The journal ends two months ago: last month is open, and closing it writes a snapshot.
 SHAPE = bench_cold.Shape(
-    entries=1200, redemptions=400, books=2, months=3, providers=5, beneficiaries=50
+    entries=1200,
+    redemptions=400,
+    books=2,
+    months=3,
+    providers=5,
+    beneficiaries=50,
+    last_period=_months_ago(2),
 )
 
 
@@ -62,5 +81,19 @@ async def test_a_tiny_cold_seed_verifies_and_snapshots_equal_the_scan(make_db):
         assert _rows(scanned)  # the last moment saw every posting
         recon = await bench_cold.reconciliation(db, seeded)
         assert recon["ok"] and recon["redemptions_checked"] == 400
+
+        # the period close writes the snapshot at its end (here: the same totals as the job's
+        # last one, nothing was posted since)
+        last_month = _months_ago(1)
+        until = snapshots.period_end(last_month)
+        async with db.unit_of_work() as s:
+            await s.execute(delete(BalanceSnapshot).where(col(BalanceSnapshot.until) >= until))
+        closed = await periods.close_period(db, last_month, "close-last", "test")
+        assert closed.status_code == 200
+        async with db.unit_of_work(isolation="REPEATABLE READ", readonly=True) as s:
+            assert await snapshot_repo.latest(s, until) == until
+            scanned = await audit_repo.trial_balance(s, until, "")
+            from_snapshot = await audit_repo.trial_balance(s, until, "", until)
+        assert _rows(from_snapshot) == _rows(scanned) != []
     finally:
         await db.dispose()

@@ -31,8 +31,8 @@ async def close_period(db: Database, period: str, idempotency_key: str, created_
         if await repo.is_closed(journal.session, period):
             raise PeriodAlreadyClosed(field="period")
         closed_at = await repo.close(journal.session, period, created_by)
-        held = max((h.now for h in heads.values()), default=closed_at)
-        await snapshots.take(journal.session, snapshots.period_end(period), max(held, closed_at))
+        held = min((h.now for h in heads.values()), default=closed_at)
+        await snapshots.take(journal.session, snapshots.period_end(period), held)
         return 200, PeriodCloseRead(
             period=period, status="closed", closed_at=closed_at.isoformat(), closed_by=created_by
         )

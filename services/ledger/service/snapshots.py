@@ -49,8 +49,9 @@ def day_start(moment: datetime) -> datetime:
 
 async def take(session: AsyncSession, until: datetime, clock: datetime) -> int:
     """Write the snapshot at `until` (from the latest one before it) unless it exists; every
-    head was held at `clock` >= `until`. Rows written."""
-    if await repo.exists_at(session, until):
+    head was held at `clock`. Rows written; none when `until` is after `clock` (postings
+    dated before it may still come: the job takes it later)."""
+    if until > clock or await repo.exists_at(session, until):
         return 0
     previous = await repo.latest(session, until - timedelta(microseconds=1))
     return await repo.take(session, until, previous, clock)
@@ -63,7 +64,7 @@ async def barrier(db: Database) -> datetime:
         await session.execute(select(literal(1)))  # the unit of work's transaction begins
         conn = await raw_connection(session)
         heads = await posting.lock_all_heads(conn)
-        clock = max((h.now for h in heads.values()), default=None)
+        clock = min((h.now for h in heads.values()), default=None)
     return clock if clock is not None else datetime.now(TZ)
 
 
