@@ -862,6 +862,20 @@ async def run(
     return result
 
 
+async def measure_again(owner_url: str, shape: Shape, queries: int) -> dict[str, Any]:
+    """The audit queries and trial balances again on a journal seeded before (`--keep`)."""
+    db = Database(owner_url)
+    try:
+        rnd = random.Random(shape.seed + 1)
+        t = await targets(db, rnd, queries)
+        return {
+            "entry_queries": await entry_queries(db, t, rnd),
+            "trial_balance": await trial_balances(db, shape, rnd, max(10, queries // 4)),
+        }
+    finally:
+        await db.dispose()
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="yiyang bench cold", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
@@ -884,6 +898,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--database-url", default=os.environ.get("YIYANG_LOAD_DATABASE_URL"))
     p.add_argument("--reports", type=Path, default=Path("reports"))
     p.add_argument("--keep", action="store_true", help="keep the run's database")
+    p.add_argument(
+        "--again", metavar="OWNER_URL",
+        help="measure the queries again on a database kept by an earlier run (same shape)",
+    )  # fmt: skip
     args = p.parse_args(argv)
     shape = Shape(
         entries=args.entries,
@@ -894,6 +912,9 @@ def main(argv: list[str] | None = None) -> int:
         beneficiaries=args.beneficiaries,
     )
     verify = args.verify or ("all" if args.entries <= 200_000 else "book")
+    if args.again:
+        print(json.dumps(asyncio.run(measure_again(args.again, shape, args.queries)), indent=2))
+        return 0
     run_dir = new_run_dir(args.reports, "cold")
     run_dir.mkdir(parents=True, exist_ok=True)
     name = f"yiyang_bench_cold_{os.getpid()}"

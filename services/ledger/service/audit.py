@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Mapping
-from contextlib import AbstractAsyncContextManager
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import replace
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -50,9 +50,13 @@ def _iso(value: datetime | None) -> str | None:
     return value.astimezone(TZ).isoformat(timespec="microseconds")
 
 
-def _snapshot(db: Database) -> AbstractAsyncContextManager[AsyncSession]:
-    """One consistent, read-only view of the book for a whole answer."""
-    return db.unit_of_work(isolation="REPEATABLE READ", readonly=True)
+@asynccontextmanager
+async def _snapshot(db: Database) -> AsyncIterator[AsyncSession]:
+    """One consistent, read-only view of the book for a whole answer, each query planned for
+    its own values (repository/audit.py `plan_each_query`)."""
+    async with db.unit_of_work(isolation="REPEATABLE READ", readonly=True) as session:
+        await repo.plan_each_query(session)
+        yield session
 
 
 async def trial_balance(
