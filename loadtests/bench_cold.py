@@ -32,6 +32,7 @@ import asyncio
 import json
 import os
 import random
+import shutil
 import statistics
 import time
 import uuid
@@ -930,6 +931,8 @@ def main(argv: list[str] | None = None) -> int:
             asyncio.run(drop_database(admin, name))
         if args.database_url is None:
             embedded_pg.stop(run_dir / "pg")
+            if not args.keep:  # the report stays; the database files (GBs at scale) go
+                shutil.rmtree(run_dir / "pg", ignore_errors=True)
     return 0
 
 
