@@ -64,9 +64,9 @@ async def trial_balance(
 ) -> TrialBalanceRead:
     """Every account with postings in scope up to `as_of`: debit and credit totals and the
     balance. Each entry stays within one region, so the totals are equal in any scope. From
-    the last period balance snapshot before `as_of` plus the postings since
-    (service/snapshots.py): at most a period's postings are added up, however long the
-    journal."""
+    the last balance snapshot at or before `as_of` plus the postings since
+    (service/snapshots.py): at most one snapshot interval's postings (a day, with the job
+    running) are added up, however long the journal."""
     async with _snapshot(db) as session:
         if as_of is None:
             as_of = await repo.now(session)

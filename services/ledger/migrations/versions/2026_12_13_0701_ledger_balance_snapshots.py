@@ -10,7 +10,7 @@ Create Date: 2026-12-13
   period's end, the snapshot job one at the start of each day). The trial balance as of a date is the last snapshot
   before it plus the postings since (repository/audit.py `trial_balance`): it no longer scans
   the journal. Append-only like the journal.
-- posting's indexes, measured on a 1M-entry journal (docs/performance.md "Cold paths"):
+- posting's indexes, measured on a 2M-entry journal (docs/performance.md "Cold paths"):
   `ix_posting_program_seq` (a program matches most postings: the (seq, book) index with a
   filter answers as fast), `ix_posting_region_posted_at` (only the scanning trial balance
   used it) are dropped; the btree `ix_posting_posted_at` becomes a BRIN index
