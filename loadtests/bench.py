@@ -3,6 +3,7 @@
     yiyang bench [--reps 3] [--duration 10] [--connections 32] [--beneficiaries 20000]
                  [--issuance 100000] [--profile] [--database-url ADMIN_URL]
     yiyang bench posting [--duration 5] [--reps 3]   (ledger books: loadtests/bench_posting.py)
+    yiyang bench cold [--entries N] [--redemptions N] (cold paths: loadtests/bench_cold.py)
 
 In one run, on one machine, with one freshly started system (harness.System):
 
@@ -351,6 +352,10 @@ def sustained_run(
 
 
 def main(argv: list[str] | None = None) -> int:
+    if argv and argv[0] == "cold":  # `yiyang bench cold`: the ledger's cold paths at scale
+        from loadtests import bench_cold
+
+        return bench_cold.main(argv[1:])
     if argv and argv[0] == "posting":  # `yiyang bench posting`: 4 books against one
         from loadtests import bench_posting
 

@@ -36,6 +36,9 @@ class LedgerSettings(BaseSettings):
     checkpoint_previous_private_key: str | None = None
     checkpoint_file: Path | None = None
     checkpoint_interval_s: float = 300.0
+    # The balance snapshot job (service/snapshots.py): one at every day's start, taken every
+    # `snapshot_interval_s` (0: only at period close).
+    snapshot_interval_s: float = 3600.0
 
     @model_validator(mode="after")
     def _refuse_unsafe_values(self) -> LedgerSettings:

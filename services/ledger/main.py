@@ -13,7 +13,7 @@ from services.common.db import Database, resolve_database_url
 from services.common.settings import get_common_settings
 from services.ledger.api import router
 from services.ledger.config import LedgerSettings, get_settings
-from services.ledger.service import audit, checkpoints
+from services.ledger.service import audit, checkpoints, snapshots
 
 
 def create_app(settings: LedgerSettings | None = None) -> FastAPI:
@@ -38,13 +38,19 @@ def create_app(settings: LedgerSettings | None = None) -> FastAPI:
             app.state.checkpoint_task = asyncio.create_task(
                 checkpoints.checkpoint_forever(app.state.db, settings), name="ledger-checkpoints"
             )
+        if settings.snapshot_interval_s > 0:
+            app.state.snapshot_task = asyncio.create_task(
+                snapshots.snapshot_forever(app.state.db, settings.snapshot_interval_s),
+                name="ledger-snapshots",
+            )
 
     async def stop_checkpoints(app: FastAPI) -> None:
-        task = getattr(app.state, "checkpoint_task", None)
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        for name in ("checkpoint_task", "snapshot_task"):
+            task = getattr(app.state, name, None)
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
 
     app = create_service_app(
         name="ledger",

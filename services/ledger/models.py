@@ -273,20 +273,14 @@ class Posting(LedgerTable, table=True):
         Index("ix_posting_account_seq", "account_id", "seq"),
         Index("ix_posting_account_posted_at", "account_id", "posted_at"),
         Index("ix_posting_seq_book", "seq", "book"),
-        Index("ix_posting_posted_at", "posted_at"),
+        # Append-only, written in date order: block ranges serve date ranges (ledger_0701).
+        Index("ix_posting_posted_at_brin", "posted_at", postgresql_using="brin"),
         Index(
             "ix_posting_region_seq",
             "region_code",
             "seq",
             postgresql_ops={"region_code": "text_pattern_ops"},
         ),
-        Index(
-            "ix_posting_region_posted_at",
-            "region_code",
-            "posted_at",
-            postgresql_ops={"region_code": "text_pattern_ops"},
-        ),
-        Index("ix_posting_program_seq", "program_code", "seq"),
         Index("ix_posting_period_seq", "period", "seq"),
         Index(
             "ix_posting_provider_seq",
@@ -307,6 +301,24 @@ class Posting(LedgerTable, table=True):
             postgresql_where=text("voucher_id IS NOT NULL"),
         ),
     )
+
+
+class BalanceSnapshot(LedgerTable, table=True):
+    """Balances at an instant: per account and posting region, the debit and credit totals and
+    balance of every posting dated before `until` (service/snapshots.py: written by the period
+    close at the period's end, and by the snapshot job at each day's start). The trial balance
+    as of a date starts from the last one at or before it."""
+
+    __tablename__ = "balance_snapshot"
+    until: datetime = Field(sa_column=Column(DateTime(timezone=True), primary_key=True))
+    account_id: int = Field(sa_column=Column(BigInteger, primary_key=True))
+    # The postings' region (the trial balance counts only postings that have one).
+    region_code: str = Field(sa_column=Column(String(12), primary_key=True))
+    debit_fen: int = _fen()
+    credit_fen: int = _fen()
+    balance_fen: int = _fen()
+
+    __table_args__ = (CheckConstraint("balance_fen = debit_fen - credit_fen", name="totals"),)
 
 
 class LedgerEvent(LedgerTable, table=True):
@@ -391,6 +403,7 @@ APPEND_ONLY_TABLES: list[str] = [
     "commitment",
     "accounting_period",
     "root_anchor",
+    "balance_snapshot",
     "claim_action",
     "payment_batch",
     "bank_confirmation",

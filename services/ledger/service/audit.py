@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Mapping
-from contextlib import AbstractAsyncContextManager
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import replace
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -21,6 +21,7 @@ from services.common.db import Database
 from services.ledger.errors import AccountNotFound, FilterNotSupported, RangeTooLarge
 from services.ledger.models import Account, Entry, RootAnchor
 from services.ledger.repository import audit as repo
+from services.ledger.repository import snapshots as snapshot_repo
 from services.ledger.repository.audit import PostingFilter, PostingLine
 from services.ledger.schemas import (
     EntryPage,
@@ -49,20 +50,28 @@ def _iso(value: datetime | None) -> str | None:
     return value.astimezone(TZ).isoformat(timespec="microseconds")
 
 
-def _snapshot(db: Database) -> AbstractAsyncContextManager[AsyncSession]:
-    """One consistent, read-only view of the book for a whole answer."""
-    return db.unit_of_work(isolation="REPEATABLE READ", readonly=True)
+@asynccontextmanager
+async def _snapshot(db: Database) -> AsyncIterator[AsyncSession]:
+    """One consistent, read-only view of the book for a whole answer, each query planned for
+    its own values (repository/audit.py `plan_each_query`)."""
+    async with db.unit_of_work(isolation="REPEATABLE READ", readonly=True) as session:
+        await repo.plan_each_query(session)
+        yield session
 
 
 async def trial_balance(
     db: Database, as_of: datetime | None, region_prefix: str
 ) -> TrialBalanceRead:
     """Every account with postings in scope up to `as_of`: debit and credit totals and the
-    balance. Each entry stays within one region, so the totals are equal in any scope."""
+    balance. Each entry stays within one region, so the totals are equal in any scope. From
+    the last balance snapshot at or before `as_of` plus the postings since
+    (service/snapshots.py): at most one snapshot interval's postings (a day, with the job
+    running) are added up, however long the journal."""
     async with _snapshot(db) as session:
         if as_of is None:
             as_of = await repo.now(session)
-        rows = await repo.trial_balance(session, as_of, region_prefix)
+        since = await snapshot_repo.latest(session, as_of)
+        rows = await repo.trial_balance(session, as_of, region_prefix, since)
     accounts = [
         TrialBalanceAccount(
             account_id=str(r.account.id),
