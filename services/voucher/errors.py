@@ -405,6 +405,14 @@ class RedemptionImmutable(Conflict):
     message = "A redemption's amounts never change and it is never deleted."
 
 
+class RedemptionParent(Conflict):
+    """Raised by the trigger redemption_parent_kept (migrations/sql): the voucher or person a
+    redemption names is kept, as the foreign keys dropped from the hot path kept them."""
+
+    code = "REDEMPTION_PARENT"
+    message = "A voucher or person that a redemption names is never deleted."
+
+
 # --- receipts, confirmations and disputes (service/reviews.py) ---------------------------
 
 
