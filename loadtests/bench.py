@@ -261,7 +261,7 @@ def sustained_run(
     saturation_per_s: float,
     duration_s: int,
     threads: int,
-    steps: tuple[float, ...] = (0.5, 0.6, 0.7, 0.8, 0.9, 1.0),
+    steps: tuple[float, ...] = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0),
     p99_limit_ms: float = 50.0,
 ) -> dict[str, Any]:
     """Redemptions at fixed offered rates with the relay and the ledger running, stepping up
@@ -378,7 +378,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument(
         "--sustained",
-        default="0.5,0.6,0.7,0.8,0.9,1.0",
+        default="0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9,1.0",
         help="offered rates of the sustained end-to-end run, as fractions of the saturation "
         "rate ('' to skip)",
     )
