@@ -1,85 +1,23 @@
 """The dashboard's summaries (docs/dashboard.md "Summaries"): after enrolments, changes of
 grade, care setting and status, issuance (row by row and set-wise), redemptions and voids,
-the summary-based figures equal the scanning queries the dashboard used before (kept here as
-the reference); summarisers racing on real connections count each event once."""
+the summary-based figures equal the scanning queries the dashboard used before
+(loadtests/dashboard_scan.py, the reference); summarisers racing on real connections count
+each event once."""
 
 from __future__ import annotations
 
 import asyncio
 
 from sqlalchemy import func, select, text
-from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from services.voucher.models import Beneficiary, Redemption, SummaryUse, Voucher
+from loadtests.dashboard_scan import scan_enrolled, scan_enrolled_by_child, scan_use
+from services.voucher.models import SummaryUse
 from services.voucher.repository import dashboard as repo
 from services.voucher.service import summary
 from tests.voucher.redeem.conftest import key, qr
 
 PERIOD = "2026-11"
-
-
-# --- the reference: the scanning queries over the fact tables -------------------------------
-
-
-async def scan_enrolled(session: AsyncSession, like: str) -> list[tuple[int | None, str, int]]:
-    b = Beneficiary
-    rows = await session.execute(
-        select(col(b.grade), col(b.care_setting), func.count())
-        .where(col(b.region_code).like(like), col(b.status) == "active")
-        .group_by(col(b.grade), col(b.care_setting))
-    )
-    return [(g, str(s), int(n)) for g, s, n in rows]
-
-
-async def scan_enrolled_by_child(session: AsyncSession, like: str, digits: int) -> dict[str, int]:
-    b = Beneficiary
-    child = func.substr(col(b.region_code), 1, digits)
-    rows = await session.execute(
-        select(child, func.count())
-        .where(col(b.region_code).like(like), col(b.status) == "active")
-        .group_by(child)
-    )
-    return {str(k): int(n) for k, n in rows}
-
-
-async def scan_use(
-    session: AsyncSession, like: str, *, period: str | None, key: str, digits: int = 0
-) -> list[repo.Use]:
-    v, r = Voucher, Redemption
-    group = {
-        "program": col(v.program_code),
-        "period": col(v.period),
-        "child": func.substr(col(v.region_code), 1, digits),
-    }[key]
-    redeemed = (
-        select(
-            col(r.voucher_id).label("voucher_id"),
-            func.count().label("n"),
-            func.sum(col(r.subsidy_fen)).label("fen"),
-        )
-        .where(col(r.status) != "voided")
-        .group_by(col(r.voucher_id))
-        .subquery()
-    )
-    stmt = (
-        select(
-            group,
-            func.count(),
-            func.coalesce(func.sum(col(v.face_fen)), 0),
-            func.coalesce(func.sum(redeemed.c.n), 0),
-            func.coalesce(func.sum(redeemed.c.fen), 0),
-        )
-        .select_from(v)
-        .outerjoin(redeemed, redeemed.c.voucher_id == col(v.id))
-        .where(col(v.region_code).like(like))
-        .group_by(group)
-        .order_by(group)
-    )
-    if period is not None:
-        stmt = stmt.where(col(v.period) == period)
-    rows = await session.execute(stmt)
-    return [repo.Use(str(k), int(a), int(b), int(c), int(d)) for k, a, b, c, d in rows]
 
 
 async def assert_summaries_equal_scans(db) -> None:
