@@ -73,7 +73,7 @@ async def summarise_once(
     return SummaryPass(cursor, taken[-1].id if taken else cursor, len(events), len(taken))
 
 
-async def catch_up(db: Database, *, batch_size: int, settle_s: float, max_batches: int = 20) -> int:
+async def catch_up(db: Database, *, batch_size: int, settle_s: float, max_batches: int = 4) -> int:
     """Before a dashboard read: fold what is waiting, a batch per transaction, at most
     `max_batches` of them (a larger backlog is the background loop's work; the read then
     shows what is summed so far). Returns events folded; 0 at once when another summariser
