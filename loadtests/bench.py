@@ -4,6 +4,7 @@
                  [--issuance 100000] [--profile] [--database-url ADMIN_URL]
     yiyang bench posting [--duration 5] [--reps 3]   (ledger books: loadtests/bench_posting.py)
     yiyang bench cold [--entries N] [--redemptions N] (cold paths: loadtests/bench_cold.py)
+    yiyang bench dashboard [--beneficiaries N] [--redemptions M]   (loadtests/bench_dashboard.py)
 
 In one run, on one machine, with one freshly started system (harness.System):
 
@@ -360,6 +361,10 @@ def main(argv: list[str] | None = None) -> int:
         from loadtests import bench_posting
 
         return bench_posting.main(argv[1:])
+    if argv and argv[0] == "dashboard":  # `yiyang bench dashboard`: provincial scale
+        from loadtests import bench_dashboard
+
+        return bench_dashboard.main(argv[1:])
     p = argparse.ArgumentParser(
         prog="yiyang bench",
         description=__doc__,

@@ -76,6 +76,13 @@ class VoucherSettings(BaseSettings):
     anomaly_interval_s: float = 0.0
     anomaly_settle_s: float = 60.0
     anomaly_batch_size: int = 500
+    # The dashboard's summaries (docs/dashboard.md "Summaries"): the service folds the
+    # outbox's redemption and void events into `summary_use` every `summary_interval_s`
+    # (0 = only on demand, before a dashboard read), events younger than `summary_settle_s`
+    # left for the next pass (a transaction still open may commit an earlier outbox id).
+    summary_interval_s: float = 5.0
+    summary_settle_s: float = 2.0
+    summary_batch_size: int = 5_000
     # Points of the credit event an officer's confirmation of an alert records on the
     # provider (the provider service suspends at its threshold, 12 by default: a second
     # confirmed finding suspends).

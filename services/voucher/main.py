@@ -25,6 +25,7 @@ from services.voucher.repository import redemption_flow as redemption_repo
 from services.voucher.service import short_codes
 from services.voucher.service.anomalies import detect_forever
 from services.voucher.service.directory import ProviderDirectory
+from services.voucher.service.summary import summarise_forever
 
 log = logging.getLogger("yiyang.voucher")
 
@@ -125,6 +126,19 @@ def create_app(
                         batch_size=settings.anomaly_batch_size,
                     ),
                     name="voucher-anomalies",
+                )
+            )
+
+        if settings.summary_interval_s > 0:
+            app.state.background_tasks.append(
+                asyncio.create_task(
+                    summarise_forever(
+                        app.state.db,
+                        interval_s=settings.summary_interval_s,
+                        settle_s=settings.summary_settle_s,
+                        batch_size=settings.summary_batch_size,
+                    ),
+                    name="voucher-summary",
                 )
             )
 

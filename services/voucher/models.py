@@ -1368,3 +1368,52 @@ APPEND_ONLY_TABLES: list[str] = [
     "spot_draw",
     "spot_draw_member",
 ]
+
+
+class SummaryEnrolment(VoucherTable, table=True):
+    """Active people per region code, grade (-1: none) and care setting: kept by the
+    statement triggers `summary_enrolment_*` on `beneficiary` (migrations/sql/
+    dashboard_summaries.sql), read by the dashboard instead of counting `beneficiary`."""
+
+    __tablename__ = "summary_enrolment"
+    region_code: str = Field(sa_column=Column(String(12), primary_key=True))
+    grade: int = Field(sa_column=Column(SmallInteger, primary_key=True))
+    care_setting: str = Field(sa_column=Column(String(20), primary_key=True))
+    n: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, server_default="0"))
+
+
+class SummaryUse(VoucherTable, table=True):
+    """Vouchers (count, face) and their redemptions not voided (count, subsidy) per region
+    code, programme and period of the voucher. Vouchers: the statement trigger
+    `summary_use_voucher` on INSERT into `voucher` (issuance); redemptions: the summariser
+    folding `redemption.created` / `redemption.voided` from the outbox after its cursor
+    (service/summary.py), never a trigger on the redemption's tables."""
+
+    __tablename__ = "summary_use"
+    region_code: str = Field(sa_column=Column(String(12), primary_key=True))
+    program_code: str = Field(sa_column=Column(String(40), primary_key=True))
+    period: str = Field(sa_column=Column(String(7), primary_key=True))
+    vouchers: int = Field(
+        default=0, sa_column=Column(BigInteger, nullable=False, server_default="0")
+    )
+    face_fen: int = Field(
+        default=0, sa_column=Column(BigInteger, nullable=False, server_default="0")
+    )
+    redemptions: int = Field(
+        default=0, sa_column=Column(BigInteger, nullable=False, server_default="0")
+    )
+    redeemed_fen: int = Field(
+        default=0, sa_column=Column(BigInteger, nullable=False, server_default="0")
+    )
+
+
+class SummaryCursor(VoucherTable, table=True):
+    """How far the summariser has folded the outbox into `summary_use` (its row lock makes
+    two summarisers take turns: each event is counted once)."""
+
+    __tablename__ = "summary_cursor"
+    name: str = Field(sa_column=Column(String(40), primary_key=True))
+    last_outbox_id: int = Field(
+        default=0, sa_column=Column(BigInteger, nullable=False, server_default="0")
+    )
+    updated_at: datetime = _now()

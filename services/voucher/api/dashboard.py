@@ -11,6 +11,7 @@ from services.common.db import SessionDep
 from services.voucher.api.deps import DirectoryDep
 from services.voucher.schemas.dashboard import DashboardRead
 from services.voucher.service import dashboard as service
+from services.voucher.service import summary
 from services.voucher.service.identity import check_region
 from services.voucher.service.periods import current_period, parse_period
 
@@ -40,6 +41,10 @@ async def get_dashboard(
     period = period or current_period()
     parse_period(period)
     s = request.app.state.settings
+    # Redemptions and voids not yet summed are folded in first (the summaries, docs/dashboard.md).
+    await summary.catch_up(
+        request.app.state.db, batch_size=s.summary_batch_size, settle_s=s.summary_settle_s
+    )
     return await service.dashboard(
         session,
         region,

@@ -1,7 +1,8 @@
-"""The dashboard's figures, each one grouped statement over a region subtree (LIKE on the
-region code's significant prefix). Scanning, not incremental: see docs/performance.md. The
-service (service/dashboard.py) reads only these functions, so each can be swapped for a
-summary table without touching it."""
+"""The dashboard's figures over a region subtree (LIKE on the region code's significant
+prefix). Enrolment and use read the summaries (`summary_enrolment`, `summary_use`: a row per
+region code, summed up the levels here), never the fact tables: docs/dashboard.md
+"Summaries". The care circle (`located`) still reads every active person of the subtree
+(docs/performance.md). The service (service/dashboard.py) reads only these functions."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from services.voucher.models import Beneficiary, Redemption, Voucher
+from services.voucher.models import Beneficiary, SummaryEnrolment, SummaryUse
 from services.voucher.service.care_circle import Located
 
 
@@ -26,24 +27,25 @@ class Use:
 
 async def enrolled(session: AsyncSession, like: str) -> list[tuple[int | None, str, int]]:
     """(grade, care setting, people) of the active people in the subtree."""
-    b = Beneficiary
+    e = SummaryEnrolment
+    n = func.sum(col(e.n))
     rows = await session.execute(
-        select(col(b.grade), col(b.care_setting), func.count())
-        .where(col(b.region_code).like(like), col(b.status) == "active")
-        .group_by(col(b.grade), col(b.care_setting))
+        select(col(e.grade), col(e.care_setting), n)
+        .where(col(e.region_code).like(like))
+        .group_by(col(e.grade), col(e.care_setting))
+        .having(n > 0)
     )
-    return [(g, str(s), int(n)) for g, s, n in rows]
+    return [(None if g < 0 else int(g), str(s), int(c)) for g, s, c in rows]
 
 
 async def enrolled_by_child(session: AsyncSession, like: str, digits: int) -> dict[str, int]:
-    b = Beneficiary
-    child = func.substr(col(b.region_code), 1, digits)
+    e = SummaryEnrolment
+    child = func.substr(col(e.region_code), 1, digits)
+    n = func.sum(col(e.n))
     rows = await session.execute(
-        select(child, func.count())
-        .where(col(b.region_code).like(like), col(b.status) == "active")
-        .group_by(child)
+        select(child, n).where(col(e.region_code).like(like)).group_by(child).having(n > 0)
     )
-    return {str(k): int(n) for k, n in rows}
+    return {str(k): int(c) for k, c in rows}
 
 
 async def located(session: AsyncSession, like: str) -> list[Located]:
@@ -63,37 +65,27 @@ async def use(
     """Vouchers (count, face) and their redemptions that were not voided (count, subsidy),
     grouped by `key`: `program` (one period), `period` (every period), or `child` (the
     sub-region of `digits` digits, one period)."""
-    v, r = Voucher, Redemption
+    u = SummaryUse
     group = {
-        "program": col(v.program_code),
-        "period": col(v.period),
-        "child": func.substr(col(v.region_code), 1, digits),
+        "program": col(u.program_code),
+        "period": col(u.period),
+        "child": func.substr(col(u.region_code), 1, digits),
     }[key]
-    redeemed = (
-        select(
-            col(r.voucher_id).label("voucher_id"),
-            func.count().label("n"),
-            func.sum(col(r.subsidy_fen)).label("fen"),
-        )
-        .where(col(r.status) != "voided")
-        .group_by(col(r.voucher_id))
-        .subquery()
-    )
+    vouchers = func.sum(col(u.vouchers))
     stmt = (
         select(
             group,
-            func.count(),
-            func.coalesce(func.sum(col(v.face_fen)), 0),
-            func.coalesce(func.sum(redeemed.c.n), 0),
-            func.coalesce(func.sum(redeemed.c.fen), 0),
+            vouchers,
+            func.sum(col(u.face_fen)),
+            func.sum(col(u.redemptions)),
+            func.sum(col(u.redeemed_fen)),
         )
-        .select_from(v)
-        .outerjoin(redeemed, redeemed.c.voucher_id == col(v.id))
-        .where(col(v.region_code).like(like))
+        .where(col(u.region_code).like(like))
         .group_by(group)
+        .having(vouchers > 0)
         .order_by(group)
     )
     if period is not None:
-        stmt = stmt.where(col(v.period) == period)
+        stmt = stmt.where(col(u.period) == period)
     rows = await session.execute(stmt)
     return [Use(str(k), int(a), int(b), int(c), int(d)) for k, a, b, c, d in rows]

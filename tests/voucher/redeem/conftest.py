@@ -41,6 +41,8 @@ def settings_for(db_url: str, **overrides: Any) -> VoucherSettings:
         "raw_pool_size": 20,
         "expiry_interval_s": 0,
         "anomaly_interval_s": 0,
+        "summary_interval_s": 0,
+        "summary_settle_s": 0,
     }
     values.update(overrides)
     return VoucherSettings(**values)
