@@ -216,10 +216,14 @@ def test_render_shows_the_ratio_and_the_machine():
 
 def test_lag_is_bounded_when_flat_and_not_when_it_climbs():
     flat = [(float(t), 40 + (t % 3)) for t in range(12)]
+    # the relay's batches make a sawtooth (up to 500 behind, then caught up): still bounded
+    sawtooth = [(float(t), (t % 4) * 150) for t in range(15)]
     climbing = [(float(t), 100 * t) for t in range(12)]
     assert bench.lag_verdict(flat, 1000)["bounded"] is True
+    assert bench.lag_verdict(sawtooth, 600)["bounded"] is True
     verdict = bench.lag_verdict(climbing, 1000)
     assert verdict["bounded"] is False and verdict["lag_growth_per_s"] == 100.0
+    assert verdict["lag_growth"] == 800.0  # last third's mean against the first's
     # a flat lag that never drains below a second's worth of events is not bounded either
     assert bench.lag_verdict([(float(t), 5000) for t in range(12)], 1000)["bounded"] is False
 
