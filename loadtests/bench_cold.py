@@ -64,45 +64,10 @@ SHARES = {"central": 10000}
 CREATED_BY = "relay"
 CHUNK = 20_000  # entries per COPY
 
-ENTRY_COPY = (
-    "id",
-    "book",
-    "seq",
-    "kind",
-    "posted_at",
-    "period",
-    "program_code",
-    "region_code",
-    "provider_id",
-    "beneficiary_id",
-    "voucher_id",
-    "ref",
-    "event_id",
-    "idempotency_key",
-    "reverses_entry_id",
-    "memo",
-    "created_by",
-    "details",
-    "prev_hash",
-    "hash",
-)
-POSTING_COPY = (
-    "entry_id",
-    "line",
-    "account_id",
-    "amount_fen",
-    "currency",
-    "seq",
-    "posted_at",
-    "period",
-    "program_code",
-    "region_code",
-    "funding_source",
-    "provider_id",
-    "beneficiary_id",
-    "voucher_id",
-    "book",
-)
+# The columns written by COPY: exactly the hashed fields (service/hashing.py), so a seeded
+# entry is chained over what the verifier recomputes, then the chain's own columns.
+ENTRY_COPY = (*hashing.ENTRY_FIELDS, *hashing.OPTIONAL_ENTRY_FIELDS, "prev_hash", "hash")
+POSTING_COPY = ("entry_id", *hashing.POSTING_FIELDS, "book")
 
 
 def say(text: str) -> None:
