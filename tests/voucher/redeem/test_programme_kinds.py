@@ -4,6 +4,7 @@ period's end; a home adaptation voucher (适老化改造) pays only `home_adapta
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -149,3 +150,40 @@ async def test_a_home_adaptation_voucher_pays_only_home_adaptation_items(world):
     r = await bill("ADAPT_GRAB_BAR", 40_000)
     assert r.status_code == 201, r.text
     assert (r.json()["voucher_id"], r.json()["subsidy_fen"]) == (str(grant), 36_000)
+
+
+async def test_two_terminals_racing_for_the_last_visit_pay_it_once(world, tokens):
+    """The package's visits are taken under the voucher's row lock: two bills racing for
+    the last visit (real connections of the app's pool) pay it once; the other is refused
+    VISITS_USED_UP and records nothing."""
+    pid = world.add_provider(kind="home_care", services=PRICE_LIST)
+    term = world.add_terminal(pid)
+    ben = await world.add_beneficiary()
+    await world.conn.execute("UPDATE beneficiary SET lat = $2, lon = $3 WHERE id = $1", ben, *HOME)
+    package = await world.add_voucher(
+        ben,
+        face_fen=60_000,
+        ratio_bp=8_000,
+        per_txn_cap_fen=7_500,
+        categories=("home_care_hours", "bathing"),
+        program_code="family_care_bed",
+        priority=50,
+    )
+    await world.conn.execute("UPDATE voucher SET visits_left = 1 WHERE id = $1", package)
+    home = Home(world, term, ben, package, tokens)
+    first, second = await home.visit(65), await home.visit(65)
+    before = await world.counts()
+    answers = await asyncio.gather(home.redeem(first), home.redeem(second))
+    codes = sorted(r.status_code for r in answers)
+    assert codes == [201, 422], [r.text for r in answers]
+    refused = next(r for r in answers if r.status_code == 422)
+    assert refused.json()["error"]["code"] == "VISITS_USED_UP"
+    row = await world.conn.fetchrow(
+        "SELECT visits_left, balance_fen FROM voucher WHERE id = $1", package
+    )
+    assert tuple(row) == (0, 56_000)  # one visit paid: 40.00 yuan of subsidy
+    paid = await world.conn.fetchval(
+        "SELECT count(*) FROM redemption WHERE voucher_id = $1", package
+    )
+    assert paid == 1
+    assert before != await world.counts()  # the one that won was recorded
