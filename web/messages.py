@@ -68,6 +68,7 @@ FRIENDLY: dict[str, str] = {
     "REDEMPTION_ALREADY_CLAIMED": "这笔交易已经申请结算，不能撤销。",
     "IDEMPOTENCY_KEY_IN_USE": "这笔交易正在处理，请稍候再看结果。",
     "BENEFICIARY_EXISTS": "这位老人已经登记过了。",
+    "PROXY_EXISTS": "这个家属账号已经有代办授权，无需再授权。",
     "BENEFICIARY_NOT_FOUND": "没有找到这位老人。",
     "BENEFICIARY_RECORD_CLOSED": "老人已去世，档案和评估不能再修改。",
     "SPOT_DRAW_NOT_FOUND": "没有找到这次复评抽查。",

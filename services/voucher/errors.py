@@ -76,6 +76,11 @@ class ProxyNotFound(NotFound):
     message = "No such proxy authorisation."
 
 
+class ProxyExists(Conflict):
+    code = "PROXY_EXISTS"
+    message = "This account already holds a live authorisation for the person."
+
+
 class IssuanceRunNotFound(NotFound):
     code = "ISSUANCE_RUN_NOT_FOUND"
     message = "No such issuance run."
