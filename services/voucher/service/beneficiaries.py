@@ -27,10 +27,10 @@ from services.common.errors import OutOfScope
 from services.common.ids import new_uuid
 from services.voucher.errors import (
     BeneficiaryExists,
-    ProxyExists,
     BeneficiaryNotFound,
     BeneficiaryRecordClosed,
     InvalidValue,
+    ProxyExists,
     ProxyNotFound,
 )
 from services.voucher.models import (
