@@ -20,6 +20,7 @@ import asyncpg
 from services.common.db import Database
 from services.common.errors import IdempotencyKeyReused, RetryLater, ServiceUnavailable
 from services.common.ids import new_uuid
+from services.common.shards import same_province
 from services.voucher.errors import (
     BeneficiaryDeceased,
     BeneficiaryNotActive,
@@ -27,6 +28,7 @@ from services.voucher.errors import (
     CardLocked,
     CardNotValid,
     NoUsableVoucher,
+    OutOfProvince,
     PinIncorrect,
     PinRequired,
     ProviderNotApproved,
@@ -291,6 +293,8 @@ async def preview(
     """
     now = now or datetime.now(UTC)
     token = codes.verify_token(qr_public_key, token_text, now)
+    if not same_province(token.beneficiary_id):
+        raise OutOfProvince(field="token")
     provider, priced = _provider_and_bill(directory, provider_id, bill)
     await _check_visit(db, bill, priced, provider_id, token, include_used=True)
     if token.kind == codes.KIND_CARD:
@@ -353,6 +357,9 @@ async def redeem(
         if replay is not None:
             return replay
         raise
+    if not same_province(token.beneficiary_id):
+        # A person of another province (sharded services, docs/shards.md): nothing is read.
+        raise OutOfProvince(field="token")
     provider, bill = _provider_and_bill(directory, provider_id, asked)
     await _check_visit(db, asked, bill, provider_id, token, include_used=False)
     lines = Lines(
