@@ -310,9 +310,7 @@ async def test_two_provinces_end_to_end_each_in_its_own_databases(shard_urls, to
             )
             assert r.status_code == 201, r.text
             claim = r.json()
-            assert [ln["redemption_id"] for ln in claim["redemptions"]] == [
-                redemptions[prv.code]
-            ]
+            assert [ln["redemption_id"] for ln in claim["redemptions"]] == [redemptions[prv.code]]
             r = await ledger.post(
                 f"/v1/claims/{claim['id']}/approve",
                 headers=tokens.headers("finance", region=prv.place["city"], sub="finance:b"),
