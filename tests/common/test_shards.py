@@ -36,6 +36,7 @@ from services.common.shards import (
     parse_shards,
     province_hooks,
     province_of_id,
+    province_of_request,
 )
 from services.ledger.config import LedgerSettings
 from services.ledger.main import create_service as ledger_service
@@ -119,6 +120,74 @@ def test_ids_made_in_a_province_carry_it_and_others_do_not_change():
     assert all(uuid.UUID(i).version == 7 for i in made)
     plain = [str(new_uuid()) for _ in range(200)]
     assert len({i[-2:] for i in plain}) > 20  # the last byte stays random without shards
+
+
+def _scope(path: str = "/v1/x", query: bytes = b"", **headers: str) -> dict[str, Any]:
+    return {
+        "type": "http",
+        "path": path,
+        "query_string": query,
+        "headers": [(k.replace("_", "-").encode(), v.encode()) for k, v in headers.items()],
+    }
+
+
+def test_a_request_is_routed_by_header_region_credential_then_path_id(tokens):
+    served = {"45": None, "44": None}
+    with in_province("44"):
+        gd_provider, gd_terminal, gd_person = (str(new_uuid()) for _ in range(3))
+    officer = tokens.token("civil_affairs", region="450100")
+    route = province_of_request
+    # the header of a service call wins, then a region_code, then the caller's region
+    assert route(_scope(x_yiyang_province="44", authorization=f"Bearer {officer}"), served) == "44"
+    assert route(_scope(query=b"period=2026-01&region_code=440106"), served) == "44"
+    assert route(_scope(authorization=f"Bearer {officer}"), served) == "45"
+    # ids made in a province: a provider's people, a person, a terminal's secret, a path
+    staff = tokens.token("provider_admin", provider_id=gd_provider)
+    assert route(_scope(authorization=f"Bearer {staff}"), served) == "44"
+    me = tokens.token("beneficiary", sub=gd_person)
+    assert route(_scope(authorization=f"Bearer {me}"), served) == "44"
+    secret = f"yyt_{gd_terminal}.abcdef"
+    assert route(_scope(authorization=f"Bearer {secret}"), served) == "44"
+    assert route(_scope(f"/v1/providers/{gd_provider}/terminals"), served) == "44"
+    # nothing to go by: no province (the router answers PROVINCE_UNKNOWN)
+    assert route(_scope(authorization=f"Bearer {tokens.token('service')}"), served) is None
+    assert route(_scope(authorization="Bearer not-a-token"), served) is None
+    with in_province("31"):
+        elsewhere = str(new_uuid())
+    assert route(_scope(f"/v1/providers/{elsewhere}"), served) is None
+
+
+async def test_the_router_serves_each_province_in_its_own_context_and_refuses_the_rest(tokens):
+    from fastapi import FastAPI
+
+    from services.common.shards import current_province, province_code
+
+    def app() -> FastAPI:
+        a = FastAPI()
+
+        @a.get("/v1/where")
+        async def where() -> dict[str, Any]:
+            return {"province": current_province(), "code": province_code(), "id": str(new_uuid())}
+
+        @a.get("/readyz")
+        async def ready() -> dict[str, str]:
+            return {"status": "ok"}
+
+        return a
+
+    router = ProvinceRouter("test", {"45": app(), "44": app()})
+    async with running(router) as c:
+        for code, region in (("45", "450103"), ("44", "440106")):
+            r = await c.get("/v1/where", params={"region_code": region})
+            assert r.json()["province"] == code and r.json()["code"] == f"{code}0000"
+            assert province_of_id(r.json()["id"]) == code
+        r = await c.get("/v1/where", headers={"Authorization": f"Bearer {tokens.token('service')}"})
+        assert r.status_code == 422 and r.json()["error"]["code"] == "PROVINCE_UNKNOWN"
+        r = await c.get("/v1/where", params={"region_code": "310101"})
+        assert r.status_code == 422 and r.json()["error"]["code"] == "PROVINCE_UNKNOWN"
+        r = await c.get("/readyz")
+        assert r.status_code == 200 and set(r.json()["shards"]) == {"45", "44"}
+    assert current_province() is None
 
 
 class Province:
@@ -400,6 +469,11 @@ async def test_two_provinces_end_to_end_each_in_its_own_databases(shard_urls, to
             "/v1/national/dashboard", headers=tokens.headers("auditor", region="450000")
         )
         assert r.status_code == 403 and r.json()["error"]["code"] == "OUT_OF_SCOPE"
+        r = await voucher.get(
+            "/v1/national/dashboard", headers=tokens.headers("beneficiary", sub=people["45"])
+        )
+        assert r.status_code == 403 and r.json()["error"]["code"] == "ROLE_NOT_ALLOWED"
+        assert (await voucher.get("/v1/national/dashboard")).status_code == 401
         r = await voucher.get("/v1/programs", headers=tokens.headers("service"))
         assert r.status_code == 422 and r.json()["error"]["code"] == "PROVINCE_UNKNOWN"
         r = await voucher.get(
