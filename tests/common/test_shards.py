@@ -353,6 +353,12 @@ async def test_two_provinces_end_to_end_each_in_its_own_databases(shard_urls, to
         assert r.status_code == 422 and r.json()["error"]["code"] == "OUT_OF_PROVINCE", r.text
         r = await gx.redeem(terminals["45"], await gd.qr(people["44"]))
         assert r.status_code == 422 and r.json()["error"]["code"] == "OUT_OF_PROVINCE", r.text
+        r = await voucher.post(
+            "/v1/redemptions/preview",
+            headers=terminals["45"],
+            json={"token": await gd.qr(people["44"]), "service_code": "BATH_HOME"},
+        )
+        assert r.status_code == 422 and r.json()["error"]["code"] == "OUT_OF_PROVINCE", r.text
         assert {p: await _counts(shard_urls["voucher"][p][0]) for p in ("45", "44")} == before
 
         # each province's relay delivers to its own province's ledger
