@@ -30,6 +30,7 @@ provider apps.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import contextlib
@@ -292,6 +293,7 @@ class ProvinceRouter:
 
 
 S = TypeVar("S", bound=BaseSettings)
+T = TypeVar("T")
 
 
 def province_apps(settings: S, build: Callable[[S], ASGIApp]) -> dict[str, ASGIApp]:
@@ -301,3 +303,22 @@ def province_apps(settings: S, build: Callable[[S], ASGIApp]) -> dict[str, ASGIA
         province: build(settings.model_copy(update={"shards": "", "database_url": url}))
         for province, url in parse_shards(getattr(settings, "shards", "")).items()
     }
+
+
+async def each_database(
+    shards: str,
+    single_url: Callable[[], Awaitable[str]],
+    run: Callable[[str | None, str], Awaitable[T]],
+) -> list[T]:
+    """`run(province, url)` for every province of a shard map, concurrently, each with its
+    province set (the processes beside a service: the relay, the scheduler, the detector);
+    without shards, once on `single_url()` with no province."""
+    mapping = parse_shards(shards)
+    if not mapping:
+        return [await run(None, await single_url())]
+
+    async def one(province: str, url: str) -> T:
+        with in_province(province):
+            return await run(province, url)
+
+    return list(await asyncio.gather(*(one(p, url) for p, url in mapping.items())))

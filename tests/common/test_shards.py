@@ -190,6 +190,21 @@ async def test_the_router_serves_each_province_in_its_own_context_and_refuses_th
     assert current_province() is None
 
 
+async def test_the_processes_beside_a_service_run_once_per_province_in_its_province():
+    from services.common.shards import current_province, each_database
+
+    async def single() -> str:
+        return "postgresql://one/db"
+
+    async def run(province: str | None, url: str) -> tuple[str | None, str | None, str]:
+        return province, current_province(), url
+
+    assert await each_database("", single, run) == [(None, None, "postgresql://one/db")]
+    got = await each_database("45=postgresql://gx/v;44=postgresql://gd/v", single, run)
+    assert got == [("45", "45", "postgresql://gx/v"), ("44", "44", "postgresql://gd/v")]
+    assert current_province() is None
+
+
 class Province:
     """The three sharded services as one province's people use them."""
 
