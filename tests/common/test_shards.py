@@ -449,6 +449,17 @@ async def test_two_provinces_end_to_end_each_in_its_own_databases(shard_urls, to
                 == 0
             )
             assert await _fetchval(lown, "SELECT count(*) FROM claim") == 1
+            # and every id made there says so
+            for url, table in (
+                (vown, "beneficiary"),
+                (vown, "voucher"),
+                (vown, "redemption"),
+                (pown, "provider"),
+                (pown, "terminal"),
+                (lown, "claim"),
+            ):
+                sql = f"SELECT count(*) FROM {table} WHERE right(id::text, 2) <> $1"
+                assert await _fetchval(url, sql, p) == 0, table
 
         # the dashboards: each province's, and the national one adding them
         boards = {}
