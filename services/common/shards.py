@@ -188,6 +188,15 @@ def province_of_credential(authorization: str, served: Mapping[str, Any]) -> str
     return None
 
 
+def province_in_text(text: str, served: Mapping[str, Any]) -> str | None:
+    """The province of the first province-made id of a served province found in `text`."""
+    for match in _UUID.finditer(text):
+        province = province_of_id(match.group())
+        if province in served:
+            return province
+    return None
+
+
 def province_of_request(scope: Scope, served: Mapping[str, Any]) -> str | None:
     """The province a request concerns (module docstring, in that order), or None."""
     authorization: str | None = None
@@ -205,11 +214,7 @@ def province_of_request(scope: Scope, served: Mapping[str, Any]) -> str | None:
         province = province_of_credential(authorization, served)
         if province is not None:
             return province
-    for match in _UUID.finditer(scope["path"]):
-        province = province_of_id(match.group())
-        if province in served:
-            return province
-    return None
+    return province_in_text(scope["path"], served)
 
 
 # --- one app per province -------------------------------------------------------------------
@@ -277,6 +282,17 @@ class ProvinceRouter:
             transport = httpx.ASGITransport(app=self.apps[province])
             async with httpx.AsyncClient(transport=transport, base_url="http://shard") as client:
                 return await client.request(method, path, **kwargs)
+
+    async def forward(self, province: str, request: Request, body: bytes) -> Response:
+        """`request` (whose body was read: `body`) as it is to a province's app, for a route
+        that must read the body to know its province (the Stripe webhook)."""
+        headers = [
+            (k, v) for k, v in request.headers.items() if k not in ("host", "content-length")
+        ]
+        r = await self.call(
+            province, request.method, request.url.path, content=body, headers=headers
+        )
+        return Response(r.content, status_code=r.status_code, headers=dict(r.headers))
 
     async def _readyz(self) -> JSONResponse:
         """Ready when every province's app is (each one's `/readyz` under its province)."""

@@ -281,14 +281,19 @@ def create_service(
 ) -> FastAPI | ProvinceRouter:
     """What `uvicorn services.voucher.main:app` serves: the app on its one database, or with
     `YIYANG_VOUCHER_SHARDS` one app per province behind the province router, with the
-    national dashboard over them all (docs/shards.md)."""
+    national dashboard over them all and the Stripe webhook routed by its event
+    (docs/shards.md)."""
     from services.voucher.service.national import national_dashboard
+    from services.voucher.service.webhook_routing import stripe_webhook
 
     settings = settings or get_settings()
     if not settings.shards:
         return create_app(settings, directory_transport=directory_transport)
     apps = province_apps(settings, lambda s: create_app(s, directory_transport=directory_transport))
-    return ProvinceRouter("voucher", apps, national={"/v1/national/dashboard": national_dashboard})
+    # Routes answered over the provinces: the national dashboard; the Stripe webhook, whose
+    # province is in the event's metadata.
+    routes = {"/v1/national/dashboard": national_dashboard, "/v1/stripe/webhook": stripe_webhook}
+    return ProvinceRouter("voucher", apps, national=routes)
 
 
 app = create_service()

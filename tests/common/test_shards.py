@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo
 import asyncpg
 import httpx
 import pytest
+from starlette.requests import Request
 
 from services.common import embedded_pg
 from services.common.db import asyncpg_connect_kwargs
@@ -203,6 +204,47 @@ async def test_the_processes_beside_a_service_run_once_per_province_in_its_provi
     got = await each_database("45=postgresql://gx/v;44=postgresql://gd/v", single, run)
     assert got == [("45", "45", "postgresql://gx/v"), ("44", "44", "postgresql://gd/v")]
     assert current_province() is None
+
+
+async def test_the_stripe_webhook_reaches_the_province_of_the_payment_it_names():
+    import json
+
+    from fastapi import FastAPI
+
+    from services.common.shards import current_province
+    from services.voucher.service.webhook_routing import stripe_webhook
+
+    def app() -> FastAPI:
+        a = FastAPI()
+
+        @a.post("/v1/stripe/webhook")
+        async def hook(request: Request) -> dict[str, Any]:
+            return {
+                "province": current_province(),
+                "body": (await request.body()).decode(),
+                "signature": request.headers.get("stripe-signature"),
+            }
+
+        return a
+
+    router = ProvinceRouter("voucher", {"45": app(), "44": app()})
+    router.national["/v1/stripe/webhook"] = stripe_webhook
+    with in_province("44"):
+        redemption_id = str(new_uuid())
+    event = {
+        "type": "payment_intent.succeeded",
+        "data": {"object": {"id": "pi_1", "metadata": {"redemption_id": redemption_id}}},
+    }
+    body = json.dumps(event)
+    async with running(router) as c:
+        r = await c.post("/v1/stripe/webhook", content=body, headers={"Stripe-Signature": "t=1"})
+        assert r.status_code == 200, r.text
+        assert r.json() == {"province": "44", "body": body, "signature": "t=1"}
+        event["data"]["object"]["metadata"] = {}
+        r = await c.post("/v1/stripe/webhook", content=json.dumps(event))
+        assert r.status_code == 422 and r.json()["error"]["code"] == "PROVINCE_UNKNOWN"
+        r = await c.post("/v1/stripe/webhook", content=b"not json")
+        assert r.status_code == 422 and r.json()["error"]["code"] == "PROVINCE_UNKNOWN"
 
 
 class Province:
