@@ -219,7 +219,7 @@ def province_of_request(scope: Scope, served: Mapping[str, Any]) -> str | None:
 
 # --- one app per province -------------------------------------------------------------------
 
-NationalHandler = Callable[["ProvinceRouter", Request], Awaitable[Response]]
+RouterHandler = Callable[["ProvinceRouter", Request], Awaitable[Response]]
 
 
 class ProvinceRouter:
@@ -227,20 +227,21 @@ class ProvinceRouter:
     and the request router in front (module docstring). Its lifespan starts every
     province's app with `PROVINCE` set, so the background tasks each one starts (the
     directory poll, anomaly detection, expiry, ...) work on that province only.
-    `national` adds routes answered over every province (the national dashboard)."""
+    `routes` are answered by the router itself: over every province (the national
+    dashboard), or to the province found in the body (the Stripe webhook)."""
 
     def __init__(
         self,
         name: str,
         apps: Mapping[str, ASGIApp],
         *,
-        national: Mapping[str, NationalHandler] | None = None,
+        routes: Mapping[str, RouterHandler] | None = None,
     ) -> None:
         if not apps:
             raise ValueError("a ProvinceRouter needs at least one province")
         self.name = name
         self.apps: dict[str, Any] = dict(apps)
-        self.national = dict(national or {})
+        self.routes = dict(routes or {})
         self.state = State()
         self.router = Router(lifespan=self._lifespan)
 
@@ -257,7 +258,7 @@ class ProvinceRouter:
             await self.router(scope, receive, send)  # lifespan
             return
         path = scope["path"]
-        handler = self.national.get(path)
+        handler = self.routes.get(path)
         if handler is not None:
             response = await handler(self, Request(scope, receive))
         elif path == "/readyz":
@@ -277,7 +278,7 @@ class ProvinceRouter:
         await response(scope, receive, send)
 
     async def call(self, province: str, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        """One request to a province's app, in process (national routes use it)."""
+        """One request to a province's app, in process (the router's own routes use it)."""
         with in_province(province):
             transport = httpx.ASGITransport(app=self.apps[province])
             async with httpx.AsyncClient(transport=transport, base_url="http://shard") as client:

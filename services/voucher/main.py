@@ -293,7 +293,7 @@ def create_service(
     # Routes answered over the provinces: the national dashboard; the Stripe webhook, whose
     # province is in the event's metadata.
     routes = {"/v1/national/dashboard": national_dashboard, "/v1/stripe/webhook": stripe_webhook}
-    return ProvinceRouter("voucher", apps, national=routes)
+    return ProvinceRouter("voucher", apps, routes=routes)
 
 
 app = create_service()

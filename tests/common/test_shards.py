@@ -228,7 +228,7 @@ async def test_the_stripe_webhook_reaches_the_province_of_the_payment_it_names()
         return a
 
     router = ProvinceRouter("voucher", {"45": app(), "44": app()})
-    router.national["/v1/stripe/webhook"] = stripe_webhook
+    router.routes["/v1/stripe/webhook"] = stripe_webhook
     with in_province("44"):
         redemption_id = str(new_uuid())
     event = {
