@@ -247,6 +247,30 @@ async def test_the_stripe_webhook_reaches_the_province_of_the_payment_it_names()
         assert r.status_code == 422 and r.json()["error"]["code"] == "PROVINCE_UNKNOWN"
 
 
+async def test_migrate_brings_every_province_database_of_a_service_to_head(
+    pg_admin_url, monkeypatch
+):
+    from services import launcher
+    from services.common.migrate import ensure_database
+    from services.provider.config import get_settings
+
+    names = [f"yt_shardmig_{p}_{dbfix.RUN}_{uuid.uuid4().hex[:6]}" for p in ("45", "44", "one")]
+    gx, gd, one = [await ensure_database(pg_admin_url, n) for n in names]
+    monkeypatch.setenv("YIYANG_PROVIDER_SHARDS", f"45={gx};44={gd}")
+    monkeypatch.setenv("YIYANG_PROVIDER_DATABASE_URL", one)
+    get_settings.cache_clear()
+    try:
+        urls = await launcher.prepare_databases("provider")
+        assert urls == {"provider:45": gx, "provider:44": gd, "provider": one}
+        for url in (gx, gd, one):
+            assert await _fetchval(url, "SELECT count(*) FROM alembic_version") >= 1
+            assert await _fetchval(url, "SELECT to_regclass('provider') IS NOT NULL")
+    finally:
+        get_settings.cache_clear()
+        for name in names:
+            await drop_database(pg_admin_url, name)
+
+
 class Province:
     """The three sharded services as one province's people use them."""
 
