@@ -6,7 +6,8 @@ app per province behind the province router. In each province an officer enrols 
 (the month's vouchers are issued against that province's ledger budget), runs the next
 month's issuance, registers a provider with a terminal; the person's code is redeemed there,
 the relay of that province delivers to that province's ledger, the provider claims, finance
-approves, reconciliation agrees. Every row stays in its province's databases; a redemption
+approves and pays (the bank's batch and its confirmation), the chain verifies and
+reconciliation agrees. Every row stays in its province's databases; a redemption
 of one province's person at the other's terminal is OUT_OF_PROVINCE and changes nothing;
 the national dashboard is the two provinces' dashboards added.
 """
@@ -48,6 +49,7 @@ from services.voucher.relay import Relay
 from tests.conftest import running
 from tests.fixtures import database as dbfix
 from tests.provider.conftest import application
+from tests.settlement.test_batches import _confirmation
 from tests.voucher.data.conftest import make_national_id, person
 from tests.voucher.redeem.conftest import key, settings_for
 
@@ -458,6 +460,7 @@ async def test_two_provinces_end_to_end_each_in_its_own_databases(shard_urls, to
         # settle: the provider claims the month, finance approves; reconciliation agrees
         period = _period()
         for prv in (gx, gd):
+            p = prv.code
             pid = providers[prv.code]
             r = await ledger.post(
                 "/v1/claims",
@@ -473,6 +476,31 @@ async def test_two_provinces_end_to_end_each_in_its_own_databases(shard_urls, to
                 json={},
             )
             assert r.status_code == 200, r.text
+            # paid: finance makes the bank's batch, another officer imports its confirmation
+            maker = tokens.headers("finance", region=prv.place["city"], sub="finance:c")
+            r = await ledger.post(
+                "/v1/payment-batches",
+                headers=maker,
+                json={"region_code": prv.place["city"], "idempotency_key": f"batch-{p}"},
+            )
+            assert r.status_code == 201, r.text
+            batch = r.json()
+            assert batch["count"] == 1 and batch["total_fen"] == 3000, batch
+            r = await ledger.post(
+                f"/v1/payment-batches/{batch['id']}/confirmations",
+                content=_confirmation(batch, {}),
+                headers={
+                    **tokens.headers("finance", region=prv.place["city"], sub="finance:d"),
+                    "content-type": "text/csv",
+                },
+            )
+            assert r.status_code == 200 and r.json()["paid_fen"] == 3000, r.text
+            r = await ledger.get(f"/v1/claims/{claim['id']}", headers=maker)
+            assert r.json()["status"] == "paid"
+            r = await ledger.get(
+                "/v1/chain/verify", headers=tokens.headers("auditor", region=f"{p}0000")
+            )
+            assert r.status_code == 200 and r.json()["ok"] is True, r.text
             r = await ledger.get(
                 "/v1/reconciliation",
                 params={"period": period, "region_code": prv.place["city"]},
