@@ -31,6 +31,8 @@ FRIENDLY: dict[str, str] = {
     "DAY_LIMIT_REACHED": "今天的使用次数已经用完了。",
     "BENEFICIARY_INACTIVE": "老人的补贴资格已暂停。",
     "PROVIDER_NOT_APPROVED": "本机构目前不能受理补贴券。",
+    "OUT_OF_PROVINCE": "这位老人的补贴券属于其他省份，只能在其所在省份的机构使用。",
+    "PROVINCE_UNKNOWN": "无法确定这项操作所属的省份，请联系系统管理员。",
     "SERVICE_NOT_ALLOWED": "这项服务不在补贴范围内。",
     "IDEMPOTENCY_KEY_REUSED": "这笔交易已经提交过，内容不同，请重新开始。",
     "INVALID_NATIONAL_ID": "身份证号码不正确，请核对。",

@@ -352,6 +352,14 @@ class ServiceNotOffered(RedemptionRefused):
     message = "This service is not on the provider's price list."
 
 
+class OutOfProvince(RedemptionRefused):
+    code = "OUT_OF_PROVINCE"
+    message = (
+        "The person's vouchers belong to another province than this provider's: a province's "
+        "vouchers are redeemed in that province only (docs/shards.md)."
+    )
+
+
 class ProviderOutOfArea(RedemptionRefused):
     code = "PROVIDER_OUT_OF_AREA"
     message = "This voucher cannot be spent at a provider outside its area."
