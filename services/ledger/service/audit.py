@@ -9,20 +9,22 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.db import Database
 from services.ledger.errors import AccountNotFound, FilterNotSupported, RangeTooLarge
-from services.ledger.models import Account, Entry, RootAnchor
+from services.ledger.models import Account, RootAnchor
 from services.ledger.repository import audit as repo
 from services.ledger.repository import snapshots as snapshot_repo
-from services.ledger.repository.audit import PostingFilter, PostingLine
+from services.ledger.repository.audit import PostingFilter
 from services.ledger.schemas import (
     EntryPage,
     EntryRead,
@@ -230,17 +232,17 @@ async def entry(db: Database, entry_id: uuid.UUID) -> EntryRead | None:
     return _entries_read(entry_rows, posting_rows)[0]
 
 
-def _entries_read(rows: list[Entry], postings: list[PostingLine]) -> list[EntryRead]:
+def _entries_read(rows: Sequence[Row[Any]], postings: Sequence[Row[Any]]) -> list[EntryRead]:
+    """Entries and their postings as answered (rows of repository/audit.py `entries_by_seq`)."""
     by_entry: defaultdict[uuid.UUID, list[PostingRead]] = defaultdict(list)
-    for line in postings:
-        p = line.posting
+    for p in postings:
         by_entry[p.entry_id].append(
             PostingRead(
                 entry_id=str(p.entry_id),
                 line=p.line,
                 account_id=str(p.account_id),
-                account=line.account_code,
-                account_name=line.account_name,
+                account=p.account_code,
+                account_name=p.account_name,
                 amount_fen=p.amount_fen,
                 currency=p.currency.strip(),
                 seq=p.seq,

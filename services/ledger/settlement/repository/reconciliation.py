@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import and_, cast, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 from sqlalchemy.types import BigInteger, Text
 from sqlmodel import col
 
@@ -103,28 +105,18 @@ async def ledger_side(
     """Redemption entries of the period and region (or naming one of `ids`), their reversal,
     their live claim; payable postings not explained by redemptions, voids or payments;
     vouchers-outstanding balances; claims with the payments posted for them; co-payment
-    clearing per co-payment."""
+    clearing per co-payment.
+
+    The period's redemptions are read set-wise (`redemptions_of_period`: one join over the
+    period, not three lookups per redemption); the few of `ids` posted in another period
+    (or region) are then looked up one by one (`redemptions_named`: a ref not among the
+    period's is an entry not among them)."""
     of_period = and_(col(Entry.period) == period, region_within(Entry.region_code, prefix))
-    owed = (
-        select(-func.sum(col(Posting.amount_fen)))
-        .join(Account, on_account(chart.PROVIDER_PAYABLE))
-        .where(col(Posting.entry_id) == col(Entry.id))
-        .scalar_subquery()
-    )
-    holder = (
-        select(cast(col(ClaimLine.claim_id), Text))
-        .where(col(ClaimLine.redemption_id) == col(Entry.ref), col(ClaimLine.active))
-        .scalar_subquery()
-    )
-    redemptions = select(
-        col(Entry.ref),
-        col(Entry.id),
-        col(Entry.provider_id),
-        col(Entry.region_code),
-        owed,
-        is_reversed(),
-        holder,
-    ).where(col(Entry.kind) == "redemption", or_(of_period, col(Entry.ref) == any_of(ids)))
+    found = await redemptions_of_period(session, period, prefix)
+    seen = {r.redemption_id for r in found}
+    elsewhere = [i for i in ids if i not in seen]
+    if elsewhere:
+        found += await redemptions_named(session, elsewhere)
     stray = (
         select(
             col(Entry.id),
@@ -184,18 +176,7 @@ async def ledger_side(
         .group_by(col(Entry.ref))
     )
     return LedgerSide(
-        redemptions=[
-            LedgerRedemption(
-                str(ref),
-                eid,
-                provider,
-                region,
-                None if amount is None else int(amount),
-                bool(rev),
-                claim,
-            )
-            for ref, eid, provider, region, amount, rev, claim in await session.execute(redemptions)
-        ],
+        redemptions=found,
         stray=[
             StrayPosting(eid, kind, provider, int(amount))
             for eid, kind, provider, amount in await session.execute(stray)
@@ -210,6 +191,104 @@ async def ledger_side(
         ],
         copays=[CopayNet(str(ref), int(net)) for ref, net in await session.execute(copays)],
     )
+
+
+def _redemption(
+    ref: str,
+    eid: uuid.UUID,
+    provider: str | None,
+    region: str | None,
+    amount: Any,
+    rev: Any,
+    claim: str | None,
+) -> LedgerRedemption:
+    return LedgerRedemption(
+        str(ref), eid, provider, region, None if amount is None else int(amount), bool(rev), claim
+    )  # fmt: skip
+
+
+async def redemptions_of_period(
+    session: AsyncSession, period: str, prefix: str
+) -> list[LedgerRedemption]:
+    """The redemption entries of the period and region with what each owes its provider
+    (its provider-payable postings, negated), whether it was reversed, and the claim holding
+    it: one statement joining the period's entries to the period's payable postings summed
+    per entry, to the set of reversed entries and to the live claim lines (hash joins, not a
+    probe per redemption). Postings carry their entry's period, so the sum is the entry's."""
+    payable = select(col(Account.id)).where(col(Account.code) == chart.PROVIDER_PAYABLE)
+    owed = (
+        select(
+            col(Posting.entry_id).label("entry_id"),
+            (-func.sum(col(Posting.amount_fen))).label("owed"),
+        )
+        .where(col(Posting.period) == period, col(Posting.account_id).in_(payable))
+        .group_by(col(Posting.entry_id))
+        .subquery("owed")
+    )
+    reversal = aliased(Entry)
+    reversed_ = (
+        select(col(reversal.reverses_entry_id).label("entry_id"))
+        .where(col(reversal.reverses_entry_id).is_not(None))
+        .subquery("reversed")
+    )
+    held = (
+        select(
+            col(ClaimLine.redemption_id).label("redemption_id"),
+            cast(col(ClaimLine.claim_id), Text).label("claim_id"),
+        )
+        .where(col(ClaimLine.active))
+        .subquery("held")
+    )
+    stmt = (
+        select(
+            col(Entry.ref),
+            col(Entry.id),
+            col(Entry.provider_id),
+            col(Entry.region_code),
+            owed.c.owed,
+            reversed_.c.entry_id.is_not(None),
+            held.c.claim_id,
+        )
+        .outerjoin(owed, owed.c.entry_id == col(Entry.id))
+        .outerjoin(reversed_, reversed_.c.entry_id == col(Entry.id))
+        .outerjoin(held, held.c.redemption_id == col(Entry.ref))
+        .where(
+            col(Entry.kind) == "redemption",
+            col(Entry.period) == period,
+            region_within(Entry.region_code, prefix),
+        )
+    )
+    return [_redemption(*row) for row in await session.execute(stmt)]
+
+
+async def redemptions_named(
+    session: AsyncSession, ids: list[str], *where: Any
+) -> list[LedgerRedemption]:
+    """The redemption entries naming one of `ids` (and matching `where`), with the same
+    columns as `redemptions_of_period`, looked up entry by entry (ix_entry_kind_ref, then
+    an index probe each for the payable, the reversal and the claim): for a handful of
+    redemptions, or to check the set-wise statement against."""
+    owed = (
+        select(-func.sum(col(Posting.amount_fen)))
+        .join(Account, on_account(chart.PROVIDER_PAYABLE))
+        .where(col(Posting.entry_id) == col(Entry.id))
+        .scalar_subquery()
+    )
+    holder = (
+        select(cast(col(ClaimLine.claim_id), Text))
+        .where(col(ClaimLine.redemption_id) == col(Entry.ref), col(ClaimLine.active))
+        .scalar_subquery()
+    )
+    stmt = select(
+        col(Entry.ref),
+        col(Entry.id),
+        col(Entry.provider_id),
+        col(Entry.region_code),
+        owed,
+        is_reversed(),
+        holder,
+    ).where(col(Entry.kind) == "redemption", col(Entry.ref) == any_of(ids), *where)
+    return [_redemption(*row) for row in await session.execute(stmt)]
 
 
 async def copay_split(session: AsyncSession, copay_ids: list[str]) -> list[CopaySplit]:
