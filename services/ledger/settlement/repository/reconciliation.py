@@ -35,6 +35,12 @@ EXPLAINED_KINDS = (
 )
 
 
+# The set-wise read hashes a period's redemptions, payable sums and claim lines (a million
+# redemptions: about 100 MB); with the server's default work_mem the hashes spill to disk in
+# batches. Transaction-local (set_config(..., true)), one reconciliation at a time.
+WORK_MEM = "256MB"
+
+
 @dataclass(frozen=True, slots=True)
 class LedgerRedemption:
     redemption_id: str
@@ -112,6 +118,7 @@ async def ledger_side(
     (or region) are then looked up one by one (`redemptions_named`: a ref not among the
     period's is an entry not among them)."""
     of_period = and_(col(Entry.period) == period, region_within(Entry.region_code, prefix))
+    await session.execute(select(func.set_config("work_mem", WORK_MEM, True)))
     found = await redemptions_of_period(session, period, prefix)
     seen = {r.redemption_id for r in found}
     elsewhere = [i for i in ids if i not in seen]
