@@ -887,16 +887,45 @@ async def run(
     return result
 
 
+async def redemptions_of(db: Database, period: str) -> list[Redemption]:
+    """The voucher side of a kept journal's period, read back from its redemption entries
+    (what the seed remembered in memory when it wrote them)."""
+    conn = await asyncpg.connect(**asyncpg_connect_kwargs(db.url))
+    try:
+        rows = await conn.fetch(
+            "SELECT e.ref, e.provider_id, e.region_code, "
+            "to_char(e.posted_at AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD') AS day_on, "
+            "-sum(p.amount_fen) AS subsidy FROM entry e JOIN posting p ON p.entry_id = e.id "
+            "JOIN account a ON a.id = p.account_id AND a.code = '2201' "
+            "WHERE e.kind = 'redemption' AND e.period = $1 GROUP BY e.id",
+            period,
+        )
+    finally:
+        await conn.close()
+    return [
+        Redemption(r["ref"], r["provider_id"], int(r["subsidy"]), r["day_on"], r["region_code"])
+        for r in rows
+    ]
+
+
 async def measure_again(owner_url: str, shape: Shape, queries: int) -> dict[str, Any]:
-    """The audit queries and trial balances again on a journal seeded before (`--keep`)."""
+    """The audit queries, trial balances and the reconciliation of the last period again on
+    a journal seeded before (`--keep`), with the index use they made."""
     db = Database(owner_url)
     try:
+        await reset_stats(db)
         rnd = random.Random(shape.seed + 1)
         t = await targets(db, rnd, queries)
-        return {
+        out = {
             "entry_queries": await entry_queries(db, t, rnd),
             "trial_balance": await trial_balances(db, shape, rnd, max(10, queries // 4)),
         }
+        period = shape.periods()[-1]
+        last = await redemptions_of(db, period)
+        seeded = Seeded(0, 0, 0.0, 0.0, 0.0, 0.0, last, shape.periods())
+        out["reconciliation"] = await reconciliation(db, seeded)
+        out["indexes"] = await indexes(db, t, shape)
+        return out
     finally:
         await db.dispose()
 

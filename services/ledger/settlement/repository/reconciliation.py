@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import and_, cast, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -41,8 +41,9 @@ EXPLAINED_KINDS = (
 WORK_MEM = "256MB"
 
 
-@dataclass(frozen=True, slots=True)
-class LedgerRedemption:
+class LedgerRedemption(NamedTuple):
+    """A redemption entry as reconciliation compares it (a tuple: a period holds a million)."""
+
     redemption_id: str
     entry_id: uuid.UUID
     provider_id: str | None
@@ -200,20 +201,6 @@ async def ledger_side(
     )
 
 
-def _redemption(
-    ref: str,
-    eid: uuid.UUID,
-    provider: str | None,
-    region: str | None,
-    amount: Any,
-    rev: Any,
-    claim: str | None,
-) -> LedgerRedemption:
-    return LedgerRedemption(
-        str(ref), eid, provider, region, None if amount is None else int(amount), bool(rev), claim
-    )  # fmt: skip
-
-
 async def redemptions_of_period(
     session: AsyncSession, period: str, prefix: str
 ) -> list[LedgerRedemption]:
@@ -226,7 +213,7 @@ async def redemptions_of_period(
     owed = (
         select(
             col(Posting.entry_id).label("entry_id"),
-            (-func.sum(col(Posting.amount_fen))).label("owed"),
+            cast(-func.sum(col(Posting.amount_fen)), BigInteger).label("owed"),
         )
         .where(col(Posting.period) == period, col(Posting.account_id).in_(payable))
         .group_by(col(Posting.entry_id))
@@ -265,7 +252,14 @@ async def redemptions_of_period(
             region_within(Entry.region_code, prefix),
         )
     )
-    return [_redemption(*row) for row in await session.execute(stmt)]
+    return await _redemptions(session, stmt)
+
+
+async def _redemptions(session: AsyncSession, stmt: Any) -> list[LedgerRedemption]:
+    """Rows straight into tuples, through the session's connection (Core, not the ORM's
+    row loading: a million rows)."""
+    result = await (await session.connection()).execute(stmt)
+    return [LedgerRedemption._make(row) for row in result.all()]
 
 
 async def redemptions_named(
@@ -276,7 +270,7 @@ async def redemptions_named(
     an index probe each for the payable, the reversal and the claim): for a handful of
     redemptions, or to check the set-wise statement against."""
     owed = (
-        select(-func.sum(col(Posting.amount_fen)))
+        select(cast(-func.sum(col(Posting.amount_fen)), BigInteger))
         .join(Account, on_account(chart.PROVIDER_PAYABLE))
         .where(col(Posting.entry_id) == col(Entry.id))
         .scalar_subquery()
@@ -295,7 +289,7 @@ async def redemptions_named(
         is_reversed(),
         holder,
     ).where(col(Entry.kind) == "redemption", col(Entry.ref) == any_of(ids), *where)
-    return [_redemption(*row) for row in await session.execute(stmt)]
+    return await _redemptions(session, stmt)
 
 
 async def copay_split(session: AsyncSession, copay_ids: list[str]) -> list[CopaySplit]:
