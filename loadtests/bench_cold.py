@@ -777,20 +777,33 @@ PROBE_INDEXES = {
     "ix_posting_beneficiary_seq": "(beneficiary_id, seq) WHERE beneficiary_id IS NOT NULL",
     "ix_posting_voucher_seq": "(voucher_id, seq) WHERE voucher_id IS NOT NULL",
 }
+# Entry's index swapped by ledger_1001 (same count: what posting pays for the new one).
+ENTRY_PROBE_INDEXES = {
+    "ix_entry_posted_at (dropped by ledger_1001)": "(posted_at)",
+    "ix_entry_period_kind (ledger_1001)": "(period, kind)",
+}
+PROBE_TABLES = {  # table: (its primary key, the indexes timed on it)
+    "posting": ("entry_id, line", PROBE_INDEXES),
+    "entry": ("id", ENTRY_PROBE_INDEXES),
+}
 
 
-async def index_costs(db: Database, rows: int, reps: int = 3) -> dict[str, Any]:
-    """What each of posting's indexes costs a write: `rows` postings inserted (one statement,
-    WAL and all) into a copy of posting with its primary key and that one index, against the
-    primary key alone; the best of `reps`, in microseconds per posting."""
+async def index_costs(
+    db: Database, rows: int, reps: int = 3, table: str = "posting"
+) -> dict[str, Any]:
+    """What each of the table's indexes (posting's, or entry's swapped one) costs a write:
+    `rows` rows inserted (one statement, WAL and all) into a copy of the table with its
+    primary key and that one index, against the primary key alone; the best of `reps`, in
+    microseconds per row."""
+    key, probes = PROBE_TABLES[table]
     conn = await asyncpg.connect(**asyncpg_connect_kwargs(db.url))
     try:
         await conn.execute("DROP TABLE IF EXISTS probe_src, probe")
         await conn.execute(
-            f"CREATE TABLE probe_src AS SELECT * FROM posting ORDER BY book, seq LIMIT {rows}"
+            f"CREATE TABLE probe_src AS SELECT * FROM {table} ORDER BY book, seq LIMIT {rows}"
         )
-        await conn.execute("CREATE TABLE probe (LIKE posting INCLUDING DEFAULTS)")
-        await conn.execute("ALTER TABLE probe ADD PRIMARY KEY (entry_id, line)")
+        await conn.execute(f"CREATE TABLE probe (LIKE {table} INCLUDING DEFAULTS)")
+        await conn.execute(f"ALTER TABLE probe ADD PRIMARY KEY ({key})")
 
         async def timed() -> float:
             best = float("inf")
@@ -805,15 +818,15 @@ async def index_costs(db: Database, rows: int, reps: int = 3) -> dict[str, Any]:
         base = await timed()
         out: dict[str, Any] = {
             "rows": rows,
-            "primary key only, us/posting": round(1e6 * base / rows, 2),
+            f"primary key only, us/{table}": round(1e6 * base / rows, 2),
         }
-        for name, spec in PROBE_INDEXES.items():
+        for name, spec in probes.items():
             using, _, rest = spec.partition("(")
             await conn.execute(f"CREATE INDEX probe_ix ON probe {using}({rest}")
             extra = await timed() - base
             await conn.execute("DROP INDEX probe_ix")
             out[name] = round(1e6 * extra / rows, 2)
-            say(f"index cost {name}: {out[name]} us/posting")
+            say(f"index cost {name}: {out[name]} us/{table}")
         await conn.execute("DROP TABLE probe_src, probe")
     finally:
         await conn.close()
@@ -908,7 +921,9 @@ async def redemptions_of(db: Database, period: str) -> list[Redemption]:
     ]
 
 
-async def measure_again(owner_url: str, shape: Shape, queries: int) -> dict[str, Any]:
+async def measure_again(
+    owner_url: str, shape: Shape, queries: int, probe_rows: int = 0
+) -> dict[str, Any]:
     """The audit queries, trial balances and the reconciliation of the last period again on
     a journal seeded before (`--keep`), with the index use they made."""
     db = Database(owner_url)
@@ -925,6 +940,10 @@ async def measure_again(owner_url: str, shape: Shape, queries: int) -> dict[str,
         seeded = Seeded(0, 0, 0.0, 0.0, 0.0, 0.0, last, shape.periods())
         out["reconciliation"] = await reconciliation(db, seeded)
         out["indexes"] = await indexes(db, t, shape)
+        if probe_rows:
+            out["index_costs"] = {
+                table: await index_costs(db, probe_rows, table=table) for table in PROBE_TABLES
+            }
         return out
     finally:
         await db.dispose()
@@ -968,7 +987,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     verify = args.verify or ("all" if args.entries <= 200_000 else "book")
     if args.again:
-        print(json.dumps(asyncio.run(measure_again(args.again, shape, args.queries)), indent=2))
+        again = asyncio.run(measure_again(args.again, shape, args.queries, args.index_costs))
+        print(json.dumps(again, indent=2, default=str))
         return 0
     run_dir = new_run_dir(args.reports, "cold")
     run_dir.mkdir(parents=True, exist_ok=True)
