@@ -170,15 +170,16 @@ async def entries(
             as_of = await repo.now(session)
         match = replace(match, end=as_of if end is None else min(end, as_of))
         after = (after_seq, "") if isinstance(after_seq, int) else after_seq
-        seqs = await repo.entry_seqs(session, match, after, limit + 1, newest_first)
-        more = len(seqs) > limit
-        seqs = seqs[:limit]
-        entry_rows, posting_rows = await repo.entries_by_seq(session, seqs)
-    read = _entries_read(entry_rows, posting_rows)
+        entry_rows, posting_rows = await repo.entry_page(
+            session, match, after, limit + 1, newest_first
+        )
+    more = len(entry_rows) > limit  # one more than the page: there is a next page (the
+    entry_rows = entry_rows[:limit]  # extra entry's postings are left unused)
+    last = (entry_rows[-1].seq, entry_rows[-1].book) if entry_rows else None
     return EntryPage(
         as_of=_iso(as_of) or "",
-        entries=read[::-1] if newest_first else read,
-        next_cursor=cursor_text(seqs[-1]) if more and seqs else None,
+        entries=_entries_read(entry_rows, posting_rows),  # in page order
+        next_cursor=cursor_text(last) if more and last else None,
     )
 
 
