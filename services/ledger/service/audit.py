@@ -234,12 +234,17 @@ async def entry(db: Database, entry_id: uuid.UUID) -> EntryRead | None:
 
 
 def _entries_read(rows: Sequence[Row[Any]], postings: Sequence[Row[Any]]) -> list[EntryRead]:
-    """Entries and their postings as answered (rows of repository/audit.py `entries_by_seq`)."""
+    """Entries and their postings as answered (rows of repository/audit.py `entries_by_seq`).
+    An entry's postings share its id and date: each is formatted once."""
     by_entry: defaultdict[uuid.UUID, list[PostingRead]] = defaultdict(list)
+    ids: dict[uuid.UUID, str] = {}
+    times: dict[datetime, str] = {}
     for p in postings:
+        entry_id = ids.get(p.entry_id) or ids.setdefault(p.entry_id, str(p.entry_id))
+        posted = times.get(p.posted_at) or times.setdefault(p.posted_at, _iso(p.posted_at) or "")
         by_entry[p.entry_id].append(
             PostingRead(
-                entry_id=str(p.entry_id),
+                entry_id=entry_id,
                 line=p.line,
                 account_id=str(p.account_id),
                 account=p.account_code,
@@ -247,7 +252,7 @@ def _entries_read(rows: Sequence[Row[Any]], postings: Sequence[Row[Any]]) -> lis
                 amount_fen=p.amount_fen,
                 currency=p.currency.strip(),
                 seq=p.seq,
-                posted_at=_iso(p.posted_at) or "",
+                posted_at=posted,
                 period=p.period.strip(),
                 program_code=p.program_code,
                 region_code=p.region_code,
@@ -259,11 +264,11 @@ def _entries_read(rows: Sequence[Row[Any]], postings: Sequence[Row[Any]]) -> lis
         )
     return [
         EntryRead(
-            id=str(e.id),
+            id=ids.get(e.id) or str(e.id),
             book=e.book,
             seq=e.seq,
             kind=e.kind,
-            posted_at=_iso(e.posted_at) or "",
+            posted_at=times.get(e.posted_at) or _iso(e.posted_at) or "",
             period=e.period.strip(),
             program_code=e.program_code,
             region_code=e.region_code,
