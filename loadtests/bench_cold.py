@@ -44,6 +44,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+from sqlalchemy.dialects import postgresql
 
 from loadtests.harness import new_run_dir
 from services.common import embedded_pg
@@ -57,6 +58,7 @@ from services.ledger.service import audit, chain, hashing, plans, snapshots
 from services.ledger.service.books import book_of
 from services.ledger.service.chart import AccountKey
 from services.ledger.service.plans import EntryPlan
+from services.ledger.settlement.repository import reconciliation as recon_repo
 from services.ledger.settlement.service.reconciliation import reconcile
 
 TZ = snapshots.TZ
@@ -755,6 +757,14 @@ async def indexes(db: Database, t: Targets, shape: Shape) -> dict[str, Any]:
         for name, sql in EXPLAINS.items():
             rows = await conn.fetch(f"EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) {sql}", args[name])
             plans_[name] = "\n".join(r[0] for r in rows)
+        # the reconciliation's set-wise read, as it runs (its own work_mem)
+        recon = recon_repo.period_redemptions(shape.periods()[-1], "45").compile(
+            dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True}
+        )
+        async with conn.transaction():
+            await conn.execute(f"SET LOCAL work_mem = '{recon_repo.WORK_MEM}'")
+            rows = await conn.fetch(f"EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) {recon}")
+        plans_["reconciliation, the period's redemptions"] = "\n".join(r[0] for r in rows)
     finally:
         await conn.close()
     for u in use:

@@ -204,7 +204,13 @@ async def ledger_side(
 async def redemptions_of_period(
     session: AsyncSession, period: str, prefix: str
 ) -> list[LedgerRedemption]:
-    """The redemption entries of the period and region with what each owes its provider
+    """`period_redemptions` run: the period's redemption entries with their payable, reversal
+    and claim."""
+    return await _redemptions(session, period_redemptions(period, prefix))
+
+
+def period_redemptions(period: str, prefix: str) -> Any:
+    """SELECT the redemption entries of the period and region with what each owes its provider
     (its provider-payable postings, negated), whether it was reversed, and the claim holding
     it: one statement joining the period's entries to the period's payable postings summed
     per entry, to the set of reversed entries and to the live claim lines (hash joins, not a
@@ -233,7 +239,7 @@ async def redemptions_of_period(
         .where(col(ClaimLine.active))
         .subquery("held")
     )
-    stmt = (
+    return (
         select(
             col(Entry.ref),
             col(Entry.id),
@@ -252,7 +258,6 @@ async def redemptions_of_period(
             region_within(Entry.region_code, prefix),
         )
     )
-    return await _redemptions(session, stmt)
 
 
 async def _redemptions(session: AsyncSession, stmt: Any) -> list[LedgerRedemption]:
