@@ -139,6 +139,9 @@ async def ledger_side(
             col(Posting.period) == period,
             region_within(Posting.region_code, prefix),
             col(Entry.kind).not_in(EXPLAINED_KINDS),
+            # the same period, said of the entry too (a posting carries its entry's): the
+            # period's entries by ix_entry_period_kind, not a scan of the whole journal
+            col(Entry.period) == period,
         )
         .group_by(col(Entry.id))
         .order_by(col(Entry.seq))
