@@ -270,10 +270,13 @@ async def _redemptions(session: AsyncSession, stmt: Any) -> list[LedgerRedemptio
     return [LedgerRedemption._make(row) for row in result.all()]
 
 
-async def redemptions_named(
-    session: AsyncSession, ids: list[str], *where: Any
-) -> list[LedgerRedemption]:
-    """The redemption entries naming one of `ids` (and matching `where`), with the same
+async def redemptions_named(session: AsyncSession, ids: list[str]) -> list[LedgerRedemption]:
+    """`redemptions_named_stmt` run."""
+    return await _redemptions(session, redemptions_named_stmt(ids))
+
+
+def redemptions_named_stmt(ids: list[str]) -> Any:
+    """The redemption entries naming one of `ids`, with the same
     columns as `redemptions_of_period`, looked up entry by entry (ix_entry_kind_ref, then
     an index probe each for the payable, the reversal and the claim): for a handful of
     redemptions, or to check the set-wise statement against."""
@@ -288,7 +291,7 @@ async def redemptions_named(
         .where(col(ClaimLine.redemption_id) == col(Entry.ref), col(ClaimLine.active))
         .scalar_subquery()
     )
-    stmt = select(
+    return select(
         col(Entry.ref),
         col(Entry.id),
         col(Entry.provider_id),
@@ -296,8 +299,7 @@ async def redemptions_named(
         owed,
         is_reversed(),
         holder,
-    ).where(col(Entry.kind) == "redemption", col(Entry.ref) == any_of(ids), *where)
-    return await _redemptions(session, stmt)
+    ).where(col(Entry.kind) == "redemption", col(Entry.ref) == any_of(ids))
 
 
 async def copay_split(session: AsyncSession, copay_ids: list[str]) -> list[CopaySplit]:
