@@ -238,7 +238,8 @@ class Entry(LedgerTable, table=True):
         # each entry is reversed at most once, whoever tries
         UniqueConstraint("reverses_entry_id", name="uq_entry_reverses_entry_id"),
         Index("ix_entry_kind_ref", "kind", "ref"),
-        Index("ix_entry_posted_at", "posted_at"),
+        # a period's entries of a kind: reconciliation, claims, co-payments (ledger_1001)
+        Index("ix_entry_period_kind", "period", "kind"),
     )
 
 
