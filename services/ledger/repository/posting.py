@@ -36,10 +36,17 @@ from zoneinfo import ZoneInfo
 
 import asyncpg
 
-from services.ledger.models import Account, BookHead, Entry, LedgerEvent, Posting
+from services.ledger.models import (
+    ACCOUNT_BALANCE_SQL,
+    Account,
+    BookHead,
+    Entry,
+    LedgerEvent,
+    Posting,
+)
 from services.ledger.service import hashing
 from services.ledger.service.books import book_of
-from services.ledger.service.chart import CHART, AccountKey
+from services.ledger.service.chart import CHART, AccountKey, balance_slots
 from services.ledger.service.plans import EntryPlan, PostingPlan
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -76,12 +83,13 @@ OPEN_BOOKS = (
 _KEY_TYPES = ("text",) * 7
 OPEN_ACCOUNTS = (
     f"INSERT INTO {ACCOUNT} (code, program_code, region_code, funding_source, provider_id, "
-    "beneficiary_id, currency, name, kind, normal_sign, no_overdraft) "
-    f"SELECT * FROM unnest({_unnest((*_KEY_TYPES, 'text', 'text', 'int', 'bool'))}) "
+    "beneficiary_id, currency, name, kind, normal_sign, no_overdraft, balance_slots) "
+    f"SELECT * FROM unnest({_unnest((*_KEY_TYPES, 'text', 'text', 'int', 'bool', 'int'))}) "
     "ON CONFLICT ON CONSTRAINT uq_account_dimensions DO NOTHING"
 )
+# An account's balance is its slots' sum (a hot account's: models.account_balance).
 FIND_ACCOUNTS = (
-    "SELECT k.ord, a.id, a.balance_fen "
+    f"SELECT k.ord, a.id, {ACCOUNT_BALANCE_SQL} AS balance_fen "
     f"FROM unnest({_unnest(_KEY_TYPES)}) WITH ORDINALITY AS k(code, p, r, fs, pr, b, cur, ord) "
     f"JOIN {ACCOUNT} a ON a.code = k.code AND a.program_code IS NOT DISTINCT FROM k.p "
     "AND a.region_code IS NOT DISTINCT FROM k.r AND a.funding_source IS NOT DISTINCT FROM k.fs "
@@ -279,8 +287,9 @@ class OpenAccount:
 async def resolve_accounts(
     conn: asyncpg.Connection, keys: Iterable[AccountKey]
 ) -> dict[AccountKey, OpenAccount]:
-    """Ids and current balances of the accounts, opening the ones that do not exist yet
-    (two statements, whatever the number of accounts)."""
+    """Ids and current balances (a hot account's slots summed: exact under its book's head
+    lock, which every writer of the account holds) of the accounts, opening the ones that do
+    not exist yet (two statements, whatever the number of accounts)."""
     ordered = sorted(set(keys), key=AccountKey.sort_key)
     if not ordered:
         return {}
@@ -293,6 +302,7 @@ async def resolve_accounts(
         [s.kind for s in specs],
         [s.normal_sign for s in specs],
         [s.no_overdraft for s in specs],
+        [balance_slots(s.code) for s in specs],
     )
     rows = await conn.fetch(FIND_ACCOUNTS, *cols)
     return {ordered[r["ord"] - 1]: OpenAccount(r["id"], r["balance_fen"]) for r in rows}

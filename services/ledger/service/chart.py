@@ -59,6 +59,19 @@ BUDGET_AVAILABLE = "3001"
 BUDGET_EXPENDED = "3002"
 SUBSIDY_EXPENSE = "5001"
 
+# Hot accounts: every redemption of a region touches its vouchers outstanding, subsidy expense
+# and budget expended, and every commitment and expiry its budget available. Each keeps its
+# balance in HOT_BALANCE_SLOTS slots (the account row and account_balance_slot rows; migration
+# ledger_1101), so that concurrent writers of one such account do not queue on one row lock;
+# its balance is their sum (docs/ledger.md, "Hot accounts").
+HOT_CODES = frozenset({VOUCHERS_OUTSTANDING, BUDGET_AVAILABLE, BUDGET_EXPENDED, SUBSIDY_EXPENSE})
+HOT_BALANCE_SLOTS = 4
+
+
+def balance_slots(code: str) -> int:
+    """How many slots an account of this code keeps its balance in (fixed when opened)."""
+    return HOT_BALANCE_SLOTS if code in HOT_CODES else 1
+
 
 @dataclass(frozen=True)
 class AccountKey:
