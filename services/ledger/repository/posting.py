@@ -289,21 +289,37 @@ async def resolve_accounts(
 ) -> dict[AccountKey, OpenAccount]:
     """Ids and current balances (a hot account's slots summed: exact under its book's head
     lock, which every writer of the account holds) of the accounts, opening the ones that do
-    not exist yet (two statements, whatever the number of accounts)."""
+    not exist yet: one statement when all exist, three otherwise, whatever their number.
+
+    Existing accounts are only read: an INSERT ... ON CONFLICT on an account another
+    transaction has just moved would wait for that transaction to end (the conflict check
+    waits for the row's newest version), which would queue the writers of a hot account
+    however many balance slots it has."""
     ordered = sorted(set(keys), key=AccountKey.sort_key)
     if not ordered:
         return {}
+    found = await _find_accounts(conn, ordered)
+    missing = [k for k in ordered if k not in found]
+    if missing:
+        cols = [list(c) for c in zip(*(k.as_tuple() for k in missing), strict=True)]
+        specs = [CHART[k.code] for k in missing]
+        await conn.execute(
+            OPEN_ACCOUNTS,
+            *cols,
+            [s.name for s in specs],
+            [s.kind for s in specs],
+            [s.normal_sign for s in specs],
+            [s.no_overdraft for s in specs],
+            [balance_slots(s.code) for s in specs],
+        )
+        found.update(await _find_accounts(conn, missing))
+    return found
+
+
+async def _find_accounts(
+    conn: asyncpg.Connection, ordered: Sequence[AccountKey]
+) -> dict[AccountKey, OpenAccount]:
     cols = [list(c) for c in zip(*(k.as_tuple() for k in ordered), strict=True)]
-    specs = [CHART[k.code] for k in ordered]
-    await conn.execute(
-        OPEN_ACCOUNTS,
-        *cols,
-        [s.name for s in specs],
-        [s.kind for s in specs],
-        [s.normal_sign for s in specs],
-        [s.no_overdraft for s in specs],
-        [balance_slots(s.code) for s in specs],
-    )
     rows = await conn.fetch(FIND_ACCOUNTS, *cols)
     return {ordered[r["ord"] - 1]: OpenAccount(r["id"], r["balance_fen"]) for r in rows}
 
