@@ -7,7 +7,7 @@ the database refuses it (ck_account_no_overdraft and the posting trigger). See d
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
@@ -84,6 +84,15 @@ class AccountKey:
     provider_id: str | None = None
     beneficiary_id: str | None = None
     currency: str = "CNY"
+    # Keys are dict keys many times per posted event (balances, accounts, deltas): the hash of
+    # the seven fields is computed once.
+    _hash: int = field(init=False, repr=False, compare=False, default=0)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_hash", hash(self.as_tuple()))
+
+    def __hash__(self) -> int:
+        return self._hash
 
     @property
     def spec(self) -> AccountSpec:
