@@ -356,7 +356,17 @@ class ProxyAuthorisation(VoucherTable, table=True):
     created_by: str = Field(sa_column=Column(Text, nullable=False))
     revoked_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
 
-    __table_args__ = (CheckConstraint("status IN ('active', 'revoked')", name="status"),)
+    __table_args__ = (
+        CheckConstraint("status IN ('active', 'revoked')", name="status"),
+        # One live authorisation per account and person (migration voucher_2601).
+        Index(
+            "uq_proxy_authorisation_active",
+            "beneficiary_id",
+            "proxy_sub",
+            unique=True,
+            postgresql_where=text("status = 'active'"),
+        ),
+    )
 
 
 class Voucher(VoucherTable, table=True):

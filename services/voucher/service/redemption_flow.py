@@ -20,6 +20,7 @@ import asyncpg
 from services.common.db import Database
 from services.common.errors import IdempotencyKeyReused, RetryLater, ServiceUnavailable
 from services.common.ids import new_uuid
+from services.common.shards import same_province
 from services.voucher.errors import (
     BeneficiaryDeceased,
     BeneficiaryNotActive,
@@ -27,6 +28,7 @@ from services.voucher.errors import (
     CardLocked,
     CardNotValid,
     NoUsableVoucher,
+    OutOfProvince,
     PinIncorrect,
     PinRequired,
     ProviderNotApproved,
@@ -291,6 +293,7 @@ async def preview(
     """
     now = now or datetime.now(UTC)
     token = codes.verify_token(qr_public_key, token_text, now)
+    ensure_in_province(token)
     provider, priced = _provider_and_bill(directory, provider_id, bill)
     await _check_visit(db, bill, priced, provider_id, token, include_used=True)
     if token.kind == codes.KIND_CARD:
@@ -311,6 +314,14 @@ async def preview(
         priced,
         token.expires_at,
     )
+
+
+def ensure_in_province(token: codes.Token) -> None:
+    """A code of a person of another province than the one served (sharded services,
+    docs/shards.md) is refused OUT_OF_PROVINCE before anything is read or written. Without
+    shards: one context-variable read."""
+    if not same_province(token.beneficiary_id):
+        raise OutOfProvince(field="token")
 
 
 def _raw_pool(db: Database) -> asyncpg.Pool:
@@ -353,6 +364,7 @@ async def redeem(
         if replay is not None:
             return replay
         raise
+    ensure_in_province(token)
     provider, bill = _provider_and_bill(directory, provider_id, asked)
     await _check_visit(db, asked, bill, provider_id, token, include_used=False)
     lines = Lines(
