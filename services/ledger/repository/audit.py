@@ -46,6 +46,7 @@ from services.ledger.models import (
     LedgerEvent,
     Posting,
     RootAnchor,
+    account_balance,
 )
 
 
@@ -521,7 +522,7 @@ async def balance_mismatches(session: AsyncSession, limit: int = 10) -> list[int
     stmt = (
         select(col(Account.id))
         .outerjoin(totals, totals.c.account_id == col(Account.id))
-        .where(col(Account.balance_fen) != func.coalesce(totals.c.total, 0))
+        .where(account_balance() != func.coalesce(totals.c.total, 0))
         .order_by(col(Account.id))
         .limit(limit)
     )

@@ -12,7 +12,7 @@ from sqlalchemy.orm import aliased
 from sqlalchemy.types import BigInteger, Text
 from sqlmodel import col
 
-from services.ledger.models import Account, Entry, Posting
+from services.ledger.models import Account, Entry, Posting, account_balance
 from services.ledger.service import chart
 from services.ledger.settlement.models import Claim, ClaimLine, PaymentLine
 from services.ledger.settlement.repository import (
@@ -150,7 +150,7 @@ async def ledger_side(
         select(
             col(Account.program_code),
             col(Account.region_code),
-            cast(-func.sum(col(Account.balance_fen)), BigInteger),
+            cast(-func.sum(account_balance()), BigInteger),
         )
         .where(
             col(Account.code) == chart.VOUCHERS_OUTSTANDING,
