@@ -45,9 +45,7 @@ TOKEN_CHARS = -(-TOKEN_BYTES * 8 // 5)  # 151: the base32 length of a well-forme
 _TOKEN_PAD_BITS = TOKEN_CHARS * 5 - TOKEN_BYTES * 8  # 3 bits after the last byte
 _TOKEN_TEXT = re.compile(f"[A-Z2-7]{{{TOKEN_CHARS}}}")
 # The base32 alphabet (RFC 4648) onto the digits of int(..., 32): A->0 ... Z->p, 2->q ... 7->v.
-_B32_DIGITS = str.maketrans(
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", "0123456789abcdefghijklmnopqrstuv"
-)
+_B32_DIGITS = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", "0123456789abcdefghijklmnopqrstuv")
 
 # The PIN: 6 digits, kept as scrypt(pin, salt); 5 failures lock the card.
 PIN_LENGTH = 6
