@@ -1,8 +1,9 @@
 """The redemption and its preview: the checks, the one-statement hot path, the cold path.
 
-The rule itself is in service/redemption.py (pure). The redemption statement runs on the raw
-asyncpg pool in autocommit (repository/redemption.py, the hot path: it commits before the
-route returns); so does the one statement that explains a redemption that paid nothing (a
+The rule itself is in service/redemption.py (pure). The redemption statement runs in
+autocommit on the database's statement pool (services/common/statement_pool.py;
+repository/redemption.py, the hot path: it commits before the route returns); on the raw
+asyncpg pool runs the one statement that explains a redemption that paid nothing (a
 repeated request's original answer, a used code, a person not active, a spent voucher), which
 the preview reads too (`DIAGNOSE`). A card's PIN is the cold path, each step its own short
 unit of work on an AsyncSession (repository/codes.py): a wrong PIN is counted in a unit of
@@ -20,6 +21,7 @@ import asyncpg
 from services.common.db import Database
 from services.common.errors import IdempotencyKeyReused, RetryLater, ServiceUnavailable
 from services.common.ids import new_uuid
+from services.common.statement_pool import StatementPool
 from services.voucher.errors import (
     BeneficiaryDeceased,
     BeneficiaryNotActive,
@@ -319,6 +321,12 @@ def _raw_pool(db: Database) -> asyncpg.Pool:
     return db.raw_pool
 
 
+def _statements(db: Database) -> StatementPool:
+    if db.statements is None:
+        raise ServiceUnavailable("The redemption pool is not running.")
+    return db.statements
+
+
 async def redeem(
     db: Database,
     directory: ProviderDirectory,
@@ -336,7 +344,7 @@ async def redeem(
     On the happy path that is the only round trip; when it pays nothing, the cold path finds
     the exact reason.
     """
-    pool = _raw_pool(db)
+    pool = _statements(db)
     now = now or datetime.now(UTC)
     asked = req.bill
     digest = request_hash(
