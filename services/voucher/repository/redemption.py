@@ -346,7 +346,7 @@ class Diagnosis:
 
 
 async def diagnose(
-    pool: asyncpg.Pool,
+    pool: asyncpg.Pool | StatementPool,
     *,
     provider_id: str,
     idempotency_key: str | None,

@@ -2,8 +2,8 @@
 
 The rule itself is in service/redemption.py (pure). The redemption statement runs in
 autocommit on the database's statement pool (services/common/statement_pool.py;
-repository/redemption.py, the hot path: it commits before the route returns); on the raw
-asyncpg pool runs the one statement that explains a redemption that paid nothing (a
+repository/redemption.py, the hot path: it commits before the route returns); so does the
+one statement that explains a redemption that paid nothing (a
 repeated request's original answer, a used code, a person not active, a spent voucher), which
 the preview reads too (`DIAGNOSE`). A card's PIN is the cold path, each step its own short
 unit of work on an AsyncSession (repository/codes.py): a wrong PIN is counted in a unit of
@@ -141,7 +141,7 @@ async def _diagnosis(
     visit_id: uuid.UUID | None = None,
 ) -> Diagnosis:
     return await repo.diagnose(
-        _raw_pool(db),
+        _statements(db),
         provider_id=provider_id,
         idempotency_key=idempotency_key,
         nonce=token.nonce if token.kind == codes.KIND_DYNAMIC else None,
@@ -313,12 +313,6 @@ async def preview(
         priced,
         token.expires_at,
     )
-
-
-def _raw_pool(db: Database) -> asyncpg.Pool:
-    if db.raw_pool is None:
-        raise ServiceUnavailable("The redemption pool is not running.")
-    return db.raw_pool
 
 
 def _statements(db: Database) -> StatementPool:
