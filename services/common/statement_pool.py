@@ -35,6 +35,7 @@ class StatementPool:
         self._waiters: collections.deque[asyncio.Future[asyncpg.Connection]] = collections.deque()
         self._open = 0  # connections open or being opened
         self._closed = False
+        self._opening: set[asyncio.Task[None]] = set()  # held until done (asyncio keeps weak refs)
 
     async def fetchrow(self, query: str, *args: Any) -> asyncpg.Record | None:
         """`query` with `args` on a connection of the pool: its first row, or None."""
@@ -99,7 +100,9 @@ class StatementPool:
             waiter = self._waiters.popleft()
             if not waiter.done():
                 self._open += 1
-                asyncio.get_running_loop().create_task(self._open_for(waiter))
+                task = asyncio.get_running_loop().create_task(self._open_for(waiter))
+                self._opening.add(task)
+                task.add_done_callback(self._opening.discard)
                 return
 
     async def _open_for(self, waiter: asyncio.Future[asyncpg.Connection]) -> None:
