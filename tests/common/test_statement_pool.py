@@ -98,3 +98,25 @@ async def test_waiters_cancelled_in_the_queue_do_not_lose_a_connection(pool):
         *(pool.fetchrow("SELECT pg_backend_pid(), pg_sleep(0.05)") for _ in range(3))
     )
     assert len({r[0] for r in rows}) == 3
+
+
+async def test_a_waiter_gets_a_fresh_connection_when_the_busy_one_is_closed(make_db):
+    sdb = await make_db("voucher")
+
+    async def connect() -> asyncpg.Connection:
+        return await asyncpg.connect(
+            **asyncpg_connect_kwargs(sdb.owner_url), server_settings={"application_name": NAME}
+        )
+
+    one = StatementPool(connect, 1)
+    try:
+        first = (await one.fetchrow("SELECT pg_backend_pid()"))[0]
+        busy = asyncio.create_task(one.fetchrow("SELECT pg_sleep(1)"))
+        await asyncio.sleep(0.05)
+        waiting = asyncio.create_task(one.fetchrow("SELECT pg_backend_pid()"))
+        await asyncio.sleep(0.05)
+        busy.cancel()  # its connection is closed; the waiter is served on a new one
+        served = (await asyncio.wait_for(waiting, 5))[0]
+        assert served != first
+    finally:
+        await one.close()
