@@ -14,22 +14,16 @@ the same statement alone (pgbench), ~1,080 redemptions/s on 2 cores. A session w
 BEGIN and a COMMIT round trip and SQLAlchemy's statement handling to every redemption. The
 statement does the whole redemption:
 
-1. `pick`  reads the beneficiary's best usable voucher (active, in its window, allowing the
+1. `pick`  locks the beneficiary's best usable voucher (active, in its window, allowing the
    provider's kind and the category of every line of the bill, the provider's region inside
    the voucher's spend area, today outside the person's hospital stay copied onto the voucher
-   as `paused_from..paused_until`; lowest priority first), today's usage and the row's
-   version (`xmin`). A death, a move or an exit revokes or ends the voucher rows themselves
-   (service/lifecycle.py), so the status check is the voucher's `status`;
+   as `paused_from..paused_until`; lowest priority first) and reads today's usage. A death,
+   a move or an exit revokes or ends the voucher rows themselves (service/lifecycle.py), so
+   the status check is the voucher's `status`: the row lock makes a redemption racing a
+   death either commit before it or find the voucher revoked;
 2. `calc`  applies the rule of service/redemption.py (`compute_split`) to it, on the whole
    bill (priced beforehand from the price list by service/pricing.py);
-3. `upd`   takes the subsidy off the balance, moves the day counters, marks it exhausted at 0
-   -- only if the row is still the version `pick` read. A redemption racing another of the
-   same voucher (or a death, a void) waits for the other's row lock and then finds a newer
-   version (PostgreSQL re-checks the condition on it): it updates nothing, writes nothing,
-   and the flow runs `REDEEM_LOCKED`, the same statement with `pick` taking the row `FOR
-   UPDATE` (the lock makes `calc` read the latest version). Without a race the update is
-   the statement's only row lock: one heap WAL record for the voucher where a lock and an
-   update were two (docs/performance.md, "The hot path at a third of the limit");
+3. `upd`   takes the subsidy off the balance, moves the day counters, marks it exhausted at 0;
 4. `nonce` records the QR nonce: its primary key makes a replayed token fail, even when many
    terminals race it, and the failure rolls back the whole statement;
    A service package's voucher (`visits_left` not NULL) pays only a bill naming a home
@@ -119,19 +113,9 @@ _NONCE = UsedNonce.__tablename__
 _OUTBOX = Outbox.__tablename__
 _LEASE = RelayLease.__tablename__
 
-
-def _redeem_statement(*, lock: bool) -> str:
-    """REDEEM (`lock=False`) or REDEEM_LOCKED (`lock=True`): the same statement, the voucher
-    either read and then updated only if its row is still the version read (`xmin`), or
-    locked `FOR UPDATE` when read and updated as locked (see the module's docstring). The
-    version is not compared under the lock: a row the lock waited for is handed to `pick` as
-    its latest version, but its `xmin` there is not the version's (measured: the comparison
-    then always failed)."""
-    for_update = "\n   FOR UPDATE" if lock else ""
-    same_version = "" if lock else " AND v.xmin = c.row_version"
-    return f"""
+REDEEM = f"""
 WITH pick AS (
-  SELECT v.id, v.xmin AS row_version, v.beneficiary_id, v.program_code, v.period, v.region_code,
+  SELECT v.id, v.beneficiary_id, v.program_code, v.period, v.region_code,
          v.budget_region_code, v.funding_shares, v.balance_fen, v.ratio_bp, v.per_use_fen,
          v.per_txn_cap_fen, v.day_cap_fen, v.day_limit_count, v.visits_left,
          CASE WHEN v.day_on = $7::date THEN v.day_count ELSE 0 END AS used_count,
@@ -144,7 +128,8 @@ WITH pick AS (
      AND (v.paused_from IS NULL OR $7::date < v.paused_from OR $7::date > v.paused_until)
      AND (v.visits_left IS NULL OR $22::uuid IS NOT NULL)
    ORDER BY v.priority, v.valid_until, v.id
-   LIMIT 1{for_update}
+   LIMIT 1
+   FOR UPDATE
 ), calc AS (
   SELECT p.*,
          least(CASE WHEN p.per_use_fen IS NOT NULL THEN p.per_use_fen
@@ -166,7 +151,7 @@ WITH pick AS (
                        ELSE v.status END,
          updated_at = $8::timestamptz
     FROM calc c
-   WHERE v.id = c.id{same_version} AND c.subsidy > 0
+   WHERE v.id = c.id AND c.subsidy > 0
   RETURNING v.id, v.beneficiary_id, v.balance_fen, v.program_code, v.period, v.region_code,
             v.budget_region_code, v.funding_shares, c.subsidy
 ), nonce AS (
@@ -209,10 +194,6 @@ SELECT $9::uuid AS id, u.id AS voucher_id, u.subsidy AS subsidy_fen,
        $6::bigint - u.subsidy AS copay_fen, u.balance_fen
   FROM upd u
 """
-
-
-REDEEM = _redeem_statement(lock=False)
-REDEEM_LOCKED = _redeem_statement(lock=True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,15 +240,13 @@ async def redeem(
     provider_region: str | None,
     staff_id: str | None = None,
     visit_id: uuid.UUID | None = None,
-    locked: bool = False,
 ) -> Redeemed | None:
     """Run the one-statement redemption of a priced bill (`gross_fen` = the sum of its
-    lines); what it did on success, None when no voucher could pay -- or, unless `locked`,
-    when the voucher changed between the statement's read and its update (a racing
-    redemption of the same voucher: run it again `locked`). Raises UniqueViolationError on a
-    used nonce or a repeated idempotency key (the statement then changed nothing)."""
+    lines); what it did on success, None when no voucher could pay. Raises
+    UniqueViolationError on a used nonce or a repeated idempotency key (the statement then
+    changed nothing)."""
     row = await conn.fetchrow(
-        REDEEM_LOCKED if locked else REDEEM,
+        REDEEM,
         beneficiary_id,
         nonce,
         nonce_expires_at,
@@ -540,7 +519,6 @@ SELECT count(*) FILTER (WHERE delivered_at IS NULL) AS undelivered,
 # Every raw statement of this module (the test prepares each one).
 STATEMENTS = {
     "REDEEM": REDEEM,
-    "REDEEM_LOCKED": REDEEM_LOCKED,
     "DIAGNOSE": DIAGNOSE,
     "CODE_HOLDER": CODE_HOLDER,
     "PENDING_BOOKS": PENDING_BOOKS,

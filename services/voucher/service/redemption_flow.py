@@ -375,10 +375,7 @@ async def redeem(
             return replay
         card_id = await _check_card(db, token, req.pin, now)
     today = local_day(now)
-    # The first attempt reads the voucher without locking it; when another redemption of the
-    # same voucher changed it meanwhile (and nothing explains a refusal), the next ones lock
-    # it as they read it (repository/redemption.py, `REDEEM_LOCKED`).
-    for attempt in range(4):
+    for _attempt in range(3):
         try:
             done = await repo.redeem(
                 pool,
@@ -401,7 +398,6 @@ async def redeem(
                 card_id=card_id,
                 provider_region=provider.region_code,
                 visit_id=asked.visit_id,
-                locked=attempt > 0,
             )
         except asyncpg.UniqueViolationError:
             done = None

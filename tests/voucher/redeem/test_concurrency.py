@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
 
 import pytest
 
@@ -174,83 +173,3 @@ async def test_void_and_claim_racing_exactly_one_wins(world, tokens):
         )
         == row["voided"]
     )
-
-
-async def test_a_voucher_changed_while_the_statement_waits_is_not_paid_from_what_it_read(world):
-    """REDEEM reads the voucher without a lock and updates it only if its row is still the
-    version it read (repository/redemption.py): held up behind another transaction that
-    changes the voucher, it writes nothing at all (no balance, nonce, redemption, line or
-    event from stale figures); REDEEM_LOCKED, which the flow then runs, pays from the new
-    figures."""
-    import asyncpg
-
-    from services.common.ids import new_uuid
-    from services.voucher.repository import redemption as repo
-    from services.voucher.service.redemption import local_day
-
-    ben = await world.add_beneficiary()
-    vid = await world.add_voucher(ben, face_fen=10_000, ratio_bp=10_000)
-    now = datetime.now(UTC)
-    nonce = new_uuid().bytes[:8]
-
-    async def redeem(*, locked: bool, rid):
-        return await repo.redeem(
-            world.app.state.db.raw_pool,
-            beneficiary_id=ben,
-            nonce=nonce,
-            nonce_expires_at=now,
-            provider_kind="home_care",
-            lines=repo.Lines(["CARE_BATH"], ["bathing"], [1], [3_000]),
-            gross_fen=3_000,
-            price_list_version=1,
-            today=local_day(now),
-            now=now,
-            redemption_id=rid,
-            event_id=new_uuid(),
-            provider_id="p",
-            terminal_id="t",
-            idempotency_key=str(new_uuid()),
-            request_hash=b"h",
-            card_id=None,
-            provider_region="450103",
-            locked=locked,
-        )
-
-    other = await asyncpg.connect(world.app.state.db.url)
-    try:
-        for locked in (False, True):
-            rid = new_uuid()
-            tx = other.transaction()
-            await tx.start()
-            # Another transaction takes 8,000 off the voucher and holds its row lock.
-            await other.execute(
-                "UPDATE voucher SET balance_fen = balance_fen - 8000 WHERE id = $1", vid
-            )
-            racing = asyncio.create_task(redeem(locked=locked, rid=rid))
-            await asyncio.sleep(0.3)
-            assert not racing.done()  # waiting for the row lock
-            await tx.commit()
-            done = await racing
-            if not locked:
-                # Read 10,000, would have paid 3,000: it paid nothing and wrote nothing.
-                assert done is None
-                assert await world.balance(vid) == 2_000
-                assert not await world.conn.fetchval(
-                    "SELECT count(*) FROM redemption WHERE id = $1", rid
-                )
-                assert not await world.conn.fetchval(
-                    "SELECT count(*) FROM used_nonce WHERE nonce = $1", nonce
-                )
-                assert not await world.conn.fetchval(
-                    "SELECT count(*) FROM outbox WHERE payload->>'redemption_id' = $1", str(rid)
-                )
-                # Give the 8,000 back for the locked round.
-                await world.conn.execute(
-                    "UPDATE voucher SET balance_fen = balance_fen + 8000 WHERE id = $1", vid
-                )
-            else:
-                # Locked, it read the version after the other's commit: 2,000 left, 2,000 paid.
-                assert done is not None and done.subsidy_fen == 2_000 and done.balance_fen == 0
-                assert await world.balance(vid) == 0
-    finally:
-        await other.close()
