@@ -1,8 +1,9 @@
 """The redemption and its preview: the checks, the one-statement hot path, the cold path.
 
-The rule itself is in service/redemption.py (pure). The redemption statement runs on the raw
-asyncpg pool in autocommit (repository/redemption.py, the hot path: it commits before the
-route returns); so does the one statement that explains a redemption that paid nothing (a
+The rule itself is in service/redemption.py (pure). The redemption statement runs in
+autocommit on the database's statement pool (services/common/statement_pool.py;
+repository/redemption.py, the hot path: it commits before the route returns); so does the
+one statement that explains a redemption that paid nothing (a
 repeated request's original answer, a used code, a person not active, a spent voucher), which
 the preview reads too (`DIAGNOSE`). A card's PIN is the cold path, each step its own short
 unit of work on an AsyncSession (repository/codes.py): a wrong PIN is counted in a unit of
@@ -21,6 +22,7 @@ from services.common.db import Database
 from services.common.errors import IdempotencyKeyReused, RetryLater, ServiceUnavailable
 from services.common.ids import new_uuid
 from services.common.shards import same_province
+from services.common.statement_pool import StatementPool
 from services.voucher.errors import (
     BeneficiaryDeceased,
     BeneficiaryNotActive,
@@ -141,7 +143,7 @@ async def _diagnosis(
     visit_id: uuid.UUID | None = None,
 ) -> Diagnosis:
     return await repo.diagnose(
-        _raw_pool(db),
+        _statements(db),
         provider_id=provider_id,
         idempotency_key=idempotency_key,
         nonce=token.nonce if token.kind == codes.KIND_DYNAMIC else None,
@@ -324,10 +326,10 @@ def ensure_in_province(token: codes.Token) -> None:
         raise OutOfProvince(field="token")
 
 
-def _raw_pool(db: Database) -> asyncpg.Pool:
-    if db.raw_pool is None:
+def _statements(db: Database) -> StatementPool:
+    if db.statements is None:
         raise ServiceUnavailable("The redemption pool is not running.")
-    return db.raw_pool
+    return db.statements
 
 
 async def redeem(
@@ -347,7 +349,7 @@ async def redeem(
     On the happy path that is the only round trip; when it pays nothing, the cold path finds
     the exact reason.
     """
-    pool = _raw_pool(db)
+    pool = _statements(db)
     now = now or datetime.now(UTC)
     asked = req.bill
     digest = request_hash(

@@ -4,7 +4,7 @@ officers (or a resubmitted form) racing grant once. Live duplicates made before 
 earliest; the later ones are revoked.
 
 Revision ID: voucher_2601
-Revises: voucher_2001
+Revises: voucher_2301
 Create Date: 2026-12-14
 """
 
@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from services.common.alembic_env import execute_script
 
 revision: str = "voucher_2601"
-down_revision: str | None = "voucher_2001"
+down_revision: str | None = "voucher_2301"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
