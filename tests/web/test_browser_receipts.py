@@ -84,6 +84,7 @@ async def test_family_disputes_officer_answers(live: Live, chromium: Path):  # n
         )
         officer = await officer_ctx.new_page()
         await _sign_in(officer, base, "officer")
+        await officer.click("#nav-more summary")  # folded under 更多功能 (监管)
         await officer.click("nav >> text=争议处理")
         await officer.wait_for_selector(".dispute-row")
         row = officer.locator(".dispute-row", has_text="护理员只来了十分钟")

@@ -231,7 +231,7 @@ EntryKey = tuple[int, str]
 
 
 def _keys(match: PostingFilter, after: EntryKey, limit: int, descending: bool) -> Any:
-    """SELECT the (seq, book) of the entries after `after` with a posting that matches, in
+    """The query of the (seq, book) of the entries after `after` with a posting that matches, in
     order; `descending`: newest first, before `after` ((0, ""): from the newest)."""
     seq, book = col(Posting.seq), col(Posting.book)
     key = tuple_(seq, book)

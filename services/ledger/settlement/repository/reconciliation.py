@@ -213,7 +213,7 @@ async def redemptions_of_period(
 
 
 def period_redemptions(period: str, prefix: str) -> Any:
-    """SELECT the redemption entries of the period and region with what each owes its provider
+    """The query of the redemption entries of the period and region with what each owes its provider
     (its provider-payable postings, negated), whether it was reversed, and the claim holding
     it: one statement joining the period's entries to the period's payable postings summed
     per entry, to the set of reversed entries and to the live claim lines (hash joins, not a
