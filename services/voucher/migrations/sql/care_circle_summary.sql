@@ -185,8 +185,19 @@ LANGUAGE plpgsql AS $$
 DECLARE
   r care_circle_rule;
   ids uuid[];
+  n bigint;
 BEGIN
   SELECT * INTO r FROM care_circle_rule;
+  -- Many points at once (the first sync, a bulk import): everyone once, not per point.
+  EXECUTE format('SELECT count(*) FROM (%s) c', CASE TG_OP
+         WHEN 'INSERT' THEN 'SELECT 1 FROM new_rows'
+         WHEN 'DELETE' THEN 'SELECT 1 FROM old_rows'
+         ELSE 'SELECT 1 FROM new_rows'
+       END) INTO n;
+  IF n > 200 THEN
+    PERFORM care_circle_remeasure(NULL);
+    RETURN NULL;
+  END IF;
   EXECUTE format($q$
     SELECT array_agg(DISTINCT p.beneficiary_id)
       FROM (%s) c
