@@ -6,6 +6,7 @@ counted apart and the community with the most uncovered people first."""
 
 from __future__ import annotations
 
+import asyncio
 import math
 
 from tests.voucher.data.conftest import CITY, DISTRICT
@@ -326,3 +327,49 @@ async def test_the_care_circle_summary_follows_people_and_providers(env):
     # nothing changed: the sync writes nothing and the figures stay
     publish(by["care-2"])
     await step(expect_change=False)
+
+
+async def test_people_moving_while_providers_change_leave_the_circle_exact(env):
+    """People moving (the beneficiary trigger measures them) race provider changes (the sync
+    re-measures the people near each) on real connections: whichever commits first, the
+    other measures against it (the rule's row lock), so the stored circle ends equal to the
+    direct count."""
+    from services.voucher.service import circle_summary
+
+    ids = [
+        (await env.enrol(region_code="450103001", lat=22.8170, lon=108.3560 + i * 0.002))["id"]
+        for i in range(6)
+    ]
+    providers = [
+        _provider("meal-1", "meal_point", "approved", MEAL, True),
+        _provider("care-1", "home_care", "approved", CARE, False),
+    ]
+    directory = env.app.state.directory
+    directory.apply({"version": 30_000, "providers": providers})
+    db = env.app.state.db
+
+    async def move(i: int, lon: float) -> None:
+        r = await env.v.patch(
+            f"/v1/beneficiaries/{ids[i]}",
+            headers=env.officer,
+            json={"lat": 22.8175, "lon": lon, "reason": "搬家"},
+        )
+        assert r.status_code == 200, r.text
+
+    async def provider(version: int, changed: dict) -> None:
+        directory.apply({"version": version, "providers": [changed]})
+        await circle_summary.sync(db, directory, meal_radius_m=1_000, care_radius_m=1_500)
+
+    for round_ in range(3):
+        new = [
+            _provider(f"meal-x{round_}", "meal_point", "approved", (22.8180, 108.3760), True),
+            {**providers[0], "status": "suspended" if round_ % 2 == 0 else "approved"},
+        ]
+        providers += [new[0]]
+        providers[0] = new[1]
+        await asyncio.gather(
+            *(move(i, 108.3700 + (i + round_) % 6 * 0.003) for i in range(6)),
+            provider(30_001 + 2 * round_, new[0]),
+            provider(30_002 + 2 * round_, new[1]),
+        )
+        assert await _summed_circle(env) == await _direct_circle(env, providers)
