@@ -434,13 +434,18 @@ async def _time(fn: Any, reps: int, *args: Any) -> str:
 async def _provider_changes(
     db: Database, directory: ProviderDirectory, providers: list[dict[str, Any]], reps: int
 ) -> None:
-    """One provider at a time through the sync: suspended, approved again, moved ~1 km,
-    given a meal item; each re-measures only the people within reach."""
+    """One care provider (home care) at a time through the sync: suspended, approved again,
+    moved 1 km north, given a meal item (it becomes a meal point too); each re-measures only
+    the people within reach of its old and new positions."""
     rnd = random.Random(3)
     version = 1
     kinds: dict[str, list[float]] = {}
     for _ in range(reps):
-        p = dict(rnd.choice([x for x in providers if x["status"] == "approved"]))
+        p = dict(
+            rnd.choice(
+                [x for x in providers if x["status"] == "approved" and x["kind"] == "home_care"]
+            )
+        )
         steps = [
             ("suspended", {**p, "status": "suspended"}),
             ("approved", {**p, "status": "approved"}),
