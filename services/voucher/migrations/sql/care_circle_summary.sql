@@ -44,14 +44,27 @@ DECLARE
   n bigint;
 BEGIN
   SELECT * INTO r FROM care_circle_rule;
-  UPDATE care_circle_person p SET meal = x.meal, care = x.care
-    FROM (SELECT q.beneficiary_id,
-                 care_circle_near(q.lat, q.lon, true, r.meal_radius_m) AS meal,
-                 care_circle_near(q.lat, q.lon, false, r.care_radius_m) AS care
-            FROM care_circle_person q
-           WHERE q.lat IS NOT NULL AND q.lon IS NOT NULL AND NOT q.approximate
-             AND (ids IS NULL OR q.beneficiary_id IN (SELECT unnest(ids)))) x
-   WHERE p.beneficiary_id = x.beneficiary_id AND (p.meal, p.care) IS DISTINCT FROM (x.meal, x.care);
+  IF ids IS NULL THEN
+    UPDATE care_circle_person p SET meal = x.meal, care = x.care
+      FROM (SELECT q.beneficiary_id,
+                   care_circle_near(q.lat, q.lon, true, r.meal_radius_m) AS meal,
+                   care_circle_near(q.lat, q.lon, false, r.care_radius_m) AS care
+              FROM care_circle_person q
+             WHERE q.lat IS NOT NULL AND q.lon IS NOT NULL AND NOT q.approximate) x
+     WHERE p.beneficiary_id = x.beneficiary_id
+       AND (p.meal, p.care) IS DISTINCT FROM (x.meal, x.care);
+  ELSE
+    -- the few people near a provider: by primary key from the list, never a scan
+    UPDATE care_circle_person p SET meal = x.meal, care = x.care
+      FROM (SELECT q.beneficiary_id,
+                   care_circle_near(q.lat, q.lon, true, r.meal_radius_m) AS meal,
+                   care_circle_near(q.lat, q.lon, false, r.care_radius_m) AS care
+              FROM unnest(ids) AS u(id)
+              JOIN care_circle_person q ON q.beneficiary_id = u.id
+             WHERE q.lat IS NOT NULL AND q.lon IS NOT NULL AND NOT q.approximate) x
+     WHERE p.beneficiary_id = x.beneficiary_id
+       AND (p.meal, p.care) IS DISTINCT FROM (x.meal, x.care);
+  END IF;
   GET DIAGNOSTICS n = ROW_COUNT;
   RETURN n;
 END $$;
