@@ -78,38 +78,70 @@ def tokens_file(path: Path, beneficiaries: list[str], count: int) -> Path:
     return path
 
 
-def relay_drain(system: System, profile_dir: Path | None = None) -> dict[str, Any]:
-    """Start the relay on the backlog the run left and time how fast it drains it.
+# The budget regions of the bench's vouchers, one district of each of these cities: the ledger's
+# book of an event is its budget region's city (services/ledger/service/books.py), so `--books
+# N` spreads the postings over the first N books and the relay's partitions with them.
+BENCH_BUDGET_REGIONS = ("450103", "450203", "450303", "450403", "450503", "450603")
 
-    The CPU used meanwhile by the ledger service, the relay and the PostgreSQL server
-    (both databases) is reported per event; with `profile_dir`, py-spy samples the ledger and
-    the relay for the whole drain (`ledger.collapsed`, `relay.collapsed`).
-    """
+
+def start_relays(system: System, workers: int) -> list[Process]:
+    """`workers` relay processes sharing the outbox's partitions (services/voucher/relay.py:
+    one lease per book), started together."""
     import sys
 
-    proc = Process(
-        "relay",
-        [sys.executable, "-m", "services.cli", "relay"],
-        system._common_env(),
-        system.run_dir / "logs" / "relay.log",
-    )
+    procs = []
+    for n in range(1, workers + 1):
+        proc = Process(
+            f"relay{n}",
+            [sys.executable, "-m", "services.cli", "relay"],
+            system._common_env(),
+            system.run_dir / "logs" / f"relay{n}.log",
+        )
+        proc.start()
+        system.processes.append(proc)
+        procs.append(proc)
+    return procs
+
+
+def relay_pids(system: System) -> dict[str, int | None]:
+    return {p.name: p.pid for p in system.processes if p.name.startswith("relay")}
+
+
+def sum_relays(cpu: dict[str, float]) -> dict[str, float]:
+    """The relay workers' CPU readings (`relay1_cores`, ...) as one `relay_cores`."""
+    relays = [k for k in cpu if k.startswith("relay")]
+    out = {k: v for k, v in cpu.items() if k not in relays}
+    if relays:
+        out["relay_cores"] = round(sum(cpu[k] for k in relays), 2)
+    return out
+
+
+def relay_drain(
+    system: System, profile_dir: Path | None = None, *, workers: int = 1
+) -> dict[str, Any]:
+    """Start `workers` relay processes on the backlog the run left and time how fast they
+    drain it (each book is one partition: with several books, several workers post at once).
+
+    The CPU used meanwhile by the ledger service, the relays (summed) and the PostgreSQL
+    server (both databases) is reported per event; with `profile_dir`, py-spy samples the
+    ledger and the first relay for the whole drain (`ledger.collapsed`, `relay.collapsed`).
+    """
     ledger_pid = system.process("ledger").pid
     pg = bt.postmaster_pid(system.run_dir / "pg") if system.admin_url is None else None
     spies = {}
     if profile_dir is not None:
         spies["ledger"] = bt.py_spy_record(ledger_pid, profile_dir, None, name="ledger")
-    proc.start()
-    system.processes.append(proc)
-    meter = bt.CpuMeter({"ledger": ledger_pid, "relay": proc.pid, "postgres": pg})
+    procs = start_relays(system, workers)
+    meter = bt.CpuMeter({"ledger": ledger_pid, **relay_pids(system), "postgres": pg})
     meter.start()
     if profile_dir is not None:
-        spies["relay"] = bt.py_spy_record(proc.pid, profile_dir, None, name="relay")
-    say("relay started on the backlog")
+        spies["relay"] = bt.py_spy_record(procs[0].pid, profile_dir, None, name="relay")
+    say(f"{workers} relay worker(s) started on the backlog")
     result = check.wait_for_drain(system.owner_urls["voucher"], timeout_s=300, stall_s=30)
-    cpu = meter.stop()
+    cpu = sum_relays(meter.stop())
     drained = result["initial"] - result["remaining"]
     if drained:
-        # CPU ms per event of each process (the relay's includes its start-up)
+        # CPU ms per event of each process (the relays' includes their start-up)
         cpu.update(
             {
                 f"{k.removesuffix('_cores')}_cpu_ms_per_event": round(
@@ -118,7 +150,7 @@ def relay_drain(system: System, profile_dir: Path | None = None) -> dict[str, An
                 for k, v in list(cpu.items())
             }
         )
-    out: dict[str, Any] = {"mode": "relay", **result, **cpu}
+    out: dict[str, Any] = {"mode": "relay", "relay_workers": workers, **result, **cpu}
     if profile_dir is not None:
         profiles: dict[str, Any] = {}
         for name, spy in spies.items():
@@ -276,11 +308,10 @@ def sustained_run(
     Each step starts with an empty outbox (the previous step's backlog is drained first) and
     reports the CPU per redemption of every process (endpoint, relay, ledger, PostgreSQL)."""
     voucher_url, voucher_db = system.urls["voucher"], system.owner_urls["voucher"]
-    relay = system.process("relay")
     meter = bt.CpuMeter(
         {
             "voucher": system.process("voucher").pid,
-            "relay": relay.pid,
+            **relay_pids(system),
             "ledger": system.process("ledger").pid,
             "postgres": bt.postmaster_pid(system.run_dir / "pg")
             if system.admin_url is None
@@ -305,7 +336,7 @@ def sustained_run(
                 rate_per_s=rate,
                 wrk=wrk,
             )
-        cpu = meter.stop()
+        cpu = sum_relays(meter.stop())
         verdict = lag_verdict(lag.samples, rate)
         carried = r.offered_per_s / rate if rate else 0.0
         ok = (
@@ -395,6 +426,21 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--fixed-fraction", type=float, default=0.4)
     p.add_argument("--beneficiaries", type=int, default=20_000)
+    p.add_argument(
+        "--books",
+        type=int,
+        default=4,
+        choices=range(1, len(BENCH_BUDGET_REGIONS) + 1),
+        metavar=f"1..{len(BENCH_BUDGET_REGIONS)}",
+        help="ledger books the redemptions are posted in (their vouchers' budget regions, one "
+        "city each; everyone redeems in one district)",
+    )
+    p.add_argument(
+        "--relay-workers",
+        type=int,
+        default=3,
+        help="relay processes sharing the books (partitions) in the drain and the sustained run",
+    )
     p.add_argument("--issuance", type=int, default=100_000, help="0 to skip")
     p.add_argument(
         "--workers",
@@ -448,6 +494,7 @@ def main(argv: list[str] | None = None) -> int:
             manifest=run_dir / "seed-manifest.json",
             generous=True,
             ledger_url=system.urls["ledger"],
+            budget_regions=BENCH_BUDGET_REGIONS[: args.books],
         )
         wait_directory(voucher_url)
         secret = next(t["secret"] for t in seeded["terminals"] if t["kind"] == "meal_point")
@@ -636,7 +683,13 @@ def main(argv: list[str] | None = None) -> int:
         say(f"ledger posting: {backlog} events waiting in the outbox")
         try:
             result["ledger_posting"] = relay_drain(
-                system, run_dir / "profile" if args.profile else None
+                system,
+                run_dir / "profile" if args.profile else None,
+                workers=args.relay_workers,
+            )
+            drained = result["ledger_posting"].get("events_per_s") or 0.0
+            result["ledger_posting"]["ratio_to_saturation"] = (
+                round(drained / sat, 3) if sat else None
             )
         except Exception as exc:
             result["ledger_posting"] = {"error": repr(exc)[:500]}
@@ -731,16 +784,28 @@ def render(r: dict[str, Any]) -> str:
             f"{sus.get('ratio_to_saturation')} of (a), goal >= 0.8; CPU ms/redemption: {cpu_sus}",
         ),
         (
-            "ledger posting alone (relay draining the backlog), events/s",
+            f"ledger posting alone ({ledger.get('relay_workers')} relay workers draining the "
+            f"backlog of {r.get('args', {}).get('books')} books), events/s",
             ledger.get("events_per_s"),
             f"steady {ledger.get('steady_events_per_s')}",
             _over(ledger.get("events_per_s"), floor),
-            f"{ledger.get('initial')} events; CPU ms/event: "
-            + ", ".join(
-                f"{k.removesuffix('_cpu_ms_per_event')} {v}"
-                for k, v in ledger.items()
-                if k.endswith("_cpu_ms_per_event")
+            f"{ledger.get('ratio_to_saturation')} of (a), goal >= 1.5; "
+            f"{ledger.get('initial')} events",
+        ),
+        (
+            "CPU ms per event: voucher (at saturation) / ledger / relay / PostgreSQL (posting)",
+            " / ".join(
+                str(x)
+                for x in (
+                    sat.get("median_voucher_cpu_ms_per_redemption"),
+                    ledger.get("ledger_cpu_ms_per_event"),
+                    ledger.get("relay_cpu_ms_per_event"),
+                    ledger.get("postgres_cpu_ms_per_event"),
+                )
             ),
+            "",
+            "",
+            "posting: the drain's CPU over the events drained; end to end: the sustained row",
         ),
         (
             "voucher service CPU per redemption at saturation, ms",

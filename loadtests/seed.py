@@ -19,7 +19,7 @@ import json
 import random
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -186,8 +186,14 @@ async def seed_beneficiaries(
     batch: int = 5_000,
     rng_seed: int = 7,
     progress: Callable[[int, int], None] | None = None,
+    budget_regions: Sequence[str] | None = None,
 ) -> list[str]:
-    """COPY `count` beneficiaries and their vouchers into the voucher database; return ids."""
+    """COPY `count` beneficiaries and their vouchers into the voucher database; return ids.
+
+    `budget_regions`: the vouchers' budget regions in turn (person i's from
+    `budget_regions[i % n]`; default the person's own region). The ledger's book of an event
+    is its budget region's city, so several cities here spread the postings over several
+    books while everyone still lives and redeems in `region_code`."""
     period = period or current_period()
     plans = default_plans() if plans is None else plans
     valid_from, valid_until = period_window(period)
@@ -238,6 +244,9 @@ async def seed_beneficiaries(
                         *((valid_until_on,) if has_validity else ()),
                     )
                 )
+                budget_region = (
+                    budget_regions[i % len(budget_regions)] if budget_regions else region_code
+                )
                 for plan in plans:
                     vouchers.append(
                         (
@@ -252,7 +261,7 @@ async def seed_beneficiaries(
                             valid_until,
                             "active",
                             region_code,
-                            region_code,
+                            budget_region,
                             care,
                             plan.ratio_bp,
                             plan.per_use_fen,
@@ -568,10 +577,12 @@ def seed_all(
     period: str | None = None,
     generous: bool = False,
     ledger_url: str | None = None,
+    budget_regions: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     """Seed everything: people and vouchers in bulk, providers and terminals through the
     provider service's API; with `ledger_url`, the vouchers' worth is appropriated and
-    committed in the ledger."""
+    committed in the ledger (in each of `budget_regions`, for its share of the people:
+    `seed_beneficiaries`)."""
     period = period or current_period()
     plans = default_plans(generous=generous)
     ids = asyncio.run(
@@ -582,14 +593,18 @@ def seed_all(
             period=period,
             plans=plans,
             progress=_bar("beneficiaries + vouchers"),
+            budget_regions=budget_regions,
         )
     )
     if ledger_url:
-        problems = fund_ledger(
-            ledger_url, region_code=region_code, period=period, count=beneficiaries, plans=plans
-        )
-        for problem in problems:
-            print(f"  ledger funding: {problem}", flush=True)
+        regions = list(budget_regions or [region_code])
+        for k, budget_region in enumerate(regions):
+            share = len(range(k, beneficiaries, len(regions)))
+            problems = fund_ledger(
+                ledger_url, region_code=budget_region, period=period, count=share, plans=plans
+            )
+            for problem in problems:
+                print(f"  ledger funding: {problem}", flush=True)
     terminals: list[dict[str, Any]] = []
     if provider_url and providers:
         terminals = seed_providers(

@@ -31,6 +31,7 @@ import httpx
 from services.common import embedded_pg
 from services.common.migrate import DATABASES, package, prepare_service_database
 from services.common.settings import CommonSettings, get_common_settings
+from services.common.shards import parse_shards
 
 WEB_WORKERS = 2  # the web keeps sessions in its database, so any worker serves any request
 # Each service runs as several processes, as in production (infra/systemd): nothing a request
@@ -52,20 +53,27 @@ async def prepare_databases(only: str | None = None) -> dict[str, str]:
     for service in DATABASES:
         if only and service != only:
             continue
-        configured = _service_settings(service).database_url
+        settings = _service_settings(service)
+        # Provinces as shards (docs/shards.md): every province's database of the service.
+        for province, url in parse_shards(getattr(settings, "shards", "")).items():
+            await _prepare_configured(service, url)
+            urls[f"{service}:{province}"] = url
+        configured = settings.database_url
         if configured:
-            # A configured server: migrate it as configured (that URL must own the schema).
-            from services.common.db import database_of, with_database
-
-            await prepare_service_database(
-                with_database(configured, "postgres"), service, database_of(configured)
-            )
+            await _prepare_configured(service, configured)
             urls[service] = configured
             continue
         if admin is None:
             admin = embedded_pg.start(common.data_dir / "pg", stop_at_exit=True)
         _, urls[service] = await prepare_service_database(admin, service)
     return urls
+
+
+async def _prepare_configured(service: str, url: str) -> None:
+    """A configured server: migrate it as configured (that URL must own the schema)."""
+    from services.common.db import database_of, with_database
+
+    await prepare_service_database(with_database(url, "postgres"), service, database_of(url))
 
 
 @dataclass

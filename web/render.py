@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import Request
@@ -81,6 +82,50 @@ NAV: dict[str, list[tuple[str, str]]] = {
     "admin": [("/admin/users", "账号管理"), ("/admin/users/new", "新建账号")],
 }
 
+# A long menu (the officer's fourteen tasks) would fill a phone's first screen with buttons:
+# its everyday tasks stay in the row, the rest fold under 更多功能 in named groups (a page
+# of the fold is shown in the row too while it is open, so the officer sees where they are).
+NAV_GROUPS: dict[str, list[tuple[str, list[str]]]] = {
+    "civil_affairs": [
+        (
+            "老人",
+            [
+                "/officer/import",
+                "/officer/status-import",
+                "/officer/reassessments",
+                "/officer/spot-draws",
+            ],
+        ),
+        ("机构", ["/officer/providers", "/officer/bank-accounts"]),
+        ("补贴", ["/officer/programs"]),
+        ("监管", ["/officer/disputes", "/officer/alerts", "/officer/anomaly-rules"]),
+    ],
+}
+
+
+@dataclass(frozen=True)
+class Menu:
+    """A role's menu as drawn: the links in the row, then the folded groups."""
+
+    row: list[tuple[str, str]]
+    groups: list[tuple[str, list[tuple[str, str]]]]
+
+
+def menu_for(role: str, path: str) -> Menu:
+    links = NAV.get(role, [])
+    groups = NAV_GROUPS.get(role, [])
+    folded = {href for _, hrefs in groups for href in hrefs}
+    label_of = dict(links)
+    return Menu(
+        row=[(h, t) for h, t in links if h not in folded or h == path],
+        groups=[
+            (title, [(h, label_of[h]) for h in hrefs if h != path])
+            for title, hrefs in groups
+            if any(h != path for h in hrefs)
+        ],
+    )
+
+
 # Kept for the modules that read them by these names; the labels live in web/labels.py.
 ACCOUNT_NAMES = LABELS["account"]
 PROGRAM_SHORT = LABELS["program_short"]
@@ -113,9 +158,9 @@ def page(
         "role_name": ROLE_NAMES.get(session.role, "") if session else "",
         # Someone who owes a new password or two-factor enrolment sees only that page.
         "nav": (
-            NAV.get(session.role, [])
+            menu_for(session.role, request.url.path)
             if session and not (session.must_change_password or session.needs_totp_enrolment)
-            else []
+            else None
         ),
         "csrf": session.csrf if session else "",
         "flash": session.pop_flash() if session else [],

@@ -42,6 +42,8 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm import registry
 
+from services.common.statement_pool import StatementPool
+
 log = logging.getLogger("yiyang.db")
 
 Isolation = Literal["READ COMMITTED", "REPEATABLE READ", "SERIALIZABLE"]
@@ -184,6 +186,9 @@ class Database:
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
         self._raw_pool_size = raw_pool_size
         self.raw_pool: asyncpg.Pool | None = None
+        # One-statement calls of the hottest path (the redemption): as many connections as
+        # the raw pool may have, without its per-call machinery (services/common/statement_pool.py).
+        self.statements: StatementPool | None = None
 
     async def start(self) -> None:
         if self._raw_pool_size and self.raw_pool is None:
@@ -194,8 +199,20 @@ class Database:
                 reset=_no_reset,
                 server_settings={"application_name": self.application_name},
             )
+        if self._raw_pool_size and self.statements is None:
+            self.statements = StatementPool(self._connect_raw, self._raw_pool_size)
+
+    async def _connect_raw(self) -> asyncpg.Connection:
+        conn: asyncpg.Connection = await asyncpg.connect(
+            **asyncpg_connect_kwargs(self.url),
+            server_settings={"application_name": self.application_name},
+        )
+        return conn
 
     async def dispose(self) -> None:
+        if self.statements is not None:
+            await self.statements.close()
+            self.statements = None
         if self.raw_pool is not None:
             await self.raw_pool.close()
             self.raw_pool = None

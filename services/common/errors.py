@@ -94,6 +94,15 @@ class OutOfScope(Forbidden):
     message = "The region, provider or person is outside the caller's scope."
 
 
+class ProvinceUnknown(AppError):
+    status_code = 422
+    code = "PROVINCE_UNKNOWN"
+    message = (
+        "The request names no province this deployment serves (a region code, an id made "
+        "in a province, or the X-Yiyang-Province header): docs/shards.md."
+    )
+
+
 class NotFound(AppError):
     status_code = 404
     code = "NOT_FOUND"

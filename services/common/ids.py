@@ -1,10 +1,16 @@
-"""Identifiers: time-ordered UUIDs (version 7), so new rows land at the end of their indexes."""
+"""Identifiers: time-ordered UUIDs (version 7), so new rows land at the end of their indexes.
+
+An id made while a province is served (a sharded service, services/common/shards.py) carries
+the province in its last byte (`...45`), so the id alone finds its shard.
+"""
 
 from __future__ import annotations
 
 import os
 import time
 import uuid
+
+from services.common.shards import PROVINCE, stamp
 
 
 def new_uuid() -> uuid.UUID:
@@ -15,6 +21,9 @@ def new_uuid() -> uuid.UUID:
     value |= ((rand >> 62) & 0xFFF) << 64
     value |= 0b10 << 62  # RFC 4122 variant
     value |= rand & ((1 << 62) - 1)
+    province = PROVINCE.get()
+    if province is not None:
+        value = stamp(value, province)
     return uuid.UUID(int=value)
 
 

@@ -67,12 +67,22 @@ def ancestors(code: str) -> list[str]:
     return out
 
 
-@lru_cache
 def regions() -> dict[str, Region]:
-    """The known divisions, from `data/regions.csv` (Guangxi; extend it as needed)."""
-    text = resources.files("services.common").joinpath("data/regions.csv").read_text("utf-8")
+    """The known divisions of the province served now (`services.common.shards.province_code`:
+    the shard's, else the deployment's), from `data/regions_<PP>.csv` (45 Guangxi, 44 a part
+    of Guangdong; extend them as needed). A province with no table knows no divisions."""
+    from services.common.shards import province_code
+
+    return _table(province_code()[:2])
+
+
+@lru_cache
+def _table(province: str) -> dict[str, Region]:
+    path = resources.files("services.common").joinpath(f"data/regions_{province}.csv")
+    if not path.is_file():
+        return {}
     out: dict[str, Region] = {}
-    for row in csv.DictReader(text.splitlines()):
+    for row in csv.DictReader(path.read_text("utf-8").splitlines()):
         out[row["code"]] = Region(
             code=row["code"],
             name=row["name"],
@@ -84,8 +94,13 @@ def regions() -> dict[str, Region]:
     return out
 
 
+def table_of(code: str) -> dict[str, Region]:
+    """The divisions of the province `code` lies in (whatever province is served)."""
+    return _table(code[:2]) if code[:2].isdigit() else {}
+
+
 def is_known(code: str) -> bool:
-    return code in regions()
+    return code in table_of(code)
 
 
 def is_known_within(province: str, code: str) -> bool:
@@ -97,9 +112,9 @@ def is_known_within(province: str, code: str) -> bool:
 
 
 def region_name(code: str) -> str:
-    r = regions().get(code)
+    r = table_of(code).get(code)
     return r.name if r else code
 
 
 def children(code: str) -> list[Region]:
-    return [r for r in regions().values() if r.parent == code]
+    return [r for r in table_of(code).values() if r.parent == code]

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import model_validator
+from pydantic import AfterValidator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from services.common import dev_keys
 from services.common.settings import refuse_dev_secrets, refuse_local_addresses
+from services.common.shards import check_shards
 
 
 class LedgerSettings(BaseSettings):
@@ -17,6 +19,10 @@ class LedgerSettings(BaseSettings):
 
     # Unset: the embedded PostgreSQL is started and this service's database created in it.
     database_url: str | None = None
+    # Provinces as shards (docs/shards.md): "45=postgresql://...;44=postgresql://..." maps
+    # two-digit province prefixes to this service's database in each province; the process
+    # then serves every province, each request in its own. Unset: the one database above.
+    shards: Annotated[str, AfterValidator(check_shards)] = ""
     pool_size: int = 10
     # Stripe (localstripe in development) for reconciling co-payments against Stripe's own
     # records; unset: that check is skipped and the report says so. Outside development and

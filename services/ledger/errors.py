@@ -236,6 +236,11 @@ class UnknownAccount(Conflict):
     message = "A posting names an account that does not exist."
 
 
+class UnknownEntry(Conflict):
+    code = "UNKNOWN_ENTRY"
+    message = "An event is recorded as applied with an entry that does not exist."
+
+
 class CurrencyMismatch(Conflict):
     code = "CURRENCY_MISMATCH"
     message = "A posting's currency is not its account's."

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from services.common.app import create_service_app
 from services.common.db import Database, resolve_database_url
 from services.common.settings import get_common_settings
+from services.common.shards import ProvinceRouter, province_apps
 from services.ledger.api import router
 from services.ledger.config import LedgerSettings, get_settings
 from services.ledger.service import audit, checkpoints, snapshots
@@ -78,4 +79,14 @@ def create_app(settings: LedgerSettings | None = None) -> FastAPI:
     return app
 
 
-app = create_app()
+def create_service(settings: LedgerSettings | None = None) -> FastAPI | ProvinceRouter:
+    """What `uvicorn services.ledger.main:app` serves: the app on its one database, or with
+    `YIYANG_LEDGER_SHARDS` one app per province behind the province router
+    (docs/shards.md)."""
+    settings = settings or get_settings()
+    if not settings.shards:
+        return create_app(settings)
+    return ProvinceRouter("ledger", province_apps(settings, create_app))
+
+
+app = create_service()

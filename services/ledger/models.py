@@ -35,11 +35,14 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    case,
+    cast,
     func,
+    select,
     text,
 )
 from sqlalchemy.dialects.postgresql import CHAR, JSONB, UUID
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field, SQLModel, col
 
 from services.common.db import make_registry
 
@@ -148,8 +151,13 @@ class Account(LedgerTable, table=True):
     provider_id: str | None = _varchar(64)
     beneficiary_id: str | None = _varchar(64)
     currency: str = _currency()
+    # Slot 0 of the balance; a hot account's other slots are AccountBalanceSlot rows, and its
+    # balance is their sum (`account_balance`).
     balance_fen: int = _fen(server_default=text("0"))
     created_at: datetime | None = _created_at()
+    balance_slots: int = Field(
+        default=1, sa_column=Column(SmallInteger, nullable=False, server_default=text("1"))
+    )
 
     __table_args__ = (
         CheckConstraint(
@@ -157,6 +165,7 @@ class Account(LedgerTable, table=True):
         ),
         CheckConstraint("normal_sign IN (1, -1)", name="normal_sign"),
         CheckConstraint("NOT no_overdraft OR balance_fen * normal_sign >= 0", name="no_overdraft"),
+        CheckConstraint("balance_slots BETWEEN 1 AND 16", name="balance_slots"),
         UniqueConstraint(
             "code",
             "program_code",
@@ -176,6 +185,46 @@ class Account(LedgerTable, table=True):
         ),
         Index("ix_account_code_program_region", "code", "program_code", "region_code"),
     )
+
+
+class AccountBalanceSlot(LedgerTable, table=True):
+    """A slot 1..n-1 of a hot account's balance (slot 0 is `account.balance_fen`; migration
+    ledger_1101, migrations/sql/ledger_hot_balance.sql). Concurrent postings to one hot account
+    each move a slot they can lock without waiting; every slot of a no-overdraft account stays
+    on its side of zero, so their sum does. Opened empty with the account, moved only by the
+    posting trigger."""
+
+    __tablename__ = "account_balance_slot"
+    account_id: int = Field(
+        sa_column=Column(BigInteger, ForeignKey("account.id"), primary_key=True)
+    )
+    slot: int = Field(sa_column=Column(SmallInteger, primary_key=True, autoincrement=False))
+    no_overdraft: bool = Field(sa_column=Column(Boolean, nullable=False))
+    normal_sign: int = Field(sa_column=Column(SmallInteger, nullable=False))
+    balance_fen: int = _fen(server_default=text("0"))
+
+    __table_args__ = (
+        CheckConstraint("slot BETWEEN 1 AND 15", name="slot"),
+        CheckConstraint("NOT no_overdraft OR balance_fen * normal_sign >= 0", name="no_overdraft"),
+    )
+
+
+def account_balance() -> Any:
+    """An account's balance as every read must take it: slot 0 plus a hot account's other
+    slots (a correlated SQL expression over `account`)."""
+    slots = (
+        select(cast(func.coalesce(func.sum(col(AccountBalanceSlot.balance_fen)), 0), BigInteger))
+        .where(col(AccountBalanceSlot.account_id) == col(Account.id))
+        .scalar_subquery()
+    )
+    return col(Account.balance_fen) + case((col(Account.balance_slots) > 1, slots), else_=0)
+
+
+# The same, in raw SQL over an account aliased `a` (repository/posting.py).
+ACCOUNT_BALANCE_SQL = (
+    "a.balance_fen + CASE WHEN a.balance_slots > 1 THEN (SELECT coalesce(sum(b.balance_fen), 0) "
+    "FROM account_balance_slot b WHERE b.account_id = a.id)::bigint ELSE 0 END"
+)
 
 
 class AccountingPeriod(LedgerTable, table=True):
@@ -229,7 +278,8 @@ class Entry(LedgerTable, table=True):
         CheckConstraint(
             "details IS NULL OR jsonb_typeof(details) = 'object'", name="details_object"
         ),
-        ForeignKeyConstraint(["book"], ["book_head.book"], name="entry_book_fkey"),
+        # (no foreign key on book: the chain trigger refuses an entry of a book without a
+        # head, UNKNOWN_BOOK, once per statement; heads are never deleted. Migration ledger_1102)
         ForeignKeyConstraint(
             ["reverses_entry_id"], ["entry.id"], name="entry_reverses_entry_id_fkey"
         ),
@@ -238,7 +288,8 @@ class Entry(LedgerTable, table=True):
         # each entry is reversed at most once, whoever tries
         UniqueConstraint("reverses_entry_id", name="uq_entry_reverses_entry_id"),
         Index("ix_entry_kind_ref", "kind", "ref"),
-        Index("ix_entry_posted_at", "posted_at"),
+        # a period's entries of a kind: reconciliation, claims, co-payments (ledger_1001)
+        Index("ix_entry_period_kind", "period", "kind"),
     )
 
 
@@ -341,7 +392,9 @@ class LedgerEvent(LedgerTable, table=True):
     type: str = _varchar(40, nullable=False)
     status: str = _varchar(10, nullable=False)
     request_hash: bytes = _bytes()
-    entry_id: uuid.UUID | None = _uuid(ForeignKey("entry.id", name="ledger_event_entry_id_fkey"))
+    # The entry exists: checked once per statement (ledger_event_checks.sql, UNKNOWN_ENTRY)
+    # rather than by a foreign key row by row; entries are never deleted (migration ledger_1102).
+    entry_id: uuid.UUID | None = _uuid()
     error_code: str | None = _varchar(64)
     error_message: str | None = _text(nullable=True)
     occurred_at: datetime | None = Field(

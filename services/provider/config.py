@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Annotated
 
-from pydantic import model_validator
+from pydantic import AfterValidator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from services.common import dev_keys
 from services.common.settings import refuse_dev_secrets
+from services.common.shards import check_shards
 
 
 class ProviderSettings(BaseSettings):
@@ -16,6 +18,10 @@ class ProviderSettings(BaseSettings):
 
     # Unset: the embedded PostgreSQL is started and this service's database created in it.
     database_url: str | None = None
+    # Provinces as shards (docs/shards.md): "45=postgresql://...;44=postgresql://..." maps
+    # two-digit province prefixes to this service's database in each province; the process
+    # then serves every province, each request in its own. Unset: the one database above.
+    shards: Annotated[str, AfterValidator(check_shards)] = ""
     pool_size: int = 10
 
     # Keys for sensitive fields at rest (contact phone, settlement account number).

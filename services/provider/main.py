@@ -9,6 +9,7 @@ from services.common.auth import Principal
 from services.common.db import Database, resolve_database_url
 from services.common.errors import catalogue
 from services.common.settings import get_common_settings
+from services.common.shards import ProvinceRouter, province_apps
 from services.provider import errors as provider_errors
 from services.provider.api import router
 from services.provider.config import ProviderSettings, get_settings
@@ -61,4 +62,14 @@ def create_app(settings: ProviderSettings | None = None) -> FastAPI:
     return app
 
 
-app = create_app()
+def create_service(settings: ProviderSettings | None = None) -> FastAPI | ProvinceRouter:
+    """What `uvicorn services.provider.main:app` serves: the app on its one database, or with
+    `YIYANG_PROVIDER_SHARDS` one app per province behind the province router
+    (docs/shards.md)."""
+    settings = settings or get_settings()
+    if not settings.shards:
+        return create_app(settings)
+    return ProvinceRouter("provider", province_apps(settings, create_app))
+
+
+app = create_service()

@@ -229,10 +229,20 @@ class CreditEvent(ProviderTable, table=True):
     reason: str = Field(sa_column=Column(Text, nullable=False))
     actor: str = Field(sa_column=Column(Text, nullable=False))
     recorded_at: datetime = _now()
+    # What caused it, when another system records it (e.g. `alert:<id>` from a confirmed
+    # alert): an event with the same source is recorded once per provider.
+    source_ref: str | None = Field(default=None, sa_column=Column(Text))
 
     __table_args__ = (
         CheckConstraint(f"kind IN ({sql_in(CreditKind)})", name="kind"),
         CheckConstraint("points BETWEEN 0 AND 100", name="points_range"),
+        Index(
+            "uq_credit_event_source",
+            "provider_id",
+            "source_ref",
+            unique=True,
+            postgresql_where=text("source_ref IS NOT NULL"),
+        ),
     )
 
 

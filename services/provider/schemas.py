@@ -346,6 +346,8 @@ class CreditEventCreate(_Strict):
     kind: CreditKind
     points: int = Field(ge=0, le=100, strict=True)
     reason: LongText
+    # What caused it (e.g. `alert:<id>`): the same source is recorded once per provider.
+    source_ref: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
 
 
 class CreditEventRead(BaseModel):

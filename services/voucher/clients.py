@@ -224,12 +224,21 @@ class ProviderCredit:
         self.timeout_s = timeout_s
 
     async def record(
-        self, provider_id: str, *, kind: str, points: int, reason: str, bearer: str
+        self,
+        provider_id: str,
+        *,
+        kind: str,
+        points: int,
+        reason: str,
+        source_ref: str,
+        bearer: str,
     ) -> None:
+        """Record the event on the provider's credit record, once per `source_ref` however
+        often it is sent (a retry after a lost answer, a confirmation finished later)."""
         try:
             resp = await self.http.post(
                 f"/v1/providers/{provider_id}/credit-events",
-                json={"kind": kind, "points": points, "reason": reason},
+                json={"kind": kind, "points": points, "reason": reason, "source_ref": source_ref},
                 headers={"Authorization": f"Bearer {bearer}"},
                 timeout=self.timeout_s,
             )

@@ -22,6 +22,7 @@ from services.common.auth import service_token
 from services.common.db import Database, resolve_database_url
 from services.common.logs import configure_process_logging
 from services.common.settings import get_common_settings
+from services.common.shards import each_database, province_hooks
 from services.voucher.service.anomalies import detect_forever, detect_once
 from services.voucher.service.directory import ProviderDirectory
 
@@ -33,19 +34,37 @@ async def _main(args: argparse.Namespace) -> int:
 
     settings = get_settings()
     common = get_common_settings()
-    url = args.database_url or await resolve_database_url(
-        "voucher", settings.database_url, common.data_dir
-    )
-    db = Database(url, pool_size=2, application_name="yiyang-detector")
-    directory = ProviderDirectory()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+
+    async def single_url() -> str:
+        return args.database_url or await resolve_database_url(
+            "voucher", settings.database_url, common.data_dir
+        )
+
+    async def detect(_province: str | None, url: str) -> None:
+        await _detect(args, url, stop)
+
+    # Sharded (docs/shards.md): one detector per province, with that province's directory.
+    await each_database("" if args.database_url else settings.shards, single_url, detect)
+    return 0
+
+
+async def _detect(args: argparse.Namespace, url: str, stop: asyncio.Event) -> None:
+    from services.voucher.config import get_settings
+
+    settings = get_settings()
+    common = get_common_settings()
+    db = Database(url, pool_size=2, application_name="yiyang-detector")
+    directory = ProviderDirectory()
     key = common.auth_private_key
     base = args.provider_url or settings.provider_url or common.provider_url
     try:
-        async with httpx.AsyncClient(base_url=base, timeout=5.0) as client:
+        async with httpx.AsyncClient(
+            base_url=base, timeout=5.0, event_hooks=province_hooks()
+        ) as client:
             poll = asyncio.create_task(
                 directory.run(
                     client, lambda: service_token(key, "voucher-detector", ttl_s=600), 1.0
@@ -86,7 +105,6 @@ async def _main(args: argparse.Namespace) -> int:
                     await poll
     finally:
         await db.dispose()
-    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:

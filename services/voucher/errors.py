@@ -76,6 +76,11 @@ class ProxyNotFound(NotFound):
     message = "No such proxy authorisation."
 
 
+class ProxyExists(Conflict):
+    code = "PROXY_EXISTS"
+    message = "This account already holds a live authorisation for the person."
+
+
 class IssuanceRunNotFound(NotFound):
     code = "ISSUANCE_RUN_NOT_FOUND"
     message = "No such issuance run."
@@ -345,6 +350,14 @@ class ProviderNotApproved(RedemptionRefused):
 class ServiceNotOffered(RedemptionRefused):
     code = "SERVICE_NOT_OFFERED"
     message = "This service is not on the provider's price list."
+
+
+class OutOfProvince(RedemptionRefused):
+    code = "OUT_OF_PROVINCE"
+    message = (
+        "The person's vouchers belong to another province than this provider's: a province's "
+        "vouchers are redeemed in that province only (docs/shards.md)."
+    )
 
 
 class ProviderOutOfArea(RedemptionRefused):

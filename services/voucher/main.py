@@ -16,6 +16,7 @@ from services.common.auth import service_token
 from services.common.crypto import PiiCipher
 from services.common.db import Database, resolve_database_url
 from services.common.settings import get_common_settings
+from services.common.shards import ProvinceRouter, province_apps, province_hooks
 from services.voucher.api import redemptions as redemptions_api
 from services.voucher.api import router
 from services.voucher.clients import LedgerClient, ProviderCredit
@@ -59,6 +60,7 @@ def create_app(
                 base_url=settings.provider_url or common.provider_url,
                 transport=directory_transport,
                 timeout=5.0,
+                event_hooks=province_hooks(),
             )
             app.state.directory_client = client
             key = common.auth_private_key
@@ -114,6 +116,7 @@ def create_app(
             base_url=settings.provider_url or common.provider_url,
             transport=directory_transport,
             timeout=10.0,
+            event_hooks=province_hooks(),
         )
         app.state.provider_credit = ProviderCredit(app.state.provider_http)
         if settings.anomaly_interval_s > 0:
@@ -187,7 +190,9 @@ def create_app(
         # Tests (and anything embedding the service) may inject the ledger's client.
         http = getattr(app.state, "ledger_client", None)
         if http is None:
-            http = httpx.AsyncClient(base_url=settings.ledger_url or common.ledger_url)
+            http = httpx.AsyncClient(
+                base_url=settings.ledger_url or common.ledger_url, event_hooks=province_hooks()
+            )
             app.state.owned_ledger_client = http
         app.state.ledger = LedgerClient(
             http, common.auth_private_key, timeout_s=settings.ledger_timeout_s
@@ -281,4 +286,26 @@ async def _copay_retry(app: FastAPI, interval_s: float) -> None:
             log.warning("co-payment retry failed: %s", type(exc).__name__)
 
 
-app = create_app()
+def create_service(
+    settings: VoucherSettings | None = None,
+    *,
+    directory_transport: httpx.AsyncBaseTransport | None = None,
+) -> FastAPI | ProvinceRouter:
+    """What `uvicorn services.voucher.main:app` serves: the app on its one database, or with
+    `YIYANG_VOUCHER_SHARDS` one app per province behind the province router, with the
+    national dashboard over them all and the Stripe webhook routed by its event
+    (docs/shards.md)."""
+    from services.voucher.service.national import national_dashboard
+    from services.voucher.service.webhook_routing import stripe_webhook
+
+    settings = settings or get_settings()
+    if not settings.shards:
+        return create_app(settings, directory_transport=directory_transport)
+    apps = province_apps(settings, lambda s: create_app(s, directory_transport=directory_transport))
+    # Routes answered over the provinces: the national dashboard; the Stripe webhook, whose
+    # province is in the event's metadata.
+    routes = {"/v1/national/dashboard": national_dashboard, "/v1/stripe/webhook": stripe_webhook}
+    return ProvinceRouter("voucher", apps, routes=routes)
+
+
+app = create_service()

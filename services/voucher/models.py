@@ -356,7 +356,17 @@ class ProxyAuthorisation(VoucherTable, table=True):
     created_by: str = Field(sa_column=Column(Text, nullable=False))
     revoked_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
 
-    __table_args__ = (CheckConstraint("status IN ('active', 'revoked')", name="status"),)
+    __table_args__ = (
+        CheckConstraint("status IN ('active', 'revoked')", name="status"),
+        # One live authorisation per account and person (migration voucher_2601).
+        Index(
+            "uq_proxy_authorisation_active",
+            "beneficiary_id",
+            "proxy_sub",
+            unique=True,
+            postgresql_where=text("status = 'active'"),
+        ),
+    )
 
 
 class Voucher(VoucherTable, table=True):
@@ -522,14 +532,14 @@ class RelayLease(VoucherTable, table=True):
 class UsedNonce(VoucherTable, table=True):
     """A QR nonce already accepted: the primary key makes a replay fail, even under a race.
 
-    Rows past `expires_at` are purged (the token itself is refused as expired by then).
+    Rows past `expires_at` are purged (the token itself is refused as expired by then). The
+    table holds a few minutes of redemptions, so the purge reads it whole: no index on
+    `expires_at` to write per redemption (migration voucher_2301).
     """
 
     __tablename__ = "used_nonce"
     nonce: bytes = Field(sa_column=Column(LargeBinary, primary_key=True))
-    expires_at: datetime = Field(
-        sa_column=Column(DateTime(timezone=True), nullable=False, index=True)
-    )
+    expires_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
     used_at: datetime = _now()
 
     __table_args__ = (CheckConstraint("octet_length(nonce) = 8", name="length"),)
@@ -672,7 +682,6 @@ class Redemption(VoucherTable, table=True):
         CheckConstraint("NOT (status = 'voided' AND claimed_at IS NOT NULL)", name="void_or_claim"),
         Index("ix_redemption_provider_day", "provider_id", "day_on"),
         Index("ix_redemption_beneficiary_created", "beneficiary_id", "created_at"),
-        Index("ix_redemption_voucher", "voucher_id"),
         Index(
             "uq_redemption_visit",
             "visit_id",

@@ -40,6 +40,7 @@ from services.common.auth import service_token
 from services.common.db import asyncpg_connect_kwargs, resolve_database_url
 from services.common.logs import configure_process_logging
 from services.common.settings import get_common_settings
+from services.common.shards import each_database, province_hooks
 from services.voucher.repository import redemption as repo
 from services.voucher.repository.redemption import OutboxEvent
 
@@ -278,44 +279,67 @@ async def _main(args: argparse.Namespace) -> int:
     from services.voucher.config import get_settings
 
     common = get_common_settings()
-    url = args.database_url or await resolve_database_url(
-        "voucher", get_settings().database_url, common.data_dir
-    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+
+    async def single_url() -> str:
+        return args.database_url or await resolve_database_url(
+            "voucher", get_settings().database_url, common.data_dir
+        )
+
+    async with httpx.AsyncClient(
+        base_url=args.ledger_url or common.ledger_url,
+        timeout=args.timeout,
+        event_hooks=province_hooks(),
+    ) as client:
+
+        async def relay_province(province: str | None, url: str) -> None:
+            await _relay(args, client, url, province, stop)
+
+        # Sharded (docs/shards.md): one relay per province, each delivering its province's
+        # outbox to the same province's ledger (the province header of `province_hooks`).
+        shards = "" if args.database_url else get_settings().shards
+        await each_database(shards, single_url, relay_province)
+    return 0
+
+
+async def _relay(
+    args: argparse.Namespace,
+    client: httpx.AsyncClient,
+    url: str,
+    province: str | None,
+    stop: asyncio.Event,
+) -> None:
     pool = await asyncpg.create_pool(
         **asyncpg_connect_kwargs(url),
         min_size=1,
         max_size=2,
         server_settings={"application_name": "yiyang-relay"},
     )
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
     try:
-        async with httpx.AsyncClient(
-            base_url=args.ledger_url or common.ledger_url, timeout=args.timeout
-        ) as client:
-            relay = Relay(
-                pool,
-                client,
-                batch_size=args.batch_size,
-                worker_id=args.worker_id,
-                lease_s=args.lease_s,
-            )
-            log.info(
-                "relay worker %s started (batch %d, lease %.1f s)",
-                relay.worker_id,
-                args.batch_size,
-                args.lease_s,
-            )
-            if args.once:
-                while await relay.deliver_once():
-                    pass
-            else:
-                await relay.run(idle_s=args.idle, stop=stop)
+        relay = Relay(
+            pool,
+            client,
+            batch_size=args.batch_size,
+            worker_id=args.worker_id,
+            lease_s=args.lease_s,
+        )
+        log.info(
+            "relay worker %s started%s (batch %d, lease %.1f s)",
+            relay.worker_id,
+            f" for province {province}" if province else "",
+            args.batch_size,
+            args.lease_s,
+        )
+        if args.once:
+            while await relay.deliver_once():
+                pass
+        else:
+            await relay.run(idle_s=args.idle, stop=stop)
     finally:
         await pool.close()
-    return 0
 
 
 def _batch_size(text: str) -> int:

@@ -20,6 +20,7 @@ import httpx
 from services.common.db import Database, resolve_database_url
 from services.common.logs import configure_process_logging
 from services.common.settings import get_common_settings
+from services.common.shards import each_database, province_code, province_hooks
 from services.voucher.clients import LedgerClient
 from services.voucher.config import get_settings
 from services.voucher.service.issuance import IssuanceEngine
@@ -31,18 +32,35 @@ log = logging.getLogger("yiyang.voucher.scheduler")
 async def _main(args: argparse.Namespace) -> int:
     settings = get_settings()
     common = get_common_settings()
-    url = args.database_url or await resolve_database_url(
-        "voucher", settings.database_url, common.data_dir
-    )
-    db = Database(url, pool_size=2, application_name="yiyang-scheduler")
-    await db.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+
+    async def single_url() -> str:
+        return args.database_url or await resolve_database_url(
+            "voucher", settings.database_url, common.data_dir
+        )
+
+    async def schedule(province: str | None, url: str) -> int:
+        return await _schedule_province(args, url, province, stop)
+
+    # Sharded (docs/shards.md): one scheduler per province, on its database and its ledger.
+    shards = "" if args.database_url else settings.shards
+    return max(await each_database(shards, single_url, schedule))
+
+
+async def _schedule_province(
+    args: argparse.Namespace, url: str, province: str | None, stop: asyncio.Event
+) -> int:
+    settings = get_settings()
+    common = get_common_settings()
+    db = Database(url, pool_size=2, application_name="yiyang-scheduler")
+    await db.start()
     try:
         async with httpx.AsyncClient(
-            base_url=args.ledger_url or settings.ledger_url or common.ledger_url
+            base_url=args.ledger_url or settings.ledger_url or common.ledger_url,
+            event_hooks=province_hooks(),
         ) as http:
             ledger = LedgerClient(
                 http, common.auth_private_key, timeout_s=settings.ledger_timeout_s
@@ -57,7 +75,7 @@ async def _main(args: argparse.Namespace) -> int:
             scheduler = Scheduler(
                 db,
                 engine,
-                province_code=common.province_code,
+                province_code=province_code(),
                 lease_s=settings.scheduler_lease_s,
                 retry_s=settings.scheduler_retry_s,
                 max_attempts=settings.scheduler_max_attempts,
@@ -66,7 +84,8 @@ async def _main(args: argparse.Namespace) -> int:
                 result = await scheduler.tick()
                 failed = [o for o in result.outcomes if o.status == "failed"]
                 log.info(
-                    "tick: %d planned, %d runs (%d failed), %d vouchers lapsed",
+                    "tick%s: %d planned, %d runs (%d failed), %d vouchers lapsed",
+                    f" (province {province})" if province else "",
                     result.planned,
                     len(result.outcomes),
                     len(failed),

@@ -33,10 +33,19 @@ def build_app(db: Database) -> FastAPI:
         assert db.raw_pool is not None
         return {"pid": await db.raw_pool.fetchval(DIE if die else PID)}
 
+    @app.get("/statement")
+    async def statement(die: bool = False) -> dict[str, int]:
+        assert (
+            db.statements is not None
+        )  # the redemption's pool (services/common/statement_pool.py)
+        row = await db.statements.fetchrow(DIE if die else PID)
+        assert row is not None
+        return {"pid": row[0]}
+
     return app
 
 
-@pytest.mark.parametrize("path", ["/cold", "/hot"])
+@pytest.mark.parametrize("path", ["/cold", "/hot", "/statement"])
 async def test_a_connection_lost_under_a_request_is_a_503_and_the_next_one_works(make_db, path):
     sdb = await make_db("voucher")
     db = Database(sdb.owner_url, pool_size=1, raw_pool_size=1)

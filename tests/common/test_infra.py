@@ -14,7 +14,7 @@ import pytest
 from services.cli import MODULE_COMMANDS, build_parser
 from services.common import keys
 from services.common.auth import issue_token, verify_token
-from services.common.migrate import DATABASES
+from services.common.migrate import DATABASES, SERVICES
 from services.common.settings import CommonSettings, get_common_settings
 from services.ledger.config import LedgerSettings
 from services.provider.config import ProviderSettings
@@ -56,7 +56,7 @@ def test_the_migration_env_names_every_database():
     listed = set(_env_file(INFRA / "env" / "migrate.env.example"))
     assert listed == {f"YIYANG_{s.upper()}_DATABASE_URL" for s in DATABASES} | {
         "YIYANG_LEDGER_PII_ENCRYPTION_KEY"  # ledger_0110 encrypts stored bank numbers
-    }
+    } | {f"YIYANG_{s.upper()}_SHARDS" for s in SERVICES}  # every province's (docs/shards.md)
 
 
 def _unit_env(unit: Path) -> dict[str, str]:

@@ -112,3 +112,54 @@ async def test_storm_of_posts_and_reversals(ledger):
     finally:
         await conn.close()
     assert (await ledger.verify())["ok"]
+
+
+def _in_city(event: dict, city: str) -> dict:
+    return dict(event, payload=dict(event["payload"], budget_region_code=city))
+
+
+async def test_a_batch_delivered_twice_and_raced_by_two_workers_posts_each_event_once(ledger):
+    """What a relay worker does when its answer is lost (the same batch again, later) and when
+    two workers hold the same batch (a lease that moved while the first was still posting):
+    each batch arrives from two app instances at once, in two books, then once more. Every
+    event is applied exactly once — by whichever request took its book's head first — and the
+    other answers `duplicate` with the same entry; the journal and balances count each once."""
+    await ledger.appropriate({"central": 950_000, "regional": 50_000})
+    await ledger.appropriate({"central": 950_000, "regional": 50_000}, region="450200")
+    await ledger.commit(500_000)
+    await ledger.commit(500_000, region="450203")
+    batches = [
+        [redemption(100 + i, provider=f"p{i % 3}") for i in range(40)],
+        [_in_city(redemption(200 + i, provider=f"q{i % 3}"), "450200") for i in range(40)],
+    ]
+    async with instances(ledger, 2) as clients:
+
+        async def send(client, events):
+            r = await client.post("/v1/events", headers=ledger.service, json={"events": events})
+            assert r.status_code == 200, r.text
+            return r.json()["results"]
+
+        raced = await asyncio.gather(*(send(c, b) for b in batches for c in clients))
+        again = [await send(clients[1], b) for b in batches]
+
+    for n, batch in enumerate(batches):
+        first, second = raced[2 * n], raced[2 * n + 1]
+        for i, ev in enumerate(batch):
+            pair = sorted([first[i]["status"], second[i]["status"]])
+            assert pair == ["applied", "duplicate"], (ev["event_id"], pair)
+            assert first[i]["entry_id"] == second[i]["entry_id"] == again[n][i]["entry_id"]
+        assert {r["status"] for r in again[n]} == {"duplicate"}
+    events = [e for b in batches for e in b]
+    assert await ledger.fetchval("SELECT count(*) FROM entry WHERE kind = 'redemption'") == 80
+    assert await ledger.fetchval(
+        "SELECT count(DISTINCT event_id) FROM entry WHERE kind = 'redemption'"
+    ) == len(events)
+    assert await ledger.fetchval("SELECT count(*) FROM ledger_event") == 80
+    # each city's vouchers outstanding went down by its redemptions once
+    for city, batch in (("450100", batches[0]), ("450200", batches[1])):
+        spent = sum(e["payload"]["subsidy_fen"] for e in batch)
+        outstanding = await ledger.fetchval(
+            "SELECT -sum(balance_fen) FROM account WHERE code = '2101' AND region_code = $1", city
+        )
+        assert outstanding == 500_000 - spent
+    assert (await ledger.verify())["ok"]

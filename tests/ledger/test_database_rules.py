@@ -327,3 +327,29 @@ async def test_no_conjured_balances_or_parallel_books(seeded):
             )
     finally:
         await conn.close()
+
+
+async def test_references_checked_set_wise_refuse_an_unknown_book_or_entry(seeded):
+    """Migration ledger_1102 dropped two per-row foreign keys of the posting path; their
+    guarantees hold, checked once per statement: no entry in a book without a head, no event
+    recorded as applied with an entry that does not exist."""
+    conn = await _connect(seeded.sdb.app_url)
+    try:
+        with pytest.raises(asyncpg.PostgresError, match="UNKNOWN_BOOK"):
+            await conn.execute(
+                "INSERT INTO entry (id, book, seq, kind, posted_at, period, created_by, "
+                "prev_hash, hash, idempotency_key) VALUES ($1, '4599', 1, 'manual', now(), "
+                "to_char(now() AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM'), 'test', "
+                "decode(repeat('00', 32), 'hex'), decode(repeat('00', 32), 'hex'), 'k-4599')",
+                uuid.uuid4(),
+            )
+        with pytest.raises(asyncpg.PostgresError, match="UNKNOWN_ENTRY"):
+            await conn.execute(
+                "INSERT INTO ledger_event (event_id, type, status, request_hash, entry_id) "
+                "SELECT gen_random_uuid(), 'redemption.created', 'applied', '\\x00', e "
+                "FROM unnest($1::uuid[]) AS e",
+                [uuid.uuid4(), await conn.fetchval("SELECT id FROM entry LIMIT 1")],
+            )
+        assert await conn.fetchval("SELECT count(*) FROM ledger_event") == 0
+    finally:
+        await conn.close()

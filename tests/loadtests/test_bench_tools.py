@@ -256,3 +256,36 @@ async def test_the_yardstick_runs_on_our_server(pg_admin_url):
         assert spent == recorded > 0 and counts["r"] == counts["o"]
     finally:
         await drop_database(pg_admin_url, name)
+
+
+def test_render_shows_the_drain_against_saturation_and_cpu_per_event_by_process():
+    cpu = bench.sum_relays({"ledger_cores": 0.4, "relay1_cores": 0.02, "relay2_cores": 0.03})
+    assert cpu == {"ledger_cores": 0.4, "relay_cores": 0.05}
+    text = bench.render(
+        {
+            "machine": bench_tools.machine(),
+            "args": {"reps": 3, "books": 4},
+            "saturation": {
+                "median_accepted_per_s": 2000.0,
+                "median_voucher_cpu_ms_per_redemption": 0.5,
+            },
+            "minimal_sql": {"median_tps": 8000.0},
+            "ledger_posting": {
+                "events_per_s": 3200.0,
+                "steady_events_per_s": 3300.0,
+                "ratio_to_saturation": 1.6,
+                "relay_workers": 3,
+                "initial": 60000,
+                "ledger_cpu_ms_per_event": 0.15,
+                "relay_cpu_ms_per_event": 0.02,
+                "postgres_cpu_ms_per_event": 0.25,
+            },
+        }
+    )
+    rows = {line.split(" | ")[0].lstrip("| "): line.split(" | ") for line in text.splitlines()}
+    drain = rows["ledger posting alone (3 relay workers draining the backlog of 4 books), events/s"]
+    assert drain[1] == "3200.0" and "1.6 of (a), goal >= 1.5" in drain[4]
+    by_process = rows[
+        "CPU ms per event: voucher (at saturation) / ledger / relay / PostgreSQL (posting)"
+    ]
+    assert by_process[1] == "0.5 / 0.15 / 0.02 / 0.25"

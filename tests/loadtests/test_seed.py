@@ -92,3 +92,27 @@ async def test_people_only_seeding_for_issuance_writes_no_vouchers(make_db):
         )
     finally:
         await conn.close()
+
+
+async def test_budget_regions_spread_the_vouchers_over_books_in_turn(make_db):
+    """The bench's books: people funded from several cities' budgets in turn, all living and
+    spending in one district; the outbox book of their events is their budget region's city."""
+    db = await make_db("voucher")
+    regions = ["450103", "450203", "450303"]
+    ids = await seed.seed_beneficiaries(db.owner_url, 7, batch=3, budget_regions=regions)
+    conn = await connect(db.owner_url)
+    try:
+        rows = await conn.fetch(
+            "SELECT v.beneficiary_id, v.budget_region_code, v.region_code, "
+            "v.spend_region_prefix, b.region_code AS home FROM voucher v "
+            "JOIN beneficiary b ON b.id = v.beneficiary_id"
+        )
+        by_person = {str(r["beneficiary_id"]): r for r in rows}
+        assert [by_person[i]["budget_region_code"] for i in ids] == [
+            regions[n % 3] for n in range(7)
+        ]
+        assert {(r["region_code"], r["spend_region_prefix"], r["home"]) for r in rows} == {
+            ("450103", "4501", "450103")
+        }
+    finally:
+        await conn.close()

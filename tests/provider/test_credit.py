@@ -78,6 +78,33 @@ async def test_concurrent_additions_are_all_counted_and_suspend_once(ctx):
     )
 
 
+async def test_an_event_with_a_source_counts_once_however_often_it_is_sent(ctx):
+    """The voucher service records a confirmed alert's violation with `source_ref`; a retry
+    (its answer lost) or several sent at once count once; another source counts again."""
+    pid = await ctx.approved()
+    url = f"/v1/providers/{pid}/credit-events"
+    body = {"kind": "violation", "points": 4, "reason": "异常预警经核实", "source_ref": "alert:a1"}
+    results = await asyncio.gather(
+        *[ctx.c.post(url, json=body, headers=ctx.officer) for _ in range(4)]
+    )
+    assert [r.status_code for r in results] == [201] * 4
+    assert {r.json()["credit_points"] for r in results} == {4}
+    again = await ctx.c.post(url, json=body, headers=ctx.officer)
+    assert again.status_code == 201 and len(again.json()["events"]) == 1
+    other = await ctx.c.post(url, json={**body, "source_ref": "alert:a2"}, headers=ctx.officer)
+    assert other.json()["credit_points"] == 8
+    assert (
+        await ctx.fetchval("SELECT count(*) FROM credit_event WHERE provider_id = $1::uuid", pid)
+        == 2
+    )
+    # the same source on another provider is that provider's own event
+    pid2 = await ctx.approved()
+    r = await ctx.c.post(f"/v1/providers/{pid2}/credit-events", json=body, headers=ctx.officer)
+    assert r.json()["credit_points"] == 4
+    bad = await ctx.c.post(url, json={**body, "source_ref": ""}, headers=ctx.officer)
+    assert bad.status_code == 422 and bad.json()["error"]["field"] == "source_ref"
+
+
 async def test_only_an_officer_of_the_region_adds_to_the_record(ctx, tokens):
     pid = await ctx.approved()
     before = await ctx.counts()

@@ -20,7 +20,7 @@ from scripts.ensure_tools import ensure_browser
 from tests.conftest import require_tool
 from tests.web.axe import serious_violations
 from tests.web.system import CITY, DISTRICT
-from tests.web.test_browser import ARGS, QR_TTL_S, Live, served_system
+from tests.web.test_browser import ARGS, QR_TTL_S, SHOTS, Live, served_system
 from tests.web.test_browser_usability import (
     SMALL,
     _fits_and_is_big_enough,
@@ -260,4 +260,45 @@ async def test_an_import_can_be_left_and_come_back_to(live: Live, browser: Any, 
     assert "有误 1 行" in await page.inner_text("#summary")
     await _fits_and_is_big_enough(page, "import job", min_font=16)
     assert await serious_violations(page) == []
+    await ctx.close()
+
+
+async def test_the_officers_long_menu_folds_its_less_used_tasks_into_groups(
+    live: Live, browser: Any
+):
+    """Fourteen tasks as buttons filled a phone's first screen: the everyday ones stay in the
+    row, the rest open from 更多功能 in named groups; a folded page, once open, shows in the
+    row as the current page; every task is still one press away."""
+    base = live.base
+    ctx = await _phone(browser)
+    page = await ctx.new_page()
+    await _sign_in(page, base, "officer")
+    await page.goto(f"{base}/officer/people")
+    row = page.locator("nav.nav > a")
+    assert await row.count() <= 5
+    folded = page.locator("#nav-more a")
+    assert not await folded.first.is_visible()
+    # the menu still fits above the fold with room for the page
+    nav_height = await page.evaluate("document.querySelector('nav.nav').offsetHeight")
+    assert nav_height < 0.4 * SMALL["height"], nav_height
+    await page.click("#nav-more summary")
+    assert await folded.first.is_visible()
+    groups = await page.eval_on_selector_all(
+        "#nav-more .nav-group", "gs => gs.map(g => g.getAttribute('aria-label'))"
+    )
+    assert groups == ["老人", "机构", "补贴", "监管"]
+    hrefs = set(
+        await page.eval_on_selector_all("nav.nav a", "as => as.map(a => a.getAttribute('href'))")
+    )
+    for task in ("/officer/alerts", "/officer/spot-draws", "/officer/bank-accounts", "/dashboard"):
+        assert task in hrefs
+    await _fits_and_is_big_enough(page, "officer-menu-open")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    await page.screenshot(path=str(SHOTS / "officer-menu-open.png"))
+    assert await serious_violations(page) == []
+    await page.click("#nav-more a[href='/officer/alerts']")
+    await page.wait_for_url(f"{base}/officer/alerts")
+    current = page.locator("nav.nav > a[aria-current='page']")
+    assert await current.inner_text() == "异常预警" and await current.is_visible()
+    assert await page.locator("nav.nav a[href='/officer/alerts']").count() == 1
     await ctx.close()

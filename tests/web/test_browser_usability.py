@@ -103,7 +103,7 @@ async def _small_targets(page: Any) -> list[Any]:
     return await page.evaluate(
         """() => [...document.querySelectorAll(
                 'main button, main input:not([type=hidden]), main select, main a.btn, ' +
-                'main summary, header a, header button, nav a')]
+                'main summary, header a, header button, nav a, nav summary')]
             .filter(e => e.offsetParent !== null)
             // a tick box is pressed through its label (the whole line), when it has one
             .map(e => ['checkbox', 'radio'].includes(e.type) && e.closest('label')

@@ -243,16 +243,13 @@ async def grant_proxy(
         body["phone"] = phone.strip()
     client = voucher_client(web, session)
     try:
-        held = await client.proxies(person_id)
-        if any(p["proxy_sub"] == body["proxy_sub"] and p["status"] == "active" for p in held):
-            session.flash.append(("ok", "这个家属账号已经有代办授权，无需再授权。"))
-        else:
-            await client.add_proxy(person_id, body)
-            session.flash.append(("ok", f"已授权 {form['name']} 代办。"))
+        await client.add_proxy(person_id, body)
+        session.flash.append(("ok", f"已授权 {form['name']} 代办。"))
     except ApiError as exc:
         if exc.page_status == 404:
             return _not_found(request, session)
-        session.flash.append(("err", exc.friendly))
+        # PROXY_EXISTS (already authorised; a resubmitted form) reads as good news
+        session.flash.append(("ok" if exc.code == "PROXY_EXISTS" else "err", exc.friendly))
     finally:
         await client.aclose()
     return RedirectResponse(f"/officer/people/{person_id}#proxies", status_code=303)

@@ -16,6 +16,7 @@ from services.common.errors import InvalidInput, OutOfScope
 from services.common.export import MEDIA
 from services.common.regions import is_valid_code_shape, significant_prefix
 from services.common.settings import get_common_settings
+from services.common.shards import province_hooks
 from services.common.types import IsoDateTime
 from services.ledger.clients import ProgramDirectory
 from services.ledger.errors import ScopeRequired
@@ -60,7 +61,7 @@ def voucher_http(request: Request) -> httpx.AsyncClient:
     http: httpx.AsyncClient | None = getattr(request.app.state, "voucher_client", None)
     if http is None:
         http = request.app.state.voucher_client = httpx.AsyncClient(
-            base_url=get_common_settings().voucher_url
+            base_url=get_common_settings().voucher_url, event_hooks=province_hooks()
         )
     return http
 

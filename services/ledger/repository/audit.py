@@ -20,7 +20,9 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Text,
     Uuid,
+    and_,
     any_,
     cast,
     extract,
@@ -31,7 +33,7 @@ from sqlalchemy import (
     union_all,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.engine import RowMapping
+from sqlalchemy.engine import Row, RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col
@@ -44,6 +46,7 @@ from services.ledger.models import (
     LedgerEvent,
     Posting,
     RootAnchor,
+    account_balance,
 )
 
 
@@ -52,18 +55,33 @@ def _any_bigint(values: Sequence[int]) -> Any:
     return any_(literal(list(values), ARRAY(BigInteger)))
 
 
-async def plan_each_query(session: AsyncSession) -> None:
+async def plan_each_query(session: AsyncSession) -> datetime:
     """Plan every statement of this transaction for its own values (`plan_cache_mode =
     force_custom_plan`, transaction-local). The drivers prepare statements; after five runs
     PostgreSQL may switch to one generic plan, and for `account_id = $1 ... ORDER BY seq, book
     LIMIT n` that plan can walk the whole (seq, book) index filtering for the account: 1.5 s
     instead of 5 ms on a 2M-entry journal (docs/performance.md "Cold paths at scale"). An
-    audit query's planning costs a fraction of a millisecond."""
-    await session.execute(select(func.set_config("plan_cache_mode", "force_custom_plan", True)))
+    audit query's planning costs a fraction of a millisecond.
+
+    Returns the database's clock, read by the same statement (the transaction's first: its
+    snapshot is taken before the clock is read, so every entry it sees was posted before);
+    `now` answers it for the rest of the transaction, one round trip fewer for every read."""
+    setting = func.set_config("plan_cache_mode", "force_custom_plan", True)
+    row = (await session.execute(select(setting, func.clock_timestamp()))).one()
+    clock: datetime = row[1]
+    session.info[_CLOCK] = clock
+    return clock
+
+
+_CLOCK = "audit_clock"
 
 
 async def now(session: AsyncSession) -> datetime:
-    """The database's clock (the default `as_of` of a trial balance)."""
+    """The database's clock (the default `as_of` of a trial balance, a page, a statement):
+    the one `plan_each_query` read with the snapshot, else read now."""
+    if _CLOCK in session.info:
+        known: datetime = session.info[_CLOCK]
+        return known
     value: datetime = (await session.execute(select(func.clock_timestamp()))).scalar_one()
     return value
 
@@ -83,9 +101,19 @@ def _scan_totals(as_of: datetime, region_prefix: str, since: datetime | None) ->
     """Per account: debit and credit totals of the postings in scope dated up to `as_of`
     (and from `since`)."""
     amount = col(Posting.amount_fen)
-    where = [col(Posting.posted_at) <= as_of, col(Posting.region_code).startswith(region_prefix)]
-    if since is not None:
-        where.append(col(Posting.posted_at) >= since)
+    where = [col(Posting.posted_at) <= as_of]
+    if since is None:
+        where.append(col(Posting.region_code).startswith(region_prefix))
+    else:
+        # At most a snapshot interval of postings: found by date (the BRIN index) and kept by
+        # region as they are read. Written so the region index cannot serve it: the planner
+        # would AND it with the BRIN bitmap, reading every index entry of the city's whole
+        # history (400 ms for a city on a 10M-entry journal, docs/performance.md).
+        prefix = literal(region_prefix, Text)
+        where += [
+            col(Posting.posted_at) >= since,
+            func.left(col(Posting.region_code), func.length(prefix)) == prefix,
+        ]
     return (
         select(
             col(Posting.account_id).label("account_id"),
@@ -202,6 +230,29 @@ class PostingFilter:
 EntryKey = tuple[int, str]
 
 
+def _keys(match: PostingFilter, after: EntryKey, limit: int, descending: bool) -> Any:
+    """SELECT the (seq, book) of the entries after `after` with a posting that matches, in
+    order; `descending`: newest first, before `after` ((0, ""): from the newest)."""
+    seq, book = col(Posting.seq), col(Posting.book)
+    key = tuple_(seq, book)
+    if descending:
+        bound = [key < tuple_(literal(after[0]), literal(after[1]))] if after[0] else []
+        return (
+            select(seq, book)
+            .distinct()
+            .where(*bound, *match.conditions())
+            .order_by(seq.desc(), book.desc())
+            .limit(limit)
+        )
+    return (
+        select(seq, book)
+        .distinct()
+        .where(key > tuple_(literal(after[0]), literal(after[1])), *match.conditions())
+        .order_by(seq, book)
+        .limit(limit)
+    )
+
+
 async def entry_seqs(
     session: AsyncSession,
     match: PostingFilter,
@@ -211,26 +262,31 @@ async def entry_seqs(
 ) -> list[EntryKey]:
     """The (seq, book) of the entries after `after` with a posting that matches, in order;
     `descending`: newest first, before `after` ((0, ""): from the newest)."""
-    seq, book = col(Posting.seq), col(Posting.book)
-    key = tuple_(seq, book)
-    if descending:
-        bound = [key < tuple_(literal(after[0]), literal(after[1]))] if after[0] else []
-        stmt = (
-            select(seq, book)
-            .distinct()
-            .where(*bound, *match.conditions())
-            .order_by(seq.desc(), book.desc())
-            .limit(limit)
-        )
-    else:
-        stmt = (
-            select(seq, book)
-            .distinct()
-            .where(key > tuple_(literal(after[0]), literal(after[1])), *match.conditions())
-            .order_by(seq, book)
-            .limit(limit)
-        )
+    stmt = _keys(match, after, limit, descending)
     return [(r[0], r[1]) for r in (await session.execute(stmt)).all()]
+
+
+async def entry_page(
+    session: AsyncSession,
+    match: PostingFilter,
+    after: EntryKey,
+    limit: int,
+    descending: bool = False,
+) -> tuple[Sequence[Row[Any]], Sequence[Row[Any]]]:
+    """A page: the entries `entry_seqs` names, found and read in one statement (the keys
+    are a subquery joined to entry on (book, seq)), in page order, and all their postings
+    (`entries_by_seq`'s rows). Two round trips for a page instead of three."""
+    entry = Entry.metadata.tables[Entry.__tablename__]
+    keys = _keys(match, after, limit, descending).subquery("keys")
+    order = (entry.c.seq.desc(), entry.c.book.desc()) if descending else (entry.c.seq, entry.c.book)
+    entries = (
+        await session.execute(
+            select(entry)
+            .join(keys, and_(entry.c.book == keys.c.book, entry.c.seq == keys.c.seq))
+            .order_by(*order)
+        )
+    ).all()
+    return entries, await _postings_of(session, [e.id for e in entries])
 
 
 async def entry_seq(session: AsyncSession, entry_id: uuid.UUID) -> EntryKey | None:
@@ -242,39 +298,49 @@ async def entry_seq(session: AsyncSession, entry_id: uuid.UUID) -> EntryKey | No
     return None if row is None else (row[0], row[1])
 
 
-@dataclass(frozen=True, slots=True)
-class PostingLine:
-    """A posting with the code and name of its account."""
-
-    posting: Posting
-    account_code: str
-    account_name: str
-
-
 async def entries_by_seq(
     session: AsyncSession, keys: Sequence[EntryKey]
-) -> tuple[list[Entry], list[PostingLine]]:
-    """The entries with these (seq, book) and all their postings, in (seq, book) order."""
+) -> tuple[Sequence[Row[Any]], Sequence[Row[Any]]]:
+    """The entries with these (seq, book), in (seq, book) order, and all their postings with
+    their account's code and name (`account_code`, `account_name`), in (seq, book, line)
+    order: plain rows (the tables' columns by name), not ORM objects, for a page is read
+    and answered, never changed (building 500 ORM objects was most of a page's time)."""
     if not keys:
         return [], []
-    wanted = set(keys)
-    rows = await session.scalars(
-        select(Entry).where(
-            col(Entry.seq) == _any_bigint(sorted({k[0] for k in keys})),
-            col(Entry.book).in_(sorted({k[1] for k in keys})),
+    entry = Entry.metadata.tables[Entry.__tablename__]
+    wanted = sorted(set(keys))
+    books = [k[1] for k in wanted]
+    seqs = [k[0] for k in wanted]
+    named = select(
+        func.unnest(literal(books, ARRAY(Text))).label("book"),
+        func.unnest(literal(seqs, ARRAY(BigInteger))).label("seq"),
+    ).subquery("named")
+    entries = (
+        await session.execute(
+            select(entry)
+            .join(named, and_(entry.c.book == named.c.book, entry.c.seq == named.c.seq))
+            .order_by(entry.c.seq, entry.c.book)
         )
-    )
-    entries = sorted(
-        (e for e in rows.all() if (e.seq, e.book) in wanted), key=lambda e: (e.seq, e.book)
-    )
-    ids = [e.id for e in entries]
+    ).all()
+    return entries, await _postings_of(session, [e.id for e in entries])
+
+
+async def _postings_of(session: AsyncSession, ids: Sequence[uuid.UUID]) -> Sequence[Row[Any]]:
+    """These entries' postings with their account's code and name, by (seq, book, line)."""
+    if not ids:
+        return []
+    posting = Posting.metadata.tables[Posting.__tablename__]
     postings = await session.execute(
-        select(Posting, col(Account.code), col(Account.name))
-        .join(Account, col(Account.id) == col(Posting.account_id))
-        .where(col(Posting.entry_id) == any_(literal(ids, ARRAY(Uuid()))))
-        .order_by(col(Posting.seq), col(Posting.book), col(Posting.line))
+        select(
+            posting,
+            col(Account.code).label("account_code"),
+            col(Account.name).label("account_name"),
+        )
+        .join(Account, col(Account.id) == posting.c.account_id)
+        .where(posting.c.entry_id == any_(literal(list(ids), ARRAY(Uuid()))))
+        .order_by(posting.c.seq, posting.c.book, posting.c.line)
     )
-    return entries, [PostingLine(*row) for row in postings.all()]
+    return postings.all()
 
 
 async def accounts(session: AsyncSession, region_prefix: str) -> list[Account]:
@@ -456,7 +522,7 @@ async def balance_mismatches(session: AsyncSession, limit: int = 10) -> list[int
     stmt = (
         select(col(Account.id))
         .outerjoin(totals, totals.c.account_id == col(Account.id))
-        .where(col(Account.balance_fen) != func.coalesce(totals.c.total, 0))
+        .where(account_balance() != func.coalesce(totals.c.total, 0))
         .order_by(col(Account.id))
         .limit(limit)
     )

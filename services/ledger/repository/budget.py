@@ -9,7 +9,7 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from services.ledger.models import Account, BudgetExecution, Commitment
+from services.ledger.models import Account, BudgetExecution, Commitment, account_balance
 from services.ledger.service.chart import BUDGET_AVAILABLE, BUDGET_EXPENDED
 
 
@@ -26,9 +26,7 @@ async def budget_by_source(
 ) -> Available:
     """The nearest of `region_codes` (most specific first) holding budget accounts for the
     program, and the available fen per funding source there (credit balance of 3001)."""
-    stmt = select(
-        col(Account.region_code), col(Account.funding_source), -col(Account.balance_fen)
-    ).where(
+    stmt = select(col(Account.region_code), col(Account.funding_source), -account_balance()).where(
         col(Account.code) == BUDGET_AVAILABLE,
         col(Account.program_code) == program_code,
         col(Account.region_code).in_(list(region_codes)),
@@ -67,7 +65,7 @@ async def budget_execution(session: AsyncSession, program_code: str, region_code
         .group_by(col(BudgetExecution.kind))
     )
     by_kind = {kind: int(total) for kind, total in (await session.execute(kind_sums)).all()}
-    expended = select(func.coalesce(func.sum(-col(Account.balance_fen)), 0)).where(
+    expended = select(func.coalesce(func.sum(-account_balance()), 0)).where(
         col(Account.code) == BUDGET_EXPENDED,
         col(Account.program_code) == program_code,
         col(Account.region_code) == region_code,
@@ -113,7 +111,7 @@ async def execution_by_source(session: AsyncSession, region_like: str) -> list[S
         .group_by(program, source, col(BudgetExecution.kind))
     )
     balances = (
-        select(program, source, col(Account.code), func.sum(-col(Account.balance_fen)))
+        select(program, source, col(Account.code), func.sum(-account_balance()))
         .where(
             col(Account.code).in_((BUDGET_AVAILABLE, BUDGET_EXPENDED)),
             col(Account.region_code).like(region_like),

@@ -36,10 +36,17 @@ from zoneinfo import ZoneInfo
 
 import asyncpg
 
-from services.ledger.models import Account, BookHead, Entry, LedgerEvent, Posting
+from services.ledger.models import (
+    ACCOUNT_BALANCE_SQL,
+    Account,
+    BookHead,
+    Entry,
+    LedgerEvent,
+    Posting,
+)
 from services.ledger.service import hashing
 from services.ledger.service.books import book_of
-from services.ledger.service.chart import CHART, AccountKey
+from services.ledger.service.chart import CHART, AccountKey, balance_slots
 from services.ledger.service.plans import EntryPlan, PostingPlan
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -76,12 +83,13 @@ OPEN_BOOKS = (
 _KEY_TYPES = ("text",) * 7
 OPEN_ACCOUNTS = (
     f"INSERT INTO {ACCOUNT} (code, program_code, region_code, funding_source, provider_id, "
-    "beneficiary_id, currency, name, kind, normal_sign, no_overdraft) "
-    f"SELECT * FROM unnest({_unnest((*_KEY_TYPES, 'text', 'text', 'int', 'bool'))}) "
+    "beneficiary_id, currency, name, kind, normal_sign, no_overdraft, balance_slots) "
+    f"SELECT * FROM unnest({_unnest((*_KEY_TYPES, 'text', 'text', 'int', 'bool', 'int'))}) "
     "ON CONFLICT ON CONSTRAINT uq_account_dimensions DO NOTHING"
 )
+# An account's balance is its slots' sum (a hot account's: models.account_balance).
 FIND_ACCOUNTS = (
-    "SELECT k.ord, a.id, a.balance_fen "
+    f"SELECT k.ord, a.id, {ACCOUNT_BALANCE_SQL} AS balance_fen "
     f"FROM unnest({_unnest(_KEY_TYPES)}) WITH ORDINALITY AS k(code, p, r, fs, pr, b, cur, ord) "
     f"JOIN {ACCOUNT} a ON a.code = k.code AND a.program_code IS NOT DISTINCT FROM k.p "
     "AND a.region_code IS NOT DISTINCT FROM k.r AND a.funding_source IS NOT DISTINCT FROM k.fs "
@@ -162,7 +170,17 @@ INSERT_EVENTS = (
     f"SELECT * FROM unnest({_unnest([t for _, t in EVENT_COLUMNS])})"
 )
 
-# Redemption entries by ref, as plans with their accounts' keys (a void reverses one).
+# Which of these redemption ids have an entry: an index probe of ix_entry_kind_ref each (most
+# refs of a batch are new redemptions, and have none). A join on unnest, not `ref = ANY($1)`:
+# the prepared statement's generic plan scanned the journal comparing every entry with every
+# ref of the batch (500 a row), which grew with the journal.
+REDEMPTION_REFS = (
+    f"SELECT e.ref FROM unnest($1::text[]) AS want(ref) JOIN {ENTRY} e "
+    "ON e.kind = 'redemption' AND e.ref = want.ref"
+)
+# Redemption entries by ref, as plans with their accounts' keys (a void reverses one). Asked
+# only for the refs REDEMPTION_REFS found: given a batch's 500 refs, the planner expected
+# 3,500 postings and hashed the whole posting table.
 REDEMPTION_ENTRIES = (
     "SELECT e.id, e.kind, e.program_code, e.region_code, e.provider_id, e.beneficiary_id, "
     "e.voucher_id, e.ref, e.created_by, e.memo, "
@@ -175,8 +193,10 @@ REDEMPTION_ENTRIES = (
     "array_agg(a.provider_id ORDER BY p.line) AS providers, "
     "array_agg(a.beneficiary_id ORDER BY p.line) AS beneficiaries, "
     "array_agg(a.currency ORDER BY p.line) AS currencies "
-    f"FROM {ENTRY} e JOIN {POSTING} p ON p.entry_id = e.id JOIN {ACCOUNT} a ON a.id = p.account_id "
-    "WHERE e.kind = 'redemption' AND e.ref = ANY($1::text[]) GROUP BY e.id"
+    f"FROM unnest($1::text[]) AS want(ref) JOIN {ENTRY} e "
+    "ON e.kind = 'redemption' AND e.ref = want.ref "
+    f"JOIN {POSTING} p ON p.entry_id = e.id JOIN {ACCOUNT} a ON a.id = p.account_id "
+    "GROUP BY e.id"
 )
 
 # Every raw statement of this module (tests prepare each against a migrated database).
@@ -191,6 +211,7 @@ STATEMENTS = (
     INSERT_POSTINGS,
     SEEN_EVENTS,
     INSERT_EVENTS,
+    REDEMPTION_REFS,
     REDEMPTION_ENTRIES,
 )
 
@@ -279,21 +300,39 @@ class OpenAccount:
 async def resolve_accounts(
     conn: asyncpg.Connection, keys: Iterable[AccountKey]
 ) -> dict[AccountKey, OpenAccount]:
-    """Ids and current balances of the accounts, opening the ones that do not exist yet
-    (two statements, whatever the number of accounts)."""
+    """Ids and current balances (a hot account's slots summed: exact under its book's head
+    lock, which every writer of the account holds) of the accounts, opening the ones that do
+    not exist yet: one statement when all exist, three otherwise, whatever their number.
+
+    Existing accounts are only read: an INSERT ... ON CONFLICT on an account another
+    transaction has just moved would wait for that transaction to end (the conflict check
+    waits for the row's newest version), which would queue the writers of a hot account
+    however many balance slots it has."""
     ordered = sorted(set(keys), key=AccountKey.sort_key)
     if not ordered:
         return {}
+    found = await _find_accounts(conn, ordered)
+    missing = [k for k in ordered if k not in found]
+    if missing:
+        cols = [list(c) for c in zip(*(k.as_tuple() for k in missing), strict=True)]
+        specs = [CHART[k.code] for k in missing]
+        await conn.execute(
+            OPEN_ACCOUNTS,
+            *cols,
+            [s.name for s in specs],
+            [s.kind for s in specs],
+            [s.normal_sign for s in specs],
+            [s.no_overdraft for s in specs],
+            [balance_slots(s.code) for s in specs],
+        )
+        found.update(await _find_accounts(conn, missing))
+    return found
+
+
+async def _find_accounts(
+    conn: asyncpg.Connection, ordered: Sequence[AccountKey]
+) -> dict[AccountKey, OpenAccount]:
     cols = [list(c) for c in zip(*(k.as_tuple() for k in ordered), strict=True)]
-    specs = [CHART[k.code] for k in ordered]
-    await conn.execute(
-        OPEN_ACCOUNTS,
-        *cols,
-        [s.name for s in specs],
-        [s.kind for s in specs],
-        [s.normal_sign for s in specs],
-        [s.no_overdraft for s in specs],
-    )
     rows = await conn.fetch(FIND_ACCOUNTS, *cols)
     return {ordered[r["ord"] - 1]: OpenAccount(r["id"], r["balance_fen"]) for r in rows}
 
@@ -486,8 +525,12 @@ def stored_plan(row: Mapping[Any, Any]) -> EntryPlan:
 
 
 async def redemption_entries(conn: asyncpg.Connection, refs: Sequence[str]) -> list[EntryPlan]:
-    """The posted redemption entries of these redemption ids, with whether each is voided."""
-    return [stored_plan(r) for r in await conn.fetch(REDEMPTION_ENTRIES, list(refs))]
+    """The posted redemption entries of these redemption ids, with whether each is voided
+    (the entries read only for the ids that have one)."""
+    found = [r[0] for r in await conn.fetch(REDEMPTION_REFS, sorted(set(refs)))]
+    if not found:
+        return []
+    return [stored_plan(r) for r in await conn.fetch(REDEMPTION_ENTRIES, found)]
 
 
 # --- the event log -------------------------------------------------------------------------

@@ -9,20 +9,22 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.db import Database
 from services.ledger.errors import AccountNotFound, FilterNotSupported, RangeTooLarge
-from services.ledger.models import Account, Entry, RootAnchor
+from services.ledger.models import Account, RootAnchor
 from services.ledger.repository import audit as repo
 from services.ledger.repository import snapshots as snapshot_repo
-from services.ledger.repository.audit import PostingFilter, PostingLine
+from services.ledger.repository.audit import PostingFilter
 from services.ledger.schemas import (
     EntryPage,
     EntryRead,
@@ -168,15 +170,16 @@ async def entries(
             as_of = await repo.now(session)
         match = replace(match, end=as_of if end is None else min(end, as_of))
         after = (after_seq, "") if isinstance(after_seq, int) else after_seq
-        seqs = await repo.entry_seqs(session, match, after, limit + 1, newest_first)
-        more = len(seqs) > limit
-        seqs = seqs[:limit]
-        entry_rows, posting_rows = await repo.entries_by_seq(session, seqs)
-    read = _entries_read(entry_rows, posting_rows)
+        entry_rows, posting_rows = await repo.entry_page(
+            session, match, after, limit + 1, newest_first
+        )
+    more = len(entry_rows) > limit  # one more than the page: there is a next page (the
+    entry_rows = entry_rows[:limit]  # extra entry's postings are left unused)
+    last = (entry_rows[-1].seq, entry_rows[-1].book) if entry_rows else None
     return EntryPage(
         as_of=_iso(as_of) or "",
-        entries=read[::-1] if newest_first else read,
-        next_cursor=cursor_text(seqs[-1]) if more and seqs else None,
+        entries=_entries_read(entry_rows, posting_rows),  # in page order
+        next_cursor=cursor_text(last) if more and last else None,
     )
 
 
@@ -230,21 +233,26 @@ async def entry(db: Database, entry_id: uuid.UUID) -> EntryRead | None:
     return _entries_read(entry_rows, posting_rows)[0]
 
 
-def _entries_read(rows: list[Entry], postings: list[PostingLine]) -> list[EntryRead]:
+def _entries_read(rows: Sequence[Row[Any]], postings: Sequence[Row[Any]]) -> list[EntryRead]:
+    """Entries and their postings as answered (rows of repository/audit.py `entries_by_seq`).
+    An entry's postings share its id and date: each is formatted once."""
     by_entry: defaultdict[uuid.UUID, list[PostingRead]] = defaultdict(list)
-    for line in postings:
-        p = line.posting
+    ids: dict[uuid.UUID, str] = {}
+    times: dict[datetime, str] = {}
+    for p in postings:
+        entry_id = ids.get(p.entry_id) or ids.setdefault(p.entry_id, str(p.entry_id))
+        posted = times.get(p.posted_at) or times.setdefault(p.posted_at, _iso(p.posted_at) or "")
         by_entry[p.entry_id].append(
             PostingRead(
-                entry_id=str(p.entry_id),
+                entry_id=entry_id,
                 line=p.line,
                 account_id=str(p.account_id),
-                account=line.account_code,
-                account_name=line.account_name,
+                account=p.account_code,
+                account_name=p.account_name,
                 amount_fen=p.amount_fen,
                 currency=p.currency.strip(),
                 seq=p.seq,
-                posted_at=_iso(p.posted_at) or "",
+                posted_at=posted,
                 period=p.period.strip(),
                 program_code=p.program_code,
                 region_code=p.region_code,
@@ -256,11 +264,11 @@ def _entries_read(rows: list[Entry], postings: list[PostingLine]) -> list[EntryR
         )
     return [
         EntryRead(
-            id=str(e.id),
+            id=ids.get(e.id) or str(e.id),
             book=e.book,
             seq=e.seq,
             kind=e.kind,
-            posted_at=_iso(e.posted_at) or "",
+            posted_at=times.get(e.posted_at) or _iso(e.posted_at) or "",
             period=e.period.strip(),
             program_code=e.program_code,
             region_code=e.region_code,

@@ -9,7 +9,7 @@ from dataclasses import asdict
 from services.common.db import Database
 from services.common.ids import new_uuid
 from services.common.regions import ancestors, is_known_within
-from services.common.settings import get_common_settings
+from services.common.shards import province_code
 from services.ledger.clients import ProgramDirectory
 from services.ledger.errors import (
     BudgetExceeded,
@@ -68,7 +68,7 @@ async def check_target(programs: ProgramDirectory, program_code: str, region_cod
     programme the voucher service, which owns programmes, knows (UNKNOWN_PROGRAM; 503
     VOUCHER_SERVICE_UNAVAILABLE when it cannot say). Checked before the keyed write, so a
     typo posts nothing and leaves its idempotency key unused."""
-    if not is_known_within(get_common_settings().province_code, region_code):
+    if not is_known_within(province_code(), region_code):
         raise UnknownRegion(field="region_code")
     if not await programs.exists(program_code):
         raise UnknownProgram(field="program_code")

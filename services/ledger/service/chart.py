@@ -7,7 +7,7 @@ the database refuses it (ck_account_no_overdraft and the posting trigger). See d
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
@@ -59,6 +59,19 @@ BUDGET_AVAILABLE = "3001"
 BUDGET_EXPENDED = "3002"
 SUBSIDY_EXPENSE = "5001"
 
+# Hot accounts: every redemption of a region touches its vouchers outstanding, subsidy expense
+# and budget expended, and every commitment and expiry its budget available. Each keeps its
+# balance in HOT_BALANCE_SLOTS slots (the account row and account_balance_slot rows; migration
+# ledger_1101), so that concurrent writers of one such account do not queue on one row lock;
+# its balance is their sum (docs/ledger.md, "Hot accounts").
+HOT_CODES = frozenset({VOUCHERS_OUTSTANDING, BUDGET_AVAILABLE, BUDGET_EXPENDED, SUBSIDY_EXPENSE})
+HOT_BALANCE_SLOTS = 4
+
+
+def balance_slots(code: str) -> int:
+    """How many slots an account of this code keeps its balance in (fixed when opened)."""
+    return HOT_BALANCE_SLOTS if code in HOT_CODES else 1
+
 
 @dataclass(frozen=True)
 class AccountKey:
@@ -71,6 +84,15 @@ class AccountKey:
     provider_id: str | None = None
     beneficiary_id: str | None = None
     currency: str = "CNY"
+    # Keys are dict keys many times per posted event (balances, accounts, deltas): the hash of
+    # the seven fields is computed once.
+    _hash: int = field(init=False, repr=False, compare=False, default=0)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_hash", hash(self.as_tuple()))
+
+    def __hash__(self) -> int:
+        return self._hash
 
     @property
     def spec(self) -> AccountSpec:

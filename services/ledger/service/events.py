@@ -160,7 +160,9 @@ async def _apply(
                 refusal = UnknownRedemption("The redemption to void was not applied.")
         deltas = plan.deltas()
         if refusal is None:
-            for key, delta in sorted(deltas.items(), key=lambda kv: kv[0].sort_key()):
+            # (only no-overdraft accounts can refuse; the first in key order names the refusal)
+            guarded = [(k, d) for k, d in deltas.items() if k.spec.no_overdraft]
+            for key, delta in sorted(guarded, key=lambda kv: kv[0].sort_key()):
                 if plans.overdraws(balances[key], delta, key):
                     kind = (
                         BudgetExceeded

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 from sqlalchemy import func, insert, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
@@ -72,12 +73,28 @@ async def insert_credit_event(
     points: int,
     reason: str,
     actor: str,
-) -> None:
-    await session.execute(
-        insert(CreditEvent).values(
-            provider_id=provider_id, kind=kind, points=points, reason=reason, actor=actor
+    source_ref: str | None = None,
+) -> bool:
+    """Append the event; False when an event with this `source_ref` (what caused it, e.g. an
+    alert) is already on the provider's record, which then stays as it is (a retried or
+    repeated confirmation counts once: the partial unique index `uq_credit_event_source`)."""
+    result = await session.execute(
+        pg_insert(CreditEvent)
+        .values(
+            provider_id=provider_id,
+            kind=kind,
+            points=points,
+            reason=reason,
+            actor=actor,
+            source_ref=source_ref,
         )
+        .on_conflict_do_nothing(
+            index_elements=["provider_id", "source_ref"],
+            index_where=col(CreditEvent.source_ref).is_not(None),
+        )
+        .returning(col(CreditEvent.id))
     )
+    return result.scalar_one_or_none() is not None
 
 
 async def credit_events(session: AsyncSession, provider_id: uuid.UUID) -> list[CreditEvent]:

@@ -12,7 +12,7 @@ from services.common.crypto import mask_phone
 from services.common.errors import OutOfScope
 from services.common.ids import new_uuid
 from services.common.regions import is_known, is_valid_code_shape, region_covers, significant_prefix
-from services.common.settings import get_common_settings
+from services.common.shards import province_code
 from services.provider import schemas
 from services.provider.config import ProviderSettings
 from services.provider.errors import (
@@ -48,7 +48,7 @@ def check_region(code: str) -> None:
     """A provider's region is a known GB/T 2260 code under the deployment's province."""
     if not is_valid_code_shape(code) or not is_known(code):
         raise UnknownRegion(field="region_code")
-    if not region_covers(get_common_settings().province_code, code):
+    if not region_covers(province_code(), code):
         raise RegionOutsideProvince(field="region_code")
 
 

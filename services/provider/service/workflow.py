@@ -104,7 +104,8 @@ async def add_credit_event(
     data: schemas.CreditEventCreate,
     settings: ProviderSettings,
 ) -> schemas.CreditRecord:
-    """Record a warning, violation or sanction with its points.
+    """Record a warning, violation or sanction with its points. With a `source_ref` it is
+    recorded once per provider however often it is sent (the caller's retry).
 
     When the provider's points reach `credit_suspend_threshold` while it is approved, it is
     suspended in the same transaction, recorded in its history as automatic with the reason.
@@ -114,14 +115,17 @@ async def add_credit_event(
     provider = await load_provider(session, provider_id, lock=True)
     ensure_officer_of(principal, provider)
     status = provider.status  # as locked, before this event
-    await workflow_repo.insert_credit_event(
+    added = await workflow_repo.insert_credit_event(
         session,
         provider_id=provider_id,
         kind=data.kind.value,
         points=data.points,
         reason=data.reason,
         actor=principal.sub,
+        source_ref=data.source_ref,
     )
+    if not added:  # this source's event is on the record already: the record as it stands
+        return await credit_record(session, principal, provider_id, settings)
     total = await providers_repo.add_credit_points(session, provider_id, data.points)
     threshold = settings.credit_suspend_threshold
     if data.points > 0 and total >= threshold and status == ProviderStatus.approved:

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Header, Query
 
 from services.common.auth import Principal, Role, require
 from services.common.db import DatabaseDep, SessionDep
-from services.common.settings import get_common_settings
+from services.common.shards import province_code
 from services.voucher.api.deps import CipherDep, EngineDep
 from services.voucher.models import IssuanceRun
 from services.voucher.schemas.issuance import (
@@ -183,5 +183,5 @@ async def expire(
     """Lapse every voucher whose window has ended now and release its unused balance to the
     budget (`voucher.expired` events). The service also does this on its own every minute;
     this call (a province-level officer) runs it at once."""
-    principal.ensure_region(get_common_settings().province_code)
+    principal.ensure_region(province_code())
     return await service.expire_lapsed(db)

@@ -6,7 +6,7 @@ from fastapi import APIRouter
 
 from services.common.auth import Principal, Role, require
 from services.common.db import SessionDep
-from services.common.settings import get_common_settings
+from services.common.shards import province_code
 from services.voucher.errors import InvalidPeriod, ProgramNotFound
 from services.voucher.models import Program
 from services.voucher.schemas.programs import (
@@ -70,7 +70,7 @@ async def create_program(
         body.config,
         body.reason,
         principal.sub,
-        get_common_settings().province_code,
+        province_code(),
     )
     return ProgramCreated(code=row.code, version=row.version)
 
@@ -133,7 +133,7 @@ async def update_program(
     the version in force then. `expected_version` refuses the change if someone else changed
     it first (409)."""
     row = await _readable(session, principal, code)
-    principal.ensure_region(row.region_code or get_common_settings().province_code)
+    principal.ensure_region(row.region_code or province_code())
     if body.effective_from is not None:
         try:
             parse_period(body.effective_from)

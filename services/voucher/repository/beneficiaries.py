@@ -297,9 +297,11 @@ async def insert_proxy(
     relation: str,
     phone_enc: bytes | None,
     created_by: str,
-) -> ProxyAuthorisation:
+) -> ProxyAuthorisation | None:
+    """The new authorisation, or None when the account already holds a live one for the
+    person (the partial unique index `uq_proxy_authorisation_active` decides, racing too)."""
     result = await session.execute(
-        insert(ProxyAuthorisation)
+        pg_insert(ProxyAuthorisation)
         .values(
             id=id,
             beneficiary_id=beneficiary_id,
@@ -310,9 +312,13 @@ async def insert_proxy(
             status="active",
             created_by=created_by,
         )
+        .on_conflict_do_nothing(
+            index_elements=["beneficiary_id", "proxy_sub"],
+            index_where=col(ProxyAuthorisation.status) == "active",
+        )
         .returning(ProxyAuthorisation)
     )
-    return result.scalar_one()
+    return result.scalar_one_or_none()
 
 
 async def active_proxy_for(

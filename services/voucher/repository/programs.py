@@ -60,7 +60,7 @@ async def names_of(session: AsyncSession, codes: list[str]) -> dict[str, str]:
     rows = await session.execute(
         select(col(Program.code), col(Program.name)).where(col(Program.code).in_(codes))
     )
-    return dict(rows.tuples().all())
+    return {str(code): str(name) for code, name in rows.all()}
 
 
 async def get_program(session: AsyncSession, code: str, *, lock: bool = False) -> Program | None:

@@ -8,7 +8,8 @@ migrated database, and test_rule_matches_sql.py compares REDEEM's arithmetic wit
 (`compute_split` in service/redemption.py) on generated cases.
 
 `REDEEM` -- raw because it is the measured hot path: POST /v1/redemptions is one round trip
-of one prepared statement in autocommit on `db.raw_pool`, at 42% of what PostgreSQL does with
+of one prepared statement in autocommit on `db.statements` (services/common/statement_pool.py:
+the raw pool's connections without asyncpg.Pool's per-call machinery), at 42% of what PostgreSQL does with
 the same statement alone (pgbench), ~1,080 redemptions/s on 2 cores. A session would add a
 BEGIN and a COMMIT round trip and SQLAlchemy's statement handling to every redemption. The
 statement does the whole redemption:
@@ -91,6 +92,7 @@ from typing import Any, TypedDict
 
 import asyncpg
 
+from services.common.statement_pool import StatementPool
 from services.voucher.models import (
     Beneficiary,
     Outbox,
@@ -217,7 +219,7 @@ class Lines:
 
 
 async def redeem(
-    conn: asyncpg.Connection | asyncpg.Pool,
+    conn: asyncpg.Connection | asyncpg.Pool | StatementPool,
     *,
     beneficiary_id: uuid.UUID,
     nonce: bytes | None,
@@ -344,7 +346,7 @@ class Diagnosis:
 
 
 async def diagnose(
-    pool: asyncpg.Pool,
+    pool: asyncpg.Pool | StatementPool,
     *,
     provider_id: str,
     idempotency_key: str | None,

@@ -18,7 +18,8 @@ from services.voucher.models import Copayment, Redemption, UsedNonce
 
 
 async def purge_nonces(session: AsyncSession, before: datetime) -> int:
-    """Forget nonces whose tokens have expired anyway (a replay is then TOKEN_EXPIRED)."""
+    """Forget nonces whose tokens have expired anyway (a replay is then TOKEN_EXPIRED). A scan
+    of the table, which holds a few minutes of redemptions (no index on `expires_at`)."""
     result: Any = await session.execute(delete(UsedNonce).where(col(UsedNonce.expires_at) < before))
     return int(cast(CursorResult[Any], result).rowcount or 0)
 

@@ -29,6 +29,9 @@ class RestoredVoucher:
     region_code: str
     budget_region_code: str
     funding_shares: dict[str, int]
+    # The voucher had already ended (a death, an exit, a move revoked or expired it, its
+    # balance released): the subsidy is released with it rather than put back to spend.
+    ended: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +40,10 @@ class ClaimState:
     status: str
     claimed_at: datetime | None
     claim_id: str | None
+
+
+# A voucher no one may spend any more whose unused balance went back to the budget.
+ENDED = ("revoked", "expired")
 
 
 def _ids(ids: list[uuid.UUID]) -> Any:
@@ -63,15 +70,25 @@ async def voucher_balance(session: AsyncSession, voucher_id: uuid.UUID) -> int:
 async def restore_balance(
     session: AsyncSession, *, voucher_id: uuid.UUID, subsidy_fen: int, day_on: date, now: datetime
 ) -> RestoredVoucher:
-    """Give a voided redemption's subsidy back (and its use of the day's limits)."""
+    """Give a voided redemption's subsidy back (and its use of the day's limits). On a voucher
+    that has ended since (revoked or expired: a death, an exit or a move the same day) nobody
+    may spend it again: the subsidy joins the voucher's `released_fen` instead, and the caller
+    writes the release for the ledger (`ended` in the answer)."""
     v = Voucher
     same_day = col(v.day_on) == day_on
+    ended = col(v.status).in_(ENDED)
     row = (
         await session.execute(
             update(v)
             .where(col(v.id) == voucher_id)
             .values(
-                balance_fen=col(v.balance_fen) + subsidy_fen,
+                balance_fen=case(
+                    (ended, col(v.balance_fen)), else_=col(v.balance_fen) + subsidy_fen
+                ),
+                released_fen=case(
+                    (ended, func.coalesce(col(v.released_fen), 0) + subsidy_fen),
+                    else_=col(v.released_fen),
+                ),
                 # a service package's home visit is given back with its subsidy
                 visits_left=col(v.visits_left) + 1,
                 status=case((col(v.status) == "exhausted", "active"), else_=col(v.status)),
@@ -93,11 +110,14 @@ async def restore_balance(
                 col(v.region_code),
                 col(v.budget_region_code),
                 col(v.funding_shares),
+                col(v.status).in_(ENDED),
             )
             .execution_options(synchronize_session=False)
         )
     ).one()
-    return RestoredVoucher(row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7])
+    return RestoredVoucher(
+        row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7], bool(row[8])
+    )
 
 
 async def mark_voided(

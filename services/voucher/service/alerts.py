@@ -263,6 +263,7 @@ async def decide(
                         kind="violation",
                         points=credit_points,
                         reason=reason,
+                        source_ref=f"alert:{alert.id}",
                         bearer=bearer,
                     )
                 await repo.update_alert(session, alert.id, credit_state="recorded")

@@ -216,7 +216,7 @@ async def _month_end_drain(ctx: _Context, s: Setting, f: Fact, region: str) -> N
     evidence: list[Fact] = []
     for v in sorted(vouchers, key=lambda v: v.period):
         drained = rules.drained_at_month_end(
-            await repo.facts_of_voucher(ctx.session, v.id),
+            await repo.facts_of_voucher(ctx.session, f.beneficiary_id, v.id),
             v.face_fen,
             v.period,
             last_days=s.thresholds["last_days"],

@@ -30,6 +30,7 @@ from services.voucher.errors import (
     BeneficiaryNotFound,
     BeneficiaryRecordClosed,
     InvalidValue,
+    ProxyExists,
     ProxyNotFound,
 )
 from services.voucher.models import (
@@ -363,7 +364,7 @@ async def add_proxy(
     who: str,
 ) -> ProxyAuthorisation:
     phone = normalise_phone(data.phone)
-    return await repo.insert_proxy(
+    proxy = await repo.insert_proxy(
         session,
         id=new_uuid(),
         beneficiary_id=beneficiary_id,
@@ -373,6 +374,9 @@ async def add_proxy(
         phone_enc=cipher.encrypt(phone, context=b"phone") if phone else None,
         created_by=who,
     )
+    if proxy is None:
+        raise ProxyExists(field="proxy_sub")
+    return proxy
 
 
 async def revoke_proxy(

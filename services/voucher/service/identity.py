@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from services.common.regions import is_known_within
-from services.common.settings import get_common_settings
+from services.common.shards import province_code
 from services.voucher.errors import InvalidNationalId, InvalidPhone, InvalidRegion
 
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
@@ -74,7 +74,7 @@ def normalise_phone(raw: str | None, field: str = "phone") -> str | None:
 def check_region(code: str) -> str:
     """A known GB/T 2260 code (or a township under a known county) inside this province."""
     code = (code or "").strip()
-    if not is_known_within(get_common_settings().province_code, code):
+    if not is_known_within(province_code(), code):
         raise InvalidRegion(field="region_code")
     return code
 

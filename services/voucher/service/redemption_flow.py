@@ -1,8 +1,9 @@
 """The redemption and its preview: the checks, the one-statement hot path, the cold path.
 
-The rule itself is in service/redemption.py (pure). The redemption statement runs on the raw
-asyncpg pool in autocommit (repository/redemption.py, the hot path: it commits before the
-route returns); so does the one statement that explains a redemption that paid nothing (a
+The rule itself is in service/redemption.py (pure). The redemption statement runs in
+autocommit on the database's statement pool (services/common/statement_pool.py;
+repository/redemption.py, the hot path: it commits before the route returns); so does the
+one statement that explains a redemption that paid nothing (a
 repeated request's original answer, a used code, a person not active, a spent voucher), which
 the preview reads too (`DIAGNOSE`). A card's PIN is the cold path, each step its own short
 unit of work on an AsyncSession (repository/codes.py): a wrong PIN is counted in a unit of
@@ -20,6 +21,8 @@ import asyncpg
 from services.common.db import Database
 from services.common.errors import IdempotencyKeyReused, RetryLater, ServiceUnavailable
 from services.common.ids import new_uuid
+from services.common.shards import same_province
+from services.common.statement_pool import StatementPool
 from services.voucher.errors import (
     BeneficiaryDeceased,
     BeneficiaryNotActive,
@@ -27,6 +30,7 @@ from services.voucher.errors import (
     CardLocked,
     CardNotValid,
     NoUsableVoucher,
+    OutOfProvince,
     PinIncorrect,
     PinRequired,
     ProviderNotApproved,
@@ -139,7 +143,7 @@ async def _diagnosis(
     visit_id: uuid.UUID | None = None,
 ) -> Diagnosis:
     return await repo.diagnose(
-        _raw_pool(db),
+        _statements(db),
         provider_id=provider_id,
         idempotency_key=idempotency_key,
         nonce=token.nonce if token.kind == codes.KIND_DYNAMIC else None,
@@ -291,6 +295,7 @@ async def preview(
     """
     now = now or datetime.now(UTC)
     token = codes.verify_token(qr_public_key, token_text, now)
+    ensure_in_province(token)
     provider, priced = _provider_and_bill(directory, provider_id, bill)
     await _check_visit(db, bill, priced, provider_id, token, include_used=True)
     if token.kind == codes.KIND_CARD:
@@ -313,10 +318,18 @@ async def preview(
     )
 
 
-def _raw_pool(db: Database) -> asyncpg.Pool:
-    if db.raw_pool is None:
+def ensure_in_province(token: codes.Token) -> None:
+    """A code of a person of another province than the one served (sharded services,
+    docs/shards.md) is refused OUT_OF_PROVINCE before anything is read or written. Without
+    shards: one context-variable read."""
+    if not same_province(token.beneficiary_id):
+        raise OutOfProvince(field="token")
+
+
+def _statements(db: Database) -> StatementPool:
+    if db.statements is None:
         raise ServiceUnavailable("The redemption pool is not running.")
-    return db.raw_pool
+    return db.statements
 
 
 async def redeem(
@@ -336,7 +349,7 @@ async def redeem(
     On the happy path that is the only round trip; when it pays nothing, the cold path finds
     the exact reason.
     """
-    pool = _raw_pool(db)
+    pool = _statements(db)
     now = now or datetime.now(UTC)
     asked = req.bill
     digest = request_hash(
@@ -353,6 +366,7 @@ async def redeem(
         if replay is not None:
             return replay
         raise
+    ensure_in_province(token)
     provider, bill = _provider_and_bill(directory, provider_id, asked)
     await _check_visit(db, asked, bill, provider_id, token, include_used=False)
     lines = Lines(

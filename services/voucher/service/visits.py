@@ -122,9 +122,10 @@ async def check_in(
     """Open a visit: the elder's live code (card: with its PIN), the provider approved, the
     person active, the position near an exact home. The code is spent with the visit's
     row, in one transaction; a refusal records nothing (but a wrong PIN counts)."""
-    from services.voucher.service.redemption_flow import check_card
+    from services.voucher.service.redemption_flow import check_card, ensure_in_province
 
     token = codes.verify_token(qr_public_key, scan.token, now)
+    ensure_in_province(token)
     _approved(directory, provider_id)
     if token.kind == codes.KIND_CARD:
         await check_card(db, token, scan.pin, now)

@@ -103,6 +103,25 @@ async def void(
             },
             occurred_at=now,
         )
+        if voucher.ended:
+            # The same release a death or a lapse writes (repository/issuance.py
+            # `release_events`): the ledger moves the subsidy from vouchers outstanding back
+            # to the budget, after the void put it there.
+            await outbox_repo.enqueue(
+                session,
+                "voucher.expired",
+                {
+                    "voucher_id": str(r.voucher_id),
+                    "beneficiary_id": str(r.beneficiary_id),
+                    "released_fen": r.subsidy_fen,
+                    "program_code": voucher.program_code,
+                    "region_code": voucher.region_code,
+                    "budget_region_code": voucher.budget_region_code,
+                    "period": voucher.period,
+                    "funding_shares": voucher.funding_shares,
+                },
+                occurred_at=now,
+            )
         return _void_read(r.id, r.voucher_id, voucher.balance_fen, now, False), refund is not None
 
 

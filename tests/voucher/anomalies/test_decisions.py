@@ -230,6 +230,13 @@ async def test_confirm_records_credit_and_recovers_once(linked, tokens):
     assert (await pclient.get(f"/v1/providers/{pid}/credit", headers=officer)).json()[
         "credit_points"
     ] == 6
+    # The provider service recorded the event but its answer was lost (the alert's credit still
+    # pending): confirming again completes the alert without a second violation.
+    await world.conn.execute("UPDATE alert SET credit_state = 'pending' WHERE id = $1::uuid", aid)
+    r = await world.client.post(f"/v1/alerts/{aid}/decision", json=confirm, headers=officer)
+    assert r.status_code == 200 and r.json()["credit_state"] == "recorded"
+    credit = (await pclient.get(f"/v1/providers/{pid}/credit", headers=officer)).json()
+    assert credit["credit_points"] == 6 and len(credit["events"]) == 1
     # The provider's recoveries: its admin, an officer or auditor of its region; others not.
     r = await world.client.get(
         "/v1/recoveries",

@@ -472,3 +472,41 @@ async def test_a_location_set_from_the_community_centre_is_marked_approximate(en
         json={**person(), "location_approximate": "maybe"},
     )
     assert r.status_code == 422
+
+
+async def test_an_account_is_authorised_once_however_many_grants_race(env):
+    """Officers (or a resubmitted form) granting the same family account at once: one live
+    authorisation, the others refused PROXY_EXISTS with nothing written; after a revoke the
+    account can be authorised again."""
+    import asyncio
+
+    b = await env.enrol()
+    url = f"/v1/beneficiaries/{b['id']}/proxies"
+    body = {"proxy_sub": "proxy:son", "name": "李明", "relation": "儿子"}
+    answers = await asyncio.gather(
+        *(env.v.post(url, headers=env.officer, json=body) for _ in range(6))
+    )
+    assert sorted(r.status_code for r in answers) == [201] + [409] * 5
+    refused = [r.json()["error"] for r in answers if r.status_code == 409]
+    assert {(e["code"], e["field"]) for e in refused} == {("PROXY_EXISTS", "proxy_sub")}
+    rows = await env.fetch(
+        "SELECT id, status FROM proxy_authorisation WHERE beneficiary_id = $1",
+        uuid.UUID(b["id"]),
+    )
+    assert [r["status"] for r in rows] == ["active"]
+
+    # another account for the same person, and the same account for another person, are fine
+    other = await env.enrol()
+    for target, sub in ((b["id"], "proxy:daughter"), (other["id"], "proxy:son")):
+        r = await env.v.post(
+            f"/v1/beneficiaries/{target}/proxies",
+            headers=env.officer,
+            json={**body, "proxy_sub": sub},
+        )
+        assert r.status_code == 201, r.text
+
+    revoked = await env.v.post(f"{url}/{rows[0]['id']}/revoke", headers=env.officer)
+    assert revoked.status_code == 200 and revoked.json()["status"] == "revoked"
+    again = await env.v.post(url, headers=env.officer, json=body)
+    assert again.status_code == 201, again.text
+    assert again.json()["id"] != str(rows[0]["id"])

@@ -412,6 +412,45 @@ async def test_a_death_revokes_every_voucher_releases_the_balance_and_ends_proxi
         await conn.close()
 
 
+async def test_a_void_after_the_death_the_same_day_releases_the_subsidy_to_the_budget(funded):
+    """Lunch paid at noon, the death recorded at two (the voucher revoked, its balance released),
+    the cashier voids the lunch at four: the subsidy must not come back onto a voucher no one
+    may spend, stranded in vouchers outstanding; it goes back to the budget with the rest."""
+    env = funded
+    bid = await enrolled(env)
+    terminal = provider(env)
+    paid = await redeem(env, terminal, bid, gross=6000)  # 3,000 subsidy
+    assert paid.status_code == 201, paid.text
+    await deliver(env)
+    available = await env.available()
+    died = await change(env, bid, status="deceased", effective_on=today().isoformat())
+    assert died.status_code == 201 and died.json()["released_fen"] == FACE - 3000
+    await deliver(env)
+    assert await env.available() == available + FACE - 3000
+
+    void = await env.v.post(
+        f"/v1/redemptions/{paid.json()['id']}/void", headers=terminal, json={"reason": "录错"}
+    )
+    assert void.status_code == 200, void.text
+    assert void.json()["balance_fen"] == 0
+    assert [tuple(v)[1:4] for v in await vouchers(env, bid)] == [("revoked", 0, FACE)]
+    # voiding again changes nothing: no second release
+    again = await env.v.post(
+        f"/v1/redemptions/{paid.json()['id']}/void", headers=terminal, json={"reason": "录错"}
+    )
+    assert again.status_code == 200 and again.json()["already_voided"] is True
+    releases = await env.fetch(
+        "SELECT (payload->>'released_fen')::int AS fen FROM outbox "
+        "WHERE type = 'voucher.expired' AND payload->>'beneficiary_id' = $1 ORDER BY id",
+        bid,
+    )
+    assert [r["fen"] for r in releases] == [FACE - 3000, 3000]
+    await deliver(env)
+    assert await env.available() == available + FACE  # all of the face value back
+    assert await outstanding(env) == 0
+    await assert_books_agree(env)
+
+
 def _next_period() -> str:
     first = date.fromisoformat(current_period() + "-01")
     nxt = (first + timedelta(days=32)).replace(day=1)

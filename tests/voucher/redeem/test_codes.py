@@ -12,10 +12,15 @@ from datetime import UTC, datetime
 import pytest
 import zxingcpp
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+from hypothesis import given
+from hypothesis import strategies as st
 from PIL import Image
 
 from services.common.auth import Role
 from services.common.ids import new_uuid
+from services.common.keys import ed25519_pair
+from services.voucher.errors import TokenInvalid
+from services.voucher.service import codes
 from tests.voucher.redeem.conftest import key
 
 
@@ -306,3 +311,29 @@ async def test_an_officer_of_the_region_unlocks_a_locked_card(card_world, tokens
     await world.client.post(f"/v1/beneficiaries/{ben}/cards", headers=officer)
     r = await world.client.post(url, headers=officer)
     assert r.status_code == 409 and r.json()["error"]["code"] == "CARD_NOT_LOCKED"
+
+
+@given(st.binary(min_size=codes.TOKEN_BYTES, max_size=codes.TOKEN_BYTES))
+def test_a_tokens_text_decodes_to_its_bytes_as_the_standard_base32(raw: bytes) -> None:
+    # The redemption reads a token's text as one base-32 number (service/codes.py,
+    # `_token_bytes`); it must give exactly what RFC 4648's decoder gives.
+    text = codes._b32(raw)
+    assert len(text) == codes.TOKEN_CHARS
+    assert codes._token_bytes(text) == raw == base64.b32decode(text + "=")
+
+
+def test_a_token_with_a_character_outside_base32_or_a_wrong_signature_is_invalid() -> None:
+    private, public = ed25519_pair()
+    good = codes.issue_dynamic(private, new_uuid(), 60).text
+    assert codes.verify_token(public, good).text == good
+    for bad in (
+        good[:-1] + "1",  # not in the alphabet, right length
+        good[:-2] + ("A" if good[-2] != "A" else "B") + good[-1],  # the signature changed
+        good[:50] + ("A" if good[50] != "A" else "B") + good[51:],  # the body changed
+        good.lower().replace("a", "8"),
+    ):
+        with pytest.raises(TokenInvalid):
+            codes.verify_token(public, bad)
+    _, other_public = ed25519_pair()
+    with pytest.raises(TokenInvalid):
+        codes.verify_token(other_public, good)

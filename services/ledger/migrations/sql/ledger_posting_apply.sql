@@ -1,12 +1,13 @@
--- Once per INSERT statement on posting (migrations ledger_0002, ledger_0120, ledger_0601):
--- postings belong to an entry of this transaction and repeat its book/seq/date/period, and to an
--- existing account in
--- its currency; no-overdraft accounts stay on their side of zero; balances move; and the
--- balance check of journal_setwise_checks.sql is queued again.
+-- Once per INSERT statement on posting (migrations ledger_0002, ledger_0120, ledger_0601,
+-- ledger_1101): postings belong to an entry of this transaction and repeat its
+-- book/seq/date/period, and to an existing account in its currency; no-overdraft accounts stay
+-- on their side of zero; balances move (a hot account's in one of its balance slots,
+-- ledger_hot_balance.sql); and the balance check of journal_setwise_checks.sql is queued again.
 
 CREATE OR REPLACE FUNCTION ledger_posting_apply() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
   bad record;
+  hot record;
 BEGIN
   SELECT n.entry_id, e.seq INTO bad
     FROM new_postings n LEFT JOIN entry e ON e.id = n.entry_id
@@ -27,22 +28,32 @@ BEGIN
     RAISE EXCEPTION 'CURRENCY_MISMATCH: account % is kept in %', bad.id, bad.currency
       USING ERRCODE = '23514';
   END IF;
-  SELECT a.id, a.code, a.region_code, a.funding_source, a.balance_fen + s.delta AS after INTO bad
+  -- The whole account (a hot account's slots summed) would cross zero: refused with the
+  -- reason people read. (The slots' own checks and ledger_hot_balance_move are what hold
+  -- under any concurrency; this reads them without locks, for the message.)
+  SELECT a.id, a.code, a.region_code, a.funding_source INTO bad
     FROM (SELECT account_id, sum(amount_fen) AS delta FROM new_postings GROUP BY account_id) s
     JOIN account a ON a.id = s.account_id
-   WHERE a.no_overdraft AND (a.balance_fen + s.delta) * a.normal_sign < 0
+   WHERE a.no_overdraft AND s.delta * a.normal_sign < 0
+     AND (a.balance_fen + s.delta + CASE WHEN a.balance_slots > 1 THEN
+           (SELECT coalesce(sum(b.balance_fen), 0) FROM account_balance_slot b
+             WHERE b.account_id = a.id) ELSE 0 END) * a.normal_sign < 0
    ORDER BY a.id LIMIT 1;
   IF FOUND THEN
-    IF bad.code = '3001' THEN
-      RAISE EXCEPTION 'BUDGET_EXCEEDED: the budget of region % (%) cannot cover this',
-        bad.region_code, bad.funding_source USING ERRCODE = '23514';
-    END IF;
-    RAISE EXCEPTION 'INSUFFICIENT_BALANCE: account % (%) would be overdrawn', bad.id, bad.code
-      USING ERRCODE = '23514';
+    PERFORM ledger_refuse_overdraft(bad.id, bad.code, bad.region_code, bad.funding_source);
   END IF;
   UPDATE account a SET balance_fen = a.balance_fen + s.delta
     FROM (SELECT account_id, sum(amount_fen) AS delta FROM new_postings GROUP BY account_id) s
-   WHERE a.id = s.account_id;
+   WHERE a.id = s.account_id AND a.balance_slots = 1;
+  FOR hot IN
+    SELECT s.account_id, s.delta
+      FROM (SELECT account_id, sum(amount_fen) AS delta FROM new_postings GROUP BY account_id) s
+      JOIN account a ON a.id = s.account_id
+     WHERE a.balance_slots > 1 AND s.delta <> 0
+     ORDER BY s.account_id
+  LOOP
+    PERFORM ledger_hot_balance_move(hot.account_id, hot.delta::bigint);
+  END LOOP;
   -- Queue the balance check again (book_head_entries_balanced): postings added after it ran
   -- (SET CONSTRAINTS ... IMMEDIATE) are checked too. Only the heads of the postings' own
   -- books, already this transaction's (the seal above: the entries are): another book's

@@ -51,7 +51,7 @@ def upgrade() -> None:
     );
     """
     )
-    execute_sql_file("ledger_posting_apply.sql")
+    execute_sql_file("superseded/ledger_0601_ledger_posting_apply.sql")
     execute_sql_file("journal_books.sql")
 
 

@@ -6,7 +6,7 @@ posting queues nothing. The dashboard's `GET /v1/budget/execution` reads it with
 accounts' balances instead of summing postings. Filled from the existing postings.
 
 Revision ID: ledger_0801
-Revises: ledger_0701
+Revises: ledger_1102
 Create Date: 2026-12-14
 """
 
@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from services.common.alembic_env import execute_script, execute_sql_file
 
 revision: str = "ledger_0801"
-down_revision: str | None = "ledger_0701"
+down_revision: str | None = "ledger_1102"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

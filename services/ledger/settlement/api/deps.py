@@ -13,6 +13,7 @@ from services.common.auth import Principal, Role, require
 from services.common.crypto import PiiCipher
 from services.common.errors import OutOfScope
 from services.common.settings import get_common_settings
+from services.common.shards import province_hooks
 from services.ledger.api.deps import voucher_http
 from services.ledger.settlement.clients import ProviderClient, StripeReader, VoucherClient
 from services.ledger.settlement.service.secrets import bank_cipher
@@ -57,7 +58,7 @@ async def provider_client(request: Request) -> ProviderClient:
     if client is None:
         settings = get_common_settings()
         http = getattr(request.app.state, "provider_client", None) or httpx.AsyncClient(
-            base_url=settings.provider_url
+            base_url=settings.provider_url, event_hooks=province_hooks()
         )
         client = request.app.state.provider_api = ProviderClient(http, settings.auth_private_key)
     return client

@@ -13,7 +13,8 @@ third of the limit"):
   `voucher.beneficiary_id` has its own key), so the keys' lookups and row locks re-checked
   what the statement already holds. A delete of a voucher or a person that a redemption
   names is still refused, by the trigger `redemption_parent_kept`
-  (migrations/sql/redemption_parents_kept.sql).
+  (migrations/sql/superseded/voucher_1901_redemption_parents_kept.sql; now
+  migrations/sql/redemption_parents_kept.sql, voucher_2301).
 - `redemption_item_redemption_id_fkey`: dropped. REDEEM writes the lines in the same
   statement as their redemption, from the same row, and a redemption is never deleted
   (trigger `redemption_guard`); `redemption_item` is append-only for the service's role.
@@ -43,7 +44,7 @@ def upgrade() -> None:
     ALTER TABLE redemption_item DROP CONSTRAINT redemption_item_redemption_id_fkey;
     """
     )
-    execute_sql_file("redemption_parents_kept.sql")
+    execute_sql_file("superseded/voucher_1901_redemption_parents_kept.sql")
 
 
 def downgrade() -> None:

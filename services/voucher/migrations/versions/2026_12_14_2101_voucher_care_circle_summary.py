@@ -8,7 +8,7 @@ provider's change re-measures only the people within reach of its old and new po
 (the directory is the service's memory): the service's first sync re-measures them.
 
 Revision ID: voucher_2101
-Revises: voucher_2001
+Revises: voucher_2601
 Create Date: 2026-12-14
 """
 
@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from services.common.alembic_env import execute_script, execute_sql_file
 
 revision: str = "voucher_2101"
-down_revision: str | None = "voucher_2001"
+down_revision: str | None = "voucher_2601"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
