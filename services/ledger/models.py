@@ -372,6 +372,18 @@ class BalanceSnapshot(LedgerTable, table=True):
     __table_args__ = (CheckConstraint("balance_fen = debit_fen - credit_fen", name="totals"),)
 
 
+class BudgetExecution(LedgerTable, table=True):
+    """The postings to budget available (3001) summed per account and entry kind, for the
+    kinds the dashboard shows apart (appropriation, commitment, expiry): added at COMMIT by the
+    deferred trigger `budget_execution_entry` on `entry` (migrations/sql/
+    budget_execution_summary.sql), read by `GET /v1/budget/execution` instead of the postings."""
+
+    __tablename__ = "budget_execution"
+    account_id: int = Field(sa_column=Column(BigInteger, primary_key=True))
+    kind: str = Field(sa_column=Column(String(32), primary_key=True))
+    amount_fen: int = _fen()
+
+
 class LedgerEvent(LedgerTable, table=True):
     """An outbox event seen: applied (with its entry) or rejected (with why), once by id."""
 

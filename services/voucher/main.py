@@ -25,6 +25,7 @@ from services.voucher.repository import redemption as hot_repo
 from services.voucher.repository import redemption_flow as redemption_repo
 from services.voucher.service import short_codes
 from services.voucher.service.anomalies import detect_forever
+from services.voucher.service.circle_summary import sync_forever
 from services.voucher.service.directory import ProviderDirectory
 from services.voucher.service.summary import summarise_forever
 
@@ -142,6 +143,17 @@ def create_app(
                         batch_size=settings.summary_batch_size,
                     ),
                     name="voucher-summary",
+                )
+            )
+            app.state.background_tasks.append(
+                asyncio.create_task(
+                    sync_forever(
+                        app.state.db,
+                        directory,
+                        settings,
+                        interval_s=settings.summary_interval_s,
+                    ),
+                    name="voucher-care-circle",
                 )
             )
 

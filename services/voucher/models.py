@@ -1426,3 +1426,87 @@ class SummaryCursor(VoucherTable, table=True):
         default=0, sa_column=Column(BigInteger, nullable=False, server_default="0")
     )
     updated_at: datetime = _now()
+
+
+class CareCircleRule(VoucherTable, table=True):
+    """The radii (metres) the stored care-circle states were measured with: one row. The
+    service sets it from its settings; a change re-measures everyone (service/circle_summary.py)."""
+
+    __tablename__ = "care_circle_rule"
+    id: int = Field(default=1, sa_column=Column(SmallInteger, primary_key=True, server_default="1"))
+    meal_radius_m: int = Field(
+        default=1_000, sa_column=Column(Integer, nullable=False, server_default="1000")
+    )
+    care_radius_m: int = Field(
+        default=1_500, sa_column=Column(Integer, nullable=False, server_default="1500")
+    )
+
+
+class CareCirclePoint(VoucherTable, table=True):
+    """An approved, located provider as the care circle counts it (a meal point: kind
+    meal_point or a `meal` item; a care provider: any kind but meal_point), synced from the
+    provider directory; a change re-measures the people within reach (trigger
+    `care_circle_point_apply`, migrations/sql/care_circle_summary.sql)."""
+
+    __tablename__ = "care_circle_point"
+    provider_id: str = Field(sa_column=Column(String(64), primary_key=True))
+    lat: float = Field(sa_column=Column(Float, nullable=False))
+    lon: float = Field(sa_column=Column(Float, nullable=False))
+    meal: bool = Field(sa_column=Column(sa_Boolean(), nullable=False))
+    care: bool = Field(sa_column=Column(sa_Boolean(), nullable=False))
+
+    __table_args__ = (Index("ix_care_circle_point_lat_lon", "lat", "lon"),)
+
+
+class CareCirclePerson(VoucherTable, table=True):
+    """An active person as the care circle sees them, with whether an approved meal point and
+    care provider are within reach: kept by the statement triggers `care_circle_person_*` on
+    `beneficiary` and re-measured by a provider's change."""
+
+    __tablename__ = "care_circle_person"
+    beneficiary_id: uuid.UUID = Field(sa_column=Column(UUID(as_uuid=True), primary_key=True))
+    region_code: str = Field(sa_column=Column(String(12), nullable=False))
+    lat: float | None = Field(default=None, sa_column=Column(Float, nullable=True))
+    lon: float | None = Field(default=None, sa_column=Column(Float, nullable=True))
+    approximate: bool = Field(sa_column=Column(sa_Boolean(), nullable=False))
+    meal: bool = Field(
+        default=False, sa_column=Column(sa_Boolean(), nullable=False, server_default="false")
+    )
+    care: bool = Field(
+        default=False, sa_column=Column(sa_Boolean(), nullable=False, server_default="false")
+    )
+
+    __table_args__ = (
+        Index(
+            "ix_care_circle_person_lat_lon",
+            "lat",
+            "lon",
+            postgresql_where="lat IS NOT NULL AND lon IS NOT NULL",
+        ),
+    )
+
+
+class SummaryCareCircle(VoucherTable, table=True):
+    """The care circle per region code (people's own): active, exactly located, covered,
+    meal / care in reach, approximate, unlocated; kept by the statement triggers
+    `summary_care_circle_*` on `care_circle_person`, read by the dashboard."""
+
+    __tablename__ = "summary_care_circle"
+    region_code: str = Field(sa_column=Column(String(12), primary_key=True))
+    active: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, server_default="0"))
+    exact: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, server_default="0"))
+    covered: int = Field(
+        default=0, sa_column=Column(BigInteger, nullable=False, server_default="0")
+    )
+    meal_covered: int = Field(
+        default=0, sa_column=Column(BigInteger, nullable=False, server_default="0")
+    )
+    care_covered: int = Field(
+        default=0, sa_column=Column(BigInteger, nullable=False, server_default="0")
+    )
+    approximate: int = Field(
+        default=0, sa_column=Column(BigInteger, nullable=False, server_default="0")
+    )
+    unlocated: int = Field(
+        default=0, sa_column=Column(BigInteger, nullable=False, server_default="0")
+    )

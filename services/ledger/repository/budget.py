@@ -9,7 +9,7 @@ from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from services.ledger.models import Account, Commitment, Entry, Posting, account_balance
+from services.ledger.models import Account, BudgetExecution, Commitment, account_balance
 from services.ledger.service.chart import BUDGET_AVAILABLE, BUDGET_EXPENDED
 
 
@@ -52,19 +52,17 @@ class Execution:
 async def budget_execution(session: AsyncSession, program_code: str, region_code: str) -> Execution:
     """Appropriated (credits to budget available by appropriations), committed (debits to it
     by commitments), released (credits to it by expiries) and spent (the credit balance of
-    budget expended: redemptions net of voids, and cash benefits) for one budget region."""
+    budget expended: redemptions net of voids, and cash benefits) for one budget region.
+    The sums by entry kind are `budget_execution`'s (kept at each such entry's COMMIT)."""
     kind_sums = (
-        select(col(Entry.kind), func.coalesce(func.sum(col(Posting.amount_fen)), 0))
-        .select_from(Posting)
-        .join(Entry, col(Entry.id) == col(Posting.entry_id))
-        .join(Account, col(Account.id) == col(Posting.account_id))
+        select(col(BudgetExecution.kind), func.sum(col(BudgetExecution.amount_fen)))
+        .join(Account, col(Account.id) == col(BudgetExecution.account_id))
         .where(
             col(Account.code) == BUDGET_AVAILABLE,
             col(Account.program_code) == program_code,
             col(Account.region_code) == region_code,
-            col(Entry.kind).in_(("appropriation", "commitment", "expiry")),
         )
-        .group_by(col(Entry.kind))
+        .group_by(col(BudgetExecution.kind))
     )
     by_kind = {kind: int(total) for kind, total in (await session.execute(kind_sums)).all()}
     expended = select(func.coalesce(func.sum(-account_balance()), 0)).where(
@@ -97,21 +95,20 @@ class SourceExecution:
 async def execution_by_source(session: AsyncSession, region_like: str) -> list[SourceExecution]:
     """Budget execution of every program and funding source over the budget regions matching
     `region_like` (a subtree): appropriated, committed and released as in `budget_execution`
-    (postings to budget available by entry kind), spent (credit balance of budget expended)
-    and available (credit balance of budget available). Scans the postings: the dashboard's
-    query, to be swapped for a summary at provincial scale (docs/performance.md)."""
+    (postings to budget available by entry kind, as summed in `budget_execution`), spent
+    (credit balance of budget expended) and available (credit balance of budget available):
+    rows per budget account, never the postings (docs/performance.md)."""
     program, source = col(Account.program_code), col(Account.funding_source)
     kind_sums = (
-        select(program, source, col(Entry.kind), func.sum(col(Posting.amount_fen)))
-        .select_from(Posting)
-        .join(Entry, col(Entry.id) == col(Posting.entry_id))
-        .join(Account, col(Account.id) == col(Posting.account_id))
+        select(
+            program, source, col(BudgetExecution.kind), func.sum(col(BudgetExecution.amount_fen))
+        )
+        .join(Account, col(Account.id) == col(BudgetExecution.account_id))
         .where(
             col(Account.code) == BUDGET_AVAILABLE,
             col(Account.region_code).like(region_like),
-            col(Entry.kind).in_(("appropriation", "commitment", "expiry")),
         )
-        .group_by(program, source, col(Entry.kind))
+        .group_by(program, source, col(BudgetExecution.kind))
     )
     balances = (
         select(program, source, col(Account.code), func.sum(-account_balance()))

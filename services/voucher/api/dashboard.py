@@ -10,8 +10,8 @@ from services.common.auth import Principal, Role, require
 from services.common.db import SessionDep
 from services.voucher.api.deps import DirectoryDep
 from services.voucher.schemas.dashboard import DashboardRead
+from services.voucher.service import circle_summary, summary
 from services.voucher.service import dashboard as service
-from services.voucher.service import summary
 from services.voucher.service.identity import check_region
 from services.voucher.service.periods import current_period, parse_period
 
@@ -44,6 +44,14 @@ async def get_dashboard(
     # Redemptions and voids not yet summed are folded in first (the summaries, docs/dashboard.md).
     await summary.catch_up(
         request.app.state.db, batch_size=s.summary_batch_size, settle_s=s.summary_settle_s
+    )
+    # The directory's providers and the radii into the care circle's summary (only what
+    # changed: the people within reach of a provider that came, went or moved).
+    await circle_summary.sync(
+        request.app.state.db,
+        directory,
+        meal_radius_m=s.care_circle_meal_radius_m,
+        care_radius_m=s.care_circle_care_radius_m,
     )
     return await service.dashboard(
         session,

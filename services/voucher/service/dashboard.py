@@ -4,8 +4,9 @@ trend, the sub-regions one level down for drill-down; the budget's execution by 
 and funding source (asked of the ledger), providers by kind and status (the provider
 directory this service keeps), and the 15-minute care circle (service/care_circle.py).
 
-Every figure of our database comes from repository/dashboard.py, one function each, so a
-function can be swapped for a summary table (provincial scale, docs/performance.md)."""
+Every figure of our database comes from a summary table (provincial scale, docs/dashboard.md
+"Summaries"): repository/dashboard.py for enrolment and use, repository/circle.py for the care
+circle, whose providers and radii `circle_summary.sync` brings up to date before a read."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.common.regions import significant_prefix
 from services.voucher.clients import LedgerClient
 from services.voucher.errors import LedgerUnavailable
+from services.voucher.repository import circle as circle_repo
 from services.voucher.repository import dashboard as repo
 from services.voucher.schemas.dashboard import (
     BudgetLine,
@@ -65,24 +67,6 @@ def providers_by_kind(directory: ProviderDirectory, prefix: str) -> list[Provide
         if (p.region_code or "").startswith(prefix):
             counts[(p.kind, p.status)] = counts.get((p.kind, p.status), 0) + 1
     return [ProviderCount(kind=k, status=s, providers=n) for (k, s), n in sorted(counts.items())]
-
-
-def circle_points(
-    directory: ProviderDirectory,
-) -> tuple[list[care_circle.Point], list[care_circle.Point]]:
-    """(meal points, care providers): approved, located; a meal point offers a `meal` item,
-    a care provider is of any kind but meal_point (service/care_circle.py)."""
-    meal: list[care_circle.Point] = []
-    care: list[care_circle.Point] = []
-    for p in directory.providers.values():
-        if not p.approved or p.lat is None or p.lon is None:
-            continue
-        point = care_circle.Point(p.lat, p.lon)
-        if p.kind == "meal_point" or any(s.category == "meal" for s in p.services.values()):
-            meal.append(point)
-        if p.kind != "meal_point":
-            care.append(point)
-    return meal, care
 
 
 async def budget_lines(ledger: LedgerClient | None, region_code: str) -> list[BudgetLine] | None:
@@ -148,14 +132,9 @@ async def dashboard(
         for u in await repo.use(session, like, period=None, key="period")
         if since <= u.key <= period
     ]
-    meal, care = circle_points(directory) if directory else ([], [])
-    circle = care_circle.measure(
-        await repo.located(session, like),
-        meal,
-        care,
-        meal_radius_m=rule.meal_radius_m,
-        care_radius_m=rule.care_radius_m,
-    )
+    # The circle as stored (service/circle_summary.py keeps it; the caller syncs the
+    # directory and the radii first).
+    circle = await circle_repo.circle(session, like)
     t = circle.total
     circle_read = CareCircle(
         meal_radius_m=rule.meal_radius_m,
