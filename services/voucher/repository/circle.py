@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import delete, select, text, update
+from sqlalchemy import delete, func, null, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
@@ -49,7 +49,8 @@ async def set_rule(session: AsyncSession, meal_radius_m: int, care_radius_m: int
 
 async def remeasure_everyone(session: AsyncSession) -> int:
     """Every exactly located person against the stored points (the full recompute)."""
-    return int((await session.execute(text("SELECT care_circle_remeasure(NULL)"))).scalar_one())
+    remeasure = select(func.care_circle_remeasure(null()))
+    return int((await session.execute(remeasure)).scalar_one())
 
 
 async def points(session: AsyncSession) -> dict[str, StoredPoint]:
