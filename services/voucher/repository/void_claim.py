@@ -110,7 +110,7 @@ async def restore_balance(
                 col(v.region_code),
                 col(v.budget_region_code),
                 col(v.funding_shares),
-                col(v.status).in_(ENDED),
+                ended,
             )
             .execution_options(synchronize_session=False)
         )

@@ -84,18 +84,22 @@ async def void(
         await repo.mark_voided(session, r.id, now=now, by=actor, reason=reason)
         # Its co-payment's refund is promised in this same transaction (sent after commit).
         refund = await copay_refund.reserve_for_void(session, r.id)
+        # What the ledger needs of the voucher, for the void and for a release after it.
+        voucher_keys = {
+            "program_code": voucher.program_code,
+            "region_code": voucher.region_code,
+            "budget_region_code": voucher.budget_region_code,
+            "period": voucher.period,
+            "funding_shares": voucher.funding_shares,
+            "voucher_id": str(r.voucher_id),
+            "beneficiary_id": str(r.beneficiary_id),
+        }
         await outbox_repo.enqueue(
             session,
             "redemption.voided",
             {
-                "program_code": voucher.program_code,
-                "region_code": voucher.region_code,
-                "budget_region_code": voucher.budget_region_code,
-                "period": voucher.period,
-                "funding_shares": voucher.funding_shares,
+                **voucher_keys,
                 "redemption_id": str(r.id),
-                "voucher_id": str(r.voucher_id),
-                "beneficiary_id": str(r.beneficiary_id),
                 "provider_id": r.provider_id,
                 "subsidy_fen": r.subsidy_fen,
                 "reason": reason,
@@ -110,16 +114,7 @@ async def void(
             await outbox_repo.enqueue(
                 session,
                 "voucher.expired",
-                {
-                    "voucher_id": str(r.voucher_id),
-                    "beneficiary_id": str(r.beneficiary_id),
-                    "released_fen": r.subsidy_fen,
-                    "program_code": voucher.program_code,
-                    "region_code": voucher.region_code,
-                    "budget_region_code": voucher.budget_region_code,
-                    "period": voucher.period,
-                    "funding_shares": voucher.funding_shares,
-                },
+                {**voucher_keys, "released_fen": r.subsidy_fen},
                 occurred_at=now,
             )
         return _void_read(r.id, r.voucher_id, voucher.balance_fen, now, False), refund is not None

@@ -3,6 +3,7 @@ wrong role / scope refused with nothing changed."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from datetime import date, timedelta
@@ -478,8 +479,6 @@ async def test_an_account_is_authorised_once_however_many_grants_race(env):
     """Officers (or a resubmitted form) granting the same family account at once: one live
     authorisation, the others refused PROXY_EXISTS with nothing written; after a revoke the
     account can be authorised again."""
-    import asyncio
-
     b = await env.enrol()
     url = f"/v1/beneficiaries/{b['id']}/proxies"
     body = {"proxy_sub": "proxy:son", "name": "李明", "relation": "儿子"}
