@@ -103,6 +103,10 @@ async def test_an_event_with_a_source_counts_once_however_often_it_is_sent(ctx):
     assert r.json()["credit_points"] == 4
     bad = await ctx.c.post(url, json={**body, "source_ref": ""}, headers=ctx.officer)
     assert bad.status_code == 422 and bad.json()["error"]["field"] == "source_ref"
+    assert (
+        await ctx.fetchval("SELECT count(*) FROM credit_event WHERE provider_id = $1::uuid", pid)
+        == 2
+    )
 
 
 async def test_only_an_officer_of_the_region_adds_to_the_record(ctx, tokens):

@@ -451,6 +451,32 @@ async def test_a_void_after_the_death_the_same_day_releases_the_subsidy_to_the_b
     await assert_books_agree(env)
 
 
+async def test_a_void_racing_the_death_leaves_nothing_on_the_voucher(funded):
+    """The cashier's void and the officer's death record at the same moment, on their own
+    connections: whichever commits first, the voucher ends revoked with nothing on it and the
+    whole face value back in the budget, once."""
+    env = funded
+    bid = await enrolled(env)
+    terminal = provider(env)
+    paid = await redeem(env, terminal, bid, gross=6000)  # 3,000 subsidy
+    assert paid.status_code == 201, paid.text
+    await deliver(env)
+    available = await env.available()
+    void, died = await asyncio.gather(
+        env.v.post(
+            f"/v1/redemptions/{paid.json()['id']}/void", headers=terminal, json={"reason": "录错"}
+        ),
+        change(env, bid, status="deceased", effective_on=today().isoformat()),
+    )
+    assert void.status_code == 200, void.text
+    assert died.status_code == 201, died.text
+    assert [tuple(v)[1:4] for v in await vouchers(env, bid)] == [("revoked", 0, FACE)]
+    await deliver(env)
+    assert await env.available() == available + FACE
+    assert await outstanding(env) == 0
+    await assert_books_agree(env)
+
+
 def _next_period() -> str:
     first = date.fromisoformat(current_period() + "-01")
     nxt = (first + timedelta(days=32)).replace(day=1)
