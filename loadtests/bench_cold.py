@@ -1,7 +1,8 @@
 """`yiyang bench cold`: the ledger's cold paths on a large journal.
 
 Seeds a ledger database with `--entries` journal entries (redemption entries of the real shape,
-`service/plans.py`, four postings each, plus each city's monthly appropriation and commitment)
+`service/plans.py`, two postings each, with the expense recognition entry of every 500 as the
+relay's batches post it, plus each city's monthly appropriation and commitment)
 over `--months` closed periods in `--books` city books, `--redemptions` of them in the last
 period; then measures the auditor's entry queries (by account, provider, beneficiary,
 voucher), the trial balance as of random dates, and the reconciliation of the last period,
@@ -166,6 +167,10 @@ def split_counts(shape: Shape) -> list[BookPlan]:
     return books
 
 
+# Redemptions per relay batch: each batch's expense is recognised by one entry after it.
+EXPENSE_BATCH = 500
+
+
 def subsidy(i: int) -> int:
     return 500 + (i * 37) % 1500  # 5.00 to 19.99 yuan
 
@@ -210,6 +215,7 @@ def entries_of(
         n = book.counts[period]
         span = (end - start - timedelta(minutes=2)) / max(1, n)
         t0 = start + timedelta(minutes=1)
+        batch: list[EntryPlan] = []  # the relay's batch: its expense recognised after it
         for i in range(n):
             n_total += 1
             when = t0 + span * i
@@ -246,6 +252,13 @@ def entries_of(
                     )
                 )
             yield plan, when
+            batch.append(plan)
+            if len(batch) == EXPENSE_BATCH or i == n - 1:
+                for expense in plans.expense_recognition(batch, created_by=CREATED_BY):
+                    expense.id = uuid7_at(when, rnd)
+                    expense.idempotency_key = f"expense:{expense.id}"
+                    yield expense, when
+                batch = []
 
 
 def account_keys(shape: Shape) -> list[AccountKey]:
@@ -271,6 +284,7 @@ def account_keys(shape: Shape) -> list[AccountKey]:
                 created_by="x",
             )
             funding.append(one)
+        funding += plans.expense_recognition(funding[2:], created_by="x")
         keys.update(p.account for plan in funding for p in plan.postings)
     return sorted(keys, key=AccountKey.sort_key)
 

@@ -142,6 +142,7 @@ LABELS: dict[str, dict[str, str]] = {
         "commitment": "发放补贴券",
         "redemption": "补贴核销",
         "redemption_void": "核销撤销",
+        "expense_recognition": "补贴支出确认",
         "expiry": "补贴券过期",
         "cash_benefit": "现金补贴",
         "copay_received": "收到自付款",

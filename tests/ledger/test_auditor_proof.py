@@ -70,7 +70,7 @@ async def book(ledger) -> None:
 async def test_the_export_carries_every_hashed_field(ledger):
     await book(ledger)
     entries = await export(ledger)
-    assert [e["seq"] for e in entries] == list(range(1, 8))
+    assert [e["seq"] for e in entries] == list(range(1, 9))
     for e in entries:
         assert set(hashing.ENTRY_FIELDS) | {"prev_hash", "hash"} <= set(e)
         for p in e["postings"]:
@@ -89,7 +89,7 @@ async def test_the_verifier_recomputes_the_chain_from_an_api_export(ledger, tmp_
     f.write_text(json.dumps({"entries": entries}, ensure_ascii=False), encoding="utf-8")
     ok = run_verifier(str(f))
     assert ok.returncode == 0, ok.stdout + ok.stderr
-    assert f"head seq 7 hash {entries[-1]['hash']}" in ok.stdout
+    assert f"head seq 8 hash {entries[-1]['hash']}" in ok.stdout
 
     # an entry left out of the file: named, unless the export is said to be filtered
     without = [e for e in entries if e["seq"] != 3]
@@ -297,16 +297,16 @@ async def _signed_up_to(settings, seq: int) -> None:
 async def test_checkpoints_catch_a_consistent_rewrite_inside_the_database(signing, tmp_path):
     ledger, settings = signing
     await book(ledger)
-    await _signed_up_to(settings, 7)
+    await _signed_up_to(settings, 8)
     await ledger.events([redemption(500 + i) for i in range(3)])
-    await _signed_up_to(settings, 10)
+    await _signed_up_to(settings, 12)
     path = settings.checkpoint_file
     assert oct(path.stat().st_mode & 0o777) == "0o600"
     records = checkpoints.read_records(settings)
     assert [r["seq"] for r in records] == sorted({r["seq"] for r in records})  # only moves
     assert all(r["book"] == "root" for r in records)
 
-    await rewrite_consistently(ledger, 8, 100)
+    await rewrite_consistently(ledger, 9, 100)
     fooled = await ledger.verify()
     assert fooled["ok"], fooled.get("reason")  # the database's own check is fooled
 
@@ -326,17 +326,17 @@ async def test_checkpoints_catch_a_consistent_rewrite_inside_the_database(signin
         str(export_file), "--checkpoints", str(cp_file), "--trust", key["public_key"]
     )
     assert caught.returncode == 1, caught.stdout
-    assert "agrees up to seq 7" in caught.stdout
-    assert f"entry {entries[7]['id']} (seq 8)" in caught.stdout
+    assert "agrees up to seq 8" in caught.stdout
+    assert f"entry {entries[8]['id']} (seq 9)" in caught.stdout
     # the auditor's own copy (the file) says the same
     again = run_verifier(str(export_file), "--checkpoints", str(path))
-    assert again.returncode == 1 and "(seq 8)" in again.stdout
+    assert again.returncode == 1 and "(seq 9)" in again.stdout
 
 
 async def test_checkpoints_agree_with_an_honest_export(signing, tmp_path):
     ledger, settings = signing
     await book(ledger)
-    await _signed_up_to(settings, 7)
+    await _signed_up_to(settings, 8)
     export_file = tmp_path / "export.json"
     export_file.write_text(json.dumps({"entries": await export(ledger)}), encoding="utf-8")
     key = (await ledger.c.get("/v1/chain/public-key", headers=ledger.auditor)).json()
@@ -352,7 +352,7 @@ async def test_checkpoints_agree_with_an_honest_export(signing, tmp_path):
     assert page["public_key"] == key["public_key"]
     newest = page["checkpoints"][0]
     assert newest["book"] == "root" and newest["type"] == "checkpoint"
-    assert newest["heads"] == [{"book": "4501", "seq": 7, "hash": newest["heads"][0]["hash"]}]
+    assert newest["heads"] == [{"book": "4501", "seq": 8, "hash": newest["heads"][0]["hash"]}]
 
 
 async def test_a_period_close_signs_the_head_and_keys_rotate_by_hand_over(ledger, tmp_path):
@@ -363,7 +363,7 @@ async def test_a_period_close_signs_the_head_and_keys_rotate_by_hand_over(ledger
     )
     assert r.status_code == 200, r.text
     (first,) = checkpoints.read_records(settings)
-    assert first["reason"] == "period_close:2026-10" and _book_seqs(first) == {7}
+    assert first["reason"] == "period_close:2026-10" and _book_seqs(first) == {8}
 
     # a new key, handed over by the old one
     new_key, _ = ed25519_pair()
@@ -431,9 +431,9 @@ async def test_one_as_of_gives_pages_a_trial_balance_and_statements_of_one_momen
     await ledger.events([redemption(900 + i) for i in range(3)])  # after the moment
 
     first = (await ledger.c.get("/v1/entries", headers=ledger.auditor)).json()
-    assert len(first["entries"]) == 10 and first["as_of"].endswith("+08:00")
+    assert len(first["entries"]) == 12 and first["as_of"].endswith("+08:00")
     entries = await export(ledger, as_of=moment)
-    assert [e["seq"] for e in entries] == list(range(1, 8))
+    assert [e["seq"] for e in entries] == list(range(1, 9))
     totals: dict[str, int] = {}
     for e in entries:
         for p in e["postings"]:
@@ -543,7 +543,7 @@ async def test_entries_trial_balance_and_statements_as_csv_and_xlsx(ledger):
 async def test_the_journal_file_set_describes_itself_and_verifies(signing, tmp_path):
     ledger, settings = signing
     await book(ledger)
-    await _signed_up_to(settings, 7)
+    await _signed_up_to(settings, 8)
     r = await ledger.c.get("/v1/journal/export", headers=ledger.auditor)
     assert r.status_code == 200 and r.headers["content-type"] == "application/zip"
     path = tmp_path / "journal.zip"

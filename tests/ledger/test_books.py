@@ -67,10 +67,11 @@ async def test_each_book_has_its_own_gapless_chain_and_the_root_anchors_them(led
     rows = await ledger.fetchval(
         "SELECT json_agg(json_build_array(book, seq) ORDER BY book, seq) FROM entry"
     )
-    assert json.loads(rows) == [["4501", 1], ["4501", 2], ["4501", 3], ["4501", 4],
-                                ["4502", 1], ["4502", 2], ["4502", 3]]  # fmt: skip
+    # (each book's batch ends with its expense recognition entry)
+    assert json.loads(rows) == [["4501", 1], ["4501", 2], ["4501", 3], ["4501", 4], ["4501", 5],
+                                ["4502", 1], ["4502", 2], ["4502", 3], ["4502", 4]]  # fmt: skip
 
-    for book, n in (("4501", 4), ("4502", 3)):
+    for book, n in (("4501", 5), ("4502", 4)):
         one = await verify(ledger, book)
         head = await ledger.fetchval("SELECT encode(last_hash, 'hex') FROM book_head "
                                      "WHERE book = $1", book)  # fmt: skip
@@ -78,15 +79,15 @@ async def test_each_book_has_its_own_gapless_chain_and_the_root_anchors_them(led
 
     first = await anchor(ledger)
     assert first["seq"] == 1 and first["prev_hash"] == "00" * 32
-    assert [(h["book"], h["seq"]) for h in first["heads"]] == [("4501", 4), ("4502", 3)]
+    assert [(h["book"], h["seq"]) for h in first["heads"]] == [("4501", 5), ("4502", 4)]
     assert (await anchor(ledger))["seq"] == 1  # nothing moved: no new anchor
     await ledger.events([redemption_in(LIUZHOU, 5)])
     second = await anchor(ledger)
     assert second["seq"] == 2 and second["prev_hash"] == first["hash"]
-    assert [(h["book"], h["seq"]) for h in second["heads"]] == [("4501", 4), ("4502", 4)]
+    assert [(h["book"], h["seq"]) for h in second["heads"]] == [("4501", 5), ("4502", 6)]
 
     whole = await verify(ledger)
-    assert whole["ok"] and whole["entries_checked"] == 8 and whole["books"] == 2
+    assert whole["ok"] and whole["entries_checked"] == 11 and whole["books"] == 2
     assert whole["anchors_checked"] == 2 and whole["head_hash"] == second["hash"]
 
     r = await ledger.c.get("/v1/chain/anchors", headers=ledger.auditor)
@@ -100,7 +101,7 @@ async def test_each_book_has_its_own_gapless_chain_and_the_root_anchors_them(led
         cursor = page["next_cursor"]
         if cursor is None:
             break
-    assert sorted(seen) == sorted(set(seen)) and len(seen) == 8
+    assert sorted(seen) == sorted(set(seen)) and len(seen) == 11
 
 
 async def _owner_sql(ledger: Ledger, *statements: str) -> None:
@@ -156,7 +157,7 @@ async def test_the_books_list_what_a_book_by_book_check_walks(ledger):
     r = await ledger.c.get("/v1/chain/books", headers=ledger.auditor)
     assert r.status_code == 200, r.text
     listed = {b["book"]: b for b in r.json()}
-    assert {k: v["entries"] for k, v in listed.items()} == {"4501": 4, "4502": 3}
+    assert {k: v["entries"] for k, v in listed.items()} == {"4501": 5, "4502": 4}
     for book, b in listed.items():
         one = await verify(ledger, book)
         assert one["ok"] and one["head_hash"] == b["head_hash"]
@@ -227,8 +228,8 @@ async def test_the_file_set_carries_the_anchors_and_the_verifier_checks_books_an
     path.write_bytes(r.content)
     ok = run_verifier(str(path))
     assert ok.returncode == 0, ok.stdout
-    assert "book 4501 OK: 4 entries" in ok.stdout and "book 4502 OK: 3 entries" in ok.stdout
-    assert "root OK: 1 anchors over 2 books, 7 entries" in ok.stdout
+    assert "book 4501 OK: 5 entries" in ok.stdout and "book 4502 OK: 4 entries" in ok.stdout
+    assert "root OK: 1 anchors over 2 books, 9 entries" in ok.stdout
 
     with zipfile.ZipFile(path) as z:
         doc = json.loads(z.read("entries.json"))

@@ -12,11 +12,9 @@ from typing import Any
 
 import asyncpg
 from sqlalchemy.dialects import postgresql
-from sqlmodel import col
 
 from loadtests import bench_cold
 from services.common.db import asyncpg_connect_kwargs
-from services.ledger.models import Posting
 from services.ledger.repository import audit as audit_repo
 from services.ledger.service import snapshots
 from services.ledger.settlement.repository import reconciliation as recon_repo
@@ -63,15 +61,6 @@ async def test_reconciliation_and_trial_balance_plans_have_the_set_wise_shapes(m
                 conn,
                 _sql(audit_repo._scan_totals(since + timedelta(hours=5), "4501", since)),
             )
-            # the same, had the region been asked as the region index reads it
-            by_region = await _plan(
-                conn,
-                _sql(
-                    audit_repo._scan_totals(since + timedelta(hours=5), "4501", None).where(
-                        col(Posting.posted_at) >= since
-                    )
-                ),
-            )
     finally:
         await conn.close()
     # set-wise: no subquery evaluated per redemption; the period's entries by their index
@@ -79,7 +68,8 @@ async def test_reconciliation_and_trial_balance_plans_have_the_set_wise_shapes(m
     assert "ix_entry_period_kind" in {n.get("Index Name") for n in recon}
     # (what it replaced: a subquery per redemption for its payable, reversal and claim)
     assert len([n for n in old if n.get("Parent Relationship") == "SubPlan"]) >= 2
-    # a city's postings since the snapshot: by date, not through the region index
-    assert "ix_posting_region_seq" not in {n.get("Index Name") for n in delta}
-    # (as a LIKE on the region, the planner reaches for it: a city's whole history)
-    assert "ix_posting_region_seq" in {n.get("Index Name") for n in by_region}
+    # a city's postings since the snapshot: by date, not through the region index (a city's
+    # whole history)
+    used = {n.get("Index Name") for n in delta}
+    assert "ix_posting_region_seq" not in used
+    assert used & {"ix_posting_account_posted_at", "ix_posting_posted_at_brin"}

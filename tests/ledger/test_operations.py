@@ -14,7 +14,7 @@ async def test_metrics_and_readiness_show_event_delivery(ledger):
     m = (await ledger.c.get("/v1/metrics", headers=ledger.service)).json()
     counts = {(e["type"], e["status"]): e["count"] for e in m["events"]}
     assert counts == {("redemption.created", "applied"): 1, ("redemption.created", "rejected"): 1}
-    assert m["entries"] == 3 and m["recent_delivery_lag_s"] is not None
+    assert m["entries"] == 4 and m["recent_delivery_lag_s"] is not None
     ready = await ledger.c.get("/readyz")
     assert ready.status_code == 200, ready.text
     assert "recent_delivery_lag_s" in ready.json()["checks"]["event_delivery"]

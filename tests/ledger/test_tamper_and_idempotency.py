@@ -40,7 +40,7 @@ async def test_verify_names_the_altered_entry(ledger):
 
 async def test_verify_detects_a_deleted_entry_and_a_forged_balance(ledger):
     await _book(ledger)
-    last = await ledger.fetchval("SELECT id FROM entry WHERE seq = 7")
+    last = await ledger.fetchval("SELECT id FROM entry WHERE seq = 8")
     await _tamper(ledger, "DELETE FROM posting WHERE entry_id = $1", last)
     await _tamper(ledger, "DELETE FROM entry WHERE id = $1", last)
     v = await ledger.verify()

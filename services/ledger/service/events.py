@@ -144,8 +144,12 @@ async def _apply(
             continue
         pending.append((i, plan, original))
 
+    # (with the expense accounts the batch's expense recognition may post to)
+    planned = [plan for _, plan, _ in pending]
+    planned_redemptions = [plan for plan in planned if plan.kind == "redemption"]
+    expense = plans.expense_recognition(planned_redemptions, created_by=created_by)
     accounts = await posting.resolve_accounts(
-        conn, (p.account for _, plan, _ in pending for p in plan.postings)
+        conn, (p.account for plan in (*planned, *expense) for p in plan.postings)
     )
     balances = {k: v.balance_fen for k, v in accounts.items()}
     accepted: list[EntryPlan] = []
@@ -187,6 +191,8 @@ async def _apply(
             event_id=str(ev.event_id), status="applied", entry_id=str(plan.id)
         )
 
+    recognised = [p for p in accepted if p.kind == "redemption"]
+    accepted += plans.expense_recognition(recognised, created_by=created_by)
     await posting.write_entries(conn, heads, accepted, accounts)
     records = []
     for i in new_events:
@@ -283,9 +289,8 @@ def _plan_event(
         )
         if posted != p.subsidy_fen:
             raise AmountMismatch("subsidy_fen differs from the posted redemption.")
-        plan = plans.reversal(
+        plan = plans.void(
             original,
-            kind="redemption_void",
             created_by=created_by,
             idempotency_key=f"event:{ev.event_id}",
             memo=p.reason,

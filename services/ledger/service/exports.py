@@ -284,9 +284,11 @@ FILES: dict[str, dict[str, Any]] = {
             "id": "entry id (UUID)",
             "book": "the book: the city-level region prefix (4 digits), or 'main'",
             "seq": "position in the chain, 1, 2, 3, ... without gaps",
-            "kind": "appropriation, commitment, redemption, redemption_void, expiry, "
-            "cash_benefit, copay_received, copay_refunded, settlement_payment, "
-            "benefit_payment, reversal",
+            "kind": "appropriation, commitment, redemption, expense_recognition (the "
+            "expense of the redemptions of its transaction: details.redemptions), "
+            "redemption_void, expiry, cash_benefit, copay_received, copay_refunded, "
+            "settlement_payment, benefit_payment, redemption_recovery, "
+            "recovery_receivable, reversal",
             "posted_at": "posting time, Beijing time with offset",
             "period": "accounting period YYYY-MM (the Beijing month of posted_at)",
             "program_code": "programme",

@@ -189,8 +189,9 @@ def redemption(
     beneficiary_id: str | None = None,
     **dims: Unpack[EntryDims],
 ) -> EntryPlan:
-    """Redemption: vouchers outstanding Dr / provider payable Cr split by funding source,
-    plus the expense recognition pair for the same split."""
+    """Redemption: vouchers outstanding Dr / provider payable Cr split by funding source.
+    Its expense is recognised by the `expense_recognition` entry of the same transaction
+    (one for all the redemptions of a program and budget region posted together)."""
     parts = split_by_source(subsidy_fen, shares_bp)
     postings = [
         PostingPlan(
@@ -210,7 +211,6 @@ def redemption(
         )
         for source, part in parts
     ]
-    postings += _expense(program_code, budget_region_code, parts)
     return EntryPlan(
         "redemption",
         postings,
@@ -220,6 +220,75 @@ def redemption(
         beneficiary_id=beneficiary_id,
         **dims,
     )
+
+
+EXPENSE_RECOGNITION = "expense_recognition"
+
+
+def _payable_parts(entry: EntryPlan) -> list[tuple[str, int]]:
+    """What a redemption credited its provider, per funding source (in line order)."""
+    return [
+        (p.account.funding_source or "", -p.amount_fen)
+        for p in entry.postings
+        if p.account.code == chart.PROVIDER_PAYABLE
+    ]
+
+
+def redemption_expense(entry: EntryPlan) -> list[PostingPlan]:
+    """The expense pair per funding source a redemption's subsidy recognised: the 5001 and
+    3002 postings on the entry itself (entries posted before ledger_1201 carried them), else
+    its share of its transaction's `expense_recognition` entry (`implied_expense`)."""
+    own = [
+        p
+        for p in entry.postings
+        if p.account.code in (chart.SUBSIDY_EXPENSE, chart.BUDGET_EXPENDED)
+    ]
+    return own or implied_expense(entry)
+
+
+def implied_expense(entry: EntryPlan) -> list[PostingPlan]:
+    """A redemption's share of the `expense_recognition` entry posted with it, per funding
+    source as its payable (none for any other entry, or one that carries its own pair)."""
+    if entry.kind != "redemption" or any(
+        p.account.code == chart.SUBSIDY_EXPENSE for p in entry.postings
+    ):
+        return []
+    return _expense(entry.program_code or "", entry.region_code or "", _payable_parts(entry))
+
+
+def expense_recognition(redemptions: Iterable[EntryPlan], *, created_by: str) -> list[EntryPlan]:
+    """Subsidy expense Dr / budget expended Cr per funding source for the redemptions posted
+    together: one entry per program and budget region, in the same transaction (and book) as
+    the redemptions, so every balance is exact at every COMMIT while a redemption writes 3
+    postings instead of 7 (docs/ledger.md, "Expense recognition"). `details` counts the
+    redemptions it covers; they are the `redemption` entries of its transaction (`txid`)."""
+    totals: dict[tuple[str, str], dict[str, int]] = {}
+    counts: dict[tuple[str, str], int] = {}
+    for entry in redemptions:
+        key = (entry.program_code or "", entry.region_code or "")
+        by_source = totals.setdefault(key, {})
+        for source, part in _payable_parts(entry):
+            by_source[source] = by_source.get(source, 0) + part
+        counts[key] = counts.get(key, 0) + 1
+    out: list[EntryPlan] = []
+    for (program_code, region_code), by_source in sorted(totals.items()):
+        parts = [(s, a) for s, a in sorted(by_source.items()) if a]
+        if not parts:
+            continue
+        entry_id = new_uuid()
+        out.append(
+            EntryPlan(
+                EXPENSE_RECOGNITION,
+                _expense(program_code, region_code, parts),
+                created_by,
+                program_code=program_code,
+                region_code=region_code,
+                idempotency_key=f"expense:{entry_id}",
+                details={"redemptions": counts[(program_code, region_code)]},
+                id=entry_id,
+            )
+        )
+    return out
 
 
 def cash_benefit(
@@ -386,6 +455,31 @@ def reversal(
     )
 
 
+def void(
+    original: EntryPlan,
+    *,
+    created_by: str,
+    idempotency_key: str,
+    memo: str | None,
+    event_id: uuid.UUID,
+    details: dict[str, Any] | None,
+) -> EntryPlan:
+    """A redemption voided: the mirror of its entry (`reverses_entry_id`) and of its share of
+    the expense recognised with it (5001 Cr / 3002 Dr per funding source, when the expense
+    was recognised by its transaction's `expense_recognition` entry)."""
+    plan = reversal(
+        original,
+        kind="redemption_void",
+        created_by=created_by,
+        idempotency_key=idempotency_key,
+        memo=memo,
+        event_id=event_id,
+        details=details,
+    )
+    plan.postings += [PostingPlan(p.account, -p.amount_fen) for p in implied_expense(original)]
+    return plan
+
+
 RECOVERY_KINDS = {"payable": "redemption_recovery", "receivable": "recovery_receivable"}
 
 
@@ -412,10 +506,11 @@ def recovery(
     take: list[PostingPlan] = []
     for p in original.postings:
         code = p.account.code
-        if code in (chart.PROVIDER_PAYABLE, chart.SUBSIDY_EXPENSE, chart.BUDGET_EXPENDED) or (
+        if code == chart.PROVIDER_PAYABLE or (
             code == chart.VOUCHERS_OUTSTANDING and destination == "voucher"
         ):
             take.append(PostingPlan(p.account, -p.amount_fen))
+    take += [PostingPlan(p.account, -p.amount_fen) for p in redemption_expense(original)]
     if destination != "voucher":
         for p in original.postings:
             if p.account.code == chart.PROVIDER_PAYABLE:
