@@ -169,3 +169,19 @@ async def test_one_province_deployment_says_there_is_no_national_figure(web: Sys
         r = await c.get("/national/dashboard")
         assert r.status_code == 404
         assert "当前部署只有一个省份" in r.text and "全国财务人员" in r.text
+
+
+def test_a_national_account_is_named_as_such_and_has_one_page():
+    from web import labels
+    from web.render import home_of, menu_for, menu_key, role_name_of
+
+    assert labels.region(NATIONAL) == "全国"  # where an account's region is shown
+    for role in ("civil_affairs", "finance", "auditor"):
+        assert home_of(role, NATIONAL) == "/national/dashboard"
+        assert menu_for(menu_key(role, NATIONAL), "/").row == [
+            ("/national/dashboard", "全国统计看板")
+        ]
+        assert role_name_of(role, NATIONAL).startswith("全国")
+        assert home_of(role, "450000") != "/national/dashboard"
+    # a provider's or a person's account is never national, whatever its region says
+    assert menu_key("provider_admin", NATIONAL) == "provider_admin"
