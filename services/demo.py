@@ -14,8 +14,8 @@ provider's admin would do it:
    and two applications in Nanning left waiting for approval;
 3. beneficiaries of each grade and care setting (their current month's vouchers are issued at
    enrolment), a proxy for two of them;
-4. a sign-in to the web app for every role, in the web's database, and an account
-   administrator. The officer, finance, auditor and administrator accounts sign in with a
+4. a sign-in to the web app for every role, in the web's database, a national reader
+   (`quanguo`, docs/shards.md) and an account administrator. The officer, finance, auditor and administrator accounts sign in with a
    second factor: the demo enrols them with a TOTP secret it prints (add it to an
    authenticator app), or `yiyang web totp USERNAME` prints the current code.
 
@@ -338,6 +338,9 @@ class Loader:
             NewAccount("caiwu", "finance", "刘芳（制单）", "450100"),
             NewAccount("caiwu2", "finance", "黄敏（复核）", "450100"),
             NewAccount("shenji", "auditor", "周卫东（自治区审计厅）", PROVINCE),
+            # the national reader (region 000000): its one page, 全国统计看板, adds up the
+            # provinces of a sharded deployment; on one province's it says there are none
+            NewAccount("quanguo", "auditor", "吴国平（全国统计）", "000000"),
             NewAccount("admin", "admin", "莫晓东（自治区民政厅）", PROVINCE),
         ]
         return asyncio.run(

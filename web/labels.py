@@ -238,6 +238,8 @@ def region(code: Any) -> str:
     text = str(code or "")
     if not text:
         return ""
+    if text == "000000":  # a national account's region (web/roles.py)
+        return "全国"
     try:
         names = [region_name(c) for c in reversed(ancestors(text)) if not c.endswith("0000")]
         return " ".join(n for n in names if n) or region_name(text) or text

@@ -12,8 +12,10 @@ from web.charts import fen_to_yuan
 from web.labels import BEIJING as BEIJING
 from web.labels import LABELS, label
 from web.labels import local_time as local_time
-from web.roles import ROLE_NAMES
+from web.roles import ROLE_NAMES, is_national
 from web.sessions import Session
+
+NATIONAL = "national"  # the menu key of a national account (not a role of its own)
 
 NAV: dict[str, list[tuple[str, str]]] = {
     "beneficiary": [
@@ -80,6 +82,8 @@ NAV: dict[str, list[tuple[str, str]]] = {
         ("/dashboard", "统计看板"),
     ],
     "admin": [("/admin/users", "账号管理"), ("/admin/users/new", "新建账号")],
+    # the national accounts (web/roles.py is_national), whatever their role
+    NATIONAL: [("/national/dashboard", "全国统计看板")],
 }
 
 # A long menu (the officer's fourteen tasks) would fill a phone's first screen with buttons:
@@ -140,7 +144,22 @@ HOME = {
     "finance": "/finance",
     "auditor": "/audit/entries",
     "admin": "/admin/users",
+    NATIONAL: "/national/dashboard",
 }
+
+
+def menu_key(role: str, region: str | None) -> str:
+    """The menu and home page an account has: its role's, or the national one's."""
+    return NATIONAL if is_national(role, region) else role
+
+
+def home_of(role: str, region: str | None, default: str = "/") -> str:
+    return HOME.get(menu_key(role, region), default)
+
+
+def role_name_of(role: str, region: str | None) -> str:
+    name = ROLE_NAMES.get(role, "")
+    return f"全国{name}" if is_national(role, region) else name
 
 
 ENTRY_KINDS = LABELS["entry_kind"]
@@ -155,10 +174,10 @@ def page(
     ctx = {
         "request": request,
         "session": session,
-        "role_name": ROLE_NAMES.get(session.role, "") if session else "",
+        "role_name": role_name_of(session.role, session.region) if session else "",
         # Someone who owes a new password or two-factor enrolment sees only that page.
         "nav": (
-            menu_for(session.role, request.url.path)
+            menu_for(menu_key(session.role, session.region), request.url.path)
             if session and not (session.must_change_password or session.needs_totp_enrolment)
             else None
         ),

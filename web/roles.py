@@ -21,6 +21,17 @@ PERSON_ROLES = (Role.beneficiary.value, Role.proxy.value)
 # These sign in with a second factor (TOTP): they move money, enrol people, read everything.
 TOTP_ROLES = (Role.civil_affairs.value, Role.finance.value, Role.auditor.value, ADMIN)
 
+# A national account: an officer, finance officer or auditor whose region is the country.
+# The services know it so (their national dashboard, docs/shards.md); in a sharded
+# deployment such a token names no province, so its one page is the national dashboard.
+NATIONAL_REGION = "000000"
+NATIONAL_ROLES = (Role.civil_affairs.value, Role.finance.value, Role.auditor.value)
+
+
+def is_national(role: str, region: str | None) -> bool:
+    return role in NATIONAL_ROLES and region == NATIONAL_REGION
+
+
 ROLE_NAMES = {
     "beneficiary": "老年人",
     "proxy": "家属/代办人",

@@ -14,7 +14,9 @@ in this order:
 2. a `region_code` query parameter;
 3. the credential: a token's `region` (officers, finance, auditors), else a province-made id
    it names (`provider_id`, `beneficiary_ids`, `sub`); a terminal secret's terminal id;
-4. a province-made id in the path.
+4. a province-made id in the path (every id a request can name is made with `new_uuid`:
+   people, vouchers, providers, terminals, redemptions, claims, batches, issuance runs,
+   alerts, recoveries, licence documents).
 
 Ids made in a province carry it: with a province set, `services.common.ids.new_uuid` writes
 the province's two digits as the last byte of the UUID (`...-xxxxxxxxxx45`), so a voucher,

@@ -46,6 +46,7 @@ from services.provider.config import ProviderSettings
 from services.provider.main import create_service as provider_service
 from services.voucher.main import create_service as voucher_service
 from services.voucher.relay import Relay
+from services.voucher.service.recovery import start_recovery
 from tests.conftest import running
 from tests.fixtures import database as dbfix
 from tests.provider.conftest import application
@@ -123,6 +124,22 @@ def test_ids_made_in_a_province_carry_it_and_others_do_not_change():
     assert all(uuid.UUID(i).version == 7 for i in made)
     plain = [str(new_uuid()) for _ in range(200)]
     assert len({i[-2:] for i in plain}) > 20  # the last byte stays random without shards
+
+
+# uuid4 is for what no request names: a service token's subject, a scheduler's own name.
+_RANDOM_IDS_ALLOWED = {"services/common/auth.py", "services/voucher/service/scheduler.py"}
+
+
+def test_every_id_a_request_can_name_is_made_with_its_province():
+    """A plain uuid4 carries no province, so a request naming it could not be routed: every
+    id the services store is made by `new_uuid` (outbox event ids, made by the database,
+    are named by no request: the relay's calls carry the province in the header)."""
+    found = sorted(
+        str(f.relative_to(ROOT))
+        for f in (ROOT / "services").rglob("*.py")
+        if "uuid4(" in f.read_text(encoding="utf-8")
+    )
+    assert set(found) <= _RANDOM_IDS_ALLOWED, found
 
 
 def _scope(path: str = "/v1/x", query: bytes = b"", **headers: str) -> dict[str, Any]:
@@ -400,6 +417,7 @@ async def test_two_provinces_end_to_end_each_in_its_own_databases(shard_urls, to
         people: dict[str, str] = {}
         terminals: dict[str, dict[str, str]] = {}
         providers: dict[str, str] = {}
+        runs: dict[str, str] = {}
         for prv in (gx, gd):
             await prv.fund()
             people[prv.code] = await prv.enrol()  # the month's vouchers come with enrolment
@@ -415,8 +433,39 @@ async def test_two_provinces_end_to_end_each_in_its_own_databases(shard_urls, to
             )
             assert r.status_code == 200, r.text
             assert r.json()["issued"] == 1, r.json()
+            runs[prv.code] = r.json()["run_id"]
+            assert province_of_id(runs[prv.code]) == prv.code
             providers[prv.code], terminals[prv.code] = await prv.provider()
             assert province_of_id(providers[prv.code]) == prv.code
+
+        # a request naming only an issuance run (a service's token names no province)
+        # reaches the run's province; an id of a province not served is refused
+        service = tokens.headers("service")
+        for p in ("45", "44"):
+            r = await voucher.get(f"/v1/issuance-runs/{runs[p]}", headers=service)
+            assert r.status_code == 200, r.text
+            assert r.json()["region_code"] == PLACES[p]["city"] and r.json()["issued"] == 1
+        with in_province("31"):
+            elsewhere = new_uuid()
+        r = await voucher.get(f"/v1/issuance-runs/{elsewhere}", headers=service)
+        assert r.status_code == 422 and r.json()["error"]["code"] == "PROVINCE_UNKNOWN", r.text
+
+        # a licence document uploaded in Guangdong is made there and read from there
+        pid = providers["44"]
+        r = await prov.post(
+            f"/v1/providers/{pid}/documents",
+            headers=gd.officer,
+            data={"kind": "business_licence"},
+            files={"file": ("licence.pdf", b"%PDF-1.4 guangdong", "application/pdf")},
+        )
+        assert r.status_code == 201, r.text
+        document = r.json()["id"]
+        assert province_of_id(document) == "44"
+        r = await prov.get(
+            f"/v1/providers/{pid}/documents/{document}",
+            headers=tokens.headers("provider_admin", provider_id=pid),
+        )
+        assert r.status_code == 200 and r.content == b"%PDF-1.4 guangdong"
 
         # each person redeems at their own province's provider (once its directory has it)
         redemptions: dict[str, str] = {}
@@ -548,6 +597,7 @@ async def test_two_provinces_end_to_end_each_in_its_own_databases(shard_urls, to
                 (vown, "beneficiary"),
                 (vown, "voucher"),
                 (vown, "redemption"),
+                (vown, "issuance_run"),
                 (pown, "provider"),
                 (pown, "terminal"),
                 (lown, "claim"),
@@ -608,5 +658,25 @@ async def test_two_provinces_end_to_end_each_in_its_own_databases(shard_urls, to
             headers=tokens.headers("auditor", region="310000"),
         )
         assert r.status_code == 422 and r.json()["error"]["code"] == "PROVINCE_UNKNOWN"
+
+        # a recovery is made in the redemption's province, and read there by its provider
+        for p in ("45", "44"):
+            with in_province(p):
+                async with vrouter.apps[p].state.db.unit_of_work() as session:
+                    (made,) = await start_recovery(session, [uuid.UUID(redemptions[p])], "测试")
+            assert province_of_id(made.id) == p
+            r = await voucher.get(
+                "/v1/recoveries",
+                params={"provider_id": providers[p]},
+                headers=tokens.headers("provider_admin", provider_id=providers[p]),
+            )
+            assert r.status_code == 200, r.text
+            assert [x["id"] for x in r.json()] == [str(made.id)]
+            for url, table in (
+                (shard_urls["voucher"][p][0], "recovery"),
+                (shard_urls["provider"][p][0], "provider_document"),
+            ):
+                sql = f"SELECT count(*) FROM {table} WHERE right(id::text, 2) <> $1"
+                assert await _fetchval(url, sql, p) == 0, table
     for c in (to_ledger, to_voucher, to_provider):
         await c.aclose()

@@ -17,8 +17,10 @@ from typing import Any
 import pytest
 
 from scripts.ensure_tools import ensure_browser
+from services.common.settings import CommonSettings
 from tests.conftest import require_tool
 from tests.web.axe import serious_violations
+from tests.web.browser_kit import Served
 from tests.web.system import CITY, DISTRICT
 from tests.web.test_browser import ARGS, QR_TTL_S, SHOTS, Live, served_system
 from tests.web.test_browser_usability import (
@@ -27,6 +29,8 @@ from tests.web.test_browser_usability import (
     _phone,
     _sign_in,
 )
+from tests.web.test_national_pages import two_provinces
+from web.main import create_app
 
 pytestmark = pytest.mark.browser
 
@@ -302,3 +306,57 @@ async def test_the_officers_long_menu_folds_its_less_used_tasks_into_groups(
     assert await current.inner_text() == "异常预警" and await current.is_visible()
     assert await page.locator("nav.nav a[href='/officer/alerts']").count() == 1
     await ctx.close()
+
+
+async def test_the_national_dashboard_on_a_phone_names_the_provinces_and_passes_axe(
+    live: Live, browser: Any, pg_admin_url: str, db_templates: dict[str, str]
+):
+    """A national auditor's one page at 360 px against the voucher service sharded in two
+    provinces (tests/web/test_national_pages.py): each province and the country's total by
+    name, every chart drawn, nothing wider than the phone, axe clean; signed out elsewhere,
+    a reload lands on the sign-in page."""
+    s = live.s
+    await s.add_account(
+        username="nation_b", role="auditor", display_name="全国审计", region="000000"
+    )
+    served = Served()
+    async with two_provinces(s, pg_admin_url, db_templates) as router:
+        voucher_url = await served.serve(router)
+        web = create_app(
+            s.web_settings(),
+            common=CommonSettings(
+                voucher_url=voucher_url,
+                provider_url=live.urls["provider"],
+                ledger_url=live.urls["ledger"],
+            ),
+        )
+        try:
+            async with web.router.lifespan_context(web):
+                base = await served.serve(web)
+                ctx = await _phone(browser)
+                page = await ctx.new_page()
+                await _sign_in(page, base, "nation_b")
+                assert page.url == f"{base}/national/dashboard"
+                main = await page.inner_text("main")
+                assert "广西壮族自治区" in main and "广东省" in main and "全国合计" in main
+                assert not re.search(r"[0-9a-f]{8}-[0-9a-f]{4}-", main)
+                assert "440000" not in main and "450000" not in main
+                assert await page.locator("svg.chart").count() == 9
+                assert await page.locator("a[href*='export.xlsx']").count() == 6
+                await _fits_and_is_big_enough(page, "national-dashboard")
+                assert await serious_violations(page) == []
+                SHOTS.mkdir(parents=True, exist_ok=True)
+                await page.screenshot(path=str(SHOTS / "national-dashboard.png"), full_page=True)
+                # the session ends (signed out everywhere from another browser): a reload
+                # asks to sign in again
+                other = await _phone(browser)
+                elsewhere = await other.new_page()
+                await _sign_in(elsewhere, base, "nation_b")
+                await elsewhere.goto(f"{base}/account")
+                await elsewhere.click("form[action='/logout/everywhere'] button")
+                await other.close()
+                await page.reload()
+                assert page.url.startswith(f"{base}/login")
+                await ctx.close()
+        finally:
+            await served.stop()

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from web.deps import CsrfSignedIn, DbSession, SignedIn, StateDep, WebState, client_address
 from web.models import WebUser
-from web.render import HOME, page
+from web.render import home_of, page
 from web.repository import users as users_repo
 from web.roles import TOTP_ROLES
 from web.service import accounts, totp, two_factor
@@ -84,7 +84,7 @@ async def change_password(
     session.must_change_password = False
     if session.needs_totp_enrolment:
         return RedirectResponse("/account/totp", status_code=303)
-    return RedirectResponse(HOME.get(session.role, "/") if forced else "/account", 303)
+    return RedirectResponse(home_of(session.role, session.region) if forced else "/account", 303)
 
 
 @router.get("/totp", response_class=HTMLResponse)
@@ -154,5 +154,5 @@ async def totp_confirm(
         )
     session.needs_totp_enrolment = False
     return page(
-        request, "account_recovery.html", session, codes=codes, home=HOME.get(user.role, "/")
+        request, "account_recovery.html", session, codes=codes, home=home_of(user.role, user.region)
     )

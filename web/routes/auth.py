@@ -19,7 +19,7 @@ from web.deps import (
     client_address,
     optional_session,
 )
-from web.render import HOME, page
+from web.render import home_of, page
 from web.service import sessions, signin
 from web.service.throttle import wait_words
 from web.sessions import COOKIE_NAME
@@ -32,7 +32,9 @@ LOGIN_CSRF_COOKIE = "yiyang_login_csrf"
 async def index(session: RequestSession) -> RedirectResponse:
     """Send a signed-in person to their home page, anyone else to sign in."""
     signed = optional_session(session)
-    return RedirectResponse(HOME.get(signed.role, "/login") if signed else "/login", 303)
+    return RedirectResponse(
+        home_of(signed.role, signed.region, "/login") if signed else "/login", 303
+    )
 
 
 def _login_page(
@@ -131,7 +133,9 @@ async def login(
             response, web, outcome.cookie, int(sessions.PENDING_TTL.total_seconds())
         )
     else:
-        response = RedirectResponse(HOME.get(outcome.user.role, "/"), status_code=303)
+        response = RedirectResponse(
+            home_of(outcome.user.role, outcome.user.region), status_code=303
+        )
         _set_session_cookie(response, web, outcome.cookie, web.settings.session_ttl_s)
     response.delete_cookie(LOGIN_CSRF_COOKIE, path="/login")
     return response
@@ -184,7 +188,7 @@ async def code(
             status_code=401,
             error="验证码不对或已经用过，请看手机上最新的 6 位数字再试。",
         )
-    response = RedirectResponse(HOME.get(outcome.user.role, "/"), status_code=303)
+    response = RedirectResponse(home_of(outcome.user.role, outcome.user.region), status_code=303)
     _set_session_cookie(response, web, outcome.cookie, web.settings.session_ttl_s)
     return response
 

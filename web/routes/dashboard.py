@@ -69,7 +69,7 @@ async def _figures(
     return data
 
 
-def _tables(
+def tables_of(
     d: dict[str, Any], names: dict[str, str]
 ) -> dict[str, tuple[list[str], list[list[Any]]]]:
     return {
@@ -246,8 +246,26 @@ async def dashboard(
             error=exc.friendly,
             d=None,
         )
+    return page(
+        request,
+        "dashboard.html",
+        session,
+        d=d,
+        error=None,
+        region_label=region_name(d["region_code"]) or "本辖区",
+        charts=charts_of(d, names),
+        tables=tables_of(d, names),
+        subregions=[
+            (s["region_code"], region_name(s["region_code"]) or "未命名地区")
+            for s in d["subregions"]
+        ],
+    )
+
+
+def charts_of(d: dict[str, Any], names: dict[str, str]) -> list[str]:
+    """Every chart of a dashboard (a region's, or the national one: the same shape)."""
     grades = d["enrolled"]["by_grade"]
-    charts = [
+    return [
         bar_chart(
             "在册老人（按能力等级）",
             [(f"{g} 级" if g != "none" else "未评估", grades[g]) for g in sorted(grades)],
@@ -277,20 +295,6 @@ async def dashboard(
         bar_chart("近十二个月使用金额", [(t["period"], t["redeemed_fen"]) for t in d["trend"]]),
         *_more_charts(d, names),
     ]
-    return page(
-        request,
-        "dashboard.html",
-        session,
-        d=d,
-        error=None,
-        region_label=region_name(d["region_code"]) or "本辖区",
-        charts=charts,
-        tables=_tables(d, names),
-        subregions=[
-            (s["region_code"], region_name(s["region_code"]) or "未命名地区")
-            for s in d["subregions"]
-        ],
-    )
 
 
 @router.get("/export.{fmt}")
@@ -315,7 +319,7 @@ async def export(
         return Response(
             exc.friendly, status_code=exc.page_status, media_type="text/plain; charset=utf-8"
         )
-    columns, rows = _tables(d, names)[table]
+    columns, rows = tables_of(d, names)[table]
     return Response(
         table_file(fmt, "统计", columns, rows),
         media_type=MEDIA[fmt],

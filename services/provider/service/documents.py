@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.auth import Principal, Role
 from services.common.errors import RoleNotAllowed
+from services.common.ids import new_uuid
 from services.provider import schemas
 from services.provider.config import ProviderSettings
 from services.provider.errors import (
@@ -103,7 +104,7 @@ async def upload(
         raise DocumentLimitReached(field="file", details={"max": settings.document_max_count})
     meta = await documents_repo.insert_document(
         session,
-        document_id=uuid.uuid4(),
+        document_id=new_uuid(),
         provider_id=provider_id,
         kind=kind.value,
         filename=review_rules.safe_filename(filename, content_type),

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Header, Query
 
 from services.common.auth import Principal, Role, require
 from services.common.db import DatabaseDep, SessionDep
+from services.common.ids import new_uuid
 from services.common.shards import province_code
 from services.voucher.api.deps import CipherDep, EngineDep
 from services.voucher.models import IssuanceRun
@@ -69,7 +70,7 @@ async def start_run(
     region = check_region(body.region_code)
     principal.ensure_region(region)
     await program_service.get(session, body.program_code)
-    run_id = uuid.uuid4()
+    run_id = new_uuid()
     if idempotency_key is not None:
         key = request_keys.scoped_key(principal.sub, idempotency_key)
         fingerprint = request_keys.request_hash(

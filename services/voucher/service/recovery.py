@@ -27,6 +27,7 @@ from datetime import UTC, date, datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.errors import NotFound
+from services.common.ids import new_uuid
 from services.voucher.errors import RedemptionNotRecoverable
 from services.voucher.models import Recovery
 from services.voucher.repository import outbox as outbox_repo
@@ -118,7 +119,7 @@ async def start_recovery(
                 now=now,
             )
         mode = "payable" if r.claimed_at is None else "receivable"
-        recovery_id = uuid.uuid4()
+        recovery_id = new_uuid()
         event_id = await outbox_repo.enqueue(
             session,
             "redemption.recovered",
