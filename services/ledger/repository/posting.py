@@ -35,6 +35,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import asyncpg
+import orjson
 
 from services.ledger.models import (
     ACCOUNT_BALANCE_SQL,
@@ -355,6 +356,14 @@ class Written:
     hash: bytes = b""
 
 
+def _json_text(value: dict[str, Any]) -> str:
+    """A jsonb parameter's text (PostgreSQL parses it: any valid JSON of the value will do)."""
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:  # an integer beyond 64 bits
+        return json.dumps(value, ensure_ascii=False)
+
+
 def _text(value: uuid.UUID | None) -> str | None:
     return None if value is None else str(value)
 
@@ -467,7 +476,7 @@ async def _write_book(
                 plan.reverses_entry_id,
                 plan.memo,
                 plan.created_by,
-                None if plan.details is None else json.dumps(plan.details, ensure_ascii=False),
+                None if plan.details is None else _json_text(plan.details),
                 prev,
                 h,
             )

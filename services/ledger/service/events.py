@@ -154,6 +154,7 @@ async def _apply(
     balances = {k: v.balance_fen for k, v in accounts.items()}
     accepted: list[EntryPlan] = []
     accepted_ids: set[uuid.UUID] = set()
+    applied: dict[int, uuid.UUID] = {}  # event index -> its entry
     for i, plan, original in pending:
         ev = events[i]
         refusal: EventRejected | None = None
@@ -187,6 +188,7 @@ async def _apply(
             original.already_reversed = True
         accepted.append(plan)
         accepted_ids.add(plan.id)
+        applied[i] = plan.id
         results[i] = EventApplied(
             event_id=str(ev.event_id), status="applied", entry_id=str(plan.id)
         )
@@ -204,7 +206,7 @@ async def _apply(
                 type=ev.type,
                 status=r.status,
                 request_hash=fingerprints[i],
-                entry_id=uuid.UUID(r.entry_id) if isinstance(r, EventApplied) else None,
+                entry_id=applied.get(i),
                 error_code=r.error.code if isinstance(r, EventRefused) else None,
                 error_message=r.error.message if isinstance(r, EventRefused) else None,
                 occurred_at=ev.occurred_at,

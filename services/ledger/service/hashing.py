@@ -117,12 +117,28 @@ def entry_hash_plain(
 
 
 def request_hash(operation: str, body: Mapping[str, Any]) -> bytes:
-    """The fingerprint an idempotency key is bound to."""
-    data = json.dumps(
-        {"op": operation, "body": body},
-        sort_keys=True,
-        separators=(",", ":"),
-        ensure_ascii=False,
-        default=str,
-    )
+    """The fingerprint an idempotency key is bound to: sha256 of what json.dumps(sort_keys=True,
+    separators=(",", ":"), ensure_ascii=False, default=str) writes of {"op", "body"} (stored
+    with the key, so it never changes). orjson writes the same bytes for plain JSON (strings,
+    integers of up to 64 bits, booleans, nulls, objects and arrays of them) in a tenth of the
+    time; anything else (a float, a date, a tuple) goes the standard library's way."""
+    doc = {"op": operation, "body": body}
+    if _orjson_writes_alike(body):
+        return hashlib.sha256(orjson.dumps(doc, option=orjson.OPT_SORT_KEYS)).digest()
+    data = json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
     return hashlib.sha256(data.encode()).digest()
+
+
+def _orjson_writes_alike(value: Any) -> bool:
+    """Does orjson write `value` byte for byte as the standard library's compact, key-sorted,
+    unescaped form does? (tests/ledger/test_hashing.py compares the two.)"""
+    t = type(value)
+    if t is str or t is bool or value is None:
+        return True
+    if t is int:
+        return bool(-(2**63) <= value < 2**64)
+    if t is dict:
+        return all(type(k) is str and _orjson_writes_alike(v) for k, v in value.items())
+    if t is list:
+        return all(_orjson_writes_alike(v) for v in value)
+    return False
