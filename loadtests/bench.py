@@ -151,6 +151,11 @@ def relay_drain(
             }
         )
     out: dict[str, Any] = {"mode": "relay", "relay_workers": workers, **result, **cpu}
+    if drained:
+        # where PostgreSQL's CPU went: each database's clients, autovacuum, the WAL writer...
+        out["postgres_cpu_ms_per_event_by_kind"] = {
+            k: round(1000 * v / drained, 3) for k, v in meter.postgres_by_kind.items()
+        }
     if profile_dir is not None:
         profiles: dict[str, Any] = {}
         for name, spy in spies.items():

@@ -82,24 +82,55 @@ def postmaster_pid(pg_data_dir: Path) -> int | None:
     return int(found[0].read_text().split()[0]) if found else None
 
 
+def pg_process_kind(proc: psutil.Process) -> str:
+    """What a PostgreSQL server process does, from its title: `db:<name>` for a backend
+    serving a client of that database, else its kind (`autovacuum`, `checkpointer`,
+    `walwriter`, ...; `postmaster` for the server itself)."""
+    try:
+        title = " ".join(proc.cmdline())
+    except psutil.Error:
+        return "gone"
+    if not title.startswith("postgres: "):
+        return "postmaster"
+    words = title.removeprefix("postgres: ").split()
+    if words and words[0].endswith(":"):  # a cluster's name ("15/main:")
+        words = words[1:]
+    if len(words) >= 3 and ("(" in words[2] or "[local]" in words[2] or words[2][:1].isdigit()):
+        return f"db:{words[1]}"  # "user database host(port) state"
+    return words[0] if words else "other"
+
+
 class CpuMeter:
-    """CPU seconds used by named process trees between start() and stop()."""
+    """CPU seconds used by named process trees between start() and stop(); for a tree named
+    `postgres`, also by kind of server process (`pg_process_kind`): which database's clients,
+    autovacuum, the WAL writer. (A process that ends in between takes its CPU with it.)"""
 
     def __init__(self, pids: dict[str, int | None]) -> None:
         self.pids = {k: v for k, v in pids.items() if v}
         self._before: dict[str, float] = {}
+        self._pg_before: dict[int, float] = {}
 
     def _read(self) -> dict[str, float]:
         return {name: cpu_seconds(process_tree(pid)) for name, pid in self.pids.items()}
 
+    def _pg_read(self) -> dict[int, tuple[str, float]]:
+        pid = self.pids.get("postgres")
+        return {p.pid: (pg_process_kind(p), cpu_seconds([p])) for p in process_tree(pid or 0)}
+
     def start(self) -> None:
         self._before = self._read()
+        self._pg_before = {pid: cpu for pid, (_, cpu) in self._pg_read().items()}
         self._t0 = time.monotonic()
 
     def stop(self) -> dict[str, float]:
         after = self._read()
         wall = time.monotonic() - self._t0
-        return {f"{k}_cores": round((after[k] - self._before.get(k, 0.0)) / wall, 2) for k in after}
+        out = {f"{k}_cores": round((after[k] - self._before.get(k, 0.0)) / wall, 2) for k in after}
+        by_kind: dict[str, float] = {}
+        for pid, (kind, cpu) in self._pg_read().items():
+            by_kind[kind] = by_kind.get(kind, 0.0) + cpu - self._pg_before.get(pid, 0.0)
+        self.postgres_by_kind = {k: round(v, 3) for k, v in sorted(by_kind.items()) if v > 0}
+        return out
 
 
 def _children_cpu() -> float:

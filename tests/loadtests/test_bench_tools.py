@@ -289,3 +289,32 @@ def test_render_shows_the_drain_against_saturation_and_cpu_per_event_by_process(
         "CPU ms per event: voucher (at saturation) / ledger / relay / PostgreSQL (posting)"
     ]
     assert by_process[1] == "0.5 / 0.15 / 0.02 / 0.25"
+
+
+async def test_the_cpu_meter_names_each_server_process_by_its_database_or_kind(pg_admin_url):
+    """The drain's PostgreSQL CPU is split by kind of server process: a client's backend is
+    named by its database, the server's own processes by what they do."""
+    import psutil
+
+    from services.common.migrate import drop_database, ensure_database
+
+    name = f"yt_kinds_{uuid.uuid4().hex[:8]}"
+    url = await ensure_database(pg_admin_url, name)
+    try:
+        conn = await connect(url)
+        try:
+            backend = psutil.Process(await conn.fetchval("SELECT pg_backend_pid()"))
+            assert bench_tools.pg_process_kind(backend) == f"db:{name}"
+            server = backend.parent()
+            kinds = {bench_tools.pg_process_kind(p) for p in server.children()}
+            assert bench_tools.pg_process_kind(server) == "postmaster"
+            assert {"checkpointer", "walwriter", f"db:{name}"} <= kinds
+            meter = bench_tools.CpuMeter({"postgres": server.pid})
+            meter.start()
+            await conn.fetchval("SELECT count(*) FROM generate_series(1, 3000000)")
+            meter.stop()
+            assert meter.postgres_by_kind.get(f"db:{name}", 0) > 0
+        finally:
+            await conn.close()
+    finally:
+        await drop_database(pg_admin_url, name)
