@@ -119,45 +119,60 @@ ENTRY_COLUMNS = (
     ("prev_hash", "bytea"),
     ("hash", "bytea"),
 )
-# A posting sends only its own columns; the copies it carries (its entry's seq, book, date,
-# period and dimensions, its account's) are taken from the entry just inserted and the account
-# by their primary keys: a quarter of the values to encode and send per posting. A dimension
-# is the account's when it keeps one, else the entry's (as `_write_book` hashes it).
+# A posting sends only its own columns; the copies it carries (its entry's seq, book and
+# dimensions, its account's dimensions) come from the entries inserted by the same statement
+# (a data-modifying CTE: in memory, never a scan of the journal) and from the batch's few
+# accounts, sent once each: a quarter of the values to encode per posting. A dimension is the
+# account's when it keeps one, else the entry's (as `_write_book` hashes it).
 POSTING_COLUMNS = (
     ("entry_id", "uuid"),
     ("line", "smallint"),
     ("account_id", "bigint"),
     ("amount_fen", "bigint"),
 )
-INSERT_POSTINGS = (
-    f"INSERT INTO {POSTING} (entry_id, line, account_id, amount_fen, currency, seq, "
-    "program_code, region_code, funding_source, provider_id, beneficiary_id, voucher_id, "
-    "book, posted_at, period) "
-    "SELECT p.entry_id, p.line, p.account_id, p.amount_fen, a.currency, e.seq, "
-    "coalesce(nullif(a.program_code, ''), e.program_code), "
-    "coalesce(nullif(a.region_code, ''), e.region_code), a.funding_source, "
-    "coalesce(nullif(a.provider_id, ''), e.provider_id), "
-    "coalesce(nullif(a.beneficiary_id, ''), e.beneficiary_id), e.voucher_id, e.book, "
-    "e.posted_at, e.period "
-    f"FROM unnest({_unnest([t for _, t in POSTING_COLUMNS])}) "
-    "AS p(entry_id, line, account_id, amount_fen) "
-    f"JOIN {ENTRY} e ON e.id = p.entry_id JOIN {ACCOUNT} a ON a.id = p.account_id"
+# The accounts the postings name: id, then the dimensions a posting copies.
+ACCOUNT_COLUMNS = (
+    ("id", "bigint"),
+    ("currency", "text"),
+    ("program_code", "text"),
+    ("region_code", "text"),
+    ("funding_source", "text"),
+    ("provider_id", "text"),
+    ("beneficiary_id", "text"),
 )
 
 
-def _insert_unnest(table: str, columns: Sequence[tuple[str, str]]) -> str:
-    names = ", ".join(c for c, _ in columns)
-    n = len(columns)
+def _insert_entries_and_postings() -> str:
+    e_names = ", ".join(c for c, _ in ENTRY_COLUMNS)
+    n_e, n_p = len(ENTRY_COLUMNS), len(POSTING_COLUMNS)
+    posted, period = n_e + n_p + len(ACCOUNT_COLUMNS) + 1, n_e + n_p + len(ACCOUNT_COLUMNS) + 2
     return (
-        f"INSERT INTO {table} ({names}, posted_at, period) "
-        f"SELECT {names}, ${n + 1}::timestamptz, ${n + 2}::text "
-        f"FROM unnest({_unnest([t for _, t in columns])}) WITH ORDINALITY AS t({names}, ord) "
-        "ORDER BY ord"
+        f"WITH e AS (INSERT INTO {ENTRY} ({e_names}, posted_at, period) "
+        f"SELECT {e_names}, ${posted}::timestamptz, ${period}::text "
+        f"FROM unnest({_unnest([t for _, t in ENTRY_COLUMNS])}) "
+        f"WITH ORDINALITY AS t({e_names}, ord) ORDER BY ord "
+        "RETURNING id, seq, book, program_code, region_code, provider_id, beneficiary_id, "
+        "voucher_id) "
+        f"INSERT INTO {POSTING} (entry_id, line, account_id, amount_fen, currency, seq, "
+        "program_code, region_code, funding_source, provider_id, beneficiary_id, voucher_id, "
+        "book, posted_at, period) "
+        "SELECT p.entry_id, p.line, p.account_id, p.amount_fen, a.currency, e.seq, "
+        "coalesce(nullif(a.program_code, ''), e.program_code), "
+        "coalesce(nullif(a.region_code, ''), e.region_code), a.funding_source, "
+        "coalesce(nullif(a.provider_id, ''), e.provider_id), "
+        "coalesce(nullif(a.beneficiary_id, ''), e.beneficiary_id), e.voucher_id, e.book, "
+        f"${posted}::timestamptz, ${period}::text "
+        f"FROM unnest({_unnest([t for _, t in POSTING_COLUMNS], n_e + 1)}) "
+        f"AS p({', '.join(c for c, _ in POSTING_COLUMNS)}) "
+        "JOIN e ON e.id = p.entry_id "
+        f"JOIN unnest({_unnest([t for _, t in ACCOUNT_COLUMNS], n_e + n_p + 1)}) "
+        f"AS a({', '.join(c for c, _ in ACCOUNT_COLUMNS)}) ON a.id = p.account_id"
     )
 
 
-# Entries in chain order (the chain trigger reads them by seq; ORDER BY keeps the insert tidy).
-INSERT_ENTRIES = _insert_unnest(ENTRY, ENTRY_COLUMNS)
+# Entries in chain order (the chain trigger reads them by seq; ORDER BY keeps the insert
+# tidy) and their postings, in one statement (the triggers of both tables fire after it).
+INSERT_ENTRIES_AND_POSTINGS = _insert_entries_and_postings()
 
 SEEN_EVENTS = (
     "SELECT event_id, status, request_hash, entry_id, error_code, error_message "
@@ -215,8 +230,7 @@ STATEMENTS = (
     KEY_LOCK,
     OPEN_ACCOUNTS,
     FIND_ACCOUNTS,
-    INSERT_ENTRIES,
-    INSERT_POSTINGS,
+    INSERT_ENTRIES_AND_POSTINGS,
     SEEN_EVENTS,
     INSERT_EVENTS,
     REDEMPTION_REFS,
@@ -482,10 +496,23 @@ async def _write_book(
             )
         )
         prev = h
+    used: dict[int, AccountKey] = {}
+    for plan in plans:
+        for p in plan.postings:
+            used[accounts[p.account].id] = p.account
+    a_rows = [
+        (i, k.currency, k.program_code, k.region_code, k.funding_source, k.provider_id,
+         k.beneficiary_id)
+        for i, k in used.items()
+    ]  # fmt: skip
     await conn.execute(
-        INSERT_ENTRIES, *(list(c) for c in zip(*e_rows, strict=True)), posted_at, period
+        INSERT_ENTRIES_AND_POSTINGS,
+        *(list(c) for c in zip(*e_rows, strict=True)),
+        *(list(c) for c in zip(*p_rows, strict=True)),
+        *(list(c) for c in zip(*a_rows, strict=True)),
+        posted_at,
+        period,
     )
-    await conn.execute(INSERT_POSTINGS, *(list(c) for c in zip(*p_rows, strict=True)))
     return [Written(r[0], r[2], book, r[-1]) for r in e_rows]
 
 
