@@ -510,6 +510,8 @@ class Outbox(VoucherTable, table=True):
 
     __table_args__ = (
         Index("ix_outbox_undelivered_book", "book", "id", postgresql_where="delivered_at IS NULL"),
+        # the refused events (lag.rejected), written only on a refusal (voucher_2901)
+        Index("ix_outbox_rejected", "id", postgresql_where="rejected"),
     )
 
 

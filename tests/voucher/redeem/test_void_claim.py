@@ -361,6 +361,29 @@ async def test_outbox_lag_is_visible_to_finance_and_in_readiness(redeemed_alone,
     assert ready["checks"]["outbox"]["undelivered"] == 1
 
 
+async def test_outbox_lag_counts_by_index_never_scanning_every_event(redeemed_alone):
+    """How far the relay is behind is asked often (readiness, the relay's progress line, the
+    bench's drain): it counts the backlog and the refused events by their partial indexes,
+    never every event the outbox has carried."""
+    world, *_ = redeemed_alone
+    from services.voucher.repository import redemption as repo
+
+    conn = world.conn
+    await conn.execute(
+        "INSERT INTO outbox (event_id, type, payload, delivered_at) "
+        "SELECT gen_random_uuid(), 'redemption.created', "
+        """'{"budget_region_code": "450100"}', now() FROM generate_series(1, 2000)"""
+    )
+    await conn.execute("UPDATE outbox SET rejected = true WHERE id = (SELECT max(id) FROM outbox)")
+    lag = await repo.lag(conn)
+    assert (lag.undelivered, lag.rejected) == (1, 1)  # the redemption's event; the refused one
+    assert lag.oldest_undelivered_at is not None and lag.oldest_age_s >= 0
+    async with conn.transaction():
+        await conn.execute("SET LOCAL enable_seqscan = off")  # what the indexes can serve
+        plan = await conn.fetchval("EXPLAIN (FORMAT JSON) " + repo.LAG)
+    assert "Seq Scan" not in plan and "ix_outbox_rejected" in plan, plan
+
+
 async def test_only_expired_nonces_are_purged(redeemed_alone):
     world, _term, _ben, _vid, _rid = redeemed_alone
     from datetime import UTC, datetime, timedelta
