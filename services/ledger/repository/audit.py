@@ -441,14 +441,35 @@ class StatementRow:
     voucher_id: str | None
 
 
-async def opening_balance(session: AsyncSession, account_id: int, start: datetime) -> int:
-    """The account's balance just before `start`: the account's postings by
-    ix_posting_account_seq, kept by date (what comes before `start` is read either way)."""
-    stmt = select(cast(func.coalesce(func.sum(col(Posting.amount_fen)), 0), BigInteger)).where(
-        col(Posting.account_id) == account_id, col(Posting.posted_at) < start
+async def opening_balance(session: AsyncSession, account: Account, start: datetime) -> int:
+    """The account's balance just before `start`: the last balance snapshot at or before
+    `start` (service/snapshots.py) plus the account's postings dated from it to `start`, read
+    by date (the BRIN index) or by the account (ix_posting_account_seq), whichever the planner
+    finds fewer; without a snapshot, or for an account without a region (the snapshots leave
+    postings without one out; an account's postings carry its own region when it has one),
+    the sum of all its postings before `start`. Either way not the account's whole history
+    through an (account, date) index, which posting no longer has (ledger_1301)."""
+    assert account.id is not None
+    amount = col(Posting.amount_fen)
+    dated = [col(Posting.account_id) == account.id, col(Posting.posted_at) < start]
+    since = None
+    if account.region_code is not None:
+        since = await session.scalar(
+            select(func.max(col(BalanceSnapshot.until))).where(col(BalanceSnapshot.until) <= start)
+        )
+    if since is None:
+        stmt = select(cast(func.coalesce(func.sum(amount), 0), BigInteger)).where(*dated)
+        total: int = (await session.execute(stmt)).scalar_one()
+        return total
+    snapshot = select(func.coalesce(func.sum(col(BalanceSnapshot.balance_fen)), 0)).where(
+        col(BalanceSnapshot.until) == since, col(BalanceSnapshot.account_id) == account.id
     )
-    total: int = (await session.execute(stmt)).scalar_one()
-    return total
+    moved = select(func.coalesce(func.sum(amount), 0)).where(
+        *dated, col(Posting.posted_at) >= since
+    )
+    both = cast(snapshot.scalar_subquery() + moved.scalar_subquery(), BigInteger)
+    found: int = (await session.execute(select(both))).scalar_one()
+    return found
 
 
 async def statement_lines(
@@ -460,7 +481,7 @@ async def statement_lines(
 ) -> list[StatementRow]:
     """The account's postings in the window, in order, with their entries' kind, ref, memo:
     read in seq order by ix_posting_account_seq and kept by date (a book's seqs rise with its
-    dates; the postings before the window are those `opening_balance` has just read)."""
+    dates)."""
     where: list[ColumnElement[bool]] = [col(Posting.account_id) == account_id]
     if start is not None:
         where.append(col(Posting.posted_at) >= start)
