@@ -316,7 +316,7 @@ def _entry_keys(match: PostingFilter, after: EntryKey, limit: int, descending: b
     if descending:
         if after[0]:
             where.append(key < tuple_(literal(after[0]), literal(after[1])))
-        order = (seq.desc(), book.desc())
+        order: tuple[Any, Any] = (seq.desc(), book.desc())
     else:
         where.append(key > tuple_(literal(after[0]), literal(after[1])))
         order = (seq, book)
