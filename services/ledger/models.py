@@ -416,7 +416,9 @@ class LedgerEvent(LedgerTable, table=True):
             name="outcome",
         ),
         UniqueConstraint("entry_id", name="uq_ledger_event_entry_id"),
-        Index("ix_ledger_event_received_at", "received_at"),
+        # Written in arrival order: block ranges find the recent events for the metrics'
+        # delivery lag (repository/audit.py `event_lag`) at next to no cost a row (ledger_1301).
+        Index("ix_ledger_event_received_at_brin", "received_at", postgresql_using="brin"),
     )
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
@@ -649,21 +649,36 @@ class EventLag:
     recent_lag_s: float | None
 
 
+# How far back `event_lag` looks for the last events, widening until it has found enough.
+LAG_WINDOWS = (timedelta(minutes=1), timedelta(hours=1), timedelta(days=1), timedelta(days=31))
+
+
 async def event_lag(session: AsyncSession, recent: int = 100) -> EventLag:
     """When the last event happened and arrived, and the mean delivery lag of the last
-    `recent` (ix_ledger_event_received_at)."""
-    last = (
-        select(col(LedgerEvent.occurred_at), col(LedgerEvent.received_at))
-        .order_by(col(LedgerEvent.received_at).desc())
-        .limit(recent)
-        .subquery("recent")
-    )
-    stmt = select(
-        func.max(last.c.occurred_at),
-        func.max(last.c.received_at),
-        extract("epoch", func.avg(last.c.received_at - last.c.occurred_at)),
-    )
-    occurred, received, lag = (await session.execute(stmt)).one()
+    `recent`. Events arrive in order of `received_at`, so the block ranges of the BRIN index
+    ix_ledger_event_received_at_brin hold the recent ones: the last `recent` are looked for
+    among those received in the last minute, then hour, day, month, and only then among all
+    (a window that holds `recent` of them holds the last `recent`: the answer is the same
+    as ordering every event by arrival)."""
+    clock = await now(session)
+    for window in (*LAG_WINDOWS, None):
+        where = [] if window is None else [col(LedgerEvent.received_at) >= clock - window]
+        last = (
+            select(col(LedgerEvent.occurred_at), col(LedgerEvent.received_at))
+            .where(*where)
+            .order_by(col(LedgerEvent.received_at).desc())
+            .limit(recent)
+            .subquery("recent")
+        )
+        stmt = select(
+            func.max(last.c.occurred_at),
+            func.max(last.c.received_at),
+            extract("epoch", func.avg(last.c.received_at - last.c.occurred_at)),
+            func.count(),
+        )
+        occurred, received, lag, found = (await session.execute(stmt)).one()
+        if found >= recent or window is None:
+            break
     return EventLag(occurred, received, float(lag) if lag is not None else None)
 
 

@@ -1,4 +1,4 @@
-"""posting: the indexes written per posting trimmed to those the audit targets need
+"""the indexes written per posted event trimmed to those the audit targets need
 
 Revision ID: ledger_1301
 Revises: ledger_0801
@@ -25,6 +25,10 @@ one on entry one (docs/performance.md "Indexes written per redemption").
 - `ix_posting_region_seq` is dropped: only the pages filtered by region alone used it (the
   trial balance stopped in ledger_1001's work); they read `ix_posting_seq_book` in order and
   keep the region's postings (a city is a book's worth of the journal).
+- `ix_ledger_event_received_at` (a btree, one row an event) becomes a BRIN index: the
+  metrics' delivery lag reads the last events received, and events arrive in order, so the
+  block ranges of the last minute (hour, day, ...) hold them (repository/audit.py
+  `event_lag`).
 """
 
 from __future__ import annotations
@@ -53,6 +57,8 @@ def upgrade() -> None:
     DROP INDEX ix_posting_voucher_seq;
     DROP INDEX ix_posting_account_posted_at;
     DROP INDEX ix_posting_region_seq;
+    DROP INDEX ix_ledger_event_received_at;
+    CREATE INDEX ix_ledger_event_received_at_brin ON ledger_event USING brin (received_at);
     """
     )
     execute_sql_file("ledger_posting_apply.sql")
@@ -61,6 +67,8 @@ def upgrade() -> None:
 def downgrade() -> None:
     execute_script(
         """
+    DROP INDEX ix_ledger_event_received_at_brin;
+    CREATE INDEX ix_ledger_event_received_at ON ledger_event (received_at);
     CREATE INDEX ix_posting_region_seq ON posting (region_code text_pattern_ops, seq);
     CREATE INDEX ix_posting_account_posted_at ON posting (account_id, posted_at);
     CREATE INDEX ix_posting_voucher_seq ON posting (voucher_id, seq)
