@@ -216,7 +216,9 @@ async def _cost_round(url: str, events: int, batch: int) -> dict[str, float]:
         await pool.close()
 
 
-def _cost(admin: str, events: int, batch: int, reps: int, against: str, own: bool) -> None:
+def cost(
+    admin: str, events: int, batch: int, reps: int, against: str, own: bool
+) -> dict[str, dict[str, float]]:
     """Posting's cost per event at the head against at `against`, alternating rounds. On a
     server of its own (`own`) full-page images are turned off first, so that the WAL of a
     round does not depend on when the last checkpoint fell: every round's bytes are then the
@@ -247,9 +249,11 @@ def _cost(admin: str, events: int, batch: int, reps: int, against: str, own: boo
                 r = asyncio.run(_cost_round(urls[side], events, batch))
                 seen[side].append(r)
                 say(f"round {rep + 1}, {side}: {r}")
+        medians = {}
         for side, rounds in seen.items():
-            med = {k: statistics.median(r[k] for r in rounds) for k in rounds[0]}
-            say(f"{side} (median of {reps}): {med}")
+            medians[side] = {k: statistics.median(r[k] for r in rounds) for k in rounds[0]}
+            say(f"{side} (median of {reps}): {medians[side]}")
+        return medians
     finally:
         for name in names.values():
             asyncio.run(drop_database(admin, name))
@@ -288,7 +292,7 @@ def main(argv: list[str] | None = None) -> int:
         from services.common import embedded_pg
 
         admin = embedded_pg.start(args.pg, stop_at_exit=True) if args.pg else args.database_url
-        _cost(admin, args.cost, args.batch, args.reps, args.against or "ledger_0801", bool(args.pg))
+        cost(admin, args.cost, args.batch, args.reps, args.against or "ledger_0801", bool(args.pg))
         return 0
     name = f"yiyang_bench_posting_{os.getpid()}"
     say(f"migrating a scratch ledger database {name}")

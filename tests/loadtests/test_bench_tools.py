@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from loadtests import bench, bench_tools
+from loadtests import bench, bench_posting, bench_tools
 from scripts.ensure_tools import ensure_wrk
 from services.voucher.repository.redemption import REDEEM
 from tests.conftest import require_tool
@@ -318,3 +318,19 @@ async def test_the_cpu_meter_names_each_server_process_by_its_database_or_kind(p
             await conn.close()
     finally:
         await drop_database(pg_admin_url, name)
+
+
+def test_the_posting_cost_shows_the_index_entries_ledger_1301_saves(pg_admin_url):
+    """`bench posting --cost` posts real redemption events at the head and at ledger_0801
+    (before posting's indexes were trimmed) and reports what each costs: the head writes
+    fewer btree index entries per event (posting's per posting, entry's and ledger_event's
+    per event), and both sides posted every event."""
+    out = bench_posting.cost(pg_admin_url, 100, 50, 1, "ledger_0801", own=False)
+    head, before = out["head"], out["ledger_0801"]
+    assert head["postings_per_redemption"] == before["postings_per_redemption"] > 0
+    # five btrees fewer on each posting, three more on entry, one fewer on ledger_event
+    per_posting = head["postings_per_redemption"]
+    assert (
+        before["btree_entries_per_event"] - head["btree_entries_per_event"] == 5 * per_posting - 2
+    )
+    assert head["server_cpu_ms_per_event"] > 0 and head["wal_bytes_per_event"] > 0
