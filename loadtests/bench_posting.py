@@ -178,6 +178,10 @@ async def _cost_round(url: str, events: int, batch: int) -> dict[str, float]:
                 )
             return int(records), int(at)
 
+        tables = ("posting", "entry", "ledger_event")
+        count_rows = "SELECT " + ", ".join(f"(SELECT count(*) FROM {t})" for t in tables)
+        async with pool.acquire() as conn:
+            rows0 = await conn.fetchrow(count_rows)
         r0, b0 = await wal()
         cpu0, n = _backend_cpu_s(pid), 0
         while n < events:
@@ -186,31 +190,23 @@ async def _cost_round(url: str, events: int, batch: int) -> dict[str, float]:
         cpu = _backend_cpu_s(pid) - cpu0
         r1, b1 = await wal()
         async with pool.acquire() as conn:
-            indexes = await conn.fetchval(
-                "SELECT count(*) FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid "
-                "WHERE c.relname IN ('posting', 'entry', 'ledger_event')"
-            )
-            rows = await conn.fetchval(
-                "SELECT (SELECT count(*) FROM posting p JOIN entry e ON e.id = p.entry_id "
-                "WHERE e.kind = 'redemption') / (SELECT count(*) FROM entry "
-                "WHERE kind = 'redemption')::float"
-            )
-            per_row = await conn.fetch(  # a BRIN index writes nothing per row
+            rows1 = await conn.fetchrow(count_rows)
+            btrees = await conn.fetch(  # a BRIN index writes nothing per row
                 "SELECT c.relname, count(*) AS n FROM pg_index i JOIN pg_class c "
                 "ON c.oid = i.indrelid JOIN pg_class x ON x.oid = i.indexrelid "
                 "JOIN pg_am m ON m.oid = x.relam WHERE m.amname <> 'brin' "
-                "AND c.relname IN ('posting', 'entry', 'ledger_event') GROUP BY c.relname"
+                "AND c.relname = ANY($1::text[]) GROUP BY c.relname",
+                list(tables),
             )
-        count = {r["relname"]: r["n"] for r in per_row}
+        per_event = {t: (rows1[i] - rows0[i]) / n for i, t in enumerate(tables)}
+        count = {r["relname"]: r["n"] for r in btrees}
         return {
             "wal_bytes_per_event": round((b1 - b0) / n, 1),
             "wal_records_per_event": round((r1 - r0) / n, 2),
             "server_cpu_ms_per_event": round(1000 * cpu / n, 4),
-            "indexes": indexes,
-            "postings_per_redemption": round(rows, 2),
-            "btree_entries_per_event": round(
-                count["posting"] * rows + count["entry"] + count["ledger_event"], 1
-            ),
+            **{f"{t}_rows_per_event": round(per_event[t], 3) for t in tables},
+            **{f"{t}_btrees": count[t] for t in tables},
+            "btree_entries_per_event": round(sum(count[t] * per_event[t] for t in tables), 2),
         }
     finally:
         await pool.close()
