@@ -197,8 +197,9 @@ class PostingFilter:
     Provider, beneficiary and voucher are the entry's: every posting of an entry carries the
     entry's value of each (the posting path writes the account's own provider or beneficiary,
     else the entry's, and a plan names an account of a provider or beneficiary only in an
-    entry of that provider or beneficiary: service/plans.py; tests/ledger/test_entry_pages.py
-    checks it on a journal). So the entries with a posting of provider P are the entries of
+    entry of that provider or beneficiary: service/plans.py; the posting trigger refuses a
+    posting that does not repeat them, ENTRY_SEALED, tests/ledger/test_setwise_rules.py).
+    So the entries with a posting of provider P are the entries of
     provider P; those pages are read from entry (one index row an entry, ix_entry_<dim>_seq,
     rather than one a posting) and their other filters checked on their postings."""
 
