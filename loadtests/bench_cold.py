@@ -786,25 +786,40 @@ async def indexes(db: Database, t: Targets, shape: Shape) -> dict[str, Any]:
     return {"use": use, "plans": plans_}
 
 
-# Posting's indexes before ledger_0701 and after it: each is timed alone on a copy of posting.
+# Posting's indexes before ledger_0701, ledger_1301 and after: each is timed alone on a copy
+# of posting.
 PROBE_INDEXES = {
     "ix_posting_account_seq": "(account_id, seq)",
-    "ix_posting_account_posted_at": "(account_id, posted_at)",
+    "ix_posting_account_posted_at (dropped by ledger_1301)": "(account_id, posted_at)",
     "ix_posting_seq_book": "(seq, book)",
     "ix_posting_posted_at (btree, dropped)": "(posted_at)",
     "ix_posting_posted_at_brin": "USING brin (posted_at)",
-    "ix_posting_region_seq": "(region_code text_pattern_ops, seq)",
+    "ix_posting_region_seq (dropped by ledger_1301)": "(region_code text_pattern_ops, seq)",
     "ix_posting_region_posted_at (dropped)": "(region_code text_pattern_ops, posted_at)",
     "ix_posting_program_seq (dropped)": "(program_code, seq)",
     "ix_posting_period_seq": "(period, seq)",
-    "ix_posting_provider_seq": "(provider_id, seq) WHERE provider_id IS NOT NULL",
-    "ix_posting_beneficiary_seq": "(beneficiary_id, seq) WHERE beneficiary_id IS NOT NULL",
-    "ix_posting_voucher_seq": "(voucher_id, seq) WHERE voucher_id IS NOT NULL",
+    "ix_posting_provider_seq (dropped by ledger_1301)": (
+        "(provider_id, seq) WHERE provider_id IS NOT NULL"
+    ),
+    "ix_posting_beneficiary_seq (dropped by ledger_1301)": (
+        "(beneficiary_id, seq) WHERE beneficiary_id IS NOT NULL"
+    ),
+    "ix_posting_voucher_seq (dropped by ledger_1301)": (
+        "(voucher_id, seq) WHERE voucher_id IS NOT NULL"
+    ),
 }
-# Entry's index swapped by ledger_1001 (same count: what posting pays for the new one).
+# Entry's indexes swapped by ledger_1001, and those ledger_1301 moved there from posting (one
+# row an entry instead of one a posting).
 ENTRY_PROBE_INDEXES = {
     "ix_entry_posted_at (dropped by ledger_1001)": "(posted_at)",
     "ix_entry_period_kind (ledger_1001)": "(period, kind)",
+    "ix_entry_provider_seq (ledger_1301)": (
+        "(provider_id, seq, book) WHERE provider_id IS NOT NULL"
+    ),
+    "ix_entry_beneficiary_seq (ledger_1301)": (
+        "(beneficiary_id, seq, book) WHERE beneficiary_id IS NOT NULL"
+    ),
+    "ix_entry_voucher_seq (ledger_1301)": "(voucher_id, seq, book) WHERE voucher_id IS NOT NULL",
 }
 PROBE_TABLES = {  # table: (its primary key, the indexes timed on it)
     "posting": ("entry_id, line", PROBE_INDEXES),
@@ -829,28 +844,41 @@ async def index_costs(
         await conn.execute(f"CREATE TABLE probe (LIKE {table} INCLUDING DEFAULTS)")
         await conn.execute(f"ALTER TABLE probe ADD PRIMARY KEY ({key})")
 
-        async def timed() -> float:
-            best = float("inf")
+        wal = "SELECT pg_current_wal_insert_lsn()::text"
+
+        async def timed() -> tuple[float, int]:
+            """The best time of `reps`, and the WAL bytes the insert wrote (the same each
+            time: a figure the machine's load does not move)."""
+            best, wal_bytes = float("inf"), 0
             for _ in range(reps):
                 await conn.execute("TRUNCATE probe")
                 await conn.execute("CHECKPOINT")
+                lsn = await conn.fetchval(wal)
                 t0 = time.perf_counter()
                 await conn.execute("INSERT INTO probe SELECT * FROM probe_src")
                 best = min(best, time.perf_counter() - t0)
-            return best
+                wal_bytes = await conn.fetchval(
+                    "SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), $1::text::pg_lsn)::bigint",
+                    lsn,
+                )
+            return best, wal_bytes
 
-        base = await timed()
+        base, base_wal = await timed()
         out: dict[str, Any] = {
             "rows": rows,
             f"primary key only, us/{table}": round(1e6 * base / rows, 2),
+            f"primary key only, WAL bytes/{table}": round(base_wal / rows, 1),
         }
         for name, spec in probes.items():
             using, _, rest = spec.partition("(")
             await conn.execute(f"CREATE INDEX probe_ix ON probe {using}({rest}")
-            extra = await timed() - base
+            took, wal_bytes = await timed()
             await conn.execute("DROP INDEX probe_ix")
-            out[name] = round(1e6 * extra / rows, 2)
-            say(f"index cost {name}: {out[name]} us/{table}")
+            out[name] = round(1e6 * (took - base) / rows, 2)
+            out[f"{name}, WAL bytes/{table}"] = round((wal_bytes - base_wal) / rows, 1)
+            say(
+                f"index cost {name}: {out[name]} us/{table}, {out[f'{name}, WAL bytes/{table}']} WAL bytes"
+            )
         await conn.execute("DROP TABLE probe_src, probe")
     finally:
         await conn.close()

@@ -9,6 +9,14 @@ alternate (`--reps` of each) on a fresh migrated ledger database, so the noise o
 machine shows as the spread of each side; the load average is reported beside them.
 
     python3 dev.py bench posting [--duration 5] [--reps 3] [--batch 50] [--database-url URL]
+
+`--cost N --against REVISION` measures instead what posting one event costs the database, on
+this server alone (an embedded one under `--pg DIR`, so that no one else's writes count):
+N events in batches through one connection, into a database at the head and into one
+migrated down to REVISION (e.g. the head before an index change), alternating `--reps`
+times: WAL bytes and records per event (`pg_stat_wal`; the same in every round, whatever
+the machine's load), btree index entries written per event, and the server process's CPU
+per event (its /proc times).
 """
 
 from __future__ import annotations
@@ -26,7 +34,7 @@ from typing import Any
 import asyncpg
 
 from services.common.db import asyncpg_connect_kwargs
-from services.common.migrate import drop_database, prepare_service_database
+from services.common.migrate import downgrade, drop_database, prepare_service_database
 from services.ledger.repository import posting
 from services.ledger.schemas import EventIn
 from services.ledger.service import plans
@@ -142,6 +150,111 @@ def _spread(rates: list[float]) -> str:
     return f"median {med:,.0f}/s (min {lo:,.0f}, max {hi:,.0f}, spread {(hi - lo) / med:.0%})"
 
 
+def _backend_cpu_s(pid: int) -> float:
+    """A server process's user and system CPU so far (Linux /proc, clock ticks)."""
+    fields = open(f"/proc/{pid}/stat").read().rpartition(")")[2].split()  # noqa: SIM115
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def _cost_round(url: str, events: int, batch: int) -> dict[str, float]:
+    """`events` redemption events posted in batches through one connection: what each cost
+    the server in WAL and CPU."""
+    pool = await asyncpg.create_pool(**asyncpg_connect_kwargs(url), min_size=1, max_size=1)
+    try:
+        async with pool.acquire() as conn:
+            pid = await conn.fetchval("SELECT pg_backend_pid()")
+        await apply_events(pool, _events(CITIES[0], batch), "bench")  # warm: plans, accounts
+
+        async def wal() -> tuple[int, int]:
+            """WAL records (the stats the backend flushed: forced, then waited for) and
+            bytes (the insert position) written so far."""
+            async with pool.acquire() as conn:
+                await conn.execute("SELECT pg_stat_force_next_flush()")
+            await asyncio.sleep(1.2)
+            async with pool.acquire() as conn:
+                records = await conn.fetchval("SELECT wal_records FROM pg_stat_wal")
+                at = await conn.fetchval(
+                    "SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), '0/0')::bigint"
+                )
+            return int(records), int(at)
+
+        tables = ("posting", "entry", "ledger_event")
+        count_rows = "SELECT " + ", ".join(f"(SELECT count(*) FROM {t})" for t in tables)
+        async with pool.acquire() as conn:
+            rows0 = await conn.fetchrow(count_rows)
+        r0, b0 = await wal()
+        cpu0, n = _backend_cpu_s(pid), 0
+        while n < events:
+            results = await apply_events(pool, _events(CITIES[n // batch % 4], batch), "bench")
+            n += sum(r.status == "applied" for r in results)
+        cpu = _backend_cpu_s(pid) - cpu0
+        r1, b1 = await wal()
+        async with pool.acquire() as conn:
+            rows1 = await conn.fetchrow(count_rows)
+            btrees = await conn.fetch(  # a BRIN index writes nothing per row
+                "SELECT c.relname, count(*) AS n FROM pg_index i JOIN pg_class c "
+                "ON c.oid = i.indrelid JOIN pg_class x ON x.oid = i.indexrelid "
+                "JOIN pg_am m ON m.oid = x.relam WHERE m.amname <> 'brin' "
+                "AND c.relname = ANY($1::text[]) GROUP BY c.relname",
+                list(tables),
+            )
+        per_event = {t: (rows1[i] - rows0[i]) / n for i, t in enumerate(tables)}
+        count = {r["relname"]: r["n"] for r in btrees}
+        return {
+            "wal_bytes_per_event": round((b1 - b0) / n, 1),
+            "wal_records_per_event": round((r1 - r0) / n, 2),
+            "server_cpu_ms_per_event": round(1000 * cpu / n, 4),
+            **{f"{t}_rows_per_event": round(per_event[t], 3) for t in tables},
+            **{f"{t}_btrees": count[t] for t in tables},
+            "btree_entries_per_event": round(sum(count[t] * per_event[t] for t in tables), 2),
+        }
+    finally:
+        await pool.close()
+
+
+def cost(
+    admin: str, events: int, batch: int, reps: int, against: str, own: bool
+) -> dict[str, dict[str, float]]:
+    """Posting's cost per event at the head against at `against`, alternating rounds. On a
+    server of its own (`own`) full-page images are turned off first, so that the WAL of a
+    round does not depend on when the last checkpoint fell: every round's bytes are then the
+    records alone."""
+    if own:
+
+        async def no_page_images() -> None:
+            conn = await asyncpg.connect(**asyncpg_connect_kwargs(admin))
+            try:
+                await conn.execute("ALTER SYSTEM SET full_page_writes = off")
+                await conn.execute("SELECT pg_reload_conf()")
+            finally:
+                await conn.close()
+
+        asyncio.run(no_page_images())
+    names = {"head": f"yiyang_bench_cost_{os.getpid()}", against: f"yiyang_bench_was_{os.getpid()}"}
+    urls = {}
+    try:
+        for side, name in names.items():
+            owner, app = asyncio.run(prepare_service_database(admin, "ledger", name))
+            if side != "head":
+                downgrade("ledger", owner, against)
+            urls[side] = app
+            asyncio.run(_fund(app, 10**12))
+        seen: dict[str, list[dict[str, float]]] = {side: [] for side in names}
+        for rep in range(reps):
+            for side in names:
+                r = asyncio.run(_cost_round(urls[side], events, batch))
+                seen[side].append(r)
+                say(f"round {rep + 1}, {side}: {r}")
+        medians = {}
+        for side, rounds in seen.items():
+            medians[side] = {k: statistics.median(r[k] for r in rounds) for k in rounds[0]}
+            say(f"{side} (median of {reps}): {medians[side]}")
+        return medians
+    finally:
+        for name in names.values():
+            asyncio.run(drop_database(admin, name))
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="yiyang bench posting", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
@@ -155,7 +268,28 @@ def main(argv: list[str] | None = None) -> int:
         or "postgresql://postgres@127.0.0.1:5432/postgres",
         help="a PostgreSQL server (an admin URL): a scratch ledger database is made there",
     )
+    p.add_argument(
+        "--cost",
+        type=int,
+        default=0,
+        metavar="EVENTS",
+        help="measure the cost of posting EVENTS events instead (see above)",
+    )
+    p.add_argument(
+        "--against",
+        default="",
+        metavar="REVISION",
+        help="with --cost: the ledger revision to compare the head with",
+    )
+    p.add_argument("--pg", default="", metavar="DIR",
+                   help="with --cost: an embedded server's data directory (its own server)")  # fmt: skip
     args = p.parse_args(argv)
+    if args.cost:
+        from services.common import embedded_pg
+
+        admin = embedded_pg.start(args.pg, stop_at_exit=True) if args.pg else args.database_url
+        cost(admin, args.cost, args.batch, args.reps, args.against or "ledger_0801", bool(args.pg))
+        return 0
     name = f"yiyang_bench_posting_{os.getpid()}"
     say(f"migrating a scratch ledger database {name}")
     _, app_url = asyncio.run(prepare_service_database(args.database_url, "ledger", name))

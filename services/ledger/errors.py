@@ -227,7 +227,8 @@ class EntrySealed(Conflict):
     code = "ENTRY_SEALED"
     message = (
         "Postings may only be added to an entry by the transaction that wrote it, with its "
-        "seq, date and period; an entry's txid is the database's own."
+        "seq, date, period, provider, beneficiary and voucher; an entry's txid is the "
+        "database's own."
     )
 
 

@@ -290,13 +290,38 @@ class Entry(LedgerTable, table=True):
         Index("ix_entry_kind_ref", "kind", "ref"),
         # a period's entries of a kind: reconciliation, claims, co-payments (ledger_1001)
         Index("ix_entry_period_kind", "period", "kind"),
+        # The auditor's entries by provider, beneficiary, voucher, in (seq, book) order: one
+        # index row per entry instead of one per posting (ledger_1301; every posting of an
+        # entry carries the entry's value of these, repository/audit.py `PostingFilter`).
+        Index(
+            "ix_entry_provider_seq",
+            "provider_id",
+            "seq",
+            "book",
+            postgresql_where=text("provider_id IS NOT NULL"),
+        ),
+        Index(
+            "ix_entry_beneficiary_seq",
+            "beneficiary_id",
+            "seq",
+            "book",
+            postgresql_where=text("beneficiary_id IS NOT NULL"),
+        ),
+        Index(
+            "ix_entry_voucher_seq",
+            "voucher_id",
+            "seq",
+            "book",
+            postgresql_where=text("voucher_id IS NOT NULL"),
+        ),
     )
 
 
 class Posting(LedgerTable, table=True):
     """One line of an entry. The entry's seq, date and period and the account's dimensions are
-    copied onto it so that every audit filter is an index scan. No foreign keys: the posting
-    trigger checks the entry and the account once per statement (migration ledger_0120)."""
+    copied onto it so that every audit filter reads postings alone (through an index where a
+    target needs one: below). No foreign keys: the posting trigger checks the entry and the
+    account once per statement (migration ledger_0120)."""
 
     __tablename__ = "posting"
     entry_id: uuid.UUID = Field(sa_column=Column(UUID(as_uuid=True), primary_key=True))
@@ -321,36 +346,17 @@ class Posting(LedgerTable, table=True):
 
     __table_args__ = (
         CheckConstraint("amount_fen <> 0", name="nonzero"),
+        # Written for every posting, so only what the audit targets need (ledger_1301,
+        # docs/performance.md "Indexes written per redemption"): entries and statements of an
+        # account (and date windows of them: an account's postings in seq order, filtered by
+        # date), unfiltered, programme and region pages ((seq, book), filtered), a period's
+        # postings (reconciliation, period pages), date ranges (the BRIN index). Entries by
+        # provider, beneficiary and voucher are found through entry's indexes.
         Index("ix_posting_account_seq", "account_id", "seq"),
-        Index("ix_posting_account_posted_at", "account_id", "posted_at"),
         Index("ix_posting_seq_book", "seq", "book"),
         # Append-only, written in date order: block ranges serve date ranges (ledger_0701).
         Index("ix_posting_posted_at_brin", "posted_at", postgresql_using="brin"),
-        Index(
-            "ix_posting_region_seq",
-            "region_code",
-            "seq",
-            postgresql_ops={"region_code": "text_pattern_ops"},
-        ),
         Index("ix_posting_period_seq", "period", "seq"),
-        Index(
-            "ix_posting_provider_seq",
-            "provider_id",
-            "seq",
-            postgresql_where=text("provider_id IS NOT NULL"),
-        ),
-        Index(
-            "ix_posting_beneficiary_seq",
-            "beneficiary_id",
-            "seq",
-            postgresql_where=text("beneficiary_id IS NOT NULL"),
-        ),
-        Index(
-            "ix_posting_voucher_seq",
-            "voucher_id",
-            "seq",
-            postgresql_where=text("voucher_id IS NOT NULL"),
-        ),
     )
 
 
@@ -410,7 +416,9 @@ class LedgerEvent(LedgerTable, table=True):
             name="outcome",
         ),
         UniqueConstraint("entry_id", name="uq_ledger_event_entry_id"),
-        Index("ix_ledger_event_received_at", "received_at"),
+        # Written in arrival order: block ranges find the recent events for the metrics'
+        # delivery lag (repository/audit.py `event_lag`) at next to no cost a row (ledger_1301).
+        Index("ix_ledger_event_received_at_brin", "received_at", postgresql_using="brin"),
     )
 
 

@@ -373,3 +373,26 @@ async def test_a_posting_added_after_an_immediate_check_is_checked_too(book):
         )
 
     await _refused(book, "ENTRY_UNBALANCED", write)
+
+
+async def test_a_posting_repeats_its_entrys_provider_beneficiary_and_voucher(book):
+    """The auditor's entries by provider, beneficiary or voucher are read from entry's own
+    columns (migration ledger_1301: posting's indexes on them are gone), so a posting that
+    names another provider, beneficiary or voucher than its entry is refused, balanced or
+    not, like one with another seq or date."""
+    for column in ("provider_id", "beneficiary_id", "voucher_id"):
+
+        async def other(conn, column=column):
+            e = (await _batch(conn, [[1, -1]]))[0]
+            await conn.execute(
+                "INSERT INTO posting (entry_id, line, account_id, amount_fen, seq, posted_at, "
+                f"period, {column}) SELECT $1, n::smallint, (SELECT min(id) FROM account), "
+                "CASE n WHEN 3 THEN 5 ELSE -5 END, $2, $3, $4, 'someone-else' "
+                "FROM generate_series(3, 4) n",
+                e["id"],
+                e["seq"],
+                e["posted_at"],
+                e["period"],
+            )
+
+        await _refused(book, "ENTRY_SEALED", other)

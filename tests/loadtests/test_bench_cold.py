@@ -1,18 +1,18 @@
 """`yiyang bench cold` run tiny on real PostgreSQL: the seeded journal is a valid chain with
-balances that match, the snapshot job's trial balance equals the scanning one at any moment,
-and the seeded period reconciles clean."""
+balances that match, the snapshot job's trial balance (and a statement's opening balance)
+equals the scanning one at any moment, and the seeded period reconciles clean."""
 
 from __future__ import annotations
 
 import random
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete
+from sqlalchemy import delete, func, select
 from sqlmodel import col
 
 from loadtests import bench_cold
 from services.common.db import Database
-from services.ledger.models import BalanceSnapshot
+from services.ledger.models import BalanceSnapshot, Posting
 from services.ledger.repository import audit as audit_repo
 from services.ledger.repository import snapshots as snapshot_repo
 from services.ledger.service import audit, chain, periods, snapshots
@@ -80,6 +80,20 @@ async def test_a_tiny_cold_seed_verifies_and_snapshots_equal_the_scan(make_db):
                     for a in served.accounts
                 ] == _rows(scanned)
         assert _rows(scanned)  # the last moment saw every posting
+        # a statement's opening balance from the last snapshot plus the postings since equals
+        # the sum of every posting before the moment, for hot and quiet accounts alike
+        async with db.unit_of_work(isolation="REPEATABLE READ", readonly=True) as s:
+            chart = await audit_repo.accounts(s, "")
+            for account in chart[:: max(1, len(chart) // 12)] + chart[-2:]:
+                for moment in moments:
+                    plain = await s.scalar(
+                        select(func.coalesce(func.sum(col(Posting.amount_fen)), 0)).where(
+                            col(Posting.account_id) == account.id,
+                            col(Posting.posted_at) < moment,
+                        )
+                    )
+                    opening = await audit_repo.opening_balance(s, account, moment)
+                    assert opening == plain, (account.id, moment)
         recon = await bench_cold.reconciliation(db, seeded)
         assert recon["ok"] and recon["redemptions_checked"] == 400
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from loadtests import bench, bench_tools
+from loadtests import bench, bench_posting, bench_tools
 from scripts.ensure_tools import ensure_wrk
 from services.voucher.repository.redemption import REDEEM
 from tests.conftest import require_tool
@@ -318,3 +318,24 @@ async def test_the_cpu_meter_names_each_server_process_by_its_database_or_kind(p
             await conn.close()
     finally:
         await drop_database(pg_admin_url, name)
+
+
+def test_the_posting_cost_shows_the_index_entries_ledger_1301_saves(pg_admin_url):
+    """`bench posting --cost` posts real redemption events at the head and at ledger_0801
+    (before posting's indexes were trimmed) and reports what each costs: the same rows
+    written on both sides, and at the head fewer btree index entries for them."""
+    out = bench_posting.cost(pg_admin_url, 100, 50, 1, "ledger_0801", own=False)
+    head, before = out["head"], out["ledger_0801"]
+    for t in ("posting", "entry", "ledger_event"):  # the same rows written on both sides
+        assert head[f"{t}_rows_per_event"] == before[f"{t}_rows_per_event"] > 0
+    assert head["ledger_event_rows_per_event"] == 1.0
+    assert (head["posting_btrees"], head["entry_btrees"], head["ledger_event_btrees"]) == (4, 9, 2)
+    assert (before["posting_btrees"], before["entry_btrees"], before["ledger_event_btrees"]) == (
+        9,
+        6,
+        3,
+    )
+    # five btrees fewer on each posting, three more on each entry, one fewer on each event
+    saved = 5 * head["posting_rows_per_event"] - 3 * head["entry_rows_per_event"] + 1
+    assert abs(before["btree_entries_per_event"] - head["btree_entries_per_event"] - saved) < 0.02
+    assert head["server_cpu_ms_per_event"] > 0 and head["wal_bytes_per_event"] > 0

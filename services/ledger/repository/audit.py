@@ -5,9 +5,12 @@ this module: an anchor), and the event counts behind /v1/metrics.
 Callers run them inside one REPEATABLE READ, read-only unit of work
 (`db.unit_of_work(isolation="REPEATABLE READ", readonly=True)`), so every page, total and
 statement is one consistent snapshot. Each statement has the shape, and so the plan, the
-indexes of models.Posting were made for (ix_posting_<dimension>_seq, ix_posting_region_seq
-with text_pattern_ops for the region prefix, ix_posting_account_*, the BRIN index on the
-date); the trial balance starts from a period's balance snapshot.
+indexes were made for: entries by provider, beneficiary or voucher through entry's
+ix_entry_<dimension>_seq, by account through ix_posting_account_seq, by period through
+ix_posting_period_seq, unfiltered (or by programme or region alone) through
+ix_posting_seq_book, postings of a date range through the BRIN index on posting's date
+(docs/performance.md "Indexes written per redemption"); the trial balance starts from a
+period's balance snapshot.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
@@ -25,6 +28,7 @@ from sqlalchemy import (
     and_,
     any_,
     cast,
+    exists,
     extract,
     func,
     literal,
@@ -188,7 +192,16 @@ async def account(session: AsyncSession, account_id: int) -> Account | None:
 
 @dataclass(frozen=True, slots=True)
 class PostingFilter:
-    """Which postings an entries page asks for (every field that is set must match)."""
+    """Which postings an entries page asks for (every field that is set must match).
+
+    Provider, beneficiary and voucher are the entry's: every posting of an entry carries the
+    entry's value of each (the posting path writes the account's own provider or beneficiary,
+    else the entry's, and a plan names an account of a provider or beneficiary only in an
+    entry of that provider or beneficiary: service/plans.py; the posting trigger refuses a
+    posting that does not repeat them, ENTRY_SEALED, tests/ledger/test_setwise_rules.py).
+    So the entries with a posting of provider P are the entries of
+    provider P; those pages are read from entry (one index row an entry, ix_entry_<dim>_seq,
+    rather than one a posting) and their other filters checked on their postings."""
 
     region_prefix: str = ""
     account_id: int | None = None
@@ -201,7 +214,43 @@ class PostingFilter:
     start: datetime | None = None
     end: datetime | None = None
 
+    def by_entry(self) -> bool:
+        """Whether the entry's own dimensions narrow the page (it is read from entry)."""
+        return any(v is not None for v in (self.provider_id, self.beneficiary_id, self.voucher_id))
+
+    def entry_conditions(self) -> list[ColumnElement[bool]]:
+        """The filters an entry's own row answers (its postings carry the same values)."""
+        where: list[ColumnElement[bool]] = []
+        for column, value in (
+            (Entry.provider_id, self.provider_id),
+            (Entry.beneficiary_id, self.beneficiary_id),
+            (Entry.voucher_id, self.voucher_id),
+            (Entry.period, self.period),
+        ):
+            if value is not None:
+                where.append(col(column) == value)
+        if self.start is not None:
+            where.append(col(Entry.posted_at) >= self.start)
+        if self.end is not None:
+            where.append(col(Entry.posted_at) <= self.end)
+        return where
+
+    def posting_conditions(self) -> list[ColumnElement[bool]]:
+        """The filters only a posting answers (its account's region, account, programme)."""
+        where: list[ColumnElement[bool]] = []
+        if self.region_prefix:
+            where.append(col(Posting.region_code).startswith(self.region_prefix))
+        if self.account_id is not None:
+            where.append(col(Posting.account_id) == self.account_id)
+        if self.account_code is not None:
+            of_code = select(col(Account.id)).where(col(Account.code) == self.account_code)
+            where.append(col(Posting.account_id).in_(of_code))
+        if self.program_code is not None:
+            where.append(col(Posting.program_code) == self.program_code)
+        return where
+
     def conditions(self) -> list[ColumnElement[bool]]:
+        """Every filter, said of the posting."""
         where: list[ColumnElement[bool]] = []
         if self.region_prefix:
             where.append(col(Posting.region_code).startswith(self.region_prefix))
@@ -233,6 +282,8 @@ EntryKey = tuple[int, str]
 def _keys(match: PostingFilter, after: EntryKey, limit: int, descending: bool) -> Any:
     """The query of the (seq, book) of the entries after `after` with a posting that matches, in
     order; `descending`: newest first, before `after` ((0, ""): from the newest)."""
+    if match.by_entry():
+        return _entry_keys(match, after, limit, descending)
     seq, book = col(Posting.seq), col(Posting.book)
     key = tuple_(seq, book)
     if descending:
@@ -251,6 +302,26 @@ def _keys(match: PostingFilter, after: EntryKey, limit: int, descending: bool) -
         .order_by(seq, book)
         .limit(limit)
     )
+
+
+def _entry_keys(match: PostingFilter, after: EntryKey, limit: int, descending: bool) -> Any:
+    """`_keys` for a provider, beneficiary or voucher: that dimension's entries in (seq, book)
+    order by ix_entry_<dimension>_seq, each kept if one of its postings (by the posting key)
+    answers the filters only postings can."""
+    seq, book = col(Entry.seq), col(Entry.book)
+    key = tuple_(seq, book)
+    where = match.entry_conditions()
+    rest = match.posting_conditions()
+    if rest:
+        where.append(exists().where(col(Posting.entry_id) == col(Entry.id), *rest))
+    if descending:
+        if after[0]:
+            where.append(key < tuple_(literal(after[0]), literal(after[1])))
+        order: tuple[Any, Any] = (seq.desc(), book.desc())
+    else:
+        where.append(key > tuple_(literal(after[0]), literal(after[1])))
+        order = (seq, book)
+    return select(seq, book).where(*where).order_by(*order).limit(limit)
 
 
 async def entry_seqs(
@@ -371,13 +442,35 @@ class StatementRow:
     voucher_id: str | None
 
 
-async def opening_balance(session: AsyncSession, account_id: int, start: datetime) -> int:
-    """The account's balance just before `start` (ix_posting_account_posted_at)."""
-    stmt = select(cast(func.coalesce(func.sum(col(Posting.amount_fen)), 0), BigInteger)).where(
-        col(Posting.account_id) == account_id, col(Posting.posted_at) < start
+async def opening_balance(session: AsyncSession, account: Account, start: datetime) -> int:
+    """The account's balance just before `start`: the last balance snapshot at or before
+    `start` (service/snapshots.py) plus the account's postings dated from it to `start`, read
+    by date (the BRIN index) or by the account (ix_posting_account_seq), whichever the planner
+    finds fewer; without a snapshot, or for an account without a region (the snapshots leave
+    postings without one out; an account's postings carry its own region when it has one),
+    the sum of all its postings before `start`. Either way not the account's whole history
+    through an (account, date) index, which posting no longer has (ledger_1301)."""
+    assert account.id is not None
+    amount = col(Posting.amount_fen)
+    dated = [col(Posting.account_id) == account.id, col(Posting.posted_at) < start]
+    since = None
+    if account.region_code is not None:
+        since = await session.scalar(
+            select(func.max(col(BalanceSnapshot.until))).where(col(BalanceSnapshot.until) <= start)
+        )
+    if since is None:
+        stmt = select(cast(func.coalesce(func.sum(amount), 0), BigInteger)).where(*dated)
+        total: int = (await session.execute(stmt)).scalar_one()
+        return total
+    snapshot = select(func.coalesce(func.sum(col(BalanceSnapshot.balance_fen)), 0)).where(
+        col(BalanceSnapshot.until) == since, col(BalanceSnapshot.account_id) == account.id
     )
-    total: int = (await session.execute(stmt)).scalar_one()
-    return total
+    moved = select(func.coalesce(func.sum(amount), 0)).where(
+        *dated, col(Posting.posted_at) >= since
+    )
+    both = cast(snapshot.scalar_subquery() + moved.scalar_subquery(), BigInteger)
+    found: int = (await session.execute(select(both))).scalar_one()
+    return found
 
 
 async def statement_lines(
@@ -387,7 +480,9 @@ async def statement_lines(
     end: datetime | None,
     limit: int,
 ) -> list[StatementRow]:
-    """The account's postings in the window, in order, with their entries' kind, ref, memo."""
+    """The account's postings in the window, in order, with their entries' kind, ref, memo:
+    read in seq order by ix_posting_account_seq and kept by date (a book's seqs rise with its
+    dates)."""
     where: list[ColumnElement[bool]] = [col(Posting.account_id) == account_id]
     if start is not None:
         where.append(col(Posting.posted_at) >= start)
@@ -555,21 +650,36 @@ class EventLag:
     recent_lag_s: float | None
 
 
+# How far back `event_lag` looks for the last events, widening until it has found enough.
+LAG_WINDOWS = (timedelta(minutes=1), timedelta(hours=1), timedelta(days=1), timedelta(days=31))
+
+
 async def event_lag(session: AsyncSession, recent: int = 100) -> EventLag:
     """When the last event happened and arrived, and the mean delivery lag of the last
-    `recent` (ix_ledger_event_received_at)."""
-    last = (
-        select(col(LedgerEvent.occurred_at), col(LedgerEvent.received_at))
-        .order_by(col(LedgerEvent.received_at).desc())
-        .limit(recent)
-        .subquery("recent")
-    )
-    stmt = select(
-        func.max(last.c.occurred_at),
-        func.max(last.c.received_at),
-        extract("epoch", func.avg(last.c.received_at - last.c.occurred_at)),
-    )
-    occurred, received, lag = (await session.execute(stmt)).one()
+    `recent`. Events arrive in order of `received_at`, so the block ranges of the BRIN index
+    ix_ledger_event_received_at_brin hold the recent ones: the last `recent` are looked for
+    among those received in the last minute, then hour, day, month, and only then among all
+    (a window that holds `recent` of them holds the last `recent`: the answer is the same
+    as ordering every event by arrival)."""
+    clock = await now(session)
+    for window in (*LAG_WINDOWS, None):
+        where = [] if window is None else [col(LedgerEvent.received_at) >= clock - window]
+        last = (
+            select(col(LedgerEvent.occurred_at), col(LedgerEvent.received_at))
+            .where(*where)
+            .order_by(col(LedgerEvent.received_at).desc())
+            .limit(recent)
+            .subquery("recent")
+        )
+        stmt = select(
+            func.max(last.c.occurred_at),
+            func.max(last.c.received_at),
+            extract("epoch", func.avg(last.c.received_at - last.c.occurred_at)),
+            func.count(),
+        )
+        occurred, received, lag, found = (await session.execute(stmt)).one()
+        if found >= recent or window is None:
+            break
     return EventLag(occurred, received, float(lag) if lag is not None else None)
 
 

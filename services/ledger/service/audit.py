@@ -307,7 +307,7 @@ async def statement(
         if as_of is None:
             as_of = await repo.now(session)
         end = as_of if end is None else min(end, as_of)
-        opening = 0 if start is None else await repo.opening_balance(session, account.id, start)
+        opening = 0 if start is None else await repo.opening_balance(session, account, start)
         rows = await repo.statement_lines(session, account.id, start, end, STATEMENT_MAX_LINES + 1)
     if len(rows) > STATEMENT_MAX_LINES:
         raise RangeTooLarge(field="to")

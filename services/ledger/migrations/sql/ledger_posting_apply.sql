@@ -1,6 +1,8 @@
 -- Once per INSERT statement on posting (migrations ledger_0002, ledger_0120, ledger_0601,
--- ledger_1101): postings belong to an entry of this transaction and repeat its
--- book/seq/date/period, and to an existing account in its currency; no-overdraft accounts stay
+-- ledger_1101, ledger_1301): postings belong to an entry of this transaction and repeat its
+-- book/seq/date/period and its provider, beneficiary and voucher (the auditor's entries by
+-- one of those are read from entry's indexes: ledger_1301), and to an existing account in its
+-- currency; no-overdraft accounts stay
 -- on their side of zero; balances move (a hot account's in one of its balance slots,
 -- ledger_hot_balance.sql); and the balance check of journal_setwise_checks.sql is queued again.
 
@@ -13,6 +15,9 @@ BEGIN
     FROM new_postings n LEFT JOIN entry e ON e.id = n.entry_id
    WHERE e.id IS NULL OR e.txid <> txid_current() OR n.seq <> e.seq
       OR n.book <> e.book OR n.posted_at <> e.posted_at OR n.period <> e.period
+      OR n.provider_id IS DISTINCT FROM e.provider_id
+      OR n.beneficiary_id IS DISTINCT FROM e.beneficiary_id
+      OR n.voucher_id IS DISTINCT FROM e.voucher_id
    LIMIT 1;
   IF FOUND THEN
     RAISE EXCEPTION 'ENTRY_SEALED: postings may only be added to an entry in the transaction that created it'
