@@ -132,7 +132,10 @@ def relay_drain(
     if profile_dir is not None:
         spies["ledger"] = bt.py_spy_record(ledger_pid, profile_dir, None, name="ledger")
     procs = start_relays(system, workers)
-    meter = bt.CpuMeter({"ledger": ledger_pid, **relay_pids(system), "postgres": pg})
+    meter = bt.CpuMeter(
+        {"ledger": ledger_pid, **relay_pids(system), "postgres": pg},
+        pg_url=system.owner_urls["voucher"],
+    )
     meter.start()
     if profile_dir is not None:
         spies["relay"] = bt.py_spy_record(procs[0].pid, profile_dir, None, name="relay")

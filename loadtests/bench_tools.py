@@ -5,6 +5,7 @@ Kept apart from bench.py (the orchestration) so each piece can be read and teste
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import platform
@@ -20,7 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
 
+import asyncpg
 import psutil
+
+from services.common.db import asyncpg_connect_kwargs
 
 SCRIPTS = Path(__file__).with_name("scripts")
 
@@ -100,13 +104,40 @@ def pg_process_kind(proc: psutil.Process) -> str:
     return words[0] if words else "other"
 
 
+def pg_backend_names(url: str) -> dict[int, str]:
+    """Each client backend's `db:<database>/<application>` (pg_stat_activity), so the server's
+    CPU can be told by who asked: the relay, the voucher service, the detector."""
+
+    async def read() -> dict[int, str]:
+        conn = await asyncpg.connect(**asyncpg_connect_kwargs(url))
+        try:
+            rows = await conn.fetch(
+                "SELECT pid, datname, application_name FROM pg_stat_activity "
+                "WHERE backend_type = 'client backend'"
+            )
+        finally:
+            await conn.close()
+        return {
+            r["pid"]: f"db:{r['datname']}/{r['application_name'] or '?'}"
+            for r in rows
+            if r["datname"]
+        }
+
+    try:
+        return asyncio.run(read())
+    except (OSError, asyncpg.PostgresError):
+        return {}
+
+
 class CpuMeter:
     """CPU seconds used by named process trees between start() and stop(); for a tree named
-    `postgres`, also by kind of server process (`pg_process_kind`): which database's clients,
-    autovacuum, the WAL writer. (A process that ends in between takes its CPU with it.)"""
+    `postgres`, also by kind of server process (`pg_process_kind`): which database's clients
+    (with `pg_url`, which application's: `pg_backend_names`), autovacuum, the WAL writer.
+    (A process that ends in between takes its CPU with it.)"""
 
-    def __init__(self, pids: dict[str, int | None]) -> None:
+    def __init__(self, pids: dict[str, int | None], pg_url: str | None = None) -> None:
         self.pids = {k: v for k, v in pids.items() if v}
+        self.pg_url = pg_url
         self._before: dict[str, float] = {}
         self._pg_before: dict[int, float] = {}
 
@@ -126,8 +157,10 @@ class CpuMeter:
         after = self._read()
         wall = time.monotonic() - self._t0
         out = {f"{k}_cores": round((after[k] - self._before.get(k, 0.0)) / wall, 2) for k in after}
+        names = pg_backend_names(self.pg_url) if self.pg_url else {}
         by_kind: dict[str, float] = {}
         for pid, (kind, cpu) in self._pg_read().items():
+            kind = names.get(pid, kind)
             by_kind[kind] = by_kind.get(kind, 0.0) + cpu - self._pg_before.get(pid, 0.0)
         self.postgres_by_kind = {k: round(v, 3) for k, v in sorted(by_kind.items()) if v > 0}
         return out

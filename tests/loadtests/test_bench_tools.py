@@ -3,6 +3,7 @@ wrk script parses."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import uuid
@@ -314,6 +315,13 @@ async def test_the_cpu_meter_names_each_server_process_by_its_database_or_kind(p
             await conn.fetchval("SELECT count(*) FROM generate_series(1, 3000000)")
             meter.stop()
             assert meter.postgres_by_kind.get(f"db:{name}", 0) > 0
+            # with the server's activity at hand, a backend is named by who asked too
+            await conn.execute("SET application_name = 'yiyang-relay'")
+            named = bench_tools.CpuMeter({"postgres": server.pid}, pg_url=url)
+            named.start()
+            await conn.fetchval("SELECT count(*) FROM generate_series(1, 3000000)")
+            await asyncio.to_thread(named.stop)
+            assert named.postgres_by_kind.get(f"db:{name}/yiyang-relay", 0) > 0
         finally:
             await conn.close()
     finally:
