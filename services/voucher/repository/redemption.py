@@ -483,11 +483,18 @@ LEASE_FENCE = f"""
 SELECT 1 FROM {_LEASE} WHERE partition = $1 AND owner = $2 FOR UPDATE
 """
 
+# The partition's oldest undelivered events, by an ordered scan of ix_outbox_undelivered_book
+# that stops after `$2` rows: its order (book, id) is the index's. CLAIM_PLAN turns bitmap
+# scans off for the batch's transaction first: with statistics taken while the outbox was
+# mostly delivered, the planner otherwise fetched the partition's whole backlog through a
+# bitmap and sorted it to keep 500, a cost growing with the backlog (35 ms a batch at 124,000
+# events waiting; docs/performance.md, "The relay's claim").
+CLAIM_PLAN = "SET LOCAL enable_bitmapscan = off"
 CLAIM_BATCH = f"""
 SELECT id, event_id, type, payload::text AS payload, occurred_at
   FROM {_OUTBOX}
  WHERE book = $1 AND delivered_at IS NULL
- ORDER BY id
+ ORDER BY book, id
  LIMIT $2
  FOR UPDATE
 """
@@ -607,6 +614,7 @@ async def lock_batch(
     posts and marks them."""
     if await conn.fetchval(LEASE_FENCE, partition, owner) is None:
         return None
+    await conn.execute(CLAIM_PLAN)
     return [
         OutboxEvent(id=r[0], event_id=r[1], type=r[2], payload=r[3], occurred_at=r[4])
         for r in await conn.fetch(CLAIM_BATCH, partition, limit)
