@@ -32,6 +32,30 @@ async def test_every_raw_statement_prepares_against_the_migrated_database(make_d
         await conn.close()
 
 
+async def test_a_batchs_lookups_probe_by_key_whatever_the_journals_size(make_db):
+    """The batch's events seen and redemptions posted are looked up one index probe per id
+    (plans that cannot become a scan or a hash of the journal, which the planner chose for
+    `= ANY($1)` and a plain join while the journal was small, a cost that then grew with it),
+    in the generic plan a prepared statement settles on as in a custom one."""
+    sdb = await make_db("ledger")
+    conn = await _connect(sdb.owner_url)
+    ids = [uuid.uuid4() for _ in range(500)]
+    refs = [str(i) for i in ids]
+    try:
+        for mode in ("force_custom_plan", "force_generic_plan"):
+            await conn.execute(f"SET plan_cache_mode = {mode}")
+            for sql, arg, index in (
+                (posting.SEEN_EVENTS, ids, "ledger_event_pkey"),
+                (posting.REDEMPTION_REFS, refs, "ix_entry_kind_ref"),
+            ):
+                stmt = await conn.prepare("EXPLAIN (FORMAT JSON) " + sql)
+                plan = str(await stmt.fetchval(arg))
+                assert '"Node Type": "Nested Loop"' in plan and index in plan, (mode, plan)
+                assert "Seq Scan" not in plan and "Hash" not in plan, (mode, plan)
+    finally:
+        await conn.close()
+
+
 async def test_posting_refuses_to_run_outside_a_transaction(make_db):
     sdb = await make_db("ledger")
     conn = await _connect(sdb.app_url)

@@ -174,9 +174,13 @@ def _insert_entries_and_postings() -> str:
 # tidy) and their postings, in one statement (the triggers of both tables fire after it).
 INSERT_ENTRIES_AND_POSTINGS = _insert_entries_and_postings()
 
+# One primary-key probe per event of the batch (a LATERAL probe: never a scan of the event
+# log, which the planner chose for `= ANY($1)` while the log was small).
 SEEN_EVENTS = (
-    "SELECT event_id, status, request_hash, entry_id, error_code, error_message "
-    f"FROM {EVENT} WHERE event_id = ANY($1::uuid[])"
+    "SELECT s.event_id, s.status, s.request_hash, s.entry_id, s.error_code, s.error_message "
+    "FROM unnest($1::uuid[]) AS want(id) CROSS JOIN LATERAL "
+    "(SELECT event_id, status, request_hash, entry_id, error_code, error_message "
+    f"FROM {EVENT} WHERE event_id = want.id LIMIT 1) AS s"
 )
 EVENT_COLUMNS = (
     ("event_id", "uuid"),
@@ -197,9 +201,11 @@ INSERT_EVENTS = (
 # refs of a batch are new redemptions, and have none). A join on unnest, not `ref = ANY($1)`:
 # the prepared statement's generic plan scanned the journal comparing every entry with every
 # ref of the batch (500 a row), which grew with the journal.
+# (A LATERAL probe with LIMIT: the planner cannot turn it into a hash join over every
+# redemption entry, which it chose while the journal was small and which grew with it.)
 REDEMPTION_REFS = (
-    f"SELECT e.ref FROM unnest($1::text[]) AS want(ref) JOIN {ENTRY} e "
-    "ON e.kind = 'redemption' AND e.ref = want.ref"
+    "SELECT want.ref FROM unnest($1::text[]) AS want(ref) CROSS JOIN LATERAL "
+    f"(SELECT 1 FROM {ENTRY} e WHERE e.kind = 'redemption' AND e.ref = want.ref LIMIT 1) AS hit"
 )
 # Redemption entries by ref, as plans with their accounts' keys (a void reverses one). Asked
 # only for the refs REDEMPTION_REFS found: given a batch's 500 refs, the planner expected
