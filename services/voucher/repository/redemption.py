@@ -484,16 +484,19 @@ SELECT 1 FROM {_LEASE} WHERE partition = $1 AND owner = $2 FOR UPDATE
 """
 
 # The partition's oldest undelivered events, by an ordered scan of ix_outbox_undelivered_book
-# that stops after `$2` rows: its order (book, id) is the index's. CLAIM_PLAN turns bitmap
-# scans off for the batch's transaction first: with statistics taken while the outbox was
-# mostly delivered, the planner otherwise fetched the partition's whole backlog through a
-# bitmap and sorted it to keep 500, a cost growing with the backlog (35 ms a batch at 124,000
-# events waiting; docs/performance.md, "The relay's claim").
+# that stops after `$2` rows. The partition is named as a range (`book >= $1 AND book <= $1`)
+# and the order is the index's own (book, id): had it said `book = $1 ... ORDER BY id`, the
+# primary key could serve the order too, and with statistics that saw a quarter of the rows
+# in each partition the planner walked the primary key from the oldest id, past every event
+# delivered so far (30,000 rows read for 500, 35-40 ms a batch at 124,000 waiting; the
+# relay's share of PostgreSQL was 0.13 ms an event; docs/performance.md, "The relay's
+# claim"). CLAIM_PLAN turns bitmap scans off for the batch's transaction, so a tiny estimate
+# cannot fetch the whole partition and sort it either.
 CLAIM_PLAN = "SET LOCAL enable_bitmapscan = off"
 CLAIM_BATCH = f"""
 SELECT id, event_id, type, payload::text AS payload, occurred_at
   FROM {_OUTBOX}
- WHERE book = $1 AND delivered_at IS NULL
+ WHERE book >= $1 AND book <= $1 AND delivered_at IS NULL
  ORDER BY book, id
  LIMIT $2
  FOR UPDATE
