@@ -111,7 +111,9 @@ async def test_three_workers_share_the_partitions_and_survive_being_killed(
     vconn = await asyncpg.connect(voucher_db.owner_url)
     lconn = await asyncpg.connect(ldb.owner_url)
     workers: dict[str, subprocess.Popen] = {}
-    n = 1600
+    # enough that three workers share the partitions before the first has sent them all
+    # (posting got faster: with 1,600 the first worker could drain most of it alone)
+    n = 6000
     try:
         async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as c:
 
