@@ -1,9 +1,10 @@
 """The journal posting: the ledger's one hot-path module, and its only raw SQL.
 
 What the relay's event batches drive (service/events.py) and every other posting reuses: lock
-the heads of the books written (service/books.py: one per city-level region), open the accounts an entry touches, write entries and postings set-wise (one
-INSERT of all the entries and one of all their postings, however many; the triggers check
-them once per statement, migration ledger_0120), and the event log of a batch.
+the heads of the books written (service/books.py: one per city-level region), open the
+accounts an entry touches, write entries and postings set-wise (one statement for all the
+entries and all their postings, however many: `INSERT_ENTRIES_AND_POSTINGS`; the triggers
+check them once per statement, migration ledger_0120), and the event log of a batch.
 
 Contract: every function takes an `asyncpg.Connection` that is already inside a transaction,
 and never commits or rolls back. The relay's batches run on the raw pool
