@@ -115,8 +115,8 @@ async def test_a_void_takes_back_its_share_of_the_expense(ledger):
 
 
 async def test_a_redemption_posted_with_its_own_expense_pair_is_voided_as_its_mirror(ledger):
-    """Entries written before expense recognition moved to its own entry (ledger_1201 and
-    earlier) carry 5001 / 3002 themselves: their void mirrors them, and takes nothing more."""
+    """Entries written before expense recognition moved to its own entry (before 5 Dec
+    2026) carry 5001 / 3002 themselves: their void mirrors them, and takes nothing more."""
     await ledger.appropriate({"central": 950_000, "regional": 50_000})
     await ledger.commit(100_000)
     old = redemption(1001)

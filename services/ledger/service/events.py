@@ -146,10 +146,9 @@ async def _apply(
 
     # (with the expense accounts the batch's expense recognition may post to)
     planned = [plan for _, plan, _ in pending]
-    planned_redemptions = [plan for plan in planned if plan.kind == "redemption"]
-    expense = plans.expense_recognition(planned_redemptions, created_by=created_by)
+    expense = plans.expense_accounts(plan for plan in planned if plan.kind == "redemption")
     accounts = await posting.resolve_accounts(
-        conn, (p.account for plan in (*planned, *expense) for p in plan.postings)
+        conn, [*(p.account for plan in planned for p in plan.postings), *expense]
     )
     balances = {k: v.balance_fen for k, v in accounts.items()}
     accepted: list[EntryPlan] = []

@@ -234,34 +234,36 @@ def _payable_parts(entry: EntryPlan) -> list[tuple[str, int]]:
     ]
 
 
-def redemption_expense(entry: EntryPlan) -> list[PostingPlan]:
-    """The expense pair per funding source a redemption's subsidy recognised: the 5001 and
-    3002 postings on the entry itself (entries posted before ledger_1201 carried them), else
-    its share of its transaction's `expense_recognition` entry (`implied_expense`)."""
-    own = [
+def _own_expense(entry: EntryPlan) -> list[PostingPlan]:
+    """The 5001 and 3002 postings an entry carries itself (a cash benefit; a redemption posted
+    before the batch's expense entry, 5 Dec 2026)."""
+    return [
         p
         for p in entry.postings
         if p.account.code in (chart.SUBSIDY_EXPENSE, chart.BUDGET_EXPENDED)
     ]
-    return own or implied_expense(entry)
+
+
+def redemption_expense(entry: EntryPlan) -> list[PostingPlan]:
+    """The expense pair per funding source a redemption's subsidy recognised: the pair on the
+    entry itself, else its share of its transaction's `expense_recognition` entry
+    (`implied_expense`)."""
+    return _own_expense(entry) or implied_expense(entry)
 
 
 def implied_expense(entry: EntryPlan) -> list[PostingPlan]:
     """A redemption's share of the `expense_recognition` entry posted with it, per funding
     source as its payable (none for any other entry, or one that carries its own pair)."""
-    if entry.kind != "redemption" or any(
-        p.account.code == chart.SUBSIDY_EXPENSE for p in entry.postings
-    ):
+    if entry.kind != "redemption" or _own_expense(entry):
         return []
     return _expense(entry.program_code or "", entry.region_code or "", _payable_parts(entry))
 
 
-def expense_recognition(redemptions: Iterable[EntryPlan], *, created_by: str) -> list[EntryPlan]:
-    """Subsidy expense Dr / budget expended Cr per funding source for the redemptions posted
-    together: one entry per program and budget region, in the same transaction (and book) as
-    the redemptions, so every balance is exact at every COMMIT while a redemption writes 3
-    postings instead of 7 (docs/ledger.md, "Expense recognition"). `details` counts the
-    redemptions it covers; they are the `redemption` entries of its transaction (`txid`)."""
+def _expense_totals(
+    redemptions: Iterable[EntryPlan],
+) -> dict[tuple[str, str], tuple[int, list[tuple[str, int]]]]:
+    """Per (program, budget region), in order: how many redemptions, and what they credited
+    their providers per funding source (sources in name order, zero totals left out)."""
     totals: dict[tuple[str, str], dict[str, int]] = {}
     counts: dict[tuple[str, str], int] = {}
     for entry in redemptions:
@@ -270,9 +272,30 @@ def expense_recognition(redemptions: Iterable[EntryPlan], *, created_by: str) ->
         for source, part in _payable_parts(entry):
             by_source[source] = by_source.get(source, 0) + part
         counts[key] = counts.get(key, 0) + 1
+    return {
+        key: (counts[key], [(s, a) for s, a in sorted(by_source.items()) if a])
+        for key, by_source in sorted(totals.items())
+    }
+
+
+def expense_accounts(redemptions: Iterable[EntryPlan]) -> set[AccountKey]:
+    """The accounts `expense_recognition` may post to for these redemptions (opened and read
+    before the batch's events are decided)."""
+    return {
+        p.account
+        for (program_code, region_code), (_, parts) in _expense_totals(redemptions).items()
+        for p in _expense(program_code, region_code, parts)
+    }
+
+
+def expense_recognition(redemptions: Iterable[EntryPlan], *, created_by: str) -> list[EntryPlan]:
+    """Subsidy expense Dr / budget expended Cr per funding source for the redemptions posted
+    together: one entry per program and budget region, in the same transaction (and book) as
+    the redemptions, so every balance is exact at every COMMIT while a redemption writes 3
+    postings instead of 7 (docs/ledger.md, "Expense recognition"). `details` counts the
+    redemptions it covers; they are the `redemption` entries of its transaction (`txid`)."""
     out: list[EntryPlan] = []
-    for (program_code, region_code), by_source in sorted(totals.items()):
-        parts = [(s, a) for s, a in sorted(by_source.items()) if a]
+    for (program_code, region_code), (count, parts) in _expense_totals(redemptions).items():
         if not parts:
             continue
         entry_id = new_uuid()
@@ -284,7 +307,7 @@ def expense_recognition(redemptions: Iterable[EntryPlan], *, created_by: str) ->
                 program_code=program_code,
                 region_code=region_code,
                 idempotency_key=f"expense:{entry_id}",
-                details={"redemptions": counts[(program_code, region_code)]},
+                details={"redemptions": count},
                 id=entry_id,
             )
         )
