@@ -199,11 +199,10 @@ INSERT_EVENTS = (
 )
 
 # Which of these redemption ids have an entry: an index probe of ix_entry_kind_ref each (most
-# refs of a batch are new redemptions, and have none). A join on unnest, not `ref = ANY($1)`:
-# the prepared statement's generic plan scanned the journal comparing every entry with every
-# ref of the batch (500 a row), which grew with the journal.
-# (A LATERAL probe with LIMIT: the planner cannot turn it into a hash join over every
-# redemption entry, which it chose while the journal was small and which grew with it.)
+# refs of a batch are new redemptions, and have none). A LATERAL probe with LIMIT, which the
+# planner can turn neither into `ref = ANY($1)` (whose generic plan compared every journal
+# entry with each of the batch's refs) nor into a hash join over every redemption entry (which
+# it chose while the journal was small): both grew with the journal.
 REDEMPTION_REFS = (
     "SELECT want.ref FROM unnest($1::text[]) AS want(ref) CROSS JOIN LATERAL "
     f"(SELECT 1 FROM {ENTRY} e WHERE e.kind = 'redemption' AND e.ref = want.ref LIMIT 1) AS hit"
@@ -432,6 +431,7 @@ async def _write_book(
     posted_text = hashing.utc_text(posted_at)
     e_rows: list[tuple[Any, ...]] = []
     p_rows: list[tuple[Any, ...]] = []
+    used: dict[int, AccountKey] = {}  # the accounts the postings name, by id
     prev = head.last_hash
     seq = head.last_seq
     for plan in plans:
@@ -461,6 +461,7 @@ async def _write_book(
         for line, p in enumerate(plan.postings, start=1):
             k = p.account
             account_id = accounts[k].id
+            used[account_id] = k
             p_rows.append((plan.id, line, account_id, p.amount_fen))
             lines.append(
                 {
@@ -503,10 +504,6 @@ async def _write_book(
             )
         )
         prev = h
-    used: dict[int, AccountKey] = {}
-    for plan in plans:
-        for p in plan.postings:
-            used[accounts[p.account].id] = p.account
     a_rows = [
         (i, k.currency, k.program_code, k.region_code, k.funding_source, k.provider_id,
          k.beneficiary_id)

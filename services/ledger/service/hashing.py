@@ -131,7 +131,7 @@ def request_hash(operation: str, body: Mapping[str, Any]) -> bytes:
 
 def _orjson_writes_alike(value: Any) -> bool:
     """Does orjson write `value` byte for byte as the standard library's compact, key-sorted,
-    unescaped form does? (tests/ledger/test_hashing.py compares the two.)"""
+    unescaped form does? (tests/ledger/test_request_hash.py compares the two.)"""
     t = type(value)
     if t is str or t is bool or value is None:
         return True

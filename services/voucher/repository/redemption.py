@@ -489,8 +489,8 @@ SELECT 1 FROM {_LEASE} WHERE partition = $1 AND owner = $2 FOR UPDATE
 # primary key could serve the order too, and with statistics that saw a quarter of the rows
 # in each partition the planner walked the primary key from the oldest id, past every event
 # delivered so far (30,000 rows read for 500, 35-40 ms a batch at 124,000 waiting; the
-# relay's share of PostgreSQL was 0.13 ms an event; docs/performance.md, "The relay's
-# claim"). CLAIM_PLAN turns bitmap scans off for the batch's transaction, so a tiny estimate
+# relay's share of PostgreSQL was 0.13 ms an event; docs/performance.md, "Three postings a
+# redemption"). CLAIM_PLAN turns bitmap scans off for the batch's transaction, so a tiny estimate
 # cannot fetch the whole partition and sort it either.
 CLAIM_PLAN = "SET LOCAL enable_bitmapscan = off"
 CLAIM_BATCH = f"""
