@@ -218,22 +218,23 @@ class PostingFilter:
         """Whether the entry's own dimensions narrow the page (it is read from entry)."""
         return any(v is not None for v in (self.provider_id, self.beneficiary_id, self.voucher_id))
 
+    def _own_conditions(self, table: type[Entry] | type[Posting]) -> list[ColumnElement[bool]]:
+        """The filters an entry's own row answers, said of `table` (a posting repeats its
+        entry's provider, beneficiary, voucher, period and date)."""
+        where: list[ColumnElement[bool]] = []
+        for name in ("provider_id", "beneficiary_id", "voucher_id", "period"):
+            value = getattr(self, name)
+            if value is not None:
+                where.append(col(getattr(table, name)) == value)
+        if self.start is not None:
+            where.append(col(table.posted_at) >= self.start)
+        if self.end is not None:
+            where.append(col(table.posted_at) <= self.end)
+        return where
+
     def entry_conditions(self) -> list[ColumnElement[bool]]:
         """The filters an entry's own row answers (its postings carry the same values)."""
-        where: list[ColumnElement[bool]] = []
-        for column, value in (
-            (Entry.provider_id, self.provider_id),
-            (Entry.beneficiary_id, self.beneficiary_id),
-            (Entry.voucher_id, self.voucher_id),
-            (Entry.period, self.period),
-        ):
-            if value is not None:
-                where.append(col(column) == value)
-        if self.start is not None:
-            where.append(col(Entry.posted_at) >= self.start)
-        if self.end is not None:
-            where.append(col(Entry.posted_at) <= self.end)
-        return where
+        return self._own_conditions(Entry)
 
     def posting_conditions(self) -> list[ColumnElement[bool]]:
         """The filters only a posting answers (its account's region, account, programme)."""
@@ -251,28 +252,7 @@ class PostingFilter:
 
     def conditions(self) -> list[ColumnElement[bool]]:
         """Every filter, said of the posting."""
-        where: list[ColumnElement[bool]] = []
-        if self.region_prefix:
-            where.append(col(Posting.region_code).startswith(self.region_prefix))
-        if self.account_id is not None:
-            where.append(col(Posting.account_id) == self.account_id)
-        if self.account_code is not None:
-            of_code = select(col(Account.id)).where(col(Account.code) == self.account_code)
-            where.append(col(Posting.account_id).in_(of_code))
-        for column, value in (
-            (Posting.provider_id, self.provider_id),
-            (Posting.beneficiary_id, self.beneficiary_id),
-            (Posting.voucher_id, self.voucher_id),
-            (Posting.program_code, self.program_code),
-            (Posting.period, self.period),
-        ):
-            if value is not None:
-                where.append(col(column) == value)
-        if self.start is not None:
-            where.append(col(Posting.posted_at) >= self.start)
-        if self.end is not None:
-            where.append(col(Posting.posted_at) <= self.end)
-        return where
+        return self.posting_conditions() + self._own_conditions(Posting)
 
 
 # An entry is named by (seq, book): seqs are gapless per book. Pages run in (seq, book) order.
