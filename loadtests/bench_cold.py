@@ -284,8 +284,8 @@ def account_keys(shape: Shape) -> list[AccountKey]:
                 created_by="x",
             )
             funding.append(one)
-        funding += plans.expense_recognition(funding[2:], created_by="x")
         keys.update(p.account for plan in funding for p in plan.postings)
+        keys.update(plans.expense_accounts(funding[2:]))
     return sorted(keys, key=AccountKey.sort_key)
 
 
