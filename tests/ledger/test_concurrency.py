@@ -109,6 +109,23 @@ async def test_storm_of_posts_and_reversals(ledger):
             "HAVING sum(amount_fen) <> 0) x"
         )
         assert bad == 0
+        # the expense recognised is what the providers are owed, net of voids; and each
+        # transaction's expense entry is exactly what its own redemptions credited providers
+        by_code = dict(
+            await conn.fetch(
+                "SELECT a.code, sum(p.amount_fen) FROM posting p JOIN account a "
+                "ON a.id = p.account_id WHERE a.code IN ('2201', '5001') GROUP BY a.code"
+            )
+        )
+        assert by_code["5001"] == -by_code["2201"] > 0
+        unmatched = await conn.fetchval(
+            "SELECT count(*) FROM (SELECT e.txid FROM entry e "
+            "JOIN posting p ON p.entry_id = e.id JOIN account a ON a.id = p.account_id "
+            "WHERE e.kind IN ('redemption', 'expense_recognition') GROUP BY e.txid "
+            "HAVING coalesce(sum(p.amount_fen) FILTER (WHERE a.code = '5001'), 0) "
+            "<> -coalesce(sum(p.amount_fen) FILTER (WHERE a.code = '2201'), 0)) x"
+        )
+        assert unmatched == 0
     finally:
         await conn.close()
     assert (await ledger.verify())["ok"]

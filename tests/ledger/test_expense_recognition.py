@@ -181,3 +181,20 @@ async def test_a_recovery_takes_back_the_recognised_expense(ledger):
     assert await _balance(ledger, "5001") == 0 and await _balance(ledger, "3002") == 0
     assert await _balance(ledger, "2201") == 0
     assert (await ledger.verify())["ok"]
+
+
+async def test_a_batch_of_refused_redemptions_recognises_nothing(ledger):
+    await ledger.appropriate({"central": 950_000, "regional": 50_000})
+    await ledger.commit(1_000)
+    before = await ledger.snapshot()
+    bad_amounts = redemption(500)
+    bad_amounts["payload"]["gross_fen"] = 1  # gross must be subsidy + co-payment
+    results = await ledger.events([redemption(999_999), bad_amounts])
+    assert [r["status"] for r in results] == ["rejected", "rejected"]
+    after = await ledger.snapshot()
+    assert after["entries"] == before["entries"]  # no redemption, no expense entry
+    assert after["postings"] == before["postings"]
+    # every balance as it was (the accounts a batch names are opened, empty, before its
+    # events are decided)
+    assert after["balances"][: len(before["balances"])] == before["balances"]
+    assert all(balance == 0 for _, balance in after["balances"][len(before["balances"]) :])
