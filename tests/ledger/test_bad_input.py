@@ -1,5 +1,7 @@
 """Bad input gets a clear 4xx naming the field, never a 500, and changes nothing."""
 
+import json
+
 import pytest
 
 from tests.ledger.conftest import CITY, DISTRICT, PROGRAM, SHARES, redemption
@@ -105,6 +107,15 @@ async def test_bad_event_batches_are_refused_whole(funded):
     ):
         r = await funded.c.post("/v1/events", headers=funded.service, json=body)
         assert r.status_code == 422, r.text
+    # text that is not Unicode (a lone surrogate escape, which JSON parsers accept)
+    raw = json.dumps({"events": [redemption(6)]}).replace(
+        '"provider_id": "', '"provider_id": "\\ud800'
+    )
+    r = await funded.c.post(
+        "/v1/events", headers={**funded.service, "content-type": "application/json"}, content=raw
+    )
+    assert r.status_code == 422, r.text
+    assert r.json()["error"]["code"] == "VALIDATION_ERROR"
     assert await funded.snapshot() == before
 
 

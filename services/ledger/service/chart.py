@@ -8,6 +8,7 @@ the database refuses it (ck_account_no_overdraft and the posting trigger). See d
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 
 @dataclass(frozen=True)
@@ -111,3 +112,18 @@ class AccountKey:
             self.beneficiary_id,
             self.currency,
         )
+
+
+@lru_cache(maxsize=1 << 16)
+def key(
+    code: str,
+    program_code: str | None = None,
+    region_code: str | None = None,
+    funding_source: str | None = None,
+    provider_id: str | None = None,
+) -> AccountKey:
+    """The AccountKey of these dimensions, one shared instance per key while it is in use:
+    the planning of every event names the same few accounts (its region's vouchers
+    outstanding, its provider's payable), and a key made once is hashed once and compares by
+    identity first. Keys are immutable, so sharing one is safe."""
+    return AccountKey(code, program_code, region_code, funding_source, provider_id)

@@ -13,8 +13,10 @@ from typing import TypedDict
 
 import asyncpg
 from pydantic import ValidationError
+from pydantic_core import to_jsonable_python
 
 from services.common.db import retry_transaction
+from services.common.errors import InvalidInput
 from services.ledger.errors import (
     AlreadyVoided,
     AmountMismatch,
@@ -118,7 +120,7 @@ async def _apply(
     new_events: list[int] = []
 
     for i, ev in enumerate(events):
-        fp = hashing.request_hash("event", ev.model_dump(mode="json", exclude={"event_id"}))
+        fp = _fingerprint(ev)
         fingerprints.append(fp)
         if ev.event_id in first_index:
             continue  # answered after the first occurrence is decided
@@ -227,6 +229,27 @@ async def _apply(
                 r = first
         out.append(r)
     return out
+
+
+def _fingerprint(ev: EventIn) -> bytes:
+    """The event's request_hash: of its JSON form without its id (what
+    `model_dump(mode="json", exclude={"event_id"})` writes), built directly when its payload
+    is plain JSON, as the relay sends it (tests/ledger/test_request_hash.py: the same bytes).
+    A string that cannot be written as UTF-8 (a lone surrogate, from a `\\ud800` escape)
+    refuses the request."""
+    try:
+        if hashing.plain_json(ev.payload):
+            body = {
+                "type": ev.type,
+                "occurred_at": to_jsonable_python(ev.occurred_at),
+                "payload": ev.payload,
+            }
+            return hashing.request_hash_plain("event", body)
+        return hashing.request_hash("event", ev.model_dump(mode="json", exclude={"event_id"}))
+    except (TypeError, UnicodeEncodeError):
+        raise InvalidInput(
+            f"Event {ev.event_id}: a string that is not valid Unicode text."
+        ) from None
 
 
 class _EventKeys(TypedDict):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any, Required, TypedDict, Unpack
 
 from services.common.ids import new_uuid
@@ -71,9 +72,16 @@ def split_by_source(amount_fen: int, shares_bp: Mapping[str, int]) -> list[tuple
     remainder, ties to the earlier source), so every service computing the split gets the
     same fen; the parts always sum to the amount. Sources whose part is zero are left out.
     """
-    sources = sorted(shares_bp)
-    parts = allocate(amount_fen, [shares_bp[s] for s in sources])
-    return [(s, part) for s, part in zip(sources, parts, strict=True) if part != 0]
+    return list(_split(amount_fen, tuple(shares_bp.items())))
+
+
+@lru_cache(maxsize=4096)
+def _split(amount_fen: int, shares: tuple[tuple[str, int], ...]) -> tuple[tuple[str, int], ...]:
+    """`split_by_source`, remembered: a programme's events split a few amounts (a meal's
+    subsidy) by the same shares over and over."""
+    ordered = sorted(shares)
+    parts = allocate(amount_fen, [bp for _, bp in ordered])
+    return tuple((s, part) for (s, _), part in zip(ordered, parts, strict=True) if part != 0)
 
 
 def appropriation(
@@ -150,10 +158,10 @@ def _expense(program_code: str, region: str, parts: Iterable[tuple[str, int]]) -
     out: list[PostingPlan] = []
     for source, part in parts:
         out.append(
-            PostingPlan(AccountKey(chart.SUBSIDY_EXPENSE, program_code, region, source), part)
+            PostingPlan(chart.key(chart.SUBSIDY_EXPENSE, program_code, region, source), part)
         )
         out.append(
-            PostingPlan(AccountKey(chart.BUDGET_EXPENDED, program_code, region, source), -part)
+            PostingPlan(chart.key(chart.BUDGET_EXPENDED, program_code, region, source), -part)
         )
     return out
 
@@ -195,17 +203,13 @@ def redemption(
     parts = split_by_source(subsidy_fen, shares_bp)
     postings = [
         PostingPlan(
-            AccountKey(chart.VOUCHERS_OUTSTANDING, program_code, budget_region_code), subsidy_fen
+            chart.key(chart.VOUCHERS_OUTSTANDING, program_code, budget_region_code), subsidy_fen
         )
     ]
     postings += [
         PostingPlan(
-            AccountKey(
-                chart.PROVIDER_PAYABLE,
-                program_code,
-                budget_region_code,
-                source,
-                provider_id=provider_id,
+            chart.key(
+                chart.PROVIDER_PAYABLE, program_code, budget_region_code, source, provider_id
             ),
             -part,
         )
