@@ -248,15 +248,15 @@ class EventError(BaseModel):
 class EventApplied(BaseModel):
     """Applied now, or before (`duplicate`): the entry it posted."""
 
-    event_id: str
+    event_id: uuid.UUID
     status: Literal["applied", "duplicate"]
-    entry_id: str
+    entry_id: uuid.UUID
 
 
 class EventRefused(BaseModel):
     """Not applied, and never will be: the same answer on every retry."""
 
-    event_id: str
+    event_id: uuid.UUID
     status: Literal["rejected"]
     error: EventError
 

@@ -56,7 +56,7 @@ METRICS: Counter[str] = Counter()
 
 def _refused(event_id: uuid.UUID, refusal: EventRejected) -> EventRefused:
     return EventRefused(
-        event_id=str(event_id),
+        event_id=event_id,
         status="rejected",
         error=EventError(code=refusal.code, message=refusal.message),
     )
@@ -64,7 +64,7 @@ def _refused(event_id: uuid.UUID, refusal: EventRejected) -> EventRefused:
 
 def _stored_refusal(event_id: uuid.UUID, code: str, message: str) -> EventRefused:
     return EventRefused(
-        event_id=str(event_id), status="rejected", error=EventError(code=code, message=message)
+        event_id=event_id, status="rejected", error=EventError(code=code, message=message)
     )
 
 
@@ -131,7 +131,7 @@ async def _apply(
                 results[i] = _refused(ev.event_id, EventIdReused())
             elif old.status == "applied":
                 results[i] = EventApplied(
-                    event_id=str(ev.event_id), status="duplicate", entry_id=str(old.entry_id)
+                    event_id=ev.event_id, status="duplicate", entry_id=old.entry_id
                 )
             else:
                 results[i] = _stored_refusal(
@@ -190,9 +190,7 @@ async def _apply(
         accepted.append(plan)
         accepted_ids.add(plan.id)
         applied[i] = plan.id
-        results[i] = EventApplied(
-            event_id=str(ev.event_id), status="applied", entry_id=str(plan.id)
-        )
+        results[i] = EventApplied(event_id=ev.event_id, status="applied", entry_id=plan.id)
 
     recognised = [p for p in accepted if p.kind == "redemption"]
     accepted += plans.expense_recognition(recognised, created_by=created_by)
