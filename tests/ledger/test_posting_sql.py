@@ -274,3 +274,45 @@ async def test_the_event_log_round_trips(make_db):
             "rejected", b"r", None, "UNKNOWN_REDEMPTION", "No posted redemption has this id."
         ),
     }
+
+
+async def test_a_batch_written_in_one_statement_is_checked_once_and_still_checked(make_db):
+    """`write_entries` writes a batch's entries and postings in one statement. The entries'
+    INSERT queues the deferred balance check by moving the head; the postings no longer queue
+    it a second time (ledger_1401), so COMMIT checks the batch once. An unbalanced entry
+    written that way is still refused at COMMIT."""
+    sdb = await make_db("ledger")
+    conn = await _connect(sdb.app_url)
+    try:
+        book = _book()
+        async with conn.transaction():
+            head = await posting.lock_heads(conn, posting.books_of(book))
+            accounts = await posting.resolve_accounts(
+                conn, (p.account for plan in book for p in plan.postings)
+            )
+            await posting.write_entries(conn, head, book, accounts)
+            head_updates = await conn.fetchval(
+                "SELECT n_tup_upd FROM pg_stat_xact_user_tables WHERE relname = 'book_head'"
+            )
+        assert head_updates == 1  # the chain's move only: one check queued
+
+        lopsided = plans.appropriation(
+            program_code="p_one",
+            region_code="450100",
+            by_source={"central": 10},
+            created_by="finance:test",
+            idempotency_key="appr-lopsided",
+            memo="one side short",
+        )
+        lopsided.postings[1].amount_fen += 1
+        before = await conn.fetchval("SELECT count(*) FROM entry")
+        with pytest.raises(asyncpg.PostgresError, match="ENTRY_UNBALANCED"):
+            async with conn.transaction():
+                head = await posting.lock_heads(conn, posting.books_of([lopsided]))
+                accounts = await posting.resolve_accounts(
+                    conn, (p.account for p in lopsided.postings)
+                )
+                await posting.write_entries(conn, head, [lopsided], accounts)
+        assert await conn.fetchval("SELECT count(*) FROM entry") == before
+    finally:
+        await conn.close()

@@ -1,25 +1,32 @@
 -- Once per INSERT statement on posting (migrations ledger_0002, ledger_0120, ledger_0601,
--- ledger_1101, ledger_1301): postings belong to an entry of this transaction and repeat its
+-- ledger_1101, ledger_1301, ledger_1401): postings belong to an entry of this transaction and repeat its
 -- book/seq/date/period and its provider, beneficiary and voucher (the auditor's entries by
 -- one of those are read from entry's indexes: ledger_1301), and to an existing account in its
 -- currency; no-overdraft accounts stay
 -- on their side of zero; balances move (a hot account's in one of its balance slots,
--- ledger_hot_balance.sql); and the balance check of journal_setwise_checks.sql is queued again.
+-- ledger_hot_balance.sql); and the balance check of journal_setwise_checks.sql is queued again
+-- when a posting joins an entry written by an earlier statement (ledger_1401).
 
 CREATE OR REPLACE FUNCTION ledger_posting_apply() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
   bad record;
   hot record;
+  seal record;
+  this_command cid;
 BEGIN
-  SELECT n.entry_id, e.seq INTO bad
-    FROM new_postings n LEFT JOIN entry e ON e.id = n.entry_id
-   WHERE e.id IS NULL OR e.txid <> txid_current() OR n.seq <> e.seq
-      OR n.book <> e.book OR n.posted_at <> e.posted_at OR n.period <> e.period
-      OR n.provider_id IS DISTINCT FROM e.provider_id
-      OR n.beneficiary_id IS DISTINCT FROM e.beneficiary_id
-      OR n.voucher_id IS DISTINCT FROM e.voucher_id
-   LIMIT 1;
-  IF FOUND THEN
+  -- The command that inserted these postings (all of a statement's rows carry its cmin).
+  SELECT p.cmin INTO this_command
+    FROM (SELECT entry_id, line FROM new_postings LIMIT 1) n
+    JOIN posting p ON p.entry_id = n.entry_id AND p.line = n.line;
+  SELECT bool_or(e.id IS NULL OR e.txid <> txid_current() OR n.seq <> e.seq
+                 OR n.book <> e.book OR n.posted_at <> e.posted_at OR n.period <> e.period
+                 OR n.provider_id IS DISTINCT FROM e.provider_id
+                 OR n.beneficiary_id IS DISTINCT FROM e.beneficiary_id
+                 OR n.voucher_id IS DISTINCT FROM e.voucher_id) AS broken,
+         bool_or(NOT (e.cmin = this_command)) AS joins_earlier_entry
+    INTO seal
+    FROM new_postings n LEFT JOIN entry e ON e.id = n.entry_id;
+  IF seal.broken THEN
     RAISE EXCEPTION 'ENTRY_SEALED: postings may only be added to an entry in the transaction that created it'
       USING ERRCODE = '23514';
   END IF;
@@ -59,12 +66,18 @@ BEGIN
   LOOP
     PERFORM ledger_hot_balance_move(hot.account_id, hot.delta::bigint);
   END LOOP;
-  -- Queue the balance check again (book_head_entries_balanced): postings added after it ran
-  -- (SET CONSTRAINTS ... IMMEDIATE) are checked too. Only the heads of the postings' own
-  -- books, already this transaction's (the seal above: the entries are): another book's
-  -- writers never wait on this one.
-  UPDATE book_head SET last_seq = last_seq
-   WHERE book IN (SELECT DISTINCT n.book FROM new_postings n);
+  -- Queue the balance check again (book_head_entries_balanced) when a posting joins an entry
+  -- an earlier statement wrote: the check that entry's INSERT queued may have run already
+  -- (SET CONSTRAINTS ... IMMEDIATE), and postings added after it must be checked too. An
+  -- entry written by this same statement (the service writes a batch's entries and postings
+  -- in one) queued the check in this statement, so it cannot have run before these postings
+  -- existed: queueing it again would only run it twice at COMMIT (ledger_1401). Only the
+  -- heads of the postings' own books, already this transaction's (the seal above: the
+  -- entries are): another book's writers never wait on this one.
+  IF seal.joins_earlier_entry THEN
+    UPDATE book_head SET last_seq = last_seq
+     WHERE book IN (SELECT DISTINCT n.book FROM new_postings n);
+  END IF;
   RETURN NULL;
 END $$;
 

@@ -62,7 +62,7 @@ def upgrade() -> None:
     """
     )
     execute_sql_file("ledger_hot_balance.sql")
-    execute_sql_file("ledger_posting_apply.sql")
+    execute_sql_file("superseded/ledger_1101_ledger_posting_apply.sql")
 
 
 def downgrade() -> None:

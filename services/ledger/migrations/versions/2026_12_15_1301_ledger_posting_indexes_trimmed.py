@@ -61,7 +61,7 @@ def upgrade() -> None:
     CREATE INDEX ix_ledger_event_received_at_brin ON ledger_event USING brin (received_at);
     """
     )
-    execute_sql_file("ledger_posting_apply.sql")
+    execute_sql_file("superseded/ledger_1301_ledger_posting_apply.sql")
 
 
 def downgrade() -> None:
