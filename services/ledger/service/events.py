@@ -168,7 +168,9 @@ async def _apply(
         if refusal is None:
             # (only no-overdraft accounts can refuse; the first in key order names the refusal)
             guarded = [(k, d) for k, d in deltas.items() if k.spec.no_overdraft]
-            for key, delta in sorted(guarded, key=lambda kv: kv[0].sort_key()):
+            if len(guarded) > 1:  # (a redemption guards one account: nothing to sort)
+                guarded.sort(key=lambda kv: kv[0].sort_key())
+            for key, delta in guarded:
                 if plans.overdraws(balances[key], delta, key):
                     kind = (
                         BudgetExceeded
