@@ -132,6 +132,16 @@ class RootAnchor(LedgerTable, table=True):
     )
 
 
+# The dimensions of an account's key that may be NULL (service/chart.py AccountKey).
+ACCOUNT_KEY_DIMENSIONS = (
+    "program_code",
+    "region_code",
+    "funding_source",
+    "provider_id",
+    "beneficiary_id",
+)
+
+
 class Account(LedgerTable, table=True):
     """An account of the chart (service/chart.py) kept by its dimensions; its balance moves
     only with postings (trigger `ledger_posting_apply`)."""
@@ -184,6 +194,14 @@ class Account(LedgerTable, table=True):
             postgresql_ops={"region_code": "text_pattern_ops"},
         ),
         Index("ix_account_code_program_region", "code", "program_code", "region_code"),
+        # An account found by its key, one probe (repository/posting.py FIND_ACCOUNTS): the
+        # dimensions with NULL as '' (uq_account_dimensions cannot serve IS NOT DISTINCT FROM).
+        Index(
+            "ix_account_key",
+            "code",
+            *(text(f"coalesce({c}, '')") for c in ACCOUNT_KEY_DIMENSIONS),
+            "currency",
+        ),
     )
 
 

@@ -12,7 +12,7 @@ import pytest
 
 from services.common.db import Database, asyncpg_connect_kwargs
 from services.ledger.repository import entries, posting
-from services.ledger.service import hashing, plans
+from services.ledger.service import chart, hashing, plans
 from services.ledger.service.plans import EntryPlan
 
 SHARES = {"central": 9500, "regional": 500}
@@ -52,6 +52,56 @@ async def test_a_batchs_lookups_probe_by_key_whatever_the_journals_size(make_db)
                 plan = str(await stmt.fetchval(arg))
                 assert '"Node Type": "Nested Loop"' in plan and index in plan, (mode, plan)
                 assert "Seq Scan" not in plan and "Hash" not in plan, (mode, plan)
+    finally:
+        await conn.close()
+
+
+async def test_a_batchs_accounts_are_found_one_probe_a_key_whatever_their_number(make_db):
+    """The accounts a batch posts to are found by their keys, NULL dimensions included, one
+    probe of ix_account_key each (ledger_1402): compared with `IS NOT DISTINCT FROM` alone,
+    every key was compared with every account of its code (half a second a batch at 2,000
+    providers). And each is the exact account: a key whose dimension is NULL never finds
+    the account where it is set, nor the other way round."""
+    sdb = await make_db("ledger")
+    conn = await _connect(sdb.owner_url)
+    try:
+        await conn.execute(
+            "INSERT INTO account (code, name, kind, normal_sign, program_code, region_code, "
+            "funding_source, provider_id) SELECT '2201', 'provider_payable', 'liability', -1, "
+            "'p_one', '450100', s, 'prov-' || g FROM generate_series(1, 3000) g, "
+            "unnest(ARRAY['central', 'regional']) s"
+        )
+        await conn.execute("ANALYZE account")
+        keys = [
+            chart.key(chart.PROVIDER_PAYABLE, "p_one", "450100", "central", f"prov-{i}")
+            for i in range(1, 500)
+        ]
+        cols = [list(c) for c in zip(*(k.as_tuple() for k in keys), strict=True)]
+        for mode in ("force_custom_plan", "force_generic_plan"):
+            await conn.execute(f"SET plan_cache_mode = {mode}")
+            stmt = await conn.prepare("EXPLAIN (FORMAT JSON) " + posting.FIND_ACCOUNTS)
+            plan = str(await stmt.fetchval(*cols))
+            assert '"Node Type": "Nested Loop"' in plan and "ix_account_key" in plan, (mode, plan)
+            assert "Seq Scan" not in plan and "Hash" not in plan, (mode, plan)
+        await conn.execute("RESET plan_cache_mode")
+
+        async with conn.transaction():
+            found = await posting.resolve_accounts(conn, keys[:3])
+            no_provider = chart.key(chart.PROVIDER_PAYABLE, "p_one", "450100", "central")
+            opened = await posting.resolve_accounts(conn, [no_provider])
+        ids = {
+            r["provider_id"]: r["id"]
+            for r in await conn.fetch(
+                "SELECT id, provider_id FROM account WHERE funding_source = 'central' "
+                "AND provider_id IN ('prov-1', 'prov-2', 'prov-3')"
+            )
+        }
+        assert {k.provider_id: a.id for k, a in found.items()} == ids
+        # the key without a provider is its own account, opened for it
+        assert opened[no_provider].id not in ids.values()
+        assert await conn.fetchval(
+            "SELECT provider_id IS NULL FROM account WHERE id = $1", opened[no_provider].id
+        )
     finally:
         await conn.close()
 
