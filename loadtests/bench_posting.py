@@ -25,6 +25,7 @@ import argparse
 import asyncio
 import multiprocessing as mp
 import os
+import random
 import statistics
 import time
 import uuid
@@ -44,6 +45,9 @@ CITIES = ("450100", "450200", "450300", "450400")
 SHARES = {"central": 9500, "regional": 500}
 PROGRAM = "disability_subsidy"
 POSTERS = 4
+# Providers the events are spread over: a city's programme pays hundreds to thousands of meal
+# points and care providers, and a batch's lookups and balance updates grow with them.
+PROVIDERS = 2000
 
 
 def say(text: str) -> None:
@@ -84,7 +88,9 @@ async def _fund(url: str, amount: int) -> None:
         await conn.close()
 
 
-def _events(city: str, n: int) -> list[EventIn]:
+def _events(city: str, n: int, providers: int = PROVIDERS) -> list[EventIn]:
+    """`n` redemption events of one city, each at one of `providers` providers (a provider's
+    payable is an account of its own: a batch posts to as many as its providers)."""
     now = datetime.now(UTC)
     return [
         EventIn(
@@ -100,7 +106,7 @@ def _events(city: str, n: int) -> list[EventIn]:
                 "redemption_id": str(uuid.uuid4()),
                 "voucher_id": f"v-{i}",
                 "beneficiary_id": f"b-{i}",
-                "provider_id": f"p{i % 7}",
+                "provider_id": f"p{random.randrange(providers)}",
                 "service_code": "MEAL_LUNCH",
                 "gross_fen": 1300,
                 "subsidy_fen": 1000,
@@ -156,14 +162,16 @@ def _backend_cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-async def _cost_round(url: str, events: int, batch: int) -> dict[str, float]:
+async def _cost_round(url: str, events: int, batch: int, providers: int) -> dict[str, float]:
     """`events` redemption events posted in batches through one connection: what each cost
     the server in WAL and CPU."""
     pool = await asyncpg.create_pool(**asyncpg_connect_kwargs(url), min_size=1, max_size=1)
     try:
         async with pool.acquire() as conn:
             pid = await conn.fetchval("SELECT pg_backend_pid()")
-        await apply_events(pool, _events(CITIES[0], batch), "bench")  # warm: plans, accounts
+        # warm: plans, and every provider's accounts opened
+        for _ in range(max(1, 2 * providers // batch)):
+            await apply_events(pool, _events(CITIES[0], batch, providers), "bench")
 
         async def wal() -> tuple[int, int]:
             """WAL records (the stats the backend flushed: forced, then waited for) and
@@ -185,7 +193,8 @@ async def _cost_round(url: str, events: int, batch: int) -> dict[str, float]:
         r0, b0 = await wal()
         cpu0, n = _backend_cpu_s(pid), 0
         while n < events:
-            results = await apply_events(pool, _events(CITIES[n // batch % 4], batch), "bench")
+            city = CITIES[n // batch % 4]
+            results = await apply_events(pool, _events(city, batch, providers), "bench")
             n += sum(r.status == "applied" for r in results)
         cpu = _backend_cpu_s(pid) - cpu0
         r1, b1 = await wal()
@@ -213,7 +222,13 @@ async def _cost_round(url: str, events: int, batch: int) -> dict[str, float]:
 
 
 def cost(
-    admin: str, events: int, batch: int, reps: int, against: str, own: bool
+    admin: str,
+    events: int,
+    batch: int,
+    reps: int,
+    against: str,
+    own: bool,
+    providers: int = PROVIDERS,
 ) -> dict[str, dict[str, float]]:
     """Posting's cost per event at the head against at `against`, alternating rounds. On a
     server of its own (`own`) full-page images are turned off first, so that the WAL of a
@@ -242,7 +257,7 @@ def cost(
         seen: dict[str, list[dict[str, float]]] = {side: [] for side in names}
         for rep in range(reps):
             for side in names:
-                r = asyncio.run(_cost_round(urls[side], events, batch))
+                r = asyncio.run(_cost_round(urls[side], events, batch, providers))
                 seen[side].append(r)
                 say(f"round {rep + 1}, {side}: {r}")
         medians = {}
@@ -281,6 +296,8 @@ def main(argv: list[str] | None = None) -> int:
         metavar="REVISION",
         help="with --cost: the ledger revision to compare the head with",
     )
+    p.add_argument("--providers", type=int, default=PROVIDERS,
+                   help="providers the events are spread over (each its own payable accounts)")  # fmt: skip
     p.add_argument("--pg", default="", metavar="DIR",
                    help="with --cost: an embedded server's data directory (its own server)")  # fmt: skip
     args = p.parse_args(argv)
@@ -288,7 +305,15 @@ def main(argv: list[str] | None = None) -> int:
         from services.common import embedded_pg
 
         admin = embedded_pg.start(args.pg, stop_at_exit=True) if args.pg else args.database_url
-        cost(admin, args.cost, args.batch, args.reps, args.against or "ledger_0801", bool(args.pg))
+        cost(
+            admin,
+            args.cost,
+            args.batch,
+            args.reps,
+            args.against or "ledger_0801",
+            bool(args.pg),
+            args.providers,
+        )
         return 0
     name = f"yiyang_bench_posting_{os.getpid()}"
     say(f"migrating a scratch ledger database {name}")

@@ -25,7 +25,11 @@ BEGIN
                  OR n.voucher_id IS DISTINCT FROM e.voucher_id) AS broken,
          bool_or(NOT (e.cmin = this_command)) AS joins_earlier_entry
     INTO seal
-    FROM new_postings n LEFT JOIN entry e ON e.id = n.entry_id;
+    -- (a key probe a posting: as a plain join, the cached plan hash-joined the whole journal)
+    FROM new_postings n LEFT JOIN LATERAL
+         (SELECT x.id, x.txid, x.seq, x.book, x.posted_at, x.period, x.provider_id,
+                 x.beneficiary_id, x.voucher_id, x.cmin
+            FROM entry x WHERE x.id = n.entry_id LIMIT 1) e ON true;
   IF seal.broken THEN
     RAISE EXCEPTION 'ENTRY_SEALED: postings may only be added to an entry in the transaction that created it'
       USING ERRCODE = '23514';
