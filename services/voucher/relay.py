@@ -333,6 +333,14 @@ async def _relay(
             args.batch_size,
             args.lease_s,
         )
+        if args.start_at is not None:
+            # Started ahead of time (benchmarks): imported, connected and its token signed,
+            # it is ready; it delivers nothing before the instant.
+            relay._auth()
+            log.info("relay worker %s ready; delivering at %.3f", relay.worker_id, args.start_at)
+            await _wait(stop, args.start_at - time.time())
+            if stop.is_set():
+                return
         if args.once:
             while await relay.deliver_once():
                 pass
@@ -374,6 +382,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--timeout", type=float, default=30.0)
     parser.add_argument("--once", action="store_true", help="deliver what is there and stop")
+    parser.add_argument(
+        "--start-at",
+        type=float,
+        metavar="EPOCH_SECONDS",
+        help="start up, connect and log 'ready', then deliver nothing until this wall-clock "
+        "instant (seconds since the epoch): a benchmark starts its relays ahead of time and "
+        "meters the drain from the instant, without their start-up",
+    )
     return parser
 
 
