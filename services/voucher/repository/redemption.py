@@ -494,7 +494,7 @@ SELECT 1 FROM {_LEASE} WHERE partition = $1 AND owner = $2 FOR UPDATE
 # cannot fetch the whole partition and sort it either.
 CLAIM_PLAN = "SET LOCAL enable_bitmapscan = off"
 CLAIM_BATCH = f"""
-SELECT id, event_id, type, payload::text AS payload, occurred_at
+SELECT id, event_id::text AS event_id, type, payload::text AS payload, occurred_at
   FROM {_OUTBOX}
  WHERE book >= $1 AND book <= $1 AND delivered_at IS NULL
  ORDER BY book, id
@@ -549,10 +549,12 @@ STATEMENTS = {
 
 
 class OutboxEvent(TypedDict):
-    """An undelivered event as the relay sends it; `payload` is the outbox's JSON text."""
+    """An undelivered event as the relay sends it; `event_id` and `payload` are the outbox's
+    text of them (uuid::text, jsonb::text): the relay writes them into its request and
+    matches the ledger's answers by `event_id` without converting either."""
 
     id: int
-    event_id: uuid.UUID
+    event_id: str
     type: str
     payload: str
     occurred_at: datetime

@@ -378,17 +378,20 @@ def test_batch_body_splices_each_outbox_payload_as_it_is():
     ]
     rows = [
         {
-            "event_id": uuid.uuid4(),
+            "id": i,
+            "event_id": str(uuid.uuid4()),  # the claim's uuid::text
             "type": t,
             "occurred_at": at,
             "payload": orjson.dumps(p).decode().replace(",", ", "),
         }  # jsonb::text spacing
-        for t, p in zip(("redemption.created", "redemption.voided"), payloads, strict=True)
+        for i, (t, p) in enumerate(
+            zip(("redemption.created", "redemption.voided"), payloads, strict=True)
+        )
     ]
     assert orjson.loads(_batch_body(rows)) == {
         "events": [
             {
-                "event_id": str(r["event_id"]),
+                "event_id": r["event_id"],
                 "type": r["type"],
                 "occurred_at": at.isoformat(),
                 "payload": p,
@@ -396,6 +399,52 @@ def test_batch_body_splices_each_outbox_payload_as_it_is():
             for r, p in zip(rows, payloads, strict=True)
         ]
     }
+
+
+def test_batch_body_writes_each_instant_as_isoformat_did():
+    """The body is one orjson call (the payload a Fragment, `occurred_at` a datetime): byte
+    for byte the body the relay wrote before by hand, `isoformat()` for each instant (whole
+    seconds, a single microsecond, the last one of a day; as asyncpg gives timestamptz, in
+    UTC)."""
+    from services.voucher.relay import _batch_body
+
+    rng = random.Random(19)
+    instants = [
+        datetime(2026, 11, 23, 8, 30, 0, 0, tzinfo=UTC),
+        datetime(2026, 11, 23, 8, 30, 0, 1, tzinfo=UTC),
+        datetime(2026, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+        datetime(1999, 1, 1, tzinfo=UTC),
+    ] + [
+        datetime.fromtimestamp(rng.uniform(0, 4e9), tz=UTC).replace(
+            microsecond=rng.choice([0, rng.randrange(1_000_000)])
+        )
+        for _ in range(500)
+    ]
+    rows = [
+        {
+            "id": i,
+            "event_id": str(uuid.UUID(int=rng.getrandbits(128))),
+            "type": "redemption.voided" if i % 3 else "redemption.created",
+            "occurred_at": at,
+            "payload": orjson.dumps({"reason": '写错了 "x"', "n": i}).decode().replace(",", ", "),
+        }
+        for i, at in enumerate(instants)
+    ]
+    by_hand = (
+        b'{"events":['
+        + b",".join(
+            b'{"event_id":"%s","type":%s,"occurred_at":%s,"payload":%s}'
+            % (
+                r["event_id"].encode(),
+                orjson.dumps(r["type"]),
+                orjson.dumps(r["occurred_at"].isoformat()),
+                r["payload"].encode(),
+            )
+            for r in rows
+        )
+        + b"]}"
+    )
+    assert _batch_body(rows) == by_hand
 
 
 @asynccontextmanager
