@@ -214,7 +214,7 @@ class Relay:
         """Progress in the log, only when something moved since the last line (an idle
         relay stays quiet)."""
         try:
-            lag = await repo.lag(self.pool)
+            lag = await repo.progress(self.pool)
         except (OSError, asyncpg.PostgresError):
             return
         state = (self.delivered, self.rejected, lag.undelivered)
@@ -222,9 +222,10 @@ class Relay:
             return
         self._reported = state
         log.info(
-            "delivered %d, rejected %d; undelivered %d, oldest %.1f s",
+            "delivered %d, rejected %d; undelivered %s%d, oldest %.1f s",
             self.delivered,
             self.rejected,
+            "at least " if lag.at_least else "",
             lag.undelivered,
             lag.oldest_age_s,
         )
