@@ -84,16 +84,18 @@ def tokens_file(path: Path, beneficiaries: list[str], count: int) -> Path:
 BENCH_BUDGET_REGIONS = ("450103", "450203", "450303", "450403", "450503", "450603")
 
 
-def start_relays(system: System, workers: int) -> list[Process]:
+def start_relays(system: System, workers: int, start_at: float | None = None) -> list[Process]:
     """`workers` relay processes sharing the outbox's partitions (services/voucher/relay.py:
-    one lease per book), started together."""
+    one lease per book), started together; with `start_at` (time.time()), each starts up,
+    logs that it is ready and delivers nothing before that instant (`--start-at`)."""
     import sys
 
     procs = []
+    later = ["--start-at", f"{start_at:.3f}"] if start_at is not None else []
     for n in range(1, workers + 1):
         proc = Process(
             f"relay{n}",
-            [sys.executable, "-m", "services.cli", "relay"],
+            [sys.executable, "-m", "services.cli", "relay", *later],
             system._common_env(),
             system.run_dir / "logs" / f"relay{n}.log",
         )
@@ -116,35 +118,58 @@ def sum_relays(cpu: dict[str, float]) -> dict[str, float]:
     return out
 
 
+# A relay's start-up (importing the app, ~0.9 s of CPU; connecting) is no part of posting:
+# the relays are started this long before the drain's instant, and metered from it.
+RELAY_LEAD_S = 5.0
+RELAY_READY_LINE = b" ready; delivering at "
+
+
 def relay_drain(
-    system: System, profile_dir: Path | None = None, *, workers: int = 1
+    system: System,
+    profile_dir: Path | None = None,
+    *,
+    workers: int = 1,
+    lead_s: float = RELAY_LEAD_S,
 ) -> dict[str, Any]:
     """Start `workers` relay processes on the backlog the run left and time how fast they
     drain it (each book is one partition: with several books, several workers post at once).
 
-    The CPU used meanwhile by the ledger service, the relays (summed) and the PostgreSQL
-    server (both databases) is reported per event; with `profile_dir`, py-spy samples the
-    ledger and the first relay for the whole drain (`ledger.collapsed`, `relay.collapsed`).
+    The relays are started `lead_s` ahead of one start instant (`--start-at`): they import,
+    connect and log that they are ready, then wait for it. The CPU meter and the drain's
+    clock start at that instant, so the CPU used by the ledger service, the relays (summed)
+    and the PostgreSQL server (both databases), reported per event, is the drain's alone,
+    without the relays' start-up; a relay not ready by the instant is named in the result
+    (`relays_late`: its remaining start-up is then counted). With `profile_dir`, py-spy
+    samples the ledger and the first relay from the instant to the end of the drain
+    (`ledger.collapsed`, `relay.collapsed`).
     """
     ledger_pid = system.process("ledger").pid
     pg = bt.postmaster_pid(system.run_dir / "pg") if system.admin_url is None else None
-    spies = {}
-    if profile_dir is not None:
-        spies["ledger"] = bt.py_spy_record(ledger_pid, profile_dir, None, name="ledger")
-    procs = start_relays(system, workers)
+    start_at = time.time() + lead_s
+    procs = start_relays(system, workers, start_at)
     meter = bt.CpuMeter(
         {"ledger": ledger_pid, **relay_pids(system), "postgres": pg},
         pg_url=system.owner_urls["voucher"],
     )
+    initial = asyncio.run(check.outbox_lag(system.owner_urls["voucher"]))[0]
+    time.sleep(max(0.0, start_at - time.time()))
     meter.start()
+    late = [p.name for p in procs if RELAY_READY_LINE not in p.log_path.read_bytes()]
+    spies = {}
     if profile_dir is not None:
+        spies["ledger"] = bt.py_spy_record(ledger_pid, profile_dir, None, name="ledger")
         spies["relay"] = bt.py_spy_record(procs[0].pid, profile_dir, None, name="relay")
-    say(f"{workers} relay worker(s) started on the backlog")
-    result = check.wait_for_drain(system.owner_urls["voucher"], timeout_s=300, stall_s=30)
+    if late:
+        say(f"WARNING: relay(s) {', '.join(late)} not ready {lead_s:.0f} s after their start")
+    say(f"{workers} relay worker(s) delivering the backlog from the start instant")
+    result = check.wait_for_drain(
+        system.owner_urls["voucher"], timeout_s=300, stall_s=30, initial=initial
+    )
     cpu = sum_relays(meter.stop())
     drained = result["initial"] - result["remaining"]
     if drained:
-        # CPU ms per event of each process (the relays' includes their start-up)
+        # CPU ms per event of each process, from the start instant (the relays' start-up is
+        # before it, unless `relays_late` names them)
         cpu.update(
             {
                 f"{k.removesuffix('_cores')}_cpu_ms_per_event": round(
@@ -153,7 +178,13 @@ def relay_drain(
                 for k, v in list(cpu.items())
             }
         )
-    out: dict[str, Any] = {"mode": "relay", "relay_workers": workers, **result, **cpu}
+    out: dict[str, Any] = {
+        "mode": "relay",
+        "relay_workers": workers,
+        "relays_late": late,
+        **result,
+        **cpu,
+    }
     if drained:
         # where PostgreSQL's CPU went: each database's clients, autovacuum, the WAL writer...
         out["postgres_cpu_ms_per_event_by_kind"] = {
@@ -813,7 +844,14 @@ def render(r: dict[str, Any]) -> str:
             ),
             "",
             "",
-            "posting: the drain's CPU over the events drained; end to end: the sustained row",
+            "posting: the drain's CPU over the events drained, from the relays' start "
+            "instant (their start-up excluded"
+            + (
+                f"; NOT READY in time: {', '.join(ledger['relays_late'])}"
+                if ledger.get("relays_late")
+                else ""
+            )
+            + "); end to end: the sustained row",
         ),
         (
             "voucher service CPU per redemption at saturation, ms",

@@ -115,15 +115,18 @@ def wait_for_drain(
     timeout_s: float = 120,
     stall_s: float = 20,
     progress: Callable[[str], None] | None = None,
+    initial: int | None = None,
 ) -> Drain:
     """Wait until the relay has delivered the whole outbox; return how fast it drained.
 
     `events_per_s` counts from the call (a relay just started includes its start-up);
     `steady_events_per_s` from the first delivery seen to the end, the posting rate itself.
-    Gives up after `timeout_s`, or earlier when nothing moved for `stall_s` (no relay).
+    `initial`: the backlog at the call, when counted before it (relays that start delivering
+    at the call may settle a batch before a first count here). Gives up after `timeout_s`,
+    or earlier when nothing moved for `stall_s` (no relay).
     """
     started = time.monotonic()
-    first, _ = asyncio.run(outbox_lag(voucher_db_url))
+    first = initial if initial is not None else asyncio.run(outbox_lag(voucher_db_url))[0]
     last_change, last = started, first
     pending = first
     moved_at: float | None = None

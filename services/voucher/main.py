@@ -89,13 +89,15 @@ def create_app(
 
         async def outbox_check() -> dict[str, Any]:
             try:
-                lag = await hot_repo.lag(app.state.db.raw_pool)
+                lag = await hot_repo.progress(app.state.db.raw_pool)
             except Exception as exc:
                 return {"ok": False, "error": type(exc).__name__}
-            # Ready while the relay keeps up; a stuck relay shows as not ready.
+            # Ready while the relay keeps up; a stuck relay shows as not ready. The backlog
+            # is counted up to a cap (GET /v1/outbox/lag counts it all).
             return {
                 "ok": lag.oldest_age_s < 300,
                 "undelivered": lag.undelivered,
+                "undelivered_at_least": lag.at_least,
                 "oldest_age_s": round(lag.oldest_age_s, 3),
             }
 

@@ -140,7 +140,7 @@ def _ledger(app_url: str, port: int) -> subprocess.Popen:
     return start_ledger(app_url, port)
 
 
-def _relay(voucher_url: str, port: int) -> subprocess.Popen:
+def _relay(voucher_url: str, port: int, *extra: str, log: Path | None = None) -> subprocess.Popen:
     env = dict(os.environ, YIYANG_ENV="test")
     return subprocess.Popen(
         [
@@ -155,12 +155,43 @@ def _relay(voucher_url: str, port: int) -> subprocess.Popen:
             "100",
             "--idle",
             "0.05",
+            *extra,
         ],
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL if log is None else log.open("wb"),
     )
+
+
+def _redemption_events(n: int) -> list[tuple[uuid.UUID, str, str, datetime]]:
+    """`n` redemption.created outbox rows (event_id, type, payload text, occurred_at) the
+    funded ledger (`fund`) accepts; subsidies of 100 + i % 900 fen."""
+    now = datetime.now(UTC)
+    events = []
+    for i in range(n):
+        payload = {
+            "program_code": "disability_subsidy",
+            "region_code": "450103",
+            "budget_region_code": "450100",
+            "period": "2026-11",
+            "funding_shares": SHARES,
+            "redemption_id": str(uuid.uuid4()),
+            "voucher_id": str(uuid.uuid4()),
+            "beneficiary_id": str(uuid.uuid4()),
+            "provider_id": f"p{i % 7}",
+            "service_code": "CARE_BATH",
+            "gross_fen": 2 * (100 + i % 900),
+            "subsidy_fen": 100 + i % 900,
+            "copay_fen": 100 + i % 900,
+        }
+        events.append((uuid.uuid4(), "redemption.created", orjson.dumps(payload).decode(), now))
+    return events
+
+
+INSERT_EVENTS = (
+    "INSERT INTO outbox (event_id, type, payload, occurred_at) VALUES ($1, $2, $3::jsonb, $4)"
+)
 
 
 async def _until(predicate, timeout_s: float = 60.0, what: str = "") -> None:
@@ -200,30 +231,8 @@ async def test_killing_the_relay_and_the_ledger_mid_delivery_applies_each_event_
                     return False
 
             await _until(ledger_up, 30, "the ledger")
-        now = datetime.now(UTC)
-        events = []
-        for i in range(n):
-            payload = {
-                "program_code": "disability_subsidy",
-                "region_code": "450103",
-                "budget_region_code": "450100",
-                "period": "2026-11",
-                "funding_shares": SHARES,
-                "redemption_id": str(uuid.uuid4()),
-                "voucher_id": str(uuid.uuid4()),
-                "beneficiary_id": str(uuid.uuid4()),
-                "provider_id": f"p{i % 7}",
-                "service_code": "CARE_BATH",
-                "gross_fen": 2 * (100 + i % 900),
-                "subsidy_fen": 100 + i % 900,
-                "copay_fen": 100 + i % 900,
-            }
-            events.append((uuid.uuid4(), "redemption.created", orjson.dumps(payload).decode(), now))
-        await vconn.executemany(
-            "INSERT INTO outbox (event_id, type, payload, occurred_at) "
-            "VALUES ($1, $2, $3::jsonb, $4)",
-            events,
-        )
+        events = _redemption_events(n)
+        await vconn.executemany(INSERT_EVENTS, events)
         total = sum(100 + i % 900 for i in range(n))
 
         async def delivered() -> int:
@@ -290,6 +299,53 @@ async def test_killing_the_relay_and_the_ledger_mid_delivery_applies_each_event_
         await lconn.close()
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(120)
+async def test_a_relay_started_ahead_of_its_start_instant_delivers_nothing_before_it(
+    voucher_db, make_db, tokens, tmp_path
+):
+    """`--start-at` (the bench starts its relays this way, to meter the drain without their
+    start-up): the relay starts, connects and logs that it is ready, delivers nothing before
+    the instant and everything after it."""
+    ldb = await make_db("ledger")
+    port = _free_port()
+    async with ledger_in_process(ldb.app_url) as c:
+        await fund(c, tokens)
+    ledger = _ledger(ldb.app_url, port)
+    relay = None
+    vconn = await asyncpg.connect(voucher_db.owner_url)
+    n = 250
+    try:
+        await vconn.executemany(INSERT_EVENTS, _redemption_events(n))
+        log = tmp_path / "relay.log"
+        start_at = time.time() + 8.0  # its start-up takes ~1 s of CPU: ample on a busy machine
+        relay = _relay(voucher_db.app_url, port, "--start-at", f"{start_at:.3f}", log=log)
+
+        async def delivered() -> int:
+            return await vconn.fetchval(
+                "SELECT count(*) FROM outbox WHERE delivered_at IS NOT NULL"
+            )
+
+        async def ready() -> bool:
+            return " ready; delivering at " in log.read_text()
+
+        await _until(ready, start_at - time.time() - 0.5, "the relay's ready line")
+        while time.time() < start_at - 0.3:  # ready, connected, and idle until the instant
+            assert relay.poll() is None, log.read_text()
+            assert await delivered() == 0
+            await asyncio.sleep(0.05)
+        await _until(lambda: _all(delivered, n), 60, "every event delivered")
+        # Each mark was made after the instant (the server's clock: the same machine's).
+        first = await vconn.fetchval("SELECT extract(epoch FROM min(delivered_at)) FROM outbox")
+        assert float(first) >= start_at
+        assert await vconn.fetchval("SELECT count(*) FROM outbox WHERE rejected") == 0
+    finally:
+        if relay is not None:
+            _kill(relay)
+        _kill(ledger)
+        await vconn.close()
+
+
 async def _progress(delivered, before: int) -> bool:
     return await delivered() > before
 
@@ -322,17 +378,20 @@ def test_batch_body_splices_each_outbox_payload_as_it_is():
     ]
     rows = [
         {
-            "event_id": uuid.uuid4(),
+            "id": i,
+            "event_id": str(uuid.uuid4()),  # the claim's uuid::text
             "type": t,
             "occurred_at": at,
             "payload": orjson.dumps(p).decode().replace(",", ", "),
         }  # jsonb::text spacing
-        for t, p in zip(("redemption.created", "redemption.voided"), payloads, strict=True)
+        for i, (t, p) in enumerate(
+            zip(("redemption.created", "redemption.voided"), payloads, strict=True)
+        )
     ]
     assert orjson.loads(_batch_body(rows)) == {
         "events": [
             {
-                "event_id": str(r["event_id"]),
+                "event_id": r["event_id"],
                 "type": r["type"],
                 "occurred_at": at.isoformat(),
                 "payload": p,
@@ -340,6 +399,52 @@ def test_batch_body_splices_each_outbox_payload_as_it_is():
             for r, p in zip(rows, payloads, strict=True)
         ]
     }
+
+
+def test_batch_body_writes_each_instant_as_isoformat_did():
+    """The body is one orjson call (the payload a Fragment, `occurred_at` a datetime): byte
+    for byte the body the relay wrote before by hand, `isoformat()` for each instant (whole
+    seconds, a single microsecond, the last one of a day; as asyncpg gives timestamptz, in
+    UTC)."""
+    from services.voucher.relay import _batch_body
+
+    rng = random.Random(19)
+    instants = [
+        datetime(2026, 11, 23, 8, 30, 0, 0, tzinfo=UTC),
+        datetime(2026, 11, 23, 8, 30, 0, 1, tzinfo=UTC),
+        datetime(2026, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+        datetime(1999, 1, 1, tzinfo=UTC),
+    ] + [
+        datetime.fromtimestamp(rng.uniform(0, 4e9), tz=UTC).replace(
+            microsecond=rng.choice([0, rng.randrange(1_000_000)])
+        )
+        for _ in range(500)
+    ]
+    rows = [
+        {
+            "id": i,
+            "event_id": str(uuid.UUID(int=rng.getrandbits(128))),
+            "type": "redemption.voided" if i % 3 else "redemption.created",
+            "occurred_at": at,
+            "payload": orjson.dumps({"reason": '写错了 "x"', "n": i}).decode().replace(",", ", "),
+        }
+        for i, at in enumerate(instants)
+    ]
+    by_hand = (
+        b'{"events":['
+        + b",".join(
+            b'{"event_id":"%s","type":%s,"occurred_at":%s,"payload":%s}'
+            % (
+                r["event_id"].encode(),
+                orjson.dumps(r["type"]),
+                orjson.dumps(r["occurred_at"].isoformat()),
+                r["payload"].encode(),
+            )
+            for r in rows
+        )
+        + b"]}"
+    )
+    assert _batch_body(rows) == by_hand
 
 
 @asynccontextmanager
