@@ -11,12 +11,12 @@ import orjson
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
-from pydantic import ValidationError
 from starlette.routing import Route
 
 from services.common.auth import Principal, Role, authenticate, require
 from services.common.db import DatabaseDep, SessionDep
 from services.common.errors import OutOfScope
+from services.common.lean import json_body
 from services.common.types import IsoDate
 from services.voucher.api.copay import gateway
 from services.voucher.api.deps import DirectoryDep, RawPoolDep, ensure_acts_for
@@ -145,20 +145,7 @@ async def _redeem_lean(request: Request) -> Response:
     same order as the declared route (authenticate, role, then the body), one parse of the
     body straight from JSON into `RedemptionCreate`, errors in the usual shape."""
     principal = await _TERMINAL_ONLY.dependency(await authenticate(request))
-    raw = await request.body()
-    if not raw:
-        raise RequestValidationError(
-            [{"type": "missing", "loc": ("body",), "msg": "Field required"}]
-        )
-    try:
-        body = RedemptionCreate.model_validate_json(raw)
-    except ValidationError as exc:
-        raise RequestValidationError(
-            [
-                {**e, "loc": ("body", *e["loc"])}
-                for e in exc.errors(include_url=False, include_input=False, include_context=False)
-            ]
-        ) from None
+    body = json_body(await request.body(), RedemptionCreate)
     return await _redeem(request, body, principal)
 
 
