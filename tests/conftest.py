@@ -21,6 +21,8 @@ from services.common.settings import get_common_settings
 from tests.fixtures import database as dbfix
 
 os.environ.setdefault("YIYANG_ENV", "test")
+# (hundreds of apps start in this one process: tests/common/test_gc_freeze.py turns it on)
+os.environ.setdefault("YIYANG_FREEZE_GC_AT_START", "false")
 
 # Property tests judge correctness, not speed: on a loaded 2-core machine (CI, or several
 # test runs at once) generating inputs may be slow, which must not fail a test.

@@ -25,7 +25,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import Scope
 
-from services.common.app import migrations_at_head
+from services.common.app import freeze_start_up_objects, migrations_at_head
 from services.common.db import Database, resolve_database_url
 from services.common.errors import PayloadTooLarge
 from services.common.limits import install_body_limit
@@ -124,6 +124,7 @@ def create_app(
         await db.start()
         app.state.db = db
         task = asyncio.create_task(housekeeping(db))
+        freeze_start_up_objects()
         try:
             yield
         finally:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
@@ -42,6 +43,7 @@ def create_service_app(
         try:
             for hook in on_startup:
                 await hook(app)
+            freeze_start_up_objects()
             yield
         finally:
             for hook in on_shutdown:
@@ -90,6 +92,17 @@ def create_service_app(
         app.include_router(router)
     document_refusals(app)
     return app
+
+
+def freeze_start_up_objects() -> None:
+    """Move what start-up built (modules, routes, models, pools: some 170,000 objects in the
+    voucher service) out of the cyclic garbage collector's reach, once it has collected what
+    start-up threw away. A full collection walked all of them, about 90 ms during which the
+    process answers nothing: the p99 of a busy service. Objects made afterwards are collected
+    as before. Off where `freeze_gc_at_start` is false (the tests)."""
+    if get_common_settings().freeze_gc_at_start:
+        gc.collect()
+        gc.freeze()
 
 
 async def migrations_at_head(db: Database, service: str) -> bool:

@@ -51,6 +51,11 @@ class CommonSettings(BaseSettings):
     max_body_bytes: int = 1024 * 1024
     max_upload_bytes: int = 12 * 1024 * 1024
 
+    # Freeze what start-up built out of Python's cyclic garbage collector (services.common.app
+    # `freeze_start_up_objects`). The tests turn it off: they start hundreds of apps in one
+    # process, and each freeze would first walk everything every earlier test left.
+    freeze_gc_at_start: bool = True
+
     @model_validator(mode="after")
     def _refuse_development_secrets(self) -> CommonSettings:
         refuse_dev_secrets(self)
