@@ -25,7 +25,8 @@ async def test_start_up_objects_are_frozen_and_a_full_collection_is_short(make_d
             started = time.perf_counter()
             gc.collect()
             pause = time.perf_counter() - started
-            assert gc.get_freeze_count() - before == frozen  # a collection leaves them there
+            # a collection leaves them there (the few freed since, by their last reference, go)
+            assert gc.get_freeze_count() - before > frozen * 0.99
         # (the pause is reported, not judged: timings are for the benchmarks)
         print(f"full collection with start-up frozen: {pause * 1000:.1f} ms")
     finally:
