@@ -303,8 +303,14 @@ class Entry(LedgerTable, table=True):
         ),
         UniqueConstraint("book", "seq", name="uq_entry_book_seq"),
         UniqueConstraint("idempotency_key", name="uq_entry_idempotency_key"),
-        # each entry is reversed at most once, whoever tries
-        UniqueConstraint("reverses_entry_id", name="uq_entry_reverses_entry_id"),
+        # each entry is reversed at most once, whoever tries (only reversals are indexed: every
+        # other entry's NULL was an index entry written per event until ledger_1403)
+        Index(
+            "uq_entry_reverses_entry_id",
+            "reverses_entry_id",
+            unique=True,
+            postgresql_where=text("reverses_entry_id IS NOT NULL"),
+        ),
         Index("ix_entry_kind_ref", "kind", "ref"),
         # a period's entries of a kind: reconciliation, claims, co-payments (ledger_1001)
         Index("ix_entry_period_kind", "period", "kind"),

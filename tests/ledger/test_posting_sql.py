@@ -366,3 +366,23 @@ async def test_a_batch_written_in_one_statement_is_checked_once_and_still_checke
         assert await conn.fetchval("SELECT count(*) FROM entry") == before
     finally:
         await conn.close()
+
+
+async def test_only_reversals_are_indexed_as_reversing_and_the_lookup_still_uses_it(make_db):
+    """Each entry is reversed at most once (a unique index), but only a reversal has a
+    `reverses_entry_id`: the index holds the reversals alone (ledger_1403), so a redemption
+    writes no NULL into it, and "is this entry reversed?" still probes it."""
+    sdb = await make_db("ledger")
+    conn = await _connect(sdb.owner_url)
+    try:
+        definition = await conn.fetchval(
+            "SELECT pg_get_indexdef('uq_entry_reverses_entry_id'::regclass)"
+        )
+        assert "UNIQUE" in definition and "WHERE (reverses_entry_id IS NOT NULL)" in definition
+        await conn.execute("SET enable_seqscan = off")  # (the empty table's cheapest plan)
+        plan = str(
+            await conn.fetchval("EXPLAIN (FORMAT JSON) " + posting.REDEMPTION_ENTRIES, ["r-1"])
+        )
+        assert "uq_entry_reverses_entry_id" in plan, plan
+    finally:
+        await conn.close()

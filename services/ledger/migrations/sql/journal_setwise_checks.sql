@@ -1,5 +1,6 @@
--- The journal's checks once per statement (migration ledger_0120): the chain over all the
--- entries an INSERT writes, and at COMMIT the balance of every entry of the transaction.
+-- The journal's checks once per statement (migrations ledger_0120, ledger_1403): the chain
+-- over all the entries an INSERT writes, and at COMMIT the balance of every entry of the
+-- transaction.
 -- See the docstring of ledger_0120 and docs/ledger.md.
 
 CREATE OR REPLACE FUNCTION ledger_entry_chain_set() RETURNS trigger LANGUAGE plpgsql AS $$
@@ -72,10 +73,13 @@ DROP TRIGGER IF EXISTS entry_chain_set ON entry;
 CREATE TRIGGER entry_chain_set AFTER INSERT ON entry REFERENCING NEW TABLE AS new_entries
   FOR EACH STATEMENT EXECUTE FUNCTION ledger_entry_chain_set();
 
--- Queued by every UPDATE of the head: each INSERT on entry moves it, each INSERT on posting
--- touches it. Run at COMMIT (or at SET CONSTRAINTS ... IMMEDIATE) over all the entries of
--- this transaction: the top of the chain, back to the first entry of another transaction (the
--- head is locked from this transaction's first entry to its COMMIT, so they are contiguous).
+-- Queued by every UPDATE of the head: each INSERT on entry moves it, and an INSERT on posting
+-- touches it when a posting joins an entry of an earlier statement (ledger_1401). Run at
+-- COMMIT (or at SET CONSTRAINTS ... IMMEDIATE) over all the entries of this transaction: the
+-- top of the chain, back to the first entry of another transaction (the head is locked from
+-- this transaction's first entry to its COMMIT, so they are contiguous). One pass over those
+-- entries and their postings finds the first entry with too few postings, else the first
+-- unbalanced one (ledger_1403; it was two passes).
 CREATE OR REPLACE FUNCTION ledger_entries_balanced() RETURNS trigger LANGUAGE plpgsql AS $$
 DECLARE
   lo bigint;
@@ -88,23 +92,22 @@ BEGIN
   IF lo >= NEW.last_seq THEN
     RETURN NULL;
   END IF;
-  SELECT e.seq, count(p.line) AS n INTO bad
-    FROM entry e LEFT JOIN posting p ON p.entry_id = e.id
-   WHERE e.book = NEW.book AND e.seq > lo AND e.seq <= NEW.last_seq
-   GROUP BY e.seq HAVING count(p.line) < 2
-   ORDER BY e.seq LIMIT 1;
-  IF FOUND THEN
-    RAISE EXCEPTION 'ENTRY_TOO_FEW_POSTINGS: entry % has % postings; at least 2 are needed',
-      bad.seq, bad.n USING ERRCODE = '23514';
-  END IF;
-  SELECT s.seq, string_agg(s.currency || ' ' || s.total, ', ' ORDER BY s.currency) AS totals
+  SELECT s.seq, sum(s.n) AS n,
+         string_agg(s.currency || ' ' || s.total, ', ' ORDER BY s.currency)
+           FILTER (WHERE s.total <> 0) AS totals
     INTO bad
-    FROM (SELECT e.seq, p.currency, sum(p.amount_fen) AS total
-            FROM entry e JOIN posting p ON p.entry_id = e.id
+    FROM (SELECT e.seq, p.currency, count(p.line) AS n, coalesce(sum(p.amount_fen), 0) AS total
+            FROM entry e LEFT JOIN posting p ON p.entry_id = e.id
            WHERE e.book = NEW.book AND e.seq > lo AND e.seq <= NEW.last_seq
-           GROUP BY e.seq, p.currency HAVING sum(p.amount_fen) <> 0) s
-   GROUP BY s.seq ORDER BY s.seq LIMIT 1;
+           GROUP BY e.seq, p.currency) s
+   GROUP BY s.seq
+  HAVING sum(s.n) < 2 OR bool_or(s.total <> 0)
+   ORDER BY sum(s.n) >= 2, s.seq LIMIT 1;
   IF FOUND THEN
+    IF bad.n < 2 THEN
+      RAISE EXCEPTION 'ENTRY_TOO_FEW_POSTINGS: entry % has % postings; at least 2 are needed',
+        bad.seq, bad.n USING ERRCODE = '23514';
+    END IF;
     RAISE EXCEPTION 'ENTRY_UNBALANCED: entry % does not sum to zero (%)', bad.seq, bad.totals
       USING ERRCODE = '23514';
   END IF;

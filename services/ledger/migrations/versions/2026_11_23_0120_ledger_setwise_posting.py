@@ -71,7 +71,7 @@ ALTER TABLE posting ADD CONSTRAINT posting_account_id_fkey
 
 def upgrade() -> None:
     execute_script(UPGRADE)
-    execute_sql_file("journal_setwise_checks.sql")
+    execute_sql_file("superseded/ledger_0120_journal_setwise_checks.sql")
     execute_sql_file("superseded/ledger_0120_ledger_posting_apply.sql")
 
 
