@@ -84,3 +84,24 @@ async def test_the_delivery_lag_is_that_of_the_last_events_received_whenever_the
     finally:
         await conn.close()
         await db.dispose()
+
+
+async def test_readiness_reads_the_last_events_and_never_counts_the_event_log(ledger, monkeypatch):
+    """Readiness is probed every few seconds: it answers the delivery lag from the last events
+    received, as the metrics do, without counting every event the ledger ever received (a
+    scan of the whole event log per probe, which `/v1/metrics` still does)."""
+    await ledger.appropriate({"central": 950_000, "regional": 50_000})
+    await ledger.commit(10_000)
+    await ledger.events([redemption(100)])
+    m = (await ledger.c.get("/v1/metrics", headers=ledger.service)).json()
+
+    async def no_counting(*_: Any) -> None:
+        raise AssertionError("readiness counted the event log")
+
+    monkeypatch.setattr(audit_repo, "event_counts", no_counting)
+    ready = await ledger.c.get("/readyz")
+    assert ready.status_code == 200, ready.text
+    delivery = ready.json()["checks"]["event_delivery"]
+    assert delivery["ok"] is True
+    assert delivery["last_event_received_at"] == m["last_event_received_at"]
+    assert delivery["recent_delivery_lag_s"] == m["recent_delivery_lag_s"]

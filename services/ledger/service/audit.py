@@ -368,6 +368,18 @@ async def metrics(db: Database, process: Mapping[str, int]) -> MetricsRead:
     )
 
 
+async def delivery_lag(db: Database) -> dict[str, Any]:
+    """When the last event arrived, and the recent delivery lag: what readiness asks on every
+    probe, read from the last events received (not `metrics`, which counts every event the
+    ledger ever received: a scan of the whole event log per probe)."""
+    async with _snapshot(db) as session:
+        lag = await repo.event_lag(session)
+    return {
+        "recent_delivery_lag_s": lag.recent_lag_s,
+        "last_event_received_at": _iso(lag.last_received_at),
+    }
+
+
 async def anchors(db: Database, after: int, limit: int) -> list[RootAnchor]:
     """The root chain's anchors after seq `after` (one snapshot)."""
     async with _snapshot(db) as session:
