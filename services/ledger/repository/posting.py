@@ -40,6 +40,7 @@ import orjson
 
 from services.ledger.models import (
     ACCOUNT_BALANCE_SQL,
+    ACCOUNT_KEY_DIMENSIONS,
     Account,
     BookHead,
     Entry,
@@ -82,10 +83,11 @@ OPEN_BOOKS = (
 )
 
 # The dimensions that identify an account (uq_account_dimensions), in AccountKey's order.
-_KEY_TYPES = ("text",) * 7
+_KEY_COLUMNS = ("code", *ACCOUNT_KEY_DIMENSIONS, "currency")
+_KEY_TYPES = ("text",) * len(_KEY_COLUMNS)
 OPEN_ACCOUNTS = (
-    f"INSERT INTO {ACCOUNT} (code, program_code, region_code, funding_source, provider_id, "
-    "beneficiary_id, currency, name, kind, normal_sign, no_overdraft, balance_slots) "
+    f"INSERT INTO {ACCOUNT} ({', '.join(_KEY_COLUMNS)}, "
+    "name, kind, normal_sign, no_overdraft, balance_slots) "
     f"SELECT * FROM unnest({_unnest((*_KEY_TYPES, 'text', 'text', 'int', 'bool', 'int'))}) "
     "ON CONFLICT ON CONSTRAINT uq_account_dimensions DO NOTHING"
 )
@@ -95,18 +97,13 @@ OPEN_ACCOUNTS = (
 # index: every key compared with every account of its code, 0.5 s a batch at 2,000 providers.
 FIND_ACCOUNTS = (
     f"SELECT k.ord, a.id, {ACCOUNT_BALANCE_SQL} AS balance_fen "
-    f"FROM unnest({_unnest(_KEY_TYPES)}) WITH ORDINALITY AS k(code, p, r, fs, pr, b, cur, ord) "
+    f"FROM unnest({_unnest(_KEY_TYPES)}) WITH ORDINALITY AS k({', '.join(_KEY_COLUMNS)}, ord) "
     "CROSS JOIN LATERAL (SELECT a.id, a.balance_fen, a.balance_slots "
-    f"FROM {ACCOUNT} a WHERE a.code = k.code "
-    "AND coalesce(a.program_code, '') = coalesce(k.p, '') "
-    "AND coalesce(a.region_code, '') = coalesce(k.r, '') "
-    "AND coalesce(a.funding_source, '') = coalesce(k.fs, '') "
-    "AND coalesce(a.provider_id, '') = coalesce(k.pr, '') "
-    "AND coalesce(a.beneficiary_id, '') = coalesce(k.b, '') AND a.currency = k.cur "
-    "AND a.program_code IS NOT DISTINCT FROM k.p AND a.region_code IS NOT DISTINCT FROM k.r "
-    "AND a.funding_source IS NOT DISTINCT FROM k.fs "
-    "AND a.provider_id IS NOT DISTINCT FROM k.pr "
-    "AND a.beneficiary_id IS NOT DISTINCT FROM k.b LIMIT 1) AS a"
+    f"FROM {ACCOUNT} a WHERE a.code = k.code AND a.currency = k.currency AND "
+    + " AND ".join(f"coalesce(a.{c}, '') = coalesce(k.{c}, '')" for c in ACCOUNT_KEY_DIMENSIONS)
+    + " AND "
+    + " AND ".join(f"a.{c} IS NOT DISTINCT FROM k.{c}" for c in ACCOUNT_KEY_DIMENSIONS)
+    + " LIMIT 1) AS a"
 )
 
 # Entry columns written from the plans (posted_at and period are sent once per statement).
