@@ -412,16 +412,17 @@ async def code_holder(
 
 # --- the relay ----------------------------------------------------------------------------
 
-# The partitions (books) with undelivered events: a skip scan of ix_outbox_undelivered_book,
-# one index probe a partition however long the backlog.
-PENDING_BOOKS = f"""
+# The partitions (books) with undelivered events, as `b(book)` (its last row NULL): a skip
+# scan of ix_outbox_undelivered_book, one index probe a partition however long the backlog.
+_PENDING_BOOKS_CTE = f"""
 WITH RECURSIVE b(book) AS (
   (SELECT book FROM {_OUTBOX} WHERE delivered_at IS NULL ORDER BY book LIMIT 1)
   UNION ALL
   SELECT (SELECT o.book FROM {_OUTBOX} o WHERE o.delivered_at IS NULL AND o.book > b.book
            ORDER BY o.book LIMIT 1)
     FROM b WHERE b.book IS NOT NULL
-)
+)"""
+PENDING_BOOKS = f"""{_PENDING_BOOKS_CTE}
 SELECT book FROM b WHERE book IS NOT NULL
 """
 
@@ -533,14 +534,7 @@ SELECT (SELECT count(*) FROM {_OUTBOX} WHERE delivered_at IS NULL) AS undelivere
 # the oldest undelivered event by outbox order: each partition's first by the skip scan of
 # PENDING_BOOKS, one index probe a partition. LAG's exact count and min(occurred_at) read the
 # whole backlog: 14 ms of the server's CPU at 40,000 waiting (docs/performance.md, "Relay").
-PROGRESS = f"""
-WITH RECURSIVE b(book) AS (
-  (SELECT book FROM {_OUTBOX} WHERE delivered_at IS NULL ORDER BY book LIMIT 1)
-  UNION ALL
-  SELECT (SELECT o.book FROM {_OUTBOX} o WHERE o.delivered_at IS NULL AND o.book > b.book
-           ORDER BY o.book LIMIT 1)
-    FROM b WHERE b.book IS NOT NULL
-)
+PROGRESS = f"""{_PENDING_BOOKS_CTE}
 SELECT (SELECT count(*) FROM (SELECT 1 FROM {_OUTBOX} WHERE delivered_at IS NULL
                                ORDER BY book, id LIMIT $1) w) AS undelivered,
        (SELECT count(*) FROM {_OUTBOX} WHERE rejected) AS rejected,
