@@ -40,6 +40,7 @@ from services.common.auth import Role, issue_token
 from services.common.db import asyncpg_connect_kwargs
 from services.common.money import allocate
 from services.common.settings import get_common_settings
+from services.voucher.relay import READY_LINE
 
 
 async def _sql(url: str, script: str) -> None:
@@ -121,7 +122,7 @@ def sum_relays(cpu: dict[str, float]) -> dict[str, float]:
 # A relay's start-up (importing the app, ~0.9 s of CPU; connecting) is no part of posting:
 # the relays are started this long before the drain's instant, and metered from it.
 RELAY_LEAD_S = 5.0
-RELAY_READY_LINE = b" ready; delivering at "
+RELAY_READY_LINE = f" {READY_LINE} ".encode()
 
 
 def relay_drain(

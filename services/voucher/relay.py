@@ -50,6 +50,8 @@ log = logging.getLogger("yiyang.relay")
 # faster than 500 (docs/performance.md, "Relay"). The ledger takes at most LEDGER_MAX_BATCH.
 DEFAULT_BATCH = 500
 LEDGER_MAX_BATCH = 5000
+# What a relay started with `--start-at` logs once it is ready (the bench waits for it).
+READY_LINE = "ready; delivering at"
 # A partition's lease lasts this long unless renewed (every round of a live worker).
 DEFAULT_LEASE_S = 10.0
 # How often a worker re-shares the partitions while it has work (it does so every idle round).
@@ -349,7 +351,7 @@ async def _relay(
             relay._headers()
             with contextlib.suppress(httpx.HTTPError):
                 await client.get("/healthz")
-            log.info("relay worker %s ready; delivering at %.3f", relay.worker_id, args.start_at)
+            log.info("relay worker %s %s %.3f", relay.worker_id, READY_LINE, args.start_at)
             await _wait(stop, args.start_at - time.time())
             if stop.is_set():
                 return

@@ -22,7 +22,7 @@ import pytest
 
 from services.ledger.config import LedgerSettings
 from services.ledger.main import create_app as create_ledger_app
-from services.voucher.relay import Relay
+from services.voucher.relay import READY_LINE, Relay
 from tests.conftest import running
 from tests.fixtures.processes import free_port as _free_port
 from tests.fixtures.processes import start_ledger
@@ -327,7 +327,7 @@ async def test_a_relay_started_ahead_of_its_start_instant_delivers_nothing_befor
             )
 
         async def ready() -> bool:
-            return " ready; delivering at " in log.read_text()
+            return f" {READY_LINE} " in log.read_text()
 
         await _until(ready, start_at - time.time() - 0.5, "the relay's ready line")
         while time.time() < start_at - 0.3:  # ready, connected, and idle until the instant
