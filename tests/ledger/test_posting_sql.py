@@ -164,6 +164,16 @@ def _book() -> list[EntryPlan]:
     ]
 
 
+async def _write(conn: asyncpg.Connection, book: list[EntryPlan]) -> list[posting.Written]:
+    """The plans written as the service writes them, in the caller's transaction: their books'
+    heads locked, their accounts opened, entries and postings in one statement."""
+    heads = await posting.lock_heads(conn, posting.books_of(book))
+    accounts = await posting.resolve_accounts(
+        conn, (p.account for plan in book for p in plan.postings)
+    )
+    return await posting.write_entries(conn, heads, book, accounts)
+
+
 async def test_write_entries_writes_what_the_plans_and_the_hash_rule_say(make_db):
     sdb = await make_db("ledger")
     book = _book()
@@ -249,11 +259,7 @@ async def test_entries_read_back_as_the_plans_they_were_written_from(make_db):
     conn = await _connect(sdb.app_url)
     try:
         async with conn.transaction():
-            head = await posting.lock_heads(conn, posting.books_of(book))
-            accounts = await posting.resolve_accounts(
-                conn, (p.account for plan in book for p in plan.postings)
-            )
-            await posting.write_entries(conn, head, book, accounts)
+            await _write(conn, book)
         [hot] = await posting.redemption_entries(conn, ["r-1", "unknown"])
     finally:
         await conn.close()
@@ -287,9 +293,7 @@ async def test_the_event_log_round_trips(make_db):
     conn = await _connect(sdb.app_url)
     try:
         async with conn.transaction():
-            head = await posting.lock_heads(conn, posting.books_of(book))
-            accounts = await posting.resolve_accounts(conn, (p.account for p in book[0].postings))
-            [written] = await posting.write_entries(conn, head, book, accounts)
+            [written] = await _write(conn, book)
             await posting.insert_events(
                 conn,
                 [
@@ -336,11 +340,7 @@ async def test_a_batch_written_in_one_statement_is_checked_once_and_still_checke
     try:
         book = _book()
         async with conn.transaction():
-            head = await posting.lock_heads(conn, posting.books_of(book))
-            accounts = await posting.resolve_accounts(
-                conn, (p.account for plan in book for p in plan.postings)
-            )
-            await posting.write_entries(conn, head, book, accounts)
+            await _write(conn, book)
             head_updates = await conn.fetchval(
                 "SELECT n_tup_upd FROM pg_stat_xact_user_tables WHERE relname = 'book_head'"
             )
@@ -358,11 +358,7 @@ async def test_a_batch_written_in_one_statement_is_checked_once_and_still_checke
         before = await conn.fetchval("SELECT count(*) FROM entry")
         with pytest.raises(asyncpg.PostgresError, match="ENTRY_UNBALANCED"):
             async with conn.transaction():
-                head = await posting.lock_heads(conn, posting.books_of([lopsided]))
-                accounts = await posting.resolve_accounts(
-                    conn, (p.account for p in lopsided.postings)
-                )
-                await posting.write_entries(conn, head, [lopsided], accounts)
+                await _write(conn, [lopsided])
         assert await conn.fetchval("SELECT count(*) FROM entry") == before
     finally:
         await conn.close()
