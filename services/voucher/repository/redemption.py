@@ -412,19 +412,23 @@ async def code_holder(
 
 # --- the relay ----------------------------------------------------------------------------
 
-# The partitions (books) with undelivered events, as `b(book)` (its last row NULL): a skip
-# scan of ix_outbox_undelivered_book, one index probe a partition however long the backlog.
-_PENDING_BOOKS_CTE = f"""
+
+def _over_pending_books(select: str) -> str:
+    """`select` over `b(book)`, the partitions (books) with undelivered events (its last row
+    NULL): a skip scan of ix_outbox_undelivered_book, one index probe a partition however
+    long the backlog."""
+    return f"""
 WITH RECURSIVE b(book) AS (
   (SELECT book FROM {_OUTBOX} WHERE delivered_at IS NULL ORDER BY book LIMIT 1)
   UNION ALL
   SELECT (SELECT o.book FROM {_OUTBOX} o WHERE o.delivered_at IS NULL AND o.book > b.book
            ORDER BY o.book LIMIT 1)
     FROM b WHERE b.book IS NOT NULL
-)"""
-PENDING_BOOKS = f"""{_PENDING_BOOKS_CTE}
-SELECT book FROM b WHERE book IS NOT NULL
-"""
+)
+{select}"""
+
+
+PENDING_BOOKS = _over_pending_books("SELECT book FROM b WHERE book IS NOT NULL\n")
 
 OPEN_LEASES = f"""
 INSERT INTO {_LEASE} (partition) SELECT unnest($1::text[]) ON CONFLICT (partition) DO NOTHING
@@ -534,8 +538,8 @@ SELECT (SELECT count(*) FROM {_OUTBOX} WHERE delivered_at IS NULL) AS undelivere
 # the oldest undelivered event by outbox order: each partition's first by the skip scan of
 # PENDING_BOOKS, one index probe a partition. LAG's exact count and min(occurred_at) read the
 # whole backlog: 14 ms of the server's CPU at 40,000 waiting (docs/performance.md, "Relay").
-PROGRESS = f"""{_PENDING_BOOKS_CTE}
-SELECT (SELECT count(*) FROM (SELECT 1 FROM {_OUTBOX} WHERE delivered_at IS NULL
+PROGRESS = _over_pending_books(
+    f"""SELECT (SELECT count(*) FROM (SELECT 1 FROM {_OUTBOX} WHERE delivered_at IS NULL
                                ORDER BY book, id LIMIT $1) w) AS undelivered,
        (SELECT count(*) FROM {_OUTBOX} WHERE rejected) AS rejected,
        coalesce(extract(epoch FROM now() - min(f.occurred_at)), 0)::float8 AS oldest_age_s
@@ -546,6 +550,7 @@ SELECT (SELECT count(*) FROM (SELECT 1 FROM {_OUTBOX} WHERE delivered_at IS NULL
      ORDER BY o.book, o.id LIMIT 1) f
  WHERE b.book IS NOT NULL
 """
+)
 
 # Every raw statement of this module (the test prepares each one).
 STATEMENTS = {
