@@ -330,6 +330,34 @@ def lag_verdict(samples: list[tuple[float, int]], rate_per_s: float) -> dict[str
     }
 
 
+def step_verdict(runs: list[dict[str, Any]], p99_limit_ms: float) -> dict[str, Any]:
+    """One step of the sustained run from its repetitions: it holds when the median p99 is
+    under `p99_limit_ms`, the lag stayed bounded in most repetitions, and every repetition
+    carried the offered rate with no error. A single 15 s p99 on a shared machine swings by
+    a factor of two or three from run to run (one stall of 100 ms in it is enough), so no
+    one run decides. Rates and CPU per redemption are the repetitions' medians."""
+    p99s = [x["p99_ms"] for x in runs]
+    bounded = sum(1 for x in runs if x["bounded"]) * 2 > len(runs)
+    carried_ok = all(x["carried_share"] >= bt.CARRIED_MIN_SHARE for x in runs)
+    clean = all(x["non2xx"] == 0 and x["errors"] == 0 for x in runs)
+    p99 = bt.median(p99s)
+    medians = {
+        k: round(bt.median([x[k] for x in runs if k in x]), 3)
+        for k in runs[0]
+        if k.endswith(("_per_redemption", "_cores", "_per_s"))
+    }
+    return {
+        **medians,
+        "p99_ms": round(p99, 2),
+        "p99_ms_runs": p99s,
+        "bounded": bounded,
+        "lag_growth_runs": [x.get("lag_growth") for x in runs],
+        "non2xx": sum(x["non2xx"] for x in runs),
+        "errors": sum(x["errors"] for x in runs),
+        "sustained": bounded and p99 < p99_limit_ms and carried_ok and clean,
+    }
+
+
 def sustained_run(
     system: System,
     *,
@@ -340,13 +368,15 @@ def sustained_run(
     duration_s: int,
     threads: int,
     steps: tuple[float, ...] = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0),
+    reps: int = 3,
     p99_limit_ms: float = 50.0,
 ) -> dict[str, Any]:
     """Redemptions at fixed offered rates with the relay and the ledger running, stepping up
-    from half the endpoint-only saturation rate; the *sustained end-to-end rate* is the
-    highest step at which the outbox lag stays bounded and p99 stays under `p99_limit_ms`.
-    Each step starts with an empty outbox (the previous step's backlog is drained first) and
-    reports the CPU per redemption of every process (endpoint, relay, ledger, PostgreSQL)."""
+    through `steps` (fractions of the endpoint-only saturation rate), each `reps` times; the
+    *sustained end-to-end rate* is the highest step that holds (`step_verdict`: the outbox
+    lag bounded, the median p99 under `p99_limit_ms`). Every repetition starts with an empty
+    outbox (the previous one's backlog is drained first) and reports the CPU per redemption
+    of every process (endpoint, relay, ledger, PostgreSQL)."""
     voucher_url, voucher_db = system.urls["voucher"], system.owner_urls["voucher"]
     meter = bt.CpuMeter(
         {
@@ -358,10 +388,8 @@ def sustained_run(
             else None,
         }
     )
-    steps_out: list[dict[str, Any]] = []
-    best: dict[str, Any] | None = None
-    for fraction in steps:
-        rate = fraction * saturation_per_s
+
+    def once(rate: float) -> dict[str, Any]:
         check.wait_for_drain(voucher_db, timeout_s=300, stall_s=30)
         tf = tokens_file(system.run_dir / "tokens.txt", ids, int(rate * duration_s * 1.3) + 500)
         meter.start()
@@ -377,49 +405,53 @@ def sustained_run(
                 wrk=wrk,
             )
         cpu = sum_relays(meter.stop())
-        verdict = lag_verdict(lag.samples, rate)
-        carried = r.offered_per_s / rate if rate else 0.0
-        ok = (
-            verdict["bounded"]
-            and r.p99_ms < p99_limit_ms
-            and carried >= bt.CARRIED_MIN_SHARE
-            and r.non2xx == 0
-            and r.errors == 0
-        )
-        per_event = {
-            f"{k.removesuffix('_cores')}_cpu_ms_per_redemption": round(
-                1000 * v / r.accepted_per_s, 3
-            )
-            for k, v in cpu.items()
-            if r.accepted_per_s
-        }
-        step = {
-            "fraction": fraction,
-            "offered_per_s": round(rate, 1),
+        return {
             "carried_per_s": round(r.offered_per_s, 1),
             "accepted_per_s": round(r.accepted_per_s, 1),
+            "carried_share": r.offered_per_s / rate if rate else 0.0,
             "p99_ms": round(r.p99_ms, 2),
             "non2xx": r.non2xx,
             "errors": r.errors,
-            **verdict,
+            **lag_verdict(lag.samples, rate),
             **cpu,
-            **per_event,
-            "sustained": ok,
+            **{
+                f"{k.removesuffix('_cores')}_cpu_ms_per_redemption": round(
+                    1000 * v / r.accepted_per_s, 3
+                )
+                for k, v in cpu.items()
+                if r.accepted_per_s
+            },
         }
+
+    steps_out: list[dict[str, Any]] = []
+    best: dict[str, Any] | None = None
+    for fraction in steps:
+        rate = fraction * saturation_per_s
+        runs = []
+        for rep in range(1, reps + 1):
+            runs.append(once(rate))
+            x = runs[-1]
+            say(
+                f"sustained {fraction:.0%} ({rate:,.0f}/s offered), {rep}/{reps}: carried "
+                f"{x['carried_per_s']:,.0f}/s, p99 {x['p99_ms']:.1f} ms, lag growth "
+                f"{x.get('lag_growth')} (first to last third), final {x.get('lag_final')}"
+            )
+        step = {"fraction": fraction, "offered_per_s": round(rate, 1)}
+        step |= step_verdict(runs, p99_limit_ms) | {"runs": runs}
         steps_out.append(step)
         say(
-            f"sustained {fraction:.0%} ({rate:,.0f}/s offered): carried {r.offered_per_s:,.0f}/s, "
-            f"p99 {r.p99_ms:.1f} ms, lag growth {verdict.get('lag_growth')} (first to last "
-            f"third), final "
-            f"{verdict.get('lag_final')} -> {'holds' if ok else 'does not hold'}"
+            f"sustained {fraction:.0%}: median p99 {step['p99_ms']:.1f} ms of "
+            f"{step['p99_ms_runs']}, lag bounded: {step['bounded']} -> "
+            f"{'holds' if step['sustained'] else 'does not hold'}"
         )
-        if not ok:
+        if not step["sustained"]:
             break
         best = step
     check.wait_for_drain(voucher_db, timeout_s=300, stall_s=30)
     rate_ok = best["accepted_per_s"] if best else 0.0
     return {
         "steps": steps_out,
+        "reps": reps,
         "sustained_per_s": rate_ok,
         "ratio_to_saturation": round(rate_ok / saturation_per_s, 3) if saturation_per_s else None,
         "cpu_at_sustained": {
@@ -746,6 +778,7 @@ def main(argv: list[str] | None = None) -> int:
                 duration_s=max(args.duration, 15),
                 threads=args.threads,
                 steps=fractions,
+                reps=args.reps,
             )
             say(
                 f"sustained end-to-end: {result['sustained']['sustained_per_s']:,.0f}/s = "
@@ -764,6 +797,10 @@ def main(argv: list[str] | None = None) -> int:
     print(render(result), flush=True)
     say(f"results: {run_dir}/bench.json, bench.md")
     return 0
+
+
+def _ms(values: list[float]) -> str:
+    return "/".join(f"{v:.0f}" for v in values)
 
 
 def _pcts(run: dict[str, Any]) -> str:
@@ -818,6 +855,7 @@ def render(r: dict[str, Any]) -> str:
             sus.get("sustained_per_s"),
             "; ".join(
                 f"{x['fraction']:.0%}: {'ok' if x['sustained'] else 'no'}"
+                + (f" (p99 {_ms(x['p99_ms_runs'])})" if x.get("p99_ms_runs") else "")
                 for x in sus.get("steps", [])
             ),
             _over(sus.get("sustained_per_s"), floor),

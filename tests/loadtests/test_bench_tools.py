@@ -8,6 +8,7 @@ import json
 import re
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -190,8 +191,8 @@ def test_render_shows_the_ratio_and_the_machine():
                 "sustained_per_s": 240.0,
                 "ratio_to_saturation": 0.8,
                 "steps": [
-                    {"fraction": 0.8, "sustained": True},
-                    {"fraction": 0.9, "sustained": False},
+                    {"fraction": 0.8, "sustained": True, "p99_ms_runs": [21.4, 33.0, 48.6]},
+                    {"fraction": 0.9, "sustained": False, "p99_ms_runs": [44.0, 61.2, 70.9]},
                 ],
                 "cpu_at_sustained": {"relay_cpu_ms_per_redemption": 0.05},
             },
@@ -211,8 +212,47 @@ def test_render_shows_the_ratio_and_the_machine():
     assert a[1:4] == ["300.0", "290–310", "0.250"] and "(a)/(b) 0.3" in a[4]
     assert rows["(b) pgbench, our redemption statement, tps"][3] == "0.833"
     s = rows["sustained end-to-end (relay and ledger running), redemptions/s"]
-    assert s[1:4] == ["240.0", "80%: ok; 90%: no", "0.200"] and "relay 0.05" in s[4]
+    assert s[1:4] == ["240.0", "80%: ok (p99 21/33/49); 90%: no (p99 44/61/71)", "0.200"]
+    assert "relay 0.05" in s[4]
     assert "median of 3" in text and "cores" in text
+
+
+def _rep(p99_ms: float, bounded: bool = True, **over: float) -> dict[str, Any]:
+    return {
+        "carried_per_s": 400.0,
+        "accepted_per_s": 400.0,
+        "carried_share": 1.0,
+        "p99_ms": p99_ms,
+        "non2xx": 0,
+        "errors": 0,
+        "bounded": bounded,
+        "lag_growth": 10.0,
+        "voucher_cpu_ms_per_redemption": 0.4,
+    } | over
+
+
+def test_a_sustained_step_is_judged_by_the_median_of_its_repetitions():
+    # one stalled repetition of three does not fail a step; two do
+    held = bench.step_verdict([_rep(21.0), _rep(74.0), _rep(30.0)], 50.0)
+    assert held["sustained"] is True and held["p99_ms"] == 30.0
+    assert held["p99_ms_runs"] == [21.0, 74.0, 30.0]
+    assert bench.step_verdict([_rep(21.0), _rep(74.0), _rep(51.0)], 50.0)["sustained"] is False
+    # the lag must stay bounded in most repetitions
+    one_behind = [_rep(20.0), _rep(20.0, bounded=False), _rep(20.0)]
+    assert bench.step_verdict(one_behind, 50.0)["bounded"] is True
+    two_behind = [_rep(20.0, bounded=False), _rep(20.0, bounded=False), _rep(20.0)]
+    assert bench.step_verdict(two_behind, 50.0)["sustained"] is False
+    # any refused redemption or a rate not carried fails it whatever the latency
+    assert (
+        bench.step_verdict([_rep(9.0), _rep(9.0, non2xx=3), _rep(9.0)], 50.0)["sustained"] is False
+    )
+    assert (
+        bench.step_verdict([_rep(9.0), _rep(9.0, carried_share=0.8), _rep(9.0)], 50.0)["sustained"]
+        is False
+    )
+    # rates and CPU are the repetitions' medians
+    cpu = [_rep(9.0, voucher_cpu_ms_per_redemption=v) for v in (0.5, 0.3, 0.4)]
+    assert bench.step_verdict(cpu, 50.0)["voucher_cpu_ms_per_redemption"] == 0.4
 
 
 def test_lag_is_bounded_when_flat_and_not_when_it_climbs():
