@@ -175,3 +175,14 @@ def _uuid():
     import uuid
 
     return uuid.uuid4()
+
+
+def test_posting_runs_in_the_idle_class_beside_the_endpoint():
+    """The relay and the ledger take only the CPU the redemptions leave (the bench's
+    sustained run deploys them so: loadtests/bench.py `run_idle`); the endpoint does not."""
+    for name in ("yiyang-relay.service", "yiyang-ledger.service"):
+        unit = (INFRA / "systemd" / name).read_text()
+        assert re.search(r"^CPUWeight=idle$", unit, re.M), name
+        assert re.search(r"^CPUSchedulingPolicy=idle$", unit, re.M), name
+    voucher = (INFRA / "systemd" / "yiyang-voucher.service").read_text()
+    assert "idle" not in voucher

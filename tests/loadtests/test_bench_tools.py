@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
+import time
 import uuid
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 
 from loadtests import bench, bench_posting, bench_tools
@@ -195,6 +198,7 @@ def test_render_shows_the_ratio_and_the_machine():
                     {"fraction": 0.9, "sustained": False, "p99_ms_runs": [44.0, 61.2, 70.9]},
                 ],
                 "cpu_at_sustained": {"relay_cpu_ms_per_redemption": 0.05},
+                "posting": "idle class",
             },
             "ratio_a_over_b": 0.3,
             "fixed_rate": {
@@ -213,7 +217,7 @@ def test_render_shows_the_ratio_and_the_machine():
     assert rows["(b) pgbench, our redemption statement, tps"][3] == "0.833"
     s = rows["sustained end-to-end (relay and ledger running), redemptions/s"]
     assert s[1:4] == ["240.0", "80%: ok (p99 21/33/49); 90%: no (p99 44/61/71)", "0.200"]
-    assert "relay 0.05" in s[4]
+    assert "relay 0.05" in s[4] and "posting in the idle class" in s[4]
     assert "median of 3" in text and "cores" in text
 
 
@@ -253,6 +257,37 @@ def test_a_sustained_step_is_judged_by_the_median_of_its_repetitions():
     # rates and CPU are the repetitions' medians
     cpu = [_rep(9.0, voucher_cpu_ms_per_redemption=v) for v in (0.5, 0.3, 0.4)]
     assert bench.step_verdict(cpu, 50.0)["voucher_cpu_ms_per_redemption"] == 0.4
+
+
+def test_posting_runs_in_the_idle_class_with_its_children_and_its_session_group():
+    """The sustained run's relays and ledger take only the CPU the endpoint leaves: each
+    process and its children in the idle class, and its session's scheduling group at the
+    lowest weight (every service process starts its own session)."""
+    import subprocess
+    import sys
+
+    parent = subprocess.Popen(
+        [sys.executable, "-c", "import subprocess, sys; subprocess.run(['sleep', '30'])"],
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while not (children := psutil.Process(parent.pid).children()):
+            assert time.monotonic() < deadline, "the child did not start"
+            time.sleep(0.05)
+        assert os.sched_getscheduler(parent.pid) == os.SCHED_OTHER
+        done = bench.run_idle([parent.pid])
+        assert sorted(done) == sorted([parent.pid, children[0].pid])
+        for pid in done:
+            assert os.sched_getscheduler(pid) == os.SCHED_IDLE
+            group = Path(f"/proc/{pid}/autogroup")
+            if group.exists():
+                assert group.read_text().split()[-1] == str(bench.IDLE_GROUP_NICENESS)
+        # the test's own process (another session) is left as it was
+        assert os.sched_getscheduler(0) == os.SCHED_OTHER
+    finally:
+        parent.kill()
+        parent.wait()
 
 
 def test_lag_is_bounded_when_flat_and_not_when_it_climbs():
