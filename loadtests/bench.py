@@ -327,7 +327,8 @@ def run_idle(pids: list[int]) -> list[int]:
         with contextlib.suppress(psutil.NoSuchProcess):
             parent = psutil.Process(pid)
             for proc in (parent, *parent.children(recursive=True)):
-                with contextlib.suppress(FileNotFoundError):  # a kernel without autogroups
+                # (no autogroups in this kernel, or /proc read-only: the class alone then)
+                with contextlib.suppress(FileNotFoundError, PermissionError):
                     Path(f"/proc/{proc.pid}/autogroup").write_text(str(IDLE_GROUP_NICENESS))
                 os.sched_setscheduler(proc.pid, os.SCHED_IDLE, os.sched_param(0))
                 done.append(proc.pid)
