@@ -320,18 +320,14 @@ def run_idle(pids: list[int]) -> list[int]:
     ranks a session's group (autogroup) before its processes, so the group's niceness is set
     too (/proc/PID/autogroup; the bench's stand-in for the unit's idle cgroup). Returns the
     processes changed."""
-    import psutil
-
     done = []
     for pid in pids:
-        with contextlib.suppress(psutil.NoSuchProcess):
-            parent = psutil.Process(pid)
-            for proc in (parent, *parent.children(recursive=True)):
-                # (no autogroups in this kernel, or /proc read-only: the class alone then)
-                with contextlib.suppress(FileNotFoundError, PermissionError):
-                    Path(f"/proc/{proc.pid}/autogroup").write_text(str(IDLE_GROUP_NICENESS))
-                os.sched_setscheduler(proc.pid, os.SCHED_IDLE, os.sched_param(0))
-                done.append(proc.pid)
+        for proc in bt.process_tree(pid):
+            # (no autogroups in this kernel, or /proc read-only: the class alone then)
+            with contextlib.suppress(FileNotFoundError, PermissionError):
+                Path(f"/proc/{proc.pid}/autogroup").write_text(str(IDLE_GROUP_NICENESS))
+            os.sched_setscheduler(proc.pid, os.SCHED_IDLE, os.sched_param(0))
+            done.append(proc.pid)
     return done
 
 
