@@ -446,6 +446,22 @@ class LedgerEvent(LedgerTable, table=True):
     )
 
 
+class LedgerEventTally(LedgerTable, table=True):
+    """Events recorded, by type and outcome: a row per INSERT into ledger_event, appended by
+    its statement trigger (ledger_event_tally.sql), summed by `/v1/metrics`, and folded into
+    one row a (type, status) now and then (repository/audit.py `fold_event_tally`)."""
+
+    __tablename__ = "ledger_event_tally"
+    id: int | None = Field(
+        default=None, sa_column=Column(BigInteger, primary_key=True, autoincrement=True)
+    )
+    type: str = _varchar(40, nullable=False)
+    status: str = _varchar(10, nullable=False)
+    n: int = _fen()
+
+    __table_args__ = (CheckConstraint("n > 0", name="n"),)
+
+
 class IdempotencyRecord(LedgerTable, table=True):
     """The answer given to a keyed write, replayed for the same key and body."""
 

@@ -28,9 +28,11 @@ from sqlalchemy import (
     and_,
     any_,
     cast,
+    delete,
     exists,
     extract,
     func,
+    insert,
     literal,
     select,
     tuple_,
@@ -48,6 +50,7 @@ from services.ledger.models import (
     BookHead,
     Entry,
     LedgerEvent,
+    LedgerEventTally,
     Posting,
     RootAnchor,
     account_balance,
@@ -614,13 +617,39 @@ class EventCount:
     count: int
 
 
-async def event_counts(session: AsyncSession) -> list[EventCount]:
+@dataclass(frozen=True, slots=True)
+class EventCounts:
+    counts: list[EventCount]
+    tally_rows: int  # the rows summed: `fold_event_tally` makes them one a (type, status)
+
+
+async def event_counts(session: AsyncSession) -> EventCounts:
+    """Events recorded by type and outcome, from the tally the event log's statement trigger
+    keeps (ledger_event_tally.sql), never counting the log itself."""
+    t = LedgerEventTally
     stmt = (
-        select(col(LedgerEvent.type), col(LedgerEvent.status), func.count())
-        .group_by(col(LedgerEvent.type), col(LedgerEvent.status))
-        .order_by(col(LedgerEvent.type), col(LedgerEvent.status))
+        select(col(t.type), col(t.status), func.sum(col(t.n)), func.count())
+        .group_by(col(t.type), col(t.status))
+        .order_by(col(t.type), col(t.status))
     )
-    return [EventCount(*row) for row in (await session.execute(stmt)).all()]
+    rows = (await session.execute(stmt)).all()
+    return EventCounts(
+        counts=[EventCount(r[0], r[1], int(r[2])) for r in rows],
+        tally_rows=sum(int(r[3]) for r in rows),
+    )
+
+
+async def fold_event_tally(session: AsyncSession) -> None:
+    """The tally's rows summed into one a (type, status), in one statement: the rows it
+    deletes are the rows it sums. A batch recording events meanwhile appends rows this
+    statement does not see, which stay for the next fold; two folds at once delete each row
+    once (the second skips what the first deleted)."""
+    t = LedgerEventTally
+    gone = delete(t).returning(col(t.type), col(t.status), col(t.n)).cte("gone")
+    sums = select(gone.c.type, gone.c.status, func.sum(gone.c.n)).group_by(
+        gone.c.type, gone.c.status
+    )
+    await session.execute(insert(t).from_select(["type", "status", "n"], sums).add_cte(gone))
 
 
 @dataclass(frozen=True, slots=True)

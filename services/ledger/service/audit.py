@@ -351,21 +351,36 @@ async def statement(
     )
 
 
+# `/v1/metrics` folds the event tally when it sums more rows than this (a row an INSERT into
+# the event log: a relay's batch, or fewer at a trickle); the snapshot job folds it too.
+TALLY_FOLD_ROWS = 1000
+
+
 async def metrics(db: Database, process: Mapping[str, int]) -> MetricsRead:
     async with _snapshot(db) as session:
-        counts = await repo.event_counts(session)
+        counted = await repo.event_counts(session)
         lag = await repo.event_lag(session)
         heads = [h for h in await repo.heads(session) if h.last_seq]
+    if counted.tally_rows > TALLY_FOLD_ROWS:
+        await fold_event_tally(db)
     last = max((h.last_posted_at for h in heads), default=None)
     return MetricsRead(
         entries=sum(h.last_seq for h in heads),
         last_posted_at=_iso(last) if last else None,
-        events=[EventCountRead(type=c.type, status=c.status, count=c.count) for c in counts],
+        events=[
+            EventCountRead(type=c.type, status=c.status, count=c.count) for c in counted.counts
+        ],
         last_event_occurred_at=_iso(lag.last_occurred_at),
         last_event_received_at=_iso(lag.last_received_at),
         recent_delivery_lag_s=lag.recent_lag_s,
         process=dict(process),
     )
+
+
+async def fold_event_tally(db: Database) -> None:
+    """The event tally's rows summed into one a (type, status) (repository/audit.py)."""
+    async with db.unit_of_work() as session:
+        await repo.fold_event_tally(session)
 
 
 async def delivery_lag(db: Database) -> dict[str, Any]:

@@ -23,6 +23,7 @@ from sqlalchemy import literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.db import Database, raw_connection
+from services.ledger.repository import audit as audit_repo
 from services.ledger.repository import posting
 from services.ledger.repository import snapshots as repo
 
@@ -89,11 +90,14 @@ async def take_due(db: Database, *, limit_days: int | None = None) -> list[datet
 
 
 async def snapshot_forever(db: Database, interval_s: float) -> None:
-    """The snapshot job in the ledger process: `take_due` every `interval_s`, logging instead
-    of raising (several processes may run it: a snapshot is written once)."""
+    """The snapshot job in the ledger process: `take_due` every `interval_s`, and the event
+    tally folded (repository/audit.py `fold_event_tally`), logging instead of raising
+    (several processes may run it: a snapshot is written once, a tally row folded once)."""
     while True:
         await asyncio.sleep(interval_s)
         try:
+            async with db.unit_of_work() as session:
+                await audit_repo.fold_event_tally(session)
             taken = await take_due(db)
             if taken:
                 log.info("balance snapshots taken up to %s", taken[-1].isoformat())
