@@ -1,6 +1,7 @@
 """Operations: metrics and readiness show event delivery; migrations are reversible."""
 
 import asyncio
+import contextlib
 from typing import Any
 
 import asyncpg
@@ -220,4 +221,30 @@ async def test_the_tally_starts_from_the_events_recorded_before_it(make_db):
             ("redemption.voided", "rejected", 3),
         ]
     finally:
+        await conn.close()
+
+
+async def test_the_snapshot_job_folds_the_event_tally(ledger):
+    """The ledger's periodic job keeps the tally short even when no one reads the metrics."""
+    from services.ledger.service import snapshots
+
+    await two_books(ledger)
+    for region in (NANNING, LIUZHOU, NANNING):
+        await ledger.events([redemption_in(region, 4)])
+    conn = await ledger.owner()
+    db = Database(ledger.sdb.app_url)
+    job = asyncio.create_task(snapshots.snapshot_forever(db, 0.05))
+    try:
+        assert await conn.fetchval("SELECT count(*) FROM ledger_event_tally") >= 4
+        for _ in range(200):
+            if await conn.fetchval("SELECT count(*) FROM ledger_event_tally") == 1:
+                break
+            await asyncio.sleep(0.05)
+        tally = await conn.fetch("SELECT type, status, n FROM ledger_event_tally")
+        assert [tuple(r) for r in tally] == [("redemption.created", "applied", 6)]
+    finally:
+        job.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await job
+        await db.dispose()
         await conn.close()
