@@ -55,14 +55,14 @@ from services.ledger.models import Entry, Posting
 from services.ledger.repository import audit as audit_repo
 from services.ledger.repository import posting
 from services.ledger.repository import snapshots as snapshot_repo
-from services.ledger.service import audit, chain, hashing, plans, snapshots
+from services.ledger.service import audit, chain, clock, hashing, plans, snapshots
 from services.ledger.service.books import book_of
 from services.ledger.service.chart import AccountKey
 from services.ledger.service.plans import EntryPlan
 from services.ledger.settlement.repository import reconciliation as recon_repo
 from services.ledger.settlement.service.reconciliation import reconcile
 
-TZ = snapshots.TZ
+TZ = clock.TZ
 PROGRAM = "disability_subsidy"
 SHARES = {"central": 10000}
 CREATED_BY = "relay"

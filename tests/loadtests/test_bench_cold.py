@@ -15,11 +15,11 @@ from services.common.db import Database
 from services.ledger.models import BalanceSnapshot, Posting
 from services.ledger.repository import audit as audit_repo
 from services.ledger.repository import snapshots as snapshot_repo
-from services.ledger.service import audit, chain, periods, snapshots
+from services.ledger.service import audit, chain, clock, periods, snapshots
 
 
 def _months_ago(n: int) -> str:
-    period = datetime.now(snapshots.TZ).strftime("%Y-%m")
+    period = datetime.now(clock.TZ).strftime("%Y-%m")
     for _ in range(n):
         period = bench_cold.previous_period(period)
     return period

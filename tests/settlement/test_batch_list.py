@@ -3,6 +3,9 @@ newest first, a page at a time, each with its state read from its lines."""
 
 from __future__ import annotations
 
+import re
+from datetime import datetime
+
 from services.common.auth import Role
 from tests.settlement.test_batches import _approved_claim, _confirmation, _import
 
@@ -65,3 +68,39 @@ async def test_list_refuses_wrong_role_and_hides_other_regions(paying):
         "/v1/payment-batches", params={"region_code": "450100"}, headers=s.finance()
     )
     assert batch["id"] in [b["id"] for b in mine.json()["items"]]
+
+
+async def test_settlement_answers_its_instants_in_beijing_time_as_the_journal_does(paying):
+    """A claim's submission, approval, history and lines, and a payment batch, are written
+    as the journal writes its entries: Beijing time with its offset (+08:00), six decimals;
+    the same instants as stored."""
+    s = paying
+    pid, term = await s.provider()
+    claim = await _approved_claim(s, pid, term)
+    batch = (
+        await s.lc.post(
+            "/v1/payment-batches",
+            headers=s.finance("finance:c"),
+            json={"region_code": "450100", "idempotency_key": "tz-key-0001"},
+        )
+    ).json()
+    listed = (await s.lc.get("/v1/payment-batches", headers=s.finance())).json()["items"][0]
+    claim = (await s.lc.get(f"/v1/claims/{claim['id']}", headers=s.finance())).json()
+    line = claim["redemptions"][0]
+    entry = await s.lc.get(f"/v1/entries/{line['entry_id']}", headers=s.finance())
+    assert entry.status_code == 200, entry.text
+    answered = [
+        claim["submitted_at"],
+        claim["approved_at"],
+        *(h["at"] for h in claim["history"]),
+        line["posted_at"],
+        batch["created_at"],
+        listed["created_at"],
+    ]
+    for text in answered:
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}\+08:00", text), text
+    assert line["posted_at"] == entry.json()["posted_at"]
+    stored = await s.fetchval(
+        "SELECT created_at FROM payment_batch WHERE id = $1::uuid", batch["id"]
+    )
+    assert datetime.fromisoformat(batch["created_at"]) == stored

@@ -13,7 +13,7 @@ import asyncpg
 
 from loadtests import bench_cold
 from services.common.db import Database, asyncpg_connect_kwargs
-from services.ledger.service import snapshots
+from services.ledger.service import clock
 from services.ledger.settlement.repository import reconciliation as repo
 from services.ledger.settlement.service.reconciliation import reconcile
 
@@ -24,7 +24,7 @@ SHAPE = bench_cold.Shape(
     months=3,
     providers=5,
     beneficiaries=50,
-    last_period=bench_cold.previous_period(datetime.now(snapshots.TZ).strftime("%Y-%m")),
+    last_period=bench_cold.previous_period(datetime.now(clock.TZ).strftime("%Y-%m")),
 )
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated, Any, Literal
-from zoneinfo import ZoneInfo
 
 import httpx
 from fastapi import Depends, Path, Query, Request
@@ -20,6 +19,7 @@ from services.common.shards import province_hooks
 from services.common.types import IsoDateTime
 from services.ledger.clients import ProgramDirectory
 from services.ledger.errors import ScopeRequired
+from services.ledger.service.clock import TZ
 from services.ledger.service.idempotency import Outcome
 
 # Who may call (scope is checked in each handler, after the role).
@@ -29,7 +29,6 @@ SERVICE_FINANCE_AUDITOR = require(Role.service, Role.finance, Role.auditor)
 FINANCE_AUDITOR = require(Role.finance, Role.auditor)
 AUDITOR_ONLY = require(Role.auditor)
 
-TZ = ZoneInfo("Asia/Shanghai")
 MAX_ID = 2**63 - 1  # account ids are bigint
 
 AccountID = Annotated[int, Path(ge=1, le=MAX_ID)]

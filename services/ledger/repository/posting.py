@@ -33,7 +33,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import asyncpg
 import orjson
@@ -50,9 +49,8 @@ from services.ledger.models import (
 from services.ledger.service import hashing
 from services.ledger.service.books import book_of
 from services.ledger.service.chart import CHART, AccountKey, balance_slots
+from services.ledger.service.clock import TZ
 from services.ledger.service.plans import EntryPlan, PostingPlan
-
-TZ = ZoneInfo("Asia/Shanghai")
 
 BOOK = BookHead.__tablename__
 ACCOUNT = Account.__tablename__

@@ -14,7 +14,6 @@ from contextlib import asynccontextmanager
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -37,19 +36,11 @@ from services.ledger.schemas import (
     TrialBalanceRead,
 )
 from services.ledger.service.chart import CHART
+from services.ledger.service.clock import iso as _iso
 
-TZ = ZoneInfo("Asia/Shanghai")
 ENTRY_DIMENSIONS = ("provider_id", "beneficiary_id", "voucher_id")
 STATEMENT_MAX_LINES = 10_000
 EXPORT_MAX_ENTRIES = 200_000  # entries in one file (CSV, XLSX, the journal file set)
-
-
-def _iso(value: datetime | None) -> str | None:
-    """A time as answered: Beijing time with its offset and always six decimals
-    (`2026-11-05T09:30:00.000000+08:00`); the hash writes the same instant in UTC."""
-    if value is None:
-        return None
-    return value.astimezone(TZ).isoformat(timespec="microseconds")
 
 
 @asynccontextmanager

@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -26,8 +25,8 @@ from services.common.db import Database, raw_connection
 from services.ledger.repository import audit as audit_repo
 from services.ledger.repository import posting
 from services.ledger.repository import snapshots as repo
+from services.ledger.service.clock import TZ
 
-TZ = ZoneInfo("Asia/Shanghai")
 log = logging.getLogger("yiyang.ledger.snapshots")
 
 

@@ -28,7 +28,6 @@ import secrets
 import uuid
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -40,6 +39,8 @@ from services.common.ids import new_uuid
 from services.common.regions import significant_prefix
 from services.ledger.repository import posting as posting_sql
 from services.ledger.service import hashing
+from services.ledger.service.clock import TZ
+from services.ledger.service.clock import iso as _iso
 from services.ledger.service.plans import EntryPlan
 from services.ledger.settlement.clients import BankAccount, ProviderClient, VoucherClient
 from services.ledger.settlement.errors import BankAccountMissing, BatchNotFound, NothingToPay
@@ -80,8 +81,6 @@ from services.ledger.settlement.service.secrets import (
     open_file,
     seal_file,
 )
-
-TZ = ZoneInfo("Asia/Shanghai")
 
 
 async def create_batch(
@@ -292,14 +291,10 @@ async def read_batch(
         count=b.line_count,
         file_sha256=b.file_sha256,
         created_by=b.created_by,
-        created_at=_iso(b.created_at),
+        created_at=_iso(b.created_at) or "",
         not_payable=[NotPayableCashBenefit.model_validate(n) for n in b.not_payable],
         lines=[_line(ln) for ln in lines],
     )
-
-
-def _iso(value: datetime | None) -> str:
-    return value.isoformat() if value is not None else ""
 
 
 def _line(ln: PaymentLine) -> BatchLineRead:
@@ -461,7 +456,7 @@ async def list_batches(
             total_fen=r.total_fen,
             count=r.line_count,
             created_by=r.created_by,
-            created_at=r.created_at.isoformat(),
+            created_at=_iso(r.created_at) or "",
             lines_pending=r.pending,
             lines_paid=r.paid,
             lines_failed=r.failed,

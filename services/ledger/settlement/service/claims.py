@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -37,6 +36,7 @@ from services.common.db import Database, retry_transaction
 from services.common.errors import IdempotencyKeyReused
 from services.common.ids import new_uuid
 from services.ledger.service import hashing
+from services.ledger.service.clock import iso as _iso
 from services.ledger.settlement.clients import ClaimAnswer, VoucherClient
 from services.ledger.settlement.errors import (
     ClaimLinesRefused,
@@ -101,16 +101,12 @@ async def claimable(session: AsyncSession, provider_id: str, period: str) -> Cla
     )
 
 
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value is not None else None
-
-
 def recovery_line(r: RecoveryEntry) -> ClaimRecoveryRead:
     return ClaimRecoveryRead(
         redemption_id=r.redemption_id,
         entry_id=str(r.entry_id),
         amount_fen=r.amount_fen,
-        posted_at=r.posted_at.isoformat(),
+        posted_at=_iso(r.posted_at) or "",
         memo=r.memo,
     )
 
@@ -122,7 +118,7 @@ def _copay_line(c: CopayEntry) -> ClaimCopaymentRead:
         kind=c.kind,
         amount_fen=c.amount_fen,
         redemption_id=c.redemption_id,
-        posted_at=c.posted_at.isoformat(),
+        posted_at=_iso(c.posted_at) or "",
     )
 
 
@@ -131,7 +127,7 @@ def _line(r: ClaimableRedemption | ClaimedRedemption) -> ClaimRedemptionRead:
         redemption_id=r.redemption_id,
         entry_id=str(r.entry_id),
         amount_fen=r.amount_fen,
-        posted_at=r.posted_at.isoformat(),
+        posted_at=_iso(r.posted_at) or "",
         voucher_id=r.voucher_id,
         beneficiary_id=r.beneficiary_id,
     )
@@ -309,7 +305,7 @@ def _action(h: ClaimAction) -> ClaimActionRead:
         role=h.role,
         comment=h.comment,
         reasons=h.reasons,
-        at=h.at.isoformat() if h.at else "",
+        at=_iso(h.at) or "",
     )
 
 
