@@ -84,7 +84,12 @@ def read_form(
             continue
         most = int(item.get("max_per_visit") or 1)
         if not _QUANTITY.match(raw) or not 1 <= int(raw) <= most:
-            problems[f"qty_{code}"] = f"数量请填 1 到 {most} 之间的整数。"
+            unit = str(item.get("unit") or "次")
+            problems[f"qty_{code}"] = (
+                f"{item.get('name') or '这一项'}每次只能收 1{unit}。"
+                if most == 1
+                else f"数量请填 1 到 {most} 之间的整数。"
+            )
             continue
         variable = bool(item.get("variable_price"))
         if variable:
