@@ -9,7 +9,7 @@ Chinese. Times are the services' UTC instants, shown in Asia/Shanghai.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -265,6 +265,16 @@ def program_name(row: Any, kind: str = "program", names: Any = None) -> str:
     return str(published or "") or label(code, kind)
 
 
+def paused_today(voucher: Any, today: date | None = None) -> bool:
+    """Whether the voucher cannot pay today because its person is in hospital (its
+    `paused_from`..`paused_until`, Beijing days, inclusive; no end = still in hospital)."""
+    start, end = voucher.get("paused_from"), voucher.get("paused_until")
+    if not start:
+        return False
+    day = (today or datetime.now(BEIJING).date()).isoformat()
+    return bool(str(start)[:10] <= day and (not end or day <= str(end)[:10]))
+
+
 def install(env: Any) -> None:
     """Register the filters on a Jinja2 environment."""
     env.filters["region"] = region
@@ -273,6 +283,7 @@ def install(env: Any) -> None:
     env.filters["mask_name"] = mask_name
     env.filters["short_id"] = short_id
     env.filters["program_name"] = program_name
+    env.tests["paused_today"] = paused_today
     # The region picker's choices (web/region_picker.py), for forms that pick a region.
     from web import region_picker
 

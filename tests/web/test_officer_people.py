@@ -81,6 +81,14 @@ async def test_person_page_records_a_stay_once_and_shows_the_timeline(web):
         assert re.search(r'id="current-status">住院<', shown.text)
         assert "肺炎住院" in shown.text and "入院通知书 88" in shown.text
         assert "UTC" not in shown.text
+        # the vouchers say they are paused, and the stay names who recorded it
+        vouchers = shown.text[shown.text.index('id="vouchers"') :]
+        assert (
+            "住院期间暂停" in vouchers.split("</ul>")[0]
+            and "可用" not in vouchers.split("</ul>")[0]
+        )
+        timeline_html = shown.text[shown.text.index('id="timeline"') :].split("</ul>")[0]
+        assert "陈经办" in timeline_html and "web:" not in timeline_html
     timeline = await web.voucher.get(
         f"/v1/beneficiaries/{bid}/status-changes", headers=web.officer()
     )
@@ -155,3 +163,44 @@ async def test_status_file_import_shows_every_row_and_is_idempotent(web):
         person = await c.get(f"/officer/people/{bid}")
         assert "已去世" in person.text and "批量导入" in person.text
         assert 'id="status-form"' not in person.text  # nothing more to record
+
+
+async def test_a_person_in_hospital_is_told_the_vouchers_are_paused_and_shown_no_code(web):
+    """The elder's and the family's pages during a hospital stay: the vouchers say they are
+    paused and until when (the counter would refuse them), and no payment code is offered;
+    once the stay has ended, the code is back."""
+    bid, _ = await _person(web, "郑爷爷", 615)
+    await web.add_account(
+        username="zheng", role="beneficiary", display_name="郑爷爷", beneficiary_ids=[bid]
+    )
+    async with web.signed_in("zheng") as c:
+        before = await c.get("/me/qr")
+        assert 'id="qr"' in before.text and 'id="paused"' not in before.text
+    stay = await web.voucher.post(
+        f"/v1/beneficiaries/{bid}/status-changes",
+        headers={**web.officer(), "Idempotency-Key": "stay-zheng-615"},
+        json={
+            "status": "hospitalised",
+            "effective_on": TODAY.isoformat(),
+            "until": (TODAY + timedelta(days=3)).isoformat(),
+            "reason": "住院",
+        },
+    )
+    assert stay.status_code in (200, 201), stay.text
+    async with web.signed_in("zheng") as c:
+        home = await c.get("/me")
+        assert "住院期间，补贴券暂停使用" in home.text
+        assert f"到 {(TODAY + timedelta(days=3)).isoformat()} 止" in home.text
+        assert "住院期间暂停使用" in home.text and "可使用" not in home.text
+        qr = await c.get("/me/qr")
+        assert 'id="paused"' in qr.text and 'id="qr"' not in qr.text
+        assert "qr-refresh" not in qr.text
+    ended = await web.voucher.post(
+        f"/v1/beneficiaries/{bid}/status-changes",
+        headers={**web.officer(), "Idempotency-Key": "stay-zheng-615-end"},
+        json={"status": "active", "effective_on": TODAY.isoformat(), "reason": "出院"},
+    )
+    assert ended.status_code in (200, 201), ended.text
+    async with web.signed_in("zheng") as c:
+        qr = await c.get("/me/qr")
+        assert 'id="qr"' in qr.text and 'id="paused"' not in qr.text

@@ -12,15 +12,17 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.auth import Role
 from services.common.regions import region_name
 from web.clients import ApiError
-from web.deps import CsrfSession, StateDep, require_role, voucher_client
+from web.deps import CsrfSession, DbSession, StateDep, require_role, voucher_client
 from web.messages import FRIENDLY
 from web.render import BEIJING, page
 from web.routes.officer import officer_only
 from web.routes.officer_cards import RELATIONS
+from web.service.accounts import person_names
 from web.sessions import Session
 
 router = APIRouter(prefix="/officer")
@@ -143,6 +145,7 @@ async def roster_export(
 async def _person_page(
     request: Request,
     web: StateDep,
+    db: AsyncSession,
     session: Session,
     person_id: str,
     *,
@@ -170,6 +173,9 @@ async def _person_page(
         )
     finally:
         await client.aclose()
+    names = await person_names(db, [c.get("created_by") for c in timeline])
+    for c in timeline:
+        c["created_by_name"] = names.get(c.get("created_by") or "", "")
     return page(
         request,
         "officer_person.html",
@@ -191,13 +197,13 @@ async def _person_page(
 
 @router.get("/people/{person_id}", response_class=HTMLResponse)
 async def person(
-    request: Request, person_id: str, web: StateDep, session: Session = OFFICER
+    request: Request, person_id: str, web: StateDep, db: DbSession, session: Session = OFFICER
 ) -> HTMLResponse:
     """A person's page: status and its timeline, vouchers, recent redemptions, proxies, and
     the form to record a status change."""
     if not _ID.match(person_id):
         return page(request, "error.html", session, status_code=404, message="没有找到这位老人。")
-    return await _person_page(request, web, session, person_id)
+    return await _person_page(request, web, db, session, person_id)
 
 
 @router.post("/people/{person_id}/status", response_class=HTMLResponse)
@@ -205,6 +211,7 @@ async def record_status(
     request: Request,
     person_id: str,
     web: StateDep,
+    db: DbSession,
     session: CsrfSession,
     status: Annotated[str, Form()] = "",
     effective_on: Annotated[str, Form()] = "",
@@ -239,7 +246,7 @@ async def record_status(
         problem = "请填写原因。"
     if problem:
         return await _person_page(
-            request, web, session, person_id, status_code=422, form=form, problem=problem
+            request, web, db, session, person_id, status_code=422, form=form, problem=problem
         )
     body: dict[str, Any] = {
         "status": status,
@@ -259,6 +266,7 @@ async def record_status(
         return await _person_page(
             request,
             web,
+            db,
             session,
             person_id,
             status_code=exc.page_status,

@@ -366,6 +366,10 @@ class VoucherRead(BaseModel):
     day_limit_count: int | None
     released_fen: int | None
     visits_left: int | None = None  # a service package's home visits left this period
+    # The person's hospital stay, copied onto the voucher: no redemption on these days
+    # (Asia/Shanghai, inclusive; until None = open).
+    paused_from: date | None = None
+    paused_until: date | None = None
 
 
 class CashBenefitRead(BaseModel):
