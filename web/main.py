@@ -181,12 +181,22 @@ def create_app(
     @app.exception_handler(NotSignedIn)
     async def _not_signed_in(request: Request, _: NotSignedIn) -> Response:
         if _wants_json(request):  # a page's script: it sends the person to sign in
-            return JSONResponse(
-                {"error": {"code": "UNAUTHENTICATED", "message": SIGNED_OUT, "login": "/login"}},
+            answer = JSONResponse(
+                {
+                    "error": {
+                        "code": "UNAUTHENTICATED",
+                        "message": SIGNED_OUT,
+                        "login": "/login?expired=1",
+                    }
+                },
                 status_code=401,
                 headers={"Cache-Control": "no-store"},
             )
-        return RedirectResponse("/login", status_code=303)
+            # (the sign-in afterwards comes back to the page that sent the script's call)
+            back = auth.signed_out(request, settings.secure_cookies)
+            answer.raw_headers.extend((k, v) for k, v in back.raw_headers if k == b"set-cookie")
+            return answer
+        return auth.signed_out(request, settings.secure_cookies)
 
     async def _header_session(request: Request) -> Any:
         """The signed-in session of the cookie, read only to draw the header and the menu

@@ -251,9 +251,9 @@ async def test_disabling_an_account_ends_its_sessions_at_once_everywhere(web):
             )
             assert r.status_code == 303
             assert "已停用" in (await admin.get("/admin/users/temp_officer")).text
-        for c in (one, two):
+        for c in (one, two):  # (their browsers still hold the ended session's cookie)
             r = await c.get("/account")
-            assert r.status_code == 303 and r.headers["location"] == "/login"
+            assert r.status_code == 303 and r.headers["location"] == "/login?expired=1"
         assert (await login(two, "temp_officer", PASSWORD)).status_code == 401
         async with web.signed_in("useradmin") as admin:
             csrf = await _form_csrf(admin, "/admin/users/temp_officer")
@@ -334,7 +334,7 @@ async def test_idle_and_absolute_timeouts_and_few_writes(web):
         # ... until 8 hours after sign-in (absolute timeout)
         clock.advance(minutes=20)
         r = await c.get("/account")
-        assert r.status_code == 303 and r.headers["location"] == "/login"
+        assert r.status_code == 303 and r.headers["location"] == "/login?expired=1"
         # Idle: 31 minutes without a request
         assert (await login(c, "sleepy", PASSWORD)).status_code == 303
         clock.advance(minutes=29)
@@ -407,7 +407,8 @@ async def test_totp_enrolment_is_required_then_sign_in_takes_a_code_each_once(we
             assert r.status_code == 401 and "验证码不对" in r.text, bad
         good = totp.code_at(secret, now + 30)  # the next step (one either side is accepted)
         r = await c.post("/login/code", data={"csrf_token": csrf_of(form.text), "code": good})
-        assert r.status_code == 303 and r.headers["location"] == "/audit/entries"
+        # (back to the page asked for while the code was still owed)
+        assert r.status_code == 303 and r.headers["location"] == "/audit/log"
         assert (await c.get("/audit/log")).status_code == 200
         await _sign_out(c)
         r = await _password_then_code(c, "shenji_t", good)  # the same code again: refused

@@ -127,11 +127,11 @@ async def test_a_script_whose_session_ended_is_told_to_sign_in(web):
         assert r.json()["error"] == {
             "code": "UNAUTHENTICATED",
             "message": "登录已过期，请重新登录。",
-            "login": "/login",
+            "login": "/login?expired=1",
         }
         # a person opening a page still goes to the sign-in page
         r = await c.get("/me/qr")
-        assert r.status_code == 303 and r.headers["location"] == "/login"
+        assert r.status_code == 303 and r.headers["location"].startswith("/login")
 
 
 # --- words, not codes ----------------------------------------------------------------------
@@ -379,3 +379,48 @@ def test_a_programme_created_as_data_is_named_as_its_officers_published_it():
     assert program_name({"program_code": "nobody_knows"}, "program_short", names) == (
         "未知（nobody_knows）"
     )
+
+
+async def test_an_ended_session_says_so_and_sign_in_returns_to_the_page(web):
+    """A cashier whose session ended (here: signed out everywhere from another phone) is
+    told why on the sign-in page, and signing in again goes back to the page they were on;
+    for a form sent after the end, to the page the form was on. Only our own pages are
+    gone back to."""
+    from tests.web.system import PASSWORD, login
+    from web.render import home_of
+
+    async with web.signed_in("staff2") as here, web.signed_in("staff2") as other:
+        assert (await here.get("/provider/today")).status_code == 200
+        csrf = csrf_of((await other.get("/account")).text)
+        assert (
+            await other.post("/logout/everywhere", data={"csrf_token": csrf})
+        ).status_code == 303
+
+        gone = await here.get("/provider/today")
+        assert gone.status_code == 303 and gone.headers["location"] == "/login?expired=1"
+        form = await here.get(gone.headers["location"])
+        assert "登录已过期" in form.text and 'id="expired"' in form.text
+        again = await login(here, "staff2", PASSWORD)
+        assert again.status_code == 303 and again.headers["location"] == "/provider/today"
+        assert (await here.get("/provider/today")).status_code == 200
+
+        # a form sent after the end: back to the page it came from
+        await login(other, "staff2", PASSWORD)
+        csrf = csrf_of((await other.get("/account")).text)
+        await other.post("/logout/everywhere", data={"csrf_token": csrf})
+        sent = await here.post(
+            "/provider/redeem",
+            data={"csrf_token": "x", "token": "123"},
+            headers={"Referer": "http://testserver/provider/redeem"},
+        )
+        assert sent.status_code == 303 and sent.headers["location"] == "/login?expired=1"
+        back = await login(here, "staff2", PASSWORD)
+        assert back.headers["location"] == "/provider/redeem"
+
+        # another site named as where the person was: the home page instead
+        await here.post("/logout", data={"csrf_token": csrf_of((await here.get("/account")).text)})
+        here.cookies.set("yiyang_return_to", "//evil.example/x", path="/login")
+        home = await login(here, "staff2", PASSWORD)
+        assert home.headers["location"] == home_of("provider_staff", DISTRICT)
+        # and no message for someone who simply signs in
+        assert 'id="expired"' not in (await here.get("/login")).text

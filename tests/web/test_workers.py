@@ -81,7 +81,7 @@ async def test_signed_in_on_one_process_served_by_the_other(webs):
         csrf = re.search(r'name="csrf-token" content="([^"]+)"', page.text).group(1)
         assert (await on_b.post("/logout", data={"csrf_token": csrf})).status_code == 303
         gone = await on_a.get("/account")  # signed out on B: A knows at once
-        assert gone.status_code == 303 and gone.headers["location"] == "/login"
+        assert gone.status_code == 303 and gone.headers["location"] == "/login?expired=1"
 
 
 async def test_many_concurrent_sign_ins_over_two_processes_stay_valid_on_both(webs):

@@ -4,8 +4,10 @@ The web app is the identity provider for people."""
 from __future__ import annotations
 
 import hmac
+import re
 import secrets
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -26,6 +28,58 @@ from web.sessions import COOKIE_NAME
 
 router = APIRouter()
 LOGIN_CSRF_COOKIE = "yiyang_login_csrf"
+# Where a person whose session ended was (a page of ours): sign-in goes back there.
+RETURN_COOKIE = "yiyang_return_to"
+_RETURN_PATH = re.compile(r"^/(?!/)[A-Za-z0-9/_.\-]*(\?[A-Za-z0-9_.\-=&%]*)?$")
+EXPIRED = "为了安全，登录已过期，请重新登录。登录后会回到刚才的页面。"
+
+
+def _return_path(text: str | None) -> str | None:
+    """A page of ours to go back to, or None (another site, the sign-in pages, anything odd:
+    the home page then)."""
+    if not text or len(text) > 300 or not _RETURN_PATH.match(text):
+        return None
+    return None if text.startswith(("/login", "/logout", "/static")) else text
+
+
+def signed_out(request: Request, secure: bool) -> Response:
+    """The answer to a request whose session has ended (or never was): the sign-in page,
+    saying the session expired when the browser still had one, and coming back afterwards
+    to the page the person was on (for a form or a page's script, the page that sent it)."""
+    # (a cookie whose session is gone: expired; one still loaded is half signed in, its code
+    # not yet given: no "expired" for that)
+    loaded = getattr(request.state, "web_session", None)
+    had_session = bool(request.cookies.get(COOKIE_NAME)) and loaded is None
+    response = RedirectResponse("/login?expired=1" if had_session else "/login", status_code=303)
+    if request.method == "GET":
+        here: str | None = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    else:
+        referer = urlsplit(request.headers.get("referer") or "")
+        same = referer.netloc in ("", request.url.netloc)
+        here = referer.path + (f"?{referer.query}" if referer.query else "") if same else None
+    back = _return_path(here)
+    if back:
+        response.set_cookie(
+            RETURN_COOKIE,
+            back,
+            max_age=1800,
+            httponly=True,
+            secure=secure,
+            samesite="lax",
+            path="/login",
+        )
+    return response
+
+
+def _signed_in(request: Request, web: WebState, home: str, cookie: str) -> RedirectResponse:
+    """Signed in: back to the page the person was on when the last session ended, if any,
+    else their home page."""
+    response = RedirectResponse(
+        _return_path(request.cookies.get(RETURN_COOKIE)) or home, status_code=303
+    )
+    response.delete_cookie(RETURN_COOKIE, path="/login")
+    _set_session_cookie(response, web, cookie, web.settings.session_ttl_s)
+    return response
 
 
 @router.get("/", response_class=HTMLResponse)
@@ -90,8 +144,9 @@ def _wait_message(wait_s: int) -> str:
 
 @router.get("/login", response_class=HTMLResponse)
 async def login_form(request: Request, web: StateDep) -> Response:
-    """The sign-in form."""
-    return _login_page(request, web)
+    """The sign-in form (saying why, when a session has just expired)."""
+    expired = request.query_params.get("expired") == "1"
+    return _login_page(request, web, notice=EXPIRED if expired else None)
 
 
 @router.post("/login", response_class=HTMLResponse)
@@ -127,16 +182,16 @@ async def login(
         )
     if session is not None:  # whoever was signed in in this browser is signed out
         await sessions.end(db, web.identity, session, address)
+    response: Response
     if outcome.second_factor:
         response = RedirectResponse("/login/code", status_code=303)
         _set_session_cookie(
             response, web, outcome.cookie, int(sessions.PENDING_TTL.total_seconds())
         )
     else:
-        response = RedirectResponse(
-            home_of(outcome.user.role, outcome.user.region), status_code=303
+        response = _signed_in(
+            request, web, home_of(outcome.user.role, outcome.user.region), outcome.cookie
         )
-        _set_session_cookie(response, web, outcome.cookie, web.settings.session_ttl_s)
     response.delete_cookie(LOGIN_CSRF_COOKIE, path="/login")
     return response
 
@@ -188,9 +243,7 @@ async def code(
             status_code=401,
             error="验证码不对或已经用过，请看手机上最新的 6 位数字再试。",
         )
-    response = RedirectResponse(home_of(outcome.user.role, outcome.user.region), status_code=303)
-    _set_session_cookie(response, web, outcome.cookie, web.settings.session_ttl_s)
-    return response
+    return _signed_in(request, web, home_of(outcome.user.role, outcome.user.region), outcome.cookie)
 
 
 @router.post("/logout")

@@ -18,7 +18,7 @@
     clearInterval(timer);
     err.textContent = "登录已过期，正在打开登录页……";
     err.hidden = false;
-    window.location.assign("/login");
+    window.location.assign("/login?expired=1");
   }
 
   function show(seconds) {
