@@ -343,6 +343,15 @@ async def test_walk_qr_redeem_ledger_claim_approval(live: Live, chromium: Path, 
         assert await page.inner_text("#batch-paid") == "5.00"
         assert f"已处理 {count} / {count} 笔（100%）" in await page.inner_text("#batch-progress")
         await page.screenshot(path=str(SHOTS / "21-finance-batch-paid.png"), full_page=True)
+        # the batch fits a 360 px phone (its reference wraps, its lines scroll in their box)
+        small = await browser.new_context(
+            viewport={"width": 360, "height": 740}, locale="zh-CN", bypass_csp=True
+        )
+        on_phone = await small.new_page()
+        await _sign_in(on_phone, base, "finance")
+        await on_phone.goto(batch_url)
+        assert await on_phone.evaluate("document.documentElement.scrollWidth") <= 360
+        await small.close()
         await page.click("#logout")
 
         # 9. The provider admin sees the payment in the month's statement.

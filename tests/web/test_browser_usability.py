@@ -235,6 +235,11 @@ async def test_big_text_high_contrast_and_read_aloud(live: Live, browser: Any):
     await page.screenshot(path=str(SHOTS / "usability-qr-big-mode.png"))
     qr = await _box(page, "#qr-img")
     assert qr["right"] <= SMALL["width"]
+    # kept on every page of theirs, with its button there to turn it off
+    for path in ("/me", "/me/copay", "/me/nearby"):
+        await page.goto(f"{base}{path}")
+        assert await page.evaluate("document.documentElement.classList.contains('big-mode')")
+        assert await page.get_attribute("#big-mode", "aria-pressed") == "true", path
     # kept on the next page and after a reload; the history reads its rows aloud
     await page.goto(f"{base}/me/history")
     assert await page.evaluate("document.documentElement.classList.contains('big-mode')")

@@ -61,3 +61,21 @@ def test_places_plot_draws_points_to_scale_with_distances():
     for x, y in re.findall(r'<circle cx="([0-9.]+)" cy="([0-9.]+)"', svg):
         assert 0 <= float(x) <= 340 and 0 <= float(y) <= 300
     assert 'role="img"' in svg and "<title>消费地点</title>" in svg
+
+
+def test_the_dashboards_provider_chart_names_each_kind_whole():
+    """Long kind names (社区嵌入式养老服务设施, 12 characters with 农村“家门口”养老服务站) are
+    written whole on their own line of the stacked chart, never cut mid-word."""
+    from web.routes.dashboard import _more_charts
+
+    d = {
+        "providers": [
+            {"status": "approved", "kind": "community_embedded", "providers": 1},
+            {"status": "approved", "kind": "rural_station", "providers": 2},
+            {"status": "applied", "kind": "institution", "providers": 5},
+        ]
+    }
+    svg = "".join(_more_charts(d, {}))
+    assert "社区嵌入式养老服务设施：1 家" in svg
+    assert "农村“家门口”养老服务站：2 家" in svg
+    assert "养老机构" not in svg  # (not approved)

@@ -216,7 +216,7 @@ def _more_charts(d: dict[str, Any], names: dict[str, str]) -> list[str]:
         charts.append(
             bar_chart(
                 "已批准的服务机构（按类型）",
-                [(label(k, "provider_kind")[:8], n) for k, n in sorted(approved.items())],
+                [(label(k, "provider_kind"), n) for k, n in sorted(approved.items())],
                 unit="家",
                 fen=False,
             )
