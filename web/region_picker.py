@@ -1,7 +1,7 @@
 """The region picker: the region tree (services/common/regions.py) as Chinese names to choose
 from, so nobody types a division code. One `<select>` grouped by city (a county, then its
 townships indented), narrowed by a search box (static/region_picker.js); it works without
-script too. Used by the enrolment form and the status form's move (迁居).
+script too. Used by the enrolment form, the status form's move (迁居) and the issuance form.
 """
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ from services.common.regions import Region, ancestors, region_covers, regions
 
 # The levels a person's region may have (a city or the province is too coarse).
 PERSON_LEVELS = ("county", "township")
+# The levels an issuance run may cover: a whole city, a county, or one township.
+ISSUANCE_LEVELS = ("city", "county", "township")
 
 
 @dataclass(frozen=True)

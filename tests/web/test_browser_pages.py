@@ -214,7 +214,7 @@ async def test_issuance_page_shows_the_latest_runs_and_names_a_programme_made_as
         await page.goto(f"{base}/officer/issuance")
         await page.select_option("#program_code", "family_bed")
         await page.fill("#period", period)
-        await page.fill("#region_code", DISTRICT)
+        await page.select_option("#region_code", DISTRICT)  # (by its name in the picker)
         await page.click("text=开始发放")
         await page.wait_for_url(re.compile(r".*/officer/issuance/[\w-]+$"))
     # the run's page names the programme as its officers published it, never 未知

@@ -8,6 +8,8 @@ import asyncio
 import base64
 import re
 import uuid
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import asyncpg
 
@@ -543,7 +545,14 @@ async def test_issuance_run_shows_counts_and_rerun_issues_nothing(web):
         shown = await c.get(first.headers["location"])
         assert "已发放 0 张" in shown.text and "已处理" in shown.text
         r = await c.post("/officer/issuance", data={**body, "period": "2026-13"})
-        assert r.status_code == 422 and "2026-11" in r.text
+        this_month = datetime.now(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m")
+        assert r.status_code == 422 and f"例如 {this_month}" in r.text
+        # the form comes back as the officer left it: the programme, the month, the region
+        assert re.search(rf'<option value="{DISABILITY}" selected>', r.text)
+        assert 'id="period" name="period" inputmode="numeric" value="2026-13"' in r.text
+        assert re.search(rf'<option value="{DISTRICT}"[^>]* selected>', r.text)
+        fresh = await c.get("/officer/issuance")  # a new form: this month, no code to type
+        assert f'value="{this_month}"' in fresh.text and "行政区划代码" not in fresh.text
         # left and come back to: the issuance page lists it with its progress
         again = await c.get("/officer/issuance")
         assert f'data-run="{run_id}"' in again.text and "最近的发放" in again.text

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
@@ -17,7 +18,7 @@ from web import documents, region_picker
 from web.clients import ApiError
 from web.deps import CsrfSession, StateDep, provider_client, require_role, voucher_client
 from web.messages import FRIENDLY
-from web.render import page
+from web.render import BEIJING, page
 from web.sessions import Session
 
 router = APIRouter(prefix="/officer")
@@ -294,6 +295,10 @@ RECENT_SHOWN = 3
 ALL_RUNS = 100
 
 
+def _this_month() -> str:
+    return datetime.now(BEIJING).strftime("%Y-%m")
+
+
 async def _issuance_page(
     request: Request,
     web: Any,
@@ -304,6 +309,7 @@ async def _issuance_page(
     region: str = "",
     template: str = "officer_issuance.html",
     shown: int | None = RECENT_SHOWN,
+    form: dict[str, str] | None = None,
 ) -> HTMLResponse:
     """The issuance page: the form, the region's latest runs with their progress (to come
     back to one; `shown` of them, all of them on `/officer/issuance/runs`), and the
@@ -349,6 +355,10 @@ async def _issuance_page(
         more=more,
         all_runs=shown is None,
         program_names=names,
+        # the form as the officer left it (this month by default), the region by name
+        form=form or {"period": _this_month()},
+        this_month=_this_month(),
+        regions=region_picker.choices(session.region, region_picker.ISSUANCE_LEVELS),
     )
 
 
@@ -374,17 +384,18 @@ async def issuance_start(
     error = None
     if not _PROGRAM_CODE.match(program_code):
         error = "请选择补贴项目。"
-    elif not _PERIOD.match(period):
-        error = "请按 年-月 填写，例如 2026-11。"
+    elif not _PERIOD.match(period.strip()):
+        error = f"月份请按 年-月 填写，例如 {_this_month()}。"
     elif not _REGION.match(region_code):
-        error = "行政区划代码是 6、9 或 12 位数字。"
+        error = "请选择发放的地区。"
+    form = {"program_code": program_code, "period": period.strip(), "region_code": region_code}
     if error:
         return await _issuance_page(
-            request, web, session, status_code=422, error=error, region=region_code
+            request, web, session, status_code=422, error=error, region=region_code, form=form
         )
     client = voucher_client(web, session)
     try:
-        run = await client.start_issuance(program_code, period, region_code)
+        run = await client.start_issuance(program_code, period.strip(), region_code)
     except ApiError as exc:
         return await _issuance_page(
             request,
@@ -393,6 +404,7 @@ async def issuance_start(
             status_code=exc.page_status,
             error=exc.friendly,
             region=region_code,
+            form=form,
         )
     finally:
         await client.aclose()
