@@ -407,7 +407,8 @@ def test_the_posting_cost_shows_the_index_entries_ledger_1301_saves(pg_admin_url
     """`bench posting --cost` posts real redemption events at the head and at ledger_0801
     (before posting's indexes were trimmed) and reports what each costs: the same rows
     written on both sides, and at the head fewer btree index entries for them."""
-    out = bench_posting.cost(pg_admin_url, 100, 50, 1, "ledger_0801", own=False, providers=50)
+    # (600 events: enough server CPU to read in clock ticks, 10 ms each, on a busy machine)
+    out = bench_posting.cost(pg_admin_url, 600, 50, 1, "ledger_0801", own=False, providers=50)
     head, before = out["head"], out["ledger_0801"]
     for t in ("posting", "entry", "ledger_event"):  # the same rows written on both sides
         assert head[f"{t}_rows_per_event"] == before[f"{t}_rows_per_event"] > 0

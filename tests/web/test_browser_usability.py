@@ -178,9 +178,15 @@ async def test_after_the_session_ends_the_code_page_sends_to_sign_in(live: Live,
     await other.wait_for_url(f"{base}/login")
     await other.close()
     await page.click("#qr-refresh")
-    await page.wait_for_url(f"{base}/login", timeout=10_000)
-    assert "登录" in await page.inner_text("main")
+    await page.wait_for_url(f"{base}/login?expired=1", timeout=10_000)
+    assert "登录已过期" in await page.inner_text("#expired")  # told why, not just a form
     assert not [e for e in errors if "JSON" in e], errors
+    # signing in again comes back to the code
+    await page.fill("#username", "laowang")
+    await page.fill("#password", PASSWORD)
+    await page.click("button[type=submit]")
+    await page.wait_for_url(f"{base}/me/qr")
+    await page.wait_for_selector("#qr[data-ready='1']")
     await ctx.close()
 
 
