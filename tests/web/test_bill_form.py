@@ -58,7 +58,9 @@ def test_what_the_list_does_not_allow_is_named_beside_its_field():
         LIST,
     )
     assert set(problems) == {"qty_MEAL_LUNCH", "qty_CLEAN_HOME", "price_AID_FITTING"}
-    assert "每次只能收 1" in problems["qty_MEAL_LUNCH"] and "500.00" in problems["price_AID_FITTING"]
+    assert (
+        "每次只能收 1" in problems["qty_MEAL_LUNCH"] and "500.00" in problems["price_AID_FITTING"]
+    )
     _, problems = read_form({"qty_AID_FITTING": "1"}, LIST)
     assert "请输入正确的金额" in problems["price_AID_FITTING"]
     _, problems = read_form({"qty_MEAL_LUNCH": "0"}, LIST)
