@@ -41,8 +41,75 @@ def test_day_summary_leaves_voided_out():
         "gross_fen": 2500,
         "subsidy_fen": 2000,
         "copay_fen": 500,
+        "cash_fen": 0,
+        "online_paid_fen": 0,
+        "online_waiting_fen": 0,
+        "unrecorded_fen": 500,
         "voided": 1,
     }
+
+
+def test_day_summary_counts_the_till_apart_from_what_the_family_pays_online():
+    """The cashier's cash-up: cash taken, online paid, online still unpaid, each apart; a
+    voided sale's co-payment counts in none."""
+    rows = [
+        {
+            "status": "posted",
+            "gross_fen": 1500,
+            "subsidy_fen": 1000,
+            "copay_fen": 500,
+            "copay_method": "cash",
+            "copay_status": "succeeded",
+        },
+        {
+            "status": "posted",
+            "gross_fen": 1500,
+            "subsidy_fen": 1200,
+            "copay_fen": 300,
+            "copay_method": "stripe",
+            "copay_status": "succeeded",
+        },
+        {
+            "status": "posted",
+            "gross_fen": 1500,
+            "subsidy_fen": 1300,
+            "copay_fen": 200,
+            "copay_method": "stripe",
+            "copay_status": "open",
+        },
+        {
+            "status": "voided",
+            "gross_fen": 1500,
+            "subsidy_fen": 1000,
+            "copay_fen": 500,
+            "copay_method": "cash",
+        },
+    ]
+    s = day_summary(rows)
+    assert (s["copay_fen"], s["cash_fen"], s["online_paid_fen"], s["online_waiting_fen"]) == (
+        1000,
+        500,
+        300,
+        200,
+    )
+    assert s["unrecorded_fen"] == 0 and s["voided"] == 1
+
+
+def test_after_a_void_the_cashier_is_told_what_becomes_of_the_co_payment():
+    from web.routes.provider import void_message
+
+    assert "请把老人自付的 5.00 元现金退还给老人" in void_message(
+        {"copay_fen": 500, "copay_method": "cash"}
+    )
+    online = void_message({"copay_fen": 550, "copay_method": "stripe", "copay_status": "succeeded"})
+    assert "家属在线支付的 5.50 元将原路退回" in online and "现金" not in online.split("不用")[0]
+    assert "还没有在线支付" in void_message(
+        {"copay_fen": 550, "copay_method": "stripe", "copay_status": "open"}
+    )
+    assert (
+        void_message({"copay_fen": 0, "copay_method": None}) == "已撤销，补贴已退回老人的补贴券。"
+    )
+    assert void_message(None) == "已撤销，补贴已退回老人的补贴券。"
 
 
 def test_places_plot_draws_points_to_scale_with_distances():

@@ -63,6 +63,24 @@ async def _confirm(c, token: str, preview, service: str = "BATH_HOME"):
     return data, await c.post("/provider/redeem/confirm", data=data, follow_redirects=True)
 
 
+def _fen(shown: str) -> int:
+    """An amount as a page writes it (1,234.50) in fen."""
+    return int(shown.replace(",", "").replace(".", ""))
+
+
+async def _confirm_paying(c, token: str, preview, method: str):
+    """Confirm with the co-payment taken as `method` (cash, or stripe: the family online)."""
+    data = {
+        "csrf_token": csrf_of(preview.text),
+        "token": token,
+        "bill": _hidden(preview.text, "bill"),
+        "gross_fen": _hidden(preview.text, "gross_fen"),
+        "idempotency_key": _hidden(preview.text, "idempotency_key"),
+        "copay_method": method,
+    }
+    return data, await c.post("/provider/redeem/confirm", data=data, follow_redirects=True)
+
+
 # --- beneficiary and proxy ---------------------------------------------------------------
 
 
@@ -291,7 +309,10 @@ async def test_today_lists_summarises_and_voids_once(web):
             await _confirm(c, token, preview)
         page = await c.get("/provider/today")
         assert f"共 <strong>{count + 2}</strong> 笔" in page.text and "上门助浴" in page.text
-        rid = re.findall(r"/provider/redemptions/([\w-]+)/void", page.text)[-1]
+        # the newest first: the sale just made (10 元) is the first row
+        rid = re.findall(r"/provider/redemptions/([\w-]+)/void", page.text)[0]
+        first = page.text[page.text.index("今日汇总") :].split("</section>")[1]
+        assert "消费 10.00 元" in first and rid in first
         token = csrf_of(page.text)
         r = await c.post(
             f"/provider/redemptions/{rid}/void", data={"csrf_token": token, "reason": ""}
@@ -310,6 +331,30 @@ async def test_today_lists_summarises_and_voids_once(web):
             f"/provider/redemptions/{rid}/void", data={"csrf_token": token, "reason": "再撤一次"}
         )
         assert await web.balance(web.b1, DISABILITY) == again  # voids once
+
+        # a sale whose co-payment was taken in cash: counted in the till, and its void says
+        # to hand the cash back
+        before = await c.get("/provider/today")
+        till = _fen(re.search(r"现金应收 <strong>([\d,.]+)</strong>", before.text).group(1))
+        token, preview = await _preview(web, c, "12")
+        _, done = await _confirm_paying(c, token, preview, "cash")
+        assert "收款成功" in done.text
+        shown = await c.get("/provider/today")
+        copay = _fen(re.search(r'id="copay">([\d,.]+)<', done.text).group(1))
+        assert copay > 0
+        assert f"现金应收 <strong>{yuan(till + copay)}</strong>" in shown.text
+        assert "（现金）" in shown.text
+        cash_rid = re.findall(r"/provider/redemptions/([\w-]+)/void", shown.text)[0]
+        await c.post(
+            f"/provider/redemptions/{cash_rid}/void",
+            data={"csrf_token": csrf_of(shown.text), "reason": "老人不要了"},
+        )
+        told = (await c.get("/provider/today")).text
+        assert f"请把老人自付的 {yuan(copay)} 元现金退还给老人" in told
+        assert f"现金应收 <strong>{yuan(till)}</strong>" in told
+        receipt = (await c.get(f"/provider/receipts/{cash_rid}")).text
+        assert "已撤销，无需确认" in receipt and "已过确认期限" not in receipt
+        assert f"老人自付的 {yuan(copay)} 元应退还老人" in receipt
     async with web.signed_in("laowang") as c:
         assert (
             await c.post(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import re
 import time
 import uuid
@@ -483,16 +484,54 @@ async def copayment(
     return page(request, "provider_copay.html", session, error=None, copay=cp)
 
 
+# A co-payment paid online, as the voucher service reports it (web/labels.py copay_status).
+_PAID_ONLINE = ("succeeded", "paid")
+
+
 def day_summary(rows: list[dict[str, Any]]) -> dict[str, int]:
-    """Totals of the day's redemptions that stand (voided ones are listed, not counted)."""
+    """Totals of the day's redemptions that stand (voided ones are listed, not counted), the
+    co-payments split as the cashier counts them at the end of the day: cash in the till,
+    paid online by the family, and online still unpaid."""
     live = [r for r in rows if r.get("status") != "voided"]
+
+    def copay(keep: Any) -> int:
+        return sum(int(r["copay_fen"]) for r in live if keep(r))
+
     return {
         "count": len(live),
         "gross_fen": sum(int(r["gross_fen"]) for r in live),
         "subsidy_fen": sum(int(r["subsidy_fen"]) for r in live),
-        "copay_fen": sum(int(r["copay_fen"]) for r in live),
+        "copay_fen": copay(lambda r: True),
+        "cash_fen": copay(lambda r: r.get("copay_method") == "cash"),
+        "online_paid_fen": copay(
+            lambda r: r.get("copay_method") == "stripe" and r.get("copay_status") in _PAID_ONLINE
+        ),
+        "online_waiting_fen": copay(
+            lambda r: (
+                r.get("copay_method") == "stripe" and r.get("copay_status") not in _PAID_ONLINE
+            )
+        ),
+        # (a terminal's sale whose co-payment method was never chosen)
+        "unrecorded_fen": copay(lambda r: r.get("copay_method") not in ("cash", "stripe")),
         "voided": len(rows) - len(live),
     }
+
+
+def void_message(row: dict[str, Any] | None) -> str:
+    """What the cashier is told after a void: the subsidy is back on the voucher, and what
+    happens to the person's co-payment (cash to hand back; online, refunded by itself)."""
+    said = "已撤销，补贴已退回老人的补贴券。"
+    fen = int((row or {}).get("copay_fen") or 0)
+    if not row or fen <= 0:
+        return said
+    amount = f"{fen // 100}.{fen % 100:02d}"
+    if row.get("copay_method") == "cash":
+        return said + f"请把老人自付的 {amount} 元现金退还给老人。"
+    if row.get("copay_method") == "stripe" and row.get("copay_status") in _PAID_ONLINE:
+        return said + f"家属在线支付的 {amount} 元将原路退回，不用退现金。"
+    if row.get("copay_method") == "stripe":
+        return said + "家属还没有在线支付这笔自付款，不用再付了。"
+    return said
 
 
 @router.get("/today", response_class=HTMLResponse)
@@ -516,7 +555,7 @@ async def today(request: Request, web: StateDep, session: Session = STAFF) -> HT
         request,
         "provider_today.html",
         session,
-        rows=rows,
+        rows=list(reversed(rows)),  # the newest first: the sale just made is at the top
         error=error,
         day=day,
         summary=day_summary(rows),
@@ -538,8 +577,13 @@ async def void(
         return RedirectResponse("/provider/today", status_code=303)
     client = voucher_client(web, session)
     try:
+        day = datetime.now(ZoneInfo(web.common.timezone)).date().isoformat()
+        row = None
+        with contextlib.suppress(ApiError):  # (only to say what becomes of the co-payment)
+            rows = await client.provider_day(session.provider_id or "", day)
+            row = next((r for r in rows if r.get("id") == redemption_id), None)
         await client.void(redemption_id, reason.strip()[:500])
-        session.flash.append(("ok", "已撤销，补贴已退回老人的补贴券。"))
+        session.flash.append(("ok", void_message(row)))
     except ApiError as exc:
         session.flash.append(("err", exc.friendly))
     finally:
