@@ -627,10 +627,10 @@ class LedgerClient(ServiceClient):
             json={"provider_id": provider_id, "period": period, "idempotency_key": idempotency_key},
         )
 
-    async def budget(self, program_code: str, region_code: str) -> dict[str, Any]:
-        return await self.json(
-            "GET", "/v1/budget", params={"program_code": program_code, "region_code": region_code}
-        )
+    async def budget_execution(self, region_code: str) -> dict[str, Any]:
+        """Every programme's budget over the region's subtree (its own and every region
+        below), by funding source."""
+        return await self.json("GET", "/v1/budget/execution", params={"region_code": region_code})
 
     # --- payment batches, statements, aging (services/ledger/settlement) -------------------
     async def payment_batches(self, cursor: str | None = None, limit: int = 20) -> dict[str, Any]:

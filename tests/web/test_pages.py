@@ -15,7 +15,7 @@ import asyncpg
 
 from services.common.db import asyncpg_connect_kwargs
 from tests.web.conftest import csrf_of
-from tests.web.system import DISTRICT, enrolment, import_finished
+from tests.web.system import CITY, DISTRICT, PROVINCE, enrolment, import_finished
 from web import region_picker
 
 DISABILITY, MEAL = "disability_subsidy", "meal_assistance"
@@ -801,6 +801,25 @@ async def test_finance_budget_chart_and_reconciliation(web):
     async with web.signed_in("finance") as c:
         html = (await c.get("/finance/budget", params={"region_code": DISTRICT})).text
         assert "<svg" in html and "失能补贴" in html
+
+        # the city counts its districts' budgets too, as the dashboard does: what the
+        # district's vouchers committed shows at the city, never 0.00
+        async def committed(region: str) -> int:
+            r = await web.ledger.get(
+                "/v1/budget/execution",
+                params={"region_code": region},
+                headers=web.tokens.headers("finance", region=PROVINCE),
+            )
+            assert r.status_code == 200, r.text
+            return sum(
+                x["committed_fen"] for x in r.json()["lines"] if x["program_code"] == DISABILITY
+            )
+
+        assert await committed(CITY) >= await committed(DISTRICT) > 0
+        city = (await c.get("/finance/budget", params={"region_code": CITY})).text
+        chart = city[city.index("失能补贴预算执行") :].split("</svg>")[0]
+        assert f"<title>已承诺: {yuan(await committed(CITY))} 元</title>" in chart
+        assert "行政区划代码" not in city and 'id="region_code"' in city  # picked by name
         html = (await c.get("/finance/budget", params={"region_code": "<x>"})).text
         assert "<x>" not in html
         period = (await web.vouchers(web.b1))[0]["period"]

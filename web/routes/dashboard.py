@@ -22,8 +22,9 @@ from web.charts import bar_chart as _bar_chart
 from web.charts import fen_to_yuan
 from web.clients import ApiError
 from web.deps import StateDep, require_role, voucher_client
-from web.labels import LABELS, label
+from web.labels import label
 from web.render import page
+from web.service.programs import short_program_name
 from web.sessions import Session
 
 router = APIRouter(prefix="/dashboard")
@@ -39,11 +40,6 @@ def bar_chart(title: str, bars: list[tuple[str, int]], **kw: Any) -> str:
 
 
 TABLES = ("programs", "budget", "providers", "circle", "subregions", "trend")
-
-
-def _short(code: str, names: dict[str, str]) -> str:
-    """A programme's short name for a chart's line (its published name, cut to ten)."""
-    return LABELS["program_short"].get(code) or names.get(code, "其他项目")[:10]
 
 
 def _bp(bp: int) -> str:
@@ -186,9 +182,9 @@ def _more_charts(d: dict[str, Any], names: dict[str, str]) -> list[str]:
                     bar
                     for code, (given, spent, left) in sorted(by_program.items())
                     for bar in (
-                        (f"{_short(code, names)} 下达", given),
-                        (f"{_short(code, names)} 支出", spent),
-                        (f"{_short(code, names)} 可用", left),
+                        (f"{short_program_name(code, names)} 下达", given),
+                        (f"{short_program_name(code, names)} 支出", spent),
+                        (f"{short_program_name(code, names)} 可用", left),
                     )
                 ],
             )
@@ -287,8 +283,8 @@ def charts_of(d: dict[str, Any], names: dict[str, str]) -> list[str]:
                 bar
                 for p in d["programs"]
                 for bar in (
-                    (f"{_short(p['program_code'], names)} 发放", p["face_fen"]),
-                    (f"{_short(p['program_code'], names)} 使用", p["redeemed_fen"]),
+                    (f"{short_program_name(p['program_code'], names)} 发放", p["face_fen"]),
+                    (f"{short_program_name(p['program_code'], names)} 使用", p["redeemed_fen"]),
                 )
             ],
         ),

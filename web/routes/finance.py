@@ -10,6 +10,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from services.common.auth import Role
+from web import region_picker
 from web.charts import bar_chart
 from web.clients import ApiError
 from web.deps import (
@@ -23,6 +24,7 @@ from web.deps import (
 )
 from web.render import page
 from web.service.accounts import person_names
+from web.service.programs import program_names, short_program_name
 from web.sessions import Session
 
 router = APIRouter(prefix="/finance")
@@ -30,11 +32,6 @@ FINANCE = require_role(Role.finance)
 RECONCILERS = require_role(Role.finance, Role.auditor)
 _REGION = re.compile(r"^\d{6}(\d{3}(\d{3})?)?$")
 _PERIOD = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
-PROGRAMS = {
-    "disability_subsidy": "失能补贴",
-    "meal_assistance": "老年助餐",
-    "nursing_subsidy": "护理补贴",
-}
 
 
 @router.get("", response_class=HTMLResponse)
@@ -85,24 +82,42 @@ async def reconciliation(
 async def budget(
     request: Request, web: StateDep, session: Session = FINANCE, region_code: str | None = None
 ) -> HTMLResponse:
-    """Budget execution per program for a region in scope (default the officer's own):
-    appropriated, committed, spent, released and available, a bar chart each. The ledger answers for the nearest region at or above that has a budget."""
+    """Budget execution of every programme in a region in scope (default the officer's own),
+    the region and every region below it together (a city with its districts), as the
+    dashboard counts it: appropriated, committed, spent, released and available, a bar chart
+    each. The region is picked by name."""
     region = region_code if region_code and _REGION.match(region_code) else session.region
     client = ledger_client(web, session)
-    charts: list[str] = []
+    lines: list[dict[str, Any]] = []
     errors: list[str] = []
     try:
-        for code, name in PROGRAMS.items():
-            try:
-                b = await client.budget(code, region or "")
-            except ApiError as exc:
-                errors.append(f"{name}：{exc.friendly}")
-                continue
-            bars = [(label, int(b.get(key) or 0)) for key, label in BUDGET_BARS]
-            charts.append(bar_chart(f"{name}预算执行", bars))
+        lines = (await client.budget_execution(region or "")).get("lines") or []
+    except ApiError as exc:
+        errors.append(exc.friendly)
     finally:
         await client.aclose()
-    return page(request, "budget.html", session, charts=charts, errors=errors, region=region)
+    totals: dict[str, dict[str, int]] = {}
+    for line in lines:  # (one line a programme and funding source)
+        t = totals.setdefault(str(line["program_code"]), dict.fromkeys(BUDGET_KEYS, 0))
+        for key in BUDGET_KEYS:
+            t[key] += int(line.get(key) or 0)
+    names = await program_names(web, session) if totals else {}
+    charts = [
+        bar_chart(
+            f"{short_program_name(code, names)}预算执行",
+            [(label, t[key]) for key, label in BUDGET_BARS],
+        )
+        for code, t in sorted(totals.items())
+    ]
+    return page(
+        request,
+        "budget.html",
+        session,
+        charts=charts,
+        errors=errors,
+        region=region,
+        regions=region_picker.choices(session.region, BUDGET_LEVELS),
+    )
 
 
 BUDGET_BARS = (
@@ -112,6 +127,10 @@ BUDGET_BARS = (
     ("released_fen", "已释放"),
     ("available_fen", "可用"),
 )
+BUDGET_KEYS = tuple(key for key, _ in BUDGET_BARS)
+# The regions whose budget is read together with those below them (a township's alone is
+# read on its county's page).
+BUDGET_LEVELS = ("province", "city", "county")
 
 
 def _not_open(exc: ApiError) -> bool:

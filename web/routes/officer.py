@@ -19,6 +19,7 @@ from web.clients import ApiError
 from web.deps import CsrfSession, StateDep, provider_client, require_role, voucher_client
 from web.messages import FRIENDLY
 from web.render import BEIJING, page
+from web.service.programs import program_names
 from web.sessions import Session
 
 router = APIRouter(prefix="/officer")
@@ -149,7 +150,7 @@ async def enrol(request: Request, web: StateDep, session: CsrfSession) -> HTMLRe
         result=result,
         masked_id=mask_national_id(body["national_id"]),
         approximate=approximate,
-        program_names=await _program_names(web, session),
+        program_names=await program_names(web, session),
     )
 
 
@@ -439,18 +440,6 @@ async def issuance_runs(
     return await _issuance_page(request, web, session, template="officer_runs.html", shown=None)
 
 
-async def _program_names(web: Any, session: Session) -> dict[str, str]:
-    """Programme code -> its published name, for programmes no label table knows (a city's
-    own, created as data); empty if the list cannot be read (the label then stands in)."""
-    client = voucher_client(web, session)
-    try:
-        return {p["code"]: p["name"] for p in await client.programs()}
-    except ApiError:
-        return {}
-    finally:
-        await client.aclose()
-
-
 @router.get("/issuance/{run_id}", response_class=HTMLResponse)
 async def issuance_run(
     request: Request, run_id: str, web: StateDep, session: Session = OFFICER
@@ -475,5 +464,5 @@ async def issuance_run(
         error=error,
         status_names=RUN_STATUS,
         running=bool(run and run.get("status") == "running"),
-        program_names=await _program_names(web, session) if run else {},
+        program_names=await program_names(web, session) if run else {},
     )
