@@ -70,8 +70,13 @@ async def test_staff_choose_and_family_pays_online(web, stripe_ls):
         again = await me.get(f"/me/copay/{ids[0]}")  # paid: straight to the result
         assert again.status_code == 303 and again.headers["location"].endswith("/done")
 
+        # the result leads to the receipt of what was paid for
+        receipt = re.search(r'id="receipt-link" href="([^"]+)"', done.text).group(1)
+        assert (await me.get(receipt)).status_code == 200
+
     async with web.signed_in("xiaoli") as proxy:  # the proxy acts for 王大爷 too
-        assert (await proxy.get(f"/me/copay/{ids[0]}/done")).status_code == 200
+        done = await proxy.get(f"/me/copay/{ids[0]}/done")
+        assert done.status_code == 200 and 'id="whose"' in done.text  # for whom, said
     async with web.signed_in("officer") as officer:
         assert (await officer.get("/me/copay")).status_code == 403
 

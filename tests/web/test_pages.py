@@ -188,6 +188,7 @@ async def test_the_cashier_bills_items_from_the_price_list(web):
     async with web.signed_in("staff1") as c:
         form = await c.get("/provider/redeem")
         assert 'id="bill-total"' in form.text and "/static/bill.js" in form.text
+        assert 'id="token" name="token" inputmode="numeric"' in form.text  # the digits' pad
         token = await fresh_code(web, web.b3)
         too_many = await c.post(
             "/provider/redeem",
@@ -209,6 +210,9 @@ async def test_the_cashier_bills_items_from_the_price_list(web):
         assert preview.status_code == 200, preview.text
         assert 'id="bill-gross">19.00<' in preview.text
         assert "午餐" in preview.text and "粥" in preview.text
+        # each line whole on a phone: its name, then price × quantity = amount
+        lines = preview.text[preview.text.index('id="bill-lines"') :].split("</ul>")[0]
+        assert lines.count("<li>") == 2 and "× 1" in lines and "<table" not in lines
         assert _hidden(preview.text, "bill") == "MEAL_LUNCH*1;MEAL_PORRIDGE*1"
         # A total that is not the list's (a price changed after the page was shown).
         data, stale = await _confirm(c, token, preview)
@@ -825,6 +829,12 @@ async def test_finance_budget_chart_and_reconciliation(web):
         period = (await web.vouchers(web.b1))[0]["period"]
         rec = await c.get("/finance/reconciliation", params={"period": period})
         assert rec.status_code == 200 and "账实相符，没有差异" in rec.text
+        # with what was checked, not a bare verdict
+        checked = rec.text[rec.text.index('id="checked"') :].split("</section>")[0]
+        assert re.search(r"消费记录 <strong>[1-9]\d*</strong> 笔", checked), checked
+        assert "自付款：收到" in checked
+        this_month = datetime.now(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m")
+        assert f'value="{this_month}"' in (await c.get("/finance/reconciliation")).text
         f = await c.get("/finance/reconciliation.csv", params={"period": period})
         assert f.status_code == 200 and f.headers["content-type"].startswith("text/csv")
         bad = await c.get("/finance/reconciliation", params={"period": "11-2026"})

@@ -350,6 +350,7 @@ async def copay_pay(
         stripe_js_url=web.settings.stripe_js,
         publishable_key=web.settings.stripe_publishable_key,
         return_url=f"/me/copay/{copayment_id}/done",
+        **await _person_context(web, session),
     )
     response.headers["Content-Security-Policy"] = _pay_csp(web)
     return response
@@ -374,4 +375,6 @@ async def copay_done(
         await client.aclose()
     rows = [cp]
     await _name_providers(web, session, rows)
-    return page(request, "me_copay_done.html", session, copay=rows[0])
+    return page(
+        request, "me_copay_done.html", session, copay=rows[0], **await _person_context(web, session)
+    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
@@ -22,7 +23,7 @@ from web.deps import (
     provider_client,
     require_role,
 )
-from web.render import page
+from web.render import BEIJING, page
 from web.service.accounts import person_names
 from web.service.programs import program_names, short_program_name
 from web.sessions import Session
@@ -74,7 +75,13 @@ async def reconciliation(
             finally:
                 await client.aclose()
     return page(
-        request, "reconciliation.html", session, report=report, error=error, period=period or ""
+        request,
+        "reconciliation.html",
+        session,
+        report=report,
+        error=error,
+        period=period or "",
+        this_month=datetime.now(BEIJING).strftime("%Y-%m"),
     )
 
 
