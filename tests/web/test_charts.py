@@ -146,3 +146,33 @@ def test_the_dashboards_provider_chart_names_each_kind_whole():
     assert "社区嵌入式养老服务设施：1 家" in svg
     assert "农村“家门口”养老服务站：2 家" in svg
     assert "养老机构" not in svg  # (not approved)
+
+
+def test_cash_benefit_lines_name_each_programme_and_count_people_once():
+    """A person owed by two programmes is two lines and one person; each line says its
+    programme (our word, or the name its officers published) and month."""
+    from web.routes.payments import cash_benefit_lines
+
+    cash = {
+        "payable": [
+            {"beneficiary_id": "a", "program_code": "nursing_subsidy", "period": "2026-12"},
+        ],
+        "not_payable": [
+            {"beneficiary_id": "b", "program_code": "nursing_subsidy", "period": "2026-12"},
+            {"beneficiary_id": "b", "program_code": "age_allowance", "period": "2026-12"},
+            {"beneficiary_id": "c", "program_code": "age_allowance", "period": "2027-01"},
+        ],
+    }
+    lines = cash_benefit_lines(cash, {"age_allowance": "高龄津贴"})
+    assert (lines["payable_people"], lines["stuck_people"]) == (1, 2)
+    assert [b["program_label"] for b in lines["not_payable"]] == [
+        "护理补贴",
+        "高龄津贴",
+        "高龄津贴",
+    ]
+    assert cash_benefit_lines(None, {}) == {
+        "payable": [],
+        "not_payable": [],
+        "payable_people": 0,
+        "stuck_people": 0,
+    }

@@ -168,7 +168,7 @@ async def test_finance_batches_pays_and_the_statement_shows_the_payment(web):
         page = await c.get("/finance/payments")
         assert page.status_code == 200 and "青秀区幸福助餐点" in page.text
         assert f'value="{claim["id"]}"' in page.text
-        assert "这个月没有待发放的护理补贴" in page.text  # nobody here is 低保
+        assert "这个月没有待发放的现金补贴" in page.text  # nobody here is 低保
         form = {
             "csrf_token": csrf_of(page.text),
             "idempotency_key": _hidden(page.text, "idempotency_key"),

@@ -28,9 +28,11 @@ from web.deps import (
     provider_client,
     require_role,
 )
+from web.labels import program_name
 from web.render import page
 from web.routes.provider import this_month
 from web.service.accounts import person_name, person_names, subject_of
+from web.service.programs import program_names
 from web.sessions import Session
 
 router = APIRouter(prefix="/finance/payments")
@@ -43,6 +45,24 @@ OWN_BATCH = "付款批次由您生成，请由另一位财务人员上传银行�
 BATCH_STATES = {"pending": "等待银行回单", "paid": "已全部付款", "partly_failed": "部分付款失败"}
 LINE_STATES = {"pending": "待付款", "paid": "已付款", "failed": "付款失败"}
 NOT_PAYABLE = {"NO_PAYOUT_ACCOUNT": "没有登记收款账户", "BENEFICIARY_UNKNOWN": "查不到这位老人"}
+
+
+def cash_benefit_lines(cash: dict[str, Any] | None, names: dict[str, str]) -> dict[str, Any]:
+    """The period's cash benefits as finance reads them: each line named by its programme
+    (护理补贴, 高龄津贴, a city's own) and month, and how many people the lines are, since
+    one person may be owed by several programmes."""
+    payable = list((cash or {}).get("payable") or [])
+    stuck = list((cash or {}).get("not_payable") or [])
+    for b in (*payable, *stuck):
+        b["program_label"] = program_name(b, "program_short", names)
+    return {
+        "payable": payable,
+        "not_payable": stuck,
+        "payable_people": len({b.get("beneficiary_id") for b in payable}),
+        "stuck_people": len({b.get("beneficiary_id") for b in stuck}),
+    }
+
+
 ROW_PROBLEMS = {
     "OTHER_BATCH": "批次号不是这个批次的",
     "UNKNOWN_LINE": "没有这条付款明细",
@@ -113,6 +133,7 @@ async def _index(
     names = await provider_names(web, session, {str(c.get("provider_id")) for c in claims})
     for c in claims:
         c["provider_name"] = names.get(str(c.get("provider_id")), c.get("provider_id"))
+    programmes = await program_names(web, session) if cash else {}
     creators = await person_names(db, [b.get("created_by") for b in batches.get("items") or ()])
     for b in batches.get("items") or ():
         b["state_name"] = BATCH_STATES.get(b.get("state"), b.get("state"))
@@ -124,6 +145,7 @@ async def _index(
         status_code=status_code,
         claims=claims,
         cash=cash,
+        lines=cash_benefit_lines(cash, programmes),
         batches=batches,
         period=period,
         problems=problems,
