@@ -264,6 +264,12 @@ class VoucherClient(ServiceClient):
     async def proxies(self, beneficiary_id: str) -> list[dict[str, Any]]:
         return _rows(await self.json("GET", f"/v1/beneficiaries/{beneficiary_id}/proxies"), "items")
 
+    async def set_payout_account(self, beneficiary_id: str, body: dict[str, str]) -> dict[str, Any]:
+        """Record or replace the bank account the person's cash benefits are paid to."""
+        return await self.json(
+            "PUT", f"/v1/beneficiaries/{beneficiary_id}/payout-account", json=body
+        )
+
     # cards and proxies from the officer's person page (web/routes/officer_cards.py)
     async def issue_card(self, beneficiary_id: str) -> dict[str, Any]:
         """A new card (replacing any earlier one): its id, code and PIN (this answer only)."""

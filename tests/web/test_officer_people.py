@@ -204,3 +204,55 @@ async def test_a_person_in_hospital_is_told_the_vouchers_are_paused_and_shown_no
     async with web.signed_in("zheng") as c:
         qr = await c.get("/me/qr")
         assert 'id="qr"' in qr.text and 'id="paused"' not in qr.text
+
+
+async def test_an_officer_registers_the_bank_account_cash_benefits_are_paid_to(web):
+    """From the person's page: a wrong number is refused and nothing is stored; a right one
+    is stored encrypted and shown only by its last digits; others may not set it."""
+    bid, _ = await _person(web, "冯奶奶", 616)
+    number = "6228480012345678901"
+    async with web.signed_in("officer") as c:
+        page = await c.get(f"/officer/people/{bid}")
+        assert "还没有登记" in page.text and 'action="/officer/people/' in page.text
+        form = {
+            "csrf_token": csrf_of(page.text),
+            "bank_name": "中国农业银行南宁分行",
+            "account_name": "冯奶奶",
+        }
+        bad = await c.post(
+            f"/officer/people/{bid}/payout-account", data={**form, "account_number": "12ab"}
+        )
+        assert bad.status_code == 303
+        shown = (await c.get(f"/officer/people/{bid}")).text
+        assert "8 到 30 位数字" in shown and "还没有登记" in shown
+        ok = await c.post(
+            f"/officer/people/{bid}/payout-account",
+            data={**form, "account_number": "6228 4800 1234 5678 901"},
+        )
+        assert ok.status_code == 303
+        shown = (await c.get(f"/officer/people/{bid}")).text
+        assert "已登记收款账户（尾号 8901）" in shown and "中国农业银行南宁分行" in shown
+        account = shown[shown.index('id="payout-account"') :].split("</section>")[0]
+        assert "8901" in account and number not in shown and "还没有登记" not in account
+    stored = await web.count(
+        "voucher",
+        f"SELECT payout_account_enc IS NOT NULL FROM beneficiary WHERE id = '{bid}'",
+    )
+    assert stored is True
+    raw = await web.count(
+        "voucher",
+        f"SELECT encode(payout_account_enc, 'escape') FROM beneficiary WHERE id = '{bid}'",
+    )
+    assert number not in raw  # encrypted at rest
+    async with web.signed_in("staff1") as c:
+        csrf = csrf_of((await c.get("/provider/redeem")).text)
+        r = await c.post(
+            f"/officer/people/{bid}/payout-account",
+            data={
+                "csrf_token": csrf,
+                "bank_name": "x",
+                "account_name": "y",
+                "account_number": "12345678",
+            },
+        )
+        assert r.status_code == 403

@@ -1,6 +1,7 @@
 """Civil-affairs officer, from a person's page (web/routes/officer_people.py): printed cards
 for people without a phone (issue, reprint, unlock) and the PIN letter; proxies (family
-members or agents) granted and revoked (docs/lifecycle.md, "Cards and proxies").
+members or agents) granted and revoked (docs/lifecycle.md, "Cards and proxies"); the bank
+account the person's cash benefits (护理补贴, 高龄津贴) are paid to.
 
 The PIN exists only in the voucher service's answer to the issue. Post/redirect/get: the
 POST that issues the card puts the PIN and the card's code into a short-lived cookie,
@@ -275,3 +276,44 @@ async def revoke_proxy(
     finally:
         await client.aclose()
     return RedirectResponse(f"/officer/people/{person_id}#proxies", status_code=303)
+
+
+_ACCOUNT_NUMBER = re.compile(r"^[0-9]{8,30}$")
+
+
+@router.post("/people/{person_id}/payout-account", response_class=HTMLResponse)
+async def set_payout_account(
+    request: Request,
+    person_id: str,
+    web: StateDep,
+    session: CsrfSession,
+    bank_name: Annotated[str, Form()] = "",
+    account_name: Annotated[str, Form()] = "",
+    account_number: Annotated[str, Form()] = "",
+) -> Response:
+    """Record or replace the bank account the person's cash benefits are paid to (finance
+    lists those without one as not payable). Stored encrypted by the voucher service and
+    shown masked; the number typed is never shown back, even when something else is wrong."""
+    officer_only(session)
+    if not _ID.match(person_id):
+        return _not_found(request, session)
+    number = re.sub(r"[\s-]", "", account_number)
+    body = {"bank_name": bank_name.strip(), "account_name": account_name.strip()}
+    if not body["bank_name"] or not body["account_name"]:
+        session.flash.append(("err", "请填写开户银行和户名。"))
+    elif not _ACCOUNT_NUMBER.match(number):
+        session.flash.append(("err", "银行账号是 8 到 30 位数字，请核对后重新填写。"))
+    else:
+        client = voucher_client(web, session)
+        try:
+            await client.set_payout_account(person_id, {**body, "account_number": number})
+            session.flash.append(
+                ("ok", f"已登记收款账户（尾号 {number[-4:]}），现金补贴将发到这个账户。")
+            )
+        except ApiError as exc:
+            if exc.page_status == 404:
+                return _not_found(request, session)
+            session.flash.append(("err", exc.friendly))
+        finally:
+            await client.aclose()
+    return RedirectResponse(f"/officer/people/{person_id}#payout", status_code=303)
