@@ -241,6 +241,11 @@ async def test_big_text_high_contrast_and_read_aloud(live: Live, browser: Any):
     await page.screenshot(path=str(SHOTS / "usability-qr-big-mode.png"))
     qr = await _box(page, "#qr-img")
     assert qr["right"] <= SMALL["width"]
+    # the digits to read out when scanning fails stay whole on the screen, wrapping if need be
+    await page.wait_for_function("document.getElementById('qr-digits').textContent.length > 10")
+    digits = await _box(page, "#qr-digits")
+    assert digits["right"] <= SMALL["width"], digits
+    assert await page.evaluate("document.documentElement.scrollWidth") <= SMALL["width"]
     # kept on every page of theirs, with its button there to turn it off
     for path in ("/me", "/me/copay", "/me/nearby"):
         await page.goto(f"{base}{path}")

@@ -222,9 +222,12 @@ async def test_an_officer_registers_the_bank_account_cash_benefits_are_paid_to(w
         bad = await c.post(
             f"/officer/people/{bid}/payout-account", data={**form, "account_number": "12ab"}
         )
-        assert bad.status_code == 303
-        shown = (await c.get(f"/officer/people/{bid}")).text
-        assert "8 到 30 位数字" in shown and "还没有登记" in shown
+        assert bad.status_code == 303 and bad.headers["location"].endswith("#payout")
+        shown = (await c.get(bad.headers["location"])).text
+        # said beside the form, where the officer is looking; nothing stored
+        account = shown[shown.index('id="payout-account"') :].split("</section>")[0]
+        assert 'id="payout-problem"' in account and "8 到 30 位数字" in account
+        assert "还没有登记" in account and "12ab" not in bad.headers["location"]
         ok = await c.post(
             f"/officer/people/{bid}/payout-account",
             data={**form, "account_number": "6228 4800 1234 5678 901"},

@@ -299,21 +299,28 @@ async def set_payout_account(
         return _not_found(request, session)
     number = re.sub(r"[\s-]", "", account_number)
     body = {"bank_name": bank_name.strip(), "account_name": account_name.strip()}
+    # (a problem is said beside the form, by its code in the address: never the number)
     if not body["bank_name"] or not body["account_name"]:
-        session.flash.append(("err", "请填写开户银行和户名。"))
-    elif not _ACCOUNT_NUMBER.match(number):
-        session.flash.append(("err", "银行账号是 8 到 30 位数字，请核对后重新填写。"))
-    else:
-        client = voucher_client(web, session)
-        try:
-            await client.set_payout_account(person_id, {**body, "account_number": number})
-            session.flash.append(
-                ("ok", f"已登记收款账户（尾号 {number[-4:]}），现金补贴将发到这个账户。")
-            )
-        except ApiError as exc:
-            if exc.page_status == 404:
-                return _not_found(request, session)
-            session.flash.append(("err", exc.friendly))
-        finally:
-            await client.aclose()
+        return RedirectResponse(f"/officer/people/{person_id}?payout=missing#payout", 303)
+    if not _ACCOUNT_NUMBER.match(number):
+        return RedirectResponse(f"/officer/people/{person_id}?payout=number#payout", 303)
+    client = voucher_client(web, session)
+    try:
+        await client.set_payout_account(person_id, {**body, "account_number": number})
+        session.flash.append(
+            ("ok", f"已登记收款账户（尾号 {number[-4:]}），现金补贴将发到这个账户。")
+        )
+    except ApiError as exc:
+        if exc.page_status == 404:
+            return _not_found(request, session)
+        session.flash.append(("err", exc.friendly))
+    finally:
+        await client.aclose()
     return RedirectResponse(f"/officer/people/{person_id}#payout", status_code=303)
+
+
+# What the payout form's problem (`?payout=`) is, said beside the form.
+PAYOUT_PROBLEMS = {
+    "missing": "请填写开户银行和户名。",
+    "number": "银行账号是 8 到 30 位数字（存折或银行卡上的号码），请核对后重新填写。",
+}

@@ -21,7 +21,7 @@ from web.deps import CsrfSession, DbSession, StateDep, require_role, voucher_cli
 from web.messages import FRIENDLY
 from web.render import BEIJING, page
 from web.routes.officer import officer_only
-from web.routes.officer_cards import RELATIONS
+from web.routes.officer_cards import PAYOUT_PROBLEMS, RELATIONS
 from web.service.accounts import person_names
 from web.sessions import Session
 
@@ -152,6 +152,7 @@ async def _person_page(
     status_code: int = 200,
     form: dict[str, str] | None = None,
     problem: str | None = None,
+    payout_problem: str | None = None,
 ) -> HTMLResponse:
     client = voucher_client(web, session)
     try:
@@ -189,6 +190,7 @@ async def _person_page(
         cards=cards,
         form=form or {"effective_on": _today()},
         problem=problem,
+        payout_problem=payout_problem,
         today=_today(),
         new_key=str(uuid.uuid4()),
         **_helpers(),
@@ -203,7 +205,8 @@ async def person(
     the form to record a status change."""
     if not _ID.match(person_id):
         return page(request, "error.html", session, status_code=404, message="没有找到这位老人。")
-    return await _person_page(request, web, db, session, person_id)
+    payout = PAYOUT_PROBLEMS.get(request.query_params.get("payout") or "")
+    return await _person_page(request, web, db, session, person_id, payout_problem=payout)
 
 
 @router.post("/people/{person_id}/status", response_class=HTMLResponse)
