@@ -392,6 +392,8 @@ async def test_staff_without_a_terminal_cannot_redeem(web):
     async with web.signed_in("staff2") as c:
         form = await c.get("/provider/redeem")
         assert "没有绑定收款终端" in form.text
+        # no bill to fill that could never be taken; who to ask is said
+        assert 'id="redeem-form"' not in form.text and "账号管理员" in form.text
         r = await c.post(
             "/provider/redeem/confirm",
             data={

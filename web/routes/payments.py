@@ -230,7 +230,7 @@ async def create_batch(
             session,
             period,
             status_code=422,
-            error="请至少勾选一笔结算申请，或勾选发放护理补贴。",
+            error="请至少勾选一笔结算申请，或勾选发放现金补贴。",
         )
     body: dict[str, Any] = {
         "region_code": session.region,

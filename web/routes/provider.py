@@ -352,7 +352,7 @@ async def redeem_confirm(
             "error.html",
             session,
             status_code=409,
-            message="本账号没有绑定收款终端，请联系机构管理员。",
+            message="本账号没有绑定收款终端，不能收款。请用收款员的账号收款；给账号绑定收款终端，请联系本地区的账号管理员。",
         )
     items = bills.decode(bill)
     token = _typed(token)
