@@ -176,3 +176,17 @@ def test_cash_benefit_lines_name_each_programme_and_count_people_once():
         "payable_people": 0,
         "stuck_people": 0,
     }
+
+
+def test_a_refusal_at_the_counter_says_its_figures():
+    from web.clients import ApiError
+    from web.routes.provider import refusal
+
+    def said(code: str, details: dict | None) -> str:
+        return refusal(ApiError(422, code, "", None, details))
+
+    assert "每天最多用 2 次" in said("DAILY_LIMIT_REACHED", {"day_limit_count": 2})
+    assert "每天最多补贴 10.00 元" in said("DAILY_LIMIT_REACHED", {"day_cap_fen": 1000})
+    small = said("BILL_TOO_SMALL", {"per_use_fen": 500})
+    assert "消费金额要超过 5.00 元" in small and "再加一项服务" in small
+    assert said("DAILY_LIMIT_REACHED", None) == "今天的使用次数已经用完了。"  # (no figure)

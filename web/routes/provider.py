@@ -97,13 +97,33 @@ def open_pin(web: Any, session: Session, idempotency_key: str, sealed: str) -> s
     return pin if _PIN.match(pin) else None
 
 
-def pin_refusal(exc: ApiError) -> str:
-    """A refusal of the card's PIN in plain words, with the attempts left before the card
-    locks; anything else as the usual friendly message."""
+def _yuan_text(fen: int) -> str:
+    return f"{fen // 100}.{fen % 100:02d}"
+
+
+def refusal(exc: ApiError) -> str:
+    """A refusal in plain words with its figures: the card's PIN with the attempts left
+    before the card locks; a day's limit with what the limit is; a bill too small for a
+    fixed per-use subsidy with the amount it must exceed. Anything else as the usual
+    friendly message."""
+    details = exc.details if isinstance(exc.details, dict) else {}
     if exc.code == "PIN_INCORRECT":
-        left = (exc.details or {}).get("attempts_left") if isinstance(exc.details, dict) else None
+        left = details.get("attempts_left")
         if isinstance(left, int):
             return f"密码不对，请老人重新输入。还可以再试 {left} 次，连续输错 5 次卡会被锁定。"
+    if exc.code == "DAILY_LIMIT_REACHED":
+        if isinstance(details.get("day_limit_count"), int):
+            n = details["day_limit_count"]
+            return f"这张补贴券每天最多用 {n} 次，今天的 {n} 次已经用完了，明天可以再用。"
+        if isinstance(details.get("day_cap_fen"), int):
+            cap = _yuan_text(details["day_cap_fen"])
+            return f"这张补贴券每天最多补贴 {cap} 元，今天的额度已经用完了，明天可以再用。"
+    if exc.code == "BILL_TOO_SMALL" and isinstance(details.get("per_use_fen"), int):
+        per_use = _yuan_text(details["per_use_fen"])
+        return (
+            f"这项补贴每次补 {per_use} 元，消费金额要超过 {per_use} 元才能用。"
+            "可以再加一项服务，或这次请老人自己付款。"
+        )
     if exc.code == "CARD_LOCKED":
         return "密码连续输错 5 次，这张卡已锁定，不能付款。请老人带身份证到社区或民政部门解锁。"
     if exc.code == "PIN_REQUIRED":
@@ -274,7 +294,7 @@ async def redeem_preview(
                 session,
                 status_code=exc.page_status,
                 services=services,
-                error=pin_refusal(exc),
+                error=refusal(exc),
                 problems={},
                 form=form,
                 has_terminal=True,
@@ -390,7 +410,7 @@ async def redeem_confirm(
             "provider_result.html",
             session,
             status_code=exc.page_status,
-            error=pin_refusal(exc),
+            error=refusal(exc),
             result=None,
         )
     finally:

@@ -103,16 +103,17 @@ def compute_split(
         raise VisitsUsedUp()
     if voucher.balance_fen <= 0:
         raise VoucherExhausted()
+    # (a refusal carries the figure it was refused on, for the counter to say)
     if voucher.day_limit_count is not None and voucher.used_count_today >= voucher.day_limit_count:
-        raise DailyLimitReached()
+        raise DailyLimitReached(details={"day_limit_count": voucher.day_limit_count})
     day_left = None
     if voucher.day_cap_fen is not None:
         day_left = voucher.day_cap_fen - voucher.used_fen_today
         if day_left <= 0:
-            raise DailyLimitReached()
+            raise DailyLimitReached(details={"day_cap_fen": voucher.day_cap_fen})
     if voucher.per_use_fen is not None:
         if gross_fen <= voucher.per_use_fen:
-            raise BillTooSmall(field="gross_fen")
+            raise BillTooSmall(field="gross_fen", details={"per_use_fen": voucher.per_use_fen})
         want = voucher.per_use_fen
     else:
         ratio = BASIS_POINTS if voucher.ratio_bp is None else voucher.ratio_bp

@@ -140,6 +140,14 @@ async def test_preview_follows_the_day_limits_the_redemption_uses(world):
         "/v1/redemptions/preview", headers=term.headers, json={"token": qr(ben), **meal}
     )
     assert p.status_code == 422 and p.json()["error"]["code"] == "DAILY_LIMIT_REACHED"
+    # with the figure it was refused on, for the counter to say (web: "每天最多用 1 次")
+    assert p.json()["error"]["details"] == {"day_limit_count": 1}
+    r = await world.client.post(  # the redemption itself says the same
+        "/v1/redemptions",
+        headers=term.headers,
+        json={"token": qr(ben), "idempotency_key": key(), **meal},
+    )
+    assert r.status_code == 422 and r.json()["error"]["details"] == {"day_limit_count": 1}
 
 
 async def test_preview_refuses_exactly_as_the_redemption_does_and_changes_nothing(world):

@@ -103,6 +103,28 @@ def test_refusals(state, gross, code):
     assert exc.value.code == code
 
 
+def test_refusals_carry_the_figure_they_were_refused_on():
+    """The limit that refused a bill, so the counter can say it: a day's count, a day's
+    cap, or the per-use subsidy a bill must exceed."""
+    cases = [
+        (
+            VoucherState(balance_fen=5000, per_use_fen=500, day_limit_count=2, used_count_today=2),
+            1500,
+            {"day_limit_count": 2},
+        ),
+        (
+            VoucherState(balance_fen=5000, ratio_bp=5000, day_cap_fen=1000, used_fen_today=1000),
+            1500,
+            {"day_cap_fen": 1000},
+        ),
+        (VoucherState(balance_fen=5000, per_use_fen=500), 400, {"per_use_fen": 500}),
+    ]
+    for state, gross, details in cases:
+        with pytest.raises(AppError) as exc:
+            compute_split(state, gross)
+        assert exc.value.details == details
+
+
 def test_meal_subsidy_is_the_per_use_amount_when_the_bill_exceeds_it():
     split = compute_split(
         VoucherState(balance_fen=15_500, per_use_fen=500, day_limit_count=2, used_count_today=1),
