@@ -379,7 +379,13 @@ async def test_provider_admin_sees_price_list_and_issues_a_terminal_secret_once(
         r = await c.post(
             "/provider/admin/terminals", data={"csrf_token": token, "name": "前台一号机"}
         )
-        secret = re.search(r'id="secret">(yyt_[^<]+)<', r.text).group(1)
+        # post/redirect/get: the secret is shown on a page of its own, once
+        assert r.status_code == 303
+        shown = await c.get(r.headers["location"])
+        secret = re.search(r'id="secret">(yyt_[^<]+)<', shown.text).group(1)
+        reloaded = await c.get(r.headers["location"])  # a reload: not shown, nothing issued
+        assert reloaded.status_code == 410 and secret not in reloaded.text
+        assert "只显示一次" in reloaded.text
         again = await c.get("/provider/admin")
         assert "前台一号机" in again.text and secret not in again.text
         assert await web.count("provider", "SELECT count(*) FROM terminal") == terminals + 1

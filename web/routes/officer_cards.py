@@ -14,13 +14,9 @@ web's database or a page but that one letter.
 from __future__ import annotations
 
 import base64
-import binascii
-import json
 import re
-import time
 from typing import Annotated, Any
 
-from cryptography.exceptions import InvalidTag
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
@@ -29,7 +25,7 @@ from web.clients import ApiError
 from web.deps import CsrfSession, DbSession, StateDep, WebState, require_role, voucher_client
 from web.render import page
 from web.routes.officer import officer_only
-from web.service import accounts
+from web.service import accounts, once
 from web.sessions import Session
 
 router = APIRouter(prefix="/officer")
@@ -50,33 +46,19 @@ def _not_found(request: Request, session: Session) -> HTMLResponse:
     )
 
 
-def _context(session: Session, card_id: str) -> bytes:
-    return f"card-letter:{session.id}:{card_id}".encode()
-
-
 def seal_letter(web: WebState, session: Session, card_id: str, token: str, pin: str) -> str:
     """The cookie's value: the card's code and PIN, encrypted for this session and card,
-    with the time it stops being readable."""
-    blob = json.dumps({"token": token, "pin": pin, "until": int(time.time()) + LETTER_TTL_S})
-    sealed = web.identity.cipher.encrypt(blob, context=_context(session, card_id))
-    return base64.urlsafe_b64encode(sealed).decode()
+    with the time it stops being readable (web/service/once.py)."""
+    return once.seal(
+        web, session, "card-letter", card_id, {"token": token, "pin": pin}, LETTER_TTL_S
+    )
 
 
 def open_letter(web: WebState, session: Session, card_id: str, value: str | None) -> Any:
     """The card's code and PIN from the cookie, or None (absent, expired, another session's
     or another card's, tampered with)."""
-    if not value:
-        return None
-    try:
-        blob = web.identity.cipher.decrypt(
-            base64.urlsafe_b64decode(value.encode()), context=_context(session, card_id)
-        )
-        data = json.loads(blob)
-    except (ValueError, binascii.Error, TypeError, InvalidTag):
-        return None  # a forged, stale or another session's cookie fails authentication
-    if not isinstance(data, dict) or int(data.get("until", 0)) < time.time():
-        return None
-    if not re.fullmatch(r"\d{6}", str(data.get("pin", ""))):
+    data = once.unseal(web, session, "card-letter", card_id, value)
+    if data is None or not re.fullmatch(r"\d{6}", str(data.get("pin", ""))):
         return None
     return data
 

@@ -33,6 +33,7 @@ from web.deps import (
 )
 from web.render import page
 from web.service import bill as bills
+from web.service import once
 from web.service.accounts import person_names
 from web.sessions import Session
 
@@ -690,7 +691,7 @@ async def new_terminal(
     db: DbSession,
     session: CsrfSession,
     name: Annotated[str, Form()] = "",
-) -> HTMLResponse:
+) -> Response:
     """Issue a terminal; its secret is shown this once and kept nowhere by the web app."""
     if session.role != Role.provider_admin.value:
         raise PageForbidden()
@@ -708,7 +709,64 @@ async def new_terminal(
         )
     finally:
         await client.aclose()
-    return await admin_page(request, web, db, session, issued=issued)
+    # post/redirect/get: the secret crosses in a sealed cookie to the page that shows it once,
+    # so a reload or Back never sends the form again (which would open another terminal)
+    terminal_id = str(issued["terminal_id"])
+    response = RedirectResponse(f"/provider/admin/terminals/{terminal_id}", status_code=303)
+    response.set_cookie(
+        SECRET_COOKIE,
+        once.seal(
+            web,
+            session,
+            "terminal-secret",
+            terminal_id,
+            {"name": issued["name"], "secret": issued["secret"]},
+            SECRET_TTL_S,
+        ),
+        max_age=SECRET_TTL_S,
+        httponly=True,
+        secure=web.settings.secure_cookies,
+        samesite="strict",
+        path=f"/provider/admin/terminals/{terminal_id}",
+    )
+    return response
+
+
+SECRET_COOKIE = "yiyang_terminal_secret"
+SECRET_TTL_S = 600  # the secret must be read within ten minutes of the issue
+_TERMINAL_ID = re.compile(r"^[0-9a-f-]{36}$")
+
+
+@router.get("/admin/terminals/{terminal_id}", response_class=HTMLResponse)
+async def new_terminal_secret(
+    request: Request, terminal_id: str, web: StateDep, db: DbSession, session: Session = ADMIN
+) -> HTMLResponse:
+    """The new terminal's secret, shown this once; opened again (reload, Back, another tab)
+    the page says it is no longer shown."""
+    if not _TERMINAL_ID.match(terminal_id):
+        return await admin_page(request, web, db, session, status_code=404, error="没有这个终端。")
+    sealed = once.unseal(
+        web, session, "terminal-secret", terminal_id, request.cookies.get(SECRET_COOKIE)
+    )
+    if sealed is None:
+        response = await admin_page(
+            request,
+            web,
+            db,
+            session,
+            status_code=410,
+            error="这个终端的密钥只显示一次，已经显示过了。没有记下的话，请再开通一个新终端。",
+        )
+    else:
+        response = await admin_page(request, web, db, session, issued=sealed)
+    response.delete_cookie(
+        SECRET_COOKIE,
+        path=f"/provider/admin/terminals/{terminal_id}",
+        secure=web.settings.secure_cookies,
+        httponly=True,
+        samesite="strict",
+    )
+    return response
 
 
 # --- settlement claims (the provider admin) --------------------------------------------------
