@@ -238,9 +238,8 @@ async def test_preview_shows_subsidy_and_copay_before_confirming(web):
         assert 'id="preview-copay">10.00<' in preview.text
         assert "确认后立即显示" not in preview.text
         _, meal = await _preview(web, c, "4", service="MEAL_PORRIDGE", bid=web.b2)
-        assert (
-            meal.status_code in (409, 422) and "消费金额太小" in meal.text
-        )  # under the 5-yuan subsidy
+        # under the 5-yuan subsidy: said with its figure, and what the cashier can do
+        assert meal.status_code in (409, 422) and "消费金额要超过 5.00 元才能用" in meal.text
         # The previewed code is still good: confirming it gives what the preview said.
         _, done = await _confirm(c, token, preview)
         assert "收款成功" in done.text and 'id="subsidy">10.00<' in done.text
