@@ -471,6 +471,11 @@ class ProviderClient(ServiceClient):
     async def terminals(self, provider_id: str) -> list[dict[str, Any]]:
         return _rows(await self.json("GET", f"/v1/providers/{provider_id}/terminals"), "terminals")
 
+    async def revoke_terminal(self, provider_id: str, terminal_id: str) -> dict[str, Any]:
+        return await self.json(
+            "POST", f"/v1/providers/{provider_id}/terminals/{terminal_id}/revoke"
+        )
+
     async def new_terminal(self, provider_id: str, name: str) -> dict[str, Any]:
         return await self.json(
             "POST", f"/v1/providers/{provider_id}/terminals", json={"name": name}

@@ -388,8 +388,24 @@ async def test_provider_admin_sees_price_list_and_issues_a_terminal_secret_once(
         again = await c.get("/provider/admin")
         assert "前台一号机" in again.text and secret not in again.text
         assert await web.count("provider", "SELECT count(*) FROM terminal") == terminals + 1
+        # a lost device is stopped from the page: once sure, and once only
+        tid = re.search(r'data-terminal="([0-9a-f-]{36})"><p>前台一号机', again.text).group(1)
+        stop = f"/provider/admin/terminals/{tid}/revoke"
+        token = csrf_of(again.text)
+        assert (await c.post(stop, data={"csrf_token": token})).status_code == 303
+        assert "请先勾选" in (await c.get("/provider/admin")).text
+        status = f"SELECT status FROM terminal WHERE id = '{tid}'"
+        assert await web.count("provider", status) == "active"
+        await c.post(stop, data={"csrf_token": token, "sure": "1"})
+        assert "已停用终端“前台一号机”" in (await c.get("/provider/admin")).text
+        assert await web.count("provider", status) == "revoked"
+        await c.post(stop, data={"csrf_token": token, "sure": "1"})  # Back and again
+        assert "已经停用了" in (await c.get("/provider/admin")).text
     async with web.signed_in("staff1") as c:
         assert (await c.get("/provider/admin")).status_code == 403
+        csrf = csrf_of((await c.get("/provider/redeem")).text)
+        r = await c.post(stop, data={"csrf_token": csrf, "sure": "1"})
+        assert r.status_code == 403
 
 
 async def test_staff_without_a_terminal_cannot_redeem(web):

@@ -732,6 +732,30 @@ async def new_terminal(
     return response
 
 
+@router.post("/admin/terminals/{terminal_id}/revoke")
+async def revoke_terminal(
+    terminal_id: str, web: StateDep, session: CsrfSession, sure: Annotated[str, Form()] = ""
+) -> Response:
+    """Stop a terminal (a lost or retired device): the voucher service refuses its
+    redemptions from its next directory poll. Asked twice (Back, reload): already stopped."""
+    if session.role != Role.provider_admin.value:
+        raise PageForbidden()
+    if not _TERMINAL_ID.match(terminal_id):
+        session.flash.append(("err", "没有这台终端。"))
+    elif sure != "1":
+        session.flash.append(("err", "请先勾选“确认停用”，再停用这台终端。"))
+    else:
+        client = provider_client(web, session)
+        try:
+            stopped = await client.revoke_terminal(session.provider_id or "", terminal_id)
+            session.flash.append(("ok", f"已停用终端“{stopped.get('name', '')}”。"))
+        except ApiError as exc:
+            session.flash.append(("err", exc.friendly))
+        finally:
+            await client.aclose()
+    return RedirectResponse("/provider/admin#terminals", status_code=303)
+
+
 SECRET_COOKIE = "yiyang_terminal_secret"
 SECRET_TTL_S = 600  # the secret must be read within ten minutes of the issue
 _TERMINAL_ID = re.compile(r"^[0-9a-f-]{36}$")
