@@ -103,14 +103,13 @@ async def issue_card(
     response = RedirectResponse(
         f"/officer/people/{person_id}/cards/{card_id}/letter", status_code=303
     )
-    response.set_cookie(
+    once.keep(
+        response,
+        web,
         LETTER_COOKIE,
         seal_letter(web, session, card_id, str(issued["token"]), str(issued["pin"])),
-        max_age=LETTER_TTL_S,
-        httponly=True,
-        secure=web.settings.secure_cookies,
-        samesite="strict",
-        path=f"/officer/people/{person_id}/cards/{card_id}/letter",
+        f"/officer/people/{person_id}/cards/{card_id}/letter",
+        LETTER_TTL_S,
     )
     return response
 
@@ -150,13 +149,7 @@ async def card_letter(
         groups=code_groups(sealed["token"]) if shown else [],
         qr_svg=qr_svg,
     )
-    response.delete_cookie(
-        LETTER_COOKIE,
-        path=f"/officer/people/{person_id}/cards/{card_id}/letter",
-        secure=web.settings.secure_cookies,
-        httponly=True,
-        samesite="strict",
-    )
+    once.drop(response, web, LETTER_COOKIE, f"/officer/people/{person_id}/cards/{card_id}/letter")
     return response
 
 

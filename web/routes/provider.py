@@ -713,21 +713,14 @@ async def new_terminal(
     # so a reload or Back never sends the form again (which would open another terminal)
     terminal_id = str(issued["terminal_id"])
     response = RedirectResponse(f"/provider/admin/terminals/{terminal_id}", status_code=303)
-    response.set_cookie(
+    secret = {"name": issued["name"], "secret": issued["secret"]}
+    once.keep(
+        response,
+        web,
         SECRET_COOKIE,
-        once.seal(
-            web,
-            session,
-            "terminal-secret",
-            terminal_id,
-            {"name": issued["name"], "secret": issued["secret"]},
-            SECRET_TTL_S,
-        ),
-        max_age=SECRET_TTL_S,
-        httponly=True,
-        secure=web.settings.secure_cookies,
-        samesite="strict",
-        path=f"/provider/admin/terminals/{terminal_id}",
+        once.seal(web, session, "terminal-secret", terminal_id, secret, SECRET_TTL_S),
+        f"/provider/admin/terminals/{terminal_id}",
+        SECRET_TTL_S,
     )
     return response
 
@@ -783,13 +776,7 @@ async def new_terminal_secret(
         )
     else:
         response = await admin_page(request, web, db, session, issued=sealed)
-    response.delete_cookie(
-        SECRET_COOKIE,
-        path=f"/provider/admin/terminals/{terminal_id}",
-        secure=web.settings.secure_cookies,
-        httponly=True,
-        samesite="strict",
-    )
+    once.drop(response, web, SECRET_COOKIE, f"/provider/admin/terminals/{terminal_id}")
     return response
 
 

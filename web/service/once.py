@@ -12,6 +12,7 @@ import time
 from typing import Any
 
 from cryptography.exceptions import InvalidTag
+from starlette.responses import Response
 
 from web.deps import WebState
 from web.sessions import Session
@@ -48,3 +49,23 @@ def unseal(
     if not isinstance(data, dict) or int(data.get("until", 0)) < time.time():
         return None
     return data
+
+
+def keep(response: Response, web: WebState, cookie: str, value: str, path: str, ttl_s: int) -> None:
+    """Put the sealed value on the response, readable only by the page at `path`."""
+    response.set_cookie(
+        cookie,
+        value,
+        max_age=ttl_s,
+        httponly=True,
+        secure=web.settings.secure_cookies,
+        samesite="strict",
+        path=path,
+    )
+
+
+def drop(response: Response, web: WebState, cookie: str, path: str) -> None:
+    """Clear it once the page at `path` has shown it."""
+    response.delete_cookie(
+        cookie, path=path, secure=web.settings.secure_cookies, httponly=True, samesite="strict"
+    )
