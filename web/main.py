@@ -193,8 +193,7 @@ def create_app(
                 headers={"Cache-Control": "no-store"},
             )
             # (the sign-in afterwards comes back to the page that sent the script's call)
-            back = auth.signed_out(request, settings.secure_cookies)
-            answer.raw_headers.extend((k, v) for k, v in back.raw_headers if k == b"set-cookie")
+            auth.remember_return(request, answer, settings.secure_cookies)
             return answer
         return auth.signed_out(request, settings.secure_cookies)
 

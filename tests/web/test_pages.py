@@ -51,13 +51,16 @@ async def _preview(web, c, amount: str, service: str = "BATH_HOME", bid: str | N
     return token, preview
 
 
-async def _confirm(c, token: str, preview, service: str = "BATH_HOME"):
+async def _confirm(c, token: str, preview, service: str = "BATH_HOME", method: str = ""):
+    """Confirm the previewed bill; `method`: how the co-payment is taken (cash, or stripe:
+    the family online), none chosen by default."""
     data = {
         "csrf_token": csrf_of(preview.text),
         "token": token,
         "bill": _hidden(preview.text, "bill"),
         "gross_fen": _hidden(preview.text, "gross_fen"),
         "idempotency_key": _hidden(preview.text, "idempotency_key"),
+        **({"copay_method": method} if method else {}),
     }
     # post/redirect/get: the result page has its own address (followed like a browser does)
     return data, await c.post("/provider/redeem/confirm", data=data, follow_redirects=True)
@@ -66,19 +69,6 @@ async def _confirm(c, token: str, preview, service: str = "BATH_HOME"):
 def _fen(shown: str) -> int:
     """An amount as a page writes it (1,234.50) in fen."""
     return int(shown.replace(",", "").replace(".", ""))
-
-
-async def _confirm_paying(c, token: str, preview, method: str):
-    """Confirm with the co-payment taken as `method` (cash, or stripe: the family online)."""
-    data = {
-        "csrf_token": csrf_of(preview.text),
-        "token": token,
-        "bill": _hidden(preview.text, "bill"),
-        "gross_fen": _hidden(preview.text, "gross_fen"),
-        "idempotency_key": _hidden(preview.text, "idempotency_key"),
-        "copay_method": method,
-    }
-    return data, await c.post("/provider/redeem/confirm", data=data, follow_redirects=True)
 
 
 # --- beneficiary and proxy ---------------------------------------------------------------
@@ -340,7 +330,7 @@ async def test_today_lists_summarises_and_voids_once(web):
         before = await c.get("/provider/today")
         till = _fen(re.search(r"现金应收 <strong>([\d,.]+)</strong>", before.text).group(1))
         token, preview = await _preview(web, c, "12")
-        _, done = await _confirm_paying(c, token, preview, "cash")
+        _, done = await _confirm(c, token, preview, method="cash")
         assert "收款成功" in done.text
         shown = await c.get("/provider/today")
         copay = _fen(re.search(r'id="copay">([\d,.]+)<', done.text).group(1))

@@ -45,12 +45,19 @@ def _return_path(text: str | None) -> str | None:
 def signed_out(request: Request, secure: bool) -> Response:
     """The answer to a request whose session has ended (or never was): the sign-in page,
     saying the session expired when the browser still had one, and coming back afterwards
-    to the page the person was on (for a form or a page's script, the page that sent it)."""
+    to the page the person was on (`remember_return`)."""
     # (a cookie whose session is gone: expired; one still loaded is half signed in, its code
     # not yet given: no "expired" for that)
     loaded = getattr(request.state, "web_session", None)
     had_session = bool(request.cookies.get(COOKIE_NAME)) and loaded is None
     response = RedirectResponse("/login?expired=1" if had_session else "/login", status_code=303)
+    remember_return(request, response, secure)
+    return response
+
+
+def remember_return(request: Request, response: Response, secure: bool) -> None:
+    """Note on `response` the page to come back to after signing in: the page asked for, or
+    for a form or a page's script, the page that sent it (our own paths only)."""
     if request.method == "GET":
         here: str | None = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     else:
@@ -68,7 +75,6 @@ def signed_out(request: Request, secure: bool) -> Response:
             samesite="lax",
             path="/login",
         )
-    return response
 
 
 def _signed_in(request: Request, web: WebState, home: str, cookie: str) -> RedirectResponse:
