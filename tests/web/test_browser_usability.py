@@ -343,6 +343,10 @@ async def test_cashier_confirm_survives_reload_and_back_without_a_second_charge(
     await page.fill("#price-BATH_HOME", "30")
     await page.click("text=下一步：核对")
     await page.wait_for_selector("#confirm")
+    # the confirm step has its own address: a reload shows the same bill, asks nothing
+    assert "/provider/redeem/confirm?k=" in page.url and token not in page.url
+    await page.reload()
+    await page.wait_for_selector("#confirm")
     # the confirm step: subsidy, co-payment and the code's countdown
     assert await page.inner_text("#preview-subsidy") == "15.00"  # 50 % at home
     assert await page.inner_text("#preview-copay") == "15.00"
@@ -362,17 +366,13 @@ async def test_cashier_confirm_survives_reload_and_back_without_a_second_charge(
     assert await serious_violations(page) == []
     await page.reload()
     assert page.url == result_url and await page.inner_text("#subsidy") == "15.00"
-    # Back: the confirm page was the answer to a form, so Chromium asks before sending it
-    # again ("confirm form resubmission"); sending it again (reload) posts the same bill with
-    # the same, used code, and the page shows that redemption, not a refusal.
-    from playwright.async_api import Error as PlaywrightError
-
-    try:
-        await page.go_back()
-    except PlaywrightError as exc:  # Chromium's own "resubmit?" notice, which Playwright
-        assert "ERR_CACHE_MISS" in str(exc)  # cannot press: send the same form instead
-    await page.close()  # (that tab is on Chromium's error page)
-    page = await ctx.new_page()
+    # Back: the confirm step, already paid, goes to the same result and says so; no
+    # "confirm form resubmission" from the browser, no second charge
+    await page.go_back()
+    await page.wait_for_url(result_url)
+    main = await page.inner_text("main")
+    assert "已经收款了，没有重复收费" in main and "已经用过" not in main
+    # the bill form sent again with the same code shows that redemption too
     await page.goto(f"{base}/provider/redeem")
     await page.fill("#token", token)
     await page.fill("#qty-BATH_HOME", "1")

@@ -59,6 +59,7 @@ async def _preview(c, token: str, pin: str):
     form = await c.get("/provider/redeem")
     return await c.post(
         "/provider/redeem",
+        follow_redirects=True,
         data={"csrf_token": csrf_of(form.text), "token": token, "pin": pin, "qty_MEAL_LUNCH": "1"},
     )
 
@@ -91,6 +92,7 @@ async def test_card_letter_once_cashier_redeems_with_pin_and_locks_then_unlock(w
         form = await c.get("/provider/redeem")
         r = await c.post(
             "/provider/redeem",
+            follow_redirects=True,
             data={"csrf_token": csrf_of(form.text), "token": typed, "qty_MEAL_LUNCH": "1"},
         )
         assert r.status_code == 422 and "6 位卡密码" in r.text
@@ -105,6 +107,8 @@ async def test_card_letter_once_cashier_redeems_with_pin_and_locks_then_unlock(w
             "sealed_pin": _hidden(preview.text, "sealed_pin"),
         }
         assert pin not in preview.text  # the confirm page carries it sealed
+        assert pin not in str(preview.url)  # and the confirm step's address holds no PIN
+        assert pin not in (c.cookies.get("yiyang_bill", path="/provider/redeem/confirm") or pin)
         done = await c.post("/provider/redeem/confirm", data=data)
         assert done.status_code == 303 and pin not in done.headers["location"]
         assert (await c.post("/provider/redeem/confirm", data=data)).status_code == 303  # twice

@@ -47,7 +47,7 @@ async def _preview(web, c, amount: str, service: str = "BATH_HOME", bid: str | N
     data = {"csrf_token": csrf_of(form.text), "token": token, f"qty_{service}": "1"}
     if service == "BATH_HOME":
         data["price_BATH_HOME"] = amount
-    preview = await c.post("/provider/redeem", data=data)
+    preview = await c.post("/provider/redeem", data=data, follow_redirects=True)
     return token, preview
 
 
@@ -182,6 +182,7 @@ async def test_the_cashier_bills_items_from_the_price_list(web):
         token = await fresh_code(web, web.b3)
         too_many = await c.post(
             "/provider/redeem",
+            follow_redirects=True,
             data={"csrf_token": csrf_of(form.text), "token": token, "qty_MEAL_LUNCH": "2"},
         )
         assert too_many.status_code == 422 and "每次只能收 1" in too_many.text
@@ -190,6 +191,7 @@ async def test_the_cashier_bills_items_from_the_price_list(web):
         assert "built-in method" not in too_many.text and "到 1 之间" not in too_many.text
         preview = await c.post(
             "/provider/redeem",
+            follow_redirects=True,
             data={
                 "csrf_token": csrf_of(form.text),
                 "token": token,

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 import httpx
 
 from tests.web.conftest import csrf_of
-from tests.web.system import DISTRICT
+from tests.web.system import DISTRICT, MEAL_POINT
 from web import labels, tables
 
 
@@ -79,7 +79,7 @@ async def test_unknown_pages_and_wrong_methods_are_chinese_pages_with_a_way_home
         assert "没有找到这个页面" in r.text and 'href="/"' in r.text and "返回首页" in r.text
         assert "Not Found" not in r.text and '{"detail"' not in r.text
     async with web.signed_in("staff1") as c:
-        r = await c.get("/provider/redeem/confirm")  # a form's target opened by hand
+        r = await c.get("/provider/redemptions/x/void")  # a form's target opened by hand
         assert r.status_code == 405 and "这个页面不能这样打开" in r.text
         assert "Method Not Allowed" not in r.text and "POST" in r.headers.get("allow", "")
         r = await c.get("/static/nothing.css")
@@ -235,14 +235,25 @@ async def test_budget_chart_shows_appropriated_committed_spent_released(web):
 
 
 async def test_confirm_redirects_to_a_result_page_that_reload_and_back_only_show_again(web):
-    """Post/redirect/get: 确认收款 answers 303 to the result's own address; reloading it
-    shows the same result; sending the bill again after Back (the preview form re-posted
-    with the same code) shows that redemption, not "already used" and not a second charge."""
+    """Post/redirect/get at both steps: the bill answers 303 to the confirm step's own
+    address (reloading it shows the same bill and asks the service nothing), 确认收款
+    answers 303 to the result's own address; reloading it shows the same result; Back to
+    the confirm step goes to that result; sending the bill again (the form re-posted with
+    the same code) shows that redemption, not "already used" and not a second charge."""
     from tests.web.test_pages import _preview
 
     before = await web.balance(web.b1, "disability_subsidy")
     async with web.signed_in("staff1") as c:
         token, preview = await _preview(web, c, "12")
+        assert preview.history[0].status_code == 303
+        confirm_url = str(preview.url)
+        assert re.fullmatch(
+            r"http://testserver/provider/redeem/confirm\?k=[0-9a-f-]{36}", confirm_url
+        )
+        assert token not in confirm_url
+        reloaded = await c.get(confirm_url)
+        assert reloaded.status_code == 200 and 'id="preview-subsidy">6.00<' in reloaded.text
+        assert 'id="bill-gross">12.00<' in reloaded.text and "请核对" in reloaded.text
         assert 'id="token-countdown"' in preview.text  # how long the code stays valid
         left = int(re.search(r'id="token-left">(\d+)<', preview.text).group(1))
         assert 0 < left <= 180
@@ -266,10 +277,15 @@ async def test_confirm_redirects_to_a_result_page_that_reload_and_back_only_show
         assert "补贴券余额" in shown.text  # once, with the redirect
         again = await c.get(where)  # reload
         assert "收款成功" in again.text and 'id="copay">6.00<' in again.text
-        # Back to the confirm page and press again: the same redemption
+        # Back to the confirm step: it is paid, so it goes to the result, with a word
+        back = await c.get(confirm_url)
+        assert back.status_code == 303 and back.headers["location"] == where
+        shown = await c.get(where)
+        assert "已经收款了，没有重复收费" in shown.text and "收款成功" in shown.text
+        # the confirm form sent again (a page kept open): the same redemption
         r = await c.post("/provider/redeem/confirm", data=data)
         assert r.status_code == 303 and r.headers["location"] == where
-        # Back to the bill form's answer and re-post it: the code is used, by this very bill
+        # the bill form re-posted with the same code: the code is used, by this very bill
         form = await c.get("/provider/redeem")
         resent = await c.post(
             "/provider/redeem",
@@ -286,6 +302,7 @@ async def test_confirm_redirects_to_a_result_page_that_reload_and_back_only_show
         # another bill with the used code is still refused
         other = await c.post(
             "/provider/redeem",
+            follow_redirects=True,
             data={
                 "csrf_token": csrf_of(form.text),
                 "token": token,
@@ -301,6 +318,50 @@ async def test_confirm_redirects_to_a_result_page_that_reload_and_back_only_show
         assert (await c.get(where)).status_code == 403
 
 
+async def test_the_confirm_step_lapses_for_another_sign_in_and_after_a_price_change(web):
+    """The bill waiting at the confirm step's address is this sign-in's only: the same
+    cookie in another session, or none, goes back to step 1 and says so. A price list
+    changed since the bill was priced sends the cashier back too, never showing a total
+    other than the one the subsidy was worked out for. The card's PIN crosses sealed."""
+    from tests.web.test_pages import _preview
+
+    async with web.signed_in("staff1") as c:
+        _, preview = await _preview(web, c, "", service="MEAL_LUNCH")
+        confirm_url = str(preview.url)
+        assert 'id="bill-gross">15.00<' in preview.text
+        sealed = c.cookies.get("yiyang_bill", path="/provider/redeem/confirm")
+        assert sealed
+        async with web.signed_in("staff1") as other:
+            lapsed = await other.get(confirm_url)
+            assert lapsed.status_code == 303 and lapsed.headers["location"] == "/provider/redeem"
+            other.cookies.set("yiyang_bill", sealed, path="/provider/redeem/confirm")
+            lapsed = await other.get(confirm_url, follow_redirects=True)
+            assert "这张账单已经失效，请重新扫码" in lapsed.text and "请核对" not in lapsed.text
+        admin = web.tokens.headers("provider_admin", sub="test:admin", provider_id=web.p1)
+        dearer = [
+            {**item, "price_fen": 1600} if item["code"] == "MEAL_LUNCH" else item
+            for item in MEAL_POINT["services"]
+        ]
+        put = web.provider.put
+        try:
+            r = await put(
+                f"/v1/providers/{web.p1}/services", headers=admin, json={"services": dearer}
+            )
+            assert r.status_code == 200, r.text
+            moved = await c.get(confirm_url, follow_redirects=True)
+            assert str(moved.url).endswith("/provider/redeem")
+            assert "价目表刚刚更新了" in moved.text and "请核对" not in moved.text
+        finally:
+            r = await put(
+                f"/v1/providers/{web.p1}/services",
+                headers=admin,
+                json={"services": MEAL_POINT["services"]},
+            )
+            assert r.status_code == 200, r.text
+        again = await c.get(confirm_url)
+        assert again.status_code == 200 and 'id="bill-gross">15.00<' in again.text
+
+
 async def test_the_cashier_can_type_the_short_numeric_code(web):
     """The phone shows 18 digits under the QR; typed (with its spaces) at the counter they
     stand for that code: preview, confirm, result; wrong digits are explained in Chinese."""
@@ -314,6 +375,7 @@ async def test_the_cashier_can_type_the_short_numeric_code(web):
         form = await c.get("/provider/redeem")
         wrong = await c.post(
             "/provider/redeem",
+            follow_redirects=True,
             data={
                 "csrf_token": csrf_of(form.text),
                 "token": "1111 2222 3333 4444 55",
@@ -324,6 +386,7 @@ async def test_the_cashier_can_type_the_short_numeric_code(web):
         assert wrong.status_code == 422 and "这串数字不对或已过期" in wrong.text
         preview = await c.post(
             "/provider/redeem",
+            follow_redirects=True,
             data={
                 "csrf_token": csrf_of(form.text),
                 "token": typed,

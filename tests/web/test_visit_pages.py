@@ -106,6 +106,7 @@ async def test_check_in_check_out_and_bill_the_visit(web):
         token = await fresh_code(web, web.b1)
         r = await c.post(
             "/provider/redeem",
+            follow_redirects=True,
             data={"csrf_token": csrf_of(form), "token": token, "qty_CARE_HOME": "1"},
         )
         assert r.status_code == 422 and "上门服务需要先完成上门签到和签退" in r.text
@@ -114,6 +115,7 @@ async def test_check_in_check_out_and_bill_the_visit(web):
         assert f'value="{vid}" selected' in form
         preview = await c.post(
             "/provider/redeem",
+            follow_redirects=True,
             data={
                 "csrf_token": csrf_of(form),
                 "token": token,

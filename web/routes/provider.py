@@ -304,17 +304,70 @@ async def redeem_preview(
         finally:
             await client.aclose()
     key = redeem_key(session.provider_id or "", token)
+    shown = {k: preview.get(k) for k in PREVIEW_SHOWN} if preview else None
+    bill_state = {
+        "token": token,
+        "bill": bill.encode(),
+        "gross_fen": bill.total_fen,
+        "visit_id": visit_id,
+        "pin": pin if is_card(token) else "",
+        "preview": shown,
+    }
+    # post/redirect/get: the bill to confirm has its own address, so Back from the result
+    # and a reload of this step never ask to send a form again
+    response = RedirectResponse(f"{BILL_PATH}?k={key}", status_code=303)
+    _keep_bill(response, web, session, key, bill_state)
+    return response
+
+
+BILL_COOKIE = "yiyang_bill"
+BILL_PATH = "/provider/redeem/confirm"
+BILL_TTL_S = 15 * 60  # a code lives a minute; a card's bill may wait while the person decides
+PREVIEW_SHOWN = ("subsidy_fen", "copay_fen", "code_expires_at")
+_KEY = re.compile(r"^[0-9a-f-]{36}$")
+
+
+def _keep_bill(
+    response: Response, web: Any, session: Session, key: str, state: dict[str, Any]
+) -> None:
+    """The bill being confirmed (or, once redeemed, the redemption it became) rides in a
+    sealed cookie for the confirm step's address only: bound to this session and this
+    bill's key, the card's PIN in it encrypted, never in the URL or the page."""
+    sealed = once.seal(web, session, "bill", key, state, BILL_TTL_S)
+    once.keep(response, web, BILL_COOKIE, sealed, BILL_PATH, BILL_TTL_S)
+
+
+@router.get("/redeem/confirm", response_class=HTMLResponse)
+async def redeem_confirm_page(
+    request: Request, web: StateDep, k: str = "", session: Session = STAFF
+) -> Response:
+    """Step 2's page: the bill as priced, the subsidy and the co-payment, for the person to
+    agree to. Opened again after it was redeemed (Back from the result), it goes to that
+    result; once the bill has lapsed or belongs to another sign-in, back to step 1."""
+    state = once.unseal(web, session, "bill", k, request.cookies.get(BILL_COOKIE))
+    if state is None or not _KEY.match(k):
+        session.flash.append(("err", "这张账单已经失效，请重新扫码。"))
+        return RedirectResponse("/provider/redeem", status_code=303)
+    if state.get("done"):
+        session.flash.append(("ok", "这一笔已经收款了，没有重复收费。"))
+        return RedirectResponse(f"/provider/redeemed/{state['done']}", status_code=303)
+    services, _ = await _services(request, web, session)
+    bill = bills.priced(str(state.get("bill") or ""), services)
+    if bill is None or bill.total_fen != state.get("gross_fen"):
+        session.flash.append(("err", "价目表刚刚更新了，请按新的价格重新录入。"))
+        return RedirectResponse("/provider/redeem", status_code=303)
+    token, pin, preview = str(state["token"]), str(state.get("pin") or ""), state.get("preview")
     return page(
         request,
         "provider_confirm.html",
         session,
-        form=form,
+        form={"token": token, "visit_id": state.get("visit_id") or ""},
         bill=bill,
         gross_fen=bill.total_fen,
-        idempotency_key=key,
+        idempotency_key=k,
         preview=preview,
         seconds_left=code_seconds_left(token, preview, time.time()),
-        sealed_pin=seal_pin(web, session, key, pin) if is_card(token) else "",
+        sealed_pin=seal_pin(web, session, k, pin) if pin else "",
     )
 
 
@@ -332,7 +385,7 @@ async def _replayed(client: Any, session: Session, token: str, bill: Any) -> Res
     return _to_result(session, result)
 
 
-def _to_result(session: Session, result: dict[str, Any]) -> Response:
+def _to_result(session: Session, result: dict[str, Any]) -> RedirectResponse:
     """Post/redirect/get: the result has its own address, so Back and reload show it again
     and never send the payment a second time. The balance (not kept anywhere the result
     page can read it) comes along once, as a message."""
@@ -418,7 +471,9 @@ async def redeem_confirm(
         await client.aclose()
     if int(result.get("copay_fen") or 0) > 0 and copay_method in ("cash", "stripe"):
         await _start_copayment(web, session, str(result["id"]), copay_method)
-    return _to_result(session, result)
+    response = _to_result(session, result)
+    _keep_bill(response, web, session, idempotency_key, {"done": str(result["id"])})
+    return response
 
 
 async def _start_copayment(web: Any, session: Session, redemption_id: str, method: str) -> None:

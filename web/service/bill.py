@@ -119,6 +119,26 @@ def read_form(
     return Bill(tuple(lines)), problems
 
 
+def priced(text: str, services: Sequence[Mapping[str, Any]]) -> Bill | None:
+    """The hidden field back into the bill's lines, named and priced from the price list as
+    it stands (a variable price as encoded); None when it is malformed or names an item the
+    list no longer has."""
+    items = decode(text)
+    listed = {str(s.get("code", "")): s for s in services}
+    if items is None or any(i["service_code"] not in listed for i in items):
+        return None
+    lines = []
+    for i in items:
+        item = listed[i["service_code"]]
+        variable = bool(item.get("variable_price"))
+        if variable != ("amount_fen" in i):
+            return None  # a price for a fixed-price item, or none for a variable one
+        price = int(i["amount_fen"]) if variable else int(item.get("price_fen") or 0)
+        name, unit = str(item.get("name", i["service_code"])), str(item.get("unit", ""))
+        lines.append(Line(i["service_code"], name, unit, int(i["quantity"]), price, variable))
+    return Bill(tuple(lines))
+
+
 def decode(text: str) -> list[dict[str, Any]] | None:
     """The hidden field back into the items of `POST /v1/redemptions`; None when it is
     malformed. (The voucher service checks each against the price list again.)"""
