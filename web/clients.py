@@ -476,9 +476,13 @@ class ProviderClient(ServiceClient):
             "POST", f"/v1/providers/{provider_id}/terminals/{terminal_id}/revoke"
         )
 
-    async def new_terminal(self, provider_id: str, name: str) -> dict[str, Any]:
+    async def new_terminal(self, provider_id: str, name: str, request_key: str) -> dict[str, Any]:
+        """Issue a terminal; the same `request_key` again answers the same one."""
         return await self.json(
-            "POST", f"/v1/providers/{provider_id}/terminals", json={"name": name}
+            "POST",
+            f"/v1/providers/{provider_id}/terminals",
+            json={"name": name},
+            headers={"Idempotency-Key": request_key},
         )
 
     async def change_status(

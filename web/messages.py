@@ -140,6 +140,7 @@ FRIENDLY: dict[str, str] = {
     "DOCUMENT_NOT_FOUND": "没有找到这份证照文件。",
     "TERMINAL_NOT_FOUND": "没有找到这台终端。",
     "TERMINAL_ALREADY_REVOKED": "这台终端已经停用了。",
+    "TERMINAL_SECRET_GONE": "这台终端已经开通了，它的密钥只在开通后 10 分钟内能再显示。没有记下的话，请停用它，再开通一台新的。",
     "USCC_ALREADY_REGISTERED": "这个统一社会信用代码已经登记过了。",
     "BANK_CHANGE_NOT_FOUND": "没有找到这条收款账户变更申请。",
     "BANK_CHANGE_NOT_PENDING": "这条收款账户变更已经处理过了（或已被新的申请替代），请刷新后再看。",

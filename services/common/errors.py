@@ -153,6 +153,11 @@ class InvalidInput(AppError):
     message = "The request is not valid; `field` names the first problem, `details.problems` all."
 
 
+class InvalidIdempotencyKey(InvalidInput):
+    code = "INVALID_IDEMPOTENCY_KEY"
+    message = "The idempotency key must be 1 to 200 characters."
+
+
 class InternalError(AppError):
     status_code = 500
     code = "INTERNAL_ERROR"

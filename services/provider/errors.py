@@ -92,6 +92,14 @@ class TerminalAlreadyRevoked(Conflict):
     message = "The terminal is already revoked."
 
 
+class TerminalSecretGone(Conflict):
+    code = "TERMINAL_SECRET_GONE"
+    message = (
+        "This idempotency key issued a terminal whose secret can no longer be shown again; "
+        "revoke it and issue another if the secret was lost."
+    )
+
+
 class BankChangeNotFound(NotFound):
     code = "BANK_CHANGE_NOT_FOUND"
     message = "No such bank account change for this provider."

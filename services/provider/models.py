@@ -327,12 +327,29 @@ class Terminal(ProviderTable, table=True):
         default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
     )
     revoked_by: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    # Issued under an Idempotency-Key (provider_0701): the key scoped to its caller, the
+    # request's hash, and for a short while the secret sealed, to answer a repeat again.
+    request_key: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    request_hash: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+    secret_sealed: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+    secret_until: datetime | None = Field(
+        default=None, sa_column=Column(DateTime(timezone=True), nullable=True)
+    )
 
     __table_args__ = (
         CheckConstraint(f"status IN ({sql_in(TerminalStatus)})", name="status"),
         CheckConstraint("secret_sha256 ~ '^[0-9a-f]{64}$'", name="secret_sha256_hex"),
         CheckConstraint("(status = 'revoked') = (revoked_at IS NOT NULL)", name="revoked_at"),
+        CheckConstraint("(request_key IS NULL) = (request_hash IS NULL)", name="request_hash"),
+        CheckConstraint("secret_sealed IS NULL OR secret_until IS NOT NULL", name="secret_until"),
         Index("ix_terminal_version", "version"),
+        Index(
+            "uq_terminal_request_key",
+            "provider_id",
+            "request_key",
+            unique=True,
+            postgresql_where="request_key IS NOT NULL",
+        ),
     )
 
 

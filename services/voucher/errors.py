@@ -159,11 +159,6 @@ class InvalidValue(InvalidInput):
     message = "A field (an import row's column) holds a value its rule does not accept."
 
 
-class InvalidIdempotencyKey(InvalidInput):
-    code = "INVALID_IDEMPOTENCY_KEY"
-    message = "The idempotency key must be 1 to 200 characters."
-
-
 class IdempotencyKeyInUse(Conflict):
     code = "IDEMPOTENCY_KEY_IN_USE"
     message = "Another request with this idempotency key is in progress; retry."

@@ -1,5 +1,6 @@
 """Terminals: issued by the provider's own admin, secret shown once and stored hashed."""
 
+import asyncio
 import hashlib
 
 import pytest
@@ -198,3 +199,83 @@ async def test_terminal_routes_refuse_other_roles(ctx, tokens):
     r = await ctx.c.post(f"/v1/providers/{pid}/terminals/{tid}/revoke", headers=staff)
     assert r.status_code == 403
     assert await ctx.counts() == before
+
+
+async def test_a_terminal_issued_twice_under_one_key_is_one_terminal_with_one_secret(ctx):
+    """A double press or a lost answer: the same Idempotency-Key and name answer the same
+    terminal and secret (200, replayed) and issue nothing; another name under the key is
+    409; the secret is held sealed, never in clear, and not past its window (the provider's
+    next issuance clears the lapsed copy); a revoked terminal's repeat says so; keys are
+    per caller."""
+    pid = await ctx.approved()
+    admin = {**ctx.admin(pid), "Idempotency-Key": "form-7f3a"}
+    url = f"/v1/providers/{pid}/terminals"
+    first = await ctx.c.post(url, json={"name": "前台1号机"}, headers=admin)
+    assert first.status_code == 201, first.text
+    again = await ctx.c.post(url, json={"name": "前台1号机"}, headers=admin)
+    assert again.status_code == 200 and again.headers["Idempotent-Replayed"] == "true"
+    assert again.json() == first.json()
+    issued = first.json()
+    count = "SELECT count(*) FROM terminal WHERE provider_id = $1::uuid"
+    assert await ctx.fetchval(count, pid) == 1
+    sealed = await ctx.fetchval(
+        "SELECT secret_sealed FROM terminal WHERE id = $1::uuid", issued["terminal_id"]
+    )
+    assert sealed and issued["secret"].encode() not in sealed
+    # the same key with another request
+    other = await ctx.c.post(url, json={"name": "后厨2号机"}, headers=admin)
+    assert other.status_code == 409 and other.json()["error"]["code"] == "IDEMPOTENCY_KEY_REUSED"
+    # another caller's key of the same text is its own
+    someone = {
+        **ctx.tokens.headers("provider_admin", provider_id=pid, sub=f"admin2:{pid}"),
+        "Idempotency-Key": "form-7f3a",
+    }
+    theirs = await ctx.c.post(url, json={"name": "前台1号机"}, headers=someone)
+    assert theirs.status_code == 201 and theirs.json()["terminal_id"] != issued["terminal_id"]
+    assert await ctx.fetchval(count, pid) == 2
+    # past its window the secret is not answered again, and the next issuance clears it
+    await ctx.fetchval(
+        "UPDATE terminal SET secret_until = now() - interval '1 second' WHERE id = $1::uuid",
+        issued["terminal_id"],
+    )
+    late = await ctx.c.post(url, json={"name": "前台1号机"}, headers=admin)
+    assert late.status_code == 409 and late.json()["error"]["code"] == "TERMINAL_SECRET_GONE"
+    assert issued["secret"] not in late.text
+    assert await ctx.fetchval(count, pid) == 2
+    # a repeat of a terminal revoked meanwhile: said, not answered; revoking clears the copy
+    key = {**ctx.admin(pid), "Idempotency-Key": "form-8b21"}
+    third = (await ctx.c.post(url, json={"name": "备用机"}, headers=key)).json()
+    assert await ctx.fetchval(  # (the lapsed copy went with this issuance)
+        "SELECT secret_sealed IS NULL FROM terminal WHERE id = $1::uuid", issued["terminal_id"]
+    )
+    r = await ctx.c.post(f"{url}/{third['terminal_id']}/revoke", headers=ctx.admin(pid))
+    assert r.status_code == 200
+    assert await ctx.fetchval(
+        "SELECT secret_sealed IS NULL FROM terminal WHERE id = $1::uuid", third["terminal_id"]
+    )
+    r = await ctx.c.post(url, json={"name": "备用机"}, headers=key)
+    assert r.status_code == 409 and r.json()["error"]["code"] == "TERMINAL_ALREADY_REVOKED"
+    for bad in ("", " ", "k" * 201):
+        r = await ctx.c.post(
+            url, json={"name": "x"}, headers={**ctx.admin(pid), "Idempotency-Key": bad}
+        )
+        assert r.status_code == 422 and r.json()["error"]["code"] == "INVALID_IDEMPOTENCY_KEY"
+    assert await ctx.fetchval(count, pid) == 3
+
+
+async def test_racing_requests_under_one_key_issue_one_terminal(ctx):
+    """Eight presses at once on their own connections: the provider's row lock orders them,
+    one terminal is issued and every answer names it with the same secret."""
+    pid = await ctx.approved()
+    headers = {**ctx.admin(pid), "Idempotency-Key": "race-1"}
+    answers = await asyncio.gather(
+        *(
+            ctx.c.post(f"/v1/providers/{pid}/terminals", json={"name": "前台"}, headers=headers)
+            for _ in range(8)
+        )
+    )
+    assert sorted(a.status_code for a in answers) == [200] * 7 + [201], [a.text for a in answers]
+    assert len({(a.json()["terminal_id"], a.json()["secret"]) for a in answers}) == 1
+    assert (
+        await ctx.fetchval("SELECT count(*) FROM terminal WHERE provider_id = $1::uuid", pid) == 1
+    )

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import hashlib
 import re
 import uuid
 from datetime import datetime
@@ -367,13 +368,26 @@ async def test_provider_admin_sees_price_list_and_issues_a_terminal_secret_once(
         bad = await c.post("/provider/admin/terminals", data={"csrf_token": token, "name": " "})
         assert bad.status_code == 422 and "请填写终端名称" in bad.text
         terminals = await web.count("provider", "SELECT count(*) FROM terminal")
-        r = await c.post(
-            "/provider/admin/terminals", data={"csrf_token": token, "name": "前台一号机"}
+        form = {
+            "csrf_token": token,
+            "name": "前台一号机",
+            "request_key": re.search(r'name="request_key" value="([0-9a-f-]{36})"', page.text)[1],
+        }
+        # pressed twice before the first answer came: the browser shows the second answer,
+        # which is the first terminal and its secret, and one terminal is issued
+        first, r = await asyncio.gather(
+            c.post("/provider/admin/terminals", data=form),
+            c.post("/provider/admin/terminals", data=form),
         )
+        assert first.headers["location"] == r.headers["location"]
         # post/redirect/get: the secret is shown on a page of its own, once
         assert r.status_code == 303
         shown = await c.get(r.headers["location"])
         secret = re.search(r'id="secret">(yyt_[^<]+)<', shown.text).group(1)
+        assert await web.count("provider", "SELECT count(*) FROM terminal") == terminals + 1
+        # the secret shown is the terminal's (its hash is what the provider service keeps)
+        kept = "SELECT secret_sha256 FROM terminal WHERE name = '前台一号机'"
+        assert await web.count("provider", kept) == hashlib.sha256(secret.encode()).hexdigest()
         reloaded = await c.get(r.headers["location"])  # a reload: not shown, nothing issued
         assert reloaded.status_code == 410 and secret not in reloaded.text
         assert "只显示一次" in reloaded.text

@@ -728,6 +728,7 @@ async def admin_page(
         bank_changes=bank_changes,
         bank_form=bank_form or {},
         bank_statuses=BANK_CHANGE_STATUS,
+        request_key=str(uuid.uuid4()),  # the terminal form's: pressed twice, one terminal
     )
 
 
@@ -746,8 +747,11 @@ async def new_terminal(
     db: DbSession,
     session: CsrfSession,
     name: Annotated[str, Form()] = "",
+    request_key: Annotated[str, Form()] = "",
 ) -> Response:
-    """Issue a terminal; its secret is shown this once and kept nowhere by the web app."""
+    """Issue a terminal; its secret is shown this once and kept nowhere by the web app. The
+    form's request key goes as the Idempotency-Key: pressed twice, the second press gets
+    the first terminal and its secret back from the provider service, not another one."""
     if session.role != Role.provider_admin.value:
         raise PageForbidden()
     name = name.strip()
@@ -757,7 +761,8 @@ async def new_terminal(
         )
     client = provider_client(web, session)
     try:
-        issued = await client.new_terminal(session.provider_id or "", name)
+        key = request_key if _KEY.match(request_key) else str(uuid.uuid4())
+        issued = await client.new_terminal(session.provider_id or "", name, key)
     except ApiError as exc:
         return await admin_page(
             request, web, db, session, status_code=exc.page_status, error=exc.friendly

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Header, Response
 
 from services.common.auth import Principal, Role, require
 from services.common.db import SessionDep
 from services.provider import schemas
-from services.provider.api.deps import ERRORS, ProviderID, TerminalID
+from services.provider.api.deps import ERRORS, ProviderID, SettingsDep, TerminalID
 from services.provider.service import terminals
+from services.provider.service.pii import cipher
 
 router = APIRouter(tags=["terminals"])
 
@@ -25,17 +26,44 @@ _TERMINAL_ERRORS: dict[int | str, dict[str, Any]] = {
     "/providers/{provider_id}/terminals",
     status_code=201,
     response_model=schemas.TerminalIssued,
-    responses=ERRORS,
+    responses={
+        **ERRORS,
+        200: {"description": "A repeat under the same Idempotency-Key: the same terminal"},
+        409: {
+            "description": "PROVIDER_REVOKED, APPLICATION_REFUSED, IDEMPOTENCY_KEY_REUSED, "
+            "TERMINAL_SECRET_GONE, TERMINAL_ALREADY_REVOKED"
+        },
+    },
 )
 async def issue_terminal(
     provider_id: ProviderID,
     body: schemas.TerminalCreate,
     session: SessionDep,
+    settings: SettingsDep,
+    response: Response,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
     principal: Principal = require(Role.provider_admin),
 ) -> schemas.TerminalIssued:
     """Issue a terminal credential to the provider (its own admin). The secret is in this
-    response only; the terminal sends it as `Authorization: Bearer <secret>`."""
-    return await terminals.issue_terminal(session, principal, provider_id, body.name)
+    response only; the terminal sends it as `Authorization: Bearer <secret>`.
+
+    With an `Idempotency-Key` header (a form pressed twice, an answer lost on the way), the
+    same key and name again within 10 minutes answer 200 with the same terminal and secret
+    (header `Idempotent-Replayed: true`) instead of issuing another; the secret is kept
+    sealed (encrypted) for those 10 minutes only. Later the repeat is 409
+    TERMINAL_SECRET_GONE; the same key with another name, 409 IDEMPOTENCY_KEY_REUSED."""
+    issued, repeated = await terminals.issue_terminal(
+        session,
+        principal,
+        provider_id,
+        body.name,
+        box=cipher(settings),
+        idempotency_key=idempotency_key,
+    )
+    if repeated:
+        response.status_code = 200
+        response.headers["Idempotent-Replayed"] = "true"
+    return issued
 
 
 @router.get(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import asdict, dataclass
+from datetime import datetime
 
 from sqlalchemy import Update, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -21,6 +22,10 @@ class NewTerminal:
     secret_sha256: str
     version: int
     created_by: str
+    request_key: str | None = None
+    request_hash: bytes | None = None
+    secret_sealed: bytes | None = None
+    secret_until: datetime | None = None
 
 
 async def insert_terminal(session: AsyncSession, new: NewTerminal) -> None:
@@ -54,6 +59,32 @@ async def get_terminal(
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
+async def by_request_key(
+    session: AsyncSession, provider_id: uuid.UUID, request_key: str
+) -> Terminal | None:
+    """The terminal issued to the provider under this (caller-scoped) key, if any."""
+    result = await session.execute(
+        select(Terminal)
+        .where(col(Terminal.provider_id) == provider_id, col(Terminal.request_key) == request_key)
+        .execution_options(populate_existing=True)
+    )
+    return result.scalar_one_or_none()
+
+
+async def clear_lapsed_secrets(session: AsyncSession, provider_id: uuid.UUID) -> None:
+    """Drop the sealed copies of the provider's secrets that can no longer be answered."""
+    await session.execute(
+        update(Terminal)
+        .where(
+            col(Terminal.provider_id) == provider_id,
+            col(Terminal.secret_sealed).is_not(None),
+            col(Terminal.secret_until) <= func.now(),
+        )
+        .values(secret_sealed=None)
+        .execution_options(synchronize_session=False)
+    )
+
+
 def _update_terminal(terminal_id: uuid.UUID) -> Update:
     return (
         update(Terminal)
@@ -77,6 +108,7 @@ async def revoke_terminal(
             revoked_at=func.now(),
             revoked_by=actor,
             version=version,
+            secret_sealed=None,
         )
     )
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hmac
 import uuid
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -14,7 +15,10 @@ from services.common.auth import (
     new_terminal_secret,
     terminal_id_of,
 )
+from services.common.crypto import PiiCipher
+from services.common.errors import IdempotencyKeyReused
 from services.common.ids import new_id
+from services.common.request_keys import FIELD, scoped_key
 from services.provider import schemas
 from services.provider.errors import (
     ApplicationRefused,
@@ -22,6 +26,7 @@ from services.provider.errors import (
     ProviderRevoked,
     TerminalAlreadyRevoked,
     TerminalNotFound,
+    TerminalSecretGone,
 )
 from services.provider.models import Terminal
 from services.provider.repository import directory as directory_repo
@@ -41,18 +46,49 @@ def _read(terminal: Terminal, *, name: str | None = None) -> schemas.TerminalRea
     )
 
 
+# How long the answer to a terminal issued under an Idempotency-Key can be given again (a
+# double press, an answer lost on the way): the secret is kept sealed that long, no longer.
+REPEAT_WINDOW = timedelta(minutes=10)
+
+
+def _secret_context(terminal_id: uuid.UUID) -> bytes:
+    return f"terminal-secret:{terminal_id}".encode()
+
+
 async def issue_terminal(
-    session: AsyncSession, principal: Principal, provider_id: uuid.UUID, name: str
-) -> schemas.TerminalIssued:
-    """Issue a terminal credential. The secret is returned once; only its SHA-256 is kept."""
+    session: AsyncSession,
+    principal: Principal,
+    provider_id: uuid.UUID,
+    name: str,
+    *,
+    box: PiiCipher,
+    idempotency_key: str | None = None,
+) -> tuple[schemas.TerminalIssued, bool]:
+    """Issue a terminal credential. The secret is answered once; only its SHA-256 is kept.
+
+    Under an `idempotency_key` the same key and name again within REPEAT_WINDOW answer the
+    same terminal and secret (True: a repeat), kept sealed by `box` until then; later, 409
+    TERMINAL_SECRET_GONE. The provider's row lock orders a double press behind the first."""
     ensure_admin_of(principal, provider_id)
     provider = await load_provider(session, provider_id, lock=True)
     if provider.status == ProviderStatus.revoked:
         raise ProviderRevoked(field="provider_id")
     if provider.status == ProviderStatus.refused:
         raise ApplicationRefused(field="provider_id")
+    await terminals_repo.clear_lapsed_secrets(session, provider_id)
+    key = fingerprint = None
+    if idempotency_key is not None:
+        key = scoped_key(principal.sub, idempotency_key)
+        fingerprint = box.lookup_hash(f"terminal\x1f{name}")
+        earlier = await terminals_repo.by_request_key(session, provider_id, key)
+        if earlier is not None:
+            return _repeat(earlier, fingerprint, box), True
     terminal_id = new_id()
     secret = new_terminal_secret(terminal_id)
+    sealed = until = None
+    if key is not None:
+        sealed = box.encrypt(secret, context=_secret_context(uuid.UUID(terminal_id)))
+        until = datetime.now(UTC) + REPEAT_WINDOW
     await terminals_repo.insert_terminal(
         session,
         NewTerminal(
@@ -62,9 +98,29 @@ async def issue_terminal(
             secret_sha256=hash_terminal_secret(secret),
             version=await directory_repo.next_version(session),
             created_by=principal.sub,
+            request_key=key,
+            request_hash=fingerprint,
+            secret_sealed=sealed,
+            secret_until=until,
         ),
     )
-    return schemas.TerminalIssued(terminal_id=terminal_id, name=name, secret=secret)
+    return schemas.TerminalIssued(terminal_id=terminal_id, name=name, secret=secret), False
+
+
+def _repeat(earlier: Terminal, fingerprint: bytes, box: PiiCipher) -> schemas.TerminalIssued:
+    """The answer to a repeat of the request that issued `earlier`."""
+    if earlier.request_hash is None or not hmac.compare_digest(earlier.request_hash, fingerprint):
+        raise IdempotencyKeyReused(field=FIELD)
+    if earlier.status == TerminalStatus.revoked:
+        raise TerminalAlreadyRevoked(field="terminal_id")
+    if (
+        earlier.secret_sealed is None
+        or earlier.secret_until is None
+        or earlier.secret_until <= datetime.now(UTC)
+    ):
+        raise TerminalSecretGone(field=FIELD)
+    secret = box.decrypt(earlier.secret_sealed, context=_secret_context(earlier.id))
+    return schemas.TerminalIssued(terminal_id=str(earlier.id), name=earlier.name, secret=secret)
 
 
 async def list_terminals(

@@ -16,17 +16,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.crypto import PiiCipher
 from services.common.errors import IdempotencyKeyReused
-from services.voucher.errors import IdempotencyKeyInUse, InvalidIdempotencyKey
+from services.common.request_keys import FIELD, scoped_key
+from services.voucher.errors import IdempotencyKeyInUse
 from services.voucher.repository import request_keys as repo
 
-FIELD = "Idempotency-Key"
-
-
-def scoped_key(who: str, key: str) -> str:
-    key = key.strip()
-    if not key or len(key) > 200:
-        raise InvalidIdempotencyKey(field=FIELD)
-    return f"{who}\x1f{key}"
+__all__ = ["FIELD", "remember", "replay", "request_hash", "scoped_key"]
 
 
 def request_hash(cipher: PiiCipher, operation: str, body: dict[str, Any]) -> bytes:
