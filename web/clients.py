@@ -286,6 +286,15 @@ class VoucherClient(ServiceClient):
             "POST", f"/v1/beneficiaries/{beneficiary_id}/proxies/{proxy_id}/revoke"
         )
 
+    async def import_columns(self, kind: str) -> list[dict[str, Any]]:
+        """The columns of an import file (`beneficiaries`, `status`), headings in Chinese."""
+        return _rows(await self.json("GET", f"/v1/imports/templates/{kind}"), "items")
+
+    async def import_template(self, kind: str, fmt: str) -> bytes:
+        """The empty file to fill in (csv or xlsx)."""
+        path = f"/v1/imports/templates/{kind}"
+        return (await self.request("GET", path, params={"format": fmt})).content
+
     async def import_file(self, filename: str, content: bytes, content_type: str) -> dict[str, Any]:
         return await self.json(
             "POST", "/v1/beneficiaries/import", files={"file": (filename, content, content_type)}

@@ -16,6 +16,8 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from starlette.responses import Response
+
 # A spreadsheet reads a cell starting with one of these as a formula (or, for tab and CR, may
 # shift it into one); OWASP's advice is to make such a cell text with a leading quote.
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -76,3 +78,14 @@ def table_file(
     if fmt == "xlsx":
         return xlsx_bytes(sheet, columns, rows)
     raise ValueError(fmt)
+
+
+def attachment(
+    fmt: str, sheet: str, columns: Sequence[str], rows: Iterable[Sequence[Any]], name: str
+) -> Response:
+    """The table as a file to download, `name.fmt`."""
+    return Response(
+        table_file(fmt, sheet, columns, rows),
+        media_type=MEDIA[fmt],
+        headers={"Content-Disposition": f'attachment; filename="{name}.{fmt}"'},
+    )

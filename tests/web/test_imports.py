@@ -135,3 +135,60 @@ async def test_a_refused_file_ends_the_job_with_its_reason(web):
             files={"file": ("empty.csv", b"\n\n", "text/csv")},
         )
         assert r.status_code == 422 and "文件是空的" in r.text
+
+
+async def test_the_pages_say_how_to_fill_the_file_and_give_its_template(web):
+    """Each import page lists the columns by their Chinese headings (必填 or 选填, what to
+    write) and offers the empty file to fill in; the template downloaded and filled in is
+    imported, and a refused row names its column as the sheet heads it."""
+    from openpyxl import load_workbook
+
+    async with web.signed_in("officer") as c:
+        page = await c.get("/officer/import")
+        assert "<strong>身份证号</strong>（必填）" in page.text
+        assert (
+            "<strong>联系电话</strong>（选填）" in page.text and "居家 / 社区 / 机构" in page.text
+        )
+        assert "national_id" not in page.text
+        csv_file = await c.get("/officer/import/template.csv")
+        assert csv_file.status_code == 200 and csv_file.content.startswith(b"\xef\xbb\xbf")
+        assert "attachment" in csv_file.headers["content-disposition"]
+        headings = csv_file.content.decode("utf-8-sig").strip().split(",")
+        assert headings[:2] == ["身份证号", "姓名"] and "评估员" in headings
+        book = await c.get("/officer/status-import/template.xlsx")
+        assert book.status_code == 200
+        sheet = load_workbook(io.BytesIO(book.content)).worksheets[0]
+        status_headings = [cell.value for cell in next(sheet.iter_rows())]
+        assert status_headings[:3] == ["身份证号", "事件", "日期"]
+        assert (await c.get("/officer/import/template.pdf")).status_code == 404
+        # the template filled in: one person right, one with a care setting nobody knows
+        person = enrolment("己", 951)
+        values = {
+            "身份证号": person["national_id"],
+            "姓名": person["name"],
+            "行政区划代码": DISTRICT,
+            "居住地址": "青秀区一路1号",
+            "照护方式": "居家",
+            "低保": "否",
+            "自理能力": "15",
+            "基础运动能力": "8",
+            "精神状态": "10",
+            "感知觉与社会参与": "7",
+            "评估日期": person["assessment"]["assessed_on"],
+            "评估员": "评估中心",
+        }
+        wrong = {**values, "身份证号": enrolment("庚", 952)["national_id"], "照护方式": "家里"}
+        lines = [",".join(headings)] + [
+            ",".join(v.get(h, "") for h in headings) for v in (values, wrong)
+        ]
+        token = csrf_of(page.text)
+        r = await c.post(
+            "/officer/import",
+            data={"csrf_token": token},
+            files={"file": ("模板.csv", "\n".join(lines).encode(), "text/csv")},
+        )
+        done = await import_finished(c, r)
+        assert "共 2 行" in done.text and done.text.count("row-err") == 1
+        assert "照护方式：" in done.text
+    async with web.signed_in("finance") as c:
+        assert (await c.get("/officer/import/template.csv")).status_code == 403

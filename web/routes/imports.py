@@ -10,13 +10,15 @@ import re
 import uuid
 from dataclasses import dataclass
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, File, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from services.common.auth import Role
-from web.clients import VoucherClient
-from web.deps import CsrfSession, DbSession, StateDep, require_role
+from services.common.export import MEDIA
+from web.clients import ApiError, VoucherClient
+from web.deps import CsrfSession, DbSession, StateDep, require_role, voucher_client
 from web.messages import FRIENDLY
 from web.models import ImportJob
 from web.render import page
@@ -63,6 +65,8 @@ def _friendly(kind: str, result: dict[str, Any]) -> dict[str, Any]:
         err = row.get("error")
         if isinstance(err, dict):
             message = FRIENDLY.get(err.get("code", ""), "这一行有误。")
+            if err.get("column"):  # the column as the sheet heads it
+                message = f"{err['column']}：{message}"
             row["error"] = {**err, "message": message}
             row["message"] = message
         row["status_name"] = KINDS[kind].statuses.get(row.get("status") or "", "有误")
@@ -90,6 +94,51 @@ async def _form(
         result=None,
         job=None,
         jobs=[_shown(j, now) for j in jobs],
+        columns=await _columns(request.app.state.web, session, kind),
+    )
+
+
+async def _columns(web: Any, session: Session, kind: str) -> list[dict[str, Any]]:
+    """How to fill the file: each column's heading, 必填 or not, and what to write."""
+    client = voucher_client(web, session)
+    try:
+        return await client.import_columns(kind)
+    except ApiError:
+        return []  # the upload still works; the page then lists no columns
+    finally:
+        await client.aclose()
+
+
+@router.get("/import/template.{fmt}")
+async def import_template(fmt: str, web: StateDep, session: Session = OFFICER) -> Response:
+    """The empty enrolment file to fill in, its headings in Chinese (CSV or Excel)."""
+    return await _template(web, session, "beneficiaries", fmt)
+
+
+@router.get("/status-import/template.{fmt}")
+async def status_import_template(fmt: str, web: StateDep, session: Session = OFFICER) -> Response:
+    """The empty file of deaths and hospital stays to fill in (CSV or Excel)."""
+    return await _template(web, session, "status", fmt)
+
+
+TEMPLATE_NAMES = {"beneficiaries": "老人信息导入模板", "status": "死亡住院信息导入模板"}
+
+
+async def _template(web: Any, session: Session, kind: str, fmt: str) -> Response:
+    if fmt not in MEDIA:
+        return Response("请选择 CSV 或 Excel 格式。", 404, media_type="text/plain; charset=utf-8")
+    client = voucher_client(web, session)
+    try:
+        body = await client.import_template(kind, fmt)
+    except ApiError as exc:
+        return Response(exc.friendly, exc.page_status, media_type="text/plain; charset=utf-8")
+    finally:
+        await client.aclose()
+    name = quote(f"{TEMPLATE_NAMES[kind]}.{fmt}")
+    return Response(
+        body,
+        media_type=MEDIA[fmt],
+        headers={"Content-Disposition": f"attachment; filename*=UTF-8''{name}"},
     )
 
 

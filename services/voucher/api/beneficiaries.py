@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Header, Request, UploadFile
+from fastapi import APIRouter, Header, Request, Response, UploadFile
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.common import export
 from services.common.auth import Principal, Role, require
 from services.common.db import SessionDep
 from services.voucher.api.deps import CipherDep, EngineDep
@@ -23,6 +24,7 @@ from services.voucher.schemas.beneficiaries import (
     BeneficiaryRead,
     BeneficiaryUpdate,
     CashBenefitRead,
+    ImportColumnRead,
     ImportResult,
     PayoutAccountCreate,
     PayoutAccountsQuery,
@@ -34,7 +36,7 @@ from services.voucher.schemas.beneficiaries import (
     VoucherRead,
 )
 from services.voucher.service import beneficiaries as service
-from services.voucher.service import beneficiary_import, request_keys
+from services.voucher.service import beneficiary_import, import_columns, request_keys
 from services.voucher.service import issuance as service_issuance
 from services.voucher.service import programs as program_service
 from services.voucher.service.identity import check_region
@@ -168,6 +170,30 @@ async def import_beneficiaries(
         errors=sum(a.status == "error" for a in answers),
         rows=answers,
     )
+
+
+@router.get(
+    "/imports/templates/{kind}",
+    response_model=list[ImportColumnRead],
+    responses={200: {"content": {export.CSV_MEDIA: {}, export.XLSX_MEDIA: {}}}},
+)
+async def import_template(
+    kind: Literal["beneficiaries", "status"],
+    format: Literal["json", "csv", "xlsx"] = "json",
+    _: Principal = require(OFFICER),
+) -> list[ImportColumnRead] | Response:
+    """The columns of an import file -- `beneficiaries` (POST /v1/beneficiaries/import) or
+    `status` (POST /v1/status-imports) -- each with its Chinese heading, whether it is
+    required, and what to write in it; `format=csv|xlsx` is the empty file to fill in, its
+    header row the Chinese headings (either the headings or the names are accepted)."""
+    columns = import_columns.KINDS[kind]
+    if format == "json":
+        return [
+            ImportColumnRead(name=c.name, heading=c.heading, required=c.required, meaning=c.meaning)
+            for c in columns
+        ]
+    sheet = "老人信息" if kind == "beneficiaries" else "死亡住院信息"
+    return export.attachment(format, sheet, [c.heading for c in columns], [], f"{kind}-template")
 
 
 @router.post("/beneficiaries/lookup", response_model=BeneficiaryRead)

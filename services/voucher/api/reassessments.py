@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
@@ -33,17 +32,6 @@ def _today() -> date:
 def _settings(request: Request) -> VoucherSettings:
     settings: VoucherSettings = request.app.state.settings
     return settings
-
-
-def _file(
-    fmt: str, title: str, columns: list[str], rows: Iterable[Sequence[Any]], name: str
-) -> Response:
-    body = export.table_file(fmt, title, columns, rows)
-    return Response(
-        body,
-        media_type=export.MEDIA[fmt],
-        headers={"Content-Disposition": f'attachment; filename="{name}.{fmt}"'},
-    )
 
 
 @router.get("/reassessments/due", response_model=DuePage, responses=FILES)
@@ -77,7 +65,7 @@ async def due(
             cipher=cipher,
         )
     rows = await service.due_all(session, region=region, within_days=days, today=today)
-    return _file(
+    return export.attachment(
         format,
         "待复评名单",
         service.DUE_COLUMNS,
@@ -144,7 +132,7 @@ async def get_draw(
     members = await service.members(session, found, cipher)
     if format == "json":
         return service.present_draw(found, members=members)
-    return _file(
+    return export.attachment(
         format,
         f"复评抽查 {found.quarter}",
         service.DRAW_COLUMNS,

@@ -71,14 +71,10 @@ async def list_beneficiaries(
     if format == "json":
         return await roster.page(session, f, query, cipher)
     rows = await repo.search(session, f, sort=sort, after=None, limit=roster.EXPORT_LIMIT)
-    body = export.table_file(
+    return export.attachment(
         format,
         "老年人名册",
         roster.EXPORT_COLUMNS,
         roster.export_rows(rows, cipher, today, region_name),
-    )
-    return Response(
-        body,
-        media_type=export.MEDIA[format],
-        headers={"Content-Disposition": f'attachment; filename="roster-{today}.{format}"'},
+        f"roster-{today}",
     )

@@ -380,9 +380,21 @@ class CashBenefitRead(BaseModel):
     created_at: datetime
 
 
+class ImportColumnRead(BaseModel):
+    """A column of an import file: its name, its Chinese heading (either may head the
+    column), whether a file must have it, and what to write in it."""
+
+    name: str
+    heading: str
+    required: bool
+    meaning: str
+
+
 class ImportRowError(BaseModel):
     code: str
     field: str | None
+    # the field's column by its Chinese heading (service/import_columns.py), when it is one
+    column: str | None = None
     message: str
 
 

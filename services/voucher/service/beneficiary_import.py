@@ -1,9 +1,8 @@
 """Bulk enrolment from a CSV (UTF-8, header row) or XLSX file (first sheet, header row).
 
-Columns (order free, names fixed): national_id, name, phone, region_code, address, lat, lon,
-care_setting, dibao, self_care, motor, mental, perception_social, coma, dementia,
-mental_disorder, care_risk_events, assessed_on, assessor. Optional: phone, lat, lon, coma,
-dementia, mental_disorder, care_risk_events (empty = none / false / 0).
+Columns (order free), each by its API name or its Chinese heading (service/import_columns.py,
+BENEFICIARY_COLUMNS: national_id 身份证号, name 姓名, care_setting 照护方式 居家/社区/机构, …);
+the optional ones may be left empty (none / false / 0).
 
 Each row is enrolled on its own (a savepoint), and gets its own result: created, duplicate
 (the national ID is already enrolled, also earlier in the same file) or error (code + field).
@@ -34,36 +33,18 @@ from services.voucher.errors import (
 )
 from services.voucher.schemas.beneficiaries import (
     BeneficiaryCreate,
-    ImportRowError,
     ImportRowResult,
 )
 from services.voucher.service import beneficiaries as service
+from services.voucher.service.import_columns import (
+    BENEFICIARY_COLUMNS,
+    CARE_SETTINGS,
+    column_of,
+    row_error,
+)
 
-REQUIRED_COLUMNS = (
-    "national_id",
-    "name",
-    "region_code",
-    "address",
-    "care_setting",
-    "dibao",
-    "self_care",
-    "motor",
-    "mental",
-    "perception_social",
-    "assessed_on",
-    "assessor",
-)
-OPTIONAL_COLUMNS = (
-    "phone",
-    "tekun",
-    "hukou_region_code",
-    "lat",
-    "lon",
-    "coma",
-    "dementia",
-    "mental_disorder",
-    "care_risk_events",
-)
+REQUIRED_COLUMNS = tuple(c.name for c in BENEFICIARY_COLUMNS if c.required)
+OPTIONAL_COLUMNS = tuple(c.name for c in BENEFICIARY_COLUMNS if not c.required)
 MAX_ROWS = 20_000
 MAX_BYTES = 10 * 1024 * 1024
 _TRUE = {"1", "true", "yes", "y", "是", "t"}
@@ -114,7 +95,7 @@ def read_rows(
     table = [row for row in table if any(row)]
     if not table:
         raise UnsupportedFile("The file has no header row.", field="file")
-    header = [h.strip().lower() for h in table[0]]
+    header = [column_of(h) for h in table[0]]
     missing = [c for c in required if c not in header]
     if missing:
         raise MissingColumns(
@@ -151,7 +132,9 @@ def to_create(row: dict[str, str]) -> BeneficiaryCreate:
         "address": row.get("address", ""),
         "lat": opt("lat"),
         "lon": opt("lon"),
-        "care_setting": row.get("care_setting", ""),
+        "care_setting": CARE_SETTINGS.get(
+            row.get("care_setting", "").strip(), row.get("care_setting", "")
+        ),
         "dibao": _bool(row.get("dibao", ""), "dibao"),
         "tekun": _bool(row.get("tekun", ""), "tekun"),
         "hukou_region_code": opt("hukou_region_code"),
@@ -249,7 +232,7 @@ async def import_rows(
                     ImportRowResult(
                         row=number,
                         status="error",
-                        error=ImportRowError(code=exc.code, field=exc.field, message=exc.message),
+                        error=row_error(exc),
                     )
                 )
             )

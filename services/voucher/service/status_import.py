@@ -1,9 +1,10 @@
 """Bulk status changes from a file (`POST /v1/status-imports`): deaths and hospital stays as
 the public-security and health systems exchange them.
 
-CSV (UTF-8, header row) or XLSX (first sheet, header row), columns (order free):
-`national_id`, `event`, `date`, and optionally `until` (last day of a hospital stay),
-`reason`, `evidence_ref`. Events: `deceased` (死亡), `hospitalised` (住院, 入院),
+CSV (UTF-8, header row) or XLSX (first sheet, header row), columns (order free, by name or
+Chinese heading: service/import_columns.py STATUS_COLUMNS): `national_id` 身份证号, `event`
+事件, `date` 日期, and optionally `until` 出院日期 (last day of a hospital stay), `reason` 原因,
+`evidence_ref` 凭证编号. Events: `deceased` (死亡), `hospitalised` (住院, 入院),
 `discharged` (出院: back to active from that day). Dates are YYYY-MM-DD.
 
 A row finds its person by the keyed hash of the national ID (the ID is never compared in
@@ -33,15 +34,15 @@ from services.voucher.errors import (
 from services.voucher.repository import beneficiaries as people_repo
 from services.voucher.repository import lifecycle as repo
 from services.voucher.schemas.beneficiaries import (
-    ImportRowError,
     StatusChangeCreate,
     StatusImportResult,
     StatusImportRow,
 )
 from services.voucher.service import lifecycle
 from services.voucher.service.identity import parse_national_id
+from services.voucher.service.import_columns import STATUS_COLUMNS, row_error
 
-REQUIRED_COLUMNS = ("national_id", "event", "date")
+REQUIRED_COLUMNS = tuple(c.name for c in STATUS_COLUMNS if c.required)
 EVENTS: dict[str, str] = {
     "deceased": "deceased",
     "death": "deceased",
@@ -152,7 +153,7 @@ async def import_rows(
                     row=number,
                     status="error",
                     event=event,
-                    error=ImportRowError(code=exc.code, field=exc.field, message=exc.message),
+                    error=row_error(exc),
                 )
             )
     return StatusImportResult(

@@ -334,3 +334,62 @@ async def test_import_does_not_tell_the_id_of_a_person_enrolled_in_another_city(
         "status": "duplicate",
         "id": theirs,
     }
+
+
+async def test_the_template_filled_in_chinese_imports_and_errors_name_the_column(env, tokens):
+    """The officer's own sheet: the template's Chinese headings (any order), 居家/机构 and
+    是/否 as written; a refused row names its column by that heading. Another role gets no
+    template."""
+    await env.appropriate(10_000_000)
+    r = await env.v.get("/v1/imports/templates/beneficiaries", headers=env.officer)
+    assert r.status_code == 200, r.text
+    columns = r.json()
+    by_name = {c["name"]: c for c in columns}
+    assert by_name["national_id"]["heading"] == "身份证号" and by_name["national_id"]["required"]
+    assert not by_name["phone"]["required"] and "居家" in by_name["care_setting"]["meaning"]
+    r = await env.v.get(
+        "/v1/imports/templates/beneficiaries", params={"format": "xlsx"}, headers=env.officer
+    )
+    assert r.status_code == 200 and r.headers["content-type"].startswith(
+        "application/vnd.openxmlformats"
+    )
+    from openpyxl import load_workbook
+
+    sheet = load_workbook(io.BytesIO(r.content)).worksheets[0]
+    headings = [c.value for c in next(sheet.iter_rows())]
+    assert headings == [c["heading"] for c in columns] and sheet.max_row == 1  # no sample
+    # filled in, columns reordered, values as an officer writes them
+    order = list(reversed(headings))
+    values = {
+        "身份证号": make_national_id(),
+        "姓名": "韦秀英",
+        "行政区划代码": DISTRICT,
+        "居住地址": "南宁市青秀区民族大道100号",
+        "照护方式": "机构",
+        "低保": "是",
+        "自理能力": "15",
+        "基础运动能力": "8",
+        "精神状态": "10",
+        "感知觉与社会参与": "7",
+        "评估日期": "2026-06-01",
+        "评估员": "评估中心",
+    }
+    bad = {**values, "身份证号": make_national_id(), "照护方式": "家里"}
+    lines = [",".join(order)] + [",".join(v.get(h, "") for h in order) for v in (values, bad)]
+    r = await env.v.post(
+        "/v1/beneficiaries/import",
+        headers=env.officer,
+        files={"file": ("名单.csv", ("\n".join(lines) + "\n").encode(), "text/csv")},
+    )
+    assert r.status_code == 200, r.text
+    created, refused = r.json()["rows"]
+    assert created["status"] == "created", created
+    assert refused["status"] == "error"
+    assert refused["error"]["field"] == "care_setting" and refused["error"]["column"] == "照护方式"
+    stored = await env.fetch(
+        "SELECT care_setting, dibao FROM beneficiary WHERE id = $1::uuid", created["id"]
+    )
+    assert [tuple(s) for s in stored] == [("institution", True)]
+    for role in ("auditor", "finance", "provider_admin"):
+        r = await env.v.get("/v1/imports/templates/status", headers=tokens.headers(role))
+        assert r.status_code == 403, role

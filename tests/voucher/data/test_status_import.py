@@ -142,3 +142,25 @@ async def test_bad_files_and_callers_are_refused(env):
         await env.v.post("/v1/status-imports", files={"file": ("x.csv", b"a")})
     ).status_code == 401
     assert await env.snapshot() == before
+
+
+async def test_a_sheet_headed_in_chinese_is_read_and_its_errors_name_the_column(env):
+    """The template's headings (身份证号, 事件, 日期, 出院日期, in any order) stand for the
+    columns; a bad date is refused under its heading, 日期."""
+    await env.appropriate(10_000_000)
+    body = person()
+    pid = (await env.enrol(**body))["id"]
+    d = today()
+    content = (
+        "日期,事件,身份证号,出院日期\n"
+        f"{(d - timedelta(days=1)).isoformat()},住院,{body['national_id']},"
+        f"{(d + timedelta(days=5)).isoformat()}\n"
+        f"去年,死亡,{body['national_id']},\n"
+    ).encode()
+    r = await send(env, content, "名单.csv")
+    assert r.status_code == 200, r.text
+    stay, refused = r.json()["rows"]
+    assert stay["status"] == "applied" and stay["beneficiary_id"] == pid
+    assert refused["status"] == "error" and refused["error"]["column"] == "日期"
+    shown = await env.v.get(f"/v1/beneficiaries/{pid}", headers=env.officer)
+    assert shown.json()["current_status"] == "hospitalised"
