@@ -338,6 +338,13 @@ class Entry(LedgerTable, table=True):
             "book",
             postgresql_where=text("voucher_id IS NOT NULL"),
         ),
+        # the cash benefits of the month they are for (ledger_1405; settlement/repository/
+        # cash_benefits.py `benefit_month` is the same expression)
+        Index(
+            "ix_entry_cash_benefit_month",
+            text("(coalesce(details ->> 'benefit_period', period::text))"),
+            postgresql_where=text("kind = 'cash_benefit'"),
+        ),
     )
 
 

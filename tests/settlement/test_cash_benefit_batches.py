@@ -340,3 +340,48 @@ async def test_claims_and_cash_benefits_go_out_in_the_same_batch(paying):
     assert (
         await s.fetchval("SELECT status FROM claim WHERE id = $1", uuid.UUID(claim["id"])) == "paid"
     )
+
+
+async def test_a_benefit_issued_ahead_is_paid_with_the_month_it_is_for(settle):
+    """Next month's benefit, issued (and posted) this month, is owed in next month's batch:
+    this month's payable list and batch leave it alone, next month's take it."""
+    s = settle
+    this_month = s.period
+    year, month = map(int, this_month.split("-"))
+    next_month = f"{year + month // 12}-{month % 12 + 1:02d}"
+    now_ids = await _benefits(s, [40_000], [True])
+    s.period = next_month  # the events name next month; they are posted now
+    try:
+        ahead_ids = await _benefits(s, [41_000], [True])
+    finally:
+        s.period = this_month
+    posted = await s.fetchval(
+        "SELECT DISTINCT period FROM entry e WHERE kind = 'cash_benefit' AND beneficiary_id = $1",
+        ahead_ids[0],
+    )
+    assert posted == this_month  # booked when issued ...
+
+    async def listed(period: str) -> dict[str, str]:
+        r = await s.lc.get(
+            "/v1/cash-benefits/payable",
+            headers=s.finance(),
+            params={"period": period, "region_code": CITY},
+        )
+        assert r.status_code == 200, r.text
+        return {b["beneficiary_id"]: b["period"] for b in r.json()["payable"]}
+
+    now_listed, ahead_listed = await listed(this_month), await listed(next_month)
+    assert now_ids[0] in now_listed and ahead_ids[0] not in now_listed  # ... paid when due
+    assert ahead_listed == {ahead_ids[0]: next_month}
+    r = await s.lc.post(
+        "/v1/payment-batches", headers=s.finance("finance:c"), json=_body(s, "cash-ahead-0001")
+    )
+    assert r.status_code == 201, r.text
+    assert ahead_ids[0] not in {ln["beneficiary_id"] for ln in r.json()["lines"]}
+    r = await s.lc.post(
+        "/v1/payment-batches",
+        headers=s.finance("finance:c"),
+        json=_body(s, "cash-ahead-0002", cash_benefit_period=next_month),
+    )
+    assert r.status_code == 201, r.text
+    assert [ln["beneficiary_id"] for ln in r.json()["lines"]] == ahead_ids

@@ -383,6 +383,9 @@ def _plan_event(
         amount_fen=p.amount_fen,
         shares_bp=p.funding_shares,
         ref=p.benefit_id,
+        # the month the benefit is for: it is paid in that month's batch, whenever it was
+        # issued (a month ahead, at the start of the month, or late)
+        details={plans.BENEFIT_MONTH: p.period},
         **common,
     )
     return plan, None

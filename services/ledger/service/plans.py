@@ -318,6 +318,12 @@ def expense_recognition(redemptions: Iterable[EntryPlan], *, created_by: str) ->
     return out
 
 
+# A cash benefit entry's `details` key naming the month the benefit is for (its payment
+# batch's month, settlement/repository/cash_benefits.py); the entry's own `period` is the
+# month it was posted in.
+BENEFIT_MONTH = "benefit_period"
+
+
 def cash_benefit(
     *,
     program_code: str,

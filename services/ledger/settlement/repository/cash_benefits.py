@@ -6,13 +6,13 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 
-from sqlalchemy import exists, func, literal, select
+from sqlalchemy import cast, exists, func, literal, literal_column, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.types import Text, Uuid
 from sqlmodel import col
 
 from services.ledger.models import Account, Entry, Posting
-from services.ledger.service import chart
+from services.ledger.service import chart, plans
 from services.ledger.settlement.models import PaymentLine
 from services.ledger.settlement.repository import any_of, is_reversed, on_account
 
@@ -36,11 +36,22 @@ async def lock_cash_benefits(session: AsyncSession) -> None:
     await session.execute(select(func.pg_advisory_xact_lock(key)))
 
 
+# The month a cash benefit is for: its entry's `details.benefit_period` (ledger_1405), or the
+# month it was posted in for an entry from before that key (the same expression as the index
+# ix_entry_cash_benefit_month, so the payable list of a month reads that month's only).
+benefit_month = func.coalesce(
+    col(Entry.details).op("->>")(literal_column(f"'{plans.BENEFIT_MONTH}'")),
+    cast(col(Entry.period), Text),
+)
+
+
 async def payable_cash_benefits(
     session: AsyncSession, period: str, entry_ids: list[uuid.UUID] | None = None
 ) -> list[PayableBenefit]:
-    """Cash benefit entries of the period (2202 beneficiary payable credited) not reversed
-    and in no pending or paid payment line, with the amount owed to the beneficiary."""
+    """Cash benefit entries for the month `period` (2202 beneficiary payable credited) not
+    reversed and in no pending or paid payment line, with the amount owed to the beneficiary.
+    A benefit belongs to the month it is for, not the month it was issued in: next month's,
+    issued ahead, is not paid with this month's."""
     owed = -func.sum(col(Posting.amount_fen))
     stmt = (
         select(
@@ -49,21 +60,21 @@ async def payable_cash_benefits(
             col(Entry.beneficiary_id),
             col(Entry.region_code),
             col(Entry.program_code),
-            col(Entry.period),
+            benefit_month,
             owed,
         )
         .join(Posting, col(Posting.entry_id) == col(Entry.id))
         .join(Account, on_account(chart.BENEFICIARY_PAYABLE))
         .where(
             col(Entry.kind) == "cash_benefit",
-            col(Entry.period) == period,
+            benefit_month == period,
             ~is_reversed(),
             ~exists().where(
                 col(PaymentLine.cash_entry_id) == col(Entry.id),
                 col(PaymentLine.status) != "failed",
             ),
         )
-        .group_by(col(Entry.id))
+        .group_by(col(Entry.id), benefit_month)
         .having(owed > 0)
         .order_by(col(Entry.seq))
     )
