@@ -36,6 +36,7 @@ FRIENDLY: dict[str, str] = {
     "SERVICE_NOT_ALLOWED": "这项服务不在补贴范围内。",
     "IDEMPOTENCY_KEY_REUSED": "这笔交易已经提交过，内容不同，请重新开始。",
     "INVALID_NATIONAL_ID": "身份证号码不正确，请核对。",
+    "NATIONAL_ID_AS_NUMBER": "身份证号被 Excel 当成了数字，后几位已经丢失。请把身份证号这一列设为“文本”格式，重新填写后再导入。",
     "DUPLICATE_BENEFICIARY": "这位老人已经登记过了。",
     "INVALID_TRANSITION": "当前状态下不能进行这个操作。",
     "BUDGET_EXCEEDED": "预算不足，无法发放。",

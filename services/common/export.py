@@ -13,7 +13,8 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
+from datetime import date, datetime
 from typing import Any
 
 from starlette.responses import Response
@@ -54,13 +55,27 @@ def csv_bytes(columns: Sequence[str], rows: Iterable[Sequence[Any]], *, bom: boo
     return ("\ufeff" if bom else "").encode() + out.getvalue().encode("utf-8")
 
 
-def xlsx_bytes(sheet: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> bytes:
+def xlsx_bytes(
+    sheet: str,
+    columns: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    *,
+    text_columns: Collection[int] = (),
+) -> bytes:
+    """The table as a workbook; the columns at `text_columns` (0-based) are formatted as
+    text, so what is typed into them stays as typed (an 18-digit ID typed into a number
+    cell loses its last digits)."""
     from openpyxl import Workbook
+    from openpyxl.utils import get_column_letter
 
     wb = Workbook()
     ws = wb.active
     # Excel allows 31 characters and none of []:*?/\ in a sheet name.
     ws.title = "".join(ch for ch in sheet if ch not in "[]:*?/\\")[:31] or "Sheet1"
+    for index in text_columns:
+        column = ws.column_dimensions[get_column_letter(index + 1)]
+        column.number_format = "@"
+        column.width = 22
     ws.append(_safe(columns))
     for row in rows:
         ws.append(_safe(row))
@@ -70,22 +85,56 @@ def xlsx_bytes(sheet: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]
 
 
 def table_file(
-    fmt: str, sheet: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]
+    fmt: str,
+    sheet: str,
+    columns: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    *,
+    text_columns: Collection[int] = (),
 ) -> bytes:
-    """`fmt` is `csv` (with BOM, for people) or `xlsx`."""
+    """`fmt` is `csv` (with BOM, for people) or `xlsx` (`text_columns` formatted as text)."""
     if fmt == "csv":
         return csv_bytes(columns, rows, bom=True)
     if fmt == "xlsx":
-        return xlsx_bytes(sheet, columns, rows)
+        return xlsx_bytes(sheet, columns, rows, text_columns=text_columns)
     raise ValueError(fmt)
 
 
 def attachment(
-    fmt: str, sheet: str, columns: Sequence[str], rows: Iterable[Sequence[Any]], name: str
+    fmt: str,
+    sheet: str,
+    columns: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    name: str,
+    *,
+    text_columns: Collection[int] = (),
 ) -> Response:
     """The table as a file to download, `name.fmt`."""
     return Response(
-        table_file(fmt, sheet, columns, rows),
+        table_file(fmt, sheet, columns, rows, text_columns=text_columns),
         media_type=MEDIA[fmt],
         headers={"Content-Disposition": f'attachment; filename="{name}.{fmt}"'},
     )
+
+
+# A floating-point number this large in a sheet's cell is no amount of ours: it is an identity
+# number the spreadsheet took for a number (Excel keeps 15 digits of an 18-digit ID and
+# writes it as 4.5010319491231E+17).
+_MANGLED = 10**15
+
+
+def cell_text(value: Any) -> str:
+    """A spreadsheet cell as the text it stands for: a date as YYYY-MM-DD, a whole number
+    without its `.0`, a floating-point number of 16 digits or more as the spreadsheet shows
+    it (`4.501032E+17`), so that a reader can tell the person it was mangled."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.date().isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, float) and abs(value) >= _MANGLED:
+        return f"{value:.6E}"  # (a whole number written out in full stays exact: an int)
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()

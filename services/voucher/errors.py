@@ -16,6 +16,14 @@ class InvalidNationalId(InvalidInput):
     message = "The national ID is not a valid 18-character GB 11643 number."
 
 
+class NationalIdAsNumber(InvalidInput):
+    code = "NATIONAL_ID_AS_NUMBER"
+    message = (
+        "The national ID arrived as a number (a spreadsheet cell formatted as a number keeps "
+        "15 digits); format the column as text and type the ID again."
+    )
+
+
 class InvalidPhone(InvalidInput):
     code = "INVALID_PHONE"
     message = "The phone number is not a valid mainland mobile or landline number."

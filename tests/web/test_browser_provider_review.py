@@ -179,7 +179,8 @@ async def test_enrolment_picks_the_region_by_name_and_takes_the_device_position(
         await _checked(page, "06-enrol-filled")
         await page.click("main form button[type=submit]")
         await page.wait_for_selector("text=登记成功")
-        assert "登记时本机定位" in await page.inner_text("#location-kind")
+        assert "/officer/people/" in page.url  # the person's own page (post/redirect/get)
+        assert "住址位置：登记时本机定位" in await page.inner_text("main")
         await _checked(page, "07-enrolled")
         await browser.close()
     found = await s.voucher.post(

@@ -190,5 +190,24 @@ async def test_the_pages_say_how_to_fill_the_file_and_give_its_template(web):
         done = await import_finished(c, r)
         assert "共 2 行" in done.text and done.text.count("row-err") == 1
         assert "照护方式：" in done.text
+        # the Excel template with an ID typed into a cell someone made a number: said so
+        from openpyxl import Workbook
+
+        filled = Workbook()
+        sheet = filled.active
+        sheet.append(headings)
+        typed = enrolment("辛", 953)["national_id"]
+        sheet.append(
+            [float(typed[:15] + "000") if h == "身份证号" else values.get(h, "") for h in headings]
+        )
+        raw = io.BytesIO()
+        filled.save(raw)
+        r = await c.post(
+            "/officer/import",
+            data={"csrf_token": token},
+            files={"file": ("名单.xlsx", raw.getvalue(), "application/octet-stream")},
+        )
+        done = await import_finished(c, r)
+        assert "身份证号：身份证号被 Excel 当成了数字" in done.text
     async with web.signed_in("finance") as c:
         assert (await c.get("/officer/import/template.csv")).status_code == 403

@@ -471,8 +471,14 @@ async def test_enrol_shows_grade_and_masks_the_national_id(web):
                 "hukou_region_code": "450203",
             },
         )
-        assert r.status_code == 200 and "登记成功" in r.text and "3 级" in r.text, r.text
+        # post/redirect/get: the person's own page says it, once; a reload enrols nobody
+        assert r.status_code == 303 and r.headers["location"].startswith("/officer/people/")
+        person_url = r.headers["location"]
+        r = await c.get(person_url)
+        assert "登记成功：黄奶奶" in r.text and "3 级" in r.text, r.text
         assert nid not in r.text and f"{nid[:4]}**********{nid[-4:]}" in r.text
+        assert "失能老年人养老服务消费补贴" in r.text  # what the person may have, by name
+        assert "登记成功" not in (await c.get(person_url)).text
     found = await web.voucher.post(
         "/v1/beneficiaries/lookup", headers=web.officer(), json={"national_id": nid}
     )
@@ -497,7 +503,11 @@ async def test_enrol_with_the_device_position_is_exact(web):
         form = await c.get("/officer/enrol")
         assert 'id="use-position"' in form.text and 'name="region_code"' in form.text
         assert "青秀区" in form.text and "柳州市" not in form.text  # the officer's own regions
-        r = await c.post("/officer/enrol", data={**form_data, "csrf_token": csrf_of(form.text)})
+        r = await c.post(
+            "/officer/enrol",
+            data={**form_data, "csrf_token": csrf_of(form.text)},
+            follow_redirects=True,
+        )
         assert r.status_code == 200 and "登记时本机定位" in r.text, r.text
     found = await web.voucher.post(
         "/v1/beneficiaries/lookup",
@@ -537,6 +547,29 @@ async def test_enrol_bad_input_is_explained_and_nothing_is_sent(web):
             "/officer/enrol", data={**form_data, "csrf_token": token, "national_id": "123"}
         )
         assert r.status_code == 422 and "身份证号码不正确" in r.text
+        # the choices made stay made; the cleared ID and phone are explained
+        r = await c.post(
+            "/officer/enrol",
+            data={
+                **form_data,
+                "csrf_token": token,
+                "national_id": "123",
+                "care_setting": "institution",
+                "dibao": "on",
+                "dementia": "on",
+            },
+        )
+        assert r.status_code == 422 and '<option value="institution" selected>' in r.text
+        assert '<input type="checkbox" name="dibao" checked>' in r.text
+        assert '<input type="checkbox" name="dementia" checked>' in r.text
+        assert '<input type="checkbox" name="tekun">' in r.text
+        assert "身份证号码和手机号码请重新填写" in r.text
+        # a score the service refuses is said beside its own field, not only at the top
+        r = await c.post("/officer/enrol", data={**form_data, "csrf_token": token, "motor": "20"})
+        assert r.status_code == 422, r.text
+        after_motor = r.text.split('id="motor"', 1)[1].split("<label", 1)[0]
+        assert 'class="field-err"' in after_motor, after_motor
+        assert "基础运动能力得分（0–15）" in r.text
         r = await c.post(
             "/officer/enrol", data={**form_data, "csrf_token": token, "region_code": "450200"}
         )

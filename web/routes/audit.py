@@ -18,6 +18,7 @@ from web.models import ImportJob
 from web.render import page
 from web.repository import import_jobs as jobs_repo
 from web.service import background, chain_checks
+from web.service.programs import program_names
 from web.sessions import Session
 
 router = APIRouter(prefix="/audit")
@@ -178,6 +179,7 @@ async def trial_balance(
         error=error,
         as_of=as_of or "",
         action="/audit/trial-balance",
+        program_names=await program_names(web, session) if tb else {},
     )
 
 

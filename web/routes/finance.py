@@ -48,7 +48,14 @@ async def home(request: Request, web: StateDep, session: Session = FINANCE) -> H
     finally:
         await client.aclose()
     return page(
-        request, "trial_balance.html", session, tb=tb, error=error, as_of="", action="/finance"
+        request,
+        "trial_balance.html",
+        session,
+        tb=tb,
+        error=error,
+        as_of="",
+        action="/finance",
+        program_names=await program_names(web, session) if tb else {},
     )
 
 

@@ -17,6 +17,7 @@ from services.common.crypto import mask_national_id
 from web import documents, region_picker
 from web.clients import ApiError
 from web.deps import CsrfSession, StateDep, provider_client, require_role, voucher_client
+from web.labels import program_name
 from web.messages import FRIENDLY
 from web.render import BEIJING, page
 from web.service.programs import program_names
@@ -85,8 +86,9 @@ def home_location(
 
 
 @router.post("/enrol", response_class=HTMLResponse)
-async def enrol(request: Request, web: StateDep, session: CsrfSession) -> HTMLResponse:
-    """Send the enrolment to the voucher service; show the grade and eligible programs."""
+async def enrol(request: Request, web: StateDep, session: CsrfSession) -> Response:
+    """Send the enrolment to the voucher service; then the person's page says the grade,
+    the programmes and where the home is placed."""
     officer_only(session)
     form = dict(await request.form())
     form.pop("csrf_token", None)
@@ -137,21 +139,44 @@ async def enrol(request: Request, web: StateDep, session: CsrfSession) -> HTMLRe
     try:
         result = await client.enrol(body)
     except ApiError as exc:
-        problems[exc.field or "_"] = exc.friendly
+        problems[enrol_field(exc.field)] = exc.friendly
         return _enrol_page(
             request, session, status_code=exc.page_status, form=safe_form, problems=problems
         )
     finally:
         await client.aclose()
-    return page(
-        request,
-        "officer_enrolled.html",
-        session,
-        result=result,
-        masked_id=mask_national_id(body["national_id"]),
-        approximate=approximate,
-        program_names=await program_names(web, session),
+    # post/redirect/get: the person's own page, so a reload or Back never enrols again
+    names = await program_names(web, session)
+    programs = (
+        "、".join(
+            program_name({"program_code": p}, "program", names)
+            for p in result.get("eligible_programs") or ()
+        )
+        or "暂无"
     )
+    where = "所在地区的中心（近似位置，上门服务不按距离核验）" if approximate else "登记时本机定位"
+    session.flash.append(
+        (
+            "ok",
+            f"登记成功：{body['name']}（身份证 {mask_national_id(body['national_id'])}），"
+            f"能力等级 {result.get('grade')} 级，可享受：{programs}。住址位置：{where}。",
+        )
+    )
+    return RedirectResponse(f"/officer/people/{result['id']}", status_code=303)
+
+
+# The form's fields by the service's names of them (`assessment.scores.motor` is `motor`).
+ENROL_FIELDS = frozenset(
+    {"national_id", "name", "phone", "region_code", "address", "care_setting",
+     "hukou_region_code", "assessed_on", "assessor", "lat", *SCORES}
+)  # fmt: skip
+
+
+def enrol_field(field: str | None) -> str:
+    """Where on the form a refusal of the voucher service goes: beside its field, or at the
+    top (`_`) when the form has no such field."""
+    name = (field or "").rsplit(".", 1)[-1]
+    return name if name in ENROL_FIELDS else "_"
 
 
 # The register's views (the statuses an officer filters by), in the order of the review.

@@ -17,10 +17,10 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import date, datetime
 from typing import Any
 
 from services.common.db import Database
+from services.common.export import cell_text
 from web.service import background
 from web.service.context import Identity
 
@@ -44,18 +44,6 @@ class Part:
     offset: int  # data rows of the file before this part
 
 
-def _cell(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, datetime):
-        return value.date().isoformat()
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value).strip()
-
-
 def _table(content: bytes, filename: str) -> list[list[str]]:
     if content[:4] == b"PK\x03\x04" or filename.lower().endswith(".xlsx"):
         try:
@@ -63,7 +51,8 @@ def _table(content: bytes, filename: str) -> list[list[str]]:
 
             book = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
             table = [
-                [_cell(c) for c in row] for row in book.worksheets[0].iter_rows(values_only=True)
+                [cell_text(c) for c in row]
+                for row in book.worksheets[0].iter_rows(values_only=True)
             ]
             book.close()
         except Exception as exc:

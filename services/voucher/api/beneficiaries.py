@@ -193,7 +193,14 @@ async def import_template(
             for c in columns
         ]
     sheet = "老人信息" if kind == "beneficiaries" else "死亡住院信息"
-    return export.attachment(format, sheet, [c.heading for c in columns], [], f"{kind}-template")
+    return export.attachment(
+        format,
+        sheet,
+        [c.heading for c in columns],
+        [],
+        f"{kind}-template",
+        text_columns=import_columns.text_columns(columns),
+    )
 
 
 @router.post("/beneficiaries/lookup", response_model=BeneficiaryRead)

@@ -15,14 +15,14 @@ import io
 from collections.abc import Callable
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
-from datetime import date, datetime
-from typing import Any
+from datetime import date
 
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.crypto import PiiCipher
 from services.common.errors import AppError, OutOfScope
+from services.common.export import cell_text
 from services.voucher.errors import (
     BeneficiaryExists,
     FieldRequired,
@@ -51,18 +51,6 @@ _TRUE = {"1", "true", "yes", "y", "是", "t"}
 _FALSE = {"0", "false", "no", "n", "否", "f", ""}
 
 
-def _cell(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, datetime):
-        return value.date().isoformat()
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value).strip()
-
-
 def read_rows(
     content: bytes, filename: str | None, required: tuple[str, ...] = REQUIRED_COLUMNS
 ) -> list[dict[str, str]]:
@@ -80,7 +68,7 @@ def read_rows(
 
             book = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
             sheet = book.worksheets[0]
-            table = [[_cell(c) for c in row] for row in sheet.iter_rows(values_only=True)]
+            table = [[cell_text(c) for c in row] for row in sheet.iter_rows(values_only=True)]
             book.close()
         except Exception as exc:
             raise UnsupportedFile("The XLSX file cannot be read.", field="file") from exc

@@ -10,7 +10,12 @@ from datetime import date
 
 from services.common.regions import is_known_within
 from services.common.shards import province_code
-from services.voucher.errors import InvalidNationalId, InvalidPhone, InvalidRegion
+from services.voucher.errors import (
+    InvalidNationalId,
+    InvalidPhone,
+    InvalidRegion,
+    NationalIdAsNumber,
+)
 
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK_MAP = "10X98765432"
@@ -29,6 +34,9 @@ def check_digit(first17: str) -> str:
     return _ID_CHECK_MAP[sum(int(d) * w for d, w in zip(first17, _ID_WEIGHTS)) % 11]
 
 
+_AS_NUMBER = re.compile(r"^\d(\.\d+)?E\+?\d+$")
+
+
 def parse_national_id(raw: str, today: date) -> NationalId:
     """Validate an 18-character resident ID and derive birth date and sex from it.
 
@@ -37,6 +45,8 @@ def parse_national_id(raw: str, today: date) -> NationalId:
     """
     value = (raw or "").strip().upper()
     if not _ID_SHAPE.match(value):
+        if _AS_NUMBER.match(value):  # 4.501032E+17: a spreadsheet's number, digits lost
+            raise NationalIdAsNumber(field="national_id")
         raise InvalidNationalId(field="national_id")
     if check_digit(value[:17]) != value[17]:
         raise InvalidNationalId(

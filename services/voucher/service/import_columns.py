@@ -32,7 +32,7 @@ BENEFICIARY_COLUMNS: tuple[Column, ...] = (
     Column("lat", "纬度", False, "居住地的纬度，如 22.817；不填则按地址所在社区"),
     Column("lon", "经度", False, "居住地的经度，如 108.366"),
     Column("care_setting", "照护方式", True, "居家 / 社区 / 机构"),
-    Column("dibao", "低保", True, _YES_NO),
+    Column("dibao", "低保", False, _YES_NO),
     Column("tekun", "特困", False, _YES_NO),
     Column("hukou_region_code", "户籍区划代码", False, "户籍所在地代码，如 450103"),
     Column("self_care", "自理能力", True, "GB/T 42195 评估得分，0 到 32"),
@@ -86,3 +86,12 @@ def row_error(exc: AppError) -> ImportRowError:
     """A refused row's error, its column named as the sheet names it (`column`)."""
     column = HEADING_OF.get(exc.field or "")
     return ImportRowError(code=exc.code, field=exc.field, column=column, message=exc.message)
+
+
+# Columns a template formats as text, so what is typed in stays as typed.
+TEXT_COLUMNS = frozenset({"national_id", "phone", "region_code", "hukou_region_code"})
+
+
+def text_columns(columns: tuple[Column, ...]) -> list[int]:
+    """The positions of `columns` a template formats as text."""
+    return [i for i, c in enumerate(columns) if c.name in TEXT_COLUMNS]

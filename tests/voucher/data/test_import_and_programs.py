@@ -358,6 +358,13 @@ async def test_the_template_filled_in_chinese_imports_and_errors_name_the_column
     sheet = load_workbook(io.BytesIO(r.content)).worksheets[0]
     headings = [c.value for c in next(sheet.iter_rows())]
     assert headings == [c["heading"] for c in columns] and sheet.max_row == 1  # no sample
+    # the ID, phone and region columns are text: an 18-digit ID typed in stays whole
+    text_formatted = {
+        headings[i] for i in range(len(headings))
+        if sheet.column_dimensions[chr(ord("A") + i)].number_format == "@"
+    }  # fmt: skip
+    assert {"身份证号", "联系电话", "行政区划代码", "户籍区划代码"} <= text_formatted
+    assert "姓名" not in text_formatted
     # filled in, columns reordered, values as an officer writes them
     order = list(reversed(headings))
     values = {
@@ -393,3 +400,33 @@ async def test_the_template_filled_in_chinese_imports_and_errors_name_the_column
     for role in ("auditor", "finance", "provider_admin"):
         r = await env.v.get("/v1/imports/templates/status", headers=tokens.headers(role))
         assert r.status_code == 403, role
+
+
+async def test_an_id_excel_took_for_a_number_is_named_as_such(env):
+    """An ID typed into a number cell reaches the file as 4.5010319491231E+17 (15 digits
+    kept; no workbook holds 18 digits as a number): the row says so, rather than "not a
+    valid ID"; typed into a text cell it imports. A sheet without the 低保 column means 否."""
+    await env.appropriate(10_000_000)
+    whole, mangled = make_national_id(), make_national_id()
+    headings = ["身份证号", "姓名", "行政区划代码", "居住地址", "照护方式", "自理能力",
+                "基础运动能力", "精神状态", "感知觉与社会参与", "评估日期", "评估员"]  # fmt: skip
+    book = Workbook()
+    sheet = book.active
+    sheet.append(headings)
+    rest = ["韦秀英", DISTRICT, "地址", "居家", 15, 8, 10, 7, "2026-06-01", "中心"]
+    sheet.append([float(mangled[:15] + "000"), *rest])  # as Excel stores a typed 18-digit ID
+    sheet.append([whole, *rest])  # typed into a text cell: whole
+    buf = io.BytesIO()
+    book.save(buf)
+    r = await env.v.post(
+        "/v1/beneficiaries/import",
+        headers=env.officer,
+        files={"file": ("名单.xlsx", buf.getvalue(), "application/octet-stream")},
+    )
+    assert r.status_code == 200, r.text
+    lost, kept = r.json()["rows"]
+    assert lost["status"] == "error" and lost["error"]["code"] == "NATIONAL_ID_AS_NUMBER"
+    assert lost["error"]["column"] == "身份证号"
+    assert kept["status"] == "created", kept
+    dibao = await env.fetchval("SELECT dibao FROM beneficiary WHERE id = $1::uuid", kept["id"])
+    assert dibao is False
