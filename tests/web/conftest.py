@@ -37,3 +37,19 @@ def csrf_of(html: str) -> str:
     m = re.search(r'name="csrf-token" content="([^"]+)"', html)
     assert m, "page has no CSRF token"
     return m.group(1)
+
+
+def sent_back(r) -> bool:
+    """A bill refused at the cashier's step 1 comes back to that step's own page
+    (post/redirect/get), which says why: a page, not the answer to a form."""
+    return (
+        r.status_code == 200
+        and r.url.path == "/provider/redeem"
+        and bool(r.history)
+        and r.history[0].status_code == 303
+    )
+
+
+def at_confirm(r) -> bool:
+    """The bill was taken: the answer is the confirm step's own page."""
+    return r.status_code == 200 and r.url.path == "/provider/redeem/confirm"

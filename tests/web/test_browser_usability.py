@@ -338,15 +338,29 @@ async def test_cashier_confirm_survives_reload_and_back_without_a_second_charge(
     ctx = await _phone(browser)
     page = await ctx.new_page()
     await _sign_in(page, base, "staff1")
-    await page.fill("#token", token)
+    # a refused bill first (digits typed wrong): step 1 again, with the bill and why
+    await page.fill("#token", "1111 2222 3333 4444 55")
     await page.fill("#qty-BATH_HOME", "1")
     await page.fill("#price-BATH_HOME", "30")
+    await page.click("text=下一步：核对")
+    await page.wait_for_selector("text=这串数字不对或已过期")
+    assert page.url.endswith("/provider/redeem?again=1")
+    assert await page.input_value("#price-BATH_HOME") == "30"
+    await page.fill("#token", token)
     await page.click("text=下一步：核对")
     await page.wait_for_selector("#confirm")
     # the confirm step has its own address: a reload shows the same bill, asks nothing
     assert "/provider/redeem/confirm?k=" in page.url and token not in page.url
     await page.reload()
     await page.wait_for_selector("#confirm")
+    # Back to the refused step 1 and Forward again: pages, never "resubmit the form?"
+    confirm_url = page.url
+    await page.go_back()
+    await page.wait_for_selector("#token")
+    assert "/provider/redeem" in page.url and "confirm" not in page.url
+    await page.go_forward()
+    await page.wait_for_selector("#confirm")
+    assert page.url == confirm_url
     # the confirm step: subsidy, co-payment and the code's countdown
     assert await page.inner_text("#preview-subsidy") == "15.00"  # 50 % at home
     assert await page.inner_text("#preview-copay") == "15.00"

@@ -212,21 +212,54 @@ async def redeem_form(
     db: DbSession,
     session: Session = STAFF,
     visit_id: str = "",
+    again: bool = False,
 ) -> HTMLResponse:
     """Step 1: scan or type the code, give each item sold its quantity (and a price only for
     a variable-price item); the page adds up the total. A home-visit item is billed with its
-    completed visit (chosen here; `visit_id` preselects one)."""
+    completed visit (chosen here; `visit_id` preselects one). Sent back to it with a bill
+    that was refused (`again`), it shows that bill and why, once."""
     services, error = await _services(request, web, session)
-    return page(
+    kept = (
+        once.unseal(web, session, "redeem-form", "step-1", request.cookies.get(FORM_COOKIE))
+        if again
+        else None
+    )
+    response = page(
         request,
         "provider_redeem.html",
         session,
         services=services,
-        error=error,
+        error=(kept or {}).get("error") or error,
+        problems=(kept or {}).get("problems") or {},
         has_terminal=await terminal_client(web, db, session) is not None,
-        form={"visit_id": visit_id if _VISIT.match(visit_id) else ""},
+        form=(kept or {}).get("form") or {"visit_id": visit_id if _VISIT.match(visit_id) else ""},
         visits=await _billable_visits(web, db, session, services),
     )
+    if kept is not None:
+        once.drop(response, web, FORM_COOKIE, FORM_PATH)
+    return response
+
+
+FORM_COOKIE = "yiyang_redeem_form"
+FORM_PATH = "/provider/redeem"
+
+
+def _back_to_step_1(
+    web: Any,
+    session: Session,
+    form: dict[str, str],
+    *,
+    problems: dict[str, str] | None = None,
+    error: str | None = None,
+) -> RedirectResponse:
+    """Post/redirect/get for a bill that was refused: step 1 shows it again with why (the
+    bill and the reason ride in a sealed cookie, read once), so Back and reload never meet
+    the browser's "resubmit the form?" page. The PIN is never kept."""
+    response = RedirectResponse("/provider/redeem?again=1", status_code=303)
+    state = {"form": form, "problems": problems or {}, "error": error}
+    sealed = once.seal(web, session, "redeem-form", "step-1", state, BILL_TTL_S)
+    once.keep(response, web, FORM_COOKIE, sealed, FORM_PATH, BILL_TTL_S)
+    return response
 
 
 @router.post("/redeem", response_class=HTMLResponse)
@@ -258,21 +291,13 @@ async def redeem_preview(
     visit_id = fields.get("visit_id", "").strip()
     if visit_id and not _VISIT.match(visit_id):
         visit_id = ""
-    form = {**fields, "token": token, "visit_id": visit_id}
-    visits = await _billable_visits(web, db, session, services)
+    form = {
+        **{k: v for k, v in fields.items() if v and k != "csrf_token"},
+        "token": token,
+        "visit_id": visit_id,
+    }
     if problems:
-        return page(
-            request,
-            "provider_redeem.html",
-            session,
-            status_code=422,
-            services=services,
-            error=error,
-            problems=problems,
-            form=form,
-            has_terminal=await terminal_client(web, db, session) is not None,
-            visits=visits,
-        )
+        return _back_to_step_1(web, session, form, problems=problems, error=error)
     preview = None
     client = await terminal_client(web, db, session)
     if client is not None:
@@ -289,18 +314,7 @@ async def redeem_preview(
                 done = await _replayed(client, session, token, bill)
                 if done is not None:
                     return done
-            return page(
-                request,
-                "provider_redeem.html",
-                session,
-                status_code=exc.page_status,
-                services=services,
-                error=refusal(exc),
-                problems={},
-                form=form,
-                has_terminal=True,
-                visits=visits,
-            )
+            return _back_to_step_1(web, session, form, error=refusal(exc))
         finally:
             await client.aclose()
     key = redeem_key(session.provider_id or "", token)
@@ -459,14 +473,15 @@ async def redeem_confirm(
             pin=pin if is_card(token) else None,
         )
     except ApiError as exc:
-        return page(
-            request,
-            "provider_result.html",
-            session,
-            status_code=exc.page_status,
-            error=refusal(exc),
-            result=None,
-        )
+        # back to step 1 with the bill as it was and why (a phone's code is scanned again;
+        # a card's stays, its PIN is asked again)
+        kept = {f"qty_{i['service_code']}": str(i["quantity"]) for i in items} | {
+            f"price_{i['service_code']}": _yuan_text(int(i["amount_fen"]))
+            for i in items
+            if "amount_fen" in i
+        }
+        form = {**kept, "token": token if is_card(token) else "", "visit_id": visit_id}
+        return _back_to_step_1(web, session, form, error=refusal(exc))
     finally:
         await client.aclose()
     if int(result.get("copay_fen") or 0) > 0 and copay_method in ("cash", "stripe"):
