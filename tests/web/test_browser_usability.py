@@ -469,6 +469,13 @@ async def test_axe_finds_nothing_serious_on_any_page_of_any_role(live: Live, bro
         await page.goto(f"{base}{path}")
         found[f"anonymous {path}"] = await serious_violations(page)
     await ctx.close()
+    # a name typed as one long word (a terminal's) must wrap, not widen the page
+    admin = live.s.tokens.headers("provider_admin", sub="test:admin", provider_id=live.s.p1)
+    r = await live.s.provider.post(
+        f"/v1/providers/{live.s.p1}/terminals", json={"name": "前台" + "A" * 58}, headers=admin
+    )
+    assert r.status_code == 201, r.text
+    wide: dict[str, int] = {}
     for username, paths in PAGES.items():
         ctx = await _phone(browser)
         page = await ctx.new_page()
@@ -478,7 +485,11 @@ async def test_axe_finds_nothing_serious_on_any_page_of_any_role(live: Live, bro
             await page.wait_for_load_state("networkidle")
             found[f"{username} {path}"] = await serious_violations(page)
             small[f"{username} {path}"] = await _small_targets(page)
+            width = await page.evaluate("document.documentElement.scrollWidth")
+            if width > page.viewport_size["width"]:
+                wide[f"{username} {path}"] = width
         await ctx.close()
+    assert wide == {}, f"wider than the phone: {wide}"
     bad = {where: v for where, v in found.items() if v}
     assert bad == {}, "\n".join(f"{where}: {v}" for where, v in bad.items())
     tiny = {where: v for where, v in small.items() if v}

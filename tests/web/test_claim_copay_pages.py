@@ -91,7 +91,7 @@ async def test_claim_parts_on_every_page(web, stripe_ls):
         assert f'id="claim-subsidy">{_yuan(subsidy)} 元' in detail.text
         assert f'id="claim-copay">{_yuan(copay)} 元' in detail.text
         assert f'id="claim-total">{_yuan(subsidy + copay)} 元' in detail.text
-        lines = re.search(r'id="claim-copays".*?</table>', detail.text, re.DOTALL).group(0)
+        lines = re.search(r'id="claim-copays".*?</ul>', detail.text, re.DOTALL).group(0)
         assert "收到自付款" in lines and f"尾号 {red['id'][-8:]}" in lines and _yuan(copay) in lines
         st = (await c.get("/provider/statement", params={"period": month})).text
         received = re.search(r'id="st-copay_received">([\d,.]+)<', st).group(1)
