@@ -265,6 +265,19 @@ def program_name(row: Any, kind: str = "program", names: Any = None) -> str:
     return str(published or "") or label(code, kind)
 
 
+def sale_name(row: Any, names: Any) -> str:
+    """What a sale was, by the price list's names (`names`: code -> name): every line of
+    its bill, 早餐、午餐×2, so a bill of two items is not read as the first alone."""
+    items = row.get("items") or [{"service_code": row.get("service_code"), "quantity": 1}]
+    parts = []
+    for item in items:
+        code = item.get("service_code")
+        name = (names or {}).get(code) or label(code, "service")
+        quantity = int(item.get("quantity") or 1)
+        parts.append(f"{name}×{quantity}" if quantity > 1 else name)
+    return "、".join(p for p in parts if p)
+
+
 def paused_today(voucher: Any, today: date | None = None) -> bool:
     """Whether the voucher cannot pay today because its person is in hospital (its
     `paused_from`..`paused_until`, Beijing days, inclusive; no end = still in hospital)."""

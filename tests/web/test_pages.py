@@ -220,6 +220,14 @@ async def test_the_cashier_bills_items_from_the_price_list(web):
         assert re.search(r'id="token"[^>]*value=""', stale.text) or token not in stale.text
         data, done = await _confirm(c, token, preview)
         assert "收款成功" in done.text and 'id="subsidy">5.00<' in done.text
+        # the day's list names the sale by every line of its bill, not the first alone
+        today = (await c.get("/provider/today")).text
+        assert "<strong>午餐、粥</strong>" in today
+    r = await web.voucher.get(f"/v1/beneficiaries/{web.b3}/redemptions", headers=web.officer())
+    assert r.json()[0]["items"] == [
+        {"service_code": "MEAL_LUNCH", "quantity": 1},
+        {"service_code": "MEAL_PORRIDGE", "quantity": 1},
+    ]
     assert await web.balance(web.b3, MEAL) == before - 500
     lines = await web.count(
         "voucher",

@@ -16,7 +16,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from services.common.auth import Role
 from web.clients import ApiError
 from web.deps import CsrfSession, StateDep, provider_client, require_role, voucher_client
-from web.labels import mask_name
+from web.labels import mask_name, sale_name
 from web.render import page
 from web.sessions import Session
 
@@ -201,7 +201,7 @@ async def _name_providers(web: Any, session: Session, rows: list[dict[str, Any]]
             continue
         r.setdefault("provider_name", provider.get("name"))
         names = {s.get("code"): s.get("name") for s in provider.get("services") or ()}
-        r.setdefault("service_name", names.get(r.get("service_code")))
+        r.setdefault("service_name", sale_name(r, names))
 
 
 NEARBY_RADIUS_M = 3000  # about a 15-minute walk each way, a little more in the country

@@ -31,6 +31,7 @@ from web.deps import (
     terminal_client,
     voucher_client,
 )
+from web.labels import sale_name
 from web.render import page
 from web.service import bill as bills
 from web.service import once
@@ -641,7 +642,7 @@ async def today(request: Request, web: StateDep, session: Session = STAFF) -> HT
     services, _ = await _services(request, web, session)
     names = {s.get("code"): s.get("name") for s in services}
     for r in rows:
-        r.setdefault("service_name", names.get(r.get("service_code")))
+        r.setdefault("service_name", sale_name(r, names))
     return page(
         request,
         "provider_today.html",

@@ -25,6 +25,7 @@ from services.voucher.repository import beneficiaries as beneficiaries_repo
 from services.voucher.repository import redemption as hot_repo
 from services.voucher.repository import redemption_flow as repo
 from services.voucher.schemas.redemptions import (
+    BillItemRead,
     BillLineRead,
     ClaimCreate,
     ClaimRead,
@@ -299,8 +300,13 @@ async def claim_redemptions(
     return await void_claim.claim(session, body.redemption_ids, body.claim_id)
 
 
-def _read(r: Redemption, review_state: str | None = None) -> RedemptionRead:
+def _read(
+    r: Redemption,
+    review_state: str | None = None,
+    lines: dict[uuid.UUID, list[tuple[str, int]]] | None = None,
+) -> RedemptionRead:
     return RedemptionRead(
+        items=[BillItemRead(service_code=c, quantity=q) for c, q in (lines or {}).get(r.id, ())],
         id=str(r.id),
         voucher_id=str(r.voucher_id),
         beneficiary_id=str(r.beneficiary_id),
@@ -336,9 +342,10 @@ async def provider_day(
     principal.ensure_provider(provider_id)
     rows = await repo.for_provider_day(session, provider_id, date_)
     ways = await repo.copay_ways(session, [r.id for r in rows])
+    lines = await repo.bill_lines(session, [r.id for r in rows])
     out = []
     for r in rows:
-        read = _read(r)
+        read = _read(r, lines=lines)
         way = ways.get(r.id)
         if way is not None:
             read.copayment_id, read.copay_method, read.copay_status = (
@@ -372,7 +379,8 @@ async def beneficiary_history(
     states = await reviews.review_states(
         session, rows, request.app.state.settings.review_window_days, datetime.now(UTC)
     )
-    return [_read(r, states.get(r.id)) for r in rows]
+    lines = await repo.bill_lines(session, [r.id for r in rows])
+    return [_read(r, states.get(r.id), lines) for r in rows]
 
 
 @router.get("/outbox/lag", response_model=OutboxLag)

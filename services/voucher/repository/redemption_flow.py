@@ -14,7 +14,7 @@ from sqlalchemy import CursorResult, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from services.voucher.models import Copayment, Redemption, UsedNonce
+from services.voucher.models import Copayment, Redemption, RedemptionItem, UsedNonce
 
 
 async def purge_nonces(session: AsyncSession, before: datetime) -> int:
@@ -60,6 +60,27 @@ async def copay_ways(
         ).where(col(Copayment.redemption_id).in_(list(redemption_ids)))
     )
     return {rid: CopayWay(cid, method, status) for rid, cid, method, status in result}
+
+
+async def bill_lines(
+    session: AsyncSession, redemption_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, list[tuple[str, int]]]:
+    """Each redemption's bill as (service code, quantity), in the bill's order."""
+    if not redemption_ids:
+        return {}
+    result = await session.execute(
+        select(
+            col(RedemptionItem.redemption_id),
+            col(RedemptionItem.service_code),
+            col(RedemptionItem.quantity),
+        )
+        .where(col(RedemptionItem.redemption_id).in_(list(redemption_ids)))
+        .order_by(col(RedemptionItem.redemption_id), col(RedemptionItem.line))
+    )
+    lines: dict[uuid.UUID, list[tuple[str, int]]] = {}
+    for rid, code, quantity in result:
+        lines.setdefault(rid, []).append((code, int(quantity)))
+    return lines
 
 
 async def for_beneficiary(

@@ -172,6 +172,11 @@ class ClaimRead(BaseModel):
     claimed: list[str]
 
 
+class BillItemRead(BaseModel):
+    service_code: str
+    quantity: int
+
+
 class RedemptionRead(BaseModel):
     id: str
     voucher_id: str
@@ -197,6 +202,9 @@ class RedemptionRead(BaseModel):
     # In the person's history only: open (may still be confirmed or disputed), confirmed,
     # disputed, or closed (voided, or the review window passed).
     review_state: str | None = None
+    # The bill's lines in its order (`service_code` is the first's): what was sold, so a
+    # bill of breakfast and lunch is not read as "breakfast, 14.50".
+    items: list[BillItemRead] = []
 
 
 class OutboxLag(BaseModel):
