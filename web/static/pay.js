@@ -9,6 +9,28 @@
   var error = document.getElementById('pay-error');
   var wait = document.getElementById('pay-wait');
 
+  // Stripe's refusals by their stable codes, in plain Chinese; its own message (English) is
+  // never shown to the family.
+  var REFUSED = {
+    card_declined: '银行拒绝了这张卡，请换一张卡或联系发卡银行。',
+    expired_card: '这张卡已经过期，请换一张卡。',
+    incorrect_cvc: '卡背面的 3 位安全码不对，请核对。',
+    invalid_cvc: '卡背面的 3 位安全码不对，请核对。',
+    incomplete_cvc: '请填写卡背面的 3 位安全码。',
+    incorrect_number: '卡号不对，请核对。',
+    invalid_number: '卡号不对，请核对。',
+    incomplete_number: '卡号没有填完整。',
+    invalid_expiry_month: '有效期的月份不对，请核对。',
+    invalid_expiry_year: '有效期的年份不对，请核对（两位数，例如 28）。',
+    incomplete_expiry: '请填写卡的有效期。',
+    insufficient_funds: '卡里余额不足，请换一张卡。',
+    processing_error: '银行处理时出错了，请稍后再试一次。'
+  };
+
+  function refusal(err) {
+    return REFUSED[err.decline_code] || REFUSED[err.code] || '没有付成，请检查卡号、有效期和安全码后再试。';
+  }
+
   function showError(text) {
     error.textContent = text;
     error.hidden = false;
@@ -34,7 +56,7 @@
     stripe.confirmCardPayment(form.dataset.clientSecret, {payment_method: {card: card}})
       .then(function (result) {
         if (result.error) {
-          showError('没有付成：' + (result.error.message || '请检查卡号后再试。'));
+          showError(refusal(result.error));
           return;
         }
         window.location.assign(form.dataset.returnUrl);
