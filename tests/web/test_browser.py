@@ -24,8 +24,10 @@ import signal
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -273,10 +275,12 @@ async def test_walk_qr_redeem_ledger_claim_approval(live: Live, chromium: Path, 
 
         # 5. The provider admin claims the month.
         await _sign_in(page, base, "admin1")
-        await page.goto(f"{base}/provider/claims")
+        month = datetime.now(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m")
+        await page.goto(f"{base}/provider/claims?period={month}")
         assert await page.inner_text("#claimable-count") == "1"
         assert await page.inner_text("#claimable-total") == "5.00"
         await page.screenshot(path=str(SHOTS / "08-provider-claim.png"), full_page=True)
+        await page.check("input[name=sure]")  # the month is still in progress
         await page.click("#claim")
         await page.wait_for_selector("text=已提交结算申请")
         assert "待财务审批" in await page.inner_text("main")

@@ -77,7 +77,12 @@ async def test_claim_parts_on_every_page(web, stripe_ls):
         key = re.search(r'name="idempotency_key" value="([^"]+)"', page.text).group(1)
         r = await c.post(
             "/provider/claims",
-            data={"period": month, "idempotency_key": key, "csrf_token": csrf_of(page.text)},
+            data={
+                "period": month,
+                "idempotency_key": key,
+                "csrf_token": csrf_of(page.text),
+                "sure": "1",
+            },
         )
         assert r.status_code == 303, r.text
         listing = (await c.get("/provider/claims", params={"period": month})).text

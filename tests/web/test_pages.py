@@ -990,9 +990,17 @@ async def test_provider_admin_claims_the_month_and_finance_approves(web):
         token, preview = await _preview(web, c, "40")
         await _confirm(c, token, preview)
     await web.relay()
+    month = datetime.now(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m")
     async with web.signed_in("admin1") as c:
-        page = await c.get("/provider/claims")
+        # the page opens on last month (the one to claim); a month to come offers nothing
+        first = await c.get("/provider/claims")
+        assert f'value="{month}"' not in first.text.split('id="period"')[1].split(">")[0]
+        later = await c.get("/provider/claims", params={"period": "2099-01"})
+        assert "这个月还没有到" in later.text and 'id="claim"' not in later.text
+        page = await c.get("/provider/claims", params={"period": month})
         assert page.status_code == 200 and "可申请结算" in page.text
+        # the month in progress: said, and claimed only when ticked
+        assert 'id="claim-early"' in page.text and 'name="sure"' in page.text
         count = int(re.search(r'id="claimable-count">(\d+)<', page.text).group(1))
         total = re.search(r'id="claimable-total">([\d,.]+)<', page.text).group(1)
         assert count >= 1
@@ -1003,11 +1011,17 @@ async def test_provider_admin_claims_the_month_and_finance_approves(web):
             "period": _hidden(page.text, "period"),
             "idempotency_key": _hidden(page.text, "idempotency_key"),
         }
+        unticked = await c.post("/provider/claims", data=data, follow_redirects=True)
+        assert "请先勾选确认" in unticked.text
+        for future in ("2099-01",):
+            r = await c.post("/provider/claims", data={**data, "period": future, "sure": "1"})
+            assert r.status_code == 303
+        data["sure"] = "1"
         bad = await c.post("/provider/claims", data={**data, "idempotency_key": "x"})
         assert bad.status_code == 422
         assert await web.count("ledger", "SELECT count(*) FROM claim") == 0
         # Two tabs (two forms, two keys) and a double press, racing: one claim.
-        other = await c.get("/provider/claims")
+        other = await c.get("/provider/claims", params={"period": month})
         data2 = {**data, "idempotency_key": _hidden(other.text, "idempotency_key")}
         assert data2["idempotency_key"] != data["idempotency_key"]
         answers = await asyncio.gather(
@@ -1015,7 +1029,7 @@ async def test_provider_admin_claims_the_month_and_finance_approves(web):
         )
         assert 303 in {r.status_code for r in answers}
         assert all(r.status_code in (303, 409, 422) for r in answers)
-        after = (await c.get("/provider/claims")).text
+        after = (await c.get("/provider/claims", params={"period": month})).text
         assert "已提交结算申请" in after and "待财务审批" in after
         assert 'id="claimable-count">0<' in after
     assert await web.count("ledger", "SELECT count(*) FROM claim") == 1
@@ -1070,13 +1084,15 @@ async def test_finance_sends_a_claim_back_with_reasons(web):
         await _confirm(c, token, preview)
     await web.relay()
     async with web.signed_in("admin1") as c:
-        page = await c.get("/provider/claims")
+        month = datetime.now(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m")
+        page = await c.get("/provider/claims", params={"period": month})
         r = await c.post(
             "/provider/claims",
             data={
                 "csrf_token": csrf_of(page.text),
                 "period": _hidden(page.text, "period"),
                 "idempotency_key": _hidden(page.text, "idempotency_key"),
+                "sure": "1",
             },
         )
         assert r.status_code == 303

@@ -904,7 +904,20 @@ async def _claims_page(
         error=error,
         statuses=CLAIM_STATUS,
         idempotency_key=str(uuid.uuid4()),
+        month_state=month_state(period),
     )
+
+
+def month_state(period: str) -> str:
+    """`ended` (the month to claim), `open` (the month in progress: claimable only when the
+    provider says so, since its sales can then no longer be voided) or `future`."""
+    now = this_month()
+    return "ended" if period < now else "open" if period == now else "future"
+
+
+def last_month() -> str:
+    first = datetime.now(ZoneInfo("Asia/Shanghai")).date().replace(day=1)
+    return (first - timedelta(days=1)).strftime("%Y-%m")
 
 
 @router.get("/claims", response_class=HTMLResponse)
@@ -912,8 +925,9 @@ async def claims_page(
     request: Request, web: StateDep, session: Session = ADMIN, period: str = ""
 ) -> HTMLResponse:
     """Settlement: what the provider can claim for a month (redemptions posted to the ledger,
-    not voided, in no claim) and its claims with their status."""
-    period = period.strip() or this_month()
+    not voided, in no claim) and its claims with their status. It opens on last month, the
+    one to claim."""
+    period = period.strip() or last_month()
     if not _PERIOD.match(period):
         return await _claims_page(
             request, web, session, period, status_code=422, error="月份请按 2026-11 这样填写。"
@@ -928,9 +942,12 @@ async def claim_period(
     session: CsrfSession,
     period: Annotated[str, Form()] = "",
     idempotency_key: Annotated[str, Form()] = "",
+    sure: Annotated[str, Form()] = "",
 ) -> Response:
     """Claim every claimable redemption of the month. The key is made when the form is
-    shown, so pressing twice (or a retry) makes one claim."""
+    shown, so pressing twice (or a retry) makes one claim. A month not yet over is claimed
+    only when ticked as meant (its sales can then no longer be voided); a month to come,
+    never."""
     if session.role != Role.provider_admin.value:
         raise PageForbidden()
     period = period.strip()
@@ -938,6 +955,17 @@ async def claim_period(
         return await _claims_page(
             request, web, session, period, status_code=422, error="月份请按 2026-11 这样填写。"
         )
+    state = month_state(period)
+    if state == "future" or (state == "open" and sure != "1"):
+        session.flash.append(
+            (
+                "err",
+                "这个月还没有到，不能申请结算。"
+                if state == "future"
+                else "本月还没有结束：确实要现在申请，请先勾选确认。",
+            )
+        )
+        return RedirectResponse(f"/provider/claims?period={period}", status_code=303)
     try:
         uuid.UUID(idempotency_key)
     except ValueError:
