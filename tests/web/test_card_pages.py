@@ -272,7 +272,7 @@ async def test_provider_credit_events_page_and_exports(web):
         )
         assert r.status_code == 201, r.text
     async with web.signed_in("officer") as c:
-        listing = await c.get("/officer/providers")
+        listing = await c.get("/officer/providers", params={"status": "all"})
         assert f"/officer/providers/{web.p1}/credit" in listing.text
         r = await c.get(f"/officer/providers/{web.p1}/credit")
         assert r.status_code == 200

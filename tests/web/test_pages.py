@@ -631,6 +631,13 @@ async def test_import_shows_every_rows_result(web):
 
 async def test_officer_approves_in_scope_and_is_refused_outside(web):
     async with web.signed_in("officer") as c:
+        # the page opens on the applications waiting, each tab with its count
+        first = await c.get("/officer/providers")
+        assert 'aria-current="page">待审批（' in first.text and "全部（" in first.text
+        assert 'data-status="approved"' not in first.text and "仁爱" in first.text
+        assert "还没有上传证照：请先核验" in first.text  # the demo's application has none yet
+        everyone = await c.get("/officer/providers", params={"status": "all"})
+        assert 'data-status="approved"' in everyone.text
         page = await c.get("/officer/providers", params={"status": "applied"})
         assert "仁爱" in page.text and "柳州" not in page.text  # outside 450103
         token = csrf_of(page.text)
@@ -643,7 +650,8 @@ async def test_officer_approves_in_scope_and_is_refused_outside(web):
             data={"csrf_token": token, "reason": "材料齐全"},
         )
         assert r.status_code == 303 and await web.provider_status(web.p_new) == "approved"
-        assert "已批准" in (await c.get("/officer/providers")).text
+        said = (await c.get("/officer/providers")).text
+        assert re.search(r"仁爱[^<]*：已批准", said), said  # named, not just 已批准
         await c.post(
             f"/officer/providers/{web.p_far}/approve", data={"csrf_token": token, "reason": "越权"}
         )

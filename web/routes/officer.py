@@ -195,7 +195,9 @@ DONE = {
 
 def _providers_view(status: str | None) -> str:
     return (
-        f"/officer/providers?status={status}" if status in PROVIDER_VIEWS else "/officer/providers"
+        f"/officer/providers?status={status}"
+        if status in (*PROVIDER_VIEWS, "all")
+        else "/officer/providers"
     )
 
 
@@ -204,12 +206,18 @@ async def providers(
     request: Request, web: StateDep, session: Session = OFFICER, status: str | None = None
 ) -> HTMLResponse:
     """Providers to review (approve, send back for changes, refuse), suspend or revoke: each
-    with only the steps its status allows, and an application's licence documents."""
+    with only the steps its status allows, and an application's licence documents. Opens on
+    the applications waiting (待审批); each view's tab says how many it holds."""
+    view = status if status in (*PROVIDER_VIEWS, "all") else "applied"
     client = provider_client(web, session)
     rows: list[dict[str, Any]] = []
+    counts: dict[str, int] = {}
     error = None
     try:
-        rows = await client.listing(status if status in PROVIDER_VIEWS else None)
+        everyone = await client.listing(None)
+        for row in everyone:
+            counts[row.get("status") or ""] = counts.get(row.get("status") or "", 0) + 1
+        rows = [r for r in everyone if view == "all" or r.get("status") == view]
         for row in rows:
             if row.get("status") in UNDER_REVIEW:
                 row["documents"] = await client.documents(row["id"])
@@ -223,8 +231,9 @@ async def providers(
         session,
         rows=rows,
         error=error,
-        status=status,
+        status=view,
         views=PROVIDER_VIEWS,
+        counts={**counts, "all": sum(counts.values())},
         kinds=documents.KINDS,
         under_review=UNDER_REVIEW,
     )
@@ -296,7 +305,10 @@ async def provider_action(
     client = provider_client(web, session)
     try:
         await client.change_status(provider_id, action, reason.strip()[:500] or None)
-        session.flash.append(("ok", DONE[action]))
+        name = ""
+        with contextlib.suppress(ApiError):  # (only to name it in the message)
+            name = str((await client.get(provider_id)).get("name") or "")
+        session.flash.append(("ok", f"{name}：{DONE[action]}" if name else DONE[action]))
     except ApiError as exc:
         session.flash.append(("err", exc.friendly))
     finally:
