@@ -200,7 +200,7 @@ async def test_provider_credit_events_page(live: Live, browser: Any) -> None:
     ctx = await _phone(browser)
     page = await ctx.new_page()
     await _sign_in(page, base, "officer")
-    await page.goto(f"{base}/officer/providers")
+    await page.goto(f"{base}/officer/providers?status=approved")
     await page.click(f"a[href='/officer/providers/{s.p1}/credit']")
     await page.wait_for_selector("#credit-events")
     events = await page.inner_text("#credit-events")
