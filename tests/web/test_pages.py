@@ -339,6 +339,8 @@ async def test_today_lists_summarises_and_voids_once(web):
         assert r.status_code == 303
         after = (await c.get("/provider/today")).text
         assert "已撤销，补贴已退回" in after and f"共 <strong>{count + 1}</strong> 笔" in after
+        # each sale tells itself apart by its transaction's tail; a voided one says why
+        assert f"交易尾号 {rid[-8:]}" in after and "已撤销：录错金额" in after
         assert await web.balance(web.b1, DISABILITY) > balance
         again = await web.balance(web.b1, DISABILITY)
         await c.post(

@@ -254,6 +254,13 @@ async def test_confirm_redirects_to_a_result_page_that_reload_and_back_only_show
         reloaded = await c.get(confirm_url)
         assert reloaded.status_code == 200 and 'id="preview-subsidy">6.00<' in reloaded.text
         assert 'id="bill-gross">12.00<' in reloaded.text and "请核对" in reloaded.text
+        # 返回修改: step 1 with this very bill in it, code and all, to change and send again
+        edit = re.search(r'href="(/provider/redeem/confirm/edit\?k=[0-9a-f-]+)"', reloaded.text)
+        step_1 = await c.get(edit.group(1), follow_redirects=True)
+        assert sent_back(step_1) and "请扫描或输入" not in step_1.text
+        assert re.search(r'name="price_BATH_HOME"[^>]*value="12.00"', step_1.text)
+        assert re.search(r'name="qty_BATH_HOME"[^>]*value="1"', step_1.text)
+        assert f'value="{token}"' in step_1.text
         assert 'id="token-countdown"' in preview.text  # how long the code stays valid
         left = int(re.search(r'id="token-left">(\d+)<', preview.text).group(1))
         assert 0 < left <= 180

@@ -245,6 +245,31 @@ FORM_COOKIE = "yiyang_redeem_form"
 FORM_PATH = "/provider/redeem"
 
 
+def _bill_form(items: list[dict[str, Any]], token: str, visit_id: str) -> dict[str, str]:
+    """Step 1's fields holding this bill (`items` as POST /v1/redemptions takes them)."""
+    quantities = {f"qty_{i['service_code']}": str(i["quantity"]) for i in items}
+    prices = {
+        f"price_{i['service_code']}": _yuan_text(int(i["amount_fen"]))
+        for i in items
+        if "amount_fen" in i
+    }
+    return {**quantities, **prices, "token": token, "visit_id": visit_id}
+
+
+@router.get("/redeem/confirm/edit")
+async def redeem_edit(
+    request: Request, web: StateDep, k: str = "", session: Session = STAFF
+) -> Response:
+    """返回修改: step 1 again with the bill being confirmed in it (the code too), to change
+    a quantity or an item; a lapsed or redeemed bill, an empty step 1."""
+    state = once.unseal(web, session, "bill", k, request.cookies.get(BILL_COOKIE))
+    items = bills.decode(str((state or {}).get("bill") or ""))
+    if state is None or state.get("done") or items is None:
+        return RedirectResponse("/provider/redeem", status_code=303)
+    form = _bill_form(items, str(state.get("token") or ""), str(state.get("visit_id") or ""))
+    return _back_to_step_1(web, session, form)
+
+
 def _back_to_step_1(
     web: Any,
     session: Session,
@@ -476,12 +501,7 @@ async def redeem_confirm(
     except ApiError as exc:
         # back to step 1 with the bill as it was and why (a phone's code is scanned again;
         # a card's stays, its PIN is asked again)
-        kept = {f"qty_{i['service_code']}": str(i["quantity"]) for i in items} | {
-            f"price_{i['service_code']}": _yuan_text(int(i["amount_fen"]))
-            for i in items
-            if "amount_fen" in i
-        }
-        form = {**kept, "token": token if is_card(token) else "", "visit_id": visit_id}
+        form = _bill_form(items, token if is_card(token) else "", visit_id)
         return _back_to_step_1(web, session, form, error=refusal(exc))
     finally:
         await client.aclose()
