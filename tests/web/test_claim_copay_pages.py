@@ -29,9 +29,10 @@ def stripe_ls(tmp_path_factory) -> Iterator[LocalStripe]:
     ls.stop()
 
 
-async def _paid_online(web, stripe_ls) -> dict:
+async def _paid_online(web, stripe_ls, while_owed=None) -> dict:
     """A 60-yuan bath for 王大爷 (half subsidy), its 30-yuan co-payment paid online and
-    everything relayed to the ledger."""
+    everything relayed to the ledger (`while_owed`, awaited before paying, looks in
+    between)."""
     web.voucher_app.state.stripe_gateway = StripeGateway(KEY, stripe_ls.base)
     code = await web.voucher.post(
         f"/v1/beneficiaries/{web.b1}/codes",
@@ -55,6 +56,8 @@ async def _paid_online(web, stripe_ls) -> dict:
         f"/v1/redemptions/{red['id']}/copayment", headers=staff, json={"method": "stripe"}
     )
     assert cp.status_code in (200, 201), cp.text
+    if while_owed is not None:
+        await while_owed(red)
     pay_in_browser(stripe_ls.base, cp.json()["client_secret"])
     synced = await web.voucher.post(f"/v1/copayments/{cp.json()['id']}/sync", headers=staff)
     assert synced.status_code == 200 and synced.json()["status"] == "succeeded", synced.text
@@ -146,3 +149,19 @@ async def test_claim_parts_on_every_page(web, stripe_ls):
             assert _yuan(subsidy + copay) + " 元" not in r.text
     async with web.signed_in("admin1") as c:
         assert (await c.get("/provider/claims/not-a-claim")).status_code == 404
+
+
+async def test_the_elders_page_says_what_is_owed_online_until_it_is_paid(web, stripe_ls):
+    """A co-payment the family is to pay online is said on the person's first page, with the
+    way to pay it; once paid, it is gone from there."""
+
+    async def owed(red: dict) -> None:
+        async with web.signed_in("xiaoli") as c:  # the daughter, who acts for 王大爷
+            home = (await c.get("/me")).text
+            banner = re.search(r'id="copay-due-banner".*?</section>', home, re.DOTALL).group(0)
+            assert f"<strong>{_yuan(red['copay_fen'])}</strong> 元" in banner, banner
+            assert 'href="/me/copay"' in banner
+
+    await _paid_online(web, stripe_ls, while_owed=owed)
+    async with web.signed_in("xiaoli") as c:
+        assert 'id="copay-due-banner"' not in (await c.get("/me")).text

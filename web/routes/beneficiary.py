@@ -58,12 +58,16 @@ async def _person_context(web: Any, session: Session) -> dict[str, Any]:
 
 @router.get("", response_class=HTMLResponse)
 async def home(request: Request, web: StateDep, session: Session = PERSON) -> HTMLResponse:
-    """Vouchers of the person being served, with balance and validity."""
+    """Vouchers of the person being served, with balance and validity; co-payments still
+    to pay online said first, with their total and the way to pay them."""
     client = voucher_client(web, session)
     error = None
     vouchers: list[dict[str, Any]] = []
+    due: list[dict[str, Any]] = []
     try:
         vouchers = await client.vouchers(_acting_for(session))
+        with contextlib.suppress(ApiError):  # (the vouchers show even if this cannot)
+            due = await client.copayments_due(_acting_for(session))
     except ApiError as exc:
         error = exc.friendly
     finally:
@@ -74,6 +78,8 @@ async def home(request: Request, web: StateDep, session: Session = PERSON) -> HT
         session,
         vouchers=vouchers,
         error=error,
+        due_count=len(due),
+        due_fen=sum(int(c.get("amount_fen") or 0) for c in due),
         **await _person_context(web, session),
     )
 
