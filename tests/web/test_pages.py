@@ -823,6 +823,8 @@ async def test_the_dashboard_reads_in_scope_draws_charts_and_exports_its_tables(
         assert r.text.count('<svg xmlns="http://www.w3.org/2000/svg"') == 7
         assert "disability_subsidy" not in r.text  # programmes by name
         assert "15分钟养老服务圈" in r.text and "预算执行" in r.text
+        # the budget chart has 已承诺 beside 下达, 支出 and 可用, so its bars add up
+        assert "预算执行（下达、已承诺、支出、可用）" in r.text and "已承诺" in r.text
         # the budget table is the ledger's: what is available equals its accounts directly
         available = await web.count(
             "ledger",

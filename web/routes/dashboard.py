@@ -170,19 +170,23 @@ def _more_charts(d: dict[str, Any], names: dict[str, str]) -> list[str]:
     charts = []
     by_program: dict[str, list[int]] = {}
     for b in d.get("budget") or []:
-        sums = by_program.setdefault(b["program_code"], [0, 0, 0])
+        sums = by_program.setdefault(b["program_code"], [0, 0, 0, 0])
         sums[0] += b["appropriated_fen"]
-        sums[1] += b["spent_fen"]
-        sums[2] += b["available_fen"]
+        sums[1] += b["committed_fen"]
+        sums[2] += b["spent_fen"]
+        sums[3] += b["available_fen"]
     if by_program:
+        # 已承诺 beside the others: the vouchers issued and not yet spent are why 可用 is less
+        # than 下达 − 支出 (a reader adding the bars up finds every yuan)
         charts.append(
             bar_chart(
-                "预算执行（下达、支出、可用）",
+                "预算执行（下达、已承诺、支出、可用）",
                 [
                     bar
-                    for code, (given, spent, left) in sorted(by_program.items())
+                    for code, (given, committed, spent, left) in sorted(by_program.items())
                     for bar in (
                         (f"{short_program_name(code, names)} 下达", given),
+                        (f"{short_program_name(code, names)} 已承诺", committed),
                         (f"{short_program_name(code, names)} 支出", spent),
                         (f"{short_program_name(code, names)} 可用", left),
                     )
