@@ -130,3 +130,14 @@ async def test_rule_thresholds_page(web):
             },
         )
         assert stale.status_code == 409 and "刚被别人修改过" in stale.text
+
+
+def test_every_rules_threshold_has_a_chinese_name():
+    """The rules page names each threshold in Chinese with its unit: none of any rule falls
+    back to its English key (min_overlap_minutes once did)."""
+    from services.voucher.service.anomaly_rules import RULES
+    from web.routes.alerts import THRESHOLD_NAMES
+
+    keys = {name for spec in RULES.values() for name in spec.defaults}
+    assert keys - set(THRESHOLD_NAMES) == set()
+    assert all(label and unit for label, unit in THRESHOLD_NAMES.values())

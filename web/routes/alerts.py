@@ -33,6 +33,7 @@ THRESHOLD_NAMES = {
     "share_bp": ("比例", "‱（万分之）"),
     "min_redemptions": ("最少交易笔数", "笔"),
     "window_days": ("统计天数", "天"),
+    "min_overlap_minutes": ("两次上门至少重叠", "分钟"),
 }
 SUBJECTS = {"terminal": "终端", "beneficiary": "老人", "worker": "护理员"}
 RECOVERY_DESTINATIONS = {"voucher": "退回老人补贴券", "budget": "退回预算"}
