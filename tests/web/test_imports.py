@@ -129,6 +129,9 @@ async def test_a_refused_file_ends_the_job_with_its_reason(web):
         done = await import_finished(c, r)
         assert 'data-status="failed"' in done.text and 'role="alert"' in done.text
         assert "重新上传" in done.text
+        # what is missing, by the headings an officer's sheet uses, and where the template is
+        assert "文件缺少这些列：身份证号、事件、日期" in done.text and "模板" in done.text
+        assert "重新上传同一个文件即可继续" not in done.text  # the same file would fail again
         r = await c.post(
             "/officer/status-import",
             data={"csrf_token": token},
@@ -189,7 +192,7 @@ async def test_the_pages_say_how_to_fill_the_file_and_give_its_template(web):
         )
         done = await import_finished(c, r)
         assert "共 2 行" in done.text and done.text.count("row-err") == 1
-        assert "照护方式：" in done.text
+        assert "照护方式：填写的内容有误，请检查后再提交。应填：居家 / 社区 / 机构。" in done.text
         # the Excel template with an ID typed into a cell someone made a number: said so
         from openpyxl import Workbook
 

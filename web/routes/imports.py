@@ -57,8 +57,12 @@ KINDS = {
 }
 
 
-def _friendly(kind: str, result: dict[str, Any]) -> dict[str, Any]:
-    """Every row's status and refusal in plain Chinese (the service's codes mapped)."""
+def _friendly(
+    kind: str, result: dict[str, Any], columns: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """Every row's status and refusal in plain Chinese (the service's codes mapped), a bad
+    or missing value with what the column takes (`columns`, the service's list)."""
+    takes = {c.get("heading"): c.get("meaning") for c in columns or ()}
     rows = []
     for row in result.get("rows") or ():
         row = dict(row)
@@ -67,6 +71,10 @@ def _friendly(kind: str, result: dict[str, Any]) -> dict[str, Any]:
             message = FRIENDLY.get(err.get("code", ""), "这一行有误。")
             if err.get("column"):  # the column as the sheet heads it
                 message = f"{err['column']}：{message}"
+                if err.get("code") in ("INVALID_VALUE", "FIELD_REQUIRED") and takes.get(
+                    err["column"]
+                ):
+                    message += f"应填：{takes[err['column']]}。"
             row["error"] = {**err, "message": message}
             row["message"] = message
         row["status_name"] = KINDS[kind].statuses.get(row.get("status") or "", "有误")
@@ -255,7 +263,7 @@ async def status_import(
 
 @router.get("/imports/{job_id}", response_class=HTMLResponse)
 async def import_job(
-    request: Request, job_id: str, db: DbSession, session: Session = OFFICER
+    request: Request, job_id: str, web: StateDep, db: DbSession, session: Session = OFFICER
 ) -> HTMLResponse:
     """An import's progress (the page refreshes itself while it runs) and, when it is done,
     every row's result. Only the officer who started it sees it."""
@@ -271,5 +279,9 @@ async def import_job(
         job=shown,
         jobs=[],
         running=shown["status"] == "running",
-        result=_friendly(job.kind, job.result) if job.result else None,
+        result=(
+            _friendly(job.kind, job.result, await _columns(web, session, job.kind))
+            if job.result
+            else None
+        ),
     )

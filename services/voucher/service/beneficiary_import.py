@@ -39,6 +39,7 @@ from services.voucher.service import beneficiaries as service
 from services.voucher.service.import_columns import (
     BENEFICIARY_COLUMNS,
     CARE_SETTINGS,
+    HEADING_OF,
     column_of,
     row_error,
 )
@@ -87,7 +88,9 @@ def read_rows(
     missing = [c for c in required if c not in header]
     if missing:
         raise MissingColumns(
-            f"Missing columns: {', '.join(missing)}.", field="file", details={"missing": missing}
+            f"Missing columns: {', '.join(missing)}.",
+            field="file",
+            details={"missing": missing, "headings": [HEADING_OF.get(c, c) for c in missing]},
         )
     if len(table) - 1 > MAX_ROWS:
         raise FileTooLarge(field="file")
