@@ -254,6 +254,8 @@ async def test_confirm_redirects_to_a_result_page_that_reload_and_back_only_show
         reloaded = await c.get(confirm_url)
         assert reloaded.status_code == 200 and 'id="preview-subsidy">6.00<' in reloaded.text
         assert 'id="bill-gross">12.00<' in reloaded.text and "请核对" in reloaded.text
+        # whose code it is, masked, for the cashier to check with the person (王大爷)
+        assert re.search(r'id="payer">付款人：<strong>王\*+</strong>', reloaded.text)
         # 返回修改: step 1 with this very bill in it, code and all, to change and send again
         edit = re.search(r'href="(/provider/redeem/confirm/edit\?k=[0-9a-f-]+)"', reloaded.text)
         step_1 = await c.get(edit.group(1), follow_redirects=True)

@@ -247,6 +247,7 @@ async def preview_redemption(
         ],
         price_list_version=result.bill.price_list_version,
         code_expires_at=result.code_expires_at,
+        beneficiary_name_masked=result.beneficiary_name_masked,
     )
 
 

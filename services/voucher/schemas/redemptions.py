@@ -133,6 +133,8 @@ class RedemptionPreviewRead(BaseModel):
     price_list_version: int
     # When the code expires (null for a card): typed short digits expire with their token.
     code_expires_at: datetime | None = None
+    # Whose code it is, masked (张**), for the cashier to check with the person.
+    beneficiary_name_masked: str = ""
 
 
 class RedemptionCreated(BaseModel):

@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 
 import asyncpg
 
+from services.common.crypto import mask_name
 from services.common.db import Database
 from services.common.errors import IdempotencyKeyReused, RetryLater, ServiceUnavailable
 from services.common.ids import new_uuid
@@ -41,6 +42,7 @@ from services.voucher.errors import (
     VisitsUsedUp,
     VoucherExhausted,
 )
+from services.voucher.repository import beneficiaries as beneficiaries_repo
 from services.voucher.repository import codes as card_repo
 from services.voucher.repository import redemption as repo
 from services.voucher.repository.redemption import Candidate, Diagnosis, Lines
@@ -112,6 +114,8 @@ class PreviewResult:
     # When the code shown expires (None for a card): the cashier's countdown, also for a
     # code typed as its short digits (which stand for this token and expire with it).
     code_expires_at: datetime | None = None
+    # Whose code it is, masked (张**): the cashier can ask "are you 张…?" before confirming.
+    beneficiary_name_masked: str = ""
 
 
 def _replay(diagnosis: Diagnosis, digest: bytes) -> RedeemResult | None:
@@ -307,6 +311,8 @@ async def preview(
         raise TokenUsed(field="token")
     voucher = _explain(diagnosis, provider, now)
     split = _split(voucher, priced.gross_fen, provider, now)
+    async with db.unit_of_work(readonly=True) as session:
+        name = await beneficiaries_repo.name_of(session, token.beneficiary_id)
     return PreviewResult(
         str(voucher.id),
         voucher.program_code,
@@ -315,6 +321,7 @@ async def preview(
         split.balance_after_fen,
         priced,
         token.expires_at,
+        mask_name(name or ""),
     )
 
 

@@ -51,6 +51,8 @@ async def test_preview_equals_the_later_redemption_and_changes_nothing(shop):
     # when the code expires (the cashier's countdown, also for typed short digits)
     expires = datetime.fromisoformat(answer.pop("code_expires_at"))
     assert timedelta(0) < expires - datetime.now(UTC) <= timedelta(seconds=61)
+    # whose code it is, masked for the cashier to check with the person (测试 -> 测*)
+    assert answer.pop("beneficiary_name_masked") == "测*" and "测试" not in p.text
     assert answer == {
         "subsidy_fen": 3000,
         "copay_fen": 5000,
@@ -121,7 +123,7 @@ async def test_preview_follows_the_day_limits_the_redemption_uses(world):
     p = await world.client.post(
         "/v1/redemptions/preview", headers=term.headers, json={"token": qr(ben), **meal}
     )
-    skip = ("items", "price_list_version", "code_expires_at")
+    skip = ("items", "price_list_version", "code_expires_at", "beneficiary_name_masked")
     assert {k: v for k, v in p.json().items() if k not in skip} == {
         "subsidy_fen": 500,
         "copay_fen": 1000,
