@@ -136,8 +136,11 @@ class VoucherClient(ServiceClient):
     async def code_svg(self, token: str) -> bytes:
         return (await self.request("GET", f"/v1/codes/{token}.svg")).content
 
-    async def redemptions(self, beneficiary_id: str) -> list[dict[str, Any]]:
-        data = await self.json("GET", f"/v1/beneficiaries/{beneficiary_id}/redemptions")
+    async def redemptions(self, beneficiary_id: str, limit: int = 100) -> list[dict[str, Any]]:
+        """The person's redemptions, newest first."""
+        data = await self.json(
+            "GET", f"/v1/beneficiaries/{beneficiary_id}/redemptions", params={"limit": limit}
+        )
         return _rows(data, "redemptions")
 
     async def provider_day(self, provider_id: str, day: str) -> list[dict[str, Any]]:

@@ -151,6 +151,45 @@ async def test_payment_code_fits_whole_with_balance_above_and_a_countdown(
     await ctx.close()
 
 
+async def test_the_code_page_notices_the_payment_and_shows_the_new_balance(
+    live: Live, browser: Any
+):
+    """The elder holds the code page up; the cashier takes the payment: within seconds the
+    page says 付款成功 with the subsidy and the co-payment, shows the balance as it is now
+    and a fresh code (the one shown is used)."""
+    import uuid
+
+    from tests.web.test_pages import fresh_code
+
+    s, base = live.s, live.base
+    ctx = await _phone(browser, TALL)
+    page = await ctx.new_page()
+    await _sign_in(page, base, "laowang")
+    await page.goto(f"{base}/me/qr")
+    await page.wait_for_selector("#qr[data-ready='1']")
+    r = await s.voucher.post(
+        "/v1/redemptions",
+        headers={"Authorization": f"Bearer {s.terminal_secret}"},
+        json={
+            "token": await fresh_code(s, s.b1),
+            "service_code": "BATH_HOME",
+            "gross_fen": 2_000,
+            "idempotency_key": str(uuid.uuid4()),
+        },
+    )
+    assert r.status_code == 201, r.text
+    await page.wait_for_url("**/me/qr?paid=*", timeout=15_000)
+    said = await page.inner_text("#paid")
+    sale = r.json()
+    assert "付款成功" in said and f"{sale['subsidy_fen'] // 100}.00" in said
+    left = sale["balance_fen"]
+    assert f"{left // 100:,}.{left % 100:02d}" in await page.inner_text("#qr-balance")
+    await page.wait_for_selector("#qr[data-ready='1']")
+    await page.wait_for_timeout(4_000)  # the same sale does not open the page again
+    assert page.url.endswith(f"paid={sale['id']}")
+    await ctx.close()
+
+
 async def test_elder_pages_have_big_text_and_big_targets(live: Live, browser: Any):
     base = live.base
     ctx = await _phone(browser)

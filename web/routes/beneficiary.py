@@ -95,16 +95,26 @@ async def act_for(session: CsrfSession, beneficiary_id: Annotated[str, Form()] =
 
 
 @router.get("/qr", response_class=HTMLResponse)
-async def qr_page(request: Request, web: StateDep, session: Session = PERSON) -> HTMLResponse:
+async def qr_page(
+    request: Request, web: StateDep, session: Session = PERSON, paid: str = ""
+) -> HTMLResponse:
     """The payment code page: the balance above the code, the code as large as the screen
-    allows, a countdown to when the script fetches a fresh one."""
+    allows, a countdown to when the script fetches a fresh one. The script watches for a
+    payment made with the person's code (`/me/qr/paid`) and opens the page again with
+    `paid`: the sale said on top (what, subsidy, co-payment), the balances as they are now."""
     client = voucher_client(web, session)
     vouchers: list[dict[str, Any]] = []
+    sale: dict[str, Any] | None = None
     with contextlib.suppress(ApiError):
         try:
             vouchers = await client.vouchers(_acting_for(session))
+            if _PAID.match(paid):
+                recent = await client.redemptions(_acting_for(session), limit=5)
+                sale = next((r for r in recent if str(r.get("id")) == paid), None)
         finally:
             await client.aclose()
+    if sale is not None:
+        await _name_providers(web, session, [sale])
     usable = [v for v in vouchers if v.get("status") == "active"]
     return page(
         request,
@@ -113,8 +123,38 @@ async def qr_page(request: Request, web: StateDep, session: Session = PERSON) ->
         margin_s=web.settings.qr_refresh_margin_s,
         vouchers=usable,
         nav_below=True,
+        sale=sale,
+        since=datetime.now(UTC).isoformat(),
         **await _person_context(web, session),
     )
+
+
+_PAID = re.compile(r"^[0-9a-f-]{36}$")
+
+
+@router.get("/qr/paid")
+async def qr_paid(web: StateDep, session: Session = PERSON, since: str = "") -> JSONResponse:
+    """(The code page's script, every few seconds.) The person's newest redemption if it was
+    made after `since` (the page's own time): {"paid": id}, else {"paid": null}."""
+    try:
+        after = datetime.fromisoformat(since)
+    except ValueError:
+        return JSONResponse({"paid": None}, headers={"Cache-Control": "no-store"})
+    if after.tzinfo is None:
+        after = after.replace(tzinfo=UTC)
+    client = voucher_client(web, session)
+    newest: list[dict[str, Any]] = []
+    with contextlib.suppress(ApiError):
+        try:
+            newest = await client.redemptions(_acting_for(session), limit=1)
+        finally:
+            await client.aclose()
+    paid = None
+    if newest and newest[0].get("status") == "completed":
+        made = datetime.fromisoformat(str(newest[0].get("created_at")).replace("Z", "+00:00"))
+        if made > after:
+            paid = str(newest[0].get("id"))
+    return JSONResponse({"paid": paid}, headers={"Cache-Control": "no-store"})
 
 
 @router.post("/qr/code")

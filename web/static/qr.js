@@ -1,5 +1,6 @@
 // The payment code page: fetch a one-time code, show it, count down, fetch a new one a little
-// before it expires. Nothing else is timed: the person can take as long as they need.
+// before it expires; every 3 s ask whether a payment was made with it, and if so open the
+// page again to say so. Nothing else is timed: the person can take as long as they need.
 // When the session has ended the person is sent to sign in again (never a parse error and
 // endless retries).
 (function () {
@@ -66,7 +67,28 @@
       .then(function () { busy = false; });
   }
 
+  // A payment made with the person's code: open the page again, which says what was paid
+  // and shows the balances as they are now (and a fresh code: the one shown is used).
+  var since = box.getAttribute("data-since") || "";
+  var watching = false;
+  function watch() {
+    if (watching || !since) return;
+    watching = true;
+    fetch("/me/qr/paid?since=" + encodeURIComponent(since),
+          {credentials: "same-origin", headers: {"Accept": "application/json"}})
+      .then(function (r) {
+        var type = r.headers.get("content-type") || "";
+        return r.ok && type.indexOf("application/json") >= 0 ? r.json() : null;
+      })
+      .then(function (b) {
+        if (b && b.paid) window.location.assign("/me/qr?paid=" + encodeURIComponent(b.paid));
+      })
+      .catch(function () {})
+      .then(function () { watching = false; });
+  }
+
   document.getElementById("qr-refresh").addEventListener("click", refresh);
   refresh();
   timer = setInterval(tick, 1000);
+  setInterval(watch, 3000);
 })();
