@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 
-from web.messages import BY_STATUS, FRIENDLY
+from web.messages import BY_STATUS, FRIENDLY, with_figures
 
 
 @dataclass
@@ -25,15 +25,12 @@ class ApiError(Exception):
 
     @property
     def friendly(self) -> str:
-        """The refusal in plain Chinese: ours for the code (web/messages.py), else the
-        service's message when it is Chinese, else a plain sentence for its kind -- never
-        the service's English."""
-        headings = self.details.get("headings") if isinstance(self.details, dict) else None
-        if self.code == "MISSING_COLUMNS" and headings:
-            return (
-                f"文件缺少这些列：{'、'.join(map(str, headings))}。"
-                "请下载导入页上的模板，按模板第一行的列名填写后再上传。"
-            )
+        """The refusal in plain Chinese: ours with the service's figures, or ours for the code
+        (web/messages.py), else the service's message when it is Chinese, else a plain
+        sentence for its kind -- never the service's English."""
+        figured = with_figures(self.code, self.details)
+        if figured is not None:
+            return figured
         if self.code in FRIENDLY:
             return FRIENDLY[self.code]
         if any("\u4e00" <= ch <= "\u9fff" for ch in self.message or ""):

@@ -3,6 +3,10 @@ code (`services/*/errors.py`). Codes missing here fall back to the service's own
 
 from __future__ import annotations
 
+from typing import Any
+
+from web.charts import fen_to_yuan
+
 FRIENDLY: dict[str, str] = {
     "ALERT_NOT_FOUND": "没有找到这条预警。",
     "ALERT_ALREADY_DECIDED": "这条预警已经处理过了，不能改为另一种处理结果。",
@@ -161,3 +165,33 @@ BY_STATUS: dict[int, str] = {
     423: "已被锁定，请联系民政部门。",
     429: "操作太频繁了，请稍后再试。",
 }
+
+
+def with_figures(code: str, details: Any) -> str | None:
+    """A refusal said with the figures the service sent beside its code (`details`): the
+    attempts left on a card, a voucher's daily limit, the amount a bill must exceed, the
+    columns a file lacks. None when the code has no such words or the figures are missing
+    (FRIENDLY's words then stand)."""
+    d = details if isinstance(details, dict) else {}
+    if code == "PIN_INCORRECT" and isinstance(d.get("attempts_left"), int):
+        left = d["attempts_left"]
+        return f"密码不对，请老人重新输入。还可以再试 {left} 次，连续输错 5 次卡会被锁定。"
+    if code == "DAILY_LIMIT_REACHED":
+        if isinstance(d.get("day_limit_count"), int):
+            n = d["day_limit_count"]
+            return f"这张补贴券每天最多用 {n} 次，今天的 {n} 次已经用完了，明天可以再用。"
+        if isinstance(d.get("day_cap_fen"), int):
+            cap = fen_to_yuan(d["day_cap_fen"])
+            return f"这张补贴券每天最多补贴 {cap} 元，今天的额度已经用完了，明天可以再用。"
+    if code == "BILL_TOO_SMALL" and isinstance(d.get("per_use_fen"), int):
+        per_use = fen_to_yuan(d["per_use_fen"])
+        return (
+            f"这项补贴每次补 {per_use} 元，消费金额要超过 {per_use} 元才能用。"
+            "可以再加一项服务，或这次请老人自己付款。"
+        )
+    if code == "MISSING_COLUMNS" and d.get("headings"):
+        return (
+            f"文件缺少这些列：{'、'.join(map(str, d['headings']))}。"
+            "请下载导入页上的模板，按模板第一行的列名填写后再上传。"
+        )
+    return None

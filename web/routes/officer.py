@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+from collections import Counter
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -211,12 +212,11 @@ async def providers(
     view = status if status in (*PROVIDER_VIEWS, "all") else "applied"
     client = provider_client(web, session)
     rows: list[dict[str, Any]] = []
-    counts: dict[str, int] = {}
+    counts: Counter[str] = Counter()
     error = None
     try:
         everyone = await client.listing(None)
-        for row in everyone:
-            counts[row.get("status") or ""] = counts.get(row.get("status") or "", 0) + 1
+        counts.update(str(r.get("status") or "") for r in everyone)
         rows = [r for r in everyone if view == "all" or r.get("status") == view]
         for row in rows:
             if row.get("status") in UNDER_REVIEW:
@@ -233,7 +233,7 @@ async def providers(
         error=error,
         status=view,
         views=PROVIDER_VIEWS,
-        counts={**counts, "all": sum(counts.values())},
+        counts={**counts, "all": counts.total()},
         kinds=documents.KINDS,
         under_review=UNDER_REVIEW,
     )

@@ -99,33 +99,11 @@ def open_pin(web: Any, session: Session, idempotency_key: str, sealed: str) -> s
     return pin if _PIN.match(pin) else None
 
 
-def _yuan_text(fen: int) -> str:
-    return f"{fen // 100}.{fen % 100:02d}"
-
-
 def refusal(exc: ApiError) -> str:
-    """A refusal in plain words with its figures: the card's PIN with the attempts left
-    before the card locks; a day's limit with what the limit is; a bill too small for a
-    fixed per-use subsidy with the amount it must exceed. Anything else as the usual
-    friendly message."""
-    details = exc.details if isinstance(exc.details, dict) else {}
-    if exc.code == "PIN_INCORRECT":
-        left = details.get("attempts_left")
-        if isinstance(left, int):
-            return f"密码不对，请老人重新输入。还可以再试 {left} 次，连续输错 5 次卡会被锁定。"
-    if exc.code == "DAILY_LIMIT_REACHED":
-        if isinstance(details.get("day_limit_count"), int):
-            n = details["day_limit_count"]
-            return f"这张补贴券每天最多用 {n} 次，今天的 {n} 次已经用完了，明天可以再用。"
-        if isinstance(details.get("day_cap_fen"), int):
-            cap = _yuan_text(details["day_cap_fen"])
-            return f"这张补贴券每天最多补贴 {cap} 元，今天的额度已经用完了，明天可以再用。"
-    if exc.code == "BILL_TOO_SMALL" and isinstance(details.get("per_use_fen"), int):
-        per_use = _yuan_text(details["per_use_fen"])
-        return (
-            f"这项补贴每次补 {per_use} 元，消费金额要超过 {per_use} 元才能用。"
-            "可以再加一项服务，或这次请老人自己付款。"
-        )
+    """A refusal as the cashier says it to the elder: a card locked or a PIN missing in the
+    cashier's words; anything else as the usual friendly message, with the service's
+    figures where it sent them (the attempts left, a day's limit, the amount a bill must
+    exceed: web/messages.py `with_figures`)."""
     if exc.code == "CARD_LOCKED":
         return "密码连续输错 5 次，这张卡已锁定，不能付款。请老人带身份证到社区或民政部门解锁。"
     if exc.code == "PIN_REQUIRED":
@@ -249,7 +227,7 @@ def _bill_form(items: list[dict[str, Any]], token: str, visit_id: str) -> dict[s
     """Step 1's fields holding this bill (`items` as POST /v1/redemptions takes them)."""
     quantities = {f"qty_{i['service_code']}": str(i["quantity"]) for i in items}
     prices = {
-        f"price_{i['service_code']}": _yuan_text(int(i["amount_fen"]))
+        f"price_{i['service_code']}": bills.yuan_field(int(i["amount_fen"]))
         for i in items
         if "amount_fen" in i
     }
@@ -636,7 +614,7 @@ def void_message(row: dict[str, Any] | None) -> str:
     fen = int((row or {}).get("copay_fen") or 0)
     if not row or fen <= 0:
         return said
-    amount = f"{fen // 100}.{fen % 100:02d}"
+    amount = fen_to_yuan(fen)
     if row.get("copay_method") == "cash":
         return said + f"请把老人自付的 {amount} 元现金退还给老人。"
     if row.get("copay_method") == "stripe" and row.get("copay_status") in _PAID_ONLINE:
@@ -1005,8 +983,7 @@ async def claim_period(
         await client.aclose()
     total = int(claim.get("total_fen", 0))
     message = (
-        f"已提交结算申请：{claim.get('count', 0)} 笔，"
-        f"共 {total // 100:,}.{total % 100:02d} 元，等待财务审批。"
+        f"已提交结算申请：{claim.get('count', 0)} 笔，共 {fen_to_yuan(total)} 元，等待财务审批。"
     )
     session.flash.append(("ok", message))
     return RedirectResponse(f"/provider/claims?period={period}", status_code=303)

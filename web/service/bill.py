@@ -33,6 +33,11 @@ def parse_yuan(text: str) -> int | None:
     return int(whole) * 100 + int((frac + "00")[:2])
 
 
+def yuan_field(fen: int) -> str:
+    """1250 fen -> '12.50': an amount as a price field takes it back (`parse_yuan`)."""
+    return f"{fen // 100}.{fen % 100:02d}"
+
+
 @dataclass(frozen=True)
 class Line:
     code: str
@@ -99,8 +104,7 @@ def read_form(
                 problems[f"price_{code}"] = "请输入正确的金额，例如 15 或 15.50。"
                 continue
             if price > ceiling:
-                most_yuan = f"{ceiling // 100}.{ceiling % 100:02d}"
-                problems[f"price_{code}"] = f"单价不能超过价目表的最高价 {most_yuan} 元。"
+                problems[f"price_{code}"] = f"单价不能超过价目表的最高价 {yuan_field(ceiling)} 元。"
                 continue
         else:
             price = int(item.get("price_fen") or 0)
