@@ -18,7 +18,7 @@ from services.common.auth import (
 from services.common.crypto import PiiCipher
 from services.common.errors import IdempotencyKeyReused
 from services.common.ids import new_id
-from services.common.request_keys import FIELD, scoped_key
+from services.common.request_keys import FIELD, request_hash, scoped_key
 from services.provider import schemas
 from services.provider.errors import (
     ApplicationRefused,
@@ -79,7 +79,7 @@ async def issue_terminal(
     key = fingerprint = None
     if idempotency_key is not None:
         key = scoped_key(principal.sub, idempotency_key)
-        fingerprint = box.lookup_hash(f"terminal\x1f{name}")
+        fingerprint = request_hash(box, "terminal", {"name": name})
         earlier = await terminals_repo.by_request_key(session, provider_id, key)
         if earlier is not None:
             return _repeat(earlier, fingerprint, box), True

@@ -9,24 +9,15 @@ hash of it could be reversed by trying every ID.
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
-import orjson
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.common.crypto import PiiCipher
 from services.common.errors import IdempotencyKeyReused
-from services.common.request_keys import FIELD, scoped_key
+from services.common.request_keys import FIELD, request_hash, scoped_key
 from services.voucher.errors import IdempotencyKeyInUse
 from services.voucher.repository import request_keys as repo
 
 __all__ = ["FIELD", "remember", "replay", "request_hash", "scoped_key"]
-
-
-def request_hash(cipher: PiiCipher, operation: str, body: dict[str, Any]) -> bytes:
-    return cipher.lookup_hash(
-        operation + "\x1f" + orjson.dumps(body, option=orjson.OPT_SORT_KEYS).decode()
-    )
 
 
 async def replay(
