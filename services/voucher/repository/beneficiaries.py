@@ -257,13 +257,6 @@ async def brief(session: AsyncSession, beneficiary_id: uuid.UUID) -> PersonBrief
     return PersonBrief(*row) if row is not None else None
 
 
-async def name_of(session: AsyncSession, beneficiary_id: uuid.UUID) -> str | None:
-    """The person's name (for a masked mention), or None."""
-    return await session.scalar(
-        select(col(Beneficiary.name)).where(col(Beneficiary.id) == beneficiary_id)
-    )
-
-
 async def get_assessment(session: AsyncSession, assessment_id: uuid.UUID) -> Assessment | None:
     return await session.scalar(select(Assessment).where(col(Assessment.id) == assessment_id))
 

@@ -285,7 +285,8 @@ SELECT e.id, e.voucher_id, e.subsidy_fen, e.copay_fen, e.balance_after_fen, e.re
        b.status AS person_status, b.paused_from, b.paused_until,
        v.id, v.program_code, v.status, v.spend_region_prefix, v.balance_fen, v.ratio_bp,
        v.per_use_fen, v.per_txn_cap_fen, v.day_cap_fen, v.day_limit_count, v.day_on,
-       v.day_count, v.day_subsidy_fen, v.visits_left
+       v.day_count, v.day_subsidy_fen, v.visits_left,
+       b.name AS person_name
   FROM (SELECT 1) AS one
   LEFT JOIN {_REDEMPTION} e ON e.provider_id = $1::text AND e.idempotency_key = $2::text
   LEFT JOIN {_BENEFICIARY} b ON b.id = $4::uuid
@@ -344,6 +345,7 @@ class Diagnosis:
     voucher: Candidate | None
     paused_from: date | None = None  # the person's hospital stay (inclusive)
     paused_until: date | None = None
+    person_name: str | None = None  # (for the preview's masked mention)
 
 
 async def diagnose(
@@ -377,7 +379,7 @@ async def diagnose(
     assert r is not None  # the statement always answers one row
     earlier = None if r[0] is None else Earlier(r[0], r[1], r[2], r[3], r[4], bytes(r[5]), r[6])
     voucher = None if r[11] is None else Candidate(*r[11:25])
-    return Diagnosis(earlier, bool(r[7]), r[8], voucher, r[9], r[10])
+    return Diagnosis(earlier, bool(r[7]), r[8], voucher, r[9], r[10], r[25])
 
 
 # --- a fresh code ---------------------------------------------------------------------------

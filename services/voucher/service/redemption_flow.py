@@ -42,7 +42,6 @@ from services.voucher.errors import (
     VisitsUsedUp,
     VoucherExhausted,
 )
-from services.voucher.repository import beneficiaries as beneficiaries_repo
 from services.voucher.repository import codes as card_repo
 from services.voucher.repository import redemption as repo
 from services.voucher.repository.redemption import Candidate, Diagnosis, Lines
@@ -311,8 +310,6 @@ async def preview(
         raise TokenUsed(field="token")
     voucher = _explain(diagnosis, provider, now)
     split = _split(voucher, priced.gross_fen, provider, now)
-    async with db.unit_of_work(readonly=True) as session:
-        name = await beneficiaries_repo.name_of(session, token.beneficiary_id)
     return PreviewResult(
         str(voucher.id),
         voucher.program_code,
@@ -321,7 +318,7 @@ async def preview(
         split.balance_after_fen,
         priced,
         token.expires_at,
-        mask_name(name or ""),
+        mask_name(diagnosis.person_name or ""),
     )
 
 
