@@ -1,8 +1,10 @@
 """Tables as files people open in a spreadsheet: CSV and Excel (xlsx), one helper for both.
 
-A table is a header row and data rows of plain values (str, int, None). Amounts stay
-integer fen in the file, like the APIs; the column name says so. CSV is UTF-8 with CRLF line
-ends (RFC 4180); `bom=True` adds a byte-order mark so Excel on Windows reads the Chinese.
+A table is a header row and data rows of plain values (str, int, Decimal, None). The APIs'
+files keep amounts in integer fen, like the APIs, and the column name says so; a file for
+people has them in 元 (`yuan_cell`: an exact Decimal with two places, which Excel gets as a
+number it can sum, shown with two decimals). CSV is UTF-8 with CRLF line ends (RFC 4180);
+`bom=True` adds a byte-order mark so Excel on Windows reads the Chinese.
 
 Every text cell passes `safe_cell`: a name such as `=HYPERLINK(...)` typed into a provider's
 or a person's record must reach the spreadsheet as text, never as a formula it would run.
@@ -15,6 +17,7 @@ import io
 import re
 from collections.abc import Collection, Iterable, Sequence
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 from starlette.responses import Response
@@ -40,6 +43,15 @@ def safe_cell(value: Any) -> Any:
     ):
         return "'" + value
     return value
+
+
+def yuan_cell(amount_fen: int | None) -> Decimal | None:
+    """An amount in fen as 元 for a person's file: 123450 -> Decimal('1234.50')."""
+    return None if amount_fen is None else Decimal(int(amount_fen)).scaleb(-2)
+
+
+# How Excel shows a cell holding 元.
+YUAN_FORMAT = "#,##0.00"
 
 
 def _safe(row: Sequence[Any]) -> list[Any]:
@@ -79,6 +91,9 @@ def xlsx_bytes(
     ws.append(_safe(columns))
     for row in rows:
         ws.append(_safe(row))
+        for cell in ws[ws.max_row]:
+            if isinstance(cell.value, Decimal):
+                cell.number_format = YUAN_FORMAT
     buf = io.BytesIO()
     wb.save(buf)
     return buf.getvalue()

@@ -137,6 +137,9 @@ async def test_cash_benefits_batched_paid_once_failed_return_missing_account_lis
     ]
     assert "62284800" not in r.text
     assert all(b["account_number_masked"].endswith(("0000", "0001")) for b in listed["payable"])
+    # each person named as finance may read them: masked (测试 -> 测*), never in full
+    assert [b["name_masked"] for b in listed["payable"] + listed["not_payable"]] == ["测*"] * 3
+    assert "测试" not in r.text
     r = await s.lc.get(
         "/v1/cash-benefits/payable",
         headers=s.finance("f:lz", region="450200"),

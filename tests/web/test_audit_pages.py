@@ -5,13 +5,16 @@ checkpoints; the journal file set, which the standalone verifier accepts. Chines
 from __future__ import annotations
 
 import asyncio
+import csv
 import io
 import re
 import zipfile
+from decimal import Decimal
 
 from openpyxl import load_workbook
 
 from tests.ledger.test_auditor_proof import run_verifier
+from tests.web.system import PROVINCE
 from tests.web.test_pages import _confirm, _preview
 
 
@@ -46,22 +49,53 @@ async def test_entries_newest_first_by_account_code_with_who_made_them(web):
         assert "这组查询条件不适用" in bad.text
 
 
-async def test_downloads_are_the_ledgers_files(web):
+async def test_downloads_say_what_the_ledger_holds_in_chinese_and_yuan(web):
+    """The auditor's entries and trial balance files: Chinese headings, amounts in 元 that
+    are the ledger's fen to the fen (numbers in Excel), codes in words, a BOM for Excel."""
     await _redeemed(web)
-    async with web.signed_in("auditor") as c:
-        csv_file = await c.get("/audit/entries.csv", params={"account_code": "2201"})
-        assert csv_file.status_code == 200 and csv_file.headers["content-type"].startswith(
-            "text/csv"
+    auditor = web.tokens.headers("auditor", sub="test:auditor", region=PROVINCE)
+    ledger = (
+        await web.ledger.get(
+            "/v1/entries", params={"account_code": "2201", "limit": 500}, headers=auditor
         )
-        header = csv_file.content.decode("utf-8-sig").splitlines()[0]
-        assert header.startswith("seq,entry_id") and "account_code" in header
-        xlsx = await c.get("/audit/entries.xlsx")
-        assert xlsx.status_code == 200
-        assert load_workbook(io.BytesIO(xlsx.content)).active.max_row > 2
-        tb = await c.get("/audit/trial-balance.xlsx")
-        assert tb.status_code == 200 and load_workbook(io.BytesIO(tb.content)).active.max_row > 2
-        tb_csv = await c.get("/audit/trial-balance.csv")
-        assert tb_csv.status_code == 200 and "balance_fen" in tb_csv.text
+    ).json()["entries"]
+    async with web.signed_in("auditor") as c:
+        f = await c.get("/audit/entries.csv", params={"account_code": "2201"})
+        assert f.status_code == 200 and f.headers["content-type"].startswith("text/csv")
+        assert f.content.startswith("\ufeff".encode())  # Excel on Windows reads the Chinese
+        rows = list(csv.DictReader(io.StringIO(f.content.decode("utf-8-sig"))))
+        assert list(rows[0])[:4] == ["序号", "分账簿", "类型", "记账时间（北京时间）"]
+        postings = [(e, p) for e in ledger for p in e["postings"]]
+        assert len(rows) == len(postings)
+        for row, (e, p) in zip(rows, postings, strict=True):
+            assert row["分录编号"] == e["id"] and row["科目代码"] == p["account"]
+            debit, credit = Decimal(row["借方（元）"]), Decimal(row["贷方（元）"])
+            assert (debit - credit) * 100 == p["amount_fen"]
+        sale = next(r for r in rows if r["类型"] == "补贴核销" and r["科目代码"] == "2201")
+        assert sale["科目名称"] == "应付服务机构款" and sale["操作员"] == "staff1"
+        assert not any(re.search(r"[A-Za-z]{4,}", r["类型"] + r["科目名称"]) for r in rows)
+
+        x = await c.get("/audit/entries.xlsx", params={"account_code": "2201"})
+        sheet = load_workbook(io.BytesIO(x.content)).active
+        headings = [cell.value for cell in sheet[1]]
+        amount = sheet.cell(2, headings.index("借方（元）") + 1)
+        assert isinstance(amount.value, (int, float)) and amount.number_format == "#,##0.00"
+
+        tb_json = (await web.ledger.get("/v1/trial-balance", headers=auditor)).json()
+        tb = await c.get("/audit/trial-balance.csv")
+        tb_rows = list(csv.DictReader(io.StringIO(tb.content.decode("utf-8-sig"))))
+        total = tb_rows[-1]
+        assert total["科目名称"] == "合计"
+        assert Decimal(total["借方（元）"]) * 100 == tb_json["total_debit_fen"]
+        assert total["借方（元）"] == total["贷方（元）"]
+        assert len(tb_rows) == len(tb_json["accounts"]) + 1
+        assert {r["科目类别"] for r in tb_rows[:-1]} <= {
+            "资产类",
+            "负债类",
+            "净资产类",
+            "收入类",
+            "费用类",
+        }
         assert (await c.get("/audit/entries.pdf")).status_code == 404
 
 

@@ -11,6 +11,7 @@ import io
 import re
 import uuid
 from collections.abc import Iterator
+from decimal import Decimal
 
 import pytest
 
@@ -127,7 +128,8 @@ async def test_claim_parts_on_every_page(web, stripe_ls):
         assert f'aging-copay">{_yuan(copay)}<' in row
         f = await c.get("/finance/aging.csv")
         rows = list(csv.DictReader(io.StringIO(f.content.decode("utf-8-sig"))))
-        assert int(next(r for r in rows if r["provider_id"] == web.p1)["copay_fen"]) == copay
+        mine = next(r for r in rows if r["服务机构编号"] == web.p1)
+        assert Decimal(mine["其中自付部分（元）"]) * 100 == copay
 
     await web.add_account(
         username="admin_other",

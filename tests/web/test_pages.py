@@ -6,13 +6,17 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import csv
 import hashlib
+import io
 import re
 import uuid
 from datetime import datetime
+from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import asyncpg
+from openpyxl import load_workbook
 
 from services.common.db import asyncpg_connect_kwargs
 from tests.web.conftest import at_confirm, csrf_of, sent_back
@@ -92,6 +96,15 @@ async def test_proxy_switches_only_between_people_they_may_act_for(web):
         # names from the service, masked (whose vouchers these are, no more)
         assert "王**" in page.text and "李**" in page.text
         assert "王大爷" not in page.text and "李奶奶" not in page.text
+        # told apart as a family tells its elders apart, not by an id
+        options = re.findall(r"<option value=\"([^\"]+)\"[^>]*>([^<]+)</option>", page.text)
+        for bid, text in options:
+            person = (
+                await web.voucher.get(f"/v1/beneficiaries/{bid}", headers=web.officer())
+            ).json()
+            sex = {"M": "男", "F": "女"}[person["sex"]]
+            assert text == f"{person['name'][0]}**，{sex}，{person['birth_on'][:4]} 年生，青秀区"
+        assert len(options) == 2 and "编号尾号" not in page.text
         token = csrf_of(page.text)
         r = await c.post("/me/act-for", data={"csrf_token": token, "beneficiary_id": web.b2})
         assert r.status_code == 303
@@ -871,7 +884,7 @@ async def test_auditor_sees_the_redemption_in_the_ledger_and_exports_csv(web):
         csv = await c.get("/audit/entries.csv")
         assert csv.status_code == 200 and csv.headers["content-type"].startswith("text/csv")
         lines = csv.text.strip().splitlines()
-        assert lines[0].lstrip("\ufeff").startswith("seq,entry_id") and len(lines) > 8
+        assert lines[0].lstrip("\ufeff").startswith("序号,分账簿,类型") and len(lines) > 8
         bad = await c.get("/audit/entries", params={"period": "2026-13"})
         assert "填写的内容有误" in bad.text
         bad = await c.get("/audit/entries", params={"account": "<script>"})
@@ -886,7 +899,7 @@ async def test_trial_balance_at_a_date_is_balanced(web):
         before = await c.get("/audit/trial-balance", params={"as_of": "2020-01-01"})
         assert "借贷平衡" in before.text
         csv = await c.get("/audit/trial-balance.csv")
-        assert csv.status_code == 200 and "TOTAL" in csv.text
+        assert csv.status_code == 200 and ",合计," in csv.text
         bad = await c.get("/audit/trial-balance", params={"as_of": "yesterday"})
         assert "日期格式" in bad.text
     async with web.signed_in("finance") as c:
@@ -934,6 +947,34 @@ async def test_finance_budget_chart_and_reconciliation(web):
         assert (
             await c.get("/finance/reconciliation.pdf", params={"period": "2026-11"})
         ).status_code == 422
+
+
+async def test_the_reconciliation_file_lists_each_discrepancy_in_chinese_and_yuan(web):
+    """A sale the relay has not yet carried to the ledger is a discrepancy (核销未入账) in
+    the month's file, with its amount in 元; once posted, the file is its headings alone."""
+    async with web.signed_in("staff1") as c:
+        token, preview = await _preview(web, c, "23.40")
+        _, done = await _confirm(c, token, preview)
+    assert done.status_code == 200
+    period = datetime.now(ZoneInfo("Asia/Shanghai")).strftime("%Y-%m")
+    headings = ["差异类型", "有误的一方", "金额（元）", "记录"]
+    async with web.signed_in("finance") as c:
+        f = await c.get("/finance/reconciliation.csv", params={"period": period})
+        assert f.content.startswith("\ufeff".encode())
+        rows = list(csv.reader(io.StringIO(f.content.decode("utf-8-sig"))))
+        assert rows[0] == headings
+        unposted = [r for r in rows[1:] if r[0] == "核销未入账"]
+        assert len(unposted) == 1 and unposted[0][1] == "账簿"
+        assert Decimal(unposted[0][2]) > 0 and unposted[0][3].startswith("核销 ")
+        x = await c.get("/finance/reconciliation.xlsx", params={"period": period})
+        sheet = load_workbook(io.BytesIO(x.content)).active
+        assert [cell.value for cell in sheet[1]] == headings
+        assert (
+            sheet.cell(2, 1).value == "核销未入账" and sheet.cell(2, 3).number_format == "#,##0.00"
+        )
+        await web.relay()
+        f = await c.get("/finance/reconciliation.csv", params={"period": period})
+        assert f.content.decode("utf-8-sig").splitlines() == [",".join(headings)]
 
 
 async def test_personal_data_never_reaches_the_logs(web, caplog):

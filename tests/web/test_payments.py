@@ -10,6 +10,7 @@ import hashlib
 import io
 import re
 import uuid
+from decimal import Decimal
 
 from openpyxl import load_workbook
 
@@ -354,20 +355,15 @@ async def test_statement_table_chart_and_files_for_the_own_provider_only(web):
         assert page.status_code == 200 and "svg" in page.text and "期末应付" in page.text
         closing = re.search(r'id="st-closing">([\d,.]+)<', page.text).group(1)
         f = await c.get("/provider/statement.csv", params={"period": _month()})
-        rows = list(csv.reader(io.StringIO(f.content.decode("utf-8-sig"))))
-        assert rows[0][:4] == ["provider_id", "provider_name", "period", "item"]
-        closing_fen = int(next(r for r in rows if r[3] == "closing")[5])
-        assert f"{closing_fen // 100:,}.{closing_fen % 100:02d}" == closing
+        rows = list(csv.DictReader(io.StringIO(f.content.decode("utf-8-sig"))))
+        assert list(rows[0])[:4] == ["服务机构", "月份", "项目", "金额（元）"]
+        closing_yuan = Decimal(next(r for r in rows if r["项目"] == "期末应付")["金额（元）"])
+        assert f"{closing_yuan:,.2f}" == closing
         x = await c.get("/provider/statement.xlsx", params={"period": _month()})
         sheet = load_workbook(io.BytesIO(x.content)).active
-        assert [c.value for c in sheet[1]][:3] == ["provider_id", "provider_name", "period"]
+        assert [c.value for c in sheet[1]][:3] == ["服务机构", "月份", "项目"]
         assert sheet.max_row == 1 + len(STATEMENT_ITEMS)  # header + one row per item
-        assert {r[3] for r in rows[1:]} >= {
-            "copay_received",
-            "copay_refunded",
-            "copay_paid",
-            "copay_closing",
-        }
+        assert [r["项目"] for r in rows] == [item for _, item in STATEMENT_ITEMS]
         bad = await c.get("/provider/statement", params={"period": "2026-13"})
         assert bad.status_code == 422 and "2026-11" in bad.text
         assert (
@@ -397,13 +393,15 @@ async def test_aging_per_provider_with_chart_and_files(web):
         assert page.text.count("<svg") == 2
         f = await c.get("/finance/aging.csv")
         rows = list(csv.DictReader(io.StringIO(f.content.decode("utf-8-sig"))))
-        mine = next(r for r in rows if r["provider_id"] == web.p1)
-        assert int(mine["0_30_fen"]) >= claim["total_fen"]
-        assert int(mine["total_fen"]) == int(
-            next(r for r in rows if r["provider_id"] == "TOTAL")["total_fen"]
+        mine = next(r for r in rows if r["服务机构编号"] == web.p1)
+        assert mine["服务机构"] == "青秀区幸福助餐点"
+        assert Decimal(mine["30 天以内（元）"]) * 100 >= claim["total_fen"]
+        total = next(r for r in rows if r["服务机构"] == "合计")
+        assert Decimal(total["合计（元）"]) == sum(
+            Decimal(r["合计（元）"]) for r in rows if r is not total
         )
         x = await c.get("/finance/aging.xlsx")
-        assert load_workbook(io.BytesIO(x.content)).active.cell(1, 1).value == "provider_id"
+        assert load_workbook(io.BytesIO(x.content)).active.cell(1, 1).value == "服务机构"
         assert (await c.get("/finance/aging.pdf")).status_code == 422
     async with web.signed_in("finance_lz") as c:
         page = await c.get("/finance/aging")

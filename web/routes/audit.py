@@ -11,7 +11,9 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from services.common import export
 from services.common.auth import Role
+from web import downloads
 from web.clients import ApiError, LedgerClient
 from web.deps import CsrfSession, DbSession, StateDep, ledger_client, require_role
 from web.models import ImportJob
@@ -101,21 +103,39 @@ def _refused(message: str, status: int = 422) -> Response:
 async def entries_file(
     request: Request, fmt: str, web: StateDep, session: Session = AUDITOR
 ) -> Response:
-    """The filtered entries (all of them, not a page) as CSV or XLSX, one row per posting."""
-    if fmt not in ("csv", "xlsx"):
+    """The filtered entries (all of them, oldest first, not a page) as CSV or XLSX, one row
+    per posting (web/downloads.py); more than `downloads.MAX_ENTRIES` asks for a narrower
+    query."""
+    if fmt not in export.MEDIA:
         return _refused("只能导出 CSV 或 Excel 文件。", 404)
     filters, error = _filters(request)
     if error:
         return _refused(error)
     filters.pop("cursor", None)
+    entries: list[dict[str, Any]] = []
     client = ledger_client(web, session)
     try:
-        resp = await client.entries_file(fmt, **filters)
+        cursor = None
+        while True:
+            page_ = await client.entries(
+                **filters, limit=500, **({"cursor": cursor} if cursor else {})
+            )
+            entries.extend(page_.get("entries") or [])
+            cursor = page_.get("next_cursor")
+            if not cursor:
+                break
+            if len(entries) >= downloads.MAX_ENTRIES:
+                return _refused(
+                    f"符合条件的分录超过 {downloads.MAX_ENTRIES:,} 条，"
+                    "请缩小查询范围（如只选一个月份或一个科目）后再导出。"
+                )
     except ApiError as exc:
         return _refused(exc.friendly, exc.page_status)
     finally:
         await client.aclose()
-    return _download(resp, f"entries.{fmt}")
+    return downloads.download(
+        fmt, "分录", downloads.ENTRY_COLUMNS, downloads.entry_rows(entries), "entries"
+    )
 
 
 @router.get("/journal.zip")
@@ -187,20 +207,27 @@ async def trial_balance(
 async def trial_balance_file(
     fmt: str, web: StateDep, session: Session = AUDITOR, as_of: str | None = None
 ) -> Response:
-    """The trial balance as CSV or XLSX (the ledger's file)."""
-    if fmt not in ("csv", "xlsx"):
+    """The trial balance as CSV or XLSX, as the page shows it (web/downloads.py)."""
+    if fmt not in export.MEDIA:
         return _refused("只能导出 CSV 或 Excel 文件。", 404)
     when, error = _as_of(as_of)
     if error:
         return _refused(error)
     client = ledger_client(web, session)
     try:
-        resp = await client.trial_balance_file(fmt, as_of=when, region_code=session.region)
+        tb = await client.trial_balance(as_of=when, region_code=session.region)
     except ApiError as exc:
         return _refused(exc.friendly, exc.page_status)
     finally:
         await client.aclose()
-    return _download(resp, f"trial-balance.{fmt}")
+    as_of_text = str(tb.get("as_of") or "")
+    return downloads.download(
+        fmt,
+        f"试算平衡表 {as_of_text[:10]}",
+        downloads.trial_balance_columns(as_of_text, await program_names(web, session)),
+        downloads.trial_balance_rows(tb),
+        "trial-balance",
+    )
 
 
 @router.get("/chain", response_class=HTMLResponse)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import re
+from collections import Counter
 from datetime import UTC, datetime
 from typing import Annotated, Any
 from urllib.parse import urlsplit
@@ -14,6 +15,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from services.common.auth import Role
+from services.common.regions import region_name
 from web.clients import ApiError
 from web.deps import CsrfSession, StateDep, provider_client, require_role, voucher_client
 from web.labels import mask_name, sale_name
@@ -31,20 +33,34 @@ def _acting_for(session: Session) -> str:
 
 async def _people(web: Any, session: Session) -> dict[str, str]:
     """Who a proxy acts for, as the switcher and the "whose vouchers" line show them: the
-    name masked (王**) and the end of the id, so two people of one surname differ."""
-    names = {b: f"老人 {i}（编号尾号 {b[-4:]}）" for i, b in enumerate(session.beneficiary_ids, 1)}
+    name masked, the sex, the year of birth and the district (王**，男，1941 年生，青秀区),
+    enough to tell one's parents apart without an id; two alike still are told apart by
+    the end of their ids."""
+    names = {b: f"第 {i} 位老人" for i, b in enumerate(session.beneficiary_ids, 1)}
     if session.role != Role.proxy.value:
         return names
     client = voucher_client(web, session)
     try:
         for b in session.beneficiary_ids:
             with contextlib.suppress(ApiError):
-                name = (await client.beneficiary(b)).get("name")
-                if name:
-                    names[b] = f"{mask_name(name)}（编号尾号 {b[-4:]}）"
+                names[b] = describe_person(await client.beneficiary(b)) or names[b]
     finally:
         await client.aclose()
-    return names
+    seen = Counter(names.values())
+    return {b: f"{n}（编号尾号 {b[-4:]}）" if seen[n] > 1 else n for b, n in names.items()}
+
+
+def describe_person(person: dict[str, Any]) -> str:
+    """王**，男，1941 年生，青秀区: a person as a family member tells them apart."""
+    if not person.get("name"):
+        return ""
+    parts = [mask_name(person["name"])]
+    parts.append({"M": "男", "F": "女"}.get(str(person.get("sex") or ""), ""))
+    if person.get("birth_on"):
+        parts.append(f"{str(person['birth_on'])[:4]} 年生")
+    district = str(person.get("region_code") or "")[:6]
+    parts.append(region_name(district) if district and region_name(district) != district else "")
+    return "，".join(p for p in parts if p)
 
 
 async def _person_context(web: Any, session: Session) -> dict[str, Any]:

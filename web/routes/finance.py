@@ -10,8 +10,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
+from services.common import export
 from services.common.auth import Role
-from web import region_picker
+from web import downloads, region_picker
 from web.charts import bar_chart
 from web.clients import ApiError
 from web.deps import (
@@ -233,12 +234,8 @@ async def reject_claim(
 async def reconciliation_file(
     fmt: str, web: StateDep, session: Session = RECONCILERS, period: str = ""
 ) -> Response:
-    """The reconciliation report as the ledger exports it (CSV or Excel)."""
-    media = {
-        "csv": "text/csv; charset=utf-8",
-        "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-    }
-    if fmt not in media or not _PERIOD.match(period):
+    """The month's discrepancies as CSV or Excel, as the page lists them (web/downloads.py)."""
+    if fmt not in export.MEDIA or not _PERIOD.match(period):
         return Response(
             "请按 年-月 选择月份，格式为 CSV 或 Excel。",
             status_code=422,
@@ -246,15 +243,16 @@ async def reconciliation_file(
         )
     client = ledger_client(web, session)
     try:
-        resp = await client.reconciliation_file(period, session.region, fmt)
+        report = await client.reconciliation(period, session.region)
     except ApiError as exc:
         text = "对账功能尚未开通。" if _not_open(exc) else exc.friendly
         return Response(text, status_code=exc.page_status, media_type="text/plain; charset=utf-8")
     finally:
         await client.aclose()
-    name = f"reconciliation-{period}.{fmt}"
-    return Response(
-        resp.content,
-        media_type=media[fmt],
-        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    return downloads.download(
+        fmt,
+        f"对账差异 {period}",
+        downloads.RECONCILIATION_COLUMNS,
+        report.get("discrepancies") or [],
+        f"reconciliation-{period}",
     )

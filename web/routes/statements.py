@@ -2,7 +2,7 @@
 and the aging of approved-but-unpaid claims per provider — tables, charts, CSV and Excel.
 
 The numbers are the ledger's (`GET /v1/providers/{id}/statement`, `GET /v1/aging`); files
-are written by the one export helper, services/common/export.py.
+are the people's files of web/downloads.py (Chinese headings, 元).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from services.common import export
 from services.common.auth import Role
+from web import downloads
 from web.charts import bar_chart
 from web.clients import ApiError
 from web.deps import (
@@ -65,14 +66,6 @@ def _text(message: str, status_code: int) -> Response:
     return Response(message, status_code=status_code, media_type="text/plain; charset=utf-8")
 
 
-def _file(fmt: str, name: str, body: bytes) -> Response:
-    return Response(
-        body,
-        media_type=export.MEDIA[fmt],
-        headers={"Content-Disposition": f'attachment; filename="{name}.{fmt}"'},
-    )
-
-
 async def _statement(
     web: WebState, session: Session, provider_id: str, period: str
 ) -> tuple[dict[str, Any] | None, str | None, int]:
@@ -96,14 +89,17 @@ def statement_chart(st: dict[str, Any]) -> str:
     )
 
 
-def statement_rows(st: dict[str, Any], name: str) -> list[list[Any]]:
+def statement_rows(st: dict[str, Any]) -> list[dict[str, Any]]:
+    """The statement's items, one row each, in the order of the page."""
     return [
-        [st["provider_id"], name, st["period"], key, label, int(st.get(f"{key}_fen") or 0)]
-        for key, label in STATEMENT_ITEMS
+        {
+            "provider_id": st["provider_id"],
+            "period": st["period"],
+            "item": item,
+            "amount_fen": int(st.get(f"{key}_fen") or 0),
+        }
+        for key, item in STATEMENT_ITEMS
     ]
-
-
-STATEMENT_COLUMNS = ("provider_id", "provider_name", "period", "item", "项目", "amount_fen")
 
 
 def _own_provider(session: Session, provider_id: str | None) -> str:
@@ -176,8 +172,13 @@ async def _statement_file(
     if st is None:
         return _text(error or "", status)
     name = (await provider_names(web, session, {provider_id})).get(provider_id, provider_id)
-    body = export.table_file(fmt, f"对账单 {period}", STATEMENT_COLUMNS, statement_rows(st, name))
-    return _file(fmt, f"statement-{provider_id}-{period}", body)
+    return downloads.download(
+        fmt,
+        f"对账单 {period}",
+        downloads.statement_columns(name),
+        statement_rows(st),
+        f"statement-{provider_id}-{period}",
+    )
 
 
 @router.get("/provider/statement", response_class=HTMLResponse)
@@ -236,15 +237,6 @@ async def finance_statement_file(
 
 
 # --- aging -----------------------------------------------------------------------------------
-
-AGING_COLUMNS = (
-    "provider_id",
-    "provider_name",
-    *(f"{k}_fen" for k, _ in AGING_BUCKETS),
-    "total_fen",
-    "copay_fen",
-    "oldest_days",
-)
 
 
 async def _aging(web: WebState, session: Session) -> tuple[dict[str, Any] | None, str | None, int]:
@@ -306,16 +298,14 @@ async def aging_file(fmt: str, web: StateDep, session: Session = READERS) -> Res
     data, error, status = await _aging(web, session)
     if data is None:
         return _text(error or "", status)
-    rows: list[list[Any]] = [[r.get(c) for c in AGING_COLUMNS] for r in data.get("providers") or []]
+    providers = data.get("providers") or []
     totals = data.get("totals") or {}
-    rows.append(
-        [
-            "TOTAL",
-            "合计",
-            *(int(totals.get(f"{k}_fen") or 0) for k, _ in AGING_BUCKETS),
-            sum(int(totals.get(f"{k}_fen") or 0) for k, _ in AGING_BUCKETS),
-            sum(int(r.get("copay_fen") or 0) for r in data.get("providers") or []),
-            "",
-        ]
+    total = {
+        "provider_name": "合计",
+        **{f"{k}_fen": int(totals.get(f"{k}_fen") or 0) for k, _ in AGING_BUCKETS},
+        "total_fen": sum(int(totals.get(f"{k}_fen") or 0) for k, _ in AGING_BUCKETS),
+        "copay_fen": sum(int(r.get("copay_fen") or 0) for r in providers),
+    }
+    return downloads.download(
+        fmt, "账龄", downloads.aging_columns(AGING_BUCKETS), [*providers, total], "aging"
     )
-    return _file(fmt, "aging", export.table_file(fmt, "账龄", AGING_COLUMNS, rows))

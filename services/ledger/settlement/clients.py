@@ -60,6 +60,7 @@ class PayoutAccount(TypedDict):
     account fields are null when the person has none."""
 
     beneficiary_id: str
+    name: str
     account_name: str | None
     bank_name: str | None
     account_number: str | None

@@ -182,12 +182,17 @@ class CashBenefitRead(BaseModel):
 
 
 class NotPayableCashBenefit(CashBenefitRead):
-    """`reason`: NO_PAYOUT_ACCOUNT or BENEFICIARY_UNKNOWN."""
+    """`reason`: NO_PAYOUT_ACCOUNT or BENEFICIARY_UNKNOWN; `name_masked` the person's name
+    masked (王**), empty for a person the voucher service does not know."""
 
     reason: str
+    name_masked: str = ""
 
 
 class PayableCashBenefit(CashBenefitRead):
+    """`name_masked`: the person's name masked (王**), for finance to read the list by."""
+
+    name_masked: str
     bank_name: str
     account_number_masked: str
 

@@ -13,6 +13,7 @@ import uuid
 from dataclasses import dataclass
 
 from services.common.auth import Principal
+from services.common.crypto import mask_name
 from services.common.db import Database
 from services.ledger.errors import VoucherUnavailable
 from services.ledger.settlement.clients import VoucherClient
@@ -33,6 +34,7 @@ class BenefitToPay:
     """A payable cash benefit with the beneficiary's account (number in the clear)."""
 
     benefit: CashBenefitRead
+    name: str
     cash_entry_id: uuid.UUID
     payee_name: str
     bank_name: str
@@ -84,12 +86,17 @@ async def benefits_to_pay(
             )
         elif not acct.get("account_number"):
             not_payable.append(
-                NotPayableCashBenefit(**item.model_dump(), reason="NO_PAYOUT_ACCOUNT")
+                NotPayableCashBenefit(
+                    **item.model_dump(),
+                    reason="NO_PAYOUT_ACCOUNT",
+                    name_masked=mask_name(acct.get("name") or ""),
+                )
             )
         else:
             payable.append(
                 BenefitToPay(
                     benefit=item,
+                    name=acct.get("name") or "",
                     cash_entry_id=b.entry_id,
                     payee_name=acct["account_name"] or "",
                     bank_name=acct["bank_name"] or "",
@@ -112,6 +119,7 @@ async def payable_cash_benefits(
         payable=[
             PayableCashBenefit(
                 **b.benefit.model_dump(),
+                name_masked=mask_name(b.name),
                 bank_name=b.bank_name,
                 account_number_masked=mask_number(b.account_number),
             )
