@@ -10,6 +10,7 @@ Chinese. Times are the services' UTC instants, shown in Asia/Shanghai.
 from __future__ import annotations
 
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -288,8 +289,15 @@ def paused_today(voucher: Any, today: date | None = None) -> bool:
     return bool(str(start)[:10] <= day and (not end or day <= str(end)[:10]))
 
 
+def cell(value: Any) -> Any:
+    """A table's cell on a page: an amount in 元 (a Decimal, as the files hold it) with its
+    thousands separated, 1,234.50; anything else as it is."""
+    return f"{value:,.2f}" if isinstance(value, Decimal) else value
+
+
 def install(env: Any) -> None:
     """Register the filters on a Jinja2 environment."""
+    env.filters["cell"] = cell
     env.filters["region"] = region
     env.filters["label"] = label
     env.filters["local_time"] = local_time

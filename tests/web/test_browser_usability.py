@@ -277,9 +277,17 @@ async def test_big_text_high_contrast_and_read_aloud(live: Live, browser: Any):
         "[getComputedStyle(document.body).color, getComputedStyle(document.body).backgroundColor]"
     )
     assert colours == ["rgb(255, 255, 255)", "rgb(0, 0, 0)"]
+    # opened again in large type: the code first, whole on the first screen, the balances
+    # (larger now) under it
+    await page.goto(f"{base}/me/qr")
+    await page.wait_for_selector("#qr[data-ready='1']")
+    await page.wait_for_function("document.getElementById('qr-img').naturalWidth > 0")
     await page.screenshot(path=str(SHOTS / "usability-qr-big-mode.png"))
     qr = await _box(page, "#qr-img")
     assert qr["right"] <= SMALL["width"]
+    assert qr["top"] >= 0 and qr["bottom"] <= SMALL["height"] and qr["width"] >= 240, qr
+    balance = await _box(page, "#qr-balance")
+    assert balance["top"] >= qr["bottom"], (balance, qr)
     # the digits to read out when scanning fails stay whole on the screen, wrapping if need be
     await page.wait_for_function("document.getElementById('qr-digits').textContent.length > 10")
     digits = await _box(page, "#qr-digits")

@@ -850,8 +850,15 @@ async def test_the_dashboard_reads_in_scope_draws_charts_and_exports_its_tables(
 
         head, *rows = list(csv_module.reader(io.StringIO(budget.content.decode("utf-8-sig"))))
         assert head[:3] == ["补贴项目", "资金来源", "下达（元）"] and head[-1] == "可用（元）"
-        shown = sum(int(row[-1].replace(",", "").replace(".", "")) for row in rows)
-        assert rows and shown == available
+        shown = sum(Decimal(row[-1]) for row in rows)  # numbers a spreadsheet can sum
+        assert rows and shown * 100 == available
+        x = await c.get("/dashboard/export.xlsx", params={"table": "budget"})
+        sheet = load_workbook(io.BytesIO(x.content)).active
+        cells = [row[-1] for row in sheet.iter_rows(min_row=2)]
+        assert sum(Decimal(str(cell.value)) for cell in cells) * 100 == available
+        assert all(cell.number_format == "#,##0.00" for cell in cells)
+        page = (await c.get("/dashboard")).text  # the page shows 元 with thousands separated
+        assert all(f"<dd>{Decimal(row[-1]):,.2f}</dd>" in page for row in rows)
         for table in ("providers", "circle"):
             got = await c.get("/dashboard/export.xlsx", params={"table": table})
             assert got.status_code == 200 and got.content[:2] == b"PK"

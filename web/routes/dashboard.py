@@ -16,10 +16,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from services.common.auth import Role
-from services.common.export import MEDIA, table_file
+from services.common.export import MEDIA, table_file, yuan_cell
 from services.common.regions import region_name
 from web.charts import bar_chart as _bar_chart
-from web.charts import fen_to_yuan
 from web.clients import ApiError
 from web.deps import StateDep, require_role, voucher_client
 from web.labels import label
@@ -75,9 +74,9 @@ def tables_of(
                 [
                     names.get(p["program_code"], "其他项目"),
                     p["vouchers"],
-                    fen_to_yuan(p["face_fen"]),
+                    yuan_cell(p["face_fen"]),
                     p["redemptions"],
-                    fen_to_yuan(p["redeemed_fen"]),
+                    yuan_cell(p["redeemed_fen"]),
                     f"{p['used_bp'] / 100:.2f}",
                 ]
                 for p in d["programs"]
@@ -97,11 +96,11 @@ def tables_of(
                 [
                     names.get(b["program_code"], "其他项目"),
                     label(b["funding_source"], "funding"),
-                    fen_to_yuan(b["appropriated_fen"]),
-                    fen_to_yuan(b["committed_fen"]),
-                    fen_to_yuan(b["spent_fen"]),
-                    fen_to_yuan(b["released_fen"]),
-                    fen_to_yuan(b["available_fen"]),
+                    yuan_cell(b["appropriated_fen"]),
+                    yuan_cell(b["committed_fen"]),
+                    yuan_cell(b["spent_fen"]),
+                    yuan_cell(b["released_fen"]),
+                    yuan_cell(b["available_fen"]),
                 ]
                 for b in d.get("budget") or []
             ],
@@ -143,8 +142,8 @@ def tables_of(
                     region_name(s["region_code"]) or "未命名地区",
                     s["enrolled"],
                     s["vouchers"],
-                    fen_to_yuan(s["face_fen"]),
-                    fen_to_yuan(s["redeemed_fen"]),
+                    yuan_cell(s["face_fen"]),
+                    yuan_cell(s["redeemed_fen"]),
                     _bp(s.get("circle_covered_bp", 0)),
                 ]
                 for s in d["subregions"]
@@ -156,8 +155,8 @@ def tables_of(
                 [
                     t["period"],
                     t["vouchers"],
-                    fen_to_yuan(t["face_fen"]),
-                    fen_to_yuan(t["redeemed_fen"]),
+                    yuan_cell(t["face_fen"]),
+                    yuan_cell(t["redeemed_fen"]),
                 ]
                 for t in d["trend"]
             ],

@@ -16,9 +16,9 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 
-from services.common.export import MEDIA, table_file
+from services.common.export import MEDIA, table_file, yuan_cell
 from services.common.regions import region_name
-from web.charts import bar_chart, fen_to_yuan
+from web.charts import bar_chart
 from web.clients import ApiError
 from web.deps import PageForbidden, StateDep, require_role, voucher_client
 from web.labels import LABELS, local_time
@@ -83,8 +83,8 @@ def national_tables(d: dict[str, Any]) -> dict[str, tuple[list[str], list[list[A
             "全国合计",
             d["enrolled"]["total"],
             sum(s["vouchers"] for s in d["subregions"]),
-            fen_to_yuan(sum(s["face_fen"] for s in d["subregions"])),
-            fen_to_yuan(sum(s["redeemed_fen"] for s in d["subregions"])),
+            yuan_cell(sum(s["face_fen"] for s in d["subregions"])),
+            yuan_cell(sum(s["redeemed_fen"] for s in d["subregions"])),
             f"{(covered * 10_000 // exact if exact else 0) / 100:.2f}",
         ]
     )
