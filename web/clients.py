@@ -317,6 +317,16 @@ class VoucherClient(ServiceClient):
             timeout=600,
         )
 
+    async def issuance_preview(
+        self, program_code: str, period: str, region_code: str
+    ) -> dict[str, Any]:
+        """What a run would issue now and what it commits, beside the budget (writes nothing)."""
+        return await self.json(
+            "GET",
+            "/v1/issuance-preview",
+            params={"program_code": program_code, "period": period, "region_code": region_code},
+        )
+
     async def issuance_run(self, run_id: str) -> dict[str, Any]:
         return await self.json("GET", f"/v1/issuance-runs/{run_id}")
 

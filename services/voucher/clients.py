@@ -112,6 +112,26 @@ class LedgerClient(ServiceClient):
             details={"ledger_code": error.get("code")},
         )
 
+    async def budget_available(self, program_code: str, region_code: str) -> tuple[str, int] | None:
+        """GET /v1/budget: (budget region, available fen) for a program at the nearest
+        region at or above `region_code` with a budget; None when there is none (NO_BUDGET).
+        LedgerUnavailable when it cannot say within 10 s."""
+        try:
+            resp = await self.http.get(
+                "/v1/budget",
+                params={"program_code": program_code, "region_code": region_code},
+                headers=self._headers(),
+                timeout=min(self._timeout, 10.0),
+            )
+        except httpx.HTTPError as exc:
+            raise LedgerUnavailable() from exc
+        if resp.status_code != 200:
+            raise LedgerUnavailable()
+        data = resp.json()
+        if not data.get("budget_region_code"):
+            return None
+        return str(data["budget_region_code"]), int(data["available_fen"])
+
     async def budget_execution(self, region_code: str) -> list[BudgetLine]:
         """GET /v1/budget/execution for a region subtree; LedgerUnavailable when it cannot say
         (within 10 s at most: a dashboard answers without the budget rather than hang)."""

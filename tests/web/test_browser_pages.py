@@ -215,7 +215,16 @@ async def test_issuance_page_shows_the_latest_runs_and_names_a_programme_made_as
         await page.select_option("#program_code", "family_bed")
         await page.fill("#period", period)
         await page.select_option("#region_code", DISTRICT)  # (by its name in the picker)
-        await page.click("text=开始发放")
+        await page.click("text=下一步：核对人数和金额")
+        # the check before anything is issued: the programme, month and district by name,
+        # how many people and how much, the budget; nothing written until 确认发放
+        await page.wait_for_url(re.compile(r".*/officer/issuance/check\?.*"))
+        check = await page.inner_text("#issuance-check")
+        assert "家庭养老床位" in check and period in check and "可用预算" in check
+        if period == "2026-01":
+            await _fits_and_is_big_enough(page, "issuance check", min_font=16)
+            assert await serious_violations(page) == []
+        await page.click("#confirm-issuance")
         await page.wait_for_url(re.compile(r".*/officer/issuance/[\w-]+$"))
     # the run's page names the programme as its officers published it, never 未知
     run = await page.inner_text("#run")

@@ -680,6 +680,52 @@ async def test_officer_approves_in_scope_and_is_refused_outside(web):
         assert "当前状态下不能" in (await c.get("/officer/providers")).text
 
 
+async def test_issuance_is_checked_with_its_figures_before_anything_is_issued(web):
+    """The form leads to a check (人数, 金额, 预算, who has theirs already) that writes
+    nothing; its figures are the voucher service's preview; 返回修改 brings the choice back;
+    bad input is said in words; only an officer may look."""
+    period = (await web.vouchers(web.b1))[0]["period"]
+    choice = {"program_code": DISABILITY, "period": period, "region_code": DISTRICT}
+    api = await web.voucher.get(
+        "/v1/issuance-preview", params=choice, headers=web.officer(DISTRICT)
+    )
+    assert api.status_code == 200, api.text
+    expected = api.json()
+    vouchers = await web.count("voucher", "SELECT count(*) FROM voucher")
+    runs = await web.count("voucher", "SELECT count(*) FROM issuance_run")
+    async with web.signed_in("officer") as c:
+        form = (await c.get("/officer/issuance")).text
+        assert 'action="/officer/issuance/check"' in form and "下一步：核对人数和金额" in form
+        check = await c.get("/officer/issuance/check", params=choice)
+        assert check.status_code == 200
+        html = check.text
+        assert "失能老年人养老服务消费补贴" in html and "青秀区" in html and period in html
+        assert f'id="already">{expected["already_issued"]} 人<' in html
+        assert f'id="eligible">{expected["eligible"]} 人<' in html
+        if expected["to_issue"]:
+            assert f'id="to-issue">{expected["to_issue"]}<' in html
+        else:
+            assert 'id="nothing-to-issue"' in html
+        budget = expected["budget_available_fen"]
+        assert f"{budget // 100:,}.{budget % 100:02d} 元" in html
+        assert 'id="confirm-issuance"' in html and csrf_of(html)
+        assert DISABILITY not in re.sub(r'value="[^"]*"|href="[^"]*"', "", html)  # no codes
+        back = re.search(r'href="([^"]+)" id="back-to-form"', html).group(1).replace("&amp;", "&")
+        again = (await c.get(back)).text
+        assert f'value="{period}"' in again
+        assert re.search(rf'<option value="{DISABILITY}"\s+selected', again)
+        bad = await c.get("/officer/issuance/check", params={**choice, "period": "2026-13"})
+        assert bad.status_code == 422 and "月份请按 年-月 填写" in bad.text
+        far = await c.get("/officer/issuance/check", params={**choice, "region_code": "450203"})
+        assert far.status_code == 403 and "不在您负责的范围" in far.text
+    assert await web.count("voucher", "SELECT count(*) FROM voucher") == vouchers
+    assert await web.count("voucher", "SELECT count(*) FROM issuance_run") == runs
+    for who in ("finance", "staff1", "laowang"):
+        async with web.signed_in(who) as c:
+            r = await c.get("/officer/issuance/check", params=choice)
+            assert r.status_code in (403, 404), who
+
+
 async def test_issuance_run_shows_counts_and_rerun_issues_nothing(web):
     vouchers = await web.count("voucher", "SELECT count(*) FROM voucher")
     async with web.signed_in("officer") as c:

@@ -9,6 +9,7 @@ import re
 from collections import Counter
 from datetime import datetime
 from typing import Annotated, Any
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -402,10 +403,85 @@ async def _issuance_page(
 
 @router.get("/issuance", response_class=HTMLResponse)
 async def issuance_form(
-    request: Request, web: StateDep, session: Session = OFFICER
+    request: Request,
+    web: StateDep,
+    session: Session = OFFICER,
+    program_code: str = "",
+    period: str = "",
+    region_code: str = "",
 ) -> HTMLResponse:
-    """Start an issuance run; see what the scheduler issued and what needs attention."""
-    return await _issuance_page(request, web, session, region=session.region or "")
+    """Start an issuance run; see what the scheduler issued and what needs attention. Back
+    from the check (返回修改), the form holds what was chosen."""
+    form, _ = _issuance_choice(program_code, period, region_code)
+    return await _issuance_page(
+        request,
+        web,
+        session,
+        region=region_code if _REGION.match(region_code) else session.region or "",
+        form=form if program_code else None,
+    )
+
+
+def _issuance_choice(
+    program_code: str, period: str, region_code: str
+) -> tuple[dict[str, str], str | None]:
+    """The form's choice, and what is wrong with it (None: nothing)."""
+    form = {"program_code": program_code, "period": period.strip(), "region_code": region_code}
+    if not _PROGRAM_CODE.match(program_code):
+        return form, "请选择补贴项目。"
+    if not _PERIOD.match(period.strip()):
+        return form, f"月份请按 年-月 填写，例如 {_this_month()}。"
+    if not _REGION.match(region_code):
+        return form, "请选择发放的地区。"
+    return form, None
+
+
+@router.get("/issuance/check", response_class=HTMLResponse)
+async def issuance_check(
+    request: Request,
+    web: StateDep,
+    session: Session = OFFICER,
+    program_code: str = "",
+    period: str = "",
+    region_code: str = "",
+) -> HTMLResponse:
+    """Before anything is issued: how many people the run would issue to, what it commits
+    of the budget and what the budget holds, who has theirs already and who is skipped for
+    a lapsed assessment; 确认发放 starts it, 返回修改 goes back to the form. Nothing is
+    written here (a reload or Back is harmless)."""
+    officer_only(session)
+    form, error = _issuance_choice(program_code, period, region_code)
+    if error:
+        return await _issuance_page(
+            request, web, session, status_code=422, error=error, region=region_code, form=form
+        )
+    client = voucher_client(web, session)
+    try:
+        found = await client.issuance_preview(program_code, form["period"], region_code)
+    except ApiError as exc:
+        return await _issuance_page(
+            request,
+            web,
+            session,
+            status_code=exc.page_status,
+            error=exc.friendly,
+            region=region_code,
+            form=form,
+        )
+    finally:
+        await client.aclose()
+    names = await program_names(web, session)
+    return page(
+        request,
+        "officer_issuance_check.html",
+        session,
+        form=form,
+        preview=found,
+        program_name=names.get(program_code, "（未命名的项目）"),
+        short=found.get("budget_available_fen") is not None
+        and found["budget_available_fen"] < found["to_issue_fen"],
+        back="/officer/issuance?" + urlencode(form),
+    )
 
 
 @router.post("/issuance", response_class=HTMLResponse)
@@ -419,21 +495,14 @@ async def issuance_start(
 ) -> Response:
     """Start (or resume: the run issues nothing twice), then show the run's page."""
     officer_only(session)
-    error = None
-    if not _PROGRAM_CODE.match(program_code):
-        error = "请选择补贴项目。"
-    elif not _PERIOD.match(period.strip()):
-        error = f"月份请按 年-月 填写，例如 {_this_month()}。"
-    elif not _REGION.match(region_code):
-        error = "请选择发放的地区。"
-    form = {"program_code": program_code, "period": period.strip(), "region_code": region_code}
+    form, error = _issuance_choice(program_code, period, region_code)
     if error:
         return await _issuance_page(
             request, web, session, status_code=422, error=error, region=region_code, form=form
         )
     client = voucher_client(web, session)
     try:
-        run = await client.start_issuance(program_code, period.strip(), region_code)
+        run = await client.start_issuance(program_code, form["period"], region_code)
     except ApiError as exc:
         return await _issuance_page(
             request,

@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query
+from fastapi import APIRouter, Header, Query, Request
 
 from services.common.auth import Principal, Role, require
 from services.common.db import DatabaseDep, SessionDep
 from services.common.ids import new_uuid
 from services.common.shards import province_code
 from services.voucher.api.deps import CipherDep, EngineDep
+from services.voucher.errors import LedgerUnavailable
 from services.voucher.models import IssuanceRun
 from services.voucher.schemas.issuance import (
     ExpiryResult,
+    IssuancePreviewRead,
     IssuanceRunCreate,
     IssuanceRunRead,
     IssuanceRunResult,
@@ -102,6 +105,43 @@ async def start_run(
         skipped=result.skipped,
         failed=result.failed,
         skip_reasons=result.skip_reasons,
+    )
+
+
+@router.get("/issuance-preview", response_model=IssuancePreviewRead)
+async def preview_run(
+    request: Request,
+    session: SessionDep,
+    program_code: Annotated[str, Query(min_length=1, max_length=40)],
+    period: Annotated[str, Query(max_length=7, description="YYYY-MM")],
+    region_code: Annotated[str, Query(max_length=12)],
+    principal: Principal = require(Role.civil_affairs),
+) -> IssuancePreviewRead:
+    """Before an officer starts a run: how many people it would issue to now and what that
+    commits (those who have the period's voucher already are counted apart, those skipped for
+    a lapsed assessment too), beside the budget the ledger holds for the programme at the
+    region. The same queries as the run, read only: it writes nothing."""
+    parse_period(period)
+    region = check_region(region_code)
+    principal.ensure_region(region)
+    program = await program_service.for_period(session, program_code, period)
+    found = await service.preview(session, program, period, region)
+    budget = None
+    ledger = getattr(request.app.state, "ledger", None)
+    if ledger is not None:
+        with contextlib.suppress(LedgerUnavailable):  # the figures show without it
+            budget = await ledger.budget_available(program_code, region)
+    return IssuancePreviewRead(
+        program_code=program_code,
+        period=period,
+        region_code=region,
+        eligible=found.eligible,
+        already_issued=found.already,
+        to_issue=found.to_issue,
+        to_issue_fen=found.to_issue_fen,
+        assessment_lapsed=found.lapsed,
+        budget_region_code=budget[0] if budget else None,
+        budget_available_fen=budget[1] if budget else None,
     )
 
 

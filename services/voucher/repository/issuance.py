@@ -388,6 +388,18 @@ async def count_eligible(
     return int(row[0]), int(row[1])
 
 
+def _lapsed(table: IssuedTable, scope: EligibilityScope) -> list[ColumnElement[bool]]:
+    """Who the scope would pay but for a lapsed assessment, having nothing for the period."""
+    return [*_eligible(scope, lapsed=True), col(Beneficiary.id).not_in(_issued(table, scope))]
+
+
+async def count_lapsed(session: AsyncSession, table: IssuedTable, scope: EligibilityScope) -> int:
+    """How many people a run would skip because their assessment lapsed (its preview)."""
+    return int(
+        (await session.execute(select(func.count()).where(*_lapsed(table, scope)))).scalar_one()
+    )
+
+
 async def record_lapsed(
     session: AsyncSession, table: IssuedTable, scope: EligibilityScope, run_id: uuid.UUID
 ) -> int:
@@ -398,7 +410,7 @@ async def record_lapsed(
         literal(run_id, UUID(as_uuid=True)),
         col(Beneficiary.id),
         literal("assessment_lapsed", String()),
-    ).where(*_eligible(scope, lapsed=True), col(Beneficiary.id).not_in(_issued(table, scope)))
+    ).where(*_lapsed(table, scope))
     result = await session.execute(
         pg_insert(IssuanceSkip)
         .from_select(["run_id", "beneficiary_id", "reason"], lapsed)

@@ -15,6 +15,24 @@ class IssuanceRunCreate(BaseModel):
     region_code: str = Field(max_length=12)
 
 
+class IssuancePreviewRead(BaseModel):
+    """What `POST /v1/issuance-runs` would do now with the same program, period and region
+    (nothing is written): the people it would issue to and what that commits, beside the
+    budget the ledger holds for it (`budget_available_fen` null when there is none at or
+    above the region, or the ledger cannot say just now)."""
+
+    program_code: str
+    period: str
+    region_code: str
+    eligible: int
+    already_issued: int
+    to_issue: int
+    to_issue_fen: int
+    assessment_lapsed: int
+    budget_region_code: str | None
+    budget_available_fen: int | None
+
+
 class IssuanceRunResult(BaseModel):
     run_id: str
     status: str

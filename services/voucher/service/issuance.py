@@ -26,7 +26,7 @@ import logging
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -92,6 +92,52 @@ def eligibility_scope(
         rule=rule.rule,
         once=config.kind == "one_off",
         closed=config.kind == "one_off" and not in_window(config, period),
+    )
+
+
+def issued_table(config: ProgramConfig) -> type[Voucher] | type[CashBenefit]:
+    """Where a programme's issuance writes: cash benefits, or vouchers."""
+    return CashBenefit if config.kind == "cash_benefit" else Voucher
+
+
+def amounts_of(config: ProgramConfig, members: list[repo.PendingPerson], on: date) -> list[int]:
+    """What each person is issued: the face value of their care setting, or by their age on
+    the period's first day for a programme paid by age band."""
+    face_fen: dict[str, int] = {s: rule.face_fen for s, rule in config.settings.items()}
+    return [
+        amount_fen(config, m.care_setting, age_on(m.birth_on, on))
+        if config.age_bands and m.birth_on is not None
+        else face_fen[m.care_setting]
+        for m in members
+    ]
+
+
+@dataclass(frozen=True)
+class Preview:
+    """What a run would do now, before it is started (nothing is written)."""
+
+    eligible: int  # the people the programme pays in the region
+    already: int  # of them, those who have the period's voucher (issued nothing again)
+    to_issue: int  # the rest: what a run would issue
+    to_issue_fen: int  # and what that commits of the budget
+    lapsed: int  # would be paid but for a lapsed assessment: skipped, with that reason
+
+
+async def preview(
+    session: AsyncSession, program: program_service.LoadedProgram, period: str, region_code: str
+) -> Preview:
+    """The same queries a run makes (`_run_locked`), read only."""
+    config = program.config
+    table = issued_table(config)
+    scope = eligibility_scope(config, program.code, period, region_code, None)
+    eligible, already = await repo.count_eligible(session, table, scope)
+    todo = await repo.pending(session, table, scope)
+    return Preview(
+        eligible=eligible,
+        already=already,
+        to_issue=len(todo),
+        to_issue_fen=sum(amounts_of(config, todo, parse_period(period))),
+        lapsed=await repo.count_lapsed(session, table, scope),
     )
 
 
@@ -242,9 +288,7 @@ class IssuanceEngine:
         run_id: uuid.UUID,
     ) -> RunResult:
         config = program.config
-        table: type[Voucher] | type[CashBenefit] = (
-            CashBenefit if config.kind == "cash_benefit" else Voucher
-        )
+        table = issued_table(config)
         scope = eligibility_scope(config, program.code, period, region_code, only_ids)
         async with self.db.unit_of_work() as session:
             await repo.insert_run(
@@ -279,7 +323,6 @@ class IssuanceEngine:
             seq = await repo.max_seq(session, run_id)
             await repo.set_counts(session, run_id, eligible, max(already - issued, 0))
         skipped = max(already - issued, 0)
-        face_fen: dict[str, int] = {s: rule.face_fen for s, rule in config.settings.items()}
         on = parse_period(period)
         for region, members in _chunks(todo, self.chunk_size):
             if region in exhausted:
@@ -288,12 +331,7 @@ class IssuanceEngine:
                     await repo.add_progress(session, run_id, failed=len(members))
                 continue
             seq += 1
-            amounts = [
-                amount_fen(config, m.care_setting, age_on(m.birth_on, on))
-                if config.age_bands and m.birth_on is not None
-                else face_fen[m.care_setting]
-                for m in members
-            ]
+            amounts = amounts_of(config, members, on)
             chunk = repo.ChunkIntent(
                 id=new_uuid(),
                 run_id=run_id,

@@ -513,3 +513,41 @@ async def test_recent_runs_are_listed_in_scope_newest_first(env, tokens):
     assert r.status_code == 403
     r = await env.v.get("/v1/issuance-runs", headers=env.officer, params={"region_code": "x"})
     assert r.status_code == 422
+
+
+async def preview(env, headers=None, **over):
+    params = {"program_code": "disability_subsidy", "period": env.period, "region_code": CITY}
+    return await env.v.get(
+        "/v1/issuance-preview", headers=headers or env.officer, params={**params, **over}
+    )
+
+
+async def test_the_preview_says_what_a_run_would_issue_beside_the_budget_and_writes_nothing(env):
+    await enrol_many(env, 4)
+    await enrol_many(env, 1, assessed_on="2025-01-01")  # would be paid but for its assessment
+    await env.appropriate(3 * FACE)
+    before = await env.snapshot()
+    r = await preview(env)
+    assert r.status_code == 200, r.text
+    first = r.json()
+    assert (first["eligible"], first["already_issued"], first["to_issue"]) == (4, 0, 4)
+    assert (first["to_issue_fen"], first["assessment_lapsed"]) == (4 * FACE, 1)
+    assert (first["budget_region_code"], first["budget_available_fen"]) == (CITY, 3 * FACE)
+    assert await env.snapshot() == before  # a preview writes nothing
+
+    # the run does what the preview said: everyone it counted is issued or refused for budget
+    out = (await run(env)).json()
+    assert out["issued"] + out["failed"] == first["to_issue"]
+    assert out["skip_reasons"] == {"assessment_lapsed": first["assessment_lapsed"]}
+    then = (await preview(env)).json()
+    assert (then["already_issued"], then["to_issue"]) == (out["issued"], out["failed"])
+    assert then["to_issue_fen"] == out["failed"] * FACE
+    assert then["budget_available_fen"] == 3 * FACE - out["issued"] * FACE
+
+    # scope, role and input are checked as for the run itself
+    assert (await preview(env, region_code=OTHER_CITY)).status_code == 403
+    assert (await preview(env, headers=env.other_officer)).status_code == 403
+    assert (await preview(env, headers=env.finance)).status_code == 403
+    bad = await preview(env, period="2026-13")
+    assert bad.status_code == 422 and bad.json()["error"]["code"]
+    assert (await preview(env, program_code="no_such_programme")).status_code == 404
