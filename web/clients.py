@@ -493,6 +493,16 @@ class ProviderClient(ServiceClient):
         )
         return _rows(data, "providers")
 
+    async def register_page(
+        self, region_code: str | None, cursor: str | None = None, limit: int = 50
+    ) -> dict[str, Any]:
+        """One page of the register (`items`, `next_cursor`), every status."""
+        return await self.json(
+            "GET",
+            "/v1/providers",
+            params=_clean({"region_code": region_code, "cursor": cursor, "limit": limit}),
+        )
+
     async def terminals(self, provider_id: str) -> list[dict[str, Any]]:
         return _rows(await self.json("GET", f"/v1/providers/{provider_id}/terminals"), "terminals")
 

@@ -695,7 +695,10 @@ class Redemption(VoucherTable, table=True):
 
 class RedemptionItem(VoucherTable, table=True):
     """A line of a redemption's bill, priced from the provider's price list: written by the
-    redemption statement with the redemption; never changed (append-only)."""
+    redemption statement with the redemption; never changed (append-only). Only bills of
+    several lines or a quantity above one have rows here: a bill of one line at quantity one
+    is its redemption (service_code, category, gross_fen as the unit price and the amount;
+    repository/redemption_flow.py `bill_line_of`), as were the bills before lines existed."""
 
     __tablename__ = "redemption_item"
     # No foreign key (migration voucher_1901): written by the redemption statement with its

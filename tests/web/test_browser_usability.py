@@ -374,6 +374,32 @@ async def test_officer_sees_only_the_actions_a_providers_state_allows(live: Live
 # --- the cashier ---------------------------------------------------------------------------
 
 
+async def test_a_new_terminals_secret_is_copied_with_one_press_and_says_where_it_goes(
+    live: Live, browser: Any
+):
+    """The provider admin opens a terminal: the secret shown once, a 复制密钥 button that
+    puts exactly it on the clipboard and says so, and the steps to set up the device."""
+    base = live.base
+    ctx = await _phone(browser, permissions=["clipboard-read", "clipboard-write"])
+    page = await ctx.new_page()
+    await _sign_in(page, base, "admin1")
+    await page.goto(f"{base}/provider/admin")
+    await page.fill("#name", "收银台二号机")
+    await page.click("text=开通新终端")
+    await page.wait_for_selector("#secret")
+    secret = (await page.inner_text("#secret")).strip()
+    assert secret.startswith("yyt_")
+    steps = await page.inner_text("#secret-steps")
+    assert "终端设置" in steps and "粘贴" in steps
+    await page.click("#copy-secret")
+    await page.wait_for_function("document.getElementById('copy-done').textContent.length > 0")
+    assert "已复制" in await page.inner_text("#copy-done")
+    assert await page.evaluate("navigator.clipboard.readText()") == secret
+    await _fits_and_is_big_enough(page, "new terminal secret")
+    assert await serious_violations(page) == []
+    await ctx.close()
+
+
 async def test_cashier_confirm_survives_reload_and_back_without_a_second_charge(
     live: Live, browser: Any
 ):

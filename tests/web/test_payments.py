@@ -384,6 +384,34 @@ async def test_statement_table_chart_and_files_for_the_own_provider_only(web):
         assert r.status_code == 403 and "不在您负责的范围" in r.text
 
 
+async def test_finance_picks_a_provider_from_the_menu_to_read_its_statement(web):
+    """机构对账单 is in the menu; without a provider it lists the region's providers (none of
+    another city's), each opening its statement for the month; finance of another city sees
+    only theirs."""
+    async with web.signed_in("finance") as c:
+        home = (await c.get("/finance")).text
+        assert 'href="/finance/statement"' in home and "机构对账单" in home
+        pick = await c.get("/finance/statement")
+        assert pick.status_code == 200
+        links = {
+            name: href.replace("&amp;", "&")
+            for href, name in re.findall(
+                r'<a class="row-link" href="([^"]+)"><strong>([^<]+)</strong>', pick.text
+            )
+        }
+        assert "青秀区幸福助餐点" in links
+        assert all(web.p_far not in href for href in links.values())
+        assert web.p1 not in re.sub(r'href="[^"]*"', "", pick.text)  # ids only in links
+        st = await c.get(links["青秀区幸福助餐点"])
+        assert st.status_code == 200 and "期末应付" in st.text and "青秀区幸福助餐点" in st.text
+        bad = await c.get("/finance/statement", params={"provider_id": "<x>"})
+        assert bad.status_code == 422 and "<x>" not in bad.text
+    async with web.signed_in("finance_lz") as c:
+        assert "青秀区幸福助餐点" not in (await c.get("/finance/statement")).text
+    async with web.signed_in("auditor") as c:
+        assert "青秀区幸福助餐点" in (await c.get("/finance/statement")).text
+
+
 async def test_aging_per_provider_with_chart_and_files(web):
     claim = await _approved(web)
     async with web.signed_in("finance") as c:

@@ -37,6 +37,8 @@ async def test_the_family_sees_the_receipt_from_its_history_and_confirms(web):
         html = page.text
         assert "青秀区幸福助餐点" in html and "上门助浴" in html and "40.00" in html
         assert "确认无误" in html and "提交申诉" in html and "待确认" in html
+        # the balance names its voucher's programme (a person may hold several)
+        assert re.search(r"本次使用后“[^”]+”补贴券余额", html), html
         assert rid not in re.sub(r'(href|action)="[^"]*"', "", html)  # no raw ids shown
         done = await c.post(f"/me/receipts/{rid}/confirm", data={"csrf_token": csrf_of(html)})
         assert done.status_code == 303

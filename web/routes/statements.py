@@ -23,6 +23,7 @@ from web.deps import (
     StateDep,
     WebState,
     ledger_client,
+    provider_client,
     require_role,
     voucher_client,
 )
@@ -216,13 +217,46 @@ async def finance_statement(
     period: str = "",
 ) -> HTMLResponse:
     """A provider's statement as finance or an auditor sees it (the ledger checks that the
-    provider's accounts lie in their region)."""
+    provider's accounts lie in their region); without a provider, the providers of their
+    region to choose from."""
+    if not provider_id:
+        return await _provider_pick(request, web, session, period.strip() or this_month())
     if not _ID.match(provider_id):
         return page(
-            request, "error.html", session, status_code=422, message="请从账龄页面选择服务机构。"
+            request, "error.html", session, status_code=422, message="请从列表中选择服务机构。"
         )
     return await _statement_page(
         request, web, session, provider_id, period.strip() or this_month(), "/finance/statement"
+    )
+
+
+_CURSOR = re.compile(r"^[0-9a-f-]{36}$")
+
+
+async def _provider_pick(
+    request: Request, web: WebState, session: Session, period: str
+) -> HTMLResponse:
+    """The region's providers (50 a page, by the register's order), each opening its
+    statement for the month."""
+    cursor = request.query_params.get("cursor", "")
+    client = provider_client(web, session)
+    error, listed = None, {"items": [], "next_cursor": None}
+    try:
+        listed = await client.register_page(
+            session.region, cursor if _CURSOR.match(cursor) else None
+        )
+    except ApiError as exc:
+        error = exc.friendly
+    finally:
+        await client.aclose()
+    return page(
+        request,
+        "finance_statement_pick.html",
+        session,
+        providers=listed.get("items") or [],
+        next_cursor=listed.get("next_cursor"),
+        period=period if _PERIOD.match(period) else this_month(),
+        error=error,
     )
 
 

@@ -307,7 +307,10 @@ def _read(
     lines: dict[uuid.UUID, list[tuple[str, int]]] | None = None,
 ) -> RedemptionRead:
     return RedemptionRead(
-        items=[BillItemRead(service_code=c, quantity=q) for c, q in (lines or {}).get(r.id, ())],
+        items=[
+            BillItemRead(service_code=c, quantity=q)
+            for c, q in (lines or {}).get(r.id) or [repo.bill_line_of(r)]
+        ],
         id=str(r.id),
         voucher_id=str(r.voucher_id),
         beneficiary_id=str(r.beneficiary_id),

@@ -62,10 +62,17 @@ async def copay_ways(
     return {rid: CopayWay(cid, method, status) for rid, cid, method, status in result}
 
 
+def bill_line_of(r: Redemption) -> tuple[str, int]:
+    """The one line of a bill that has no `redemption_item` rows (one line at quantity one,
+    or a bill from before lines were kept): the redemption's service, once."""
+    return r.service_code, 1
+
+
 async def bill_lines(
     session: AsyncSession, redemption_ids: Sequence[uuid.UUID]
 ) -> dict[uuid.UUID, list[tuple[str, int]]]:
-    """Each redemption's bill as (service code, quantity), in the bill's order."""
+    """The bills of several lines or quantities as (service code, quantity), in the bill's
+    order; a redemption not here is a bill of one line (`bill_line_of`)."""
     if not redemption_ids:
         return {}
     result = await session.execute(

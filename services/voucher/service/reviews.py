@@ -190,7 +190,7 @@ async def build_receipt(
                 amount_fen=item.amount_fen,
             )
         )
-    if not lines:  # a redemption made before bills had lines: one line, the whole bill
+    if not lines:  # a bill of one line at quantity one is its redemption (models.RedemptionItem)
         known = services.get(r.service_code)
         lines.append(
             ReceiptLine(

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import asyncpg
 import httpx
@@ -124,6 +125,40 @@ async def test_the_receipt_says_what_was_sold_and_paid(shop):
     assert out["program_code"] == "disability_subsidy"
     assert out["review"]["state"] == "open"
     assert out["dispute"] is None and out["history"] == [] and out["visit"] is None
+
+
+async def test_a_one_line_bill_is_its_redemption_and_every_reader_still_shows_its_line(shop):
+    """A bill of one line at quantity one writes no redemption_item row (the redemption row
+    holds its service and price); the receipt, the person's history and the provider's day
+    list still show that line, and a bill of one line at quantity two keeps its line."""
+    one = await shop.redeem([{"service_code": "MEAL_LUNCH"}])
+    two = await shop.redeem([{"service_code": "CLEAN_HOME", "quantity": 2}])
+    written = {
+        str(r["redemption_id"]): (r["service_code"], r["quantity"], r["unit_price_fen"])
+        for r in await shop.world.conn.fetch(
+            "SELECT redemption_id, service_code, quantity, unit_price_fen FROM redemption_item"
+            " WHERE redemption_id = ANY($1::uuid[])",
+            [one, two],
+        )
+    }
+    assert written == {two: ("CLEAN_HOME", 2, 3000)}
+    receipt = (await shop.get(f"/v1/redemptions/{one}/receipt", shop.me)).json()
+    assert [
+        (i["service_code"], i["name"], i["quantity"], i["unit_price_fen"], i["amount_fen"])
+        for i in receipt["items"]
+    ] == [("MEAL_LUNCH", "午餐", 1, 1500, 1500)]
+    history = (await shop.get(f"/v1/beneficiaries/{shop.ben}/redemptions", shop.me)).json()
+    items = {h["id"]: h["items"] for h in history}
+    assert items[one] == [{"service_code": "MEAL_LUNCH", "quantity": 1}]
+    assert items[two] == [{"service_code": "CLEAN_HOME", "quantity": 2}]
+    today = datetime.now(UTC).astimezone(ZoneInfo("Asia/Shanghai")).date().isoformat()
+    day = await shop.world.client.get(
+        "/v1/redemptions",
+        headers=shop.admin,
+        params={"provider_id": shop.term.provider_id, "date": today},
+    )
+    listed = {r["id"]: r["items"] for r in day.json()}
+    assert listed[one] == [{"service_code": "MEAL_LUNCH", "quantity": 1}]
 
 
 async def test_who_sees_a_receipt(shop, world, tokens):

@@ -132,10 +132,13 @@ async def test_statement_agrees_with_pure_rule(world, case):
         assert written == []
         return
     assert row is not None
-    assert [tuple(r) for r in written] == [
+    lines = [
         (n + 1, codes[n], category, quantity, price, quantity * price)
         for n, (category, quantity, price) in enumerate(case["lines"])
     ]
+    # a bill of one line at quantity one is its redemption row (below): no line rows
+    one_line = len(lines) == 1 and lines[0][3] == 1
+    assert [tuple(r) for r in written] == ([] if one_line else lines)
     red = await world.conn.fetchrow(
         "SELECT service_code, category, gross_fen, price_list_version FROM redemption"
         " WHERE id = $1",
