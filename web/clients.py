@@ -7,6 +7,7 @@ service's own message; the table is web/messages.py). Transports are injectable 
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from typing import Any
 
@@ -76,7 +77,16 @@ class ServiceClient:
     async def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         headers = {**kwargs.pop("headers", {}), **self._headers}
         try:
-            resp = await self._client.request(method, path, headers=headers, **kwargs)
+            try:
+                resp = await self._client.request(method, path, headers=headers, **kwargs)
+            except (httpx.ConnectError, httpx.RemoteProtocolError):
+                # A read that could not reach the service, or whose connection was dropped
+                # before an answer (a service restarting, a pod replaced): asked once more.
+                # A write is never repeated here: its form's key makes the person's retry safe.
+                if method != "GET":
+                    raise
+                await asyncio.sleep(RETRY_PAUSE_S)
+                resp = await self._client.request(method, path, headers=headers, **kwargs)
         except httpx.HTTPError as exc:
             raise ApiError(503, "SERVICE_UNAVAILABLE", "service unreachable") from exc
         if resp.status_code >= 400:
@@ -85,6 +95,9 @@ class ServiceClient:
 
     async def json(self, method: str, path: str, **kwargs: Any) -> Any:
         return (await self.request(method, path, **kwargs)).json()
+
+
+RETRY_PAUSE_S = 0.2
 
 
 def _error_of(resp: httpx.Response) -> ApiError:

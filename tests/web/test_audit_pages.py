@@ -8,12 +8,14 @@ import asyncio
 import csv
 import io
 import re
+import subprocess
+import sys
 import zipfile
 from decimal import Decimal
 
 from openpyxl import load_workbook
 
-from tests.ledger.test_auditor_proof import run_verifier
+from tests.ledger.test_auditor_proof import VERIFIER, run_verifier
 from tests.web.system import PROVINCE
 from tests.web.test_pages import _confirm, _preview
 
@@ -23,6 +25,13 @@ async def _redeemed(web) -> None:
         token, preview = await _preview(web, c, "30")
         await _confirm(c, token, preview)
     await web.relay()
+
+
+def _run_in(folder, *args: str) -> subprocess.CompletedProcess[str]:
+    """Python run as the auditor would, in the folder of the downloaded files."""
+    return subprocess.run(
+        [sys.executable, *args], cwd=folder, capture_output=True, text=True, timeout=60
+    )
 
 
 async def _signed(web) -> None:
@@ -117,6 +126,28 @@ async def test_checkpoints_and_the_journal_file_set_verify(web, tmp_path):
     checkpoints.write_bytes(cp.content)
     done = run_verifier(str(journal), "--checkpoints", str(checkpoints))
     assert done.returncode == 0, done.stdout + done.stderr
+
+    # everything the auditor's own check needs comes from the page: the program, the key and
+    # the command; the downloaded program run with the page's key on the files says OK
+    key = re.search(r'id="public-key">([0-9a-f]{64})<', chain).group(1)
+    command = re.search(r'id="verify-command">([^<]+)<', chain).group(1)
+    assert command == (
+        f"python3 verify_ledger.py journal.zip --checkpoints checkpoints.jsonl --trust {key}"
+    )
+    async with web.signed_in("auditor") as c:
+        program = await c.get("/audit/verify_ledger.py")
+    assert program.status_code == 200 and program.content == VERIFIER.read_bytes()
+    (tmp_path / "verify_ledger.py").write_bytes(program.content)
+    ran = _run_in(tmp_path, *command.split()[1:])
+    assert ran.returncode == 0 and "OK" in ran.stdout, ran.stdout + ran.stderr
+    wrong = "ab" * 32  # another key: the signatures are not the trusted one's
+    ran = _run_in(
+        tmp_path, "verify_ledger.py", "journal.zip", "--checkpoints", "checkpoints.jsonl",
+        "--trust", wrong,
+    )  # fmt: skip
+    assert ran.returncode != 0
+    async with web.signed_in("finance") as c:
+        assert (await c.get("/audit/verify_ledger.py")).status_code == 403
 
     # A city's auditor may not take the whole book.
     async with web.signed_in("auditor_city") as c:

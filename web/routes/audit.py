@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import uuid
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -135,6 +136,25 @@ async def entries_file(
         await client.aclose()
     return downloads.download(
         fmt, "分录", downloads.ENTRY_COLUMNS, downloads.entry_rows(entries), "entries"
+    )
+
+
+# The standalone chain verifier an auditor runs on their own machine (audit/verify_ledger.py:
+# Python's standard library, and `cryptography` for the signatures), from this checkout.
+VERIFIER = Path(__file__).resolve().parents[2] / "audit" / "verify_ledger.py"
+
+
+@router.get("/verify_ledger.py")
+async def verifier(session: Session = AUDITOR) -> Response:
+    """The verifier program itself, to run beside the journal's files."""
+    try:
+        body = VERIFIER.read_bytes()
+    except OSError:
+        return _refused("这台服务器上没有校验程序，请向系统管理员索取 verify_ledger.py。", 404)
+    return Response(
+        body,
+        media_type="text/x-python; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="verify_ledger.py"'},
     )
 
 

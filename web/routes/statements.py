@@ -240,7 +240,8 @@ async def _provider_pick(
     statement for the month."""
     cursor = request.query_params.get("cursor", "")
     client = provider_client(web, session)
-    error, listed = None, {"items": [], "next_cursor": None}
+    error: str | None = None
+    listed: dict[str, Any] = {"items": [], "next_cursor": None}
     try:
         listed = await client.register_page(
             session.region, cursor if _CURSOR.match(cursor) else None
