@@ -266,6 +266,14 @@ def program_name(row: Any, kind: str = "program", names: Any = None) -> str:
     return str(published or "") or label(code, kind)
 
 
+def voucher_word(code: Any, names: Any = None) -> str:
+    """What paid, as a cashier says it: 老年助餐补贴券, or the published name; a programme
+    this page cannot name (a city's own, its list not readable here) is 补贴券."""
+    text = str(code or "")
+    name = LABELS["program_short"].get(text) or (names or {}).get(text)
+    return f"“{name}”补贴券" if name else "补贴券"
+
+
 def sale_name(row: Any, names: Any) -> str:
     """What a sale was, by the price list's names (`names`: code -> name): every line of
     its bill, 早餐、午餐×2, so a bill of two items is not read as the first alone."""
@@ -304,6 +312,7 @@ def install(env: Any) -> None:
     env.filters["mask_name"] = mask_name
     env.filters["short_id"] = short_id
     env.filters["program_name"] = program_name
+    env.filters["voucher_word"] = voucher_word
     env.tests["paused_today"] = paused_today
     # The region picker's choices (web/region_picker.py), for forms that pick a region.
     from web import region_picker

@@ -261,10 +261,16 @@ async def test_preview_shows_subsidy_and_copay_before_confirming(web):
         _, meal = await _preview(web, c, "4", service="MEAL_PORRIDGE", bid=web.b2)
         # under the 5-yuan subsidy: said with its figure, and what the cashier can do
         assert sent_back(meal) and "消费金额要超过 5.00 元才能用" in meal.text
+        assert "（从“失能补贴”补贴券扣）" in preview.text  # which of the person's vouchers
         # The previewed code is still good: confirming it gives what the preview said.
         _, done = await _confirm(c, token, preview)
         assert "收款成功" in done.text and 'id="subsidy">10.00<' in done.text
-    assert await web.balance(web.b1, DISABILITY) == before - 1000  # only the confirmation
+    left = await web.balance(web.b1, DISABILITY)
+    assert left == before - 1000  # only the confirmation
+    # the result says what is left on that voucher, to tell the person
+    assert (
+        f"“失能补贴”补贴券还剩：<strong>{left // 100:,}.{left % 100:02d}</strong> 元" in done.text
+    )
     assert await web.count("voucher", "SELECT count(*) FROM used_nonce") == nonces + 1
 
 

@@ -341,7 +341,13 @@ async def redeem_preview(
 BILL_COOKIE = "yiyang_bill"
 BILL_PATH = "/provider/redeem/confirm"
 BILL_TTL_S = 15 * 60  # a code lives a minute; a card's bill may wait while the person decides
-PREVIEW_SHOWN = ("subsidy_fen", "copay_fen", "code_expires_at", "beneficiary_name_masked")
+PREVIEW_SHOWN = (
+    "subsidy_fen",
+    "copay_fen",
+    "code_expires_at",
+    "beneficiary_name_masked",
+    "program_code",
+)
 _KEY = re.compile(r"^[0-9a-f-]{36}$")
 
 

@@ -305,8 +305,11 @@ def _read(
     r: Redemption,
     review_state: str | None = None,
     lines: dict[uuid.UUID, list[tuple[str, int]]] | None = None,
+    programs: dict[uuid.UUID, str] | None = None,
 ) -> RedemptionRead:
     return RedemptionRead(
+        program_code=(programs or {}).get(r.voucher_id),
+        balance_after_fen=r.balance_after_fen,
         items=[
             BillItemRead(service_code=c, quantity=q)
             for c, q in (lines or {}).get(r.id) or [repo.bill_line_of(r)]
@@ -347,9 +350,10 @@ async def provider_day(
     rows = await repo.for_provider_day(session, provider_id, date_)
     ways = await repo.copay_ways(session, [r.id for r in rows])
     lines = await repo.bill_lines(session, [r.id for r in rows])
+    programs = await repo.program_codes(session, [r.voucher_id for r in rows])
     out = []
     for r in rows:
-        read = _read(r, lines=lines)
+        read = _read(r, lines=lines, programs=programs)
         way = ways.get(r.id)
         if way is not None:
             read.copayment_id, read.copay_method, read.copay_status = (
@@ -384,7 +388,8 @@ async def beneficiary_history(
         session, rows, request.app.state.settings.review_window_days, datetime.now(UTC)
     )
     lines = await repo.bill_lines(session, [r.id for r in rows])
-    return [_read(r, states.get(r.id), lines) for r in rows]
+    programs = await repo.program_codes(session, [r.voucher_id for r in rows])
+    return [_read(r, states.get(r.id), lines, programs) for r in rows]
 
 
 @router.get("/outbox/lag", response_model=OutboxLag)

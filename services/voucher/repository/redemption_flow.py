@@ -14,7 +14,7 @@ from sqlalchemy import CursorResult, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
-from services.voucher.models import Copayment, Redemption, RedemptionItem, UsedNonce
+from services.voucher.models import Copayment, Redemption, RedemptionItem, UsedNonce, Voucher
 
 
 async def purge_nonces(session: AsyncSession, before: datetime) -> int:
@@ -60,6 +60,20 @@ async def copay_ways(
         ).where(col(Copayment.redemption_id).in_(list(redemption_ids)))
     )
     return {rid: CopayWay(cid, method, status) for rid, cid, method, status in result}
+
+
+async def program_codes(
+    session: AsyncSession, voucher_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, str]:
+    """The programme of each voucher named (what paid each redemption of a list)."""
+    if not voucher_ids:
+        return {}
+    result = await session.execute(
+        select(col(Voucher.id), col(Voucher.program_code)).where(
+            col(Voucher.id).in_(set(voucher_ids))
+        )
+    )
+    return {vid: str(code) for vid, code in result}
 
 
 def bill_line_of(r: Redemption) -> tuple[str, int]:

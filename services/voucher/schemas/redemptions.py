@@ -207,6 +207,9 @@ class RedemptionRead(BaseModel):
     # The bill's lines in its order (`service_code` is the first's): what was sold, so a
     # bill of breakfast and lunch is not read as "breakfast, 14.50".
     items: list[BillItemRead] = []
+    # The voucher that paid: its programme, and its balance right after this redemption.
+    program_code: str | None = None
+    balance_after_fen: int | None = None
 
 
 class OutboxLag(BaseModel):
