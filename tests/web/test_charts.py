@@ -25,9 +25,16 @@ def test_bar_chart_scales_bars_and_writes_values_out():
     svg = bar_chart("预算", [("失能补贴", 100_00), ("老年助餐", 50_00), ("<护理>", 0)])
     assert svg.startswith("<svg") and svg.endswith("</svg>")
     assert "100.00 元" in svg and "50.00 元" in svg and "&lt;护理&gt;" in svg
-    widths = [int(w) for w in __import__("re").findall(r'<rect[^>]* width="(\d+)"', svg)]
-    assert widths[0] == 2 * widths[1] and widths[2] == 0
+    bars = [
+        int(w)
+        for w in __import__("re").findall(r'<rect[^>]* width="(\d+)" [^>]*fill="#0b5394"', svg)
+    ]
+    assert bars[0] == 2 * bars[1] and bars[2] == 0
     assert "暂无数据" in bar_chart("空", [])
+    # drawn 360 wide: on a 360 px phone its text is the size written, 17 px and more
+    assert 'viewBox="0 0 360 ' in svg
+    sizes = [int(x) for x in __import__("re").findall(r'font-size="(\d+)"', svg)]
+    assert min(sizes) >= 17
 
 
 def test_day_summary_leaves_voided_out():

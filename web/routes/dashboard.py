@@ -18,7 +18,7 @@ from fastapi.responses import HTMLResponse, Response
 from services.common.auth import Role
 from services.common.export import MEDIA, table_file, yuan_cell
 from services.common.regions import region_name
-from web.charts import bar_chart as _bar_chart
+from web.charts import bar_chart
 from web.clients import ApiError
 from web.deps import StateDep, require_role, voucher_client
 from web.labels import label
@@ -31,11 +31,6 @@ READERS = require_role(Role.civil_affairs, Role.finance, Role.auditor)
 _PERIOD = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 _REGION = re.compile(r"^\d{6}(\d{3}(\d{3})?)?$")
 SETTINGS = {"home": "居家", "community": "社区", "institution": "机构"}
-
-
-def bar_chart(title: str, bars: list[tuple[str, int]], **kw: Any) -> str:
-    """The dashboard's charts: stacked, so they read on a 360 px phone."""
-    return _bar_chart(title, bars, stacked=True, **kw)
 
 
 TABLES = ("programs", "budget", "providers", "circle", "subregions", "trend")

@@ -121,7 +121,6 @@ async def budget(
         bar_chart(
             f"{short_program_name(code, names)}预算执行",
             [(label, t[key]) for key, label in BUDGET_BARS],
-            stacked=True,  # (drawn 360 wide: it reads at the page's text size on a phone)
         )
         for code, t in sorted(totals.items())
     ]

@@ -102,7 +102,6 @@ def national_charts(d: dict[str, Any]) -> list[str]:
             [(name, s["enrolled"]) for name, s in provinces],
             unit="人",
             fen=False,
-            stacked=True,
         ),
         bar_chart(
             "各省本月发放与使用",
@@ -111,7 +110,6 @@ def national_charts(d: dict[str, Any]) -> list[str]:
                 for name, s in provinces
                 for bar in ((f"{name} 发放", s["face_fen"]), (f"{name} 使用", s["redeemed_fen"]))
             ],
-            stacked=True,
         ),
         *charts_of(d, _names()),
     ]
