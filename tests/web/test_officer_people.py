@@ -259,3 +259,33 @@ async def test_an_officer_registers_the_bank_account_cash_benefits_are_paid_to(w
             },
         )
         assert r.status_code == 403
+
+
+async def test_the_person_page_says_where_they_live_by_the_care_circle_not_coordinates(web):
+    """位置 reads as the nearest approved provider within the 15-minute circle and its
+    distance (the coordinates stay in the edit form); far from every provider it says so; a
+    person without a position is 未登记."""
+    near, _ = await _person(web, "近老人", 7101)  # 22.81, 108.37: by the meal point
+    far = await web.voucher.post(
+        "/v1/beneficiaries",
+        headers=web.officer(),
+        json=enrolment("远老人", 7102, lat=22.95, lon=108.60),
+    )
+    assert far.status_code == 201, far.text
+    nowhere = await web.voucher.post(
+        "/v1/beneficiaries",
+        headers=web.officer(),
+        json=enrolment("无位置", 7103, lat=None, lon=None),
+    )
+    async with web.signed_in("officer") as c:
+        html = (await c.get(f"/officer/people/{near}")).text
+        said = re.search(r'<p id="position">([^<]+)</p>', html).group(1)
+        assert re.fullmatch(
+            r"位置：已登记，1000 米内最近的服务机构：青秀区幸福助餐点（约 \d+ 米）", said
+        )
+        shown = re.sub(r"<input[^>]*>", "", html)  # (the edit form holds the numbers)
+        assert "22.81" not in shown and "108.37" not in shown
+        html = (await c.get(f"/officer/people/{far.json()['id']}")).text
+        assert "1000 米内还没有服务机构" in html
+        html = (await c.get(f"/officer/people/{nowhere.json()['id']}")).text
+        assert '<p id="position">位置：未登记</p>' in html

@@ -17,7 +17,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.common.auth import Role
 from services.common.regions import region_name
 from web.clients import ApiError
-from web.deps import CsrfSession, DbSession, StateDep, require_role, voucher_client
+from web.deps import (
+    CsrfSession,
+    DbSession,
+    StateDep,
+    provider_client,
+    require_role,
+    voucher_client,
+)
 from web.messages import FRIENDLY
 from web.render import BEIJING, page
 from web.routes.officer import officer_only
@@ -183,6 +190,8 @@ async def _person_page(
         session,
         status_code=status_code,
         person=person,
+        nearest=await _nearest(web, session, person),
+        circle_m=CARE_CIRCLE_M,
         timeline=list(reversed(timeline)),
         vouchers=vouchers,
         redemptions=redemptions[:20],
@@ -195,6 +204,27 @@ async def _person_page(
         new_key=str(uuid.uuid4()),
         **_helpers(),
     )
+
+
+# The 15-minute care circle: services within this walk of a person's home (the provider
+# service's nearby search uses the same radius by default).
+CARE_CIRCLE_M = 1000
+
+
+async def _nearest(web: Any, session: Session, person: dict[str, Any]) -> dict[str, Any] | None:
+    """Where the person lives, as an officer reads it: the nearest approved provider within
+    the care circle (its name and the distance), `{}` when there is none, None when the
+    person has no position or the directory cannot say."""
+    if person.get("lat") is None or person.get("lon") is None:
+        return None
+    client = provider_client(web, session)
+    try:
+        found = await client.nearby(float(person["lat"]), float(person["lon"]), CARE_CIRCLE_M)
+    except ApiError:
+        return None
+    finally:
+        await client.aclose()
+    return min(found, key=lambda p: int(p.get("distance_m") or 0)) if found else {}
 
 
 @router.get("/people/{person_id}", response_class=HTMLResponse)
