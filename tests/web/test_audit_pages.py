@@ -56,6 +56,15 @@ async def test_entries_newest_first_by_account_code_with_who_made_them(web):
         assert "科目代码" in by_code and "北京时间" in by_code
         bad = await c.get("/audit/entries", params={"account_code": "9999"})
         assert "这组查询条件不适用" in bad.text
+        # the filters are chosen by name: accounts, programmes and regions are lists
+        assert re.search(r'<option value="2201"\s+selected>2201 应付服务机构款</option>', by_code)
+        assert '<option value="disability_subsidy">失能老年人养老服务消费补贴</option>' in html
+        assert re.search(r'<select id="region_code" name="region_code">', html)
+        assert "青秀区" in html
+        by_programme = (
+            await c.get("/audit/entries", params={"program_code": "meal_assistance"})
+        ).text
+        assert re.search(r'<option value="meal_assistance"\s+selected>', by_programme)
 
 
 async def test_downloads_say_what_the_ledger_holds_in_chinese_and_yuan(web):

@@ -14,9 +14,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from services.common import export
 from services.common.auth import Role
-from web import downloads
+from services.ledger.service.chart import CHART  # the chart of accounts (pure constants)
+from web import downloads, region_picker
 from web.clients import ApiError, LedgerClient
 from web.deps import CsrfSession, DbSession, StateDep, ledger_client, require_role
+from web.labels import label
 from web.models import ImportJob
 from web.render import page
 from web.repository import import_jobs as jobs_repo
@@ -83,7 +85,18 @@ async def entries(request: Request, web: StateDep, session: Session = AUDITOR) -
             await client.aclose()
     query = "&".join(f"{k}={v}" for k, v in filters.items() if k != "cursor")
     return page(
-        request, "audit_entries.html", session, data=data, error=error, filters=filters, query=query
+        request,
+        "audit_entries.html",
+        session,
+        data=data,
+        error=error,
+        filters=filters,
+        query=query,
+        # the filters by name, not by code: the chart's accounts, the published programmes,
+        # the regions of the auditor's scope
+        accounts=[(code, label(spec.name, "account")) for code, spec in sorted(CHART.items())],
+        programs=sorted((await program_names(web, session)).items()),
+        regions=region_picker.choices(session.region, region_picker.ISSUANCE_LEVELS),
     )
 
 
