@@ -82,7 +82,7 @@ async def test_auditor_checks_the_books_from_a_phone(
 
         # Entries by account code (1001 treasury cash: the appropriations), newest first.
         await page.goto(f"{base}/audit/entries")
-        await page.fill("#f-account_code", "1001")
+        await page.select_option("#f-account_code", label="1001 国库资金")  # chosen by name
         await page.click("main button[type=submit]")
         await page.wait_for_load_state("networkidle")
         text = await page.inner_text("main")
