@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from html import escape
 
+from services.common.money import yuan
+
 
 def fen_to_yuan(fen: int) -> str:
-    sign = "-" if fen < 0 else ""
-    fen = abs(int(fen))
-    return f"{sign}{fen // 100:,}.{fen % 100:02d}"
+    """123456 -> '1,234.56': the one writer of 元 for people (services/common/money.yuan)."""
+    return yuan(int(fen))
 
 
 def bar_chart(

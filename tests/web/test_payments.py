@@ -384,6 +384,24 @@ async def test_statement_table_chart_and_files_for_the_own_provider_only(web):
         assert r.status_code == 403 and "不在您负责的范围" in r.text
 
 
+async def test_finance_reads_claims_of_every_state_by_tabs(web):
+    """The claims page opens on those waiting for approval; a tab per state shows the rest
+    (an approved claim with its state and no approve button), 全部 shows every claim."""
+    claim = await _approved(web)
+    async with web.signed_in("finance") as c:
+        waiting = (await c.get("/finance/claims")).text
+        assert f'data-claim="{claim["id"]}"' not in waiting
+        assert 'href="/finance/claims?status=approved"' in waiting and "已审批，待付款" in waiting
+        approved = (await c.get("/finance/claims", params={"status": "approved"})).text
+        card = approved[approved.index(f'data-claim="{claim["id"]}"') :].split("</section>")[0]
+        assert "状态：<strong>已审批，待付款</strong>" in card
+        assert "/approve" not in card and "/reject" not in card
+        everything = (await c.get("/finance/claims", params={"status": "all"})).text
+        assert f'data-claim="{claim["id"]}"' in everything
+        odd = await c.get("/finance/claims", params={"status": "<x>"})
+        assert odd.status_code == 200 and "<x>" not in odd.text  # the waiting ones instead
+
+
 async def test_finance_picks_a_provider_from_the_menu_to_read_its_statement(web):
     """机构对账单 is in the menu; without a provider it lists the region's providers (none of
     another city's), each opening its statement for the month; finance of another city sees

@@ -25,6 +25,7 @@ from web.deps import (
     require_role,
 )
 from web.render import BEIJING, page
+from web.routes.provider import CLAIM_STATUS
 from web.service.accounts import person_names
 from web.service.programs import program_names, short_program_name
 from web.sessions import Session
@@ -154,15 +155,23 @@ def _not_open(exc: ApiError) -> bool:
 
 @router.get("/claims", response_class=HTMLResponse)
 async def claims(
-    request: Request, web: StateDep, db: DbSession, session: Session = FINANCE
+    request: Request,
+    web: StateDep,
+    db: DbSession,
+    session: Session = FINANCE,
+    status: str = "submitted",
 ) -> HTMLResponse:
-    """Settlement claims waiting for approval. The ledger refuses the preparer's own
-    approval (maker-checker); the page shows who prepared each claim."""
+    """Settlement claims waiting for approval, and by a tab the claims of every other state
+    (approved, in a payment, paid, sent back; 全部: all of them, newest first): the history
+    finance answers questions from. The ledger refuses the preparer's own approval
+    (maker-checker); the page shows who prepared each claim."""
+    if status not in CLAIM_VIEWS:
+        status = "submitted"
     client = ledger_client(web, session)
     rows: list[dict[str, Any]] = []
     error = None
     try:
-        rows = await client.claims(status="submitted")
+        rows = await client.claims(status=None if status == "all" else status)
     except ApiError as exc:
         error = "结算审批功能尚未开通。" if _not_open(exc) else exc.friendly
     finally:
@@ -183,7 +192,20 @@ async def claims(
         r["submitter_name"] = submitters.get(
             r.get("submitted_by") or r.get("prepared_by") or "", ""
         )
-    return page(request, "finance_claims.html", session, rows=rows, error=error)
+    return page(
+        request,
+        "finance_claims.html",
+        session,
+        rows=rows,
+        error=error,
+        status=status,
+        views=CLAIM_VIEWS,
+        claim_status=CLAIM_STATUS,
+    )
+
+
+# The tabs of the claims page: the ledger's claim states finance reads, then all of them.
+CLAIM_VIEWS = ("submitted", "approved", "batched", "paid", "rejected", "all")
 
 
 @router.post("/claims/{claim_id}/approve")
