@@ -294,6 +294,16 @@ async def test_the_officers_long_menu_folds_its_less_used_tasks_into_groups(
     # the menu still fits above the fold with room for the page
     nav_height = await page.evaluate("document.querySelector('nav.nav').offsetHeight")
     assert nav_height < 0.4 * SMALL["height"], nav_height
+    # header and menu together leave most of the first screen to the page (they took 410
+    # of 640 px: the name on two lines and the menu on three)
+    page_top = await page.evaluate("document.querySelector('main').getBoundingClientRect().top")
+    assert page_top < 0.45 * SMALL["height"], page_top
+    assert await page.evaluate(
+        "document.querySelector('#who').getBoundingClientRect().top"
+        " === document.querySelector('#logout').getBoundingClientRect().top"
+        " || Math.abs(document.querySelector('#who').getBoundingClientRect().bottom"
+        " - document.querySelector('#logout').getBoundingClientRect().bottom) < 12"
+    )  # the name and 退出登录 on one line
     await page.click("#nav-more summary")
     assert await folded.first.is_visible()
     groups = await page.eval_on_selector_all(
