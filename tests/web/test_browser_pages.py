@@ -304,6 +304,21 @@ async def test_the_officers_long_menu_folds_its_less_used_tasks_into_groups(
         " || Math.abs(document.querySelector('#who').getBoundingClientRect().bottom"
         " - document.querySelector('#logout').getBoundingClientRect().bottom) < 12"
     )  # the name and 退出登录 on one line
+    await live.s.add_account(
+        username="caiwu_long",
+        role="finance",
+        display_name="刘芳芳（南宁市民政局财务科制单）",
+        region="450100",
+    )
+    for who in ("officer", "caiwu_long"):  # (a long name ends in …, the button stays whole)
+        if who != "officer":
+            await page.click("#logout")
+            await _sign_in(page, base, who)
+        height = await page.evaluate("document.querySelector('#logout').offsetHeight")
+        assert height <= 52, (who, height)  # 退出登录 on one line, never squeezed to two
+    await page.click("#logout")
+    await _sign_in(page, base, "officer")
+    await page.goto(f"{base}/officer/people")
     await page.click("#nav-more summary")
     assert await folded.first.is_visible()
     groups = await page.eval_on_selector_all(
