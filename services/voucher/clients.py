@@ -112,22 +112,26 @@ class LedgerClient(ServiceClient):
             details={"ledger_code": error.get("code")},
         )
 
-    async def budget_available(self, program_code: str, region_code: str) -> tuple[str, int] | None:
-        """GET /v1/budget: (budget region, available fen) for a program at the nearest
-        region at or above `region_code` with a budget; None when there is none (NO_BUDGET).
-        LedgerUnavailable when it cannot say within 10 s."""
+    async def _budget_read(self, path: str, params: dict[str, str]) -> Any:
+        """A read of the ledger's budget, answered within 10 s at most (a page answers
+        without the budget rather than hang); LedgerUnavailable when it cannot say."""
         try:
             resp = await self.http.get(
-                "/v1/budget",
-                params={"program_code": program_code, "region_code": region_code},
-                headers=self._headers(),
-                timeout=min(self._timeout, 10.0),
+                path, params=params, headers=self._headers(), timeout=min(self._timeout, 10.0)
             )
         except httpx.HTTPError as exc:
             raise LedgerUnavailable() from exc
         if resp.status_code != 200:
             raise LedgerUnavailable()
-        data = resp.json()
+        return resp.json()
+
+    async def budget_available(self, program_code: str, region_code: str) -> tuple[str, int] | None:
+        """GET /v1/budget: (budget region, available fen) for a program at the nearest
+        region at or above `region_code` with a budget; None when there is none (NO_BUDGET).
+        LedgerUnavailable when it cannot say within 10 s."""
+        data = await self._budget_read(
+            "/v1/budget", {"program_code": program_code, "region_code": region_code}
+        )
         if not data.get("budget_region_code"):
             return None
         return str(data["budget_region_code"]), int(data["available_fen"])
@@ -135,17 +139,7 @@ class LedgerClient(ServiceClient):
     async def budget_execution(self, region_code: str) -> list[BudgetLine]:
         """GET /v1/budget/execution for a region subtree; LedgerUnavailable when it cannot say
         (within 10 s at most: a dashboard answers without the budget rather than hang)."""
-        try:
-            resp = await self.http.get(
-                "/v1/budget/execution",
-                params={"region_code": region_code},
-                headers=self._headers(),
-                timeout=min(self._timeout, 10.0),
-            )
-        except httpx.HTTPError as exc:
-            raise LedgerUnavailable() from exc
-        if resp.status_code != 200:
-            raise LedgerUnavailable()
+        data = await self._budget_read("/v1/budget/execution", {"region_code": region_code})
         return [
             BudgetLine(
                 str(x["program_code"]),
@@ -156,7 +150,7 @@ class LedgerClient(ServiceClient):
                 int(x["released_fen"]),
                 int(x["available_fen"]),
             )
-            for x in resp.json()["lines"]
+            for x in data["lines"]
         ]
 
 

@@ -59,7 +59,8 @@ def describe_person(person: dict[str, Any]) -> str:
     if person.get("birth_on"):
         parts.append(f"{str(person['birth_on'])[:4]} 年生")
     district = str(person.get("region_code") or "")[:6]
-    parts.append(region_name(district) if district and region_name(district) != district else "")
+    name = region_name(district) if district else ""
+    parts.append(name if name != district else "")
     return "，".join(p for p in parts if p)
 
 

@@ -436,6 +436,21 @@ def _issuance_choice(
     return form, None
 
 
+async def _form_again(
+    request: Request, web: Any, session: Session, form: dict[str, str], status: int, error: str
+) -> HTMLResponse:
+    """The issuance form again, as the officer left it, with what was wrong."""
+    return await _issuance_page(
+        request,
+        web,
+        session,
+        status_code=status,
+        error=error,
+        region=form["region_code"],
+        form=form,
+    )
+
+
 @router.get("/issuance/check", response_class=HTMLResponse)
 async def issuance_check(
     request: Request,
@@ -452,22 +467,12 @@ async def issuance_check(
     officer_only(session)
     form, error = _issuance_choice(program_code, period, region_code)
     if error:
-        return await _issuance_page(
-            request, web, session, status_code=422, error=error, region=region_code, form=form
-        )
+        return await _form_again(request, web, session, form, 422, error)
     client = voucher_client(web, session)
     try:
         found = await client.issuance_preview(program_code, form["period"], region_code)
     except ApiError as exc:
-        return await _issuance_page(
-            request,
-            web,
-            session,
-            status_code=exc.page_status,
-            error=exc.friendly,
-            region=region_code,
-            form=form,
-        )
+        return await _form_again(request, web, session, form, exc.page_status, exc.friendly)
     finally:
         await client.aclose()
     names = await program_names(web, session)
@@ -497,22 +502,12 @@ async def issuance_start(
     officer_only(session)
     form, error = _issuance_choice(program_code, period, region_code)
     if error:
-        return await _issuance_page(
-            request, web, session, status_code=422, error=error, region=region_code, form=form
-        )
+        return await _form_again(request, web, session, form, 422, error)
     client = voucher_client(web, session)
     try:
         run = await client.start_issuance(program_code, form["period"], region_code)
     except ApiError as exc:
-        return await _issuance_page(
-            request,
-            web,
-            session,
-            status_code=exc.page_status,
-            error=exc.friendly,
-            region=region_code,
-            form=form,
-        )
+        return await _form_again(request, web, session, form, exc.page_status, exc.friendly)
     finally:
         await client.aclose()
     # post/redirect/get: the run's own page (progress, refreshed while it runs), which the

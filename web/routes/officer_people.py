@@ -224,7 +224,7 @@ async def _nearest(web: Any, session: Session, person: dict[str, Any]) -> dict[s
         return None
     finally:
         await client.aclose()
-    return min(found, key=lambda p: int(p.get("distance_m") or 0)) if found else {}
+    return found[0] if found else {}  # (the search answers nearest first)
 
 
 @router.get("/people/{person_id}", response_class=HTMLResponse)
