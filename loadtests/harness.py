@@ -17,11 +17,12 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Self
+from typing import Any, Self
 
 import httpx
 
@@ -32,6 +33,7 @@ from services.common.migrate import (
     ensure_database,
     prepare_service_database,
 )
+from services.launcher import terminate_as_interrupt
 
 HOST = "127.0.0.1"
 Progress = Callable[[str], None]
@@ -107,6 +109,7 @@ class System:
     _embedded: bool = False
     _admin: str | None = None
     _extra: list[str] = field(default_factory=list)
+    _sigterm: Any = None
 
     # -- databases -------------------------------------------------------------------------
 
@@ -224,6 +227,7 @@ class System:
     # -- whole -----------------------------------------------------------------------------
 
     def __enter__(self) -> Self:
+        self._stop_on_sigterm()
         self.run_dir.mkdir(parents=True, exist_ok=True)
         asyncio.run(self.prepare_databases())
         try:
@@ -234,7 +238,24 @@ class System:
             raise
         return self
 
+    def _stop_on_sigterm(self) -> None:
+        """SIGTERM (a CI job's timeout, `kill`) stops the run as Ctrl-C does, so the context
+        exits and stops what it started: the services run in sessions of their own and would
+        otherwise outlive a killed run, holding its server and ports."""
+        if threading.current_thread() is threading.main_thread():
+            self._sigterm = signal.signal(signal.SIGTERM, terminate_as_interrupt)
+
     def __exit__(self, *_exc: object) -> None:
+        if self._sigterm is not None:  # a second SIGTERM does not cut the clean-up short
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        try:
+            self._stop_everything()
+        finally:
+            if self._sigterm is not None:
+                signal.signal(signal.SIGTERM, self._sigterm)
+                self._sigterm = None
+
+    def _stop_everything(self) -> None:
         self.stop_processes()
         with contextlib.suppress(Exception):
             asyncio.run(self.drop_databases())

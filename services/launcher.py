@@ -304,6 +304,12 @@ def _wait_healthy(child: Child, timeout_s: float = 60) -> None:
     raise StartFailed(f"{child.name} did not become ready in {timeout_s:.0f}s")
 
 
+def terminate_as_interrupt(*_: object) -> None:
+    """A SIGTERM handler: SIGTERM (systemd, kill, a CI timeout) stops as Ctrl-C does, through
+    the same clean-up."""
+    raise KeyboardInterrupt
+
+
 def up(*, demo: bool, host: str = "127.0.0.1") -> int:
     common = get_common_settings()
     print(
@@ -313,10 +319,7 @@ def up(*, demo: bool, host: str = "127.0.0.1") -> int:
     supervisor = Supervisor(_children(db_urls, host), lambda line: print(line, flush=True))
     status = 0
 
-    def _terminate(*_: object) -> None:
-        raise KeyboardInterrupt  # SIGTERM (systemd, kill) stops as Ctrl-C does
-
-    signal.signal(signal.SIGTERM, _terminate)
+    signal.signal(signal.SIGTERM, terminate_as_interrupt)
     try:
         supervisor.start_all()
         for child in supervisor.children:

@@ -14,6 +14,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from services.common import crypto
 from services.common.regions import ancestors, region_name
 from web.roles import ROLE_NAMES
 
@@ -225,12 +226,10 @@ def local_time(value: Any, fmt: str = "%Y-%m-%d %H:%M") -> str:
 
 
 def mask_name(name: Any) -> str:
-    """A person's name as shown to someone acting for them: the surname and stars
-    (王大爷 → 王**), enough to tell whose vouchers these are and no more."""
-    text = str(name or "").strip()
-    if not text:
-        return ""
-    return text[0] + "*" * max(1, min(len(text) - 1, 3))
+    """A person's name as shown to someone acting for them (王大爷 → 王**): the services'
+    own mask (`crypto.mask_name`), so a page and an answer of the API never show one name
+    two ways."""
+    return crypto.mask_name(str(name or ""))
 
 
 def region(code: Any) -> str:

@@ -45,5 +45,11 @@ def mask_phone(value: str) -> str:
 
 
 def mask_name(value: str) -> str:
-    """张三丰 -> 张**: enough for staff to recognise a person they are serving."""
-    return value[:1] + "*" * (len(value) - 1) if value else value
+    """张三丰 -> 张**: the surname and one to three stars, enough for staff or a family to
+    recognise the person and no more. A one-character name still gets a star (shown whole it
+    would not be masked), and a long name no more than three (the stars do not tell its
+    length). Every page and every service masks a name with this one function."""
+    text = value.strip()
+    if not text:
+        return ""
+    return text[0] + "*" * max(1, min(len(text) - 1, 3))
