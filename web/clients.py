@@ -8,6 +8,8 @@ service's own message; the table is web/messages.py). Transports are injectable 
 from __future__ import annotations
 
 import asyncio
+import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -480,6 +482,18 @@ class TerminalClient(ServiceClient):
 REVIEW_STEPS = ("approve", "request-changes", "refuse", "resubmit", "suspend", "revoke")
 
 
+# Provider ids a call when a page names many providers (the register takes up to 500).
+NAMES_PER_CALL = 100
+
+
+def _is_uuid(text: str) -> bool:
+    try:
+        uuid.UUID(text)
+    except (ValueError, TypeError, AttributeError):
+        return False
+    return True
+
+
 class ProviderClient(ServiceClient):
     async def nearby(
         self, lat: float, lon: float, radius_m: int = 1500, kind: str | None = None
@@ -515,6 +529,21 @@ class ProviderClient(ServiceClient):
             "/v1/providers",
             params=_clean({"region_code": region_code, "cursor": cursor, "limit": limit}),
         )
+
+    async def names(self, ids: Iterable[str]) -> dict[str, str]:
+        """The names of these providers, `NAMES_PER_CALL` ids a call to the register; an id
+        that is not a provider's, or not in the caller's scope, is absent from the answer."""
+        wanted = sorted({i for i in ids if _is_uuid(i)})
+        found: dict[str, str] = {}
+        for start in range(0, len(wanted), NAMES_PER_CALL):
+            chunk = wanted[start : start + NAMES_PER_CALL]
+            page = await self.json(
+                "GET",
+                "/v1/providers",
+                params=[("id", i) for i in chunk] + [("limit", str(len(chunk)))],
+            )
+            found.update((p["id"], p["name"]) for p in page.get("items", []))
+        return found
 
     async def terminals(self, provider_id: str) -> list[dict[str, Any]]:
         return _rows(await self.json("GET", f"/v1/providers/{provider_id}/terminals"), "terminals")

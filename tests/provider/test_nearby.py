@@ -2,6 +2,7 @@
 answered through the GiST index."""
 
 import math
+import uuid
 
 import asyncpg
 from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
@@ -204,3 +205,30 @@ async def test_the_register_lists_every_status_within_scope(ctx, tokens):
     assert r.status_code == 422 and r.json()["error"]["field"] == "lat"
     r = await ctx.c.get("/v1/providers", params={"cursor": "x"}, headers=auditor)
     assert r.status_code == 422 and r.json()["error"]["field"] == "cursor"
+
+
+async def test_the_register_names_the_providers_asked_for_within_scope(ctx, tokens):
+    a = await ctx.apply()
+    b = await ctx.approved(region_code="450102")
+    elsewhere = await ctx.apply(
+        region_code="450202",
+        name="柳州的",
+        headers=tokens.headers("civil_affairs", region="450200"),
+    )
+    finance = tokens.headers("finance", region="450100")
+    ask = [("id", a), ("id", b), ("id", elsewhere), ("id", str(uuid.uuid4()))]
+    r = await ctx.c.get("/v1/providers", params=ask, headers=finance)
+    assert r.status_code == 200, r.text
+    # Nanning's finance gets Nanning's two; Liuzhou's provider and an unknown id are absent.
+    assert [i["id"] for i in r.json()["items"]] == sorted([a, b])
+    r = await ctx.c.get("/v1/providers", params=ask, headers=tokens.headers("auditor"))
+    assert {i["id"] for i in r.json()["items"]} == {a, b, elsewhere}
+    # A provider's own people see their own provider only, whatever they ask for.
+    r = await ctx.c.get("/v1/providers", params=ask, headers=ctx.admin(b))
+    assert [i["id"] for i in r.json()["items"]] == [b]
+
+    r = await ctx.c.get("/v1/providers", params={"id": "not-an-id"}, headers=finance)
+    assert r.status_code == 422 and r.json()["error"]["code"] == "VALIDATION_ERROR"
+    many = [("id", str(uuid.uuid4())) for _ in range(501)]
+    r = await ctx.c.get("/v1/providers", params=many, headers=finance)
+    assert r.status_code == 422 and r.json()["error"]["field"] == "id"

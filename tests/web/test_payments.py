@@ -12,11 +12,13 @@ import re
 import uuid
 from decimal import Decimal
 
+import httpx
 from openpyxl import load_workbook
 
 from services.common.settings import CommonSettings
 from tests.web.conftest import csrf_of
 from tests.web.system import PROVINCE
+from web import clients
 from web.routes.payments import OWN_BATCH
 from web.routes.statements import STATEMENT_ITEMS
 from web.service.accounts import mask_subject, person_name
@@ -452,3 +454,32 @@ async def test_aging_per_provider_with_chart_and_files(web):
     async with web.signed_in("finance_lz") as c:
         page = await c.get("/finance/aging")
         assert page.status_code == 200 and 'id="aging-empty"' in page.text
+
+
+class _Counting(httpx.AsyncBaseTransport):
+    """The real provider app, each request it answers counted."""
+
+    def __init__(self, app) -> None:
+        self.inner = httpx.ASGITransport(app=app)
+        self.paths: list[str] = []
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self.paths.append(request.url.path)
+        return await self.inner.handle_async_request(request)
+
+
+async def test_provider_names_for_a_list_take_a_call_per_hundred_not_one_each(web, monkeypatch):
+    monkeypatch.setattr(clients, "NAMES_PER_CALL", 2)
+    counting = _Counting(web.provider_app)
+    finance = web.tokens.token("finance", sub="test:finance", region=PROVINCE)
+    client = clients.ProviderClient("http://provider", finance, transport=counting)
+    unknown = str(uuid.uuid4())
+    try:
+        names = await client.names([web.p1, web.p_new, web.p_far, unknown, "not-an-id", ""])
+    finally:
+        await client.aclose()
+    # Four ids that could be providers' at two a call: two calls to the register.
+    assert counting.paths == ["/v1/providers", "/v1/providers"]
+    listed = (await web.provider.get(f"/v1/providers/{web.p1}", headers=web.officer())).json()
+    assert names[web.p1] == listed["name"]
+    assert set(names) == {web.p1, web.p_new, web.p_far}

@@ -3,6 +3,7 @@ change log."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Query
@@ -57,6 +58,14 @@ async def search(
     status: Annotated[ProviderStatus | None, Query(description="Register only.")] = None,
     region_code: Annotated[str | None, Query(description="Register only.")] = None,
     cursor: Annotated[str | None, Query(description="Register only.")] = None,
+    ids: Annotated[
+        list[uuid.UUID] | None,
+        Query(
+            alias="id",
+            description="Register only: just these providers (repeat `id`, at most 500), "
+            "those of them in the caller's scope.",
+        ),
+    ] = None,
     principal: Principal = require(*ANYONE),
 ) -> schemas.NearbyPage | schemas.RegistryPage:
     """Nearby search, or the register.
@@ -66,8 +75,10 @@ async def search(
     category, nearest first, each with its distance in metres and its price list.
 
     Without them: the register of providers of every status (filter by `status`, `kind`,
-    `region_code`; page with `cursor`), for officers and finance of a region, auditors,
-    services, and a provider's own people (their own provider only).
+    `region_code`, or name the providers with `id`; page with `cursor`), for officers and
+    finance of a region, auditors, services, and a provider's own people (their own provider
+    only). A page of names for a list (finance's claims and aging list) is one call, not one
+    a provider.
     """
     if lat is None and lon is None:
         return await registry.registry(
@@ -78,6 +89,7 @@ async def search(
             kind=kind.value if kind else None,
             cursor=cursor,
             limit=100 if limit is None else limit,
+            ids=ids,
         )
     if lat is None or lon is None:
         raise FieldRequired("lat and lon go together.", field="lat" if lat is None else "lon")

@@ -292,9 +292,12 @@ async def registry_page(
     kind: str | None,
     after: uuid.UUID | None,
     limit: int,
+    ids: list[uuid.UUID] | None = None,
 ) -> list[Provider]:
     """Providers in id order (ids are time-ordered), filtered, from after `after`."""
     stmt = select(Provider).order_by(col(Provider.id)).limit(limit)
+    if ids is not None:
+        stmt = stmt.where(col(Provider.id).in_(ids))
     if region_prefix:
         stmt = stmt.where(col(Provider.region_code).startswith(region_prefix, autoescape=True))
     if provider_id is not None:

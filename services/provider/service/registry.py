@@ -326,6 +326,7 @@ async def registry(
     kind: str | None,
     cursor: str | None,
     limit: int,
+    ids: list[uuid.UUID] | None = None,
 ) -> schemas.RegistryPage:
     """The register of providers, any status, for those who supervise or settle them: officers
     and finance of a region (their region by default, or a region inside it), auditors and
@@ -351,6 +352,8 @@ async def registry(
             raise InvalidQuery("cursor is not valid.", field="cursor") from exc
     if not 1 <= limit <= 500:
         raise InvalidQuery("limit must be between 1 and 500.", field="limit")
+    if ids is not None and len(ids) > 500:
+        raise InvalidQuery("At most 500 ids a call.", field="id")
     rows = await providers_repo.registry_page(
         session,
         region_prefix=significant_prefix(region_code) if region_code else None,
@@ -359,6 +362,7 @@ async def registry(
         kind=kind,
         after=after,
         limit=limit + 1,
+        ids=ids,
     )
     more = len(rows) > limit
     rows = rows[:limit]
