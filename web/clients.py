@@ -8,13 +8,13 @@ service's own message; the table is web/messages.py). Transports are injectable 
 from __future__ import annotations
 
 import asyncio
-import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
+from services.common.ids import is_uuid
 from web.messages import BY_STATUS, FRIENDLY, with_figures
 
 
@@ -486,14 +486,6 @@ REVIEW_STEPS = ("approve", "request-changes", "refuse", "resubmit", "suspend", "
 NAMES_PER_CALL = 100
 
 
-def _is_uuid(text: str) -> bool:
-    try:
-        uuid.UUID(text)
-    except (ValueError, TypeError, AttributeError):
-        return False
-    return True
-
-
 class ProviderClient(ServiceClient):
     async def nearby(
         self, lat: float, lon: float, radius_m: int = 1500, kind: str | None = None
@@ -533,7 +525,7 @@ class ProviderClient(ServiceClient):
     async def names(self, ids: Iterable[str]) -> dict[str, str]:
         """The names of these providers, `NAMES_PER_CALL` ids a call to the register; an id
         that is not a provider's, or not in the caller's scope, is absent from the answer."""
-        wanted = sorted({i for i in ids if _is_uuid(i)})
+        wanted = sorted({i for i in ids if is_uuid(i)})
         found: dict[str, str] = {}
         for start in range(0, len(wanted), NAMES_PER_CALL):
             chunk = wanted[start : start + NAMES_PER_CALL]

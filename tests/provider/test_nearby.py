@@ -173,7 +173,8 @@ async def test_the_search_uses_the_gist_index_on_100000_providers(ctx):
         await db.dispose()
 
 
-async def test_the_register_lists_every_status_within_scope(ctx, tokens):
+async def _register_of_three(ctx, tokens) -> tuple[str, str, str]:
+    """Applied in Nanning, approved in Nanning, applied in Liuzhou (another city)."""
     a = await ctx.apply()
     b = await ctx.approved(region_code="450102")
     c = await ctx.apply(
@@ -181,6 +182,11 @@ async def test_the_register_lists_every_status_within_scope(ctx, tokens):
         name="柳州的",
         headers=tokens.headers("civil_affairs", region="450200"),
     )
+    return a, b, c
+
+
+async def test_the_register_lists_every_status_within_scope(ctx, tokens):
+    a, b, c = await _register_of_three(ctx, tokens)
     officer = ctx.officer  # Nanning, 450100
     r = await ctx.c.get("/v1/providers", params={"status": "applied"}, headers=officer)
     assert r.status_code == 200, r.text
@@ -208,13 +214,7 @@ async def test_the_register_lists_every_status_within_scope(ctx, tokens):
 
 
 async def test_the_register_names_the_providers_asked_for_within_scope(ctx, tokens):
-    a = await ctx.apply()
-    b = await ctx.approved(region_code="450102")
-    elsewhere = await ctx.apply(
-        region_code="450202",
-        name="柳州的",
-        headers=tokens.headers("civil_affairs", region="450200"),
-    )
+    a, b, elsewhere = await _register_of_three(ctx, tokens)
     finance = tokens.headers("finance", region="450100")
     ask = [("id", a), ("id", b), ("id", elsewhere), ("id", str(uuid.uuid4()))]
     r = await ctx.c.get("/v1/providers", params=ask, headers=finance)
