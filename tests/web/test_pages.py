@@ -1313,3 +1313,66 @@ async def test_nearby_says_when_the_registered_location_is_approximate_or_missin
         # the phone's position (sent by the page's script): the same list, from there
         text = (await c.get("/me/nearby", params={"lat": 22.8171, "lon": 108.3661})).text
         assert "手机现在的位置" in text and "青秀区幸福助餐点" in text
+
+
+async def test_issuance_check_warns_when_the_budget_cannot_cover_the_run(web):
+    """With less budget left than the run commits, the check says so in words, with both
+    figures, before anything is issued; the budget is given back afterwards."""
+    period = (await web.vouchers(web.b1))[0]["period"]
+    year, month = (int(x) for x in period.split("-"))
+    later = f"{year + month // 12}-{month % 12 + 1:02d}"  # the month after: nobody has it yet
+    choice = {"program_code": DISABILITY, "period": later, "region_code": DISTRICT}
+    officer = web.officer(DISTRICT)
+    preview = (await web.voucher.get("/v1/issuance-preview", params=choice, headers=officer)).json()
+    assert preview["to_issue_fen"] > 10_000 and preview["budget_region_code"] == DISTRICT
+    finance = web.tokens.headers("finance", sub="test:finance", region=PROVINCE)
+    asked = {"program_code": DISABILITY, "region_code": DISTRICT}
+    before = (await web.ledger.get("/v1/budget", params=asked, headers=finance)).json()
+    programs = (await web.voucher.get("/v1/programs", headers=officer)).json()
+    shares = next(p for p in programs if p["code"] == DISABILITY)["config"]["funding_shares"]
+    # Something else commits all but 100 元 of the district's budget.
+    spent = await web.ledger.post(
+        "/v1/commitments",
+        headers=web.tokens.headers("service", sub="service:test"),
+        json={
+            "idempotency_key": f"web-test:short:{uuid.uuid4()}",
+            "purpose": "voucher",
+            "program_code": DISABILITY,
+            "region_code": DISTRICT,
+            "period": later,
+            "amount_fen": before["available_fen"] - 10_000,
+            "count": 1,
+            "funding_shares": shares,
+        },
+    )
+    assert spent.status_code == 201, spent.text
+    after = (await web.ledger.get("/v1/budget", params=asked, headers=finance)).json()
+    try:
+        async with web.signed_in("officer") as c:
+            html = (await c.get("/officer/issuance/check", params=choice)).text
+        warning = re.search(r'id="budget-short">([^<]+)<', html)
+        assert warning, "no budget warning on the check"
+        need, have = preview["to_issue_fen"], after["available_fen"]
+        assert "预算不够" in warning.group(1)
+        assert f"需要 {need // 100:,}.{need % 100:02d} 元" in warning.group(1)
+        assert f"可用 {have // 100:,}.{have % 100:02d} 元" in warning.group(1)
+    finally:
+        back = {
+            k: before["by_source"][k] - after["by_source"].get(k, 0) for k in before["by_source"]
+        }
+        restored = await web.ledger.post(
+            "/v1/appropriations",
+            headers=finance,
+            json={
+                "idempotency_key": f"web-test:short-back:{uuid.uuid4()}",
+                "program_code": DISABILITY,
+                "region_code": DISTRICT,
+                "by_source": {k: v for k, v in back.items() if v > 0},
+                "memo": "测试预算退回",
+            },
+        )
+        assert restored.status_code == 201, restored.text
+    # With its budget back, the same check carries no warning.
+    async with web.signed_in("officer") as c:
+        html = (await c.get("/officer/issuance/check", params=choice)).text
+    assert 'id="budget-short"' not in html and 'id="confirm-issuance"' in html
