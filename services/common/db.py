@@ -200,7 +200,11 @@ class Database:
                 server_settings={"application_name": self.application_name},
             )
         if self._raw_pool_size and self.statements is None:
-            self.statements = StatementPool(self._connect_raw, self._raw_pool_size)
+            # Calls run together on a connection's temporary function, which PgBouncer's
+            # transaction mode would not keep: through it, each call runs alone.
+            self.statements = StatementPool(
+                self._connect_raw, self._raw_pool_size, together=not self.pooled
+            )
 
     async def _connect_raw(self) -> asyncpg.Connection:
         conn: asyncpg.Connection = await asyncpg.connect(

@@ -13,24 +13,81 @@ waiting its turn, first come first served), runs its statement and gives the con
 back. A statement that fails in the server (a unique violation, a check) leaves the
 connection as good as before; anything else (the connection lost, the call cancelled midway)
 closes it, and its place is opened afresh by the next call that needs it.
+
+Calls that wait run together (`fetchrow_together`, group commit). While every connection is
+busy, calls of a statement that says how to run many at once (`Together`) queue instead of
+each waiting for a connection of its own; the next connection free runs up to `max_calls` of
+them as one statement, so one transaction, one commit and one round trip. A call never waits
+for others to come: a call that finds a connection free runs alone at once, as before. The
+statement that runs them together is all or nothing: when it fails in the server (one call's
+unique violation rolls back the others' work too), each of its calls then runs alone on the
+same connection, and gets its own answer or its own error. Every call's answer is given only
+once its transaction has committed. Through PgBouncer in transaction mode (a temporary
+function does not outlive its transaction there) the pool runs every call alone.
 """
 
 from __future__ import annotations
 
 import asyncio
 import collections
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
 
+Args = tuple[Any, ...]
+_Call = tuple[Args, "asyncio.Future[asyncpg.Record | None]"]  # a waiting call and its answer
+
+
+@dataclass(frozen=True, eq=False)
+class Together:
+    """How calls of one statement run together. `solo` is the statement for one call. `call`
+    runs many: each row is what `solo` answers followed by the 1-based number of the call it
+    answers, and a call that gets no row gets None, as from `solo`. `pack` turns the calls,
+    numbered, into `call`'s arguments, in the order the calls should run (a lock order, say).
+    `setup` is run once on a connection before its first `call` (the temporary function that
+    `call` invokes)."""
+
+    solo: str
+    call: str
+    setup: str
+    pack: Callable[[Sequence[tuple[int, Args]]], Args]
+    max_calls: int = 16
+
+
+class _Waiting:
+    """The calls of one `Together` waiting for a connection, and the collectors that will
+    run them (each takes up to `max_calls` when it gets its connection)."""
+
+    __slots__ = ("calls", "collectors")
+
+    def __init__(self) -> None:
+        self.calls: collections.deque[_Call] = collections.deque()
+        self.collectors = 0
+
 
 class StatementPool:
-    def __init__(self, connect: Callable[[], Awaitable[asyncpg.Connection]], size: int) -> None:
+    def __init__(
+        self,
+        connect: Callable[[], Awaitable[asyncpg.Connection]],
+        size: int,
+        *,
+        together: bool = True,
+    ) -> None:
         if size < 1:
             raise ValueError("a statement pool needs at least one connection")
         self._connect = connect
         self.size = size
+        self.together = together
+        self._waiting: dict[Together, _Waiting] = {}
+        self._set_up: dict[int, set[Together]] = {}  # by id(connection)
+        self._collecting: set[asyncio.Task[None]] = set()
+        # How many calls ran together, in how many statements, and how many such statements
+        # failed and had their calls run alone (the bench reports them).
+        self.calls_together = 0
+        self.statements_together = 0
+        self.statements_undone = 0
         self._free: list[asyncpg.Connection] = []
         self._waiters: collections.deque[asyncio.Future[asyncpg.Connection]] = collections.deque()
         self._open = 0  # connections open or being opened
@@ -56,6 +113,82 @@ class StatementPool:
                 self._give(conn)
             else:
                 self._discard(conn)
+
+    async def fetchrow_together(self, together: Together, *args: Any) -> asyncpg.Record | None:
+        """`together.solo` with `args`: at once when a connection is free, else with the other
+        calls waiting for one (the module's docstring)."""
+        if not self.together or self._free or self._open < self.size:
+            return await self.fetchrow(together.solo, *args)
+        waiting = self._waiting.get(together)
+        if waiting is None:
+            waiting = self._waiting[together] = _Waiting()
+        answer: asyncio.Future[asyncpg.Record | None] = asyncio.get_running_loop().create_future()
+        waiting.calls.append((args, answer))
+        if len(waiting.calls) > waiting.collectors * together.max_calls:
+            waiting.collectors += 1
+            task = asyncio.get_running_loop().create_task(self._collect(together, waiting))
+            self._collecting.add(task)
+            task.add_done_callback(self._collecting.discard)
+        return await answer  # cancelled before its statement starts: left out of it
+
+    async def _collect(self, together: Together, waiting: _Waiting) -> None:
+        """Wait for a connection, then run up to `max_calls` of the waiting calls on it."""
+        try:
+            conn = await self._take()
+        except BaseException as exc:
+            waiting.collectors -= 1
+            for _args, answer in _next_calls(waiting, together.max_calls):
+                answer.set_exception(_as_exception(exc))
+            return
+        waiting.collectors -= 1
+        calls = _next_calls(waiting, together.max_calls)
+        healthy = False
+        try:
+            if len(calls) == 1:
+                await _run_alone(conn, together.solo, calls)
+            elif calls:
+                await self._run_together(conn, together, calls)
+            healthy = True
+        except BaseException as exc:  # the connection lost, or the pool closed under it
+            for _args, answer in calls:
+                if not answer.done():
+                    answer.set_exception(_as_exception(exc))
+            if not isinstance(exc, Exception):
+                raise
+        finally:
+            if healthy:
+                self._give(conn)
+            else:
+                self._set_up.pop(id(conn), None)
+                self._discard(conn)
+
+    async def _run_together(
+        self,
+        conn: asyncpg.Connection,
+        together: Together,
+        calls: list[_Call],
+    ) -> None:
+        ready = self._set_up.setdefault(id(conn), set())
+        if together not in ready:
+            await conn.execute(together.setup)
+            ready.add(together)
+        try:
+            rows = await conn.fetch(
+                together.call, *together.pack([(n, args) for n, (args, _a) in enumerate(calls, 1)])
+            )
+        except asyncpg.PostgresError:
+            # All or nothing: one call's failure undid the others' work. Each runs alone.
+            self.statements_undone += 1
+            await _run_alone(conn, together.solo, calls)
+            return
+        self.statements_together += 1
+        self.calls_together += len(calls)
+        answers: list[asyncpg.Record | None] = [None] * len(calls)
+        for row in rows:
+            answers[row[-1] - 1] = row
+        for (_args, answer), row in zip(calls, answers, strict=True):
+            if not answer.done():
+                answer.set_result(row)
 
     async def _take(self) -> asyncpg.Connection:
         if self._closed:
@@ -89,6 +222,7 @@ class StatementPool:
         self._free.append(conn)
 
     def _discard(self, conn: asyncpg.Connection) -> None:
+        self._set_up.pop(id(conn), None)
         self._open -= 1
         if not conn.is_closed():
             conn.terminate()
@@ -128,3 +262,37 @@ class StatementPool:
         for conn in free:
             self._open -= 1
             await conn.close()
+
+
+def _next_calls(waiting: _Waiting, most: int) -> list[_Call]:
+    """Up to `most` waiting calls whose callers still wait, oldest first."""
+    calls: list[_Call] = []
+    while waiting.calls and len(calls) < most:
+        args, answer = waiting.calls.popleft()
+        if not answer.done():
+            calls.append((args, answer))
+    return calls
+
+
+async def _run_alone(
+    conn: asyncpg.Connection,
+    solo: str,
+    calls: list[_Call],
+) -> None:
+    """Each call as its own statement, in turn; a refused one gets its error."""
+    for args, answer in calls:
+        try:
+            row = await conn.fetchrow(solo, *args)
+        except asyncpg.PostgresError as exc:
+            if not answer.done():
+                answer.set_exception(exc)
+            continue
+        if not answer.done():
+            answer.set_result(row)
+
+
+def _as_exception(exc: BaseException) -> Exception:
+    if isinstance(exc, Exception):
+        return exc
+    stopped: Exception = asyncpg.InterfaceError("the statement pool stopped before the call ran")
+    return stopped

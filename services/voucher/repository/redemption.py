@@ -91,6 +91,7 @@ of it (the backlog counted up to a cap, each partition's oldest event).
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -99,7 +100,7 @@ from typing import Any, TypedDict
 
 import asyncpg
 
-from services.common.statement_pool import StatementPool
+from services.common.statement_pool import StatementPool, Together
 from services.voucher.models import (
     Beneficiary,
     Outbox,
@@ -120,7 +121,7 @@ _NONCE = UsedNonce.__tablename__
 _OUTBOX = Outbox.__tablename__
 _LEASE = RelayLease.__tablename__
 
-REDEEM = f"""
+_REDEEM_WORK = f"""
 WITH pick AS (
   SELECT v.id, v.beneficiary_id, v.program_code, v.period, v.region_code,
          v.budget_region_code, v.funding_shares, v.balance_fen, v.ratio_bp, v.per_use_fen,
@@ -198,10 +199,97 @@ WITH pick AS (
          $8::timestamptz
     FROM upd u
 )
-SELECT $9::uuid AS id, u.id AS voucher_id, u.subsidy AS subsidy_fen,
+"""
+_REDEEM_ANSWER = """$9::uuid AS id, u.id AS voucher_id, u.subsidy AS subsidy_fen,
        $6::bigint - u.subsidy AS copay_fen, u.balance_fen
   FROM upd u
 """
+REDEEM = f"{_REDEEM_WORK}SELECT {_REDEEM_ANSWER}"
+
+
+# --- redemptions waiting for a connection, run together ---------------------------------------
+#
+# While every statement connection is busy, the redemptions waiting for one run together: one
+# statement calls a function that runs REDEEM for each in turn, in one transaction
+# (services/common/statement_pool.py, `Together`). The function is REDEEM itself, its
+# parameters taken from arrays (one element a redemption; a bill's lines concatenated, each
+# redemption's slice given by its first line and count), and is made from REDEEM's text here,
+# so there is one statement to read and to change. It is a temporary function, created on
+# each statement connection before its first use: nothing in the schema to migrate.
+# tests/voucher/redeem/test_together.py races it, and test_rule_matches_sql.py runs the
+# rule's cases through it.
+
+_LINE_PARAMS = frozenset({5, 13, 18, 19})  # one element a line of the bill
+_PARAM = re.compile(r"\$(\d+)")
+_CAST = re.compile(r"\$(\d+)::([a-z]+(?:\[\])?)")
+
+
+def _param_types(sql: str) -> dict[int, str]:
+    """Each parameter's type, from the casts that REDEEM writes at every use."""
+    types: dict[int, str] = {}
+    for n, kind in _CAST.findall(sql):
+        if types.setdefault(int(n), kind) != kind:
+            raise ValueError(f"${n} is cast to both {types[int(n)]} and {kind}")
+    uses = {int(n) for n in _PARAM.findall(sql)}
+    if uses != set(types) or uses != set(range(1, len(uses) + 1)):
+        raise ValueError("every parameter of REDEEM must be numbered in turn and cast")
+    return types
+
+
+def _together(work: str, answer: str) -> tuple[str, str, int]:
+    """The temporary function that runs REDEEM for each of many redemptions, the statement
+    that calls it, and how many parameters REDEEM has."""
+    types = _param_types(work + answer)
+    arrays = [("_k", "int"), ("_first", "int"), ("_count", "int")] + [
+        (f"_p{n}", kind.removesuffix("[]")) for n, kind in sorted(types.items())
+    ]
+
+    def element(match: re.Match[str]) -> str:
+        n = int(match.group(1))
+        if n in _LINE_PARAMS:
+            return f"(_p{n}[_first[_j]:_first[_j] + _count[_j] - 1])"
+        return f"(_p{n}[_j])"
+
+    answer = answer.replace("\n  FROM upd u", ", _k[_j]\n  FROM upd u")
+    body = _PARAM.sub(element, f"{work}SELECT {answer}")
+    params = ", ".join(f"{name} {kind}[]" for name, kind in arrays)
+    function = f"""CREATE OR REPLACE FUNCTION pg_temp.redeem_together({params})
+RETURNS TABLE (_id uuid, _voucher_id uuid, _subsidy_fen bigint, _copay_fen bigint,
+               _balance_fen bigint, _call int)
+LANGUAGE plpgsql AS $together$
+BEGIN
+  FOR _j IN 1 .. cardinality(_k) LOOP
+    RETURN QUERY {body};
+  END LOOP;
+END
+$together$"""
+    call = ", ".join(f"${n}::{kind}[]" for n, (_name, kind) in enumerate(arrays, 1))
+    return function, f"SELECT * FROM pg_temp.redeem_together({call})", len(types)
+
+
+_TOGETHER_SETUP, _TOGETHER_CALL, _REDEEM_PARAMS = _together(_REDEEM_WORK, _REDEEM_ANSWER)
+
+
+def _pack(calls: Sequence[tuple[int, tuple[Any, ...]]]) -> tuple[Any, ...]:
+    """Many redemptions' REDEEM arguments as the function's arrays, in the order of the people
+    they pay for: two batches then lock their vouchers in the same order, never each
+    waiting for the other."""
+    ordered = sorted(calls, key=lambda call: call[1][0])
+    columns: list[list[Any]] = [[] for _ in range(_REDEEM_PARAMS)]
+    numbers, first, count = [], [], []
+    for number, args in ordered:
+        numbers.append(number)
+        first.append(len(columns[12]) + 1)  # $13, the lines' service codes
+        count.append(len(args[12]))
+        for i, value in enumerate(args):
+            if i + 1 in _LINE_PARAMS:
+                columns[i].extend(value)
+            else:
+                columns[i].append(value)
+    return (numbers, first, count, *columns)
+
+
+REDEEM_TOGETHER = Together(solo=REDEEM, call=_TOGETHER_CALL, setup=_TOGETHER_SETUP, pack=_pack)
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,8 +341,7 @@ async def redeem(
     lines); what it did on success, None when no voucher could pay. Raises
     UniqueViolationError on a used nonce or a repeated idempotency key (the statement then
     changed nothing)."""
-    row = await conn.fetchrow(
-        REDEEM,
+    args = (
         beneficiary_id,
         nonce,
         nonce_expires_at,
@@ -278,6 +365,10 @@ async def redeem(
         staff_id,
         visit_id,
     )
+    if isinstance(conn, StatementPool):  # run together with others waiting, if any
+        row = await conn.fetchrow_together(REDEEM_TOGETHER, *args)
+    else:
+        row = await conn.fetchrow(REDEEM, *args)
     if row is None:
         return None
     return Redeemed(row[0], row[1], row[2], row[3], row[4])
