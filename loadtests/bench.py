@@ -52,6 +52,19 @@ async def _sql(url: str, script: str) -> None:
         await conn.close()
 
 
+def await_commits(url: str) -> int:
+    """The database's committed transactions so far (its statistics are flushed within a
+    second of each backend's transaction: read after a second's pause)."""
+    time.sleep(1.0)
+    row = asyncio.run(
+        _fetchrow(
+            url,
+            "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()",
+        )
+    )
+    return int(row["xact_commit"])
+
+
 async def _fetchrow(url: str, query: str, *args: Any) -> dict[str, Any]:
     conn = await asyncpg.connect(**asyncpg_connect_kwargs(url))
     try:
@@ -655,6 +668,7 @@ def main(argv: list[str] | None = None) -> int:
         for rep in range(1, args.reps + 1):
             n_tokens = int(estimate * args.duration * 1.6) + 2000
             tf = tokens_file(run_dir / "tokens.txt", ids, n_tokens)
+            commits = await_commits(voucher_db)
             meter.start()
             r = bt.run_wrk(
                 voucher_url,
@@ -666,6 +680,10 @@ def main(argv: list[str] | None = None) -> int:
                 wrk=wrk,
             )
             cpu = meter.stop()
+            commits = await_commits(voucher_db) - commits
+            if commits > 0 and r.accepted_per_s:
+                # Redemptions waiting for a connection commit together (statement_pool.py).
+                cpu["redemptions_per_commit"] = round(r.accepted_per_s * args.duration / commits, 2)
             if cpu.get("voucher_cores") and r.accepted_per_s:
                 # The steadier reading on a shared machine: service CPU per redemption.
                 cpu["voucher_cpu_ms_per_redemption"] = round(
@@ -707,6 +725,9 @@ def main(argv: list[str] | None = None) -> int:
             "median_accepted_per_s": round(sat, 1),
             "median_voucher_cpu_ms_per_redemption": round(
                 bt.median([x.get("voucher_cpu_ms_per_redemption", 0.0) for x in saturation]), 2
+            ),
+            "median_redemptions_per_commit": round(
+                bt.median([x.get("redemptions_per_commit", 0.0) for x in saturation]), 2
             ),
         }
         result["direct_sql"] = {
@@ -931,6 +952,14 @@ def render(r: dict[str, Any]) -> str:
                 else ""
             )
             + "); end to end: the sustained row",
+        ),
+        (
+            "redemptions a commit of the voucher database at saturation",
+            sat.get("median_redemptions_per_commit"),
+            bt.spread([x.get("redemptions_per_commit", 0.0) for x in sat.get("runs", [])]),
+            "",
+            "redemptions waiting for a statement connection commit together; every other "
+            "transaction of the database in those seconds counted too",
         ),
         (
             "voucher service CPU per redemption at saturation, ms",

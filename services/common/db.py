@@ -161,6 +161,7 @@ class Database:
         *,
         pool_size: int = 10,
         raw_pool_size: int = 0,
+        statement_pool_size: int | None = None,
         application_name: str = "yiyang",
     ) -> None:
         self.url = plain_url(url)
@@ -185,6 +186,7 @@ class Database:
         )
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
         self._raw_pool_size = raw_pool_size
+        self._statement_pool_size = statement_pool_size or raw_pool_size
         self.raw_pool: asyncpg.Pool | None = None
         # One-statement calls of the hottest path (the redemption): as many connections as
         # the raw pool may have, without its per-call machinery (services/common/statement_pool.py).
@@ -201,9 +203,12 @@ class Database:
             )
         if self._raw_pool_size and self.statements is None:
             # Calls run together on a connection's temporary function, which PgBouncer's
-            # transaction mode would not keep: through it, each call runs alone.
+            # transaction mode would not keep: through it, each call runs alone, on as many
+            # connections as the raw pool has.
             self.statements = StatementPool(
-                self._connect_raw, self._raw_pool_size, together=not self.pooled
+                self._connect_raw,
+                self._raw_pool_size if self.pooled else self._statement_pool_size,
+                together=not self.pooled,
             )
 
     async def _connect_raw(self) -> asyncpg.Connection:

@@ -84,7 +84,7 @@ class StatementPool:
         self._set_up: dict[int, set[Together]] = {}  # by id(connection)
         self._collecting: set[asyncio.Task[None]] = set()
         # How many calls ran together, in how many statements, and how many such statements
-        # failed and had their calls run alone (the bench reports them).
+        # failed and had their calls run alone (for tests and measurements).
         self.calls_together = 0
         self.statements_together = 0
         self.statements_undone = 0

@@ -23,8 +23,14 @@ class VoucherSettings(BaseSettings):
     # then serves every province, each request in its own. Unset: the one database above.
     shards: Annotated[str, AfterValidator(check_shards)] = ""
     pool_size: int = 10
-    # The raw asyncpg pool of the redemption hot path (prepared SQL, autocommit).
+    # The raw asyncpg pool (prepared SQL, autocommit: code issuance, the outbox's progress).
     raw_pool_size: int = 10
+    # The redemption statement's own connections a worker (services/common/statement_pool.py).
+    # Few: while all are busy, the redemptions waiting run together, one commit for several
+    # (docs/performance.md, "Redemptions committed together"); more connections than cores
+    # only queue in the database instead. Through PgBouncer (no running together) the
+    # statement has `raw_pool_size` connections.
+    statement_pool_size: int = Field(default=4, ge=1)
 
     # QR tokens: Ed25519; the public key is published for terminals to verify offline.
     qr_private_key: str = dev_keys.DEV_QR_PRIVATE_KEY

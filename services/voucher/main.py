@@ -47,6 +47,7 @@ def create_app(
             url,
             pool_size=settings.pool_size,
             raw_pool_size=settings.raw_pool_size,
+            statement_pool_size=settings.statement_pool_size,
             application_name="yiyang-voucher",
         )
 

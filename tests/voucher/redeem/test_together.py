@@ -26,7 +26,7 @@ from tests.voucher.redeem.conftest import World, key, qr, settings_for
 
 @pytest.fixture
 async def world(voucher_db):
-    app = create_app(settings_for(voucher_db.app_url, raw_pool_size=2))
+    app = create_app(settings_for(voucher_db.app_url, statement_pool_size=2))
     conn = await asyncpg.connect(voucher_db.owner_url)
     try:
         async with running(app) as client:
