@@ -30,11 +30,14 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
+
+log = logging.getLogger("yiyang.statement_pool")
 
 Args = tuple[Any, ...]
 _Call = tuple[Args, "asyncio.Future[asyncpg.Record | None]"]  # a waiting call and its answer
@@ -170,7 +173,15 @@ class StatementPool:
     ) -> None:
         ready = self._set_up.setdefault(id(conn), set())
         if together not in ready:
-            await conn.execute(together.setup)
+            try:
+                await conn.execute(together.setup)
+            except asyncpg.PostgresError as exc:
+                # A database that refuses the function (TEMP revoked from the role, say):
+                # from now on every call runs alone, as through PgBouncer.
+                log.warning("calls no longer run together: %s", exc.sqlstate)
+                self.together = False
+                await _run_alone(conn, together.solo, calls)
+                return
             ready.add(together)
         try:
             rows = await conn.fetch(

@@ -11,6 +11,7 @@ import asyncpg
 import pytest
 
 from services.common.db import asyncpg_connect_kwargs
+from services.common.migrate import app_role
 from services.common.statement_pool import StatementPool, Together
 
 NAME = "yiyang-statement-pool-test"
@@ -241,3 +242,30 @@ async def test_through_pgbouncer_every_call_runs_alone(one):
     await busy
     assert [r[0] for r in rows] == [1, 2, 3, 4, 5]
     assert one.statements_together == 0
+
+
+async def test_a_database_that_refuses_temporary_functions_runs_every_call_alone(make_db):
+    """A hardened database (TEMP revoked from the service's role) cannot hold the function
+    that runs calls together: the calls still run, each alone, and later ones do not try."""
+    sdb = await make_db("voucher")
+    owner = await asyncpg.connect(**asyncpg_connect_kwargs(sdb.owner_url))
+    try:
+        await owner.execute("CREATE TABLE put_test (n int PRIMARY KEY)")
+        await owner.execute(f"GRANT INSERT, SELECT ON put_test TO {app_role('voucher')}")
+        await owner.execute(f'REVOKE TEMPORARY ON DATABASE "{sdb.name}" FROM PUBLIC')
+    finally:
+        await owner.close()
+    p = StatementPool(lambda: asyncpg.connect(**asyncpg_connect_kwargs(sdb.app_url)), 1)
+    p.url = sdb.owner_url  # type: ignore[attr-defined]
+    try:
+        for start in (1, 6):
+            busy = await _busy(p)
+            rows = await asyncio.gather(
+                *(p.fetchrow_together(PUT, n) for n in range(start, start + 5))
+            )
+            await busy
+            assert [r[0] for r in rows] == list(range(start, start + 5))
+        assert p.together is False and p.statements_together == 0
+        assert await _put(p) == list(range(1, 11))
+    finally:
+        await p.close()
