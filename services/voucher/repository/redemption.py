@@ -52,6 +52,14 @@ Through PgBouncer in transaction mode (`pooler=pgbouncer`, services/common/db.py
 statements are not kept prepared: each is sent unnamed, parsed and planned on every execution,
 one more round trip (docs/operations.md, "Connection pooling").
 
+While every statement connection is busy, the redemptions waiting for one run together
+(`REDEEM_TOGETHER`, below, and services/common/statement_pool.py): one statement calls a
+temporary function made from REDEEM's own text, which runs REDEEM for each of them in turn, in
+one transaction with one commit, the people in lock order. A unique violation (a replayed
+code, a repeated key) undoes the whole batch, and each of its redemptions then runs alone
+through REDEEM, getting its own answer. docs/performance.md, "Redemptions committed together",
+says what it gained.
+
 When it returns no row, or a unique violation, the cold path (service/redemption_flow.py,
 repository/redemption_flow.py) reads why.
 
