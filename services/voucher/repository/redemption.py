@@ -52,8 +52,9 @@ Through PgBouncer in transaction mode (`pooler=pgbouncer`, services/common/db.py
 statements are not kept prepared: each is sent unnamed, parsed and planned on every execution,
 one more round trip (docs/operations.md, "Connection pooling").
 
-While every statement connection is busy, the redemptions waiting for one run together
-(`REDEEM_TOGETHER`, below, and services/common/statement_pool.py): one statement calls a
+Redemptions that reach the statement pool together (in one turn of the event loop, or while
+every connection is busy) run together (`REDEEM_TOGETHER`, below, and
+services/common/statement_pool.py): one statement calls a
 temporary function made from REDEEM's own text, which runs REDEEM for each of them in turn, in
 one transaction with one commit, the people in lock order. A unique violation (a replayed
 code, a repeated key) undoes the whole batch, and each of its redemptions then runs alone
@@ -217,7 +218,7 @@ REDEEM = f"{_REDEEM_WORK}SELECT {_REDEEM_ANSWER}"
 
 # --- redemptions waiting for a connection, run together ---------------------------------------
 #
-# While every statement connection is busy, the redemptions waiting for one run together: one
+# Redemptions that reach the statement pool together run together (statement_pool.py): one
 # statement calls a function that runs REDEEM for each in turn, in one transaction
 # (services/common/statement_pool.py, `Together`). The function is REDEEM itself, its
 # parameters taken from arrays (one element a redemption; a bill's lines concatenated, each
