@@ -188,8 +188,9 @@ class Database:
         self._raw_pool_size = raw_pool_size
         self._statement_pool_size = statement_pool_size or raw_pool_size
         self.raw_pool: asyncpg.Pool | None = None
-        # One-statement calls of the hottest path (the redemption): as many connections as
-        # the raw pool may have, without its per-call machinery (services/common/statement_pool.py).
+        # One-statement calls of the hottest path (the redemption), without the raw pool's
+        # per-call machinery, run together where they can (services/common/statement_pool.py):
+        # `statement_pool_size` connections (the raw pool's size unless given).
         self.statements: StatementPool | None = None
 
     async def start(self) -> None:

@@ -21,10 +21,10 @@ own; a collector task takes the next connection free (at once, if one is) and ru
 round trip. A call never waits for others to come. The collector starts on the event loop's
 next turn, so the calls that arrive in the same turn (the requests read from one wake-up of
 the loop) go together, and while every connection is busy all that arrive meanwhile do; a call
-alone runs alone, as its own statement. Measured: 5.2-5.4 redemptions a commit at saturation
+alone runs alone, as its own statement. Measured: 5.2-5.5 redemptions a commit at saturation,
 where only the calls finding every connection busy went together gave 2.1-2.2
-(docs/performance.md, "Redemptions committed together"). The
-statement that runs them together is all or nothing: when it fails in the server (one call's
+(docs/performance.md, "Redemptions committed together"). The statement that runs them
+together is all or nothing: when it fails in the server (one call's
 unique violation rolls back the others' work too), each of its calls then runs alone on the
 same connection, and gets its own answer or its own error. Every call's answer is given only
 once its transaction has committed. Through PgBouncer in transaction mode (a temporary
@@ -104,10 +104,7 @@ class StatementPool:
 
     async def fetchrow(self, query: str, *args: Any) -> asyncpg.Record | None:
         """`query` with `args` on a connection of the pool: its first row, or None."""
-        conn = self._free.pop() if self._free else await self._take()
-        if conn.is_closed():  # lost while it was free (the server restarted, say)
-            self._discard(conn)
-            conn = await self._take()
+        conn = await self._acquire()
         healthy = False
         try:
             row: asyncpg.Record | None = await conn.fetchrow(query, *args)
@@ -142,10 +139,7 @@ class StatementPool:
     async def _collect(self, together: Together, waiting: _Waiting) -> None:
         """Wait for a connection, then run up to `max_calls` of the waiting calls on it."""
         try:
-            conn = self._free.pop() if self._free else await self._take()
-            if conn.is_closed():  # lost while it was free
-                self._discard(conn)
-                conn = await self._take()
+            conn = await self._acquire()
         except BaseException as exc:
             waiting.collectors -= 1
             for _args, answer in _next_calls(waiting, together.max_calls):
@@ -170,7 +164,6 @@ class StatementPool:
             if healthy:
                 self._give(conn)
             else:
-                self._set_up.pop(id(conn), None)
                 self._discard(conn)
 
     async def _run_together(
@@ -208,6 +201,14 @@ class StatementPool:
         for (_args, answer), row in zip(calls, answers, strict=True):
             if not answer.done():
                 answer.set_result(row)
+
+    async def _acquire(self) -> asyncpg.Connection:
+        """A free connection, or the next one given back or opened."""
+        conn = self._free.pop() if self._free else await self._take()
+        if conn.is_closed():  # lost while it was free (the server restarted, say)
+            self._discard(conn)
+            conn = await self._take()
+        return conn
 
     async def _take(self) -> asyncpg.Connection:
         if self._closed:

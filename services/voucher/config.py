@@ -26,9 +26,8 @@ class VoucherSettings(BaseSettings):
     # The raw asyncpg pool (prepared SQL, autocommit: code issuance, the outbox's progress).
     raw_pool_size: int = 10
     # The redemption statement's own connections a worker (services/common/statement_pool.py).
-    # Few: while all are busy, the redemptions waiting run together, one commit for several
-    # (docs/performance.md, "Redemptions committed together"); more connections than cores
-    # only queue in the database instead. Through PgBouncer (no running together) the
+    # Few: the redemptions queued for them run together, one commit for several
+    # (docs/performance.md, "Redemptions committed together"; 2, 4 and 8 measured alike). Through PgBouncer (no running together) the
     # statement has `raw_pool_size` connections.
     statement_pool_size: int = Field(default=4, ge=1)
 

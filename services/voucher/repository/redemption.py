@@ -210,10 +210,8 @@ WITH pick AS (
 )
 """
 _REDEEM_ANSWER = """$9::uuid AS id, u.id AS voucher_id, u.subsidy AS subsidy_fen,
-       $6::bigint - u.subsidy AS copay_fen, u.balance_fen
-  FROM upd u
-"""
-REDEEM = f"{_REDEEM_WORK}SELECT {_REDEEM_ANSWER}"
+       $6::bigint - u.subsidy AS copay_fen, u.balance_fen"""
+REDEEM = f"{_REDEEM_WORK}SELECT {_REDEEM_ANSWER}\n  FROM upd u\n"
 
 
 # --- redemptions waiting for a connection, run together ---------------------------------------
@@ -259,8 +257,7 @@ def _together(work: str, answer: str) -> tuple[str, str, int]:
             return f"(_p{n}[_first[_j]:_first[_j] + _count[_j] - 1])"
         return f"(_p{n}[_j])"
 
-    answer = answer.replace("\n  FROM upd u", ", _k[_j]\n  FROM upd u")
-    body = _PARAM.sub(element, f"{work}SELECT {answer}")
+    body = _PARAM.sub(element, f"{work}SELECT {answer}, _k[_j]\n  FROM upd u")
     params = ", ".join(f"{name} {kind}[]" for name, kind in arrays)
     function = f"""CREATE OR REPLACE FUNCTION pg_temp.redeem_together({params})
 RETURNS TABLE (_id uuid, _voucher_id uuid, _subsidy_fen bigint, _copay_fen bigint,
