@@ -52,17 +52,16 @@ async def _sql(url: str, script: str) -> None:
         await conn.close()
 
 
-def await_commits(url: str) -> int:
-    """The database's committed transactions so far (its statistics are flushed within a
-    second of each backend's transaction: read after a second's pause)."""
-    time.sleep(1.0)
+def transactions_written(url: str) -> int:
+    """How many transactions that wrote have been given an id in the database's cluster so
+    far (the next id to give): the difference of two readings is the commits made between
+    them that wrote something, read at once. The statistics' commit counts would lag by up to
+    ten seconds, the time an idle backend may keep its counts before reporting them. Every
+    database of the cluster draws from the one counter."""
     row = asyncio.run(
-        _fetchrow(
-            url,
-            "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()",
-        )
+        _fetchrow(url, "SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint AS next")
     )
-    return int(row["xact_commit"])
+    return int(row["next"])
 
 
 async def _fetchrow(url: str, query: str, *args: Any) -> dict[str, Any]:
@@ -380,9 +379,10 @@ def step_verdict(runs: list[dict[str, Any]], p99_limit_ms: float) -> dict[str, A
     clean = all(x["non2xx"] == 0 and x["errors"] == 0 for x in runs)
     p99 = bt.median(p99s)
     medians = {
-        k: round(bt.median([x[k] for x in runs if k in x]), 3)
+        k: round(bt.median(values), 3)
         for k in runs[0]
-        if k.endswith(("_per_redemption", "_cores", "_per_s"))
+        if k.endswith(("_per_redemption", "_cores", "_per_s", "_per_commit"))
+        if (values := [x[k] for x in runs if x.get(k) is not None])
     }
     return {
         **medians,
@@ -405,6 +405,7 @@ def sustained_run(
     saturation_per_s: float,
     duration_s: int,
     threads: int,
+    connections: int = 32,
     steps: tuple[float, ...] = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0),
     reps: int = 3,
     p99_limit_ms: float = 50.0,
@@ -433,6 +434,7 @@ def sustained_run(
     def once(rate: float) -> dict[str, Any]:
         check.wait_for_drain(voucher_db, timeout_s=300, stall_s=30)
         tf = tokens_file(system.run_dir / "tokens.txt", ids, int(rate * duration_s * 1.3) + 500)
+        commits = transactions_written(voucher_db)
         meter.start()
         with LagSampler(voucher_db) as lag:
             r = bt.run_wrk(
@@ -440,13 +442,18 @@ def sustained_run(
                 tf,
                 secret,
                 threads=threads,
-                connections=32,
+                connections=connections,
                 duration_s=duration_s,
                 rate_per_s=rate,
                 wrk=wrk,
             )
         cpu = sum_relays(meter.stop())
+        # The commits counted include posting's (the relays' claims and marks, the ledger's
+        # batches, in the same cluster here): a lower bound on the redemptions sharing one.
+        commits = transactions_written(voucher_db) - commits
+        shared = round(r.accepted_per_s * duration_s / commits, 2) if commits > 0 else None
         return {
+            "redemptions_per_commit": shared,
             "carried_per_s": round(r.offered_per_s, 1),
             "accepted_per_s": round(r.accepted_per_s, 1),
             "carried_share": r.offered_per_s / rate if rate else 0.0,
@@ -476,7 +483,8 @@ def sustained_run(
             x = runs[-1]
             say(
                 f"sustained {fraction:.0%} ({rate:,.0f}/s offered), {rep}/{reps}: carried "
-                f"{x['carried_per_s']:,.0f}/s, p99 {x['p99_ms']:.1f} ms, lag growth "
+                f"{x['carried_per_s']:,.0f}/s, p99 {x['p99_ms']:.1f} ms, "
+                f"{x['redemptions_per_commit']} a commit, lag growth "
                 f"{x.get('lag_growth')} (first to last third), final {x.get('lag_final')}"
             )
         step = {"fraction": fraction, "offered_per_s": round(rate, 1)}
@@ -539,6 +547,12 @@ def main(argv: list[str] | None = None) -> int:
         default="0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9,1.0",
         help="offered rates of the sustained end-to-end run, as fractions of the saturation "
         "rate ('' to skip)",
+    )
+    p.add_argument(
+        "--sustained-connections",
+        type=int,
+        default=32,
+        help="wrk's connections in the sustained run",
     )
     p.add_argument(
         "--posting",
@@ -668,7 +682,7 @@ def main(argv: list[str] | None = None) -> int:
         for rep in range(1, args.reps + 1):
             n_tokens = int(estimate * args.duration * 1.6) + 2000
             tf = tokens_file(run_dir / "tokens.txt", ids, n_tokens)
-            commits = await_commits(voucher_db)
+            commits = transactions_written(voucher_db)
             meter.start()
             r = bt.run_wrk(
                 voucher_url,
@@ -680,7 +694,7 @@ def main(argv: list[str] | None = None) -> int:
                 wrk=wrk,
             )
             cpu = meter.stop()
-            commits = await_commits(voucher_db) - commits
+            commits = transactions_written(voucher_db) - commits
             if commits > 0 and r.accepted_per_s:
                 # Redemptions waiting for a connection commit together (statement_pool.py).
                 cpu["redemptions_per_commit"] = round(r.accepted_per_s * args.duration / commits, 2)
@@ -836,6 +850,7 @@ def main(argv: list[str] | None = None) -> int:
                 saturation_per_s=sat,
                 duration_s=max(args.duration, 15),
                 threads=args.threads,
+                connections=args.sustained_connections,
                 steps=fractions,
                 reps=args.reps,
                 posting_idle=args.posting == "idle",

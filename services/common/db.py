@@ -162,6 +162,7 @@ class Database:
         pool_size: int = 10,
         raw_pool_size: int = 0,
         statement_pool_size: int | None = None,
+        statements_together: bool = True,
         application_name: str = "yiyang",
     ) -> None:
         self.url = plain_url(url)
@@ -187,6 +188,7 @@ class Database:
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
         self._raw_pool_size = raw_pool_size
         self._statement_pool_size = statement_pool_size or raw_pool_size
+        self._statements_together = statements_together
         self.raw_pool: asyncpg.Pool | None = None
         # One-statement calls of the hottest path (the redemption), without the raw pool's
         # per-call machinery, run together where they can (services/common/statement_pool.py):
@@ -209,7 +211,7 @@ class Database:
             self.statements = StatementPool(
                 self._connect_raw,
                 self._raw_pool_size if self.pooled else self._statement_pool_size,
-                together=not self.pooled,
+                together=self._statements_together and not self.pooled,
             )
 
     async def _connect_raw(self) -> asyncpg.Connection:

@@ -30,6 +30,9 @@ class VoucherSettings(BaseSettings):
     # (docs/performance.md, "Redemptions committed together"; 2, 4 and 8 measured alike). Through PgBouncer (no running together) the
     # statement has `raw_pool_size` connections.
     statement_pool_size: int = Field(default=4, ge=1)
+    # Off: every redemption runs alone, one commit each (to compare, or to rule batching out
+    # while diagnosing; docs/performance.md, "The sustained rate with redemptions together").
+    redeem_together: bool = True
 
     # QR tokens: Ed25519; the public key is published for terminals to verify offline.
     qr_private_key: str = dev_keys.DEV_QR_PRIVATE_KEY

@@ -48,6 +48,7 @@ def create_app(
             pool_size=settings.pool_size,
             raw_pool_size=settings.raw_pool_size,
             statement_pool_size=settings.statement_pool_size,
+            statements_together=settings.redeem_together,
             application_name="yiyang-voucher",
         )
 

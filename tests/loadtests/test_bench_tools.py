@@ -259,6 +259,10 @@ def test_a_sustained_step_is_judged_by_the_median_of_its_repetitions():
     # rates and CPU are the repetitions' medians
     cpu = [_rep(9.0, voucher_cpu_ms_per_redemption=v) for v in (0.5, 0.3, 0.4)]
     assert bench.step_verdict(cpu, 50.0)["voucher_cpu_ms_per_redemption"] == 0.4
+    # and so is how many redemptions shared a commit, over the repetitions that could count
+    shared = [_rep(9.0, redemptions_per_commit=v) for v in (1.5, 2.5)] + [_rep(9.0)]
+    shared[2]["redemptions_per_commit"] = None  # (the database's statistics not read)
+    assert bench.step_verdict(shared, 50.0)["redemptions_per_commit"] == 2.0
 
 
 def test_posting_runs_in_the_idle_class_with_its_children_and_its_session_group():

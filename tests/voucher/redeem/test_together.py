@@ -212,3 +212,30 @@ async def test_two_batches_of_the_same_people_never_wait_for_each_other(world):
         for p in pools:
             await p.close()
     assert [await world.balance(v) for v in vouchers] == [50_000 - 6 * 500] * 20
+
+
+async def test_with_redemptions_together_switched_off_each_runs_alone(voucher_db):
+    """`YIYANG_VOUCHER_REDEEM_TOGETHER=false`: the same racing requests, every one its own
+    statement and commit, with the same answers."""
+    app = create_app(settings_for(voucher_db.app_url, statement_pool_size=2, redeem_together=False))
+    conn = await asyncpg.connect(voucher_db.owner_url)
+    try:
+        async with running(app) as client:
+            world = World(app, client, voucher_db.owner_url, conn)
+            pid = world.add_provider()
+            term = world.add_terminal(pid)
+            people = [await world.add_beneficiary() for _ in range(20)]
+            vouchers = [await world.add_voucher(b, face_fen=50_000, ratio_bp=5000) for b in people]
+            answers = await asyncio.gather(
+                *(
+                    client.post("/v1/redemptions", headers=term.headers, json=_bath(qr(b)))
+                    for b in people
+                )
+            )
+            assert [r.status_code for r in answers] == [201] * 20
+            assert [await world.balance(v) for v in vouchers] == [49_500] * 20
+            pool = _pool(world)
+            assert pool.together is False
+            assert pool.statements_together == 0 and pool.calls_together == 0
+    finally:
+        await conn.close()
