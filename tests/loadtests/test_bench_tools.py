@@ -88,6 +88,7 @@ class _Recorder:
 
         class Server(ThreadingHTTPServer):
             daemon_threads = True
+            request_queue_size = 64  # every connection of wrk's accepted at once
 
             def handle_error(self, request, client_address):
                 pass  # wrk drops its connections at the end of the run
@@ -150,6 +151,35 @@ def test_wrk_pacing_carries_the_offered_rate_despite_latency(wrk, tmp_path):
     paced = bench_tools.pacing(200, [result])
     assert paced["carried_share"] >= 0.85, paced
     assert result.offered_per_s <= 200 * 1.1  # the schedule holds it back, too
+    assert result.paced >= result.requests - 8  # every request but a connection's first
+
+
+def test_wrk_counts_the_requests_that_left_late_for_want_of_a_connection(wrk, tmp_path):
+    """wrk times a request from its sending, so the wait of a request whose slot came while
+    every connection was busy is in no percentile. With 2 connections and 60 ms an answer,
+    at most 33/s can leave on time of the 150/s offered: most leave late, by more each
+    second, and the script says so; with connections to spare (20) almost none do."""
+    tokens = tmp_path / "t.txt"
+    tokens.write_text("\n".join(f"TOKEN{i}" for i in range(10_000)) + "\n")
+    runs = {}
+    for connections in (2, 20):
+        server = _Recorder(latency_s=0.06)
+        try:
+            runs[connections] = bench_tools.run_wrk(
+                server.url,
+                tokens,
+                "s",
+                threads=2,
+                connections=connections,
+                duration_s=2,
+                rate_per_s=150,
+            )
+        finally:
+            server.close()
+    starved, spare = runs[2], runs[20]
+    assert starved.p99_ms < 200  # wrk's own percentiles see only the 60 ms answers
+    assert starved.late_share > 0.5 and starved.sent_late_max_ms > 500
+    assert spare.late_share < 0.05 and spare.paced > 150, spare
 
 
 def test_pacing_warns_when_carried_falls_short():
@@ -256,6 +286,11 @@ def test_a_sustained_step_is_judged_by_the_median_of_its_repetitions():
         bench.step_verdict([_rep(9.0), _rep(9.0, carried_share=0.8), _rep(9.0)], 50.0)["sustained"]
         is False
     )
+    # requests that left 50 ms after their slot (1% of them) fail it whatever wrk's p99
+    late = [_rep(20.0, sent_late_share=v) for v in (0.0, 0.012, 0.02)]
+    assert bench.step_verdict(late, 50.0)["sustained"] is False
+    on_time = [_rep(20.0, sent_late_share=v) for v in (0.0, 0.003, 0.02)]
+    assert bench.step_verdict(on_time, 50.0)["sustained"] is True
     # rates and CPU are the repetitions' medians
     cpu = [_rep(9.0, voucher_cpu_ms_per_redemption=v) for v in (0.5, 0.3, 0.4)]
     assert bench.step_verdict(cpu, 50.0)["voucher_cpu_ms_per_redemption"] == 0.4
