@@ -984,7 +984,7 @@ def render(r: dict[str, Any]) -> str:
             bt.spread([x.get("redemptions_per_commit", 0.0) for x in sat.get("runs", [])]),
             "",
             "redemptions waiting for a statement connection commit together; every other "
-            "transaction of the database in those seconds counted too",
+            "transaction that wrote in the cluster in those seconds counted too",
         ),
         (
             "voucher service CPU per redemption at saturation, ms",
