@@ -128,8 +128,13 @@ async def test_a_failed_run_is_recorded_and_retried(env):
     assert (row["status"], row["attempts"], row["last_error"]) == ("completed", 2, None)
 
 
+# The dead scheduler's claim and issuance lease: long enough that the test's own steps after
+# the kill (on a loaded machine) end well before it runs out.
+LEASE_S = 5.0
+
 CHILD = """
 import asyncio, sys
+LEASE_S = float(sys.argv[3])
 from services.common.db import Database
 from services.ledger.config import LedgerSettings
 from services.ledger.main import create_app as create_ledger
@@ -158,9 +163,9 @@ async def main(voucher_url, ledger_url):
 
             ledger.commit = slow_commit
             db = Database(voucher_url, pool_size=2)
-            engine = IssuanceEngine(db, ledger, 3, lease_s=1.5)
+            engine = IssuanceEngine(db, ledger, 3, lease_s=LEASE_S)
             await Scheduler(db, engine, province_code="450000", name="scheduler:child",
-                            lease_s=1.5).tick()
+                            lease_s=LEASE_S).tick()
 
 asyncio.run(main(sys.argv[1], sys.argv[2]))
 """
@@ -175,6 +180,7 @@ async def test_a_scheduler_killed_mid_run_is_resumed_without_committing_twice(en
         CHILD,
         env.vdb.app_url,
         env.ldb.app_url,
+        str(LEASE_S),
         cwd=ROOT,
         stdout=asyncio.subprocess.PIPE,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
@@ -200,11 +206,11 @@ async def test_a_scheduler_killed_mid_run_is_resumed_without_committing_twice(en
         == "running"
     )
     # Nobody resumes it while the dead scheduler's claim still holds ...
-    s, db = scheduler(env, "scheduler:b", lease_s=1.5)
+    s, db = scheduler(env, "scheduler:b", lease_s=LEASE_S)
     try:
         early = await s.run_due()  # the programmes the child never reached run now
         assert "disability_subsidy" not in {o.program_code for o in early}
-        await asyncio.sleep(1.6)  # ... then the next claim resumes it
+        await asyncio.sleep(LEASE_S + 0.1)  # ... then the next claim resumes it
         outcomes = await s.run_due()
     finally:
         await db.dispose()
