@@ -119,6 +119,22 @@ def start_relays(system: System, workers: int, start_at: float | None = None) ->
     return procs
 
 
+def keep_relays(system: System, workers: int, wait_s: float = 0.0) -> list[str]:
+    """Stop all but the first `workers` relay processes (the sustained run beside the
+    endpoint runs fewer than the drain: docs/capacity.md), then wait `wait_s` for the leases
+    of the partitions they held to run out, so the ones left take them over. Returns the
+    names stopped."""
+    relays = [p for p in system.processes if p.name.startswith("relay")]
+    stopped = []
+    for proc in relays[workers:]:
+        proc.stop()
+        system.processes.remove(proc)
+        stopped.append(proc.name)
+    if stopped:
+        time.sleep(wait_s)
+    return stopped
+
+
 def relay_pids(system: System) -> dict[str, int | None]:
     return {p.name: p.pid for p in system.processes if p.name.startswith("relay")}
 
@@ -564,6 +580,13 @@ def main(argv: list[str] | None = None) -> int:
         "in wrk for one (with 32, up to 8%% left 50 ms late at 60%% of saturation)",
     )
     p.add_argument(
+        "--sustained-relay-workers",
+        type=int,
+        default=0,
+        help="relay processes in the sustained run, if fewer than --relay-workers (one, as "
+        "docs/capacity.md deploys beside the endpoint; 0: all of them)",
+    )
+    p.add_argument(
         "--posting",
         choices=("idle", "normal"),
         default="idle",
@@ -852,6 +875,14 @@ def main(argv: list[str] | None = None) -> int:
 
         fractions = tuple(float(x) for x in args.sustained.split(",") if x.strip())
         if fractions and "error" not in result["ledger_posting"]:
+            if args.sustained_relay_workers:
+                from services.voucher.relay import DEFAULT_LEASE_S, SHARE_EVERY_S
+
+                gone = keep_relays(
+                    system, args.sustained_relay_workers, DEFAULT_LEASE_S + SHARE_EVERY_S
+                )
+                if gone:
+                    say(f"sustained run: {', '.join(gone)} stopped, their partitions taken over")
             result["sustained"] = sustained_run(
                 system,
                 ids=ids,

@@ -471,3 +471,27 @@ def test_the_posting_cost_shows_the_index_entries_ledger_1301_saves(pg_admin_url
     # ledger_1301 moved the dimension indexes from each posting to each entry: fewer in all
     assert before["btree_entries_per_event"] - head["btree_entries_per_event"] > 5
     assert head["server_cpu_ms_per_event"] > 0 and head["wal_bytes_per_event"] > 0
+
+
+def test_the_sustained_run_keeps_only_the_relays_asked_for(tmp_path):
+    """`--sustained-relay-workers 1`: the drain's other relay processes are stopped and
+    leave the system's list (the CPU meter and `relay_pids` then see only the one left);
+    every other process runs on."""
+    from loadtests.harness import Process, System
+
+    system = System(run_dir=tmp_path)
+    for name in ("voucher", "relay1", "relay2", "relay3"):
+        proc = Process(name, ["sleep", "60"], {}, tmp_path / f"{name}.log")
+        proc.start()
+        system.processes.append(proc)
+    try:
+        relays = {p.name: p for p in system.processes}
+        assert bench.keep_relays(system, 1) == ["relay2", "relay3"]
+        assert [p.name for p in system.processes] == ["voucher", "relay1"]
+        assert list(bench.relay_pids(system)) == ["relay1"]
+        assert relays["voucher"].alive() and relays["relay1"].alive()
+        assert not relays["relay2"].alive() and not relays["relay3"].alive()
+        assert bench.keep_relays(system, 1) == []  # nothing more to stop
+    finally:
+        for proc in system.processes:
+            proc.stop()
