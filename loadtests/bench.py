@@ -120,10 +120,10 @@ def start_relays(system: System, workers: int, start_at: float | None = None) ->
 
 
 def keep_relays(system: System, workers: int, wait_s: float = 0.0) -> list[str]:
-    """Stop all but the first `workers` relay processes (the sustained run beside the
-    endpoint runs fewer than the drain: docs/capacity.md), then wait `wait_s` for the leases
-    of the partitions they held to run out, so the ones left take them over. Returns the
-    names stopped."""
+    """Stop all but the first `workers` relay processes (to measure the sustained run with
+    fewer posting streams than the drain), then wait `wait_s` for the leases of the
+    partitions they held to run out, so the ones left take them over. Returns the names
+    stopped."""
     relays = [p for p in system.processes if p.name.startswith("relay")]
     stopped = []
     for proc in relays[workers:]:
@@ -583,8 +583,8 @@ def main(argv: list[str] | None = None) -> int:
         "--sustained-relay-workers",
         type=int,
         default=0,
-        help="relay processes in the sustained run, if fewer than --relay-workers (one, as "
-        "docs/capacity.md deploys beside the endpoint; 0: all of them)",
+        help="relay processes in the sustained run, if fewer than --relay-workers (0: all "
+        "of them; docs/performance.md, 'The sustained rate with redemptions together')",
     )
     p.add_argument(
         "--posting",
