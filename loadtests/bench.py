@@ -64,6 +64,14 @@ def transactions_written(url: str) -> int:
     return int(row["next"])
 
 
+def redemptions_per_commit(r: bt.WrkResult, duration_s: float, commits: int) -> float | None:
+    """The redemptions a run accepted over the commits counted meanwhile
+    (`transactions_written`), or None when there is nothing to divide."""
+    if commits <= 0 or not r.accepted_per_s:
+        return None
+    return round(r.accepted_per_s * duration_s / commits, 2)
+
+
 async def _fetchrow(url: str, query: str, *args: Any) -> dict[str, Any]:
     conn = await asyncpg.connect(**asyncpg_connect_kwargs(url))
     try:
@@ -472,9 +480,8 @@ def sustained_run(
         # The commits counted include posting's (the relays' claims and marks, the ledger's
         # batches, in the same cluster here): a lower bound on the redemptions sharing one.
         commits = transactions_written(voucher_db) - commits
-        shared = round(r.accepted_per_s * duration_s / commits, 2) if commits > 0 else None
         return {
-            "redemptions_per_commit": shared,
+            "redemptions_per_commit": redemptions_per_commit(r, duration_s, commits),
             "carried_per_s": round(r.offered_per_s, 1),
             "accepted_per_s": round(r.accepted_per_s, 1),
             "carried_share": r.offered_per_s / rate if rate else 0.0,
@@ -726,10 +733,12 @@ def main(argv: list[str] | None = None) -> int:
                 wrk=wrk,
             )
             cpu = meter.stop()
-            commits = transactions_written(voucher_db) - commits
-            if commits > 0 and r.accepted_per_s:
+            shared = redemptions_per_commit(
+                r, args.duration, transactions_written(voucher_db) - commits
+            )
+            if shared is not None:
                 # Redemptions waiting for a connection commit together (statement_pool.py).
-                cpu["redemptions_per_commit"] = round(r.accepted_per_s * args.duration / commits, 2)
+                cpu["redemptions_per_commit"] = shared
             if cpu.get("voucher_cores") and r.accepted_per_s:
                 # The steadier reading on a shared machine: service CPU per redemption.
                 cpu["voucher_cpu_ms_per_redemption"] = round(

@@ -219,8 +219,8 @@ class WrkResult:
 
     @property
     def late_share(self) -> float:
-        """The share of paced requests that left 50 ms or more after their slot: more than
-        1% means the run's true p99, timed from the schedule, is 50 ms or more whatever the
+        """The share of paced requests that left 50 ms or more after their slot: at 1% or
+        more, the run's true p99, timed from the schedule, is 50 ms or more whatever the
         percentiles say."""
         return self.sent_late_50ms / self.paced if self.paced else 0.0
 

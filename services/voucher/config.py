@@ -27,8 +27,8 @@ class VoucherSettings(BaseSettings):
     raw_pool_size: int = 10
     # The redemption statement's own connections a worker (services/common/statement_pool.py).
     # Few: the redemptions queued for them run together, one commit for several
-    # (docs/performance.md, "Redemptions committed together"; 2, 4 and 8 measured alike). Through PgBouncer (no running together) the
-    # statement has `raw_pool_size` connections.
+    # (docs/performance.md, "Redemptions committed together"; 2, 4 and 8 measured alike).
+    # Through PgBouncer (no running together) the statement has `raw_pool_size` connections.
     statement_pool_size: int = Field(default=4, ge=1)
     # Off: every redemption runs alone, one commit each (to compare, or to rule batching out
     # while diagnosing; docs/performance.md, "The sustained rate with redemptions together").

@@ -495,3 +495,20 @@ def test_the_sustained_run_keeps_only_the_relays_asked_for(tmp_path):
     finally:
         for proc in system.processes:
             proc.stop()
+
+
+def test_redemptions_a_commit_is_the_accepted_over_the_commits_counted():
+    run = bench_tools.WrkResult(
+        requests=1_000,
+        seconds=10.0,
+        non2xx=100,
+        errors=0,
+        p50_ms=1,
+        p90_ms=1,
+        p95_ms=1,
+        p99_ms=1,
+        max_ms=1,
+        wrk_cores=0.1,
+    )
+    assert bench.redemptions_per_commit(run, 10, 300) == 3.0  # 900 accepted, 300 commits
+    assert bench.redemptions_per_commit(run, 10, 0) is None  # nothing counted

@@ -54,9 +54,9 @@ one more round trip (docs/operations.md, "Connection pooling").
 
 Redemptions that reach the statement pool together (in one turn of the event loop, or while
 every connection is busy) run together (`REDEEM_TOGETHER`, below, and
-services/common/statement_pool.py): one statement calls a
-temporary function made from REDEEM's own text, which runs REDEEM for each of them in turn, in
-one transaction with one commit, the people in lock order. A unique violation (a replayed
+services/common/statement_pool.py): one statement calls a temporary function made from
+REDEEM's own text, which runs REDEEM for each of them in turn, in one transaction with one
+commit, the people in lock order. A unique violation (a replayed
 code, a repeated key) undoes the whole batch, and each of its redemptions then runs alone
 through REDEEM, getting its own answer. docs/performance.md, "Redemptions committed together",
 says what it gained.

@@ -8,8 +8,11 @@ batches of the same people never wait for each other."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from typing import Any
 
 import asyncpg
 import pytest
@@ -24,9 +27,10 @@ from tests.conftest import running
 from tests.voucher.redeem.conftest import World, key, qr, settings_for
 
 
-@pytest.fixture
-async def world(voucher_db):
-    app = create_app(settings_for(voucher_db.app_url, statement_pool_size=2))
+@contextlib.asynccontextmanager
+async def two_connections(voucher_db, **settings: Any) -> AsyncIterator[World]:
+    """A running voucher service whose statement pool has two connections."""
+    app = create_app(settings_for(voucher_db.app_url, statement_pool_size=2, **settings))
     conn = await asyncpg.connect(voucher_db.owner_url)
     try:
         async with running(app) as client:
@@ -35,6 +39,12 @@ async def world(voucher_db):
             yield w
     finally:
         await conn.close()
+
+
+@pytest.fixture
+async def world(voucher_db):
+    async with two_connections(voucher_db) as w:
+        yield w
 
 
 def _pool(world: World) -> StatementPool:
@@ -217,25 +227,19 @@ async def test_two_batches_of_the_same_people_never_wait_for_each_other(world):
 async def test_with_redemptions_together_switched_off_each_runs_alone(voucher_db):
     """`YIYANG_VOUCHER_REDEEM_TOGETHER=false`: the same racing requests, every one its own
     statement and commit, with the same answers."""
-    app = create_app(settings_for(voucher_db.app_url, statement_pool_size=2, redeem_together=False))
-    conn = await asyncpg.connect(voucher_db.owner_url)
-    try:
-        async with running(app) as client:
-            world = World(app, client, voucher_db.owner_url, conn)
-            pid = world.add_provider()
-            term = world.add_terminal(pid)
-            people = [await world.add_beneficiary() for _ in range(20)]
-            vouchers = [await world.add_voucher(b, face_fen=50_000, ratio_bp=5000) for b in people]
-            answers = await asyncio.gather(
-                *(
-                    client.post("/v1/redemptions", headers=term.headers, json=_bath(qr(b)))
-                    for b in people
-                )
+    async with two_connections(voucher_db, redeem_together=False) as world:
+        pid = world.add_provider()
+        term = world.add_terminal(pid)
+        people = [await world.add_beneficiary() for _ in range(20)]
+        vouchers = [await world.add_voucher(b, face_fen=50_000, ratio_bp=5000) for b in people]
+        answers = await asyncio.gather(
+            *(
+                world.client.post("/v1/redemptions", headers=term.headers, json=_bath(qr(b)))
+                for b in people
             )
-            assert [r.status_code for r in answers] == [201] * 20
-            assert [await world.balance(v) for v in vouchers] == [49_500] * 20
-            pool = _pool(world)
-            assert pool.together is False
-            assert pool.statements_together == 0 and pool.calls_together == 0
-    finally:
-        await conn.close()
+        )
+        assert [r.status_code for r in answers] == [201] * 20
+        assert [await world.balance(v) for v in vouchers] == [49_500] * 20
+        pool = _pool(world)
+        assert pool.together is False
+        assert pool.statements_together == 0 and pool.calls_together == 0
