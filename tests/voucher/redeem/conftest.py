@@ -43,6 +43,9 @@ def settings_for(db_url: str, **overrides: Any) -> VoucherSettings:
         "anomaly_interval_s": 0,
         "summary_interval_s": 0,
         "summary_settle_s": 0,
+        # Nothing listens on port 9: a test reaches no ledger unless it injects one, even
+        # while a demo runs on the default ports.
+        "ledger_url": "http://127.0.0.1:9",
     }
     values.update(overrides)
     return VoucherSettings(**values)
