@@ -141,34 +141,37 @@ def _staff(entry: Row) -> str:
     return str(details.get("staff_id") or "") if isinstance(details, Mapping) else ""
 
 
-ENTRY_COLUMNS: list[Column] = [
-    ("序号", text("seq")),
-    (
-        "分账簿",
-        lambda r: "总账" if r.get("book") in (None, "", "main") else region(f"{r['book']}00"),
-    ),
-    ("类型", lambda r: label(r.get("kind"), "entry_kind")),
-    ("记账时间（北京时间）", lambda r: local_time(r.get("posted_at"), "%Y-%m-%d %H:%M:%S")),
-    ("月份", text("period")),
-    ("行", text("line")),
-    ("科目代码", text("account")),
-    ("科目名称", lambda r: label(r.get("account_name"), "account")),
-    ("借方（元）", lambda r: export.yuan_cell(max(int(r.get("amount_fen") or 0), 0))),
-    ("贷方（元）", lambda r: export.yuan_cell(max(-int(r.get("amount_fen") or 0), 0))),
-    (
-        "补贴项目",
-        lambda r: label(r.get("program_code"), "program") if r.get("program_code") else "",
-    ),
-    ("区划", lambda r: region(r.get("region_code"))),
-    ("资金来源", lambda r: label(r.get("funding_source"), "funding")),
-    ("服务机构编号", text("provider_id")),
-    ("老人编号", text("beneficiary_id")),
-    ("补贴券编号", text("voucher_id")),
-    ("摘要", text("memo")),
-    ("操作员", _staff),
-    ("分录编号", text("entry_id")),
-    ("分录哈希", text("hash")),
-]
+def entry_columns(programs: Mapping[str, str]) -> list[Column]:
+    """The journal's columns; `programs` names by code the programmes the web has no word of
+    its own for (a city's own programme is data)."""
+    return [
+        ("序号", text("seq")),
+        (
+            "分账簿",
+            lambda r: "总账" if r.get("book") in (None, "", "main") else region(f"{r['book']}00"),
+        ),
+        ("类型", lambda r: label(r.get("kind"), "entry_kind")),
+        ("记账时间（北京时间）", lambda r: local_time(r.get("posted_at"), "%Y-%m-%d %H:%M:%S")),
+        ("月份", text("period")),
+        ("行", text("line")),
+        ("科目代码", text("account")),
+        ("科目名称", lambda r: label(r.get("account_name"), "account")),
+        ("借方（元）", lambda r: export.yuan_cell(max(int(r.get("amount_fen") or 0), 0))),
+        ("贷方（元）", lambda r: export.yuan_cell(max(-int(r.get("amount_fen") or 0), 0))),
+        (
+            "补贴项目",
+            lambda r: program_name(r, names=programs) if r.get("program_code") else "",
+        ),
+        ("区划", lambda r: region(r.get("region_code"))),
+        ("资金来源", lambda r: label(r.get("funding_source"), "funding")),
+        ("服务机构编号", text("provider_id")),
+        ("老人编号", text("beneficiary_id")),
+        ("补贴券编号", text("voucher_id")),
+        ("摘要", text("memo")),
+        ("操作员", _staff),
+        ("分录编号", text("entry_id")),
+        ("分录哈希", text("hash")),
+    ]
 
 
 def entry_rows(entries: Iterable[Row]) -> list[Row]:

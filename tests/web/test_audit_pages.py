@@ -10,13 +10,14 @@ import io
 import re
 import subprocess
 import sys
+import uuid
 import zipfile
 from decimal import Decimal
 
 from openpyxl import load_workbook
 
 from tests.ledger.test_auditor_proof import VERIFIER, run_verifier
-from tests.web.system import PROVINCE
+from tests.web.system import CITY, PROVINCE
 from tests.web.test_pages import _confirm, _preview
 
 
@@ -115,6 +116,45 @@ async def test_downloads_say_what_the_ledger_holds_in_chinese_and_yuan(web):
             "费用类",
         }
         assert (await c.get("/audit/entries.pdf")).status_code == 404
+
+
+async def test_the_entries_file_names_a_programme_made_as_data_by_its_published_name(web):
+    """A city's own programme has no word in the web's labels: its entries' 补贴项目 is the
+    name its officers published, never 未知（code）."""
+    from tests.voucher.data.test_programs_api import BED
+
+    code = f"bed_{uuid.uuid4().hex[:6]}"
+    r = await web.voucher.post(
+        "/v1/programs",
+        headers=web.officer(CITY),
+        json={"code": code, "region_code": CITY, "config": BED, "reason": "市政府决定"},
+    )
+    assert r.status_code == 201, r.text
+    finance = web.tokens.headers("finance", sub="test:finance", region=PROVINCE)
+    r = await web.ledger.post(
+        "/v1/appropriations",
+        headers=finance,
+        json={
+            "idempotency_key": f"web-test:{code}",
+            "program_code": code,
+            "region_code": CITY,
+            "by_source": dict.fromkeys(BED["funding_shares"], 100_000),
+            "memo": "测试预算",
+        },
+    )
+    assert r.status_code == 201, r.text
+    async with web.signed_in("auditor") as c:
+        for fmt in ("csv", "xlsx"):
+            f = await c.get(f"/audit/entries.{fmt}", params={"program_code": code})
+            assert f.status_code == 200, f.text
+            if fmt == "csv":
+                rows = list(csv.DictReader(io.StringIO(f.content.decode("utf-8-sig"))))
+                named = [row["补贴项目"] for row in rows]
+            else:
+                sheet = load_workbook(io.BytesIO(f.content)).active
+                column = [cell.value for cell in sheet[1]].index("补贴项目")
+                named = [row[column] for row in sheet.iter_rows(min_row=2, values_only=True)]
+            assert named and set(named) == {"家庭养老床位"}, (fmt, named)
 
 
 async def test_checkpoints_and_the_journal_file_set_verify(web, tmp_path):

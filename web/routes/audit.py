@@ -148,7 +148,11 @@ async def entries_file(
     finally:
         await client.aclose()
     return downloads.download(
-        fmt, "分录", downloads.ENTRY_COLUMNS, downloads.entry_rows(entries), "entries"
+        fmt,
+        "分录",
+        downloads.entry_columns(await program_names(web, session)),
+        downloads.entry_rows(entries),
+        "entries",
     )
 
 
