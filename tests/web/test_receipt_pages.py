@@ -109,12 +109,26 @@ async def test_dispute_decision_and_appeal_through_the_pages(web):
     async with web.signed_in("officer") as c:
         detail = (await c.get(f"/officer/disputes/{did}")).text
         assert "复核结论" in detail and "确实没有来" in detail
+        assert "这笔补贴会全部收回" in detail and 'id="receipt-recovery"' not in detail
         await c.post(
             f"/officer/disputes/{did}/decision",
             data={"csrf_token": csrf_of(detail), "decision": "upheld", "reason": "复核属实"},
         )
+        # Upheld: the subsidy is taken back, and the page says where it went.
+        done = (await c.get(f"/officer/disputes/{did}")).text
+        assert "这笔补贴已收回，去向见下方收据" in done
+        assert re.search(
+            r'id="receipt-recovery">这笔补贴 [\d.,]+ 元已于 .* 收回：已退回补贴券', done
+        )
         closed = (await c.get("/officer/disputes?status=closed")).text
         assert f"/officer/disputes/{did}" in closed
+    recovered = await web.count(
+        "voucher", f"SELECT count(*) FROM recovery WHERE redemption_id = '{rid}'"
+    )
+    assert recovered == 1
+    async with web.signed_in("laowang") as c:  # the person reads it on the receipt
+        html = (await c.get(f"/me/receipts/{rid}")).text
+        assert "已退回补贴券，不再付给服务机构" in html
 
 
 async def test_the_provider_prints_its_own_receipts_only(web):

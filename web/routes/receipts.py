@@ -284,6 +284,7 @@ async def decide(
         web,
         session,
         back,
-        f"已答复：{DECISIONS[decision]}。",
+        f"已答复：{DECISIONS[decision]}。"
+        + ("这笔补贴已收回，去向见下方收据。" if decision == "upheld" else ""),
         lambda client: client.decide(dispute_id, decision, reason.strip()[:500]),
     )

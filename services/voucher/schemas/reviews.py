@@ -46,6 +46,18 @@ class HistoryEntry(BaseModel):
     decision: str | None = None
 
 
+class RecoveryBrief(BaseModel):
+    """The redemption's subsidy taken back (a dispute upheld, a confirmed alert, a death):
+    `destination` voucher (back on the person's voucher) or budget; `mode` payable (it was
+    not claimed: it is never paid) or receivable (it was claimed: netted from the
+    provider's next claims)."""
+
+    subsidy_fen: int
+    destination: Literal["voucher", "budget"]
+    mode: Literal["payable", "receivable"]
+    at: datetime  # Asia/Shanghai, with its offset
+
+
 class DisputeRead(BaseModel):
     id: str
     redemption_id: str
@@ -71,6 +83,8 @@ class DisputeRead(BaseModel):
     # Whether the person may still appeal, and until when.
     can_appeal: bool
     appeal_closes_at: datetime | None
+    # What an upheld decision took back (set where the dispute is read with its receipt).
+    recovery: RecoveryBrief | None = None
 
 
 class ReviewState(BaseModel):
@@ -101,6 +115,7 @@ class ReceiptRead(BaseModel):
     review: ReviewState
     dispute: DisputeRead | None
     history: list[HistoryEntry]
+    recovery: RecoveryBrief | None = None
 
 
 class DisputeDetail(DisputeRead):

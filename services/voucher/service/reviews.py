@@ -35,8 +35,9 @@ from services.voucher.errors import (
     RedemptionVoided,
     ReviewWindowClosed,
 )
-from services.voucher.models import Dispute, Redemption
+from services.voucher.models import Dispute, Recovery, Redemption
 from services.voucher.repository import beneficiaries as beneficiaries_repo
+from services.voucher.repository import recovery as recovery_repo
 from services.voucher.repository import reviews as repo
 from services.voucher.schemas.reviews import (
     DisputeDetail,
@@ -45,12 +46,14 @@ from services.voucher.schemas.reviews import (
     ReceiptLine,
     ReceiptParty,
     ReceiptRead,
+    RecoveryBrief,
     ReviewState,
     VisitBrief,
 )
 from services.voucher.service import beneficiaries
 from services.voucher.service import review_rules as rules
 from services.voucher.service.directory import ProviderDirectory
+from services.voucher.service.recovery import start_recovery
 
 PERSON_ROLES = (Role.beneficiary, Role.proxy)
 PROVIDER_ROLES = (Role.terminal, Role.provider_admin, Role.provider_staff)
@@ -123,8 +126,23 @@ def _provider_name(directory: ProviderDirectory, provider_id: str) -> str:
     return entry.name if entry is not None and entry.name else ""
 
 
+def recovery_brief(r: Recovery | None) -> RecoveryBrief | None:
+    if r is None:
+        return None
+    return RecoveryBrief(
+        subsidy_fen=r.subsidy_fen,
+        destination=r.destination,
+        mode=r.mode,
+        at=rules.local(r.created_at),
+    )
+
+
 def dispute_read(
-    d: Dispute, directory: ProviderDirectory, policy: Policy, now: datetime
+    d: Dispute,
+    directory: ProviderDirectory,
+    policy: Policy,
+    now: datetime,
+    recovery: Recovery | None = None,
 ) -> DisputeRead:
     stage_due = d.appeal_due_at if d.status == "appealed" else d.due_at
     answered = d.status in ("decided", "closed")
@@ -162,6 +180,7 @@ def dispute_read(
         appeal_decided_at=lt(d.appeal_decided_at),
         can_appeal=appeal_closes is not None and now < appeal_closes,
         appeal_closes_at=lt(appeal_closes),
+        recovery=recovery_brief(recovery),
     )
 
 
@@ -239,6 +258,7 @@ async def build_receipt(
     ):
         review = ReviewState(state="closed", window_closes_at=review.window_closes_at)
     found = await repo.dispute_of(session, r.id)
+    recovered = await recovery_repo.by_redemption(session, r.id)
     return ReceiptRead(
         id=str(r.id),
         status=r.status,
@@ -256,7 +276,8 @@ async def build_receipt(
         void_reason=r.void_reason,
         visit=visit,
         review=review,
-        dispute=None if found is None else dispute_read(found, directory, policy, now),
+        dispute=None if found is None else dispute_read(found, directory, policy, now, recovered),
+        recovery=recovery_brief(recovered),
         history=[
             HistoryEntry(
                 kind=h.kind,
@@ -405,7 +426,10 @@ async def detail(
     receipt_ = await build_receipt(
         session, directory, r, policy, now, officer=principal.role == Role.civil_affairs
     )
-    return DisputeDetail(**dispute_read(d, directory, policy, now).model_dump(), receipt=receipt_)
+    recovered = await recovery_repo.by_redemption(session, d.redemption_id)
+    return DisputeDetail(
+        **dispute_read(d, directory, policy, now, recovered).model_dump(), receipt=receipt_
+    )
 
 
 async def listing(
@@ -432,7 +456,11 @@ async def decide(
     now: datetime,
 ) -> DisputeRead:
     """An officer of the person's region decides the dispute, or later its appeal; each
-    once (DISPUTE_ALREADY_DECIDED)."""
+    once (DISPUTE_ALREADY_DECIDED). Upheld (at either stage), the redemption's subsidy is
+    taken back in the same transaction (service/recovery.py `start_recovery`: off the
+    provider's payable, or from its next claims if it was claimed; back on the person's
+    voucher while it is open). Partly upheld moves no money: how much is for the officer
+    to settle with the provider."""
     d = await _dispute_in_scope(session, principal, dispute_id, lock=True)
     if d.status == "open":
         await repo.update_dispute(
@@ -469,9 +497,15 @@ async def decide(
         decision=decision,
         dispute_id=d.id,
     )
+    recovered = None
+    if decision == "upheld":  # (a voided redemption paid nothing: none to take back)
+        taken = await start_recovery(
+            session, [d.redemption_id], f"申诉成立：{reason}", actor=principal.sub, now=now
+        )
+        recovered = taken[0] if taken else None
     fresh = await repo.dispute(session, d.id)
     assert fresh is not None
-    return dispute_read(fresh, directory, policy, now)
+    return dispute_read(fresh, directory, policy, now, recovered)
 
 
 async def appeal(
