@@ -6,7 +6,7 @@ import re
 from datetime import date, datetime
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator
+from pydantic import AfterValidator, BeforeValidator
 
 _NUMBER = re.compile(r"\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*")
 
@@ -24,6 +24,24 @@ def _not_a_number(example: str) -> Any:
     return check
 
 
+# The years a time, a date or a month may name: far enough either way for any person's or
+# programme's dates, near enough that a month's arithmetic (a trend a year back, the next
+# month's first instant, a zone's offset) never leaves Python's dates.
+MIN_YEAR, MAX_YEAR = 1900, 2999
+# A month (`period`) of a programme or a claim: YYYY-MM, this century.
+PERIOD_PATTERN = r"^20[0-9]{2}-(0[1-9]|1[0-2])$"
+
+
+def _in_range(value: date) -> date:
+    if not MIN_YEAR <= value.year <= MAX_YEAR:
+        raise ValueError(f"the year must be between {MIN_YEAR} and {MAX_YEAR}")
+    return value
+
+
 # Every time and date query parameter of every service is one of these.
-IsoDateTime = Annotated[datetime, BeforeValidator(_not_a_number("2026-12-04T08:00:00+08:00"))]
-IsoDate = Annotated[date, BeforeValidator(_not_a_number("2026-12-04"))]
+IsoDateTime = Annotated[
+    datetime,
+    BeforeValidator(_not_a_number("2026-12-04T08:00:00+08:00")),
+    AfterValidator(_in_range),
+]
+IsoDate = Annotated[date, BeforeValidator(_not_a_number("2026-12-04")), AfterValidator(_in_range)]

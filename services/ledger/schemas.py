@@ -9,10 +9,11 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 from services.common.regions import is_valid_code_shape
+from services.common.types import PERIOD_PATTERN
 
 Fen = Annotated[int, Field(strict=True)]
 PositiveFen = Annotated[int, Field(strict=True, gt=0, le=10**15)]
-Period = Annotated[str, Field(pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$")]
+Period = Annotated[str, Field(pattern=PERIOD_PATTERN)]
 ProgramCode = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{1,39}$")]
 SourceName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
 IdempotencyKey = Annotated[str, Field(min_length=1, max_length=200)]

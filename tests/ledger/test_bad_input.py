@@ -132,6 +132,13 @@ async def test_bad_query_parameters(funded):
         ("/v1/accounts/99999999999999999999/statement", {}),
         ("/v1/entries", {"account": "99999999999999999999"}),
         ("/v1/trial-balance", {"as_of": "99999-01-01T00:00:00"}),
+        # years no book can hold (and past which Beijing time cannot be written)
+        ("/v1/trial-balance", {"as_of": "9999-12-31T23:59:59Z"}),
+        ("/v1/trial-balance", {"as_of": "0001-01-01"}),
+        ("/v1/journal/export", {"as_of": "9999-12-31T23:59:59Z"}),
+        ("/v1/journal/export", {"as_of": "0001-01-01"}),
+        ("/v1/entries", {"from": "0001-01-01"}),
+        ("/v1/entries", {"period": "0000-01"}),
     ]:
         r = await funded.c.get(url, headers=funded.auditor, params=params)
         assert r.status_code == 422, (url, params, r.text)

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse, Response
 
 from services.common.auth import Principal
 from services.common.db import DatabaseDep
+from services.common.types import PERIOD_PATTERN
 from services.ledger.api.deps import (
     ERRORS,
     FINANCE_AUDITOR,
@@ -56,7 +57,7 @@ async def get_entries(
     voucher_id: ExternalID = None,
     program_code: Annotated[str | None, Query(min_length=1, max_length=40)] = None,
     region_code: RegionQuery = None,
-    period: Annotated[str | None, Query(pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$")] = None,
+    period: Annotated[str | None, Query(pattern=PERIOD_PATTERN)] = None,
     from_: From = None,
     to: To = None,
     as_of: AsOf = None,

@@ -11,7 +11,9 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 from typing_extensions import TypedDict
 
-Period = Annotated[str, StringConstraints(pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$")]
+from services.common.types import PERIOD_PATTERN
+
+Period = Annotated[str, StringConstraints(pattern=PERIOD_PATTERN)]
 RegionCode = Annotated[str, StringConstraints(pattern=r"^[0-9]{6}([0-9]{3}){0,2}$")]
 Key = Annotated[str, StringConstraints(min_length=8, max_length=200)]
 Id = Annotated[str, StringConstraints(min_length=1, max_length=64)]

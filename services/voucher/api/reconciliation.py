@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query
 from services.common.auth import Principal, Role, require
 from services.common.db import DatabaseDep
 from services.common.regions import significant_prefix
+from services.common.types import PERIOD_PATTERN
 from services.voucher.repository import reconciliation as repo
 from services.voucher.schemas.reconciliation import ReconciliationFeed
 
@@ -19,7 +20,7 @@ SERVICE_ONLY = require(Role.service)
 @router.get("/internal/reconciliation", response_model=ReconciliationFeed)
 async def reconciliation_feed(
     db: DatabaseDep,
-    period: Annotated[str, Query(pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$")],
+    period: Annotated[str, Query(pattern=PERIOD_PATTERN)],
     region_code: Annotated[str, Query(pattern=r"^[0-9]{6}([0-9]{3}){0,2}$")],
     _p: Principal = SERVICE_ONLY,
 ) -> ReconciliationFeed:

@@ -12,6 +12,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from services.common.types import PERIOD_PATTERN
+
 CareSetting = Literal["home", "community", "institution"]
 ProviderKind = Literal[
     "meal_point", "community_embedded", "rural_station", "institution", "home_care"
@@ -260,8 +262,8 @@ class ProgramConfig(BaseModel):
     schedule: IssueSchedule = Field(default_factory=IssueSchedule)
     # one_off: the periods in which it is issued (inclusive; absent = open) and how many months
     # a voucher stays valid from the start of the period it was issued in.
-    window_from: str | None = Field(None, pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$")
-    window_until: str | None = Field(None, pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$")
+    window_from: str | None = Field(None, pattern=PERIOD_PATTERN)
+    window_until: str | None = Field(None, pattern=PERIOD_PATTERN)
     valid_months: int = Field(1, ge=1, le=36)
     # service_package: home visits granted each period.
     visits_per_period: int | None = Field(None, ge=1, le=200)

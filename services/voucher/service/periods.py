@@ -8,10 +8,11 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from services.common.settings import get_common_settings
+from services.common.types import PERIOD_PATTERN
 from services.voucher.errors import InvalidPeriod
 from services.voucher.service.assessment import add_months
 
-_PERIOD = re.compile(r"^([0-9]{4})-(0[1-9]|1[0-2])$")
+_PERIOD = re.compile(PERIOD_PATTERN)
 
 
 def tz() -> ZoneInfo:
@@ -23,7 +24,8 @@ def parse_period(period: str) -> date:
     match = _PERIOD.match(period or "")
     if not match:
         raise InvalidPeriod(field="period")
-    return date(int(match.group(1)), int(match.group(2)), 1)
+    year, month = period.split("-")
+    return date(int(year), int(month), 1)
 
 
 def current_period(now: datetime | None = None) -> str:

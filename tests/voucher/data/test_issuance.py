@@ -330,6 +330,12 @@ async def test_bad_run_input_wrong_role_and_scope_change_nothing(env, tokens):
             "INVALID_PERIOD",
             "period",
         ),
+        (  # a year no programme runs in (and before which a date cannot be written)
+            {"program_code": "disability_subsidy", "period": "0000-01", "region_code": CITY},
+            422,
+            "INVALID_PERIOD",
+            "period",
+        ),
         (
             {"program_code": "disability_subsidy", "period": env.period, "region_code": "999999"},
             422,
@@ -358,6 +364,19 @@ async def test_bad_run_input_wrong_role_and_scope_change_nothing(env, tokens):
         r = await env.v.post("/v1/issuance-runs", headers=env.officer, json=body)
         assert r.status_code == status, r.text
         assert (r.json()["error"]["code"], r.json()["error"]["field"]) == (code, field)
+    # every read that takes a period refuses one no programme runs in, rather than failing
+    for url, params in (
+        ("/v1/issuance-preview", {"program_code": "disability_subsidy", "region_code": CITY}),
+        ("/v1/issuance-schedule", {}),
+        ("/v1/dashboard", {"region_code": CITY}),
+    ):
+        for period in ("0000-01", "0001-01", "9999-12"):
+            r = await env.v.get(url, headers=env.officer, params={**params, "period": period})
+            assert r.status_code == 422, (url, period, r.text)
+            assert (r.json()["error"]["code"], r.json()["error"]["field"]) == (
+                "INVALID_PERIOD",
+                "period",
+            ), (url, period)
     assert (await run(env, region=OTHER_CITY)).status_code == 403  # outside scope
     assert (await run(env, region="450000")).status_code == 403  # wider than scope
     for role in ("finance", "auditor", "provider_admin", "beneficiary"):
