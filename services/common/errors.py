@@ -209,6 +209,9 @@ def error_response(err: AppError) -> JSONResponse:
 # reach the client unchanged, so the database's own refusals keep stable codes too.
 _DB_CODE = re.compile(r"^([A-Z][A-Z0-9_]{2,}):\s*(.*)", re.DOTALL)
 _DB_STATUS = {"23": 409, "22": 422, "P0": 409, "40": 409}
+# Text PostgreSQL cannot store: the NUL character, in a text value (22021) or a JSON escape
+# (22P05). Any field of any request may carry it; each is refused whole, nothing written.
+_NOT_STORABLE_TEXT = ("22021", "22P05")
 
 
 def _asyncpg_error(exc: BaseException) -> Any:
@@ -265,6 +268,11 @@ def db_error_to_app_error(exc: BaseException) -> AppError | None:
     sqlstate = getattr(pg, "sqlstate", None)
     if not sqlstate or sqlstate[:2] not in _DB_STATUS:
         return None
+    if sqlstate in _NOT_STORABLE_TEXT:
+        return InvalidInput(
+            "Text may not contain the NUL character (U+0000).",
+            details={"problems": [{"code": "NUL_CHARACTER", "message": "text holds U+0000"}]},
+        )
     text = (getattr(pg, "message", None) or str(pg)).strip()
     match = _DB_CODE.match(text)
     if match:
@@ -336,12 +344,16 @@ def install_error_handlers(app: FastAPI) -> None:
         response.headers.update(exc.headers or {})
         return response
 
-    async def _db(_: Request, exc: Exception) -> JSONResponse:
+    async def _db(request: Request, exc: Exception) -> JSONResponse:
         if connection_lost(exc):
             log.warning("database connection lost: %s", type(exc).__name__)
             return error_response(ServiceUnavailable())
         mapped = db_error_to_app_error(exc)
         if mapped is not None:
+            if isinstance(mapped, InvalidInput) and mapped.field is None:
+                # a NUL in a query parameter: name it (in a body: the message says so)
+                named = [k for k, v in request.query_params.multi_items() if "\x00" in v]
+                mapped.field = named[0] if named else "body"
             return error_response(mapped)
         log.error("database error: %s", type(getattr(exc, "orig", exc)).__name__)
         return error_response(InternalError())

@@ -391,6 +391,24 @@ async def test_bad_input_is_refused_and_changes_nothing(shop, world):
         assert r.status_code == 422, body
     r = await shop.post("/v1/redemptions/not-a-uuid/confirm", shop.me)
     assert r.status_code == 422
+    # Text PostgreSQL cannot store (the NUL character): a 422 that says so, not a vague
+    # refusal by the database; the dispute is not opened, the redemption not voided.
+    for path, headers in (
+        (f"/v1/redemptions/{rid}/dispute", shop.me),
+        (f"/v1/redemptions/{rid}/void", shop.term.headers),
+    ):
+        r = await shop.post(path, headers, {"reason": "没有\u0000来"})
+        assert r.status_code == 422, r.text
+        error = r.json()["error"]
+        assert (error["code"], error["field"]) == ("VALIDATION_ERROR", "body"), error
+        assert "NUL" in error["message"]
+    assert (
+        await world.conn.fetchval("SELECT status FROM redemption WHERE id = $1::uuid", rid)
+        == "completed"
+    )
+    officer = shop.tokens.headers(Role.civil_affairs, sub="officer:wang", region="450100")
+    r = await world.client.get("/v1/beneficiaries", headers=officer, params={"q": "张\x00三"})
+    assert r.status_code == 422 and r.json()["error"]["field"] == "q", r.text
     n = await world.conn.fetchval(
         "SELECT count(*) FROM redemption_history WHERE redemption_id = $1::uuid", rid
     )
