@@ -12,6 +12,7 @@ ledger app serves a request and it is used as is; api/deps.py `voucher_http`).
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Iterable
 
 import httpx
 
@@ -47,6 +48,34 @@ class ProgramDirectory(LedgerServiceClient):
     def __init__(self, http: httpx.AsyncClient, private_key_pem: str) -> None:
         super().__init__(http, private_key_pem, timeout_s=10.0)
         self._known: set[str] = set()
+        self._sources: dict[str, set[str]] = {}
+
+    async def unfunded(self, code: str, sources: Iterable[str]) -> list[str]:
+        """Of `sources`, those from which no version of the programme is funded (a share
+        above zero in its `funding_shares`), sorted. A source not found is asked again (a
+        new version may add it); a programme's versions are never removed."""
+        missing = sorted(set(sources) - self._sources.get(code, set()))
+        if not missing:
+            return []
+        try:
+            resp = await self.http.get(
+                f"/v1/programs/{code}/versions", headers=self._headers(), timeout=self._timeout
+            )
+        except httpx.HTTPError as exc:
+            raise VoucherUnavailable(field="program_code") from exc
+        if resp.status_code != 200:
+            raise VoucherUnavailable(field="program_code")
+        try:
+            funded = {
+                source
+                for version in resp.json()
+                for source, share in version["config"]["funding_shares"].items()
+                if share > 0
+            }
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise VoucherUnavailable(field="program_code") from exc
+        self._sources[code] = funded
+        return [s for s in missing if s not in funded]
 
     async def exists(self, code: str) -> bool:
         if code in self._known:

@@ -54,6 +54,15 @@ class UnknownProgram(InvalidInput):
     message = "No programme has this code."
 
 
+class SourceNotInProgram(InvalidInput):
+    """An appropriation names a funding source from which no version of the programme is
+    funded (its `funding_shares`): money no voucher of it would ever draw; nothing is
+    posted."""
+
+    code = "SOURCE_NOT_IN_PROGRAM"
+    message = "The programme is not funded from this source."
+
+
 class VoucherUnavailable(ServiceUnavailable):
     """The voucher service did not answer: asked which programmes exist (appropriations,
     commitments) or by settlement (claims, reconciliation, payout accounts)."""

@@ -57,6 +57,9 @@ APPROPRIATIONS = [
     (_with(GOOD_APPROPRIATION, region_code="4501"), "region_code"),
     (_with(GOOD_APPROPRIATION, memo=...), "memo"),  # a manual entry says why (issue 21)
     (_with(GOOD_APPROPRIATION, memo="  "), "memo"),
+    # sources the programme is not funded from (SOURCE_NOT_IN_PROGRAM)
+    (_with(GOOD_APPROPRIATION, by_source={"nonsense_source": 100}), "by_source.nonsense_source"),
+    (_with(GOOD_APPROPRIATION, by_source={"central": 100, "s0": 10**15}), "by_source.s0"),
 ]
 
 
@@ -85,6 +88,8 @@ async def test_bad_appropriations(funded):
         r = await funded.c.post("/v1/appropriations", headers=funded.finance, json=body)
         assert r.status_code == 422, (body, r.text)
         assert r.json()["error"]["field"] == field, r.json()
+        if field in ("by_source.nonsense_source", "by_source.s0"):
+            assert r.json()["error"]["code"] == "SOURCE_NOT_IN_PROGRAM", r.json()
     assert await funded.snapshot() == before
 
 

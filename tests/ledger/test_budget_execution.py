@@ -1,8 +1,9 @@
 """The budget's execution (`GET /v1/budget/execution`, `GET /v1/budget`) is read from the
-summary `budget_execution` kept at each appropriation's, commitment's and expiry's COMMIT, and
-the accounts' balances: after appropriations, commitments racing on real connections, a
-refused commitment, a redemption, a void and an expiry, every figure equals the postings
-summed directly, and the summary's rows equal the postings grouped by account and kind."""
+summary `budget_execution` kept at each appropriation's, commitment's, expiry's and
+reversal's COMMIT, and the accounts' balances: after appropriations (one reversed),
+commitments racing on real connections, a refused commitment, a redemption, a void and an
+expiry, every figure equals the postings summed directly, and the summary's rows equal the
+postings grouped by account and kind."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ from tests.ledger.conftest import CITY, DISTRICT, PROGRAM, event, redemption, vo
 
 DIRECT = """
 SELECT a.program_code, a.funding_source,
-       -coalesce(sum(p.amount_fen) FILTER (WHERE e.kind = 'appropriation'), 0) AS appropriated,
+       -coalesce(sum(p.amount_fen) FILTER (WHERE e.kind IN ('appropriation', 'reversal')), 0)
+         AS appropriated,
        coalesce(sum(p.amount_fen) FILTER (WHERE e.kind = 'commitment'), 0) AS committed,
        -coalesce(sum(p.amount_fen) FILTER (WHERE e.kind = 'expiry'), 0) AS released
   FROM posting p JOIN entry e ON e.id = p.entry_id JOIN account a ON a.id = p.account_id
@@ -58,7 +60,8 @@ async def _summary_equals_postings(ledger) -> None:
             """SELECT p.account_id, e.kind, sum(p.amount_fen) AS amount_fen
                  FROM posting p JOIN entry e ON e.id = p.entry_id
                  JOIN account a ON a.id = p.account_id
-                WHERE a.code = '3001' AND e.kind IN ('appropriation', 'commitment', 'expiry')
+                WHERE a.code = '3001'
+                  AND e.kind IN ('appropriation', 'commitment', 'expiry', 'reversal')
                 GROUP BY 1, 2 ORDER BY 1, 2"""
         )
     finally:
@@ -78,6 +81,15 @@ async def test_budget_execution_equals_the_postings(ledger):
     assert (await ledger.appropriate({"central": 950_000, "regional": 50_000})).status_code == 201
     assert (await ledger.appropriate({"central": 200_000})).status_code == 201
     assert (await ledger.appropriate({"central": 70_000}, region="450200")).status_code == 201
+    # an appropriation made in error (the wrong amount) and reversed by a second officer
+    wrong = await ledger.appropriate({"central": 5_000_000, "regional": 300})
+    assert wrong.status_code == 201, wrong.text
+    r = await ledger.c.post(
+        f"/v1/entries/{wrong.json()['entry_id']}/reverse",
+        headers=ledger.checker,
+        json={"idempotency_key": "undo-wrong", "reason": "金额录错"},
+    )
+    assert r.status_code == 201, r.text
     # eight commitments racing on the app's pool (real connections)
     answers = await asyncio.gather(*(ledger.commit(10_000 + i) for i in range(8)))
     assert [r.status_code for r in answers] == [201] * 8
@@ -97,6 +109,12 @@ async def test_budget_execution_equals_the_postings(ledger):
     province = {(x["program_code"], x["funding_source"]): x for x in await _read(ledger, "450000")}
     central = province[(PROGRAM, "central")]
     assert central["appropriated_fen"] == 950_000 + 200_000 + 70_000
+    # what was appropriated, less what was committed, plus what was released, is available
+    for line in province.values():
+        assert (
+            line["appropriated_fen"] - line["committed_fen"] + line["released_fen"]
+            == line["available_fen"]
+        ), line
     assert central["committed_fen"] > 0 and central["released_fen"] > 0
     assert central["spent_fen"] > 0
 
@@ -107,3 +125,31 @@ async def test_budget_execution_equals_the_postings(ledger):
     assert budget["committed_fen"] == sum(x["committed_fen"] for x in direct.values())
     assert budget["released_fen"] == sum(x["released_fen"] for x in direct.values())
     assert budget["spent_fen"] == sum(x["spent_fen"] for x in direct.values())
+
+
+async def test_the_migration_counts_the_reversals_written_before_it(ledger):
+    """ledger_1406 fills the summary with the reversals already in the journal: down to
+    ledger_1405 (the summary forgets them, and a reversal made then is not kept), up again,
+    and the summary equals the postings, reversals too."""
+    from services.common.migrate import downgrade, upgrade
+
+    first = await ledger.appropriate({"central": 80_000})
+    assert first.status_code == 201, first.text
+    url = ledger.sdb.owner_url
+    await asyncio.to_thread(downgrade, "ledger", url, "ledger_1405")
+    r = await ledger.c.post(
+        f"/v1/entries/{first.json()['entry_id']}/reverse",
+        headers=ledger.checker,
+        json={"idempotency_key": "undo-before", "reason": "重复下达"},
+    )
+    assert r.status_code == 201, r.text
+    conn = await ledger.owner()
+    try:
+        kept = await conn.fetchval("SELECT count(*) FROM budget_execution WHERE kind = 'reversal'")
+    finally:
+        await conn.close()
+    assert kept == 0
+    await asyncio.to_thread(upgrade, "ledger", url, "head")
+    await _summary_equals_postings(ledger)
+    budget = await ledger.budget(DISTRICT)
+    assert budget["appropriated_fen"] == 0

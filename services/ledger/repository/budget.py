@@ -50,7 +50,8 @@ class Execution:
 
 
 async def budget_execution(session: AsyncSession, program_code: str, region_code: str) -> Execution:
-    """Appropriated (credits to budget available by appropriations), committed (debits to it
+    """Appropriated (credits to budget available by appropriations, net of their
+    reversals), committed (debits to it
     by commitments), released (credits to it by expiries) and spent (the credit balance of
     budget expended: redemptions net of voids, and cash benefits) for one budget region.
     The sums by entry kind are `budget_execution`'s (kept at each such entry's COMMIT)."""
@@ -72,7 +73,7 @@ async def budget_execution(session: AsyncSession, program_code: str, region_code
     )
     spent = int((await session.execute(expended)).scalar_one())
     return Execution(
-        appropriated_fen=-by_kind.get("appropriation", 0),
+        appropriated_fen=-by_kind.get("appropriation", 0) - by_kind.get("reversal", 0),
         committed_fen=by_kind.get("commitment", 0),
         spent_fen=spent,
         released_fen=-by_kind.get("expiry", 0),
@@ -127,7 +128,7 @@ async def execution_by_source(session: AsyncSession, region_like: str) -> list[S
         SourceExecution(
             program_code=p,
             funding_source=s,
-            appropriated_fen=-v.get("appropriation", 0),
+            appropriated_fen=-v.get("appropriation", 0) - v.get("reversal", 0),
             committed_fen=v.get("commitment", 0),
             spent_fen=v.get(BUDGET_EXPENDED, 0),
             released_fen=-v.get("expiry", 0),

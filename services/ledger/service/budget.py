@@ -15,6 +15,7 @@ from services.ledger.errors import (
     BudgetExceeded,
     InsufficientBalance,
     NoBudget,
+    SourceNotInProgram,
     UnknownProgram,
     UnknownRegion,
 )
@@ -77,8 +78,12 @@ async def check_target(programs: ProgramDirectory, program_code: str, region_cod
 async def appropriate(
     db: Database, programs: ProgramDirectory, req: AppropriationCreate, created_by: str
 ) -> Outcome:
-    """Budget appropriated to a program and region, by funding source."""
+    """Budget appropriated to a program and region, by funding source: only sources the
+    programme is funded from (SOURCE_NOT_IN_PROGRAM, `details.sources`)."""
     await check_target(programs, req.program_code, req.region_code)
+    unfunded = await programs.unfunded(req.program_code, req.by_source)
+    if unfunded:
+        raise SourceNotInProgram(field=f"by_source.{unfunded[0]}", details={"sources": unfunded})
 
     async def work(journal: Journal) -> tuple[int, AppropriationRead]:
         plan = plans.appropriation(

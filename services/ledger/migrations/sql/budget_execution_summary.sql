@@ -1,6 +1,8 @@
 -- Budget execution kept as the budget moves (docs/dashboard.md "Budget figures"): the sum of
 -- the postings to budget available (3001) per account and entry kind, for the kinds the
--- dashboard shows apart: appropriation, commitment (issuance), expiry (released).
+-- dashboard shows apart: appropriation, commitment (issuance), expiry (released), and the
+-- reversal of an appropriation (the only entry a reversal may mirror that moves 3001: the
+-- figures net it from what was appropriated; ledger_1406).
 -- A deferred row trigger on `entry` whose WHEN clause names only those kinds: at COMMIT it
 -- sums the entry's postings to 3001 accounts (they are in the same transaction: a posting
 -- may only be added to an entry of its own transaction). Redemptions, voids, settlements and
@@ -21,5 +23,5 @@ END $$;
 DROP TRIGGER IF EXISTS budget_execution_entry ON entry;
 CREATE CONSTRAINT TRIGGER budget_execution_entry AFTER INSERT ON entry
   DEFERRABLE INITIALLY DEFERRED FOR EACH ROW
-  WHEN (NEW.kind IN ('appropriation', 'commitment', 'expiry'))
+  WHEN (NEW.kind IN ('appropriation', 'commitment', 'expiry', 'reversal'))
   EXECUTE FUNCTION budget_execution_add();
