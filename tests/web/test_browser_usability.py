@@ -597,3 +597,41 @@ async def test_digits_under_the_qr_can_be_typed_at_the_counter(live: Live, brows
     assert await page.inner_text("#subsidy") == "3.00"
     await ctx.close()
     assert await s.balance(s.b1, "disability_subsidy") == before - 300
+
+
+async def test_what_was_typed_survives_a_session_that_ended_meanwhile(live: Live, browser: Any):
+    """An officer fills in the enrolment form; the session ends meanwhile (signed out on
+    another tab, as the idle timeout would); pressing 登记 leads to signing in, which comes
+    back to the form with everything typed filled in again, once, and nothing enrolled."""
+    base = live.base
+    ctx = await _phone(browser)
+    page = await ctx.new_page()
+    await _sign_in(page, base, "officer")
+    await page.goto(f"{base}/officer/enrol")
+    typed = {"#name": "蒙奶奶", "#address": "青秀区新竹路8号", "#assessor": "南宁市评估中心"}
+    for selector, value in typed.items():
+        await page.fill(selector, value)
+    # The officer ends every session from another device: this page's cookie is still
+    # there, its session is not (as after the idle timeout).
+    elsewhere = await _phone(browser)
+    other = await elsewhere.new_page()
+    await _sign_in(other, base, "officer")
+    await other.goto(f"{base}/account")
+    await other.click("#logout-everywhere")
+    await other.wait_for_url(f"{base}/login")
+    await elsewhere.close()
+    await page.click("#enrol-send")
+    await page.wait_for_url(f"{base}/login?expired=1", timeout=10_000)
+    await page.fill("#username", "officer")
+    await page.fill("#password", PASSWORD)
+    await page.click("button[type=submit]")
+    await page.wait_for_url(f"{base}/officer/enrol")
+    assert "请核对后再提交" in await page.inner_text("#draft-restored")
+    for selector, value in typed.items():
+        assert await page.input_value(selector) == value, selector
+    assert await page.input_value("input[name=csrf_token]") != ""  # the new session's own
+    # Once: reloading (or coming back later) shows the empty form.
+    await page.reload()
+    assert await page.input_value("#name") == ""
+    assert await page.query_selector("#draft-restored") is None
+    await ctx.close()
