@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 
 from services.common.ids import is_uuid
-from web.messages import BY_STATUS, FRIENDLY, with_figures
+from web.messages import BY_FIELD, BY_STATUS, FRIENDLY, with_figures
 
 
 @dataclass
@@ -34,6 +34,8 @@ class ApiError(Exception):
         figured = with_figures(self.code, self.details)
         if figured is not None:
             return figured
+        if (self.code, self.field or "") in BY_FIELD:
+            return BY_FIELD[(self.code, self.field or "")]
         if self.code in FRIENDLY:
             return FRIENDLY[self.code]
         if any("\u4e00" <= ch <= "\u9fff" for ch in self.message or ""):

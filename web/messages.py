@@ -167,6 +167,14 @@ BY_STATUS: dict[int, str] = {
 }
 
 
+# A refusal whose words depend on the field it names (the code alone is too general to say
+# what to correct): (code, field) -> words.
+BY_FIELD: dict[tuple[str, str], str] = {
+    ("INVALID_VALUE", "until"): "出院日期不能早于生效日期（住院开始的那天），请改正后再提交。",
+    ("INVALID_VALUE", "to_region_code"): "老人已经住在这个地区了；迁居请选择新的迁入地。",
+}
+
+
 def with_figures(code: str, details: Any) -> str | None:
     """A refusal said with the figures the service sent beside its code (`details`): the
     attempts left on a card, a voucher's daily limit, the amount a bill must exceed, the

@@ -104,6 +104,21 @@ async def test_officer_finds_a_person_records_a_stay_and_imports_deaths(
         )
         assert [c["status"] for c in timeline.json()] == ["hospitalised"]
 
+        # A discharge before the stay begins: the refusal says which date is wrong, and is
+        # brought into view (the form is far down a long page) with the focus on it.
+        await page.goto(f"{base}/officer/people/{dies}")
+        await page.select_option("#status", "hospitalised")
+        await page.fill("#effective_on", (today + timedelta(days=10)).isoformat())
+        await page.fill("#until", (today + timedelta(days=3)).isoformat())
+        await page.fill("#reason", "骨折住院")
+        await page.click("#status-form button[type=submit]")
+        problem = page.locator("main [role=alert]")
+        await problem.wait_for()
+        assert "出院日期不能早于生效日期" in await problem.inner_text()
+        box = await problem.bounding_box()
+        assert box is not None and box["y"] >= 0 and box["y"] + box["height"] <= PHONE["height"]
+        assert await page.evaluate("document.activeElement.getAttribute('role')") == "alert"
+
         # a file of deaths: one known person, one unknown ID
         csv_path = tmp_path / "deaths.csv"
         csv_path.write_text(

@@ -15,6 +15,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.auth import Role
+from services.common.money import yuan
 from services.common.regions import region_name
 from web.clients import ApiError
 from web.deps import (
@@ -311,12 +312,11 @@ async def record_status(
     message = f"已登记：{CHANGE_NAMES.get(status, status)}。"
     if done.get("released_fen"):
         fen = int(done["released_fen"])
-        message += f"补贴券余额 {fen // 100}.{fen % 100:02d} 元已退回预算。"
+        message += f"补贴券余额 {yuan(fen)} 元已退回预算。"
     if done.get("recoveries"):
         fen = sum(int(r["subsidy_fen"]) for r in done["recoveries"])
         message += (
-            f"去世后发生的 {len(done['recoveries'])} 笔核销已追回，"
-            f"补贴 {fen // 100}.{fen % 100:02d} 元退回预算。"
+            f"去世后发生的 {len(done['recoveries'])} 笔核销已追回，补贴 {yuan(fen)} 元退回预算。"
         )
     session.flash.append(("ok", message))
     if done.get("region_code") and status == "moved" and body.get("to_region_code"):
