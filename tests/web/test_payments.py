@@ -218,10 +218,12 @@ async def test_finance_batches_pays_and_the_statement_shows_the_payment(web):
     async with web.signed_in("finance2") as c:  # the checker
         page = await c.get(where)
         assert OWN_BATCH not in page.text and 'id="upload"' in page.text
+        # the bank file's columns explained in Chinese, amounts in 分 said so
+        assert "amount_fen：金额，单位是“分”" in page.text
         csrf = csrf_of(page.text)
         wrong = _confirmation(f.content).replace(b",paid,", b",paid,1")  # amount off
         for name, body, says in (
-            ("bank.csv", wrong, "第 2 行：金额与付款明细不符"),
+            ("bank.csv", wrong, "第 2 行：金额与付款明细不符（amount_fen 以分为单位"),
             ("bank.pdf", _confirmation(f.content), "CSV"),
             ("bank.csv", b"  ", "文件为空"),
         ):
@@ -230,6 +232,9 @@ async def test_finance_batches_pays_and_the_statement_shows_the_payment(web):
             )
             assert r.status_code == 422 and says in r.text, r.text
             assert "没有找到" not in r.text and "等待银行回单" in r.text
+        # Reloading the refused upload's page (its address is the upload's) shows the batch.
+        again = await c.get(upload, follow_redirects=True)
+        assert again.status_code == 200 and "等待银行回单" in again.text, again.text
         huge = b"x" * (CommonSettings().max_upload_bytes + 1)  # refused unread, with a page
         r = await c.post(upload, data={"csrf_token": csrf}, files={"file": ("bank.csv", huge)})
         assert r.status_code == 413 and "太大" in r.text and "<html" in r.text

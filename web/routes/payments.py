@@ -68,7 +68,7 @@ ROW_PROBLEMS = {
     "UNKNOWN_LINE": "没有这条付款明细",
     "DUPLICATE_LINE": "同一条明细出现了两次",
     "INVALID_STATUS": "状态应为 paid 或 failed",
-    "AMOUNT_MISMATCH": "金额与付款明细不符",
+    "AMOUNT_MISMATCH": "金额与付款明细不符（amount_fen 以分为单位，5.00 元写作 500）",
 }
 
 
@@ -351,6 +351,13 @@ async def batch_file(batch_id: str, web: StateDep, session: Session = READERS) -
     if resp.headers.get("x-checksum-sha256"):
         headers["X-Checksum-SHA256"] = resp.headers["x-checksum-sha256"]
     return Response(resp.content, media_type="text/csv; charset=utf-8", headers=headers)
+
+
+@router.get("/{batch_id}/confirmations")
+async def confirmations_page(batch_id: str, session: Session = READERS) -> RedirectResponse:
+    """The upload's address opened again (a reload of a refused upload's page, a bookmark):
+    the batch's own page, where the upload is."""
+    return RedirectResponse(f"/finance/payments/{_batch_id(batch_id)}", status_code=303)
 
 
 @router.post("/{batch_id}/confirmations", response_class=HTMLResponse)
