@@ -46,6 +46,20 @@ async def test_auditor_checks_the_books_from_a_phone(
 
     base = live_audit.base
     SHOTS.mkdir(parents=True, exist_ok=True)
+    # A province-sized appropriation: its amount is long, and still fits a phone's width.
+    s = live_audit.s
+    r = await s.ledger.post(
+        "/v1/appropriations",
+        headers=s.tokens.headers("finance", sub="test:finance", region="450000"),
+        json={
+            "idempotency_key": "browser-audit:big",
+            "program_code": "disability_subsidy",
+            "region_code": "450100",
+            "by_source": {"central": 123_456_789_012_345},
+            "memo": "年度预算",
+        },
+    )
+    assert r.status_code == 201, r.text
     async with async_playwright() as pw:
         browser = await pw.chromium.launch(executable_path=str(chromium), args=ARGS)
         ctx = await browser.new_context(
@@ -87,6 +101,8 @@ async def test_auditor_checks_the_books_from_a_phone(
         await page.wait_for_load_state("networkidle")
         text = await page.inner_text("main")
         assert "预算下达" in text and "补贴核销" not in text
+        # each entry's postings under headings, the side in words
+        assert "借 / 贷（元）" in text and "借 1,234,567,890,123.45" in text
         seqs = [int(x) for x in re.findall(r"#(\d+)", text)]
         assert seqs and seqs == sorted(seqs, reverse=True)
         assert await page.get_attribute("#entries-xlsx", "href") == (
