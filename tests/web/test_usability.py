@@ -78,6 +78,9 @@ async def test_unknown_pages_and_wrong_methods_are_chinese_pages_with_a_way_home
         assert r.status_code == 404 and r.headers["content-type"].startswith("text/html")
         assert "没有找到这个页面" in r.text and 'href="/"' in r.text and "返回首页" in r.text
         assert "Not Found" not in r.text and '{"detail"' not in r.text
+        # the icon every browser asks for: nothing, not an error page each first visit
+        icon = await c.get("/favicon.ico")
+        assert icon.status_code == 204 and icon.content == b""
     async with web.signed_in("staff1") as c:
         r = await c.get("/provider/redemptions/x/void")  # a form's target opened by hand
         assert r.status_code == 405 and "这个页面不能这样打开" in r.text
