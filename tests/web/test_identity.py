@@ -68,6 +68,8 @@ async def test_an_admin_creates_an_account_whose_temporary_password_must_be_chan
         temporary = re.search(r'id="temporary-password">([^<]+)<', r.text).group(1)
         listing = (await admin.get("/admin/users")).text
         assert "新来的会计" in listing and "caiwu_new" in listing
+        # their own row leads to their own account page, not to a refusal
+        assert 'id="own-account"' in listing and 'href="/admin/users/useradmin"' not in listing
     async with web.client() as c:
         r = await login(c, "caiwu_new", temporary)
         assert r.status_code == 303
