@@ -77,6 +77,8 @@ async def test_dispute_decision_and_appeal_through_the_pages(web):
         assert f'href="/officer/disputes/{did}"' in queue and "按期处理中" in queue
         detail = (await c.get(f"/officer/disputes/{did}")).text
         assert "护理员没有来" in detail and "上门助浴" in detail and "40.00" in detail
+        # who disputed: the account's name, never its login
+        assert "web:" not in detail and "xiaoli" not in detail and "李女士" in detail
         no_choice = await c.post(
             f"/officer/disputes/{did}/decision",
             data={"csrf_token": csrf_of(detail), "reason": "x"},

@@ -14,8 +14,16 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from services.common.auth import Role
 from web.clients import ApiError, VoucherClient
-from web.deps import CsrfSession, PageForbidden, StateDep, require_role, voucher_client
+from web.deps import (
+    CsrfSession,
+    DbSession,
+    PageForbidden,
+    StateDep,
+    require_role,
+    voucher_client,
+)
 from web.render import page
+from web.service.accounts import person_names
 from web.sessions import Session
 
 router = APIRouter()
@@ -243,9 +251,10 @@ async def disputes(
 
 @router.get("/officer/disputes/{dispute_id}", response_class=HTMLResponse)
 async def dispute_detail(
-    request: Request, dispute_id: str, web: StateDep, session: Session = OFFICER
+    request: Request, dispute_id: str, web: StateDep, db: DbSession, session: Session = OFFICER
 ) -> Response:
-    """One dispute with the receipt attached, its history and the decision form."""
+    """One dispute with the receipt attached, its history (who did each step: the account's
+    name, not its login) and the decision form."""
     if not _ID.match(dispute_id):
         return _not_found(request, session, "没有找到这条申诉。")
     client = voucher_client(web, session)
@@ -257,6 +266,11 @@ async def dispute_detail(
         )
     finally:
         await client.aclose()
+    history = d["receipt"].get("history") or []
+    names = await person_names(db, (h.get("actor") for h in history))
+    for h in history:
+        if h.get("actor"):
+            h["actor"] = names[h["actor"]]
     return page(request, "officer_dispute.html", session, d=d, r=d["receipt"], **NAMES)
 
 
