@@ -110,6 +110,16 @@ class BankChangeNotPending(Conflict):
     message = "This bank account change was already decided."
 
 
+class PriceChangeNotFound(NotFound):
+    code = "PRICE_CHANGE_NOT_FOUND"
+    message = "No such price list change for this provider."
+
+
+class PriceChangeNotPending(Conflict):
+    code = "PRICE_CHANGE_NOT_PENDING"
+    message = "This price list change was already decided (or a newer one superseded it)."
+
+
 class BankChangeImmutable(Conflict):
     code = "BANK_CHANGE_IMMUTABLE"
     message = "A bank account change keeps its account and is never deleted (a trigger refuses)."

@@ -267,6 +267,46 @@ class ProviderChange(ProviderTable, table=True):
     __table_args__ = (CheckConstraint("kind IN ('price_list', 'profile')", name="kind"),)
 
 
+class PriceListChange(ProviderTable, table=True):
+    """A price list that would raise what public money pays (a dearer item, a new item, a
+    higher ceiling or more units a bill), asked by the provider's admin: pending until an
+    officer of the region (not the requester) approves it, when it replaces the list, or
+    rejects it; never deleted (service/price_review.py). `services` is the whole list asked
+    for, `raises` the codes it raises."""
+
+    __tablename__ = "price_list_change"
+    id: uuid.UUID = Field(sa_column=Column(UUID(as_uuid=True), primary_key=True))
+    provider_id: uuid.UUID = Field(
+        sa_column=Column(UUID(as_uuid=True), ForeignKey("provider.id"), nullable=False, index=True)
+    )
+    services: list[dict[str, Any]] = Field(sa_column=Column(JSONB, nullable=False))
+    raises: list[str] = Field(sa_column=Column(JSONB, nullable=False))
+    status: str = Field(sa_column=Column(String(12), nullable=False, server_default="pending"))
+    requested_by: str = Field(sa_column=Column(Text, nullable=False))
+    requested_at: datetime = _now()
+    decided_by: str | None = Field(default=None, sa_column=Column(Text))
+    decided_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
+    reason: str | None = Field(default=None, sa_column=Column(Text))
+
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('pending', 'approved', 'rejected', 'superseded')", name="status"
+        ),
+        CheckConstraint("decided_by IS NULL OR decided_by <> requested_by", name="maker_checker"),
+        CheckConstraint(
+            "(status IN ('approved', 'rejected')) = (decided_by IS NOT NULL)"
+            " AND (status = 'pending') = (decided_at IS NULL)",
+            name="decided",
+        ),
+        Index(
+            "uq_price_list_change_pending",
+            "provider_id",
+            unique=True,
+            postgresql_where=text("status = 'pending'"),
+        ),
+    )
+
+
 class BankAccountChange(ProviderTable, table=True):
     """A settlement account change asked by the provider's admin: pending until an officer
     of the region (not the requester) approves or rejects it; never deleted, so the rows are

@@ -182,6 +182,36 @@ class BankAccountRejection(_Strict):
     reason: LongText
 
 
+class PriceListChangeRead(BaseModel):
+    """A price list asked for that raises what public money pays: the whole list, the codes
+    it raises, and its decision (pending, approved, rejected, superseded)."""
+
+    id: str
+    provider_id: str
+    services: list[ServiceItemRead]
+    raises: list[str]
+    status: str
+    requested_by: str
+    requested_at: datetime
+    decided_by: str | None
+    decided_at: datetime | None
+    reason: str | None
+
+
+class PriceListChangePage(BaseModel):
+    items: list[PriceListChangeRead]
+
+
+class PendingPriceListChangeRead(PriceListChangeRead):
+    provider_name: str
+    region_code: str
+    current: list[ServiceItemRead]  # the list redemptions are priced by now
+
+
+class PendingPriceListChangePage(BaseModel):
+    items: list[PendingPriceListChangeRead]
+
+
 class ContactCreate(_Strict):
     name: Text
     phone: Annotated[

@@ -111,6 +111,25 @@ class Ctx:
         finally:
             await conn.close()
 
+    async def set_prices(self, provider_id: str, services: list[dict[str, Any]]) -> Any:
+        """The provider's admin replaces its price list; a list that raises prices waits
+        for an officer (202), who approves it here: the answer with the list in force."""
+        r = await self.c.put(
+            f"/v1/providers/{provider_id}/services",
+            json={"services": services},
+            headers=self.admin(provider_id),
+        )
+        if r.status_code == 202:
+            r = await self.c.post(
+                f"/v1/providers/{provider_id}/price-list-changes/{r.json()['id']}/approve",
+                json={"reason": "价格核实"},
+                headers=self.officer,
+            )
+            assert r.status_code == 200, r.text
+            r = await self.c.get(f"/v1/providers/{provider_id}", headers=self.officer)
+            return httpx.Response(200, json=r.json()["services"])
+        return r
+
     async def counts(self) -> tuple[int, ...]:
         """Rows in every table, and the directory version: to prove nothing changed."""
         conn = await asyncpg.connect(**asyncpg_connect_kwargs(self.owner_url))
@@ -120,6 +139,7 @@ class Ctx:
                        (SELECT count(*) FROM provider_status_change),
                        (SELECT count(*) FROM credit_event), (SELECT count(*) FROM terminal),
                        (SELECT count(*) FROM provider_change),
+                       (SELECT count(*) FROM price_list_change),
                        (SELECT string_agg(address || bank_account_number_masked, ','
                                           ORDER BY id) FROM provider),
                        (SELECT version FROM directory_counter),

@@ -22,9 +22,7 @@ async def test_admin_replaces_the_price_list(ctx, tokens):
         },
         {"code": "MEAL_LUNCH", "name": "午餐", "category": "meal", "unit": "次", "price_fen": 1200},
     ]
-    r = await ctx.c.put(
-        f"/v1/providers/{pid}/services", json={"services": new}, headers=ctx.admin(pid)
-    )
+    r = await ctx.set_prices(pid, new)
     read = [{**item, **ITEM_DEFAULTS} for item in new]
     assert r.status_code == 200 and r.json() == read
     r = await ctx.c.get(f"/v1/providers/{pid}", headers=tokens.headers("beneficiary"))
@@ -79,9 +77,7 @@ async def test_billing_fields_of_an_item(ctx):
             "max_price_fen": 20000,
         },
     ]
-    r = await ctx.c.put(
-        f"/v1/providers/{pid}/services", json={"services": items}, headers=ctx.admin(pid)
-    )
+    r = await ctx.set_prices(pid, items)
     assert r.status_code == 200, r.text
     got = {i["code"]: i for i in r.json()}
     assert got["HOME_CARE_HOUR"]["max_per_visit"] == 4 and got["HOME_CARE_HOUR"]["home_visit"]
@@ -124,9 +120,7 @@ async def test_serving_hours_of_a_meal(ctx, tokens):
         "serves_from": "11:00",
         "serves_until": "13:00",
     }
-    r = await ctx.c.put(
-        f"/v1/providers/{pid}/services", json={"services": [lunch]}, headers=ctx.admin(pid)
-    )
+    r = await ctx.set_prices(pid, [lunch])
     assert r.status_code == 200, r.text
     assert r.json()[0]["serves_from"] == "11:00" and r.json()[0]["serves_until"] == "13:00"
     r = await ctx.c.get(

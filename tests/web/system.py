@@ -220,6 +220,20 @@ class System:
     def officer(self, region: str = CITY) -> dict[str, str]:
         return self.tokens.headers("civil_affairs", sub="test:officer", region=region)
 
+    async def set_prices(self, provider_id: str, services: list[dict[str, Any]]) -> None:
+        """The provider's admin replaces its price list; a list that raises prices waits
+        for an officer (202), who approves it here (the list is then in force)."""
+        admin = self.tokens.headers("provider_admin", sub="test:admin", provider_id=provider_id)
+        r = await self.provider.put(
+            f"/v1/providers/{provider_id}/services", headers=admin, json={"services": services}
+        )
+        if r.status_code == 202:
+            r = await self.provider.post(
+                f"/v1/providers/{provider_id}/price-list-changes/{r.json()['id']}/approve",
+                headers=self.officer(),
+            )
+        assert r.status_code == 200, r.text
+
     async def vouchers(self, bid: str) -> list[dict[str, Any]]:
         r = await self.voucher.get(f"/v1/beneficiaries/{bid}/vouchers", headers=self.officer())
         assert r.status_code == 200, r.text

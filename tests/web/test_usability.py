@@ -349,27 +349,17 @@ async def test_the_confirm_step_lapses_for_another_sign_in_and_after_a_price_cha
             other.cookies.set("yiyang_bill", sealed, path="/provider/redeem/confirm")
             lapsed = await other.get(confirm_url, follow_redirects=True)
             assert "这张账单已经失效，请重新扫码" in lapsed.text and "请核对" not in lapsed.text
-        admin = web.tokens.headers("provider_admin", sub="test:admin", provider_id=web.p1)
         dearer = [
             {**item, "price_fen": 1600} if item["code"] == "MEAL_LUNCH" else item
             for item in MEAL_POINT["services"]
         ]
-        put = web.provider.put
         try:
-            r = await put(
-                f"/v1/providers/{web.p1}/services", headers=admin, json={"services": dearer}
-            )
-            assert r.status_code == 200, r.text
+            await web.set_prices(web.p1, dearer)  # (approved by an officer: it raises)
             moved = await c.get(confirm_url, follow_redirects=True)
             assert str(moved.url).endswith("/provider/redeem")
             assert "价目表刚刚更新了" in moved.text and "请核对" not in moved.text
         finally:
-            r = await put(
-                f"/v1/providers/{web.p1}/services",
-                headers=admin,
-                json={"services": MEAL_POINT["services"]},
-            )
-            assert r.status_code == 200, r.text
+            await web.set_prices(web.p1, MEAL_POINT["services"])
         again = await c.get(confirm_url)
         assert again.status_code == 200 and 'id="bill-gross">15.00<' in again.text
 

@@ -28,13 +28,7 @@ CARE_HOME = {
 
 
 async def _with_home_care(web) -> None:
-    admin = web.tokens.headers("provider_admin", sub="test:admin", provider_id=web.p1)
-    r = await web.provider.put(
-        f"/v1/providers/{web.p1}/services",
-        headers=admin,
-        json={"services": [*MEAL_POINT["services"], CARE_HOME]},
-    )
-    assert r.status_code == 200, r.text
+    await web.set_prices(web.p1, [*MEAL_POINT["services"], CARE_HOME])
     directory = web.voucher_app.state.directory
     for _ in range(200):
         entry = directory.provider(web.p1)

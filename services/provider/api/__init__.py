@@ -10,11 +10,21 @@ from services.provider.api import (
     credit,
     directory,
     documents,
+    price_changes,
     providers,
     terminals,
     workflow,
 )
 
 router = APIRouter(prefix="/v1")
-for module in (providers, bank_accounts, workflow, documents, credit, terminals, directory):
+for module in (
+    providers,
+    bank_accounts,
+    price_changes,
+    workflow,
+    documents,
+    credit,
+    terminals,
+    directory,
+):
     router.include_router(module.router)

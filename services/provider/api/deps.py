@@ -14,6 +14,7 @@ from services.provider.service.access import INSIDER_ROLES
 ProviderID = Annotated[uuid.UUID, Path(description="The provider's id.")]
 TerminalID = Annotated[uuid.UUID, Path(description="The terminal's id.")]
 ChangeID = Annotated[uuid.UUID, Path(description="The bank account change's id.")]
+PriceChangeID = Annotated[uuid.UUID, Path(description="The price list change's id.")]
 
 
 async def get_settings(request: Request) -> ProviderSettings:

@@ -4,9 +4,10 @@ change log."""
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
+from fastapi.responses import JSONResponse
 
 from services.common.auth import Principal, Role, require
 from services.common.db import SessionDep
@@ -147,14 +148,27 @@ async def changes(
 @router.put(
     "/providers/{provider_id}/services",
     response_model=list[schemas.ServiceItemRead],
-    responses=ERRORS,
+    responses={
+        **ERRORS,
+        202: {
+            "model": schemas.PriceListChangeRead,
+            "description": "The list raises what public money pays: pending an officer",
+        },
+    },
 )
 async def update_price_list(
     provider_id: ProviderID,
     body: schemas.PriceListUpdate,
     session: SessionDep,
     principal: Principal = require(Role.provider_admin),
-) -> list[schemas.ServiceItemRead]:
-    """Replace the provider's price list (the provider's own admin). Redemption sees the new
-    prices at its next directory poll."""
-    return await registry.update_price_list(session, principal, provider_id, body)
+) -> Any:
+    """Replace the provider's price list (the provider's own admin). A list that raises
+    nothing answers 200 with the new list; redemption sees it at its next directory poll. A
+    list that raises what a bill may cost (a dearer or new item, a higher ceiling, more
+    units a bill, another category) on an approved or suspended provider answers 202 with
+    the pending change: bills keep the approved prices until an officer of the region
+    approves it (docs/providers.md, "Price list changes")."""
+    done = await registry.update_price_list(session, principal, provider_id, body)
+    if isinstance(done, schemas.PriceListChangeRead):
+        return JSONResponse(done.model_dump(mode="json"), status_code=202)
+    return done

@@ -169,12 +169,15 @@ def _hhmm(value: time | None) -> str | None:
 
 class ChangeDetail(TypedDict, total=False):
     """`provider_change.detail`: a whole new price list, or the names of the profile fields
-    changed (with the bank account change's decision, for the settlement account)."""
+    changed (with the bank account change's decision, for the settlement account), or a
+    price list change's request or decision (the codes it raises)."""
 
     services: list[PriceLine]
     fields: list[str]
     status: str
     bank_account_change_id: str
+    price_list_change_id: str
+    raises: list[str]
 
 
 async def insert_change(

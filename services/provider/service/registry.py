@@ -33,7 +33,7 @@ from services.provider.repository import directory as directory_repo
 from services.provider.repository import providers as providers_repo
 from services.provider.repository import workflow as workflow_repo
 from services.provider.repository.providers import NewProvider, PriceLine, ProfileColumns
-from services.provider.service import bank_account, review_rules, uscc
+from services.provider.service import bank_account, price_review, review_rules, uscc
 from services.provider.service.access import (
     ensure_admin_of,
     ensure_insider,
@@ -242,22 +242,16 @@ async def update_price_list(
     principal: Principal,
     provider_id: uuid.UUID,
     data: schemas.PriceListUpdate,
-) -> list[schemas.ServiceItemRead]:
-    """Replace the provider's price list (its own admin only). The change reaches the
-    directory feed, and so redemption, with a new version."""
-    await _lock_changeable(session, principal, provider_id)
-    lines = _price_lines(data.services)
-    version = await directory_repo.next_version(session)
-    await providers_repo.replace_services(session, provider_id, lines)
-    await providers_repo.stamp_price_list(session, provider_id, version)
-    await providers_repo.insert_change(
-        session,
-        provider_id=provider_id,
-        kind="price_list",
-        detail={"services": lines},
-        actor=principal.sub,
-        version=version,
+) -> list[schemas.ServiceItemRead] | schemas.PriceListChangeRead:
+    """Replace the provider's price list (its own admin only): at once, answering the new
+    list, unless it raises what public money pays on a reviewed list; then the pending
+    change an officer decides (service/price_review.py)."""
+    provider = await _lock_changeable(session, principal, provider_id)
+    pending = await price_review.propose(
+        session, principal, provider.status, provider_id, _price_lines(data.services)
     )
+    if pending is not None:
+        return pending
     return _price_list((await providers_repo.services_of(session, [provider_id]))[provider_id])
 
 
