@@ -611,6 +611,25 @@ class ProviderClient(ServiceClient):
             json=_clean({"reason": reason}),
         )
 
+    async def pending_price_changes(self) -> list[dict[str, Any]]:
+        """Price lists raising what public money pays, waiting in the caller's region."""
+        return _rows(await self.json("GET", "/v1/price-list-changes"), "items")
+
+    async def price_changes(self, provider_id: str) -> list[dict[str, Any]]:
+        return _rows(
+            await self.json("GET", f"/v1/providers/{provider_id}/price-list-changes"), "items"
+        )
+
+    async def decide_price_change(
+        self, provider_id: str, change_id: str, approve: bool, reason: str | None
+    ) -> dict[str, Any]:
+        action = "approve" if approve else "reject"
+        return await self.json(
+            "POST",
+            f"/v1/providers/{provider_id}/price-list-changes/{change_id}/{action}",
+            json=_clean({"reason": reason}),
+        )
+
 
 class LedgerClient(ServiceClient):
     async def trial_balance(

@@ -20,7 +20,7 @@ import pytest
 from scripts.ensure_tools import ensure_browser
 from tests.conftest import require_tool
 from tests.web.axe import serious_violations
-from tests.web.system import DISTRICT, PASSWORD
+from tests.web.system import DISTRICT, MEAL_POINT, PASSWORD
 from tests.web.test_browser import ARGS, Live, served_system
 
 pytestmark = pytest.mark.browser
@@ -498,6 +498,7 @@ PAGES: dict[str, list[str]] = {
         "/officer/providers?status=applied",
         "/officer/providers?status=approved",
         "/officer/bank-accounts",
+        "/officer/price-changes",
         "/officer/issuance",
         "/officer/issuance/runs",
         "/officer/status-import",
@@ -548,6 +549,15 @@ async def test_axe_finds_nothing_serious_on_any_page_of_any_role(live: Live, bro
         f"/v1/providers/{live.s.p1}/terminals", json={"name": "前台" + "A" * 58}, headers=admin
     )
     assert r.status_code == 201, r.text
+    # a dearer price list waiting: the officer's queue and the admin's notice are checked too
+    dearer = [
+        {**item, "price_fen": item["price_fen"] + 100, "name": item["name"] + "（新配方）"}
+        for item in MEAL_POINT["services"]
+    ]
+    r = await live.s.provider.put(
+        f"/v1/providers/{live.s.p1}/services", json={"services": dearer}, headers=admin
+    )
+    assert r.status_code == 202, r.text
     wide: dict[str, int] = {}
     for username, paths in PAGES.items():
         ctx = await _phone(browser)
@@ -635,3 +645,37 @@ async def test_what_was_typed_survives_a_session_that_ended_meanwhile(live: Live
     assert await page.input_value("#name") == ""
     assert await page.query_selector("#draft-restored") is None
     await ctx.close()
+
+
+async def test_the_officer_approves_a_dearer_price_list_on_a_phone(live: Live, browser: Any):
+    """The price review page fits a phone (big text, big buttons): the raised item's price
+    now and asked for, then 批准 and the list is in force."""
+    s, base = live.s, live.base
+    admin = s.tokens.headers("provider_admin", sub="test:admin", provider_id=s.p1)
+    dearer = [
+        {**item, "price_fen": item["price_fen"] + 200} if item["code"] == "MEAL_LUNCH" else item
+        for item in MEAL_POINT["services"]
+    ]
+    r = await s.provider.put(
+        f"/v1/providers/{s.p1}/services", json={"services": dearer}, headers=admin
+    )
+    assert r.status_code == 202, r.text
+    ctx = await _phone(browser)
+    page = await ctx.new_page()
+    try:
+        await _sign_in(page, base, "officer")
+        await page.goto(f"{base}/officer/price-changes")
+        card = page.locator(f"[data-change='{r.json()['id']}']")
+        assert "申请" in await card.inner_text()
+        await _fits_and_is_big_enough(page, "officer price changes", min_font=16)
+        await page.screenshot(path=str(SHOTS / "usability-officer-price-changes.png"))
+        await card.locator("button.approve").click()
+        await page.wait_for_selector("text=已批准，今后按新价格收费")
+        prices = (await s.provider.get(f"/v1/providers/{s.p1}", headers=s.officer())).json()
+        lunch = next(i for i in prices["services"] if i["code"] == "MEAL_LUNCH")
+        assert (
+            lunch["price_fen"] == next(i for i in dearer if i["code"] == "MEAL_LUNCH")["price_fen"]
+        )
+    finally:
+        await ctx.close()
+        await s.set_prices(s.p1, MEAL_POINT["services"])

@@ -715,16 +715,19 @@ async def admin_page(
     error: str | None = None,
     bank_form: dict[str, str] | None = None,
 ) -> HTMLResponse:
-    """Profile, price list, terminals, the settlement account (approved and pending) and
-    its change history (web/routes/bank_accounts.py takes the change form)."""
+    """Profile, price list (and a dearer list waiting for the officers, or its refusal),
+    terminals, the settlement account (approved and pending) and its change history
+    (web/routes/bank_accounts.py takes the change form)."""
     client = provider_client(web, session)
     provider: dict[str, Any] = {}
     terminals: list[dict[str, Any]] = []
     bank_changes: list[dict[str, Any]] = []
+    price_changes: list[dict[str, Any]] = []
     try:
         provider = await client.get(session.provider_id or "")
         terminals = await client.terminals(session.provider_id or "")
         bank_changes = await client.bank_changes(session.provider_id or "")
+        price_changes = await client.price_changes(session.provider_id or "")
     except ApiError as exc:
         error = error or exc.friendly
     finally:
@@ -746,6 +749,7 @@ async def admin_page(
         error=error,
         kinds=KINDS,
         bank_changes=bank_changes,
+        price_changes=[c for c in price_changes if c.get("status") != "superseded"],
         bank_form=bank_form or {},
         bank_statuses=BANK_CHANGE_STATUS,
         request_key=str(uuid.uuid4()),  # the terminal form's: pressed twice, one terminal

@@ -167,7 +167,7 @@ async def update_price_list(
     list that raises what a bill may cost (a dearer or new item, a higher ceiling, more
     units a bill, another category) on an approved or suspended provider answers 202 with
     the pending change: bills keep the approved prices until an officer of the region
-    approves it (docs/providers.md, "Price list changes")."""
+    approves it (docs/architecture.md, "Price list changes")."""
     done = await registry.update_price_list(session, principal, provider_id, body)
     if isinstance(done, schemas.PriceListChangeRead):
         return JSONResponse(done.model_dump(mode="json"), status_code=202)

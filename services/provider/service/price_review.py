@@ -1,6 +1,6 @@
 """Price lists that raise what public money pays wait for an officer.
 
-Rule (docs/providers.md, "Price list changes"): the provider's admin keeps its price list,
+Rule (docs/architecture.md, "Price list changes"): the provider's admin keeps its price list,
 and Yiyang prices every bill by it, so a bill never exceeds the published 普惠 price. A list
 that raises nothing (cheaper items, fewer items, new names or serving hours) replaces the
 price list at once. A list that raises what a bill may cost -- a dearer item, a new item, a
