@@ -7,8 +7,11 @@
   for (var i = 0; i < alerts.length; i++) {
     var el = alerts[i];
     if (el.hidden || !el.textContent.trim()) continue;
-    if (!el.hasAttribute("tabindex")) el.setAttribute("tabindex", "-1");
     el.scrollIntoView({ block: "center" });
+    // (a field the page focused itself, e.g. autofocus, keeps the focus)
+    var active = document.activeElement;
+    if (active && active !== document.body && active !== document.documentElement) return;
+    if (!el.hasAttribute("tabindex")) el.setAttribute("tabindex", "-1");
     el.focus({ preventScroll: true });
     return;
   }
