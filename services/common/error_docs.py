@@ -12,7 +12,7 @@ import importlib
 import sys
 from pathlib import Path
 
-from services.common.errors import PROBLEM_CODES, CatalogueEntry, catalogue
+from services.common.errors import NUL_CHARACTER, PROBLEM_CODES, CatalogueEntry, catalogue
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "errors.md"
@@ -56,7 +56,10 @@ def render() -> str:
             lines += [
                 "A `VALIDATION_ERROR` lists every problem in `details.problems`, each with "
                 "`field`, `message` and one of these codes: "
-                + ", ".join(f"`{c}`" for c in sorted({*PROBLEM_CODES.values(), "INVALID_VALUE"}))
+                + ", ".join(
+                    f"`{c}`"
+                    for c in sorted({*PROBLEM_CODES.values(), "INVALID_VALUE", NUL_CHARACTER})
+                )
                 + ".",
                 "",
             ]

@@ -212,6 +212,7 @@ _DB_STATUS = {"23": 409, "22": 422, "P0": 409, "40": 409}
 # Text PostgreSQL cannot store: the NUL character, in a text value (22021) or a JSON escape
 # (22P05). Any field of any request may carry it; each is refused whole, nothing written.
 _NOT_STORABLE_TEXT = ("22021", "22P05")
+NUL_CHARACTER = "NUL_CHARACTER"  # its code in `details.problems`
 
 
 def _asyncpg_error(exc: BaseException) -> Any:
@@ -271,7 +272,7 @@ def db_error_to_app_error(exc: BaseException) -> AppError | None:
     if sqlstate in _NOT_STORABLE_TEXT:
         return InvalidInput(
             "Text may not contain the NUL character (U+0000).",
-            details={"problems": [{"code": "NUL_CHARACTER", "message": "text holds U+0000"}]},
+            details={"problems": [{"code": NUL_CHARACTER, "message": "text holds U+0000"}]},
         )
     text = (getattr(pg, "message", None) or str(pg)).strip()
     match = _DB_CODE.match(text)
