@@ -611,6 +611,16 @@ class ProviderClient(ServiceClient):
             json=_clean({"reason": reason}),
         )
 
+    async def set_price_list(
+        self, provider_id: str, services: list[dict[str, Any]]
+    ) -> tuple[bool, Any]:
+        """Replace the price list: (True, the list) when it is in force at once, (False, the
+        pending change) when it raises prices and waits for an officer (202)."""
+        resp = await self.request(
+            "PUT", f"/v1/providers/{provider_id}/services", json={"services": services}
+        )
+        return resp.status_code != 202, resp.json()
+
     async def pending_price_changes(self) -> list[dict[str, Any]]:
         """Price lists raising what public money pays, waiting in the caller's region."""
         return _rows(await self.json("GET", "/v1/price-list-changes"), "items")

@@ -486,6 +486,7 @@ PAGES: dict[str, list[str]] = {
     "staff1": ["/provider/redeem", "/provider/today", "/account"],
     "admin1": [
         "/provider/admin",
+        "/provider/admin/prices",
         "/provider/claims",
         "/provider/statement",
         "/provider/redeem",
