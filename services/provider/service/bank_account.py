@@ -17,27 +17,23 @@ import uuid
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.common.auth import Principal, Role
+from services.common.auth import Principal
 from services.common.ids import new_uuid
-from services.common.regions import is_valid_code_shape, significant_prefix
 from services.provider import schemas
 from services.provider.config import ProviderSettings
 from services.provider.errors import (
-    ApplicationRefused,
     BankChangeNotFound,
     BankChangeNotPending,
-    InvalidQuery,
-    MakerCheckerViolation,
-    ProviderRevoked,
 )
 from services.provider.models import BankAccountChange
 from services.provider.repository import bank_accounts as bank_repo
+from services.provider.repository import change_requests as changes
 from services.provider.repository import directory as directory_repo
 from services.provider.repository import providers as providers_repo
 from services.provider.repository.bank_accounts import NewBankChange
 from services.provider.service.access import ensure_insider, ensure_officer_of, load_provider
+from services.provider.service.change_rules import ensure_decidable, queue_prefix
 from services.provider.service.pii import cipher, mask_account_number
-from services.provider.service.vocabulary import ProviderStatus
 
 
 def _read(change: BankAccountChange) -> schemas.BankAccountChangeRead:
@@ -68,7 +64,7 @@ async def request_change(
     and has checked the admin); the new change's id. An earlier pending change is
     superseded."""
     change_id = new_uuid()
-    await bank_repo.supersede_pending(session, provider_id)
+    await changes.supersede_pending(session, BankAccountChange, provider_id)
     await bank_repo.insert_bank_change(
         session,
         NewBankChange(
@@ -102,7 +98,7 @@ async def request_change(
 async def pending_change(
     session: AsyncSession, provider_id: uuid.UUID
 ) -> schemas.BankAccountChangeRead | None:
-    change = await bank_repo.pending_change(session, provider_id)
+    change = await changes.pending_of(session, BankAccountChange, provider_id)
     return _read(change) if change else None
 
 
@@ -112,7 +108,7 @@ async def list_changes(
     """Every bank account change of the provider, newest first (its own people, officers and
     finance of its region, auditors, services), numbers masked."""
     ensure_insider(principal, await load_provider(session, provider_id))
-    return [_read(c) for c in await bank_repo.bank_changes(session, provider_id)]
+    return [_read(c) for c in await changes.changes_of(session, BankAccountChange, provider_id)]
 
 
 PENDING_LIMIT = 500
@@ -124,26 +120,21 @@ async def pending_in_region(
     """The changes waiting for a decision within a region (the caller's by default, or one
     inside it): officers and finance of the region, auditors (everywhere); oldest first, at
     most PENDING_LIMIT, numbers masked."""
-    if principal.role in (Role.civil_affairs, Role.finance):
-        region_code = region_code or principal.region
-        principal.ensure_region(region_code)
-    if region_code is not None and not is_valid_code_shape(region_code):
-        raise InvalidQuery("region_code is not a division code.", field="region_code")
-    rows = await bank_repo.pending_in_region(
-        session, significant_prefix(region_code) if region_code else None, PENDING_LIMIT
+    rows = await changes.pending_in_region(
+        session, BankAccountChange, queue_prefix(principal, region_code), PENDING_LIMIT
     )
     return [
         schemas.PendingBankAccountChangeRead(
-            **_read(r.change).model_dump(),
-            provider_name=r.provider.name,
-            region_code=r.provider.region_code,
+            **_read(change).model_dump(),
+            provider_name=provider.name,
+            region_code=provider.region_code,
             current=schemas.CurrentBankAccount(
-                bank_name=r.provider.bank_name,
-                account_name=r.provider.bank_account_name,
-                account_number_masked=r.provider.bank_account_number_masked,
+                bank_name=provider.bank_name,
+                account_name=provider.bank_account_name,
+                account_number_masked=provider.bank_account_number_masked,
             ),
         )
-        for r in rows
+        for change, provider in rows
     ]
 
 
@@ -160,21 +151,12 @@ async def decide(
     change: an officer of the provider's region who did not ask for it."""
     provider = await load_provider(session, provider_id, lock=True)
     ensure_officer_of(principal, provider)
-    change = await bank_repo.get_bank_change(session, provider_id, change_id, lock=True)
+    change = await changes.get_change(session, BankAccountChange, provider_id, change_id, lock=True)
     if change is None:
         raise BankChangeNotFound(field="change_id")
-    if change.requested_by == principal.sub:
-        raise MakerCheckerViolation(
-            "The person who asked for the change cannot decide it.", field="change_id"
-        )
-    if change.status != "pending":
-        raise BankChangeNotPending(field="change_id", details={"status": change.status})
-    if approve and provider.status == ProviderStatus.revoked:
-        raise ProviderRevoked(field="provider_id")
-    if approve and provider.status == ProviderStatus.refused:
-        raise ApplicationRefused(field="provider_id")
+    ensure_decidable(principal, provider, change, approve=approve, not_pending=BankChangeNotPending)
     status = "approved" if approve else "rejected"
-    await bank_repo.decide(session, change_id, status, principal.sub, reason)
+    await changes.decide(session, BankAccountChange, change_id, status, principal.sub, reason)
     version = await directory_repo.next_version(session)
     if approve:
         await providers_repo.update_profile(
@@ -202,6 +184,6 @@ async def decide(
         actor=principal.sub,
         version=version,
     )
-    decided = await bank_repo.get_bank_change(session, provider_id, change_id)
+    decided = await changes.get_change(session, BankAccountChange, provider_id, change_id)
     assert decided is not None  # the row locked above; changes are never deleted
     return _read(decided)

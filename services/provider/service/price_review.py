@@ -23,24 +23,21 @@ from typing import cast
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.common.auth import Principal, Role
+from services.common.auth import Principal
 from services.common.ids import new_uuid
-from services.common.regions import is_valid_code_shape, significant_prefix
 from services.provider import schemas
 from services.provider.errors import (
-    ApplicationRefused,
-    InvalidQuery,
-    MakerCheckerViolation,
     PriceChangeNotFound,
     PriceChangeNotPending,
-    ProviderRevoked,
 )
 from services.provider.models import PriceListChange
+from services.provider.repository import change_requests as changes
 from services.provider.repository import directory as directory_repo
 from services.provider.repository import price_changes as repo
 from services.provider.repository import providers as providers_repo
 from services.provider.repository.providers import ChangeDetail, PriceLine
 from services.provider.service.access import ensure_insider, ensure_officer_of, load_provider
+from services.provider.service.change_rules import ensure_decidable, queue_prefix
 from services.provider.service.vocabulary import ProviderStatus
 
 # The statuses whose price list was reviewed: a raise waits for an officer.
@@ -119,7 +116,7 @@ async def propose(
     """The admin's new list (the provider row locked and the admin checked by the caller):
     applied at once, with None, unless it raises a reviewed list; then kept pending (an
     earlier pending one superseded either way), and the change answered."""
-    await repo.supersede_pending(session, provider_id)
+    await changes.supersede_pending(session, PriceListChange, provider_id)
     current = (await providers_repo.services_of(session, [provider_id])).get(provider_id, [])
     raised = raises(current, lines)
     if not raised or provider_status not in REVIEWED:
@@ -143,7 +140,7 @@ async def propose(
         actor=principal.sub,
         version=version,
     )
-    change = await repo.get_change(session, provider_id, change_id)
+    change = await changes.get_change(session, PriceListChange, provider_id, change_id)
     assert change is not None  # inserted above
     return _read(change)
 
@@ -154,7 +151,7 @@ async def list_changes(
     """Every price list change of the provider, newest first (its own people, officers and
     finance of its region, auditors, services)."""
     ensure_insider(principal, await load_provider(session, provider_id))
-    return [_read(c) for c in await repo.changes_of(session, provider_id)]
+    return [_read(c) for c in await changes.changes_of(session, PriceListChange, provider_id)]
 
 
 async def pending_in_region(
@@ -162,23 +159,18 @@ async def pending_in_region(
 ) -> list[schemas.PendingPriceListChangeRead]:
     """The changes waiting for a decision within a region (the caller's by default, or one
     inside it), with the list the provider is priced by now; oldest first."""
-    if principal.role in (Role.civil_affairs, Role.finance):
-        region_code = region_code or principal.region
-        principal.ensure_region(region_code)
-    if region_code is not None and not is_valid_code_shape(region_code):
-        raise InvalidQuery("region_code is not a division code.", field="region_code")
-    rows = await repo.pending_in_region(
-        session, significant_prefix(region_code) if region_code else None, PENDING_LIMIT
+    rows = await changes.pending_in_region(
+        session, PriceListChange, queue_prefix(principal, region_code), PENDING_LIMIT
     )
-    current = await providers_repo.services_of(session, [r.provider.id for r in rows])
+    current = await providers_repo.services_of(session, [p.id for _, p in rows])
     return [
         schemas.PendingPriceListChangeRead(
-            **_read(r.change).model_dump(),
-            provider_name=r.provider.name,
-            region_code=r.provider.region_code,
-            current=[schemas.ServiceItemRead(**line) for line in current.get(r.provider.id, [])],
+            **_read(change).model_dump(),
+            provider_name=provider.name,
+            region_code=provider.region_code,
+            current=[schemas.ServiceItemRead(**line) for line in current.get(provider.id, [])],
         )
-        for r in rows
+        for change, provider in rows
     ]
 
 
@@ -195,21 +187,14 @@ async def decide(
     officer of the provider's region who did not ask for it."""
     provider = await load_provider(session, provider_id, lock=True)
     ensure_officer_of(principal, provider)
-    change = await repo.get_change(session, provider_id, change_id, lock=True)
+    change = await changes.get_change(session, PriceListChange, provider_id, change_id, lock=True)
     if change is None:
         raise PriceChangeNotFound(field="change_id")
-    if change.requested_by == principal.sub:
-        raise MakerCheckerViolation(
-            "The person who asked for the change cannot decide it.", field="change_id"
-        )
-    if change.status != "pending":
-        raise PriceChangeNotPending(field="change_id", details={"status": change.status})
-    if approve and provider.status == ProviderStatus.revoked:
-        raise ProviderRevoked(field="provider_id")
-    if approve and provider.status == ProviderStatus.refused:
-        raise ApplicationRefused(field="provider_id")
+    ensure_decidable(
+        principal, provider, change, approve=approve, not_pending=PriceChangeNotPending
+    )
     status = "approved" if approve else "rejected"
-    await repo.decide(session, change_id, status, principal.sub, reason)
+    await changes.decide(session, PriceListChange, change_id, status, principal.sub, reason)
     decision = ChangeDetail(status=status, price_list_change_id=str(change_id))
     if approve:
         lines = cast(list[PriceLine], change.services)  # written by `propose` from PriceLines
@@ -224,6 +209,6 @@ async def decide(
             actor=principal.sub,
             version=version,
         )
-    decided = await repo.get_change(session, provider_id, change_id)
+    decided = await changes.get_change(session, PriceListChange, provider_id, change_id)
     assert decided is not None  # locked above; changes are never deleted
     return _read(decided)
