@@ -29,6 +29,7 @@ from web.deps import (
 from web.render import page
 from web.routes.provider import admin_page
 from web.service.accounts import person_names
+from web.service.change_decisions import send_decision
 from web.sessions import Session
 
 router = APIRouter()
@@ -156,29 +157,17 @@ async def decide(
     """Approve (payments go to the new account from now on) or reject with a reason. The
     provider service refuses the person who asked, another region's officer and a change
     already decided; the page says so in plain words."""
-    if session.role != Role.civil_affairs.value:
-        raise PageForbidden()
-    back = RedirectResponse("/officer/bank-accounts", status_code=303)
-    reason = reason.strip()[:500]
-    if action not in ("approve", "reject") or not (_ID.match(provider_id) and _ID.match(change_id)):
-        session.flash.append(("err", "没有这条收款账户变更申请。"))
-        return back
-    if action == "reject" and not reason:
-        session.flash.append(("err", "驳回时请填写原因，机构管理员会看到。"))
-        return back
-    client = provider_client(web, session)
-    try:
-        await client.decide_bank_change(provider_id, change_id, action == "approve", reason or None)
-        session.flash.append(
-            (
-                "ok",
-                "已批准，今后的结算款付到新账户。"
-                if action == "approve"
-                else "已驳回，机构仍使用原收款账户。",
-            )
-        )
-    except ApiError as exc:
-        session.flash.append(("err", DECISION_MESSAGES.get(exc.code, exc.friendly)))
-    finally:
-        await client.aclose()
-    return back
+    return await send_decision(
+        web,
+        session,
+        back="/officer/bank-accounts",
+        ids=(provider_id, change_id),
+        action=action,
+        reason=reason,
+        decide=lambda client, approve, why: client.decide_bank_change(
+            provider_id, change_id, approve, why
+        ),
+        done=("已批准，今后的结算款付到新账户。", "已驳回，机构仍使用原收款账户。"),
+        unknown="没有这条收款账户变更申请。",
+        refusals=DECISION_MESSAGES,
+    )

@@ -11,14 +11,15 @@ import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, Response
 
 from services.common.auth import Role
 from web.clients import ApiError
-from web.deps import CsrfSession, DbSession, PageForbidden, StateDep, provider_client, require_role
+from web.deps import CsrfSession, DbSession, StateDep, provider_client, require_role
 from web.render import page
 from web.routes.officer_programs import CATEGORIES
 from web.service.accounts import person_names
+from web.service.change_decisions import send_decision
 from web.sessions import Session
 
 router = APIRouter()
@@ -88,31 +89,17 @@ async def decide(
     reason: Annotated[str, Form()] = "",
 ) -> Response:
     """Approve (bills are priced by the new list from now on) or reject with a reason."""
-    if session.role != Role.civil_affairs.value:
-        raise PageForbidden()
-    back = RedirectResponse("/officer/price-changes", status_code=303)
-    reason = reason.strip()[:500]
-    if action not in ("approve", "reject") or not (_ID.match(provider_id) and _ID.match(change_id)):
-        session.flash.append(("err", "没有这项价格变更。"))
-        return back
-    if action == "reject" and not reason:
-        session.flash.append(("err", "驳回时请填写原因，机构管理员会看到。"))
-        return back
-    client = provider_client(web, session)
-    try:
-        await client.decide_price_change(
-            provider_id, change_id, action == "approve", reason or None
-        )
-        session.flash.append(
-            (
-                "ok",
-                "已批准，今后按新价格收费。"
-                if action == "approve"
-                else "已驳回，机构仍按原价格收费。",
-            )
-        )
-    except ApiError as exc:
-        session.flash.append(("err", DECISION_MESSAGES.get(exc.code, exc.friendly)))
-    finally:
-        await client.aclose()
-    return back
+    return await send_decision(
+        web,
+        session,
+        back="/officer/price-changes",
+        ids=(provider_id, change_id),
+        action=action,
+        reason=reason,
+        decide=lambda client, approve, why: client.decide_price_change(
+            provider_id, change_id, approve, why
+        ),
+        done=("已批准，今后按新价格收费。", "已驳回，机构仍按原价格收费。"),
+        unknown="没有这项价格变更。",
+        refusals=DECISION_MESSAGES,
+    )
