@@ -137,6 +137,11 @@ async def test_visit_pages_are_for_provider_staff_with_a_terminal(web):
     async with web.signed_in("staff2") as c:  # no terminal bound to this account
         page = (await c.get("/provider/visits")).text
         assert "没有绑定收款终端" in page
+        # no form it could not send, and who to ask is not the account itself
+        assert 'id="check-in-form"' not in page and "本地区的账号管理员" in page
+    async with web.signed_in("admin1") as c:  # the provider's admin: no terminal either
+        page = (await c.get("/provider/visits")).text
+        assert 'id="check-in-form"' not in page and "联系机构管理员" not in page
         r = await c.get("/provider/visits/not-an-id/check-out")
         assert r.status_code == 404
 

@@ -22,7 +22,10 @@ router = APIRouter(prefix="/provider/visits")
 STAFF = require_role(Role.provider_staff, Role.provider_admin)
 _ID = re.compile(r"^[0-9a-fA-F-]{36}$")
 _TOKEN = re.compile(r"^[A-Za-z0-9_\-.~]{8,512}$")
-NO_TERMINAL = "本账号没有绑定收款终端，不能做上门签到，请联系机构管理员。"
+NO_TERMINAL = (
+    "本账号没有绑定收款终端，不能做上门签到。请用护理员或收款员的账号签到；"
+    "给账号绑定终端，请联系本地区的账号管理员。"
+)
 LOCATION_CHECKS = {
     "within_radius": "位置已核验（在老人住址附近）",
     "approximate": "老人住址为社区位置，未核验距离",
@@ -74,6 +77,7 @@ async def visits_page(
         "provider_visits.html",
         session,
         error=error,
+        has_terminal=client is not None,
         open_visits=open_visits,
         billable=billable,
         location_checks=LOCATION_CHECKS,
