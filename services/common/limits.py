@@ -4,7 +4,8 @@ A pure ASGI middleware (every service and the web app install it): a declared
 `Content-Length` over the limit is answered at once; a body sent without one (chunked) is
 counted as it arrives and refused as soon as it passes the limit, so a client cannot make a
 service buffer or parse more than the limit. JSON bodies get `max_body_bytes`; file uploads
-(`multipart/form-data`: beneficiary imports, bank confirmations) get `max_upload_bytes`.
+(`multipart/form-data`: beneficiary imports, bank confirmations through the pages) and files
+sent as the body (`text/csv`: a bank confirmation to the ledger) get `max_upload_bytes`.
 """
 
 from __future__ import annotations
@@ -18,6 +19,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from services.common.errors import PayloadTooLarge, error_response
 
 MIB = 1024 * 1024
+# Bodies that are files: an upload form, or a file sent as the body itself (a bank's
+# confirmation CSV); the route may hold it to a smaller limit of its own.
+FILE_TYPES = (b"multipart/form-data", b"text/csv")
 
 
 def json_refusal(error: PayloadTooLarge, _: Scope) -> Response:
@@ -41,7 +45,7 @@ class BodyLimit:
         self.refuse = refuse
 
     def _limit(self, headers: dict[bytes, bytes]) -> int:
-        if headers.get(b"content-type", b"").startswith(b"multipart/form-data"):
+        if headers.get(b"content-type", b"").startswith(FILE_TYPES):
             return self.max_upload_bytes
         return self.max_body_bytes
 

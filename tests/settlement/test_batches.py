@@ -164,6 +164,13 @@ async def test_bad_confirmation_and_bad_batch_requests_change_nothing(paying):
     ):
         r = await _import(s, batch["id"], body)
         assert r.status_code == 422 and r.json()["error"]["code"] == code, (body, r.text)
+    # A bank's file is a file: up to its own limit (5 MiB) it is read and judged, past it the
+    # answer is the file's code, not the JSON body limit's (1 MiB).
+    r = await _import(s, batch["id"], wrong_amount + b"\n" * (2 * 1024 * 1024))
+    assert r.status_code == 422 and r.json()["error"]["code"] == "CONFIRMATION_INVALID", r.text
+    r = await _import(s, batch["id"], good + b"\n" * (6 * 1024 * 1024))
+    assert r.status_code == 413 and r.json()["error"]["code"] == "FILE_TOO_LARGE", r.text
+    assert await s.fetchval("SELECT count(*) FROM payment_line WHERE status <> 'pending'") == 0
     assert await s.fetchval("SELECT count(*) FROM entry") == entries
     assert await s.fetchval("SELECT count(*) FROM payment_line WHERE status <> 'pending'") == 0
     # role and scope
