@@ -311,7 +311,10 @@ def install_error_handlers(app: FastAPI) -> None:
         for e in exc.errors():
             problems.append(
                 {
-                    "field": _field_of(tuple(e.get("loc", ()))),
+                    # (a body that is not JSON at all: its loc is the parser's position)
+                    "field": "body"
+                    if e.get("type") == "json_invalid"
+                    else _field_of(tuple(e.get("loc", ()))),
                     "code": PROBLEM_CODES.get(e.get("type", ""), "INVALID_VALUE"),
                     # pydantic's message names the rule, never the value; the input is dropped.
                     "message": str(e.get("msg", "invalid")),

@@ -120,6 +120,10 @@ async def test_malformed_json_is_a_4xx(ctx):
         headers={**ctx.officer, "content-type": "application/json"},
     )
     assert r.status_code == 422
+    # the body is what is wrong, not a field named by the parser's character position
+    error = r.json()["error"]
+    assert error["field"] == "body", error
+    assert error["details"]["problems"][0]["code"] == "MALFORMED_JSON", error
 
 
 async def test_other_roles_cannot_apply(ctx, tokens):
