@@ -113,7 +113,7 @@ FRIENDLY: dict[str, str] = {
     # Settlement (services/ledger/settlement/errors.py).
     "CLAIM_NOT_FOUND": "没有找到这笔结算申请。",
     "NOTHING_TO_CLAIM": "这个月没有可以申请结算的交易。",
-    "CLAIM_LINES_REFUSED": "有交易不能结算（已撤销、已申请或不属于这个月），请刷新后再试。",
+    "CLAIM_LINES_REFUSED": "有交易不能结算（已撤销、已申请、已追回、老人申诉待处理，或不属于这个月），请刷新后再试。",
     "CLAIM_STATUS_CONFLICT": "这笔结算申请已经处理过了。",
     "MAKER_CHECKER_VIOLATION": "由您本人发起的事项不能由您自己审批或确认，请由另一位工作人员完成。",
     "VOUCHER_SERVICE_UNAVAILABLE": "系统暂时忙，请稍后再试。",

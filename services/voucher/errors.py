@@ -575,6 +575,14 @@ class RedemptionRecovered(Conflict):
     message = "The redemption's subsidy was recovered: it can be neither voided nor claimed."
 
 
+class RedemptionDisputed(Conflict):
+    code = "REDEMPTION_DISPUTED"
+    message = (
+        "The person disputes the redemption and no officer has answered yet: it is claimed "
+        "once the dispute is answered (details.disputed)."
+    )
+
+
 class RedemptionNotRecoverable(Conflict):
     code = "REDEMPTION_NOT_RECOVERABLE"
     message = "A voided redemption paid nothing; there is nothing to recover."

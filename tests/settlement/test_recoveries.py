@@ -205,3 +205,42 @@ async def test_after_death_the_subsidy_returns_to_the_budget(settle):
     assert await available() == before + 5_000
     assert await _payable(s, pid) == 0
     assert _problems(await _reconcile(s)) == []
+
+
+async def test_a_disputed_redemption_is_claimed_once_its_dispute_is_answered(settle):
+    """The person says a charge is wrong: no claim pays it until an officer answers. The
+    month's claim leaves it out (the voucher service refuses it, the ledger drops the line);
+    named alone it is refused as DISPUTED; once the dispute is rejected, the next claim
+    takes it."""
+    s = settle
+    pid, term = await s.provider()
+    r1 = await s.redeem(term, 10_000)
+    r2 = await s.redeem(term, 4_000)
+    await s.deliver()
+    ben = await s.w.conn.fetchval(
+        "SELECT beneficiary_id::text FROM redemption WHERE id = $1::uuid", r1
+    )
+    me = s.tokens.headers("beneficiary", sub=ben)
+    r = await s.w.client.post(
+        f"/v1/redemptions/{r1}/dispute", headers=me, json={"reason": "那天没有去"}
+    )
+    assert r.status_code == 201, r.text
+    dispute_id = r.json()["id"]
+
+    claim = (await s.claim(pid)).json()
+    assert [x["redemption_id"] for x in claim["redemptions"]] == [r2]
+    assert claim["total_fen"] == 2_000
+    r = await s.claim(pid, redemption_ids=[r1])
+    assert r.status_code == 422, r.text
+    assert r.json()["error"]["details"]["lines"] == [{"redemption_id": r1, "problem": "DISPUTED"}]
+
+    officer = s.tokens.headers("civil_affairs", sub="officer:nn", region="450100")
+    r = await s.w.client.post(
+        f"/v1/disputes/{dispute_id}/decision",
+        headers=officer,
+        json={"decision": "rejected", "reason": "签到记录显示已服务"},
+    )
+    assert r.status_code == 200, r.text
+    again = (await s.claim(pid)).json()
+    assert [x["redemption_id"] for x in again["redemptions"]] == [r1]
+    assert again["total_fen"] == 5_000

@@ -109,6 +109,7 @@ class VoucherClient(LedgerServiceClient):
         refused = (
             details.get("voided")
             or details.get("recovered")
+            or details.get("disputed")
             or details.get("claimed")
             or details.get("missing")
             or []

@@ -26,7 +26,7 @@ class NothingToClaim(InvalidInput):
 
 class ClaimLinesRefused(InvalidInput):
     """Some requested redemptions cannot be claimed; `details.lines` names each and why
-    (NOT_POSTED, VOIDED, ALREADY_CLAIMED, OTHER_PERIOD)."""
+    (NOT_POSTED, VOIDED, ALREADY_CLAIMED, OTHER_PERIOD, RECOVERED, DISPUTED)."""
 
     code = "CLAIM_LINES_REFUSED"
     message = "Some redemptions cannot be claimed."

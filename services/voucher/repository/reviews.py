@@ -92,6 +92,24 @@ async def dispute_of(session: AsyncSession, redemption_id: uuid.UUID) -> Dispute
     )
 
 
+# A dispute no officer has answered yet (first, or on appeal): its redemption is not paid.
+UNANSWERED = ("open", "appealed")
+
+
+async def unanswered_of(
+    session: AsyncSession, redemption_ids: Sequence[uuid.UUID]
+) -> list[uuid.UUID]:
+    """Of these redemptions, those disputed and not answered yet."""
+    return list(
+        await session.scalars(
+            select(col(Dispute.redemption_id)).where(
+                col(Dispute.redemption_id).in_(list(redemption_ids)),
+                col(Dispute.status).in_(UNANSWERED),
+            )
+        )
+    )
+
+
 async def dispute(
     session: AsyncSession, dispute_id: uuid.UUID, *, lock: bool = False
 ) -> Dispute | None:

@@ -18,11 +18,13 @@ from services.common.db import Database
 from services.common.errors import NotFound
 from services.voucher.errors import (
     RedemptionAlreadyClaimed,
+    RedemptionDisputed,
     RedemptionRecovered,
     RedemptionVoided,
 )
 from services.voucher.repository import outbox as outbox_repo
 from services.voucher.repository import recovery as recovery_repo
+from services.voucher.repository import reviews as reviews_repo
 from services.voucher.repository import void_claim as repo
 from services.voucher.schemas.redemptions import ClaimRead, VoidRead
 from services.voucher.service import copay_refund
@@ -124,7 +126,9 @@ async def claim(
     session: AsyncSession, ids: list[uuid.UUID], claim_id: str, now: datetime | None = None
 ) -> ClaimRead:
     """Mark redemptions as claimed for settlement (all or nothing). Refuses voided ones, ones
-    claimed by another claim and ones recovered before any claim (REDEMPTION_RECOVERED); claiming again under the same claim id changes nothing."""
+    claimed by another claim, ones recovered before any claim (REDEMPTION_RECOVERED) and ones
+    whose dispute no officer has answered yet (REDEMPTION_DISPUTED); claiming again under the
+    same claim id changes nothing."""
     now = now or datetime.now(UTC)
     unique = sorted(set(ids))
     rows = await repo.lock_many(session, unique)
@@ -148,5 +152,10 @@ async def claim(
     ]
     if recovered:  # taken back before any claim (service/recovery.py): never payable again
         raise RedemptionRecovered(field="redemption_ids", details={"recovered": recovered})
+    # Disputed and not answered yet: paid once an officer answers (a dispute opens under the
+    # redemption's lock, held here, so one racing this claim is decided either way).
+    disputed = sorted(str(i) for i in await reviews_repo.unanswered_of(session, unclaimed))
+    if disputed:
+        raise RedemptionDisputed(field="redemption_ids", details={"disputed": disputed})
     await repo.mark_claimed(session, unique, claim_id, now)
     return ClaimRead(claim_id=claim_id, claimed=[str(i) for i in unique])
