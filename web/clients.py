@@ -604,22 +604,27 @@ class ProviderClient(ServiceClient):
     async def decide_bank_change(
         self, provider_id: str, change_id: str, approve: bool, reason: str | None
     ) -> dict[str, Any]:
+        return await self._decide("bank-account-changes", provider_id, change_id, approve, reason)
+
+    async def _decide(
+        self, kind: str, provider_id: str, change_id: str, approve: bool, reason: str | None
+    ) -> dict[str, Any]:
+        """An officer's decision on a change the provider's admin asked for (`kind`: its
+        collection under the provider)."""
         action = "approve" if approve else "reject"
         return await self.json(
             "POST",
-            f"/v1/providers/{provider_id}/bank-account-changes/{change_id}/{action}",
+            f"/v1/providers/{provider_id}/{kind}/{change_id}/{action}",
             json=_clean({"reason": reason}),
         )
 
-    async def set_price_list(
-        self, provider_id: str, services: list[dict[str, Any]]
-    ) -> tuple[bool, Any]:
-        """Replace the price list: (True, the list) when it is in force at once, (False, the
-        pending change) when it raises prices and waits for an officer (202)."""
+    async def set_price_list(self, provider_id: str, services: list[dict[str, Any]]) -> bool:
+        """Replace the price list: True when it is in force at once, False when it raises
+        prices and waits for an officer (202)."""
         resp = await self.request(
             "PUT", f"/v1/providers/{provider_id}/services", json={"services": services}
         )
-        return resp.status_code != 202, resp.json()
+        return resp.status_code != 202
 
     async def pending_price_changes(self) -> list[dict[str, Any]]:
         """Price lists raising what public money pays, waiting in the caller's region."""
@@ -633,12 +638,7 @@ class ProviderClient(ServiceClient):
     async def decide_price_change(
         self, provider_id: str, change_id: str, approve: bool, reason: str | None
     ) -> dict[str, Any]:
-        action = "approve" if approve else "reject"
-        return await self.json(
-            "POST",
-            f"/v1/providers/{provider_id}/price-list-changes/{change_id}/{action}",
-            json=_clean({"reason": reason}),
-        )
+        return await self._decide("price-list-changes", provider_id, change_id, approve, reason)
 
 
 class LedgerClient(ServiceClient):

@@ -34,7 +34,6 @@ from web.sessions import Session
 
 router = APIRouter()
 OFFICER = require_role(Role.civil_affairs)
-_ID = re.compile(r"^[\w-]{1,64}$")
 _ACCOUNT_NUMBER = re.compile(r"^[0-9]{8,30}$")
 # The same codes mean something else here than for claims: say it in these words.
 DECISION_MESSAGES = {

@@ -7,7 +7,6 @@ each raised item beside its price in force, in 元.
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
@@ -24,7 +23,6 @@ from web.sessions import Session
 
 router = APIRouter()
 OFFICER = require_role(Role.civil_affairs)
-_ID = re.compile(r"^[\w-]{1,64}$")
 DECISION_MESSAGES = {
     "MAKER_CHECKER_VIOLATION": "提出这项变更的人不能自己审核，请由另一位经办人审核。",
     "OUT_OF_SCOPE": "这家服务机构不在您负责的区域，不能审核它的价格。",

@@ -161,7 +161,7 @@ async def save(request: Request, web: StateDep, session: CsrfSession) -> Respons
             return await _page(
                 request, web, session, status_code=422, error="".join(problems), form=form
             )
-        in_force, _ = await client.set_price_list(
+        in_force = await client.set_price_list(
             session.provider_id or "", [_item_body(s) for s in services]
         )
     except ApiError as exc:
