@@ -142,7 +142,7 @@ def dispute_read(
     directory: ProviderDirectory,
     policy: Policy,
     now: datetime,
-    recovery: Recovery | None = None,
+    recovery: RecoveryBrief | None = None,
 ) -> DisputeRead:
     stage_due = d.appeal_due_at if d.status == "appealed" else d.due_at
     answered = d.status in ("decided", "closed")
@@ -180,7 +180,7 @@ def dispute_read(
         appeal_decided_at=lt(d.appeal_decided_at),
         can_appeal=appeal_closes is not None and now < appeal_closes,
         appeal_closes_at=lt(appeal_closes),
-        recovery=recovery_brief(recovery),
+        recovery=recovery,
     )
 
 
@@ -258,7 +258,7 @@ async def build_receipt(
     ):
         review = ReviewState(state="closed", window_closes_at=review.window_closes_at)
     found = await repo.dispute_of(session, r.id)
-    recovered = await recovery_repo.by_redemption(session, r.id)
+    recovered = recovery_brief(await recovery_repo.by_redemption(session, r.id))
     return ReceiptRead(
         id=str(r.id),
         status=r.status,
@@ -277,7 +277,7 @@ async def build_receipt(
         visit=visit,
         review=review,
         dispute=None if found is None else dispute_read(found, directory, policy, now, recovered),
-        recovery=recovery_brief(recovered),
+        recovery=recovered,
         history=[
             HistoryEntry(
                 kind=h.kind,
@@ -426,9 +426,10 @@ async def detail(
     receipt_ = await build_receipt(
         session, directory, r, policy, now, officer=principal.role == Role.civil_affairs
     )
-    recovered = await recovery_repo.by_redemption(session, d.redemption_id)
+    # (the receipt read the redemption's recovery already)
     return DisputeDetail(
-        **dispute_read(d, directory, policy, now, recovered).model_dump(), receipt=receipt_
+        **dispute_read(d, directory, policy, now, receipt_.recovery).model_dump(),
+        receipt=receipt_,
     )
 
 
@@ -502,7 +503,7 @@ async def decide(
         taken = await start_recovery(
             session, [d.redemption_id], f"申诉成立：{reason}", actor=principal.sub, now=now
         )
-        recovered = taken[0] if taken else None
+        recovered = recovery_brief(taken[0]) if taken else None
     fresh = await repo.dispute(session, d.id)
     assert fresh is not None
     return dispute_read(fresh, directory, policy, now, recovered)
