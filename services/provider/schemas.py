@@ -174,11 +174,15 @@ class PendingBankAccountChangePage(BaseModel):
     items: list[PendingBankAccountChangeRead]
 
 
-class BankAccountDecision(_Strict):
+class ChangeDecision(_Strict):
+    """An officer's approval of a change (a bank account, a price list): a reason if any."""
+
     reason: LongText | None = None
 
 
-class BankAccountRejection(_Strict):
+class ChangeRejection(_Strict):
+    """An officer's rejection of a change: the reason, which the provider's admin reads."""
+
     reason: LongText
 
 

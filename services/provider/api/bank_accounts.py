@@ -69,7 +69,7 @@ async def approve_bank_account_change(
     provider_id: ProviderID,
     change_id: ChangeID,
     session: SessionDep,
-    body: schemas.BankAccountDecision | None = None,
+    body: schemas.ChangeDecision | None = None,
     principal: Principal = require(Role.civil_affairs),
 ) -> schemas.BankAccountChangeRead:
     """Approve a pending settlement account change (a civil-affairs officer of the
@@ -93,7 +93,7 @@ async def approve_bank_account_change(
 async def reject_bank_account_change(
     provider_id: ProviderID,
     change_id: ChangeID,
-    body: schemas.BankAccountRejection,
+    body: schemas.ChangeRejection,
     session: SessionDep,
     principal: Principal = require(Role.civil_affairs),
 ) -> schemas.BankAccountChangeRead:

@@ -68,7 +68,7 @@ async def approve_price_list_change(
     provider_id: ProviderID,
     change_id: PriceChangeID,
     session: SessionDep,
-    body: schemas.BankAccountDecision | None = None,
+    body: schemas.ChangeDecision | None = None,
     principal: Principal = require(Role.civil_affairs),
 ) -> schemas.PriceListChangeRead:
     """Approve a pending price list (a civil-affairs officer of the provider's region, not
@@ -92,7 +92,7 @@ async def approve_price_list_change(
 async def reject_price_list_change(
     provider_id: ProviderID,
     change_id: PriceChangeID,
-    body: schemas.BankAccountRejection,
+    body: schemas.ChangeRejection,
     session: SessionDep,
     principal: Principal = require(Role.civil_affairs),
 ) -> schemas.PriceListChangeRead:

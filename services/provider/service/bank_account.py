@@ -31,8 +31,8 @@ from services.provider.repository import change_requests as changes
 from services.provider.repository import directory as directory_repo
 from services.provider.repository import providers as providers_repo
 from services.provider.repository.bank_accounts import NewBankChange
-from services.provider.service.access import ensure_insider, ensure_officer_of, load_provider
-from services.provider.service.change_rules import ensure_decidable, queue_prefix
+from services.provider.service.access import ensure_insider, load_provider
+from services.provider.service.change_rules import QUEUE_LIMIT, queue_prefix, record_decision
 from services.provider.service.pii import cipher, mask_account_number
 
 
@@ -111,17 +111,14 @@ async def list_changes(
     return [_read(c) for c in await changes.changes_of(session, BankAccountChange, provider_id)]
 
 
-PENDING_LIMIT = 500
-
-
 async def pending_in_region(
     session: AsyncSession, principal: Principal, region_code: str | None
 ) -> list[schemas.PendingBankAccountChangeRead]:
     """The changes waiting for a decision within a region (the caller's by default, or one
     inside it): officers and finance of the region, auditors (everywhere); oldest first, at
-    most PENDING_LIMIT, numbers masked."""
+    most QUEUE_LIMIT, numbers masked."""
     rows = await changes.pending_in_region(
-        session, BankAccountChange, queue_prefix(principal, region_code), PENDING_LIMIT
+        session, BankAccountChange, queue_prefix(principal, region_code), QUEUE_LIMIT
     )
     return [
         schemas.PendingBankAccountChangeRead(
@@ -149,14 +146,17 @@ async def decide(
 ) -> schemas.BankAccountChangeRead:
     """Approve (the provider is paid to this account from now on) or reject a pending
     change: an officer of the provider's region who did not ask for it."""
-    provider = await load_provider(session, provider_id, lock=True)
-    ensure_officer_of(principal, provider)
-    change = await changes.get_change(session, BankAccountChange, provider_id, change_id, lock=True)
-    if change is None:
-        raise BankChangeNotFound(field="change_id")
-    ensure_decidable(principal, provider, change, approve=approve, not_pending=BankChangeNotPending)
-    status = "approved" if approve else "rejected"
-    await changes.decide(session, BankAccountChange, change_id, status, principal.sub, reason)
+    _, change, status = await record_decision(
+        session,
+        principal,
+        BankAccountChange,
+        provider_id,
+        change_id,
+        approve=approve,
+        reason=reason,
+        not_found=BankChangeNotFound,
+        not_pending=BankChangeNotPending,
+    )
     version = await directory_repo.next_version(session)
     if approve:
         await providers_repo.update_profile(

@@ -1,8 +1,12 @@
 """What a change asked by a provider's admin and decided by an officer must satisfy -- a
 settlement bank account (service/bank_account.py), a dearer price list (service/
-price_review.py): who decides, once, and the queue's region."""
+price_review.py): who decides, once, the decision's record, and the queue's region."""
 
 from __future__ import annotations
+
+import uuid
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.common.auth import Principal, Role
 from services.common.errors import AppError
@@ -14,7 +18,13 @@ from services.provider.errors import (
     ProviderRevoked,
 )
 from services.provider.models import BankAccountChange, PriceListChange, Provider
+from services.provider.repository import change_requests as changes
+from services.provider.repository.change_requests import Change
+from services.provider.service.access import ensure_officer_of, load_provider
 from services.provider.service.vocabulary import ProviderStatus
+
+# The most pending changes a queue answers at once.
+QUEUE_LIMIT = 500
 
 
 def ensure_decidable(
@@ -51,3 +61,30 @@ def queue_prefix(principal: Principal, region_code: str | None) -> str | None:
     if not is_valid_code_shape(region_code):
         raise InvalidQuery("region_code is not a division code.", field="region_code")
     return significant_prefix(region_code)
+
+
+async def record_decision(
+    session: AsyncSession,
+    principal: Principal,
+    table: type[Change],
+    provider_id: uuid.UUID,
+    change_id: uuid.UUID,
+    *,
+    approve: bool,
+    reason: str | None,
+    not_found: type[AppError],
+    not_pending: type[AppError],
+) -> tuple[Provider, Change, str]:
+    """Decide a pending change, once: the provider row locked first (officers racing are
+    served one after the other), an officer of its region, the change locked and checked
+    (`ensure_decidable`), the decision recorded; the provider and the change as they were,
+    and the status given (approved, rejected). What the decision does is the caller's."""
+    provider = await load_provider(session, provider_id, lock=True)
+    ensure_officer_of(principal, provider)
+    change = await changes.get_change(session, table, provider_id, change_id, lock=True)
+    if change is None:
+        raise not_found(field="change_id")
+    ensure_decidable(principal, provider, change, approve=approve, not_pending=not_pending)
+    status = "approved" if approve else "rejected"
+    await changes.decide(session, table, change_id, status, principal.sub, reason)
+    return provider, change, status

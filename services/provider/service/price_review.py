@@ -36,13 +36,12 @@ from services.provider.repository import directory as directory_repo
 from services.provider.repository import price_changes as repo
 from services.provider.repository import providers as providers_repo
 from services.provider.repository.providers import ChangeDetail, PriceLine
-from services.provider.service.access import ensure_insider, ensure_officer_of, load_provider
-from services.provider.service.change_rules import ensure_decidable, queue_prefix
+from services.provider.service.access import ensure_insider, load_provider
+from services.provider.service.change_rules import QUEUE_LIMIT, queue_prefix, record_decision
 from services.provider.service.vocabulary import ProviderStatus
 
 # The statuses whose price list was reviewed: a raise waits for an officer.
 REVIEWED = (ProviderStatus.approved, ProviderStatus.suspended)
-PENDING_LIMIT = 500
 
 
 def _ceiling(line: PriceLine) -> int:
@@ -160,7 +159,7 @@ async def pending_in_region(
     """The changes waiting for a decision within a region (the caller's by default, or one
     inside it), with the list the provider is priced by now; oldest first."""
     rows = await changes.pending_in_region(
-        session, PriceListChange, queue_prefix(principal, region_code), PENDING_LIMIT
+        session, PriceListChange, queue_prefix(principal, region_code), QUEUE_LIMIT
     )
     current = await providers_repo.services_of(session, [p.id for _, p in rows])
     return [
@@ -185,16 +184,17 @@ async def decide(
 ) -> schemas.PriceListChangeRead:
     """Approve (bills are priced by this list from now on) or reject a pending change: an
     officer of the provider's region who did not ask for it."""
-    provider = await load_provider(session, provider_id, lock=True)
-    ensure_officer_of(principal, provider)
-    change = await changes.get_change(session, PriceListChange, provider_id, change_id, lock=True)
-    if change is None:
-        raise PriceChangeNotFound(field="change_id")
-    ensure_decidable(
-        principal, provider, change, approve=approve, not_pending=PriceChangeNotPending
+    _, change, status = await record_decision(
+        session,
+        principal,
+        PriceListChange,
+        provider_id,
+        change_id,
+        approve=approve,
+        reason=reason,
+        not_found=PriceChangeNotFound,
+        not_pending=PriceChangeNotPending,
     )
-    status = "approved" if approve else "rejected"
-    await changes.decide(session, PriceListChange, change_id, status, principal.sub, reason)
     decision = ChangeDetail(status=status, price_list_change_id=str(change_id))
     if approve:
         lines = cast(list[PriceLine], change.services)  # written by `propose` from PriceLines
