@@ -50,6 +50,13 @@ class ProgramDirectory(LedgerServiceClient):
         self._known: set[str] = set()
         self._sources: dict[str, set[str]] = {}
 
+    async def _get(self, path: str) -> httpx.Response:
+        """The voucher service's answer; no answer at all is VOUCHER_SERVICE_UNAVAILABLE."""
+        try:
+            return await self.http.get(path, headers=self._headers(), timeout=self._timeout)
+        except httpx.HTTPError as exc:
+            raise VoucherUnavailable(field="program_code") from exc
+
     async def unfunded(self, code: str, sources: Iterable[str]) -> list[str]:
         """Of `sources`, those from which no version of the programme is funded (a share
         above zero in its `funding_shares`), sorted. A source not found is asked again (a
@@ -57,12 +64,7 @@ class ProgramDirectory(LedgerServiceClient):
         missing = sorted(set(sources) - self._sources.get(code, set()))
         if not missing:
             return []
-        try:
-            resp = await self.http.get(
-                f"/v1/programs/{code}/versions", headers=self._headers(), timeout=self._timeout
-            )
-        except httpx.HTTPError as exc:
-            raise VoucherUnavailable(field="program_code") from exc
+        resp = await self._get(f"/v1/programs/{code}/versions")
         if resp.status_code != 200:
             raise VoucherUnavailable(field="program_code")
         try:
@@ -80,12 +82,7 @@ class ProgramDirectory(LedgerServiceClient):
     async def exists(self, code: str) -> bool:
         if code in self._known:
             return True
-        try:
-            resp = await self.http.get(
-                f"/v1/programs/{code}", headers=self._headers(), timeout=self._timeout
-            )
-        except httpx.HTTPError as exc:
-            raise VoucherUnavailable(field="program_code") from exc
+        resp = await self._get(f"/v1/programs/{code}")
         if resp.status_code == 200:
             self._known.add(code)
             return True
