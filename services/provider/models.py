@@ -267,6 +267,29 @@ class ProviderChange(ProviderTable, table=True):
     __table_args__ = (CheckConstraint("kind IN ('price_list', 'profile')", name="kind"),)
 
 
+def _decided_once(table: str) -> tuple[Any, ...]:
+    """The rules of a change an admin asks and an officer decides (a bank account, a price
+    list): pending, then approved or rejected by someone other than the asker, or
+    superseded; one pending a provider."""
+    return (
+        CheckConstraint(
+            "status IN ('pending', 'approved', 'rejected', 'superseded')", name="status"
+        ),
+        CheckConstraint("decided_by IS NULL OR decided_by <> requested_by", name="maker_checker"),
+        CheckConstraint(
+            "(status IN ('approved', 'rejected')) = (decided_by IS NOT NULL)"
+            " AND (status = 'pending') = (decided_at IS NULL)",
+            name="decided",
+        ),
+        Index(
+            f"uq_{table}_pending",
+            "provider_id",
+            unique=True,
+            postgresql_where=text("status = 'pending'"),
+        ),
+    )
+
+
 class PriceListChange(ProviderTable, table=True):
     """A price list that would raise what public money pays (a dearer item, a new item, a
     higher ceiling or more units a bill), asked by the provider's admin: pending until an
@@ -288,23 +311,7 @@ class PriceListChange(ProviderTable, table=True):
     decided_at: datetime | None = Field(default=None, sa_column=Column(DateTime(timezone=True)))
     reason: str | None = Field(default=None, sa_column=Column(Text))
 
-    __table_args__ = (
-        CheckConstraint(
-            "status IN ('pending', 'approved', 'rejected', 'superseded')", name="status"
-        ),
-        CheckConstraint("decided_by IS NULL OR decided_by <> requested_by", name="maker_checker"),
-        CheckConstraint(
-            "(status IN ('approved', 'rejected')) = (decided_by IS NOT NULL)"
-            " AND (status = 'pending') = (decided_at IS NULL)",
-            name="decided",
-        ),
-        Index(
-            "uq_price_list_change_pending",
-            "provider_id",
-            unique=True,
-            postgresql_where=text("status = 'pending'"),
-        ),
-    )
+    __table_args__ = _decided_once("price_list_change")
 
 
 class BankAccountChange(ProviderTable, table=True):
@@ -330,23 +337,7 @@ class BankAccountChange(ProviderTable, table=True):
     reason: str | None = Field(default=None, sa_column=Column(Text))
     decided_txid: int | None = Field(default=None, sa_column=Column(BigInteger))
 
-    __table_args__ = (
-        CheckConstraint(
-            "status IN ('pending', 'approved', 'rejected', 'superseded')", name="status"
-        ),
-        CheckConstraint("decided_by IS NULL OR decided_by <> requested_by", name="maker_checker"),
-        CheckConstraint(
-            "(status IN ('approved', 'rejected')) = (decided_by IS NOT NULL)"
-            " AND (status = 'pending') = (decided_at IS NULL)",
-            name="decided",
-        ),
-        Index(
-            "uq_bank_account_change_pending",
-            "provider_id",
-            unique=True,
-            postgresql_where=text("status = 'pending'"),
-        ),
-    )
+    __table_args__ = _decided_once("bank_account_change")
 
 
 class Terminal(ProviderTable, table=True):
