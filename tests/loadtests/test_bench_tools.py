@@ -182,11 +182,12 @@ def test_wrk_counts_the_requests_that_left_late_for_want_of_a_connection(wrk, tm
     assert spare.late_share < 0.05 and spare.paced > 150, spare
 
 
-def test_pacing_warns_when_carried_falls_short():
-    short = bench_tools.WrkResult(
-        requests=1500,
+def _ten_seconds(requests: int, non2xx: int) -> bench_tools.WrkResult:
+    """A wrk run of 10 s with these counts (its latencies beside the point)."""
+    return bench_tools.WrkResult(
+        requests=requests,
         seconds=10.0,
-        non2xx=0,
+        non2xx=non2xx,
         errors=0,
         p50_ms=1,
         p90_ms=1,
@@ -195,6 +196,10 @@ def test_pacing_warns_when_carried_falls_short():
         max_ms=1,
         wrk_cores=0.1,
     )
+
+
+def test_pacing_warns_when_carried_falls_short():
+    short = _ten_seconds(requests=1500, non2xx=0)
     paced = bench_tools.pacing(200, [short])
     assert paced["carried_per_s"] == 150 and paced["carried_share"] == 0.75
     assert "75%" in paced["warning"]
@@ -498,17 +503,6 @@ def test_the_sustained_run_keeps_only_the_relays_asked_for(tmp_path):
 
 
 def test_redemptions_a_commit_is_the_accepted_over_the_commits_counted():
-    run = bench_tools.WrkResult(
-        requests=1_000,
-        seconds=10.0,
-        non2xx=100,
-        errors=0,
-        p50_ms=1,
-        p90_ms=1,
-        p95_ms=1,
-        p99_ms=1,
-        max_ms=1,
-        wrk_cores=0.1,
-    )
+    run = _ten_seconds(requests=1_000, non2xx=100)
     assert bench.redemptions_per_commit(run, 10, 300) == 3.0  # 900 accepted, 300 commits
     assert bench.redemptions_per_commit(run, 10, 0) is None  # nothing counted
