@@ -244,3 +244,33 @@ async def test_a_disputed_redemption_is_claimed_once_its_dispute_is_answered(set
     again = (await s.claim(pid)).json()
     assert [x["redemption_id"] for x in again["redemptions"]] == [r1]
     assert again["total_fen"] == 5_000
+
+
+async def test_a_dispute_racing_the_claim_is_decided_one_way_or_the_other(settle):
+    """The person disputes while the provider claims, on real connections: either the claim
+    marked the redemption first (it is in the claim, the dispute opens on a claimed charge,
+    netted later if upheld) or the dispute did (the claim leaves it out). The ledger's claim
+    and the voucher side always agree."""
+    s = settle
+    for _ in range(5):
+        pid, term = await s.provider()
+        rid = await s.redeem(term, 6_000)
+        await s.deliver()
+        ben = await s.w.conn.fetchval(
+            "SELECT beneficiary_id::text FROM redemption WHERE id = $1::uuid", rid
+        )
+        me = s.tokens.headers("beneficiary", sub=ben)
+        disputed, claimed = await asyncio.gather(
+            s.w.client.post(f"/v1/redemptions/{rid}/dispute", headers=me, json={"reason": "没去"}),
+            s.claim(pid),
+        )
+        assert disputed.status_code == 201, disputed.text
+        in_claim = claimed.status_code == 201 and rid in [
+            x["redemption_id"] for x in claimed.json()["redemptions"]
+        ]
+        if not in_claim:  # the dispute came first: nothing else to claim
+            assert claimed.status_code == 422, claimed.text
+        marked = await s.w.conn.fetchval(
+            "SELECT claimed_at IS NOT NULL FROM redemption WHERE id = $1::uuid", rid
+        )
+        assert marked == in_claim
